@@ -1,0 +1,994 @@
+/*
+ * hls-serve: a small multi-threaded HTTP/1.1 server for the HLS presentations of a media tree.
+ *
+ *   hls-serve [--port P] [--bind ADDR] [--threads N] [--idle-timeout S] [--hlsjs PATH]
+ *             [--print-url FILE]... [--quiet] <media-root>
+ *
+ * GET/HEAD /<file path relative to root>/<name>, e.g. /movies/a.mp4/master.m3u8, opens
+ * <root>/movies/a.mp4 (hls_open per request; libhls caches opened media) and answers
+ * hls_get(media, "master.m3u8"). The URL path is percent-decoded and split after the component
+ * that names a regular file; anything that could leave the root ("..", ".", empty segments,
+ * backslashes, NUL, symlinks pointing outside) is refused. "/" and "/index.html?src=URL" serve a
+ * tiny player page; "/hls.js" serves the file given with --hlsjs.
+ *
+ * One HlsContext for the process; N worker threads (default 8) take accepted sockets from a
+ * bounded queue and serve them with keep-alive (idle timeout --idle-timeout, default 5 s).
+ * Requests are bounded to 8 KiB; slow clients are cut off by SO_RCVTIMEO/SO_SNDTIMEO and a
+ * header deadline. SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit 0.
+ */
+#define _XOPEN_SOURCE 700
+
+#include "hls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_REQUEST 8192          /* request line + headers */
+#define QUEUE_CAP 1024            /* accepted sockets waiting for a worker */
+#define MAX_THREADS 256
+#define HEADER_TIMEOUT_MS 10000   /* whole request head must arrive within this */
+#define SEND_TIMEOUT_S 30
+#define TICK_MS 100
+
+/* ---------------------------------------------------------------------------------------------
+ * Global state
+ */
+static struct {
+    HlsContext *ctx;
+    char *root;            /* realpath of the media root */
+    size_t root_len;       /* strlen(root), but 0 for "/": a path is under it iff it starts with
+                              root[0..root_len) followed by '/' */
+    char *index_html;      /* player page */
+    size_t index_len;
+    char *hlsjs;           /* contents of --hlsjs, or NULL */
+    size_t hlsjs_len;
+    int idle_timeout_ms;
+    int quiet;
+} g;
+
+static atomic_int g_stopping;
+static int g_sig_pipe[2] = {-1, -1};
+
+static pthread_mutex_t q_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t q_cv = PTHREAD_COND_INITIALIZER;
+static int q_fds[QUEUE_CAP];
+static size_t q_head, q_len;
+static int q_shutdown;
+static atomic_size_t q_waiting; /* q_len, readable without the lock */
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Player page
+ */
+static const char PAGE_HEAD[] =
+    "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>hls-serve</title>\n"
+    "<style>body{font-family:sans-serif;margin:1em}video{max-width:100%;background:#000}"
+    "input{width:40em}</style>\n";
+static const char PAGE_SCRIPT_TAG[] = "<script src=\"/hls.js\"></script>\n";
+static const char PAGE_BODY[] =
+    "</head><body>\n"
+    "<form><input name=\"src\" placeholder=\"/path/to/file.mp4/master.m3u8\"> "
+    "<button>Play</button></form>\n<p id=\"msg\"></p>\n"
+    "<video id=\"v\" controls width=\"960\"></video>\n"
+    "<script>\n"
+    "var src = new URLSearchParams(location.search).get('src');\n"
+    "var v = document.getElementById('v'), msg = document.getElementById('msg');\n"
+    "if (src) {\n"
+    "  document.querySelector('input[name=src]').value = src;\n"
+    "  if (window.Hls && Hls.isSupported()) {\n"
+    "    var hls = new Hls(); hls.loadSource(src); hls.attachMedia(v);\n"
+    "    hls.on(Hls.Events.ERROR, function (e, d) {\n"
+    "      msg.textContent = 'hls.js: ' + d.type + ' ' + d.details + (d.fatal ? ' (fatal)' : '');\n"
+    "    });\n"
+    "  } else if (v.canPlayType('application/vnd.apple.mpegurl')) {\n"
+    "    v.src = src;\n"
+    "  } else {\n"
+    "    msg.textContent = 'This browser has no native HLS; start hls-serve with --hlsjs hls.min.js';\n"
+    "  }\n"
+    "}\n"
+    "</script>\n</body></html>\n";
+
+static int build_index_page(int with_hlsjs) {
+    size_t n = strlen(PAGE_HEAD) + strlen(PAGE_SCRIPT_TAG) + strlen(PAGE_BODY) + 1;
+    g.index_html = malloc(n);
+    if (!g.index_html) return -1;
+    snprintf(g.index_html, n, "%s%s%s", PAGE_HEAD, with_hlsjs ? PAGE_SCRIPT_TAG : "", PAGE_BODY);
+    g.index_len = strlen(g.index_html);
+    return 0;
+}
+
+static int read_whole_file(const char *path, char **data, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+        if (n == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    int bad = ferror(f) || !buf;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        errno = EIO;
+        return -1;
+    }
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Responses
+ */
+static const char *reason(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+/* Sends every byte of the iovecs; returns 0, or -1 (peer gone / SO_SNDTIMEO expired). */
+static int send_iov(int fd, struct iovec *iov, int iovcnt) {
+    while (iovcnt > 0) {
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
+        ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        size_t left = (size_t)w;
+        while (iovcnt > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            iovcnt--;
+        }
+        if (iovcnt > 0) {
+            iov->iov_base = (char *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    int status;
+    const char *content_type;
+    const char *cache_control;
+    const void *body;
+    size_t body_len;
+    const char *extra_headers; /* "Name: value\r\n..." or NULL */
+} Response;
+
+static int send_response(int fd, const Response *r, int head_only, int keep_alive) {
+    char date[64];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    char hdr[1024];
+    int n = snprintf(hdr, sizeof hdr,
+                     "HTTP/1.1 %d %s\r\n"
+                     "Date: %s\r\n"
+                     "Server: hls-serve\r\n"
+                     "Content-Type: %s\r\n"
+                     "Content-Length: %zu\r\n"
+                     "Access-Control-Allow-Origin: *\r\n"
+                     "Cache-Control: %s\r\n"
+                     "%s"
+                     "Connection: %s\r\n"
+                     "\r\n",
+                     r->status, reason(r->status), date, r->content_type, r->body_len,
+                     r->cache_control, r->extra_headers ? r->extra_headers : "",
+                     keep_alive ? "keep-alive" : "close");
+    if (n < 0 || (size_t)n >= sizeof hdr) return -1;
+    struct iovec iov[2] = {{hdr, (size_t)n}, {(void *)r->body, head_only ? 0 : r->body_len}};
+    return send_iov(fd, iov, head_only || r->body_len == 0 ? 1 : 2);
+}
+
+/* A text/plain response (errors); returns the send_response result. */
+static int send_text(int fd, int status, const char *text, int head_only, int keep_alive,
+                     const char *extra_headers) {
+    Response r = {status, "text/plain; charset=utf-8", "no-store", text, strlen(text), extra_headers};
+    return send_response(fd, &r, head_only, keep_alive);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Connections
+ */
+typedef struct {
+    int fd;
+    char peer[INET6_ADDRSTRLEN + 8];
+    size_t len;                  /* bytes in buf */
+    char buf[MAX_REQUEST + 1];   /* received, not yet consumed */
+    char head[MAX_REQUEST + 1];  /* current request head, NUL-terminated */
+} Conn;
+
+enum { RD_OK, RD_CLOSE, RD_TIMEOUT, RD_TOO_LARGE };
+
+/* Index just past the blank line ending the head in buf[0..len), or 0 if not there yet. */
+static size_t find_head_end(const char *buf, size_t len, size_t from) {
+    for (size_t i = from; i < len; i++) {
+        if (buf[i] != '\n') continue;
+        size_t j = i + 1;
+        if (j < len && buf[j] == '\r') j++;
+        if (j < len && buf[j] == '\n') return j + 1;
+    }
+    return 0;
+}
+
+/* Reads one request head into c->head (pipelined bytes stay in c->buf). */
+static int read_request(Conn *c, int first, size_t *head_len) {
+    int64_t start = now_ms();
+    int64_t deadline = start + (first ? HEADER_TIMEOUT_MS : g.idle_timeout_ms);
+    int got_byte = c->len > 0;
+    if (got_byte) deadline = start + HEADER_TIMEOUT_MS;
+    size_t scanned = 0;
+    for (;;) {
+        /* Leading empty lines before a request line are ignored (RFC 9112 2.2). */
+        size_t skip = 0;
+        while (skip < c->len && (c->buf[skip] == '\r' || c->buf[skip] == '\n')) skip++;
+        if (skip) {
+            memmove(c->buf, c->buf + skip, c->len - skip);
+            c->len -= skip;
+            scanned = 0;
+        }
+        size_t end = find_head_end(c->buf, c->len, scanned);
+        if (end) {
+            memcpy(c->head, c->buf, end);
+            c->head[end] = '\0';
+            memmove(c->buf, c->buf + end, c->len - end);
+            c->len -= end;
+            *head_len = end;
+            return RD_OK;
+        }
+        scanned = c->len > 3 ? c->len - 3 : 0;
+        if (c->len >= MAX_REQUEST) return RD_TOO_LARGE;
+        int64_t now = now_ms();
+        if (c->len == 0) {
+            if (atomic_load(&g_stopping)) {
+                /* Shutting down: only a request that is already waiting is still served. */
+                struct pollfd p = {c->fd, POLLIN, 0};
+                if (!first || poll(&p, 1, 0) <= 0) return RD_CLOSE;
+            }
+            /* Free this worker for queued connections if the keep-alive client is idle. */
+            if (!first && now - start >= TICK_MS && atomic_load(&q_waiting) > 0) return RD_CLOSE;
+        }
+        if (now >= deadline) return c->len == 0 ? RD_CLOSE : RD_TIMEOUT;
+        int wait = (int)(deadline - now < TICK_MS ? deadline - now : TICK_MS);
+        struct pollfd p = {c->fd, POLLIN, 0};
+        int pr = poll(&p, 1, wait);
+        if (pr < 0 && errno != EINTR) return RD_CLOSE;
+        if (pr <= 0) continue;
+        ssize_t r = recv(c->fd, c->buf + c->len, MAX_REQUEST - c->len, 0);
+        if (r == 0) return RD_CLOSE;
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return c->len ? RD_TIMEOUT : RD_CLOSE;
+            return RD_CLOSE;
+        }
+        c->len += (size_t)r;
+        if (!got_byte) {
+            got_byte = 1;
+            deadline = now_ms() + HEADER_TIMEOUT_MS;
+        }
+    }
+}
+
+typedef struct {
+    const char *method;
+    char *target;
+    int minor;       /* HTTP/1.<minor> */
+    int keep_alive;
+} Request;
+
+static int token_in_list(const char *list, const char *token) {
+    size_t tl = strlen(token);
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',') p++;
+        const char *s = p;
+        while (*p && *p != ',') p++;
+        const char *e = p;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
+        if ((size_t)(e - s) == tl && strncasecmp(s, token, tl) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Parses c->head in place. Returns 0 or an HTTP error status. */
+static int parse_request(char *head, Request *rq) {
+    memset(rq, 0, sizeof *rq);
+    char *save = NULL;
+    char *line = head;
+    char *nl = strchr(line, '\n');
+    if (!nl) return 400;
+    *nl = '\0';
+    if (nl > line && nl[-1] == '\r') nl[-1] = '\0';
+    char *rest = nl + 1;
+
+    char *method = strtok_r(line, " ", &save);
+    char *target = strtok_r(NULL, " ", &save);
+    char *version = strtok_r(NULL, " ", &save);
+    if (!method || !target || !version || strtok_r(NULL, " ", &save)) return 400;
+    for (const char *p = method; *p; p++)
+        if (*p < 'A' || *p > 'Z') return 400;
+    for (const unsigned char *p = (const unsigned char *)target; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f) return 400;
+    if (strncmp(version, "HTTP/1.", 7) != 0 || (version[7] != '0' && version[7] != '1') || version[8])
+        return strncmp(version, "HTTP/", 5) == 0 ? 505 : 400;
+    rq->method = method;
+    rq->target = target;
+    rq->minor = version[7] - '0';
+    int close_req = 0, keep_req = 0, has_body = 0;
+
+    while (*rest) {
+        nl = strchr(rest, '\n');
+        if (!nl) break;
+        *nl = '\0';
+        if (nl > rest && nl[-1] == '\r') nl[-1] = '\0';
+        char *h = rest;
+        rest = nl + 1;
+        if (*h == '\0') break; /* blank line: end of head */
+        if (*h == ' ' || *h == '\t') return 400; /* obsolete line folding */
+        char *colon = strchr(h, ':');
+        if (!colon || colon == h) return 400;
+        *colon = '\0';
+        char *v = colon + 1;
+        while (*v == ' ' || *v == '\t') v++;
+        if (strcasecmp(h, "Connection") == 0) {
+            if (token_in_list(v, "close")) close_req = 1;
+            if (token_in_list(v, "keep-alive")) keep_req = 1;
+        } else if (strcasecmp(h, "Content-Length") == 0) {
+            if (strcmp(v, "0") != 0) has_body = 1;
+        } else if (strcasecmp(h, "Transfer-Encoding") == 0) {
+            has_body = 1;
+        }
+    }
+    rq->keep_alive = rq->minor == 1 ? !close_req : keep_req;
+    /* We never read request bodies: answer, then close, so the body is never taken as a request. */
+    if (has_body) rq->keep_alive = 0;
+    return 0;
+}
+
+static int hexval(int ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes src[0..n) into dst (size >= n + 1). Returns 0, or 400 on a bad escape / NUL /
+ * control character / backslash. */
+static int percent_decode(const char *src, size_t n, char *dst) {
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ch = (unsigned char)src[i];
+        if (ch == '%') {
+            int hi = i + 1 < n ? hexval((unsigned char)src[i + 1]) : -1;
+            int lo = i + 2 < n ? hexval((unsigned char)src[i + 2]) : -1;
+            if (hi < 0 || lo < 0) return 400;
+            ch = hi * 16 + lo;
+            i += 2;
+        }
+        if (ch < 0x20 || ch == 0x7f || ch == '\\') return 400;
+        dst[o++] = (char)ch;
+    }
+    dst[o] = '\0';
+    return 0;
+}
+
+static const char *status_name_or_empty(HlsStatus st) {
+    const char *s = hls_status_str(st);
+    return s ? s : "?";
+}
+
+static int http_status_for(HlsStatus st) {
+    switch (st) {
+    case HLS_ERR_NOT_FOUND:
+    case HLS_ERR_IO:
+        return 404;
+    case HLS_ERR_INVALID_MEDIA:
+    case HLS_ERR_NO_PLAYABLE_TRACKS:
+        return 422;
+    case HLS_ERR_UNSUPPORTED:
+        return 415;
+    case HLS_ERR_INVALID_ARGUMENT:
+    case HLS_ERR_INVALID_UTF8:
+        return 400;
+    default:
+        return 500;
+    }
+}
+
+typedef struct {
+    int status;
+    size_t bytes;
+} Outcome;
+
+/* Sends the error response for a libhls failure: "<STATUS>: <message>\n". */
+static int send_hls_error(int fd, HlsStatus st, const char *msg, int head_only, int keep_alive,
+                          Outcome *out) {
+    char body[2048];
+    snprintf(body, sizeof body, "%s: %s\n", status_name_or_empty(st), msg && *msg ? msg : "(no message)");
+    out->status = http_status_for(st);
+    out->bytes = strlen(body);
+    if (out->status == 500) fprintf(stderr, "hls-serve: %s", body);
+    return send_text(fd, out->status, body, head_only, keep_alive, NULL);
+}
+
+/* Serves /<rel path>/<name> from the media tree. `path` is the raw (still encoded) URL path. */
+static int serve_media(int fd, const char *path, int head_only, int keep_alive, Outcome *out) {
+    size_t plen = strlen(path);
+    char *dec = malloc(plen + 1);
+    char *fs = malloc(g.root_len + plen + 2);
+    char *real = NULL;
+    HlsMedia *media = NULL;
+    int rc;
+    if (!dec || !fs) {
+        out->status = 500;
+        rc = send_text(fd, 500, "out of memory\n", head_only, keep_alive, NULL);
+        goto done;
+    }
+    int bad = percent_decode(path, plen, dec);
+    if (bad) {
+        out->status = bad;
+        rc = send_text(fd, bad, "malformed URL path\n", head_only, keep_alive, NULL);
+        goto done;
+    }
+    /* Every component must be a plain name: no empty segments, "." or "..". */
+    for (const char *q = dec; *q; q++) {
+        if (*q != '/') continue;
+        if (q[1] == '/' || q[1] == '\0' || (q[1] == '.' && (q[2] == '/' || q[2] == '\0')) ||
+            (q[1] == '.' && q[2] == '.' && (q[3] == '/' || q[3] == '\0'))) {
+            out->status = 404;
+            rc = send_text(fd, 404, "not found\n", head_only, keep_alive, NULL);
+            goto done;
+        }
+    }
+    /* Walk the components: directories until the first regular file; the rest is the name. */
+    memcpy(fs, g.root, g.root_len);
+    fs[g.root_len] = '\0';
+    size_t fslen = g.root_len;
+    const char *p = dec + 1; /* dec starts with '/' */
+    const char *name = NULL;
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t clen = slash ? (size_t)(slash - p) : strlen(p);
+        if (fslen + 1 + clen >= PATH_MAX) break;
+        fs[fslen++] = '/';
+        memcpy(fs + fslen, p, clen);
+        fslen += clen;
+        fs[fslen] = '\0';
+        struct stat st;
+        if (stat(fs, &st) != 0) break;
+        if (S_ISREG(st.st_mode)) {
+            if (slash && slash[1]) name = slash + 1;
+            break;
+        }
+        if (!S_ISDIR(st.st_mode) || !slash) break;
+        p = slash + 1;
+    }
+    if (!name) {
+        out->status = 404;
+        rc = send_text(fd, 404, "not found (URLs look like /<file under the root>/master.m3u8)\n",
+                       head_only, keep_alive, NULL);
+        goto done;
+    }
+    real = realpath(fs, NULL);
+    if (!real || strncmp(real, g.root, g.root_len) != 0 || real[g.root_len] != '/') {
+        out->status = 404;
+        rc = send_text(fd, 404, "not found\n", head_only, keep_alive, NULL);
+        goto done;
+    }
+
+    HlsError *err = NULL;
+    HlsStatus st = hls_open_ex(g.ctx, real, &media, &err);
+    if (st != HLS_OK) {
+        rc = send_hls_error(fd, st, err ? hls_error_message(err) : hls_last_error_message(), head_only,
+                            keep_alive, out);
+        hls_error_free(err);
+        goto done;
+    }
+    hls_error_free(err);
+
+    HlsBuffer buf = {0};
+    st = hls_get(media, name, &buf);
+    if (st != HLS_OK) {
+        rc = send_hls_error(fd, st, hls_last_error_message(), head_only, keep_alive, out);
+        hls_free_buffer(&buf);
+        goto done;
+    }
+    const char *ctype = buf.content_type ? buf.content_type : "application/octet-stream";
+    size_t nlen = strlen(name);
+    int playlist = strcmp(ctype, "application/vnd.apple.mpegurl") == 0 ||
+                   (nlen >= 5 && strcmp(name + nlen - 5, ".m3u8") == 0);
+    Response r = {200, ctype, playlist ? "max-age=60" : "max-age=86400", buf.data, buf.len, NULL};
+    out->status = 200;
+    out->bytes = buf.len;
+    rc = send_response(fd, &r, head_only, keep_alive);
+    hls_free_buffer(&buf);
+
+done:
+    hls_close(media);
+    free(real);
+    free(fs);
+    free(dec);
+    return rc;
+}
+
+/* Handles one parsed request; returns 1 to keep the connection, 0 to close it. */
+static int handle_request(Conn *c, int64_t t0) {
+    Request rq;
+    Outcome out = {0, 0};
+    int bad = parse_request(c->head, &rq);
+    if (bad) {
+        send_text(c->fd, bad, "bad request\n", 0, 0, NULL);
+        if (!g.quiet) fprintf(stderr, "%s \"(malformed request)\" %d\n", c->peer, bad);
+        return 0;
+    }
+    int keep = rq.keep_alive && !atomic_load(&g_stopping);
+    int head_only = strcmp(rq.method, "HEAD") == 0;
+    int rc;
+
+    /* absolute-form "http://host/path" -> "/path" */
+    char *target = rq.target;
+    if (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0) {
+        char *s = strchr(target, ':') + 3;
+        s = strchr(s, '/');
+        target = s ? s : "/";
+    }
+    char *query = strpbrk(target, "?#");
+    size_t path_len = query ? (size_t)(query - target) : strlen(target);
+    char path[MAX_REQUEST + 1];
+    memcpy(path, target, path_len);
+    path[path_len] = '\0';
+
+    if (strcmp(rq.method, "OPTIONS") == 0) {
+        Response r = {204, "text/plain", "max-age=86400", "", 0,
+                      "Allow: GET, HEAD, OPTIONS\r\nAccess-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"
+                      "Access-Control-Allow-Headers: Range\r\n"};
+        out.status = 204;
+        rc = send_response(c->fd, &r, 1, keep);
+    } else if (!head_only && strcmp(rq.method, "GET") != 0) {
+        out.status = 405;
+        rc = send_text(c->fd, 405, "method not allowed\n", 0, keep, "Allow: GET, HEAD, OPTIONS\r\n");
+    } else if (path[0] != '/') {
+        out.status = 400;
+        rc = send_text(c->fd, 400, "bad request target\n", head_only, keep, NULL);
+        keep = 0;
+    } else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
+        Response r = {200, "text/html; charset=utf-8", "no-cache", g.index_html, g.index_len, NULL};
+        out.status = 200;
+        out.bytes = g.index_len;
+        rc = send_response(c->fd, &r, head_only, keep);
+    } else if (strcmp(path, "/hls.js") == 0 && g.hlsjs) {
+        Response r = {200, "application/javascript", "max-age=3600", g.hlsjs, g.hlsjs_len, NULL};
+        out.status = 200;
+        out.bytes = g.hlsjs_len;
+        rc = send_response(c->fd, &r, head_only, keep);
+    } else {
+        rc = serve_media(c->fd, path, head_only, keep, &out);
+    }
+
+    if (!g.quiet) {
+        char shown[256];
+        size_t i = 0;
+        for (const char *q = rq.target; *q && i < sizeof shown - 4; q++)
+            shown[i++] = (*q < 0x20 || *q == 0x7f || *q == '"') ? '?' : *q;
+        if (rq.target[i]) {
+            memcpy(shown + i, "...", 3);
+            i += 3;
+        }
+        shown[i] = '\0';
+        fprintf(stderr, "%s \"%s %s\" %d %zu %.1fms\n", c->peer, rq.method, shown, out.status, out.bytes,
+                (double)(now_ms() - t0));
+    }
+    return rc == 0 && keep;
+}
+
+static void serve_connection(Conn *c) {
+    for (int first = 1;; first = 0) {
+        size_t head_len;
+        int r = read_request(c, first, &head_len);
+        if (r == RD_CLOSE) return;
+        if (r == RD_TOO_LARGE) {
+            send_text(c->fd, 431, "request head larger than 8 KiB\n", 0, 0, NULL);
+            return;
+        }
+        if (r == RD_TIMEOUT) {
+            send_text(c->fd, 408, "request timeout\n", 0, 0, NULL);
+            return;
+        }
+        if (!handle_request(c, now_ms())) return;
+    }
+}
+
+static void *worker_main(void *arg) {
+    (void)arg;
+    Conn *c = malloc(sizeof *c);
+    if (!c) {
+        fprintf(stderr, "hls-serve: out of memory\n");
+        return NULL;
+    }
+    for (;;) {
+        pthread_mutex_lock(&q_mu);
+        while (q_len == 0 && !q_shutdown) pthread_cond_wait(&q_cv, &q_mu);
+        if (q_len == 0) {
+            pthread_mutex_unlock(&q_mu);
+            break;
+        }
+        int fd = q_fds[q_head];
+        q_head = (q_head + 1) % QUEUE_CAP;
+        q_len--;
+        atomic_store(&q_waiting, q_len);
+        pthread_mutex_unlock(&q_mu);
+
+        c->fd = fd;
+        c->len = 0;
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        strcpy(c->peer, "-");
+        if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+            getnameinfo((struct sockaddr *)&ss, sl, c->peer, sizeof c->peer, NULL, 0, NI_NUMERICHOST);
+        serve_connection(c);
+        close(fd);
+    }
+    free(c);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Start-up
+ */
+static void on_signal(int sig) {
+    (void)sig;
+    int saved = errno;
+    ssize_t w = write(g_sig_pipe[1], "x", 1);
+    (void)w;
+    errno = saved;
+}
+
+static int set_cloexec_nonblock(int fd, int nonblock) {
+    int fl = fcntl(fd, F_GETFD);
+    if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0) return -1;
+    if (nonblock) {
+        fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -1;
+    }
+    return 0;
+}
+
+static int listen_on(const char *bind_addr, const char *port, char *host_out, size_t host_len) {
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int e = getaddrinfo(bind_addr, port, &hints, &res);
+    if (e != 0) {
+        fprintf(stderr, "hls-serve: %s: %s\n", bind_addr, gai_strerror(e));
+        return -1;
+    }
+    int fd = -1, err = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0 &&
+            set_cloexec_nonblock(fd, 1) == 0)
+            break;
+        err = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        fprintf(stderr, "hls-serve: cannot listen on %s port %s: %s\n", bind_addr, port, strerror(err));
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char h[INET6_ADDRSTRLEN], p[16];
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+        getnameinfo((struct sockaddr *)&ss, sl, h, sizeof h, p, sizeof p, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        fprintf(stderr, "hls-serve: getsockname: %s\n", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (strcmp(h, "0.0.0.0") == 0) snprintf(host_out, host_len, "127.0.0.1:%s", p);
+    else if (strcmp(h, "::") == 0) snprintf(host_out, host_len, "[::1]:%s", p);
+    else if (strchr(h, ':')) snprintf(host_out, host_len, "[%s]:%s", h, p);
+    else snprintf(host_out, host_len, "%s:%s", h, p);
+    return fd;
+}
+
+/* Prints the master playlist URL (and player URL) of a file under the root. */
+static int print_url(const char *file, const char *host) {
+    char *real = realpath(file, NULL);
+    int under = real && strncmp(real, g.root, g.root_len) == 0 && real[g.root_len] == '/';
+    if (!under) {
+        free(real);
+        size_t n = g.root_len + strlen(file) + 2;
+        char *joined = malloc(n);
+        if (!joined) return -1;
+        snprintf(joined, n, "%s/%s", g.root, file);
+        real = realpath(joined, NULL);
+        free(joined);
+        under = real && strncmp(real, g.root, g.root_len) == 0 && real[g.root_len] == '/';
+    }
+    struct stat st;
+    if (!under || stat(real, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "hls-serve: --print-url %s: not a regular file under %s\n", file, g.root);
+        free(real);
+        return -1;
+    }
+    const char *rel = real + g.root_len + 1;
+    char *enc = malloc(strlen(rel) * 3 + 1), *o = enc;
+    if (!enc) {
+        free(real);
+        return -1;
+    }
+    for (const unsigned char *q = (const unsigned char *)rel; *q; q++) {
+        if ((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') ||
+            strchr("-._~/", *q))
+            *o++ = (char)*q;
+        else
+            o += sprintf(o, "%%%02X", *q);
+    }
+    *o = '\0';
+    printf("  %s: http://%s/%s/master.m3u8\n", rel, host, enc);
+    printf("  player: http://%s/?src=/%s/master.m3u8\n", host, enc);
+    free(enc);
+    free(real);
+    return 0;
+}
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: hls-serve [--port P] [--bind ADDR] [--threads N] [--idle-timeout S]\n"
+            "                 [--hlsjs PATH] [--print-url FILE]... [--quiet] <media-root>\n");
+}
+
+int main(int argc, char **argv) {
+    const char *port = "8080", *bind_addr = "127.0.0.1", *hlsjs_path = NULL, *root_arg = NULL;
+    const char **print_files = calloc((size_t)argc, sizeof *print_files);
+    int nprint = 0, nthreads = 8;
+    g.idle_timeout_ms = 5000;
+    if (!print_files) return 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+        if (strcmp(a, "--port") == 0 && v) {
+            long n = strtol(v, &end, 10);
+            if (*end || n < 0 || n > 65535) goto bad_usage;
+            port = v;
+            i++;
+        } else if (strcmp(a, "--bind") == 0 && v) {
+            bind_addr = v;
+            i++;
+        } else if (strcmp(a, "--threads") == 0 && v) {
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > MAX_THREADS) goto bad_usage;
+            nthreads = (int)n;
+            i++;
+        } else if (strcmp(a, "--idle-timeout") == 0 && v) {
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > 3600) goto bad_usage;
+            g.idle_timeout_ms = (int)n * 1000;
+            i++;
+        } else if (strcmp(a, "--hlsjs") == 0 && v) {
+            hlsjs_path = v;
+            i++;
+        } else if (strcmp(a, "--print-url") == 0 && v) {
+            print_files[nprint++] = v;
+            i++;
+        } else if (strcmp(a, "--quiet") == 0) {
+            g.quiet = 1;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage();
+            free(print_files);
+            return 0;
+        } else if (a[0] == '-' || root_arg) {
+            goto bad_usage;
+        } else {
+            root_arg = a;
+        }
+    }
+    if (!root_arg) goto bad_usage;
+
+    int rc = 1, lfd = -1, nstarted = 0;
+    pthread_t tids[MAX_THREADS];
+    g.root = realpath(root_arg, NULL);
+    struct stat st;
+    if (!g.root || stat(g.root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "hls-serve: %s: not a directory\n", root_arg);
+        goto out;
+    }
+    g.root_len = strlen(g.root);
+    if (g.root_len == 1) g.root_len = 0; /* root "/" */
+    if (hlsjs_path && read_whole_file(hlsjs_path, &g.hlsjs, &g.hlsjs_len) != 0) {
+        fprintf(stderr, "hls-serve: --hlsjs %s: %s\n", hlsjs_path, strerror(errno));
+        goto out;
+    }
+    if (build_index_page(g.hlsjs != NULL) != 0) goto out;
+
+    g.ctx = hls_context_new(NULL);
+    if (!g.ctx) {
+        fprintf(stderr, "hls-serve: hls_context_new failed: %s\n", hls_last_error_message());
+        goto out;
+    }
+
+    char host[INET6_ADDRSTRLEN + 32];
+    lfd = listen_on(bind_addr, port, host, sizeof host);
+    if (lfd < 0) goto out;
+
+    if (pipe(g_sig_pipe) != 0 || set_cloexec_nonblock(g_sig_pipe[0], 1) != 0 ||
+        set_cloexec_nonblock(g_sig_pipe[1], 1) != 0) {
+        fprintf(stderr, "hls-serve: pipe: %s\n", strerror(errno));
+        goto out;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+
+    /* Workers block SIGINT/SIGTERM so the handler runs on this (the accepting) thread. */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    for (; nstarted < nthreads; nstarted++) {
+        int e = pthread_create(&tids[nstarted], NULL, worker_main, NULL);
+        if (e != 0) {
+            fprintf(stderr, "hls-serve: pthread_create: %s\n", strerror(e));
+            break;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (nstarted == 0) goto out;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    printf("Serving %s at http://%s/\n", g.root_len ? g.root : "/", host);
+    for (int i = 0; i < nprint; i++)
+        if (print_url(print_files[i], host) != 0) goto stop;
+    fflush(stdout);
+
+    for (;;) {
+        struct pollfd pf[2] = {{lfd, POLLIN, 0}, {g_sig_pipe[0], POLLIN, 0}};
+        int pr = poll(pf, 2, -1);
+        if (pr < 0) {
+            if (errno == EINTR) continue;
+            fprintf(stderr, "hls-serve: poll: %s\n", strerror(errno));
+            break;
+        }
+        if (pf[1].revents) {
+            fprintf(stderr, "hls-serve: signal received, shutting down\n");
+            rc = 0;
+            break;
+        }
+        if (!(pf[0].revents & POLLIN)) continue;
+        int cfd = accept(lfd, NULL, NULL);
+        if (cfd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                fprintf(stderr, "hls-serve: accept: %s\n", strerror(errno));
+                poll(NULL, 0, 50);
+            }
+            continue;
+        }
+        set_cloexec_nonblock(cfd, 0);
+        struct timeval rcv = {HEADER_TIMEOUT_MS / 1000, 0}, snd = {SEND_TIMEOUT_S, 0};
+        setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof rcv);
+        setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof snd);
+        int one = 1;
+        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        pthread_mutex_lock(&q_mu);
+        if (q_len == QUEUE_CAP) {
+            pthread_mutex_unlock(&q_mu);
+            static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                                       "Retry-After: 1\r\nConnection: close\r\n\r\n";
+            ssize_t w = send(cfd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)w;
+            close(cfd);
+            continue;
+        }
+        q_fds[(q_head + q_len) % QUEUE_CAP] = cfd;
+        q_len++;
+        atomic_store(&q_waiting, q_len);
+        pthread_cond_signal(&q_cv);
+        pthread_mutex_unlock(&q_mu);
+    }
+
+stop:
+    atomic_store(&g_stopping, 1);
+    close(lfd);
+    lfd = -1;
+    pthread_mutex_lock(&q_mu);
+    q_shutdown = 1;
+    pthread_cond_broadcast(&q_cv);
+    pthread_mutex_unlock(&q_mu);
+    for (int i = 0; i < nstarted; i++) pthread_join(tids[i], NULL);
+    nstarted = 0;
+
+out:
+    if (lfd >= 0) close(lfd);
+    if (nstarted > 0) { /* start-up failed after some workers started */
+        atomic_store(&g_stopping, 1);
+        pthread_mutex_lock(&q_mu);
+        q_shutdown = 1;
+        pthread_cond_broadcast(&q_cv);
+        pthread_mutex_unlock(&q_mu);
+        for (int i = 0; i < nstarted; i++) pthread_join(tids[i], NULL);
+    }
+    for (int i = 0; i < 2; i++)
+        if (g_sig_pipe[i] >= 0) close(g_sig_pipe[i]);
+    hls_context_free(g.ctx);
+    free(g.root);
+    free(g.hlsjs);
+    free(g.index_html);
+    free(print_files);
+    return rc;
+
+bad_usage:
+    usage();
+    free(print_files);
+    return 2;
+}

@@ -1,0 +1,572 @@
+#!/usr/bin/env bash
+# Generate libhls test media from FFmpeg synthetic sources.
+#
+#   scripts/gen-media.sh [--long] [OUTDIR]
+#
+# OUTDIR defaults to <repo>/target/media. Every file is produced only when
+# it is missing (the directory is a cache), written under a temporary name
+# and renamed into place, so an interrupted run never leaves a half-written
+# file behind. Output is deterministic for a given FFmpeg build and thread
+# count (bitexact flags, no creation times, fixed seeds).
+#
+# Options:
+#   --long     also generate long_10min.mp4 (720p, 10 min) and long_2h.mp4
+#   --list     print the names of the files this script can produce and exit
+#   -h|--help  show this help
+#
+# Environment:
+#   LIBHLS_MEDIA_THREADS  encoder threads (default 2; changing it changes
+#                         the exact bytes x264/x265 produce)
+#
+# The subtitle sources (SRT/ASS) used for the muxed files are kept in
+# OUTDIR/src/ so tests can compare against them. OUTDIR/manifest.txt lists
+# every file with its size and a short description.
+set -euo pipefail
+
+# Bump when a recipe changes: cached files from other versions are deleted.
+RECIPE_VERSION=1
+
+log() { printf 'gen-media: %s\n' "$*" >&2; }
+die() { printf 'gen-media: error: %s\n' "$*" >&2; exit 1; }
+
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
+
+# name -> description (also the list of everything this script can make).
+declare -A DESC=(
+    [h264_aac.mp4]='30s 640x360@25 H.264 (B-frames, irregular GOPs, scene cut at 13.32s) + AAC stereo 48k eng; faststart'
+    [h264_2997.mp4]='20s 640x360@23.976 H.264 (B-frames) + AAC stereo 44.1k eng'
+    [hevc_aac.mp4]='20s 640x360@25 HEVC (hvc1, keyint 48) + AAC stereo 48k eng'
+    [multi_audio.mp4]='20s H.264 + AAC 2.0 eng "English" (default) + AC-3 5.1 fre "Français 5.1" + E-AC-3 2.0 spa "Español"'
+    [multi_audio.mkv]='multi_audio.mp4 streams remuxed to Matroska + SRT eng + ASS fre subtitles'
+    [audio_only.m4a]='20s AAC stereo 48k eng, no video'
+    [audio_only.mp3]='20s MP3 (libmp3lame) stereo 44.1k, no video'
+    [video_only.mp4]='20s 320x240@25 H.264 (mandelbrot, B-frames), no audio'
+    [h264_aac.mkv]='h264_aac.mp4 streams remuxed to Matroska'
+    [offset_start.mp4]='20s H.264 + AAC; timestamps offset by 10s (video starts at 10.0s, audio at 10.5s)'
+    [offset_start.mkv]='20s H.264 + AAC + SRT eng, all starting at 10s'
+    [subs.mp4]='20s H.264 + AAC eng + mov_text eng (from src/eng.srt)'
+    [subs_only.mkv]='Matroska with only an SRT eng subtitle stream (src/eng.srt)'
+    [opus_flac.mkv]='20s H.264 + Opus stereo eng + FLAC stereo ger'
+    [dts.mkv]='20s H.264 + DTS 5.1 (native dca encoder) eng'
+    [truehd.mkv]='20s H.264 + TrueHD 5.1 (native truehd encoder) eng'
+    [pcm.mov]='20s H.264 + PCM s16le stereo 48k eng (QuickTime)'
+    [vorbis.mkv]='20s H.264 + Vorbis stereo 48k eng'
+    [ac3_51.mp4]='20s H.264 + AC-3 5.1 48k eng'
+    [long_10min.mp4]='10min 1280x720@25 H.264 (keyint 50) + AAC stereo 48k; --long only'
+    [long_2h.mp4]='2h 320x180@25 H.264 + AAC (1-min segment concatenated 120x); --long only'
+    [empty.mp4]='BAD: zero bytes'
+    [text.mp4]='BAD: plain text with an .mp4 name'
+    [truncated.mp4]='BAD: first 40% of a moov-at-end copy of h264_aac.mp4 (no moov)'
+    [truncated_tail.mp4]='BAD: first 60% of h264_aac.mp4 (moov intact, mdat cut)'
+    [corrupt.mp4]='BAD: h264_aac.mp4 with 4 KiB of seeded random bytes in the middle of mdat'
+    [no_av.mkv]='BAD: Matroska with only a subtitle stream (copy of subs_only.mkv)'
+)
+# Generation / manifest order.
+ORDER=(
+    h264_aac.mp4 h264_2997.mp4 hevc_aac.mp4 multi_audio.mp4 multi_audio.mkv
+    audio_only.m4a audio_only.mp3 video_only.mp4 h264_aac.mkv
+    offset_start.mp4 offset_start.mkv subs.mp4 subs_only.mkv opus_flac.mkv
+    dts.mkv truehd.mkv pcm.mov vorbis.mkv ac3_51.mp4
+    long_10min.mp4 long_2h.mp4
+    empty.mp4 text.mp4 truncated.mp4 truncated_tail.mp4 corrupt.mp4 no_av.mkv
+)
+
+# --- arguments --------------------------------------------------------------
+LONG=0
+OUTDIR=
+while (($# > 0)); do
+    case $1 in
+        --long) LONG=1 ;;
+        --list) printf '%s\n' "${ORDER[@]}"; exit 0 ;;
+        -h | --help) usage; exit 0 ;;
+        --) shift; break ;;
+        -*) die "unknown option: $1 (see --help)" ;;
+        *) [[ -z $OUTDIR ]] || die "more than one OUTDIR given"; OUTDIR=$1 ;;
+    esac
+    shift
+done
+if (($# > 0)); then
+    [[ -z $OUTDIR && $# -eq 1 ]] || die "more than one OUTDIR given"
+    OUTDIR=$1
+fi
+OUTDIR=${OUTDIR:-$REPO_ROOT/target/media}
+
+THREADS=${LIBHLS_MEDIA_THREADS:-2}
+[[ $THREADS =~ ^[1-9][0-9]*$ ]] || die "LIBHLS_MEDIA_THREADS must be a positive integer"
+
+for tool in ffmpeg ffprobe python3 flock; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool not found (run scripts/setup.sh)"
+done
+
+mkdir -p -- "$OUTDIR"
+OUTDIR=$(cd -- "$OUTDIR" && pwd)
+SRC="$OUTDIR/src"
+
+# One generator at a time per OUTDIR (parallel test jobs may all call us).
+exec 9>"$OUTDIR/.lock"
+flock -w 1800 9 || die "timed out waiting for the lock on $OUTDIR"
+
+WORK=$(mktemp -d "$OUTDIR/.work.XXXXXX")
+CUR_TMP=
+cleanup() {
+    [[ -z $CUR_TMP ]] || rm -f -- "$CUR_TMP"
+    rm -rf -- "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- cache versioning -------------------------------------------------------
+stamp="$OUTDIR/.recipe-version"
+if [[ -f $stamp && "$(<"$stamp")" != "$RECIPE_VERSION" ]]; then
+    log "recipes changed (v$(<"$stamp") -> v$RECIPE_VERSION): discarding cached media"
+    for name in "${ORDER[@]}"; do rm -f -- "${OUTDIR:?}/$name"; done
+    rm -rf -- "${SRC:?}"
+fi
+mkdir -p -- "$SRC"
+printf '%s\n' "$RECIPE_VERSION" >"$stamp"
+
+# --- helpers ----------------------------------------------------------------
+ENCODERS=$(ffmpeg -hide_banner -nostdin -encoders 2>/dev/null || true)
+have_encoder() { grep -qE "^ [A-Z.]{6} $1 " <<<"$ENCODERS"; }
+
+ff() { ffmpeg -nostdin -hide_banner -v error -y "$@"; }
+
+# Output options for deterministic files.
+BITEXACT=(-map_metadata -1 -map_chapters -1 -fflags +bitexact -flags:v +bitexact -flags:a +bitexact)
+# H.264 with B-frames; callers add GOP settings.
+X264=(-c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -bf 3 -threads "$THREADS")
+
+# lavfi audio source: one sine per channel (distinctive per track/channel).
+# tones LAYOUT RATE FREQ...
+tones() {
+    local layout=$1 rate=$2 expr='' f
+    shift 2
+    for f in "$@"; do expr+="${expr:+|}0.25*sin(2*PI*$f*t)"; done
+    printf 'aevalsrc=%s:c=%s:s=%s' "$expr" "$layout" "$rate"
+}
+STEREO_48K=$(tones stereo 48000 440 660)
+SURROUND_48K=$(tones 5.1 48000 300 400 500 60 700 800)
+
+# 20 s 320x240 H.264 test video input for the audio-codec files.
+SMALL_VIDEO_IN=(-f lavfi -t 20 -i testsrc2=size=320x240:rate=25)
+SMALL_VIDEO_ENC=("${X264[@]}" -crf 28 -g 50 -keyint_min 25)
+
+MADE=()
+CACHED=()
+SKIPPED=()
+
+# produce NAME CMD... : run `CMD... TMPFILE` unless NAME exists, then rename.
+# The recipe runs under set -e (not in a condition), so any failure aborts.
+produce() {
+    local name=$1
+    shift
+    local out="$OUTDIR/$name" tmp="$OUTDIR/.tmp.$name" t0=$SECONDS
+    if [[ -e $out ]]; then
+        CACHED+=("$name")
+        return 0
+    fi
+    rm -f -- "$tmp"
+    CUR_TMP=$tmp
+    "$@" "$tmp"
+    [[ -e $tmp ]] || die "$name: recipe wrote no output"
+    mv -f -- "$tmp" "$out"
+    CUR_TMP=
+    MADE+=("$name")
+    log "made $name ($(stat -c %s -- "$out") bytes, $((SECONDS - t0))s)"
+}
+
+# try_produce NAME CMD... : like produce, but a failing recipe (which must be
+# a single command) only skips NAME with a message.
+try_produce() {
+    local name=$1
+    shift
+    local out="$OUTDIR/$name" tmp="$OUTDIR/.tmp.$name" t0=$SECONDS
+    if [[ -e $out ]]; then
+        CACHED+=("$name")
+        return 0
+    fi
+    rm -f -- "$tmp"
+    CUR_TMP=$tmp
+    if "$@" "$tmp" 2>"$WORK/err" && [[ -s $tmp ]]; then
+        mv -f -- "$tmp" "$out"
+        MADE+=("$name")
+        log "made $name ($(stat -c %s -- "$out") bytes, $((SECONDS - t0))s)"
+    else
+        rm -f -- "$tmp"
+        skip "$name" "recipe failed: $(tr '\n' ' ' <"$WORK/err" | cut -c1-200)"
+    fi
+    CUR_TMP=
+}
+
+skip() {
+    SKIPPED+=("$1: $2")
+    log "SKIPPED $1: $2"
+}
+
+# write_src NAME : stdin -> OUTDIR/src/NAME (atomically, only when missing).
+write_src() {
+    local out="$SRC/$1"
+    if [[ -e $out ]]; then
+        cat >/dev/null
+        return 0
+    fi
+    cat >"$out.tmp"
+    mv -f -- "$out.tmp" "$out"
+}
+
+# --- subtitle sources -------------------------------------------------------
+# Cue 2 spans the 6 s boundary; cue 3 carries '&' and '<'.
+write_src eng.srt <<'EOF'
+1
+00:00:01,000 --> 00:00:03,000
+Hello, world!
+
+2
+00:00:05,000 --> 00:00:07,500
+This cue spans the 6 second boundary
+<i>and has a second line in italics</i>
+
+3
+00:00:09,000 --> 00:00:11,000
+Fish & chips < 5 pounds
+
+4
+00:00:12,000 --> 00:00:14,000
+<b>Bold</b>, <u>underlined</u> and <font color="#ff0000">red</font> café
+
+5
+00:00:17,000 --> 00:00:19,500
+Last cue
+EOF
+
+write_src fre.ass <<'EOF'
+[Script Info]
+; libhls test subtitles
+Title: libhls test (fre)
+ScriptType: v4.00+
+WrapStyle: 0
+PlayResX: 640
+PlayResY: 360
+ScaledBorderAndShadow: yes
+
+[V4+ Styles]
+Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding
+Style: Default,DejaVu Sans,22,&H00FFFFFF,&H000000FF,&H00000000,&H80000000,0,0,0,0,100,100,0,0,1,1.5,0.5,2,20,20,16,1
+
+[Events]
+Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
+Dialogue: 0,0:00:01.00,0:00:03.00,Default,,0,0,0,,Bonjour {\i1}tout le monde{\i0} !
+Dialogue: 0,0:00:05.00,0:00:07.50,Default,,0,0,0,,{\pos(10,10)}Cette réplique chevauche\Nla limite des 6 secondes
+Dialogue: 0,0:00:09.00,0:00:11.00,Default,,0,0,0,,Poisson & frites < 5 euros
+Dialogue: 0,0:00:12.00,0:00:14.00,Default,,0,0,0,,{\b1}Gras{\b0} et {\i1}italique{\i0}
+Dialogue: 0,0:00:17.00,0:00:19.50,Default,,0,0,0,,Dernière réplique
+EOF
+
+# --- recipes (last argument: output file) -----------------------------------
+rec_h264_aac_mp4() {
+    # testsrc2 then a hard cut to testsrc at 13.32 s (frame 333) so x264's
+    # scenecut fires too; keyframes also forced at irregular times.
+    ff -f lavfi -t 13.32 -i testsrc2=size=640x360:rate=25 \
+        -f lavfi -t 16.68 -i testsrc=size=640x360:rate=25 \
+        -f lavfi -t 30 -i "$STEREO_48K" \
+        -filter_complex '[0:v][1:v]concat=n=2:v=1:a=0[v]' -filter_threads 1 \
+        -map '[v]' -map 2:a \
+        "${X264[@]}" -crf 26 -x264-params keyint=60:min-keyint=10:scenecut=40 \
+        -force_key_frames 0,1.5,4,4.2,9,17 \
+        -c:a aac -b:a 128k -ar 48000 -ac 2 \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -movflags +faststart "${BITEXACT[@]}" "$1"
+}
+
+rec_h264_2997_mp4() {
+    ff -f lavfi -t 20 -i testsrc2=size=640x360:rate=24000/1001 \
+        -f lavfi -t 20 -i "$(tones stereo 44100 523.25 783.99)" \
+        "${X264[@]}" -crf 26 -r 24000/1001 -g 48 -keyint_min 24 \
+        -c:a aac -b:a 128k -ar 44100 -ac 2 \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -movflags +faststart "${BITEXACT[@]}" "$1"
+}
+
+rec_hevc_aac_mp4() {
+    ff -f lavfi -t 20 -i testsrc2=size=640x360:rate=25 \
+        -f lavfi -t 20 -i "$STEREO_48K" \
+        -c:v libx265 -preset ultrafast -crf 30 -pix_fmt yuv420p -tag:v hvc1 \
+        -x265-params "log-level=error:keyint=48:min-keyint=24:pools=$THREADS:frame-threads=1" \
+        -c:a aac -b:a 128k -ar 48000 -ac 2 \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -movflags +faststart "${BITEXACT[@]}" "$1"
+}
+
+MULTI_AUDIO_META=(
+    -metadata:s:a:0 language=eng -metadata:s:a:0 title=English
+    -metadata:s:a:1 language=fre -metadata:s:a:1 'title=Français 5.1'
+    -metadata:s:a:2 language=spa -metadata:s:a:2 title=Español
+    -disposition:a:0 default -disposition:a:1 0 -disposition:a:2 0
+)
+
+rec_multi_audio_mp4() {
+    ff -f lavfi -t 20 -i testsrc2=size=640x360:rate=25 \
+        -f lavfi -t 20 -i "$STEREO_48K" \
+        -f lavfi -t 20 -i "$SURROUND_48K" \
+        -f lavfi -t 20 -i "$(tones stereo 48000 1000 1500)" \
+        -map 0:v -map 1:a -map 2:a -map 3:a \
+        "${X264[@]}" -crf 26 -g 50 -keyint_min 25 \
+        -c:a:0 aac -b:a:0 128k -ac:a:0 2 \
+        -c:a:1 ac3 -b:a:1 384k -ac:a:1 6 \
+        -c:a:2 eac3 -b:a:2 192k -ac:a:2 2 \
+        -ar 48000 "${MULTI_AUDIO_META[@]}" \
+        -movflags +faststart "${BITEXACT[@]}" "$1"
+}
+
+rec_multi_audio_mkv() {
+    ff -i "$OUTDIR/multi_audio.mp4" -i "$SRC/eng.srt" -i "$SRC/fre.ass" \
+        -map 0:v -map 0:a -map 1:s -map 2:s -c copy \
+        "${MULTI_AUDIO_META[@]}" \
+        -metadata:s:s:0 language=eng -metadata:s:s:0 title=English \
+        -metadata:s:s:1 language=fre -metadata:s:s:1 title=Français \
+        "${BITEXACT[@]}" "$1"
+}
+
+rec_audio_only_m4a() {
+    ff -f lavfi -t 20 -i "$(tones stereo 48000 880 1320)" \
+        -c:a aac -b:a 128k -ar 48000 -ac 2 \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -movflags +faststart "${BITEXACT[@]}" "$1"
+}
+
+rec_audio_only_mp3() {
+    ff -f lavfi -t 20 -i "$(tones stereo 44100 350 525)" \
+        -c:a libmp3lame -b:a 128k -ar 44100 -ac 2 \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -id3v2_version 4 -write_id3v1 0 "${BITEXACT[@]}" "$1"
+}
+
+rec_video_only_mp4() {
+    ff -f lavfi -t 20 -i mandelbrot=size=320x240:rate=25 \
+        "${X264[@]}" -crf 28 -g 50 -keyint_min 25 \
+        -movflags +faststart "${BITEXACT[@]}" "$1"
+}
+
+rec_h264_aac_mkv() {
+    ff -i "$OUTDIR/h264_aac.mp4" -map 0:v -map 0:a -c copy \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        "${BITEXACT[@]}" "$1"
+}
+
+rec_offset_start_mp4() {
+    # Audio input starts 0.5 s after video, and everything is shifted by
+    # 10 s (empty edit lists in the mp4).
+    ff -f lavfi -t 20 -i testsrc2=size=640x360:rate=25 \
+        -itsoffset 0.5 -f lavfi -t 19.5 -i "$(tones stereo 48000 440 660)" \
+        "${X264[@]}" -crf 26 -g 50 -keyint_min 25 \
+        -c:a aac -b:a 128k -ar 48000 -ac 2 \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -output_ts_offset 10 -movflags +faststart "${BITEXACT[@]}" "$1"
+}
+
+rec_offset_start_mkv() {
+    ff -f lavfi -t 20 -i testsrc2=size=640x360:rate=25 \
+        -f lavfi -t 20 -i "$STEREO_48K" \
+        -i "$SRC/eng.srt" \
+        -map 0:v -map 1:a -map 2:s \
+        "${X264[@]}" -crf 26 -g 50 -keyint_min 25 \
+        -c:a aac -b:a 128k -ar 48000 -ac 2 -c:s copy \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -metadata:s:s:0 language=eng -metadata:s:s:0 title=English \
+        -output_ts_offset 10 "${BITEXACT[@]}" "$1"
+}
+
+rec_subs_mp4() {
+    ff -f lavfi -t 20 -i testsrc2=size=640x360:rate=25 \
+        -f lavfi -t 20 -i "$STEREO_48K" \
+        -i "$SRC/eng.srt" \
+        -map 0:v -map 1:a -map 2:s \
+        "${X264[@]}" -crf 26 -g 50 -keyint_min 25 \
+        -c:a aac -b:a 128k -ar 48000 -ac 2 -c:s mov_text \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -metadata:s:s:0 language=eng -metadata:s:s:0 title=English \
+        -movflags +faststart "${BITEXACT[@]}" "$1"
+}
+
+rec_subs_only_mkv() {
+    ff -i "$SRC/eng.srt" -map 0:s -c:s copy \
+        -metadata:s:s:0 language=eng -metadata:s:s:0 title=English \
+        "${BITEXACT[@]}" "$1"
+}
+
+rec_opus_flac_mkv() {
+    ff "${SMALL_VIDEO_IN[@]}" \
+        -f lavfi -t 20 -i "$(tones stereo 48000 330 495)" \
+        -f lavfi -t 20 -i "$(tones stereo 48000 600 900)" \
+        -map 0:v -map 1:a -map 2:a "${SMALL_VIDEO_ENC[@]}" \
+        -c:a:0 libopus -b:a:0 96k -c:a:1 flac -sample_fmt:a:1 s16 -ar 48000 -ac 2 \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=Opus \
+        -metadata:s:a:1 language=ger -metadata:s:a:1 title=FLAC \
+        "${BITEXACT[@]}" "$1"
+}
+
+# av_small ACODEC_ARGS... OUT : small H.264 video + one audio track from
+# the 5.1 or stereo source chosen by the caller via AUDIO_SRC.
+AUDIO_SRC=
+av_small() {
+    local out=${*: -1}
+    local -a acodec=("${@:1:$#-1}")
+    ff "${SMALL_VIDEO_IN[@]}" -f lavfi -t 20 -i "$AUDIO_SRC" \
+        -map 0:v -map 1:a "${SMALL_VIDEO_ENC[@]}" "${acodec[@]}" \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        "${BITEXACT[@]}" "$out"
+}
+
+rec_long_10min_mp4() {
+    ff -f lavfi -t 600 -i testsrc2=size=1280x720:rate=25 \
+        -f lavfi -t 600 -i "$STEREO_48K" \
+        -c:v libx264 -preset ultrafast -pix_fmt yuv420p -threads "$THREADS" \
+        -crf 30 -maxrate 1M -bufsize 2M -g 50 -keyint_min 50 -sc_threshold 0 \
+        -c:a aac -b:a 128k -ar 48000 -ac 2 \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -movflags +faststart "${BITEXACT[@]}" "$1"
+}
+
+rec_long_2h_mp4() {
+    # 2879488 samples = 2812 AAC frames after priming: the segment's audio
+    # ends just before 60 s, so concatenated audio never overlaps (the mp4
+    # muxer closes the ~10 ms gap by shortening the last frame's duration).
+    local seg="$WORK/seg_1min.mp4" list="$WORK/concat.txt" i
+    ff -f lavfi -t 60 -i testsrc2=size=320x180:rate=25 \
+        -f lavfi -t 59.98933333 -i "$STEREO_48K" \
+        "${X264[@]}" -crf 32 -g 50 -keyint_min 50 -sc_threshold 0 \
+        -c:a aac -b:a 64k -ar 48000 -ac 2 "${BITEXACT[@]}" "$seg"
+    for ((i = 0; i < 120; i++)); do
+        printf "file '%s'\n" "$seg"
+    done >"$list"
+    ff -f concat -safe 0 -i "$list" -map 0:v -map 0:a -c copy \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -movflags +faststart "${BITEXACT[@]}" "$1"
+}
+
+rec_empty() { : >"$1"; }
+
+rec_text() {
+    printf '%s\n' 'This is not an MP4 file.' 'It is plain text with an .mp4 extension,' \
+        'used to check that libhls rejects non-media input cleanly.' >"$1"
+}
+
+# truncate_copy SRC PERCENT OUT
+truncate_copy() {
+    local size
+    size=$(stat -c %s -- "$1")
+    head -c "$((size * $2 / 100))" -- "$1" >"$3"
+}
+
+rec_moov_at_end() {
+    # Same streams as h264_aac.mp4, but moov after mdat (no faststart).
+    ff -i "$OUTDIR/h264_aac.mp4" -map 0 -c copy "${BITEXACT[@]}" -f mp4 "$1"
+}
+
+rec_truncated() { truncate_copy "$SRC/h264_aac_moov_end.mp4" 40 "$1"; }
+rec_truncated_tail() { truncate_copy "$OUTDIR/h264_aac.mp4" 60 "$1"; }
+
+rec_corrupt() {
+    python3 - "$OUTDIR/h264_aac.mp4" "$1" <<'PY'
+import random, struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+data = bytearray(open(src, "rb").read())
+pos, mdat = 0, None
+while pos + 8 <= len(data):
+    size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+    hdr = 8
+    if size == 1:
+        size, hdr = struct.unpack(">Q", data[pos + 8:pos + 16])[0], 16
+    elif size == 0:
+        size = len(data) - pos
+    if size < hdr:
+        sys.exit("bad box at %d" % pos)
+    if kind == b"mdat":
+        mdat = (pos + hdr, pos + size)
+        break
+    pos += size
+if mdat is None:
+    sys.exit("no mdat in " + src)
+rng = random.Random(20240611)
+n = 4096
+start = (mdat[0] + mdat[1]) // 2 - n // 2
+data[start:start + n] = bytes(rng.getrandbits(8) for _ in range(n))
+open(dst, "wb").write(data)
+PY
+}
+
+rec_copy() { cp -- "$1" "$2"; }
+
+# --- generate ---------------------------------------------------------------
+T_START=$SECONDS
+
+produce h264_aac.mp4 rec_h264_aac_mp4
+produce h264_2997.mp4 rec_h264_2997_mp4
+produce hevc_aac.mp4 rec_hevc_aac_mp4
+produce multi_audio.mp4 rec_multi_audio_mp4
+produce multi_audio.mkv rec_multi_audio_mkv
+produce audio_only.m4a rec_audio_only_m4a
+if have_encoder libmp3lame; then
+    produce audio_only.mp3 rec_audio_only_mp3
+else
+    skip audio_only.mp3 "ffmpeg has no libmp3lame encoder"
+fi
+produce video_only.mp4 rec_video_only_mp4
+produce h264_aac.mkv rec_h264_aac_mkv
+produce offset_start.mp4 rec_offset_start_mp4
+produce offset_start.mkv rec_offset_start_mkv
+produce subs.mp4 rec_subs_mp4
+produce subs_only.mkv rec_subs_only_mkv
+produce opus_flac.mkv rec_opus_flac_mkv
+
+AUDIO_SRC=$SURROUND_48K
+try_produce dts.mkv av_small -c:a dca -strict -2 -b:a 768k -ar 48000
+try_produce truehd.mkv av_small -c:a truehd -strict -2 -ar 48000
+AUDIO_SRC=$STEREO_48K
+produce pcm.mov av_small -c:a pcm_s16le -ar 48000 -ac 2
+if have_encoder libvorbis; then
+    produce vorbis.mkv av_small -c:a libvorbis -q:a 4 -ar 48000 -ac 2
+else
+    try_produce vorbis.mkv av_small -c:a vorbis -strict -2 -ar 48000 -ac 2
+fi
+AUDIO_SRC=$SURROUND_48K
+produce ac3_51.mp4 av_small -c:a ac3 -b:a 448k -ar 48000 -ac 6 -movflags +faststart
+
+if ((LONG)); then
+    produce long_10min.mp4 rec_long_10min_mp4
+    produce long_2h.mp4 rec_long_2h_mp4
+fi
+
+# Bad inputs.
+produce empty.mp4 rec_empty
+produce text.mp4 rec_text
+if [[ ! -e $SRC/h264_aac_moov_end.mp4 ]]; then
+    rec_moov_at_end "$WORK/moov_end.mp4"
+    mv -f -- "$WORK/moov_end.mp4" "$SRC/h264_aac_moov_end.mp4"
+fi
+produce truncated.mp4 rec_truncated
+produce truncated_tail.mp4 rec_truncated_tail
+produce corrupt.mp4 rec_corrupt
+produce no_av.mkv rec_copy "$OUTDIR/subs_only.mkv"
+
+# --- manifest ---------------------------------------------------------------
+{
+    printf '# libhls test media, recipe v%s, generated by scripts/gen-media.sh\n' "$RECIPE_VERSION"
+    printf '# name\tbytes\tdescription\n'
+    for name in "${ORDER[@]}"; do
+        [[ -e $OUTDIR/$name ]] || continue
+        printf '%s\t%s\t%s\n' "$name" "$(stat -c %s -- "$OUTDIR/$name")" "${DESC[$name]}"
+    done
+    for s in "${SKIPPED[@]}"; do
+        printf '# skipped %s\n' "$s"
+    done
+} >"$WORK/manifest.txt"
+mv -f -- "$WORK/manifest.txt" "$OUTDIR/manifest.txt"
+
+printf 'gen-media: %d made, %d cached, %d skipped in %ds -> %s%s\n' \
+    "${#MADE[@]}" "${#CACHED[@]}" "${#SKIPPED[@]}" "$((SECONDS - T_START))" "$OUTDIR" \
+    "$( ((LONG)) || echo ' (without --long)')"

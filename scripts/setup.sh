@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Install libhls build/test dependencies on Debian 12 (bookworm).
+#
+# Idempotent and fast when everything is already present: each package is
+# checked first (dpkg status, or the command it provides) and apt-get runs
+# (including `apt-get update`) only when something is actually missing.
+#
+# Environment:
+#   LIBHLS_BROWSER=1   also install chromium (+ fonts) for browser playback tests
+#
+# Works as root, or through sudo when run as an ordinary user.
+set -euo pipefail
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+# package -> command that proves it is usable ("" = check dpkg only).
+# A command found on PATH counts as installed (e.g. a pyenv python3).
+declare -A PKG_CMD=(
+    [ffmpeg]=ffprobe
+    [libavformat-dev]=''
+    [libavcodec-dev]=''
+    [libavutil-dev]=''
+    [libswresample-dev]=''
+    [libswscale-dev]=''
+    [libavfilter-dev]=''
+    [libavdevice-dev]=''
+    [clang]=clang
+    [libclang-dev]=''
+    [pkg-config]=pkg-config
+    [gcc]=gcc
+    [make]=make
+    [valgrind]=valgrind
+    [python3]=python3
+    [jq]=jq
+)
+# Keep a stable install order (associative arrays are unordered).
+PACKAGES=(
+    ffmpeg
+    libavformat-dev libavcodec-dev libavutil-dev libswresample-dev
+    libswscale-dev libavfilter-dev libavdevice-dev
+    clang libclang-dev pkg-config gcc make
+    valgrind python3 jq
+)
+if [[ ${LIBHLS_BROWSER:-0} == 1 ]]; then
+    PKG_CMD[chromium]=chromium
+    PKG_CMD[fonts-liberation]=''
+    PACKAGES+=(chromium fonts-liberation)
+fi
+
+dpkg_installed() {
+    [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]
+}
+
+is_present() {
+    local pkg=$1 cmd=${PKG_CMD[$1]}
+    if [[ -n $cmd ]] && command -v "$cmd" >/dev/null 2>&1; then
+        return 0
+    fi
+    dpkg_installed "$pkg"
+}
+
+# --- privileges -------------------------------------------------------------
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || die "not root and sudo is not available"
+    SUDO=(sudo)
+fi
+
+# --- apt packages -----------------------------------------------------------
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    is_present "$pkg" || missing+=("$pkg")
+done
+
+if ((${#missing[@]} > 0)); then
+    command -v apt-get >/dev/null 2>&1 || die "apt-get not found (Debian 12 expected); missing: ${missing[*]}"
+    log "installing: ${missing[*]}"
+    apt_opts=(-o DPkg::Lock::Timeout=300 -y -q)
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" update
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get "${apt_opts[@]}" install --no-install-recommends "${missing[@]}"
+    for pkg in "${missing[@]}"; do
+        is_present "$pkg" || die "package $pkg still missing after apt-get install"
+    done
+else
+    log "all apt packages present"
+fi
+
+# --- sanity checks ----------------------------------------------------------
+pc_missing=()
+for lib in libavformat libavcodec libavutil libswresample libswscale libavfilter libavdevice; do
+    pkg-config --exists "$lib" || pc_missing+=("$lib")
+done
+((${#pc_missing[@]} == 0)) || die "pkg-config cannot find: ${pc_missing[*]}"
+
+encoders=$(ffmpeg -hide_banner -nostdin -encoders 2>/dev/null || true)
+for enc in libx264 libx265 aac; do
+    grep -qw -- "$enc" <<<"$encoders" || die "ffmpeg lacks the $enc encoder (need Debian's ffmpeg build)"
+done
+
+if ! command -v cargo >/dev/null 2>&1; then
+    if [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
+        die "cargo is installed in ${CARGO_HOME:-$HOME/.cargo}/bin but not on PATH; add it to PATH"
+    fi
+    die "cargo not found: install a Rust toolchain (rustup or Debian's cargo) first"
+fi
+
+log "ok: ffmpeg $(pkg-config --modversion libavformat) (libavformat), $(cargo --version 2>/dev/null || echo cargo)"

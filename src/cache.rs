@@ -1,0 +1,261 @@
+//! The context-wide response cache: a sharded LRU with an exact byte budget, and single-flight
+//! generation so that concurrent misses for one key generate it once.
+//!
+//! Accounting is by construction: a shard's byte count changes only where an entry enters or
+//! leaves its LRU, in the same critical section, so it always equals the sum of live entries.
+//! Eviction pops the least-recently-used entry (O(1)); nothing scans or sorts. Generation runs
+//! with no cache lock held. Cached bytes are `Arc<[u8]>`: a hit hands out a reference, and an
+//! evicted entry stays alive for as long as a caller still holds it.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use lru::LruCache;
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::Result;
+
+/// Bytes of one response, shared without copying.
+pub type Bytes = Arc<[u8]>;
+
+const SHARDS: usize = 8;
+
+struct Shard<K> {
+    lru: LruCache<K, Bytes>,
+    bytes: u64,
+}
+
+/// One in-progress generation that other requesters wait for.
+struct Flight {
+    done: Mutex<Option<Result<Bytes>>>,
+    cond: Condvar,
+}
+
+/// Counters exposed by the stats call.
+#[derive(Default)]
+pub struct CacheCounters {
+    /// Requests answered from the cache.
+    pub hits: AtomicU64,
+    /// Requests that were not in the cache (each generated or waited for a generation).
+    pub misses: AtomicU64,
+    /// Generations run (one per distinct miss).
+    pub generations: AtomicU64,
+    /// Entries evicted to stay within the budget.
+    pub evictions: AtomicU64,
+    /// Requests that waited for another thread's generation.
+    pub shared_waits: AtomicU64,
+}
+
+/// A byte-budgeted LRU with single-flight fill.
+pub struct Cache<K: Hash + Eq + Clone> {
+    shards: Vec<Mutex<Shard<K>>>,
+    shard_budget: u64,
+    flights: Mutex<HashMap<K, Arc<Flight>>>,
+    /// Counters.
+    pub counters: CacheCounters,
+}
+
+/// Snapshot of the cache's size.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CacheSize {
+    /// Bytes of live entries.
+    pub bytes: u64,
+    /// Number of live entries.
+    pub entries: u64,
+}
+
+impl<K: Hash + Eq + Clone> Cache<K> {
+    /// A cache holding at most `budget` bytes in total.
+    pub fn new(budget: u64) -> Cache<K> {
+        Cache {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard { lru: LruCache::unbounded(), bytes: 0 })).collect(),
+            shard_budget: budget / SHARDS as u64,
+            flights: Mutex::new(HashMap::new()),
+            counters: CacheCounters::default(),
+        }
+    }
+
+    fn shard(&self, key: &K) -> &Mutex<Shard<K>> {
+        let mut h = DefaultHasher::new();
+        key.hash(&mut h);
+        &self.shards[(h.finish() as usize) % SHARDS]
+    }
+
+    /// Cached bytes for `key`, marking it recently used.
+    pub fn get(&self, key: &K) -> Option<Bytes> {
+        self.shard(key).lock().lru.get(key).cloned()
+    }
+
+    /// Inserts `value`, evicting least-recently-used entries of its shard to stay within budget.
+    /// Values larger than a shard's budget are not cached.
+    pub fn insert(&self, key: K, value: Bytes) {
+        let size = value.len() as u64;
+        if size > self.shard_budget {
+            return;
+        }
+        let mut shard = self.shard(&key).lock();
+        if let Some(old) = shard.lru.pop(&key) {
+            shard.bytes -= old.len() as u64;
+        }
+        while shard.bytes + size > self.shard_budget {
+            match shard.lru.pop_lru() {
+                Some((_, old)) => {
+                    shard.bytes -= old.len() as u64;
+                    self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+                }
+                None => break,
+            }
+        }
+        shard.bytes += size;
+        shard.lru.put(key, value);
+    }
+
+    /// Returns the cached value or generates it once for all concurrent callers of the same key.
+    /// `generate` runs on the calling thread with no cache lock held.
+    pub fn get_or_generate(&self, key: &K, generate: impl FnOnce() -> Result<Bytes>) -> Result<Bytes> {
+        if let Some(hit) = self.get(key) {
+            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(hit);
+        }
+        self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        let (flight, leader) = {
+            let mut flights = self.flights.lock();
+            // Re-check under the flights lock: a leader inserts into the cache before it removes
+            // its flight, so a key is always either cached, in flight, or truly missing here.
+            if let Some(hit) = self.get(key) {
+                return Ok(hit);
+            }
+            match flights.get(key) {
+                Some(f) => (f.clone(), false),
+                None => {
+                    let f = Arc::new(Flight { done: Mutex::new(None), cond: Condvar::new() });
+                    flights.insert(key.clone(), f.clone());
+                    (f, true)
+                }
+            }
+        };
+        if !leader {
+            self.counters.shared_waits.fetch_add(1, Ordering::Relaxed);
+            let mut done = flight.done.lock();
+            while done.is_none() {
+                flight.cond.wait(&mut done);
+            }
+            return done.clone().unwrap_or_else(|| Err(crate::error::Error::internal("generation vanished")));
+        }
+        self.counters.generations.fetch_add(1, Ordering::Relaxed);
+        // Finish the flight even if `generate` panics, so waiters are never stranded.
+        let guard = FlightGuard { cache: self, key, flight: &flight, result: None };
+        let result = generate();
+        let mut guard = guard;
+        guard.result = Some(result.clone());
+        drop(guard);
+        result
+    }
+
+    /// Current bytes and entries (sum over shards).
+    pub fn size(&self) -> CacheSize {
+        self.shards.iter().fold(CacheSize::default(), |acc, s| {
+            let s = s.lock();
+            CacheSize { bytes: acc.bytes + s.bytes, entries: acc.entries + s.lru.len() as u64 }
+        })
+    }
+
+    /// The configured budget (sum of shard budgets).
+    pub fn budget(&self) -> u64 {
+        self.shard_budget * SHARDS as u64
+    }
+}
+
+struct FlightGuard<'a, K: Hash + Eq + Clone> {
+    cache: &'a Cache<K>,
+    key: &'a K,
+    flight: &'a Arc<Flight>,
+    result: Option<Result<Bytes>>,
+}
+
+impl<K: Hash + Eq + Clone> Drop for FlightGuard<'_, K> {
+    fn drop(&mut self) {
+        let result = self
+            .result
+            .take()
+            .unwrap_or_else(|| Err(crate::error::Error::new(crate::error::ErrorKind::Panic, "generation panicked")));
+        if let Ok(bytes) = &result {
+            self.cache.insert(self.key.clone(), bytes.clone());
+        }
+        self.cache.flights.lock().remove(self.key);
+        *self.flight.done.lock() = Some(result);
+        self.flight.cond.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn bytes(n: usize) -> Bytes {
+        vec![7u8; n].into()
+    }
+
+    #[test]
+    fn budget_is_exact_and_eviction_is_lru() {
+        let c: Cache<u32> = Cache::new(8 * 100);
+        for k in 0..1000u32 {
+            c.insert(k, bytes(30 + (k as usize % 40)));
+            let s = c.size();
+            assert!(s.bytes <= c.budget());
+            let sum: u64 = c.shards.iter().map(|s| s.lock().lru.iter().map(|(_, v)| v.len() as u64).sum::<u64>()).sum();
+            assert_eq!(s.bytes, sum);
+        }
+        assert!(c.counters.evictions.load(Ordering::Relaxed) > 0);
+        assert!(c.get(&999).is_some());
+    }
+
+    #[test]
+    fn held_bytes_survive_eviction() {
+        let c: Cache<u32> = Cache::new(8 * 10);
+        c.insert(1, bytes(10));
+        let held = c.get(&1).unwrap();
+        for k in 2..100 {
+            c.insert(k, bytes(10));
+        }
+        assert_eq!(held.len(), 10);
+        assert!(held.iter().all(|&b| b == 7));
+    }
+
+    #[test]
+    fn concurrent_misses_generate_once() {
+        let c: Arc<Cache<u32>> = Arc::new(Cache::new(1 << 20));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let (c, runs) = (c.clone(), runs.clone());
+                std::thread::spawn(move || {
+                    c.get_or_generate(&5, || {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        Ok(bytes(64))
+                    })
+                    .unwrap()
+                    .len()
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap(), 64);
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!(c.counters.generations.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn oversized_values_are_not_cached() {
+        let c: Cache<u32> = Cache::new(80);
+        c.insert(1, bytes(11));
+        assert!(c.get(&1).is_none());
+        assert_eq!(c.size().bytes, 0);
+    }
+}

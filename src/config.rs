@@ -1,0 +1,52 @@
+//! Engine configuration, built through setters so the C side never sees its layout.
+
+use std::time::Duration;
+
+/// Which audio tracks are served as AAC made on demand instead of copied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TranscodePolicy {
+    /// Transcode only codecs that HLS players can't play (DTS, TrueHD, Vorbis, PCM, ...).
+    Unplayable,
+    /// Also transcode codecs with patchy browser support (FLAC, Opus, AC-3, E-AC-3).
+    BrowserSafe,
+    /// Like `Unplayable`, and add an extra AAC rendition beside each AC-3/E-AC-3 passthrough track.
+    AddAacBesideSurround,
+    /// Never transcode; unplayable tracks are reported as not served.
+    Never,
+}
+
+/// Settings of one `HlsContext`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Target segment duration (default 6 s).
+    pub segment_duration: Duration,
+    /// Byte budget of the context-wide segment cache (default 256 MiB).
+    pub cache_bytes: u64,
+    /// How many closed media stay indexed for reuse (default 64).
+    pub idle_media_max: usize,
+    /// How long closed media stay indexed for reuse (default 300 s).
+    pub idle_media_ttl: Duration,
+    /// Audio transcode policy (default `Unplayable`).
+    pub transcode: TranscodePolicy,
+    /// AAC bitrate per channel pair in bit/s (default 128000 stereo; 5.1 uses 3x).
+    pub aac_bitrate: u32,
+    /// Keep 5.1 as 5.1 AAC instead of a stereo downmix (default false).
+    pub aac_keep_surround: bool,
+    /// Idle demuxers kept open per media for reuse (default 4).
+    pub demuxers_per_media: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            segment_duration: Duration::from_secs(6),
+            cache_bytes: 256 * 1024 * 1024,
+            idle_media_max: 64,
+            idle_media_ttl: Duration::from_secs(300),
+            transcode: TranscodePolicy::Unplayable,
+            aac_bitrate: 128_000,
+            aac_keep_surround: false,
+            demuxers_per_media: 4,
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The engine shared by every thread of a server: configuration, the registry of opened media
+//! (single-flight opens, idle retention) and the response cache (single-flight generation).
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use lru::LruCache;
+use parking_lot::{Condvar, Mutex};
+
+use crate::cache::{Bytes, Cache};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::index::FileIdentity;
+use crate::media::{self, Media};
+use crate::names::Resource;
+
+/// Cache key: one version of one file, and a resource name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Key {
+    identity: FileIdentity,
+    resource: Resource,
+}
+
+enum Slot {
+    /// Being indexed by one thread; others wait on the context's condvar.
+    Opening(FileIdentity),
+    /// Indexed; shared by every handle (the registry itself holds only a weak reference).
+    Ready(Weak<Media>),
+}
+
+struct Registry {
+    live: HashMap<PathBuf, Slot>,
+    /// Closed media kept indexed for reuse: most recently closed last; bounded by count and age.
+    idle: LruCache<PathBuf, (Arc<Media>, Instant)>,
+}
+
+/// Engine counters for the stats call.
+#[derive(Default)]
+struct OpenCounters {
+    opens: AtomicU64,
+    indexings: AtomicU64,
+    reuses: AtomicU64,
+    index_time_us: AtomicU64,
+}
+
+/// A libhls engine.
+pub struct Context {
+    /// Settings, fixed at creation.
+    pub config: Config,
+    cache: Cache<Key>,
+    registry: Mutex<Registry>,
+    opened: Condvar,
+    counters: OpenCounters,
+}
+
+impl Context {
+    /// A context with `config`.
+    pub fn new(config: Config) -> Context {
+        crate::demux::init_ffmpeg();
+        let idle = NonZeroUsize::new(config.idle_media_max.max(1)).unwrap_or(NonZeroUsize::MIN);
+        Context {
+            cache: Cache::new(config.cache_bytes),
+            registry: Mutex::new(Registry { live: HashMap::new(), idle: LruCache::new(idle) }),
+            opened: Condvar::new(),
+            counters: OpenCounters::default(),
+            config,
+        }
+    }
+
+    /// Opens `path`: concurrent opens of one file index it once; an already indexed, unchanged
+    /// file costs one `stat`.
+    pub fn open(&self, path: &Path) -> Result<Arc<Media>> {
+        self.counters.opens.fetch_add(1, Ordering::Relaxed);
+        let identity = FileIdentity::of(path)?;
+        let key = path.to_path_buf();
+        {
+            let mut reg = self.registry.lock();
+            loop {
+                if let Some((m, _)) = reg.idle.pop(&key) {
+                    if m.index.identity == identity {
+                        reg.live.insert(key.clone(), Slot::Ready(Arc::downgrade(&m)));
+                        self.counters.reuses.fetch_add(1, Ordering::Relaxed);
+                        return Ok(m);
+                    }
+                }
+                match reg.live.get(&key) {
+                    Some(Slot::Ready(w)) => {
+                        if let Some(m) = w.upgrade().filter(|m| m.index.identity == identity) {
+                            self.counters.reuses.fetch_add(1, Ordering::Relaxed);
+                            return Ok(m);
+                        }
+                        break;
+                    }
+                    Some(Slot::Opening(id)) if *id == identity => self.opened.wait(&mut reg),
+                    _ => break,
+                }
+            }
+            reg.live.insert(key.clone(), Slot::Opening(identity));
+        }
+        let started = Instant::now();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| media::open(path, identity, &self.config)))
+            .unwrap_or_else(|_| Err(Error::new(crate::error::ErrorKind::Panic, "panic while indexing")));
+        self.counters.indexings.fetch_add(1, Ordering::Relaxed);
+        self.counters.index_time_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        let mut reg = self.registry.lock();
+        match &result {
+            Ok(m) => {
+                reg.live.insert(key, Slot::Ready(Arc::downgrade(m)));
+            }
+            Err(_) => {
+                if matches!(reg.live.get(&key), Some(Slot::Opening(id)) if *id == identity) {
+                    reg.live.remove(&key);
+                }
+            }
+        }
+        self.opened.notify_all();
+        if let Err(e) = &result {
+            log::debug!("open {} failed: {e}", path.display());
+        }
+        result
+    }
+
+    /// Called when a handle is closed: if it was the last handle, the media stays indexed in the
+    /// idle list (bounded by count and age) instead of being dropped at once.
+    pub fn release(&self, media: Arc<Media>) {
+        let mut reg = self.registry.lock();
+        // Another handle or a generation in progress still holds it: nothing to do.
+        if Arc::strong_count(&media) > 1 {
+            return;
+        }
+        let key = media.index.path.clone();
+        let ttl = self.config.idle_media_ttl;
+        // Age out from the cold end only: O(1) per expired entry, no sweep of everything.
+        let mut dropped = Vec::new();
+        while let Some((_, (_, closed))) = reg.idle.peek_lru() {
+            if closed.elapsed() < ttl {
+                break;
+            }
+            dropped.extend(reg.idle.pop_lru());
+        }
+        if !ttl.is_zero() {
+            dropped.extend(reg.idle.push(key, (media, Instant::now())));
+        }
+        for (path, (m, _)) in dropped {
+            drop(m);
+            // Forget the registry slot of media nobody holds any more.
+            if matches!(reg.live.get(&path), Some(Slot::Ready(w)) if w.strong_count() == 0) {
+                reg.live.remove(&path);
+            }
+        }
+    }
+
+    /// Serves one resource of `media` through the cache.
+    pub fn get(&self, media: &Media, name: &str) -> Result<(Bytes, &'static str)> {
+        let resource = Resource::parse(name)?;
+        media.check_named(&resource, name)?;
+        let key = Key { identity: media.index.identity, resource };
+        let bytes = self.cache.get_or_generate(&key, || media.generate(&resource))?;
+        Ok((bytes, media.content_type(&resource)))
+    }
+
+    /// Counters as a JSON object.
+    pub fn stats_json(&self) -> String {
+        let size = self.cache.size();
+        let c = &self.cache.counters;
+        let (live, idle) = {
+            let reg = self.registry.lock();
+            (reg.live.len(), reg.idle.len())
+        };
+        let ld = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        serde_json::json!({
+            "cache_hits": ld(&c.hits),
+            "cache_misses": ld(&c.misses),
+            "cache_bytes": size.bytes,
+            "cache_entries": size.entries,
+            "cache_budget": self.cache.budget(),
+            "evictions": ld(&c.evictions),
+            "generations": ld(&c.generations),
+            "shared_waits": ld(&c.shared_waits),
+            "opens": ld(&self.counters.opens),
+            "indexings": ld(&self.counters.indexings),
+            "open_reuses": ld(&self.counters.reuses),
+            "index_time_us": ld(&self.counters.index_time_us),
+            "media_registered": live,
+            "media_idle": idle,
+        })
+        .to_string()
+    }
+}

@@ -1,0 +1,182 @@
+//! The only place that talks to FFmpeg's demuxer: open a file, read its index, seek, and read
+//! packets of selected streams. Everything above works with plain Rust values.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::ptr;
+use std::sync::Once;
+
+use ffmpeg_next as ff;
+use ff::ffi;
+use ff::format::context::Input;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// One entry of a container's own index (MP4 sample table, Matroska Cues).
+#[derive(Clone, Copy, Debug)]
+pub struct IndexEntry {
+    /// Byte position in the file.
+    pub pos: i64,
+    /// Timestamp in the stream's time base (the decode time for MP4).
+    pub timestamp: i64,
+    /// Sample size in bytes.
+    pub size: u32,
+    /// Random access point.
+    pub keyframe: bool,
+}
+
+/// An opened demuxer for one file. Not shared between threads at once; kept in a per-media pool.
+pub struct Demuxer {
+    input: Input,
+}
+
+static FFMPEG_INIT: Once = Once::new();
+
+/// One-time process-wide FFmpeg set-up: route FFmpeg's log lines into the `log` facade at
+/// warning level. Runs once; never changes FFmpeg's global state per call.
+pub fn init_ffmpeg() {
+    FFMPEG_INIT.call_once(|| unsafe {
+        ffi::av_log_set_level(ffi::AV_LOG_WARNING);
+        ffi::av_log_set_callback(Some(crate::logging::ffmpeg_log_callback));
+    });
+}
+
+fn av_error_text(code: i32) -> String {
+    ff::Error::from(code).to_string()
+}
+
+impl Demuxer {
+    /// Opens `path` and probes its streams. `probe_streams` runs FFmpeg's stream-info probe, which
+    /// reads some packets; callers skip it when the container header already says everything.
+    pub fn open(path: &Path, probe_streams: bool) -> Result<Demuxer> {
+        init_ffmpeg();
+        let c_path = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| Error::new(ErrorKind::InvalidArgument, "path contains a NUL byte"))?;
+        let mut ctx: *mut ffi::AVFormatContext = ptr::null_mut();
+        // SAFETY: ctx is a valid out pointer; FFmpeg frees it on failure.
+        let ret = unsafe { ffi::avformat_open_input(&mut ctx, c_path.as_ptr(), ptr::null(), ptr::null_mut()) };
+        if ret < 0 {
+            return Err(Error::media(format!("not a readable media file ({})", av_error_text(ret))));
+        }
+        // SAFETY: ctx was opened successfully and is owned by the Input from here on.
+        let mut demuxer = Demuxer { input: unsafe { Input::wrap(ctx) } };
+        if probe_streams || demuxer.needs_probe() {
+            demuxer.probe()?;
+        }
+        Ok(demuxer)
+    }
+
+    fn probe(&mut self) -> Result<()> {
+        // SAFETY: the context is open.
+        let ret = unsafe { ffi::avformat_find_stream_info(self.input.as_mut_ptr(), ptr::null_mut()) };
+        if ret < 0 {
+            return Err(Error::media(format!("cannot read stream parameters ({})", av_error_text(ret))));
+        }
+        Ok(())
+    }
+
+    /// True when some audio/video stream lacks parameters that only a probe finds.
+    fn needs_probe(&self) -> bool {
+        self.input.streams().any(|st| {
+            // SAFETY: codecpar of an open stream is valid.
+            let p = unsafe { &*(*st.as_ptr()).codecpar };
+            match p.codec_type {
+                ffi::AVMediaType::AVMEDIA_TYPE_VIDEO => p.width == 0 || p.height == 0,
+                ffi::AVMediaType::AVMEDIA_TYPE_AUDIO => p.sample_rate == 0 || p.ch_layout.nb_channels == 0,
+                _ => false,
+            }
+        })
+    }
+
+    /// The wrapped FFmpeg input (read-only use: streams, parameters, metadata).
+    pub fn input(&self) -> &Input {
+        &self.input
+    }
+
+    /// Short name of the container format, e.g. `mov,mp4,m4a,3gp,3g2,mj2` or `matroska,webm`.
+    pub fn format_name(&self) -> String {
+        self.input.format().name().to_string()
+    }
+
+    /// True for the ISO-BMFF demuxer, whose index holds every sample.
+    pub fn is_mp4_family(&self) -> bool {
+        self.format_name().starts_with("mov,")
+    }
+
+    /// Container duration in microseconds, if known.
+    pub fn duration_us(&self) -> Option<i64> {
+        let d = self.input.duration();
+        (d > 0).then_some(d)
+    }
+
+    /// The container's own index of stream `stream` (may be empty or partial).
+    pub fn index_entries(&self, stream: usize) -> Vec<IndexEntry> {
+        let Some(st) = self.input.stream(stream) else { return Vec::new() };
+        let st_ptr = unsafe { st.as_ptr() as *mut ffi::AVStream };
+        // SAFETY: st_ptr is a live stream of this open context; entries are read-only here.
+        let count = unsafe { ffi::avformat_index_get_entries_count(st_ptr) };
+        let mut out = Vec::with_capacity(count.max(0) as usize);
+        for i in 0..count {
+            // SAFETY: i is in range; the entry pointer is valid until the index changes, and we
+            // copy it out at once.
+            let e = unsafe { ffi::avformat_index_get_entry(st_ptr, i) };
+            if e.is_null() {
+                break;
+            }
+            let e = unsafe { &*e };
+            out.push(IndexEntry {
+                pos: e.pos,
+                timestamp: e.timestamp,
+                size: e.size() as u32,
+                keyframe: (e.flags() & ffi::AVINDEX_KEYFRAME as i32) != 0,
+            });
+        }
+        out
+    }
+
+    /// Reads packets of `streams` only: every other stream is discarded inside the demuxer.
+    pub fn select(&mut self, streams: &[usize]) {
+        // SAFETY: the context is open; stream pointers are valid for its lifetime.
+        unsafe {
+            let ctx = self.input.as_mut_ptr();
+            for i in 0..(*ctx).nb_streams as usize {
+                let st = *(*ctx).streams.add(i);
+                (*st).discard = if streams.contains(&i) {
+                    ffi::AVDiscard::AVDISCARD_DEFAULT
+                } else {
+                    ffi::AVDiscard::AVDISCARD_ALL
+                };
+            }
+        }
+    }
+
+    /// Seeks so that the next packets of `stream` start at or before `ts` (in its time base).
+    /// `stream = None` seeks on the default stream with `ts` in microseconds.
+    pub fn seek(&mut self, stream: Option<usize>, ts: i64) -> Result<()> {
+        let index = stream.map_or(-1, |s| s as i32);
+        // SAFETY: the context is open.
+        let ret = unsafe {
+            ffi::av_seek_frame(self.input.as_mut_ptr(), index, ts, ffi::AVSEEK_FLAG_BACKWARD as i32)
+        };
+        if ret < 0 {
+            // Formats without an index: go back to the start and read forward.
+            let ret0 = unsafe {
+                ffi::avformat_seek_file(self.input.as_mut_ptr(), -1, i64::MIN, 0, 0, 0)
+            };
+            if ret0 < 0 {
+                return Err(Error::media(format!("seek failed ({})", av_error_text(ret))));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the next packet of a selected stream into `pkt`. Returns `false` at end of file.
+    pub fn read(&mut self, pkt: &mut ff::Packet) -> Result<bool> {
+        match pkt.read(&mut self.input) {
+            Ok(()) => Ok(true),
+            Err(ff::Error::Eof) => Ok(false),
+            Err(e) => Err(Error::media(format!("read error ({e})"))),
+        }
+    }
+}

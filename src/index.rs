@@ -1,0 +1,819 @@
+//! Indexing: everything playlists and segments need, computed once when a file is opened.
+//!
+//! MP4 files are indexed from their sample tables (no packet is read, except the text subtitle
+//! samples and the first sample of AC-3/E-AC-3 tracks); other containers fall back to one packet
+//! scan, in which text subtitle cues are extracted in the same pass.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ffmpeg_next as ff;
+use ff::codec::Id;
+use ff::media::Type as MediaType;
+
+use crate::codec::{self, Codec, CodecConfig};
+use crate::config::{Config, TranscodePolicy};
+use crate::demux::Demuxer;
+use crate::error::{Error, ErrorKind, Result};
+use crate::fmp4;
+use crate::subtitle::{self, CueExtractor, CueTrack};
+use crate::timeline::TimeMap;
+use crate::transcode::{self, AacSettings, AacTarget};
+
+/// What identifies one version of a file on disk: a change of any field means re-index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FileIdentity {
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+}
+
+impl FileIdentity {
+    /// Stats `path` (one `stat` call). Missing files and directories are `Io` errors.
+    pub fn of(path: &Path) -> Result<FileIdentity> {
+        let md = std::fs::metadata(path)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))?;
+        if md.is_dir() {
+            return Err(Error::new(ErrorKind::Io, format!("{}: is a directory", path.display())));
+        }
+        if !md.is_file() {
+            return Err(Error::new(ErrorKind::Io, format!("{}: not a regular file", path.display())));
+        }
+        Ok(FileIdentity {
+            dev: md.dev(),
+            ino: md.ino(),
+            size: md.len(),
+            mtime_ns: md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128,
+        })
+    }
+}
+
+/// Kind of a source stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrackKind {
+    /// Video.
+    Video,
+    /// Audio.
+    Audio,
+    /// Subtitles (text or bitmap).
+    Subtitle,
+    /// Data, attachments, anything else.
+    Other,
+}
+
+impl TrackKind {
+    /// Lower-case name used in the info JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrackKind::Video => "video",
+            TrackKind::Audio => "audio",
+            TrackKind::Subtitle => "subtitle",
+            TrackKind::Other => "other",
+        }
+    }
+}
+
+/// Codec parameters kept for on-demand decoding. Read-only after indexing.
+pub struct SharedParams(pub ff::codec::Parameters);
+// SAFETY: the AVCodecParameters are owned, never mutated after indexing, and only read.
+unsafe impl Sync for SharedParams {}
+
+/// How a track is delivered.
+pub enum Delivery {
+    /// fMP4 segments with the source's samples copied.
+    Copy {
+        /// Codec description for the init segment.
+        config: CodecConfig,
+        /// RFC 6381 codec string.
+        codec_string: String,
+    },
+    /// fMP4 segments with AAC made on demand from the source's audio.
+    Transcode {
+        /// The source codec parameters (for the decoder).
+        params: SharedParams,
+        /// What the AAC output is.
+        target: AacTarget,
+        /// Codec description for the init segment.
+        config: CodecConfig,
+    },
+    /// WebVTT segments from cues extracted at indexing.
+    Cues(CueTrack),
+    /// Not served; the reason is shown by the info call.
+    NotServed(String),
+}
+
+/// One output segment of a track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// First source decode timestamp of the segment (source time base).
+    pub src_start: i64,
+    /// Source decode timestamp where the next segment starts (exclusive end).
+    pub src_end: i64,
+    /// Number of samples (for transcoded tracks: AAC frames).
+    pub samples: u32,
+    /// `tfdt` of the segment in the output timescale.
+    pub out_start: u64,
+    /// Sum of the segment's sample durations in the output timescale.
+    pub out_duration: u64,
+    /// Bytes of the fMP4 media segment (estimated from the bitrate for transcoded tracks).
+    pub bytes: u64,
+}
+
+/// One source stream and how it is served.
+pub struct Track {
+    /// Stream index in the source file (names use it: `t<stream>.m3u8`).
+    pub stream: usize,
+    /// Video, audio, subtitle, other.
+    pub kind: TrackKind,
+    /// FFmpeg's codec name.
+    pub codec_name: String,
+    /// ISO 639 language from the stream's metadata.
+    pub language: Option<String>,
+    /// Title from the stream's metadata.
+    pub title: Option<String>,
+    /// Disposition: default.
+    pub default: bool,
+    /// Disposition: forced.
+    pub forced: bool,
+    /// How the track is served.
+    pub delivery: Delivery,
+    /// Timestamp mapping to the output track.
+    pub map: TimeMap,
+    /// Output segments (empty for subtitle and unserved tracks).
+    pub segments: Vec<Segment>,
+    /// Video width.
+    pub width: u32,
+    /// Video height.
+    pub height: u32,
+    /// Video frame rate.
+    pub frame_rate: Option<f64>,
+    /// Audio sample rate (of the output).
+    pub sample_rate: u32,
+    /// Audio channel count (of the output).
+    pub channels: u32,
+}
+
+impl Track {
+    /// True when the track has playlists and segments.
+    pub fn is_served(&self) -> bool {
+        !matches!(self.delivery, Delivery::NotServed(_))
+    }
+    /// Served as fMP4 (copy or transcode).
+    pub fn is_fmp4(&self) -> bool {
+        matches!(self.delivery, Delivery::Copy { .. } | Delivery::Transcode { .. })
+    }
+    /// The init segment's codec configuration, for fMP4 tracks.
+    pub fn codec_config(&self) -> Option<&CodecConfig> {
+        match &self.delivery {
+            Delivery::Copy { config, .. } | Delivery::Transcode { config, .. } => Some(config),
+            _ => None,
+        }
+    }
+    /// RFC 6381 string of what is served.
+    pub fn codec_string(&self) -> Option<&str> {
+        match &self.delivery {
+            Delivery::Copy { codec_string, .. } => Some(codec_string),
+            Delivery::Transcode { .. } => Some("mp4a.40.2"),
+            _ => None,
+        }
+    }
+    /// Why the track is not served.
+    pub fn not_served_reason(&self) -> Option<&str> {
+        match &self.delivery {
+            Delivery::NotServed(r) => Some(r),
+            _ => None,
+        }
+    }
+    /// Duration of segment `i` in seconds.
+    pub fn segment_seconds(&self, i: usize) -> f64 {
+        self.map.seconds(self.segments[i].out_duration)
+    }
+}
+
+/// Everything known about one opened file.
+pub struct MediaIndex {
+    /// The file.
+    pub path: PathBuf,
+    /// Its identity when indexed.
+    pub identity: FileIdentity,
+    /// Container format name.
+    pub format: String,
+    /// Presentation duration in microseconds.
+    pub duration_us: i64,
+    /// Every source stream.
+    pub tracks: Vec<Track>,
+    /// Segment boundaries on the presentation timeline (µs): `boundaries[k]..boundaries[k+1]` is
+    /// segment k of every rendition; `len = segments + 1`.
+    pub boundaries_us: Vec<i64>,
+    /// 90 kHz value of source time 0 on the fMP4 timeline (for `X-TIMESTAMP-MAP`).
+    pub mpegts_origin: u64,
+    /// Whether the container index was used (no packet scan).
+    pub from_container_index: bool,
+    /// Time spent indexing.
+    pub index_time: Duration,
+}
+
+impl MediaIndex {
+    /// The track of source stream `stream`.
+    pub fn track(&self, stream: usize) -> Option<&Track> {
+        self.tracks.iter().find(|t| t.stream == stream)
+    }
+    /// Served fMP4 tracks of a kind.
+    pub fn served(&self, kind: TrackKind) -> impl Iterator<Item = &Track> {
+        self.tracks.iter().filter(move |t| t.kind == kind && t.is_served())
+    }
+    /// Number of segments every rendition is cut into.
+    pub fn segment_count(&self) -> usize {
+        self.boundaries_us.len().saturating_sub(1)
+    }
+    /// Approximate heap bytes held by the index (for stats).
+    pub fn approx_bytes(&self) -> usize {
+        self.tracks
+            .iter()
+            .map(|t| {
+                t.segments.len() * std::mem::size_of::<Segment>()
+                    + match &t.delivery {
+                        Delivery::Cues(c) => c.approx_bytes(),
+                        _ => 0,
+                    }
+            })
+            .sum()
+    }
+}
+
+/// One source sample as seen at indexing.
+#[derive(Clone, Copy, Debug)]
+struct RawSample {
+    dts: i64,
+    pts: i64,
+    size: u32,
+    key: bool,
+}
+
+/// Per-stream facts read from the header.
+struct StreamInfo {
+    kind: TrackKind,
+    id: Id,
+    codec_name: String,
+    params: ff::codec::Parameters,
+    tb: (i32, i32),
+    language: Option<String>,
+    title: Option<String>,
+    default: bool,
+    forced: bool,
+    width: u32,
+    height: u32,
+    frame_rate: Option<f64>,
+    sample_rate: u32,
+    channels: u32,
+    bits_per_sample: u32,
+    extradata: Vec<u8>,
+}
+
+/// The codecs HLS players play from fMP4 when copied.
+fn copy_codec(id: Id) -> Option<Codec> {
+    Some(match id {
+        Id::H264 => Codec::H264,
+        Id::HEVC => Codec::Hevc,
+        Id::AV1 => Codec::Av1,
+        Id::AAC => Codec::Aac,
+        Id::AC3 => Codec::Ac3,
+        Id::EAC3 => Codec::Eac3,
+        Id::MP3 => Codec::Mp3,
+        Id::OPUS => Codec::Opus,
+        Id::FLAC => Codec::Flac,
+        _ => return None,
+    })
+}
+
+fn stream_infos(dmx: &Demuxer) -> Vec<StreamInfo> {
+    dmx.input()
+        .streams()
+        .map(|st| {
+            let params = st.parameters();
+            // SAFETY: codecpar of an open stream is valid for reading.
+            let p = unsafe { &*params.as_ptr() };
+            let kind = match params.medium() {
+                MediaType::Video if st.disposition().contains(ff::format::stream::Disposition::ATTACHED_PIC) => {
+                    TrackKind::Other
+                }
+                MediaType::Video => TrackKind::Video,
+                MediaType::Audio => TrackKind::Audio,
+                MediaType::Subtitle => TrackKind::Subtitle,
+                _ => TrackKind::Other,
+            };
+            let extradata = if p.extradata.is_null() || p.extradata_size <= 0 {
+                Vec::new()
+            } else {
+                // SAFETY: extradata points to extradata_size readable bytes.
+                unsafe { std::slice::from_raw_parts(p.extradata, p.extradata_size as usize) }.to_vec()
+            };
+            let fr = [st.avg_frame_rate(), st.rate()]
+                .into_iter()
+                .find(|r| r.numerator() > 0 && r.denominator() > 0)
+                .map(|r| r.numerator() as f64 / r.denominator() as f64);
+            let meta = st.metadata();
+            let tb = st.time_base();
+            StreamInfo {
+                kind,
+                id: params.id(),
+                codec_name: params.id().name().to_string(),
+                tb: (tb.numerator(), tb.denominator()),
+                language: meta.get("language").filter(|l| !l.is_empty() && *l != "und").map(str::to_string),
+                title: meta
+                    .get("title")
+                    .or_else(|| meta.get("handler_name").filter(|h| !h.ends_with("Handler")))
+                    .filter(|t| !t.trim().is_empty())
+                    .map(str::to_string),
+                default: st.disposition().contains(ff::format::stream::Disposition::DEFAULT),
+                forced: st.disposition().contains(ff::format::stream::Disposition::FORCED),
+                width: p.width.max(0) as u32,
+                height: p.height.max(0) as u32,
+                frame_rate: fr,
+                sample_rate: p.sample_rate.max(0) as u32,
+                channels: p.ch_layout.nb_channels.max(0) as u32,
+                bits_per_sample: p.bits_per_raw_sample.max(p.bits_per_coded_sample).max(0) as u32,
+                extradata,
+                params: params.clone(),
+            }
+        })
+        .collect()
+}
+
+/// What the indexing pass collected per stream.
+#[derive(Default)]
+struct Collected {
+    samples: Vec<RawSample>,
+    end_dts: Option<i64>,
+    first_packet: Option<Vec<u8>>,
+}
+
+/// Builds the index of `path`. Opening a large MP4 reads its header only.
+pub fn build(path: &Path, identity: FileIdentity, cfg: &Config) -> Result<MediaIndex> {
+    let started = Instant::now();
+    if identity.size == 0 {
+        return Err(Error::media("file is empty (0 bytes)"));
+    }
+    let mut dmx = Demuxer::open(path, false)?;
+    let mut from_container_index = dmx.is_mp4_family();
+    if !from_container_index {
+        dmx = Demuxer::open(path, true)?;
+    }
+    let infos = stream_infos(&dmx);
+    if !infos.iter().any(|i| matches!(i.kind, TrackKind::Video | TrackKind::Audio)) {
+        let what = if infos.is_empty() { "no streams" } else { "no audio or video stream" };
+        return Err(Error::new(ErrorKind::NoPlayableTracks, format!("nothing to play: the file has {what}")));
+    }
+    let mut extractors = subtitle_extractors(&infos);
+    let av: Vec<usize> = (0..infos.len()).filter(|&i| matches!(infos[i].kind, TrackKind::Video | TrackKind::Audio)).collect();
+    let mut collected: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
+    if from_container_index {
+        from_container_index = collect_from_index(&dmx, path, &av, &mut collected)?;
+        if from_container_index && !extractors.is_empty() {
+            let subs: Vec<usize> = extractors.keys().copied().collect();
+            scan(&mut dmx, &subs, &mut collected, &mut extractors)?;
+        }
+    }
+    if !from_container_index {
+        let mut wanted = av.clone();
+        wanted.extend(extractors.keys().copied());
+        dmx.seek(None, 0).ok();
+        scan(&mut dmx, &wanted, &mut collected, &mut extractors)?;
+    }
+    let format = dmx.format_name();
+    drop(dmx);
+    assemble(path, identity, cfg, infos, collected, extractors, from_container_index, format, started)
+}
+
+fn subtitle_extractors(infos: &[StreamInfo]) -> HashMap<usize, CueExtractor> {
+    let mut out = HashMap::new();
+    for (i, info) in infos.iter().enumerate() {
+        if info.kind == TrackKind::Subtitle && subtitle::classify(info.id).is_ok() {
+            let tb = ff::Rational::new(info.tb.0, info.tb.1);
+            if let Ok(x) = CueExtractor::new(info.params.clone(), tb) {
+                out.insert(i, x);
+            }
+        }
+    }
+    out
+}
+
+/// Reads MP4 sample tables. Returns false when some track's table is missing (fragmented MP4),
+/// so the caller scans instead.
+fn collect_from_index(dmx: &Demuxer, path: &Path, av: &[usize], out: &mut [Collected]) -> Result<bool> {
+    let mut file: Option<File> = None;
+    for &s in av {
+        let entries = dmx.index_entries(s);
+        if entries.is_empty() {
+            return Ok(false);
+        }
+        let c = &mut out[s];
+        c.samples = entries
+            .iter()
+            .map(|e| RawSample { dts: e.timestamp, pts: e.timestamp, size: e.size, key: e.keyframe })
+            .collect();
+        c.samples.sort_by_key(|x| x.dts);
+        let n = c.samples.len();
+        let last_dur = if n >= 2 { c.samples[n - 1].dts - c.samples[n - 2].dts } else { 0 };
+        c.end_dts = Some(c.samples[n - 1].dts + last_dur.max(1));
+        let first = entries[0];
+        if first.size > 0 && first.size < 1 << 20 {
+            let f = match &file {
+                Some(f) => f,
+                None => file.insert(File::open(path).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?),
+            };
+            let mut buf = vec![0u8; first.size as usize];
+            if f.read_exact_at(&mut buf, first.pos as u64).is_ok() {
+                c.first_packet = Some(buf);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// One pass over the packets of `wanted` streams (all others discarded in the demuxer).
+fn scan(
+    dmx: &mut Demuxer,
+    wanted: &[usize],
+    out: &mut [Collected],
+    extractors: &mut HashMap<usize, CueExtractor>,
+) -> Result<()> {
+    dmx.select(wanted);
+    let mut pkt = ff::Packet::empty();
+    let mut errors = 0usize;
+    loop {
+        match dmx.read(&mut pkt) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                // A damaged region: skip a bounded number of errors, then give up.
+                errors += 1;
+                if errors > 100 {
+                    return Err(e);
+                }
+                continue;
+            }
+        }
+        let s = pkt.stream();
+        if let Some(x) = extractors.get_mut(&s) {
+            x.push(&pkt).ok();
+            continue;
+        }
+        let Some(c) = out.get_mut(s) else { continue };
+        if !wanted.contains(&s) {
+            continue;
+        }
+        let Some(dts) = pkt.dts().or(pkt.pts()) else { continue };
+        let size = pkt.size() as u32;
+        if c.first_packet.is_none() {
+            c.first_packet = pkt.data().map(<[u8]>::to_vec);
+        }
+        c.samples.push(RawSample { dts, pts: pkt.pts().unwrap_or(dts), size, key: pkt.is_key() });
+        let dur = pkt.duration();
+        c.end_dts = Some(dts + dur.max(0));
+    }
+    for c in out.iter_mut() {
+        // Some demuxers emit packets slightly out of decode order; keep the sample list sorted.
+        c.samples.sort_by_key(|x| x.dts);
+        c.samples.dedup_by_key(|x| x.dts);
+        let n = c.samples.len();
+        if n >= 2 {
+            let last = c.samples[n - 1].dts;
+            let end = c.end_dts.unwrap_or(last);
+            if end <= last {
+                c.end_dts = Some(last + (last - c.samples[n - 2].dts).max(1));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    path: &Path,
+    identity: FileIdentity,
+    cfg: &Config,
+    infos: Vec<StreamInfo>,
+    mut collected: Vec<Collected>,
+    mut extractors: HashMap<usize, CueExtractor>,
+    from_container_index: bool,
+    format: String,
+    started: Instant,
+) -> Result<MediaIndex> {
+    let mut tracks: Vec<Track> = Vec::with_capacity(infos.len());
+    let mut video_taken = false;
+    for (i, info) in infos.into_iter().enumerate() {
+        tracks.push(make_track(i, info, &collected[i], cfg, &mut video_taken, extractors.remove(&i)));
+    }
+    let main = tracks
+        .iter()
+        .position(|t| t.kind == TrackKind::Video && t.is_fmp4())
+        .or_else(|| tracks.iter().position(|t| t.kind == TrackKind::Audio && t.is_fmp4()));
+    let Some(main) = main else {
+        let reasons: Vec<String> = tracks
+            .iter()
+            .filter(|t| matches!(t.kind, TrackKind::Video | TrackKind::Audio))
+            .map(|t| format!("stream {} ({} {}): {}", t.stream, t.kind.name(), t.codec_name, t.not_served_reason().unwrap_or("no samples")))
+            .collect();
+        return Err(Error::new(ErrorKind::NoPlayableTracks, format!("nothing to play: {}", reasons.join("; "))));
+    };
+    let target_us = cfg.segment_duration.as_micros() as i64;
+    let boundaries = cut_main(&mut tracks[main], std::mem::take(&mut collected[main]), target_us);
+    for (i, t) in tracks.iter_mut().enumerate() {
+        if i != main && t.is_fmp4() {
+            segment_follower(t, std::mem::take(&mut collected[i]), &boundaries);
+            if t.segments.is_empty() {
+                t.delivery = Delivery::NotServed("no samples in the presentation's time range".into());
+            }
+        }
+    }
+    let duration_us = boundaries.last().copied().unwrap_or(0) - boundaries[0];
+    // Presentation times are the source's, so source time 0 is fMP4 time 0 (converted to 90 kHz).
+    let mpegts_origin = crate::timeline::rescale(tracks[main].map.ticks(0), 90_000, tracks[main].map.timescale as i64).max(0) as u64;
+    Ok(MediaIndex {
+        path: path.to_path_buf(),
+        identity,
+        format,
+        duration_us,
+        tracks,
+        boundaries_us: boundaries,
+        mpegts_origin,
+        from_container_index,
+        index_time: started.elapsed(),
+    })
+}
+
+/// Decides how a stream is served and keeps its raw samples in `segments` form later.
+fn make_track(
+    stream: usize,
+    info: StreamInfo,
+    c: &Collected,
+    cfg: &Config,
+    video_taken: &mut bool,
+    extractor: Option<CueExtractor>,
+) -> Track {
+    let (mut sample_rate, mut channels) = (info.sample_rate, info.channels);
+    let mut delivery = match info.kind {
+        TrackKind::Video => {
+            let d = video_delivery(&info, c, *video_taken);
+            *video_taken |= matches!(d, Delivery::Copy { .. });
+            d
+        }
+        TrackKind::Audio => {
+            let d = audio_delivery(&info, c, cfg);
+            if let Delivery::Transcode { target, .. } = &d {
+                sample_rate = target.sample_rate;
+                channels = target.channels;
+            }
+            d
+        }
+        TrackKind::Subtitle => match (subtitle::classify(info.id), extractor) {
+            (Err(reason), _) => Delivery::NotServed(reason),
+            (Ok(()), Some(x)) => Delivery::Cues(x.finish()),
+            (Ok(()), None) => Delivery::NotServed("the subtitle decoder could not be opened".into()),
+        },
+        TrackKind::Other => Delivery::NotServed("not an audio, video or subtitle stream".into()),
+    };
+    if matches!(delivery, Delivery::Copy { .. } | Delivery::Transcode { .. }) && c.samples.is_empty() {
+        delivery = Delivery::NotServed("the stream has no samples".into());
+    }
+    let map = match info.kind {
+        TrackKind::Video => {
+            let first = c.samples.first().map_or(0, |s| s.dts);
+            TimeMap::new(info.tb.0, info.tb.1, 1000, 90000, (-first).max(0))
+        }
+        TrackKind::Audio if matches!(delivery, Delivery::Transcode { .. }) => {
+            TimeMap::new(info.tb.0, info.tb.1, u32::MAX, sample_rate.max(1), 0)
+        }
+        TrackKind::Audio => TimeMap::new(info.tb.0, info.tb.1, info.sample_rate.max(1), info.sample_rate.max(1), 0),
+        _ => TimeMap::new(info.tb.0, info.tb.1, 1000, 1000, 0),
+    };
+    Track {
+        stream,
+        kind: info.kind,
+        codec_name: info.codec_name,
+        language: info.language,
+        title: info.title,
+        default: info.default,
+        forced: info.forced,
+        delivery,
+        map,
+        segments: Vec::new(),
+        width: info.width,
+        height: info.height,
+        frame_rate: info.frame_rate,
+        sample_rate,
+        channels,
+    }
+}
+
+fn codec_config(info: &StreamInfo, codec: Codec, c: &Collected) -> CodecConfig {
+    CodecConfig {
+        codec,
+        extradata: info.extradata.clone(),
+        first_packet: c.first_packet.clone().unwrap_or_default(),
+        width: info.width,
+        height: info.height,
+        sample_rate: info.sample_rate,
+        channels: info.channels,
+        bits_per_sample: info.bits_per_sample,
+    }
+}
+
+fn copy_delivery(info: &StreamInfo, codec: Codec, c: &Collected) -> Delivery {
+    let config = codec_config(info, codec, c);
+    match codec::codec_string(&config) {
+        Ok(codec_string) => Delivery::Copy { config, codec_string },
+        Err(e) => Delivery::NotServed(format!("cannot describe the {} configuration: {e}", info.codec_name)),
+    }
+}
+
+fn video_delivery(info: &StreamInfo, c: &Collected, video_taken: bool) -> Delivery {
+    if video_taken {
+        return Delivery::NotServed("only the first video track is served".into());
+    }
+    match copy_codec(info.id) {
+        Some(codec @ (Codec::H264 | Codec::Hevc | Codec::Av1)) => {
+            if !c.samples.iter().any(|s| s.key) {
+                return Delivery::NotServed("the video track has no keyframe".into());
+            }
+            copy_delivery(info, codec, c)
+        }
+        _ => Delivery::NotServed(format!(
+            "video codec {} is not playable by HLS players (H.264, HEVC and AV1 are); video is never transcoded",
+            info.codec_name
+        )),
+    }
+}
+
+fn audio_delivery(info: &StreamInfo, c: &Collected, cfg: &Config) -> Delivery {
+    let copyable = copy_codec(info.id);
+    let browser_safe = matches!(copyable, Some(Codec::Aac | Codec::Mp3));
+    let transcode = match cfg.transcode {
+        TranscodePolicy::Never => false,
+        TranscodePolicy::BrowserSafe => !browser_safe,
+        TranscodePolicy::Unplayable | TranscodePolicy::AddAacBesideSurround => copyable.is_none(),
+    };
+    if !transcode {
+        return match copyable {
+            Some(codec) => copy_delivery(info, codec, c),
+            None => Delivery::NotServed(format!(
+                "audio codec {} is not playable by HLS players and transcoding is disabled",
+                info.codec_name
+            )),
+        };
+    }
+    let settings = AacSettings { bitrate: cfg.aac_bitrate, keep_surround: cfg.aac_keep_surround };
+    match transcode::plan(&info.params, &settings) {
+        Ok(target) => {
+            let config = CodecConfig {
+                codec: Codec::Aac,
+                extradata: target.asc.clone(),
+                first_packet: Vec::new(),
+                width: 0,
+                height: 0,
+                sample_rate: target.sample_rate,
+                channels: target.channels,
+                bits_per_sample: 16,
+            };
+            Delivery::Transcode { params: SharedParams(info.params.clone()), target, config }
+        }
+        Err(e) => Delivery::NotServed(format!("audio codec {} cannot be transcoded to AAC: {e}", info.codec_name)),
+    }
+}
+
+/// Cuts the main track at keyframes near the target and returns the shared boundaries.
+fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i64> {
+    let samples = &c.samples;
+    let map = track.map;
+    // Boundaries use the output decode timeline (shifted dts), in µs: the same times EXTINF sums.
+    let time = |s: &RawSample| map.ticks_to_us(map.out_dts(s.dts));
+    let end_dts = c.end_dts.unwrap_or_else(|| samples.last().map_or(0, |s| s.dts + 1));
+    let end_us = map.ticks_to_us(map.out_dts(end_dts));
+    let first_key = samples.iter().position(|s| s.key).unwrap_or(0);
+    let keys: Vec<usize> = (first_key..samples.len()).filter(|&i| samples[i].key || track.kind == TrackKind::Audio).collect();
+    let mut cuts = vec![first_key];
+    let mut k = 1;
+    while k < keys.len() {
+        let start = time(&samples[*cuts.last().unwrap_or(&0)]);
+        if end_us - start <= target_us {
+            break;
+        }
+        let mut j = k;
+        while j < keys.len() && time(&samples[keys[j]]) - start <= target_us {
+            j += 1;
+        }
+        let pick = if j > k { j - 1 } else { k };
+        cuts.push(keys[pick]);
+        k = pick + 1;
+    }
+    let mut bounds: Vec<i64> = cuts.iter().map(|&i| time(&samples[i])).collect();
+    bounds.push(end_us);
+    let mut ends: Vec<i64> = cuts.iter().skip(1).map(|&i| samples[i].dts).collect();
+    ends.push(end_dts);
+    let mut segs = Vec::with_capacity(cuts.len());
+    for (n, &start) in cuts.iter().enumerate() {
+        let stop = cuts.get(n + 1).copied().unwrap_or(samples.len());
+        segs.push(make_segment(&map, &samples[start..stop], ends[n]));
+    }
+    track.segments = segs;
+    bounds
+}
+
+fn make_segment(map: &TimeMap, samples: &[RawSample], src_end: i64) -> Segment {
+    let out_start = map.out_dts(samples[0].dts).max(0) as u64;
+    let out_end = map.out_dts(src_end).max(0) as u64;
+    let payload: u64 = samples.iter().map(|s| s.size as u64).sum();
+    Segment {
+        src_start: samples[0].dts,
+        src_end,
+        samples: samples.len() as u32,
+        out_start,
+        out_duration: out_end.saturating_sub(out_start),
+        bytes: payload + fmp4::media_segment_overhead(samples.len()) as u64,
+    }
+}
+
+/// Cuts a non-main fMP4 track on the main track's boundaries.
+fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) {
+    if let Delivery::Transcode { target, .. } = &track.delivery {
+        track.segments = transcode_segments(&track.map, &c, bounds, target);
+        return;
+    }
+    // Audio priming samples before 0 are dropped: tfdt can't be negative.
+    let samples: Vec<RawSample> = if track.kind == TrackKind::Audio && c.samples.iter().any(|s| s.dts >= 0) {
+        c.samples.into_iter().filter(|s| s.dts >= 0).collect()
+    } else {
+        c.samples
+    };
+    if samples.is_empty() {
+        return;
+    }
+    let map = track.map;
+    let end_dts = c.end_dts.unwrap_or(samples[samples.len() - 1].dts + 1);
+    // Sample i goes to the segment whose interval holds its midpoint (so boundaries follow the
+    // main track's within one audio frame).
+    let seg_of = |i: usize| -> usize {
+        let s = &samples[i];
+        let dur = samples.get(i + 1).map_or(end_dts, |n| n.dts) - s.dts;
+        let mid = map.us(s.pts) + map.us(dur) / 2;
+        bounds[1..bounds.len() - 1].partition_point(|&b| b <= mid)
+    };
+    let mut start = 0;
+    let mut segs = Vec::new();
+    while start < samples.len() {
+        let k = seg_of(start);
+        let mut stop = start + 1;
+        while stop < samples.len() && seg_of(stop) == k {
+            stop += 1;
+        }
+        let src_end = samples.get(stop).map_or(end_dts, |s| s.dts);
+        segs.push(make_segment(&map, &samples[start..stop], src_end));
+        start = stop;
+    }
+    track.segments = segs;
+}
+
+/// Frame-aligned AAC segments for a transcoded track, one per boundary interval.
+fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], target: &AacTarget) -> Vec<Segment> {
+    let rate = target.sample_rate as i64;
+    let first_us = c.samples.first().map_or(0, |s| map.us(s.pts)).max(bounds[0]);
+    let end_us = c.end_dts.map_or(0, |e| map.us(e)).min(*bounds.last().unwrap_or(&0));
+    if end_us <= first_us {
+        return Vec::new();
+    }
+    let frame_at = |us: i64| crate::timeline::rescale(us, rate, 1_000_000 * 1024);
+    let mut frames: Vec<i64> = vec![(first_us * rate).div_euclid(1_000_000 * 1024)];
+    for &b in &bounds[1..bounds.len() - 1] {
+        let f = frame_at(b);
+        if b > first_us && b < end_us && f > *frames.last().unwrap_or(&0) {
+            frames.push(f);
+        }
+    }
+    let last = (end_us * rate + 1_000_000 * 1024 - 1).div_euclid(1_000_000 * 1024);
+    frames.push(last.max(frames[frames.len() - 1] + 1));
+    let bytes_per_frame = (target.bitrate as u64 * 1024 / rate as u64) / 8;
+    frames
+        .windows(2)
+        .map(|w| {
+            let n = (w[1] - w[0]) as u64;
+            Segment {
+                src_start: map.from_us(w[0] * 1024 * 1_000_000 / rate),
+                src_end: map.from_us(w[1] * 1024 * 1_000_000 / rate),
+                samples: n as u32,
+                out_start: w[0].max(0) as u64 * 1024,
+                out_duration: n * 1024,
+                // Honest headroom: AAC's instantaneous rate can exceed the nominal rate by ~20%.
+                bytes: n * bytes_per_frame * 6 / 5 + fmp4::media_segment_overhead(n as usize) as u64,
+            }
+        })
+        .collect()
+}

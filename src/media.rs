@@ -1,0 +1,301 @@
+//! One opened media file: its index, a pool of demuxers, and the generation of every resource
+//! its playlists name. Playlists, init segments and WebVTT come from memory; media segments read
+//! only their own track's packets through a pooled demuxer.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ffmpeg_next as ff;
+use parking_lot::Mutex;
+
+use crate::cache::Bytes;
+use crate::demux::Demuxer;
+use crate::error::{Error, ErrorKind, Result};
+use crate::fmp4::{self, SampleMeta, TrackInit};
+use crate::index::{Delivery, FileIdentity, MediaIndex, Segment, Track, TrackKind};
+use crate::names::Resource;
+use crate::playlist;
+use crate::subtitle;
+use crate::transcode;
+
+/// MIME types of served resources.
+pub mod mime {
+    /// Playlists.
+    pub const M3U8: &str = "application/vnd.apple.mpegurl";
+    /// Video init and media segments.
+    pub const VIDEO_MP4: &str = "video/mp4";
+    /// Audio init and media segments.
+    pub const AUDIO_MP4: &str = "audio/mp4";
+    /// WebVTT.
+    pub const VTT: &str = "text/vtt";
+    /// JSON (info and stats).
+    pub const JSON: &str = "application/json";
+}
+
+/// An indexed file shared by every handle that opened it.
+pub struct Media {
+    /// The index.
+    pub index: MediaIndex,
+    demuxers: Mutex<Vec<Demuxer>>,
+    max_idle_demuxers: usize,
+}
+
+impl Media {
+    /// Wraps a fresh index.
+    pub fn new(index: MediaIndex, max_idle_demuxers: usize) -> Media {
+        Media { index, demuxers: Mutex::new(Vec::new()), max_idle_demuxers }
+    }
+
+    /// Content type of a resource of this media.
+    pub fn content_type(&self, r: &Resource) -> &'static str {
+        match r {
+            Resource::Master | Resource::MediaPlaylist(_) => mime::M3U8,
+            Resource::Vtt(..) | Resource::VttFull(_) => mime::VTT,
+            Resource::Init(n) | Resource::Segment(n, _) => match self.index.track(*n).map(|t| t.kind) {
+                Some(TrackKind::Video) => mime::VIDEO_MP4,
+                _ => mime::AUDIO_MP4,
+            },
+        }
+    }
+
+    /// Checks that `r` is named by this media's playlists (else `NotFound`).
+    pub fn check_named(&self, r: &Resource, name: &str) -> Result<()> {
+        let track = |n: usize| self.index.track(n).filter(|t| t.is_served());
+        let ok = match *r {
+            Resource::Master => true,
+            Resource::MediaPlaylist(n) => track(n).is_some(),
+            Resource::Init(n) => track(n).is_some_and(Track::is_fmp4),
+            Resource::Segment(n, k) => track(n).is_some_and(|t| t.is_fmp4() && k < t.segments.len()),
+            Resource::Vtt(n, k) => track(n).is_some_and(|t| t.kind == TrackKind::Subtitle) && k < self.index.segment_count(),
+            Resource::VttFull(n) => track(n).is_some_and(|t| t.kind == TrackKind::Subtitle),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::not_found(name))
+        }
+    }
+
+    /// Generates the bytes of `r` (which `check_named` accepted).
+    pub fn generate(&self, r: &Resource) -> Result<Bytes> {
+        let bytes: Vec<u8> = match *r {
+            Resource::Master => playlist::master(&self.index).into_bytes(),
+            Resource::MediaPlaylist(n) => {
+                let t = self.track(n)?;
+                if t.kind == TrackKind::Subtitle {
+                    playlist::subtitle_media(&self.index, t).into_bytes()
+                } else {
+                    playlist::media(&self.index, t).into_bytes()
+                }
+            }
+            Resource::Init(n) => self.init_segment(self.track(n)?)?,
+            Resource::Segment(n, k) => self.media_segment(self.track(n)?, k)?,
+            Resource::Vtt(n, k) => self.vtt_segment(self.track(n)?, k)?,
+            Resource::VttFull(n) => match &self.track(n)?.delivery {
+                Delivery::Cues(c) => subtitle::render_full(c, self.index.mpegts_origin),
+                _ => return Err(Error::internal("not a subtitle track")),
+            },
+        };
+        Ok(bytes.into())
+    }
+
+    /// What was found: duration and every track with codec, language, and whether it is served.
+    pub fn info_json(&self) -> String {
+        let ix = &self.index;
+        let tracks: Vec<serde_json::Value> = ix
+            .tracks
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "index": t.stream,
+                    "type": t.kind.name(),
+                    "codec": t.codec_name,
+                    "codec_string": t.codec_string(),
+                    "language": t.language,
+                    "title": t.title,
+                    "default": t.default,
+                    "forced": t.forced,
+                    "served": t.is_served(),
+                    "delivery": match &t.delivery {
+                        Delivery::Copy { .. } => "copy",
+                        Delivery::Transcode { .. } => "transcode-aac",
+                        Delivery::Cues(_) => "webvtt",
+                        Delivery::NotServed(_) => "none",
+                    },
+                    "reason": t.not_served_reason(),
+                    "playlist": t.is_served().then(|| Resource::MediaPlaylist(t.stream).name()),
+                    "segments": if t.kind == TrackKind::Subtitle && t.is_served() { ix.segment_count() } else { t.segments.len() },
+                    "width": (t.kind == TrackKind::Video).then_some(t.width),
+                    "height": (t.kind == TrackKind::Video).then_some(t.height),
+                    "frame_rate": t.frame_rate.filter(|_| t.kind == TrackKind::Video),
+                    "sample_rate": (t.kind == TrackKind::Audio).then_some(t.sample_rate),
+                    "channels": (t.kind == TrackKind::Audio).then_some(t.channels),
+                    "timescale": t.is_fmp4().then_some(t.map.timescale),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "path": ix.path.display().to_string(),
+            "format": ix.format,
+            "duration": ix.duration_us as f64 / 1e6,
+            "segments": ix.segment_count(),
+            "target_duration": playlist::target_duration(ix),
+            "indexed_from": if ix.from_container_index { "container index" } else { "packet scan" },
+            "index_time_ms": ix.index_time.as_secs_f64() * 1e3,
+            "tracks": tracks,
+        })
+        .to_string()
+    }
+
+    fn track(&self, n: usize) -> Result<&Track> {
+        self.index.track(n).ok_or_else(|| Error::internal(format!("no stream {n}")))
+    }
+
+    fn init_segment(&self, t: &Track) -> Result<Vec<u8>> {
+        let codec = t.codec_config().ok_or_else(|| Error::internal("not an fMP4 track"))?;
+        let mut language = *b"und";
+        if let Some(l) = t.language.as_deref().filter(|l| l.len() == 3 && l.bytes().all(|b| b.is_ascii_lowercase())) {
+            language.copy_from_slice(l.as_bytes());
+        }
+        let kind = if t.kind == TrackKind::Video { fmp4::TrackKind::Video } else { fmp4::TrackKind::Audio };
+        fmp4::write_init(&TrackInit { track_id: 1, kind, timescale: t.map.timescale, language, codec })
+            .map_err(|e| Error::internal(format!("stream {}: init segment: {e}", t.stream)))
+    }
+
+    fn vtt_segment(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
+        let Delivery::Cues(cues) = &t.delivery else { return Err(Error::internal("not a subtitle track")) };
+        let b = &self.index.boundaries_us;
+        // The first and last segments also hold cues before/after the video.
+        let from = if k == 0 { i64::MIN } else { b[k] };
+        let to = if k + 1 == self.index.segment_count() { i64::MAX } else { b[k + 1] };
+        Ok(subtitle::render_segment(cues, from, to, self.index.mpegts_origin))
+    }
+
+    /// Checks the file on disk is still the one indexed (one `stat`).
+    fn check_unchanged(&self) -> Result<()> {
+        let now = FileIdentity::of(&self.index.path)?;
+        if now != self.index.identity {
+            return Err(Error::new(
+                ErrorKind::FileChanged,
+                format!("{}: the file changed on disk since it was indexed; open it again", self.index.path.display()),
+            ));
+        }
+        Ok(())
+    }
+
+    fn take_demuxer(&self) -> Result<Demuxer> {
+        if let Some(d) = self.demuxers.lock().pop() {
+            return Ok(d);
+        }
+        Demuxer::open(&self.index.path, !self.index.from_container_index)
+    }
+
+    fn put_demuxer(&self, d: Demuxer) {
+        let mut pool = self.demuxers.lock();
+        if pool.len() < self.max_idle_demuxers {
+            pool.push(d);
+        }
+    }
+
+    /// Runs `f` with a pooled demuxer; a demuxer that saw an error is dropped, not reused.
+    fn with_demuxer<T>(&self, f: impl FnOnce(&mut Demuxer) -> Result<T>) -> Result<T> {
+        self.check_unchanged()?;
+        let mut d = self.take_demuxer()?;
+        let out = f(&mut d)?;
+        self.put_demuxer(d);
+        Ok(out)
+    }
+
+    fn media_segment(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
+        let seg = t.segments[k];
+        let ctx = |e: Error| e.context(format!("{}: stream {} segment {k}", self.index.path.display(), t.stream));
+        if let Delivery::Transcode { params, target, .. } = &t.delivery {
+            let (lo, hi) = (t.map.from_us(transcode::preroll_us()), t.map.from_us(100_000));
+            let packets = self.with_demuxer(|d| read_packets(d, t, seg.src_start - lo, seg.src_end + hi, self.index.from_container_index)).map_err(ctx)?;
+            let tb = ff::Rational::new(t.map.num as i32, t.map.den as i32);
+            let first = seg.out_start / 1024;
+            let enc = transcode::encode_range(&params.0, tb, &packets, target, first, first + seg.samples as u64)
+                .map_err(|e| ctx(Error::new(ErrorKind::InvalidMedia, e.to_string())))?;
+            let metas: Vec<SampleMeta> =
+                enc.frame_sizes.iter().map(|&size| SampleMeta { size, duration: 1024, composition_offset: 0, sync: true }).collect();
+            return write_segment(k, seg.out_start, &metas, &enc.payload).map_err(ctx);
+        }
+        let packets = self.with_demuxer(|d| read_segment(d, t, &seg, self.index.from_container_index)).map_err(ctx)?;
+        let mut metas = Vec::with_capacity(packets.len());
+        let mut payload = Vec::with_capacity(seg.bytes as usize);
+        for (i, p) in packets.iter().enumerate() {
+            let dts = p.dts().or(p.pts()).unwrap_or(0);
+            let next = packets.get(i + 1).and_then(|n| n.dts().or(n.pts())).unwrap_or(seg.src_end);
+            let out = t.map.out_dts(dts);
+            let data = p.data().unwrap_or(&[]);
+            metas.push(SampleMeta {
+                size: data.len() as u32,
+                duration: (t.map.out_dts(next) - out).max(0) as u32,
+                composition_offset: (t.map.ticks(p.pts().unwrap_or(dts)) - out) as i32,
+                sync: p.is_key() || t.kind == TrackKind::Audio,
+            });
+            payload.extend_from_slice(data);
+        }
+        write_segment(k, seg.out_start, &metas, &payload).map_err(ctx)
+    }
+}
+
+fn write_segment(k: usize, tfdt: u64, metas: &[SampleMeta], payload: &[u8]) -> Result<Vec<u8>> {
+    fmp4::write_media_segment(k as u32 + 1, 1, tfdt, metas, payload).map_err(|e| Error::internal(format!("fMP4 writer: {e}")))
+}
+
+/// Seeks to the start of `[from, to)` (source decode timestamps) of one stream.
+fn seek_to(d: &mut Demuxer, t: &Track, from: i64, exact_index: bool) -> Result<()> {
+    d.select(&[t.stream]);
+    if exact_index {
+        d.seek(Some(t.stream), from)
+    } else {
+        // No per-sample index: seek on the default stream a little early and read forward.
+        d.seek(None, t.map.us(from) - 1_000_000)
+    }
+}
+
+/// Reads every packet of stream `t` with decode time in `[from, to)`.
+fn read_packets(d: &mut Demuxer, t: &Track, from: i64, to: i64, exact_index: bool) -> Result<Vec<ff::Packet>> {
+    seek_to(d, t, from, exact_index)?;
+    let mut out = Vec::new();
+    let mut pkt = ff::Packet::empty();
+    while d.read(&mut pkt)? {
+        if pkt.stream() != t.stream {
+            continue;
+        }
+        let Some(dts) = pkt.dts().or(pkt.pts()) else { continue };
+        if dts >= to {
+            break;
+        }
+        if dts >= from {
+            out.push(std::mem::replace(&mut pkt, ff::Packet::empty()));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads exactly the samples of one segment and checks them against the index, so a file that
+/// changed under an open handle fails clearly instead of serving mixed bytes.
+fn read_segment(d: &mut Demuxer, t: &Track, seg: &Segment, exact_index: bool) -> Result<Vec<ff::Packet>> {
+    let mut packets = read_packets(d, t, seg.src_start, seg.src_end, exact_index)?;
+    if packets.len() != seg.samples as usize && !exact_index {
+        // The seek landed late: read from the start (slow, but correct; the result is cached).
+        d.seek(None, i64::MIN)?;
+        packets = read_packets(d, t, seg.src_start, seg.src_end, false)?;
+    }
+    let first = packets.first().and_then(|p| p.dts().or(p.pts()));
+    if packets.len() != seg.samples as usize || first != Some(seg.src_start) {
+        return Err(Error::new(
+            ErrorKind::InvalidMedia,
+            format!("expected {} samples from ts {}, read {} (file damaged or changed)", seg.samples, seg.src_start, packets.len()),
+        ));
+    }
+    Ok(packets)
+}
+
+/// Opens (indexes) `path` with the given identity. Used by the context's single-flight open.
+pub fn open(path: &Path, identity: FileIdentity, cfg: &crate::config::Config) -> Result<Arc<Media>> {
+    let index = crate::index::build(path, identity, cfg).map_err(|e| e.context(path.display()))?;
+    Ok(Arc::new(Media::new(index, cfg.demuxers_per_media)))
+}
