@@ -43,7 +43,11 @@ pub fn init_ffmpeg() {
 }
 
 fn av_error_text(code: i32) -> String {
-    ff::Error::from(code).to_string()
+    let mut buf = [0 as std::ffi::c_char; 128];
+    // SAFETY: buf is writable for its length; av_strerror always NUL-terminates.
+    unsafe { ffi::av_strerror(code, buf.as_mut_ptr(), buf.len()) };
+    // SAFETY: NUL-terminated above.
+    unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
 }
 
 impl Demuxer {

@@ -119,6 +119,10 @@ pub struct Segment {
     pub src_end: i64,
     /// Number of samples (for transcoded tracks: AAC frames).
     pub samples: u32,
+    /// Index of the segment's first sample in the track's decode order.
+    pub first: u32,
+    /// Presentation timestamp of the first sample (identifies it when the index is not exact).
+    pub start_pts: i64,
     /// `tfdt` of the segment in the output timescale.
     pub out_start: u64,
     /// Sum of the segment's sample durations in the output timescale.
@@ -149,6 +153,9 @@ pub struct Track {
     pub map: TimeMap,
     /// Output segments (empty for subtitle and unserved tracks).
     pub segments: Vec<Segment>,
+    /// Decode timestamps of every sample, when the container gives none (Matroska video with
+    /// B-frames): derived once from the presentation times.
+    pub decode_ts: Option<Vec<i64>>,
     /// Video width.
     pub width: u32,
     /// Video height.
@@ -354,6 +361,19 @@ struct Collected {
     samples: Vec<RawSample>,
     end_dts: Option<i64>,
     first_packet: Option<Vec<u8>>,
+    /// Decode timestamps were derived from presentation times.
+    synthesized: bool,
+}
+
+/// Derives decode timestamps for a stream whose container stores none (Matroska B-frames):
+/// the sorted presentation times, delayed just enough that no sample decodes after it shows.
+fn synthesize_dts(samples: &mut [RawSample]) {
+    let mut sorted: Vec<i64> = samples.iter().map(|s| s.pts).collect();
+    sorted.sort_unstable();
+    let delay = samples.iter().zip(&sorted).map(|(s, p)| p - s.pts).max().unwrap_or(0).max(0);
+    for (s, p) in samples.iter_mut().zip(&sorted) {
+        s.dts = p - delay;
+    }
 }
 
 /// Builds the index of `path`. Opening a large MP4 reads its header only.
@@ -376,7 +396,7 @@ pub fn build(path: &Path, identity: FileIdentity, cfg: &Config) -> Result<MediaI
     let av: Vec<usize> = (0..infos.len()).filter(|&i| matches!(infos[i].kind, TrackKind::Video | TrackKind::Audio)).collect();
     let mut collected: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
     if from_container_index {
-        from_container_index = collect_from_index(&dmx, path, &av, &mut collected)?;
+        from_container_index = collect_from_index(&dmx, path, identity.size, &av, &mut collected)?;
         if from_container_index && !extractors.is_empty() {
             let subs: Vec<usize> = extractors.keys().copied().collect();
             scan(&mut dmx, &subs, &mut collected, &mut extractors)?;
@@ -408,7 +428,7 @@ fn subtitle_extractors(infos: &[StreamInfo]) -> HashMap<usize, CueExtractor> {
 
 /// Reads MP4 sample tables. Returns false when some track's table is missing (fragmented MP4),
 /// so the caller scans instead.
-fn collect_from_index(dmx: &Demuxer, path: &Path, av: &[usize], out: &mut [Collected]) -> Result<bool> {
+fn collect_from_index(dmx: &Demuxer, path: &Path, file_size: u64, av: &[usize], out: &mut [Collected]) -> Result<bool> {
     let mut file: Option<File> = None;
     for &s in av {
         let entries = dmx.index_entries(s);
@@ -421,6 +441,12 @@ fn collect_from_index(dmx: &Demuxer, path: &Path, av: &[usize], out: &mut [Colle
             .map(|e| RawSample { dts: e.timestamp, pts: e.timestamp, size: e.size, key: e.keyframe })
             .collect();
         c.samples.sort_by_key(|x| x.dts);
+        let data_end = entries.iter().map(|e| e.pos.max(0) as u64 + e.size as u64).max().unwrap_or(0);
+        if data_end > file_size {
+            return Err(Error::media(format!(
+                "file is truncated: stream {s} has sample data up to byte {data_end} but the file has {file_size} bytes"
+            )));
+        }
         let n = c.samples.len();
         let last_dur = if n >= 2 { c.samples[n - 1].dts - c.samples[n - 2].dts } else { 0 };
         c.end_dts = Some(c.samples[n - 1].dts + last_dur.max(1));
@@ -471,19 +497,19 @@ fn scan(
         if !wanted.contains(&s) {
             continue;
         }
-        let Some(dts) = pkt.dts().or(pkt.pts()) else { continue };
+        let Some(pts) = pkt.pts().or(pkt.dts()) else { continue };
         let size = pkt.size() as u32;
         if c.first_packet.is_none() {
             c.first_packet = pkt.data().map(<[u8]>::to_vec);
         }
-        c.samples.push(RawSample { dts, pts: pkt.pts().unwrap_or(dts), size, key: pkt.is_key() });
-        let dur = pkt.duration();
-        c.end_dts = Some(dts + dur.max(0));
+        c.samples.push(RawSample { dts: pkt.dts().unwrap_or(i64::MIN), pts, size, key: pkt.is_key() });
+        c.end_dts = Some(pkt.dts().unwrap_or(pts) + pkt.duration().max(0));
     }
     for c in out.iter_mut() {
-        // Some demuxers emit packets slightly out of decode order; keep the sample list sorted.
-        c.samples.sort_by_key(|x| x.dts);
-        c.samples.dedup_by_key(|x| x.dts);
+        if c.samples.windows(2).any(|w| w[0].dts >= w[1].dts) || c.samples.first().is_some_and(|s| s.dts == i64::MIN) {
+            synthesize_dts(&mut c.samples);
+            c.synthesized = true;
+        }
         let n = c.samples.len();
         if n >= 2 {
             let last = c.samples[n - 1].dts;
@@ -607,6 +633,7 @@ fn make_track(
         delivery,
         map,
         segments: Vec::new(),
+        decode_ts: None,
         width: info.width,
         height: info.height,
         frame_rate: info.frame_rate,
@@ -722,13 +749,17 @@ fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i64> {
     let mut segs = Vec::with_capacity(cuts.len());
     for (n, &start) in cuts.iter().enumerate() {
         let stop = cuts.get(n + 1).copied().unwrap_or(samples.len());
-        segs.push(make_segment(&map, &samples[start..stop], ends[n]));
+        segs.push(make_segment(&map, samples, start, stop, ends[n]));
     }
     track.segments = segs;
+    if c.synthesized {
+        track.decode_ts = Some(samples.iter().map(|s| s.dts).collect());
+    }
     bounds
 }
 
-fn make_segment(map: &TimeMap, samples: &[RawSample], src_end: i64) -> Segment {
+fn make_segment(map: &TimeMap, all: &[RawSample], first: usize, stop: usize, src_end: i64) -> Segment {
+    let samples = &all[first..stop];
     let out_start = map.out_dts(samples[0].dts).max(0) as u64;
     let out_end = map.out_dts(src_end).max(0) as u64;
     let payload: u64 = samples.iter().map(|s| s.size as u64).sum();
@@ -736,6 +767,8 @@ fn make_segment(map: &TimeMap, samples: &[RawSample], src_end: i64) -> Segment {
         src_start: samples[0].dts,
         src_end,
         samples: samples.len() as u32,
+        first: first as u32,
+        start_pts: samples[0].pts,
         out_start,
         out_duration: out_end.saturating_sub(out_start),
         bytes: payload + fmp4::media_segment_overhead(samples.len()) as u64,
@@ -776,7 +809,7 @@ fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) {
             stop += 1;
         }
         let src_end = samples.get(stop).map_or(end_dts, |s| s.dts);
-        segs.push(make_segment(&map, &samples[start..stop], src_end));
+        segs.push(make_segment(&map, &samples, start, stop, src_end));
         start = stop;
     }
     track.segments = segs;
@@ -809,6 +842,8 @@ fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], target: &Aac
                 src_start: map.from_us(w[0] * 1024 * 1_000_000 / rate),
                 src_end: map.from_us(w[1] * 1024 * 1_000_000 / rate),
                 samples: n as u32,
+                first: 0,
+                start_pts: 0,
                 out_start: w[0].max(0) as u64 * 1024,
                 out_duration: n * 1024,
                 // Honest headroom: AAC's instantaneous rate can exceed the nominal rate by ~20%.

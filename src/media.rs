@@ -223,9 +223,16 @@ impl Media {
         let packets = self.with_demuxer(|d| read_segment(d, t, &seg, self.index.from_container_index)).map_err(ctx)?;
         let mut metas = Vec::with_capacity(packets.len());
         let mut payload = Vec::with_capacity(seg.bytes as usize);
+        // Decode times: the container's, or the ones derived at indexing.
+        let decode_ts = |i: usize| -> i64 {
+            match &t.decode_ts {
+                Some(tab) => tab.get(seg.first as usize + i).copied().unwrap_or(seg.src_end),
+                None => packets.get(i).and_then(|p| p.dts().or(p.pts())).unwrap_or(seg.src_end),
+            }
+        };
         for (i, p) in packets.iter().enumerate() {
-            let dts = p.dts().or(p.pts()).unwrap_or(0);
-            let next = packets.get(i + 1).and_then(|n| n.dts().or(n.pts())).unwrap_or(seg.src_end);
+            let dts = decode_ts(i);
+            let next = if i + 1 < packets.len() { decode_ts(i + 1) } else { seg.src_end };
             let out = t.map.out_dts(dts);
             let data = p.data().unwrap_or(&[]);
             metas.push(SampleMeta {
@@ -255,6 +262,23 @@ fn seek_to(d: &mut Demuxer, t: &Track, from: i64, exact_index: bool) -> Result<(
     }
 }
 
+/// Reads the `n` packets of stream `t` that follow (and include) the one whose presentation
+/// time is `start_pts`, in decode order. For containers without an exact per-sample index.
+fn read_counted(d: &mut Demuxer, t: &Track, start_pts: i64, n: usize) -> Result<Vec<ff::Packet>> {
+    let mut out = Vec::with_capacity(n);
+    let mut pkt = ff::Packet::empty();
+    while out.len() < n && d.read(&mut pkt)? {
+        if pkt.stream() != t.stream {
+            continue;
+        }
+        if out.is_empty() && pkt.pts().or(pkt.dts()) != Some(start_pts) {
+            continue;
+        }
+        out.push(std::mem::replace(&mut pkt, ff::Packet::empty()));
+    }
+    Ok(out)
+}
+
 /// Reads every packet of stream `t` with decode time in `[from, to)`.
 fn read_packets(d: &mut Demuxer, t: &Track, from: i64, to: i64, exact_index: bool) -> Result<Vec<ff::Packet>> {
     seek_to(d, t, from, exact_index)?;
@@ -278,14 +302,25 @@ fn read_packets(d: &mut Demuxer, t: &Track, from: i64, to: i64, exact_index: boo
 /// Reads exactly the samples of one segment and checks them against the index, so a file that
 /// changed under an open handle fails clearly instead of serving mixed bytes.
 fn read_segment(d: &mut Demuxer, t: &Track, seg: &Segment, exact_index: bool) -> Result<Vec<ff::Packet>> {
-    let mut packets = read_packets(d, t, seg.src_start, seg.src_end, exact_index)?;
-    if packets.len() != seg.samples as usize && !exact_index {
-        // The seek landed late: read from the start (slow, but correct; the result is cached).
-        d.seek(None, i64::MIN)?;
-        packets = read_packets(d, t, seg.src_start, seg.src_end, false)?;
-    }
-    let first = packets.first().and_then(|p| p.dts().or(p.pts()));
-    if packets.len() != seg.samples as usize || first != Some(seg.src_start) {
+    let n = seg.samples as usize;
+    let packets = if exact_index {
+        read_packets(d, t, seg.src_start, seg.src_end, true)?
+    } else {
+        seek_to(d, t, seg.start_pts, false)?;
+        let mut p = read_counted(d, t, seg.start_pts, n)?;
+        if p.len() != n {
+            // The seek landed late: read from the start (slow, but correct; the result is cached).
+            d.seek(None, i64::MIN)?;
+            p = read_counted(d, t, seg.start_pts, n)?;
+        }
+        p
+    };
+    let first_ok = if exact_index {
+        packets.first().and_then(|p| p.dts().or(p.pts())) == Some(seg.src_start)
+    } else {
+        packets.first().and_then(|p| p.pts().or(p.dts())) == Some(seg.start_pts)
+    };
+    if packets.len() != n || !first_ok {
         return Err(Error::new(
             ErrorKind::InvalidMedia,
             format!("expected {} samples from ts {}, read {} (file damaged or changed)", seg.samples, seg.src_start, packets.len()),
