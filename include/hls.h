@@ -19,6 +19,11 @@
 #include <stddef.h>
 
 /**
+ * Duration given to a cue that has no duration and no later cue to end at.
+ */
+#define DEFAULT_OPEN_CUE_US 5000000
+
+/**
  * Result of every fallible call. Values are fixed and never reused.
  */
 typedef enum HlsStatus {

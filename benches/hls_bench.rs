@@ -1,0 +1,324 @@
+//! libhls benchmarks: prints tables comparing libhls with FFmpeg tools on the same files in one
+//! run (ratios, not absolute times, are what to read on a noisy machine).
+//!
+//! Run: `cargo bench --bench hls_bench` (needs `scripts/gen-media.sh --long`). Sections can be
+//! picked with `BENCH=open,segments,cache,subs,transcode`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hls::{Config, Context};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn media(name: &str) -> PathBuf {
+    root().join("target/media").join(name)
+}
+
+fn bench_dir() -> PathBuf {
+    let d = root().join("target/bench");
+    std::fs::create_dir_all(&d).expect("target/bench");
+    d
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn run_cmd(cmd: &mut Command) -> Duration {
+    let t = Instant::now();
+    let st = cmd.stdout(Stdio::null()).stderr(Stdio::null()).status().expect("spawn");
+    assert!(st.success(), "command failed: {cmd:?}");
+    t.elapsed()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Every name a presentation serves, from its playlists.
+fn all_names(ctx: &Context, m: &hls::media::Media) -> Vec<String> {
+    let mut names = Vec::new();
+    let (master, _) = ctx.get(m, "master.m3u8").expect("master");
+    let master = String::from_utf8_lossy(&master).to_string();
+    let mut playlists: Vec<String> = master.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).map(String::from).collect();
+    for l in master.lines().filter(|l| l.starts_with("#EXT-X-MEDIA")) {
+        if let Some(u) = l.split("URI=\"").nth(1).and_then(|r| r.split('"').next()) {
+            playlists.push(u.to_string());
+        }
+    }
+    playlists.sort();
+    playlists.dedup();
+    for p in playlists {
+        let (pl, _) = ctx.get(m, &p).expect("media playlist");
+        for l in String::from_utf8_lossy(&pl).lines() {
+            if let Some(u) = l.strip_prefix("#EXT-X-MAP:URI=\"").and_then(|r| r.strip_suffix('"')) {
+                names.push(u.to_string());
+            } else if !l.starts_with('#') && !l.is_empty() {
+                names.push(l.to_string());
+            }
+        }
+    }
+    names
+}
+
+fn ctx_with(cache: u64) -> Context {
+    Context::new(Config { cache_bytes: cache, ..Config::default() })
+}
+
+fn open_time(path: &Path) -> Duration {
+    median(
+        (0..5)
+            .map(|_| {
+                let ctx = ctx_with(0);
+                let t = Instant::now();
+                let _m = ctx.open(path).expect("open");
+                t.elapsed()
+            })
+            .collect(),
+    )
+}
+
+fn section_open() {
+    println!("\n## Open (index) time vs ffprobe -show_packets\n");
+    println!("| file | size | libhls hls_open (median of 5) | ffprobe -show_packets | ratio |");
+    println!("|---|---|---|---|---|");
+    for f in ["long_10min.mp4", "long_2h.mp4", "h264_aac.mkv"] {
+        let p = media(f);
+        if !p.exists() {
+            println!("| {f} | missing (run scripts/gen-media.sh --long) | | | |");
+            continue;
+        }
+        let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+        let ours = open_time(&p);
+        let probe = run_cmd(Command::new("ffprobe").args(["-v", "error", "-show_packets"]).arg(&p));
+        println!(
+            "| {f} | {:.1} MB | {} | {} | {:.0}x faster |",
+            size as f64 / 1e6,
+            ms(ours),
+            ms(probe),
+            probe.as_secs_f64() / ours.as_secs_f64()
+        );
+    }
+}
+
+fn section_segments() {
+    println!("\n## Every segment of a 10-minute 720p file (cold, no cache)\n");
+    let p = media("long_10min.mp4");
+    if !p.exists() {
+        println!("long_10min.mp4 missing (run scripts/gen-media.sh --long)");
+        return;
+    }
+    let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+    let cat = run_cmd(Command::new("sh").arg("-c").arg(format!("cat '{}' > /dev/null", p.display())));
+    let out = bench_dir().join("ffmpeg-hls");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).expect("out dir");
+    let ff = run_cmd(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-nostdin", "-i"])
+            .arg(&p)
+            .args(["-map", "0:v", "-map", "0:a", "-c", "copy", "-f", "hls", "-hls_time", "6", "-hls_playlist_type", "vod"])
+            .args(["-hls_segment_type", "fmp4"])
+            .arg(out.join("index.m3u8")),
+    );
+    let t = Instant::now();
+    let ctx = ctx_with(0);
+    let m = ctx.open(&p).expect("open");
+    let names = all_names(&ctx, &m);
+    let mut bytes = 0usize;
+    for n in &names {
+        bytes += ctx.get(&m, n).expect("segment").0.len();
+    }
+    let ours = t.elapsed();
+    println!("| what | time | vs ffmpeg |");
+    println!("|---|---|---|");
+    println!("| libhls: open + all {} resources ({:.1} MB) | {} | {:.2}x |", names.len(), bytes as f64 / 1e6, ms(ours), ours.as_secs_f64() / ff.as_secs_f64());
+    println!("| ffmpeg -c copy -f hls -hls_segment_type fmp4 | {} | 1.00x |", ms(ff));
+    println!("| cat file > /dev/null ({:.1} MB) | {} | {:.2}x |", size as f64 / 1e6, ms(cat), cat.as_secs_f64() / ff.as_secs_f64());
+    println!("\nTarget: libhls <= 0.5x of ffmpeg's remux time.");
+}
+
+fn rss_mb() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn section_cache() {
+    println!("\n## Shared engine: cache, parallelism, single-flight opens, memory\n");
+    let p = media("long_10min.mp4");
+    let p2 = media("long_2h.mp4");
+    if !p.exists() || !p2.exists() {
+        println!("long media missing (run scripts/gen-media.sh --long)");
+        return;
+    }
+    println!("| measure | value | target |");
+    println!("|---|---|---|");
+    // Cache-hit latency.
+    let ctx = ctx_with(256 << 20);
+    let m = ctx.open(&p).expect("open");
+    let names = all_names(&ctx, &m);
+    let name = names.iter().find(|n| n.ends_with(".m4s")).expect("a segment").clone();
+    ctx.get(&m, &name).expect("warm");
+    let n = 200_000;
+    let t = Instant::now();
+    for _ in 0..n {
+        let (b, _) = ctx.get(&m, &name).expect("hit");
+        std::hint::black_box(b.len());
+    }
+    let per = t.elapsed().as_secs_f64() * 1e9 / n as f64;
+    println!("| cache-hit latency (zero-copy, Arc clone) | {per:.0} ns | < 2000 ns |");
+
+    // Cold segment throughput, 1 vs 2 threads.
+    let segs: Vec<String> = names.iter().filter(|n| n.ends_with(".m4s")).cloned().collect();
+    let cold = |threads: usize| -> f64 {
+        let ctx = Arc::new(ctx_with(0));
+        let m = ctx.open(&p).expect("open");
+        let segs = Arc::new(segs.clone());
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for i in 0..threads {
+                let (ctx, m, segs) = (ctx.clone(), m.clone(), segs.clone());
+                s.spawn(move || {
+                    for n in segs.iter().skip(i).step_by(threads) {
+                        ctx.get(&m, n).expect("segment");
+                    }
+                });
+            }
+        });
+        segs.len() as f64 / t.elapsed().as_secs_f64()
+    };
+    let one = cold(1);
+    let two = cold(2);
+    println!("| cold segments/s, 1 thread | {one:.0} | |");
+    println!("| cold segments/s, 2 threads | {two:.0} ({:.2}x) | >= 1.8x |", two / one);
+
+    // 10 concurrent first opens vs one.
+    let single = open_time(&p2);
+    let ctx = Arc::new(ctx_with(0));
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..10 {
+            let ctx = ctx.clone();
+            let p2 = p2.clone();
+            s.spawn(move || ctx.open(&p2).expect("open"));
+        }
+    });
+    let ten = t.elapsed();
+    println!("| 10 concurrent first opens of a 2-hour file | {} vs one {} ({:.2}x) | ~1x |", ms(ten), ms(single), ten.as_secs_f64() / single.as_secs_f64());
+
+    // RSS after 10 000 mixed requests with a 64 MiB budget.
+    let before = rss_mb();
+    let ctx = ctx_with(64 << 20);
+    let files = [p.clone(), p2.clone()];
+    let lists: Vec<(Arc<hls::media::Media>, Vec<String>)> = files
+        .iter()
+        .map(|f| {
+            let m = ctx.open(f).expect("open");
+            let n = all_names(&ctx, &m);
+            (m, n)
+        })
+        .collect();
+    let mut seed = 12345u64;
+    for _ in 0..10_000 {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let (m, names) = &lists[(seed >> 33) as usize % lists.len()];
+        let n = &names[(seed >> 40) as usize % names.len()];
+        ctx.get(m, n).expect("request");
+    }
+    let after = rss_mb();
+    println!("| RSS after 10 000 mixed requests, 64 MiB budget | {after:.0} MB (start {before:.0} MB, +{:.0} MB) | <= 64 MiB + 30 MB growth |", after - before);
+}
+
+fn section_subs() {
+    println!("\n## Subtitles: every WebVTT segment of a 2-hour film with two subtitle tracks\n");
+    let with = media("long_2h_subs.mp4");
+    let without = media("long_2h.mp4");
+    if !with.exists() || !without.exists() {
+        println!("long_2h_subs.mp4 missing (run scripts/gen-media.sh --long)");
+        return;
+    }
+    let ctx = ctx_with(0);
+    let m = ctx.open(&with).expect("open");
+    let vtt: Vec<String> = all_names(&ctx, &m).into_iter().filter(|n| n.ends_with(".vtt")).collect();
+    let t = Instant::now();
+    let mut bytes = 0;
+    for n in &vtt {
+        bytes += ctx.get(&m, n).expect("vtt").0.len();
+    }
+    let all = t.elapsed();
+    let o_with = open_time(&with);
+    let o_without = open_time(&without);
+    println!("| measure | value | target |");
+    println!("|---|---|---|");
+    println!("| all {} WebVTT segments ({:.1} KB), after open | {} | < 5 ms |", vtt.len(), bytes as f64 / 1e3, ms(all));
+    println!("| open with two subtitle tracks | {} | |", ms(o_with));
+    println!("| open of the same film without subtitles | {} | |", ms(o_without));
+    println!("| extra open cost of cue extraction | {} | |", ms(o_with.saturating_sub(o_without)));
+}
+
+fn section_transcode() {
+    println!("\n## Audio transcode to AAC\n");
+    let p = media("ac3_51.mp4");
+    if !p.exists() {
+        println!("ac3_51.mp4 missing");
+        return;
+    }
+    let cfg = |policy| Config { cache_bytes: 0, transcode: policy, ..Config::default() };
+    let tctx = Context::new(cfg(hls::config::TranscodePolicy::BrowserSafe));
+    let cctx = Context::new(cfg(hls::config::TranscodePolicy::Unplayable));
+    let tm = tctx.open(&p).expect("open");
+    let cm = cctx.open(&p).expect("open");
+    let audio = tm.index.tracks.iter().find(|t| t.kind == hls::index::TrackKind::Audio).expect("audio").stream;
+    let segs: Vec<String> = (0..tm.index.segment_count()).map(|k| format!("t{audio}_{k}.m4s")).collect();
+    let t = Instant::now();
+    for n in &segs {
+        tctx.get(&tm, n).expect("transcoded segment");
+    }
+    let all = t.elapsed();
+    let secs = tm.index.duration_us as f64 / 1e6;
+    let one_t = median((0..5).map(|_| {
+        let c = Context::new(cfg(hls::config::TranscodePolicy::BrowserSafe));
+        let m = c.open(&p).expect("open");
+        let t = Instant::now();
+        c.get(&m, &segs[1]).expect("segment");
+        t.elapsed()
+    }).collect());
+    let one_c = median((0..5).map(|_| {
+        let c = Context::new(cfg(hls::config::TranscodePolicy::Unplayable));
+        let m = c.open(&p).expect("open");
+        let t = Instant::now();
+        c.get(&m, &segs[1]).expect("segment");
+        t.elapsed()
+    }).collect());
+    drop(cm);
+    println!("| measure | value | target |");
+    println!("|---|---|---|");
+    println!("| transcode speed (AC-3 5.1 -> AAC stereo, 1 core) | {:.0}x real time | >= 100x |", secs / all.as_secs_f64());
+    println!("| one cold transcoded segment | {} | |", ms(one_t));
+    println!("| one cold copied segment (same track, AC-3 passthrough) | {} | |", ms(one_c));
+}
+
+fn main() {
+    let which = std::env::var("BENCH").unwrap_or_else(|_| "open,segments,cache,subs,transcode".into());
+    println!("# libhls benchmark ({} cores)", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    for s in which.split(',') {
+        match s {
+            "open" => section_open(),
+            "segments" => section_segments(),
+            "cache" => section_cache(),
+            "subs" => section_subs(),
+            "transcode" => section_transcode(),
+            other => println!("unknown section {other}"),
+        }
+    }
+}
