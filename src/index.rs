@@ -162,6 +162,8 @@ pub struct Track {
     pub height: u32,
     /// Video frame rate.
     pub frame_rate: Option<f64>,
+    /// Every segment starts with a picture decodable on its own (no open GOP seen).
+    pub independent: bool,
     /// Audio sample rate (of the output).
     pub sample_rate: u32,
     /// Audio channel count (of the output).
@@ -363,6 +365,37 @@ struct Collected {
     first_packet: Option<Vec<u8>>,
     /// Decode timestamps were derived from presentation times.
     synthesized: bool,
+    /// Bytes of a keyframe after the first (to tell IDR from open-GOP random access points).
+    later_keyframe: Option<Vec<u8>>,
+}
+
+/// True when a video keyframe sample starts a closed GOP: an H.264 IDR, an HEVC IDR/BLA (not a
+/// CRA, whose leading pictures may reference the previous GOP), or any AV1 key frame.
+fn closed_gop_keyframe(codec: Codec, extradata: &[u8], sample: &[u8]) -> bool {
+    let len_size = match codec {
+        Codec::H264 if extradata.len() > 4 && extradata[0] == 1 => (extradata[4] & 3) as usize + 1,
+        Codec::Hevc if extradata.len() > 21 && extradata[0] == 1 => (extradata[21] & 3) as usize + 1,
+        Codec::H264 | Codec::Hevc => 4,
+        _ => return true,
+    };
+    let mut at = 0usize;
+    while at + len_size <= sample.len() {
+        let n = sample[at..at + len_size].iter().fold(0usize, |a, &b| (a << 8) | b as usize);
+        at += len_size;
+        let Some(&head) = sample.get(at) else { break };
+        match codec {
+            Codec::H264 if head & 0x1f == 5 => return true,
+            Codec::H264 if head & 0x1f == 1 => return false,
+            Codec::Hevc => match (head >> 1) & 0x3f {
+                16..=20 => return true,
+                0..=15 | 21..=23 => return false,
+                _ => {}
+            },
+            _ => {}
+        }
+        at += n;
+    }
+    false
 }
 
 /// Derives decode timestamps for a stream whose container stores none (Matroska B-frames):
@@ -450,15 +483,16 @@ fn collect_from_index(dmx: &Demuxer, path: &Path, file_size: u64, av: &[usize], 
         let n = c.samples.len();
         let last_dur = if n >= 2 { c.samples[n - 1].dts - c.samples[n - 2].dts } else { 0 };
         c.end_dts = Some(c.samples[n - 1].dts + last_dur.max(1));
-        let first = entries[0];
-        if first.size > 0 && first.size < 1 << 20 {
+        let later_key = entries.iter().filter(|e| e.keyframe).nth(1).copied();
+        for (e, slot) in [(Some(entries[0]), &mut c.first_packet), (later_key, &mut c.later_keyframe)] {
+            let Some(e) = e.filter(|e| e.size > 0 && e.size < 8 << 20) else { continue };
             let f = match &file {
                 Some(f) => f,
                 None => file.insert(File::open(path).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?),
             };
-            let mut buf = vec![0u8; first.size as usize];
-            if f.read_exact_at(&mut buf, first.pos as u64).is_ok() {
-                c.first_packet = Some(buf);
+            let mut buf = vec![0u8; e.size as usize];
+            if f.read_exact_at(&mut buf, e.pos as u64).is_ok() {
+                *slot = Some(buf);
             }
         }
     }
@@ -501,6 +535,8 @@ fn scan(
         let size = pkt.size() as u32;
         if c.first_packet.is_none() {
             c.first_packet = pkt.data().map(<[u8]>::to_vec);
+        } else if c.later_keyframe.is_none() && pkt.is_key() {
+            c.later_keyframe = pkt.data().map(<[u8]>::to_vec);
         }
         c.samples.push(RawSample { dts: pkt.dts().unwrap_or(i64::MIN), pts, size, key: pkt.is_key() });
         c.end_dts = Some(pkt.dts().unwrap_or(pts) + pkt.duration().max(0));
@@ -637,6 +673,12 @@ fn make_track(
         width: info.width,
         height: info.height,
         frame_rate: info.frame_rate,
+        independent: info.kind != TrackKind::Video
+            || match (copy_codec(info.id), &c.later_keyframe) {
+                (Some(codec), Some(k)) => closed_gop_keyframe(codec, &info.extradata, k),
+                (Some(codec), None) => c.first_packet.as_deref().is_none_or(|f| closed_gop_keyframe(codec, &info.extradata, f)),
+                _ => true,
+            },
         sample_rate,
         channels,
     }

@@ -156,8 +156,11 @@ fn write_variant(out: &mut String, bw: Rates, codecs: &[&str], video: Option<&Tr
 
 /// The master playlist.
 pub fn master(index: &MediaIndex) -> String {
-    let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:1\n#EXT-X-INDEPENDENT-SEGMENTS\n");
     let video = index.served(TrackKind::Video).next();
+    let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:1\n");
+    if video.is_none_or(|v| v.independent) {
+        out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+    }
     let groups = audio_groups(index);
     let subs: Vec<&Track> = index.served(TrackKind::Subtitle).collect();
     write_subtitle_media(&mut out, &subs);
@@ -195,8 +198,9 @@ pub fn media(index: &MediaIndex, track: &Track) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:{}\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"{}\"\n",
+        "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:{}\n#EXT-X-PLAYLIST-TYPE:VOD\n{}#EXT-X-MAP:URI=\"{}\"\n",
         target_duration(index),
+        if track.independent { "#EXT-X-INDEPENDENT-SEGMENTS\n" } else { "" },
         Resource::Init(track.stream).name()
     );
     for i in 0..track.segments.len() {
