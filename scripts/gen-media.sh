@@ -3,14 +3,16 @@
 #
 #   scripts/gen-media.sh [--long] [OUTDIR]
 #
-# OUTDIR defaults to <repo>/target/media. Every file is produced only when
+# OUTDIR defaults to <repo>/target/media (a relative OUTDIR argument is
+# relative to the current directory). Every file is produced only when
 # it is missing (the directory is a cache), written under a temporary name
 # and renamed into place, so an interrupted run never leaves a half-written
 # file behind. Output is deterministic for a given FFmpeg build and thread
 # count (bitexact flags, no creation times, fixed seeds).
 #
 # Options:
-#   --long     also generate long_10min.mp4 (720p, 10 min) and long_2h.mp4
+#   --long     also generate long_10min.mp4 (720p, 10 min), long_2h.mp4 and
+#              long_2h_subs.mp4 (long_2h.mp4 + two 2-hour mov_text tracks)
 #   --list     print the names of the files this script can produce and exit
 #   -h|--help  show this help
 #
@@ -24,7 +26,7 @@
 set -euo pipefail
 
 # Bump when a recipe changes: cached files from other versions are deleted.
-RECIPE_VERSION=1
+RECIPE_VERSION=2
 
 log() { printf 'gen-media: %s\n' "$*" >&2; }
 die() { printf 'gen-media: error: %s\n' "$*" >&2; exit 1; }
@@ -40,13 +42,13 @@ declare -A DESC=(
     [h264_2997.mp4]='20s 640x360@23.976 H.264 (B-frames) + AAC stereo 44.1k eng'
     [hevc_aac.mp4]='20s 640x360@25 HEVC (hvc1, keyint 48) + AAC stereo 48k eng'
     [multi_audio.mp4]='20s H.264 + AAC 2.0 eng "English" (default) + AC-3 5.1 fre "Français 5.1" + E-AC-3 2.0 spa "Español"'
-    [multi_audio.mkv]='multi_audio.mp4 streams remuxed to Matroska + SRT eng + ASS fre subtitles'
+    [multi_audio.mkv]='multi_audio.mp4 streams remuxed to Matroska + SRT eng + ASS fre (src/); all streams +21ms (AAC priming kept at 0), so cues start 1.021s'
     [audio_only.m4a]='20s AAC stereo 48k eng, no video'
     [audio_only.mp3]='20s MP3 (libmp3lame) stereo 44.1k, no video'
     [video_only.mp4]='20s 320x240@25 H.264 (mandelbrot, B-frames), no audio'
-    [h264_aac.mkv]='h264_aac.mp4 streams remuxed to Matroska'
-    [offset_start.mp4]='20s H.264 + AAC; timestamps offset by 10s (video starts at 10.0s, audio at 10.5s)'
-    [offset_start.mkv]='20s H.264 + AAC + SRT eng, all starting at 10s'
+    [h264_aac.mkv]='h264_aac.mp4 streams remuxed to Matroska; all streams +21ms (AAC priming kept at 0)'
+    [offset_start.mp4]='20s H.264 + AAC, +10s empty edits: video from 10.0s, audio tone from 10.5s (AAC priming frame at 10.479s)'
+    [offset_start.mkv]='20s H.264 + AAC + SRT eng shifted +10s: video 10.0s, audio 9.979s (AAC priming), first cue 11.0s'
     [subs.mp4]='20s H.264 + AAC eng + mov_text eng (from src/eng.srt)'
     [subs_only.mkv]='Matroska with only an SRT eng subtitle stream (src/eng.srt)'
     [opus_flac.mkv]='20s H.264 + Opus stereo eng + FLAC stereo ger'
@@ -57,6 +59,7 @@ declare -A DESC=(
     [ac3_51.mp4]='20s H.264 + AC-3 5.1 48k eng'
     [long_10min.mp4]='10min 1280x720@25 H.264 (keyint 50) + AAC stereo 48k; --long only'
     [long_2h.mp4]='2h 320x180@25 H.264 + AAC (1-min segment concatenated 120x); --long only'
+    [long_2h_subs.mp4]='long_2h.mp4 + mov_text eng (2399 cues every 3s, src/long_eng.srt) + mov_text fre (1439 cues every 5s, src/long_fre.srt); --long only'
     [empty.mp4]='BAD: zero bytes'
     [text.mp4]='BAD: plain text with an .mp4 name'
     [truncated.mp4]='BAD: first 40% of a moov-at-end copy of h264_aac.mp4 (no moov)'
@@ -70,7 +73,7 @@ ORDER=(
     audio_only.m4a audio_only.mp3 video_only.mp4 h264_aac.mkv
     offset_start.mp4 offset_start.mkv subs.mp4 subs_only.mkv opus_flac.mkv
     dts.mkv truehd.mkv pcm.mov vorbis.mkv ac3_51.mp4
-    long_10min.mp4 long_2h.mp4
+    long_10min.mp4 long_2h.mp4 long_2h_subs.mp4
     empty.mp4 text.mp4 truncated.mp4 truncated_tail.mp4 corrupt.mp4 no_av.mkv
 )
 
@@ -109,6 +112,8 @@ SRC="$OUTDIR/src"
 exec 9>"$OUTDIR/.lock"
 flock -w 1800 9 || die "timed out waiting for the lock on $OUTDIR"
 
+# Leftovers of a run that was killed (SIGKILL) while holding the lock.
+rm -rf -- "$OUTDIR"/.work.* "$OUTDIR"/.tmp.*
 WORK=$(mktemp -d "$OUTDIR/.work.XXXXXX")
 CUR_TMP=
 cleanup() {
@@ -137,8 +142,12 @@ ff() { ffmpeg -nostdin -hide_banner -v error -y "$@"; }
 
 # Output options for deterministic files.
 BITEXACT=(-map_metadata -1 -map_chapters -1 -fflags +bitexact -flags:v +bitexact -flags:a +bitexact)
+# x264 with threads > 1 is not reproducible unless the threaded lookahead is
+# off (observed with x264 164 at 320x240); keep it in every -x264-params.
+X264_PARAMS=sync-lookahead=0
 # H.264 with B-frames; callers add GOP settings.
-X264=(-c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -bf 3 -threads "$THREADS")
+X264=(-c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -bf 3
+    -threads "$THREADS" -x264-params "$X264_PARAMS")
 
 # lavfi audio source: one sine per channel (distinctive per track/channel).
 # tones LAYOUT RATE FREQ...
@@ -150,6 +159,9 @@ tones() {
 }
 STEREO_48K=$(tones stereo 48000 440 660)
 SURROUND_48K=$(tones 5.1 48000 300 400 500 60 700 800)
+
+# MP4/MOV: also name the track in its hdlr box (what most tools show).
+HDLR_A0=(-metadata:s:a:0 handler_name=English)
 
 # 20 s 320x240 H.264 test video input for the audio-codec files.
 SMALL_VIDEO_IN=(-f lavfi -t 20 -i testsrc2=size=320x240:rate=25)
@@ -275,10 +287,10 @@ rec_h264_aac_mp4() {
         -f lavfi -t 30 -i "$STEREO_48K" \
         -filter_complex '[0:v][1:v]concat=n=2:v=1:a=0[v]' -filter_threads 1 \
         -map '[v]' -map 2:a \
-        "${X264[@]}" -crf 26 -x264-params keyint=60:min-keyint=10:scenecut=40 \
+        "${X264[@]}" -crf 26 -x264-params "$X264_PARAMS:keyint=60:min-keyint=10:scenecut=40" \
         -force_key_frames 0,1.5,4,4.2,9,17 \
         -c:a aac -b:a 128k -ar 48000 -ac 2 \
-        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English "${HDLR_A0[@]}" \
         -movflags +faststart "${BITEXACT[@]}" "$1"
 }
 
@@ -287,7 +299,7 @@ rec_h264_2997_mp4() {
         -f lavfi -t 20 -i "$(tones stereo 44100 523.25 783.99)" \
         "${X264[@]}" -crf 26 -r 24000/1001 -g 48 -keyint_min 24 \
         -c:a aac -b:a 128k -ar 44100 -ac 2 \
-        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English "${HDLR_A0[@]}" \
         -movflags +faststart "${BITEXACT[@]}" "$1"
 }
 
@@ -297,7 +309,7 @@ rec_hevc_aac_mp4() {
         -c:v libx265 -preset ultrafast -crf 30 -pix_fmt yuv420p -tag:v hvc1 \
         -x265-params "log-level=error:keyint=48:min-keyint=24:pools=$THREADS:frame-threads=1" \
         -c:a aac -b:a 128k -ar 48000 -ac 2 \
-        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English "${HDLR_A0[@]}" \
         -movflags +faststart "${BITEXACT[@]}" "$1"
 }
 
@@ -319,6 +331,8 @@ rec_multi_audio_mp4() {
         -c:a:1 ac3 -b:a:1 384k -ac:a:1 6 \
         -c:a:2 eac3 -b:a:2 192k -ac:a:2 2 \
         -ar 48000 "${MULTI_AUDIO_META[@]}" \
+        -metadata:s:a:0 handler_name=English -metadata:s:a:1 'handler_name=Français 5.1' \
+        -metadata:s:a:2 handler_name=Español \
         -movflags +faststart "${BITEXACT[@]}" "$1"
 }
 
@@ -334,7 +348,7 @@ rec_multi_audio_mkv() {
 rec_audio_only_m4a() {
     ff -f lavfi -t 20 -i "$(tones stereo 48000 880 1320)" \
         -c:a aac -b:a 128k -ar 48000 -ac 2 \
-        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English "${HDLR_A0[@]}" \
         -movflags +faststart "${BITEXACT[@]}" "$1"
 }
 
@@ -364,7 +378,7 @@ rec_offset_start_mp4() {
         -itsoffset 0.5 -f lavfi -t 19.5 -i "$(tones stereo 48000 440 660)" \
         "${X264[@]}" -crf 26 -g 50 -keyint_min 25 \
         -c:a aac -b:a 128k -ar 48000 -ac 2 \
-        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English "${HDLR_A0[@]}" \
         -output_ts_offset 10 -movflags +faststart "${BITEXACT[@]}" "$1"
 }
 
@@ -377,6 +391,7 @@ rec_offset_start_mkv() {
         -c:a aac -b:a 128k -ar 48000 -ac 2 -c:s copy \
         -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
         -metadata:s:s:0 language=eng -metadata:s:s:0 title=English \
+        -disposition:v:0 default -disposition:a:0 default \
         -output_ts_offset 10 "${BITEXACT[@]}" "$1"
 }
 
@@ -389,6 +404,7 @@ rec_subs_mp4() {
         -c:a aac -b:a 128k -ar 48000 -ac 2 -c:s mov_text \
         -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
         -metadata:s:s:0 language=eng -metadata:s:s:0 title=English \
+        "${HDLR_A0[@]}" -metadata:s:s:0 handler_name=English \
         -movflags +faststart "${BITEXACT[@]}" "$1"
 }
 
@@ -406,6 +422,7 @@ rec_opus_flac_mkv() {
         -c:a:0 libopus -b:a:0 96k -c:a:1 flac -sample_fmt:a:1 s16 -ar 48000 -ac 2 \
         -metadata:s:a:0 language=eng -metadata:s:a:0 title=Opus \
         -metadata:s:a:1 language=ger -metadata:s:a:1 title=FLAC \
+        -disposition:v:0 default -disposition:a:0 default -disposition:a:1 0 \
         "${BITEXACT[@]}" "$1"
 }
 
@@ -414,10 +431,12 @@ rec_opus_flac_mkv() {
 AUDIO_SRC=
 av_small() {
     local out=${*: -1}
-    local -a acodec=("${@:1:$#-1}")
+    local -a acodec=("${@:1:$#-1}") extra=()
+    case $out in *.mp4 | *.mov) extra=("${HDLR_A0[@]}" -movflags +faststart) ;; esac
     ff "${SMALL_VIDEO_IN[@]}" -f lavfi -t 20 -i "$AUDIO_SRC" \
         -map 0:v -map 1:a "${SMALL_VIDEO_ENC[@]}" "${acodec[@]}" \
-        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English "${extra[@]}" \
+        -disposition:v:0 default -disposition:a:0 default \
         "${BITEXACT[@]}" "$out"
 }
 
@@ -425,9 +444,10 @@ rec_long_10min_mp4() {
     ff -f lavfi -t 600 -i testsrc2=size=1280x720:rate=25 \
         -f lavfi -t 600 -i "$STEREO_48K" \
         -c:v libx264 -preset ultrafast -pix_fmt yuv420p -threads "$THREADS" \
+        -x264-params "$X264_PARAMS" \
         -crf 30 -maxrate 1M -bufsize 2M -g 50 -keyint_min 50 -sc_threshold 0 \
         -c:a aac -b:a 128k -ar 48000 -ac 2 \
-        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English "${HDLR_A0[@]}" \
         -movflags +faststart "${BITEXACT[@]}" "$1"
 }
 
@@ -444,7 +464,45 @@ rec_long_2h_mp4() {
         printf "file '%s'\n" "$seg"
     done >"$list"
     ff -f concat -safe 0 -i "$list" -map 0:v -map 0:a -c copy \
-        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English "${HDLR_A0[@]}" \
+        -movflags +faststart "${BITEXACT[@]}" "$1"
+}
+
+# long_srt NAME STEP LEN LANG : 2-hour SRT in OUTDIR/src, a cue every STEP s
+# lasting LEN s, with some two-line, italic and '&'/'<' cues mixed in.
+long_srt() {
+    [[ ! -e $SRC/$1 ]] || return 0
+    PYTHONIOENCODING=utf-8 python3 - "$2" "$3" "$4" >"$WORK/$1" <<'PY'
+import sys
+step, length, lang = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+word = {"eng": "Line", "fre": "Réplique"}[lang]
+def ts(t):
+    ms = int(round(t * 1000))
+    return "%02d:%02d:%02d,%03d" % (ms // 3600000, ms // 60000 % 60, ms // 1000 % 60, ms % 1000)
+i, t = 1, 1.0
+while t + length <= 7199.0:
+    text = "%s %d at %s" % (word, i, ts(t)[:8])
+    if i % 7 == 0:
+        text += "\n<i>second line</i>"
+    if i % 11 == 0:
+        text += " & 1 < 2"
+    print("%d\n%s --> %s\n%s\n" % (i, ts(t), ts(t + length), text))
+    i, t = i + 1, t + step
+PY
+    mv -f -- "$WORK/$1" "$SRC/$1"
+}
+
+rec_long_2h_subs_mp4() {
+    long_srt long_eng.srt 3 2.5 eng
+    long_srt long_fre.srt 5 4 fre
+    ff -i "$OUTDIR/long_2h.mp4" -i "$SRC/long_eng.srt" -i "$SRC/long_fre.srt" \
+        -map 0:v -map 0:a -map 1:s -map 2:s -c:v copy -c:a copy -c:s mov_text \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English "${HDLR_A0[@]}" \
+        -metadata:s:s:0 language=eng -metadata:s:s:0 title=English \
+        -metadata:s:s:0 handler_name=English \
+        -metadata:s:s:1 language=fre -metadata:s:s:1 title=Français \
+        -metadata:s:s:1 handler_name=Français \
+        -disposition:s:0 0 -disposition:s:1 0 \
         -movflags +faststart "${BITEXACT[@]}" "$1"
 }
 
@@ -534,11 +592,12 @@ else
     try_produce vorbis.mkv av_small -c:a vorbis -strict -2 -ar 48000 -ac 2
 fi
 AUDIO_SRC=$SURROUND_48K
-produce ac3_51.mp4 av_small -c:a ac3 -b:a 448k -ar 48000 -ac 6 -movflags +faststart
+produce ac3_51.mp4 av_small -c:a ac3 -b:a 448k -ar 48000 -ac 6
 
 if ((LONG)); then
     produce long_10min.mp4 rec_long_10min_mp4
     produce long_2h.mp4 rec_long_2h_mp4
+    produce long_2h_subs.mp4 rec_long_2h_subs_mp4
 fi
 
 # Bad inputs.
@@ -561,6 +620,10 @@ produce no_av.mkv rec_copy "$OUTDIR/subs_only.mkv"
         [[ -e $OUTDIR/$name ]] || continue
         printf '%s\t%s\t%s\n' "$name" "$(stat -c %s -- "$OUTDIR/$name")" "${DESC[$name]}"
     done
+    printf '# src/eng.srt\tSRT source of every SRT/mov_text track (cue 5.0-7.5s spans 6s; "&" and "<" at 9s)\n'
+    printf '# src/fre.ass\tASS source of multi_audio.mkv track 5 (italics, \\N, \\pos, same cue times)\n'
+    printf '# src/h264_aac_moov_end.mp4\th264_aac.mp4 remuxed with moov after mdat (source of truncated.mp4)\n'
+    printf '# src/long_eng.srt, src/long_fre.srt\tSRT sources of long_2h_subs.mp4 (--long)\n'
     for s in "${SKIPPED[@]}"; do
         printf '# skipped %s\n' "$s"
     done

@@ -60,13 +60,6 @@ is_present() {
     dpkg_installed "$pkg"
 }
 
-# --- privileges -------------------------------------------------------------
-SUDO=()
-if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null 2>&1 || die "not root and sudo is not available"
-    SUDO=(sudo)
-fi
-
 # --- apt packages -----------------------------------------------------------
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -75,6 +68,11 @@ done
 
 if ((${#missing[@]} > 0)); then
     command -v apt-get >/dev/null 2>&1 || die "apt-get not found (Debian 12 expected); missing: ${missing[*]}"
+    SUDO=()
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null 2>&1 || die "not root and sudo is not available; missing: ${missing[*]}"
+        SUDO=(sudo)
+    fi
     log "installing: ${missing[*]}"
     apt_opts=(-o DPkg::Lock::Timeout=300 -y -q)
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" update
@@ -106,4 +104,4 @@ if ! command -v cargo >/dev/null 2>&1; then
     die "cargo not found: install a Rust toolchain (rustup or Debian's cargo) first"
 fi
 
-log "ok: ffmpeg $(pkg-config --modversion libavformat) (libavformat), $(cargo --version 2>/dev/null || echo cargo)"
+log "ok: libavformat $(pkg-config --modversion libavformat), $(cargo --version 2>/dev/null || echo cargo)"
