@@ -6,7 +6,7 @@
  *
  * GET/HEAD /<file path relative to root>/<name>, e.g. /movies/a.mp4/master.m3u8, opens
  * <root>/movies/a.mp4 (hls_open per request; libhls caches opened media) and answers
- * hls_get(media, "master.m3u8"). The URL path is percent-decoded and split after the component
+ * hls_get_ex(media, "master.m3u8"). The URL path is percent-decoded and split after the component
  * that names a regular file; anything that could leave the root ("..", ".", empty segments,
  * backslashes, NUL, symlinks pointing outside) is refused. "/" and "/index.html?src=URL" serve a
  * tiny player page; "/hls.js" serves the file given with --hlsjs.
@@ -49,6 +49,7 @@
 #define MAX_THREADS 256
 #define HEADER_TIMEOUT_MS 10000   /* whole request head must arrive within this */
 #define SEND_TIMEOUT_S 30
+#define STOP_GRACE_MS 1000        /* on shutdown, for requests already under way */
 #define TICK_MS 100
 
 /* ---------------------------------------------------------------------------------------------
@@ -77,11 +78,13 @@ static size_t q_head, q_len;
 static int q_shutdown;
 static atomic_size_t q_waiting; /* q_len, readable without the lock */
 
-static int64_t now_ms(void) {
+static int64_t now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+static int64_t now_ms(void) { return now_us() / 1000; }
 
 /* ---------------------------------------------------------------------------------------------
  * Player page
@@ -161,7 +164,6 @@ static int read_whole_file(const char *path, char **data, size_t *len) {
 static const char *reason(int status) {
     switch (status) {
     case 200: return "OK";
-    case 204: return "No Content";
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
@@ -209,7 +211,10 @@ typedef struct {
     const char *extra_headers; /* "Name: value\r\n..." or NULL */
 } Response;
 
+/* Returns -1 if the peer is gone, else 1 if the response said keep-alive, 0 if it said close
+ * (keep-alive is dropped once shutdown started). */
 static int send_response(int fd, const Response *r, int head_only, int keep_alive) {
+    keep_alive = keep_alive && !atomic_load(&g_stopping);
     char date[64];
     time_t t = time(NULL);
     struct tm tm;
@@ -232,14 +237,28 @@ static int send_response(int fd, const Response *r, int head_only, int keep_aliv
                      keep_alive ? "keep-alive" : "close");
     if (n < 0 || (size_t)n >= sizeof hdr) return -1;
     struct iovec iov[2] = {{hdr, (size_t)n}, {(void *)r->body, head_only ? 0 : r->body_len}};
-    return send_iov(fd, iov, head_only || r->body_len == 0 ? 1 : 2);
+    if (send_iov(fd, iov, head_only || r->body_len == 0 ? 1 : 2) != 0) return -1;
+    return keep_alive;
 }
 
-/* A text/plain response (errors); returns the send_response result. */
+/* A text/plain response (errors); returns like send_response. */
 static int send_text(int fd, int status, const char *text, int head_only, int keep_alive,
                      const char *extra_headers) {
     Response r = {status, "text/plain; charset=utf-8", "no-store", text, strlen(text), extra_headers};
     return send_response(fd, &r, head_only, keep_alive);
+}
+
+/* What was answered, for the access log. */
+typedef struct {
+    int status;
+    size_t bytes;
+} Outcome;
+
+static int reply_text(int fd, Outcome *out, int status, const char *text, int head_only, int keep_alive,
+                      const char *extra_headers) {
+    out->status = status;
+    out->bytes = strlen(text);
+    return send_text(fd, status, text, head_only, keep_alive, extra_headers);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -273,6 +292,7 @@ static int read_request(Conn *c, int first, size_t *head_len) {
     int got_byte = c->len > 0;
     if (got_byte) deadline = start + HEADER_TIMEOUT_MS;
     size_t scanned = 0;
+    int stop_seen = 0;
     for (;;) {
         /* Leading empty lines before a request line are ignored (RFC 9112 2.2). */
         size_t skip = 0;
@@ -294,11 +314,16 @@ static int read_request(Conn *c, int first, size_t *head_len) {
         scanned = c->len > 3 ? c->len - 3 : 0;
         if (c->len >= MAX_REQUEST) return RD_TOO_LARGE;
         int64_t now = now_ms();
+        if (atomic_load(&g_stopping) && !stop_seen) {
+            /* Shutting down: a request already under way gets a short grace period. */
+            stop_seen = 1;
+            if (deadline > now + STOP_GRACE_MS) deadline = now + STOP_GRACE_MS;
+        }
         if (c->len == 0) {
             if (atomic_load(&g_stopping)) {
                 /* Shutting down: only a request that is already waiting is still served. */
                 struct pollfd p = {c->fd, POLLIN, 0};
-                if (!first || poll(&p, 1, 0) <= 0) return RD_CLOSE;
+                if (poll(&p, 1, 0) <= 0) return RD_CLOSE;
             }
             /* Free this worker for queued connections if the keep-alive client is idle. */
             if (!first && now - start >= TICK_MS && atomic_load(&q_waiting) > 0) return RD_CLOSE;
@@ -319,7 +344,7 @@ static int read_request(Conn *c, int first, size_t *head_len) {
         c->len += (size_t)r;
         if (!got_byte) {
             got_byte = 1;
-            deadline = now_ms() + HEADER_TIMEOUT_MS;
+            if (!stop_seen) deadline = now_ms() + HEADER_TIMEOUT_MS;
         }
     }
 }
@@ -348,7 +373,6 @@ static int token_in_list(const char *list, const char *token) {
 /* Parses c->head in place. Returns 0 or an HTTP error status. */
 static int parse_request(char *head, Request *rq) {
     memset(rq, 0, sizeof *rq);
-    char *save = NULL;
     char *line = head;
     char *nl = strchr(line, '\n');
     if (!nl) return 400;
@@ -356,10 +380,15 @@ static int parse_request(char *head, Request *rq) {
     if (nl > line && nl[-1] == '\r') nl[-1] = '\0';
     char *rest = nl + 1;
 
-    char *method = strtok_r(line, " ", &save);
-    char *target = strtok_r(NULL, " ", &save);
-    char *version = strtok_r(NULL, " ", &save);
-    if (!method || !target || !version || strtok_r(NULL, " ", &save)) return 400;
+    /* request-line = method SP request-target SP HTTP-version (exactly one space each) */
+    char *method = line;
+    char *target = strchr(method, ' ');
+    if (!target) return 400;
+    *target++ = '\0';
+    char *version = strchr(target, ' ');
+    if (!version) return 400;
+    *version++ = '\0';
+    if (!*method || !*target || strchr(version, ' ')) return 400;
     for (const char *p = method; *p; p++)
         if (*p < 'A' || *p > 'Z') return 400;
     for (const unsigned char *p = (const unsigned char *)target; *p; p++)
@@ -450,11 +479,6 @@ static int http_status_for(HlsStatus st) {
     }
 }
 
-typedef struct {
-    int status;
-    size_t bytes;
-} Outcome;
-
 /* Sends the error response for a libhls failure: "<STATUS>: <message>\n". */
 static int send_hls_error(int fd, HlsStatus st, const char *msg, int head_only, int keep_alive,
                           Outcome *out) {
@@ -475,14 +499,12 @@ static int serve_media(int fd, const char *path, int head_only, int keep_alive, 
     HlsMedia *media = NULL;
     int rc;
     if (!dec || !fs) {
-        out->status = 500;
-        rc = send_text(fd, 500, "out of memory\n", head_only, keep_alive, NULL);
+        rc = reply_text(fd, out, 500, "out of memory\n", head_only, keep_alive, NULL);
         goto done;
     }
     int bad = percent_decode(path, plen, dec);
     if (bad) {
-        out->status = bad;
-        rc = send_text(fd, bad, "malformed URL path\n", head_only, keep_alive, NULL);
+        rc = reply_text(fd, out, bad, "malformed URL path\n", head_only, keep_alive, NULL);
         goto done;
     }
     /* Every component must be a plain name: no empty segments, "." or "..". */
@@ -490,8 +512,7 @@ static int serve_media(int fd, const char *path, int head_only, int keep_alive, 
         if (*q != '/') continue;
         if (q[1] == '/' || q[1] == '\0' || (q[1] == '.' && (q[2] == '/' || q[2] == '\0')) ||
             (q[1] == '.' && q[2] == '.' && (q[3] == '/' || q[3] == '\0'))) {
-            out->status = 404;
-            rc = send_text(fd, 404, "not found\n", head_only, keep_alive, NULL);
+            rc = reply_text(fd, out, 404, "not found\n", head_only, keep_alive, NULL);
             goto done;
         }
     }
@@ -519,15 +540,13 @@ static int serve_media(int fd, const char *path, int head_only, int keep_alive, 
         p = slash + 1;
     }
     if (!name) {
-        out->status = 404;
-        rc = send_text(fd, 404, "not found (URLs look like /<file under the root>/master.m3u8)\n",
+        rc = reply_text(fd, out, 404, "not found (URLs look like /<file under the root>/master.m3u8)\n",
                        head_only, keep_alive, NULL);
         goto done;
     }
     real = realpath(fs, NULL);
     if (!real || strncmp(real, g.root, g.root_len) != 0 || real[g.root_len] != '/') {
-        out->status = 404;
-        rc = send_text(fd, 404, "not found\n", head_only, keep_alive, NULL);
+        rc = reply_text(fd, out, 404, "not found\n", head_only, keep_alive, NULL);
         goto done;
     }
 
@@ -542,12 +561,16 @@ static int serve_media(int fd, const char *path, int head_only, int keep_alive, 
     hls_error_free(err);
 
     HlsBuffer buf = {0};
-    st = hls_get(media, name, &buf);
+    err = NULL;
+    st = hls_get_ex(media, name, &buf, &err);
     if (st != HLS_OK) {
-        rc = send_hls_error(fd, st, hls_last_error_message(), head_only, keep_alive, out);
+        rc = send_hls_error(fd, st, err ? hls_error_message(err) : hls_last_error_message(), head_only,
+                            keep_alive, out);
+        hls_error_free(err);
         hls_free_buffer(&buf);
         goto done;
     }
+    hls_error_free(err);
     const char *ctype = buf.content_type ? buf.content_type : "application/octet-stream";
     size_t nlen = strlen(name);
     int playlist = strcmp(ctype, "application/vnd.apple.mpegurl") == 0 ||
@@ -567,12 +590,14 @@ done:
 }
 
 /* Handles one parsed request; returns 1 to keep the connection, 0 to close it. */
-static int handle_request(Conn *c, int64_t t0) {
+static int handle_request(Conn *c, size_t head_len, int64_t t0_us) {
     Request rq;
     Outcome out = {0, 0};
-    int bad = parse_request(c->head, &rq);
+    int bad = memchr(c->head, '\0', head_len) ? 400 : parse_request(c->head, &rq);
     if (bad) {
-        send_text(c->fd, bad, "bad request\n", 0, 0, NULL);
+        char text[64];
+        snprintf(text, sizeof text, "%s\n", reason(bad));
+        send_text(c->fd, bad, text, 0, 0, NULL);
         if (!g.quiet) fprintf(stderr, "%s \"(malformed request)\" %d\n", c->peer, bad);
         return 0;
     }
@@ -594,18 +619,16 @@ static int handle_request(Conn *c, int64_t t0) {
     path[path_len] = '\0';
 
     if (strcmp(rq.method, "OPTIONS") == 0) {
-        Response r = {204, "text/plain", "max-age=86400", "", 0,
+        Response r = {200, "text/plain", "max-age=86400", "", 0,
                       "Allow: GET, HEAD, OPTIONS\r\nAccess-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"
                       "Access-Control-Allow-Headers: Range\r\n"};
-        out.status = 204;
+        out.status = 200;
         rc = send_response(c->fd, &r, 1, keep);
     } else if (!head_only && strcmp(rq.method, "GET") != 0) {
-        out.status = 405;
-        rc = send_text(c->fd, 405, "method not allowed\n", 0, keep, "Allow: GET, HEAD, OPTIONS\r\n");
+        rc = reply_text(c->fd, &out, 405, "method not allowed\n", 0, keep, "Allow: GET, HEAD, OPTIONS\r\n");
     } else if (path[0] != '/') {
-        out.status = 400;
-        rc = send_text(c->fd, 400, "bad request target\n", head_only, keep, NULL);
         keep = 0;
+        rc = reply_text(c->fd, &out, 400, "bad request target\n", head_only, keep, NULL);
     } else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
         Response r = {200, "text/html; charset=utf-8", "no-cache", g.index_html, g.index_len, NULL};
         out.status = 200;
@@ -630,10 +653,10 @@ static int handle_request(Conn *c, int64_t t0) {
             i += 3;
         }
         shown[i] = '\0';
-        fprintf(stderr, "%s \"%s %s\" %d %zu %.1fms\n", c->peer, rq.method, shown, out.status, out.bytes,
-                (double)(now_ms() - t0));
+        fprintf(stderr, "%s \"%s %s\" %d %zu %.2fms\n", c->peer, rq.method, shown, out.status, out.bytes,
+                (double)(now_us() - t0_us) / 1000.0);
     }
-    return rc == 0 && keep;
+    return rc == 1;
 }
 
 static void serve_connection(Conn *c) {
@@ -649,7 +672,7 @@ static void serve_connection(Conn *c) {
             send_text(c->fd, 408, "request timeout\n", 0, 0, NULL);
             return;
         }
-        if (!handle_request(c, now_ms())) return;
+        if (!handle_request(c, head_len, now_us())) return;
     }
 }
 
@@ -755,45 +778,42 @@ static int listen_on(const char *bind_addr, const char *port, char *host_out, si
     return fd;
 }
 
-/* Prints the master playlist URL (and player URL) of a file under the root. */
-static int print_url(const char *file, const char *host) {
+/* For --print-url: the percent-encoded path of a regular file under the root (FILE may be
+ * relative to the root or to the working directory), or NULL after printing why not. */
+static char *url_path_of(const char *file) {
     char *real = realpath(file, NULL);
     int under = real && strncmp(real, g.root, g.root_len) == 0 && real[g.root_len] == '/';
     if (!under) {
         free(real);
         size_t n = g.root_len + strlen(file) + 2;
         char *joined = malloc(n);
-        if (!joined) return -1;
-        snprintf(joined, n, "%s/%s", g.root, file);
+        if (!joined) return NULL;
+        snprintf(joined, n, "%.*s/%s", (int)g.root_len, g.root, file);
         real = realpath(joined, NULL);
         free(joined);
         under = real && strncmp(real, g.root, g.root_len) == 0 && real[g.root_len] == '/';
     }
     struct stat st;
     if (!under || stat(real, &st) != 0 || !S_ISREG(st.st_mode)) {
-        fprintf(stderr, "hls-serve: --print-url %s: not a regular file under %s\n", file, g.root);
+        fprintf(stderr, "hls-serve: --print-url %s: not a regular file under %s\n", file,
+                g.root_len ? g.root : "/");
         free(real);
-        return -1;
+        return NULL;
     }
     const char *rel = real + g.root_len + 1;
     char *enc = malloc(strlen(rel) * 3 + 1), *o = enc;
-    if (!enc) {
-        free(real);
-        return -1;
+    if (enc) {
+        for (const unsigned char *q = (const unsigned char *)rel; *q; q++) {
+            if ((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') ||
+                strchr("-._~/", *q))
+                *o++ = (char)*q;
+            else
+                o += sprintf(o, "%%%02X", *q);
+        }
+        *o = '\0';
     }
-    for (const unsigned char *q = (const unsigned char *)rel; *q; q++) {
-        if ((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') ||
-            strchr("-._~/", *q))
-            *o++ = (char)*q;
-        else
-            o += sprintf(o, "%%%02X", *q);
-    }
-    *o = '\0';
-    printf("  %s: http://%s/%s/master.m3u8\n", rel, host, enc);
-    printf("  player: http://%s/?src=/%s/master.m3u8\n", host, enc);
-    free(enc);
     free(real);
-    return 0;
+    return enc;
 }
 
 static void usage(void) {
@@ -805,9 +825,10 @@ static void usage(void) {
 int main(int argc, char **argv) {
     const char *port = "8080", *bind_addr = "127.0.0.1", *hlsjs_path = NULL, *root_arg = NULL;
     const char **print_files = calloc((size_t)argc, sizeof *print_files);
+    char **url_paths = calloc((size_t)argc, sizeof *url_paths);
     int nprint = 0, nthreads = 8;
     g.idle_timeout_ms = 5000;
-    if (!print_files) return 1;
+    if (!print_files || !url_paths) return 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -840,6 +861,7 @@ int main(int argc, char **argv) {
             g.quiet = 1;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage();
+            free(url_paths);
             free(print_files);
             return 0;
         } else if (a[0] == '-' || root_arg) {
@@ -865,6 +887,10 @@ int main(int argc, char **argv) {
         goto out;
     }
     if (build_index_page(g.hlsjs != NULL) != 0) goto out;
+    for (int i = 0; i < nprint; i++) {
+        url_paths[i] = url_path_of(print_files[i]);
+        if (!url_paths[i]) goto out;
+    }
 
     g.ctx = hls_context_new(NULL);
     if (!g.ctx) {
@@ -908,8 +934,10 @@ int main(int argc, char **argv) {
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("Serving %s at http://%s/\n", g.root_len ? g.root : "/", host);
-    for (int i = 0; i < nprint; i++)
-        if (print_url(print_files[i], host) != 0) goto stop;
+    for (int i = 0; i < nprint; i++) {
+        printf("  http://%s/%s/master.m3u8\n", host, url_paths[i]);
+        printf("  player: http://%s/?src=/%s/master.m3u8\n", host, url_paths[i]);
+    }
     fflush(stdout);
 
     for (;;) {
@@ -957,7 +985,6 @@ int main(int argc, char **argv) {
         pthread_mutex_unlock(&q_mu);
     }
 
-stop:
     atomic_store(&g_stopping, 1);
     close(lfd);
     lfd = -1;
@@ -984,11 +1011,14 @@ out:
     free(g.root);
     free(g.hlsjs);
     free(g.index_html);
+    for (int i = 0; i < nprint; i++) free(url_paths[i]);
+    free(url_paths);
     free(print_files);
     return rc;
 
 bad_usage:
     usage();
+    free(url_paths);
     free(print_files);
     return 2;
 }

@@ -10,6 +10,7 @@ use std::sync::Once;
 use ffmpeg_next as ff;
 use ff::ffi;
 use ff::format::context::Input;
+use ff::packet::Mut as _;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -177,6 +178,9 @@ impl Demuxer {
 
     /// Reads the next packet of a selected stream into `pkt`. Returns `false` at end of file.
     pub fn read(&mut self, pkt: &mut ff::Packet) -> Result<bool> {
+        // av_read_frame does not release what the packet held: drop it first.
+        // SAFETY: the packet is valid; unref on an empty packet is a no-op.
+        unsafe { ffi::av_packet_unref(pkt.as_mut_ptr()) };
         match pkt.read(&mut self.input) {
             Ok(()) => Ok(true),
             Err(ff::Error::Eof) => Ok(false),
