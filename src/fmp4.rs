@@ -29,6 +29,10 @@ pub struct TrackInit<'a> {
     pub language: [u8; 3],
     /// The codec and its private data.
     pub codec: &'a CodecConfig,
+    /// Edit list shift in `timescale` ticks: when non-zero, an `elst` maps media time
+    /// `media_time` to presentation time 0 (decode times were shifted up by this much so that
+    /// none is negative; readers that apply edit lists see the source's timestamps).
+    pub media_time: u64,
 }
 
 /// One sample (access unit) of a media segment.
@@ -234,10 +238,27 @@ fn write_mvhd(w: &mut BoxWriter, track_id: u32) -> Res<()> {
 fn write_trak(w: &mut BoxWriter, t: &TrackInit, entry: &SampleEntry) -> Res<()> {
     w.write_box(b"trak", |w| {
         write_tkhd(w, t)?;
+        if t.media_time > 0 {
+            write_edts(w, t.media_time)?;
+        }
         w.write_box(b"mdia", |w| {
             write_mdhd(w, t)?;
             write_hdlr(w, t.kind)?;
             write_minf(w, t.kind, entry)
+        })
+    })
+}
+
+/// `edts` with one `elst` v1 entry: the whole (unknown-length) media from `media_time` on.
+fn write_edts(w: &mut BoxWriter, media_time: u64) -> Res<()> {
+    w.write_box(b"edts", |w| {
+        w.write_full_box(b"elst", 1, 0, |w| {
+            w.u32(1); // entry_count
+            w.u64(0); // segment_duration: 0 = the rest of the (fragmented) media
+            w.u64(media_time); // media_time (signed; always >= 0 here)
+            w.u16(1); // media_rate_integer
+            w.u16(0); // media_rate_fraction
+            Ok(())
         })
     })
 }
@@ -804,7 +825,7 @@ mod tests {
     const AVCC: &str = "0164000dffe100196764000dacd94141fb011000000300100000030320f142996001000668ebe3cb22c0fdf8f800";
 
     fn init_for(cfg: &CodecConfig, kind: TrackKind, timescale: u32) -> Vec<Node> {
-        let t = TrackInit { track_id: 1, kind, timescale, language: *b"eng", codec: cfg };
+        let t = TrackInit { track_id: 1, kind, timescale, language: *b"eng", codec: cfg, media_time: 0 };
         parse_boxes(&write_init(&t).unwrap())
     }
 
@@ -856,7 +877,7 @@ mod tests {
     #[test]
     fn bad_language_becomes_und_and_track_id_is_used() {
         let cfg = config(Codec::H264, hex(AVCC), Vec::new());
-        let t = TrackInit { track_id: 7, kind: TrackKind::Video, timescale: 1000, language: *b"EN\0", codec: &cfg };
+        let t = TrackInit { track_id: 7, kind: TrackKind::Video, timescale: 1000, language: *b"EN\0", codec: &cfg, media_time: 0 };
         let boxes = parse_boxes(&write_init(&t).unwrap());
         assert_eq!(find(&boxes, "moov/trak/mdia/mdhd").u16_at(20), packed_language(*b"und"));
         assert_eq!(find(&boxes, "moov/mvhd").u32_at(96), 8);
@@ -925,7 +946,8 @@ mod tests {
             kind: TrackKind::Audio,
             timescale: 48000,
             language: *b"und",
-            codec: &broken
+            codec: &broken,
+            media_time: 0,
         })
         .is_err());
     }
@@ -948,7 +970,7 @@ mod tests {
     fn invalid_init_arguments() {
         let cfg = config(Codec::H264, hex(AVCC), Vec::new());
         let t = |kind, track_id, timescale| {
-            write_init(&TrackInit { track_id, kind, timescale, language: *b"und", codec: &cfg })
+            write_init(&TrackInit { track_id, kind, timescale, language: *b"und", codec: &cfg, media_time: 0 })
         };
         assert!(t(TrackKind::Audio, 1, 1000).is_err());
         assert!(t(TrackKind::Video, 0, 1000).is_err());
@@ -960,7 +982,8 @@ mod tests {
             kind: TrackKind::Video,
             timescale: 1000,
             language: *b"und",
-            codec: &wide
+            codec: &wide,
+            media_time: 0,
         })
         .is_err());
         let aac = config(Codec::Aac, Vec::new(), Vec::new());
@@ -969,7 +992,8 @@ mod tests {
             kind: TrackKind::Audio,
             timescale: 1000,
             language: *b"und",
-            codec: &aac
+            codec: &aac,
+            media_time: 0,
         })
         .is_err());
     }
@@ -1090,7 +1114,7 @@ mod tests {
             for &(codec, kind) in &codecs {
                 for prefix in [&[][..], &[0, 0, 1], &[1], &[0x81], &[0x0b, 0x77], b"OpusHead", b"fLaC"] {
                     let cfg = config(codec, [prefix, &noise(len)].concat(), [prefix, &noise(len)].concat());
-                    let t = TrackInit { track_id: 1, kind, timescale: 1000, language: *b"und", codec: &cfg };
+                    let t = TrackInit { track_id: 1, kind, timescale: 1000, language: *b"und", codec: &cfg, media_time: 0 };
                     if let Ok(init) = write_init(&t) {
                         let total: u64 = parse_boxes(&init).iter().map(|b| b.size).sum();
                         assert_eq!(total, init.len() as u64);
@@ -1119,7 +1143,7 @@ mod tests {
             (config(Codec::Flac, si, Vec::new()), TrackKind::Audio, "fLaC"),
         ];
         for (cfg, kind, fourcc) in &cases {
-            let t = TrackInit { track_id: 1, kind: *kind, timescale: 48000, language: *b"und", codec: cfg };
+            let t = TrackInit { track_id: 1, kind: *kind, timescale: 48000, language: *b"und", codec: cfg, media_time: 0 };
             let data = write_init(&t).unwrap();
             let boxes = parse_boxes(&data);
             let stsd = find(&boxes, "moov/trak/mdia/minf/stbl/stsd");
@@ -1323,7 +1347,7 @@ mod e2e {
         }
         let split = (metas.len() / 3..metas.len()).find(|&i| metas[i].sync).unwrap();
         assert!(split > 0);
-        let t = TrackInit { track_id: 1, kind, timescale, language: *b"und", codec: cfg };
+        let t = TrackInit { track_id: 1, kind, timescale, language: *b"und", codec: cfg, media_time: 0 };
         let init = write_init(&t).unwrap();
         let segments = [(0, split), (split, metas.len())]
             .iter()

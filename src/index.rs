@@ -224,6 +224,8 @@ pub struct MediaIndex {
     pub boundaries_us: Vec<i64>,
     /// 90 kHz value of source time 0 on the fMP4 timeline (for `X-TIMESTAMP-MAP`).
     pub mpegts_origin: u64,
+    /// The presentation-wide shift `C` (output time - source time) in microseconds.
+    pub shift_us: i64,
     /// Whether the container index was used (no packet scan).
     pub from_container_index: bool,
     /// Time spent indexing.
@@ -587,6 +589,7 @@ fn assemble(
             .collect();
         return Err(Error::new(ErrorKind::NoPlayableTracks, format!("nothing to play: {}", reasons.join("; "))));
     };
+    apply_shared_shift(&mut tracks, &collected);
     let target_us = cfg.segment_duration.as_micros() as i64;
     let boundaries = cut_main(&mut tracks[main], std::mem::take(&mut collected[main]), target_us);
     for (i, t) in tracks.iter_mut().enumerate() {
@@ -598,8 +601,9 @@ fn assemble(
         }
     }
     let duration_us = boundaries.last().copied().unwrap_or(0) - boundaries[0];
-    // Presentation times are the source's, so source time 0 is fMP4 time 0 (converted to 90 kHz).
-    let mpegts_origin = crate::timeline::rescale(tracks[main].map.ticks(0), 90_000, tracks[main].map.timescale as i64).max(0) as u64;
+    // Source time 0 on the fMP4 timeline, at 90 kHz (for X-TIMESTAMP-MAP).
+    let m = tracks[main].map;
+    let mpegts_origin = crate::timeline::rescale(m.shift, 90_000, m.timescale as i64).max(0) as u64;
     Ok(MediaIndex {
         path: path.to_path_buf(),
         identity,
@@ -608,9 +612,29 @@ fn assemble(
         tracks,
         boundaries_us: boundaries,
         mpegts_origin,
+        shift_us: m.ticks_to_us(m.shift),
         from_container_index,
         index_time: started.elapsed(),
     })
+}
+
+/// Shifts every fMP4 track by the same amount `C`: the smallest that makes every decode time
+/// non-negative (see `timeline`).
+fn apply_shared_shift(tracks: &mut [Track], collected: &[Collected]) {
+    // The most negative first decode time, as (ticks, timescale) of its own track.
+    let mut worst: (i64, u32) = (0, 1);
+    for (t, c) in tracks.iter().zip(collected) {
+        let Some(first) = c.samples.first().filter(|_| t.is_fmp4()) else { continue };
+        let ticks = t.map.ticks(first.dts.min(first.pts));
+        if ticks < 0 && (-ticks) as f64 / t.map.timescale as f64 > worst.0 as f64 / worst.1 as f64 {
+            worst = (-ticks, t.map.timescale);
+        }
+    }
+    for t in tracks.iter_mut() {
+        // Round up so that no track's first decode time stays negative.
+        let s = (worst.0 as i128 * t.map.timescale as i128 + worst.1 as i128 - 1) / worst.1 as i128;
+        t.map.shift = s as i64;
+    }
 }
 
 /// Decides how a stream is served and keeps its raw samples in `segments` form later.
@@ -648,15 +672,12 @@ fn make_track(
         delivery = Delivery::NotServed("the stream has no samples".into());
     }
     let map = match info.kind {
-        TrackKind::Video => {
-            let first = c.samples.first().map_or(0, |s| s.dts);
-            TimeMap::new(info.tb.0, info.tb.1, 1000, 90000, (-first).max(0))
-        }
+        TrackKind::Video => TimeMap::new(info.tb.0, info.tb.1, 1000, 90000),
         TrackKind::Audio if matches!(delivery, Delivery::Transcode { .. }) => {
-            TimeMap::new(info.tb.0, info.tb.1, u32::MAX, sample_rate.max(1), 0)
+            TimeMap::new(info.tb.0, info.tb.1, u32::MAX, sample_rate.max(1))
         }
-        TrackKind::Audio => TimeMap::new(info.tb.0, info.tb.1, info.sample_rate.max(1), info.sample_rate.max(1), 0),
-        _ => TimeMap::new(info.tb.0, info.tb.1, 1000, 1000, 0),
+        TrackKind::Audio => TimeMap::new(info.tb.0, info.tb.1, info.sample_rate.max(1), info.sample_rate.max(1)),
+        _ => TimeMap::new(info.tb.0, info.tb.1, 1000, 1000),
     };
     Track {
         stream,
@@ -764,9 +785,9 @@ fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i64> {
     let samples = &c.samples;
     let map = track.map;
     // Boundaries use the output decode timeline (shifted dts), in µs: the same times EXTINF sums.
-    let time = |s: &RawSample| map.ticks_to_us(map.out_dts(s.dts));
+    let time = |s: &RawSample| map.out_us(s.dts);
     let end_dts = c.end_dts.unwrap_or_else(|| samples.last().map_or(0, |s| s.dts + 1));
-    let end_us = map.ticks_to_us(map.out_dts(end_dts));
+    let end_us = map.out_us(end_dts);
     let first_key = samples.iter().position(|s| s.key).unwrap_or(0);
     let keys: Vec<usize> = (first_key..samples.len()).filter(|&i| samples[i].key || track.kind == TrackKind::Audio).collect();
     let mut cuts = vec![first_key];
@@ -802,8 +823,8 @@ fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i64> {
 
 fn make_segment(map: &TimeMap, all: &[RawSample], first: usize, stop: usize, src_end: i64) -> Segment {
     let samples = &all[first..stop];
-    let out_start = map.out_dts(samples[0].dts).max(0) as u64;
-    let out_end = map.out_dts(src_end).max(0) as u64;
+    let out_start = map.out(samples[0].dts).max(0) as u64;
+    let out_end = map.out(src_end).max(0) as u64;
     let payload: u64 = samples.iter().map(|s| s.size as u64).sum();
     Segment {
         src_start: samples[0].dts,
@@ -823,12 +844,8 @@ fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) {
         track.segments = transcode_segments(&track.map, &c, bounds, target);
         return;
     }
-    // Audio priming samples before 0 are dropped: tfdt can't be negative.
-    let samples: Vec<RawSample> = if track.kind == TrackKind::Audio && c.samples.iter().any(|s| s.dts >= 0) {
-        c.samples.into_iter().filter(|s| s.dts >= 0).collect()
-    } else {
-        c.samples
-    };
+    // The shared shift makes every decode time >= 0; anything still below is dropped.
+    let samples: Vec<RawSample> = c.samples.into_iter().filter(|s| track.map.out(s.dts) >= 0).collect();
     if samples.is_empty() {
         return;
     }
@@ -839,7 +856,7 @@ fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) {
     let seg_of = |i: usize| -> usize {
         let s = &samples[i];
         let dur = samples.get(i + 1).map_or(end_dts, |n| n.dts) - s.dts;
-        let mid = map.us(s.pts) + map.us(dur) / 2;
+        let mid = map.out_us(s.pts) + map.us(dur) / 2;
         bounds[1..bounds.len() - 1].partition_point(|&b| b <= mid)
     };
     let mut start = 0;
@@ -857,23 +874,25 @@ fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) {
     track.segments = segs;
 }
 
-/// Frame-aligned AAC segments for a transcoded track, one per boundary interval.
+/// Frame-aligned AAC segments for a transcoded track, one per boundary interval. Frame k covers
+/// source samples [k*1024, (k+1)*1024) (source time k*1024/rate); its output time adds the shift.
 fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], target: &AacTarget) -> Vec<Segment> {
     let rate = target.sample_rate as i64;
-    let first_us = c.samples.first().map_or(0, |s| map.us(s.pts)).max(bounds[0]);
-    let end_us = c.end_dts.map_or(0, |e| map.us(e)).min(*bounds.last().unwrap_or(&0));
+    let c_us = map.ticks_to_us(map.shift);
+    let per_frame = 1_000_000 * 1024;
+    let first_us = c.samples.first().map_or(0, |s| map.us(s.pts)).max(bounds[0] - c_us).max(0);
+    let end_us = c.end_dts.map_or(0, |e| map.us(e)).min(bounds.last().copied().unwrap_or(0) - c_us);
     if end_us <= first_us {
         return Vec::new();
     }
-    let frame_at = |us: i64| crate::timeline::rescale(us, rate, 1_000_000 * 1024);
-    let mut frames: Vec<i64> = vec![(first_us * rate).div_euclid(1_000_000 * 1024)];
+    let mut frames: Vec<i64> = vec![(first_us * rate).div_euclid(per_frame)];
     for &b in &bounds[1..bounds.len() - 1] {
-        let f = frame_at(b);
-        if b > first_us && b < end_us && f > *frames.last().unwrap_or(&0) {
+        let f = crate::timeline::rescale(b - c_us, rate, per_frame);
+        if b - c_us > first_us && b - c_us < end_us && f > frames[frames.len() - 1] {
             frames.push(f);
         }
     }
-    let last = (end_us * rate + 1_000_000 * 1024 - 1).div_euclid(1_000_000 * 1024);
+    let last = (end_us * rate + per_frame - 1).div_euclid(per_frame);
     frames.push(last.max(frames[frames.len() - 1] + 1));
     let bytes_per_frame = (target.bitrate as u64 * 1024 / rate as u64) / 8;
     frames
@@ -881,12 +900,12 @@ fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], target: &Aac
         .map(|w| {
             let n = (w[1] - w[0]) as u64;
             Segment {
-                src_start: map.from_us(w[0] * 1024 * 1_000_000 / rate),
-                src_end: map.from_us(w[1] * 1024 * 1_000_000 / rate),
+                src_start: map.from_us(w[0] * per_frame / rate),
+                src_end: map.from_us(w[1] * per_frame / rate),
                 samples: n as u32,
                 first: 0,
                 start_pts: 0,
-                out_start: w[0].max(0) as u64 * 1024,
+                out_start: (w[0] * 1024 + map.shift).max(0) as u64,
                 out_duration: n * 1024,
                 // Honest headroom: AAC's instantaneous rate can exceed the nominal rate by ~20%.
                 bytes: n * bytes_per_frame * 6 / 5 + fmp4::media_segment_overhead(n as usize) as u64,

@@ -158,16 +158,18 @@ impl Media {
             language.copy_from_slice(l.as_bytes());
         }
         let kind = if t.kind == TrackKind::Video { fmp4::TrackKind::Video } else { fmp4::TrackKind::Audio };
-        fmp4::write_init(&TrackInit { track_id: 1, kind, timescale: t.map.timescale, language, codec })
+        fmp4::write_init(&TrackInit { track_id: 1, kind, timescale: t.map.timescale, language, codec, media_time: t.map.shift.max(0) as u64 })
             .map_err(|e| Error::internal(format!("stream {}: init segment: {e}", t.stream)))
     }
 
     fn vtt_segment(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
         let Delivery::Cues(cues) = &t.delivery else { return Err(Error::internal("not a subtitle track")) };
+        // Boundaries are on the output timeline; cues on the source's (output - C).
         let b = &self.index.boundaries_us;
+        let c_us = self.index.shift_us;
         // The first and last segments also hold cues before/after the video.
-        let from = if k == 0 { i64::MIN } else { b[k] };
-        let to = if k + 1 == self.index.segment_count() { i64::MAX } else { b[k + 1] };
+        let from = if k == 0 { i64::MIN } else { b[k] - c_us };
+        let to = if k + 1 == self.index.segment_count() { i64::MAX } else { b[k + 1] - c_us };
         Ok(subtitle::render_segment(cues, from, to, self.index.mpegts_origin))
     }
 
@@ -213,7 +215,7 @@ impl Media {
             let (lo, hi) = (t.map.from_us(transcode::preroll_us()), t.map.from_us(100_000));
             let packets = self.with_demuxer(|d| read_packets(d, t, seg.src_start - lo, seg.src_end + hi, self.index.from_container_index)).map_err(ctx)?;
             let tb = ff::Rational::new(t.map.num as i32, t.map.den as i32);
-            let first = seg.out_start / 1024;
+            let first = (seg.out_start as i64 - t.map.shift).max(0) as u64 / 1024;
             let enc = transcode::encode_range(&params.0, tb, &packets, target, first, first + seg.samples as u64)
                 .map_err(|e| ctx(Error::new(ErrorKind::InvalidMedia, e.to_string())))?;
             let metas: Vec<SampleMeta> =
@@ -233,12 +235,12 @@ impl Media {
         for (i, p) in packets.iter().enumerate() {
             let dts = decode_ts(i);
             let next = if i + 1 < packets.len() { decode_ts(i + 1) } else { seg.src_end };
-            let out = t.map.out_dts(dts);
+            let out = t.map.out(dts);
             let data = p.data().unwrap_or(&[]);
             metas.push(SampleMeta {
                 size: data.len() as u32,
-                duration: (t.map.out_dts(next) - out).max(0) as u32,
-                composition_offset: (t.map.ticks(p.pts().unwrap_or(dts)) - out) as i32,
+                duration: (t.map.out(next) - out).max(0) as u32,
+                composition_offset: (t.map.out(p.pts().unwrap_or(dts)) - out) as i32,
                 sync: p.is_key() || t.kind == TrackKind::Audio,
             });
             payload.extend_from_slice(data);

@@ -1,7 +1,11 @@
 //! The one timestamp mapper: source timestamps (a stream's time base) to the output track's
-//! timescale and to microseconds. Presentation times are kept as in the source; only decode
-//! times of video with B-frames are shifted (by `dts_shift`) so that `tfdt` is never negative,
-//! which the signed composition offsets of `trun` v1 compensate exactly.
+//! timescale and to microseconds.
+//!
+//! Output time = source time + one presentation-wide shift `C` (the same for every track, so
+//! A/V and subtitle sync stay the source's). `C` is the smallest shift that makes every decode
+//! time non-negative (B-frame delay, AAC priming); it is 0 for most files. Every init segment
+//! carries an edit list of `C`, so readers that apply edit lists (FFmpeg, Safari) see exactly
+//! the source's timestamps, and readers that don't (MSE players) see every track shifted alike.
 
 /// Maps one stream's timestamps to its fMP4 track timeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,8 +16,8 @@ pub struct TimeMap {
     pub den: i64,
     /// Output track timescale (ticks per second).
     pub timescale: u32,
-    /// Added to source decode timestamps (source units) so the first decode time is >= 0.
-    pub dts_shift: i64,
+    /// The presentation-wide shift `C` in output ticks, added to every decode and presentation time.
+    pub shift: i64,
 }
 
 /// `a * b / c` rounded to nearest, in 128-bit so nothing overflows.
@@ -31,14 +35,14 @@ pub fn rescale(a: i64, b: i64, c: i64) -> i64 {
 impl TimeMap {
     /// Chooses the output timescale for a stream: its own time base when that is `1/N` with
     /// `N >= min_den`, else `fallback` (90 kHz for video, the sample rate for audio).
-    pub fn new(num: i32, den: i32, min_den: u32, fallback: u32, dts_shift: i64) -> TimeMap {
+    pub fn new(num: i32, den: i32, min_den: u32, fallback: u32) -> TimeMap {
         let (num, den) = (num.max(1) as i64, den.max(1) as i64);
         let timescale = if num == 1 && den >= min_den as i64 && den <= u32::MAX as i64 {
             den as u32
         } else {
             fallback.max(1)
         };
-        TimeMap { num, den, timescale, dts_shift }
+        TimeMap { num, den, timescale, shift: 0 }
     }
 
     /// Source units to output ticks (no shift).
@@ -49,14 +53,24 @@ impl TimeMap {
         rescale(src, self.num * self.timescale as i64, self.den)
     }
 
-    /// Output decode time (tfdt units) of a source decode timestamp.
-    pub fn out_dts(&self, dts: i64) -> i64 {
-        self.ticks(dts + self.dts_shift)
+    /// Output time (tfdt units) of a source timestamp.
+    pub fn out(&self, src: i64) -> i64 {
+        self.ticks(src) + self.shift
     }
 
-    /// Source units to microseconds (presentation timeline).
+    /// Output time of a source timestamp, in microseconds.
+    pub fn out_us(&self, src: i64) -> i64 {
+        self.ticks_to_us(self.out(src))
+    }
+
+    /// Source units to microseconds (the source's own timeline).
     pub fn us(&self, src: i64) -> i64 {
         rescale(src, self.num * 1_000_000, self.den)
+    }
+
+    /// Sets the shift from `C` expressed as `ticks / timescale` seconds (rounded to this track's ticks).
+    pub fn set_shift(&mut self, ticks: i64, timescale: u32) {
+        self.shift = rescale(ticks, self.timescale as i64, timescale.max(1) as i64);
     }
 
     /// Output ticks to microseconds.
@@ -81,19 +95,23 @@ mod tests {
 
     #[test]
     fn identity_when_time_base_is_fine() {
-        let m = TimeMap::new(1, 24000, 1000, 90000, 2002);
+        let mut m = TimeMap::new(1, 24000, 1000, 90000);
+        m.set_shift(2002, 24000);
         assert_eq!(m.timescale, 24000);
         assert_eq!(m.ticks(1001), 1001);
-        assert_eq!(m.out_dts(-2002), 0);
+        assert_eq!(m.out(-2002), 0);
+        let mut a = TimeMap::new(1, 48000, 48000, 48000);
+        a.set_shift(2002, 24000);
+        assert_eq!(a.shift, 4004);
         assert_eq!(m.us(24000), 1_000_000);
     }
 
     #[test]
     fn coarse_time_base_uses_fallback_and_rounds() {
-        let m = TimeMap::new(1, 1000, 48000, 48000, 0);
+        let m = TimeMap::new(1, 1000, 48000, 48000);
         assert_eq!(m.timescale, 48000);
         assert_eq!(m.ticks(21), 1008);
-        let a = TimeMap::new(1001, 24000, 1000, 90000, 0);
+        let a = TimeMap::new(1001, 24000, 1000, 90000);
         assert_eq!(a.timescale, 90000);
         assert_eq!(a.ticks(1), 3754); // 1001/24000 s = 3753.75 ticks
         assert_eq!(rescale(-3, 1, 2), -2);
