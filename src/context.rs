@@ -25,9 +25,26 @@ pub struct Key {
     resource: Resource,
 }
 
+/// One indexing in progress: concurrent openers of the same file wait for its result.
+struct OpenFlight {
+    identity: FileIdentity,
+    result: Mutex<Option<Result<Arc<Media>>>>,
+    done: Condvar,
+}
+
+impl OpenFlight {
+    fn wait(&self) -> Result<Arc<Media>> {
+        let mut r = self.result.lock();
+        while r.is_none() {
+            self.done.wait(&mut r);
+        }
+        r.clone().unwrap_or_else(|| Err(Error::internal("open vanished")))
+    }
+}
+
 enum Slot {
-    /// Being indexed by one thread; others wait on the context's condvar.
-    Opening(FileIdentity),
+    /// Being indexed by one thread; others wait for its result (and share it).
+    Opening(Arc<OpenFlight>),
     /// Indexed; shared by every handle (the registry itself holds only a weak reference).
     Ready(Weak<Media>),
 }
@@ -53,7 +70,6 @@ pub struct Context {
     pub config: Config,
     cache: Cache<Key>,
     registry: Mutex<Registry>,
-    opened: Condvar,
     counters: OpenCounters,
 }
 
@@ -65,7 +81,6 @@ impl Context {
         Context {
             cache: Cache::new(config.cache_bytes),
             registry: Mutex::new(Registry { live: HashMap::new(), idle: LruCache::new(idle) }),
-            opened: Condvar::new(),
             counters: OpenCounters::default(),
             config,
         }
@@ -77,47 +92,54 @@ impl Context {
         self.counters.opens.fetch_add(1, Ordering::Relaxed);
         let identity = FileIdentity::of(path)?;
         let key = path.to_path_buf();
-        {
+        let flight = {
             let mut reg = self.registry.lock();
-            loop {
-                if let Some((m, _)) = reg.idle.pop(&key) {
-                    if m.index.identity == identity {
-                        reg.live.insert(key.clone(), Slot::Ready(Arc::downgrade(&m)));
+            if let Some((m, _)) = reg.idle.pop(&key) {
+                if m.index.identity == identity {
+                    reg.live.insert(key.clone(), Slot::Ready(Arc::downgrade(&m)));
+                    self.counters.reuses.fetch_add(1, Ordering::Relaxed);
+                    return Ok(m);
+                }
+            }
+            match reg.live.get(&key) {
+                Some(Slot::Ready(w)) => {
+                    if let Some(m) = w.upgrade().filter(|m| m.index.identity == identity) {
                         self.counters.reuses.fetch_add(1, Ordering::Relaxed);
                         return Ok(m);
                     }
                 }
-                match reg.live.get(&key) {
-                    Some(Slot::Ready(w)) => {
-                        if let Some(m) = w.upgrade().filter(|m| m.index.identity == identity) {
-                            self.counters.reuses.fetch_add(1, Ordering::Relaxed);
-                            return Ok(m);
-                        }
-                        break;
-                    }
-                    Some(Slot::Opening(id)) if *id == identity => self.opened.wait(&mut reg),
-                    _ => break,
+                Some(Slot::Opening(f)) if f.identity == identity => {
+                    let f = f.clone();
+                    drop(reg);
+                    self.counters.reuses.fetch_add(1, Ordering::Relaxed);
+                    return f.wait();
                 }
+                _ => {}
             }
-            reg.live.insert(key.clone(), Slot::Opening(identity));
-        }
+            let f = Arc::new(OpenFlight { identity, result: Mutex::new(None), done: Condvar::new() });
+            reg.live.insert(key.clone(), Slot::Opening(f.clone()));
+            f
+        };
         let started = Instant::now();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| media::open(path, identity, &self.config)))
             .unwrap_or_else(|_| Err(Error::new(crate::error::ErrorKind::Panic, "panic while indexing")));
         self.counters.indexings.fetch_add(1, Ordering::Relaxed);
         self.counters.index_time_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        let mut reg = self.registry.lock();
-        match &result {
-            Ok(m) => {
-                reg.live.insert(key, Slot::Ready(Arc::downgrade(m)));
-            }
-            Err(_) => {
-                if matches!(reg.live.get(&key), Some(Slot::Opening(id)) if *id == identity) {
+        {
+            let mut reg = self.registry.lock();
+            let ours = matches!(reg.live.get(&key), Some(Slot::Opening(f)) if Arc::ptr_eq(f, &flight));
+            match &result {
+                Ok(m) if ours => {
+                    reg.live.insert(key, Slot::Ready(Arc::downgrade(m)));
+                }
+                Err(_) if ours => {
                     reg.live.remove(&key);
                 }
+                _ => {}
             }
         }
-        self.opened.notify_all();
+        *flight.result.lock() = Some(result.clone());
+        flight.done.notify_all();
         if let Err(e) = &result {
             log::debug!("open {} failed: {e}", path.display());
         }
