@@ -156,6 +156,9 @@ pub struct Track {
     /// Decode timestamps of every sample, when the container gives none (Matroska video with
     /// B-frames): derived once from the presentation times.
     pub decode_ts: Option<Vec<i64>>,
+    /// Byte position and timing of every sample, for containers indexed without FFmpeg (MP4):
+    /// media segments are then read with positioned reads, no demuxer involved.
+    pub sample_table: Option<Vec<SampleRec>>,
     /// Video width.
     pub width: u32,
     /// Video height.
@@ -261,6 +264,39 @@ impl MediaIndex {
 }
 
 /// One source sample as seen at indexing.
+/// Where one sample's bytes are and when it plays (24 bytes per sample).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SampleRec {
+    /// Byte position in the file.
+    pub pos: u64,
+    /// Decode timestamp (source time base).
+    pub dts: i64,
+    /// Size in bytes; the top bit marks a sync sample.
+    size_key: u32,
+    /// Presentation minus decode timestamp (source time base).
+    pub cto: i32,
+}
+
+impl SampleRec {
+    const KEY: u32 = 1 << 31;
+    /// A record; `size` must be below 2 GiB.
+    pub fn new(pos: u64, dts: i64, pts: i64, size: u32, key: bool) -> SampleRec {
+        SampleRec { pos, dts, size_key: (size & !Self::KEY) | if key { Self::KEY } else { 0 }, cto: (pts - dts) as i32 }
+    }
+    /// Size in bytes.
+    pub fn size(&self) -> u32 {
+        self.size_key & !Self::KEY
+    }
+    /// Sync sample.
+    pub fn key(&self) -> bool {
+        self.size_key & Self::KEY != 0
+    }
+    /// Presentation timestamp.
+    pub fn pts(&self) -> i64 {
+        self.dts + self.cto as i64
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct RawSample {
     dts: i64,
@@ -691,6 +727,7 @@ fn make_track(
         map,
         segments: Vec::new(),
         decode_ts: None,
+        sample_table: None,
         width: info.width,
         height: info.height,
         frame_rate: info.frame_rate,

@@ -12,7 +12,9 @@ use crate::cache::Bytes;
 use crate::demux::Demuxer;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fmp4::{self, SampleMeta, TrackInit};
-use crate::index::{Delivery, FileIdentity, MediaIndex, Segment, Track, TrackKind};
+use crate::index::{Delivery, FileIdentity, MediaIndex, SampleRec, Segment, Track, TrackKind};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use crate::names::Resource;
 use crate::playlist;
 use crate::subtitle;
@@ -36,6 +38,9 @@ pub mod mime {
 pub struct Media {
     /// The index.
     pub index: MediaIndex,
+    /// The file as opened when indexed (positioned reads of samples; a replaced file keeps
+    /// serving the version that was indexed).
+    file: Option<File>,
     demuxers: Mutex<Vec<Demuxer>>,
     max_idle_demuxers: usize,
 }
@@ -43,7 +48,8 @@ pub struct Media {
 impl Media {
     /// Wraps a fresh index.
     pub fn new(index: MediaIndex, max_idle_demuxers: usize) -> Media {
-        Media { index, demuxers: Mutex::new(Vec::new()), max_idle_demuxers }
+        let file = File::open(&index.path).ok();
+        Media { index, file, demuxers: Mutex::new(Vec::new()), max_idle_demuxers }
     }
 
     /// Content type of a resource of this media.
@@ -208,6 +214,47 @@ impl Media {
         Ok(out)
     }
 
+    /// A media segment read straight from the file with positioned reads: contiguous samples are
+    /// read in one call; nothing but this track's bytes is read.
+    fn segment_from_table(&self, t: &Track, k: usize, table: &[SampleRec]) -> Result<Vec<u8>> {
+        let seg = t.segments[k];
+        let recs = table
+            .get(seg.first as usize..seg.first as usize + seg.samples as usize)
+            .ok_or_else(|| Error::internal("segment outside the sample table"))?;
+        self.check_unchanged()?;
+        let file = self.file.as_ref().ok_or_else(|| Error::internal("no file handle"))?;
+        let total: usize = recs.iter().map(|r| r.size() as usize).sum();
+        let mut payload = vec![0u8; total];
+        let (mut i, mut at) = (0, 0usize);
+        while i < recs.len() {
+            let (start, mut len, mut j) = (recs[i].pos, recs[i].size() as u64, i + 1);
+            while j < recs.len() && recs[j].pos == start + len {
+                len += recs[j].size() as u64;
+                j += 1;
+            }
+            file.read_exact_at(&mut payload[at..at + len as usize], start).map_err(|e| {
+                Error::new(ErrorKind::InvalidMedia, format!("cannot read {len} bytes at offset {start}: {e} (file truncated or changed)"))
+            })?;
+            at += len as usize;
+            i = j;
+        }
+        let metas: Vec<SampleMeta> = recs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let next = recs.get(i + 1).map_or(seg.src_end, |n| n.dts);
+                let out = t.map.out(r.dts);
+                SampleMeta {
+                    size: r.size(),
+                    duration: (t.map.out(next) - out).max(0) as u32,
+                    composition_offset: (t.map.out(r.pts()) - out) as i32,
+                    sync: r.key() || t.kind == TrackKind::Audio,
+                }
+            })
+            .collect();
+        write_segment(k, seg.out_start, &metas, &payload)
+    }
+
     fn media_segment(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
         let seg = t.segments[k];
         let ctx = |e: Error| e.context(format!("{}: stream {} segment {k}", self.index.path.display(), t.stream));
@@ -221,6 +268,9 @@ impl Media {
             let metas: Vec<SampleMeta> =
                 enc.frame_sizes.iter().map(|&size| SampleMeta { size, duration: 1024, composition_offset: 0, sync: true }).collect();
             return write_segment(k, seg.out_start, &metas, &enc.payload).map_err(ctx);
+        }
+        if let Some(table) = &t.sample_table {
+            return self.segment_from_table(t, k, table).map_err(ctx);
         }
         let packets = self.with_demuxer(|d| read_segment(d, t, &seg, self.index.from_container_index)).map_err(ctx)?;
         let mut metas = Vec::with_capacity(packets.len());
