@@ -625,6 +625,11 @@ fn assemble(
             .collect();
         return Err(Error::new(ErrorKind::NoPlayableTracks, format!("nothing to play: {}", reasons.join("; "))));
     };
+    for (t, c) in tracks.iter().zip(collected.iter_mut()) {
+        if t.kind == TrackKind::Audio {
+            drop_priming(c);
+        }
+    }
     apply_shared_shift(&mut tracks, &collected);
     let target_us = cfg.segment_duration.as_micros() as i64;
     let boundaries = cut_main(&mut tracks[main], std::mem::take(&mut collected[main]), target_us);
@@ -652,6 +657,21 @@ fn assemble(
         from_container_index,
         index_time: started.elapsed(),
     })
+}
+
+/// Drops leading audio samples that end at or before time 0 (encoder priming that the source's
+/// edit list hides entirely); a frame that is partly presented stays.
+fn drop_priming(c: &mut Collected) {
+    let n = c.samples.len();
+    let ends_by_zero = |i: usize| {
+        let s = c.samples[i];
+        let next = if i + 1 < n { c.samples[i + 1].dts } else { c.end_dts.unwrap_or(s.dts) };
+        s.pts < 0 && s.pts + (next - s.dts) <= 0
+    };
+    let k = (0..n).take_while(|&i| ends_by_zero(i)).count();
+    if k > 0 && k < n {
+        c.samples.drain(..k);
+    }
 }
 
 /// Shifts every fMP4 track by the same amount `C`: the smallest that makes every decode time
@@ -822,9 +842,11 @@ fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i64> {
     let samples = &c.samples;
     let map = track.map;
     // Boundaries use the output decode timeline (shifted dts), in µs: the same times EXTINF sums.
-    let time = |s: &RawSample| map.out_us(s.dts);
+    // Boundaries are the keyframes' presentation times: what players align renditions on.
+    let time = |s: &RawSample| map.out_us(s.pts);
     let end_dts = c.end_dts.unwrap_or_else(|| samples.last().map_or(0, |s| s.dts + 1));
-    let end_us = map.out_us(end_dts);
+    let delay = samples.iter().find(|s| s.key).map_or(0, |s| s.pts - s.dts);
+    let end_us = map.out_us(end_dts + delay);
     let first_key = samples.iter().position(|s| s.key).unwrap_or(0);
     let keys: Vec<usize> = (first_key..samples.len()).filter(|&i| samples[i].key || track.kind == TrackKind::Audio).collect();
     let mut cuts = vec![first_key];
