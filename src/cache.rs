@@ -39,7 +39,7 @@ struct Flight {
 pub struct CacheCounters {
     /// Requests answered from the cache.
     pub hits: AtomicU64,
-    /// Requests that were not in the cache (each generated or waited for a generation).
+    /// Requests that were not in the cache: `misses == generations + shared_waits` exactly.
     pub misses: AtomicU64,
     /// Generations run (one per distinct miss).
     pub generations: AtomicU64,
@@ -120,14 +120,16 @@ impl<K: Hash + Eq + Clone> Cache<K> {
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(hit);
         }
-        self.counters.misses.fetch_add(1, Ordering::Relaxed);
         let (flight, leader) = {
             let mut flights = self.flights.lock();
             // Re-check under the flights lock: a leader inserts into the cache before it removes
             // its flight, so a key is always either cached, in flight, or truly missing here.
             if let Some(hit) = self.get(key) {
+                self.counters.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(hit);
             }
+            // A miss: this request either generates (leader) or waits for the one generating.
+            self.counters.misses.fetch_add(1, Ordering::Relaxed);
             match flights.get(key) {
                 Some(f) => (f.clone(), false),
                 None => {

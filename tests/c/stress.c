@@ -331,6 +331,14 @@ typedef struct {
     uint64_t samples, overflows, failures;
 } Monitor;
 
+/* The unsigned number after "key": in a JSON object (0 when absent). */
+static unsigned long long json_u64(const char *json, const char *key) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = json ? strstr(json, pat) : NULL;
+    return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
+}
+
 /* Reads "cache_bytes" from the stats JSON; returns 0 or -1 (error already printed). */
 static int sample_cache_bytes(uint64_t *out) {
     HlsBuffer buf = {0};
@@ -512,8 +520,18 @@ int main(int argc, char **argv) {
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
     HlsBuffer stats = {0};
-    if (hls_context_stats_json(g_ctx, &stats) == HLS_OK)
+    if (hls_context_stats_json(g_ctx, &stats) == HLS_OK) {
         printf("stress: stats %.*s\n", (int)stats.len, (const char *)stats.data);
+        /* Single flight: every miss either generated once or waited for that generation. */
+        char *json = strndup((const char *)stats.data, stats.len);
+        unsigned long long misses = json_u64(json, "cache_misses"), gens = json_u64(json, "generations"),
+                           waits = json_u64(json, "shared_waits");
+        if (misses != gens + waits) {
+            fprintf(stderr, "stress: cache_misses %llu != generations %llu + shared_waits %llu\n", misses, gens, waits);
+            errors++;
+        }
+        free(json);
+    }
     hls_free_buffer(&stats);
     printf("stress: %.2f s, %.0f requests/s, %" PRIu64 " reopens, %" PRIu64 " stats samples\n", secs,
            secs > 0 ? (double)requests / secs : 0.0, reopens, mon.samples);

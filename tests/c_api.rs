@@ -1,0 +1,133 @@
+//! Runs the C test programs (tests/c) against the real library: API error handling and the
+//! multi-threaded stress test, plain, under AddressSanitizer/UBSan, under valgrind, and under
+//! ThreadSanitizer (for the C side; see tests/c/tsan.supp for what TSan cannot see).
+
+#[allow(dead_code)]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Builds tests/c (`make <target>`) once per target against target/release.
+fn make(target: &str) {
+    common::ensure_library().expect("libhls.so");
+    let root = root();
+    let st = Command::new("make")
+        .arg("-s")
+        .arg("-C")
+        .arg(root.join("tests/c"))
+        .arg(format!("LIBDIR={}", root.join("target/release").display()))
+        .arg(format!("INCLUDE={}", root.join("include").display()))
+        .arg(target)
+        .status()
+        .expect("make");
+    assert!(st.success(), "make -C tests/c {target} failed");
+}
+
+fn media() -> PathBuf {
+    common::ensure_media(&["h264_aac.mp4", "multi_audio.mkv", "subs.mp4", "audio_only.m4a", "empty.mp4", "text.mp4", "truncated.mp4", "corrupt.mp4", "subs_only.mkv"]).expect("media");
+    root().join("target/media")
+}
+
+fn run(prog: &str, args: &[&str], env: &[(&str, &str)], wrapper: &[&str]) -> String {
+    let exe = root().join("tests/c").join(prog);
+    let mut cmd = if wrapper.is_empty() {
+        Command::new(&exe)
+    } else {
+        let mut c = Command::new(wrapper[0]);
+        c.args(&wrapper[1..]).arg(&exe);
+        c
+    };
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("spawn C test");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{prog} {args:?} failed ({}):\n{text}", out.status);
+    text
+}
+
+fn valid_files() -> Vec<String> {
+    let m = media();
+    ["h264_aac.mp4", "multi_audio.mkv", "subs.mp4", "audio_only.m4a"]
+        .iter()
+        .map(|f| m.join(f).display().to_string())
+        .collect()
+}
+
+fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}
+
+#[test]
+fn api_errors_plain() {
+    make("all");
+    let m = media();
+    let out = run("api_errors", &[&path_str(&m), &path_str(&m.join("h264_aac.mp4"))], &[], &[]);
+    assert!(out.contains(" passed, 0 failed"), "{out}");
+}
+
+#[test]
+fn api_errors_asan() {
+    make("asan");
+    let m = media();
+    let out = run(
+        "api_errors-asan",
+        &[&path_str(&m), &path_str(&m.join("h264_aac.mp4"))],
+        &[("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=23")],
+        &[],
+    );
+    assert!(out.contains(" passed, 0 failed"), "{out}");
+}
+
+#[test]
+fn stress_16_threads_small_cache() {
+    make("all");
+    let files = valid_files();
+    let mut args = vec!["16", "400", "3000000"];
+    args.extend(files.iter().map(String::as_str));
+    let out = run("stress", &args, &[], &[]);
+    assert!(out.contains(" 0 mismatches"), "{out}");
+    println!("{out}");
+}
+
+#[test]
+fn stress_asan() {
+    make("asan");
+    let files = valid_files();
+    let mut args = vec!["8", "150", "2000000"];
+    args.extend(files.iter().map(String::as_str));
+    let out = run("stress-asan", &args, &[("ASAN_OPTIONS", "detect_leaks=1:exitcode=23")], &[]);
+    assert!(out.contains(" 0 mismatches"), "{out}");
+}
+
+#[test]
+fn stress_valgrind() {
+    make("all");
+    let files = valid_files();
+    let mut args = vec!["4", "40", "2000000"];
+    args.extend(files.iter().take(2).map(String::as_str));
+    let out = run(
+        "stress",
+        &args,
+        &[],
+        &["valgrind", "-q", "--error-exitcode=33", "--leak-check=full", "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite"],
+    );
+    assert!(out.contains(" 0 mismatches"), "{out}");
+}
+
+#[test]
+fn stress_tsan() {
+    make("tsan");
+    let files = valid_files();
+    let mut args = vec!["8", "150", "2000000"];
+    args.extend(files.iter().take(2).map(String::as_str));
+    let supp = format!("suppressions={} halt_on_error=1 exitcode=44", root().join("tests/c/tsan.supp").display());
+    let out = run("stress-tsan", &args, &[("TSAN_OPTIONS", &supp)], &[]);
+    assert!(out.contains(" 0 mismatches"), "{out}");
+}
