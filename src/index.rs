@@ -642,9 +642,11 @@ fn assemble(
         }
     }
     let duration_us = boundaries.last().copied().unwrap_or(0) - boundaries[0];
-    // Source time 0 on the fMP4 timeline, at 90 kHz (for X-TIMESTAMP-MAP).
+    // Source time 0 on the presented fMP4 timeline (after the init's edit list), at 90 kHz, for
+    // X-TIMESTAMP-MAP. Players apply the edit list (Chromium MSE, Safari, FFmpeg), so the
+    // presented time of a sample is its source time: this is 0 whatever the shift.
     let m = tracks[main].map;
-    let mpegts_origin = crate::timeline::rescale(m.shift, 90_000, m.timescale as i64).max(0) as u64;
+    let mpegts_origin = crate::timeline::rescale(m.out(0) - m.shift, 90_000, m.timescale as i64).max(0) as u64;
     Ok(MediaIndex {
         path: path.to_path_buf(),
         identity,

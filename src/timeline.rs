@@ -4,8 +4,9 @@
 //! Output time = source time + one presentation-wide shift `C` (the same for every track, so
 //! A/V and subtitle sync stay the source's). `C` is the smallest shift that makes every decode
 //! time non-negative (B-frame delay, AAC priming); it is 0 for most files. Every init segment
-//! carries an edit list of `C`, so readers that apply edit lists (FFmpeg, Safari) see exactly
-//! the source's timestamps, and readers that don't (MSE players) see every track shifted alike.
+//! carries an edit list of `C`, so readers that apply edit lists (FFmpeg, Safari, Chromium's MSE)
+//! see exactly the source's timestamps; a reader that ignored them would still see every track
+//! shifted alike.
 
 /// Maps one stream's timestamps to its fMP4 track timeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
