@@ -97,7 +97,8 @@ impl Default for AacSettings {
 /// What a transcoded track becomes: what the playlists and the init segment announce.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AacTarget {
-    /// Output sample rate in Hz (one of [`AAC_SAMPLE_RATES`]).
+    /// Output sample rate in Hz: the source rate when AAC-LC allows it (8000, 11025, 12000,
+    /// 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000), else 48000.
     pub sample_rate: u32,
     /// Output channels: 2, or 6 (5.1: L R C LFE Ls Rs) with `keep_surround` and a source of at
     /// least 6 channels.
@@ -114,7 +115,7 @@ pub struct EncodedRange {
     /// The frames, back to back.
     pub payload: Vec<u8>,
     /// Size in bytes of each frame, in order; one entry per frame of the range. Every frame
-    /// lasts [`AAC_FRAME_SAMPLES`] samples.
+    /// lasts 1024 samples.
     pub frame_sizes: Vec<u32>,
 }
 
