@@ -377,14 +377,31 @@ static int fetch_segments(SegmentJob *job, int nthreads) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: hls-dump [--threads N] <media-file> <out-dir>\n");
+    fprintf(stderr, "usage: hls-dump [--threads N] [--shuffle SEED] [--transcode unplayable|browser-safe|never]\n"
+                    "                [--segment-ms MS] <media-file> <out-dir>\n");
 }
 
 int main(int argc, char **argv) {
     int nthreads = 1;
+    unsigned shuffle_seed = 0;
+    long segment_ms = 0;
+    HlsTranscodePolicy policy = HLS_TRANSCODE_UNPLAYABLE;
     const char *media_path = NULL, *out_dir = NULL;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--shuffle") == 0 && i + 1 < argc) {
+            shuffle_seed = (unsigned)strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--segment-ms") == 0 && i + 1 < argc) {
+            segment_ms = strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--transcode") == 0 && i + 1 < argc) {
+            const char *p = argv[++i];
+            if (strcmp(p, "unplayable") == 0) policy = HLS_TRANSCODE_UNPLAYABLE;
+            else if (strcmp(p, "browser-safe") == 0) policy = HLS_TRANSCODE_BROWSER_SAFE;
+            else if (strcmp(p, "never") == 0) policy = HLS_TRANSCODE_NEVER;
+            else {
+                fprintf(stderr, "hls-dump: unknown --transcode policy %s\n", p);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             char *end;
             long n = strtol(argv[++i], &end, 10);
             if (*end || n < 1 || n > MAX_THREADS) {
@@ -420,7 +437,15 @@ int main(int argc, char **argv) {
     unsigned long long bytes = 0;
     HlsBuffer buf;
 
-    HlsContext *ctx = hls_context_new(NULL);
+    HlsConfig *cfg = hls_config_new();
+    if (!cfg || hls_config_set_transcode_policy(cfg, policy) != HLS_OK ||
+        (segment_ms && hls_config_set_segment_duration_ms(cfg, (uint32_t)segment_ms) != HLS_OK)) {
+        fprintf(stderr, "hls-dump: bad configuration: %s\n", hls_last_error_message());
+        hls_config_free(cfg);
+        return 2;
+    }
+    HlsContext *ctx = hls_context_new(cfg);
+    hls_config_free(cfg);
     if (!ctx) {
         fprintf(stderr, "hls-dump: hls_context_new failed: %s\n", hls_last_error_message());
         return 1;
@@ -471,6 +496,17 @@ int main(int argc, char **argv) {
         if (!name_is_safe(name) || strcmp(name, "info.json") == 0) {
             fprintf(stderr, "hls-dump: a media playlist names an unsafe URI: '%s'\n", name);
             goto out;
+        }
+    }
+
+    if (shuffle_seed) {
+        /* Fetch segments in a random order: output must not depend on request order. */
+        srand(shuffle_seed);
+        for (size_t i = segments.len; i > 1; i--) {
+            size_t j = (size_t)rand() % i;
+            char *t = segments.items[i - 1];
+            segments.items[i - 1] = segments.items[j];
+            segments.items[j] = t;
         }
     }
 

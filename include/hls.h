@@ -86,7 +86,7 @@ typedef enum HlsTranscodePolicy {
    */
   HLS_TRANSCODE_UNPLAYABLE = 0,
   /**
-   * Also transcode FLAC, Opus, AC-3 and E-AC-3, so every browser plays every track.
+   * Also transcode FLAC, Opus, AC-3, E-AC-3 and MP3, so every browser plays every track.
    */
   HLS_TRANSCODE_BROWSER_SAFE = 1,
   /**

@@ -7,7 +7,7 @@ use std::time::Duration;
 pub enum TranscodePolicy {
     /// Transcode only codecs that HLS players can't play (DTS, TrueHD, Vorbis, PCM, ...).
     Unplayable,
-    /// Also transcode codecs with patchy browser support (FLAC, Opus, AC-3, E-AC-3).
+    /// Also transcode codecs with patchy browser support (FLAC, Opus, AC-3, E-AC-3, MP3).
     BrowserSafe,
     /// Like `Unplayable`, and add an extra AAC rendition beside each AC-3/E-AC-3 passthrough track.
     AddAacBesideSurround,

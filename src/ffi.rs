@@ -76,7 +76,7 @@ impl From<ErrorKind> for HlsStatus {
 pub enum HlsTranscodePolicy {
     /// Default: transcode to AAC only what HLS players can't play (DTS, TrueHD, Vorbis, PCM, ...).
     HLS_TRANSCODE_UNPLAYABLE = 0,
-    /// Also transcode FLAC, Opus, AC-3 and E-AC-3, so every browser plays every track.
+    /// Also transcode FLAC, Opus, AC-3, E-AC-3 and MP3, so every browser plays every track.
     HLS_TRANSCODE_BROWSER_SAFE = 1,
     /// Like UNPLAYABLE, plus an AAC rendition beside AC-3/E-AC-3 passthrough (reserved; behaves as UNPLAYABLE).
     HLS_TRANSCODE_ADD_AAC = 2,

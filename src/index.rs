@@ -805,7 +805,8 @@ fn video_delivery(info: &StreamInfo, c: &Collected, video_taken: bool) -> Delive
 
 fn audio_delivery(info: &StreamInfo, c: &Collected, cfg: &Config) -> Delivery {
     let copyable = copy_codec(info.id);
-    let browser_safe = matches!(copyable, Some(Codec::Aac | Codec::Mp3));
+    // MP3 in fMP4 is not played by Chromium's MSE: only AAC is safe everywhere.
+    let browser_safe = matches!(copyable, Some(Codec::Aac));
     let transcode = match cfg.transcode {
         TranscodePolicy::Never => false,
         TranscodePolicy::BrowserSafe => !browser_safe,

@@ -259,7 +259,7 @@ impl Media {
         let seg = t.segments[k];
         let ctx = |e: Error| e.context(format!("{}: stream {} segment {k}", self.index.path.display(), t.stream));
         if let Delivery::Transcode { params, target, .. } = &t.delivery {
-            let (lo, hi) = (t.map.from_us(transcode::preroll_us()), t.map.from_us(100_000));
+            let (lo, hi) = (t.map.from_us(transcode::preroll_us()), t.map.from_us(transcode::postroll_us()));
             let packets = self.with_demuxer(|d| read_packets(d, t, seg.src_start - lo, seg.src_end + hi, self.index.from_container_index)).map_err(ctx)?;
             let tb = ff::Rational::new(t.map.num as i32, t.map.den as i32);
             let first = (seg.out_start as i64 - t.map.shift).max(0) as u64 / 1024;
