@@ -19,6 +19,7 @@ use crate::config::{Config, TranscodePolicy};
 use crate::demux::Demuxer;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fmp4;
+use crate::mp4index::{self, Mp4Track};
 use crate::subtitle::{self, CueExtractor, CueTrack};
 use crate::timeline::TimeMap;
 use crate::transcode::{self, AacSettings, AacTarget};
@@ -303,6 +304,8 @@ struct RawSample {
     pts: i64,
     size: u32,
     key: bool,
+    /// Byte position (known when the index was read directly; 0 otherwise).
+    pos: u64,
 }
 
 /// Per-stream facts read from the header.
@@ -405,6 +408,8 @@ struct Collected {
     synthesized: bool,
     /// Bytes of a keyframe after the first (to tell IDR from open-GOP random access points).
     later_keyframe: Option<Vec<u8>>,
+    /// Sample positions are known: segments are read directly from the file.
+    direct: bool,
 }
 
 /// True when a video keyframe sample starts a closed GOP: an H.264 IDR, an HEVC IDR/BLA (not a
@@ -453,6 +458,202 @@ pub fn build(path: &Path, identity: FileIdentity, cfg: &Config) -> Result<MediaI
     if identity.size == 0 {
         return Err(Error::media("file is empty (0 bytes)"));
     }
+    let file = File::open(path).map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))?;
+    match mp4index::read(&file, identity.size) {
+        Ok(ix) if !ix.fragmented => {
+            if let Some(index) = build_from_mp4(path, identity, cfg, ix, &file, started)? {
+                return Ok(index);
+            }
+        }
+        // Fragmented, not ISO-BMFF, or a construct the fast reader leaves to FFmpeg.
+        Ok(_) | Err(_) => {}
+    }
+    build_with_ffmpeg(path, identity, cfg, started)
+}
+
+/// Codec id of an MP4 sample entry (what FFmpeg's mov demuxer would report).
+fn mp4_codec_id(t: &Mp4Track) -> Id {
+    match &t.sample_entry {
+        b"avc1" | b"avc3" => Id::H264,
+        b"hvc1" | b"hev1" => Id::HEVC,
+        b"av01" => Id::AV1,
+        b"mp4a" => match t.object_type {
+            0x6B | 0x69 => Id::MP3,
+            0x40 | 0x66 | 0x67 | 0x68 => Id::AAC,
+            0xA5 => Id::AC3,
+            0xA6 => Id::EAC3,
+            _ => Id::None,
+        },
+        b".mp3" => Id::MP3,
+        b"ac-3" => Id::AC3,
+        b"ec-3" => Id::EAC3,
+        b"Opus" => Id::OPUS,
+        b"fLaC" => Id::FLAC,
+        b"tx3g" | b"text" => Id::MOV_TEXT,
+        b"wvtt" => Id::WEBVTT,
+        _ => Id::None,
+    }
+}
+
+/// Minimal decoder parameters for a track read without FFmpeg (subtitle decoding needs the
+/// codec id and its extradata).
+fn mp4_params(t: &Mp4Track, id: Id, medium: MediaType) -> ff::codec::Parameters {
+    let mut p = ff::codec::Parameters::new();
+    p.set_medium(medium);
+    p.set_id(id);
+    // SAFETY: p owns its AVCodecParameters; extradata is allocated with FFmpeg's allocator and
+    // the required zeroed padding, and ownership passes to the parameters.
+    unsafe {
+        let raw = p.as_mut_ptr();
+        if !t.config.is_empty() {
+            let pad = ff::ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize;
+            let buf = ff::ffi::av_mallocz(t.config.len() + pad) as *mut u8;
+            if !buf.is_null() {
+                std::ptr::copy_nonoverlapping(t.config.as_ptr(), buf, t.config.len());
+                (*raw).extradata = buf;
+                (*raw).extradata_size = t.config.len() as i32;
+            }
+        }
+        (*raw).width = t.width as i32;
+        (*raw).height = t.height as i32;
+        (*raw).sample_rate = t.sample_rate as i32;
+    }
+    p
+}
+
+/// The MP4 fast path: sample tables read directly (a few positioned reads). FFmpeg's demuxer is
+/// opened only when a track needs its decoder parameters (audio to transcode, codecs this reader
+/// does not name). Returns `None` when FFmpeg must index the file itself.
+fn build_from_mp4(
+    path: &Path,
+    identity: FileIdentity,
+    cfg: &Config,
+    ix: mp4index::Mp4Index,
+    file: &File,
+    started: Instant,
+) -> Result<Option<MediaIndex>> {
+    let mut infos = Vec::with_capacity(ix.tracks.len());
+    let mut collected: Vec<Collected> = Vec::with_capacity(ix.tracks.len());
+    let mut ffmpeg: Option<Demuxer> = None;
+    let mut extractors = HashMap::new();
+    for (i, t) in ix.tracks.into_iter().enumerate() {
+        let kind = match &t.handler {
+            b"vide" => TrackKind::Video,
+            b"soun" => TrackKind::Audio,
+            b"sbtl" | b"text" | b"subt" => TrackKind::Subtitle,
+            _ => TrackKind::Other,
+        };
+        let mut id = mp4_codec_id(&t);
+        let medium = match kind {
+            TrackKind::Video => MediaType::Video,
+            TrackKind::Audio => MediaType::Audio,
+            TrackKind::Subtitle => MediaType::Subtitle,
+            TrackKind::Other => MediaType::Data,
+        };
+        // Audio to transcode (and codecs this reader does not name) need FFmpeg's full decoder
+        // parameters: open FFmpeg's demuxer once for them; everything else stays on the fast path.
+        let needs_ffmpeg = (kind == TrackKind::Audio && (id == Id::None || audio_will_transcode(id, cfg)))
+            || (kind == TrackKind::Video && id == Id::None);
+        let params = if needs_ffmpeg {
+            if ffmpeg.is_none() {
+                ffmpeg = Some(Demuxer::open(path, false)?);
+            }
+            let st = ffmpeg.as_ref().and_then(|d| d.input().streams().find(|s| s.id() == t.track_id as i32));
+            match st {
+                Some(st) => {
+                    id = st.parameters().id();
+                    st.parameters().clone()
+                }
+                None => return Ok(None),
+            }
+        } else {
+            mp4_params(&t, id, medium)
+        };
+        let tb = (1, t.timescale.max(1) as i32);
+        if kind == TrackKind::Subtitle && subtitle::classify(id).is_ok() {
+            if let Ok(mut x) = CueExtractor::new(params.clone(), ff::Rational::new(tb.0, tb.1)) {
+                feed_cues(file, &t.samples, &mut x);
+                extractors.insert(i, x);
+            }
+        }
+        let mut c = Collected::default();
+        if matches!(kind, TrackKind::Video | TrackKind::Audio) {
+            c.samples = t.samples.iter().map(|s| RawSample { dts: s.dts, pts: s.pts, size: s.size, key: s.key, pos: s.pos }).collect();
+            c.end_dts = Some(t.end_dts);
+            c.direct = true;
+            let keys: Vec<&mp4index::Mp4Sample> = t.samples.iter().filter(|s| s.key).take(2).collect();
+            c.first_packet = t.samples.first().and_then(|s| read_at(file, s.pos, s.size));
+            c.later_keyframe = keys.get(1).and_then(|s| read_at(file, s.pos, s.size));
+        }
+        collected.push(c);
+        infos.push(StreamInfo {
+            kind,
+            id,
+            codec_name: id.name().to_string(),
+            params,
+            tb,
+            language: t.language.clone(),
+            title: t.name.clone(),
+            default: t.default,
+            forced: false,
+            width: t.width,
+            height: t.height,
+            frame_rate: frame_rate_of(&t),
+            sample_rate: t.sample_rate,
+            channels: t.channels,
+            bits_per_sample: t.bits_per_sample,
+            extradata: t.config,
+        });
+    }
+    if !infos.iter().any(|i| matches!(i.kind, TrackKind::Video | TrackKind::Audio)) {
+        return Err(Error::new(ErrorKind::NoPlayableTracks, "nothing to play: the file has no audio or video stream"));
+    }
+    let mut index = assemble(path, identity, cfg, infos, collected, extractors, true, "mov,mp4,m4a,3gp,3g2,mj2".into(), started)?;
+    index.index_time = started.elapsed();
+    Ok(Some(index))
+}
+
+/// Frame rate of an MP4 video track: samples over duration.
+fn frame_rate_of(t: &Mp4Track) -> Option<f64> {
+    let n = t.samples.len();
+    let span = t.end_dts - t.samples.first()?.dts;
+    (n > 1 && span > 0 && t.handler == *b"vide").then(|| n as f64 * t.timescale as f64 / span as f64)
+}
+
+fn read_at(file: &File, pos: u64, size: u32) -> Option<Vec<u8>> {
+    if size == 0 || size > 8 << 20 {
+        return None;
+    }
+    let mut buf = vec![0u8; size as usize];
+    file.read_exact_at(&mut buf, pos).ok().map(|_| buf)
+}
+
+/// Reads every sample of a text subtitle track (only those bytes) into the cue extractor.
+fn feed_cues(file: &File, samples: &[mp4index::Mp4Sample], x: &mut CueExtractor) {
+    for (i, s) in samples.iter().enumerate() {
+        let Some(data) = read_at(file, s.pos, s.size) else { continue };
+        let mut pkt = ff::Packet::copy(&data);
+        pkt.set_pts(Some(s.pts));
+        pkt.set_dts(Some(s.dts));
+        if let Some(n) = samples.get(i + 1) {
+            pkt.set_duration(n.dts - s.dts);
+        }
+        x.push(&pkt).ok();
+    }
+}
+
+/// Whether an audio codec will be transcoded under the configured policy.
+fn audio_will_transcode(id: Id, cfg: &Config) -> bool {
+    let copyable = copy_codec(id);
+    match cfg.transcode {
+        TranscodePolicy::Never => false,
+        TranscodePolicy::BrowserSafe => !matches!(copyable, Some(Codec::Aac)),
+        TranscodePolicy::Unplayable | TranscodePolicy::AddAacBesideSurround => copyable.is_none(),
+    }
+}
+
+/// Indexes through FFmpeg: the mov demuxer's index for MP4, else one packet scan.
+fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started: Instant) -> Result<MediaIndex> {
     let mut dmx = Demuxer::open(path, false)?;
     let mut from_container_index = dmx.is_mp4_family();
     if !from_container_index {
@@ -509,7 +710,7 @@ fn collect_from_index(dmx: &Demuxer, path: &Path, file_size: u64, av: &[usize], 
         let c = &mut out[s];
         c.samples = entries
             .iter()
-            .map(|e| RawSample { dts: e.timestamp, pts: e.timestamp, size: e.size, key: e.keyframe })
+            .map(|e| RawSample { dts: e.timestamp, pts: e.timestamp, size: e.size, key: e.keyframe, pos: 0 })
             .collect();
         c.samples.sort_by_key(|x| x.dts);
         let data_end = entries.iter().map(|e| e.pos.max(0) as u64 + e.size as u64).max().unwrap_or(0);
@@ -576,7 +777,7 @@ fn scan(
         } else if c.later_keyframe.is_none() && pkt.is_key() {
             c.later_keyframe = pkt.data().map(<[u8]>::to_vec);
         }
-        c.samples.push(RawSample { dts: pkt.dts().unwrap_or(i64::MIN), pts, size, key: pkt.is_key() });
+        c.samples.push(RawSample { dts: pkt.dts().unwrap_or(i64::MIN), pts, size, key: pkt.is_key(), pos: 0 });
         c.end_dts = Some(pkt.dts().unwrap_or(pts) + pkt.duration().max(0));
     }
     for c in out.iter_mut() {
@@ -805,13 +1006,8 @@ fn video_delivery(info: &StreamInfo, c: &Collected, video_taken: bool) -> Delive
 
 fn audio_delivery(info: &StreamInfo, c: &Collected, cfg: &Config) -> Delivery {
     let copyable = copy_codec(info.id);
-    // MP3 in fMP4 is not played by Chromium's MSE: only AAC is safe everywhere.
-    let browser_safe = matches!(copyable, Some(Codec::Aac));
-    let transcode = match cfg.transcode {
-        TranscodePolicy::Never => false,
-        TranscodePolicy::BrowserSafe => !browser_safe,
-        TranscodePolicy::Unplayable | TranscodePolicy::AddAacBesideSurround => copyable.is_none(),
-    };
+    // (MP3 in fMP4 is not played by Chromium's MSE: the browser-safe policy keeps only AAC.)
+    let transcode = audio_will_transcode(info.id, cfg);
     if !transcode {
         return match copyable {
             Some(codec) => copy_delivery(info, codec, c),
@@ -867,8 +1063,17 @@ fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i64> {
         cuts.push(keys[pick]);
         k = pick + 1;
     }
-    let mut bounds: Vec<i64> = cuts.iter().map(|&i| time(&samples[i])).collect();
-    bounds.push(end_us);
+    // A segment's boundary is its earliest presentation time (with open GOPs, leading pictures
+    // that follow the keyframe in decode order are shown before it).
+    let mut bounds: Vec<i64> = cuts
+        .iter()
+        .enumerate()
+        .map(|(n, &i)| {
+            let stop = cuts.get(n + 1).copied().unwrap_or(samples.len());
+            samples[i..stop].iter().map(|s| time(s)).min().unwrap_or_else(|| time(&samples[i]))
+        })
+        .collect();
+    bounds.push(end_us.max(bounds.last().copied().unwrap_or(0) + 1));
     let mut ends: Vec<i64> = cuts.iter().skip(1).map(|&i| samples[i].dts).collect();
     ends.push(end_dts);
     let mut segs = Vec::with_capacity(cuts.len());
@@ -880,7 +1085,19 @@ fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i64> {
     if c.synthesized {
         track.decode_ts = Some(samples.iter().map(|s| s.dts).collect());
     }
+    if c.direct {
+        track.sample_table = Some(sample_table(samples));
+    }
+    // A transcoded main track (audio-only file) is cut on AAC frames within the same bounds.
+    if let Delivery::Transcode { target, .. } = &track.delivery {
+        track.segments = transcode_segments(&map, &c, &bounds, target);
+    }
     bounds
+}
+
+/// The served samples' positions and times, for reading segments without a demuxer.
+fn sample_table(samples: &[RawSample]) -> Vec<SampleRec> {
+    samples.iter().map(|s| SampleRec::new(s.pos, s.dts, s.pts, s.size, s.key)).collect()
 }
 
 fn make_segment(map: &TimeMap, all: &[RawSample], first: usize, stop: usize, src_end: i64) -> Segment {
@@ -913,6 +1130,9 @@ fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) {
     }
     let map = track.map;
     let end_dts = c.end_dts.unwrap_or(samples[samples.len() - 1].dts + 1);
+    if c.direct {
+        track.sample_table = Some(sample_table(&samples));
+    }
     // Sample i goes to the segment whose interval holds its midpoint (so boundaries follow the
     // main track's within one audio frame).
     let seg_of = |i: usize| -> usize {
