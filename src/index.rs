@@ -572,7 +572,7 @@ fn build_from_mp4(
         let tb = (1, t.timescale.max(1) as i32);
         if kind == TrackKind::Subtitle && subtitle::classify(id).is_ok() {
             if let Ok(mut x) = CueExtractor::new(params.clone(), ff::Rational::new(tb.0, tb.1)) {
-                feed_cues(file, &t.samples, &mut x);
+                feed_cues(file, &t.samples, t.end_dts, &mut x);
                 extractors.insert(i, x);
             }
         }
@@ -629,15 +629,13 @@ fn read_at(file: &File, pos: u64, size: u32) -> Option<Vec<u8>> {
 }
 
 /// Reads every sample of a text subtitle track (only those bytes) into the cue extractor.
-fn feed_cues(file: &File, samples: &[mp4index::Mp4Sample], x: &mut CueExtractor) {
+fn feed_cues(file: &File, samples: &[mp4index::Mp4Sample], end_dts: i64, x: &mut CueExtractor) {
     for (i, s) in samples.iter().enumerate() {
         let Some(data) = read_at(file, s.pos, s.size) else { continue };
         let mut pkt = ff::Packet::copy(&data);
         pkt.set_pts(Some(s.pts));
         pkt.set_dts(Some(s.dts));
-        if let Some(n) = samples.get(i + 1) {
-            pkt.set_duration(n.dts - s.dts);
-        }
+        pkt.set_duration(samples.get(i + 1).map_or(end_dts, |n| n.dts) - s.dts);
         x.push(&pkt).ok();
     }
 }
@@ -1070,7 +1068,8 @@ fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i64> {
         .enumerate()
         .map(|(n, &i)| {
             let stop = cuts.get(n + 1).copied().unwrap_or(samples.len());
-            samples[i..stop].iter().map(|s| time(s)).min().unwrap_or_else(|| time(&samples[i]))
+            let earliest = samples[i..stop].iter().map(|s| s.pts).min().unwrap_or(samples[i].pts);
+            map.out_us(earliest)
         })
         .collect();
     bounds.push(end_us.max(bounds.last().copied().unwrap_or(0) + 1));
@@ -1134,25 +1133,30 @@ fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) {
         track.sample_table = Some(sample_table(&samples));
     }
     // Sample i goes to the segment whose interval holds its midpoint (so boundaries follow the
-    // main track's within one audio frame).
-    let seg_of = |i: usize| -> usize {
-        let s = &samples[i];
-        let dur = samples.get(i + 1).map_or(end_dts, |n| n.dts) - s.dts;
-        let mid = map.out_us(s.pts) + map.us(dur) / 2;
-        bounds[1..bounds.len() - 1].partition_point(|&b| b <= mid)
-    };
-    let mut start = 0;
+    // main track's within one audio frame). Bounds are converted to this track's ticks once, and
+    // samples (in order) advance one cursor: no per-sample division or search.
+    let inner: Vec<i64> = bounds[1..bounds.len() - 1]
+        .iter()
+        .map(|&b| crate::timeline::rescale(b, map.timescale as i64, 1_000_000))
+        .collect();
+    let mut k = 0usize;
+    let mut start = 0usize;
     let mut segs = Vec::new();
-    while start < samples.len() {
-        let k = seg_of(start);
-        let mut stop = start + 1;
-        while stop < samples.len() && seg_of(stop) == k {
-            stop += 1;
+    for i in 0..samples.len() {
+        let s = &samples[i];
+        let next = samples.get(i + 1).map_or(end_dts, |n| n.dts);
+        let mid = map.out(s.pts) + (map.out(next) - map.out(s.dts)) / 2;
+        let mut seg = k;
+        while seg < inner.len() && inner[seg] <= mid {
+            seg += 1;
         }
-        let src_end = samples.get(stop).map_or(end_dts, |s| s.dts);
-        segs.push(make_segment(&map, &samples, start, stop, src_end));
-        start = stop;
+        if seg != k && i > start {
+            segs.push(make_segment(&map, &samples, start, i, s.dts));
+            start = i;
+        }
+        k = seg;
     }
+    segs.push(make_segment(&map, &samples, start, samples.len(), end_dts));
     track.segments = segs;
 }
 

@@ -1,0 +1,166 @@
+//! Subtitles through the C API (hls-dump): every text track's WebVTT equals FFmpeg's own
+//! conversion cue for cue (SRT, ASS, mov_text), each WebVTT segment holds exactly the cues that
+//! overlap its time span with their full times, and the master names the renditions.
+
+#[allow(dead_code)]
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+/// (file, subtitle stream index in the file, its index among subtitle streams)
+const CASES: &[(&str, usize, usize)] = &[
+    ("multi_audio.mkv", 4, 0), // SRT
+    ("multi_audio.mkv", 5, 1), // ASS
+    ("subs.mp4", 2, 0),        // mov_text
+    ("offset_start.mkv", 2, 0), // SRT, video starting at 10 s
+];
+
+#[derive(Debug, Clone, PartialEq)]
+struct Cue {
+    start: f64,
+    end: f64,
+    text: String,
+}
+
+fn vtt_time(s: &str) -> Option<f64> {
+    let parts: Vec<&str> = s.trim().split(':').collect();
+    let (h, m, sec) = match parts.as_slice() {
+        [h, m, s] => (h.parse::<f64>().ok()?, m.parse::<f64>().ok()?, s.parse::<f64>().ok()?),
+        [m, s] => (0.0, m.parse::<f64>().ok()?, s.parse::<f64>().ok()?),
+        _ => return None,
+    };
+    Some(h * 3600.0 + m * 60.0 + sec)
+}
+
+/// Cues of a WebVTT document (header blocks skipped), text with entities decoded.
+fn parse_vtt(doc: &str) -> Vec<Cue> {
+    let mut cues = Vec::new();
+    for block in doc.replace("\r\n", "\n").split("\n\n") {
+        let lines: Vec<&str> = block.lines().collect();
+        let Some(at) = lines.iter().position(|l| l.contains("-->")) else { continue };
+        let mut it = lines[at].split("-->");
+        let (Some(a), Some(b)) = (it.next(), it.next()) else { continue };
+        let b = b.split_whitespace().next().unwrap_or("");
+        let (Some(start), Some(end)) = (vtt_time(a), vtt_time(b)) else { continue };
+        let text = lines[at + 1..].join("\n").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+        cues.push(Cue { start, end, text });
+    }
+    cues
+}
+
+fn ffmpeg_cues(src: &Path, sub_index: usize) -> Vec<Cue> {
+    let o = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-copyts", "-i"])
+        .arg(src)
+        .args(["-map", &format!("0:s:{sub_index}"), "-f", "webvtt", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(o.status.success(), "ffmpeg webvtt conversion of {} failed", src.display());
+    parse_vtt(&String::from_utf8_lossy(&o.stdout))
+}
+
+/// Fetches one name through the C API (the exported `hls_*` functions), as a C caller would:
+/// `tN.vtt` is named by no playlist, so hls-dump does not fetch it.
+fn fetch_c_api(src: &Path, name: &str) -> String {
+    use hls::ffi::*;
+    use std::ffi::CString;
+    let path = CString::new(src.display().to_string()).expect("path");
+    let name = CString::new(name).expect("name");
+    // SAFETY: every pointer passed is valid for the call; the buffer is freed by the library.
+    unsafe {
+        let ctx = hls_context_new(std::ptr::null());
+        assert!(!ctx.is_null());
+        let mut media = std::ptr::null_mut();
+        assert_eq!(hls_open(ctx, path.as_ptr(), &mut media), HlsStatus::HLS_OK);
+        let mut buf = HlsBuffer { data: std::ptr::null(), len: 0, content_type: std::ptr::null(), _private: std::ptr::null_mut() };
+        assert_eq!(hls_segment(media, name.as_ptr(), &mut buf), HlsStatus::HLS_OK, "{name:?}");
+        assert_eq!(std::ffi::CStr::from_ptr(buf.content_type).to_str(), Ok("text/vtt"));
+        let text = String::from_utf8_lossy(std::slice::from_raw_parts(buf.data, buf.len)).into_owned();
+        hls_free_buffer(&mut buf);
+        hls_close(media);
+        hls_context_free(ctx);
+        text
+    }
+}
+
+#[test]
+fn webvtt_matches_ffmpeg_and_segments_hold_every_overlapping_cue() {
+    let files: Vec<&str> = CASES.iter().map(|c| c.0).collect();
+    common::ensure_media(&files).expect("media");
+    let setup = common::build_c_programs().expect("C programs");
+    let mut failures = Vec::new();
+    let mut cues_checked = 0;
+    for &(file, stream, sub_index) in CASES {
+        let src = common::media_dir().join(file);
+        let out = common::out_root().join("subtitles").join(file);
+        let _ = std::fs::remove_dir_all(&out);
+        let st = Command::new(&setup.hls_dump).arg(&src).arg(&out).status().expect("hls-dump");
+        assert!(st.success(), "hls-dump {file} failed");
+        let master = std::fs::read_to_string(out.join("master.m3u8")).expect("master");
+        let uri = format!("URI=\"t{stream}.m3u8\"");
+        if !master.lines().any(|l| l.starts_with("#EXT-X-MEDIA:TYPE=SUBTITLES") && l.contains(&uri) && l.contains("NAME=")) {
+            failures.push(format!("{file}: master has no SUBTITLES rendition for t{stream}"));
+        }
+        // Whole-track WebVTT vs FFmpeg's conversion, cue for cue.
+        let ours = parse_vtt(&fetch_c_api(&src, &format!("t{stream}.vtt")));
+        let theirs = ffmpeg_cues(&src, sub_index);
+        if ours.len() != theirs.len() || theirs.is_empty() {
+            failures.push(format!("{file} t{stream}: {} cues vs FFmpeg's {}", ours.len(), theirs.len()));
+        }
+        for (a, b) in ours.iter().zip(&theirs) {
+            if (a.start - b.start).abs() > 0.0015 || (a.end - b.end).abs() > 0.0015 || a.text != b.text {
+                failures.push(format!("{file} t{stream}: cue {a:?} differs from FFmpeg's {b:?}"));
+            }
+            cues_checked += 1;
+        }
+        // Segments: exactly the cues overlapping each segment's span, full times kept.
+        let playlist = std::fs::read_to_string(out.join(format!("t{stream}.m3u8"))).expect("playlist");
+        let mut t0 = None;
+        let mut spans = Vec::new();
+        let mut acc = 0.0;
+        let mut pending = None;
+        for l in playlist.lines() {
+            if let Some(d) = l.strip_prefix("#EXTINF:") {
+                pending = d.trim_end_matches(',').parse::<f64>().ok();
+            } else if !l.starts_with('#') && !l.is_empty() {
+                let d = pending.take().expect("EXTINF before URI");
+                spans.push((l.to_string(), acc, acc + d));
+                acc += d;
+            }
+        }
+        // Presentation start of the video: segment 0 of the subtitle playlist starts there.
+        let info: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("info.json")).expect("info")).expect("json");
+        let _ = &info;
+        let vfirst = Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=start_time", "-of", "csv=p=0"])
+            .arg(&src)
+            .output()
+            .expect("ffprobe");
+        if let Ok(v) = String::from_utf8_lossy(&vfirst.stdout).trim().parse::<f64>() {
+            t0 = Some(v);
+        }
+        let t0 = t0.expect("video start time");
+        let n = spans.len();
+        for (k, (name, a, b)) in spans.iter().enumerate() {
+            let doc = std::fs::read_to_string(out.join(name)).expect("segment");
+            if !doc.starts_with("WEBVTT") || !doc.contains("X-TIMESTAMP-MAP=MPEGTS:") {
+                failures.push(format!("{file} {name}: no WEBVTT header with X-TIMESTAMP-MAP"));
+            }
+            let got = parse_vtt(&doc);
+            // The first/last segments also hold cues before/after the video.
+            let (lo, hi) = (if k == 0 { f64::MIN } else { t0 + a }, if k + 1 == n { f64::MAX } else { t0 + b });
+            let want: Vec<&Cue> = ours.iter().filter(|c| c.end > lo + 0.0005 && c.start < hi - 0.0005).collect();
+            if got.len() != want.len() || got.iter().zip(&want).any(|(g, w)| g != *w) {
+                failures.push(format!("{file} {name} [{lo:.3},{hi:.3}): cues {got:?}, expected {want:?}"));
+            }
+        }
+    }
+    // A cue spanning a boundary appears in both segments (multi_audio.mkv has one at 5.0-7.5 s).
+    let seg = |n: usize| std::fs::read_to_string(common::out_root().join("subtitles/multi_audio.mkv").join(format!("t4_{n}.vtt"))).unwrap_or_default();
+    if !(seg(0).contains("spans the 6 second boundary") && seg(1).contains("spans the 6 second boundary")) {
+        failures.push("multi_audio.mkv: the cue spanning the 6 s boundary is not in both segments 0 and 1".into());
+    }
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(cues_checked >= 10, "only {cues_checked} cues compared");
+}
