@@ -17,7 +17,7 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
     fi
 fi
 
-cargo test --release --locked -- --test-threads=2
+cargo test --release --locked --no-fail-fast -- --test-threads=2
 
 if [[ -n "${LIBHLS_LONG:-}" ]]; then
     cargo bench --bench hls_bench

@@ -18,8 +18,9 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::error::Result;
 
-/// Bytes of one response, shared without copying.
-pub type Bytes = Arc<[u8]>;
+/// Bytes of one response, shared without copying: the generated `Vec` moves in as is (no copy
+/// into a new allocation), and every holder shares it.
+pub type Bytes = Arc<Vec<u8>>;
 
 const SHARDS: usize = 8;
 
@@ -199,7 +200,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     fn bytes(n: usize) -> Bytes {
-        vec![7u8; n].into()
+        Arc::new(vec![7u8; n])
     }
 
     #[test]

@@ -453,7 +453,7 @@ pub unsafe extern "C" fn hls_media_info_json(media: *mut HlsMedia, out: *mut Hls
             return Err(null_arg("out"));
         }
         let m = h.media.as_ref().ok_or_else(|| Error::internal("media handle is closed"))?;
-        fill_buffer(out, m.info_json().into_bytes().into(), mime::JSON);
+        fill_buffer(out, Arc::new(m.info_json().into_bytes()), mime::JSON);
         Ok(())
     })
 }
@@ -477,7 +477,7 @@ pub unsafe extern "C" fn hls_context_stats_json(ctx: *mut HlsContext, out: *mut 
         if out.is_null() {
             return Err(null_arg("out"));
         }
-        fill_buffer(out, c.ctx.stats_json().into_bytes().into(), mime::JSON);
+        fill_buffer(out, Arc::new(c.ctx.stats_json().into_bytes()), mime::JSON);
         Ok(())
     })
 }

