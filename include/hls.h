@@ -90,13 +90,9 @@ typedef enum HlsTranscodePolicy {
    */
   HLS_TRANSCODE_BROWSER_SAFE = 1,
   /**
-   * Like UNPLAYABLE, plus an AAC rendition beside AC-3/E-AC-3 passthrough (reserved; behaves as UNPLAYABLE).
-   */
-  HLS_TRANSCODE_ADD_AAC = 2,
-  /**
    * Never transcode: unplayable audio tracks are reported as not served.
    */
-  HLS_TRANSCODE_NEVER = 3,
+  HLS_TRANSCODE_NEVER = 2,
 } HlsTranscodePolicy;
 
 /**

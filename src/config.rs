@@ -9,8 +9,6 @@ pub enum TranscodePolicy {
     Unplayable,
     /// Also transcode codecs with patchy browser support (FLAC, Opus, AC-3, E-AC-3, MP3).
     BrowserSafe,
-    /// Like `Unplayable`, and add an extra AAC rendition beside each AC-3/E-AC-3 passthrough track.
-    AddAacBesideSurround,
     /// Never transcode; unplayable tracks are reported as not served.
     Never,
 }

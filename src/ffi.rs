@@ -78,10 +78,8 @@ pub enum HlsTranscodePolicy {
     HLS_TRANSCODE_UNPLAYABLE = 0,
     /// Also transcode FLAC, Opus, AC-3, E-AC-3 and MP3, so every browser plays every track.
     HLS_TRANSCODE_BROWSER_SAFE = 1,
-    /// Like UNPLAYABLE, plus an AAC rendition beside AC-3/E-AC-3 passthrough (reserved; behaves as UNPLAYABLE).
-    HLS_TRANSCODE_ADD_AAC = 2,
     /// Never transcode: unplayable audio tracks are reported as not served.
-    HLS_TRANSCODE_NEVER = 3,
+    HLS_TRANSCODE_NEVER = 2,
 }
 
 /// Builder for context settings. Create with `hls_config_new`, free with `hls_config_free`.
@@ -270,7 +268,6 @@ pub unsafe extern "C" fn hls_config_set_transcode_policy(cfg: *mut HlsConfig, po
         c.transcode = match policy {
             HlsTranscodePolicy::HLS_TRANSCODE_UNPLAYABLE => TranscodePolicy::Unplayable,
             HlsTranscodePolicy::HLS_TRANSCODE_BROWSER_SAFE => TranscodePolicy::BrowserSafe,
-            HlsTranscodePolicy::HLS_TRANSCODE_ADD_AAC => TranscodePolicy::AddAacBesideSurround,
             HlsTranscodePolicy::HLS_TRANSCODE_NEVER => TranscodePolicy::Never,
         };
         Ok(())

@@ -646,7 +646,7 @@ fn audio_will_transcode(id: Id, cfg: &Config) -> bool {
     match cfg.transcode {
         TranscodePolicy::Never => false,
         TranscodePolicy::BrowserSafe => !matches!(copyable, Some(Codec::Aac)),
-        TranscodePolicy::Unplayable | TranscodePolicy::AddAacBesideSurround => copyable.is_none(),
+        TranscodePolicy::Unplayable => copyable.is_none(),
     }
 }
 
