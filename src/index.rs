@@ -264,11 +264,10 @@ impl MediaIndex {
     }
 }
 
-/// One source sample as seen at indexing.
 /// Where one sample's bytes are and when it plays (24 bytes per sample).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SampleRec {
-    /// Byte position in the file.
+    /// Byte position in the file (0 when unknown: the sample is read through FFmpeg).
     pub pos: u64,
     /// Decode timestamp (source time base).
     pub dts: i64,
@@ -296,17 +295,16 @@ impl SampleRec {
     pub fn pts(&self) -> i64 {
         self.dts + self.cto as i64
     }
+    /// Replaces the decode timestamp, keeping the presentation timestamp.
+    fn set_dts(&mut self, dts: i64) {
+        let pts = self.pts();
+        self.dts = dts;
+        self.cto = (pts - dts) as i32;
+    }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct RawSample {
-    dts: i64,
-    pts: i64,
-    size: u32,
-    key: bool,
-    /// Byte position (known when the index was read directly; 0 otherwise).
-    pos: u64,
-}
+/// One source sample as seen at indexing: the same record the sample table keeps.
+type RawSample = SampleRec;
 
 /// Per-stream facts read from the header.
 struct StreamInfo {
@@ -410,6 +408,8 @@ struct Collected {
     later_keyframe: Option<Vec<u8>>,
     /// Sample positions are known: segments are read directly from the file.
     direct: bool,
+    /// Some packet had no decode timestamp (they are derived, see `synthesize_dts`).
+    missing_dts: bool,
 }
 
 /// True when a video keyframe sample starts a closed GOP: an H.264 IDR, an HEVC IDR/BLA (not a
@@ -444,11 +444,11 @@ fn closed_gop_keyframe(codec: Codec, extradata: &[u8], sample: &[u8]) -> bool {
 /// Derives decode timestamps for a stream whose container stores none (Matroska B-frames):
 /// the sorted presentation times, delayed just enough that no sample decodes after it shows.
 fn synthesize_dts(samples: &mut [RawSample]) {
-    let mut sorted: Vec<i64> = samples.iter().map(|s| s.pts).collect();
+    let mut sorted: Vec<i64> = samples.iter().map(|s| s.pts()).collect();
     sorted.sort_unstable();
-    let delay = samples.iter().zip(&sorted).map(|(s, p)| p - s.pts).max().unwrap_or(0).max(0);
+    let delay = samples.iter().zip(&sorted).map(|(s, p)| p - s.pts()).max().unwrap_or(0).max(0);
     for (s, p) in samples.iter_mut().zip(&sorted) {
-        s.dts = p - delay;
+        s.set_dts(p - delay);
     }
 }
 
@@ -578,7 +578,7 @@ fn build_from_mp4(
         }
         let mut c = Collected::default();
         if matches!(kind, TrackKind::Video | TrackKind::Audio) {
-            c.samples = t.samples.iter().map(|s| RawSample { dts: s.dts, pts: s.pts, size: s.size, key: s.key, pos: s.pos }).collect();
+            c.samples = t.samples.iter().map(|s| SampleRec::new(s.pos, s.dts, s.pts, s.size, s.key)).collect();
             c.end_dts = Some(t.end_dts);
             c.direct = true;
             let keys: Vec<&mp4index::Mp4Sample> = t.samples.iter().filter(|s| s.key).take(2).collect();
@@ -708,7 +708,7 @@ fn collect_from_index(dmx: &Demuxer, path: &Path, file_size: u64, av: &[usize], 
         let c = &mut out[s];
         c.samples = entries
             .iter()
-            .map(|e| RawSample { dts: e.timestamp, pts: e.timestamp, size: e.size, key: e.keyframe, pos: 0 })
+            .map(|e| SampleRec::new(0, e.timestamp, e.timestamp, e.size, e.keyframe))
             .collect();
         c.samples.sort_by_key(|x| x.dts);
         let data_end = entries.iter().map(|e| e.pos.max(0) as u64 + e.size as u64).max().unwrap_or(0);
@@ -775,11 +775,12 @@ fn scan(
         } else if c.later_keyframe.is_none() && pkt.is_key() {
             c.later_keyframe = pkt.data().map(<[u8]>::to_vec);
         }
-        c.samples.push(RawSample { dts: pkt.dts().unwrap_or(i64::MIN), pts, size, key: pkt.is_key(), pos: 0 });
+        c.missing_dts |= pkt.dts().is_none();
+        c.samples.push(SampleRec::new(0, pkt.dts().unwrap_or(pts), pts, size, pkt.is_key()));
         c.end_dts = Some(pkt.dts().unwrap_or(pts) + pkt.duration().max(0));
     }
     for c in out.iter_mut() {
-        if c.samples.windows(2).any(|w| w[0].dts >= w[1].dts) || c.samples.first().is_some_and(|s| s.dts == i64::MIN) {
+        if c.missing_dts || c.samples.windows(2).any(|w| w[0].dts >= w[1].dts) {
             synthesize_dts(&mut c.samples);
             c.synthesized = true;
         }
@@ -867,7 +868,7 @@ fn drop_priming(c: &mut Collected) {
     let ends_by_zero = |i: usize| {
         let s = c.samples[i];
         let next = if i + 1 < n { c.samples[i + 1].dts } else { c.end_dts.unwrap_or(s.dts) };
-        s.pts < 0 && s.pts + (next - s.dts) <= 0
+        s.pts() < 0 && s.pts() + (next - s.dts) <= 0
     };
     let k = (0..n).take_while(|&i| ends_by_zero(i)).count();
     if k > 0 && k < n {
@@ -882,7 +883,7 @@ fn apply_shared_shift(tracks: &mut [Track], collected: &[Collected]) {
     let mut worst: (i64, u32) = (0, 1);
     for (t, c) in tracks.iter().zip(collected) {
         let Some(first) = c.samples.first().filter(|_| t.is_fmp4()) else { continue };
-        let ticks = t.map.ticks(first.dts.min(first.pts));
+        let ticks = t.map.ticks(first.dts.min(first.pts()));
         if ticks < 0 && (-ticks) as f64 / t.map.timescale as f64 > worst.0 as f64 / worst.1 as f64 {
             worst = (-ticks, t.map.timescale);
         }
@@ -990,7 +991,7 @@ fn video_delivery(info: &StreamInfo, c: &Collected, video_taken: bool) -> Delive
     }
     match copy_codec(info.id) {
         Some(codec @ (Codec::H264 | Codec::Hevc | Codec::Av1)) => {
-            if !c.samples.iter().any(|s| s.key) {
+            if !c.samples.iter().any(|s| s.key()) {
                 return Delivery::NotServed("the video track has no keyframe".into());
             }
             copy_delivery(info, codec, c)
@@ -1040,12 +1041,12 @@ fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i64> {
     let map = track.map;
     // Boundaries use the output decode timeline (shifted dts), in µs: the same times EXTINF sums.
     // Boundaries are the keyframes' presentation times: what players align renditions on.
-    let time = |s: &RawSample| map.out_us(s.pts);
+    let time = |s: &RawSample| map.out_us(s.pts());
     let end_dts = c.end_dts.unwrap_or_else(|| samples.last().map_or(0, |s| s.dts + 1));
-    let delay = samples.iter().find(|s| s.key).map_or(0, |s| s.pts - s.dts);
+    let delay = samples.iter().find(|s| s.key()).map_or(0, |s| s.pts() - s.dts);
     let end_us = map.out_us(end_dts + delay);
-    let first_key = samples.iter().position(|s| s.key).unwrap_or(0);
-    let keys: Vec<usize> = (first_key..samples.len()).filter(|&i| samples[i].key || track.kind == TrackKind::Audio).collect();
+    let first_key = samples.iter().position(|s| s.key()).unwrap_or(0);
+    let keys: Vec<usize> = (first_key..samples.len()).filter(|&i| samples[i].key() || track.kind == TrackKind::Audio).collect();
     let mut cuts = vec![first_key];
     let mut k = 1;
     while k < keys.len() {
@@ -1068,7 +1069,7 @@ fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i64> {
         .enumerate()
         .map(|(n, &i)| {
             let stop = cuts.get(n + 1).copied().unwrap_or(samples.len());
-            let earliest = samples[i..stop].iter().map(|s| s.pts).min().unwrap_or(samples[i].pts);
+            let earliest = samples[i..stop].iter().map(|s| s.pts()).min().unwrap_or(samples[i].pts());
             map.out_us(earliest)
         })
         .collect();
@@ -1084,32 +1085,27 @@ fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i64> {
     if c.synthesized {
         track.decode_ts = Some(samples.iter().map(|s| s.dts).collect());
     }
-    if c.direct {
-        track.sample_table = Some(sample_table(samples));
-    }
     // A transcoded main track (audio-only file) is cut on AAC frames within the same bounds.
     if let Delivery::Transcode { target, .. } = &track.delivery {
         track.segments = transcode_segments(&map, &c, &bounds, target);
+    } else if c.direct {
+        // The samples become the table segments are read from (moved, not copied).
+        track.sample_table = Some(c.samples);
     }
     bounds
-}
-
-/// The served samples' positions and times, for reading segments without a demuxer.
-fn sample_table(samples: &[RawSample]) -> Vec<SampleRec> {
-    samples.iter().map(|s| SampleRec::new(s.pos, s.dts, s.pts, s.size, s.key)).collect()
 }
 
 fn make_segment(map: &TimeMap, all: &[RawSample], first: usize, stop: usize, src_end: i64) -> Segment {
     let samples = &all[first..stop];
     let out_start = map.out(samples[0].dts).max(0) as u64;
     let out_end = map.out(src_end).max(0) as u64;
-    let payload: u64 = samples.iter().map(|s| s.size as u64).sum();
+    let payload: u64 = samples.iter().map(|s| s.size() as u64).sum();
     Segment {
         src_start: samples[0].dts,
         src_end,
         samples: samples.len() as u32,
         first: first as u32,
-        start_pts: samples[0].pts,
+        start_pts: samples[0].pts(),
         out_start,
         out_duration: out_end.saturating_sub(out_start),
         bytes: payload + fmp4::media_segment_overhead(samples.len()) as u64,
@@ -1129,9 +1125,6 @@ fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) {
     }
     let map = track.map;
     let end_dts = c.end_dts.unwrap_or(samples[samples.len() - 1].dts + 1);
-    if c.direct {
-        track.sample_table = Some(sample_table(&samples));
-    }
     // Sample i goes to the segment whose interval holds its midpoint (so boundaries follow the
     // main track's within one audio frame). Bounds are converted to this track's ticks once, and
     // samples (in order) advance one cursor: no per-sample division or search.
@@ -1145,7 +1138,7 @@ fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) {
     for i in 0..samples.len() {
         let s = &samples[i];
         let next = samples.get(i + 1).map_or(end_dts, |n| n.dts);
-        let mid = map.out(s.pts) + (map.out(next) - map.out(s.dts)) / 2;
+        let mid = map.out(s.pts()) + (map.out(next) - map.out(s.dts)) / 2;
         let mut seg = k;
         while seg < inner.len() && inner[seg] <= mid {
             seg += 1;
@@ -1158,6 +1151,9 @@ fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) {
     }
     segs.push(make_segment(&map, &samples, start, samples.len(), end_dts));
     track.segments = segs;
+    if c.direct {
+        track.sample_table = Some(samples);
+    }
 }
 
 /// Frame-aligned AAC segments for a transcoded track, one per boundary interval. Frame k covers
@@ -1166,7 +1162,7 @@ fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], target: &Aac
     let rate = target.sample_rate as i64;
     let c_us = map.ticks_to_us(map.shift);
     let per_frame = 1_000_000 * 1024;
-    let first_us = c.samples.first().map_or(0, |s| map.us(s.pts)).max(bounds[0] - c_us).max(0);
+    let first_us = c.samples.first().map_or(0, |s| map.us(s.pts())).max(bounds[0] - c_us).max(0);
     let end_us = c.end_dts.map_or(0, |e| map.us(e)).min(bounds.last().copied().unwrap_or(0) - c_us);
     if end_us <= first_us {
         return Vec::new();

@@ -21,6 +21,8 @@ use std::fs::File;
 const MAX_MOOV: u64 = 512 << 20;
 /// Most samples accepted for one file, all tracks together (32 bytes each).
 const MAX_SAMPLES: u64 = 1 << 25;
+/// Most top-level boxes walked before the moov.
+const MAX_TOP_LEVEL_BOXES: usize = 100_000;
 /// FFmpeg's `max_stts_delta` default: larger `stts` deltas are taken as negative corrections.
 const MAX_STTS_DELTA: u32 = u32::MAX - 48000 * 10;
 /// Largest sample FFmpeg indexes (`0x3FFFFFFF`).
@@ -86,6 +88,10 @@ pub struct Mp4Track {
     pub samples: Vec<Mp4Sample>,
     /// DTS after the last sample (last DTS + its `stts` duration); 0 without samples.
     pub end_dts: i64,
+    /// Another track refers to this one as its chapter track (`tref/chap`): FFmpeg turns a text
+    /// chapter track into chapters (a data stream without packets) and a video one into an
+    /// attached picture, so it is not a media track to serve.
+    pub chapter: bool,
 }
 
 /// The tracks of one file.
@@ -179,7 +185,10 @@ fn scan_top_level(file: &File, file_size: u64) -> Result<TopLevel, String> {
     }
     let mut brands = Brands::default();
     let mut pos = 0u64;
-    while pos < file_size {
+    for _ in 0..MAX_TOP_LEVEL_BOXES {
+        if pos >= file_size {
+            break;
+        }
         let b = read_file_box(file, pos, file_size)?;
         if pos == 0 && !FIRST_BOXES.contains(&&b.kind) {
             return Err("not an ISO-BMFF file: no ftyp or moov box at the start".into());
@@ -194,16 +203,16 @@ fn scan_top_level(file: &File, file_size: u64) -> Result<TopLevel, String> {
         }
         pos += b.size;
     }
+    if pos < file_size {
+        return Err(format!("no moov box in the first {MAX_TOP_LEVEL_BOXES} top-level boxes"));
+    }
     Err("truncated file: no moov box".into())
 }
 
 fn overrun_reason(b: &FileBox, pos: u64, file_size: u64) -> String {
-    let what = if &b.kind == b"moov" { "the moov box" } else { "no moov box before the end: box" };
-    format!(
-        "truncated file: {what} '{}' at byte {pos} ({} bytes) overruns the end of the file ({file_size} bytes)",
-        fourcc_str(&b.kind),
-        b.size
-    )
+    let (size, kind) = (b.size, fourcc_str(&b.kind));
+    let what = if &b.kind == b"moov" { "the moov box".to_string() } else { format!("no moov box; box '{kind}'") };
+    format!("truncated file: {what} at byte {pos} ({size} bytes) runs past the end of the file ({file_size} bytes)")
 }
 
 fn moov_location(brands: Brands, pos: u64, b: &FileBox) -> Result<TopLevel, String> {
@@ -327,29 +336,34 @@ fn child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
 struct FileCtx {
     brands: Brands,
     file_size: u64,
+    /// Samples the track may still have (what `MAX_SAMPLES` leaves after the previous tracks).
+    sample_budget: u64,
     /// `mvhd` timescale, when an `mvhd` came before the track.
     movie_timescale: Option<u32>,
 }
 
 fn parse_moov(moov: &[u8], brands: Brands, file_size: u64) -> Result<Mp4Index, String> {
-    let mut ctx = FileCtx { brands, file_size, movie_timescale: None };
+    let mut ctx = FileCtx { brands, file_size, sample_budget: MAX_SAMPLES, movie_timescale: None };
     let mut index = Mp4Index::default();
-    let mut total = 0u64;
+    let mut chapter_ids = Vec::new();
     for (kind, body) in Boxes::new(moov) {
         match &kind {
             b"mvhd" => ctx.movie_timescale = Some(parse_mvhd(body)?),
             b"trak" => {
-                let track = parse_trak(body, &ctx, index.tracks.len())?;
-                total += track.samples.len() as u64;
-                if total > MAX_SAMPLES {
-                    return Err(format!("too many samples (more than {MAX_SAMPLES})"));
-                }
+                let boxes = collect_trak(body);
+                let ids = boxes.chapters.unwrap_or(&[]);
+                chapter_ids.extend(ids.chunks_exact(4).take(64).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])));
+                let track = parse_track(&boxes, &ctx).map_err(|e| format!("track {}: {e}", index.tracks.len()))?;
+                ctx.sample_budget = ctx.sample_budget.saturating_sub(track.samples.len() as u64);
                 index.tracks.push(track);
             }
             b"mvex" => index.fragmented = true,
             b"cmov" => return Err("compressed moov (cmov) is not supported".into()),
             _ => {}
         }
+    }
+    for t in &mut index.tracks {
+        t.chapter = chapter_ids.contains(&t.track_id);
     }
     Ok(index)
 }
@@ -368,6 +382,8 @@ struct TrakBoxes<'a> {
     mdhd: Option<&'a [u8]>,
     hdlr: Option<&'a [u8]>,
     udta_name: Option<&'a [u8]>,
+    /// `tref/chap` track IDs.
+    chapters: Option<&'a [u8]>,
     stbl: StblBoxes<'a>,
 }
 
@@ -407,6 +423,11 @@ fn collect_trak(trak: &[u8]) -> TrakBoxes<'_> {
             b"udta" => {
                 if let Some(n) = child(body, b"name") {
                     set_once(&mut t.udta_name, n);
+                }
+            }
+            b"tref" => {
+                if let Some(c) = child(body, b"chap") {
+                    set_once(&mut t.chapters, c);
                 }
             }
             _ => {}
@@ -450,11 +471,6 @@ fn collect_stbl<'a>(stbl: &'a [u8], s: &mut StblBoxes<'a>) {
     }
 }
 
-fn parse_trak(trak: &[u8], ctx: &FileCtx, index: usize) -> Result<Mp4Track, String> {
-    let boxes = collect_trak(trak);
-    parse_track(&boxes, ctx).map_err(|e| format!("track {index}: {e}"))
-}
-
 fn parse_track(b: &TrakBoxes<'_>, ctx: &FileCtx) -> Result<Mp4Track, String> {
     let mut track = Mp4Track::default();
     apply_tkhd(b.tkhd, &mut track);
@@ -471,7 +487,7 @@ fn parse_track(b: &TrakBoxes<'_>, ctx: &FileCtx) -> Result<Mp4Track, String> {
     entry.fill_track(&mut track);
     let tables = Tables::parse(&b.stbl, ctx.file_size)?;
     let edit = EditPlan::parse(b.elst, ctx.movie_timescale, track.timescale)?;
-    let built = build_index(&tables, &entry, ctx.file_size)?;
+    let built = build_index(&tables, &entry, ctx)?;
     let (samples, end_dts) = built.finish(edit.as_ref(), &entry, track.timescale);
     track.samples = samples;
     track.end_dts = end_dts;
@@ -525,16 +541,14 @@ fn language_code(code: u16) -> Option<String> {
 
 /// QuickTime (Macintosh) language codes, as FFmpeg maps them.
 const MAC_LANGUAGES: [&str; 139] = [
-    "eng", "fra", "ger", "ita", "dut", "sve", "spa", "dan", "por", "nor", "heb", "jpn", "ara",
-    "fin", "gre", "ice", "mlt", "tur", "hr ", "chi", "urd", "hin", "tha", "kor", "lit", "pol",
-    "hun", "est", "lav", "smi", "fo ", "per", "rus", "chi", "", "iri", "alb", "ron", "ces", "slk",
-    "slv", "yid", "sr ", "mac", "bul", "ukr", "bel", "uzb", "kaz", "aze", "aze", "arm", "geo",
-    "mol", "kir", "tgk", "tuk", "mon", "", "pus", "kur", "kas", "snd", "tib", "nep", "san", "mar",
-    "ben", "asm", "guj", "pa ", "ori", "mal", "kan", "tam", "tel", "sin", "bur", "khm", "lao",
-    "vie", "ind", "tgl", "may", "may", "amh", "tir", "orm", "som", "swa", "kin", "run", "nya",
-    "mlg", "epo", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "",
-    "", "", "", "", "", "", "", "", "", "", "", "", "", "wel", "baq", "cat", "lat", "que", "grn",
-    "aym", "tat", "uig", "dzo", "jav",
+    "eng", "fra", "ger", "ita", "dut", "sve", "spa", "dan", "por", "nor", "heb", "jpn", "ara", "fin", "gre", "ice",
+    "mlt", "tur", "hr ", "chi", "urd", "hin", "tha", "kor", "lit", "pol", "hun", "est", "lav", "smi", "fo ", "per",
+    "rus", "chi", "", "iri", "alb", "ron", "ces", "slk", "slv", "yid", "sr ", "mac", "bul", "ukr", "bel", "uzb", "kaz",
+    "aze", "aze", "arm", "geo", "mol", "kir", "tgk", "tuk", "mon", "", "pus", "kur", "kas", "snd", "tib", "nep", "san",
+    "mar", "ben", "asm", "guj", "pa ", "ori", "mal", "kan", "tam", "tel", "sin", "bur", "khm", "lao", "vie", "ind",
+    "tgl", "may", "may", "amh", "tir", "orm", "som", "swa", "kin", "run", "nya", "mlg", "epo", "", "", "", "", "", "",
+    "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "wel",
+    "baq", "cat", "lat", "que", "grn", "aym", "tat", "uig", "dzo", "jav",
 ];
 
 /// Track title: the `hdlr` name unless empty or a default "...Handler", else `udta/name`.
@@ -596,19 +610,17 @@ fn kind_of(handler: &[u8; 4], entry: &[u8; 4]) -> Kind {
 
 fn is_audio_tag(t: &[u8; 4]) -> bool {
     const TAGS: [&[u8; 4]; 32] = [
-        b"mp4a", b"ac-3", b"ec-3", b"Opus", b"fLaC", b".mp3", b".mp2", b"sowt", b"twos", b"lpcm",
-        b"ipcm", b"raw ", b"in24", b"in32", b"fl32", b"fl64", b"alaw", b"ulaw", b"ima4", b"alac",
-        b"samr", b"sawb", b"dtsc", b"dtsh", b"dtsl", b"dtse", b"mlpa", b"spex", b"Qclp", b"QDM2",
-        b"QDMC", b"NONE",
+        b"mp4a", b"ac-3", b"ec-3", b"Opus", b"fLaC", b".mp3", b".mp2", b"sowt", b"twos", b"lpcm", b"ipcm", b"raw ",
+        b"in24", b"in32", b"fl32", b"fl64", b"alaw", b"ulaw", b"ima4", b"alac", b"samr", b"sawb", b"dtsc", b"dtsh",
+        b"dtsl", b"dtse", b"mlpa", b"spex", b"Qclp", b"QDM2", b"QDMC", b"NONE",
     ];
     TAGS.contains(&t)
 }
 
 fn is_video_tag(t: &[u8; 4]) -> bool {
     const TAGS: [&[u8; 4]; 24] = [
-        b"avc1", b"avc2", b"avc3", b"avc4", b"hvc1", b"hev1", b"dvh1", b"dvhe", b"dva1", b"dvav",
-        b"av01", b"vp08", b"vp09", b"mp4v", b"jpeg", b"mjpa", b"mjpb", b"apch", b"apcn", b"apcs",
-        b"apco", b"ap4h", b"s263", b"h263",
+        b"avc1", b"avc2", b"avc3", b"avc4", b"hvc1", b"hev1", b"dvh1", b"dvhe", b"dva1", b"dvav", b"av01", b"vp08",
+        b"vp09", b"mp4v", b"jpeg", b"mjpa", b"mjpb", b"apch", b"apcn", b"apcs", b"apco", b"ap4h", b"s263", b"h263",
     ];
     TAGS.contains(&t)
 }
@@ -670,7 +682,7 @@ fn parse_stsd(stsd: &[u8], handler: &[u8; 4], brands: Brands, timescale: u32) ->
         Kind::Subtitle => entry.get(16..).unwrap_or(&[]),
         Kind::Data => &[][..],
     };
-    read_entry_children(children, &mut e)?;
+    read_entry_children(children, &mut e, 0)?;
     if e.kind == Kind::Audio && e.sample_rate == 0 && timescale > 1 {
         e.sample_rate = timescale;
     }
@@ -771,17 +783,15 @@ fn lpcm_bits(bits: u32, flags: u32) -> u32 {
     }
 }
 
-/// The boxes inside a sample entry: decoder configuration and channel information.
-fn read_entry_children(children: &[u8], e: &mut SampleEntry) -> Result<(), String> {
+/// The boxes inside a sample entry (and, one level down, inside a QuickTime `wave` box):
+/// decoder configuration and channel information.
+fn read_entry_children(children: &[u8], e: &mut SampleEntry, depth: u8) -> Result<(), String> {
     for (kind, body) in Boxes::new(children) {
         match &kind {
-            b"avcC" | b"hvcC" | b"av1C" | b"glbl" => {
-                if e.config.len() <= 1 {
-                    e.config = body.to_vec();
-                }
-            }
+            // FFmpeg keeps the first of these ("ignoring multiple glbl").
+            b"avcC" | b"hvcC" | b"av1C" | b"glbl" if e.config.len() <= 1 => e.config = body.to_vec(),
             b"esds" => read_esds(body, e),
-            b"wave" => read_entry_children(body, e)?,
+            b"wave" if depth == 0 => read_entry_children(body, e, 1)?,
             b"dOps" => e.config = opus_head(body)?,
             b"dfLa" => e.config = flac_streaminfo(body)?,
             b"alac" if &e.fourcc == b"alac" => e.config = alac_box(body),
@@ -971,7 +981,8 @@ fn asc_object_type(r: &mut Bits<'_>) -> Option<u32> {
 }
 
 fn asc_rate(r: &mut Bits<'_>) -> Option<(u32, u32)> {
-    const RATES: [u32; 16] = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350, 0, 0, 0];
+    const RATES: [u32; 16] =
+        [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350, 0, 0, 0];
     let index = r.read(4)?;
     let rate = if index == 0x0f { r.read(24)? } else { RATES[index as usize] };
     Some((index, rate))
@@ -1055,7 +1066,7 @@ impl Sizes<'_> {
             32 => t.get(i * 4..i * 4 + 4).map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]])),
             16 => t.get(i * 2..i * 2 + 2).map_or(0, |s| u32::from(u16::from_be_bytes([s[0], s[1]]))),
             8 => t.get(i).map_or(0, |&b| u32::from(b)),
-            _ => t.get(i / 2).map_or(0, |&b| u32::from(if i % 2 == 0 { b >> 4 } else { b & 15 })),
+            _ => t.get(i / 2).map_or(0, |&b| u32::from(if i.is_multiple_of(2) { b >> 4 } else { b & 15 })),
         }
     }
 }
@@ -1088,7 +1099,8 @@ impl Chunks<'_> {
 /// The parsed, FFmpeg-corrected sample tables of one track.
 struct Tables<'a> {
     stts: Vec<Run<u32>>,
-    ctts: Option<Vec<Run<i32>>>,
+    /// Raw ctts entries (count, offset), `None` without usable ctts.
+    ctts: Option<&'a [u8]>,
     dts_shift: i64,
     /// `stss` entries (big-endian u32), `None` without an `stss` box.
     stss: Option<&'a [u8]>,
@@ -1131,7 +1143,10 @@ impl<'a> Tables<'a> {
 fn entry_table<'a>(b: &'a [u8], entry_size: usize, name: &str) -> Result<(&'a [u8], usize), String> {
     let count = be32(b, 4).ok_or_else(|| format!("corrupt {name}"))? as usize;
     let bytes = count.checked_mul(entry_size).ok_or_else(|| format!("corrupt {name}"))?;
-    let table = b.get(8..).and_then(|t| t.get(..bytes)).ok_or_else(|| format!("corrupt {name}: {count} entries overrun the box"))?;
+    let table = b
+        .get(8..)
+        .and_then(|t| t.get(..bytes))
+        .ok_or_else(|| format!("corrupt {name}: {count} entries overrun the box"))?;
     Ok((table, count))
 }
 
@@ -1166,23 +1181,20 @@ fn parse_stts(b: &[u8]) -> Result<Vec<Run<u32>>, String> {
     Ok(runs)
 }
 
-/// ctts as FFmpeg reads it: signed offsets, entries with count ≤ 0 dropped, the DTS shift from
+/// ctts as FFmpeg reads it: signed offsets, entries with count ≤ 0 skipped, the DTS shift from
 /// negative offsets (not counting the last two entries), the whole table dropped when an offset
-/// is beyond ±2^28.
-fn parse_ctts(b: &[u8]) -> Result<(Option<Vec<Run<i32>>>, i64), String> {
+/// is beyond ±2^28. Returns the raw entries (`None` when dropped or empty) and the shift.
+fn parse_ctts(b: &[u8]) -> Result<(Option<&[u8]>, i64), String> {
     let (table, count) = entry_table(b, 8, "ctts")?;
-    if count == 0 {
-        return Ok((None, 0));
-    }
-    let mut runs = Vec::with_capacity(count);
     let mut shift = 0i64;
+    let mut any = false;
     for (i, e) in table.chunks_exact(8).enumerate() {
         let n = i32::from_be_bytes([e[0], e[1], e[2], e[3]]);
         let d = i32::from_be_bytes([e[4], e[5], e[6], e[7]]);
         if n <= 0 {
             continue;
         }
-        runs.push(Run { count: n as u32, value: d });
+        any = true;
         let not_last_two = i + 2 < count;
         if not_last_two && d.unsigned_abs() > 1 << 28 {
             return Ok((None, shift));
@@ -1191,8 +1203,7 @@ fn parse_ctts(b: &[u8]) -> Result<(Option<Vec<Run<i32>>>, i64), String> {
             shift = shift.max(-i64::from(d.max(-i32::MAX)));
         }
     }
-    let runs = if runs.is_empty() { None } else { Some(runs) };
-    Ok((runs, shift))
+    Ok((any.then_some(table), shift))
 }
 
 fn parse_sbgp(b: &[u8]) -> Result<Vec<Run<u32>>, String> {
@@ -1203,7 +1214,10 @@ fn parse_sbgp(b: &[u8]) -> Result<Vec<Run<u32>>, String> {
     let table = b.get(at + 4..).and_then(|t| t.get(..bytes)).ok_or("corrupt sbgp: entries overrun the box")?;
     Ok(table
         .chunks_exact(8)
-        .map(|e| Run { count: u32::from_be_bytes([e[0], e[1], e[2], e[3]]), value: u32::from_be_bytes([e[4], e[5], e[6], e[7]]) })
+        .map(|e| Run {
+            count: u32::from_be_bytes([e[0], e[1], e[2], e[3]]),
+            value: u32::from_be_bytes([e[4], e[5], e[6], e[7]]),
+        })
         .collect())
 }
 
@@ -1379,21 +1393,22 @@ fn parse_elst(b: &[u8]) -> Result<Vec<(u64, i64)>, String> {
 // Index building (FFmpeg's mov_build_index)
 // ---------------------------------------------------------------------------------------------
 
-/// Samples as `mov_build_index` leaves them: DTS from `stts` (minus the DTS shift), and in the
-/// `pts` field the raw `ctts` offset of the first `ctts_cover` samples.
+/// Samples as `mov_build_index` leaves them, with their PTS as FFmpeg's packets get it (DTS + DTS
+/// shift + ctts offset for the samples the ctts covers, else the DTS).
 struct Built {
     samples: Vec<Mp4Sample>,
     /// DTS after the last sample.
     end: i64,
-    ctts_cover: usize,
-    has_ctts: bool,
+    /// Number of samples the ctts covers, `None` without ctts.
+    cover: Option<usize>,
     dts_shift: i64,
     /// FFmpeg returned early from `mov_build_index`: the edit list is not applied.
     skip_edit: bool,
 }
 
-fn build_index(t: &Tables<'_>, entry: &SampleEntry, file_size: u64) -> Result<Built, String> {
-    let mut built = Built { samples: Vec::new(), end: 0, ctts_cover: 0, has_ctts: false, dts_shift: t.dts_shift, skip_edit: false };
+fn build_index(t: &Tables<'_>, entry: &SampleEntry, ctx: &FileCtx) -> Result<Built, String> {
+    let (file_size, budget) = (ctx.file_size, ctx.sample_budget);
+    let mut built = Built { samples: Vec::new(), end: 0, cover: None, dts_shift: t.dts_shift, skip_edit: false };
     let stsz_size = t.sizes.constant;
     let sample_size = if entry.pcm_frame_size > 0 { entry.pcm_frame_size } else { stsz_size };
     if !has_mandatory_tables(t, sample_size) {
@@ -1413,9 +1428,9 @@ fn build_index(t: &Tables<'_>, entry: &SampleEntry, file_size: u64) -> Result<Bu
             return Err("unsupported: ctts on uncompressed audio".into());
         }
         built.dts_shift = 0;
-        build_chunked(t, entry, sample_size, file_size, &mut built)?;
+        build_chunked(t, entry, sample_size, (file_size, budget), &mut built)?;
     } else {
-        build_samples(t, entry.kind, sample_size, file_size, &mut built)?;
+        build_samples(t, entry.kind, sample_size, (file_size, budget), &mut built)?;
     }
     Ok(built)
 }
@@ -1431,11 +1446,16 @@ fn has_mandatory_tables(t: &Tables<'_>, sample_size: u32) -> bool {
 
 /// Sync-sample state: `stss` (or its absence), `stps`, `rap ` sample groups.
 struct KeyState<'a> {
-    stss: Option<&'a [u8]>,
-    stss_len: usize,
+    stss: &'a [u8],
+    /// An `stss` box without entries: only the first sample (or every audio sample) is key.
+    absent: bool,
     stss_i: usize,
+    /// Value of the current `stss` entry.
+    stss_want: u32,
     stps: &'a [u8],
     stps_i: usize,
+    /// Value of the current `stps` entry.
+    stps_want: u32,
     key_off: u32,
     rap: &'a [Run<u32>],
     rap_i: usize,
@@ -1445,15 +1465,17 @@ struct KeyState<'a> {
 
 impl<'a> KeyState<'a> {
     fn new(t: &'a Tables<'a>, kind: Kind) -> Self {
+        let stss = t.stss.unwrap_or(&[]);
         let first = |b: &[u8]| be32(b, 0).unwrap_or(0) as i32;
-        let stss_len = t.stss.map_or(0, |s| s.len() / 4);
-        let key_off = (stss_len > 0 && first(t.stss.unwrap_or(&[])) > 0) || (!t.stps.is_empty() && first(t.stps) > 0);
+        let key_off = (!stss.is_empty() && first(stss) > 0) || (!t.stps.is_empty() && first(t.stps) > 0);
         KeyState {
-            stss: t.stss,
-            stss_len,
+            stss,
+            absent: t.stss.is_some_and(<[u8]>::is_empty),
             stss_i: 0,
+            stss_want: be32(stss, 0).unwrap_or(0),
             stps: t.stps,
             stps_i: 0,
+            stps_want: be32(t.stps, 0).unwrap_or(0),
             key_off: u32::from(key_off),
             rap: &t.rap,
             rap_i: 0,
@@ -1465,22 +1487,25 @@ impl<'a> KeyState<'a> {
     /// Key flag of sample `n`; `first` is the first sample of the first chunk.
     #[inline]
     fn next(&mut self, n: u32, first: bool) -> bool {
-        let absent = self.stss.is_some() && self.stss_len == 0;
         let want = n.wrapping_add(self.key_off);
         let mut key = false;
-        if !absent && (self.stss_len == 0 || be32(self.stss.unwrap_or(&[]), self.stss_i * 4) == Some(want)) {
+        if !self.absent && (self.stss.is_empty() || self.stss_want == want) {
             key = true;
-            if self.stss_i + 1 < self.stss_len {
+            if (self.stss_i + 1) * 4 < self.stss.len() {
                 self.stss_i += 1;
+                self.stss_want = be32(self.stss, self.stss_i * 4).unwrap_or(0);
             }
-        } else if !self.stps.is_empty() && be32(self.stps, self.stps_i * 4) == Some(want) {
+        } else if !self.stps.is_empty() && self.stps_want == want {
             key = true;
-            if self.stps_i + 1 < self.stps.len() / 4 {
+            if (self.stps_i + 1) * 4 < self.stps.len() {
                 self.stps_i += 1;
+                self.stps_want = be32(self.stps, self.stps_i * 4).unwrap_or(0);
             }
         }
-        key |= self.next_rap();
-        if absent && self.stps.is_empty() && self.rap.is_empty() && (self.audio || first) {
+        if !self.rap.is_empty() {
+            key |= self.next_rap();
+        }
+        if self.absent && self.stps.is_empty() && self.rap.is_empty() && (self.audio || first) {
             key = true;
         }
         key
@@ -1517,82 +1542,152 @@ impl SttsCursor<'_> {
     }
 }
 
-/// Expanded `ctts` walk (one offset per sample, while the table lasts).
+/// Expanded ctts walk over the raw entries: one offset per sample while the table lasts,
+/// entries with a count ≤ 0 skipped.
 struct CttsCursor<'a> {
-    runs: &'a [Run<i32>],
-    i: usize,
-    n: u32,
+    table: &'a [u8],
+    next_entry: usize,
+    left: u32,
+    value: i32,
 }
 
-impl CttsCursor<'_> {
+impl<'a> CttsCursor<'a> {
+    fn new(table: &'a [u8]) -> Self {
+        CttsCursor { table, next_entry: 0, left: 0, value: 0 }
+    }
+
     #[inline]
     fn next(&mut self) -> Option<i32> {
-        let run = self.runs.get(self.i)?;
-        self.n += 1;
-        if self.n >= run.count {
-            self.n = 0;
-            self.i += 1;
+        while self.left == 0 {
+            let e = self.table.get(self.next_entry * 8..self.next_entry * 8 + 8)?;
+            self.next_entry += 1;
+            let n = i32::from_be_bytes([e[0], e[1], e[2], e[3]]);
+            if n > 0 {
+                self.left = n as u32;
+                self.value = i32::from_be_bytes([e[4], e[5], e[6], e[7]]);
+            }
         }
-        Some(run.value)
+        self.left -= 1;
+        Some(self.value)
     }
 }
 
-fn truncated(track_pos: u64, size: u64, file_size: u64) -> String {
-    format!("truncated: sample data at byte {track_pos} ({size} bytes) runs past the end of the file ({file_size} bytes)")
+fn too_many(count: u64) -> String {
+    format!("too many samples ({count}; at most {MAX_SAMPLES} per file)")
+}
+
+fn truncated(pos: u64, size: u64, file_size: u64) -> String {
+    format!("truncated: sample data at byte {pos} ({size} bytes) runs past the end of the file ({file_size} bytes)")
+}
+
+/// Checks that a sample lies inside the file.
+#[inline]
+fn check_inside(pos: u64, size: u32, file_size: u64) -> Result<(), String> {
+    if size > MAX_SAMPLE_SIZE {
+        return Err(format!("sample size {size} too large"));
+    }
+    match pos.checked_add(u64::from(size)) {
+        Some(end) if end <= file_size => Ok(()),
+        _ => Err(truncated(pos, u64::from(size), file_size)),
+    }
 }
 
 /// The common path of `mov_build_index`: one entry per sample.
-fn build_samples(t: &Tables<'_>, kind: Kind, sample_size: u32, file_size: u64, out: &mut Built) -> Result<(), String> {
+fn build_samples(
+    t: &Tables<'_>,
+    kind: Kind,
+    sample_size: u32,
+    limits: (u64, u64),
+    out: &mut Built,
+) -> Result<(), String> {
+    let (file_size, budget) = limits;
     let count = t.sample_count();
     if count == 0 {
         return Ok(());
     }
-    if u64::from(count) > MAX_SAMPLES {
-        return Err(format!("too many samples ({count})"));
+    if u64::from(count) > budget {
+        return Err(too_many(count.into()));
     }
-    out.samples.reserve_exact(count as usize);
-    out.has_ctts = t.ctts.is_some();
-    let mut keys = KeyState::new(t, kind);
-    let mut stts = SttsCursor { runs: &t.stts, i: 0, n: 0 };
-    let mut ctts = CttsCursor { runs: t.ctts.as_deref().unwrap_or(&[]), i: 0, n: 0 };
+    let mut samples = Vec::with_capacity(count as usize);
+    let mut walk = Walk {
+        keys: KeyState::new(t, kind),
+        stts: SttsCursor { runs: &t.stts, i: 0, n: 0 },
+        ctts: CttsCursor::new(t.ctts.unwrap_or(&[])),
+        covered: 0,
+        shift: t.dts_shift,
+        dts: -t.dts_shift,
+        n: 0,
+        sizes: t.sizes,
+        file_size,
+    };
     let mut stsz_size = i64::from(t.sizes.constant);
-    let mut dts = -t.dts_shift;
-    let mut n = 0u32;
     let mut stsc_i = 0usize;
     for i in 0..t.chunks.count {
-        let mut pos = t.chunks.get(i);
+        let pos = t.chunks.get(i);
         while stsc_i + 1 < t.stsc.len() && (i as u64 + 1) == u64::from(t.stsc[stsc_i + 1].first as u32) {
             stsc_i += 1;
         }
         let per_chunk = t.stsc[stsc_i].count as u32;
         let next = if i + 1 < t.chunks.count { t.chunks.get(i + 1) as i64 } else { i64::MAX };
         stsz_size = checked_stsz_size(stsz_size, i64::from(sample_size), per_chunk, pos as i64, next);
-        for j in 0..per_chunk {
-            if n >= count {
-                out.skip_edit = true; // FFmpeg: "wrong sample count", index kept as is
-                out.end = dts;
-                return Ok(());
-            }
-            let key = keys.next(n, i == 0 && j == 0);
-            let size = if stsz_size > 0 { stsz_size as u32 } else { t.sizes.get(n) };
-            if size > MAX_SAMPLE_SIZE {
-                return Err(format!("sample size {size} too large"));
-            }
-            if pos.checked_add(u64::from(size)).is_none_or(|end| end > file_size) {
-                return Err(truncated(pos, u64::from(size), file_size));
-            }
-            let c = ctts.next();
-            if c.is_some() {
-                out.ctts_cover += 1;
-            }
-            out.samples.push(Mp4Sample { pos, size, dts, pts: i64::from(c.unwrap_or(0)), key });
-            pos += u64::from(size);
-            dts = dts.wrapping_add(i64::from(stts.next()));
-            n += 1;
+        let take = per_chunk.min(count - walk.n);
+        walk.chunk(&mut samples, pos, take, stsz_size.max(0) as u32, i == 0)?;
+        if take < per_chunk {
+            out.skip_edit = true; // FFmpeg: "wrong sample count", index kept as is
+            break;
         }
     }
-    out.end = dts;
+    out.samples = samples;
+    out.end = walk.dts;
+    out.cover = t.ctts.map(|_| walk.covered);
     Ok(())
+}
+
+/// Per-sample state of the common `mov_build_index` walk.
+struct Walk<'a> {
+    keys: KeyState<'a>,
+    stts: SttsCursor<'a>,
+    ctts: CttsCursor<'a>,
+    covered: usize,
+    shift: i64,
+    dts: i64,
+    n: u32,
+    sizes: Sizes<'a>,
+    file_size: u64,
+}
+
+impl Walk<'_> {
+    /// Adds the first `take` samples of a chunk at `pos` (`const_size`: the stsz constant
+    /// size, 0 for the table).
+    #[inline]
+    fn chunk(
+        &mut self,
+        samples: &mut Vec<Mp4Sample>,
+        mut pos: u64,
+        take: u32,
+        const_size: u32,
+        first_chunk: bool,
+    ) -> Result<(), String> {
+        for j in 0..take {
+            let n = self.n;
+            let key = self.keys.next(n, first_chunk && j == 0);
+            let size = if const_size > 0 { const_size } else { self.sizes.get(n) };
+            check_inside(pos, size, self.file_size)?;
+            let dts = self.dts;
+            let pts = match self.ctts.next() {
+                Some(c) => {
+                    self.covered += 1;
+                    dts.saturating_add(self.shift.saturating_add(i64::from(c)))
+                }
+                None => dts,
+            };
+            samples.push(Mp4Sample { pos, size, dts, pts, key });
+            pos += u64::from(size);
+            self.dts = dts.wrapping_add(i64::from(self.stts.next()));
+            self.n = n + 1;
+        }
+        Ok(())
+    }
 }
 
 /// FFmpeg's two sanity checks of a constant `stsz` size against the codec frame size.
@@ -1626,14 +1721,13 @@ fn chunked_total(t: &Tables<'_>, spf: u32) -> Option<u64> {
     let mut total = 0u64;
     for (i, e) in t.stsc.iter().enumerate() {
         let samples = e.count as u32;
-        if i + 1 != t.stsc.len() && spf != 0 && samples % spf != 0 {
+        if i + 1 != t.stsc.len() && spf != 0 && !samples.is_multiple_of(spf) {
             return None;
         }
         let per_chunk = if spf >= 160 {
             samples / spf
         } else if spf > 1 {
-            let s = (1024 / spf) * spf;
-            samples.div_ceil(s)
+            samples.div_ceil((1024 / spf) * spf)
         } else {
             samples.div_ceil(1024)
         };
@@ -1647,16 +1741,26 @@ fn chunked_total(t: &Tables<'_>, spf: u32) -> Option<u64> {
 }
 
 /// The uncompressed-audio path of `mov_build_index`: up to 1024 frames per packet.
-fn build_chunked(t: &Tables<'_>, e: &SampleEntry, frame_size: u32, file_size: u64, out: &mut Built) -> Result<(), String> {
+fn build_chunked(
+    t: &Tables<'_>,
+    e: &SampleEntry,
+    frame_size: u32,
+    limits: (u64, u64),
+    out: &mut Built,
+) -> Result<(), String> {
+    let (file_size, budget) = limits;
     let (spf, bpf) = (e.samples_per_frame, e.bytes_per_frame);
     let Some(total) = chunked_total(t, spf) else { return Ok(()) };
-    if total > MAX_SAMPLES || (spf <= 1 && frame_size == 0) {
+    if total > budget {
+        return Err(too_many(total));
+    }
+    if spf <= 1 && frame_size == 0 {
         return Err("unsupported: uncompressed audio layout".into());
     }
     out.samples.reserve_exact(total as usize);
     let mut dts = 0i64;
     let mut stsc_i = 0usize;
-    for i in 0..t.chunks.count {
+    'chunks: for i in 0..t.chunks.count {
         let mut pos = t.chunks.get(i);
         if stsc_i + 1 < t.stsc.len() && (i as u64 + 1) == u64::from(t.stsc[stsc_i + 1].first as u32) {
             stsc_i += 1;
@@ -1665,17 +1769,11 @@ fn build_chunked(t: &Tables<'_>, e: &SampleEntry, frame_size: u32, file_size: u6
         while left > 0 {
             if (spf > 1 && bpf == 0) || out.samples.len() as u64 >= total {
                 out.skip_edit = true;
-                out.end = dts;
-                return Ok(());
+                break 'chunks;
             }
             let (samples, size) = chunk_step(spf, bpf, frame_size, left);
-            if size > MAX_SAMPLE_SIZE {
-                return Err(format!("sample size {size} too large"));
-            }
-            if pos.checked_add(u64::from(size)).is_none_or(|end| end > file_size) {
-                return Err(truncated(pos, u64::from(size), file_size));
-            }
-            out.samples.push(Mp4Sample { pos, size, dts, pts: 0, key: true });
+            check_inside(pos, size, file_size)?;
+            out.samples.push(Mp4Sample { pos, size, dts, pts: dts, key: true });
             pos += u64::from(size);
             dts = dts.wrapping_add(i64::from(samples));
             left = left.wrapping_sub(samples);
@@ -1686,34 +1784,28 @@ fn build_chunked(t: &Tables<'_>, e: &SampleEntry, frame_size: u32, file_size: u6
 }
 
 // ---------------------------------------------------------------------------------------------
-// Edit list application (FFmpeg's mov_fix_index, one non-empty edit) and final PTS
+// Edit list application (FFmpeg's mov_fix_index, one non-empty edit)
 // ---------------------------------------------------------------------------------------------
 
 impl Built {
-    /// Applies the edit list and computes the PTS; returns the samples and the end DTS.
+    /// Applies the edit list; returns the samples and the DTS after the last one.
     fn finish(mut self, edit: Option<&EditPlan>, entry: &SampleEntry, timescale: u32) -> (Vec<Mp4Sample>, i64) {
-        let mut first_input = 0usize;
         let mut end = self.end;
         if let (Some(plan), false) = (edit, self.skip_edit || self.samples.is_empty()) {
-            let fix = FixIndex { plan: *plan, kind: entry.kind, vorbis: entry.object_type == 0xdd, dts_shift: self.dts_shift, timescale };
-            let r = fix.apply(&mut self.samples, self.has_ctts.then_some(self.ctts_cover), self.end);
-            first_input = r.first_input;
-            end = r.end;
+            let fix = FixIndex {
+                plan: *plan,
+                kind: entry.kind,
+                vorbis: entry.object_type == 0xdd,
+                dts_shift: self.dts_shift,
+                timescale,
+                cover: self.cover,
+            };
+            end = fix.apply(&mut self.samples, self.end);
         }
-        self.compute_pts(first_input);
         if self.samples.is_empty() {
             end = 0;
         }
         (self.samples, end)
-    }
-
-    /// PTS = DTS + DTS shift + ctts offset for samples the ctts covers, else DTS.
-    fn compute_pts(&mut self, first_input: usize) {
-        let cover = if self.has_ctts { self.ctts_cover } else { 0 };
-        let shift = self.dts_shift;
-        for (o, s) in self.samples.iter_mut().enumerate() {
-            s.pts = if o + first_input < cover { s.dts.saturating_add(shift.saturating_add(s.pts)) } else { s.dts };
-        }
     }
 }
 
@@ -1724,146 +1816,183 @@ struct FixIndex {
     vorbis: bool,
     dts_shift: i64,
     timescale: u32,
+    /// Samples with a ctts offset, `None` without ctts.
+    cover: Option<usize>,
 }
 
-/// What `mov_fix_index` leaves.
-struct FixResult {
-    /// Input index of the first kept sample (the outputs are a contiguous run of the inputs).
-    first_input: usize,
-    /// DTS after the last kept sample.
-    end: i64,
-}
-
-/// Mutable state of the `mov_fix_index` loop.
-struct FixState {
+/// What the read-only pass over the samples finds.
+///
+/// Once the edit has started, FFmpeg's DTS counter advances by the old DTS differences, and the
+/// samples discarded before the start are rewritten backwards from it: every kept sample gets
+/// its old DTS plus a delta, which only an audio partial skip changes.
+struct FixScan {
+    /// First kept input sample.
+    start: usize,
+    /// One past the last kept input sample.
+    end: usize,
+    /// (first input sample, delta) pieces; empty when the edit never started (every kept
+    /// sample then gets the initial counter as DTS).
+    deltas: Vec<(usize, i64)>,
+    /// Initial DTS counter: empty edits minus the DTS shift.
     counter: i64,
-    started: bool,
-    /// Durations of the samples discarded before the edit starts.
-    discarded: Vec<i64>,
+    /// FFmpeg's `min_corrected_pts`.
     min_pts: i64,
-    keyframe_after_edit: bool,
 }
 
 impl FixIndex {
-    /// Rewrites `samples` in place (outputs never overtake inputs). `cover`: samples with a
-    /// ctts offset (in their `pts` field), `None` without ctts; `raw_end`: DTS after the last
-    /// input sample.
-    fn apply(&self, samples: &mut Vec<Mp4Sample>, cover: Option<usize>, raw_end: i64) -> FixResult {
-        let (m, dur) = (self.plan.media_time, self.plan.duration);
-        let start = self.start_index(samples, cover);
-        let mut st = FixState { counter: self.plan.empty - self.dts_shift, started: false, discarded: Vec::new(), min_pts: -1, keyframe_after_edit: false };
-        let audio = self.kind == Kind::Audio;
-        let n = samples.len();
-        let mut out = 0usize;
-        let mut last_duration = 0i64;
-        for k in start..n {
-            let cur = samples[k];
-            let next_dts = if k + 1 < n { samples[k + 1].dts } else { raw_end };
-            let frame_duration = if k + 1 < n { next_dts.wrapping_sub(cur.dts) } else { dur };
-            last_duration = next_dts.wrapping_sub(cur.dts);
-            let ctts = match cover {
-                Some(c) if k < c => cur.pts,
-                _ => 0,
-            };
-            let cts = cur.dts.wrapping_add(self.dts_shift).wrapping_add(ctts);
-            self.classify(samples, out, &mut st, cts, ctts, frame_duration);
-            samples[out] = Mp4Sample { dts: st.counter, ..cur };
-            out += 1;
-            if st.started {
-                st.counter = st.counter.wrapping_add(frame_duration);
+    /// FFmpeg's `curr_ctts` of input sample `k`.
+    #[inline]
+    fn ctts_of(&self, s: &Mp4Sample, k: usize) -> i64 {
+        match self.cover {
+            Some(c) if k < c => s.pts.wrapping_sub(s.dts).wrapping_sub(self.dts_shift),
+            _ => 0,
+        }
+    }
+
+    /// Rewrites `samples` (DTS after the last one: `raw_end`) as `mov_fix_index` does;
+    /// returns the DTS after the last kept sample.
+    fn apply(&self, samples: &mut Vec<Mp4Sample>, raw_end: i64) -> i64 {
+        let scan = self.scan(samples);
+        let (start, end) = (scan.start, scan.end);
+        let next = samples.get(end).map_or(raw_end, |s| s.dts);
+        let last_duration = next.wrapping_sub(samples[end - 1].dts);
+        let video_shift = scan.min_pts.wrapping_sub(self.plan.empty);
+        let video_shift = if self.kind == Kind::Video && video_shift > 0 { video_shift } else { 0 };
+        if scan.deltas.is_empty() {
+            for k in start..end {
+                let s = samples[k];
+                let offset = s.pts.wrapping_sub(s.dts);
+                samples[k - start] = Mp4Sample { dts: scan.counter, pts: scan.counter.wrapping_add(offset), ..s };
             }
-            if cts.saturating_add(frame_duration) >= dur.saturating_add(m) && (cur.key || audio) {
-                if cover.is_some() && !audio && !st.keyframe_after_edit {
-                    st.keyframe_after_edit = true;
+        } else {
+            rebase(samples, start, end, &scan.deltas, video_shift);
+        }
+        samples.truncate(end - start);
+        samples.last().map_or(0, |s| s.dts.wrapping_add(last_duration))
+    }
+
+    /// The `mov_fix_index` loop, without writing: kept range, DTS deltas, `min_corrected_pts`.
+    fn scan(&self, samples: &[Mp4Sample]) -> FixScan {
+        let (m, dur) = (self.plan.media_time, self.plan.duration);
+        let edit_end = dur.saturating_add(m);
+        let audio = self.kind == Kind::Audio;
+        let start = self.start_index(samples);
+        let n = samples.len();
+        let counter = self.plan.empty.wrapping_sub(self.dts_shift);
+        let mut scan = FixScan { start, end: n, deltas: Vec::new(), counter, min_pts: -1 };
+        let mut keyframe_after_edit = false;
+        // Audio without ctts has non-decreasing CTS: once the edit has started, nothing changes
+        // until the break, which a binary search finds.
+        let monotonic = audio && self.cover.is_none();
+        for k in start..n {
+            let cur = &samples[k];
+            let cts = cur.dts.wrapping_add(self.dts_shift).wrapping_add(self.ctts_of(cur, k));
+            if monotonic && !scan.deltas.is_empty() && cts >= m {
+                scan.end = self.audio_break(samples, k, edit_end) + 1;
+                break;
+            }
+            let fd = if k + 1 < n { samples[k + 1].dts.wrapping_sub(cur.dts) } else { dur };
+            self.step(&mut scan, k, cur, cts, fd);
+            if cts.saturating_add(fd) >= edit_end && (cur.key || audio) {
+                if self.cover.is_some() && !audio && !keyframe_after_edit {
+                    keyframe_after_edit = true;
                     continue;
                 }
+                scan.end = k + 1;
                 break;
             }
         }
-        samples.truncate(out);
-        self.shift_video(samples, &mut st);
-        let end = samples.last().map_or(0, |s| s.dts.wrapping_add(last_duration));
-        FixResult { first_input: start, end }
+        scan
     }
 
-    /// Handles one sample against the edit: discard bookkeeping, audio partial skip, start of
-    /// the edit (which rewrites the DTS of the discarded samples before it).
-    fn classify(&self, samples: &mut [Mp4Sample], out: usize, st: &mut FixState, cts: i64, ctts: i64, frame_duration: i64) {
-        let (m, dur) = (self.plan.media_time, self.plan.duration);
-        if cts < m || cts >= dur.saturating_add(m) {
-            let partial = self.kind == Kind::Audio && !self.vorbis && cts < m && cts.saturating_add(frame_duration) > m;
-            if partial {
-                st.counter = st.counter.wrapping_sub(m - cts);
-                self.start_edit(samples, out, st);
-            } else if !st.started {
-                st.discarded.push(frame_duration);
+    /// One sample of the `mov_fix_index` loop: partial audio skip, start of the edit,
+    /// `min_corrected_pts`.
+    #[inline]
+    fn step(&self, scan: &mut FixScan, k: usize, cur: &Mp4Sample, cts: i64, fd: i64) {
+        let (m, edit_end) = (self.plan.media_time, self.plan.duration.saturating_add(self.plan.media_time));
+        let delta = scan.deltas.last().map(|d| d.1);
+        let new_dts = delta.map_or(scan.counter, |d| cur.dts.wrapping_add(d));
+        if cts < m || cts >= edit_end {
+            if self.kind == Kind::Audio && !self.vorbis && cts < m && cts.saturating_add(fd) > m {
+                // Partial audio skip: the counter goes back by the skipped part.
+                scan.deltas.push((k, new_dts.wrapping_sub(m - cts).wrapping_sub(cur.dts)));
             }
             return;
         }
-        let corrected = st.counter.wrapping_add(ctts).wrapping_add(self.dts_shift);
-        st.min_pts = if st.min_pts < 0 { corrected } else { st.min_pts.min(corrected) };
-        self.start_edit(samples, out, st);
+        let corrected = new_dts.wrapping_add(self.ctts_of(cur, k)).wrapping_add(self.dts_shift);
+        scan.min_pts = if scan.min_pts < 0 { corrected } else { scan.min_pts.min(corrected) };
+        if delta.is_none() {
+            scan.deltas.push((k, new_dts.wrapping_sub(cur.dts)));
+        }
     }
 
-    fn start_edit(&self, samples: &mut [Mp4Sample], out: usize, st: &mut FixState) {
-        if st.started {
-            return;
-        }
-        st.started = true;
-        let mut ts = st.counter;
-        for (i, d) in st.discarded.iter().rev().enumerate() {
-            ts = ts.wrapping_sub(*d);
-            samples[out - 1 - i].dts = ts;
-        }
-        st.discarded = Vec::new();
-    }
-
-    /// Video: shift so that the first PTS is zero (plus the empty edits).
-    fn shift_video(&self, samples: &mut [Mp4Sample], st: &mut FixState) {
-        let min_pts = st.min_pts.wrapping_sub(self.plan.empty);
-        if self.kind == Kind::Video && min_pts > 0 {
-            for s in samples.iter_mut() {
-                s.dts = s.dts.wrapping_sub(min_pts);
+    /// First audio sample from `from` whose CTS + duration reaches the end of the edit (the
+    /// last sample when none does). CTS + duration is the next sample's CTS.
+    fn audio_break(&self, samples: &[Mp4Sample], from: usize, edit_end: i64) -> usize {
+        let reaches = |next_dts: i64| next_dts.wrapping_add(self.dts_shift) >= edit_end;
+        let (mut lo, mut hi) = (from, samples.len() - 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if reaches(samples[mid + 1].dts) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
             }
         }
+        lo
     }
 
     /// `find_prev_closest_index`: the key sample (refined by PTS with ctts) to start from.
-    fn start_index(&self, samples: &[Mp4Sample], cover: Option<usize>) -> usize {
+    fn start_index(&self, samples: &[Mp4Sample]) -> usize {
         let mut search = self.plan.media_time;
         if self.kind == Kind::Audio {
             search = search.saturating_sub(i64::from(self.timescale)).max(samples[0].dts);
         }
         let target = if self.dts_shift > 0 { search - self.dts_shift } else { search };
-        closest_before(samples, cover, target, false)
-            .or_else(|| closest_before(samples, cover, target, true))
-            .unwrap_or(0)
+        self.closest_before(samples, target, false).or_else(|| self.closest_before(samples, target, true)).unwrap_or(0)
+    }
+
+    /// `find_prev_closest_index` for one search mode.
+    fn closest_before(&self, samples: &[Mp4Sample], target: i64, any: bool) -> Option<usize> {
+        let mut index = search_timestamp(samples, target, any)?;
+        let mut i = index;
+        while i > 0 && samples[i].dts == samples[i - 1].dts {
+            if any || samples[i - 1].key {
+                index = i - 1;
+            }
+            i -= 1;
+        }
+        let Some(cover) = self.cover else { return Some(index) };
+        let mut idx = index as i64;
+        let mut ctts_i = index.min(cover) as i64;
+        while idx >= 0 && ctts_i >= 0 && (ctts_i as usize) < cover {
+            let s = samples[idx as usize];
+            let c = self.ctts_of(&samples[ctts_i as usize], ctts_i as usize);
+            if s.dts.wrapping_add(c) <= target && s.key {
+                break;
+            }
+            idx -= 1;
+            ctts_i -= 1;
+        }
+        usize::try_from(idx).ok()
     }
 }
 
-/// `find_prev_closest_index` over the built samples (DTS in `dts`, ctts offsets in `pts`).
-fn closest_before(samples: &[Mp4Sample], cover: Option<usize>, target: i64, any: bool) -> Option<usize> {
-    let mut index = search_timestamp(samples, target, any)?;
-    let mut i = index;
-    while i > 0 && samples[i].dts == samples[i - 1].dts {
-        if any || samples[i - 1].key {
-            index = i - 1;
-        }
-        i -= 1;
+/// Moves the kept samples `start..end` to the front, adding the piecewise DTS delta (minus the
+/// video shift) to their DTS and PTS.
+fn rebase(samples: &mut [Mp4Sample], start: usize, end: usize, deltas: &[(usize, i64)], video_shift: i64) {
+    if start == 0 && deltas.len() == 1 && deltas[0].1 == video_shift {
+        return;
     }
-    let Some(cover) = cover else { return Some(index) };
-    let mut idx = index as i64;
-    let mut ctts_i = index.min(cover) as i64;
-    while idx >= 0 && ctts_i >= 0 && (ctts_i as usize) < cover {
-        let s = samples[idx as usize];
-        let c = samples[ctts_i as usize].pts;
-        if s.dts.wrapping_add(c) <= target && s.key {
-            break;
+    for (p, &(_, delta)) in deltas.iter().enumerate() {
+        let from = if p == 0 { start } else { deltas[p].0 };
+        let to = deltas.get(p + 1).map_or(end, |d| d.0).min(end);
+        let d = delta.wrapping_sub(video_shift);
+        for k in from..to {
+            let s = samples[k];
+            samples[k - start] = Mp4Sample { dts: s.dts.wrapping_add(d), pts: s.pts.wrapping_add(d), ..s };
         }
-        idx -= 1;
-        ctts_i -= 1;
     }
-    usize::try_from(idx).ok()
 }
 
 /// `ff_index_search_timestamp` with `AVSEEK_FLAG_BACKWARD` (no discarded entries yet).
@@ -1890,4 +2019,434 @@ fn search_timestamp(samples: &[Mp4Sample], wanted: i64, any: bool) -> Option<usi
         }
     }
     (m >= 0 && m < n).then_some(m as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn bx(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut v = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(kind);
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn full(kind: &[u8; 4], version: u8, body: &[u8]) -> Vec<u8> {
+        let mut b = vec![version, 0, 0, 0];
+        b.extend_from_slice(body);
+        bx(kind, &b)
+    }
+
+    fn words(vals: &[u32]) -> Vec<u8> {
+        vals.iter().flat_map(|v| v.to_be_bytes()).collect()
+    }
+
+    fn counted(kind: &[u8; 4], version: u8, entries: &[Vec<u32>]) -> Vec<u8> {
+        let mut b = words(&[entries.len() as u32]);
+        for e in entries {
+            b.extend(words(e));
+        }
+        full(kind, version, &b)
+    }
+
+    /// A test track; every field has a usable default.
+    #[derive(Clone)]
+    struct Spec {
+        handler: [u8; 4],
+        timescale: u32,
+        entry: Vec<u8>,
+        stts: Vec<Vec<u32>>,
+        ctts: Option<Vec<Vec<u32>>>,
+        stss: Option<Vec<u32>>,
+        sizes: Vec<u32>,
+        stsc: Vec<Vec<u32>>,
+        chunks: Vec<u32>,
+        elst: Option<Vec<u8>>,
+        extra_stbl: Vec<u8>,
+    }
+
+    fn video_entry(w: u16, h: u16) -> Vec<u8> {
+        let mut e = vec![0u8; 6];
+        e.extend_from_slice(&[0, 1]);
+        e.extend_from_slice(&[0u8; 16]);
+        e.extend_from_slice(&w.to_be_bytes());
+        e.extend_from_slice(&h.to_be_bytes());
+        e.extend_from_slice(&[0u8; 50]);
+        e.extend(bx(b"avcC", &[1, 0x64, 0, 0x1e]));
+        bx(b"avc1", &e)
+    }
+
+    fn audio_entry(fourcc: &[u8; 4], channels: u16, bits: u16, rate: u16, children: &[u8]) -> Vec<u8> {
+        let mut e = vec![0u8; 6];
+        e.extend_from_slice(&[0, 1]);
+        e.extend_from_slice(&[0u8; 8]);
+        e.extend_from_slice(&channels.to_be_bytes());
+        e.extend_from_slice(&bits.to_be_bytes());
+        e.extend_from_slice(&[0u8; 4]);
+        e.extend_from_slice(&rate.to_be_bytes());
+        e.extend_from_slice(&[0, 0]);
+        e.extend_from_slice(children);
+        bx(fourcc, &e)
+    }
+
+    impl Spec {
+        fn video(n: u32) -> Spec {
+            Spec {
+                handler: *b"vide",
+                timescale: 12800,
+                entry: video_entry(320, 240),
+                stts: vec![vec![n, 512]],
+                ctts: None,
+                stss: None,
+                sizes: vec![10; n as usize],
+                stsc: vec![vec![1, n, 1]],
+                chunks: vec![100],
+                elst: None,
+                extra_stbl: Vec::new(),
+            }
+        }
+
+        fn trak(&self) -> Vec<u8> {
+            let tkhd = full(b"tkhd", 0, &[words(&[0, 0, 1, 0, 0]), vec![0u8; 64]].concat());
+            let mut lang = words(&[0, 0, self.timescale, 0]);
+            lang.extend_from_slice(&[0x15, 0xc7, 0, 0]); // "eng"
+            let mdhd = full(b"mdhd", 0, &lang);
+            let mut hdlr_body = words(&[0]);
+            hdlr_body.extend_from_slice(&self.handler);
+            hdlr_body.extend(words(&[0, 0, 0]));
+            hdlr_body.extend_from_slice(b"Commentary\0");
+            let hdlr = full(b"hdlr", 0, &hdlr_body);
+            let stsd = full(b"stsd", 0, &[words(&[1]), self.entry.clone()].concat());
+            let mut stbl = [stsd, counted(b"stts", 0, &self.stts)].concat();
+            if let Some(c) = &self.ctts {
+                stbl.extend(counted(b"ctts", 0, c));
+            }
+            if let Some(s) = &self.stss {
+                stbl.extend(counted(b"stss", 0, &s.iter().map(|&v| vec![v]).collect::<Vec<_>>()));
+            }
+            stbl.extend(full(b"stsz", 0, &[words(&[0, self.sizes.len() as u32]), words(&self.sizes)].concat()));
+            stbl.extend(counted(b"stsc", 0, &self.stsc));
+            stbl.extend(counted(b"stco", 0, &self.chunks.iter().map(|&v| vec![v]).collect::<Vec<_>>()));
+            stbl.extend_from_slice(&self.extra_stbl);
+            let minf = bx(b"minf", &bx(b"stbl", &stbl));
+            let mdia = bx(b"mdia", &[mdhd, hdlr, minf].concat());
+            let edts = self.elst.as_ref().map(|e| bx(b"edts", e)).unwrap_or_default();
+            bx(b"trak", &[tkhd, edts, mdia].concat())
+        }
+    }
+
+    fn elst(version: u8, edits: &[(u64, i64)]) -> Vec<u8> {
+        let mut b = words(&[edits.len() as u32]);
+        for &(d, t) in edits {
+            if version == 1 {
+                b.extend_from_slice(&d.to_be_bytes());
+                b.extend_from_slice(&t.to_be_bytes());
+            } else {
+                b.extend(words(&[d as u32, t as i32 as u32]));
+            }
+            b.extend(words(&[0x10000]));
+        }
+        full(b"elst", version, &b)
+    }
+
+    /// ftyp + mdat (`data` bytes) + moov with these tracks; samples should sit at 100...
+    fn file(tracks: &[Spec], data: usize, extra_moov: &[u8]) -> Vec<u8> {
+        let mut f = bx(b"ftyp", b"isom\0\0\x02\0isomiso2");
+        let pad = 100 - f.len() - 8;
+        f.extend(bx(b"free", &vec![0u8; pad]));
+        f.extend(bx(b"mdat", &vec![0u8; data]));
+        let mvhd = full(b"mvhd", 0, &[words(&[0, 0, 1000, 0]), vec![0u8; 80]].concat());
+        let mut moov = mvhd;
+        for t in tracks {
+            moov.extend(t.trak());
+        }
+        moov.extend_from_slice(extra_moov);
+        f.extend(bx(b"moov", &moov));
+        f
+    }
+
+    fn read_bytes(bytes: &[u8]) -> Result<Mp4Index, String> {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "mp4index-{}-{}.mp4",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let mut f = File::create(&path).unwrap();
+        f.write_all(bytes).unwrap();
+        drop(f);
+        let f = File::open(&path).unwrap();
+        let r = read(&f, bytes.len() as u64);
+        let _ = std::fs::remove_file(&path);
+        r
+    }
+
+    fn err_of(bytes: &[u8]) -> String {
+        read_bytes(bytes).expect_err("should fail")
+    }
+
+    #[test]
+    fn basic_video_track() {
+        let mut s = Spec::video(4);
+        s.ctts = Some(vec![vec![1, 1024], vec![1, 2048], vec![2, 512]]);
+        s.stss = Some(vec![1, 3]);
+        s.sizes = vec![10, 20, 30, 40];
+        s.stsc = vec![vec![1, 2, 1]];
+        s.chunks = vec![100, 200];
+        let ix = read_bytes(&file(&[s], 300, &[])).unwrap();
+        assert!(!ix.fragmented);
+        let t = &ix.tracks[0];
+        assert_eq!((t.track_id, &t.handler, t.timescale, t.width, t.height), (1, b"vide", 12800, 320, 240));
+        assert_eq!(t.language.as_deref(), Some("eng"));
+        assert_eq!(t.name.as_deref(), Some("Commentary"));
+        assert_eq!(t.config, vec![1, 0x64, 0, 0x1e]);
+        let got: Vec<(u64, u32, i64, i64, bool)> =
+            t.samples.iter().map(|s| (s.pos, s.size, s.dts, s.pts, s.key)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (100, 10, 0, 1024, true),
+                (110, 20, 512, 2560, false),
+                (200, 30, 1024, 1536, true),
+                (230, 40, 1536, 2048, false)
+            ]
+        );
+        assert_eq!(t.end_dts, 2048);
+    }
+
+    #[test]
+    fn edit_list_media_time_shifts_video_and_audio() {
+        let mut v = Spec::video(3);
+        v.ctts = Some(vec![vec![1, 1024], vec![1, 1536], vec![1, 512]]);
+        v.elst = Some(elst(0, &[(1000, 1024)]));
+        let mut a = Spec::video(3);
+        a.handler = *b"soun";
+        a.timescale = 48000;
+        a.entry = audio_entry(b"mp4a", 2, 16, 48000, &[]);
+        a.stts = vec![vec![3, 1024]];
+        a.chunks = vec![130];
+        a.elst = Some(elst(1, &[(1000, 1024)]));
+        let ix = read_bytes(&file(&[v, a], 200, &[])).unwrap();
+        let ts = |t: &Mp4Track| t.samples.iter().map(|s| (s.dts, s.pts)).collect::<Vec<_>>();
+        assert_eq!(ts(&ix.tracks[0]), vec![(-1024, 0), (-512, 1024), (0, 512)]);
+        assert_eq!(ts(&ix.tracks[1]), vec![(-1024, -1024), (0, 0), (1024, 1024)]);
+        assert_eq!(ix.tracks[1].end_dts, 2048);
+        assert_eq!(ix.tracks[1].sample_rate, 48000);
+        assert_eq!(ix.tracks[1].channels, 2);
+    }
+
+    #[test]
+    fn empty_edit_delays_the_track() {
+        let mut a = Spec::video(2);
+        a.handler = *b"soun";
+        a.timescale = 48000;
+        a.entry = audio_entry(b"mp4a", 2, 16, 48000, &[]);
+        a.stts = vec![vec![2, 1024]];
+        a.elst = Some(elst(0, &[(10478, u32::MAX as i64), (1000, 0)]));
+        let ix = read_bytes(&file(&[a], 100, &[])).unwrap();
+        let dts: Vec<i64> = ix.tracks[0].samples.iter().map(|s| s.dts).collect();
+        assert_eq!(dts, vec![502944, 503968]);
+    }
+
+    #[test]
+    fn unsupported_edit_lists() {
+        for edits in [vec![(500, 0), (500, 100)], vec![(500, u32::MAX as i64)], vec![(500, 0), (500, u32::MAX as i64)]]
+        {
+            let mut v = Spec::video(2);
+            v.elst = Some(elst(0, &edits));
+            assert_eq!(err_of(&file(&[v], 100, &[])), "track 0: unsupported edit list");
+        }
+    }
+
+    #[test]
+    fn empty_stss_means_only_the_first_video_sample_is_key() {
+        let mut v = Spec::video(3);
+        v.stss = Some(Vec::new());
+        let ix = read_bytes(&file(&[v], 100, &[])).unwrap();
+        let keys: Vec<bool> = ix.tracks[0].samples.iter().map(|s| s.key).collect();
+        assert_eq!(keys, vec![true, false, false]);
+    }
+
+    #[test]
+    fn negative_ctts_shifts_dts() {
+        let mut v = Spec::video(4);
+        // FFmpeg ignores the last two entries for the shift.
+        v.ctts = Some(vec![vec![1, 0], vec![1, (-512i32) as u32], vec![1, 0], vec![1, 0]]);
+        let ix = read_bytes(&file(&[v], 100, &[])).unwrap();
+        let ts: Vec<(i64, i64)> = ix.tracks[0].samples.iter().map(|s| (s.dts, s.pts)).collect();
+        assert_eq!(ts, vec![(-512, 0), (0, 0), (512, 1024), (1024, 1536)]);
+    }
+
+    #[test]
+    fn uncompressed_audio_is_grouped_like_ffmpeg() {
+        let mut a = Spec::video(0);
+        a.handler = *b"soun";
+        a.timescale = 48000;
+        a.entry = audio_entry(b"sowt", 2, 16, 48000, &[]);
+        a.stts = vec![vec![3000, 1]];
+        a.sizes = Vec::new();
+        a.stsc = vec![vec![1, 2500, 1], vec![2, 500, 1]];
+        a.chunks = vec![100, 10100];
+        let mut f = file(&[a], 12100, &[]);
+        // constant-size stsz: patch "stsz" (size 0, count 0) into (4, 3000)
+        let at = f.windows(4).position(|w| w == b"stsz").unwrap();
+        f[at + 8..at + 16].copy_from_slice(&words(&[4, 3000]));
+        let ix = read_bytes(&f).unwrap();
+        let got: Vec<(u64, u32, i64)> = ix.tracks[0].samples.iter().map(|s| (s.pos, s.size, s.dts)).collect();
+        assert_eq!(got, vec![(100, 4096, 0), (4196, 4096, 1024), (8292, 1808, 2048), (10100, 2000, 2500)]);
+        assert_eq!(ix.tracks[0].end_dts, 3000);
+        assert_eq!(ix.tracks[0].bits_per_sample, 16);
+    }
+
+    #[test]
+    fn co64_and_stz2() {
+        let mut v = Spec::video(3);
+        v.sizes = Vec::new();
+        v.chunks = Vec::new();
+        v.extra_stbl =
+            [full(b"stz2", 0, &[words(&[4, 3]), vec![0x12, 0x30]].concat()), counted(b"co64", 0, &[vec![0, 100]])]
+                .concat();
+        let mut f = file(&[v], 100, &[]);
+        // drop the empty stsz / stco boxes: rename them so that they are ignored
+        for name in [b"stsz", b"stco"] {
+            let at = f.windows(4).position(|w| w == name).unwrap();
+            f[at..at + 4].copy_from_slice(b"skip");
+        }
+        let ix = read_bytes(&f).unwrap();
+        let got: Vec<(u64, u32)> = ix.tracks[0].samples.iter().map(|s| (s.pos, s.size)).collect();
+        assert_eq!(got, vec![(100, 1), (101, 2), (103, 3)]);
+    }
+
+    #[test]
+    fn opus_and_flac_configs() {
+        let dops = [0u8, 2, 0x01, 0x38, 0, 0, 0xbb, 0x80, 0, 0, 0];
+        let stsd = [words(&[0, 1]), audio_entry(b"Opus", 2, 16, 48000, &bx(b"dOps", &dops))].concat();
+        let e = parse_stsd(&stsd, b"soun", Brands { isom: true, qt_compatible: false }, 48000).unwrap();
+        assert_eq!((e.kind, e.channels, e.sample_rate), (Kind::Audio, 2, 48000));
+        assert_eq!(&e.config[..8], b"OpusHead");
+        assert_eq!(e.config[8..], [1, 2, 0x38, 0x01, 0x80, 0xbb, 0, 0, 0, 0, 0]);
+        let mut dfla = vec![0u8, 0, 0, 0, 0x80, 0, 0, 34];
+        dfla.extend(0..34u8);
+        assert_eq!(flac_streaminfo(&dfla).unwrap(), (0..34u8).collect::<Vec<_>>());
+        assert!(flac_streaminfo(&dfla[..20]).is_err());
+    }
+
+    #[test]
+    fn aac_config_sets_channels_and_rate() {
+        // HE-AAC signalled explicitly: object type 5, 24 kHz core, 48 kHz extension, stereo.
+        assert_eq!(parse_asc(&[0x2b, 0x11, 0x88, 0x00]), Some((2, 48000)));
+        assert_eq!(parse_asc(&[0x11, 0x90]), Some((2, 48000)));
+        assert_eq!(parse_asc(&[0x12, 0x10]), Some((2, 44100)));
+    }
+
+    #[test]
+    fn languages_and_names() {
+        assert_eq!(language_code(0x15c7).as_deref(), Some("eng"));
+        assert_eq!(language_code(0x55c4), None); // "und"
+        assert_eq!(language_code(0).as_deref(), Some("eng"));
+        assert_eq!(language_code(0x7fff), None);
+        assert_eq!(hdlr_name(b"SoundHandler\0", true), None);
+        assert_eq!(hdlr_name(b"\x07English", false).as_deref(), Some("English"));
+        assert_eq!(hdlr_name(b"  \0", true), None);
+    }
+
+    #[test]
+    fn mvex_marks_fragmented() {
+        let ix = read_bytes(&file(&[Spec::video(1)], 100, &bx(b"mvex", &[]))).unwrap();
+        assert!(ix.fragmented);
+    }
+
+    #[test]
+    fn bad_files() {
+        assert!(err_of(b"").contains("empty"));
+        assert!(err_of(b"hello, this is not a movie at all").contains("not an ISO-BMFF"));
+        let good = file(&[Spec::video(2)], 100, &[]);
+        let moov_at = good.windows(4).position(|w| w == b"moov").unwrap() - 4;
+        assert!(err_of(&good[..moov_at + 20]).contains("truncated"));
+        assert!(err_of(&good[..moov_at]).contains("no moov"));
+        // samples beyond the end of the file
+        let mut v = Spec::video(2);
+        v.chunks = vec![1 << 30];
+        assert!(err_of(&file(&[v], 100, &[])).contains("truncated"));
+    }
+
+    #[test]
+    fn absurd_counts_fail_cleanly() {
+        let patch = |kind: &[u8; 4], at: usize, value: u32| {
+            let mut f = file(&[Spec::video(3)], 100, &[]);
+            let p = f.windows(4).position(|w| w == kind).unwrap();
+            f[p + at..p + at + 4].copy_from_slice(&value.to_be_bytes());
+            read_bytes(&f)
+        };
+        for (kind, at) in [(b"stts", 8), (b"stsc", 8), (b"stco", 8), (b"stsz", 12), (b"stsd", 8)] {
+            for value in [u32::MAX, 0x8000_0000, 0x1000_0000] {
+                let r = patch(kind, at, value);
+                assert!(r.is_err(), "{} {value:#x}: {r:?}", String::from_utf8_lossy(kind));
+            }
+        }
+        // constant sample size with an absurd count
+        let r = patch(b"stsz", 8, 1);
+        assert!(r.is_ok());
+        let mut f = file(&[Spec::video(3)], 100, &[]);
+        let p = f.windows(4).position(|w| w == b"stsz").unwrap();
+        f[p + 8..p + 16].copy_from_slice(&words(&[1, u32::MAX]));
+        assert!(err_of(&f).contains("truncated"));
+        // a 64-bit box size far beyond the moov
+        let mut f = file(&[Spec::video(3)], 100, &[]);
+        let p = f.windows(4).position(|w| w == b"trak").unwrap();
+        f[p - 4..p].copy_from_slice(&1u32.to_be_bytes());
+        let _ = read_bytes(&f);
+    }
+
+    #[test]
+    fn random_corruption_never_panics() {
+        let mut v = Spec::video(6);
+        v.ctts = Some(vec![vec![2, 1024], vec![4, 0]]);
+        v.stss = Some(vec![1, 4]);
+        v.elst = Some(elst(0, &[(100, u32::MAX as i64), (1000, 1024)]));
+        let mut a = Spec::video(5);
+        a.handler = *b"soun";
+        a.entry = audio_entry(
+            b"mp4a",
+            2,
+            16,
+            48000,
+            &bx(
+                b"esds",
+                &[
+                    0, 0, 0, 0, 3, 25, 0, 1, 0, 4, 17, 0x40, 0x15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 2, 0x11, 0x90,
+                    6, 1, 2,
+                ],
+            ),
+        );
+        a.elst = Some(elst(0, &[(1000, 1024)]));
+        let base = file(&[v, a], 200, &[]);
+        let moov_at = base.windows(4).position(|w| w == b"moov").unwrap();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..3000 {
+            let mut f = base.clone();
+            for _ in 0..1 + rnd() % 4 {
+                let at = moov_at + (rnd() as usize) % (f.len() - moov_at);
+                f[at] = match rnd() % 4 {
+                    0 => 0,
+                    1 => 0xff,
+                    2 => f[at].wrapping_add(1),
+                    _ => rnd() as u8,
+                };
+            }
+            let _ = read_bytes(&f);
+        }
+        for len in moov_at..base.len() {
+            assert!(read_bytes(&base[..len]).is_err());
+        }
+    }
 }
