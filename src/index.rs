@@ -538,6 +538,8 @@ fn build_from_mp4(
     let mut extractors = HashMap::new();
     for (i, t) in ix.tracks.into_iter().enumerate() {
         let kind = match &t.handler {
+            // A chapter track (`tref/chap`) holds chapter titles, not subtitles.
+            _ if t.chapter => TrackKind::Other,
             b"vide" => TrackKind::Video,
             b"soun" => TrackKind::Audio,
             b"sbtl" | b"text" | b"subt" => TrackKind::Subtitle,

@@ -80,7 +80,8 @@ pub struct Mp4Track {
     /// Audio sample rate: sample entry (v2: the real rate), the AAC AudioSpecificConfig (SBR
     /// extension rate when signalled), or the timescale when the entry says 0.
     pub sample_rate: u32,
-    /// Audio sample entry sample size (v2: bits per channel), 0 for other tracks.
+    /// Audio sample entry sample size (v2: bits per channel; PCM: the bits of the PCM format
+    /// FFmpeg picks, e.g. 24 for `in24`), 0 for other tracks.
     pub bits_per_sample: u32,
     /// Samples in decode order, timestamps in `timescale` units, edit list applied exactly as
     /// FFmpeg 5.1's mov demuxer reports them. Uncompressed audio whose `stts` is one entry of
