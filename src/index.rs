@@ -536,7 +536,7 @@ fn build_from_mp4(
     let mut collected: Vec<Collected> = Vec::with_capacity(ix.tracks.len());
     let mut ffmpeg: Option<Demuxer> = None;
     let mut extractors = HashMap::new();
-    for (i, t) in ix.tracks.into_iter().enumerate() {
+    for (i, mut t) in ix.tracks.into_iter().enumerate() {
         let kind = match &t.handler {
             // A chapter track (`tref/chap`) holds chapter titles, not subtitles.
             _ if t.chapter => TrackKind::Other,
@@ -579,13 +579,15 @@ fn build_from_mp4(
             }
         }
         let mut c = Collected::default();
+        let frame_rate = frame_rate_of(&t);
         if matches!(kind, TrackKind::Video | TrackKind::Audio) {
-            c.samples = t.samples.iter().map(|s| SampleRec::new(s.pos, s.dts, s.pts, s.size, s.key)).collect();
-            c.end_dts = Some(t.end_dts);
-            c.direct = true;
             let keys: Vec<&mp4index::Mp4Sample> = t.samples.iter().filter(|s| s.key).take(2).collect();
             c.first_packet = t.samples.first().and_then(|s| read_at(file, s.pos, s.size));
             c.later_keyframe = keys.get(1).and_then(|s| read_at(file, s.pos, s.size));
+            c.end_dts = Some(t.end_dts);
+            c.direct = true;
+            // Converted in place (the records are smaller): no second large allocation.
+            c.samples = std::mem::take(&mut t.samples).into_iter().map(|s| SampleRec::new(s.pos, s.dts, s.pts, s.size, s.key)).collect();
         }
         collected.push(c);
         infos.push(StreamInfo {
@@ -600,7 +602,7 @@ fn build_from_mp4(
             forced: false,
             width: t.width,
             height: t.height,
-            frame_rate: frame_rate_of(&t),
+            frame_rate,
             sample_rate: t.sample_rate,
             channels: t.channels,
             bits_per_sample: t.bits_per_sample,
