@@ -157,9 +157,13 @@ pub struct Track {
     /// Decode timestamps of every sample, when the container gives none (Matroska video with
     /// B-frames): derived once from the presentation times.
     pub decode_ts: Option<Vec<i64>>,
-    /// Byte position and timing of every sample, for containers indexed without FFmpeg (MP4):
-    /// media segments are then read with positioned reads, no demuxer involved.
+    /// Byte position and timing of every sample. With `direct_read` (MP4) media segments are
+    /// read with positioned reads, no demuxer involved; otherwise the positions re-anchor
+    /// packets read through FFmpeg after a seek in containers whose timestamps after a seek are
+    /// estimates (MP3).
     pub sample_table: Option<Vec<SampleRec>>,
+    /// Samples are read straight from the file by position (see `sample_table`).
+    pub direct_read: bool,
     /// Video width.
     pub width: u32,
     /// Video height.
@@ -780,7 +784,8 @@ fn scan(
             c.later_keyframe = pkt.data().map(<[u8]>::to_vec);
         }
         c.missing_dts |= pkt.dts().is_none();
-        c.samples.push(SampleRec::new(0, pkt.dts().unwrap_or(pts), pts, size, pkt.is_key()));
+        let pos = u64::try_from(pkt.position()).unwrap_or(0);
+        c.samples.push(SampleRec::new(pos, pkt.dts().unwrap_or(pts), pts, size, pkt.is_key()));
         c.end_dts = Some(pkt.dts().unwrap_or(pts) + pkt.duration().max(0));
     }
     for c in out.iter_mut() {
@@ -954,6 +959,7 @@ fn make_track(
         segments: Vec::new(),
         decode_ts: None,
         sample_table: None,
+        direct_read: false,
         width: info.width,
         height: info.height,
         frame_rate: info.frame_rate,
@@ -1092,10 +1098,10 @@ fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i64> {
     // A transcoded main track (audio-only file) is cut on AAC frames within the same bounds.
     if let Delivery::Transcode { target, .. } = &track.delivery {
         track.segments = transcode_segments(&map, &c, &bounds, target);
-    } else if c.direct {
-        // The samples become the table segments are read from (moved, not copied).
-        track.sample_table = Some(c.samples);
     }
+    // The samples become the table segments are read from (moved, not copied).
+    track.direct_read = c.direct && !matches!(track.delivery, Delivery::Transcode { .. });
+    track.sample_table = Some(c.samples);
     bounds
 }
 
@@ -1120,6 +1126,7 @@ fn make_segment(map: &TimeMap, all: &[RawSample], first: usize, stop: usize, src
 fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) {
     if let Delivery::Transcode { target, .. } = &track.delivery {
         track.segments = transcode_segments(&track.map, &c, bounds, target);
+        track.sample_table = Some(c.samples);
         return;
     }
     // The shared shift makes every decode time >= 0; anything still below is dropped.
@@ -1155,9 +1162,8 @@ fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) {
     }
     segs.push(make_segment(&map, &samples, start, samples.len(), end_dts));
     track.segments = segs;
-    if c.direct {
-        track.sample_table = Some(samples);
-    }
+    track.direct_read = c.direct;
+    track.sample_table = Some(samples);
 }
 
 /// Frame-aligned AAC segments for a transcoded track, one per boundary interval. Frame k covers

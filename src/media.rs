@@ -260,7 +260,15 @@ impl Media {
         let ctx = |e: Error| e.context(format!("{}: stream {} segment {k}", self.index.path.display(), t.stream));
         if let Delivery::Transcode { params, target, .. } = &t.delivery {
             let (lo, hi) = (t.map.from_us(transcode::preroll_us()), t.map.from_us(transcode::postroll_us()));
-            let packets = self.with_demuxer(|d| read_packets(d, t, seg.src_start - lo, seg.src_end + hi, self.index.from_container_index)).map_err(ctx)?;
+            let (from, to) = (seg.src_start - lo, seg.src_end + hi);
+            let packets = match (&t.sample_table, self.index.from_container_index) {
+                // Exact container timestamps: select by time after an exact seek.
+                (_, true) | (None, false) => self.with_demuxer(|d| read_packets(d, t, from, to, self.index.from_container_index)),
+                // Timestamps after a seek may be estimates (MP3): anchor on byte positions and
+                // use the timestamps found at indexing.
+                (Some(table), false) => self.with_demuxer(|d| read_anchored(d, t, table, from, to)),
+            }
+            .map_err(ctx)?;
             let tb = ff::Rational::new(t.map.num as i32, t.map.den as i32);
             let first = (seg.out_start as i64 - t.map.shift).max(0) as u64 / 1024;
             let enc = transcode::encode_range(&params.0, tb, &packets, target, first, first + seg.samples as u64)
@@ -269,7 +277,7 @@ impl Media {
                 enc.frame_sizes.iter().map(|&size| SampleMeta { size, duration: 1024, composition_offset: 0, sync: true }).collect();
             return write_segment(k, seg.out_start, &metas, &enc.payload).map_err(ctx);
         }
-        if let Some(table) = &t.sample_table {
+        if let (true, Some(table)) = (t.direct_read, &t.sample_table) {
             return self.segment_from_table(t, k, table).map_err(ctx);
         }
         let packets = self.with_demuxer(|d| read_segment(d, t, &seg, self.index.from_container_index)).map_err(ctx)?;
@@ -329,6 +337,49 @@ fn read_counted(d: &mut Demuxer, t: &Track, start_pts: i64, n: usize) -> Result<
         out.push(std::mem::replace(&mut pkt, ff::Packet::empty()));
     }
     Ok(out)
+}
+
+/// Reads the packets of the samples of `table` with decode time in `[from, to)`: after a seek,
+/// the first one is found by its byte position, and every packet gets the timestamps recorded
+/// at indexing (a demuxer's timestamps after a seek can be estimates, e.g. MP3 without a TOC).
+fn read_anchored(d: &mut Demuxer, t: &Track, table: &[SampleRec], from: i64, to: i64) -> Result<Vec<ff::Packet>> {
+    let i0 = table.partition_point(|s| s.dts < from);
+    let i1 = table.partition_point(|s| s.dts < to);
+    let Some(first) = table.get(i0).filter(|_| i1 > i0) else { return Ok(Vec::new()) };
+    if first.pos == 0 {
+        // No byte position recorded (e.g. laced Matroska frames): select by time.
+        return read_packets(d, t, from, to, false);
+    }
+    let wanted = &table[i0..i1];
+    let attempt = |d: &mut Demuxer| -> Result<Vec<ff::Packet>> {
+        let mut out = Vec::with_capacity(wanted.len());
+        let mut pkt = ff::Packet::empty();
+        while out.len() < wanted.len() && d.read(&mut pkt)? {
+            if pkt.stream() != t.stream {
+                continue;
+            }
+            if out.is_empty() && u64::try_from(pkt.position()).ok() != Some(first.pos) {
+                continue;
+            }
+            let rec = wanted[out.len()];
+            let mut p = std::mem::replace(&mut pkt, ff::Packet::empty());
+            p.set_pts(Some(rec.pts()));
+            p.set_dts(Some(rec.dts));
+            out.push(p);
+        }
+        Ok(out)
+    };
+    seek_to(d, t, first.dts, false)?;
+    let mut packets = attempt(d)?;
+    if packets.len() != wanted.len() {
+        // The seek landed after the first wanted packet: read from the start (result cached).
+        d.seek(None, i64::MIN)?;
+        packets = attempt(d)?;
+    }
+    if packets.len() != wanted.len() {
+        return Err(Error::media(format!("expected {} packets from byte {}, read {}", wanted.len(), first.pos, packets.len())));
+    }
+    Ok(packets)
 }
 
 /// Reads every packet of stream `t` with decode time in `[from, to)`.

@@ -73,11 +73,12 @@ fn concat(dir: &Path, n: usize) -> PathBuf {
 /// source and output compare whatever their channel counts).
 fn decode_mono(path: &Path, map: &str) -> Vec<f32> {
     let o = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-i"])
+        .args(["-v", "error", "-nostdin", "-copyts", "-i"])
         .arg(path)
         .args(["-map", map, "-ac", "1", "-ar", "48000"])
-        // Place the first sample at its timestamp (silence before it), so both sides share the
-        // source's timeline even when the first decoded audio starts after 0 (Vorbis, priming).
+        // Keep the file's own timestamps (-copyts) and place the first sample at its timestamp
+        // (silence before it), so both sides share the source's timeline even when the first
+        // decoded audio starts after 0 (Vorbis, MP3 encoder delay, priming).
         .args(["-af", "aresample=async=1:first_pts=0", "-f", "f32le", "-"])
         .output()
         .expect("ffmpeg");
