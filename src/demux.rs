@@ -134,7 +134,7 @@ impl Demuxer {
                 pos: e.pos,
                 timestamp: e.timestamp,
                 size: e.size() as u32,
-                keyframe: (e.flags() & ffi::AVINDEX_KEYFRAME as i32) != 0,
+                keyframe: (e.flags() & ffi::AVINDEX_KEYFRAME) != 0,
             });
         }
         out
@@ -162,7 +162,7 @@ impl Demuxer {
         let index = stream.map_or(-1, |s| s as i32);
         // SAFETY: the context is open.
         let ret = unsafe {
-            ffi::av_seek_frame(self.input.as_mut_ptr(), index, ts, ffi::AVSEEK_FLAG_BACKWARD as i32)
+            ffi::av_seek_frame(self.input.as_mut_ptr(), index, ts, ffi::AVSEEK_FLAG_BACKWARD)
         };
         if ret < 0 {
             // Formats without an index: go back to the start and read forward.
