@@ -685,10 +685,39 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
         wanted.extend(extractors.keys().copied());
         dmx.seek(None, 0).ok();
         scan(&mut dmx, &wanted, &mut collected, &mut extractors)?;
+        check_complete(&dmx, &infos, &av, &collected)?;
     }
     let format = dmx.format_name();
     drop(dmx);
     assemble(path, identity, cfg, infos, collected, extractors, from_container_index, format, started)
+}
+
+/// A scanned file whose packets stop well before the duration its header declares was cut
+/// short (an interrupted copy or download): say so instead of serving part of it.
+fn check_complete(dmx: &Demuxer, infos: &[StreamInfo], av: &[usize], collected: &[Collected]) -> Result<()> {
+    let Some(declared) = dmx.duration_us() else { return Ok(()) };
+    let end = av
+        .iter()
+        .filter_map(|&s| {
+            let c = &collected[s];
+            let tb = infos[s].tb;
+            let map = TimeMap::new(tb.0, tb.1, 1, 1);
+            c.end_dts.or_else(|| c.samples.last().map(|x| x.dts)).map(|e| map.us(e))
+        })
+        .max()
+        .unwrap_or(0);
+    // Containers disagree on whether the declared duration counts from 0 or from the first
+    // timestamp; the smaller reading (from 0) is the safe one. Allow for rounding and streams
+    // that end a little early: 1 s or 2 %.
+    let expected = declared;
+    if expected - end > 1_000_000.max(declared / 50) {
+        return Err(Error::media(format!(
+            "file is truncated: its packets end at {:.3} s but its header declares {:.3} s",
+            end as f64 / 1e6,
+            expected as f64 / 1e6
+        )));
+    }
+    Ok(())
 }
 
 fn subtitle_extractors(infos: &[StreamInfo]) -> HashMap<usize, CueExtractor> {

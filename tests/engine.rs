@@ -182,3 +182,18 @@ fn buffers_outlive_eviction_close_and_context_free() {
         assert!(held.data.is_null());
     }
 }
+
+#[test]
+fn a_truncated_matroska_file_is_reported_not_half_served() {
+    common::ensure_media(&["multi_audio.mkv"]).expect("media");
+    let full = std::fs::read(common::media_dir().join("multi_audio.mkv")).expect("read");
+    let dir = common::out_root().join("engine");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let p = dir.join("truncated.mkv");
+    std::fs::write(&p, &full[..full.len() / 2]).expect("write");
+    let ctx = Ctx::new(1 << 20);
+    match ctx.open(&p) {
+        Err((HlsStatus::HLS_ERR_INVALID_MEDIA, msg)) => assert!(msg.contains("truncated") && msg.contains("truncated.mkv"), "{msg}"),
+        other => panic!("expected INVALID_MEDIA for a truncated MKV, got {:?}", other.map(|_| ())),
+    }
+}
