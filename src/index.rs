@@ -18,7 +18,7 @@ use crate::codec::{self, Codec, CodecConfig};
 use crate::config::{Config, TranscodePolicy};
 use crate::demux::Demuxer;
 use crate::error::{Error, ErrorKind, Result};
-use crate::fmp4;
+use crate::segmenter::{apply_shared_shift, cut_main, drop_priming, segment_follower};
 use crate::mp4index::{self, Mp4Track};
 use crate::subtitle::{self, CueExtractor, CueTrack};
 use crate::timeline::TimeMap;
@@ -402,18 +402,18 @@ fn stream_infos(dmx: &Demuxer) -> Vec<StreamInfo> {
 
 /// What the indexing pass collected per stream.
 #[derive(Default)]
-struct Collected {
-    samples: Vec<RawSample>,
-    end_dts: Option<i64>,
-    first_packet: Option<Vec<u8>>,
+pub(crate) struct Collected {
+    pub(crate) samples: Vec<RawSample>,
+    pub(crate) end_dts: Option<i64>,
+    pub(crate) first_packet: Option<Vec<u8>>,
     /// Decode timestamps were derived from presentation times.
-    synthesized: bool,
+    pub(crate) synthesized: bool,
     /// Bytes of a keyframe after the first (to tell IDR from open-GOP random access points).
-    later_keyframe: Option<Vec<u8>>,
+    pub(crate) later_keyframe: Option<Vec<u8>>,
     /// Sample positions are known: segments are read directly from the file.
-    direct: bool,
+    pub(crate) direct: bool,
     /// Some packet had no decode timestamp (they are derived, see `synthesize_dts`).
-    missing_dts: bool,
+    pub(crate) missing_dts: bool,
 }
 
 /// True when a video keyframe sample starts a closed GOP: an H.264 IDR, an HEVC IDR/BLA (not a
@@ -899,40 +899,6 @@ fn assemble(
     })
 }
 
-/// Drops leading audio samples that end at or before time 0 (encoder priming that the source's
-/// edit list hides entirely); a frame that is partly presented stays.
-fn drop_priming(c: &mut Collected) {
-    let n = c.samples.len();
-    let ends_by_zero = |i: usize| {
-        let s = c.samples[i];
-        let next = if i + 1 < n { c.samples[i + 1].dts } else { c.end_dts.unwrap_or(s.dts) };
-        s.pts() < 0 && s.pts() + (next - s.dts) <= 0
-    };
-    let k = (0..n).take_while(|&i| ends_by_zero(i)).count();
-    if k > 0 && k < n {
-        c.samples.drain(..k);
-    }
-}
-
-/// Shifts every fMP4 track by the same amount `C`: the smallest that makes every decode time
-/// non-negative (see `timeline`).
-fn apply_shared_shift(tracks: &mut [Track], collected: &[Collected]) {
-    // The most negative first decode time, as (ticks, timescale) of its own track.
-    let mut worst: (i64, u32) = (0, 1);
-    for (t, c) in tracks.iter().zip(collected) {
-        let Some(first) = c.samples.first().filter(|_| t.is_fmp4()) else { continue };
-        let ticks = t.map.ticks(first.dts.min(first.pts()));
-        if ticks < 0 && (-ticks) as f64 / t.map.timescale as f64 > worst.0 as f64 / worst.1 as f64 {
-            worst = (-ticks, t.map.timescale);
-        }
-    }
-    for t in tracks.iter_mut() {
-        // Round up so that no track's first decode time stays negative.
-        let s = (worst.0 as i128 * t.map.timescale as i128 + worst.1 as i128 - 1) / worst.1 as i128;
-        t.map.shift = s as i64;
-    }
-}
-
 /// Decides how a stream is served and keeps its raw samples in `segments` form later.
 fn make_track(
     stream: usize,
@@ -1074,163 +1040,3 @@ fn audio_delivery(info: &StreamInfo, c: &Collected, cfg: &Config) -> Delivery {
     }
 }
 
-/// Cuts the main track at keyframes near the target and returns the shared boundaries.
-fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i64> {
-    let samples = &c.samples;
-    let map = track.map;
-    // Boundaries use the output decode timeline (shifted dts), in µs: the same times EXTINF sums.
-    // Boundaries are the keyframes' presentation times: what players align renditions on.
-    let time = |s: &RawSample| map.out_us(s.pts());
-    let end_dts = c.end_dts.unwrap_or_else(|| samples.last().map_or(0, |s| s.dts + 1));
-    let delay = samples.iter().find(|s| s.key()).map_or(0, |s| s.pts() - s.dts);
-    let end_us = map.out_us(end_dts + delay);
-    let first_key = samples.iter().position(|s| s.key()).unwrap_or(0);
-    let keys: Vec<usize> = (first_key..samples.len()).filter(|&i| samples[i].key() || track.kind == TrackKind::Audio).collect();
-    let mut cuts = vec![first_key];
-    let mut k = 1;
-    while k < keys.len() {
-        let start = time(&samples[*cuts.last().unwrap_or(&0)]);
-        if end_us - start <= target_us {
-            break;
-        }
-        let mut j = k;
-        while j < keys.len() && time(&samples[keys[j]]) - start <= target_us {
-            j += 1;
-        }
-        let pick = if j > k { j - 1 } else { k };
-        cuts.push(keys[pick]);
-        k = pick + 1;
-    }
-    // A segment's boundary is its earliest presentation time (with open GOPs, leading pictures
-    // that follow the keyframe in decode order are shown before it).
-    let mut bounds: Vec<i64> = cuts
-        .iter()
-        .enumerate()
-        .map(|(n, &i)| {
-            let stop = cuts.get(n + 1).copied().unwrap_or(samples.len());
-            let earliest = samples[i..stop].iter().map(|s| s.pts()).min().unwrap_or(samples[i].pts());
-            map.out_us(earliest)
-        })
-        .collect();
-    bounds.push(end_us.max(bounds.last().copied().unwrap_or(0) + 1));
-    let mut ends: Vec<i64> = cuts.iter().skip(1).map(|&i| samples[i].dts).collect();
-    ends.push(end_dts);
-    let mut segs = Vec::with_capacity(cuts.len());
-    for (n, &start) in cuts.iter().enumerate() {
-        let stop = cuts.get(n + 1).copied().unwrap_or(samples.len());
-        segs.push(make_segment(&map, samples, start, stop, ends[n]));
-    }
-    track.segments = segs;
-    if c.synthesized {
-        track.decode_ts = Some(samples.iter().map(|s| s.dts).collect());
-    }
-    // A transcoded main track (audio-only file) is cut on AAC frames within the same bounds.
-    if let Delivery::Transcode { target, .. } = &track.delivery {
-        track.segments = transcode_segments(&map, &c, &bounds, target);
-    }
-    // The samples become the table segments are read from (moved, not copied).
-    track.direct_read = c.direct && !matches!(track.delivery, Delivery::Transcode { .. });
-    track.sample_table = Some(c.samples);
-    bounds
-}
-
-fn make_segment(map: &TimeMap, all: &[RawSample], first: usize, stop: usize, src_end: i64) -> Segment {
-    let samples = &all[first..stop];
-    let out_start = map.out(samples[0].dts).max(0) as u64;
-    let out_end = map.out(src_end).max(0) as u64;
-    let payload: u64 = samples.iter().map(|s| s.size() as u64).sum();
-    Segment {
-        src_start: samples[0].dts,
-        src_end,
-        samples: samples.len() as u32,
-        first: first as u32,
-        start_pts: samples[0].pts(),
-        out_start,
-        out_duration: out_end.saturating_sub(out_start),
-        bytes: payload + fmp4::media_segment_overhead(samples.len()) as u64,
-    }
-}
-
-/// Cuts a non-main fMP4 track on the main track's boundaries.
-fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) {
-    if let Delivery::Transcode { target, .. } = &track.delivery {
-        track.segments = transcode_segments(&track.map, &c, bounds, target);
-        track.sample_table = Some(c.samples);
-        return;
-    }
-    // The shared shift makes every decode time >= 0; anything still below is dropped.
-    let samples: Vec<RawSample> = c.samples.into_iter().filter(|s| track.map.out(s.dts) >= 0).collect();
-    if samples.is_empty() {
-        return;
-    }
-    let map = track.map;
-    let end_dts = c.end_dts.unwrap_or(samples[samples.len() - 1].dts + 1);
-    // Sample i goes to the segment whose interval holds its midpoint (so boundaries follow the
-    // main track's within one audio frame). Bounds are converted to this track's ticks once, and
-    // samples (in order) advance one cursor: no per-sample division or search.
-    let inner: Vec<i64> = bounds[1..bounds.len() - 1]
-        .iter()
-        .map(|&b| crate::timeline::rescale(b, map.timescale as i64, 1_000_000))
-        .collect();
-    let mut k = 0usize;
-    let mut start = 0usize;
-    let mut segs = Vec::new();
-    for i in 0..samples.len() {
-        let s = &samples[i];
-        let next = samples.get(i + 1).map_or(end_dts, |n| n.dts);
-        let mid = map.out(s.pts()) + (map.out(next) - map.out(s.dts)) / 2;
-        let mut seg = k;
-        while seg < inner.len() && inner[seg] <= mid {
-            seg += 1;
-        }
-        if seg != k && i > start {
-            segs.push(make_segment(&map, &samples, start, i, s.dts));
-            start = i;
-        }
-        k = seg;
-    }
-    segs.push(make_segment(&map, &samples, start, samples.len(), end_dts));
-    track.segments = segs;
-    track.direct_read = c.direct;
-    track.sample_table = Some(samples);
-}
-
-/// Frame-aligned AAC segments for a transcoded track, one per boundary interval. Frame k covers
-/// source samples [k*1024, (k+1)*1024) (source time k*1024/rate); its output time adds the shift.
-fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], target: &AacTarget) -> Vec<Segment> {
-    let rate = target.sample_rate as i64;
-    let c_us = map.ticks_to_us(map.shift);
-    let per_frame = 1_000_000 * 1024;
-    let first_us = c.samples.first().map_or(0, |s| map.us(s.pts())).max(bounds[0] - c_us).max(0);
-    let end_us = c.end_dts.map_or(0, |e| map.us(e)).min(bounds.last().copied().unwrap_or(0) - c_us);
-    if end_us <= first_us {
-        return Vec::new();
-    }
-    let mut frames: Vec<i64> = vec![(first_us * rate).div_euclid(per_frame)];
-    for &b in &bounds[1..bounds.len() - 1] {
-        let f = crate::timeline::rescale(b - c_us, rate, per_frame);
-        if b - c_us > first_us && b - c_us < end_us && f > frames[frames.len() - 1] {
-            frames.push(f);
-        }
-    }
-    let last = (end_us * rate + per_frame - 1).div_euclid(per_frame);
-    frames.push(last.max(frames[frames.len() - 1] + 1));
-    let bytes_per_frame = (target.bitrate as u64 * 1024 / rate as u64) / 8;
-    frames
-        .windows(2)
-        .map(|w| {
-            let n = (w[1] - w[0]) as u64;
-            Segment {
-                src_start: map.from_us(w[0] * per_frame / rate),
-                src_end: map.from_us(w[1] * per_frame / rate),
-                samples: n as u32,
-                first: 0,
-                start_pts: 0,
-                out_start: (w[0] * 1024 + map.shift).max(0) as u64,
-                out_duration: n * 1024,
-                // Honest headroom: AAC's instantaneous rate can exceed the nominal rate by ~20%.
-                bytes: n * bytes_per_frame * 6 / 5 + fmp4::media_segment_overhead(n as usize) as u64,
-            }
-        })
-        .collect()
-}

@@ -20,6 +20,7 @@ pub mod media;
 pub mod mp4index;
 pub mod names;
 pub mod playlist;
+mod segmenter;
 pub mod subtitle;
 pub mod timeline;
 pub mod transcode;
