@@ -377,7 +377,7 @@ static int fetch_segments(SegmentJob *job, int nthreads) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: hls-dump [--threads N] [--shuffle SEED] [--transcode unplayable|browser-safe|never]\n"
+    fprintf(stderr, "usage: hls-dump [--threads N] [--shuffle SEED] [--transcode unplayable|browser-safe|never|add-aac]\n"
                     "                [--segment-ms MS] <media-file> <out-dir>\n");
 }
 
@@ -397,6 +397,7 @@ int main(int argc, char **argv) {
             if (strcmp(p, "unplayable") == 0) policy = HLS_TRANSCODE_UNPLAYABLE;
             else if (strcmp(p, "browser-safe") == 0) policy = HLS_TRANSCODE_BROWSER_SAFE;
             else if (strcmp(p, "never") == 0) policy = HLS_TRANSCODE_NEVER;
+            else if (strcmp(p, "add-aac") == 0) policy = HLS_TRANSCODE_ADD_AAC;
             else {
                 fprintf(stderr, "hls-dump: unknown --transcode policy %s\n", p);
                 return 2;

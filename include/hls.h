@@ -93,6 +93,11 @@ typedef enum HlsTranscodePolicy {
    * Never transcode: unplayable audio tracks are reported as not served.
    */
   HLS_TRANSCODE_NEVER = 2,
+  /**
+   * Like UNPLAYABLE, plus an extra AAC rendition beside every AC-3/E-AC-3 passthrough track
+   * (named "tNa.m3u8", in the AAC audio group), for players without AC-3.
+   */
+  HLS_TRANSCODE_ADD_AAC = 3,
 } HlsTranscodePolicy;
 
 /**

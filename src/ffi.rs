@@ -80,6 +80,9 @@ pub enum HlsTranscodePolicy {
     HLS_TRANSCODE_BROWSER_SAFE = 1,
     /// Never transcode: unplayable audio tracks are reported as not served.
     HLS_TRANSCODE_NEVER = 2,
+    /// Like UNPLAYABLE, plus an extra AAC rendition beside every AC-3/E-AC-3 passthrough track
+    /// (named "tNa.m3u8", in the AAC audio group), for players without AC-3.
+    HLS_TRANSCODE_ADD_AAC = 3,
 }
 
 /// Builder for context settings. Create with `hls_config_new`, free with `hls_config_free`.
@@ -269,6 +272,7 @@ pub unsafe extern "C" fn hls_config_set_transcode_policy(cfg: *mut HlsConfig, po
             HlsTranscodePolicy::HLS_TRANSCODE_UNPLAYABLE => TranscodePolicy::Unplayable,
             HlsTranscodePolicy::HLS_TRANSCODE_BROWSER_SAFE => TranscodePolicy::BrowserSafe,
             HlsTranscodePolicy::HLS_TRANSCODE_NEVER => TranscodePolicy::Never,
+            HlsTranscodePolicy::HLS_TRANSCODE_ADD_AAC => TranscodePolicy::AddAacBesideSurround,
         };
         Ok(())
     })

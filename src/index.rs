@@ -20,6 +20,7 @@ use crate::demux::Demuxer;
 use crate::error::{Error, ErrorKind, Result};
 use crate::segmenter::{apply_shared_shift, cut_main, drop_priming, segment_follower};
 use crate::mp4index::{self, Mp4Track};
+use crate::names::TrackId;
 use crate::subtitle::{self, CueExtractor, CueTrack};
 use crate::timeline::TimeMap;
 use crate::transcode::{self, AacSettings, AacTarget};
@@ -134,8 +135,10 @@ pub struct Segment {
 
 /// One source stream and how it is served.
 pub struct Track {
-    /// Stream index in the source file (names use it: `t<stream>.m3u8`).
+    /// Stream index in the source file (packets are read from it).
     pub stream: usize,
+    /// Which rendition this is (names use it: `t<id>.m3u8`).
+    pub id: TrackId,
     /// Video, audio, subtitle, other.
     pub kind: TrackKind,
     /// FFmpeg's codec name.
@@ -241,9 +244,10 @@ pub struct MediaIndex {
 }
 
 impl MediaIndex {
-    /// The track of source stream `stream`.
-    pub fn track(&self, stream: usize) -> Option<&Track> {
-        self.tracks.iter().find(|t| t.stream == stream)
+    /// The track (rendition) `id`.
+    pub fn track(&self, id: impl Into<TrackId>) -> Option<&Track> {
+        let id = id.into();
+        self.tracks.iter().find(|t| t.id == id)
     }
     /// Served fMP4 tracks of a kind.
     pub fn served(&self, kind: TrackKind) -> impl Iterator<Item = &Track> {
@@ -311,6 +315,7 @@ impl SampleRec {
 type RawSample = SampleRec;
 
 /// Per-stream facts read from the header.
+#[derive(Clone)]
 struct StreamInfo {
     kind: TrackKind,
     id: Id,
@@ -401,7 +406,7 @@ fn stream_infos(dmx: &Demuxer) -> Vec<StreamInfo> {
 }
 
 /// What the indexing pass collected per stream.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Collected {
     pub(crate) samples: Vec<RawSample>,
     pub(crate) end_dts: Option<i64>,
@@ -558,7 +563,8 @@ fn build_from_mp4(
         };
         // Audio to transcode (and codecs this reader does not name) need FFmpeg's full decoder
         // parameters: open FFmpeg's demuxer once for them; everything else stays on the fast path.
-        let needs_ffmpeg = (kind == TrackKind::Audio && (id == Id::None || audio_will_transcode(id, cfg)))
+        let aac_rendition = cfg.transcode == TranscodePolicy::AddAacBesideSurround && matches!(id, Id::AC3 | Id::EAC3);
+        let needs_ffmpeg = (kind == TrackKind::Audio && (id == Id::None || aac_rendition || audio_will_transcode(id, cfg)))
             || (kind == TrackKind::Video && id == Id::None);
         let params = if needs_ffmpeg {
             if ffmpeg.is_none() {
@@ -654,7 +660,7 @@ fn audio_will_transcode(id: Id, cfg: &Config) -> bool {
     match cfg.transcode {
         TranscodePolicy::Never => false,
         TranscodePolicy::BrowserSafe => !matches!(copyable, Some(Codec::Aac)),
-        TranscodePolicy::Unplayable => copyable.is_none(),
+        TranscodePolicy::Unplayable | TranscodePolicy::AddAacBesideSurround => copyable.is_none(),
     }
 }
 
@@ -848,8 +854,21 @@ fn assemble(
 ) -> Result<MediaIndex> {
     let mut tracks: Vec<Track> = Vec::with_capacity(infos.len());
     let mut video_taken = false;
+    let mut aac_renditions = Vec::new();
     for (i, info) in infos.into_iter().enumerate() {
-        tracks.push(make_track(i, info, &collected[i], cfg, &mut video_taken, extractors.remove(&i)));
+        if wants_aac_rendition(&info, cfg) {
+            let id = TrackId { stream: i, aac: true };
+            let t = make_track(id, info.clone(), &collected[i], cfg, &mut video_taken, None);
+            if t.is_fmp4() {
+                aac_renditions.push((t, i));
+            }
+        }
+        tracks.push(make_track(TrackId::source(i), info, &collected[i], cfg, &mut video_taken, extractors.remove(&i)));
+    }
+    // The extra AAC renditions come after the source streams, each with its stream's samples.
+    for (t, i) in aac_renditions {
+        collected.push(collected[i].clone());
+        tracks.push(t);
     }
     let main = tracks
         .iter()
@@ -901,7 +920,7 @@ fn assemble(
 
 /// Decides how a stream is served and keeps its raw samples in `segments` form later.
 fn make_track(
-    stream: usize,
+    id: TrackId,
     info: StreamInfo,
     c: &Collected,
     cfg: &Config,
@@ -916,7 +935,7 @@ fn make_track(
             d
         }
         TrackKind::Audio => {
-            let d = audio_delivery(&info, c, cfg);
+            let d = audio_delivery(&info, c, cfg, id.aac);
             if let Delivery::Transcode { target, .. } = &d {
                 sample_rate = target.sample_rate;
                 channels = target.channels;
@@ -941,12 +960,17 @@ fn make_track(
         TrackKind::Audio => TimeMap::new(info.tb.0, info.tb.1, info.sample_rate.max(1), info.sample_rate.max(1)),
         _ => TimeMap::new(info.tb.0, info.tb.1, 1000, 1000),
     };
+    let title = match (id.aac, info.title) {
+        (true, t) => Some(format!("{} (AAC)", t.or(info.language.clone()).unwrap_or_else(|| format!("Audio {}", id.stream)))),
+        (false, t) => t,
+    };
     Track {
-        stream,
+        stream: id.stream,
+        id,
         kind: info.kind,
         codec_name: info.codec_name,
         language: info.language,
-        title: info.title,
+        title,
         default: info.default,
         forced: info.forced,
         delivery,
@@ -1008,10 +1032,17 @@ fn video_delivery(info: &StreamInfo, c: &Collected, video_taken: bool) -> Delive
     }
 }
 
-fn audio_delivery(info: &StreamInfo, c: &Collected, cfg: &Config) -> Delivery {
+/// Whether the policy asks for an extra AAC rendition beside this (AC-3/E-AC-3) passthrough.
+fn wants_aac_rendition(info: &StreamInfo, cfg: &Config) -> bool {
+    cfg.transcode == TranscodePolicy::AddAacBesideSurround
+        && info.kind == TrackKind::Audio
+        && matches!(copy_codec(info.id), Some(Codec::Ac3 | Codec::Eac3))
+}
+
+fn audio_delivery(info: &StreamInfo, c: &Collected, cfg: &Config, aac_rendition: bool) -> Delivery {
     let copyable = copy_codec(info.id);
     // (MP3 in fMP4 is not played by Chromium's MSE: the browser-safe policy keeps only AAC.)
-    let transcode = audio_will_transcode(info.id, cfg);
+    let transcode = aac_rendition || audio_will_transcode(info.id, cfg);
     if !transcode {
         return match copyable {
             Some(codec) => copy_delivery(info, codec, c),

@@ -15,7 +15,7 @@ use crate::fmp4::{self, SampleMeta, TrackInit};
 use crate::index::{Delivery, FileIdentity, MediaIndex, SampleRec, Segment, Track, TrackKind};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use crate::names::Resource;
+use crate::names::{Resource, TrackId};
 use crate::playlist;
 use crate::subtitle;
 use crate::transcode;
@@ -66,7 +66,7 @@ impl Media {
 
     /// Checks that `r` is named by this media's playlists (else `NotFound`).
     pub fn check_named(&self, r: &Resource, name: &str) -> Result<()> {
-        let track = |n: usize| self.index.track(n).filter(|t| t.is_served());
+        let track = |n: TrackId| self.index.track(n).filter(|t| t.is_served());
         let ok = match *r {
             Resource::Master => true,
             Resource::MediaPlaylist(n) => track(n).is_some(),
@@ -114,6 +114,7 @@ impl Media {
             .map(|t| {
                 serde_json::json!({
                     "index": t.stream,
+                    "rendition": t.id.to_string(),
                     "type": t.kind.name(),
                     "codec": t.codec_name,
                     "codec_string": t.codec_string(),
@@ -129,7 +130,7 @@ impl Media {
                         Delivery::NotServed(_) => "none",
                     },
                     "reason": t.not_served_reason(),
-                    "playlist": t.is_served().then(|| Resource::MediaPlaylist(t.stream).name()),
+                    "playlist": t.is_served().then(|| Resource::MediaPlaylist(t.id).name()),
                     "segments": if t.kind == TrackKind::Subtitle && t.is_served() { ix.segment_count() } else { t.segments.len() },
                     "width": (t.kind == TrackKind::Video).then_some(t.width),
                     "height": (t.kind == TrackKind::Video).then_some(t.height),
@@ -153,8 +154,8 @@ impl Media {
         .to_string()
     }
 
-    fn track(&self, n: usize) -> Result<&Track> {
-        self.index.track(n).ok_or_else(|| Error::internal(format!("no stream {n}")))
+    fn track(&self, n: TrackId) -> Result<&Track> {
+        self.index.track(n).ok_or_else(|| Error::internal(format!("no track {n}")))
     }
 
     fn init_segment(&self, t: &Track) -> Result<Vec<u8>> {

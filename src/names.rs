@@ -2,25 +2,56 @@
 //! with the same functions, so "as written" and "as requested" can never disagree.
 //!
 //! All names sit beside `master.m3u8`: `tN.m3u8`, `tN_init.mp4`, `tN_K.m4s`, `tN_K.vtt`, `tN.vtt`
-//! where N is the source stream index and K the 0-based segment number.
+//! where N is the track id (the source stream index, followed by `a` for the extra AAC
+//! rendition made beside an AC-3/E-AC-3 track) and K the 0-based segment number.
+
+use std::fmt;
 
 use crate::error::{Error, ErrorKind, Result};
+
+/// Which rendition a name refers to: a source stream, or the AAC rendition made from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TrackId {
+    /// Source stream index.
+    pub stream: usize,
+    /// The extra AAC rendition made from that stream (beside its passthrough).
+    pub aac: bool,
+}
+
+impl TrackId {
+    /// The rendition of source stream `stream` itself.
+    pub fn source(stream: usize) -> TrackId {
+        TrackId { stream, aac: false }
+    }
+}
+
+impl From<usize> for TrackId {
+    fn from(stream: usize) -> TrackId {
+        TrackId::source(stream)
+    }
+}
+
+impl fmt::Display for TrackId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.stream, if self.aac { "a" } else { "" })
+    }
+}
 
 /// A parsed request name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Resource {
     /// `master.m3u8`.
     Master,
-    /// `tN.m3u8`: media playlist of stream N.
-    MediaPlaylist(usize),
-    /// `tN_init.mp4`: fMP4 init segment of stream N.
-    Init(usize),
-    /// `tN_K.m4s`: fMP4 media segment K of stream N.
-    Segment(usize, usize),
-    /// `tN_K.vtt`: WebVTT segment K of subtitle stream N.
-    Vtt(usize, usize),
+    /// `tN.m3u8`: media playlist of track N.
+    MediaPlaylist(TrackId),
+    /// `tN_init.mp4`: fMP4 init segment of track N.
+    Init(TrackId),
+    /// `tN_K.m4s`: fMP4 media segment K of track N.
+    Segment(TrackId, usize),
+    /// `tN_K.vtt`: WebVTT segment K of subtitle track N.
+    Vtt(TrackId, usize),
     /// `tN.vtt`: the whole subtitle track N as one WebVTT file.
-    VttFull(usize),
+    VttFull(TrackId),
 }
 
 /// Name of the master playlist.
@@ -76,12 +107,18 @@ impl Resource {
         let num = |s: &str| -> Option<usize> {
             (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && s.len() < 10).then(|| s.parse().ok()).flatten()
         };
+        let id = |s: &str| -> Option<TrackId> {
+            match s.strip_suffix('a') {
+                Some(n) => Some(TrackId { stream: num(n)?, aac: true }),
+                None => Some(TrackId { stream: num(s)?, aac: false }),
+            }
+        };
         match (stem.split_once('_'), ext) {
-            (None, "m3u8") => Some(Resource::MediaPlaylist(num(stem)?)),
-            (None, "vtt") => Some(Resource::VttFull(num(stem)?)),
-            (Some((n, "init")), "mp4") => Some(Resource::Init(num(n)?)),
-            (Some((n, k)), "m4s") => Some(Resource::Segment(num(n)?, num(k)?)),
-            (Some((n, k)), "vtt") => Some(Resource::Vtt(num(n)?, num(k)?)),
+            (None, "m3u8") => Some(Resource::MediaPlaylist(id(stem)?)),
+            (None, "vtt") => Some(Resource::VttFull(id(stem)?)),
+            (Some((n, "init")), "mp4") => Some(Resource::Init(id(n)?)),
+            (Some((n, k)), "m4s") => Some(Resource::Segment(id(n)?, num(k)?)),
+            (Some((n, k)), "vtt") => Some(Resource::Vtt(id(n)?, num(k)?)),
             _ => None,
         }
     }
@@ -95,11 +132,13 @@ mod tests {
     fn round_trip() {
         for r in [
             Resource::Master,
-            Resource::MediaPlaylist(3),
-            Resource::Init(0),
-            Resource::Segment(1, 42),
-            Resource::Vtt(5, 0),
-            Resource::VttFull(5),
+            Resource::MediaPlaylist(3.into()),
+            Resource::Init(0.into()),
+            Resource::Segment(1.into(), 42),
+            Resource::Segment(TrackId { stream: 2, aac: true }, 7),
+            Resource::MediaPlaylist(TrackId { stream: 2, aac: true }),
+            Resource::Vtt(5.into(), 0),
+            Resource::VttFull(5.into()),
         ] {
             assert_eq!(Resource::parse(&r.name()).unwrap(), r);
         }
@@ -115,5 +154,7 @@ mod tests {
         assert_eq!(Resource::parse("nope.m3u8").unwrap_err().kind, ErrorKind::NotFound);
         assert_eq!(Resource::parse("t1_x.m4s").unwrap_err().kind, ErrorKind::NotFound);
         assert_eq!(Resource::parse("t1_+1.m4s").unwrap_err().kind, ErrorKind::NotFound);
+        assert_eq!(Resource::parse("t1aa.m3u8").unwrap_err().kind, ErrorKind::NotFound);
+        assert_eq!(Resource::parse("ta.m3u8").unwrap_err().kind, ErrorKind::NotFound);
     }
 }

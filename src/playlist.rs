@@ -104,7 +104,7 @@ fn write_audio_media(out: &mut String, g: &AudioGroup<'_>) {
             ",DEFAULT={},AUTOSELECT=YES,CHANNELS=\"{}\",URI=\"{}\"",
             if i == def { "YES" } else { "NO" },
             t.channels.max(1),
-            Resource::MediaPlaylist(t.stream).name()
+            Resource::MediaPlaylist(t.id).name()
         );
     }
 }
@@ -124,7 +124,7 @@ fn write_subtitle_media(out: &mut String, subs: &[&Track]) {
             if is_default { "YES" } else { "NO" },
             if is_default || t.forced || t.language.is_some() { "YES" } else { "NO" },
             if t.forced { "YES" } else { "NO" },
-            Resource::MediaPlaylist(t.stream).name()
+            Resource::MediaPlaylist(t.id).name()
         );
     }
 }
@@ -169,7 +169,7 @@ pub fn master(index: &MediaIndex) -> String {
         // Audio only: one variant per audio track.
         for t in index.served(TrackKind::Audio) {
             let codec = t.codec_string().unwrap_or_default();
-            write_variant(&mut out, rates(t), &[codec], None, None, has_subs, &Resource::MediaPlaylist(t.stream).name());
+            write_variant(&mut out, rates(t), &[codec], None, None, has_subs, &Resource::MediaPlaylist(t.id).name());
         }
         return out;
     };
@@ -178,7 +178,7 @@ pub fn master(index: &MediaIndex) -> String {
     }
     let vr = rates(v);
     let vcodec = v.codec_string().unwrap_or_default();
-    let uri = Resource::MediaPlaylist(v.stream).name();
+    let uri = Resource::MediaPlaylist(v.id).name();
     if groups.is_empty() {
         write_variant(&mut out, vr, &[vcodec], Some(v), None, has_subs, &uri);
     }
@@ -201,10 +201,10 @@ pub fn media(index: &MediaIndex, track: &Track) -> String {
         "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:{}\n#EXT-X-PLAYLIST-TYPE:VOD\n{}#EXT-X-MAP:URI=\"{}\"\n",
         target_duration(index),
         if track.independent { "#EXT-X-INDEPENDENT-SEGMENTS\n" } else { "" },
-        Resource::Init(track.stream).name()
+        Resource::Init(track.id).name()
     );
     for i in 0..track.segments.len() {
-        let _ = writeln!(out, "#EXTINF:{:.6},\n{}", track.segment_seconds(i), Resource::Segment(track.stream, i).name());
+        let _ = writeln!(out, "#EXTINF:{:.6},\n{}", track.segment_seconds(i), Resource::Segment(track.id, i).name());
     }
     out.push_str("#EXT-X-ENDLIST\n");
     out
@@ -218,7 +218,7 @@ pub fn subtitle_media(index: &MediaIndex, track: &Track) -> String {
     let mut out = String::new();
     let _ = write!(out, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-PLAYLIST-TYPE:VOD\n");
     for k in 0..index.segment_count() {
-        let _ = writeln!(out, "#EXTINF:{:.6},\n{}", secs(k), Resource::Vtt(track.stream, k).name());
+        let _ = writeln!(out, "#EXTINF:{:.6},\n{}", secs(k), Resource::Vtt(track.id, k).name());
     }
     out.push_str("#EXT-X-ENDLIST\n");
     out

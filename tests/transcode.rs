@@ -20,6 +20,8 @@ const CASES: &[(&str, &str)] = &[
     ("opus_flac.mkv", "browser-safe"),
     ("audio_only.mp3", "browser-safe"),
     ("ac3_51.mp4", "browser-safe"),
+    // The extra AAC rendition beside AC-3 / E-AC-3 passthrough.
+    ("multi_audio.mp4", "add-aac"),
 ];
 
 fn hls_dump() -> PathBuf {
@@ -45,20 +47,21 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     t
 }
 
-/// Transcoded tracks of a dump: stream index and channel count, from info.json.
-fn transcoded_tracks(dir: &Path) -> Vec<(usize, u64)> {
+/// Transcoded tracks of a dump: rendition id (as in names), source stream index and channel
+/// count, from info.json.
+fn transcoded_tracks(dir: &Path) -> Vec<(String, usize, u64)> {
     let info: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("info.json")).expect("info")).expect("json");
     info["tracks"]
         .as_array()
         .expect("tracks")
         .iter()
         .filter(|t| t["delivery"] == "transcode-aac")
-        .map(|t| (t["index"].as_u64().unwrap() as usize, t["channels"].as_u64().unwrap_or(2)))
+        .map(|t| (t["rendition"].as_str().unwrap().to_string(), t["index"].as_u64().unwrap() as usize, t["channels"].as_u64().unwrap_or(2)))
         .collect()
 }
 
-/// init + segments of stream `n` in playlist order, as one file.
-fn concat(dir: &Path, n: usize) -> PathBuf {
+/// init + segments of rendition `n` in playlist order, as one file.
+fn concat(dir: &Path, n: &str) -> PathBuf {
     let playlist = std::fs::read_to_string(dir.join(format!("t{n}.m3u8"))).expect("playlist");
     let mut bytes = std::fs::read(dir.join(format!("t{n}_init.mp4"))).expect("init");
     for l in playlist.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
@@ -142,10 +145,10 @@ fn transcoded_audio_is_order_independent_decodable_complete_and_in_sync() {
         if !o.status.success() || !o.stderr.is_empty() {
             failures.push(format!("{file}: ffmpeg decoding the presentation: {}", String::from_utf8_lossy(&o.stderr)));
         }
-        for (n, _channels) in tracks {
-            let all = concat(&seq, n);
+        for (n, stream, _channels) in tracks {
+            let all = concat(&seq, &n);
             let ours = decode_mono(&all, "0:a:0");
-            let theirs = decode_mono(&src, &format!("0:{n}"));
+            let theirs = decode_mono(&src, &format!("0:{stream}"));
             // Sample count: the source's duration at 48 kHz, within one AAC frame (1024).
             let diff = ours.len() as i64 - theirs.len() as i64;
             if diff.abs() > 1024 {
@@ -162,5 +165,5 @@ fn transcoded_audio_is_order_independent_decodable_complete_and_in_sync() {
         }
     }
     assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
-    assert!(checked >= CASES.len(), "only {checked} transcoded tracks checked");
+    assert!(checked >= CASES.len() + 1, "only {checked} transcoded tracks checked");
 }
