@@ -17,6 +17,7 @@ pub mod fmp4;
 pub mod index;
 mod logging;
 pub mod media;
+mod memhint;
 pub mod mp4index;
 pub mod names;
 pub mod playlist;

@@ -98,7 +98,7 @@ pub(crate) fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i
     }
     // The samples become the table segments are read from (moved, not copied).
     track.direct_read = c.direct && !matches!(track.delivery, Delivery::Transcode { .. });
-    track.sample_table = Some(c.samples);
+    track.sample_table = Some(kept(c.samples));
     bounds
 }
 
@@ -123,7 +123,7 @@ fn make_segment(map: &TimeMap, all: &[SampleRec], first: usize, stop: usize, src
 pub(crate) fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) {
     if let Delivery::Transcode { target, .. } = &track.delivery {
         track.segments = transcode_segments(&track.map, &c, bounds, target);
-        track.sample_table = Some(c.samples);
+        track.sample_table = Some(kept(c.samples));
         return;
     }
     // The shared shift makes every decode time >= 0; anything still below is dropped.
@@ -160,7 +160,7 @@ pub(crate) fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) 
     segs.push(make_segment(&map, &samples, start, samples.len(), end_dts));
     track.segments = segs;
     track.direct_read = c.direct;
-    track.sample_table = Some(samples);
+    track.sample_table = Some(kept(samples));
 }
 
 /// Frame-aligned AAC segments for a transcoded track, one per boundary interval. Frame k covers
@@ -201,4 +201,11 @@ fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], target: &Aac
             }
         })
         .collect()
+}
+
+/// A sample list kept for the media's lifetime: spare capacity (the records were converted in
+/// place from larger ones) is given back.
+fn kept(mut samples: Vec<SampleRec>) -> Vec<SampleRec> {
+    samples.shrink_to_fit();
+    samples
 }
