@@ -1289,6 +1289,37 @@ mod tests {
         assert!((w[7] - w[8]).abs() < 1e-12);
     }
 
+    /// A decoded stereo f32 frame of `samples` samples at `rate`, timestamped `pts`.
+    fn decoded(samples: usize, rate: u32, pts: i64, trimmed: bool) -> Decoded {
+        let layout = ff::ChannelLayout::STEREO;
+        let mut frame = ff::frame::Audio::new(ff::format::Sample::F32(ff::format::sample::Type::Planar), samples, layout);
+        frame.set_rate(rate);
+        frame.set_pts(Some(pts));
+        checked_frame(frame).map(|d| Decoded { trimmed, ..d }).unwrap_or_else(|| panic!("unusable test frame"))
+    }
+
+    #[test]
+    fn encoder_delay_trimmed_by_the_decoder_is_placed_at_the_decoded_pts() {
+        // MP3 with a LAME header, as FFmpeg decodes it: the first packet (pts 0) carries
+        // skip-samples 1105, so the first frame keeps the last 47 of its 1152 samples at pts
+        // 0.025057 s; the source's first audible sample is input sample 1105, not 0.
+        let tb = ff::Rational::new(1, 14_112_000);
+        let frames = [decoded(47, 44100, 353_600, true), decoded(1152, 44100, 368_640, false), decoded(1152, 44100, 737_280, false)];
+        assert_eq!(split_chunks(&frames, tb), vec![0..3]);
+        assert_eq!(chunk_anchor(&frames, tb, |_| true), Some(1105));
+        assert_eq!(chunk_anchor(&frames[..1], tb, |_| true), Some(1105));
+        // MPEG-2 layer III (576-sample frames): the delay drops the whole first frame and part of
+        // the second.
+        let frames = [decoded(47, 22050, 707_200, true), decoded(576, 22050, 737_280, false)];
+        assert_eq!(chunk_anchor(&frames, tb, |_| true), Some(1105));
+        // Matroska (1 ms): the trimmed frame's pts moved by the trim rounded to the time base
+        // (312 samples -> 7 ms = 336), so only the other frames place the run.
+        let tb = ff::Rational::new(1, 1000);
+        let frames = [decoded(648, 48000, 7, true), decoded(960, 48000, 14, false), decoded(960, 48000, 34, false)];
+        assert_eq!(split_chunks(&frames, tb), vec![0..3]);
+        assert_eq!(chunk_anchor(&frames, tb, |_| true), Some(24));
+    }
+
     #[test]
     fn aligned_conversion_start_lands_on_the_grid() {
         let target = AacTarget { sample_rate: 48000, channels: 2, bitrate: 128_000, asc: vec![] };
