@@ -563,8 +563,8 @@ fn build_from_mp4(
         };
         // Audio to transcode (and codecs this reader does not name) need FFmpeg's full decoder
         // parameters: open FFmpeg's demuxer once for them; everything else stays on the fast path.
-        let aac_rendition = cfg.transcode == TranscodePolicy::AddAacBesideSurround && matches!(id, Id::AC3 | Id::EAC3);
-        let needs_ffmpeg = (kind == TrackKind::Audio && (id == Id::None || aac_rendition || audio_will_transcode(id, cfg)))
+        let needs_ffmpeg = (kind == TrackKind::Audio
+            && (id == Id::None || wants_aac_rendition(kind, id, cfg) || audio_will_transcode(id, cfg)))
             || (kind == TrackKind::Video && id == Id::None);
         let params = if needs_ffmpeg {
             if ffmpeg.is_none() {
@@ -856,7 +856,7 @@ fn assemble(
     let mut video_taken = false;
     let mut aac_renditions = Vec::new();
     for (i, info) in infos.into_iter().enumerate() {
-        if wants_aac_rendition(&info, cfg) {
+        if wants_aac_rendition(info.kind, info.id, cfg) {
             let id = TrackId { stream: i, aac: true };
             let t = make_track(id, info.clone(), &collected[i], cfg, &mut video_taken, None);
             if t.is_fmp4() {
@@ -1033,10 +1033,10 @@ fn video_delivery(info: &StreamInfo, c: &Collected, video_taken: bool) -> Delive
 }
 
 /// Whether the policy asks for an extra AAC rendition beside this (AC-3/E-AC-3) passthrough.
-fn wants_aac_rendition(info: &StreamInfo, cfg: &Config) -> bool {
+fn wants_aac_rendition(kind: TrackKind, id: Id, cfg: &Config) -> bool {
     cfg.transcode == TranscodePolicy::AddAacBesideSurround
-        && info.kind == TrackKind::Audio
-        && matches!(copy_codec(info.id), Some(Codec::Ac3 | Codec::Eac3))
+        && kind == TrackKind::Audio
+        && matches!(copy_codec(id), Some(Codec::Ac3 | Codec::Eac3))
 }
 
 fn audio_delivery(info: &StreamInfo, c: &Collected, cfg: &Config, aac_rendition: bool) -> Delivery {

@@ -244,13 +244,7 @@ impl Media {
             .enumerate()
             .map(|(i, r)| {
                 let next = recs.get(i + 1).map_or(seg.src_end, |n| n.dts);
-                let out = t.map.out(r.dts);
-                SampleMeta {
-                    size: r.size(),
-                    duration: (t.map.out(next) - out).max(0) as u32,
-                    composition_offset: (t.map.out(r.pts()) - out) as i32,
-                    sync: r.key() || t.kind == TrackKind::Audio,
-                }
+                sample_meta(t, r.dts, next, r.pts(), r.size(), r.key())
             })
             .collect();
         write_segment(k, seg.out_start, &metas, &payload)
@@ -294,17 +288,23 @@ impl Media {
         for (i, p) in packets.iter().enumerate() {
             let dts = decode_ts(i);
             let next = if i + 1 < packets.len() { decode_ts(i + 1) } else { seg.src_end };
-            let out = t.map.out(dts);
             let data = p.data().unwrap_or(&[]);
-            metas.push(SampleMeta {
-                size: data.len() as u32,
-                duration: (t.map.out(next) - out).max(0) as u32,
-                composition_offset: (t.map.out(p.pts().unwrap_or(dts)) - out) as i32,
-                sync: p.is_key() || t.kind == TrackKind::Audio,
-            });
+            metas.push(sample_meta(t, dts, next, p.pts().unwrap_or(dts), data.len() as u32, p.is_key()));
             payload.extend_from_slice(data);
         }
         write_segment(k, seg.out_start, &metas, &payload).map_err(ctx)
+    }
+}
+
+/// One sample's `trun` entry from its source times: duration up to the next sample's decode
+/// time, composition offset to its presentation time, both on the track's output timeline.
+fn sample_meta(t: &Track, dts: i64, next_dts: i64, pts: i64, size: u32, key: bool) -> SampleMeta {
+    let out = t.map.out(dts);
+    SampleMeta {
+        size,
+        duration: (t.map.out(next_dts) - out).max(0) as u32,
+        composition_offset: (t.map.out(pts) - out) as i32,
+        sync: key || t.kind == TrackKind::Audio,
     }
 }
 
