@@ -378,18 +378,22 @@ static int fetch_segments(SegmentJob *job, int nthreads) {
 
 static void usage(void) {
     fprintf(stderr, "usage: hls-dump [--threads N] [--shuffle SEED] [--transcode unplayable|browser-safe|never|add-aac]\n"
-                    "                [--segment-ms MS] <media-file> <out-dir>\n");
+                    "                [--segment-ms MS] [--scan] <media-file> <out-dir>\n"
+                    "  --scan  index Matroska by reading every packet instead of its Cues\n");
 }
 
 int main(int argc, char **argv) {
     int nthreads = 1;
     unsigned shuffle_seed = 0;
     long segment_ms = 0;
+    int scan = 0;
     HlsTranscodePolicy policy = HLS_TRANSCODE_UNPLAYABLE;
     const char *media_path = NULL, *out_dir = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--shuffle") == 0 && i + 1 < argc) {
             shuffle_seed = (unsigned)strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--scan") == 0) {
+            scan = 1;
         } else if (strcmp(argv[i], "--segment-ms") == 0 && i + 1 < argc) {
             segment_ms = strtol(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--transcode") == 0 && i + 1 < argc) {
@@ -440,7 +444,8 @@ int main(int argc, char **argv) {
 
     HlsConfig *cfg = hls_config_new();
     if (!cfg || hls_config_set_transcode_policy(cfg, policy) != HLS_OK ||
-        (segment_ms && hls_config_set_segment_duration_ms(cfg, (uint32_t)segment_ms) != HLS_OK)) {
+        (segment_ms && hls_config_set_segment_duration_ms(cfg, (uint32_t)segment_ms) != HLS_OK) ||
+        (scan && hls_config_set_use_container_index(cfg, 0) != HLS_OK)) {
         fprintf(stderr, "hls-dump: bad configuration: %s\n", hls_last_error_message());
         hls_config_free(cfg);
         return 2;

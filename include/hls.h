@@ -191,6 +191,14 @@ enum HlsStatus hls_config_set_idle_media(struct HlsConfig *cfg,
                                          uint64_t ttl_ms);
 
 /**
+ * Whether Matroska files are indexed from their Cues (non-zero, the default) or by reading
+ * every packet once (0). Both give the same segments and playlists; the scan reads the whole
+ * file when it is opened, the Cues only the block headers around segment boundaries. Files
+ * without usable Cues are always scanned.
+ */
+enum HlsStatus hls_config_set_use_container_index(struct HlsConfig *cfg, int enabled);
+
+/**
  * Which audio tracks are served as AAC (default HLS_TRANSCODE_UNPLAYABLE).
  */
 enum HlsStatus hls_config_set_transcode_policy(struct HlsConfig *cfg,

@@ -35,6 +35,8 @@ pub struct Config {
     pub aac_keep_surround: bool,
     /// Idle demuxers kept open per media for reuse (default 4).
     pub demuxers_per_media: usize,
+    /// Index Matroska files from their Cues (default true); false scans every packet.
+    pub use_container_index: bool,
 }
 
 impl Default for Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             aac_bitrate: 128_000,
             aac_keep_surround: false,
             demuxers_per_media: 4,
+            use_container_index: true,
         }
     }
 }

@@ -264,6 +264,18 @@ pub unsafe extern "C" fn hls_config_set_idle_media(cfg: *mut HlsConfig, max_coun
     })
 }
 
+/// Whether Matroska files are indexed from their Cues (non-zero, the default) or by reading
+/// every packet once (0). Both give the same segments and playlists; the scan reads the whole
+/// file when it is opened, the Cues only the block headers around segment boundaries. Files
+/// without usable Cues are always scanned.
+#[no_mangle]
+pub unsafe extern "C" fn hls_config_set_use_container_index(cfg: *mut HlsConfig, enabled: c_int) -> HlsStatus {
+    with_config(cfg, |c| {
+        c.use_container_index = enabled != 0;
+        Ok(())
+    })
+}
+
 /// Which audio tracks are served as AAC (default HLS_TRANSCODE_UNPLAYABLE).
 #[no_mangle]
 pub unsafe extern "C" fn hls_config_set_transcode_policy(cfg: *mut HlsConfig, policy: HlsTranscodePolicy) -> HlsStatus {

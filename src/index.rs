@@ -167,6 +167,11 @@ pub struct Track {
     pub sample_table: Option<Vec<SampleRec>>,
     /// Samples are read straight from the file by position (see `sample_table`).
     pub direct_read: bool,
+    /// Segments were planned from Matroska Cues: their samples are found by time when
+    /// generated (`Segment::samples` is 0).
+    pub cue_indexed: bool,
+    /// Decode times are derived per segment: its sorted presentation times minus this delay.
+    pub dts_delay: Option<i64>,
     /// Video width.
     pub width: u32,
     /// Video height.
@@ -218,6 +223,28 @@ impl Track {
     }
 }
 
+/// What an index was built from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexSource {
+    /// MP4 sample tables (every sample's position, size and times; no packet read).
+    SampleTables,
+    /// Matroska Cues, plus the block headers around each segment boundary.
+    MatroskaCues,
+    /// One pass over every packet (containers without an index).
+    PacketScan,
+}
+
+impl IndexSource {
+    /// How the info JSON names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            IndexSource::SampleTables => "mp4 sample tables",
+            IndexSource::MatroskaCues => "matroska cues",
+            IndexSource::PacketScan => "packet scan",
+        }
+    }
+}
+
 /// Everything known about one opened file.
 pub struct MediaIndex {
     /// The file.
@@ -237,8 +264,11 @@ pub struct MediaIndex {
     pub mpegts_origin: u64,
     /// The presentation-wide shift `C` (output time - source time) in microseconds.
     pub shift_us: i64,
-    /// Whether the container index was used (no packet scan).
+    /// The demuxer's timestamps are exact and seeks land on the asked sample (MP4): segments
+    /// read through FFmpeg select packets by time.
     pub from_container_index: bool,
+    /// What the index was built from.
+    pub indexed_from: IndexSource,
     /// Time spent indexing.
     pub index_time: Duration,
 }
@@ -316,27 +346,27 @@ type RawSample = SampleRec;
 
 /// Per-stream facts read from the header.
 #[derive(Clone)]
-struct StreamInfo {
-    kind: TrackKind,
-    id: Id,
-    codec_name: String,
-    params: ff::codec::Parameters,
-    tb: (i32, i32),
-    language: Option<String>,
-    title: Option<String>,
-    default: bool,
-    forced: bool,
-    width: u32,
-    height: u32,
-    frame_rate: Option<f64>,
-    sample_rate: u32,
-    channels: u32,
-    bits_per_sample: u32,
-    extradata: Vec<u8>,
+pub(crate) struct StreamInfo {
+    pub(crate) kind: TrackKind,
+    pub(crate) id: Id,
+    pub(crate) codec_name: String,
+    pub(crate) params: ff::codec::Parameters,
+    pub(crate) tb: (i32, i32),
+    pub(crate) language: Option<String>,
+    pub(crate) title: Option<String>,
+    pub(crate) default: bool,
+    pub(crate) forced: bool,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) frame_rate: Option<f64>,
+    pub(crate) sample_rate: u32,
+    pub(crate) channels: u32,
+    pub(crate) bits_per_sample: u32,
+    pub(crate) extradata: Vec<u8>,
 }
 
 /// The codecs HLS players play from fMP4 when copied.
-fn copy_codec(id: Id) -> Option<Codec> {
+pub(crate) fn copy_codec(id: Id) -> Option<Codec> {
     Some(match id {
         Id::H264 => Codec::H264,
         Id::HEVC => Codec::Hevc,
@@ -351,7 +381,7 @@ fn copy_codec(id: Id) -> Option<Codec> {
     })
 }
 
-fn stream_infos(dmx: &Demuxer) -> Vec<StreamInfo> {
+pub(crate) fn stream_infos(dmx: &Demuxer) -> Vec<StreamInfo> {
     dmx.input()
         .streams()
         .map(|st| {
@@ -419,6 +449,8 @@ pub(crate) struct Collected {
     pub(crate) direct: bool,
     /// Some packet had no decode timestamp (they are derived, see `synthesize_dts`).
     pub(crate) missing_dts: bool,
+    /// The end as the last packet's timestamp and duration said (before `finish_collected`).
+    pub(crate) raw_end_dts: Option<i64>,
 }
 
 /// True when a video keyframe sample starts a closed GOP: an H.264 IDR, an HEVC IDR/BLA (not a
@@ -451,14 +483,23 @@ fn closed_gop_keyframe(codec: Codec, extradata: &[u8], sample: &[u8]) -> bool {
 }
 
 /// Derives decode timestamps for a stream whose container stores none (Matroska B-frames):
-/// the sorted presentation times, delayed just enough that no sample decodes after it shows.
-fn synthesize_dts(samples: &mut [RawSample]) {
+/// the sorted presentation times, delayed by `delay` or, by default, just enough that no
+/// sample decodes after it shows.
+fn synthesize_dts(samples: &mut [RawSample], delay: Option<i64>) {
     let mut sorted: Vec<i64> = samples.iter().map(|s| s.pts()).collect();
     sorted.sort_unstable();
-    let delay = samples.iter().zip(&sorted).map(|(s, p)| p - s.pts()).max().unwrap_or(0).max(0);
+    let delay = delay.unwrap_or_else(|| reorder_delay(samples));
     for (s, p) in samples.iter_mut().zip(&sorted) {
         s.set_dts(p - delay);
     }
+}
+
+/// The smallest delay that keeps every derived decode time at or before its presentation
+/// time: the largest gap between a sample's rank in presentation order and its own time.
+pub(crate) fn reorder_delay(samples: &[RawSample]) -> i64 {
+    let mut sorted: Vec<i64> = samples.iter().map(|s| s.pts()).collect();
+    sorted.sort_unstable();
+    samples.iter().zip(&sorted).map(|(s, p)| p - s.pts()).max().unwrap_or(0).max(0)
 }
 
 /// Builds the index of `path`. Opening a large MP4 reads its header only.
@@ -622,9 +663,12 @@ fn build_from_mp4(
     if !infos.iter().any(|i| matches!(i.kind, TrackKind::Video | TrackKind::Audio)) {
         return Err(Error::new(ErrorKind::NoPlayableTracks, "nothing to play: the file has no audio or video stream"));
     }
-    let mut index = assemble(path, identity, cfg, infos, collected, extractors, true, "mov,mp4,m4a,3gp,3g2,mj2".into(), started)?;
-    index.index_time = started.elapsed();
-    Ok(Some(index))
+    let index = assemble(path, identity, cfg, infos, collected, extractors, true, "mov,mp4,m4a,3gp,3g2,mj2".into(), started, None)?;
+    Ok(index.map(|mut ix| {
+        ix.indexed_from = IndexSource::SampleTables;
+        ix.index_time = started.elapsed();
+        ix
+    }))
 }
 
 /// Frame rate of an MP4 video track: samples over duration.
@@ -686,6 +730,12 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
             scan(&mut dmx, &subs, &mut collected, &mut extractors)?;
         }
     }
+    if !from_container_index && cfg.use_container_index && dmx.format_name().starts_with("matroska") {
+        if let Some(index) = crate::mkvcues::build(&mut dmx, path, identity, cfg, started, &infos)? {
+            return Ok(index);
+        }
+        dmx.seek(None, 0).ok();
+    }
     if !from_container_index {
         let mut wanted = av.clone();
         wanted.extend(extractors.keys().copied());
@@ -695,12 +745,18 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
     }
     let format = dmx.format_name();
     drop(dmx);
-    assemble(path, identity, cfg, infos, collected, extractors, from_container_index, format, started)
+    let source = if from_container_index { IndexSource::SampleTables } else { IndexSource::PacketScan };
+    let index = assemble(path, identity, cfg, infos, collected, extractors, from_container_index, format, started, None)?;
+    Ok(index.map(|mut ix| {
+        ix.indexed_from = source;
+        ix
+    })
+    .expect("the packet-scan segmentation always succeeds"))
 }
 
 /// A scanned file whose packets stop well before the duration its header declares was cut
 /// short (an interrupted copy or download): say so instead of serving part of it.
-fn check_complete(dmx: &Demuxer, infos: &[StreamInfo], av: &[usize], collected: &[Collected]) -> Result<()> {
+pub(crate) fn check_complete(dmx: &Demuxer, infos: &[StreamInfo], av: &[usize], collected: &[Collected]) -> Result<()> {
     let Some(declared) = dmx.duration_us() else { return Ok(()) };
     let end = av
         .iter()
@@ -726,7 +782,7 @@ fn check_complete(dmx: &Demuxer, infos: &[StreamInfo], av: &[usize], collected: 
     Ok(())
 }
 
-fn subtitle_extractors(infos: &[StreamInfo]) -> HashMap<usize, CueExtractor> {
+pub(crate) fn subtitle_extractors(infos: &[StreamInfo]) -> HashMap<usize, CueExtractor> {
     let mut out = HashMap::new();
     for (i, info) in infos.iter().enumerate() {
         if info.kind == TrackKind::Subtitle && subtitle::classify(info.id).is_ok() {
@@ -786,6 +842,22 @@ fn scan(
     out: &mut [Collected],
     extractors: &mut HashMap<usize, CueExtractor>,
 ) -> Result<()> {
+    scan_until(dmx, wanted, out, extractors, &mut |_, _, _| false)?;
+    for c in out.iter_mut() {
+        finish_collected(c, None);
+    }
+    Ok(())
+}
+
+/// Reads packets of `wanted` streams from where the demuxer is until the end of the file or
+/// until `stop(stream, timestamp, keyframe)` says so, adding them to `out`.
+pub(crate) fn scan_until(
+    dmx: &mut Demuxer,
+    wanted: &[usize],
+    out: &mut [Collected],
+    extractors: &mut HashMap<usize, CueExtractor>,
+    stop: &mut dyn FnMut(usize, i64, bool) -> bool,
+) -> Result<()> {
     dmx.select(wanted);
     let mut pkt = ff::Packet::empty();
     let mut errors = 0usize;
@@ -822,26 +894,36 @@ fn scan(
         let pos = u64::try_from(pkt.position()).unwrap_or(0);
         c.samples.push(SampleRec::new(pos, pkt.dts().unwrap_or(pts), pts, size, pkt.is_key()));
         c.end_dts = Some(pkt.dts().unwrap_or(pts) + pkt.duration().max(0));
-    }
-    for c in out.iter_mut() {
-        if c.missing_dts || c.samples.windows(2).any(|w| w[0].dts >= w[1].dts) {
-            synthesize_dts(&mut c.samples);
-            c.synthesized = true;
-        }
-        let n = c.samples.len();
-        if n >= 2 {
-            let last = c.samples[n - 1].dts;
-            let end = c.end_dts.unwrap_or(last);
-            if end <= last {
-                c.end_dts = Some(last + (last - c.samples[n - 2].dts).max(1));
-            }
+        c.raw_end_dts = c.end_dts;
+        if stop(s, pts, pkt.is_key()) {
+            break;
         }
     }
     Ok(())
 }
 
+/// After a scan: derives decode times where the container has none (with the given reorder
+/// delay, or the smallest that works) and makes sure the end follows the last sample.
+pub(crate) fn finish_collected(c: &mut Collected, delay: Option<i64>) {
+    if c.missing_dts || c.synthesized || c.samples.windows(2).any(|w| w[0].dts >= w[1].dts) {
+        synthesize_dts(&mut c.samples, delay);
+        c.synthesized = true;
+    }
+    let n = c.samples.len();
+    if c.raw_end_dts.is_some() {
+        c.end_dts = c.raw_end_dts;
+    }
+    if n >= 2 {
+        let last = c.samples[n - 1].dts;
+        let end = c.end_dts.unwrap_or(last);
+        if end <= last {
+            c.end_dts = Some(last + (last - c.samples[n - 2].dts).max(1));
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
-fn assemble(
+pub(crate) fn assemble(
     path: &Path,
     identity: FileIdentity,
     cfg: &Config,
@@ -851,7 +933,8 @@ fn assemble(
     from_container_index: bool,
     format: String,
     started: Instant,
-) -> Result<MediaIndex> {
+    cue_plan: Option<&mut crate::mkvcues::CuePlan>,
+) -> Result<Option<MediaIndex>> {
     let mut tracks: Vec<Track> = Vec::with_capacity(infos.len());
     let mut video_taken = false;
     let mut aac_renditions = Vec::new();
@@ -889,13 +972,24 @@ fn assemble(
     }
     apply_shared_shift(&mut tracks, &collected);
     let target_us = cfg.segment_duration.as_micros() as i64;
-    let boundaries = cut_main(&mut tracks[main], std::mem::take(&mut collected[main]), target_us);
-    for (i, t) in tracks.iter_mut().enumerate() {
-        if i != main && t.is_fmp4() {
-            segment_follower(t, std::mem::take(&mut collected[i]), &boundaries);
-            if t.segments.is_empty() {
-                t.delivery = Delivery::NotServed("no samples in the presentation's time range".into());
+    let boundaries = match cue_plan {
+        Some(plan) => match plan.segment(&mut tracks, &mut collected, main, target_us)? {
+            Some(b) => b,
+            None => return Ok(None),
+        },
+        None => {
+            let b = cut_main(&mut tracks[main], std::mem::take(&mut collected[main]), target_us);
+            for (i, t) in tracks.iter_mut().enumerate() {
+                if i != main && t.is_fmp4() {
+                    segment_follower(t, std::mem::take(&mut collected[i]), &b);
+                }
             }
+            b
+        }
+    };
+    for t in tracks.iter_mut() {
+        if t.is_fmp4() && t.segments.is_empty() {
+            t.delivery = Delivery::NotServed("no samples in the presentation's time range".into());
         }
     }
     let duration_us = boundaries.last().copied().unwrap_or(0) - boundaries[0];
@@ -904,7 +998,7 @@ fn assemble(
     // presented time of a sample is its source time: this is 0 whatever the shift.
     let m = tracks[main].map;
     let mpegts_origin = crate::timeline::rescale(m.out(0) - m.shift, 90_000, m.timescale as i64).max(0) as u64;
-    Ok(MediaIndex {
+    Ok(Some(MediaIndex {
         path: path.to_path_buf(),
         identity,
         format,
@@ -914,12 +1008,13 @@ fn assemble(
         mpegts_origin,
         shift_us: m.ticks_to_us(m.shift),
         from_container_index,
+        indexed_from: IndexSource::PacketScan,
         index_time: started.elapsed(),
-    })
+    }))
 }
 
 /// Decides how a stream is served and keeps its raw samples in `segments` form later.
-fn make_track(
+pub(crate) fn make_track(
     id: TrackId,
     info: StreamInfo,
     c: &Collected,
@@ -979,6 +1074,8 @@ fn make_track(
         decode_ts: None,
         sample_table: None,
         direct_read: false,
+        cue_indexed: false,
+        dts_delay: None,
         width: info.width,
         height: info.height,
         frame_rate: info.frame_rate,

@@ -17,6 +17,8 @@ pub mod fmp4;
 pub mod index;
 mod logging;
 pub mod media;
+mod mkvcues;
+pub mod mkvindex;
 mod memhint;
 pub mod mp4index;
 pub mod names;

@@ -147,7 +147,7 @@ impl Media {
             "duration": ix.duration_us as f64 / 1e6,
             "segments": ix.segment_count(),
             "target_duration": playlist::target_duration(ix),
-            "indexed_from": if ix.from_container_index { "container index" } else { "packet scan" },
+            "indexed_from": ix.indexed_from.name(),
             "index_time_ms": ix.index_time.as_secs_f64() * 1e3,
             "tracks": tracks,
         })
@@ -275,14 +275,36 @@ impl Media {
         if let (true, Some(table)) = (t.direct_read, &t.sample_table) {
             return self.segment_from_table(t, k, table).map_err(ctx);
         }
-        let packets = self.with_demuxer(|d| read_segment(d, t, &seg, self.index.from_container_index)).map_err(ctx)?;
+        let packets = if t.cue_indexed {
+            let next_key = t.segments.get(k + 1).map(|s| s.start_pts);
+            self.with_demuxer(|d| read_timed(d, t, &seg, next_key)).map_err(ctx)?
+        } else {
+            self.with_demuxer(|d| read_segment(d, t, &seg, self.index.from_container_index)).map_err(ctx)?
+        };
+        // Decode times derived per segment (Matroska B-frames planned from Cues): the sorted
+        // presentation times minus the track's delay, as a scan would have derived them.
+        let local_dts: Option<Vec<i64>> = t.dts_delay.map(|delay| {
+            let mut v: Vec<i64> = packets.iter().map(|p| p.pts().or(p.dts()).unwrap_or(0)).collect();
+            v.sort_unstable();
+            v.iter().map(|p| p - delay).collect()
+        });
+        if t.cue_indexed {
+            let first = local_dts.as_ref().and_then(|v| v.first().copied()).or_else(|| packets.first().and_then(|p| p.dts().or(p.pts())));
+            if first != Some(seg.src_start) {
+                return Err(ctx(Error::new(
+                    ErrorKind::InvalidMedia,
+                    format!("expected samples from ts {}, found {:?} (file damaged or changed)", seg.src_start, first),
+                )));
+            }
+        }
         let mut metas = Vec::with_capacity(packets.len());
         let mut payload = Vec::with_capacity(seg.bytes as usize);
         // Decode times: the container's, or the ones derived at indexing.
         let decode_ts = |i: usize| -> i64 {
-            match &t.decode_ts {
-                Some(tab) => tab.get(seg.first as usize + i).copied().unwrap_or(seg.src_end),
-                None => packets.get(i).and_then(|p| p.dts().or(p.pts())).unwrap_or(seg.src_end),
+            match (&local_dts, &t.decode_ts) {
+                (Some(v), _) => v.get(i).copied().unwrap_or(seg.src_end),
+                (None, Some(tab)) => tab.get(seg.first as usize + i).copied().unwrap_or(seg.src_end),
+                (None, None) => packets.get(i).and_then(|p| p.dts().or(p.pts())).unwrap_or(seg.src_end),
             }
         };
         for (i, p) in packets.iter().enumerate() {
@@ -399,6 +421,36 @@ fn read_packets(d: &mut Demuxer, t: &Track, from: i64, to: i64, exact_index: boo
         if dts >= from {
             out.push(std::mem::replace(&mut pkt, ff::Packet::empty()));
         }
+    }
+    Ok(out)
+}
+
+/// Reads the samples of a segment planned from Matroska Cues. Video: from the keyframe at
+/// `seg.start_pts` (an exact seek through the Cues) up to the next segment's keyframe. Audio:
+/// every frame with decode time in `[src_start, src_end)`, after a seek a little before it.
+fn read_timed(d: &mut Demuxer, t: &Track, seg: &Segment, next_key: Option<i64>) -> Result<Vec<ff::Packet>> {
+    if t.kind != TrackKind::Video {
+        return read_packets(d, t, seg.src_start, seg.src_end, false);
+    }
+    d.select(&[t.stream]);
+    d.seek(Some(t.stream), seg.start_pts)?;
+    let mut out: Vec<ff::Packet> = Vec::new();
+    let mut pkt = ff::Packet::empty();
+    while d.read(&mut pkt)? {
+        if pkt.stream() != t.stream {
+            continue;
+        }
+        let pts = pkt.pts().or(pkt.dts());
+        if out.is_empty() && !(pkt.is_key() && pts == Some(seg.start_pts)) {
+            continue;
+        }
+        if !out.is_empty() && pkt.is_key() && pts.is_some() && pts == next_key {
+            break;
+        }
+        out.push(std::mem::replace(&mut pkt, ff::Packet::empty()));
+    }
+    if out.is_empty() {
+        return Err(Error::media(format!("no keyframe at ts {} (file damaged or changed)", seg.start_pts)));
     }
     Ok(out)
 }

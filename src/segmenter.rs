@@ -54,21 +54,8 @@ pub(crate) fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i
     let end_us = map.out_us(end_dts + delay);
     let first_key = samples.iter().position(|s| s.key()).unwrap_or(0);
     let keys: Vec<usize> = (first_key..samples.len()).filter(|&i| samples[i].key() || track.kind == TrackKind::Audio).collect();
-    let mut cuts = vec![first_key];
-    let mut k = 1;
-    while k < keys.len() {
-        let start = time(&samples[*cuts.last().unwrap_or(&0)]);
-        if end_us - start <= target_us {
-            break;
-        }
-        let mut j = k;
-        while j < keys.len() && time(&samples[keys[j]]) - start <= target_us {
-            j += 1;
-        }
-        let pick = if j > k { j - 1 } else { k };
-        cuts.push(keys[pick]);
-        k = pick + 1;
-    }
+    let key_times: Vec<i64> = keys.iter().map(|&i| time(&samples[i])).collect();
+    let cuts: Vec<usize> = choose_cuts(&key_times, end_us, target_us).into_iter().map(|j| keys[j]).collect();
     // A segment's boundary is its earliest presentation time (with open GOPs, leading pictures
     // that follow the keyframe in decode order are shown before it).
     let mut bounds: Vec<i64> = cuts
@@ -100,6 +87,28 @@ pub(crate) fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i
     track.direct_read = c.direct && !matches!(track.delivery, Delivery::Transcode { .. });
     track.sample_table = Some(kept(c.samples));
     bounds
+}
+
+/// The cut rule: from the first key, each segment ends at the last keyframe within the target
+/// duration (or at the next one when none is). `key_times` are the keyframes' presentation
+/// times in µs, ascending; returns the indices of the keyframes that start segments.
+pub(crate) fn choose_cuts(key_times: &[i64], end_us: i64, target_us: i64) -> Vec<usize> {
+    let mut cuts = vec![0];
+    let mut k = 1;
+    while k < key_times.len() {
+        let start = key_times[*cuts.last().unwrap_or(&0)];
+        if end_us - start <= target_us {
+            break;
+        }
+        let mut j = k;
+        while j < key_times.len() && key_times[j] - start <= target_us {
+            j += 1;
+        }
+        let pick = if j > k { j - 1 } else { k };
+        cuts.push(pick);
+        k = pick + 1;
+    }
+    cuts
 }
 
 fn make_segment(map: &TimeMap, all: &[SampleRec], first: usize, stop: usize, src_end: i64) -> Segment {
@@ -165,7 +174,7 @@ pub(crate) fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) 
 
 /// Frame-aligned AAC segments for a transcoded track, one per boundary interval. Frame k covers
 /// source samples [k*1024, (k+1)*1024) (source time k*1024/rate); its output time adds the shift.
-fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], target: &AacTarget) -> Vec<Segment> {
+pub(crate) fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], target: &AacTarget) -> Vec<Segment> {
     let rate = target.sample_rate as i64;
     let c_us = map.ticks_to_us(map.shift);
     let per_frame = 1_000_000 * 1024;

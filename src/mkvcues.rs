@@ -1,0 +1,484 @@
+//! Matroska indexed from its Cues instead of a packet scan.
+//!
+//! Opening reads, besides the header:
+//! - the Cues (keyframe times and cluster positions of the video track), which give the
+//!   segment cuts by the same rule as every other container (`segmenter::choose_cuts`);
+//! - the packets of the first GOPs and of the last ~20 s through FFmpeg (codec configuration,
+//!   encoder priming, the shared shift, the end of every track, truncation);
+//! - around each cut, the headers of the blocks that follow the keyframe (never their data):
+//!   the segment's earliest presentation time (open GOPs) and, for every audio track, the first
+//!   frame whose midpoint is past the boundary — the same rule `segmenter::segment_follower`
+//!   applies to a scanned file, so EXTINF values are the real sums of sample durations;
+//! - for text subtitle tracks, every block header and only the subtitle blocks' data.
+//!
+//! A 2-hour film is opened by reading a few hundred kB of Cues and ~1 s of block headers per
+//! segment boundary. Segment sizes for BANDWIDTH come from the byte ranges between keyframes,
+//! minus the other tracks' share at their measured bitrates.
+//!
+//! Anything this path cannot vouch for (no Cues, Cues that do not cover the file, laced or
+//! compressed frames where headers are needed, audio that starts late or has gaps across a
+//! boundary) falls back to the packet scan, which is always exact.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
+use std::time::Instant;
+
+use crate::codec::Codec;
+use crate::config::Config;
+use crate::demux::Demuxer;
+use crate::error::{Error, ErrorKind, Result};
+use crate::fmp4;
+use crate::index::{
+    assemble, check_complete, copy_codec, finish_collected, reorder_delay, scan_until, subtitle_extractors,
+    Collected, Delivery, FileIdentity, IndexSource, MediaIndex, Segment, StreamInfo, Track, TrackKind,
+};
+use crate::mkvindex::{self, BlockWalker, CuePoint, Layout};
+use crate::segmenter::{choose_cuts, transcode_segments};
+use crate::subtitle::CueExtractor;
+use crate::timeline::{rescale, TimeMap};
+
+/// Most blocks one boundary probe may walk before the plan gives up (a damaged file).
+const MAX_PROBE_BLOCKS: usize = 50_000;
+/// How far past a boundary a probe walks (µs): beyond any audio frame's length.
+const PROBE_HORIZON_US: i64 = 400_000;
+
+/// What `assemble` needs to cut a Cue-indexed file (see the module docs).
+pub(crate) struct CuePlan {
+    path: std::path::PathBuf,
+    file: File,
+    size: u64,
+    layout: Layout,
+    /// Track number of each source stream.
+    numbers: Vec<u64>,
+    /// The video stream the Cues index.
+    main_stream: usize,
+    /// Its Cue points.
+    cues: Vec<CuePoint>,
+    /// Packets from the last Cue before the final ~20 s to the end, per stream.
+    tail: Vec<Collected>,
+    /// Packets of the first GOPs, per stream (for byte rates).
+    head_rates: Vec<Option<f64>>,
+    /// The video's decode-time delay (derived decode times = sorted presentation times - delay).
+    delay: i64,
+    /// Where the last cluster's data ends.
+    data_end: u64,
+}
+
+/// Says why the Cues are not used (the caller scans instead).
+fn fallback<T>(path: &Path, why: impl std::fmt::Display) -> Option<T> {
+    log::info!("{}: indexing by packet scan: {why}", path.display());
+    None
+}
+
+/// Indexes a Matroska file from its Cues; `Ok(None)` when only a scan can index it.
+pub(crate) fn build(
+    dmx: &mut Demuxer,
+    path: &Path,
+    identity: FileIdentity,
+    cfg: &Config,
+    started: Instant,
+    infos: &[StreamInfo],
+) -> Result<Option<MediaIndex>> {
+    let file = File::open(path).map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))?;
+    let layout = match mkvindex::read_layout(&file, identity.size) {
+        Ok(Some(l)) => l,
+        Ok(None) => return Ok(fallback(path, "not an EBML file")),
+        Err(e) => return Ok(fallback(path, e)),
+    };
+    // FFmpeg makes one stream per TrackEntry, in order; check that before trusting the order.
+    let kinds_match = layout.tracks.len() == infos.len()
+        && layout.tracks.iter().zip(infos).all(|(&(_, kind), i)| match i.kind {
+            TrackKind::Video => kind == 1,
+            TrackKind::Audio => kind == 2,
+            TrackKind::Subtitle => kind == 0x11,
+            TrackKind::Other => true,
+        });
+    if !kinds_match {
+        return Ok(fallback(path, "the track list does not match the demuxer's streams"));
+    }
+    let numbers: Vec<u64> = layout.tracks.iter().map(|t| t.0).collect();
+    let Some(main) = infos
+        .iter()
+        .position(|i| i.kind == TrackKind::Video && matches!(copy_codec(i.id), Some(Codec::H264 | Codec::Hevc | Codec::Av1)))
+    else {
+        return Ok(fallback(path, "no H.264/HEVC/AV1 video track"));
+    };
+    let cues = layout.cues_of(numbers[main]);
+    // Every stream's timestamps must be the block timestamps (time base = timestamp scale).
+    let scale = layout.timestamp_scale as i64;
+    let tb_ok = infos.iter().all(|i| i.tb.0 as i64 * 1_000_000_000 == i.tb.1 as i64 * scale);
+    let mut extractors = subtitle_extractors(infos);
+    let subs_ok = extractors.keys().all(|&s| {
+        !layout.encoded_tracks.contains(&numbers[s]) && infos[s].id != ffmpeg_next::codec::Id::WEBVTT
+    });
+    if cues.len() < 2 || !tb_ok || !subs_ok || layout.first_cluster.is_none() {
+        let why = format!("{} video Cues, time bases ok {tb_ok}, subtitle tracks ok {subs_ok}", cues.len());
+        return Ok(fallback(path, why));
+    }
+    let us = |ticks: i64| rescale(ticks, scale, 1000);
+    // Cues that leave long stretches unindexed (or stop early) would make long segments where
+    // a scan finds keyframes: check they cover the declared duration densely.
+    let declared_us = dmx.duration_us().unwrap_or(0);
+    let target_us = cfg.segment_duration.as_micros() as i64;
+    let max_gap = (4 * target_us).max(30_000_000);
+    let mut last = us(cues[0].time);
+    for c in &cues[1..] {
+        if us(c.time) - last > max_gap {
+            return Ok(fallback(path, format!("no Cue between {} and {} µs", last, us(c.time))));
+        }
+        last = us(c.time);
+    }
+    if declared_us > 0 && declared_us - last > max_gap {
+        return Ok(fallback(path, format!("the last Cue is at {last} µs of {declared_us}")));
+    }
+    let av: Vec<usize> = (0..infos.len()).filter(|&i| matches!(infos[i].kind, TrackKind::Video | TrackKind::Audio)).collect();
+
+    // The first GOPs of every stream: until the video's second keyframe plus a second.
+    let mut head: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
+    dmx.seek(None, 0).ok();
+    {
+        let one_s = rescale(1_000_000, 1000, scale.max(1));
+        let mut second_key: Option<i64> = None;
+        let mut latest: HashMap<usize, i64> = HashMap::new();
+        let mut seen_keys = 0usize;
+        let mut pkt_stop = |s: usize, ts: i64, key: bool| -> bool {
+            latest.insert(s, ts);
+            if s == main && key {
+                seen_keys += 1;
+                if seen_keys == 2 {
+                    second_key = Some(ts);
+                }
+            }
+            match second_key {
+                Some(k) => av.iter().all(|a| latest.get(a).is_some_and(|&t| t > k + one_s)) || ts > k + 10 * one_s,
+                None => false,
+            }
+        };
+        scan_until(dmx, &av, &mut head, &mut HashMap::new(), &mut pkt_stop)?;
+    }
+    // The tail: from the last Cue at least three target durations before the end.
+    let end_guess = if declared_us > 0 { declared_us } else { us(cues[cues.len() - 1].time) + target_us };
+    let tail_cue = cues.iter().rposition(|c| us(c.time) <= end_guess - 3 * target_us - 2_000_000).unwrap_or(0);
+    let mut tail: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
+    dmx.seek(Some(main), cues[tail_cue].time)?;
+    scan_until(dmx, &av, &mut tail, &mut HashMap::new(), &mut |_, _, _| false)?;
+    let tail_start_ok = tail[main].samples.first().is_some_and(|s| s.key() && s.pts() == cues[tail_cue].time);
+    if !tail_start_ok {
+        return Ok(fallback(path, "the seek to the last Cues did not land on their keyframe"));
+    }
+    for &s in &av {
+        if tail[s].samples.is_empty() != head[s].samples.is_empty() {
+            // A stream that starts late or ends early: the scan handles it.
+            return Ok(fallback(path, format!("stream {s} starts late or ends early")));
+        }
+    }
+    check_complete(dmx, infos, &av, &tail)?;
+    // The video's reorder delay, from whole GOPs of the head and of the tail.
+    let gop_delay = |c: &Collected, to_last_key: bool| -> i64 {
+        let first = c.samples.iter().position(|s| s.key()).unwrap_or(0);
+        let stop = if to_last_key { c.samples.iter().rposition(|s| s.key()).unwrap_or(0) } else { c.samples.len() };
+        c.samples.get(first..stop.max(first)).map_or(0, reorder_delay)
+    };
+    let synthesized = head[main].missing_dts || tail[main].missing_dts;
+    let delay = if synthesized { gop_delay(&head[main], true).max(gop_delay(&tail[main], false)) } else { 0 };
+    for &s in &av {
+        let d = (s == main && synthesized).then_some(delay);
+        head[s].synthesized |= d.is_some();
+        tail[s].synthesized |= d.is_some();
+        finish_collected(&mut head[s], d);
+        finish_collected(&mut tail[s], d);
+        // Head samples stand for the stream; the tail says where it ends.
+        head[s].end_dts = tail[s].end_dts;
+    }
+    let head_rates: Vec<Option<f64>> = (0..infos.len()).map(|s| byte_rate(&head[s], &tail[s])).collect();
+    let data_end = tail
+        .iter()
+        .flat_map(|c| c.samples.iter().map(|x| x.pos + x.size() as u64))
+        .max()
+        .unwrap_or(layout.segment_end);
+
+    if !extractors.is_empty() {
+        if let Err(e) = extract_cues(&file, identity.size, &layout, &numbers, &mut extractors) {
+            return Ok(fallback(path, e));
+        }
+    }
+    let mut plan = CuePlan {
+        path: path.to_path_buf(),
+        file,
+        size: identity.size,
+        layout,
+        numbers,
+        main_stream: main,
+        cues,
+        tail,
+        head_rates,
+        delay,
+        data_end,
+    };
+    let format = dmx.format_name();
+    let ix = assemble(path, identity, cfg, infos.to_vec(), head, extractors, false, format, started, Some(&mut plan))?;
+    Ok(ix.map(|mut ix| {
+        ix.indexed_from = IndexSource::MatroskaCues;
+        ix.index_time = started.elapsed();
+        ix
+    }))
+}
+
+/// Bytes per tick of a stream, from the packets read at the start and at the end.
+fn byte_rate(head: &Collected, tail: &Collected) -> Option<f64> {
+    let span = |c: &Collected| -> Option<(u64, i64)> {
+        let first = c.samples.first()?;
+        let last = c.samples.last()?;
+        let bytes: u64 = c.samples.iter().map(|s| s.size() as u64).sum();
+        Some((bytes, last.dts.max(last.pts()) - first.dts.min(first.pts())))
+    };
+    let (mut bytes, mut ticks) = (0u64, 0i64);
+    for (b, t) in [span(head), span(tail)].into_iter().flatten() {
+        bytes += b;
+        ticks += t.max(0);
+    }
+    (ticks > 0).then(|| bytes as f64 / ticks as f64)
+}
+
+/// Feeds every block of the text subtitle streams to their extractors: the walk reads every
+/// block header, but only subtitle blocks' data.
+fn extract_cues(
+    file: &File,
+    size: u64,
+    layout: &Layout,
+    numbers: &[u64],
+    extractors: &mut HashMap<usize, CueExtractor>,
+) -> mkvindex::MkvResult<()> {
+    let by_number: HashMap<u64, usize> = extractors.keys().map(|&s| (numbers[s], s)).collect();
+    let mut walker = BlockWalker::new(file, size, layout, layout.first_cluster.unwrap_or(layout.segment_end));
+    while let Some(b) = walker.next_block()? {
+        let Some(&s) = by_number.get(&b.track) else { continue };
+        if b.frames != 1 || b.data_len > 1 << 20 {
+            return Err(format!("subtitle block at byte {} is laced or too large", b.pos));
+        }
+        let data = walker.read(b.data, b.data_len as usize)?;
+        let mut pkt = ffmpeg_next::Packet::copy(&data);
+        pkt.set_pts(Some(b.time));
+        pkt.set_dts(Some(b.time));
+        pkt.set_duration(b.duration.unwrap_or(0));
+        if let Some(x) = extractors.get_mut(&s) {
+            x.push(&pkt).ok();
+        }
+    }
+    Ok(())
+}
+
+/// What the block headers after one keyframe say.
+struct Window {
+    /// Byte offset of the keyframe's block.
+    key_pos: u64,
+    /// Earliest presentation time of the segment it starts (leading pictures included).
+    earliest: i64,
+    /// Per audio track: the times of its frames, in file order, from where the walk started.
+    audio: Vec<Vec<i64>>,
+}
+
+impl CuePlan {
+    /// Walks block headers from the cluster at `from`: finds the keyframe `key` (track, time)
+    /// when given, and records the frames of `audio` tracks until each passes `horizon`.
+    fn walk(&self, from: u64, key: Option<(u64, i64)>, audio: &[u64], horizon: i64) -> mkvindex::MkvResult<Window> {
+        let mut w = BlockWalker::new(&self.file, self.size, &self.layout, from);
+        let mut out = Window { key_pos: 0, earliest: i64::MAX, audio: vec![Vec::new(); audio.len()] };
+        let mut key_found = key.is_none();
+        let mut video_done = key.is_none();
+        let mut walked = 0usize;
+        while let Some(b) = w.next_block()? {
+            walked += 1;
+            if walked > MAX_PROBE_BLOCKS {
+                return Err(format!("no keyframe or audio found within {MAX_PROBE_BLOCKS} blocks of byte {from}"));
+            }
+            if let Some((vt, kt)) = key {
+                if b.track == vt {
+                    if !key_found {
+                        if b.key && b.time == kt {
+                            key_found = true;
+                            out.key_pos = b.pos;
+                            out.earliest = b.time;
+                        }
+                    } else if !video_done {
+                        if b.time > kt {
+                            video_done = true;
+                        } else {
+                            out.earliest = out.earliest.min(b.time);
+                        }
+                    }
+                    if b.frames != 1 {
+                        return Err(format!("laced video block at byte {}", b.pos));
+                    }
+                }
+            }
+            if let Some(a) = audio.iter().position(|&n| n == b.track) {
+                if b.frames != 1 {
+                    return Err(format!("laced audio block at byte {}", b.pos));
+                }
+                out.audio[a].push(b.time);
+            }
+            let audio_done = out.audio.iter().all(|v| v.last().is_some_and(|&t| t > horizon));
+            if key_found && video_done && audio_done {
+                return Ok(out);
+            }
+        }
+        if !key_found {
+            return Err(format!("the Cue's keyframe is not in the cluster at byte {from}"));
+        }
+        // End of file: whatever was found is all there is.
+        if out.earliest == i64::MAX {
+            out.earliest = key.map_or(0, |k| k.1);
+        }
+        Ok(out)
+    }
+
+    /// Cuts every rendition on the Cues (see the module docs). `None`: scan instead.
+    pub(crate) fn segment(
+        &mut self,
+        tracks: &mut [Track],
+        collected: &mut [Collected],
+        main: usize,
+        target_us: i64,
+    ) -> Result<Option<Vec<i64>>> {
+        if tracks[main].stream != self.main_stream || tracks[main].kind != TrackKind::Video {
+            return Ok(fallback(&self.path, "the main track is not the indexed video"));
+        }
+        let vmap = tracks[main].map;
+        let head = &collected[main];
+        let Some(first_key) = head.samples.iter().find(|s| s.key()).copied() else { return Ok(fallback(&self.path, "no keyframe at the start")) };
+        let delay = self.delay;
+        let Some(end_dts) = self.tail[self.main_stream].end_dts else { return Ok(fallback(&self.path, "no end")) };
+        let end_us = vmap.out_us(end_dts + delay);
+        // Keyframes: the first one, then every Cue after it.
+        let mut keys: Vec<(i64, u64)> = vec![(
+            first_key.pts(),
+            self.cues.iter().find(|c| c.time == first_key.pts()).map_or(self.layout.first_cluster.unwrap_or(0), |c| c.cluster),
+        )];
+        keys.extend(self.cues.iter().filter(|c| c.time > first_key.pts()).map(|c| (c.time, c.cluster)));
+        let key_times: Vec<i64> = keys.iter().map(|k| vmap.out_us(k.0)).collect();
+        let cuts = choose_cuts(&key_times, end_us, target_us);
+
+        // Copied audio tracks follow by frame midpoint; transcoded ones on AAC frames.
+        let followers: Vec<usize> = (0..tracks.len())
+            .filter(|&i| i != main && tracks[i].kind == TrackKind::Audio && matches!(tracks[i].delivery, Delivery::Copy { .. }))
+            .collect();
+        let numbers: Vec<u64> = followers.iter().map(|&i| self.numbers[tracks[i].stream]).collect();
+        let horizon_ticks = rescale(PROBE_HORIZON_US, vmap.den, vmap.num * 1_000_000);
+        let mut windows: Vec<Window> = Vec::with_capacity(cuts.len());
+        let mut bounds: Vec<i64> = Vec::with_capacity(cuts.len() + 1);
+        let vnum = self.numbers[self.main_stream];
+        for &c in &cuts {
+            let (time, cluster) = keys[c];
+            let win = match self.walk(cluster, Some((vnum, time)), &numbers, time + horizon_ticks) {
+                Ok(w) => w,
+                Err(e) => return Ok(fallback(&self.path, e)),
+            };
+            bounds.push(vmap.out_us(win.earliest));
+            windows.push(win);
+        }
+        bounds.push(end_us.max(bounds.last().copied().unwrap_or(0) + 1));
+        if bounds.windows(2).any(|w| w[0] >= w[1]) {
+            return Ok(fallback(&self.path, "segment boundaries out of order"));
+        }
+
+        // Video: segment n runs from keyframe cut n (decode time = earliest - delay) to the next.
+        let n = cuts.len();
+        let starts: Vec<i64> = windows.iter().map(|w| w.earliest - delay).collect();
+        let mut positions: Vec<u64> = windows.iter().map(|w| w.key_pos).collect();
+        positions.push(self.data_end.max(positions[n - 1] + 1));
+        let mut ranges: Vec<u64> = positions.windows(2).map(|w| w[1].saturating_sub(w[0])).collect();
+        let seg_ticks = |k: usize| ((if k + 1 < n { starts[k + 1] } else { end_dts }) - starts[k]).max(0) as f64;
+        // The other streams' share of each byte range, at their measured rates; never below
+        // half the video's own measured rate (a rate estimate can be high).
+        for (s, rate) in self.head_rates.iter().enumerate() {
+            let Some(rate) = rate.filter(|_| s != self.main_stream) else { continue };
+            for (k, r) in ranges.iter_mut().enumerate() {
+                *r = r.saturating_sub((rate * seg_ticks(k)) as u64);
+            }
+        }
+        let video_rate = self.head_rates[self.main_stream].unwrap_or(0.0);
+        for (k, r) in ranges.iter_mut().enumerate() {
+            *r = (*r).max((video_rate * seg_ticks(k) / 2.0) as u64);
+        }
+        let fps = tracks[main].frame_rate.unwrap_or(30.0);
+        tracks[main].segments = (0..n)
+            .map(|k| {
+                let end = if k + 1 < n { starts[k + 1] } else { end_dts };
+                let frames = (vmap.us(end - starts[k]) as f64 / 1e6 * fps).ceil().max(1.0) as usize;
+                timed_segment(&vmap, starts[k], end, keys[cuts[k]].0, ranges[k] + fmp4::media_segment_overhead(frames) as u64)
+            })
+            .collect();
+        tracks[main].dts_delay = head.synthesized.then_some(delay);
+        tracks[main].cue_indexed = true;
+
+        // Audio: the first frame whose midpoint is past each boundary.
+        for (f, &ti) in followers.iter().enumerate() {
+            let amap = tracks[ti].map;
+            let stream = tracks[ti].stream;
+            let Some(first) = collected[ti].samples.iter().find(|s| amap.out(s.dts) >= 0).copied() else { return Ok(fallback(&self.path, "audio with no sample")) };
+            let Some(a_end) = self.tail[stream].end_dts else { return Ok(fallback(&self.path, "audio with no end")) };
+            let mut a_starts = vec![first.dts];
+            for k in 1..n {
+                let b = rescale(bounds[k], amap.timescale as i64, 1_000_000);
+                let mid = |a: i64, next: i64| amap.out(a) + (amap.out(next) - amap.out(a)) / 2;
+                let find = |times: &[i64]| -> Option<i64> {
+                    let i = (0..times.len().saturating_sub(1)).find(|&i| mid(times[i], times[i + 1]) >= b)?;
+                    (i > 0).then_some(times[i])
+                };
+                let mut start = find(&windows[k].audio[f]);
+                // The boundary frame may be stored before the keyframe: walk from earlier Cues.
+                let mut back = 1;
+                let ci = self.cues.iter().position(|c| c.time == keys[cuts[k]].0);
+                while start.is_none() && back <= 4 {
+                    let Some(ci) = ci.filter(|&ci| ci >= back) else { break };
+                    let from = self.cues[ci - back].cluster;
+                    let Ok(win) = self.walk(from, None, &numbers[f..f + 1], keys[cuts[k]].0 + horizon_ticks) else { break };
+                    start = find(&win.audio[0]);
+                    back += 1;
+                }
+                match start {
+                    Some(s) if s > *a_starts.last().unwrap_or(&i64::MIN) && s < a_end => a_starts.push(s),
+                    _ => return Ok(fallback(&self.path, format!("stream {stream}: no audio frame found for boundary {k}"))),
+                }
+            }
+            let rate = self.head_rates[stream].unwrap_or(0.0);
+            let frame = collected[ti].samples.windows(2).next().map_or(1, |w| (w[1].dts - w[0].dts).max(1));
+            tracks[ti].segments = (0..n)
+                .map(|k| {
+                    let end = if k + 1 < n { a_starts[k + 1] } else { a_end };
+                    let frames = ((end - a_starts[k]) / frame + 1) as usize;
+                    let bytes = (rate * (end - a_starts[k]) as f64 * 1.1) as u64 + fmp4::media_segment_overhead(frames) as u64;
+                    timed_segment(&amap, a_starts[k], end, a_starts[k], bytes)
+                })
+                .collect();
+            tracks[ti].cue_indexed = true;
+        }
+        // Transcoded audio: AAC frames within the same bounds.
+        for (i, t) in tracks.iter_mut().enumerate() {
+            if i != main && t.is_fmp4() && t.segments.is_empty() {
+                if let Delivery::Transcode { target, .. } = &t.delivery {
+                    t.segments = transcode_segments(&t.map, &collected[i], &bounds, target);
+                }
+            }
+        }
+        Ok(Some(bounds))
+    }
+}
+
+/// A segment whose samples are found by time when it is generated: those of its track with
+/// decode time in `[start, end)` (video: from the keyframe at `key_pts` to the next segment's).
+fn timed_segment(map: &TimeMap, start: i64, end: i64, key_pts: i64, bytes: u64) -> Segment {
+    let out_start = map.out(start).max(0) as u64;
+    Segment {
+        src_start: start,
+        src_end: end,
+        samples: 0,
+        first: 0,
+        start_pts: key_pts,
+        out_start,
+        out_duration: (map.out(end).max(0) as u64).saturating_sub(out_start),
+        bytes,
+    }
+}
