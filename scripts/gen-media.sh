@@ -11,8 +11,9 @@
 # count (bitexact flags, no creation times, fixed seeds).
 #
 # Options:
-#   --long     also generate long_10min.mp4 (720p, 10 min), long_2h.mp4 and
-#              long_2h_subs.mp4 (long_2h.mp4 + two 2-hour mov_text tracks)
+#   --long     also generate long_10min.mp4 (720p, 10 min), long_2h.mp4,
+#              long_2h.mkv (its Matroska remux) and long_2h_subs.mp4
+#              (long_2h.mp4 + two 2-hour mov_text tracks)
 #   --list     print the names of the files this script can produce and exit
 #   -h|--help  show this help
 #
@@ -57,8 +58,13 @@ declare -A DESC=(
     [pcm.mov]='20s H.264 + PCM s16le stereo 48k eng (QuickTime)'
     [vorbis.mkv]='20s H.264 + Vorbis stereo 48k eng'
     [ac3_51.mp4]='20s H.264 + AC-3 5.1 48k eng'
+    [hevc_aac.mkv]='hevc_aac.mp4 streams remuxed to Matroska (open GOPs: CRA keyframes with leading pictures)'
+    [no_bframes.mkv]='20s 320x240@25 H.264 without B-frames (GOP 50, min 25) + AAC stereo 48k eng: audio at each keyframe is stored before it'
+    [cues_front.mkv]='h264_aac.mp4 remuxed to Matroska with the Cues before the clusters (-reserve_index_space)'
+    [no_cues.mkv]='h264_aac.mp4 remuxed to Matroska through a pipe: no Cues, no SeekHead (indexed by packet scan)'
     [long_10min.mp4]='10min 1280x720@25 H.264 (keyint 50) + AAC stereo 48k; --long only'
     [long_2h.mp4]='2h 320x180@25 H.264 + AAC (1-min segment concatenated 120x); --long only'
+    [long_2h.mkv]='long_2h.mp4 remuxed to Matroska (Cues at the end); --long only'
     [long_2h_subs.mp4]='long_2h.mp4 + mov_text eng (2399 cues every 3s, src/long_eng.srt) + mov_text fre (1439 cues every 5s, src/long_fre.srt); --long only'
     [empty.mp4]='BAD: zero bytes'
     [text.mp4]='BAD: plain text with an .mp4 name'
@@ -66,6 +72,7 @@ declare -A DESC=(
     [truncated_tail.mp4]='BAD: first 60% of h264_aac.mp4 (moov intact, mdat cut)'
     [corrupt.mp4]='BAD: h264_aac.mp4 with 4 KiB of seeded random bytes in the middle of mdat'
     [no_av.mkv]='BAD: Matroska with only a subtitle stream (copy of subs_only.mkv)'
+    [truncated.mkv]='BAD: first 60% of h264_aac.mkv (clusters cut, Cues lost)'
 )
 # Generation / manifest order.
 ORDER=(
@@ -73,8 +80,9 @@ ORDER=(
     audio_only.m4a audio_only.mp3 video_only.mp4 h264_aac.mkv
     offset_start.mp4 offset_start.mkv subs.mp4 subs_only.mkv opus_flac.mkv
     dts.mkv truehd.mkv pcm.mov vorbis.mkv ac3_51.mp4
-    long_10min.mp4 long_2h.mp4 long_2h_subs.mp4
-    empty.mp4 text.mp4 truncated.mp4 truncated_tail.mp4 corrupt.mp4 no_av.mkv
+    hevc_aac.mkv no_bframes.mkv cues_front.mkv no_cues.mkv
+    long_10min.mp4 long_2h.mp4 long_2h.mkv long_2h_subs.mp4
+    empty.mp4 text.mp4 truncated.mp4 truncated_tail.mp4 corrupt.mp4 no_av.mkv truncated.mkv
 )
 
 # --- arguments --------------------------------------------------------------
@@ -559,6 +567,34 @@ PY
 
 rec_copy() { cp -- "$1" "$2"; }
 
+rec_hevc_aac_mkv() {
+    ff -i "$OUTDIR/hevc_aac.mp4" -map 0:v -map 0:a -c copy \
+        -metadata:s:a:0 language=eng "${BITEXACT[@]}" "$1"
+}
+
+rec_no_bframes_mkv() {
+    ff "${SMALL_VIDEO_IN[@]}" -f lavfi -t 20 -i "$STEREO_48K" -map 0:v -map 1:a \
+        "${X264[@]}" -bf 0 -crf 28 -g 50 -keyint_min 25 \
+        -c:a aac -b:a 128k -ar 48000 -ac 2 -metadata:s:a:0 language=eng \
+        "${BITEXACT[@]}" "$1"
+}
+
+rec_cues_front_mkv() {
+    ff -i "$OUTDIR/h264_aac.mp4" -map 0:v -map 0:a -c copy -reserve_index_space 8192 \
+        -metadata:s:a:0 language=eng "${BITEXACT[@]}" "$1"
+}
+
+rec_no_cues_mkv() {
+    ff -i "$OUTDIR/h264_aac.mp4" -map 0:v -map 0:a -c copy \
+        -metadata:s:a:0 language=eng "${BITEXACT[@]}" -f matroska pipe:1 >"$1"
+}
+
+rec_long_2h_mkv() {
+    ff -i "$OUTDIR/long_2h.mp4" -map 0 -c copy "${BITEXACT[@]}" "$1"
+}
+
+rec_truncated_mkv() { head -c "$(($(stat -c %s -- "$OUTDIR/h264_aac.mkv") * 6 / 10))" -- "$OUTDIR/h264_aac.mkv" >"$1"; }
+
 # --- generate ---------------------------------------------------------------
 T_START=$SECONDS
 
@@ -594,9 +630,15 @@ fi
 AUDIO_SRC=$SURROUND_48K
 produce ac3_51.mp4 av_small -c:a ac3 -b:a 448k -ar 48000 -ac 6
 
+produce hevc_aac.mkv rec_hevc_aac_mkv
+produce no_bframes.mkv rec_no_bframes_mkv
+produce cues_front.mkv rec_cues_front_mkv
+produce no_cues.mkv rec_no_cues_mkv
+
 if ((LONG)); then
     produce long_10min.mp4 rec_long_10min_mp4
     produce long_2h.mp4 rec_long_2h_mp4
+    produce long_2h.mkv rec_long_2h_mkv
     produce long_2h_subs.mp4 rec_long_2h_subs_mp4
 fi
 
@@ -611,6 +653,7 @@ produce truncated.mp4 rec_truncated
 produce truncated_tail.mp4 rec_truncated_tail
 produce corrupt.mp4 rec_corrupt
 produce no_av.mkv rec_copy "$OUTDIR/subs_only.mkv"
+produce truncated.mkv rec_truncated_mkv
 
 # --- manifest ---------------------------------------------------------------
 {

@@ -30,6 +30,7 @@ pub struct IndexEntry {
 /// An opened demuxer for one file. Not shared between threads at once; kept in a per-media pool.
 pub struct Demuxer {
     input: Input,
+    is_matroska: bool,
 }
 
 static FFMPEG_INIT: Once = Once::new();
@@ -65,7 +66,9 @@ impl Demuxer {
             return Err(Error::media(format!("not a readable media file ({})", av_error_text(ret))));
         }
         // SAFETY: ctx was opened successfully and is owned by the Input from here on.
-        let mut demuxer = Demuxer { input: unsafe { Input::wrap(ctx) } };
+        let input = unsafe { Input::wrap(ctx) };
+        let is_matroska = input.format().name().starts_with("matroska");
+        let mut demuxer = Demuxer { input, is_matroska };
         if probe_streams || demuxer.needs_probe() {
             demuxer.probe()?;
         }
@@ -160,10 +163,12 @@ impl Demuxer {
     /// `stream = None` seeks on the default stream with `ts` in microseconds.
     pub fn seek(&mut self, stream: Option<usize>, ts: i64) -> Result<()> {
         let index = stream.map_or(-1, |s| s as i32);
+        // Matroska: FFmpeg seeks to a Cue's cluster and, unless told ANY, then drops every block
+        // timed before that keyframe, audio frames stored after it included. Its index holds
+        // only keyframes, so ANY still lands on one; callers pick their packets themselves.
+        let flags = if self.is_matroska { ffi::AVSEEK_FLAG_BACKWARD | ffi::AVSEEK_FLAG_ANY } else { ffi::AVSEEK_FLAG_BACKWARD };
         // SAFETY: the context is open.
-        let ret = unsafe {
-            ffi::av_seek_frame(self.input.as_mut_ptr(), index, ts, ffi::AVSEEK_FLAG_BACKWARD)
-        };
+        let ret = unsafe { ffi::av_seek_frame(self.input.as_mut_ptr(), index, ts, flags) };
         if ret < 0 {
             // Formats without an index: go back to the start and read forward.
             let ret0 = unsafe {

@@ -734,12 +734,14 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
         if let Some(index) = crate::mkvcues::build(&mut dmx, path, identity, cfg, started, &infos)? {
             return Ok(index);
         }
-        dmx.seek(None, 0).ok();
+        // Read again from the start. (A fresh demuxer, not a seek: FFmpeg's Matroska seek
+        // lands on a keyframe's cluster and skips what precedes the keyframe's time.)
+        dmx = Demuxer::open(path, true)?;
     }
     if !from_container_index {
         let mut wanted = av.clone();
         wanted.extend(extractors.keys().copied());
-        dmx.seek(None, 0).ok();
+        // The demuxer has read nothing yet but its probe, whose packets it returns first.
         scan(&mut dmx, &wanted, &mut collected, &mut extractors)?;
         check_complete(&dmx, &infos, &av, &collected)?;
     }

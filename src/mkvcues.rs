@@ -135,8 +135,8 @@ pub(crate) fn build(
     let av: Vec<usize> = (0..infos.len()).filter(|&i| matches!(infos[i].kind, TrackKind::Video | TrackKind::Audio)).collect();
 
     // The first GOPs of every stream: until the video's second keyframe plus a second.
+    // (The demuxer has read nothing but its probe's packets, which it returns first.)
     let mut head: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
-    dmx.seek(None, 0).ok();
     {
         let one_s = rescale(1_000_000, 1000, scale.max(1));
         let mut second_key: Option<i64> = None;

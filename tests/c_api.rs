@@ -29,7 +29,7 @@ fn make(target: &str) {
 }
 
 fn media() -> PathBuf {
-    common::ensure_media(&["h264_aac.mp4", "multi_audio.mkv", "subs.mp4", "audio_only.m4a", "empty.mp4", "text.mp4", "truncated.mp4", "corrupt.mp4", "subs_only.mkv"]).expect("media");
+    common::ensure_media(&["h264_aac.mp4", "multi_audio.mkv", "subs.mp4", "audio_only.m4a", "empty.mp4", "text.mp4", "truncated.mp4", "truncated.mkv", "corrupt.mp4", "subs_only.mkv"]).expect("media");
     root().join("target/media")
 }
 

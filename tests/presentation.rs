@@ -58,6 +58,10 @@ const MAIN_FILES: &[&str] = &[
     "subs.mp4",
     "opus_flac.mkv",
     "ac3_51.mp4",
+    "hevc_aac.mkv",
+    "no_bframes.mkv",
+    "cues_front.mkv",
+    "no_cues.mkv",
 ];
 
 /// Sources whose audio needs the transcode feature: only the video checks are required; audio may

@@ -3,7 +3,7 @@
  *
  *   api_errors <media-dir> [<valid-media-file>]
  *
- * <media-dir> must hold empty.mp4, text.mp4, truncated.mp4, corrupt.mp4 and subs_only.mkv. The
+ * <media-dir> must hold empty.mp4, text.mp4, truncated.mp4, truncated.mkv, corrupt.mp4 and subs_only.mkv. The
  * valid file (used for name checks) defaults to the first other regular file in <media-dir>, in
  * name order, that opens with HLS_OK.
  *
@@ -96,7 +96,7 @@ static char *join(const char *dir, const char *name) {
     return s;
 }
 
-static const char *const BAD_FILES[] = {"empty.mp4", "text.mp4", "truncated.mp4", "corrupt.mp4", "subs_only.mkv"};
+static const char *const BAD_FILES[] = {"empty.mp4", "text.mp4", "truncated.mp4", "truncated.mkv", "corrupt.mp4", "subs_only.mkv"};
 
 static int is_bad_file(const char *name) {
     for (size_t i = 0; i < sizeof BAD_FILES / sizeof BAD_FILES[0]; i++)
@@ -234,6 +234,7 @@ static void test_open_errors(HlsContext *ctx, const char *dir, const char *valid
         {"empty.mp4", HLS_ERR_INVALID_MEDIA},
         {"text.mp4", HLS_ERR_INVALID_MEDIA},
         {"truncated.mp4", HLS_ERR_INVALID_MEDIA},
+        {"truncated.mkv", HLS_ERR_INVALID_MEDIA},
         {"subs_only.mkv", HLS_ERR_NO_PLAYABLE_TRACKS},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

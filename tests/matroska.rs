@@ -1,0 +1,170 @@
+//! Matroska indexed from its Cues serves what a packet scan serves.
+//!
+//! Every Matroska test file is crawled twice with `hls-dump`: indexed from its Cues (the default)
+//! and with `--scan` (`hls_config_set_use_container_index(cfg, 0)`), which reads every packet.
+//! Both must name the same resources, and every media playlist, init segment, media segment and
+//! WebVTT segment must be byte-identical: EXTINF values, segment boundaries, audio cut points,
+//! timestamps and sample data all agree. Only the master playlist's BANDWIDTH and
+//! AVERAGE-BANDWIDTH may differ: from Cues they are derived from the byte ranges between
+//! keyframes, so they must stay at or above the scan's (measured) values and not far above.
+//!
+//! The files cover Cues after the clusters (FFmpeg's default), Cues before them, B-frames and
+//! none (audio at a keyframe stored before it), open GOPs (HEVC CRA), Opus CodecDelay, several
+//! audio tracks, SRT/ASS subtitles, a start at 10 s and transcoded audio. A file without Cues
+//! must be indexed by the scan and serve the same segments.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+const WITH_CUES: &[&str] = &[
+    "h264_aac.mkv",
+    "multi_audio.mkv",
+    "offset_start.mkv",
+    "opus_flac.mkv",
+    "hevc_aac.mkv",
+    "no_bframes.mkv",
+    "cues_front.mkv",
+    "dts.mkv",
+    "truehd.mkv",
+    "vorbis.mkv",
+];
+
+/// Crawls `file` into `out` and returns every file written, by name.
+fn dump(hls_dump: &Path, file: &str, scan: bool, out: &Path) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    if out.exists() {
+        std::fs::remove_dir_all(out).map_err(|e| format!("rm -r {}: {e}", out.display()))?;
+    }
+    let mut cmd = Command::new(hls_dump);
+    if scan {
+        cmd.arg("--scan");
+    }
+    run_ok(cmd.arg(media_dir().join(file)).arg(out).env("LD_LIBRARY_PATH", root().join("target/release")))?;
+    let mut files = BTreeMap::new();
+    for e in std::fs::read_dir(out).map_err(|e| format!("{}: {e}", out.display()))? {
+        let e = e.map_err(|e| e.to_string())?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        files.insert(name, std::fs::read(e.path()).map_err(|e| e.to_string())?);
+    }
+    Ok(files)
+}
+
+fn indexed_from(files: &BTreeMap<String, Vec<u8>>) -> String {
+    files
+        .get("info.json")
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+        .and_then(|v| v["indexed_from"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// A master playlist line with the bandwidth values taken out, and those values.
+fn split_bandwidth(line: &str) -> (String, Vec<u64>) {
+    let mut values = Vec::new();
+    let mut rest = String::new();
+    for attr in line.split(',') {
+        match attr.split_once('=') {
+            Some((k, v)) if k.ends_with("BANDWIDTH") => {
+                values.push(v.parse().unwrap_or(0));
+                rest.push_str(k);
+            }
+            _ => rest.push_str(attr),
+        }
+        rest.push(',');
+    }
+    (rest, values)
+}
+
+fn compare(file: &str, cues: &BTreeMap<String, Vec<u8>>, scan: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    let mut bad = Vec::new();
+    if cues.keys().ne(scan.keys()) {
+        bad.push(format!("{file}: different resources: {:?} vs {:?}", cues.keys().collect::<Vec<_>>(), scan.keys().collect::<Vec<_>>()));
+        return bad;
+    }
+    let mut identical = 0;
+    for (name, bytes) in cues {
+        if name == "info.json" || name == "master.m3u8" {
+            continue;
+        }
+        if *bytes != scan[name] {
+            bad.push(format!("{file}: {name} differs from the scan's ({} vs {} bytes)", bytes.len(), scan[name].len()));
+        } else {
+            identical += 1;
+        }
+    }
+    if identical < 3 {
+        bad.push(format!("{file}: only {identical} resources compared"));
+    }
+    let (a, b) = (String::from_utf8_lossy(&cues["master.m3u8"]), String::from_utf8_lossy(&scan["master.m3u8"]));
+    let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    if la.len() != lb.len() {
+        bad.push(format!("{file}: master playlists have {} and {} lines", la.len(), lb.len()));
+        return bad;
+    }
+    let mut variants = 0;
+    for (x, y) in la.iter().zip(&lb) {
+        let ((rx, vx), (ry, vy)) = (split_bandwidth(x), split_bandwidth(y));
+        if rx != ry {
+            bad.push(format!("{file}: master line differs:\n  cues: {x}\n  scan: {y}"));
+            continue;
+        }
+        for (cue_bw, scan_bw) in vx.iter().zip(&vy) {
+            variants += 1;
+            // Never below what was measured; above it by the estimate's headroom only.
+            if (*cue_bw as f64) < *scan_bw as f64 * 0.98 || (*cue_bw as f64) > *scan_bw as f64 * 1.7 {
+                bad.push(format!("{file}: bandwidth {cue_bw} from Cues vs {scan_bw} measured by the scan: {x}"));
+            }
+        }
+    }
+    if variants == 0 {
+        bad.push(format!("{file}: no BANDWIDTH compared"));
+    }
+    bad
+}
+
+#[test]
+fn cues_index_serves_what_a_scan_serves() {
+    let mut names: Vec<&str> = WITH_CUES.to_vec();
+    names.push("no_cues.mkv");
+    let setup = setup(&names).expect("setup");
+    let lock = FileLock::exclusive(&out_root().join(".matroska.lock")).expect("lock");
+    let base = out_root().join(".matroska");
+    let results = par_map(WITH_CUES, workers(), |f| -> Vec<String> {
+        let cues = dump(&setup.hls_dump, f, false, &base.join(f).join("cues"));
+        let scan = dump(&setup.hls_dump, f, true, &base.join(f).join("scan"));
+        let (cues, scan) = match (cues, scan) {
+            (Ok(c), Ok(s)) => (c, s),
+            (c, s) => return vec![format!("{f}: crawl failed: {:?} {:?}", c.err(), s.err())],
+        };
+        let mut bad = compare(f, &cues, &scan);
+        let (ci, si) = (indexed_from(&cues), indexed_from(&scan));
+        if ci != "matroska cues" || si != "packet scan" {
+            bad.push(format!("{f}: indexed from {ci:?} by default and {si:?} with --scan"));
+        }
+        bad
+    });
+    drop(lock);
+    let bad: Vec<String> = results.into_iter().flatten().collect();
+    assert!(bad.is_empty(), "{} problems:\n{}", bad.len(), bad.join("\n"));
+}
+
+#[test]
+fn matroska_without_cues_is_scanned_and_serves_the_same_segments() {
+    let setup = setup(&["h264_aac.mkv", "no_cues.mkv"]).expect("setup");
+    let lock = FileLock::exclusive(&out_root().join(".matroska-nocues.lock")).expect("lock");
+    let base = out_root().join(".matroska-nocues");
+    let no_cues = dump(&setup.hls_dump, "no_cues.mkv", false, &base.join("no_cues")).expect("no_cues.mkv");
+    let with_cues = dump(&setup.hls_dump, "h264_aac.mkv", false, &base.join("h264_aac")).expect("h264_aac.mkv");
+    drop(lock);
+    assert_eq!(indexed_from(&no_cues), "packet scan");
+    assert_eq!(indexed_from(&with_cues), "matroska cues");
+    // The same packets in both files (one muxed through a pipe): the same media segments.
+    let segments: Vec<&String> = no_cues.keys().filter(|n| n.ends_with(".m4s")).collect();
+    assert!(segments.len() >= 10, "{segments:?}");
+    for n in segments {
+        assert_eq!(no_cues[n], with_cues[n], "{n}");
+    }
+}
