@@ -2,7 +2,7 @@
 //! run (ratios, not absolute times, are what to read on a noisy machine).
 //!
 //! Run: `cargo bench --bench hls_bench` (needs `scripts/gen-media.sh --long`). Sections can be
-//! picked with `BENCH=open,segments,cache,subs,transcode`.
+//! picked with `BENCH=open,mkv,segments,cache,subs,transcode`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -117,6 +117,58 @@ fn section_open() {
             ms(ours),
             ms(probe),
             probe.as_secs_f64() / ours.as_secs_f64()
+        );
+    }
+}
+
+/// Bytes this process has read through read(2)/pread(2) so far (`rchar` of /proc/self/io).
+fn bytes_read() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("rchar:").and_then(|v| v.trim().parse().ok())))
+        .unwrap_or(0)
+}
+
+/// Median open time and bytes read by one open, with or without the Cues.
+fn mkv_open(path: &Path, use_cues: bool, runs: usize) -> (Duration, u64, String) {
+    let mut times = Vec::new();
+    let (mut bytes, mut from) = (0, String::new());
+    for _ in 0..runs {
+        let ctx = Context::new(Config { cache_bytes: 0, use_container_index: use_cues, ..Config::default() });
+        let before = bytes_read();
+        let t = Instant::now();
+        let m = ctx.open(path).expect("open");
+        times.push(t.elapsed());
+        bytes = bytes_read() - before;
+        from = m.index.indexed_from.name().to_string();
+    }
+    (median(times), bytes, from)
+}
+
+fn section_mkv() {
+    println!("\n## Matroska open: from the Cues vs a packet scan vs ffprobe -show_packets\n");
+    println!("| file | size | segments | from Cues: time / bytes read | packet scan: time / bytes read | ffprobe -show_packets | scan / Cues |");
+    println!("|---|---|---|---|---|---|---|");
+    for f in ["long_2h.mkv", "long_2h_subs.mkv", "h264_aac.mkv", "multi_audio.mkv"] {
+        let p = media(f);
+        if !p.exists() {
+            println!("| {f} | missing (run scripts/gen-media.sh --long) | | | | | |");
+            continue;
+        }
+        let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+        let segments = Context::new(Config::default()).open(&p).expect("open").index.segment_count();
+        let (cue_t, cue_b, cue_from) = mkv_open(&p, true, 7);
+        let (scan_t, scan_b, _) = mkv_open(&p, false, 3);
+        let probe = run_cmd(Command::new("ffprobe").args(["-v", "error", "-show_packets"]).arg(&p));
+        println!(
+            "| {f} | {:.1} MB | {segments} | {} / {:.2} MB ({cue_from}) | {} / {:.1} MB | {} | {:.0}x |",
+            size as f64 / 1e6,
+            ms(cue_t),
+            cue_b as f64 / 1e6,
+            ms(scan_t),
+            scan_b as f64 / 1e6,
+            ms(probe),
+            scan_t.as_secs_f64() / cue_t.as_secs_f64()
         );
     }
 }
@@ -357,13 +409,14 @@ fn section_transcode() {
 }
 
 fn main() {
-    let which = std::env::var("BENCH").unwrap_or_else(|_| "open,segments,cache,subs,transcode".into());
+    let which = std::env::var("BENCH").unwrap_or_else(|_| "open,mkv,segments,cache,subs,transcode".into());
     if which != "rss_child" {
         println!("# libhls benchmark ({} cores)", std::thread::available_parallelism().map_or(1, |n| n.get()));
     }
     for s in which.split(',') {
         match s {
             "open" => section_open(),
+            "mkv" => section_mkv(),
             "segments" => section_segments(),
             "cache" => section_cache(),
             "subs" => section_subs(),

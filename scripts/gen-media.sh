@@ -65,6 +65,7 @@ declare -A DESC=(
     [long_10min.mp4]='10min 1280x720@25 H.264 (keyint 50) + AAC stereo 48k; --long only'
     [long_2h.mp4]='2h 320x180@25 H.264 + AAC (1-min segment concatenated 120x); --long only'
     [long_2h.mkv]='long_2h.mp4 remuxed to Matroska (Cues at the end); --long only'
+    [long_2h_subs.mkv]='long_2h_subs.mp4 remuxed to Matroska, its two mov_text tracks as SRT; --long only'
     [long_2h_subs.mp4]='long_2h.mp4 + mov_text eng (2399 cues every 3s, src/long_eng.srt) + mov_text fre (1439 cues every 5s, src/long_fre.srt); --long only'
     [empty.mp4]='BAD: zero bytes'
     [text.mp4]='BAD: plain text with an .mp4 name'
@@ -81,7 +82,7 @@ ORDER=(
     offset_start.mp4 offset_start.mkv subs.mp4 subs_only.mkv opus_flac.mkv
     dts.mkv truehd.mkv pcm.mov vorbis.mkv ac3_51.mp4
     hevc_aac.mkv no_bframes.mkv cues_front.mkv no_cues.mkv
-    long_10min.mp4 long_2h.mp4 long_2h.mkv long_2h_subs.mp4
+    long_10min.mp4 long_2h.mp4 long_2h.mkv long_2h_subs.mp4 long_2h_subs.mkv
     empty.mp4 text.mp4 truncated.mp4 truncated_tail.mp4 corrupt.mp4 no_av.mkv truncated.mkv
 )
 
@@ -593,6 +594,10 @@ rec_long_2h_mkv() {
     ff -i "$OUTDIR/long_2h.mp4" -map 0 -c copy "${BITEXACT[@]}" "$1"
 }
 
+rec_long_2h_subs_mkv() {
+    ff -i "$OUTDIR/long_2h_subs.mp4" -map 0 -c copy -c:s srt "${BITEXACT[@]}" "$1"
+}
+
 rec_truncated_mkv() { head -c "$(($(stat -c %s -- "$OUTDIR/h264_aac.mkv") * 6 / 10))" -- "$OUTDIR/h264_aac.mkv" >"$1"; }
 
 # --- generate ---------------------------------------------------------------
@@ -640,6 +645,7 @@ if ((LONG)); then
     produce long_2h.mp4 rec_long_2h_mp4
     produce long_2h.mkv rec_long_2h_mkv
     produce long_2h_subs.mp4 rec_long_2h_subs_mp4
+    produce long_2h_subs.mkv rec_long_2h_subs_mkv
 fi
 
 # Bad inputs.

@@ -31,6 +31,7 @@ pub struct IndexEntry {
 pub struct Demuxer {
     input: Input,
     is_matroska: bool,
+    probed: bool,
 }
 
 static FFMPEG_INIT: Once = Once::new();
@@ -68,14 +69,20 @@ impl Demuxer {
         // SAFETY: ctx was opened successfully and is owned by the Input from here on.
         let input = unsafe { Input::wrap(ctx) };
         let is_matroska = input.format().name().starts_with("matroska");
-        let mut demuxer = Demuxer { input, is_matroska };
+        let mut demuxer = Demuxer { input, is_matroska, probed: false };
         if probe_streams || demuxer.needs_probe() {
             demuxer.probe()?;
         }
         Ok(demuxer)
     }
 
-    fn probe(&mut self) -> Result<()> {
+    /// Runs FFmpeg's stream-info probe (reads the first packets, which later reads return
+    /// again). `open(path, true)` does this already.
+    pub fn probe(&mut self) -> Result<()> {
+        if self.probed {
+            return Ok(());
+        }
+        self.probed = true;
         // SAFETY: the context is open.
         let ret = unsafe { ffi::avformat_find_stream_info(self.input.as_mut_ptr(), ptr::null_mut()) };
         if ret < 0 {

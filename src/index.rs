@@ -713,7 +713,7 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
     let mut dmx = Demuxer::open(path, false)?;
     let mut from_container_index = dmx.is_mp4_family();
     if !from_container_index {
-        dmx = Demuxer::open(path, true)?;
+        dmx.probe()?;
     }
     let infos = stream_infos(&dmx);
     if !infos.iter().any(|i| matches!(i.kind, TrackKind::Video | TrackKind::Audio)) {

@@ -40,8 +40,6 @@ use crate::timeline::{rescale, TimeMap};
 
 /// Most blocks one boundary probe may walk before the plan gives up (a damaged file).
 const MAX_PROBE_BLOCKS: usize = 50_000;
-/// How far past a boundary a probe walks (µs): beyond any audio frame's length.
-const PROBE_HORIZON_US: i64 = 400_000;
 
 /// What `assemble` needs to cut a Cue-indexed file (see the module docs).
 pub(crate) struct CuePlan {
@@ -252,19 +250,49 @@ fn extract_cues(
 ) -> mkvindex::MkvResult<()> {
     let by_number: HashMap<u64, usize> = extractors.keys().map(|&s| (numbers[s], s)).collect();
     let mut walker = BlockWalker::new(file, size, layout, layout.first_cluster.unwrap_or(layout.segment_end));
+    // FFmpeg's muxer gives every subtitle block a Cue with its position in the cluster: then
+    // only those blocks are read. Other muxers may index subtitles sparsely: walk every block.
+    let cued: Vec<CuePoint> = layout.cues.iter().filter(|c| by_number.contains_key(&c.track)).copied().collect();
+    let every_track_cued = by_number.keys().all(|n| cued.iter().any(|c| c.track == *n));
+    if layout.muxing_app.starts_with("Lavf") && every_track_cued && cued.iter().all(|c| c.relative.is_some()) {
+        walker.set_read_size(512);
+        let mut blocks = Vec::with_capacity(cued.len());
+        for c in &cued {
+            match walker.block_at(c.cluster, c.relative.unwrap_or(0))? {
+                Some(b) if b.track == c.track && b.time == c.time => blocks.push(b),
+                _ => return Err(format!("the Cue at {} of track {} points at no such block", c.time, c.track)),
+            }
+        }
+        for b in blocks {
+            push_subtitle(&mut walker, &b, by_number[&b.track], extractors)?;
+        }
+        return Ok(());
+    }
     while let Some(b) = walker.next_block()? {
-        let Some(&s) = by_number.get(&b.track) else { continue };
-        if b.frames != 1 || b.data_len > 1 << 20 {
-            return Err(format!("subtitle block at byte {} is laced or too large", b.pos));
+        if let Some(&s) = by_number.get(&b.track) {
+            push_subtitle(&mut walker, &b, s, extractors)?;
         }
-        let data = walker.read(b.data, b.data_len as usize)?;
-        let mut pkt = ffmpeg_next::Packet::copy(&data);
-        pkt.set_pts(Some(b.time));
-        pkt.set_dts(Some(b.time));
-        pkt.set_duration(b.duration.unwrap_or(0));
-        if let Some(x) = extractors.get_mut(&s) {
-            x.push(&pkt).ok();
-        }
+    }
+    Ok(())
+}
+
+/// Reads one subtitle block's data and feeds it to stream `s`'s extractor.
+fn push_subtitle(
+    walker: &mut BlockWalker,
+    b: &mkvindex::BlockHead,
+    s: usize,
+    extractors: &mut HashMap<usize, CueExtractor>,
+) -> mkvindex::MkvResult<()> {
+    if b.frames != 1 || b.data_len > 1 << 20 {
+        return Err(format!("subtitle block at byte {} is laced or too large", b.pos));
+    }
+    let data = walker.read(b.data, b.data_len as usize)?;
+    let mut pkt = ffmpeg_next::Packet::copy(&data);
+    pkt.set_pts(Some(b.time));
+    pkt.set_dts(Some(b.time));
+    pkt.set_duration(b.duration.unwrap_or(0));
+    if let Some(x) = extractors.get_mut(&s) {
+        x.push(&pkt).ok();
     }
     Ok(())
 }
@@ -365,7 +393,15 @@ impl CuePlan {
             .filter(|&i| i != main && tracks[i].kind == TrackKind::Audio && matches!(tracks[i].delivery, Delivery::Copy { .. }))
             .collect();
         let numbers: Vec<u64> = followers.iter().map(|&i| self.numbers[tracks[i].stream]).collect();
-        let horizon_ticks = rescale(PROBE_HORIZON_US, vmap.den, vmap.num * 1_000_000);
+        // A probe walks until every audio track has two frames past the keyframe (the boundary
+        // is at or before it): the first frame whose midpoint passes it is then among them.
+        let mut horizon_us = 1_000;
+        for &i in &followers {
+            let m = tracks[i].map;
+            let longest = collected[i].samples.windows(2).take(64).map(|w| w[1].dts - w[0].dts).max().unwrap_or(0);
+            horizon_us = horizon_us.max(2 * m.us(longest) + 1_000);
+        }
+        let horizon_ticks = rescale(horizon_us, vmap.den, vmap.num * 1_000_000);
         let mut windows: Vec<Window> = Vec::with_capacity(cuts.len());
         let mut bounds: Vec<i64> = Vec::with_capacity(cuts.len() + 1);
         let vnum = self.numbers[self.main_stream];
