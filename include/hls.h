@@ -291,7 +291,8 @@ enum HlsStatus hls_get_ex(struct HlsMedia *media,
 
 /**
  * JSON description of the media: duration, and every track with type, codec, RFC 6381
- * string, language, whether it is served and, if not, why.
+ * string, language, whether it is served and, if not, why. `indexed_from` says what the
+ * index was built from: `"mp4 sample tables"`, `"matroska cues"` or `"packet scan"`.
  */
 enum HlsStatus hls_media_info_json(struct HlsMedia *media, struct HlsBuffer *out);
 

@@ -457,7 +457,8 @@ pub unsafe extern "C" fn hls_get_ex(
 }
 
 /// JSON description of the media: duration, and every track with type, codec, RFC 6381
-/// string, language, whether it is served and, if not, why.
+/// string, language, whether it is served and, if not, why. `indexed_from` says what the
+/// index was built from: `"mp4 sample tables"`, `"matroska cues"` or `"packet scan"`.
 #[no_mangle]
 pub unsafe extern "C" fn hls_media_info_json(media: *mut HlsMedia, out: *mut HlsBuffer) -> HlsStatus {
     boundary(ptr::null_mut(), || {
