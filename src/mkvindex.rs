@@ -57,6 +57,10 @@ const TOP_LEVEL: [u32; 9] = [
     ID_SEGMENT,
 ];
 
+/// Cues larger than this are taken for damage (a 10-hour film indexed at every frame needs
+/// ~20 MB).
+const MAX_CUES_BYTES: u64 = 128 << 20;
+
 /// Bytes fetched per read of the header elements and Cues.
 const LAYOUT_CHUNK: usize = 8 << 10;
 /// Bytes fetched per read by the block walker: one page, which holds a block header plus the
@@ -126,7 +130,8 @@ impl<'a> Reader<'a> {
 
     /// Up to `n` bytes at `pos` (fewer only at the end of the file).
     fn bytes(&mut self, pos: u64, n: usize) -> MkvResult<&[u8]> {
-        let have = pos >= self.at && pos + n as u64 <= self.at + self.buf.len() as u64;
+        let end = pos.checked_add(n as u64).ok_or_else(|| format!("read past the end of the file at byte {pos}"))?;
+        let have = pos >= self.at && end <= self.at + self.buf.len() as u64;
         if !have {
             let want = n.max(self.chunk).min(self.size.saturating_sub(pos) as usize);
             self.buf.resize(want, 0);
@@ -196,10 +201,10 @@ fn vint(b: &[u8], keep_marker: bool) -> Option<(u64, usize)> {
 /// Reads the Segment's header elements and its Cues. `Ok(None)`: not a Matroska/WebM file.
 pub fn read_layout(file: &File, file_size: u64) -> MkvResult<Option<Layout>> {
     let mut r = Reader::new(file, file_size, LAYOUT_CHUNK);
-    let head = r.element(0)?;
-    if head.id != ID_EBML {
+    if r.bytes(0, 4)? != ID_EBML.to_be_bytes() {
         return Ok(None);
     }
+    let head = r.element(0)?;
     let seg = r.element(head.end(file_size))?;
     if seg.id != ID_SEGMENT {
         return Err("no Segment after the EBML header".into());
@@ -222,7 +227,7 @@ pub fn read_layout(file: &File, file_size: u64) -> MkvResult<Option<Layout>> {
                     for f in children(&mut r, &s, layout.segment_end)? {
                         match f.id {
                             ID_SEEK_ID => id = r.data(&f, 4)?.iter().fold(0, |a, &b| (a << 8) | b as u64),
-                            ID_SEEK_POSITION => at = Some(layout.segment_data + r.uint(&f)?),
+                            ID_SEEK_POSITION => at = layout.segment_data.checked_add(r.uint(&f)?),
                             _ => {}
                         }
                     }
@@ -306,7 +311,10 @@ fn children(r: &mut Reader, parent: &Element, limit: u64) -> MkvResult<Vec<Eleme
 
 fn read_cues(r: &mut Reader, cues: &Element, layout: &mut Layout) -> MkvResult<()> {
     // The Cues element is read in one piece: for a 2-hour film it is a few hundred kB.
-    let end = cues.end(layout.segment_end);
+    let end = cues.end(layout.segment_end.min(r.size));
+    if end <= cues.data || end - cues.data > MAX_CUES_BYTES {
+        return Err(format!("Cues at byte {} do not fit in the segment or are implausibly large", cues.pos));
+    }
     let len = (end - cues.data) as usize;
     let mut data = vec![0u8; len];
     r.file.read_exact_at(&mut data, cues.data).map_err(|e| format!("Cues at byte {}: {e}", cues.pos))?;
@@ -354,7 +362,9 @@ fn read_cues(r: &mut Reader, cues: &Element, layout: &mut Layout) -> MkvResult<(
         }
         if let Some(time) = time {
             for (track, cluster, relative) in positions {
-                layout.cues.push(CuePoint { time, track, cluster: layout.segment_data + cluster, relative });
+                if let Some(cluster) = layout.segment_data.checked_add(cluster) {
+                    layout.cues.push(CuePoint { time, track, cluster, relative });
+                }
             }
         }
     }
@@ -486,7 +496,7 @@ impl<'a> BlockWalker<'a> {
             }
             p = c.data + size;
         }
-        self.pos = e.data + relative;
+        self.pos = e.data.checked_add(relative).ok_or_else(|| format!("bad Cue position in the cluster at byte {cluster}"))?;
         let e2 = self.r.element(self.pos)?;
         if e2.id != ID_SIMPLE_BLOCK && e2.id != ID_BLOCK_GROUP {
             return Err(format!("no block at byte {}", self.pos));
@@ -513,13 +523,16 @@ impl<'a> BlockWalker<'a> {
         let rel = i16::from_be_bytes([b[n], b[n + 1]]) as i64;
         let flags = b[n + 2];
         let laced = (flags >> 1) & 3 != 0;
-        let (frames, header) = if laced { (*b.get(n + 3).unwrap_or(&0) as u32 + 1, n + 4) } else { (1, n + 3) };
+        if laced && (b.len() < n + 4 || size < (n + 4) as u64) {
+            return Err(format!("laced block at byte {} is too short", e.pos));
+        }
+        let (frames, header) = if laced { (b[n + 3] as u32 + 1, n + 4) } else { (1, n + 3) };
         let cluster = self.cluster_time.ok_or_else(|| format!("block at byte {} before its cluster's timestamp", e.pos))?;
         let shift = self.delays.iter().find(|d| d.0 == track).map_or(0, |d| d.1);
         Ok(RawHeader {
             head: BlockHead {
                 track,
-                time: cluster + rel - shift,
+                time: cluster.saturating_add(rel).saturating_sub(shift),
                 key: false,
                 pos: e.pos,
                 data: e.data + header as u64,
@@ -795,7 +808,7 @@ mod tests {
         assert!(layout_of(b"RIFF\x24\x00\x00\x00WAVEfmt ").unwrap().is_none());
         // An MP4 starts with a 32-bit box size (first byte 0): must at least not be taken for Matroska.
         assert!(!matches!(layout_of(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"), Ok(Some(_))));
-        assert!(layout_of(b"").is_err());
+        assert!(matches!(layout_of(b""), Ok(None)));
         // EBML header not followed by a Segment.
         assert!(layout_of(&[ebml_head(), el(0xEC, &[0; 4])].concat()).is_err());
         let s = sample(Some(1_000_000), CuesAt::AfterClusters);
@@ -806,13 +819,11 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "bug: read_layout returns Err(\"bad element ID at byte 0\"), not Ok(None), for an MP4"]
     fn mp4_is_not_ebml() {
         assert!(matches!(layout_of(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"), Ok(None)));
     }
 
     #[test]
-    #[ignore = "bug: read_cues panics (capacity overflow) when the Cues header crosses the Segment's end"]
     fn cues_header_across_segment_end() {
         let cues = el(ID_CUES, &el(ID_CUE_POINT, &num(ID_CUE_TIME, 0)));
         let file = [ebml_head(), id_bytes(ID_SEGMENT), size_bytes(2), cues].concat();
@@ -820,22 +831,12 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "bug: block_at with a huge CueRelativePosition panics in Reader::bytes (pos + n wraps)"]
     fn huge_relative_position() {
         let s = sample(None, CuesAt::AfterClusters);
         with_file(&s.file, |f, size| {
             let l = read_layout(f, size).unwrap().unwrap();
             let _ = BlockWalker::new(f, size, &l, 0).block_at(s.c1, u64::MAX - s.c1 - 10); // Ok or Err
         });
-    }
-
-    #[test]
-    fn tmp_debug_seekpos() {
-        let s = sample(None, CuesAt::AfterClusters);
-        let at = find(&s.file, &[0x53, 0xAC, 0x88]) as usize + 3;
-        let mut b = s.file.clone();
-        b[at..at + 8].copy_from_slice(&[0xFF; 8]);
-        let _ = layout_of(&b);
     }
 
     #[test]
