@@ -172,6 +172,8 @@ pub struct Track {
     pub cue_indexed: bool,
     /// Decode times are derived per segment: its sorted presentation times minus this delay.
     pub dts_delay: Option<i64>,
+    /// How source samples are rewritten for fMP4 (start codes, ADTS headers).
+    pub sample_form: SampleForm,
     /// Video width.
     pub width: u32,
     /// Video height.
@@ -241,6 +243,42 @@ impl IndexSource {
             IndexSource::SampleTables => "mp4 sample tables",
             IndexSource::MatroskaCues => "matroska cues",
             IndexSource::PacketScan => "packet scan",
+        }
+    }
+}
+
+/// How a track's source samples are stored, when that differs from what fMP4 carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SampleForm {
+    /// As fMP4 wants them (length-prefixed NAL units, raw AAC frames, ...).
+    Native,
+    /// H.264/HEVC access units with start codes (MPEG-TS, raw streams): rewritten with 4-byte
+    /// NAL lengths, as the `avcC`/`hvcC` built from Annex-B parameter sets declares.
+    AnnexB,
+    /// AAC frames behind ADTS headers (MPEG-TS, .aac files): the header is dropped.
+    Adts,
+}
+
+impl SampleForm {
+    /// The bytes of one sample as the fMP4 segment carries them.
+    pub fn convert<'a>(self, data: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        match self {
+            SampleForm::Native => data.into(),
+            SampleForm::AnnexB if codec::is_annexb(data) => codec::annexb_to_length_prefixed(data).into(),
+            SampleForm::Adts => match codec::adts_header_len(data) {
+                Some(n) if n <= data.len() => data[n..].into(),
+                _ => data.into(),
+            },
+            SampleForm::AnnexB => data.into(),
+        }
+    }
+
+    /// What the first sample of a copied stream says.
+    fn detect(codec: Codec, first_packet: &[u8]) -> SampleForm {
+        match codec {
+            Codec::H264 | Codec::Hevc if codec::is_annexb(first_packet) => SampleForm::AnnexB,
+            Codec::Aac if codec::adts_header_len(first_packet).is_some() => SampleForm::Adts,
+            _ => SampleForm::Native,
         }
     }
 }
@@ -456,6 +494,9 @@ pub(crate) struct Collected {
 /// True when a video keyframe sample starts a closed GOP: an H.264 IDR, an HEVC IDR/BLA (not a
 /// CRA, whose leading pictures may reference the previous GOP), or any AV1 key frame.
 fn closed_gop_keyframe(codec: Codec, extradata: &[u8], sample: &[u8]) -> bool {
+    if matches!(codec, Codec::H264 | Codec::Hevc) && codec::is_annexb(sample) {
+        return closed_gop_keyframe(codec, &[], &codec::annexb_to_length_prefixed(sample));
+    }
     let len_size = match codec {
         Codec::H264 if extradata.len() > 4 && extradata[0] == 1 => (extradata[4] & 3) as usize + 1,
         Codec::Hevc if extradata.len() > 21 && extradata[0] == 1 => (extradata[21] & 3) as usize + 1,
@@ -1061,6 +1102,10 @@ pub(crate) fn make_track(
         (true, t) => Some(format!("{} (AAC)", t.or(info.language.clone()).unwrap_or_else(|| format!("Audio {}", id.stream)))),
         (false, t) => t,
     };
+    let sample_form = match (&delivery, &c.first_packet) {
+        (Delivery::Copy { config, .. }, Some(f)) => SampleForm::detect(config.codec, f),
+        _ => SampleForm::Native,
+    };
     Track {
         stream: id.stream,
         id,
@@ -1078,6 +1123,7 @@ pub(crate) fn make_track(
         direct_read: false,
         cue_indexed: false,
         dts_delay: None,
+        sample_form,
         width: info.width,
         height: info.height,
         frame_rate: info.frame_rate,

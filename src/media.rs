@@ -310,9 +310,9 @@ impl Media {
         for (i, p) in packets.iter().enumerate() {
             let dts = decode_ts(i);
             let next = if i + 1 < packets.len() { decode_ts(i + 1) } else { seg.src_end };
-            let data = p.data().unwrap_or(&[]);
+            let data = t.sample_form.convert(p.data().unwrap_or(&[]));
             metas.push(sample_meta(t, dts, next, p.pts().unwrap_or(dts), data.len() as u32, p.is_key()));
-            payload.extend_from_slice(data);
+            payload.extend_from_slice(&data);
         }
         write_segment(k, seg.out_start, &metas, &payload).map_err(ctx)
     }
