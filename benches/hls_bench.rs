@@ -173,6 +173,34 @@ fn section_mkv() {
     }
 }
 
+/// Every playlist and segment of `path`, cold, on one thread (no cache).
+fn all_segments_time(path: &Path) -> (Duration, usize) {
+    let ctx = ctx_with(0);
+    let m = ctx.open(path).expect("open");
+    let names = all_names(&ctx, &m);
+    let t = Instant::now();
+    for n in &names {
+        ctx.get(&m, n).expect("segment");
+    }
+    (t.elapsed(), names.len())
+}
+
+fn section_mkv_segments() {
+    println!("\n## Every segment of the 2-hour file, cold, one thread: Matroska (block reads) vs MP4 (sample-table reads)\n");
+    println!("| file | resources | time |");
+    println!("|---|---|---|");
+    for f in ["long_2h.mkv", "long_2h.mp4"] {
+        let p = media(f);
+        if !p.exists() {
+            println!("| {f} | missing (run scripts/gen-media.sh --long) | |");
+            continue;
+        }
+        let runs: Vec<(Duration, usize)> = (0..3).map(|_| all_segments_time(&p)).collect();
+        let n = runs[0].1;
+        println!("| {f} | {n} | {} |", ms(median(runs.into_iter().map(|r| r.0).collect())));
+    }
+}
+
 fn section_segments() {
     println!("\n## Every segment of a 10-minute 720p file (cold, no cache)\n");
     let p = media("long_10min.mp4");
@@ -416,7 +444,10 @@ fn main() {
     for s in which.split(',') {
         match s {
             "open" => section_open(),
-            "mkv" => section_mkv(),
+            "mkv" => {
+                section_mkv();
+                section_mkv_segments();
+            }
             "segments" => section_segments(),
             "cache" => section_cache(),
             "subs" => section_subs(),

@@ -131,6 +131,9 @@ pub struct Segment {
     pub out_duration: u64,
     /// Bytes of the fMP4 media segment (estimated from the bitrate for transcoded tracks).
     pub bytes: u64,
+    /// Matroska planned from Cues: byte offset of the cluster where the segment's first
+    /// sample is found (0 otherwise).
+    pub cluster: u64,
 }
 
 /// One source stream and how it is served.
@@ -174,6 +177,8 @@ pub struct Track {
     pub dts_delay: Option<i64>,
     /// How source samples are rewritten for fMP4 (start codes, ADTS headers).
     pub sample_form: SampleForm,
+    /// Matroska track number, when segments are read block by block (see `Segment::cluster`).
+    pub block_track: Option<u64>,
     /// Video width.
     pub width: u32,
     /// Video height.
@@ -302,6 +307,8 @@ pub struct MediaIndex {
     pub mpegts_origin: u64,
     /// The presentation-wide shift `C` (output time - source time) in microseconds.
     pub shift_us: i64,
+    /// Matroska planned from Cues: what the block walker needs to read segments (no Cues kept).
+    pub matroska: Option<crate::mkvindex::Layout>,
     /// The demuxer's timestamps are exact and seeks land on the asked sample (MP4): segments
     /// read through FFmpeg select packets by time.
     pub from_container_index: bool,
@@ -1050,6 +1057,7 @@ pub(crate) fn assemble(
         boundaries_us: boundaries,
         mpegts_origin,
         shift_us: m.ticks_to_us(m.shift),
+        matroska: None,
         from_container_index,
         indexed_from: IndexSource::PacketScan,
         index_time: started.elapsed(),
@@ -1124,6 +1132,7 @@ pub(crate) fn make_track(
         cue_indexed: false,
         dts_delay: None,
         sample_form,
+        block_track: None,
         width: info.width,
         height: info.height,
         frame_rate: info.frame_rate,

@@ -13,6 +13,7 @@ use crate::demux::Demuxer;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fmp4::{self, SampleMeta, TrackInit};
 use crate::index::{Delivery, FileIdentity, MediaIndex, SampleRec, Segment, Track, TrackKind};
+use crate::mkvindex::BlockWalker;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use crate::names::{Resource, TrackId};
@@ -250,6 +251,55 @@ impl Media {
         write_segment(k, seg.out_start, &metas, &payload)
     }
 
+    /// The samples of a segment planned from Matroska Cues, read block by block from its
+    /// cluster: only block headers and this track's frames are read. Video: from the keyframe at
+    /// `seg.start_pts` to the next segment's keyframe; audio: frames timed in
+    /// `[src_start, src_end)`. `None` when a block is laced (FFmpeg splits those).
+    fn read_blocks(&self, t: &Track, seg: &Segment, next_key: Option<i64>) -> Result<Option<Vec<ff::Packet>>> {
+        let (Some(number), Some(layout), Some(file)) = (t.block_track, &self.index.matroska, &self.file) else {
+            return Ok(None);
+        };
+        self.check_unchanged()?;
+        let damaged = |e: String| Error::new(ErrorKind::InvalidMedia, format!("{e} (file damaged or changed)"));
+        let mut w = BlockWalker::new(file, self.index.identity.size, layout, seg.cluster);
+        let video = t.kind == TrackKind::Video;
+        let mut out: Vec<ff::Packet> = Vec::new();
+        let mut skipped = 0usize;
+        while let Some(b) = w.next_block().map_err(damaged)? {
+            if b.track != number {
+                continue;
+            }
+            if video {
+                if out.is_empty() && !(b.key && b.time == seg.start_pts) {
+                    skipped += 1;
+                    if skipped > 100_000 {
+                        return Err(damaged(format!("no keyframe at ts {} after byte {}", seg.start_pts, seg.cluster)));
+                    }
+                    continue;
+                }
+                if !out.is_empty() && b.key && Some(b.time) == next_key {
+                    break;
+                }
+            } else if b.time < seg.src_start {
+                continue;
+            } else if b.time >= seg.src_end {
+                break;
+            }
+            if b.frames != 1 {
+                return Ok(None);
+            }
+            let len = usize::try_from(b.data_len).map_err(|_| damaged(format!("block at byte {} too large", b.pos)))?;
+            let mut p = ff::Packet::copy(&w.read(b.data, len).map_err(damaged)?);
+            p.set_pts(Some(b.time));
+            p.set_dts(if video { None } else { Some(b.time) });
+            if b.key {
+                p.set_flags(ff::packet::Flags::KEY);
+            }
+            out.push(p);
+        }
+        Ok(Some(out))
+    }
+
     fn media_segment(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
         let seg = t.segments[k];
         let ctx = |e: Error| e.context(format!("{}: stream {} segment {k}", self.index.path.display(), t.stream));
@@ -277,7 +327,10 @@ impl Media {
         }
         let packets = if t.cue_indexed {
             let next_key = t.segments.get(k + 1).map(|s| s.start_pts);
-            self.with_demuxer(|d| read_timed(d, t, &seg, next_key)).map_err(ctx)?
+            match self.read_blocks(t, &seg, next_key).map_err(ctx)? {
+                Some(p) => p,
+                None => self.with_demuxer(|d| read_timed(d, t, &seg, next_key)).map_err(ctx)?,
+            }
         } else {
             self.with_demuxer(|d| read_segment(d, t, &seg, self.index.from_container_index)).map_err(ctx)?
         };

@@ -11,9 +11,13 @@
 //!   applies to a scanned file, so EXTINF values are the real sums of sample durations;
 //! - for text subtitle tracks, every block header and only the subtitle blocks' data.
 //!
-//! A 2-hour film is opened by reading a few hundred kB of Cues and ~1 s of block headers per
-//! segment boundary. Segment sizes for BANDWIDTH come from the byte ranges between keyframes,
-//! minus the other tracks' share at their measured bitrates.
+//! A 2-hour film is opened by reading its Cues and a page of block headers per segment
+//! boundary. Segment sizes for BANDWIDTH come from the byte ranges between keyframes, minus the
+//! other tracks' share at their measured bitrates.
+//!
+//! Each segment remembers the cluster its first sample is in; generating it walks the blocks
+//! from there and reads only that track's frames (`Media::read_blocks`), like MP4 segments are
+//! read by byte position. Laced blocks and compressed tracks go through FFmpeg instead.
 //!
 //! Anything this path cannot vouch for (no Cues, Cues that do not cover the file, laced or
 //! compressed frames where headers are needed, audio that starts late or has gaps across a
@@ -216,7 +220,9 @@ pub(crate) fn build(
     };
     let format = dmx.format_name();
     let ix = assemble(path, identity, cfg, infos.to_vec(), head, extractors, false, format, started, Some(&mut plan))?;
+    let reader_layout = plan.reader_layout();
     Ok(ix.map(|mut ix| {
+        ix.matroska = Some(reader_layout);
         ix.indexed_from = IndexSource::MatroskaCues;
         ix.index_time = started.elapsed();
         ix
@@ -308,6 +314,18 @@ struct Window {
 }
 
 impl CuePlan {
+    /// The track number of `stream` when its frames can be read straight from the blocks (no
+    /// content encoding: the block data is the frame).
+    fn block_readable(&self, stream: usize) -> Option<u64> {
+        let n = self.numbers[stream];
+        (!self.layout.encoded_tracks.contains(&n)).then_some(n)
+    }
+
+    /// What generation needs of the layout (the Cues are not kept).
+    pub(crate) fn reader_layout(&self) -> Layout {
+        Layout { cues: Vec::new(), ..self.layout.clone() }
+    }
+
     /// Walks block headers from the cluster at `from`: finds the keyframe `key` (track, time)
     /// when given, and records the frames of `audio` tracks until each passes `horizon`.
     fn walk(&self, from: u64, key: Option<(u64, i64)>, audio: &[u64], horizon: i64) -> mkvindex::MkvResult<Window> {
@@ -443,11 +461,13 @@ impl CuePlan {
             .map(|k| {
                 let end = if k + 1 < n { starts[k + 1] } else { end_dts };
                 let frames = (vmap.us(end - starts[k]) as f64 / 1e6 * fps).ceil().max(1.0) as usize;
-                timed_segment(&vmap, starts[k], end, keys[cuts[k]].0, ranges[k] + fmp4::media_segment_overhead(frames) as u64)
+                let bytes = ranges[k] + fmp4::media_segment_overhead(frames) as u64;
+                timed_segment(&vmap, starts[k], end, keys[cuts[k]].0, bytes, keys[cuts[k]].1)
             })
             .collect();
         tracks[main].dts_delay = head.synthesized.then_some(delay);
         tracks[main].cue_indexed = true;
+        tracks[main].block_track = self.block_readable(tracks[main].stream);
 
         // Audio: the first frame whose midpoint is past each boundary.
         for (f, &ti) in followers.iter().enumerate() {
@@ -456,6 +476,7 @@ impl CuePlan {
             let Some(first) = collected[ti].samples.iter().find(|s| amap.out(s.dts) >= 0).copied() else { return Ok(fallback(&self.path, "audio with no sample")) };
             let Some(a_end) = self.tail[stream].end_dts else { return Ok(fallback(&self.path, "audio with no end")) };
             let mut a_starts = vec![first.dts];
+            let mut a_clusters = vec![self.layout.first_cluster.unwrap_or(0)];
             for k in 1..n {
                 let b = rescale(bounds[k], amap.timescale as i64, 1_000_000);
                 let mid = |a: i64, next: i64| amap.out(a) + (amap.out(next) - amap.out(a)) / 2;
@@ -464,6 +485,7 @@ impl CuePlan {
                     (i > 0).then_some(times[i])
                 };
                 let mut start = find(&windows[k].audio[f]);
+                let mut cluster = keys[cuts[k]].1;
                 // The boundary frame may be stored before the keyframe: walk from earlier Cues.
                 let mut back = 1;
                 let ci = self.cues.iter().position(|c| c.time == keys[cuts[k]].0);
@@ -472,10 +494,14 @@ impl CuePlan {
                     let from = self.cues[ci - back].cluster;
                     let Ok(win) = self.walk(from, None, &numbers[f..f + 1], keys[cuts[k]].0 + horizon_ticks) else { break };
                     start = find(&win.audio[0]);
+                    cluster = from;
                     back += 1;
                 }
                 match start {
-                    Some(s) if s > *a_starts.last().unwrap_or(&i64::MIN) && s < a_end => a_starts.push(s),
+                    Some(s) if s > *a_starts.last().unwrap_or(&i64::MIN) && s < a_end => {
+                        a_starts.push(s);
+                        a_clusters.push(cluster);
+                    }
                     _ => return Ok(fallback(&self.path, format!("stream {stream}: no audio frame found for boundary {k}"))),
                 }
             }
@@ -486,10 +512,11 @@ impl CuePlan {
                     let end = if k + 1 < n { a_starts[k + 1] } else { a_end };
                     let frames = ((end - a_starts[k]) / frame + 1) as usize;
                     let bytes = (rate * (end - a_starts[k]) as f64 * 1.1) as u64 + fmp4::media_segment_overhead(frames) as u64;
-                    timed_segment(&amap, a_starts[k], end, a_starts[k], bytes)
+                    timed_segment(&amap, a_starts[k], end, a_starts[k], bytes, a_clusters[k])
                 })
                 .collect();
             tracks[ti].cue_indexed = true;
+            tracks[ti].block_track = self.block_readable(stream);
         }
         // Transcoded audio: AAC frames within the same bounds.
         for (i, t) in tracks.iter_mut().enumerate() {
@@ -505,7 +532,7 @@ impl CuePlan {
 
 /// A segment whose samples are found by time when it is generated: those of its track with
 /// decode time in `[start, end)` (video: from the keyframe at `key_pts` to the next segment's).
-fn timed_segment(map: &TimeMap, start: i64, end: i64, key_pts: i64, bytes: u64) -> Segment {
+fn timed_segment(map: &TimeMap, start: i64, end: i64, key_pts: i64, bytes: u64, cluster: u64) -> Segment {
     let out_start = map.out(start).max(0) as u64;
     Segment {
         src_start: start,
@@ -516,5 +543,6 @@ fn timed_segment(map: &TimeMap, start: i64, end: i64, key_pts: i64, bytes: u64) 
         out_start,
         out_duration: (map.out(end).max(0) as u64).saturating_sub(out_start),
         bytes,
+        cluster,
     }
 }

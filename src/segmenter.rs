@@ -125,6 +125,7 @@ fn make_segment(map: &TimeMap, all: &[SampleRec], first: usize, stop: usize, src
         out_start,
         out_duration: out_end.saturating_sub(out_start),
         bytes: payload + fmp4::media_segment_overhead(samples.len()) as u64,
+        cluster: 0,
     }
 }
 
@@ -207,6 +208,7 @@ pub(crate) fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], t
                 out_duration: n * 1024,
                 // Honest headroom: AAC's instantaneous rate can exceed the nominal rate by ~20%.
                 bytes: n * bytes_per_frame * 6 / 5 + fmp4::media_segment_overhead(n as usize) as u64,
+                cluster: 0,
             }
         })
         .collect()
