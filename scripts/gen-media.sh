@@ -61,6 +61,8 @@ declare -A DESC=(
     [hevc_aac.mkv]='hevc_aac.mp4 streams remuxed to Matroska (open GOPs: CRA keyframes with leading pictures)'
     [no_bframes.mkv]='20s 320x240@25 H.264 without B-frames (GOP 50, min 25) + AAC stereo 48k eng: audio at each keyframe is stored before it'
     [cues_front.mkv]='h264_aac.mp4 remuxed to Matroska with the Cues before the clusters (-reserve_index_space)'
+    [mkvmerge_multi.mkv]='multi_audio.mp4 remuxed by mkvmerge: laced AAC, AC-3, E-AC-3 (8 frames per block), Cues for the video'
+    [mkvmerge_subs.mkv]='multi_audio.mkv remuxed by mkvmerge: laced audio, SRT and ASS subtitles (walked, not read through Cues)'
     [h264_aac.ts]='h264_aac.mp4 streams remuxed to MPEG-TS (Annex-B H.264, ADTS AAC)'
     [hevc_aac.ts]='hevc_aac.mp4 streams remuxed to MPEG-TS (Annex-B HEVC with CRA, ADTS AAC)'
     [no_cues.mkv]='h264_aac.mp4 remuxed to Matroska through a pipe: no Cues, no SeekHead (indexed by packet scan)'
@@ -83,7 +85,8 @@ ORDER=(
     audio_only.m4a audio_only.mp3 video_only.mp4 h264_aac.mkv
     offset_start.mp4 offset_start.mkv subs.mp4 subs_only.mkv opus_flac.mkv
     dts.mkv truehd.mkv pcm.mov vorbis.mkv ac3_51.mp4
-    hevc_aac.mkv no_bframes.mkv cues_front.mkv no_cues.mkv h264_aac.ts hevc_aac.ts
+    hevc_aac.mkv no_bframes.mkv cues_front.mkv no_cues.mkv mkvmerge_multi.mkv mkvmerge_subs.mkv
+    h264_aac.ts hevc_aac.ts
     long_10min.mp4 long_2h.mp4 long_2h.mkv long_2h_subs.mp4 long_2h_subs.mkv
     empty.mp4 text.mp4 truncated.mp4 truncated_tail.mp4 corrupt.mp4 no_av.mkv truncated.mkv
 )
@@ -592,6 +595,10 @@ rec_no_cues_mkv() {
         -metadata:s:a:0 language=eng "${BITEXACT[@]}" -f matroska pipe:1 >"$1"
 }
 
+rec_mkvmerge() {
+    mkvmerge -q -o "$2" "$1"
+}
+
 rec_ts() {
     ff -i "$1" -map 0:v -map 0:a -c copy -metadata:s:a:0 language=eng "${BITEXACT[@]}" -f mpegts "$2"
 }
@@ -645,6 +652,13 @@ produce hevc_aac.mkv rec_hevc_aac_mkv
 produce no_bframes.mkv rec_no_bframes_mkv
 produce cues_front.mkv rec_cues_front_mkv
 produce no_cues.mkv rec_no_cues_mkv
+if command -v mkvmerge >/dev/null 2>&1; then
+    produce mkvmerge_multi.mkv rec_mkvmerge "$OUTDIR/multi_audio.mp4"
+    produce mkvmerge_subs.mkv rec_mkvmerge "$OUTDIR/multi_audio.mkv"
+else
+    skip mkvmerge_multi.mkv "mkvmerge (mkvtoolnix) is not installed"
+    skip mkvmerge_subs.mkv "mkvmerge (mkvtoolnix) is not installed"
+fi
 produce h264_aac.ts rec_ts "$OUTDIR/h264_aac.mp4"
 produce hevc_aac.ts rec_ts "$OUTDIR/hevc_aac.mp4"
 

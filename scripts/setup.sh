@@ -33,6 +33,7 @@ declare -A PKG_CMD=(
     [valgrind]=valgrind
     [python3]=python3
     [jq]=jq
+    [mkvtoolnix]=mkvmerge
 )
 # Keep a stable install order (associative arrays are unordered).
 PACKAGES=(
@@ -41,6 +42,7 @@ PACKAGES=(
     libswscale-dev libavfilter-dev libavdevice-dev
     clang libclang-dev pkg-config gcc make
     valgrind python3 jq
+    mkvtoolnix
 )
 if [[ ${LIBHLS_BROWSER:-0} == 1 ]]; then
     PKG_CMD[chromium]=chromium

@@ -254,7 +254,8 @@ impl Media {
     /// The samples of a segment planned from Matroska Cues, read block by block from its
     /// cluster: only block headers and this track's frames are read. Video: from the keyframe at
     /// `seg.start_pts` to the next segment's keyframe; audio: frames timed in
-    /// `[src_start, src_end)`. `None` when a block is laced (FFmpeg splits those).
+    /// `[src_start, src_end)`, laced blocks split. `None` when FFmpeg must read it (laced video,
+    /// laced frames without timing).
     fn read_blocks(&self, t: &Track, seg: &Segment, next_key: Option<i64>) -> Result<Option<Vec<ff::Packet>>> {
         let (Some(number), Some(layout), Some(file)) = (t.block_track, &self.index.matroska, &self.file) else {
             return Ok(None);
@@ -270,6 +271,9 @@ impl Media {
                 continue;
             }
             if video {
+                if b.frames != 1 {
+                    return Ok(None);
+                }
                 if out.is_empty() && !(b.key && b.time == seg.start_pts) {
                     skipped += 1;
                     if skipped > 100_000 {
@@ -280,22 +284,31 @@ impl Media {
                 if !out.is_empty() && b.key && Some(b.time) == next_key {
                     break;
                 }
-            } else if b.time < seg.src_start {
+                let len = usize::try_from(b.data_len).map_err(|_| damaged(format!("block at byte {} too large", b.pos)))?;
+                let mut p = ff::Packet::copy(&w.read(b.data, len).map_err(damaged)?);
+                p.set_pts(Some(b.time));
+                if b.key {
+                    p.set_flags(ff::packet::Flags::KEY);
+                }
+                out.push(p);
                 continue;
-            } else if b.time >= seg.src_end {
+            }
+            // Audio: every frame (laced ones split as FFmpeg splits them) timed in the range.
+            if b.time >= seg.src_end {
                 break;
             }
-            if b.frames != 1 {
-                return Ok(None);
-            }
-            let len = usize::try_from(b.data_len).map_err(|_| damaged(format!("block at byte {} too large", b.pos)))?;
-            let mut p = ff::Packet::copy(&w.read(b.data, len).map_err(damaged)?);
-            p.set_pts(Some(b.time));
-            p.set_dts(if video { None } else { Some(b.time) });
-            if b.key {
+            for (pos, size, time) in w.frames(&b).map_err(damaged)? {
+                let Some(time) = time else { return Ok(None) };
+                if time < seg.src_start || time >= seg.src_end {
+                    continue;
+                }
+                let len = usize::try_from(size).map_err(|_| damaged(format!("frame at byte {pos} too large")))?;
+                let mut p = ff::Packet::copy(&w.read(pos, len).map_err(damaged)?);
+                p.set_pts(Some(time));
+                p.set_dts(Some(time));
                 p.set_flags(ff::packet::Flags::KEY);
+                out.push(p);
             }
-            out.push(p);
         }
         Ok(Some(out))
     }

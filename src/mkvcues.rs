@@ -19,9 +19,12 @@
 //! from there and reads only that track's frames (`Media::read_blocks`), like MP4 segments are
 //! read by byte position. Laced blocks and compressed tracks go through FFmpeg instead.
 //!
-//! Anything this path cannot vouch for (no Cues, Cues that do not cover the file, laced or
-//! compressed frames where headers are needed, audio that starts late or has gaps across a
-//! boundary) falls back to the packet scan, which is always exact.
+//! Laced audio blocks (mkvmerge laces AAC, AC-3, ... by default) are split into frames timed
+//! the way FFmpeg times them (block time + duration x n / frames).
+//!
+//! Anything this path cannot vouch for (no Cues, Cues that do not cover the file, laced frames
+//! without a duration, laced video, audio that starts late or has gaps across a boundary,
+//! subtitle tracks with compressed frames) falls back to the packet scan, which is exact.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -360,10 +363,9 @@ impl CuePlan {
                 }
             }
             if let Some(a) = audio.iter().position(|&n| n == b.track) {
-                if b.frames != 1 {
-                    return Err(format!("laced audio block at byte {}", b.pos));
+                for (_, _, time) in w.frames(&b)? {
+                    out.audio[a].push(time.ok_or_else(|| format!("untimed laced frames in the block at byte {}", b.pos))?);
                 }
-                out.audio[a].push(b.time);
             }
             let audio_done = out.audio.iter().all(|v| v.last().is_some_and(|&t| t > horizon));
             if key_found && video_done && audio_done {

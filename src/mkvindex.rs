@@ -28,6 +28,7 @@ const ID_TRACK_ENTRY: u32 = 0xAE;
 const ID_TRACK_NUMBER: u32 = 0xD7;
 const ID_TRACK_TYPE: u32 = 0x83;
 const ID_CODEC_DELAY: u32 = 0x56AA;
+const ID_DEFAULT_DURATION: u32 = 0x23_E383;
 const ID_CONTENT_ENCODINGS: u32 = 0x6D80;
 const ID_CUES: u32 = 0x1C53_BB6B;
 const ID_CUE_POINT: u32 = 0xBB;
@@ -96,6 +97,8 @@ pub struct Layout {
     pub tracks: Vec<(u64, u64)>,
     /// CodecDelay (ns) of tracks that have one: FFmpeg presents their frames this much earlier.
     pub codec_delays: Vec<(u64, u64)>,
+    /// DefaultDuration (ns) of tracks that have one: it times the frames of laced blocks.
+    pub default_durations: Vec<(u64, u64)>,
     /// Every Cue point, sorted by (track, time).
     pub cues: Vec<CuePoint>,
     /// Absolute offset of the first cluster.
@@ -251,12 +254,13 @@ pub fn read_layout(file: &File, file_size: u64) -> MkvResult<Option<Layout>> {
                     if t.id != ID_TRACK_ENTRY {
                         continue;
                     }
-                    let (mut num, mut kind, mut encoded, mut delay) = (0, 0, false, 0);
+                    let (mut num, mut kind, mut encoded, mut delay, mut default) = (0, 0, false, 0, 0);
                     for f in children(&mut r, &t, layout.segment_end)? {
                         match f.id {
                             ID_TRACK_NUMBER => num = r.uint(&f)?,
                             ID_TRACK_TYPE => kind = r.uint(&f)?,
                             ID_CODEC_DELAY => delay = r.uint(&f)?,
+                            ID_DEFAULT_DURATION => default = r.uint(&f)?,
                             ID_CONTENT_ENCODINGS => encoded = true,
                             _ => {}
                         }
@@ -267,6 +271,9 @@ pub fn read_layout(file: &File, file_size: u64) -> MkvResult<Option<Layout>> {
                     layout.tracks.push((num, kind));
                     if delay > 0 {
                         layout.codec_delays.push((num, delay));
+                    }
+                    if default > 0 {
+                        layout.default_durations.push((num, default));
                     }
                 }
             }
@@ -389,6 +396,8 @@ pub struct BlockHead {
     pub data_len: u64,
     /// Frames in the block (more than one when laced).
     pub frames: u32,
+    /// Lacing: 0 none, 1 Xiph, 2 fixed-size, 3 EBML (then `data` starts at the lace sizes).
+    pub lacing: u8,
     /// BlockDuration, in ticks.
     pub duration: Option<i64>,
 }
@@ -401,6 +410,8 @@ pub struct BlockWalker<'a> {
     cluster_end: u64,
     cluster_time: Option<i64>,
     delays: Vec<(u64, i64)>,
+    defaults: Vec<(u64, u64)>,
+    scale: u64,
 }
 
 impl<'a> BlockWalker<'a> {
@@ -411,6 +422,8 @@ impl<'a> BlockWalker<'a> {
         let scale = layout.timestamp_scale.max(1) as i128;
         let delays = layout.codec_delays.iter().map(|&(t, ns)| (t, ((ns as i128 + scale / 2) / scale) as i64)).collect();
         BlockWalker {
+            defaults: layout.default_durations.clone(),
+            scale: layout.timestamp_scale.max(1),
             r: Reader::new(file, file_size, WALK_CHUNK),
             pos: cluster,
             end: layout.segment_end.min(file_size),
@@ -504,6 +517,63 @@ impl<'a> BlockWalker<'a> {
         self.next_block()
     }
 
+    /// The frames of a block: (absolute offset, size) of each, and the time FFmpeg gives each:
+    /// the block's time plus `duration * n / frames` for frame n, the duration being the
+    /// BlockDuration or the track's DefaultDuration times the frame count; `None` for the later
+    /// frames of a laced block with neither (FFmpeg leaves them untimed).
+    pub fn frames(&mut self, b: &BlockHead) -> MkvResult<Vec<(u64, u64, Option<i64>)>> {
+        let n = b.frames as usize;
+        if b.lacing == 0 || n <= 1 {
+            return Ok(vec![(b.data, b.data_len, Some(b.time))]);
+        }
+        let head = self.r.bytes(b.data, (b.data_len as usize).min(n * 8 + 8))?.to_vec();
+        let bad = || format!("bad lacing in the block at byte {}", b.pos);
+        let mut sizes: Vec<u64> = Vec::with_capacity(n);
+        let mut at = 0usize;
+        match b.lacing {
+            1 => {
+                for _ in 0..n - 1 {
+                    let mut v = 0u64;
+                    loop {
+                        let x = *head.get(at).ok_or_else(bad)?;
+                        at += 1;
+                        v += x as u64;
+                        if x != 255 {
+                            break;
+                        }
+                    }
+                    sizes.push(v);
+                }
+            }
+            2 => sizes.resize(n - 1, b.data_len / n as u64),
+            _ => {
+                let (first, len) = vint(&head[at..], false).ok_or_else(bad)?;
+                at += len;
+                sizes.push(first);
+                for _ in 1..n - 1 {
+                    let (raw, len) = vint(&head[at..], false).ok_or_else(bad)?;
+                    at += len;
+                    let delta = raw as i64 - ((1i64 << (7 * len - 1)) - 1);
+                    let prev = *sizes.last().unwrap_or(&0) as i64;
+                    sizes.push(u64::try_from(prev + delta).map_err(|_| bad())?);
+                }
+            }
+        }
+        let laced: u64 = sizes.iter().sum::<u64>() + at as u64;
+        let last = b.data_len.checked_sub(laced).ok_or_else(bad)?;
+        sizes.push(last);
+        let default = self.defaults.iter().find(|d| d.0 == b.track).map_or(0, |d| d.1);
+        let duration = b.duration.filter(|&d| d > 0).unwrap_or_else(|| (default as i128 * n as i128 / self.scale as i128) as i64);
+        let mut pos = b.data + at as u64;
+        let mut out = Vec::with_capacity(n);
+        for (i, size) in sizes.into_iter().enumerate() {
+            let time = (i == 0 || duration > 0).then(|| b.time + (duration as i128 * i as i128 / n as i128) as i64);
+            out.push((pos, size, time));
+            pos += size;
+        }
+        Ok(out)
+    }
+
     /// Reads `len` bytes of frame data at `pos` (an absolute offset from a `BlockHead`).
     pub fn read(&mut self, pos: u64, len: usize) -> MkvResult<Vec<u8>> {
         let v = self.r.bytes(pos, len)?.to_vec();
@@ -538,6 +608,7 @@ impl<'a> BlockWalker<'a> {
                 data: e.data + header as u64,
                 data_len: size.saturating_sub(header as u64),
                 frames,
+                lacing: (flags >> 1) & 3,
                 duration: None,
             },
             flags,
@@ -750,7 +821,7 @@ mod tests {
         let sb = |track, time, key, payload: &[u8]| {
             let data = find(&s.file, payload);
             let len = payload.len() as u64;
-            BlockHead { track, time, key, pos: data - 6, data, data_len: len, frames: 1, duration: None }
+            BlockHead { track, time, key, pos: data - 6, data, data_len: len, frames: 1, lacing: 0, duration: None }
         };
         let group = |b: BlockHead| BlockHead { pos: b.pos - 2, ..b };
         let laced = find(&s.file, b"\x02\x02\x02LACE01") + 1;
@@ -758,7 +829,7 @@ mod tests {
             sb(1, 1000, true, b"KEY0"),
             sb(2, 990 - shift, true, b"AUD1"),
             group(sb(1, 1040, false, b"REF1")),
-            BlockHead { track: 2, time: 1020 - shift, key: true, pos: laced - 7, data: laced, data_len: 8, frames: 3, duration: None },
+            BlockHead { track: 2, time: 1020 - shift, key: true, pos: laced - 7, data: laced, data_len: 8, frames: 3, lacing: 1, duration: None },
             BlockHead { duration: Some(33), ..group(sb(1, 1995, true, b"GRP2")) },
             sb(1, 2100, false, b"LAST"),
         ]
@@ -857,6 +928,19 @@ mod tests {
                 }
                 assert_eq!(w.read(want[0].data, 4).unwrap(), b"KEY0");
                 assert_eq!(w.read(want[3].data, 8).unwrap(), b"\x02\x02LACE01");
+                // Xiph lacing split into frames; without a DefaultDuration only the first is timed.
+                let d = want[3].data;
+                assert_eq!(
+                    w.frames(&want[3]).unwrap(),
+                    vec![(d + 2, 2, Some(want[3].time)), (d + 4, 2, None), (d + 6, 2, None)]
+                );
+                // With a BlockDuration, frame n is at time + duration * n / frames (FFmpeg's rule).
+                let timed = BlockHead { duration: Some(10), ..want[3] };
+                let times: Vec<Option<i64>> = w.frames(&timed).unwrap().iter().map(|f| f.2).collect();
+                assert_eq!(times, vec![Some(timed.time), Some(timed.time + 3), Some(timed.time + 6)]);
+                // Fixed-size lacing: equal parts of the data.
+                let fixed = BlockHead { lacing: 2, data: d + 2, data_len: 6, ..want[3] };
+                assert_eq!(w.frames(&fixed).unwrap().iter().map(|f| (f.0, f.1)).collect::<Vec<_>>(), vec![(d + 2, 2), (d + 4, 2), (d + 6, 2)]);
                 assert!(w.read(size - 2, 4).is_err());
                 // block_at: the block a Cue points at (cluster + CueRelativePosition), then onwards.
                 let c = l.cues_of(2)[0];

@@ -8,7 +8,9 @@
 //! AVERAGE-BANDWIDTH may differ: from Cues they are derived from the byte ranges between
 //! keyframes, so they must stay at or above the scan's (measured) values and not far above.
 //!
-//! The files cover Cues after the clusters (FFmpeg's default), Cues before them, B-frames and
+//! The files cover FFmpeg's and mkvmerge's muxing (laced audio: Xiph/EBML lacing split into
+//! frames timed from DefaultDuration, subtitles without Cues), Cues after the clusters (FFmpeg's
+//! default), Cues before them, B-frames and
 //! none (audio at a keyframe stored before it), open GOPs (HEVC CRA), Opus CodecDelay, several
 //! audio tracks, SRT/ASS subtitles, a start at 10 s and transcoded audio. A file without Cues
 //! must be indexed by the scan and serve the same segments.
@@ -32,6 +34,8 @@ const WITH_CUES: &[&str] = &[
     "dts.mkv",
     "truehd.mkv",
     "vorbis.mkv",
+    "mkvmerge_multi.mkv",
+    "mkvmerge_subs.mkv",
 ];
 
 /// Crawls `file` into `out` and returns every file written, by name.

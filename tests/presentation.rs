@@ -65,6 +65,8 @@ const MAIN_FILES: &[&str] = &[
     "no_cues.mkv",
     "h264_aac.ts",
     "hevc_aac.ts",
+    "mkvmerge_multi.mkv",
+    "mkvmerge_subs.mkv",
 ];
 
 /// Sources whose audio needs the transcode feature: only the video checks are required; audio may
