@@ -63,6 +63,7 @@ declare -A DESC=(
     [cues_front.mkv]='h264_aac.mp4 remuxed to Matroska with the Cues before the clusters (-reserve_index_space)'
     [mkvmerge_multi.mkv]='multi_audio.mp4 remuxed by mkvmerge: laced AAC, AC-3, E-AC-3 (8 frames per block), Cues for the video'
     [mkvmerge_subs.mkv]='multi_audio.mkv remuxed by mkvmerge: laced audio, SRT and ASS subtitles (walked, not read through Cues)'
+    [audio_only.mka]='audio_only.m4a remuxed to Matroska (audio-only: a Cue per cluster)'
     [h264_aac.ts]='h264_aac.mp4 streams remuxed to MPEG-TS (Annex-B H.264, ADTS AAC)'
     [hevc_aac.ts]='hevc_aac.mp4 streams remuxed to MPEG-TS (Annex-B HEVC with CRA, ADTS AAC)'
     [no_cues.mkv]='h264_aac.mp4 remuxed to Matroska through a pipe: no Cues, no SeekHead (indexed by packet scan)'
@@ -86,7 +87,7 @@ ORDER=(
     offset_start.mp4 offset_start.mkv subs.mp4 subs_only.mkv opus_flac.mkv
     dts.mkv truehd.mkv pcm.mov vorbis.mkv ac3_51.mp4
     hevc_aac.mkv no_bframes.mkv cues_front.mkv no_cues.mkv mkvmerge_multi.mkv mkvmerge_subs.mkv
-    h264_aac.ts hevc_aac.ts
+    audio_only.mka h264_aac.ts hevc_aac.ts
     long_10min.mp4 long_2h.mp4 long_2h.mkv long_2h_subs.mp4 long_2h_subs.mkv
     empty.mp4 text.mp4 truncated.mp4 truncated_tail.mp4 corrupt.mp4 no_av.mkv truncated.mkv
 )
@@ -599,6 +600,10 @@ rec_mkvmerge() {
     mkvmerge -q -o "$2" "$1"
 }
 
+rec_mka() {
+    ff -i "$OUTDIR/audio_only.m4a" -map 0:a -c copy -metadata:s:a:0 language=eng "${BITEXACT[@]}" -f matroska "$1"
+}
+
 rec_ts() {
     ff -i "$1" -map 0:v -map 0:a -c copy -metadata:s:a:0 language=eng "${BITEXACT[@]}" -f mpegts "$2"
 }
@@ -659,6 +664,7 @@ else
     skip mkvmerge_multi.mkv "mkvmerge (mkvtoolnix) is not installed"
     skip mkvmerge_subs.mkv "mkvmerge (mkvtoolnix) is not installed"
 fi
+produce audio_only.mka rec_mka
 produce h264_aac.ts rec_ts "$OUTDIR/h264_aac.mp4"
 produce hevc_aac.ts rec_ts "$OUTDIR/hevc_aac.mp4"
 

@@ -747,7 +747,7 @@ fn feed_cues(file: &File, samples: &[mp4index::Mp4Sample], end_dts: i64, x: &mut
 }
 
 /// Whether an audio codec will be transcoded under the configured policy.
-fn audio_will_transcode(id: Id, cfg: &Config) -> bool {
+pub(crate) fn audio_will_transcode(id: Id, cfg: &Config) -> bool {
     let copyable = copy_codec(id);
     match cfg.transcode {
         TranscodePolicy::Never => false,

@@ -37,7 +37,7 @@ use crate::demux::Demuxer;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fmp4;
 use crate::index::{
-    assemble, check_complete, copy_codec, finish_collected, reorder_delay, scan_until, subtitle_extractors,
+    assemble, audio_will_transcode, check_complete, copy_codec, finish_collected, reorder_delay, scan_until, subtitle_extractors,
     Collected, Delivery, FileIdentity, IndexSource, MediaIndex, Segment, StreamInfo, Track, TrackKind,
 };
 use crate::mkvindex::{self, BlockWalker, CuePoint, Layout};
@@ -56,8 +56,10 @@ pub(crate) struct CuePlan {
     layout: Layout,
     /// Track number of each source stream.
     numbers: Vec<u64>,
-    /// The video stream the Cues index.
+    /// The stream the Cues index and segments are cut on.
     main_stream: usize,
+    /// It is video (else audio: an audio-only file).
+    main_is_video: bool,
     /// Its Cue points.
     cues: Vec<CuePoint>,
     /// Packets from the last Cue before the final ~20 s to the end, per stream.
@@ -103,11 +105,19 @@ pub(crate) fn build(
         return Ok(fallback(path, "the track list does not match the demuxer's streams"));
     }
     let numbers: Vec<u64> = layout.tracks.iter().map(|t| t.0).collect();
-    let Some(main) = infos
+    // The track segments are cut on: the first served video, else (no video at all) the first
+    // copied audio track, as `assemble` picks it.
+    let video = infos
         .iter()
-        .position(|i| i.kind == TrackKind::Video && matches!(copy_codec(i.id), Some(Codec::H264 | Codec::Hevc | Codec::Av1)))
-    else {
-        return Ok(fallback(path, "no H.264/HEVC/AV1 video track"));
+        .position(|i| i.kind == TrackKind::Video && matches!(copy_codec(i.id), Some(Codec::H264 | Codec::Hevc | Codec::Av1)));
+    let audio_main = || {
+        if infos.iter().any(|i| i.kind == TrackKind::Video) {
+            return None;
+        }
+        infos.iter().position(|i| i.kind == TrackKind::Audio && copy_codec(i.id).is_some() && !audio_will_transcode(i.id, cfg))
+    };
+    let Some(main) = video.or_else(audio_main) else {
+        return Ok(fallback(path, "no H.264/HEVC/AV1 video track, and not a copied audio-only file"));
     };
     let cues = layout.cues_of(numbers[main]);
     // Every stream's timestamps must be the block timestamps (time base = timestamp scale).
@@ -118,7 +128,7 @@ pub(crate) fn build(
         !layout.encoded_tracks.contains(&numbers[s]) && infos[s].id != ffmpeg_next::codec::Id::WEBVTT
     });
     if cues.len() < 2 || !tb_ok || !subs_ok || layout.first_cluster.is_none() {
-        let why = format!("{} video Cues, time bases ok {tb_ok}, subtitle tracks ok {subs_ok}", cues.len());
+        let why = format!("{} Cues of the main track, time bases ok {tb_ok}, subtitle tracks ok {subs_ok}", cues.len());
         return Ok(fallback(path, why));
     }
     let us = |ticks: i64| rescale(ticks, scale, 1000);
@@ -215,6 +225,7 @@ pub(crate) fn build(
         layout,
         numbers,
         main_stream: main,
+        main_is_video: video.is_some(),
         cues,
         tail,
         head_rates,
@@ -357,7 +368,7 @@ impl CuePlan {
                             out.earliest = out.earliest.min(b.time);
                         }
                     }
-                    if b.frames != 1 {
+                    if b.frames != 1 && self.main_is_video {
                         return Err(format!("laced video block at byte {}", b.pos));
                     }
                 }
@@ -390,7 +401,7 @@ impl CuePlan {
         main: usize,
         target_us: i64,
     ) -> Result<Option<Vec<i64>>> {
-        if tracks[main].stream != self.main_stream || tracks[main].kind != TrackKind::Video {
+        if tracks[main].stream != self.main_stream || !matches!(tracks[main].delivery, Delivery::Copy { .. }) {
             return Ok(fallback(&self.path, "the main track is not the indexed video"));
         }
         let vmap = tracks[main].map;
@@ -458,7 +469,12 @@ impl CuePlan {
         for (k, r) in ranges.iter_mut().enumerate() {
             *r = (*r).max((video_rate * seg_ticks(k) / 2.0) as u64);
         }
-        let fps = tracks[main].frame_rate.unwrap_or(30.0);
+        let per_second = |c: &Collected| -> Option<f64> {
+            let (first, last) = (c.samples.first()?, c.samples.last()?);
+            let span = vmap.us(last.dts - first.dts) as f64 / 1e6;
+            (span > 0.0).then(|| (c.samples.len() - 1) as f64 / span)
+        };
+        let fps = tracks[main].frame_rate.or_else(|| per_second(head)).unwrap_or(30.0);
         tracks[main].segments = (0..n)
             .map(|k| {
                 let end = if k + 1 < n { starts[k + 1] } else { end_dts };

@@ -172,3 +172,28 @@ fn matroska_without_cues_is_scanned_and_serves_the_same_segments() {
         assert_eq!(no_cues[n], with_cues[n], "{n}");
     }
 }
+
+/// `ffmpeg -c copy -f framemd5` of a presentation's audio: every packet's time, size and hash.
+fn audio_packets(master: &Path) -> String {
+    let out = run_ok(Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(master).args(["-map", "0:a", "-c", "copy", "-f", "framemd5", "-"]))
+        .expect("ffmpeg framemd5");
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn audio_only_matroska_is_cut_on_its_cues_and_serves_the_scans_packets() {
+    // Cut on the audio track's Cues (one per cluster), not on frames as the scan cuts it: the
+    // playlists differ, the packets served must not.
+    let setup = setup(&["audio_only.mka"]).expect("setup");
+    let lock = FileLock::exclusive(&out_root().join(".matroska-audio.lock")).expect("lock");
+    let base = out_root().join(".matroska-audio");
+    let cues = dump(&setup.hls_dump, "audio_only.mka", false, &base.join("cues")).expect("cues");
+    let scan = dump(&setup.hls_dump, "audio_only.mka", true, &base.join("scan")).expect("scan");
+    assert_eq!(indexed_from(&cues), "matroska cues");
+    assert_eq!(indexed_from(&scan), "packet scan");
+    assert!(cues.keys().filter(|n| n.ends_with(".m4s")).count() >= 3, "{:?}", cues.keys());
+    let (a, b) = (audio_packets(&base.join("cues/master.m3u8")), audio_packets(&base.join("scan/master.m3u8")));
+    drop(lock);
+    assert!(a.lines().count() > 900, "{} packets", a.lines().count());
+    assert!(a == b, "the packets served differ between the Cue-indexed and the scanned presentation");
+}

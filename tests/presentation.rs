@@ -67,6 +67,7 @@ const MAIN_FILES: &[&str] = &[
     "hevc_aac.ts",
     "mkvmerge_multi.mkv",
     "mkvmerge_subs.mkv",
+    "audio_only.mka",
 ];
 
 /// Sources whose audio needs the transcode feature: only the video checks are required; audio may
