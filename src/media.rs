@@ -340,9 +340,17 @@ impl Media {
         }
         let packets = if t.cue_indexed {
             let next_key = t.segments.get(k + 1).map(|s| s.start_pts);
-            match self.read_blocks(t, &seg, next_key).map_err(ctx)? {
-                Some(p) => p,
-                None => self.with_demuxer(|d| read_timed(d, t, &seg, next_key)).map_err(ctx)?,
+            match self.read_blocks(t, &seg, next_key) {
+                Ok(Some(p)) => p,
+                Err(e) if e.kind == ErrorKind::FileChanged => return Err(ctx(e)),
+                // Laced video, or a damaged stretch the walker cannot cross: FFmpeg's demuxer
+                // reads it (it resynchronises on the next cluster, as a scan would).
+                other => {
+                    if let Err(e) = other {
+                        log::warn!("{}: segment {k} of stream {}: {}; reading it through FFmpeg", self.index.path.display(), t.stream, e.message);
+                    }
+                    self.with_demuxer(|d| read_timed(d, t, &seg, next_key)).map_err(ctx)?
+                }
             }
         } else {
             self.with_demuxer(|d| read_segment(d, t, &seg, self.index.from_container_index)).map_err(ctx)?

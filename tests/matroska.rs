@@ -197,3 +197,66 @@ fn audio_only_matroska_is_cut_on_its_cues_and_serves_the_scans_packets() {
     assert!(a.lines().count() > 900, "{} packets", a.lines().count());
     assert!(a == b, "the packets served differ between the Cue-indexed and the scanned presentation");
 }
+
+#[test]
+fn damaged_matroska_never_crashes_or_hangs() {
+    // Seeded damage: random bytes inside clusters, inside the Cues at the end, and truncation.
+    // Every crawl must end by itself with success or a clear error (exit 1), never a signal.
+    let setup = setup(&["multi_audio.mkv"]).expect("setup");
+    let lock = FileLock::exclusive(&out_root().join(".matroska-damage.lock")).expect("lock");
+    let base = out_root().join(".matroska-damage");
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).expect("mkdir");
+    let src = std::fs::read(media_dir().join("multi_audio.mkv")).expect("read");
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut rand = |n: usize| -> usize {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let cases: Vec<Vec<u8>> = (0..30)
+        .map(|i| {
+            let mut d = src.clone();
+            match i % 3 {
+                0 => {
+                    let at = rand(d.len() - 512);
+                    let n = [1, 8, 64, 512][rand(4)];
+                    (0..n).for_each(|k| d[at + k] = rand(256) as u8);
+                }
+                1 => {
+                    let at = d.len() * 95 / 100 + rand(d.len() / 20 - 16);
+                    (0..16).for_each(|k| d[at + k] = rand(256) as u8);
+                }
+                _ => d.truncate(d.len() / 2 + rand(d.len() / 2)),
+            }
+            d
+        })
+        .collect();
+    let results = par_map(&cases.iter().enumerate().collect::<Vec<_>>(), workers(), |(i, data)| -> Option<String> {
+        let file = base.join(format!("damaged_{i}.mkv"));
+        if let Err(e) = std::fs::write(&file, data) {
+            return Some(format!("case {i}: write: {e}"));
+        }
+        let out = run(
+            Command::new("timeout")
+                .arg("120")
+                .arg(&setup.hls_dump)
+                .arg(&file)
+                .arg(base.join(format!("out_{i}")))
+                .env("LD_LIBRARY_PATH", root().join("target/release")),
+        );
+        let out = match out {
+            Ok(o) => o,
+            Err(e) => return Some(format!("case {i}: {e}")),
+        };
+        match out.status.code() {
+            Some(0) => None,
+            Some(1) if String::from_utf8_lossy(&out.stderr).contains("HLS_ERR_") => None,
+            other => Some(format!("case {i}: exit {other:?}: {}", String::from_utf8_lossy(&out.stderr).trim())),
+        }
+    });
+    drop(lock);
+    let bad: Vec<String> = results.into_iter().flatten().collect();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
