@@ -161,6 +161,10 @@ static void test_config(void) {
     expect("hls_config_set_cache_bytes(NULL, 1 MiB)", hls_config_set_cache_bytes(NULL, 1 << 20),
            HLS_ERR_NULL_ARGUMENT);
     expect("hls_config_set_cache_bytes(cfg, 64 MiB)", hls_config_set_cache_bytes(cfg, 64u << 20), HLS_OK);
+    expect("hls_config_set_use_container_index(NULL, 0)", hls_config_set_use_container_index(NULL, 0),
+           HLS_ERR_NULL_ARGUMENT);
+    expect("hls_config_set_use_container_index(cfg, 0)", hls_config_set_use_container_index(cfg, 0), HLS_OK);
+    expect("hls_config_set_use_container_index(cfg, 1)", hls_config_set_use_container_index(cfg, 1), HLS_OK);
     HlsContext *ctx = hls_context_new(cfg);
     check(ctx != NULL, "hls_context_new(cfg with 4 s segments, 64 MiB)");
     hls_context_free(ctx);
