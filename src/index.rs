@@ -1,8 +1,10 @@
 //! Indexing: everything playlists and segments need, computed once when a file is opened.
 //!
 //! MP4 files are indexed from their sample tables (no packet is read, except the text subtitle
-//! samples and the first sample of AC-3/E-AC-3 tracks); other containers fall back to one packet
-//! scan, in which text subtitle cues are extracted in the same pass.
+//! samples and the first sample of AC-3/E-AC-3 tracks); Matroska from its Cues plus the block
+//! headers around segment boundaries (`mkvcues`); other containers, and Matroska files whose
+//! Cues cannot be used, fall back to one packet scan, in which text subtitle cues are extracted
+//! in the same pass.
 
 use std::collections::HashMap;
 use std::fs::File;
