@@ -63,6 +63,7 @@ declare -A DESC=(
     [cues_front.mkv]='h264_aac.mp4 remuxed to Matroska with the Cues before the clusters (-reserve_index_space)'
     [mkvmerge_multi.mkv]='multi_audio.mp4 remuxed by mkvmerge: laced AAC, AC-3, E-AC-3 (8 frames per block), Cues for the video'
     [mkvmerge_subs.mkv]='multi_audio.mkv remuxed by mkvmerge: laced audio, SRT and ASS subtitles (walked, not read through Cues)'
+    [h264_opengop.mkv]='20s 320x240@25 H.264 with open GOPs (x264 open-gop, bframes 3, keyint 50) + AAC stereo 48k eng'
     [looped_4min.mkv]='h264_aac.mp4 video looped 8x (4 min, copied) + 4 min AAC tone: big enough to see what an open reads'
     [audio_only.mka]='audio_only.m4a remuxed to Matroska (audio-only: a Cue per cluster)'
     [h264_aac.ts]='h264_aac.mp4 streams remuxed to MPEG-TS (Annex-B H.264, ADTS AAC)'
@@ -88,7 +89,7 @@ ORDER=(
     offset_start.mp4 offset_start.mkv subs.mp4 subs_only.mkv opus_flac.mkv
     dts.mkv truehd.mkv pcm.mov vorbis.mkv ac3_51.mp4
     hevc_aac.mkv no_bframes.mkv cues_front.mkv no_cues.mkv mkvmerge_multi.mkv mkvmerge_subs.mkv
-    looped_4min.mkv audio_only.mka h264_aac.ts hevc_aac.ts
+    h264_opengop.mkv looped_4min.mkv audio_only.mka h264_aac.ts hevc_aac.ts
     long_10min.mp4 long_2h.mp4 long_2h.mkv long_2h_subs.mp4 long_2h_subs.mkv
     empty.mp4 text.mp4 truncated.mp4 truncated_tail.mp4 corrupt.mp4 no_av.mkv truncated.mkv
 )
@@ -601,6 +602,13 @@ rec_mkvmerge() {
     mkvmerge -q -o "$2" "$1"
 }
 
+rec_h264_opengop_mkv() {
+    ff "${SMALL_VIDEO_IN[@]}" -f lavfi -t 20 -i "$STEREO_48K" -map 0:v -map 1:a \
+        -c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -bf 3 -threads "$THREADS" \
+        -x264-params "$X264_PARAMS:open-gop=1" -crf 28 -g 50 -keyint_min 25 \
+        -c:a aac -b:a 128k -ar 48000 -ac 2 -metadata:s:a:0 language=eng "${BITEXACT[@]}" "$1"
+}
+
 rec_looped_4min_mkv() {
     ff -stream_loop 7 -i "$OUTDIR/h264_aac.mp4" -f lavfi -t 240 -i "$STEREO_48K" -map 0:v -map 1:a \
         -c:v copy -c:a aac -b:a 96k -ar 48000 -ac 2 -t 240 -metadata:s:a:0 language=eng \
@@ -671,6 +679,7 @@ else
     skip mkvmerge_multi.mkv "mkvmerge (mkvtoolnix) is not installed"
     skip mkvmerge_subs.mkv "mkvmerge (mkvtoolnix) is not installed"
 fi
+produce h264_opengop.mkv rec_h264_opengop_mkv
 produce looped_4min.mkv rec_looped_4min_mkv
 produce audio_only.mka rec_mka
 produce h264_aac.ts rec_ts "$OUTDIR/h264_aac.mp4"

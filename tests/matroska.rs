@@ -36,6 +36,7 @@ const WITH_CUES: &[&str] = &[
     "vorbis.mkv",
     "mkvmerge_multi.mkv",
     "mkvmerge_subs.mkv",
+    "h264_opengop.mkv",
 ];
 
 /// Crawls `file` into `out` and returns every file written, by name.

@@ -14,7 +14,8 @@
 //!   -count_frames) as in the source; sum of EXTINF within one frame of the source duration.
 //! - rule3: init structure; per fragment mfhd sequence increasing, tfdt(n+1) = tfdt(n) + durations,
 //!   data offsets inside the mdat, sizes = mdat payload, EXTINF = sample durations, first video
-//!   sample of a segment flagged sync and an IDR/IRAP picture (NAL types checked).
+//!   sample of a segment flagged sync and an IDR/IRAP picture (NAL types checked; an H.264 open
+//!   GOP's I picture with a recovery-point SEI counts, as FFmpeg and MSE take it as a keyframe).
 //! - rule4: presentation times and sizes of every sample as in the source (no offset allowed;
 //!   MPEG-TS sources: sizes as rewritten from ADTS and Annex-B).
 //!   Times come from the boxes with ISO-BMFF semantics (tfdt + durations + signed composition
@@ -68,6 +69,7 @@ const MAIN_FILES: &[&str] = &[
     "mkvmerge_multi.mkv",
     "mkvmerge_subs.mkv",
     "audio_only.mka",
+    "h264_opengop.mkv",
 ];
 
 /// Sources whose audio needs the transcode feature: only the video checks are required; audio may
@@ -534,6 +536,42 @@ fn is_irap(types: &[u8], hevc: bool) -> bool {
     types.iter().any(|&t| if hevc { (16..=21).contains(&t) } else { t == 5 })
 }
 
+/// An H.264 access unit with a recovery-point SEI (payload type 6): the random access point of
+/// an open GOP (x264 `open-gop`), which FFmpeg and MSE take as a keyframe.
+fn h264_recovery_point(sample: &[u8], length_size: usize) -> bool {
+    let mut at = 0;
+    while at + length_size <= sample.len() {
+        let n = sample[at..at + length_size].iter().fold(0usize, |a, &b| (a << 8) | b as usize);
+        at += length_size;
+        let Some(nal) = sample.get(at..at + n) else { return false };
+        at += n;
+        if nal.first().map(|h| h & 0x1f) != Some(6) {
+            continue;
+        }
+        // SEI messages: ff-coded payload type and size, then the payload.
+        let mut i = 1;
+        while i < nal.len() && nal[i] != 0x80 {
+            let mut read = || {
+                let mut v = 0usize;
+                while let Some(&b) = nal.get(i) {
+                    i += 1;
+                    v += b as usize;
+                    if b != 0xff {
+                        break;
+                    }
+                }
+                v
+            };
+            let (kind, size) = (read(), read());
+            if kind == 6 {
+                return true;
+            }
+            i += size;
+        }
+    }
+    false
+}
+
 fn rule_fragments(c: &Corpus, transcode_set: bool, r: &mut Report) {
     for p in usable(c, transcode_set, r) {
         for t in p.tracks.iter().filter(|t| t.is_fmp4()) {
@@ -630,7 +668,8 @@ fn rule_fragments(c: &Corpus, transcode_set: bool, r: &mut Report) {
                             let bytes = &seg.data[s.offset..s.offset + s.size as usize];
                             match nal_types(bytes, init.nal_length_size, hevc) {
                                 Ok(types) => {
-                                    let irap = is_irap(&types, hevc);
+                                    let irap = is_irap(&types, hevc)
+                                        || (!hevc && types.contains(&1) && h264_recovery_point(bytes, init.nal_length_size));
                                     if (j == 0 && i == 0 && !irap) || (s.is_sync() && !irap) {
                                         r.fail(p, Some(t), format!(
                                             "{}: sample {i} is {} but holds no IDR/IRAP picture (NAL types {types:?})",
