@@ -599,7 +599,7 @@ rec_no_cues_mkv() {
 }
 
 rec_mkvmerge() {
-    mkvmerge -q -o "$2" "$1"
+    mkvmerge -q --deterministic 20240611 -o "$2" "$1"
 }
 
 rec_h264_opengop_mkv() {
