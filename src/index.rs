@@ -1227,3 +1227,51 @@ fn audio_delivery(info: &StreamInfo, c: &Collected, cfg: &Config, aac_rendition:
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annexb_and_adts_samples_are_rewritten_for_fmp4() {
+        let annexb = [0, 0, 0, 1, 0x65, 0xAA, 0xBB, 0, 0, 1, 0x41, 0xCC];
+        assert_eq!(SampleForm::detect(Codec::H264, &annexb), SampleForm::AnnexB);
+        assert_eq!(&*SampleForm::AnnexB.convert(&annexb), &[0, 0, 0, 3, 0x65, 0xAA, 0xBB, 0, 0, 0, 2, 0x41, 0xCC][..]);
+        // Already length-prefixed samples pass unchanged, whatever the form says.
+        let prefixed = [0, 0, 0, 2, 0x65, 0xAA];
+        assert_eq!(SampleForm::detect(Codec::H264, &prefixed), SampleForm::Native);
+        assert_eq!(&*SampleForm::AnnexB.convert(&prefixed), &prefixed[..]);
+        // ADTS: a 7-byte header (no CRC) in front of a raw AAC frame.
+        let frame_len = 7 + 3;
+        let adts = [
+            0xFF,
+            0xF1,
+            0x50,
+            0x80,
+            ((frame_len >> 3) & 0xFF) as u8,
+            (((frame_len & 7) << 5) | 0x1F) as u8,
+            0xFC,
+            0x21,
+            0x10,
+            0x04,
+        ];
+        assert_eq!(SampleForm::detect(Codec::Aac, &adts), SampleForm::Adts);
+        assert_eq!(&*SampleForm::Adts.convert(&adts), &[0x21, 0x10, 0x04][..]);
+        assert_eq!(SampleForm::detect(Codec::Aac, &[0x21, 0x10, 0x04]), SampleForm::Native);
+        assert_eq!(&*SampleForm::Native.convert(&adts), &adts[..]);
+    }
+
+    #[test]
+    fn derived_decode_times_keep_presentation_order() {
+        // I P B B (presentation 0, 120, 40, 80): decode times are the sorted presentation times
+        // delayed by the smallest amount that keeps each at or before its presentation time.
+        let mut s: Vec<SampleRec> = [0, 120, 40, 80].iter().map(|&p| SampleRec::new(0, p, p, 1, p == 0)).collect();
+        assert_eq!(reorder_delay(&s), 40);
+        synthesize_dts(&mut s, None);
+        assert_eq!(s.iter().map(|x| x.dts).collect::<Vec<_>>(), vec![-40, 0, 40, 80]);
+        assert!(s.iter().all(|x| x.dts <= x.pts()));
+        assert_eq!(s.iter().map(|x| x.pts()).collect::<Vec<_>>(), vec![0, 120, 40, 80]);
+        // A given delay is used as it is.
+        synthesize_dts(&mut s, Some(120));
+        assert_eq!(s[0].dts, -120);
+    }
+}

@@ -497,11 +497,7 @@ impl CuePlan {
             let mut a_clusters = vec![self.layout.first_cluster.unwrap_or(0)];
             for k in 1..n {
                 let b = rescale(bounds[k], amap.timescale as i64, 1_000_000);
-                let mid = |a: i64, next: i64| amap.out(a) + (amap.out(next) - amap.out(a)) / 2;
-                let find = |times: &[i64]| -> Option<i64> {
-                    let i = (0..times.len().saturating_sub(1)).find(|&i| mid(times[i], times[i + 1]) >= b)?;
-                    (i > 0).then_some(times[i])
-                };
+                let find = |times: &[i64]| first_frame_past(times, &amap, b);
                 let mut start = find(&windows[k].audio[f]);
                 let mut cluster = keys[cuts[k]].1;
                 // The boundary frame may be stored before the keyframe: walk from earlier Cues.
@@ -548,6 +544,16 @@ impl CuePlan {
     }
 }
 
+/// The first of consecutive audio frame times whose midpoint (on the output timeline, in
+/// `map`'s ticks) is at or past `boundary`: where the segment starting at `boundary` begins, by
+/// the rule `segmenter::segment_follower` applies. `None` unless a frame before it is in `times`
+/// too (then the walk started early enough to prove nothing earlier qualifies).
+fn first_frame_past(times: &[i64], map: &TimeMap, boundary: i64) -> Option<i64> {
+    let mid = |a: i64, next: i64| map.out(a) + (map.out(next) - map.out(a)) / 2;
+    let i = (0..times.len().saturating_sub(1)).find(|&i| mid(times[i], times[i + 1]) >= boundary)?;
+    (i > 0).then_some(times[i])
+}
+
 /// A segment whose samples are found by time when it is generated: those of its track with
 /// decode time in `[start, end)` (video: from the keyframe at `key_pts` to the next segment's).
 fn timed_segment(map: &TimeMap, start: i64, end: i64, key_pts: i64, bytes: u64, cluster: u64) -> Segment {
@@ -562,5 +568,40 @@ fn timed_segment(map: &TimeMap, start: i64, end: i64, key_pts: i64, bytes: u64, 
         out_duration: (map.out(end).max(0) as u64).saturating_sub(out_start),
         bytes,
         cluster,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audio_starts_at_the_first_frame_whose_midpoint_passes_the_boundary() {
+        // Matroska milliseconds to a 48 kHz track; AAC frames of 21.333 ms stored as 0, 21, 43, 64.
+        let map = TimeMap::new(1, 1000, 48_000, 48_000);
+        let times = [0, 21, 43, 64, 85];
+        // Boundary at 30 ms (1440 ticks): frame 21 has its midpoint at 32 ms, so it starts there.
+        assert_eq!(first_frame_past(&times, &map, 1440), Some(21));
+        // Boundary at 33 ms: 21's midpoint (32 ms) is before it, 43's (53.5 ms) is past it.
+        assert_eq!(first_frame_past(&times, &map, 1584), Some(43));
+        // The first frame qualifies: nothing proves an earlier, unseen frame does not.
+        assert_eq!(first_frame_past(&times, &map, 0), None);
+        // No frame pair reaches the boundary, or too few frames.
+        assert_eq!(first_frame_past(&times, &map, 10_000), None);
+        assert_eq!(first_frame_past(&[5], &map, 0), None);
+        // The shared shift moves frames and boundary alike.
+        let shifted = TimeMap { shift: 480, ..map };
+        assert_eq!(first_frame_past(&times, &shifted, 1440 + 480), Some(21));
+    }
+
+    #[test]
+    fn byte_rate_counts_both_ends() {
+        let rec = |t: i64, size: u32| crate::index::SampleRec::new(0, t, t, size, true);
+        let head = Collected { samples: (0..10).map(|i| rec(i * 10, 100)).collect(), ..Collected::default() };
+        let tail = Collected { samples: (0..5).map(|i| rec(1000 + i * 10, 300)).collect(), ..Collected::default() };
+        // 1000 bytes over 90 ticks and 1500 bytes over 40 ticks.
+        let rate = byte_rate(&head, &tail).unwrap();
+        assert!((rate - 2500.0 / 130.0).abs() < 1e-9, "{rate}");
+        assert_eq!(byte_rate(&Collected::default(), &Collected::default()), None);
     }
 }

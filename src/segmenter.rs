@@ -220,3 +220,24 @@ fn kept(mut samples: Vec<SampleRec>) -> Vec<SampleRec> {
     samples.shrink_to_fit();
     samples
 }
+
+#[cfg(test)]
+mod tests {
+    use super::choose_cuts;
+
+    #[test]
+    fn cuts_at_the_last_keyframe_within_the_target() {
+        // Keyframes every 2 s, target 6 s: segments of 6 s, the last one shorter.
+        let keys: Vec<i64> = (0..10).map(|k| k * 2_000_000).collect();
+        assert_eq!(choose_cuts(&keys, 20_000_000, 6_000_000), vec![0, 3, 6, 9]);
+        // Irregular GOPs: the last keyframe within 6 s of each segment start.
+        let keys = [0, 2_500_000, 5_900_000, 6_100_000, 11_000_000, 12_500_000];
+        assert_eq!(choose_cuts(&keys, 15_000_000, 6_000_000), vec![0, 2, 4]);
+        // A GOP longer than the target: the next keyframe, never an empty segment.
+        let keys = [0, 9_000_000, 10_000_000];
+        assert_eq!(choose_cuts(&keys, 20_000_000, 6_000_000), vec![0, 1, 2]);
+        // Everything fits in one segment.
+        assert_eq!(choose_cuts(&[0, 1_000_000, 2_000_000], 5_000_000, 6_000_000), vec![0]);
+        assert_eq!(choose_cuts(&[0], 60_000_000, 6_000_000), vec![0]);
+    }
+}
