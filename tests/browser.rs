@@ -23,7 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 const NODE_TIMEOUT: Duration = Duration::from_secs(150);
-const MEDIA: &[&str] = &["multi_audio.mkv", "h264_aac.mp4", "offset_start.mkv", "subs.mp4", "audio_only.m4a"];
+const MEDIA: &[&str] = &["multi_audio.mkv", "h264_aac.mp4", "offset_start.mkv", "subs.mp4", "mkvmerge_multi.mkv", "audio_only.m4a"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

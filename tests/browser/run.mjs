@@ -456,7 +456,26 @@ async function main() {
     await reportNonFatal('h264_aac.mp4');
   });
 
-  // 6. Audio only ------------------------------------------------------------------------------
+  // 6. mkvmerge's Matroska (laced AAC split from its blocks, indexed from the Cues) to the end --
+  await check("mkvmerge_multi.mkv: plays to the end at 4x with audio, 'ended' fires", async () => {
+    await load('mkvmerge_multi.mkv');
+    await waitUntil('MANIFEST_PARSED', () => T.ev.manifestParsed, null, 10_000);
+    await page.evaluate(() => { T.video.defaultPlaybackRate = 4; T.video.playbackRate = 4; });
+    await play();
+    await waitUntil("'ended'", () => T.ev.ended, null, 25_000);
+    const s = await state();
+    info(`mkvmerge_multi.mkv: ended at ${fmt(s.currentTime)} of ${fmt(s.duration)}, ${s.audioDecodedBytes} audio bytes decoded, ` +
+      `playback quality ${JSON.stringify(s.quality)}`);
+    await assertNoFatal('during playback');
+    if (!near(s.duration, 20, 0.5)) throw new Fail(`duration ${fmt(s.duration)}, expected ~20 s`);
+    if (!near(s.currentTime, s.duration, 0.5)) throw new Fail(`ended at ${fmt(s.currentTime)} of ${fmt(s.duration)}`);
+    if (s.audioDecodedBytes !== null && !(s.audioDecodedBytes > 0)) throw new Fail(`no audio decoded (webkitAudioDecodedByteCount ${s.audioDecodedBytes})`);
+    if (s.mediaError) throw new Fail(`media element error: ${s.mediaError}`);
+    if (s.quality && s.quality.corrupted > 0) throw new Fail(`${s.quality.corrupted} corrupted video frames`);
+    await reportNonFatal('mkvmerge_multi.mkv');
+  });
+
+  // 7. Audio only ------------------------------------------------------------------------------
   await check('audio_only.m4a: plays', async () => {
     await load('audio_only.m4a');
     await waitUntil('MANIFEST_PARSED', () => T.ev.manifestParsed, null, 10_000);
