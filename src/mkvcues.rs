@@ -1,8 +1,9 @@
 //! Matroska indexed from its Cues instead of a packet scan.
 //!
 //! Opening reads, besides the header:
-//! - the Cues (keyframe times and cluster positions of the video track), which give the
-//!   segment cuts by the same rule as every other container (`segmenter::choose_cuts`);
+//! - the Cues (keyframe times and cluster positions of the video track; of the audio track in an
+//!   audio-only file), which give the segment cuts by the same rule as every other container
+//!   (`segmenter::choose_cuts`);
 //! - the packets of the first GOPs and of the last ~20 s through FFmpeg (codec configuration,
 //!   encoder priming, the shared shift, the end of every track, truncation);
 //! - around each cut, the headers of the blocks that follow the keyframe (never their data):
@@ -17,7 +18,8 @@
 //!
 //! Each segment remembers the cluster its first sample is in; generating it walks the blocks
 //! from there and reads only that track's frames (`Media::read_blocks`), like MP4 segments are
-//! read by byte position. Laced blocks and compressed tracks go through FFmpeg instead.
+//! read by byte position. Tracks with compressed frames (ContentEncoding), laced video, laced
+//! frames without a duration and damaged stretches are read through FFmpeg instead.
 //!
 //! Laced audio blocks (mkvmerge laces AAC, AC-3, ... by default) are split into frames timed
 //! the way FFmpeg times them (block time + duration x n / frames).
@@ -64,7 +66,7 @@ pub(crate) struct CuePlan {
     cues: Vec<CuePoint>,
     /// Packets from the last Cue before the final ~20 s to the end, per stream.
     tail: Vec<Collected>,
-    /// Packets of the first GOPs, per stream (for byte rates).
+    /// Bytes per tick of each stream, from the packets read at both ends.
     head_rates: Vec<Option<f64>>,
     /// The video's decode-time delay (derived decode times = sorted presentation times - delay).
     delay: i64,
