@@ -64,6 +64,7 @@ declare -A DESC=(
     [mkvmerge_multi.mkv]='multi_audio.mp4 remuxed by mkvmerge: laced AAC, AC-3, E-AC-3 (8 frames per block), Cues for the video'
     [mkvmerge_subs.mkv]='multi_audio.mkv remuxed by mkvmerge: laced audio, SRT and ASS subtitles (walked, not read through Cues)'
     [h264_opengop.mkv]='20s 320x240@25 H.264 with open GOPs (x264 open-gop, bframes 3, keyint 50) + AAC stereo 48k eng'
+    [subs_outlast.mkv]='h264_aac.mp4 (30 s) + an SRT of 100 cues every 0.5 s up to 49.9 s, by mkvmerge: subtitles outlast the video'
     [looped_4min.mkv]='h264_aac.mp4 video looped 8x (4 min, copied) + 4 min AAC tone: big enough to see what an open reads'
     [audio_only.mka]='audio_only.m4a remuxed to Matroska (audio-only: a Cue per cluster)'
     [h264_aac.ts]='h264_aac.mp4 streams remuxed to MPEG-TS (Annex-B H.264, ADTS AAC)'
@@ -89,7 +90,7 @@ ORDER=(
     offset_start.mp4 offset_start.mkv subs.mp4 subs_only.mkv opus_flac.mkv
     dts.mkv truehd.mkv pcm.mov vorbis.mkv ac3_51.mp4
     hevc_aac.mkv no_bframes.mkv cues_front.mkv no_cues.mkv mkvmerge_multi.mkv mkvmerge_subs.mkv
-    h264_opengop.mkv looped_4min.mkv audio_only.mka h264_aac.ts hevc_aac.ts
+    h264_opengop.mkv subs_outlast.mkv looped_4min.mkv audio_only.mka h264_aac.ts hevc_aac.ts
     long_10min.mp4 long_2h.mp4 long_2h.mkv long_2h_subs.mp4 long_2h_subs.mkv
     empty.mp4 text.mp4 truncated.mp4 truncated_tail.mp4 corrupt.mp4 no_av.mkv truncated.mkv
 )
@@ -619,6 +620,15 @@ rec_mka() {
     ff -i "$OUTDIR/audio_only.m4a" -map 0:a -c copy -metadata:s:a:0 language=eng "${BITEXACT[@]}" -f matroska "$1"
 }
 
+rec_subs_outlast_mkv() {
+    local i srt="$WORK/dense.srt"
+    for ((i = 0; i < 100; i++)); do
+        printf '%d\n00:00:%02d,%03d --> 00:00:%02d,%03d\nline %d\n\n' $((i + 1)) \
+            $((i / 2)) $((i % 2 * 500)) $((i / 2)) $((i % 2 * 500 + 400)) "$i"
+    done >"$srt"
+    mkvmerge -q --deterministic 20240611 -o "$1" "$OUTDIR/h264_aac.mp4" --language 0:eng "$srt"
+}
+
 rec_ts() {
     ff -i "$1" -map 0:v -map 0:a -c copy -metadata:s:a:0 language=eng "${BITEXACT[@]}" -f mpegts "$2"
 }
@@ -675,9 +685,11 @@ produce no_cues.mkv rec_no_cues_mkv
 if command -v mkvmerge >/dev/null 2>&1; then
     produce mkvmerge_multi.mkv rec_mkvmerge "$OUTDIR/multi_audio.mp4"
     produce mkvmerge_subs.mkv rec_mkvmerge "$OUTDIR/multi_audio.mkv"
+    produce subs_outlast.mkv rec_subs_outlast_mkv
 else
     skip mkvmerge_multi.mkv "mkvmerge (mkvtoolnix) is not installed"
     skip mkvmerge_subs.mkv "mkvmerge (mkvtoolnix) is not installed"
+    skip subs_outlast.mkv "mkvmerge (mkvtoolnix) is not installed"
 fi
 produce h264_opengop.mkv rec_h264_opengop_mkv
 produce looped_4min.mkv rec_looped_4min_mkv

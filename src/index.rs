@@ -793,7 +793,7 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
         wanted.extend(extractors.keys().copied());
         // The demuxer has read nothing yet but its probe, whose packets it returns first.
         scan(&mut dmx, &wanted, &mut collected, &mut extractors)?;
-        check_complete(&dmx, &infos, &av, &collected)?;
+        check_complete(&dmx, &infos, &av, &collected, &extractors)?;
     }
     let format = dmx.format_name();
     drop(dmx);
@@ -808,8 +808,16 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
 
 /// A scanned file whose packets stop well before the duration its header declares was cut
 /// short (an interrupted copy or download): say so instead of serving part of it.
-pub(crate) fn check_complete(dmx: &Demuxer, infos: &[StreamInfo], av: &[usize], collected: &[Collected]) -> Result<()> {
+pub(crate) fn check_complete(
+    dmx: &Demuxer,
+    infos: &[StreamInfo],
+    av: &[usize],
+    collected: &[Collected],
+    extractors: &HashMap<usize, CueExtractor>,
+) -> Result<()> {
     let Some(declared) = dmx.duration_us() else { return Ok(()) };
+    // Subtitles may outlast the audio and video (the declared duration covers every track).
+    let subtitles_end = extractors.values().filter_map(CueExtractor::last_time_us).max().unwrap_or(0);
     let end = av
         .iter()
         .filter_map(|&s| {
@@ -823,6 +831,7 @@ pub(crate) fn check_complete(dmx: &Demuxer, infos: &[StreamInfo], av: &[usize], 
     // Containers disagree on whether the declared duration counts from 0 or from the first
     // timestamp; the smaller reading (from 0) is the safe one. Allow for rounding and streams
     // that end a little early: 1 s or 2 %.
+    let end = end.max(subtitles_end);
     let expected = declared;
     if expected - end > 1_000_000.max(declared / 50) {
         return Err(Error::media(format!(

@@ -10,7 +10,8 @@
 //!   the segment's earliest presentation time (open GOPs) and, for every audio track, the first
 //!   frame whose midpoint is past the boundary — the same rule `segmenter::segment_follower`
 //!   applies to a scanned file, so EXTINF values are the real sums of sample durations;
-//! - for text subtitle tracks, every block header and only the subtitle blocks' data.
+//! - for text subtitle tracks, the blocks their Cues point at (FFmpeg and mkvmerge give every
+//!   subtitle block one); for other muxers, every block header and only subtitle blocks' data.
 //!
 //! A 2-hour film is opened by reading its Cues and a page of block headers per segment
 //! boundary. Segment sizes for BANDWIDTH come from the byte ranges between keyframes, minus the
@@ -190,7 +191,12 @@ pub(crate) fn build(
             return Ok(fallback(path, format!("stream {s} starts late or ends early")));
         }
     }
-    check_complete(dmx, infos, &av, &tail)?;
+    if !extractors.is_empty() {
+        if let Err(e) = extract_cues(&file, identity.size, &layout, &numbers, &mut extractors) {
+            return Ok(fallback(path, e));
+        }
+    }
+    check_complete(dmx, infos, &av, &tail, &extractors)?;
     // The video's reorder delay, from whole GOPs of the head and of the tail.
     let gop_delay = |c: &Collected, to_last_key: bool| -> i64 {
         let first = c.samples.iter().position(|s| s.key()).unwrap_or(0);
@@ -215,11 +221,6 @@ pub(crate) fn build(
         .max()
         .unwrap_or(layout.segment_end);
 
-    if !extractors.is_empty() {
-        if let Err(e) = extract_cues(&file, identity.size, &layout, &numbers, &mut extractors) {
-            return Ok(fallback(path, e));
-        }
-    }
     let mut plan = CuePlan {
         path: path.to_path_buf(),
         file,
@@ -272,11 +273,13 @@ fn extract_cues(
 ) -> mkvindex::MkvResult<()> {
     let by_number: HashMap<u64, usize> = extractors.keys().map(|&s| (numbers[s], s)).collect();
     let mut walker = BlockWalker::new(file, size, layout, layout.first_cluster.unwrap_or(layout.segment_end));
-    // FFmpeg's muxer gives every subtitle block a Cue with its position in the cluster: then
-    // only those blocks are read. Other muxers may index subtitles sparsely: walk every block.
+    // FFmpeg's muxer and mkvmerge give every subtitle block a Cue with its position in the
+    // cluster: then only those blocks are read. Other muxers may index subtitles sparsely (or
+    // not at all): walk every block.
     let cued: Vec<CuePoint> = layout.cues.iter().filter(|c| by_number.contains_key(&c.track)).copied().collect();
     let every_track_cued = by_number.keys().all(|n| cued.iter().any(|c| c.track == *n));
-    if layout.muxing_app.starts_with("Lavf") && every_track_cued && cued.iter().all(|c| c.relative.is_some()) {
+    let cues_every_subtitle = layout.muxing_app.starts_with("Lavf") || layout.writing_app.starts_with("mkvmerge");
+    if cues_every_subtitle && every_track_cued && cued.iter().all(|c| c.relative.is_some()) {
         walker.set_read_size(512);
         let mut blocks = Vec::with_capacity(cued.len());
         for c in &cued {

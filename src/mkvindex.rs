@@ -38,6 +38,7 @@ const ID_CUE_TRACK: u32 = 0xF7;
 const ID_CUE_CLUSTER_POSITION: u32 = 0xF1;
 const ID_CUE_RELATIVE_POSITION: u32 = 0xF0;
 const ID_MUXING_APP: u32 = 0x4D80;
+const ID_WRITING_APP: u32 = 0x5741;
 const ID_CLUSTER: u32 = 0x1F43_B675;
 const ID_CLUSTER_TIMESTAMP: u32 = 0xE7;
 const ID_SIMPLE_BLOCK: u32 = 0xA3;
@@ -105,6 +106,8 @@ pub struct Layout {
     pub first_cluster: Option<u64>,
     /// The MuxingApp of the Info element (e.g. `Lavf60.3.100`, `libebml v1.4.2 + libmatroska`).
     pub muxing_app: String,
+    /// The WritingApp of the Info element (e.g. `mkvmerge v74.0.0 ...`, `Lavf60.3.100`).
+    pub writing_app: String,
 }
 
 impl Layout {
@@ -246,6 +249,9 @@ pub fn read_layout(file: &File, file_size: u64) -> MkvResult<Option<Layout>> {
                     }
                     if f.id == ID_MUXING_APP {
                         layout.muxing_app = String::from_utf8_lossy(&r.data(&f, 256)?).into_owned();
+                    }
+                    if f.id == ID_WRITING_APP {
+                        layout.writing_app = String::from_utf8_lossy(&r.data(&f, 256)?).into_owned();
                     }
                 }
             }

@@ -335,6 +335,12 @@ impl CueExtractor {
         Ok(())
     }
 
+    /// When the last cue collected so far ends (or starts, when its end is not known yet), in
+    /// microseconds of the source timeline.
+    pub fn last_time_us(&self) -> Option<i64> {
+        self.pending.iter().map(|c| c.end_us.unwrap_or(c.start_us)).max()
+    }
+
     /// Number of cues collected so far.
     pub fn cue_count(&self) -> usize {
         self.pending.len()

@@ -37,6 +37,7 @@ const WITH_CUES: &[&str] = &[
     "mkvmerge_multi.mkv",
     "mkvmerge_subs.mkv",
     "h264_opengop.mkv",
+    "subs_outlast.mkv",
 ];
 
 /// Crawls `file` into `out` and returns every file written, by name.
