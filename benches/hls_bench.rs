@@ -149,7 +149,7 @@ fn section_mkv() {
     println!("\n## Matroska open: from the Cues vs a packet scan vs ffprobe -show_packets\n");
     println!("| file | size | segments | from Cues: time / bytes read | packet scan: time / bytes read | ffprobe -show_packets | scan / Cues |");
     println!("|---|---|---|---|---|---|---|");
-    for f in ["long_2h.mkv", "long_2h_subs.mkv", "h264_aac.mkv", "multi_audio.mkv"] {
+    for f in ["long_2h.mkv", "long_2h_mkvmerge.mkv", "long_2h_subs.mkv", "h264_aac.mkv", "multi_audio.mkv"] {
         let p = media(f);
         if !p.exists() {
             println!("| {f} | missing (run scripts/gen-media.sh --long) | | | | | |");

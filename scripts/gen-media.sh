@@ -73,6 +73,7 @@ declare -A DESC=(
     [long_10min.mp4]='10min 1280x720@25 H.264 (keyint 50) + AAC stereo 48k; --long only'
     [long_2h.mp4]='2h 320x180@25 H.264 + AAC (1-min segment concatenated 120x); --long only'
     [long_2h.mkv]='long_2h.mp4 remuxed to Matroska (Cues at the end); --long only'
+    [long_2h_mkvmerge.mkv]='long_2h.mp4 remuxed by mkvmerge (laced AAC, audio at each keyframe stored before it); --long only'
     [long_2h_subs.mkv]='long_2h_subs.mp4 remuxed to Matroska, its two mov_text tracks as SRT; --long only'
     [long_2h_subs.mp4]='long_2h.mp4 + mov_text eng (2399 cues every 3s, src/long_eng.srt) + mov_text fre (1439 cues every 5s, src/long_fre.srt); --long only'
     [empty.mp4]='BAD: zero bytes'
@@ -91,7 +92,7 @@ ORDER=(
     dts.mkv truehd.mkv pcm.mov vorbis.mkv ac3_51.mp4
     hevc_aac.mkv no_bframes.mkv cues_front.mkv no_cues.mkv mkvmerge_multi.mkv mkvmerge_subs.mkv
     h264_opengop.mkv subs_outlast.mkv looped_4min.mkv audio_only.mka h264_aac.ts hevc_aac.ts
-    long_10min.mp4 long_2h.mp4 long_2h.mkv long_2h_subs.mp4 long_2h_subs.mkv
+    long_10min.mp4 long_2h.mp4 long_2h.mkv long_2h_subs.mp4 long_2h_subs.mkv long_2h_mkvmerge.mkv
     empty.mp4 text.mp4 truncated.mp4 truncated_tail.mp4 corrupt.mp4 no_av.mkv truncated.mkv
 )
 
@@ -703,6 +704,11 @@ if ((LONG)); then
     produce long_2h.mkv rec_long_2h_mkv
     produce long_2h_subs.mp4 rec_long_2h_subs_mp4
     produce long_2h_subs.mkv rec_long_2h_subs_mkv
+    if command -v mkvmerge >/dev/null 2>&1; then
+        produce long_2h_mkvmerge.mkv rec_mkvmerge "$OUTDIR/long_2h.mp4"
+    else
+        skip long_2h_mkvmerge.mkv "mkvmerge (mkvtoolnix) is not installed"
+    fi
 fi
 
 # Bad inputs.
