@@ -536,9 +536,8 @@ fn closed_gop_keyframe(codec: Codec, extradata: &[u8], sample: &[u8]) -> bool {
 /// the sorted presentation times, delayed by `delay` or, by default, just enough that no
 /// sample decodes after it shows.
 fn synthesize_dts(samples: &mut [RawSample], delay: Option<i64>) {
-    let mut sorted: Vec<i64> = samples.iter().map(|s| s.pts()).collect();
-    sorted.sort_unstable();
-    let delay = delay.unwrap_or_else(|| reorder_delay(samples));
+    let sorted = sorted_pts(samples);
+    let delay = delay.unwrap_or_else(|| delay_for(samples, &sorted));
     for (s, p) in samples.iter_mut().zip(&sorted) {
         s.set_dts(p - delay);
     }
@@ -547,9 +546,17 @@ fn synthesize_dts(samples: &mut [RawSample], delay: Option<i64>) {
 /// The smallest delay that keeps every derived decode time at or before its presentation
 /// time: the largest gap between a sample's rank in presentation order and its own time.
 pub(crate) fn reorder_delay(samples: &[RawSample]) -> i64 {
+    delay_for(samples, &sorted_pts(samples))
+}
+
+fn sorted_pts(samples: &[RawSample]) -> Vec<i64> {
     let mut sorted: Vec<i64> = samples.iter().map(|s| s.pts()).collect();
     sorted.sort_unstable();
-    samples.iter().zip(&sorted).map(|(s, p)| p - s.pts()).max().unwrap_or(0).max(0)
+    sorted
+}
+
+fn delay_for(samples: &[RawSample], sorted: &[i64]) -> i64 {
+    samples.iter().zip(sorted).map(|(s, p)| p - s.pts()).max().unwrap_or(0).max(0)
 }
 
 /// Builds the index of `path`. Opening a large MP4 reads its header only.
