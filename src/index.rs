@@ -311,9 +311,6 @@ pub struct MediaIndex {
     pub shift_us: i64,
     /// Matroska planned from Cues: what the block walker needs to read segments (no Cues kept).
     pub matroska: Option<crate::mkvindex::Layout>,
-    /// The demuxer's timestamps are exact and seeks land on the asked sample (MP4): segments
-    /// read through FFmpeg select packets by time.
-    pub from_container_index: bool,
     /// What the index was built from.
     pub indexed_from: IndexSource,
     /// Time spent indexing.
@@ -329,6 +326,11 @@ impl MediaIndex {
     /// Served fMP4 tracks of a kind.
     pub fn served(&self, kind: TrackKind) -> impl Iterator<Item = &Track> {
         self.tracks.iter().filter(move |t| t.kind == kind && t.is_served())
+    }
+    /// The demuxer's timestamps are exact and seeks land on the asked sample (MP4 sample
+    /// tables): segments read through FFmpeg select packets by time.
+    pub fn exact_timestamps(&self) -> bool {
+        self.indexed_from == IndexSource::SampleTables
     }
     /// Number of segments every rendition is cut into.
     pub fn segment_count(&self) -> usize {
@@ -720,12 +722,8 @@ fn build_from_mp4(
     if !infos.iter().any(|i| matches!(i.kind, TrackKind::Video | TrackKind::Audio)) {
         return Err(Error::new(ErrorKind::NoPlayableTracks, "nothing to play: the file has no audio or video stream"));
     }
-    let index = assemble(path, identity, cfg, infos, collected, extractors, true, "mov,mp4,m4a,3gp,3g2,mj2".into(), started, None)?;
-    Ok(index.map(|mut ix| {
-        ix.indexed_from = IndexSource::SampleTables;
-        ix.index_time = started.elapsed();
-        ix
-    }))
+    let format = "mov,mp4,m4a,3gp,3g2,mj2".to_string();
+    assemble(path, identity, cfg, infos, collected, extractors, IndexSource::SampleTables, format, started, None)
 }
 
 /// Frame rate of an MP4 video track: samples over duration.
@@ -805,12 +803,8 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
     let format = dmx.format_name();
     drop(dmx);
     let source = if from_container_index { IndexSource::SampleTables } else { IndexSource::PacketScan };
-    let index = assemble(path, identity, cfg, infos, collected, extractors, from_container_index, format, started, None)?;
-    Ok(index.map(|mut ix| {
-        ix.indexed_from = source;
-        ix
-    })
-    .expect("the packet-scan segmentation always succeeds"))
+    assemble(path, identity, cfg, infos, collected, extractors, source, format, started, None)?
+        .ok_or_else(|| Error::internal("segmenting without a Cue plan gave no index"))
 }
 
 /// A scanned file whose packets stop well before the duration its header declares was cut
@@ -998,7 +992,7 @@ pub(crate) fn assemble(
     infos: Vec<StreamInfo>,
     mut collected: Vec<Collected>,
     mut extractors: HashMap<usize, CueExtractor>,
-    from_container_index: bool,
+    indexed_from: IndexSource,
     format: String,
     started: Instant,
     cue_plan: Option<&mut crate::mkvcues::CuePlan>,
@@ -1040,9 +1034,13 @@ pub(crate) fn assemble(
     }
     apply_shared_shift(&mut tracks, &collected);
     let target_us = cfg.segment_duration.as_micros() as i64;
+    let mut matroska = None;
     let boundaries = match cue_plan {
         Some(plan) => match plan.segment(&mut tracks, &mut collected, main, target_us)? {
-            Some(b) => b,
+            Some(b) => {
+                matroska = Some(plan.reader_layout());
+                b
+            }
             None => return Ok(None),
         },
         None => {
@@ -1075,9 +1073,8 @@ pub(crate) fn assemble(
         boundaries_us: boundaries,
         mpegts_origin,
         shift_us: m.ticks_to_us(m.shift),
-        matroska: None,
-        from_container_index,
-        indexed_from: IndexSource::PacketScan,
+        matroska,
+        indexed_from,
         index_time: started.elapsed(),
     }))
 }

@@ -197,7 +197,7 @@ impl Media {
         if let Some(d) = self.demuxers.lock().pop() {
             return Ok(d);
         }
-        Demuxer::open(&self.index.path, !self.index.from_container_index)
+        Demuxer::open(&self.index.path, !self.index.exact_timestamps())
     }
 
     fn put_demuxer(&self, d: Demuxer) {
@@ -319,9 +319,9 @@ impl Media {
         if let Delivery::Transcode { params, target, .. } = &t.delivery {
             let (lo, hi) = (t.map.from_us(transcode::preroll_us()), t.map.from_us(transcode::postroll_us()));
             let (from, to) = (seg.src_start - lo, seg.src_end + hi);
-            let packets = match (&t.sample_table, self.index.from_container_index) {
+            let packets = match (&t.sample_table, self.index.exact_timestamps()) {
                 // Exact container timestamps: select by time after an exact seek.
-                (_, true) | (None, false) => self.with_demuxer(|d| read_packets(d, t, from, to, self.index.from_container_index)),
+                (_, true) | (None, false) => self.with_demuxer(|d| read_packets(d, t, from, to, self.index.exact_timestamps())),
                 // Timestamps after a seek may be estimates (MP3): anchor on byte positions and
                 // use the timestamps found at indexing.
                 (Some(table), false) => self.with_demuxer(|d| read_anchored(d, t, table, from, to)),
@@ -353,7 +353,7 @@ impl Media {
                 }
             }
         } else {
-            self.with_demuxer(|d| read_segment(d, t, &seg, self.index.from_container_index)).map_err(ctx)?
+            self.with_demuxer(|d| read_segment(d, t, &seg, self.index.exact_timestamps())).map_err(ctx)?
         };
         // Decode times derived per segment (Matroska B-frames planned from Cues): the sorted
         // presentation times minus the track's delay, as a scan would have derived them.

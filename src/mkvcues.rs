@@ -236,14 +236,7 @@ pub(crate) fn build(
         data_end,
     };
     let format = dmx.format_name();
-    let ix = assemble(path, identity, cfg, infos.to_vec(), head, extractors, false, format, started, Some(&mut plan))?;
-    let reader_layout = plan.reader_layout();
-    Ok(ix.map(|mut ix| {
-        ix.matroska = Some(reader_layout);
-        ix.indexed_from = IndexSource::MatroskaCues;
-        ix.index_time = started.elapsed();
-        ix
-    }))
+    assemble(path, identity, cfg, infos.to_vec(), head, extractors, IndexSource::MatroskaCues, format, started, Some(&mut plan))
 }
 
 /// Bytes per tick of a stream, from the packets read at the start and at the end.
