@@ -46,7 +46,7 @@ use crate::index::{
 use crate::mkvindex::{self, BlockWalker, CuePoint, Layout};
 use crate::segmenter::{choose_cuts, transcode_segments};
 use crate::subtitle::CueExtractor;
-use crate::timeline::{rescale, TimeMap};
+use crate::timeline::TimeMap;
 
 /// Most blocks one boundary probe may walk before the plan gives up (a damaged file).
 const MAX_PROBE_BLOCKS: usize = 50_000;
@@ -134,7 +134,8 @@ pub(crate) fn build(
         let why = format!("{} Cues of the main track, time bases ok {tb_ok}, subtitle tracks ok {subs_ok}", cues.len());
         return Ok(fallback(path, why));
     }
-    let us = |ticks: i64| rescale(ticks, scale, 1000);
+    let main_map = TimeMap::new(infos[main].tb.0, infos[main].tb.1, 1, 1);
+    let us = |ticks: i64| main_map.us(ticks);
     // Cues that leave long stretches unindexed (or stop early) would make long segments where
     // a scan finds keyframes: check they cover the declared duration densely.
     let declared_us = dmx.duration_us().unwrap_or(0);
@@ -156,7 +157,7 @@ pub(crate) fn build(
     // (The demuxer has read nothing but its probe's packets, which it returns first.)
     let mut head: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
     {
-        let one_s = rescale(1_000_000, 1000, scale.max(1));
+        let one_s = main_map.from_us(1_000_000);
         let mut second_key: Option<i64> = None;
         let mut latest: HashMap<usize, i64> = HashMap::new();
         let mut seen_keys = 0usize;
@@ -430,7 +431,7 @@ impl CuePlan {
             let longest = collected[i].samples.windows(2).take(64).map(|w| w[1].dts - w[0].dts).max().unwrap_or(0);
             horizon_us = horizon_us.max(2 * m.us(longest) + 1_000);
         }
-        let horizon_ticks = rescale(horizon_us, vmap.den, vmap.num * 1_000_000);
+        let horizon_ticks = vmap.from_us(horizon_us);
         let mut windows: Vec<Window> = Vec::with_capacity(cuts.len());
         let mut bounds: Vec<i64> = Vec::with_capacity(cuts.len() + 1);
         let vnum = self.numbers[self.main_stream];
@@ -494,7 +495,7 @@ impl CuePlan {
             let mut a_starts = vec![first.dts];
             let mut a_clusters = vec![self.layout.first_cluster.unwrap_or(0)];
             for k in 1..n {
-                let b = rescale(bounds[k], amap.timescale as i64, 1_000_000);
+                let b = amap.us_to_ticks(bounds[k]);
                 let find = |times: &[i64]| first_frame_past(times, &amap, b);
                 let mut start = find(&windows[k].audio[f]);
                 let mut cluster = keys[cuts[k]].1;

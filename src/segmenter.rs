@@ -148,7 +148,7 @@ pub(crate) fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) 
     // samples (in order) advance one cursor: no per-sample division or search.
     let inner: Vec<i64> = bounds[1..bounds.len() - 1]
         .iter()
-        .map(|&b| crate::timeline::rescale(b, map.timescale as i64, 1_000_000))
+        .map(|&b| map.us_to_ticks(b))
         .collect();
     let mut k = 0usize;
     let mut start = 0usize;

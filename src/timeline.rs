@@ -79,6 +79,11 @@ impl TimeMap {
         rescale(ticks, 1_000_000, self.timescale as i64)
     }
 
+    /// Microseconds to output ticks (the inverse of `ticks_to_us`).
+    pub fn us_to_ticks(&self, us: i64) -> i64 {
+        rescale(us, self.timescale as i64, 1_000_000)
+    }
+
     /// Microseconds to source units (rounded to nearest).
     pub fn from_us(&self, us: i64) -> i64 {
         rescale(us, self.den, self.num * 1_000_000)
