@@ -27,6 +27,19 @@ pub struct IndexEntry {
     pub keyframe: bool,
 }
 
+/// A packet made from bytes read without the demuxer (MP4 samples and Matroska blocks read by
+/// position), with the timing the index gives it.
+pub fn timed_packet(data: &[u8], pts: i64, dts: Option<i64>, duration: i64, key: bool) -> ff::Packet {
+    let mut p = ff::Packet::copy(data);
+    p.set_pts(Some(pts));
+    p.set_dts(dts);
+    p.set_duration(duration);
+    if key {
+        p.set_flags(ff::packet::Flags::KEY);
+    }
+    p
+}
+
 /// An opened demuxer for one file. Not shared between threads at once; kept in a per-media pool.
 pub struct Demuxer {
     input: Input,

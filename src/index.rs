@@ -745,11 +745,8 @@ fn read_at(file: &File, pos: u64, size: u32) -> Option<Vec<u8>> {
 fn feed_cues(file: &File, samples: &[mp4index::Mp4Sample], end_dts: i64, x: &mut CueExtractor) {
     for (i, s) in samples.iter().enumerate() {
         let Some(data) = read_at(file, s.pos, s.size) else { continue };
-        let mut pkt = ff::Packet::copy(&data);
-        pkt.set_pts(Some(s.pts));
-        pkt.set_dts(Some(s.dts));
-        pkt.set_duration(samples.get(i + 1).map_or(end_dts, |n| n.dts) - s.dts);
-        x.push(&pkt).ok();
+        let duration = samples.get(i + 1).map_or(end_dts, |n| n.dts) - s.dts;
+        x.push(&crate::demux::timed_packet(&data, s.pts, Some(s.dts), duration, false)).ok();
     }
 }
 

@@ -9,7 +9,7 @@ use ffmpeg_next as ff;
 use parking_lot::Mutex;
 
 use crate::cache::Bytes;
-use crate::demux::Demuxer;
+use crate::demux::{timed_packet, Demuxer};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fmp4::{self, SampleMeta, TrackInit};
 use crate::index::{Delivery, FileIdentity, MediaIndex, SampleRec, Segment, Track, TrackKind};
@@ -285,12 +285,7 @@ impl Media {
                     break;
                 }
                 let len = usize::try_from(b.data_len).map_err(|_| damaged(format!("block at byte {} too large", b.pos)))?;
-                let mut p = ff::Packet::copy(&w.read(b.data, len).map_err(damaged)?);
-                p.set_pts(Some(b.time));
-                if b.key {
-                    p.set_flags(ff::packet::Flags::KEY);
-                }
-                out.push(p);
+                out.push(timed_packet(&w.read(b.data, len).map_err(damaged)?, b.time, None, 0, b.key));
                 continue;
             }
             // Audio: every frame (laced ones split as FFmpeg splits them) timed in the range.
@@ -303,11 +298,7 @@ impl Media {
                     continue;
                 }
                 let len = usize::try_from(size).map_err(|_| damaged(format!("frame at byte {pos} too large")))?;
-                let mut p = ff::Packet::copy(&w.read(pos, len).map_err(damaged)?);
-                p.set_pts(Some(time));
-                p.set_dts(Some(time));
-                p.set_flags(ff::packet::Flags::KEY);
-                out.push(p);
+                out.push(timed_packet(&w.read(pos, len).map_err(damaged)?, time, Some(time), 0, true));
             }
         }
         Ok(Some(out))

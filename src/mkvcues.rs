@@ -306,12 +306,8 @@ fn push_subtitle(
         return Err(format!("subtitle block at byte {} is laced or too large", b.pos));
     }
     let data = walker.read(b.data, b.data_len as usize)?;
-    let mut pkt = ffmpeg_next::Packet::copy(&data);
-    pkt.set_pts(Some(b.time));
-    pkt.set_dts(Some(b.time));
-    pkt.set_duration(b.duration.unwrap_or(0));
     if let Some(x) = extractors.get_mut(&s) {
-        x.push(&pkt).ok();
+        x.push(&crate::demux::timed_packet(&data, b.time, Some(b.time), b.duration.unwrap_or(0), false)).ok();
     }
     Ok(())
 }
