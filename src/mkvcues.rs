@@ -57,8 +57,6 @@ pub(crate) struct CuePlan {
     file: File,
     size: u64,
     layout: Layout,
-    /// Track number of each source stream.
-    numbers: Vec<u64>,
     /// The stream the Cues index and segments are cut on.
     main_stream: usize,
     /// It is video (else audio: an audio-only file).
@@ -98,16 +96,15 @@ pub(crate) fn build(
     };
     // FFmpeg makes one stream per TrackEntry, in order; check that before trusting the order.
     let kinds_match = layout.tracks.len() == infos.len()
-        && layout.tracks.iter().zip(infos).all(|(&(_, kind), i)| match i.kind {
-            TrackKind::Video => kind == 1,
-            TrackKind::Audio => kind == 2,
-            TrackKind::Subtitle => kind == 0x11,
+        && layout.tracks.iter().zip(infos).all(|(t, i)| match i.kind {
+            TrackKind::Video => t.kind == 1,
+            TrackKind::Audio => t.kind == 2,
+            TrackKind::Subtitle => t.kind == 0x11,
             TrackKind::Other => true,
         });
     if !kinds_match {
         return Ok(fallback(path, "the track list does not match the demuxer's streams"));
     }
-    let numbers: Vec<u64> = layout.tracks.iter().map(|t| t.0).collect();
     // The track segments are cut on: the first served video, else (no video at all) the first
     // copied audio track, as `assemble` picks it.
     let video = infos
@@ -122,13 +119,13 @@ pub(crate) fn build(
     let Some(main) = video.or_else(audio_main) else {
         return Ok(fallback(path, "no H.264/HEVC/AV1 video track, and not a copied audio-only file"));
     };
-    let cues = layout.cues_of(numbers[main]);
+    let cues = layout.cues_of(layout.tracks[main].number);
     // Every stream's timestamps must be the block timestamps (time base = timestamp scale).
     let scale = layout.timestamp_scale as i64;
     let tb_ok = infos.iter().all(|i| i.tb.0 as i64 * 1_000_000_000 == i.tb.1 as i64 * scale);
     let mut extractors = subtitle_extractors(infos);
     let subs_ok = extractors.keys().all(|&s| {
-        !layout.encoded_tracks.contains(&numbers[s]) && infos[s].id != ffmpeg_next::codec::Id::WEBVTT
+        !layout.tracks[s].encoded && infos[s].id != ffmpeg_next::codec::Id::WEBVTT
     });
     if cues.len() < 2 || !tb_ok || !subs_ok || layout.first_cluster.is_none() {
         let why = format!("{} Cues of the main track, time bases ok {tb_ok}, subtitle tracks ok {subs_ok}", cues.len());
@@ -193,7 +190,7 @@ pub(crate) fn build(
         }
     }
     if !extractors.is_empty() {
-        if let Err(e) = extract_cues(&file, identity.size, &layout, &numbers, &mut extractors) {
+        if let Err(e) = extract_cues(&file, identity.size, &layout, &mut extractors) {
             return Ok(fallback(path, e));
         }
     }
@@ -227,7 +224,6 @@ pub(crate) fn build(
         file,
         size: identity.size,
         layout,
-        numbers,
         main_stream: main,
         main_is_video: video.is_some(),
         cues,
@@ -262,10 +258,9 @@ fn extract_cues(
     file: &File,
     size: u64,
     layout: &Layout,
-    numbers: &[u64],
     extractors: &mut HashMap<usize, CueExtractor>,
 ) -> mkvindex::MkvResult<()> {
-    let by_number: HashMap<u64, usize> = extractors.keys().map(|&s| (numbers[s], s)).collect();
+    let by_number: HashMap<u64, usize> = extractors.keys().map(|&s| (layout.tracks[s].number, s)).collect();
     let mut walker = BlockWalker::new(file, size, layout, layout.first_cluster.unwrap_or(layout.segment_end));
     // FFmpeg's muxer and mkvmerge give every subtitle block a Cue with its position in the
     // cluster: then only those blocks are read. Other muxers may index subtitles sparsely (or
@@ -326,8 +321,8 @@ impl CuePlan {
     /// The track number of `stream` when its frames can be read straight from the blocks (no
     /// content encoding: the block data is the frame).
     fn block_readable(&self, stream: usize) -> Option<u64> {
-        let n = self.numbers[stream];
-        (!self.layout.encoded_tracks.contains(&n)).then_some(n)
+        let t = self.layout.tracks[stream];
+        (!t.encoded).then_some(t.number)
     }
 
     /// What generation needs of the layout (the Cues are not kept).
@@ -418,7 +413,7 @@ impl CuePlan {
         let followers: Vec<usize> = (0..tracks.len())
             .filter(|&i| i != main && tracks[i].kind == TrackKind::Audio && matches!(tracks[i].delivery, Delivery::Copy { .. }))
             .collect();
-        let numbers: Vec<u64> = followers.iter().map(|&i| self.numbers[tracks[i].stream]).collect();
+        let numbers: Vec<u64> = followers.iter().map(|&i| self.layout.tracks[tracks[i].stream].number).collect();
         // A probe walks until every audio track has two frames past the keyframe (the boundary
         // is at or before it): the first frame whose midpoint passes it is then among them.
         let mut horizon_us = 1_000;
@@ -430,7 +425,7 @@ impl CuePlan {
         let horizon_ticks = vmap.from_us(horizon_us);
         let mut windows: Vec<Window> = Vec::with_capacity(cuts.len());
         let mut bounds: Vec<i64> = Vec::with_capacity(cuts.len() + 1);
-        let vnum = self.numbers[self.main_stream];
+        let vnum = self.layout.tracks[self.main_stream].number;
         for &c in &cuts {
             let (time, cluster) = keys[c];
             let win = match self.walk(cluster, Some((vnum, time)), &numbers, time + horizon_ticks) {

@@ -83,6 +83,21 @@ pub struct CuePoint {
     pub relative: Option<u64>,
 }
 
+/// What one TrackEntry says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrackEntry {
+    /// TrackNumber (what blocks and Cues name).
+    pub number: u64,
+    /// TrackType: 1 video, 2 audio, 0x11 subtitle.
+    pub kind: u64,
+    /// Frames are stored with a content encoding (compression).
+    pub encoded: bool,
+    /// CodecDelay in ns (0: none): FFmpeg presents the track's frames this much earlier.
+    pub codec_delay: u64,
+    /// DefaultDuration in ns (0: none): it times the frames of laced blocks.
+    pub default_duration: u64,
+}
+
 /// What the header, the track list and the Cues say.
 #[derive(Clone, Debug, Default)]
 pub struct Layout {
@@ -92,14 +107,8 @@ pub struct Layout {
     pub segment_end: u64,
     /// Nanoseconds per timestamp tick.
     pub timestamp_scale: u64,
-    /// Track numbers whose frames are stored with a content encoding (compression).
-    pub encoded_tracks: Vec<u64>,
-    /// Every TrackEntry in order: (TrackNumber, TrackType: 1 video, 2 audio, 0x11 subtitle).
-    pub tracks: Vec<(u64, u64)>,
-    /// CodecDelay (ns) of tracks that have one: FFmpeg presents their frames this much earlier.
-    pub codec_delays: Vec<(u64, u64)>,
-    /// DefaultDuration (ns) of tracks that have one: it times the frames of laced blocks.
-    pub default_durations: Vec<(u64, u64)>,
+    /// Every TrackEntry, in order.
+    pub tracks: Vec<TrackEntry>,
     /// Every Cue point, sorted by (track, time).
     pub cues: Vec<CuePoint>,
     /// Absolute offset of the first cluster.
@@ -260,27 +269,18 @@ pub fn read_layout(file: &File, file_size: u64) -> MkvResult<Option<Layout>> {
                     if t.id != ID_TRACK_ENTRY {
                         continue;
                     }
-                    let (mut num, mut kind, mut encoded, mut delay, mut default) = (0, 0, false, 0, 0);
+                    let mut entry = TrackEntry::default();
                     for f in children(&mut r, &t, layout.segment_end)? {
                         match f.id {
-                            ID_TRACK_NUMBER => num = r.uint(&f)?,
-                            ID_TRACK_TYPE => kind = r.uint(&f)?,
-                            ID_CODEC_DELAY => delay = r.uint(&f)?,
-                            ID_DEFAULT_DURATION => default = r.uint(&f)?,
-                            ID_CONTENT_ENCODINGS => encoded = true,
+                            ID_TRACK_NUMBER => entry.number = r.uint(&f)?,
+                            ID_TRACK_TYPE => entry.kind = r.uint(&f)?,
+                            ID_CODEC_DELAY => entry.codec_delay = r.uint(&f)?,
+                            ID_DEFAULT_DURATION => entry.default_duration = r.uint(&f)?,
+                            ID_CONTENT_ENCODINGS => entry.encoded = true,
                             _ => {}
                         }
                     }
-                    if encoded {
-                        layout.encoded_tracks.push(num);
-                    }
-                    layout.tracks.push((num, kind));
-                    if delay > 0 {
-                        layout.codec_delays.push((num, delay));
-                    }
-                    if default > 0 {
-                        layout.default_durations.push((num, default));
-                    }
+                    layout.tracks.push(entry);
                 }
             }
             ID_CUES => {
@@ -426,9 +426,14 @@ impl<'a> BlockWalker<'a> {
         // FFmpeg shifts the frames of a track with a CodecDelay (Opus) earlier by that delay,
         // in ticks rounded to nearest; block times here are the ones FFmpeg reports.
         let scale = layout.timestamp_scale.max(1) as i128;
-        let delays = layout.codec_delays.iter().map(|&(t, ns)| (t, ((ns as i128 + scale / 2) / scale) as i64)).collect();
+        let delays = layout
+            .tracks
+            .iter()
+            .filter(|t| t.codec_delay > 0)
+            .map(|t| (t.number, ((t.codec_delay as i128 + scale / 2) / scale) as i64))
+            .collect();
         BlockWalker {
-            defaults: layout.default_durations.clone(),
+            defaults: layout.tracks.iter().filter(|t| t.default_duration > 0).map(|t| (t.number, t.default_duration)).collect(),
             scale: layout.timestamp_scale.max(1),
             r: Reader::new(file, file_size, WALK_CHUNK),
             pos: cluster,
@@ -852,9 +857,13 @@ mod tests {
         assert_eq!(l.segment_data, s.seg_data);
         assert_eq!(l.segment_end, s.file.len() as u64);
         assert_eq!(l.timestamp_scale, 100_000);
-        assert_eq!(l.tracks, vec![(1, 1), (2, 2)]);
-        assert_eq!(l.encoded_tracks, vec![2]);
-        assert_eq!(l.codec_delays, vec![(2, 6_500_000)]);
+        assert_eq!(
+            l.tracks,
+            vec![
+                TrackEntry { number: 1, kind: 1, ..TrackEntry::default() },
+                TrackEntry { number: 2, kind: 2, encoded: true, codec_delay: 6_500_000, default_duration: 0 },
+            ]
+        );
         assert_eq!(l.first_cluster, Some(s.c1));
         let (c1, c2) = (s.c1, s.c2);
         let aud = CuePoint { relative: Some(25), ..cue(1000, 2, c1) };
@@ -877,7 +886,7 @@ mod tests {
         let l = layout_of(&s.file).unwrap().unwrap();
         assert!(l.cues.is_empty());
         assert_eq!(l.first_cluster, Some(s.c1));
-        assert_eq!(l.tracks, vec![(1, 1), (2, 2)]);
+        assert_eq!(l.tracks.iter().map(|t| (t.number, t.kind)).collect::<Vec<_>>(), vec![(1, 1), (2, 2)]);
     }
 
     #[test]
