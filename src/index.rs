@@ -961,10 +961,11 @@ pub(crate) fn scan_until(
     Ok(())
 }
 
-/// After a scan: derives decode times where the container has none (with the given reorder
-/// delay, or the smallest that works) and makes sure the end follows the last sample.
+/// After a scan: derives decode times with the given reorder delay, or, where the container
+/// has none, with the smallest delay that works; then makes sure the end follows the last
+/// sample.
 pub(crate) fn finish_collected(c: &mut Collected, delay: Option<i64>) {
-    if c.missing_dts || c.synthesized || c.samples.windows(2).any(|w| w[0].dts >= w[1].dts) {
+    if delay.is_some() || c.missing_dts || c.samples.windows(2).any(|w| w[0].dts >= w[1].dts) {
         synthesize_dts(&mut c.samples, delay);
         c.synthesized = true;
     }

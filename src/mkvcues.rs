@@ -63,10 +63,8 @@ pub(crate) struct CuePlan {
     main_is_video: bool,
     /// Its Cue points.
     cues: Vec<CuePoint>,
-    /// Packets from the last Cue before the final ~20 s to the end, per stream.
-    tail: Vec<Collected>,
     /// Bytes per tick of each stream, from the packets read at both ends.
-    head_rates: Vec<Option<f64>>,
+    rates: Vec<Option<f64>>,
     /// The video's decode-time delay (derived decode times = sorted presentation times - delay).
     delay: i64,
     /// Where the last cluster's data ends.
@@ -205,14 +203,12 @@ pub(crate) fn build(
     let delay = if synthesized { gop_delay(&head[main], true).max(gop_delay(&tail[main], false)) } else { 0 };
     for &s in &av {
         let d = (s == main && synthesized).then_some(delay);
-        head[s].synthesized |= d.is_some();
-        tail[s].synthesized |= d.is_some();
         finish_collected(&mut head[s], d);
         finish_collected(&mut tail[s], d);
         // Head samples stand for the stream; the tail says where it ends.
         head[s].end_dts = tail[s].end_dts;
     }
-    let head_rates: Vec<Option<f64>> = (0..infos.len()).map(|s| byte_rate(&head[s], &tail[s])).collect();
+    let rates: Vec<Option<f64>> = (0..infos.len()).map(|s| byte_rate(&head[s], &tail[s])).collect();
     let data_end = tail
         .iter()
         .flat_map(|c| c.samples.iter().map(|x| x.pos + x.size() as u64))
@@ -227,8 +223,7 @@ pub(crate) fn build(
         main_stream: main,
         main_is_video: video.is_some(),
         cues,
-        tail,
-        head_rates,
+        rates,
         delay,
         data_end,
     };
@@ -398,7 +393,7 @@ impl CuePlan {
         let head = &collected[main];
         let Some(first_key) = head.samples.iter().find(|s| s.key()).copied() else { return Ok(fallback(&self.path, "no keyframe at the start")) };
         let delay = self.delay;
-        let Some(end_dts) = self.tail[self.main_stream].end_dts else { return Ok(fallback(&self.path, "no end")) };
+        let Some(end_dts) = head.end_dts else { return Ok(fallback(&self.path, "no end")) };
         let end_us = vmap.out_us(end_dts + delay);
         // Keyframes: the first one, then every Cue after it.
         let mut keys: Vec<(i64, u64)> = vec![(
@@ -449,13 +444,13 @@ impl CuePlan {
         let seg_ticks = |k: usize| ((if k + 1 < n { starts[k + 1] } else { end_dts }) - starts[k]).max(0) as f64;
         // The other streams' share of each byte range, at their measured rates; never below
         // half the video's own measured rate (a rate estimate can be high).
-        for (s, rate) in self.head_rates.iter().enumerate() {
+        for (s, rate) in self.rates.iter().enumerate() {
             let Some(rate) = rate.filter(|_| s != self.main_stream) else { continue };
             for (k, r) in ranges.iter_mut().enumerate() {
                 *r = r.saturating_sub((rate * seg_ticks(k)) as u64);
             }
         }
-        let video_rate = self.head_rates[self.main_stream].unwrap_or(0.0);
+        let video_rate = self.rates[self.main_stream].unwrap_or(0.0);
         for (k, r) in ranges.iter_mut().enumerate() {
             *r = (*r).max((video_rate * seg_ticks(k) / 2.0) as u64);
         }
@@ -482,7 +477,7 @@ impl CuePlan {
             let amap = tracks[ti].map;
             let stream = tracks[ti].stream;
             let Some(first) = collected[ti].samples.iter().find(|s| amap.out(s.dts) >= 0).copied() else { return Ok(fallback(&self.path, "audio with no sample")) };
-            let Some(a_end) = self.tail[stream].end_dts else { return Ok(fallback(&self.path, "audio with no end")) };
+            let Some(a_end) = collected[ti].end_dts else { return Ok(fallback(&self.path, "audio with no end")) };
             let mut a_starts = vec![first.dts];
             let mut a_clusters = vec![self.layout.first_cluster.unwrap_or(0)];
             for k in 1..n {
@@ -509,7 +504,7 @@ impl CuePlan {
                     _ => return Ok(fallback(&self.path, format!("stream {stream}: no audio frame found for boundary {k}"))),
                 }
             }
-            let rate = self.head_rates[stream].unwrap_or(0.0);
+            let rate = self.rates[stream].unwrap_or(0.0);
             let frame = collected[ti].samples.windows(2).next().map_or(1, |w| (w[1].dts - w[0].dts).max(1));
             tracks[ti].segments = (0..n)
                 .map(|k| {
