@@ -7,7 +7,10 @@ fn main() {
     let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     println!("cargo:rerun-if-changed=src/ffi.rs");
     println!("cargo:rerun-if-changed=cbindgen.toml");
-    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libhls.so.{}", std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_else(|_| "0".into()));
+    println!(
+        "cargo:rustc-cdylib-link-arg=-Wl,-soname,libhls.so.{}",
+        std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_else(|_| "0".into())
+    );
     let config = cbindgen::Config::from_file(dir.join("cbindgen.toml")).expect("cbindgen.toml");
     let header = match cbindgen::Builder::new().with_crate(&dir).with_config(config).generate() {
         Ok(h) => h,

@@ -46,7 +46,8 @@ fn all_names(ctx: &Context, m: &hls::media::Media) -> Vec<String> {
     let mut names = Vec::new();
     let (master, _) = ctx.get(m, "master.m3u8").expect("master");
     let master = String::from_utf8_lossy(&master).to_string();
-    let mut playlists: Vec<String> = master.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).map(String::from).collect();
+    let mut playlists: Vec<String> =
+        master.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).map(String::from).collect();
     for l in master.lines().filter(|l| l.starts_with("#EXT-X-MEDIA")) {
         if let Some(u) = l.split("URI=\"").nth(1).and_then(|r| r.split('"').next()) {
             playlists.push(u.to_string());
@@ -186,7 +187,9 @@ fn all_segments_time(path: &Path) -> (Duration, usize) {
 }
 
 fn section_mkv_segments() {
-    println!("\n## Every segment of the 2-hour file, cold, one thread: Matroska (block reads) vs MP4 (sample-table reads)\n");
+    println!(
+        "\n## Every segment of the 2-hour file, cold, one thread: Matroska (block reads) vs MP4 (sample-table reads)\n"
+    );
     println!("| file | resources | time |");
     println!("|---|---|---|");
     for f in ["long_2h.mkv", "long_2h.mp4"] {
@@ -217,7 +220,20 @@ fn section_segments() {
         Command::new("ffmpeg")
             .args(["-v", "error", "-nostdin", "-i"])
             .arg(&p)
-            .args(["-map", "0:v", "-map", "0:a", "-c", "copy", "-f", "hls", "-hls_time", "6", "-hls_playlist_type", "vod"])
+            .args([
+                "-map",
+                "0:v",
+                "-map",
+                "0:a",
+                "-c",
+                "copy",
+                "-f",
+                "hls",
+                "-hls_time",
+                "6",
+                "-hls_playlist_type",
+                "vod",
+            ])
             .args(["-hls_segment_type", "fmp4"])
             .arg(out.join("index.m3u8")),
     );
@@ -232,9 +248,20 @@ fn section_segments() {
     let ours = t.elapsed();
     println!("| what | time | vs ffmpeg |");
     println!("|---|---|---|");
-    println!("| libhls: open + all {} resources ({:.1} MB) | {} | {:.2}x |", names.len(), bytes as f64 / 1e6, ms(ours), ours.as_secs_f64() / ff.as_secs_f64());
+    println!(
+        "| libhls: open + all {} resources ({:.1} MB) | {} | {:.2}x |",
+        names.len(),
+        bytes as f64 / 1e6,
+        ms(ours),
+        ours.as_secs_f64() / ff.as_secs_f64()
+    );
     println!("| ffmpeg -c copy -f hls -hls_segment_type fmp4 | {} | 1.00x |", ms(ff));
-    println!("| cat file > /dev/null ({:.1} MB) | {} | {:.2}x |", size as f64 / 1e6, ms(cat), cat.as_secs_f64() / ff.as_secs_f64());
+    println!(
+        "| cat file > /dev/null ({:.1} MB) | {} | {:.2}x |",
+        size as f64 / 1e6,
+        ms(cat),
+        cat.as_secs_f64() / ff.as_secs_f64()
+    );
     println!("\nTarget: libhls <= 0.5x of ffmpeg's remux time.");
 }
 
@@ -414,24 +441,35 @@ fn section_transcode() {
     }
     let all = t.elapsed();
     let secs = tm.index.duration_us as f64 / 1e6;
-    let one_t = median((0..5).map(|_| {
-        let c = Context::new(cfg(hls::config::TranscodePolicy::BrowserSafe));
-        let m = c.open(&p).expect("open");
-        let t = Instant::now();
-        c.get(&m, &segs[1]).expect("segment");
-        t.elapsed()
-    }).collect());
-    let one_c = median((0..5).map(|_| {
-        let c = Context::new(cfg(hls::config::TranscodePolicy::Unplayable));
-        let m = c.open(&p).expect("open");
-        let t = Instant::now();
-        c.get(&m, &segs[1]).expect("segment");
-        t.elapsed()
-    }).collect());
+    let one_t = median(
+        (0..5)
+            .map(|_| {
+                let c = Context::new(cfg(hls::config::TranscodePolicy::BrowserSafe));
+                let m = c.open(&p).expect("open");
+                let t = Instant::now();
+                c.get(&m, &segs[1]).expect("segment");
+                t.elapsed()
+            })
+            .collect(),
+    );
+    let one_c = median(
+        (0..5)
+            .map(|_| {
+                let c = Context::new(cfg(hls::config::TranscodePolicy::Unplayable));
+                let m = c.open(&p).expect("open");
+                let t = Instant::now();
+                c.get(&m, &segs[1]).expect("segment");
+                t.elapsed()
+            })
+            .collect(),
+    );
     drop(cm);
     println!("| measure | value | target |");
     println!("|---|---|---|");
-    println!("| transcode speed (AC-3 5.1 -> AAC stereo, 1 core) | {:.0}x real time | >= 100x |", secs / all.as_secs_f64());
+    println!(
+        "| transcode speed (AC-3 5.1 -> AAC stereo, 1 core) | {:.0}x real time | >= 100x |",
+        secs / all.as_secs_f64()
+    );
     println!("| one cold transcoded segment | {} | |", ms(one_t));
     println!("| one cold copied segment (same track, AC-3 passthrough) | {} | |", ms(one_c));
 }

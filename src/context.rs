@@ -121,8 +121,9 @@ impl Context {
             f
         };
         let started = Instant::now();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| media::open(path, identity, &self.config)))
-            .unwrap_or_else(|_| Err(Error::new(crate::error::ErrorKind::Panic, "panic while indexing")));
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| media::open(path, identity, &self.config)))
+                .unwrap_or_else(|_| Err(Error::new(crate::error::ErrorKind::Panic, "panic while indexing")));
         self.counters.indexings.fetch_add(1, Ordering::Relaxed);
         self.counters.index_time_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         {

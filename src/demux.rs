@@ -7,10 +7,10 @@ use std::path::Path;
 use std::ptr;
 use std::sync::Once;
 
-use ffmpeg_next as ff;
 use ff::ffi;
 use ff::format::context::Input;
 use ff::packet::Mut as _;
+use ffmpeg_next as ff;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -186,14 +186,13 @@ impl Demuxer {
         // Matroska: FFmpeg seeks to a Cue's cluster and, unless told ANY, then drops every block
         // timed before that keyframe, audio frames stored after it included. Its index holds
         // only keyframes, so ANY still lands on one; callers pick their packets themselves.
-        let flags = if self.is_matroska { ffi::AVSEEK_FLAG_BACKWARD | ffi::AVSEEK_FLAG_ANY } else { ffi::AVSEEK_FLAG_BACKWARD };
+        let flags =
+            if self.is_matroska { ffi::AVSEEK_FLAG_BACKWARD | ffi::AVSEEK_FLAG_ANY } else { ffi::AVSEEK_FLAG_BACKWARD };
         // SAFETY: the context is open.
         let ret = unsafe { ffi::av_seek_frame(self.input.as_mut_ptr(), index, ts, flags) };
         if ret < 0 {
             // Formats without an index: go back to the start and read forward.
-            let ret0 = unsafe {
-                ffi::avformat_seek_file(self.input.as_mut_ptr(), -1, i64::MIN, 0, 0, 0)
-            };
+            let ret0 = unsafe { ffi::avformat_seek_file(self.input.as_mut_ptr(), -1, i64::MIN, 0, 0, 0) };
             if ret0 < 0 {
                 return Err(Error::media(format!("seek failed ({})", av_error_text(ret))));
             }

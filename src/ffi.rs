@@ -138,8 +138,9 @@ fn to_cstring(s: &str) -> CString {
 /// Runs `f` behind the boundary: panics become `HLS_ERR_PANIC`; a failure is recorded in the
 /// thread's last error and, when `err_out` is not NULL, in a new `HlsError`.
 fn boundary(err_out: *mut *mut HlsError, f: impl FnOnce() -> Result<(), Error>) -> HlsStatus {
-    let result = catch_unwind(AssertUnwindSafe(f))
-        .unwrap_or_else(|_| Err(Error::new(ErrorKind::Panic, "internal error (panic) caught at the libhls API boundary")));
+    let result = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(Error::new(ErrorKind::Panic, "internal error (panic) caught at the libhls API boundary"))
+    });
     match result {
         Ok(()) => HlsStatus::HLS_OK,
         Err(e) => {
@@ -396,7 +397,10 @@ unsafe fn serve(
             let r = crate::names::Resource::parse(name)?;
             if r.is_playlist() != p {
                 let which = if p { "hls_segment" } else { "hls_playlist" };
-                return Err(Error::new(ErrorKind::NotFound, format!("'{name}' is not a {}; use {which}", if p { "playlist" } else { "segment" })));
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("'{name}' is not a {}; use {which}", if p { "playlist" } else { "segment" }),
+                ));
             }
         }
         let (bytes, ct) = h.ctx.get(m, name)?;

@@ -877,7 +877,14 @@ mod tests {
     #[test]
     fn bad_language_becomes_und_and_track_id_is_used() {
         let cfg = config(Codec::H264, hex(AVCC), Vec::new());
-        let t = TrackInit { track_id: 7, kind: TrackKind::Video, timescale: 1000, language: *b"EN\0", codec: &cfg, media_time: 0 };
+        let t = TrackInit {
+            track_id: 7,
+            kind: TrackKind::Video,
+            timescale: 1000,
+            language: *b"EN\0",
+            codec: &cfg,
+            media_time: 0,
+        };
         let boxes = parse_boxes(&write_init(&t).unwrap());
         assert_eq!(find(&boxes, "moov/trak/mdia/mdhd").u16_at(20), packed_language(*b"und"));
         assert_eq!(find(&boxes, "moov/mvhd").u32_at(96), 8);
@@ -1114,7 +1121,8 @@ mod tests {
             for &(codec, kind) in &codecs {
                 for prefix in [&[][..], &[0, 0, 1], &[1], &[0x81], &[0x0b, 0x77], b"OpusHead", b"fLaC"] {
                     let cfg = config(codec, [prefix, &noise(len)].concat(), [prefix, &noise(len)].concat());
-                    let t = TrackInit { track_id: 1, kind, timescale: 1000, language: *b"und", codec: &cfg, media_time: 0 };
+                    let t =
+                        TrackInit { track_id: 1, kind, timescale: 1000, language: *b"und", codec: &cfg, media_time: 0 };
                     if let Ok(init) = write_init(&t) {
                         let total: u64 = parse_boxes(&init).iter().map(|b| b.size).sum();
                         assert_eq!(total, init.len() as u64);
@@ -1143,7 +1151,8 @@ mod tests {
             (config(Codec::Flac, si, Vec::new()), TrackKind::Audio, "fLaC"),
         ];
         for (cfg, kind, fourcc) in &cases {
-            let t = TrackInit { track_id: 1, kind: *kind, timescale: 48000, language: *b"und", codec: cfg, media_time: 0 };
+            let t =
+                TrackInit { track_id: 1, kind: *kind, timescale: 48000, language: *b"und", codec: cfg, media_time: 0 };
             let data = write_init(&t).unwrap();
             let boxes = parse_boxes(&data);
             let stsd = find(&boxes, "moov/trak/mdia/minf/stbl/stsd");

@@ -12,17 +12,17 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ffmpeg_next as ff;
 use ff::codec::Id;
 use ff::media::Type as MediaType;
+use ffmpeg_next as ff;
 
 use crate::codec::{self, Codec, CodecConfig};
 use crate::config::{Config, TranscodePolicy};
 use crate::demux::Demuxer;
 use crate::error::{Error, ErrorKind, Result};
-use crate::segmenter::{apply_shared_shift, cut_main, drop_priming, segment_follower};
 use crate::mp4index::{self, Mp4Track};
 use crate::names::TrackId;
+use crate::segmenter::{apply_shared_shift, cut_main, drop_priming, segment_follower};
 use crate::subtitle::{self, CueExtractor, CueTrack};
 use crate::timeline::TimeMap;
 use crate::transcode::{self, AacSettings, AacTarget};
@@ -43,8 +43,7 @@ pub struct FileIdentity {
 impl FileIdentity {
     /// Stats `path` (one `stat` call). Missing files and directories are `Io` errors.
     pub fn of(path: &Path) -> Result<FileIdentity> {
-        let md = std::fs::metadata(path)
-            .map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))?;
+        let md = std::fs::metadata(path).map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))?;
         if md.is_dir() {
             return Err(Error::new(ErrorKind::Io, format!("{}: is a directory", path.display())));
         }
@@ -697,7 +696,10 @@ fn build_from_mp4(
             c.end_dts = Some(t.end_dts);
             c.direct = true;
             // Converted in place (the records are smaller): no second large allocation.
-            c.samples = std::mem::take(&mut t.samples).into_iter().map(|s| SampleRec::new(s.pos, s.dts, s.pts, s.size, s.key)).collect();
+            c.samples = std::mem::take(&mut t.samples)
+                .into_iter()
+                .map(|s| SampleRec::new(s.pos, s.dts, s.pts, s.size, s.key))
+                .collect();
         }
         collected.push(c);
         infos.push(StreamInfo {
@@ -773,7 +775,8 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
         return Err(Error::new(ErrorKind::NoPlayableTracks, format!("nothing to play: the file has {what}")));
     }
     let mut extractors = subtitle_extractors(&infos);
-    let av: Vec<usize> = (0..infos.len()).filter(|&i| matches!(infos[i].kind, TrackKind::Video | TrackKind::Audio)).collect();
+    let av: Vec<usize> =
+        (0..infos.len()).filter(|&i| matches!(infos[i].kind, TrackKind::Video | TrackKind::Audio)).collect();
     let mut collected: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
     if from_container_index {
         from_container_index = collect_from_index(&dmx, path, identity.size, &av, &mut collected)?;
@@ -864,10 +867,7 @@ fn collect_from_index(dmx: &Demuxer, path: &Path, file_size: u64, av: &[usize], 
             return Ok(false);
         }
         let c = &mut out[s];
-        c.samples = entries
-            .iter()
-            .map(|e| SampleRec::new(0, e.timestamp, e.timestamp, e.size, e.keyframe))
-            .collect();
+        c.samples = entries.iter().map(|e| SampleRec::new(0, e.timestamp, e.timestamp, e.size, e.keyframe)).collect();
         c.samples.sort_by_key(|x| x.dts);
         let data_end = entries.iter().map(|e| e.pos.max(0) as u64 + e.size as u64).max().unwrap_or(0);
         if data_end > file_size {
@@ -1021,7 +1021,15 @@ pub(crate) fn assemble(
         let reasons: Vec<String> = tracks
             .iter()
             .filter(|t| matches!(t.kind, TrackKind::Video | TrackKind::Audio))
-            .map(|t| format!("stream {} ({} {}): {}", t.stream, t.kind.name(), t.codec_name, t.not_served_reason().unwrap_or("no samples")))
+            .map(|t| {
+                format!(
+                    "stream {} ({} {}): {}",
+                    t.stream,
+                    t.kind.name(),
+                    t.codec_name,
+                    t.not_served_reason().unwrap_or("no samples")
+                )
+            })
             .collect();
         return Err(Error::new(ErrorKind::NoPlayableTracks, format!("nothing to play: {}", reasons.join("; "))));
     };
@@ -1120,7 +1128,9 @@ pub(crate) fn make_track(
         _ => TimeMap::new(info.tb.0, info.tb.1, 1000, 1000),
     };
     let title = match (id.aac, info.title) {
-        (true, t) => Some(format!("{} (AAC)", t.or(info.language.clone()).unwrap_or_else(|| format!("Audio {}", id.stream)))),
+        (true, t) => {
+            Some(format!("{} (AAC)", t.or(info.language.clone()).unwrap_or_else(|| format!("Audio {}", id.stream))))
+        }
         (false, t) => t,
     };
     let sample_form = match (&delivery, &c.first_packet) {
@@ -1152,7 +1162,9 @@ pub(crate) fn make_track(
         independent: info.kind != TrackKind::Video
             || match (copy_codec(info.id), &c.later_keyframe) {
                 (Some(codec), Some(k)) => closed_gop_keyframe(codec, &info.extradata, k),
-                (Some(codec), None) => c.first_packet.as_deref().is_none_or(|f| closed_gop_keyframe(codec, &info.extradata, f)),
+                (Some(codec), None) => {
+                    c.first_packet.as_deref().is_none_or(|f| closed_gop_keyframe(codec, &info.extradata, f))
+                }
                 _ => true,
             },
         sample_rate,

@@ -14,12 +14,12 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::fmp4::{self, SampleMeta, TrackInit};
 use crate::index::{Delivery, FileIdentity, MediaIndex, SampleRec, Segment, Track, TrackKind};
 use crate::mkvindex::BlockWalker;
-use std::fs::File;
-use std::os::unix::fs::FileExt;
 use crate::names::{Resource, TrackId};
 use crate::playlist;
 use crate::subtitle;
 use crate::transcode;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 
 /// MIME types of served resources.
 pub mod mime {
@@ -73,7 +73,9 @@ impl Media {
             Resource::MediaPlaylist(n) => track(n).is_some(),
             Resource::Init(n) => track(n).is_some_and(Track::is_fmp4),
             Resource::Segment(n, k) => track(n).is_some_and(|t| t.is_fmp4() && k < t.segments.len()),
-            Resource::Vtt(n, k) => track(n).is_some_and(|t| t.kind == TrackKind::Subtitle) && k < self.index.segment_count(),
+            Resource::Vtt(n, k) => {
+                track(n).is_some_and(|t| t.kind == TrackKind::Subtitle) && k < self.index.segment_count()
+            }
             Resource::VttFull(n) => track(n).is_some_and(|t| t.kind == TrackKind::Subtitle),
         };
         if ok {
@@ -166,8 +168,15 @@ impl Media {
             language.copy_from_slice(l.as_bytes());
         }
         let kind = if t.kind == TrackKind::Video { fmp4::TrackKind::Video } else { fmp4::TrackKind::Audio };
-        fmp4::write_init(&TrackInit { track_id: 1, kind, timescale: t.map.timescale, language, codec, media_time: t.map.shift.max(0) as u64 })
-            .map_err(|e| Error::internal(format!("stream {}: init segment: {e}", t.stream)))
+        fmp4::write_init(&TrackInit {
+            track_id: 1,
+            kind,
+            timescale: t.map.timescale,
+            language,
+            codec,
+            media_time: t.map.shift.max(0) as u64,
+        })
+        .map_err(|e| Error::internal(format!("stream {}: init segment: {e}", t.stream)))
     }
 
     fn vtt_segment(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
@@ -235,7 +244,10 @@ impl Media {
                 j += 1;
             }
             file.read_exact_at(&mut payload[at..at + len as usize], start).map_err(|e| {
-                Error::new(ErrorKind::InvalidMedia, format!("cannot read {len} bytes at offset {start}: {e} (file truncated or changed)"))
+                Error::new(
+                    ErrorKind::InvalidMedia,
+                    format!("cannot read {len} bytes at offset {start}: {e} (file truncated or changed)"),
+                )
             })?;
             at += len as usize;
             i = j;
@@ -284,7 +296,8 @@ impl Media {
                 if !out.is_empty() && b.key && Some(b.time) == next_key {
                     break;
                 }
-                let len = usize::try_from(b.data_len).map_err(|_| damaged(format!("block at byte {} too large", b.pos)))?;
+                let len =
+                    usize::try_from(b.data_len).map_err(|_| damaged(format!("block at byte {} too large", b.pos)))?;
                 out.push(timed_packet(&w.read(b.data, len).map_err(damaged)?, b.time, None, 0, b.key));
                 continue;
             }
@@ -312,7 +325,9 @@ impl Media {
             let (from, to) = (seg.src_start - lo, seg.src_end + hi);
             let packets = match (&t.sample_table, self.index.exact_timestamps()) {
                 // Exact container timestamps: select by time after an exact seek.
-                (_, true) | (None, false) => self.with_demuxer(|d| read_packets(d, t, from, to, self.index.exact_timestamps())),
+                (_, true) | (None, false) => {
+                    self.with_demuxer(|d| read_packets(d, t, from, to, self.index.exact_timestamps()))
+                }
                 // Timestamps after a seek may be estimates (MP3): anchor on byte positions and
                 // use the timestamps found at indexing.
                 (Some(table), false) => self.with_demuxer(|d| read_anchored(d, t, table, from, to)),
@@ -322,8 +337,11 @@ impl Media {
             let first = (seg.out_start as i64 - t.map.shift).max(0) as u64 / 1024;
             let enc = transcode::encode_range(&params.0, tb, &packets, target, first, first + seg.samples as u64)
                 .map_err(|e| ctx(Error::new(ErrorKind::InvalidMedia, e.to_string())))?;
-            let metas: Vec<SampleMeta> =
-                enc.frame_sizes.iter().map(|&size| SampleMeta { size, duration: 1024, composition_offset: 0, sync: true }).collect();
+            let metas: Vec<SampleMeta> = enc
+                .frame_sizes
+                .iter()
+                .map(|&size| SampleMeta { size, duration: 1024, composition_offset: 0, sync: true })
+                .collect();
             return write_segment(k, seg.out_start, &metas, &enc.payload).map_err(ctx);
         }
         if let (true, Some(table)) = (t.direct_read, &t.sample_table) {
@@ -338,7 +356,12 @@ impl Media {
                 // reads it (it resynchronises on the next cluster, as a scan would).
                 other => {
                     if let Err(e) = other {
-                        log::warn!("{}: segment {k} of stream {}: {}; reading it through FFmpeg", self.index.path.display(), t.stream, e.message);
+                        log::warn!(
+                            "{}: segment {k} of stream {}: {}; reading it through FFmpeg",
+                            self.index.path.display(),
+                            t.stream,
+                            e.message
+                        );
                     }
                     self.with_demuxer(|d| read_timed(d, t, &seg, next_key)).map_err(ctx)?
                 }
@@ -354,7 +377,10 @@ impl Media {
             v.iter().map(|p| p - delay).collect()
         });
         if t.cue_indexed {
-            let first = local_dts.as_ref().and_then(|v| v.first().copied()).or_else(|| packets.first().and_then(|p| p.dts().or(p.pts())));
+            let first = local_dts
+                .as_ref()
+                .and_then(|v| v.first().copied())
+                .or_else(|| packets.first().and_then(|p| p.dts().or(p.pts())));
             if first != Some(seg.src_start) {
                 return Err(ctx(Error::new(
                     ErrorKind::InvalidMedia,
@@ -396,7 +422,8 @@ fn sample_meta(t: &Track, dts: i64, next_dts: i64, pts: i64, size: u32, key: boo
 }
 
 fn write_segment(k: usize, tfdt: u64, metas: &[SampleMeta], payload: &[u8]) -> Result<Vec<u8>> {
-    fmp4::write_media_segment(k as u32 + 1, 1, tfdt, metas, payload).map_err(|e| Error::internal(format!("fMP4 writer: {e}")))
+    fmp4::write_media_segment(k as u32 + 1, 1, tfdt, metas, payload)
+        .map_err(|e| Error::internal(format!("fMP4 writer: {e}")))
 }
 
 /// Seeks to the start of `[from, to)` (source decode timestamps) of one stream.
@@ -465,7 +492,12 @@ fn read_anchored(d: &mut Demuxer, t: &Track, table: &[SampleRec], from: i64, to:
         packets = attempt(d)?;
     }
     if packets.len() != wanted.len() {
-        return Err(Error::media(format!("expected {} packets from byte {}, read {}", wanted.len(), first.pos, packets.len())));
+        return Err(Error::media(format!(
+            "expected {} packets from byte {}, read {}",
+            wanted.len(),
+            first.pos,
+            packets.len()
+        )));
     }
     Ok(packets)
 }
@@ -544,7 +576,12 @@ fn read_segment(d: &mut Demuxer, t: &Track, seg: &Segment, exact_index: bool) ->
     if packets.len() != n || !first_ok {
         return Err(Error::new(
             ErrorKind::InvalidMedia,
-            format!("expected {} samples from ts {}, read {} (file damaged or changed)", seg.samples, seg.src_start, packets.len()),
+            format!(
+                "expected {} samples from ts {}, read {} (file damaged or changed)",
+                seg.samples,
+                seg.src_start,
+                packets.len()
+            ),
         ));
     }
     Ok(packets)

@@ -40,8 +40,9 @@ use crate::demux::Demuxer;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fmp4;
 use crate::index::{
-    assemble, audio_will_transcode, check_complete, copy_codec, finish_collected, reorder_delay, scan_until, subtitle_extractors,
-    Collected, Delivery, FileIdentity, IndexSource, MediaIndex, Segment, StreamInfo, Track, TrackKind,
+    assemble, audio_will_transcode, check_complete, copy_codec, finish_collected, reorder_delay, scan_until,
+    subtitle_extractors, Collected, Delivery, FileIdentity, IndexSource, MediaIndex, Segment, StreamInfo, Track,
+    TrackKind,
 };
 use crate::mkvindex::{self, BlockWalker, CuePoint, Layout};
 use crate::segmenter::{choose_cuts, transcode_segments};
@@ -105,14 +106,16 @@ pub(crate) fn build(
     }
     // The track segments are cut on: the first served video, else (no video at all) the first
     // copied audio track, as `assemble` picks it.
-    let video = infos
-        .iter()
-        .position(|i| i.kind == TrackKind::Video && matches!(copy_codec(i.id), Some(Codec::H264 | Codec::Hevc | Codec::Av1)));
+    let video = infos.iter().position(|i| {
+        i.kind == TrackKind::Video && matches!(copy_codec(i.id), Some(Codec::H264 | Codec::Hevc | Codec::Av1))
+    });
     let audio_main = || {
         if infos.iter().any(|i| i.kind == TrackKind::Video) {
             return None;
         }
-        infos.iter().position(|i| i.kind == TrackKind::Audio && copy_codec(i.id).is_some() && !audio_will_transcode(i.id, cfg))
+        infos
+            .iter()
+            .position(|i| i.kind == TrackKind::Audio && copy_codec(i.id).is_some() && !audio_will_transcode(i.id, cfg))
     };
     let Some(main) = video.or_else(audio_main) else {
         return Ok(fallback(path, "no H.264/HEVC/AV1 video track, and not a copied audio-only file"));
@@ -122,9 +125,8 @@ pub(crate) fn build(
     let scale = layout.timestamp_scale as i64;
     let tb_ok = infos.iter().all(|i| i.tb.0 as i64 * 1_000_000_000 == i.tb.1 as i64 * scale);
     let mut extractors = subtitle_extractors(infos);
-    let subs_ok = extractors.keys().all(|&s| {
-        !layout.tracks[s].encoded && infos[s].id != ffmpeg_next::codec::Id::WEBVTT
-    });
+    let subs_ok =
+        extractors.keys().all(|&s| !layout.tracks[s].encoded && infos[s].id != ffmpeg_next::codec::Id::WEBVTT);
     if cues.len() < 2 || !tb_ok || !subs_ok || layout.first_cluster.is_none() {
         let why = format!("{} Cues of the main track, time bases ok {tb_ok}, subtitle tracks ok {subs_ok}", cues.len());
         return Ok(fallback(path, why));
@@ -146,7 +148,8 @@ pub(crate) fn build(
     if declared_us > 0 && declared_us - last > max_gap {
         return Ok(fallback(path, format!("the last Cue is at {last} µs of {declared_us}")));
     }
-    let av: Vec<usize> = (0..infos.len()).filter(|&i| matches!(infos[i].kind, TrackKind::Video | TrackKind::Audio)).collect();
+    let av: Vec<usize> =
+        (0..infos.len()).filter(|&i| matches!(infos[i].kind, TrackKind::Video | TrackKind::Audio)).collect();
 
     // The first GOPs of every stream: until the video's second keyframe plus a second.
     // (The demuxer has read nothing but its probe's packets, which it returns first.)
@@ -209,11 +212,8 @@ pub(crate) fn build(
         head[s].end_dts = tail[s].end_dts;
     }
     let rates: Vec<Option<f64>> = (0..infos.len()).map(|s| byte_rate(&head[s], &tail[s])).collect();
-    let data_end = tail
-        .iter()
-        .flat_map(|c| c.samples.iter().map(|x| x.pos + x.size() as u64))
-        .max()
-        .unwrap_or(layout.segment_end);
+    let data_end =
+        tail.iter().flat_map(|c| c.samples.iter().map(|x| x.pos + x.size() as u64)).max().unwrap_or(layout.segment_end);
 
     let mut plan = CuePlan {
         path: path.to_path_buf(),
@@ -228,7 +228,18 @@ pub(crate) fn build(
         data_end,
     };
     let format = dmx.format_name();
-    assemble(path, identity, cfg, infos.to_vec(), head, extractors, IndexSource::MatroskaCues, format, started, Some(&mut plan))
+    assemble(
+        path,
+        identity,
+        cfg,
+        infos.to_vec(),
+        head,
+        extractors,
+        IndexSource::MatroskaCues,
+        format,
+        started,
+        Some(&mut plan),
+    )
 }
 
 /// Bytes per tick of a stream, from the packets read at the start and at the end.
@@ -360,7 +371,8 @@ impl CuePlan {
             }
             if let Some(a) = audio.iter().position(|&n| n == b.track) {
                 for (_, _, time) in w.frames(&b)? {
-                    out.audio[a].push(time.ok_or_else(|| format!("untimed laced frames in the block at byte {}", b.pos))?);
+                    out.audio[a]
+                        .push(time.ok_or_else(|| format!("untimed laced frames in the block at byte {}", b.pos))?);
                 }
             }
             let audio_done = out.audio.iter().all(|v| v.last().is_some_and(|&t| t > horizon));
@@ -391,14 +403,19 @@ impl CuePlan {
         }
         let vmap = tracks[main].map;
         let head = &collected[main];
-        let Some(first_key) = head.samples.iter().find(|s| s.key()).copied() else { return Ok(fallback(&self.path, "no keyframe at the start")) };
+        let Some(first_key) = head.samples.iter().find(|s| s.key()).copied() else {
+            return Ok(fallback(&self.path, "no keyframe at the start"));
+        };
         let delay = self.delay;
         let Some(end_dts) = head.end_dts else { return Ok(fallback(&self.path, "no end")) };
         let end_us = vmap.out_us(end_dts + delay);
         // Keyframes: the first one, then every Cue after it.
         let mut keys: Vec<(i64, u64)> = vec![(
             first_key.pts(),
-            self.cues.iter().find(|c| c.time == first_key.pts()).map_or(self.layout.first_cluster.unwrap_or(0), |c| c.cluster),
+            self.cues
+                .iter()
+                .find(|c| c.time == first_key.pts())
+                .map_or(self.layout.first_cluster.unwrap_or(0), |c| c.cluster),
         )];
         keys.extend(self.cues.iter().filter(|c| c.time > first_key.pts()).map(|c| (c.time, c.cluster)));
         let key_times: Vec<i64> = keys.iter().map(|k| vmap.out_us(k.0)).collect();
@@ -406,7 +423,9 @@ impl CuePlan {
 
         // Copied audio tracks follow by frame midpoint; transcoded ones on AAC frames.
         let followers: Vec<usize> = (0..tracks.len())
-            .filter(|&i| i != main && tracks[i].kind == TrackKind::Audio && matches!(tracks[i].delivery, Delivery::Copy { .. }))
+            .filter(|&i| {
+                i != main && tracks[i].kind == TrackKind::Audio && matches!(tracks[i].delivery, Delivery::Copy { .. })
+            })
             .collect();
         let numbers: Vec<u64> = followers.iter().map(|&i| self.layout.tracks[tracks[i].stream].number).collect();
         // A probe walks until every audio track has two frames past the keyframe (the boundary
@@ -476,7 +495,9 @@ impl CuePlan {
         for (f, &ti) in followers.iter().enumerate() {
             let amap = tracks[ti].map;
             let stream = tracks[ti].stream;
-            let Some(first) = collected[ti].samples.iter().find(|s| amap.out(s.dts) >= 0).copied() else { return Ok(fallback(&self.path, "audio with no sample")) };
+            let Some(first) = collected[ti].samples.iter().find(|s| amap.out(s.dts) >= 0).copied() else {
+                return Ok(fallback(&self.path, "audio with no sample"));
+            };
             let Some(a_end) = collected[ti].end_dts else { return Ok(fallback(&self.path, "audio with no end")) };
             let mut a_starts = vec![first.dts];
             let mut a_clusters = vec![self.layout.first_cluster.unwrap_or(0)];
@@ -491,7 +512,9 @@ impl CuePlan {
                 while start.is_none() && back <= 4 {
                     let Some(ci) = ci.filter(|&ci| ci >= back) else { break };
                     let from = self.cues[ci - back].cluster;
-                    let Ok(win) = self.walk(from, None, &numbers[f..f + 1], keys[cuts[k]].0 + horizon_ticks) else { break };
+                    let Ok(win) = self.walk(from, None, &numbers[f..f + 1], keys[cuts[k]].0 + horizon_ticks) else {
+                        break;
+                    };
                     start = find(&win.audio[0]);
                     cluster = from;
                     back += 1;
@@ -501,7 +524,12 @@ impl CuePlan {
                         a_starts.push(s);
                         a_clusters.push(cluster);
                     }
-                    _ => return Ok(fallback(&self.path, format!("stream {stream}: no audio frame found for boundary {k}"))),
+                    _ => {
+                        return Ok(fallback(
+                            &self.path,
+                            format!("stream {stream}: no audio frame found for boundary {k}"),
+                        ))
+                    }
                 }
             }
             let rate = self.rates[stream].unwrap_or(0.0);
@@ -510,7 +538,8 @@ impl CuePlan {
                 .map(|k| {
                     let end = if k + 1 < n { a_starts[k + 1] } else { a_end };
                     let frames = ((end - a_starts[k]) / frame + 1) as usize;
-                    let bytes = (rate * (end - a_starts[k]) as f64 * 1.1) as u64 + fmp4::media_segment_overhead(frames) as u64;
+                    let bytes =
+                        (rate * (end - a_starts[k]) as f64 * 1.1) as u64 + fmp4::media_segment_overhead(frames) as u64;
                     timed_segment(&amap, a_starts[k], end, a_starts[k], bytes, a_clusters[k])
                 })
                 .collect();

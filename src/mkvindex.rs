@@ -224,8 +224,12 @@ pub fn read_layout(file: &File, file_size: u64) -> MkvResult<Option<Layout>> {
     if seg.id != ID_SEGMENT {
         return Err("no Segment after the EBML header".into());
     }
-    let mut layout =
-        Layout { segment_data: seg.data, segment_end: seg.end(file_size), timestamp_scale: 1_000_000, ..Layout::default() };
+    let mut layout = Layout {
+        segment_data: seg.data,
+        segment_end: seg.end(file_size),
+        timestamp_scale: 1_000_000,
+        ..Layout::default()
+    };
     let mut cues_at: Option<u64> = None;
     let mut cues_read = false;
     let mut pos = seg.data;
@@ -309,7 +313,8 @@ pub fn read_layout(file: &File, file_size: u64) -> MkvResult<Option<Layout>> {
 
 /// The child elements of `parent` (whose size must be known).
 fn children(r: &mut Reader, parent: &Element, limit: u64) -> MkvResult<Vec<Element>> {
-    let end = parent.size.map(|s| parent.data + s).ok_or_else(|| format!("element at byte {} has no size", parent.pos))?;
+    let end =
+        parent.size.map(|s| parent.data + s).ok_or_else(|| format!("element at byte {} has no size", parent.pos))?;
     let end = end.min(limit);
     let mut out = Vec::new();
     let mut pos = parent.data;
@@ -357,7 +362,9 @@ fn read_cues(r: &mut Reader, cues: &Element, layout: &mut Layout) -> MkvResult<(
                     let (mut track, mut cluster, mut relative) = (None, None, None);
                     let mut q = cs;
                     while q < ce {
-                        let Some((tid, ts, te)) = next(&data[..ce], &mut q) else { return Err("malformed CueTrackPositions".into()) };
+                        let Some((tid, ts, te)) = next(&data[..ce], &mut q) else {
+                            return Err("malformed CueTrackPositions".into());
+                        };
                         q = te;
                         match tid {
                             ID_CUE_TRACK => track = Some(uint(&data[ts..te])),
@@ -433,7 +440,12 @@ impl<'a> BlockWalker<'a> {
             .map(|t| (t.number, ((t.codec_delay as i128 + scale / 2) / scale) as i64))
             .collect();
         BlockWalker {
-            defaults: layout.tracks.iter().filter(|t| t.default_duration > 0).map(|t| (t.number, t.default_duration)).collect(),
+            defaults: layout
+                .tracks
+                .iter()
+                .filter(|t| t.default_duration > 0)
+                .map(|t| (t.number, t.default_duration))
+                .collect(),
             scale: layout.timestamp_scale.max(1),
             r: Reader::new(file, file_size, WALK_CHUNK),
             pos: cluster,
@@ -520,7 +532,8 @@ impl<'a> BlockWalker<'a> {
             }
             p = c.data + size;
         }
-        self.pos = e.data.checked_add(relative).ok_or_else(|| format!("bad Cue position in the cluster at byte {cluster}"))?;
+        self.pos =
+            e.data.checked_add(relative).ok_or_else(|| format!("bad Cue position in the cluster at byte {cluster}"))?;
         let e2 = self.r.element(self.pos)?;
         if e2.id != ID_SIMPLE_BLOCK && e2.id != ID_BLOCK_GROUP {
             return Err(format!("no block at byte {}", self.pos));
@@ -574,7 +587,8 @@ impl<'a> BlockWalker<'a> {
         let last = b.data_len.checked_sub(laced).ok_or_else(bad)?;
         sizes.push(last);
         let default = self.defaults.iter().find(|d| d.0 == b.track).map_or(0, |d| d.1);
-        let duration = b.duration.filter(|&d| d > 0).unwrap_or_else(|| (default as i128 * n as i128 / self.scale as i128) as i64);
+        let duration =
+            b.duration.filter(|&d| d > 0).unwrap_or_else(|| (default as i128 * n as i128 / self.scale as i128) as i64);
         let mut pos = b.data + at as u64;
         let mut out = Vec::with_capacity(n);
         for (i, size) in sizes.into_iter().enumerate() {
@@ -608,7 +622,8 @@ impl<'a> BlockWalker<'a> {
             return Err(format!("laced block at byte {} is too short", e.pos));
         }
         let (frames, header) = if laced { (b[n + 3] as u32 + 1, n + 4) } else { (1, n + 3) };
-        let cluster = self.cluster_time.ok_or_else(|| format!("block at byte {} before its cluster's timestamp", e.pos))?;
+        let cluster =
+            self.cluster_time.ok_or_else(|| format!("block at byte {} before its cluster's timestamp", e.pos))?;
         let shift = self.delays.iter().find(|d| d.0 == track).map_or(0, |d| d.1);
         Ok(RawHeader {
             head: BlockHead {
@@ -781,7 +796,10 @@ mod tests {
                 el(ID_SIMPLE_BLOCK, &block(1, 0, 0x80, b"KEY0")),
                 el(0xEC, &[0; 3]), // Void
                 el(ID_SIMPLE_BLOCK, &block(2, -10, 0x80, b"AUD1")),
-                el(ID_BLOCK_GROUP, &[el(ID_BLOCK, &block(1, 40, 0, b"REF1")), el(ID_REFERENCE_BLOCK, &[0xD8])].concat()),
+                el(
+                    ID_BLOCK_GROUP,
+                    &[el(ID_BLOCK, &block(1, 40, 0, b"REF1")), el(ID_REFERENCE_BLOCK, &[0xD8])].concat(),
+                ),
                 // Xiph lacing: 3 frames (count - 1 = 2), lace sizes 2 and 2, then 6 bytes.
                 el(ID_SIMPLE_BLOCK, &block(2, 20, 0x82, b"\x02\x02\x02LACE01")),
             ]
@@ -799,20 +817,41 @@ mod tests {
         );
         let cues = |a: u64, b: u64| {
             let tp = |t: u64, c: Option<u64>| {
-                el(ID_CUE_TRACK_POSITIONS, &[num(ID_CUE_TRACK, t), c.map_or(vec![], |c| fixed(ID_CUE_CLUSTER_POSITION, c))].concat())
+                el(
+                    ID_CUE_TRACK_POSITIONS,
+                    &[num(ID_CUE_TRACK, t), c.map_or(vec![], |c| fixed(ID_CUE_CLUSTER_POSITION, c))].concat(),
+                )
             };
-            let cp = |t: Option<u64>, ps: &[Vec<u8>]| el(ID_CUE_POINT, &[t.map_or(vec![], |t| num(ID_CUE_TIME, t)), ps.concat()].concat());
+            let cp = |t: Option<u64>, ps: &[Vec<u8>]| {
+                el(ID_CUE_POINT, &[t.map_or(vec![], |t| num(ID_CUE_TIME, t)), ps.concat()].concat())
+            };
             let points = [
                 cp(Some(2000), &[tp(1, Some(b))]),
                 // Track 2's keyframe "AUD1" is 25 bytes into cluster 1's data (CueRelativePosition).
-                cp(Some(1000), &[tp(1, Some(a)), el(ID_CUE_TRACK_POSITIONS, &[num(ID_CUE_TRACK, 2), fixed(ID_CUE_CLUSTER_POSITION, a), num(ID_CUE_RELATIVE_POSITION, 25)].concat())]),
+                cp(
+                    Some(1000),
+                    &[
+                        tp(1, Some(a)),
+                        el(
+                            ID_CUE_TRACK_POSITIONS,
+                            &[
+                                num(ID_CUE_TRACK, 2),
+                                fixed(ID_CUE_CLUSTER_POSITION, a),
+                                num(ID_CUE_RELATIVE_POSITION, 25),
+                            ]
+                            .concat(),
+                        ),
+                    ],
+                ),
                 cp(Some(1000), &[tp(1, Some(b))]), // same time again: cues_of keeps the first cluster
                 cp(None, &[tp(1, Some(a))]),       // no CueTime: ignored
                 cp(Some(1500), &[tp(1, None)]),    // no CueClusterPosition: ignored
             ];
             el(ID_CUES, &points.concat())
         };
-        let seek = |p: u64| el(ID_SEEKHEAD, &el(ID_SEEK, &[el(ID_SEEK_ID, &id_bytes(ID_CUES)), fixed(ID_SEEK_POSITION, p)].concat()));
+        let seek = |p: u64| {
+            el(ID_SEEKHEAD, &el(ID_SEEK, &[el(ID_SEEK_ID, &id_bytes(ID_CUES)), fixed(ID_SEEK_POSITION, p)].concat()))
+        };
         // Parts: [SeekHead or Void, Info, Tracks, Cues?, Cluster 1, Tags, Cluster 2, Cues?].
         let build = |off: &[u64]| {
             let (head, before, after) = match at {
@@ -840,7 +879,17 @@ mod tests {
             sb(1, 1000, true, b"KEY0"),
             sb(2, 990 - shift, true, b"AUD1"),
             group(sb(1, 1040, false, b"REF1")),
-            BlockHead { track: 2, time: 1020 - shift, key: true, pos: laced - 7, data: laced, data_len: 8, frames: 3, lacing: 1, duration: None },
+            BlockHead {
+                track: 2,
+                time: 1020 - shift,
+                key: true,
+                pos: laced - 7,
+                data: laced,
+                data_len: 8,
+                frames: 3,
+                lacing: 1,
+                duration: None,
+            },
             BlockHead { duration: Some(33), ..group(sb(1, 1995, true, b"GRP2")) },
             sb(1, 2100, false, b"LAST"),
         ]
@@ -921,7 +970,8 @@ mod tests {
         let s = sample(None, CuesAt::AfterClusters);
         with_file(&s.file, |f, size| {
             let l = read_layout(f, size).unwrap().unwrap();
-            let _ = BlockWalker::new(f, size, &l, 0).block_at(s.c1, u64::MAX - s.c1 - 10); // Ok or Err
+            let _ = BlockWalker::new(f, size, &l, 0).block_at(s.c1, u64::MAX - s.c1 - 10);
+            // Ok or Err
         });
     }
 
@@ -955,7 +1005,10 @@ mod tests {
                 assert_eq!(times, vec![Some(timed.time), Some(timed.time + 3), Some(timed.time + 6)]);
                 // Fixed-size lacing: equal parts of the data.
                 let fixed = BlockHead { lacing: 2, data: d + 2, data_len: 6, ..want[3] };
-                assert_eq!(w.frames(&fixed).unwrap().iter().map(|f| (f.0, f.1)).collect::<Vec<_>>(), vec![(d + 2, 2), (d + 4, 2), (d + 6, 2)]);
+                assert_eq!(
+                    w.frames(&fixed).unwrap().iter().map(|f| (f.0, f.1)).collect::<Vec<_>>(),
+                    vec![(d + 2, 2), (d + 4, 2), (d + 6, 2)]
+                );
                 assert!(w.read(size - 2, 4).is_err());
                 // block_at: the block a Cue points at (cluster + CueRelativePosition), then onwards.
                 let c = l.cues_of(2)[0];
@@ -993,7 +1046,13 @@ mod tests {
                 assert_eq!(l.segment_end, size);
                 assert_eq!(l.first_cluster, Some(first));
                 let got: Vec<_> = walk(f, size, &l, first).unwrap().iter().map(|b| (b.time, b.key, b.data)).collect();
-                let want = [(0, true, b"UA00"), (10, false, b"UA10"), (97, true, b"UB97"), (200, true, b"KC00"), (301, false, b"UD01")];
+                let want = [
+                    (0, true, b"UA00"),
+                    (10, false, b"UA10"),
+                    (97, true, b"UB97"),
+                    (200, true, b"KC00"),
+                    (301, false, b"UD01"),
+                ];
                 assert_eq!(got, want.map(|(t, k, p)| (t, k, find(&file, p))));
             });
         }
@@ -1010,7 +1069,8 @@ mod tests {
     fn survives(bytes: &[u8]) {
         with_file(bytes, |f, size| {
             let Ok(Some(l)) = read_layout(f, size) else { return };
-            let starts = l.cues.iter().map(|c| c.cluster).chain([l.first_cluster.unwrap_or(l.segment_end), 0, 1, size / 2]);
+            let starts =
+                l.cues.iter().map(|c| c.cluster).chain([l.first_cluster.unwrap_or(l.segment_end), 0, 1, size / 2]);
             for at in starts {
                 let _ = walk(f, size, &l, at);
             }

@@ -87,7 +87,10 @@ impl Resource {
         {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("'{}' is not a valid relative name (no leading '/', '..', query or control characters)", name.escape_debug()),
+                format!(
+                    "'{}' is not a valid relative name (no leading '/', '..', query or control characters)",
+                    name.escape_debug()
+                ),
             ));
         }
         let parsed = Self::parse_shape(name).ok_or_else(|| Error::not_found(name))?;

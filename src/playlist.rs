@@ -50,11 +50,9 @@ fn quoted(s: &str) -> String {
 
 /// Unique, human NAME for a rendition within its group.
 fn rendition_name(track: &Track, used: &mut HashSet<String>) -> String {
-    let base = track
-        .title
-        .clone()
-        .or_else(|| track.language.clone())
-        .unwrap_or_else(|| format!("{} {}", if track.kind == TrackKind::Audio { "Audio" } else { "Subtitles" }, track.stream));
+    let base = track.title.clone().or_else(|| track.language.clone()).unwrap_or_else(|| {
+        format!("{} {}", if track.kind == TrackKind::Audio { "Audio" } else { "Subtitles" }, track.stream)
+    });
     let base = quoted(&base);
     let mut name = base.clone();
     let mut n = 2;
@@ -129,7 +127,15 @@ fn write_subtitle_media(out: &mut String, subs: &[&Track]) {
     }
 }
 
-fn write_variant(out: &mut String, bw: Rates, codecs: &[&str], video: Option<&Track>, audio: Option<&str>, subs: bool, uri: &str) {
+fn write_variant(
+    out: &mut String,
+    bw: Rates,
+    codecs: &[&str],
+    video: Option<&Track>,
+    audio: Option<&str>,
+    subs: bool,
+    uri: &str,
+) {
     let _ = write!(
         out,
         "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"",
@@ -183,10 +189,11 @@ pub fn master(index: &MediaIndex) -> String {
         write_variant(&mut out, vr, &[vcodec], Some(v), None, has_subs, &uri);
     }
     for g in &groups {
-        let worst = g.tracks.iter().map(|t| rates(t)).fold(Rates::default(), |a, b| Rates {
-            peak: a.peak.max(b.peak),
-            average: a.average.max(b.average),
-        });
+        let worst = g
+            .tracks
+            .iter()
+            .map(|t| rates(t))
+            .fold(Rates::default(), |a, b| Rates { peak: a.peak.max(b.peak), average: a.average.max(b.average) });
         let bw = Rates { peak: vr.peak + worst.peak, average: vr.average + worst.average };
         write_variant(&mut out, bw, &[vcodec, &g.codec], Some(v), Some(&g.id), has_subs, &uri);
     }

@@ -53,7 +53,8 @@ pub(crate) fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i
     let delay = samples.iter().find(|s| s.key()).map_or(0, |s| s.pts() - s.dts);
     let end_us = map.out_us(end_dts + delay);
     let first_key = samples.iter().position(|s| s.key()).unwrap_or(0);
-    let keys: Vec<usize> = (first_key..samples.len()).filter(|&i| samples[i].key() || track.kind == TrackKind::Audio).collect();
+    let keys: Vec<usize> =
+        (first_key..samples.len()).filter(|&i| samples[i].key() || track.kind == TrackKind::Audio).collect();
     let key_times: Vec<i64> = keys.iter().map(|&i| time(&samples[i])).collect();
     let cuts: Vec<usize> = choose_cuts(&key_times, end_us, target_us).into_iter().map(|j| keys[j]).collect();
     // A segment's boundary is its earliest presentation time (with open GOPs, leading pictures
@@ -146,10 +147,7 @@ pub(crate) fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) 
     // Sample i goes to the segment whose interval holds its midpoint (so boundaries follow the
     // main track's within one audio frame). Bounds are converted to this track's ticks once, and
     // samples (in order) advance one cursor: no per-sample division or search.
-    let inner: Vec<i64> = bounds[1..bounds.len() - 1]
-        .iter()
-        .map(|&b| map.us_to_ticks(b))
-        .collect();
+    let inner: Vec<i64> = bounds[1..bounds.len() - 1].iter().map(|&b| map.us_to_ticks(b)).collect();
     let mut k = 0usize;
     let mut start = 0usize;
     let mut segs = Vec::new();

@@ -36,10 +36,7 @@ pub const DEFAULT_OPEN_CUE_US: i64 = 5_000_000;
 const TAG_STACK_LIMIT: usize = 64;
 
 /// FFmpeg's internal time base (`AV_TIME_BASE_Q`): microseconds.
-const MICROS: ffi::AVRational = ffi::AVRational {
-    num: 1,
-    den: 1_000_000,
-};
+const MICROS: ffi::AVRational = ffi::AVRational { num: 1, den: 1_000_000 };
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -98,11 +95,7 @@ impl CueTrack {
         cues.shrink_to_fit();
         cues.iter_mut().for_each(|c| c.text.shrink_to_fit());
         let (max_end, leaves) = build_max_end_tree(&cues);
-        CueTrack {
-            cues,
-            max_end,
-            leaves,
-        }
+        CueTrack { cues, max_end, leaves }
     }
 
     /// All cues, sorted by start.
@@ -203,10 +196,7 @@ pub fn classify(codec_id: ffmpeg::codec::Id) -> Result<(), String> {
         return Err(format!("codec {name} is not a subtitle codec"));
     }
     if descriptor.props & ffi::AV_CODEC_PROP_BITMAP_SUB != 0 {
-        return Err(format!(
-            "bitmap subtitles ({}) cannot be converted to WebVTT",
-            bitmap_label(codec_id, &name)
-        ));
+        return Err(format!("bitmap subtitles ({}) cannot be converted to WebVTT", bitmap_label(codec_id, &name)));
     }
     if descriptor.props & ffi::AV_CODEC_PROP_TEXT_SUB == 0 {
         return Err(format!("subtitle codec {name} is not a text format"));
@@ -225,9 +215,7 @@ fn descriptor_name(descriptor: &ffi::AVCodecDescriptor) -> String {
         return String::from("?");
     }
     // SAFETY: a non-null descriptor name is a static NUL-terminated string.
-    unsafe { CStr::from_ptr(descriptor.name) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { CStr::from_ptr(descriptor.name) }.to_string_lossy().into_owned()
 }
 
 /// Human label of a bitmap subtitle format for error messages.
@@ -281,24 +269,14 @@ impl CueExtractor {
     /// cannot be converted to WebVTT"), codecs FFmpeg cannot decode (the
     /// reason of [`classify`]), a time base that is not positive, or a
     /// decoder that fails to open.
-    pub fn new(
-        params: ffmpeg::codec::Parameters,
-        time_base: ffmpeg::Rational,
-    ) -> Result<CueExtractor, SubtitleError> {
+    pub fn new(params: ffmpeg::codec::Parameters, time_base: ffmpeg::Rational) -> Result<CueExtractor, SubtitleError> {
         classify(params.id()).map_err(SubtitleError)?;
         if time_base.numerator() <= 0 || time_base.denominator() <= 0 {
-            return Err(SubtitleError(format!(
-                "invalid subtitle stream time base {time_base}"
-            )));
+            return Err(SubtitleError(format!("invalid subtitle stream time base {time_base}")));
         }
         let decoder = open_decoder(params, time_base)?;
         let styles = parse_styles(&subtitle_header(&decoder));
-        Ok(CueExtractor {
-            decoder,
-            time_base,
-            styles,
-            pending: Vec::new(),
-        })
+        Ok(CueExtractor { decoder, time_base, styles, pending: Vec::new() })
     }
 
     /// Decodes one packet of the stream and records its cue, if any.
@@ -327,11 +305,7 @@ impl CueExtractor {
             return Ok(());
         }
         let end_us = self.end_us(packet, &decoded.0, start_us);
-        self.pending.push(PendingCue {
-            start_us,
-            end_us,
-            text,
-        });
+        self.pending.push(PendingCue { start_us, end_us, text });
         Ok(())
     }
 
@@ -370,12 +344,7 @@ impl CueExtractor {
     }
 
     /// Cue end in µs, `None` when the event has no known duration.
-    fn end_us(
-        &self,
-        packet: &ffmpeg::Packet,
-        sub: &ffmpeg::Subtitle,
-        start_us: i64,
-    ) -> Option<i64> {
+    fn end_us(&self, packet: &ffmpeg::Packet, sub: &ffmpeg::Subtitle, start_us: i64) -> Option<i64> {
         let (shown, hidden) = (sub.start(), sub.end());
         if hidden != u32::MAX && hidden > shown {
             return Some(start_us.saturating_add(i64::from(hidden - shown) * 1000));
@@ -395,9 +364,7 @@ fn open_decoder(
         .map_err(|e| SubtitleError(format!("invalid subtitle stream parameters: {e}")))?;
     let mut decoder = context.decoder();
     decoder.set_packet_time_base(time_base);
-    decoder
-        .subtitle()
-        .map_err(|e| SubtitleError(format!("cannot open subtitle decoder: {e}")))
+    decoder.subtitle().map_err(|e| SubtitleError(format!("cannot open subtitle decoder: {e}")))
 }
 
 /// The ASS header (styles) the decoder produced, empty if none.
@@ -467,16 +434,10 @@ fn rect_payloads(sub: &ffmpeg::Subtitle) -> Vec<RectPayload> {
 /// The rect's `ass` / `text` pointers must be null or NUL-terminated strings.
 unsafe fn rect_payload(rect: &ffi::AVSubtitleRect) -> Option<RectPayload> {
     // SAFETY: only called on the non-null pointers checked below.
-    let read = |p: *const std::os::raw::c_char| {
-        unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
-    };
+    let read = |p: *const std::os::raw::c_char| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
     match rect.type_ {
-        ffi::AVSubtitleType::SUBTITLE_ASS if !rect.ass.is_null() => {
-            Some(RectPayload::Ass(read(rect.ass)))
-        }
-        ffi::AVSubtitleType::SUBTITLE_TEXT if !rect.text.is_null() => {
-            Some(RectPayload::Plain(read(rect.text)))
-        }
+        ffi::AVSubtitleType::SUBTITLE_ASS if !rect.ass.is_null() => Some(RectPayload::Ass(read(rect.ass))),
+        ffi::AVSubtitleType::SUBTITLE_TEXT if !rect.text.is_null() => Some(RectPayload::Plain(read(rect.text))),
         _ => None,
     }
 }
@@ -511,11 +472,7 @@ fn resolve_open_ends(mut pending: Vec<PendingCue>, media_end_us: Option<i64>) ->
                     _ => p.start_us.saturating_add(DEFAULT_OPEN_CUE_US),
                 }
             });
-            Cue {
-                start_us: p.start_us,
-                end_us,
-                text: p.text,
-            }
+            Cue { start_us: p.start_us, end_us, text: p.text }
         })
         .collect()
 }
@@ -629,10 +586,7 @@ fn parse_styles(header: &str) -> Vec<AssStyle> {
 /// Index (0 = V4+, 1 = V4) of a `[Section]` line that opens a style section.
 fn style_section(line: &str) -> Option<usize> {
     let inner = line.get(1..)?;
-    let len = inner
-        .bytes()
-        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b' ')
-        .count();
+    let len = inner.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b' ').count();
     if len > 15 || inner.as_bytes().get(len) != Some(&b']') {
         return None;
     }
@@ -653,10 +607,7 @@ fn parse_format_line(rest: &str, fields: &[&str]) -> Vec<StyleField> {
         let len = s.find([',', ' ']).unwrap_or(s.len());
         let (token, tail) = s.split_at(len);
         order.push(style_field(token, fields));
-        s = tail
-            .strip_prefix(',')
-            .unwrap_or(tail)
-            .trim_start_matches(' ');
+        s = tail.strip_prefix(',').unwrap_or(tail).trim_start_matches(' ');
     }
     order
 }
@@ -682,17 +633,10 @@ fn parse_style_line(rest: &str, order: &[StyleField]) -> AssStyle {
         }
         let last = i + 1 == order.len();
         s = s.trim_start_matches(' ');
-        let len = if last {
-            s.len()
-        } else {
-            s.find(',').unwrap_or(s.len())
-        };
+        let len = if last { s.len() } else { s.find(',').unwrap_or(s.len()) };
         let (value, tail) = s.split_at(len);
         set_style_field(&mut style, *field, value);
-        s = tail
-            .strip_prefix(',')
-            .unwrap_or(tail)
-            .trim_start_matches(' ');
+        s = tail.strip_prefix(',').unwrap_or(tail).trim_start_matches(' ');
     }
     style
 }
@@ -795,12 +739,7 @@ struct VttWriter<'s> {
 impl<'s> VttWriter<'s> {
     /// An empty writer resolving `\r` and event styles in `styles`.
     fn new(styles: &'s [AssStyle]) -> Self {
-        VttWriter {
-            out: String::new(),
-            stack: Vec::new(),
-            drawing: false,
-            styles,
-        }
+        VttWriter { out: String::new(), stack: Vec::new(), drawing: false, styles }
     }
 
     /// Appends escaped text (nothing while in drawing mode).
@@ -1011,10 +950,7 @@ fn drawing_code(writer: &mut VttWriter<'_>, bytes: &[u8], i: usize) -> Option<us
 /// Removes empty (or blank) lines, which would end a WebVTT cue early;
 /// a carriage return counts as a line break.
 fn drop_empty_lines(text: &str) -> String {
-    let lines: Vec<&str> = text
-        .split(['\n', '\r'])
-        .filter(|line| !line.trim().is_empty())
-        .collect();
+    let lines: Vec<&str> = text.split(['\n', '\r']).filter(|line| !line.trim().is_empty()).collect();
     lines.join("\n")
 }
 
@@ -1086,14 +1022,7 @@ fn us_to_ms(us: i64) -> i64 {
 
 /// Appends `HH:MM:SS.mmm`.
 fn write_timestamp(out: &mut String, ms: i64) {
-    let _ = write!(
-        out,
-        "{:02}:{:02}:{:02}.{:03}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    );
+    let _ = write!(out, "{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
 }
 
 #[cfg(test)]
@@ -1208,25 +1137,16 @@ mod tests {
     }
 
     fn run_ffmpeg(args: &[&str]) -> Vec<u8> {
-        let out = Command::new("ffmpeg")
-            .args(["-nostdin", "-v", "error", "-y"])
-            .args(args)
-            .output()
-            .expect("run ffmpeg");
-        assert!(
-            out.status.success(),
-            "ffmpeg {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out =
+            Command::new("ffmpeg").args(["-nostdin", "-v", "error", "-y"]).args(args).output().expect("run ffmpeg");
+        assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         out.stdout
     }
 
     /// `[HH:]MM:SS.mmm` to milliseconds.
     fn parse_ts(ts: &str) -> i64 {
         let (clock, ms) = ts.split_once('.').expect("ms part");
-        let secs = clock.split(':').fold(0i64, |acc, part| {
-            acc * 60 + part.parse::<i64>().expect("number")
-        });
+        let secs = clock.split(':').fold(0i64, |acc, part| acc * 60 + part.parse::<i64>().expect("number"));
         secs * 1000 + ms.parse::<i64>().expect("ms")
     }
 
@@ -1246,9 +1166,7 @@ mod tests {
     }
 
     fn unescape(text: &str) -> String {
-        text.replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&")
+        text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     }
 
     /// `ffmpeg -copyts -i SRC -map 0:s:N -f webvtt -`, with the documented
@@ -1256,16 +1174,7 @@ mod tests {
     /// dropped).
     fn ffmpeg_reference(src: &Path, sub_index: usize) -> Vec<MsCue> {
         let map = format!("0:s:{sub_index}");
-        let raw = parse_vtt(&run_ffmpeg(&[
-            "-copyts",
-            "-i",
-            s(src),
-            "-map",
-            &map,
-            "-f",
-            "webvtt",
-            "-",
-        ]));
+        let raw = parse_vtt(&run_ffmpeg(&["-copyts", "-i", s(src), "-map", &map, "-f", "webvtt", "-"]));
         raw.into_iter()
             .map(|(a, b, t)| (a, b, t.replace("\\h", " ").replace(DRAWING, "")))
             .filter(|(_, _, t)| !is_visibly_empty(t))
@@ -1291,11 +1200,7 @@ mod tests {
     }
 
     fn as_ms(track: &CueTrack) -> Vec<MsCue> {
-        track
-            .cues()
-            .iter()
-            .map(|c| (us_to_ms(c.start_us), us_to_ms(c.end_us), unescape(&c.text)))
-            .collect()
+        track.cues().iter().map(|c| (us_to_ms(c.start_us), us_to_ms(c.end_us), unescape(&c.text))).collect()
     }
 
     /// Our cues, and our rendered file read back, equal FFmpeg's.
@@ -1304,10 +1209,8 @@ mod tests {
         let expected = ffmpeg_reference(src, sub_index);
         assert!(!expected.is_empty());
         assert_eq!(as_ms(&track), expected, "cues of {src:?} s:{sub_index}");
-        let rendered: Vec<MsCue> = parse_vtt(&render_full(&track, 0))
-            .into_iter()
-            .map(|(a, b, t)| (a, b, unescape(&t)))
-            .collect();
+        let rendered: Vec<MsCue> =
+            parse_vtt(&render_full(&track, 0)).into_iter().map(|(a, b, t)| (a, b, unescape(&t))).collect();
         assert_eq!(rendered, expected, "rendered {src:?} s:{sub_index}");
         track
     }
@@ -1357,34 +1260,23 @@ mod tests {
     #[test]
     fn webvtt_in_mkv_matches_ffmpeg() {
         let track = assert_matches_ffmpeg(&fixtures().mkv, 2);
-        assert_eq!(
-            texts(&track),
-            ["<i>it</i> &amp; cls voice", "line1\nline2 <b>b</b>"]
-        );
+        assert_eq!(texts(&track), ["<i>it</i> &amp; cls voice", "line1\nline2 <b>b</b>"]);
         assert_eq!(track.cues()[1].end_us, 3_604_500_000);
         let full = String::from_utf8(render_full(&track, 0)).expect("utf-8");
-        assert!(
-            full.contains("\n00:00:03.000 --> 01:00:04.500\nline1\n"),
-            "{full}"
-        );
+        assert!(full.contains("\n00:00:03.000 --> 01:00:04.500\nline1\n"), "{full}");
     }
 
     #[test]
     fn mov_text_in_mp4_matches_ffmpeg() {
         let track = assert_matches_ffmpeg(&fixtures().mp4, 0);
         assert_eq!(track.len(), 4);
-        assert_eq!(
-            track.cues()[0].text,
-            "<i>Italic</i> and <b>bold</b> &amp; more"
-        );
+        assert_eq!(track.cues()[0].text, "<i>Italic</i> and <b>bold</b> &amp; more");
     }
 
     #[test]
     fn segments_share_spanning_cue_and_empty_segment_is_header_only() {
         let track = extract(&fixtures().mkv, 0);
-        let starts = |from: i64, to: i64| -> Vec<i64> {
-            track.overlapping(from, to).map(|c| c.start_us).collect()
-        };
+        let starts = |from: i64, to: i64| -> Vec<i64> { track.overlapping(from, to).map(|c| c.start_us).collect() };
         assert_eq!(starts(0, 6_000_000), [1_000_000, 3_000_000, 5_000_000]);
         assert_eq!(starts(6_000_000, 12_000_000), [5_000_000, 8_123_000]);
         // [start, end) semantics: the cue ending at 2.5 s and the one starting
@@ -1405,11 +1297,7 @@ mod tests {
     }
 
     fn cue(start_us: i64, end_us: i64, text: &str) -> Cue {
-        Cue {
-            start_us,
-            end_us,
-            text: text.into(),
-        }
+        Cue { start_us, end_us, text: text.into() }
     }
 
     #[test]
@@ -1432,18 +1320,11 @@ mod tests {
         cues.push(cue(4_000_000, 9_000_000, " \n"));
         let track = CueTrack::new(cues.clone());
         assert_eq!(track.len(), 501);
-        assert!(track
-            .cues()
-            .windows(2)
-            .all(|w| w[0].start_us <= w[1].start_us));
+        assert!(track.cues().windows(2).all(|w| w[0].start_us <= w[1].start_us));
         for from in (-6_000_000..610_000_000).step_by(6_000_000) {
             let to = from + 6_000_000;
             let got: Vec<&Cue> = track.overlapping(from, to).collect();
-            let want: Vec<&Cue> = track
-                .cues()
-                .iter()
-                .filter(|c| c.start_us < to && c.end_us > from)
-                .collect();
+            let want: Vec<&Cue> = track.cues().iter().filter(|c| c.start_us < to && c.end_us > from).collect();
             assert_eq!(got, want, "segment [{from}, {to})");
         }
         assert!(track.overlapping(5, 5).next().is_none());
@@ -1485,10 +1366,7 @@ mod tests {
         assert!(styles[1].name == "Loud" && styles[1].bold && !styles[1].italic);
         let line = r"0,0,Loud,,0,0,0,,  loud {\b0}not{\r}again";
         assert_eq!(ass_event_to_webvtt(line, &styles), "<b>loud </b>notagain");
-        assert_eq!(
-            ass_event_to_webvtt("3,0,Default,,0,0,0,,a,b", &styles),
-            "a,b"
-        );
+        assert_eq!(ass_event_to_webvtt("3,0,Default,,0,0,0,,a,b", &styles), "a,b");
         assert_eq!(ass_event_to_webvtt("short", &styles), "");
         let ssa = "[V4 Styles]\nFormat: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, TertiaryColour, BackColour, Bold, Italic\r\nStyle: Default,Arial,20,0,0,0,0,0,1\r\n";
         let styles = parse_styles(ssa);
@@ -1529,13 +1407,9 @@ mod tests {
 
     #[test]
     fn extractor_refuses_pgs() {
-        let err = CueExtractor::new(params_for(Id::HDMV_PGS_SUBTITLE), ffmpeg::Rational(1, 1000))
-            .err()
-            .expect("refused");
-        assert_eq!(
-            err.to_string(),
-            "bitmap subtitles (PGS) cannot be converted to WebVTT"
-        );
+        let err =
+            CueExtractor::new(params_for(Id::HDMV_PGS_SUBTITLE), ffmpeg::Rational(1, 1000)).err().expect("refused");
+        assert_eq!(err.to_string(), "bitmap subtitles (PGS) cannot be converted to WebVTT");
         let bad_tb = CueExtractor::new(params_for(Id::SUBRIP), ffmpeg::Rational(0, 1));
         assert!(bad_tb.is_err());
     }
@@ -1545,23 +1419,17 @@ mod tests {
         let tb = ffmpeg::Rational(1, 90_000);
         let mut ex = CueExtractor::new(params_for(Id::SUBRIP), tb).expect("subrip");
         // No duration: ends at the next cue's start.
-        ex.push(&packet(b"<i>one</i>", Some(90_000), None, 0))
-            .expect("push");
+        ex.push(&packet(b"<i>one</i>", Some(90_000), None, 0)).expect("push");
         // dts only, with duration.
-        ex.push(&packet(b"two & more", None, Some(360_000), 45_000))
-            .expect("push");
+        ex.push(&packet(b"two & more", None, Some(360_000), 45_000)).expect("push");
         // Neither pts nor dts: ignored.
         ex.push(&packet(b"lost", None, None, 90_000)).expect("push");
         // Blank text: ignored.
-        ex.push(&packet(b"  ", Some(500_000), None, 90_000))
-            .expect("push");
+        ex.push(&packet(b"  ", Some(500_000), None, 90_000)).expect("push");
         // Invalid UTF-8 is refused, the extractor stays usable.
-        assert!(ex
-            .push(&packet(b"bad \xff\xfe", Some(540_000), None, 90_000))
-            .is_err());
+        assert!(ex.push(&packet(b"bad \xff\xfe", Some(540_000), None, 90_000)).is_err());
         // Last cue without duration.
-        ex.push(&packet(b"last", Some(900_000), None, 0))
-            .expect("push");
+        ex.push(&packet(b"last", Some(900_000), None, 0)).expect("push");
         assert_eq!(ex.cue_count(), 3);
         let track = ex.finish_with_media_end(12_000_000);
         assert_eq!(
@@ -1576,8 +1444,7 @@ mod tests {
 
     #[test]
     fn open_last_cue_gets_default_length() {
-        let mut ex =
-            CueExtractor::new(params_for(Id::SUBRIP), ffmpeg::Rational(1, 1000)).expect("subrip");
+        let mut ex = CueExtractor::new(params_for(Id::SUBRIP), ffmpeg::Rational(1, 1000)).expect("subrip");
         ex.push(&packet(b"a", Some(2000), None, 0)).expect("push");
         ex.push(&packet(b"b", Some(2000), None, 0)).expect("push");
         let track = ex.finish();

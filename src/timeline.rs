@@ -38,11 +38,8 @@ impl TimeMap {
     /// `N >= min_den`, else `fallback` (90 kHz for video, the sample rate for audio).
     pub fn new(num: i32, den: i32, min_den: u32, fallback: u32) -> TimeMap {
         let (num, den) = (num.max(1) as i64, den.max(1) as i64);
-        let timescale = if num == 1 && den >= min_den as i64 && den <= u32::MAX as i64 {
-            den as u32
-        } else {
-            fallback.max(1)
-        };
+        let timescale =
+            if num == 1 && den >= min_den as i64 && den <= u32::MAX as i64 { den as u32 } else { fallback.max(1) };
         TimeMap { num, den, timescale, shift: 0 }
     }
 

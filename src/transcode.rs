@@ -373,9 +373,8 @@ fn packet_ts(packet: &ff::Packet) -> Option<i64> {
 fn select_packets<'a>(packets: &'a [ff::Packet], window: &Window) -> &'a [ff::Packet] {
     let any_ts = packets.iter().any(|p| packet_ts(p).is_some());
     let start = if any_ts {
-        let found = packets
-            .iter()
-            .position(|p| packet_ts(p).is_some_and(|ts| window.ts_to_us(ts) >= window.decode_from_us));
+        let found =
+            packets.iter().position(|p| packet_ts(p).is_some_and(|ts| window.ts_to_us(ts) >= window.decode_from_us));
         found.unwrap_or(packets.len())
     } else {
         0
@@ -571,7 +570,13 @@ fn render_pcm(frames: &[Decoded], window: &Window) -> Result<Pcm, TranscodeError
 /// Places one run: with one anchor when both joins agree, else with the start-join anchor up to
 /// the middle of the range and the end-join anchor after it, joined there by a gradual time
 /// warp (see [`warp_between`]).
-fn place_run(frames: &[Decoded], at_start: i64, at_end: i64, window: &Window, pcm: &mut Pcm) -> Result<(), TranscodeError> {
+fn place_run(
+    frames: &[Decoded],
+    at_start: i64,
+    at_end: i64,
+    window: &Window,
+    pcm: &mut Pcm,
+) -> Result<(), TranscodeError> {
     let whole = window.buffer_start()..window.buffer_end();
     let mut canvas = Canvas { data: pcm, start: whole.start };
     if at_start == at_end {
@@ -746,7 +751,12 @@ fn chunk_anchor(frames: &[Decoded], time_base: ff::Rational, use_ts: impl Fn(i64
 
 /// For each timestamped frame passing `use_ts` (trimmed ones only with `with_trimmed`): its
 /// timestamp minus the samples before it in the run, in units of 1 / (2 * den) input samples.
-fn start_estimates(frames: &[Decoded], time_base: ff::Rational, with_trimmed: bool, use_ts: &impl Fn(i64) -> bool) -> Vec<i128> {
+fn start_estimates(
+    frames: &[Decoded],
+    time_base: ff::Rational,
+    with_trimmed: bool,
+    use_ts: &impl Fn(i64) -> bool,
+) -> Vec<i128> {
     let rate = i128::from(frames.first().map_or(0, Decoded::rate));
     let num = i128::from(time_base.numerator());
     let den = i128::from(time_base.denominator());
@@ -816,7 +826,13 @@ impl Canvas<'_> {
 
 /// Converts one contiguous run (starting at input sample `anchor`) and writes the part that
 /// falls in `region` (output samples) into `canvas`.
-fn place_chunk(frames: &[Decoded], anchor: i64, window: &Window, region: Range<i64>, canvas: &mut Canvas) -> Result<(), TranscodeError> {
+fn place_chunk(
+    frames: &[Decoded],
+    anchor: i64,
+    window: &Window,
+    region: Range<i64>,
+    canvas: &mut Canvas,
+) -> Result<(), TranscodeError> {
     let in_rate = i64::from(frames[0].rate());
     let out_rate = i64::from(window.rate);
     let total: i64 = frames.iter().map(Decoded::samples).sum();
@@ -970,9 +986,8 @@ impl Resampler {
         let raw = frame.raw();
         let count = i64::from(raw.nb_samples) - skip;
         // SAFETY: format is a valid sample format.
-        let (planar, bytes) = unsafe {
-            (ffi::av_sample_fmt_is_planar(self.format) != 0, ffi::av_get_bytes_per_sample(self.format))
-        };
+        let (planar, bytes) =
+            unsafe { (ffi::av_sample_fmt_is_planar(self.format) != 0, ffi::av_get_bytes_per_sample(self.format)) };
         let planes = if planar { self.in_channels } else { 1 };
         let stride = if planar { 1 } else { self.in_channels };
         let offset = skip as usize * bytes as usize * stride;
@@ -1292,7 +1307,8 @@ mod tests {
     /// A decoded stereo f32 frame of `samples` samples at `rate`, timestamped `pts`.
     fn decoded(samples: usize, rate: u32, pts: i64, trimmed: bool) -> Decoded {
         let layout = ff::ChannelLayout::STEREO;
-        let mut frame = ff::frame::Audio::new(ff::format::Sample::F32(ff::format::sample::Type::Planar), samples, layout);
+        let mut frame =
+            ff::frame::Audio::new(ff::format::Sample::F32(ff::format::sample::Type::Planar), samples, layout);
         frame.set_rate(rate);
         frame.set_pts(Some(pts));
         checked_frame(frame).map(|d| Decoded { trimmed, ..d }).unwrap_or_else(|| panic!("unusable test frame"))
@@ -1304,7 +1320,11 @@ mod tests {
         // skip-samples 1105, so the first frame keeps the last 47 of its 1152 samples at pts
         // 0.025057 s; the source's first audible sample is input sample 1105, not 0.
         let tb = ff::Rational::new(1, 14_112_000);
-        let frames = [decoded(47, 44100, 353_600, true), decoded(1152, 44100, 368_640, false), decoded(1152, 44100, 737_280, false)];
+        let frames = [
+            decoded(47, 44100, 353_600, true),
+            decoded(1152, 44100, 368_640, false),
+            decoded(1152, 44100, 737_280, false),
+        ];
         assert_eq!(split_chunks(&frames, tb), vec![0..3]);
         assert_eq!(chunk_anchor(&frames, tb, |_| true), Some(1105));
         assert_eq!(chunk_anchor(&frames[..1], tb, |_| true), Some(1105));

@@ -23,7 +23,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 const NODE_TIMEOUT: Duration = Duration::from_secs(150);
-const MEDIA: &[&str] = &["multi_audio.mkv", "h264_aac.mp4", "offset_start.mkv", "subs.mp4", "mkvmerge_multi.mkv", "audio_only.m4a"];
+const MEDIA: &[&str] =
+    &["multi_audio.mkv", "h264_aac.mp4", "offset_start.mkv", "subs.mp4", "mkvmerge_multi.mkv", "audio_only.m4a"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -78,9 +79,8 @@ fn ensure_node_modules() -> Result<PathBuf, String> {
             same = false;
         }
     }
-    let installed = ["hls.js", "playwright-core"]
-        .iter()
-        .all(|p| dir.join("node_modules").join(p).join("package.json").is_file());
+    let installed =
+        ["hls.js", "playwright-core"].iter().all(|p| dir.join("node_modules").join(p).join("package.json").is_file());
     if !(same && installed) {
         run(
             "npm ci in target/browser-node (tests/browser/package-lock.json)",
@@ -93,7 +93,10 @@ fn ensure_node_modules() -> Result<PathBuf, String> {
 fn ensure_media() -> Result<(), String> {
     let dir = root().join("target/media");
     if MEDIA.iter().any(|f| !dir.join(f).is_file()) {
-        run("test media missing: scripts/gen-media.sh", Command::new("bash").arg(root().join("scripts/gen-media.sh")).current_dir(root()))?;
+        run(
+            "test media missing: scripts/gen-media.sh",
+            Command::new("bash").arg(root().join("scripts/gen-media.sh")).current_dir(root()),
+        )?;
     }
     match MEDIA.iter().find(|f| !dir.join(f).is_file()) {
         Some(f) => Err(format!("{f} not produced by scripts/gen-media.sh")),
@@ -220,7 +223,11 @@ impl Drop for Server {
 }
 
 /// Runs node with a deadline; returns (exit status or None on timeout, stdout, stderr).
-fn run_node(node_dir: &Path, chromium: &Path, base: &str) -> Result<(Option<std::process::ExitStatus>, String, String), String> {
+fn run_node(
+    node_dir: &Path,
+    chromium: &Path,
+    base: &str,
+) -> Result<(Option<std::process::ExitStatus>, String, String), String> {
     let mut child = Command::new("node")
         .arg(root().join("tests/browser/run.mjs"))
         .arg(base)
@@ -275,8 +282,8 @@ fn hls_js_in_chromium() {
     };
     let (chromium, node_dir, serve) = prepare().unwrap_or_else(|e| panic!("browser test setup failed: {e}"));
 
-    let (mut server, base) = Server::start(&serve, node_dir.join("hls-serve.log"))
-        .unwrap_or_else(|e| panic!("browser test: {e}"));
+    let (mut server, base) =
+        Server::start(&serve, node_dir.join("hls-serve.log")).unwrap_or_else(|e| panic!("browser test: {e}"));
     println!("browser test: hls-serve at {base}, chromium {}", chromium.display());
     let t = Instant::now();
     let result = run_node(&node_dir, &chromium, &base);

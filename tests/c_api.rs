@@ -29,7 +29,19 @@ fn make(target: &str) {
 }
 
 fn media() -> PathBuf {
-    common::ensure_media(&["h264_aac.mp4", "multi_audio.mkv", "subs.mp4", "audio_only.m4a", "empty.mp4", "text.mp4", "truncated.mp4", "truncated.mkv", "corrupt.mp4", "subs_only.mkv"]).expect("media");
+    common::ensure_media(&[
+        "h264_aac.mp4",
+        "multi_audio.mkv",
+        "subs.mp4",
+        "audio_only.m4a",
+        "empty.mp4",
+        "text.mp4",
+        "truncated.mp4",
+        "truncated.mkv",
+        "corrupt.mp4",
+        "subs_only.mkv",
+    ])
+    .expect("media");
     root().join("target/media")
 }
 
@@ -116,7 +128,14 @@ fn stress_valgrind() {
         "stress",
         &args,
         &[],
-        &["valgrind", "-q", "--error-exitcode=33", "--leak-check=full", "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite"],
+        &[
+            "valgrind",
+            "-q",
+            "--error-exitcode=33",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite",
+        ],
     );
     assert!(out.contains(" 0 mismatches"), "{out}");
 }

@@ -193,7 +193,9 @@ fn a_truncated_matroska_file_is_reported_not_half_served() {
     std::fs::write(&p, &full[..full.len() / 2]).expect("write");
     let ctx = Ctx::new(1 << 20);
     match ctx.open(&p) {
-        Err((HlsStatus::HLS_ERR_INVALID_MEDIA, msg)) => assert!(msg.contains("truncated") && msg.contains("truncated.mkv"), "{msg}"),
+        Err((HlsStatus::HLS_ERR_INVALID_MEDIA, msg)) => {
+            assert!(msg.contains("truncated") && msg.contains("truncated.mkv"), "{msg}")
+        }
         other => panic!("expected INVALID_MEDIA for a truncated MKV, got {:?}", other.map(|_| ())),
     }
 }

@@ -87,7 +87,11 @@ fn split_bandwidth(line: &str) -> (String, Vec<u64>) {
 fn compare(file: &str, cues: &BTreeMap<String, Vec<u8>>, scan: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
     let mut bad = Vec::new();
     if cues.keys().ne(scan.keys()) {
-        bad.push(format!("{file}: different resources: {:?} vs {:?}", cues.keys().collect::<Vec<_>>(), scan.keys().collect::<Vec<_>>()));
+        bad.push(format!(
+            "{file}: different resources: {:?} vs {:?}",
+            cues.keys().collect::<Vec<_>>(),
+            scan.keys().collect::<Vec<_>>()
+        ));
         return bad;
     }
     let mut identical = 0;
@@ -177,8 +181,13 @@ fn matroska_without_cues_is_scanned_and_serves_the_same_segments() {
 
 /// `ffmpeg -c copy -f framemd5` of a presentation's audio: every packet's time, size and hash.
 fn audio_packets(master: &Path) -> String {
-    let out = run_ok(Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(master).args(["-map", "0:a", "-c", "copy", "-f", "framemd5", "-"]))
-        .expect("ffmpeg framemd5");
+    let out = run_ok(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(master)
+            .args(["-map", "0:a", "-c", "copy", "-f", "framemd5", "-"]),
+    )
+    .expect("ffmpeg framemd5");
     String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n")
 }
 
@@ -240,14 +249,12 @@ fn damaged_matroska_never_crashes_or_hangs() {
         if let Err(e) = std::fs::write(&file, data) {
             return Some(format!("case {i}: write: {e}"));
         }
-        let out = run(
-            Command::new("timeout")
-                .arg("120")
-                .arg(&setup.hls_dump)
-                .arg(&file)
-                .arg(base.join(format!("out_{i}")))
-                .env("LD_LIBRARY_PATH", root().join("target/release")),
-        );
+        let out = run(Command::new("timeout")
+            .arg("120")
+            .arg(&setup.hls_dump)
+            .arg(&file)
+            .arg(base.join(format!("out_{i}")))
+            .env("LD_LIBRARY_PATH", root().join("target/release")));
         let out = match out {
             Ok(o) => o,
             Err(e) => return Some(format!("case {i}: {e}")),

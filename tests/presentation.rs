@@ -207,7 +207,8 @@ fn build_corpus() -> Result<Corpus, String> {
     let setup = setup(&names)?;
     // Other test runs (another engineer's `cargo test`) must not rewrite the tree while we read it.
     let lock = FileLock::exclusive(&out_lock_path())?;
-    let crawled = par_map(&files, workers(), |(f, _)| crawl(&setup.hls_dump, &media_dir().join(f), &out_root().join(f)));
+    let crawled =
+        par_map(&files, workers(), |(f, _)| crawl(&setup.hls_dump, &media_dir().join(f), &out_root().join(f)));
     let pres = par_map(&files.iter().zip(crawled).collect::<Vec<_>>(), workers(), |((f, t), c)| load(f, *t, c.clone()));
     hold_shared(lock)?;
     eprintln!(
@@ -250,10 +251,7 @@ fn load(file: &'static str, transcode_set: bool, crawled: Result<(), String>) ->
         }
     };
     p.master = MasterPlaylist::parse(&master);
-    p.info = read(&dir, "info.json")
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null);
+    p.info = read(&dir, "info.json").ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
     let mut names: Vec<String> = Vec::new();
     for (_, uri) in &p.master.variants {
         names.push(uri.clone());
@@ -331,9 +329,7 @@ fn load_track(p: &Pres, dir: &Path, work: &Path, name: &str) -> Track {
     if t.is_fmp4() {
         let path = work.join(format!("t{stream}.mp4"));
         t.probe = Some(
-            std::fs::write(&path, &concat)
-                .map_err(|e| format!("{}: {e}", path.display()))
-                .and_then(|_| ffprobe(&path)),
+            std::fs::write(&path, &concat).map_err(|e| format!("{}: {e}", path.display())).and_then(|_| ffprobe(&path)),
         );
     }
     t
@@ -371,7 +367,9 @@ impl Report {
     fn finish(self, files: &[&Pres]) {
         let mut failures = self.failures;
         for p in files {
-            if self.checked.get(p.file).copied().unwrap_or(0) == 0 && !failures.iter().any(|f| f.starts_with(&format!("{} ", p.file))) {
+            if self.checked.get(p.file).copied().unwrap_or(0) == 0
+                && !failures.iter().any(|f| f.starts_with(&format!("{} ", p.file)))
+            {
                 failures.push(format!("{} [{}] nothing was checked (vacuous)", p.file, self.rule));
             }
         }
@@ -441,8 +439,12 @@ fn rule_ffmpeg(c: &Corpus, transcode_set: bool, r: &mut Report) {
         let last = |key: &str| -> Option<i64> {
             stdout.lines().rev().find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
         };
-        r.check(p, o.status.success(), None, || format!("ffmpeg -i master.m3u8 exited with {}: {}", o.status, stderr.trim()));
-        r.check(p, stderr.trim().is_empty(), None, || format!("ffmpeg -i master.m3u8 reported errors:\n{}", stderr.trim()));
+        r.check(p, o.status.success(), None, || {
+            format!("ffmpeg -i master.m3u8 exited with {}: {}", o.status, stderr.trim())
+        });
+        r.check(p, stderr.trim().is_empty(), None, || {
+            format!("ffmpeg -i master.m3u8 reported errors:\n{}", stderr.trim())
+        });
         let out_us = last("out_time_us=").unwrap_or(0);
         r.check(p, out_us > 0, None, || "ffmpeg decoded nothing (out_time_us = 0)".into());
         if p.video().is_some() {
@@ -468,7 +470,11 @@ fn rule_frames(c: &Corpus, transcode_set: bool, r: &mut Report) {
     for p in usable(c, transcode_set, r) {
         for t in p.tracks.iter().filter(|t| t.is_fmp4()) {
             let Some(src) = p.src_stream(t.stream) else {
-                r.fail(p, Some(t), format!("source stream {} not found by ffprobe: {:?}", t.stream, p.source.as_ref().err()));
+                r.fail(
+                    p,
+                    Some(t),
+                    format!("source stream {} not found by ffprobe: {:?}", t.stream, p.source.as_ref().err()),
+                );
                 continue;
             };
             let full = strict(p, t);
@@ -503,9 +509,13 @@ fn rule_frames(c: &Corpus, transcode_set: bool, r: &mut Report) {
                     continue;
                 }
             };
-            r.check(p, probe.streams.len() == 1, Some(t), || format!("concatenated output has {} streams (expected 1)", probe.streams.len()));
+            r.check(p, probe.streams.len() == 1, Some(t), || {
+                format!("concatenated output has {} streams (expected 1)", probe.streams.len())
+            });
             let Some(out) = probe.streams.first() else { continue };
-            r.check(p, out.codec_name == src.codec_name, Some(t), || format!("output codec {} vs source {}", out.codec_name, src.codec_name));
+            r.check(p, out.codec_name == src.codec_name, Some(t), || {
+                format!("output codec {} vs source {}", out.codec_name, src.codec_name)
+            });
             // FFmpeg 5.1 decodes (does not discard) fragment samples that the init's edit list trims
             // away; an edit-list-aware player decodes them but presents nothing of them.
             let hidden = out_samples(t).map(|(_, v)| v.iter().filter(|s| !s.presented).count() as u64).unwrap_or(0);
@@ -589,9 +599,13 @@ fn rule_fragments(c: &Corpus, transcode_set: bool, r: &mut Report) {
                 r.fail(p, Some(t), format!("init segment: {e}"));
             }
             let want_handler = if t.kind == Kind::Video { "vide" } else { "soun" };
-            r.check(p, init.handler == want_handler, Some(t), || format!("init hdlr is '{}', expected '{want_handler}'", init.handler));
+            r.check(p, init.handler == want_handler, Some(t), || {
+                format!("init hdlr is '{}', expected '{want_handler}'", init.handler)
+            });
             if let Some(ts) = p.info_track(t.stream).and_then(|i| i["timescale"].as_u64()) {
-                r.check(p, init.timescale as u64 == ts, Some(t), || format!("init mdhd timescale {} vs info.json {ts}", init.timescale));
+                r.check(p, init.timescale as u64 == ts, Some(t), || {
+                    format!("init mdhd timescale {} vs info.json {ts}", init.timescale)
+                });
             }
             if t.segs.is_empty() {
                 r.fail(p, Some(t), "the media playlist lists no segment");
@@ -614,7 +628,14 @@ fn rule_fragments(c: &Corpus, transcode_set: bool, r: &mut Report) {
                         r.fail(p, Some(t), format!("{}: {e}", seg.name));
                     }
                     if f.track_id != init.track_id {
-                        r.fail(p, Some(t), format!("{}: tfhd track_ID {} but the init declares {}", seg.name, f.track_id, init.track_id));
+                        r.fail(
+                            p,
+                            Some(t),
+                            format!(
+                                "{}: tfhd track_ID {} but the init declares {}",
+                                seg.name, f.track_id, init.track_id
+                            ),
+                        );
                     }
                     if f.samples.is_empty() {
                         r.fail(p, Some(t), format!("{}: fragment {j} has no samples", seg.name));
@@ -622,7 +643,14 @@ fn rule_fragments(c: &Corpus, transcode_set: bool, r: &mut Report) {
                     }
                     if let Some((pseq, ptfdt, pdur, pk)) = prev {
                         if f.sequence <= pseq {
-                            r.fail(p, Some(t), format!("{}: mfhd sequence_number {} does not increase (previous {} in segment {pk})", seg.name, f.sequence, pseq));
+                            r.fail(
+                                p,
+                                Some(t),
+                                format!(
+                                    "{}: mfhd sequence_number {} does not increase (previous {} in segment {pk})",
+                                    seg.name, f.sequence, pseq
+                                ),
+                            );
                         }
                         if f.tfdt != ptfdt + pdur {
                             r.fail(p, Some(t), format!(
@@ -642,13 +670,25 @@ fn rule_fragments(c: &Corpus, transcode_set: bool, r: &mut Report) {
                     let end = last.offset + last.size as usize;
                     let sizes: u64 = f.samples.iter().map(|s| s.size as u64).sum();
                     if first < f.mdat.0 || end > f.mdat.1 {
-                        r.fail(p, Some(t), format!(
-                            "{}: sample data at bytes {first}..{end} is outside the mdat payload {}..{}",
-                            seg.name, f.mdat.0, f.mdat.1
-                        ));
+                        r.fail(
+                            p,
+                            Some(t),
+                            format!(
+                                "{}: sample data at bytes {first}..{end} is outside the mdat payload {}..{}",
+                                seg.name, f.mdat.0, f.mdat.1
+                            ),
+                        );
                     }
                     if sizes != (f.mdat.1 - f.mdat.0) as u64 {
-                        r.fail(p, Some(t), format!("{}: sum of sample sizes {sizes} != mdat payload {} bytes", seg.name, f.mdat.1 - f.mdat.0));
+                        r.fail(
+                            p,
+                            Some(t),
+                            format!(
+                                "{}: sum of sample sizes {sizes} != mdat payload {} bytes",
+                                seg.name,
+                                f.mdat.1 - f.mdat.0
+                            ),
+                        );
                     }
                     if f.samples.iter().any(|s| s.duration == 0) && f.samples.len() > 1 {
                         r.fail(p, Some(t), format!("{}: a sample has duration 0", seg.name));
@@ -669,12 +709,18 @@ fn rule_fragments(c: &Corpus, transcode_set: bool, r: &mut Report) {
                             match nal_types(bytes, init.nal_length_size, hevc) {
                                 Ok(types) => {
                                     let irap = is_irap(&types, hevc)
-                                        || (!hevc && types.contains(&1) && h264_recovery_point(bytes, init.nal_length_size));
+                                        || (!hevc
+                                            && types.contains(&1)
+                                            && h264_recovery_point(bytes, init.nal_length_size));
                                     if (j == 0 && i == 0 && !irap) || (s.is_sync() && !irap) {
-                                        r.fail(p, Some(t), format!(
+                                        r.fail(
+                                            p,
+                                            Some(t),
+                                            format!(
                                             "{}: sample {i} is {} but holds no IDR/IRAP picture (NAL types {types:?})",
                                             seg.name, if s.is_sync() { "flagged sync" } else { "the segment's first" }
-                                        ));
+                                        ),
+                                        );
                                     }
                                 }
                                 Err(e) => r.fail(p, Some(t), format!("{}: sample {i}: {e}", seg.name)),
@@ -685,7 +731,11 @@ fn rule_fragments(c: &Corpus, transcode_set: bool, r: &mut Report) {
                 // EXTINF is the real duration of the segment's samples.
                 let secs = seg_dur as f64 / init.timescale.max(1) as f64;
                 if (seg.extinf - secs).abs() > 1e-6 {
-                    r.fail(p, Some(t), format!("{}: EXTINF {:.6} but its samples last {secs:.6}s", seg.name, seg.extinf));
+                    r.fail(
+                        p,
+                        Some(t),
+                        format!("{}: EXTINF {:.6} but its samples last {secs:.6}s", seg.name, seg.extinf),
+                    );
                 }
             }
         }
@@ -734,7 +784,14 @@ fn out_samples(t: &Track) -> Result<(u32, Vec<OutSample>), String> {
             let pt = map(dts + s.cto);
             let end = pt + s.duration as f64 / ts;
             let presented = end > tl.start + 1e-9 && tl.end.is_none_or(|e| pt < e - 1e-9);
-            out.push(OutSample { dt: map(dts), pt, size: s.size as u64, dur: s.duration as f64 / ts, presented, cto: s.cto });
+            out.push(OutSample {
+                dt: map(dts),
+                pt,
+                size: s.size as u64,
+                dur: s.duration as f64 / ts,
+                presented,
+                cto: s.cto,
+            });
             dts += s.duration as i64;
         }
     }
@@ -804,7 +861,8 @@ fn rule_timestamps(c: &Corpus, transcode_set: bool, r: &mut Report) {
             // itself discards (e.g. AAC priming trimmed by its edit list) may be left out.
             let mut o: Vec<(f64, u64)> = samples.iter().filter(|x| x.presented).map(|x| (x.pt, x.size)).collect();
             let mut s: Vec<(f64, u64)> = src.presented().map(|k| (src.secs(k.pts.unwrap()), k.size)).collect();
-            let mut o_hidden: Vec<(f64, u64)> = samples.iter().filter(|x| !x.presented).map(|x| (x.pt, x.size)).collect();
+            let mut o_hidden: Vec<(f64, u64)> =
+                samples.iter().filter(|x| !x.presented).map(|x| (x.pt, x.size)).collect();
             let mut s_hidden: Vec<(f64, u64)> = src
                 .packets
                 .iter()
@@ -816,7 +874,11 @@ fn rule_timestamps(c: &Corpus, transcode_set: bool, r: &mut Report) {
             }
             r.count(p, o.len());
             if o.is_empty() || s.is_empty() {
-                r.fail(p, Some(t), format!("{} presented output samples, {} presented source packets", o.len(), s.len()));
+                r.fail(
+                    p,
+                    Some(t),
+                    format!("{} presented output samples, {} presented source packets", o.len(), s.len()),
+                );
                 continue;
             }
             // MPEG-TS stores AAC behind 7-byte ADTS headers (dropped in fMP4) and H.264/HEVC with
@@ -830,10 +892,15 @@ fn rule_timestamps(c: &Corpus, transcode_set: bool, r: &mut Report) {
             };
             let (hidden_extra, _, hidden_sizes) = unmatched(&o_hidden, &s_hidden, TOL, same_size);
             if !hidden_extra.is_empty() || !hidden_sizes.is_empty() {
-                r.fail(p, Some(t), format!(
-                    "{} samples outside the edit list match no packet the source discards (output PT: {})",
-                    hidden_extra.len() + hidden_sizes.len(), few(&hidden_extra)
-                ));
+                r.fail(
+                    p,
+                    Some(t),
+                    format!(
+                        "{} samples outside the edit list match no packet the source discards (output PT: {})",
+                        hidden_extra.len() + hidden_sizes.len(),
+                        few(&hidden_extra)
+                    ),
+                );
             }
             let offset = o[0].0 - s[0].0;
             if offset.abs() > TOL {
@@ -844,23 +911,42 @@ fn rule_timestamps(c: &Corpus, transcode_set: bool, r: &mut Report) {
             }
             let (extra, missing, sizes) = unmatched(&o, &s, TOL, same_size);
             if !missing.is_empty() {
-                r.fail(p, Some(t), format!(
-                    "{} presented source packets are missing from the output (source pts: {})",
-                    missing.len(), few(&missing)
-                ));
+                r.fail(
+                    p,
+                    Some(t),
+                    format!(
+                        "{} presented source packets are missing from the output (source pts: {})",
+                        missing.len(),
+                        few(&missing)
+                    ),
+                );
             }
             if !extra.is_empty() {
-                r.fail(p, Some(t), format!(
-                    "{} presented output samples have no source packet at the same pts (output PT: {})",
-                    extra.len(), few(&extra)
-                ));
+                r.fail(
+                    p,
+                    Some(t),
+                    format!(
+                        "{} presented output samples have no source packet at the same pts (output PT: {})",
+                        extra.len(),
+                        few(&extra)
+                    ),
+                );
             }
             if !sizes.is_empty() {
-                r.fail(p, Some(t), format!(
-                    "{} samples differ in size from the source packet with the same pts: {}",
-                    sizes.len(),
-                    sizes.iter().take(4).map(|(t, a, b)| format!("pts {t:.6}: {a} vs {b} bytes")).collect::<Vec<_>>().join(", ")
-                ));
+                r.fail(
+                    p,
+                    Some(t),
+                    format!(
+                        "{} samples differ in size from the source packet with the same pts: {}",
+                        sizes.len(),
+                        sizes
+                            .iter()
+                            .take(4)
+                            .map(|(t, a, b)| format!("pts {t:.6}: {a} vs {b} bytes"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
             }
             let dups = o.windows(2).filter(|w| (w[1].0 - w[0].0).abs() < 0.5 / ts.max(1) as f64).count();
             let secs = |ticks: i64| ticks as f64 / ts.max(1) as f64;
@@ -884,7 +970,10 @@ fn rule_timestamps(c: &Corpus, transcode_set: bool, r: &mut Report) {
                         let (fd, fp) = (f.secs(pd), f.secs(pp));
                         let d = fp - b.pt;
                         if (fd - b.dt).abs() > 1e-6 || d < -1e-6 || d > shift + 1e-6 {
-                            bad.push(format!("sample {i}: ffprobe dts {fd:.6} pts {fp:.6}, boxes DT {:.6} PT {:.6}", b.dt, b.pt));
+                            bad.push(format!(
+                                "sample {i}: ffprobe dts {fd:.6} pts {fp:.6}, boxes DT {:.6} PT {:.6}",
+                                b.dt, b.pt
+                            ));
                         }
                     }
                     if !bad.is_empty() {
@@ -915,17 +1004,25 @@ fn rule4_timestamps_match_source() {
 
 /// Checks one CODECS entry against the source stream (and the init's decoder configuration).
 fn codec_ok(s: &str, src: &Stream, init: Option<&Init>) -> Result<(), String> {
-    let bad = |why: String| Err(format!("'{s}' for {} {}: {why}", src.codec_name, src.profile.as_deref().unwrap_or("")));
+    let bad =
+        |why: String| Err(format!("'{s}' for {} {}: {why}", src.codec_name, src.profile.as_deref().unwrap_or("")));
     match src.codec_name.as_str() {
         "h264" => {
-            let Some(hex) = s.strip_prefix("avc1.").or_else(|| s.strip_prefix("avc3.")) else { return bad("must be avc1.PPCCLL".into()) };
+            let Some(hex) = s.strip_prefix("avc1.").or_else(|| s.strip_prefix("avc3.")) else {
+                return bad("must be avc1.PPCCLL".into());
+            };
             if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return bad("must be avc1.PPCCLL (6 hex digits)".into());
             }
             let v = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap();
             let (pp, cc, ll) = (v(0), v(2), v(4));
             match src.profile.as_deref().and_then(h264_profile_idc) {
-                Some(want) if want != pp => return bad(format!("profile_idc 0x{pp:02x} but the source is {} (0x{want:02x})", src.profile.as_deref().unwrap_or(""))),
+                Some(want) if want != pp => {
+                    return bad(format!(
+                        "profile_idc 0x{pp:02x} but the source is {} (0x{want:02x})",
+                        src.profile.as_deref().unwrap_or("")
+                    ))
+                }
                 None => return bad(format!("unknown source profile {:?}", src.profile)),
                 _ => {}
             }
@@ -936,7 +1033,10 @@ fn codec_ok(s: &str, src: &Stream, init: Option<&Init>) -> Result<(), String> {
             }
             if let Some(c) = init.filter(|i| i.config.len() >= 4) {
                 if c.config[1] != pp || c.config[2] != cc || c.config[3] != ll {
-                    return bad(format!("avcC in the init says {:02x}{:02x}{:02x}", c.config[1], c.config[2], c.config[3]));
+                    return bad(format!(
+                        "avcC in the init says {:02x}{:02x}{:02x}",
+                        c.config[1], c.config[2], c.config[3]
+                    ));
                 }
             }
             Ok(())
@@ -960,12 +1060,17 @@ fn codec_ok(s: &str, src: &Stream, init: Option<&Init>) -> Result<(), String> {
                 && parts[3][1..].bytes().all(|b| b.is_ascii_digit())
                 && parts[4..].iter().all(|c| !c.is_empty() && c.len() <= 2 && c.bytes().all(|b| b.is_ascii_hexdigit()));
             if !well_formed {
-                return bad("malformed (want hvc1.[A-C]<profile>.<compat hex>.<L|H><level>[.<constraint byte hex>]*)".into());
+                return bad(
+                    "malformed (want hvc1.[A-C]<profile>.<compat hex>.<L|H><level>[.<constraint byte hex>]*)".into()
+                );
             }
             let profile: u8 = parts[1].trim_start_matches(['A', 'B', 'C']).parse().unwrap_or(0);
             if let Some(want) = src.profile.as_deref().and_then(hevc_profile_idc) {
                 if want != profile {
-                    return bad(format!("profile {profile} but the source is {} ({want})", src.profile.as_deref().unwrap_or("")));
+                    return bad(format!(
+                        "profile {profile} but the source is {} ({want})",
+                        src.profile.as_deref().unwrap_or("")
+                    ));
                 }
             }
             if let Some(level) = src.level {
@@ -1003,15 +1108,49 @@ fn codec_ok(s: &str, src: &Stream, init: Option<&Init>) -> Result<(), String> {
             "mp4a.40.34" | "mp4a.6B" | "mp4a.6b" | "mp4a.69" => Ok(()),
             _ => bad("expected mp4a.40.34 (or mp4a.6B)".into()),
         },
-        "ac3" => if s == "ac-3" { Ok(()) } else { bad("expected ac-3".into()) },
-        "eac3" => if s == "ec-3" { Ok(()) } else { bad("expected ec-3".into()) },
+        "ac3" => {
+            if s == "ac-3" {
+                Ok(())
+            } else {
+                bad("expected ac-3".into())
+            }
+        }
+        "eac3" => {
+            if s == "ec-3" {
+                Ok(())
+            } else {
+                bad("expected ec-3".into())
+            }
+        }
         // The sample entry 4CCs are "Opus" / "fLaC"; browsers also accept the lower-case spellings.
-        "opus" => if s.eq_ignore_ascii_case("Opus") { Ok(()) } else { bad("expected Opus".into()) },
-        "flac" => if s.eq_ignore_ascii_case("fLaC") { Ok(()) } else { bad("expected fLaC".into()) },
-        "av1" => if s.starts_with("av01.") { Ok(()) } else { bad("expected av01.*".into()) },
+        "opus" => {
+            if s.eq_ignore_ascii_case("Opus") {
+                Ok(())
+            } else {
+                bad("expected Opus".into())
+            }
+        }
+        "flac" => {
+            if s.eq_ignore_ascii_case("fLaC") {
+                Ok(())
+            } else {
+                bad("expected fLaC".into())
+            }
+        }
+        "av1" => {
+            if s.starts_with("av01.") {
+                Ok(())
+            } else {
+                bad("expected av01.*".into())
+            }
+        }
         _ => {
             // Transcoded audio: the output is AAC-LC.
-            if s == "mp4a.40.2" { Ok(()) } else { bad("expected mp4a.40.2 (AAC-LC)".into()) }
+            if s == "mp4a.40.2" {
+                Ok(())
+            } else {
+                bad("expected mp4a.40.2 (AAC-LC)".into())
+            }
         }
     }
 }
@@ -1035,10 +1174,16 @@ fn rule_media_playlists(c: &Corpus, transcode_set: bool, r: &mut Report) {
                 r.fail(p, tr, format!("{}: {e}", t.playlist_name));
             }
             let n = &t.playlist_name;
-            r.check(p, pl.first_line == "#EXTM3U", tr, || format!("{n}: first line is '{}', not #EXTM3U", pl.first_line));
-            r.check(p, pl.versions.len() == 1, tr, || format!("{n}: {} EXT-X-VERSION tags (want exactly 1)", pl.versions.len()));
+            r.check(p, pl.first_line == "#EXTM3U", tr, || {
+                format!("{n}: first line is '{}', not #EXTM3U", pl.first_line)
+            });
+            r.check(p, pl.versions.len() == 1, tr, || {
+                format!("{n}: {} EXT-X-VERSION tags (want exactly 1)", pl.versions.len())
+            });
             r.check(p, !pl.text.contains("PROGRAM-ID"), tr, || format!("{n}: PROGRAM-ID is gone since version 6"));
-            r.check(p, pl.playlist_type == ["VOD"], tr, || format!("{n}: EXT-X-PLAYLIST-TYPE {:?} (want exactly one VOD)", pl.playlist_type));
+            r.check(p, pl.playlist_type == ["VOD"], tr, || {
+                format!("{n}: EXT-X-PLAYLIST-TYPE {:?} (want exactly one VOD)", pl.playlist_type)
+            });
             r.check(p, pl.endlist && pl.endlist_last, tr, || format!("{n}: EXT-X-ENDLIST missing or not last"));
             r.check(p, !pl.segments.is_empty(), tr, || format!("{n}: no segments"));
             if t.is_fmp4() {
@@ -1048,7 +1193,9 @@ fn rule_media_playlists(c: &Corpus, transcode_set: bool, r: &mut Report) {
                 r.check(p, pl.maps.len() == 1, tr, || format!("{n}: {} EXT-X-MAP tags (want 1)", pl.maps.len()));
             } else {
                 let v: u32 = pl.versions.first().and_then(|v| v.parse().ok()).unwrap_or(0);
-                r.check(p, (3..=6).contains(&v), tr, || format!("{n}: EXT-X-VERSION {v} (floating-point EXTINF needs 3; no tag here needs more than 6)"));
+                r.check(p, (3..=6).contains(&v), tr, || {
+                    format!("{n}: EXT-X-VERSION {v} (floating-point EXTINF needs 3; no tag here needs more than 6)")
+                });
             }
             let td = match pl.target_durations.as_slice() {
                 [one] => one.clone(),
@@ -1063,7 +1210,9 @@ fn rule_media_playlists(c: &Corpus, transcode_set: bool, r: &mut Report) {
             };
             for (text, d, uri) in &pl.segments {
                 r.check(p, *d > 0.0, tr, || format!("{n}: {uri} has EXTINF {text}"));
-                r.check(p, d.round() as u64 <= tdv, tr, || format!("{n}: {uri} EXTINF {text} rounds to {} > TARGETDURATION {tdv}", d.round()));
+                r.check(p, d.round() as u64 <= tdv, tr, || {
+                    format!("{n}: {uri} EXTINF {text} rounds to {} > TARGETDURATION {tdv}", d.round())
+                });
             }
             if t.is_fmp4() {
                 av_targets.push((t.playlist_name.clone(), td));
@@ -1076,7 +1225,9 @@ fn rule_media_playlists(c: &Corpus, transcode_set: bool, r: &mut Report) {
             }
         }
         let distinct: HashSet<&String> = av_targets.iter().map(|x| &x.1).collect();
-        r.check(p, distinct.len() <= 1, None, || format!("EXT-X-TARGETDURATION differs between audio/video playlists: {av_targets:?}"));
+        r.check(p, distinct.len() <= 1, None, || {
+            format!("EXT-X-TARGETDURATION differs between audio/video playlists: {av_targets:?}")
+        });
     }
 }
 
@@ -1091,7 +1242,8 @@ fn rule5_media_playlists_follow_checklist() {
 /// Measured (peak, average) bit rate of one rendition from the dumped segments: each segment's
 /// bytes over its own EXTINF.
 fn track_rates(t: &Track) -> (f64, f64) {
-    let peak = t.segs.iter().filter(|s| s.extinf > 0.0).map(|s| s.data.len() as f64 * 8.0 / s.extinf).fold(0.0, f64::max);
+    let peak =
+        t.segs.iter().filter(|s| s.extinf > 0.0).map(|s| s.data.len() as f64 * 8.0 / s.extinf).fold(0.0, f64::max);
     let total = t.playlist.total();
     let bytes: usize = t.segs.iter().map(|s| s.data.len()).sum();
     (peak, if total > 0.0 { bytes as f64 * 8.0 / total } else { 0.0 })
@@ -1102,7 +1254,8 @@ fn track_rates(t: &Track) -> (f64, f64) {
 /// group), and likewise for the average.
 fn measured_rates(video: Option<&Track>, audio: &[&Track]) -> (f64, f64) {
     let (vp, va) = video.map_or((0.0, 0.0), track_rates);
-    let (ap, aa) = audio.iter().map(|a| track_rates(a)).fold((0.0, 0.0), |m: (f64, f64), x| (m.0.max(x.0), m.1.max(x.1)));
+    let (ap, aa) =
+        audio.iter().map(|a| track_rates(a)).fold((0.0, 0.0), |m: (f64, f64), x| (m.0.max(x.0), m.1.max(x.1)));
     (vp + ap, va + aa)
 }
 
@@ -1112,8 +1265,12 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
         for e in &m.problems {
             r.fail(p, None, format!("master.m3u8: {e}"));
         }
-        r.check(p, m.first_line == "#EXTM3U", None, || format!("master.m3u8: first line '{}', not #EXTM3U", m.first_line));
-        r.check(p, m.versions.len() == 1, None, || format!("master.m3u8: {} EXT-X-VERSION tags (want exactly 1)", m.versions.len()));
+        r.check(p, m.first_line == "#EXTM3U", None, || {
+            format!("master.m3u8: first line '{}', not #EXTM3U", m.first_line)
+        });
+        r.check(p, m.versions.len() == 1, None, || {
+            format!("master.m3u8: {} EXT-X-VERSION tags (want exactly 1)", m.versions.len())
+        });
         r.check(p, !m.text.contains("PROGRAM-ID"), None, || "master.m3u8: PROGRAM-ID is gone since version 6".into());
         r.check(p, !m.variants.is_empty(), None, || "master.m3u8: no EXT-X-STREAM-INF".into());
 
@@ -1129,7 +1286,9 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
                 let info = p.info_track(s.index);
                 let served = info.and_then(|i| i["served"].as_bool()).unwrap_or(false);
                 let reason = info.and_then(|i| i["reason"].as_str()).unwrap_or("no info.json entry");
-                r.check(p, served, None, || format!("source stream {} ({} {}) is not served: {reason}", s.index, s.codec_type, s.codec_name));
+                r.check(p, served, None, || {
+                    format!("source stream {} ({} {}) is not served: {reason}", s.index, s.codec_type, s.codec_name)
+                });
                 if served {
                     let name = format!("t{}.m3u8", s.index);
                     r.check(p, p.tracks.iter().any(|t| t.playlist_name == name), None, || {
@@ -1137,7 +1296,9 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
                     });
                     if av && s.codec_type == "audio" && !p.transcode_set {
                         let d = info.and_then(|i| i["delivery"].as_str()).unwrap_or("");
-                        r.check(p, d == "copy", None, || format!("source stream {} ({}) delivered as '{d}', expected copy", s.index, s.codec_name));
+                        r.check(p, d == "copy", None, || {
+                            format!("source stream {} ({}) delivered as '{d}', expected copy", s.index, s.codec_name)
+                        });
                     }
                 }
             }
@@ -1151,8 +1312,12 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
             let uri = attr(a, "URI").map(|x| x.value.clone());
             let track = uri.as_deref().and_then(stream_of).and_then(|n| p.track(n));
             let desc = format!("EXT-X-MEDIA TYPE={ty} GROUP-ID={gid} NAME={:?}", attr(a, "NAME").map(|x| &x.value));
-            r.check(p, !gid.is_empty() && attr(a, "NAME").is_some(), track, || format!("{desc}: GROUP-ID and NAME are required"));
-            r.check(p, matches!(ty.as_str(), "AUDIO" | "SUBTITLES" | "VIDEO" | "CLOSED-CAPTIONS"), track, || format!("{desc}: bad TYPE"));
+            r.check(p, !gid.is_empty() && attr(a, "NAME").is_some(), track, || {
+                format!("{desc}: GROUP-ID and NAME are required")
+            });
+            r.check(p, matches!(ty.as_str(), "AUDIO" | "SUBTITLES" | "VIDEO" | "CLOSED-CAPTIONS"), track, || {
+                format!("{desc}: bad TYPE")
+            });
             let yes = |k: &str| attr(a, k).map(|x| x.value.as_str()) == Some("YES");
             if yes("DEFAULT") {
                 r.check(p, yes("AUTOSELECT"), track, || format!("{desc}: DEFAULT=YES requires AUTOSELECT=YES"));
@@ -1191,10 +1356,15 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
             let mut names = HashSet::new();
             for a in members {
                 let name = attr(a, "NAME").map(|x| x.value.clone()).unwrap_or_default();
-                r.check(p, names.insert(name.clone()), None, || format!("{ty} group {gid}: NAME {name:?} is not unique"));
+                r.check(p, names.insert(name.clone()), None, || {
+                    format!("{ty} group {gid}: NAME {name:?} is not unique")
+                });
             }
-            let defaults = members.iter().filter(|a| attr(a, "DEFAULT").map(|x| x.value.as_str()) == Some("YES")).count();
-            r.check(p, defaults <= 1, None, || format!("{ty} group {gid}: {defaults} renditions have DEFAULT=YES (at most 1)"));
+            let defaults =
+                members.iter().filter(|a| attr(a, "DEFAULT").map(|x| x.value.as_str()) == Some("YES")).count();
+            r.check(p, defaults <= 1, None, || {
+                format!("{ty} group {gid}: {defaults} renditions have DEFAULT=YES (at most 1)")
+            });
         }
 
         // EXT-X-STREAM-INF variants.
@@ -1224,7 +1394,9 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
             if let Some(g) = attr(a, "AUDIO") {
                 referenced.insert(("AUDIO".into(), g.value.clone()));
                 let members = group_tracks("AUDIO", &g.value);
-                r.check(p, !members.is_empty(), Some(main), || format!("{desc}: AUDIO group {:?} has no renditions", g.value));
+                r.check(p, !members.is_empty(), Some(main), || {
+                    format!("{desc}: AUDIO group {:?} has no renditions", g.value)
+                });
                 audio.extend(members);
             }
             if let Some(g) = attr(a, "SUBTITLES") {
@@ -1233,7 +1405,8 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
                     format!("{desc}: SUBTITLES group {:?} is not defined", g.value)
                 });
             }
-            let int_attr = |k: &str| attr(a, k).and_then(|x| (!x.quoted).then(|| x.value.parse::<u64>().ok()).flatten());
+            let int_attr =
+                |k: &str| attr(a, k).and_then(|x| (!x.quoted).then(|| x.value.parse::<u64>().ok()).flatten());
             let bw = int_attr("BANDWIDTH");
             let avg = int_attr("AVERAGE-BANDWIDTH");
             let (peak, mean) = measured_rates(video, &audio);
@@ -1247,7 +1420,9 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
             match avg {
                 None => r.fail(p, Some(main), format!("{desc}: AVERAGE-BANDWIDTH missing or not an integer")),
                 Some(avg) => {
-                    r.check(p, bw.is_none_or(|bw| avg <= bw), Some(main), || format!("{desc}: AVERAGE-BANDWIDTH={avg} > BANDWIDTH={bw:?}"));
+                    r.check(p, bw.is_none_or(|bw| avg <= bw), Some(main), || {
+                        format!("{desc}: AVERAGE-BANDWIDTH={avg} > BANDWIDTH={bw:?}")
+                    });
                     r.check(p, avg as f64 * 1.1 >= mean, Some(main), || {
                         format!("{desc}: AVERAGE-BANDWIDTH={avg} is more than 10% below the measured average {mean:.0}")
                     });
@@ -1263,7 +1438,11 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
                     for t in &members {
                         let errs: Vec<String> = list.iter().filter_map(|s| track_codec_ok(p, t, s).err()).collect();
                         r.check(p, errs.len() < list.len(), Some(t), || {
-                            format!("{desc}: CODECS=\"{}\" has no valid entry for this track: {}", cs.value, errs.join("; "))
+                            format!(
+                                "{desc}: CODECS=\"{}\" has no valid entry for this track: {}",
+                                cs.value,
+                                errs.join("; ")
+                            )
                         });
                     }
                     for s in &list {
@@ -1277,7 +1456,9 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
                 if let Some(src) = p.src_stream(v.stream) {
                     let want = format!("{}x{}", src.width, src.height);
                     let got = attr(a, "RESOLUTION").map(|x| x.value.clone());
-                    r.check(p, got.as_deref() == Some(want.as_str()), Some(v), || format!("{desc}: RESOLUTION={got:?}, source is {want}"));
+                    r.check(p, got.as_deref() == Some(want.as_str()), Some(v), || {
+                        format!("{desc}: RESOLUTION={got:?}, source is {want}")
+                    });
                     match attr(a, "FRAME-RATE") {
                         None => r.fail(p, Some(v), format!("{desc}: FRAME-RATE missing")),
                         Some(fr) => {
@@ -1294,7 +1475,9 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
             }
         }
         for (key, _) in &groups {
-            r.check(p, referenced.contains(key), None, || format!("{} group {:?} is referenced by no EXT-X-STREAM-INF", key.0, key.1));
+            r.check(p, referenced.contains(key), None, || {
+                format!("{} group {:?} is referenced by no EXT-X-STREAM-INF", key.0, key.1)
+            });
         }
         // Every served audio track is reachable (a rendition, or a variant of an audio-only file).
         for t in p.tracks.iter().filter(|t| t.kind == Kind::Audio) {
@@ -1410,10 +1593,17 @@ fn rule_alignment(c: &Corpus, transcode_set: bool, r: &mut Report) {
                 continue;
             };
             let init = a.init_ok().unwrap();
-            let mut durs: Vec<u32> = a.fragments().unwrap_or_default().iter().flat_map(|(_, f)| f.samples.iter().map(|s| s.duration)).collect();
+            let mut durs: Vec<u32> = a
+                .fragments()
+                .unwrap_or_default()
+                .iter()
+                .flat_map(|(_, f)| f.samples.iter().map(|s| s.duration))
+                .collect();
             durs.sort_unstable();
             let frame = durs.get(durs.len() / 2).copied().unwrap_or(0) as f64 / init.timescale.max(1) as f64;
-            r.check(p, as_.len() == vs.len(), Some(a), || format!("{} audio segments vs {} video segments", as_.len(), vs.len()));
+            r.check(p, as_.len() == vs.len(), Some(a), || {
+                format!("{} audio segments vs {} video segments", as_.len(), vs.len())
+            });
             let src_first = p.src_stream(a.stream).and_then(|s| s.span()).map(|x| x.0);
             for (k, (&(_, at), &(vd, vp))) in as_.iter().zip(&vs).enumerate() {
                 r.count(p, 1);
@@ -1434,7 +1624,9 @@ fn rule_alignment(c: &Corpus, transcode_set: bool, r: &mut Report) {
         }
         // Subtitle playlists use the same boundaries.
         for s in p.tracks.iter().filter(|t| t.kind == Kind::Subtitle) {
-            r.check(p, s.segs.len() == v.segs.len(), Some(s), || format!("{} subtitle segments vs {} video segments", s.segs.len(), v.segs.len()));
+            r.check(p, s.segs.len() == v.segs.len(), Some(s), || {
+                format!("{} subtitle segments vs {} video segments", s.segs.len(), v.segs.len())
+            });
             for (k, (a, b)) in s.segs.iter().zip(&v.segs).enumerate() {
                 r.check(p, (a.extinf - b.extinf).abs() <= 1e-3, Some(s), || {
                     format!("segment {k}: subtitle EXTINF {:.6} vs video {:.6}", a.extinf, b.extinf)
@@ -1464,10 +1656,16 @@ fn rule_alignment(c: &Corpus, transcode_set: bool, r: &mut Report) {
                         _ => r.fail(p, Some(s), format!("{}: malformed {line}", seg.name)),
                     }
                 }
-                r.check(p, text.starts_with("WEBVTT") || text.starts_with("\u{feff}WEBVTT"), Some(s), || format!("{}: does not start with WEBVTT", seg.name));
-                r.check(p, text.lines().any(|l| l.starts_with("X-TIMESTAMP-MAP=") && l.contains("MPEGTS:") && l.contains("LOCAL:")), Some(s), || {
-                    format!("{}: no X-TIMESTAMP-MAP=MPEGTS:..,LOCAL:.. header", seg.name)
+                r.check(p, text.starts_with("WEBVTT") || text.starts_with("\u{feff}WEBVTT"), Some(s), || {
+                    format!("{}: does not start with WEBVTT", seg.name)
                 });
+                r.check(
+                    p,
+                    text.lines()
+                        .any(|l| l.starts_with("X-TIMESTAMP-MAP=") && l.contains("MPEGTS:") && l.contains("LOCAL:")),
+                    Some(s),
+                    || format!("{}: no X-TIMESTAMP-MAP=MPEGTS:..,LOCAL:.. header", seg.name),
+                );
             }
         }
     }
@@ -1505,7 +1703,8 @@ fn rule_determinism(c: &Corpus, transcode_set: bool, r: &mut Report) {
     let Ok(setup) = setup(&[]) else { return };
     let ps = usable(c, transcode_set, r);
     // Per process and per table: the two tables' tests run in parallel threads.
-    let base = out_root().join(format!(".rerun-{}-{}", std::process::id(), if transcode_set { "transcode" } else { "main" }));
+    let base =
+        out_root().join(format!(".rerun-{}-{}", std::process::id(), if transcode_set { "transcode" } else { "main" }));
     let results = par_map(&ps, workers(), |p| {
         let again = base.join(p.file);
         crawl(&setup.hls_dump, &p.src, &again).and_then(|_| Ok((read_tree(&p.dir)?, read_tree(&again)?)))
@@ -1539,8 +1738,11 @@ fn rule_determinism(c: &Corpus, transcode_set: bool, r: &mut Report) {
         r.count(p, a.len());
         let ka: Vec<&String> = a.keys().collect();
         let kb: Vec<&String> = b.keys().collect();
-        r.check(p, ka == kb, None, || format!("the two crawls wrote different file sets: {} vs {} files", ka.len(), kb.len()));
-        let differ: Vec<&String> = a.iter().filter(|(k, v)| b.get(*k).is_some_and(|w| w != *v)).map(|(k, _)| k).collect();
+        r.check(p, ka == kb, None, || {
+            format!("the two crawls wrote different file sets: {} vs {} files", ka.len(), kb.len())
+        });
+        let differ: Vec<&String> =
+            a.iter().filter(|(k, v)| b.get(*k).is_some_and(|w| w != *v)).map(|(k, _)| k).collect();
         r.check(p, differ.is_empty(), None, || format!("crawling twice gave different bytes for: {differ:?}"));
     }
     let _ = std::fs::remove_dir_all(&base);
@@ -1585,13 +1787,19 @@ fn transcode_sources_pass_video_checks() {
         }
     }
     for p in &files {
-        let audio: Vec<String> = p
-            .info["tracks"]
+        let audio: Vec<String> = p.info["tracks"]
             .as_array()
             .into_iter()
             .flatten()
             .filter(|t| t["type"] == "audio")
-            .map(|t| format!("stream {} {}: {}", t["index"], t["codec"], t["reason"].as_str().unwrap_or(t["delivery"].as_str().unwrap_or("?"))))
+            .map(|t| {
+                format!(
+                    "stream {} {}: {}",
+                    t["index"],
+                    t["codec"],
+                    t["reason"].as_str().unwrap_or(t["delivery"].as_str().unwrap_or("?"))
+                )
+            })
             .collect();
         eprintln!("{}: audio {}", p.file, audio.join("; "));
     }

@@ -10,9 +10,9 @@ use std::process::Command;
 
 /// (file, subtitle stream index in the file, its index among subtitle streams)
 const CASES: &[(&str, usize, usize)] = &[
-    ("multi_audio.mkv", 4, 0), // SRT
-    ("multi_audio.mkv", 5, 1), // ASS
-    ("subs.mp4", 2, 0),        // mov_text
+    ("multi_audio.mkv", 4, 0),  // SRT
+    ("multi_audio.mkv", 5, 1),  // ASS
+    ("subs.mp4", 2, 0),         // mov_text
     ("offset_start.mkv", 2, 0), // SRT, video starting at 10 s
 ];
 
@@ -73,7 +73,12 @@ fn fetch_c_api(src: &Path, name: &str) -> String {
         assert!(!ctx.is_null());
         let mut media = std::ptr::null_mut();
         assert_eq!(hls_open(ctx, path.as_ptr(), &mut media), HlsStatus::HLS_OK);
-        let mut buf = HlsBuffer { data: std::ptr::null(), len: 0, content_type: std::ptr::null(), _private: std::ptr::null_mut() };
+        let mut buf = HlsBuffer {
+            data: std::ptr::null(),
+            len: 0,
+            content_type: std::ptr::null(),
+            _private: std::ptr::null_mut(),
+        };
         assert_eq!(hls_segment(media, name.as_ptr(), &mut buf), HlsStatus::HLS_OK, "{name:?}");
         assert_eq!(std::ffi::CStr::from_ptr(buf.content_type).to_str(), Ok("text/vtt"));
         let text = String::from_utf8_lossy(std::slice::from_raw_parts(buf.data, buf.len)).into_owned();
@@ -99,7 +104,10 @@ fn webvtt_matches_ffmpeg_and_segments_hold_every_overlapping_cue() {
         assert!(st.success(), "hls-dump {file} failed");
         let master = std::fs::read_to_string(out.join("master.m3u8")).expect("master");
         let uri = format!("URI=\"t{stream}.m3u8\"");
-        if !master.lines().any(|l| l.starts_with("#EXT-X-MEDIA:TYPE=SUBTITLES") && l.contains(&uri) && l.contains("NAME=")) {
+        if !master
+            .lines()
+            .any(|l| l.starts_with("#EXT-X-MEDIA:TYPE=SUBTITLES") && l.contains(&uri) && l.contains("NAME="))
+        {
             failures.push(format!("{file}: master has no SUBTITLES rendition for t{stream}"));
         }
         // Whole-track WebVTT vs FFmpeg's conversion, cue for cue.
@@ -130,7 +138,8 @@ fn webvtt_matches_ffmpeg_and_segments_hold_every_overlapping_cue() {
             }
         }
         // Presentation start of the video: segment 0 of the subtitle playlist starts there.
-        let info: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("info.json")).expect("info")).expect("json");
+        let info: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("info.json")).expect("info")).expect("json");
         let _ = &info;
         let vfirst = Command::new("ffprobe")
             .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=start_time", "-of", "csv=p=0"])
@@ -157,7 +166,10 @@ fn webvtt_matches_ffmpeg_and_segments_hold_every_overlapping_cue() {
         }
     }
     // A cue spanning a boundary appears in both segments (multi_audio.mkv has one at 5.0-7.5 s).
-    let seg = |n: usize| std::fs::read_to_string(common::out_root().join("subtitles/multi_audio.mkv").join(format!("t4_{n}.vtt"))).unwrap_or_default();
+    let seg = |n: usize| {
+        std::fs::read_to_string(common::out_root().join("subtitles/multi_audio.mkv").join(format!("t4_{n}.vtt")))
+            .unwrap_or_default()
+    };
     if !(seg(0).contains("spans the 6 second boundary") && seg(1).contains("spans the 6 second boundary")) {
         failures.push("multi_audio.mkv: the cue spanning the 6 s boundary is not in both segments 0 and 1".into());
     }

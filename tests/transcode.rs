@@ -50,13 +50,20 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 /// Transcoded tracks of a dump: rendition id (as in names), source stream index and channel
 /// count, from info.json.
 fn transcoded_tracks(dir: &Path) -> Vec<(String, usize, u64)> {
-    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("info.json")).expect("info")).expect("json");
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("info.json")).expect("info")).expect("json");
     info["tracks"]
         .as_array()
         .expect("tracks")
         .iter()
         .filter(|t| t["delivery"] == "transcode-aac")
-        .map(|t| (t["rendition"].as_str().unwrap().to_string(), t["index"].as_u64().unwrap() as usize, t["channels"].as_u64().unwrap_or(2)))
+        .map(|t| {
+            (
+                t["rendition"].as_str().unwrap().to_string(),
+                t["index"].as_u64().unwrap() as usize,
+                t["channels"].as_u64().unwrap_or(2),
+            )
+        })
         .collect()
 }
 
@@ -85,7 +92,12 @@ fn decode_mono(path: &Path, map: &str) -> Vec<f32> {
         .args(["-af", "aresample=async=1:first_pts=0", "-f", "f32le", "-"])
         .output()
         .expect("ffmpeg");
-    assert!(o.status.success() && o.stderr.is_empty(), "decode {} failed: {}", path.display(), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success() && o.stderr.is_empty(),
+        "decode {} failed: {}",
+        path.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
     o.stdout.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
@@ -152,7 +164,11 @@ fn transcoded_audio_is_order_independent_decodable_complete_and_in_sync() {
             // Sample count: the source's duration at 48 kHz, within one AAC frame (1024).
             let diff = ours.len() as i64 - theirs.len() as i64;
             if diff.abs() > 1024 {
-                failures.push(format!("{file} t{n}: {} samples decoded, source has {} (diff {diff} > 1024)", ours.len(), theirs.len()));
+                failures.push(format!(
+                    "{file} t{n}: {} samples decoded, source has {} (diff {diff} > 1024)",
+                    ours.len(),
+                    theirs.len()
+                ));
             }
             // Sync: the decoded output lines up with the decoded source within 1 ms (48 samples).
             let from = theirs.len().min(ours.len()) / 2;
@@ -160,7 +176,11 @@ fn transcoded_audio_is_order_independent_decodable_complete_and_in_sync() {
             if lag.abs() > 48 || corr < 0.95 {
                 failures.push(format!("{file} t{n}: output is {lag} samples off the source (correlation {corr:.3}); must be within 48 (1 ms)"));
             }
-            println!("{file} t{n}: {} samples (source {}), offset {lag} samples, correlation {corr:.4}", ours.len(), theirs.len());
+            println!(
+                "{file} t{n}: {} samples (source {}), offset {lag} samples, correlation {corr:.4}",
+                ours.len(),
+                theirs.len()
+            );
             checked += 1;
         }
     }

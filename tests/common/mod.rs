@@ -38,9 +38,7 @@ pub fn out_root() -> PathBuf {
 
 /// Runs a command, returning its output or a message naming the command.
 pub fn run(cmd: &mut Command) -> Result<Output, String> {
-    cmd.stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))
+    cmd.stdin(Stdio::null()).output().map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))
 }
 
 /// Runs a command and requires exit status 0.
@@ -266,12 +264,7 @@ pub fn crawl(hls_dump: &Path, src: &Path, out: &Path) -> Result<(), String> {
     if out.exists() {
         std::fs::remove_dir_all(out).map_err(|e| format!("rm -r {}: {e}", out.display()))?;
     }
-    let o = run(
-        Command::new(hls_dump)
-            .arg(src)
-            .arg(out)
-            .env("LD_LIBRARY_PATH", root().join("target/release")),
-    )?;
+    let o = run(Command::new(hls_dump).arg(src).arg(out).env("LD_LIBRARY_PATH", root().join("target/release")))?;
     if !o.status.success() {
         return Err(format!(
             "hls-dump {} failed ({}): {}",
@@ -415,7 +408,8 @@ pub fn ffprobe(path: &Path) -> Result<Probe, String> {
             .arg(path),
     )
     .map_err(|e| format!("ffprobe {}: {e}", path.display()))?;
-    let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("ffprobe {}: bad JSON: {e}", path.display()))?;
+    let v: Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("ffprobe {}: bad JSON: {e}", path.display()))?;
     let mut streams: Vec<Stream> = Vec::new();
     for s in v["streams"].as_array().cloned().unwrap_or_default() {
         let fps = [rational(s.get("avg_frame_rate")), rational(s.get("r_frame_rate"))]
@@ -590,7 +584,8 @@ impl MediaPlaylist {
         if pending.is_some() {
             p.problems.push("EXTINF without a URI at the end".into());
         }
-        p.endlist_last = lines.iter().rev().find(|l| !l.trim().is_empty()).is_some_and(|l| l.trim() == "#EXT-X-ENDLIST");
+        p.endlist_last =
+            lines.iter().rev().find(|l| !l.trim().is_empty()).is_some_and(|l| l.trim() == "#EXT-X-ENDLIST");
         p
     }
 
@@ -922,7 +917,9 @@ pub fn parse_init(d: &[u8]) -> Result<Init, String> {
     for w in want {
         match kids.iter().find(|b| b.is(w)) {
             Some(b) => init.config = d[b.body..b.end].to_vec(),
-            None => init.problems.push(format!("sample entry {} has no {} box", init.entry, String::from_utf8_lossy(*w))),
+            None => {
+                init.problems.push(format!("sample entry {} has no {} box", init.entry, String::from_utf8_lossy(*w)))
+            }
         }
     }
     match &entry.kind {
@@ -997,7 +994,11 @@ pub fn parse_segment(d: &[u8], init: &Init) -> Result<Vec<Fragment>, String> {
             b"moof" => {}
             _ => return Err(format!("unexpected top-level box '{}' at {}", b.name(), b.start)),
         }
-        let mdat = top.get(i + 1).filter(|m| m.is(b"mdat")).copied().ok_or_else(|| format!("moof at {} is not followed by an mdat", b.start))?;
+        let mdat = top
+            .get(i + 1)
+            .filter(|m| m.is(b"mdat"))
+            .copied()
+            .ok_or_else(|| format!("moof at {} is not followed by an mdat", b.start))?;
         frags.push(parse_moof(d, &b, &mdat, init)?);
         i += 2;
     }
