@@ -42,7 +42,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 /// Every name a presentation serves, from its playlists.
-fn all_names(ctx: &Context, m: &hls::media::Media) -> Vec<String> {
+fn all_names(ctx: &Context, m: &hls::engine::Media) -> Vec<String> {
     let mut names = Vec::new();
     let (master, _) = ctx.get(m, "master.m3u8").expect("master");
     let master = String::from_utf8_lossy(&master).to_string();
@@ -372,7 +372,7 @@ fn rss_child() {
     let before = rss_mb();
     let budget: u64 = std::env::var("RSS_BUDGET_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
     let ctx = ctx_with(budget << 20);
-    let lists: Vec<(Arc<hls::media::Media>, Vec<String>)> = files
+    let lists: Vec<(Arc<hls::engine::Media>, Vec<String>)> = files
         .iter()
         .map(|f| {
             let m = ctx.open(f).expect("open");
@@ -429,11 +429,11 @@ fn section_transcode() {
         return;
     }
     let cfg = |policy| Config { cache_bytes: 0, transcode: policy, ..Config::default() };
-    let tctx = Context::new(cfg(hls::config::TranscodePolicy::BrowserSafe));
-    let cctx = Context::new(cfg(hls::config::TranscodePolicy::Unplayable));
+    let tctx = Context::new(cfg(hls::model::config::TranscodePolicy::BrowserSafe));
+    let cctx = Context::new(cfg(hls::model::config::TranscodePolicy::Unplayable));
     let tm = tctx.open(&p).expect("open");
     let cm = cctx.open(&p).expect("open");
-    let audio = tm.index.tracks.iter().find(|t| t.kind == hls::index::TrackKind::Audio).expect("audio").stream;
+    let audio = tm.index.tracks.iter().find(|t| t.kind == hls::model::track::TrackKind::Audio).expect("audio").stream;
     let segs: Vec<String> = (0..tm.index.segment_count()).map(|k| format!("t{audio}_{k}.m4s")).collect();
     let t = Instant::now();
     for n in &segs {
@@ -444,7 +444,7 @@ fn section_transcode() {
     let one_t = median(
         (0..5)
             .map(|_| {
-                let c = Context::new(cfg(hls::config::TranscodePolicy::BrowserSafe));
+                let c = Context::new(cfg(hls::model::config::TranscodePolicy::BrowserSafe));
                 let m = c.open(&p).expect("open");
                 let t = Instant::now();
                 c.get(&m, &segs[1]).expect("segment");
@@ -455,7 +455,7 @@ fn section_transcode() {
     let one_c = median(
         (0..5)
             .map(|_| {
-                let c = Context::new(cfg(hls::config::TranscodePolicy::Unplayable));
+                let c = Context::new(cfg(hls::model::config::TranscodePolicy::Unplayable));
                 let m = c.open(&p).expect("open");
                 let t = Instant::now();
                 c.get(&m, &segs[1]).expect("segment");

@@ -19,6 +19,11 @@
 #include <stddef.h>
 
 /**
+ * Default bitrate of a stereo output (5.1 gets three times this).
+ */
+#define DEFAULT_STEREO_BITRATE 128000
+
+/**
  * Duration given to a cue that has no duration and no later cue to end at.
  */
 #define DEFAULT_OPEN_CUE_US 5000000

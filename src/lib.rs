@@ -1,33 +1,25 @@
 //! libhls: serve any ordinary media file (MP4, MKV, ...) as an HLS VOD presentation on demand:
 //! master and media playlists, fMP4/CMAF init and media segments, and WebVTT subtitles.
 //!
-//! The safe core ([`index`], [`playlist`], [`fmp4`], [`subtitle`], [`transcode`], [`cache`],
-//! [`context`]) does the work; [`ffi`] is the C API on top of it (see `include/hls.h`).
+//! Layers, each importing only from the layers below it (see `ARCHITECTURE.md`):
+//! [`ffi`] (the C API) → [`engine`] (context, registry, cache, names → bytes) →
+//! [`index`] / [`output`] / [`subtitle`] / [`transcode`] → [`model`] / [`container`] /
+//! [`codec`] → [`error`] / `util`.
 
 #![allow(unsafe_op_in_unsafe_fn)]
 
-pub mod cache;
 pub mod codec;
-pub mod config;
-pub mod context;
-pub mod demux;
+pub mod container;
+pub mod engine;
 pub mod error;
 pub mod ffi;
-pub mod fmp4;
 pub mod index;
-mod logging;
-pub mod media;
-mod memhint;
-mod mkvcues;
-pub mod mkvindex;
-pub mod mp4index;
-pub mod names;
-pub mod playlist;
-mod segmenter;
+pub mod model;
+pub mod output;
 pub mod subtitle;
-pub mod timeline;
 pub mod transcode;
+mod util;
 
-pub use config::Config;
-pub use context::Context;
+pub use engine::Context;
 pub use error::{Error, ErrorKind, Result};
+pub use model::config::Config;

@@ -16,11 +16,11 @@ use std::ptr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cache::Bytes;
-use crate::config::{Config, TranscodePolicy};
-use crate::context::Context;
+use crate::engine::cache::Bytes;
+use crate::engine::context::Context;
+use crate::engine::media::{mime, Media};
 use crate::error::{Error, ErrorKind};
-use crate::media::{mime, Media};
+use crate::model::config::{Config, TranscodePolicy};
 
 /// Result of every fallible call. Values are fixed and never reused.
 #[repr(C)]
@@ -313,7 +313,7 @@ pub type HlsLogCallback = Option<unsafe extern "C" fn(level: c_int, message: *co
 /// during the call. Without a callback libhls prints nothing.
 #[no_mangle]
 pub extern "C" fn hls_set_log_callback(callback: HlsLogCallback, userdata: *mut c_void, max_level: c_int) {
-    let _ = catch_unwind(AssertUnwindSafe(|| crate::logging::set_callback(callback, userdata, max_level)));
+    let _ = catch_unwind(AssertUnwindSafe(|| crate::util::log::set_callback(callback, userdata, max_level)));
 }
 
 /// Creates a context. `config` may be NULL for defaults; it is copied, and the caller still
@@ -394,7 +394,7 @@ unsafe fn serve(
         }
         let m = h.media.as_ref().ok_or_else(|| Error::internal("media handle is closed"))?;
         if let Some(p) = want_playlist {
-            let r = crate::names::Resource::parse(name)?;
+            let r = crate::model::names::Resource::parse(name)?;
             if r.is_playlist() != p {
                 let which = if p { "hls_segment" } else { "hls_playlist" };
                 return Err(Error::new(

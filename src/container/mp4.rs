@@ -116,7 +116,7 @@ pub fn read(file: &File, file_size: u64) -> Result<Mp4Index, String> {
     let top = scan_top_level(file, file_size)?;
     let len = usize::try_from(top.moov_len).map_err(|_| "moov box too large".to_string())?;
     let mut moov: Vec<u8> = Vec::with_capacity(len);
-    crate::memhint::huge_pages(&moov);
+    crate::util::memhint::huge_pages(&moov);
     moov.resize(len, 0);
     read_at(file, &mut moov, top.moov_pos)?;
     parse_moov(&moov, top.brands, file_size)
@@ -1612,7 +1612,7 @@ fn build_samples(
         return Err(too_many(count.into()));
     }
     let mut samples = Vec::with_capacity(count as usize);
-    crate::memhint::huge_pages(&samples);
+    crate::util::memhint::huge_pages(&samples);
     let mut walk = Walk {
         keys: KeyState::new(t, kind),
         stts: SttsCursor { runs: &t.stts, i: 0, n: 0 },

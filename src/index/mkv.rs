@@ -34,20 +34,24 @@ use std::fs::File;
 use std::path::Path;
 use std::time::Instant;
 
+use super::assemble::assemble;
+use super::collect::{finish_collected, reorder_delay, Collected};
+use super::probe::{copy_codec, StreamInfo};
+use super::scan::{check_complete, scan_until, subtitle_extractors};
+use super::segmenter::{choose_cuts, transcode_segments};
+use super::track::audio_will_transcode;
 use crate::codec::Codec;
-use crate::config::Config;
-use crate::demux::Demuxer;
+use crate::container::demux::Demuxer;
+use crate::container::mkv::{self, BlockWalker, CuePoint, Layout};
 use crate::error::{Error, ErrorKind, Result};
-use crate::fmp4;
-use crate::index::{
-    assemble, audio_will_transcode, check_complete, copy_codec, finish_collected, reorder_delay, scan_until,
-    subtitle_extractors, Collected, Delivery, FileIdentity, IndexSource, MediaIndex, Segment, StreamInfo, Track,
-    TrackKind,
-};
-use crate::mkvindex::{self, BlockWalker, CuePoint, Layout};
-use crate::segmenter::{choose_cuts, transcode_segments};
+use crate::model::config::Config;
+use crate::model::identity::FileIdentity;
+use crate::model::media_index::{IndexSource, MediaIndex};
+use crate::model::segment::Segment;
+use crate::model::time::TimeMap;
+use crate::model::track::{Delivery, Track, TrackKind};
+use crate::output::fmp4;
 use crate::subtitle::CueExtractor;
-use crate::timeline::TimeMap;
 
 /// Most blocks one boundary probe may walk before the plan gives up (a damaged file).
 const MAX_PROBE_BLOCKS: usize = 50_000;
@@ -88,7 +92,7 @@ pub(crate) fn build(
     infos: &[StreamInfo],
 ) -> Result<Option<MediaIndex>> {
     let file = File::open(path).map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))?;
-    let layout = match mkvindex::read_layout(&file, identity.size) {
+    let layout = match mkv::read_layout(&file, identity.size) {
         Ok(Some(l)) => l,
         Ok(None) => return Ok(fallback(path, "not an EBML file")),
         Err(e) => return Ok(fallback(path, e)),
@@ -265,7 +269,7 @@ fn extract_cues(
     size: u64,
     layout: &Layout,
     extractors: &mut HashMap<usize, CueExtractor>,
-) -> mkvindex::MkvResult<()> {
+) -> mkv::MkvResult<()> {
     let by_number: HashMap<u64, usize> = extractors.keys().map(|&s| (layout.tracks[s].number, s)).collect();
     let mut walker = BlockWalker::new(file, size, layout, layout.first_cluster.unwrap_or(layout.segment_end));
     // FFmpeg's muxer and mkvmerge give every subtitle block a Cue with its position in the
@@ -299,16 +303,17 @@ fn extract_cues(
 /// Reads one subtitle block's data and feeds it to stream `s`'s extractor.
 fn push_subtitle(
     walker: &mut BlockWalker,
-    b: &mkvindex::BlockHead,
+    b: &mkv::BlockHead,
     s: usize,
     extractors: &mut HashMap<usize, CueExtractor>,
-) -> mkvindex::MkvResult<()> {
+) -> mkv::MkvResult<()> {
     if b.frames != 1 || b.data_len > 1 << 20 {
         return Err(format!("subtitle block at byte {} is laced or too large", b.pos));
     }
     let data = walker.read(b.data, b.data_len as usize)?;
     if let Some(x) = extractors.get_mut(&s) {
-        x.push(&crate::demux::timed_packet(&data, b.time, Some(b.time), b.duration.unwrap_or(0), false)).ok();
+        x.push(&crate::container::demux::timed_packet(&data, b.time, Some(b.time), b.duration.unwrap_or(0), false))
+            .ok();
     }
     Ok(())
 }
@@ -338,7 +343,7 @@ impl CuePlan {
 
     /// Walks block headers from the cluster at `from`: finds the keyframe `key` (track, time)
     /// when given, and records the frames of `audio` tracks until each passes `horizon`.
-    fn walk(&self, from: u64, key: Option<(u64, i64)>, audio: &[u64], horizon: i64) -> mkvindex::MkvResult<Window> {
+    fn walk(&self, from: u64, key: Option<(u64, i64)>, audio: &[u64], horizon: i64) -> mkv::MkvResult<Window> {
         let mut w = BlockWalker::new(&self.file, self.size, &self.layout, from);
         let mut out = Window { key_pos: 0, earliest: i64::MAX, audio: vec![Vec::new(); audio.len()] };
         let mut key_found = key.is_none();
@@ -610,7 +615,7 @@ mod tests {
 
     #[test]
     fn byte_rate_counts_both_ends() {
-        let rec = |t: i64, size: u32| crate::index::SampleRec::new(0, t, t, size, true);
+        let rec = |t: i64, size: u32| crate::model::segment::SampleRec::new(0, t, t, size, true);
         let head = Collected { samples: (0..10).map(|i| rec(i * 10, 100)).collect(), ..Collected::default() };
         let tail = Collected { samples: (0..5).map(|i| rec(1000 + i * 10, 300)).collect(), ..Collected::default() };
         // 1000 bytes over 90 ticks and 1500 bytes over 40 ticks.

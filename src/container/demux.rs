@@ -54,7 +54,7 @@ static FFMPEG_INIT: Once = Once::new();
 pub fn init_ffmpeg() {
     FFMPEG_INIT.call_once(|| unsafe {
         ffi::av_log_set_level(ffi::AV_LOG_WARNING);
-        ffi::av_log_set_callback(Some(crate::logging::ffmpeg_log_callback));
+        ffi::av_log_set_callback(Some(crate::util::log::ffmpeg_log_callback));
     });
 }
 

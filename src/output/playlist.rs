@@ -3,8 +3,9 @@
 use std::collections::HashSet;
 use std::fmt::Write;
 
-use crate::index::{MediaIndex, Track, TrackKind};
-use crate::names::Resource;
+use crate::model::media_index::MediaIndex;
+use crate::model::names::Resource;
+use crate::model::track::{Track, TrackKind};
 
 /// Peak and average bit rates of one rendition (bit/s).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

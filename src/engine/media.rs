@@ -8,15 +8,18 @@ use std::sync::Arc;
 use ffmpeg_next as ff;
 use parking_lot::Mutex;
 
-use crate::cache::Bytes;
-use crate::demux::{timed_packet, Demuxer};
+use crate::container::demux::{timed_packet, Demuxer};
+use crate::container::mkv::BlockWalker;
+use crate::engine::cache::Bytes;
 use crate::error::{Error, ErrorKind, Result};
-use crate::fmp4::{self, SampleMeta, TrackInit};
-use crate::index::{Delivery, FileIdentity, MediaIndex, SampleRec, Segment, Track, TrackKind};
-use crate::mkvindex::BlockWalker;
-use crate::names::{Resource, TrackId};
-use crate::playlist;
-use crate::subtitle;
+use crate::model::identity::FileIdentity;
+use crate::model::media_index::MediaIndex;
+use crate::model::names::{Resource, TrackId};
+use crate::model::segment::{SampleRec, Segment};
+use crate::model::track::{Delivery, Track, TrackKind};
+use crate::output::fmp4::{self, SampleMeta, TrackInit};
+use crate::output::playlist;
+use crate::output::webvtt;
 use crate::transcode;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -101,7 +104,7 @@ impl Media {
             Resource::Segment(n, k) => self.media_segment(self.track(n)?, k)?,
             Resource::Vtt(n, k) => self.vtt_segment(self.track(n)?, k)?,
             Resource::VttFull(n) => match &self.track(n)?.delivery {
-                Delivery::Cues(c) => subtitle::render_full(c, self.index.mpegts_origin),
+                Delivery::Cues(c) => webvtt::render_full(c, self.index.mpegts_origin),
                 _ => return Err(Error::internal("not a subtitle track")),
             },
         };
@@ -187,7 +190,7 @@ impl Media {
         // The first and last segments also hold cues before/after the video.
         let from = if k == 0 { i64::MIN } else { b[k] - c_us };
         let to = if k + 1 == self.index.segment_count() { i64::MAX } else { b[k + 1] - c_us };
-        Ok(subtitle::render_segment(cues, from, to, self.index.mpegts_origin))
+        Ok(webvtt::render_segment(cues, from, to, self.index.mpegts_origin))
     }
 
     /// Checks the file on disk is still the one indexed (one `stat`).
@@ -588,7 +591,7 @@ fn read_segment(d: &mut Demuxer, t: &Track, seg: &Segment, exact_index: bool) ->
 }
 
 /// Opens (indexes) `path` with the given identity. Used by the context's single-flight open.
-pub fn open(path: &Path, identity: FileIdentity, cfg: &crate::config::Config) -> Result<Arc<Media>> {
+pub fn open(path: &Path, identity: FileIdentity, cfg: &crate::model::config::Config) -> Result<Arc<Media>> {
     let index = crate::index::build(path, identity, cfg).map_err(|e| e.context(path.display()))?;
     Ok(Arc::new(Media::new(index, cfg.demuxers_per_media)))
 }

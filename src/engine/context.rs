@@ -11,12 +11,12 @@ use std::time::Instant;
 use lru::LruCache;
 use parking_lot::{Condvar, Mutex};
 
-use crate::cache::{Bytes, Cache};
-use crate::config::Config;
+use crate::engine::cache::{Bytes, Cache};
+use crate::engine::media::{self, Media};
 use crate::error::{Error, Result};
-use crate::index::FileIdentity;
-use crate::media::{self, Media};
-use crate::names::Resource;
+use crate::model::config::Config;
+use crate::model::identity::FileIdentity;
+use crate::model::names::Resource;
 
 /// Cache key: one version of one file, and a resource name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -76,7 +76,7 @@ pub struct Context {
 impl Context {
     /// A context with `config`.
     pub fn new(config: Config) -> Context {
-        crate::demux::init_ffmpeg();
+        crate::container::demux::init_ffmpeg();
         let idle = NonZeroUsize::new(config.idle_media_max.max(1)).unwrap_or(NonZeroUsize::MIN);
         Context {
             cache: Cache::new(config.cache_bytes),

@@ -3,10 +3,12 @@
 //! its boundaries (audio by frame midpoint, transcoded audio on exact AAC frames), so renditions
 //! stay aligned. Everything here works on the samples collected at indexing, in memory.
 
-use crate::fmp4;
-use crate::index::{Collected, Delivery, SampleRec, Segment, Track, TrackKind};
-use crate::timeline::TimeMap;
-use crate::transcode::AacTarget;
+use super::collect::Collected;
+use crate::model::aac::AacTarget;
+use crate::model::segment::{SampleRec, Segment};
+use crate::model::time::TimeMap;
+use crate::model::track::{Delivery, Track, TrackKind};
+use crate::output::fmp4;
 
 /// Drops leading audio samples that end at or before time 0 (encoder priming that the source's
 /// edit list hides entirely); a frame that is partly presented stays.
@@ -184,7 +186,7 @@ pub(crate) fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], t
     }
     let mut frames: Vec<i64> = vec![(first_us * rate).div_euclid(per_frame)];
     for &b in &bounds[1..bounds.len() - 1] {
-        let f = crate::timeline::rescale(b - c_us, rate, per_frame);
+        let f = crate::model::time::rescale(b - c_us, rate, per_frame);
         if b - c_us > first_us && b - c_us < end_us && f > frames[frames.len() - 1] {
             frames.push(f);
         }

@@ -1,0 +1,120 @@
+//! Turns collected streams into the tracks and segment boundaries of a `MediaIndex`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+use super::collect::Collected;
+use super::probe::StreamInfo;
+use super::segmenter::{apply_shared_shift, cut_main, drop_priming, segment_follower};
+use super::track::{make_track, wants_aac_rendition};
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::config::Config;
+use crate::model::identity::FileIdentity;
+use crate::model::media_index::{IndexSource, MediaIndex};
+use crate::model::names::TrackId;
+use crate::model::track::{Delivery, Track, TrackKind};
+use crate::subtitle::CueExtractor;
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn assemble(
+    path: &Path,
+    identity: FileIdentity,
+    cfg: &Config,
+    infos: Vec<StreamInfo>,
+    mut collected: Vec<Collected>,
+    mut extractors: HashMap<usize, CueExtractor>,
+    indexed_from: IndexSource,
+    format: String,
+    started: Instant,
+    cue_plan: Option<&mut super::mkv::CuePlan>,
+) -> Result<Option<MediaIndex>> {
+    let mut tracks: Vec<Track> = Vec::with_capacity(infos.len());
+    let mut video_taken = false;
+    let mut aac_renditions = Vec::new();
+    for (i, info) in infos.into_iter().enumerate() {
+        if wants_aac_rendition(info.kind, info.id, cfg) {
+            let id = TrackId { stream: i, aac: true };
+            let t = make_track(id, info.clone(), &collected[i], cfg, &mut video_taken, None);
+            if t.is_fmp4() {
+                aac_renditions.push((t, i));
+            }
+        }
+        tracks.push(make_track(TrackId::source(i), info, &collected[i], cfg, &mut video_taken, extractors.remove(&i)));
+    }
+    // The extra AAC renditions come after the source streams, each with its stream's samples.
+    for (t, i) in aac_renditions {
+        collected.push(collected[i].clone());
+        tracks.push(t);
+    }
+    let main = tracks
+        .iter()
+        .position(|t| t.kind == TrackKind::Video && t.is_fmp4())
+        .or_else(|| tracks.iter().position(|t| t.kind == TrackKind::Audio && t.is_fmp4()));
+    let Some(main) = main else {
+        let reasons: Vec<String> = tracks
+            .iter()
+            .filter(|t| matches!(t.kind, TrackKind::Video | TrackKind::Audio))
+            .map(|t| {
+                format!(
+                    "stream {} ({} {}): {}",
+                    t.stream,
+                    t.kind.name(),
+                    t.codec_name,
+                    t.not_served_reason().unwrap_or("no samples")
+                )
+            })
+            .collect();
+        return Err(Error::new(ErrorKind::NoPlayableTracks, format!("nothing to play: {}", reasons.join("; "))));
+    };
+    for (t, c) in tracks.iter().zip(collected.iter_mut()) {
+        if t.kind == TrackKind::Audio {
+            drop_priming(c);
+        }
+    }
+    apply_shared_shift(&mut tracks, &collected);
+    let target_us = cfg.segment_duration.as_micros() as i64;
+    let mut matroska = None;
+    let boundaries = match cue_plan {
+        Some(plan) => match plan.segment(&mut tracks, &mut collected, main, target_us)? {
+            Some(b) => {
+                matroska = Some(plan.reader_layout());
+                b
+            }
+            None => return Ok(None),
+        },
+        None => {
+            let b = cut_main(&mut tracks[main], std::mem::take(&mut collected[main]), target_us);
+            for (i, t) in tracks.iter_mut().enumerate() {
+                if i != main && t.is_fmp4() {
+                    segment_follower(t, std::mem::take(&mut collected[i]), &b);
+                }
+            }
+            b
+        }
+    };
+    for t in tracks.iter_mut() {
+        if t.is_fmp4() && t.segments.is_empty() {
+            t.delivery = Delivery::NotServed("no samples in the presentation's time range".into());
+        }
+    }
+    let duration_us = boundaries.last().copied().unwrap_or(0) - boundaries[0];
+    // Source time 0 on the presented fMP4 timeline (after the init's edit list), at 90 kHz, for
+    // X-TIMESTAMP-MAP. Players apply the edit list (Chromium MSE, Safari, FFmpeg), so the
+    // presented time of a sample is its source time: this is 0 whatever the shift.
+    let m = tracks[main].map;
+    let mpegts_origin = crate::model::time::rescale(m.out(0) - m.shift, 90_000, m.timescale as i64).max(0) as u64;
+    Ok(Some(MediaIndex {
+        path: path.to_path_buf(),
+        identity,
+        format,
+        duration_us,
+        tracks,
+        boundaries_us: boundaries,
+        mpegts_origin,
+        shift_us: m.ticks_to_us(m.shift),
+        matroska,
+        indexed_from,
+        index_time: started.elapsed(),
+    }))
+}

@@ -1,0 +1,91 @@
+//! What indexing collects per stream before segments are cut, and decode-time derivation.
+
+use crate::model::segment::SampleRec;
+
+/// One source sample as seen at indexing: the same record the sample table keeps.
+pub(crate) type RawSample = SampleRec;
+/// What the indexing pass collected per stream.
+#[derive(Clone, Default)]
+pub(crate) struct Collected {
+    pub(crate) samples: Vec<RawSample>,
+    pub(crate) end_dts: Option<i64>,
+    pub(crate) first_packet: Option<Vec<u8>>,
+    /// Decode timestamps were derived from presentation times.
+    pub(crate) synthesized: bool,
+    /// Bytes of a keyframe after the first (to tell IDR from open-GOP random access points).
+    pub(crate) later_keyframe: Option<Vec<u8>>,
+    /// Sample positions are known: segments are read directly from the file.
+    pub(crate) direct: bool,
+    /// Some packet had no decode timestamp (they are derived, see `synthesize_dts`).
+    pub(crate) missing_dts: bool,
+    /// The end as the last packet's timestamp and duration said (before `finish_collected`).
+    pub(crate) raw_end_dts: Option<i64>,
+}
+
+/// Derives decode timestamps for a stream whose container stores none (Matroska B-frames):
+/// the sorted presentation times, delayed by `delay` or, by default, just enough that no
+/// sample decodes after it shows.
+fn synthesize_dts(samples: &mut [RawSample], delay: Option<i64>) {
+    let sorted = sorted_pts(samples);
+    let delay = delay.unwrap_or_else(|| delay_for(samples, &sorted));
+    for (s, p) in samples.iter_mut().zip(&sorted) {
+        s.set_dts(p - delay);
+    }
+}
+
+/// The smallest delay that keeps every derived decode time at or before its presentation
+/// time: the largest gap between a sample's rank in presentation order and its own time.
+pub(crate) fn reorder_delay(samples: &[RawSample]) -> i64 {
+    delay_for(samples, &sorted_pts(samples))
+}
+
+fn sorted_pts(samples: &[RawSample]) -> Vec<i64> {
+    let mut sorted: Vec<i64> = samples.iter().map(|s| s.pts()).collect();
+    sorted.sort_unstable();
+    sorted
+}
+
+fn delay_for(samples: &[RawSample], sorted: &[i64]) -> i64 {
+    samples.iter().zip(sorted).map(|(s, p)| p - s.pts()).max().unwrap_or(0).max(0)
+}
+
+/// After a scan: derives decode times with the given reorder delay, or, where the container
+/// has none, with the smallest delay that works; then makes sure the end follows the last
+/// sample.
+pub(crate) fn finish_collected(c: &mut Collected, delay: Option<i64>) {
+    if delay.is_some() || c.missing_dts || c.samples.windows(2).any(|w| w[0].dts >= w[1].dts) {
+        synthesize_dts(&mut c.samples, delay);
+        c.synthesized = true;
+    }
+    let n = c.samples.len();
+    if c.raw_end_dts.is_some() {
+        c.end_dts = c.raw_end_dts;
+    }
+    if n >= 2 {
+        let last = c.samples[n - 1].dts;
+        let end = c.end_dts.unwrap_or(last);
+        if end <= last {
+            c.end_dts = Some(last + (last - c.samples[n - 2].dts).max(1));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_decode_times_keep_presentation_order() {
+        // I P B B (presentation 0, 120, 40, 80): decode times are the sorted presentation times
+        // delayed by the smallest amount that keeps each at or before its presentation time.
+        let mut s: Vec<SampleRec> = [0, 120, 40, 80].iter().map(|&p| SampleRec::new(0, p, p, 1, p == 0)).collect();
+        assert_eq!(reorder_delay(&s), 40);
+        synthesize_dts(&mut s, None);
+        assert_eq!(s.iter().map(|x| x.dts).collect::<Vec<_>>(), vec![-40, 0, 40, 80]);
+        assert!(s.iter().all(|x| x.dts <= x.pts()));
+        assert_eq!(s.iter().map(|x| x.pts()).collect::<Vec<_>>(), vec![0, 120, 40, 80]);
+        // A given delay is used as it is.
+        synthesize_dts(&mut s, Some(120));
+        assert_eq!(s[0].dts, -120);
+    }
+}

@@ -1,0 +1,198 @@
+//! The MP4 fast path: sample tables read directly, FFmpeg opened only where needed.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::time::Instant;
+
+use ff::codec::Id;
+use ff::media::Type as MediaType;
+use ffmpeg_next as ff;
+
+use super::assemble::assemble;
+use super::collect::Collected;
+use super::probe::StreamInfo;
+use super::track::{audio_will_transcode, wants_aac_rendition};
+use crate::container::demux::Demuxer;
+use crate::container::mp4::{self as mp4index, Mp4Track};
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::config::Config;
+use crate::model::identity::FileIdentity;
+use crate::model::media_index::{IndexSource, MediaIndex};
+use crate::model::segment::SampleRec;
+use crate::model::track::TrackKind;
+use crate::subtitle::{self, CueExtractor};
+
+/// Codec id of an MP4 sample entry (what FFmpeg's mov demuxer would report).
+fn mp4_codec_id(t: &Mp4Track) -> Id {
+    match &t.sample_entry {
+        b"avc1" | b"avc3" => Id::H264,
+        b"hvc1" | b"hev1" => Id::HEVC,
+        b"av01" => Id::AV1,
+        b"mp4a" => match t.object_type {
+            0x6B | 0x69 => Id::MP3,
+            0x40 | 0x66 | 0x67 | 0x68 => Id::AAC,
+            0xA5 => Id::AC3,
+            0xA6 => Id::EAC3,
+            _ => Id::None,
+        },
+        b".mp3" => Id::MP3,
+        b"ac-3" => Id::AC3,
+        b"ec-3" => Id::EAC3,
+        b"Opus" => Id::OPUS,
+        b"fLaC" => Id::FLAC,
+        b"tx3g" | b"text" => Id::MOV_TEXT,
+        b"wvtt" => Id::WEBVTT,
+        _ => Id::None,
+    }
+}
+
+/// Minimal decoder parameters for a track read without FFmpeg (subtitle decoding needs the
+/// codec id and its extradata).
+fn mp4_params(t: &Mp4Track, id: Id, medium: MediaType) -> ff::codec::Parameters {
+    let mut p = ff::codec::Parameters::new();
+    p.set_medium(medium);
+    p.set_id(id);
+    // SAFETY: p owns its AVCodecParameters; extradata is allocated with FFmpeg's allocator and
+    // the required zeroed padding, and ownership passes to the parameters.
+    unsafe {
+        let raw = p.as_mut_ptr();
+        if !t.config.is_empty() {
+            let pad = ff::ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize;
+            let buf = ff::ffi::av_mallocz(t.config.len() + pad) as *mut u8;
+            if !buf.is_null() {
+                std::ptr::copy_nonoverlapping(t.config.as_ptr(), buf, t.config.len());
+                (*raw).extradata = buf;
+                (*raw).extradata_size = t.config.len() as i32;
+            }
+        }
+        (*raw).width = t.width as i32;
+        (*raw).height = t.height as i32;
+        (*raw).sample_rate = t.sample_rate as i32;
+    }
+    p
+}
+
+/// The MP4 fast path: sample tables read directly (a few positioned reads). FFmpeg's demuxer is
+/// opened only when a track needs its decoder parameters (audio to transcode, codecs this reader
+/// does not name). Returns `None` when FFmpeg must index the file itself.
+pub(crate) fn build_from_mp4(
+    path: &Path,
+    identity: FileIdentity,
+    cfg: &Config,
+    ix: mp4index::Mp4Index,
+    file: &File,
+    started: Instant,
+) -> Result<Option<MediaIndex>> {
+    let mut infos = Vec::with_capacity(ix.tracks.len());
+    let mut collected: Vec<Collected> = Vec::with_capacity(ix.tracks.len());
+    let mut ffmpeg: Option<Demuxer> = None;
+    let mut extractors = HashMap::new();
+    for (i, mut t) in ix.tracks.into_iter().enumerate() {
+        let kind = match &t.handler {
+            // A chapter track (`tref/chap`) holds chapter titles, not subtitles.
+            _ if t.chapter => TrackKind::Other,
+            b"vide" => TrackKind::Video,
+            b"soun" => TrackKind::Audio,
+            b"sbtl" | b"text" | b"subt" => TrackKind::Subtitle,
+            _ => TrackKind::Other,
+        };
+        let mut id = mp4_codec_id(&t);
+        let medium = match kind {
+            TrackKind::Video => MediaType::Video,
+            TrackKind::Audio => MediaType::Audio,
+            TrackKind::Subtitle => MediaType::Subtitle,
+            TrackKind::Other => MediaType::Data,
+        };
+        // Audio to transcode (and codecs this reader does not name) need FFmpeg's full decoder
+        // parameters: open FFmpeg's demuxer once for them; everything else stays on the fast path.
+        let needs_ffmpeg = (kind == TrackKind::Audio
+            && (id == Id::None || wants_aac_rendition(kind, id, cfg) || audio_will_transcode(id, cfg)))
+            || (kind == TrackKind::Video && id == Id::None);
+        let params = if needs_ffmpeg {
+            if ffmpeg.is_none() {
+                ffmpeg = Some(Demuxer::open(path, false)?);
+            }
+            let st = ffmpeg.as_ref().and_then(|d| d.input().streams().find(|s| s.id() == t.track_id as i32));
+            match st {
+                Some(st) => {
+                    id = st.parameters().id();
+                    st.parameters().clone()
+                }
+                None => return Ok(None),
+            }
+        } else {
+            mp4_params(&t, id, medium)
+        };
+        let tb = (1, t.timescale.max(1) as i32);
+        if kind == TrackKind::Subtitle && subtitle::classify(id).is_ok() {
+            if let Ok(mut x) = CueExtractor::new(params.clone(), ff::Rational::new(tb.0, tb.1)) {
+                feed_cues(file, &t.samples, t.end_dts, &mut x);
+                extractors.insert(i, x);
+            }
+        }
+        let mut c = Collected::default();
+        let frame_rate = frame_rate_of(&t);
+        if matches!(kind, TrackKind::Video | TrackKind::Audio) {
+            let keys: Vec<&mp4index::Mp4Sample> = t.samples.iter().filter(|s| s.key).take(2).collect();
+            c.first_packet = t.samples.first().and_then(|s| read_at(file, s.pos, s.size));
+            c.later_keyframe = keys.get(1).and_then(|s| read_at(file, s.pos, s.size));
+            c.end_dts = Some(t.end_dts);
+            c.direct = true;
+            // Converted in place (the records are smaller): no second large allocation.
+            c.samples = std::mem::take(&mut t.samples)
+                .into_iter()
+                .map(|s| SampleRec::new(s.pos, s.dts, s.pts, s.size, s.key))
+                .collect();
+        }
+        collected.push(c);
+        infos.push(StreamInfo {
+            kind,
+            id,
+            codec_name: id.name().to_string(),
+            params,
+            tb,
+            language: t.language.clone(),
+            title: t.name.clone(),
+            default: t.default,
+            forced: false,
+            width: t.width,
+            height: t.height,
+            frame_rate,
+            sample_rate: t.sample_rate,
+            channels: t.channels,
+            bits_per_sample: t.bits_per_sample,
+            extradata: t.config,
+        });
+    }
+    if !infos.iter().any(|i| matches!(i.kind, TrackKind::Video | TrackKind::Audio)) {
+        return Err(Error::new(ErrorKind::NoPlayableTracks, "nothing to play: the file has no audio or video stream"));
+    }
+    let format = "mov,mp4,m4a,3gp,3g2,mj2".to_string();
+    assemble(path, identity, cfg, infos, collected, extractors, IndexSource::SampleTables, format, started, None)
+}
+
+/// Frame rate of an MP4 video track: samples over duration.
+fn frame_rate_of(t: &Mp4Track) -> Option<f64> {
+    let n = t.samples.len();
+    let span = t.end_dts - t.samples.first()?.dts;
+    (n > 1 && span > 0 && t.handler == *b"vide").then(|| n as f64 * t.timescale as f64 / span as f64)
+}
+
+fn read_at(file: &File, pos: u64, size: u32) -> Option<Vec<u8>> {
+    if size == 0 || size > 8 << 20 {
+        return None;
+    }
+    let mut buf = vec![0u8; size as usize];
+    file.read_exact_at(&mut buf, pos).ok().map(|_| buf)
+}
+
+/// Reads every sample of a text subtitle track (only those bytes) into the cue extractor.
+fn feed_cues(file: &File, samples: &[mp4index::Mp4Sample], end_dts: i64, x: &mut CueExtractor) {
+    for (i, s) in samples.iter().enumerate() {
+        let Some(data) = read_at(file, s.pos, s.size) else { continue };
+        let duration = samples.get(i + 1).map_or(end_dts, |n| n.dts) - s.dts;
+        x.push(&crate::container::demux::timed_packet(&data, s.pts, Some(s.dts), duration, false)).ok();
+    }
+}

@@ -1,0 +1,226 @@
+//! Indexing through FFmpeg: the mov demuxer's index, or one packet scan.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::time::Instant;
+
+use ffmpeg_next as ff;
+
+use super::assemble::assemble;
+use super::collect::{finish_collected, Collected};
+use super::probe::{stream_infos, StreamInfo};
+use crate::container::demux::Demuxer;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::config::Config;
+use crate::model::identity::FileIdentity;
+use crate::model::media_index::{IndexSource, MediaIndex};
+use crate::model::segment::SampleRec;
+use crate::model::time::TimeMap;
+use crate::model::track::TrackKind;
+use crate::subtitle::{self, CueExtractor};
+
+/// Indexes through FFmpeg: the mov demuxer's index for MP4, else one packet scan.
+pub(crate) fn build_with_ffmpeg(
+    path: &Path,
+    identity: FileIdentity,
+    cfg: &Config,
+    started: Instant,
+) -> Result<MediaIndex> {
+    let mut dmx = Demuxer::open(path, false)?;
+    let mut from_container_index = dmx.is_mp4_family();
+    if !from_container_index {
+        dmx.probe()?;
+    }
+    let infos = stream_infos(&dmx);
+    if !infos.iter().any(|i| matches!(i.kind, TrackKind::Video | TrackKind::Audio)) {
+        let what = if infos.is_empty() { "no streams" } else { "no audio or video stream" };
+        return Err(Error::new(ErrorKind::NoPlayableTracks, format!("nothing to play: the file has {what}")));
+    }
+    let mut extractors = subtitle_extractors(&infos);
+    let av: Vec<usize> =
+        (0..infos.len()).filter(|&i| matches!(infos[i].kind, TrackKind::Video | TrackKind::Audio)).collect();
+    let mut collected: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
+    if from_container_index {
+        from_container_index = collect_from_index(&dmx, path, identity.size, &av, &mut collected)?;
+        if from_container_index && !extractors.is_empty() {
+            let subs: Vec<usize> = extractors.keys().copied().collect();
+            scan(&mut dmx, &subs, &mut collected, &mut extractors)?;
+        }
+    }
+    if !from_container_index && cfg.use_container_index && dmx.format_name().starts_with("matroska") {
+        if let Some(index) = super::mkv::build(&mut dmx, path, identity, cfg, started, &infos)? {
+            return Ok(index);
+        }
+        // Read again from the start. (A fresh demuxer, not a seek: FFmpeg's Matroska seek
+        // lands on a keyframe's cluster and skips what precedes the keyframe's time.)
+        dmx = Demuxer::open(path, true)?;
+    }
+    if !from_container_index {
+        let mut wanted = av.clone();
+        wanted.extend(extractors.keys().copied());
+        // The demuxer has read nothing yet but its probe, whose packets it returns first.
+        scan(&mut dmx, &wanted, &mut collected, &mut extractors)?;
+        check_complete(&dmx, &infos, &av, &collected, &extractors)?;
+    }
+    let format = dmx.format_name();
+    drop(dmx);
+    let source = if from_container_index { IndexSource::SampleTables } else { IndexSource::PacketScan };
+    assemble(path, identity, cfg, infos, collected, extractors, source, format, started, None)?
+        .ok_or_else(|| Error::internal("segmenting without a Cue plan gave no index"))
+}
+
+/// A scanned file whose packets stop well before the duration its header declares was cut
+/// short (an interrupted copy or download): say so instead of serving part of it.
+pub(crate) fn check_complete(
+    dmx: &Demuxer,
+    infos: &[StreamInfo],
+    av: &[usize],
+    collected: &[Collected],
+    extractors: &HashMap<usize, CueExtractor>,
+) -> Result<()> {
+    let Some(declared) = dmx.duration_us() else { return Ok(()) };
+    // Subtitles may outlast the audio and video (the declared duration covers every track).
+    let subtitles_end = extractors.values().filter_map(CueExtractor::last_time_us).max().unwrap_or(0);
+    let end = av
+        .iter()
+        .filter_map(|&s| {
+            let c = &collected[s];
+            let tb = infos[s].tb;
+            let map = TimeMap::new(tb.0, tb.1, 1, 1);
+            c.end_dts.or_else(|| c.samples.last().map(|x| x.dts)).map(|e| map.us(e))
+        })
+        .max()
+        .unwrap_or(0);
+    // Containers disagree on whether the declared duration counts from 0 or from the first
+    // timestamp; the smaller reading (from 0) is the safe one. Allow for rounding and streams
+    // that end a little early: 1 s or 2 %.
+    let end = end.max(subtitles_end);
+    let expected = declared;
+    if expected - end > 1_000_000.max(declared / 50) {
+        return Err(Error::media(format!(
+            "file is truncated: its packets end at {:.3} s but its header declares {:.3} s",
+            end as f64 / 1e6,
+            expected as f64 / 1e6
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn subtitle_extractors(infos: &[StreamInfo]) -> HashMap<usize, CueExtractor> {
+    let mut out = HashMap::new();
+    for (i, info) in infos.iter().enumerate() {
+        if info.kind == TrackKind::Subtitle && subtitle::classify(info.id).is_ok() {
+            let tb = ff::Rational::new(info.tb.0, info.tb.1);
+            if let Ok(x) = CueExtractor::new(info.params.clone(), tb) {
+                out.insert(i, x);
+            }
+        }
+    }
+    out
+}
+
+/// Reads MP4 sample tables. Returns false when some track's table is missing (fragmented MP4),
+/// so the caller scans instead.
+fn collect_from_index(dmx: &Demuxer, path: &Path, file_size: u64, av: &[usize], out: &mut [Collected]) -> Result<bool> {
+    let mut file: Option<File> = None;
+    for &s in av {
+        let entries = dmx.index_entries(s);
+        if entries.is_empty() {
+            return Ok(false);
+        }
+        let c = &mut out[s];
+        c.samples = entries.iter().map(|e| SampleRec::new(0, e.timestamp, e.timestamp, e.size, e.keyframe)).collect();
+        c.samples.sort_by_key(|x| x.dts);
+        let data_end = entries.iter().map(|e| e.pos.max(0) as u64 + e.size as u64).max().unwrap_or(0);
+        if data_end > file_size {
+            return Err(Error::media(format!(
+                "file is truncated: stream {s} has sample data up to byte {data_end} but the file has {file_size} bytes"
+            )));
+        }
+        let n = c.samples.len();
+        let last_dur = if n >= 2 { c.samples[n - 1].dts - c.samples[n - 2].dts } else { 0 };
+        c.end_dts = Some(c.samples[n - 1].dts + last_dur.max(1));
+        let later_key = entries.iter().filter(|e| e.keyframe).nth(1).copied();
+        for (e, slot) in [(Some(entries[0]), &mut c.first_packet), (later_key, &mut c.later_keyframe)] {
+            let Some(e) = e.filter(|e| e.size > 0 && e.size < 8 << 20) else { continue };
+            let f = match &file {
+                Some(f) => f,
+                None => file.insert(File::open(path).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?),
+            };
+            let mut buf = vec![0u8; e.size as usize];
+            if f.read_exact_at(&mut buf, e.pos as u64).is_ok() {
+                *slot = Some(buf);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// One pass over the packets of `wanted` streams (all others discarded in the demuxer).
+fn scan(
+    dmx: &mut Demuxer,
+    wanted: &[usize],
+    out: &mut [Collected],
+    extractors: &mut HashMap<usize, CueExtractor>,
+) -> Result<()> {
+    scan_until(dmx, wanted, out, extractors, &mut |_, _, _| false)?;
+    for c in out.iter_mut() {
+        finish_collected(c, None);
+    }
+    Ok(())
+}
+
+/// Reads packets of `wanted` streams from where the demuxer is until the end of the file or
+/// until `stop(stream, timestamp, keyframe)` says so, adding them to `out`.
+pub(crate) fn scan_until(
+    dmx: &mut Demuxer,
+    wanted: &[usize],
+    out: &mut [Collected],
+    extractors: &mut HashMap<usize, CueExtractor>,
+    stop: &mut dyn FnMut(usize, i64, bool) -> bool,
+) -> Result<()> {
+    dmx.select(wanted);
+    let mut pkt = ff::Packet::empty();
+    let mut errors = 0usize;
+    loop {
+        match dmx.read(&mut pkt) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                // A damaged region: skip a bounded number of errors, then give up.
+                errors += 1;
+                if errors > 100 {
+                    return Err(e);
+                }
+                continue;
+            }
+        }
+        let s = pkt.stream();
+        if let Some(x) = extractors.get_mut(&s) {
+            x.push(&pkt).ok();
+            continue;
+        }
+        let Some(c) = out.get_mut(s) else { continue };
+        if !wanted.contains(&s) {
+            continue;
+        }
+        let Some(pts) = pkt.pts().or(pkt.dts()) else { continue };
+        let size = pkt.size() as u32;
+        if c.first_packet.is_none() {
+            c.first_packet = pkt.data().map(<[u8]>::to_vec);
+        } else if c.later_keyframe.is_none() && pkt.is_key() {
+            c.later_keyframe = pkt.data().map(<[u8]>::to_vec);
+        }
+        c.missing_dts |= pkt.dts().is_none();
+        let pos = u64::try_from(pkt.position()).unwrap_or(0);
+        c.samples.push(SampleRec::new(pos, pkt.dts().unwrap_or(pts), pts, size, pkt.is_key()));
+        c.end_dts = Some(pkt.dts().unwrap_or(pts) + pkt.duration().max(0));
+        c.raw_end_dts = c.end_dts;
+        if stop(s, pts, pkt.is_key()) {
+            break;
+        }
+    }
+    Ok(())
+}

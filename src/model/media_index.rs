@@ -1,0 +1,92 @@
+//! Everything known about one opened file.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::model::identity::FileIdentity;
+use crate::model::names::TrackId;
+use crate::model::segment::Segment;
+use crate::model::track::{Delivery, Track, TrackKind};
+
+/// What an index was built from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexSource {
+    /// MP4 sample tables (every sample's position, size and times; no packet read).
+    SampleTables,
+    /// Matroska Cues, plus the block headers around each segment boundary.
+    MatroskaCues,
+    /// One pass over every packet (containers without an index).
+    PacketScan,
+}
+
+impl IndexSource {
+    /// How the info JSON names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            IndexSource::SampleTables => "mp4 sample tables",
+            IndexSource::MatroskaCues => "matroska cues",
+            IndexSource::PacketScan => "packet scan",
+        }
+    }
+}
+
+/// Everything known about one opened file.
+pub struct MediaIndex {
+    /// The file.
+    pub path: PathBuf,
+    /// Its identity when indexed.
+    pub identity: FileIdentity,
+    /// Container format name.
+    pub format: String,
+    /// Presentation duration in microseconds.
+    pub duration_us: i64,
+    /// Every source stream.
+    pub tracks: Vec<Track>,
+    /// Segment boundaries on the presentation timeline (µs): `boundaries[k]..boundaries[k+1]` is
+    /// segment k of every rendition; `len = segments + 1`.
+    pub boundaries_us: Vec<i64>,
+    /// 90 kHz value of source time 0 on the fMP4 timeline (for `X-TIMESTAMP-MAP`).
+    pub mpegts_origin: u64,
+    /// The presentation-wide shift `C` (output time - source time) in microseconds.
+    pub shift_us: i64,
+    /// Matroska planned from Cues: what the block walker needs to read segments (no Cues kept).
+    pub matroska: Option<crate::container::mkv::Layout>,
+    /// What the index was built from.
+    pub indexed_from: IndexSource,
+    /// Time spent indexing.
+    pub index_time: Duration,
+}
+
+impl MediaIndex {
+    /// The track (rendition) `id`.
+    pub fn track(&self, id: impl Into<TrackId>) -> Option<&Track> {
+        let id = id.into();
+        self.tracks.iter().find(|t| t.id == id)
+    }
+    /// Served fMP4 tracks of a kind.
+    pub fn served(&self, kind: TrackKind) -> impl Iterator<Item = &Track> {
+        self.tracks.iter().filter(move |t| t.kind == kind && t.is_served())
+    }
+    /// The demuxer's timestamps are exact and seeks land on the asked sample (MP4 sample
+    /// tables): segments read through FFmpeg select packets by time.
+    pub fn exact_timestamps(&self) -> bool {
+        self.indexed_from == IndexSource::SampleTables
+    }
+    /// Number of segments every rendition is cut into.
+    pub fn segment_count(&self) -> usize {
+        self.boundaries_us.len().saturating_sub(1)
+    }
+    /// Approximate heap bytes held by the index (for stats).
+    pub fn approx_bytes(&self) -> usize {
+        self.tracks
+            .iter()
+            .map(|t| {
+                t.segments.len() * std::mem::size_of::<Segment>()
+                    + match &t.delivery {
+                        Delivery::Cues(c) => c.approx_bytes(),
+                        _ => 0,
+                    }
+            })
+            .sum()
+    }
+}

@@ -1,0 +1,15 @@
+//! The data model: what indexing produces and every writer reads. Plain values, no I/O.
+//!
+//! A [`media_index::MediaIndex`] holds the [`track::Track`]s of one file, each with its
+//! [`segment::Segment`]s, how it is delivered and how its samples are read; [`time::TimeMap`] is
+//! the one mapping between source and output timestamps.
+
+pub mod aac;
+pub mod config;
+pub mod cues;
+pub mod identity;
+pub mod media_index;
+pub mod names;
+pub mod segment;
+pub mod time;
+pub mod track;

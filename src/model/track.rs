@@ -1,0 +1,228 @@
+//! One source stream, how it is served, and how its samples are stored.
+
+use ffmpeg_next as ff;
+
+use crate::codec::{self, Codec, CodecConfig};
+use crate::model::aac::AacTarget;
+use crate::model::cues::CueTrack;
+use crate::model::names::TrackId;
+use crate::model::segment::{SampleRec, Segment};
+use crate::model::time::TimeMap;
+
+/// Kind of a source stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrackKind {
+    /// Video.
+    Video,
+    /// Audio.
+    Audio,
+    /// Subtitles (text or bitmap).
+    Subtitle,
+    /// Data, attachments, anything else.
+    Other,
+}
+
+impl TrackKind {
+    /// Lower-case name used in the info JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrackKind::Video => "video",
+            TrackKind::Audio => "audio",
+            TrackKind::Subtitle => "subtitle",
+            TrackKind::Other => "other",
+        }
+    }
+}
+
+/// Codec parameters kept for on-demand decoding. Read-only after indexing.
+pub struct SharedParams(pub ff::codec::Parameters);
+// SAFETY: the AVCodecParameters are owned, never mutated after indexing, and only read.
+unsafe impl Sync for SharedParams {}
+
+/// How a track is delivered.
+pub enum Delivery {
+    /// fMP4 segments with the source's samples copied.
+    Copy {
+        /// Codec description for the init segment.
+        config: CodecConfig,
+        /// RFC 6381 codec string.
+        codec_string: String,
+    },
+    /// fMP4 segments with AAC made on demand from the source's audio.
+    Transcode {
+        /// The source codec parameters (for the decoder).
+        params: SharedParams,
+        /// What the AAC output is.
+        target: AacTarget,
+        /// Codec description for the init segment.
+        config: CodecConfig,
+    },
+    /// WebVTT segments from cues extracted at indexing.
+    Cues(CueTrack),
+    /// Not served; the reason is shown by the info call.
+    NotServed(String),
+}
+
+/// One source stream and how it is served.
+pub struct Track {
+    /// Stream index in the source file (packets are read from it).
+    pub stream: usize,
+    /// Which rendition this is (names use it: `t<id>.m3u8`).
+    pub id: TrackId,
+    /// Video, audio, subtitle, other.
+    pub kind: TrackKind,
+    /// FFmpeg's codec name.
+    pub codec_name: String,
+    /// ISO 639 language from the stream's metadata.
+    pub language: Option<String>,
+    /// Title from the stream's metadata.
+    pub title: Option<String>,
+    /// Disposition: default.
+    pub default: bool,
+    /// Disposition: forced.
+    pub forced: bool,
+    /// How the track is served.
+    pub delivery: Delivery,
+    /// Timestamp mapping to the output track.
+    pub map: TimeMap,
+    /// Output segments (empty for subtitle and unserved tracks).
+    pub segments: Vec<Segment>,
+    /// Decode timestamps of every sample, when the container gives none (Matroska video with
+    /// B-frames): derived once from the presentation times.
+    pub decode_ts: Option<Vec<i64>>,
+    /// Byte position and timing of every sample. With `direct_read` (MP4) media segments are
+    /// read with positioned reads, no demuxer involved; otherwise the positions re-anchor
+    /// packets read through FFmpeg after a seek in containers whose timestamps after a seek are
+    /// estimates (MP3).
+    pub sample_table: Option<Vec<SampleRec>>,
+    /// Samples are read straight from the file by position (see `sample_table`).
+    pub direct_read: bool,
+    /// Segments were planned from Matroska Cues: their samples are found by time when
+    /// generated (`Segment::samples` is 0).
+    pub cue_indexed: bool,
+    /// Decode times are derived per segment: its sorted presentation times minus this delay.
+    pub dts_delay: Option<i64>,
+    /// How source samples are rewritten for fMP4 (start codes, ADTS headers).
+    pub sample_form: SampleForm,
+    /// Matroska track number, when segments are read block by block (see `Segment::cluster`).
+    pub block_track: Option<u64>,
+    /// Video width.
+    pub width: u32,
+    /// Video height.
+    pub height: u32,
+    /// Video frame rate.
+    pub frame_rate: Option<f64>,
+    /// Every segment starts with a picture decodable on its own (no open GOP seen).
+    pub independent: bool,
+    /// Audio sample rate (of the output).
+    pub sample_rate: u32,
+    /// Audio channel count (of the output).
+    pub channels: u32,
+}
+
+impl Track {
+    /// True when the track has playlists and segments.
+    pub fn is_served(&self) -> bool {
+        !matches!(self.delivery, Delivery::NotServed(_))
+    }
+    /// Served as fMP4 (copy or transcode).
+    pub fn is_fmp4(&self) -> bool {
+        matches!(self.delivery, Delivery::Copy { .. } | Delivery::Transcode { .. })
+    }
+    /// The init segment's codec configuration, for fMP4 tracks.
+    pub fn codec_config(&self) -> Option<&CodecConfig> {
+        match &self.delivery {
+            Delivery::Copy { config, .. } | Delivery::Transcode { config, .. } => Some(config),
+            _ => None,
+        }
+    }
+    /// RFC 6381 string of what is served.
+    pub fn codec_string(&self) -> Option<&str> {
+        match &self.delivery {
+            Delivery::Copy { codec_string, .. } => Some(codec_string),
+            Delivery::Transcode { .. } => Some("mp4a.40.2"),
+            _ => None,
+        }
+    }
+    /// Why the track is not served.
+    pub fn not_served_reason(&self) -> Option<&str> {
+        match &self.delivery {
+            Delivery::NotServed(r) => Some(r),
+            _ => None,
+        }
+    }
+    /// Duration of segment `i` in seconds.
+    pub fn segment_seconds(&self, i: usize) -> f64 {
+        self.map.seconds(self.segments[i].out_duration)
+    }
+}
+
+/// How a track's source samples are stored, when that differs from what fMP4 carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SampleForm {
+    /// As fMP4 wants them (length-prefixed NAL units, raw AAC frames, ...).
+    Native,
+    /// H.264/HEVC access units with start codes (MPEG-TS, raw streams): rewritten with 4-byte
+    /// NAL lengths, as the `avcC`/`hvcC` built from Annex-B parameter sets declares.
+    AnnexB,
+    /// AAC frames behind ADTS headers (MPEG-TS, .aac files): the header is dropped.
+    Adts,
+}
+
+impl SampleForm {
+    /// The bytes of one sample as the fMP4 segment carries them.
+    pub fn convert<'a>(self, data: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        match self {
+            SampleForm::Native => data.into(),
+            SampleForm::AnnexB if codec::is_annexb(data) => codec::annexb_to_length_prefixed(data).into(),
+            SampleForm::Adts => match codec::adts_header_len(data) {
+                Some(n) if n <= data.len() => data[n..].into(),
+                _ => data.into(),
+            },
+            SampleForm::AnnexB => data.into(),
+        }
+    }
+
+    /// What the first sample of a copied stream says.
+    pub(crate) fn detect(codec: Codec, first_packet: &[u8]) -> SampleForm {
+        match codec {
+            Codec::H264 | Codec::Hevc if codec::is_annexb(first_packet) => SampleForm::AnnexB,
+            Codec::Aac if codec::adts_header_len(first_packet).is_some() => SampleForm::Adts,
+            _ => SampleForm::Native,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annexb_and_adts_samples_are_rewritten_for_fmp4() {
+        let annexb = [0, 0, 0, 1, 0x65, 0xAA, 0xBB, 0, 0, 1, 0x41, 0xCC];
+        assert_eq!(SampleForm::detect(Codec::H264, &annexb), SampleForm::AnnexB);
+        assert_eq!(&*SampleForm::AnnexB.convert(&annexb), &[0, 0, 0, 3, 0x65, 0xAA, 0xBB, 0, 0, 0, 2, 0x41, 0xCC][..]);
+        // Already length-prefixed samples pass unchanged, whatever the form says.
+        let prefixed = [0, 0, 0, 2, 0x65, 0xAA];
+        assert_eq!(SampleForm::detect(Codec::H264, &prefixed), SampleForm::Native);
+        assert_eq!(&*SampleForm::AnnexB.convert(&prefixed), &prefixed[..]);
+        // ADTS: a 7-byte header (no CRC) in front of a raw AAC frame.
+        let frame_len = 7 + 3;
+        let adts = [
+            0xFF,
+            0xF1,
+            0x50,
+            0x80,
+            ((frame_len >> 3) & 0xFF) as u8,
+            (((frame_len & 7) << 5) | 0x1F) as u8,
+            0xFC,
+            0x21,
+            0x10,
+            0x04,
+        ];
+        assert_eq!(SampleForm::detect(Codec::Aac, &adts), SampleForm::Adts);
+        assert_eq!(&*SampleForm::Adts.convert(&adts), &[0x21, 0x10, 0x04][..]);
+        assert_eq!(SampleForm::detect(Codec::Aac, &[0x21, 0x10, 0x04]), SampleForm::Native);
+        assert_eq!(&*SampleForm::Native.convert(&adts), &adts[..]);
+    }
+}

@@ -1,0 +1,58 @@
+//! The WebVTT writer: media segments and whole-track files from a cue list.
+
+use std::fmt::Write as _;
+
+use crate::model::cues::{Cue, CueTrack};
+
+/// One WebVTT media segment: the header
+/// `WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:<mpegts>,LOCAL:00:00:00.000\n\n`, then
+/// every cue overlapping `[from_us, to_us)` with its full original times
+/// (`HH:MM:SS.mmm --> HH:MM:SS.mmm`), a blank line between cues. `mpegts` is
+/// the 90 kHz value the fMP4 timeline has at source time 0.
+pub fn render_segment(track: &CueTrack, from_us: i64, to_us: i64, mpegts: u64) -> Vec<u8> {
+    render(track.overlapping(from_us, to_us), mpegts)
+}
+
+/// The whole track as one WebVTT file (all cues), with the same header as
+/// [`render_segment`].
+pub fn render_full(track: &CueTrack, mpegts: u64) -> Vec<u8> {
+    render(track.cues().iter(), mpegts)
+}
+
+/// Header plus cue blocks.
+fn render<'a>(cues: impl Iterator<Item = &'a Cue>, mpegts: u64) -> Vec<u8> {
+    let mut out = format!("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:{mpegts},LOCAL:00:00:00.000\n\n");
+    let mut first = true;
+    for cue in cues {
+        let (start_ms, end_ms) = (us_to_ms(cue.start_us), us_to_ms(cue.end_us));
+        if end_ms <= start_ms {
+            continue;
+        }
+        if !first {
+            out.push('\n');
+        }
+        first = false;
+        write_timestamp(&mut out, start_ms);
+        out.push_str(" --> ");
+        write_timestamp(&mut out, end_ms);
+        out.push('\n');
+        out.push_str(&cue.text);
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+/// Microseconds to milliseconds, clamped at 0, rounded half up (as FFmpeg's
+/// `av_rescale_q`).
+pub(crate) fn us_to_ms(us: i64) -> i64 {
+    if us <= 0 {
+        0
+    } else {
+        us / 1000 + i64::from(us % 1000 >= 500)
+    }
+}
+
+/// Appends `HH:MM:SS.mmm`.
+fn write_timestamp(out: &mut String, ms: i64) {
+    let _ = write!(out, "{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+}

@@ -1,0 +1,4 @@
+//! Small helpers with no media knowledge.
+
+pub(crate) mod log;
+pub(crate) mod memhint;
