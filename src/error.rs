@@ -1,9 +1,19 @@
-//! The one error type of the safe core. The FFI layer maps [`ErrorKind`] to `HlsStatus`.
+//! The one error vocabulary of libhls.
+//!
+//! - [`Error`] is what the safe core returns: a [`ErrorKind`] (each kind has a fixed C status,
+//!   mapped in `ffi`), a message naming the file, stream and cause, and optionally the lower-level
+//!   error it came from.
+//! - [`ParseError`] is what the readers below the index (codec, container, subtitle and
+//!   transcode code) return: just what was wrong with the bytes. It becomes an
+//!   [`ErrorKind::InvalidMedia`] [`Error`] through `?` (or [`Error::from_parse`] with another
+//!   kind), with the caller adding the file and stream as context.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// What kind of failure happened; each kind has a fixed C status value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// A required pointer argument was NULL.
     NullArgument,
@@ -30,18 +40,29 @@ pub enum ErrorKind {
 }
 
 /// A failure with a human-readable message naming the file, stream and cause.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Error {
     /// Category of the failure.
     pub kind: ErrorKind,
     /// Full explanation for logs and callers.
     pub message: String,
+    /// The lower-level error this one was made from, if any (for `std::error::Error::source`).
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl Error {
     /// Builds an error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into() }
+        Error { kind, message: message.into(), source: None }
+    }
+    /// Builds an error of `kind` whose message is `source`'s, keeping `source` as the cause.
+    pub fn with_source(kind: ErrorKind, source: impl std::error::Error + Send + Sync + 'static) -> Error {
+        Error { kind, message: source.to_string(), source: Some(Arc::new(source)) }
+    }
+    /// An error of `kind` from a reader's [`ParseError`] (kept as the cause).
+    pub fn from_parse(kind: ErrorKind, e: ParseError) -> Error {
+        Error::with_source(kind, e)
     }
     /// `InvalidMedia` error.
     pub fn media(message: impl Into<String>) -> Error {
@@ -62,13 +83,81 @@ impl Error {
     }
 }
 
+/// Two errors are equal when their kind and message are (the cause is not compared).
+impl PartialEq for Error {
+    fn eq(&self, other: &Error) -> bool {
+        self.kind == other.kind && self.message == other.message
+    }
+}
+
+impl Eq for Error {}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// A reader's failure: what is wrong with the bytes it was given (codec private data, a box, an
+/// EBML element, a subtitle packet, an audio stream). It carries no file or stream name; the
+/// caller adds those when it turns it into an [`Error`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError(String);
+
+impl ParseError {
+    /// A parse failure described by `message`.
+    pub fn new(message: impl Into<String>) -> ParseError {
+        ParseError(message.into())
+    }
+    /// The description.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+    /// Prefixes the description with context (the box, element or field being read).
+    pub fn context(self, ctx: impl fmt::Display) -> ParseError {
+        ParseError(format!("{ctx}: {}", self.0))
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// A reader's failure is, to the caller, invalid media (the bytes are not what they claim).
+impl From<ParseError> for Error {
+    fn from(e: ParseError) -> Error {
+        Error::from_parse(ErrorKind::InvalidMedia, e)
+    }
+}
 
 /// Result type of the safe core.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Result type of the readers.
+pub type ParseResult<T> = std::result::Result<T, ParseError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_become_invalid_media_with_their_cause() {
+        let e: Error = ParseError::new("stsz: 12 entries, 8 bytes").context("trak 2").into();
+        assert_eq!(e.kind, ErrorKind::InvalidMedia);
+        assert_eq!(e.message, "trak 2: stsz: 12 entries, 8 bytes");
+        let cause = std::error::Error::source(&e).expect("cause kept");
+        assert_eq!(cause.to_string(), "trak 2: stsz: 12 entries, 8 bytes");
+        assert_eq!(e.clone().context("/m.mp4").message, "/m.mp4: trak 2: stsz: 12 entries, 8 bytes");
+        assert_eq!(Error::from_parse(ErrorKind::Unsupported, ParseError::new("x")).kind, ErrorKind::Unsupported);
+    }
+}
