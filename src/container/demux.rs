@@ -14,6 +14,11 @@ use ffmpeg_next as ff;
 
 use crate::error::{Error, ErrorKind, Result};
 
+/// FFmpeg's name of its ISO-BMFF (MP4, MOV) demuxer, as [`Demuxer::format_name`] gives it.
+pub const MP4_FORMAT_NAME: &str = "mov,mp4,m4a,3gp,3g2,mj2";
+/// How the name of FFmpeg's Matroska (and WebM) demuxer begins (`matroska,webm`).
+pub const MATROSKA_FORMAT_PREFIX: &str = "matroska";
+
 /// One entry of a container's own index (MP4 sample table, Matroska Cues).
 #[derive(Clone, Copy, Debug)]
 pub struct IndexEntry {

@@ -4,3 +4,4 @@
 pub mod demux;
 pub mod mkv;
 pub mod mp4;
+pub mod read;

@@ -1,9 +1,17 @@
 //! The engine: a context (configuration, registry of opened media, segment cache) and the
 //! mapping from a requested name to its bytes.
+//!
+//! [`context`] holds the registry (single-flight opens, idle retention) and [`cache`] the
+//! response cache; [`media`] maps names to bytes, reading samples through `source` (the file
+//! handle and demuxer pool of one media); `info` renders the info JSON.
+
+#![deny(unsafe_code)]
 
 pub mod cache;
 pub mod context;
+mod info;
 pub mod media;
+mod source;
 
 pub use cache::Bytes;
 pub use context::Context;

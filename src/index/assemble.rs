@@ -1,4 +1,8 @@
-//! Turns collected streams into the tracks and segment boundaries of a `MediaIndex`.
+//! Turns collected streams into the tracks and segment boundaries of a `MediaIndex`, in three
+//! steps: [`prepare`] (one `Track` per stream and AAC rendition, the main track, priming and the
+//! shared shift), cutting ([`cut`] by the generic rule, or a Matroska Cue plan), and [`finish`].
+
+#![deny(unsafe_code)]
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -8,27 +12,54 @@ use super::collect::Collected;
 use super::probe::StreamInfo;
 use super::segmenter::{apply_shared_shift, cut_main, drop_priming, segment_follower};
 use super::track::{make_track, wants_aac_rendition};
+use crate::container::mkv::Layout;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::{IndexSource, MediaIndex};
 use crate::model::names::TrackId;
+use crate::model::time::{rescale, MPEG_TS_CLOCK};
 use crate::model::track::{Delivery, Track, TrackKind};
 use crate::subtitle::CueExtractor;
 
+/// The tracks of a file before they are cut.
+pub(crate) struct Prepared {
+    /// Every source stream's track, then the extra AAC renditions.
+    pub(crate) tracks: Vec<Track>,
+    /// The samples collected for each track (same order).
+    pub(crate) collected: Vec<Collected>,
+    /// The track segments are cut on: the first served video, else the first served audio.
+    pub(crate) main: usize,
+}
+
+/// Indexes collected streams whose segments are cut by the generic rule (every container but
+/// Matroska planned from Cues).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn assemble(
     path: &Path,
     identity: FileIdentity,
     cfg: &Config,
     infos: Vec<StreamInfo>,
-    mut collected: Vec<Collected>,
-    mut extractors: HashMap<usize, CueExtractor>,
+    collected: Vec<Collected>,
+    extractors: HashMap<usize, CueExtractor>,
     indexed_from: IndexSource,
     format: String,
     started: Instant,
-    cue_plan: Option<&mut super::mkv::CuePlan>,
-) -> Result<Option<MediaIndex>> {
+) -> Result<MediaIndex> {
+    let mut p = prepare(cfg, infos, collected, extractors)?;
+    let target_us = cfg.segment_duration.as_micros() as i64;
+    let boundaries = cut(&mut p, target_us, indexed_from.exact_timestamps());
+    Ok(finish(path, identity, p, boundaries, indexed_from, format, started, None))
+}
+
+/// Decides how every stream is served and picks the main track (an error when nothing can be
+/// played); drops audio priming and applies the presentation-wide shift.
+pub(crate) fn prepare(
+    cfg: &Config,
+    infos: Vec<StreamInfo>,
+    mut collected: Vec<Collected>,
+    mut extractors: HashMap<usize, CueExtractor>,
+) -> Result<Prepared> {
     let mut tracks: Vec<Track> = Vec::with_capacity(infos.len());
     let mut video_taken = false;
     let mut aac_renditions = Vec::new();
@@ -73,26 +104,37 @@ pub(crate) fn assemble(
         }
     }
     apply_shared_shift(&mut tracks, &collected);
-    let target_us = cfg.segment_duration.as_micros() as i64;
-    let mut matroska = None;
-    let boundaries = match cue_plan {
-        Some(plan) => match plan.segment(&mut tracks, &mut collected, main, target_us)? {
-            Some(b) => {
-                matroska = Some(plan.reader_layout());
-                b
-            }
-            None => return Ok(None),
-        },
-        None => {
-            let b = cut_main(&mut tracks[main], std::mem::take(&mut collected[main]), target_us);
-            for (i, t) in tracks.iter_mut().enumerate() {
-                if i != main && t.is_fmp4() {
-                    segment_follower(t, std::mem::take(&mut collected[i]), &b);
-                }
-            }
-            b
+    Ok(Prepared { tracks, collected, main })
+}
+
+/// Cuts the main track at keyframes and every other fMP4 track on its boundaries (moving the
+/// collected samples into the tracks); returns the boundaries. `exact`: the demuxer's timestamps
+/// are exact (MP4).
+pub(crate) fn cut(p: &mut Prepared, target_us: i64, exact: bool) -> Vec<i64> {
+    let main = p.main;
+    let b = cut_main(&mut p.tracks[main], std::mem::take(&mut p.collected[main]), target_us, exact);
+    for (i, t) in p.tracks.iter_mut().enumerate() {
+        if i != main && t.is_fmp4() {
+            segment_follower(t, std::mem::take(&mut p.collected[i]), &b, exact);
         }
-    };
+    }
+    b
+}
+
+/// The index of cut tracks: fMP4 tracks left without segments are not served. `matroska`: the
+/// layout the block walker reads segments with (Matroska planned from Cues).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn finish(
+    path: &Path,
+    identity: FileIdentity,
+    p: Prepared,
+    boundaries: Vec<i64>,
+    indexed_from: IndexSource,
+    format: String,
+    started: Instant,
+    matroska: Option<Layout>,
+) -> MediaIndex {
+    let Prepared { mut tracks, main, .. } = p;
     for t in tracks.iter_mut() {
         if t.is_fmp4() && t.segments.is_empty() {
             t.delivery = Delivery::NotServed("no samples in the presentation's time range".into());
@@ -103,8 +145,8 @@ pub(crate) fn assemble(
     // X-TIMESTAMP-MAP. Players apply the edit list (Chromium MSE, Safari, FFmpeg), so the
     // presented time of a sample is its source time: this is 0 whatever the shift.
     let m = tracks[main].map;
-    let mpegts_origin = crate::model::time::rescale(m.out(0) - m.shift, 90_000, m.timescale as i64).max(0) as u64;
-    Ok(Some(MediaIndex {
+    let mpegts_origin = rescale(m.out(0) - m.shift, MPEG_TS_CLOCK, m.timescale as i64).max(0) as u64;
+    MediaIndex {
         path: path.to_path_buf(),
         identity,
         format,
@@ -116,5 +158,5 @@ pub(crate) fn assemble(
         matroska,
         indexed_from,
         index_time: started.elapsed(),
-    }))
+    }
 }

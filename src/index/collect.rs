@@ -1,6 +1,12 @@
 //! What indexing collects per stream before segments are cut, and decode-time derivation.
 
+#![deny(unsafe_code)]
+
 use crate::model::segment::SampleRec;
+
+/// Largest sample read whole at indexing (the first packet and a later keyframe, kept for the
+/// codec configuration; MP4 text subtitle samples).
+pub(crate) const MAX_SAMPLE_READ: usize = 8 << 20;
 
 /// One source sample as seen at indexing: the same record the sample table keeps.
 pub(crate) type RawSample = SampleRec;

@@ -29,12 +29,14 @@
 //! without a duration, laced video, audio that starts late or has gaps across a boundary,
 //! subtitle tracks with compressed frames) falls back to the packet scan, which is exact.
 
+#![deny(unsafe_code)]
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
 use std::time::Instant;
 
-use super::assemble::assemble;
+use super::assemble::{finish, prepare};
 use super::collect::{finish_collected, reorder_delay, Collected};
 use super::probe::{copy_codec, StreamInfo};
 use super::scan::{check_complete, scan_until, subtitle_extractors};
@@ -48,13 +50,37 @@ use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::{IndexSource, MediaIndex};
 use crate::model::segment::Segment;
-use crate::model::time::TimeMap;
-use crate::model::track::{Delivery, Track, TrackKind};
+use crate::model::time::{us_to_seconds, TimeMap, NS_PER_SECOND, US_PER_SECOND};
+use crate::model::track::{Delivery, RangeSeek, SampleReader, Track, TrackKind};
 use crate::output::fmp4;
 use crate::subtitle::CueExtractor;
 
 /// Most blocks one boundary probe may walk before the plan gives up (a damaged file).
 const MAX_PROBE_BLOCKS: usize = 50_000;
+
+/// Longest stretch without a Cue (µs) the plan accepts, when four target durations are less.
+const MIN_MAX_CUE_GAP_US: i64 = 30 * US_PER_SECOND;
+
+/// Largest subtitle block read (a bigger one is damage).
+const MAX_SUBTITLE_BLOCK: u64 = 1 << 20;
+
+/// Read window of the walk over Cue-addressed subtitle blocks (a block header and a short text).
+const SUBTITLE_READ_SIZE: usize = 512;
+
+/// Frame rate assumed for segment size estimates when neither the header nor the samples say.
+const DEFAULT_FPS: f64 = 30.0;
+
+/// Headroom on an audio track's measured byte rate in segment size estimates.
+const AUDIO_RATE_HEADROOM: f64 = 1.1;
+
+/// How many earlier Cues a boundary's audio search walks back from at most.
+const MAX_CUES_BACK: usize = 4;
+
+/// How far (µs) a boundary probe walks past its keyframe at least (audio tracks add two frames).
+const PROBE_MARGIN_US: i64 = 1_000;
+
+/// How many of an audio track's first frame durations the probe horizon is measured on.
+const FRAMES_MEASURED: usize = 64;
 
 /// What `assemble` needs to cut a Cue-indexed file (see the module docs).
 pub(crate) struct CuePlan {
@@ -127,7 +153,7 @@ pub(crate) fn build(
     let cues = layout.cues_of(layout.tracks[main].number);
     // Every stream's timestamps must be the block timestamps (time base = timestamp scale).
     let scale = layout.timestamp_scale as i64;
-    let tb_ok = infos.iter().all(|i| i.tb.0 as i64 * 1_000_000_000 == i.tb.1 as i64 * scale);
+    let tb_ok = infos.iter().all(|i| i.tb.0 as i64 * NS_PER_SECOND == i.tb.1 as i64 * scale);
     let mut extractors = subtitle_extractors(infos);
     let subs_ok =
         extractors.keys().all(|&s| !layout.tracks[s].encoded && infos[s].id != ffmpeg_next::codec::Id::WEBVTT);
@@ -141,7 +167,7 @@ pub(crate) fn build(
     // a scan finds keyframes: check they cover the declared duration densely.
     let declared_us = dmx.duration_us().unwrap_or(0);
     let target_us = cfg.segment_duration.as_micros() as i64;
-    let max_gap = (4 * target_us).max(30_000_000);
+    let max_gap = (4 * target_us).max(MIN_MAX_CUE_GAP_US);
     let mut last = us(cues[0].time);
     for c in &cues[1..] {
         if us(c.time) - last > max_gap {
@@ -159,7 +185,7 @@ pub(crate) fn build(
     // (The demuxer has read nothing but its probe's packets, which it returns first.)
     let mut head: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
     {
-        let one_s = main_map.from_us(1_000_000);
+        let one_s = main_map.from_us(US_PER_SECOND);
         let mut second_key: Option<i64> = None;
         let mut latest: HashMap<usize, i64> = HashMap::new();
         let mut seen_keys = 0usize;
@@ -180,7 +206,7 @@ pub(crate) fn build(
     }
     // The tail: from the last Cue at least three target durations before the end.
     let end_guess = if declared_us > 0 { declared_us } else { us(cues[cues.len() - 1].time) + target_us };
-    let tail_cue = cues.iter().rposition(|c| us(c.time) <= end_guess - 3 * target_us - 2_000_000).unwrap_or(0);
+    let tail_cue = cues.iter().rposition(|c| us(c.time) <= end_guess - 3 * target_us - 2 * US_PER_SECOND).unwrap_or(0);
     let mut tail: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
     dmx.seek(Some(main), cues[tail_cue].time)?;
     scan_until(dmx, &av, &mut tail, &mut HashMap::new(), &mut |_, _, _| false)?;
@@ -232,18 +258,12 @@ pub(crate) fn build(
         data_end,
     };
     let format = dmx.format_name();
-    assemble(
-        path,
-        identity,
-        cfg,
-        infos.to_vec(),
-        head,
-        extractors,
-        IndexSource::MatroskaCues,
-        format,
-        started,
-        Some(&mut plan),
-    )
+    let mut p = prepare(cfg, infos.to_vec(), head, extractors)?;
+    let Some(boundaries) = plan.segment(&mut p.tracks, &mut p.collected, p.main, target_us)? else {
+        return Ok(None);
+    };
+    let layout = plan.reader_layout();
+    Ok(Some(finish(path, identity, p, boundaries, IndexSource::MatroskaCues, format, started, Some(layout))))
 }
 
 /// Bytes per tick of a stream, from the packets read at the start and at the end.
@@ -279,7 +299,7 @@ fn extract_cues(
     let every_track_cued = by_number.keys().all(|n| cued.iter().any(|c| c.track == *n));
     let cues_every_subtitle = layout.muxing_app.starts_with("Lavf") || layout.writing_app.starts_with("mkvmerge");
     if cues_every_subtitle && every_track_cued && cued.iter().all(|c| c.relative.is_some()) {
-        walker.set_read_size(512);
+        walker.set_read_size(SUBTITLE_READ_SIZE);
         let mut blocks = Vec::with_capacity(cued.len());
         for c in &cued {
             match walker.block_at(c.cluster, c.relative.unwrap_or(0))? {
@@ -307,7 +327,7 @@ fn push_subtitle(
     s: usize,
     extractors: &mut HashMap<usize, CueExtractor>,
 ) -> mkv::MkvResult<()> {
-    if b.frames != 1 || b.data_len > 1 << 20 {
+    if b.frames != 1 || b.data_len > MAX_SUBTITLE_BLOCK {
         return Err(format!("subtitle block at byte {} is laced or too large", b.pos));
     }
     let data = walker.read(b.data, b.data_len as usize)?;
@@ -435,11 +455,12 @@ impl CuePlan {
         let numbers: Vec<u64> = followers.iter().map(|&i| self.layout.tracks[tracks[i].stream].number).collect();
         // A probe walks until every audio track has two frames past the keyframe (the boundary
         // is at or before it): the first frame whose midpoint passes it is then among them.
-        let mut horizon_us = 1_000;
+        let mut horizon_us = PROBE_MARGIN_US;
         for &i in &followers {
             let m = tracks[i].map;
-            let longest = collected[i].samples.windows(2).take(64).map(|w| w[1].dts - w[0].dts).max().unwrap_or(0);
-            horizon_us = horizon_us.max(2 * m.us(longest) + 1_000);
+            let longest =
+                collected[i].samples.windows(2).take(FRAMES_MEASURED).map(|w| w[1].dts - w[0].dts).max().unwrap_or(0);
+            horizon_us = horizon_us.max(2 * m.us(longest) + PROBE_MARGIN_US);
         }
         let horizon_ticks = vmap.from_us(horizon_us);
         let mut windows: Vec<Window> = Vec::with_capacity(cuts.len());
@@ -480,21 +501,22 @@ impl CuePlan {
         }
         let per_second = |c: &Collected| -> Option<f64> {
             let (first, last) = (c.samples.first()?, c.samples.last()?);
-            let span = vmap.us(last.dts - first.dts) as f64 / 1e6;
+            let span = us_to_seconds(vmap.us(last.dts - first.dts));
             (span > 0.0).then(|| (c.samples.len() - 1) as f64 / span)
         };
-        let fps = tracks[main].frame_rate.or_else(|| per_second(head)).unwrap_or(30.0);
+        let fps = tracks[main].frame_rate.or_else(|| per_second(head)).unwrap_or(DEFAULT_FPS);
         tracks[main].segments = (0..n)
             .map(|k| {
                 let end = if k + 1 < n { starts[k + 1] } else { end_dts };
-                let frames = (vmap.us(end - starts[k]) as f64 / 1e6 * fps).ceil().max(1.0) as usize;
+                let frames = (us_to_seconds(vmap.us(end - starts[k])) * fps).ceil().max(1.0) as usize;
                 let bytes = ranges[k] + fmp4::media_segment_overhead(frames) as u64;
                 timed_segment(&vmap, starts[k], end, keys[cuts[k]].0, bytes, keys[cuts[k]].1)
             })
             .collect();
-        tracks[main].dts_delay = head.synthesized.then_some(delay);
-        tracks[main].cue_indexed = true;
-        tracks[main].block_track = self.block_readable(tracks[main].stream);
+        tracks[main].reader = SampleReader::MatroskaBlocks {
+            track_number: self.block_readable(tracks[main].stream),
+            dts_delay: head.synthesized.then_some(delay),
+        };
 
         // Audio: the first frame whose midpoint is past each boundary.
         for (f, &ti) in followers.iter().enumerate() {
@@ -514,7 +536,7 @@ impl CuePlan {
                 // The boundary frame may be stored before the keyframe: walk from earlier Cues.
                 let mut back = 1;
                 let ci = self.cues.iter().position(|c| c.time == keys[cuts[k]].0);
-                while start.is_none() && back <= 4 {
+                while start.is_none() && back <= MAX_CUES_BACK {
                     let Some(ci) = ci.filter(|&ci| ci >= back) else { break };
                     let from = self.cues[ci - back].cluster;
                     let Ok(win) = self.walk(from, None, &numbers[f..f + 1], keys[cuts[k]].0 + horizon_ticks) else {
@@ -543,19 +565,20 @@ impl CuePlan {
                 .map(|k| {
                     let end = if k + 1 < n { a_starts[k + 1] } else { a_end };
                     let frames = ((end - a_starts[k]) / frame + 1) as usize;
-                    let bytes =
-                        (rate * (end - a_starts[k]) as f64 * 1.1) as u64 + fmp4::media_segment_overhead(frames) as u64;
+                    let bytes = (rate * (end - a_starts[k]) as f64 * AUDIO_RATE_HEADROOM) as u64
+                        + fmp4::media_segment_overhead(frames) as u64;
                     timed_segment(&amap, a_starts[k], end, a_starts[k], bytes, a_clusters[k])
                 })
                 .collect();
-            tracks[ti].cue_indexed = true;
-            tracks[ti].block_track = self.block_readable(stream);
+            tracks[ti].reader =
+                SampleReader::MatroskaBlocks { track_number: self.block_readable(stream), dts_delay: None };
         }
         // Transcoded audio: AAC frames within the same bounds.
         for (i, t) in tracks.iter_mut().enumerate() {
             if i != main && t.is_fmp4() && t.segments.is_empty() {
                 if let Delivery::Transcode { target, .. } = &t.delivery {
                     t.segments = transcode_segments(&t.map, &collected[i], &bounds, target);
+                    t.reader = SampleReader::DemuxerRange { seek: RangeSeek::Approximate };
                 }
             }
         }

@@ -2,9 +2,13 @@
 //!
 //! MP4 files are indexed from their sample tables (no packet is read, except the text subtitle
 //! samples and the first sample of AC-3/E-AC-3 tracks); Matroska from its Cues plus the block
-//! headers around segment boundaries (`mkvcues`); other containers, and Matroska files whose
+//! headers around segment boundaries (`mkv`); other containers, and Matroska files whose
 //! Cues cannot be used, fall back to one packet scan, in which text subtitle cues are extracted
 //! in the same pass.
+//!
+//! This file orchestrates (it picks the path); its children never use it. One-way uses between
+//! the children: `mp4` and `mkv` → `assemble` → `track` and `segmenter` → `collect`; `mkv` →
+//! `scan`; every path → `probe`.
 
 mod assemble;
 mod collect;
@@ -19,13 +23,18 @@ use std::fs::File;
 use std::path::Path;
 use std::time::Instant;
 
+use self::assemble::assemble;
+use self::collect::Collected;
 use self::mp4::build_from_mp4;
-use self::scan::build_with_ffmpeg;
+use self::probe::stream_infos;
+use self::scan::{check_complete, collect_from_index, scan, subtitle_extractors};
+use crate::container::demux::{Demuxer, MATROSKA_FORMAT_PREFIX};
 use crate::container::mp4::{self as mp4index};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
-use crate::model::media_index::MediaIndex;
+use crate::model::media_index::{IndexSource, MediaIndex};
+use crate::model::track::TrackKind;
 
 /// Builds the index of `path`. Opening a large MP4 reads its header only.
 pub fn build(path: &Path, identity: FileIdentity, cfg: &Config) -> Result<MediaIndex> {
@@ -44,4 +53,49 @@ pub fn build(path: &Path, identity: FileIdentity, cfg: &Config) -> Result<MediaI
         Ok(_) | Err(_) => {}
     }
     build_with_ffmpeg(path, identity, cfg, started)
+}
+
+/// Indexes through FFmpeg: the mov demuxer's index for MP4, Matroska's Cues, else one packet
+/// scan.
+fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started: Instant) -> Result<MediaIndex> {
+    let mut dmx = Demuxer::open(path, false)?;
+    let mut from_container_index = dmx.is_mp4_family();
+    if !from_container_index {
+        dmx.probe()?;
+    }
+    let infos = stream_infos(&dmx);
+    if !infos.iter().any(|i| matches!(i.kind, TrackKind::Video | TrackKind::Audio)) {
+        let what = if infos.is_empty() { "no streams" } else { "no audio or video stream" };
+        return Err(Error::new(ErrorKind::NoPlayableTracks, format!("nothing to play: the file has {what}")));
+    }
+    let mut extractors = subtitle_extractors(&infos);
+    let av: Vec<usize> =
+        (0..infos.len()).filter(|&i| matches!(infos[i].kind, TrackKind::Video | TrackKind::Audio)).collect();
+    let mut collected: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
+    if from_container_index {
+        from_container_index = collect_from_index(&dmx, path, identity.size, &av, &mut collected)?;
+        if from_container_index && !extractors.is_empty() {
+            let subs: Vec<usize> = extractors.keys().copied().collect();
+            scan(&mut dmx, &subs, &mut collected, &mut extractors)?;
+        }
+    }
+    if !from_container_index && cfg.use_container_index && dmx.format_name().starts_with(MATROSKA_FORMAT_PREFIX) {
+        if let Some(index) = mkv::build(&mut dmx, path, identity, cfg, started, &infos)? {
+            return Ok(index);
+        }
+        // Read again from the start. (A fresh demuxer, not a seek: FFmpeg's Matroska seek
+        // lands on a keyframe's cluster and skips what precedes the keyframe's time.)
+        dmx = Demuxer::open(path, true)?;
+    }
+    if !from_container_index {
+        let mut wanted = av.clone();
+        wanted.extend(extractors.keys().copied());
+        // The demuxer has read nothing yet but its probe, whose packets it returns first.
+        scan(&mut dmx, &wanted, &mut collected, &mut extractors)?;
+        check_complete(&dmx, &infos, &av, &collected, &extractors)?;
+    }
+    let format = dmx.format_name();
+    drop(dmx);
+    let source = if from_container_index { IndexSource::SampleTables } else { IndexSource::PacketScan };
+    assemble(path, identity, cfg, infos, collected, extractors, source, format, started)
 }

@@ -1,8 +1,9 @@
 //! The MP4 fast path: sample tables read directly, FFmpeg opened only where needed.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::collections::HashMap;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::Instant;
 
@@ -11,11 +12,12 @@ use ff::media::Type as MediaType;
 use ffmpeg_next as ff;
 
 use super::assemble::assemble;
-use super::collect::Collected;
+use super::collect::{Collected, MAX_SAMPLE_READ};
 use super::probe::StreamInfo;
 use super::track::{audio_will_transcode, wants_aac_rendition};
-use crate::container::demux::Demuxer;
+use crate::container::demux::{Demuxer, MP4_FORMAT_NAME};
 use crate::container::mp4::{self as mp4index, Mp4Track};
+use crate::container::read::read_vec_at;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
@@ -54,8 +56,10 @@ fn mp4_params(t: &Mp4Track, id: Id, medium: MediaType) -> ff::codec::Parameters 
     let mut p = ff::codec::Parameters::new();
     p.set_medium(medium);
     p.set_id(id);
-    // SAFETY: p owns its AVCodecParameters; extradata is allocated with FFmpeg's allocator and
-    // the required zeroed padding, and ownership passes to the parameters.
+    // SAFETY: `p` owns a valid AVCodecParameters (just allocated, no other reference to it);
+    // the extradata buffer comes from FFmpeg's allocator with the zeroed padding FFmpeg requires,
+    // `t.config.len()` bytes are copied into it (it is at least that long), and its ownership
+    // passes to the parameters, which free it. The integer fields are plain stores.
     unsafe {
         let raw = p.as_mut_ptr();
         if !t.config.is_empty() {
@@ -169,8 +173,8 @@ pub(crate) fn build_from_mp4(
     if !infos.iter().any(|i| matches!(i.kind, TrackKind::Video | TrackKind::Audio)) {
         return Err(Error::new(ErrorKind::NoPlayableTracks, "nothing to play: the file has no audio or video stream"));
     }
-    let format = "mov,mp4,m4a,3gp,3g2,mj2".to_string();
-    assemble(path, identity, cfg, infos, collected, extractors, IndexSource::SampleTables, format, started, None)
+    let format = MP4_FORMAT_NAME.to_string();
+    assemble(path, identity, cfg, infos, collected, extractors, IndexSource::SampleTables, format, started).map(Some)
 }
 
 /// Frame rate of an MP4 video track: samples over duration.
@@ -180,12 +184,12 @@ fn frame_rate_of(t: &Mp4Track) -> Option<f64> {
     (n > 1 && span > 0 && t.handler == *b"vide").then(|| n as f64 * t.timescale as f64 / span as f64)
 }
 
+/// One sample's bytes; `None` when it is empty, larger than [`MAX_SAMPLE_READ`] or unreadable.
 fn read_at(file: &File, pos: u64, size: u32) -> Option<Vec<u8>> {
-    if size == 0 || size > 8 << 20 {
+    if size == 0 {
         return None;
     }
-    let mut buf = vec![0u8; size as usize];
-    file.read_exact_at(&mut buf, pos).ok().map(|_| buf)
+    read_vec_at(file, pos, size as usize, MAX_SAMPLE_READ).ok()
 }
 
 /// Reads every sample of a text subtitle track (only those bytes) into the cue extractor.

@@ -1,75 +1,30 @@
-//! Indexing through FFmpeg: the mov demuxer's index, or one packet scan.
+//! Collecting samples through FFmpeg: the mov demuxer's index, or one packet scan (which also
+//! feeds the text subtitle streams to their cue extractors), and the truncation check.
+
+#![deny(unsafe_code)]
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::time::Instant;
 
 use ffmpeg_next as ff;
 
-use super::assemble::assemble;
-use super::collect::{finish_collected, Collected};
-use super::probe::{stream_infos, StreamInfo};
+use super::collect::{finish_collected, Collected, MAX_SAMPLE_READ};
+use super::probe::StreamInfo;
 use crate::container::demux::Demuxer;
+use crate::container::read::read_vec_at;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::config::Config;
-use crate::model::identity::FileIdentity;
-use crate::model::media_index::{IndexSource, MediaIndex};
 use crate::model::segment::SampleRec;
-use crate::model::time::TimeMap;
+use crate::model::time::{us_to_seconds, TimeMap, US_PER_SECOND};
 use crate::model::track::TrackKind;
 use crate::subtitle::{self, CueExtractor};
 
-/// Indexes through FFmpeg: the mov demuxer's index for MP4, else one packet scan.
-pub(crate) fn build_with_ffmpeg(
-    path: &Path,
-    identity: FileIdentity,
-    cfg: &Config,
-    started: Instant,
-) -> Result<MediaIndex> {
-    let mut dmx = Demuxer::open(path, false)?;
-    let mut from_container_index = dmx.is_mp4_family();
-    if !from_container_index {
-        dmx.probe()?;
-    }
-    let infos = stream_infos(&dmx);
-    if !infos.iter().any(|i| matches!(i.kind, TrackKind::Video | TrackKind::Audio)) {
-        let what = if infos.is_empty() { "no streams" } else { "no audio or video stream" };
-        return Err(Error::new(ErrorKind::NoPlayableTracks, format!("nothing to play: the file has {what}")));
-    }
-    let mut extractors = subtitle_extractors(&infos);
-    let av: Vec<usize> =
-        (0..infos.len()).filter(|&i| matches!(infos[i].kind, TrackKind::Video | TrackKind::Audio)).collect();
-    let mut collected: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
-    if from_container_index {
-        from_container_index = collect_from_index(&dmx, path, identity.size, &av, &mut collected)?;
-        if from_container_index && !extractors.is_empty() {
-            let subs: Vec<usize> = extractors.keys().copied().collect();
-            scan(&mut dmx, &subs, &mut collected, &mut extractors)?;
-        }
-    }
-    if !from_container_index && cfg.use_container_index && dmx.format_name().starts_with("matroska") {
-        if let Some(index) = super::mkv::build(&mut dmx, path, identity, cfg, started, &infos)? {
-            return Ok(index);
-        }
-        // Read again from the start. (A fresh demuxer, not a seek: FFmpeg's Matroska seek
-        // lands on a keyframe's cluster and skips what precedes the keyframe's time.)
-        dmx = Demuxer::open(path, true)?;
-    }
-    if !from_container_index {
-        let mut wanted = av.clone();
-        wanted.extend(extractors.keys().copied());
-        // The demuxer has read nothing yet but its probe, whose packets it returns first.
-        scan(&mut dmx, &wanted, &mut collected, &mut extractors)?;
-        check_complete(&dmx, &infos, &av, &collected, &extractors)?;
-    }
-    let format = dmx.format_name();
-    drop(dmx);
-    let source = if from_container_index { IndexSource::SampleTables } else { IndexSource::PacketScan };
-    assemble(path, identity, cfg, infos, collected, extractors, source, format, started, None)?
-        .ok_or_else(|| Error::internal("segmenting without a Cue plan gave no index"))
-}
+/// Read errors a scan skips (a damaged region) before it gives up.
+const MAX_READ_ERRORS: usize = 100;
+
+/// A scan may end this fraction of the declared duration early (1/50: 2 %), or one second,
+/// whichever is more, before the file counts as truncated.
+const TRUNCATION_TOLERANCE_DIVISOR: i64 = 50;
 
 /// A scanned file whose packets stop well before the duration its header declares was cut
 /// short (an interrupted copy or download): say so instead of serving part of it.
@@ -98,11 +53,11 @@ pub(crate) fn check_complete(
     // that end a little early: 1 s or 2 %.
     let end = end.max(subtitles_end);
     let expected = declared;
-    if expected - end > 1_000_000.max(declared / 50) {
+    if expected - end > US_PER_SECOND.max(declared / TRUNCATION_TOLERANCE_DIVISOR) {
         return Err(Error::media(format!(
             "file is truncated: its packets end at {:.3} s but its header declares {:.3} s",
-            end as f64 / 1e6,
-            expected as f64 / 1e6
+            us_to_seconds(end),
+            us_to_seconds(expected)
         )));
     }
     Ok(())
@@ -123,7 +78,13 @@ pub(crate) fn subtitle_extractors(infos: &[StreamInfo]) -> HashMap<usize, CueExt
 
 /// Reads MP4 sample tables. Returns false when some track's table is missing (fragmented MP4),
 /// so the caller scans instead.
-fn collect_from_index(dmx: &Demuxer, path: &Path, file_size: u64, av: &[usize], out: &mut [Collected]) -> Result<bool> {
+pub(crate) fn collect_from_index(
+    dmx: &Demuxer,
+    path: &Path,
+    file_size: u64,
+    av: &[usize],
+    out: &mut [Collected],
+) -> Result<bool> {
     let mut file: Option<File> = None;
     for &s in av {
         let entries = dmx.index_entries(s);
@@ -144,13 +105,12 @@ fn collect_from_index(dmx: &Demuxer, path: &Path, file_size: u64, av: &[usize], 
         c.end_dts = Some(c.samples[n - 1].dts + last_dur.max(1));
         let later_key = entries.iter().filter(|e| e.keyframe).nth(1).copied();
         for (e, slot) in [(Some(entries[0]), &mut c.first_packet), (later_key, &mut c.later_keyframe)] {
-            let Some(e) = e.filter(|e| e.size > 0 && e.size < 8 << 20) else { continue };
+            let Some(e) = e.filter(|e| e.size > 0 && (e.size as usize) < MAX_SAMPLE_READ) else { continue };
             let f = match &file {
                 Some(f) => f,
                 None => file.insert(File::open(path).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?),
             };
-            let mut buf = vec![0u8; e.size as usize];
-            if f.read_exact_at(&mut buf, e.pos as u64).is_ok() {
+            if let Ok(buf) = read_vec_at(f, e.pos as u64, e.size as usize, MAX_SAMPLE_READ) {
                 *slot = Some(buf);
             }
         }
@@ -159,7 +119,7 @@ fn collect_from_index(dmx: &Demuxer, path: &Path, file_size: u64, av: &[usize], 
 }
 
 /// One pass over the packets of `wanted` streams (all others discarded in the demuxer).
-fn scan(
+pub(crate) fn scan(
     dmx: &mut Demuxer,
     wanted: &[usize],
     out: &mut [Collected],
@@ -191,7 +151,7 @@ pub(crate) fn scan_until(
             Err(e) => {
                 // A damaged region: skip a bounded number of errors, then give up.
                 errors += 1;
-                if errors > 100 {
+                if errors > MAX_READ_ERRORS {
                     return Err(e);
                 }
                 continue;

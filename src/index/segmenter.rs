@@ -3,11 +3,13 @@
 //! its boundaries (audio by frame midpoint, transcoded audio on exact AAC frames), so renditions
 //! stay aligned. Everything here works on the samples collected at indexing, in memory.
 
+#![deny(unsafe_code)]
+
 use super::collect::Collected;
 use crate::model::aac::AacTarget;
 use crate::model::segment::{SampleRec, Segment};
-use crate::model::time::TimeMap;
-use crate::model::track::{Delivery, Track, TrackKind};
+use crate::model::time::{rescale, rescale_ceil, rescale_floor, TimeMap};
+use crate::model::track::{Delivery, RangeSeek, SampleReader, Track, TrackKind};
 use crate::output::fmp4;
 
 /// Drops leading audio samples that end at or before time 0 (encoder priming that the source's
@@ -39,13 +41,13 @@ pub(crate) fn apply_shared_shift(tracks: &mut [Track], collected: &[Collected]) 
     }
     for t in tracks.iter_mut() {
         // Round up so that no track's first decode time stays negative.
-        let s = (worst.0 as i128 * t.map.timescale as i128 + worst.1 as i128 - 1) / worst.1 as i128;
-        t.map.shift = s as i64;
+        t.map.shift = rescale_ceil(worst.0, t.map.timescale as i64, worst.1 as i64);
     }
 }
 
-/// Cuts the main track at keyframes near the target and returns the shared boundaries.
-pub(crate) fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i64> {
+/// Cuts the main track at keyframes near the target and returns the shared boundaries. `exact`:
+/// the demuxer's timestamps are exact (see [`SampleReader::Demuxer`]).
+pub(crate) fn cut_main(track: &mut Track, c: Collected, target_us: i64, exact: bool) -> Vec<i64> {
     let samples = &c.samples;
     let map = track.map;
     // Boundaries use the output decode timeline (shifted dts), in µs: the same times EXTINF sums.
@@ -79,17 +81,30 @@ pub(crate) fn cut_main(track: &mut Track, c: Collected, target_us: i64) -> Vec<i
         segs.push(make_segment(&map, samples, start, stop, ends[n]));
     }
     track.segments = segs;
-    if c.synthesized {
-        track.decode_ts = Some(samples.iter().map(|s| s.dts).collect());
-    }
+    let decode_ts = c.synthesized.then(|| samples.iter().map(|s| s.dts).collect());
     // A transcoded main track (audio-only file) is cut on AAC frames within the same bounds.
     if let Delivery::Transcode { target, .. } = &track.delivery {
         track.segments = transcode_segments(&map, &c, &bounds, target);
     }
-    // The samples become the table segments are read from (moved, not copied).
-    track.direct_read = c.direct && !matches!(track.delivery, Delivery::Transcode { .. });
-    track.sample_table = Some(kept(c.samples));
+    track.reader = reader(track, c.samples, c.direct, decode_ts, exact);
     bounds
+}
+
+/// How the segments of `track`, cut from `samples`, are read (see [`SampleReader`]). A table
+/// segments are read from is the samples themselves (moved, not copied).
+fn reader(
+    track: &Track,
+    samples: Vec<SampleRec>,
+    direct: bool,
+    decode_ts: Option<Vec<i64>>,
+    exact: bool,
+) -> SampleReader {
+    match &track.delivery {
+        Delivery::Transcode { .. } if exact => SampleReader::DemuxerRange { seek: RangeSeek::Exact },
+        Delivery::Transcode { .. } => SampleReader::DemuxerRange { seek: RangeSeek::Anchored { table: kept(samples) } },
+        _ if direct => SampleReader::ByPosition { table: kept(samples) },
+        _ => SampleReader::Demuxer { exact, decode_ts },
+    }
 }
 
 /// The cut rule: from the first key, each segment ends at the last keyframe within the target
@@ -132,11 +147,11 @@ fn make_segment(map: &TimeMap, all: &[SampleRec], first: usize, stop: usize, src
     }
 }
 
-/// Cuts a non-main fMP4 track on the main track's boundaries.
-pub(crate) fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) {
+/// Cuts a non-main fMP4 track on the main track's boundaries (`exact` as for [`cut_main`]).
+pub(crate) fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64], exact: bool) {
     if let Delivery::Transcode { target, .. } = &track.delivery {
         track.segments = transcode_segments(&track.map, &c, bounds, target);
-        track.sample_table = Some(kept(c.samples));
+        track.reader = reader(track, c.samples, c.direct, None, exact);
         return;
     }
     // The shared shift makes every decode time >= 0; anything still below is dropped.
@@ -169,8 +184,7 @@ pub(crate) fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64]) 
     }
     segs.push(make_segment(&map, &samples, start, samples.len(), end_dts));
     track.segments = segs;
-    track.direct_read = c.direct;
-    track.sample_table = Some(kept(samples));
+    track.reader = reader(track, samples, c.direct, None, exact);
 }
 
 /// Frame-aligned AAC segments for a transcoded track, one per boundary interval. Frame k covers
@@ -184,14 +198,14 @@ pub(crate) fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], t
     if end_us <= first_us {
         return Vec::new();
     }
-    let mut frames: Vec<i64> = vec![(first_us * rate).div_euclid(per_frame)];
+    let mut frames: Vec<i64> = vec![rescale_floor(first_us, rate, per_frame)];
     for &b in &bounds[1..bounds.len() - 1] {
-        let f = crate::model::time::rescale(b - c_us, rate, per_frame);
+        let f = rescale(b - c_us, rate, per_frame);
         if b - c_us > first_us && b - c_us < end_us && f > frames[frames.len() - 1] {
             frames.push(f);
         }
     }
-    let last = (end_us * rate + per_frame - 1).div_euclid(per_frame);
+    let last = rescale_ceil(end_us, rate, per_frame);
     frames.push(last.max(frames[frames.len() - 1] + 1));
     let bytes_per_frame = (target.bitrate as u64 * 1024 / rate as u64) / 8;
     frames

@@ -1,5 +1,7 @@
 //! Decides how each stream is served (copy, AAC transcode, WebVTT, not served).
 
+#![deny(unsafe_code)]
+
 use ff::codec::Id;
 use ffmpeg_next as ff;
 
@@ -10,7 +12,7 @@ use crate::model::aac::AacSettings;
 use crate::model::config::{Config, TranscodePolicy};
 use crate::model::names::TrackId;
 use crate::model::time::TimeMap;
-use crate::model::track::{Delivery, SampleForm, SharedParams, Track, TrackKind};
+use crate::model::track::{Delivery, SampleForm, SampleReader, SharedParams, Track, TrackKind};
 use crate::subtitle::{self, CueExtractor};
 use crate::transcode;
 
@@ -45,6 +47,13 @@ fn closed_gop_keyframe(codec: Codec, extradata: &[u8], sample: &[u8]) -> bool {
     }
     false
 }
+
+/// A source time base `1/N` is kept as a video track's output timescale when `N` is at least
+/// this (millisecond ticks or finer); also the timescale of tracks that are not audio or video.
+const MIN_TIMESCALE: u32 = 1000;
+
+/// Output timescale of video tracks whose time base is coarser or not `1/N` (90 kHz).
+const VIDEO_TIMESCALE: u32 = 90_000;
 
 /// Whether an audio codec will be transcoded under the configured policy.
 pub(crate) fn audio_will_transcode(id: Id, cfg: &Config) -> bool {
@@ -90,12 +99,12 @@ pub(crate) fn make_track(
         delivery = Delivery::NotServed("the stream has no samples".into());
     }
     let map = match info.kind {
-        TrackKind::Video => TimeMap::new(info.tb.0, info.tb.1, 1000, 90000),
+        TrackKind::Video => TimeMap::new(info.tb.0, info.tb.1, MIN_TIMESCALE, VIDEO_TIMESCALE),
         TrackKind::Audio if matches!(delivery, Delivery::Transcode { .. }) => {
             TimeMap::new(info.tb.0, info.tb.1, u32::MAX, sample_rate.max(1))
         }
         TrackKind::Audio => TimeMap::new(info.tb.0, info.tb.1, info.sample_rate.max(1), info.sample_rate.max(1)),
-        _ => TimeMap::new(info.tb.0, info.tb.1, 1000, 1000),
+        _ => TimeMap::new(info.tb.0, info.tb.1, MIN_TIMESCALE, MIN_TIMESCALE),
     };
     let title = match (id.aac, info.title) {
         (true, t) => {
@@ -119,13 +128,9 @@ pub(crate) fn make_track(
         delivery,
         map,
         segments: Vec::new(),
-        decode_ts: None,
-        sample_table: None,
-        direct_read: false,
-        cue_indexed: false,
-        dts_delay: None,
+        // Set when the track is cut (see `segmenter`, `mkv`).
+        reader: SampleReader::NotRead,
         sample_form,
-        block_track: None,
         width: info.width,
         height: info.height,
         frame_rate: info.frame_rate,
@@ -188,6 +193,9 @@ pub(crate) fn wants_aac_rendition(kind: TrackKind, id: Id, cfg: &Config) -> bool
         && matches!(copy_codec(id), Some(Codec::Ac3 | Codec::Eac3))
 }
 
+/// Sample depth the AAC output of transcoded tracks is declared with (16-bit PCM in).
+const AAC_OUTPUT_BITS: u32 = 16;
+
 fn audio_delivery(info: &StreamInfo, c: &Collected, cfg: &Config, aac_rendition: bool) -> Delivery {
     let copyable = copy_codec(info.id);
     // (MP3 in fMP4 is not played by Chromium's MSE: the browser-safe policy keeps only AAC.)
@@ -212,7 +220,7 @@ fn audio_delivery(info: &StreamInfo, c: &Collected, cfg: &Config, aac_rendition:
                 height: 0,
                 sample_rate: target.sample_rate,
                 channels: target.channels,
-                bits_per_sample: 16,
+                bits_per_sample: AAC_OUTPUT_BITS,
             };
             Delivery::Transcode { params: SharedParams(info.params.clone()), target, config }
         }

@@ -28,6 +28,11 @@ impl IndexSource {
             IndexSource::PacketScan => "packet scan",
         }
     }
+    /// The demuxer's timestamps are exact and seeks land on the asked sample (MP4 sample
+    /// tables): segments read through FFmpeg select packets by time.
+    pub fn exact_timestamps(self) -> bool {
+        self == IndexSource::SampleTables
+    }
 }
 
 /// Everything known about one opened file.
@@ -70,7 +75,7 @@ impl MediaIndex {
     /// The demuxer's timestamps are exact and seeks land on the asked sample (MP4 sample
     /// tables): segments read through FFmpeg select packets by time.
     pub fn exact_timestamps(&self) -> bool {
-        self.indexed_from == IndexSource::SampleTables
+        self.indexed_from.exact_timestamps()
     }
     /// Number of segments every rendition is cut into.
     pub fn segment_count(&self) -> usize {

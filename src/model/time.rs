@@ -1,5 +1,6 @@
 //! The one timestamp mapper: source timestamps (a stream's time base) to the output track's
-//! timescale and to microseconds.
+//! timescale and to microseconds ([`TimeMap`]), and the one rescaler ([`rescale`], rounded to
+//! nearest; [`rescale_floor`] and [`rescale_ceil`] where a direction is required).
 //!
 //! Output time = source time + one presentation-wide shift `C` (the same for every track, so
 //! A/V and subtitle sync stay the source's). `C` is the smallest shift that makes every decode
@@ -7,6 +8,15 @@
 //! carries an edit list of `C`, so readers that apply edit lists (FFmpeg, Safari, Chromium's MSE)
 //! see exactly the source's timestamps; a reader that ignored them would still see every track
 //! shifted alike.
+
+/// Microseconds per second: the unit of every presentation-wide time (boundaries, cues).
+pub(crate) const US_PER_SECOND: i64 = 1_000_000;
+
+/// Nanoseconds per second (Matroska's timestamp scale is in nanoseconds).
+pub(crate) const NS_PER_SECOND: i64 = 1_000_000_000;
+
+/// The MPEG-TS clock (90 kHz) that `X-TIMESTAMP-MAP` counts in.
+pub(crate) const MPEG_TS_CLOCK: i64 = 90_000;
 
 /// Maps one stream's timestamps to its fMP4 track timeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +41,28 @@ pub fn rescale(a: i64, b: i64, c: i64) -> i64 {
     let half = c / 2;
     let q = if n >= 0 { (n + half) / c } else { (n - half) / c };
     q as i64
+}
+
+/// `a * b / c` rounded down (towards negative infinity), in 128-bit; `c` must be positive.
+pub fn rescale_floor(a: i64, b: i64, c: i64) -> i64 {
+    if c <= 0 {
+        return 0;
+    }
+    (a as i128 * b as i128).div_euclid(c as i128) as i64
+}
+
+/// `a * b / c` rounded up (towards positive infinity), in 128-bit; `c` must be positive.
+pub fn rescale_ceil(a: i64, b: i64, c: i64) -> i64 {
+    if c <= 0 {
+        return 0;
+    }
+    let c = c as i128;
+    (a as i128 * b as i128 + c - 1).div_euclid(c) as i64
+}
+
+/// Microseconds as (fractional) seconds.
+pub fn us_to_seconds(us: i64) -> f64 {
+    us as f64 / US_PER_SECOND as f64
 }
 
 impl TimeMap {
@@ -63,7 +95,7 @@ impl TimeMap {
 
     /// Source units to microseconds (the source's own timeline).
     pub fn us(&self, src: i64) -> i64 {
-        rescale(src, self.num * 1_000_000, self.den)
+        rescale(src, self.num * US_PER_SECOND, self.den)
     }
 
     /// Sets the shift from `C` expressed as `ticks / timescale` seconds (rounded to this track's ticks).
@@ -73,17 +105,17 @@ impl TimeMap {
 
     /// Output ticks to microseconds.
     pub fn ticks_to_us(&self, ticks: i64) -> i64 {
-        rescale(ticks, 1_000_000, self.timescale as i64)
+        rescale(ticks, US_PER_SECOND, self.timescale as i64)
     }
 
     /// Microseconds to output ticks (the inverse of `ticks_to_us`).
     pub fn us_to_ticks(&self, us: i64) -> i64 {
-        rescale(us, self.timescale as i64, 1_000_000)
+        rescale(us, self.timescale as i64, US_PER_SECOND)
     }
 
     /// Microseconds to source units (rounded to nearest).
     pub fn from_us(&self, us: i64) -> i64 {
-        rescale(us, self.den, self.num * 1_000_000)
+        rescale(us, self.den, self.num * US_PER_SECOND)
     }
 
     /// Output ticks to seconds.
@@ -119,5 +151,17 @@ mod tests {
         assert_eq!(a.ticks(1), 3754); // 1001/24000 s = 3753.75 ticks
         assert_eq!(rescale(-3, 1, 2), -2);
         assert_eq!(rescale(3, 1, 2), 2);
+    }
+
+    #[test]
+    fn directed_rounding() {
+        assert_eq!(rescale_floor(7, 1, 2), 3);
+        assert_eq!(rescale_floor(-7, 1, 2), -4);
+        assert_eq!(rescale_ceil(7, 1, 2), 4);
+        assert_eq!(rescale_ceil(-7, 1, 2), -3);
+        assert_eq!(rescale_ceil(8, 1, 2), 4);
+        // 2002/24000 s in 44.1 kHz ticks is 3678.675: up to 3679.
+        assert_eq!(rescale_ceil(2002, 44_100, 24_000), 3679);
+        assert_eq!(us_to_seconds(1_500_000), 1.5);
     }
 }

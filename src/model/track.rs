@@ -1,4 +1,6 @@
-//! One source stream, how it is served, and how its samples are stored.
+//! One source stream, how it is served, and how its samples are stored and read.
+
+#![deny(unsafe_op_in_unsafe_fn)]
 
 use ffmpeg_next as ff;
 
@@ -36,8 +38,67 @@ impl TrackKind {
 
 /// Codec parameters kept for on-demand decoding. Read-only after indexing.
 pub struct SharedParams(pub ff::codec::Parameters);
-// SAFETY: the AVCodecParameters are owned, never mutated after indexing, and only read.
+// SAFETY: the wrapped AVCodecParameters are owned by this value (no other pointer to them is
+// kept), never mutated after indexing, and only read through `&self` (the decoder copies them):
+// shared reads from several threads are sound.
+#[allow(unsafe_code)]
 unsafe impl Sync for SharedParams {}
+
+/// How the samples of one media segment are read when it is generated: one path per track,
+/// decided at indexing. Each variant holds exactly what its path needs.
+pub enum SampleReader {
+    /// Nothing is read when serving: subtitle tracks (their cues are in memory) and tracks that
+    /// are not served.
+    NotRead,
+    /// Copied samples read straight from the file with positioned reads (MP4 sample tables): no
+    /// demuxer. A segment's samples are `table[first .. first + samples]`.
+    ByPosition {
+        /// Byte position, size and timing of every sample, in decode order.
+        table: Vec<SampleRec>,
+    },
+    /// Copied samples of a Matroska file planned from its Cues: the blocks are walked from the
+    /// segment's cluster (`Segment::cluster`), and its samples found by time (`Segment::samples`
+    /// is 0); FFmpeg's demuxer reads what the walker cannot.
+    MatroskaBlocks {
+        /// Matroska track number, when the frames can be read straight from the blocks (no
+        /// content encoding); `None`: always through FFmpeg.
+        track_number: Option<u64>,
+        /// Decode times are derived per segment: its sorted presentation times minus this delay
+        /// (video with B-frames, whose blocks carry no decode time).
+        dts_delay: Option<i64>,
+    },
+    /// Copied samples read through FFmpeg's demuxer: exactly the segment's samples.
+    Demuxer {
+        /// The demuxer's timestamps are exact and its seeks land on the asked sample (MP4 read
+        /// through FFmpeg's index): select by decode time. Otherwise the samples are counted from
+        /// the one presented at `Segment::start_pts`.
+        exact: bool,
+        /// Decode timestamps of every sample, when the container gives none: derived once from
+        /// the presentation times at indexing.
+        decode_ts: Option<Vec<i64>>,
+    },
+    /// Source audio of a transcoded track read through FFmpeg's demuxer: every packet in a range
+    /// of decode times (with the decoder's pre- and post-roll).
+    DemuxerRange {
+        /// How the range is found.
+        seek: RangeSeek,
+    },
+}
+
+/// How [`SampleReader::DemuxerRange`] finds the packets of a range of decode times.
+pub enum RangeSeek {
+    /// The demuxer's timestamps are exact (MP4): seek to the range's start, select by time.
+    Exact,
+    /// Seek on the default stream a little before the range and select by time (Matroska
+    /// planned from Cues).
+    Approximate,
+    /// Timestamps after a seek may be estimates (MP3): after a seek, the first packet is found
+    /// by its byte position and every packet gets the timestamps recorded at indexing.
+    Anchored {
+        /// Byte position and timing of every sample, in decode order.
+        table: Vec<SampleRec>,
+    },
+}
 
 /// How a track is delivered.
 pub enum Delivery {
@@ -87,25 +148,10 @@ pub struct Track {
     pub map: TimeMap,
     /// Output segments (empty for subtitle and unserved tracks).
     pub segments: Vec<Segment>,
-    /// Decode timestamps of every sample, when the container gives none (Matroska video with
-    /// B-frames): derived once from the presentation times.
-    pub decode_ts: Option<Vec<i64>>,
-    /// Byte position and timing of every sample. With `direct_read` (MP4) media segments are
-    /// read with positioned reads, no demuxer involved; otherwise the positions re-anchor
-    /// packets read through FFmpeg after a seek in containers whose timestamps after a seek are
-    /// estimates (MP3).
-    pub sample_table: Option<Vec<SampleRec>>,
-    /// Samples are read straight from the file by position (see `sample_table`).
-    pub direct_read: bool,
-    /// Segments were planned from Matroska Cues: their samples are found by time when
-    /// generated (`Segment::samples` is 0).
-    pub cue_indexed: bool,
-    /// Decode times are derived per segment: its sorted presentation times minus this delay.
-    pub dts_delay: Option<i64>,
+    /// How the samples of a media segment are read (decided at indexing).
+    pub reader: SampleReader,
     /// How source samples are rewritten for fMP4 (start codes, ADTS headers).
     pub sample_form: SampleForm,
-    /// Matroska track number, when segments are read block by block (see `Segment::cluster`).
-    pub block_track: Option<u64>,
     /// Video width.
     pub width: u32,
     /// Video height.

@@ -1,0 +1,371 @@
+//! The source file of one opened media as segments read it: the file handle for positioned
+//! reads, a pool of FFmpeg demuxers, and one reading function per [`SampleReader`] path. Every
+//! read first checks that the file is still the one indexed. Nothing here writes fMP4.
+//!
+//! [`SampleReader`]: crate::model::track::SampleReader
+
+use std::fs::File;
+
+use ffmpeg_next as ff;
+use parking_lot::Mutex;
+
+use crate::container::demux::{timed_packet, Demuxer};
+use crate::container::mkv::BlockWalker;
+use crate::container::read::read_runs;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::identity::FileIdentity;
+use crate::model::media_index::MediaIndex;
+use crate::model::segment::{SampleRec, Segment};
+use crate::model::time::US_PER_SECOND;
+use crate::model::track::{RangeSeek, Track, TrackKind};
+
+/// How many blocks a Matroska block walk skips looking for a segment's keyframe before it calls
+/// the file damaged.
+const MAX_SKIPPED_BLOCKS: usize = 100_000;
+
+/// How far before the wanted time a seek without a per-sample index aims (then reads forward).
+const SEEK_MARGIN_US: i64 = US_PER_SECOND;
+
+/// The file of one media, read when segments are generated.
+pub(crate) struct Source {
+    /// The file as opened when indexed (positioned reads of samples; a replaced file keeps
+    /// serving the version that was indexed).
+    file: Option<File>,
+    demuxers: Mutex<Vec<Demuxer>>,
+    max_idle_demuxers: usize,
+}
+
+/// Checks the file on disk is still the one indexed (one `stat`).
+fn check_unchanged(ix: &MediaIndex) -> Result<()> {
+    let now = FileIdentity::of(&ix.path)?;
+    if now != ix.identity {
+        return Err(Error::new(
+            ErrorKind::FileChanged,
+            format!("{}: the file changed on disk since it was indexed; open it again", ix.path.display()),
+        ));
+    }
+    Ok(())
+}
+
+impl Source {
+    /// Opens the indexed file for positioned reads; demuxers are opened when first needed.
+    pub(crate) fn new(ix: &MediaIndex, max_idle_demuxers: usize) -> Source {
+        let file = File::open(&ix.path).ok();
+        Source { file, demuxers: Mutex::new(Vec::new()), max_idle_demuxers }
+    }
+
+    fn take_demuxer(&self, ix: &MediaIndex) -> Result<Demuxer> {
+        if let Some(d) = self.demuxers.lock().pop() {
+            return Ok(d);
+        }
+        Demuxer::open(&ix.path, !ix.exact_timestamps())
+    }
+
+    fn put_demuxer(&self, d: Demuxer) {
+        let mut pool = self.demuxers.lock();
+        if pool.len() < self.max_idle_demuxers {
+            pool.push(d);
+        }
+    }
+
+    /// Runs `f` with a pooled demuxer; a demuxer that saw an error is dropped, not reused.
+    fn with_demuxer<T>(&self, ix: &MediaIndex, f: impl FnOnce(&mut Demuxer) -> Result<T>) -> Result<T> {
+        check_unchanged(ix)?;
+        let mut d = self.take_demuxer(ix)?;
+        let out = f(&mut d)?;
+        self.put_demuxer(d);
+        Ok(out)
+    }
+
+    /// [`SampleReader::ByPosition`](crate::model::track::SampleReader::ByPosition): the bytes of the samples `recs`, read straight from the
+    /// file with positioned reads (contiguous samples in one call; nothing but these bytes).
+    pub(crate) fn read_by_position(&self, ix: &MediaIndex, recs: &[SampleRec]) -> Result<Vec<u8>> {
+        check_unchanged(ix)?;
+        let file = self.file.as_ref().ok_or_else(|| Error::internal("no file handle"))?;
+        let ranges: Vec<(u64, u32)> = recs.iter().map(|r| (r.pos, r.size())).collect();
+        read_runs(file, &ranges)
+            .map_err(|e| Error::new(ErrorKind::InvalidMedia, format!("{e} (file truncated or changed)")))
+    }
+
+    /// [`SampleReader::MatroskaBlocks`](crate::model::track::SampleReader::MatroskaBlocks): the samples of segment `k` of `t`, walked block by block
+    /// from its cluster when `track_number` allows; through FFmpeg's demuxer when the walker
+    /// cannot read them (laced video, a damaged stretch: FFmpeg resynchronises on the next
+    /// cluster, as a scan would).
+    pub(crate) fn read_planned(
+        &self,
+        ix: &MediaIndex,
+        t: &Track,
+        k: usize,
+        track_number: Option<u64>,
+    ) -> Result<Vec<ff::Packet>> {
+        let seg = t.segments[k];
+        let next_key = t.segments.get(k + 1).map(|s| s.start_pts);
+        match self.read_blocks(ix, t, &seg, track_number, next_key) {
+            Ok(Some(p)) => Ok(p),
+            Err(e) if e.kind == ErrorKind::FileChanged => Err(e),
+            other => {
+                if let Err(e) = other {
+                    log::warn!(
+                        "{}: segment {k} of stream {}: {}; reading it through FFmpeg",
+                        ix.path.display(),
+                        t.stream,
+                        e.message
+                    );
+                }
+                self.with_demuxer(ix, |d| read_timed(d, t, &seg, next_key))
+            }
+        }
+    }
+
+    /// [`SampleReader::Demuxer`](crate::model::track::SampleReader::Demuxer): exactly the samples of `seg` through FFmpeg's demuxer.
+    pub(crate) fn read_exactly(
+        &self,
+        ix: &MediaIndex,
+        t: &Track,
+        seg: &Segment,
+        exact: bool,
+    ) -> Result<Vec<ff::Packet>> {
+        self.with_demuxer(ix, |d| read_segment(d, t, seg, exact))
+    }
+
+    /// [`SampleReader::DemuxerRange`](crate::model::track::SampleReader::DemuxerRange): every packet of `t` with decode time in `[from, to)`.
+    pub(crate) fn read_range(
+        &self,
+        ix: &MediaIndex,
+        t: &Track,
+        seek: &RangeSeek,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<ff::Packet>> {
+        match seek {
+            // Exact container timestamps: select by time after an exact seek.
+            RangeSeek::Exact => self.with_demuxer(ix, |d| read_packets(d, t, from, to, true)),
+            RangeSeek::Approximate => self.with_demuxer(ix, |d| read_packets(d, t, from, to, false)),
+            // Timestamps after a seek may be estimates (MP3): anchor on byte positions and use
+            // the timestamps found at indexing.
+            RangeSeek::Anchored { table } => self.with_demuxer(ix, |d| read_anchored(d, t, table, from, to)),
+        }
+    }
+
+    /// The samples of a segment planned from Matroska Cues, read block by block from its
+    /// cluster: only block headers and this track's frames are read. Video: from the keyframe at
+    /// `seg.start_pts` to the next segment's keyframe; audio: frames timed in
+    /// `[src_start, src_end)`, laced blocks split. `None` when FFmpeg must read it (laced video,
+    /// laced frames without timing).
+    fn read_blocks(
+        &self,
+        ix: &MediaIndex,
+        t: &Track,
+        seg: &Segment,
+        track_number: Option<u64>,
+        next_key: Option<i64>,
+    ) -> Result<Option<Vec<ff::Packet>>> {
+        let (Some(number), Some(layout), Some(file)) = (track_number, &ix.matroska, &self.file) else {
+            return Ok(None);
+        };
+        check_unchanged(ix)?;
+        let damaged = |e: String| Error::new(ErrorKind::InvalidMedia, format!("{e} (file damaged or changed)"));
+        let mut w = BlockWalker::new(file, ix.identity.size, layout, seg.cluster);
+        let video = t.kind == TrackKind::Video;
+        let mut out: Vec<ff::Packet> = Vec::new();
+        let mut skipped = 0usize;
+        while let Some(b) = w.next_block().map_err(damaged)? {
+            if b.track != number {
+                continue;
+            }
+            if video {
+                if b.frames != 1 {
+                    return Ok(None);
+                }
+                if out.is_empty() && !(b.key && b.time == seg.start_pts) {
+                    skipped += 1;
+                    if skipped > MAX_SKIPPED_BLOCKS {
+                        return Err(damaged(format!("no keyframe at ts {} after byte {}", seg.start_pts, seg.cluster)));
+                    }
+                    continue;
+                }
+                if !out.is_empty() && b.key && Some(b.time) == next_key {
+                    break;
+                }
+                let len =
+                    usize::try_from(b.data_len).map_err(|_| damaged(format!("block at byte {} too large", b.pos)))?;
+                out.push(timed_packet(&w.read(b.data, len).map_err(damaged)?, b.time, None, 0, b.key));
+                continue;
+            }
+            // Audio: every frame (laced ones split as FFmpeg splits them) timed in the range.
+            if b.time >= seg.src_end {
+                break;
+            }
+            for (pos, size, time) in w.frames(&b).map_err(damaged)? {
+                let Some(time) = time else { return Ok(None) };
+                if time < seg.src_start || time >= seg.src_end {
+                    continue;
+                }
+                let len = usize::try_from(size).map_err(|_| damaged(format!("frame at byte {pos} too large")))?;
+                out.push(timed_packet(&w.read(pos, len).map_err(damaged)?, time, Some(time), 0, true));
+            }
+        }
+        Ok(Some(out))
+    }
+}
+
+/// Seeks to the start of `[from, to)` (source decode timestamps) of one stream.
+fn seek_to(d: &mut Demuxer, t: &Track, from: i64, exact_index: bool) -> Result<()> {
+    d.select(&[t.stream]);
+    if exact_index {
+        d.seek(Some(t.stream), from)
+    } else {
+        // No per-sample index: seek on the default stream a little early and read forward.
+        d.seek(None, t.map.us(from) - SEEK_MARGIN_US)
+    }
+}
+
+/// Reads the `n` packets of stream `t` that follow (and include) the one whose presentation
+/// time is `start_pts`, in decode order. For containers without an exact per-sample index.
+fn read_counted(d: &mut Demuxer, t: &Track, start_pts: i64, n: usize) -> Result<Vec<ff::Packet>> {
+    let mut out = Vec::with_capacity(n);
+    let mut pkt = ff::Packet::empty();
+    while out.len() < n && d.read(&mut pkt)? {
+        if pkt.stream() != t.stream {
+            continue;
+        }
+        if out.is_empty() && pkt.pts().or(pkt.dts()) != Some(start_pts) {
+            continue;
+        }
+        out.push(std::mem::replace(&mut pkt, ff::Packet::empty()));
+    }
+    Ok(out)
+}
+
+/// Reads the packets of the samples of `table` with decode time in `[from, to)`: after a seek,
+/// the first one is found by its byte position, and every packet gets the timestamps recorded
+/// at indexing (a demuxer's timestamps after a seek can be estimates, e.g. MP3 without a TOC).
+fn read_anchored(d: &mut Demuxer, t: &Track, table: &[SampleRec], from: i64, to: i64) -> Result<Vec<ff::Packet>> {
+    let i0 = table.partition_point(|s| s.dts < from);
+    let i1 = table.partition_point(|s| s.dts < to);
+    let Some(first) = table.get(i0).filter(|_| i1 > i0) else { return Ok(Vec::new()) };
+    if first.pos == 0 {
+        // No byte position recorded (e.g. laced Matroska frames): select by time.
+        return read_packets(d, t, from, to, false);
+    }
+    let wanted = &table[i0..i1];
+    let attempt = |d: &mut Demuxer| -> Result<Vec<ff::Packet>> {
+        let mut out = Vec::with_capacity(wanted.len());
+        let mut pkt = ff::Packet::empty();
+        while out.len() < wanted.len() && d.read(&mut pkt)? {
+            if pkt.stream() != t.stream {
+                continue;
+            }
+            if out.is_empty() && u64::try_from(pkt.position()).ok() != Some(first.pos) {
+                continue;
+            }
+            let rec = wanted[out.len()];
+            let mut p = std::mem::replace(&mut pkt, ff::Packet::empty());
+            p.set_pts(Some(rec.pts()));
+            p.set_dts(Some(rec.dts));
+            out.push(p);
+        }
+        Ok(out)
+    };
+    seek_to(d, t, first.dts, false)?;
+    let mut packets = attempt(d)?;
+    if packets.len() != wanted.len() {
+        // The seek landed after the first wanted packet: read from the start (result cached).
+        d.seek(None, i64::MIN)?;
+        packets = attempt(d)?;
+    }
+    if packets.len() != wanted.len() {
+        return Err(Error::media(format!(
+            "expected {} packets from byte {}, read {}",
+            wanted.len(),
+            first.pos,
+            packets.len()
+        )));
+    }
+    Ok(packets)
+}
+
+/// Reads every packet of stream `t` with decode time in `[from, to)`.
+fn read_packets(d: &mut Demuxer, t: &Track, from: i64, to: i64, exact_index: bool) -> Result<Vec<ff::Packet>> {
+    seek_to(d, t, from, exact_index)?;
+    let mut out = Vec::new();
+    let mut pkt = ff::Packet::empty();
+    while d.read(&mut pkt)? {
+        if pkt.stream() != t.stream {
+            continue;
+        }
+        let Some(dts) = pkt.dts().or(pkt.pts()) else { continue };
+        if dts >= to {
+            break;
+        }
+        if dts >= from {
+            out.push(std::mem::replace(&mut pkt, ff::Packet::empty()));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the samples of a segment planned from Matroska Cues. Video: from the keyframe at
+/// `seg.start_pts` (an exact seek through the Cues) up to the next segment's keyframe. Audio:
+/// every frame with decode time in `[src_start, src_end)`, after a seek a little before it.
+fn read_timed(d: &mut Demuxer, t: &Track, seg: &Segment, next_key: Option<i64>) -> Result<Vec<ff::Packet>> {
+    if t.kind != TrackKind::Video {
+        return read_packets(d, t, seg.src_start, seg.src_end, false);
+    }
+    d.select(&[t.stream]);
+    d.seek(Some(t.stream), seg.start_pts)?;
+    let mut out: Vec<ff::Packet> = Vec::new();
+    let mut pkt = ff::Packet::empty();
+    while d.read(&mut pkt)? {
+        if pkt.stream() != t.stream {
+            continue;
+        }
+        let pts = pkt.pts().or(pkt.dts());
+        if out.is_empty() && !(pkt.is_key() && pts == Some(seg.start_pts)) {
+            continue;
+        }
+        if !out.is_empty() && pkt.is_key() && pts.is_some() && pts == next_key {
+            break;
+        }
+        out.push(std::mem::replace(&mut pkt, ff::Packet::empty()));
+    }
+    if out.is_empty() {
+        return Err(Error::media(format!("no keyframe at ts {} (file damaged or changed)", seg.start_pts)));
+    }
+    Ok(out)
+}
+
+/// Reads exactly the samples of one segment and checks them against the index, so a file that
+/// changed under an open handle fails clearly instead of serving mixed bytes.
+fn read_segment(d: &mut Demuxer, t: &Track, seg: &Segment, exact_index: bool) -> Result<Vec<ff::Packet>> {
+    let n = seg.samples as usize;
+    let packets = if exact_index {
+        read_packets(d, t, seg.src_start, seg.src_end, true)?
+    } else {
+        seek_to(d, t, seg.start_pts, false)?;
+        let mut p = read_counted(d, t, seg.start_pts, n)?;
+        if p.len() != n {
+            // The seek landed late: read from the start (slow, but correct; the result is cached).
+            d.seek(None, i64::MIN)?;
+            p = read_counted(d, t, seg.start_pts, n)?;
+        }
+        p
+    };
+    let first_ok = if exact_index {
+        packets.first().and_then(|p| p.dts().or(p.pts())) == Some(seg.src_start)
+    } else {
+        packets.first().and_then(|p| p.pts().or(p.dts())) == Some(seg.start_pts)
+    };
+    if packets.len() != n || !first_ok {
+        return Err(Error::new(
+            ErrorKind::InvalidMedia,
+            format!(
+                "expected {} samples from ts {}, read {} (file damaged or changed)",
+                seg.samples,
+                seg.src_start,
+                packets.len()
+            ),
+        ));
+    }
+    Ok(packets)
+}
