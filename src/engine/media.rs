@@ -1,7 +1,7 @@
 //! Names → bytes for one opened media file: which resources its playlists name, and the bytes
 //! of each (playlists, init segments, media segments, WebVTT). Playlists, init segments and
 //! WebVTT come from memory; a media segment's samples are read the way its track's
-//! [`SampleReader`] says (through [`Source`]) and written as fMP4.
+//! [`SampleReader`] says (through `source::Source`) and written as fMP4.
 
 use std::path::Path;
 use std::sync::Arc;

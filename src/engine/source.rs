@@ -1,8 +1,6 @@
 //! The source file of one opened media as segments read it: the file handle for positioned
 //! reads, a pool of FFmpeg demuxers, and one reading function per [`SampleReader`] path. Every
 //! read first checks that the file is still the one indexed. Nothing here writes fMP4.
-//!
-//! [`SampleReader`]: crate::model::track::SampleReader
 
 use std::fs::File;
 
@@ -17,6 +15,8 @@ use crate::model::identity::FileIdentity;
 use crate::model::media_index::MediaIndex;
 use crate::model::segment::{SampleRec, Segment};
 use crate::model::time::US_PER_SECOND;
+#[cfg(doc)]
+use crate::model::track::SampleReader;
 use crate::model::track::{RangeSeek, Track, TrackKind};
 
 /// How many blocks a Matroska block walk skips looking for a segment's keyframe before it calls
@@ -77,7 +77,7 @@ impl Source {
         Ok(out)
     }
 
-    /// [`SampleReader::ByPosition`](crate::model::track::SampleReader::ByPosition): the bytes of the samples `recs`, read straight from the
+    /// [`SampleReader::ByPosition`]: the bytes of the samples `recs`, read straight from the
     /// file with positioned reads (contiguous samples in one call; nothing but these bytes).
     pub(crate) fn read_by_position(&self, ix: &MediaIndex, recs: &[SampleRec]) -> Result<Vec<u8>> {
         check_unchanged(ix)?;
@@ -87,9 +87,9 @@ impl Source {
             .map_err(|e| Error::new(ErrorKind::InvalidMedia, format!("{e} (file truncated or changed)")))
     }
 
-    /// [`SampleReader::MatroskaBlocks`](crate::model::track::SampleReader::MatroskaBlocks): the samples of segment `k` of `t`, walked block by block
-    /// from its cluster when `track_number` allows; through FFmpeg's demuxer when the walker
-    /// cannot read them (laced video, a damaged stretch: FFmpeg resynchronises on the next
+    /// [`SampleReader::MatroskaBlocks`]: the samples of segment `k` of `t`, walked block by
+    /// block from its cluster when `track_number` allows; through FFmpeg's demuxer when the
+    /// walker cannot read them (laced video, a damaged stretch: FFmpeg resynchronises on the next
     /// cluster, as a scan would).
     pub(crate) fn read_planned(
         &self,
@@ -117,7 +117,7 @@ impl Source {
         }
     }
 
-    /// [`SampleReader::Demuxer`](crate::model::track::SampleReader::Demuxer): exactly the samples of `seg` through FFmpeg's demuxer.
+    /// [`SampleReader::Demuxer`]: exactly the samples of `seg`, through FFmpeg's demuxer.
     pub(crate) fn read_exactly(
         &self,
         ix: &MediaIndex,
@@ -128,7 +128,8 @@ impl Source {
         self.with_demuxer(ix, |d| read_segment(d, t, seg, exact))
     }
 
-    /// [`SampleReader::DemuxerRange`](crate::model::track::SampleReader::DemuxerRange): every packet of `t` with decode time in `[from, to)`.
+    /// [`SampleReader::DemuxerRange`]: every packet of `t` with decode time in `[from, to)`,
+    /// through FFmpeg's demuxer.
     pub(crate) fn read_range(
         &self,
         ix: &MediaIndex,

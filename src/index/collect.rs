@@ -20,7 +20,8 @@ pub(crate) struct Collected {
     pub(crate) synthesized: bool,
     /// Bytes of a keyframe after the first (to tell IDR from open-GOP random access points).
     pub(crate) later_keyframe: Option<Vec<u8>>,
-    /// Sample positions are known: segments are read directly from the file.
+    /// Sample positions are known: segments are read directly from the file
+    /// (`SampleReader::ByPosition`, unless the track is transcoded).
     pub(crate) direct: bool,
     /// Some packet had no decode timestamp (they are derived, see `synthesize_dts`).
     pub(crate) missing_dts: bool,

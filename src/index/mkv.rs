@@ -18,9 +18,9 @@
 //! other tracks' share at their measured bitrates.
 //!
 //! Each segment remembers the cluster its first sample is in; generating it walks the blocks
-//! from there and reads only that track's frames (`Media::read_blocks`), like MP4 segments are
-//! read by byte position. Tracks with compressed frames (ContentEncoding), laced video, laced
-//! frames without a duration and damaged stretches are read through FFmpeg instead.
+//! from there and reads only that track's frames (`SampleReader::MatroskaBlocks`), like MP4
+//! segments are read by byte position. Tracks with compressed frames (ContentEncoding), laced
+//! video, laced frames without a duration and damaged stretches are read through FFmpeg instead.
 //!
 //! Laced audio blocks (mkvmerge laces AAC, AC-3, ... by default) are split into frames timed
 //! the way FFmpeg times them (block time + duration x n / frames).
@@ -58,8 +58,9 @@ use crate::subtitle::CueExtractor;
 /// Most blocks one boundary probe may walk before the plan gives up (a damaged file).
 const MAX_PROBE_BLOCKS: usize = 50_000;
 
-/// Longest stretch without a Cue (µs) the plan accepts, when four target durations are less.
-const MIN_MAX_CUE_GAP_US: i64 = 30 * US_PER_SECOND;
+/// The longest stretch without a Cue the plan accepts is four target durations, or this (µs)
+/// when that is more.
+const MAX_CUE_GAP_FLOOR_US: i64 = 30 * US_PER_SECOND;
 
 /// Largest subtitle block read (a bigger one is damage).
 const MAX_SUBTITLE_BLOCK: u64 = 1 << 20;
@@ -167,7 +168,7 @@ pub(crate) fn build(
     // a scan finds keyframes: check they cover the declared duration densely.
     let declared_us = dmx.duration_us().unwrap_or(0);
     let target_us = cfg.segment_duration.as_micros() as i64;
-    let max_gap = (4 * target_us).max(MIN_MAX_CUE_GAP_US);
+    let max_gap = (4 * target_us).max(MAX_CUE_GAP_FLOOR_US);
     let mut last = us(cues[0].time);
     for c in &cues[1..] {
         if us(c.time) - last > max_gap {

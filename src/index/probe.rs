@@ -1,5 +1,7 @@
 //! Per-stream facts read from the container header through FFmpeg.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use ff::codec::Id;
 use ff::media::Type as MediaType;
 use ffmpeg_next as ff;
@@ -50,7 +52,9 @@ pub(crate) fn stream_infos(dmx: &Demuxer) -> Vec<StreamInfo> {
         .streams()
         .map(|st| {
             let params = st.parameters();
-            // SAFETY: codecpar of an open stream is valid for reading.
+            // SAFETY: `params` wraps the codecpar of a stream of the open demuxer `dmx`: a valid,
+            // initialised AVCodecParameters that nothing mutates while `dmx` is borrowed here; the
+            // reference does not outlive this closure (it is read, then `params` is cloned).
             let p = unsafe { &*params.as_ptr() };
             let kind = match params.medium() {
                 MediaType::Video if st.disposition().contains(ff::format::stream::Disposition::ATTACHED_PIC) => {
@@ -64,7 +68,9 @@ pub(crate) fn stream_infos(dmx: &Demuxer) -> Vec<StreamInfo> {
             let extradata = if p.extradata.is_null() || p.extradata_size <= 0 {
                 Vec::new()
             } else {
-                // SAFETY: extradata points to extradata_size readable bytes.
+                // SAFETY: FFmpeg keeps `extradata` (checked non-null) pointing to at least
+                // `extradata_size` (checked positive) initialised bytes owned by the parameters,
+                // which outlive the slice; the bytes are copied out at once.
                 unsafe { std::slice::from_raw_parts(p.extradata, p.extradata_size as usize) }.to_vec()
             };
             let fr = [st.avg_frame_rate(), st.rate()]

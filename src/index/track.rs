@@ -48,13 +48,6 @@ fn closed_gop_keyframe(codec: Codec, extradata: &[u8], sample: &[u8]) -> bool {
     false
 }
 
-/// A source time base `1/N` is kept as a video track's output timescale when `N` is at least
-/// this (millisecond ticks or finer); also the timescale of tracks that are not audio or video.
-const MIN_TIMESCALE: u32 = 1000;
-
-/// Output timescale of video tracks whose time base is coarser or not `1/N` (90 kHz).
-const VIDEO_TIMESCALE: u32 = 90_000;
-
 /// Whether an audio codec will be transcoded under the configured policy.
 pub(crate) fn audio_will_transcode(id: Id, cfg: &Config) -> bool {
     let copyable = copy_codec(id);
@@ -64,6 +57,14 @@ pub(crate) fn audio_will_transcode(id: Id, cfg: &Config) -> bool {
         TranscodePolicy::Unplayable | TranscodePolicy::AddAacBesideSurround => copyable.is_none(),
     }
 }
+
+/// A source time base `1/N` is kept as a video track's output timescale when `N` is at least
+/// this (millisecond ticks or finer); also the timescale of tracks that are not audio or video.
+const MIN_TIMESCALE: u32 = 1000;
+
+/// Output timescale of video tracks whose time base is coarser or not `1/N` (90 kHz).
+const VIDEO_TIMESCALE: u32 = 90_000;
+
 /// Decides how a stream is served and keeps its raw samples in `segments` form later.
 pub(crate) fn make_track(
     id: TrackId,

@@ -47,7 +47,7 @@ impl Default for Config {
             idle_media_max: 64,
             idle_media_ttl: Duration::from_secs(300),
             transcode: TranscodePolicy::Unplayable,
-            aac_bitrate: 128_000,
+            aac_bitrate: crate::model::aac::DEFAULT_STEREO_BITRATE,
             aac_keep_surround: false,
             demuxers_per_media: 4,
             use_container_index: true,
