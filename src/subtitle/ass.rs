@@ -15,6 +15,8 @@ const MAX_SECTION_NAME_LEN: usize = 15;
 const EVENT_FIELDS_BEFORE_TEXT: usize = 8;
 /// Position of the Style field in a decoded event line.
 const EVENT_STYLE_FIELD: usize = 2;
+/// The style an event or `\r` override without a style name uses.
+const DEFAULT_STYLE_NAME: &str = "Default";
 
 /// The parts of an ASS style that WebVTT can express.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -204,7 +206,7 @@ fn c_int_is_nonzero(value: &str) -> Option<bool> {
 /// The style FFmpeg's `ff_ass_style_get` picks: by exact name, an empty name
 /// meaning "Default".
 pub(super) fn find_style<'a>(styles: &'a [AssStyle], name: &str) -> Option<&'a AssStyle> {
-    let name = if name.is_empty() { "Default" } else { name };
+    let name = if name.is_empty() { DEFAULT_STYLE_NAME } else { name };
     styles.iter().find(|s| s.name == name)
 }
 

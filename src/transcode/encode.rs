@@ -2,6 +2,7 @@
 //! placed PCM from a fixed pre-roll before the range to its look-ahead after it, keeping exactly
 //! the packets of the range's frames.
 
+use std::ffi::CStr;
 use std::ptr;
 
 use ff::ffi;
@@ -16,6 +17,8 @@ use super::AAC_FRAME_SAMPLES;
 use crate::error::{ParseError, ParseResult};
 use crate::model::aac::AacTarget;
 
+/// FFmpeg's native AAC encoder (not an external one such as `libfdk_aac`).
+const ENCODER_NAME: &CStr = c"aac";
 /// Per-channel bitrate from which the encoder's `fast` coder is used (see [`aac_coder`]).
 const FAST_CODER_MIN_BITRATE_PER_CHANNEL: u32 = 64_000;
 /// Shortest AudioSpecificConfig (object type, rate index and channel configuration).
@@ -43,7 +46,7 @@ fn open_encoder(target: &AacTarget) -> ParseResult<ff::codec::Context> {
     // SAFETY: every pointer is checked before use; the context is owned (and freed) by the
     // returned wrapper, and priv_data is the encoder's own options object.
     unsafe {
-        let codec = ffi::avcodec_find_encoder_by_name(c"aac".as_ptr());
+        let codec = ffi::avcodec_find_encoder_by_name(ENCODER_NAME.as_ptr());
         if codec.is_null() {
             return Err(ParseError::new("FFmpeg's native AAC encoder is not available"));
         }
