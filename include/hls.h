@@ -24,11 +24,6 @@
 #define DEFAULT_STEREO_BITRATE 128000
 
 /**
- * Duration given to a cue that has no duration and no later cue to end at.
- */
-#define DEFAULT_OPEN_CUE_US 5000000
-
-/**
  * Result of every fallible call. Values are fixed and never reused.
  */
 typedef enum HlsStatus {

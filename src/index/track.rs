@@ -90,7 +90,7 @@ pub(crate) fn make_track(
             d
         }
         TrackKind::Subtitle => match (subtitle::classify(info.id), extractor) {
-            (Err(reason), _) => Delivery::NotServed(reason),
+            (Err(reason), _) => Delivery::NotServed(reason.to_string()),
             (Ok(()), Some(x)) => Delivery::Cues(x.finish()),
             (Ok(()), None) => Delivery::NotServed("the subtitle decoder could not be opened".into()),
         },
