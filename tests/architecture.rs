@@ -8,7 +8,7 @@
 //! - Every folder and top-level file of `src/` is a known layer ([`LAYERS`]): a new one is added
 //!   to the table deliberately.
 //! - `unsafe` is explained: no crate-wide `allow(unsafe_op_in_unsafe_fn)`, and every `unsafe`
-//!   block or impl has a `// SAFETY:` comment.
+//!   block or impl has a `// SAFETY:` comment (on its line or just above it).
 //!
 //! Dependencies are read from `use` trees (`crate::`, `self::`, `super::`, declared child modules
 //! and names a `use` brought in) and from inline paths in code (`crate::x::y(..)`, `super::y`,
@@ -17,6 +17,9 @@
 //! string and char literals, and `#[cfg(test)]` items (tests are consumers) are skipped. A
 //! `mod x;` declaration is an edge from the declaring file to the child's file.
 //!
+//! `LIBHLS_ARCH_SRC=/other/checkout/src cargo test --release --test architecture` checks another
+//! tree (a branch before it is merged) with this checker.
+//!
 //! The checker itself is tested on small in-memory trees (a violation, a cycle and a missing
 //! `SAFETY` comment must be reported; a clean tree must pass), and the run on the real tree must
 //! see a plausible number of files and edges, so it cannot pass vacuously.
@@ -24,7 +27,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The layers: top-level module (folder, or file for `error` and `lib.rs`) and rank.
 /// A module may depend on a module of a lower rank.
@@ -730,11 +733,17 @@ fn unknown_layers<'a>(entries: impl IntoIterator<Item = &'a str>) -> Vec<String>
     out
 }
 
-/// Every `unsafe { … }` block and `unsafe impl` without a `// SAFETY:` comment on its line or
-/// in the [`SAFETY_LINES_ABOVE`] lines above it (a longer comment directly above counts too).
+/// Every `unsafe { … }` block and `unsafe impl` without a `// SAFETY` comment (`// SAFETY: …`,
+/// or `// SAFETY (all calls): …` for a block of several) on its line or in the
+/// [`SAFETY_LINES_ABOVE`] lines above it. A longer comment counts too when only comment and
+/// attribute lines stand between it and the `unsafe`.
 fn unsafe_without_safety(file: &str, text: &str) -> Vec<String> {
     let lines: Vec<&str> = text.lines().collect();
-    let has_safety = |l: &str| l.contains("// SAFETY:");
+    let has_safety = |l: &str| l.split_once("//").is_some_and(|(_, c)| c.trim_start().starts_with("SAFETY"));
+    let comment_or_attribute = |l: &str| {
+        let l = l.trim_start();
+        l.starts_with("//") || l.starts_with("#[")
+    };
     let toks = lex(&strip(text));
     let mut out = Vec::new();
     for (i, t) in toks.iter().enumerate() {
@@ -748,10 +757,9 @@ fn unsafe_without_safety(file: &str, text: &str) -> Vec<String> {
         };
         let at = t.line - 1;
         let near = lines[at.saturating_sub(SAFETY_LINES_ABOVE)..=at.min(lines.len() - 1)].iter().any(|l| has_safety(l));
-        let comment_above =
-            lines[..at].iter().rev().take_while(|l| l.trim_start().starts_with("//")).any(|l| has_safety(l));
+        let comment_above = lines[..at].iter().rev().take_while(|l| comment_or_attribute(l)).any(|l| has_safety(l));
         if !near && !comment_above {
-            out.push(format!("src/{file}:{}: unsafe {what} without a `// SAFETY:` comment", t.line));
+            out.push(format!("src/{file}:{}: unsafe {what} without a `// SAFETY` comment", t.line));
         }
     }
     out
@@ -771,8 +779,12 @@ fn allows(text: &str, lint: &str) -> bool {
 // The real tree
 // ---------------------------------------------------------------------------------------------
 
-fn src_dir() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))
+/// The `src/` checked: this crate's, or the one `LIBHLS_ARCH_SRC` names (to check another
+/// checkout, e.g. a branch before it is merged, with this checker).
+fn src_dir() -> PathBuf {
+    std::env::var_os("LIBHLS_ARCH_SRC")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))
 }
 
 /// Every `.rs` file under `src/`, as (path relative to `src/` with `/`, text), sorted.
@@ -792,7 +804,7 @@ fn read_src() -> Vec<(String, String)> {
         }
     }
     let mut out = Vec::new();
-    walk(src_dir(), "", &mut out);
+    walk(&src_dir(), "", &mut out);
     out
 }
 
@@ -1039,9 +1051,20 @@ fn checker_reports_unsafe_without_safety_comment() {
                 // SAFETY: the pointer is only read\n// under the lock, and\n// nothing else holds it,\n\
                 // and the lock outlives it.\nunsafe impl Send for X {}\n\
                 unsafe fn c() {}\nfn d() { let _ = \"unsafe { }\"; } // unsafe {\n\
-                fn e(p: *const u8) -> u8 { unsafe { *p } } // SAFETY: same line.\n";
+                fn e(p: *const u8) -> u8 { unsafe { *p } } // SAFETY: same line.\n\
+                // SAFETY: Sync is sound because\n// the value is never mutated after\n// it is built, and every read\n\
+                // goes through &self.\n#[allow(unsafe_code)]\nunsafe impl Sync for X {}\n\
+                fn f() {\n    // SAFETY (all calls): the pointers are live.\n    unsafe {}\n}\n\
+                fn g() {\n    let x = 1; // SAFETY: not about the block below\n    let y = 2;\n    let z = 3;\n\
+                \n    unsafe {}\n}\n";
     let bad = unsafe_without_safety("x.rs", text);
-    assert_eq!(bad, vec!["src/x.rs:6: unsafe block without a `// SAFETY:` comment"]);
+    assert_eq!(
+        bad,
+        vec![
+            "src/x.rs:6: unsafe block without a `// SAFETY` comment",
+            "src/x.rs:31: unsafe block without a `// SAFETY` comment"
+        ]
+    );
 }
 
 #[test]
