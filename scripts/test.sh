@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing, generates the test media, builds, checks the
-# committed C header is fresh, and runs every test (Rust unit + integration tests, which build and
-# run the C programs, FFmpeg checks, sanitizers). LIBHLS_LONG=1 adds long soaks and benchmarks.
+# committed C header is fresh, holds the style tools (rustfmt, clippy with -D warnings, rustdoc
+# with -D warnings), and runs every test (Rust unit + integration tests, among them
+# tests/architecture.rs, the layer rule; the integration tests build and run the C programs,
+# FFmpeg checks, sanitizers). A failing style check does not stop the tests: every check runs and
+# the script fails at the end naming the ones that failed. LIBHLS_LONG=1 adds long soaks and
+# benchmarks.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 scripts/setup.sh
 scripts/gen-media.sh ${LIBHLS_LONG:+--long}
+
+# rustfmt and clippy: rustup components (idempotent: added only when missing).
+missing_components=()
+cargo fmt --version >/dev/null 2>&1 || missing_components+=(rustfmt)
+cargo clippy --version >/dev/null 2>&1 || missing_components+=(clippy)
+if ((${#missing_components[@]} > 0)); then
+    command -v rustup >/dev/null 2>&1 ||
+        { echo "test: cargo lacks ${missing_components[*]} and rustup is not available to add them" >&2; exit 1; }
+    echo "test: adding rustup components: ${missing_components[*]}" >&2
+    rustup component add "${missing_components[@]}"
+fi
 
 cargo build --release --locked
 if git rev-parse --git-dir >/dev/null 2>&1; then
@@ -17,8 +32,18 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
     fi
 fi
 
-cargo test --release --locked --no-fail-fast -- --test-threads=2
+failed=()
+cargo fmt --all -- --check || failed+=("cargo fmt --check")
+cargo clippy --release --locked --all-targets -- -D warnings || failed+=("cargo clippy")
+RUSTDOCFLAGS="-D warnings" cargo doc --release --locked --no-deps || failed+=("cargo doc")
+
+cargo test --release --locked --no-fail-fast -- --test-threads=2 || failed+=("cargo test")
 
 if [[ -n "${LIBHLS_LONG:-}" ]]; then
-    cargo bench --bench hls_bench
+    cargo bench --bench hls_bench || failed+=("cargo bench")
+fi
+
+if ((${#failed[@]} > 0)); then
+    printf 'test: FAILED: %s\n' "${failed[@]}" >&2
+    exit 1
 fi
