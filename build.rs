@@ -1,28 +1,41 @@
-//! Generates `include/hls.h` from `src/ffi.rs` with cbindgen (CI fails when the committed header
-//! is stale) and gives the shared library its soname.
+//! Generates `include/hls.h` from the C API module `src/ffi/` only (cbindgen follows its `mod`
+//! declarations; nothing else of the crate reaches the header), with the `HLS_VERSION_*` macros
+//! from Cargo.toml's version. CI fails when the committed header is stale. Also gives the shared
+//! library its soname, and writes a `libhls.pc` for C programs built against the uninstalled
+//! library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Weights of the major and minor components in `HLS_VERSION_NUMBER`; the same as
+/// `hls_version_number` in src/ffi/version.rs.
+const MAJOR_WEIGHT: u32 = 1_000_000;
+const MINOR_WEIGHT: u32 = 1_000;
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
+}
 
 fn main() {
-    let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    println!("cargo:rerun-if-changed=src/ffi.rs");
+    let dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
+    println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
-    println!(
-        "cargo:rustc-cdylib-link-arg=-Wl,-soname,libhls.so.{}",
-        std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_else(|_| "0".into())
-    );
-    let config = cbindgen::Config::from_file(dir.join("cbindgen.toml")).expect("cbindgen.toml");
-    let header = match cbindgen::Builder::new().with_crate(&dir).with_config(config).generate() {
+    println!("cargo:rerun-if-changed=Cargo.toml");
+    let major = env("CARGO_PKG_VERSION_MAJOR");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libhls.so.{major}");
+    write_pkg_config_and_soname_link(&dir);
+
+    let mut config = cbindgen::Config::from_file(dir.join("cbindgen.toml")).expect("cbindgen.toml");
+    config.after_includes = Some(version_macros());
+    let header = match cbindgen::Builder::new().with_src(dir.join("src/ffi/mod.rs")).with_config(config).generate() {
         Ok(h) => h,
         Err(e) => {
-            // A syntax error in the crate: let rustc report it properly.
+            // A syntax error in src/ffi: let rustc report it properly.
             println!("cargo:warning=cbindgen: {e}");
             return;
         }
     };
     let mut bytes = Vec::new();
     header.write(&mut bytes);
-    write_pkg_config_and_soname_link(&dir);
     let target = dir.join("include").join("hls.h");
     if std::fs::read(&target).ok().as_deref() != Some(&bytes[..]) {
         std::fs::create_dir_all(dir.join("include")).expect("include/");
@@ -30,9 +43,29 @@ fn main() {
     }
 }
 
+/// `#define`s of the version this header belongs to; `hls_version()` and
+/// `hls_version_number()` return the same at run time.
+fn version_macros() -> String {
+    let number = |name: &str| env(name).parse::<u32>().unwrap_or_else(|_| panic!("{name} is not a number"));
+    let (major, minor, patch) =
+        (number("CARGO_PKG_VERSION_MAJOR"), number("CARGO_PKG_VERSION_MINOR"), number("CARGO_PKG_VERSION_PATCH"));
+    let version = env("CARGO_PKG_VERSION");
+    format!(
+        "\n/* The version of libhls this header belongs to (from Cargo.toml); hls_version() and\n \
+         * hls_version_number() give the version of the library loaded at run time. */\n\
+         #define HLS_VERSION_MAJOR {major}\n\
+         #define HLS_VERSION_MINOR {minor}\n\
+         #define HLS_VERSION_PATCH {patch}\n\
+         #define HLS_VERSION_STRING \"{version}\"\n\
+         /* major * {MAJOR_WEIGHT} + minor * {MINOR_WEIGHT} + patch */\n\
+         #define HLS_VERSION_NUMBER {}",
+        major * MAJOR_WEIGHT + minor * MINOR_WEIGHT + patch
+    )
+}
+
 /// For C programs built against the uninstalled library (tests, examples): a `libhls.pc` and a
 /// `libhls.so.0` link beside `libhls.so` in the profile directory (target/<profile>/).
-fn write_pkg_config_and_soname_link(dir: &std::path::Path) {
+fn write_pkg_config_and_soname_link(dir: &Path) {
     let Ok(out) = std::env::var("OUT_DIR") else { return };
     // OUT_DIR = target/<profile>/build/<pkg>-<hash>/out
     let Some(profile_dir) = PathBuf::from(out).ancestors().nth(3).map(PathBuf::from) else { return };

@@ -2,7 +2,6 @@
 //! multi-threaded stress test, plain, under AddressSanitizer/UBSan, under valgrind, and under
 //! ThreadSanitizer (for the C side; see tests/c/tsan.supp for what TSan cannot see).
 
-#[allow(dead_code)]
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -149,4 +148,58 @@ fn stress_tsan() {
     let supp = format!("suppressions={} halt_on_error=1 exitcode=44", root().join("tests/c/tsan.supp").display());
     let out = run("stress-tsan", &args, &[("TSAN_OPTIONS", &supp)], &[]);
     assert!(out.contains(" 0 mismatches"), "{out}");
+}
+
+/// The same out-of-range checks as tests/c/api_errors.c, calling the exported functions from
+/// Rust: integers from C that are no `HlsStatus` / `HlsTranscodePolicy` are rejected, never
+/// reinterpreted.
+#[test]
+fn out_of_range_values_from_c_are_rejected() {
+    use hls::ffi::*;
+    use std::ffi::{c_int, CStr};
+
+    let text = |status: c_int| {
+        // SAFETY: hls_status_str never returns NULL, and its strings are static.
+        unsafe { CStr::from_ptr(hls_status_str(status)) }.to_str().unwrap()
+    };
+    for bad in [12, 13, 99, -1, c_int::MIN, c_int::MAX] {
+        assert_eq!(text(bad), "unknown status", "hls_status_str({bad})");
+    }
+    assert!(text(HlsStatus::HLS_ERR_IO as c_int).starts_with("HLS_ERR_IO"));
+
+    let cfg = hls_config_new();
+    assert!(!cfg.is_null());
+    // SAFETY: cfg is a live configuration used only by this thread; NULL is allowed.
+    unsafe {
+        for good in [
+            HlsTranscodePolicy::HLS_TRANSCODE_UNPLAYABLE,
+            HlsTranscodePolicy::HLS_TRANSCODE_BROWSER_SAFE,
+            HlsTranscodePolicy::HLS_TRANSCODE_NEVER,
+            HlsTranscodePolicy::HLS_TRANSCODE_ADD_AAC,
+        ] {
+            assert_eq!(hls_config_set_transcode_policy(cfg, good as c_int), HlsStatus::HLS_OK, "{good:?}");
+        }
+        for bad in [4, 99, -1, c_int::MIN, c_int::MAX] {
+            assert_eq!(
+                hls_config_set_transcode_policy(cfg, bad),
+                HlsStatus::HLS_ERR_INVALID_ARGUMENT,
+                "hls_config_set_transcode_policy({bad})"
+            );
+        }
+        let msg = CStr::from_ptr(hls_last_error_message()).to_string_lossy().into_owned();
+        assert!(msg.contains("transcode policy"), "{msg}");
+        assert_eq!(hls_config_set_transcode_policy(std::ptr::null_mut(), 0), HlsStatus::HLS_ERR_NULL_ARGUMENT);
+        hls_config_free(cfg);
+    }
+}
+
+/// `hls_version()` is Cargo's version, and the header's HLS_VERSION_* macros say the same.
+#[test]
+fn version_matches_the_header() {
+    // SAFETY: hls_version returns a static NUL-terminated string.
+    let v = unsafe { std::ffi::CStr::from_ptr(hls::ffi::hls_version()) }.to_str().unwrap().to_owned();
+    assert_eq!(v, env!("CARGO_PKG_VERSION"));
+    let header = std::fs::read_to_string(root().join("include/hls.h")).expect("include/hls.h");
+    assert!(header.contains(&format!("#define HLS_VERSION_STRING \"{v}\"")), "hls.h is stale");
+    assert!(header.contains(&format!("#define HLS_VERSION_NUMBER {}\n", hls::ffi::hls_version_number())));
 }

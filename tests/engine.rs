@@ -1,7 +1,6 @@
 //! The shared engine through the C API: files that change on disk, idle retention of closed
 //! media, single-flight opens from real threads, and buffers that outlive eviction and close.
 
-#[allow(dead_code)]
 mod common;
 
 use std::ffi::{CStr, CString};

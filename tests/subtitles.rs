@@ -2,7 +2,6 @@
 //! conversion cue for cue (SRT, ASS, mov_text), each WebVTT segment holds exactly the cues that
 //! overlap its time span with their full times, and the master names the renditions.
 
-#[allow(dead_code)]
 mod common;
 
 use std::path::Path;

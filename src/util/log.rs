@@ -1,6 +1,8 @@
 //! Logging: libhls logs through the `log` facade. C callers install a callback with
 //! `hls_set_log_callback`; FFmpeg's own messages are routed into the same place once, at start-up.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 
 use ffmpeg_next::ffi;
@@ -15,8 +17,10 @@ struct Sink {
 }
 
 // SAFETY: the caller of hls_set_log_callback promises the callback and userdata may be used from
-// any thread (documented in the header).
+// any thread (documented in the header), so a Sink may move to another thread.
 unsafe impl Send for Sink {}
+// SAFETY: as for Send: the callback may be called from several threads at once with the same
+// userdata (documented in the header); Sink has no interior mutability of its own.
 unsafe impl Sync for Sink {}
 
 static SINK: RwLock<Option<Sink>> = RwLock::new(None);
@@ -36,7 +40,8 @@ impl log::Log for CallbackLogger {
         let Some(sink) = guard.as_ref() else { return };
         let text = format!("{}: {}", record.target(), record.args());
         let text = CString::new(text.replace('\0', " ")).unwrap_or_default();
-        // SAFETY: see `Sink`; the string lives for the duration of the call.
+        // SAFETY: the callback is a valid C function that may be called from any thread with this
+        // userdata (see `Sink`); `text` is a NUL-terminated string that lives through the call.
         unsafe { (sink.func)(record.level() as c_int, text.as_ptr(), sink.userdata) };
     }
 
@@ -63,17 +68,19 @@ pub fn set_callback(func: Option<LogFn>, userdata: *mut c_void, max_level: c_int
 }
 
 /// FFmpeg log callback (installed once by `demux::init_ffmpeg`): formats the line and forwards it
-/// to the `log` facade. FFmpeg's level filter (warning) is applied before formatting.
+/// to the `log` facade. FFmpeg's level filter (warning) is applied before formatting. A panic
+/// (in a host program's logger) is caught here: it must not unwind into FFmpeg.
 ///
 /// # Safety
-/// Called by FFmpeg with a valid format string and `va_list`.
+/// Called by FFmpeg with a valid format string and `va_list` for `avcl` and `level`.
 pub unsafe extern "C" fn ffmpeg_log_callback(
     avcl: *mut c_void,
     level: c_int,
     fmt: *const c_char,
     args: *mut ffi::__va_list_tag,
 ) {
-    if level > ffi::av_log_get_level() {
+    // SAFETY: av_log_get_level only reads FFmpeg's global level.
+    if level > unsafe { ffi::av_log_get_level() } {
         return;
     }
     let lvl = if level <= ffi::AV_LOG_ERROR { log::Level::Error } else { log::Level::Warn };
@@ -82,7 +89,10 @@ pub unsafe extern "C" fn ffmpeg_log_callback(
     }
     let mut buf = [0 as c_char; 1024];
     let mut prefix: c_int = 1;
-    ffi::av_log_format_line2(avcl, level, fmt, args, buf.as_mut_ptr(), buf.len() as c_int, &mut prefix);
-    let line = CStr::from_ptr(buf.as_ptr()).to_string_lossy();
-    log::log!(target: "ffmpeg", lvl, "{}", line.trim_end());
+    // SAFETY: avcl, fmt and args come from FFmpeg as they were passed to this callback; buf is a
+    // writable buffer of the given length, which av_log_format_line2 NUL-terminates.
+    unsafe { ffi::av_log_format_line2(avcl, level, fmt, args, buf.as_mut_ptr(), buf.len() as c_int, &mut prefix) };
+    // SAFETY: buf is NUL-terminated (above) and lives through the borrow.
+    let line = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy();
+    let _ = std::panic::catch_unwind(|| log::log!(target: "ffmpeg", lvl, "{}", line.trim_end()));
 }

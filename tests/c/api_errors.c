@@ -14,6 +14,7 @@
 #include "hls.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -145,6 +146,59 @@ static void test_status_strings(void) {
     }
     check(named, "hls_status_str: starts with the enumerator name (\"HLS_ERR_IO\" or \"HLS_ERR_IO: ...\")");
     check(distinct, "hls_status_str: distinct for every status");
+}
+
+/* Values C passes as integers are validated: a value that is no HlsStatus / HlsTranscodePolicy is
+ * reported, never reinterpreted. */
+static void test_out_of_range_values(void) {
+    static const int bad_status[] = {HLS_ERR_INTERNAL + 1, 99, -1, INT_MIN, INT_MAX};
+    for (size_t i = 0; i < sizeof bad_status / sizeof bad_status[0]; i++) {
+        const char *s = hls_status_str(bad_status[i]);
+        check(s && strcmp(s, "unknown status") == 0, "hls_status_str(%d) is \"unknown status\": %s", bad_status[i],
+              msg_or(s));
+    }
+
+    HlsConfig *cfg = hls_config_new();
+    check(cfg != NULL, "hls_config_new");
+    if (!cfg) return;
+    static const int good_policy[] = {HLS_TRANSCODE_UNPLAYABLE, HLS_TRANSCODE_BROWSER_SAFE, HLS_TRANSCODE_NEVER,
+                                      HLS_TRANSCODE_ADD_AAC};
+    for (size_t i = 0; i < sizeof good_policy / sizeof good_policy[0]; i++) {
+        char what[128];
+        snprintf(what, sizeof what, "hls_config_set_transcode_policy(cfg, %d)", good_policy[i]);
+        expect(what, hls_config_set_transcode_policy(cfg, good_policy[i]), HLS_OK);
+    }
+    static const int bad_policy[] = {HLS_TRANSCODE_ADD_AAC + 1, 99, -1, INT_MIN, INT_MAX};
+    for (size_t i = 0; i < sizeof bad_policy / sizeof bad_policy[0]; i++) {
+        char what[128];
+        snprintf(what, sizeof what, "hls_config_set_transcode_policy(cfg, %d)", bad_policy[i]);
+        expect(what, hls_config_set_transcode_policy(cfg, bad_policy[i]), HLS_ERR_INVALID_ARGUMENT);
+    }
+    const char *m = hls_last_error_message();
+    check(m && strstr(m, "transcode policy"), "hls_last_error_message names the transcode policy: %s", msg_or(m));
+    expect("hls_config_set_transcode_policy(NULL, HLS_TRANSCODE_NEVER)",
+           hls_config_set_transcode_policy(NULL, HLS_TRANSCODE_NEVER), HLS_ERR_NULL_ARGUMENT);
+    /* the rejected values left the last valid policy in place: the config still makes a context */
+    HlsContext *ctx = hls_context_new(cfg);
+    check(ctx != NULL, "hls_context_new(cfg) after rejected policies");
+    hls_context_free(ctx);
+    hls_config_free(cfg);
+}
+
+/* The HLS_VERSION_* macros of the header equal what the library reports at run time. */
+static void test_version(void) {
+    const char *v = hls_version();
+    check(v && strcmp(v, HLS_VERSION_STRING) == 0, "hls_version() == HLS_VERSION_STRING: %s, %s", msg_or(v),
+          HLS_VERSION_STRING);
+    check(hls_version_number() == (uint32_t)HLS_VERSION_NUMBER, "hls_version_number() == HLS_VERSION_NUMBER: %u, %u",
+          (unsigned)hls_version_number(), (unsigned)HLS_VERSION_NUMBER);
+    check(HLS_VERSION_NUMBER == HLS_VERSION_MAJOR * 1000000 + HLS_VERSION_MINOR * 1000 + HLS_VERSION_PATCH,
+          "HLS_VERSION_NUMBER == MAJOR * 1000000 + MINOR * 1000 + PATCH");
+    char mmp[64];
+    snprintf(mmp, sizeof mmp, "%d.%d.%d", HLS_VERSION_MAJOR, HLS_VERSION_MINOR, HLS_VERSION_PATCH);
+    size_t n = strlen(mmp);
+    check(v && strncmp(v, mmp, n) == 0 && (v[n] == '\0' || v[n] == '-' || v[n] == '+'),
+          "hls_version() is HLS_VERSION_MAJOR.MINOR.PATCH (%s)", mmp);
 }
 
 static void test_config(void) {
@@ -606,6 +660,8 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     test_status_strings();
+    test_out_of_range_values();
+    test_version();
     test_config();
 
     HlsContext *ctx = hls_context_new(NULL);

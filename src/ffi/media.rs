@@ -1,0 +1,276 @@
+//! `HlsMedia`, one opened media file: `hls_open`/`hls_close`, serving names
+//! (`hls_playlist`, `hls_segment`, `hls_get` and their `_ex` variants), info JSON and duration.
+
+use std::ffi::c_char;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::boundary::{arg_out, arg_ref, arg_str, ffi_boundary, into_handle, opt_ref, take_handle};
+use super::buffer::{self, HlsBuffer};
+use super::context::HlsContext;
+use super::error::{ErrorOut, HlsError};
+use super::status::HlsStatus;
+use crate::engine::{mime, Context, Media};
+use crate::error::{Error, ErrorKind};
+use crate::model::names::Resource;
+
+/// Microseconds per second, for `hls_media_duration`.
+const MICROS_PER_SECOND: f64 = 1e6;
+
+/// One opened, indexed media file. Thread-safe: any number of threads may call
+/// `hls_playlist`/`hls_segment`/`hls_get` on one handle at once. Freed by `hls_close`.
+pub struct HlsMedia {
+    ctx: Arc<Context>,
+    media: Option<Arc<Media>>,
+}
+
+impl HlsMedia {
+    /// The opened media (`None` only while `hls_close` releases it).
+    fn media(&self) -> Result<&Arc<Media>, Error> {
+        self.media.as_ref().ok_or_else(|| Error::internal("media handle is closed"))
+    }
+}
+
+/// Which names a serving function accepts.
+#[derive(Clone, Copy)]
+enum Serve {
+    /// `hls_playlist`: playlists only.
+    Playlist,
+    /// `hls_segment`: init segments, media segments and WebVTT files only.
+    Segment,
+    /// `hls_get`: any name.
+    Any,
+}
+
+/// The shared body of `hls_playlist`, `hls_segment`, `hls_get` and their `_ex` variants.
+///
+/// # Safety
+/// `media` is NULL or a live handle from `hls_open`; `name` is NULL or a NUL-terminated string;
+/// `out` is NULL or the caller's writable `HlsBuffer`.
+unsafe fn serve(media: *const HlsMedia, name: *const c_char, out: *mut HlsBuffer, which: Serve) -> Result<(), Error> {
+    // SAFETY: per this function's contract.
+    let h = unsafe { arg_ref(media, "media") }?;
+    // SAFETY: per this function's contract.
+    let name = unsafe { arg_str(name, "name") }?;
+    let out = arg_out(out, "out")?;
+    let m = h.media()?;
+    let want_playlist = match which {
+        Serve::Playlist => Some(true),
+        Serve::Segment => Some(false),
+        Serve::Any => None,
+    };
+    if let Some(p) = want_playlist {
+        let r = Resource::parse(name)?;
+        if r.is_playlist() != p {
+            let which = if p { "hls_segment" } else { "hls_playlist" };
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("'{name}' is not a {}; use {which}", if p { "playlist" } else { "segment" }),
+            ));
+        }
+    }
+    let (bytes, ct) = h.ctx.get(m, name)?;
+    // SAFETY: out is not NULL and, per this function's contract, the caller's writable buffer.
+    unsafe { buffer::fill(out, bytes, ct) };
+    Ok(())
+}
+
+/// Opens and indexes the media file at `path` (UTF-8). On success `*out` receives a handle
+/// that the caller owns and frees with `hls_close`; on failure `*out` is untouched. Concurrent
+/// opens of one file index it once; reopening an unchanged, already indexed file costs one
+/// `stat`.
+///
+/// # Safety
+/// `ctx`: a context from `hls_context_new` (it registers the media). `path`: borrowed for the
+/// call. `out`: where the new handle is written.
+#[no_mangle]
+pub unsafe extern "C" fn hls_open(ctx: *mut HlsContext, path: *const c_char, out: *mut *mut HlsMedia) -> HlsStatus {
+    ffi_boundary! { report(ErrorOut::NONE) =>
+        // SAFETY: per the contract: ctx, path and out are NULL or valid.
+        unsafe { open(ctx, path, out) }
+    }
+}
+
+/// `hls_open`, plus on failure a new `HlsError` in `*err_out` (if `err_out` is not NULL) that
+/// the caller owns and frees with `hls_error_free`. `*err_out` is untouched on success.
+///
+/// # Safety
+/// As `hls_open`, and `err_out`: NULL, or where the new `HlsError` is written (on failure only).
+#[no_mangle]
+pub unsafe extern "C" fn hls_open_ex(
+    ctx: *mut HlsContext,
+    path: *const c_char,
+    out: *mut *mut HlsMedia,
+    err_out: *mut *mut HlsError,
+) -> HlsStatus {
+    // SAFETY: per the contract, err_out is NULL or writable.
+    ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
+        // SAFETY: per the contract: ctx, path and out are NULL or valid.
+        unsafe { open(ctx, path, out) }
+    }
+}
+
+/// The shared body of `hls_open` and `hls_open_ex`.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string; `out` is NULL or
+/// writable.
+unsafe fn open(ctx: *const HlsContext, path: *const c_char, out: *mut *mut HlsMedia) -> Result<(), Error> {
+    // SAFETY: per this function's contract.
+    let ctx = unsafe { arg_ref(ctx, "ctx") }?;
+    // SAFETY: per this function's contract.
+    let path = unsafe { arg_str(path, "path") }?;
+    let out = arg_out(out, "out")?;
+    let media = ctx.ctx.open(Path::new(path))?;
+    let handle = into_handle(HlsMedia { ctx: ctx.ctx.clone(), media: Some(media) });
+    // SAFETY: out is not NULL and, per this function's contract, writable.
+    unsafe { out.write(handle) };
+    Ok(())
+}
+
+/// Closes a media handle. NULL-tolerant. Buffers obtained from it stay valid until freed.
+///
+/// # Safety
+/// `media`: NULL or a handle from `hls_open`, not closed before, and not used by another call
+/// meanwhile; invalid afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn hls_close(media: *mut HlsMedia) {
+    ffi_boundary! {
+        // SAFETY: per the contract, media is NULL or from hls_open, not closed before and not
+        // in use.
+        if let Some(mut h) = unsafe { take_handle(media) } {
+            if let Some(m) = h.media.take() {
+                h.ctx.release(m);
+            }
+        }
+    }
+}
+
+/// Serves a playlist (`master.m3u8` or a media playlist it names) into `*out`.
+///
+/// # Safety
+/// `media`: borrowed; a handle from `hls_open` (not `const`: serving fills the context's shared
+/// cache; any number of threads may serve from one handle at once). `name`: borrowed for the
+/// call. `out`: the caller's `HlsBuffer`; on success it holds bytes owned by libhls until
+/// `hls_free_buffer`, on failure it is untouched.
+#[no_mangle]
+pub unsafe extern "C" fn hls_playlist(media: *mut HlsMedia, name: *const c_char, out: *mut HlsBuffer) -> HlsStatus {
+    ffi_boundary! { report(ErrorOut::NONE) =>
+        // SAFETY: per the contract: media, name and out are NULL or valid.
+        unsafe { serve(media, name, out, Serve::Playlist) }
+    }
+}
+
+/// `hls_playlist`, plus on failure a new `HlsError` in `*err_out` (if `err_out` is not NULL)
+/// that the caller owns and frees with `hls_error_free`.
+///
+/// # Safety
+/// As `hls_playlist`, and `err_out`: NULL, or where the new `HlsError` is written (on failure only).
+#[no_mangle]
+pub unsafe extern "C" fn hls_playlist_ex(
+    media: *mut HlsMedia,
+    name: *const c_char,
+    out: *mut HlsBuffer,
+    err_out: *mut *mut HlsError,
+) -> HlsStatus {
+    // SAFETY: per the contract, err_out is NULL or writable.
+    ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
+        // SAFETY: per the contract: media, name and out are NULL or valid.
+        unsafe { serve(media, name, out, Serve::Playlist) }
+    }
+}
+
+/// Serves an init segment, media segment or WebVTT file named by a playlist into `*out`.
+///
+/// # Safety
+/// As `hls_playlist`.
+#[no_mangle]
+pub unsafe extern "C" fn hls_segment(media: *mut HlsMedia, name: *const c_char, out: *mut HlsBuffer) -> HlsStatus {
+    ffi_boundary! { report(ErrorOut::NONE) =>
+        // SAFETY: per the contract: media, name and out are NULL or valid.
+        unsafe { serve(media, name, out, Serve::Segment) }
+    }
+}
+
+/// `hls_segment`, plus on failure a new `HlsError` in `*err_out` (if `err_out` is not NULL)
+/// that the caller owns and frees with `hls_error_free`.
+///
+/// # Safety
+/// As `hls_segment`, and `err_out`: NULL, or where the new `HlsError` is written (on failure only).
+#[no_mangle]
+pub unsafe extern "C" fn hls_segment_ex(
+    media: *mut HlsMedia,
+    name: *const c_char,
+    out: *mut HlsBuffer,
+    err_out: *mut *mut HlsError,
+) -> HlsStatus {
+    // SAFETY: per the contract, err_out is NULL or writable.
+    ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
+        // SAFETY: per the contract: media, name and out are NULL or valid.
+        unsafe { serve(media, name, out, Serve::Segment) }
+    }
+}
+
+/// Serves any name (playlist or segment): what an HTTP server calls for `/<file>/<name>`.
+///
+/// # Safety
+/// As `hls_playlist`.
+#[no_mangle]
+pub unsafe extern "C" fn hls_get(media: *mut HlsMedia, name: *const c_char, out: *mut HlsBuffer) -> HlsStatus {
+    ffi_boundary! { report(ErrorOut::NONE) =>
+        // SAFETY: per the contract: media, name and out are NULL or valid.
+        unsafe { serve(media, name, out, Serve::Any) }
+    }
+}
+
+/// `hls_get`, plus on failure a new `HlsError` in `*err_out` (if `err_out` is not NULL) that
+/// the caller owns and frees with `hls_error_free`.
+///
+/// # Safety
+/// As `hls_get`, and `err_out`: NULL, or where the new `HlsError` is written (on failure only).
+#[no_mangle]
+pub unsafe extern "C" fn hls_get_ex(
+    media: *mut HlsMedia,
+    name: *const c_char,
+    out: *mut HlsBuffer,
+    err_out: *mut *mut HlsError,
+) -> HlsStatus {
+    // SAFETY: per the contract, err_out is NULL or writable.
+    ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
+        // SAFETY: per the contract: media, name and out are NULL or valid.
+        unsafe { serve(media, name, out, Serve::Any) }
+    }
+}
+
+/// JSON description of the media: duration, and every track with type, codec, RFC 6381
+/// string, language, whether it is served and, if not, why. `indexed_from` says what the
+/// index was built from: `"mp4 sample tables"`, `"matroska cues"` or `"packet scan"`.
+///
+/// # Safety
+/// `media`: borrowed; a handle from `hls_open`. `out`: the caller's `HlsBuffer`; on success it
+/// holds JSON owned by libhls until `hls_free_buffer`, on failure it is untouched.
+#[no_mangle]
+pub unsafe extern "C" fn hls_media_info_json(media: *const HlsMedia, out: *mut HlsBuffer) -> HlsStatus {
+    ffi_boundary! { report(ErrorOut::NONE) =>
+        // SAFETY: per the contract, media is NULL or a live handle.
+        let h = unsafe { arg_ref(media, "media") }?;
+        let out = arg_out(out, "out")?;
+        let m = h.media()?;
+        // SAFETY: out is not NULL and, per the contract, the caller's writable buffer.
+        unsafe { buffer::fill(out, Arc::new(m.info_json().into_bytes()), mime::JSON) };
+        Ok(())
+    }
+}
+
+/// Duration of the presentation in seconds (0 for NULL).
+///
+/// # Safety
+/// `media`: borrowed; NULL or a handle from `hls_open`.
+#[no_mangle]
+pub unsafe extern "C" fn hls_media_duration(media: *const HlsMedia) -> f64 {
+    ffi_boundary! {
+        // SAFETY: per the contract, media is NULL or a live handle.
+        let h = unsafe { opt_ref(media) };
+        h.and_then(|h| h.media.as_ref()).map_or(0.0, |m| m.index.duration_us as f64 / MICROS_PER_SECOND)
+    }
+}
