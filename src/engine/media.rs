@@ -337,13 +337,18 @@ impl Media {
             }
             .map_err(ctx)?;
             let tb = ff::Rational::new(t.map.num as i32, t.map.den as i32);
-            let first = (seg.out_start as i64 - t.map.shift).max(0) as u64 / 1024;
+            let first = (seg.out_start as i64 - t.map.shift).max(0) as u64 / crate::codec::aac::FRAME_SAMPLES;
             let enc = transcode::encode_range(&params.0, tb, &packets, target, first, first + seg.samples as u64)
                 .map_err(|e| ctx(Error::new(ErrorKind::InvalidMedia, e.to_string())))?;
             let metas: Vec<SampleMeta> = enc
                 .frame_sizes
                 .iter()
-                .map(|&size| SampleMeta { size, duration: 1024, composition_offset: 0, sync: true })
+                .map(|&size| SampleMeta {
+                    size,
+                    duration: crate::codec::aac::FRAME_SAMPLES as u32,
+                    composition_offset: 0,
+                    sync: true,
+                })
                 .collect();
             return write_segment(k, seg.out_start, &metas, &enc.payload).map_err(ctx);
         }
