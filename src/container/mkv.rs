@@ -83,6 +83,9 @@ pub struct CuePoint {
     pub relative: Option<u64>,
 }
 
+/// TrackType of a subtitle track.
+pub(crate) const TRACK_TYPE_SUBTITLE: u64 = 0x11;
+
 /// What one TrackEntry says.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TrackEntry {

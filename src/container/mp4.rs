@@ -17,6 +17,8 @@
 
 use std::fs::File;
 
+use crate::codec::{aac, mp3};
+
 /// Largest `moov` box that is read into memory.
 const MAX_MOOV: u64 = 512 << 20;
 /// Most samples accepted for one file, all tracks together (32 bytes each).
@@ -934,102 +936,22 @@ fn read_decoder_config(c: &mut Cursor<'_>, e: &mut SampleEntry) -> Option<()> {
     Some(())
 }
 
-/// MSB-first bit reader over a byte slice.
-struct Bits<'a> {
-    b: &'a [u8],
-    pos: usize,
-}
-
-impl Bits<'_> {
-    fn left(&self) -> usize {
-        (self.b.len() * 8).saturating_sub(self.pos)
-    }
-
-    fn peek(&self, n: usize) -> Option<u32> {
-        if n > self.left() {
-            return None;
-        }
-        let mut v = 0u32;
-        for i in self.pos..self.pos + n {
-            v = (v << 1) | u32::from((self.b[i / 8] >> (7 - i % 8)) & 1);
-        }
-        Some(v)
-    }
-
-    fn read(&mut self, n: usize) -> Option<u32> {
-        let v = self.peek(n)?;
-        self.pos += n;
-        Some(v)
-    }
-}
-
-/// AAC AudioSpecificConfig → channels and rate, as FFmpeg's demuxer applies them.
+/// AAC AudioSpecificConfig → channels and rate, as FFmpeg's demuxer applies them
+/// (`ff_mp4_read_dec_config_descr`): nothing when the config does not parse.
 fn apply_audio_specific_config(asc: &[u8], e: &mut SampleEntry) {
-    if let Some((channels, rate)) = parse_asc(asc) {
-        if channels > 0 {
-            e.channels = channels;
-        }
-        if rate > 0 {
-            e.sample_rate = rate;
-        }
+    let Ok(asc) = aac::AudioSpecificConfig::parse(asc) else { return };
+    let Some(channels) = asc.channels() else { return };
+    if channels > 0 {
+        e.channels = channels;
     }
-}
-
-fn asc_object_type(r: &mut Bits<'_>) -> Option<u32> {
-    let t = r.read(5)?;
-    if t == 31 {
-        return Some(32 + r.read(6)?);
-    }
-    Some(t)
-}
-
-fn asc_rate(r: &mut Bits<'_>) -> Option<(u32, u32)> {
-    const RATES: [u32; 16] =
-        [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350, 0, 0, 0];
-    let index = r.read(4)?;
-    let rate = if index == 0x0f { r.read(24)? } else { RATES[index as usize] };
-    Some((index, rate))
-}
-
-/// FFmpeg's `ff_mpeg4audio_get_config_gb` (without ALS): (channels, effective sample rate).
-fn parse_asc(asc: &[u8]) -> Option<(u32, u32)> {
-    const CHANNELS: [u32; 14] = [0, 1, 2, 3, 4, 5, 6, 8, 0, 0, 0, 7, 8, 24];
-    let mut r = Bits { b: asc, pos: 0 };
-    let mut object_type = asc_object_type(&mut r)?;
-    let (index, rate) = asc_rate(&mut r)?;
-    let channels = *CHANNELS.get(r.read(4)? as usize)?;
-    let mut ext_rate = 0;
-    let ps_escape = object_type == 29 && r.peek(3).unwrap_or(0) & 3 != 0 && r.peek(9).unwrap_or(0) & 0x3f == 0;
-    if object_type == 5 || (object_type == 29 && !ps_escape) {
-        ext_rate = asc_rate(&mut r)?.1;
-        object_type = asc_object_type(&mut r)?;
-    } else {
-        ext_rate = asc_sync_extension(&mut r).unwrap_or(ext_rate);
-    }
-    let rate = if object_type == 29 && index < 3 {
-        [44100, 48000, 32000][index as usize]
-    } else if ext_rate > 0 {
-        ext_rate
-    } else {
-        rate
+    // FFmpeg's "old mp3on4" rule: object type 29 with a sampling index < 3 takes MPEG-1 rates.
+    let rate = match mp3::MPEG1_SAMPLE_RATES.get(asc.sampling_frequency_index as usize) {
+        Some(&rate) if asc.core_object_type == aac::OBJECT_TYPE_PS => rate,
+        _ => asc.output_sample_rate(),
     };
-    Some((channels, rate))
-}
-
-/// Backward-compatible SBR signalling (sync extension 0x2b7) after the config.
-fn asc_sync_extension(r: &mut Bits<'_>) -> Option<u32> {
-    while r.left() > 15 {
-        if r.peek(11)? == 0x2b7 {
-            r.read(11)?;
-            let ext_type = asc_object_type(r)?;
-            if ext_type == 5 && r.read(1)? == 1 {
-                return Some(asc_rate(r)?.1);
-            }
-            return None;
-        }
-        r.read(1)?;
+    if rate > 0 {
+        e.sample_rate = rate;
     }
-    None
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2340,10 +2262,15 @@ mod tests {
 
     #[test]
     fn aac_config_sets_channels_and_rate() {
+        let applied = |asc: &[u8]| {
+            let mut e = SampleEntry::default();
+            apply_audio_specific_config(asc, &mut e);
+            (e.channels, e.sample_rate)
+        };
         // HE-AAC signalled explicitly: object type 5, 24 kHz core, 48 kHz extension, stereo.
-        assert_eq!(parse_asc(&[0x2b, 0x11, 0x88, 0x00]), Some((2, 48000)));
-        assert_eq!(parse_asc(&[0x11, 0x90]), Some((2, 48000)));
-        assert_eq!(parse_asc(&[0x12, 0x10]), Some((2, 44100)));
+        assert_eq!(applied(&[0x2b, 0x11, 0x88, 0x00]), (2, 48000));
+        assert_eq!(applied(&[0x11, 0x90]), (2, 48000));
+        assert_eq!(applied(&[0x12, 0x10]), (2, 44100));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use ffmpeg_next as ff;
 
+use crate::codec::aac::FRAME_SAMPLES;
 use crate::engine::cache::Bytes;
 use crate::engine::source::Source;
 use crate::error::{Error, ErrorKind, Result};
@@ -204,13 +205,12 @@ impl Media {
                 let (from, to) = (seg.src_start - lo, seg.src_end + hi);
                 let packets = source.read_range(ix, t, seek, from, to)?;
                 let tb = ff::Rational::new(t.map.num as i32, t.map.den as i32);
-                let first = (seg.out_start as i64 - t.map.shift).max(0) as u64 / 1024;
-                let enc = transcode::encode_range(&params.0, tb, &packets, target, first, first + seg.samples as u64)
-                    .map_err(|e| Error::new(ErrorKind::InvalidMedia, e.to_string()))?;
+                let first = (seg.out_start as i64 - t.map.shift).max(0) as u64 / FRAME_SAMPLES;
+                let enc = transcode::encode_range(&params.0, tb, &packets, target, first, first + seg.samples as u64)?;
                 let metas: Vec<SampleMeta> = enc
                     .frame_sizes
                     .iter()
-                    .map(|&size| SampleMeta { size, duration: 1024, composition_offset: 0, sync: true })
+                    .map(|&size| SampleMeta { size, duration: FRAME_SAMPLES as u32, composition_offset: 0, sync: true })
                     .collect();
                 write_segment(k, seg.out_start, &metas, &enc.payload)
             }

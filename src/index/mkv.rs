@@ -129,7 +129,7 @@ pub(crate) fn build(
         && layout.tracks.iter().zip(infos).all(|(t, i)| match i.kind {
             TrackKind::Video => t.kind == 1,
             TrackKind::Audio => t.kind == 2,
-            TrackKind::Subtitle => t.kind == 0x11,
+            TrackKind::Subtitle => t.kind == mkv::TRACK_TYPE_SUBTITLE,
             TrackKind::Other => true,
         });
     if !kinds_match {

@@ -192,7 +192,7 @@ pub(crate) fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64], 
 pub(crate) fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], target: &AacTarget) -> Vec<Segment> {
     let rate = target.sample_rate as i64;
     let c_us = map.ticks_to_us(map.shift);
-    let per_frame = 1_000_000 * 1024;
+    let per_frame = 1_000_000 * crate::codec::aac::FRAME_SAMPLES as i64;
     let first_us = c.samples.first().map_or(0, |s| map.us(s.pts())).max(bounds[0] - c_us).max(0);
     let end_us = c.end_dts.map_or(0, |e| map.us(e)).min(bounds.last().copied().unwrap_or(0) - c_us);
     if end_us <= first_us {
@@ -207,7 +207,7 @@ pub(crate) fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], t
     }
     let last = rescale_ceil(end_us, rate, per_frame);
     frames.push(last.max(frames[frames.len() - 1] + 1));
-    let bytes_per_frame = (target.bitrate as u64 * 1024 / rate as u64) / 8;
+    let bytes_per_frame = (target.bitrate as u64 * crate::codec::aac::FRAME_SAMPLES / rate as u64) / 8;
     frames
         .windows(2)
         .map(|w| {
@@ -218,8 +218,8 @@ pub(crate) fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], t
                 samples: n as u32,
                 first: 0,
                 start_pts: 0,
-                out_start: (w[0] * 1024 + map.shift).max(0) as u64,
-                out_duration: n * 1024,
+                out_start: (w[0] * crate::codec::aac::FRAME_SAMPLES as i64 + map.shift).max(0) as u64,
+                out_duration: n * crate::codec::aac::FRAME_SAMPLES,
                 // Honest headroom: AAC's instantaneous rate can exceed the nominal rate by ~20%.
                 bytes: n * bytes_per_frame * 6 / 5 + fmp4::media_segment_overhead(n as usize) as u64,
                 cluster: 0,

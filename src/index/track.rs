@@ -19,33 +19,11 @@ use crate::transcode;
 /// True when a video keyframe sample starts a closed GOP: an H.264 IDR, an HEVC IDR/BLA (not a
 /// CRA, whose leading pictures may reference the previous GOP), or any AV1 key frame.
 fn closed_gop_keyframe(codec: Codec, extradata: &[u8], sample: &[u8]) -> bool {
-    if matches!(codec, Codec::H264 | Codec::Hevc) && codec::is_annexb(sample) {
-        return closed_gop_keyframe(codec, &[], &codec::annexb_to_length_prefixed(sample));
+    match codec {
+        Codec::H264 => codec::h264::starts_closed_gop(extradata, sample),
+        Codec::Hevc => codec::hevc::starts_closed_gop(extradata, sample),
+        _ => true,
     }
-    let len_size = match codec {
-        Codec::H264 if extradata.len() > 4 && extradata[0] == 1 => (extradata[4] & 3) as usize + 1,
-        Codec::Hevc if extradata.len() > 21 && extradata[0] == 1 => (extradata[21] & 3) as usize + 1,
-        Codec::H264 | Codec::Hevc => 4,
-        _ => return true,
-    };
-    let mut at = 0usize;
-    while at + len_size <= sample.len() {
-        let n = sample[at..at + len_size].iter().fold(0usize, |a, &b| (a << 8) | b as usize);
-        at += len_size;
-        let Some(&head) = sample.get(at) else { break };
-        match codec {
-            Codec::H264 if head & 0x1f == 5 => return true,
-            Codec::H264 if head & 0x1f == 1 => return false,
-            Codec::Hevc => match (head >> 1) & 0x3f {
-                16..=20 => return true,
-                0..=15 | 21..=23 => return false,
-                _ => {}
-            },
-            _ => {}
-        }
-        at += n;
-    }
-    false
 }
 
 /// Whether an audio codec will be transcoded under the configured policy.

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::codec::{self, Codec, CodecConfig, CodecError};
+use crate::codec::{self, Codec, CodecConfig};
 
 /// Whether a track is video or audio.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -60,9 +60,9 @@ impl fmt::Display for Fmp4Error {
 
 impl std::error::Error for Fmp4Error {}
 
-impl From<CodecError> for Fmp4Error {
-    fn from(e: CodecError) -> Self {
-        Fmp4Error(e.0)
+impl From<crate::error::ParseError> for Fmp4Error {
+    fn from(e: crate::error::ParseError) -> Self {
+        Fmp4Error(e.message().to_string())
     }
 }
 

@@ -44,12 +44,12 @@
 
 use ffmpeg_next as ff;
 
-/// Samples per AAC-LC frame (every frame this module produces lasts this many samples).
-pub(crate) const AAC_FRAME_SAMPLES: u64 = 1024;
+// Samples per AAC-LC frame (every frame this module produces lasts this many samples).
+pub(crate) use crate::codec::aac::FRAME_SAMPLES as AAC_FRAME_SAMPLES;
 
-/// Sample rates kept as they are; any other source rate is resampled to 48000 Hz.
-pub(crate) const AAC_SAMPLE_RATES: [u32; 12] =
-    [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000];
+/// Sample rates kept as they are: AAC's sampling frequencies but 7350 Hz (the table's last);
+/// any other source rate is resampled to 48000 Hz.
+pub(crate) const AAC_SAMPLE_RATES: &[u32] = crate::codec::aac::SAMPLE_RATES.split_last().unwrap().1;
 
 mod av;
 mod decode;

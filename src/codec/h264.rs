@@ -1,0 +1,220 @@
+//! H.264 / AVC (ITU-T H.264, ISO/IEC 14496-15 clause 5): the SPS fields an
+//! AVCDecoderConfigurationRecord (avcC) needs, building and completing avcC records, the
+//! `avc1.PPCCLL` codec string and closed-GOP random access detection.
+
+use super::bits::BitReader;
+use super::nal::{self, annexb_nal_units, count_u8, length_prefixed_nal_units, put_u16_prefixed, unescape_rbsp};
+use crate::error::{ParseError, ParseResult};
+
+/// nal_unit_type of a coded slice of a non-IDR picture (Table 7-1).
+const NAL_SLICE: u8 = 1;
+/// nal_unit_type of a coded slice of an IDR picture.
+const NAL_IDR_SLICE: u8 = 5;
+/// nal_unit_type of a sequence parameter set.
+const NAL_SPS: u8 = 7;
+/// nal_unit_type of a picture parameter set.
+const NAL_PPS: u8 = 8;
+/// nal_unit_type of a sequence parameter set extension.
+const NAL_SPS_EXT: u8 = 13;
+/// nal_unit_type bits of the NAL unit header byte.
+const NAL_TYPE_MASK: u8 = 0x1F;
+
+/// Byte of avcC holding `lengthSizeMinusOne` (low 2 bits).
+const AVCC_LENGTH_SIZE_AT: usize = 4;
+/// Byte of avcC holding `numOfSequenceParameterSets` (low 5 bits).
+const AVCC_SPS_COUNT_AT: usize = 5;
+/// Shortest avcC accepted as a record (through the SPS count).
+const AVCC_MIN_LEN: usize = 7;
+/// Most SPS an avcC can list (5-bit count).
+const AVCC_MAX_SPS: usize = 31;
+
+/// Profiles whose SPS carries chroma_format_idc and bit depths.
+const HIGH_PROFILES: [u8; 13] = [100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135];
+/// Profiles (Baseline, Main, Extended) whose avcC has no chroma/bit depth/SPS extension part.
+const PROFILES_WITHOUT_AVCC_EXTENSION: [u8; 3] = [66, 77, 88];
+
+/// nal_unit_type of an H.264 NAL unit header byte.
+fn nal_type(header: u8) -> u8 {
+    header & NAL_TYPE_MASK
+}
+
+/// SPS fields an avcC record needs.
+struct Sps {
+    profile_idc: u8,
+    constraints: u8,
+    level_idc: u8,
+    chroma_format_idc: u32,
+    bit_depth_luma_minus8: u32,
+    bit_depth_chroma_minus8: u32,
+}
+
+/// Parses the start of an H.264 SPS NAL unit (header byte included).
+fn parse_sps(nal: &[u8]) -> ParseResult<Sps> {
+    let rbsp = unescape_rbsp(nal.get(1..).unwrap_or_default());
+    let mut r = BitReader::new(&rbsp);
+    let profile_idc = r.bits(8)? as u8;
+    let constraints = r.bits(8)? as u8;
+    let level_idc = r.bits(8)? as u8;
+    r.ue()?; // seq_parameter_set_id
+    let (mut chroma, mut luma8, mut chroma8) = (1, 0, 0);
+    if HIGH_PROFILES.contains(&profile_idc) {
+        chroma = r.ue()?;
+        if chroma == 3 {
+            r.bit()?; // separate_colour_plane_flag
+        }
+        luma8 = r.ue()?;
+        chroma8 = r.ue()?;
+    }
+    Ok(Sps {
+        profile_idc,
+        constraints,
+        level_idc,
+        chroma_format_idc: chroma,
+        bit_depth_luma_minus8: luma8,
+        bit_depth_chroma_minus8: chroma8,
+    })
+}
+
+/// The avcC for `src` (the extradata, or the first packet when there is none): built from
+/// Annex-B parameter sets (4-byte NAL lengths), else the stored record, completed from the
+/// length-prefixed `first_packet` when it lacks an SPS.
+pub(crate) fn decoder_config_record(src: &[u8], first_packet: &[u8]) -> ParseResult<Vec<u8>> {
+    if nal::is_annexb(src) {
+        return build_avcc(&annexb_nal_units(src), nal::LENGTH_SIZE_MINUS_ONE);
+    }
+    complete_avcc(nal::check_record(src, AVCC_MIN_LEN, "avcC")?, first_packet)
+}
+
+/// Returns an avcC that has an SPS unchanged, else rebuilds it from the parameter sets of the
+/// first packet, keeping the record as it is when the packet holds none.
+fn complete_avcc(record: Vec<u8>, first_packet: &[u8]) -> ParseResult<Vec<u8>> {
+    if record[AVCC_SPS_COUNT_AT] & 0x1F > 0 {
+        return Ok(record);
+    }
+    let size = record[AVCC_LENGTH_SIZE_AT] & 3;
+    Ok(build_avcc(&length_prefixed_nal_units(first_packet, usize::from(size) + 1), size).unwrap_or(record))
+}
+
+/// Builds an AVCDecoderConfigurationRecord from the SPS/PPS (and SPS extension) NAL units
+/// among `nals`, declaring NAL lengths of `length_size_minus_one` + 1 bytes.
+fn build_avcc(nals: &[&[u8]], length_size_minus_one: u8) -> ParseResult<Vec<u8>> {
+    let of_type = |t: u8| -> Vec<&[u8]> { nals.iter().copied().filter(|n| nal_type(n[0]) == t).collect() };
+    let (sps, pps, sps_ext) = (of_type(NAL_SPS), of_type(NAL_PPS), of_type(NAL_SPS_EXT));
+    let (Some(first_sps), false) = (sps.first(), pps.is_empty()) else {
+        return Err(ParseError::new("H.264: Annex-B data lacks an SPS or a PPS"));
+    };
+    let info = parse_sps(first_sps)?;
+    let mut out = vec![
+        nal::RECORD_VERSION,
+        info.profile_idc,
+        info.constraints,
+        info.level_idc,
+        0xFC | length_size_minus_one,
+        0xE0 | count_u8(sps.len(), AVCC_MAX_SPS, "SPS")?,
+    ];
+    for s in &sps {
+        put_u16_prefixed(&mut out, s, "SPS")?;
+    }
+    out.push(count_u8(pps.len(), 255, "PPS")?);
+    for p in &pps {
+        put_u16_prefixed(&mut out, p, "PPS")?;
+    }
+    if !PROFILES_WITHOUT_AVCC_EXTENSION.contains(&info.profile_idc) {
+        out.push(0xFC | (info.chroma_format_idc & 3) as u8);
+        out.push(0xF8 | (info.bit_depth_luma_minus8 & 7) as u8);
+        out.push(0xF8 | (info.bit_depth_chroma_minus8 & 7) as u8);
+        out.push(count_u8(sps_ext.len(), 255, "SPS extensions")?);
+        for e in &sps_ext {
+            put_u16_prefixed(&mut out, e, "SPS extension")?;
+        }
+    }
+    Ok(out)
+}
+
+/// `avc1.PPCCLL` from an avcC record.
+pub(crate) fn codec_string(avcc: &[u8]) -> ParseResult<String> {
+    match avcc {
+        [_, profile, compat, level, ..] => Ok(format!("avc1.{profile:02x}{compat:02x}{level:02x}")),
+        _ => Err(ParseError::new("avcC: record too short")),
+    }
+}
+
+/// True when a keyframe sample starts a closed GOP: its first slice is an IDR slice. The
+/// sample is length-prefixed with the NAL length size of the avcC `extradata` (4 bytes when the
+/// extradata is no record), or Annex-B.
+pub fn starts_closed_gop(extradata: &[u8], sample: &[u8]) -> bool {
+    if nal::is_annexb(sample) {
+        return starts_closed_gop(&[], &nal::annexb_to_length_prefixed(sample));
+    }
+    let length_size = nal::record_length_size(extradata, AVCC_LENGTH_SIZE_AT);
+    nal::decide_by_first_nal_header(sample, length_size, |head| match nal_type(head) {
+        NAL_IDR_SLICE => Some(true),
+        NAL_SLICE => Some(false),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::test_support::{avcc_to_annexb, cfg, hex, REAL_AVCC};
+    use crate::codec::{annexb_to_length_prefixed, codec_string, decoder_config_record, is_annexb, Codec};
+
+    #[test]
+    fn avc_string_from_real_record() {
+        assert_eq!(codec_string(&cfg(Codec::H264, hex(REAL_AVCC))).unwrap(), "avc1.64000d");
+    }
+
+    #[test]
+    fn avcc_from_annexb_matches_ffmpeg_record() {
+        let real = hex(REAL_AVCC);
+        let annexb = avcc_to_annexb(&real);
+        assert!(is_annexb(&annexb));
+        let c = cfg(Codec::H264, annexb.clone());
+        assert_eq!(decoder_config_record(&c).unwrap(), real);
+        // Same from the first packet when extradata is empty.
+        let mut c2 = cfg(Codec::H264, Vec::new());
+        c2.first_packet = [annexb, vec![0, 0, 1, 0x65, 0x88, 0x84]].concat();
+        assert_eq!(decoder_config_record(&c2).unwrap(), real);
+        assert_eq!(codec_string(&c2).unwrap(), "avc1.64000d");
+    }
+
+    #[test]
+    fn avcc_record_is_returned_unchanged() {
+        let real = hex(REAL_AVCC);
+        assert!(!is_annexb(&real));
+        assert_eq!(decoder_config_record(&cfg(Codec::H264, real.clone())).unwrap(), real);
+    }
+
+    #[test]
+    fn baseline_avcc_has_no_extension() {
+        // x264 baseline SPS (profile 66) + PPS.
+        let sps = hex("6742c00dd94141fb011000000300100000030320f1429980");
+        let annexb = [&[0, 0, 0, 1][..], &sps, &[0, 0, 0, 1, 0x68, 0xcb, 0x83, 0xcb, 0x20]].concat();
+        let rec = decoder_config_record(&cfg(Codec::H264, annexb)).unwrap();
+        assert_eq!(&rec[..6], &[1, 0x42, 0xc0, 0x0d, 0xff, 0xe1]);
+        assert_eq!(rec.len(), 6 + 2 + sps.len() + 1 + 2 + 5);
+        assert_eq!(codec_string(&cfg(Codec::H264, rec)).unwrap(), "avc1.42c00d");
+    }
+
+    #[test]
+    fn closed_gop_starts() {
+        let real = hex(REAL_AVCC);
+        let annexb = avcc_to_annexb(&real);
+        // SPS, PPS, then an IDR slice: closed; a non-IDR slice first: open.
+        let idr = annexb_to_length_prefixed(&[annexb.clone(), vec![0, 0, 1, 0x65, 0x88]].concat());
+        let non_idr = annexb_to_length_prefixed(&[annexb.clone(), vec![0, 0, 1, 0x41, 0x9a]].concat());
+        assert!(starts_closed_gop(&real, &idr));
+        assert!(!starts_closed_gop(&real, &non_idr));
+        // Annex-B samples are converted first.
+        assert!(starts_closed_gop(&real, &[annexb.clone(), vec![0, 0, 1, 0x65, 0x88]].concat()));
+        // 2-byte lengths declared by the record.
+        let mut two = real.clone();
+        two[4] = 0xFD;
+        assert!(starts_closed_gop(&two, &hex("0002 0910 0002 6588")));
+        assert!(!starts_closed_gop(&real, &hex("0002 0910 0002 6588")));
+        // Neither slice kind: not closed.
+        assert!(!starts_closed_gop(&real, &hex("00000002 0910")));
+        assert!(!starts_closed_gop(&[], &[]));
+    }
+}
