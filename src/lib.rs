@@ -6,7 +6,7 @@
 //! [`index`] / [`output`] / [`subtitle`] / [`transcode`] → [`model`] / [`container`] /
 //! [`codec`] → [`error`] / `util`.
 
-#![allow(unsafe_op_in_unsafe_fn)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod codec;
 pub mod container;

@@ -798,14 +798,14 @@ fn out_samples(t: &Track) -> Result<(u32, Vec<OutSample>), String> {
     Ok((init.timescale, out))
 }
 
+/// What [`unmatched`] finds: output packet times with no source packet, source packet times
+/// missing from the output, and (time, output size, source size) of matched packets whose sizes
+/// differ.
+type Unmatched = (Vec<f64>, Vec<f64>, Vec<(f64, u64, u64)>);
+
 /// Output packets with no source packet at the same time, and source packets missing from the
 /// output (both sorted by time, matched within `tol`).
-fn unmatched(
-    out: &[(f64, u64)],
-    src: &[(f64, u64)],
-    tol: f64,
-    same_size: impl Fn(u64, u64) -> bool,
-) -> (Vec<f64>, Vec<f64>, Vec<(f64, u64, u64)>) {
+fn unmatched(out: &[(f64, u64)], src: &[(f64, u64)], tol: f64, same_size: impl Fn(u64, u64) -> bool) -> Unmatched {
     let (mut i, mut j) = (0, 0);
     let (mut extra, mut missing, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
     while i < out.len() && j < src.len() {
@@ -1474,7 +1474,7 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
                 }
             }
         }
-        for (key, _) in &groups {
+        for key in groups.keys() {
             r.check(p, referenced.contains(key), None, || {
                 format!("{} group {:?} is referenced by no EXT-X-STREAM-INF", key.0, key.1)
             });

@@ -57,6 +57,8 @@ static FFMPEG_INIT: Once = Once::new();
 /// One-time process-wide FFmpeg set-up: route FFmpeg's log lines into the `log` facade at
 /// warning level. Runs once; never changes FFmpeg's global state per call.
 pub fn init_ffmpeg() {
+    // SAFETY: both calls only store a process-wide setting; the callback is a plain `extern "C"`
+    // function that lives for the whole program and never unwinds into FFmpeg.
     FFMPEG_INIT.call_once(|| unsafe {
         ffi::av_log_set_level(ffi::AV_LOG_WARNING);
         ffi::av_log_set_callback(Some(crate::util::log::ffmpeg_log_callback));
@@ -146,6 +148,7 @@ impl Demuxer {
     /// The container's own index of stream `stream` (may be empty or partial).
     pub fn index_entries(&self, stream: usize) -> Vec<IndexEntry> {
         let Some(st) = self.input.stream(stream) else { return Vec::new() };
+        // SAFETY: `as_ptr` only returns the pointer of a stream owned by the open context.
         let st_ptr = unsafe { st.as_ptr() as *mut ffi::AVStream };
         // SAFETY: st_ptr is a live stream of this open context; entries are read-only here.
         let count = unsafe { ffi::avformat_index_get_entries_count(st_ptr) };
@@ -157,6 +160,7 @@ impl Demuxer {
             if e.is_null() {
                 break;
             }
+            // SAFETY: checked non-NULL just above; the entry is read before the index can change.
             let e = unsafe { &*e };
             out.push(IndexEntry {
                 pos: e.pos,
@@ -197,6 +201,7 @@ impl Demuxer {
         let ret = unsafe { ffi::av_seek_frame(self.input.as_mut_ptr(), index, ts, flags) };
         if ret < 0 {
             // Formats without an index: go back to the start and read forward.
+            // SAFETY: the context is open; a seek only moves its read position.
             let ret0 = unsafe { ffi::avformat_seek_file(self.input.as_mut_ptr(), -1, i64::MIN, 0, 0, 0) };
             if ret0 < 0 {
                 return Err(Error::media(format!("seek failed ({})", av_error_text(ret))));

@@ -13,7 +13,7 @@ use super::av::{av_error, target_layout};
 use super::place::Pcm;
 use super::target::validate_target;
 use super::window::Window;
-use super::AAC_FRAME_SAMPLES;
+use crate::codec::aac::FRAME_SAMPLES as AAC_FRAME_SAMPLES;
 use crate::error::{ParseError, ParseResult};
 use crate::model::aac::AacTarget;
 

@@ -44,13 +44,6 @@
 
 use ffmpeg_next as ff;
 
-// Samples per AAC-LC frame (every frame this module produces lasts this many samples).
-pub(crate) use crate::codec::aac::FRAME_SAMPLES as AAC_FRAME_SAMPLES;
-
-/// Sample rates kept as they are: AAC's sampling frequencies but 7350 Hz (the table's last);
-/// any other source rate is resampled to 48000 Hz.
-pub(crate) const AAC_SAMPLE_RATES: &[u32] = crate::codec::aac::SAMPLE_RATES.split_last().unwrap().1;
-
 mod av;
 mod decode;
 mod encode;

@@ -5,9 +5,13 @@ use ffmpeg_next as ff;
 
 use ff::ffi;
 
-use super::{AAC_FRAME_SAMPLES, AAC_SAMPLE_RATES};
+use crate::codec::aac::{FRAME_SAMPLES as AAC_FRAME_SAMPLES, SAMPLE_RATES};
 use crate::error::{ParseError, ParseResult};
 use crate::model::aac::{AacSettings, AacTarget, DEFAULT_STEREO_BITRATE};
+
+/// Sample rates kept as they are: AAC's sampling frequencies but 7350 Hz (the table's last);
+/// any other source rate is resampled to 48000 Hz.
+pub(crate) const AAC_SAMPLE_RATES: &[u32] = SAMPLE_RATES.split_last().unwrap().1;
 
 /// Output rate for sources whose rate AAC-LC cannot keep.
 const FALLBACK_RATE: u32 = 48000;

@@ -9,7 +9,7 @@ use std::ops::Range;
 use ffmpeg_next as ff;
 
 use super::target::validate_target;
-use super::AAC_FRAME_SAMPLES;
+use crate::codec::aac::FRAME_SAMPLES as AAC_FRAME_SAMPLES;
 use crate::error::{ParseError, ParseResult};
 use crate::model::aac::AacTarget;
 
@@ -30,7 +30,7 @@ const MAX_RANGE_SECONDS: u64 = 120;
 /// Largest frame index a range may reach: keeps every sample index well inside i64 (and its
 /// products inside i128).
 const MAX_FRAME_INDEX: u64 = 1 << 40;
-/// Lowest rate of [`AAC_SAMPLE_RATES`](super::AAC_SAMPLE_RATES); the slowest frames, so the
+/// Lowest rate of [`AAC_SAMPLE_RATES`](super::target::AAC_SAMPLE_RATES); the slowest frames, so the
 /// longest pre- and post-roll.
 pub(super) const LOWEST_RATE: u32 = 8000;
 
