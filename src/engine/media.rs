@@ -124,7 +124,7 @@ impl Media {
             codec,
             media_time: t.map.shift.max(0) as u64,
         })
-        .map_err(|e| Error::internal(format!("stream {}: init segment: {e}", t.stream)))
+        .map_err(|e| Error::with_source(ErrorKind::Internal, e).context(format!("stream {}: init segment", t.stream)))
     }
 
     fn vtt_segment(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
@@ -254,7 +254,7 @@ fn sample_meta(t: &Track, dts: i64, next_dts: i64, pts: i64, size: u32, key: boo
 
 fn write_segment(k: usize, tfdt: u64, metas: &[SampleMeta], payload: &[u8]) -> Result<Vec<u8>> {
     fmp4::write_media_segment(k as u32 + 1, 1, tfdt, metas, payload)
-        .map_err(|e| Error::internal(format!("fMP4 writer: {e}")))
+        .map_err(|e| Error::with_source(ErrorKind::Internal, e).context("fMP4 writer"))
 }
 
 /// Opens (indexes) `path` with the given identity. Used by the context's single-flight open.

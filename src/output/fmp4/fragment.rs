@@ -1,0 +1,240 @@
+//! Media segments: one `moof` (`mfhd`, `traf` with `tfhd`, `tfdt`, `trun`) and the `mdat` that
+//! holds the samples' bytes, and the size of those headers ahead of writing
+//! ([`media_segment_overhead`], which the index uses to estimate segment sizes).
+
+use crate::error::{Error, Result};
+
+use super::boxes::{BoxWriter, BOX_HEADER, FULL_BOX_HEADER, LARGE_BOX_HEADER};
+use super::types::SampleMeta;
+
+/// `tfhd` flag: sample data offsets are relative to the start of the `moof`.
+const TFHD_DEFAULT_BASE_IS_MOOF: u32 = 0x02_0000;
+/// `tfdt` version 1: 64-bit `baseMediaDecodeTime`.
+const TFDT_VERSION_64: u8 = 1;
+/// `trun` version 1: signed composition time offsets.
+const TRUN_VERSION_SIGNED_CTO: u8 = 1;
+/// `trun` flag: `data_offset` present.
+const TRUN_DATA_OFFSET_PRESENT: u32 = 0x00_0001;
+/// `trun` flag: each sample has a duration.
+const TRUN_SAMPLE_DURATION_PRESENT: u32 = 0x00_0100;
+/// `trun` flag: each sample has a size.
+const TRUN_SAMPLE_SIZE_PRESENT: u32 = 0x00_0200;
+/// `trun` flag: each sample has flags.
+const TRUN_SAMPLE_FLAGS_PRESENT: u32 = 0x00_0400;
+/// `trun` flag: each sample has a composition time offset.
+const TRUN_SAMPLE_CTO_PRESENT: u32 = 0x00_0800;
+/// The `trun` flags of every segment; [`TRUN_SAMPLE_CTO_PRESENT`] is added when needed.
+const TRUN_FLAGS: u32 =
+    TRUN_DATA_OFFSET_PRESENT | TRUN_SAMPLE_DURATION_PRESENT | TRUN_SAMPLE_SIZE_PRESENT | TRUN_SAMPLE_FLAGS_PRESENT;
+/// Sample flags: `sample_depends_on` 2, the sample does not depend on others (an I-frame).
+const SAMPLE_DEPENDS_ON_NONE: u32 = 2 << 24;
+/// Sample flags: `sample_depends_on` 1, the sample depends on others (not an I-frame).
+const SAMPLE_DEPENDS_ON_OTHERS: u32 = 1 << 24;
+/// Sample flags: `sample_is_non_sync_sample`.
+const SAMPLE_IS_NON_SYNC: u32 = 0x0001_0000;
+/// Sample flags of a sync sample.
+const SYNC_FLAGS: u32 = SAMPLE_DEPENDS_ON_NONE;
+/// Sample flags of a non-sync sample.
+const NON_SYNC_FLAGS: u32 = SAMPLE_DEPENDS_ON_OTHERS | SAMPLE_IS_NON_SYNC;
+/// Bytes of one `trun` sample record: duration, size, flags.
+const TRUN_SAMPLE_LEN: usize = 12;
+/// Bytes of one `trun` sample record with a composition time offset.
+const TRUN_SAMPLE_LEN_CTO: usize = TRUN_SAMPLE_LEN + 4;
+/// moof bytes that do not depend on the sample count: moof, mfhd (sequence_number), traf,
+/// tfhd (track_ID), tfdt (64-bit time), trun header (sample_count, data_offset).
+const MOOF_FIXED: usize = BOX_HEADER
+    + (FULL_BOX_HEADER + 4)
+    + BOX_HEADER
+    + (FULL_BOX_HEADER + 4)
+    + (FULL_BOX_HEADER + 8)
+    + (FULL_BOX_HEADER + 8);
+
+/// Size of the `moof` for `n` samples, with or without composition offsets.
+fn moof_len(n: usize, with_cto: bool) -> usize {
+    let per_sample = if with_cto { TRUN_SAMPLE_LEN_CTO } else { TRUN_SAMPLE_LEN };
+    n.saturating_mul(per_sample).saturating_add(MOOF_FIXED)
+}
+
+/// Bytes of moof+mdat headers for n samples (so callers can estimate segment sizes before
+/// generating). Exact when the segment has a non-zero composition offset and a payload under
+/// 4 GiB; 4 bytes per sample less when all offsets are 0, 8 more with a 64-bit mdat.
+pub fn media_segment_overhead(sample_count: usize) -> usize {
+    moof_len(sample_count, true).saturating_add(BOX_HEADER)
+}
+
+/// moof+mdat; `payload` is the concatenation of the samples' bytes in order (sum of sizes must
+/// equal payload.len(), else error). Composition offsets are written (trun version 1, signed)
+/// only when at least one is non-zero.
+pub fn write_media_segment(
+    sequence_number: u32,
+    track_id: u32,
+    base_media_decode_time: u64,
+    samples: &[SampleMeta],
+    payload: &[u8],
+) -> Result<Vec<u8>> {
+    check_samples(track_id, samples, payload)?;
+    let with_cto = samples.iter().any(|s| s.composition_offset != 0);
+    let moof = moof_len(samples.len(), with_cto);
+    let large = payload.len() as u64 > u64::from(u32::MAX) - BOX_HEADER as u64;
+    let mdat_header = if large { LARGE_BOX_HEADER } else { BOX_HEADER };
+    let data_offset = i32::try_from(moof.saturating_add(mdat_header))
+        .map_err(|_| Error::internal(format!("too many samples ({})", samples.len())))?;
+    let mut w = BoxWriter::with_capacity(moof.saturating_add(mdat_header).saturating_add(payload.len()));
+    w.write_box(b"moof", |w| {
+        w.write_full_box(b"mfhd", 0, 0, |w| {
+            w.u32(sequence_number);
+            Ok(())
+        })?;
+        write_traf(w, track_id, base_media_decode_time, samples, data_offset, with_cto)
+    })?;
+    if w.len() != moof {
+        return Err(Error::internal(format!("internal: moof is {} bytes, expected {moof}", w.len())));
+    }
+    write_mdat(&mut w, payload, large)?;
+    Ok(w.into_bytes())
+}
+
+/// `mdat` holding `payload`, with a 64-bit size when `large`.
+fn write_mdat(w: &mut BoxWriter, payload: &[u8], large: bool) -> Result<()> {
+    let body = |w: &mut BoxWriter| {
+        w.bytes(payload);
+        Ok(())
+    };
+    if large {
+        w.write_large_box(b"mdat", body)
+    } else {
+        w.write_box(b"mdat", body)
+    }
+}
+
+/// Validates the arguments of a media segment.
+fn check_samples(track_id: u32, samples: &[SampleMeta], payload: &[u8]) -> Result<()> {
+    if track_id == 0 {
+        return Err(Error::internal("media segment: track_id must be non-zero"));
+    }
+    if samples.is_empty() || u32::try_from(samples.len()).is_err() {
+        return Err(Error::internal(format!("media segment: unsupported sample count {}", samples.len())));
+    }
+    let total: u64 = samples.iter().map(|s| u64::from(s.size)).sum();
+    if total != payload.len() as u64 {
+        return Err(Error::internal(format!(
+            "media segment: sample sizes add up to {total} bytes but the payload has {}",
+            payload.len()
+        )));
+    }
+    Ok(())
+}
+
+/// `traf` with `tfhd` (default-base-is-moof), `tfdt` (version 1) and `trun` (version 1).
+fn write_traf(
+    w: &mut BoxWriter,
+    track_id: u32,
+    base_media_decode_time: u64,
+    samples: &[SampleMeta],
+    data_offset: i32,
+    with_cto: bool,
+) -> Result<()> {
+    w.write_box(b"traf", |w| {
+        w.write_full_box(b"tfhd", 0, TFHD_DEFAULT_BASE_IS_MOOF, |w| {
+            w.u32(track_id);
+            Ok(())
+        })?;
+        w.write_full_box(b"tfdt", TFDT_VERSION_64, 0, |w| {
+            w.u64(base_media_decode_time);
+            Ok(())
+        })?;
+        let flags = TRUN_FLAGS | if with_cto { TRUN_SAMPLE_CTO_PRESENT } else { 0 };
+        w.write_full_box(b"trun", TRUN_VERSION_SIGNED_CTO, flags, |w| {
+            w.u32(samples.len() as u32); // checked to fit by check_samples
+            w.i32(data_offset);
+            for s in samples {
+                write_trun_sample(w, s, with_cto);
+            }
+            Ok(())
+        })
+    })
+}
+
+/// One trun sample record.
+fn write_trun_sample(w: &mut BoxWriter, s: &SampleMeta, with_cto: bool) {
+    w.u32(s.duration);
+    w.u32(s.size);
+    w.u32(if s.sync { SYNC_FLAGS } else { NON_SYNC_FLAGS });
+    if with_cto {
+        w.i32(s.composition_offset);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::output::fmp4::test_util::{find, names, parse_boxes};
+
+    fn samples(specs: &[(u32, u32, i32, bool)]) -> Vec<SampleMeta> {
+        specs
+            .iter()
+            .map(|&(size, duration, composition_offset, sync)| SampleMeta { size, duration, composition_offset, sync })
+            .collect()
+    }
+
+    #[test]
+    fn media_segment_structure() {
+        let s = samples(&[(5, 512, 1024, true), (3, 512, -512, false), (2, 512, 0, false)]);
+        let payload = b"aaaaabbbcc";
+        let seg = write_media_segment(9, 1, 1 << 33, &s, payload).unwrap();
+        let boxes = parse_boxes(&seg);
+        assert_eq!(names(&boxes), ["moof", "mdat"]);
+        let moof = find(&boxes, "moof");
+        assert_eq!(names(&moof.children), ["mfhd", "traf"]);
+        assert_eq!(names(&find(&boxes, "moof/traf").children), ["tfhd", "tfdt", "trun"]);
+        assert_eq!(find(&boxes, "moof/mfhd").body, [0, 0, 0, 0, 0, 0, 0, 9]);
+        assert_eq!(find(&boxes, "moof/traf/tfhd").body, [0, 2, 0, 0, 0, 0, 0, 1]);
+        let tfdt = find(&boxes, "moof/traf/tfdt");
+        assert_eq!(tfdt.body, [&[1, 0, 0, 0][..], &(1u64 << 33).to_be_bytes()].concat());
+        let trun = find(&boxes, "moof/traf/trun");
+        assert_eq!(trun.u32_at(0), 0x0100_0F01);
+        assert_eq!(trun.u32_at(4), 3);
+        let data_offset = trun.u32_at(8) as usize;
+        assert_eq!(data_offset, moof.size as usize + 8);
+        assert_eq!(&seg[data_offset..], payload);
+        assert_eq!(find(&boxes, "mdat").body, payload);
+        let rec = |i: usize| {
+            (
+                trun.u32_at(12 + 16 * i),
+                trun.u32_at(16 + 16 * i),
+                trun.u32_at(20 + 16 * i),
+                trun.u32_at(24 + 16 * i) as i32,
+            )
+        };
+        assert_eq!(rec(0), (512, 5, 0x0200_0000, 1024));
+        assert_eq!(rec(1), (512, 3, 0x0101_0000, -512));
+        assert_eq!(rec(2), (512, 2, 0x0101_0000, 0));
+        assert_eq!(seg.len(), media_segment_overhead(3) + payload.len());
+    }
+
+    #[test]
+    fn media_segment_without_composition_offsets() {
+        let s = samples(&[(4, 1024, 0, true), (4, 1024, 0, true)]);
+        let seg = write_media_segment(1, 1, 0, &s, b"abcdefgh").unwrap();
+        let boxes = parse_boxes(&seg);
+        let trun = find(&boxes, "moof/traf/trun");
+        assert_eq!(trun.u32_at(0), 0x0100_0701);
+        assert_eq!(trun.body.len(), 12 + 2 * 12);
+        assert_eq!(trun.u32_at(8) as usize, find(&boxes, "moof").size as usize + 8);
+        assert_eq!(seg.len() + 2 * 4, media_segment_overhead(2) + 8);
+    }
+
+    #[test]
+    fn media_segment_errors() {
+        let s = samples(&[(4, 1024, 0, true)]);
+        let e = write_media_segment(1, 1, 0, &s, b"abc").unwrap_err();
+        let msg = "media segment: sample sizes add up to 4 bytes but the payload has 3";
+        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::Internal, msg));
+        assert!(write_media_segment(1, 1, 0, &s, b"abcde").is_err());
+        assert!(write_media_segment(1, 1, 0, &[], b"").is_err());
+        assert!(write_media_segment(1, 0, 0, &s, b"abcd").is_err());
+        let huge = samples(&[(u32::MAX, 1, 0, true), (u32::MAX, 1, 0, true)]);
+        assert!(write_media_segment(1, 1, 0, &huge, b"abcd").is_err());
+    }
+}

@@ -1,0 +1,46 @@
+//! The values the fMP4 writer is given: what an init segment describes ([`TrackInit`], with its
+//! [`TrackKind`]) and what each sample of a media segment is ([`SampleMeta`]). Plain data,
+//! shared by the init and fragment writers and re-exported from the parent module.
+
+use crate::codec::CodecConfig;
+
+/// Whether a track is video or audio.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TrackKind {
+    /// A video track (`vide` handler, `vmhd`).
+    Video,
+    /// An audio track (`soun` handler, `smhd`).
+    Audio,
+}
+
+/// What an init segment describes: one track, which is its own presentation.
+#[derive(Clone, Copy, Debug)]
+pub struct TrackInit<'a> {
+    /// Track ID (1 in every init: each track is its own presentation). Must not be 0.
+    pub track_id: u32,
+    /// Video or audio; must match the codec.
+    pub kind: TrackKind,
+    /// Media timescale (ticks per second) of the samples' durations and decode times.
+    pub timescale: u32,
+    /// ISO-639-2/T language code, `b"und"` when unknown (anything not `a`..=`z` becomes `und`).
+    pub language: [u8; 3],
+    /// The codec and its private data.
+    pub codec: &'a CodecConfig,
+    /// Edit list shift in `timescale` ticks: when non-zero, an `elst` maps media time
+    /// `media_time` to presentation time 0 (decode times were shifted up by this much so that
+    /// none is negative; readers that apply edit lists see the source's timestamps).
+    pub media_time: u64,
+}
+
+/// One sample (access unit) of a media segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SampleMeta {
+    /// Size in bytes of the sample's data in the payload.
+    pub size: u32,
+    /// Duration in timescale ticks.
+    pub duration: u32,
+    /// Presentation time minus decode time, in timescale ticks.
+    pub composition_offset: i32,
+    /// True for a sync sample (key frame / random access point).
+    pub sync: bool,
+}
