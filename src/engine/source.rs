@@ -165,7 +165,9 @@ impl Source {
             return Ok(None);
         };
         check_unchanged(ix)?;
-        let damaged = |e: String| Error::new(ErrorKind::InvalidMedia, format!("{e} (file damaged or changed)"));
+        fn damaged(e: impl std::fmt::Display) -> Error {
+            Error::new(ErrorKind::InvalidMedia, format!("{e} (file damaged or changed)"))
+        }
         let mut w = BlockWalker::new(file, ix.identity.size, layout, seg.cluster);
         let video = t.kind == TrackKind::Video;
         let mut out: Vec<ff::Packet> = Vec::new();

@@ -45,7 +45,7 @@ use super::track::audio_will_transcode;
 use crate::codec::Codec;
 use crate::container::demux::Demuxer;
 use crate::container::mkv::{self, BlockWalker, CuePoint, Layout};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, ParseError, ParseResult, Result};
 use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::{IndexSource, MediaIndex};
@@ -127,8 +127,8 @@ pub(crate) fn build(
     // FFmpeg makes one stream per TrackEntry, in order; check that before trusting the order.
     let kinds_match = layout.tracks.len() == infos.len()
         && layout.tracks.iter().zip(infos).all(|(t, i)| match i.kind {
-            TrackKind::Video => t.kind == 1,
-            TrackKind::Audio => t.kind == 2,
+            TrackKind::Video => t.kind == mkv::TRACK_TYPE_VIDEO,
+            TrackKind::Audio => t.kind == mkv::TRACK_TYPE_AUDIO,
             TrackKind::Subtitle => t.kind == mkv::TRACK_TYPE_SUBTITLE,
             TrackKind::Other => true,
         });
@@ -290,7 +290,7 @@ fn extract_cues(
     size: u64,
     layout: &Layout,
     extractors: &mut HashMap<usize, CueExtractor>,
-) -> mkv::MkvResult<()> {
+) -> ParseResult<()> {
     let by_number: HashMap<u64, usize> = extractors.keys().map(|&s| (layout.tracks[s].number, s)).collect();
     let mut walker = BlockWalker::new(file, size, layout, layout.first_cluster.unwrap_or(layout.segment_end));
     // FFmpeg's muxer and mkvmerge give every subtitle block a Cue with its position in the
@@ -305,7 +305,12 @@ fn extract_cues(
         for c in &cued {
             match walker.block_at(c.cluster, c.relative.unwrap_or(0))? {
                 Some(b) if b.track == c.track && b.time == c.time => blocks.push(b),
-                _ => return Err(format!("the Cue at {} of track {} points at no such block", c.time, c.track)),
+                _ => {
+                    return Err(ParseError::new(format!(
+                        "the Cue at {} of track {} points at no such block",
+                        c.time, c.track
+                    )))
+                }
             }
         }
         for b in blocks {
@@ -327,9 +332,9 @@ fn push_subtitle(
     b: &mkv::BlockHead,
     s: usize,
     extractors: &mut HashMap<usize, CueExtractor>,
-) -> mkv::MkvResult<()> {
+) -> ParseResult<()> {
     if b.frames != 1 || b.data_len > MAX_SUBTITLE_BLOCK {
-        return Err(format!("subtitle block at byte {} is laced or too large", b.pos));
+        return Err(ParseError::new(format!("subtitle block at byte {} is laced or too large", b.pos)));
     }
     let data = walker.read(b.data, b.data_len as usize)?;
     if let Some(x) = extractors.get_mut(&s) {
@@ -364,7 +369,7 @@ impl CuePlan {
 
     /// Walks block headers from the cluster at `from`: finds the keyframe `key` (track, time)
     /// when given, and records the frames of `audio` tracks until each passes `horizon`.
-    fn walk(&self, from: u64, key: Option<(u64, i64)>, audio: &[u64], horizon: i64) -> mkv::MkvResult<Window> {
+    fn walk(&self, from: u64, key: Option<(u64, i64)>, audio: &[u64], horizon: i64) -> ParseResult<Window> {
         let mut w = BlockWalker::new(&self.file, self.size, &self.layout, from);
         let mut out = Window { key_pos: 0, earliest: i64::MAX, audio: vec![Vec::new(); audio.len()] };
         let mut key_found = key.is_none();
@@ -373,7 +378,9 @@ impl CuePlan {
         while let Some(b) = w.next_block()? {
             walked += 1;
             if walked > MAX_PROBE_BLOCKS {
-                return Err(format!("no keyframe or audio found within {MAX_PROBE_BLOCKS} blocks of byte {from}"));
+                return Err(ParseError::new(format!(
+                    "no keyframe or audio found within {MAX_PROBE_BLOCKS} blocks of byte {from}"
+                )));
             }
             if let Some((vt, kt)) = key {
                 if b.track == vt {
@@ -391,14 +398,15 @@ impl CuePlan {
                         }
                     }
                     if b.frames != 1 && self.main_is_video {
-                        return Err(format!("laced video block at byte {}", b.pos));
+                        return Err(ParseError::new(format!("laced video block at byte {}", b.pos)));
                     }
                 }
             }
             if let Some(a) = audio.iter().position(|&n| n == b.track) {
                 for (_, _, time) in w.frames(&b)? {
-                    out.audio[a]
-                        .push(time.ok_or_else(|| format!("untimed laced frames in the block at byte {}", b.pos))?);
+                    out.audio[a].push(time.ok_or_else(|| {
+                        ParseError::new(format!("untimed laced frames in the block at byte {}", b.pos))
+                    })?);
                 }
             }
             let audio_done = out.audio.iter().all(|v| v.last().is_some_and(|&t| t > horizon));
@@ -407,7 +415,7 @@ impl CuePlan {
             }
         }
         if !key_found {
-            return Err(format!("the Cue's keyframe is not in the cluster at byte {from}"));
+            return Err(ParseError::new(format!("the Cue's keyframe is not in the cluster at byte {from}")));
         }
         // End of file: whatever was found is all there is.
         if out.earliest == i64::MAX {
