@@ -1,12 +1,13 @@
 //! EBML, the binary layout under Matroska: the element IDs libhls reads, variable-size integers
-//! ([`vint`]), element headers ([`Element`]) and the chunked positioned [`Reader`].
+//! ([`vint`]), element headers ([`Element`]) and the chunked [`Reader`] over the one positioned
+//! read ([`crate::container::read`]).
 //!
 //! An element is an ID (1–4 bytes, marker bit kept), a size (1–8 bytes, marker bit removed; all
 //! ones = unknown), then the data.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 
+use crate::container::read;
 use crate::error::{ParseError, ParseResult};
 
 /// EBML header (the file's first element).
@@ -116,7 +117,7 @@ impl<'a> Reader<'a> {
 
     /// Fills `buf` from byte `pos` of the file, bypassing the window.
     pub(super) fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> std::io::Result<()> {
-        self.file.read_exact_at(buf, pos)
+        read::read_exact_at(self.file, pos, buf)
     }
 
     /// Up to `n` bytes at `pos` (fewer only at the end of the file).
@@ -128,8 +129,7 @@ impl<'a> Reader<'a> {
         if !have {
             let want = n.max(self.chunk).min(self.size.saturating_sub(pos) as usize);
             self.buf.resize(want, 0);
-            self.file
-                .read_exact_at(&mut self.buf, pos)
+            read::read_exact_at(self.file, pos, &mut self.buf)
                 .map_err(|e| ParseError::new(format!("read at byte {pos}: {e}")))?;
             self.at = pos;
         }
