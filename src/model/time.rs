@@ -33,14 +33,7 @@ pub struct TimeMap {
 
 /// `a * b / c` rounded to nearest, in 128-bit so nothing overflows.
 pub fn rescale(a: i64, b: i64, c: i64) -> i64 {
-    if c == 0 {
-        return 0;
-    }
-    let n = a as i128 * b as i128;
-    let c = c as i128;
-    let half = c / 2;
-    let q = if n >= 0 { (n + half) / c } else { (n - half) / c };
-    q as i64
+    crate::util::time::rescale_i128(a.into(), b.into(), c.into()) as i64
 }
 
 /// `a * b / c` rounded down (towards negative infinity), in 128-bit; `c` must be positive.

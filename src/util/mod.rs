@@ -2,3 +2,4 @@
 
 pub(crate) mod log;
 pub(crate) mod memhint;
+pub(crate) mod time;

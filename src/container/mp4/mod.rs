@@ -1,0 +1,184 @@
+//! Fast ISO-BMFF (MP4 / MOV / M4A) sample-table reader.
+//!
+//! [`read`] walks the top-level boxes of a file with a few positioned reads, reads the whole
+//! `moov` box in one read and turns every `trak` sample table into a flat list of samples
+//! (decode order, byte position, size, DTS, PTS, key flag), without reading any media data.
+//!
+//! The timestamps are those that FFmpeg 5.1's mov demuxer (with its default options:
+//! `advanced_editlist=1`, `ignore_editlist=0`) gives to its packets, so that they can be compared
+//! with `ffprobe -show_packets`: the same `stts` corrections, `ctts` entry filtering, DTS shift
+//! for negative composition offsets, uncompressed-audio chunk grouping and edit-list handling
+//! (`mov_build_index` + `mov_fix_index`). Supported edit lists: none, one edit with a media time
+//! ≥ 0, or empty edits followed by one such edit; anything else is reported as the error
+//! "unsupported edit list" so that the caller can fall back to FFmpeg.
+//!
+//! Hostile input never panics and never makes this module allocate more than the file backs:
+//! every count is checked against its box size (or the file size) before any allocation.
+//!
+//! The parts, each reading one layer of the file:
+//! - `boxes`: the one box reader (big-endian fields, child boxes, MPEG-4 descriptors);
+//! - `top_level`: the top-level walk, `ftyp` brands, reading the `moov`;
+//! - `moov`: `moov` / `trak` / `mdia` boxes, track headers, languages and names;
+//! - `sample_entry`: the `stsd` entry (visual, audio, subtitle) and its codec configuration;
+//! - `tables`: the sample tables (`stts`, `ctts`, `stss`, `stsc`, `stsz`/`stz2`, `stco`/`co64`,
+//!   `sbgp`) and their cursors;
+//! - `samples`: FFmpeg's `mov_build_index`, the flat sample list;
+//! - `edit_list`: `elst` and FFmpeg's `mov_fix_index`, the edit applied to the samples;
+//! - `track`: the public result types ([`Mp4Index`], [`Mp4Track`], [`Mp4Sample`]).
+
+#![deny(unsafe_code)]
+
+mod boxes;
+mod edit_list;
+mod moov;
+mod sample_entry;
+mod samples;
+mod tables;
+mod top_level;
+mod track;
+
+#[cfg(test)]
+mod testutil;
+
+use std::fs::File;
+
+use crate::error::ParseResult;
+
+pub use track::{Mp4Index, Mp4Sample, Mp4Track};
+
+/// Reads the moov of an MP4/MOV/M4A file with a few positioned reads (walk top-level boxes by
+/// size; moov may sit after mdat; the whole moov is read in one read).
+///
+/// Errors (a clear reason): not ISO-BMFF (no ftyp/moov box at the top level), moov missing
+/// (truncated file), box sizes that overrun the file, sample data (pos+size) beyond the end of
+/// the file ("truncated"), corrupt tables, and constructs this reader leaves to FFmpeg
+/// ("unsupported edit list", several sample descriptions in use, compressed moov).
+pub fn read(file: &File, file_size: u64) -> ParseResult<Mp4Index> {
+    let (moov, brands) = top_level::read_moov(file, file_size)?;
+    moov::parse_moov(&moov, brands, file_size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+
+    #[test]
+    fn basic_video_track() {
+        let mut s = Spec::video(4);
+        s.ctts = Some(vec![vec![1, 1024], vec![1, 2048], vec![2, 512]]);
+        s.stss = Some(vec![1, 3]);
+        s.sizes = vec![10, 20, 30, 40];
+        s.stsc = vec![vec![1, 2, 1]];
+        s.chunks = vec![100, 200];
+        let ix = read_bytes(&file(&[s], 300, &[])).unwrap();
+        assert!(!ix.fragmented);
+        let t = &ix.tracks[0];
+        assert_eq!((t.track_id, &t.handler, t.timescale, t.width, t.height), (1, b"vide", 12800, 320, 240));
+        assert_eq!(t.language.as_deref(), Some("eng"));
+        assert_eq!(t.name.as_deref(), Some("Commentary"));
+        assert_eq!(t.config, vec![1, 0x64, 0, 0x1e]);
+        let got: Vec<(u64, u32, i64, i64, bool)> =
+            t.samples.iter().map(|s| (s.pos, s.size, s.dts, s.pts, s.key)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (100, 10, 0, 1024, true),
+                (110, 20, 512, 2560, false),
+                (200, 30, 1024, 1536, true),
+                (230, 40, 1536, 2048, false)
+            ]
+        );
+        assert_eq!(t.end_dts, 2048);
+    }
+
+    #[test]
+    fn bad_files() {
+        assert!(err_of(b"").contains("empty"));
+        assert!(err_of(b"hello, this is not a movie at all").contains("not an ISO-BMFF"));
+        let good = file(&[Spec::video(2)], 100, &[]);
+        let moov_at = good.windows(4).position(|w| w == b"moov").unwrap() - 4;
+        assert!(err_of(&good[..moov_at + 20]).contains("truncated"));
+        assert!(err_of(&good[..moov_at]).contains("no moov"));
+        // samples beyond the end of the file
+        let mut v = Spec::video(2);
+        v.chunks = vec![1 << 30];
+        assert!(err_of(&file(&[v], 100, &[])).contains("truncated"));
+    }
+
+    #[test]
+    fn absurd_counts_fail_cleanly() {
+        let patch = |kind: &[u8; 4], at: usize, value: u32| {
+            let mut f = file(&[Spec::video(3)], 100, &[]);
+            let p = f.windows(4).position(|w| w == kind).unwrap();
+            f[p + at..p + at + 4].copy_from_slice(&value.to_be_bytes());
+            read_bytes(&f)
+        };
+        for (kind, at) in [(b"stts", 8), (b"stsc", 8), (b"stco", 8), (b"stsz", 12), (b"stsd", 8)] {
+            for value in [u32::MAX, 0x8000_0000, 0x1000_0000] {
+                let r = patch(kind, at, value);
+                assert!(r.is_err(), "{} {value:#x}: {r:?}", String::from_utf8_lossy(kind));
+            }
+        }
+        // constant sample size with an absurd count
+        let r = patch(b"stsz", 8, 1);
+        assert!(r.is_ok());
+        let mut f = file(&[Spec::video(3)], 100, &[]);
+        let p = f.windows(4).position(|w| w == b"stsz").unwrap();
+        f[p + 8..p + 16].copy_from_slice(&words(&[1, u32::MAX]));
+        assert!(err_of(&f).contains("truncated"));
+        // a 64-bit box size far beyond the moov
+        let mut f = file(&[Spec::video(3)], 100, &[]);
+        let p = f.windows(4).position(|w| w == b"trak").unwrap();
+        f[p - 4..p].copy_from_slice(&1u32.to_be_bytes());
+        let _ = read_bytes(&f);
+    }
+
+    #[test]
+    fn random_corruption_never_panics() {
+        let mut v = Spec::video(6);
+        v.ctts = Some(vec![vec![2, 1024], vec![4, 0]]);
+        v.stss = Some(vec![1, 4]);
+        v.elst = Some(elst(0, &[(100, u32::MAX as i64), (1000, 1024)]));
+        let mut a = Spec::video(5);
+        a.handler = *b"soun";
+        a.entry = audio_entry(
+            b"mp4a",
+            2,
+            16,
+            48000,
+            &bx(
+                b"esds",
+                &[
+                    0, 0, 0, 0, 3, 25, 0, 1, 0, 4, 17, 0x40, 0x15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 2, 0x11, 0x90,
+                    6, 1, 2,
+                ],
+            ),
+        );
+        a.elst = Some(elst(0, &[(1000, 1024)]));
+        let base = file(&[v, a], 200, &[]);
+        let moov_at = base.windows(4).position(|w| w == b"moov").unwrap();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..3000 {
+            let mut f = base.clone();
+            for _ in 0..1 + rnd() % 4 {
+                let at = moov_at + (rnd() as usize) % (f.len() - moov_at);
+                f[at] = match rnd() % 4 {
+                    0 => 0,
+                    1 => 0xff,
+                    2 => f[at].wrapping_add(1),
+                    _ => rnd() as u8,
+                };
+            }
+            let _ = read_bytes(&f);
+        }
+        for len in moov_at..base.len() {
+            assert!(read_bytes(&base[..len]).is_err());
+        }
+    }
+}

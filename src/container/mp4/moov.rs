@@ -1,0 +1,267 @@
+//! The `moov` box: the movie header, each `trak` (track header, `mdia`, `edts`, `udta`, `tref`)
+//! collected into its boxes and turned into an [`Mp4Track`] (its sample entry, sample tables and
+//! edit list read by the sibling modules), plus languages and track names as FFmpeg reads them.
+
+use super::boxes::{be16, be24, be32, child, fourcc, set_once, Boxes};
+use super::edit_list::EditPlan;
+use super::sample_entry::{kind_of, parse_stsd, SampleEntry, NO_FOURCC};
+use super::samples::{build_index, MAX_SAMPLES};
+use super::tables::{collect_stbl, StblBoxes, Tables};
+use super::top_level::Brands;
+use super::track::{Mp4Index, Mp4Track};
+use crate::error::{ParseError, ParseResult};
+
+/// Most `tref/chap` track IDs read from one track.
+const MAX_CHAPTER_REFS: usize = 64;
+
+/// `tkhd` flag: the track is enabled.
+const TKHD_ENABLED: u32 = 1;
+
+/// What every track needs from the file and the movie header.
+#[derive(Clone, Copy)]
+struct FileCtx {
+    /// What the `ftyp` says.
+    brands: Brands,
+    /// Bytes in the file (sample data must lie inside).
+    file_size: u64,
+    /// Samples the track may still have (what `MAX_SAMPLES` leaves after the previous tracks).
+    sample_budget: u64,
+    /// `mvhd` timescale, when an `mvhd` came before the track.
+    movie_timescale: Option<u32>,
+}
+
+/// Every track of the `moov` payload `moov`.
+pub(super) fn parse_moov(moov: &[u8], brands: Brands, file_size: u64) -> ParseResult<Mp4Index> {
+    let mut ctx = FileCtx { brands, file_size, sample_budget: MAX_SAMPLES, movie_timescale: None };
+    let mut index = Mp4Index::default();
+    let mut chapter_ids = Vec::new();
+    for (kind, body) in Boxes::new(moov) {
+        match &kind {
+            b"mvhd" => ctx.movie_timescale = Some(parse_mvhd(body)?),
+            b"trak" => {
+                let boxes = collect_trak(body);
+                let ids = boxes.chapters.unwrap_or(&[]);
+                chapter_ids.extend(
+                    ids.chunks_exact(4).take(MAX_CHAPTER_REFS).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])),
+                );
+                let track =
+                    parse_track(&boxes, &ctx).map_err(|e| e.context(format_args!("track {}", index.tracks.len())))?;
+                ctx.sample_budget = ctx.sample_budget.saturating_sub(track.samples.len() as u64);
+                index.tracks.push(track);
+            }
+            b"mvex" => index.fragmented = true,
+            b"cmov" => return Err(ParseError::new("compressed moov (cmov) is not supported")),
+            _ => {}
+        }
+    }
+    for t in &mut index.tracks {
+        t.chapter = chapter_ids.contains(&t.track_id);
+    }
+    Ok(index)
+}
+
+/// The movie timescale (1 when invalid, as FFmpeg).
+fn parse_mvhd(body: &[u8]) -> ParseResult<u32> {
+    let at = if body.first() == Some(&1) { 20 } else { 12 };
+    let ts = be32(body, at).ok_or_else(|| ParseError::new("corrupt mvhd"))?;
+    Ok(if ts as i32 <= 0 { 1 } else { ts })
+}
+
+/// The boxes of one `trak` that matter, borrowed from the moov buffer.
+#[derive(Default)]
+struct TrakBoxes<'a> {
+    /// Track header.
+    tkhd: Option<&'a [u8]>,
+    /// Edit list (`edts/elst`).
+    elst: Option<&'a [u8]>,
+    /// Media header.
+    mdhd: Option<&'a [u8]>,
+    /// Handler reference.
+    hdlr: Option<&'a [u8]>,
+    /// `udta/name`.
+    udta_name: Option<&'a [u8]>,
+    /// `tref/chap` track IDs.
+    chapters: Option<&'a [u8]>,
+    /// The sample-table boxes.
+    stbl: StblBoxes<'a>,
+}
+
+/// The boxes of one `trak` that matter.
+fn collect_trak(trak: &[u8]) -> TrakBoxes<'_> {
+    let mut t = TrakBoxes::default();
+    for (kind, body) in Boxes::new(trak) {
+        match &kind {
+            b"tkhd" => set_once(&mut t.tkhd, body),
+            b"edts" => {
+                if let Some(e) = child(body, b"elst") {
+                    set_once(&mut t.elst, e);
+                }
+            }
+            b"mdia" => collect_mdia(body, &mut t),
+            b"udta" => {
+                if let Some(n) = child(body, b"name") {
+                    set_once(&mut t.udta_name, n);
+                }
+            }
+            b"tref" => {
+                if let Some(c) = child(body, b"chap") {
+                    set_once(&mut t.chapters, c);
+                }
+            }
+            _ => {}
+        }
+    }
+    t
+}
+
+/// The `mdia` boxes that matter, into `t`.
+fn collect_mdia<'a>(mdia: &'a [u8], t: &mut TrakBoxes<'a>) {
+    for (kind, body) in Boxes::new(mdia) {
+        match &kind {
+            b"mdhd" => set_once(&mut t.mdhd, body),
+            b"hdlr" => set_once(&mut t.hdlr, body),
+            b"minf" => {
+                if let Some(stbl) = child(body, b"stbl") {
+                    collect_stbl(stbl, &mut t.stbl);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One track: headers, sample entry, samples with the edit list applied.
+fn parse_track(b: &TrakBoxes<'_>, ctx: &FileCtx) -> ParseResult<Mp4Track> {
+    let mut track = Mp4Track::default();
+    apply_tkhd(b.tkhd, &mut track);
+    let mdhd = parse_mdhd(b.mdhd, ctx.movie_timescale)?;
+    track.timescale = mdhd.timescale;
+    track.language = mdhd.language;
+    let handler = b.hdlr.and_then(|h| fourcc(h, 8)).unwrap_or(NO_FOURCC);
+    track.handler = handler;
+    track.name = track_name(b.hdlr, b.udta_name, ctx.brands.isom);
+    let entry = match b.stbl.stsd {
+        Some(stsd) => parse_stsd(stsd, &handler, ctx.brands, track.timescale)?,
+        None => SampleEntry { kind: kind_of(&handler, &NO_FOURCC), ..SampleEntry::default() },
+    };
+    entry.fill_track(&mut track);
+    let tables = Tables::parse(&b.stbl, ctx.file_size)?;
+    let edit = EditPlan::parse(b.elst, ctx.movie_timescale, track.timescale)?;
+    let built = build_index(&tables, &entry, (ctx.file_size, ctx.sample_budget))?;
+    let (samples, end_dts) = built.finish(edit.as_ref(), &entry, track.timescale);
+    track.samples = samples;
+    track.end_dts = end_dts;
+    Ok(track)
+}
+
+/// Track ID and enabled flag from the `tkhd`.
+fn apply_tkhd(tkhd: Option<&[u8]>, track: &mut Mp4Track) {
+    let Some(t) = tkhd else { return };
+    let at = if t.first() == Some(&1) { 20 } else { 12 };
+    track.track_id = be32(t, at).unwrap_or(0);
+    track.default = be24(t, 1).is_some_and(|f| f & TKHD_ENABLED != 0);
+}
+
+/// What the `mdhd` gives.
+struct Mdhd {
+    /// Track timescale (1 when invalid).
+    timescale: u32,
+    /// Language, `None` for "und" or an unknown code.
+    language: Option<String>,
+}
+
+/// Timescale and language from the `mdhd` (the movie timescale without one).
+fn parse_mdhd(mdhd: Option<&[u8]>, movie_timescale: Option<u32>) -> ParseResult<Mdhd> {
+    let Some(m) = mdhd else {
+        // FFmpeg's fix_timescale: the movie timescale, else 1.
+        return Ok(Mdhd { timescale: movie_timescale.unwrap_or(1), language: None });
+    };
+    let version = *m.first().ok_or_else(|| ParseError::new("corrupt mdhd"))?;
+    if version > 1 {
+        return Err(ParseError::new(format!("unsupported mdhd version {version}")));
+    }
+    let (ts_at, lang_at) = if version == 1 { (20, 32) } else { (12, 20) };
+    let ts = be32(m, ts_at).ok_or_else(|| ParseError::new("corrupt mdhd"))?;
+    let timescale = if ts as i32 <= 0 { 1 } else { ts };
+    let language = be16(m, lang_at).and_then(language_code);
+    Ok(Mdhd { timescale, language })
+}
+
+/// FFmpeg's `ff_mov_lang_to_iso639`, with "und" mapped to `None`.
+fn language_code(code: u16) -> Option<String> {
+    let code = u32::from(code);
+    let lang = if code >= 0x400 && code != 0x7fff {
+        let c = |shift: u32| char::from(0x60 + ((code >> shift) & 0x1f) as u8);
+        [c(10), c(5), c(0)].iter().collect::<String>()
+    } else {
+        let mac = MAC_LANGUAGES.get(code as usize)?;
+        if mac.is_empty() {
+            return None;
+        }
+        (*mac).to_string()
+    };
+    (lang != "und").then_some(lang)
+}
+
+/// QuickTime (Macintosh) language codes, as FFmpeg maps them.
+const MAC_LANGUAGES: [&str; 139] = [
+    "eng", "fra", "ger", "ita", "dut", "sve", "spa", "dan", "por", "nor", "heb", "jpn", "ara", "fin", "gre", "ice",
+    "mlt", "tur", "hr ", "chi", "urd", "hin", "tha", "kor", "lit", "pol", "hun", "est", "lav", "smi", "fo ", "per",
+    "rus", "chi", "", "iri", "alb", "ron", "ces", "slk", "slv", "yid", "sr ", "mac", "bul", "ukr", "bel", "uzb", "kaz",
+    "aze", "aze", "arm", "geo", "mol", "kir", "tgk", "tuk", "mon", "", "pus", "kur", "kas", "snd", "tib", "nep", "san",
+    "mar", "ben", "asm", "guj", "pa ", "ori", "mal", "kan", "tam", "tel", "sin", "bur", "khm", "lao", "vie", "ind",
+    "tgl", "may", "may", "amh", "tir", "orm", "som", "swa", "kin", "run", "nya", "mlg", "epo", "", "", "", "", "", "",
+    "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "wel",
+    "baq", "cat", "lat", "que", "grn", "aym", "tat", "uig", "dzo", "jav",
+];
+
+/// Track title: the `hdlr` name unless empty or a default "...Handler", else `udta/name`.
+fn track_name(hdlr: Option<&[u8]>, udta_name: Option<&[u8]>, isom: bool) -> Option<String> {
+    let from_hdlr = hdlr.and_then(|h| h.get(24..)).and_then(|raw| hdlr_name(raw, isom));
+    from_hdlr.or_else(|| udta_name.and_then(|raw| usable_name(c_string(raw))))
+}
+
+/// The `hdlr` name (C string, or QuickTime Pascal string), if usable.
+fn hdlr_name(raw: &[u8], isom: bool) -> Option<String> {
+    let mut s = c_string(raw);
+    // QuickTime stores a Pascal string: FFmpeg skips its length byte.
+    if !isom && !s.is_empty() && s[0] < 0x80 && usize::from(s[0]) + 1 == raw.len() {
+        s = &s[1..];
+    }
+    usable_name(s)
+}
+
+/// The bytes before the first NUL.
+fn c_string(raw: &[u8]) -> &[u8] {
+    raw.split(|&b| b == 0).next().unwrap_or(&[])
+}
+
+/// A name unless blank or a default "...Handler".
+fn usable_name(s: &[u8]) -> Option<String> {
+    let s = String::from_utf8_lossy(s);
+    let t = s.trim();
+    (!t.is_empty() && !s.ends_with("Handler")).then(|| s.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn languages_and_names() {
+        assert_eq!(language_code(0x15c7).as_deref(), Some("eng"));
+        assert_eq!(language_code(0x55c4), None); // "und"
+        assert_eq!(language_code(0).as_deref(), Some("eng"));
+        assert_eq!(language_code(0x7fff), None);
+        assert_eq!(hdlr_name(b"SoundHandler\0", true), None);
+        assert_eq!(hdlr_name(b"\x07English", false).as_deref(), Some("English"));
+        assert_eq!(hdlr_name(b"  \0", true), None);
+    }
+
+    #[test]
+    fn mvex_marks_fragmented() {
+        let ix = read_bytes(&file(&[Spec::video(1)], 100, &bx(b"mvex", &[]))).unwrap();
+        assert!(ix.fragmented);
+    }
+}

@@ -1,0 +1,165 @@
+//! The top level of an ISO-BMFF file, walked with a few positioned reads: box headers read from
+//! the file by size, the `ftyp` brands ([`Brands`]), where the `moov` is, and [`read_moov`],
+//! which reads the whole `moov` in one read (it may sit after the `mdat`).
+
+use std::fs::File;
+
+use super::boxes::{fourcc_str, BOX_HEADER, LARGE_BOX_HEADER, SIZE_64_BIT, SIZE_TO_END};
+use crate::container::read;
+use crate::error::{ParseError, ParseResult};
+
+/// Largest `moov` box that is read into memory.
+const MAX_MOOV: u64 = 512 << 20;
+
+/// Most top-level boxes walked before the moov.
+const MAX_TOP_LEVEL_BOXES: usize = 100_000;
+
+/// Top-level boxes accepted as the first box of a file.
+const FIRST_BOXES: [&[u8; 4]; 10] =
+    [b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid", b"styp", b"sidx"];
+
+/// Fills `buf` from byte `pos` of the file, through the one positioned read.
+fn read_at(file: &File, buf: &mut [u8], pos: u64) -> ParseResult<()> {
+    read::read_exact_at(file, pos, buf).map_err(|e| ParseError::new(format!("read error at byte {pos}: {e}")))
+}
+
+/// What the `ftyp` box says that matters to FFmpeg's parsing.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Brands {
+    /// Major brand present and not "qt  " (FFmpeg's `isom`).
+    pub(super) isom: bool,
+    /// "qt  " among the compatible brands.
+    pub(super) qt_compatible: bool,
+}
+
+/// The QuickTime brand.
+const BRAND_QT: &[u8; 4] = b"qt  ";
+
+/// Most bytes of an `ftyp` read (its brands).
+const MAX_FTYP_READ: u64 = 4096;
+
+/// Result of the top-level walk.
+struct TopLevel {
+    /// What the `ftyp` before the `moov` says (defaults without one).
+    brands: Brands,
+    /// Absolute offset of the `moov` payload.
+    moov_pos: u64,
+    /// Bytes of the `moov` payload.
+    moov_len: u64,
+}
+
+/// One box header read from the file.
+struct FileBox {
+    /// Box type.
+    kind: [u8; 4],
+    /// Box size, header included.
+    size: u64,
+    /// Header size (8, or 16 with a 64-bit size).
+    header: u64,
+}
+
+/// Walks the top-level boxes up to the `moov`: the brands and where the `moov` payload is.
+fn scan_top_level(file: &File, file_size: u64) -> ParseResult<TopLevel> {
+    if file_size == 0 {
+        return Err(ParseError::new("not an ISO-BMFF file: empty file"));
+    }
+    let mut brands = Brands::default();
+    let mut pos = 0u64;
+    for _ in 0..MAX_TOP_LEVEL_BOXES {
+        if pos >= file_size {
+            break;
+        }
+        let b = read_file_box(file, pos, file_size)?;
+        if pos == 0 && !FIRST_BOXES.contains(&&b.kind) {
+            return Err(ParseError::new("not an ISO-BMFF file: no ftyp or moov box at the start"));
+        }
+        if b.size > file_size - pos {
+            return Err(overrun_reason(&b, pos, file_size));
+        }
+        match &b.kind {
+            b"ftyp" => brands = read_ftyp(file, pos + b.header, b.size - b.header)?,
+            b"moov" => return moov_location(brands, pos, &b),
+            _ => {}
+        }
+        pos += b.size;
+    }
+    if pos < file_size {
+        return Err(ParseError::new(format!("no moov box in the first {MAX_TOP_LEVEL_BOXES} top-level boxes")));
+    }
+    Err(ParseError::new("truncated file: no moov box"))
+}
+
+/// Why a top-level box that runs past the end of the file is an error.
+fn overrun_reason(b: &FileBox, pos: u64, file_size: u64) -> ParseError {
+    let (size, kind) = (b.size, fourcc_str(&b.kind));
+    let what = if &b.kind == b"moov" { "the moov box".to_string() } else { format!("no moov box; box '{kind}'") };
+    ParseError::new(format!(
+        "truncated file: {what} at byte {pos} ({size} bytes) runs past the end of the file ({file_size} bytes)"
+    ))
+}
+
+/// Where the `moov` payload is, if it is not too large to read.
+fn moov_location(brands: Brands, pos: u64, b: &FileBox) -> ParseResult<TopLevel> {
+    let len = b.size - b.header;
+    if len > MAX_MOOV {
+        return Err(ParseError::new(format!("moov box too large ({len} bytes)")));
+    }
+    Ok(TopLevel { brands, moov_pos: pos + b.header, moov_len: len })
+}
+
+/// The box header at `pos`.
+fn read_file_box(file: &File, pos: u64, file_size: u64) -> ParseResult<FileBox> {
+    let left = file_size - pos;
+    if left < BOX_HEADER as u64 {
+        return Err(if pos == 0 {
+            ParseError::new("not an ISO-BMFF file: too short")
+        } else {
+            ParseError::new(format!("truncated file: no moov box ({left} stray bytes at the end)"))
+        });
+    }
+    let mut h = [0u8; LARGE_BOX_HEADER];
+    let n = if left >= LARGE_BOX_HEADER as u64 { LARGE_BOX_HEADER } else { BOX_HEADER };
+    read_at(file, &mut h[..n], pos)?;
+    let kind = [h[4], h[5], h[6], h[7]];
+    let size32 = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
+    let (size, header) = match size32 {
+        SIZE_TO_END => (left, BOX_HEADER as u64),
+        SIZE_64_BIT if n == LARGE_BOX_HEADER => {
+            (u64::from_be_bytes([h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]]), LARGE_BOX_HEADER as u64)
+        }
+        SIZE_64_BIT => return Err(ParseError::new(format!("truncated file: box header at byte {pos} cut"))),
+        s => (u64::from(s), BOX_HEADER as u64),
+    };
+    if size < header {
+        if pos == 0 {
+            return Err(ParseError::new("not an ISO-BMFF file: invalid first box"));
+        }
+        return Err(ParseError::new(format!(
+            "corrupt file: box '{}' at byte {pos} has size {size}",
+            fourcc_str(&kind)
+        )));
+    }
+    Ok(FileBox { kind, size, header })
+}
+
+/// The brands of the `ftyp` payload at `pos` (`len` bytes).
+fn read_ftyp(file: &File, pos: u64, len: u64) -> ParseResult<Brands> {
+    let mut buf = vec![0u8; len.min(MAX_FTYP_READ) as usize];
+    read_at(file, &mut buf, pos)?;
+    let major = buf.get(0..4);
+    let isom = major.is_some_and(|m| m != BRAND_QT);
+    // Major brand, minor version, then the compatible brands.
+    let qt_compatible = buf.get(8..).unwrap_or(&[]).chunks_exact(4).any(|c| c == BRAND_QT);
+    Ok(Brands { isom, qt_compatible })
+}
+
+/// Reads the whole `moov` payload (one read) and the brands of the `ftyp` before it.
+pub(super) fn read_moov(file: &File, file_size: u64) -> ParseResult<(Vec<u8>, Brands)> {
+    let top = scan_top_level(file, file_size)?;
+    let len = usize::try_from(top.moov_len).map_err(|_| ParseError::new("moov box too large"))?;
+    let mut moov: Vec<u8> = Vec::with_capacity(len);
+    crate::util::memhint::huge_pages(&moov);
+    moov.resize(len, 0);
+    read_at(file, &mut moov, top.moov_pos)?;
+    Ok((moov, top.brands))
+}
