@@ -18,6 +18,8 @@ use crate::error::{Error, ErrorKind, Result};
 pub const MP4_FORMAT_NAME: &str = "mov,mp4,m4a,3gp,3g2,mj2";
 /// How the name of FFmpeg's Matroska (and WebM) demuxer begins (`matroska,webm`).
 pub const MATROSKA_FORMAT_PREFIX: &str = "matroska";
+/// How the name of FFmpeg's ISO-BMFF demuxer begins ([`MP4_FORMAT_NAME`]).
+const MP4_FORMAT_PREFIX: &str = "mov,";
 
 /// One entry of a container's own index (MP4 sample table, Matroska Cues).
 #[derive(Clone, Copy, Debug)]
@@ -88,7 +90,7 @@ impl Demuxer {
         }
         // SAFETY: ctx was opened successfully and is owned by the Input from here on.
         let input = unsafe { Input::wrap(ctx) };
-        let is_matroska = input.format().name().starts_with("matroska");
+        let is_matroska = input.format().name().starts_with(MATROSKA_FORMAT_PREFIX);
         let mut demuxer = Demuxer { input, is_matroska, probed: false };
         if probe_streams || demuxer.needs_probe() {
             demuxer.probe()?;
@@ -136,7 +138,7 @@ impl Demuxer {
 
     /// True for the ISO-BMFF demuxer, whose index holds every sample.
     pub fn is_mp4_family(&self) -> bool {
-        self.format_name().starts_with("mov,")
+        self.format_name().starts_with(MP4_FORMAT_PREFIX)
     }
 
     /// Container duration in microseconds, if known.
