@@ -8,6 +8,8 @@
 //!   [`ErrorKind::InvalidMedia`] [`Error`] through `?` (or [`Error::from_parse`] with another
 //!   kind), with the caller adding the file and stream as context.
 
+#![deny(unsafe_code)]
+
 use std::fmt;
 use std::sync::Arc;
 

@@ -765,6 +765,49 @@ fn unsafe_without_safety(file: &str, text: &str) -> Vec<String> {
     out
 }
 
+/// True when an inner `#![deny(unsafe_code)]` or `#![forbid(unsafe_code)]` stands in `text`.
+fn denies_unsafe_code(text: &str) -> bool {
+    let toks = lex(&strip(text));
+    (0..toks.len()).any(|i| {
+        is_punct(toks.get(i), '#')
+            && is_punct(toks.get(i + 1), '!')
+            && is_punct(toks.get(i + 2), '[')
+            && (is_ident(toks.get(i + 3), "deny") || is_ident(toks.get(i + 3), "forbid"))
+            && is_punct(toks.get(i + 4), '(')
+            && toks[i + 4..matching(&toks, i + 4)].iter().any(|t| ident(Some(t)) == Some("unsafe_code"))
+    })
+}
+
+/// Files with no `unsafe` of their own that no `#![deny(unsafe_code)]` covers (in the file, or
+/// in the `mod.rs` of a folder above it): unsafe code could be added there unnoticed. A folder's
+/// `mod.rs` whose folder holds unsafe code is exempt (its attribute would cover those files too).
+fn safe_files_without_unsafe_code_denied(tree: &[(String, String)]) -> Vec<String> {
+    let has_unsafe = |text: &str| lex(&strip(text)).iter().any(|t| ident(Some(t)) == Some("unsafe"));
+    let text_of = |f: &str| tree.iter().find(|(g, _)| g == f).map(|(_, t)| t.as_str());
+    let mut out = Vec::new();
+    for (file, text) in tree {
+        if file == "lib.rs" || has_unsafe(text) {
+            continue;
+        }
+        if let Some(dir) = file.strip_suffix("/mod.rs") {
+            let prefix = format!("{dir}/");
+            if tree.iter().any(|(f, t)| f.starts_with(&prefix) && has_unsafe(t)) {
+                continue;
+            }
+        }
+        let mut covering = vec![file.clone()];
+        let mut dir = file.rsplit_once('/').map(|(d, _)| d.to_string());
+        while let Some(d) = dir {
+            covering.push(format!("{d}/mod.rs"));
+            dir = d.rsplit_once('/').map(|(p, _)| p.to_string());
+        }
+        if !covering.iter().any(|f| text_of(f).is_some_and(denies_unsafe_code)) {
+            out.push(format!("src/{file}: no unsafe code, but no `#![deny(unsafe_code)]` covers it"));
+        }
+    }
+    out
+}
+
 /// True when an `allow(…)` attribute in `text` names `lint`.
 fn allows(text: &str, lint: &str) -> bool {
     let toks = lex(&strip(text));
@@ -856,6 +899,34 @@ fn no_crate_wide_unsafe_op_allowance() {
         !allows(&lib, "unsafe_op_in_unsafe_fn"),
         "src/lib.rs allows unsafe operations in unsafe fns crate-wide; \
          each module denies it and wraps them in `unsafe {{ }}` with a `// SAFETY:` comment"
+    );
+}
+
+#[test]
+fn files_without_unsafe_deny_it() {
+    let (tree, _) = real_graph();
+    let bad = safe_files_without_unsafe_code_denied(&tree);
+    assert!(bad.is_empty(), "{}", report("files that could gain unsafe code unnoticed", &bad));
+}
+
+#[test]
+fn checker_sees_which_files_deny_unsafe_code() {
+    let t = tree(&[
+        ("a/mod.rs", "#![deny(unsafe_code)]\nmod b;\n"),
+        ("a/b.rs", "fn f() {}\n"),
+        ("c/mod.rs", "// #![deny(unsafe_code)] in a comment does not count\nmod d;\n"),
+        ("c/d.rs", "fn g() {}\n"),
+        ("e.rs", "fn h() { unsafe { x() } }\n"),
+        ("f/mod.rs", "mod g;\n"),
+        ("f/g.rs", "fn k() { unsafe { y() } }\n"),
+    ]);
+    let bad = safe_files_without_unsafe_code_denied(&t);
+    assert_eq!(
+        bad,
+        vec![
+            "src/c/mod.rs: no unsafe code, but no `#![deny(unsafe_code)]` covers it",
+            "src/c/d.rs: no unsafe code, but no `#![deny(unsafe_code)]` covers it"
+        ]
     );
 }
 
