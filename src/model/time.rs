@@ -36,6 +36,12 @@ pub fn rescale(a: i64, b: i64, c: i64) -> i64 {
     crate::util::time::rescale_i128(a.into(), b.into(), c.into()) as i64
 }
 
+/// `a * b / c` rounded to nearest like [`rescale`], or `None` when the result does not fit in
+/// `i64` (where [`rescale`] would wrap).
+pub fn rescale_checked(a: i64, b: i64, c: i64) -> Option<i64> {
+    i64::try_from(crate::util::time::rescale_i128(a.into(), b.into(), c.into())).ok()
+}
+
 /// `a * b / c` rounded down (towards negative infinity), in 128-bit; `c` must be positive.
 pub fn rescale_floor(a: i64, b: i64, c: i64) -> i64 {
     if c <= 0 {

@@ -13,7 +13,7 @@ use super::classify::classify;
 use super::vtt_text::{ass_event_to_webvtt, is_visibly_empty, plain_text_to_webvtt};
 use crate::error::{Error, ParseError, ParseResult, Result};
 use crate::model::cues::{Cue, CueTrack};
-use crate::model::time::rescale;
+use crate::model::time::rescale_checked;
 
 /// Duration given to a cue that has no duration and no later cue to end at.
 const DEFAULT_OPEN_CUE_US: i64 = 5_000_000;
@@ -171,16 +171,11 @@ fn subtitle_header(decoder: &ffmpeg::decoder::Subtitle) -> String {
 
 /// A timestamp in `time_base` units to microseconds, exactly as FFmpeg's
 /// `av_rescale_q(value, time_base, AV_TIME_BASE_Q)`: rounded to nearest, half
-/// away from zero (which [`rescale`] does), and `i64::MIN` (`AV_NOPTS_VALUE`)
-/// when the result does not fit in `i64` (where [`rescale`] would wrap).
-/// `time_base` is positive (checked in [`CueExtractor::new`]).
+/// away from zero, and `i64::MIN` (`AV_NOPTS_VALUE`) when the result does not
+/// fit in `i64`. `time_base` is positive (checked in [`CueExtractor::new`]).
 fn ticks_to_us(value: i64, time_base: ffmpeg::Rational) -> i64 {
     let (b, c) = (i64::from(time_base.numerator()) * US_PER_SECOND, i64::from(time_base.denominator()));
-    let magnitude = (i128::from(value).abs() * i128::from(b) + i128::from(c / 2)) / i128::from(c);
-    if magnitude > i128::from(i64::MAX) {
-        return i64::MIN;
-    }
-    rescale(value, b, c)
+    rescale_checked(value, b, c).unwrap_or(i64::MIN)
 }
 
 /// An `AVSubtitle` that is freed (`avsubtitle_free`) when dropped.
