@@ -1,8 +1,8 @@
 //! Generates `include/hls.h` from the C API module `src/ffi/` only (cbindgen follows its `mod`
 //! declarations; nothing else of the crate reaches the header), with the `HLS_VERSION_*` macros
 //! from Cargo.toml's version. CI fails when the committed header is stale. Also gives the shared
-//! library its soname, and writes a `libhls.pc` for C programs built against the uninstalled
-//! library.
+//! library its soname, and writes `hls.pc` (and `libhls.pc`) for programs built against the
+//! uninstalled library.
 
 use std::path::{Path, PathBuf};
 
@@ -63,8 +63,9 @@ fn version_macros() -> String {
     )
 }
 
-/// For C programs built against the uninstalled library (tests, examples): a `libhls.pc` and a
-/// `libhls.so.0` link beside `libhls.so` in the profile directory (target/<profile>/).
+/// For programs built against the uninstalled library (tests, examples, the Go and Python
+/// bindings): `hls.pc` (the name the installed library uses too; `libhls.pc`, its older name, is
+/// kept) and a `libhls.so.0` link beside `libhls.so` in the profile directory (target/<profile>/).
 fn write_pkg_config_and_soname_link(dir: &Path) {
     let Ok(out) = std::env::var("OUT_DIR") else { return };
     // OUT_DIR = target/<profile>/build/<pkg>-<hash>/out
@@ -77,7 +78,9 @@ fn write_pkg_config_and_soname_link(dir: &Path) {
         profile_dir.display()
     );
     let _ = std::fs::create_dir_all(profile_dir.join("pkgconfig"));
-    let _ = std::fs::write(profile_dir.join("pkgconfig").join("libhls.pc"), pc);
+    for name in ["hls.pc", "libhls.pc"] {
+        let _ = std::fs::write(profile_dir.join("pkgconfig").join(name), &pc);
+    }
     let link = profile_dir.join(format!("libhls.so.{major}"));
     if std::fs::symlink_metadata(&link).is_err() {
         let _ = std::os::unix::fs::symlink("libhls.so", &link);

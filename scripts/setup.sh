@@ -34,6 +34,8 @@ declare -A PKG_CMD=(
     [python3]=python3
     [jq]=jq
     [mkvtoolnix]=mkvmerge
+    [golang-go]=go
+    [python3-venv]=''
 )
 # Keep a stable install order (associative arrays are unordered).
 PACKAGES=(
@@ -43,6 +45,7 @@ PACKAGES=(
     clang libclang-dev pkg-config gcc make
     valgrind python3 jq
     mkvtoolnix
+    golang-go python3-venv
 )
 if [[ ${LIBHLS_BROWSER:-0} == 1 ]]; then
     PKG_CMD[chromium]=chromium
