@@ -39,6 +39,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --release --locked --no-deps || failed+=("c
 
 cargo test --release --locked --no-fail-fast -- --test-threads=2 || failed+=("cargo test")
 
+# The installable C library: install into a temp prefix, build the C examples from pkg-config alone.
+scripts/install-test.sh || failed+=("scripts/install-test.sh")
+
 if [[ -n "${LIBHLS_LONG:-}" ]]; then
     cargo bench --bench hls_bench || failed+=("cargo bench")
 fi
