@@ -42,6 +42,10 @@ cargo test --release --locked --no-fail-fast -- --test-threads=2 || failed+=("ca
 # The installable C library: install into a temp prefix, build the C examples from pkg-config alone.
 scripts/install-test.sh || failed+=("scripts/install-test.sh")
 
+# Language bindings: the Go package (go vet, gofmt, go test -race) and the Python package
+# (pip install into a fresh venv, pytest from there).
+bindings/go/test.sh || failed+=("bindings/go/test.sh")
+
 if [[ -n "${LIBHLS_LONG:-}" ]]; then
     cargo bench --bench hls_bench || failed+=("cargo bench")
 fi

@@ -1,0 +1,3 @@
+module libhls.dev/hls
+
+go 1.19

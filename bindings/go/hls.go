@@ -1,0 +1,280 @@
+package hls
+
+/*
+#cgo pkg-config: hls
+#include <hls.h>
+*/
+import "C"
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// Version is the version of the libhls library loaded at run time, e.g. "0.1.0".
+func Version() string { return C.GoString(C.hls_version()) }
+
+// HeaderVersion is the version of hls.h this package was compiled against.
+const HeaderVersion = C.HLS_VERSION_STRING
+
+// TranscodePolicy says which audio tracks libhls serves as AAC made on demand.
+type TranscodePolicy int
+
+// The transcode policies (HlsTranscodePolicy in hls.h).
+const (
+	// TranscodeUnplayable (the default) transcodes to AAC only what HLS players can't play
+	// (DTS, TrueHD, Vorbis, PCM, ...).
+	TranscodeUnplayable TranscodePolicy = C.HLS_TRANSCODE_UNPLAYABLE
+	// TranscodeBrowserSafe also transcodes FLAC, Opus, AC-3, E-AC-3 and MP3.
+	TranscodeBrowserSafe TranscodePolicy = C.HLS_TRANSCODE_BROWSER_SAFE
+	// TranscodeNever never transcodes: unplayable audio tracks are not served.
+	TranscodeNever TranscodePolicy = C.HLS_TRANSCODE_NEVER
+	// TranscodeAddAAC is TranscodeUnplayable plus an AAC rendition ("tNa.m3u8") beside every
+	// AC-3/E-AC-3 track.
+	TranscodeAddAAC TranscodePolicy = C.HLS_TRANSCODE_ADD_AAC
+)
+
+func (p TranscodePolicy) String() string {
+	switch p {
+	case TranscodeUnplayable:
+		return "TranscodeUnplayable"
+	case TranscodeBrowserSafe:
+		return "TranscodeBrowserSafe"
+	case TranscodeNever:
+		return "TranscodeNever"
+	case TranscodeAddAAC:
+		return "TranscodeAddAAC"
+	}
+	return fmt.Sprintf("TranscodePolicy(%d)", int(p))
+}
+
+// config is the HlsConfig being built by NewContext's options.
+type config struct {
+	c *C.HlsConfig
+}
+
+// Option is a setting for NewContext. An invalid value makes NewContext fail with an *Error
+// (ErrInvalidArgument) naming the option.
+type Option func(*config) error
+
+func setterError(st C.enum_HlsStatus, what string) error {
+	if st == C.HLS_OK {
+		return nil
+	}
+	return statusError(st, what+": "+Status(st).Description())
+}
+
+func millis(d time.Duration, what string) (uint64, error) {
+	if d < 0 || d%time.Millisecond != 0 {
+		return 0, invalidArgument(fmt.Sprintf("%s: %v is not a whole, non-negative number of milliseconds", what, d))
+	}
+	return uint64(d / time.Millisecond), nil
+}
+
+// WithSegmentDuration sets the target segment duration (default 6s; 1s to 60s, whole
+// milliseconds).
+func WithSegmentDuration(d time.Duration) Option {
+	return func(c *config) error {
+		what := fmt.Sprintf("WithSegmentDuration(%v)", d)
+		ms, err := millis(d, what)
+		if err != nil {
+			return err
+		}
+		if ms > math.MaxUint32 {
+			return invalidArgument(what + ": out of range")
+		}
+		return setterError(C.hls_config_set_segment_duration_ms(c.c, C.uint32_t(ms)), what)
+	}
+}
+
+// WithCacheBytes sets the byte budget of the context-wide segment cache (default 256 MiB; 0
+// disables caching).
+func WithCacheBytes(n uint64) Option {
+	return func(c *config) error {
+		return setterError(C.hls_config_set_cache_bytes(c.c, C.uint64_t(n)), fmt.Sprintf("WithCacheBytes(%d)", n))
+	}
+}
+
+// WithIdleMedia sets how many closed media stay indexed for reuse, and for how long (defaults
+// 64 and 5 minutes; whole milliseconds).
+func WithIdleMedia(maxCount int, ttl time.Duration) Option {
+	return func(c *config) error {
+		what := fmt.Sprintf("WithIdleMedia(%d, %v)", maxCount, ttl)
+		if maxCount < 0 || uint64(maxCount) > math.MaxUint32 {
+			return invalidArgument(what + ": count out of range")
+		}
+		ms, err := millis(ttl, what)
+		if err != nil {
+			return err
+		}
+		return setterError(C.hls_config_set_idle_media(c.c, C.uint32_t(maxCount), C.uint64_t(ms)), what)
+	}
+}
+
+// WithTranscodePolicy sets which audio tracks are served as AAC (default TranscodeUnplayable).
+func WithTranscodePolicy(p TranscodePolicy) Option {
+	return func(c *config) error {
+		what := fmt.Sprintf("WithTranscodePolicy(%v)", p)
+		if int64(p) != int64(C.int(p)) {
+			return invalidArgument(what + ": out of range")
+		}
+		return setterError(C.hls_config_set_transcode_policy(c.c, C.int(p)), what)
+	}
+}
+
+// WithAAC sets the AAC bitrate in bit/s for a stereo output (default 128000; 32000 to 512000;
+// 5.1 uses 3x) and whether 5.1 sources stay 5.1 (keepSurround) instead of a stereo downmix.
+func WithAAC(bitrate int, keepSurround bool) Option {
+	return func(c *config) error {
+		what := fmt.Sprintf("WithAAC(%d, %v)", bitrate, keepSurround)
+		if bitrate < 0 || uint64(bitrate) > math.MaxUint32 {
+			return invalidArgument(what + ": bitrate out of range")
+		}
+		return setterError(C.hls_config_set_aac(c.c, C.uint32_t(bitrate), cBool(keepSurround)), what)
+	}
+}
+
+// WithContainerIndex sets whether Matroska files are indexed from their Cues (true, the
+// default) or by reading every packet once (false). Both give the same output.
+func WithContainerIndex(enabled bool) Option {
+	return func(c *config) error {
+		return setterError(C.hls_config_set_use_container_index(c.c, cBool(enabled)), fmt.Sprintf("WithContainerIndex(%v)", enabled))
+	}
+}
+
+func cBool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// cString returns s as a NUL-terminated string in Go memory that holds no Go pointers (so it
+// may be passed to C, which borrows it for the call only), or ErrInvalidArgument if s contains
+// a NUL byte. Keep the returned slice alive (runtime.KeepAlive) until the call returns.
+func cString(s, what string) ([]byte, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, invalidArgument(fmt.Sprintf("%s %q contains a NUL byte", what, s))
+	}
+	b := make([]byte, len(s)+1)
+	copy(b, s)
+	return b, nil
+}
+
+func cPtr(b []byte) *C.char { return (*C.char)(unsafe.Pointer(&b[0])) }
+
+// Context is the libhls engine: configuration, registry of opened media, segment cache. Make
+// one per process and share it between goroutines.
+type Context struct {
+	mu  sync.RWMutex // read-held by calls using c; write-held by Close
+	ptr *C.HlsContext
+}
+
+// NewContext creates a context with the given options (defaults: 6 s segments, 256 MiB cache).
+func NewContext(opts ...Option) (*Context, error) {
+	cfg := config{c: C.hls_config_new()}
+	if cfg.c == nil {
+		return nil, &Error{Status: StatusInternal, Message: "hls_config_new: out of memory"}
+	}
+	defer C.hls_config_free(cfg.c)
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	p := C.hls_context_new(cfg.c)
+	if p == nil {
+		return nil, &Error{Status: StatusInternal, Message: "hls_context_new failed"}
+	}
+	c := &Context{ptr: p}
+	runtime.SetFinalizer(c, (*Context).Close)
+	return c, nil
+}
+
+// Close frees the context. Media opened from it stay valid until they are closed. Safe to call
+// twice; it waits for calls on the context in progress.
+func (c *Context) Close() error {
+	c.mu.Lock()
+	p := c.ptr
+	c.ptr = nil
+	c.mu.Unlock()
+	if p != nil {
+		runtime.SetFinalizer(c, nil)
+		C.hls_context_free(p)
+	}
+	return nil
+}
+
+// Open opens and indexes the media file at path. Concurrent opens of one file index it once;
+// reopening an unchanged, already indexed file costs one stat. Close the Media when done.
+func (c *Context) Open(path string) (*Media, error) {
+	cpath, err := cString(path, "path")
+	if err != nil {
+		return nil, err
+	}
+	var m *C.HlsMedia
+	var cerr *C.HlsError
+	c.mu.RLock()
+	if c.ptr == nil {
+		c.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	st := C.hls_open_ex(c.ptr, cPtr(cpath), &m, &cerr)
+	c.mu.RUnlock()
+	runtime.KeepAlive(cpath)
+	if st != C.HLS_OK {
+		return nil, takeError(st, cerr)
+	}
+	media := &Media{ptr: m}
+	runtime.SetFinalizer(media, (*Media).Close)
+	return media, nil
+}
+
+// Stats are the counters of a context (hls_context_stats_json).
+type Stats struct {
+	CacheHits       uint64 `json:"cache_hits"`
+	CacheMisses     uint64 `json:"cache_misses"`
+	CacheBytes      uint64 `json:"cache_bytes"`
+	CacheEntries    uint64 `json:"cache_entries"`
+	CacheBudget     uint64 `json:"cache_budget"`
+	Evictions       uint64 `json:"evictions"`
+	Generations     uint64 `json:"generations"`
+	SharedWaits     uint64 `json:"shared_waits"`
+	Opens           uint64 `json:"opens"`
+	Indexings       uint64 `json:"indexings"`
+	OpenReuses      uint64 `json:"open_reuses"`
+	IndexTimeUS     uint64 `json:"index_time_us"`
+	MediaRegistered uint64 `json:"media_registered"`
+	MediaIdle       uint64 `json:"media_idle"`
+}
+
+// Stats returns the context's cache and engine counters.
+func (c *Context) Stats() (Stats, error) {
+	var s Stats
+	var buf C.HlsBuffer
+	c.mu.RLock()
+	if c.ptr == nil {
+		c.mu.RUnlock()
+		return s, ErrClosed
+	}
+	st := C.hls_context_stats_json(c.ptr, &buf)
+	c.mu.RUnlock()
+	if st != C.HLS_OK {
+		return s, statusError(st, "hls_context_stats_json")
+	}
+	err := json.Unmarshal(cBytes(&buf), &s)
+	C.hls_free_buffer(&buf)
+	if err != nil {
+		return s, &Error{Status: StatusInternal, Message: "stats JSON: " + err.Error()}
+	}
+	return s, nil
+}
