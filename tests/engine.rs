@@ -139,6 +139,29 @@ fn closed_media_stay_indexed_and_reopen_costs_no_indexing() {
 }
 
 #[test]
+fn without_idle_retention_closed_media_leave_no_registry_entry() {
+    // SAFETY: plain C API use; every object is freed below.
+    let ctx = unsafe {
+        let cfg = hls_config_new();
+        assert_eq!(hls_config_set_idle_media(cfg, 8, 0), HlsStatus::HLS_OK);
+        let ctx = hls_context_new(cfg);
+        hls_config_free(cfg);
+        Ctx(ctx)
+    };
+    for i in 0..20 {
+        let path = work_copy(&format!("no_idle_{i}.mp4"), "h264_aac.mp4");
+        let m = ctx.open(&path).expect("open");
+        assert!(get(m, "master.m3u8").is_ok());
+        // SAFETY: handle from hls_open.
+        unsafe { hls_close(m) };
+    }
+    let s = ctx.stats();
+    assert_eq!(s["media_registered"], 0, "20 distinct files opened and closed with a TTL of 0: {s}");
+    assert_eq!(s["media_idle"], 0, "{s}");
+    assert_eq!(s["indexings"], 20, "{s}");
+}
+
+#[test]
 fn concurrent_first_opens_index_once_and_share_the_result() {
     let path = work_copy("single_flight.mkv", "multi_audio.mkv");
     let ctx = Ctx::new(8 << 20);

@@ -165,7 +165,13 @@ impl Context {
             }
             dropped.extend(reg.idle.pop_lru());
         }
-        if !ttl.is_zero() {
+        if ttl.is_zero() {
+            // Nothing is kept: this is the last handle (it drops on return), so forget its slot
+            // now, or every distinct path ever opened would keep an entry.
+            if matches!(reg.live.get(&key), Some(Slot::Ready(w)) if w.ptr_eq(&Arc::downgrade(&media))) {
+                reg.live.remove(&key);
+            }
+        } else {
             dropped.extend(reg.idle.push(key, (media, Instant::now())));
         }
         for (path, (m, _)) in dropped {
