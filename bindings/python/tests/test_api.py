@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime
 import gc
+import hashlib
 import os
 import pickle
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable, List
@@ -345,6 +347,29 @@ def test_memoryview_is_zero_copy_read_only_and_blocks_close(media: libhls.Media)
     with media.get("master.m3u8") as buf3, buf3.memoryview() as view3:
         assert view3.tobytes() == data
     assert buf3.closed
+
+
+def test_several_views_are_all_tracked(media: libhls.Media) -> None:
+    with media.get("master.m3u8") as buf:
+        a, b = buf.memoryview(), buf.memoryview()
+        assert buf.exports == 2
+        a.release()
+        with pytest.raises(BufferError):
+            buf.close()
+        b.release()
+        assert buf.exports == 0
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="PEP 688 (__buffer__) is Python 3.12+")
+def test_buffer_protocol_on_312(media: libhls.Media) -> None:
+    with media.get("master.m3u8") as buf:
+        data = bytes(buf)
+        view = memoryview(buf)  # type: ignore[arg-type,unused-ignore]
+        assert view.readonly and view == data
+        assert hashlib.sha256(buf).digest() == hashlib.sha256(data).digest()  # type: ignore[arg-type,unused-ignore]
+        with pytest.raises(BufferError):
+            buf.close()
+        view.release()
 
 
 def test_concurrent_close_never_crashes() -> None:
