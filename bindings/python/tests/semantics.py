@@ -145,7 +145,7 @@ def check_semantics(request: Request, root: Path, raw_paths: bool = True) -> Non
         assert r.header("Content-Range") == f"bytes */{size}", spec
     for spec in ("bytes=10-5", "items=0-1", "bytes=a-b", "bytes=5", "bytes=--1"):
         _error(get(f"/h264_aac.mp4/{seg}", Range=spec), 416, spec)
-    for spec in ("bytes=0-1,5-9", "bytes=", "bytes=,"):
+    for spec in ("bytes=0-1,5-9", "bytes=", "bytes=,", "bytes=0-9,", f"bytes={size}-,0-1"):
         r = get(f"/h264_aac.mp4/{seg}", Range=spec)
         assert r.status == 200 and r.body == data, spec
 

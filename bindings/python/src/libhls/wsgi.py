@@ -19,7 +19,8 @@ HTTP semantics (the same as the Go binding's ``hls.Handler``):
 - Conditional requests as Go's ``http.ServeContent``: If-Match / If-Unmodified-Since → 412;
   If-None-Match (weak comparison) or, without it, If-Modified-Since → 304; If-Range.
 - Range: one ``bytes=`` range → 206 with Content-Range; a range past the end → 416 with
-  ``Content-Range: bytes */size``; a malformed one → 416; several ranges → 200 (full body).
+  ``Content-Range: bytes */size``; a malformed one → 416; a Range header with a comma (several
+  ranges) is ignored: 200 with the whole body.
 - ``Access-Control-Allow-Origin: *`` on every response.
 
 Each request opens the media (libhls's registry makes a reopen cost one ``stat``) and closes
@@ -420,6 +421,8 @@ class App:
                 return _not_modified(meta)
 
         range_header = headers.get("range") or ""
+        if "," in range_header:
+            range_header = ""  # several ranges: the whole body (no multipart/byteranges)
         if range_header:
             if_range = headers.get("if-range")
             if if_range:
@@ -441,7 +444,7 @@ class App:
                     more = [("Content-Range", f"bytes */{size}")]
                     return _error(416, "invalid range: failed to overlap", head, more)
                 return _error(416, "invalid range", head)
-            if len(ranges) == 1:  # several ranges: the whole body (no multipart)
+            if len(ranges) == 1:
                 start, length = ranges[0]
                 status = 206
                 extra.append(("Content-Range", f"bytes {start}-{start + length - 1}/{size}"))
