@@ -45,6 +45,7 @@ scripts/install-test.sh || failed+=("scripts/install-test.sh")
 # Language bindings: the Go package (go vet, gofmt, go test -race) and the Python package
 # (pip install into a fresh venv, pytest from there).
 bindings/go/test.sh || failed+=("bindings/go/test.sh")
+bindings/python/test.sh || failed+=("bindings/python/test.sh")
 
 if [[ -n "${LIBHLS_LONG:-}" ]]; then
     cargo bench --bench hls_bench || failed+=("cargo bench")

@@ -1,0 +1,441 @@
+"""Context / Media / Buffer: results, options, errors, closing and use after close."""
+
+from __future__ import annotations
+
+import datetime
+import gc
+import hashlib
+import os
+import pickle
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable, List
+
+import pytest
+
+import libhls
+from libhls import Status
+from support import MEDIA, crawl, playlist_uris
+
+
+# --- Results -----------------------------------------------------------------------------------
+
+
+def test_open_get_info_duration_stats(ctx: libhls.Context) -> None:
+    with ctx.open(MEDIA / "h264_aac.mp4") as media:
+        assert media.path == str(MEDIA / "h264_aac.mp4")
+        assert media.duration == pytest.approx(30.0, abs=0.5)
+        info = media.info
+        assert info["duration"] == pytest.approx(media.duration)
+        assert info["indexed_from"] == "mp4 sample tables"
+        assert [t["type"] for t in info["tracks"]] == ["video", "audio"]
+        with media.get("master.m3u8") as buf:
+            assert buf.content_type == "application/vnd.apple.mpegurl"
+            text = bytes(buf).decode()
+            assert text.startswith("#EXTM3U")
+            assert len(buf) == len(text.encode())
+        names = playlist_uris(text)
+        assert names and all(n.endswith(".m3u8") for n in names)
+        media_playlist = media.get_bytes(names[0]).decode()
+        init = next(u for u in playlist_uris(media_playlist) if u.endswith("_init.mp4"))
+        seg = next(u for u in playlist_uris(media_playlist) if u.endswith(".m4s"))
+        with media.get(init) as buf:
+            assert buf.content_type in ("video/mp4", "audio/mp4")
+            assert bytes(buf)[4:8] == b"ftyp"
+        with media.get(seg) as a, media.segment(seg) as b:
+            assert bytes(a) == bytes(b)
+        assert media.playlist("master.m3u8").tobytes() == text.encode()
+    stats = ctx.stats
+    for key in ("cache_hits", "cache_misses", "opens", "indexings", "cache_budget"):
+        assert isinstance(stats[key], int), key
+    assert stats["opens"] >= 1
+
+
+def test_names_as_bytes_and_paths_as_str_bytes_pathlike(ctx: libhls.Context) -> None:
+    path = MEDIA / "h264_aac.mkv"
+    for p in (path, str(path), os.fsencode(path)):
+        with ctx.open(p) as media:
+            assert media.get_bytes(b"master.m3u8") == media.get_bytes("master.m3u8")
+    with ctx.open(path) as media:
+        assert media.info["indexed_from"] == "matroska cues"
+
+
+def test_buffer_slices_and_repr(media: libhls.Media) -> None:
+    with media.get("master.m3u8") as buf:
+        whole = bytes(buf)
+        assert buf.tobytes(3, 10) == whole[3:10]
+        assert buf.tobytes(-5) == whole[-5:]
+        assert buf.tobytes(50, 10) == b""
+        assert buf.tobytes(0, 10**9) == whole
+        assert "mpegurl" in repr(buf)
+    assert "closed" in repr(buf)
+
+
+# --- Options -----------------------------------------------------------------------------------
+
+
+def _segments(ctx: libhls.Context) -> int:
+    with ctx.open(MEDIA / "h264_aac.mp4") as media:
+        return int(media.info["segments"])
+
+
+def test_options_take_effect() -> None:
+    with libhls.Context() as ctx:
+        default = _segments(ctx)
+    with libhls.Context(segment_duration=2.0) as ctx:
+        assert _segments(ctx) > default
+    with libhls.Context(segment_duration=datetime.timedelta(seconds=2)) as ctx:
+        assert _segments(ctx) > default
+    with libhls.Context(cache_bytes=12345) as ctx:
+        assert 12000 <= ctx.stats["cache_budget"] <= 12345  # libhls may round it down
+    with libhls.Context(
+        idle_media=(3, datetime.timedelta(minutes=1)),
+        transcode_policy=libhls.TranscodePolicy.BROWSER_SAFE,
+        aac_bitrate=96_000,
+        aac_keep_surround=True,
+        use_container_index=False,
+    ) as ctx:
+        with ctx.open(MEDIA / "h264_aac.mkv") as media:
+            assert media.info["indexed_from"] == "packet scan"
+    with libhls.Context(transcode_policy=libhls.TranscodePolicy.NEVER) as ctx:
+        with ctx.open(MEDIA / "dts.mkv") as media:
+            audio = [t for t in media.info["tracks"] if t["type"] == "audio"]
+            assert audio and not any(t["served"] for t in audio)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"segment_length": 4},
+        {"cache": 1},
+        {"segment_duration": 4, "bogus": True},
+    ],
+)
+def test_unknown_option_is_a_type_error(options: Any) -> None:
+    with pytest.raises(TypeError):
+        libhls.Context(**options)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"segment_duration": "6"},
+        {"segment_duration": True},
+        {"cache_bytes": 1.5},
+        {"cache_bytes": "big"},
+        {"idle_media": 5},
+        {"idle_media": (1, 2, 3)},
+        {"idle_media": (1.5, 10)},
+        {"transcode_policy": "never"},
+        {"aac_bitrate": 128e3},
+        {"aac_keep_surround": "yes"},
+        {"use_container_index": "no"},
+    ],
+)
+def test_option_of_the_wrong_type_is_a_type_error(options: Any) -> None:
+    with pytest.raises(TypeError):
+        libhls.Context(**options)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"segment_duration": 0.5},  # libhls: 1..60 s
+        {"segment_duration": 61},
+        {"segment_duration": -1},  # the binding: no negative
+        {"segment_duration": float("nan")},
+        {"segment_duration": 10**12},  # would not fit uint32 milliseconds
+        {"cache_bytes": -1},
+        {"cache_bytes": 2**64},
+        {"idle_media": (-1, 10)},
+        {"idle_media": (1, -10)},
+        {"transcode_policy": 99},
+        {"transcode_policy": -1},
+        {"aac_bitrate": 1000},
+        {"aac_bitrate": 10**7},
+    ],
+)
+def test_option_out_of_range_is_invalid_argument(options: Any) -> None:
+    with pytest.raises(libhls.InvalidArgumentError) as info:
+        libhls.Context(**options)
+    assert info.value.status == Status.INVALID_ARGUMENT
+    assert isinstance(info.value, ValueError)
+
+
+# --- Errors ------------------------------------------------------------------------------------
+
+
+def test_missing_file_is_io_error(ctx: libhls.Context) -> None:
+    with pytest.raises(libhls.IoError) as info:
+        ctx.open(MEDIA / "does-not-exist.mp4")
+    err = info.value
+    assert err.status == Status.IO and "does-not-exist.mp4" in err.message
+    assert isinstance(err, OSError) and isinstance(err, libhls.HlsError)
+    assert err.errno is None
+    assert str(err) == f"HLS_ERR_IO: {err.message}"
+    with pytest.raises(libhls.IoError):
+        ctx.open(MEDIA)  # a folder
+
+
+@pytest.mark.parametrize("name", ["text.mp4", "empty.mp4", "truncated.mp4", "truncated.mkv"])
+def test_not_media_is_invalid_media(ctx: libhls.Context, name: str) -> None:
+    with pytest.raises(libhls.InvalidMediaError) as info:
+        ctx.open(MEDIA / name)
+    assert info.value.status == Status.INVALID_MEDIA
+    assert name in info.value.message
+
+
+def test_corrupt_data_fails_cleanly_or_serves(ctx: libhls.Context) -> None:
+    """Random bytes inside mdat: either an error for the damaged segment or bytes; no crash."""
+    with ctx.open(MEDIA / "corrupt.mp4") as media:
+        try:
+            crawl(media.get_bytes)
+        except libhls.HlsError as err:
+            assert err.status in (Status.INVALID_MEDIA, Status.UNSUPPORTED), err
+
+
+def test_no_playable_tracks(ctx: libhls.Context) -> None:
+    with pytest.raises(libhls.NoPlayableTracksError) as info:
+        ctx.open(MEDIA / "no_av.mkv")
+    assert info.value.status == Status.NO_PLAYABLE_TRACKS
+
+
+def test_unknown_name_is_not_found(media: libhls.Media) -> None:
+    with pytest.raises(libhls.NotFoundError) as info:
+        media.get("t9_999.m4s")
+    assert isinstance(info.value, LookupError)
+    assert "t9_999.m4s" in info.value.message
+    with pytest.raises(LookupError):
+        media.get("nothing.m3u8")
+
+
+@pytest.mark.parametrize("name", ["../master.m3u8", "/master.m3u8", "master.m3u8?x=1", "a\x01b"])
+def test_malformed_names_are_invalid_argument(media: libhls.Media, name: str) -> None:
+    with pytest.raises(libhls.InvalidArgumentError):
+        media.get(name)
+
+
+def test_nul_bytes_are_invalid_argument(ctx: libhls.Context, media: libhls.Media) -> None:
+    with pytest.raises(libhls.InvalidArgumentError):
+        media.get("master.m3u8\0.vtt")
+    with pytest.raises(libhls.InvalidArgumentError):
+        media.get(b"master\0")
+    with pytest.raises(libhls.InvalidArgumentError):
+        ctx.open(str(MEDIA / "h264_aac.mp4") + "\0.txt")
+
+
+def test_bad_utf8(ctx: libhls.Context, media: libhls.Media) -> None:
+    with pytest.raises(libhls.InvalidUtf8Error):
+        media.get("t0\ud800.m3u8")  # a lone surrogate cannot be UTF-8
+    with pytest.raises(libhls.InvalidUtf8Error) as info:
+        media.get(b"t0\xff.m3u8")  # checked by libhls
+    assert info.value.status == Status.INVALID_UTF8
+    with pytest.raises(libhls.InvalidUtf8Error):
+        ctx.open(b"/tmp/\xff.mp4")
+    with pytest.raises(libhls.InvalidUtf8Error):
+        ctx.open("/tmp/\udcff.mp4")  # os.fsencode -> b"\xff": libhls says not UTF-8
+    with pytest.raises(libhls.InvalidUtf8Error):
+        ctx.open("/tmp/\ud800.mp4")  # not even encodable
+
+
+def test_wrong_argument_types(ctx: libhls.Context, media: libhls.Media) -> None:
+    with pytest.raises(TypeError):
+        media.get(12)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        ctx.open(12)  # type: ignore[arg-type]
+
+
+def test_errors_pickle_and_repr() -> None:
+    err = libhls.NotFoundError(Status.NOT_FOUND, "'x' is not named")
+    again = pickle.loads(pickle.dumps(err))
+    assert type(again) is libhls.NotFoundError
+    assert (again.status, again.message) == (Status.NOT_FOUND, "'x' is not named")
+    io = pickle.loads(pickle.dumps(libhls.IoError(Status.IO, "gone")))
+    assert (type(io), io.status, io.message, str(io)) == (libhls.IoError, Status.IO, "gone", "HLS_ERR_IO: gone")
+    assert "NotFoundError" in repr(err)
+    for status in Status:
+        if status != Status.OK:
+            cls = type(libhls._errors.error_from(status, "m"))
+            assert cls.__name__.endswith("Error") and issubclass(cls, libhls.HlsError)
+
+
+# --- Closing -----------------------------------------------------------------------------------
+
+
+def test_double_close_and_use_after_close() -> None:
+    ctx = libhls.Context()
+    media = ctx.open(MEDIA / "h264_aac.mp4")
+    buf = media.get("master.m3u8")
+    for obj in (buf, media, ctx):
+        obj.close()
+        obj.close()
+        assert obj.closed
+    with pytest.raises(libhls.ClosedError):
+        ctx.open(MEDIA / "h264_aac.mp4")
+    with pytest.raises(libhls.ClosedError):
+        ctx.stats
+    calls: List[Callable[[], object]] = [
+        lambda: media.get("master.m3u8"),
+        lambda: media.info,
+        lambda: media.duration,
+        lambda: media.get_bytes("master.m3u8"),
+        lambda: bytes(buf),
+        lambda: len(buf),
+        buf.memoryview,
+        buf.tobytes,
+    ]
+    for call in calls:
+        with pytest.raises(libhls.ClosedError):
+            call()
+    assert buf.content_type == "application/vnd.apple.mpegurl"
+    assert isinstance(libhls.ClosedError("x"), ValueError)
+
+
+def test_buffers_stay_valid_after_media_and_context_close() -> None:
+    ctx = libhls.Context()
+    media = ctx.open(MEDIA / "multi_audio.mkv")
+    files = crawl(media.get_bytes)
+    buffers = {name: media.get(name) for name in files}
+    views = {name: buf.memoryview() for name, buf in buffers.items()}
+    media.close()
+    ctx.close()
+    gc.collect()
+    for name, data in files.items():
+        assert bytes(buffers[name]) == data
+        assert views[name] == data
+        views[name].release()
+        buffers[name].close()
+
+
+def test_media_keeps_working_after_its_context_is_closed() -> None:
+    ctx = libhls.Context()
+    media = ctx.open(MEDIA / "h264_aac.mp4")
+    ctx.close()
+    assert crawl(media.get_bytes)
+    media.close()
+
+
+def test_memoryview_is_zero_copy_read_only_and_blocks_close(media: libhls.Media) -> None:
+    buf = media.get("master.m3u8")
+    data = bytes(buf)
+    view = buf.memoryview()
+    assert view.readonly and view.format == "B" and view.nbytes == len(data)
+    assert view == data
+    with pytest.raises(TypeError):
+        view[0] = 0
+    tail = view[10:]
+    assert buf.exports == 1
+    view.release()
+    with pytest.raises(BufferError):
+        buf.close()  # the slice still looks at the bytes
+    assert not buf.closed and tail == data[10:]
+    del tail
+    assert buf.exports == 0
+    buf.close()
+    assert buf.closed
+
+    # Views outlive a Buffer that is dropped without close().
+    buf2 = media.get("master.m3u8")
+    view2 = buf2.memoryview()
+    del buf2
+    gc.collect()
+    assert view2 == data
+    view2.release()
+
+    # with-blocks release in the right order.
+    with media.get("master.m3u8") as buf3, buf3.memoryview() as view3:
+        assert view3.tobytes() == data
+    assert buf3.closed
+
+
+def test_several_views_are_all_tracked(media: libhls.Media) -> None:
+    with media.get("master.m3u8") as buf:
+        a, b = buf.memoryview(), buf.memoryview()
+        assert buf.exports == 2
+        a.release()
+        with pytest.raises(BufferError):
+            buf.close()
+        b.release()
+        assert buf.exports == 0
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="PEP 688 (__buffer__) is Python 3.12+")
+def test_buffer_protocol_on_312(media: libhls.Media) -> None:
+    with media.get("master.m3u8") as buf:
+        data = bytes(buf)
+        view = memoryview(buf)  # type: ignore[arg-type,unused-ignore]
+        assert view.readonly and view == data
+        assert hashlib.sha256(buf).digest() == hashlib.sha256(data).digest()  # type: ignore[arg-type,unused-ignore]
+        with pytest.raises(BufferError):
+            buf.close()
+        view.release()
+
+
+def test_concurrent_close_never_crashes() -> None:
+    """Threads serve from one Media (and open from one Context) while it is closed: every call
+    succeeds or raises ClosedError."""
+    for _ in range(5):
+        ctx = libhls.Context()
+        media = ctx.open(MEDIA / "h264_aac.mp4")
+        names = list(crawl(media.get_bytes))
+        outcomes: List[str] = []
+        start = threading.Barrier(9)
+
+        def work(i: int) -> None:
+            start.wait()
+            for k in range(200):
+                try:
+                    if i % 2:
+                        with media.get(names[(i + k) % len(names)]) as buf:
+                            bytes(buf)
+                    else:
+                        ctx.open(MEDIA / "h264_aac.mp4").close()
+                    outcomes.append("ok")
+                except libhls.ClosedError:
+                    outcomes.append("closed")
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        start.wait()
+        media.close()
+        ctx.close()
+        for t in threads:
+            t.join()
+        assert len(outcomes) == 8 * 200
+        assert set(outcomes) <= {"ok", "closed"}
+
+
+def test_log_callback_receives_messages() -> None:
+    got: List[Any] = []
+    libhls.set_log_callback(lambda level, msg: got.append((level, msg)), libhls.LogLevel.TRACE)
+    try:
+        with libhls.Context() as ctx:
+            with pytest.raises(libhls.HlsError):
+                ctx.open(MEDIA / "text.mp4")
+            with ctx.open(MEDIA / "dts.mkv") as media:
+                crawl(media.get_bytes)
+    finally:
+        libhls.set_log_callback(None)
+    assert got, "libhls logged nothing about a file that is not media"
+    assert all(isinstance(level, libhls.LogLevel) and isinstance(msg, str) for level, msg in got)
+
+    def boom(level: int, msg: str) -> None:
+        raise RuntimeError("ignored")
+
+    libhls.set_log_callback(boom, libhls.LogLevel.TRACE)
+    try:
+        with libhls.Context() as ctx, pytest.raises(libhls.HlsError):
+            ctx.open(MEDIA / "text.mp4")
+    finally:
+        libhls.set_log_callback(None)
+
+
+def test_context_repr_and_types() -> None:
+    with libhls.Context() as ctx:
+        assert "open" in repr(ctx)
+        with ctx.open(Path(MEDIA) / "audio_only.mp3") as media:
+            assert "audio_only.mp3" in repr(media)
+            assert media.info["tracks"][0]["type"] == "audio"
+    assert "closed" in repr(ctx)
