@@ -94,10 +94,11 @@ echo
 echo "## Bindings: cost per call and HTTP requests/s ($(basename "$file"), $(nproc) cores)"
 echo
 awk -F'\t' -v check="$check" '
-    function fmt_time(ns) {
+    function fmt_time(ns,    a) {
         if (ns == "") return "not measured"
-        if (ns < 1000) return sprintf("%.0f ns", ns)
-        if (ns < 1000000) return sprintf("%.2f µs", ns / 1000)
+        a = ns < 0 ? -ns : ns # the unit by magnitude: a difference can be negative (noise)
+        if (a < 1000) return sprintf("%.0f ns", ns)
+        if (a < 1000000) return sprintf("%.2f µs", ns / 1000)
         return sprintf("%.2f ms", ns / 1000000)
     }
     function ns_of(v, unit) { return unit == "us" ? v * 1000 : unit == "ms" ? v * 1000000 : v }
@@ -137,7 +138,7 @@ awk -F'\t' -v check="$check" '
         for (j = 1; j <= n; j++) {
             k = langs[j] SUBSEP "http_rps"
             if (note[k] != "") print "- HTTP " langs[j] ": " note[k]
-            if ((langs[j] SUBSEP "error") in val) print "- " langs[j] ": bench.sh failed"
+            if ((langs[j] SUBSEP "error") in val) { print "- " langs[j] ": bench.sh failed"; failed = 1 }
         }
         # The targets: overhead per cache hit.
         c = val["c" SUBSEP "cache_hit"]
