@@ -39,6 +39,7 @@ file="${file:-$root/target/media/long_10min.mp4}"
 file="$(cd "$(dirname "$file")" && pwd)/$(basename "$file")"
 [[ -f "$root/target/release/libhls.so" ]] || { echo "bindings-bench: run cargo build --release first" >&2; exit 1; }
 
+load_start="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')" # other work on the machine skews the numbers
 out="$root/target/bench-bindings"
 mkdir -p "$out"
 results="$out/results.tsv"
@@ -91,7 +92,8 @@ done
 
 # ---- table ---------------------------------------------------------------------------------------
 echo
-echo "## Bindings: cost per call and HTTP requests/s ($(basename "$file"), $(nproc) cores)"
+load_now="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')"
+echo "## Bindings: cost per call and HTTP requests/s ($(basename "$file"), $(nproc) cores, load average $load_start at start, $load_now at end)"
 echo
 awk -F'\t' -v check="$check" '
     function fmt_time(ns,    a) {
