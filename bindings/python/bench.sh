@@ -41,11 +41,10 @@ pip=("$vpy" -m pip --disable-pip-version-check)
 if ! "$vpy" -c 'import gunicorn, waitress, setuptools, sys; sys.exit(int(setuptools.__version__.split(".")[0]) < 77)' >/dev/null 2>&1; then
     run "${pip[@]}" install -q gunicorn waitress 'setuptools>=77' wheel
 fi
-if ! (cd / && "$vpy" -c 'import libhls') >/dev/null 2>&1; then
-    run rm -rf "$pkg/build" "$pkg/src/libhls.egg-info"
-    run "${pip[@]}" install -q --no-build-isolation --no-deps --force-reinstall "$pkg"
-    run rm -rf "$pkg/build" "$pkg/src/libhls.egg-info"
-fi
+# The package as it is in the tree (a real install, no network), as test.sh does.
+run rm -rf "$pkg/build" "$pkg/src/libhls.egg-info"
+run "${pip[@]}" install -q --no-build-isolation --no-deps --force-reinstall "$pkg"
+run rm -rf "$pkg/build" "$pkg/src/libhls.egg-info"
 export PKG_CONFIG_PATH="$root/target/release/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 export LIBHLS_LIBRARY="${LIBHLS_LIBRARY:-$root/target/release/libhls.so}"
 export PYTHONDONTWRITEBYTECODE=1
