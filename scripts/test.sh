@@ -49,6 +49,7 @@ bindings/python/test.sh || failed+=("bindings/python/test.sh")
 
 if [[ -n "${LIBHLS_LONG:-}" ]]; then
     cargo bench --bench hls_bench || failed+=("cargo bench")
+    benches/bindings/run.sh || failed+=("benches/bindings/run.sh")
 fi
 
 if ((${#failed[@]} > 0)); then
