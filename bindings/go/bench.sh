@@ -26,18 +26,10 @@ export PKG_CONFIG_PATH="$root/target/release/pkgconfig"
     echo "go-bench: target/release/libhls.so or its hls.pc is missing: run cargo build --release first" >&2
     exit 1
 }
-# As in test.sh: key the cgo build on pkg-config's output and hls.h (Go's cache does not).
-includedir="$(pkg-config --variable=includedir hls)"
-key="$({ pkg-config --cflags --libs hls; cat "$includedir/hls.h"; } | sha256sum | cut -c1-16)"
-export CGO_CFLAGS="${CGO_CFLAGS:--O2 -g} -DLIBHLS_BUILD_KEY_$key"
-export GOCACHE="$root/target/go-cache/build"
-export GOPATH="$root/target/go-cache/gopath"
-export GOMODCACHE="$GOPATH/pkg/mod"
-export GOFLAGS=-modcacherw
-export GOPROXY=off GOSUMDB=off GOTOOLCHAIN=local
-export CGO_ENABLED=1
+# shellcheck source=bindings/go/env.sh
+source "$pkg/env.sh"
 bin="$root/target/go-cache/bin"
-mkdir -p "$GOCACHE" "$GOPATH" "$bin"
+mkdir -p "$bin"
 
 (cd "$pkg" && run go build -o "$bin/hls-bench-go" ./internal/benchcmd && run go build -o "$bin/hls-serve-go" ./cmd/hls-serve-go)
 

@@ -50,20 +50,8 @@ export LIBHLS_MEDIA="${LIBHLS_MEDIA:-$root/target/media}"
     exit 1
 }
 
-# Go's build cache keys cgo packages on CGO_* variables but not on pkg-config's output or on
-# hls.h: a key of both in CGO_CFLAGS rebuilds the package when the libhls it links changes
-# (uninstalled vs installed, another prefix, a new header).
-includedir="$(pkg-config --variable=includedir hls)"
-key="$({ pkg-config --cflags --libs hls; cat "$includedir/hls.h"; } | sha256sum | cut -c1-16)"
-export CGO_CFLAGS="${CGO_CFLAGS:--O2 -g} -DLIBHLS_BUILD_KEY_$key"
-
-export GOCACHE="$root/target/go-cache/build"
-export GOPATH="$root/target/go-cache/gopath"
-export GOMODCACHE="$GOPATH/pkg/mod"
-export GOFLAGS=-modcacherw
-export GOPROXY=off GOSUMDB=off GOTOOLCHAIN=local
-export CGO_ENABLED=1
-mkdir -p "$GOCACHE" "$GOPATH"
+# shellcheck source=bindings/go/env.sh
+source "$pkg/env.sh"
 
 cd "$pkg"
 run go version
