@@ -1104,10 +1104,19 @@ fn codec_ok(s: &str, src: &Stream, init: Option<&Init>) -> Result<(), String> {
             }
             Ok(())
         }
-        "mp3" => match s {
-            "mp4a.40.34" | "mp4a.6B" | "mp4a.6b" | "mp4a.69" => Ok(()),
-            _ => bad("expected mp4a.40.34 (or mp4a.6B)".into()),
-        },
+        // Checklist: CODECS names what the sample entry says (esds object type 0x6B: mp4a.6B,
+        // 0x69: mp4a.69); mp4a.40.34 is valid RFC 6381 but Chromium's MSE refuses it.
+        "mp3" => {
+            let oti = match s.to_ascii_uppercase().as_str() {
+                "MP4A.6B" => 0x6B,
+                "MP4A.69" => 0x69,
+                _ => return bad("expected mp4a.6B or mp4a.69 (Chromium refuses mp4a.40.34)".into()),
+            };
+            match init.filter(|i| i.entry == "mp4a").and_then(|i| esds_info(&i.config)) {
+                Some((got, _)) if got != oti => bad(format!("the init's esds declares object type {got:#04x}")),
+                _ => Ok(()),
+            }
+        }
         "ac3" => {
             if s == "ac-3" {
                 Ok(())

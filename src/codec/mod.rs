@@ -45,7 +45,7 @@ pub enum Codec {
     Ac3,
     /// Dolby Digital Plus (`ec-3`).
     Eac3,
-    /// MPEG-1/2 Audio Layer III (`mp4a.40.34`).
+    /// MPEG-1/2 Audio Layer III (`mp4a.6B`, or `mp4a.69` below 32 kHz).
     Mp3,
     /// Opus (`Opus` sample entry, `opus` codec string).
     Opus,
@@ -89,7 +89,7 @@ pub use nal::{annexb_to_length_prefixed, is_annexb};
 pub(crate) use opus::dops_payload;
 
 /// RFC 6381 codec string for the HLS `CODECS` attribute, e.g. `avc1.64001f`,
-/// `hvc1.1.6.L93.B0`, `av01.0.04M.08`, `mp4a.40.2`, `ac-3`, `ec-3`, `mp4a.40.34`, `opus`, `fLaC`.
+/// `hvc1.1.6.L93.B0`, `av01.0.04M.08`, `mp4a.40.2`, `ac-3`, `ec-3`, `mp4a.6B`, `opus`, `fLaC`.
 pub fn codec_string(cfg: &CodecConfig) -> ParseResult<String> {
     match cfg.codec {
         Codec::H264 => h264::codec_string(&decoder_config_record(cfg)?),
@@ -98,7 +98,7 @@ pub fn codec_string(cfg: &CodecConfig) -> ParseResult<String> {
         Codec::Aac => aac::codec_string(&audio_specific_config(cfg)?),
         Codec::Ac3 => Ok(ac3::AC3_CODEC_STRING.to_string()),
         Codec::Eac3 => Ok(ac3::EAC3_CODEC_STRING.to_string()),
-        Codec::Mp3 => Ok(mp3::CODEC_STRING.to_string()),
+        Codec::Mp3 => Ok(mp3::codec_string(cfg.sample_rate)),
         Codec::Opus => Ok(opus::CODEC_STRING.to_string()),
         Codec::Flac => Ok(flac::CODEC_STRING.to_string()),
     }
@@ -224,7 +224,7 @@ mod tests {
         for (codec, s) in [
             (Codec::Ac3, "ac-3"),
             (Codec::Eac3, "ec-3"),
-            (Codec::Mp3, "mp4a.40.34"),
+            (Codec::Mp3, "mp4a.6B"),
             (Codec::Opus, "opus"),
             (Codec::Flac, "fLaC"),
         ] {

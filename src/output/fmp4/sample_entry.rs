@@ -4,7 +4,7 @@
 //! `Opus` with `dOps` and `fLaC` with `dfLa`. Every configuration payload comes from
 //! `crate::codec`, which reads the codec's private data; this file only lays the boxes out.
 
-use crate::codec::{self, Codec, CodecConfig};
+use crate::codec::{self, mp3, Codec, CodecConfig};
 use crate::error::{Error, Result};
 
 use super::boxes::BoxWriter;
@@ -30,15 +30,9 @@ const OPUS_SAMPLE_RATE: u32 = 48000;
 const MAX_ENTRY_SAMPLE_RATE: u32 = 0xFFFF;
 /// Largest channel count or sample size of an AudioSampleEntry's 16-bit fields.
 const MAX_AUDIO_FIELD: u32 = 0xFFFF;
-/// MP3 sample rates from this one up are MPEG-1 Layer III; below, MPEG-2.
-const MPEG1_MIN_SAMPLE_RATE: u32 = 32000;
 
 /// `objectTypeIndication`: MPEG-4 Audio (AAC).
 const OTI_MPEG4_AUDIO: u8 = 0x40;
-/// `objectTypeIndication`: MPEG-1 Audio (MP3 at 32 kHz and up).
-const OTI_MPEG1_AUDIO: u8 = 0x6B;
-/// `objectTypeIndication`: MPEG-2 Audio, lower sampling frequencies (MP3 below 32 kHz).
-const OTI_MPEG2_AUDIO: u8 = 0x69;
 /// DecoderConfigDescriptor byte: `streamType` 5 (audio) << 2, `upStream` 0, `reserved` 1.
 const STREAM_TYPE_AUDIO: u8 = 0x15;
 /// Descriptor tag: ES_Descriptor.
@@ -144,13 +138,13 @@ fn aac_entry(cfg: &CodecConfig) -> Result<SampleEntry> {
     })
 }
 
-/// `mp4a` + `esds` for MP3: objectTypeIndication 0x6B (MPEG-1), 0x69 below 32 kHz (MPEG-2).
+/// `mp4a` + `esds` for MP3: objectTypeIndication 0x6B (MPEG-1), 0x69 below 32 kHz (MPEG-2), the
+/// one [`mp3::codec_string`] names.
 fn mp3_entry(cfg: &CodecConfig) -> Result<SampleEntry> {
     if cfg.sample_rate == 0 || cfg.channels == 0 {
         return Err(Error::media("MP3: sample rate and channel count are required"));
     }
-    let oti = if cfg.sample_rate >= MPEG1_MIN_SAMPLE_RATE { OTI_MPEG1_AUDIO } else { OTI_MPEG2_AUDIO };
-    let esds = esds_payload(oti, None)?;
+    let esds = esds_payload(mp3::object_type_indication(cfg.sample_rate), None)?;
     Ok(SampleEntry {
         fourcc: *b"mp4a",
         fields: audio_fields(cfg.channels, AUDIO_SAMPLE_SIZE, cfg.sample_rate),
