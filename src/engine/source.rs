@@ -139,9 +139,11 @@ impl Source {
         to: i64,
     ) -> Result<Vec<ff::Packet>> {
         match seek {
-            // Exact container timestamps: select by time after an exact seek.
-            RangeSeek::Exact => self.with_demuxer(ix, |d| read_packets(d, t, from, to, true)),
-            RangeSeek::Approximate => self.with_demuxer(ix, |d| read_packets(d, t, from, to, false)),
+            // Select by time after a seek, exact (container timestamps) or not (Matroska Cues).
+            RangeSeek::Exact | RangeSeek::Approximate => {
+                let exact = matches!(seek, RangeSeek::Exact);
+                self.with_demuxer(ix, |d| read_packets(d, t, from, to, exact))
+            }
             // Timestamps after a seek may be estimates (MP3): anchor on byte positions and use
             // the timestamps found at indexing.
             RangeSeek::Anchored { table } => self.with_demuxer(ix, |d| read_anchored(d, t, table, from, to)),
