@@ -5,6 +5,9 @@
 # checked first (dpkg status, or the command it provides) and apt-get runs
 # (including `apt-get update`) only when something is actually missing.
 #
+# Also installs Debian's nginx (+ nginx-dev, to build the dynamic module in bindings/nginx) and
+# GStreamer (the hlsdemux2 player the presentation tests play through).
+#
 # Environment:
 #   LIBHLS_BROWSER=1   also install chromium (+ fonts) for browser playback tests
 #
@@ -36,6 +39,14 @@ declare -A PKG_CMD=(
     [mkvtoolnix]=mkvmerge
     [golang-go]=go
     [python3-venv]=''
+    [nginx-core]=''
+    [nginx-dev]=''
+    [gstreamer1.0-tools]=gst-launch-1.0
+    [gstreamer1.0-plugins-base]=''
+    [gstreamer1.0-plugins-good]=''
+    [gstreamer1.0-plugins-bad]=''
+    [gstreamer1.0-libav]=''
+    [python3-gst-1.0]=''
 )
 # Keep a stable install order (associative arrays are unordered).
 PACKAGES=(
@@ -46,6 +57,9 @@ PACKAGES=(
     valgrind python3 jq
     mkvtoolnix
     golang-go python3-venv
+    nginx-core nginx-dev
+    gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+    gstreamer1.0-plugins-bad gstreamer1.0-libav python3-gst-1.0
 )
 if [[ ${LIBHLS_BROWSER:-0} == 1 ]]; then
     PKG_CMD[chromium]=chromium
