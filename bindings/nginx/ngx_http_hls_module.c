@@ -137,6 +137,28 @@ ngx_http_hls_handler(ngx_http_request_t *r)
         return NGX_HTTP_NOT_FOUND;
     }
 
+    /* nginx has already resolved "." and ".." segments of the URI (encoded or not); what
+     * remains is the "location /vod { alias /srv/media/; }" case, where "/vod../x" maps to
+     * "/srv/media/../x": no ".." segment in the part appended to the root or alias */
+    p = file_uri.data;
+    if (clcf->alias && clcf->alias != NGX_MAX_SIZE_T_VALUE) {
+        p += clcf->alias;
+    }
+
+    while (p < file_uri.data + file_uri.len) {
+        for (last = p; last < file_uri.data + file_uri.len && *last != '/'; last++) {
+            /* void */
+        }
+
+        if (last - p == 2 && p[0] == '.' && p[1] == '.') {
+            ngx_log_error(NGX_LOG_ERR, log, 0, "hls: \"..\" in \"%V\" would leave the alias",
+                          &r->uri);
+            return NGX_HTTP_NOT_FOUND;
+        }
+
+        p = last + 1;
+    }
+
     saved = r->uri;
     r->uri = file_uri;
     last = ngx_http_map_uri_to_path(r, &path, &root, 0);
