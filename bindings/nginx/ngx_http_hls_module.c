@@ -265,6 +265,7 @@ ngx_http_hls_handler(ngx_http_request_t *r)
 
     task->handler = ngx_http_hls_thread_handler;
     task->event.data = t;
+    task->event.log = log;
     task->event.handler = ngx_http_hls_thread_event_handler;
 
     if (ngx_thread_task_post(hlcf->thread_pool, task) != NGX_OK) {
