@@ -340,6 +340,7 @@ def test_http(ng):
     want = dump("h264_aac.mp4")
     mtime = email.utils.formatdate(int(os.stat(src).st_mtime), usegmt=True)
     etag_re = re.compile(r'^"[0-9a-f]{16}"$')
+    weak_re = re.compile(r'^W/"[0-9a-f]{16}"$')
 
     kinds = [("h264_aac.mp4", "master.m3u8", "application/vnd.apple.mpegurl", "public, max-age=60"),
              ("h264_aac.mp4", "t0.m3u8", "application/vnd.apple.mpegurl", "public, max-age=60"),
@@ -354,13 +355,20 @@ def test_http(ng):
         fmt = email.utils.formatdate(int(os.stat(os.path.join(MEDIA, file)).st_mtime), usegmt=True)
         check(r.status == 200 and r.h("content-type") == ctype
               and r.h("content-length") == str(len(r.body)) and r.h("cache-control") == cc
-              and r.h("last-modified") == fmt and etag_re.match(r.h("etag") or "")
+              and r.h("last-modified") == fmt
+              and (weak_re if name == "info.json" else etag_re).match(r.h("etag") or "")
               and r.h("access-control-allow-origin") == "*" and r.h("accept-ranges") == "bytes",
               f"{file}/{name}: 200, Content-Type {ctype}, Content-Length, Cache-Control \"{cc}\", "
               f"Last-Modified = file mtime, ETag, CORS, Accept-Ranges", f"{r.status} {r.headers}")
-    info = json.loads(request(ng.port, "/vod/multi_audio.mkv/info.json").body)
-    check(isinstance(info.get("tracks"), list) and len(info["tracks"]) >= 5,
-          "info.json is the media's JSON description (tracks listed)")
+    r = request(ng.port, "/vod/multi_audio.mkv/info.json")
+    info = json.loads(r.body)
+    want_info = json.loads(dump("multi_audio.mkv")["info.json"])
+    check(info["tracks"] == want_info["tracks"] and info["duration"] == want_info["duration"],
+          "info.json is the media's JSON description (hls_media_info_json: same tracks as hls-dump's)")
+    check(info.get("path") == "/vod/multi_audio.mkv" and MEDIA.encode() not in r.body,
+          "info.json names the file by its URI, not by its path on the server", str(info.get("path")))
+    r = request(ng.port, "/vod/multi_audio.mkv/info.json", headers={"If-None-Match": r.h("etag")})
+    check(r.status == 304, "info.json (weak ETag): If-None-Match answers 304", f"{r.status}")
 
     path = "/vod/h264_aac.mp4/t0_1.m4s"
     full = request(ng.port, path)
