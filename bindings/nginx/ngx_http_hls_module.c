@@ -273,7 +273,12 @@ ngx_http_hls_handler(ngx_http_request_t *r)
     task->event.handler = ngx_http_hls_thread_event_handler;
 
     if (ngx_thread_task_post(hlcf->thread_pool, task) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        /* the pool's queue is full (thread_pool ... max_queue=N): come back later */
+        ngx_str_set(&value, "1");
+        if (ngx_http_hls_add_header(r, "Retry-After", &value, NULL) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
     t->guard.handler = ngx_http_hls_guard_handler;
@@ -431,9 +436,10 @@ ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
     uint64_t                  h;
     ngx_int_t                 rc;
     ngx_buf_t                *b;
-    ngx_str_t                 value, body;
-    ngx_chain_t               out;
-    ngx_http_hls_loc_conf_t  *hlcf;
+    ngx_str_t                  value, body;
+    ngx_chain_t                out;
+    ngx_http_hls_loc_conf_t   *hlcf;
+    ngx_http_core_loc_conf_t  *clcf;
 
     if (t->status != HLS_OK) {
         return ngx_http_hls_fail(r, t);
@@ -477,7 +483,11 @@ ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
     value.len = ngx_sprintf(value.data, t->info ? "W/\"%016xL\"" : "\"%016xL\"", h)
                 - value.data;
 
-    if (ngx_http_hls_add_header(r, "ETag", &value, &r->headers_out.etag) != NGX_OK) {
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->etag
+        && ngx_http_hls_add_header(r, "ETag", &value, &r->headers_out.etag) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

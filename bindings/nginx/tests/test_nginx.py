@@ -407,6 +407,13 @@ def test_http(ng):
     check(r.status == 416 and r.h("content-range") == f"bytes */{len(body)}",
           "Range past the end: 416 with Content-Range bytes */length", f"{r.status} {r.headers}")
 
+    r = request(ng.port, path, headers={"Range": "bytes=0-9,20-29"})
+    check(r.status == 206 and (r.h("content-type") or "").startswith("multipart/byteranges")
+          and body[0:10] in r.body and body[20:30] in r.body,
+          "two ranges: 206 multipart/byteranges (nginx's range filter)", f"{r.status} {r.headers}")
+    r = request(ng.port, "/noetag/h264_aac.mp4/t0_1.m4s")
+    check(r.status == 200 and r.h("etag") is None and r.body == body, "etag off: no ETag")
+
     r = request(ng.port, path, headers={"If-None-Match": etag})
     check(r.status == 304 and r.body == b"" and r.h("etag") == etag,
           "If-None-Match with the ETag: 304, no body", f"{r.status}")
@@ -438,6 +445,7 @@ def test_http(ng):
         ("/vod/master.m3u8", 404, "no file before the name"),
         ("/vod/h264_aac.mp4/t0%3F.m3u8", 400, "a name with '?' (libhls rejects it)"),
         ("/vod/h264_aac.mp4/t0%01.m3u8", 400, "a name with a control character"),
+        ("/vod/h264_aac.mp4/t0%FF.m3u8", 400, "a name that is not UTF-8"),
         ("/vod/text.mp4/master.m3u8", 415, "text.mp4 (not media)"),
         ("/vod/empty.mp4/master.m3u8", 415, "empty.mp4"),
         ("/vod/no_av.mkv/master.m3u8", 415, "no_av.mkv (no playable track)"),
@@ -537,6 +545,54 @@ def test_client_abort(single):
     r = request(single.port, "/slow/dts.mkv/master.m3u8")
     check(r.status == 200, "the worker keeps serving after clients closed mid-task")
     check(single.worker_pids() == pid, "the worker did not crash (same pid)")
+
+
+def test_queue_full(single):
+    section("a full thread-pool queue answers 503 with Retry-After")
+    want = dump("dts.mkv", "browser-safe")
+    results, lock = [], threading.Lock()
+
+    def slow(n):
+        r = request(single.port, f"/tiny/dts.mkv/{n}")
+        with lock:
+            results.append((n, r.status, r.h("retry-after"), r.body == want[n]))
+
+    threads = [threading.Thread(target=slow, args=(f"t1_{k % 4}.m4s",)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    full = [x for x in results if x[1] == 503]
+    check(full and all(x[2] == "1" for x in full), "requests beyond max_queue: 503, Retry-After: 1",
+          str(results))
+    check(len(results) == 6 and all(x[3] for x in results if x[1] == 200) and len(full) < 6,
+          "the queued ones: 200 with the right bytes", str(results))
+
+
+def test_buffers_freed(single):
+    section("buffers are freed: a worker's RSS stays flat over many uncached requests")
+    path = "/nocache/h264_aac.mp4/t0_1.m4s"
+    size = len(request(single.port, path).body)
+    pid = single.worker_pids()[0]
+    for _ in range(30):
+        request(single.port, path)
+    before = rss_kib(pid)
+    n = 0
+    for k in range(300):
+        if k % 3 == 2:
+            request(single.port, path, "HEAD")
+        elif k % 10 == 1:  # a client that reads nothing and goes away
+            s = socket.create_connection(("127.0.0.1", single.port))
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            s.close()
+        else:
+            request(single.port, path)
+        n += 1
+    request(single.port, path)
+    after = rss_kib(pid)
+    check(after - before < 16384,
+          f"{n} requests of a {size // 1024} KiB segment with hls_cache_size 0: RSS "
+          f"{before} -> {after} KiB (a leak would add ~{n * size // 1024} KiB)")
 
 
 def test_quit_in_flight(single):
@@ -655,12 +711,16 @@ def main():
         location /links-followed/ {{ alias {links}/; hls; }}
         location /slash {{ alias {MEDIA}/; hls; }}
         location /noslash {{ alias {links}/; hls; }}
+        location /noetag/ {{ alias {MEDIA}/; hls; etag off; }}
 """)
     single = Nginx("single", f"""
         location /slow/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe; hls_cache_size 0;
                           hls_idle_media 0 0; hls_thread_pool one; }}
+        location /tiny/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe; hls_cache_size 0;
+                          hls_idle_media 0 0; hls_thread_pool tiny; }}
+        location /nocache/ {{ alias {MEDIA}/; hls; hls_cache_size 0; }}
         location /static/ {{ root {OUT}/www; }}
-""", workers=1, head="thread_pool one threads=1;")
+""", workers=1, head="thread_pool one threads=1;\nthread_pool tiny threads=1 max_queue=1;")
     try:
         main_ng.start()
         if wanted("crawls"):
@@ -676,6 +736,10 @@ def main():
             test_not_on_event_loop(single)
         if wanted("abort"):
             test_client_abort(single)
+        if wanted("queue"):
+            test_queue_full(single)
+        if wanted("buffers"):
+            test_buffers_freed(single)
         if wanted("quit"):
             test_quit_in_flight(single)
     finally:
