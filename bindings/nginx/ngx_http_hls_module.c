@@ -431,13 +431,14 @@ ngx_http_hls_send(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
 {
-    u_char                   *p;
-    size_t                    len;
-    uint64_t                  h;
-    ngx_int_t                 rc;
-    ngx_buf_t                *b;
+    u_char                    *p;
+    size_t                     len;
+    uint64_t                   hash;
+    ngx_int_t                  rc;
+    ngx_buf_t                 *b;
     ngx_str_t                  value, body;
     ngx_chain_t                out;
+    ngx_table_elt_t           *h, **ccp;
     ngx_http_hls_loc_conf_t   *hlcf;
     ngx_http_core_loc_conf_t  *clcf;
 
@@ -471,8 +472,8 @@ ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     len = ngx_sprintf(p, "%O:%T:", t->size, t->mtime) - p;
-    h = ngx_http_hls_fnv(hlcf->etag_seed, p, len);
-    h = ngx_http_hls_fnv(h, t->name, ngx_strlen(t->name));
+    hash = ngx_http_hls_fnv(hlcf->etag_seed, p, len);
+    hash = ngx_http_hls_fnv(hash, t->name, ngx_strlen(t->name));
 
     value.data = ngx_pnalloc(r->pool, 2 + 2 + 16);
     if (value.data == NULL) {
@@ -480,7 +481,7 @@ ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
     }
 
     /* info.json is weak: it reports how long this worker took to index the file */
-    value.len = ngx_sprintf(value.data, t->info ? "W/\"%016xL\"" : "\"%016xL\"", h)
+    value.len = ngx_sprintf(value.data, t->info ? "W/\"%016xL\"" : "\"%016xL\"", hash)
                 - value.data;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
@@ -498,9 +499,22 @@ ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
         ngx_str_set(&value, "public, max-age=31536000, immutable");
     }
 
-    if (ngx_http_hls_add_header(r, "Cache-Control", &value, NULL) != NGX_OK) {
+    if (ngx_http_hls_add_header(r, "Cache-Control", &value, &h) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    /* registered as nginx's own Cache-Control, so that "expires" replaces it */
+    if (ngx_array_init(&r->headers_out.cache_control, r->pool, 1, sizeof(ngx_table_elt_t *))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ccp = ngx_array_push(&r->headers_out.cache_control);
+    if (ccp == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    *ccp = h;
 
     r->allow_ranges = 1;
 

@@ -178,8 +178,11 @@ http {{
 
 
 class Resp:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
+    def __init__(self, status, headers, body, raw=()):
+        self.status, self.headers, self.body, self.raw = status, headers, body, list(raw)
+
+    def count(self, name):
+        return sum(1 for k, _ in self.raw if k.lower() == name.lower())
 
     def h(self, name):
         return self.headers.get(name.lower())
@@ -193,7 +196,7 @@ def request(port, path, method="GET", headers=None, body=None, timeout=120):
         conn.request(method, path, body=body, headers=hdrs)
         r = conn.getresponse()
         data = r.read()
-        return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+        return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, data, r.getheaders())
     finally:
         conn.close()
 
@@ -411,6 +414,10 @@ def test_http(ng):
     check(r.status == 206 and (r.h("content-type") or "").startswith("multipart/byteranges")
           and body[0:10] in r.body and body[20:30] in r.body,
           "two ranges: 206 multipart/byteranges (nginx's range filter)", f"{r.status} {r.headers}")
+    r = request(ng.port, "/expires/h264_aac.mp4/t0_1.m4s")
+    check(r.status == 200 and r.h("cache-control") == "max-age=3600" and r.body == body
+          and r.count("cache-control") == 1,
+          "expires 1h replaces the module's Cache-Control (one header)", str(r.headers))
     r = request(ng.port, "/noetag/h264_aac.mp4/t0_1.m4s")
     check(r.status == 200 and r.h("etag") is None and r.body == body, "etag off: no ETag")
 
@@ -712,6 +719,7 @@ def main():
         location /slash {{ alias {MEDIA}/; hls; }}
         location /noslash {{ alias {links}/; hls; }}
         location /noetag/ {{ alias {MEDIA}/; hls; etag off; }}
+        location /expires/ {{ alias {MEDIA}/; hls; expires 1h; }}
 """)
     single = Nginx("single", f"""
         location /slow/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe; hls_cache_size 0;
