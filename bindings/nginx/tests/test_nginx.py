@@ -681,8 +681,12 @@ def test_restart_etag(ng):
           f"{before} vs {after.h('etag')}")
 
 
-def test_logs(*instances):
+def test_logs(*instances, contexts=None):
     section("error logs: no crash, alert or leaked connection")
+    for ng, n in (contexts or {}).items():
+        check(f"hls: libhls " in ng.log_text()
+              and re.search(rf"hls: libhls \S+, {n} context\(s\)", ng.log_text()),
+              f"{ng.name}: each worker made {n} libhls context(s), one per distinct hls_* settings")
     for ng in instances:
         log = ng.log_text()
         bad = [l for l in log.splitlines()
@@ -756,7 +760,8 @@ def main():
                 ng.stop(signal.SIGTERM)
             except Exception as e:  # noqa: BLE001
                 print(f"stopping {ng.name}: {e}")
-    test_logs(main_ng, single)
+    # main: every location has the default settings; single: /slow/ and /tiny/ share theirs
+    test_logs(main_ng, single, contexts={main_ng: 1, single: 2})
 
     print(f"\n{len(FAILURES)} failure(s)" + (": " + "; ".join(FAILURES) if FAILURES else ""))
     return min(len(FAILURES), 100)
