@@ -306,6 +306,9 @@ def test_config_errors():
         rc, err = nginx_t(loc.format(directive))
         check(rc != 0 and message in err, f"nginx -t fails on `{directive}` saying: {message}",
               f"rc={rc} {err.strip()}")
+    rc, err = nginx_t(loc.format("hls_stats;"))
+    check(rc != 0 and '"hls_stats" directive is duplicate, or in a location with "hls"' in err,
+          "nginx -t fails on hls_stats in an hls location", err.strip())
     rc, err = nginx_t("  server { listen 127.0.0.1:1; hls; }")
     check(rc != 0 and '"hls" directive is not allowed here' in err,
           "nginx -t fails on `hls;` outside a location", err.strip())
@@ -602,6 +605,26 @@ def test_buffers_freed(single):
           f"{before} -> {after} KiB (a leak would add ~{n * size // 1024} KiB)")
 
 
+def test_stats(single):
+    section("hls_stats: the worker's contexts and libhls counters")
+    request(single.port, "/nocache/h264_aac.mp4/master.m3u8")
+    request(single.port, "/slow/h264_aac.mp4/master.m3u8")
+    r = request(single.port, "/hls-stats")
+    try:
+        st = json.loads(r.body)
+    except ValueError:
+        st = {}
+    ctxs = st.get("contexts", [])
+    check(r.status == 200 and r.h("content-type") == "application/json"
+          and r.h("cache-control") == "no-store" and st.get("pid") == single.worker_pids()[0],
+          "GET /hls-stats: JSON of the worker that answered", f"{r.status} {r.body[:200]}")
+    check(len(ctxs) == 2 and {c["transcode"] for c in ctxs} == {"browser_safe", "unplayable"}
+          and all(c["cache_size"] == 0 for c in ctxs),
+          "two contexts with their settings", str(ctxs)[:300])
+    check(all(isinstance(c["stats"], dict) and c["stats"].get("opens", 0) > 0 for c in ctxs),
+          "each context's libhls counters (hls_context_stats_json), files opened", str(ctxs)[:300])
+
+
 def test_quit_in_flight(single):
     section("graceful quit (nginx -s quit) completes in-flight responses")
     want = dump("dts.mkv", "browser-safe")
@@ -732,6 +755,7 @@ def main():
                           hls_idle_media 0 0; hls_thread_pool tiny; }}
         location /nocache/ {{ alias {MEDIA}/; hls; hls_cache_size 0; }}
         location /static/ {{ root {OUT}/www; }}
+        location = /hls-stats {{ hls_stats; }}
 """, workers=1, head="thread_pool one threads=1;\nthread_pool tiny threads=1 max_queue=1;")
     try:
         main_ng.start()
@@ -752,6 +776,8 @@ def main():
             test_queue_full(single)
         if wanted("buffers"):
             test_buffers_freed(single)
+        if wanted("stats"):
+            test_stats(single)
         if wanted("quit"):
             test_quit_in_flight(single)
     finally:
