@@ -340,6 +340,40 @@ def test_crawls(ng):
               f"rc={rc} frames={got} {err}")
 
 
+def test_concurrent_keepalive(ng):
+    section("8 clients at once, each on one keep-alive connection")
+    files = ["multi_audio.mkv", "hevc_aac.mp4", "dts.mkv"]
+    want = {f: dump(f) for f in files}
+    errors, count, lock = [], [0], threading.Lock()
+
+    def client(k):
+        conn = http.client.HTTPConnection("127.0.0.1", ng.port, timeout=120)
+        try:
+            for f in files[k % 3:] + files[:k % 3]:
+                for name in sorted(want[f], reverse=bool(k % 2)):
+                    if name == "info.json":
+                        continue
+                    conn.request("GET", f"/vod/{f}/{name}")
+                    r = conn.getresponse()
+                    data = r.read()
+                    with lock:
+                        count[0] += 1
+                        if r.status != 200 or data != want[f][name]:
+                            errors.append(f"{f}/{name}: {r.status}")
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(not errors and count[0] == 8 * sum(len(w) - 1 for w in want.values()),
+          f"{count[0]} responses over 8 keep-alive connections, every body right", str(errors[:5]))
+
+
 def test_http(ng):
     section("HTTP: headers, HEAD, ranges, conditionals, statuses")
     src = os.path.join(MEDIA, "h264_aac.mp4")
@@ -397,6 +431,14 @@ def test_http(ng):
     check(r.status == 200 and r.body == body and r.h("etag") == etag,
           "a copy of the file (other inode, path and location, same size and mtime) has the same ETag",
           f"{r.status} {r.h('etag')} vs {etag}")
+
+    shutil.copy2(src, os.path.join(copy_dir, 'a "spaced" name é.mp4'))
+    quoted = "/copy/a%20%22spaced%22%20name%20%C3%A9.mp4"
+    r = request(ng.port, f"{quoted}/t0_1.m4s")
+    check(r.status == 200 and r.body == body, "a file name with spaces, quotes and UTF-8 (percent-encoded)")
+    r = request(ng.port, f"{quoted}/info.json")
+    check(r.status == 200 and json.loads(r.body).get("path") == '/copy/a "spaced" name é.mp4',
+          "its info.json names it by its URI, JSON-escaped", r.body[:120].decode(errors="replace"))
 
     r = request(ng.port, path, "HEAD")
     check(r.status == 200 and r.body == b"" and r.h("content-length") == str(len(body))
@@ -763,6 +805,8 @@ def main():
             test_crawls(main_ng)
         if wanted("http"):
             test_http(main_ng)
+        if wanted("concurrent"):
+            test_concurrent_keepalive(main_ng)
         if wanted("reload"):
             test_reload(main_ng)
         if wanted("restart"):
