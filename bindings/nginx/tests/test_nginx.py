@@ -667,8 +667,8 @@ def test_stats(single):
           "each context's libhls counters (hls_context_stats_json), files opened", str(ctxs)[:300])
 
 
-def test_quit_in_flight(single):
-    section("graceful quit (nginx -s quit) completes in-flight responses")
+def slow_in_flight(single, action, what):
+    """Four ~0.5 s transcodes on the one-thread pool; `action` once the first is answered."""
     want = dump("dts.mkv", "browser-safe")
     results = []
 
@@ -683,14 +683,41 @@ def test_quit_in_flight(single):
     threads = [threading.Thread(target=slow, args=(n,)) for n in names]
     for t in threads:
         t.start()
-    time.sleep(0.3)
-    master = single.master()
-    r = single.cmd("-s", "quit")
-    check(r.returncode == 0, "nginx -s quit", r.stderr)
+    # once the first is answered, the worker has long accepted the other three, which are
+    # queued or running
+    wait_until(lambda: results, 120, "the first response")
+    check(len(results) < len(names), f"{what} while {len(names) - len(results)} requests are in flight")
+    action()
     for t in threads:
         t.join()
     check(len(results) == len(names) and all(s == 200 and same for _, s, same in results),
-          "every in-flight request completes with the right bytes", str(results))
+          f"{what}: every in-flight request completes with the right bytes", str(results))
+
+
+def test_reload_in_flight(single):
+    section("reload (nginx -s reload) completes in-flight responses")
+    old = single.worker_pids()
+
+    def reload():
+        r = single.cmd("-s", "reload")
+        check(r.returncode == 0, "nginx -s reload", r.stderr)
+
+    slow_in_flight(single, reload, "reload")
+    wait_until(lambda: single.worker_pids() and not set(single.worker_pids()) & set(old), 60,
+               "new worker")
+    r = request(single.port, "/slow/dts.mkv/master.m3u8")
+    check(r.status == 200, "the new worker serves")
+
+
+def test_quit_in_flight(single):
+    section("graceful quit (nginx -s quit) completes in-flight responses")
+    master = single.master()
+
+    def quit_():
+        r = single.cmd("-s", "quit")
+        check(r.returncode == 0, "nginx -s quit", r.stderr)
+
+    slow_in_flight(single, quit_, "quit")
     wait_until(lambda: not pid_alive(master), 60, "master exit")
     check(not pid_alive(master), "nginx exits afterwards")
 
@@ -822,6 +849,8 @@ def main():
             test_buffers_freed(single)
         if wanted("stats"):
             test_stats(single)
+        if wanted("reload"):
+            test_reload_in_flight(single)
         if wanted("quit"):
             test_quit_in_flight(single)
     finally:
