@@ -129,8 +129,12 @@ http {{
 """)
 
     def cmd(self, *args):
+        # NGX_TEST_NGINX_ENV="LD_PRELOAD=... ASAN_OPTIONS=..." (space-separated) goes to nginx
+        # only, e.g. to run a module built with -fsanitize=address
+        env = dict(os.environ)
+        env.update(kv.split("=", 1) for kv in os.environ.get("NGX_TEST_NGINX_ENV", "").split())
         return subprocess.run([NGINX, "-p", self.prefix + "/", "-c", self.conf, *args],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, env=env)
 
     def master(self):
         try:
