@@ -39,6 +39,7 @@ declare -A PKG_CMD=(
     [mkvtoolnix]=mkvmerge
     [golang-go]=go
     [python3-venv]=''
+    [curl]=curl
     [nginx-core]=''
     [nginx-dev]=''
     [gstreamer1.0-tools]=gst-launch-1.0
@@ -57,7 +58,7 @@ PACKAGES=(
     valgrind python3 jq
     mkvtoolnix
     golang-go python3-venv
-    nginx-core nginx-dev
+    curl nginx-core nginx-dev
     gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad gstreamer1.0-libav python3-gst-1.0
 )

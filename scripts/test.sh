@@ -47,6 +47,10 @@ scripts/install-test.sh || failed+=("scripts/install-test.sh")
 bindings/go/test.sh || failed+=("bindings/go/test.sh")
 bindings/python/test.sh || failed+=("bindings/python/test.sh")
 
+# The nginx dynamic module, in Debian's stock nginx: whole crawls byte-identical to hls-dump,
+# every HTTP rule, the thread pool, reload and quit.
+bindings/nginx/test.sh || failed+=("bindings/nginx/test.sh")
+
 if [[ -n "${LIBHLS_LONG:-}" ]]; then
     cargo bench --bench hls_bench || failed+=("cargo bench")
     benches/bindings/run.sh || failed+=("benches/bindings/run.sh")
