@@ -1,0 +1,681 @@
+/*
+ * ngx_http_hls_module: directives, configuration and the per-worker libhls contexts.
+ */
+
+#include "ngx_http_hls_module.h"
+
+
+#define NGX_HTTP_HLS_DEFAULT_SEGMENT    6000
+#define NGX_HTTP_HLS_DEFAULT_CACHE      (256 * 1024 * 1024)
+#define NGX_HTTP_HLS_DEFAULT_IDLE       64
+#define NGX_HTTP_HLS_DEFAULT_IDLE_TIME  300000
+#define NGX_HTTP_HLS_DEFAULT_AAC        128000
+
+
+static char *ngx_http_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_hls_transcode(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_hls_idle_media(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_hls_aac_bitrate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_hls_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_hls_check_segment_duration(ngx_conf_t *cf, void *post, void *data);
+static void *ngx_http_hls_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_hls_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child);
+static ngx_int_t ngx_http_hls_init_process(ngx_cycle_t *cycle);
+static void ngx_http_hls_exit_process(ngx_cycle_t *cycle);
+static HlsConfig *ngx_http_hls_make_config(ngx_http_hls_settings_t *s, const char **what,
+    HlsStatus *status);
+
+
+static ngx_conf_post_t  ngx_http_hls_segment_duration_post = {
+    ngx_http_hls_check_segment_duration
+};
+
+
+static ngx_command_t  ngx_http_hls_commands[] = {
+
+    { ngx_string("hls"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_hls,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("hls_segment_duration"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hls_loc_conf_t, settings.segment_duration),
+      &ngx_http_hls_segment_duration_post },
+
+    { ngx_string("hls_cache_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hls_loc_conf_t, settings.cache_size),
+      NULL },
+
+    { ngx_string("hls_transcode"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_hls_transcode,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("hls_idle_media"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_hls_idle_media,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("hls_container_index"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hls_loc_conf_t, settings.container_index),
+      NULL },
+
+    { ngx_string("hls_aac_bitrate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_hls_aac_bitrate,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("hls_aac_surround"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hls_loc_conf_t, settings.aac_surround),
+      NULL },
+
+    { ngx_string("hls_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_hls_thread_pool,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("hls_cors"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hls_loc_conf_t, cors),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_hls_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_hls_create_main_conf,         /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_hls_create_loc_conf,          /* create location configuration */
+    ngx_http_hls_merge_loc_conf            /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_hls_module = {
+    NGX_MODULE_V1,
+    &ngx_http_hls_module_ctx,              /* module context */
+    ngx_http_hls_commands,                 /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_hls_init_process,             /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_hls_exit_process,             /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_hls_transcode_names[] = {
+    ngx_string("unplayable"),              /* HLS_TRANSCODE_UNPLAYABLE = 0 */
+    ngx_string("browser_safe"),            /* HLS_TRANSCODE_BROWSER_SAFE = 1 */
+    ngx_string("never"),                   /* HLS_TRANSCODE_NEVER = 2 */
+    ngx_string("add_aac"),                 /* HLS_TRANSCODE_ADD_AAC = 3 */
+};
+
+
+static char *
+ngx_http_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_hls_loc_conf_t *hlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (hlcf->enable != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    hlcf->enable = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_hls_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_hls_check_segment_duration(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t *ms = data;
+
+    if (*ms < 1000 || *ms > 60000) {
+        return "must be between 1s and 60s (e.g. \"6s\" or \"2500ms\")";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_hls_transcode(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_hls_loc_conf_t *hlcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (hlcf->settings.transcode != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 0; i < sizeof(ngx_http_hls_transcode_names) / sizeof(ngx_str_t); i++) {
+        if (value[1].len == ngx_http_hls_transcode_names[i].len
+            && ngx_strncmp(value[1].data, ngx_http_hls_transcode_names[i].data,
+                           value[1].len) == 0)
+        {
+            hlcf->settings.transcode = i;
+            return NGX_CONF_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, "
+                       "it must be \"unplayable\", \"browser_safe\", \"never\" or \"add_aac\"",
+                       &value[1], &cmd->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_hls_idle_media(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_hls_loc_conf_t *hlcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value;
+    ngx_msec_t   ms;
+
+    if (hlcf->settings.idle_count != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+    if (n == NGX_ERROR || n > 1000000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid count \"%V\" in \"%V\" directive, "
+                           "it must be a number of files from 0 to 1000000",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    ms = ngx_parse_time(&value[2], 0);
+    if (ms == (ngx_msec_t) NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid time \"%V\" in \"%V\" directive",
+                           &value[2], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    hlcf->settings.idle_count = (ngx_uint_t) n;
+    hlcf->settings.idle_time = ms;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_hls_aac_bitrate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_hls_loc_conf_t *hlcf = conf;
+
+    ngx_int_t   n, scale;
+    ngx_str_t  *value, v;
+
+    if (hlcf->settings.aac_bitrate != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    v = value[1];
+    scale = 1;
+
+    if (v.len > 1 && (v.data[v.len - 1] == 'k' || v.data[v.len - 1] == 'K')) {
+        v.len--;
+        scale = 1000;
+    }
+
+    n = ngx_atoi(v.data, v.len);
+
+    if (n == NGX_ERROR || n > 512000 || n * scale < 32000 || n * scale > 512000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be a bit rate from 32k to 512k (bits per second)",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    hlcf->settings.aac_bitrate = (ngx_uint_t) (n * scale);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_hls_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_hls_loc_conf_t *hlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (hlcf->thread_pool != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    /* a pool not declared with "thread_pool" fails the configuration ("unknown thread pool"),
+     * except "default", which nginx makes with 32 threads */
+    hlcf->thread_pool = ngx_thread_pool_add(cf, &value[1]);
+    if (hlcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_hls_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_hls_main_conf_t  *mcf;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_hls_main_conf_t));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&mcf->settings, cf->pool, 4, sizeof(ngx_http_hls_settings_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return mcf;
+}
+
+
+static void *
+ngx_http_hls_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_hls_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_hls_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->settings.segment_duration = NGX_CONF_UNSET_MSEC;
+    conf->settings.cache_size = NGX_CONF_UNSET;
+    conf->settings.transcode = NGX_CONF_UNSET_UINT;
+    conf->settings.idle_count = NGX_CONF_UNSET_UINT;
+    conf->settings.idle_time = NGX_CONF_UNSET_MSEC;
+    conf->settings.container_index = NGX_CONF_UNSET;
+    conf->settings.aac_bitrate = NGX_CONF_UNSET_UINT;
+    conf->settings.aac_surround = NGX_CONF_UNSET;
+    conf->thread_pool = NGX_CONF_UNSET_PTR;
+    conf->cors = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static ngx_int_t
+ngx_http_hls_settings_equal(ngx_http_hls_settings_t *a, ngx_http_hls_settings_t *b)
+{
+    return a->segment_duration == b->segment_duration
+           && a->cache_size == b->cache_size
+           && a->transcode == b->transcode
+           && a->idle_count == b->idle_count
+           && a->idle_time == b->idle_time
+           && a->container_index == b->container_index
+           && a->aac_bitrate == b->aac_bitrate
+           && a->aac_surround == b->aac_surround;
+}
+
+
+static char *
+ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_hls_loc_conf_t *prev = parent;
+    ngx_http_hls_loc_conf_t *conf = child;
+
+    HlsStatus                  status;
+    HlsConfig                 *config;
+    ngx_uint_t                 i;
+    const char                *what;
+    ngx_http_hls_settings_t   *s;
+    ngx_http_hls_main_conf_t  *mcf;
+
+    /* "hls" itself is not inherited: it sets the location's content handler, which nested
+     * locations do not inherit either */
+    if (conf->enable == NGX_CONF_UNSET) {
+        conf->enable = 0;
+    }
+
+    ngx_conf_merge_msec_value(conf->settings.segment_duration,
+                              prev->settings.segment_duration,
+                              NGX_HTTP_HLS_DEFAULT_SEGMENT);
+    ngx_conf_merge_off_value(conf->settings.cache_size, prev->settings.cache_size,
+                             NGX_HTTP_HLS_DEFAULT_CACHE);
+    ngx_conf_merge_uint_value(conf->settings.transcode, prev->settings.transcode,
+                              HLS_TRANSCODE_UNPLAYABLE);
+
+    if (conf->settings.idle_count == NGX_CONF_UNSET_UINT) {
+        conf->settings.idle_count = prev->settings.idle_count;
+        conf->settings.idle_time = prev->settings.idle_time;
+    }
+    ngx_conf_merge_uint_value(conf->settings.idle_count, NGX_CONF_UNSET_UINT,
+                              NGX_HTTP_HLS_DEFAULT_IDLE);
+    ngx_conf_merge_msec_value(conf->settings.idle_time, NGX_CONF_UNSET_MSEC,
+                              NGX_HTTP_HLS_DEFAULT_IDLE_TIME);
+
+    ngx_conf_merge_value(conf->settings.container_index, prev->settings.container_index, 1);
+    ngx_conf_merge_uint_value(conf->settings.aac_bitrate, prev->settings.aac_bitrate,
+                              NGX_HTTP_HLS_DEFAULT_AAC);
+    ngx_conf_merge_value(conf->settings.aac_surround, prev->settings.aac_surround, 0);
+    ngx_conf_merge_value(conf->cors, prev->cors, 1);
+    ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->thread_pool == NULL) {
+        /* the "default" pool: made by nginx (32 threads) unless "thread_pool default" sizes it */
+        conf->thread_pool = ngx_thread_pool_add(cf, NULL);
+        if (conf->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* libhls checks the settings the way the workers will apply them */
+    config = ngx_http_hls_make_config(&conf->settings, &what, &status);
+    if (config == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "libhls rejects the %s: %s",
+                           what, hls_status_str(status));
+        return NGX_CONF_ERROR;
+    }
+    hls_config_free(config);
+
+    conf->etag_seed = ngx_http_hls_settings_hash(&conf->settings);
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_hls_module);
+
+    s = mcf->settings.elts;
+    for (i = 0; i < mcf->settings.nelts; i++) {
+        if (ngx_http_hls_settings_equal(&s[i], &conf->settings)) {
+            conf->context_index = i;
+            return NGX_CONF_OK;
+        }
+    }
+
+    s = ngx_array_push(&mcf->settings);
+    if (s == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *s = conf->settings;
+    conf->context_index = mcf->settings.nelts - 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static HlsConfig *
+ngx_http_hls_make_config(ngx_http_hls_settings_t *s, const char **what, HlsStatus *status)
+{
+    HlsConfig  *config;
+
+    *what = "configuration (out of memory)";
+    *status = HLS_ERR_INTERNAL;
+
+    config = hls_config_new();
+    if (config == NULL) {
+        return NULL;
+    }
+
+    *status = hls_config_set_segment_duration_ms(config, (uint32_t) s->segment_duration);
+    if (*status != HLS_OK) {
+        *what = "hls_segment_duration";
+        goto failed;
+    }
+
+    *status = hls_config_set_cache_bytes(config, (uint64_t) s->cache_size);
+    if (*status != HLS_OK) {
+        *what = "hls_cache_size";
+        goto failed;
+    }
+
+    *status = hls_config_set_transcode_policy(config, (int) s->transcode);
+    if (*status != HLS_OK) {
+        *what = "hls_transcode";
+        goto failed;
+    }
+
+    *status = hls_config_set_idle_media(config, (uint32_t) s->idle_count,
+                                        (uint64_t) s->idle_time);
+    if (*status != HLS_OK) {
+        *what = "hls_idle_media";
+        goto failed;
+    }
+
+    *status = hls_config_set_use_container_index(config, s->container_index ? 1 : 0);
+    if (*status != HLS_OK) {
+        *what = "hls_container_index";
+        goto failed;
+    }
+
+    *status = hls_config_set_aac(config, (uint32_t) s->aac_bitrate, s->aac_surround ? 1 : 0);
+    if (*status != HLS_OK) {
+        *what = "hls_aac_bitrate / hls_aac_surround";
+        goto failed;
+    }
+
+    return config;
+
+failed:
+
+    hls_config_free(config);
+    return NULL;
+}
+
+
+/* libhls's log (and FFmpeg's, through it) goes to the error log of the cycle. Called from any
+ * thread: like nginx's own thread pool code, it only formats into a stack buffer and writes. */
+static void
+ngx_http_hls_log(int level, const char *message, void *userdata)
+{
+    ngx_log_t  *log = userdata;
+    ngx_uint_t  nlevel;
+
+    switch (level) {
+    case 1:
+        nlevel = NGX_LOG_ERR;
+        break;
+    case 2:
+        nlevel = NGX_LOG_WARN;
+        break;
+    case 3:
+        nlevel = NGX_LOG_INFO;
+        break;
+    default:
+        nlevel = NGX_LOG_DEBUG;
+        break;
+    }
+
+    ngx_log_error(nlevel, log, 0, "libhls: %s", message);
+}
+
+
+static ngx_int_t
+ngx_http_hls_init_process(ngx_cycle_t *cycle)
+{
+    int                        max_level;
+    HlsStatus                  status;
+    HlsConfig                 *config;
+    ngx_uint_t                 i;
+    const char                *what;
+    ngx_http_hls_settings_t   *s;
+    ngx_http_hls_main_conf_t  *mcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE) {
+        return NGX_OK;                     /* cache manager / loader: no requests */
+    }
+
+    if (ngx_get_conf(cycle->conf_ctx, ngx_http_module) == NULL) {
+        return NGX_OK;
+    }
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_hls_module);
+    if (mcf == NULL || mcf->settings.nelts == 0) {
+        return NGX_OK;
+    }
+
+    max_level = cycle->log->log_level >= NGX_LOG_DEBUG ? 5
+                : cycle->log->log_level >= NGX_LOG_INFO ? 3 : 2;
+    hls_set_log_callback(ngx_http_hls_log, cycle->log, max_level);
+
+    mcf->contexts = ngx_pcalloc(cycle->pool, mcf->settings.nelts * sizeof(HlsContext *));
+    if (mcf->contexts == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = mcf->settings.elts;
+    for (i = 0; i < mcf->settings.nelts; i++) {
+        config = ngx_http_hls_make_config(&s[i], &what, &status);
+        if (config == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0, "hls: libhls rejects the %s: %s",
+                          what, hls_status_str(status));
+            continue;
+        }
+
+        mcf->contexts[i] = hls_context_new(config);
+        hls_config_free(config);
+
+        if (mcf->contexts[i] == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0, "hls: hls_context_new() failed");
+        }
+    }
+
+    ngx_log_error(NGX_LOG_INFO, cycle->log, 0, "hls: libhls %s, %ui context(s)",
+                  hls_version(), mcf->settings.nelts);
+
+    return NGX_OK;
+}
+
+
+/* Runs after the thread pools' exit_process (core modules come first), which waits for every
+ * queued and running task: no libhls call is in flight any more. */
+static void
+ngx_http_hls_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                 i;
+    ngx_http_hls_main_conf_t  *mcf;
+
+    if (ngx_get_conf(cycle->conf_ctx, ngx_http_module) == NULL) {
+        return;
+    }
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_hls_module);
+    if (mcf == NULL || mcf->contexts == NULL) {
+        return;
+    }
+
+    for (i = 0; i < mcf->settings.nelts; i++) {
+        hls_context_free(mcf->contexts[i]);
+        mcf->contexts[i] = NULL;
+    }
+
+    mcf->contexts = NULL;
+
+    hls_set_log_callback(NULL, NULL, 0);
+}
+
+
+HlsContext *
+ngx_http_hls_context(ngx_http_request_t *r, ngx_http_hls_loc_conf_t *hlcf)
+{
+    ngx_http_hls_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_hls_module);
+
+    if (mcf->contexts == NULL || hlcf->context_index >= mcf->settings.nelts) {
+        return NULL;
+    }
+
+    return mcf->contexts[hlcf->context_index];
+}
+
+
+#define NGX_HTTP_HLS_FNV_OFFSET  0xcbf29ce484222325ULL
+#define NGX_HTTP_HLS_FNV_PRIME   0x100000001b3ULL
+
+uint64_t
+ngx_http_hls_fnv(uint64_t h, const void *data, size_t len)
+{
+    const u_char  *p = data;
+
+    while (len--) {
+        h = (h ^ *p++) * NGX_HTTP_HLS_FNV_PRIME;
+    }
+
+    return h;
+}
+
+
+uint64_t
+ngx_http_hls_settings_hash(ngx_http_hls_settings_t *s)
+{
+    u_char     buf[256], *p;
+    uint64_t   h;
+
+    /* Text, not struct bytes: the same on every machine and build. Only what changes the
+     * bytes served: not the cache, idle or container-index settings. */
+    p = ngx_snprintf(buf, sizeof(buf), "ngx_http_hls/1 libhls/%s seg=%M tc=%ui aac=%ui/%i",
+                     hls_version(), s->segment_duration, s->transcode, s->aac_bitrate,
+                     s->aac_surround);
+
+    h = ngx_http_hls_fnv(NGX_HTTP_HLS_FNV_OFFSET, buf, p - buf);
+
+    return h;
+}

@@ -1,0 +1,620 @@
+/*
+ * ngx_http_hls_module: the content handler.
+ *
+ *   GET <location>/<file>/<name>
+ *
+ * The last path segment is the libhls name (master.m3u8, tN.m3u8, tN_init.mp4, tN_K.m4s,
+ * tN_K.vtt, tN.vtt, ..., or info.json); the rest of the URI is mapped to the file the way nginx
+ * maps any URI (root / alias, ngx_http_map_uri_to_path) and checked with
+ * ngx_open_cached_file (disable_symlinks, open_file_cache, regular file). Every libhls call then
+ * runs in one task on the location's thread pool; the task's completion event, back on the
+ * event loop, sends the response. The payload is not copied: the ngx_buf_t points into the
+ * HlsBuffer, which a request pool cleanup frees once nginx is done with the request.
+ */
+
+#include "ngx_http_hls_module.h"
+
+#include <sys/stat.h>
+
+
+/* How often a request waiting for its task re-arms its guard timer. The timer is not
+ * cancelable, so a worker that is shutting down gracefully (quit, reload) waits for the task
+ * and sends its response instead of exiting under it. */
+#define NGX_HTTP_HLS_GUARD_MSEC  5000
+
+
+typedef struct {
+    /* set on the event loop before the task is posted; read only by the task */
+    HlsContext          *context;
+    u_char              *path;             /* NUL-terminated */
+    u_char              *name;             /* NUL-terminated */
+    unsigned             info:1;           /* name is "info.json" */
+
+    /* written by the task; read on the event loop after its completion event */
+    HlsStatus            status;
+    HlsBuffer            buf;
+    HlsError            *error;
+    const char          *message;          /* static; when error is NULL */
+    ngx_err_t            err;              /* errno of a failed stat() */
+    off_t                size;
+    time_t               mtime;
+
+    /* event loop only */
+    ngx_http_request_t  *request;
+    ngx_event_t          guard;
+    unsigned             done:1;
+} ngx_http_hls_task_ctx_t;
+
+
+static void ngx_http_hls_thread_handler(void *data, ngx_log_t *log);
+static void ngx_http_hls_thread_event_handler(ngx_event_t *ev);
+static void ngx_http_hls_guard_handler(ngx_event_t *ev);
+static void ngx_http_hls_send(ngx_http_request_t *r);
+static ngx_int_t ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t);
+static ngx_int_t ngx_http_hls_fail(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t);
+static void ngx_http_hls_cleanup(void *data);
+static ngx_int_t ngx_http_hls_add_header(ngx_http_request_t *r, const char *key,
+    ngx_str_t *value, ngx_table_elt_t **out);
+static ngx_int_t ngx_http_hls_options(ngx_http_request_t *r);
+
+
+static ngx_str_t  ngx_http_hls_info_name = ngx_string("info.json");
+
+
+ngx_int_t
+ngx_http_hls_handler(ngx_http_request_t *r)
+{
+    u_char                    *p, *last;
+    size_t                     root;
+    ngx_int_t                  rc;
+    ngx_str_t                  path, name, file_uri, saved, value;
+    ngx_uint_t                 level;
+    ngx_log_t                 *log;
+    ngx_thread_task_t         *task;
+    ngx_pool_cleanup_t        *cln;
+    ngx_open_file_info_t       of;
+    ngx_http_hls_task_ctx_t   *t;
+    ngx_http_hls_loc_conf_t   *hlcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hls_module);
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    log = r->connection->log;
+
+    if (hlcf->cors) {
+        ngx_str_set(&value, "*");
+        if (ngx_http_hls_add_header(r, "Access-Control-Allow-Origin", &value, NULL)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (r->method == NGX_HTTP_OPTIONS) {
+            return ngx_http_hls_options(r);
+        }
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        ngx_str_set(&value, "GET, HEAD");
+        if (ngx_http_hls_add_header(r, "Allow", &value, NULL) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (r->uri.len == 0 || r->uri.data[r->uri.len - 1] == '/') {
+        /* no name: a directory; leave it to index / autoindex */
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* <file_uri>/<name> */
+    last = r->uri.data + r->uri.len;
+    for (p = last; p > r->uri.data && p[-1] != '/'; p--) { /* void */ }
+
+    name.data = p;
+    name.len = last - p;
+    file_uri.data = r->uri.data;
+    file_uri.len = (p > r->uri.data) ? (size_t) (p - 1 - r->uri.data) : 0;
+
+    if (ngx_strlchr(name.data, last, '\0') != NULL) {
+        ngx_log_error(NGX_LOG_INFO, log, 0, "hls: a NUL byte in the name");
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    if (file_uri.len == 0
+        || (clcf->alias && clcf->alias != NGX_MAX_SIZE_T_VALUE
+            && file_uri.len <= clcf->alias))
+    {
+        /* "/vod/master.m3u8": no file before the name */
+        if (clcf->log_not_found) {
+            ngx_log_error(NGX_LOG_ERR, log, 0, "hls: no media file in \"%V\"", &r->uri);
+        }
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    saved = r->uri;
+    r->uri = file_uri;
+    last = ngx_http_map_uri_to_path(r, &path, &root, 0);
+    r->uri = saved;
+
+    if (last == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    path.len = last - path.data;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0, "hls file: \"%s\", name: \"%V\"",
+                   path.data, &name);
+
+    ngx_memzero(&of, sizeof(ngx_open_file_info_t));
+
+    of.read_ahead = clcf->read_ahead;
+    of.directio = NGX_MAX_OFF_T_VALUE;
+    of.valid = clcf->open_file_cache_valid;
+    of.min_uses = clcf->open_file_cache_min_uses;
+    of.errors = clcf->open_file_cache_errors;
+    of.events = clcf->open_file_cache_events;
+    of.test_only = 1;                      /* stat (through disable_symlinks), no fd kept */
+
+    if (ngx_http_set_disable_symlinks(r, clcf, &path, &of) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_open_cached_file(clcf->open_file_cache, &path, &of, r->pool) != NGX_OK) {
+        switch (of.err) {
+
+        case 0:
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+        case NGX_ENOENT:
+        case NGX_ENOTDIR:
+        case NGX_ENAMETOOLONG:
+#if (NGX_HAVE_OPENAT)
+        case NGX_EMLINK:                   /* a symlink, with disable_symlinks */
+        case NGX_ELOOP:
+#endif
+            level = NGX_LOG_ERR;
+            rc = NGX_HTTP_NOT_FOUND;
+            break;
+
+        case NGX_EACCES:
+            level = NGX_LOG_ERR;
+            rc = NGX_HTTP_FORBIDDEN;
+            break;
+
+        default:
+            level = NGX_LOG_CRIT;
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            break;
+        }
+
+        if (rc != NGX_HTTP_NOT_FOUND || clcf->log_not_found) {
+            ngx_log_error(level, log, of.err, "hls: %s \"%s\" failed", of.failed, path.data);
+        }
+
+        return rc;
+    }
+
+    if (!of.is_file) {
+        if (clcf->log_not_found) {
+            ngx_log_error(NGX_LOG_ERR, log, 0, "hls: \"%s\" is not a regular file",
+                          path.data);
+        }
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_http_hls_task_ctx_t));
+    if (task == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    t = task->ctx;                         /* zeroed */
+    t->request = r;
+    t->path = path.data;
+
+    t->context = ngx_http_hls_context(r, hlcf);
+    if (t->context == NULL) {
+        ngx_log_error(NGX_LOG_ERR, log, 0, "hls: no libhls context in this worker");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    t->name = ngx_pnalloc(r->pool, name.len + 1);
+    if (t->name == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ngx_cpystrn(t->name, name.data, name.len + 1);
+
+    t->info = (name.len == ngx_http_hls_info_name.len
+               && ngx_strncmp(name.data, ngx_http_hls_info_name.data, name.len) == 0);
+
+    /* frees the HlsBuffer (and HlsError) when the request's pool goes, whatever happened to
+     * the request meanwhile; the pool cannot go while the task runs (r->main->blocked) */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    cln->handler = ngx_http_hls_cleanup;
+    cln->data = t;
+
+    task->handler = ngx_http_hls_thread_handler;
+    task->event.data = t;
+    task->event.handler = ngx_http_hls_thread_event_handler;
+
+    if (ngx_thread_task_post(hlcf->thread_pool, task) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    t->guard.handler = ngx_http_hls_guard_handler;
+    t->guard.data = t;
+    t->guard.log = log;
+    ngx_add_timer(&t->guard, NGX_HTTP_HLS_GUARD_MSEC);
+
+    ngx_http_set_ctx(r, t, ngx_http_hls_module);
+
+    r->main->blocked++;
+    r->aio = 1;
+    r->main->count++;
+    r->write_event_handler = ngx_http_hls_send;
+
+    return NGX_DONE;
+}
+
+
+/* On a pool thread: every libhls call of the request. */
+static void
+ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
+{
+    ngx_http_hls_task_ctx_t *t = data;
+
+    HlsError     *error;
+    HlsMedia     *media;
+    HlsStatus     status;
+    ngx_uint_t    attempt;
+    struct stat   before, after;
+
+    for (attempt = 0; /* void */; attempt++) {
+
+        error = NULL;
+        media = NULL;
+
+        if (stat((const char *) t->path, &before) == -1) {
+            t->err = ngx_errno;
+            t->status = HLS_ERR_IO;
+            t->message = "stat() failed";
+            return;
+        }
+
+        if (!S_ISREG(before.st_mode)) {
+            t->status = HLS_ERR_IO;
+            t->message = "not a regular file";
+            return;
+        }
+
+        status = hls_open_ex(t->context, (const char *) t->path, &media, &error);
+
+        if (status == HLS_OK) {
+            if (t->info) {
+                status = hls_media_info_json(media, &t->buf);
+                if (status != HLS_OK) {
+                    t->message = "hls_media_info_json() failed";
+                }
+
+            } else {
+                status = hls_get_ex(media, (const char *) t->name, &t->buf, &error);
+            }
+
+            hls_close(media);
+        }
+
+        if (status == HLS_OK
+            && (stat((const char *) t->path, &after) == -1
+                || after.st_size != before.st_size
+                || after.st_mtim.tv_sec != before.st_mtim.tv_sec
+                || after.st_mtim.tv_nsec != before.st_mtim.tv_nsec))
+        {
+            /* the bytes may not be those of the file the ETag would name */
+            hls_free_buffer(&t->buf);
+            status = HLS_ERR_FILE_CHANGED;
+            t->message = "the file changed while it was being served";
+        }
+
+        if (status == HLS_ERR_FILE_CHANGED && attempt == 0) {
+            hls_error_free(error);
+            t->message = NULL;
+            continue;                      /* open it anew, once */
+        }
+
+        t->status = status;
+        t->error = error;
+        t->size = before.st_size;
+        t->mtime = before.st_mtime;
+        return;
+    }
+}
+
+
+/* Back on the event loop: the task is over. */
+static void
+ngx_http_hls_thread_event_handler(ngx_event_t *ev)
+{
+    ngx_http_hls_task_ctx_t *t = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = t->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    if (t->guard.timer_set) {
+        ngx_del_timer(&t->guard);
+    }
+
+    t->done = 1;
+
+    r->main->blocked--;
+    r->aio = 0;
+
+    /* ngx_http_hls_send, or nginx's finalizer if the request was terminated meanwhile */
+    r->write_event_handler(r);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_hls_guard_handler(ngx_event_t *ev)
+{
+    ngx_http_hls_task_ctx_t *t = ev->data;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0, "hls: still serving \"%s\"", t->name);
+
+    ngx_add_timer(ev, NGX_HTTP_HLS_GUARD_MSEC);
+}
+
+
+static void
+ngx_http_hls_send(ngx_http_request_t *r)
+{
+    ngx_http_hls_task_ctx_t  *t;
+
+    t = ngx_http_get_module_ctx(r, ngx_http_hls_module);
+
+    if (t == NULL || !t->done) {
+        return;                            /* a write event while the task runs */
+    }
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_http_finalize_request(r, ngx_http_hls_respond(r, t));
+}
+
+
+static ngx_int_t
+ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
+{
+    u_char                   *p;
+    size_t                    len;
+    uint64_t                  h;
+    ngx_int_t                 rc;
+    ngx_buf_t                *b;
+    ngx_str_t                 value;
+    ngx_chain_t               out;
+    ngx_http_hls_loc_conf_t  *hlcf;
+
+    if (t->status != HLS_OK) {
+        return ngx_http_hls_fail(r, t);
+    }
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hls_module);
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = (off_t) t->buf.len;
+    r->headers_out.last_modified_time = t->mtime;
+
+    len = ngx_strlen(t->buf.content_type);
+    r->headers_out.content_type.len = len;
+    r->headers_out.content_type.data = (u_char *) t->buf.content_type;
+    r->headers_out.content_type_len = len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    /* the same bytes get the same ETag on every worker and machine: libhls's version, the
+     * settings that shape the output, the file's size and mtime, and the name */
+    p = ngx_pnalloc(r->pool, NGX_OFF_T_LEN + NGX_TIME_T_LEN + 2);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    len = ngx_sprintf(p, "%O:%T:", t->size, t->mtime) - p;
+    h = ngx_http_hls_fnv(hlcf->etag_seed, p, len);
+    h = ngx_http_hls_fnv(h, t->name, ngx_strlen(t->name));
+
+    value.data = ngx_pnalloc(r->pool, 2 + 16);
+    if (value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    value.len = ngx_sprintf(value.data, "\"%016xL\"", h) - value.data;
+
+    if (ngx_http_hls_add_header(r, "ETag", &value, &r->headers_out.etag) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = ngx_strlen(t->name);
+    if (t->info || (len > 5 && ngx_strcmp(t->name + len - 5, ".m3u8") == 0)) {
+        ngx_str_set(&value, "public, max-age=60");
+    } else {
+        ngx_str_set(&value, "public, max-age=31536000, immutable");
+    }
+
+    if (ngx_http_hls_add_header(r, "Cache-Control", &value, NULL) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->allow_ranges = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (t->buf.len) {
+        /* zero copy: the bytes stay libhls's until ngx_http_hls_cleanup */
+        b->start = b->pos = (u_char *) t->buf.data;
+        b->end = b->last = (u_char *) t->buf.data + t->buf.len;
+        b->memory = 1;
+    }
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* A libhls failure: the detail to the error log, the status to the client. */
+static ngx_int_t
+ngx_http_hls_fail(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
+{
+    ngx_int_t                  rc;
+    ngx_str_t                  value;
+    ngx_uint_t                 level;
+    const char                *message;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    switch (t->status) {
+
+    case HLS_ERR_NOT_FOUND:
+    case HLS_ERR_IO:
+        rc = NGX_HTTP_NOT_FOUND;
+        level = clcf->log_not_found ? NGX_LOG_ERR : 0;
+        break;
+
+    case HLS_ERR_INVALID_ARGUMENT:
+    case HLS_ERR_INVALID_UTF8:
+        rc = NGX_HTTP_BAD_REQUEST;
+        level = NGX_LOG_INFO;
+        break;
+
+    case HLS_ERR_INVALID_MEDIA:
+    case HLS_ERR_NO_PLAYABLE_TRACKS:
+    case HLS_ERR_UNSUPPORTED:
+        rc = NGX_HTTP_UNSUPPORTED_MEDIA_TYPE;
+        level = NGX_LOG_ERR;
+        break;
+
+    case HLS_ERR_FILE_CHANGED:
+        rc = NGX_HTTP_SERVICE_UNAVAILABLE;
+        level = NGX_LOG_WARN;
+        ngx_str_set(&value, "1");
+        if (ngx_http_hls_add_header(r, "Retry-After", &value, NULL) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        break;
+
+    case HLS_ERR_PANIC:
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        level = NGX_LOG_ALERT;
+        break;
+
+    default:
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        level = NGX_LOG_ERR;
+        break;
+    }
+
+    if (level) {
+        message = t->error ? hls_error_message(t->error) : t->message ? t->message : "";
+        ngx_log_error(level, r->connection->log, t->err,
+                      "hls: \"%s\" \"%s\": %s: %s",
+                      t->path, t->name, hls_status_str(t->status), message);
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_http_hls_cleanup(void *data)
+{
+    ngx_http_hls_task_ctx_t *t = data;
+
+    hls_free_buffer(&t->buf);
+    hls_error_free(t->error);
+    t->error = NULL;
+}
+
+
+static ngx_int_t
+ngx_http_hls_add_header(ngx_http_request_t *r, const char *key, ngx_str_t *value,
+    ngx_table_elt_t **out)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value = *value;
+    h->lowcase_key = NULL;
+
+    if (out) {
+        *out = h;
+    }
+
+    return NGX_OK;
+}
+
+
+/* A CORS preflight (hls_cors on). */
+static ngx_int_t
+ngx_http_hls_options(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+    ngx_str_t  value;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_str_set(&value, "GET, HEAD, OPTIONS");
+    if (ngx_http_hls_add_header(r, "Access-Control-Allow-Methods", &value, NULL) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&value, "Range, If-None-Match, If-Modified-Since");
+    if (ngx_http_hls_add_header(r, "Access-Control-Allow-Headers", &value, NULL) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&value, "86400");
+    if (ngx_http_hls_add_header(r, "Access-Control-Max-Age", &value, NULL) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    return ngx_http_send_header(r);
+}
