@@ -201,7 +201,9 @@ async function main() {
     if (s.menus.subs.length !== 3 || !/off/i.test(s.menus.subs[0].label)) throw new Fail(`subtitle menu ${JSON.stringify(s.menus.subs)}, expected Off + English + Français`);
     if (s.menus.quality.length < 2 || !/auto/i.test(s.menus.quality[0].label)) throw new Fail(`quality menu ${JSON.stringify(s.menus.quality)}, expected Auto + the levels`);
     if (!s.menus.quality.some((o) => o.label.includes('360p'))) throw new Fail('quality menu does not show 360p');
-    if (s.infoRows.length !== 6) throw new Fail(`media info shows ${s.infoRows.length} tracks, expected 6`);
+    // 6 source tracks + the AAC renditions made from the AC-3 and E-AC-3 ones (add_aac).
+    const rend = s.infoRows.map((r) => r[0]).join(',');
+    if (rend !== '0,1,2,3,4,5,2a,3a') throw new Fail(`media info shows renditions ${rend}, expected 0,1,2,3,4,5,2a,3a`);
     const codecs = s.infoRows.map((r) => r[2]).join(' ');
     for (const c of ['h264', 'avc1.64001e', 'aac', 'ac3', 'eac3', 'subrip', 'ass']) {
       if (!codecs.includes(c)) throw new Fail(`media info codecs "${codecs}" lack ${c}`);

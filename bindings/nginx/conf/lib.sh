@@ -97,7 +97,7 @@ ngx_start() {
         if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/"; then
             return 0
         fi
-        kill -0 "$NGX_PID" 2>/dev/null || { tail -n 20 "$p/logs/error.log" >&2 || true; ngx_die "nginx ($p) exited at start"; }
+        ngx_alive "$NGX_PID" || { tail -n 20 "$p/logs/error.log" >&2 || true; ngx_die "nginx ($p) exited at start"; }
         sleep 0.1
     done
     tail -n 20 "$p/logs/error.log" >&2 || true
@@ -111,13 +111,21 @@ ngx_family() {
     pgrep -P "$m" 2>/dev/null || true
 }
 
+# True while PID runs (a zombie -- exited, not yet reaped -- does not count).
+ngx_alive() {
+    local st
+    st="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    st=${st##*) }
+    [[ ${st:0:1} != Z ]]
+}
+
 # ngx_stop PID: graceful stop (SIGQUIT: workers finish the requests under way), SIGKILL after 10 s.
 ngx_stop() {
     local m=$1 i
-    kill -0 "$m" 2>/dev/null || return 0
+    ngx_alive "$m" || { wait "$m" 2>/dev/null || true; return 0; }
     kill -QUIT "$m" 2>/dev/null || true
     for ((i = 0; i < 100; i++)); do
-        kill -0 "$m" 2>/dev/null || { wait "$m" 2>/dev/null || true; return 0; }
+        ngx_alive "$m" || { wait "$m" 2>/dev/null || true; return 0; }
         sleep 0.1
     done
     ngx_kill "$m"

@@ -269,7 +269,7 @@ function startHls(master) {
 function trackLabel(t) {
   if (!t) return '?';
   const bits = [t.name || t.lang || `track ${t.id}`];
-  if (t.lang && t.name && !t.name.includes(t.lang)) bits.push(`[${t.lang}]`);
+  if (t.lang && t.name) bits.push(`[${t.lang}]`);
   if (t.audioCodec) bits.push(`· ${t.audioCodec}`);
   return bits.join(' ');
 }
@@ -406,12 +406,12 @@ function renderInfo(info) {
     const tr = document.createElement('tr');
     if (!t.served) tr.className = 'notserved';
     tr.innerHTML = [
-      esc(t.index),
+      esc(t.rendition ?? t.index),
       esc(t.type),
       `${esc(t.codec)}${t.codec_string ? ` <code>${esc(t.codec_string)}</code>` : ''}`,
       `${esc(t.language || '')}${t.title ? ` ${t.language ? '· ' : ''}${esc(t.title)}` : ''}${flags.length ? ` <span class="muted">(${flags.join(', ')})</span>` : ''}`,
       esc(details.filter(Boolean).join(', ')),
-      t.served ? esc(t.delivery || 'served') : `<span class="bad">not served</span>${t.reason ? `: ${esc(t.reason)}` : ''}`,
+      t.served ? esc(t.delivery === 'transcode-aac' ? `AAC made from track ${t.index}` : (t.delivery || 'served')) : `<span class="bad">not served</span>${t.reason ? `: ${esc(t.reason)}` : ''}`,
       t.playlist ? `<a href="${esc(VOD + encPath(state.file) + '/' + t.playlist)}">${esc(t.playlist)}</a>` : '',
       mse === null ? (t.type === 'subtitle' && t.served ? 'WebVTT' : '') : mse ? 'plays' : '<span class="warn">codec unsupported</span>',
     ].map((c) => `<td>${c}</td>`).join('');
