@@ -28,6 +28,7 @@ typedef struct {
     HlsContext          *context;
     u_char              *path;             /* NUL-terminated */
     u_char              *name;             /* NUL-terminated */
+    ngx_str_t            file_uri;         /* the URI without "/<name>" */
     unsigned             info:1;           /* name is "info.json" */
 
     /* written by the task; read on the event loop after its completion event */
@@ -56,6 +57,8 @@ static void ngx_http_hls_cleanup(void *data);
 static ngx_int_t ngx_http_hls_add_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value, ngx_table_elt_t **out);
 static ngx_int_t ngx_http_hls_options(ngx_http_request_t *r);
+static ngx_int_t ngx_http_hls_info_body(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t,
+    ngx_str_t *body);
 
 
 static ngx_str_t  ngx_http_hls_info_name = ngx_string("info.json");
@@ -137,6 +140,28 @@ ngx_http_hls_handler(ngx_http_request_t *r)
         return NGX_HTTP_NOT_FOUND;
     }
 
+    /* nginx has already resolved "." and ".." segments of the URI (encoded or not); what
+     * remains is the "location /vod { alias /srv/media/; }" case, where "/vod../x" maps to
+     * "/srv/media/../x": no ".." segment in the part appended to the root or alias */
+    p = file_uri.data;
+    if (clcf->alias && clcf->alias != NGX_MAX_SIZE_T_VALUE) {
+        p += clcf->alias;
+    }
+
+    while (p < file_uri.data + file_uri.len) {
+        for (last = p; last < file_uri.data + file_uri.len && *last != '/'; last++) {
+            /* void */
+        }
+
+        if (last - p == 2 && p[0] == '.' && p[1] == '.') {
+            ngx_log_error(NGX_LOG_ERR, log, 0, "hls: \"..\" in \"%V\" would leave the alias",
+                          &r->uri);
+            return NGX_HTTP_NOT_FOUND;
+        }
+
+        p = last + 1;
+    }
+
     saved = r->uri;
     r->uri = file_uri;
     last = ngx_http_map_uri_to_path(r, &path, &root, 0);
@@ -216,6 +241,7 @@ ngx_http_hls_handler(ngx_http_request_t *r)
     t = task->ctx;                         /* zeroed */
     t->request = r;
     t->path = path.data;
+    t->file_uri = file_uri;
 
     t->context = ngx_http_hls_context(r, hlcf);
     if (t->context == NULL) {
@@ -243,10 +269,16 @@ ngx_http_hls_handler(ngx_http_request_t *r)
 
     task->handler = ngx_http_hls_thread_handler;
     task->event.data = t;
+    task->event.log = log;
     task->event.handler = ngx_http_hls_thread_event_handler;
 
     if (ngx_thread_task_post(hlcf->thread_pool, task) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        /* the pool's queue is full (thread_pool ... max_queue=N): come back later */
+        ngx_str_set(&value, "1");
+        if (ngx_http_hls_add_header(r, "Retry-After", &value, NULL) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
     t->guard.handler = ngx_http_hls_guard_handler;
@@ -399,14 +431,16 @@ ngx_http_hls_send(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
 {
-    u_char                   *p;
-    size_t                    len;
-    uint64_t                  h;
-    ngx_int_t                 rc;
-    ngx_buf_t                *b;
-    ngx_str_t                 value;
-    ngx_chain_t               out;
-    ngx_http_hls_loc_conf_t  *hlcf;
+    u_char                    *p;
+    size_t                     len;
+    uint64_t                   hash;
+    ngx_int_t                  rc;
+    ngx_buf_t                 *b;
+    ngx_str_t                  value, body;
+    ngx_chain_t                out;
+    ngx_table_elt_t           *h, **ccp;
+    ngx_http_hls_loc_conf_t   *hlcf;
+    ngx_http_core_loc_conf_t  *clcf;
 
     if (t->status != HLS_OK) {
         return ngx_http_hls_fail(r, t);
@@ -414,8 +448,15 @@ ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
 
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hls_module);
 
+    body.data = (u_char *) t->buf.data;
+    body.len = t->buf.len;
+
+    if (t->info && ngx_http_hls_info_body(r, t, &body) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = (off_t) t->buf.len;
+    r->headers_out.content_length_n = (off_t) body.len;
     r->headers_out.last_modified_time = t->mtime;
 
     len = ngx_strlen(t->buf.content_type);
@@ -431,16 +472,23 @@ ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     len = ngx_sprintf(p, "%O:%T:", t->size, t->mtime) - p;
-    h = ngx_http_hls_fnv(hlcf->etag_seed, p, len);
-    h = ngx_http_hls_fnv(h, t->name, ngx_strlen(t->name));
+    hash = ngx_http_hls_fnv(hlcf->etag_seed, p, len);
+    hash = ngx_http_hls_fnv(hash, t->name, ngx_strlen(t->name));
 
-    value.data = ngx_pnalloc(r->pool, 2 + 16);
+    value.data = ngx_pnalloc(r->pool, 2 + 2 + 16);
     if (value.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    value.len = ngx_sprintf(value.data, "\"%016xL\"", h) - value.data;
 
-    if (ngx_http_hls_add_header(r, "ETag", &value, &r->headers_out.etag) != NGX_OK) {
+    /* info.json is weak: it reports how long this worker took to index the file */
+    value.len = ngx_sprintf(value.data, t->info ? "W/\"%016xL\"" : "\"%016xL\"", hash)
+                - value.data;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->etag
+        && ngx_http_hls_add_header(r, "ETag", &value, &r->headers_out.etag) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -451,9 +499,22 @@ ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
         ngx_str_set(&value, "public, max-age=31536000, immutable");
     }
 
-    if (ngx_http_hls_add_header(r, "Cache-Control", &value, NULL) != NGX_OK) {
+    if (ngx_http_hls_add_header(r, "Cache-Control", &value, &h) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    /* registered as nginx's own Cache-Control, so that "expires" replaces it */
+    if (ngx_array_init(&r->headers_out.cache_control, r->pool, 1, sizeof(ngx_table_elt_t *))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ccp = ngx_array_push(&r->headers_out.cache_control);
+    if (ccp == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    *ccp = h;
 
     r->allow_ranges = 1;
 
@@ -468,10 +529,10 @@ ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (t->buf.len) {
+    if (body.len) {
         /* zero copy: the bytes stay libhls's until ngx_http_hls_cleanup */
-        b->start = b->pos = (u_char *) t->buf.data;
-        b->end = b->last = (u_char *) t->buf.data + t->buf.len;
+        b->start = b->pos = body.data;
+        b->end = b->last = body.data + body.len;
         b->memory = 1;
     }
 
@@ -617,4 +678,102 @@ ngx_http_hls_options(ngx_http_request_t *r)
     r->header_only = 1;
 
     return ngx_http_send_header(r);
+}
+
+
+/* info.json names the file by its path on the server; clients get its URI instead
+ * ("/vod/movie.mkv"): the top-level "path" string value is replaced. */
+static ngx_int_t
+ngx_http_hls_info_body(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t, ngx_str_t *body)
+{
+    u_char        *d, *s, *q;
+    u_char        *p, *end, *vstart, *vend;
+    size_t         len;
+    ngx_uint_t     i;
+    ngx_int_t      depth;
+    static u_char  hex[] = "0123456789abcdef";
+
+    p = body->data;
+    end = p + body->len;
+    depth = 0;
+    vstart = NULL;
+    vend = NULL;
+
+    while (p < end && vstart == NULL) {
+
+        if (*p == '"') {
+            s = p++;
+            while (p < end && *p != '"') {
+                p += (*p == '\\') ? 2 : 1;
+            }
+            if (p >= end) {
+                break;
+            }
+            p++;
+
+            if (depth == 1 && p - s == 6 && ngx_strncmp(s, "\"path\"", 6) == 0) {
+                for (q = p; q < end && (*q == ' ' || *q == ':'); q++) { /* void */ }
+
+                if (q < end && *q == '"' && q > p) {
+                    vstart = q++;
+                    while (q < end && *q != '"') {
+                        q += (*q == '\\') ? 2 : 1;
+                    }
+                    if (q < end) {
+                        vend = q + 1;
+                    } else {
+                        vstart = NULL;
+                    }
+                }
+            }
+            continue;
+        }
+
+        if (*p == '{' || *p == '[') {
+            depth++;
+        } else if (*p == '}' || *p == ']') {
+            depth--;
+        }
+
+        p++;
+    }
+
+    if (vstart == NULL || vend == NULL) {
+        return NGX_OK;                     /* no "path": sent as it is */
+    }
+
+    len = (vstart - body->data) + 2 + 6 * t->file_uri.len + (end - vend);
+
+    d = ngx_pnalloc(r->pool, len);
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    q = ngx_cpymem(d, body->data, vstart - body->data);
+    *q++ = '"';
+
+    for (i = 0; i < t->file_uri.len; i++) {
+        u_char c = t->file_uri.data[i];
+
+        if (c == '"' || c == '\\') {
+            *q++ = '\\';
+            *q++ = c;
+
+        } else if (c < 0x20 || c == 0x7f) {
+            q = ngx_cpymem(q, "\\u00", 4);
+            *q++ = hex[c >> 4];
+            *q++ = hex[c & 0xf];
+
+        } else {
+            *q++ = c;
+        }
+    }
+
+    *q++ = '"';
+    q = ngx_cpymem(q, vend, end - vend);
+
+    body->data = d;
+    body->len = q - d;
+
+    return NGX_OK;
 }
