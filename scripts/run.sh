@@ -36,7 +36,11 @@ else
 fi
 
 ngx_build_module
-hlsjs="$(ngx_hlsjs_dist)"
+if ! hlsjs="$(ngx_hlsjs_dist)"; then
+    ngx_log "warning: hls.js could not be installed: the page will say so (native HLS only, e.g. Safari)"
+    hlsjs="$root/target/web/no-hls.js"
+    mkdir -p "$hlsjs"
+fi
 
 prefix="$root/target/nginx/run"
 ngx_prefix "$prefix"

@@ -90,11 +90,14 @@ ngx_test() {
 ngx_start() {
     local p=$1 port=$2 i
     ngx_test "$p"
+    if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/" || (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        ngx_die "127.0.0.1:$port is already in use (choose another port)"
+    fi
     "$NGINX" -p "$p/" -c "$p/conf/nginx.conf" -e "$p/logs/error.log" -g 'daemon off;' &
     NGX_PID=$!
     NGX_PIDS+=("$NGX_PID")
     for ((i = 0; i < 100; i++)); do
-        if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/"; then
+        if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/" && ngx_alive "$NGX_PID"; then
             return 0
         fi
         ngx_alive "$NGX_PID" || { tail -n 20 "$p/logs/error.log" >&2 || true; ngx_die "nginx ($p) exited at start"; }
