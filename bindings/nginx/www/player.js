@@ -189,6 +189,7 @@ async function play(file) {
   for (const li of $('list').children) {
     const a = li.firstChild;
     li.className = a && a.dataset && state.dir + a.dataset.name === file ? 'current' : '';
+    if (li.className) li.scrollIntoView({ block: 'nearest' });
   }
   loadInfo(infoUrl, file);
   setStatus('loading master playlist…');
@@ -427,8 +428,12 @@ function renderInfo(info) {
     notes.push('<p class="ok">Every track is served.</p>');
   }
   if (unsupported.length) {
-    notes.push(`<p class="warn">Served but not playable in this browser (its Media Source Extensions refuse the codec): ${unsupported.map((t) => `track ${esc(t.index)} <code>${esc(t.codec_string)}</code>`).join(', ')}. ` +
-      'Other players may play them; the module can add AAC versions (transcode policy add-aac).</p>');
+    const aac = (t) => tracks.find((x) => x.index === t.index && x !== t && x.served && mseSupport(x));
+    const alt = unsupported.filter(aac);
+    notes.push(`<p class="warn">Served but not playable in this browser (its Media Source Extensions refuse the codec): ${unsupported.map((t) => `track ${esc(t.rendition ?? t.index)} <code>${esc(t.codec_string)}</code>`).join(', ')}. ` +
+      (alt.length === unsupported.length
+        ? `This browser plays their AAC versions instead (${alt.map((t) => esc(aac(t).rendition)).join(', ')}).</p>`
+        : 'Other players may play them; <code>hls_transcode add_aac;</code> adds AAC versions.</p>'));
   }
   $('notserved').innerHTML = notes.join('');
 }
