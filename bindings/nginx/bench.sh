@@ -12,8 +12,9 @@
 #     8 parallel keep-alive connections (curl --parallel); requests/s, MB/s, and the server's CPU
 #     (utime+stime of the nginx master and workers, every thread, from /proc) per minute of media;
 #   - warm crawl: the same again on the same nginx.
-# COLD=5 fresh starts (one cold crawl each) per configuration; WARM=20 crawls in the warm run (one
-# curl run); PARALLEL=8 connections. CPU is per crawl; latencies are medians over the starts.
+# ROUNDS=5 rounds, each starting every configuration afresh (cold crawl, then WARM=4 warm
+# crawls), interleaved so that the machine's load hits all alike; PARALLEL=8 connections. CPU
+# is per crawl; latencies are medians over the fresh starts.
 # Prints a markdown table. The client runs on the same machine (its CPU is not counted). Not
 # part of the test suite. Work files: target/nginx/bench/.
 set -euo pipefail
@@ -93,51 +94,56 @@ print(f'| {who} | {workers} | {crawl} | {n / secs:,.0f} | {nbytes / secs / 1e6:,
 PY
 }
 
-COLD=${COLD:-5}   # fresh nginx starts per configuration, one cold crawl each
-WARM=${WARM:-20}  # crawls in the warm run (one curl run, on the last of those nginx)
-rows=()
+ROUNDS=${ROUNDS:-5}  # fresh nginx starts per configuration (one cold crawl each)
+WARM=${WARM:-4}      # warm crawls after each cold one (one curl run)
+configs=(module-1 static-1 module-2 static-2)
+declare -A csecs cbytes cticks clats wsecs wbytes wticks
+for c in "${configs[@]}"; do csecs[$c]=0 cbytes[$c]=0 cticks[$c]=0 clats[$c]="" wsecs[$c]=0 wbytes[$c]=0 wticks[$c]=0; done
+add() { awk -v a="$1" -v b="$2" 'BEGIN {print a + b}'; }
 trap ngx_cleanup EXIT
+# Rounds interleave the configurations, so a change in the machine's load hits all of them alike.
+for ((run = 1; run <= ROUNDS; run++)); do
+    for label in "${configs[@]}"; do
+        server=${label%-*} workers=${label#*-}
+        p="$work/$label"
+        port="$(ngx_free_port)"
+        ngx_prefix "$p"
+        if [[ $server == module ]]; then
+            ngx_render "$NGX_CONF_DIR/origin.conf.in" "$p/conf/nginx.conf" PREFIX="$p" PORT="$port" \
+                WORKERS="$workers" MODULE="$NGX_MODULE" MEDIA="$media" HLS_DIRECTIVES=""
+        else
+            ngx_render "$NGX_CONF_DIR/static.conf.in" "$p/conf/nginx.conf" PREFIX="$p" PORT="$port" \
+                WORKERS="$workers" STATIC="$static"
+        fi
+        ngx_start "$p" "$port"
+        pid=$NGX_PID
+        base="http://127.0.0.1:$port/vod/$name"
+        lat_master="$(ms "$base/master.m3u8")" || ngx_die "$label: master.m3u8 not 200"
+        lat_media="$(ms "$base/$first_media")" || ngx_die "$label: $first_media not 200"
+        clats[$label]+="$lat_master/$lat_media;"
+        c1="$(ngx_cpu_ticks "$pid")"
+        result="$(crawl "$port" "$label-cold$run" 1)"
+        c2="$(ngx_cpu_ticks "$pid")"
+        read -r secs bytes <<<"$result"
+        csecs[$label]="$(add "${csecs[$label]}" "$secs")"
+        cbytes[$label]=$((${cbytes[$label]} + bytes))
+        cticks[$label]=$((${cticks[$label]} + c2 - c1))
+        result="$(crawl "$port" "$label-warm$run" "$WARM")"
+        c3="$(ngx_cpu_ticks "$pid")"
+        read -r wsec wbyte <<<"$result"
+        wsecs[$label]="$(add "${wsecs[$label]}" "$wsec")"
+        wbytes[$label]=$((${wbytes[$label]} + wbyte))
+        wticks[$label]=$((${wticks[$label]} + c3 - c2))
+        ngx_log "round $run $label: first master / media playlist $lat_master / $lat_media ms, cold crawl $secs s, $WARM warm crawls $wsec s"
+        ngx_stop "$pid"
+    done
+done
+rows=()
 for server in module static; do
     for workers in 1 2; do
         label="$server-$workers"
-        cold_secs=0 cold_bytes=0 cold_ticks=0 lats=()
-        for ((run = 1; run <= COLD; run++)); do
-            p="$work/$label"
-            port="$(ngx_free_port)"
-            ngx_prefix "$p"
-            if [[ $server == module ]]; then
-                ngx_render "$NGX_CONF_DIR/origin.conf.in" "$p/conf/nginx.conf" PREFIX="$p" PORT="$port" \
-                    WORKERS="$workers" MODULE="$NGX_MODULE" MEDIA="$media" HLS_DIRECTIVES=""
-            else
-                ngx_render "$NGX_CONF_DIR/static.conf.in" "$p/conf/nginx.conf" PREFIX="$p" PORT="$port" \
-                    WORKERS="$workers" STATIC="$static"
-            fi
-            ngx_start "$p" "$port"
-            pid=$NGX_PID
-            base="http://127.0.0.1:$port/vod/$name"
-            lat_master="$(ms "$base/master.m3u8")" || ngx_die "$label: master.m3u8 not 200"
-            lat_media="$(ms "$base/$first_media")" || ngx_die "$label: $first_media not 200"
-            lats+=("$lat_master/$lat_media")
-            c1="$(ngx_cpu_ticks "$pid")"
-            result="$(crawl "$port" "$label-cold$run" 1)"
-            c2="$(ngx_cpu_ticks "$pid")"
-            read -r secs bytes <<<"$result"
-            cold_secs="$(awk -v a="$cold_secs" -v b="$secs" 'BEGIN {print a + b}')"
-            cold_bytes=$((cold_bytes + bytes))
-            cold_ticks=$((cold_ticks + c2 - c1))
-            ngx_log "$label cold run $run: first master / media playlist ${lats[-1]} ms, crawl $secs s"
-            if ((run < COLD)); then ngx_stop "$pid"; fi
-        done
-        lat_all="$(printf '%s;' "${lats[@]}")"
-        rows+=("$(row "$server" "$workers" "cold (×$COLD)" "$COLD" "$cold_secs" "$cold_bytes" "$cold_ticks" "${lat_all%;}")")
-        ngx_log "${rows[-1]}"
-        c1="$(ngx_cpu_ticks "$pid")"
-        result="$(crawl "$port" "$label-warm" "$WARM")"
-        c2="$(ngx_cpu_ticks "$pid")"
-        read -r secs bytes <<<"$result"
-        rows+=("$(row "$server" "$workers" "warm (×$WARM)" "$WARM" "$secs" "$bytes" $((c2 - c1)) "")")
-        ngx_log "${rows[-1]}"
-        ngx_stop "$pid"
+        rows+=("$(row "$server" "$workers" "cold (×$ROUNDS)" "$ROUNDS" "${csecs[$label]}" "${cbytes[$label]}" "${cticks[$label]}" "${clats[$label]%;}")")
+        rows+=("$(row "$server" "$workers" "warm (×$((ROUNDS * WARM)))" "$((ROUNDS * WARM))" "${wsecs[$label]}" "${wbytes[$label]}" "${wticks[$label]}" "")")
     done
 done
 
