@@ -12,13 +12,16 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+# shellcheck disable=SC2034 # (read by conf/lib.sh)
 NGX_WHO=run
-# shellcheck source=../bindings/nginx/conf/lib.sh
+# shellcheck source-path=SCRIPTDIR source=../bindings/nginx/conf/lib.sh
 source "$root/bindings/nginx/conf/lib.sh"
 
 target="${1:-}"
 port="${2:-8080}"
-[[ "$port" =~ ^[0-9]+$ ]] && ((port > 0 && port < 65536)) || ngx_die "PORT must be 1..65535, not '$port'"
+if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then
+    ngx_die "PORT must be 1..65535, not '$port'"
+fi
 
 scripts/setup.sh
 if [[ -z "$target" ]]; then

@@ -19,8 +19,9 @@
 # part of the test suite. Work files: target/nginx/bench/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck disable=SC2034 # (read by conf/lib.sh)
 NGX_WHO=bench
-# shellcheck source=conf/lib.sh
+# shellcheck source-path=SCRIPTDIR source=conf/lib.sh
 source "$root/bindings/nginx/conf/lib.sh"
 PARALLEL=${PARALLEL:-8}
 
@@ -48,7 +49,7 @@ minutes="$(python3 -c "print($duration / 60)")"
 
 # Every URI: master, the media playlists, then init and media segments (sorted, so the crawl
 # walks the presentation in order). Expected total bytes: the files' sizes.
-(cd "$static/$name" && { echo master.m3u8; ls | grep -v -e '^master.m3u8$' -e '^info.json$' | sort -V; }) >"$work/names.txt"
+(cd "$static/$name" && { echo master.m3u8; find . -type f ! -name master.m3u8 ! -name info.json -printf '%P\n' | sort -V; }) >"$work/names.txt"
 n_uris="$(wc -l <"$work/names.txt")"
 want_bytes="$(cd "$static/$name" && xargs stat -c %s <"$work/names.txt" | awk '{s += $1} END {print s}')"
 first_media="$(grep -v '^#' "$static/$name/master.m3u8" | grep -m1 .)"

@@ -13,8 +13,9 @@
 # target/browser-node (as tests/browser.rs does). Prefix, config and logs: target/nginx/browser.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck disable=SC2034 # (read by conf/lib.sh)
 NGX_WHO=browser-test
-# shellcheck source=conf/lib.sh
+# shellcheck source-path=SCRIPTDIR source=conf/lib.sh
 source "$root/bindings/nginx/conf/lib.sh"
 t0=$SECONDS
 
@@ -24,7 +25,9 @@ if [[ ! -x "$chromium" ]]; then
     LIBHLS_BROWSER=1 "$root/scripts/setup.sh"
 fi
 [[ -x "$chromium" ]] || ngx_die "$chromium missing (set LIBHLS_CHROMIUM)"
-command -v node >/dev/null && command -v npm >/dev/null || ngx_die "node and npm are needed (apt-get install nodejs npm)"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    ngx_die "node and npm are needed (apt-get install nodejs npm)"
+fi
 
 # Node packages (playwright-core, hls.js), pinned by tests/browser/package-lock.json.
 node_dir="$root/target/browser-node"

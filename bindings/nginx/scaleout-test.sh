@@ -16,8 +16,9 @@
 # Everything (prefixes, configs, logs, cache, crawled bodies) is under target/nginx/scaleout/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck disable=SC2034 # (read by conf/lib.sh)
 NGX_WHO=scaleout-test
-# shellcheck source=conf/lib.sh
+# shellcheck source-path=SCRIPTDIR source=conf/lib.sh
 source "$root/bindings/nginx/conf/lib.sh"
 t0=$SECONDS
 crawl=(python3 "$root/bindings/nginx/crawl.py")
@@ -73,8 +74,7 @@ ngx_render "$NGX_CONF_DIR/proxy.conf.in" "$proxy/conf/nginx.conf" PREFIX="$proxy
     UPSTREAMS="        server 127.0.0.1:$a_port max_fails=1 fail_timeout=30s;
         server 127.0.0.1:$b_port max_fails=1 fail_timeout=30s;"
 ngx_start "$proxy" "$p_port"
-p_pid=$NGX_PID
-echo "scaleout: origin A 127.0.0.1:$a_port (pid $a_pid), origin B 127.0.0.1:$b_port (pid $b_pid), caching proxy 127.0.0.1:$p_port"
+echo "scaleout: origin A 127.0.0.1:$a_port (pid $a_pid), origin B 127.0.0.1:$b_port (pid $b_pid), caching proxy 127.0.0.1:$p_port (pid $NGX_PID)"
 
 # 1. Each origin alone ---------------------------------------------------------------------------
 echo "# 1. $small from each origin directly"
@@ -148,7 +148,7 @@ for f in "$long" "$small"; do
     fi
 done
 b_hits="$(grep -c '/vod/' "$work/origin-b/logs/access.log" || true)"
-((ok)) && pass "second crawl: X-Cache-Status HIT on every response, same bytes" || fail "second crawl: not every response came from the cache"
+if ((ok)); then pass "second crawl: X-Cache-Status HIT on every response, same bytes"; else fail "second crawl: not every response came from the cache"; fi
 echo "# origin B stopped (graceful); third crawl through the proxy"
 ngx_stop "$b_pid"
 ok=1
@@ -157,7 +157,11 @@ for f in "$long" "$small"; do
         ok=0
     fi
 done
-((ok)) && pass "with every origin down the proxy still serves both presentations from its cache" || fail "with every origin down the proxy did not serve everything from its cache"
+if ((ok)); then
+    pass "with every origin down the proxy still serves both presentations from its cache"
+else
+    fail "with every origin down the proxy did not serve everything from its cache"
+fi
 echo "# origin B served $b_hits requests in all; proxy log: $proxy/logs/access.log"
 
 echo "scaleout: $((SECONDS - t0)) s, $fails failed"

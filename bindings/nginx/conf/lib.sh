@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers shared by scripts/run.sh and bindings/nginx/{browser-test,scaleout-test,bench}.sh
 # (source it; bash, set -euo pipefail in the caller). Each nginx started here runs Debian's
 # /usr/sbin/nginx in the foreground (`daemon off`, so $! is its master), with its own prefix
