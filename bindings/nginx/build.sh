@@ -39,6 +39,11 @@ pkg-config --exists hls || { log "pkg-config cannot find hls (PKG_CONFIG_PATH=$P
 libdir="$(pkg-config --variable=libdir hls)"
 [ -e "$libdir/libhls.so" ] || { log "no libhls.so in $libdir"; exit 1; }
 
+# One build at a time per tree (run.sh and test.sh may start together).
+mkdir -p "$out"
+exec 9>"$out/.build.lock"
+flock 9
+
 # 3. Configure (again only when the inputs changed): the installed nginx's own flags, so the
 # module's signature matches the binary's ("is not binary compatible" otherwise).
 nginx_version="$(/usr/sbin/nginx -v 2>&1 | sed -n 's|.*nginx/||p')"

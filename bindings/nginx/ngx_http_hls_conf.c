@@ -13,6 +13,7 @@
 
 
 static char *ngx_http_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_hls_stats(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_hls_transcode(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_hls_idle_media(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_hls_aac_bitrate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -37,6 +38,13 @@ static ngx_command_t  ngx_http_hls_commands[] = {
     { ngx_string("hls"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_hls,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("hls_stats"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_hls_stats,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -154,14 +162,34 @@ ngx_http_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (hlcf->enable != NGX_CONF_UNSET) {
-        return "is duplicate";
+    if (hlcf->enable != NGX_CONF_UNSET || hlcf->stats != NGX_CONF_UNSET) {
+        return "is duplicate, or in a location with \"hls_stats\"";
     }
 
     hlcf->enable = 1;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_hls_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_hls_stats(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_hls_loc_conf_t *hlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (hlcf->stats != NGX_CONF_UNSET || hlcf->enable != NGX_CONF_UNSET) {
+        return "is duplicate, or in a location with \"hls\"";
+    }
+
+    hlcf->stats = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_hls_stats_handler;
 
     return NGX_CONF_OK;
 }
@@ -344,6 +372,7 @@ ngx_http_hls_create_loc_conf(ngx_conf_t *cf)
     }
 
     conf->enable = NGX_CONF_UNSET;
+    conf->stats = NGX_CONF_UNSET;
     conf->settings.segment_duration = NGX_CONF_UNSET_MSEC;
     conf->settings.cache_size = NGX_CONF_UNSET;
     conf->settings.transcode = NGX_CONF_UNSET_UINT;
@@ -392,6 +421,10 @@ ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->enable = 0;
     }
 
+    if (conf->stats == NGX_CONF_UNSET) {
+        conf->stats = 0;
+    }
+
     ngx_conf_merge_msec_value(conf->settings.segment_duration,
                               prev->settings.segment_duration,
                               NGX_HTTP_HLS_DEFAULT_SEGMENT);
@@ -416,7 +449,7 @@ ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->cors, prev->cors, 1);
     ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
 
-    if (!conf->enable) {
+    if (!conf->enable && !conf->stats) {
         return NGX_CONF_OK;
     }
 
@@ -426,6 +459,10 @@ ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         if (conf->thread_pool == NULL) {
             return NGX_CONF_ERROR;
         }
+    }
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
     }
 
     /* libhls checks the settings the way the workers will apply them */

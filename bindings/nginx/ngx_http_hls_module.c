@@ -30,6 +30,9 @@ typedef struct {
     u_char              *name;             /* NUL-terminated */
     ngx_str_t            file_uri;         /* the URI without "/<name>" */
     unsigned             info:1;           /* name is "info.json" */
+    unsigned             stats:1;          /* hls_stats: nstats contexts, no file */
+    ngx_uint_t           nstats;
+    HlsContext         **contexts;         /* [nstats] */
 
     /* written by the task; read on the event loop after its completion event */
     HlsStatus            status;
@@ -39,6 +42,7 @@ typedef struct {
     ngx_err_t            err;              /* errno of a failed stat() */
     off_t                size;
     time_t               mtime;
+    HlsBuffer           *stats_buf;        /* [nstats], zeroed where a call failed */
 
     /* event loop only */
     ngx_http_request_t  *request;
@@ -47,6 +51,10 @@ typedef struct {
 } ngx_http_hls_task_ctx_t;
 
 
+static ngx_int_t ngx_http_hls_post(ngx_http_request_t *r, ngx_thread_task_t *task,
+    ngx_thread_pool_t *pool);
+static ngx_int_t ngx_http_hls_stats_respond(ngx_http_request_t *r,
+    ngx_http_hls_task_ctx_t *t);
 static void ngx_http_hls_thread_handler(void *data, ngx_log_t *log);
 static void ngx_http_hls_thread_event_handler(ngx_event_t *ev);
 static void ngx_http_hls_guard_handler(ngx_event_t *ev);
@@ -74,7 +82,6 @@ ngx_http_hls_handler(ngx_http_request_t *r)
     ngx_uint_t                 level;
     ngx_log_t                 *log;
     ngx_thread_task_t         *task;
-    ngx_pool_cleanup_t        *cln;
     ngx_open_file_info_t       of;
     ngx_http_hls_task_ctx_t   *t;
     ngx_http_hls_loc_conf_t   *hlcf;
@@ -258,6 +265,22 @@ ngx_http_hls_handler(ngx_http_request_t *r)
     t->info = (name.len == ngx_http_hls_info_name.len
                && ngx_strncmp(name.data, ngx_http_hls_info_name.data, name.len) == 0);
 
+    return ngx_http_hls_post(r, task, hlcf->thread_pool);
+}
+
+
+/* Posts the request's task; the response is sent by ngx_http_hls_send once it is over. */
+static ngx_int_t
+ngx_http_hls_post(ngx_http_request_t *r, ngx_thread_task_t *task, ngx_thread_pool_t *pool)
+{
+    ngx_str_t                 value;
+    ngx_log_t                *log;
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_hls_task_ctx_t  *t;
+
+    t = task->ctx;
+    log = r->connection->log;
+
     /* frees the HlsBuffer (and HlsError) when the request's pool goes, whatever happened to
      * the request meanwhile; the pool cannot go while the task runs (r->main->blocked) */
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -272,7 +295,7 @@ ngx_http_hls_handler(ngx_http_request_t *r)
     task->event.log = log;
     task->event.handler = ngx_http_hls_thread_event_handler;
 
-    if (ngx_thread_task_post(hlcf->thread_pool, task) != NGX_OK) {
+    if (ngx_thread_task_post(pool, task) != NGX_OK) {
         /* the pool's queue is full (thread_pool ... max_queue=N): come back later */
         ngx_str_set(&value, "1");
         if (ngx_http_hls_add_header(r, "Retry-After", &value, NULL) != NGX_OK) {
@@ -306,8 +329,18 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
     HlsError     *error;
     HlsMedia     *media;
     HlsStatus     status;
-    ngx_uint_t    attempt;
+    ngx_uint_t    attempt, i;
     struct stat   before, after;
+
+    if (t->stats) {
+        for (i = 0; i < t->nstats; i++) {
+            if (t->contexts[i]) {
+                (void) hls_context_stats_json(t->contexts[i], &t->stats_buf[i]);
+            }
+        }
+        t->status = HLS_OK;
+        return;
+    }
 
     for (attempt = 0; /* void */; attempt++) {
 
@@ -424,7 +457,8 @@ ngx_http_hls_send(ngx_http_request_t *r)
 
     r->write_event_handler = ngx_http_request_empty_handler;
 
-    ngx_http_finalize_request(r, ngx_http_hls_respond(r, t));
+    ngx_http_finalize_request(r, t->stats ? ngx_http_hls_stats_respond(r, t)
+                                          : ngx_http_hls_respond(r, t));
 }
 
 
@@ -615,9 +649,15 @@ ngx_http_hls_cleanup(void *data)
 {
     ngx_http_hls_task_ctx_t *t = data;
 
+    ngx_uint_t  i;
+
     hls_free_buffer(&t->buf);
     hls_error_free(t->error);
     t->error = NULL;
+
+    for (i = 0; t->stats_buf && i < t->nstats; i++) {
+        hls_free_buffer(&t->stats_buf[i]);
+    }
 }
 
 
@@ -776,4 +816,130 @@ ngx_http_hls_info_body(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t, ngx_st
     body->len = q - d;
 
     return NGX_OK;
+}
+
+
+/* hls_stats: this worker's libhls contexts, their settings and counters, as JSON. */
+ngx_int_t
+ngx_http_hls_stats_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_thread_task_t         *task;
+    ngx_http_hls_task_ctx_t   *t;
+    ngx_http_hls_loc_conf_t   *hlcf;
+    ngx_http_hls_main_conf_t  *mcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hls_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_hls_module);
+
+    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_http_hls_task_ctx_t));
+    if (task == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    t = task->ctx;
+    t->request = r;
+    t->stats = 1;
+    t->name = (u_char *) "stats";
+
+    if (mcf->contexts) {
+        t->nstats = mcf->settings.nelts;
+        t->contexts = mcf->contexts;
+        t->stats_buf = ngx_pcalloc(r->pool, t->nstats * sizeof(HlsBuffer));
+        if (t->stats_buf == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_hls_post(r, task, hlcf->thread_pool);
+}
+
+
+static ngx_int_t
+ngx_http_hls_stats_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
+{
+    u_char                    *p;
+    size_t                     len;
+    ngx_int_t                  rc;
+    ngx_buf_t                 *b;
+    ngx_str_t                  value;
+    ngx_uint_t                 i;
+    ngx_chain_t                out;
+    ngx_http_hls_settings_t   *s;
+    ngx_http_hls_main_conf_t  *mcf;
+
+    static const char  *transcode[] = { "unplayable", "browser_safe", "never", "add_aac" };
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_hls_module);
+    s = mcf->settings.elts;
+
+    len = sizeof("{\"pid\":,\"libhls\":\"\",\"contexts\":[]}\n") + NGX_INT_T_LEN
+          + ngx_strlen(hls_version());
+    for (i = 0; i < t->nstats; i++) {
+        len += 512 + t->stats_buf[i].len;
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(b->last, "{\"pid\":%P,\"libhls\":\"%s\",\"contexts\":[", ngx_pid,
+                    hls_version());
+
+    for (i = 0; i < t->nstats; i++) {
+        p = ngx_sprintf(p, "%s{\"segment_duration_ms\":%M,\"cache_size\":%O,"
+                        "\"transcode\":\"%s\",\"idle_media\":%ui,\"idle_ms\":%M,"
+                        "\"container_index\":%s,\"aac_bitrate\":%ui,\"aac_surround\":%s,"
+                        "\"stats\":",
+                        i ? "," : "", s[i].segment_duration, s[i].cache_size,
+                        s[i].transcode < 4 ? transcode[s[i].transcode] : "?",
+                        s[i].idle_count, s[i].idle_time,
+                        s[i].container_index ? "true" : "false", s[i].aac_bitrate,
+                        s[i].aac_surround ? "true" : "false");
+
+        if (t->stats_buf[i].len) {
+            p = ngx_cpymem(p, t->stats_buf[i].data, t->stats_buf[i].len);
+        } else {
+            p = ngx_cpymem(p, "null", 4);
+        }
+
+        *p++ = '}';
+    }
+
+    p = ngx_cpymem(p, "]}\n", 3);
+    b->last = p;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    ngx_str_set(&value, "no-store");
+    if (ngx_http_hls_add_header(r, "Cache-Control", &value, NULL) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
 }

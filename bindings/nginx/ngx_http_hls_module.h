@@ -34,6 +34,7 @@ typedef struct {
 
 typedef struct {
     ngx_flag_t           enable;             /* "hls" in this very location */
+    ngx_flag_t           stats;              /* "hls_stats" in this very location */
     ngx_http_hls_settings_t  settings;
     ngx_thread_pool_t   *thread_pool;        /* hls_thread_pool */
     ngx_flag_t           cors;               /* hls_cors */
@@ -52,6 +53,7 @@ extern ngx_module_t  ngx_http_hls_module;
 
 
 ngx_int_t ngx_http_hls_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_hls_stats_handler(ngx_http_request_t *r);
 
 /* The worker's context for a location (NULL outside a worker or if it could not be made). */
 HlsContext *ngx_http_hls_context(ngx_http_request_t *r, ngx_http_hls_loc_conf_t *hlcf);

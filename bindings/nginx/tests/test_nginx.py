@@ -129,8 +129,12 @@ http {{
 """)
 
     def cmd(self, *args):
+        # NGX_TEST_NGINX_ENV="LD_PRELOAD=... ASAN_OPTIONS=..." (space-separated) goes to nginx
+        # only, e.g. to run a module built with -fsanitize=address
+        env = dict(os.environ)
+        env.update(kv.split("=", 1) for kv in os.environ.get("NGX_TEST_NGINX_ENV", "").split())
         return subprocess.run([NGINX, "-p", self.prefix + "/", "-c", self.conf, *args],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, env=env)
 
     def master(self):
         try:
@@ -306,6 +310,9 @@ def test_config_errors():
         rc, err = nginx_t(loc.format(directive))
         check(rc != 0 and message in err, f"nginx -t fails on `{directive}` saying: {message}",
               f"rc={rc} {err.strip()}")
+    rc, err = nginx_t(loc.format("hls_stats;"))
+    check(rc != 0 and '"hls_stats" directive is duplicate, or in a location with "hls"' in err,
+          "nginx -t fails on hls_stats in an hls location", err.strip())
     rc, err = nginx_t("  server { listen 127.0.0.1:1; hls; }")
     check(rc != 0 and '"hls" directive is not allowed here' in err,
           "nginx -t fails on `hls;` outside a location", err.strip())
@@ -335,6 +342,40 @@ def test_crawls(ng):
         got, rc, err = video_frames_decoded(f"http://127.0.0.1:{ng.port}/vod/{file}/master.m3u8")
         check(rc == 0 and got == want, f"{file}: ffmpeg decodes {want} video frames through nginx",
               f"rc={rc} frames={got} {err}")
+
+
+def test_concurrent_keepalive(ng):
+    section("8 clients at once, each on one keep-alive connection")
+    files = ["multi_audio.mkv", "hevc_aac.mp4", "dts.mkv"]
+    want = {f: dump(f) for f in files}
+    errors, count, lock = [], [0], threading.Lock()
+
+    def client(k):
+        conn = http.client.HTTPConnection("127.0.0.1", ng.port, timeout=120)
+        try:
+            for f in files[k % 3:] + files[:k % 3]:
+                for name in sorted(want[f], reverse=bool(k % 2)):
+                    if name == "info.json":
+                        continue
+                    conn.request("GET", f"/vod/{f}/{name}")
+                    r = conn.getresponse()
+                    data = r.read()
+                    with lock:
+                        count[0] += 1
+                        if r.status != 200 or data != want[f][name]:
+                            errors.append(f"{f}/{name}: {r.status}")
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(not errors and count[0] == 8 * sum(len(w) - 1 for w in want.values()),
+          f"{count[0]} responses over 8 keep-alive connections, every body right", str(errors[:5]))
 
 
 def test_http(ng):
@@ -394,6 +435,14 @@ def test_http(ng):
     check(r.status == 200 and r.body == body and r.h("etag") == etag,
           "a copy of the file (other inode, path and location, same size and mtime) has the same ETag",
           f"{r.status} {r.h('etag')} vs {etag}")
+
+    shutil.copy2(src, os.path.join(copy_dir, 'a "spaced" name é.mp4'))
+    quoted = "/copy/a%20%22spaced%22%20name%20%C3%A9.mp4"
+    r = request(ng.port, f"{quoted}/t0_1.m4s")
+    check(r.status == 200 and r.body == body, "a file name with spaces, quotes and UTF-8 (percent-encoded)")
+    r = request(ng.port, f"{quoted}/info.json")
+    check(r.status == 200 and json.loads(r.body).get("path") == '/copy/a "spaced" name é.mp4',
+          "its info.json names it by its URI, JSON-escaped", r.body[:120].decode(errors="replace"))
 
     r = request(ng.port, path, "HEAD")
     check(r.status == 200 and r.body == b"" and r.h("content-length") == str(len(body))
@@ -602,8 +651,28 @@ def test_buffers_freed(single):
           f"{before} -> {after} KiB (a leak would add ~{n * size // 1024} KiB)")
 
 
-def test_quit_in_flight(single):
-    section("graceful quit (nginx -s quit) completes in-flight responses")
+def test_stats(single):
+    section("hls_stats: the worker's contexts and libhls counters")
+    request(single.port, "/nocache/h264_aac.mp4/master.m3u8")
+    request(single.port, "/slow/h264_aac.mp4/master.m3u8")
+    r = request(single.port, "/hls-stats")
+    try:
+        st = json.loads(r.body)
+    except ValueError:
+        st = {}
+    ctxs = st.get("contexts", [])
+    check(r.status == 200 and r.h("content-type") == "application/json"
+          and r.h("cache-control") == "no-store" and st.get("pid") == single.worker_pids()[0],
+          "GET /hls-stats: JSON of the worker that answered", f"{r.status} {r.body[:200]}")
+    check(len(ctxs) == 2 and {c["transcode"] for c in ctxs} == {"browser_safe", "unplayable"}
+          and all(c["cache_size"] == 0 for c in ctxs),
+          "two contexts with their settings", str(ctxs)[:300])
+    check(all(isinstance(c["stats"], dict) and c["stats"].get("opens", 0) > 0 for c in ctxs),
+          "each context's libhls counters (hls_context_stats_json), files opened", str(ctxs)[:300])
+
+
+def slow_in_flight(single, action, what):
+    """Four ~0.5 s transcodes on the one-thread pool; `action` once the first is answered."""
     want = dump("dts.mkv", "browser-safe")
     results = []
 
@@ -618,14 +687,41 @@ def test_quit_in_flight(single):
     threads = [threading.Thread(target=slow, args=(n,)) for n in names]
     for t in threads:
         t.start()
-    time.sleep(0.3)
-    master = single.master()
-    r = single.cmd("-s", "quit")
-    check(r.returncode == 0, "nginx -s quit", r.stderr)
+    # once the first is answered, the worker has long accepted the other three, which are
+    # queued or running
+    wait_until(lambda: results, 120, "the first response")
+    check(len(results) < len(names), f"{what} while {len(names) - len(results)} requests are in flight")
+    action()
     for t in threads:
         t.join()
     check(len(results) == len(names) and all(s == 200 and same for _, s, same in results),
-          "every in-flight request completes with the right bytes", str(results))
+          f"{what}: every in-flight request completes with the right bytes", str(results))
+
+
+def test_reload_in_flight(single):
+    section("reload (nginx -s reload) completes in-flight responses")
+    old = single.worker_pids()
+
+    def reload():
+        r = single.cmd("-s", "reload")
+        check(r.returncode == 0, "nginx -s reload", r.stderr)
+
+    slow_in_flight(single, reload, "reload")
+    wait_until(lambda: single.worker_pids() and not set(single.worker_pids()) & set(old), 60,
+               "new worker")
+    r = request(single.port, "/slow/dts.mkv/master.m3u8")
+    check(r.status == 200, "the new worker serves")
+
+
+def test_quit_in_flight(single):
+    section("graceful quit (nginx -s quit) completes in-flight responses")
+    master = single.master()
+
+    def quit_():
+        r = single.cmd("-s", "quit")
+        check(r.returncode == 0, "nginx -s quit", r.stderr)
+
+    slow_in_flight(single, quit_, "quit")
     wait_until(lambda: not pid_alive(master), 60, "master exit")
     check(not pid_alive(master), "nginx exits afterwards")
 
@@ -732,6 +828,7 @@ def main():
                           hls_idle_media 0 0; hls_thread_pool tiny; }}
         location /nocache/ {{ alias {MEDIA}/; hls; hls_cache_size 0; }}
         location /static/ {{ root {OUT}/www; }}
+        location = /hls-stats {{ hls_stats; }}
 """, workers=1, head="thread_pool one threads=1;\nthread_pool tiny threads=1 max_queue=1;")
     try:
         main_ng.start()
@@ -739,6 +836,8 @@ def main():
             test_crawls(main_ng)
         if wanted("http"):
             test_http(main_ng)
+        if wanted("concurrent"):
+            test_concurrent_keepalive(main_ng)
         if wanted("reload"):
             test_reload(main_ng)
         if wanted("restart"):
@@ -752,6 +851,10 @@ def main():
             test_queue_full(single)
         if wanted("buffers"):
             test_buffers_freed(single)
+        if wanted("stats"):
+            test_stats(single)
+        if wanted("reload"):
+            test_reload_in_flight(single)
         if wanted("quit"):
             test_quit_in_flight(single)
     finally:
