@@ -49,6 +49,12 @@ ngx_render() {
     for kv in "$@"; do
         k=${kv%%=*}
         v=${kv#*=}
+        case $k in
+            PREFIX | MEDIA | WWW | HLSJS | MODULE | STATIC)
+                # quoted in the templates; nginx would read $ as a variable
+                [[ $v != *[\"\$\\]* ]] || ngx_die "nginx cannot be given the path '$v' (it contains \", \$ or \\)"
+                ;;
+        esac
         text=${text//@$k@/$v}
     done
     if grep -qE '@[A-Z_]+@' <<<"$text"; then
