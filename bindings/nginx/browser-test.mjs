@@ -298,7 +298,27 @@ async function main() {
     if (s.menus.quality.length < 2) throw new Fail('quality menu empty');
   });
 
-  // 8. errors on the page --------------------------------------------------------------------
+  // 8. a sub-folder and an awkward file name -------------------------------------------------
+  const sub = 'sub dir é';
+  const awkward = 'film été #1 & co.mp4';
+  if (!listed) skip(`"${sub}/${awkward}": opened through the list, plays`, 'the list');
+  else await check(`"${sub}/${awkward}": opened through the list, plays`, async () => {
+    await page.goto(`${BASE}/`);
+    await page.click(`#list a.dir[data-name="${sub}"]`);
+    await page.waitForSelector(`#list a.file[data-name="${awkward}"]`, { timeout: 5_000 });
+    const crumbs = await page.$eval('#crumbs', (e) => e.textContent);
+    if (!crumbs.includes(sub)) throw new Fail(`breadcrumbs "${crumbs}" do not name the sub-folder`);
+    await page.click(`#list a.file[data-name="${awkward}"]`);
+    await waitUntil('master playlist parsed', () => window.libhls.hls && window.libhls.hls.levels.length > 0, null, 15_000);
+    await page.evaluate(() => window.libhls.video.play().catch(() => {}));
+    await waitUntil('currentTime > 1 s', () => window.libhls.video.currentTime > 1, null, 15_000);
+    const s = await pstate();
+    if (s.file !== `${sub}/${awkward}`) throw new Fail(`page plays ${JSON.stringify(s.file)}`);
+    if (!(s.frames > 0)) throw new Fail('no video frame decoded');
+    info(`sub-folder: ${page.url()} plays, ${s.frames} frames`);
+  });
+
+  // 9. errors on the page --------------------------------------------------------------------
   await check('a file libhls refuses and a missing file show their HTTP status on the page', async () => {
     for (const [file, re] of [['text.mp4', /HTTP 4(15|22)/], ['no-such-file.mp4', /HTTP 404/]]) {
       await page.goto(`${BASE}/?file=${encodeURIComponent(file)}`);

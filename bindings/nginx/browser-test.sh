@@ -3,8 +3,9 @@
 # player page (the scripts/run.sh configuration, bindings/nginx/conf/run.conf.in) over
 # target/media on a free loopback port, then headless Chromium (playwright-core) drives the
 # player page: the folder is listed, multi_audio.mkv and h264_aac.mp4 play (frames decoded),
-# seek, switch audio (the other language's segments fetched), show subtitles, and errors show
-# their HTTP status (bindings/nginx/browser-test.mjs has the checks).
+# seek, switch audio (the other language's segments fetched), show subtitles, a file with an
+# awkward name in a sub-folder plays, and errors show their HTTP status
+# (bindings/nginx/browser-test.mjs has the checks).
 #
 #   bindings/nginx/browser-test.sh          (from any directory; exits non-zero on failure)
 #
@@ -56,6 +57,15 @@ port="$(ngx_free_port)"
 www="$root/bindings/nginx/www"
 hlsjs="$node_dir/node_modules/hls.js/dist"
 ngx_prefix "$prefix"
+# The folder served: target/media's files (symlinks), plus a sub-folder and a file name with
+# spaces, UTF-8, '#' and '&', as users' folders have.
+src_media="$media"
+media="$prefix/media"
+mkdir -p "$media/sub dir é"
+for f in "$src_media"/*; do
+    if [[ -f "$f" ]]; then ln -s "$f" "$media/"; fi
+done
+ln -s "$src_media/h264_aac.mp4" "$media/sub dir é/film été #1 & co.mp4"
 ngx_render "$NGX_CONF_DIR/run.conf.in" "$prefix/conf/nginx.conf" \
     PREFIX="$prefix" PORT="$port" WORKERS=2 MODULE="$NGX_MODULE" WWW="$www" HLSJS="$hlsjs" MEDIA="$media" \
     USER="$(ngx_user_line "$media" "$www" "$hlsjs")" \
