@@ -26,7 +26,8 @@ stop_all() {
 }
 trap stop_all EXIT
 
-for cmd in ffmpeg ffprobe python3; do
+command -v curl >/dev/null || { apt-get install -y curl >&2 || { apt-get update >&2 && apt-get install -y curl >&2; }; }
+for cmd in ffmpeg ffprobe python3 curl; do
     command -v "$cmd" >/dev/null || { echo "test.sh: missing $cmd" >&2; exit 1; }
 done
 

@@ -95,6 +95,7 @@ class Nginx:
         self.prefix = os.path.join(OUT, name)
         self.conf = os.path.join(self.prefix, "nginx.conf")
         self.port = free_port()
+        self.h2_port = free_port()  # the same locations over HTTP/2 (prior knowledge)
         self.workers = workers
         os.makedirs(os.path.join(self.prefix, "logs"), exist_ok=True)
         os.makedirs(os.path.join(self.prefix, "tmp"), exist_ok=True)
@@ -123,6 +124,10 @@ http {{
     server {{
         listen 127.0.0.1:{self.port} reuseport;
         add_header X-Worker $pid always;
+{body}
+    }}
+    server {{
+        listen 127.0.0.1:{self.h2_port} http2;
 {body}
     }}
 }}
@@ -378,6 +383,42 @@ def test_concurrent_keepalive(ng):
           f"{count[0]} responses over 8 keep-alive connections, every body right", str(errors[:5]))
 
 
+def curl(*args):
+    return subprocess.run(["curl", "-s", "--http2-prior-knowledge", *args], capture_output=True,
+                          timeout=120)
+
+
+def test_http2(ng, single):
+    section("HTTP/2: a whole presentation; streams reset mid-task")
+    # one curl per name: curl 7.88's reuse of a prior-knowledge h2c connection fails on
+    # nginx 1.22 for any second request (static files too), so each gets its own connection
+    want = dump("multi_audio.mkv")
+    names = sorted(n for n in want if n != "info.json")
+    d = os.path.join(OUT, "h2")
+    os.makedirs(d, exist_ok=True)
+    bad = []
+    for n in names:
+        r = curl("-w", "%{http_version} %{http_code}", "-o", os.path.join(d, n),
+                 f"http://127.0.0.1:{ng.h2_port}/vod/multi_audio.mkv/{n}")
+        if r.returncode != 0 or r.stdout != b"2 200" or open(os.path.join(d, n), "rb").read() != want[n]:
+            bad.append(f"{n}: rc={r.returncode} {r.stdout!r}")
+    check(not bad, f"{len(names)} names of multi_audio.mkv over HTTP/2: all 200, bodies byte-identical",
+          str(bad[:5]))
+    r = curl("-r", "10-19", "-w", "%{http_code}", "-o", os.path.join(d, "range"),
+             f"http://127.0.0.1:{ng.h2_port}/vod/multi_audio.mkv/t0_1.m4s")
+    check(r.stdout == b"206" and open(os.path.join(d, "range"), "rb").read() == want["t0_1.m4s"][10:20],
+          "HTTP/2 range: 206 with the bytes")
+
+    pid = single.worker_pids()
+    for k in range(4):  # the client gives up after 0.2 s: connection closed mid-task
+        curl("--max-time", "0.2", "-o", "/dev/null",
+             f"http://127.0.0.1:{single.h2_port}/slow/truehd.mkv/t1_{k}.m4s")
+    r = curl("-w", "%{http_code}", "-o", "/dev/null",
+             f"http://127.0.0.1:{single.h2_port}/slow/dts.mkv/t1_3.m4s")
+    check(r.stdout == b"200" and single.worker_pids() == pid,
+          "after HTTP/2 clients gave up mid-task the worker (same pid) still serves", r.stdout.decode())
+
+
 def test_http(ng):
     section("HTTP: headers, HEAD, ranges, conditionals, statuses")
     src = os.path.join(MEDIA, "h264_aac.mp4")
@@ -443,6 +484,22 @@ def test_http(ng):
     r = request(ng.port, f"{quoted}/info.json")
     check(r.status == 200 and json.loads(r.body).get("path") == '/copy/a "spaced" name é.mp4',
           "its info.json names it by its URI, JSON-escaped", r.body[:120].decode(errors="replace"))
+
+    swap = os.path.join(copy_dir, "swap.mp4")
+    shutil.copy2(src, swap)
+    first = [request(ng.port, "/copy/swap.mp4/master.m3u8") for _ in range(4)]  # both workers
+    seg = request(ng.port, "/copy/swap.mp4/t0_1.m4s")
+    shutil.copyfile(os.path.join(MEDIA, "hevc_aac.mp4"), swap + ".tmp")
+    os.utime(swap + ".tmp", (os.stat(src).st_mtime + 100,) * 2)
+    os.replace(swap + ".tmp", swap)
+    again = [request(ng.port, "/copy/swap.mp4/master.m3u8") for _ in range(4)]
+    seg2 = request(ng.port, "/copy/swap.mp4/t0_1.m4s")
+    check(all(r.status == 200 and r.body == want["master.m3u8"] for r in first)
+          and all(r.status == 200 and r.body == dump("hevc_aac.mp4")["master.m3u8"]
+                  and r.h("etag") != first[0].h("etag") for r in again)
+          and seg2.body == dump("hevc_aac.mp4")["t0_1.m4s"] and seg2.h("etag") != seg.h("etag"),
+          "a file replaced on disk is served anew (its new bytes, a new ETag)",
+          f"{[r.status for r in again]}")
 
     r = request(ng.port, path, "HEAD")
     check(r.status == 200 and r.body == b"" and r.h("content-length") == str(len(body))
@@ -855,6 +912,8 @@ def main():
             test_stats(single)
         if wanted("reload"):
             test_reload_in_flight(single)
+        if wanted("h2"):
+            test_http2(main_ng, single)
         if wanted("quit"):
             test_quit_in_flight(single)
     finally:
