@@ -51,7 +51,7 @@ ngx_render "$NGX_CONF_DIR/run.conf.in" "$prefix/conf/nginx.conf" \
     PREFIX="$prefix" PORT="$port" WORKERS=auto MODULE="$NGX_MODULE" \
     WWW="$root/bindings/nginx/www" HLSJS="$hlsjs" MEDIA="$media" \
     USER="$(ngx_user_line "$media" "$root/bindings/nginx/www" "$hlsjs")" \
-    HLS_DIRECTIVES="            hls_transcode add_aac;  # an AAC version beside AC-3/E-AC-3, which browsers' MSE refuse"
+    HLS_DIRECTIVES="            hls_transcode browser_safe;  # MP3, AC-3, E-AC-3, FLAC, Opus as AAC: every browser plays every track"
 
 trap ngx_cleanup EXIT
 trap 'exit 130' INT TERM

@@ -196,14 +196,17 @@ async function main() {
     info(`media info: ${s.summary}`);
     for (const r of s.infoRows) info(`  track ${r.join(' | ')}`);
     const langs = s.hls.audioTracks.map((t) => t.lang).sort().join(',');
-    if (langs !== 'eng,fre,spa') throw new Fail(`hls.js audio tracks ${JSON.stringify(s.hls.audioTracks)}, expected eng, fre and spa (AAC versions of AC-3/E-AC-3: transcode policy add-aac)`);
+    if (langs !== 'eng,fre,spa') throw new Fail(`hls.js audio tracks ${JSON.stringify(s.hls.audioTracks)}, expected eng, fre and spa (AC-3/E-AC-3 served as AAC: hls_transcode browser_safe)`);
     if (s.menus.audio.length !== s.hls.audioTracks.length) throw new Fail(`audio menu has ${s.menus.audio.length} entries for ${s.hls.audioTracks.length} tracks`);
     if (s.menus.subs.length !== 3 || !/off/i.test(s.menus.subs[0].label)) throw new Fail(`subtitle menu ${JSON.stringify(s.menus.subs)}, expected Off + English + Français`);
     if (s.menus.quality.length < 2 || !/auto/i.test(s.menus.quality[0].label)) throw new Fail(`quality menu ${JSON.stringify(s.menus.quality)}, expected Auto + the levels`);
     if (!s.menus.quality.some((o) => o.label.includes('360p'))) throw new Fail('quality menu does not show 360p');
-    // 6 source tracks + the AAC renditions made from the AC-3 and E-AC-3 ones (add_aac).
     const rend = s.infoRows.map((r) => r[0]).join(',');
-    if (rend !== '0,1,2,3,4,5,2a,3a') throw new Fail(`media info shows renditions ${rend}, expected 0,1,2,3,4,5,2a,3a`);
+    if (rend !== '0,1,2,3,4,5') throw new Fail(`media info shows tracks ${rend}, expected 0,1,2,3,4,5`);
+    // hls_transcode browser_safe: the AC-3 and E-AC-3 tracks are served as AAC, and say so.
+    for (const i of [2, 3]) {
+      if (!/AAC made from track/.test(s.infoRows[i][5])) throw new Fail(`track ${i} "served as" says ${JSON.stringify(s.infoRows[i][5])}, expected AAC made from it`);
+    }
     const codecs = s.infoRows.map((r) => r[2]).join(' ');
     for (const c of ['h264', 'avc1.64001e', 'aac', 'ac3', 'eac3', 'subrip', 'ass']) {
       if (!codecs.includes(c)) throw new Fail(`media info codecs "${codecs}" lack ${c}`);
@@ -318,7 +321,34 @@ async function main() {
     info(`sub-folder: ${page.url()} plays, ${s.frames} frames`);
   });
 
-  // 9. errors on the page --------------------------------------------------------------------
+  // 9. MP3, which Chromium's MSE refuses in MP4, served as AAC (browser_safe) ----------------
+  await check('audio_only.mp3: plays (its MP3 served as AAC)', async () => {
+    await page.goto(`${BASE}/?file=audio_only.mp3`);
+    await waitUntil('master playlist parsed', () => window.libhls && window.libhls.hls && window.libhls.hls.levels.length > 0, null, 15_000);
+    await page.evaluate(() => window.libhls.video.play().catch(() => {}));
+    await waitUntil('currentTime > 1 s', () => window.libhls.video.currentTime > 1, null, 15_000);
+    const s = await pstate();
+    if (s.audioBytes !== null && !(s.audioBytes > 0)) throw new Fail('no audio decoded');
+    info(`audio_only.mp3: currentTime ${fmt(s.currentTime)}, ${s.audioBytes} audio bytes decoded; media info: ${s.infoRows.map((r) => r.slice(1, 3).join(' ') + ' -> ' + r[5]).join('; ')}`);
+  });
+
+  // 10. a fatal hls.js error is shown: HEVC where MSE has no HEVC decoder ----------------------
+  await check('hevc_aac.mp4: plays, or the page says the browser cannot play it', async () => {
+    const hevc = await page.evaluate(() => MediaSource.isTypeSupported('video/mp4; codecs="hvc1.1.6.L63.90"'));
+    await page.goto(`${BASE}/?file=hevc_aac.mp4`);
+    if (hevc) {
+      await page.evaluate(() => window.libhls.video.play().catch(() => {}));
+      await waitUntil('currentTime > 1 s', () => window.libhls.video.currentTime > 1, null, 15_000);
+      info('hevc_aac.mp4: this browser decodes HEVC, and plays it');
+      return;
+    }
+    await page.waitForFunction(() => window.libhls && window.libhls.state.errors.length > 0, null, { timeout: 10_000 });
+    const box = await page.$eval('#error', (e) => (e.hidden ? '' : e.textContent));
+    info(`hevc_aac.mp4: no HEVC in this browser's MSE; the page says "${box.trim()}"`);
+    if (!/cannot play/.test(box) || !/hvc1/.test(box)) throw new Fail(`error box "${box}" does not say the browser cannot play hvc1`);
+  });
+
+  // 11. errors on the page --------------------------------------------------------------------
   await check('a file libhls refuses and a missing file show their HTTP status on the page', async () => {
     for (const [file, re] of [['text.mp4', /HTTP 4(15|22)/], ['no-such-file.mp4', /HTTP 404/]]) {
       await page.goto(`${BASE}/?file=${encodeURIComponent(file)}`);

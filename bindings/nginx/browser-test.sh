@@ -69,7 +69,7 @@ ln -s "$src_media/h264_aac.mp4" "$media/sub dir é/film été #1 & co.mp4"
 ngx_render "$NGX_CONF_DIR/run.conf.in" "$prefix/conf/nginx.conf" \
     PREFIX="$prefix" PORT="$port" WORKERS=2 MODULE="$NGX_MODULE" WWW="$www" HLSJS="$hlsjs" MEDIA="$media" \
     USER="$(ngx_user_line "$media" "$www" "$hlsjs")" \
-    HLS_DIRECTIVES="            hls_transcode add_aac;"
+    HLS_DIRECTIVES="            hls_transcode browser_safe;"
 trap ngx_cleanup EXIT
 ngx_start "$prefix" "$port"
 ngx_log "nginx (2 workers, module $NGX_MODULE) on http://127.0.0.1:$port/ over $media"

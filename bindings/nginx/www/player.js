@@ -246,7 +246,19 @@ function startHls(master) {
     const code = d.response && d.response.code;
     const name = url ? url.split('/').pop() : '';
     const detail = `${d.details}${code ? ` (${httpText(code)})` : ''}${name ? ` ${name}` : ''}${d.error && d.error.message ? `: ${d.error.message}` : ''}`;
-    if (!d.fatal) { logEvent(`non-fatal ${d.type}: ${detail}`); return; }
+    if (!d.fatal) {
+      logEvent(`non-fatal ${d.type}: ${detail}`);
+      if (d.type === Hls.ErrorTypes.MEDIA_ERROR) setStatus(`warning: ${d.details} (see Player events)`);
+      return;
+    }
+    if (d.details === Hls.ErrorDetails.MANIFEST_INCOMPATIBLE_CODECS_ERROR) {
+      showError('this browser cannot play any variant of this file',
+        `its Media Source Extensions refuse the codecs${d.error && d.error.message ? `: ${d.error.message}` : ''}`);
+      setStatus('stopped');
+      hls.destroy();
+      if (state.hls === hls) state.hls = null;
+      return;
+    }
     if (d.type === Hls.ErrorTypes.MEDIA_ERROR && state.recovered < 1) {
       state.recovered++;
       logEvent(`fatal media error, recovering: ${detail}`);
@@ -433,7 +445,7 @@ function renderInfo(info) {
     notes.push(`<p class="warn">Served but not playable in this browser (its Media Source Extensions refuse the codec): ${unsupported.map((t) => `track ${esc(t.rendition ?? t.index)} <code>${esc(t.codec_string)}</code>`).join(', ')}. ` +
       (alt.length === unsupported.length
         ? `This browser plays their AAC versions instead (${alt.map((t) => esc(aac(t).rendition)).join(', ')}).</p>`
-        : 'Other players may play them; <code>hls_transcode add_aac;</code> adds AAC versions.</p>'));
+        : 'Other players may play them; <code>hls_transcode browser_safe;</code> serves such audio as AAC, <code>add_aac</code> adds AAC versions beside AC-3/E-AC-3.</p>'));
   }
   $('notserved').innerHTML = notes.join('');
 }
