@@ -8,7 +8,7 @@ use ffmpeg_next as ff;
 
 use crate::codec::Codec;
 use crate::container::demux::Demuxer;
-use crate::model::track::TrackKind;
+use crate::model::track::{Roles, TrackKind};
 
 /// Per-stream facts read from the header.
 #[derive(Clone)]
@@ -22,6 +22,7 @@ pub(crate) struct StreamInfo {
     pub(crate) title: Option<String>,
     pub(crate) default: bool,
     pub(crate) forced: bool,
+    pub(crate) roles: Roles,
     pub(crate) width: u32,
     pub(crate) height: u32,
     pub(crate) frame_rate: Option<f64>,
@@ -92,6 +93,11 @@ pub(crate) fn stream_infos(dmx: &Demuxer) -> Vec<StreamInfo> {
                     .map(str::to_string),
                 default: st.disposition().contains(ff::format::stream::Disposition::DEFAULT),
                 forced: st.disposition().contains(ff::format::stream::Disposition::FORCED),
+                roles: Roles {
+                    commentary: st.disposition().contains(ff::format::stream::Disposition::COMMENT),
+                    hearing_impaired: st.disposition().contains(ff::format::stream::Disposition::HEARING_IMPAIRED),
+                    visual_impaired: st.disposition().contains(ff::format::stream::Disposition::VISUAL_IMPAIRED),
+                },
                 width: p.width.max(0) as u32,
                 height: p.height.max(0) as u32,
                 frame_rate: fr,

@@ -104,6 +104,7 @@ pub(crate) fn make_track(
         title,
         default: info.default,
         forced: info.forced,
+        roles: info.roles,
         delivery,
         map,
         segments: Vec::new(),

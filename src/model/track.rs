@@ -36,6 +36,17 @@ impl TrackKind {
     }
 }
 
+/// What a stream is for beyond its language, from the container's disposition flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Roles {
+    /// Commentary (FFmpeg's `comment` disposition; Matroska FlagCommentary).
+    pub commentary: bool,
+    /// Made for the hearing impaired: SDH subtitles (`hearing_impaired`).
+    pub hearing_impaired: bool,
+    /// Made for the visually impaired: audio description (`visual_impaired`).
+    pub visual_impaired: bool,
+}
+
 /// Codec parameters kept for on-demand decoding. Read-only after indexing.
 pub struct SharedParams(pub ff::codec::Parameters);
 // SAFETY: the wrapped AVCodecParameters are owned by this value (no other pointer to them is
@@ -142,6 +153,8 @@ pub struct Track {
     pub default: bool,
     /// Disposition: forced.
     pub forced: bool,
+    /// Disposition: commentary, hearing or visually impaired.
+    pub roles: Roles,
     /// How the track is served.
     pub delivery: Delivery,
     /// Timestamp mapping to the output track.
