@@ -1286,6 +1286,9 @@ fn measured_rates(video: Option<&Track>, audio: &[&Track]) -> (f64, f64) {
     (vp + ap, va + aa)
 }
 
+/// The renditions of one group: NAME → every other attribute but URI, CHANNELS and GROUP-ID.
+type GroupAttrs = BTreeMap<String, Vec<(String, String)>>;
+
 /// The RFC 5646 tag of the ISO 639-2 codes the test media use (our own table, not the library's).
 fn rfc5646_of_test_language(code: &str) -> Option<String> {
     let tag = match code {
@@ -1399,7 +1402,7 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
         // RFC 8216 4.3.4.1.1: the groups of one TYPE hold the same renditions, matched by NAME,
         // with the same attributes but URI and CHANNELS (a language switch finds the language in
         // every group; a variant switch keeps it).
-        let mut by_type: BTreeMap<&str, Vec<(&str, BTreeMap<String, Vec<(String, String)>>)>> = BTreeMap::new();
+        let mut by_type: BTreeMap<&str, Vec<(&str, GroupAttrs)>> = BTreeMap::new();
         for ((ty, gid), members) in &groups {
             let renditions = members
                 .iter()
@@ -1419,7 +1422,7 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
         for (ty, gs) in &by_type {
             let (first_id, first) = &gs[0];
             for (gid, g) in &gs[1..] {
-                let names = |m: &BTreeMap<String, Vec<(String, String)>>| m.keys().cloned().collect::<Vec<_>>();
+                let names = |m: &GroupAttrs| m.keys().cloned().collect::<Vec<_>>();
                 r.check(p, names(g) == names(first), None, || {
                     format!(
                         "{ty} groups {first_id:?} and {gid:?} hold different renditions (NAMEs {:?} vs {:?}): a language switch or a variant switch loses the language (RFC 8216 4.3.4.1.1)",

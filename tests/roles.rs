@@ -166,11 +166,14 @@ fn languages_are_rfc5646_tags_players_match_on() {
     assert_eq!(langs, ["en", "fr", "es"].map(String::from).into(), "{}", m.text);
 }
 
+/// A rendition as §4.3.4.1.1 compares it: NAME, and every attribute but URI, CHANNELS and GROUP-ID.
+type Rendition = (String, Vec<(String, String)>);
+
 /// The §4.3.4.1.1 rule on one master, with one DEFAULT per group (the same track in each) and
 /// variants whose CODECS name their group's codecs; returns the AUDIO groups.
 fn check_groups(file: &str, m: &Master) -> BTreeMap<String, Vec<Vec<Attr>>> {
     let gs = groups(m, "AUDIO");
-    let key = |a: &Vec<Attr>| -> (String, Vec<(String, String)>) {
+    let key = |a: &Vec<Attr>| -> Rendition {
         let mut rest: Vec<(String, String)> = a
             .iter()
             .filter(|x| !matches!(x.name.as_str(), "URI" | "CHANNELS" | "GROUP-ID"))
@@ -179,8 +182,7 @@ fn check_groups(file: &str, m: &Master) -> BTreeMap<String, Vec<Vec<Attr>>> {
         rest.sort();
         (get(a, "NAME").unwrap_or_default(), rest)
     };
-    let sets: Vec<BTreeSet<(String, Vec<(String, String)>)>> =
-        gs.values().map(|v| v.iter().map(|a| key(a)).collect()).collect();
+    let sets: Vec<BTreeSet<Rendition>> = gs.values().map(|v| v.iter().map(|a| key(a)).collect()).collect();
     for s in &sets[1..] {
         assert_eq!(s, &sets[0], "{file}: AUDIO groups differ beyond URI and CHANNELS:\n{}", m.text);
     }
