@@ -365,6 +365,28 @@ async function main() {
     await reportNonFatal('subtitles');
   });
 
+  // 3b. Language switch --------------------------------------------------------------------------
+  if (!multiOk) failDependent('multi_audio.mkv: switching to French plays the French AAC rendition', 'multi_audio.mkv plays');
+  else await check('multi_audio.mkv: switching to French plays the French AAC rendition', async () => {
+    await seek(2.0);
+    const idx = await page.evaluate(() => T.hls.audioTracks.findIndex(t => t.lang === 'fr'));
+    if (idx < 0) throw new Fail('no French audio track in hls.js');
+    const before = await page.evaluate(() => ({ frags: T.ev.frags.length, bytes: T.video.webkitAudioDecodedByteCount }));
+    await page.evaluate((i) => { T.hls.audioTrack = i; }, idx);
+    await play();
+    await waitUntil('a French AAC segment (t2a_K.m4s) to be loaded',
+      (a) => T.ev.frags.slice(a).some(f => f.type === 'audio' && /\/t2a_\d+\.m4s$/.test(f.url)), before.frags, 10_000);
+    await waitAdvance(1.0, 8_000, 'playback to continue for 1 s after the switch');
+    await assertNoFatal('after the language switch');
+    const s = await state();
+    const at = s.audioTracks[s.audioTrack];
+    info(`language switch: audio track now ${JSON.stringify(at)}, ${s.audioDecodedBytes - (before.bytes || 0)} more audio bytes decoded`);
+    if (!at || at.lang !== 'fr') throw new Fail(`selected audio track ${JSON.stringify(at)}, expected French`);
+    if (s.audioDecodedBytes !== null && !(s.audioDecodedBytes > before.bytes)) throw new Fail('no audio decoded after the switch');
+    await pause();
+    await reportNonFatal('language switch');
+  });
+
   // 4. offset_start.mkv ----------------------------------------------------------------------
   let offsetOk = false;
   let v0 = null;
