@@ -155,15 +155,25 @@ fn languages_are_rfc5646_tags_players_match_on() {
     let by_name = |n: &str| named(&m, "AUDIO", n).first().and_then(|a| get(a, "LANGUAGE"));
     assert_eq!(by_name("English").as_deref(), Some("en"));
     assert_eq!(by_name("Français (5.1)").as_deref(), Some("fr"));
-    // FFmpeg 5.1 gives Matroska's legacy Language ("por"), not LanguageIETF ("pt-BR").
-    assert_eq!(by_name("Português").as_deref(), Some("pt"));
+    // FFmpeg 5.1 gives Matroska's legacy Language ("por"); the region comes from LanguageIETF.
+    assert_eq!(by_name("Português").as_deref(), Some("pt-BR"));
     for a in &m.media {
         let l = get(a, "LANGUAGE").unwrap_or_default();
         assert!(l.len() == 2 || l.contains('-'), "LANGUAGE {l:?} is a container code, not RFC 5646: {a:?}");
     }
-    let m = master("multi_audio.mkv");
-    let langs: BTreeSet<String> = m.media.iter().filter_map(|a| get(a, "LANGUAGE")).collect();
-    assert_eq!(langs, ["en", "fr", "es"].map(String::from).into(), "{}", m.text);
+    for file in ["multi_audio.mkv", "mkvmerge_multi.mkv"] {
+        let m = master(file);
+        let langs: BTreeSet<String> = m.media.iter().filter_map(|a| get(a, "LANGUAGE")).collect();
+        assert_eq!(langs, ["en", "fr", "es"].map(String::from).into(), "{file}: {}", m.text);
+    }
+    // The same tags whatever the indexing path (Cues or a packet scan).
+    let ctx = Context::new(Config { use_container_index: false, ..Config::default() });
+    let media = ctx.open(&media_dir().join("roles.mkv")).expect("open");
+    let (scanned, _) = ctx.get(&media, "master.m3u8").expect("master");
+    // (BANDWIDTH differs: the Cues path estimates segment sizes.)
+    let media_lines =
+        |t: &str| t.lines().filter(|l| l.starts_with("#EXT-X-MEDIA:")).map(String::from).collect::<Vec<_>>();
+    assert_eq!(media_lines(std::str::from_utf8(&scanned).expect("utf-8")), media_lines(&master("roles.mkv").text));
 }
 
 /// A rendition as §4.3.4.1.1 compares it: NAME, and every attribute but URI, CHANNELS and GROUP-ID.

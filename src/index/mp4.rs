@@ -158,6 +158,7 @@ pub(crate) fn build_from_mp4(
             params,
             tb,
             language: t.language.clone(),
+            language_tag: None,
             title: t.name.clone(),
             default: t.default,
             forced: false,

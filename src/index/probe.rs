@@ -19,6 +19,8 @@ pub(crate) struct StreamInfo {
     pub(crate) params: ff::codec::Parameters,
     pub(crate) tb: (i32, i32),
     pub(crate) language: Option<String>,
+    /// BCP 47 tag when the container has one beside `language` (Matroska LanguageIETF).
+    pub(crate) language_tag: Option<String>,
     pub(crate) title: Option<String>,
     pub(crate) default: bool,
     pub(crate) forced: bool,
@@ -86,6 +88,7 @@ pub(crate) fn stream_infos(dmx: &Demuxer) -> Vec<StreamInfo> {
                 codec_name: params.id().name().to_string(),
                 tb: (tb.numerator(), tb.denominator()),
                 language: meta.get("language").filter(|l| !l.is_empty() && *l != "und").map(str::to_string),
+                language_tag: None,
                 title: meta
                     .get("title")
                     .or_else(|| meta.get("handler_name").filter(|h| !h.ends_with("Handler")))

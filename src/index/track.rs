@@ -101,6 +101,7 @@ pub(crate) fn make_track(
         kind: info.kind,
         codec_name: info.codec_name,
         language: info.language,
+        language_tag: info.language_tag,
         title,
         default: info.default,
         forced: info.forced,

@@ -147,6 +147,9 @@ pub struct Track {
     pub codec_name: String,
     /// ISO 639 language from the stream's metadata.
     pub language: Option<String>,
+    /// The BCP 47 tag (`pt-BR`) when the container gives one beside `language` (Matroska
+    /// LanguageIETF); what players are told before `language`.
+    pub language_tag: Option<String>,
     /// Title from the stream's metadata.
     pub title: Option<String>,
     /// Disposition: default.

@@ -144,7 +144,7 @@ fn display_name(track: &Track) -> String {
         return quoted(t);
     }
     let audio = track.kind == TrackKind::Audio;
-    let lang = track.language.as_deref();
+    let lang = track.language_tag.as_deref().or(track.language.as_deref());
     let base = lang
         .and_then(lang::native_name)
         .map(str::to_string)
@@ -193,10 +193,9 @@ fn unique_names(names: Vec<String>) -> Vec<String> {
 
 /// `,LANGUAGE="<RFC 5646 tag>"` when the track has a language.
 fn language_attr(track: &Track) -> String {
-    track
-        .language
-        .as_deref()
-        .and_then(lang::rfc5646)
+    [&track.language_tag, &track.language]
+        .into_iter()
+        .find_map(|l| l.as_deref().and_then(lang::rfc5646))
         .map(|l| format!(",LANGUAGE=\"{}\"", quoted(&l)))
         .unwrap_or_default()
 }
