@@ -83,6 +83,15 @@ declare -A DESC=(
     [corrupt.mp4]='BAD: h264_aac.mp4 with 4 KiB of seeded random bytes in the middle of mdat'
     [no_av.mkv]='BAD: Matroska with only a subtitle stream (copy of subs_only.mkv)'
     [truncated.mkv]='BAD: first 60% of h264_aac.mkv (clusters cut, Cues lost)'
+    # --- #14 fragmented sources, variable frame rate, cover art (h-frag) ---
+    [h264_aac_frag.mp4]='h264_aac.mp4 remuxed as fragmented MP4 (empty moov + mvex/trex, a moof per keyframe, default-base-is-moof)'
+    [h264_aac_fragdur.mp4]='h264_aac.mp4 remuxed as fragmented MP4 with a moof per track every 0.7 s (separate_moof: fragments cut mid-GOP, audio and video interleaved irregularly; absolute base data offsets; mfra)'
+    [h264_aac_sidx.mp4]='h264_aac.mp4 remuxed as fragmented MP4 with a global sidx (frag_keyframe+empty_moov+default_base_moof+global_sidx)'
+    [vfr.mp4]='10s 320x240 H.264 (B-frames) at 30 fps for 5 s then 60 fps (variable frame rate, 90 kHz) + AAC stereo 48k'
+    [vfr.mkv]='vfr.mp4 remuxed to Matroska (millisecond timestamps)'
+    [cover.mp3]='audio_only.mp3 + a 64x64 PNG cover (ID3v2.3 APIC: an attached picture)'
+    [cover.m4a]='audio_only.m4a + a 64x64 PNG cover (covr: an attached picture)'
+    [cover.mkv]='audio_only.m4a AAC in Matroska + a JPEG cover attachment (attached picture) + a TrueType font attachment'
 )
 # Generation / manifest order.
 ORDER=(
@@ -94,6 +103,8 @@ ORDER=(
     h264_opengop.mkv subs_outlast.mkv looped_4min.mkv audio_only.mka h264_aac.ts hevc_aac.ts
     long_10min.mp4 long_2h.mp4 long_2h.mkv long_2h_subs.mp4 long_2h_subs.mkv long_2h_mkvmerge.mkv
     empty.mp4 text.mp4 truncated.mp4 truncated_tail.mp4 corrupt.mp4 no_av.mkv truncated.mkv
+    # --- #14 fragmented sources, variable frame rate, cover art (h-frag) ---
+    h264_aac_frag.mp4 h264_aac_fragdur.mp4 h264_aac_sidx.mp4 vfr.mp4 vfr.mkv cover.mp3 cover.m4a cover.mkv
 )
 
 # --- arguments --------------------------------------------------------------
@@ -644,6 +655,64 @@ rec_long_2h_subs_mkv() {
 
 rec_truncated_mkv() { head -c "$(($(stat -c %s -- "$OUTDIR/h264_aac.mkv") * 6 / 10))" -- "$OUTDIR/h264_aac.mkv" >"$1"; }
 
+# --- #14 fragmented sources, variable frame rate, cover art (h-frag) ---
+# rec_frag SRC MOVFLAGS [MUXER-OPTIONS...] OUT : SRC's streams remuxed as fragmented MP4.
+rec_frag() {
+    local src=$1 flags=$2 out=${*: -1}
+    local extra=("${@:3:$#-3}")
+    ff -i "$src" -map 0:v -map 0:a -c copy -movflags "$flags" "${extra[@]}" "${BITEXACT[@]}" -f mp4 "$out"
+}
+
+# 5 s at 30 fps then 5 s at 60 fps: two CFR parts (1/120 s timescale) joined by the concat
+# demuxer and encoded once with their own timestamps, so every frame, the last one too, has its
+# real duration.
+rec_vfr_mp4() {
+    local rate part
+    for rate in 30 60; do
+        part="$WORK/vfr_$rate.mp4"
+        ff -f lavfi -t 5 -i "testsrc2=size=320x240:rate=$rate" "${X264[@]}" -bf 0 -crf 12 \
+            -video_track_timescale 120 "${BITEXACT[@]}" "$part"
+    done
+    printf "file '%s'\nfile '%s'\n" "$WORK/vfr_30.mp4" "$WORK/vfr_60.mp4" >"$WORK/vfr.txt"
+    ff -f concat -safe 0 -i "$WORK/vfr.txt" -f lavfi -t 10 -i "$STEREO_48K" -map 0:v -map 1:a \
+        -fps_mode vfr -enc_time_base:v 1/120 "${X264[@]}" -crf 28 -g 60 -keyint_min 30 \
+        -video_track_timescale 90000 -c:a aac -b:a 96k -ar 48000 -ac 2 "${BITEXACT[@]}" "$1"
+}
+
+rec_vfr_mkv() {
+    ff -i "$OUTDIR/vfr.mp4" -map 0 -c copy "${BITEXACT[@]}" -f matroska "$1"
+}
+
+# cover_image NAME CODEC : a 64x64 still in OUTDIR/src (png or mjpeg).
+cover_image() {
+    [[ -e $SRC/$1 ]] && return 0
+    ff -f lavfi -i testsrc2=size=64x64:rate=1 -frames:v 1 -c:v "$2" "${BITEXACT[@]}" "$WORK/$1"
+    mv -f -- "$WORK/$1" "$SRC/$1"
+}
+
+rec_cover_mp3() {
+    cover_image cover.png png
+    ff -i "$OUTDIR/audio_only.mp3" -i "$SRC/cover.png" -map 0:a -map 1:v -c:a copy -c:v png \
+        -disposition:v attached_pic -id3v2_version 3 "${BITEXACT[@]}" -f mp3 "$1"
+}
+
+rec_cover_m4a() {
+    cover_image cover.png png
+    ff -i "$OUTDIR/audio_only.m4a" -i "$SRC/cover.png" -map 0:a -map 1:v -c:a copy -c:v png \
+        -disposition:v attached_pic "${BITEXACT[@]}" -f ipod "$1"
+}
+
+rec_cover_mkv() {
+    cover_image cover.jpg mjpeg
+    local font=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+    [[ -e $font ]] || font=$(find /usr/share/fonts -name '*.ttf' -print -quit)
+    [[ -n $font ]] || die "cover.mkv: no TrueType font under /usr/share/fonts (fonts-dejavu-core)"
+    ff -i "$OUTDIR/audio_only.m4a" -map 0:a -c copy -metadata:s:a:0 language=eng \
+        -attach "$SRC/cover.jpg" -metadata:s:t:0 mimetype=image/jpeg -metadata:s:t:0 filename=cover.jpg \
+        -attach "$font" -metadata:s:t:1 mimetype=application/x-truetype-font \
+        -metadata:s:t:1 filename=font.ttf "${BITEXACT[@]}" -f matroska "$1"
+}
+
 # --- generate ---------------------------------------------------------------
 T_START=$SECONDS
 
@@ -723,6 +792,20 @@ produce truncated_tail.mp4 rec_truncated_tail
 produce corrupt.mp4 rec_corrupt
 produce no_av.mkv rec_copy "$OUTDIR/subs_only.mkv"
 produce truncated.mkv rec_truncated_mkv
+
+# --- #14 fragmented sources, variable frame rate, cover art (h-frag) ---
+produce h264_aac_frag.mp4 rec_frag "$OUTDIR/h264_aac.mp4" frag_keyframe+empty_moov+default_base_moof
+produce h264_aac_fragdur.mp4 rec_frag "$OUTDIR/h264_aac.mp4" empty_moov+separate_moof -frag_duration 700000
+produce h264_aac_sidx.mp4 rec_frag "$OUTDIR/h264_aac.mp4" frag_keyframe+empty_moov+default_base_moof+global_sidx
+produce vfr.mp4 rec_vfr_mp4
+produce vfr.mkv rec_vfr_mkv
+if have_encoder libmp3lame; then
+    produce cover.mp3 rec_cover_mp3
+else
+    skip cover.mp3 "ffmpeg has no libmp3lame encoder"
+fi
+produce cover.m4a rec_cover_m4a
+produce cover.mkv rec_cover_mkv
 
 # --- manifest ---------------------------------------------------------------
 {

@@ -1,4 +1,5 @@
-//! The MP4 fast path: sample tables read directly, FFmpeg opened only where needed.
+//! The MP4 fast path: sample tables (or movie fragments) read directly, FFmpeg opened only where
+//! needed.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -89,6 +90,7 @@ pub(crate) fn build_from_mp4(
     file: &File,
     started: Instant,
 ) -> Result<Option<MediaIndex>> {
+    let source = if ix.fragmented { IndexSource::MovieFragments } else { IndexSource::SampleTables };
     let mut infos = Vec::with_capacity(ix.tracks.len());
     let mut collected: Vec<Collected> = Vec::with_capacity(ix.tracks.len());
     let mut ffmpeg: Option<Demuxer> = None;
@@ -174,7 +176,7 @@ pub(crate) fn build_from_mp4(
         return Err(Error::new(ErrorKind::NoPlayableTracks, "nothing to play: the file has no audio or video stream"));
     }
     let format = MP4_FORMAT_NAME.to_string();
-    assemble(path, identity, cfg, infos, collected, extractors, IndexSource::SampleTables, format, started).map(Some)
+    assemble(path, identity, cfg, infos, collected, extractors, source, format, started).map(Some)
 }
 
 /// Frame rate of an MP4 video track: samples over duration.
