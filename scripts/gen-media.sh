@@ -87,7 +87,7 @@ declare -A DESC=(
     [h264_aac_frag.mp4]='h264_aac.mp4 remuxed as fragmented MP4 (empty moov + mvex/trex, a moof per keyframe, default-base-is-moof)'
     [h264_aac_fragdur.mp4]='h264_aac.mp4 remuxed as fragmented MP4 with a moof per track every 0.7 s (separate_moof: fragments cut mid-GOP, audio and video interleaved irregularly; absolute base data offsets; mfra)'
     [h264_aac_sidx.mp4]='h264_aac.mp4 remuxed as fragmented MP4 with a global sidx (frag_keyframe+empty_moov+default_base_moof+global_sidx)'
-    [vfr.mp4]='10s 320x240 H.264 (B-frames) at 30 fps for 5 s then 60 fps (variable frame rate, 90 kHz) + AAC stereo 48k'
+    [vfr.mp4]='10s 320x240 H.264 (no B-frames, as phones record) at 60 fps for 5 s then 30 fps (variable frame rate, 90 kHz) + AAC stereo 48k'
     [vfr.mkv]='vfr.mp4 remuxed to Matroska (millisecond timestamps)'
     [cover.mp3]='audio_only.mp3 + a 64x64 PNG cover (ID3v2.3 APIC: an attached picture)'
     [cover.m4a]='audio_only.m4a + a 64x64 PNG cover (covr: an attached picture)'
@@ -663,19 +663,19 @@ rec_frag() {
     ff -i "$src" -map 0:v -map 0:a -c copy -movflags "$flags" "${extra[@]}" "${BITEXACT[@]}" -f mp4 "$out"
 }
 
-# 5 s at 30 fps then 5 s at 60 fps: two CFR parts (1/120 s timescale) joined by the concat
-# demuxer and encoded once with their own timestamps, so every frame, the last one too, has its
-# real duration.
+# 5 s at 60 fps then 5 s at 30 fps: two CFR parts (1/120 s timescale) joined by the concat
+# demuxer and encoded once with their own timestamps (no B-frames), so every frame has its real
+# duration in the stts.
 rec_vfr_mp4() {
     local rate part
-    for rate in 30 60; do
+    for rate in 60 30; do
         part="$WORK/vfr_$rate.mp4"
         ff -f lavfi -t 5 -i "testsrc2=size=320x240:rate=$rate" "${X264[@]}" -bf 0 -crf 12 \
             -video_track_timescale 120 "${BITEXACT[@]}" "$part"
     done
-    printf "file '%s'\nfile '%s'\n" "$WORK/vfr_30.mp4" "$WORK/vfr_60.mp4" >"$WORK/vfr.txt"
+    printf "file '%s'\nfile '%s'\n" "$WORK/vfr_60.mp4" "$WORK/vfr_30.mp4" >"$WORK/vfr.txt"
     ff -f concat -safe 0 -i "$WORK/vfr.txt" -f lavfi -t 10 -i "$STEREO_48K" -map 0:v -map 1:a \
-        -fps_mode vfr -enc_time_base:v 1/120 "${X264[@]}" -crf 28 -g 60 -keyint_min 30 \
+        -fps_mode vfr -enc_time_base:v 1/120 "${X264[@]}" -bf 0 -crf 28 -g 60 -keyint_min 30 \
         -video_track_timescale 90000 -c:a aac -b:a 96k -ar 48000 -ac 2 "${BITEXACT[@]}" "$1"
 }
 

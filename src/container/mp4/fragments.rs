@@ -380,9 +380,8 @@ mod tests {
         f[tkhd + 16..tkhd + 20].copy_from_slice(&2u32.to_be_bytes());
         // Fragment 1: default-base-is-moof; video: 3 samples (sizes, composition offsets), the
         // first flagged sync by first_sample_flags; audio: 2 samples from the trex defaults.
-        let video = |off: u32| {
-            traf(0x02_0000, &[1], Some(0), 0x0a05, &[3, off, 0x0200_0000, 100, 1024, 200, 2048, 300, 512])
-        };
+        let video =
+            |off: u32| traf(0x02_0000, &[1], Some(0), 0x0a05, &[3, off, 0x0200_0000, 100, 1024, 200, 2048, 300, 512]);
         let audio = |off: u32| traf(0x02_0000, &[2], Some(0), 0x01, &[2, off]);
         let probe = moof(&[video(0), audio(0)]);
         let data = probe.len() as u32 + 8;
@@ -392,9 +391,7 @@ mod tests {
         // Fragment 2: audio only, base data offset in the tfhd, no tfdt (continues), sizes
         // from the tfhd default.
         let m2 = at(&f);
-        let audio2 = |base: u64| {
-            traf(0x11, &[2, (base >> 32) as u32, base as u32, 7], None, 0x0, &[3])
-        };
+        let audio2 = |base: u64| traf(0x11, &[2, (base >> 32) as u32, base as u32, 7], None, 0x0, &[3]);
         let probe = moof(&[audio2(0)]);
         let base = u64::from(m2) + probe.len() as u64 + 8;
         f.extend(moof(&[audio2(base)]));
@@ -404,7 +401,8 @@ mod tests {
         let stats = ix.fragments.unwrap();
         assert_eq!((stats.moofs, stats.truncated), (2, false));
         let v = &ix.tracks[0];
-        let got: Vec<(u64, u32, i64, i64, bool)> = v.samples.iter().map(|s| (s.pos, s.size, s.dts, s.pts, s.key)).collect();
+        let got: Vec<(u64, u32, i64, i64, bool)> =
+            v.samples.iter().map(|s| (s.pos, s.size, s.dts, s.pts, s.key)).collect();
         let d = u64::from(m1 + data);
         assert_eq!(
             got,
