@@ -9,10 +9,11 @@
 //!
 //! This file orchestrates (it picks the path); its children never use it. One-way uses between
 //! the children: `mp4` and `mkv` → `assemble` → `track` and `segmenter` → `collect`; `mkv` →
-//! `scan`; every path → `probe`.
+//! `scan`; `track` → `frame_rate`; every path → `probe`.
 
 mod assemble;
 mod collect;
+mod frame_rate;
 mod mkv;
 mod mp4;
 mod probe;
