@@ -14,7 +14,7 @@ use ffmpeg_next as ff;
 
 use super::assemble::assemble;
 use super::collect::{Collected, MAX_SAMPLE_READ};
-use super::probe::StreamInfo;
+use super::probe::{StreamInfo, ATTACHED_PICTURE};
 use super::track::{audio_will_transcode, wants_aac_rendition};
 use crate::container::demux::{Demuxer, MP4_FORMAT_NAME};
 use crate::container::mp4::{self as mp4index, Mp4Track};
@@ -170,6 +170,39 @@ pub(crate) fn build_from_mp4(
             channels: t.channels,
             bits_per_sample: t.bits_per_sample,
             extradata: t.config,
+            not_media: None,
+        });
+    }
+    // Cover art (`covr`): FFmpeg's attached-picture streams, after the tracks; never video.
+    for &kind in &ix.cover_art {
+        let id = match kind {
+            COVR_JPEG => Id::MJPEG,
+            COVR_PNG => Id::PNG,
+            COVR_BMP => Id::BMP,
+            _ => Id::None,
+        };
+        let mut params = ff::codec::Parameters::new();
+        params.set_medium(MediaType::Video);
+        params.set_id(id);
+        collected.push(Collected::default());
+        infos.push(StreamInfo {
+            kind: TrackKind::Other,
+            id,
+            codec_name: id.name().to_string(),
+            params,
+            tb: (1, COVER_TIMESCALE),
+            language: None,
+            title: None,
+            default: false,
+            forced: false,
+            width: 0,
+            height: 0,
+            frame_rate: None,
+            sample_rate: 0,
+            channels: 0,
+            bits_per_sample: 0,
+            extradata: Vec::new(),
+            not_media: Some(ATTACHED_PICTURE),
         });
     }
     if !infos.iter().any(|i| matches!(i.kind, TrackKind::Video | TrackKind::Audio)) {
@@ -178,6 +211,14 @@ pub(crate) fn build_from_mp4(
     let format = MP4_FORMAT_NAME.to_string();
     assemble(path, identity, cfg, infos, collected, extractors, source, format, started).map(Some)
 }
+
+/// `covr` `data` types: JPEG, PNG, BMP pictures.
+const COVR_JPEG: u32 = 13;
+const COVR_PNG: u32 = 14;
+const COVR_BMP: u32 = 27;
+
+/// Time base of a cover picture's stream (FFmpeg's attached pictures have 1/90000).
+const COVER_TIMESCALE: i32 = 90_000;
 
 /// Frame rate of an MP4 video track: samples over duration.
 fn frame_rate_of(t: &Mp4Track) -> Option<f64> {

@@ -73,7 +73,9 @@ pub(crate) fn make_track(
             (Ok(()), Some(x)) => Delivery::Cues(x.finish()),
             (Ok(()), None) => Delivery::NotServed("the subtitle decoder could not be opened".into()),
         },
-        TrackKind::Other => Delivery::NotServed("not an audio, video or subtitle stream".into()),
+        TrackKind::Other => {
+            Delivery::NotServed(info.not_media.unwrap_or("not an audio, video or subtitle stream").into())
+        }
     };
     if matches!(delivery, Delivery::Copy { .. } | Delivery::Transcode { .. }) && c.samples.is_empty() {
         delivery = Delivery::NotServed("the stream has no samples".into());

@@ -97,6 +97,7 @@ pub(super) fn parse_moov(moov: &[u8], brands: Brands, file_size: u64) -> ParseRe
                 index.fragmented = true;
                 trex.extend(Boxes::new(body).filter(|(k, _)| k == b"trex").filter_map(|(_, b)| parse_trex(b)));
             }
+            b"udta" => index.cover_art.extend(cover_art(body)),
             b"cmov" => return Err(ParseError::new("compressed moov (cmov) is not supported")),
             _ => {}
         }
@@ -110,6 +111,18 @@ pub(super) fn parse_moov(moov: &[u8], brands: Brands, file_size: u64) -> ParseRe
         }
     }
     Ok(Moov { index, fragments, sample_budget: ctx.sample_budget })
+}
+
+/// Most cover pictures listed from one `covr`.
+const MAX_COVERS: usize = 16;
+
+/// The `data` types of the cover pictures of a `moov/udta` payload (`meta/ilst/covr/data`). The
+/// `meta` box is a full box in ISO files and a plain one in QuickTime files.
+fn cover_art(udta: &[u8]) -> Vec<u32> {
+    let Some(meta) = child(udta, b"meta") else { return Vec::new() };
+    let children = if fourcc(meta, 4) == Some(*b"hdlr") { meta } else { meta.get(4..).unwrap_or(&[]) };
+    let Some(covr) = child(children, b"ilst").and_then(|ilst| child(ilst, b"covr")) else { return Vec::new() };
+    Boxes::new(covr).filter(|(k, _)| k == b"data").filter_map(|(_, d)| be32(d, 0)).take(MAX_COVERS).collect()
 }
 
 /// A `trex` payload: (track ID, defaults).

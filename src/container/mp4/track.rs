@@ -89,4 +89,8 @@ pub struct Mp4Index {
     pub fragmented: bool,
     /// What reading the movie fragments found (`None` for a file without `mvex`).
     pub fragments: Option<FragmentStats>,
+    /// Cover art in the movie's metadata (`moov/udta/meta/ilst/covr`), one entry per picture:
+    /// its `data` type (13 JPEG, 14 PNG, 27 BMP). FFmpeg shows each as an attached-picture
+    /// stream after the tracks.
+    pub cover_art: Vec<u32>,
 }
