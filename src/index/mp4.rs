@@ -104,6 +104,8 @@ pub(crate) fn build_from_mp4(
             b"sbtl" | b"text" | b"subt" => TrackKind::Subtitle,
             _ => TrackKind::Other,
         };
+        // A video chapter track holds chapter pictures: FFmpeg shows them as an attached picture.
+        let not_media = (t.chapter && t.handler == *b"vide").then_some(ATTACHED_PICTURE);
         let mut id = mp4_codec_id(&t);
         let medium = match kind {
             TrackKind::Video => MediaType::Video,
@@ -170,7 +172,7 @@ pub(crate) fn build_from_mp4(
             channels: t.channels,
             bits_per_sample: t.bits_per_sample,
             extradata: t.config,
-            not_media: None,
+            not_media,
         });
     }
     // Cover art (`covr`): FFmpeg's attached-picture streams, after the tracks; never video.
