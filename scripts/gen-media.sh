@@ -86,6 +86,15 @@ declare -A DESC=(
     # --- #14 roles and names ---
     [roles.mkv]='10s 320x240 H.264 + AAC eng (default, no title) + AC-3 5.1 fre (no title) + AAC eng commentary "Director'"'"'s Commentary" + AAC eng audio description (title "eng") + AAC pt-BR (title "Audio 5") + SRT eng SDH (hearing impaired) + SRT fre forced; by mkvmerge'
     # --- end #14 roles and names ---
+    # --- #14 fragmented sources, variable frame rate, cover art (h-frag) ---
+    [h264_aac_frag.mp4]='h264_aac.mp4 remuxed as fragmented MP4 (empty moov + mvex/trex, a moof per keyframe, default-base-is-moof)'
+    [h264_aac_fragdur.mp4]='h264_aac.mp4 remuxed as fragmented MP4 with a moof per track every 0.7 s (separate_moof: fragments cut mid-GOP, audio and video interleaved irregularly; absolute base data offsets; mfra)'
+    [h264_aac_sidx.mp4]='h264_aac.mp4 remuxed as fragmented MP4 with a global sidx (frag_keyframe+empty_moov+default_base_moof+global_sidx)'
+    [vfr.mp4]='10s 320x240 H.264 (no B-frames, as phones record) at 60 fps for 5 s then 30 fps (variable frame rate, 90 kHz) + AAC stereo 48k'
+    [vfr.mkv]='vfr.mp4 remuxed to Matroska (millisecond timestamps)'
+    [cover.mp3]='audio_only.mp3 + a 64x64 PNG cover (ID3v2.3 APIC: an attached picture)'
+    [cover.m4a]='audio_only.m4a + a 64x64 PNG cover (covr: an attached picture)'
+    [cover.mkv]='audio_only.m4a AAC in Matroska + a JPEG cover attachment (attached picture) + a TrueType font attachment'
 )
 # Generation / manifest order.
 ORDER=(
@@ -100,6 +109,8 @@ ORDER=(
     # --- #14 roles and names ---
     roles.mkv
     # --- end #14 roles and names ---
+    # --- #14 fragmented sources, variable frame rate, cover art (h-frag) ---
+    h264_aac_frag.mp4 h264_aac_fragdur.mp4 h264_aac_sidx.mp4 vfr.mp4 vfr.mkv cover.mp3 cover.m4a cover.mkv
 )
 
 # --- arguments --------------------------------------------------------------
@@ -677,6 +688,63 @@ rec_roles_mkv() {
         "$WORK/roles_raw.mkv"
 }
 # --- end #14 roles and names ---
+# --- #14 fragmented sources, variable frame rate, cover art (h-frag) ---
+# rec_frag SRC MOVFLAGS [MUXER-OPTIONS...] OUT : SRC's streams remuxed as fragmented MP4.
+rec_frag() {
+    local src=$1 flags=$2 out=${*: -1}
+    local extra=("${@:3:$#-3}")
+    ff -i "$src" -map 0:v -map 0:a -c copy -movflags "$flags" "${extra[@]}" "${BITEXACT[@]}" -f mp4 "$out"
+}
+
+# 5 s at 60 fps then 5 s at 30 fps: two CFR parts (1/120 s timescale) joined by the concat
+# demuxer and encoded once with their own timestamps (no B-frames), so every frame has its real
+# duration in the stts.
+rec_vfr_mp4() {
+    local rate part
+    for rate in 60 30; do
+        part="$WORK/vfr_$rate.mp4"
+        ff -f lavfi -t 5 -i "testsrc2=size=320x240:rate=$rate" "${X264[@]}" -bf 0 -crf 12 \
+            -video_track_timescale 120 "${BITEXACT[@]}" "$part"
+    done
+    printf "file '%s'\nfile '%s'\n" "$WORK/vfr_60.mp4" "$WORK/vfr_30.mp4" >"$WORK/vfr.txt"
+    ff -f concat -safe 0 -i "$WORK/vfr.txt" -f lavfi -t 10 -i "$STEREO_48K" -map 0:v -map 1:a \
+        -fps_mode vfr -enc_time_base:v 1/120 "${X264[@]}" -bf 0 -crf 28 -g 60 -keyint_min 30 \
+        -video_track_timescale 90000 -c:a aac -b:a 96k -ar 48000 -ac 2 "${BITEXACT[@]}" "$1"
+}
+
+rec_vfr_mkv() {
+    ff -i "$OUTDIR/vfr.mp4" -map 0 -c copy "${BITEXACT[@]}" -f matroska "$1"
+}
+
+# cover_image NAME CODEC : a 64x64 still in OUTDIR/src (png or mjpeg).
+cover_image() {
+    [[ -e $SRC/$1 ]] && return 0
+    ff -f lavfi -i testsrc2=size=64x64:rate=1 -frames:v 1 -c:v "$2" "${BITEXACT[@]}" "$WORK/$1"
+    mv -f -- "$WORK/$1" "$SRC/$1"
+}
+
+rec_cover_mp3() {
+    cover_image cover.png png
+    ff -i "$OUTDIR/audio_only.mp3" -i "$SRC/cover.png" -map 0:a -map 1:v -c:a copy -c:v png \
+        -disposition:v attached_pic -id3v2_version 3 "${BITEXACT[@]}" -f mp3 "$1"
+}
+
+rec_cover_m4a() {
+    cover_image cover.png png
+    ff -i "$OUTDIR/audio_only.m4a" -i "$SRC/cover.png" -map 0:a -map 1:v -c:a copy -c:v png \
+        -disposition:v attached_pic "${BITEXACT[@]}" -f ipod "$1"
+}
+
+rec_cover_mkv() {
+    cover_image cover.jpg mjpeg
+    local font=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+    [[ -e $font ]] || font=$(find /usr/share/fonts -name '*.ttf' -print -quit)
+    [[ -n $font ]] || die "cover.mkv: no TrueType font under /usr/share/fonts (fonts-dejavu-core)"
+    ff -i "$OUTDIR/audio_only.m4a" -map 0:a -c copy -metadata:s:a:0 language=eng \
+        -attach "$SRC/cover.jpg" -metadata:s:t:0 mimetype=image/jpeg -metadata:s:t:0 filename=cover.jpg \
+        -attach "$font" -metadata:s:t:1 mimetype=application/x-truetype-font \
+        -metadata:s:t:1 filename=font.ttf "${BITEXACT[@]}" -f matroska "$1"
+}
 
 # --- generate ---------------------------------------------------------------
 T_START=$SECONDS
@@ -764,6 +832,20 @@ else
     skip roles.mkv "mkvmerge (mkvtoolnix) is not installed"
 fi
 # --- end #14 roles and names ---
+
+# --- #14 fragmented sources, variable frame rate, cover art (h-frag) ---
+produce h264_aac_frag.mp4 rec_frag "$OUTDIR/h264_aac.mp4" frag_keyframe+empty_moov+default_base_moof
+produce h264_aac_fragdur.mp4 rec_frag "$OUTDIR/h264_aac.mp4" empty_moov+separate_moof -frag_duration 700000
+produce h264_aac_sidx.mp4 rec_frag "$OUTDIR/h264_aac.mp4" frag_keyframe+empty_moov+default_base_moof+global_sidx
+produce vfr.mp4 rec_vfr_mp4
+produce vfr.mkv rec_vfr_mkv
+if have_encoder libmp3lame; then
+    produce cover.mp3 rec_cover_mp3
+else
+    skip cover.mp3 "ffmpeg has no libmp3lame encoder"
+fi
+produce cover.m4a rec_cover_m4a
+produce cover.mkv rec_cover_mkv
 
 # --- manifest ---------------------------------------------------------------
 {

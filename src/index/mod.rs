@@ -1,17 +1,19 @@
 //! Indexing: everything playlists and segments need, computed once when a file is opened.
 //!
-//! MP4 files are indexed from their sample tables (no packet is read, except the text subtitle
-//! samples and the first sample of AC-3/E-AC-3 tracks); Matroska from its Cues plus the block
+//! MP4 files are indexed from their sample tables, fragmented MP4 files from their `moof` boxes
+//! (no packet is read, except the text subtitle samples and the first sample of AC-3/E-AC-3
+//! tracks); Matroska from its Cues plus the block
 //! headers around segment boundaries (`mkv`); other containers, and Matroska files whose
 //! Cues cannot be used, fall back to one packet scan, in which text subtitle cues are extracted
 //! in the same pass.
 //!
 //! This file orchestrates (it picks the path); its children never use it. One-way uses between
 //! the children: `mp4` and `mkv` → `assemble` → `track` and `segmenter` → `collect`; `mkv` →
-//! `scan`; every path → `probe`.
+//! `scan`; `track` → `frame_rate`; every path → `probe`.
 
 mod assemble;
 mod collect;
+mod frame_rate;
 mod mkv;
 mod mp4;
 mod probe;
@@ -44,13 +46,17 @@ pub fn build(path: &Path, identity: FileIdentity, cfg: &Config) -> Result<MediaI
     }
     let file = File::open(path).map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))?;
     match mp4index::read(&file, identity.size) {
-        Ok(ix) if !ix.fragmented => {
+        // Sample tables, or movie fragments read from their `moof` boxes.
+        Ok(ix) => {
+            if let Some(stats) = &ix.fragments {
+                log::debug!("{}: {stats:?}", path.display());
+            }
             if let Some(index) = build_from_mp4(path, identity, cfg, ix, &file, started)? {
                 return Ok(index);
             }
         }
-        // Fragmented, not ISO-BMFF, or a construct the fast reader leaves to FFmpeg.
-        Ok(_) | Err(_) => {}
+        // Not ISO-BMFF, or a construct the fast reader leaves to FFmpeg.
+        Err(e) => log::debug!("{}: {e}", path.display()),
     }
     build_with_ffmpeg(path, identity, cfg, started)
 }

@@ -1,4 +1,5 @@
-//! The MP4 fast path: sample tables read directly, FFmpeg opened only where needed.
+//! The MP4 fast path: sample tables (or movie fragments) read directly, FFmpeg opened only where
+//! needed.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -13,7 +14,7 @@ use ffmpeg_next as ff;
 
 use super::assemble::assemble;
 use super::collect::{Collected, MAX_SAMPLE_READ};
-use super::probe::StreamInfo;
+use super::probe::{StreamInfo, ATTACHED_PICTURE};
 use super::track::{audio_will_transcode, wants_aac_rendition};
 use crate::container::demux::{Demuxer, MP4_FORMAT_NAME};
 use crate::container::mp4::{self as mp4index, Mp4Track};
@@ -89,6 +90,7 @@ pub(crate) fn build_from_mp4(
     file: &File,
     started: Instant,
 ) -> Result<Option<MediaIndex>> {
+    let source = if ix.fragmented { IndexSource::MovieFragments } else { IndexSource::SampleTables };
     let mut infos = Vec::with_capacity(ix.tracks.len());
     let mut collected: Vec<Collected> = Vec::with_capacity(ix.tracks.len());
     let mut ffmpeg: Option<Demuxer> = None;
@@ -102,6 +104,8 @@ pub(crate) fn build_from_mp4(
             b"sbtl" | b"text" | b"subt" => TrackKind::Subtitle,
             _ => TrackKind::Other,
         };
+        // A video chapter track holds chapter pictures: FFmpeg shows them as an attached picture.
+        let not_media = (t.chapter && t.handler == *b"vide").then_some(ATTACHED_PICTURE);
         let mut id = mp4_codec_id(&t);
         let medium = match kind {
             TrackKind::Video => MediaType::Video,
@@ -171,14 +175,55 @@ pub(crate) fn build_from_mp4(
             channels: t.channels,
             bits_per_sample: t.bits_per_sample,
             extradata: t.config,
+            not_media,
+        });
+    }
+    // Cover art (`covr`): FFmpeg's attached-picture streams, after the tracks; never video.
+    for &kind in &ix.cover_art {
+        let id = match kind {
+            COVR_JPEG => Id::MJPEG,
+            COVR_PNG => Id::PNG,
+            COVR_BMP => Id::BMP,
+            _ => Id::None,
+        };
+        let mut params = ff::codec::Parameters::new();
+        params.set_medium(MediaType::Video);
+        params.set_id(id);
+        collected.push(Collected::default());
+        infos.push(StreamInfo {
+            kind: TrackKind::Other,
+            id,
+            codec_name: id.name().to_string(),
+            params,
+            tb: (1, COVER_TIMESCALE),
+            language: None,
+            title: None,
+            default: false,
+            forced: false,
+            width: 0,
+            height: 0,
+            frame_rate: None,
+            sample_rate: 0,
+            channels: 0,
+            bits_per_sample: 0,
+            extradata: Vec::new(),
+            not_media: Some(ATTACHED_PICTURE),
         });
     }
     if !infos.iter().any(|i| matches!(i.kind, TrackKind::Video | TrackKind::Audio)) {
         return Err(Error::new(ErrorKind::NoPlayableTracks, "nothing to play: the file has no audio or video stream"));
     }
     let format = MP4_FORMAT_NAME.to_string();
-    assemble(path, identity, cfg, infos, collected, extractors, IndexSource::SampleTables, format, started).map(Some)
+    assemble(path, identity, cfg, infos, collected, extractors, source, format, started).map(Some)
 }
+
+/// `covr` `data` types: JPEG, PNG, BMP pictures.
+const COVR_JPEG: u32 = 13;
+const COVR_PNG: u32 = 14;
+const COVR_BMP: u32 = 27;
+
+/// Time base of a cover picture's stream (FFmpeg's attached pictures have 1/90000).
+const COVER_TIMESCALE: i32 = 90_000;
 
 /// Frame rate of an MP4 video track: samples over duration.
 fn frame_rate_of(t: &Mp4Track) -> Option<f64> {

@@ -32,7 +32,17 @@ pub(crate) struct StreamInfo {
     pub(crate) channels: u32,
     pub(crate) bits_per_sample: u32,
     pub(crate) extradata: Vec<u8>,
+    /// Why a stream that is not media is not served (an attached picture, an attachment).
+    pub(crate) not_media: Option<&'static str>,
 }
+
+/// Why an attached picture (cover art: ID3 APIC, MP4 `covr`, a Matroska image attachment) is not
+/// served: it is one still image, not a video track.
+pub(crate) const ATTACHED_PICTURE: &str =
+    "an attached picture (cover art) is a still image, not a video track: not served";
+
+/// Why a container attachment (a Matroska font or other file) is not served.
+pub(crate) const ATTACHMENT: &str = "a container attachment (font or other file), not a media stream: not served";
 
 /// The codecs HLS players play from fMP4 when copied.
 pub(crate) fn copy_codec(id: Id) -> Option<Codec> {
@@ -59,10 +69,14 @@ pub(crate) fn stream_infos(dmx: &Demuxer) -> Vec<StreamInfo> {
             // initialised AVCodecParameters that nothing mutates while `dmx` is borrowed here; the
             // reference does not outlive this closure (it is read, then `params` is cloned).
             let p = unsafe { &*params.as_ptr() };
+            let attached_pic = st.disposition().contains(ff::format::stream::Disposition::ATTACHED_PIC);
+            let not_media = match params.medium() {
+                _ if attached_pic => Some(ATTACHED_PICTURE),
+                MediaType::Attachment => Some(ATTACHMENT),
+                _ => None,
+            };
             let kind = match params.medium() {
-                MediaType::Video if st.disposition().contains(ff::format::stream::Disposition::ATTACHED_PIC) => {
-                    TrackKind::Other
-                }
+                MediaType::Video if attached_pic => TrackKind::Other,
                 MediaType::Video => TrackKind::Video,
                 MediaType::Audio => TrackKind::Audio,
                 MediaType::Subtitle => TrackKind::Subtitle,
@@ -108,6 +122,7 @@ pub(crate) fn stream_infos(dmx: &Demuxer) -> Vec<StreamInfo> {
                 channels: p.ch_layout.nb_channels.max(0) as u32,
                 bits_per_sample: p.bits_per_raw_sample.max(p.bits_per_coded_sample).max(0) as u32,
                 extradata,
+                not_media,
                 params: params.clone(),
             }
         })

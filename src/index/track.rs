@@ -6,6 +6,7 @@ use ff::codec::Id;
 use ffmpeg_next as ff;
 
 use super::collect::Collected;
+use super::frame_rate::max_frame_rate;
 use super::probe::{copy_codec, StreamInfo};
 use crate::codec::{self, Codec, CodecConfig};
 use crate::model::aac::AacSettings;
@@ -72,7 +73,9 @@ pub(crate) fn make_track(
             (Ok(()), Some(x)) => Delivery::Cues(x.finish()),
             (Ok(()), None) => Delivery::NotServed("the subtitle decoder could not be opened".into()),
         },
-        TrackKind::Other => Delivery::NotServed("not an audio, video or subtitle stream".into()),
+        TrackKind::Other => {
+            Delivery::NotServed(info.not_media.unwrap_or("not an audio, video or subtitle stream").into())
+        }
     };
     if matches!(delivery, Delivery::Copy { .. } | Delivery::Transcode { .. }) && c.samples.is_empty() {
         delivery = Delivery::NotServed("the stream has no samples".into());
@@ -114,7 +117,11 @@ pub(crate) fn make_track(
         sample_form,
         width: info.width,
         height: info.height,
-        frame_rate: info.frame_rate,
+        // A variable frame rate declares its maximum (RFC 8216bis), else the container's rate.
+        frame_rate: match info.kind {
+            TrackKind::Video => max_frame_rate(&c.samples, info.tb, info.frame_rate).or(info.frame_rate),
+            _ => info.frame_rate,
+        },
         independent: info.kind != TrackKind::Video
             || match (copy_codec(info.id), &c.later_keyframe) {
                 (Some(codec), Some(k)) => closed_gop_keyframe(codec, &info.extradata, k),

@@ -13,6 +13,9 @@ use crate::model::track::{Delivery, Track, TrackKind};
 pub enum IndexSource {
     /// MP4 sample tables (every sample's position, size and times; no packet read).
     SampleTables,
+    /// MP4 movie fragments: the `moof` boxes of a fragmented file (every sample's position,
+    /// size and times; no packet read).
+    MovieFragments,
     /// Matroska Cues, plus the block headers around each segment boundary.
     MatroskaCues,
     /// One pass over every packet (containers without an index).
@@ -24,6 +27,7 @@ impl IndexSource {
     pub fn name(self) -> &'static str {
         match self {
             IndexSource::SampleTables => "mp4 sample tables",
+            IndexSource::MovieFragments => "mp4 movie fragments",
             IndexSource::MatroskaCues => "matroska cues",
             IndexSource::PacketScan => "packet scan",
         }

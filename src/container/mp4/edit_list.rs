@@ -41,6 +41,13 @@ impl EditPlan {
         Self::from_edits(&edits, movie_ts, track_ts).map(Some)
     }
 
+    /// FFmpeg's `time_offset` of the plan: the edit's media time minus the leading empty edits
+    /// (what movie fragment times are shifted by: a fragment sample at media time `media_time`
+    /// is presented at the end of the empty edits).
+    pub(super) fn time_offset(&self) -> i64 {
+        self.media_time.saturating_sub(self.empty)
+    }
+
     /// The plan of `edits` ((segment duration in `movie_ts`, media time in `track_ts`)).
     fn from_edits(edits: &[(u64, i64)], movie_ts: u32, track_ts: u32) -> ParseResult<Self> {
         let unsupported = || ParseError::new("unsupported edit list");

@@ -24,12 +24,15 @@
 //!   `sbgp`) and their cursors;
 //! - `samples`: FFmpeg's `mov_build_index`, the flat sample list;
 //! - `edit_list`: `elst` and FFmpeg's `mov_fix_index`, the edit applied to the samples;
+//! - `fragments`: the movie fragments of a fragmented file (`moof`/`traf`/`tfhd`/`tfdt`/`trun`
+//!   with the `trex` defaults), read box by box without the sample data;
 //! - `track`: the public result types ([`Mp4Index`], [`Mp4Track`], [`Mp4Sample`]).
 
 #![deny(unsafe_code)]
 
 mod boxes;
 mod edit_list;
+mod fragments;
 mod moov;
 mod sample_entry;
 mod samples;
@@ -44,7 +47,7 @@ use std::fs::File;
 
 use crate::error::ParseResult;
 
-pub use track::{Mp4Index, Mp4Sample, Mp4Track};
+pub use track::{FragmentStats, Mp4Index, Mp4Sample, Mp4Track};
 
 /// Reads the moov of an MP4/MOV/M4A file with a few positioned reads (walk top-level boxes by
 /// size; moov may sit after mdat; the whole moov is read in one read).
@@ -53,9 +56,19 @@ pub use track::{Mp4Index, Mp4Sample, Mp4Track};
 /// (truncated file), box sizes that overrun the file, sample data (pos+size) beyond the end of
 /// the file ("truncated"), corrupt tables, and constructs this reader leaves to FFmpeg
 /// ("unsupported edit list", several sample descriptions in use, compressed moov).
+///
+/// A fragmented file (`mvex` in the `moov`) also has its `moof` boxes read, and only those (see
+/// `fragments`): its tracks get the same sample lists as a file with sample tables.
 pub fn read(file: &File, file_size: u64) -> ParseResult<Mp4Index> {
     let (moov, brands) = top_level::read_moov(file, file_size)?;
-    moov::parse_moov(&moov, brands, file_size)
+    let parsed = moov::parse_moov(&moov, brands, file_size)?;
+    let mut index = parsed.index;
+    if index.fragmented {
+        let stats =
+            fragments::read_fragments(file, file_size, &mut index.tracks, &parsed.fragments, parsed.sample_budget)?;
+        index.fragments = Some(stats);
+    }
+    Ok(index)
 }
 
 #[cfg(test)]

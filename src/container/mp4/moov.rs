@@ -1,10 +1,12 @@
 //! The `moov` box: the movie header, each `trak` (track header, `mdia`, `edts`, `udta`, `tref`)
 //! collected into its boxes and turned into an [`Mp4Track`] (its sample entry, sample tables and
 //! edit list read by the sibling modules), plus languages and track names as FFmpeg reads them.
+//! For a fragmented file it also returns what the movie fragments need ([`FragTrack`]: the
+//! `mvex/trex` defaults and each track's edit-list offset).
 
 use super::boxes::{be16, be24, be32, child, fourcc, set_once, Boxes};
 use super::edit_list::EditPlan;
-use super::sample_entry::{kind_of, parse_stsd, SampleEntry, NO_FOURCC};
+use super::sample_entry::{kind_of, parse_stsd, Kind, SampleEntry, NO_FOURCC};
 use super::samples::{build_index, MAX_SAMPLES};
 use super::tables::{collect_stbl, StblBoxes, Tables};
 use super::top_level::Brands;
@@ -30,11 +32,52 @@ struct FileCtx {
     movie_timescale: Option<u32>,
 }
 
+/// A track's sample defaults from its `mvex/trex` box (ISO/IEC 14496-12 §8.8.3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Trex {
+    /// Sample description index.
+    pub(super) description: u32,
+    /// Sample duration.
+    pub(super) duration: u32,
+    /// Sample size.
+    pub(super) size: u32,
+    /// Sample flags.
+    pub(super) flags: u32,
+}
+
+/// What reading the movie fragments of one track needs from the `moov`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct FragTrack {
+    /// `tkhd` track ID (what `tfhd` names).
+    pub(super) track_id: u32,
+    /// The `trex` defaults (all 0 without a `trex` for the track).
+    pub(super) trex: Trex,
+    /// The edit list's offset, subtracted from every fragment time as FFmpeg's `time_offset`:
+    /// the edit's media time minus the leading empty edit, in the track timescale (0 without
+    /// an edit list).
+    pub(super) time_offset: i64,
+    /// An audio track: every sample is a sync sample, whatever its flags say.
+    pub(super) audio: bool,
+}
+
+/// What the `moov` says: the tracks (samples from the sample tables), and for a fragmented file
+/// (`mvex`) what its movie fragments need, one [`FragTrack`] per track in the same order.
+pub(super) struct Moov {
+    /// The tracks.
+    pub(super) index: Mp4Index,
+    /// Per track, what its movie fragments need (same order as `index.tracks`).
+    pub(super) fragments: Vec<FragTrack>,
+    /// Samples the file may still have (what `MAX_SAMPLES` leaves after the sample tables).
+    pub(super) sample_budget: u64,
+}
+
 /// Every track of the `moov` payload `moov`.
-pub(super) fn parse_moov(moov: &[u8], brands: Brands, file_size: u64) -> ParseResult<Mp4Index> {
+pub(super) fn parse_moov(moov: &[u8], brands: Brands, file_size: u64) -> ParseResult<Moov> {
     let mut ctx = FileCtx { brands, file_size, sample_budget: MAX_SAMPLES, movie_timescale: None };
     let mut index = Mp4Index::default();
     let mut chapter_ids = Vec::new();
+    let mut fragments = Vec::new();
+    let mut trex: Vec<(u32, Trex)> = Vec::new();
     for (kind, body) in Boxes::new(moov) {
         match &kind {
             b"mvhd" => ctx.movie_timescale = Some(parse_mvhd(body)?),
@@ -44,12 +87,17 @@ pub(super) fn parse_moov(moov: &[u8], brands: Brands, file_size: u64) -> ParseRe
                 chapter_ids.extend(
                     ids.chunks_exact(4).take(MAX_CHAPTER_REFS).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])),
                 );
-                let track =
+                let (track, frag) =
                     parse_track(&boxes, &ctx).map_err(|e| e.context(format_args!("track {}", index.tracks.len())))?;
                 ctx.sample_budget = ctx.sample_budget.saturating_sub(track.samples.len() as u64);
                 index.tracks.push(track);
+                fragments.push(frag);
             }
-            b"mvex" => index.fragmented = true,
+            b"mvex" => {
+                index.fragmented = true;
+                trex.extend(Boxes::new(body).filter(|(k, _)| k == b"trex").filter_map(|(_, b)| parse_trex(b)));
+            }
+            b"udta" => index.cover_art.extend(cover_art(body)),
             b"cmov" => return Err(ParseError::new("compressed moov (cmov) is not supported")),
             _ => {}
         }
@@ -57,7 +105,30 @@ pub(super) fn parse_moov(moov: &[u8], brands: Brands, file_size: u64) -> ParseRe
     for t in &mut index.tracks {
         t.chapter = chapter_ids.contains(&t.track_id);
     }
-    Ok(index)
+    for f in &mut fragments {
+        if let Some((_, t)) = trex.iter().find(|(id, _)| *id == f.track_id) {
+            f.trex = *t;
+        }
+    }
+    Ok(Moov { index, fragments, sample_budget: ctx.sample_budget })
+}
+
+/// Most cover pictures listed from one `covr`.
+const MAX_COVERS: usize = 16;
+
+/// The `data` types of the cover pictures of a `moov/udta` payload (`meta/ilst/covr/data`). The
+/// `meta` box is a full box in ISO files and a plain one in QuickTime files.
+fn cover_art(udta: &[u8]) -> Vec<u32> {
+    let Some(meta) = child(udta, b"meta") else { return Vec::new() };
+    let children = if fourcc(meta, 4) == Some(*b"hdlr") { meta } else { meta.get(4..).unwrap_or(&[]) };
+    let Some(covr) = child(children, b"ilst").and_then(|ilst| child(ilst, b"covr")) else { return Vec::new() };
+    Boxes::new(covr).filter(|(k, _)| k == b"data").filter_map(|(_, d)| be32(d, 0)).take(MAX_COVERS).collect()
+}
+
+/// A `trex` payload: (track ID, defaults).
+fn parse_trex(b: &[u8]) -> Option<(u32, Trex)> {
+    let id = be32(b, 4)?;
+    Some((id, Trex { description: be32(b, 8)?, duration: be32(b, 12)?, size: be32(b, 16)?, flags: be32(b, 20)? }))
 }
 
 /// The movie timescale (1 when invalid, as FFmpeg).
@@ -130,8 +201,9 @@ fn collect_mdia<'a>(mdia: &'a [u8], t: &mut TrakBoxes<'a>) {
     }
 }
 
-/// One track: headers, sample entry, samples with the edit list applied.
-fn parse_track(b: &TrakBoxes<'_>, ctx: &FileCtx) -> ParseResult<Mp4Track> {
+/// One track: headers, sample entry, samples with the edit list applied; and what its movie
+/// fragments need.
+fn parse_track(b: &TrakBoxes<'_>, ctx: &FileCtx) -> ParseResult<(Mp4Track, FragTrack)> {
     let mut track = Mp4Track::default();
     apply_tkhd(b.tkhd, &mut track);
     let mdhd = parse_mdhd(b.mdhd, ctx.movie_timescale)?;
@@ -151,7 +223,13 @@ fn parse_track(b: &TrakBoxes<'_>, ctx: &FileCtx) -> ParseResult<Mp4Track> {
     let (samples, end_dts) = built.finish(edit.as_ref(), &entry, track.timescale);
     track.samples = samples;
     track.end_dts = end_dts;
-    Ok(track)
+    let frag = FragTrack {
+        track_id: track.track_id,
+        trex: Trex::default(),
+        time_offset: edit.map_or(0, |e| e.time_offset()),
+        audio: entry.kind == Kind::Audio,
+    };
+    Ok((track, frag))
 }
 
 /// Track ID and enabled flag from the `tkhd`.
@@ -263,5 +341,6 @@ mod tests {
     fn mvex_marks_fragmented() {
         let ix = read_bytes(&file(&[Spec::video(1)], 100, &bx(b"mvex", &[]))).unwrap();
         assert!(ix.fragmented);
+        assert_eq!(ix.tracks[0].samples.len(), 1);
     }
 }

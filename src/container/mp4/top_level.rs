@@ -49,13 +49,13 @@ struct TopLevel {
 }
 
 /// One box header read from the file.
-struct FileBox {
+pub(super) struct FileBox {
     /// Box type.
-    kind: [u8; 4],
+    pub(super) kind: [u8; 4],
     /// Box size, header included.
-    size: u64,
+    pub(super) size: u64,
     /// Header size (8, or 16 with a 64-bit size).
-    header: u64,
+    pub(super) header: u64,
 }
 
 /// Walks the top-level boxes up to the `moov`: the brands and where the `moov` payload is.
@@ -107,8 +107,8 @@ fn moov_location(brands: Brands, pos: u64, b: &FileBox) -> ParseResult<TopLevel>
     Ok(TopLevel { brands, moov_pos: pos + b.header, moov_len: len })
 }
 
-/// The box header at `pos`.
-fn read_file_box(file: &File, pos: u64, file_size: u64) -> ParseResult<FileBox> {
+/// The box header at `pos` (one read of at most 16 bytes).
+pub(super) fn read_file_box(file: &File, pos: u64, file_size: u64) -> ParseResult<FileBox> {
     let left = file_size - pos;
     if left < BOX_HEADER as u64 {
         return Err(if pos == 0 {

@@ -65,12 +65,32 @@ pub struct Mp4Track {
     pub chapter: bool,
 }
 
+/// What reading the movie fragments of a fragmented file found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FragmentStats {
+    /// `moof` boxes read.
+    pub moofs: u64,
+    /// Bytes of those `moof` boxes.
+    pub moof_bytes: u64,
+    /// Bytes read by the walk (box headers and `moof` boxes).
+    pub bytes_read: u64,
+    /// The walk stopped at a box running past the end of the file, or samples past the end
+    /// were dropped.
+    pub truncated: bool,
+}
+
 /// The tracks of one file.
 #[derive(Clone, Debug, Default)]
 pub struct Mp4Index {
     /// Every `trak` of the `moov`, in order.
     pub tracks: Vec<Mp4Track>,
-    /// The `moov` has an `mvex` box: the samples live (also) in movie fragments, which are not
-    /// read; the caller should fall back to FFmpeg.
+    /// The `moov` has an `mvex` box: the samples live (also) in movie fragments, which were
+    /// read from the `moof` boxes (see [`FragmentStats`]).
     pub fragmented: bool,
+    /// What reading the movie fragments found (`None` for a file without `mvex`).
+    pub fragments: Option<FragmentStats>,
+    /// Cover art in the movie's metadata (`moov/udta/meta/ilst/covr`), one entry per picture:
+    /// its `data` type (13 JPEG, 14 PNG, 27 BMP). FFmpeg shows each as an attached-picture
+    /// stream after the tracks.
+    pub cover_art: Vec<u32>,
 }

@@ -1,0 +1,167 @@
+//! The frame rate a variant declares (`FRAME-RATE`): for a variable-frame-rate video, its
+//! *maximum* frame rate (RFC 8216bis §4.4.6.2), measured on the samples' own presentation times.
+//!
+//! The rule, on the sorted presentation times of the samples collected at indexing:
+//! - every window that starts at a frame and spans at least one second gives a rate: the frame
+//!   intervals it holds over its span, not counting intervals shorter than a third of the
+//!   window's mean (a window, and no glitch, so that one short interval, such as two frames a
+//!   tick apart, is not taken for a frame rate);
+//! - when the fastest window is no faster than the rate the container reports (else the
+//!   average of the samples), within the timestamps' rounding and 1 %, that rate stays (`None`):
+//!   a constant frame rate, or a container that already reports the maximum;
+//! - otherwise the rate is the mean of the windows within twice the rounding of the fastest one,
+//!   taken as the nearest standard rate (24000/1001, 24, 25, 30000/1001, 30, 50, 60000/1001, 60,
+//!   ...) when that lies within the rounding of millisecond (Matroska) timestamps.
+//!
+//! Matroska files planned from their Cues collect only some stretches (the first GOPs, the last
+//! seconds, the frames after each boundary): the maximum is taken over the windows inside those.
+
+#![deny(unsafe_code)]
+
+use crate::model::segment::SampleRec;
+
+/// The span of a measuring window, in seconds.
+const WINDOW_SECONDS: f64 = 1.0;
+
+/// Rates within this fraction above the average still count as constant (on top of the
+/// timestamps' rounding).
+const CONSTANT_TOLERANCE: f64 = 0.01;
+
+/// Standard frame rates a measured rate is snapped to, when within the timestamps' rounding.
+const STANDARD_RATES: [f64; 14] = [
+    24000.0 / 1001.0,
+    24.0,
+    25.0,
+    30000.0 / 1001.0,
+    30.0,
+    48.0,
+    50.0,
+    60000.0 / 1001.0,
+    60.0,
+    90.0,
+    100.0,
+    120000.0 / 1001.0,
+    120.0,
+    240.0,
+];
+
+/// The rate of every window of at least `window` ticks that starts at a frame: its frame
+/// intervals over its span in seconds; with `robust`, not counting intervals shorter than a third
+/// of the window's mean interval.
+fn window_rates(t: &[i64], window: i64, tick: f64, robust: bool) -> Vec<f64> {
+    let n = t.len();
+    let mut rates = Vec::new();
+    let mut j = 0usize;
+    for i in 0..n {
+        j = j.max(i + 1);
+        while j < n && t[j] - t[i] < window {
+            j += 1;
+        }
+        if j >= n {
+            break;
+        }
+        let span = t[j] - t[i];
+        let mut intervals = j - i;
+        if robust {
+            let short = span as f64 / intervals as f64 / 3.0;
+            intervals -= t[i..=j].windows(2).filter(|w| ((w[1] - w[0]) as f64) < short).count();
+        }
+        rates.push(intervals as f64 / (span as f64 * tick));
+    }
+    rates
+}
+
+/// The maximum frame rate of a variable-frame-rate video (frames per second), `None` when no
+/// window is measurably faster than `declared` (the container's rate, else the average of the
+/// samples) or there are too few samples. `tb`: the samples' time base (seconds per tick).
+pub(crate) fn max_frame_rate(samples: &[SampleRec], tb: (i32, i32), declared: Option<f64>) -> Option<f64> {
+    if tb.0 <= 0 || tb.1 <= 0 {
+        return None;
+    }
+    let tick = f64::from(tb.0) / f64::from(tb.1);
+    let mut t: Vec<i64> = samples.iter().map(|s| s.pts()).collect();
+    t.sort_unstable();
+    t.dedup();
+    let n = t.len();
+    if n < 3 {
+        return None;
+    }
+    let window = (WINDOW_SECONDS / tick).ceil() as i64;
+    // Each end of a window may be rounded by a tick.
+    let rounding = 2.0 * tick / WINDOW_SECONDS;
+    let average = (n - 1) as f64 / ((t[n - 1] - t[0]) as f64 * tick);
+    let reference = declared.filter(|d| d.is_finite() && *d > 0.0).unwrap_or(average);
+    let constant = |fastest: f64| fastest <= reference * (1.0 + rounding + CONSTANT_TOLERANCE);
+    // Cheap first pass (every interval counts): most videos stop here, as constant.
+    let plain = window_rates(&t, window, tick, false);
+    if plain.is_empty() || constant(plain.iter().copied().fold(0.0, f64::max)) {
+        return None;
+    }
+    // Intervals shorter than a third of their window's mean are glitches, not a frame rate.
+    let rates = window_rates(&t, window, tick, true);
+    let fastest = rates.iter().copied().fold(0.0, f64::max);
+    if constant(fastest) {
+        return None;
+    }
+    let near: Vec<f64> = rates.iter().copied().filter(|r| *r >= fastest * (1.0 - 2.0 * rounding)).collect();
+    let rate = near.iter().sum::<f64>() / near.len() as f64;
+    let snapped = STANDARD_RATES
+        .iter()
+        .copied()
+        .filter(|c| (c - rate).abs() <= rate * rounding.max(1e-6))
+        .min_by(|a, b| (a - rate).abs().total_cmp(&(b - rate).abs()));
+    Some(snapped.unwrap_or(rate))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(times: &[i64]) -> Vec<SampleRec> {
+        times.iter().map(|&p| SampleRec::new(0, p, p, 1, false)).collect()
+    }
+
+    #[test]
+    fn variable_rate_video_declares_its_fastest_rate() {
+        // 90 kHz: 5 s at 30 fps, then 5 s at 60 fps.
+        let mut t: Vec<i64> = (0..150).map(|i| i * 3000).collect();
+        t.extend((0..300).map(|i| 450_000 + i * 1500));
+        let r = max_frame_rate(&at(&t), (1, 90000), Some(45.0)).unwrap();
+        assert_eq!(format!("{r:.3}"), "60.000");
+        // Milliseconds (Matroska): 16/17 ms steps still give 60, 40 ms steps 25.
+        let mut t: Vec<i64> = (0..125).map(|i| i * 40).collect();
+        t.extend((0..300).map(|i| 5000 + (i * 1000 + 30) / 60));
+        let r = max_frame_rate(&at(&t), (1, 1000), None).unwrap();
+        assert_eq!(format!("{r:.3}"), "60.000");
+        // 29.97 then 59.94 at 90 kHz.
+        let mut t: Vec<i64> = (0..150).map(|i| i * 3003).collect();
+        t.extend((0..300).map(|i| 450_450 + i * 1501 + i / 2));
+        let r = max_frame_rate(&at(&t), (1, 90000), Some(45.0)).unwrap();
+        assert_eq!(format!("{r:.3}"), "59.940");
+    }
+
+    #[test]
+    fn constant_rate_and_single_short_intervals_are_not_variable() {
+        // 25 fps with B-frame order (presentation times out of decode order).
+        let t: Vec<i64> = (0..500).map(|i| (i ^ 1) * 512).collect();
+        assert_eq!(max_frame_rate(&at(&t), (1, 12800), Some(25.0)), None);
+        // 23.976 in milliseconds: 41/42 ms steps.
+        let t: Vec<i64> = (0..480).map(|i| i * 1001 / 24).collect();
+        assert_eq!(max_frame_rate(&at(&t), (1, 1000), None), None);
+        // One frame a tick after another (a glitch) is not a frame rate.
+        let mut t: Vec<i64> = (0..250).map(|i| i * 40).collect();
+        t.push(4001);
+        assert_eq!(max_frame_rate(&at(&t), (1, 1000), None), None);
+        // Too short to measure.
+        assert_eq!(max_frame_rate(&at(&[0, 40]), (1, 1000), None), None);
+        assert_eq!(max_frame_rate(&at(&[0, 40, 80, 120]), (1, 1000), None), None);
+        // Only some stretches known (Matroska planned from Cues), all at 60 fps, while the
+        // container reports 45: the measured 60 is the maximum.
+        let t: Vec<i64> = (0..120).map(|i| (i * 1000 + 30) / 60).collect();
+        assert_eq!(
+            max_frame_rate(&at(&t), (1, 1000), Some(45.075)).map(|r| format!("{r:.3}")).as_deref(),
+            Some("60.000")
+        );
+        assert_eq!(max_frame_rate(&at(&t), (1, 1000), Some(60.0)), None);
+    }
+}
