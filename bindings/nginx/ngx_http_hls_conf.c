@@ -431,7 +431,7 @@ ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_off_value(conf->settings.cache_size, prev->settings.cache_size,
                              NGX_HTTP_HLS_DEFAULT_CACHE);
     ngx_conf_merge_uint_value(conf->settings.transcode, prev->settings.transcode,
-                              HLS_TRANSCODE_UNPLAYABLE);
+                              HLS_TRANSCODE_ADD_AAC);
 
     if (conf->settings.idle_count == NGX_CONF_UNSET_UINT) {
         conf->settings.idle_count = prev->settings.idle_count;

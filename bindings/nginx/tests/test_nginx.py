@@ -721,7 +721,7 @@ def test_stats(single):
     check(r.status == 200 and r.h("content-type") == "application/json"
           and r.h("cache-control") == "no-store" and st.get("pid") == single.worker_pids()[0],
           "GET /hls-stats: JSON of the worker that answered", f"{r.status} {r.body[:200]}")
-    check(len(ctxs) == 2 and {c["transcode"] for c in ctxs} == {"browser_safe", "unplayable"}
+    check(len(ctxs) == 2 and {c["transcode"] for c in ctxs} == {"browser_safe", "add_aac"}
           and all(c["cache_size"] == 0 for c in ctxs),
           "two contexts with their settings", str(ctxs)[:300])
     check(all(isinstance(c["stats"], dict) and c["stats"].get("opens", 0) > 0 for c in ctxs),
