@@ -738,8 +738,12 @@ rec_cover_m4a() {
 rec_cover_mkv() {
     cover_image cover.jpg mjpeg
     local font=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
-    [[ -e $font ]] || font=$(find /usr/share/fonts -name '*.ttf' -print -quit)
-    [[ -n $font ]] || die "cover.mkv: no TrueType font under /usr/share/fonts (fonts-dejavu-core)"
+    [[ -e $font ]] || font=$(find /usr/share/fonts -name '*.ttf' -print -quit 2>/dev/null || true)
+    if [[ -z $font ]]; then
+        # No font installed (fonts-dejavu-core): an attachment that says it is one will do.
+        font="$WORK/font.ttf"
+        printf '\0\1\0\0libhls test font' >"$font"
+    fi
     ff -i "$OUTDIR/audio_only.m4a" -map 0:a -c copy -metadata:s:a:0 language=eng \
         -attach "$SRC/cover.jpg" -metadata:s:t:0 mimetype=image/jpeg -metadata:s:t:0 filename=cover.jpg \
         -attach "$font" -metadata:s:t:1 mimetype=application/x-truetype-font \

@@ -23,6 +23,7 @@
 //!   Why not ffprobe's pts alone: FFmpeg 5.1's fMP4 demuxer adds max(-composition offset) to pts of
 //!   trun-v1 fragments, and does not discard samples an edit list trims away.
 //! - rule5: media playlists, master playlist (BANDWIDTH >= measured peak per RFC 8216 4.3.4.2,
+//!   FRAME-RATE the source's rate, or for a variable frame rate its maximum over one-second windows,
 //!   CODECS against the source's profile/level and the init's decoder configuration, EXT-X-MEDIA
 //!   attributes), EXT-X-INDEPENDENT-SEGMENTS only when no segment starts an open GOP.
 //! - rule6: each audio segment starts within one audio frame of the video segment's first
@@ -1558,8 +1559,12 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
                             let three = fr.value.split_once('.').is_some_and(|(i, f)| !i.is_empty() && f.len() == 3)
                                 && fr.value.bytes().all(|b| b.is_ascii_digit() || b == b'.');
                             let val: f64 = fr.value.parse().unwrap_or(0.0);
-                            let want = src.fps.unwrap_or(0.0);
-                            r.check(p, three && (val - want).abs() <= 0.0006, Some(v), || {
+                            let avg = src.fps.unwrap_or(0.0);
+                            // A variable frame rate declares its maximum (RFC 8216bis): the
+                            // fastest one-second window of the source's presentation times.
+                            let peak = peak_frame_rate(&src.pts_secs());
+                            let (want, tol) = if peak > avg * 1.02 { (peak, peak * 0.01) } else { (avg, 0.0006) };
+                            r.check(p, three && (val - want).abs() <= tol, Some(v), || {
                                 format!("{desc}: FRAME-RATE={} (want the source's {want:.3}, 3 decimals)", fr.value)
                             });
                         }
@@ -1764,6 +1769,24 @@ fn rule_alignment(c: &Corpus, transcode_set: bool, r: &mut Report) {
             }
         }
     }
+}
+
+/// The fastest frame rate over one-second windows of sorted presentation times (s); 0 when the
+/// video is shorter than a second.
+fn peak_frame_rate(t: &[f64]) -> f64 {
+    let mut best = 0.0f64;
+    let mut j = 0;
+    for i in 0..t.len() {
+        j = j.max(i + 1);
+        while j < t.len() && t[j] - t[i] < 1.0 - 1e-9 {
+            j += 1;
+        }
+        if j >= t.len() {
+            break;
+        }
+        best = best.max((j - i) as f64 / (t[j] - t[i]));
+    }
+    best
 }
 
 /// `hh:mm:ss.ttt` or `mm:ss.ttt` in seconds.

@@ -338,6 +338,20 @@ mod tests {
     }
 
     #[test]
+    fn cover_art_in_the_movie_metadata_is_listed() {
+        let data = |kind: u32| bx(b"data", &[words(&[kind, 0]), vec![0x89, b'P', b'N', b'G']].concat());
+        let ilst = bx(b"ilst", &bx(b"covr", &[data(14), data(13)].concat()));
+        let hdlr = full(b"hdlr", 0, &[words(&[0]), b"mdirappl".to_vec(), words(&[0, 0, 0]), vec![0]].concat());
+        // ISO: meta is a full box; QuickTime: a plain one.
+        for meta in [full(b"meta", 0, &[hdlr.clone(), ilst.clone()].concat()), bx(b"meta", &[hdlr, ilst].concat())] {
+            let ix = read_bytes(&file(&[Spec::video(1)], 100, &bx(b"udta", &meta))).unwrap();
+            assert_eq!(ix.cover_art, vec![14, 13]);
+        }
+        let ix = read_bytes(&file(&[Spec::video(1)], 100, &bx(b"udta", &bx(b"name", b"x")))).unwrap();
+        assert!(ix.cover_art.is_empty());
+    }
+
+    #[test]
     fn mvex_marks_fragmented() {
         let ix = read_bytes(&file(&[Spec::video(1)], 100, &bx(b"mvex", &[]))).unwrap();
         assert!(ix.fragmented);
