@@ -12,6 +12,8 @@ const NAL_SLICE: u8 = 1;
 const NAL_IDR_SLICE: u8 = 5;
 /// nal_unit_type of a sequence parameter set.
 const NAL_SPS: u8 = 7;
+/// nal_unit_type: supplemental enhancement information.
+const NAL_SEI: u8 = 6;
 /// nal_unit_type of a picture parameter set.
 const NAL_PPS: u8 = 8;
 /// nal_unit_type of a sequence parameter set extension.
@@ -152,6 +154,17 @@ pub fn starts_closed_gop(extradata: &[u8], sample: &[u8]) -> bool {
         NAL_SLICE => Some(false),
         _ => None,
     })
+}
+
+/// Adds what the SEI NAL units of `sample` say (HDR metadata, A/53 captions) to `facts`.
+/// Length-prefixed with the NAL length size of the avcC `extradata`, or Annex-B.
+pub(crate) fn read_sei(extradata: &[u8], sample: &[u8], facts: &mut nal::SeiFacts) {
+    let length_size = nal::record_length_size(extradata, AVCC_LENGTH_SIZE_AT);
+    for unit in nal::sample_nal_units(sample, length_size) {
+        if nal_type(unit[0]) == NAL_SEI {
+            nal::read_sei(&unit[1..], facts);
+        }
+    }
 }
 
 #[cfg(test)]

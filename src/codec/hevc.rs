@@ -16,6 +16,12 @@ const NAL_CRA: u8 = 21;
 const NAL_RSV_IRAP_23: u8 = 23;
 /// nal_unit_type of a video parameter set.
 const NAL_VPS: u8 = 32;
+/// nal_unit_type: prefix SEI.
+const NAL_PREFIX_SEI: u8 = 39;
+/// nal_unit_type: suffix SEI.
+const NAL_SUFFIX_SEI: u8 = 40;
+/// Bytes of an HEVC NAL unit header.
+const NAL_HEADER_LEN: usize = 2;
 /// nal_unit_type of a sequence parameter set.
 const NAL_SPS: u8 = 33;
 /// nal_unit_type of a picture parameter set.
@@ -196,6 +202,17 @@ pub fn starts_closed_gop(extradata: &[u8], sample: &[u8]) -> bool {
         0..NAL_BLA_W_LP | NAL_CRA..=NAL_RSV_IRAP_23 => Some(false),
         _ => None,
     })
+}
+
+/// Adds what the SEI NAL units of `sample` say (HDR metadata, A/53 captions) to `facts`.
+/// Length-prefixed with the NAL length size of the hvcC `extradata`, or Annex-B.
+pub(crate) fn read_sei(extradata: &[u8], sample: &[u8], facts: &mut nal::SeiFacts) {
+    let length_size = nal::record_length_size(extradata, HVCC_LENGTH_SIZE_AT);
+    for unit in nal::sample_nal_units(sample, length_size) {
+        if matches!(nal_type(unit[0]), NAL_PREFIX_SEI | NAL_SUFFIX_SEI) && unit.len() > NAL_HEADER_LEN {
+            nal::read_sei(&unit[NAL_HEADER_LEN..], facts);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ fn mp4_codec_id(t: &Mp4Track) -> Id {
         b"avc1" | b"avc3" => Id::H264,
         b"hvc1" | b"hev1" => Id::HEVC,
         b"av01" => Id::AV1,
+        b"vp09" => Id::VP9,
         b"mp4a" => match t.object_type {
             0x6B | 0x69 => Id::MP3,
             0x40 | 0x66 | 0x67 | 0x68 => Id::AAC,
@@ -168,6 +169,7 @@ pub(crate) fn build_from_mp4(
             channels: t.channels,
             bits_per_sample: t.bits_per_sample,
             extradata: t.config,
+            picture: t.picture,
         });
     }
     if !infos.iter().any(|i| matches!(i.kind, TrackKind::Video | TrackKind::Audio)) {
