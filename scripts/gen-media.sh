@@ -93,6 +93,8 @@ declare -A DESC=(
     [vp9_opus.webm]='10s 320x180@25 VP9 (libvpx-vp9, keyint 50) + Opus stereo 48k eng (a WebM download)'
     [captions.mp4]='8s 320x180@25 H.264 (no B-frames) with CEA-608 captions "HELLO" in GA94 SEI of every frame (injected) + AAC'
     [captions.ts]='captions.mp4 remuxed to MPEG-TS (Annex-B, the SEI kept)'
+    [anamorphic.ts]='anamorphic.mp4 remuxed to MPEG-TS (the 64:45 SAR only in the SPS VUI)'
+    [hdr10_bitstream.mp4]='hdr10.mp4 encoded without container colour: no colr, BT.2020/PQ only in the SPS VUI, HDR10 metadata only in the hvcC/SEI'
     # --- end #14 h-geo ---
 )
 # Generation / manifest order.
@@ -107,7 +109,7 @@ ORDER=(
     empty.mp4 text.mp4 truncated.mp4 truncated_tail.mp4 corrupt.mp4 no_av.mkv truncated.mkv
     # --- #14 h-geo ---
     phone_rotated.mp4 anamorphic.mp4 anamorphic.mkv hdr10.mp4 hdr10.mkv hlg.mp4 vp9_opus.webm
-    captions.mp4 captions.ts
+    captions.mp4 captions.ts anamorphic.ts hdr10_bitstream.mp4
     # --- end #14 h-geo ---
 )
 
@@ -726,11 +728,17 @@ rec_anamorphic_mkv() {
 # rec_hevc_hdr TRANSFER X265_EXTRA OUT: 6 s 10-bit HEVC with BT.2020 colour declared in the
 # bitstream (VUI) and the container (colr / Matroska Colour).
 rec_hevc_hdr() {
+    rec_hevc_hdr_in "$1" "$2" "$3" -color_primaries bt2020 -color_trc "$1" -colorspace bt2020nc -color_range tv
+}
+
+# rec_hevc_hdr_in TRANSFER X265_EXTRA OUT CONTAINER_COLOUR_OPTIONS...
+rec_hevc_hdr_in() {
+    local transfer=$1 extra=$2 out=$3
+    shift 3
     ff -f lavfi -t 6 -i testsrc2=size=320x180:rate=25 -f lavfi -t 6 -i "$STEREO_48K" \
-        -vf format=yuv420p10le -c:v libx265 -preset ultrafast -crf 30 -tag:v hvc1 \
-        -color_primaries bt2020 -color_trc "$1" -colorspace bt2020nc -color_range tv \
-        -x265-params "log-level=error:keyint=50:min-keyint=25:pools=$THREADS:frame-threads=1:colorprim=bt2020:transfer=$1:colormatrix=bt2020nc$2" \
-        "${SHORT_AAC[@]}" -movflags +faststart "${BITEXACT[@]}" "$3"
+        -vf format=yuv420p10le -c:v libx265 -preset ultrafast -crf 30 -tag:v hvc1 "$@" \
+        -x265-params "log-level=error:keyint=50:min-keyint=25:pools=$THREADS:frame-threads=1:colorprim=bt2020:transfer=$transfer:colormatrix=bt2020nc$extra" \
+        "${SHORT_AAC[@]}" -movflags +faststart "${BITEXACT[@]}" "$out"
 }
 
 rec_hdr10_mkv() {
@@ -901,6 +909,9 @@ produce hlg.mp4 rec_hevc_hdr arib-std-b67 ""
 produce vp9_opus.webm rec_vp9_opus_webm
 produce captions.mp4 rec_captions_mp4
 produce captions.ts rec_ts "$OUTDIR/captions.mp4"
+produce anamorphic.ts rec_ts "$OUTDIR/anamorphic.mp4"
+produce hdr10_bitstream.mp4 rec_hevc_hdr_in smpte2084 \
+    ":hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400"
 # --- end #14 h-geo ---
 
 # --- manifest ---------------------------------------------------------------

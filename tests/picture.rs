@@ -144,7 +144,8 @@ fn phone_video_is_not_sideways() {
 
 #[test]
 fn anamorphic_video_is_not_squeezed() {
-    for file in ["anamorphic.mp4", "anamorphic.mkv"] {
+    // MP4 (pasp), Matroska (DisplayWidth/Height), MPEG-TS (only the SPS VUI says it).
+    for file in ["anamorphic.mp4", "anamorphic.mkv", "anamorphic.ts"] {
         let dir = crawled(file);
         let (init, seg, _) = video_files(&dir);
         let kids = entry_children(&init);
@@ -171,9 +172,12 @@ fn anamorphic_video_is_not_squeezed() {
 #[test]
 fn hdr_video_is_not_shown_as_sdr() {
     let colour_fields = ["color_primaries", "color_transfer", "color_space", "color_range"];
+    // hdr10_bitstream.mp4 has no colr: its colour is only in the SPS VUI, its HDR10 metadata only
+    // in the SEI.
     for (file, range, hdr10) in [
         ("hdr10.mp4", "PQ", true),
         ("hdr10.mkv", "PQ", true),
+        ("hdr10_bitstream.mp4", "PQ", true),
         ("hlg.mp4", "HLG", false),
         ("h264_aac.mp4", "SDR", false),
     ] {

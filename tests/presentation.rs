@@ -80,6 +80,8 @@ const MAIN_FILES: &[&str] = &[
     "vp9_opus.webm",
     "captions.mp4",
     "captions.ts",
+    "anamorphic.ts",
+    "hdr10_bitstream.mp4",
 ];
 
 /// Sources whose audio needs the transcode feature: only the video checks are required; audio may

@@ -140,10 +140,14 @@ pub fn decoder_config_record(cfg: &CodecConfig) -> ParseResult<Vec<u8>> {
     }
 }
 
-/// What the SEI messages of the first `samples` of an H.264/HEVC track say (HDR10 metadata,
-/// CEA-608/708 captions); nothing for other codecs. Only the given samples are looked at.
+/// What the SEI messages of the first `samples` of an H.264/HEVC track (and those an hvcC
+/// `extradata` declares) say: HDR10 metadata, CEA-608/708 captions; nothing for other codecs.
+/// Only the given samples are looked at.
 pub fn sei_facts(codec: Codec, extradata: &[u8], samples: &[&[u8]]) -> SeiFacts {
     let mut facts = SeiFacts::default();
+    if codec == Codec::Hevc {
+        hevc::read_record_sei(extradata, &mut facts);
+    }
     for s in samples {
         match codec {
             Codec::H264 => h264::read_sei(extradata, s, &mut facts),
@@ -152,6 +156,16 @@ pub fn sei_facts(codec: Codec, extradata: &[u8], samples: &[&[u8]]) -> SeiFacts 
         }
     }
     facts
+}
+
+/// What the VUI of an H.264/HEVC track's SPS says about its pictures (aspect ratio, colour);
+/// `None` for other codecs and when the SPS has no VUI or cannot be read.
+pub fn vui(cfg: &CodecConfig) -> Option<picture::Vui> {
+    match cfg.codec {
+        Codec::H264 => h264::vui(&decoder_config_record(cfg).ok()?),
+        Codec::Hevc => hevc::vui(&decoder_config_record(cfg).ok()?),
+        _ => None,
+    }
 }
 
 /// Where parameter sets come from: the extradata, else the first packet.

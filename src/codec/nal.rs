@@ -2,7 +2,8 @@
 //! byte streams (start codes), length-prefixed access units as MP4 stores them, emulation
 //! prevention, and the pieces of the avcC/hvcC records both codecs write the same way.
 
-use super::picture::{Captions, ContentLight, MasteringDisplay};
+use super::bits::BitReader;
+use super::picture::{Captions, Colour, ContentLight, MasteringDisplay, Vui};
 use crate::error::{ParseError, ParseResult};
 
 /// The Annex-B start code prefix (a 4-byte start code is a zero byte plus this).
@@ -204,6 +205,56 @@ pub(crate) fn read_sei(escaped: &[u8], facts: &mut SeiFacts) {
             _ => {}
         }
     }
+}
+
+/// `aspect_ratio_idc` of an explicit `sar_width`, `sar_height` pair.
+const EXTENDED_SAR: u32 = 255;
+/// Sample aspect ratios of `aspect_ratio_idc` 1..=16 (H.264 Table E-1, HEVC Table E.1).
+const SAR_TABLE: [(u32, u32); 16] = [
+    (1, 1),
+    (12, 11),
+    (10, 11),
+    (16, 11),
+    (40, 33),
+    (24, 11),
+    (20, 11),
+    (32, 11),
+    (80, 33),
+    (18, 11),
+    (15, 11),
+    (64, 33),
+    (160, 99),
+    (4, 3),
+    (3, 2),
+    (2, 1),
+];
+
+/// The head of `vui_parameters()`, the same in H.264 and HEVC: aspect ratio, overscan, video
+/// signal type and colour description. `r` is at its first bit.
+pub(crate) fn read_vui(r: &mut BitReader<'_>) -> ParseResult<Vui> {
+    let mut vui = Vui::default();
+    if r.bit()? {
+        let idc = r.bits(8)?;
+        vui.sar = match idc {
+            EXTENDED_SAR => Some((r.bits(16)?, r.bits(16)?)),
+            1..=16 => Some(SAR_TABLE[idc as usize - 1]),
+            _ => None,
+        };
+    }
+    if r.bit()? {
+        r.skip(1)?; // overscan_appropriate_flag
+    }
+    if r.bit()? {
+        r.skip(3)?; // video_format
+        let full_range = r.bit()?;
+        let (primaries, transfer, matrix) = if r.bit()? {
+            (r.bits(8)? as u8, r.bits(8)? as u8, r.bits(8)? as u8)
+        } else {
+            (super::picture::UNSPECIFIED, super::picture::UNSPECIFIED, super::picture::UNSPECIFIED)
+        };
+        vui.colour = Some(Colour { primaries, transfer, matrix, full_range });
+    }
+    Ok(vui)
 }
 
 /// The NAL units of one access unit, Annex-B or length-prefixed with `length_size` bytes.

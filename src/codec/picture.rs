@@ -117,6 +117,15 @@ impl Captions {
     }
 }
 
+/// What an H.264/HEVC SPS's video usability information says about the pictures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Vui {
+    /// Sample aspect ratio (`aspect_ratio_idc`, or the explicit `sar_width:sar_height`).
+    pub sar: Option<(u32, u32)>,
+    /// Colour description (`video_full_range_flag` and, when present, the colour code points).
+    pub colour: Option<Colour>,
+}
+
 /// How a video track's pictures are shown. Everything is optional: `None` is "as stored".
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Picture {
@@ -134,6 +143,18 @@ pub struct Picture {
 }
 
 impl Picture {
+    /// Fills what the container left unsaid (sample aspect ratio, colour) from the bitstream's VUI.
+    pub fn complete_from(&mut self, vui: Vui) {
+        if self.sar.is_none() {
+            if let Some((n, d)) = vui.sar {
+                self.set_sar(n, d);
+            }
+        }
+        if self.colour.is_none() {
+            self.colour = vui.colour.filter(Colour::is_declared);
+        }
+    }
+
     /// Keeps a display matrix unless it is the identity (or all zeros: nothing said).
     pub fn set_matrix(&mut self, m: [i32; 9]) {
         self.matrix = (m != IDENTITY_MATRIX && m.iter().any(|&v| v != 0)).then_some(m);

@@ -161,7 +161,7 @@ fn codec_config(info: &StreamInfo, codec: Codec, c: &Collected) -> CodecConfig {
         picture.mastering = picture.mastering.or(sei.mastering);
         picture.light = picture.light.or(sei.light);
     }
-    CodecConfig {
+    let mut config = CodecConfig {
         codec,
         extradata: info.extradata.clone(),
         first_packet: c.first_packet.clone().unwrap_or_default(),
@@ -173,7 +173,14 @@ fn codec_config(info: &StreamInfo, codec: Codec, c: &Collected) -> CodecConfig {
         picture,
         frame_rate: info.frame_rate.unwrap_or(0.0),
         bit_rate: if codec == Codec::Vp9 { peak_bit_rate(info, c) } else { 0 },
+    };
+    if info.kind == TrackKind::Video {
+        // What the container does not say, the SPS's VUI may (aspect ratio, colour).
+        if let Some(vui) = codec::vui(&config) {
+            config.picture.complete_from(vui);
+        }
     }
+    config
 }
 
 fn copy_delivery(info: &StreamInfo, codec: Codec, c: &Collected) -> Delivery {
