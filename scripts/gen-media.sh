@@ -94,6 +94,7 @@ declare -A DESC=(
     [captions.mp4]='8s 320x180@25 H.264 (no B-frames) with CEA-608 captions "HELLO" in GA94 SEI of every frame (injected) + AAC'
     [captions.ts]='captions.mp4 remuxed to MPEG-TS (Annex-B, the SEI kept)'
     [anamorphic.ts]='anamorphic.mp4 remuxed to MPEG-TS (the 64:45 SAR only in the SPS VUI)'
+    [vp9_opus.mp4]='vp9_opus.webm remuxed to MP4 (vp09 entry with its vpcC, Opus)'
     [hdr10_bitstream.mp4]='hdr10.mp4 encoded without container colour: no colr, BT.2020/PQ only in the SPS VUI, HDR10 metadata only in the hvcC/SEI'
     # --- end #14 h-geo ---
 )
@@ -109,7 +110,7 @@ ORDER=(
     empty.mp4 text.mp4 truncated.mp4 truncated_tail.mp4 corrupt.mp4 no_av.mkv truncated.mkv
     # --- #14 h-geo ---
     phone_rotated.mp4 anamorphic.mp4 anamorphic.mkv hdr10.mp4 hdr10.mkv hlg.mp4 vp9_opus.webm
-    captions.mp4 captions.ts anamorphic.ts hdr10_bitstream.mp4
+    captions.mp4 captions.ts anamorphic.ts hdr10_bitstream.mp4 vp9_opus.mp4
     # --- end #14 h-geo ---
 )
 
@@ -753,6 +754,11 @@ rec_vp9_opus_webm() {
         "${BITEXACT[@]}" "$1"
 }
 
+rec_vp9_mp4() {
+    ff -i "$OUTDIR/vp9_opus.webm" -map 0:v -map 0:a -c copy -metadata:s:a:0 language=eng \
+        -movflags +faststart "${BITEXACT[@]}" "$1"
+}
+
 # Adds a CEA-608 caption ("HELLO", shown from frame 10 to frame 150) as an ATSC A/53 GA94 SEI
 # (user_data_registered_itu_t_t35, country 0xB5, provider 0x0031, type 3) to every access unit
 # of an Annex-B H.264 stream written with AUDs. inject_cc IN OUT
@@ -912,6 +918,7 @@ produce captions.ts rec_ts "$OUTDIR/captions.mp4"
 produce anamorphic.ts rec_ts "$OUTDIR/anamorphic.mp4"
 produce hdr10_bitstream.mp4 rec_hevc_hdr_in smpte2084 \
     ":hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400"
+produce vp9_opus.mp4 rec_vp9_mp4
 # --- end #14 h-geo ---
 
 # --- manifest ---------------------------------------------------------------

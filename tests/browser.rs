@@ -332,7 +332,8 @@ fn hls_js_in_chromium() {
 
 /// Files whose picture shape (rotation, sample aspect ratio) or codec (VP9) the browser must show
 /// as the source file shows it (issue #14).
-const PICTURE_MEDIA: &[&str] = &["phone_rotated.mp4", "anamorphic.mp4", "anamorphic.mkv", "vp9_opus.webm"];
+const PICTURE_MEDIA: &[&str] =
+    &["phone_rotated.mp4", "anamorphic.mp4", "anamorphic.mkv", "vp9_opus.webm", "vp9_opus.mp4"];
 
 /// hls.js in Chromium shows each file's presentation at the size Chromium shows the source file
 /// itself (a phone's portrait video upright, a 16:9 DVD rip unsqueezed), with decoded frames

@@ -227,32 +227,35 @@ fn hdr_video_is_not_shown_as_sdr() {
 
 #[test]
 fn vp9_webm_is_not_served_audio_only() {
-    let dir = crawled("vp9_opus.webm");
-    let v = video_variant(&dir);
-    let codecs = attr_value(&v, "CODECS").unwrap();
-    // Profile 0, level 1.1 (320x180 at 25 fps), 8-bit 4:2:0, colour unspecified, limited range.
-    assert_eq!(codecs, "vp09.00.11.08.01.02.02.02.00,opus");
-    let (init, _, uri) = video_files(&dir);
-    let stsd = box_body(&init, &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"]).unwrap();
-    assert_eq!(&stsd[12..16], b"vp09");
-    let vpcc = entry_children(&init).into_iter().next().unwrap();
-    assert_eq!((vpcc.0.as_str(), vpcc.1.as_slice()), ("vpcC", &[1, 0, 0, 0, 0, 11, 0x82, 2, 2, 2, 0, 0][..]));
-    // FFmpeg decodes every frame of the source from the served playlist.
-    let frames = |p: &Path| {
-        let o = run_ok(
-            Command::new("ffprobe")
-                .args(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries"])
-                .args(["stream=nb_read_frames", "-of", "csv=p=0"])
-                .arg(p),
-        )
-        .unwrap();
-        // (The HLS demuxer lists the stream once more under its program.)
-        String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").trim().to_string()
-    };
-    let want = frames(&media_dir().join("vp9_opus.webm"));
-    assert_eq!(want, "250");
-    assert_eq!(frames(&dir.join(uri)), want);
-    let _ = std::fs::remove_dir_all(&dir);
+    // The WebM download, and the same streams in MP4 (whose vpcC is the source's).
+    for file in ["vp9_opus.webm", "vp9_opus.mp4"] {
+        let dir = crawled(file);
+        let v = video_variant(&dir);
+        let codecs = attr_value(&v, "CODECS").unwrap();
+        // Profile 0, level 1.1 (320x180 at 25 fps), 8-bit 4:2:0, colour unspecified, limited range.
+        assert_eq!(codecs, "vp09.00.11.08.01.02.02.02.00,opus", "{file}");
+        let (init, _, uri) = video_files(&dir);
+        let stsd = box_body(&init, &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"]).unwrap();
+        assert_eq!(&stsd[12..16], b"vp09", "{file}");
+        let vpcc = entry_children(&init).into_iter().next().unwrap();
+        assert_eq!((vpcc.0.as_str(), vpcc.1.as_slice()), ("vpcC", &[1, 0, 0, 0, 0, 11, 0x82, 2, 2, 2, 0, 0][..]));
+        // FFmpeg decodes every frame of the source from the served playlist.
+        let frames = |p: &Path| {
+            let o = run_ok(
+                Command::new("ffprobe")
+                    .args(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries"])
+                    .args(["stream=nb_read_frames", "-of", "csv=p=0"])
+                    .arg(p),
+            )
+            .unwrap();
+            // (The HLS demuxer lists the stream once more under its program.)
+            String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").trim().to_string()
+        };
+        let want = frames(&media_dir().join(file));
+        assert_eq!(want, "250", "{file}");
+        assert_eq!(frames(&dir.join(uri)), want, "{file}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 #[test]
