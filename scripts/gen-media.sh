@@ -95,6 +95,20 @@ declare -A DESC=(
     [cover.mp3]='audio_only.mp3 + a 64x64 PNG cover (ID3v2.3 APIC: an attached picture)'
     [cover.m4a]='audio_only.m4a + a 64x64 PNG cover (covr: an attached picture)'
     [cover.mkv]='audio_only.m4a AAC in Matroska + a JPEG cover attachment (attached picture) + a TrueType font attachment'
+    # --- #14 geometry, colour, VP9, captions (h-geo) ---
+    [phone_rotated.mp4]='8s 320x180@25 H.264 + AAC stored landscape, tkhd display matrix rotated 90 deg (a phone recording held upright: shown 180x320)'
+    [anamorphic.mp4]='8s 720x576@25 H.264 with SAR 64:45 (pasp + VUI; a PAL 16:9 DVD rip, shown 1024x576) + AAC'
+    [anamorphic.mkv]='anamorphic.mp4 remuxed to Matroska (DisplayWidth 1024, DisplayHeight 576)'
+    [hdr10.mp4]='6s 320x180@25 HEVC Main 10 HDR10 (BT.2020, PQ, colr; mastering display + MaxCLL 1000/400 in SEI) + AAC'
+    [hdr10.mkv]='hdr10.mp4 remuxed to Matroska (Colour element; mastering display only in the SEI)'
+    [hlg.mp4]='6s 320x180@25 HEVC Main 10 HLG (BT.2020, ARIB STD-B67, colr) + AAC'
+    [vp9_opus.webm]='10s 320x180@25 VP9 (libvpx-vp9, keyint 50) + Opus stereo 48k eng (a WebM download)'
+    [captions.mp4]='8s 320x180@25 H.264 (no B-frames) with CEA-608 captions "HELLO" in GA94 SEI of every frame (injected) + AAC'
+    [captions.ts]='captions.mp4 remuxed to MPEG-TS (Annex-B, the SEI kept)'
+    [anamorphic.ts]='anamorphic.mp4 remuxed to MPEG-TS (the 64:45 SAR only in the SPS VUI)'
+    [vp9_opus.mp4]='vp9_opus.webm remuxed to MP4 (vp09 entry with its vpcC, Opus)'
+    [hdr10_bitstream.mp4]='hdr10.mp4 encoded without container colour: no colr, BT.2020/PQ only in the SPS VUI, HDR10 metadata only in the hvcC/SEI'
+    # --- end #14 h-geo ---
 )
 # Generation / manifest order.
 ORDER=(
@@ -111,6 +125,10 @@ ORDER=(
     # --- end #14 roles and names ---
     # --- #14 fragmented sources, variable frame rate, cover art (h-frag) ---
     h264_aac_frag.mp4 h264_aac_fragdur.mp4 h264_aac_sidx.mp4 vfr.mp4 vfr.mkv cover.mp3 cover.m4a cover.mkv
+    # --- #14 h-geo ---
+    phone_rotated.mp4 anamorphic.mp4 anamorphic.mkv hdr10.mp4 hdr10.mkv hlg.mp4 vp9_opus.webm
+    captions.mp4 captions.ts anamorphic.ts hdr10_bitstream.mp4 vp9_opus.mp4
+    # --- end #14 h-geo ---
 )
 
 # --- arguments --------------------------------------------------------------
@@ -750,6 +768,168 @@ rec_cover_mkv() {
         -metadata:s:t:1 filename=font.ttf "${BITEXACT[@]}" -f matroska "$1"
 }
 
+# --- #14 geometry, colour, VP9, captions (h-geo) ---
+SHORT_SMALL_IN=(-f lavfi -t 8 -i testsrc2=size=320x180:rate=25 -f lavfi -t 8 -i "$STEREO_48K")
+SHORT_AAC=(-c:a aac -b:a 96k -ar 48000 -ac 2 -metadata:s:a:0 language=eng)
+
+# Rewrites the display matrix of the first video track's tkhd: a 90 degree rotation (what a
+# phone held upright writes; FFmpeg 5.1's muxer ignores rotate metadata). patch_rotation IN OUT
+patch_rotation() {
+    python3 - "$1" "$2" <<'PY'
+import struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+data = bytearray(open(src, "rb").read())
+def boxes(lo, hi):
+    pos = lo
+    while pos + 8 <= hi:
+        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        hdr = 8
+        if size == 1:
+            size, hdr = struct.unpack(">Q", data[pos + 8:pos + 16])[0], 16
+        elif size == 0:
+            size = hi - pos
+        yield kind, pos, pos + hdr, pos + size
+        pos += size
+def child(lo, hi, name):
+    return next(((b, e) for k, _, b, e in boxes(lo, hi) if k == name), None)
+moov = child(0, len(data), b"moov")
+done = False
+for kind, _, b, e in boxes(*moov):
+    if kind != b"trak":
+        continue
+    mdia = child(b, e, b"mdia")
+    hdlr = child(*mdia, b"hdlr")
+    if data[hdlr[0] + 8:hdlr[0] + 12] != b"vide":
+        continue
+    tkhd = child(b, e, b"tkhd")
+    version = data[tkhd[0]]
+    at = tkhd[0] + (52 if version == 1 else 40)
+    height = struct.unpack(">I", data[at + 40:at + 44])[0]  # 16.16, before the matrix
+    # a b u / c d v / x y w: x' = -y + height, y' = x (shown rotated 90 degrees clockwise)
+    data[at:at + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, height, 0, 0x40000000)
+    done = True
+    break
+if not done:
+    sys.exit("no video tkhd in " + src)
+open(dst, "wb").write(data)
+PY
+}
+
+rec_phone_rotated_mp4() {
+    ff "${SHORT_SMALL_IN[@]}" "${X264[@]}" -crf 28 -g 50 -keyint_min 25 "${SHORT_AAC[@]}" \
+        -movflags +faststart "${BITEXACT[@]}" "$WORK/upright.mp4"
+    patch_rotation "$WORK/upright.mp4" "$1"
+}
+
+rec_anamorphic_mp4() {
+    ff -f lavfi -t 8 -i testsrc2=size=720x576:rate=25 -f lavfi -t 8 -i "$STEREO_48K" \
+        -vf setsar=64/45 "${X264[@]}" -crf 32 -g 50 -keyint_min 25 "${SHORT_AAC[@]}" \
+        -movflags +faststart "${BITEXACT[@]}" "$1"
+}
+
+rec_anamorphic_mkv() {
+    ff -i "$OUTDIR/anamorphic.mp4" -map 0:v -map 0:a -c copy -metadata:s:a:0 language=eng \
+        "${BITEXACT[@]}" "$1"
+}
+
+# rec_hevc_hdr TRANSFER X265_EXTRA OUT: 6 s 10-bit HEVC with BT.2020 colour declared in the
+# bitstream (VUI) and the container (colr / Matroska Colour).
+rec_hevc_hdr() {
+    rec_hevc_hdr_in "$1" "$2" "$3" -color_primaries bt2020 -color_trc "$1" -colorspace bt2020nc -color_range tv
+}
+
+# rec_hevc_hdr_in TRANSFER X265_EXTRA OUT CONTAINER_COLOUR_OPTIONS...
+rec_hevc_hdr_in() {
+    local transfer=$1 extra=$2 out=$3
+    shift 3
+    ff -f lavfi -t 6 -i testsrc2=size=320x180:rate=25 -f lavfi -t 6 -i "$STEREO_48K" \
+        -vf format=yuv420p10le -c:v libx265 -preset ultrafast -crf 30 -tag:v hvc1 "$@" \
+        -x265-params "log-level=error:keyint=50:min-keyint=25:pools=$THREADS:frame-threads=1:colorprim=bt2020:transfer=$transfer:colormatrix=bt2020nc$extra" \
+        "${SHORT_AAC[@]}" -movflags +faststart "${BITEXACT[@]}" "$out"
+}
+
+rec_hdr10_mkv() {
+    ff -i "$OUTDIR/hdr10.mp4" -map 0:v -map 0:a -c copy -metadata:s:a:0 language=eng \
+        "${BITEXACT[@]}" "$1"
+}
+
+rec_vp9_opus_webm() {
+    ff -f lavfi -t 10 -i testsrc2=size=320x180:rate=25 -f lavfi -t 10 -i "$STEREO_48K" \
+        -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 300k -g 50 -keyint_min 50 -threads 1 \
+        -c:a libopus -b:a 64k -ar 48000 -ac 2 -metadata:s:a:0 language=eng \
+        "${BITEXACT[@]}" "$1"
+}
+
+rec_vp9_mp4() {
+    ff -i "$OUTDIR/vp9_opus.webm" -map 0:v -map 0:a -c copy -metadata:s:a:0 language=eng \
+        -movflags +faststart "${BITEXACT[@]}" "$1"
+}
+
+# Adds a CEA-608 caption ("HELLO", shown from frame 10 to frame 150) as an ATSC A/53 GA94 SEI
+# (user_data_registered_itu_t_t35, country 0xB5, provider 0x0031, type 3) to every access unit
+# of an Annex-B H.264 stream written with AUDs. inject_cc IN OUT
+inject_cc() {
+    python3 - "$1" "$2" <<'PY'
+import sys
+src, dst = sys.argv[1], sys.argv[2]
+data = open(src, "rb").read()
+def odd(b):
+    return b | (0 if bin(b).count("1") % 2 else 0x80)
+def pair(a, b):
+    return (odd(a), odd(b))
+text = "HELLO "
+script = {10: (0x14, 0x20), 11: (0x14, 0x20)}  # RCL, doubled
+for i in range(0, len(text), 2):
+    script[12 + i // 2] = (ord(text[i]), ord(text[i + 1]))
+script[20], script[21] = (0x14, 0x2F), (0x14, 0x2F)  # EOC: show
+script[150], script[151] = (0x14, 0x2C), (0x14, 0x2C)  # EDM: clear
+def sei(frame):
+    a, b = pair(*script.get(frame, (0, 0)))
+    cc = bytes([0xFC, a, b])  # marker bits, cc_valid, cc_type 0 (608 field 1)
+    payload = bytes([0xB5, 0x00, 0x31]) + b"GA94" + bytes([0x03, 0x40 | 1, 0xFF]) + cc + bytes([0xFF])
+    rbsp = bytes([4, len(payload)]) + payload + bytes([0x80])
+    out, zeros = bytearray([0x06]), 0
+    for x in rbsp:
+        if zeros >= 2 and x <= 3:
+            out.append(3)
+            zeros = 0
+        out.append(x)
+        zeros = zeros + 1 if x == 0 else 0
+    return b"\x00\x00\x00\x01" + bytes(out)
+starts = []
+i = 0
+while True:
+    i = data.find(b"\x00\x00\x01", i)
+    if i < 0:
+        break
+    starts.append(i)
+    i += 3
+out, frame = bytearray(), 0
+for k, s in enumerate(starts):
+    end = starts[k + 1] if k + 1 < len(starts) else len(data)
+    while end > s and data[end - 1] == 0 and k + 1 < len(starts):
+        end -= 1
+    nal = data[s:end]
+    out += b"\x00" + nal if not nal.startswith(b"\x00\x00\x00\x01") else nal
+    if nal[3] & 0x1F == 9:  # access unit delimiter: the SEI follows it
+        out += sei(frame)
+        frame += 1
+if frame == 0:
+    sys.exit("no access unit delimiters in " + src)
+open(dst, "wb").write(out)
+PY
+}
+
+rec_captions_mp4() {
+    ff -f lavfi -t 8 -i testsrc2=size=320x180:rate=25 -c:v libx264 -preset veryfast -profile:v high \
+        -pix_fmt yuv420p -bf 0 -threads "$THREADS" -x264-params "$X264_PARAMS:aud=1" -crf 28 -g 50 \
+        -keyint_min 25 -bsf:v h264_mp4toannexb -f h264 "$WORK/plain.h264"
+    inject_cc "$WORK/plain.h264" "$WORK/cc.h264"
+    ff -framerate 25 -i "$WORK/cc.h264" -f lavfi -t 8 -i "$STEREO_48K" -map 0:v -map 1:a -c:v copy \
+        "${SHORT_AAC[@]}" -movflags +faststart "${BITEXACT[@]}" "$1"
+}
+# --- end #14 h-geo ---
+
 # --- generate ---------------------------------------------------------------
 T_START=$SECONDS
 
@@ -850,6 +1030,23 @@ else
 fi
 produce cover.m4a rec_cover_m4a
 produce cover.mkv rec_cover_mkv
+
+# --- #14 h-geo ---
+produce phone_rotated.mp4 rec_phone_rotated_mp4
+produce anamorphic.mp4 rec_anamorphic_mp4
+produce anamorphic.mkv rec_anamorphic_mkv
+produce hdr10.mp4 rec_hevc_hdr smpte2084 \
+    ":hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400"
+produce hdr10.mkv rec_hdr10_mkv
+produce hlg.mp4 rec_hevc_hdr arib-std-b67 ""
+produce vp9_opus.webm rec_vp9_opus_webm
+produce captions.mp4 rec_captions_mp4
+produce captions.ts rec_ts "$OUTDIR/captions.mp4"
+produce anamorphic.ts rec_ts "$OUTDIR/anamorphic.mp4"
+produce hdr10_bitstream.mp4 rec_hevc_hdr_in smpte2084 \
+    ":hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400"
+produce vp9_opus.mp4 rec_vp9_mp4
+# --- end #14 h-geo ---
 
 # --- manifest ---------------------------------------------------------------
 {

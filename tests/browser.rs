@@ -98,14 +98,18 @@ fn ensure_node_modules() -> Result<PathBuf, String> {
 }
 
 fn ensure_media() -> Result<(), String> {
+    ensure_files(MEDIA)
+}
+
+fn ensure_files(media: &[&str]) -> Result<(), String> {
     let dir = root().join("target/media");
-    if MEDIA.iter().any(|f| !dir.join(f).is_file()) {
+    if media.iter().any(|f| !dir.join(f).is_file()) {
         run(
             "test media missing: scripts/gen-media.sh",
             Command::new("bash").arg(root().join("scripts/gen-media.sh")).current_dir(root()),
         )?;
     }
-    match MEDIA.iter().find(|f| !dir.join(f).is_file()) {
+    match media.iter().find(|f| !dir.join(f).is_file()) {
         Some(f) => Err(format!("{f} not produced by scripts/gen-media.sh")),
         None => Ok(()),
     }
@@ -235,9 +239,19 @@ fn run_node(
     chromium: &Path,
     base: &str,
 ) -> Result<(Option<std::process::ExitStatus>, String, String), String> {
+    run_script(node_dir, chromium, "run.mjs", &[base])
+}
+
+/// Runs `node tests/browser/<script> <args>` with a deadline (see [`run_node`]).
+fn run_script(
+    node_dir: &Path,
+    chromium: &Path,
+    script: &str,
+    args: &[&str],
+) -> Result<(Option<std::process::ExitStatus>, String, String), String> {
     let mut child = Command::new("node")
-        .arg(root().join("tests/browser/run.mjs"))
-        .arg(base)
+        .arg(root().join("tests/browser").join(script))
+        .args(args)
         .env("LIBHLS_NODE_DIR", node_dir)
         .env("LIBHLS_CHROMIUM", chromium)
         .current_dir(root())
@@ -321,4 +335,46 @@ fn hls_js_in_chromium() {
         stdout.lines().any(|l| l.starts_with("browser: ") && l.ends_with(" 0 failed")),
         "run.mjs exited 0 without a 'browser: N passed, 0 failed' line"
     );
+}
+
+/// Files whose picture shape (rotation, sample aspect ratio) or codec (VP9) the browser must show
+/// as the source file shows it (issue #14).
+const PICTURE_MEDIA: &[&str] =
+    &["phone_rotated.mp4", "anamorphic.mp4", "anamorphic.mkv", "vp9_opus.webm", "vp9_opus.mp4"];
+
+/// hls.js in Chromium shows each file's presentation at the size Chromium shows the source file
+/// itself (a phone's portrait video upright, a 16:9 DVD rip unsqueezed), with decoded frames
+/// (VP9 too): tests/browser/geometry.mjs.
+#[test]
+fn rotated_anamorphic_and_vp9_video_look_as_the_source_in_chromium() {
+    if std::env::var_os("LIBHLS_SKIP_BROWSER").is_some_and(|v| v != "0") {
+        println!("browser test skipped (LIBHLS_SKIP_BROWSER is set)");
+        return;
+    }
+    let prepare = || -> Result<(PathBuf, PathBuf, PathBuf), String> {
+        let chromium = ensure_chromium()?;
+        let node_dir = ensure_node_modules()?;
+        ensure_files(PICTURE_MEDIA)?;
+        let serve = ensure_hls_serve()?;
+        Ok((chromium, node_dir, serve))
+    };
+    let (chromium, node_dir, serve) = prepare().unwrap_or_else(|e| panic!("browser test setup failed: {e}"));
+    let (mut server, base) =
+        Server::start(&serve, node_dir.join("hls-serve-geometry.log")).unwrap_or_else(|e| panic!("browser test: {e}"));
+    let mut args = vec![base.as_str()];
+    args.extend_from_slice(PICTURE_MEDIA);
+    let result = run_script(&node_dir, &chromium, "geometry.mjs", &args);
+    let stopped = server.stop();
+    let (status, stdout, stderr) = result.unwrap_or_else(|e| panic!("browser test: {e}"));
+    println!("{stdout}");
+    if !stderr.trim().is_empty() {
+        println!("--- node stderr\n{stderr}");
+    }
+    println!("browser test: hls-serve stopped: {stopped}");
+    match status {
+        None => panic!("node tests/browser/geometry.mjs did not finish within {} s (killed)", NODE_TIMEOUT.as_secs()),
+        Some(st) => assert!(st.success(), "node tests/browser/geometry.mjs failed ({st}); see the output above"),
+    }
+    let passed = stdout.lines().filter(|l| l.starts_with("ok - ")).count();
+    assert_eq!(passed, 3 * PICTURE_MEDIA.len(), "every file's three checks ran and passed");
 }

@@ -81,6 +81,19 @@ const MAIN_FILES: &[&str] = &[
     "cover.mp3",
     "cover.m4a",
     "cover.mkv",
+    // #14 (h-geo): rotation, aspect ratio, HDR, VP9, captions.
+    "phone_rotated.mp4",
+    "anamorphic.mp4",
+    "anamorphic.mkv",
+    "hdr10.mp4",
+    "hdr10.mkv",
+    "hlg.mp4",
+    "vp9_opus.webm",
+    "captions.mp4",
+    "captions.ts",
+    "anamorphic.ts",
+    "hdr10_bitstream.mp4",
+    "vp9_opus.mp4",
 ];
 
 /// Sources whose audio needs the transcode feature: only the video checks are required; audio may
@@ -731,7 +744,15 @@ fn rule_fragments(c: &Corpus, transcode_set: bool, r: &mut Report) {
                             ));
                         }
                     }
-                    if t.kind == Kind::Video && end <= seg.data.len() {
+                    if t.kind == Kind::Video && end <= seg.data.len() && init.entry == "vp09" {
+                        // VP9: no NAL units; a sync sample (and a segment's first) is a key frame.
+                        for (i, s) in f.samples.iter().enumerate() {
+                            let key = vp9_key_frame(&seg.data[s.offset..s.offset + s.size as usize]);
+                            r.check(p, key || !(s.is_sync() || (j == 0 && i == 0)), Some(t), || {
+                                format!("{}: sample {i}: sync flag {} but VP9 key frame {key}", seg.name, s.is_sync())
+                            });
+                        }
+                    } else if t.kind == Kind::Video && end <= seg.data.len() {
                         for (i, s) in f.samples.iter().enumerate() {
                             let bytes = &seg.data[s.offset..s.offset + s.size as usize];
                             match nal_types(bytes, init.nal_length_size, hevc) {
@@ -1174,6 +1195,32 @@ fn codec_ok(s: &str, src: &Stream, init: Option<&Init>) -> Result<(), String> {
                 bad("expected fLaC".into())
             }
         }
+        // vp09.PP.LL.DD.CC.cp.tc.mc.FF: profile and bit depth as the source, the rest as the
+        // init's vpcC says.
+        "vp9" => {
+            let f: Vec<&str> = s.split('.').collect();
+            if f.len() != 9
+                || f[0] != "vp09"
+                || !f[1..].iter().all(|x| x.len() == 2 && x.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return bad("must be vp09.PP.LL.DD.CC.cp.tc.mc.FF (two digits each)".into());
+            }
+            let n = |i: usize| f[i].parse::<u8>().unwrap_or(u8::MAX);
+            let want_profile =
+                src.profile.as_deref().and_then(|p| p.strip_prefix("Profile ")).and_then(|p| p.parse().ok());
+            if want_profile != Some(n(1)) {
+                return bad(format!("profile {} but the source is {:?}", n(1), src.profile));
+            }
+            if let Some(c) = init.filter(|i| i.entry == "vp09" && i.config.len() >= 10) {
+                // vpcC body after version and flags: profile, level, depth|chroma|range, cp, tc, mc.
+                let v = &c.config[4..];
+                let from_box = [v[0], v[1], v[2] >> 4, v[2] >> 1 & 7, v[3], v[4], v[5], v[2] & 1];
+                if from_box[..] != (1..9).map(n).collect::<Vec<_>>()[..] {
+                    return bad(format!("the init's vpcC says {from_box:?}"));
+                }
+            }
+            Ok(())
+        }
         "av1" => {
             if s.starts_with("av01.") {
                 Ok(())
@@ -1485,6 +1532,9 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
             if main.kind == Kind::Audio {
                 audio.push(main);
             }
+            if let Some(g) = attr(a, "CLOSED-CAPTIONS").filter(|g| g.quoted) {
+                referenced.insert(("CLOSED-CAPTIONS".into(), g.value.clone()));
+            }
             if let Some(g) = attr(a, "AUDIO") {
                 referenced.insert(("AUDIO".into(), g.value.clone()));
                 let members = group_tracks("AUDIO", &g.value);
@@ -1548,10 +1598,12 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
             }
             if let Some(v) = video {
                 if let Some(src) = p.src_stream(v.stream) {
-                    let want = format!("{}x{}", src.width, src.height);
+                    // The size a viewer sees: sample aspect ratio and rotation applied.
+                    let (w, h) = src.displayed_size();
+                    let want = format!("{w}x{h}");
                     let got = attr(a, "RESOLUTION").map(|x| x.value.clone());
                     r.check(p, got.as_deref() == Some(want.as_str()), Some(v), || {
-                        format!("{desc}: RESOLUTION={got:?}, source is {want}")
+                        format!("{desc}: RESOLUTION={got:?}, source is shown at {want}")
                     });
                     match attr(a, "FRAME-RATE") {
                         None => r.fail(p, Some(v), format!("{desc}: FRAME-RATE missing")),
@@ -1621,6 +1673,13 @@ fn rule_independent(c: &Corpus, transcode_set: bool, r: &mut Report) {
                 .filter_map(|s| seg.data.get(s.offset..s.offset + s.size as usize))
                 .map(|b| nal_types(b, init.nal_length_size, hevc).unwrap_or_default())
                 .collect();
+            if init.entry == "vp09" {
+                let first = frags.first().and_then(|f| f.samples.first());
+                if !first.and_then(|s| seg.data.get(s.offset..s.offset + s.size as usize)).is_some_and(vp9_key_frame) {
+                    dependent.push(format!("{} (first frame is no VP9 key frame)", seg.name));
+                }
+                continue;
+            }
             let Some(first) = types.first() else { continue };
             let vcl = |ts: &Vec<u8>| ts.iter().copied().find(|&t| if hevc { t < 32 } else { (1..=5).contains(&t) });
             let ok = match vcl(first) {

@@ -80,6 +80,13 @@ impl<'a> BitReader<'a> {
         Ok(((1u64 << zeros) - 1 + u64::from(rest)).min(u64::from(u32::MAX)) as u32)
     }
 
+    /// Reads a signed Exp-Golomb code (`se(v)`, H.264/HEVC): 1, -1, 2, -2, ... for 1, 2, 3, 4, ...
+    pub(crate) fn se(&mut self) -> ParseResult<i32> {
+        let k = i64::from(self.ue()?);
+        let v = if k % 2 == 1 { (k + 1) / 2 } else { -k / 2 };
+        Ok(v as i32)
+    }
+
     /// Reads an AV1 `uvlc()` value (saturating at `u32::MAX` for 32 or more leading zeros).
     pub(crate) fn uvlc(&mut self) -> ParseResult<u32> {
         let mut zeros = 0;
@@ -206,6 +213,14 @@ mod tests {
         max.put(32, u32::MAX);
         assert_eq!(BitReader::new(&max.finish()).ue().unwrap(), u32::MAX - 1);
         assert!(BitReader::new(&[0x00, 0x01]).ue().is_err(), "suffix truncated");
+    }
+
+    #[test]
+    fn signed_exp_golomb_codes() {
+        // 1 -> 0, 010 -> 1, 011 -> -1, 00100 -> 2, 00101 -> -2
+        let mut r = BitReader::new(&[0b1010_0110, 0b0100_0010, 0b1000_0000]);
+        let got: Vec<i32> = (0..5).map(|_| r.se().unwrap()).collect();
+        assert_eq!(got, [0, 1, -1, 2, -2]);
     }
 
     #[test]

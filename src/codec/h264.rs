@@ -4,6 +4,7 @@
 
 use super::bits::BitReader;
 use super::nal::{self, annexb_nal_units, count_u8, length_prefixed_nal_units, put_u16_prefixed, unescape_rbsp};
+use super::picture::Vui;
 use crate::error::{ParseError, ParseResult};
 
 /// nal_unit_type of a coded slice of a non-IDR picture (Table 7-1).
@@ -12,6 +13,8 @@ const NAL_SLICE: u8 = 1;
 const NAL_IDR_SLICE: u8 = 5;
 /// nal_unit_type of a sequence parameter set.
 const NAL_SPS: u8 = 7;
+/// nal_unit_type: supplemental enhancement information.
+const NAL_SEI: u8 = 6;
 /// nal_unit_type of a picture parameter set.
 const NAL_PPS: u8 = 8;
 /// nal_unit_type of a sequence parameter set extension.
@@ -139,6 +142,83 @@ pub(crate) fn codec_string(avcc: &[u8]) -> ParseResult<String> {
     }
 }
 
+/// Skips a `scaling_list()` of `size` coefficients.
+fn skip_scaling_list(r: &mut BitReader, size: usize) -> ParseResult<()> {
+    let (mut last, mut next) = (8i32, 8i32);
+    for _ in 0..size {
+        if next != 0 {
+            next = (last + r.se()? + 256) % 256;
+        }
+        last = if next == 0 { last } else { next };
+    }
+    Ok(())
+}
+
+/// The VUI of an SPS NAL unit (header byte included): `None` when it has none.
+fn sps_vui(nal: &[u8]) -> ParseResult<Option<Vui>> {
+    let rbsp = unescape_rbsp(nal.get(1..).unwrap_or_default());
+    let mut r = BitReader::new(&rbsp);
+    let profile_idc = r.bits(8)? as u8;
+    r.skip(16)?; // constraint flags, level_idc
+    r.ue()?; // seq_parameter_set_id
+    if HIGH_PROFILES.contains(&profile_idc) {
+        let chroma = r.ue()?;
+        if chroma == 3 {
+            r.skip(1)?; // separate_colour_plane_flag
+        }
+        r.ue()?; // bit_depth_luma_minus8
+        r.ue()?; // bit_depth_chroma_minus8
+        r.skip(1)?; // qpprime_y_zero_transform_bypass_flag
+        if r.bit()? {
+            for i in 0..if chroma == 3 { 12 } else { 8 } {
+                if r.bit()? {
+                    skip_scaling_list(&mut r, if i < 6 { 16 } else { 64 })?;
+                }
+            }
+        }
+    }
+    r.ue()?; // log2_max_frame_num_minus4
+    match r.ue()? {
+        0 => {
+            r.ue()?; // log2_max_pic_order_cnt_lsb_minus4
+        }
+        1 => {
+            r.skip(1)?; // delta_pic_order_always_zero_flag
+            r.se()?; // offset_for_non_ref_pic
+            r.se()?; // offset_for_top_to_bottom_field
+            for _ in 0..r.ue()? {
+                r.se()?; // offset_for_ref_frame
+            }
+        }
+        _ => {}
+    }
+    r.ue()?; // max_num_ref_frames
+    r.skip(1)?; // gaps_in_frame_num_value_allowed_flag
+    r.ue()?; // pic_width_in_mbs_minus1
+    r.ue()?; // pic_height_in_map_units_minus1
+    if !r.bit()? {
+        r.skip(1)?; // mb_adaptive_frame_field_flag
+    }
+    r.skip(1)?; // direct_8x8_inference_flag
+    if r.bit()? {
+        for _ in 0..4 {
+            r.ue()?; // frame_crop offsets
+        }
+    }
+    if !r.bit()? {
+        return Ok(None);
+    }
+    nal::read_vui(&mut r).map(Some)
+}
+
+/// What the VUI of the first SPS of an avcC record says (aspect ratio, colour), if anything.
+pub(crate) fn vui(avcc: &[u8]) -> Option<Vui> {
+    let count = usize::from(*avcc.get(AVCC_SPS_COUNT_AT)? & 0x1F);
+    let len = usize::from(u16::from_be_bytes([*avcc.get(6)?, *avcc.get(7)?]));
+    let sps = avcc.get(8..8 + len).filter(|_| count > 0)?;
+    sps_vui(sps).ok().flatten()
+}
+
 /// True when a keyframe sample starts a closed GOP: its first slice is an IDR slice. The
 /// sample is length-prefixed with the NAL length size of the avcC `extradata` (4 bytes when the
 /// extradata is no record), or Annex-B.
@@ -152,6 +232,17 @@ pub fn starts_closed_gop(extradata: &[u8], sample: &[u8]) -> bool {
         NAL_SLICE => Some(false),
         _ => None,
     })
+}
+
+/// Adds what the SEI NAL units of `sample` say (HDR metadata, A/53 captions) to `facts`.
+/// Length-prefixed with the NAL length size of the avcC `extradata`, or Annex-B.
+pub(crate) fn read_sei(extradata: &[u8], sample: &[u8], facts: &mut nal::SeiFacts) {
+    let length_size = nal::record_length_size(extradata, AVCC_LENGTH_SIZE_AT);
+    for unit in nal::sample_nal_units(sample, length_size) {
+        if nal_type(unit[0]) == NAL_SEI {
+            nal::read_sei(&unit[1..], facts);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -195,6 +286,19 @@ mod tests {
         assert_eq!(&rec[..6], &[1, 0x42, 0xc0, 0x0d, 0xff, 0xe1]);
         assert_eq!(rec.len(), 6 + 2 + sps.len() + 1 + 2 + 5);
         assert_eq!(codec_string(&cfg(Codec::H264, rec)).unwrap(), "avc1.42c00d");
+    }
+
+    #[test]
+    fn vui_aspect_ratio_of_an_anamorphic_record() {
+        // avcC of libx264 High@3.0 720x576 with -vf setsar=64/45 (aspect_ratio_idc 255, 64:45).
+        let rec =
+            hex("0164001effe1001d6764001eacd940b4126ffc010000b440000003004000000c83c58b658001000568ef8672c0fdf8f800");
+        assert_eq!(vui(&rec), Some(Vui { sar: Some((64, 45)), colour: None }));
+        // The test media's usual SPS: square pixels said explicitly, no colour description.
+        assert_eq!(vui(&hex(REAL_AVCC)), Some(Vui { sar: Some((1, 1)), colour: None }));
+        for n in 0..rec.len() {
+            let _ = vui(&rec[..n]);
+        }
     }
 
     #[test]

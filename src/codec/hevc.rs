@@ -4,6 +4,7 @@
 
 use super::bits::BitReader;
 use super::nal::{self, annexb_nal_units, length_prefixed_nal_units, put_u16_prefixed, unescape_rbsp};
+use super::picture::Vui;
 use crate::error::{ParseError, ParseResult};
 
 /// nal_unit_type of the first IRAP type, BLA_W_LP (Table 7-1).
@@ -16,6 +17,12 @@ const NAL_CRA: u8 = 21;
 const NAL_RSV_IRAP_23: u8 = 23;
 /// nal_unit_type of a video parameter set.
 const NAL_VPS: u8 = 32;
+/// nal_unit_type: prefix SEI.
+const NAL_PREFIX_SEI: u8 = 39;
+/// nal_unit_type: suffix SEI.
+const NAL_SUFFIX_SEI: u8 = 40;
+/// Bytes of an HEVC NAL unit header.
+const NAL_HEADER_LEN: usize = 2;
 /// nal_unit_type of a sequence parameter set.
 const NAL_SPS: u8 = 33;
 /// nal_unit_type of a picture parameter set.
@@ -95,6 +102,155 @@ fn parse_sps(nal: &[u8]) -> ParseResult<Sps> {
         bit_depth_luma_minus8,
         bit_depth_chroma_minus8,
     })
+}
+
+/// Skips `scaling_list_data()`.
+fn skip_scaling_list_data(r: &mut BitReader) -> ParseResult<()> {
+    for size_id in 0..4usize {
+        let step = if size_id == 3 { 3 } else { 1 };
+        for _ in (0..6).step_by(step) {
+            if !r.bit()? {
+                r.ue()?; // scaling_list_pred_matrix_id_delta
+            } else {
+                let coefs = 64.min(1 << (4 + (size_id << 1)));
+                if size_id > 1 {
+                    r.se()?; // scaling_list_dc_coef_minus8
+                }
+                for _ in 0..coefs {
+                    r.se()?; // scaling_list_delta_coef
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Skips `st_ref_pic_set(idx)` of an SPS; `delta_pocs` holds NumDeltaPocs of the sets before,
+/// and gets this one's.
+fn skip_st_ref_pic_set(r: &mut BitReader, idx: usize, delta_pocs: &mut Vec<u32>) -> ParseResult<()> {
+    if idx != 0 && r.bit()? {
+        // inter_ref_pic_set_prediction_flag: predicted from the set before (in an SPS).
+        r.skip(1)?; // delta_rps_sign
+        r.ue()?; // abs_delta_rps_minus1
+        let mut n = 0;
+        for _ in 0..=delta_pocs[idx - 1] {
+            let used = r.bit()?;
+            if used || r.bit()? {
+                n += 1;
+            }
+        }
+        delta_pocs.push(n);
+    } else {
+        let (neg, pos) = (r.ue()?, r.ue()?);
+        if neg > 16 || pos > 16 {
+            return Err(ParseError::new("HEVC: too many reference pictures in an RPS"));
+        }
+        for _ in 0..neg + pos {
+            r.ue()?; // delta_poc_minus1
+            r.skip(1)?; // used_by_curr_pic_flag
+        }
+        delta_pocs.push(neg + pos);
+    }
+    Ok(())
+}
+
+/// The VUI of an SPS NAL unit (2-byte header included): `None` when it has none.
+fn sps_vui(nal: &[u8]) -> ParseResult<Option<Vui>> {
+    let rbsp = unescape_rbsp(nal.get(2..).unwrap_or_default());
+    let mut r = BitReader::new(&rbsp);
+    r.skip(4)?; // sps_video_parameter_set_id
+    let max_sub_layers_minus1 = r.bits(3)?;
+    r.skip(1 + 8 * GENERAL_PTL_LEN)?;
+    skip_sub_layer_ptl(&mut r, max_sub_layers_minus1)?;
+    r.ue()?; // sps_seq_parameter_set_id
+    if r.ue()? == 3 {
+        r.skip(1)?; // separate_colour_plane_flag
+    }
+    r.ue()?; // pic_width_in_luma_samples
+    r.ue()?; // pic_height_in_luma_samples
+    if r.bit()? {
+        for _ in 0..4 {
+            r.ue()?; // conformance window offsets
+        }
+    }
+    r.ue()?; // bit_depth_luma_minus8
+    r.ue()?; // bit_depth_chroma_minus8
+    let poc_lsb_bits = r.ue()? + 4;
+    let all_sub_layers = r.bit()?;
+    for _ in if all_sub_layers { 0 } else { max_sub_layers_minus1 }..=max_sub_layers_minus1 {
+        for _ in 0..3 {
+            r.ue()?; // max_dec_pic_buffering, max_num_reorder_pics, max_latency_increase
+        }
+    }
+    for _ in 0..6 {
+        r.ue()?; // coding/transform block sizes, transform hierarchy depths
+    }
+    if r.bit()? && r.bit()? {
+        skip_scaling_list_data(&mut r)?;
+    }
+    r.skip(2)?; // amp_enabled_flag, sample_adaptive_offset_enabled_flag
+    if r.bit()? {
+        r.skip(8)?; // pcm sample bit depths
+        r.ue()?; // log2_min_pcm_luma_coding_block_size_minus3
+        r.ue()?; // log2_diff_max_min_pcm_luma_coding_block_size
+        r.skip(1)?; // pcm_loop_filter_disabled_flag
+    }
+    let sets = r.ue()? as usize;
+    if sets > 64 {
+        return Err(ParseError::new("HEVC: too many short-term RPS"));
+    }
+    let mut delta_pocs = Vec::with_capacity(sets);
+    for i in 0..sets {
+        skip_st_ref_pic_set(&mut r, i, &mut delta_pocs)?;
+    }
+    if r.bit()? {
+        for _ in 0..r.ue()?.min(33) {
+            r.skip(poc_lsb_bits as usize + 1)?; // lt_ref_pic_poc_lsb_sps, used_by_curr_pic_lt_sps_flag
+        }
+    }
+    r.skip(2)?; // sps_temporal_mvp_enabled_flag, strong_intra_smoothing_enabled_flag
+    if !r.bit()? {
+        return Ok(None);
+    }
+    nal::read_vui(&mut r).map(Some)
+}
+
+/// The NAL units of an hvcC record's arrays, with their array's NAL type (stops at the first
+/// inconsistent length; nothing when `hvcc` is no record).
+fn record_nal_units(hvcc: &[u8]) -> Vec<(u8, &[u8])> {
+    let mut out = Vec::new();
+    if hvcc.first() != Some(&nal::RECORD_VERSION) {
+        return out;
+    }
+    let mut pos = HVCC_ARRAYS_AT + 1;
+    for _ in 0..hvcc.get(HVCC_ARRAYS_AT).copied().unwrap_or(0) {
+        let (Some(&kind), Some(count)) = (hvcc.get(pos), hvcc.get(pos + 1..pos + 3)) else { break };
+        pos += 3;
+        for _ in 0..u16::from_be_bytes([count[0], count[1]]) {
+            let Some(len) = hvcc.get(pos..pos + 2) else { return out };
+            let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+            let Some(unit) = hvcc.get(pos + 2..pos + 2 + len) else { return out };
+            out.push((kind & 0x3F, unit));
+            pos += 2 + len;
+        }
+    }
+    out
+}
+
+/// What the VUI of the first SPS of an hvcC record says (aspect ratio, colour), if anything.
+pub(crate) fn vui(hvcc: &[u8]) -> Option<Vui> {
+    let (_, sps) = record_nal_units(hvcc).into_iter().find(|(kind, _)| *kind == NAL_SPS)?;
+    sps_vui(sps).ok().flatten()
+}
+
+/// Adds what the declarative SEI NAL units of an hvcC record's arrays say (encoders such as x265
+/// put the HDR10 metadata there) to `facts`.
+pub(crate) fn read_record_sei(hvcc: &[u8], facts: &mut nal::SeiFacts) {
+    for (kind, unit) in record_nal_units(hvcc) {
+        if matches!(kind, NAL_PREFIX_SEI | NAL_SUFFIX_SEI) && unit.len() > NAL_HEADER_LEN {
+            nal::read_sei(&unit[NAL_HEADER_LEN..], facts);
+        }
+    }
 }
 
 /// The hvcC for `src` (the extradata, or the first packet when there is none): built from
@@ -198,10 +354,22 @@ pub fn starts_closed_gop(extradata: &[u8], sample: &[u8]) -> bool {
     })
 }
 
+/// Adds what the SEI NAL units of `sample` say (HDR metadata, A/53 captions) to `facts`.
+/// Length-prefixed with the NAL length size of the hvcC `extradata`, or Annex-B.
+pub(crate) fn read_sei(extradata: &[u8], sample: &[u8], facts: &mut nal::SeiFacts) {
+    let length_size = nal::record_length_size(extradata, HVCC_LENGTH_SIZE_AT);
+    for unit in nal::sample_nal_units(sample, length_size) {
+        if matches!(nal_type(unit[0]), NAL_PREFIX_SEI | NAL_SUFFIX_SEI) && unit.len() > NAL_HEADER_LEN {
+            nal::read_sei(&unit[NAL_HEADER_LEN..], facts);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::codec::bits::BitWriter;
+    use crate::codec::picture::{Colour, ContentLight};
     use crate::codec::test_support::{cfg, hex, HEVC_PPS, HEVC_SPS, HEVC_VPS, HVCC_MAIN_HEAD};
     use crate::codec::{codec_string, decoder_config_record, Codec};
 
@@ -278,6 +446,50 @@ mod tests {
         assert_eq!(s.general_ptl, hex("02200000000000000000005d")[..]);
         assert_eq!((s.max_sub_layers, s.temporal_id_nesting), (3, false));
         assert_eq!((s.chroma_format_idc, s.bit_depth_luma_minus8, s.bit_depth_chroma_minus8), (1, 2, 2));
+    }
+
+    /// SPS of x265 Main 10 320x180 with a VUI: SAR 1:1, BT.2020 primaries and matrix, PQ.
+    const SPS_HDR10: &str =
+        "42010102200000030090000003000003003ca00a080c1f3b6595952930bc05a84880482000000300200000030321";
+
+    #[test]
+    fn vui_colour_and_sei_hdr_metadata_of_an_hdr10_record() {
+        let hdr10 = sps_vui(&hex(SPS_HDR10)).unwrap().unwrap();
+        assert_eq!(hdr10.sar, Some((1, 1)));
+        assert_eq!(hdr10.colour, Some(Colour { primaries: 9, transfer: 16, matrix: 9, full_range: false }));
+        // The same SPS with transfer 18 (x265 transfer=arib-std-b67).
+        let hlg = hex(&SPS_HDR10.replace("84880482", "84890482"));
+        assert_eq!(sps_vui(&hlg).unwrap().unwrap().colour.map(|c| c.transfer), Some(18));
+        // An hvcC with the SPS and x265's declarative SEI (content light level, mastering display).
+        let sps = hex(SPS_HDR10);
+        let cll = hex("4e01900403e8019080");
+        let mdcv = hex("4e01891833c286c41d4c0bb884d03e803d13404200989680000003000180");
+        let mut rec = hex(HVCC_MAIN_HEAD);
+        rec.truncate(22);
+        rec.push(2);
+        rec.extend_from_slice(&[0xA1, 0, 1, 0, sps.len() as u8]);
+        rec.extend_from_slice(&sps);
+        rec.extend_from_slice(&[0x27, 0, 2, 0, cll.len() as u8]);
+        rec.extend_from_slice(&cll);
+        rec.extend_from_slice(&[0, mdcv.len() as u8]);
+        rec.extend_from_slice(&mdcv);
+        assert_eq!(vui(&rec), Some(hdr10));
+        let mut facts = nal::SeiFacts::default();
+        read_record_sei(&rec, &mut facts);
+        assert_eq!(facts.light, Some(ContentLight { max_cll: 1000, max_fall: 400 }));
+        let m = facts.mastering.unwrap();
+        assert_eq!(
+            (m.primaries[0], m.white_point, m.max_luminance, m.min_luminance),
+            ([13250, 34500], [15635, 16450], 10_000_000, 1)
+        );
+        // Truncated records and SPSs are no VUI, and no panic.
+        for n in 0..rec.len() {
+            let _ = vui(&rec[..n]);
+            read_record_sei(&rec[..n], &mut facts);
+        }
+        for n in 0..sps.len() {
+            let _ = sps_vui(&sps[..n]);
+        }
     }
 
     #[test]

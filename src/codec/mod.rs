@@ -27,6 +27,8 @@ pub(crate) mod hevc;
 pub(crate) mod mp3;
 pub(crate) mod nal;
 pub(crate) mod opus;
+pub mod picture;
+pub(crate) mod vp9;
 
 use crate::error::{ParseError, ParseResult};
 
@@ -39,6 +41,8 @@ pub enum Codec {
     Hevc,
     /// AV1 (`av01`).
     Av1,
+    /// VP9 (`vp09`).
+    Vp9,
     /// AAC, any object type (`mp4a.40.x`).
     Aac,
     /// Dolby Digital (`ac-3`).
@@ -79,13 +83,19 @@ pub struct CodecConfig {
     pub channels: u32,
     /// Bits per sample, when known (FLAC).
     pub bits_per_sample: u32,
+    /// How the pictures are shown (video): display matrix, aspect ratio, colour, HDR metadata.
+    pub picture: picture::Picture,
+    /// Average frame rate (video; 0 when unknown): the VP9 level when no header carries it.
+    pub frame_rate: f64,
+    /// Peak bit rate in bit/s (video; 0 when unknown): the VP9 level when no header carries it.
+    pub bit_rate: u64,
 }
 
 pub(crate) use aac::parse_asc;
 pub use aac::{adts_header_len, adts_to_asc};
 pub(crate) use ac3::{ac3_family_sample_rate, dac3_payload, dec3_payload};
 pub(crate) use flac::dfla_payload;
-pub use nal::{annexb_to_length_prefixed, is_annexb};
+pub use nal::{annexb_to_length_prefixed, is_annexb, SeiFacts};
 pub(crate) use opus::dops_payload;
 
 /// RFC 6381 codec string for the HLS `CODECS` attribute, e.g. `avc1.64001f`,
@@ -95,6 +105,7 @@ pub fn codec_string(cfg: &CodecConfig) -> ParseResult<String> {
         Codec::H264 => h264::codec_string(&decoder_config_record(cfg)?),
         Codec::Hevc => hevc::codec_string(&decoder_config_record(cfg)?),
         Codec::Av1 => av1::codec_string(&decoder_config_record(cfg)?),
+        Codec::Vp9 => vp9::codec_string(&decoder_config_record(cfg)?),
         Codec::Aac => aac::codec_string(&audio_specific_config(cfg)?),
         Codec::Ac3 => Ok(ac3::AC3_CODEC_STRING.to_string()),
         Codec::Eac3 => Ok(ac3::EAC3_CODEC_STRING.to_string()),
@@ -104,13 +115,19 @@ pub fn codec_string(cfg: &CodecConfig) -> ParseResult<String> {
     }
 }
 
-/// avcC/hvcC/av1C record to put in the sample entry: returns extradata unchanged when it
+/// avcC/hvcC/av1C record (for VP9: the `vpcC` body) to put in the sample entry: returns extradata unchanged when it
 /// already is a record, converts Annex-B parameter sets (or raw AV1 OBUs) into a record
 /// otherwise. A record built from Annex-B declares 4-byte NAL lengths, matching
 /// [`annexb_to_length_prefixed`]. A record without SPS (from `avc3`/`hev1` sources) is rebuilt
 /// from the parameter sets in the length-prefixed `first_packet` (kept as it is when that
 /// packet has none either). Errors for codecs that have no such record.
 pub fn decoder_config_record(cfg: &CodecConfig) -> ParseResult<Vec<u8>> {
+    if cfg.codec == Codec::Vp9 {
+        // The configuration is in the key frame's header; the extradata is at most the WebM
+        // CodecPrivate (a level).
+        let colour = cfg.picture.colour;
+        return vp9::vpcc_payload(&cfg.first_packet, &cfg.extradata, colour, cfg.frame_rate, cfg.bit_rate);
+    }
     let src = parameter_source(cfg);
     if src.is_empty() {
         return Err(ParseError::new(format!("{:?}: no codec private data and no first packet", cfg.codec)));
@@ -120,6 +137,34 @@ pub fn decoder_config_record(cfg: &CodecConfig) -> ParseResult<Vec<u8>> {
         Codec::Hevc => hevc::decoder_config_record(src, &cfg.first_packet),
         Codec::Av1 => av1::decoder_config_record(src),
         other => Err(ParseError::new(format!("{other:?} has no avcC/hvcC/av1C decoder configuration record"))),
+    }
+}
+
+/// What the SEI messages of the first `samples` of an H.264/HEVC track (and those an hvcC
+/// `extradata` declares) say: HDR10 metadata, CEA-608/708 captions; nothing for other codecs.
+/// Only the given samples are looked at.
+pub fn sei_facts(codec: Codec, extradata: &[u8], samples: &[&[u8]]) -> SeiFacts {
+    let mut facts = SeiFacts::default();
+    if codec == Codec::Hevc {
+        hevc::read_record_sei(extradata, &mut facts);
+    }
+    for s in samples {
+        match codec {
+            Codec::H264 => h264::read_sei(extradata, s, &mut facts),
+            Codec::Hevc => hevc::read_sei(extradata, s, &mut facts),
+            _ => {}
+        }
+    }
+    facts
+}
+
+/// What the VUI of an H.264/HEVC track's SPS says about its pictures (aspect ratio, colour);
+/// `None` for other codecs and when the SPS has no VUI or cannot be read.
+pub fn vui(cfg: &CodecConfig) -> Option<picture::Vui> {
+    match cfg.codec {
+        Codec::H264 => h264::vui(&decoder_config_record(cfg).ok()?),
+        Codec::Hevc => hevc::vui(&decoder_config_record(cfg).ok()?),
+        _ => None,
     }
 }
 
@@ -164,6 +209,9 @@ pub(crate) mod test_support {
             sample_rate: 0,
             channels: 0,
             bits_per_sample: 0,
+            picture: Default::default(),
+            frame_rate: 0.0,
+            bit_rate: 0,
         }
     }
 

@@ -2,6 +2,8 @@
 //! byte streams (start codes), length-prefixed access units as MP4 stores them, emulation
 //! prevention, and the pieces of the avcC/hvcC records both codecs write the same way.
 
+use super::bits::BitReader;
+use super::picture::{Captions, Colour, ContentLight, MasteringDisplay, Vui};
 use crate::error::{ParseError, ParseResult};
 
 /// The Annex-B start code prefix (a 4-byte start code is a zero byte plus this).
@@ -110,6 +112,160 @@ pub(crate) fn annexb_nal_units(data: &[u8]) -> Vec<&[u8]> {
     out
 }
 
+/// SEI `payloadType`: user data registered by ITU-T T.35 (ATSC A/53 captions).
+const SEI_USER_DATA_T35: u32 = 4;
+/// SEI `payloadType`: mastering display colour volume.
+const SEI_MASTERING_DISPLAY: u32 = 137;
+/// SEI `payloadType`: content light level information.
+const SEI_CONTENT_LIGHT: u32 = 144;
+/// The head of an ATSC A/53 caption payload: T.35 country code (USA), provider code (ATSC),
+/// user identifier `GA94` and `user_data_type_code` 3 (cc_data).
+const A53_CC_HEAD: [u8; 8] = [0xB5, 0x00, 0x31, b'G', b'A', b'9', b'4', 0x03];
+/// cc_data flags byte: `process_cc_data_flag`.
+const CC_PROCESS_FLAG: u8 = 0x40;
+/// cc_data flags byte: `cc_count` (5 bits).
+const CC_COUNT_MASK: u8 = 0x1F;
+/// A cc_data triple's first byte: `cc_valid`.
+const CC_VALID: u8 = 0x04;
+/// A cc_data triple's first byte: `cc_type` (0/1 CEA-608 fields, 2/3 CEA-708 DTVCC).
+const CC_TYPE_MASK: u8 = 0x03;
+/// The RBSP trailing bits byte that ends an SEI RBSP.
+const RBSP_TRAILING: u8 = 0x80;
+
+/// What the SEI messages of the first access units say that libhls declares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeiFacts {
+    /// Mastering display colour volume.
+    pub mastering: Option<MasteringDisplay>,
+    /// Content light level.
+    pub light: Option<ContentLight>,
+    /// CEA-608/708 captions (A/53 cc_data).
+    pub captions: Captions,
+}
+
+/// The (`payloadType`, payload) messages of an SEI RBSP (emulation prevention removed, NAL
+/// header skipped); stops at the trailing bits or at the first message that does not fit.
+fn sei_messages(rbsp: &[u8]) -> Vec<(u32, &[u8])> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    let ff_coded = |at: &mut usize| -> Option<u32> {
+        let mut v = 0u32;
+        loop {
+            let b = *rbsp.get(*at)?;
+            *at += 1;
+            v = v.saturating_add(u32::from(b));
+            if b != 0xFF {
+                return Some(v);
+            }
+        }
+    };
+    while at < rbsp.len() && rbsp[at..] != [RBSP_TRAILING] {
+        let (Some(kind), Some(size)) = (ff_coded(&mut at), ff_coded(&mut at)) else { break };
+        let Some(payload) = at.checked_add(size as usize).and_then(|end| rbsp.get(at..end)) else { break };
+        out.push((kind, payload));
+        at += size as usize;
+    }
+    out
+}
+
+/// The caption services of an ATSC A/53 `GA94` cc_data payload (valid triples only).
+fn a53_captions(payload: &[u8]) -> Captions {
+    let mut c = Captions::default();
+    let Some(rest) = payload.strip_prefix(&A53_CC_HEAD[..]) else { return c };
+    let Some(&flags) = rest.first() else { return c };
+    if flags & CC_PROCESS_FLAG == 0 {
+        return c;
+    }
+    let count = usize::from(flags & CC_COUNT_MASK);
+    // flags, em_data, then cc_count triples.
+    for t in rest.get(2..).unwrap_or_default().chunks_exact(3).take(count) {
+        if t[0] & CC_VALID != 0 {
+            match t[0] & CC_TYPE_MASK {
+                0 | 1 => c.cea608 = true,
+                _ => c.cea708 = true,
+            }
+        }
+    }
+    c
+}
+
+/// Adds what one SEI NAL unit's payload (`rbsp`: after the NAL header, still escaped) says to
+/// `facts`; the first mastering display and light level seen are kept.
+pub(crate) fn read_sei(escaped: &[u8], facts: &mut SeiFacts) {
+    let rbsp = unescape_rbsp(escaped);
+    for (kind, payload) in sei_messages(&rbsp) {
+        match kind {
+            SEI_MASTERING_DISPLAY if facts.mastering.is_none() => facts.mastering = MasteringDisplay::parse(payload),
+            SEI_CONTENT_LIGHT if facts.light.is_none() => facts.light = ContentLight::parse(payload),
+            SEI_USER_DATA_T35 => {
+                let c = a53_captions(payload);
+                facts.captions.cea608 |= c.cea608;
+                facts.captions.cea708 |= c.cea708;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `aspect_ratio_idc` of an explicit `sar_width`, `sar_height` pair.
+const EXTENDED_SAR: u32 = 255;
+/// Sample aspect ratios of `aspect_ratio_idc` 1..=16 (H.264 Table E-1, HEVC Table E.1).
+const SAR_TABLE: [(u32, u32); 16] = [
+    (1, 1),
+    (12, 11),
+    (10, 11),
+    (16, 11),
+    (40, 33),
+    (24, 11),
+    (20, 11),
+    (32, 11),
+    (80, 33),
+    (18, 11),
+    (15, 11),
+    (64, 33),
+    (160, 99),
+    (4, 3),
+    (3, 2),
+    (2, 1),
+];
+
+/// The head of `vui_parameters()`, the same in H.264 and HEVC: aspect ratio, overscan, video
+/// signal type and colour description. `r` is at its first bit.
+pub(crate) fn read_vui(r: &mut BitReader<'_>) -> ParseResult<Vui> {
+    let mut vui = Vui::default();
+    if r.bit()? {
+        let idc = r.bits(8)?;
+        vui.sar = match idc {
+            EXTENDED_SAR => Some((r.bits(16)?, r.bits(16)?)),
+            1..=16 => Some(SAR_TABLE[idc as usize - 1]),
+            _ => None,
+        };
+    }
+    if r.bit()? {
+        r.skip(1)?; // overscan_appropriate_flag
+    }
+    if r.bit()? {
+        r.skip(3)?; // video_format
+        let full_range = r.bit()?;
+        let (primaries, transfer, matrix) = if r.bit()? {
+            (r.bits(8)? as u8, r.bits(8)? as u8, r.bits(8)? as u8)
+        } else {
+            (super::picture::UNSPECIFIED, super::picture::UNSPECIFIED, super::picture::UNSPECIFIED)
+        };
+        vui.colour = Some(Colour { primaries, transfer, matrix, full_range });
+    }
+    Ok(vui)
+}
+
+/// The NAL units of one access unit, Annex-B or length-prefixed with `length_size` bytes.
+pub(crate) fn sample_nal_units(sample: &[u8], length_size: usize) -> Vec<&[u8]> {
+    if is_annexb(sample) {
+        annexb_nal_units(sample)
+    } else {
+        length_prefixed_nal_units(sample, length_size)
+    }
+}
+
 /// Removes emulation prevention bytes (`00 00 03` -> `00 00`).
 pub(crate) fn unescape_rbsp(data: &[u8]) -> Vec<u8> {
     const EMULATION_PREVENTION: u8 = 3;
@@ -166,6 +322,32 @@ pub(crate) fn count_u8(n: usize, max: usize, what: &str) -> ParseResult<u8> {
 mod tests {
     use super::*;
     use crate::codec::test_support::hex;
+
+    #[test]
+    fn sei_messages_carry_hdr_metadata_and_captions() {
+        // Content light level (payload 144, 4 bytes) then A/53 captions with one valid 608
+        // pair, one invalid 708 triple, then trailing bits.
+        let mut rbsp = vec![144, 4, 0x03, 0xE8, 0x01, 0x90, 4, 17];
+        rbsp.extend_from_slice(&A53_CC_HEAD);
+        rbsp.extend_from_slice(&[0x42, 0xFF, 0xFC, 0x94, 0x20, 0xFA, 0, 0, 0xFF, 0x80]);
+        let mut f = SeiFacts::default();
+        read_sei(&rbsp, &mut f);
+        assert_eq!(f.light, Some(ContentLight { max_cll: 1000, max_fall: 400 }));
+        assert_eq!(f.captions, Captions { cea608: true, cea708: false });
+        assert_eq!(f.mastering, None);
+        // A valid 708 triple; another provider's user data is no caption; truncation stops.
+        let mut r708 = vec![4, 14];
+        r708.extend_from_slice(&A53_CC_HEAD);
+        r708.extend_from_slice(&[0x41, 0xFF, 0xFF, 0x02, 0x21, 0xFF, 0x80]);
+        let mut f = SeiFacts::default();
+        read_sei(&r708, &mut f);
+        assert_eq!(f.captions, Captions { cea608: false, cea708: true });
+        let other = [4, 9, 0xB5, 0, 0x2F, b'D', b'T', b'G', b'1', 1, 2, 0x80];
+        let mut f = SeiFacts::default();
+        read_sei(&other, &mut f);
+        read_sei(&[137, 30, 1, 2, 3], &mut f);
+        assert_eq!(f, SeiFacts::default());
+    }
 
     #[test]
     fn annexb_conversion() {

@@ -164,7 +164,8 @@ pub(crate) fn build(
     // The track segments are cut on: the first served video, else (no video at all) the first
     // copied audio track, as `assemble` picks it.
     let video = infos.iter().position(|i| {
-        i.kind == TrackKind::Video && matches!(copy_codec(i.id), Some(Codec::H264 | Codec::Hevc | Codec::Av1))
+        i.kind == TrackKind::Video
+            && matches!(copy_codec(i.id), Some(Codec::H264 | Codec::Hevc | Codec::Av1 | Codec::Vp9))
     });
     let audio_main = || {
         if infos.iter().any(|i| i.kind == TrackKind::Video) {

@@ -16,6 +16,7 @@ use super::assemble::assemble;
 use super::collect::{Collected, MAX_SAMPLE_READ};
 use super::probe::{StreamInfo, ATTACHED_PICTURE};
 use super::track::{audio_will_transcode, wants_aac_rendition};
+use crate::codec::picture::Picture;
 use crate::container::demux::{Demuxer, MP4_FORMAT_NAME};
 use crate::container::mp4::{self as mp4index, Mp4Track};
 use crate::container::read::read_vec_at;
@@ -33,6 +34,7 @@ fn mp4_codec_id(t: &Mp4Track) -> Id {
         b"avc1" | b"avc3" => Id::H264,
         b"hvc1" | b"hev1" => Id::HEVC,
         b"av01" => Id::AV1,
+        b"vp09" => Id::VP9,
         b"mp4a" => match t.object_type {
             0x6B | 0x69 => Id::MP3,
             0x40 | 0x66 | 0x67 | 0x68 => Id::AAC,
@@ -176,6 +178,7 @@ pub(crate) fn build_from_mp4(
             bits_per_sample: t.bits_per_sample,
             extradata: t.config,
             not_media,
+            picture: t.picture,
         });
     }
     // Cover art (`covr`): FFmpeg's attached-picture streams, after the tracks; never video.
@@ -197,9 +200,11 @@ pub(crate) fn build_from_mp4(
             params,
             tb: (1, COVER_TIMESCALE),
             language: None,
+            language_tag: None,
             title: None,
             default: false,
             forced: false,
+            roles: Roles::default(),
             width: 0,
             height: 0,
             frame_rate: None,
@@ -208,6 +213,7 @@ pub(crate) fn build_from_mp4(
             bits_per_sample: 0,
             extradata: Vec::new(),
             not_media: Some(ATTACHED_PICTURE),
+            picture: Picture::default(),
         });
     }
     if !infos.iter().any(|i| matches!(i.kind, TrackKind::Video | TrackKind::Audio)) {

@@ -6,6 +6,7 @@ use ff::codec::Id;
 use ff::media::Type as MediaType;
 use ffmpeg_next as ff;
 
+use crate::codec::picture::{Colour, ContentLight, MasteringDisplay, Picture};
 use crate::codec::Codec;
 use crate::container::demux::Demuxer;
 use crate::model::track::{Roles, TrackKind};
@@ -34,6 +35,8 @@ pub(crate) struct StreamInfo {
     pub(crate) extradata: Vec<u8>,
     /// Why a stream that is not media is not served (an attached picture, an attachment).
     pub(crate) not_media: Option<&'static str>,
+    /// How the pictures are shown, as the container says (video).
+    pub(crate) picture: Picture,
 }
 
 /// Why an attached picture (cover art: ID3 APIC, MP4 `covr`, a Matroska image attachment) is not
@@ -50,6 +53,7 @@ pub(crate) fn copy_codec(id: Id) -> Option<Codec> {
         Id::H264 => Codec::H264,
         Id::HEVC => Codec::Hevc,
         Id::AV1 => Codec::Av1,
+        Id::VP9 => Codec::Vp9,
         Id::AAC => Codec::Aac,
         Id::AC3 => Codec::Ac3,
         Id::EAC3 => Codec::Eac3,
@@ -123,8 +127,98 @@ pub(crate) fn stream_infos(dmx: &Demuxer) -> Vec<StreamInfo> {
                 bits_per_sample: p.bits_per_raw_sample.max(p.bits_per_coded_sample).max(0) as u32,
                 extradata,
                 not_media,
+                picture: if kind == TrackKind::Video { picture(&st, p) } else { Picture::default() },
                 params: params.clone(),
             }
         })
         .collect()
+}
+
+/// `AVColorRange` of full ("JPEG") range.
+const AVCOL_RANGE_JPEG: i32 = 2;
+/// Bytes of FFmpeg's display matrix side data: nine native-endian `int32_t`.
+const DISPLAY_MATRIX_LEN: usize = 36;
+/// Bytes of `AVMasteringDisplayMetadata`: 8 `AVRational`s of primaries and white point, min
+/// and max luminance (2 more), `has_primaries`, `has_luminance`.
+const MASTERING_METADATA_LEN: usize = 88;
+/// `mdcv` chromaticity units per 1.0 (0.00002).
+const CHROMATICITY_UNITS: f64 = 50_000.0;
+/// `mdcv` luminance units per cd/m² (0.0001).
+const LUMINANCE_UNITS: f64 = 10_000.0;
+
+/// The native-endian `int32_t`s of a side data block.
+fn ne_i32s(data: &[u8]) -> Vec<i32> {
+    data.chunks_exact(4).map(|c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// A rational of two `int32_t`s at `v[i]`, scaled and rounded to an integer field.
+fn scaled(v: &[i32], i: usize, units: f64) -> f64 {
+    if v[i + 1] == 0 {
+        0.0
+    } else {
+        (f64::from(v[i]) / f64::from(v[i + 1]) * units).round()
+    }
+}
+
+/// `AVMasteringDisplayMetadata` (primaries red, green, blue) as `mdcv` values (green, blue, red).
+fn mastering_from_side_data(data: &[u8]) -> Option<MasteringDisplay> {
+    if data.len() < MASTERING_METADATA_LEN {
+        return None;
+    }
+    let v = ne_i32s(&data[..MASTERING_METADATA_LEN]);
+    let (has_primaries, has_luminance) = (v[20] != 0, v[21] != 0);
+    if !has_primaries || !has_luminance {
+        return None;
+    }
+    let chroma = |i: usize| scaled(&v, i, CHROMATICITY_UNITS).clamp(0.0, f64::from(u16::MAX)) as u16;
+    let xy = |c: usize| [chroma(c * 4), chroma(c * 4 + 2)];
+    let lum = |i: usize| scaled(&v, i, LUMINANCE_UNITS).clamp(0.0, f64::from(u32::MAX)) as u32;
+    Some(MasteringDisplay {
+        primaries: [xy(1), xy(2), xy(0)],
+        white_point: [chroma(12), chroma(14)],
+        max_luminance: lum(18),
+        min_luminance: lum(16),
+    })
+}
+
+/// `AVContentLightMetadata`: two native-endian `unsigned`.
+fn light_from_side_data(data: &[u8]) -> Option<ContentLight> {
+    let v = ne_i32s(data.get(..8)?);
+    let clamp = |x: i32| u16::try_from(x.max(0)).unwrap_or(u16::MAX);
+    Some(ContentLight { max_cll: clamp(v[0]), max_fall: clamp(v[1]) })
+}
+
+/// The display matrix, sample aspect ratio, colour description and HDR metadata that the
+/// container declares for a video stream (FFmpeg: MP4 `tkhd` matrix, `pasp`, `colr`,
+/// `mdcv`/`clli`; Matroska DisplayWidth/Height and Colour).
+fn picture(st: &ff::format::stream::Stream<'_>, p: &ff::ffi::AVCodecParameters) -> Picture {
+    use ff::codec::packet::side_data::Type;
+    let mut pic = Picture::default();
+    for sd in st.side_data() {
+        let data = sd.data();
+        match sd.kind() {
+            Type::DisplayMatrix if data.len() >= DISPLAY_MATRIX_LEN => {
+                let v = ne_i32s(&data[..DISPLAY_MATRIX_LEN]);
+                let mut m = [0i32; 9];
+                m.copy_from_slice(&v);
+                pic.set_matrix(m);
+            }
+            Type::MasteringDisplayMetadata => pic.mastering = mastering_from_side_data(data),
+            Type::ContentLightLevel => pic.light = light_from_side_data(data),
+            _ => {}
+        }
+    }
+    // SAFETY: `st` is a stream of the open demuxer; reading its plain `AVRational` field.
+    let stream_sar = unsafe { (*st.as_ptr()).sample_aspect_ratio };
+    let sar = if stream_sar.num > 0 && stream_sar.den > 0 { stream_sar } else { p.sample_aspect_ratio };
+    pic.set_sar(sar.num.max(0) as u32, sar.den.max(0) as u32);
+    let code = |v: i32| u8::try_from(v).unwrap_or(crate::codec::picture::UNSPECIFIED);
+    let colour = Colour {
+        primaries: code(p.color_primaries as i32),
+        transfer: code(p.color_trc as i32),
+        matrix: code(p.color_space as i32),
+        full_range: p.color_range as i32 == AVCOL_RANGE_JPEG,
+    };
+    pic.colour = colour.is_declared().then_some(colour);
+    pic
 }

@@ -94,6 +94,12 @@ pub(crate) fn make_track(
         }
         (false, t) => t,
     };
+    let captions = match (&delivery, info.kind) {
+        (Delivery::Copy { config, .. }, TrackKind::Video) => {
+            codec::sei_facts(config.codec, &config.extradata, &first_samples(c)).captions
+        }
+        _ => Default::default(),
+    };
     let sample_form = match (&delivery, &c.first_packet) {
         (Delivery::Copy { config, .. }, Some(f)) => SampleForm::detect(config.codec, f),
         _ => SampleForm::Native,
@@ -132,11 +138,39 @@ pub(crate) fn make_track(
             },
         sample_rate,
         channels,
+        captions,
     }
 }
 
+/// The first samples that indexing read (the first packet and a later keyframe): where SEI
+/// messages are looked for. No other sample is read for this.
+fn first_samples(c: &Collected) -> Vec<&[u8]> {
+    [&c.first_packet, &c.later_keyframe].into_iter().flatten().map(Vec::as_slice).collect()
+}
+
+/// Peak bit rate over one-second windows of the samples (bit/s), 0 when unknown.
+fn peak_bit_rate(info: &StreamInfo, c: &Collected) -> u64 {
+    let (num, den) = (i64::from(info.tb.0), i64::from(info.tb.1));
+    if num <= 0 || den <= 0 || c.samples.is_empty() {
+        return 0;
+    }
+    let second = |ts: i64| ts.saturating_mul(num) / den;
+    let mut per_second: std::collections::BTreeMap<i64, u64> = Default::default();
+    for s in &c.samples {
+        *per_second.entry(second(s.dts)).or_default() += u64::from(s.size()) * 8;
+    }
+    per_second.values().copied().max().unwrap_or(0)
+}
+
 fn codec_config(info: &StreamInfo, codec: Codec, c: &Collected) -> CodecConfig {
-    CodecConfig {
+    let mut picture = info.picture;
+    if info.kind == TrackKind::Video {
+        // HDR10 metadata that the container does not carry is taken from the stream's SEI.
+        let sei = codec::sei_facts(codec, &info.extradata, &first_samples(c));
+        picture.mastering = picture.mastering.or(sei.mastering);
+        picture.light = picture.light.or(sei.light);
+    }
+    let mut config = CodecConfig {
         codec,
         extradata: info.extradata.clone(),
         first_packet: c.first_packet.clone().unwrap_or_default(),
@@ -145,7 +179,17 @@ fn codec_config(info: &StreamInfo, codec: Codec, c: &Collected) -> CodecConfig {
         sample_rate: info.sample_rate,
         channels: info.channels,
         bits_per_sample: info.bits_per_sample,
+        picture,
+        frame_rate: info.frame_rate.unwrap_or(0.0),
+        bit_rate: if codec == Codec::Vp9 { peak_bit_rate(info, c) } else { 0 },
+    };
+    if info.kind == TrackKind::Video {
+        // What the container does not say, the SPS's VUI may (aspect ratio, colour).
+        if let Some(vui) = codec::vui(&config) {
+            config.picture.complete_from(vui);
+        }
     }
+    config
 }
 
 fn copy_delivery(info: &StreamInfo, codec: Codec, c: &Collected) -> Delivery {
@@ -161,14 +205,14 @@ fn video_delivery(info: &StreamInfo, c: &Collected, video_taken: bool) -> Delive
         return Delivery::NotServed("only the first video track is served".into());
     }
     match copy_codec(info.id) {
-        Some(codec @ (Codec::H264 | Codec::Hevc | Codec::Av1)) => {
+        Some(codec @ (Codec::H264 | Codec::Hevc | Codec::Av1 | Codec::Vp9)) => {
             if !c.samples.iter().any(|s| s.key()) {
                 return Delivery::NotServed("the video track has no keyframe".into());
             }
             copy_delivery(info, codec, c)
         }
         _ => Delivery::NotServed(format!(
-            "video codec {} is not playable by HLS players (H.264, HEVC and AV1 are); video is never transcoded",
+            "video codec {} is not playable by HLS players (H.264, HEVC, AV1 and VP9 are); video is never transcoded",
             info.codec_name
         )),
     }
@@ -209,6 +253,9 @@ fn audio_delivery(info: &StreamInfo, c: &Collected, cfg: &Config, aac_rendition:
                 sample_rate: target.sample_rate,
                 channels: target.channels,
                 bits_per_sample: AAC_OUTPUT_BITS,
+                picture: Default::default(),
+                frame_rate: 0.0,
+                bit_rate: 0,
             };
             Delivery::Transcode { params: SharedParams(info.params.clone()), target, config }
         }

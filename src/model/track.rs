@@ -4,6 +4,7 @@
 
 use ffmpeg_next as ff;
 
+use crate::codec::picture::Captions;
 use crate::codec::{self, Codec, CodecConfig};
 use crate::model::aac::AacTarget;
 use crate::model::cues::CueTrack;
@@ -180,6 +181,8 @@ pub struct Track {
     pub sample_rate: u32,
     /// Audio channel count (of the output).
     pub channels: u32,
+    /// Closed captions carried in the video's SEI (seen in its first samples).
+    pub captions: Captions,
 }
 
 impl Track {
@@ -211,6 +214,14 @@ impl Track {
         match &self.delivery {
             Delivery::NotServed(r) => Some(r),
             _ => None,
+        }
+    }
+    /// The size a viewer sees (video): the sample aspect ratio and a quarter-turn display
+    /// matrix applied to the stored width and height.
+    pub fn displayed_size(&self) -> (u32, u32) {
+        match self.codec_config() {
+            Some(c) => c.picture.displayed_size(self.width, self.height),
+            None => (self.width, self.height),
         }
     }
     /// Duration of segment `i` in seconds.

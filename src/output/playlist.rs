@@ -35,6 +35,7 @@
 use std::collections::HashSet;
 use std::fmt::Write;
 
+use crate::codec::picture::{TRANSFER_HLG, TRANSFER_PQ};
 use crate::codec::Codec;
 use crate::model::lang;
 use crate::model::media_index::MediaIndex;
@@ -356,12 +357,15 @@ fn write_variant(
         codecs.join(",")
     );
     if let Some(v) = video {
-        if v.width > 0 && v.height > 0 {
-            let _ = write!(out, ",RESOLUTION={}x{}", v.width, v.height);
+        let (w, h) = v.displayed_size();
+        if w > 0 && h > 0 {
+            let _ = write!(out, ",RESOLUTION={w}x{h}");
         }
         if let Some(fr) = v.frame_rate.filter(|f| *f > 0.0 && *f < 1000.0) {
             let _ = write!(out, ",FRAME-RATE={fr:.3}");
         }
+        let _ = write!(out, ",VIDEO-RANGE={}", video_range(v));
+        out.push_str(if v.captions.any() { ",CLOSED-CAPTIONS=\"cc\"" } else { ",CLOSED-CAPTIONS=NONE" });
     }
     if let Some(a) = audio {
         let _ = write!(out, ",AUDIO=\"{a}\"");
@@ -372,10 +376,36 @@ fn write_variant(
     let _ = writeln!(out, "\n{uri}");
 }
 
+/// `VIDEO-RANGE` from the transfer characteristics the source declares: PQ (SMPTE ST 2084),
+/// HLG (ARIB STD-B67), else SDR.
+fn video_range(v: &Track) -> &'static str {
+    match v.codec_config().and_then(|c| c.picture.colour).map(|c| c.transfer) {
+        Some(TRANSFER_PQ) => "PQ",
+        Some(TRANSFER_HLG) => "HLG",
+        _ => "SDR",
+    }
+}
+
+/// `EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS` for the captions in the video's SEI (group `cc`): CC1 for
+/// CEA-608, SERVICE1 for CEA-708 (which needs `EXT-X-VERSION:7`).
+fn write_caption_media(out: &mut String, v: &Track) {
+    let c = v.captions;
+    let lang = v.language.as_deref().map(|l| format!(",LANGUAGE=\"{}\"", quoted(l))).unwrap_or_default();
+    for (present, name, id) in [(c.cea608, "CC1", "CC1"), (c.cea708, "Service 1", "SERVICE1")] {
+        if present {
+            let _ = writeln!(
+                out,
+                "#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID=\"cc\",NAME=\"{name}\"{lang},DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID=\"{id}\""
+            );
+        }
+    }
+}
+
 /// The master playlist (the layout is described in the module documentation).
 pub fn master(index: &MediaIndex) -> String {
     let video = index.served(TrackKind::Video).next();
-    let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:1\n");
+    let version = if video.is_some_and(|v| v.captions.cea708) { 7 } else { 1 };
+    let mut out = format!("#EXTM3U\n#EXT-X-VERSION:{version}\n");
     if video.is_none_or(|v| v.independent) {
         out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
     }
@@ -402,6 +432,7 @@ pub fn master(index: &MediaIndex) -> String {
     for g in &groups {
         write_audio_media(&mut out, g, &tracks, default);
     }
+    write_caption_media(&mut out, v);
     let vr = rates(v);
     let vcodec = v.codec_string().unwrap_or_default();
     let uri = Resource::MediaPlaylist(v.id).name();

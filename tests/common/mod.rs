@@ -330,10 +330,27 @@ pub struct Stream {
     pub default: bool,
     pub forced: bool,
     pub attached_pic: bool,
+    /// Sample aspect ratio (num, den), when ffprobe reports one.
+    pub sar: Option<(i64, i64)>,
+    /// Display matrix rotation in degrees (ffprobe's side data), 0 without one.
+    pub rotation: i64,
     pub packets: Vec<Packet>,
 }
 
 impl Stream {
+    /// The size a viewer sees: the sample aspect ratio applied to the width, then width and
+    /// height swapped by a quarter-turn rotation.
+    pub fn displayed_size(&self) -> (u32, u32) {
+        let w = match self.sar {
+            Some((n, d)) if n > 0 && d > 0 => ((self.width as i64 * n + d / 2) / d) as u32,
+            _ => self.width,
+        };
+        if self.rotation.rem_euclid(180) == 90 {
+            (self.height, w)
+        } else {
+            (w, self.height)
+        }
+    }
     /// Seconds of a timestamp in this stream's time base.
     pub fn secs(&self, ts: i64) -> f64 {
         ts as f64 * self.tb.0 as f64 / self.tb.1 as f64
@@ -401,7 +418,8 @@ pub fn ffprobe(path: &Path) -> Result<Probe, String> {
             .args(["-v", "error", "-count_frames", "-show_entries"])
             .arg(
                 "stream=index,codec_type,codec_name,profile,level,width,height,avg_frame_rate,r_frame_rate,\
-                 channels,sample_rate,time_base,nb_read_frames:stream_tags=language:\
+                 channels,sample_rate,time_base,nb_read_frames,sample_aspect_ratio:stream_tags=language:\
+                 stream_side_data=rotation:\
                  stream_disposition=default,forced,attached_pic:packet=stream_index,pts,dts,duration,size,flags",
             )
             .args(["-of", "json"])
@@ -435,6 +453,14 @@ pub fn ffprobe(path: &Path) -> Result<Probe, String> {
             default: int(s["disposition"].get("default")) == Some(1),
             forced: int(s["disposition"].get("forced")) == Some(1),
             attached_pic: int(s["disposition"].get("attached_pic")) == Some(1),
+            sar: s["sample_aspect_ratio"].as_str().and_then(|r| {
+                let (n, d) = r.split_once(':')?;
+                Some((n.parse().ok()?, d.parse().ok()?))
+            }),
+            rotation: s["side_data_list"]
+                .as_array()
+                .and_then(|l| l.iter().find_map(|sd| sd.get("rotation").and_then(Value::as_i64)))
+                .unwrap_or(0),
             packets: Vec::new(),
         });
     }
@@ -1224,4 +1250,18 @@ pub fn esds_info(esds: &[u8]) -> Option<(u8, Option<u8>)> {
         aot = 32 + (((esds.get(dsi)? & 7) << 3) | (esds.get(dsi + 1)? >> 5));
     }
     Some((aot, Some(oti)))
+}
+
+/// True when a VP9 frame (or a superframe's first frame) is a key frame: frame marker 2,
+/// show_existing_frame 0, frame_type 0 (VP9 bitstream 6.2).
+pub fn vp9_key_frame(frame: &[u8]) -> bool {
+    let Some(&b) = frame.first() else { return false };
+    if b >> 6 != 2 {
+        return false;
+    }
+    let profile = (b >> 5 & 1) | (b >> 4 & 1) << 1;
+    // With profile 3 a reserved bit follows the profile bits.
+    let at = if profile == 3 { 5 } else { 4 };
+    let bit = |k: u32| b >> (7 - k) & 1;
+    bit(at) == 0 && bit(at + 1) == 0
 }

@@ -16,6 +16,10 @@ use crate::error::{ParseError, ParseResult};
 /// Most `tref/chap` track IDs read from one track.
 const MAX_CHAPTER_REFS: usize = 64;
 
+/// Offset of the display matrix in a version 0 `tkhd` body (from its version byte).
+const TKHD_MATRIX_AT_V0: usize = 40;
+/// Offset of the display matrix in a version 1 `tkhd` body.
+const TKHD_MATRIX_AT_V1: usize = 52;
 /// `tkhd` flag: the track is enabled.
 const TKHD_ENABLED: u32 = 1;
 
@@ -238,6 +242,14 @@ fn apply_tkhd(tkhd: Option<&[u8]>, track: &mut Mp4Track) {
     let at = if t.first() == Some(&1) { 20 } else { 12 };
     track.track_id = be32(t, at).unwrap_or(0);
     track.default = be24(t, 1).is_some_and(|f| f & TKHD_ENABLED != 0);
+    let matrix_at = if t.first() == Some(&1) { TKHD_MATRIX_AT_V1 } else { TKHD_MATRIX_AT_V0 };
+    if let Some(m) = t.get(matrix_at..matrix_at + 36) {
+        let mut matrix = [0i32; 9];
+        for (i, v) in matrix.iter_mut().enumerate() {
+            *v = be32(m, i * 4).unwrap_or(0) as i32;
+        }
+        track.picture.set_matrix(matrix);
+    }
 }
 
 /// What the `mdhd` gives.

@@ -6,6 +6,7 @@
 use super::boxes::{be16, be24, be32, be64, fourcc, Boxes, Cursor};
 use super::top_level::Brands;
 use super::track::Mp4Track;
+use crate::codec::picture::{Colour, ContentLight, MasteringDisplay, Picture};
 use crate::codec::{aac, mp3};
 use crate::error::{ParseError, ParseResult};
 
@@ -119,6 +120,8 @@ pub(super) struct SampleEntry {
     pub(super) width: u32,
     /// Visual height.
     pub(super) height: u32,
+    /// `pasp`, `colr`, `mdcv`, `clli` (the display matrix is the `tkhd`'s).
+    pub(super) picture: Picture,
     /// Audio channels.
     pub(super) channels: u32,
     /// Audio sample rate.
@@ -141,6 +144,8 @@ impl SampleEntry {
         t.object_type = self.object_type;
         t.width = self.width;
         t.height = self.height;
+        let matrix = t.picture.matrix;
+        t.picture = Picture { matrix, ..self.picture };
         t.channels = self.channels;
         t.sample_rate = self.sample_rate;
         t.bits_per_sample = self.bits_per_sample;
@@ -280,7 +285,11 @@ fn read_entry_children(children: &[u8], e: &mut SampleEntry, depth: u8) -> Parse
     for (kind, body) in Boxes::new(children) {
         match &kind {
             // FFmpeg keeps the first of these ("ignoring multiple glbl").
-            b"avcC" | b"hvcC" | b"av1C" | b"glbl" if e.config.len() <= 1 => e.config = body.to_vec(),
+            b"avcC" | b"hvcC" | b"av1C" | b"vpcC" | b"glbl" if e.config.len() <= 1 => e.config = body.to_vec(),
+            b"pasp" => e.picture.set_sar(be32(body, 0).unwrap_or(0), be32(body, 4).unwrap_or(0)),
+            b"colr" => e.picture.colour = colr(body).or(e.picture.colour),
+            b"mdcv" => e.picture.mastering = MasteringDisplay::parse(body),
+            b"clli" => e.picture.light = ContentLight::parse(body),
             b"esds" => read_esds(body, e),
             b"wave" if depth == 0 => read_entry_children(body, e, 1)?,
             b"dOps" => e.config = opus_head(body)?,
@@ -292,6 +301,22 @@ fn read_entry_children(children: &[u8], e: &mut SampleEntry, depth: u8) -> Parse
         }
     }
     Ok(())
+}
+
+/// `colr` of type `nclx` (ISO) or `nclc` (QuickTime, no range flag); `None` for ICC profiles.
+fn colr(body: &[u8]) -> Option<Colour> {
+    let kind = fourcc(body, 0)?;
+    if &kind != b"nclx" && &kind != b"nclc" {
+        return None;
+    }
+    let code = |at: usize| be16(body, at).map(|v| u8::try_from(v).unwrap_or(crate::codec::picture::UNSPECIFIED));
+    let colour = Colour {
+        primaries: code(4)?,
+        transfer: code(6)?,
+        matrix: code(8)?,
+        full_range: &kind == b"nclx" && body.get(10).is_some_and(|b| b & 0x80 != 0),
+    };
+    colour.is_declared().then_some(colour)
 }
 
 /// Channels from the 24 bits of dac3 / dec3 that hold `acmod` at `shift` and `lfeon` just below

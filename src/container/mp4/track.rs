@@ -1,6 +1,8 @@
 //! What the reader gives: [`Mp4Index`] (the tracks of one file), [`Mp4Track`] (one `trak`) and
 //! [`Mp4Sample`] (one sample in decode order).
 
+use crate::codec::picture::Picture;
+
 /// One sample in decode order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mp4Sample {
@@ -42,6 +44,9 @@ pub struct Mp4Track {
     pub object_type: u8,
     /// Visual sample entry width.
     pub width: u32,
+    /// How the pictures are shown: the `tkhd` display matrix, and the sample entry's `pasp`,
+    /// `colr` (nclx/nclc), `mdcv` and `clli` (video).
+    pub picture: Picture,
     /// Visual sample entry height.
     pub height: u32,
     /// Audio channels: sample entry (v0/v1/v2), overridden as FFmpeg's demuxer does by the AAC

@@ -122,7 +122,8 @@ fn write_edts(w: &mut BoxWriter, media_time: u64) -> Result<()> {
     })
 }
 
-/// `tkhd` version 0, enabled and in movie.
+/// `tkhd` version 0, enabled and in movie; a video track's display matrix and its size with the
+/// sample aspect ratio applied, as the source shows it.
 fn write_tkhd(w: &mut BoxWriter, t: &TrackInit) -> Result<()> {
     let video = t.kind == TrackKind::Video;
     w.write_full_box(b"tkhd", 0, TKHD_ENABLED | TKHD_IN_MOVIE, |w| {
@@ -134,8 +135,12 @@ fn write_tkhd(w: &mut BoxWriter, t: &TrackInit) -> Result<()> {
         w.zeros(4); // layer, alternate_group
         w.u16(if video { 0 } else { FIXED_8_8_ONE }); // volume
         w.zeros(2); // reserved
-        write_matrix(w);
-        let (width, height) = if video { (t.codec.width, t.codec.height) } else { (0, 0) };
+        let picture = &t.codec.picture;
+        for v in picture.matrix.filter(|_| video).map_or(UNITY_MATRIX, |m| m.map(|x| x as u32)) {
+            w.u32(v);
+        }
+        // The size on a square grid before the matrix (ISO/IEC 14496-12 8.3.2.3).
+        let (width, height) = if video { picture.square_size(t.codec.width, t.codec.height) } else { (0, 0) };
         w.u32(width.min(MAX_TKHD_DIMENSION) << 16);
         w.u32(height.min(MAX_TKHD_DIMENSION) << 16);
         Ok(())

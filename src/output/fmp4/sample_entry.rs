@@ -1,10 +1,13 @@
 //! Sample entries (the one entry of `stsd`) and their codec configuration boxes: the visual
-//! entries `avc1`/`hvc1`/`av01` with `avcC`/`hvcC`/`av1C`, and the audio entries `mp4a` with
+//! entries `avc1`/`hvc1`/`av01`/`vp09` with `avcC`/`hvcC`/`av1C`/`vpcC` (and `pasp`, `colr`,
+//! `mdcv`, `clli` when the source's pictures have an aspect ratio, a colour description or HDR
+//! metadata), and the audio entries `mp4a` with
 //! `esds` (AAC, MP3; the MPEG-4 descriptors are built here), `ac-3`/`ec-3` with `dac3`/`dec3`,
 //! `Opus` with `dOps` and `fLaC` with `dfLa`. Every configuration payload comes from
 //! `crate::codec`, which reads the codec's private data; this file only lays the boxes out.
 
-use crate::codec::{self, mp3, Codec, CodecConfig};
+use crate::codec::picture::Picture;
+use crate::codec::{self, mp3, vp9, Codec, CodecConfig};
 use crate::error::{Error, Result};
 
 use super::boxes::BoxWriter;
@@ -60,8 +63,9 @@ pub struct ConfigBox {
 
 /// The codec-specific fields of a sample entry.
 pub enum EntryFields {
-    /// VisualSampleEntry: coded size in pixels.
-    Visual { width: u16, height: u16 },
+    /// VisualSampleEntry: coded size in pixels, and the boxes after the configuration box
+    /// (`pasp`, `colr`, `mdcv`, `clli`).
+    Visual { width: u16, height: u16, extra: Vec<ConfigBox> },
     /// AudioSampleEntry: channelcount, samplesize and the 16.16 samplerate field.
     Audio { channels: u16, sample_size: u16, sample_rate: u32 },
 }
@@ -78,7 +82,7 @@ pub struct SampleEntry {
 
 /// Describes the sample entry of `cfg`, checking that it fits the track kind.
 pub fn sample_entry(cfg: &CodecConfig, kind: TrackKind) -> Result<SampleEntry> {
-    let is_video = matches!(cfg.codec, Codec::H264 | Codec::Hevc | Codec::Av1);
+    let is_video = matches!(cfg.codec, Codec::H264 | Codec::Hevc | Codec::Av1 | Codec::Vp9);
     if is_video != (kind == TrackKind::Video) {
         return Err(Error::internal(format!("{:?} cannot be a {kind:?} track", cfg.codec)));
     }
@@ -86,6 +90,7 @@ pub fn sample_entry(cfg: &CodecConfig, kind: TrackKind) -> Result<SampleEntry> {
         Codec::H264 => visual_entry(cfg, *b"avc1", *b"avcC"),
         Codec::Hevc => visual_entry(cfg, *b"hvc1", *b"hvcC"),
         Codec::Av1 => visual_entry(cfg, *b"av01", *b"av1C"),
+        Codec::Vp9 => visual_entry(cfg, *b"vp09", *b"vpcC"),
         Codec::Aac => aac_entry(cfg),
         Codec::Mp3 => mp3_entry(cfg),
         Codec::Ac3 => ac3_entry(cfg, false),
@@ -110,8 +115,43 @@ fn visual_entry(cfg: &CodecConfig, fourcc: [u8; 4], config: [u8; 4]) -> Result<S
     let dim = |v: u32, what: &str| {
         u16::try_from(v).map_err(|_| Error::media(format!("video {what} {v} does not fit a sample entry")))
     };
-    let fields = EntryFields::Visual { width: dim(cfg.width, "width")?, height: dim(cfg.height, "height")? };
-    Ok(SampleEntry { fourcc, fields, config: plain(config, codec::decoder_config_record(cfg)?) })
+    let extra = picture_boxes(&cfg.picture);
+    let fields = EntryFields::Visual { width: dim(cfg.width, "width")?, height: dim(cfg.height, "height")?, extra };
+    let record = codec::decoder_config_record(cfg)?;
+    let config = match cfg.codec {
+        Codec::Vp9 => ConfigBox { fourcc: config, full: Some((vp9::VPCC_VERSION, 0)), payload: record },
+        _ => plain(config, record),
+    };
+    Ok(SampleEntry { fourcc, fields, config })
+}
+
+/// `colr` colour type: ISO/IEC 23091-2 code points.
+const COLR_NCLX: &[u8; 4] = b"nclx";
+/// `colr` nclx: the `full_range_flag` bit of the last byte.
+const COLR_FULL_RANGE: u8 = 0x80;
+
+/// `pasp` (a sample aspect ratio other than 1:1), `colr` nclx (a declared colour description),
+/// `mdcv` and `clli` (HDR10 metadata), in that order, for what the source declares.
+fn picture_boxes(p: &Picture) -> Vec<ConfigBox> {
+    let mut out = Vec::new();
+    if let Some((h, v)) = p.sar {
+        out.push(plain(*b"pasp", [h.to_be_bytes(), v.to_be_bytes()].concat()));
+    }
+    if let Some(c) = p.colour {
+        let mut b = COLR_NCLX.to_vec();
+        for code in [c.primaries, c.transfer, c.matrix] {
+            b.extend_from_slice(&u16::from(code).to_be_bytes());
+        }
+        b.push(if c.full_range { COLR_FULL_RANGE } else { 0 });
+        out.push(plain(*b"colr", b));
+    }
+    if let Some(m) = p.mastering {
+        out.push(plain(*b"mdcv", m.to_bytes()));
+    }
+    if let Some(l) = p.light {
+        out.push(plain(*b"clli", [l.max_cll.to_be_bytes(), l.max_fall.to_be_bytes()].concat()));
+    }
+    out
 }
 
 /// Audio fields; the sample rate field holds 0 when the rate does not fit 16 bits.
@@ -216,21 +256,27 @@ pub fn write_sample_entry(w: &mut BoxWriter, e: &SampleEntry) -> Result<()> {
     w.write_box(&e.fourcc, |w| {
         w.zeros(6); // reserved
         w.u16(DATA_REFERENCE_INDEX);
-        match e.fields {
-            EntryFields::Visual { width, height } => write_visual_fields(w, width, height),
+        let extra: &[ConfigBox] = match &e.fields {
+            EntryFields::Visual { width, height, extra } => {
+                write_visual_fields(w, *width, *height);
+                extra
+            }
             EntryFields::Audio { channels, sample_size, sample_rate } => {
-                write_audio_fields(w, channels, sample_size, sample_rate)
+                write_audio_fields(w, *channels, *sample_size, *sample_rate);
+                &[]
+            }
+        };
+        for c in std::iter::once(&e.config).chain(extra) {
+            let payload = |w: &mut BoxWriter| {
+                w.bytes(&c.payload);
+                Ok(())
+            };
+            match c.full {
+                Some((version, flags)) => w.write_full_box(&c.fourcc, version, flags, payload)?,
+                None => w.write_box(&c.fourcc, payload)?,
             }
         }
-        let c = &e.config;
-        let payload = |w: &mut BoxWriter| {
-            w.bytes(&c.payload);
-            Ok(())
-        };
-        match c.full {
-            Some((version, flags)) => w.write_full_box(&c.fourcc, version, flags, payload),
-            None => w.write_box(&c.fourcc, payload),
-        }
+        Ok(())
     })
 }
 

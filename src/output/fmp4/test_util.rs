@@ -109,6 +109,9 @@ pub fn config(codec: Codec, extradata: Vec<u8>, first_packet: Vec<u8>) -> CodecC
         sample_rate: 48000,
         channels: 2,
         bits_per_sample: 0,
+        picture: Default::default(),
+        frame_rate: 0.0,
+        bit_rate: 0,
     }
 }
 

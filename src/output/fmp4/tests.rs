@@ -282,6 +282,9 @@ fn config_from(p: &Probe, codec: Codec) -> CodecConfig {
         sample_rate: p.sample_rate,
         channels: p.channels,
         bits_per_sample: 0,
+        picture: Default::default(),
+        frame_rate: 0.0,
+        bit_rate: 0,
     }
 }
 
@@ -292,7 +295,7 @@ fn round_trip(name: &str, file: &str, args: &[&str], codec: Codec, convert: &dyn
     let p = probe(&src);
     let cfg = config_from(&p, codec);
     let (kind, timescale) = match codec {
-        Codec::H264 | Codec::Hevc | Codec::Av1 => (TrackKind::Video, 90000),
+        Codec::H264 | Codec::Hevc | Codec::Av1 | Codec::Vp9 => (TrackKind::Video, 90000),
         _ => (TrackKind::Audio, p.sample_rate),
     };
     let out = package(&p, &cfg, kind, timescale, convert);

@@ -1,0 +1,127 @@
+// Picture shape and VP9 in a real browser (issue #14): for each test file, Chromium plays the
+// source file directly and hls.js plays libhls's presentation of it; both must report the same
+// videoWidth x videoHeight (rotation and sample aspect ratio applied), and each must decode frames.
+//
+//   node tests/browser/geometry.mjs <base-url> FILE...     e.g. http://127.0.0.1:8080 phone_rotated.mp4
+//
+// <base-url> must serve target/media (hls-serve ... target/media). The source files themselves
+// are served from target/media by request interception under <base-url>/__geo_src/, the page and
+// hls.js under <base-url>/__geo_test/. Environment: LIBHLS_NODE_DIR (node_modules with hls.js and
+// playwright-core), LIBHLS_CHROMIUM (browser executable). Prints `ok - ...` / `not ok - ...`,
+// then `browser: N passed, M failed`; exits 1 when a check failed.
+
+import { createRequire } from 'node:module';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const MEDIA = path.resolve(HERE, '../../target/media');
+const BUDGET_MS = 100_000;
+const [BASE_ARG, ...FILES] = process.argv.slice(2);
+if (!BASE_ARG || FILES.length === 0) {
+  console.error('usage: node geometry.mjs <base-url> FILE...');
+  process.exit(2);
+}
+const BASE = BASE_ARG.replace(/\/+$/, '');
+const NODE_DIR = path.resolve(process.env.LIBHLS_NODE_DIR || HERE);
+const CHROMIUM = process.env.LIBHLS_CHROMIUM || '/usr/bin/chromium';
+const require = createRequire(path.join(NODE_DIR, 'package.json'));
+const { chromium } = require('playwright-core');
+const HLS_JS = require.resolve('hls.js/dist/hls.min.js');
+const TYPES = { mp4: 'video/mp4', mkv: 'video/x-matroska', webm: 'video/webm' };
+
+const PAGE = `<!DOCTYPE html><html><head><meta charset="utf-8"><script src="hls.min.js"></script></head>
+<body><script>
+'use strict';
+// Plays src (a file, or with hls=true a master playlist through hls.js) muted until 1.5 s of it
+// played; resolves with the element's picture size and decoded frame count.
+window.play = (src, hls) => new Promise((resolve) => {
+  const v = document.createElement('video');
+  v.muted = true;
+  v.playsInline = true;
+  document.body.appendChild(v);
+  const errors = [];
+  const done = (why) => {
+    const q = v.getVideoPlaybackQuality();
+    const buffered = [];
+    for (let i = 0; i < v.buffered.length; i++) buffered.push([v.buffered.start(i), v.buffered.end(i)]);
+    resolve({ why, width: v.videoWidth, height: v.videoHeight, frames: q.totalVideoFrames, buffered,
+      time: v.currentTime, errors, mediaError: v.error ? v.error.code + ' ' + v.error.message : null });
+    if (player) player.destroy();
+    v.remove();
+  };
+  let player = null;
+  if (hls) {
+    player = new Hls({ enableWorker: true });
+    player.on(Hls.Events.ERROR, (_e, d) => errors.push((d.fatal ? 'fatal ' : '') + d.details + (d.reason ? ': ' + d.reason : '')));
+    player.loadSource(src);
+    player.attachMedia(v);
+  } else {
+    v.src = src;
+  }
+  v.addEventListener('error', () => done('error'));
+  v.addEventListener('timeupdate', () => { if (v.currentTime >= 1.5) done('played'); });
+  setTimeout(() => done('timeout'), 20000);
+  v.play().catch((e) => errors.push('play(): ' + e));
+});
+</script></body></html>`;
+
+let passed = 0;
+let failed = 0;
+function report(ok, name, why) {
+  if (ok) { passed++; console.log(`ok - ${name}`); } else { failed++; console.log(`not ok - ${name}: ${why}`); }
+}
+
+const userDataDir = mkdtempSync(path.join(tmpdir(), 'libhls-geometry-'));
+let context = null;
+const cleanup = async () => {
+  if (context) await context.close().catch(() => {});
+  rmSync(userDataDir, { recursive: true, force: true });
+};
+const watchdog = setTimeout(async () => {
+  report(false, 'time budget', `not done within ${BUDGET_MS / 1000} s`);
+  console.log(`browser: ${passed} passed, ${failed} failed`);
+  await cleanup();
+  process.exit(1);
+}, BUDGET_MS);
+
+try {
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    timeout: 30_000,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--autoplay-policy=no-user-gesture-required'],
+  });
+  await context.route(`${BASE}/__geo_test/page.html`, (r) => r.fulfill({ status: 200, contentType: 'text/html', body: PAGE }));
+  await context.route(`${BASE}/__geo_test/hls.min.js`, (r) =>
+    r.fulfill({ status: 200, contentType: 'text/javascript', body: readFileSync(HLS_JS) }));
+  await context.route(`${BASE}/__geo_src/**`, (r) => {
+    const name = decodeURIComponent(new URL(r.request().url()).pathname.split('/').pop());
+    r.fulfill({ status: 200, contentType: TYPES[name.split('.').pop()] || 'application/octet-stream', path: path.join(MEDIA, name) });
+  });
+  const page = context.pages()[0] || (await context.newPage());
+  await page.goto(`${BASE}/__geo_test/page.html`);
+  for (const file of FILES) {
+    const direct = await page.evaluate(([s]) => window.play(s, false), [`${BASE}/__geo_src/${encodeURIComponent(file)}`]);
+    const hls = await page.evaluate(([s]) => window.play(s, true), [`${BASE}/${encodeURIComponent(file)}/master.m3u8`]);
+    console.log(`# info: ${file}: source ${JSON.stringify(direct)}`);
+    console.log(`# info: ${file}: hls.js ${JSON.stringify(hls)}`);
+    report(direct.why === 'played' && direct.frames > 0 && direct.width > 0, `${file}: Chromium plays the source file`,
+      `${direct.why}, ${direct.frames} frames, ${direct.mediaError || ''}`);
+    report(hls.why === 'played' && hls.frames > 0 && hls.width > 0 && hls.errors.every((e) => !e.startsWith('fatal')),
+      `${file}: hls.js plays the presentation with picture`,
+      `${hls.why}, ${hls.width}x${hls.height}, ${hls.frames} frames, errors ${JSON.stringify(hls.errors)} ${hls.mediaError || ''}`);
+    report(hls.width === direct.width && hls.height === direct.height,
+      `${file}: the picture has the shape the source file shows (${direct.width}x${direct.height})`,
+      `hls.js shows ${hls.width}x${hls.height}, the source file ${direct.width}x${direct.height}`);
+  }
+} catch (e) {
+  report(false, 'browser run', e && e.stack ? e.stack.split('\n')[0] : String(e));
+}
+clearTimeout(watchdog);
+console.log(`browser: ${passed} passed, ${failed} failed`);
+await cleanup();
+process.exit(failed === 0 ? 0 : 1);
