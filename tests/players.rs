@@ -22,14 +22,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
-const MEDIA: &[&str] = &[
-    "multi_audio.mkv",
-    "multi_audio.mp4",
-    "mkvmerge_subs.mkv",
-    "h264_opengop.mkv",
-    "hevc_aac.mkv",
-    "hevc_aac.ts",
-];
+const MEDIA: &[&str] =
+    &["multi_audio.mkv", "multi_audio.mp4", "mkvmerge_subs.mkv", "h264_opengop.mkv", "hevc_aac.mkv", "hevc_aac.ts"];
 const GST_PACKAGES: &[&str] = &[
     "gstreamer1.0-plugins-base",
     "gstreamer1.0-plugins-good",
@@ -80,14 +74,19 @@ fn chromium() -> Result<PathBuf, String> {
             Command::new("bash").arg(root().join("scripts/setup.sh")).env("LIBHLS_BROWSER", "1").current_dir(root()),
         )?;
     }
-    path.is_file().then_some(path.clone()).ok_or_else(|| format!("{} still missing after scripts/setup.sh", path.display()))
+    path.is_file()
+        .then_some(path.clone())
+        .ok_or_else(|| format!("{} still missing after scripts/setup.sh", path.display()))
 }
 
 fn gst_ok() -> bool {
     Command::new(PYTHON)
-        .args(["-c", "import gi; gi.require_version('Gst', '1.0'); from gi.repository import Gst; Gst.init(None); \
+        .args([
+            "-c",
+            "import gi; gi.require_version('Gst', '1.0'); from gi.repository import Gst; Gst.init(None); \
              import sys; sys.exit(0 if all(Gst.ElementFactory.find(e) for e in \
-             ('playbin3', 'hlsdemux2', 'avdec_h264', 'avdec_ac3')) else 1)"])
+             ('playbin3', 'hlsdemux2', 'avdec_h264', 'avdec_ac3')) else 1)",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -129,7 +128,10 @@ fn node_modules() -> Result<PathBuf, String> {
         .iter()
         .all(|p| dir.join("node_modules").join(p).join("package.json").is_file());
     if !(same && installed) {
-        run("npm ci in target/browser-node", Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir))?;
+        run(
+            "npm ci in target/browser-node",
+            Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir),
+        )?;
     }
     Ok(dir)
 }
@@ -232,10 +234,11 @@ impl Drop for Server {
 
 /// Runs `cmd` (in its own process group) to completion or RUN_TIMEOUT; (success, stdout, stderr).
 fn run_checks(mut cmd: Command) -> (Option<bool>, String, String) {
-    let mut child = match cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).spawn() {
-        Ok(c) => c,
-        Err(e) => return (Some(false), String::new(), format!("cannot run {:?}: {e}", cmd.get_program())),
-    };
+    let mut child =
+        match cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).spawn() {
+            Ok(c) => c,
+            Err(e) => return (Some(false), String::new(), format!("cannot run {:?}: {e}", cmd.get_program())),
+        };
     let drain = |mut r: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut s = Vec::new();
