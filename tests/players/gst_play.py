@@ -248,7 +248,7 @@ class Run:
                 GLib.MainContext.default().iteration(False)
                 time.sleep(0.01)
             self.async_done = False
-            self.pipeline.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH | Gst.SeekFlags.KEY_UNIT, int(start * Gst.SECOND))
+            self.pipeline.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH | Gst.SeekFlags.ACCURATE, int(start * Gst.SECOND))
         self.pipeline.set_state(Gst.State.PLAYING)
         t0 = time.time()
 
