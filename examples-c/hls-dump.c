@@ -379,7 +379,8 @@ static int fetch_segments(SegmentJob *job, int nthreads) {
 static void usage(void) {
     fprintf(stderr, "usage: hls-dump [--threads N] [--shuffle SEED] [--transcode unplayable|browser-safe|never|add-aac]\n"
                     "                [--segment-ms MS] [--scan] <media-file> <out-dir>\n"
-                    "  --scan  index Matroska by reading every packet instead of its Cues\n");
+                    "  --scan       index Matroska by reading every packet instead of its Cues\n"
+                    "  --transcode  the audio transcode policy (default: the library's, add-aac)\n");
 }
 
 int main(int argc, char **argv) {
@@ -387,7 +388,7 @@ int main(int argc, char **argv) {
     unsigned shuffle_seed = 0;
     long segment_ms = 0;
     int scan = 0;
-    HlsTranscodePolicy policy = HLS_TRANSCODE_UNPLAYABLE;
+    int policy = -1; /* -1: the library's default (HLS_TRANSCODE_ADD_AAC) */
     const char *media_path = NULL, *out_dir = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--shuffle") == 0 && i + 1 < argc) {
@@ -443,7 +444,7 @@ int main(int argc, char **argv) {
     HlsBuffer buf;
 
     HlsConfig *cfg = hls_config_new();
-    if (!cfg || hls_config_set_transcode_policy(cfg, policy) != HLS_OK ||
+    if (!cfg || (policy >= 0 && hls_config_set_transcode_policy(cfg, policy) != HLS_OK) ||
         (segment_ms && hls_config_set_segment_duration_ms(cfg, (uint32_t)segment_ms) != HLS_OK) ||
         (scan && hls_config_set_use_container_index(cfg, 0) != HLS_OK)) {
         fprintf(stderr, "hls-dump: bad configuration: %s\n", hls_last_error_message());

@@ -92,7 +92,7 @@ typedef enum HlsStatus {
  */
 typedef enum HlsTranscodePolicy {
   /**
-   * Default: transcode to AAC only what HLS players can't play (DTS, TrueHD, Vorbis, PCM, ...).
+   * Transcode to AAC only what HLS players can't play (DTS, TrueHD, Vorbis, PCM, ...).
    */
   HLS_TRANSCODE_UNPLAYABLE = 0,
   /**
@@ -104,8 +104,9 @@ typedef enum HlsTranscodePolicy {
    */
   HLS_TRANSCODE_NEVER = 2,
   /**
-   * Like UNPLAYABLE, plus an extra AAC rendition beside every AC-3/E-AC-3 passthrough track
-   * (named "tNa.m3u8", in the AAC audio group), for players without AC-3.
+   * Default: like UNPLAYABLE, plus an extra AAC rendition beside every AC-3/E-AC-3
+   * passthrough track (named "tNa.m3u8"), so players without AC-3 (Chromium, Firefox) play
+   * every language, and every AUDIO group holds every language.
    */
   HLS_TRANSCODE_ADD_AAC = 3,
 } HlsTranscodePolicy;
@@ -245,7 +246,7 @@ enum HlsStatus hls_config_set_idle_media(struct HlsConfig *cfg,
 enum HlsStatus hls_config_set_use_container_index(struct HlsConfig *cfg, int enabled);
 
 /**
- * Which audio tracks are served as AAC (default `HLS_TRANSCODE_UNPLAYABLE`).
+ * Which audio tracks are served as AAC (default `HLS_TRANSCODE_ADD_AAC`).
  *
  * # Safety
  * `policy`: an `HlsTranscodePolicy` value, passed as `int`; any other value is rejected with

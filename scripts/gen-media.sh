@@ -83,6 +83,9 @@ declare -A DESC=(
     [corrupt.mp4]='BAD: h264_aac.mp4 with 4 KiB of seeded random bytes in the middle of mdat'
     [no_av.mkv]='BAD: Matroska with only a subtitle stream (copy of subs_only.mkv)'
     [truncated.mkv]='BAD: first 60% of h264_aac.mkv (clusters cut, Cues lost)'
+    # --- #14 roles and names ---
+    [roles.mkv]='10s 320x240 H.264 + AAC eng (default, no title) + AC-3 5.1 fre (no title) + AAC eng commentary "Director'"'"'s Commentary" + AAC eng audio description (title "eng") + AAC pt-BR (title "Audio 5") + SRT eng SDH (hearing impaired) + SRT fre forced; by mkvmerge'
+    # --- end #14 roles and names ---
 )
 # Generation / manifest order.
 ORDER=(
@@ -94,6 +97,9 @@ ORDER=(
     h264_opengop.mkv subs_outlast.mkv looped_4min.mkv audio_only.mka h264_aac.ts hevc_aac.ts
     long_10min.mp4 long_2h.mp4 long_2h.mkv long_2h_subs.mp4 long_2h_subs.mkv long_2h_mkvmerge.mkv
     empty.mp4 text.mp4 truncated.mp4 truncated_tail.mp4 corrupt.mp4 no_av.mkv truncated.mkv
+    # --- #14 roles and names ---
+    roles.mkv
+    # --- end #14 roles and names ---
 )
 
 # --- arguments --------------------------------------------------------------
@@ -644,6 +650,34 @@ rec_long_2h_subs_mkv() {
 
 rec_truncated_mkv() { head -c "$(($(stat -c %s -- "$OUTDIR/h264_aac.mkv") * 6 / 10))" -- "$OUTDIR/h264_aac.mkv" >"$1"; }
 
+# --- #14 roles and names ---
+# Audio and subtitle roles as Matroska flags (FlagCommentary, FlagVisualImpaired,
+# FlagHearingImpaired, FlagForced) and IETF languages, all written by mkvmerge.
+rec_roles_mkv() {
+    printf '1\n00:00:01,000 --> 00:00:03,000\n[door creaks] Hello?\n\n2\n00:00:05,000 --> 00:00:07,500\n[music] Who is there?\n\n3\n00:00:08,000 --> 00:00:09,500\nNobody.\n' >"$WORK/roles_sdh.srt"
+    printf '1\n00:00:02,000 --> 00:00:04,000\n[Panneau] Rue de la Paix\n\n2\n00:00:07,000 --> 00:00:09,000\n[Lettre] Cher ami\n' >"$WORK/roles_forced.srt"
+    ff -f lavfi -t 10 -i testsrc2=size=320x240:rate=25 \
+        -f lavfi -t 10 -i "$STEREO_48K" -f lavfi -t 10 -i "$SURROUND_48K" \
+        -f lavfi -t 10 -i "$(tones stereo 48000 550 825)" -f lavfi -t 10 -i "$(tones stereo 48000 330 495)" \
+        -f lavfi -t 10 -i "$(tones stereo 48000 220 990)" \
+        -i "$WORK/roles_sdh.srt" -i "$WORK/roles_forced.srt" \
+        -map 0:v -map 1:a -map 2:a -map 3:a -map 4:a -map 5:a -map 6:s -map 7:s \
+        "${X264[@]}" -crf 30 -g 50 -keyint_min 25 \
+        -c:a aac -b:a 96k -ac 2 -c:a:1 ac3 -b:a:1 384k -ac:a:1 6 -ar 48000 -c:s srt \
+        "${BITEXACT[@]}" "$WORK/roles_raw.mkv"
+    mkvmerge -q --deterministic 20240611 -o "$1" \
+        --language 0:und --default-track-flag 0:1 \
+        --language 1:en --default-track-flag 1:1 \
+        --language 2:fr --default-track-flag 2:0 \
+        --language 3:en --track-name "3:Director's Commentary" --commentary-flag 3:1 --default-track-flag 3:0 \
+        --language 4:en --track-name 4:eng --visual-impaired-flag 4:1 --default-track-flag 4:0 \
+        --language 5:pt-BR --track-name "5:Audio 5" --default-track-flag 5:0 \
+        --language 6:en --hearing-impaired-flag 6:1 --default-track-flag 6:0 \
+        --language 7:fr --forced-display-flag 7:1 --default-track-flag 7:0 \
+        "$WORK/roles_raw.mkv"
+}
+# --- end #14 roles and names ---
+
 # --- generate ---------------------------------------------------------------
 T_START=$SECONDS
 
@@ -723,6 +757,13 @@ produce truncated_tail.mp4 rec_truncated_tail
 produce corrupt.mp4 rec_corrupt
 produce no_av.mkv rec_copy "$OUTDIR/subs_only.mkv"
 produce truncated.mkv rec_truncated_mkv
+# --- #14 roles and names ---
+if command -v mkvmerge >/dev/null 2>&1; then
+    produce roles.mkv rec_roles_mkv
+else
+    skip roles.mkv "mkvmerge (mkvtoolnix) is not installed"
+fi
+# --- end #14 roles and names ---
 
 # --- manifest ---------------------------------------------------------------
 {

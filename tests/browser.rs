@@ -23,8 +23,15 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 const NODE_TIMEOUT: Duration = Duration::from_secs(150);
-const MEDIA: &[&str] =
-    &["multi_audio.mkv", "h264_aac.mp4", "offset_start.mkv", "subs.mp4", "mkvmerge_multi.mkv", "audio_only.m4a"];
+const MEDIA: &[&str] = &[
+    "multi_audio.mkv",
+    "h264_aac.mp4",
+    "offset_start.mkv",
+    "subs.mp4",
+    "mkvmerge_multi.mkv",
+    "audio_only.m4a",
+    "ac3_51.mp4",
+];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -70,6 +70,7 @@ const MAIN_FILES: &[&str] = &[
     "mkvmerge_subs.mkv",
     "audio_only.mka",
     "h264_opengop.mkv",
+    "roles.mkv",
 ];
 
 /// Sources whose audio needs the transcode feature: only the video checks are required; audio may
@@ -100,6 +101,9 @@ struct Seg {
 /// One served track of a presentation (a media playlist named by the master).
 struct Track {
     stream: usize,
+    /// The rendition's name in the info JSON and in served names: `2`, or `2a` for the AAC
+    /// rendition of stream 2.
+    rendition: String,
     kind: Kind,
     codec: String,
     /// info.json "delivery": copy, transcode-aac, webvtt.
@@ -116,7 +120,13 @@ struct Track {
 
 impl Track {
     fn label(&self) -> String {
-        format!("t{} ({} {})", self.stream, kind_name(self.kind), self.codec)
+        format!(
+            "t{} ({} {}{})",
+            self.rendition,
+            kind_name(self.kind),
+            self.codec,
+            if self.is_copy() { "" } else { " as AAC" }
+        )
     }
     fn is_fmp4(&self) -> bool {
         matches!(self.kind, Kind::Video | Kind::Audio)
@@ -166,14 +176,20 @@ impl Pres {
     fn video(&self) -> Option<&Track> {
         self.tracks.iter().find(|t| t.kind == Kind::Video)
     }
-    fn track(&self, stream: usize) -> Option<&Track> {
-        self.tracks.iter().find(|t| t.stream == stream)
+    /// The track a playlist URI names (`t2a.m3u8`).
+    fn track_named(&self, uri: &str) -> Option<&Track> {
+        self.tracks.iter().find(|t| t.playlist_name == uri)
     }
     fn src_stream(&self, stream: usize) -> Option<&Stream> {
         self.source.as_ref().ok()?.stream(stream)
     }
+    /// The info JSON entry of a source stream's own rendition.
     fn info_track(&self, stream: usize) -> Option<&Value> {
-        self.info["tracks"].as_array()?.iter().find(|t| t["index"].as_u64() == Some(stream as u64))
+        self.info_rendition(&stream.to_string())
+    }
+    /// The info JSON entry of a rendition (`2`, `2a`).
+    fn info_rendition(&self, rendition: &str) -> Option<&Value> {
+        self.info["tracks"].as_array()?.iter().find(|t| t["rendition"].as_str() == Some(rendition))
     }
 }
 
@@ -273,7 +289,8 @@ fn load(file: &'static str, transcode_set: bool, crawled: Result<(), String>) ->
 
 fn load_track(p: &Pres, dir: &Path, work: &Path, name: &str) -> Track {
     let stream = stream_of(name).unwrap_or(usize::MAX);
-    let info = p.info_track(stream);
+    let rendition = name.strip_prefix('t').and_then(|n| n.strip_suffix(".m3u8")).unwrap_or(name).to_string();
+    let info = p.info_rendition(&rendition);
     let kind = match info.and_then(|t| t["type"].as_str()) {
         Some("video") => Kind::Video,
         Some("audio") => Kind::Audio,
@@ -282,6 +299,7 @@ fn load_track(p: &Pres, dir: &Path, work: &Path, name: &str) -> Track {
     };
     let mut t = Track {
         stream,
+        rendition,
         kind,
         codec: info.and_then(|t| t["codec"].as_str()).unwrap_or("?").to_string(),
         delivery: info.and_then(|t| t["delivery"].as_str()).unwrap_or("?").to_string(),
@@ -327,7 +345,7 @@ fn load_track(p: &Pres, dir: &Path, work: &Path, name: &str) -> Track {
         t.segs.push(Seg { name: uri, extinf, data, frags });
     }
     if t.is_fmp4() {
-        let path = work.join(format!("t{stream}.mp4"));
+        let path = work.join(format!("t{}.mp4", t.rendition));
         t.probe = Some(
             std::fs::write(&path, &concat).map_err(|e| format!("{}: {e}", path.display())).and_then(|_| ffprobe(&path)),
         );
@@ -650,7 +668,7 @@ fn rule_fragments(c: &Corpus, transcode_set: bool, r: &mut Report) {
             r.check(p, init.handler == want_handler, Some(t), || {
                 format!("init hdlr is '{}', expected '{want_handler}'", init.handler)
             });
-            if let Some(ts) = p.info_track(t.stream).and_then(|i| i["timescale"].as_u64()) {
+            if let Some(ts) = p.info_rendition(&t.rendition).and_then(|i| i["timescale"].as_u64()) {
                 r.check(p, init.timescale as u64 == ts, Some(t), || {
                     format!("init mdhd timescale {} vs info.json {ts}", init.timescale)
                 });
@@ -1331,6 +1349,25 @@ fn measured_rates(video: Option<&Track>, audio: &[&Track]) -> (f64, f64) {
     (vp + ap, va + aa)
 }
 
+/// The renditions of one group: NAME → every other attribute but URI, CHANNELS and GROUP-ID.
+type GroupAttrs = BTreeMap<String, Vec<(String, String)>>;
+
+/// The RFC 5646 tag of the ISO 639-2 codes the test media use (our own table, not the library's).
+fn rfc5646_of_test_language(code: &str) -> Option<String> {
+    let tag = match code {
+        "und" => return None,
+        "eng" => "en",
+        "fre" | "fra" => "fr",
+        "spa" => "es",
+        "ger" | "deu" => "de",
+        "por" => "pt",
+        "ita" => "it",
+        "jpn" => "ja",
+        other => panic!("the presentation tests' language table lacks {other:?}"),
+    };
+    Some(tag.to_string())
+}
+
 fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
     for p in usable(c, transcode_set, r) {
         let m = &p.master;
@@ -1382,7 +1419,7 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
             let ty = attr(a, "TYPE").map(|x| x.value.clone()).unwrap_or_default();
             let gid = attr(a, "GROUP-ID").map(|x| x.value.clone()).unwrap_or_default();
             let uri = attr(a, "URI").map(|x| x.value.clone());
-            let track = uri.as_deref().and_then(stream_of).and_then(|n| p.track(n));
+            let track = uri.as_deref().and_then(|u| p.track_named(u));
             let desc = format!("EXT-X-MEDIA TYPE={ty} GROUP-ID={gid} NAME={:?}", attr(a, "NAME").map(|x| &x.value));
             r.check(p, !gid.is_empty() && attr(a, "NAME").is_some(), track, || {
                 format!("{desc}: GROUP-ID and NAME are required")
@@ -1414,15 +1451,57 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
                 }
             }
             if let (Some(u), Some(t)) = (&uri, track) {
-                let want = p.src_stream(t.stream).and_then(|s| s.language.clone());
+                let src = p.src_stream(t.stream).and_then(|s| s.language.clone());
+                let want = src.as_deref().and_then(rfc5646_of_test_language);
                 let got = attr(a, "LANGUAGE").map(|x| x.value.clone());
-                r.check(p, got == want || (want.is_none() && got.as_deref() == Some("und")), Some(t), || {
-                    format!("{desc} ({u}): LANGUAGE={got:?} but the source stream's language is {want:?}")
+                // A container's BCP 47 tag (Matroska LanguageIETF) may add a region: pt-BR for por.
+                let same = got == want
+                    || got.as_deref().zip(want.as_deref()).is_some_and(|(g, w)| g.starts_with(&format!("{w}-")));
+                r.check(p, same, Some(t), || {
+                    format!("{desc} ({u}): LANGUAGE={got:?} but the source stream's language {src:?} is {want:?} in RFC 5646")
                 });
             } else if let Some(u) = &uri {
                 r.fail(p, None, format!("{desc}: URI {u} was not dumped / names no served stream"));
             }
             groups.entry((ty, gid)).or_default().push(a);
+        }
+        // RFC 8216 4.3.4.1.1: the groups of one TYPE hold the same renditions, matched by NAME,
+        // with the same attributes but URI and CHANNELS (a language switch finds the language in
+        // every group; a variant switch keeps it).
+        let mut by_type: BTreeMap<&str, Vec<(&str, GroupAttrs)>> = BTreeMap::new();
+        for ((ty, gid), members) in &groups {
+            let renditions = members
+                .iter()
+                .map(|a| {
+                    let name = attr(a, "NAME").map(|x| x.value.clone()).unwrap_or_default();
+                    let mut rest: Vec<(String, String)> = a
+                        .iter()
+                        .filter(|x| !matches!(x.name.as_str(), "URI" | "CHANNELS" | "GROUP-ID"))
+                        .map(|x| (x.name.clone(), x.value.clone()))
+                        .collect();
+                    rest.sort();
+                    (name, rest)
+                })
+                .collect();
+            by_type.entry(ty.as_str()).or_default().push((gid.as_str(), renditions));
+        }
+        for (ty, gs) in &by_type {
+            let (first_id, first) = &gs[0];
+            for (gid, g) in &gs[1..] {
+                let names = |m: &GroupAttrs| m.keys().cloned().collect::<Vec<_>>();
+                r.check(p, names(g) == names(first), None, || {
+                    format!(
+                        "{ty} groups {first_id:?} and {gid:?} hold different renditions (NAMEs {:?} vs {:?}): a language switch or a variant switch loses the language (RFC 8216 4.3.4.1.1)",
+                        names(first),
+                        names(g)
+                    )
+                });
+                for (name, attrs) in g {
+                    if let Some(other) = first.get(name).filter(|o| *o != attrs) {
+                        r.fail(p, None, format!("{ty} {name:?}: attributes differ between groups {first_id:?} ({other:?}) and {gid:?} ({attrs:?}) beyond URI and CHANNELS"));
+                    }
+                }
+            }
         }
         for ((ty, gid), members) in &groups {
             let mut names = HashSet::new();
@@ -1443,16 +1522,12 @@ fn rule_master(c: &Corpus, transcode_set: bool, r: &mut Report) {
         let group_tracks = |ty: &str, gid: &str| -> Vec<&Track> {
             groups
                 .get(&(ty.to_string(), gid.to_string()))
-                .map(|ms| {
-                    ms.iter()
-                        .filter_map(|a| attr(a, "URI").and_then(|u| stream_of(&u.value)).and_then(|n| p.track(n)))
-                        .collect()
-                })
+                .map(|ms| ms.iter().filter_map(|a| attr(a, "URI").and_then(|u| p.track_named(&u.value))).collect())
                 .unwrap_or_default()
         };
         let mut referenced: HashSet<(String, String)> = HashSet::new();
         for (a, uri) in &m.variants {
-            let main = stream_of(uri).and_then(|n| p.track(n));
+            let main = p.track_named(uri);
             let desc = format!("EXT-X-STREAM-INF for {uri}");
             let Some(main) = main else {
                 r.fail(p, None, format!("{desc}: names a playlist that was not dumped or names no served stream"));

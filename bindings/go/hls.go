@@ -28,15 +28,15 @@ type TranscodePolicy int
 
 // The transcode policies (HlsTranscodePolicy in hls.h).
 const (
-	// TranscodeUnplayable (the default) transcodes to AAC only what HLS players can't play
-	// (DTS, TrueHD, Vorbis, PCM, ...).
+	// TranscodeUnplayable transcodes to AAC only what HLS players can't play (DTS, TrueHD,
+	// Vorbis, PCM, ...).
 	TranscodeUnplayable TranscodePolicy = C.HLS_TRANSCODE_UNPLAYABLE
 	// TranscodeBrowserSafe also transcodes FLAC, Opus, AC-3, E-AC-3 and MP3.
 	TranscodeBrowserSafe TranscodePolicy = C.HLS_TRANSCODE_BROWSER_SAFE
 	// TranscodeNever never transcodes: unplayable audio tracks are not served.
 	TranscodeNever TranscodePolicy = C.HLS_TRANSCODE_NEVER
-	// TranscodeAddAAC is TranscodeUnplayable plus an AAC rendition ("tNa.m3u8") beside every
-	// AC-3/E-AC-3 track.
+	// TranscodeAddAAC (the default) is TranscodeUnplayable plus an AAC rendition ("tNa.m3u8")
+	// beside every AC-3/E-AC-3 track, so every browser plays every language.
 	TranscodeAddAAC TranscodePolicy = C.HLS_TRANSCODE_ADD_AAC
 )
 
@@ -117,7 +117,7 @@ func WithIdleMedia(maxCount int, ttl time.Duration) Option {
 	}
 }
 
-// WithTranscodePolicy sets which audio tracks are served as AAC (default TranscodeUnplayable).
+// WithTranscodePolicy sets which audio tracks are served as AAC (default TranscodeAddAAC).
 func WithTranscodePolicy(p TranscodePolicy) Option {
 	return func(c *config) error {
 		what := fmt.Sprintf("WithTranscodePolicy(%v)", p)

@@ -25,14 +25,15 @@ pub struct HlsConfig {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HlsTranscodePolicy {
-    /// Default: transcode to AAC only what HLS players can't play (DTS, TrueHD, Vorbis, PCM, ...).
+    /// Transcode to AAC only what HLS players can't play (DTS, TrueHD, Vorbis, PCM, ...).
     HLS_TRANSCODE_UNPLAYABLE = 0,
     /// Also transcode FLAC, Opus, AC-3, E-AC-3 and MP3, so every browser plays every track.
     HLS_TRANSCODE_BROWSER_SAFE = 1,
     /// Never transcode: unplayable audio tracks are reported as not served.
     HLS_TRANSCODE_NEVER = 2,
-    /// Like UNPLAYABLE, plus an extra AAC rendition beside every AC-3/E-AC-3 passthrough track
-    /// (named "tNa.m3u8", in the AAC audio group), for players without AC-3.
+    /// Default: like UNPLAYABLE, plus an extra AAC rendition beside every AC-3/E-AC-3
+    /// passthrough track (named "tNa.m3u8"), so players without AC-3 (Chromium, Firefox) play
+    /// every language, and every AUDIO group holds every language.
     HLS_TRANSCODE_ADD_AAC = 3,
 }
 
@@ -158,7 +159,7 @@ pub unsafe extern "C" fn hls_config_set_use_container_index(cfg: *mut HlsConfig,
     }
 }
 
-/// Which audio tracks are served as AAC (default `HLS_TRANSCODE_UNPLAYABLE`).
+/// Which audio tracks are served as AAC (default `HLS_TRANSCODE_ADD_AAC`).
 ///
 /// # Safety
 /// `policy`: an `HlsTranscodePolicy` value, passed as `int`; any other value is rejected with

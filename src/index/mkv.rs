@@ -109,6 +109,39 @@ fn fallback<T>(path: &Path, why: impl std::fmt::Display) -> Option<T> {
     None
 }
 
+/// FFmpeg makes one stream per TrackEntry, in order; true when that holds for `infos`.
+fn same_tracks(layout: &Layout, infos: &[StreamInfo]) -> bool {
+    layout.tracks.len() == infos.len()
+        && layout.tracks.iter().zip(infos).all(|(t, i)| match i.kind {
+            TrackKind::Video => t.kind == mkv::TRACK_TYPE_VIDEO,
+            TrackKind::Audio => t.kind == mkv::TRACK_TYPE_AUDIO,
+            TrackKind::Subtitle => t.kind == mkv::TRACK_TYPE_SUBTITLE,
+            TrackKind::Other => true,
+        })
+}
+
+/// Gives each stream the BCP 47 language its TrackEntry carries (LanguageIETF, `pt-BR`), which
+/// FFmpeg 5.1 does not read (it gives the ISO 639-2 `por`, kept for `mdhd`).
+fn take_bcp47_languages(layout: &Layout, infos: &mut [StreamInfo]) {
+    if !same_tracks(layout, infos) {
+        return;
+    }
+    for (info, lang) in infos.iter_mut().zip(&layout.languages) {
+        if let Some(l) = lang.as_deref().filter(|l| *l != "und") {
+            info.language_tag = Some(l.to_string());
+        }
+    }
+}
+
+/// Reads the BCP 47 languages of a Matroska file that is indexed without its Cues (forced packet
+/// scan); files indexed from their Cues get them from the same read in [`build`].
+pub(crate) fn bcp47_languages(path: &Path, size: u64, infos: &mut [StreamInfo]) {
+    let layout = File::open(path).ok().and_then(|f| mkv::read_layout(&f, size).ok().flatten());
+    if let Some(layout) = layout {
+        take_bcp47_languages(&layout, infos);
+    }
+}
+
 /// Indexes a Matroska file from its Cues; `Ok(None)` when only a scan can index it.
 pub(crate) fn build(
     dmx: &mut Demuxer,
@@ -116,7 +149,7 @@ pub(crate) fn build(
     identity: FileIdentity,
     cfg: &Config,
     started: Instant,
-    infos: &[StreamInfo],
+    infos: &mut [StreamInfo],
 ) -> Result<Option<MediaIndex>> {
     let file = File::open(path).map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))?;
     let layout = match mkv::read_layout(&file, identity.size) {
@@ -124,15 +157,8 @@ pub(crate) fn build(
         Ok(None) => return Ok(fallback(path, "not an EBML file")),
         Err(e) => return Ok(fallback(path, e)),
     };
-    // FFmpeg makes one stream per TrackEntry, in order; check that before trusting the order.
-    let kinds_match = layout.tracks.len() == infos.len()
-        && layout.tracks.iter().zip(infos).all(|(t, i)| match i.kind {
-            TrackKind::Video => t.kind == mkv::TRACK_TYPE_VIDEO,
-            TrackKind::Audio => t.kind == mkv::TRACK_TYPE_AUDIO,
-            TrackKind::Subtitle => t.kind == mkv::TRACK_TYPE_SUBTITLE,
-            TrackKind::Other => true,
-        });
-    if !kinds_match {
+    take_bcp47_languages(&layout, infos);
+    if !same_tracks(&layout, infos) {
         return Ok(fallback(path, "the track list does not match the demuxer's streams"));
     }
     // The track segments are cut on: the first served video, else (no video at all) the first

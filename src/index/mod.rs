@@ -63,7 +63,7 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
     if !from_container_index {
         dmx.probe()?;
     }
-    let infos = stream_infos(&dmx);
+    let mut infos = stream_infos(&dmx);
     if !infos.iter().any(|i| matches!(i.kind, TrackKind::Video | TrackKind::Audio)) {
         let what = if infos.is_empty() { "no streams" } else { "no audio or video stream" };
         return Err(Error::new(ErrorKind::NoPlayableTracks, format!("nothing to play: the file has {what}")));
@@ -79,8 +79,13 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
             scan(&mut dmx, &subs, &mut collected, &mut extractors)?;
         }
     }
-    if !from_container_index && cfg.use_container_index && dmx.format_name().starts_with(MATROSKA_FORMAT_PREFIX) {
-        if let Some(index) = mkv::build(&mut dmx, path, identity, cfg, started, &infos)? {
+    let matroska = dmx.format_name().starts_with(MATROSKA_FORMAT_PREFIX);
+    // Indexed without the Cues planner (which reads the languages with the layout).
+    if matroska && (from_container_index || !cfg.use_container_index) {
+        mkv::bcp47_languages(path, identity.size, &mut infos);
+    }
+    if !from_container_index && cfg.use_container_index && matroska {
+        if let Some(index) = mkv::build(&mut dmx, path, identity, cfg, started, &mut infos)? {
             return Ok(index);
         }
         // Read again from the start. (A fresh demuxer, not a seek: FFmpeg's Matroska seek

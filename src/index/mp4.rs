@@ -23,7 +23,7 @@ use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::{IndexSource, MediaIndex};
 use crate::model::segment::SampleRec;
-use crate::model::track::TrackKind;
+use crate::model::track::{Roles, TrackKind};
 use crate::subtitle::{self, CueExtractor};
 
 /// Codec id of an MP4 sample entry (what FFmpeg's mov demuxer would report).
@@ -158,9 +158,12 @@ pub(crate) fn build_from_mp4(
             params,
             tb,
             language: t.language.clone(),
+            language_tag: None,
             title: t.name.clone(),
             default: t.default,
             forced: false,
+            // (MP4 `kind` boxes are rare; the tables carry no role.)
+            roles: Roles::default(),
             width: t.width,
             height: t.height,
             frame_rate,

@@ -8,7 +8,7 @@ use ffmpeg_next as ff;
 
 use crate::codec::Codec;
 use crate::container::demux::Demuxer;
-use crate::model::track::TrackKind;
+use crate::model::track::{Roles, TrackKind};
 
 /// Per-stream facts read from the header.
 #[derive(Clone)]
@@ -19,9 +19,12 @@ pub(crate) struct StreamInfo {
     pub(crate) params: ff::codec::Parameters,
     pub(crate) tb: (i32, i32),
     pub(crate) language: Option<String>,
+    /// BCP 47 tag when the container has one beside `language` (Matroska LanguageIETF).
+    pub(crate) language_tag: Option<String>,
     pub(crate) title: Option<String>,
     pub(crate) default: bool,
     pub(crate) forced: bool,
+    pub(crate) roles: Roles,
     pub(crate) width: u32,
     pub(crate) height: u32,
     pub(crate) frame_rate: Option<f64>,
@@ -85,6 +88,7 @@ pub(crate) fn stream_infos(dmx: &Demuxer) -> Vec<StreamInfo> {
                 codec_name: params.id().name().to_string(),
                 tb: (tb.numerator(), tb.denominator()),
                 language: meta.get("language").filter(|l| !l.is_empty() && *l != "und").map(str::to_string),
+                language_tag: None,
                 title: meta
                     .get("title")
                     .or_else(|| meta.get("handler_name").filter(|h| !h.ends_with("Handler")))
@@ -92,6 +96,11 @@ pub(crate) fn stream_infos(dmx: &Demuxer) -> Vec<StreamInfo> {
                     .map(str::to_string),
                 default: st.disposition().contains(ff::format::stream::Disposition::DEFAULT),
                 forced: st.disposition().contains(ff::format::stream::Disposition::FORCED),
+                roles: Roles {
+                    commentary: st.disposition().contains(ff::format::stream::Disposition::COMMENT),
+                    hearing_impaired: st.disposition().contains(ff::format::stream::Disposition::HEARING_IMPAIRED),
+                    visual_impaired: st.disposition().contains(ff::format::stream::Disposition::VISUAL_IMPAIRED),
+                },
                 width: p.width.max(0) as u32,
                 height: p.height.max(0) as u32,
                 frame_rate: fr,

@@ -27,7 +27,8 @@ pub struct Config {
     pub idle_media_max: usize,
     /// How long closed media stay indexed for reuse (default 300 s).
     pub idle_media_ttl: Duration,
-    /// Audio transcode policy (default `Unplayable`).
+    /// Audio transcode policy (default `AddAacBesideSurround`: every browser plays every
+    /// language).
     pub transcode: TranscodePolicy,
     /// AAC bitrate per channel pair in bit/s (default 128000 stereo; 5.1 uses 3x).
     pub aac_bitrate: u32,
@@ -46,7 +47,7 @@ impl Default for Config {
             cache_bytes: 256 * 1024 * 1024,
             idle_media_max: 64,
             idle_media_ttl: Duration::from_secs(300),
-            transcode: TranscodePolicy::Unplayable,
+            transcode: TranscodePolicy::AddAacBesideSurround,
             aac_bitrate: crate::model::aac::DEFAULT_STEREO_BITRATE,
             aac_keep_surround: false,
             demuxers_per_media: 4,

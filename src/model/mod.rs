@@ -11,6 +11,7 @@ pub mod aac;
 pub mod config;
 pub mod cues;
 pub mod identity;
+pub mod lang;
 pub mod media_index;
 pub mod names;
 pub mod segment;

@@ -36,6 +36,17 @@ impl TrackKind {
     }
 }
 
+/// What a stream is for beyond its language, from the container's disposition flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Roles {
+    /// Commentary (FFmpeg's `comment` disposition; Matroska FlagCommentary).
+    pub commentary: bool,
+    /// Made for the hearing impaired: SDH subtitles (`hearing_impaired`).
+    pub hearing_impaired: bool,
+    /// Made for the visually impaired: audio description (`visual_impaired`).
+    pub visual_impaired: bool,
+}
+
 /// Codec parameters kept for on-demand decoding. Read-only after indexing.
 pub struct SharedParams(pub ff::codec::Parameters);
 // SAFETY: the wrapped AVCodecParameters are owned by this value (no other pointer to them is
@@ -136,12 +147,17 @@ pub struct Track {
     pub codec_name: String,
     /// ISO 639 language from the stream's metadata.
     pub language: Option<String>,
+    /// The BCP 47 tag (`pt-BR`) when the container gives one beside `language` (Matroska
+    /// LanguageIETF); what players are told before `language`.
+    pub language_tag: Option<String>,
     /// Title from the stream's metadata.
     pub title: Option<String>,
     /// Disposition: default.
     pub default: bool,
     /// Disposition: forced.
     pub forced: bool,
+    /// Disposition: commentary, hearing or visually impaired.
+    pub roles: Roles,
     /// How the track is served.
     pub delivery: Delivery,
     /// Timestamp mapping to the output track.

@@ -1,8 +1,42 @@
 //! Master and media playlists (RFC 8216), written from the index alone: no file access.
+//!
+//! # The master playlist's layout
+//!
+//! RFC 8216 §4.3.4.1.1 wants every group of one TYPE to hold the same renditions (matched by
+//! NAME, with the same attributes but URI and CHANNELS): a player switching variants keeps the
+//! language it plays, and a player switching language finds it in the group it plays from.
+//!
+//! - **Audio tracks.** Each served source audio stream is one *audio track*: one NAME, one
+//!   LANGUAGE, one set of roles, served in one or two renditions: its own (`tN`, copied, or AAC
+//!   made on demand when the codec cannot be copied) and, when the transcode policy asks for one
+//!   (by default beside every AC-3/E-AC-3 track), an AAC rendition (`tNa`).
+//! - **At most two AUDIO groups, each holding every audio track.** The first group carries each
+//!   track in the codec every player decodes: its AAC rendition when it has one, else its own.
+//!   When some track has an AAC rendition, a second group carries every track as its source has
+//!   it (AC-3, E-AC-3, ...). Tracks that are already AAC (or MP3, Opus, FLAC, which every
+//!   browser decodes) sit in both groups with the same URI. Group IDs name the codecs inside
+//!   (`aac`, `aac-ac3-eac3`). A file whose tracks have no AAC rendition has one group.
+//! - **Variants.** One per AUDIO group for the one video rendition, the every-player group
+//!   first (players start with the first variant they can decode): CODECS is the video's codec
+//!   and every codec of the group; BANDWIDTH is the video's peak plus the group's worst member.
+//!   Players that cannot decode one of the second group's codecs (Chromium and Firefox with AC-3)
+//!   drop that variant and keep the first.
+//! - **Roles.** NAME is the track's title when it names something ("Director's Commentary"),
+//!   else the language's name in that language plus the role and layout ("English (SDH)",
+//!   "Français (5.1)"), unique in its group. LANGUAGE is the RFC 5646 tag (`fr`, `pt-BR`),
+//!   omitted for an undetermined language. Commentary is AUTOSELECT=NO and never DEFAULT; audio
+//!   description carries `public.accessibility.describes-video`, SDH subtitles
+//!   `transcribes-spoken-dialog,describes-music-and-sound`. Every group marks the same track
+//!   DEFAULT=YES (the stream flagged default unless it is commentary or audio description).
+//! - **Subtitles.** One SUBTITLES group, `subs`, with every served text track (WebVTT).
+//! - **Audio only.** No video: one variant per audio rendition (no AUDIO groups), the
+//!   every-player renditions first.
 
 use std::collections::HashSet;
 use std::fmt::Write;
 
+use crate::codec::Codec;
+use crate::model::lang;
 use crate::model::media_index::MediaIndex;
 use crate::model::names::Resource;
 use crate::model::track::{Track, TrackKind};
@@ -49,82 +83,259 @@ fn quoted(s: &str) -> String {
     s.replace(['"', '\n', '\r'], "'")
 }
 
-/// Unique, human NAME for a rendition within its group.
-fn rendition_name(track: &Track, used: &mut HashSet<String>) -> String {
-    let base = track.title.clone().or_else(|| track.language.clone()).unwrap_or_else(|| {
-        format!("{} {}", if track.kind == TrackKind::Audio { "Audio" } else { "Subtitles" }, track.stream)
-    });
-    let base = quoted(&base);
-    let mut name = base.clone();
-    let mut n = 2;
-    while !used.insert(name.clone()) {
-        name = format!("{base} ({n})");
-        n += 1;
+/// Titles that name no track for a viewer once digits and punctuation are dropped ("Audio 1",
+/// "Track 2", "SoundHandler", "Stereo", "AC-3", "Core Media Audio"): the muxer's words, not the
+/// author's.
+const GENERIC_TITLES: &[&str] = &[
+    "audio",
+    "audiotrack",
+    "audiohandler",
+    "soundhandler",
+    "sound",
+    "track",
+    "stream",
+    "stereo",
+    "mono",
+    "surround",
+    "main",
+    "default",
+    "subtitle",
+    "subtitles",
+    "subtitletrack",
+    "subtitlehandler",
+    "texthandler",
+    "sub",
+    "subs",
+    "text",
+    "video",
+    "videohandler",
+    "coremediaaudio",
+    "coremediatext",
+    "aac",
+    "aaclc",
+    "heaac",
+    "ac",
+    "eac",
+    "dts",
+    "mp",
+    "opus",
+    "flac",
+    "truehd",
+    "pcm",
+    "vorbis",
+    "srt",
+    "ass",
+    "webvtt",
+];
+
+/// The source's title, when it is one a viewer should read (not a bare language code or a
+/// generic "Audio 1").
+fn meaningful_title(track: &Track) -> Option<&str> {
+    let t = track.title.as_deref()?.trim();
+    let key: String = t.chars().filter(|c| c.is_alphabetic()).flat_map(char::to_lowercase).collect();
+    (!key.is_empty() && !lang::is_code(t) && !GENERIC_TITLES.contains(&key.as_str())).then_some(t)
+}
+
+/// What a viewer reads in the menu (before it is made unique in its group): the track's title,
+/// else the language's name in that language with the track's role and surround layout
+/// ("English (SDH)", "Français (5.1)", "English (commentary)").
+fn display_name(track: &Track) -> String {
+    if let Some(t) = meaningful_title(track) {
+        return quoted(t);
     }
-    name
+    let audio = track.kind == TrackKind::Audio;
+    let lang = track.language_tag.as_deref().or(track.language.as_deref());
+    let base = lang
+        .and_then(lang::native_name)
+        .map(str::to_string)
+        .or_else(|| lang.and_then(lang::rfc5646))
+        .unwrap_or_else(|| (if audio { "Audio" } else { "Subtitles" }).to_string());
+    let mut q: Vec<String> = Vec::new();
+    if track.roles.commentary {
+        q.push("commentary".into());
+    }
+    if audio && track.roles.visual_impaired {
+        q.push("audio description".into());
+    }
+    if !audio && track.roles.hearing_impaired {
+        q.push("SDH".into());
+    }
+    if !audio && track.forced {
+        q.push("forced".into());
+    }
+    if audio {
+        match track.channels {
+            0..=2 => {}
+            6 => q.push("5.1".into()),
+            8 => q.push("7.1".into()),
+            n => q.push(format!("{n} channels")),
+        }
+    }
+    quoted(&if q.is_empty() { base } else { format!("{base} ({})", q.join(", ")) })
 }
 
-/// Index into `tracks` of the group's default: the stream flagged default, else the first.
-fn default_of(tracks: &[&Track]) -> usize {
-    tracks.iter().position(|t| t.default).unwrap_or(0)
+/// Makes `names` unique, in order: the second "English" becomes "English 2".
+fn unique_names(names: Vec<String>) -> Vec<String> {
+    let mut used = HashSet::new();
+    names
+        .into_iter()
+        .map(|base| {
+            let mut name = base.clone();
+            let mut n = 2;
+            while !used.insert(name.clone()) {
+                name = format!("{base} {n}");
+                n += 1;
+            }
+            name
+        })
+        .collect()
 }
 
+/// `,LANGUAGE="<RFC 5646 tag>"` when the track has a language.
+fn language_attr(track: &Track) -> String {
+    [&track.language_tag, &track.language]
+        .into_iter()
+        .find_map(|l| l.as_deref().and_then(lang::rfc5646))
+        .map(|l| format!(",LANGUAGE=\"{}\"", quoted(&l)))
+        .unwrap_or_default()
+}
+
+/// A main track: neither commentary nor audio description.
+fn is_main(track: &Track) -> bool {
+    !track.roles.commentary && !track.roles.visual_impaired
+}
+
+/// One audio track as a viewer sees it: a source stream in every encoding it is served in.
+struct AudioTrack<'a> {
+    /// The stream's own rendition (copied; AAC made on demand when it cannot be copied).
+    source: &'a Track,
+    /// What every player decodes: its AAC rendition (`tNa`) when the policy made one, else
+    /// `source`.
+    common: &'a Track,
+    /// NAME of all its renditions, unique among the audio tracks.
+    name: String,
+}
+
+fn audio_tracks(index: &MediaIndex) -> Vec<AudioTrack<'_>> {
+    let mut tracks: Vec<(&Track, Option<&Track>)> = Vec::new();
+    for t in index.served(TrackKind::Audio) {
+        match tracks.iter_mut().find(|(s, _)| s.stream == t.stream) {
+            // The stream's own rendition was found first: this is its AAC rendition.
+            Some((_, aac)) => *aac = Some(t),
+            None => tracks.push((t, None)),
+        }
+    }
+    let names = unique_names(tracks.iter().map(|(s, _)| display_name(s)).collect());
+    tracks
+        .into_iter()
+        .zip(names)
+        .map(|((source, aac), name)| AudioTrack { source, common: aac.unwrap_or(source), name })
+        .collect()
+}
+
+/// The audio track every group marks DEFAULT=YES: the one flagged default unless it is
+/// commentary or audio description, else the first main track; never commentary.
+fn default_audio(tracks: &[AudioTrack<'_>]) -> Option<usize> {
+    tracks
+        .iter()
+        .position(|a| a.source.default && is_main(a.source))
+        .or_else(|| tracks.iter().position(|a| is_main(a.source)))
+        .or_else(|| tracks.iter().position(|a| !a.source.roles.commentary))
+}
+
+/// One AUDIO group: one rendition of every audio track, in the same order.
 struct AudioGroup<'a> {
     id: String,
-    codec: String,
-    tracks: Vec<&'a Track>,
+    members: Vec<&'a Track>,
 }
 
-fn audio_groups(index: &MediaIndex) -> Vec<AudioGroup<'_>> {
-    let mut groups: Vec<AudioGroup<'_>> = Vec::new();
-    for t in index.served(TrackKind::Audio) {
-        let codec = t.codec_string().unwrap_or_default().to_string();
-        match groups.iter_mut().find(|g| g.codec == codec) {
-            Some(g) => g.tracks.push(t),
-            None => {
-                let id = format!("aud{}", groups.len());
-                groups.push(AudioGroup { id, codec, tracks: vec![t] });
+impl AudioGroup<'_> {
+    /// Distinct RFC 6381 strings of the members, in order.
+    fn codecs(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = Vec::new();
+        for c in self.members.iter().filter_map(|t| t.codec_string()) {
+            if !v.contains(&c) {
+                v.push(c);
             }
         }
+        v
+    }
+}
+
+/// Short name of an audio codec, for group IDs.
+fn family(track: &Track) -> &'static str {
+    match track.codec_config().map(|c| c.codec) {
+        Some(Codec::Aac) => "aac",
+        Some(Codec::Ac3) => "ac3",
+        Some(Codec::Eac3) => "eac3",
+        Some(Codec::Mp3) => "mp3",
+        Some(Codec::Opus) => "opus",
+        Some(Codec::Flac) => "flac",
+        _ => "audio",
+    }
+}
+
+/// The AUDIO groups (see the module documentation): every track in the codec every player
+/// decodes, then, when some track also has its source's codec, every track as the source has it.
+fn audio_groups<'a>(tracks: &[AudioTrack<'a>]) -> Vec<AudioGroup<'a>> {
+    let mut layouts = vec![tracks.iter().map(|a| a.common).collect::<Vec<_>>()];
+    if tracks.iter().any(|a| a.common.id != a.source.id) {
+        layouts.push(tracks.iter().map(|a| a.source).collect());
+    }
+    let mut groups: Vec<AudioGroup<'a>> = Vec::new();
+    for members in layouts.into_iter().filter(|m| !m.is_empty()) {
+        let mut families: Vec<&str> = members.iter().map(|t| family(t)).collect();
+        families.sort_unstable();
+        families.dedup();
+        let base = families.join("-");
+        let mut id = base.clone();
+        let mut n = 2;
+        while groups.iter().any(|g| g.id == id) {
+            id = format!("{base}-{n}");
+            n += 1;
+        }
+        groups.push(AudioGroup { id, members });
     }
     groups
 }
 
-fn write_audio_media(out: &mut String, g: &AudioGroup<'_>) {
-    let mut used = HashSet::new();
-    let def = default_of(&g.tracks);
-    for (i, t) in g.tracks.iter().enumerate() {
-        let _ = write!(out, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{}\",NAME=\"{}\"", g.id, rendition_name(t, &mut used));
-        if let Some(l) = &t.language {
-            let _ = write!(out, ",LANGUAGE=\"{}\"", quoted(l));
-        }
-        let _ = writeln!(
+fn write_audio_media(out: &mut String, g: &AudioGroup<'_>, tracks: &[AudioTrack<'_>], default: Option<usize>) {
+    for (i, (a, t)) in tracks.iter().zip(&g.members).enumerate() {
+        let s = a.source;
+        let _ = write!(out, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{}\",NAME=\"{}\"{}", g.id, a.name, language_attr(s));
+        let _ = write!(
             out,
-            ",DEFAULT={},AUTOSELECT=YES,CHANNELS=\"{}\",URI=\"{}\"",
-            if i == def { "YES" } else { "NO" },
-            t.channels.max(1),
-            Resource::MediaPlaylist(t.id).name()
+            ",DEFAULT={},AUTOSELECT={}",
+            if default == Some(i) { "YES" } else { "NO" },
+            if s.roles.commentary { "NO" } else { "YES" }
         );
+        if s.roles.visual_impaired {
+            out.push_str(",CHARACTERISTICS=\"public.accessibility.describes-video\"");
+        }
+        let _ = writeln!(out, ",CHANNELS=\"{}\",URI=\"{}\"", t.channels.max(1), Resource::MediaPlaylist(t.id).name());
     }
 }
 
 fn write_subtitle_media(out: &mut String, subs: &[&Track]) {
-    let mut used = HashSet::new();
-    let def = subs.iter().position(|t| t.default);
-    for (i, t) in subs.iter().enumerate() {
-        let _ = write!(out, "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"{}\"", rendition_name(t, &mut used));
-        if let Some(l) = &t.language {
-            let _ = write!(out, ",LANGUAGE=\"{}\"", quoted(l));
-        }
+    let names = unique_names(subs.iter().map(|t| display_name(t)).collect());
+    let def = subs.iter().position(|t| t.default && !t.roles.commentary);
+    for (i, (t, name)) in subs.iter().zip(names).enumerate() {
+        let _ = write!(out, "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"{name}\"{}", language_attr(t));
         let is_default = def == Some(i);
-        let _ = writeln!(
+        let autoselect = !t.roles.commentary && (is_default || t.forced || t.language.is_some());
+        let _ = write!(
             out,
-            ",DEFAULT={},AUTOSELECT={},FORCED={},URI=\"{}\"",
+            ",DEFAULT={},AUTOSELECT={},FORCED={}",
             if is_default { "YES" } else { "NO" },
-            if is_default || t.forced || t.language.is_some() { "YES" } else { "NO" },
+            if autoselect { "YES" } else { "NO" },
             if t.forced { "YES" } else { "NO" },
-            Resource::MediaPlaylist(t.id).name()
         );
+        if t.roles.hearing_impaired {
+            out.push_str(
+                ",CHARACTERISTICS=\"public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound\"",
+            );
+        }
+        let _ = writeln!(out, ",URI=\"{}\"", Resource::MediaPlaylist(t.id).name());
     }
 }
 
@@ -161,27 +372,35 @@ fn write_variant(
     let _ = writeln!(out, "\n{uri}");
 }
 
-/// The master playlist.
+/// The master playlist (the layout is described in the module documentation).
 pub fn master(index: &MediaIndex) -> String {
     let video = index.served(TrackKind::Video).next();
     let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:1\n");
     if video.is_none_or(|v| v.independent) {
         out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
     }
-    let groups = audio_groups(index);
+    let tracks = audio_tracks(index);
+    let groups = audio_groups(&tracks);
     let subs: Vec<&Track> = index.served(TrackKind::Subtitle).collect();
     write_subtitle_media(&mut out, &subs);
     let has_subs = !subs.is_empty();
     let Some(v) = video else {
-        // Audio only: one variant per audio track.
-        for t in index.served(TrackKind::Audio) {
+        // Audio only: one variant per audio rendition, every player's codec first.
+        let mut renditions: Vec<&Track> = Vec::new();
+        for t in groups.iter().flat_map(|g| g.members.iter().copied()) {
+            if !renditions.iter().any(|r| r.id == t.id) {
+                renditions.push(t);
+            }
+        }
+        for t in renditions {
             let codec = t.codec_string().unwrap_or_default();
             write_variant(&mut out, rates(t), &[codec], None, None, has_subs, &Resource::MediaPlaylist(t.id).name());
         }
         return out;
     };
+    let default = default_audio(&tracks);
     for g in &groups {
-        write_audio_media(&mut out, g);
+        write_audio_media(&mut out, g, &tracks, default);
     }
     let vr = rates(v);
     let vcodec = v.codec_string().unwrap_or_default();
@@ -191,12 +410,14 @@ pub fn master(index: &MediaIndex) -> String {
     }
     for g in &groups {
         let worst = g
-            .tracks
+            .members
             .iter()
             .map(|t| rates(t))
             .fold(Rates::default(), |a, b| Rates { peak: a.peak.max(b.peak), average: a.average.max(b.average) });
         let bw = Rates { peak: vr.peak + worst.peak, average: vr.average + worst.average };
-        write_variant(&mut out, bw, &[vcodec, &g.codec], Some(v), Some(&g.id), has_subs, &uri);
+        let mut codecs = vec![vcodec];
+        codecs.extend(g.codecs());
+        write_variant(&mut out, bw, &codecs, Some(v), Some(&g.id), has_subs, &uri);
     }
     out
 }

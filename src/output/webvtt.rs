@@ -7,8 +7,10 @@ use crate::model::cues::{Cue, CueTrack};
 /// One WebVTT media segment: the header
 /// `WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:<mpegts>,LOCAL:00:00:00.000\n\n`, then
 /// every cue overlapping `[from_us, to_us)` with its full original times
-/// (`HH:MM:SS.mmm --> HH:MM:SS.mmm`), a blank line between cues. `mpegts` is
-/// the 90 kHz value the fMP4 timeline has at source time 0.
+/// (`HH:MM:SS.mmm --> HH:MM:SS.mmm`), each cue followed by a blank line, the
+/// last one too (the WebVTT grammar lets a file end right after its last cue,
+/// but GStreamer's parser then drops that cue). `mpegts` is the 90 kHz value
+/// the fMP4 timeline has at source time 0.
 pub fn render_segment(track: &CueTrack, from_us: i64, to_us: i64, mpegts: u64) -> Vec<u8> {
     render(track.overlapping(from_us, to_us), mpegts)
 }
@@ -22,22 +24,17 @@ pub fn render_full(track: &CueTrack, mpegts: u64) -> Vec<u8> {
 /// Header plus cue blocks.
 fn render<'a>(cues: impl Iterator<Item = &'a Cue>, mpegts: u64) -> Vec<u8> {
     let mut out = format!("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:{mpegts},LOCAL:00:00:00.000\n\n");
-    let mut first = true;
     for cue in cues {
         let (start_ms, end_ms) = (us_to_ms(cue.start_us), us_to_ms(cue.end_us));
         if end_ms <= start_ms {
             continue;
         }
-        if !first {
-            out.push('\n');
-        }
-        first = false;
         write_timestamp(&mut out, start_ms);
         out.push_str(" --> ");
         write_timestamp(&mut out, end_ms);
         out.push('\n');
         out.push_str(&cue.text);
-        out.push('\n');
+        out.push_str("\n\n");
     }
     out.into_bytes()
 }

@@ -273,7 +273,7 @@ fn segments_share_spanning_cue_and_empty_segment_is_header_only() {
         String::from_utf8(second).expect("utf-8"),
         "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:900000,LOCAL:00:00:00.000\n\n\
          00:00:05.000 --> 00:00:07.500\nSpanning cue\n\n\
-         00:00:08.123 --> 00:00:09.456\n<u>under</u> line one\nline two\n"
+         00:00:08.123 --> 00:00:09.456\n<u>under</u> line one\nline two\n\n"
     );
 }
 
@@ -349,6 +349,6 @@ fn timestamps_are_clamped_and_rounded() {
         full,
         "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:126000,LOCAL:00:00:00.000\n\n\
          00:00:00.000 --> 00:00:01.500\nclamped\n\n\
-         01:02:03.457 --> 01:02:04.000\nlate\n"
+         01:02:03.457 --> 01:02:04.000\nlate\n\n"
     );
 }

@@ -266,25 +266,29 @@ async function main() {
     pageOk = true;
   });
   if (!pageOk) {
-    for (const n of ['multi_audio.mkv', 'seek', 'subtitles', 'offset_start.mkv', 'subs.mp4', 'h264_aac.mp4', 'audio_only.m4a']) failDependent(n, 'player page loads with hls.js and MSE');
+    for (const n of ['multi_audio.mkv', 'seek', 'subtitles', 'offset_start.mkv', 'subs.mp4', 'h264_aac.mp4', 'ac3_51.mp4', 'audio_only.m4a']) failDependent(n, 'player page loads with hls.js and MSE');
     return;
   }
 
   // 1. multi_audio.mkv -------------------------------------------------------------------------
   let multiOk = false;
   let multiVideoStart = null;
-  await check('multi_audio.mkv: master parsed (levels, 3 audio, 2 subtitle tracks)', async () => {
+  await check('multi_audio.mkv: master parsed (levels, 3 audio tracks in every group, 2 subtitle tracks)', async () => {
     await load('multi_audio.mkv');
     await waitUntil('MANIFEST_PARSED', () => T.ev.manifestParsed, null, 10_000);
     const { manifestLoaded: ml, manifestParsed: mp } = (await state()).ev;
     info(`multi_audio.mkv: master: ${ml.levels} variants, audio ${JSON.stringify(ml.audioTracks)}, subtitles ${JSON.stringify(ml.subtitles)}`);
     info(`multi_audio.mkv: after hls.js codec filtering: levels ${JSON.stringify(mp.levels)}, audio tracks ${JSON.stringify(mp.audioTracks)}`);
     if (mp.levels.length < 1) throw new Fail('no playable level');
-    if (ml.audioTracks.length !== 3) throw new Fail(`master lists ${ml.audioTracks.length} audio tracks, expected 3`);
+    // Every AUDIO group holds every language (RFC 8216 4.3.4.1.1): 3 names, each in every group.
+    const names = [...new Set(ml.audioTracks.map(t => t.name))];
+    const groups = [...new Set(ml.audioTracks.map(t => t.groupId))];
+    if (names.length !== 3) throw new Fail(`master lists ${names.length} audio track names (${names.join(', ')}), expected 3`);
+    if (ml.audioTracks.length !== names.length * groups.length) throw new Fail(`${ml.audioTracks.length} audio renditions for ${names.length} names in ${groups.length} groups: not every group holds every language`);
     if (ml.subtitles.length !== 2) throw new Fail(`master lists ${ml.subtitles.length} subtitle tracks, expected 2`);
     if (mp.subtitleTracks.length !== 2) throw new Fail(`MANIFEST_PARSED lists ${mp.subtitleTracks.length} subtitle tracks, expected 2`);
-    const langs = ml.audioTracks.map(t => t.lang).sort().join(',');
-    if (langs !== 'eng,fre,spa') throw new Fail(`audio languages ${langs}, expected eng,fre,spa`);
+    const langs = [...new Set(ml.audioTracks.map(t => t.lang))].sort().join(',');
+    if (langs !== 'en,es,fr') throw new Fail(`audio languages ${langs}, expected en,es,fr (RFC 5646)`);
     // hls.js drops audio renditions whose codec MSE rejects (AC-3/E-AC-3 in Chromium): they must be
     // exactly those, and the AAC one must survive.
     const dropped = ml.audioTracks.filter(t => !mp.audioTracks.some(p => p.name === t.name && p.groupId === t.groupId));
@@ -292,7 +296,9 @@ async function main() {
       const ok = t.audioCodec && !(await page.evaluate((c) => MediaSource.isTypeSupported(`audio/mp4; codecs="${c}"`), t.audioCodec));
       if (!ok) throw new Fail(`hls.js dropped audio track ${JSON.stringify(t)} although its codec is supported`);
     }
-    if (!mp.audioTracks.some(t => t.lang === 'eng' && /^mp4a/.test(t.audioCodec || 'mp4a'))) throw new Fail('AAC English audio track missing after codec filtering');
+    for (const lang of ['en', 'fr', 'es']) {
+      if (!mp.audioTracks.some(t => t.lang === lang && /^mp4a/.test(t.audioCodec || 'mp4a'))) throw new Fail(`AAC ${lang} audio track missing after codec filtering`);
+    }
     if (dropped.length) info(`multi_audio.mkv: audio tracks unplayable in this browser (codec unsupported by MSE): ${dropped.map(t => `${t.name} (${t.audioCodec})`).join(', ')}`);
   });
   await check('multi_audio.mkv: plays past 3 s with AAC audio, 640 px wide', async () => {
@@ -302,7 +308,7 @@ async function main() {
     const s = await state();
     if (s.videoWidth !== 640) throw new Fail(`videoWidth ${s.videoWidth}, expected 640`);
     const at = s.audioTracks[s.audioTrack];
-    if (!at || at.lang !== 'eng') throw new Fail(`selected audio track ${JSON.stringify(at)} (index ${s.audioTrack}), expected the default English AAC track`);
+    if (!at || at.lang !== 'en') throw new Fail(`selected audio track ${JSON.stringify(at)} (index ${s.audioTrack}), expected the default English AAC track`);
     if (s.audioDecodedBytes !== null && !(s.audioDecodedBytes > 0)) throw new Fail(`no audio decoded (webkitAudioDecodedByteCount ${s.audioDecodedBytes})`);
     if (s.mediaError) throw new Fail(`media element error: ${s.mediaError}`);
     info(`multi_audio.mkv: first 'playing' at ${fmt(s.ev.firstPlayingTime)}, buffered ${JSON.stringify(s.buffered)}, duration ${fmt(s.duration)}, audio track "${at.name}" (${at.groupId}), ${s.audioDecodedBytes} audio bytes decoded`);
@@ -329,10 +335,10 @@ async function main() {
   if (!multiOk) failDependent('multi_audio.mkv: English subtitles at 5.5 s and 9.5 s', 'multi_audio.mkv plays');
   else await check('multi_audio.mkv: English subtitles at 5.5 s and 9.5 s', async () => {
     await pause();
-    const sel = await page.evaluate(() => T.selectSubtitles('eng'));
+    const sel = await page.evaluate(() => T.selectSubtitles('en'));
     if (sel.error) throw new Fail(sel.error);
     await seek(5.5);
-    let cues = await waitActiveCue('eng', 'spans the 6 second boundary', 10_000);
+    let cues = await waitActiveCue('en', 'spans the 6 second boundary', 10_000);
     let c = cues.find(x => x.active);
     info(`subtitles: cue ${fmt(c.start)} --> ${fmt(c.end)} ${JSON.stringify(c.text)} (rendered ${JSON.stringify(c.shown)})`);
     if (cues.length > 1) info(`subtitles: ${cues.length} cues with that text: ${JSON.stringify(cues.map(x => [x.start, x.end]))}`);
@@ -345,18 +351,40 @@ async function main() {
     }
     if (!c.shown.includes('and has a second line in italics')) throw new Fail(`second line missing: ${JSON.stringify(c.text)}`);
     await seek(9.5);
-    cues = await waitActiveCue('eng', 'Fish & chips', 10_000);
+    cues = await waitActiveCue('en', 'Fish & chips', 10_000);
     c = cues.find(x => x.active);
     info(`subtitles: cue ${fmt(c.start)} --> ${fmt(c.end)} ${JSON.stringify(c.text)} (rendered ${JSON.stringify(c.shown)})`);
     if (!c.shown.includes('Fish & chips < 5 pounds')) throw new Fail(`rendered cue text ${JSON.stringify(c.shown)}, expected "Fish & chips < 5 pounds"`);
     if (!near(c.start, 9.021, 0.1) || !near(c.end, 11.021, 0.1)) {
       throw new Fail(`cue "Fish & chips" is ${fmt(c.start)}-${fmt(c.end)}, expected 9.021-11.021 (+-0.1)`);
     }
-    const all = await page.evaluate(() => T.cues('eng'));
+    const all = await page.evaluate(() => T.cues('en'));
     const active = all.filter(x => x.active);
     if (active.length !== 1) throw new Fail(`${active.length} active cues at 9.5 s: ${JSON.stringify(active)}`);
     await assertNoFatal('with subtitles on');
     await reportNonFatal('subtitles');
+  });
+
+  // 3b. Language switch --------------------------------------------------------------------------
+  if (!multiOk) failDependent('multi_audio.mkv: switching to French plays the French AAC rendition', 'multi_audio.mkv plays');
+  else await check('multi_audio.mkv: switching to French plays the French AAC rendition', async () => {
+    await seek(2.0);
+    const idx = await page.evaluate(() => T.hls.audioTracks.findIndex(t => t.lang === 'fr'));
+    if (idx < 0) throw new Fail('no French audio track in hls.js');
+    const before = await page.evaluate(() => ({ frags: T.ev.frags.length, bytes: T.video.webkitAudioDecodedByteCount }));
+    await page.evaluate((i) => { T.hls.audioTrack = i; }, idx);
+    await play();
+    await waitUntil('a French AAC segment (t2a_K.m4s) to be loaded',
+      (a) => T.ev.frags.slice(a).some(f => f.type === 'audio' && /\/t2a_\d+\.m4s$/.test(f.url)), before.frags, 10_000);
+    await waitAdvance(1.0, 8_000, 'playback to continue for 1 s after the switch');
+    await assertNoFatal('after the language switch');
+    const s = await state();
+    const at = s.audioTracks[s.audioTrack];
+    info(`language switch: audio track now ${JSON.stringify(at)}, ${s.audioDecodedBytes - (before.bytes || 0)} more audio bytes decoded`);
+    if (!at || at.lang !== 'fr') throw new Fail(`selected audio track ${JSON.stringify(at)}, expected French`);
+    if (s.audioDecodedBytes !== null && !(s.audioDecodedBytes > before.bytes)) throw new Fail('no audio decoded after the switch');
+    await pause();
+    await reportNonFatal('language switch');
   });
 
   // 4. offset_start.mkv ----------------------------------------------------------------------
@@ -383,17 +411,17 @@ async function main() {
     // Source: video starts at 10.0 s, the cue is 11.0-13.0 s, i.e. 1.0-3.0 s into the video.
     const want = { start: v0 + 1.0, end: v0 + 3.0 };
     await pause();
-    const sel = await page.evaluate(() => T.selectSubtitles('eng'));
+    const sel = await page.evaluate(() => T.selectSubtitles('en'));
     if (sel.error) throw new Fail(sel.error);
     await seek(v0 + 0.5);
     await waitUntil('the "Hello, world!" cue to be loaded',
-      () => (T.cues('eng') || []).some(c => c.shown.includes('Hello, world!')), null, 10_000);
-    let cues = await page.evaluate(() => T.cues('eng').filter(c => c.shown.includes('Hello, world!')));
+      () => (T.cues('en') || []).some(c => c.shown.includes('Hello, world!')), null, 10_000);
+    let cues = await page.evaluate(() => T.cues('en').filter(c => c.shown.includes('Hello, world!')));
     const t1 = await page.evaluate(() => T.video.currentTime);
     info(`offset_start.mkv: cue "Hello, world!" at ${cues.map(c => `${fmt(c.start)}-${fmt(c.end)}`).join(', ')}; expected ${fmt(want.start)}-${fmt(want.end)} (video start ${fmt(v0)} + 1.0/3.0 s)`);
     if (cues.some(c => c.active)) throw new Fail(`cue already active at currentTime ${fmt(t1)} (0.5 s into the video, before the cue)`);
     await seek(v0 + 2.0);
-    cues = await waitActiveCue('eng', 'Hello, world!', 8_000);
+    cues = await waitActiveCue('en', 'Hello, world!', 8_000);
     const c = cues.find(x => x.active);
     const t2 = await page.evaluate(() => T.video.currentTime);
     syncReport('offset_start.mkv', c.start - v0, 1.0);
@@ -402,7 +430,7 @@ async function main() {
       throw new Fail(`cue is ${fmt(c.start)}-${fmt(c.end)} but the video starts at ${fmt(v0)}, expected ${fmt(want.start)}-${fmt(want.end)} (+-0.1)`);
     }
     await seek(v0 + 3.3);
-    cues = await page.evaluate(() => T.cues('eng').filter(c => c.shown.includes('Hello, world!')));
+    cues = await page.evaluate(() => T.cues('en').filter(c => c.shown.includes('Hello, world!')));
     if (cues.some(x => x.active)) throw new Fail(`cue still active at ${fmt(v0 + 3.3)}`);
     await assertNoFatal('with subtitles on');
     await reportNonFatal('offset_start.mkv subtitles');
@@ -413,10 +441,10 @@ async function main() {
     await load('subs.mp4');
     await waitUntil('MANIFEST_PARSED', () => T.ev.manifestParsed, null, 10_000);
     await pause();
-    const sel = await page.evaluate(() => T.selectSubtitles('eng'));
+    const sel = await page.evaluate(() => T.selectSubtitles('en'));
     if (sel.error) throw new Fail(sel.error);
     await seek(1.5);
-    let cues = await waitActiveCue('eng', 'Hello, world!', 10_000);
+    let cues = await waitActiveCue('en', 'Hello, world!', 10_000);
     let c = cues.find(x => x.active);
     const s = await state();
     const vs = sbStart(s, 'video');
@@ -424,11 +452,11 @@ async function main() {
     if (vs !== null) syncReport('subs.mp4', c.start - vs, 1.0);
     if (!near(c.start, 1.0, 0.1) || !near(c.end, 3.0, 0.1)) throw new Fail(`cue "Hello, world!" is ${fmt(c.start)}-${fmt(c.end)}, expected 1.000-3.000 (+-0.1)`);
     await seek(9.5);
-    cues = await waitActiveCue('eng', 'Fish & chips', 10_000);
+    cues = await waitActiveCue('en', 'Fish & chips', 10_000);
     c = cues.find(x => x.active);
     if (!c.shown.includes('Fish & chips < 5 pounds')) throw new Fail(`rendered cue text ${JSON.stringify(c.shown)}, expected "Fish & chips < 5 pounds"`);
     await seek(12.5);
-    cues = await waitActiveCue('eng', 'caf', 10_000);
+    cues = await waitActiveCue('en', 'caf', 10_000);
     c = cues.find(x => x.active);
     info(`subs.mp4: cue ${fmt(c.start)} --> ${fmt(c.end)} ${JSON.stringify(c.text)} (rendered ${JSON.stringify(c.shown)})`);
     if (!c.shown.includes('Bold, underlined and red café')) throw new Fail(`rendered cue text ${JSON.stringify(c.shown)}, expected "Bold, underlined and red café"`);
@@ -473,6 +501,26 @@ async function main() {
     if (s.mediaError) throw new Fail(`media element error: ${s.mediaError}`);
     if (s.quality && s.quality.corrupted > 0) throw new Fail(`${s.quality.corrupted} corrupted video frames`);
     await reportNonFatal('mkvmerge_multi.mkv');
+  });
+
+  // 6b. An AC-3-only film: sound in Chromium through the default AAC rendition -----------------
+  await check('ac3_51.mp4: an AC-3-only film plays with sound (AAC rendition by default)', async () => {
+    await load('ac3_51.mp4');
+    await waitUntil('MANIFEST_PARSED', () => T.ev.manifestParsed, null, 10_000);
+    const mp = (await state()).ev.manifestParsed;
+    info(`ac3_51.mp4: after hls.js codec filtering: levels ${JSON.stringify(mp.levels)}, audio tracks ${JSON.stringify(mp.audioTracks)}`);
+    await play();
+    await waitUntil('currentTime > 3 s', () => T.video.currentTime > 3, null, 15_000);
+    await assertNoFatal('during playback');
+    const s = await state();
+    const audioSb = s.sourceBuffers.find(x => x.type.startsWith('audio'));
+    info(`ac3_51.mp4: ${s.audioDecodedBytes} audio bytes decoded, SourceBuffers: ${sbSummary(s)}`);
+    if (!audioSb) throw new Fail(`no audio SourceBuffer (${sbSummary(s)}): the film plays silent`);
+    if (!/mp4a/.test(audioSb.type)) throw new Fail(`audio SourceBuffer is ${audioSb.type}, expected AAC`);
+    if (!audioSb.buffered || !audioSb.buffered.length || audioSb.buffered[0][1] < 3) throw new Fail(`audio buffered ${JSON.stringify(audioSb.buffered)}: not 3 s of sound`);
+    if (s.audioDecodedBytes !== null && !(s.audioDecodedBytes > 0)) throw new Fail(`no audio decoded (webkitAudioDecodedByteCount ${s.audioDecodedBytes})`);
+    if (s.mediaError) throw new Fail(`media element error: ${s.mediaError}`);
+    await reportNonFatal('ac3_51.mp4');
   });
 
   // 7. Audio only ------------------------------------------------------------------------------

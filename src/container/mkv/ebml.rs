@@ -42,6 +42,8 @@ pub(super) const ID_TRACK_TYPE: u32 = 0x83;
 pub(super) const ID_CODEC_DELAY: u32 = 0x56AA;
 /// DefaultDuration, in ns.
 pub(super) const ID_DEFAULT_DURATION: u32 = 0x23_E383;
+/// LanguageBCP47 (mkvmerge's LanguageIETF): the track's BCP 47 tag (`pt-BR`).
+pub(super) const ID_LANGUAGE_BCP47: u32 = 0x22_B59D;
 /// ContentEncodings (compression or encryption of the frames).
 pub(super) const ID_CONTENT_ENCODINGS: u32 = 0x6D80;
 /// Cues: the keyframe index.

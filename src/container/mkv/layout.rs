@@ -26,6 +26,9 @@ const LAYOUT_CHUNK: usize = 8 << 10;
 /// Longest MuxingApp / WritingApp kept, in bytes.
 const MAX_APP_NAME_BYTES: usize = 256;
 
+/// Longest LanguageBCP47 kept, in bytes (a BCP 47 tag is short).
+const MAX_LANGUAGE_BYTES: usize = 64;
+
 /// Longest SeekID, in bytes (an element ID).
 const MAX_SEEK_ID_BYTES: usize = 4;
 
@@ -69,6 +72,9 @@ pub struct Layout {
     pub timestamp_scale: u64,
     /// Every TrackEntry, in order.
     pub tracks: Vec<TrackEntry>,
+    /// The LanguageBCP47 (LanguageIETF) of every TrackEntry, in order: FFmpeg 5.1 reads only
+    /// the ISO 639-2 Language (`por` where mkvmerge wrote `pt-BR`).
+    pub languages: Vec<Option<String>>,
     /// Every Cue point, sorted by (track, time).
     pub cues: Vec<CuePoint>,
     /// Absolute offset of the first cluster.
@@ -150,8 +156,13 @@ pub fn read_layout(file: &File, file_size: u64) -> ParseResult<Option<Layout>> {
                         continue;
                     }
                     let mut entry = TrackEntry::default();
+                    let mut language = None;
                     for f in children(&mut r, &t, layout.segment_end)? {
                         match f.id {
+                            ID_LANGUAGE_BCP47 => {
+                                let tag = String::from_utf8_lossy(&r.data(&f, MAX_LANGUAGE_BYTES)?).into_owned();
+                                language = Some(tag.trim_end_matches('\0').to_string()).filter(|l| !l.is_empty());
+                            }
                             ID_TRACK_NUMBER => entry.number = r.uint(&f)?,
                             ID_TRACK_TYPE => entry.kind = r.uint(&f)?,
                             ID_CODEC_DELAY => entry.codec_delay = r.uint(&f)?,
@@ -161,6 +172,7 @@ pub fn read_layout(file: &File, file_size: u64) -> ParseResult<Option<Layout>> {
                         }
                     }
                     layout.tracks.push(entry);
+                    layout.languages.push(language);
                 }
             }
             ID_CUES => {

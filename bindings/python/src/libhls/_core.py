@@ -50,13 +50,14 @@ _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 class TranscodePolicy(enum.IntEnum):
     """``HlsTranscodePolicy``: which audio tracks are served as AAC."""
 
-    #: Default: transcode to AAC only what HLS players can't play (DTS, TrueHD, Vorbis, PCM...).
+    #: Transcode to AAC only what HLS players can't play (DTS, TrueHD, Vorbis, PCM...).
     UNPLAYABLE = 0
     #: Also transcode FLAC, Opus, AC-3, E-AC-3 and MP3, so every browser plays every track.
     BROWSER_SAFE = 1
     #: Never transcode: unplayable audio tracks are reported as not served.
     NEVER = 2
-    #: Like UNPLAYABLE, plus an AAC rendition ("tNa.m3u8") beside every AC-3/E-AC-3 track.
+    #: Default: like UNPLAYABLE, plus an AAC rendition ("tNa.m3u8") beside every AC-3/E-AC-3
+    #: track, so every browser plays every language.
     ADD_AAC = 3
 
 
