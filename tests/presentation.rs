@@ -623,6 +623,54 @@ fn h264_recovery_point(sample: &[u8], length_size: usize) -> bool {
     false
 }
 
+/// Presentation times (ticks from the fragment's tfdt) of a fragment's samples.
+fn fragment_pts(samples: &[Sample]) -> Vec<i64> {
+    let mut dts = 0i64;
+    samples
+        .iter()
+        .map(|s| {
+            let pt = dts + s.cto;
+            dts += s.duration as i64;
+            pt
+        })
+        .collect()
+}
+
+/// H.264 seeking in MSE players: a player may start decoding at any picture after the
+/// fragment's first that is an IDR or carries a recovery point (Chromium takes both for
+/// keyframes, whatever the sample flags say). Such a picture must have no leading pictures
+/// (samples after it in decode order, before the next such picture, presented before it): they
+/// reference the previous GOP, and Chromium stops on them with PIPELINE_ERROR_DECODE. An
+/// open-GOP I picture inside a segment is flagged non-sync (depends_on 2) and carries no
+/// recovery point.
+fn h264_random_access_ok(f: &Fragment, data: &[u8], length_size: usize) -> Result<(), String> {
+    let pts = fragment_pts(&f.samples);
+    let entry: Vec<bool> = f
+        .samples
+        .iter()
+        .map(|s| {
+            let bytes = &data[s.offset..s.offset + s.size as usize];
+            let types = nal_types(bytes, length_size, false).unwrap_or_default();
+            is_irap(&types, false) || (types.contains(&1) && h264_recovery_point(bytes, length_size))
+        })
+        .collect();
+    for i in 1..f.samples.len() {
+        let leading = (i + 1..f.samples.len())
+            .take_while(|&j| !(entry[j] || f.samples[j].is_sync() || f.samples[j].depends_on() == 2))
+            .any(|j| pts[j] < pts[i]);
+        let s = f.samples[i];
+        if entry[i] && leading {
+            return Err(format!(
+                "sample {i} is a place to start decoding (IDR or recovery point) but has leading pictures: a seek there stops Chromium's decoder"
+            ));
+        }
+        if !s.is_sync() && s.depends_on() == 2 && !leading {
+            return Err(format!("sample {i} is flagged as an open-GOP I picture (non-sync, depends on nothing) but has no leading picture"));
+        }
+    }
+    Ok(())
+}
+
 fn rule_fragments(c: &Corpus, transcode_set: bool, r: &mut Report) {
     for p in usable(c, transcode_set, r) {
         for t in p.tracks.iter().filter(|t| t.is_fmp4()) {
@@ -744,6 +792,11 @@ fn rule_fragments(c: &Corpus, transcode_set: bool, r: &mut Report) {
                             ));
                         }
                     }
+                    if t.kind == Kind::Video && !hevc && init.entry != "vp09" && end <= seg.data.len() {
+                        if let Err(e) = h264_random_access_ok(f, &seg.data, init.nal_length_size) {
+                            r.fail(p, Some(t), format!("{}: {e}", seg.name));
+                        }
+                    }
                     if t.kind == Kind::Video && end <= seg.data.len() && init.entry == "vp09" {
                         // VP9: no NAL units; a sync sample (and a segment's first) is a key frame.
                         for (i, s) in f.samples.iter().enumerate() {
@@ -816,6 +869,9 @@ struct OutSample {
     presented: bool,
     /// Composition offset in ticks (for FFmpeg's shift allowance).
     cto: i64,
+    /// Flagged as an open-GOP I picture inside a segment: not a sync sample, but depending on no
+    /// other sample (libhls drops such an H.264 picture's recovery point SEI, see rule 3).
+    open_gop_key: bool,
 }
 
 /// Samples of an fMP4 track in decode order: composition time = tfdt + preceding durations +
@@ -840,6 +896,7 @@ fn out_samples(t: &Track) -> Result<(u32, Vec<OutSample>), String> {
                 dur: s.duration as f64 / ts,
                 presented,
                 cto: s.cto,
+                open_gop_key: !s.is_sync() && s.depends_on() == 2,
             });
             dts += s.duration as i64;
         }
@@ -958,7 +1015,13 @@ fn rule_timestamps(c: &Corpus, transcode_set: bool, r: &mut Report) {
                     o[0].0, s[0].0
                 ));
             }
-            let (extra, missing, sizes) = unmatched(&o, &s, TOL, same_size);
+            let (extra, missing, mut sizes) = unmatched(&o, &s, TOL, same_size);
+            // An H.264 open-GOP I picture inside a segment is written without its recovery point
+            // SEI (a NAL unit of a few bytes; rule 3 checks it is gone and nothing else).
+            let open_keys: Vec<f64> = samples.iter().filter(|x| x.open_gop_key).map(|x| x.pt).collect();
+            sizes.retain(|&(pt, o, s)| {
+                !(t.kind == Kind::Video && o < s && s - o <= 32 && open_keys.iter().any(|k| (k - pt).abs() <= TOL))
+            });
             if !missing.is_empty() {
                 r.fail(
                     p,
@@ -1686,6 +1749,15 @@ fn rule_independent(c: &Corpus, transcode_set: bool, r: &mut Report) {
                 Some(t) if hevc && (16..=20).contains(&t) => true, // BLA / IDR
                 Some(21) if hevc => !types.iter().any(|ts| ts.iter().any(|&t| t == 8 || t == 9)), // CRA without RASL
                 Some(5) if !hevc => true,
+                // An I picture with a recovery point and no picture of the segment shown before
+                // it: decoding from it loses nothing (an open GOP cut where it is clean).
+                Some(1) if !hevc => frags.first().is_some_and(|f| {
+                    let bytes = f.samples.first().and_then(|s| seg.data.get(s.offset..s.offset + s.size as usize));
+                    let pts = fragment_pts(&f.samples);
+                    bytes.is_some_and(|b| h264_recovery_point(b, init.nal_length_size))
+                        && frags.len() == 1
+                        && pts.iter().all(|&p| p >= pts[0])
+                }),
                 _ => false,
             };
             if !ok {

@@ -11,16 +11,19 @@ use crate::error::{ParseError, ParseResult};
 const NAL_SLICE: u8 = 1;
 /// nal_unit_type of a coded slice of an IDR picture.
 const NAL_IDR_SLICE: u8 = 5;
+/// nal_unit_type of a supplemental enhancement information NAL unit.
+const NAL_SEI: u8 = 6;
 /// nal_unit_type of a sequence parameter set.
 const NAL_SPS: u8 = 7;
-/// nal_unit_type: supplemental enhancement information.
-const NAL_SEI: u8 = 6;
 /// nal_unit_type of a picture parameter set.
 const NAL_PPS: u8 = 8;
 /// nal_unit_type of a sequence parameter set extension.
 const NAL_SPS_EXT: u8 = 13;
 /// nal_unit_type bits of the NAL unit header byte.
 const NAL_TYPE_MASK: u8 = 0x1F;
+
+/// SEI payloadType of a recovery point message (Annex D.1.8).
+const SEI_RECOVERY_POINT: u32 = 6;
 
 /// Byte of avcC holding `lengthSizeMinusOne` (low 2 bits).
 const AVCC_LENGTH_SIZE_AT: usize = 4;
@@ -245,11 +248,87 @@ pub(crate) fn read_sei(extradata: &[u8], sample: &[u8], facts: &mut nal::SeiFact
     }
 }
 
+/// The payloadType of every message of an SEI NAL unit (header byte included); `None` when
+/// the messages do not parse.
+fn sei_payload_types(nal: &[u8]) -> Option<Vec<u32>> {
+    let rbsp = unescape_rbsp(nal.get(1..)?);
+    let mut at = 0;
+    let mut types = Vec::new();
+    // sei_rbsp: messages until the rbsp_trailing_bits byte (0x80).
+    while at < rbsp.len() && rbsp[at] != 0x80 {
+        let mut field = || -> Option<u32> {
+            let mut v = 0u32;
+            loop {
+                let b = *rbsp.get(at)?;
+                at += 1;
+                v = v.checked_add(u32::from(b))?;
+                if b != 0xFF {
+                    return Some(v);
+                }
+            }
+        };
+        let (kind, size) = (field()?, field()?);
+        types.push(kind);
+        at = at.checked_add(size as usize)?;
+    }
+    (at < rbsp.len()).then_some(types)
+}
+
+/// `sample` without the SEI NAL units that hold nothing but recovery point messages, or `None`
+/// when it has none. The sample is length-prefixed with the NAL length size of the avcC
+/// `extradata` (4 bytes when the extradata is no record).
+///
+/// A recovery point tells a decoder where decoding may start; Chromium's MSE (M1xx) takes a
+/// non-IDR I picture that follows one for a keyframe whatever the container's sample flags say,
+/// starts decoding there after a seek and stops on its leading pictures (open GOP, x264
+/// `--open-gop`). Decoding from an earlier picture does not need the message.
+pub fn without_recovery_point_sei(extradata: &[u8], sample: &[u8]) -> Option<Vec<u8>> {
+    let length_size = nal::record_length_size(extradata, AVCC_LENGTH_SIZE_AT);
+    let nals = length_prefixed_nal_units(sample, length_size);
+    let only_recovery_point = |n: &&[u8]| {
+        nal_type(n[0]) == NAL_SEI
+            && sei_payload_types(n).is_some_and(|t| !t.is_empty() && t.iter().all(|&k| k == SEI_RECOVERY_POINT))
+    };
+    if !nals.iter().any(only_recovery_point) {
+        return None;
+    }
+    // Rebuild only when the NAL units cover the whole sample (nothing to lose).
+    let covered: usize = nals.iter().map(|n| n.len() + length_size).sum();
+    if covered != sample.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(sample.len());
+    for n in nals.iter().filter(|n| !only_recovery_point(n)) {
+        let len = n.len().to_be_bytes();
+        out.extend_from_slice(&len[len.len() - length_size..]);
+        out.extend_from_slice(n);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::codec::test_support::{avcc_to_annexb, cfg, hex, REAL_AVCC};
     use crate::codec::{annexb_to_length_prefixed, codec_string, decoder_config_record, is_annexb, Codec};
+
+    #[test]
+    fn recovery_point_sei_is_dropped_and_nothing_else() {
+        // x264 open-GOP I picture: SEI (recovery point, recovery_frame_cnt 0), then the slice.
+        let sei_rp: &[u8] = &[0x06, 0x06, 0x01, 0xC4, 0x80];
+        let slice: &[u8] = &[0x21, 0x9A, 0x00, 0x00, 0x03, 0x01];
+        let unregistered: &[u8] = &[0x06, 0x05, 0x02, 0xAA, 0xBB, 0x80];
+        let prefixed = |nals: &[&[u8]]| -> Vec<u8> {
+            nals.iter().flat_map(|n| [&(n.len() as u32).to_be_bytes()[..], n].concat()).collect()
+        };
+        assert_eq!(without_recovery_point_sei(&[], &prefixed(&[sei_rp, slice])), Some(prefixed(&[slice])));
+        // No recovery point, or one SEI NAL mixing it with other messages: unchanged.
+        assert_eq!(without_recovery_point_sei(&[], &prefixed(&[unregistered, slice])), None);
+        let mixed: &[u8] = &[0x06, 0x06, 0x01, 0xC4, 0x05, 0x01, 0xAA, 0x80];
+        assert_eq!(sei_payload_types(mixed), Some(vec![6, 5]));
+        assert_eq!(without_recovery_point_sei(&[], &prefixed(&[mixed, slice])), None);
+        assert_eq!(without_recovery_point_sei(&[], &prefixed(&[slice])), None);
+    }
 
     #[test]
     fn avc_string_from_real_record() {

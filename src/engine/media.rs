@@ -9,6 +9,7 @@ use std::sync::Arc;
 use ffmpeg_next as ff;
 
 use crate::codec::aac::FRAME_SAMPLES;
+use crate::codec::{self, Codec};
 use crate::engine::cache::Bytes;
 use crate::engine::source::Source;
 use crate::error::{Error, ErrorKind, Result};
@@ -153,8 +154,8 @@ impl Media {
                 let recs = table
                     .get(seg.first as usize..seg.first as usize + seg.samples as usize)
                     .ok_or_else(|| Error::internal("segment outside the sample table"))?;
-                let payload = source.read_by_position(ix, recs)?;
-                let metas: Vec<SampleMeta> = recs
+                let mut payload = source.read_by_position(ix, recs)?;
+                let mut metas: Vec<SampleMeta> = recs
                     .iter()
                     .enumerate()
                     .map(|(i, r)| {
@@ -162,6 +163,7 @@ impl Media {
                         sample_meta(t, r.dts, next, r.pts(), r.size(), r.key())
                     })
                     .collect();
+                drop_open_gop_recovery_points(t, &mut metas, &mut payload);
                 write_segment(k, seg.out_start, &metas, &payload)
             }
             SampleReader::MatroskaBlocks { track_number, dts_delay } => {
@@ -237,7 +239,37 @@ fn copied_segment(t: &Track, k: usize, packets: &[ff::Packet], decode_ts: impl F
         metas.push(sample_meta(t, dts, next, p.pts().unwrap_or(dts), data.len() as u32, p.is_key()));
         payload.extend_from_slice(&data);
     }
+    drop_open_gop_recovery_points(t, &mut metas, &mut payload);
     write_segment(k, seg.out_start, &metas, &payload)
+}
+
+/// H.264 open-GOP I pictures inside a segment (see [`fmp4::open_gop_keys`]) lose their
+/// recovery point SEI (see [`codec::h264::without_recovery_point_sei`]), so that no player
+/// takes them for a place to start decoding: a seek into the segment decodes from its first
+/// picture, and their leading pictures have their references. Every picture stays.
+fn drop_open_gop_recovery_points(t: &Track, metas: &mut [SampleMeta], payload: &mut Vec<u8>) {
+    let Delivery::Copy { config, .. } = &t.delivery else { return };
+    if config.codec != Codec::H264 {
+        return;
+    }
+    let open = fmp4::open_gop_keys(metas);
+    if open.is_empty() {
+        return;
+    }
+    let mut out = Vec::with_capacity(payload.len());
+    let mut at = 0usize;
+    for (i, m) in metas.iter_mut().enumerate() {
+        let Some(data) = payload.get(at..at + m.size as usize) else { return };
+        at += m.size as usize;
+        match open.contains(&i).then(|| codec::h264::without_recovery_point_sei(&config.extradata, data)).flatten() {
+            Some(stripped) => {
+                m.size = stripped.len() as u32;
+                out.extend_from_slice(&stripped);
+            }
+            None => out.extend_from_slice(data),
+        }
+    }
+    *payload = out;
 }
 
 /// One sample's `trun` entry from its source times: duration up to the next sample's decode

@@ -40,7 +40,7 @@ use super::assemble::{finish, prepare};
 use super::collect::{finish_collected, reorder_delay, Collected};
 use super::probe::{copy_codec, StreamInfo};
 use super::scan::{check_complete, scan_until, subtitle_extractors};
-use super::segmenter::{choose_cuts, transcode_segments};
+use super::segmenter::{choose_clean_cuts, choose_cuts, cuts_at_clean_keyframes, transcode_segments};
 use super::track::audio_will_transcode;
 use crate::codec::Codec;
 use crate::container::demux::Demuxer;
@@ -480,7 +480,6 @@ impl CuePlan {
         )];
         keys.extend(self.cues.iter().filter(|c| c.time > first_key.pts()).map(|c| (c.time, c.cluster)));
         let key_times: Vec<i64> = keys.iter().map(|k| vmap.out_us(k.0)).collect();
-        let cuts = choose_cuts(&key_times, end_us, target_us);
 
         // Copied audio tracks follow by frame midpoint; transcoded ones on AAC frames.
         let followers: Vec<usize> = (0..tracks.len())
@@ -499,15 +498,47 @@ impl CuePlan {
             horizon_us = horizon_us.max(2 * m.us(longest) + PROBE_MARGIN_US);
         }
         let horizon_ticks = vmap.from_us(horizon_us);
+        let vnum = self.layout.tracks[self.main_stream].number;
+        // H.264 open GOPs are cut at keyframes without leading pictures where possible
+        // (`segmenter::choose_clean_cuts`). Whether a keyframe has some shows in the walk after
+        // it (a block presented before it), so the cuts are chosen again, among the keyframes
+        // not yet found open, until every cut has been walked.
+        let open_gop = cuts_at_clean_keyframes(&tracks[main]);
+        let mut clean = vec![true; keys.len()];
+        let mut walked: HashMap<usize, Window> = HashMap::new();
+        let cuts = loop {
+            let (cuts, all_clean) = if open_gop {
+                choose_clean_cuts(&key_times, &clean, end_us, target_us)
+            } else {
+                (choose_cuts(&key_times, end_us, target_us), true)
+            };
+            let mut changed = false;
+            for &c in &cuts {
+                if walked.contains_key(&c) {
+                    continue;
+                }
+                let (time, cluster) = keys[c];
+                let win = match self.walk(cluster, Some((vnum, time)), &numbers, time + horizon_ticks) {
+                    Ok(w) => w,
+                    Err(e) => return Ok(fallback(&self.path, e)),
+                };
+                if open_gop && c > 0 && win.earliest < time && clean[c] {
+                    clean[c] = false;
+                    changed = true;
+                }
+                walked.insert(c, win);
+            }
+            if !changed {
+                if open_gop {
+                    tracks[main].independent = all_clean;
+                }
+                break cuts;
+            }
+        };
         let mut windows: Vec<Window> = Vec::with_capacity(cuts.len());
         let mut bounds: Vec<i64> = Vec::with_capacity(cuts.len() + 1);
-        let vnum = self.layout.tracks[self.main_stream].number;
-        for &c in &cuts {
-            let (time, cluster) = keys[c];
-            let win = match self.walk(cluster, Some((vnum, time)), &numbers, time + horizon_ticks) {
-                Ok(w) => w,
-                Err(e) => return Ok(fallback(&self.path, e)),
-            };
+        for c in &cuts {
+            let Some(win) = walked.remove(c) else { return Err(Error::internal("open-GOP cut not walked")) };
             bounds.push(vmap.out_us(win.earliest));
             windows.push(win);
         }

@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 
 use super::collect::Collected;
+use crate::codec::Codec;
 use crate::model::aac::AacTarget;
 use crate::model::segment::{SampleRec, Segment};
 use crate::model::time::{rescale, rescale_ceil, rescale_floor, TimeMap};
@@ -60,7 +61,15 @@ pub(crate) fn cut_main(track: &mut Track, c: Collected, target_us: i64, exact: b
     let keys: Vec<usize> =
         (first_key..samples.len()).filter(|&i| samples[i].key() || track.kind == TrackKind::Audio).collect();
     let key_times: Vec<i64> = keys.iter().map(|&i| time(&samples[i])).collect();
-    let cuts: Vec<usize> = choose_cuts(&key_times, end_us, target_us).into_iter().map(|j| keys[j]).collect();
+    let cuts: Vec<usize> = if cuts_at_clean_keyframes(track) {
+        let clean: Vec<bool> = keys.iter().map(|&i| !has_leading_pictures(samples, i)).collect();
+        let (cuts, all_clean) = choose_clean_cuts(&key_times, &clean, end_us, target_us);
+        // Every segment starts where decoding can start: the segments are independent.
+        track.independent = all_clean;
+        cuts.into_iter().map(|j| keys[j]).collect()
+    } else {
+        choose_cuts(&key_times, end_us, target_us).into_iter().map(|j| keys[j]).collect()
+    };
     // A segment's boundary is its earliest presentation time (with open GOPs, leading pictures
     // that follow the keyframe in decode order are shown before it).
     let mut bounds: Vec<i64> = cuts
@@ -127,6 +136,69 @@ pub(crate) fn choose_cuts(key_times: &[i64], end_us: i64, target_us: i64) -> Vec
         k = pick + 1;
     }
     cuts
+}
+
+/// Whether the main track is cut only at keyframes without leading pictures where it can be:
+/// H.264 with open GOPs (an I picture with a recovery point, whose leading B pictures reference
+/// the previous GOP). A player that starts decoding at such an I picture (after a seek, at a
+/// segment start) gets those leading pictures undecodable, and Chromium's pipeline stops on
+/// them (`PIPELINE_ERROR_DECODE`) in every MSE player. HEVC needs no such care: a CRA's leading
+/// pictures are RASL pictures, which decoders skip when they start at the CRA.
+pub(crate) fn cuts_at_clean_keyframes(track: &Track) -> bool {
+    track.kind == TrackKind::Video
+        && !track.independent
+        && matches!(&track.delivery, Delivery::Copy { config, .. } if config.codec == Codec::H264)
+}
+
+/// Whether keyframe `key` has leading pictures: samples after it in decode order (before the
+/// next keyframe) that are presented before it.
+pub(crate) fn has_leading_pictures(samples: &[SampleRec], key: usize) -> bool {
+    let pts = samples[key].pts();
+    samples[key + 1..].iter().take_while(|s| !s.key()).any(|s| s.pts() < pts)
+}
+
+/// How much longer than the target a segment may grow to end at a clean keyframe (see
+/// [`choose_clean_cuts`]).
+pub(crate) const CLEAN_CUT_SPAN: i64 = 3;
+
+/// [`choose_cuts`] restricted to the `clean` keyframes (those without leading pictures): each
+/// segment ends at the last clean keyframe within the target duration, else at the first clean
+/// one within [`CLEAN_CUT_SPAN`] times the target (or at the end, when that is as near); only
+/// when there is none, at a keyframe by the ordinary rule. Returns the cuts and whether every
+/// cut after the first is at a clean keyframe. With every keyframe clean, the cuts are
+/// [`choose_cuts`]'s.
+pub(crate) fn choose_clean_cuts(key_times: &[i64], clean: &[bool], end_us: i64, target_us: i64) -> (Vec<usize>, bool) {
+    let max_us = target_us.saturating_mul(CLEAN_CUT_SPAN);
+    let mut cuts = vec![0];
+    let mut all_clean = true;
+    let mut k = 1;
+    while k < key_times.len() {
+        let start = key_times[*cuts.last().unwrap_or(&0)];
+        if end_us - start <= target_us {
+            break;
+        }
+        let within = |j: usize| key_times[j] - start <= target_us;
+        let pick = if let Some(j) = (k..key_times.len()).take_while(|&j| within(j)).filter(|&j| clean[j]).last() {
+            j
+        } else if let Some(j) = (k..key_times.len()).take_while(|&j| key_times[j] - start <= max_us).find(|&j| clean[j])
+        {
+            j
+        } else if end_us - start <= max_us {
+            break;
+        } else {
+            // No clean keyframe near: the ordinary rule.
+            let mut j = k;
+            while j < key_times.len() && within(j) {
+                j += 1;
+            }
+            let pick = if j > k { j - 1 } else { k };
+            all_clean &= clean[pick];
+            pick
+        };
+        cuts.push(pick);
+        k = pick + 1;
+    }
+    (cuts, all_clean)
 }
 
 fn make_segment(map: &TimeMap, all: &[SampleRec], first: usize, stop: usize, src_end: i64) -> Segment {
@@ -237,7 +309,7 @@ fn kept(mut samples: Vec<SampleRec>) -> Vec<SampleRec> {
 
 #[cfg(test)]
 mod tests {
-    use super::choose_cuts;
+    use super::{choose_clean_cuts, choose_cuts};
 
     #[test]
     fn cuts_at_the_last_keyframe_within_the_target() {
@@ -253,5 +325,24 @@ mod tests {
         // Everything fits in one segment.
         assert_eq!(choose_cuts(&[0, 1_000_000, 2_000_000], 5_000_000, 6_000_000), vec![0]);
         assert_eq!(choose_cuts(&[0], 60_000_000, 6_000_000), vec![0]);
+    }
+
+    #[test]
+    fn open_gop_cuts_prefer_keyframes_without_leading_pictures() {
+        let keys: Vec<i64> = (0..10).map(|k| k * 2_000_000).collect();
+        // Every keyframe clean: the ordinary cuts.
+        let all = vec![true; keys.len()];
+        assert_eq!(
+            choose_clean_cuts(&keys, &all, 20_000_000, 6_000_000),
+            (choose_cuts(&keys, 20_000_000, 6_000_000), true)
+        );
+        // h264_opengop.mkv: clean keyframes at 0, 6 and 10 s only; the rest (10-20 s) is one
+        // segment rather than one starting at an open keyframe.
+        let clean = [true, false, false, true, false, true, false, false, false, false];
+        assert_eq!(choose_clean_cuts(&keys, &clean, 20_000_000, 6_000_000), (vec![0, 3, 5], true));
+        // No clean keyframe within 3 x 6 s: the ordinary rule, and the cuts are not all clean.
+        let clean = [true, false, false, false, false, false, false, false, false, false];
+        let keys: Vec<i64> = (0..10).map(|k| k * 5_000_000).collect();
+        assert_eq!(choose_clean_cuts(&keys, &clean, 50_000_000, 6_000_000), (vec![0, 1, 2, 3, 4, 5, 6, 7], false));
     }
 }

@@ -34,6 +34,10 @@ const SAMPLE_DEPENDS_ON_OTHERS: u32 = 1 << 24;
 const SAMPLE_IS_NON_SYNC: u32 = 0x0001_0000;
 /// Sample flags of a sync sample.
 const SYNC_FLAGS: u32 = SAMPLE_DEPENDS_ON_NONE;
+/// Sample flags of an open-GOP I picture inside a segment: it depends on no other sample, but
+/// decoding cannot start there (its leading pictures reference the previous GOP), so it is no
+/// sync sample (ISO/IEC 14496-12: SAP type 3 is not one).
+const OPEN_GOP_KEY_FLAGS: u32 = SAMPLE_DEPENDS_ON_NONE | SAMPLE_IS_NON_SYNC;
 /// Sample flags of a non-sync sample.
 const NON_SYNC_FLAGS: u32 = SAMPLE_DEPENDS_ON_OTHERS | SAMPLE_IS_NON_SYNC;
 /// Bytes of one `trun` sample record: duration, size, flags.
@@ -144,22 +148,48 @@ fn write_traf(
             Ok(())
         })?;
         let flags = TRUN_FLAGS | if with_cto { TRUN_SAMPLE_CTO_PRESENT } else { 0 };
+        let open = open_gop_keys(samples);
         w.write_full_box(b"trun", TRUN_VERSION_SIGNED_CTO, flags, |w| {
             w.u32(samples.len() as u32); // checked to fit by check_samples
             w.i32(data_offset);
-            for s in samples {
-                write_trun_sample(w, s, with_cto);
+            for (i, s) in samples.iter().enumerate() {
+                write_trun_sample(w, s, with_cto, open.contains(&i));
             }
             Ok(())
         })
     })
 }
 
-/// One trun sample record.
-fn write_trun_sample(w: &mut BoxWriter, s: &SampleMeta, with_cto: bool) {
+/// Indices of the sync samples after the first that have leading pictures: samples after them
+/// in decode order (before the next sync sample) with an earlier presentation time. They are
+/// open-GOP I pictures (an H.264 I with a recovery point, an HEVC CRA): a player that seeks
+/// into the segment and starts decoding there gets leading pictures it cannot decode (Chromium
+/// stops with `PIPELINE_ERROR_DECODE`), so they are not written as sync samples and players
+/// start at the segment's first sample instead. The first sample stays a sync sample: a
+/// segment must start with one.
+pub fn open_gop_keys(samples: &[SampleMeta]) -> Vec<usize> {
+    let mut pts = Vec::with_capacity(samples.len());
+    let mut dts: i64 = 0;
+    for s in samples {
+        pts.push(dts + i64::from(s.composition_offset));
+        dts += i64::from(s.duration);
+    }
+    (1..samples.len())
+        .filter(|&i| samples[i].sync)
+        .filter(|&i| (i + 1..samples.len()).take_while(|&j| !samples[j].sync).any(|j| pts[j] < pts[i]))
+        .collect()
+}
+
+/// One trun sample record; `open_gop_key`: a sync sample with leading pictures (see
+/// [`open_gop_keys`]).
+fn write_trun_sample(w: &mut BoxWriter, s: &SampleMeta, with_cto: bool, open_gop_key: bool) {
     w.u32(s.duration);
     w.u32(s.size);
-    w.u32(if s.sync { SYNC_FLAGS } else { NON_SYNC_FLAGS });
+    w.u32(match (s.sync, open_gop_key) {
+        (true, false) => SYNC_FLAGS,
+        (true, true) => OPEN_GOP_KEY_FLAGS,
+        (false, _) => NON_SYNC_FLAGS,
+    });
     if with_cto {
         w.i32(s.composition_offset);
     }
@@ -223,6 +253,37 @@ mod tests {
         assert_eq!(trun.body.len(), 12 + 2 * 12);
         assert_eq!(trun.u32_at(8) as usize, find(&boxes, "moof").size as usize + 8);
         assert_eq!(seg.len() + 2 * 4, media_segment_overhead(2) + 8);
+    }
+
+    #[test]
+    fn open_gop_i_picture_inside_a_segment_is_no_sync_sample() {
+        // Decode order: I (pts 0), P (pts 3), B (1), B (2); open I (pts 7) with two leading B
+        // pictures (5, 6) referencing the P before it; P (10); closed I (11), no leading picture.
+        let d = 100;
+        let s = samples(&[
+            (1, d, 0, true),
+            (1, d, 200, false),
+            (1, d, -100, false),
+            (1, d, -100, false),
+            (1, d, 300, true),
+            (1, d, 0, false),
+            (1, d, 0, false),
+            (1, d, 300, false),
+            (1, d, 300, true),
+        ]);
+        // pts: 0, 300, 100, 200, 700, 500, 600, 1000, 1100
+        assert_eq!(open_gop_keys(&s), vec![4]);
+        let seg = write_media_segment(1, 1, 0, &s, b"abcdefghi").unwrap();
+        let boxes = parse_boxes(&seg);
+        let trun = find(&boxes, "moof/traf/trun");
+        let flags = |i: usize| trun.u32_at(20 + 16 * i);
+        assert_eq!(flags(0), 0x0200_0000);
+        assert_eq!(flags(4), 0x0201_0000);
+        assert_eq!(flags(8), 0x0200_0000);
+        assert_eq!(flags(5), 0x0101_0000);
+        // The first sample stays a sync sample even with leading pictures.
+        let s = samples(&[(1, d, 300, true), (1, d, 0, false), (1, d, 0, false)]);
+        assert!(open_gop_keys(&s).is_empty());
     }
 
     #[test]

@@ -1,0 +1,331 @@
+//! The multi-audio and subtitle presentations played by the players people use besides hls.js:
+//! Shaka Player and video.js/VHS (and hls.js again) in headless Chromium, and GStreamer 1.22's
+//! hlsdemux2 (playbin3 / uridecodebin3, the engine of many TV and set-top players). The checks
+//! themselves are in tests/players/ (see the headers of players.mjs and gst_play.py): each
+//! player plays, switching the audio to French really changes the sound (the French segments are
+//! fetched and the French test tones are what is decoded), every subtitle cue is shown, a seek
+//! into any segment of an open-GOP file decodes without error, and every CODECS string of the
+//! test files passes Chromium's `MediaSource.isTypeSupported`.
+//!
+//! Set-up, done here when missing: Chromium (`LIBHLS_BROWSER=1 scripts/setup.sh`), GStreamer
+//! (apt-get: gstreamer1.0-plugins-{base,good,bad}, gstreamer1.0-libav, gstreamer1.0-tools,
+//! python3-gst-1.0), the npm packages of tests/browser/package-lock.json (into
+//! target/browser-node, like tests/browser.rs), the test media, libhls and examples-c/hls-serve.
+//! When Chromium or GStreamer cannot be installed the test fails, unless
+//! `LIBHLS_PLAYERS_OPTIONAL=1`, which turns that into a loud skip. Run alone with
+//! `cargo test --release --test players -- --nocapture`.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+const RUN_TIMEOUT: Duration = Duration::from_secs(180);
+const MEDIA: &[&str] =
+    &["multi_audio.mkv", "multi_audio.mp4", "mkvmerge_subs.mkv", "h264_opengop.mkv", "hevc_aac.mkv", "hevc_aac.ts"];
+const GST_PACKAGES: &[&str] = &[
+    "gstreamer1.0-plugins-base",
+    "gstreamer1.0-plugins-good",
+    "gstreamer1.0-plugins-bad",
+    "gstreamer1.0-libav",
+    "gstreamer1.0-tools",
+    "python3-gst-1.0",
+];
+/// The Python that has Debian's `gi` (python3-gi): not a virtualenv's.
+const PYTHON: &str = "/usr/bin/python3";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
+    eprintln!("players test: {what}");
+    let out = cmd.output().map_err(|e| format!("{what}: cannot run {:?}: {e}", cmd.get_program()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{what}: {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
+/// A tool the test needs is missing and could not be installed: fail, or skip loudly when
+/// `LIBHLS_PLAYERS_OPTIONAL=1`. Returns true when the test should stop (skip).
+fn missing(what: &str, why: &str) -> bool {
+    if std::env::var_os("LIBHLS_PLAYERS_OPTIONAL").is_some_and(|v| v == "1") {
+        let line = "!".repeat(100);
+        println!("{line}\nplayers test SKIPPED: {what} is not available ({why}); LIBHLS_PLAYERS_OPTIONAL=1 allows that\n{line}");
+        eprintln!("players test SKIPPED: {what} is not available ({why})");
+        return true;
+    }
+    panic!("players test: {what} is not available: {why} (LIBHLS_PLAYERS_OPTIONAL=1 makes this a skip)");
+}
+
+fn chromium() -> Result<PathBuf, String> {
+    let path =
+        std::env::var_os("LIBHLS_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    if !path.is_file() {
+        run(
+            &format!("{} missing: LIBHLS_BROWSER=1 scripts/setup.sh", path.display()),
+            Command::new("bash").arg(root().join("scripts/setup.sh")).env("LIBHLS_BROWSER", "1").current_dir(root()),
+        )?;
+    }
+    path.is_file()
+        .then_some(path.clone())
+        .ok_or_else(|| format!("{} still missing after scripts/setup.sh", path.display()))
+}
+
+fn gst_ok() -> bool {
+    Command::new(PYTHON)
+        .args([
+            "-c",
+            "import gi; gi.require_version('Gst', '1.0'); from gi.repository import Gst; Gst.init(None); \
+             import sys; sys.exit(0 if all(Gst.ElementFactory.find(e) for e in \
+             ('playbin3', 'hlsdemux2', 'avdec_h264', 'avdec_ac3')) else 1)",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn gstreamer() -> Result<(), String> {
+    if gst_ok() {
+        return Ok(());
+    }
+    let sudo = if unsafe { libc::geteuid() } == 0 { vec![] } else { vec!["sudo", "-n"] };
+    let apt = |args: &[&str]| {
+        let mut c = Command::new(sudo.first().copied().unwrap_or("apt-get"));
+        c.args(sudo.iter().skip(1)).args(if sudo.is_empty() { &[][..] } else { &["apt-get"][..] }).args(args);
+        c.env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    run("GStreamer missing: apt-get update", &mut apt(&["update", "-q"]))?;
+    let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
+    install.extend_from_slice(GST_PACKAGES);
+    run(&format!("apt-get install {}", GST_PACKAGES.join(" ")), &mut apt(&install))?;
+    gst_ok().then_some(()).ok_or_else(|| "playbin3/hlsdemux2/avdec_* still missing after apt-get install".into())
+}
+
+/// The pinned npm packages (tests/browser/package-lock.json) in target/browser-node.
+fn node_modules() -> Result<PathBuf, String> {
+    let src = root().join("tests/browser");
+    let dir = root().join("target/browser-node");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut same = true;
+    for f in ["package.json", "package-lock.json"] {
+        let want = std::fs::read(src.join(f)).map_err(|e| format!("{f}: {e}"))?;
+        if std::fs::read(dir.join(f)).ok().as_deref() != Some(&want[..]) {
+            std::fs::write(dir.join(f), &want).map_err(|e| format!("{}: {e}", dir.join(f).display()))?;
+            same = false;
+        }
+    }
+    let installed = ["hls.js", "playwright-core", "shaka-player", "video.js"]
+        .iter()
+        .all(|p| dir.join("node_modules").join(p).join("package.json").is_file());
+    if !(same && installed) {
+        run(
+            "npm ci in target/browser-node",
+            Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir),
+        )?;
+    }
+    Ok(dir)
+}
+
+fn media() -> Result<PathBuf, String> {
+    let dir = root().join("target/media");
+    if MEDIA.iter().any(|f| !dir.join(f).is_file()) {
+        run("test media missing: scripts/gen-media.sh", Command::new("bash").arg(root().join("scripts/gen-media.sh")))?;
+    }
+    match MEDIA.iter().find(|f| !dir.join(f).is_file()) {
+        Some(f) => Err(format!("{f} not produced by scripts/gen-media.sh")),
+        None => Ok(dir),
+    }
+}
+
+fn newest_under(p: &Path, newest: &mut Option<SystemTime>) {
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            newest_under(&e.path(), newest);
+        }
+    } else if let Ok(t) = std::fs::metadata(p).and_then(|m| m.modified()) {
+        *newest = Some(newest.map_or(t, |n| n.max(t)));
+    }
+}
+
+/// libhls.so (rebuilt when older than the sources) and examples-c/hls-serve.
+fn hls_serve() -> Result<PathBuf, String> {
+    let so = root().join("target/release/libhls.so");
+    let mut newest = None;
+    for p in ["Cargo.toml", "build.rs", "src"] {
+        newest_under(&root().join(p), &mut newest);
+    }
+    let built = std::fs::metadata(&so).and_then(|m| m.modified()).ok();
+    if !matches!((built, newest), (Some(a), Some(b)) if a >= b) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        run(
+            "libhls.so missing or stale: cargo build --release --lib",
+            Command::new(cargo).args(["build", "--release", "--lib"]).current_dir(root()),
+        )?;
+    }
+    let libdir = root().join("target/release");
+    run(
+        "make -C examples-c",
+        Command::new("make").arg("-C").arg(root().join("examples-c")).arg(format!("LIBDIR={}", libdir.display())),
+    )?;
+    Ok(root().join("examples-c/hls-serve"))
+}
+
+/// hls-serve on a free port with its access log in `log`; stopped on drop.
+struct Server(Child);
+
+impl Server {
+    fn start(bin: &Path, media: &Path, log: &Path) -> Result<(Server, String), String> {
+        let log_file = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let mut child = Command::new(bin)
+            .args(["--port", "0", "--bind", "127.0.0.1"])
+            .arg(media)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = tx.send(lines.next());
+            for _ in lines {}
+        });
+        let server = Server(child);
+        let line = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(Some(Ok(l))) => l,
+            other => return Err(format!("hls-serve did not print its address: {other:?}")),
+        };
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .map(|u| u.trim_end_matches('/').to_string())
+            .ok_or_else(|| format!("unexpected first line from hls-serve: {line:?}"))?;
+        Ok((server, url))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        unsafe {
+            libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `cmd` (in its own process group) to completion or RUN_TIMEOUT; (success, stdout, stderr).
+fn run_checks(mut cmd: Command) -> (Option<bool>, String, String) {
+    let mut child =
+        match cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).spawn() {
+            Ok(c) => c,
+            Err(e) => return (Some(false), String::new(), format!("cannot run {:?}: {e}", cmd.get_program())),
+        };
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = r.read_to_end(&mut s);
+            String::from_utf8_lossy(&s).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let t = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Some(st.success()),
+            Ok(None) if t.elapsed() > RUN_TIMEOUT => {
+                unsafe {
+                    libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL);
+                }
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(_) => break Some(false),
+        }
+    };
+    (status, out.join().unwrap_or_default(), err.join().unwrap_or_default())
+}
+
+/// Prints the checks' output and asserts they all passed (a `<what>: N passed, 0 failed` line).
+fn report(what: &str, started: Instant, (status, stdout, stderr): (Option<bool>, String, String)) {
+    println!("{stdout}");
+    if !stderr.trim().is_empty() {
+        println!("--- stderr\n{}", stderr.trim_end());
+    }
+    println!("{what}: ran {:.1} s", started.elapsed().as_secs_f64());
+    let failures: Vec<&str> = stdout.lines().filter(|l| l.starts_with("not ok - ")).collect();
+    match status {
+        None => panic!("{what} did not finish within {} s (killed)", RUN_TIMEOUT.as_secs()),
+        Some(ok) => assert!(
+            ok && failures.is_empty(),
+            "{what}: {} check(s) failed:\n{}\n(full output above)",
+            failures.len(),
+            failures.join("\n")
+        ),
+    }
+    assert!(
+        stdout.lines().any(|l| l.starts_with(what) && l.ends_with(" 0 failed")),
+        "{what}: no '{what}: N passed, 0 failed' line"
+    );
+}
+
+#[test]
+fn shaka_vhs_and_hls_js_switch_language_show_subtitles_and_survive_open_gop_seeks() {
+    let chromium = match chromium() {
+        Ok(c) => c,
+        Err(e) if missing("Chromium", &e) => return,
+        Err(e) => panic!("{e}"),
+    };
+    let prep = || -> Result<_, String> { Ok((node_modules()?, media()?, hls_serve()?)) };
+    let (node_dir, media, serve) = prep().unwrap_or_else(|e| panic!("players test set-up failed: {e}"));
+    let log = node_dir.join("players-chromium-serve.log");
+    let (_server, base) = Server::start(&serve, &media, &log).unwrap_or_else(|e| panic!("players test: {e}"));
+    let mut cmd = Command::new("node");
+    cmd.arg(root().join("tests/players/players.mjs"))
+        .arg(&base)
+        .arg(&media)
+        .env("LIBHLS_NODE_DIR", &node_dir)
+        .env("LIBHLS_CHROMIUM", &chromium)
+        .current_dir(root());
+    let t = Instant::now();
+    report("chromium players", t, run_checks(cmd));
+}
+
+#[test]
+fn gstreamer_switches_language_shows_every_cue_and_survives_open_gop_seeks() {
+    if let Err(e) = gstreamer() {
+        if missing("GStreamer (playbin3, hlsdemux2, gst-libav, python3-gst-1.0)", &e) {
+            return;
+        }
+    }
+    let prep = || -> Result<_, String> { Ok((media()?, hls_serve()?)) };
+    let (media, serve) = prep().unwrap_or_else(|e| panic!("players test set-up failed: {e}"));
+    let scratch = root().join("target/players");
+    std::fs::create_dir_all(&scratch).unwrap_or_else(|e| panic!("{}: {e}", scratch.display()));
+    let log = scratch.join("gst-serve.log");
+    let (_server, base) = Server::start(&serve, &media, &log).unwrap_or_else(|e| panic!("players test: {e}"));
+    let mut cmd = Command::new(PYTHON);
+    cmd.arg(root().join("tests/players/gst_play.py")).arg(&base).arg(&log).current_dir(root());
+    let t = Instant::now();
+    report("gstreamer", t, run_checks(cmd));
+}
