@@ -11,6 +11,7 @@ use std::time::Instant;
 use lru::LruCache;
 use parking_lot::{Condvar, Mutex};
 
+use crate::engine::body::Body;
 use crate::engine::cache::{Bytes, Cache};
 use crate::engine::media::{self, Media};
 use crate::error::{Error, Result};
@@ -68,7 +69,7 @@ struct OpenCounters {
 pub struct Context {
     /// Settings, fixed at creation.
     pub config: Config,
-    cache: Cache<Key>,
+    cache: Cache<Key, Body>,
     registry: Mutex<Registry>,
     counters: OpenCounters,
 }
@@ -183,13 +184,20 @@ impl Context {
         }
     }
 
-    /// Serves one resource of `media` through the cache.
+    /// Serves one resource of `media` through the cache, as bytes (file ranges read).
     pub fn get(&self, media: &Media, name: &str) -> Result<(Bytes, &'static str)> {
+        let (body, ct) = self.get_body(media, name)?;
+        Ok((media.materialise(body)?, ct))
+    }
+
+    /// Serves one resource of `media` through the cache, as it is held: bytes, or headers and
+    /// ranges of the file (send them from [`Media::checked_file`], which checks the file first).
+    pub fn get_body(&self, media: &Media, name: &str) -> Result<(Body, &'static str)> {
         let resource = Resource::parse(name)?;
         media.check_named(&resource, name)?;
         let key = Key { identity: media.index.identity, resource };
-        let bytes = self.cache.get_or_generate(&key, || media.generate(&resource))?;
-        Ok((bytes, media.content_type(&resource)))
+        let body = self.cache.get_or_generate(&key, || media.generate(&resource))?;
+        Ok((body, media.content_type(&resource)))
     }
 
     /// Counters as a JSON object.
