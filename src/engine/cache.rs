@@ -104,6 +104,16 @@ impl<K: Hash + Eq + Clone, V: Clone + Charge> Cache<K, V> {
         self.shard(key).lock().lru.get(key).cloned()
     }
 
+    /// Cached value for `key`, marking it recently used and counting a hit when found (a miss
+    /// is not counted: the caller goes on to [`Cache::get_or_generate`], which counts it).
+    pub fn get_counted(&self, key: &K) -> Option<V> {
+        let hit = self.get(key);
+        if hit.is_some() {
+            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        hit
+    }
+
     /// Inserts `value`, evicting least-recently-used entries of its shard to stay within budget.
     /// Values larger than a shard's budget are not cached.
     pub fn insert(&self, key: K, value: V) {

@@ -19,11 +19,14 @@ use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
 use crate::model::names::Resource;
 
-/// Cache key: one version of one file, and a resource name.
+/// Cache key: one version of one file, a resource name, and which form is cached: the form
+/// generation gives (bytes, or headers and file ranges) or, for `hls_get` callers of a segment
+/// held as ranges, its bytes read once (so that their cache hits stay a reference count).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
     identity: FileIdentity,
     resource: Resource,
+    materialised: bool,
 }
 
 /// One indexing in progress: concurrent openers of the same file wait for its result.
@@ -184,10 +187,24 @@ impl Context {
         }
     }
 
-    /// Serves one resource of `media` through the cache, as bytes (file ranges read).
+    /// Serves one resource of `media` through the cache, as bytes: a segment held as file
+    /// ranges is read once (positioned reads, identity checked) and its bytes cached beside
+    /// its ranges, so a hit hands out a reference as for any other resource.
     pub fn get(&self, media: &Media, name: &str) -> Result<(Bytes, &'static str)> {
+        let resource = Resource::parse(name)?;
+        let bytes_key = Key { identity: media.index.identity, resource, materialised: true };
+        if let Some(Body::Bytes(b)) = self.cache.get_counted(&bytes_key) {
+            return Ok((b, media.content_type(&resource)));
+        }
         let (body, ct) = self.get_body(media, name)?;
-        Ok((media.materialise(body)?, ct))
+        match body {
+            Body::Bytes(b) => Ok((b, ct)),
+            parts => {
+                let bytes = media.materialise(parts)?;
+                self.cache.insert(bytes_key, Body::Bytes(bytes.clone()));
+                Ok((bytes, ct))
+            }
+        }
     }
 
     /// Serves one resource of `media` through the cache, as it is held: bytes, or headers and
@@ -195,7 +212,7 @@ impl Context {
     pub fn get_body(&self, media: &Media, name: &str) -> Result<(Body, &'static str)> {
         let resource = Resource::parse(name)?;
         media.check_named(&resource, name)?;
-        let key = Key { identity: media.index.identity, resource };
+        let key = Key { identity: media.index.identity, resource, materialised: false };
         let body = self.cache.get_or_generate(&key, || media.generate(&resource))?;
         Ok((body, media.content_type(&resource)))
     }
