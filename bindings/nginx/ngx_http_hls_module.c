@@ -37,6 +37,7 @@ typedef struct {
     ngx_str_t            file_uri;         /* the URI without "/<name>" */
     unsigned             info:1;           /* name is "info.json" */
     unsigned             use_parts:1;      /* hls_get_parts instead of hls_get */
+    size_t               file_range_min;   /* hls_file_range_min */
     unsigned             stats:1;          /* hls_stats: nstats contexts, no file */
     ngx_uint_t           nstats;
     HlsContext         **contexts;         /* [nstats] */
@@ -283,6 +284,7 @@ ngx_http_hls_handler(ngx_http_request_t *r)
                                       + r->headers_in.range->value.len, ',')
                           == NULL);
     t->parts.fd = -1;
+    t->file_range_min = hlcf->file_range_min;
 
     return ngx_http_hls_post(r, task, hlcf->thread_pool);
 }
@@ -339,6 +341,27 @@ ngx_http_hls_post(ngx_http_request_t *r, ngx_thread_task_t *task, ngx_thread_poo
 }
 
 
+/* Whether the file ranges of t->parts are on average smaller than hls_file_range_min. */
+static ngx_uint_t
+ngx_http_hls_small_parts(ngx_http_hls_task_ctx_t *t)
+{
+    size_t    i, n;
+    uint64_t  bytes;
+
+    n = 0;
+    bytes = 0;
+
+    for (i = 0; i < t->parts.count; i++) {
+        if (t->parts.parts[i].kind == HLS_PART_FILE) {
+            n++;
+            bytes += t->parts.parts[i].len;
+        }
+    }
+
+    return n && bytes < (uint64_t) n * t->file_range_min;
+}
+
+
 /* On a pool thread: every libhls call of the request. */
 static void
 ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
@@ -390,6 +413,15 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
 
             } else if (t->use_parts) {
                 status = hls_get_parts_ex(media, (const char *) t->name, &t->parts, &error);
+
+                if (status == HLS_OK && ngx_http_hls_small_parts(t)) {
+                    /* samples scattered in small pieces (interleaved sample by sample):
+                     * one sendfile per piece costs more than copying them once; libhls
+                     * reads their span in one read and caches the bytes */
+                    hls_free_parts(&t->parts);
+                    t->use_parts = 0;
+                    status = hls_get_ex(media, (const char *) t->name, &t->buf, &error);
+                }
 
             } else {
                 status = hls_get_ex(media, (const char *) t->name, &t->buf, &error);
