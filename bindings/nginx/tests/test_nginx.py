@@ -344,7 +344,7 @@ def test_crawls(ng):
     section("segments as file buffers: sendfile on, aio threads, and hls_file_ranges off")
     for prefix, what in [("/sf", "sendfile on"), ("/sfaio", "sendfile on, aio threads"),
                          ("/bytes", "hls_file_ranges off")]:
-        for file in ["h264_aac.mp4", "multi_audio.mkv", "h264_aac.mkv"]:
+        for file in ["h264_aac.mp4", "multi_audio.mkv", "h264_aac.mkv", "video_only.mp4"]:
             want = dump(file)
             try:
                 got = crawl(ng.port, f"{prefix}/{file}")
@@ -416,6 +416,22 @@ def test_sendfile(single):
           "hls_file_ranges off: the same bytes, no sendfile (one memory buffer)", str(calls[:5]))
     calls = traced(pid, fetch("/sf", "master.m3u8"))
     check(got["/sf"].status == 200 and not calls, "a playlist is memory: no sendfile", str(calls[:5]))
+
+    # hls_file_range_min 32k (the default): samples interleaved one by one (~100 ranges of a few
+    # KB) go as bytes; a track stored contiguously goes by sendfile
+    calls = traced(pid, fetch("/sfauto", "t0_4.m4s"))
+    r = got.get("/sfauto")
+    check(r is not None and r.body == want["t0_4.m4s"] and not calls,
+          "default hls_file_range_min: a segment of small interleaved ranges goes as bytes",
+          str(calls[:5]))
+    video = dump("video_only.mp4")
+    calls = traced(pid, lambda: got.__setitem__(
+        "v", request(single.port, "/sfauto/video_only.mp4/t0_1.m4s")))
+    r = got.get("v")
+    check(r is not None and r.body == video["t0_1.m4s"] and calls
+          and sum(n for _, n in calls) > 0.9 * len(r.body),
+          f"default hls_file_range_min: a contiguous track goes by sendfile ({len(calls)} calls)",
+          str(calls[:5]))
 
 
 def test_concurrent_keepalive(ng):
@@ -946,8 +962,8 @@ def main():
         location /noslash {{ alias {links}/; hls; }}
         location /noetag/ {{ alias {MEDIA}/; hls; etag off; }}
         location /expires/ {{ alias {MEDIA}/; hls; expires 1h; }}
-        location /sf/ {{ alias {MEDIA}/; hls; sendfile on; }}
-        location /sfaio/ {{ alias {MEDIA}/; hls; sendfile on; aio threads; }}
+        location /sf/ {{ alias {MEDIA}/; hls; sendfile on; hls_file_range_min 0; }}
+        location /sfaio/ {{ alias {MEDIA}/; hls; sendfile on; aio threads; hls_file_range_min 0; }}
         location /bytes/ {{ alias {MEDIA}/; hls; hls_file_ranges off; }}
 """)
     single = Nginx("single", f"""
@@ -958,7 +974,8 @@ def main():
         location /nocache/ {{ alias {MEDIA}/; hls; hls_cache_size 0; }}
         location /static/ {{ root {OUT}/www; }}
         location = /hls-stats {{ hls_stats; }}
-        location /sf/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; }}
+        location /sf/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; hls_file_range_min 0; }}
+        location /sfauto/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; }}
         location /sfbytes/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; hls_file_ranges off; }}
 """, workers=1, head="thread_pool one threads=1;\nthread_pool tiny threads=1 max_queue=1;")
     try:
