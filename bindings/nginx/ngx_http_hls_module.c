@@ -14,8 +14,11 @@
  * that "sendfile on" sends the samples straight from the page cache; everything else is one
  * memory buffer pointing into libhls's bytes. A request pool cleanup frees the HlsParts /
  * HlsBuffer (and with it libhls's reference to the descriptor) once nginx is done with the
- * request. "hls_file_ranges off", info.json and requests for several byte ranges (nginx's
- * multipart ranges need the whole body in one buffer) take the bytes (hls_get) instead.
+ * request. A segment whose ranges are small (samples interleaved one by one,
+ * hls_file_range_min) has them read in the task, one pread per span of nearby ranges, and sent
+ * from that buffer (freed with the request). "hls_file_ranges off", info.json and requests for
+ * several byte ranges (nginx's multipart ranges need the whole body in one buffer) take the
+ * bytes (hls_get) instead.
  */
 
 #include "ngx_http_hls_module.h"
@@ -38,6 +41,8 @@ typedef struct {
     unsigned             info:1;           /* name is "info.json" */
     unsigned             use_parts:1;      /* hls_get_parts instead of hls_get */
     size_t               file_range_min;   /* hls_file_range_min */
+    u_char              *copy;             /* small ranges read in the task (ngx_alloc) */
+    u_char             **copied;           /* [parts.count]: where each file part is in copy */
     unsigned             stats:1;          /* hls_stats: nstats contexts, no file */
     ngx_uint_t           nstats;
     HlsContext         **contexts;         /* [nstats] */
@@ -70,6 +75,9 @@ static void ngx_http_hls_guard_handler(ngx_event_t *ev);
 static void ngx_http_hls_send(ngx_http_request_t *r);
 static ngx_int_t ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t);
 static ngx_int_t ngx_http_hls_send_parts(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t);
+static ngx_uint_t ngx_http_hls_small_parts(ngx_http_hls_task_ctx_t *t);
+static ngx_int_t ngx_http_hls_read_parts(ngx_http_hls_task_ctx_t *t, ngx_log_t *log);
+static void ngx_http_hls_free_copy(ngx_http_hls_task_ctx_t *t);
 static ngx_int_t ngx_http_hls_fail(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t);
 static void ngx_http_hls_cleanup(void *data);
 static ngx_int_t ngx_http_hls_add_header(ngx_http_request_t *r, const char *key,
@@ -362,6 +370,111 @@ ngx_http_hls_small_parts(ngx_http_hls_task_ctx_t *t)
 }
 
 
+/* Largest gap between two ranges that one read spans (bytes read and dropped). */
+#define NGX_HTTP_HLS_READ_GAP  (64 * 1024)
+
+
+/* On the pool thread: reads the file ranges of t->parts into one buffer, each run of ranges
+ * close together in the file with one pread of its span (samples interleaved one by one: one
+ * read per segment instead of one sendfile per sample); the parts then go out as memory
+ * buffers pointing into it. Nothing is cached: the buffer goes with the request. */
+static ngx_int_t
+ngx_http_hls_read_parts(ngx_http_hls_task_ctx_t *t, ngx_log_t *log)
+{
+    off_t          at;
+    size_t         i, j, total;
+    ssize_t        n;
+    uint64_t       start, end;
+    const HlsPart *p;
+
+    total = 0;
+
+    for (i = 0; i < t->parts.count; i = j) {
+        p = &t->parts.parts[i];
+        j = i + 1;
+
+        if (p->kind != HLS_PART_FILE) {
+            continue;
+        }
+
+        start = p->offset;
+        end = p->offset + p->len;
+
+        while (j < t->parts.count && t->parts.parts[j].kind == HLS_PART_FILE
+               && t->parts.parts[j].offset >= end
+               && t->parts.parts[j].offset - end <= NGX_HTTP_HLS_READ_GAP)
+        {
+            end = t->parts.parts[j].offset + t->parts.parts[j].len;
+            j++;
+        }
+
+        total += end - start;
+    }
+
+    t->copy = ngx_alloc(total ? total : 1, log);
+    t->copied = ngx_alloc(t->parts.count * sizeof(u_char *), log);
+    if (t->copy == NULL || t->copied == NULL) {
+        ngx_http_hls_free_copy(t);
+        return NGX_ERROR;
+    }
+
+    at = 0;
+
+    for (i = 0; i < t->parts.count; i = j) {
+        p = &t->parts.parts[i];
+        j = i + 1;
+        t->copied[i] = NULL;
+
+        if (p->kind != HLS_PART_FILE) {
+            continue;
+        }
+
+        start = p->offset;
+        end = p->offset + p->len;
+
+        while (j < t->parts.count && t->parts.parts[j].kind == HLS_PART_FILE
+               && t->parts.parts[j].offset >= end
+               && t->parts.parts[j].offset - end <= NGX_HTTP_HLS_READ_GAP)
+        {
+            end = t->parts.parts[j].offset + t->parts.parts[j].len;
+            j++;
+        }
+
+        for (n = 0; (uint64_t) n < end - start; /* void */) {
+            ssize_t r = pread(t->parts.fd, t->copy + at + n, end - start - n,
+                              (off_t) (start + n));
+            if (r == -1 && ngx_errno == NGX_EINTR) {
+                continue;
+            }
+            if (r <= 0) {
+                /* truncated since libhls checked it */
+                ngx_http_hls_free_copy(t);
+                return NGX_ERROR;
+            }
+            n += r;
+        }
+
+        for (/* void */; i < j; i++) {
+            t->copied[i] = t->copy + at + (t->parts.parts[i].offset - start);
+        }
+
+        at += end - start;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_hls_free_copy(ngx_http_hls_task_ctx_t *t)
+{
+    ngx_free(t->copy);
+    ngx_free(t->copied);
+    t->copy = NULL;
+    t->copied = NULL;
+}
+
+
 /* On a pool thread: every libhls call of the request. */
 static void
 ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
@@ -414,13 +527,12 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
             } else if (t->use_parts) {
                 status = hls_get_parts_ex(media, (const char *) t->name, &t->parts, &error);
 
-                if (status == HLS_OK && ngx_http_hls_small_parts(t)) {
-                    /* samples scattered in small pieces (interleaved sample by sample):
-                     * one sendfile per piece costs more than copying them once; libhls
-                     * reads their span in one read and caches the bytes */
+                if (status == HLS_OK && ngx_http_hls_small_parts(t)
+                    && ngx_http_hls_read_parts(t, log) != NGX_OK)
+                {
                     hls_free_parts(&t->parts);
-                    t->use_parts = 0;
-                    status = hls_get_ex(media, (const char *) t->name, &t->buf, &error);
+                    status = HLS_ERR_FILE_CHANGED;
+                    t->message = "the file is shorter than its ranges";
                 }
 
             } else {
@@ -439,6 +551,7 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
             /* the bytes may not be those of the file the ETag would name */
             hls_free_buffer(&t->buf);
             hls_free_parts(&t->parts);
+            ngx_http_hls_free_copy(t);
             status = HLS_ERR_FILE_CHANGED;
             t->message = "the file changed while it was being served";
         }
@@ -670,7 +783,13 @@ ngx_http_hls_send_parts(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (part->kind == HLS_PART_FILE) {
+        if (part->kind == HLS_PART_FILE && t->copied) {
+            /* read in the task (hls_file_range_min) */
+            b->start = b->pos = t->copied[i];
+            b->end = b->last = t->copied[i] + part->len;
+            b->memory = 1;
+
+        } else if (part->kind == HLS_PART_FILE) {
             if (file == NULL) {
                 file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
                 if (file == NULL) {
@@ -791,6 +910,7 @@ ngx_http_hls_cleanup(void *data)
 
     hls_free_buffer(&t->buf);
     hls_free_parts(&t->parts);
+    ngx_http_hls_free_copy(t);
     hls_error_free(t->error);
     t->error = NULL;
 
