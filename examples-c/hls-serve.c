@@ -6,8 +6,9 @@
  *
  * GET/HEAD /<file path relative to root>/<name>, e.g. /movies/a.mp4/master.m3u8, opens
  * <root>/movies/a.mp4 (hls_open per request; libhls caches opened media) and answers
- * hls_get_ex(media, "master.m3u8"). The URL path is percent-decoded and split after the component
- * that names a regular file; anything that could leave the root ("..", ".", empty segments,
+ * hls_get_parts_ex(media, "master.m3u8"): segments go out as their headers and ranges of the
+ * source file (sendfile), everything else as bytes. The URL path is percent-decoded and split
+ * after the component that names a regular file; anything that could leave the root ("..", ".", empty segments,
  * backslashes, NUL, symlinks pointing outside) is refused. "/" and "/index.html?src=URL" serve a
  * tiny player page; "/hls.js" serves the file given with --hlsjs.
  *
@@ -16,7 +17,7 @@
  * Requests are bounded to 8 KiB; slow clients are cut off by SO_RCVTIMEO/SO_SNDTIMEO and a
  * header deadline. SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit 0.
  */
-#define _XOPEN_SOURCE 700
+#define _GNU_SOURCE /* sendfile(2) */
 
 #include "hls.h"
 
@@ -36,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -179,11 +181,12 @@ static const char *reason(int status) {
     }
 }
 
-/* Sends every byte of the iovecs; returns 0, or -1 (peer gone / SO_SNDTIMEO expired). */
-static int send_iov(int fd, struct iovec *iov, int iovcnt) {
+/* Sends every byte of the iovecs (MSG_MORE: more follows); returns 0, or -1 (peer gone /
+ * SO_SNDTIMEO expired). */
+static int send_iov_flags(int fd, struct iovec *iov, int iovcnt, int flags) {
     while (iovcnt > 0) {
         struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
-        ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL | flags);
         if (w < 0) {
             if (errno == EINTR) continue;
             return -1;
@@ -202,6 +205,32 @@ static int send_iov(int fd, struct iovec *iov, int iovcnt) {
     return 0;
 }
 
+static int send_iov(int fd, struct iovec *iov, int iovcnt) { return send_iov_flags(fd, iov, iovcnt, 0); }
+
+/* Sends `len` bytes of `file` from `offset`: sendfile(2), or pread + send where the file
+ * system refuses sendfile. Returns 0, or -1 (peer gone / SO_SNDTIMEO expired / read error). */
+static int send_file_range(int fd, int file, uint64_t offset, uint64_t len, int more) {
+    off_t off = (off_t)offset;
+    while (len > 0) {
+        ssize_t w = sendfile(fd, file, &off, len > (1u << 30) ? (1u << 30) : (size_t)len);
+        if (w > 0) {
+            len -= (uint64_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR) continue;
+        if (w == 0 || (errno != EINVAL && errno != ENOSYS)) return -1; /* truncated file, peer gone */
+        char buf[65536];
+        size_t n = len < sizeof buf ? (size_t)len : sizeof buf;
+        ssize_t r = pread(file, buf, n, off);
+        if (r <= 0) return -1;
+        struct iovec iov = {buf, (size_t)r};
+        if (send_iov_flags(fd, &iov, 1, more || len > (uint64_t)r ? MSG_MORE : 0) != 0) return -1;
+        off += r;
+        len -= (uint64_t)r;
+    }
+    return 0;
+}
+
 typedef struct {
     int status;
     const char *content_type;
@@ -209,6 +238,7 @@ typedef struct {
     const void *body;
     size_t body_len;
     const char *extra_headers; /* "Name: value\r\n..." or NULL */
+    const HlsParts *parts;     /* the body as parts instead of body/body_len, or NULL */
 } Response;
 
 /* Returns -1 if the peer is gone, else 1 if the response said keep-alive, 0 if it said close
@@ -232,10 +262,27 @@ static int send_response(int fd, const Response *r, int head_only, int keep_aliv
                      "%s"
                      "Connection: %s\r\n"
                      "\r\n",
-                     r->status, reason(r->status), date, r->content_type, r->body_len,
+                     r->status, reason(r->status), date, r->content_type,
+                     r->parts ? (size_t)r->parts->len : r->body_len,
                      r->cache_control, r->extra_headers ? r->extra_headers : "",
                      keep_alive ? "keep-alive" : "close");
     if (n < 0 || (size_t)n >= sizeof hdr) return -1;
+    if (r->parts && !head_only) {
+        /* the head, then each part: bytes with sendmsg, file ranges with sendfile */
+        struct iovec head = {hdr, (size_t)n};
+        if (send_iov_flags(fd, &head, 1, MSG_MORE) != 0) return -1;
+        for (size_t i = 0; i < r->parts->count; i++) {
+            const HlsPart *part = &r->parts->parts[i];
+            int more = i + 1 < r->parts->count;
+            if (part->kind == HLS_PART_FILE) {
+                if (send_file_range(fd, r->parts->fd, part->offset, part->len, more) != 0) return -1;
+            } else if (part->len) {
+                struct iovec iov = {(void *)part->data, (size_t)part->len};
+                if (send_iov_flags(fd, &iov, 1, more ? MSG_MORE : 0) != 0) return -1;
+            }
+        }
+        return keep_alive;
+    }
     struct iovec iov[2] = {{hdr, (size_t)n}, {(void *)r->body, head_only ? 0 : r->body_len}};
     if (send_iov(fd, iov, head_only || r->body_len == 0 ? 1 : 2) != 0) return -1;
     return keep_alive;
@@ -244,7 +291,7 @@ static int send_response(int fd, const Response *r, int head_only, int keep_aliv
 /* A text/plain response (errors); returns like send_response. */
 static int send_text(int fd, int status, const char *text, int head_only, int keep_alive,
                      const char *extra_headers) {
-    Response r = {status, "text/plain; charset=utf-8", "no-store", text, strlen(text), extra_headers};
+    Response r = {status, "text/plain; charset=utf-8", "no-store", text, strlen(text), extra_headers, NULL};
     return send_response(fd, &r, head_only, keep_alive);
 }
 
@@ -560,26 +607,28 @@ static int serve_media(int fd, const char *path, int head_only, int keep_alive, 
     }
     hls_error_free(err);
 
-    HlsBuffer buf = {0};
+    /* The response as parts: a segment whose samples are copied verbatim is its headers and
+     * ranges of the source file, sent with sendfile(2) from the descriptor libhls holds (never
+     * closed here); everything else is one bytes part. */
+    HlsParts parts = {0};
     err = NULL;
-    st = hls_get_ex(media, name, &buf, &err);
+    st = hls_get_parts_ex(media, name, &parts, &err);
     if (st != HLS_OK) {
         rc = send_hls_error(fd, st, err ? hls_error_message(err) : hls_last_error_message(), head_only,
                             keep_alive, out);
         hls_error_free(err);
-        hls_free_buffer(&buf);
         goto done;
     }
     hls_error_free(err);
-    const char *ctype = buf.content_type ? buf.content_type : "application/octet-stream";
+    const char *ctype = parts.content_type ? parts.content_type : "application/octet-stream";
     size_t nlen = strlen(name);
     int playlist = strcmp(ctype, "application/vnd.apple.mpegurl") == 0 ||
                    (nlen >= 5 && strcmp(name + nlen - 5, ".m3u8") == 0);
-    Response r = {200, ctype, playlist ? "max-age=60" : "max-age=86400", buf.data, buf.len, NULL};
+    Response r = {200, ctype, playlist ? "max-age=60" : "max-age=86400", NULL, 0, NULL, &parts};
     out->status = 200;
-    out->bytes = buf.len;
+    out->bytes = (size_t)parts.len;
     rc = send_response(fd, &r, head_only, keep_alive);
-    hls_free_buffer(&buf);
+    hls_free_parts(&parts);
 
 done:
     hls_close(media);
@@ -621,7 +670,7 @@ static int handle_request(Conn *c, size_t head_len, int64_t t0_us) {
     if (strcmp(rq.method, "OPTIONS") == 0) {
         Response r = {200, "text/plain", "max-age=86400", "", 0,
                       "Allow: GET, HEAD, OPTIONS\r\nAccess-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"
-                      "Access-Control-Allow-Headers: Range\r\n"};
+                      "Access-Control-Allow-Headers: Range\r\n", NULL};
         out.status = 200;
         rc = send_response(c->fd, &r, 1, keep);
     } else if (!head_only && strcmp(rq.method, "GET") != 0) {
@@ -630,12 +679,12 @@ static int handle_request(Conn *c, size_t head_len, int64_t t0_us) {
         keep = 0;
         rc = reply_text(c->fd, &out, 400, "bad request target\n", head_only, keep, NULL);
     } else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
-        Response r = {200, "text/html; charset=utf-8", "no-cache", g.index_html, g.index_len, NULL};
+        Response r = {200, "text/html; charset=utf-8", "no-cache", g.index_html, g.index_len, NULL, NULL};
         out.status = 200;
         out.bytes = g.index_len;
         rc = send_response(c->fd, &r, head_only, keep);
     } else if (strcmp(path, "/hls.js") == 0 && g.hlsjs) {
-        Response r = {200, "application/javascript", "max-age=3600", g.hlsjs, g.hlsjs_len, NULL};
+        Response r = {200, "application/javascript", "max-age=3600", g.hlsjs, g.hlsjs_len, NULL, NULL};
         out.status = 200;
         out.bytes = g.hlsjs_len;
         rc = send_response(c->fd, &r, head_only, keep);

@@ -88,6 +88,20 @@ typedef enum HlsStatus {
 } HlsStatus;
 
 /**
+ * What one part of an `HlsParts` is.
+ */
+typedef enum HlsPartKind {
+  /**
+   * `len` bytes at `data`, owned by the `HlsParts`.
+   */
+  HLS_PART_BYTES = 0,
+  /**
+   * `len` bytes of the file `HlsParts::fd` from byte `offset`.
+   */
+  HLS_PART_FILE = 1,
+} HlsPartKind;
+
+/**
  * Audio transcode policy values for `hls_config_set_transcode_policy` (passed as `int`).
  */
 typedef enum HlsTranscodePolicy {
@@ -167,6 +181,105 @@ typedef struct HlsBuffer {
  * `message` is owned by libhls and valid only during the call.
  */
 typedef void (*HlsLogCallback)(int level, const char *message, void *userdata);
+
+/**
+ * One part of a response.
+ */
+typedef struct HlsPart {
+  /**
+   * Bytes in memory or a range of the file.
+   */
+  enum HlsPartKind kind;
+  /**
+   * `HLS_PART_BYTES`: the bytes (owned by the `HlsParts`, valid until `hls_free_parts`);
+   * `HLS_PART_FILE`: NULL.
+   */
+  const uint8_t *data;
+  /**
+   * `HLS_PART_FILE`: byte offset in the file; `HLS_PART_BYTES`: 0.
+   */
+  uint64_t offset;
+  /**
+   * Number of bytes of the part (never 0, except the one part of an empty response).
+   */
+  uint64_t len;
+} HlsPart;
+
+/**
+ * Which version of a file on disk an index describes (what `stat` says of it).
+ */
+typedef struct HlsFileIdentity {
+  /**
+   * Device (`st_dev`).
+   */
+  uint64_t dev;
+  /**
+   * Inode (`st_ino`).
+   */
+  uint64_t ino;
+  /**
+   * Size in bytes (`st_size`).
+   */
+  uint64_t size;
+  /**
+   * Modification time, seconds since the epoch (`st_mtim.tv_sec`).
+   */
+  int64_t mtime_sec;
+  /**
+   * Modification time, nanoseconds within the second (`st_mtim.tv_nsec`).
+   */
+  int64_t mtime_nsec;
+} HlsFileIdentity;
+
+/**
+ * A response as an ordered list of parts; concatenated, they are exactly the bytes that
+ * `hls_get` returns for the same name.
+ *
+ * The struct itself is the caller's (usually a zero-initialised local); a call fills it and
+ * `hls_free_parts` releases it. `parts`, the bytes they point to and `fd` belong to libhls
+ * and stay valid until then, even if the cache evicts the entry or the media is closed
+ * meanwhile. A failing call leaves it untouched.
+ *
+ * `fd` is the source file the `HLS_PART_FILE` ranges are read from, opened read-only by
+ * libhls: `sendfile` or `pread` from it with explicit offsets (never move or rely on its file
+ * position: other requests share it), and **never close it**: `hls_free_parts` releases it
+ * (it stays open for as long as any `HlsParts` or the media uses it). Before filling the
+ * struct libhls checked (one `fstat`) that the descriptor still reads the version of the file
+ * that was indexed (`file`), else the call fails with `HLS_ERR_FILE_CHANGED`; a file
+ * rewritten in place after that check is the caller's to notice (as for any static file).
+ */
+typedef struct HlsParts {
+  /**
+   * `count` parts, in order (owned by libhls).
+   */
+  const struct HlsPart *parts;
+  /**
+   * Number of parts (at least 1).
+   */
+  size_t count;
+  /**
+   * Total length: the sum of the parts' `len`.
+   */
+  uint64_t len;
+  /**
+   * Static MIME type string (never freed), as `HlsBuffer::content_type`.
+   */
+  const char *content_type;
+  /**
+   * The file of the `HLS_PART_FILE` parts (owned by libhls; do not close), or -1 when every
+   * part is bytes (a playlist, a transcoded or rewritten segment, WebVTT, an init segment).
+   */
+  int fd;
+  /**
+   * The version of the file that was indexed: what `fstat(fd)` must say while the ranges are
+   * sent (a server may check it again, or use it to build validators).
+   */
+  struct HlsFileIdentity file;
+  /**
+   * Private to libhls: what keeps the parts, their bytes and the descriptor alive.
+   */
+  void *_private;
+} HlsParts;
 
 #ifdef __cplusplus
 extern "C" {
@@ -402,6 +515,56 @@ enum HlsStatus hls_get_ex(struct HlsMedia *media,
                           struct HlsError **err_out);
 
 /**
+ * Serves any name as an ordered list of parts (see `HlsParts`): bytes made in memory and
+ * ranges of the source file, to send with `sendfile`. Concatenated, the parts are exactly what
+ * `hls_get` returns. Media segments whose samples are copied verbatim (MP4, and Matroska read
+ * from its Cues) have file ranges; every other name (playlists, init segments, WebVTT,
+ * transcoded or rewritten segments) is one `HLS_PART_BYTES` part with `fd` -1. The cache holds
+ * such segments as headers and ranges, so serving them again reads nothing but an `fstat`.
+ * Fails with `HLS_ERR_FILE_CHANGED` when the file changed on disk since it was indexed.
+ *
+ * # Safety
+ * `media`: borrowed; a handle from `hls_open`. `name`: borrowed for the call. `out`: the
+ * caller's `HlsParts`; on success it holds parts owned by libhls until `hls_free_parts`, on
+ * failure it is untouched.
+ */
+enum HlsStatus hls_get_parts(struct HlsMedia *media, const char *name, struct HlsParts *out);
+
+/**
+ * `hls_get_parts`, plus on failure a new `HlsError` in `*err_out` (if `err_out` is not NULL)
+ * that the caller owns and frees with `hls_error_free`.
+ *
+ * # Safety
+ * As `hls_get_parts`, and `err_out`: NULL, or where the new `HlsError` is written (on failure
+ * only).
+ */
+enum HlsStatus hls_get_parts_ex(struct HlsMedia *media,
+                                const char *name,
+                                struct HlsParts *out,
+                                struct HlsError **err_out);
+
+/**
+ * `hls_get_parts` for the names `hls_segment` accepts (init segments, media segments, WebVTT).
+ *
+ * # Safety
+ * As `hls_get_parts`.
+ */
+enum HlsStatus hls_segment_parts(struct HlsMedia *media, const char *name, struct HlsParts *out);
+
+/**
+ * `hls_segment_parts`, plus on failure a new `HlsError` in `*err_out` (if `err_out` is not
+ * NULL) that the caller owns and frees with `hls_error_free`.
+ *
+ * # Safety
+ * As `hls_segment_parts`, and `err_out`: NULL, or where the new `HlsError` is written (on
+ * failure only).
+ */
+enum HlsStatus hls_segment_parts_ex(struct HlsMedia *media,
+                                    const char *name,
+                                    struct HlsParts *out,
+                                    struct HlsError **err_out);
+
+/**
  * JSON description of the media: duration, and every track with type, codec, RFC 6381
  * string, language, whether it is served and, if not, why. `indexed_from` says what the
  * index was built from: `"mp4 sample tables"`, `"matroska cues"` or `"packet scan"`.
@@ -428,6 +591,16 @@ double hls_media_duration(const struct HlsMedia *media);
  * become invalid; the struct itself stays the caller's.
  */
 void hls_free_buffer(struct HlsBuffer *buf);
+
+/**
+ * Releases what an `HlsParts` holds (its parts, their bytes, its reference to the file) and
+ * zeroes it (`fd` becomes -1). NULL-tolerant and idempotent.
+ *
+ * # Safety
+ * `parts`: NULL, or the caller's `HlsParts`, zeroed or filled by a libhls call. Its parts,
+ * bytes and descriptor become invalid; the struct itself stays the caller's.
+ */
+void hls_free_parts(struct HlsParts *parts);
 
 /**
  * Status of an error (`HLS_ERR_NULL_ARGUMENT` for NULL).

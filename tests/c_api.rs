@@ -150,6 +150,62 @@ fn stress_tsan() {
     assert!(out.contains(" 0 mismatches"), "{out}");
 }
 
+/// tests/c/parts.c: the arguments (threads, cache bytes, scratch dir, files) and its scratch dir.
+fn parts_args(threads: &str, cache: &str, n_files: usize) -> Vec<String> {
+    let scratch = common::out_root().join("c-parts");
+    std::fs::create_dir_all(&scratch).expect("scratch dir");
+    let mut args = vec![threads.to_string(), cache.to_string(), path_str(&scratch)];
+    args.extend(valid_files().into_iter().take(n_files));
+    args
+}
+
+fn parts_ok(out: &str) {
+    assert!(out.contains(" 0 mismatches") && !out.contains(" 0 with file ranges"), "{out}");
+}
+
+#[test]
+fn parts_are_hls_get_bytes_sent_with_sendfile() {
+    make("all");
+    let args = parts_args("4", "3000000", 4);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run("parts", &args, &[], &[]);
+    parts_ok(&out);
+    println!("{out}");
+}
+
+#[test]
+fn parts_asan() {
+    make("asan");
+    let args = parts_args("4", "2000000", 4);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    parts_ok(&run("parts-asan", &args, &[("ASAN_OPTIONS", "detect_leaks=1:exitcode=23")], &[]));
+}
+
+#[test]
+fn parts_valgrind() {
+    make("all");
+    let args = parts_args("2", "2000000", 2);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let valgrind = [
+        "valgrind",
+        "-q",
+        "--error-exitcode=33",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+        "--show-leak-kinds=definite",
+    ];
+    parts_ok(&run("parts", &args, &[], &valgrind));
+}
+
+#[test]
+fn parts_tsan() {
+    make("tsan");
+    let args = parts_args("4", "2000000", 2);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let supp = format!("suppressions={} halt_on_error=1 exitcode=44", root().join("tests/c/tsan.supp").display());
+    parts_ok(&run("parts-tsan", &args, &[("TSAN_OPTIONS", &supp)], &[]));
+}
+
 /// The same out-of-range checks as tests/c/api_errors.c, calling the exported functions from
 /// Rust: integers from C that are no `HlsStatus` / `HlsTranscodePolicy` are rejected, never
 /// reinterpreted.

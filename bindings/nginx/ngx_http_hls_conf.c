@@ -112,6 +112,20 @@ static ngx_command_t  ngx_http_hls_commands[] = {
       offsetof(ngx_http_hls_loc_conf_t, cors),
       NULL },
 
+    { ngx_string("hls_file_ranges"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hls_loc_conf_t, file_ranges),
+      NULL },
+
+    { ngx_string("hls_file_range_min"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hls_loc_conf_t, file_range_min),
+      NULL },
+
       ngx_null_command
 };
 
@@ -383,6 +397,8 @@ ngx_http_hls_create_loc_conf(ngx_conf_t *cf)
     conf->settings.aac_surround = NGX_CONF_UNSET;
     conf->thread_pool = NGX_CONF_UNSET_PTR;
     conf->cors = NGX_CONF_UNSET;
+    conf->file_ranges = NGX_CONF_UNSET;
+    conf->file_range_min = NGX_CONF_UNSET_SIZE;
 
     return conf;
 }
@@ -447,6 +463,8 @@ ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_HLS_DEFAULT_AAC);
     ngx_conf_merge_value(conf->settings.aac_surround, prev->settings.aac_surround, 0);
     ngx_conf_merge_value(conf->cors, prev->cors, 1);
+    ngx_conf_merge_value(conf->file_ranges, prev->file_ranges, 1);
+    ngx_conf_merge_size_value(conf->file_range_min, prev->file_range_min, 32 * 1024);
     ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
 
     if (!conf->enable && !conf->stats) {

@@ -8,8 +8,17 @@
  * maps any URI (root / alias, ngx_http_map_uri_to_path) and checked with
  * ngx_open_cached_file (disable_symlinks, open_file_cache, regular file). Every libhls call then
  * runs in one task on the location's thread pool; the task's completion event, back on the
- * event loop, sends the response. The payload is not copied: the ngx_buf_t points into the
- * HlsBuffer, which a request pool cleanup frees once nginx is done with the request.
+ * event loop, sends the response. The payload is not copied: a media segment whose samples
+ * are copied verbatim comes from hls_get_parts as its headers (memory buffers pointing into the
+ * HlsParts) and ranges of the source file (file buffers on the descriptor libhls holds), so
+ * that "sendfile on" sends the samples straight from the page cache; everything else is one
+ * memory buffer pointing into libhls's bytes. A request pool cleanup frees the HlsParts /
+ * HlsBuffer (and with it libhls's reference to the descriptor) once nginx is done with the
+ * request. A segment whose ranges are small (samples interleaved one by one,
+ * hls_file_range_min) has them read in the task, one pread per span of nearby ranges, and sent
+ * from that buffer (freed with the request). "hls_file_ranges off", info.json and requests for
+ * several byte ranges (nginx's multipart ranges need the whole body in one buffer) take the
+ * bytes (hls_get) instead.
  */
 
 #include "ngx_http_hls_module.h"
@@ -30,13 +39,18 @@ typedef struct {
     u_char              *name;             /* NUL-terminated */
     ngx_str_t            file_uri;         /* the URI without "/<name>" */
     unsigned             info:1;           /* name is "info.json" */
+    unsigned             use_parts:1;      /* hls_get_parts instead of hls_get */
+    size_t               file_range_min;   /* hls_file_range_min */
+    u_char              *copy;             /* small ranges read in the task (ngx_alloc) */
+    u_char             **copied;           /* [parts.count]: where each file part is in copy */
     unsigned             stats:1;          /* hls_stats: nstats contexts, no file */
     ngx_uint_t           nstats;
     HlsContext         **contexts;         /* [nstats] */
 
     /* written by the task; read on the event loop after its completion event */
     HlsStatus            status;
-    HlsBuffer            buf;
+    HlsBuffer            buf;              /* when !use_parts */
+    HlsParts             parts;            /* when use_parts */
     HlsError            *error;
     const char          *message;          /* static; when error is NULL */
     ngx_err_t            err;              /* errno of a failed stat() */
@@ -60,6 +74,10 @@ static void ngx_http_hls_thread_event_handler(ngx_event_t *ev);
 static void ngx_http_hls_guard_handler(ngx_event_t *ev);
 static void ngx_http_hls_send(ngx_http_request_t *r);
 static ngx_int_t ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t);
+static ngx_int_t ngx_http_hls_send_parts(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t);
+static ngx_uint_t ngx_http_hls_small_parts(ngx_http_hls_task_ctx_t *t);
+static ngx_int_t ngx_http_hls_read_parts(ngx_http_hls_task_ctx_t *t, ngx_log_t *log);
+static void ngx_http_hls_free_copy(ngx_http_hls_task_ctx_t *t);
 static ngx_int_t ngx_http_hls_fail(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t);
 static void ngx_http_hls_cleanup(void *data);
 static ngx_int_t ngx_http_hls_add_header(ngx_http_request_t *r, const char *key,
@@ -265,6 +283,17 @@ ngx_http_hls_handler(ngx_http_request_t *r)
     t->info = (name.len == ngx_http_hls_info_name.len
                && ngx_strncmp(name.data, ngx_http_hls_info_name.data, name.len) == 0);
 
+    /* file ranges, unless several byte ranges are asked for: nginx's range filter makes a
+     * multipart response only from a body in one buffer */
+    t->use_parts = hlcf->file_ranges && !t->info
+                   && (r->headers_in.range == NULL
+                       || ngx_strlchr(r->headers_in.range->value.data,
+                                      r->headers_in.range->value.data
+                                      + r->headers_in.range->value.len, ',')
+                          == NULL);
+    t->parts.fd = -1;
+    t->file_range_min = hlcf->file_range_min;
+
     return ngx_http_hls_post(r, task, hlcf->thread_pool);
 }
 
@@ -320,6 +349,132 @@ ngx_http_hls_post(ngx_http_request_t *r, ngx_thread_task_t *task, ngx_thread_poo
 }
 
 
+/* Whether the file ranges of t->parts are on average smaller than hls_file_range_min. */
+static ngx_uint_t
+ngx_http_hls_small_parts(ngx_http_hls_task_ctx_t *t)
+{
+    size_t    i, n;
+    uint64_t  bytes;
+
+    n = 0;
+    bytes = 0;
+
+    for (i = 0; i < t->parts.count; i++) {
+        if (t->parts.parts[i].kind == HLS_PART_FILE) {
+            n++;
+            bytes += t->parts.parts[i].len;
+        }
+    }
+
+    return n && bytes < (uint64_t) n * t->file_range_min;
+}
+
+
+/* Largest gap between two ranges that one read spans (bytes read and dropped). */
+#define NGX_HTTP_HLS_READ_GAP  (64 * 1024)
+
+
+/* On the pool thread: reads the file ranges of t->parts into one buffer, each run of ranges
+ * close together in the file with one pread of its span (samples interleaved one by one: one
+ * read per segment instead of one sendfile per sample); the parts then go out as memory
+ * buffers pointing into it. Nothing is cached: the buffer goes with the request. */
+static ngx_int_t
+ngx_http_hls_read_parts(ngx_http_hls_task_ctx_t *t, ngx_log_t *log)
+{
+    off_t          at;
+    size_t         i, j, total;
+    ssize_t        n;
+    uint64_t       start, end;
+    const HlsPart *p;
+
+    total = 0;
+
+    for (i = 0; i < t->parts.count; i = j) {
+        p = &t->parts.parts[i];
+        j = i + 1;
+
+        if (p->kind != HLS_PART_FILE) {
+            continue;
+        }
+
+        start = p->offset;
+        end = p->offset + p->len;
+
+        while (j < t->parts.count && t->parts.parts[j].kind == HLS_PART_FILE
+               && t->parts.parts[j].offset >= end
+               && t->parts.parts[j].offset - end <= NGX_HTTP_HLS_READ_GAP)
+        {
+            end = t->parts.parts[j].offset + t->parts.parts[j].len;
+            j++;
+        }
+
+        total += end - start;
+    }
+
+    t->copy = ngx_alloc(total ? total : 1, log);
+    t->copied = ngx_alloc(t->parts.count * sizeof(u_char *), log);
+    if (t->copy == NULL || t->copied == NULL) {
+        ngx_http_hls_free_copy(t);
+        return NGX_ERROR;
+    }
+
+    at = 0;
+
+    for (i = 0; i < t->parts.count; i = j) {
+        p = &t->parts.parts[i];
+        j = i + 1;
+        t->copied[i] = NULL;
+
+        if (p->kind != HLS_PART_FILE) {
+            continue;
+        }
+
+        start = p->offset;
+        end = p->offset + p->len;
+
+        while (j < t->parts.count && t->parts.parts[j].kind == HLS_PART_FILE
+               && t->parts.parts[j].offset >= end
+               && t->parts.parts[j].offset - end <= NGX_HTTP_HLS_READ_GAP)
+        {
+            end = t->parts.parts[j].offset + t->parts.parts[j].len;
+            j++;
+        }
+
+        for (n = 0; (uint64_t) n < end - start; /* void */) {
+            ssize_t r = pread(t->parts.fd, t->copy + at + n, end - start - n,
+                              (off_t) (start + n));
+            if (r == -1 && ngx_errno == NGX_EINTR) {
+                continue;
+            }
+            if (r <= 0) {
+                /* truncated since libhls checked it */
+                ngx_http_hls_free_copy(t);
+                return NGX_ERROR;
+            }
+            n += r;
+        }
+
+        for (/* void */; i < j; i++) {
+            t->copied[i] = t->copy + at + (t->parts.parts[i].offset - start);
+        }
+
+        at += end - start;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_hls_free_copy(ngx_http_hls_task_ctx_t *t)
+{
+    ngx_free(t->copy);
+    ngx_free(t->copied);
+    t->copy = NULL;
+    t->copied = NULL;
+}
+
+
 /* On a pool thread: every libhls call of the request. */
 static void
 ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
@@ -369,6 +524,17 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
                     t->message = "hls_media_info_json() failed";
                 }
 
+            } else if (t->use_parts) {
+                status = hls_get_parts_ex(media, (const char *) t->name, &t->parts, &error);
+
+                if (status == HLS_OK && ngx_http_hls_small_parts(t)
+                    && ngx_http_hls_read_parts(t, log) != NGX_OK)
+                {
+                    hls_free_parts(&t->parts);
+                    status = HLS_ERR_FILE_CHANGED;
+                    t->message = "the file is shorter than its ranges";
+                }
+
             } else {
                 status = hls_get_ex(media, (const char *) t->name, &t->buf, &error);
             }
@@ -384,6 +550,8 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
         {
             /* the bytes may not be those of the file the ETag would name */
             hls_free_buffer(&t->buf);
+            hls_free_parts(&t->parts);
+            ngx_http_hls_free_copy(t);
             status = HLS_ERR_FILE_CHANGED;
             t->message = "the file changed while it was being served";
         }
@@ -474,6 +642,7 @@ ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
     ngx_chain_t                out;
     ngx_table_elt_t           *h, **ccp;
     ngx_http_hls_loc_conf_t   *hlcf;
+    const char                *content_type;
     ngx_http_core_loc_conf_t  *clcf;
 
     if (t->status != HLS_OK) {
@@ -484,18 +653,23 @@ ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
 
     body.data = (u_char *) t->buf.data;
     body.len = t->buf.len;
+    content_type = t->buf.content_type;
 
     if (t->info && ngx_http_hls_info_body(r, t, &body) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (t->use_parts) {
+        content_type = t->parts.content_type;
+    }
+
     r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = (off_t) body.len;
+    r->headers_out.content_length_n = t->use_parts ? (off_t) t->parts.len : (off_t) body.len;
     r->headers_out.last_modified_time = t->mtime;
 
-    len = ngx_strlen(t->buf.content_type);
+    len = ngx_strlen(content_type);
     r->headers_out.content_type.len = len;
-    r->headers_out.content_type.data = (u_char *) t->buf.content_type;
+    r->headers_out.content_type.data = (u_char *) content_type;
     r->headers_out.content_type_len = len;
     r->headers_out.content_type_lowcase = NULL;
 
@@ -558,6 +732,10 @@ ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
         return rc;
     }
 
+    if (t->use_parts) {
+        return ngx_http_hls_send_parts(r, t);
+    }
+
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -577,6 +755,85 @@ ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/* The body from an HlsParts: memory buffers for its bytes, file buffers for its ranges of the
+ * source file (sendfile, or nginx's own reads with sendfile off). Nothing is copied; the
+ * HlsParts, its bytes and its descriptor stay alive until the request pool's cleanup. */
+static ngx_int_t
+ngx_http_hls_send_parts(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
+{
+    size_t        i;
+    ngx_buf_t    *b;
+    ngx_file_t   *file;
+    ngx_chain_t  *out, **ll, *cl;
+    const HlsPart *part;
+
+    file = NULL;
+    out = NULL;
+    ll = &out;
+    b = NULL;
+
+    for (i = 0; i < t->parts.count; i++) {
+        part = &t->parts.parts[i];
+
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (part->kind == HLS_PART_FILE && t->copied) {
+            /* read in the task (hls_file_range_min) */
+            b->start = b->pos = t->copied[i];
+            b->end = b->last = t->copied[i] + part->len;
+            b->memory = 1;
+
+        } else if (part->kind == HLS_PART_FILE) {
+            if (file == NULL) {
+                file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
+                if (file == NULL) {
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+
+                file->fd = t->parts.fd;    /* libhls's: never closed by nginx */
+                file->name.data = t->path;
+                file->name.len = ngx_strlen(t->path);
+                file->log = r->connection->log;
+                file->directio = 0;
+            }
+
+            b->in_file = 1;
+            b->file = file;
+            b->file_pos = (off_t) part->offset;
+            b->file_last = (off_t) (part->offset + part->len);
+
+        } else if (part->len) {
+            b->start = b->pos = (u_char *) part->data;
+            b->end = b->last = (u_char *) part->data + part->len;
+            b->memory = 1;
+        }
+
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        cl->buf = b;
+        *ll = cl;
+        ll = &cl->next;
+    }
+
+    *ll = NULL;
+
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;   /* libhls returns at least one part */
+    }
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    return ngx_http_output_filter(r, out);
 }
 
 
@@ -652,6 +909,8 @@ ngx_http_hls_cleanup(void *data)
     ngx_uint_t  i;
 
     hls_free_buffer(&t->buf);
+    hls_free_parts(&t->parts);
+    ngx_http_hls_free_copy(t);
     hls_error_free(t->error);
     t->error = NULL;
 

@@ -38,6 +38,8 @@ typedef struct {
     ngx_http_hls_settings_t  settings;
     ngx_thread_pool_t   *thread_pool;        /* hls_thread_pool */
     ngx_flag_t           cors;               /* hls_cors */
+    ngx_flag_t           file_ranges;        /* hls_file_ranges: segments as file buffers */
+    size_t               file_range_min;     /* hls_file_range_min: smaller average: bytes */
     ngx_uint_t           context_index;      /* into ngx_http_hls_main_conf_t.settings */
     uint64_t             etag_seed;          /* ngx_http_hls_settings_hash(&settings) */
 } ngx_http_hls_loc_conf_t;

@@ -4,8 +4,10 @@
 //! Accounting is by construction: a shard's byte count changes only where an entry enters or
 //! leaves its LRU, in the same critical section, so it always equals the sum of live entries.
 //! Eviction pops the least-recently-used entry (O(1)); nothing scans or sorts. Generation runs
-//! with no cache lock held. Cached bytes are `Arc<[u8]>`: a hit hands out a reference, and an
-//! evicted entry stays alive for as long as a caller still holds it.
+//! with no cache lock held. Cached values are shared (`Arc`): a hit hands out a reference, and an
+//! evicted entry stays alive for as long as a caller still holds it. A value is charged its real
+//! size ([`Charge`]): a segment held as headers and file ranges costs its headers, not its
+//! payload.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
@@ -22,16 +24,28 @@ use crate::error::Result;
 /// into a new allocation), and every holder shares it.
 pub type Bytes = Arc<Vec<u8>>;
 
+/// What a cached value costs the budget: its real size in memory.
+pub trait Charge {
+    /// Bytes charged to the budget.
+    fn charge(&self) -> u64;
+}
+
+impl Charge for Bytes {
+    fn charge(&self) -> u64 {
+        self.len() as u64
+    }
+}
+
 const SHARDS: usize = 8;
 
-struct Shard<K> {
-    lru: LruCache<K, Bytes>,
+struct Shard<K, V> {
+    lru: LruCache<K, V>,
     bytes: u64,
 }
 
 /// One in-progress generation that other requesters wait for.
-struct Flight {
-    done: Mutex<Option<Result<Bytes>>>,
+struct Flight<V> {
+    done: Mutex<Option<Result<V>>>,
     cond: Condvar,
 }
 
@@ -50,11 +64,11 @@ pub struct CacheCounters {
     pub shared_waits: AtomicU64,
 }
 
-/// A byte-budgeted LRU with single-flight fill.
-pub struct Cache<K: Hash + Eq + Clone> {
-    shards: Vec<Mutex<Shard<K>>>,
+/// A byte-budgeted LRU with single-flight fill; values are charged what [`Charge`] says.
+pub struct Cache<K: Hash + Eq + Clone, V: Clone + Charge = Bytes> {
+    shards: Vec<Mutex<Shard<K, V>>>,
     shard_budget: u64,
-    flights: Mutex<HashMap<K, Arc<Flight>>>,
+    flights: Mutex<HashMap<K, Arc<Flight<V>>>>,
     /// Counters.
     pub counters: CacheCounters,
 }
@@ -68,9 +82,9 @@ pub struct CacheSize {
     pub entries: u64,
 }
 
-impl<K: Hash + Eq + Clone> Cache<K> {
+impl<K: Hash + Eq + Clone, V: Clone + Charge> Cache<K, V> {
     /// A cache holding at most `budget` bytes in total.
-    pub fn new(budget: u64) -> Cache<K> {
+    pub fn new(budget: u64) -> Cache<K, V> {
         Cache {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard { lru: LruCache::unbounded(), bytes: 0 })).collect(),
             shard_budget: budget / SHARDS as u64,
@@ -79,32 +93,42 @@ impl<K: Hash + Eq + Clone> Cache<K> {
         }
     }
 
-    fn shard(&self, key: &K) -> &Mutex<Shard<K>> {
+    fn shard(&self, key: &K) -> &Mutex<Shard<K, V>> {
         let mut h = DefaultHasher::new();
         key.hash(&mut h);
         &self.shards[(h.finish() as usize) % SHARDS]
     }
 
-    /// Cached bytes for `key`, marking it recently used.
-    pub fn get(&self, key: &K) -> Option<Bytes> {
+    /// Cached value for `key`, marking it recently used.
+    pub fn get(&self, key: &K) -> Option<V> {
         self.shard(key).lock().lru.get(key).cloned()
+    }
+
+    /// Cached value for `key`, marking it recently used and counting a hit when found (a miss
+    /// is not counted: the caller goes on to [`Cache::get_or_generate`], which counts it).
+    pub fn get_counted(&self, key: &K) -> Option<V> {
+        let hit = self.get(key);
+        if hit.is_some() {
+            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        hit
     }
 
     /// Inserts `value`, evicting least-recently-used entries of its shard to stay within budget.
     /// Values larger than a shard's budget are not cached.
-    pub fn insert(&self, key: K, value: Bytes) {
-        let size = value.len() as u64;
+    pub fn insert(&self, key: K, value: V) {
+        let size = value.charge();
         if size > self.shard_budget {
             return;
         }
         let mut shard = self.shard(&key).lock();
         if let Some(old) = shard.lru.pop(&key) {
-            shard.bytes -= old.len() as u64;
+            shard.bytes -= old.charge();
         }
         while shard.bytes + size > self.shard_budget {
             match shard.lru.pop_lru() {
                 Some((_, old)) => {
-                    shard.bytes -= old.len() as u64;
+                    shard.bytes -= old.charge();
                     self.counters.evictions.fetch_add(1, Ordering::Relaxed);
                 }
                 None => break,
@@ -116,7 +140,7 @@ impl<K: Hash + Eq + Clone> Cache<K> {
 
     /// Returns the cached value or generates it once for all concurrent callers of the same key.
     /// `generate` runs on the calling thread with no cache lock held.
-    pub fn get_or_generate(&self, key: &K, generate: impl FnOnce() -> Result<Bytes>) -> Result<Bytes> {
+    pub fn get_or_generate(&self, key: &K, generate: impl FnOnce() -> Result<V>) -> Result<V> {
         if let Some(hit) = self.get(key) {
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(hit);
@@ -172,14 +196,14 @@ impl<K: Hash + Eq + Clone> Cache<K> {
     }
 }
 
-struct FlightGuard<'a, K: Hash + Eq + Clone> {
-    cache: &'a Cache<K>,
+struct FlightGuard<'a, K: Hash + Eq + Clone, V: Clone + Charge> {
+    cache: &'a Cache<K, V>,
     key: &'a K,
-    flight: &'a Arc<Flight>,
-    result: Option<Result<Bytes>>,
+    flight: &'a Arc<Flight<V>>,
+    result: Option<Result<V>>,
 }
 
-impl<K: Hash + Eq + Clone> Drop for FlightGuard<'_, K> {
+impl<K: Hash + Eq + Clone, V: Clone + Charge> Drop for FlightGuard<'_, K, V> {
     fn drop(&mut self) {
         let result = self
             .result
@@ -210,7 +234,7 @@ mod tests {
             c.insert(k, bytes(30 + (k as usize % 40)));
             let s = c.size();
             assert!(s.bytes <= c.budget());
-            let sum: u64 = c.shards.iter().map(|s| s.lock().lru.iter().map(|(_, v)| v.len() as u64).sum::<u64>()).sum();
+            let sum: u64 = c.shards.iter().map(|s| s.lock().lru.iter().map(|(_, v)| v.charge()).sum::<u64>()).sum();
             assert_eq!(s.bytes, sum);
         }
         assert!(c.counters.evictions.load(Ordering::Relaxed) > 0);

@@ -11,6 +11,7 @@ use std::time::Instant;
 use lru::LruCache;
 use parking_lot::{Condvar, Mutex};
 
+use crate::engine::body::Body;
 use crate::engine::cache::{Bytes, Cache};
 use crate::engine::media::{self, Media};
 use crate::error::{Error, Result};
@@ -18,11 +19,14 @@ use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
 use crate::model::names::Resource;
 
-/// Cache key: one version of one file, and a resource name.
+/// Cache key: one version of one file, a resource name, and which form is cached: the form
+/// generation gives (bytes, or headers and file ranges) or, for `hls_get` callers of a segment
+/// held as ranges, its bytes read once (so that their cache hits stay a reference count).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
     identity: FileIdentity,
     resource: Resource,
+    materialised: bool,
 }
 
 /// One indexing in progress: concurrent openers of the same file wait for its result.
@@ -68,7 +72,7 @@ struct OpenCounters {
 pub struct Context {
     /// Settings, fixed at creation.
     pub config: Config,
-    cache: Cache<Key>,
+    cache: Cache<Key, Body>,
     registry: Mutex<Registry>,
     counters: OpenCounters,
 }
@@ -183,13 +187,34 @@ impl Context {
         }
     }
 
-    /// Serves one resource of `media` through the cache.
+    /// Serves one resource of `media` through the cache, as bytes: a segment held as file
+    /// ranges is read once (positioned reads, identity checked) and its bytes cached beside
+    /// its ranges, so a hit hands out a reference as for any other resource.
     pub fn get(&self, media: &Media, name: &str) -> Result<(Bytes, &'static str)> {
         let resource = Resource::parse(name)?;
+        let bytes_key = Key { identity: media.index.identity, resource, materialised: true };
+        if let Some(Body::Bytes(b)) = self.cache.get_counted(&bytes_key) {
+            return Ok((b, media.content_type(&resource)));
+        }
+        let (body, ct) = self.get_body(media, name)?;
+        match body {
+            Body::Bytes(b) => Ok((b, ct)),
+            parts => {
+                let bytes = media.materialise(parts)?;
+                self.cache.insert(bytes_key, Body::Bytes(bytes.clone()));
+                Ok((bytes, ct))
+            }
+        }
+    }
+
+    /// Serves one resource of `media` through the cache, as it is held: bytes, or headers and
+    /// ranges of the file (send them from [`Media::checked_file`], which checks the file first).
+    pub fn get_body(&self, media: &Media, name: &str) -> Result<(Body, &'static str)> {
+        let resource = Resource::parse(name)?;
         media.check_named(&resource, name)?;
-        let key = Key { identity: media.index.identity, resource };
-        let bytes = self.cache.get_or_generate(&key, || media.generate(&resource))?;
-        Ok((bytes, media.content_type(&resource)))
+        let key = Key { identity: media.index.identity, resource, materialised: false };
+        let body = self.cache.get_or_generate(&key, || media.generate(&resource))?;
+        Ok((body, media.content_type(&resource)))
     }
 
     /// Counters as a JSON object.

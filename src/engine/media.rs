@@ -3,6 +3,8 @@
 //! WebVTT come from memory; a media segment's samples are read the way its track's
 //! [`SampleReader`] says (through `source::Source`) and written as fMP4.
 
+use std::borrow::Cow;
+use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -10,6 +12,8 @@ use ffmpeg_next as ff;
 
 use crate::codec::aac::FRAME_SAMPLES;
 use crate::codec::{self, Codec};
+use crate::container::read::read_vec_at;
+use crate::engine::body::{Body, PartsBuilder};
 use crate::engine::cache::Bytes;
 use crate::engine::source::Source;
 use crate::error::{Error, ErrorKind, Result};
@@ -83,8 +87,9 @@ impl Media {
         }
     }
 
-    /// Generates the bytes of `r` (which `check_named` accepted).
-    pub fn generate(&self, r: &Resource) -> Result<Bytes> {
+    /// Generates `r` (which `check_named` accepted): media segments whose samples are copied
+    /// verbatim are headers and ranges of the file ([`Body::Parts`]), everything else bytes.
+    pub fn generate(&self, r: &Resource) -> Result<Body> {
         let bytes: Vec<u8> = match *r {
             Resource::Master => playlist::master(&self.index).into_bytes(),
             Resource::MediaPlaylist(n) => {
@@ -96,14 +101,40 @@ impl Media {
                 }
             }
             Resource::Init(n) => self.init_segment(self.track(n)?)?,
-            Resource::Segment(n, k) => self.media_segment(self.track(n)?, k)?,
+            Resource::Segment(n, k) => return self.media_segment(self.track(n)?, k),
             Resource::Vtt(n, k) => self.vtt_segment(self.track(n)?, k)?,
             Resource::VttFull(n) => match &self.track(n)?.delivery {
                 Delivery::Cues(c) => webvtt::render_full(c, self.index.mpegts_origin),
                 _ => return Err(Error::internal("not a subtitle track")),
             },
         };
-        Ok(std::sync::Arc::new(bytes))
+        Ok(Body::Bytes(Arc::new(bytes)))
+    }
+
+    /// The descriptor that the file ranges of a [`Body::Parts`] are sent from, after checking
+    /// (one `fstat`) that it still reads the version that was indexed (else
+    /// [`ErrorKind::FileChanged`]).
+    pub fn checked_file(&self) -> Result<&Arc<File>> {
+        self.source.checked_file(&self.index)
+    }
+
+    /// The bytes of `body`: file ranges are read with positioned reads, between two identity
+    /// checks of the descriptor (a file changed meanwhile is [`ErrorKind::FileChanged`]).
+    pub fn materialise(&self, body: Body) -> Result<Bytes> {
+        match body {
+            Body::Bytes(b) => Ok(b),
+            Body::Parts(p) => {
+                let file = self.checked_file()?;
+                let bytes = p.materialise(file).map_err(|e| {
+                    Error::new(
+                        ErrorKind::InvalidMedia,
+                        format!("{}: {e} (file truncated or changed)", self.index.path.display()),
+                    )
+                })?;
+                self.checked_file()?;
+                Ok(Arc::new(bytes))
+            }
+        }
     }
 
     fn track(&self, n: TrackId) -> Result<&Track> {
@@ -139,14 +170,15 @@ impl Media {
         Ok(webvtt::render_segment(cues, from, to, self.index.mpegts_origin))
     }
 
-    fn media_segment(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
+    fn media_segment(&self, t: &Track, k: usize) -> Result<Body> {
         let ctx = |e: Error| e.context(format!("{}: stream {} segment {k}", self.index.path.display(), t.stream));
         self.read_media_segment(t, k).map_err(ctx)
     }
 
     /// Media segment `k` of `t`: its samples read the way the index decided (the one place a
-    /// [`SampleReader`] is matched), written as fMP4.
-    fn read_media_segment(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
+    /// [`SampleReader`] is matched), written as fMP4; samples copied verbatim stay ranges of the
+    /// file.
+    fn read_media_segment(&self, t: &Track, k: usize) -> Result<Body> {
         let (ix, source) = (&self.index, &self.source);
         let seg = t.segments[k];
         match &t.reader {
@@ -154,7 +186,6 @@ impl Media {
                 let recs = table
                     .get(seg.first as usize..seg.first as usize + seg.samples as usize)
                     .ok_or_else(|| Error::internal("segment outside the sample table"))?;
-                let mut payload = source.read_by_position(ix, recs)?;
                 let mut metas: Vec<SampleMeta> = recs
                     .iter()
                     .enumerate()
@@ -163,11 +194,29 @@ impl Media {
                         sample_meta(t, r.dts, next, r.pts(), r.size(), r.key())
                     })
                     .collect();
-                drop_open_gop_recovery_points(t, &mut metas, &mut payload);
-                write_segment(k, seg.out_start, &metas, &payload)
+                let rewritten = drop_open_gop_recovery_points(t, &mut metas, |i| {
+                    let (pos, len) = (recs[i].pos, recs[i].size() as usize);
+                    let data = read_vec_at(source.checked_file(ix)?, pos, len, len).map_err(|e| {
+                        Error::new(
+                            ErrorKind::InvalidMedia,
+                            format!("sample at byte {pos}: {e} (file truncated or changed)"),
+                        )
+                    })?;
+                    Ok(Cow::Owned(data))
+                })?;
+                let payload_len = metas.iter().map(|m| u64::from(m.size)).sum();
+                let mut b = PartsBuilder::new(write_segment_header(k, seg.out_start, &metas, payload_len)?);
+                for (i, r) in recs.iter().enumerate() {
+                    match rewritten.iter().find(|(j, _)| *j == i) {
+                        Some((_, data)) => b.bytes(data),
+                        None => b.file(r.pos, u64::from(r.size())),
+                    }
+                }
+                source.check_ranges(ix, b.file_end())?;
+                Ok(b.finish())
             }
             SampleReader::MatroskaBlocks { track_number, dts_delay } => {
-                let packets = source.read_planned(ix, t, k, *track_number)?;
+                let (packets, in_file) = source.read_planned(ix, t, k, *track_number)?;
                 // Decode times derived per segment (B-frames): the sorted presentation times
                 // minus the track's delay, as a scan would have derived them.
                 let derived: Option<Vec<i64>> = dts_delay.map(|delay| {
@@ -186,7 +235,7 @@ impl Media {
                         ),
                     ));
                 }
-                copied_segment(t, k, &packets, |i| match &derived {
+                copied_segment(t, k, &packets, in_file, |i| match &derived {
                     Some(v) => v.get(i).copied().unwrap_or(seg.src_end),
                     None => packets.get(i).and_then(packet_dts).unwrap_or(seg.src_end),
                 })
@@ -194,7 +243,7 @@ impl Media {
             SampleReader::Demuxer { exact, decode_ts } => {
                 let packets = source.read_exactly(ix, t, &seg, *exact)?;
                 // Decode times: the container's, or the ones derived at indexing.
-                copied_segment(t, k, &packets, |i| match decode_ts {
+                copied_segment(t, k, &packets, false, |i| match decode_ts {
                     Some(tab) => tab.get(seg.first as usize + i).copied().unwrap_or(seg.src_end),
                     None => packets.get(i).and_then(packet_dts).unwrap_or(seg.src_end),
                 })
@@ -214,7 +263,7 @@ impl Media {
                     .iter()
                     .map(|&size| SampleMeta { size, duration: FRAME_SAMPLES as u32, composition_offset: 0, sync: true })
                     .collect();
-                write_segment(k, seg.out_start, &metas, &enc.payload)
+                Ok(Body::Bytes(Arc::new(write_segment(k, seg.out_start, &metas, &enc.payload)?)))
             }
             SampleReader::NotRead => Err(Error::internal("not an fMP4 track")),
         }
@@ -227,49 +276,73 @@ fn packet_dts(p: &ff::Packet) -> Option<i64> {
 }
 
 /// Media segment `k` of a copied track from its packets; `decode_ts(i)` is packet `i`'s decode
-/// time.
-fn copied_segment(t: &Track, k: usize, packets: &[ff::Packet], decode_ts: impl Fn(usize) -> i64) -> Result<Vec<u8>> {
+/// time. With `in_file`, each packet's position is the file offset of its bytes: samples kept
+/// verbatim (or cut, like an ADTS header) become ranges of the file, rewritten ones bytes.
+fn copied_segment(
+    t: &Track,
+    k: usize,
+    packets: &[ff::Packet],
+    in_file: bool,
+    decode_ts: impl Fn(usize) -> i64,
+) -> Result<Body> {
     let seg = t.segments[k];
     let mut metas = Vec::with_capacity(packets.len());
-    let mut payload = Vec::with_capacity(seg.bytes as usize);
+    let mut samples = Vec::with_capacity(packets.len());
     for (i, p) in packets.iter().enumerate() {
         let dts = decode_ts(i);
         let next = if i + 1 < packets.len() { decode_ts(i + 1) } else { seg.src_end };
-        let data = t.sample_form.convert(p.data().unwrap_or(&[]));
+        let raw = p.data().unwrap_or(&[]);
+        let data = t.sample_form.convert(raw);
         metas.push(sample_meta(t, dts, next, p.pts().unwrap_or(dts), data.len() as u32, p.is_key()));
-        payload.extend_from_slice(&data);
+        // Where the converted sample's bytes are in the file, when they are the file's.
+        let at = match &data {
+            Cow::Borrowed(d) if in_file && p.position() >= 0 => {
+                Some(p.position() as u64 + (d.as_ptr() as usize - raw.as_ptr() as usize) as u64)
+            }
+            _ => None,
+        };
+        samples.push((at, data));
     }
-    drop_open_gop_recovery_points(t, &mut metas, &mut payload);
-    write_segment(k, seg.out_start, &metas, &payload)
+    for (i, data) in drop_open_gop_recovery_points(t, &mut metas, |i| Ok(samples[i].1.clone()))? {
+        samples[i] = (None, Cow::Owned(data));
+    }
+    let payload_len = samples.iter().map(|(_, d)| d.len() as u64).sum();
+    let mut b = PartsBuilder::new(write_segment_header(k, seg.out_start, &metas, payload_len)?);
+    for (at, data) in &samples {
+        match at {
+            Some(pos) => b.file(*pos, data.len() as u64),
+            None => b.bytes(data),
+        }
+    }
+    Ok(b.finish())
 }
 
 /// H.264 open-GOP I pictures inside a segment (see [`fmp4::open_gop_keys`]) lose their
 /// recovery point SEI (see [`codec::h264::without_recovery_point_sei`]), so that no player
 /// takes them for a place to start decoding: a seek into the segment decodes from its first
 /// picture, and their leading pictures have their references. Every picture stays.
-fn drop_open_gop_recovery_points(t: &Track, metas: &mut [SampleMeta], payload: &mut Vec<u8>) {
-    let Delivery::Copy { config, .. } = &t.delivery else { return };
+///
+/// `read(i)` gives sample `i`'s bytes; only such I pictures are read. Returns each rewritten
+/// sample's index and bytes (its size in `metas` updated); an empty list leaves the samples as
+/// they are (verbatim file ranges stay ranges).
+fn drop_open_gop_recovery_points<'a>(
+    t: &Track,
+    metas: &mut [SampleMeta],
+    mut read: impl FnMut(usize) -> Result<Cow<'a, [u8]>>,
+) -> Result<Vec<(usize, Vec<u8>)>> {
+    let Delivery::Copy { config, .. } = &t.delivery else { return Ok(Vec::new()) };
     if config.codec != Codec::H264 {
-        return;
+        return Ok(Vec::new());
     }
-    let open = fmp4::open_gop_keys(metas);
-    if open.is_empty() {
-        return;
-    }
-    let mut out = Vec::with_capacity(payload.len());
-    let mut at = 0usize;
-    for (i, m) in metas.iter_mut().enumerate() {
-        let Some(data) = payload.get(at..at + m.size as usize) else { return };
-        at += m.size as usize;
-        match open.contains(&i).then(|| codec::h264::without_recovery_point_sei(&config.extradata, data)).flatten() {
-            Some(stripped) => {
-                m.size = stripped.len() as u32;
-                out.extend_from_slice(&stripped);
-            }
-            None => out.extend_from_slice(data),
+    let mut rewritten = Vec::new();
+    for i in fmp4::open_gop_keys(metas) {
+        let data = read(i)?;
+        if let Some(stripped) = codec::h264::without_recovery_point_sei(&config.extradata, &data) {
+            metas[i].size = stripped.len() as u32;
+            rewritten.push((i, stripped));
         }
     }
-    *payload = out;
+    Ok(rewritten)
 }
 
 /// One sample's `trun` entry from its source times: duration up to the next sample's decode
@@ -282,6 +355,12 @@ fn sample_meta(t: &Track, dts: i64, next_dts: i64, pts: i64, size: u32, key: boo
         composition_offset: (t.map.out(pts) - out) as i32,
         sync: key || t.kind == TrackKind::Audio,
     }
+}
+
+/// The `moof` and `mdat` header of media segment `k` (its payload follows, unwritten).
+fn write_segment_header(k: usize, tfdt: u64, metas: &[SampleMeta], payload_len: u64) -> Result<Vec<u8>> {
+    fmp4::write_media_segment_header(k as u32 + 1, 1, tfdt, metas, payload_len)
+        .map_err(|e| Error::with_source(ErrorKind::Internal, e).context("fMP4 writer"))
 }
 
 fn write_segment(k: usize, tfdt: u64, metas: &[SampleMeta], payload: &[u8]) -> Result<Vec<u8>> {

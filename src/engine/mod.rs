@@ -2,17 +2,20 @@
 //! mapping from a requested name to its bytes.
 //!
 //! [`context`] holds the registry (single-flight opens, idle retention) and [`cache`] the
-//! response cache; [`media`] maps names to bytes, reading samples through `source` (the file
+//! response cache; [`body`] is a response as bytes and ranges of the source file; [`media`]
+//! maps names to bytes, reading samples through `source` (the file
 //! handle and demuxer pool of one media); `info` renders the info JSON.
 
 #![deny(unsafe_code)]
 
+pub mod body;
 pub mod cache;
 pub mod context;
 mod info;
 pub mod media;
 mod source;
 
+pub use body::{Body, Parts, Piece};
 pub use cache::Bytes;
 pub use context::Context;
 pub use media::{mime, Media};

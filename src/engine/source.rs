@@ -3,13 +3,13 @@
 //! read first checks that the file is still the one indexed. Nothing here writes fMP4.
 
 use std::fs::File;
+use std::sync::Arc;
 
 use ffmpeg_next as ff;
 use parking_lot::Mutex;
 
 use crate::container::demux::{timed_packet, Demuxer};
 use crate::container::mkv::BlockWalker;
-use crate::container::read::read_runs;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::MediaIndex;
@@ -28,9 +28,9 @@ const SEEK_MARGIN_US: i64 = US_PER_SECOND;
 
 /// The file of one media, read when segments are generated.
 pub(crate) struct Source {
-    /// The file as opened when indexed (positioned reads of samples; a replaced file keeps
-    /// serving the version that was indexed).
-    file: Option<File>,
+    /// The file as opened when indexed (positioned reads of samples, and the descriptor that
+    /// file ranges are sent from; a replaced file keeps serving the version that was indexed).
+    file: Option<Arc<File>>,
     demuxers: Mutex<Vec<Demuxer>>,
     max_idle_demuxers: usize,
 }
@@ -50,7 +50,7 @@ fn check_unchanged(ix: &MediaIndex) -> Result<()> {
 impl Source {
     /// Opens the indexed file for positioned reads; demuxers are opened when first needed.
     pub(crate) fn new(ix: &MediaIndex, max_idle_demuxers: usize) -> Source {
-        let file = File::open(&ix.path).ok();
+        let file = File::open(&ix.path).ok().map(Arc::new);
         Source { file, demuxers: Mutex::new(Vec::new()), max_idle_demuxers }
     }
 
@@ -77,31 +77,54 @@ impl Source {
         Ok(out)
     }
 
-    /// [`SampleReader::ByPosition`]: the bytes of the samples `recs`, read straight from the
-    /// file with positioned reads (contiguous samples in one call; nothing but these bytes).
-    pub(crate) fn read_by_position(&self, ix: &MediaIndex, recs: &[SampleRec]) -> Result<Vec<u8>> {
+    /// [`SampleReader::ByPosition`]: checks that the file on disk is still the one indexed and
+    /// that the samples' byte ranges, up to `end`, lie inside it; the samples themselves are
+    /// sent (or read) later as ranges of [`Source::checked_file`].
+    pub(crate) fn check_ranges(&self, ix: &MediaIndex, end: u64) -> Result<()> {
         check_unchanged(ix)?;
+        if self.file.is_none() {
+            return Err(Error::internal("no file handle"));
+        }
+        if end > ix.identity.size {
+            return Err(Error::new(
+                ErrorKind::InvalidMedia,
+                format!("samples up to byte {end} of a {}-byte file (file truncated or changed)", ix.identity.size),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The descriptor that file ranges are read or sent from, after checking (one `fstat`) that
+    /// it is still the version that was indexed: a file truncated or rewritten in place is
+    /// [`ErrorKind::FileChanged`], never stale bytes.
+    pub(crate) fn checked_file(&self, ix: &MediaIndex) -> Result<&Arc<File>> {
         let file = self.file.as_ref().ok_or_else(|| Error::internal("no file handle"))?;
-        let ranges: Vec<(u64, u32)> = recs.iter().map(|r| (r.pos, r.size())).collect();
-        read_runs(file, &ranges)
-            .map_err(|e| Error::new(ErrorKind::InvalidMedia, format!("{e} (file truncated or changed)")))
+        let now = FileIdentity::of_file(file, &ix.path)?;
+        if now != ix.identity {
+            return Err(Error::new(
+                ErrorKind::FileChanged,
+                format!("{}: the file changed on disk since it was indexed; open it again", ix.path.display()),
+            ));
+        }
+        Ok(file)
     }
 
     /// [`SampleReader::MatroskaBlocks`]: the samples of segment `k` of `t`, walked block by
     /// block from its cluster when `track_number` allows; through FFmpeg's demuxer when the
     /// walker cannot read them (laced video, a damaged stretch: FFmpeg resynchronises on the next
-    /// cluster, as a scan would).
+    /// cluster, as a scan would). With `true` when every packet's position is the file offset
+    /// of its bytes, verbatim (the block walker's), so they can be sent as a range of the file.
     pub(crate) fn read_planned(
         &self,
         ix: &MediaIndex,
         t: &Track,
         k: usize,
         track_number: Option<u64>,
-    ) -> Result<Vec<ff::Packet>> {
+    ) -> Result<(Vec<ff::Packet>, bool)> {
         let seg = t.segments[k];
         let next_key = t.segments.get(k + 1).map(|s| s.start_pts);
         match self.read_blocks(ix, t, &seg, track_number, next_key) {
-            Ok(Some(p)) => Ok(p),
+            Ok(Some(p)) => Ok((p, true)),
             Err(e) if e.kind == ErrorKind::FileChanged => Err(e),
             other => {
                 if let Err(e) = other {
@@ -112,7 +135,7 @@ impl Source {
                         e.message
                     );
                 }
-                self.with_demuxer(ix, |d| read_timed(d, t, &seg, next_key))
+                Ok((self.with_demuxer(ix, |d| read_timed(d, t, &seg, next_key))?, false))
             }
         }
     }
@@ -194,7 +217,9 @@ impl Source {
                 }
                 let len =
                     usize::try_from(b.data_len).map_err(|_| damaged(format!("block at byte {} too large", b.pos)))?;
-                out.push(timed_packet(&w.read(b.data, len).map_err(damaged)?, b.time, None, 0, b.key));
+                let mut p = timed_packet(&w.read(b.data, len).map_err(damaged)?, b.time, None, 0, b.key);
+                p.set_position(b.data as isize);
+                out.push(p);
                 continue;
             }
             // Audio: every frame (laced ones split as FFmpeg splits them) timed in the range.
@@ -207,7 +232,9 @@ impl Source {
                     continue;
                 }
                 let len = usize::try_from(size).map_err(|_| damaged(format!("frame at byte {pos} too large")))?;
-                out.push(timed_packet(&w.read(pos, len).map_err(damaged)?, time, Some(time), 0, true));
+                let mut p = timed_packet(&w.read(pos, len).map_err(damaged)?, time, Some(time), 0, true);
+                p.set_position(pos as isize);
+                out.push(p);
             }
         }
         Ok(Some(out))

@@ -27,7 +27,7 @@ pub struct HlsBuffer {
 }
 
 /// The static C string of a MIME type from `engine::mime`.
-fn content_type_ptr(ct: &str) -> *const c_char {
+pub(super) fn content_type_ptr(ct: &str) -> *const c_char {
     let s: &'static CStr = match ct {
         mime::M3U8 => c"application/vnd.apple.mpegurl",
         mime::VIDEO_MP4 => c"video/mp4",

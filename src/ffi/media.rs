@@ -9,8 +9,9 @@ use super::boundary::{arg_out, arg_ref, arg_str, ffi_boundary, into_handle, opt_
 use super::buffer::{self, HlsBuffer};
 use super::context::HlsContext;
 use super::error::{ErrorOut, HlsError};
+use super::parts::{self, HlsParts};
 use super::status::HlsStatus;
-use crate::engine::{mime, Context, Media};
+use crate::engine::{mime, Body, Context, Media};
 use crate::error::{Error, ErrorKind};
 use crate::model::names::Resource;
 
@@ -42,17 +43,20 @@ enum Serve {
     Any,
 }
 
-/// The shared body of `hls_playlist`, `hls_segment`, `hls_get` and their `_ex` variants.
+/// The arguments of a serving call, checked: the handle, its media and the name, which `which`
+/// accepts.
 ///
 /// # Safety
-/// `media` is NULL or a live handle from `hls_open`; `name` is NULL or a NUL-terminated string;
-/// `out` is NULL or the caller's writable `HlsBuffer`.
-unsafe fn serve(media: *const HlsMedia, name: *const c_char, out: *mut HlsBuffer, which: Serve) -> Result<(), Error> {
+/// `media` is NULL or a live handle from `hls_open`; `name` is NULL or a NUL-terminated string.
+unsafe fn serving<'a>(
+    media: *const HlsMedia,
+    name: *const c_char,
+    which: Serve,
+) -> Result<(&'a HlsMedia, &'a Arc<Media>, &'a str), Error> {
     // SAFETY: per this function's contract.
     let h = unsafe { arg_ref(media, "media") }?;
     // SAFETY: per this function's contract.
     let name = unsafe { arg_str(name, "name") }?;
-    let out = arg_out(out, "out")?;
     let m = h.media()?;
     let want_playlist = match which {
         Serve::Playlist => Some(true),
@@ -69,9 +73,45 @@ unsafe fn serve(media: *const HlsMedia, name: *const c_char, out: *mut HlsBuffer
             ));
         }
     }
+    Ok((h, m, name))
+}
+
+/// The shared body of `hls_playlist`, `hls_segment`, `hls_get` and their `_ex` variants.
+///
+/// # Safety
+/// `media` is NULL or a live handle from `hls_open`; `name` is NULL or a NUL-terminated string;
+/// `out` is NULL or the caller's writable `HlsBuffer`.
+unsafe fn serve(media: *const HlsMedia, name: *const c_char, out: *mut HlsBuffer, which: Serve) -> Result<(), Error> {
+    // SAFETY: per this function's contract.
+    let (h, m, name) = unsafe { serving(media, name, which) }?;
+    let out = arg_out(out, "out")?;
     let (bytes, ct) = h.ctx.get(m, name)?;
     // SAFETY: out is not NULL and, per this function's contract, the caller's writable buffer.
     unsafe { buffer::fill(out, bytes, ct) };
+    Ok(())
+}
+
+/// The shared body of `hls_get_parts`, `hls_segment_parts` and their `_ex` variants.
+///
+/// # Safety
+/// `media` is NULL or a live handle from `hls_open`; `name` is NULL or a NUL-terminated string;
+/// `out` is NULL or the caller's writable `HlsParts`.
+unsafe fn serve_parts(
+    media: *const HlsMedia,
+    name: *const c_char,
+    out: *mut HlsParts,
+    which: Serve,
+) -> Result<(), Error> {
+    // SAFETY: per this function's contract.
+    let (h, m, name) = unsafe { serving(media, name, which) }?;
+    let out = arg_out(out, "out")?;
+    let (body, ct) = h.ctx.get_body(m, name)?;
+    let file = match body {
+        Body::Parts(_) => Some(m.checked_file()?.clone()),
+        Body::Bytes(_) => None,
+    };
+    // SAFETY: out is not NULL and, per this function's contract, the caller's writable struct.
+    unsafe { parts::fill(out, body, ct, file, m.index.identity) };
     Ok(())
 }
 
@@ -239,6 +279,78 @@ pub unsafe extern "C" fn hls_get_ex(
     ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
         // SAFETY: per the contract: media, name and out are NULL or valid.
         unsafe { serve(media, name, out, Serve::Any) }
+    }
+}
+
+/// Serves any name as an ordered list of parts (see `HlsParts`): bytes made in memory and
+/// ranges of the source file, to send with `sendfile`. Concatenated, the parts are exactly what
+/// `hls_get` returns. Media segments whose samples are copied verbatim (MP4, and Matroska read
+/// from its Cues) have file ranges; every other name (playlists, init segments, WebVTT,
+/// transcoded or rewritten segments) is one `HLS_PART_BYTES` part with `fd` -1. The cache holds
+/// such segments as headers and ranges, so serving them again reads nothing but an `fstat`.
+/// Fails with `HLS_ERR_FILE_CHANGED` when the file changed on disk since it was indexed.
+///
+/// # Safety
+/// `media`: borrowed; a handle from `hls_open`. `name`: borrowed for the call. `out`: the
+/// caller's `HlsParts`; on success it holds parts owned by libhls until `hls_free_parts`, on
+/// failure it is untouched.
+#[no_mangle]
+pub unsafe extern "C" fn hls_get_parts(media: *mut HlsMedia, name: *const c_char, out: *mut HlsParts) -> HlsStatus {
+    ffi_boundary! { report(ErrorOut::NONE) =>
+        // SAFETY: per the contract: media, name and out are NULL or valid.
+        unsafe { serve_parts(media, name, out, Serve::Any) }
+    }
+}
+
+/// `hls_get_parts`, plus on failure a new `HlsError` in `*err_out` (if `err_out` is not NULL)
+/// that the caller owns and frees with `hls_error_free`.
+///
+/// # Safety
+/// As `hls_get_parts`, and `err_out`: NULL, or where the new `HlsError` is written (on failure
+/// only).
+#[no_mangle]
+pub unsafe extern "C" fn hls_get_parts_ex(
+    media: *mut HlsMedia,
+    name: *const c_char,
+    out: *mut HlsParts,
+    err_out: *mut *mut HlsError,
+) -> HlsStatus {
+    // SAFETY: per the contract, err_out is NULL or writable.
+    ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
+        // SAFETY: per the contract: media, name and out are NULL or valid.
+        unsafe { serve_parts(media, name, out, Serve::Any) }
+    }
+}
+
+/// `hls_get_parts` for the names `hls_segment` accepts (init segments, media segments, WebVTT).
+///
+/// # Safety
+/// As `hls_get_parts`.
+#[no_mangle]
+pub unsafe extern "C" fn hls_segment_parts(media: *mut HlsMedia, name: *const c_char, out: *mut HlsParts) -> HlsStatus {
+    ffi_boundary! { report(ErrorOut::NONE) =>
+        // SAFETY: per the contract: media, name and out are NULL or valid.
+        unsafe { serve_parts(media, name, out, Serve::Segment) }
+    }
+}
+
+/// `hls_segment_parts`, plus on failure a new `HlsError` in `*err_out` (if `err_out` is not
+/// NULL) that the caller owns and frees with `hls_error_free`.
+///
+/// # Safety
+/// As `hls_segment_parts`, and `err_out`: NULL, or where the new `HlsError` is written (on
+/// failure only).
+#[no_mangle]
+pub unsafe extern "C" fn hls_segment_parts_ex(
+    media: *mut HlsMedia,
+    name: *const c_char,
+    out: *mut HlsParts,
+    err_out: *mut *mut HlsError,
+) -> HlsStatus {
+    // SAFETY: per the contract, err_out is NULL or writable.
+    ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
+        // SAFETY: per the contract: media, name and out are NULL or valid.
+        unsafe { serve_parts(media, name, out, Serve::Segment) }
     }
 }
 

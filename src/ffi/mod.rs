@@ -10,6 +10,7 @@
 //! | `context.rs`  | [`HlsContext`], its statistics, the log callback                       |
 //! | `media.rs`    | [`HlsMedia`]: open, close, serve names, info, duration                 |
 //! | `buffer.rs`   | [`HlsBuffer`], [`hls_free_buffer`]                                     |
+//! | `parts.rs`    | [`HlsParts`] (bytes and file ranges for `sendfile`), [`hls_free_parts`] |
 //! | `version.rs`  | [`hls_version`], [`hls_version_number`]                                |
 //!
 //! # The boundary
@@ -26,7 +27,9 @@
 //!   caller, who frees each exactly once with its own function (`hls_config_free`,
 //!   `hls_context_free`, `hls_close`, `hls_error_free`). The free functions accept NULL.
 //! - An `HlsBuffer` struct belongs to the caller; the bytes it points to belong to libhls until
-//!   `hls_free_buffer`, and stay valid until then even after the media is closed.
+//!   `hls_free_buffer`, and stay valid until then even after the media is closed. The same for
+//!   an `HlsParts` and `hls_free_parts`, including its file descriptor: the caller reads or
+//!   sends from it but never closes it.
 //! - Strings passed in are borrowed for the duration of the call only.
 //! - Strings returned are never NULL. They are static (`hls_status_str`, `hls_version`,
 //!   `HlsBuffer::content_type`), owned by the object they came from (`hls_error_message`), or
@@ -63,6 +66,8 @@ mod media;
 
 mod buffer;
 
+mod parts;
+
 mod error;
 
 pub use buffer::{hls_free_buffer, HlsBuffer};
@@ -76,8 +81,10 @@ pub use context::{
 };
 pub use error::{hls_error_free, hls_error_message, hls_error_status, hls_last_error_message, HlsError};
 pub use media::{
-    hls_close, hls_get, hls_get_ex, hls_media_duration, hls_media_info_json, hls_open, hls_open_ex, hls_playlist,
-    hls_playlist_ex, hls_segment, hls_segment_ex, HlsMedia,
+    hls_close, hls_get, hls_get_ex, hls_get_parts, hls_get_parts_ex, hls_media_duration, hls_media_info_json, hls_open,
+    hls_open_ex, hls_playlist, hls_playlist_ex, hls_segment, hls_segment_ex, hls_segment_parts, hls_segment_parts_ex,
+    HlsMedia,
 };
+pub use parts::{hls_free_parts, HlsFileIdentity, HlsPart, HlsPartKind, HlsParts};
 pub use status::{hls_status_str, HlsStatus};
 pub use version::{hls_version, hls_version_number};

@@ -1,5 +1,6 @@
 //! Which version of a file on disk an index describes.
 
+use std::fs::{File, Metadata};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -22,6 +23,17 @@ impl FileIdentity {
     /// Stats `path` (one `stat` call). Missing files and directories are `Io` errors.
     pub fn of(path: &Path) -> Result<FileIdentity> {
         let md = std::fs::metadata(path).map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))?;
+        FileIdentity::of_metadata(&md, path)
+    }
+
+    /// Stats an open file (one `fstat` call): the version its descriptor reads, whatever is at
+    /// `path` now (`path` names it in errors).
+    pub fn of_file(file: &File, path: &Path) -> Result<FileIdentity> {
+        let md = file.metadata().map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))?;
+        FileIdentity::of_metadata(&md, path)
+    }
+
+    fn of_metadata(md: &Metadata, path: &Path) -> Result<FileIdentity> {
         if md.is_dir() {
             return Err(Error::new(ErrorKind::Io, format!("{}: is a directory", path.display())));
         }

@@ -341,12 +341,97 @@ def test_crawls(ng):
         if file == "multi_audio.mkv":
             check(any(n.endswith(".vtt") for n in got), "multi_audio.mkv: subtitles (.vtt) crawled")
 
+    section("segments as file buffers: sendfile on, aio threads, and hls_file_ranges off")
+    for prefix, what in [("/sf", "sendfile on"), ("/sfaio", "sendfile on, aio threads"),
+                         ("/bytes", "hls_file_ranges off")]:
+        for file in ["h264_aac.mp4", "multi_audio.mkv", "h264_aac.mkv", "video_only.mp4"]:
+            want = dump(file)
+            try:
+                got = crawl(ng.port, f"{prefix}/{file}")
+            except Exception as e:  # noqa: BLE001 - reported as a failure
+                check(False, f"{what}: {file}: crawl", str(e))
+                continue
+            names = set(want) - {"info.json"}
+            bad = [n for n in names if got.get(n) != want[n]]
+            check(not bad, f"{what}: {file}: all {len(names)} names byte-identical to hls-dump's",
+                  f"differ: {bad[:5]}")
+
     section("FFmpeg decodes the master playlist through nginx: all the source's video frames")
     for file in ["h264_aac.mp4", "hevc_aac.mp4", "multi_audio.mkv"]:
         want = video_frames_in_source(file)
         got, rc, err = video_frames_decoded(f"http://127.0.0.1:{ng.port}/vod/{file}/master.m3u8")
         check(rc == 0 and got == want, f"{file}: ffmpeg decodes {want} video frames through nginx",
               f"rc={rc} frames={got} {err}")
+
+
+def traced(pid, action):
+    """The sendfile(2) calls of process pid (strace) while action() runs: [(fd, bytes)]."""
+    out = os.path.join(OUT, "strace.txt")
+    if os.path.exists(out):
+        os.remove(out)
+    p = subprocess.Popen(["strace", "-qq", "-e", "trace=sendfile", "-o", out, "-p", str(pid)],
+                         stderr=subprocess.DEVNULL)
+    try:
+        # strace is attached once it has traced something: a request to a static file
+        wait_until(lambda: os.path.exists(out), 10, "strace to start")
+        time.sleep(0.3)
+        action()
+        time.sleep(0.3)
+    finally:
+        p.terminate()
+        p.wait()
+    calls = []
+    with open(out) as f:
+        for line in f:
+            m = re.match(r"sendfile\((\d+), (\d+), \[\d+\] => \[\d+\], \d+\) = (\d+)", line)
+            if m:
+                calls.append((int(m.group(2)), int(m.group(3))))
+    return calls
+
+
+def test_sendfile(single):
+    section("sendfile on: a segment's samples leave by sendfile(2), its headers from memory")
+    if not shutil.which("strace"):
+        print("strace missing: skipped")
+        return
+    pid = single.worker_pids()[0]
+    want = dump("h264_aac.mp4")
+    got = {}
+
+    def fetch(prefix, name):
+        return lambda: got.__setitem__(prefix, request(single.port, f"{prefix}/h264_aac.mp4/{name}"))
+
+    calls = traced(pid, fetch("/sf", "t0_2.m4s"))
+    r = got.get("/sf")
+    sent = sum(n for _, n in calls)
+    check(r is not None and r.status == 200 and r.body == want["t0_2.m4s"],
+          "sendfile on: t0_2.m4s is hls-dump's bytes")
+    check(calls and len({fd for fd, _ in calls}) == 1 and 0.9 * len(r.body) < sent < len(r.body),
+          f"the samples went by sendfile from one descriptor: {len(calls)} calls, {sent} of "
+          f"{len(r.body) if r else 0} bytes (the rest: moof and mdat header from memory)",
+          str(calls[:5]))
+    calls = traced(pid, fetch("/sfbytes", "t0_3.m4s"))
+    r = got.get("/sfbytes")
+    check(r is not None and r.status == 200 and r.body == want["t0_3.m4s"] and not calls,
+          "hls_file_ranges off: the same bytes, no sendfile (one memory buffer)", str(calls[:5]))
+    calls = traced(pid, fetch("/sf", "master.m3u8"))
+    check(got["/sf"].status == 200 and not calls, "a playlist is memory: no sendfile", str(calls[:5]))
+
+    # hls_file_range_min 32k (the default): samples interleaved one by one (~100 ranges of a few
+    # KB) go as bytes; a track stored contiguously goes by sendfile
+    calls = traced(pid, fetch("/sfauto", "t0_4.m4s"))
+    r = got.get("/sfauto")
+    check(r is not None and r.body == want["t0_4.m4s"] and not calls,
+          "default hls_file_range_min: a segment of small interleaved ranges goes as bytes",
+          str(calls[:5]))
+    video = dump("video_only.mp4")
+    calls = traced(pid, lambda: got.__setitem__(
+        "v", request(single.port, "/sfauto/video_only.mp4/t0_1.m4s")))
+    r = got.get("v")
+    check(r is not None and r.body == video["t0_1.m4s"] and calls
+          and sum(n for _, n in calls) > 0.9 * len(r.body),
+          f"default hls_file_range_min: a contiguous track goes by sendfile ({len(calls)} calls)",
+          str(calls[:5]))
 
 
 def test_concurrent_keepalive(ng):
@@ -877,6 +962,9 @@ def main():
         location /noslash {{ alias {links}/; hls; }}
         location /noetag/ {{ alias {MEDIA}/; hls; etag off; }}
         location /expires/ {{ alias {MEDIA}/; hls; expires 1h; }}
+        location /sf/ {{ alias {MEDIA}/; hls; sendfile on; hls_file_range_min 0; }}
+        location /sfaio/ {{ alias {MEDIA}/; hls; sendfile on; aio threads; hls_file_range_min 0; }}
+        location /bytes/ {{ alias {MEDIA}/; hls; hls_file_ranges off; }}
 """)
     single = Nginx("single", f"""
         location /slow/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe; hls_cache_size 0;
@@ -886,6 +974,9 @@ def main():
         location /nocache/ {{ alias {MEDIA}/; hls; hls_cache_size 0; }}
         location /static/ {{ root {OUT}/www; }}
         location = /hls-stats {{ hls_stats; }}
+        location /sf/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; hls_file_range_min 0; }}
+        location /sfauto/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; }}
+        location /sfbytes/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; hls_file_ranges off; }}
 """, workers=1, head="thread_pool one threads=1;\nthread_pool tiny threads=1 max_queue=1;")
     try:
         main_ng.start()
@@ -908,6 +999,8 @@ def main():
             test_queue_full(single)
         if wanted("buffers"):
             test_buffers_freed(single)
+        if wanted("sendfile"):
+            test_sendfile(single)
         if wanted("stats"):
             test_stats(single)
         if wanted("reload"):

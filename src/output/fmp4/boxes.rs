@@ -3,7 +3,9 @@
 //! A box is opened with its type, its body is written by a closure, and its size is patched in
 //! when the closure returns: a size is never computed ahead or written anywhere else, so a box's
 //! size always matches what was written. FullBox headers (version and 24-bit flags) are written
-//! by [`BoxWriter::write_full_box`]; 64-bit sizes by [`BoxWriter::write_large_box`].
+//! by [`BoxWriter::write_full_box`]. The one exception is [`BoxWriter::write_box_header`]: the
+//! header of a box whose body is sent from elsewhere (an `mdat` whose samples stay in the source
+//! file), 64-bit when asked.
 
 use crate::error::{Error, Result};
 
@@ -41,14 +43,19 @@ impl BoxWriter {
         self.buf
     }
 
-    /// Writes a box with a 32-bit size.
+    /// Writes a box with a 32-bit size: the header with a placeholder size, the body, then the
+    /// real size.
     pub fn write_box(&mut self, fourcc: &[u8; 4], body: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
-        self.write_sized(fourcc, false, body)
-    }
-
-    /// Writes a box with a 64-bit size (`size` 1 + `largesize`).
-    pub fn write_large_box(&mut self, fourcc: &[u8; 4], body: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
-        self.write_sized(fourcc, true, body)
+        let start = self.buf.len();
+        self.u32(SIZE_PLACEHOLDER);
+        self.bytes(fourcc);
+        body(self)?;
+        let size = (self.buf.len() - start) as u64;
+        let small = u32::try_from(size).map_err(|_| {
+            Error::internal(format!("box {} too large ({size} bytes)", String::from_utf8_lossy(fourcc)))
+        })?;
+        self.buf[start..start + 4].copy_from_slice(&small.to_be_bytes());
+        Ok(())
     }
 
     /// Writes a FullBox: a box whose body starts with `version` and 24-bit `flags`.
@@ -66,32 +73,24 @@ impl BoxWriter {
         })
     }
 
-    /// Writes the header with a placeholder size, the body, then the real size.
-    fn write_sized(&mut self, fourcc: &[u8; 4], large: bool, body: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
-        let start = self.buf.len();
+    /// Writes only the header of a box whose `body_len` bytes of body the caller sends from
+    /// elsewhere (an `mdat` whose samples stay in the source file). The one size this writer
+    /// does not measure: the caller answers for `body_len`.
+    pub fn write_box_header(&mut self, fourcc: &[u8; 4], body_len: u64, large: bool) -> Result<()> {
+        let header = if large { LARGE_BOX_HEADER } else { BOX_HEADER } as u64;
+        let size = body_len
+            .checked_add(header)
+            .ok_or_else(|| Error::internal(format!("box {} too large", String::from_utf8_lossy(fourcc))))?;
         if large {
             self.u32(LARGE_SIZE_MARKER);
             self.bytes(fourcc);
-            self.u64(u64::from(SIZE_PLACEHOLDER));
-        } else {
-            self.u32(SIZE_PLACEHOLDER);
-            self.bytes(fourcc);
-        }
-        body(self)?;
-        self.patch_size(start, large, fourcc)
-    }
-
-    /// Stores the size of the box that starts at `start` and ends at the buffer's end.
-    fn patch_size(&mut self, start: usize, large: bool, fourcc: &[u8; 4]) -> Result<()> {
-        let size = (self.buf.len() - start) as u64;
-        if large {
-            let at = start + BOX_HEADER;
-            self.buf[at..at + 8].copy_from_slice(&size.to_be_bytes());
+            self.u64(size);
         } else {
             let small = u32::try_from(size).map_err(|_| {
                 Error::internal(format!("box {} too large ({size} bytes)", String::from_utf8_lossy(fourcc)))
             })?;
-            self.buf[start..start + 4].copy_from_slice(&small.to_be_bytes());
+            self.u32(small);
+            self.bytes(fourcc);
         }
         Ok(())
     }
@@ -144,18 +143,16 @@ mod tests {
     use crate::output::fmp4::test_util::{find, parse_boxes};
 
     #[test]
-    fn large_box_header_is_patched() {
+    fn header_of_a_body_sent_elsewhere() {
         let mut w = BoxWriter::with_capacity(64);
-        w.write_box(b"moof", |w| {
-            w.write_large_box(b"mdat", |w| {
-                w.bytes(b"xyz");
-                Ok(())
-            })
-        })
-        .unwrap();
-        assert_eq!(w.buf, [&[0, 0, 0, 27][..], b"moof", &[0, 0, 0, 1], b"mdat", &19u64.to_be_bytes(), b"xyz"].concat());
-        let boxes = parse_boxes(&w.buf);
-        assert_eq!(find(&boxes, "moof").children[0].body, b"xyz");
+        w.write_box_header(b"mdat", 3, false).unwrap();
+        w.write_box_header(b"mdat", 3, true).unwrap();
+        w.bytes(b"xyz");
+        assert_eq!(w.buf, [&[0, 0, 0, 11][..], b"mdat", &[0, 0, 0, 1], b"mdat", &19u64.to_be_bytes(), b"xyz"].concat());
+        let boxes = parse_boxes(&w.buf[BOX_HEADER..]);
+        assert_eq!(find(&boxes, "mdat").body, b"xyz");
+        assert!(w.write_box_header(b"mdat", u64::from(u32::MAX), false).is_err());
+        assert!(w.write_box_header(b"mdat", u64::MAX, true).is_err());
     }
 
     #[test]

@@ -76,14 +76,49 @@ pub fn write_media_segment(
     samples: &[SampleMeta],
     payload: &[u8],
 ) -> Result<Vec<u8>> {
-    check_samples(track_id, samples, payload)?;
+    let mut w = media_segment_header(
+        sequence_number,
+        track_id,
+        base_media_decode_time,
+        samples,
+        payload.len() as u64,
+        payload.len(),
+    )?;
+    w.bytes(payload);
+    Ok(w.into_bytes())
+}
+
+/// The `moof` and the `mdat` header of a media segment whose `payload_len` bytes of samples
+/// follow them unwritten (the caller sends them from the source file): exactly the bytes
+/// [`write_media_segment`] writes before the payload. The sample sizes must add up to
+/// `payload_len`.
+pub fn write_media_segment_header(
+    sequence_number: u32,
+    track_id: u32,
+    base_media_decode_time: u64,
+    samples: &[SampleMeta],
+    payload_len: u64,
+) -> Result<Vec<u8>> {
+    Ok(media_segment_header(sequence_number, track_id, base_media_decode_time, samples, payload_len, 0)?.into_bytes())
+}
+
+/// The writer holding `moof` and the `mdat` header, with room for `room` more bytes.
+fn media_segment_header(
+    sequence_number: u32,
+    track_id: u32,
+    base_media_decode_time: u64,
+    samples: &[SampleMeta],
+    payload_len: u64,
+    room: usize,
+) -> Result<BoxWriter> {
+    check_samples(track_id, samples, payload_len)?;
     let with_cto = samples.iter().any(|s| s.composition_offset != 0);
     let moof = moof_len(samples.len(), with_cto);
-    let large = payload.len() as u64 > u64::from(u32::MAX) - BOX_HEADER as u64;
+    let large = payload_len > u64::from(u32::MAX) - BOX_HEADER as u64;
     let mdat_header = if large { LARGE_BOX_HEADER } else { BOX_HEADER };
     let data_offset = i32::try_from(moof.saturating_add(mdat_header))
         .map_err(|_| Error::internal(format!("too many samples ({})", samples.len())))?;
-    let mut w = BoxWriter::with_capacity(moof.saturating_add(mdat_header).saturating_add(payload.len()));
+    let mut w = BoxWriter::with_capacity(moof.saturating_add(mdat_header).saturating_add(room));
     w.write_box(b"moof", |w| {
         w.write_full_box(b"mfhd", 0, 0, |w| {
             w.u32(sequence_number);
@@ -94,25 +129,12 @@ pub fn write_media_segment(
     if w.len() != moof {
         return Err(Error::internal(format!("internal: moof is {} bytes, expected {moof}", w.len())));
     }
-    write_mdat(&mut w, payload, large)?;
-    Ok(w.into_bytes())
-}
-
-/// `mdat` holding `payload`, with a 64-bit size when `large`.
-fn write_mdat(w: &mut BoxWriter, payload: &[u8], large: bool) -> Result<()> {
-    let body = |w: &mut BoxWriter| {
-        w.bytes(payload);
-        Ok(())
-    };
-    if large {
-        w.write_large_box(b"mdat", body)
-    } else {
-        w.write_box(b"mdat", body)
-    }
+    w.write_box_header(b"mdat", payload_len, large)?;
+    Ok(w)
 }
 
 /// Validates the arguments of a media segment.
-fn check_samples(track_id: u32, samples: &[SampleMeta], payload: &[u8]) -> Result<()> {
+fn check_samples(track_id: u32, samples: &[SampleMeta], payload_len: u64) -> Result<()> {
     if track_id == 0 {
         return Err(Error::internal("media segment: track_id must be non-zero"));
     }
@@ -120,10 +142,9 @@ fn check_samples(track_id: u32, samples: &[SampleMeta], payload: &[u8]) -> Resul
         return Err(Error::internal(format!("media segment: unsupported sample count {}", samples.len())));
     }
     let total: u64 = samples.iter().map(|s| u64::from(s.size)).sum();
-    if total != payload.len() as u64 {
+    if total != payload_len {
         return Err(Error::internal(format!(
-            "media segment: sample sizes add up to {total} bytes but the payload has {}",
-            payload.len()
+            "media segment: sample sizes add up to {total} bytes but the payload has {payload_len}"
         )));
     }
     Ok(())
@@ -241,6 +262,8 @@ mod tests {
         assert_eq!(rec(1), (512, 3, 0x0101_0000, -512));
         assert_eq!(rec(2), (512, 2, 0x0101_0000, 0));
         assert_eq!(seg.len(), media_segment_overhead(3) + payload.len());
+        let header = write_media_segment_header(9, 1, 1 << 33, &s, payload.len() as u64).unwrap();
+        assert_eq!(header, seg[..data_offset], "the header alone is the segment's bytes before the payload");
     }
 
     #[test]

@@ -33,6 +33,6 @@ mod test_util;
 #[cfg(test)]
 mod tests;
 
-pub use fragment::{media_segment_overhead, open_gop_keys, write_media_segment};
+pub use fragment::{media_segment_overhead, open_gop_keys, write_media_segment, write_media_segment_header};
 pub use init::write_init;
 pub use types::{SampleMeta, TrackInit, TrackKind};

@@ -1,0 +1,297 @@
+//! A response as parts: bytes made in memory (playlists, `moof` and `mdat` headers, rewritten
+//! samples) and byte ranges of the source file (samples copied verbatim), so that a server can
+//! send the ranges straight from the file (`sendfile`) and the cache holds headers and range
+//! lists instead of payloads. [`Body::Bytes`] is a response made wholly in memory.
+
+use std::fs::File;
+use std::io;
+use std::sync::Arc;
+
+use crate::container::read::read_exact_at;
+use crate::engine::cache::{Bytes, Charge};
+
+/// One response: all bytes, or bytes and ranges of the source file.
+#[derive(Clone, Debug)]
+pub enum Body {
+    /// Made wholly in memory.
+    Bytes(Bytes),
+    /// Bytes and file ranges, in order; at least one range of the file.
+    Parts(Arc<Parts>),
+}
+
+/// One piece of a [`Parts`] response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Piece {
+    /// `len` bytes of the response's memory from `start` (see [`Parts::mem`]).
+    Mem {
+        /// Offset in the response's memory.
+        start: usize,
+        /// Length.
+        len: usize,
+    },
+    /// `len` bytes of the source file from `offset`.
+    File {
+        /// Byte offset in the file.
+        offset: u64,
+        /// Length.
+        len: u64,
+    },
+}
+
+/// A response as memory pieces and file ranges (adjacent ranges merged).
+#[derive(Debug)]
+pub struct Parts {
+    bytes: Vec<u8>,
+    pieces: Vec<Piece>,
+    len: u64,
+}
+
+/// What an entry costs the cache beyond its bytes: the value itself and its bookkeeping.
+const PARTS_OVERHEAD: u64 = (std::mem::size_of::<Parts>() + 2 * std::mem::size_of::<usize>()) as u64;
+
+impl Parts {
+    /// The pieces, in order.
+    pub fn pieces(&self) -> &[Piece] {
+        &self.pieces
+    }
+
+    /// The bytes of a [`Piece::Mem`] (empty for a file range).
+    pub fn mem(&self, piece: &Piece) -> &[u8] {
+        match *piece {
+            Piece::Mem { start, len } => &self.bytes[start..start + len],
+            Piece::File { .. } => &[],
+        }
+    }
+
+    /// Total length of the response.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the response is empty (never, for a built one).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The whole response in one buffer: memory pieces copied, ranges read from `file` with
+    /// positioned reads. Ranges that follow one another in the file with small gaps between them
+    /// (the samples of one track, interleaved with another's) are read with one read of their
+    /// span, straight into the buffer, then moved down into place: one system call per segment
+    /// instead of one per sample.
+    pub fn materialise(&self, file: &File) -> io::Result<Vec<u8>> {
+        let total = usize::try_from(self.len).map_err(|_| io::Error::other("response too large for memory"))?;
+        // Room for the widest gap a span read brings in beyond the pieces it holds.
+        let mut slack = 0u64;
+        let mut i = 0;
+        while i < self.pieces.len() {
+            match self.pieces[i] {
+                Piece::File { offset, len } => {
+                    let (end, j) = self.span(i, offset, offset + len);
+                    let useful: u64 = self.pieces[i..j].iter().map(Piece::len).sum();
+                    slack = slack.max(end - offset - useful);
+                    i = j;
+                }
+                Piece::Mem { .. } => i += 1,
+            }
+        }
+        let mut out = vec![0u8; total + slack as usize];
+        let (mut at, mut i) = (0usize, 0usize);
+        while i < self.pieces.len() {
+            match self.pieces[i] {
+                Piece::Mem { start, len } => {
+                    out[at..at + len].copy_from_slice(&self.bytes[start..start + len]);
+                    at += len;
+                    i += 1;
+                }
+                Piece::File { offset, len } => {
+                    // The span read where its pieces go, then each piece moved down into place.
+                    let (end, j) = self.span(i, offset, offset + len);
+                    read_exact_at(file, offset, &mut out[at..at + (end - offset) as usize])?;
+                    let base = at;
+                    for piece in &self.pieces[i..j] {
+                        if let Piece::File { offset: o, len: l } = *piece {
+                            let from = base + (o - offset) as usize;
+                            out.copy_within(from..from + l as usize, at);
+                            at += l as usize;
+                        }
+                    }
+                    i = j;
+                }
+            }
+        }
+        out.truncate(total);
+        Ok(out)
+    }
+
+    /// The file pieces from `i` (which spans `offset..end`) readable with one read: they go
+    /// forward in the file with gaps of at most [`MAX_READ_GAP`], within [`MAX_READ_SPAN`].
+    /// Returns the span's end and the index after its last piece.
+    fn span(&self, i: usize, offset: u64, mut end: u64) -> (u64, usize) {
+        let mut j = i + 1;
+        while let Some(&Piece::File { offset: o, len: l }) = self.pieces.get(j) {
+            if o < end || o - end > MAX_READ_GAP || o + l - offset > MAX_READ_SPAN {
+                break;
+            }
+            end = o + l;
+            j += 1;
+        }
+        (end, j)
+    }
+}
+
+/// The largest gap between two ranges that one read spans (bytes read and dropped).
+const MAX_READ_GAP: u64 = 64 << 10;
+/// The largest span one read covers.
+const MAX_READ_SPAN: u64 = 16 << 20;
+
+impl Piece {
+    /// Length in bytes.
+    pub fn len(&self) -> u64 {
+        match *self {
+            Piece::Mem { len, .. } => len as u64,
+            Piece::File { len, .. } => len,
+        }
+    }
+
+    /// Whether the piece is empty (never, in a built response).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Charge for Body {
+    fn charge(&self) -> u64 {
+        match self {
+            Body::Bytes(b) => b.charge(),
+            Body::Parts(p) => {
+                p.bytes.len() as u64 + (p.pieces.len() * std::mem::size_of::<Piece>()) as u64 + PARTS_OVERHEAD
+            }
+        }
+    }
+}
+
+/// Builds a response piece by piece: memory bytes are appended to one buffer, file ranges that
+/// follow one another in the file are merged.
+#[derive(Debug, Default)]
+pub struct PartsBuilder {
+    bytes: Vec<u8>,
+    pieces: Vec<Piece>,
+    len: u64,
+    has_file: bool,
+}
+
+impl PartsBuilder {
+    /// A response that starts with `header`.
+    pub fn new(header: Vec<u8>) -> PartsBuilder {
+        let mut b = PartsBuilder { bytes: Vec::new(), pieces: Vec::new(), len: 0, has_file: false };
+        let len = header.len();
+        b.bytes = header;
+        b.push_mem(0, len);
+        b
+    }
+
+    fn push_mem(&mut self, start: usize, len: usize) {
+        if len == 0 {
+            return;
+        }
+        self.len += len as u64;
+        if let Some(Piece::Mem { start: s, len: l }) = self.pieces.last_mut() {
+            if *s + *l == start {
+                *l += len;
+                return;
+            }
+        }
+        self.pieces.push(Piece::Mem { start, len });
+    }
+
+    /// Appends bytes made in memory.
+    pub fn bytes(&mut self, b: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(b);
+        self.push_mem(start, b.len());
+    }
+
+    /// Appends `len` bytes of the source file from `offset`.
+    pub fn file(&mut self, offset: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        self.len += len;
+        self.has_file = true;
+        if let Some(Piece::File { offset: o, len: l }) = self.pieces.last_mut() {
+            if *o + *l == offset {
+                *l += len;
+                return;
+            }
+        }
+        self.pieces.push(Piece::File { offset, len });
+    }
+
+    /// The end of the furthest file range (0 without any).
+    pub fn file_end(&self) -> u64 {
+        self.pieces
+            .iter()
+            .map(|p| match *p {
+                Piece::File { offset, len } => offset + len,
+                Piece::Mem { .. } => 0,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The response: [`Body::Bytes`] when nothing comes from the file.
+    pub fn finish(self) -> Body {
+        if self.has_file {
+            Body::Parts(Arc::new(Parts { bytes: self.bytes, pieces: self.pieces, len: self.len }))
+        } else {
+            Body::Bytes(Arc::new(self.bytes))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn adjacent_ranges_merge_and_materialise_gives_the_concatenation() {
+        let path = std::env::temp_dir().join(format!("libhls-body-{}", std::process::id()));
+        File::create(&path).and_then(|mut f| f.write_all(b"0123456789abcdef")).unwrap();
+        let f = File::open(&path).unwrap();
+        std::fs::remove_file(&path).ok();
+        let mut b = PartsBuilder::new(b"HDR".to_vec());
+        b.file(2, 3);
+        b.file(5, 2);
+        b.file(0, 0);
+        b.bytes(b"xy");
+        b.bytes(b"z");
+        b.file(10, 4);
+        assert_eq!(b.file_end(), 14);
+        let Body::Parts(p) = b.finish() else { panic!("expected parts") };
+        assert_eq!(
+            p.pieces(),
+            [
+                Piece::Mem { start: 0, len: 3 },
+                Piece::File { offset: 2, len: 5 },
+                Piece::Mem { start: 3, len: 3 },
+                Piece::File { offset: 10, len: 4 }
+            ]
+        );
+        assert_eq!(p.mem(&p.pieces()[2]), b"xyz");
+        assert_eq!(p.len(), 15);
+        assert_eq!(p.materialise(&f).unwrap(), b"HDR23456xyzabcd");
+        // Ranges with gaps, read as one span; a range going backwards starts a new read.
+        let mut b = PartsBuilder::new(Vec::new());
+        for (o, l) in [(1, 2), (4, 1), (9, 3), (0, 2), (15, 1)] {
+            b.file(o, l);
+        }
+        let Body::Parts(gaps) = b.finish() else { panic!("expected parts") };
+        assert_eq!(gaps.span(0, 1, 3), (12, 3));
+        assert_eq!(gaps.materialise(&f).unwrap(), b"1249ab01f");
+        assert!(Body::Parts(p.clone()).charge() < 200);
+        let mut only_mem = PartsBuilder::new(b"a".to_vec());
+        only_mem.bytes(b"b");
+        assert!(matches!(only_mem.finish(), Body::Bytes(b) if b.as_slice() == b"ab"));
+    }
+}

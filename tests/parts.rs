@@ -1,0 +1,472 @@
+//! Segments as parts (`hls_get_parts`): bytes made in memory and ranges of the source file that
+//! a server sends with `sendfile`. Concatenated, the parts must be exactly what `hls_get`
+//! returns, for every name of every test file; a file changed on disk after indexing must never
+//! have its ranges handed out.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::ffi::{CStr, CString};
+use std::fs::File;
+use std::mem::ManuallyDrop;
+use std::os::fd::FromRawFd;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::ptr;
+
+use hls::ffi::*;
+
+struct Ctx(*mut HlsContext);
+// SAFETY: an HlsContext may be used from any thread (include/hls.h, "Threads").
+unsafe impl Send for Ctx {}
+// SAFETY: as above.
+unsafe impl Sync for Ctx {}
+
+impl Ctx {
+    fn new(cache: u64) -> Ctx {
+        // SAFETY: plain C API use; every object is freed.
+        unsafe {
+            let cfg = hls_config_new();
+            assert_eq!(hls_config_set_cache_bytes(cfg, cache), HlsStatus::HLS_OK);
+            let ctx = hls_context_new(cfg);
+            hls_config_free(cfg);
+            assert!(!ctx.is_null());
+            Ctx(ctx)
+        }
+    }
+    fn open(&self, path: &Path) -> Result<Media, (HlsStatus, String)> {
+        let p = CString::new(path.display().to_string()).expect("path");
+        let mut m = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        // SAFETY: valid pointers; the error is freed here.
+        unsafe {
+            let st = hls_open_ex(self.0, p.as_ptr(), &mut m, &mut err);
+            if st == HlsStatus::HLS_OK {
+                Ok(Media(m))
+            } else {
+                Err((st, take_error(err)))
+            }
+        }
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        // SAFETY: created by hls_context_new.
+        unsafe { hls_context_free(self.0) }
+    }
+}
+
+struct Media(*mut HlsMedia);
+
+impl Drop for Media {
+    fn drop(&mut self) {
+        // SAFETY: a handle from hls_open, closed once.
+        unsafe { hls_close(self.0) }
+    }
+}
+
+/// # Safety
+/// `err` is NULL or an error from an `_ex` call, freed here.
+unsafe fn take_error(err: *mut HlsError) -> String {
+    // SAFETY: per the contract.
+    unsafe {
+        let msg = CStr::from_ptr(hls_error_message(err)).to_string_lossy().into_owned();
+        hls_error_free(err);
+        msg
+    }
+}
+
+fn get(m: &Media, name: &str) -> Result<Vec<u8>, (HlsStatus, String)> {
+    let n = CString::new(name).expect("name");
+    let mut b = HlsBuffer { data: ptr::null(), len: 0, content_type: ptr::null(), _private: ptr::null_mut() };
+    let mut err = ptr::null_mut();
+    // SAFETY: valid pointers; buffer and error freed here.
+    unsafe {
+        let st = hls_get_ex(m.0, n.as_ptr(), &mut b, &mut err);
+        if st != HlsStatus::HLS_OK {
+            return Err((st, take_error(err)));
+        }
+        let v = std::slice::from_raw_parts(b.data, b.len).to_vec();
+        hls_free_buffer(&mut b);
+        Ok(v)
+    }
+}
+
+fn zeroed_parts() -> HlsParts {
+    HlsParts {
+        parts: ptr::null(),
+        count: 0,
+        len: 0,
+        content_type: ptr::null(),
+        fd: -1,
+        file: HlsFileIdentity::default(),
+        _private: ptr::null_mut(),
+    }
+}
+
+/// What `hls_get_parts` said of a name: its bytes (ranges read from the descriptor), how many
+/// parts of each kind, the descriptor, the identity and the content type.
+struct Got {
+    bytes: Vec<u8>,
+    file_parts: usize,
+    byte_parts: usize,
+    fd: i32,
+    file: HlsFileIdentity,
+    content_type: String,
+}
+
+/// Reads what `p` describes: bytes parts copied, file parts read with `pread` from its `fd`
+/// (which stays libhls's: never closed here).
+///
+/// # Safety
+/// `p` was filled by a successful `hls_get_parts` and not freed.
+unsafe fn read_parts(p: &HlsParts) -> Result<Got, String> {
+    // SAFETY: per the contract, `parts` holds `count` parts and bytes parts point to `len` bytes.
+    let parts = unsafe { std::slice::from_raw_parts(p.parts, p.count) };
+    // The descriptor is libhls's: borrowed as a File that is never dropped.
+    // SAFETY: fd is open while `p` is not freed; ManuallyDrop keeps it from being closed.
+    let file = (p.fd >= 0).then(|| ManuallyDrop::new(unsafe { File::from_raw_fd(p.fd) }));
+    let mut got = Got {
+        bytes: Vec::with_capacity(p.len as usize),
+        file_parts: 0,
+        byte_parts: 0,
+        fd: p.fd,
+        file: p.file,
+        // SAFETY: a static NUL-terminated string.
+        content_type: unsafe { CStr::from_ptr(p.content_type) }.to_string_lossy().into_owned(),
+    };
+    for part in parts {
+        match part.kind {
+            HlsPartKind::HLS_PART_BYTES => {
+                got.byte_parts += 1;
+                // SAFETY: per the contract.
+                got.bytes.extend_from_slice(unsafe { std::slice::from_raw_parts(part.data, part.len as usize) });
+            }
+            HlsPartKind::HLS_PART_FILE => {
+                got.file_parts += 1;
+                if part.len == 0 || !part.data.is_null() {
+                    return Err(format!("a file part of {} bytes with data {:?}", part.len, part.data));
+                }
+                let f = file.as_ref().ok_or("a file part without a descriptor")?;
+                let mut buf = vec![0u8; part.len as usize];
+                f.read_exact_at(&mut buf, part.offset).map_err(|e| format!("pread {}: {e}", part.offset))?;
+                got.bytes.extend_from_slice(&buf);
+            }
+        }
+    }
+    if got.bytes.len() as u64 != p.len {
+        return Err(format!("parts add up to {} bytes, len says {}", got.bytes.len(), p.len));
+    }
+    Ok(got)
+}
+
+fn get_parts(m: &Media, name: &str) -> Result<Got, (HlsStatus, String)> {
+    let n = CString::new(name).expect("name");
+    let mut p = zeroed_parts();
+    let mut err = ptr::null_mut();
+    // SAFETY: valid pointers; parts and error freed here.
+    unsafe {
+        let st = hls_get_parts_ex(m.0, n.as_ptr(), &mut p, &mut err);
+        if st != HlsStatus::HLS_OK {
+            return Err((st, take_error(err)));
+        }
+        let got = read_parts(&p).map_err(|e| (HlsStatus::HLS_ERR_INTERNAL, e));
+        hls_free_parts(&mut p);
+        assert!(p.parts.is_null() && p.fd == -1 && p._private.is_null(), "hls_free_parts zeroes the struct");
+        got
+    }
+}
+
+/// Every name the presentation's playlists write (URIs and URI attributes), the playlists too.
+fn names(m: &Media) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    let mut todo = vec!["master.m3u8".to_string()];
+    while let Some(pl) = todo.pop() {
+        if !out.insert(pl.clone()) {
+            continue;
+        }
+        let Ok(text) = get(m, &pl) else { continue };
+        for line in String::from_utf8_lossy(&text).lines() {
+            let mut uris: Vec<String> = Vec::new();
+            if !line.starts_with('#') && !line.trim().is_empty() {
+                uris.push(line.trim().to_string());
+            }
+            let mut rest = line;
+            while let Some(i) = rest.find("URI=\"") {
+                rest = &rest[i + 5..];
+                if let Some(j) = rest.find('"') {
+                    uris.push(rest[..j].to_string());
+                    rest = &rest[j..];
+                }
+            }
+            for u in uris {
+                if u.ends_with(".m3u8") {
+                    todo.push(u);
+                } else {
+                    out.insert(u);
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// The test files, all of them (those libhls refuses are skipped when they fail to open).
+fn media_files() -> Vec<PathBuf> {
+    common::ensure_media(&["h264_aac.mp4", "h264_aac.mkv", "dts.mkv"]).expect("media");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(common::media_dir())
+        .expect("media dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            !(n.starts_with('.') || n.ends_with(".txt") || n.ends_with(".json"))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[derive(Default, Debug)]
+struct Tally {
+    files: usize,
+    names: usize,
+    with_ranges: usize,
+    file_parts: usize,
+    byte_parts: usize,
+    range_bytes: u64,
+    /// Over the segments of the files laid out in chunks (the least file parts per sample).
+    samples_in_ranges: usize,
+    runs_merged: usize,
+}
+
+/// The sample count of a media segment's `trun`.
+fn samples(seg: &[u8]) -> usize {
+    let at = seg.windows(4).position(|w| w == b"trun").expect("trun") + 8;
+    u32::from_be_bytes(seg[at..at + 4].try_into().unwrap()) as usize
+}
+
+/// Every name of a file and what its parts were.
+type Crawled = Vec<(String, Got)>;
+
+/// Checks every name of one file: parts from a cold context (generated as parts), parts from a
+/// warm one (after hls_get cached them) and hls_get's bytes are the same bytes.
+fn check_file(path: &Path) -> Result<Option<(Tally, Crawled)>, String> {
+    let warm = Ctx::new(512 << 20);
+    let cold = Ctx::new(0);
+    let Ok(mw) = warm.open(path) else { return Ok(None) };
+    let mc = cold.open(path).map_err(|e| format!("second open: {e:?}"))?;
+    let md = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    let mut tally = Tally { files: 1, ..Tally::default() };
+    let mut kept = Vec::new();
+    for name in names(&mw) {
+        let what = format!("{} {name}", path.display());
+        let bytes = get(&mw, &name).map_err(|e| format!("{what}: hls_get: {e:?}"))?;
+        let hit = get_parts(&mw, &name).map_err(|e| format!("{what}: parts (cached): {e:?}"))?;
+        let miss = get_parts(&mc, &name).map_err(|e| format!("{what}: parts (generated): {e:?}"))?;
+        for (how, got) in [("cached", &hit), ("generated", &miss)] {
+            if got.bytes != bytes {
+                let at = got.bytes.iter().zip(&bytes).position(|(a, b)| a != b);
+                return Err(format!(
+                    "{what}: {how} parts give {} bytes, hls_get {} (first difference at {at:?})",
+                    got.bytes.len(),
+                    bytes.len()
+                ));
+            }
+            if (got.file_parts > 0) != (got.fd >= 0) {
+                return Err(format!("{what}: {how}: {} file parts but fd {}", got.file_parts, got.fd));
+            }
+            let id = got.file;
+            if (id.dev, id.ino, id.size, id.mtime_sec, id.mtime_nsec)
+                != (md.dev(), md.ino(), md.size(), md.mtime(), md.mtime_nsec())
+            {
+                return Err(format!("{what}: {how}: identity {id:?} is not the file's"));
+            }
+        }
+        if hit.file_parts != miss.file_parts || hit.byte_parts != miss.byte_parts {
+            return Err(format!("{what}: cached and generated parts differ in shape"));
+        }
+        tally.names += 1;
+        tally.file_parts += hit.file_parts;
+        tally.byte_parts += hit.byte_parts;
+        if hit.file_parts > 0 {
+            tally.with_ranges += 1;
+            tally.range_bytes += hit.bytes.len() as u64;
+            tally.samples_in_ranges += samples(&hit.bytes);
+            tally.runs_merged += hit.file_parts;
+        }
+        kept.push((name, hit));
+    }
+    Ok(Some((tally, kept)))
+}
+
+#[test]
+fn every_name_of_every_file_is_the_same_bytes_as_parts() {
+    let files = media_files();
+    let results = common::par_map(&files, common::workers(), |p| (p.clone(), check_file(p)));
+    let mut total = Tally::default();
+    let mut failures = Vec::new();
+    let mut by_file = std::collections::HashMap::new();
+    for (path, r) in results {
+        match r {
+            Ok(Some((t, kept))) => {
+                total.files += t.files;
+                total.names += t.names;
+                total.with_ranges += t.with_ranges;
+                total.file_parts += t.file_parts;
+                total.byte_parts += t.byte_parts;
+                total.range_bytes += t.range_bytes;
+                println!(
+                    "{}: {} names, {} with ranges: {} file parts for {} samples",
+                    path.display(),
+                    t.names,
+                    t.with_ranges,
+                    t.runs_merged,
+                    t.samples_in_ranges
+                );
+                // The file laid out in the longest runs speaks for merging.
+                if t.samples_in_ranges > 0
+                    && (total.samples_in_ranges == 0
+                        || t.runs_merged * total.samples_in_ranges < total.runs_merged * t.samples_in_ranges)
+                {
+                    total.samples_in_ranges = t.samples_in_ranges;
+                    total.runs_merged = t.runs_merged;
+                }
+                by_file.insert(path.file_name().unwrap().to_string_lossy().into_owned(), kept);
+            }
+            Ok(None) => {}
+            Err(e) => failures.push(e),
+        }
+    }
+    println!("{total:?}");
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(total.files > 30 && total.names > 1000, "crawled too little: {total:?}");
+    // Not vacuous: copied segments of MP4 and Matroska files are ranges of the file, merged
+    // (fewer file parts than samples: a 6 s segment has far more samples than parts).
+    let seg = |file: &str, name: &str| {
+        let kept = by_file.get(file).unwrap_or_else(|| panic!("{file} was not crawled"));
+        &kept.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{file} has no {name}")).1
+    };
+    for (file, name) in [("h264_aac.mp4", "t0_1.m4s"), ("h264_aac.mp4", "t1_1.m4s"), ("h264_aac.mkv", "t0_1.m4s")] {
+        let g = seg(file, name);
+        assert!(g.file_parts >= 1 && g.fd >= 0, "{file} {name}: no file range ({} parts)", g.file_parts);
+        assert!(g.file_parts <= samples(&g.bytes), "{file} {name}: more file parts than samples");
+        assert!(g.content_type.ends_with("/mp4"), "{file} {name}: {}", g.content_type);
+    }
+    // Rewritten or made in memory: one bytes part, no descriptor.
+    for (file, name) in [("h264_aac.mp4", "master.m3u8"), ("h264_aac.mp4", "t0_init.mp4"), ("dts.mkv", "t1_0.m4s")] {
+        let g = seg(file, name);
+        assert!(g.file_parts == 0 && g.byte_parts == 1 && g.fd == -1, "{file} {name}: {} file parts", g.file_parts);
+    }
+    assert!(total.range_bytes > 100 << 20, "{total:?}");
+    // Adjacent ranges are merged: files whose samples are stored in runs (chunks of several
+    // samples) have far fewer file parts than samples (FFmpeg's muxers interleave sample by
+    // sample, so most test files have about one part per sample).
+    assert!(
+        total.runs_merged * 2 < total.samples_in_ranges,
+        "{} file parts for {} samples: adjacent ranges are not merged",
+        total.runs_merged,
+        total.samples_in_ranges
+    );
+}
+
+fn work_copy(name: &str, from: &str) -> PathBuf {
+    common::ensure_media(&[from]).expect("media");
+    let dir = common::out_root().join("parts");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let p = dir.join(name);
+    std::fs::copy(common::media_dir().join(from), &p).expect("copy");
+    p
+}
+
+#[test]
+fn a_file_truncated_after_indexing_never_has_its_ranges_handed_out() {
+    let path = work_copy("truncated_later.mp4", "h264_aac.mp4");
+    let ctx = Ctx::new(64 << 20);
+    let m = ctx.open(&path).expect("open");
+    let before = get_parts(&m, "t0_1.m4s").expect("parts before the change");
+    assert!(before.file_parts > 0);
+    let size = std::fs::metadata(&path).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(size / 2).unwrap();
+    // Cached (headers and ranges) or not: FILE_CHANGED, through parts and through bytes.
+    for name in ["t0_1.m4s", "t0_2.m4s", "t1_3.m4s"] {
+        match get_parts(&m, name) {
+            Err((HlsStatus::HLS_ERR_FILE_CHANGED, msg)) => assert!(msg.contains("changed"), "{msg}"),
+            other => panic!("{name}: parts of a truncated file: {:?}", other.map(|g| g.bytes.len())),
+        }
+        match get(&m, name) {
+            Err((HlsStatus::HLS_ERR_FILE_CHANGED, _)) => {}
+            other => panic!("{name}: bytes of a truncated file: {:?}", other.map(|b| b.len())),
+        }
+    }
+    // Playlists are made from the index alone: still served.
+    assert!(get_parts(&m, "master.m3u8").is_ok());
+}
+
+#[test]
+fn a_file_rewritten_in_place_or_replaced_is_never_served_as_stale_ranges() {
+    let path = work_copy("rewritten.mp4", "h264_aac.mp4");
+    let other = std::fs::read(common::media_dir().join("h264_2997.mp4")).expect("read");
+    let ctx = Ctx::new(64 << 20);
+    let m = ctx.open(&path).expect("open");
+    let seg1 = get_parts(&m, "t0_1.m4s").expect("parts").bytes;
+    // In place (same inode, new size and mtime): the descriptor reads the new bytes, so the
+    // old index's ranges must not be handed out.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&path, &other).expect("rewrite");
+    match get_parts(&m, "t0_1.m4s") {
+        Err((HlsStatus::HLS_ERR_FILE_CHANGED, _)) => {}
+        other => panic!("parts after an in-place rewrite: {:?}", other.map(|g| g.bytes.len())),
+    }
+    drop(m);
+    // Replaced by a rename: a new open indexes the new file; an old handle's descriptor still
+    // reads the old file, so what it hands out is the old bytes or FILE_CHANGED, never a mix.
+    let path = work_copy("replaced.mp4", "h264_aac.mp4");
+    let m = ctx.open(&path).expect("open");
+    assert_eq!(get_parts(&m, "t0_1.m4s").expect("parts").bytes, seg1);
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, &other).expect("write");
+    std::fs::rename(&tmp, &path).expect("rename");
+    match get_parts(&m, "t0_1.m4s") {
+        Ok(g) => assert_eq!(g.bytes, seg1, "the old handle's cached ranges read the old file"),
+        Err((st, _)) => assert_eq!(st, HlsStatus::HLS_ERR_FILE_CHANGED),
+    }
+    match get_parts(&m, "t0_2.m4s") {
+        Err((HlsStatus::HLS_ERR_FILE_CHANGED, _)) => {}
+        other => panic!("an uncached segment of a replaced file: {:?}", other.map(|g| g.bytes.len())),
+    }
+    let new = ctx.open(&path).expect("reopen");
+    let fresh = get_parts(&new, "t0_1.m4s").expect("parts of the new file");
+    assert_ne!(fresh.bytes, seg1);
+    assert_eq!(fresh.file.size, other.len() as u64);
+}
+
+#[test]
+fn the_descriptor_outlives_close_and_context_until_the_parts_are_freed() {
+    common::ensure_media(&["h264_aac.mp4"]).expect("media");
+    let ctx = Ctx::new(0);
+    let m = ctx.open(&common::media_dir().join("h264_aac.mp4")).expect("open");
+    let want = get(&m, "t0_2.m4s").expect("bytes");
+    let name = CString::new("t0_2.m4s").unwrap();
+    let mut p = zeroed_parts();
+    // SAFETY: valid pointers; the parts are freed below.
+    unsafe {
+        assert_eq!(hls_segment_parts(m.0, name.as_ptr(), &mut p), HlsStatus::HLS_OK);
+        drop(m);
+        drop(ctx);
+        let got = read_parts(&p).expect("read after close");
+        assert_eq!(got.bytes, want);
+        hls_free_parts(&mut p);
+        hls_free_parts(&mut p);
+        hls_free_parts(ptr::null_mut());
+        // A playlist is not a segment; a NULL out is refused.
+        let ctx = Ctx::new(0);
+        let m = ctx.open(&common::media_dir().join("h264_aac.mp4")).expect("open");
+        let master = CString::new("master.m3u8").unwrap();
+        assert_eq!(hls_segment_parts(m.0, master.as_ptr(), &mut p), HlsStatus::HLS_ERR_NOT_FOUND);
+        assert!(p.parts.is_null(), "a failing call leaves the struct untouched");
+        assert_eq!(hls_get_parts(m.0, master.as_ptr(), ptr::null_mut()), HlsStatus::HLS_ERR_NULL_ARGUMENT);
+    }
+}
