@@ -50,6 +50,10 @@ bindings/python/test.sh || failed+=("bindings/python/test.sh")
 # The nginx dynamic module, in Debian's stock nginx: whole crawls byte-identical to hls-dump,
 # every HTTP rule, the thread pool, reload and quit.
 bindings/nginx/test.sh || failed+=("bindings/nginx/test.sh")
+# Through nginx: hls.js in Chromium drives the player page (plays, seeks, switches audio, shows
+# subtitles); two origins behind a caching proxy, one killed mid-crawl, bytes unchanged.
+bindings/nginx/browser-test.sh || failed+=("bindings/nginx/browser-test.sh")
+bindings/nginx/scaleout-test.sh || failed+=("bindings/nginx/scaleout-test.sh")
 
 if [[ -n "${LIBHLS_LONG:-}" ]]; then
     cargo bench --bench hls_bench || failed+=("cargo bench")
