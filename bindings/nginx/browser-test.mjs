@@ -196,7 +196,7 @@ async function main() {
     info(`media info: ${s.summary}`);
     for (const r of s.infoRows) info(`  track ${r.join(' | ')}`);
     const langs = s.hls.audioTracks.map((t) => t.lang).sort().join(',');
-    if (langs !== 'eng,fre,spa') throw new Fail(`hls.js audio tracks ${JSON.stringify(s.hls.audioTracks)}, expected eng, fre and spa (AC-3/E-AC-3 served as AAC: hls_transcode browser_safe)`);
+    if (langs !== 'en,es,fr') throw new Fail(`hls.js audio tracks ${JSON.stringify(s.hls.audioTracks)}, expected en, es and fr (RFC 5646) (AC-3/E-AC-3 served as AAC: hls_transcode browser_safe)`);
     if (s.menus.audio.length !== s.hls.audioTracks.length) throw new Fail(`audio menu has ${s.menus.audio.length} entries for ${s.hls.audioTracks.length} tracks`);
     if (s.menus.subs.length !== 3 || !/off/i.test(s.menus.subs[0].label)) throw new Fail(`subtitle menu ${JSON.stringify(s.menus.subs)}, expected Off + English + Français`);
     if (s.menus.quality.length < 2 || !/auto/i.test(s.menus.quality[0].label)) throw new Fail(`quality menu ${JSON.stringify(s.menus.quality)}, expected Auto + the levels`);
@@ -226,7 +226,7 @@ async function main() {
     if (s.corrupted > 0) throw new Fail(`${s.corrupted} corrupted frames`);
     if (s.videoWidth !== 640) throw new Fail(`videoWidth ${s.videoWidth}, expected 640`);
     const at = s.hls.audioTracks[s.hls.audioTrack];
-    if (!at || at.lang !== 'eng') throw new Fail(`audio track ${JSON.stringify(at)}, expected English first`);
+    if (!at || at.lang !== 'en') throw new Fail(`audio track ${JSON.stringify(at)}, expected English first`);
     if (s.audioBytes !== null && !(s.audioBytes > 0)) throw new Fail('no audio decoded');
     if (s.menus.audio.find((o) => o.value === String(s.hls.audioTrack)) === undefined) throw new Fail('the audio menu does not show the playing track');
   });
@@ -246,7 +246,7 @@ async function main() {
   if (!plays) skip('multi_audio.mkv: the audio menu switches to French (its segments fetched and decoded)', 'plays');
   else await check('multi_audio.mkv: the audio menu switches to French (its segments fetched and decoded)', async () => {
     const s0 = await pstate();
-    const fre = s0.hls.audioTracks.find((t) => t.lang === 'fre');
+    const fre = s0.hls.audioTracks.find((t) => t.lang === 'fr');
     const prefix = fre.url.split('/').pop().replace(/\.m3u8$/, '_');
     await seek(2.0);
     const n0 = responses.length;
@@ -269,13 +269,13 @@ async function main() {
   else await check('multi_audio.mkv: the subtitle menu shows English cues at 5.5 s', async () => {
     await page.evaluate(() => window.libhls.video.pause());
     const s0 = await pstate();
-    const eng = s0.hls.subtitleTracks.find((t) => t.lang === 'eng');
+    const eng = s0.hls.subtitleTracks.find((t) => t.lang === 'en');
     await page.selectOption('#subs', String(eng.id));
     await seek(5.5);
     await waitUntil('an active English cue', () => Array.from(window.libhls.video.textTracks).some((t) =>
-      t.mode === 'showing' && t.language === 'eng' && t.activeCues && Array.from(t.activeCues).some((c) => c.text.includes('spans the 6 second boundary'))), null, 10_000);
+      t.mode === 'showing' && t.language === 'en' && t.activeCues && Array.from(t.activeCues).some((c) => c.text.includes('spans the 6 second boundary'))), null, 10_000);
     const cue = await page.evaluate(() => {
-      const t = Array.from(window.libhls.video.textTracks).find((x) => x.mode === 'showing' && x.language === 'eng');
+      const t = Array.from(window.libhls.video.textTracks).find((x) => x.mode === 'showing' && x.language === 'en');
       const c = Array.from(t.activeCues)[0];
       return { start: c.startTime, end: c.endTime, text: c.text };
     });

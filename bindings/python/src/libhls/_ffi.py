@@ -30,6 +30,7 @@ from ctypes import (
     c_char_p,
     c_double,
     c_int,
+    c_int64,
     c_size_t,
     c_uint32,
     c_uint64,
@@ -108,6 +109,43 @@ class HlsBuffer(Structure):
     ]
 
 
+class HlsPart(Structure):
+    """``struct HlsPart``: bytes (``data``) or a range of the media file (``offset``)."""
+
+    _fields_ = [
+        ("kind", c_int),  # enum HlsPartKind
+        ("data", c_void_p),  # const uint8_t *
+        ("offset", c_uint64),
+        ("len", c_uint64),
+    ]
+
+
+class HlsFileIdentity(Structure):
+    """``struct HlsFileIdentity``: the indexed version of the file."""
+
+    _fields_ = [
+        ("dev", c_uint64),
+        ("ino", c_uint64),
+        ("size", c_uint64),
+        ("mtime_sec", c_int64),
+        ("mtime_nsec", c_int64),
+    ]
+
+
+class HlsParts(Structure):
+    """``struct HlsParts``: a response as parts (see ``hls_get_parts`` in ``hls.h``)."""
+
+    _fields_ = [
+        ("parts", POINTER(HlsPart)),
+        ("count", c_size_t),
+        ("len", c_uint64),
+        ("content_type", c_char_p),
+        ("fd", c_int),
+        ("file", HlsFileIdentity),
+        ("_private", c_void_p),
+    ]
+
+
 HlsLogCallback = CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 
 _cfg_p = POINTER(HlsConfig)
@@ -115,6 +153,7 @@ _ctx_p = POINTER(HlsContext)
 _media_p = POINTER(HlsMedia)
 _err_p = POINTER(HlsError)
 _buf_p = POINTER(HlsBuffer)
+_parts_p = POINTER(HlsParts)
 _status = c_int  # enum HlsStatus
 
 # name -> (argtypes, restype): every function of include/hls.h.
@@ -143,6 +182,11 @@ SIGNATURES: Dict[str, Tuple[List[Any], Any]] = {
     "hls_segment_ex": ([_media_p, c_char_p, _buf_p, POINTER(_err_p)], _status),
     "hls_get": ([_media_p, c_char_p, _buf_p], _status),
     "hls_get_ex": ([_media_p, c_char_p, _buf_p, POINTER(_err_p)], _status),
+    "hls_get_parts": ([_media_p, c_char_p, _parts_p], _status),
+    "hls_get_parts_ex": ([_media_p, c_char_p, _parts_p, POINTER(_err_p)], _status),
+    "hls_segment_parts": ([_media_p, c_char_p, _parts_p], _status),
+    "hls_segment_parts_ex": ([_media_p, c_char_p, _parts_p, POINTER(_err_p)], _status),
+    "hls_free_parts": ([_parts_p], None),
     "hls_media_info_json": ([_media_p, _buf_p], _status),
     "hls_media_duration": ([_media_p], c_double),
     "hls_free_buffer": ([_buf_p], None),
