@@ -106,6 +106,7 @@ declare -A DESC=(
     [captions.mp4]='8s 320x180@25 H.264 (no B-frames) with CEA-608 captions "HELLO" in GA94 SEI of every frame (injected) + AAC'
     [captions.ts]='captions.mp4 remuxed to MPEG-TS (Annex-B, the SEI kept)'
     [anamorphic.ts]='anamorphic.mp4 remuxed to MPEG-TS (the 64:45 SAR only in the SPS VUI)'
+    [captions708.mp4]='captions.mp4 with a CEA-708 DTVCC packet (service 1) beside the CEA-608 pair in every SEI'
     [vp9_opus.mp4]='vp9_opus.webm remuxed to MP4 (vp09 entry with its vpcC, Opus)'
     [hdr10_bitstream.mp4]='hdr10.mp4 encoded without container colour: no colr, BT.2020/PQ only in the SPS VUI, HDR10 metadata only in the hvcC/SEI'
     # --- end #14 h-geo ---
@@ -127,7 +128,7 @@ ORDER=(
     h264_aac_frag.mp4 h264_aac_fragdur.mp4 h264_aac_sidx.mp4 vfr.mp4 vfr.mkv cover.mp3 cover.m4a cover.mkv
     # --- #14 h-geo ---
     phone_rotated.mp4 anamorphic.mp4 anamorphic.mkv hdr10.mp4 hdr10.mkv hlg.mp4 vp9_opus.webm
-    captions.mp4 captions.ts anamorphic.ts hdr10_bitstream.mp4 vp9_opus.mp4
+    captions.mp4 captions.ts anamorphic.ts hdr10_bitstream.mp4 vp9_opus.mp4 captions708.mp4
     # --- end #14 h-geo ---
 )
 
@@ -867,11 +868,13 @@ rec_vp9_mp4() {
 
 # Adds a CEA-608 caption ("HELLO", shown from frame 10 to frame 150) as an ATSC A/53 GA94 SEI
 # (user_data_registered_itu_t_t35, country 0xB5, provider 0x0031, type 3) to every access unit
-# of an Annex-B H.264 stream written with AUDs. inject_cc IN OUT
+# of an Annex-B H.264 stream written with AUDs; with a third argument `708`, each SEI also
+# carries a CEA-708 DTVCC packet (service 1, one space character). inject_cc IN OUT [708]
 inject_cc() {
-    python3 - "$1" "$2" <<'PY'
+    python3 - "$@" <<'PY'
 import sys
 src, dst = sys.argv[1], sys.argv[2]
+dtvcc = sys.argv[3:] == ["708"]
 data = open(src, "rb").read()
 def odd(b):
     return b | (0 if bin(b).count("1") % 2 else 0x80)
@@ -886,7 +889,11 @@ script[150], script[151] = (0x14, 0x2C), (0x14, 0x2C)  # EDM: clear
 def sei(frame):
     a, b = pair(*script.get(frame, (0, 0)))
     cc = bytes([0xFC, a, b])  # marker bits, cc_valid, cc_type 0 (608 field 1)
-    payload = bytes([0xB5, 0x00, 0x31]) + b"GA94" + bytes([0x03, 0x40 | 1, 0xFF]) + cc + bytes([0xFF])
+    if dtvcc:
+        # DTVCC packet start (cc_type 3): sequence 0, size code 1; service 1, block size 1; then
+        # cc_type 2: a space and padding.
+        cc += bytes([0xFF, 0x01, 0x21, 0xFE, 0x20, 0x00])
+    payload = bytes([0xB5, 0x00, 0x31]) + b"GA94" + bytes([0x03, 0x40 | len(cc) // 3, 0xFF]) + cc + bytes([0xFF])
     rbsp = bytes([4, len(payload)]) + payload + bytes([0x80])
     out, zeros = bytearray([0x06]), 0
     for x in rbsp:
@@ -920,14 +927,17 @@ open(dst, "wb").write(out)
 PY
 }
 
+# rec_captions_mp4 OUT [708]
 rec_captions_mp4() {
     ff -f lavfi -t 8 -i testsrc2=size=320x180:rate=25 -c:v libx264 -preset veryfast -profile:v high \
         -pix_fmt yuv420p -bf 0 -threads "$THREADS" -x264-params "$X264_PARAMS:aud=1" -crf 28 -g 50 \
         -keyint_min 25 -bsf:v h264_mp4toannexb -f h264 "$WORK/plain.h264"
-    inject_cc "$WORK/plain.h264" "$WORK/cc.h264"
+    inject_cc "$WORK/plain.h264" "$WORK/cc.h264" "${@:2}"
     ff -framerate 25 -i "$WORK/cc.h264" -f lavfi -t 8 -i "$STEREO_48K" -map 0:v -map 1:a -c:v copy \
         "${SHORT_AAC[@]}" -movflags +faststart "${BITEXACT[@]}" "$1"
 }
+
+rec_captions708_mp4() { rec_captions_mp4 "$1" 708; }
 # --- end #14 h-geo ---
 
 # --- generate ---------------------------------------------------------------
@@ -1046,6 +1056,7 @@ produce anamorphic.ts rec_ts "$OUTDIR/anamorphic.mp4"
 produce hdr10_bitstream.mp4 rec_hevc_hdr_in smpte2084 \
     ":hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400"
 produce vp9_opus.mp4 rec_vp9_mp4
+produce captions708.mp4 rec_captions708_mp4
 # --- end #14 h-geo ---
 
 # --- manifest ---------------------------------------------------------------

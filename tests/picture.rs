@@ -260,16 +260,24 @@ fn vp9_webm_is_not_served_audio_only() {
 
 #[test]
 fn captions_in_the_video_are_offered() {
-    for file in ["captions.mp4", "captions.ts"] {
+    // CEA-608 in MP4 and MPEG-TS; CEA-608 and CEA-708 (SERVICE1 needs EXT-X-VERSION 7).
+    for (file, ids, version) in [
+        ("captions.mp4", &["CC1"][..], "1"),
+        ("captions.ts", &["CC1"][..], "1"),
+        ("captions708.mp4", &["CC1", "SERVICE1"][..], "7"),
+    ] {
         let dir = crawled(file);
         let text = std::fs::read_to_string(dir.join("master.m3u8")).unwrap();
         let m = MasterPlaylist::parse(&text);
+        assert_eq!(m.versions, [version], "{file}\n{text}");
         let cc: Vec<&Vec<Attr>> =
             m.media.iter().filter(|a| attr_value(a, "TYPE").as_deref() == Some("CLOSED-CAPTIONS")).collect();
-        assert_eq!(cc.len(), 1, "{file}: one CLOSED-CAPTIONS rendition\n{text}");
-        assert_eq!(attr_value(cc[0], "INSTREAM-ID").as_deref(), Some("CC1"));
-        assert_eq!(attr_value(cc[0], "GROUP-ID").as_deref(), Some("cc"));
-        assert!(attr(cc[0], "URI").is_none(), "CLOSED-CAPTIONS has no URI");
+        let got: Vec<String> = cc.iter().filter_map(|a| attr_value(a, "INSTREAM-ID")).collect();
+        assert_eq!(got, ids, "{file}: CLOSED-CAPTIONS renditions\n{text}");
+        for a in &cc {
+            assert_eq!(attr_value(a, "GROUP-ID").as_deref(), Some("cc"));
+            assert!(attr(a, "URI").is_none(), "CLOSED-CAPTIONS has no URI");
+        }
         for (a, _) in &m.variants {
             let c = attr(a, "CLOSED-CAPTIONS").unwrap_or_else(|| panic!("{file}: variant without CLOSED-CAPTIONS"));
             assert!(c.quoted && c.value == "cc", "{file}: {c:?}");

@@ -94,6 +94,7 @@ const MAIN_FILES: &[&str] = &[
     "anamorphic.ts",
     "hdr10_bitstream.mp4",
     "vp9_opus.mp4",
+    "captions708.mp4",
 ];
 
 /// Sources whose audio needs the transcode feature: only the video checks are required; audio may

@@ -391,6 +391,34 @@ mod tests {
     }
 
     #[test]
+    fn picture_boxes_follow_the_configuration_box() {
+        use crate::codec::picture::{Colour, ContentLight, MasteringDisplay};
+        let mut cfg = config(Codec::H264, hex(AVCC), Vec::new());
+        cfg.picture.set_sar(64, 45);
+        cfg.picture.colour = Some(Colour { primaries: 9, transfer: 16, matrix: 9, full_range: true });
+        cfg.picture.mastering = Some(MasteringDisplay {
+            primaries: [[13250, 34500], [7500, 3000], [34000, 16000]],
+            white_point: [15635, 16450],
+            max_luminance: 10_000_000,
+            min_luminance: 1,
+        });
+        cfg.picture.light = Some(ContentLight { max_cll: 1000, max_fall: 400 });
+        cfg.picture.set_matrix([0, 0x10000, 0, -0x10000, 0, 0, 240 << 16, 0, 0x4000_0000]);
+        let boxes = init_for(&cfg, TrackKind::Video, 90000);
+        let avc1 = find(&boxes, "moov/trak/mdia/minf/stbl/stsd").get("avc1");
+        let kinds: Vec<&str> = avc1.children.iter().map(|n| n.fourcc.as_str()).collect();
+        assert_eq!(kinds, ["avcC", "pasp", "colr", "mdcv", "clli"]);
+        assert_eq!(avc1.get("pasp").body, [0, 0, 0, 64, 0, 0, 0, 45]);
+        assert_eq!(avc1.get("colr").body, [b'n', b'c', b'l', b'x', 0, 9, 0, 16, 0, 9, 0x80]);
+        assert_eq!(avc1.get("mdcv").body.len(), 24);
+        assert_eq!(avc1.get("clli").body, [0x03, 0xE8, 0x01, 0x90]);
+        // tkhd: the matrix as given, the size with the aspect ratio applied (320x240 at 64:45).
+        let tkhd = find(&boxes, "moov/trak/tkhd");
+        assert_eq!((tkhd.u32_at(40), tkhd.u32_at(44), tkhd.u32_at(52)), (0, 0x10000, 0xFFFF_0000));
+        assert_eq!((tkhd.u32_at(76), tkhd.u32_at(80)), (455 << 16, 240 << 16));
+    }
+
+    #[test]
     fn esds_descriptor_sizes_grow_past_127_bytes() {
         assert_eq!(descriptor(5, &[7; 3]).unwrap(), [5, 3, 7, 7, 7]);
         let d = descriptor(5, &[0; 200]).unwrap();
@@ -415,6 +443,7 @@ mod tests {
             (Codec::H264, TrackKind::Video),
             (Codec::Hevc, TrackKind::Video),
             (Codec::Av1, TrackKind::Video),
+            (Codec::Vp9, TrackKind::Video),
             (Codec::Aac, TrackKind::Audio),
             (Codec::Mp3, TrackKind::Audio),
             (Codec::Ac3, TrackKind::Audio),
@@ -448,6 +477,8 @@ mod tests {
                 "hvc1",
             ),
             (config(Codec::Av1, hex("81000c000a0b000000043cffbc02f80040"), Vec::new()), TrackKind::Video, "av01"),
+            // A VP9 profile 0 key frame header (BT.709, 320x180).
+            (config(Codec::Vp9, Vec::new(), hex("824983424013f00b30")), TrackKind::Video, "vp09"),
             (config(Codec::Aac, hex("1210"), Vec::new()), TrackKind::Audio, "mp4a"),
             (config(Codec::Mp3, Vec::new(), Vec::new()), TrackKind::Audio, "mp4a"),
             (config(Codec::Ac3, Vec::new(), hex("0b77b50b1e40ebf8403eff99ff0841fc")), TrackKind::Audio, "ac-3"),
@@ -463,6 +494,10 @@ mod tests {
             let stsd = find(&boxes, "moov/trak/mdia/minf/stbl/stsd");
             let entry = stsd.get(fourcc);
             assert_eq!(entry.children.len(), 1, "{fourcc}");
+            if *fourcc == "vp09" {
+                // vpcC version 1: profile 0, level 1.1 (by its picture size; no rates known), 8-bit 4:2:0, BT.709 matrix.
+                assert_eq!(entry.get("vpcC").body, [1, 0, 0, 0, 0, 11, 0x82, 2, 2, 1, 0, 0]);
+            }
             let total: u64 = boxes.iter().map(|b| b.size).sum();
             assert_eq!(total, data.len() as u64);
         }

@@ -53,7 +53,7 @@ fn child_offset(fourcc: &str) -> Option<usize> {
     match fourcc {
         "moov" | "trak" | "mdia" | "minf" | "dinf" | "stbl" | "mvex" | "moof" | "traf" => Some(0),
         "stsd" | "dref" => Some(8),
-        "avc1" | "hvc1" | "av01" => Some(78),
+        "avc1" | "hvc1" | "av01" | "vp09" => Some(78),
         "mp4a" | "ac-3" | "ec-3" | "Opus" | "fLaC" => Some(28),
         _ => None,
     }
