@@ -46,6 +46,11 @@ fn dump(hls_dump: &Path, file: &str, scan: bool, out: &Path) -> Result<BTreeMap<
         std::fs::remove_dir_all(out).map_err(|e| format!("rm -r {}: {e}", out.display()))?;
     }
     let mut cmd = Command::new(hls_dump);
+    // The policy these comparisons were written for (DTS, TrueHD, Vorbis... transcoded; AC-3
+    // copied). Under the default policy, the AAC renditions made beside mkvmerge's laced AC-3
+    // differ by a few hundred bytes per segment between the Cues and the scan path (each path is
+    // self-consistent and in sync, see tests/transcode.rs): a known difference, not compared here.
+    cmd.args(["--transcode", "unplayable"]);
     if scan {
         cmd.arg("--scan");
     }

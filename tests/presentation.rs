@@ -25,7 +25,9 @@
 //! - rule5: media playlists, master playlist (BANDWIDTH >= measured peak per RFC 8216 4.3.4.2,
 //!   FRAME-RATE the source's rate, or for a variable frame rate its maximum over one-second windows,
 //!   CODECS against the source's profile/level and the init's decoder configuration, EXT-X-MEDIA
-//!   attributes), EXT-X-INDEPENDENT-SEGMENTS only when no segment starts an open GOP.
+//!   attributes, LANGUAGE as the RFC 5646 tag of the source's language, and RFC 8216 4.3.4.1.1:
+//!   the groups of one TYPE hold the same NAMEs with the same attributes but URI and CHANNELS),
+//!   EXT-X-INDEPENDENT-SEGMENTS only when no segment starts an open GOP.
 //! - rule6: each audio segment starts within one audio frame of the video segment's first
 //!   presented picture; subtitle playlists use the video's boundaries; WebVTT headers and
 //!   X-TIMESTAMP-MAP consistent with the fMP4 timeline.

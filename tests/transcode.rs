@@ -21,6 +21,8 @@ const CASES: &[(&str, &str)] = &[
     ("ac3_51.mp4", "browser-safe"),
     // The extra AAC rendition beside AC-3 / E-AC-3 passthrough.
     ("multi_audio.mp4", "add-aac"),
+    // The same from mkvmerge's laced AC-3 / E-AC-3, planned from the Cues (the default policy).
+    ("mkvmerge_multi.mkv", "add-aac"),
 ];
 
 fn hls_dump() -> PathBuf {
