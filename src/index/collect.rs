@@ -135,11 +135,11 @@ mod tests {
         assert_eq!(c.end_dts, Some(10500));
         // A constant delay (any constant-frame-rate file) is left alone.
         assert!(!constant_reorder_delay(&mut c));
-        let mut cfr = Collected::default();
-        cfr.samples = [(-512, 0), (0, 1024), (512, 512), (1024, 1536)]
-            .iter()
-            .map(|&(d, p)| SampleRec::new(0, d, p, 1, false))
-            .collect();
+        let samples = [(-512, 0), (0, 1024), (512, 512), (1024, 1536)];
+        let mut cfr = Collected {
+            samples: samples.iter().map(|&(d, p)| SampleRec::new(0, d, p, 1, false)).collect(),
+            ..Collected::default()
+        };
         assert!(!constant_reorder_delay(&mut cfr));
     }
 
