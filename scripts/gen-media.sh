@@ -92,6 +92,7 @@ declare -A DESC=(
     [h264_aac_sidx.mp4]='h264_aac.mp4 remuxed as fragmented MP4 with a global sidx (frag_keyframe+empty_moov+default_base_moof+global_sidx)'
     [vfr.mp4]='10s 320x240 H.264 (no B-frames, as phones record) at 60 fps for 5 s then 30 fps (variable frame rate, 90 kHz) + AAC stereo 48k'
     [vfr.mkv]='vfr.mp4 remuxed to Matroska (millisecond timestamps)'
+    [vfr_bframes.mp4]='vfr.mp4 with B-frames (3): the reorder delay, two frames, is 33 ms at 60 fps and 67 ms at 30 fps'
     [cover.mp3]='audio_only.mp3 + a 64x64 PNG cover (ID3v2.3 APIC: an attached picture)'
     [cover.m4a]='audio_only.m4a + a 64x64 PNG cover (covr: an attached picture)'
     [cover.mkv]='audio_only.m4a AAC in Matroska + a JPEG cover attachment (attached picture) + a TrueType font attachment'
@@ -125,7 +126,8 @@ ORDER=(
     roles.mkv
     # --- end #14 roles and names ---
     # --- #14 fragmented sources, variable frame rate, cover art (h-frag) ---
-    h264_aac_frag.mp4 h264_aac_fragdur.mp4 h264_aac_sidx.mp4 vfr.mp4 vfr.mkv cover.mp3 cover.m4a cover.mkv
+    h264_aac_frag.mp4 h264_aac_fragdur.mp4 h264_aac_sidx.mp4 vfr.mp4 vfr.mkv vfr_bframes.mp4 cover.mp3 cover.m4a
+    cover.mkv
     # --- #14 h-geo ---
     phone_rotated.mp4 anamorphic.mp4 anamorphic.mkv hdr10.mp4 hdr10.mkv hlg.mp4 vp9_opus.webm
     captions.mp4 captions.ts anamorphic.ts hdr10_bitstream.mp4 vp9_opus.mp4 captions708.mp4
@@ -716,19 +718,20 @@ rec_frag() {
 }
 
 # 5 s at 60 fps then 5 s at 30 fps: two CFR parts (1/120 s timescale) joined by the concat
-# demuxer and encoded once with their own timestamps (no B-frames), so every frame has its real
-# duration in the stts.
+# demuxer and encoded once with their own timestamps, so every frame has its real duration in
+# the stts. rec_vfr_mp4 BFRAMES ENCODER-TIME-BASE OUT
 rec_vfr_mp4() {
-    local rate part
+    local bframes=$1 enc_tb=$2 out=$3 rate part
     for rate in 60 30; do
         part="$WORK/vfr_$rate.mp4"
+        [[ -e $part ]] && continue
         ff -f lavfi -t 5 -i "testsrc2=size=320x240:rate=$rate" "${X264[@]}" -bf 0 -crf 12 \
             -video_track_timescale 120 "${BITEXACT[@]}" "$part"
     done
     printf "file '%s'\nfile '%s'\n" "$WORK/vfr_60.mp4" "$WORK/vfr_30.mp4" >"$WORK/vfr.txt"
     ff -f concat -safe 0 -i "$WORK/vfr.txt" -f lavfi -t 10 -i "$STEREO_48K" -map 0:v -map 1:a \
-        -fps_mode vfr -enc_time_base:v 1/120 "${X264[@]}" -bf 0 -crf 28 -g 60 -keyint_min 30 \
-        -video_track_timescale 90000 -c:a aac -b:a 96k -ar 48000 -ac 2 "${BITEXACT[@]}" "$1"
+        -fps_mode vfr -enc_time_base:v "$enc_tb" "${X264[@]}" -bf "$bframes" -crf 28 -g 60 -keyint_min 30 \
+        -video_track_timescale 90000 -c:a aac -b:a 96k -ar 48000 -ac 2 "${BITEXACT[@]}" "$out"
 }
 
 rec_vfr_mkv() {
@@ -1031,8 +1034,9 @@ fi
 produce h264_aac_frag.mp4 rec_frag "$OUTDIR/h264_aac.mp4" frag_keyframe+empty_moov+default_base_moof
 produce h264_aac_fragdur.mp4 rec_frag "$OUTDIR/h264_aac.mp4" empty_moov+separate_moof -frag_duration 700000
 produce h264_aac_sidx.mp4 rec_frag "$OUTDIR/h264_aac.mp4" frag_keyframe+empty_moov+default_base_moof+global_sidx
-produce vfr.mp4 rec_vfr_mp4
+produce vfr.mp4 rec_vfr_mp4 0 1/120
 produce vfr.mkv rec_vfr_mkv
+produce vfr_bframes.mp4 rec_vfr_mp4 3 1/60
 if have_encoder libmp3lame; then
     produce cover.mp3 rec_cover_mp3
 else

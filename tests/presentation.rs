@@ -80,6 +80,7 @@ const MAIN_FILES: &[&str] = &[
     "h264_aac_sidx.mp4",
     "vfr.mp4",
     "vfr.mkv",
+    "vfr_bframes.mp4",
     "cover.mp3",
     "cover.m4a",
     "cover.mkv",

@@ -19,7 +19,7 @@ const COVERS: [&str; 3] = ["cover.mp3", "cover.m4a", "cover.mkv"];
 
 /// Crawls `file` (once per process and file) and returns its output tree.
 fn crawled(file: &str) -> (PathBuf, BTreeMap<String, Vec<u8>>) {
-    let mut all: Vec<&str> = vec!["h264_aac.mp4", "vfr.mp4", "vfr.mkv"];
+    let mut all: Vec<&str> = vec!["h264_aac.mp4", "vfr.mp4", "vfr.mkv", "vfr_bframes.mp4"];
     all.extend(FRAGMENTED);
     all.extend(COVERS);
     let setup = setup(&all).expect("setup");
@@ -176,4 +176,41 @@ fn cover_art_is_not_a_video_track() {
         .expect("ffmpeg decodes the presentation");
         assert!(o.stderr.is_empty(), "{file}: {}", String::from_utf8_lossy(&o.stderr));
     }
+}
+
+#[test]
+fn variable_frame_rate_with_b_frames_lasts_as_long_as_it_is_shown() {
+    let file = "vfr_bframes.mp4";
+    let (_, tree) = crawled(file);
+    let master = MasterPlaylist::parse(&text(&tree, "master.m3u8"));
+    assert_eq!(attr(&master.variants[0].0, "FRAME-RATE").map(|a| a.value.as_str()), Some("60.000"));
+    // Two frames of reorder delay are 33 ms at 60 fps, 67 ms at 30 fps: the source's decode
+    // times span 33 ms less than its pictures are shown.
+    let probe = ffprobe(&media_dir().join(file)).expect("ffprobe");
+    let v = probe.streams.iter().find(|s| s.codec_type == "video").expect("video");
+    let (ts, deltas) = stts(&media_dir().join(file));
+    let decode_span = deltas.iter().map(|&d| u64::from(d)).sum::<u64>() as f64 / f64::from(ts);
+    let pts: Vec<i64> = v.packets.iter().filter_map(|p| p.pts).collect();
+    let first = *pts.iter().min().unwrap();
+    let shown_end = *pts.iter().max().unwrap() + i64::from(*deltas.last().unwrap());
+    let shown = v.secs(shown_end - first);
+    assert!((shown - decode_span).abs() > 0.03, "the test file lost its point: {shown} vs {decode_span}");
+    // Every EXTINF is the span its pictures are shown (from its earliest picture to the next
+    // segment's), and the total is the video's duration.
+    let video = MediaPlaylist::parse(&text(&tree, "t0.m3u8"));
+    let init = parse_init(&tree["t0_init.mp4"]).expect("init");
+    let mut at = 0;
+    let mut starts = Vec::new();
+    for seg in &video.segments {
+        let n: usize = parse_segment(&tree[&seg.2], &init).expect("segment").iter().map(|f| f.samples.len()).sum();
+        starts.push(*pts[at..at + n].iter().min().unwrap());
+        at += n;
+    }
+    assert_eq!(at, pts.len(), "samples served");
+    starts.push(shown_end);
+    for (k, seg) in video.segments.iter().enumerate() {
+        let want = v.secs(starts[k + 1] - starts[k]);
+        assert!((seg.1 - want).abs() < 1e-6, "segment {k}: EXTINF {} but its pictures are shown for {want:.6}s", seg.0);
+    }
+    assert!((video.total() - shown).abs() < 1e-5, "total {} vs {shown}", video.total());
 }

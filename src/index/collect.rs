@@ -56,6 +56,39 @@ fn delay_for(samples: &[RawSample], sorted: &[i64]) -> i64 {
     samples.iter().zip(sorted).map(|(s, p)| p - s.pts()).max().unwrap_or(0).max(0)
 }
 
+/// Re-times the decode times of a video whose reorder delay varies: the sorted presentation
+/// times minus one constant delay (the smallest that decodes no sample after it is shown), as
+/// Matroska's derived decode times are; the end moves with the last presented frame, which
+/// lasts what the last sample lasts in the source. Decode order and presentation times do not
+/// change. Returns whether anything changed: nothing does when the delay is constant already
+/// (a constant frame rate, or no reordering) or two samples share a presentation time.
+///
+/// Why: a segment's EXTINF is its decode span (its sample durations). With B-frames and a
+/// variable frame rate the reorder delay is a number of *frames*, so its length in time changes
+/// with the rate (two frames are 33 ms at 60 fps, 67 ms at 30 fps), and decode spans would miss
+/// the presentation spans, and the total the video's duration, by the difference.
+pub(crate) fn constant_reorder_delay(c: &mut Collected) -> bool {
+    let n = c.samples.len();
+    if n < 2 {
+        return false;
+    }
+    let sorted = sorted_pts(&c.samples);
+    if sorted.windows(2).any(|w| w[0] == w[1]) {
+        return false;
+    }
+    let delay = delay_for(&c.samples, &sorted);
+    if c.samples.iter().zip(&sorted).all(|(s, p)| s.dts == p - delay) {
+        return false;
+    }
+    let last = c.samples[n - 1].dts;
+    let last_duration = c.end_dts.map_or(0, |e| e - last).max(0);
+    for (s, p) in c.samples.iter_mut().zip(&sorted) {
+        s.set_dts(p - delay);
+    }
+    c.end_dts = Some(sorted[n - 1] + last_duration - delay);
+    true
+}
+
 /// After a scan: derives decode times with the given reorder delay, or, where the container
 /// has none, with the smallest delay that works; then makes sure the end follows the last
 /// sample.
@@ -80,6 +113,35 @@ pub(crate) fn finish_collected(c: &mut Collected, delay: Option<i64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_variable_reorder_delay_is_made_constant() {
+        // I P B at 30 fps (3000 ticks), then I P B at 60 fps (1500): the source decodes each
+        // GOP one frame before it shows it, 3000 ticks early, then 1500.
+        let src = [
+            (-3000, 0, true),
+            (0, 6000, false),
+            (3000, 3000, false),
+            (7500, 9000, true),
+            (9000, 12000, false),
+            (10500, 10500, false),
+        ];
+        let mut c = Collected { end_dts: Some(12000), ..Collected::default() };
+        c.samples = src.iter().map(|&(d, p, k)| SampleRec::new(0, d, p, 1, k)).collect();
+        assert!(constant_reorder_delay(&mut c));
+        let got: Vec<(i64, i64)> = c.samples.iter().map(|s| (s.dts, s.pts())).collect();
+        assert_eq!(got, vec![(-3000, 0), (0, 6000), (3000, 3000), (6000, 9000), (7500, 12000), (9000, 10500)]);
+        // Decode span = presentation span: the last presented frame (12000) lasts 1500.
+        assert_eq!(c.end_dts, Some(10500));
+        // A constant delay (any constant-frame-rate file) is left alone.
+        assert!(!constant_reorder_delay(&mut c));
+        let samples = [(-512, 0), (0, 1024), (512, 512), (1024, 1536)];
+        let mut cfr = Collected {
+            samples: samples.iter().map(|&(d, p)| SampleRec::new(0, d, p, 1, false)).collect(),
+            ..Collected::default()
+        };
+        assert!(!constant_reorder_delay(&mut cfr));
+    }
 
     #[test]
     fn derived_decode_times_keep_presentation_order() {

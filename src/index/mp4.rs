@@ -13,7 +13,7 @@ use ff::media::Type as MediaType;
 use ffmpeg_next as ff;
 
 use super::assemble::assemble;
-use super::collect::{Collected, MAX_SAMPLE_READ};
+use super::collect::{constant_reorder_delay, Collected, MAX_SAMPLE_READ};
 use super::probe::{StreamInfo, ATTACHED_PICTURE};
 use super::track::{audio_will_transcode, wants_aac_rendition};
 use crate::codec::picture::Picture;
@@ -155,6 +155,9 @@ pub(crate) fn build_from_mp4(
                 .into_iter()
                 .map(|s| SampleRec::new(s.pos, s.dts, s.pts, s.size, s.key))
                 .collect();
+            if kind == TrackKind::Video && constant_reorder_delay(&mut c) {
+                log::debug!("{}: stream {i}: reorder delay varies: decode times re-timed", path.display());
+            }
         }
         collected.push(c);
         infos.push(StreamInfo {

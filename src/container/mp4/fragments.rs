@@ -23,7 +23,7 @@
 //! The end of a track is its last sample's decode time plus that sample's own duration.
 //! A file cut short (a recording that stopped) keeps its complete samples: the walk stops at a
 //! box that runs past the end of the file, and samples whose data is not all in the file are
-//! dropped from there on.
+//! dropped from there on. A damaged `moof` ends the samples the same way (those before it stay).
 
 use std::fs::File;
 
@@ -128,7 +128,19 @@ pub(super) fn read_fragments(
             stats.moofs += 1;
             stats.moof_bytes += b.size;
             stats.bytes_read += moof.len() as u64;
-            read_moof(&moof, pos, tracks, &mut states, &mut left)?;
+            // A damaged moof ends the presentation there, as a cut does: what came before it
+            // stays (FFmpeg's index would hold only the fragments it read at open).
+            let kept: Vec<(usize, i64)> =
+                tracks.iter().map(|t| t.samples.len()).zip(states.iter().map(|s| s.next_dts)).collect();
+            if let Err(e) = read_moof(&moof, pos, tracks, &mut states, &mut left) {
+                log::warn!("movie fragments: the moof at byte {pos} is damaged ({e}): the samples end there");
+                for ((t, s), (len, next)) in tracks.iter_mut().zip(states.iter_mut()).zip(kept) {
+                    t.samples.truncate(len);
+                    s.next_dts = next;
+                }
+                stats.truncated = true;
+                break;
+            }
         }
         pos += b.size;
     }
@@ -443,6 +455,31 @@ mod tests {
         assert_eq!(t.samples.len(), 2);
         assert_eq!(t.end_dts, 80);
         assert!(ix.fragments.unwrap().truncated);
+    }
+
+    #[test]
+    fn a_damaged_fragment_ends_the_samples_there() {
+        let v = empty_track(b"vide", 1000);
+        let mvex = bx(b"mvex", &trex(1, 40, 10, 0));
+        let mut f = file(&[v], 0, &mvex);
+        for k in 0..3u64 {
+            let t = |off: u32| traf(0x02_0000, &[1], Some(k * 80), 0x1, &[2, off]);
+            let data = moof(&[t(0)]).len() as u32 + 8;
+            let mut m = moof(&[t(data)]);
+            if k == 1 {
+                // Per-sample sizes announced, but the trun has none: it overruns its box.
+                let at = m.windows(4).position(|w| w == b"trun").unwrap();
+                m[at + 4..at + 8].copy_from_slice(&0x0000_0201u32.to_be_bytes());
+            }
+            f.extend(m);
+            f.extend(bx(b"mdat", &[0u8; 20]));
+        }
+        let ix = read_bytes(&f).unwrap();
+        let t = &ix.tracks[0];
+        assert_eq!(t.samples.iter().map(|s| s.dts).collect::<Vec<_>>(), vec![0, 40]);
+        assert_eq!(t.end_dts, 80);
+        let stats = ix.fragments.unwrap();
+        assert!(stats.truncated && stats.moofs == 2, "{stats:?}");
     }
 
     #[test]

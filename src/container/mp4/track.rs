@@ -79,8 +79,8 @@ pub struct FragmentStats {
     pub moof_bytes: u64,
     /// Bytes read by the walk (box headers and `moof` boxes).
     pub bytes_read: u64,
-    /// The walk stopped at a box running past the end of the file, or samples past the end
-    /// were dropped.
+    /// The walk stopped early: at a box running past the end of the file or a damaged `moof`,
+    /// or samples past the end were dropped.
     pub truncated: bool,
 }
 
