@@ -147,6 +147,10 @@ fn language_menu_shows_names_not_codes() {
     let m = master("multi_audio.mp4");
     let audio: BTreeSet<String> = renditions(&m, "AUDIO").iter().filter_map(|a| get(a, "NAME")).collect();
     assert_eq!(audio, ["English", "Français 5.1", "Español"].map(String::from).into(), "{}", m.text);
+    // ac3_51.mp4's track is titled "English", the language's own name: the layout is added.
+    let m = master("ac3_51.mp4");
+    let audio: BTreeSet<String> = renditions(&m, "AUDIO").iter().filter_map(|a| get(a, "NAME")).collect();
+    assert_eq!(audio, ["English (5.1)"].map(String::from).into(), "{}", m.text);
 }
 
 #[test]

@@ -18,7 +18,8 @@
 //!   (`aac`, `aac-ac3-eac3`). A file whose tracks have no AAC rendition has one group.
 //! - **Variants.** One per AUDIO group for the one video rendition, the every-player group
 //!   first (players start with the first variant they can decode): CODECS is the video's codec
-//!   and every codec of the group; BANDWIDTH is the video's peak plus the group's worst member.
+//!   and every codec of the group, AAC last (`avc1…,ac-3,ec-3,mp4a.40.2`); BANDWIDTH is the
+//!   video's peak plus the group's worst member.
 //!   Players that cannot decode one of the second group's codecs (Chromium and Firefox with AC-3)
 //!   drop that variant and keep the first.
 //! - **Roles.** NAME is the track's title when it names something ("Director's Commentary"),
@@ -128,12 +129,19 @@ const GENERIC_TITLES: &[&str] = &[
     "webvtt",
 ];
 
-/// The source's title, when it is one a viewer should read (not a bare language code or a
-/// generic "Audio 1").
+/// The track's language: the container's BCP 47 tag, else its ISO 639 code.
+fn language_of(track: &Track) -> Option<&str> {
+    track.language_tag.as_deref().or(track.language.as_deref())
+}
+
+/// The source's title, when it is one a viewer should read: not a bare language code, not a
+/// generic "Audio 1", and not just the language's name (then the name made from the language
+/// carries the role and layout too: "English (5.1)").
 fn meaningful_title(track: &Track) -> Option<&str> {
     let t = track.title.as_deref()?.trim();
     let key: String = t.chars().filter(|c| c.is_alphabetic()).flat_map(char::to_lowercase).collect();
-    (!key.is_empty() && !lang::is_code(t) && !GENERIC_TITLES.contains(&key.as_str())).then_some(t)
+    let just_language = language_of(track).and_then(lang::native_name).is_some_and(|n| n.eq_ignore_ascii_case(t));
+    (!key.is_empty() && !lang::is_code(t) && !GENERIC_TITLES.contains(&key.as_str()) && !just_language).then_some(t)
 }
 
 /// What a viewer reads in the menu (before it is made unique in its group): the track's title,
@@ -144,7 +152,7 @@ fn display_name(track: &Track) -> String {
         return quoted(t);
     }
     let audio = track.kind == TrackKind::Audio;
-    let lang = track.language_tag.as_deref().or(track.language.as_deref());
+    let lang = language_of(track);
     let base = lang
         .and_then(lang::native_name)
         .map(str::to_string)
@@ -193,11 +201,7 @@ fn unique_names(names: Vec<String>) -> Vec<String> {
 
 /// `,LANGUAGE="<RFC 5646 tag>"` when the track has a language.
 fn language_attr(track: &Track) -> String {
-    [&track.language_tag, &track.language]
-        .into_iter()
-        .find_map(|l| l.as_deref().and_then(lang::rfc5646))
-        .map(|l| format!(",LANGUAGE=\"{}\"", quoted(&l)))
-        .unwrap_or_default()
+    language_of(track).and_then(lang::rfc5646).map(|l| format!(",LANGUAGE=\"{}\"", quoted(&l))).unwrap_or_default()
 }
 
 /// A main track: neither commentary nor audio description.
@@ -250,7 +254,9 @@ struct AudioGroup<'a> {
 }
 
 impl AudioGroup<'_> {
-    /// Distinct RFC 6381 strings of the members, in order.
+    /// Distinct RFC 6381 strings of the members, AAC last: a player that takes a group's first
+    /// audio codec for all its members (Shaka Player guesses so) then sees `ac-3` and drops the
+    /// whole group where AC-3 is not decoded, instead of feeding AC-3 to an AAC decoder.
     fn codecs(&self) -> Vec<&str> {
         let mut v: Vec<&str> = Vec::new();
         for c in self.members.iter().filter_map(|t| t.codec_string()) {
@@ -258,6 +264,7 @@ impl AudioGroup<'_> {
                 v.push(c);
             }
         }
+        v.sort_by_key(|c| c.starts_with("mp4a.40."));
         v
     }
 }

@@ -311,6 +311,7 @@ mod tests {
                 TrackEntry { number: 2, kind: 2, encoded: true, codec_delay: 6_500_000, default_duration: 0 },
             ]
         );
+        assert_eq!(l.languages, vec![None, Some("pt-BR".to_string())]);
         assert_eq!(l.first_cluster, Some(s.c1));
         let (c1, c2) = (s.c1, s.c2);
         let aud = CuePoint { relative: Some(25), ..cue(1000, 2, c1) };

@@ -111,7 +111,7 @@ pub(super) struct Sample {
     pub(super) c2: u64,
 }
 
-/// Track 1 (video), track 2 (audio, CodecDelay 6.5 ms, ContentEncodings); two clusters at
+/// Track 1 (video), track 2 (audio, CodecDelay 6.5 ms, LanguageBCP47 pt-BR, ContentEncodings); two clusters at
 /// timestamps 1000 and 2000 with Tags between them; Cues where `at` says.
 pub(super) fn sample(scale: Option<u64>, at: CuesAt) -> Sample {
     let info = el(ID_INFO, &scale.map_or(vec![], |s| num(ID_TIMESTAMP_SCALE, s)));
@@ -125,6 +125,7 @@ pub(super) fn sample(scale: Option<u64>, at: CuesAt) -> Sample {
                     num(ID_TRACK_NUMBER, 2),
                     num(ID_TRACK_TYPE, 2),
                     num(ID_CODEC_DELAY, 6_500_000),
+                    el(ID_LANGUAGE_BCP47, b"pt-BR"),
                     el(ID_CONTENT_ENCODINGS, &el(0x6240, &[])),
                 ]
                 .concat(),
