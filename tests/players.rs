@@ -137,6 +137,11 @@ fn node_modules() -> Result<PathBuf, String> {
 }
 
 fn media() -> Result<PathBuf, String> {
+    static MADE: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    MADE.get_or_init(make_media).clone()
+}
+
+fn make_media() -> Result<PathBuf, String> {
     let dir = root().join("target/media");
     if MEDIA.iter().any(|f| !dir.join(f).is_file()) {
         run("test media missing: scripts/gen-media.sh", Command::new("bash").arg(root().join("scripts/gen-media.sh")))?;
@@ -157,8 +162,14 @@ fn newest_under(p: &Path, newest: &mut Option<SystemTime>) {
     }
 }
 
-/// libhls.so (rebuilt when older than the sources) and examples-c/hls-serve.
+/// libhls.so (rebuilt when older than the sources) and examples-c/hls-serve, made once for both
+/// tests (which run in parallel: a second `make` would replace hls-serve under the first).
 fn hls_serve() -> Result<PathBuf, String> {
+    static MADE: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    MADE.get_or_init(make_hls_serve).clone()
+}
+
+fn make_hls_serve() -> Result<PathBuf, String> {
     let so = root().join("target/release/libhls.so");
     let mut newest = None;
     for p in ["Cargo.toml", "build.rs", "src"] {

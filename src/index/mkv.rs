@@ -40,7 +40,9 @@ use super::assemble::{finish, prepare};
 use super::collect::{finish_collected, reorder_delay, Collected};
 use super::probe::{copy_codec, StreamInfo};
 use super::scan::{check_complete, scan_until, subtitle_extractors};
-use super::segmenter::{choose_clean_cuts, choose_cuts, cuts_at_clean_keyframes, transcode_segments};
+use super::segmenter::{
+    choose_clean_cuts, choose_cuts, cuts_at_clean_keyframes, transcode_segments, OPEN_GOP_FALLBACK,
+};
 use super::track::audio_will_transcode;
 use crate::codec::Codec;
 use crate::container::demux::Demuxer;
@@ -531,6 +533,9 @@ impl CuePlan {
             if !changed {
                 if open_gop {
                     tracks[main].independent = all_clean;
+                    if !all_clean {
+                        log::warn!("{}: {OPEN_GOP_FALLBACK}", self.path.display());
+                    }
                 }
                 break cuts;
             }

@@ -66,6 +66,9 @@ pub(crate) fn cut_main(track: &mut Track, c: Collected, target_us: i64, exact: b
         let (cuts, all_clean) = choose_clean_cuts(&key_times, &clean, end_us, target_us);
         // Every segment starts where decoding can start: the segments are independent.
         track.independent = all_clean;
+        if !all_clean {
+            log::warn!("{}", OPEN_GOP_FALLBACK);
+        }
         cuts.into_iter().map(|j| keys[j]).collect()
     } else {
         choose_cuts(&key_times, end_us, target_us).into_iter().map(|j| keys[j]).collect()
@@ -156,6 +159,10 @@ pub(crate) fn has_leading_pictures(samples: &[SampleRec], key: usize) -> bool {
     let pts = samples[key].pts();
     samples[key + 1..].iter().take_while(|s| !s.key()).any(|s| s.pts() < pts)
 }
+
+/// Logged when some open-GOP segment had to start at an I picture with leading pictures.
+pub(crate) const OPEN_GOP_FALLBACK: &str = "open GOPs with no keyframe free of leading pictures within 3x the target \
+     duration: some segments start at an open-GOP I picture, and a player seeking into them may not decode its leading pictures";
 
 /// How much longer than the target a segment may grow to end at a clean keyframe (see
 /// [`choose_clean_cuts`]).

@@ -16,7 +16,8 @@ second argument: the script reads which segments were fetched). Checks, printed 
 - open GOPs (h264_opengop.mkv, hevc_aac.mkv, hevc_aac.ts): a seek into the middle of every
   segment decodes frames from there without a decoder error or warning.
 
-Everything runs with sync=false (as fast as the pipeline goes); times are buffer timestamps.
+Language switches play in real time (as a viewer hears them); the other checks run with
+sync=false (as fast as the pipeline goes). Times are buffer timestamps.
 """
 
 import json
@@ -99,7 +100,7 @@ def language_of(samples):
 class Run:
     """One playbin3 over one presentation, with sinks that record what was decoded."""
 
-    def __init__(self, url, audio_lang=None, text_lang=None):
+    def __init__(self, url, audio_lang=None, text_lang=None, realtime=False):
         self.url = url
         self.want_audio = audio_lang
         self.want_text = text_lang
@@ -122,13 +123,13 @@ class Run:
             raise Fail("no playbin3 (gstreamer1.0-plugins-base)")
         p.set_property("uri", url)
         vsink = Gst.ElementFactory.make("fakesink", None)
-        vsink.set_property("sync", False)
+        vsink.set_property("sync", realtime)
         vsink.set_property("signal-handoffs", True)
         vsink.connect("handoff", self._on_video)
         p.set_property("video-sink", vsink)
         abin = Gst.parse_bin_from_description(
             f"audioconvert ! audioresample ! audio/x-raw,format=S16LE,channels=1,rate={RATE} ! "
-            "appsink name=a sync=false emit-signals=true max-buffers=0",
+            f"appsink name=a sync={'true' if realtime else 'false'} emit-signals=true max-buffers=0",
             True,
         )
         abin.get_by_name("a").connect("new-sample", self._on_audio)
@@ -308,11 +309,13 @@ def windows_language(run, t_from, t_to):
     return out
 
 
-def language_switch(base, log, name, to_lang="fre", switch_at=5.0):
+def language_switch(base, log, name, to_lang="fre", switch_at=4.0):
     """Plays `name` from the start in English, switches to `to_lang` when the decoded audio
     passes `switch_at` s; checks the tones before and after, and the segments fetched."""
     url = f"{base}/{name}/master.m3u8"
-    run = Run(url, audio_lang="eng")
+    # In real time, as a viewer watches: what hlsdemux2 has buffered when the switch comes is
+    # what a viewer would still hear in the old language.
+    run = Run(url, audio_lang="eng", realtime=True)
     state = {"switched_at": None, "log_at": None}
 
     def tick():
@@ -325,7 +328,7 @@ def language_switch(base, log, name, to_lang="fre", switch_at=5.0):
             run.select(to_lang, None)
         return False
 
-    run.run(60, tick)
+    run.run(40, tick)
     streams = run.describe_streams()
     info(f"{name}: streams {json.dumps(streams)}")
     if run.errors:
@@ -340,8 +343,12 @@ def language_switch(base, log, name, to_lang="fre", switch_at=5.0):
     before = windows_language(run, 1.0, state["switched_at"])
     end = max(t for t, _ in run.audio if t is not None)
     after = windows_language(run, end - 3.0, end)
+    timeline = []
+    for t, lang in windows_language(run, state["switched_at"], end):
+        if not timeline or timeline[-1][1] != lang:
+            timeline.append((round(t, 2), lang))
     info(f"{name}: {len(run.video_pts)} video frames, audio up to {end:.2f} s; switch at {state['switched_at']:.2f} s; "
-         f"tones before: {sorted(set(l for _, l in before))}, in the last 3 s: {sorted(set(l for _, l in after))}")
+         f"tones before: {sorted(set(l for _, l in before))}, after (from time: language): {timeline}")
     new_uris = audio_uri_of(base, name, to_lang)
     reqs = [r for r in fetched(log, state["log_at"]) if f"/{name}/" in r]
     stems = [u.rsplit(".", 1)[0] for u in new_uris]
