@@ -79,6 +79,7 @@ static ngx_int_t ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_c
 static ngx_int_t ngx_http_hls_send_parts(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t);
 static ngx_uint_t ngx_http_hls_small_parts(ngx_http_hls_task_ctx_t *t);
 static ngx_int_t ngx_http_hls_read_parts(ngx_http_hls_task_ctx_t *t, ngx_log_t *log);
+static size_t ngx_http_hls_span(ngx_http_hls_task_ctx_t *t, size_t i, uint64_t *end);
 static void ngx_http_hls_free_copy(ngx_http_hls_task_ctx_t *t);
 static ngx_int_t ngx_http_hls_fail(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t);
 static void ngx_http_hls_cleanup(void *data);
@@ -467,15 +468,7 @@ ngx_http_hls_read_parts(ngx_http_hls_task_ctx_t *t, ngx_log_t *log)
         }
 
         start = p->offset;
-        end = p->offset + p->len;
-
-        while (j < t->parts.count && t->parts.parts[j].kind == HLS_PART_FILE
-               && t->parts.parts[j].offset >= end
-               && t->parts.parts[j].offset - end <= NGX_HTTP_HLS_READ_GAP)
-        {
-            end = t->parts.parts[j].offset + t->parts.parts[j].len;
-            j++;
-        }
+        j = ngx_http_hls_span(t, i, &end);
 
         total += end - start;
     }
@@ -499,15 +492,7 @@ ngx_http_hls_read_parts(ngx_http_hls_task_ctx_t *t, ngx_log_t *log)
         }
 
         start = p->offset;
-        end = p->offset + p->len;
-
-        while (j < t->parts.count && t->parts.parts[j].kind == HLS_PART_FILE
-               && t->parts.parts[j].offset >= end
-               && t->parts.parts[j].offset - end <= NGX_HTTP_HLS_READ_GAP)
-        {
-            end = t->parts.parts[j].offset + t->parts.parts[j].len;
-            j++;
-        }
+        j = ngx_http_hls_span(t, i, &end);
 
         for (n = 0; (uint64_t) n < end - start; /* void */) {
             ssize_t r = pread(t->parts.fd, t->copy + at + n, end - start - n,
@@ -531,6 +516,43 @@ ngx_http_hls_read_parts(ngx_http_hls_task_ctx_t *t, ngx_log_t *log)
     }
 
     return NGX_OK;
+}
+
+
+/* The file parts from i read with one pread: forward in the file, gaps of at most
+ * NGX_HTTP_HLS_READ_GAP adding up to no more than the parts kept (a track's samples between
+ * another's larger ones are read one by one). Returns the index after the last; *end: the end
+ * of the span. */
+static size_t
+ngx_http_hls_span(ngx_http_hls_task_ctx_t *t, size_t i, uint64_t *end)
+{
+    size_t          j;
+    uint64_t        kept, dropped, gap;
+    const HlsPart  *q;
+
+    *end = t->parts.parts[i].offset + t->parts.parts[i].len;
+    kept = t->parts.parts[i].len;
+    dropped = 0;
+
+    for (j = i + 1; j < t->parts.count; j++) {
+        q = &t->parts.parts[j];
+
+        if (q->kind != HLS_PART_FILE || q->offset < *end) {
+            break;
+        }
+
+        gap = q->offset - *end;
+
+        if (gap > NGX_HTTP_HLS_READ_GAP || dropped + gap > kept + q->len) {
+            break;
+        }
+
+        dropped += gap;
+        kept += q->len;
+        *end = q->offset + q->len;
+    }
+
+    return j;
 }
 
 

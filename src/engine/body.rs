@@ -120,18 +120,23 @@ impl Parts {
             }
         }
         out.truncate(total);
+        out.shrink_to_fit();
         Ok(out)
     }
 
     /// The file pieces from `i` (which spans `offset..end`) readable with one read: they go
-    /// forward in the file with gaps of at most [`MAX_READ_GAP`], within [`MAX_READ_SPAN`].
-    /// Returns the span's end and the index after its last piece.
+    /// forward in the file with gaps of at most [`MAX_READ_GAP`], within [`MAX_READ_SPAN`], and
+    /// the gaps add up to no more than the pieces (a read brings in at most twice what is kept:
+    /// a track's samples between another's larger ones are read one by one). Returns the span's
+    /// end and the index after its last piece.
     fn span(&self, i: usize, offset: u64, mut end: u64) -> (u64, usize) {
-        let mut j = i + 1;
+        let (mut j, mut kept, mut dropped) = (i + 1, end - offset, 0u64);
         while let Some(&Piece::File { offset: o, len: l }) = self.pieces.get(j) {
-            if o < end || o - end > MAX_READ_GAP || o + l - offset > MAX_READ_SPAN {
+            if o < end || o - end > MAX_READ_GAP || o + l - offset > MAX_READ_SPAN || dropped + (o - end) > kept + l {
                 break;
             }
+            dropped += o - end;
+            kept += l;
             end = o + l;
             j += 1;
         }
@@ -289,6 +294,14 @@ mod tests {
         let Body::Parts(gaps) = b.finish() else { panic!("expected parts") };
         assert_eq!(gaps.span(0, 1, 3), (12, 3));
         assert_eq!(gaps.materialise(&f).unwrap(), b"1249ab01f");
+        // A one-byte piece after a four-byte gap is not worth reading through.
+        let mut b = PartsBuilder::new(Vec::new());
+        b.file(0, 1);
+        b.file(5, 1);
+        b.file(6, 1);
+        let Body::Parts(sparse) = b.finish() else { panic!("expected parts") };
+        assert_eq!(sparse.span(0, 0, 1), (1, 1));
+        assert_eq!(sparse.materialise(&f).unwrap(), b"056");
         assert!(Body::Parts(p.clone()).charge() < 200);
         let mut only_mem = PartsBuilder::new(b"a".to_vec());
         only_mem.bytes(b"b");
