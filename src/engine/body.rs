@@ -76,25 +76,12 @@ impl Parts {
     /// The whole response in one buffer: memory pieces copied, ranges read from `file` with
     /// positioned reads. Ranges that follow one another in the file with small gaps between them
     /// (the samples of one track, interleaved with another's) are read with one read of their
-    /// span, straight into the buffer, then moved down into place: one system call per segment
-    /// instead of one per sample.
+    /// span, straight into the buffer (the last span, through a scratch buffer), then moved down
+    /// into place: one system call per segment instead of one per sample.
     pub fn materialise(&self, file: &File) -> io::Result<Vec<u8>> {
         let total = usize::try_from(self.len).map_err(|_| io::Error::other("response too large for memory"))?;
-        // Room for the widest gap a span read brings in beyond the pieces it holds.
-        let mut slack = 0u64;
-        let mut i = 0;
-        while i < self.pieces.len() {
-            match self.pieces[i] {
-                Piece::File { offset, len } => {
-                    let (end, j) = self.span(i, offset, offset + len);
-                    let useful: u64 = self.pieces[i..j].iter().map(Piece::len).sum();
-                    slack = slack.max(end - offset - useful);
-                    i = j;
-                }
-                Piece::Mem { .. } => i += 1,
-            }
-        }
-        let mut out = vec![0u8; total + slack as usize];
+        let mut out = vec![0u8; total];
+        let mut scratch = Vec::new();
         let (mut at, mut i) = (0usize, 0usize);
         while i < self.pieces.len() {
             match self.pieces[i] {
@@ -104,23 +91,35 @@ impl Parts {
                     i += 1;
                 }
                 Piece::File { offset, len } => {
-                    // The span read where its pieces go, then each piece moved down into place.
                     let (end, j) = self.span(i, offset, offset + len);
-                    read_exact_at(file, offset, &mut out[at..at + (end - offset) as usize])?;
-                    let base = at;
-                    for piece in &self.pieces[i..j] {
-                        if let Piece::File { offset: o, len: l } = *piece {
-                            let from = base + (o - offset) as usize;
-                            out.copy_within(from..from + l as usize, at);
-                            at += l as usize;
+                    let span = (end - offset) as usize;
+                    if at + span <= total {
+                        // Read where its pieces go, then move each piece down into place.
+                        read_exact_at(file, offset, &mut out[at..at + span])?;
+                        let base = at;
+                        for piece in &self.pieces[i..j] {
+                            if let Piece::File { offset: o, len: l } = *piece {
+                                let from = base + (o - offset) as usize;
+                                out.copy_within(from..from + l as usize, at);
+                                at += l as usize;
+                            }
+                        }
+                    } else {
+                        // Too near the end to hold the gaps in place (the last span).
+                        scratch.resize(span, 0);
+                        read_exact_at(file, offset, &mut scratch)?;
+                        for piece in &self.pieces[i..j] {
+                            if let Piece::File { offset: o, len: l } = *piece {
+                                let from = (o - offset) as usize;
+                                out[at..at + l as usize].copy_from_slice(&scratch[from..from + l as usize]);
+                                at += l as usize;
+                            }
                         }
                     }
                     i = j;
                 }
             }
         }
-        out.truncate(total);
-        out.shrink_to_fit();
         Ok(out)
     }
 
@@ -169,7 +168,7 @@ impl Charge for Body {
         match self {
             Body::Bytes(b) => b.charge(),
             Body::Parts(p) => {
-                p.bytes.len() as u64 + (p.pieces.len() * std::mem::size_of::<Piece>()) as u64 + PARTS_OVERHEAD
+                p.bytes.capacity() as u64 + (p.pieces.capacity() * std::mem::size_of::<Piece>()) as u64 + PARTS_OVERHEAD
             }
         }
     }
@@ -209,6 +208,11 @@ impl PartsBuilder {
         self.pieces.push(Piece::Mem { start, len });
     }
 
+    /// Makes room for `n` more bytes made in memory (so the buffer is allocated once).
+    pub fn reserve(&mut self, n: usize) {
+        self.bytes.reserve_exact(n);
+    }
+
     /// Appends bytes made in memory.
     pub fn bytes(&mut self, b: &[u8]) {
         let start = self.bytes.len();
@@ -245,10 +249,13 @@ impl PartsBuilder {
     }
 
     /// The response: [`Body::Bytes`] when nothing comes from the file.
-    pub fn finish(self) -> Body {
+    pub fn finish(mut self) -> Body {
         if self.has_file {
+            self.bytes.shrink_to_fit();
+            self.pieces.shrink_to_fit();
             Body::Parts(Arc::new(Parts { bytes: self.bytes, pieces: self.pieces, len: self.len }))
         } else {
+            self.bytes.shrink_to_fit();
             Body::Bytes(Arc::new(self.bytes))
         }
     }
