@@ -7,7 +7,8 @@
  * GET/HEAD /<file path relative to root>/<name>, e.g. /movies/a.mp4/master.m3u8, opens
  * <root>/movies/a.mp4 (hls_open per request; libhls caches opened media) and answers
  * hls_get_parts_ex(media, "master.m3u8"): segments go out as their headers and ranges of the
- * source file (sendfile), everything else as bytes. The URL path is percent-decoded and split
+ * source file (sendfile), everything else as bytes, and so do segments whose ranges average
+ * under 32 KB (hls_get: a sendfile per sample costs more than one copy). The URL path is percent-decoded and split
  * after the component that names a regular file; anything that could leave the root ("..", ".", empty segments,
  * backslashes, NUL, symlinks pointing outside) is refused. "/" and "/index.html?src=URL" serve a
  * tiny player page; "/hls.js" serves the file given with --hlsjs.
@@ -53,6 +54,7 @@
 #define SEND_TIMEOUT_S 30
 #define STOP_GRACE_MS 1000        /* on shutdown, for requests already under way */
 #define TICK_MS 100
+#define MIN_FILE_PART 32768       /* smaller average ranges: send the segment as bytes */
 
 /* ---------------------------------------------------------------------------------------------
  * Global state
@@ -620,15 +622,37 @@ static int serve_media(int fd, const char *path, int head_only, int keep_alive, 
         goto done;
     }
     hls_error_free(err);
-    const char *ctype = parts.content_type ? parts.content_type : "application/octet-stream";
+    /* Each range costs a sendfile call: samples interleaved one by one (ranges of a few KB)
+     * are cheaper copied once, so such a segment is taken as bytes (hls_get caches them). */
+    uint64_t file_bytes = 0, file_parts = 0;
+    for (size_t i = 0; i < parts.count; i++)
+        if (parts.parts[i].kind == HLS_PART_FILE) {
+            file_parts++;
+            file_bytes += parts.parts[i].len;
+        }
+    HlsBuffer buf = {0};
+    if (file_parts && file_bytes < file_parts * MIN_FILE_PART) {
+        hls_free_parts(&parts);
+        err = NULL;
+        st = hls_get_ex(media, name, &buf, &err);
+        if (st != HLS_OK) {
+            rc = send_hls_error(fd, st, err ? hls_error_message(err) : hls_last_error_message(), head_only,
+                                keep_alive, out);
+            hls_error_free(err);
+            goto done;
+        }
+    }
+    const char *ctype = buf.data ? buf.content_type : parts.content_type;
     size_t nlen = strlen(name);
     int playlist = strcmp(ctype, "application/vnd.apple.mpegurl") == 0 ||
                    (nlen >= 5 && strcmp(name + nlen - 5, ".m3u8") == 0);
-    Response r = {200, ctype, playlist ? "max-age=60" : "max-age=86400", NULL, 0, NULL, &parts};
+    Response r = {200, ctype, playlist ? "max-age=60" : "max-age=86400", buf.data, buf.len, NULL,
+                  buf.data ? NULL : &parts};
     out->status = 200;
-    out->bytes = (size_t)parts.len;
+    out->bytes = buf.data ? buf.len : (size_t)parts.len;
     rc = send_response(fd, &r, head_only, keep_alive);
     hls_free_parts(&parts);
+    hls_free_buffer(&buf);
 
 done:
     hls_close(media);

@@ -23,6 +23,7 @@
 
 #include "ngx_http_hls_module.h"
 
+#include <pthread.h>
 #include <sys/stat.h>
 
 
@@ -41,7 +42,8 @@ typedef struct {
     unsigned             info:1;           /* name is "info.json" */
     unsigned             use_parts:1;      /* hls_get_parts instead of hls_get */
     size_t               file_range_min;   /* hls_file_range_min */
-    u_char              *copy;             /* small ranges read in the task (ngx_alloc) */
+    u_char              *copy;             /* small ranges read in the task (a spare) */
+    size_t               copy_size;
     u_char             **copied;           /* [parts.count]: where each file part is in copy */
     unsigned             stats:1;          /* hls_stats: nstats contexts, no file */
     ngx_uint_t           nstats;
@@ -77,6 +79,7 @@ static ngx_int_t ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_c
 static ngx_int_t ngx_http_hls_send_parts(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t);
 static ngx_uint_t ngx_http_hls_small_parts(ngx_http_hls_task_ctx_t *t);
 static ngx_int_t ngx_http_hls_read_parts(ngx_http_hls_task_ctx_t *t, ngx_log_t *log);
+static size_t ngx_http_hls_span(ngx_http_hls_task_ctx_t *t, size_t i, uint64_t *end);
 static void ngx_http_hls_free_copy(ngx_http_hls_task_ctx_t *t);
 static ngx_int_t ngx_http_hls_fail(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t);
 static void ngx_http_hls_cleanup(void *data);
@@ -373,6 +376,73 @@ ngx_http_hls_small_parts(ngx_http_hls_task_ctx_t *t)
 /* Largest gap between two ranges that one read spans (bytes read and dropped). */
 #define NGX_HTTP_HLS_READ_GAP  (64 * 1024)
 
+/* Buffers for ranges read in the task are kept for reuse (a fresh megabyte costs more in page
+ * faults than reading the ranges): at most this many, of at most this size, per worker. */
+#define NGX_HTTP_HLS_SPARES      8
+#define NGX_HTTP_HLS_SPARE_MAX   (4 * 1024 * 1024)
+#define NGX_HTTP_HLS_SPARE_UNIT  (256 * 1024)
+
+typedef struct {
+    u_char  *data;
+    size_t   size;
+} ngx_http_hls_spare_t;
+
+/* taken on pool threads, given back on the event loop */
+static pthread_mutex_t       ngx_http_hls_spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static ngx_http_hls_spare_t  ngx_http_hls_spares[NGX_HTTP_HLS_SPARES];
+static ngx_uint_t            ngx_http_hls_nspares;
+
+
+/* A buffer of at least size bytes (*got: its size): a spare, or a new one. */
+static u_char *
+ngx_http_hls_spare_take(size_t size, size_t *got, ngx_log_t *log)
+{
+    u_char      *p;
+    ngx_uint_t   i;
+
+    (void) pthread_mutex_lock(&ngx_http_hls_spare_lock);
+
+    for (i = 0; i < ngx_http_hls_nspares; i++) {
+        if (ngx_http_hls_spares[i].size >= size) {
+            p = ngx_http_hls_spares[i].data;
+            *got = ngx_http_hls_spares[i].size;
+            ngx_http_hls_spares[i] = ngx_http_hls_spares[--ngx_http_hls_nspares];
+            (void) pthread_mutex_unlock(&ngx_http_hls_spare_lock);
+            return p;
+        }
+    }
+
+    (void) pthread_mutex_unlock(&ngx_http_hls_spare_lock);
+
+    *got = ngx_align(size, NGX_HTTP_HLS_SPARE_UNIT);
+
+    return ngx_alloc(*got, log);
+}
+
+
+static void
+ngx_http_hls_spare_give(u_char *p, size_t size)
+{
+    if (p == NULL) {
+        return;
+    }
+
+    if (size <= NGX_HTTP_HLS_SPARE_MAX) {
+        (void) pthread_mutex_lock(&ngx_http_hls_spare_lock);
+
+        if (ngx_http_hls_nspares < NGX_HTTP_HLS_SPARES) {
+            ngx_http_hls_spares[ngx_http_hls_nspares].data = p;
+            ngx_http_hls_spares[ngx_http_hls_nspares].size = size;
+            ngx_http_hls_nspares++;
+            p = NULL;
+        }
+
+        (void) pthread_mutex_unlock(&ngx_http_hls_spare_lock);
+    }
+
+    ngx_free(p);
+}
+
 
 /* On the pool thread: reads the file ranges of t->parts into one buffer, each run of ranges
  * close together in the file with one pread of its span (samples interleaved one by one: one
@@ -398,20 +468,12 @@ ngx_http_hls_read_parts(ngx_http_hls_task_ctx_t *t, ngx_log_t *log)
         }
 
         start = p->offset;
-        end = p->offset + p->len;
-
-        while (j < t->parts.count && t->parts.parts[j].kind == HLS_PART_FILE
-               && t->parts.parts[j].offset >= end
-               && t->parts.parts[j].offset - end <= NGX_HTTP_HLS_READ_GAP)
-        {
-            end = t->parts.parts[j].offset + t->parts.parts[j].len;
-            j++;
-        }
+        j = ngx_http_hls_span(t, i, &end);
 
         total += end - start;
     }
 
-    t->copy = ngx_alloc(total ? total : 1, log);
+    t->copy = ngx_http_hls_spare_take(total ? total : 1, &t->copy_size, log);
     t->copied = ngx_alloc(t->parts.count * sizeof(u_char *), log);
     if (t->copy == NULL || t->copied == NULL) {
         ngx_http_hls_free_copy(t);
@@ -430,15 +492,7 @@ ngx_http_hls_read_parts(ngx_http_hls_task_ctx_t *t, ngx_log_t *log)
         }
 
         start = p->offset;
-        end = p->offset + p->len;
-
-        while (j < t->parts.count && t->parts.parts[j].kind == HLS_PART_FILE
-               && t->parts.parts[j].offset >= end
-               && t->parts.parts[j].offset - end <= NGX_HTTP_HLS_READ_GAP)
-        {
-            end = t->parts.parts[j].offset + t->parts.parts[j].len;
-            j++;
-        }
+        j = ngx_http_hls_span(t, i, &end);
 
         for (n = 0; (uint64_t) n < end - start; /* void */) {
             ssize_t r = pread(t->parts.fd, t->copy + at + n, end - start - n,
@@ -465,10 +519,47 @@ ngx_http_hls_read_parts(ngx_http_hls_task_ctx_t *t, ngx_log_t *log)
 }
 
 
+/* The file parts from i read with one pread: forward in the file, gaps of at most
+ * NGX_HTTP_HLS_READ_GAP adding up to no more than the parts kept (a track's samples between
+ * another's larger ones are read one by one). Returns the index after the last; *end: the end
+ * of the span. */
+static size_t
+ngx_http_hls_span(ngx_http_hls_task_ctx_t *t, size_t i, uint64_t *end)
+{
+    size_t          j;
+    uint64_t        kept, dropped, gap;
+    const HlsPart  *q;
+
+    *end = t->parts.parts[i].offset + t->parts.parts[i].len;
+    kept = t->parts.parts[i].len;
+    dropped = 0;
+
+    for (j = i + 1; j < t->parts.count; j++) {
+        q = &t->parts.parts[j];
+
+        if (q->kind != HLS_PART_FILE || q->offset < *end) {
+            break;
+        }
+
+        gap = q->offset - *end;
+
+        if (gap > NGX_HTTP_HLS_READ_GAP || dropped + gap > kept + q->len) {
+            break;
+        }
+
+        dropped += gap;
+        kept += q->len;
+        *end = q->offset + q->len;
+    }
+
+    return j;
+}
+
+
 static void
 ngx_http_hls_free_copy(ngx_http_hls_task_ctx_t *t)
 {
-    ngx_free(t->copy);
+    ngx_http_hls_spare_give(t->copy, t->copy_size);
     ngx_free(t->copied);
     t->copy = NULL;
     t->copied = NULL;

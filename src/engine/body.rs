@@ -76,25 +76,12 @@ impl Parts {
     /// The whole response in one buffer: memory pieces copied, ranges read from `file` with
     /// positioned reads. Ranges that follow one another in the file with small gaps between them
     /// (the samples of one track, interleaved with another's) are read with one read of their
-    /// span, straight into the buffer, then moved down into place: one system call per segment
-    /// instead of one per sample.
+    /// span, straight into the buffer (the last span, through a scratch buffer), then moved down
+    /// into place: one system call per segment instead of one per sample.
     pub fn materialise(&self, file: &File) -> io::Result<Vec<u8>> {
         let total = usize::try_from(self.len).map_err(|_| io::Error::other("response too large for memory"))?;
-        // Room for the widest gap a span read brings in beyond the pieces it holds.
-        let mut slack = 0u64;
-        let mut i = 0;
-        while i < self.pieces.len() {
-            match self.pieces[i] {
-                Piece::File { offset, len } => {
-                    let (end, j) = self.span(i, offset, offset + len);
-                    let useful: u64 = self.pieces[i..j].iter().map(Piece::len).sum();
-                    slack = slack.max(end - offset - useful);
-                    i = j;
-                }
-                Piece::Mem { .. } => i += 1,
-            }
-        }
-        let mut out = vec![0u8; total + slack as usize];
+        let mut out = vec![0u8; total];
+        let mut scratch = Vec::new();
         let (mut at, mut i) = (0usize, 0usize);
         while i < self.pieces.len() {
             match self.pieces[i] {
@@ -104,34 +91,51 @@ impl Parts {
                     i += 1;
                 }
                 Piece::File { offset, len } => {
-                    // The span read where its pieces go, then each piece moved down into place.
                     let (end, j) = self.span(i, offset, offset + len);
-                    read_exact_at(file, offset, &mut out[at..at + (end - offset) as usize])?;
-                    let base = at;
-                    for piece in &self.pieces[i..j] {
-                        if let Piece::File { offset: o, len: l } = *piece {
-                            let from = base + (o - offset) as usize;
-                            out.copy_within(from..from + l as usize, at);
-                            at += l as usize;
+                    let span = (end - offset) as usize;
+                    if at + span <= total {
+                        // Read where its pieces go, then move each piece down into place.
+                        read_exact_at(file, offset, &mut out[at..at + span])?;
+                        let base = at;
+                        for piece in &self.pieces[i..j] {
+                            if let Piece::File { offset: o, len: l } = *piece {
+                                let from = base + (o - offset) as usize;
+                                out.copy_within(from..from + l as usize, at);
+                                at += l as usize;
+                            }
+                        }
+                    } else {
+                        // Too near the end to hold the gaps in place (the last span).
+                        scratch.resize(span, 0);
+                        read_exact_at(file, offset, &mut scratch)?;
+                        for piece in &self.pieces[i..j] {
+                            if let Piece::File { offset: o, len: l } = *piece {
+                                let from = (o - offset) as usize;
+                                out[at..at + l as usize].copy_from_slice(&scratch[from..from + l as usize]);
+                                at += l as usize;
+                            }
                         }
                     }
                     i = j;
                 }
             }
         }
-        out.truncate(total);
         Ok(out)
     }
 
     /// The file pieces from `i` (which spans `offset..end`) readable with one read: they go
-    /// forward in the file with gaps of at most [`MAX_READ_GAP`], within [`MAX_READ_SPAN`].
-    /// Returns the span's end and the index after its last piece.
+    /// forward in the file with gaps of at most [`MAX_READ_GAP`], within [`MAX_READ_SPAN`], and
+    /// the gaps add up to no more than the pieces (a read brings in at most twice what is kept:
+    /// a track's samples between another's larger ones are read one by one). Returns the span's
+    /// end and the index after its last piece.
     fn span(&self, i: usize, offset: u64, mut end: u64) -> (u64, usize) {
-        let mut j = i + 1;
+        let (mut j, mut kept, mut dropped) = (i + 1, end - offset, 0u64);
         while let Some(&Piece::File { offset: o, len: l }) = self.pieces.get(j) {
-            if o < end || o - end > MAX_READ_GAP || o + l - offset > MAX_READ_SPAN {
+            if o < end || o - end > MAX_READ_GAP || o + l - offset > MAX_READ_SPAN || dropped + (o - end) > kept + l {
                 break;
             }
+            dropped += o - end;
+            kept += l;
             end = o + l;
             j += 1;
         }
@@ -164,7 +168,7 @@ impl Charge for Body {
         match self {
             Body::Bytes(b) => b.charge(),
             Body::Parts(p) => {
-                p.bytes.len() as u64 + (p.pieces.len() * std::mem::size_of::<Piece>()) as u64 + PARTS_OVERHEAD
+                p.bytes.capacity() as u64 + (p.pieces.capacity() * std::mem::size_of::<Piece>()) as u64 + PARTS_OVERHEAD
             }
         }
     }
@@ -204,6 +208,11 @@ impl PartsBuilder {
         self.pieces.push(Piece::Mem { start, len });
     }
 
+    /// Makes room for `n` more bytes made in memory (so the buffer is allocated once).
+    pub fn reserve(&mut self, n: usize) {
+        self.bytes.reserve_exact(n);
+    }
+
     /// Appends bytes made in memory.
     pub fn bytes(&mut self, b: &[u8]) {
         let start = self.bytes.len();
@@ -240,10 +249,13 @@ impl PartsBuilder {
     }
 
     /// The response: [`Body::Bytes`] when nothing comes from the file.
-    pub fn finish(self) -> Body {
+    pub fn finish(mut self) -> Body {
         if self.has_file {
+            self.bytes.shrink_to_fit();
+            self.pieces.shrink_to_fit();
             Body::Parts(Arc::new(Parts { bytes: self.bytes, pieces: self.pieces, len: self.len }))
         } else {
+            self.bytes.shrink_to_fit();
             Body::Bytes(Arc::new(self.bytes))
         }
     }
@@ -289,6 +301,14 @@ mod tests {
         let Body::Parts(gaps) = b.finish() else { panic!("expected parts") };
         assert_eq!(gaps.span(0, 1, 3), (12, 3));
         assert_eq!(gaps.materialise(&f).unwrap(), b"1249ab01f");
+        // A one-byte piece after a four-byte gap is not worth reading through.
+        let mut b = PartsBuilder::new(Vec::new());
+        b.file(0, 1);
+        b.file(5, 1);
+        b.file(6, 1);
+        let Body::Parts(sparse) = b.finish() else { panic!("expected parts") };
+        assert_eq!(sparse.span(0, 0, 1), (1, 1));
+        assert_eq!(sparse.materialise(&f).unwrap(), b"056");
         assert!(Body::Parts(p.clone()).charge() < 200);
         let mut only_mem = PartsBuilder::new(b"a".to_vec());
         only_mem.bytes(b"b");

@@ -308,6 +308,7 @@ fn copied_segment(
     }
     let payload_len = samples.iter().map(|(_, d)| d.len() as u64).sum();
     let mut b = PartsBuilder::new(write_segment_header(k, seg.out_start, &metas, payload_len)?);
+    b.reserve(samples.iter().filter(|(at, _)| at.is_none()).map(|(_, d)| d.len()).sum());
     for (at, data) in &samples {
         match at {
             Some(pos) => b.file(*pos, data.len() as u64),
