@@ -36,7 +36,7 @@ const (
 	// TranscodeNever never transcodes: unplayable audio tracks are not served.
 	TranscodeNever TranscodePolicy = C.HLS_TRANSCODE_NEVER
 	// TranscodeAddAAC (the default) is TranscodeUnplayable plus an AAC rendition ("tNa.m3u8")
-	// beside every AC-3/E-AC-3 track, so every browser plays every language.
+	// beside every AC-3/E-AC-3/MP3 track, so every browser plays every language.
 	TranscodeAddAAC TranscodePolicy = C.HLS_TRANSCODE_ADD_AAC
 )
 

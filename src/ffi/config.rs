@@ -31,7 +31,7 @@ pub enum HlsTranscodePolicy {
     HLS_TRANSCODE_BROWSER_SAFE = 1,
     /// Never transcode: unplayable audio tracks are reported as not served.
     HLS_TRANSCODE_NEVER = 2,
-    /// Default: like UNPLAYABLE, plus an extra AAC rendition beside every AC-3/E-AC-3
+    /// Default: like UNPLAYABLE, plus an extra AAC rendition beside every AC-3/E-AC-3/MP3
     /// passthrough track (named "tNa.m3u8"), so players without AC-3 (Chromium, Firefox) play
     /// every language, and every AUDIO group holds every language.
     HLS_TRANSCODE_ADD_AAC = 3,

@@ -218,11 +218,14 @@ fn video_delivery(info: &StreamInfo, c: &Collected, video_taken: bool) -> Delive
     }
 }
 
-/// Whether the policy asks for an extra AAC rendition beside this (AC-3/E-AC-3) passthrough.
+/// Whether the policy asks for an extra AAC rendition beside this passthrough: AC-3 and E-AC-3,
+/// which Chromium and Firefox do not decode, and MP3, which they decode from an MP3 file but
+/// Chromium's Media Source Extensions refuse inside fMP4 (`mp4a.6B`, `mp4a.69` and
+/// `mp4a.40.34` alike: measured by tests/players.rs).
 pub(crate) fn wants_aac_rendition(kind: TrackKind, id: Id, cfg: &Config) -> bool {
     cfg.transcode == TranscodePolicy::AddAacBesideSurround
         && kind == TrackKind::Audio
-        && matches!(copy_codec(id), Some(Codec::Ac3 | Codec::Eac3))
+        && matches!(copy_codec(id), Some(Codec::Ac3 | Codec::Eac3 | Codec::Mp3))
 }
 
 /// Sample depth the AAC output of transcoded tracks is declared with (16-bit PCM in).

@@ -9,7 +9,7 @@ pub enum TranscodePolicy {
     Unplayable,
     /// Also transcode codecs with patchy browser support (FLAC, Opus, AC-3, E-AC-3, MP3).
     BrowserSafe,
-    /// Like `Unplayable`, plus an AAC rendition beside each AC-3/E-AC-3 passthrough track (as
+    /// Like `Unplayable`, plus an AAC rendition beside each AC-3/E-AC-3/MP3 passthrough track (as
     /// Apple's HLS authoring specification recommends), named `tNa.m3u8`.
     AddAacBesideSurround,
     /// Never transcode; unplayable tracks are reported as not served.

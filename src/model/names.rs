@@ -3,7 +3,7 @@
 //!
 //! All names sit beside `master.m3u8`: `tN.m3u8`, `tN_init.mp4`, `tN_K.m4s`, `tN_K.vtt`, `tN.vtt`
 //! where N is the track id (the source stream index, followed by `a` for the extra AAC
-//! rendition made beside an AC-3/E-AC-3 track) and K the 0-based segment number.
+//! rendition made beside an AC-3/E-AC-3/MP3 track) and K the 0-based segment number.
 
 use std::fmt;
 

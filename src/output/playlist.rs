@@ -9,12 +9,12 @@
 //! - **Audio tracks.** Each served source audio stream is one *audio track*: one NAME, one
 //!   LANGUAGE, one set of roles, served in one or two renditions: its own (`tN`, copied, or AAC
 //!   made on demand when the codec cannot be copied) and, when the transcode policy asks for one
-//!   (by default beside every AC-3/E-AC-3 track), an AAC rendition (`tNa`).
+//!   (by default beside every AC-3, E-AC-3 and MP3 track), an AAC rendition (`tNa`).
 //! - **At most two AUDIO groups, each holding every audio track.** The first group carries each
 //!   track in the codec every player decodes: its AAC rendition when it has one, else its own.
 //!   When some track has an AAC rendition, a second group carries every track as its source has
-//!   it (AC-3, E-AC-3, ...). Tracks that are already AAC (or MP3, Opus, FLAC, which every
-//!   browser decodes) sit in both groups with the same URI. Group IDs name the codecs inside
+//!   it (AC-3, E-AC-3, MP3, ...). Tracks that are already AAC (or Opus, FLAC, which every
+//!   browser decodes from fMP4) sit in both groups with the same URI. Group IDs name the codecs inside
 //!   (`aac`, `aac-ac3-eac3`). A file whose tracks have no AAC rendition has one group.
 //! - **Variants.** One per AUDIO group for the one video rendition, the every-player group
 //!   first (players start with the first variant they can decode): CODECS is the video's codec

@@ -56,7 +56,7 @@ class TranscodePolicy(enum.IntEnum):
     BROWSER_SAFE = 1
     #: Never transcode: unplayable audio tracks are reported as not served.
     NEVER = 2
-    #: Default: like UNPLAYABLE, plus an AAC rendition ("tNa.m3u8") beside every AC-3/E-AC-3
+    #: Default: like UNPLAYABLE, plus an AAC rendition ("tNa.m3u8") beside every AC-3/E-AC-3/MP3
     #: track, so every browser plays every language.
     ADD_AAC = 3
 
