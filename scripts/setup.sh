@@ -40,6 +40,7 @@ declare -A PKG_CMD=(
     [golang-go]=go
     [python3-venv]=''
     [curl]=curl
+    [strace]=strace
     [nodejs]=node
     [npm]=npm
     [fonts-dejavu-core]=''
@@ -61,7 +62,7 @@ PACKAGES=(
     valgrind python3 jq
     mkvtoolnix
     golang-go python3-venv
-    curl nodejs npm fonts-dejavu-core nginx-core nginx-dev
+    curl strace nodejs npm fonts-dejavu-core nginx-core nginx-dev
     gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad gstreamer1.0-libav python3-gst-1.0
 )
