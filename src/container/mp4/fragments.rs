@@ -502,24 +502,7 @@ mod tests {
             base.extend(bx(b"mdat", &[0u8; 20]));
         }
         assert_eq!(read_bytes(&base).unwrap().tracks[0].samples.len(), 12);
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut rnd = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for _ in 0..3000 {
-            let mut f = base.clone();
-            for _ in 0..1 + rnd() % 4 {
-                let i = start + (rnd() as usize) % (f.len() - start);
-                f[i] = match rnd() % 4 {
-                    0 => 0,
-                    1 => 0xff,
-                    2 => f[i].wrapping_add(1),
-                    _ => rnd() as u8,
-                };
-            }
+        for f in damaged_copies(&base, start, 0x2545_f491_4f6c_dd1d, 3000) {
             let _ = read_bytes(&f);
         }
         for len in start..base.len() {

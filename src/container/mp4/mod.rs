@@ -170,24 +170,7 @@ mod tests {
         a.elst = Some(elst(0, &[(1000, 1024)]));
         let base = file(&[v, a], 200, &[]);
         let moov_at = base.windows(4).position(|w| w == b"moov").unwrap();
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rnd = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for _ in 0..3000 {
-            let mut f = base.clone();
-            for _ in 0..1 + rnd() % 4 {
-                let at = moov_at + (rnd() as usize) % (f.len() - moov_at);
-                f[at] = match rnd() % 4 {
-                    0 => 0,
-                    1 => 0xff,
-                    2 => f[at].wrapping_add(1),
-                    _ => rnd() as u8,
-                };
-            }
+        for f in damaged_copies(&base, moov_at, 0x9e37_79b9_7f4a_7c15, 3000) {
             let _ = read_bytes(&f);
         }
         for len in moov_at..base.len() {

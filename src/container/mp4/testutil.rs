@@ -165,3 +165,29 @@ pub(super) fn read_bytes(bytes: &[u8]) -> ParseResult<Mp4Index> {
 pub(super) fn err_of(bytes: &[u8]) -> String {
     read_bytes(bytes).expect_err("should fail").to_string()
 }
+
+/// `rounds` copies of `base`, each with 1 to 4 bytes at or after `from` damaged (zeroed, set to
+/// 0xff, incremented or randomised) by a seeded xorshift: what the damaged-file tests feed the
+/// readers, the same every run.
+pub(super) fn damaged_copies(base: &[u8], from: usize, seed: u64, rounds: usize) -> impl Iterator<Item = Vec<u8>> + '_ {
+    let mut state = seed;
+    let mut rnd = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..rounds).map(move |_| {
+        let mut f = base.to_vec();
+        for _ in 0..1 + rnd() % 4 {
+            let at = from + (rnd() as usize) % (f.len() - from);
+            f[at] = match rnd() % 4 {
+                0 => 0,
+                1 => 0xff,
+                2 => f[at].wrapping_add(1),
+                _ => rnd() as u8,
+            };
+        }
+        f
+    })
+}
