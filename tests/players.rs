@@ -15,11 +15,15 @@
 //! `LIBHLS_PLAYERS_OPTIONAL=1`, which turns that into a loud skip. Run alone with
 //! `cargo test --release --test players -- --nocapture`.
 
-use std::io::{BufRead, BufReader, Read};
+mod web;
+
+use std::io::Read;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use web::{ensure_chromium, ensure_files, ensure_hls_serve, ensure_node_modules, root, run, Server};
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 const MEDIA: &[&str] =
@@ -35,24 +39,6 @@ const GST_PACKAGES: &[&str] = &[
 /// The Python that has Debian's `gi` (python3-gi): not a virtualenv's.
 const PYTHON: &str = "/usr/bin/python3";
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
-    eprintln!("players test: {what}");
-    let out = cmd.output().map_err(|e| format!("{what}: cannot run {:?}: {e}", cmd.get_program()))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "{what}: {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    ))
-}
-
 /// A tool the test needs is missing and could not be installed: fail, or skip loudly when
 /// `LIBHLS_PLAYERS_OPTIONAL=1`. Returns true when the test should stop (skip).
 fn missing(what: &str, why: &str) -> bool {
@@ -63,20 +49,6 @@ fn missing(what: &str, why: &str) -> bool {
         return true;
     }
     panic!("players test: {what} is not available: {why} (LIBHLS_PLAYERS_OPTIONAL=1 makes this a skip)");
-}
-
-fn chromium() -> Result<PathBuf, String> {
-    let path =
-        std::env::var_os("LIBHLS_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    if !path.is_file() {
-        run(
-            &format!("{} missing: LIBHLS_BROWSER=1 scripts/setup.sh", path.display()),
-            Command::new("bash").arg(root().join("scripts/setup.sh")).env("LIBHLS_BROWSER", "1").current_dir(root()),
-        )?;
-    }
-    path.is_file()
-        .then_some(path.clone())
-        .ok_or_else(|| format!("{} still missing after scripts/setup.sh", path.display()))
 }
 
 fn gst_ok() -> bool {
@@ -111,136 +83,8 @@ fn gstreamer() -> Result<(), String> {
     gst_ok().then_some(()).ok_or_else(|| "playbin3/hlsdemux2/avdec_* still missing after apt-get install".into())
 }
 
-/// The pinned npm packages (tests/browser/package-lock.json) in target/browser-node.
-fn node_modules() -> Result<PathBuf, String> {
-    let src = root().join("tests/browser");
-    let dir = root().join("target/browser-node");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut same = true;
-    for f in ["package.json", "package-lock.json"] {
-        let want = std::fs::read(src.join(f)).map_err(|e| format!("{f}: {e}"))?;
-        if std::fs::read(dir.join(f)).ok().as_deref() != Some(&want[..]) {
-            std::fs::write(dir.join(f), &want).map_err(|e| format!("{}: {e}", dir.join(f).display()))?;
-            same = false;
-        }
-    }
-    let installed = ["hls.js", "playwright-core", "shaka-player", "video.js"]
-        .iter()
-        .all(|p| dir.join("node_modules").join(p).join("package.json").is_file());
-    if !(same && installed) {
-        run(
-            "npm ci in target/browser-node",
-            Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir),
-        )?;
-    }
-    Ok(dir)
-}
-
 fn media() -> Result<PathBuf, String> {
-    static MADE: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
-    MADE.get_or_init(make_media).clone()
-}
-
-fn make_media() -> Result<PathBuf, String> {
-    let dir = root().join("target/media");
-    if MEDIA.iter().any(|f| !dir.join(f).is_file()) {
-        run("test media missing: scripts/gen-media.sh", Command::new("bash").arg(root().join("scripts/gen-media.sh")))?;
-    }
-    match MEDIA.iter().find(|f| !dir.join(f).is_file()) {
-        Some(f) => Err(format!("{f} not produced by scripts/gen-media.sh")),
-        None => Ok(dir),
-    }
-}
-
-fn newest_under(p: &Path, newest: &mut Option<SystemTime>) {
-    if let Ok(rd) = std::fs::read_dir(p) {
-        for e in rd.flatten() {
-            newest_under(&e.path(), newest);
-        }
-    } else if let Ok(t) = std::fs::metadata(p).and_then(|m| m.modified()) {
-        *newest = Some(newest.map_or(t, |n| n.max(t)));
-    }
-}
-
-/// libhls.so (rebuilt when older than the sources) and examples-c/hls-serve, made once for both
-/// tests (which run in parallel: a second `make` would replace hls-serve under the first).
-fn hls_serve() -> Result<PathBuf, String> {
-    static MADE: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
-    MADE.get_or_init(make_hls_serve).clone()
-}
-
-fn make_hls_serve() -> Result<PathBuf, String> {
-    let so = root().join("target/release/libhls.so");
-    let mut newest = None;
-    for p in ["Cargo.toml", "build.rs", "src"] {
-        newest_under(&root().join(p), &mut newest);
-    }
-    let built = std::fs::metadata(&so).and_then(|m| m.modified()).ok();
-    if !matches!((built, newest), (Some(a), Some(b)) if a >= b) {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        run(
-            "libhls.so missing or stale: cargo build --release --lib",
-            Command::new(cargo).args(["build", "--release", "--lib"]).current_dir(root()),
-        )?;
-    }
-    let libdir = root().join("target/release");
-    run(
-        "make -C examples-c",
-        Command::new("make").arg("-C").arg(root().join("examples-c")).arg(format!("LIBDIR={}", libdir.display())),
-    )?;
-    Ok(root().join("examples-c/hls-serve"))
-}
-
-/// hls-serve on a free port with its access log in `log`; stopped on drop.
-struct Server(Child);
-
-impl Server {
-    fn start(bin: &Path, media: &Path, log: &Path) -> Result<(Server, String), String> {
-        let log_file = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let mut child = Command::new(bin)
-            .args(["--port", "0", "--bind", "127.0.0.1"])
-            .arg(media)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let _ = tx.send(lines.next());
-            for _ in lines {}
-        });
-        let server = Server(child);
-        let line = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(Some(Ok(l))) => l,
-            other => return Err(format!("hls-serve did not print its address: {other:?}")),
-        };
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .map(|u| u.trim_end_matches('/').to_string())
-            .ok_or_else(|| format!("unexpected first line from hls-serve: {line:?}"))?;
-        Ok((server, url))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        unsafe {
-            libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(5) {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    ensure_files(MEDIA)
 }
 
 /// Runs `cmd` (in its own process group) to completion or RUN_TIMEOUT; (success, stdout, stderr).
@@ -302,15 +146,16 @@ fn report(what: &str, started: Instant, (status, stdout, stderr): (Option<bool>,
 
 #[test]
 fn shaka_vhs_and_hls_js_switch_language_show_subtitles_and_survive_open_gop_seeks() {
-    let chromium = match chromium() {
+    let chromium = match ensure_chromium() {
         Ok(c) => c,
         Err(e) if missing("Chromium", &e) => return,
         Err(e) => panic!("{e}"),
     };
-    let prep = || -> Result<_, String> { Ok((node_modules()?, media()?, hls_serve()?)) };
+    let prep = || -> Result<_, String> { Ok((ensure_node_modules()?, media()?, ensure_hls_serve()?)) };
     let (node_dir, media, serve) = prep().unwrap_or_else(|e| panic!("players test set-up failed: {e}"));
     let log = node_dir.join("players-chromium-serve.log");
-    let (_server, base) = Server::start(&serve, &media, &log).unwrap_or_else(|e| panic!("players test: {e}"));
+    let (_server, base) =
+        Server::start(&serve, &media, log.clone(), false).unwrap_or_else(|e| panic!("players test: {e}"));
     let mut cmd = Command::new("node");
     cmd.arg(root().join("tests/players/players.mjs"))
         .arg(&base)
@@ -329,12 +174,13 @@ fn gstreamer_switches_language_shows_every_cue_and_survives_open_gop_seeks() {
             return;
         }
     }
-    let prep = || -> Result<_, String> { Ok((media()?, hls_serve()?)) };
+    let prep = || -> Result<_, String> { Ok((media()?, ensure_hls_serve()?)) };
     let (media, serve) = prep().unwrap_or_else(|e| panic!("players test set-up failed: {e}"));
     let scratch = root().join("target/players");
     std::fs::create_dir_all(&scratch).unwrap_or_else(|e| panic!("{}: {e}", scratch.display()));
     let log = scratch.join("gst-serve.log");
-    let (_server, base) = Server::start(&serve, &media, &log).unwrap_or_else(|e| panic!("players test: {e}"));
+    let (_server, base) =
+        Server::start(&serve, &media, log.clone(), false).unwrap_or_else(|e| panic!("players test: {e}"));
     let mut cmd = Command::new(PYTHON);
     cmd.arg(root().join("tests/players/gst_play.py")).arg(&base).arg(&log).current_dir(root());
     let t = Instant::now();
