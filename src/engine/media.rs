@@ -122,7 +122,7 @@ impl Media {
             timescale: t.map.timescale,
             language,
             codec,
-            media_time: t.map.shift.max(0) as u64,
+            media_time: t.map.written_shift().max(0) as u64,
         })
         .map_err(|e| Error::with_source(ErrorKind::Internal, e).context(format!("stream {}: init segment", t.stream)))
     }
@@ -162,7 +162,7 @@ impl Media {
                         sample_meta(t, r.dts, next, r.pts(), r.size(), r.key())
                     })
                     .collect();
-                write_segment(k, seg.out_start, &metas, &payload)
+                write_segment(k, t.map.written(seg.out_start), &metas, &payload)
             }
             SampleReader::MatroskaBlocks { track_number, dts_delay } => {
                 let packets = source.read_planned(ix, t, k, *track_number)?;
@@ -212,7 +212,7 @@ impl Media {
                     .iter()
                     .map(|&size| SampleMeta { size, duration: FRAME_SAMPLES as u32, composition_offset: 0, sync: true })
                     .collect();
-                write_segment(k, seg.out_start, &metas, &enc.payload)
+                write_segment(k, t.map.written(seg.out_start), &metas, &enc.payload)
             }
             SampleReader::NotRead => Err(Error::internal("not an fMP4 track")),
         }
@@ -237,7 +237,7 @@ fn copied_segment(t: &Track, k: usize, packets: &[ff::Packet], decode_ts: impl F
         metas.push(sample_meta(t, dts, next, p.pts().unwrap_or(dts), data.len() as u32, p.is_key()));
         payload.extend_from_slice(&data);
     }
-    write_segment(k, seg.out_start, &metas, &payload)
+    write_segment(k, t.map.written(seg.out_start), &metas, &payload)
 }
 
 /// One sample's `trun` entry from its source times: duration up to the next sample's decode
