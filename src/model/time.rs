@@ -162,7 +162,7 @@ mod tests {
     #[test]
     fn held_shift_leaves_the_written_times_not_the_timeline() {
         // C = 7 ms from another track; this video needs none of it.
-        let mut v = TimeMap::new(1, 1000, 1000, 90000);
+        let mut v = TimeMap::new(1, 1000, 10000, 90000);
         assert_eq!(v.timescale, 90000);
         v.set_shift(7, 1000);
         v.held = v.shift;
