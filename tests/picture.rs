@@ -309,3 +309,79 @@ fn captions_in_the_video_are_offered() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `(timescale, edit list media time, first tfdt, first sample's composition offset)` of a
+/// served track: its init segment and first media segment.
+fn track_timing(init: &[u8], seg: &[u8]) -> (u32, i64, i64, i64) {
+    let mdhd = box_body(init, &[b"moov", b"trak", b"mdia", b"mdhd"]).unwrap();
+    let timescale = if mdhd[0] == 1 { u32_at(&mdhd, 20) } else { u32_at(&mdhd, 12) }.unwrap();
+    let media_time = match box_body(init, &[b"moov", b"trak", b"edts", b"elst"]) {
+        Ok(e) if e[0] == 1 => u64_at(&e, 16).unwrap() as i64,
+        Ok(e) => u32_at(&e, 12).unwrap() as i32 as i64,
+        Err(_) => 0,
+    };
+    let tfdt = box_body(seg, &[b"moof", b"traf", b"tfdt"]).unwrap();
+    let tfdt = if tfdt[0] == 1 { u64_at(&tfdt, 4).unwrap() } else { u32_at(&tfdt, 4).unwrap() as u64 } as i64;
+    let trun = box_body(seg, &[b"moof", b"traf", b"trun"]).unwrap();
+    let flags = u32_at(&trun, 0).unwrap() & 0xff_ffff;
+    let mut at = 8 + 4 * ((flags & 1) + ((flags >> 2) & 1)) as usize;
+    at += 4 * ((flags & 0x100 != 0) as usize + (flags & 0x200 != 0) as usize + (flags & 0x400 != 0) as usize);
+    let cto = if flags & 0x800 != 0 { u32_at(&trun, at).unwrap() as i32 as i64 } else { 0 };
+    (timescale, media_time, tfdt, cto)
+}
+
+/// The source's first packet time (s) of its first video (`v`) or audio (`a`) stream.
+fn source_first_pts(file: &str, sel: &str) -> f64 {
+    let o = run_ok(
+        Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", sel, "-show_entries", "packet=pts_time"])
+            .args(["-read_intervals", "%+#1", "-of", "csv=p=0"])
+            .arg(media_dir().join(file)),
+    )
+    .unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+}
+
+#[test]
+fn webm_video_does_not_lose_its_first_seconds_when_the_audio_starts_before_it() {
+    // vp9_opus.webm: Opus starts at -7 ms (its codec delay), the VP9 (no reordering) at +7 ms,
+    // so the shared shift comes from the audio. hls.js ignores edit lists and offsets everything
+    // by the video's first tfdt: a video edit list larger than the first frame's composition
+    // offset put the first keyframe before 0, and Chromium dropped the whole first GOP (2 s).
+    // The MP4 of the same streams (no negative start) is the control.
+    for file in ["vp9_opus.webm", "vp9_opus.mp4"] {
+        let dir = crawled(file);
+        let (vinit, vseg, _) = video_files(&dir);
+        let (vts, velst, vtfdt, vcto) = track_timing(&vinit, &vseg);
+        assert!(
+            velst <= vcto,
+            "{file}: the video's edit list removes {velst} ticks but its first frame's composition offset is {vcto}: \
+             a player that ignores edit lists starts it before 0"
+        );
+        let text = std::fs::read_to_string(dir.join("master.m3u8")).unwrap();
+        let m = MasterPlaylist::parse(&text);
+        let audio_uri = m
+            .media
+            .iter()
+            .find(|a| attr_value(a, "TYPE").as_deref() == Some("AUDIO"))
+            .and_then(|a| attr_value(a, "URI"))
+            .expect("audio rendition");
+        let n = stream_of(&audio_uri).unwrap();
+        let ainit = std::fs::read(dir.join(format!("t{n}_init.mp4"))).unwrap();
+        let aseg = std::fs::read(dir.join(format!("t{n}_0.m4s"))).unwrap();
+        let (ats, aelst, atfdt, acto) = track_timing(&ainit, &aseg);
+        // Applying the edit lists (Chromium, Safari, FFmpeg): each track starts at the source's time.
+        let video_start = (vtfdt + vcto - velst) as f64 / vts as f64;
+        let audio_start = (atfdt + acto - aelst) as f64 / ats as f64;
+        let (want_v, want_a) = (source_first_pts(file, "v"), source_first_pts(file, "a"));
+        assert!(
+            (video_start - want_v).abs() < 1e-4,
+            "{file}: video starts at {video_start} s, the source's at {want_v} s"
+        );
+        assert!(
+            (audio_start - want_a).abs() < 1e-4,
+            "{file}: audio starts at {audio_start} s, the source's at {want_a} s"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -154,7 +154,7 @@ impl Media {
             timescale: t.map.timescale,
             language,
             codec,
-            media_time: t.map.shift.max(0) as u64,
+            media_time: t.map.written_shift().max(0) as u64,
         })
         .map_err(|e| Error::with_source(ErrorKind::Internal, e).context(format!("stream {}: init segment", t.stream)))
     }
@@ -205,7 +205,8 @@ impl Media {
                     Ok(Cow::Owned(data))
                 })?;
                 let payload_len = metas.iter().map(|m| u64::from(m.size)).sum();
-                let mut b = PartsBuilder::new(write_segment_header(k, seg.out_start, &metas, payload_len)?);
+                let mut b =
+                    PartsBuilder::new(write_segment_header(k, t.map.written(seg.out_start), &metas, payload_len)?);
                 for (i, r) in recs.iter().enumerate() {
                     match rewritten.iter().find(|(j, _)| *j == i) {
                         Some((_, data)) => b.bytes(data),
@@ -263,7 +264,7 @@ impl Media {
                     .iter()
                     .map(|&size| SampleMeta { size, duration: FRAME_SAMPLES as u32, composition_offset: 0, sync: true })
                     .collect();
-                Ok(Body::Bytes(Arc::new(write_segment(k, seg.out_start, &metas, &enc.payload)?)))
+                Ok(Body::Bytes(Arc::new(write_segment(k, t.map.written(seg.out_start), &metas, &enc.payload)?)))
             }
             SampleReader::NotRead => Err(Error::internal("not an fMP4 track")),
         }
@@ -307,7 +308,7 @@ fn copied_segment(
         samples[i] = (None, Cow::Owned(data));
     }
     let payload_len = samples.iter().map(|(_, d)| d.len() as u64).sum();
-    let mut b = PartsBuilder::new(write_segment_header(k, seg.out_start, &metas, payload_len)?);
+    let mut b = PartsBuilder::new(write_segment_header(k, t.map.written(seg.out_start), &metas, payload_len)?);
     b.reserve(samples.iter().filter(|(at, _)| at.is_none()).map(|(_, d)| d.len()).sum());
     for (at, data) in &samples {
         match at {

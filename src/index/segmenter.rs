@@ -29,20 +29,26 @@ pub(crate) fn drop_priming(c: &mut Collected) {
 }
 
 /// Shifts every fMP4 track by the same amount `C`: the smallest that makes every decode time
-/// non-negative (see `timeline`).
+/// non-negative (see `model::time`). A video track writes only the part of `C` that its own first
+/// decode time needs (the rest is [`TimeMap::held`]), so that its edit list never removes more
+/// than its first frame's composition offset: players that ignore edit lists (hls.js) would
+/// otherwise start it before 0, and MSE drops the first GOP.
 pub(crate) fn apply_shared_shift(tracks: &mut [Track], collected: &[Collected]) {
     // The most negative first decode time, as (ticks, timescale) of its own track.
     let mut worst: (i64, u32) = (0, 1);
-    for (t, c) in tracks.iter().zip(collected) {
+    let mut own = vec![0i64; tracks.len()];
+    for (n, (t, c)) in tracks.iter().zip(collected).enumerate() {
         let Some(first) = c.samples.first().filter(|_| t.is_fmp4()) else { continue };
         let ticks = t.map.ticks(first.dts.min(first.pts()));
+        own[n] = (-ticks).max(0);
         if ticks < 0 && (-ticks) as f64 / t.map.timescale as f64 > worst.0 as f64 / worst.1 as f64 {
             worst = (-ticks, t.map.timescale);
         }
     }
-    for t in tracks.iter_mut() {
+    for (t, own) in tracks.iter_mut().zip(own) {
         // Round up so that no track's first decode time stays negative.
         t.map.shift = rescale_ceil(worst.0, t.map.timescale as i64, worst.1 as i64);
+        t.map.held = if t.kind == TrackKind::Video { (t.map.shift - own).max(0) } else { 0 };
     }
 }
 

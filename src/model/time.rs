@@ -5,9 +5,14 @@
 //! Output time = source time + one presentation-wide shift `C` (the same for every track, so
 //! A/V and subtitle sync stay the source's). `C` is the smallest shift that makes every decode
 //! time non-negative (B-frame delay, AAC priming); it is 0 for most files. Every init segment
-//! carries an edit list of `C`, so readers that apply edit lists (FFmpeg, Safari, Chromium's MSE)
-//! see exactly the source's timestamps; a reader that ignored them would still see every track
-//! shifted alike.
+//! carries an edit list of the shift its track writes, so readers that apply edit lists (FFmpeg,
+//! Safari, Chromium's MSE) see exactly the source's timestamps.
+//!
+//! A video track writes only the part of `C` its own decode times need ([`TimeMap::held`] is the
+//! rest): hls.js offsets every track by the video's first `tfdt` and never reads `elst`, so an
+//! edit list larger than the first frame's composition offset would put the first keyframe before
+//! 0, where the browser's MSE drops it with its whole GOP. Segment boundaries, EXTINF and cue
+//! times stay on the one `C` timeline; only the written `tfdt` and edit list differ.
 
 /// Microseconds per second: the unit of every presentation-wide time (boundaries, cues).
 pub(crate) const US_PER_SECOND: i64 = 1_000_000;
@@ -29,6 +34,10 @@ pub struct TimeMap {
     pub timescale: u32,
     /// The presentation-wide shift `C` in output ticks, added to every decode and presentation time.
     pub shift: i64,
+    /// Ticks of `shift` that this track leaves out of what it writes (`tfdt` and edit list): the
+    /// part of `C` that another track needs and this one does not (0 but for video; see the
+    /// module documentation). Never more than `shift`.
+    pub held: i64,
 }
 
 /// `a * b / c` rounded to nearest, in 128-bit so nothing overflows.
@@ -71,7 +80,7 @@ impl TimeMap {
         let (num, den) = (num.max(1) as i64, den.max(1) as i64);
         let timescale =
             if num == 1 && den >= min_den as i64 && den <= u32::MAX as i64 { den as u32 } else { fallback.max(1) };
-        TimeMap { num, den, timescale, shift: 0 }
+        TimeMap { num, den, timescale, shift: 0, held: 0 }
     }
 
     /// Source units to output ticks (no shift).
@@ -85,6 +94,16 @@ impl TimeMap {
     /// Output time (tfdt units) of a source timestamp.
     pub fn out(&self, src: i64) -> i64 {
         self.ticks(src) + self.shift
+    }
+
+    /// The shift this track writes: its edit list's media time (`shift - held`).
+    pub fn written_shift(&self) -> i64 {
+        self.shift - self.held
+    }
+
+    /// The `tfdt` written for an output decode time (`out - held`).
+    pub fn written(&self, out: u64) -> u64 {
+        out.saturating_sub(self.held.max(0) as u64)
     }
 
     /// Output time of a source timestamp, in microseconds.
@@ -138,6 +157,20 @@ mod tests {
         a.set_shift(2002, 24000);
         assert_eq!(a.shift, 4004);
         assert_eq!(m.us(24000), 1_000_000);
+    }
+
+    #[test]
+    fn held_shift_leaves_the_written_times_not_the_timeline() {
+        // C = 7 ms from another track; this video needs none of it.
+        let mut v = TimeMap::new(1, 1000, 10000, 90000);
+        assert_eq!(v.timescale, 90000);
+        v.set_shift(7, 1000);
+        v.held = v.shift;
+        assert_eq!(v.out(7), 1260); // the shared timeline (boundaries, EXTINF) keeps C
+        assert_eq!(v.written(v.out(7) as u64), 630); // tfdt: the source's 7 ms
+        assert_eq!(v.written_shift(), 0); // no edit list
+        v.held = 0;
+        assert_eq!((v.written(1260), v.written_shift()), (1260, 630));
     }
 
     #[test]

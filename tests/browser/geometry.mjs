@@ -1,6 +1,7 @@
 // Picture shape and VP9 in a real browser (issue #14): for each test file, Chromium plays the
 // source file directly and hls.js plays libhls's presentation of it; both must report the same
-// videoWidth x videoHeight (rotation and sample aspect ratio applied), and each must decode frames.
+// videoWidth x videoHeight (rotation and sample aspect ratio applied), each must decode frames, and
+// hls.js must buffer from the source's start (no first GOP lost to an edit list it ignores).
 //
 //   node tests/browser/geometry.mjs <base-url> FILE...     e.g. http://127.0.0.1:8080 phone_rotated.mp4
 //
@@ -19,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MEDIA = path.resolve(HERE, '../../target/media');
 const BUDGET_MS = 100_000;
+// One frame of the slowest test file (25 fps) plus rounding: how late hls.js may start buffering.
+const ONE_FRAME_S = 0.041;
 const [BASE_ARG, ...FILES] = process.argv.slice(2);
 if (!BASE_ARG || FILES.length === 0) {
   console.error('usage: node geometry.mjs <base-url> FILE...');
@@ -114,6 +117,13 @@ try {
     report(hls.why === 'played' && hls.frames > 0 && hls.width > 0 && hls.errors.every((e) => !e.startsWith('fatal')),
       `${file}: hls.js plays the presentation with picture`,
       `${hls.why}, ${hls.width}x${hls.height}, ${hls.frames} frames, errors ${JSON.stringify(hls.errors)} ${hls.mediaError || ''}`);
+    // The presentation starts where the source does: the first GOP is buffered (a video edit list
+    // that hls.js ignores once started the first keyframe before 0 and MSE dropped the GOP).
+    const srcStart = direct.buffered.length ? direct.buffered[0][0] : NaN;
+    const hlsStart = hls.buffered.length ? hls.buffered[0][0] : NaN;
+    report(hlsStart <= Math.max(srcStart, 0) + ONE_FRAME_S,
+      `${file}: hls.js buffers the presentation from its start (source file from ${srcStart} s)`,
+      `hls.js buffered ${JSON.stringify(hls.buffered)}, the source file ${JSON.stringify(direct.buffered)}`);
     report(hls.width === direct.width && hls.height === direct.height,
       `${file}: the picture has the shape the source file shows (${direct.width}x${direct.height})`,
       `hls.js shows ${hls.width}x${hls.height}, the source file ${direct.width}x${direct.height}`);
