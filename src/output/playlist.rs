@@ -32,6 +32,10 @@
 //! - **Subtitles.** One SUBTITLES group, `subs`, with every served text track (WebVTT).
 //! - **Audio only.** No video: one variant per audio rendition (no AUDIO groups), the
 //!   every-player renditions first.
+//! - **I-frame playlist.** The video rendition has an `EXT-X-I-FRAME-STREAM-INF` after the
+//!   variants (CODECS, RESOLUTION and VIDEO-RANGE of the video; BANDWIDTH and
+//!   AVERAGE-BANDWIDTH those of the video, an upper bound of the keyframes' rates, which the
+//!   index does not know without reading them) naming `tN_iframes.m3u8` (see [`iframes`]).
 
 use std::collections::HashSet;
 use std::fmt::Write;
@@ -457,6 +461,42 @@ pub fn master(index: &MediaIndex) -> String {
         codecs.extend(g.codecs());
         write_variant(&mut out, bw, &codecs, Some(v), Some(&g.id), has_subs, &uri);
     }
+    if v.is_fmp4() {
+        let (w, h) = v.displayed_size();
+        let _ = write!(
+            out,
+            "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{vcodec}\"",
+            vr.peak.ceil() as u64,
+            vr.average.ceil() as u64
+        );
+        if w > 0 && h > 0 {
+            let _ = write!(out, ",RESOLUTION={w}x{h}");
+        }
+        let _ = writeln!(out, ",VIDEO-RANGE={},URI=\"{}\"", video_range(v), Resource::IFramePlaylist(v.id).name());
+    }
+    out
+}
+
+/// The I-frame playlist of a video track (`EXT-X-I-FRAMES-ONLY`, RFC 8216 §4.3.3.6): one entry
+/// per media segment, the keyframe that starts it, served alone as its own fMP4 fragment
+/// (`tN_iK.m4s`: a `moof` with one sample and its `mdat`, the segment's `tfdt`) after the video's
+/// init segment. Each entry is the whole resource, so no `EXT-X-BYTERANGE` is needed. EXTINF is
+/// the span to the next entry's keyframe (the segment's EXTINF, the last one to the end of the
+/// track), so the entries add up to the video's duration. Keyframes inside a segment get no
+/// entry: a segment is cut at a keyframe near the target duration, so the entries are about
+/// that far apart.
+pub fn iframes(index: &MediaIndex, track: &Track) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:{}\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-I-FRAMES-ONLY\n#EXT-X-MAP:URI=\"{}\"\n",
+        target_duration(index),
+        Resource::Init(track.id).name()
+    );
+    for i in 0..track.segments.len() {
+        let _ = writeln!(out, "#EXTINF:{:.6},\n{}", track.segment_seconds(i), Resource::IFrame(track.id, i).name());
+    }
+    out.push_str("#EXT-X-ENDLIST\n");
     out
 }
 
