@@ -173,7 +173,10 @@ fn child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
     while at + BOX_HEADER <= data.len() {
         let size = u32::from_be_bytes(data[at..at + 4].try_into().ok()?) as usize;
         let (header, size) = match size {
-            1 => (LARGE_BOX_HEADER, usize::try_from(u64::from_be_bytes(data.get(at + 8..at + 16)?.try_into().ok()?)).ok()?),
+            1 => (
+                LARGE_BOX_HEADER,
+                usize::try_from(u64::from_be_bytes(data.get(at + 8..at + 16)?.try_into().ok()?)).ok()?,
+            ),
             0 => (BOX_HEADER, data.len() - at),
             n => (BOX_HEADER, n),
         };
