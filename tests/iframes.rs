@@ -22,6 +22,11 @@ const FILES: &[&str] = &[
     "vfr.mp4",
     "vfr_bframes.mp4",
     "h264_aac_frag.mp4",
+    "h264_opengop.mkv",
+    "hevc_aac.mkv",
+    "hdr10.mkv",
+    "vp9_opus.webm",
+    "offset_start.mp4",
 ];
 
 /// Crawls `file` into its own directory and returns every name it served.
