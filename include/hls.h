@@ -13,7 +13,8 @@
  * panic) returns HLS_ERR_PANIC, or NULL / 0 / "" for functions that return no status.
  *
  * Names: "master.m3u8"; per served stream N: "tN.m3u8", "tN_init.mp4", "tN_K.m4s";
- * subtitles: "tN_K.vtt" and the whole track "tN.vtt". All sit beside master.m3u8.
+ * subtitles: "tN_K.vtt" and the whole track "tN.vtt"; video: the I-frame playlist
+ * "tN_iframes.m3u8" and its entries "tN_iK.m4s". All sit beside master.m3u8.
  */
 
 #ifndef LIBHLS_H

@@ -58,7 +58,8 @@ impl Media {
     /// Content type of a resource of this media.
     pub fn content_type(&self, r: &Resource) -> &'static str {
         match r {
-            Resource::Master | Resource::MediaPlaylist(_) => mime::M3U8,
+            Resource::Master | Resource::MediaPlaylist(_) | Resource::IFramePlaylist(_) => mime::M3U8,
+            Resource::IFrame(..) => mime::VIDEO_MP4,
             Resource::Vtt(..) | Resource::VttFull(_) => mime::VTT,
             Resource::Init(n) | Resource::Segment(n, _) => match self.index.track(*n).map(|t| t.kind) {
                 Some(TrackKind::Video) => mime::VIDEO_MP4,
@@ -79,6 +80,10 @@ impl Media {
                 track(n).is_some_and(|t| t.kind == TrackKind::Subtitle) && k < self.index.segment_count()
             }
             Resource::VttFull(n) => track(n).is_some_and(|t| t.kind == TrackKind::Subtitle),
+            Resource::IFramePlaylist(n) => track(n).is_some_and(|t| t.kind == TrackKind::Video && t.is_fmp4()),
+            Resource::IFrame(n, k) => {
+                track(n).is_some_and(|t| t.kind == TrackKind::Video && t.is_fmp4() && k < t.segments.len())
+            }
         };
         if ok {
             Ok(())
@@ -107,6 +112,8 @@ impl Media {
                 Delivery::Cues(c) => webvtt::render_full(c, self.index.mpegts_origin),
                 _ => return Err(Error::internal("not a subtitle track")),
             },
+            Resource::IFramePlaylist(n) => playlist::iframes(&self.index, self.track(n)?).into_bytes(),
+            Resource::IFrame(n, k) => self.iframe(self.track(n)?, k)?,
         };
         Ok(Body::Bytes(Arc::new(bytes)))
     }
@@ -157,6 +164,14 @@ impl Media {
             media_time: t.map.written_shift().max(0) as u64,
         })
         .map_err(|e| Error::with_source(ErrorKind::Internal, e).context(format!("stream {}: init segment", t.stream)))
+    }
+
+    /// The keyframe that starts media segment `k` of video track `t`, alone in its own fragment
+    /// (an I-frame playlist entry): the segment is made, then its first sample is kept.
+    fn iframe(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
+        let segment = self.materialise(self.media_segment(t, k)?)?;
+        fmp4::first_sample_fragment(&segment, k as u32 + 1)
+            .map_err(|e| e.context(format!("{}: stream {} keyframe {k}", self.index.path.display(), t.stream)))
     }
 
     fn vtt_segment(&self, t: &Track, k: usize) -> Result<Vec<u8>> {

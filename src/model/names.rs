@@ -2,6 +2,8 @@
 //! with the same functions, so "as written" and "as requested" can never disagree.
 //!
 //! All names sit beside `master.m3u8`: `tN.m3u8`, `tN_init.mp4`, `tN_K.m4s`, `tN_K.vtt`, `tN.vtt`
+//! `tN_iframes.m3u8` (the I-frame playlist of video track N) and `tN_iK.m4s` (the keyframe that
+//! starts segment K of video track N, alone in its own fMP4 fragment),
 //! where N is the track id (the source stream index, followed by `a` for the extra AAC
 //! rendition made beside an AC-3/E-AC-3/MP3 track) and K the 0-based segment number.
 
@@ -52,6 +54,11 @@ pub enum Resource {
     Vtt(TrackId, usize),
     /// `tN.vtt`: the whole subtitle track N as one WebVTT file.
     VttFull(TrackId),
+    /// `tN_iframes.m3u8`: the I-frame playlist (`EXT-X-I-FRAMES-ONLY`) of video track N.
+    IFramePlaylist(TrackId),
+    /// `tN_iK.m4s`: the keyframe that starts media segment K of video track N, alone in one
+    /// fMP4 fragment (moof with one sample + mdat).
+    IFrame(TrackId, usize),
 }
 
 /// Name of the master playlist.
@@ -67,12 +74,14 @@ impl Resource {
             Resource::Segment(n, k) => format!("t{n}_{k}.m4s"),
             Resource::Vtt(n, k) => format!("t{n}_{k}.vtt"),
             Resource::VttFull(n) => format!("t{n}.vtt"),
+            Resource::IFramePlaylist(n) => format!("t{n}_iframes.m3u8"),
+            Resource::IFrame(n, k) => format!("t{n}_i{k}.m4s"),
         }
     }
 
     /// True for playlists (served by `hls_playlist`).
     pub fn is_playlist(&self) -> bool {
-        matches!(self, Resource::Master | Resource::MediaPlaylist(_))
+        matches!(self, Resource::Master | Resource::MediaPlaylist(_) | Resource::IFramePlaylist(_))
     }
 
     /// Parses a request name. Malformed names (leading `/`, `..`, a query, control characters)
@@ -120,6 +129,8 @@ impl Resource {
             (None, "m3u8") => Some(Resource::MediaPlaylist(id(stem)?)),
             (None, "vtt") => Some(Resource::VttFull(id(stem)?)),
             (Some((n, "init")), "mp4") => Some(Resource::Init(id(n)?)),
+            (Some((n, "iframes")), "m3u8") => Some(Resource::IFramePlaylist(id(n)?)),
+            (Some((n, k)), "m4s") if k.starts_with('i') => Some(Resource::IFrame(id(n)?, num(&k[1..])?)),
             (Some((n, k)), "m4s") => Some(Resource::Segment(id(n)?, num(k)?)),
             (Some((n, k)), "vtt") => Some(Resource::Vtt(id(n)?, num(k)?)),
             _ => None,
@@ -142,6 +153,8 @@ mod tests {
             Resource::MediaPlaylist(TrackId { stream: 2, aac: true }),
             Resource::Vtt(5.into(), 0),
             Resource::VttFull(5.into()),
+            Resource::IFramePlaylist(0.into()),
+            Resource::IFrame(0.into(), 12),
         ] {
             assert_eq!(Resource::parse(&r.name()).unwrap(), r);
         }
@@ -159,5 +172,8 @@ mod tests {
         assert_eq!(Resource::parse("t1_+1.m4s").unwrap_err().kind, ErrorKind::NotFound);
         assert_eq!(Resource::parse("t1aa.m3u8").unwrap_err().kind, ErrorKind::NotFound);
         assert_eq!(Resource::parse("ta.m3u8").unwrap_err().kind, ErrorKind::NotFound);
+        assert_eq!(Resource::parse("t0_i.m4s").unwrap_err().kind, ErrorKind::NotFound);
+        assert_eq!(Resource::parse("t0_i01.m4s").unwrap_err().kind, ErrorKind::NotFound);
+        assert_eq!(Resource::parse("t0_iframe.m3u8").unwrap_err().kind, ErrorKind::NotFound);
     }
 }

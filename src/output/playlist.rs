@@ -32,6 +32,11 @@
 //! - **Subtitles.** One SUBTITLES group, `subs`, with every served text track (WebVTT).
 //! - **Audio only.** No video: one variant per audio rendition (no AUDIO groups), the
 //!   every-player renditions first.
+//! - **I-frame playlist.** The video rendition has an `EXT-X-I-FRAME-STREAM-INF` after the
+//!   variants (CODECS, RESOLUTION and VIDEO-RANGE of the video; BANDWIDTH and
+//!   AVERAGE-BANDWIDTH the keyframe entries' rates: exact for MP4 sample tables, else upper
+//!   bounds from the segments' sizes, which is all the index knows without reading the
+//!   keyframes) naming `tN_iframes.m3u8` (see [`iframes`]).
 
 use std::collections::HashSet;
 use std::fmt::Write;
@@ -41,7 +46,8 @@ use crate::codec::Codec;
 use crate::model::lang;
 use crate::model::media_index::MediaIndex;
 use crate::model::names::Resource;
-use crate::model::track::{Track, TrackKind};
+use crate::model::track::{SampleReader, Track, TrackKind};
+use crate::output::fmp4;
 
 /// Peak and average bit rates of one rendition (bit/s).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -457,6 +463,93 @@ pub fn master(index: &MediaIndex) -> String {
         codecs.extend(g.codecs());
         write_variant(&mut out, bw, &codecs, Some(v), Some(&g.id), has_subs, &uri);
     }
+    if v.is_fmp4() {
+        let (w, h) = v.displayed_size();
+        let ir = iframe_rates(v);
+        let _ = write!(
+            out,
+            "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{vcodec}\"",
+            ir.peak.ceil() as u64,
+            ir.average.ceil() as u64
+        );
+        if w > 0 && h > 0 {
+            let _ = write!(out, ",RESOLUTION={w}x{h}");
+        }
+        let _ = writeln!(out, ",VIDEO-RANGE={},URI=\"{}\"", video_range(v), Resource::IFramePlaylist(v.id).name());
+    }
+    out
+}
+
+/// Durations (s) of the I-frame playlist's entries: from the keyframe that starts each segment
+/// to the next one, the last to the end of the track (the first keyframe plus the segments'
+/// total), so they add up to the video's duration. Not the segments' EXTINF: a segment's
+/// pictures may start before its keyframe (an HEVC CRA's leading pictures).
+fn iframe_seconds(track: &Track) -> Vec<f64> {
+    let n = track.segments.len();
+    let key = |k: usize| track.map.out(track.segments[k].start_pts);
+    let total: u64 = track.segments.iter().map(|s| s.out_duration).sum();
+    let Some(first) = (n > 0).then(|| key(0)) else { return Vec::new() };
+    let end = first.saturating_add(i64::try_from(total).unwrap_or(i64::MAX));
+    (0..n)
+        .map(|k| {
+            let next = if k + 1 < n { key(k + 1) } else { end };
+            track.map.seconds(next.saturating_sub(key(k)).max(0) as u64)
+        })
+        .collect()
+}
+
+/// Bytes of I-frame entry `k`: exact for MP4 sample tables (the keyframe's size and the header
+/// of a one-sample fragment), else the whole segment's (an upper bound).
+fn iframe_bytes(track: &Track, k: usize) -> u64 {
+    let seg = &track.segments[k];
+    match &track.reader {
+        SampleReader::ByPosition { table } => table
+            .get(seg.first as usize)
+            .map_or(seg.bytes, |r| fmp4::media_segment_overhead(1) as u64 + u64::from(r.size())),
+        _ => seg.bytes,
+    }
+}
+
+/// Peak and average bit rates of the I-frame entries (upper bounds where the keyframes' sizes
+/// are not in the index).
+fn iframe_rates(track: &Track) -> Rates {
+    let mut r = Rates::default();
+    let (mut bytes, mut secs) = (0u64, 0f64);
+    for (k, d) in iframe_seconds(track).into_iter().enumerate() {
+        let b = iframe_bytes(track, k);
+        if d > 0.0 {
+            r.peak = r.peak.max(b as f64 * 8.0 / d);
+        }
+        bytes += b;
+        secs += d;
+    }
+    if secs > 0.0 {
+        r.average = bytes as f64 * 8.0 / secs;
+    }
+    r
+}
+
+/// The I-frame playlist of a video track (`EXT-X-I-FRAMES-ONLY`, RFC 8216 §4.3.3.6): one entry
+/// per media segment, the keyframe that starts it, served alone as its own fMP4 fragment
+/// (`tN_iK.m4s`: a `moof` with one sample and its `mdat`, the segment's `tfdt`) after the video's
+/// init segment. Each entry is the whole resource, so no `EXT-X-BYTERANGE` is needed. EXTINF is
+/// the span from its keyframe to the next entry's (the last one to the end of the track), so
+/// the entries add up to the video's duration. Keyframes inside a segment get no
+/// entry: a segment is cut at a keyframe near the target duration, so the entries are about
+/// that far apart.
+pub fn iframes(index: &MediaIndex, track: &Track) -> String {
+    let durations = iframe_seconds(track);
+    let target = durations.iter().map(|d| d.round() as u64).max().unwrap_or(1).max(target_duration(index));
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-I-FRAMES-ONLY\n#EXT-X-MAP:URI=\"{}\"\n",
+        Resource::Init(track.id).name()
+    );
+    for (k, d) in durations.iter().enumerate() {
+        let _ = writeln!(out, "#EXTINF:{d:.6},\n{}", Resource::IFrame(track.id, k).name());
+    }
+    out.push_str("#EXT-X-ENDLIST\n");
     out
 }
 

@@ -133,6 +133,64 @@ fn media_segment_header(
     Ok(w)
 }
 
+/// The first sample of a media segment made by [`write_media_segment`] (a keyframe: every
+/// segment starts with one), alone in a fragment of its own: `moof` (same `tfdt`, one `trun`
+/// record with the first sample's duration, size, flags and composition offset) and an `mdat`
+/// with its bytes. It decodes alone after the init segment (an I-frame playlist entry).
+pub fn first_sample_fragment(segment: &[u8], sequence_number: u32) -> Result<Vec<u8>> {
+    let bad = |what: &str| Error::internal(format!("keyframe fragment: {what}"));
+    let moof = child(segment, b"moof").ok_or_else(|| bad("no moof"))?;
+    let traf = child(moof, b"traf").ok_or_else(|| bad("no traf"))?;
+    let tfdt = child(traf, b"tfdt").ok_or_else(|| bad("no tfdt"))?;
+    let trun = child(traf, b"trun").ok_or_else(|| bad("no trun"))?;
+    let u32_at = |b: &[u8], at: usize| -> Result<u32> {
+        b.get(at..at + 4).map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]])).ok_or_else(|| bad("short box"))
+    };
+    let base = if tfdt.first() == Some(&TFDT_VERSION_64) {
+        u64::from(u32_at(tfdt, 4)?) << 32 | u64::from(u32_at(tfdt, 8)?)
+    } else {
+        u64::from(u32_at(tfdt, 4)?)
+    };
+    let flags = u32_at(trun, 0)? & 0x00ff_ffff;
+    if flags & TRUN_FLAGS != TRUN_FLAGS {
+        return Err(bad("unexpected trun flags"));
+    }
+    let data_offset = u32_at(trun, 8)? as usize;
+    let (duration, size, sample_flags) = (u32_at(trun, 12)?, u32_at(trun, 16)?, u32_at(trun, 20)?);
+    let composition_offset = if flags & TRUN_SAMPLE_CTO_PRESENT != 0 { u32_at(trun, 24)? as i32 } else { 0 };
+    let payload = segment.get(data_offset..data_offset + size as usize).ok_or_else(|| bad("sample outside mdat"))?;
+    let meta = SampleMeta { size, duration, composition_offset, sync: sample_flags & SAMPLE_IS_NON_SYNC == 0 };
+    if !meta.sync {
+        return Err(bad("the segment does not start with a sync sample"));
+    }
+    write_media_segment(sequence_number, 1, base, &[meta], payload)
+}
+
+/// The body (after the header; after version and flags for a full box: callers read them) of
+/// the first box of type `kind` among the boxes that fill `data`.
+fn child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
+    let mut at = 0usize;
+    while at + BOX_HEADER <= data.len() {
+        let size = u32::from_be_bytes(data[at..at + 4].try_into().ok()?) as usize;
+        let (header, size) = match size {
+            1 => (
+                LARGE_BOX_HEADER,
+                usize::try_from(u64::from_be_bytes(data.get(at + 8..at + 16)?.try_into().ok()?)).ok()?,
+            ),
+            0 => (BOX_HEADER, data.len() - at),
+            n => (BOX_HEADER, n),
+        };
+        if size < header || at + size > data.len() {
+            return None;
+        }
+        if &data[at + 4..at + 8] == kind {
+            return Some(&data[at + header..at + size]);
+        }
+        at += size;
+    }
+    None
+}
+
 /// Validates the arguments of a media segment.
 fn check_samples(track_id: u32, samples: &[SampleMeta], payload_len: u64) -> Result<()> {
     if track_id == 0 {
@@ -307,6 +365,21 @@ mod tests {
         // The first sample stays a sync sample even with leading pictures.
         let s = samples(&[(1, d, 300, true), (1, d, 0, false), (1, d, 0, false)]);
         assert!(open_gop_keys(&s).is_empty());
+    }
+
+    #[test]
+    fn first_sample_fragment_holds_the_keyframe_alone() {
+        let s = samples(&[(5, 512, 1024, true), (3, 512, -512, false), (2, 512, 0, false)]);
+        let seg = write_media_segment(9, 1, 1 << 33, &s, b"aaaaabbbcc").unwrap();
+        let one = first_sample_fragment(&seg, 4).unwrap();
+        assert_eq!(one, write_media_segment(4, 1, 1 << 33, &s[..1], b"aaaaa").unwrap());
+        let s = samples(&[(4, 1024, 0, true), (4, 1024, 0, true)]);
+        let seg = write_media_segment(1, 1, 7, &s, b"abcdefgh").unwrap();
+        assert_eq!(first_sample_fragment(&seg, 1).unwrap(), write_media_segment(1, 1, 7, &s[..1], b"abcd").unwrap());
+        let s = samples(&[(4, 1024, 0, false)]);
+        let seg = write_media_segment(1, 1, 7, &s, b"abcd").unwrap();
+        assert!(first_sample_fragment(&seg, 1).is_err());
+        assert!(first_sample_fragment(b"junk", 1).is_err());
     }
 
     #[test]

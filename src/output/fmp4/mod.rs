@@ -20,7 +20,8 @@
 //!   `av1C`, `esds` and its descriptors, `dac3`/`dec3`, `dOps`, `dfLa`);
 //! - `fragment.rs`: media segments ([`write_media_segment`]): `moof` (`mfhd`, `traf`, `tfhd`,
 //!   `tfdt`, `trun`) and `mdat`, and their size ahead of writing
-//!   ([`media_segment_overhead`]).
+//!   ([`media_segment_overhead`]), and a segment's first keyframe alone in a fragment of its own
+//!   ([`first_sample_fragment`], for I-frame playlists).
 
 mod boxes;
 mod fragment;
@@ -33,6 +34,8 @@ mod test_util;
 #[cfg(test)]
 mod tests;
 
-pub use fragment::{media_segment_overhead, open_gop_keys, write_media_segment, write_media_segment_header};
+pub use fragment::{
+    first_sample_fragment, media_segment_overhead, open_gop_keys, write_media_segment, write_media_segment_header,
+};
 pub use init::write_init;
 pub use types::{SampleMeta, TrackInit, TrackKind};
