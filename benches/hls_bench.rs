@@ -2,7 +2,8 @@
 //! run (ratios, not absolute times, are what to read on a noisy machine).
 //!
 //! Run: `cargo bench --bench hls_bench` (needs `scripts/gen-media.sh --long`). Sections can be
-//! picked with `BENCH=open,mkv,segments,cache,subs,transcode`.
+//! picked with `BENCH=open,mkv,segments,cache,subs,transcode,cold` (`cold` is not in the default
+//! set: `BENCH=cold cargo bench --bench hls_bench`; `COLD_RUNS=n` fresh processes per file).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -486,7 +487,7 @@ fn section_transcode() {
 
 fn main() {
     let which = std::env::var("BENCH").unwrap_or_else(|_| "open,mkv,segments,cache,subs,transcode".into());
-    if which != "rss_child" {
+    if which != "rss_child" && which != "cold_child" {
         println!("# libhls benchmark ({} cores)", std::thread::available_parallelism().map_or(1, |n| n.get()));
     }
     for s in which.split(',') {
@@ -501,7 +502,85 @@ fn main() {
             "subs" => section_subs(),
             "transcode" => section_transcode(),
             "rss_child" => rss_child(),
+            "cold" => section_cold(),
+            "cold_child" => cold_child(),
             other => println!("unknown section {other}"),
         }
+    }
+}
+
+/// Runs in its own process: open, master playlist and first media playlist of `COLD_FILE`,
+/// timed apart; prints `open_us master_us media_us index_bytes duration_us`.
+fn cold_child() {
+    let p = PathBuf::from(std::env::var("COLD_FILE").expect("COLD_FILE"));
+    let ctx = ctx_with(0);
+    let t = Instant::now();
+    let m = ctx.open(&p).expect("open");
+    let open = t.elapsed();
+    let t = Instant::now();
+    let (master, _) = ctx.get(&m, "master.m3u8").expect("master");
+    let master_t = t.elapsed();
+    let first = String::from_utf8_lossy(&master)
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.is_empty())
+        .expect("a variant")
+        .to_string();
+    let t = Instant::now();
+    let (pl, _) = ctx.get(&m, &first).expect("media playlist");
+    let media_t = t.elapsed();
+    assert!(!pl.is_empty());
+    println!(
+        "{} {} {} {} {}",
+        open.as_micros(),
+        master_t.as_micros(),
+        media_t.as_micros(),
+        m.index.approx_bytes(),
+        m.index.duration_us
+    );
+}
+
+/// Cold open: each run a fresh process (page cache warm), median of the runs.
+fn section_cold() {
+    let runs: usize = std::env::var("COLD_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(21);
+    println!("\n## Cold open after a fresh process start (page cache warm), median of {runs} processes\n");
+    println!("| file | open | master | first media playlist | total | target | index bytes per hour of media |");
+    println!("|---|---|---|---|---|---|---|");
+    for f in ["long_2h.mp4", "long_2h.mkv", "long_2h_subs.mkv", "long_2h_subs.mp4", "long_10min.mp4"] {
+        let p = media(f);
+        if !p.exists() {
+            println!("| {f} | missing (run scripts/gen-media.sh --long) | | | | | |");
+            continue;
+        }
+        let mut rows: Vec<[u64; 5]> = Vec::new();
+        for _ in 0..runs {
+            let out = Command::new(std::env::current_exe().expect("exe"))
+                .env("BENCH", "cold_child")
+                .env("COLD_FILE", &p)
+                .output()
+                .expect("cold child");
+            let line = String::from_utf8_lossy(&out.stdout);
+            let v: Vec<u64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            assert_eq!(v.len(), 5, "cold child output: {line}");
+            rows.push([v[0], v[1], v[2], v[3], v[4]]);
+        }
+        let med = |i: usize| {
+            let mut c: Vec<u64> = rows.iter().map(|r| r[i]).collect();
+            c.sort_unstable();
+            c[c.len() / 2]
+        };
+        let mut totals: Vec<u64> = rows.iter().map(|r| r[0] + r[1] + r[2]).collect();
+        totals.sort_unstable();
+        let us = |v: u64| format!("{:.2} ms", v as f64 / 1e3);
+        let hours = rows[0][4] as f64 / 3.6e9;
+        println!(
+            "| {f} | {} | {} | {} | {} | <= 5 ms | {:.0} KB ({:.0} KB for {:.2} h) |",
+            us(med(0)),
+            us(med(1)),
+            us(med(2)),
+            us(totals[totals.len() / 2]),
+            rows[0][3] as f64 / 1e3 / hours,
+            rows[0][3] as f64 / 1e3,
+            hours
+        );
     }
 }

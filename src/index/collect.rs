@@ -69,7 +69,7 @@ fn delay_for(samples: &[RawSample], sorted: &[i64]) -> i64 {
 /// the presentation spans, and the total the video's duration, by the difference.
 pub(crate) fn constant_reorder_delay(c: &mut Collected) -> bool {
     let n = c.samples.len();
-    if n < 2 {
+    if n < 2 || delay_known_constant(&c.samples) {
         return false;
     }
     let sorted = sorted_pts(&c.samples);
@@ -87,6 +87,60 @@ pub(crate) fn constant_reorder_delay(c: &mut Collected) -> bool {
     }
     c.end_dts = Some(sorted[n - 1] + last_duration - delay);
     true
+}
+
+/// How far (in samples) a presentation time may sit from its rank before
+/// `delay_known_constant` gives up and leaves the answer to the sort.
+const MAX_REORDER_DISTANCE: usize = 256;
+
+/// Whether the decode times are, already, the sorted presentation times less one constant
+/// delay (what `constant_reorder_delay` would find, and then change nothing), decided without
+/// sorting: with strictly increasing decode times and the first sample's delay `d`, every
+/// presentation time must be one of the decode times plus `d`, each taken once (found by a
+/// short walk from the sample's own rank, B-frames being reordered only locally), and `d` must
+/// be the smallest delay that works. `false` means "not shown": the caller sorts.
+fn delay_known_constant(samples: &[RawSample]) -> bool {
+    if samples.windows(2).any(|w| w[0].dts >= w[1].dts) {
+        return false;
+    }
+    let d = samples[0].pts() - samples[0].dts;
+    let target = |j: usize| samples[j].dts.checked_add(d);
+    let mut taken = vec![false; samples.len()];
+    let mut delay = 0i64;
+    for (i, s) in samples.iter().enumerate() {
+        let p = s.pts();
+        let mut j = i;
+        let mut steps = 0;
+        loop {
+            let Some(t) = target(j) else { return false };
+            if t == p {
+                break;
+            }
+            steps += 1;
+            if steps > MAX_REORDER_DISTANCE {
+                return false;
+            }
+            if t < p {
+                j += 1;
+                if j == samples.len() {
+                    return false;
+                }
+            } else {
+                if j == 0 {
+                    return false;
+                }
+                j -= 1;
+            }
+        }
+        if std::mem::replace(&mut taken[j], true) {
+            return false;
+        }
+        // The rank of `p` among the presentation times is `i` once all are matched: the
+        // sorted time at rank `i` is `target(i)`.
+        let Some(ti) = target(i) else { return false };
+        delay = delay.max(ti - p);
+    }
+    delay == d
 }
 
 /// After a scan: derives decode times with the given reorder delay, or, where the container
@@ -141,6 +195,33 @@ mod tests {
             ..Collected::default()
         };
         assert!(!constant_reorder_delay(&mut cfr));
+        assert!(delay_known_constant(&cfr.samples));
+    }
+
+    #[test]
+    fn a_constant_delay_is_recognised_without_sorting() {
+        // I P B B I P B B, 40 ticks a frame, shown 40 after decoding: constant.
+        let pts = [0, 120, 40, 80, 160, 280, 200, 240];
+        let rec = |d: i64| -> Vec<SampleRec> {
+            pts.iter().enumerate().map(|(i, &p)| SampleRec::new(0, i as i64 * 40 - d, p, 1, p % 160 == 0)).collect()
+        };
+        assert!(delay_known_constant(&rec(40)));
+        // Decoded 80 early (more than needed): the smallest delay is 40, so not constant as is.
+        assert!(!delay_known_constant(&rec(80)));
+        // A presentation time that is no decode time plus the delay: left to the sort.
+        let mut odd = rec(40);
+        odd[3] = SampleRec::new(0, 80, 90, 1, false);
+        assert!(!delay_known_constant(&odd));
+        // Whatever the shortcut says, it agrees with the full computation.
+        for mut s in [rec(40), rec(80), odd] {
+            let quick = delay_known_constant(&s);
+            let mut c = Collected { end_dts: Some(400), samples: std::mem::take(&mut s), ..Collected::default() };
+            let sorted = sorted_pts(&c.samples);
+            let delay = delay_for(&c.samples, &sorted);
+            let full = c.samples.iter().zip(&sorted).all(|(x, p)| x.dts == p - delay);
+            assert!(!quick || full);
+            assert_eq!(constant_reorder_delay(&mut c), !full);
+        }
     }
 
     #[test]
