@@ -342,7 +342,8 @@ fn every_name_of_every_file_is_the_same_bytes_as_parts() {
     }
     println!("{total:?}");
     assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
-    assert!(total.files > 30 && total.names > 1000, "crawled too little: {total:?}");
+    // The standard test media alone (no --long files) is 54 files and over 900 names.
+    assert!(total.files > 30 && total.names > 600, "crawled too little: {total:?}");
     // Not vacuous: copied segments of MP4 and Matroska files are ranges of the file, merged
     // (fewer file parts than samples: a 6 s segment has far more samples than parts).
     let seg = |file: &str, name: &str| {
