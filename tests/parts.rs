@@ -361,7 +361,8 @@ fn every_name_of_every_file_is_the_same_bytes_as_parts() {
         let g = seg(file, name);
         assert!(g.file_parts == 0 && g.byte_parts == 1 && g.fd == -1, "{file} {name}: {} file parts", g.file_parts);
     }
-    assert!(total.range_bytes > 100 << 20, "{total:?}");
+    // The standard test media alone sends about 56 MiB as file ranges.
+    assert!(total.range_bytes > 32 << 20, "{total:?}");
     // Adjacent ranges are merged: files whose samples are stored in runs (chunks of several
     // samples) have far fewer file parts than samples (FFmpeg's muxers interleave sample by
     // sample, so most test files have about one part per sample).

@@ -14,10 +14,13 @@ use std::process::Command;
 use common::*;
 use serde_json::Value;
 
-/// Crawls `file` (once per test) and returns its output directory.
+/// Crawls `file` (once per test, into a directory of its own) and returns its output directory.
 fn crawled(file: &str) -> PathBuf {
     let setup = setup(&[file]).unwrap_or_else(|e| panic!("setup: {e}"));
-    let out = out_root().join("picture").join(format!("{file}.{}", std::process::id()));
+    // One directory per test (the test thread's name): two tests crawling the same file at once
+    // must not remove each other's output.
+    let test = std::thread::current().name().unwrap_or("test").replace("::", "-");
+    let out = out_root().join("picture").join(format!("{file}.{}.{test}", std::process::id()));
     crawl(&setup.hls_dump, &media_dir().join(file), &out).unwrap_or_else(|e| panic!("{file}: {e}"));
     out
 }
