@@ -18,13 +18,11 @@
 
 mod web;
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use web::{ensure_chromium, ensure_files, ensure_hls_serve, ensure_node_modules, root, Server};
+use web::{ensure_chromium, ensure_files, ensure_hls_serve, ensure_node_modules, root, run_with_deadline, Server};
 
 const NODE_TIMEOUT: Duration = Duration::from_secs(150);
 const MEDIA: &[&str] = &[
@@ -57,43 +55,17 @@ fn run_script(
     script: &str,
     args: &[&str],
 ) -> Result<(Option<std::process::ExitStatus>, String, String), String> {
-    let mut child = Command::new("node")
-        .arg(root().join("tests/browser").join(script))
-        .args(args)
-        .env("LIBHLS_NODE_DIR", node_dir)
-        .env("LIBHLS_CHROMIUM", chromium)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0) // so a timeout can kill node and the browser it started together
-        .spawn()
-        .map_err(|e| format!("cannot run node: {e}"))?;
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = Vec::new();
-            let _ = r.read_to_end(&mut s);
-            String::from_utf8_lossy(&s).into_owned()
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let t = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
-            break Some(st);
-        }
-        if t.elapsed() > NODE_TIMEOUT {
-            // node's own watchdog should have fired long before; kill it and its browser.
-            unsafe {
-                libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL);
-            }
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Ok((status, out.join().unwrap_or_default(), err.join().unwrap_or_default()))
+    // node's own watchdog should fire long before NODE_TIMEOUT; past it, node and its browser
+    // are killed together.
+    run_with_deadline(
+        Command::new("node")
+            .arg(root().join("tests/browser").join(script))
+            .args(args)
+            .env("LIBHLS_NODE_DIR", node_dir)
+            .env("LIBHLS_CHROMIUM", chromium)
+            .current_dir(root()),
+        NODE_TIMEOUT,
+    )
 }
 
 #[test]

@@ -17,13 +17,11 @@
 
 mod web;
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use web::{ensure_chromium, ensure_files, ensure_hls_serve, ensure_node_modules, root, run, Server};
+use web::{ensure_chromium, ensure_files, ensure_hls_serve, ensure_node_modules, root, run, run_with_deadline, Server};
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 const MEDIA: &[&str] =
@@ -89,36 +87,10 @@ fn media() -> Result<PathBuf, String> {
 
 /// Runs `cmd` (in its own process group) to completion or RUN_TIMEOUT; (success, stdout, stderr).
 fn run_checks(mut cmd: Command) -> (Option<bool>, String, String) {
-    let mut child =
-        match cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).spawn() {
-            Ok(c) => c,
-            Err(e) => return (Some(false), String::new(), format!("cannot run {:?}: {e}", cmd.get_program())),
-        };
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = Vec::new();
-            let _ = r.read_to_end(&mut s);
-            String::from_utf8_lossy(&s).into_owned()
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let t = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break Some(st.success()),
-            Ok(None) if t.elapsed() > RUN_TIMEOUT => {
-                unsafe {
-                    libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL);
-                }
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(_) => break Some(false),
-        }
-    };
-    (status, out.join().unwrap_or_default(), err.join().unwrap_or_default())
+    match run_with_deadline(&mut cmd, RUN_TIMEOUT) {
+        Ok((status, out, err)) => (status.map(|st| st.success()), out, err),
+        Err(e) => (Some(false), String::new(), e),
+    }
 }
 
 /// Prints the checks' output and asserts they all passed (a `<what>: N passed, 0 failed` line).

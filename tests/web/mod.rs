@@ -4,9 +4,10 @@
 //! is missing and returns an error (never panics) when it cannot.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -223,4 +224,42 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Runs `cmd` in its own process group (so a timeout kills it and every browser it started)
+/// until it exits or `timeout` passes; returns its exit status (None: killed at the deadline),
+/// stdout and stderr.
+pub fn run_with_deadline(cmd: &mut Command, timeout: Duration) -> Result<(Option<ExitStatus>, String, String), String> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = r.read_to_end(&mut s);
+            String::from_utf8_lossy(&s).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().ok_or("no stdout pipe")?));
+    let err = drain(Box::new(child.stderr.take().ok_or("no stderr pipe")?));
+    let t = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
+            break Some(st);
+        }
+        if t.elapsed() > timeout {
+            // SAFETY: kill(2) on the process group of our own child; no memory is involved.
+            unsafe {
+                libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL);
+            }
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Ok((status, out.join().unwrap_or_default(), err.join().unwrap_or_default()))
 }
