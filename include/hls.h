@@ -150,6 +150,14 @@ typedef struct HlsError HlsError;
 typedef struct HlsMedia HlsMedia;
 
 /**
+ * Per-open options for `hls_open_with`. Create with `hls_open_options_new`, free with
+ * `hls_open_options_free`. Opens of one file with equal options share one presentation (its
+ * index and cache entries); different options are different presentations. `hls_open_with`
+ * copies what it needs: the options may be freed or reused right after the call.
+ */
+typedef struct HlsOpenOptions HlsOpenOptions;
+
+/**
  * Bytes returned by libhls: a playlist, a segment, or JSON.
  *
  * The struct itself is the caller's (usually a zero-initialised local). Callers pass it to a
@@ -379,6 +387,21 @@ enum HlsStatus hls_config_set_transcode_policy(struct HlsConfig *cfg, int policy
 enum HlsStatus hls_config_set_aac(struct HlsConfig *cfg, uint32_t bitrate, int keep_surround);
 
 /**
+ * New options with defaults (the whole file, in the clear, as `hls_open` serves it). NULL only
+ * if out of memory. The caller owns them and frees them with `hls_open_options_free`.
+ */
+struct HlsOpenOptions *hls_open_options_new(void);
+
+/**
+ * Frees open options. NULL-tolerant. Media opened with them keep their own copy.
+ *
+ * # Safety
+ * `opts`: NULL or options from `hls_open_options_new`, not freed before, not used by another
+ * call meanwhile; invalid afterwards.
+ */
+void hls_open_options_free(struct HlsOpenOptions *opts);
+
+/**
  * Creates a context. Returns NULL on failure. The caller owns it and frees it with
  * `hls_context_free`.
  *
@@ -442,6 +465,21 @@ enum HlsStatus hls_open_ex(struct HlsContext *ctx,
                            const char *path,
                            struct HlsMedia **out,
                            struct HlsError **err_out);
+
+/**
+ * `hls_open_ex` with per-open options: `opts` NULL means the defaults (exactly `hls_open_ex`).
+ * Opens of one file with equal options share one presentation; with different options (a
+ * clip, keys) they are different presentations whose cache entries never mix.
+ *
+ * # Safety
+ * As `hls_open_ex`, and `opts`: NULL, or options from `hls_open_options_new`, borrowed for the
+ * call (the media keeps its own copy).
+ */
+enum HlsStatus hls_open_with(struct HlsContext *ctx,
+                             const char *path,
+                             const struct HlsOpenOptions *opts,
+                             struct HlsMedia **out,
+                             struct HlsError **err_out);
 
 /**
  * Closes a media handle. NULL-tolerant. Buffers obtained from it stay valid until freed.

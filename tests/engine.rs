@@ -221,3 +221,30 @@ fn a_truncated_matroska_file_is_reported_not_half_served() {
         other => panic!("expected INVALID_MEDIA for a truncated MKV, got {:?}", other.map(|_| ())),
     }
 }
+
+#[test]
+fn default_open_options_share_the_plain_open_presentation() {
+    let path = common::media_dir().join("h264_aac.mp4");
+    let ctx = Ctx::new(8 << 20);
+    let plain = ctx.open(&path).expect("open");
+    let c = CString::new(path.to_str().expect("utf-8")).expect("path");
+    // SAFETY: a fresh options handle, freed once after the open (the media keeps a copy).
+    let with = unsafe {
+        let opts = hls_open_options_new();
+        assert!(!opts.is_null());
+        let mut m = std::ptr::null_mut();
+        let st = hls_open_with(ctx.0, c.as_ptr(), opts, &mut m, std::ptr::null_mut());
+        hls_open_options_free(opts);
+        assert_eq!(st, HlsStatus::HLS_OK);
+        m
+    };
+    assert_eq!(get(plain, "master.m3u8").expect("master"), get(with, "master.m3u8").expect("master"));
+    let s = ctx.stats();
+    assert_eq!(s["indexings"], 1, "equal options share one index: {s}");
+    assert_eq!(s["open_reuses"], 1, "{s}");
+    // SAFETY: handles from hls_open / hls_open_with, closed once.
+    unsafe {
+        hls_close(plain);
+        hls_close(with);
+    }
+}

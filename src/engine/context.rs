@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
@@ -18,15 +18,25 @@ use crate::error::{Error, Result};
 use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
 use crate::model::names::Resource;
+use crate::model::open::{Location, MediaKey, OpenOptions};
 
-/// Cache key: one version of one file, a resource name, and which form is cached: the form
-/// generation gives (bytes, or headers and file ranges) or, for `hls_get` callers of a segment
-/// held as ranges, its bytes read once (so that their cache hits stay a reference count).
+/// Cache key: one version of one file, how it is presented (its open options), a resource
+/// name, and which form is cached: the form generation gives (bytes, or headers and file
+/// ranges) or, for `hls_get` callers of a segment held as ranges, its bytes read once (so that
+/// their cache hits stay a reference count).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
     identity: FileIdentity,
+    options: Arc<OpenOptions>,
     resource: Resource,
     materialised: bool,
+}
+
+impl Key {
+    /// The key of `resource` of `media`, in the form `materialised` says.
+    fn of(media: &Media, resource: Resource, materialised: bool) -> Key {
+        Key { identity: media.index.identity, options: media.key.options.clone(), resource, materialised }
+    }
 }
 
 /// One indexing in progress: concurrent openers of the same file wait for its result.
@@ -54,9 +64,9 @@ enum Slot {
 }
 
 struct Registry {
-    live: HashMap<PathBuf, Slot>,
+    live: HashMap<MediaKey, Slot>,
     /// Closed media kept indexed for reuse: most recently closed last; bounded by count and age.
-    idle: LruCache<PathBuf, (Arc<Media>, Instant)>,
+    idle: LruCache<MediaKey, (Arc<Media>, Instant)>,
 }
 
 /// Engine counters for the stats call.
@@ -90,12 +100,17 @@ impl Context {
         }
     }
 
-    /// Opens `path`: concurrent opens of one file index it once; an already indexed, unchanged
-    /// file costs one `stat`.
+    /// Opens `path` with the default options (the whole file, in the clear).
     pub fn open(&self, path: &Path) -> Result<Arc<Media>> {
+        self.open_with(path, &OpenOptions::default())
+    }
+
+    /// Opens `path` as `options` say: concurrent opens of one file with equal options index it
+    /// once; an already indexed, unchanged file costs one `stat`.
+    pub fn open_with(&self, path: &Path, options: &OpenOptions) -> Result<Arc<Media>> {
         self.counters.opens.fetch_add(1, Ordering::Relaxed);
         let identity = FileIdentity::of(path)?;
-        let key = path.to_path_buf();
+        let key = MediaKey { location: Location::Path(path.to_path_buf()), options: Arc::new(options.clone()) };
         let flight = {
             let mut reg = self.registry.lock();
             if let Some((m, _)) = reg.idle.pop(&key) {
@@ -126,7 +141,7 @@ impl Context {
         };
         let started = Instant::now();
         let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| media::open(path, identity, &self.config)))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| media::open(&key, identity, &self.config)))
                 .unwrap_or_else(|_| Err(Error::new(crate::error::ErrorKind::Panic, "panic while indexing")));
         self.counters.indexings.fetch_add(1, Ordering::Relaxed);
         self.counters.index_time_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -159,7 +174,7 @@ impl Context {
         if Arc::strong_count(&media) > 1 {
             return;
         }
-        let key = media.index.path.clone();
+        let key = media.key.clone();
         let ttl = self.config.idle_media_ttl;
         // Age out from the cold end only: O(1) per expired entry, no sweep of everything.
         let mut dropped = Vec::new();
@@ -178,11 +193,11 @@ impl Context {
         } else {
             dropped.extend(reg.idle.push(key, (media, Instant::now())));
         }
-        for (path, (m, _)) in dropped {
+        for (key, (m, _)) in dropped {
             drop(m);
             // Forget the registry slot of media nobody holds any more.
-            if matches!(reg.live.get(&path), Some(Slot::Ready(w)) if w.strong_count() == 0) {
-                reg.live.remove(&path);
+            if matches!(reg.live.get(&key), Some(Slot::Ready(w)) if w.strong_count() == 0) {
+                reg.live.remove(&key);
             }
         }
     }
@@ -192,7 +207,7 @@ impl Context {
     /// its ranges, so a hit hands out a reference as for any other resource.
     pub fn get(&self, media: &Media, name: &str) -> Result<(Bytes, &'static str)> {
         let resource = Resource::parse(name)?;
-        let bytes_key = Key { identity: media.index.identity, resource, materialised: true };
+        let bytes_key = Key::of(media, resource, true);
         if let Some(Body::Bytes(b)) = self.cache.get_counted(&bytes_key) {
             return Ok((b, media.content_type(&resource)));
         }
@@ -212,7 +227,7 @@ impl Context {
     pub fn get_body(&self, media: &Media, name: &str) -> Result<(Body, &'static str)> {
         let resource = Resource::parse(name)?;
         media.check_named(&resource, name)?;
-        let key = Key { identity: media.index.identity, resource, materialised: false };
+        let key = Key::of(media, resource, false);
         let body = self.cache.get_or_generate(&key, || media.generate(&resource))?;
         Ok((body, media.content_type(&resource)))
     }

@@ -5,7 +5,6 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::path::Path;
 use std::sync::Arc;
 
 use ffmpeg_next as ff;
@@ -20,6 +19,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::MediaIndex;
 use crate::model::names::{Resource, TrackId};
+use crate::model::open::{Location, MediaKey};
 use crate::model::track::{Delivery, SampleReader, Track, TrackKind};
 use crate::output::fmp4::{self, SampleMeta, TrackInit};
 use crate::output::playlist;
@@ -42,6 +42,8 @@ pub mod mime {
 
 /// An indexed file shared by every handle that opened it.
 pub struct Media {
+    /// What the registry knows this media by: where it comes from and its open options.
+    pub key: MediaKey,
     /// The index.
     pub index: MediaIndex,
     /// The file and demuxers segments are read with.
@@ -49,10 +51,10 @@ pub struct Media {
 }
 
 impl Media {
-    /// Wraps a fresh index.
-    pub fn new(index: MediaIndex, max_idle_demuxers: usize) -> Media {
+    /// Wraps a fresh index of the media `key` names.
+    pub fn new(key: MediaKey, index: MediaIndex, max_idle_demuxers: usize) -> Media {
         let source = Source::new(&index, max_idle_demuxers);
-        Media { index, source }
+        Media { key, index, source }
     }
 
     /// Content type of a resource of this media.
@@ -385,8 +387,10 @@ fn write_segment(k: usize, tfdt: u64, metas: &[SampleMeta], payload: &[u8]) -> R
         .map_err(|e| Error::with_source(ErrorKind::Internal, e).context("fMP4 writer"))
 }
 
-/// Opens (indexes) `path` with the given identity. Used by the context's single-flight open.
-pub fn open(path: &Path, identity: FileIdentity, cfg: &crate::model::config::Config) -> Result<Arc<Media>> {
+/// Opens (indexes) the media `key` names, whose identity is `identity`. Used by the context's
+/// single-flight open.
+pub fn open(key: &MediaKey, identity: FileIdentity, cfg: &crate::model::config::Config) -> Result<Arc<Media>> {
+    let Location::Path(path) = &key.location;
     let index = crate::index::build(path, identity, cfg).map_err(|e| e.context(path.display()))?;
-    Ok(Arc::new(Media::new(index, cfg.demuxers_per_media)))
+    Ok(Arc::new(Media::new(key.clone(), index, cfg.demuxers_per_media)))
 }

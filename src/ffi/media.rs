@@ -9,11 +9,13 @@ use super::boundary::{arg_out, arg_ref, arg_str, ffi_boundary, into_handle, opt_
 use super::buffer::{self, HlsBuffer};
 use super::context::HlsContext;
 use super::error::{ErrorOut, HlsError};
+use super::options::HlsOpenOptions;
 use super::parts::{self, HlsParts};
 use super::status::HlsStatus;
 use crate::engine::{mime, Body, Context, Media};
 use crate::error::{Error, ErrorKind};
 use crate::model::names::Resource;
+use crate::model::open::OpenOptions;
 
 /// Microseconds per second, for `hls_media_duration`.
 const MICROS_PER_SECOND: f64 = 1e6;
@@ -127,7 +129,7 @@ unsafe fn serve_parts(
 pub unsafe extern "C" fn hls_open(ctx: *mut HlsContext, path: *const c_char, out: *mut *mut HlsMedia) -> HlsStatus {
     ffi_boundary! { report(ErrorOut::NONE) =>
         // SAFETY: per the contract: ctx, path and out are NULL or valid.
-        unsafe { open(ctx, path, out) }
+        unsafe { open(ctx, path, &OpenOptions::default(), out) }
     }
 }
 
@@ -146,22 +148,51 @@ pub unsafe extern "C" fn hls_open_ex(
     // SAFETY: per the contract, err_out is NULL or writable.
     ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
         // SAFETY: per the contract: ctx, path and out are NULL or valid.
-        unsafe { open(ctx, path, out) }
+        unsafe { open(ctx, path, &OpenOptions::default(), out) }
     }
 }
 
-/// The shared body of `hls_open` and `hls_open_ex`.
+/// `hls_open_ex` with per-open options: `opts` NULL means the defaults (exactly `hls_open_ex`).
+/// Opens of one file with equal options share one presentation; with different options (a
+/// clip, keys) they are different presentations whose cache entries never mix.
+///
+/// # Safety
+/// As `hls_open_ex`, and `opts`: NULL, or options from `hls_open_options_new`, borrowed for the
+/// call (the media keeps its own copy).
+#[no_mangle]
+pub unsafe extern "C" fn hls_open_with(
+    ctx: *mut HlsContext,
+    path: *const c_char,
+    opts: *const HlsOpenOptions,
+    out: *mut *mut HlsMedia,
+    err_out: *mut *mut HlsError,
+) -> HlsStatus {
+    // SAFETY: per the contract, err_out is NULL or writable.
+    ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
+        // SAFETY: per the contract: opts is NULL or live options, borrowed for the call.
+        let options = unsafe { opt_ref(opts) }.map(|o| o.options.clone()).unwrap_or_default();
+        // SAFETY: per the contract: ctx, path and out are NULL or valid.
+        unsafe { open(ctx, path, &options, out) }
+    }
+}
+
+/// The shared body of `hls_open`, `hls_open_ex` and `hls_open_with`.
 ///
 /// # Safety
 /// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string; `out` is NULL or
 /// writable.
-unsafe fn open(ctx: *const HlsContext, path: *const c_char, out: *mut *mut HlsMedia) -> Result<(), Error> {
+unsafe fn open(
+    ctx: *const HlsContext,
+    path: *const c_char,
+    options: &OpenOptions,
+    out: *mut *mut HlsMedia,
+) -> Result<(), Error> {
     // SAFETY: per this function's contract.
     let ctx = unsafe { arg_ref(ctx, "ctx") }?;
     // SAFETY: per this function's contract.
     let path = unsafe { arg_str(path, "path") }?;
     let out = arg_out(out, "out")?;
-    let media = ctx.ctx.open(Path::new(path))?;
+    let media = ctx.ctx.open_with(Path::new(path), options)?;
     let handle = into_handle(HlsMedia { ctx: ctx.ctx.clone(), media: Some(media) });
     // SAFETY: out is not NULL and, per this function's contract, writable.
     unsafe { out.write(handle) };

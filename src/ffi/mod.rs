@@ -8,6 +8,7 @@
 //! | `error.rs`    | [`HlsError`], `hls_error_*`, [`hls_last_error_message`]                |
 //! | `config.rs`   | [`HlsConfig`], its setters, [`HlsTranscodePolicy`]                     |
 //! | `context.rs`  | [`HlsContext`], its statistics, the log callback                       |
+//! | `options.rs`  | [`HlsOpenOptions`]: how one media is opened (`hls_open_with`)          |
 //! | `media.rs`    | [`HlsMedia`]: open, close, serve names, info, duration                 |
 //! | `buffer.rs`   | [`HlsBuffer`], [`hls_free_buffer`]                                     |
 //! | `parts.rs`    | [`HlsParts`] (bytes and file ranges for `sendfile`), [`hls_free_parts`] |
@@ -60,6 +61,8 @@ mod version;
 
 mod config;
 
+mod options;
+
 mod context;
 
 mod media;
@@ -82,9 +85,10 @@ pub use context::{
 pub use error::{hls_error_free, hls_error_message, hls_error_status, hls_last_error_message, HlsError};
 pub use media::{
     hls_close, hls_get, hls_get_ex, hls_get_parts, hls_get_parts_ex, hls_media_duration, hls_media_info_json, hls_open,
-    hls_open_ex, hls_playlist, hls_playlist_ex, hls_segment, hls_segment_ex, hls_segment_parts, hls_segment_parts_ex,
-    HlsMedia,
+    hls_open_ex, hls_open_with, hls_playlist, hls_playlist_ex, hls_segment, hls_segment_ex, hls_segment_parts,
+    hls_segment_parts_ex, HlsMedia,
 };
+pub use options::{hls_open_options_free, hls_open_options_new, HlsOpenOptions};
 pub use parts::{hls_free_parts, HlsFileIdentity, HlsPart, HlsPartKind, HlsParts};
 pub use status::{hls_status_str, HlsStatus};
 pub use version::{hls_version, hls_version_number};

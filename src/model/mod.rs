@@ -14,6 +14,7 @@ pub mod identity;
 pub mod lang;
 pub mod media_index;
 pub mod names;
+pub mod open;
 pub mod segment;
 pub mod time;
 pub mod track;

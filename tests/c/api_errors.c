@@ -262,6 +262,34 @@ static void test_open_errors(HlsContext *ctx, const char *dir, const char *valid
     st = hls_open_ex(ctx, valid, NULL, &err);
     expect_ex("hls_open_ex(NULL out)", st, err, HLS_ERR_NULL_ARGUMENT, NULL);
 
+    /* hls_open_with: NULL options are the defaults; the argument checks are hls_open_ex's */
+    HlsOpenOptions *opts = hls_open_options_new();
+    check(opts != NULL, "hls_open_options_new");
+    err = NULL;
+    st = hls_open_with(NULL, valid, opts, &m, &err);
+    expect_ex("hls_open_with(NULL ctx)", st, err, HLS_ERR_NULL_ARGUMENT, NULL);
+    err = NULL;
+    st = hls_open_with(ctx, NULL, opts, &m, &err);
+    expect_ex("hls_open_with(NULL path)", st, err, HLS_ERR_NULL_ARGUMENT, NULL);
+    err = NULL;
+    st = hls_open_with(ctx, valid, opts, NULL, &err);
+    expect_ex("hls_open_with(NULL out)", st, err, HLS_ERR_NULL_ARGUMENT, NULL);
+    HlsMedia *a = NULL, *b = NULL;
+    expect("hls_open_with(defaults)", hls_open_with(ctx, valid, opts, &a, NULL), HLS_OK);
+    hls_open_options_free(opts); /* the media keeps its own copy */
+    expect("hls_open_with(NULL options)", hls_open_with(ctx, valid, NULL, &b, NULL), HLS_OK);
+    HlsBuffer pa = {0}, pb = {0};
+    expect("master via options", hls_playlist(a, "master.m3u8", &pa), HLS_OK);
+    expect("master via NULL options", hls_playlist(b, "master.m3u8", &pb), HLS_OK);
+    check(pa.len == pb.len && pa.len > 0 && memcmp(pa.data, pb.data, pa.len) == 0,
+          "default options and NULL options give the same presentation");
+    hls_free_buffer(&pa);
+    hls_free_buffer(&pb);
+    hls_close(a);
+    hls_close(b);
+    hls_open_options_free(NULL);
+    check(1, "hls_open_options_free(NULL)");
+
     char *bad_utf8 = join(dir, "\xff\xfe-not-utf8.mp4");
     expect("hls_open(invalid UTF-8 path)", hls_open(ctx, bad_utf8, &m), HLS_ERR_INVALID_UTF8);
     err = NULL;
