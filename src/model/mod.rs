@@ -15,5 +15,6 @@ pub mod lang;
 pub mod media_index;
 pub mod names;
 pub mod segment;
+pub mod thumbs;
 pub mod time;
 pub mod track;
