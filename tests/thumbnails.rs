@@ -10,10 +10,12 @@
 //! test also compares against FFmpeg's picture one second later and requires that to fail.
 
 mod common;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::*;
 use hls::model::thumbs::ThumbSettings;
@@ -324,4 +326,53 @@ fn a_storm_of_requests_for_one_sheet_generates_it_once() {
     assert_eq!(generations(&ctx) - before, 1, "8 requests for one sheet generated it once");
     let v: serde_json::Value = serde_json::from_str(&ctx.stats_json()).unwrap();
     assert!(v["cache_bytes"].as_u64().unwrap() >= bodies[0].len() as u64, "the cache is charged the sheet's size");
+}
+
+/// Files the browser test loads: MP4 (3 tiles), a portrait phone video (1 tile), and a 4-minute
+/// Matroska file (24 tiles on one sheet, read through the Matroska block walk).
+const BROWSER_MEDIA: &[&str] = &["h264_aac.mp4", "phone_rotated.mp4", "looped_4min.mkv"];
+
+/// In headless Chromium (tests/browser/thumbnails.mjs): its own WebVTT parser reads
+/// thumbnails.vtt, each cue's sprite sheet loads from the URI relative to the .vtt, and the tile
+/// drawn into a canvas is the picture of `thumb_<cue start>.jpg` (itself checked against FFmpeg's
+/// keyframe above) and not that of the next cue. `LIBHLS_SKIP_BROWSER=1` skips it.
+#[test]
+fn sprite_tiles_drawn_in_chromium_are_the_thumbnails_of_their_cues() {
+    if std::env::var_os("LIBHLS_SKIP_BROWSER").is_some_and(|v| v != "0") {
+        println!("browser test skipped (LIBHLS_SKIP_BROWSER is set)");
+        return;
+    }
+    let prepare = || -> Result<(PathBuf, PathBuf, PathBuf), String> {
+        let chromium = web::ensure_chromium()?;
+        let node_dir = web::ensure_node_modules()?;
+        web::ensure_files(BROWSER_MEDIA)?;
+        let serve = web::ensure_hls_serve()?;
+        Ok((chromium, node_dir, serve))
+    };
+    let (chromium, node_dir, serve) = prepare().unwrap_or_else(|e| panic!("browser test setup failed: {e}"));
+    let (mut server, base) = web::Server::start(&serve, &media_dir(), node_dir.join("hls-serve-thumbnails.log"), true)
+        .unwrap_or_else(|e| panic!("browser test: {e}"));
+    let result = web::run_with_deadline(
+        Command::new("node")
+            .arg(root().join("tests/browser/thumbnails.mjs"))
+            .arg(&base)
+            .args(BROWSER_MEDIA)
+            .env("LIBHLS_NODE_DIR", &node_dir)
+            .env("LIBHLS_CHROMIUM", &chromium)
+            .current_dir(root()),
+        Duration::from_secs(150),
+    );
+    let stopped = server.stop();
+    let (status, stdout, stderr) = result.unwrap_or_else(|e| panic!("browser test: {e}"));
+    println!("{stdout}");
+    if !stderr.trim().is_empty() {
+        println!("--- node stderr\n{stderr}");
+    }
+    println!("browser test: hls-serve stopped: {stopped}");
+    match status {
+        None => panic!("node tests/browser/thumbnails.mjs did not finish in time (killed)"),
+        Some(st) => assert!(st.success(), "node tests/browser/thumbnails.mjs failed ({st}); see the output above"),
+    }
+    let passed = stdout.lines().filter(|l| l.starts_with("ok - ")).count();
+    assert_eq!(passed, 4 * BROWSER_MEDIA.len(), "every file's four checks ran and passed");
 }
