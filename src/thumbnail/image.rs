@@ -63,32 +63,34 @@ impl Image {
     }
 
     /// Full-range (JFIF) BT.601 Y'CbCr 4:2:0 planes: luma, Cb, Cr; chroma is the mean of each
-    /// 2×2 block (width and height rounded up).
+    /// 2×2 block (width and height rounded up). Fixed point, 16 fractional bits.
     pub fn to_yuv420(&self) -> [Vec<u8>; 3] {
         let (w, h) = (self.width as usize, self.height as usize);
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
         let mut y_plane = vec![0u8; w * h];
-        let mut sums = vec![[0f32; 3]; cw * ch];
+        // Per 2×2 block: sum of Cb and Cr (times 2^16) and the pixel count.
+        let mut sums = vec![[0i64; 3]; cw * ch];
         for row in 0..h {
-            for col in 0..w {
-                let p = &self.rgb[(row * w + col) * 3..][..3];
-                let (r, g, b) = (f32::from(p[0]), f32::from(p[1]), f32::from(p[2]));
-                let luma = 0.299 * r + 0.587 * g + 0.114 * b;
-                y_plane[row * w + col] = clamp(luma);
-                let s = &mut sums[(row / 2) * cw + col / 2];
-                s[0] += -0.168_736 * r - 0.331_264 * g + 0.5 * b;
-                s[1] += 0.5 * r - 0.418_688 * g - 0.081_312 * b;
-                s[2] += 1.0;
+            let block_row = &mut sums[(row / 2) * cw..(row / 2 + 1) * cw];
+            for (col, p) in self.rgb[row * w * 3..(row + 1) * w * 3].chunks_exact(3).enumerate() {
+                let (r, g, b) = (i64::from(p[0]), i64::from(p[1]), i64::from(p[2]));
+                y_plane[row * w + col] = ((19_595 * r + 38_470 * g + 7_471 * b + 32_768) >> 16) as u8;
+                let s = &mut block_row[col / 2];
+                s[0] += -11_059 * r - 21_709 * g + 32_768 * b;
+                s[1] += 32_768 * r - 27_439 * g - 5_329 * b;
+                s[2] += 1;
             }
         }
-        let cb = sums.iter().map(|s| clamp(s[0] / s[2] + 128.0)).collect();
-        let cr = sums.iter().map(|s| clamp(s[1] / s[2] + 128.0)).collect();
-        [y_plane, cb, cr]
+        let chroma = |i: usize| -> Vec<u8> {
+            sums.iter()
+                .map(|s| {
+                    let n = s[2].max(1) << 16;
+                    ((s[i] + (128 << 16) * s[2].max(1) + n / 2).div_euclid(n)).clamp(0, 255) as u8
+                })
+                .collect()
+        };
+        [y_plane, chroma(0), chroma(1)]
     }
-}
-
-fn clamp(v: f32) -> u8 {
-    v.round().clamp(0.0, 255.0) as u8
 }
 
 #[cfg(test)]
