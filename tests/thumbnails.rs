@@ -42,6 +42,7 @@ const FILES: &[&str] = &[
     "audio_only.m4a",
     "vp9_opus.webm",
     "hevc_aac.mp4",
+    "looped_4min.mkv",
 ];
 
 fn media(file: &str) -> PathBuf {
@@ -375,4 +376,36 @@ fn sprite_tiles_drawn_in_chromium_are_the_thumbnails_of_their_cues() {
     }
     let passed = stdout.lines().filter(|l| l.starts_with("ok - ")).count();
     assert_eq!(passed, 4 * BROWSER_MEDIA.len(), "every file's four checks ran and passed");
+}
+
+/// Bytes this thread has read through system calls so far (`rchar` of /proc/thread-self/io):
+/// generation runs on the requesting thread.
+fn thread_bytes_read() -> u64 {
+    let io = std::fs::read_to_string("/proc/thread-self/io").expect("/proc/thread-self/io");
+    io.lines().find_map(|l| l.strip_prefix("rchar: ")).expect("rchar").trim().parse().expect("rchar value")
+}
+
+/// A sheet reads the keyframes its tiles show (MP4: those samples alone; Matroska: the segments
+/// holding them, each once), found by position from the index, never by demuxing from the start.
+/// Measured: h264_aac.mp4's first sheet (tiles every second, 0–25 s of 30 s) reads 11 % of the
+/// file (demuxing those 25 s would read 83 %); looped_4min.mkv's first sheet (0–25 s of 240 s)
+/// and its seventh (150–175 s) read 26–27 % each (the segments holding 25 s, twice over: the
+/// block walk reads ahead), where demuxing up to 175 s would read 73 %.
+#[test]
+fn a_sprite_sheet_reads_only_the_keyframes_it_shows() {
+    let read_for = |file: &str, sheet: u64| -> (u64, u64) {
+        let ctx = context(160, 1_000);
+        let m = ctx.open(&media(file)).expect("open");
+        let size = std::fs::metadata(media(file)).unwrap().len();
+        let before = thread_bytes_read();
+        ctx.get(&m, &format!("thumbs_{sheet}.jpg")).expect("sheet");
+        (thread_bytes_read() - before, size)
+    };
+    let (mp4, mp4_size) = read_for("h264_aac.mp4", 0);
+    assert!(mp4 * 5 < mp4_size, "h264_aac.mp4 first sheet read {mp4} of {mp4_size} bytes: more than its keyframes");
+    let (first, size) = read_for("looped_4min.mkv", 0);
+    let (far, _) = read_for("looped_4min.mkv", 6);
+    assert!(first * 5 < size * 2, "looped_4min.mkv first sheet read {first} of {size} bytes");
+    assert!(far * 5 < size * 2, "looped_4min.mkv sheet 6 (150–175 s) read {far} of {size} bytes");
+    assert!(far * 2 < first * 3, "sheet 6 read {far} bytes, sheet 0 {first}: reading grows with the position");
 }

@@ -13,6 +13,7 @@
 //! **Which track**: the first served video track whose samples are copied.
 
 use crate::container::read::read_vec_at;
+use crate::engine::cache::Bytes;
 use crate::engine::media::Media;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::names::Resource;
@@ -27,6 +28,13 @@ use crate::{codec, codec::Codec};
 struct Key {
     sample: Vec<u8>,
     pts_us: i64,
+}
+
+/// The last segment read for keyframes (by the readers other than MP4 sample tables): a sheet's
+/// tiles that fall in one segment read it once.
+#[derive(Default)]
+struct SegmentMemo {
+    segment: Option<(usize, Bytes, Vec<fmp4::ReadSample>)>,
 }
 
 impl Media {
@@ -106,7 +114,8 @@ impl Media {
         match *r {
             Resource::ThumbnailTrack => Ok(webvtt::render_thumbnail_track(&self.thumb_layout(), self.thumb_size(t))),
             Resource::Thumbnail(ms) => {
-                let key = self.keyframe_at(t, origin_us + ms as i64 * 1000).map_err(ctx)?;
+                let key =
+                    self.keyframe_at(t, origin_us + ms as i64 * 1000, &mut SegmentMemo::default()).map_err(ctx)?;
                 let image = self.render(t, &key, self.thumb_size(t)).map_err(ctx)?;
                 Ok(thumbnail::jpeg(&image)?)
             }
@@ -122,8 +131,9 @@ impl Media {
         let (w, h) = self.thumb_size(t);
         let mut sheet = Image::black(cols * w, rows * h);
         let mut last: Option<(i64, Image)> = None;
+        let mut memo = SegmentMemo::default();
         for tile in layout.sheet_tiles(k) {
-            let key = self.keyframe_at(t, origin_us + tile.start_ms as i64 * 1000)?;
+            let key = self.keyframe_at(t, origin_us + tile.start_ms as i64 * 1000, &mut memo)?;
             let image = match last.take() {
                 Some((pts, image)) if pts == key.pts_us => image,
                 _ => self.render(t, &key, (w, h))?,
@@ -147,7 +157,7 @@ impl Media {
 
     /// The last keyframe of `t` presented at or before `at_us` (presentation timeline), in the
     /// segment that holds `at_us` (its first picture when none is that early).
-    fn keyframe_at(&self, t: &Track, at_us: i64) -> Result<Key> {
+    fn keyframe_at(&self, t: &Track, at_us: i64, memo: &mut SegmentMemo) -> Result<Key> {
         let b = &self.index.boundaries_us;
         let k = b.partition_point(|&x| x <= at_us).saturating_sub(1).min(t.segments.len() - 1);
         if let SampleReader::ByPosition { table } = &t.reader {
@@ -171,8 +181,12 @@ impl Media {
             return Ok(Key { sample, pts_us: t.map.out_us(pick.pts()) });
         }
         // Other readers: the segment as served, its samples read back from its trun.
-        let segment = self.materialise(self.media_segment(t, k)?)?;
-        let samples = fmp4::segment_samples(&segment)?;
+        if memo.segment.as_ref().is_none_or(|(j, ..)| *j != k) {
+            let segment = self.materialise(self.media_segment(t, k)?)?;
+            let samples = fmp4::segment_samples(&segment)?;
+            memo.segment = Some((k, segment, samples));
+        }
+        let Some((_, segment, samples)) = &memo.segment else { return Err(Error::internal("no segment")) };
         let pts_us = |s: &fmp4::ReadSample| {
             let out = s.decode_time as i64 + t.map.held + i64::from(s.meta.composition_offset);
             t.map.ticks_to_us(out)
