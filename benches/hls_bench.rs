@@ -4,6 +4,8 @@
 //! Run: `cargo bench --bench hls_bench` (needs `scripts/gen-media.sh --long`). Sections can be
 //! picked with `BENCH=open,mkv,segments,cache,subs,transcode,cold` (`cold` is not in the default
 //! set: `BENCH=cold cargo bench --bench hls_bench`; `COLD_RUNS=n` fresh processes per file).
+//! `BENCH=thumbs` (not in the default set either): first thumbnail sprite sheet latency and the
+//! cost of one thumbnail JPEG, beside FFmpeg making the same sheet.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -504,6 +506,7 @@ fn main() {
             "rss_child" => rss_child(),
             "cold" => section_cold(),
             "cold_child" => cold_child(),
+            "thumbs" => section_thumbs(),
             other => println!("unknown section {other}"),
         }
     }
@@ -581,6 +584,86 @@ fn section_cold() {
             rows[0][3] as f64 / 1e3 / hours,
             rows[0][3] as f64 / 1e3,
             hours
+        );
+    }
+}
+
+/// CPU time of the calling thread (wall times on a loaded machine mostly measure the queue).
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec through the valid pointer it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Scrubbing thumbnails: the first sprite sheet (25 tiles, one every 10 s: the first 250 s) of a
+/// freshly opened file, uncached, against FFmpeg making the same 5x5 sheet from the keyframes
+/// (`-skip_frame nokey`, so it decodes keyframes only but demuxes every packet of those 250 s);
+/// and one `thumb_<ms>.jpg` at 40 times spread over the file, uncached.
+fn section_thumbs() {
+    println!("\n## Thumbnails: first sprite sheet and one thumbnail JPEG (uncached, 320 px tiles)\n");
+    println!("| file | open | first sheet thumbs_0.jpg (25 tiles): wall / CPU | sheet bytes | ffmpeg -skip_frame nokey 5x5 sheet | ratio (wall) | one thumb_<ms>.jpg (mean of 40): wall / CPU | thumbnail bytes |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for f in ["long_2h.mp4", "long_2h.mkv", "long_10min.mp4", "h264_aac.mp4"] {
+        let p = media(f);
+        if !p.exists() {
+            println!("| {f} | missing (run scripts/gen-media.sh --long) | | | | | | |");
+            continue;
+        }
+        let mut opens = Vec::new();
+        let mut sheets = Vec::new();
+        let mut sheet_cpu = Vec::new();
+        let mut sheet_bytes = 0;
+        for _ in 0..3 {
+            let ctx = ctx_with(0);
+            let t = Instant::now();
+            let m = ctx.open(&p).expect("open");
+            opens.push(t.elapsed());
+            let (t, c) = (Instant::now(), thread_cpu());
+            let (b, _) = ctx.get(&m, "thumbs_0.jpg").expect("sheet");
+            sheets.push(t.elapsed());
+            sheet_cpu.push(thread_cpu() - c);
+            sheet_bytes = b.len();
+        }
+        let out = bench_dir().join("ffmpeg-sheet.jpg");
+        let ff = median(
+            (0..3)
+                .map(|_| {
+                    run_cmd(
+                        Command::new("ffmpeg")
+                            .args(["-v", "error", "-y", "-skip_frame", "nokey", "-t", "250", "-i"])
+                            .arg(&p)
+                            .args(["-an", "-sn", "-vf", "fps=1/10,scale=320:-2,tile=5x5", "-frames:v", "1"])
+                            .arg(&out),
+                    )
+                })
+                .collect(),
+        );
+        let ctx = ctx_with(0);
+        let m = ctx.open(&p).expect("open");
+        let info: serde_json::Value = serde_json::from_str(&m.info_json()).expect("info");
+        let duration_ms = (info["duration"].as_f64().expect("duration") * 1000.0) as u64;
+        let n = 40u64;
+        let mut bytes = 0;
+        let (t, c) = (Instant::now(), thread_cpu());
+        for i in 0..n {
+            let (b, _) = ctx.get(&m, &format!("thumb_{}.jpg", duration_ms * i / n)).expect("thumbnail");
+            bytes += b.len();
+        }
+        let per = t.elapsed() / n as u32;
+        let per_cpu = (thread_cpu() - c) / n as u32;
+        let sheet = median(sheets);
+        println!(
+            "| {f} | {} | {} / {} | {:.0} KB | {} | {:.1}x | {} / {} | {:.1} KB |",
+            ms(median(opens)),
+            ms(sheet),
+            ms(median(sheet_cpu)),
+            sheet_bytes as f64 / 1e3,
+            ms(ff),
+            ff.as_secs_f64() / sheet.as_secs_f64(),
+            ms(per),
+            ms(per_cpu),
+            bytes as f64 / n as f64 / 1e3
         );
     }
 }

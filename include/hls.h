@@ -387,6 +387,21 @@ enum HlsStatus hls_config_set_transcode_policy(struct HlsConfig *cfg, int policy
 enum HlsStatus hls_config_set_aac(struct HlsConfig *cfg, uint32_t bitrate, int keep_surround);
 
 /**
+ * Scrubbing thumbnails: `thumb_<ms>.jpg` (the keyframe shown at or before that time),
+ * `thumbnails.vtt` (a WebVTT thumbnail track) and its sprite sheets `thumbs_<k>.jpg` (5x5
+ * tiles), all beside `master.m3u8`. `width` is the thumbnail and tile width in pixels (default
+ * 320; 16..=1920; 0 disables thumbnails, their names are then NOT_FOUND), the height follows
+ * the picture's display aspect ratio. `interval_ms` is the time between two tiles of the
+ * thumbnail track (default 10000; 500..=600000; ignored when `width` is 0).
+ *
+ * # Safety
+ * `cfg`: a configuration from `hls_config_new`, not used by another call meanwhile.
+ */
+enum HlsStatus hls_config_set_thumbnails(struct HlsConfig *cfg,
+                                         uint32_t width,
+                                         uint32_t interval_ms);
+
+/**
  * New options with defaults (the whole file, in the clear, as `hls_open` serves it). NULL only
  * if out of memory. The caller owns them and frees them with `hls_open_options_free`.
  */

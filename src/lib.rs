@@ -3,7 +3,7 @@
 //!
 //! Layers, each importing only from the layers below it (see `ARCHITECTURE.md`):
 //! [`ffi`] (the C API) → [`engine`] (context, registry, cache, names → bytes) →
-//! [`index`] / [`output`] / [`subtitle`] / [`transcode`] → [`model`] / [`container`] /
+//! [`index`] / [`output`] / [`subtitle`] / [`transcode`] / [`thumbnail`] → [`model`] / [`container`] /
 //! [`codec`] → [`error`] / `util`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -17,6 +17,7 @@ pub mod index;
 pub mod model;
 pub mod output;
 pub mod subtitle;
+pub mod thumbnail;
 pub mod transcode;
 mod util;
 

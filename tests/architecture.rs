@@ -39,6 +39,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("output", 3),
     ("subtitle", 3),
     ("transcode", 3),
+    ("thumbnail", 3),
     ("model", 2),
     ("container", 2),
     ("codec", 2),

@@ -140,6 +140,28 @@ func WithAAC(bitrate int, keepSurround bool) Option {
 	}
 }
 
+// WithThumbnails sets the scrubbing thumbnails ("thumb_<ms>.jpg", the WebVTT thumbnail track
+// "thumbnails.vtt" and its 5x5 sprite sheets "thumbs_<k>.jpg"): the width in pixels of a
+// thumbnail and of a tile (default 320; 16 to 1920; the height keeps the display aspect ratio;
+// 0 disables thumbnails) and the time between two tiles of the track (default 10s; 500ms to
+// 10m, whole milliseconds; ignored when width is 0).
+func WithThumbnails(width int, interval time.Duration) Option {
+	return func(c *config) error {
+		what := fmt.Sprintf("WithThumbnails(%d, %v)", width, interval)
+		if width < 0 || uint64(width) > math.MaxUint32 {
+			return invalidArgument(what + ": width out of range")
+		}
+		ms, err := millis(interval, what)
+		if err != nil {
+			return err
+		}
+		if ms > math.MaxUint32 {
+			return invalidArgument(what + ": interval out of range")
+		}
+		return setterError(C.hls_config_set_thumbnails(c.c, C.uint32_t(width), C.uint32_t(ms)), what)
+	}
+}
+
 // WithContainerIndex sets whether Matroska files are indexed from their Cues (true, the
 // default) or by reading every packet once (false). Both give the same output.
 func WithContainerIndex(enabled bool) Option {

@@ -241,6 +241,10 @@ func TestInvalidOptions(t *testing.T) {
 		"idle ttl 1.5ms":    hls.WithIdleMedia(1, 1500*time.Microsecond),
 		"idle count 2^33":   hls.WithIdleMedia(1<<33, time.Second),
 		"after a valid one": func() hls.Option { return hls.WithAAC(1, false) }(),
+		"thumbnails 5000px": hls.WithThumbnails(5000, 10*time.Second),
+		"thumbnails -1px":   hls.WithThumbnails(-1, 10*time.Second),
+		"thumbnails 100ms":  hls.WithThumbnails(160, 100*time.Millisecond),
+		"thumbnails 1.5ms":  hls.WithThumbnails(160, 1500*time.Microsecond),
 	} {
 		ctx, err := hls.NewContext(hls.WithCacheBytes(1<<20), opt)
 		if ctx != nil || !errors.Is(err, hls.ErrInvalidArgument) {
@@ -606,5 +610,46 @@ func TestFinaliserClosesForgottenMedia(t *testing.T) {
 	}
 	if st.MediaIdle != 3 {
 		t.Errorf("%d media idle, want 3: finalisers did not close the forgotten media", st.MediaIdle)
+	}
+}
+
+// TestThumbnails: WithThumbnails sets the tile width and interval of thumbnails.vtt, its sprite
+// sheets and thumb_<ms>.jpg are JPEGs, audio-only media and width 0 have none (ErrNotFound).
+func TestThumbnails(t *testing.T) {
+	ctx := newContext(t, hls.WithThumbnails(160, 2*time.Second))
+	m := openMedia(t, ctx, "h264_aac.mp4")
+	get := func(name string) (string, []byte, error) {
+		b, err := m.Get(name)
+		if err != nil {
+			return "", nil, err
+		}
+		defer b.Close()
+		return b.ContentType(), append([]byte(nil), b.Bytes()...), nil
+	}
+	ct, vtt, err := get("thumbnails.vtt")
+	if err != nil || ct != "text/vtt" {
+		t.Fatalf("thumbnails.vtt: %q, %v", ct, err)
+	}
+	// 30 s, a tile every 2 s: 15 cues of 160x90 tiles; the second cue is the second tile.
+	if n := strings.Count(string(vtt), " --> "); n != 15 ||
+		!strings.Contains(string(vtt), "00:00:02.000 --> 00:00:04.000\nthumbs_0.jpg#xywh=160,0,160,90\n") {
+		t.Errorf("thumbnails.vtt: %d cues:\n%s", n, vtt)
+	}
+	for _, name := range []string{"thumbs_0.jpg", "thumb_12000.jpg"} {
+		ct, b, err := get(name)
+		if err != nil || ct != "image/jpeg" || len(b) < 1000 || b[0] != 0xFF || b[1] != 0xD8 {
+			t.Errorf("%s: %q, %d bytes, %v", name, ct, len(b), err)
+		}
+	}
+	if _, _, err := get("thumb_30000.jpg"); !errors.Is(err, hls.ErrNotFound) {
+		t.Errorf("thumb_30000.jpg (past the end): %v", err)
+	}
+	a := openMedia(t, ctx, "audio_only.m4a")
+	if b, err := a.Get("thumbnails.vtt"); !errors.Is(err, hls.ErrNotFound) {
+		t.Errorf("audio-only thumbnails.vtt: %v, %v", b, err)
+	}
+	off := openMedia(t, newContext(t, hls.WithThumbnails(0, 0)), "h264_aac.mp4")
+	if b, err := off.Get("thumbnails.vtt"); !errors.Is(err, hls.ErrNotFound) {
+		t.Errorf("WithThumbnails(0, 0): %v, %v", b, err)
 	}
 }

@@ -35,7 +35,8 @@ func (m *Media) Close() error {
 }
 
 // Get serves any name a playlist of this media uses: "master.m3u8", a media playlist, an init
-// segment, a media segment or a WebVTT file. The caller closes the Buffer. A name no playlist
+// segment, a media segment or a WebVTT file; and the scrubbing thumbnails ("thumbnails.vtt",
+// "thumbs_<k>.jpg", "thumb_<ms>.jpg", see WithThumbnails). The caller closes the Buffer. A name no playlist
 // uses fails with ErrNotFound; a malformed one (leading '/', "..", '?', control characters,
 // NUL) with ErrInvalidArgument; a file changed on disk since it was opened with ErrFileChanged
 // (open it again).

@@ -10,6 +10,8 @@
 #define NGX_HTTP_HLS_DEFAULT_IDLE       64
 #define NGX_HTTP_HLS_DEFAULT_IDLE_TIME  300000
 #define NGX_HTTP_HLS_DEFAULT_AAC        128000
+#define NGX_HTTP_HLS_DEFAULT_THUMB_W    320
+#define NGX_HTTP_HLS_DEFAULT_THUMB_MS   10000
 
 
 static char *ngx_http_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -96,6 +98,20 @@ static ngx_command_t  ngx_http_hls_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_hls_loc_conf_t, settings.aac_surround),
+      NULL },
+
+    { ngx_string("hls_thumbnail_width"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hls_loc_conf_t, settings.thumbnail_width),
+      NULL },
+
+    { ngx_string("hls_thumbnail_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hls_loc_conf_t, settings.thumbnail_interval),
       NULL },
 
     { ngx_string("hls_thread_pool"),
@@ -395,6 +411,8 @@ ngx_http_hls_create_loc_conf(ngx_conf_t *cf)
     conf->settings.container_index = NGX_CONF_UNSET;
     conf->settings.aac_bitrate = NGX_CONF_UNSET_UINT;
     conf->settings.aac_surround = NGX_CONF_UNSET;
+    conf->settings.thumbnail_width = NGX_CONF_UNSET_UINT;
+    conf->settings.thumbnail_interval = NGX_CONF_UNSET_MSEC;
     conf->thread_pool = NGX_CONF_UNSET_PTR;
     conf->cors = NGX_CONF_UNSET;
     conf->file_ranges = NGX_CONF_UNSET;
@@ -414,7 +432,9 @@ ngx_http_hls_settings_equal(ngx_http_hls_settings_t *a, ngx_http_hls_settings_t 
            && a->idle_time == b->idle_time
            && a->container_index == b->container_index
            && a->aac_bitrate == b->aac_bitrate
-           && a->aac_surround == b->aac_surround;
+           && a->aac_surround == b->aac_surround
+           && a->thumbnail_width == b->thumbnail_width
+           && a->thumbnail_interval == b->thumbnail_interval;
 }
 
 
@@ -462,6 +482,11 @@ ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->settings.aac_bitrate, prev->settings.aac_bitrate,
                               NGX_HTTP_HLS_DEFAULT_AAC);
     ngx_conf_merge_value(conf->settings.aac_surround, prev->settings.aac_surround, 0);
+    ngx_conf_merge_uint_value(conf->settings.thumbnail_width, prev->settings.thumbnail_width,
+                              NGX_HTTP_HLS_DEFAULT_THUMB_W);
+    ngx_conf_merge_msec_value(conf->settings.thumbnail_interval,
+                              prev->settings.thumbnail_interval,
+                              NGX_HTTP_HLS_DEFAULT_THUMB_MS);
     ngx_conf_merge_value(conf->cors, prev->cors, 1);
     ngx_conf_merge_value(conf->file_ranges, prev->file_ranges, 1);
     ngx_conf_merge_size_value(conf->file_range_min, prev->file_range_min, 32 * 1024);
@@ -486,8 +511,8 @@ ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     /* libhls checks the settings the way the workers will apply them */
     config = ngx_http_hls_make_config(&conf->settings, &what, &status);
     if (config == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "libhls rejects the %s: %s",
-                           what, hls_status_str(status));
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "libhls rejects the %s: %s (%s)",
+                           what, hls_status_str(status), hls_last_error_message());
         return NGX_CONF_ERROR;
     }
     hls_config_free(config);
@@ -563,6 +588,16 @@ ngx_http_hls_make_config(ngx_http_hls_settings_t *s, const char **what, HlsStatu
     *status = hls_config_set_aac(config, (uint32_t) s->aac_bitrate, s->aac_surround ? 1 : 0);
     if (*status != HLS_OK) {
         *what = "hls_aac_bitrate / hls_aac_surround";
+        goto failed;
+    }
+
+    *status = hls_config_set_thumbnails(config,
+                                        s->thumbnail_width > UINT32_MAX
+                                            ? UINT32_MAX : (uint32_t) s->thumbnail_width,
+                                        s->thumbnail_interval > UINT32_MAX
+                                            ? UINT32_MAX : (uint32_t) s->thumbnail_interval);
+    if (*status != HLS_OK) {
+        *what = "hls_thumbnail_width / hls_thumbnail_interval";
         goto failed;
     }
 
@@ -729,6 +764,15 @@ ngx_http_hls_settings_hash(ngx_http_hls_settings_t *s)
     p = ngx_snprintf(buf, sizeof(buf), "ngx_http_hls/1 libhls/%s seg=%M tc=%ui aac=%ui/%i",
                      hls_version(), s->segment_duration, s->transcode, s->aac_bitrate,
                      s->aac_surround);
+
+    /* thumbnails change only the thumbnail names' bytes; written only when not the defaults,
+     * so the ETags of every other name stay what they were */
+    if (s->thumbnail_width != NGX_HTTP_HLS_DEFAULT_THUMB_W
+        || s->thumbnail_interval != NGX_HTTP_HLS_DEFAULT_THUMB_MS)
+    {
+        p = ngx_snprintf(p, buf + sizeof(buf) - p, " thumb=%ui/%M", s->thumbnail_width,
+                         s->thumbnail_interval);
+    }
 
     h = ngx_http_hls_fnv(NGX_HTTP_HLS_FNV_OFFSET, buf, p - buf);
 

@@ -4,7 +4,7 @@
  *   GET <location>/<file>/<name>
  *
  * The last path segment is the libhls name (master.m3u8, tN.m3u8, tN_init.mp4, tN_K.m4s,
- * tN_K.vtt, tN.vtt, ..., or info.json); the rest of the URI is mapped to the file the way nginx
+ * tN_K.vtt, tN.vtt, thumbnails.vtt, thumbs_K.jpg, thumb_MS.jpg, ..., or info.json); the rest of the URI is mapped to the file the way nginx
  * maps any URI (root / alias, ngx_http_map_uri_to_path) and checked with
  * ngx_open_cached_file (disable_symlinks, open_file_cache, regular file). Every libhls call then
  * runs in one task on the location's thread pool; the task's completion event, back on the
@@ -1250,12 +1250,14 @@ ngx_http_hls_stats_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
         p = ngx_sprintf(p, "%s{\"segment_duration_ms\":%M,\"cache_size\":%O,"
                         "\"transcode\":\"%s\",\"idle_media\":%ui,\"idle_ms\":%M,"
                         "\"container_index\":%s,\"aac_bitrate\":%ui,\"aac_surround\":%s,"
+                        "\"thumbnail_width\":%ui,\"thumbnail_interval_ms\":%M,"
                         "\"stats\":",
                         i ? "," : "", s[i].segment_duration, s[i].cache_size,
                         s[i].transcode < 4 ? transcode[s[i].transcode] : "?",
                         s[i].idle_count, s[i].idle_time,
                         s[i].container_index ? "true" : "false", s[i].aac_bitrate,
-                        s[i].aac_surround ? "true" : "false");
+                        s[i].aac_surround ? "true" : "false", s[i].thumbnail_width,
+                        s[i].thumbnail_interval);
 
         if (t->stats_buf[i].len) {
             p = ngx_cpymem(p, t->stats_buf[i].data, t->stats_buf[i].len);

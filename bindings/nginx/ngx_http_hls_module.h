@@ -29,6 +29,8 @@ typedef struct {
     ngx_flag_t           container_index;    /* hls_container_index */
     ngx_uint_t           aac_bitrate;        /* hls_aac_bitrate */
     ngx_flag_t           aac_surround;       /* hls_aac_surround */
+    ngx_uint_t           thumbnail_width;    /* hls_thumbnail_width (0: no thumbnails) */
+    ngx_msec_t           thumbnail_interval; /* hls_thumbnail_interval */
 } ngx_http_hls_settings_t;
 
 

@@ -53,6 +53,7 @@ impl Media {
             "indexed_from": ix.indexed_from.name(),
             "index_time_ms": ix.index_time.as_secs_f64() * 1e3,
             "tracks": tracks,
+            "thumbnails": self.thumbnails_json(),
         })
         .to_string()
     }

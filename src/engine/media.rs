@@ -20,6 +20,7 @@ use crate::model::identity::FileIdentity;
 use crate::model::media_index::MediaIndex;
 use crate::model::names::{Resource, TrackId};
 use crate::model::open::{Location, MediaKey};
+use crate::model::thumbs::ThumbSettings;
 use crate::model::track::{Delivery, SampleReader, Track, TrackKind};
 use crate::output::fmp4::{self, SampleMeta, TrackInit};
 use crate::output::playlist;
@@ -38,6 +39,8 @@ pub mod mime {
     pub const VTT: &str = "text/vtt";
     /// JSON (info and stats).
     pub const JSON: &str = "application/json";
+    /// Thumbnails and sprite sheets.
+    pub const JPEG: &str = "image/jpeg";
 }
 
 /// An indexed file shared by every handle that opened it.
@@ -48,13 +51,15 @@ pub struct Media {
     pub index: MediaIndex,
     /// The file and demuxers segments are read with.
     source: Source,
+    /// Thumbnail settings (`engine/thumbs.rs`).
+    pub(crate) thumbs: ThumbSettings,
 }
 
 impl Media {
     /// Wraps a fresh index of the media `key` names.
-    pub fn new(key: MediaKey, index: MediaIndex, max_idle_demuxers: usize) -> Media {
+    pub fn new(key: MediaKey, index: MediaIndex, max_idle_demuxers: usize, thumbs: ThumbSettings) -> Media {
         let source = Source::new(&index, max_idle_demuxers);
-        Media { key, index, source }
+        Media { key, index, source, thumbs }
     }
 
     /// Content type of a resource of this media.
@@ -62,7 +67,8 @@ impl Media {
         match r {
             Resource::Master | Resource::MediaPlaylist(_) | Resource::IFramePlaylist(_) => mime::M3U8,
             Resource::IFrame(..) => mime::VIDEO_MP4,
-            Resource::Vtt(..) | Resource::VttFull(_) => mime::VTT,
+            Resource::Vtt(..) | Resource::VttFull(_) | Resource::ThumbnailTrack => mime::VTT,
+            Resource::Thumbnail(_) | Resource::ThumbnailSheet(_) => mime::JPEG,
             Resource::Init(n) | Resource::Segment(n, _) => match self.index.track(*n).map(|t| t.kind) {
                 Some(TrackKind::Video) => mime::VIDEO_MP4,
                 _ => mime::AUDIO_MP4,
@@ -85,6 +91,9 @@ impl Media {
             Resource::IFramePlaylist(n) => track(n).is_some_and(|t| t.kind == TrackKind::Video && t.is_fmp4()),
             Resource::IFrame(n, k) => {
                 track(n).is_some_and(|t| t.kind == TrackKind::Video && t.is_fmp4() && k < t.segments.len())
+            }
+            Resource::Thumbnail(_) | Resource::ThumbnailTrack | Resource::ThumbnailSheet(_) => {
+                return self.check_thumbnail(r, name)
             }
         };
         if ok {
@@ -116,6 +125,9 @@ impl Media {
             },
             Resource::IFramePlaylist(n) => playlist::iframes(&self.index, self.track(n)?).into_bytes(),
             Resource::IFrame(n, k) => self.iframe(self.track(n)?, k)?,
+            Resource::Thumbnail(_) | Resource::ThumbnailTrack | Resource::ThumbnailSheet(_) => {
+                self.generate_thumbnail(r)?
+            }
         };
         Ok(Body::Bytes(Arc::new(bytes)))
     }
@@ -187,7 +199,7 @@ impl Media {
         Ok(webvtt::render_segment(cues, from, to, self.index.mpegts_origin))
     }
 
-    fn media_segment(&self, t: &Track, k: usize) -> Result<Body> {
+    pub(crate) fn media_segment(&self, t: &Track, k: usize) -> Result<Body> {
         let ctx = |e: Error| e.context(format!("{}: stream {} segment {k}", self.index.path.display(), t.stream));
         self.read_media_segment(t, k).map_err(ctx)
     }
@@ -392,5 +404,5 @@ fn write_segment(k: usize, tfdt: u64, metas: &[SampleMeta], payload: &[u8]) -> R
 pub fn open(key: &MediaKey, identity: FileIdentity, cfg: &crate::model::config::Config) -> Result<Arc<Media>> {
     let Location::Path(path) = &key.location;
     let index = crate::index::build(path, identity, cfg).map_err(|e| e.context(path.display()))?;
-    Ok(Arc::new(Media::new(key.clone(), index, cfg.demuxers_per_media)))
+    Ok(Arc::new(Media::new(key.clone(), index, cfg.demuxers_per_media, cfg.thumbnails)))
 }

@@ -4,7 +4,8 @@
 //! [`context`] holds the registry (single-flight opens, idle retention) and [`cache`] the
 //! response cache; [`body`] is a response as bytes and ranges of the source file; [`media`]
 //! maps names to bytes, reading samples through `source` (the file
-//! handle and demuxer pool of one media); `info` renders the info JSON.
+//! handle and demuxer pool of one media); `info` renders the info JSON; `thumbs` makes the
+//! scrubbing thumbnails (`thumb_<ms>.jpg`, `thumbnails.vtt`, `thumbs_<k>.jpg`).
 
 #![deny(unsafe_code)]
 
@@ -14,6 +15,7 @@ pub mod context;
 mod info;
 pub mod media;
 mod source;
+mod thumbs;
 
 pub use body::{Body, Parts, Piece};
 pub use cache::Bytes;

@@ -33,7 +33,9 @@ pub(super) fn content_type_ptr(ct: &str) -> *const c_char {
         mime::VIDEO_MP4 => c"video/mp4",
         mime::AUDIO_MP4 => c"audio/mp4",
         mime::VTT => c"text/vtt",
-        _ => c"application/json",
+        mime::JPEG => c"image/jpeg",
+        mime::JSON => c"application/json",
+        _ => c"application/octet-stream",
     };
     s.as_ptr()
 }
@@ -65,6 +67,20 @@ pub unsafe extern "C" fn hls_free_buffer(buf: *mut HlsBuffer) {
             // zeroes it.
             drop(unsafe { take_handle(b._private.cast::<Bytes>()) });
             *b = HlsBuffer { data: ptr::null(), len: 0, content_type: ptr::null(), _private: ptr::null_mut() };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_served_type_reaches_c_as_itself() {
+        for ct in [mime::M3U8, mime::VIDEO_MP4, mime::AUDIO_MP4, mime::VTT, mime::JPEG, mime::JSON] {
+            // SAFETY: content_type_ptr returns a static NUL-terminated string.
+            let c = unsafe { CStr::from_ptr(content_type_ptr(ct)) };
+            assert_eq!(c.to_str().unwrap(), ct);
         }
     }
 }

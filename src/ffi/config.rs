@@ -16,6 +16,12 @@ const SEGMENT_DURATION_MS: RangeInclusive<u32> = 1000..=60_000;
 /// Accepted AAC bitrates for a stereo output, in bit/s.
 const AAC_BITRATE: RangeInclusive<u32> = 32_000..=512_000;
 
+/// Accepted thumbnail widths in pixels (0 disables thumbnails).
+const THUMBNAIL_WIDTH: RangeInclusive<u32> = 16..=1920;
+
+/// Accepted times between two tiles of the thumbnail track, in milliseconds.
+const THUMBNAIL_INTERVAL_MS: RangeInclusive<u32> = 500..=600_000;
+
 /// Builder for context settings. Create with `hls_config_new`, free with `hls_config_free`.
 pub struct HlsConfig {
     pub(super) config: Config,
@@ -197,6 +203,37 @@ pub unsafe extern "C" fn hls_config_set_aac(cfg: *mut HlsConfig, bitrate: u32, k
     }
 }
 
+/// Scrubbing thumbnails: `thumb_<ms>.jpg` (the keyframe shown at or before that time),
+/// `thumbnails.vtt` (a WebVTT thumbnail track) and its sprite sheets `thumbs_<k>.jpg` (5x5
+/// tiles), all beside `master.m3u8`. `width` is the thumbnail and tile width in pixels (default
+/// 320; 16..=1920; 0 disables thumbnails, their names are then NOT_FOUND), the height follows
+/// the picture's display aspect ratio. `interval_ms` is the time between two tiles of the
+/// thumbnail track (default 10000; 500..=600000; ignored when `width` is 0).
+///
+/// # Safety
+/// `cfg`: a configuration from `hls_config_new`, not used by another call meanwhile.
+#[no_mangle]
+pub unsafe extern "C" fn hls_config_set_thumbnails(cfg: *mut HlsConfig, width: u32, interval_ms: u32) -> HlsStatus {
+    ffi_boundary! { report(ErrorOut::NONE) =>
+        // SAFETY: per the contract, cfg is NULL or a configuration no other call uses.
+        let c = unsafe { settings(cfg) }?;
+        if width == 0 {
+            c.thumbnails.width = 0;
+            return Ok(());
+        }
+        if !THUMBNAIL_WIDTH.contains(&width) {
+            let (min, max) = THUMBNAIL_WIDTH.into_inner();
+            return Err(invalid(format!("thumbnail width must be 0 (no thumbnails) or {min}..={max} pixels, not {width}")));
+        }
+        if !THUMBNAIL_INTERVAL_MS.contains(&interval_ms) {
+            let (min, max) = THUMBNAIL_INTERVAL_MS.into_inner();
+            return Err(invalid(format!("thumbnail interval must be {min}..={max} ms, not {interval_ms}")));
+        }
+        c.thumbnails = crate::model::thumbs::ThumbSettings { width, interval_ms };
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +259,26 @@ mod tests {
             assert_eq!(hls_config_set_transcode_policy(std::ptr::null_mut(), 0), HlsStatus::HLS_ERR_NULL_ARGUMENT);
             assert_eq!(hls_config_set_segment_duration_ms(cfg, 999), HlsStatus::HLS_ERR_INVALID_ARGUMENT);
             assert_eq!(hls_config_set_aac(cfg, 31_999, 0), HlsStatus::HLS_ERR_INVALID_ARGUMENT);
+            hls_config_free(cfg);
+        }
+    }
+
+    #[test]
+    fn thumbnail_settings_are_validated() {
+        use crate::model::thumbs::ThumbSettings;
+        let cfg = hls_config_new();
+        // SAFETY (all calls): cfg is a live configuration used only here; NULL is allowed.
+        unsafe {
+            assert_eq!((*cfg).config.thumbnails, ThumbSettings { width: 320, interval_ms: 10_000 });
+            assert_eq!(hls_config_set_thumbnails(cfg, 160, 2000), HlsStatus::HLS_OK);
+            assert_eq!((*cfg).config.thumbnails, ThumbSettings { width: 160, interval_ms: 2000 });
+            for (w, i) in [(15, 2000), (1921, 2000), (160, 499), (160, 600_001), (160, 0)] {
+                assert_eq!(hls_config_set_thumbnails(cfg, w, i), HlsStatus::HLS_ERR_INVALID_ARGUMENT, "{w} {i}");
+                assert_eq!((*cfg).config.thumbnails.width, 160, "unchanged by {w} {i}");
+            }
+            assert_eq!(hls_config_set_thumbnails(cfg, 0, 0), HlsStatus::HLS_OK);
+            assert!(!(*cfg).config.thumbnails.enabled());
+            assert_eq!(hls_config_set_thumbnails(std::ptr::null_mut(), 0, 0), HlsStatus::HLS_ERR_NULL_ARGUMENT);
             hls_config_free(cfg);
         }
     }

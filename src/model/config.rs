@@ -38,6 +38,9 @@ pub struct Config {
     pub demuxers_per_media: usize,
     /// Index Matroska files from their Cues (default true); false scans every packet.
     pub use_container_index: bool,
+    /// Scrubbing thumbnails (`thumb_<ms>.jpg`, `thumbnails.vtt`, `thumbs_<k>.jpg`): width and
+    /// tile interval (default 320 px every 10 s; width 0 disables them).
+    pub thumbnails: crate::model::thumbs::ThumbSettings,
 }
 
 impl Default for Config {
@@ -52,6 +55,7 @@ impl Default for Config {
             aac_keep_surround: false,
             demuxers_per_media: 4,
             use_container_index: true,
+            thumbnails: crate::model::thumbs::ThumbSettings::default(),
         }
     }
 }

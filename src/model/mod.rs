@@ -16,5 +16,6 @@ pub mod media_index;
 pub mod names;
 pub mod open;
 pub mod segment;
+pub mod thumbs;
 pub mod time;
 pub mod track;

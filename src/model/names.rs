@@ -4,6 +4,8 @@
 //! All names sit beside `master.m3u8`: `tN.m3u8`, `tN_init.mp4`, `tN_K.m4s`, `tN_K.vtt`, `tN.vtt`
 //! `tN_iframes.m3u8` (the I-frame playlist of video track N) and `tN_iK.m4s` (the keyframe that
 //! starts segment K of video track N, alone in its own fMP4 fragment),
+//! `thumb_<ms>.jpg` (a JPEG of the picture shown at `<ms>` milliseconds), `thumbnails.vtt` (the
+//! WebVTT thumbnail track) and `thumbs_<k>.jpg` (its sprite sheet `k`),
 //! where N is the track id (the source stream index, followed by `a` for the extra AAC
 //! rendition made beside an AC-3/E-AC-3/MP3 track) and K the 0-based segment number.
 
@@ -59,7 +61,17 @@ pub enum Resource {
     /// `tN_iK.m4s`: the keyframe that starts media segment K of video track N, alone in one
     /// fMP4 fragment (moof with one sample + mdat).
     IFrame(TrackId, usize),
+    /// `thumb_<ms>.jpg`: a JPEG of the picture shown at `<ms>` milliseconds of the playlist
+    /// timeline (the keyframe at or before that time).
+    Thumbnail(u64),
+    /// `thumbnails.vtt`: the WebVTT thumbnail track (cues pointing at sprite sheet tiles).
+    ThumbnailTrack,
+    /// `thumbs_<k>.jpg`: sprite sheet `k` of the thumbnail track.
+    ThumbnailSheet(u64),
 }
+
+/// Name of the WebVTT thumbnail track.
+pub const THUMBNAIL_TRACK: &str = "thumbnails.vtt";
 
 /// Name of the master playlist.
 pub const MASTER: &str = "master.m3u8";
@@ -76,6 +88,9 @@ impl Resource {
             Resource::VttFull(n) => format!("t{n}.vtt"),
             Resource::IFramePlaylist(n) => format!("t{n}_iframes.m3u8"),
             Resource::IFrame(n, k) => format!("t{n}_i{k}.m4s"),
+            Resource::Thumbnail(ms) => format!("thumb_{ms}.jpg"),
+            Resource::ThumbnailTrack => THUMBNAIL_TRACK.to_string(),
+            Resource::ThumbnailSheet(k) => format!("thumbs_{k}.jpg"),
         }
     }
 
@@ -114,11 +129,20 @@ impl Resource {
         if name == MASTER {
             return Some(Resource::Master);
         }
-        let rest = name.strip_prefix('t')?;
-        let (stem, ext) = rest.rsplit_once('.')?;
+        if name == THUMBNAIL_TRACK {
+            return Some(Resource::ThumbnailTrack);
+        }
         let num = |s: &str| -> Option<usize> {
             (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && s.len() < 10).then(|| s.parse().ok()).flatten()
         };
+        if let Some(ms) = name.strip_prefix("thumb_").and_then(|r| r.strip_suffix(".jpg")) {
+            return Some(Resource::Thumbnail(num(ms)? as u64));
+        }
+        if let Some(k) = name.strip_prefix("thumbs_").and_then(|r| r.strip_suffix(".jpg")) {
+            return Some(Resource::ThumbnailSheet(num(k)? as u64));
+        }
+        let rest = name.strip_prefix('t')?;
+        let (stem, ext) = rest.rsplit_once('.')?;
         let id = |s: &str| -> Option<TrackId> {
             match s.strip_suffix('a') {
                 Some(n) => Some(TrackId { stream: num(n)?, aac: true }),
@@ -155,6 +179,10 @@ mod tests {
             Resource::VttFull(5.into()),
             Resource::IFramePlaylist(0.into()),
             Resource::IFrame(0.into(), 12),
+            Resource::Thumbnail(0),
+            Resource::Thumbnail(7_199_999),
+            Resource::ThumbnailTrack,
+            Resource::ThumbnailSheet(28),
         ] {
             assert_eq!(Resource::parse(&r.name()).unwrap(), r);
         }
@@ -175,5 +203,10 @@ mod tests {
         assert_eq!(Resource::parse("t0_i.m4s").unwrap_err().kind, ErrorKind::NotFound);
         assert_eq!(Resource::parse("t0_i01.m4s").unwrap_err().kind, ErrorKind::NotFound);
         assert_eq!(Resource::parse("t0_iframe.m3u8").unwrap_err().kind, ErrorKind::NotFound);
+        assert_eq!(Resource::parse("thumb_012.jpg").unwrap_err().kind, ErrorKind::NotFound);
+        assert_eq!(Resource::parse("thumb_.jpg").unwrap_err().kind, ErrorKind::NotFound);
+        assert_eq!(Resource::parse("thumb_-5.jpg").unwrap_err().kind, ErrorKind::NotFound);
+        assert_eq!(Resource::parse("thumbs_1.png").unwrap_err().kind, ErrorKind::NotFound);
+        assert_eq!(Resource::parse("thumbnail.vtt").unwrap_err().kind, ErrorKind::NotFound);
     }
 }

@@ -3,6 +3,8 @@
 use std::fmt::Write as _;
 
 use crate::model::cues::{Cue, CueTrack};
+use crate::model::names::Resource;
+use crate::model::thumbs::Layout;
 
 /// One WebVTT media segment: the header
 /// `WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:<mpegts>,LOCAL:00:00:00.000\n\n`, then
@@ -47,6 +49,31 @@ pub(crate) fn us_to_ms(us: i64) -> i64 {
     } else {
         us / 1000 + i64::from(us % 1000 >= 500)
     }
+}
+
+/// The WebVTT thumbnail track (the form videojs-vtt-thumbnails, Shaka's `addThumbnailsTrack` and
+/// JW Player read): one cue per tile, its text the sprite sheet's name (relative to the
+/// presentation, beside `master.m3u8`) and the tile's `#xywh=x,y,w,h` in pixels. Cues follow
+/// each other without gaps from 0 to the end of the presentation.
+pub fn render_thumbnail_track(layout: &Layout, tile: (u32, u32)) -> Vec<u8> {
+    let mut out = String::from("WEBVTT\n");
+    for i in 0..layout.tiles {
+        let t = layout.tile(i);
+        out.push('\n');
+        write_timestamp(&mut out, t.start_ms as i64);
+        out.push_str(" --> ");
+        write_timestamp(&mut out, t.end_ms as i64);
+        let _ = writeln!(
+            out,
+            "\n{}#xywh={},{},{},{}",
+            Resource::ThumbnailSheet(t.sheet).name(),
+            t.column * tile.0,
+            t.row * tile.1,
+            tile.0,
+            tile.1
+        );
+    }
+    out.into_bytes()
 }
 
 /// Appends `HH:MM:SS.mmm`.

@@ -292,7 +292,8 @@ def test_config_errors():
     rc, err = nginx_t(loc.format(
         "hls_segment_duration 2500ms; hls_cache_size 64m; hls_transcode add_aac; "
         "hls_idle_media 8 60s; hls_container_index off; hls_aac_bitrate 192k; "
-        "hls_aac_surround on; hls_cors off; hls_thread_pool hlspool;"),
+        "hls_aac_surround on; hls_cors off; hls_thread_pool hlspool; "
+        "hls_thumbnail_width 160; hls_thumbnail_interval 5s;"),
         head="thread_pool hlspool threads=4;")
     check(rc == 0, "a configuration using every directive passes nginx -t", err)
     rc, err = nginx_t(loc.format(""))
@@ -309,6 +310,9 @@ def test_config_errors():
         ("hls_aac_bitrate 8k;", 'invalid value "8k" in "hls_aac_bitrate" directive, it must be a bit rate from 32k to 512k'),
         ("hls_cors maybe;", 'invalid value "maybe" in "hls_cors" directive, it must be "on" or "off"'),
         ("hls_thread_pool nosuchpool;", 'unknown thread pool "nosuchpool"'),
+        ("hls_thumbnail_width 5000;", "(thumbnail width must be 0 (no thumbnails) or 16..=1920 pixels, not 5000)"),
+        ("hls_thumbnail_interval 100ms;", "thumbnail interval must be 500..=600000 ms, not 100"),
+        ("hls_thumbnail_width wide;", 'hls_thumbnail_width" directive invalid number'),
         ("hls on;", 'invalid number of arguments in "hls" directive'),
     ]
     for directive, message in bad:
@@ -520,6 +524,10 @@ def test_http(ng):
              ("multi_audio.mkv", "info.json", "application/json", "public, max-age=60")]
     vtt = sorted(n for n in dump("multi_audio.mkv") if n.endswith(".vtt"))[0]
     kinds.append(("multi_audio.mkv", vtt, "text/vtt", "public, max-age=31536000, immutable"))
+    # scrubbing thumbnails: the WebVTT thumbnail track, a sprite sheet, one thumbnail
+    kinds.append(("h264_aac.mp4", "thumbnails.vtt", "text/vtt", "public, max-age=31536000, immutable"))
+    kinds.append(("h264_aac.mp4", "thumbs_0.jpg", "image/jpeg", "public, max-age=31536000, immutable"))
+    kinds.append(("h264_aac.mp4", "thumb_12000.jpg", "image/jpeg", "public, max-age=31536000, immutable"))
     for file, name, ctype, cc in kinds:
         r = request(ng.port, f"/vod/{file}/{name}")
         fmt = email.utils.formatdate(int(os.stat(os.path.join(MEDIA, file)).st_mtime), usegmt=True)
@@ -638,6 +646,8 @@ def test_http(ng):
     statuses = [
         ("/vod/h264_aac.mp4/t9_0.m4s", 404, "a name no playlist names"),
         ("/vod/h264_aac.mp4/t0_999.m4s", 404, "a segment number past the end"),
+        ("/vod/h264_aac.mp4/thumb_30000.jpg", 404, "a thumbnail past the end"),
+        ("/vod/audio_only.mp3/thumbnails.vtt", 404, "thumbnails of audio-only media"),
         ("/vod/missing.mp4/master.m3u8", 404, "a missing file"),
         ("/vod/src/master.m3u8", 404, "a directory as the file"),
         ("/vod/master.m3u8", 404, "no file before the name"),

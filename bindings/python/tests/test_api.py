@@ -131,6 +131,8 @@ def test_unknown_option_is_a_type_error(options: Any) -> None:
         {"aac_bitrate": 128e3},
         {"aac_keep_surround": "yes"},
         {"use_container_index": "no"},
+        {"thumbnails": 320},
+        {"thumbnails": (320.0, 10)},
     ],
 )
 def test_option_of_the_wrong_type_is_a_type_error(options: Any) -> None:
@@ -154,6 +156,9 @@ def test_option_of_the_wrong_type_is_a_type_error(options: Any) -> None:
         {"transcode_policy": -1},
         {"aac_bitrate": 1000},
         {"aac_bitrate": 10**7},
+        {"thumbnails": (5000, 10)},  # libhls: 16..1920 px
+        {"thumbnails": (160, 0.1)},  # libhls: 0.5..600 s
+        {"thumbnails": (-1, 10)},
     ],
 )
 def test_option_out_of_range_is_invalid_argument(options: Any) -> None:
@@ -161,6 +166,28 @@ def test_option_out_of_range_is_invalid_argument(options: Any) -> None:
         libhls.Context(**options)
     assert info.value.status == Status.INVALID_ARGUMENT
     assert isinstance(info.value, ValueError)
+
+
+def test_thumbnails_option_sets_tile_width_and_interval() -> None:
+    with libhls.Context(thumbnails=(160, datetime.timedelta(seconds=2))) as ctx:
+        with ctx.open(MEDIA / "h264_aac.mp4") as media:
+            vtt = media.get("thumbnails.vtt")
+            assert vtt.content_type == "text/vtt"
+            text = bytes(vtt).decode()
+            # 30 s, a tile every 2 s: 15 cues of 160x90 tiles on one 5x5 sheet.
+            assert text.count(" --> ") == 15
+            assert "00:00:02.000 --> 00:00:04.000\nthumbs_0.jpg#xywh=160,0,160,90\n" in text
+            assert media.info["thumbnails"]["width"] == 160
+            for name in ("thumbs_0.jpg", "thumb_12000.jpg"):
+                jpeg = media.get(name)
+                assert jpeg.content_type == "image/jpeg" and bytes(jpeg)[:2] == b"\xff\xd8", name
+            with pytest.raises(libhls.NotFoundError):
+                media.get("thumb_30000.jpg")  # past the end
+        with ctx.open(MEDIA / "audio_only.m4a") as audio, pytest.raises(libhls.NotFoundError):
+            audio.get("thumbnails.vtt")
+    with libhls.Context(thumbnails=(0, 0)) as ctx, ctx.open(MEDIA / "h264_aac.mp4") as media:
+        with pytest.raises(libhls.NotFoundError):
+            media.get("thumbnails.vtt")
 
 
 # --- Errors ------------------------------------------------------------------------------------

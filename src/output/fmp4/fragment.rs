@@ -166,6 +166,65 @@ pub fn first_sample_fragment(segment: &[u8], sequence_number: u32) -> Result<Vec
     write_media_segment(sequence_number, 1, base, &[meta], payload)
 }
 
+/// One sample of a media segment read back by [`segment_samples`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadSample {
+    /// Decode time (the segment's `tfdt` plus the durations before it), track timescale.
+    pub decode_time: u64,
+    /// Duration, size, composition offset and sync flag as the `trun` says.
+    pub meta: SampleMeta,
+    /// The sample depends on no other (`sample_depends_on` 2): a sync sample, or an open-GOP I
+    /// picture inside the segment, which decodes alone too.
+    pub independent: bool,
+    /// Where its bytes are in the segment.
+    pub bytes: std::ops::Range<usize>,
+}
+
+/// The samples of a media segment made by [`write_media_segment`] (or its header and payload),
+/// read back from its `tfdt` and `trun`.
+pub fn segment_samples(segment: &[u8]) -> Result<Vec<ReadSample>> {
+    let bad = |what: &str| Error::internal(format!("media segment: {what}"));
+    let moof = child(segment, b"moof").ok_or_else(|| bad("no moof"))?;
+    let traf = child(moof, b"traf").ok_or_else(|| bad("no traf"))?;
+    let tfdt = child(traf, b"tfdt").ok_or_else(|| bad("no tfdt"))?;
+    let trun = child(traf, b"trun").ok_or_else(|| bad("no trun"))?;
+    let u32_at = |b: &[u8], at: usize| -> Result<u32> {
+        b.get(at..at + 4).map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]])).ok_or_else(|| bad("short box"))
+    };
+    let mut decode_time = if tfdt.first() == Some(&TFDT_VERSION_64) {
+        u64::from(u32_at(tfdt, 4)?) << 32 | u64::from(u32_at(tfdt, 8)?)
+    } else {
+        u64::from(u32_at(tfdt, 4)?)
+    };
+    let flags = u32_at(trun, 0)? & 0x00ff_ffff;
+    if flags & TRUN_FLAGS != TRUN_FLAGS {
+        return Err(bad("unexpected trun flags"));
+    }
+    let with_cto = flags & TRUN_SAMPLE_CTO_PRESENT != 0;
+    let entry = if with_cto { TRUN_SAMPLE_LEN_CTO } else { TRUN_SAMPLE_LEN };
+    let count = u32_at(trun, 4)? as usize;
+    let mut offset = u32_at(trun, 8)? as usize;
+    let mut out = Vec::with_capacity(count.min(trun.len() / entry));
+    for i in 0..count {
+        let at = 12 + i * entry;
+        let (duration, size, sample_flags) = (u32_at(trun, at)?, u32_at(trun, at + 4)?, u32_at(trun, at + 8)?);
+        let composition_offset = if with_cto { u32_at(trun, at + 12)? as i32 } else { 0 };
+        let bytes = offset..offset + size as usize;
+        if bytes.end > segment.len() {
+            return Err(bad("sample outside mdat"));
+        }
+        out.push(ReadSample {
+            decode_time,
+            meta: SampleMeta { size, duration, composition_offset, sync: sample_flags & SAMPLE_IS_NON_SYNC == 0 },
+            independent: sample_flags & (3 << 24) == SAMPLE_DEPENDS_ON_NONE,
+            bytes,
+        });
+        decode_time += u64::from(duration);
+        offset += size as usize;
+    }
+    Ok(out)
+}
+
 /// The body (after the header; after version and flags for a full box: callers read them) of
 /// the first box of type `kind` among the boxes that fill `data`.
 fn child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {

@@ -35,7 +35,8 @@ mod test_util;
 mod tests;
 
 pub use fragment::{
-    first_sample_fragment, media_segment_overhead, open_gop_keys, write_media_segment, write_media_segment_header,
+    first_sample_fragment, media_segment_overhead, open_gop_keys, segment_samples, write_media_segment,
+    write_media_segment_header, ReadSample,
 };
 pub use init::write_init;
 pub use types::{SampleMeta, TrackInit, TrackKind};

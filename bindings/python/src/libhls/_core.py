@@ -228,6 +228,9 @@ class Context:
     - ``aac_bitrate``: AAC bit/s for stereo output, 32000..512000 (128000).
     - ``aac_keep_surround``: keep 5.1 sources as 5.1 AAC instead of a stereo downmix (False).
     - ``use_container_index``: index Matroska from its Cues (True) or by a packet scan.
+    - ``thumbnails``: ``(width, interval)``: scrubbing thumbnails (``thumbnails.vtt``, its 5x5
+      sprite sheets ``thumbs_<k>.jpg``, ``thumb_<ms>.jpg``): tile width in pixels, 16..1920 or
+      0 for none, and the time between tiles, seconds or a timedelta, 0.5..600 s (320, 10 s).
 
     An unknown option is a ``TypeError``; a value of the wrong type a ``TypeError``; a value
     out of range an :class:`InvalidArgumentError`. Use as a context manager, or call
@@ -244,6 +247,7 @@ class Context:
         aac_bitrate: Optional[int] = None,
         aac_keep_surround: Optional[bool] = None,
         use_container_index: Optional[bool] = None,
+        thumbnails: Optional[Tuple[int, Seconds]] = None,
     ) -> None:
         setters: List[Tuple[Any, Tuple[int, ...]]] = []
         if segment_duration is not None:
@@ -269,6 +273,12 @@ class Context:
         if use_container_index is not None:
             flag = _flag(use_container_index, "use_container_index")
             setters.append((lib.hls_config_set_use_container_index, (flag,)))
+        if thumbnails is not None:
+            if not isinstance(thumbnails, tuple) or len(thumbnails) != 2:
+                raise TypeError(f"thumbnails must be a (width, interval) tuple, not {thumbnails!r}")
+            width = _integer(thumbnails[0], "thumbnails width", 0, _U32)
+            interval = _seconds_to_ms(thumbnails[1], "thumbnails interval", _U32)
+            setters.append((lib.hls_config_set_thumbnails, (width, interval)))
 
         cfg = lib.hls_config_new()
         if not cfg:
@@ -368,7 +378,7 @@ class Media:
 
     def get(self, name: Union[str, bytes]) -> "Buffer":
         """Any name (``master.m3u8``, ``t0.m3u8``, ``t0_init.mp4``, ``t0_3.m4s``, ``t2.vtt``,
-        ...): a :class:`Buffer` over libhls's bytes, without a copy (``hls_get_ex``).
+        ``thumbnails.vtt``, ``thumbs_0.jpg``, ``thumb_5000.jpg``, ...): a :class:`Buffer` over libhls's bytes, without a copy (``hls_get_ex``).
         Unknown names raise :class:`NotFoundError` (a LookupError)."""
         return self._serve(lib.hls_get_ex, name)
 

@@ -167,6 +167,7 @@ SIGNATURES: Dict[str, Tuple[List[Any], Any]] = {
     "hls_config_set_cache_bytes": ([_cfg_p, c_uint64], _status),
     "hls_config_set_idle_media": ([_cfg_p, c_uint32, c_uint64], _status),
     "hls_config_set_use_container_index": ([_cfg_p, c_int], _status),
+    "hls_config_set_thumbnails": ([_cfg_p, c_uint32, c_uint32], _status),
     "hls_config_set_transcode_policy": ([_cfg_p, c_int], _status),
     "hls_config_set_aac": ([_cfg_p, c_uint32, c_int], _status),
     "hls_context_new": ([_cfg_p], _ctx_p),
