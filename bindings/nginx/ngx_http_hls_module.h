@@ -29,6 +29,8 @@ typedef struct {
     ngx_flag_t           container_index;    /* hls_container_index */
     ngx_uint_t           aac_bitrate;        /* hls_aac_bitrate */
     ngx_flag_t           aac_surround;       /* hls_aac_surround */
+    ngx_str_t            index_dir;          /* hls_index_dir: full path, NUL-terminated;
+                                                empty: off */
 } ngx_http_hls_settings_t;
 
 

@@ -15,6 +15,7 @@ use crate::codec::{self, Codec};
 use crate::container::read::read_vec_at;
 use crate::engine::body::{Body, PartsBuilder};
 use crate::engine::cache::Bytes;
+use crate::engine::index_dir::{IndexDir, IndexOrigin, Lookup};
 use crate::engine::source::Source;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::identity::FileIdentity;
@@ -44,6 +45,8 @@ pub mod mime {
 pub struct Media {
     /// The index.
     pub index: MediaIndex,
+    /// Where the index came from (memory, or an index file).
+    pub origin: IndexOrigin,
     /// The file and demuxers segments are read with.
     source: Source,
 }
@@ -51,8 +54,30 @@ pub struct Media {
 impl Media {
     /// Wraps a fresh index.
     pub fn new(index: MediaIndex, max_idle_demuxers: usize) -> Media {
+        Media::with_origin(index, max_idle_demuxers, IndexOrigin::Memory)
+    }
+
+    /// Wraps an index that came from `origin`.
+    pub fn with_origin(index: MediaIndex, max_idle_demuxers: usize, origin: IndexOrigin) -> Media {
         let source = Source::new(&index, max_idle_demuxers);
-        Media { index, source }
+        Media { index, origin, source }
+    }
+
+    /// The index was read from an index file that turned out damaged (a sample table failed
+    /// its checksum when first read): the media must be opened (indexed) again.
+    pub fn index_damaged(&self) -> bool {
+        self.index.tables_damaged()
+    }
+
+    /// The error of a request that met a damaged index table.
+    fn damaged_error(&self) -> Error {
+        Error::new(
+            ErrorKind::FileChanged,
+            format!(
+                "{}: its persisted index is damaged (a sample table failed its checksum); open the file again",
+                self.index.path.display()
+            ),
+        )
     }
 
     /// Content type of a resource of this media.
@@ -95,6 +120,14 @@ impl Media {
     /// Generates `r` (which `check_named` accepted): media segments whose samples are copied
     /// verbatim are headers and ranges of the file ([`Body::Parts`]), everything else bytes.
     pub fn generate(&self, r: &Resource) -> Result<Body> {
+        if matches!(r, Resource::Master | Resource::IFramePlaylist(_)) {
+            // The I-frame entries' sizes come from the video's sample tables: check them first.
+            for t in self.index.served(TrackKind::Video) {
+                if t.reader.table().is_some_and(|table| table.all().is_err()) {
+                    return Err(self.damaged_error());
+                }
+            }
+        }
         let bytes: Vec<u8> = match *r {
             Resource::Master => playlist::master(&self.index).into_bytes(),
             Resource::MediaPlaylist(n) => {
@@ -199,8 +232,9 @@ impl Media {
         match &t.reader {
             SampleReader::ByPosition { table } => {
                 let recs = table
-                    .get(seg.first as usize..seg.first as usize + seg.samples as usize)
-                    .ok_or_else(|| Error::internal("segment outside the sample table"))?;
+                    .range(seg.first as usize..seg.first as usize + seg.samples as usize)
+                    .ok_or_else(|| Error::internal("segment outside the sample table"))?
+                    .map_err(|_| self.damaged_error())?;
                 let mut metas: Vec<SampleMeta> = recs
                     .iter()
                     .enumerate()
@@ -386,7 +420,34 @@ fn write_segment(k: usize, tfdt: u64, metas: &[SampleMeta], payload: &[u8]) -> R
 }
 
 /// Opens (indexes) `path` with the given identity. Used by the context's single-flight open.
-pub fn open(path: &Path, identity: FileIdentity, cfg: &crate::model::config::Config) -> Result<Arc<Media>> {
+/// With an index directory, an index file written for this version of the file is read instead
+/// (the media is not read), and a fresh index is written there.
+pub fn open(
+    path: &Path,
+    identity: FileIdentity,
+    cfg: &crate::model::config::Config,
+    dir: Option<&IndexDir>,
+) -> Result<Arc<Media>> {
+    let started = std::time::Instant::now();
+    let file = match dir.map(|d| d.lookup(path, identity)) {
+        Some(Lookup::Hit(mut index, file)) => {
+            index.index_time = started.elapsed();
+            index.path = path.to_path_buf();
+            return Ok(Arc::new(Media::with_origin(*index, cfg.demuxers_per_media, IndexOrigin::Disk(file))));
+        }
+        Some(Lookup::Miss(file)) => Some(file),
+        None => None,
+    };
     let index = crate::index::build(path, identity, cfg).map_err(|e| e.context(path.display()))?;
-    Ok(Arc::new(Media::new(index, cfg.demuxers_per_media)))
+    let origin = match (dir, file) {
+        (Some(d), Some(file)) => {
+            if d.store(&file, path, &index) {
+                IndexOrigin::Written(file)
+            } else {
+                IndexOrigin::NotWritten(file)
+            }
+        }
+        _ => IndexOrigin::Memory,
+    };
+    Ok(Arc::new(Media::with_origin(index, cfg.demuxers_per_media, origin)))
 }
