@@ -972,8 +972,9 @@ def test_index_dir(index_dir):
         info = json.loads(r.body) if r.status == 200 else {}
         check(info.get("index_from_disk") is True, "after a reload: info.json says the index came from disk",
               r.body[:300])
-        st = worker_stats(ng, [int(r.h("x-worker") or 0)])
-        c = [s["contexts"][0]["stats"] for s in st.values() if s.get("contexts")]
+        pid = int(r.h("x-worker") or 0)
+        st = worker_stats(ng, [pid])
+        c = [st[pid]["contexts"][0]["stats"]] if st.get(pid, {}).get("contexts") else []
         check(len(c) == 1 and c[0].get("index_file_hits") == 1 and c[0].get("indexings") == 0,
               "after a reload: the new worker opened the file from its index file (no indexing)",
               str(c)[:400])

@@ -228,6 +228,11 @@ class Context:
     - ``aac_bitrate``: AAC bit/s for stereo output, 32000..512000 (128000).
     - ``aac_keep_surround``: keep 5.1 sources as 5.1 AAC instead of a stereo downmix (False).
     - ``use_container_index``: index Matroska from its Cues (True) or by a packet scan.
+    - ``index_dir``: a directory where the index of every opened file is persisted, so that
+      another process (or a restart) opens an unchanged file without reading its media (None:
+      indexes live in memory only). Stale or damaged index files are ignored and rewritten; a
+      directory that cannot be written only costs the persisting. ``media.info["index_from_disk"]``
+      says where an index came from; ``stats`` counts ``index_file_hits``, ``_misses``, ``_rewrites``.
 
     An unknown option is a ``TypeError``; a value of the wrong type a ``TypeError``; a value
     out of range an :class:`InvalidArgumentError`. Use as a context manager, or call
@@ -244,8 +249,9 @@ class Context:
         aac_bitrate: Optional[int] = None,
         aac_keep_surround: Optional[bool] = None,
         use_container_index: Optional[bool] = None,
+        index_dir: Optional[StrPath] = None,
     ) -> None:
-        setters: List[Tuple[Any, Tuple[int, ...]]] = []
+        setters: List[Tuple[Any, Tuple[Union[int, bytes], ...]]] = []
         if segment_duration is not None:
             ms = _seconds_to_ms(segment_duration, "segment_duration", _U32)
             setters.append((lib.hls_config_set_segment_duration_ms, (ms,)))
@@ -269,6 +275,8 @@ class Context:
         if use_container_index is not None:
             flag = _flag(use_container_index, "use_container_index")
             setters.append((lib.hls_config_set_use_container_index, (flag,)))
+        if index_dir is not None:
+            setters.append((lib.hls_config_set_index_dir, (_encode_path(index_dir),)))
 
         cfg = lib.hls_config_new()
         if not cfg:
