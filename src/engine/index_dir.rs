@@ -30,6 +30,11 @@ use crate::model::segment::SharedBytes;
 /// header and SeekHead at the start; a trailing `moov`, Cues or tags at the end).
 const HEAD_BYTES: u64 = 4096;
 
+/// Which library writes and reads index files: its version and a hash of the sources it was
+/// built from, so that an index file written by another build (whose indexing may differ) is
+/// stale, and rewritten.
+const LIBRARY: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("LIBHLS_SOURCE_HASH"));
+
 /// Counters of the stats call.
 #[derive(Default)]
 pub struct IndexDirCounters {
@@ -147,7 +152,7 @@ impl IndexDir {
             identity,
             head_hash: head_hash(path, identity.size)?,
             settings: self.settings.clone(),
-            library: env!("CARGO_PKG_VERSION").to_string(),
+            library: LIBRARY.to_string(),
             path: path.to_path_buf(),
         })
     }

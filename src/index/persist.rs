@@ -53,7 +53,7 @@ pub struct IndexKey {
     pub head_hash: u64,
     /// The settings the index was built with ([`crate::model::config::Config::index_settings`]).
     pub settings: String,
-    /// The library version that wrote it.
+    /// The library that wrote it (version and a hash of its sources).
     pub library: String,
     /// The media file's path as opened.
     pub path: PathBuf,
