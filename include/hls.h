@@ -386,9 +386,10 @@ enum HlsStatus hls_config_set_aac(struct HlsConfig *cfg, uint32_t bitrate, int k
  * file is used only for the version of the file it was written for (device, inode, size,
  * modification time and a hash of its first and last 4 KiB); a stale, truncated, damaged or
  * foreign-version index file is ignored and rewritten. Files are written to a temporary name
- * and renamed, so several processes can share the directory. A directory that cannot be
- * written (read-only, full, missing) only costs the persisting: files are indexed in memory
- * and a message is logged. `dir` NULL or empty turns persisting off.
+ * and renamed, so several processes can share the directory. The directory is created when
+ * first written to. A directory that cannot be written (read-only, full, not creatable) only
+ * costs the persisting: files are indexed in memory and a message is logged. `dir` NULL or
+ * empty turns persisting off.
  *
  * # Safety
  * `cfg`: a configuration from `hls_config_new`, not used by another call meanwhile.

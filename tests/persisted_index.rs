@@ -355,7 +355,7 @@ fn an_index_dir_that_cannot_be_written_still_serves_from_memory() {
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).expect("chmod");
     let immutable = std::process::Command::new("chattr").arg("+i").arg(&ro).status().is_ok_and(|s| s.success());
     let writable = std::fs::write(ro.join("probe"), b"x").is_ok();
-    let mut dirs = vec![not_dir.clone(), d.join("missing/parent")];
+    let mut dirs = vec![not_dir.clone(), not_dir.join("below-a-file")];
     if !writable {
         dirs.push(ro.clone());
     } else {
@@ -374,6 +374,13 @@ fn an_index_dir_that_cannot_be_written_still_serves_from_memory() {
         let _ = std::process::Command::new("chattr").arg("-i").arg(&ro).status();
     }
     assert_eq!(std::fs::read(&not_dir).expect("file"), b"x", "the file named as directory was changed");
+    // A directory that does not exist yet is made.
+    let missing = d.join("made/on/first/write");
+    let (disk, got, s) = open_and_crawl(&missing, &path);
+    assert!(!disk);
+    same(&path, &want, &got);
+    assert_eq!(s["index_file_writes"].as_u64(), Some(1), "{s}");
+    assert!(open_and_crawl(&missing, &path).0, "not read back from the directory made");
 }
 
 /// An index file with a valid header around `meta` (the serialized part) and `tables`.

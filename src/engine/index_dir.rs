@@ -10,8 +10,9 @@
 //! serialized part, whatever the size of the sample tables. Index files are only ever replaced
 //! by a rename, never written in place (a mapped file truncated under a reader would fault).
 //!
-//! Any failure to read or write is logged and the media is indexed (or stays indexed) in
-//! memory: a read-only, full or missing directory costs only the persisting.
+//! The directory is created when first written to. Any failure to read or write is logged and
+//! the media is indexed (or stays indexed) in memory: a read-only or full directory (or one that
+//! cannot be created) costs only the persisting.
 
 use std::fs::File;
 use std::io::Write;
@@ -229,6 +230,7 @@ impl IndexDir {
             self.serial.fetch_add(1, Ordering::Relaxed)
         ));
         let result = (|| {
+            std::fs::create_dir_all(&self.dir)?;
             let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
             f.write_all(&bytes)?;
             drop(f);
