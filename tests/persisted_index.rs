@@ -43,6 +43,10 @@ fn media(name: &str) -> PathBuf {
 /// A fresh, empty scratch directory for one test.
 fn scratch(test: &str) -> PathBuf {
     let d = common::out_root().join("persisted-index").join(test);
+    if d.exists() {
+        // A run that failed half-way may have left a directory immutable.
+        let _ = std::process::Command::new("chattr").arg("-R").arg("-i").arg(&d).status();
+    }
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("scratch dir");
     d
@@ -353,7 +357,15 @@ fn an_index_dir_that_cannot_be_written_still_serves_from_memory() {
     std::fs::create_dir_all(&ro).expect("dir");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    /// Makes the directory mutable again, however the test ends.
+    struct Mutable(PathBuf);
+    impl Drop for Mutable {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("chattr").arg("-i").arg(&self.0).status();
+        }
+    }
     let immutable = std::process::Command::new("chattr").arg("+i").arg(&ro).status().is_ok_and(|s| s.success());
+    let _mutable = immutable.then(|| Mutable(ro.clone()));
     let writable = std::fs::write(ro.join("probe"), b"x").is_ok();
     let mut dirs = vec![not_dir.clone(), not_dir.join("below-a-file")];
     if !writable {
@@ -369,9 +381,6 @@ fn an_index_dir_that_cannot_be_written_still_serves_from_memory() {
             assert_eq!(s["index_file_write_failures"].as_u64(), Some(1), "{}: {s}", dir.display());
             assert_eq!(s["index_file_writes"].as_u64(), Some(0));
         }
-    }
-    if immutable {
-        let _ = std::process::Command::new("chattr").arg("-i").arg(&ro).status();
     }
     assert_eq!(std::fs::read(&not_dir).expect("file"), b"x", "the file named as directory was changed");
     // A directory that does not exist yet is made.
