@@ -17,7 +17,9 @@ fn env(name: &str) -> String {
 
 fn main() {
     let dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
-    println!("cargo:rerun-if-changed=src/ffi");
+    println!("cargo:rerun-if-changed=src");
+    // Persisted index files are valid for the sources that wrote them (src/engine/index_dir.rs).
+    println!("cargo:rustc-env=LIBHLS_SOURCE_HASH={:016x}", source_hash(&dir.join("src")));
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=Cargo.toml");
     let major = env("CARGO_PKG_VERSION_MAJOR");
@@ -41,6 +43,33 @@ fn main() {
         std::fs::create_dir_all(dir.join("include")).expect("include/");
         std::fs::write(&target, &bytes).expect("write include/hls.h");
     }
+}
+
+/// 64-bit FNV-1a of every file under `dir` (relative path and contents, in path order): which
+/// sources this library was built from.
+fn source_hash(dir: &Path) -> u64 {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    files.sort();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for f in files {
+        let rel = f.strip_prefix(dir).unwrap_or(&f).to_string_lossy().into_owned();
+        for b in rel.bytes().chain([0]).chain(std::fs::read(&f).unwrap_or_default()) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
 }
 
 /// `#define`s of the version this header belongs to; `hls_version()` and

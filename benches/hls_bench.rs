@@ -6,6 +6,8 @@
 //! set: `BENCH=cold cargo bench --bench hls_bench`; `COLD_RUNS=n` fresh processes per file).
 //! `BENCH=thumbs` (not in the default set either): first thumbnail sprite sheet latency and the
 //! cost of one thumbnail JPEG, beside FFmpeg making the same sheet.
+//! `BENCH=pidx` (not in the default set either): open of the 2-hour files in a fresh process
+//! each time, indexed from the media vs read from a persisted index (`PIDX_RUNS=n`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -489,7 +491,7 @@ fn section_transcode() {
 
 fn main() {
     let which = std::env::var("BENCH").unwrap_or_else(|_| "open,mkv,segments,cache,subs,transcode".into());
-    if which != "rss_child" && which != "cold_child" {
+    if !which.ends_with("_child") {
         println!("# libhls benchmark ({} cores)", std::thread::available_parallelism().map_or(1, |n| n.get()));
     }
     for s in which.split(',') {
@@ -507,6 +509,8 @@ fn main() {
             "cold" => section_cold(),
             "cold_child" => cold_child(),
             "thumbs" => section_thumbs(),
+            "pidx" => section_pidx(),
+            "pidx_child" => pidx_child(),
             other => println!("unknown section {other}"),
         }
     }
@@ -664,6 +668,87 @@ fn section_thumbs() {
             ms(per),
             ms(per_cpu),
             bytes as f64 / n as f64 / 1e3
+        );
+    }
+}
+
+/// Runs in its own process: open of `PIDX_FILE` (with the index directory `PIDX_DIR` when set),
+/// then its master and first media playlist; prints `open_us master_us media_us from_disk`.
+fn pidx_child() {
+    let p = PathBuf::from(std::env::var("PIDX_FILE").expect("PIDX_FILE"));
+    let dir = std::env::var_os("PIDX_DIR").map(PathBuf::from);
+    let ctx = Context::new(Config { cache_bytes: 0, index_dir: dir, ..Config::default() });
+    let t = Instant::now();
+    let m = ctx.open(&p).expect("open");
+    let open = t.elapsed();
+    let t = Instant::now();
+    let (master, _) = ctx.get(&m, "master.m3u8").expect("master");
+    let master_t = t.elapsed();
+    let first = String::from_utf8_lossy(&master)
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.is_empty())
+        .expect("a variant")
+        .to_string();
+    let t = Instant::now();
+    ctx.get(&m, &first).expect("media playlist");
+    let media_t = t.elapsed();
+    let disk = matches!(m.origin, hls::engine::index_dir::IndexOrigin::Disk(_));
+    println!("{} {} {} {}", open.as_micros(), master_t.as_micros(), media_t.as_micros(), u8::from(disk));
+}
+
+/// Open of the 2-hour files in fresh processes: indexed from the media (no index directory)
+/// vs read from a persisted index written by an earlier process.
+fn section_pidx() {
+    let runs: usize = std::env::var("PIDX_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(21);
+    println!("\n## Open in a fresh process: cold index vs persisted index (page cache warm), {runs} processes each\n");
+    println!("| file | cold open median / p90 | first open with the directory (indexes, writes the file) | persisted open median / p90 | target | index file | master + first media playlist after a persisted open (median) |");
+    println!("|---|---|---|---|---|---|---|");
+    let dir = bench_dir().join("pidx");
+    let child = |file: &Path, with_dir: bool| -> [u64; 4] {
+        let mut cmd = Command::new(std::env::current_exe().expect("exe"));
+        cmd.env("BENCH", "pidx_child").env("PIDX_FILE", file);
+        if with_dir {
+            cmd.env("PIDX_DIR", &dir);
+        }
+        let out = cmd.output().expect("pidx child");
+        let line = String::from_utf8_lossy(&out.stdout);
+        let v: Vec<u64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        assert_eq!(v.len(), 4, "pidx child output: {line} {}", String::from_utf8_lossy(&out.stderr));
+        [v[0], v[1], v[2], v[3]]
+    };
+    let stat = |mut v: Vec<u64>| -> (u64, u64) {
+        v.sort_unstable();
+        (v[v.len() / 2], v[(v.len() * 9 / 10).min(v.len() - 1)])
+    };
+    let us = |v: u64| format!("{:.3} ms", v as f64 / 1e3);
+    for f in ["long_2h.mp4", "long_2h.mkv", "long_2h_subs.mp4", "long_2h_subs.mkv"] {
+        let p = media(f);
+        if !p.exists() {
+            println!("| {f} | missing (run scripts/gen-media.sh --long) | | | | | |");
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("pidx dir");
+        let cold: Vec<u64> = (0..runs).map(|_| child(&p, false)[0]).collect();
+        // The first process with the directory indexes and writes the file.
+        let first = child(&p, true);
+        assert_eq!(first[3], 0, "{f}: an index file before the first open");
+        let rows: Vec<[u64; 4]> = (0..runs).map(|_| child(&p, true)).collect();
+        assert!(rows.iter().all(|r| r[3] == 1), "{f}: a persisted open indexed the media");
+        let size: u64 =
+            std::fs::read_dir(&dir).expect("dir").flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum();
+        let (cm, cp) = stat(cold);
+        let (pm, pp) = stat(rows.iter().map(|r| r[0]).collect());
+        let (after, _) = stat(rows.iter().map(|r| r[1] + r[2]).collect());
+        println!(
+            "| {f} | {} / {} | {} | {} / {} | < 0.5 ms | {:.2} MB | {} |",
+            us(cm),
+            us(cp),
+            us(first[0]),
+            us(pm),
+            us(pp),
+            size as f64 / 1e6,
+            us(after)
         );
     }
 }

@@ -402,6 +402,25 @@ enum HlsStatus hls_config_set_thumbnails(struct HlsConfig *cfg,
                                          uint32_t interval_ms);
 
 /**
+ * Persists the index of every opened file in the directory `dir` (default: none, indexes live
+ * in memory only). Another context, process, nginx worker or restart using the same directory
+ * and the same indexing settings (segment duration, transcode policy, AAC settings, container
+ * index) then opens an unchanged file from its index file without reading its media. An index
+ * file is used only for the version of the file it was written for (device, inode, size,
+ * modification time and a hash of its first and last 4 KiB); a stale, truncated, damaged or
+ * foreign-version index file is ignored and rewritten. Files are written to a temporary name
+ * and renamed, so several processes can share the directory. The directory is created when
+ * first written to. A directory that cannot be written (read-only, full, not creatable) only
+ * costs the persisting: files are indexed in memory and a message is logged. `dir` NULL or
+ * empty turns persisting off.
+ *
+ * # Safety
+ * `cfg`: a configuration from `hls_config_new`, not used by another call meanwhile.
+ * `dir`: NULL or a NUL-terminated UTF-8 path, read during the call only.
+ */
+enum HlsStatus hls_config_set_index_dir(struct HlsConfig *cfg, const char *dir);
+
+/**
  * New options with defaults (the whole file, in the clear, as `hls_open` serves it). NULL only
  * if out of memory. The caller owns them and frees them with `hls_open_options_free`.
  */
@@ -438,8 +457,12 @@ void hls_context_free(struct HlsContext *ctx);
 
 /**
  * JSON counters of the context: cache_hits, cache_misses, cache_bytes, cache_entries,
- * cache_budget, evictions, generations, shared_waits, opens, indexings, open_reuses,
- * index_time_us, media_registered, media_idle.
+ * cache_budget, evictions, generations, shared_waits, opens, indexings (files indexed from
+ * their media), open_reuses, index_time_us, media_registered, media_idle; and for the index
+ * directory (`hls_config_set_index_dir`; `index_dir` is null and the counts 0 without one):
+ * index_dir, index_file_hits (opens from an index file), index_file_misses (opens that
+ * indexed the media), index_file_rewrites (index files found stale, truncated, damaged or of
+ * another version: ignored and rewritten), index_file_writes, index_file_write_failures.
  *
  * # Safety
  * `ctx`: borrowed; a context from `hls_context_new`. `out`: the caller's `HlsBuffer`; on success
@@ -621,7 +644,9 @@ enum HlsStatus hls_segment_parts_ex(struct HlsMedia *media,
 /**
  * JSON description of the media: duration, and every track with type, codec, RFC 6381
  * string, language, whether it is served and, if not, why. `indexed_from` says what the
- * index was built from: `"mp4 sample tables"`, `"matroska cues"` or `"packet scan"`.
+ * index was built from: `"mp4 sample tables"`, `"matroska cues"` or `"packet scan"`;
+ * `index_from_disk` whether this open read it from an index file (`hls_config_set_index_dir`)
+ * instead of the media.
  *
  * # Safety
  * `media`: borrowed; a handle from `hls_open`. `out`: the caller's `HlsBuffer`; on success it

@@ -170,6 +170,24 @@ func WithContainerIndex(enabled bool) Option {
 	}
 }
 
+// WithIndexDir persists the index of every opened file in dir (default: none, indexes live in
+// memory only), so that another process, or a restart, opens an unchanged file from its index
+// file without reading its media. Stale, truncated or damaged index files are ignored and
+// rewritten; a directory that cannot be written only costs the persisting (logged). "" turns
+// persisting off. Info().IndexFromDisk and the IndexFile* counters of Stats tell what happened.
+func WithIndexDir(dir string) Option {
+	return func(c *config) error {
+		what := fmt.Sprintf("WithIndexDir(%q)", dir)
+		b, err := cString(dir, "index directory")
+		if err != nil {
+			return err
+		}
+		st := C.hls_config_set_index_dir(c.c, cPtr(b))
+		runtime.KeepAlive(b)
+		return setterError(st, what)
+	}
+}
+
 func cBool(b bool) C.int {
 	if b {
 		return 1
@@ -277,6 +295,14 @@ type Stats struct {
 	IndexTimeUS     uint64 `json:"index_time_us"`
 	MediaRegistered uint64 `json:"media_registered"`
 	MediaIdle       uint64 `json:"media_idle"`
+	// The index directory (WithIndexDir): opens served from an index file, opens that indexed
+	// the media, index files found stale or damaged (ignored and rewritten), files written,
+	// files that could not be written.
+	IndexFileHits          uint64 `json:"index_file_hits"`
+	IndexFileMisses        uint64 `json:"index_file_misses"`
+	IndexFileRewrites      uint64 `json:"index_file_rewrites"`
+	IndexFileWrites        uint64 `json:"index_file_writes"`
+	IndexFileWriteFailures uint64 `json:"index_file_write_failures"`
 }
 
 // Stats returns the context's cache and engine counters.

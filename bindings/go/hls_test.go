@@ -223,6 +223,46 @@ func TestOptions(t *testing.T) {
 	newContext(t, hls.WithTranscodePolicy(hls.TranscodeAddAAC), hls.WithTranscodePolicy(hls.TranscodeUnplayable), nil)
 }
 
+func TestIndexDirOpensFromDisk(t *testing.T) {
+	dir := t.TempDir()
+	var masters [2]string
+	for round, fromDisk := range []bool{false, true} {
+		ctx := newContext(t, hls.WithIndexDir(dir))
+		m := openMedia(t, ctx, "h264_aac.mp4")
+		info, err := m.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.IndexFromDisk != fromDisk {
+			t.Errorf("round %d: IndexFromDisk %v", round, info.IndexFromDisk)
+		}
+		b, err := m.Get("master.m3u8")
+		if err != nil {
+			t.Fatal(err)
+		}
+		masters[round] = string(b.Bytes())
+		b.Close()
+		st, err := ctx.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fromDisk && (st.IndexFileHits != 1 || st.IndexFileMisses != 0 || st.Indexings != 0) {
+			t.Errorf("second context: %+v", st)
+		}
+		if !fromDisk && (st.IndexFileMisses != 1 || st.IndexFileWrites != 1) {
+			t.Errorf("first context: %+v", st)
+		}
+		ctx.Close()
+	}
+	if masters[0] != masters[1] || masters[0] == "" {
+		t.Error("the master from the index file differs")
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.hlsidx"))
+	if len(files) != 1 {
+		t.Errorf("index files: %v", files)
+	}
+}
+
 func TestInvalidOptions(t *testing.T) {
 	for name, opt := range map[string]hls.Option{
 		"segment 500ms":     hls.WithSegmentDuration(500 * time.Millisecond),

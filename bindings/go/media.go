@@ -81,7 +81,8 @@ type Info struct {
 	Segments       int           // number of segments of the presentation
 	TargetDuration int           // EXT-X-TARGETDURATION of the media playlists, in seconds
 	IndexedFrom    string        // "mp4 sample tables", "matroska cues" or "packet scan"
-	IndexTime      time.Duration // how long indexing took
+	IndexTime      time.Duration // how long indexing (or reading the index file) took
+	IndexFromDisk  bool          // the index was read from the index directory (WithIndexDir), not built from the media
 	Tracks         []Track       // every track of the file, served or not
 }
 
@@ -118,6 +119,7 @@ type infoJSON struct {
 	TargetDuration int     `json:"target_duration"`
 	IndexedFrom    string  `json:"indexed_from"`
 	IndexTimeMS    float64 `json:"index_time_ms"`
+	IndexFromDisk  bool    `json:"index_from_disk"`
 	Tracks         []Track `json:"tracks"`
 }
 
@@ -149,6 +151,7 @@ func (m *Media) Info() (Info, error) {
 		TargetDuration: raw.TargetDuration,
 		IndexedFrom:    raw.IndexedFrom,
 		IndexTime:      time.Duration(raw.IndexTimeMS * float64(time.Millisecond)),
+		IndexFromDisk:  raw.IndexFromDisk,
 		Tracks:         raw.Tracks,
 	}, nil
 }

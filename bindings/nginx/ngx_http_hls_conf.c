@@ -20,6 +20,7 @@ static char *ngx_http_hls_transcode(ngx_conf_t *cf, ngx_command_t *cmd, void *co
 static char *ngx_http_hls_idle_media(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_hls_aac_bitrate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_hls_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_hls_index_dir(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_hls_check_segment_duration(ngx_conf_t *cf, void *post, void *data);
 static void *ngx_http_hls_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_hls_create_loc_conf(ngx_conf_t *cf);
@@ -117,6 +118,13 @@ static ngx_command_t  ngx_http_hls_commands[] = {
     { ngx_string("hls_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_hls_thread_pool,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("hls_index_dir"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_hls_index_dir,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -220,6 +228,41 @@ ngx_http_hls_stats(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_hls_stats_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* hls_index_dir off | PATH: a relative PATH is relative to the prefix, as nginx's other paths */
+static char *
+ngx_http_hls_index_dir(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_hls_loc_conf_t *hlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (hlcf->settings.index_dir.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        ngx_str_set(&hlcf->settings.index_dir, "");
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len == 0 || ngx_strlen(value[1].data) != value[1].len) {
+        return "must be \"off\" or a directory";
+    }
+
+    hlcf->settings.index_dir = value[1];
+
+    /* NUL-terminated either way: an absolute path is the parsed token itself, a relative one
+     * becomes a copy made with ngx_cpystrn */
+    if (ngx_conf_full_name(cf->cycle, &hlcf->settings.index_dir, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -434,7 +477,9 @@ ngx_http_hls_settings_equal(ngx_http_hls_settings_t *a, ngx_http_hls_settings_t 
            && a->aac_bitrate == b->aac_bitrate
            && a->aac_surround == b->aac_surround
            && a->thumbnail_width == b->thumbnail_width
-           && a->thumbnail_interval == b->thumbnail_interval;
+           && a->thumbnail_interval == b->thumbnail_interval
+           && a->index_dir.len == b->index_dir.len
+           && ngx_strncmp(a->index_dir.data, b->index_dir.data, a->index_dir.len) == 0;
 }
 
 
@@ -487,6 +532,7 @@ ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->settings.thumbnail_interval,
                               prev->settings.thumbnail_interval,
                               NGX_HTTP_HLS_DEFAULT_THUMB_MS);
+    ngx_conf_merge_str_value(conf->settings.index_dir, prev->settings.index_dir, "");
     ngx_conf_merge_value(conf->cors, prev->cors, 1);
     ngx_conf_merge_value(conf->file_ranges, prev->file_ranges, 1);
     ngx_conf_merge_size_value(conf->file_range_min, prev->file_range_min, 32 * 1024);
@@ -599,6 +645,15 @@ ngx_http_hls_make_config(ngx_http_hls_settings_t *s, const char **what, HlsStatu
     if (*status != HLS_OK) {
         *what = "hls_thumbnail_width / hls_thumbnail_interval";
         goto failed;
+    }
+
+    /* index_dir.data is NUL-terminated: "" (off), or ngx_conf_full_name's copy */
+    if (s->index_dir.len > 0) {
+        *status = hls_config_set_index_dir(config, (const char *) s->index_dir.data);
+        if (*status != HLS_OK) {
+            *what = "hls_index_dir";
+            goto failed;
+        }
     }
 
     return config;

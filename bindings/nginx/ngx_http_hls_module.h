@@ -31,6 +31,8 @@ typedef struct {
     ngx_flag_t           aac_surround;       /* hls_aac_surround */
     ngx_uint_t           thumbnail_width;    /* hls_thumbnail_width (0: no thumbnails) */
     ngx_msec_t           thumbnail_interval; /* hls_thumbnail_interval */
+    ngx_str_t            index_dir;          /* hls_index_dir: full path, NUL-terminated;
+                                                empty: off */
 } ngx_http_hls_settings_t;
 
 

@@ -30,10 +30,12 @@ pub(crate) mod opus;
 pub mod picture;
 pub(crate) mod vp9;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{ParseError, ParseResult};
 
 /// Codecs libhls can put in fMP4 (stream copy) for HLS.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Codec {
     /// H.264 / AVC (`avc1`).
     H264,
@@ -58,7 +60,7 @@ pub enum Codec {
 }
 
 /// Everything needed to describe one track's codec for an init segment and a CODECS string.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CodecConfig {
     /// Which codec the track carries.
     pub codec: Codec,

@@ -7,6 +7,7 @@
 //! Plain values read from the container (through FFmpeg) and from the bitstream; the fMP4 writer
 //! lays them out and the playlist writer declares them.
 
+use serde::{Deserialize, Serialize};
 /// ISO/IEC 23091-2 `TransferCharacteristics`: SMPTE ST 2084 (PQ).
 pub const TRANSFER_PQ: u8 = 16;
 /// ISO/IEC 23091-2 `TransferCharacteristics`: ARIB STD-B67 (HLG).
@@ -22,7 +23,7 @@ const FIXED_2_30_ONE: i32 = 0x4000_0000;
 pub const IDENTITY_MATRIX: [i32; 9] = [FIXED_16_16_ONE, 0, 0, 0, FIXED_16_16_ONE, 0, 0, 0, FIXED_2_30_ONE];
 
 /// Colour description: primaries, transfer characteristics, matrix coefficients, range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Colour {
     /// `ColourPrimaries` (1 BT.709, 9 BT.2020, 2 unspecified).
     pub primaries: u8,
@@ -43,7 +44,7 @@ impl Colour {
 
 /// SMPTE ST 2086 mastering display colour volume, in the units of the `mdcv` box and the SEI
 /// message: chromaticities in 0.00002, luminance in 0.0001 cd/m².
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MasteringDisplay {
     /// Display primaries x, y in the order green, blue, red.
     pub primaries: [[u16; 2]; 3],
@@ -85,7 +86,7 @@ impl MasteringDisplay {
 }
 
 /// CTA-861.3 content light level, in cd/m².
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContentLight {
     /// Maximum content light level (MaxCLL).
     pub max_cll: u16,
@@ -102,7 +103,7 @@ impl ContentLight {
 }
 
 /// Closed captions found in the video's SEI (ATSC A/53 `GA94` cc_data).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Captions {
     /// CEA-608 byte pairs (cc_type 0 or 1): `INSTREAM-ID="CC1"`.
     pub cea608: bool,
@@ -127,7 +128,7 @@ pub struct Vui {
 }
 
 /// How a video track's pictures are shown. Everything is optional: `None` is "as stored".
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Picture {
     /// Display matrix (`a b u / c d v / x y w`, 16.16 and 2.30 fixed point, as in `tkhd`), when
     /// not the identity.

@@ -13,6 +13,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::engine::body::Body;
 use crate::engine::cache::{Bytes, Cache};
+use crate::engine::index_dir::{IndexDir, IndexDirCounters, IndexOrigin};
 use crate::engine::media::{self, Media};
 use crate::error::{Error, Result};
 use crate::model::config::Config;
@@ -85,6 +86,8 @@ pub struct Context {
     cache: Cache<Key, Body>,
     registry: Mutex<Registry>,
     counters: OpenCounters,
+    /// Where indexes are persisted (`hls_config_set_index_dir`).
+    index_dir: Option<IndexDir>,
 }
 
 impl Context {
@@ -96,6 +99,7 @@ impl Context {
             cache: Cache::new(config.cache_bytes),
             registry: Mutex::new(Registry { live: HashMap::new(), idle: LruCache::new(idle) }),
             counters: OpenCounters::default(),
+            index_dir: IndexDir::of(&config),
             config,
         }
     }
@@ -114,7 +118,7 @@ impl Context {
         let flight = {
             let mut reg = self.registry.lock();
             if let Some((m, _)) = reg.idle.pop(&key) {
-                if m.index.identity == identity {
+                if m.index.identity == identity && !m.index_damaged() {
                     reg.live.insert(key.clone(), Slot::Ready(Arc::downgrade(&m)));
                     self.counters.reuses.fetch_add(1, Ordering::Relaxed);
                     return Ok(m);
@@ -122,7 +126,7 @@ impl Context {
             }
             match reg.live.get(&key) {
                 Some(Slot::Ready(w)) => {
-                    if let Some(m) = w.upgrade().filter(|m| m.index.identity == identity) {
+                    if let Some(m) = w.upgrade().filter(|m| m.index.identity == identity && !m.index_damaged()) {
                         self.counters.reuses.fetch_add(1, Ordering::Relaxed);
                         return Ok(m);
                     }
@@ -140,10 +144,13 @@ impl Context {
             f
         };
         let started = Instant::now();
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| media::open(&key, identity, &self.config)))
-                .unwrap_or_else(|_| Err(Error::new(crate::error::ErrorKind::Panic, "panic while indexing")));
-        self.counters.indexings.fetch_add(1, Ordering::Relaxed);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            media::open(&key, identity, &self.config, self.index_dir.as_ref())
+        }))
+        .unwrap_or_else(|_| Err(Error::new(crate::error::ErrorKind::Panic, "panic while indexing")));
+        if result.as_ref().map_or(true, |m| !matches!(m.origin, IndexOrigin::Disk(_))) {
+            self.counters.indexings.fetch_add(1, Ordering::Relaxed);
+        }
         self.counters.index_time_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         {
             let mut reg = self.registry.lock();
@@ -228,8 +235,30 @@ impl Context {
         let resource = Resource::parse(name)?;
         media.check_named(&resource, name)?;
         let key = Key::of(media, resource, false);
-        let body = self.cache.get_or_generate(&key, || media.generate(&resource))?;
+        let body = self.cache.get_or_generate(&key, || media.generate(&resource)).inspect_err(|_| {
+            if media.index_damaged() {
+                self.forget_damaged(media);
+            }
+        })?;
         Ok((body, media.content_type(&resource)))
+    }
+
+    /// A media whose index file turned out damaged: the file is removed and the media is not
+    /// handed out again (the next open indexes it again).
+    fn forget_damaged(&self, media: &Media) {
+        if let (Some(dir), Some(file)) = (&self.index_dir, media.origin.file()) {
+            if file.exists() {
+                dir.discard(file);
+            }
+        }
+        let mut reg = self.registry.lock();
+        let key = &media.key;
+        if reg.idle.peek(key).is_some_and(|(m, _)| std::ptr::eq(Arc::as_ptr(m), media)) {
+            reg.idle.pop(key);
+        }
+        if matches!(reg.live.get(key), Some(Slot::Ready(w)) if std::ptr::eq(w.as_ptr(), media)) {
+            reg.live.remove(key);
+        }
     }
 
     /// Counters as a JSON object.
@@ -241,7 +270,15 @@ impl Context {
             (reg.live.len(), reg.idle.len())
         };
         let ld = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let dir = self.index_dir.as_ref().map(|d| &d.counters);
+        let dir_count = |f: fn(&IndexDirCounters) -> &AtomicU64| dir.map_or(0, |c| ld(f(c)));
         serde_json::json!({
+            "index_dir": self.index_dir.as_ref().map(|d| d.dir().display().to_string()),
+            "index_file_hits": dir_count(|c| &c.hits),
+            "index_file_misses": dir_count(|c| &c.misses),
+            "index_file_rewrites": dir_count(|c| &c.rewrites),
+            "index_file_writes": dir_count(|c| &c.writes),
+            "index_file_write_failures": dir_count(|c| &c.write_failures),
             "cache_hits": ld(&c.hits),
             "cache_misses": ld(&c.misses),
             "cache_bytes": size.bytes,

@@ -1,6 +1,7 @@
 //! The info JSON of one opened media: what was found (duration, every track with its codec,
 //! language and whether and how it is served).
 
+use crate::engine::index_dir::IndexOrigin;
 use crate::engine::media::Media;
 use crate::model::names::Resource;
 use crate::model::time::us_to_seconds;
@@ -52,6 +53,7 @@ impl Media {
             "target_duration": playlist::target_duration(ix),
             "indexed_from": ix.indexed_from.name(),
             "index_time_ms": ix.index_time.as_secs_f64() * 1e3,
+            "index_from_disk": matches!(self.origin, IndexOrigin::Disk(_)),
             "tracks": tracks,
             "thumbnails": self.thumbnails_json(),
         })

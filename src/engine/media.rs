@@ -14,6 +14,7 @@ use crate::codec::{self, Codec};
 use crate::container::read::read_vec_at;
 use crate::engine::body::{Body, PartsBuilder};
 use crate::engine::cache::Bytes;
+use crate::engine::index_dir::{IndexDir, IndexOrigin, Lookup};
 use crate::engine::source::Source;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::identity::FileIdentity;
@@ -49,6 +50,8 @@ pub struct Media {
     pub key: MediaKey,
     /// The index.
     pub index: MediaIndex,
+    /// Where the index came from (memory, or an index file).
+    pub origin: IndexOrigin,
     /// The file and demuxers segments are read with.
     source: Source,
     /// Thumbnail settings (`engine/thumbs.rs`).
@@ -58,8 +61,36 @@ pub struct Media {
 impl Media {
     /// Wraps a fresh index of the media `key` names.
     pub fn new(key: MediaKey, index: MediaIndex, max_idle_demuxers: usize, thumbs: ThumbSettings) -> Media {
+        Media::with_origin(key, index, max_idle_demuxers, thumbs, IndexOrigin::Memory)
+    }
+
+    /// Wraps an index of the media `key` names that came from `origin`.
+    pub fn with_origin(
+        key: MediaKey,
+        index: MediaIndex,
+        max_idle_demuxers: usize,
+        thumbs: ThumbSettings,
+        origin: IndexOrigin,
+    ) -> Media {
         let source = Source::new(&index, max_idle_demuxers);
-        Media { key, index, source, thumbs }
+        Media { key, index, origin, source, thumbs }
+    }
+
+    /// The index was read from an index file that turned out damaged (a sample table failed
+    /// its checksum when first read): the media must be opened (indexed) again.
+    pub fn index_damaged(&self) -> bool {
+        self.index.tables_damaged()
+    }
+
+    /// The error of a request that met a damaged index table.
+    pub(crate) fn damaged_error(&self) -> Error {
+        Error::new(
+            ErrorKind::FileChanged,
+            format!(
+                "{}: its persisted index is damaged (a sample table failed its checksum); open the file again",
+                self.index.path.display()
+            ),
+        )
     }
 
     /// Content type of a resource of this media.
@@ -106,6 +137,14 @@ impl Media {
     /// Generates `r` (which `check_named` accepted): media segments whose samples are copied
     /// verbatim are headers and ranges of the file ([`Body::Parts`]), everything else bytes.
     pub fn generate(&self, r: &Resource) -> Result<Body> {
+        if matches!(r, Resource::Master | Resource::IFramePlaylist(_)) {
+            // The I-frame entries' sizes come from the video's sample tables: check them first.
+            for t in self.index.served(TrackKind::Video) {
+                if t.reader.table().is_some_and(|table| table.all().is_err()) {
+                    return Err(self.damaged_error());
+                }
+            }
+        }
         let bytes: Vec<u8> = match *r {
             Resource::Master => playlist::master(&self.index).into_bytes(),
             Resource::MediaPlaylist(n) => {
@@ -213,8 +252,9 @@ impl Media {
         match &t.reader {
             SampleReader::ByPosition { table } => {
                 let recs = table
-                    .get(seg.first as usize..seg.first as usize + seg.samples as usize)
-                    .ok_or_else(|| Error::internal("segment outside the sample table"))?;
+                    .range(seg.first as usize..seg.first as usize + seg.samples as usize)
+                    .ok_or_else(|| Error::internal("segment outside the sample table"))?
+                    .map_err(|_| self.damaged_error())?;
                 let mut metas: Vec<SampleMeta> = recs
                     .iter()
                     .enumerate()
@@ -400,9 +440,38 @@ fn write_segment(k: usize, tfdt: u64, metas: &[SampleMeta], payload: &[u8]) -> R
 }
 
 /// Opens (indexes) the media `key` names, whose identity is `identity`. Used by the context's
-/// single-flight open.
-pub fn open(key: &MediaKey, identity: FileIdentity, cfg: &crate::model::config::Config) -> Result<Arc<Media>> {
+/// single-flight open. With an index directory, an index file written for this version of the
+/// file is read instead (the media is not read), and a fresh index is written there.
+pub fn open(
+    key: &MediaKey,
+    identity: FileIdentity,
+    cfg: &crate::model::config::Config,
+    dir: Option<&IndexDir>,
+) -> Result<Arc<Media>> {
     let Location::Path(path) = &key.location;
+    let started = std::time::Instant::now();
+    let wrap = |index, origin| {
+        Arc::new(Media::with_origin(key.clone(), index, cfg.demuxers_per_media, cfg.thumbnails, origin))
+    };
+    let file = match dir.map(|d| d.lookup(path, identity)) {
+        Some(Lookup::Hit(mut index, file)) => {
+            index.index_time = started.elapsed();
+            index.path = path.to_path_buf();
+            return Ok(wrap(*index, IndexOrigin::Disk(file)));
+        }
+        Some(Lookup::Miss(file)) => Some(file),
+        None => None,
+    };
     let index = crate::index::build(path, identity, cfg).map_err(|e| e.context(path.display()))?;
-    Ok(Arc::new(Media::new(key.clone(), index, cfg.demuxers_per_media, cfg.thumbnails)))
+    let origin = match (dir, file) {
+        (Some(d), Some(file)) => {
+            if d.store(&file, path, &index) {
+                IndexOrigin::Written(file)
+            } else {
+                IndexOrigin::NotWritten(file)
+            }
+        }
+        _ => IndexOrigin::Memory,
+    };
+    Ok(wrap(index, origin))
 }

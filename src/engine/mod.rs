@@ -5,13 +5,15 @@
 //! response cache; [`body`] is a response as bytes and ranges of the source file; [`media`]
 //! maps names to bytes, reading samples through `source` (the file
 //! handle and demuxer pool of one media); `info` renders the info JSON; `thumbs` makes the
-//! scrubbing thumbnails (`thumb_<ms>.jpg`, `thumbnails.vtt`, `thumbs_<k>.jpg`).
+//! scrubbing thumbnails (`thumb_<ms>.jpg`, `thumbnails.vtt`, `thumbs_<k>.jpg`); [`index_dir`]
+//! persists indexes (`hls_config_set_index_dir`).
 
 #![deny(unsafe_code)]
 
 pub mod body;
 pub mod cache;
 pub mod context;
+pub mod index_dir;
 mod info;
 pub mod media;
 mod source;

@@ -169,7 +169,15 @@ impl Source {
             }
             // Timestamps after a seek may be estimates (MP3): anchor on byte positions and use
             // the timestamps found at indexing.
-            RangeSeek::Anchored { table } => self.with_demuxer(ix, |d| read_anchored(d, t, table, from, to)),
+            RangeSeek::Anchored { table } => {
+                let table = table.all().map_err(|_| {
+                    Error::new(
+                        ErrorKind::FileChanged,
+                        format!("{}: its persisted index is damaged; open the file again", ix.path.display()),
+                    )
+                })?;
+                self.with_demuxer(ix, |d| read_anchored(d, t, table, from, to))
+            }
         }
     }
 

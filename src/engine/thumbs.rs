@@ -163,9 +163,12 @@ impl Media {
         if let SampleReader::ByPosition { table } = &t.reader {
             let seg = t.segments[k];
             let recs = table
-                .get(seg.first as usize..seg.first as usize + seg.samples as usize)
-                .filter(|r| !r.is_empty())
-                .ok_or_else(|| Error::internal("segment outside the sample table"))?;
+                .range(seg.first as usize..seg.first as usize + seg.samples as usize)
+                .ok_or_else(|| Error::internal("segment outside the sample table"))?
+                .map_err(|_| self.damaged_error())?;
+            if recs.is_empty() {
+                return Err(Error::internal("segment outside the sample table"));
+            }
             let pick = recs
                 .iter()
                 .filter(|r| r.key() && t.map.out_us(r.pts()) <= at_us)

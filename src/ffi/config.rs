@@ -1,10 +1,10 @@
 //! `HlsConfig`, the settings builder, with its setters, and the `HlsTranscodePolicy` values.
 
-use std::ffi::c_int;
+use std::ffi::{c_char, c_int};
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use super::boundary::{arg_mut, ffi_boundary, into_handle, take_handle};
+use super::boundary::{arg_mut, arg_str, ffi_boundary, into_handle, take_handle};
 use super::error::ErrorOut;
 use super::status::HlsStatus;
 use crate::error::{Error, ErrorKind};
@@ -230,6 +230,37 @@ pub unsafe extern "C" fn hls_config_set_thumbnails(cfg: *mut HlsConfig, width: u
             return Err(invalid(format!("thumbnail interval must be {min}..={max} ms, not {interval_ms}")));
         }
         c.thumbnails = crate::model::thumbs::ThumbSettings { width, interval_ms };
+        Ok(())
+    }
+}
+
+/// Persists the index of every opened file in the directory `dir` (default: none, indexes live
+/// in memory only). Another context, process, nginx worker or restart using the same directory
+/// and the same indexing settings (segment duration, transcode policy, AAC settings, container
+/// index) then opens an unchanged file from its index file without reading its media. An index
+/// file is used only for the version of the file it was written for (device, inode, size,
+/// modification time and a hash of its first and last 4 KiB); a stale, truncated, damaged or
+/// foreign-version index file is ignored and rewritten. Files are written to a temporary name
+/// and renamed, so several processes can share the directory. The directory is created when
+/// first written to. A directory that cannot be written (read-only, full, not creatable) only
+/// costs the persisting: files are indexed in memory and a message is logged. `dir` NULL or
+/// empty turns persisting off.
+///
+/// # Safety
+/// `cfg`: a configuration from `hls_config_new`, not used by another call meanwhile.
+/// `dir`: NULL or a NUL-terminated UTF-8 path, read during the call only.
+#[no_mangle]
+pub unsafe extern "C" fn hls_config_set_index_dir(cfg: *mut HlsConfig, dir: *const c_char) -> HlsStatus {
+    ffi_boundary! { report(ErrorOut::NONE) =>
+        // SAFETY: per the contract, cfg is NULL or a configuration no other call uses.
+        let c = unsafe { settings(cfg) }?;
+        let dir = if dir.is_null() {
+            ""
+        } else {
+            // SAFETY: per the contract, dir is a NUL-terminated string.
+            unsafe { arg_str(dir, "index directory") }?
+        };
+        c.index_dir = (!dir.is_empty()).then(|| std::path::PathBuf::from(dir));
         Ok(())
     }
 }

@@ -387,7 +387,9 @@ pub unsafe extern "C" fn hls_segment_parts_ex(
 
 /// JSON description of the media: duration, and every track with type, codec, RFC 6381
 /// string, language, whether it is served and, if not, why. `indexed_from` says what the
-/// index was built from: `"mp4 sample tables"`, `"matroska cues"` or `"packet scan"`.
+/// index was built from: `"mp4 sample tables"`, `"matroska cues"` or `"packet scan"`;
+/// `index_from_disk` whether this open read it from an index file (`hls_config_set_index_dir`)
+/// instead of the media.
 ///
 /// # Safety
 /// `media`: borrowed; a handle from `hls_open`. `out`: the caller's `HlsBuffer`; on success it

@@ -16,6 +16,7 @@ mod collect;
 mod frame_rate;
 mod mkv;
 mod mp4;
+pub mod persist;
 mod probe;
 mod scan;
 mod segmenter;

@@ -8,7 +8,7 @@
 use super::collect::Collected;
 use crate::codec::Codec;
 use crate::model::aac::AacTarget;
-use crate::model::segment::{SampleRec, Segment};
+use crate::model::segment::{SampleRec, SampleTable, Segment};
 use crate::model::time::{rescale, rescale_ceil, rescale_floor, TimeMap};
 use crate::model::track::{Delivery, RangeSeek, SampleReader, Track, TrackKind};
 use crate::output::fmp4;
@@ -315,9 +315,9 @@ pub(crate) fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], t
 
 /// A sample list kept for the media's lifetime: spare capacity (the records were converted in
 /// place from larger ones) is given back.
-fn kept(mut samples: Vec<SampleRec>) -> Vec<SampleRec> {
+fn kept(mut samples: Vec<SampleRec>) -> SampleTable {
     samples.shrink_to_fit();
-    samples
+    samples.into()
 }
 
 #[cfg(test)]

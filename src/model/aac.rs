@@ -1,5 +1,6 @@
 //! What a transcoded audio track becomes: AAC settings and the target the playlists announce.
 
+use serde::{Deserialize, Serialize};
 /// Default bitrate of a stereo output (5.1 gets three times this).
 pub const DEFAULT_STEREO_BITRATE: u32 = 128_000;
 
@@ -20,7 +21,7 @@ impl Default for AacSettings {
 }
 
 /// What a transcoded track becomes: what the playlists and the init segment announce.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AacTarget {
     /// Output sample rate in Hz: the source rate when AAC-LC allows it (8000, 11025, 12000,
     /// 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000), else 48000.

@@ -1,5 +1,6 @@
 //! Engine configuration, built through setters so the C side never sees its layout.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Which audio tracks are served as AAC made on demand instead of copied.
@@ -41,6 +42,21 @@ pub struct Config {
     /// Scrubbing thumbnails (`thumb_<ms>.jpg`, `thumbnails.vtt`, `thumbs_<k>.jpg`): width and
     /// tile interval (default 320 px every 10 s; width 0 disables them).
     pub thumbnails: crate::model::thumbs::ThumbSettings,
+    /// Where the index of every opened file is persisted (default none: indexes live in
+    /// memory only). Another process, worker or restart with the same directory and settings
+    /// opens an unchanged file from there without reading its media.
+    pub index_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// The settings an index depends on, as text: an index persisted under other settings is
+    /// another file (the name of a persisted index includes a hash of this).
+    pub fn index_settings(&self) -> String {
+        format!(
+            "segment={:?} transcode={:?} aac={}/{} container_index={}",
+            self.segment_duration, self.transcode, self.aac_bitrate, self.aac_keep_surround, self.use_container_index
+        )
+    }
 }
 
 impl Default for Config {
@@ -56,6 +72,7 @@ impl Default for Config {
             demuxers_per_media: 4,
             use_container_index: true,
             thumbnails: crate::model::thumbs::ThumbSettings::default(),
+            index_dir: None,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Cue lists of text subtitle tracks: extracted once at indexing, queried per segment.
 
+use serde::{Deserialize, Serialize};
 /// One cue: times in microseconds on the source's presentation timeline,
 /// payload already WebVTT cue text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cue {
     /// Start of display, microseconds (inclusive).
     pub start_us: i64,
@@ -113,4 +114,17 @@ fn build_max_end_tree(cues: &[Cue]) -> (Vec<i64>, usize) {
         tree[p] = tree[2 * p].max(tree[2 * p + 1]);
     }
     (tree, leaves)
+}
+
+impl Serialize for CueTrack {
+    /// The cues only: the overlap tree is rebuilt when read.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.cues.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for CueTrack {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<CueTrack, D::Error> {
+        Vec::<Cue>::deserialize(d).map(CueTrack::new)
+    }
 }

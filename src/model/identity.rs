@@ -1,5 +1,6 @@
 //! Which version of a file on disk an index describes.
 
+use serde::{Deserialize, Serialize};
 use std::fs::{File, Metadata};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -7,7 +8,7 @@ use std::path::Path;
 use crate::error::{Error, ErrorKind, Result};
 
 /// What identifies one version of a file on disk: a change of any field means re-index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FileIdentity {
     /// Device number.
     pub dev: u64,

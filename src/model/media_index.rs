@@ -1,15 +1,16 @@
 //! Everything known about one opened file.
 
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::model::identity::FileIdentity;
 use crate::model::names::TrackId;
-use crate::model::segment::Segment;
+use crate::model::segment::{SampleTable, Segment};
 use crate::model::track::{Delivery, Track, TrackKind};
 
 /// What an index was built from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IndexSource {
     /// MP4 sample tables (every sample's position, size and times; no packet read).
     SampleTables,
@@ -40,6 +41,7 @@ impl IndexSource {
 }
 
 /// Everything known about one opened file.
+#[derive(Serialize, Deserialize)]
 pub struct MediaIndex {
     /// The file.
     pub path: PathBuf,
@@ -62,7 +64,7 @@ pub struct MediaIndex {
     pub matroska: Option<crate::container::mkv::Layout>,
     /// What the index was built from.
     pub indexed_from: IndexSource,
-    /// Time spent indexing.
+    /// Time spent indexing (or reading the persisted index).
     pub index_time: Duration,
 }
 
@@ -85,6 +87,17 @@ impl MediaIndex {
     pub fn segment_count(&self) -> usize {
         self.boundaries_us.len().saturating_sub(1)
     }
+    /// The sample tables of every track (those of an index read from disk are read in place),
+    /// in track order: what a persisted index stores beside its serialized part.
+    pub fn tables(&self) -> Vec<&SampleTable> {
+        self.tracks.iter().filter_map(|t| t.reader.table()).collect()
+    }
+
+    /// A table of this index failed its checksum (an index read from a damaged file).
+    pub fn tables_damaged(&self) -> bool {
+        self.tables().iter().any(|t| t.damaged())
+    }
+
     /// Approximate heap bytes held by the index (for stats).
     pub fn approx_bytes(&self) -> usize {
         self.tracks

@@ -9,12 +9,13 @@
 //! where N is the track id (the source stream index, followed by `a` for the extra AAC
 //! rendition made beside an AC-3/E-AC-3/MP3 track) and K the 0-based segment number.
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use crate::error::{Error, ErrorKind, Result};
 
 /// Which rendition a name refers to: a source stream, or the AAC rendition made from it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TrackId {
     /// Source stream index.
     pub stream: usize,

@@ -14,6 +14,7 @@
 //! 0, where the browser's MSE drops it with its whole GOP. Segment boundaries, EXTINF and cue
 //! times stay on the one `C` timeline; only the written `tfdt` and edit list differ.
 
+use serde::{Deserialize, Serialize};
 /// Microseconds per second: the unit of every presentation-wide time (boundaries, cues).
 pub(crate) const US_PER_SECOND: i64 = 1_000_000;
 
@@ -24,7 +25,7 @@ pub(crate) const NS_PER_SECOND: i64 = 1_000_000_000;
 pub(crate) const MPEG_TS_CLOCK: i64 = 90_000;
 
 /// Maps one stream's timestamps to its fMP4 track timeline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimeMap {
     /// Source time base numerator.
     pub num: i64,

@@ -3,17 +3,18 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 use ffmpeg_next as ff;
+use serde::{Deserialize, Serialize};
 
 use crate::codec::picture::Captions;
 use crate::codec::{self, Codec, CodecConfig};
 use crate::model::aac::AacTarget;
 use crate::model::cues::CueTrack;
 use crate::model::names::TrackId;
-use crate::model::segment::{SampleRec, Segment};
+use crate::model::segment::{SampleTable, Segment};
 use crate::model::time::TimeMap;
 
 /// Kind of a source stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TrackKind {
     /// Video.
     Video,
@@ -38,7 +39,7 @@ impl TrackKind {
 }
 
 /// What a stream is for beyond its language, from the container's disposition flags.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Roles {
     /// Commentary (FFmpeg's `comment` disposition; Matroska FlagCommentary).
     pub commentary: bool,
@@ -56,8 +57,159 @@ pub struct SharedParams(pub ff::codec::Parameters);
 #[allow(unsafe_code)]
 unsafe impl Sync for SharedParams {}
 
+/// The decoder parameters of a transcoded (audio) track as persisted: what
+/// `avcodec_parameters_to_context` gives an audio decoder. The codec is named (looked up among
+/// FFmpeg's codec descriptors when read), never stored as FFmpeg's enum value.
+#[derive(Serialize, Deserialize)]
+struct ParamsRecord {
+    codec: String,
+    medium: u8,
+    codec_tag: u32,
+    extradata: Vec<u8>,
+    format: i32,
+    bit_rate: i64,
+    bits_per_coded_sample: i32,
+    bits_per_raw_sample: i32,
+    profile: i32,
+    level: i32,
+    sample_rate: i32,
+    block_align: i32,
+    frame_size: i32,
+    initial_padding: i32,
+    trailing_padding: i32,
+    seek_preroll: i32,
+    /// Native channel order mask, or `None`: unspecified order.
+    channel_mask: Option<u64>,
+    channels: i32,
+}
+
+impl Serialize for SharedParams {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error as _;
+        let params = &self.0;
+        // SAFETY: the parameters are owned by `self` and only read here; the extradata pointer
+        // and size are FFmpeg's (a buffer of at least `extradata_size` bytes, or NULL).
+        #[allow(unsafe_code)]
+        let rec = unsafe {
+            let p = &*params.as_ptr();
+            let extradata = if p.extradata.is_null() || p.extradata_size <= 0 {
+                Vec::new()
+            } else {
+                std::slice::from_raw_parts(p.extradata, p.extradata_size as usize).to_vec()
+            };
+            let channel_mask = match p.ch_layout.order {
+                ff::ffi::AVChannelOrder::AV_CHANNEL_ORDER_NATIVE => Some(p.ch_layout.u.mask),
+                ff::ffi::AVChannelOrder::AV_CHANNEL_ORDER_UNSPEC => None,
+                _ => return Err(S::Error::custom("custom channel order: not persisted")),
+            };
+            ParamsRecord {
+                codec: params.id().name().to_string(),
+                medium: match params.medium() {
+                    ff::media::Type::Audio => 1,
+                    ff::media::Type::Video => 2,
+                    ff::media::Type::Subtitle => 3,
+                    _ => 0,
+                },
+                codec_tag: p.codec_tag,
+                extradata,
+                format: p.format,
+                bit_rate: p.bit_rate,
+                bits_per_coded_sample: p.bits_per_coded_sample,
+                bits_per_raw_sample: p.bits_per_raw_sample,
+                profile: p.profile,
+                level: p.level,
+                sample_rate: p.sample_rate,
+                block_align: p.block_align,
+                frame_size: p.frame_size,
+                initial_padding: p.initial_padding,
+                trailing_padding: p.trailing_padding,
+                seek_preroll: p.seek_preroll,
+                channel_mask,
+                channels: p.ch_layout.nb_channels,
+            }
+        };
+        rec.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<SharedParams, D::Error> {
+        use serde::de::Error as _;
+        let rec = ParamsRecord::deserialize(d)?;
+        let name = std::ffi::CString::new(rec.codec.as_bytes()).map_err(D::Error::custom)?;
+        // SAFETY: `name` is a NUL-terminated string that outlives the call; FFmpeg returns NULL
+        // or a pointer to its static, immutable table of codec descriptors.
+        #[allow(unsafe_code)]
+        let id = unsafe { ff::ffi::avcodec_descriptor_get_by_name(name.as_ptr()).as_ref() }
+            .map(|d| ff::codec::Id::from(d.id))
+            .ok_or_else(|| D::Error::custom(format!("no codec named {:?}", rec.codec)))?;
+        if rec.extradata.len() > i32::MAX as usize / 2 || !(0..=64).contains(&rec.channels) {
+            return Err(D::Error::custom("decoder parameters out of range"));
+        }
+        let mut params = ff::codec::Parameters::new();
+        params.set_id(id);
+        params.set_medium(match rec.medium {
+            1 => ff::media::Type::Audio,
+            2 => ff::media::Type::Video,
+            3 => ff::media::Type::Subtitle,
+            _ => ff::media::Type::Unknown,
+        });
+        // SAFETY: `params` owns a freshly allocated AVCodecParameters that nothing else
+        // references. The extradata buffer comes from FFmpeg's allocator with the zeroed padding
+        // FFmpeg requires, `extradata.len()` bytes are copied into it, and the parameters own
+        // (and free) it. The channel layout is set by FFmpeg from a mask, or as an unspecified
+        // order of `channels` channels (no pointer in it); the other fields are plain integers.
+        #[allow(unsafe_code)]
+        unsafe {
+            let p = &mut *params.as_mut_ptr();
+            if !rec.extradata.is_empty() {
+                let pad = ff::ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize;
+                let buf = ff::ffi::av_mallocz(rec.extradata.len() + pad) as *mut u8;
+                if buf.is_null() {
+                    return Err(D::Error::custom("out of memory"));
+                }
+                std::ptr::copy_nonoverlapping(rec.extradata.as_ptr(), buf, rec.extradata.len());
+                p.extradata = buf;
+                p.extradata_size = rec.extradata.len() as i32;
+            }
+            p.codec_tag = rec.codec_tag;
+            p.format = rec.format;
+            p.bit_rate = rec.bit_rate;
+            p.bits_per_coded_sample = rec.bits_per_coded_sample;
+            p.bits_per_raw_sample = rec.bits_per_raw_sample;
+            p.profile = rec.profile;
+            p.level = rec.level;
+            p.sample_rate = rec.sample_rate;
+            p.block_align = rec.block_align;
+            p.frame_size = rec.frame_size;
+            p.initial_padding = rec.initial_padding;
+            p.trailing_padding = rec.trailing_padding;
+            p.seek_preroll = rec.seek_preroll;
+            ff::ffi::av_channel_layout_uninit(&mut p.ch_layout);
+            match rec.channel_mask {
+                Some(mask) => {
+                    if ff::ffi::av_channel_layout_from_mask(&mut p.ch_layout, mask) < 0 {
+                        return Err(D::Error::custom("bad channel mask"));
+                    }
+                }
+                None => {
+                    p.ch_layout.order = ff::ffi::AVChannelOrder::AV_CHANNEL_ORDER_UNSPEC;
+                    p.ch_layout.nb_channels = rec.channels;
+                }
+            }
+            #[allow(deprecated)]
+            {
+                p.channels = p.ch_layout.nb_channels;
+                p.channel_layout = rec.channel_mask.unwrap_or(0);
+            }
+        }
+        Ok(SharedParams(params))
+    }
+}
+
 /// How the samples of one media segment are read when it is generated: one path per track,
 /// decided at indexing. Each variant holds exactly what its path needs.
+#[derive(Serialize, Deserialize)]
 pub enum SampleReader {
     /// Nothing is read when serving: subtitle tracks (their cues are in memory) and tracks that
     /// are not served.
@@ -66,7 +218,7 @@ pub enum SampleReader {
     /// demuxer. A segment's samples are `table[first .. first + samples]`.
     ByPosition {
         /// Byte position, size and timing of every sample, in decode order.
-        table: Vec<SampleRec>,
+        table: SampleTable,
     },
     /// Copied samples of a Matroska file planned from its Cues: the blocks are walked from the
     /// segment's cluster (`Segment::cluster`), and its samples found by time (`Segment::samples`
@@ -97,7 +249,30 @@ pub enum SampleReader {
     },
 }
 
+impl SampleReader {
+    /// The per-sample table this reader holds, if any.
+    pub fn table(&self) -> Option<&SampleTable> {
+        match self {
+            SampleReader::ByPosition { table } | SampleReader::DemuxerRange { seek: RangeSeek::Anchored { table } } => {
+                Some(table)
+            }
+            _ => None,
+        }
+    }
+
+    /// The per-sample table this reader holds, to be replaced (reading a persisted index).
+    pub fn table_mut(&mut self) -> Option<&mut SampleTable> {
+        match self {
+            SampleReader::ByPosition { table } | SampleReader::DemuxerRange { seek: RangeSeek::Anchored { table } } => {
+                Some(table)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// How [`SampleReader::DemuxerRange`] finds the packets of a range of decode times.
+#[derive(Serialize, Deserialize)]
 pub enum RangeSeek {
     /// The demuxer's timestamps are exact (MP4): seek to the range's start, select by time.
     Exact,
@@ -108,11 +283,12 @@ pub enum RangeSeek {
     /// by its byte position and every packet gets the timestamps recorded at indexing.
     Anchored {
         /// Byte position and timing of every sample, in decode order.
-        table: Vec<SampleRec>,
+        table: SampleTable,
     },
 }
 
 /// How a track is delivered.
+#[derive(Serialize, Deserialize)]
 pub enum Delivery {
     /// fMP4 segments with the source's samples copied.
     Copy {
@@ -137,6 +313,7 @@ pub enum Delivery {
 }
 
 /// One source stream and how it is served.
+#[derive(Serialize, Deserialize)]
 pub struct Track {
     /// Stream index in the source file (packets are read from it).
     pub stream: usize,
@@ -231,7 +408,7 @@ impl Track {
 }
 
 /// How a track's source samples are stored, when that differs from what fMP4 carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SampleForm {
     /// As fMP4 wants them (length-prefixed NAL units, raw AAC frames, ...).
     Native,

@@ -505,6 +505,7 @@ fn iframe_bytes(track: &Track, k: usize) -> u64 {
     match &track.reader {
         SampleReader::ByPosition { table } => table
             .get(seg.first as usize)
+            .and_then(Result::ok)
             .map_or(seg.bytes, |r| fmp4::media_segment_overhead(1) as u64 + u64::from(r.size())),
         _ => seg.bytes,
     }

@@ -929,6 +929,72 @@ def test_restart_etag(ng):
           f"{before} vs {after.h('etag')}")
 
 
+def worker_stats(ng, want_pids):
+    """The /hls-stats JSON of each worker in want_pids (asked until each has answered)."""
+    seen = {}
+    deadline = time.time() + 30
+    while time.time() < deadline and set(want_pids) - set(seen):
+        r = request(ng.port, "/hls-stats")
+        try:
+            st = json.loads(r.body)
+        except ValueError:
+            continue
+        seen[st.get("pid")] = st
+    return seen
+
+
+def test_index_dir(index_dir):
+    section("hls_index_dir: other workers and the workers after a reload open from the index file")
+    ng = Nginx("pidx", f"""
+        location /pidx/ {{ alias {MEDIA}/; hls; hls_index_dir {index_dir}; hls_cache_size 0; }}
+        location = /hls-stats {{ hls_stats; }}
+""", workers=2)
+    shutil.rmtree(index_dir, ignore_errors=True)
+    os.makedirs(index_dir)
+    os.chmod(index_dir, 0o777)  # the workers' user (nobody when nginx starts as root)
+    try:
+        ng.start()
+        pids = ng.worker_pids()
+        # Each worker opens the file: the first indexes it and writes the index file, the
+        # other reads it (whichever comes first).
+        answered, bodies = set(), set()
+        deadline = time.time() + 30
+        while time.time() < deadline and answered != set(pids):
+            r = request(ng.port, "/pidx/h264_aac.mkv/master.m3u8")
+            answered.add(int(r.h("x-worker") or 0))
+            bodies.add((r.status, r.body))
+        check(answered == set(pids), "both workers answered", f"{answered} vs {pids}")
+        files = sorted(os.listdir(index_dir))
+        check(len(files) == 1 and files[0].endswith(".hlsidx"), "one index file, no temporary",
+              str(files))
+        st = worker_stats(ng, pids)
+        counts = [s["contexts"][0]["stats"] for s in st.values() if s.get("contexts")]
+        hits = sum(c.get("index_file_hits", 0) for c in counts)
+        misses = sum(c.get("index_file_misses", 0) for c in counts)
+        check(len(counts) == 2 and misses == 1 and hits == 1,
+              "one worker indexed the file, the other opened it from the index file",
+              str(counts)[:400])
+        check(len(bodies) == 1 and next(iter(bodies))[0] == 200, "both serve the same master",
+              str([b[0] for b in bodies]))
+        ng.reload()
+        pids = ng.worker_pids()
+        r = request(ng.port, "/pidx/h264_aac.mkv/info.json")
+        info = json.loads(r.body) if r.status == 200 else {}
+        check(info.get("index_from_disk") is True, "after a reload: info.json says the index came from disk",
+              r.body[:300])
+        pid = int(r.h("x-worker") or 0)
+        st = worker_stats(ng, [pid])
+        c = [st[pid]["contexts"][0]["stats"]] if st.get(pid, {}).get("contexts") else []
+        check(len(c) == 1 and c[0].get("index_file_hits") == 1 and c[0].get("indexings") == 0,
+              "after a reload: the new worker opened the file from its index file (no indexing)",
+              str(c)[:400])
+        m = request(ng.port, "/pidx/h264_aac.mkv/master.m3u8")
+        check(m.status == 200 and (m.status, m.body) in bodies, "after a reload: the same master")
+    finally:
+        ng.stop(signal.SIGTERM)
+    test_logs(ng, contexts={ng: 1})
+
+
 def test_logs(*instances, contexts=None):
     section("error logs: no crash, alert or leaked connection")
     for ng, n in (contexts or {}).items():
@@ -1027,6 +1093,8 @@ def main():
                 print(f"stopping {ng.name}: {e}")
     # main: every location has the default settings; single: /slow/ and /tiny/ share theirs
     test_logs(main_ng, single, contexts={main_ng: 1, single: 2})
+    if wanted("index_dir"):
+        test_index_dir(os.path.join(OUT, "pidx-index"))
 
     print(f"\n{len(FAILURES)} failure(s)" + (": " + "; ".join(FAILURES) if FAILURES else ""))
     return min(len(FAILURES), 100)

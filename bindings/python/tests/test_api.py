@@ -104,6 +104,20 @@ def test_options_take_effect() -> None:
             assert audio and not any(t["served"] for t in audio)
 
 
+def test_a_second_context_opens_from_the_index_dir(tmp_path: Any) -> None:
+    presentations = []
+    for expect_disk in (False, True):
+        with libhls.Context(index_dir=tmp_path) as ctx:
+            with ctx.open(MEDIA / "h264_aac.mp4") as media:
+                assert media.info["index_from_disk"] is expect_disk
+                presentations.append((bytes(media.get("master.m3u8")), bytes(media.get("t0_0.m4s"))))
+            stats = ctx.stats
+            assert stats["index_dir"] == str(tmp_path)
+            assert (stats["index_file_hits"], stats["index_file_misses"]) == ((1, 0) if expect_disk else (0, 1))
+    assert presentations[0] == presentations[1]
+    assert len([p for p in tmp_path.iterdir() if p.suffix == ".hlsidx"]) == 1
+
+
 @pytest.mark.parametrize(
     "options",
     [

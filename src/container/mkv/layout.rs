@@ -1,6 +1,7 @@
 //! The Segment's layout: the EBML header, SeekHead, Info, Tracks (→ [`TrackEntry`]) and Cues
 //! (→ [`CuePoint`]), read by [`read_layout`] into a [`Layout`].
 
+use serde::{Deserialize, Serialize};
 use std::fs::File;
 
 use super::ebml::*;
@@ -34,7 +35,7 @@ const MAX_SEEK_ID_BYTES: usize = 4;
 
 /// One Cue point: a keyframe of `track` at `time` (timestamp-scale ticks) in the cluster at
 /// byte `cluster` (absolute file offset).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CuePoint {
     /// Presentation time in ticks.
     pub time: i64,
@@ -47,7 +48,7 @@ pub struct CuePoint {
 }
 
 /// What one TrackEntry says.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackEntry {
     /// TrackNumber (what blocks and Cues name).
     pub number: u64,
@@ -62,7 +63,7 @@ pub struct TrackEntry {
 }
 
 /// What the header, the track list and the Cues say.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Layout {
     /// Absolute offset of the Segment's data (Cue positions count from here).
     pub segment_data: u64,

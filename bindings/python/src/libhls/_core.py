@@ -231,6 +231,11 @@ class Context:
     - ``thumbnails``: ``(width, interval)``: scrubbing thumbnails (``thumbnails.vtt``, its 5x5
       sprite sheets ``thumbs_<k>.jpg``, ``thumb_<ms>.jpg``): tile width in pixels, 16..1920 or
       0 for none, and the time between tiles, seconds or a timedelta, 0.5..600 s (320, 10 s).
+    - ``index_dir``: a directory where the index of every opened file is persisted, so that
+      another process (or a restart) opens an unchanged file without reading its media (None:
+      indexes live in memory only). Stale or damaged index files are ignored and rewritten; a
+      directory that cannot be written only costs the persisting. ``media.info["index_from_disk"]``
+      says where an index came from; ``stats`` counts ``index_file_hits``, ``_misses``, ``_rewrites``.
 
     An unknown option is a ``TypeError``; a value of the wrong type a ``TypeError``; a value
     out of range an :class:`InvalidArgumentError`. Use as a context manager, or call
@@ -248,8 +253,9 @@ class Context:
         aac_keep_surround: Optional[bool] = None,
         use_container_index: Optional[bool] = None,
         thumbnails: Optional[Tuple[int, Seconds]] = None,
+        index_dir: Optional[StrPath] = None,
     ) -> None:
-        setters: List[Tuple[Any, Tuple[int, ...]]] = []
+        setters: List[Tuple[Any, Tuple[Union[int, bytes], ...]]] = []
         if segment_duration is not None:
             ms = _seconds_to_ms(segment_duration, "segment_duration", _U32)
             setters.append((lib.hls_config_set_segment_duration_ms, (ms,)))
@@ -279,6 +285,8 @@ class Context:
             width = _integer(thumbnails[0], "thumbnails width", 0, _U32)
             interval = _seconds_to_ms(thumbnails[1], "thumbnails interval", _U32)
             setters.append((lib.hls_config_set_thumbnails, (width, interval)))
+        if index_dir is not None:
+            setters.append((lib.hls_config_set_index_dir, (_encode_path(index_dir),)))
 
         cfg = lib.hls_config_new()
         if not cfg:

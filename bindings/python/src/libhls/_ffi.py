@@ -170,6 +170,7 @@ SIGNATURES: Dict[str, Tuple[List[Any], Any]] = {
     "hls_config_set_thumbnails": ([_cfg_p, c_uint32, c_uint32], _status),
     "hls_config_set_transcode_policy": ([_cfg_p, c_int], _status),
     "hls_config_set_aac": ([_cfg_p, c_uint32, c_int], _status),
+    "hls_config_set_index_dir": ([_cfg_p, c_char_p], _status),
     "hls_context_new": ([_cfg_p], _ctx_p),
     "hls_context_free": ([_ctx_p], None),
     "hls_context_stats_json": ([_ctx_p, _buf_p], _status),
