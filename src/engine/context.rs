@@ -77,6 +77,15 @@ pub struct Context {
     counters: OpenCounters,
 }
 
+/// The list of closed media kept indexed, holding at most `max` entries. Its memory grows with
+/// what it holds: `LruCache::new` would reserve room for `max` entries at once (68 GB for the
+/// `u32::MAX` a caller may configure).
+fn idle_list(max: NonZeroUsize) -> LruCache<PathBuf, (Arc<Media>, Instant)> {
+    let mut idle = LruCache::unbounded();
+    idle.resize(max);
+    idle
+}
+
 impl Context {
     /// A context with `config`.
     pub fn new(config: Config) -> Context {
@@ -84,7 +93,7 @@ impl Context {
         let idle = NonZeroUsize::new(config.idle_media_max.max(1)).unwrap_or(NonZeroUsize::MIN);
         Context {
             cache: Cache::new(config.cache_bytes),
-            registry: Mutex::new(Registry { live: HashMap::new(), idle: LruCache::new(idle) }),
+            registry: Mutex::new(Registry { live: HashMap::new(), idle: idle_list(idle) }),
             counters: OpenCounters::default(),
             config,
         }
