@@ -53,6 +53,25 @@ fn a_server_configured_to_keep_u32_max_idle_files_starts_and_still_bounds_them()
     }
 }
 
+/// Finding 2 (serve_mkv target): a track title that is not UTF-8 (here `\xb5\x91glish \xff`, as
+/// a legacy tagger or a hostile file writes it) went from FFmpeg's metadata into a `&str` without
+/// a check (ffmpeg-next's `DictionaryRef::get`): undefined behaviour, which crashed a ctypes
+/// caller and put bytes that are not UTF-8 into the master playlist (which RFC 8216 requires to
+/// be UTF-8). The title is now read with the bad bytes replaced by U+FFFD.
+#[test]
+fn a_track_title_that_is_not_utf8_gives_a_utf8_master_playlist() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz/title_not_utf8.mka");
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.windows(7).any(|w| w == b"\xb5\x91glish"), "the reproducer lost its title");
+    let served = hls::fuzzing::serve_all(&bytes, "mka").unwrap();
+    assert!(served.opened && served.failed == 0, "{served:?}");
+    let ctx = hls::Context::new(hls::Config::default());
+    let media = ctx.open(&path).unwrap();
+    let (master, _) = ctx.get(&media, "master.m3u8").unwrap();
+    let master = std::str::from_utf8(&master).expect("the master playlist is UTF-8");
+    assert!(master.contains("NAME=\"\u{fffd}\u{fffd}glish \u{fffd}\""), "{master}");
+}
+
 /// The two C API reports, kept: a status one past the last is "unknown status" (it
 /// crashed the caller), and a transcode policy out of range is refused (it was stored).
 #[test]
