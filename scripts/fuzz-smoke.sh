@@ -12,6 +12,12 @@
 # one target at a time. A finding is written to fuzz/artifacts/<target>/ (minimise it with
 # `RUSTC_BOOTSTRAP=1 cargo fuzz tmin -a <target> <file>`), and the script prints per target the
 # executions and the coverage (cov: edges, ft: features) of libFuzzer's final stats.
+# FUZZ_SANITIZER=none builds without AddressSanitizer (into fuzz/target/none, so the two builds
+# do not overwrite each other): several times the executions per second, for campaigns on the
+# parsers, whose code is safe Rust.
+# libFuzzer's -timeout (FUZZ_TIMEOUT, default 10 s per input) is wall-clock time: on a machine
+# shared with other jobs, re-run a timeout artifact alone (`time fuzz/target/*/release/<target>
+# <file>`) and judge it by its CPU time before calling it a finding.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -21,11 +27,14 @@ all=(names subtitles mp4_boxes mkv_ebml c_api serve_mp4 serve_fmp4 serve_mkv ser
 targets=("${@:-${all[@]}}")
 long="${FUZZ_LONG:-0}"
 if [ "$long" = 1 ]; then seconds="${FUZZ_SECONDS:-1800}"; else seconds="${FUZZ_SECONDS:-30}"; fi
+san="${FUZZ_SANITIZER:-address}"
+build_args=(-a -s "$san")
+[ "$san" = address ] || build_args+=(--target-dir "$root/fuzz/target/$san")
 logs="$root/fuzz/target/logs"
 mkdir -p "$logs"
 # The C API target includes a seed file; the media targets read the generated test media only
 # through their committed corpora.
-nice -n 19 cargo fuzz build -a >"$logs/build.log" 2>&1 || { tail -40 "$logs/build.log"; exit 1; }
+nice -n 19 cargo fuzz build "${build_args[@]}" >"$logs/build.log" 2>&1 || { tail -40 "$logs/build.log"; exit 1; }
 
 dict_of() {
   case "$1" in
@@ -57,8 +66,8 @@ for t in "${targets[@]}"; do
   log="$logs/$t.log"
   echo "fuzzing $t for ${seconds}s (log: $log)"
   result=ok
-  nice -n 19 cargo fuzz run -a "$t" "$work" "fuzz/corpus/$t" -- \
-    -max_total_time="$seconds" -max_len="$(max_len_of "$t")" -rss_limit_mb=2048 -timeout=10 \
+  nice -n 19 cargo fuzz run "${build_args[@]}" "$t" "$work" "fuzz/corpus/$t" -- \
+    -max_total_time="$seconds" -max_len="$(max_len_of "$t")" -rss_limit_mb=2048 -timeout="${FUZZ_TIMEOUT:-10}" \
     -dict="fuzz/dict/$(dict_of "$t").dict" -print_final_stats=1 >"$log" 2>&1 || result=FAILED
   [ "$long" = 1 ] || rm -rf "$work"
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
