@@ -13,6 +13,8 @@ pub mod container;
 pub mod engine;
 pub mod error;
 pub mod ffi;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod index;
 pub mod model;
 pub mod output;

@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u8)] = &[
     ("lib.rs", 6),
     ("ffi", 5),
+    ("fuzzing", 5),
     ("engine", 4),
     ("index", 3),
     ("output", 3),

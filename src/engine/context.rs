@@ -90,6 +90,15 @@ pub struct Context {
     index_dir: Option<IndexDir>,
 }
 
+/// The list of closed media kept indexed, holding at most `max` entries. Its memory grows with
+/// what it holds: `LruCache::new` would reserve room for `max` entries at once (68 GB for the
+/// `u32::MAX` a caller may configure).
+fn idle_list(max: NonZeroUsize) -> LruCache<PathBuf, (Arc<Media>, Instant)> {
+    let mut idle = LruCache::unbounded();
+    idle.resize(max);
+    idle
+}
+
 impl Context {
     /// A context with `config`.
     pub fn new(config: Config) -> Context {
@@ -97,7 +106,7 @@ impl Context {
         let idle = NonZeroUsize::new(config.idle_media_max.max(1)).unwrap_or(NonZeroUsize::MIN);
         Context {
             cache: Cache::new(config.cache_bytes),
-            registry: Mutex::new(Registry { live: HashMap::new(), idle: LruCache::new(idle) }),
+            registry: Mutex::new(Registry { live: HashMap::new(), idle: idle_list(idle) }),
             counters: OpenCounters::default(),
             index_dir: IndexDir::of(&config),
             config,

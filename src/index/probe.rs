@@ -64,6 +64,23 @@ pub(crate) fn copy_codec(id: Id) -> Option<Codec> {
     })
 }
 
+/// A metadata value of stream `st` as text, bytes that are not UTF-8 replaced by U+FFFD.
+/// (ffmpeg-next's `DictionaryRef::get` hands FFmpeg's bytes out as a `&str` unchecked: a title
+/// that is not UTF-8, in a legacy or hostile file, became an invalid `str` and reached the master
+/// playlist as bytes that are not UTF-8.)
+fn tag(st: &ff::format::stream::Stream<'_>, key: &std::ffi::CStr) -> Option<String> {
+    // SAFETY: `st` is a stream of an open demuxer: its AVStream and its metadata dictionary (NULL
+    // or valid) live while `st` is borrowed; `key` is NUL-terminated; av_dict_get returns NULL or
+    // an entry of that dictionary whose value is NUL-terminated, copied out at once.
+    unsafe {
+        let entry = ff::ffi::av_dict_get((*st.as_ptr()).metadata, key.as_ptr(), std::ptr::null(), 0);
+        if entry.is_null() || (*entry).value.is_null() {
+            return None;
+        }
+        Some(String::from_utf8_lossy(std::ffi::CStr::from_ptr((*entry).value).to_bytes()).into_owned())
+    }
+}
+
 pub(crate) fn stream_infos(dmx: &Demuxer) -> Vec<StreamInfo> {
     dmx.input()
         .streams()
@@ -98,20 +115,17 @@ pub(crate) fn stream_infos(dmx: &Demuxer) -> Vec<StreamInfo> {
                 .into_iter()
                 .find(|r| r.numerator() > 0 && r.denominator() > 0)
                 .map(|r| r.numerator() as f64 / r.denominator() as f64);
-            let meta = st.metadata();
             let tb = st.time_base();
             StreamInfo {
                 kind,
                 id: params.id(),
                 codec_name: params.id().name().to_string(),
                 tb: (tb.numerator(), tb.denominator()),
-                language: meta.get("language").filter(|l| !l.is_empty() && *l != "und").map(str::to_string),
+                language: tag(&st, c"language").filter(|l| !l.is_empty() && l != "und"),
                 language_tag: None,
-                title: meta
-                    .get("title")
-                    .or_else(|| meta.get("handler_name").filter(|h| !h.ends_with("Handler")))
-                    .filter(|t| !t.trim().is_empty())
-                    .map(str::to_string),
+                title: tag(&st, c"title")
+                    .or_else(|| tag(&st, c"handler_name").filter(|h| !h.ends_with("Handler")))
+                    .filter(|t| !t.trim().is_empty()),
                 default: st.disposition().contains(ff::format::stream::Disposition::DEFAULT),
                 forced: st.disposition().contains(ff::format::stream::Disposition::FORCED),
                 roles: Roles {

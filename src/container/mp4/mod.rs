@@ -71,6 +71,15 @@ pub fn read(file: &File, file_size: u64) -> ParseResult<Mp4Index> {
     Ok(index)
 }
 
+/// The tracks of a `moov` payload given as bytes (QuickTime brands when `quicktime`), its sample
+/// data assumed to lie in a file of `file_size` bytes: what [`read`] does once it has read the
+/// `moov`, without the file. The fuzz targets' entry into the box reader; not API.
+#[doc(hidden)]
+pub fn read_moov_payload(moov: &[u8], quicktime: bool, file_size: u64) -> ParseResult<Mp4Index> {
+    let brands = top_level::Brands { isom: !quicktime, qt_compatible: quicktime };
+    Ok(moov::parse_moov(moov, brands, file_size)?.index)
+}
+
 #[cfg(test)]
 mod tests {
     use super::testutil::*;
