@@ -76,6 +76,12 @@ struct OpenCounters {
     indexings: AtomicU64,
     reuses: AtomicU64,
     index_time_us: AtomicU64,
+    /// Times a key provider was asked (once per media and rendition opened with one).
+    key_requests: AtomicU64,
+    /// Opens that failed for want of a key.
+    key_failures: AtomicU64,
+    /// Encrypted resources generated (segments, I-frames, WebVTT segments).
+    encrypted_generations: AtomicU64,
 }
 
 /// A libhls engine.
@@ -145,6 +151,13 @@ impl Context {
                 .unwrap_or_else(|_| Err(Error::new(crate::error::ErrorKind::Panic, "panic while indexing")));
         self.counters.indexings.fetch_add(1, Ordering::Relaxed);
         self.counters.index_time_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        match &result {
+            Ok(m) => self.counters.key_requests.fetch_add(m.key_requests, Ordering::Relaxed),
+            Err(e) if e.kind == crate::error::ErrorKind::KeyUnavailable => {
+                self.counters.key_failures.fetch_add(1, Ordering::Relaxed)
+            }
+            Err(_) => 0,
+        };
         {
             let mut reg = self.registry.lock();
             let ours = matches!(reg.live.get(&key), Some(Slot::Opening(f)) if Arc::ptr_eq(f, &flight));
@@ -228,7 +241,13 @@ impl Context {
         let resource = Resource::parse(name)?;
         media.check_named(&resource, name)?;
         let key = Key::of(media, resource, false);
-        let body = self.cache.get_or_generate(&key, || media.generate(&resource))?;
+        let body = self.cache.get_or_generate(&key, || {
+            let body = media.generate(&resource)?;
+            if media.is_encrypted(&resource) {
+                self.counters.encrypted_generations.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(body)
+        })?;
         Ok((body, media.content_type(&resource)))
     }
 
@@ -254,6 +273,9 @@ impl Context {
             "indexings": ld(&self.counters.indexings),
             "open_reuses": ld(&self.counters.reuses),
             "index_time_us": ld(&self.counters.index_time_us),
+            "key_requests": ld(&self.counters.key_requests),
+            "key_failures": ld(&self.counters.key_failures),
+            "encrypted_generations": ld(&self.counters.encrypted_generations),
             "media_registered": live,
             "media_idle": idle,
         })

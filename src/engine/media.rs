@@ -4,6 +4,7 @@
 //! [`SampleReader`] says (through `source::Source`) and written as fMP4.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fs::File;
 use std::sync::Arc;
 
@@ -16,11 +17,13 @@ use crate::engine::body::{Body, PartsBuilder};
 use crate::engine::cache::Bytes;
 use crate::engine::source::Source;
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::encryption::{Encryption, KeyRequest, Method, TrackKey};
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::MediaIndex;
 use crate::model::names::{Resource, TrackId};
 use crate::model::open::{Location, MediaKey};
 use crate::model::track::{Delivery, SampleReader, Track, TrackKind};
+use crate::output::encrypt;
 use crate::output::fmp4::{self, SampleMeta, TrackInit};
 use crate::output::playlist;
 use crate::output::webvtt;
@@ -48,13 +51,105 @@ pub struct Media {
     pub index: MediaIndex,
     /// The file and demuxers segments are read with.
     source: Source,
+    /// The keys of the encrypted renditions (asked once, at open; absent: in the clear).
+    keys: HashMap<TrackId, TrackKey>,
+    /// How many times the key provider was asked while opening.
+    pub key_requests: u64,
 }
 
 impl Media {
     /// Wraps a fresh index of the media `key` names.
     pub fn new(key: MediaKey, index: MediaIndex, max_idle_demuxers: usize) -> Media {
         let source = Source::new(&index, max_idle_demuxers);
-        Media { key, index, source }
+        Media { key, index, source, keys: HashMap::new(), key_requests: 0 }
+    }
+
+    /// The key of rendition `n`, if it is encrypted.
+    pub fn track_key(&self, n: TrackId) -> Option<&TrackKey> {
+        self.keys.get(&n)
+    }
+
+    /// Whether `r` is served encrypted (what the stats count).
+    pub fn is_encrypted(&self, r: &Resource) -> bool {
+        match *r {
+            Resource::Segment(n, _) | Resource::IFrame(n, _) | Resource::Vtt(n, _) => self.keys.contains_key(&n),
+            _ => false,
+        }
+    }
+
+    /// Asks for the key of every served rendition, as `encryption` (else the context's
+    /// `provider`) says: at most once per rendition. A failure, or a method this rendition
+    /// cannot be served with, fails the open: nothing is served in the clear instead.
+    fn resolve_keys(
+        &mut self,
+        encryption: Option<&Encryption>,
+        provider: Option<&crate::model::encryption::KeyProvider>,
+    ) -> Result<()> {
+        let ask = |req: &KeyRequest| -> std::result::Result<TrackKey, String> {
+            match (encryption, provider) {
+                (Some(Encryption::Static(k)), _) => {
+                    let mut k = k.clone();
+                    if req.kind == "subtitle" && !k.subtitles {
+                        k.method = Method::None;
+                    }
+                    Ok(k)
+                }
+                (Some(Encryption::Provider(p)), _) | (None, Some(p)) => p.ask(req),
+                (None, None) => Ok(TrackKey::default()),
+            }
+        };
+        if encryption.is_none() && provider.is_none() {
+            return Ok(());
+        }
+        for t in self.index.tracks.iter().filter(|t| t.is_served()) {
+            let req = KeyRequest {
+                location: self.key.location.describe(),
+                rendition: format!("t{}", t.id),
+                stream: t.stream,
+                kind: t.kind.name(),
+                codec: t.codec_string().unwrap_or_default().to_string(),
+            };
+            if !matches!(encryption, Some(Encryption::Static(_))) {
+                self.key_requests += 1;
+            }
+            let what = format!("{}: rendition {}", req.location, req.rendition);
+            let key = ask(&req)
+                .and_then(|k| k.validate().map(|()| k))
+                .map_err(|e| Error::new(ErrorKind::KeyUnavailable, format!("{what}: key provider: {e}")))?;
+            if !key.encrypts() {
+                continue;
+            }
+            let can = match (key.method, t.kind) {
+                (Method::Aes128, TrackKind::Subtitle) => key.subtitles,
+                (Method::Aes128, _) => true,
+                (Method::SampleAes, _) => false,
+                (Method::None, _) => true,
+            };
+            if !can {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!("{what} ({}): {} cannot be served this way", t.codec_name, key.method.name()),
+                ));
+            }
+            log::debug!("{what}: encrypted {} ({})", key.method.name(), key.uri);
+            self.keys.insert(t.id, key);
+        }
+        Ok(())
+    }
+
+    /// `bytes` of resource `r` as the key of its rendition says (AES-128: the whole resource
+    /// encrypted, the IV of its segment number; else as they are).
+    fn protect(&self, r: &Resource, bytes: Bytes) -> Bytes {
+        let (n, k) = match *r {
+            Resource::Segment(n, k) | Resource::IFrame(n, k) | Resource::Vtt(n, k) => (n, k),
+            _ => return bytes,
+        };
+        match self.keys.get(&n) {
+            Some(key) if key.method == Method::Aes128 => {
+                Arc::new(encrypt::aes128_cbc_pkcs7(&key.key, &key.iv.iv(k as u64), &bytes))
+            }
+            _ => bytes,
+        }
     }
 
     /// Content type of a resource of this media.
@@ -81,7 +176,10 @@ impl Media {
             Resource::Vtt(n, k) => {
                 track(n).is_some_and(|t| t.kind == TrackKind::Subtitle) && k < self.index.segment_count()
             }
-            Resource::VttFull(n) => track(n).is_some_and(|t| t.kind == TrackKind::Subtitle),
+            // Not named by playlists: never served when the track's segments are encrypted.
+            Resource::VttFull(n) => {
+                track(n).is_some_and(|t| t.kind == TrackKind::Subtitle) && !self.keys.contains_key(&n)
+            }
             Resource::IFramePlaylist(n) => track(n).is_some_and(|t| t.kind == TrackKind::Video && t.is_fmp4()),
             Resource::IFrame(n, k) => {
                 track(n).is_some_and(|t| t.kind == TrackKind::Video && t.is_fmp4() && k < t.segments.len())
@@ -101,21 +199,37 @@ impl Media {
             Resource::Master => playlist::master(&self.index).into_bytes(),
             Resource::MediaPlaylist(n) => {
                 let t = self.track(n)?;
+                let key = self.keys.get(&n);
                 if t.kind == TrackKind::Subtitle {
-                    playlist::subtitle_media(&self.index, t).into_bytes()
+                    playlist::subtitle_media(&self.index, t, key).into_bytes()
                 } else {
-                    playlist::media(&self.index, t).into_bytes()
+                    playlist::media(&self.index, t, key).into_bytes()
                 }
             }
             Resource::Init(n) => self.init_segment(self.track(n)?)?,
-            Resource::Segment(n, k) => return self.media_segment(self.track(n)?, k),
-            Resource::Vtt(n, k) => self.vtt_segment(self.track(n)?, k)?,
+            Resource::Segment(n, k) => {
+                let body = self.media_segment(self.track(n)?, k)?;
+                if !self.keys.contains_key(&n) {
+                    return Ok(body);
+                }
+                // Encrypted segments are bytes: a file range cannot be sent encrypted.
+                return Ok(Body::Bytes(self.protect(r, self.materialise(body)?)));
+            }
+            Resource::Vtt(n, k) => {
+                let vtt = Arc::new(self.vtt_segment(self.track(n)?, k)?);
+                return Ok(Body::Bytes(self.protect(r, vtt)));
+            }
             Resource::VttFull(n) => match &self.track(n)?.delivery {
                 Delivery::Cues(c) => webvtt::render_full(c, self.index.mpegts_origin),
                 _ => return Err(Error::internal("not a subtitle track")),
             },
-            Resource::IFramePlaylist(n) => playlist::iframes(&self.index, self.track(n)?).into_bytes(),
-            Resource::IFrame(n, k) => self.iframe(self.track(n)?, k)?,
+            Resource::IFramePlaylist(n) => {
+                playlist::iframes(&self.index, self.track(n)?, self.keys.get(&n)).into_bytes()
+            }
+            Resource::IFrame(n, k) => {
+                let frame = Arc::new(self.iframe(self.track(n)?, k)?);
+                return Ok(Body::Bytes(self.protect(r, frame)));
+            }
         };
         Ok(Body::Bytes(Arc::new(bytes)))
     }
@@ -171,6 +285,7 @@ impl Media {
     /// The keyframe that starts media segment `k` of video track `t`, alone in its own fragment
     /// (an I-frame playlist entry): the segment is made, then its first sample is kept.
     fn iframe(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
+        // The clear segment (the I-frame entry is encrypted on its own).
         let segment = self.materialise(self.media_segment(t, k)?)?;
         fmp4::first_sample_fragment(&segment, k as u32 + 1)
             .map_err(|e| e.context(format!("{}: stream {} keyframe {k}", self.index.path.display(), t.stream)))
@@ -392,5 +507,7 @@ fn write_segment(k: usize, tfdt: u64, metas: &[SampleMeta], payload: &[u8]) -> R
 pub fn open(key: &MediaKey, identity: FileIdentity, cfg: &crate::model::config::Config) -> Result<Arc<Media>> {
     let Location::Path(path) = &key.location;
     let index = crate::index::build(path, identity, cfg).map_err(|e| e.context(path.display()))?;
-    Ok(Arc::new(Media::new(key.clone(), index, cfg.demuxers_per_media)))
+    let mut media = Media::new(key.clone(), index, cfg.demuxers_per_media);
+    media.resolve_keys(key.options.encryption.as_ref(), cfg.key_provider.as_ref())?;
+    Ok(Arc::new(media))
 }

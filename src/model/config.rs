@@ -38,6 +38,9 @@ pub struct Config {
     pub demuxers_per_media: usize,
     /// Index Matroska files from their Cues (default true); false scans every packet.
     pub use_container_index: bool,
+    /// The key provider asked for every media opened without keys of its own (default none:
+    /// the clear).
+    pub key_provider: Option<crate::model::encryption::KeyProvider>,
 }
 
 impl Default for Config {
@@ -52,6 +55,7 @@ impl Default for Config {
             aac_keep_surround: false,
             demuxers_per_media: 4,
             use_container_index: true,
+            key_provider: None,
         }
     }
 }

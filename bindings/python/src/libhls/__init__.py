@@ -19,6 +19,7 @@ from ._errors import (
     InvalidMediaError,
     InvalidUtf8Error,
     IoError,
+    KeyUnavailableError,
     NoPlayableTracksError,
     NotFoundError,
     NullArgumentError,
@@ -41,7 +42,7 @@ from ._version import __version__
 # Public classes show (and pickle) as libhls.X, not libhls._module.X.
 for _name in (
     "Buffer", "ClosedError", "Context", "FileChangedError", "HlsError", "InternalError",
-    "InvalidArgumentError", "InvalidMediaError", "InvalidUtf8Error", "IoError",
+    "InvalidArgumentError", "InvalidMediaError", "InvalidUtf8Error", "IoError", "KeyUnavailableError",
     "LibraryNotFoundError", "LibraryVersionError", "LogLevel", "Media", "NoPlayableTracksError",
     "NotFoundError", "NullArgumentError", "PanicError", "Status", "TranscodePolicy",
     "UnsupportedError",
@@ -60,6 +61,7 @@ __all__ = [
     "InvalidMediaError",
     "InvalidUtf8Error",
     "IoError",
+    "KeyUnavailableError",
     "LibraryNotFoundError",
     "LibraryVersionError",
     "LogLevel",
