@@ -132,6 +132,40 @@ typedef enum HlsTranscodePolicy {
 } HlsTranscodePolicy;
 
 /**
+ * Encryption methods for `hls_key_info_set_method` (passed as `int`).
+ */
+typedef enum HlsEncryptionMethod {
+  /**
+   * In the clear (the default of a new `HlsKeyInfo`).
+   */
+  HLS_ENCRYPTION_NONE = 0,
+  /**
+   * Whole media segments AES-128-CBC with PKCS7 padding (`METHOD=AES-128`); init segments
+   * stay clear.
+   */
+  HLS_ENCRYPTION_AES_128 = 1,
+  /**
+   * Samples encrypted in place, CMAF `cbcs` (`METHOD=SAMPLE-AES`).
+   */
+  HLS_ENCRYPTION_SAMPLE_AES = 2,
+} HlsEncryptionMethod;
+
+/**
+ * IV policies for `hls_key_info_set_iv` (passed as `int`).
+ */
+typedef enum HlsIvPolicy {
+  /**
+   * The segment's media sequence number (0 for the first segment), 128-bit big-endian; no
+   * `IV` attribute is written (RFC 8216 §5.2). The default.
+   */
+  HLS_IV_SEGMENT_NUMBER = 0,
+  /**
+   * One 16-byte IV for every segment, written as `IV=0x…`.
+   */
+  HLS_IV_CONSTANT = 1,
+} HlsIvPolicy;
+
+/**
  * Builder for context settings. Create with `hls_config_new`, free with `hls_config_free`.
  */
 typedef struct HlsConfig HlsConfig;
