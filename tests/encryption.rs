@@ -389,3 +389,136 @@ fn a_key_without_a_uri_or_with_a_bad_method_is_refused() {
         hls_key_info_free(k);
     }
 }
+
+const KEY_ID: [u8; 16] = *b"libhls-key-id-01";
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Shaka Packager's binary from its npm package (installed into target/shaka when missing):
+/// the independent decryptor.
+fn shaka_packager() -> PathBuf {
+    let dir = common::root().join("target").join("shaka");
+    let bin = dir.join("package").join("bin").join("packager-linux-x64");
+    if !bin.exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        common::run_ok(Command::new("npm").current_dir(&dir).args(["pack", "--silent", "shaka-packager@3.4.2"]))
+            .unwrap();
+        common::run_ok(Command::new("tar").current_dir(&dir).args(["xzf", "shaka-packager-3.4.2.tgz"])).unwrap();
+    }
+    bin
+}
+
+/// Per-packet `size, md5` of `file`'s stream `which` (`v` or `a`), stream-copied (no decoding).
+fn packet_hashes(file: &Path, which: &str) -> Vec<String> {
+    let out = common::run_ok(Command::new("ffmpeg").args(["-nostdin", "-v", "error", "-i"]).arg(file).args([
+        "-map",
+        &format!("0:{which}:0"),
+        "-c",
+        "copy",
+        "-f",
+        "framemd5",
+        "-",
+    ]))
+    .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(',').map(str::trim).skip(4).collect::<Vec<_>>().join(","))
+        .collect()
+}
+
+/// Init + segments of rendition `r` of a crawl, as one fragmented MP4 file.
+fn concat(crawl: &BTreeMap<String, Vec<u8>>, r: &str, path: &Path) {
+    let mut v = crawl[&format!("{r}_init.mp4")].clone();
+    let mut k = 0;
+    while let Some(s) = crawl.get(&format!("{r}_{k}.m4s")) {
+        v.extend_from_slice(s);
+        k += 1;
+    }
+    std::fs::write(path, v).unwrap();
+}
+
+fn sample_aes_round_trip(file: &str) {
+    let src = media(file);
+    let ctx = Ctx::new(None, ptr::null_mut());
+    let clear = ctx.open(&src, None).expect("clear open").crawl();
+    let k = key_info(HlsEncryptionMethod::HLS_ENCRYPTION_SAMPLE_AES);
+    // SAFETY: k is live; freed once below.
+    unsafe {
+        assert_eq!(hls_key_info_set_key_id(k, KEY_ID.as_ptr()), HlsStatus::HLS_OK);
+        assert_eq!(
+            hls_key_info_set_iv(k, HlsIvPolicy::HLS_IV_CONSTANT as c_int, [9u8; 16].as_ptr()),
+            HlsStatus::HLS_OK
+        );
+    }
+    let m = ctx.open(&src, Some(k)).expect("SAMPLE-AES open");
+    // SAFETY: freed once.
+    unsafe { hls_key_info_free(k) };
+    let enc = m.crawl();
+    let master = String::from_utf8_lossy(&enc["master.m3u8"]).to_string();
+    assert!(
+        master.contains("#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI=\"key.bin\",IV=0x09090909090909090909090909090909"),
+        "{master}"
+    );
+    let t0 = String::from_utf8_lossy(&enc["t0.m3u8"]).to_string();
+    assert!(t0.contains("#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"key.bin\",IV=0x09"), "{t0}");
+
+    let dir = common::out_root().join("encryption").join(format!("cbcs-{file}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let packager = shaka_packager();
+    for (r, which, stream) in [("t0", "v", "video"), ("t1", "a", "audio")] {
+        let (e, c, d) =
+            (dir.join(format!("{r}-enc.mp4")), dir.join(format!("{r}-clear.mp4")), dir.join(format!("{r}-dec.mp4")));
+        concat(&enc, r, &e);
+        concat(&clear, r, &c);
+        let init = &enc[&format!("{r}_init.mp4")];
+        let has = |b: &[u8]| init.windows(4).any(|w| w == b);
+        assert!(
+            has(if which == "v" { b"encv" } else { b"enca" }) && has(b"sinf") && has(b"cbcs") && has(b"tenc"),
+            "{r}: init"
+        );
+        assert!(enc[&format!("{r}_1.m4s")].windows(4).any(|w| w == b"senc"), "{r}: senc");
+        let want = packet_hashes(&c, which);
+        assert!(want.len() > 10, "{r}: {} packets in the clear", want.len());
+        assert_ne!(packet_hashes(&e, which), want, "{r}: samples are served in the clear");
+        common::run_ok(
+            Command::new(&packager)
+                .arg(format!("in={},stream={stream},output={}", e.display(), d.display()))
+                .arg("--enable_raw_key_decryption")
+                .arg(format!("--keys=label=:key_id={}:key={}", hex(&KEY_ID), hex(&KEY)))
+                .arg("--quiet"),
+        )
+        .unwrap();
+        let got = packet_hashes(&d, which);
+        assert_eq!(got.len(), want.len(), "{file} {r}: packet count after decryption");
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g, w, "{file} {r}: sample {i} differs from the clear one after decryption");
+        }
+    }
+}
+
+#[test]
+fn sample_aes_h264_aac_decrypts_with_shaka_packager_to_the_clear_samples() {
+    sample_aes_round_trip("h264_aac.mp4");
+}
+
+#[test]
+fn sample_aes_hevc_aac_decrypts_with_shaka_packager_to_the_clear_samples() {
+    sample_aes_round_trip("hevc_aac.mp4");
+}
+
+#[test]
+fn sample_aes_of_a_codec_without_a_cbcs_layout_is_refused_at_open() {
+    let src = media("vp9_opus.webm");
+    let ctx = Ctx::new(None, ptr::null_mut());
+    let k = key_info(HlsEncryptionMethod::HLS_ENCRYPTION_SAMPLE_AES);
+    let r = ctx.open(&src, Some(k));
+    // SAFETY: freed once.
+    unsafe { hls_key_info_free(k) };
+    let (st, msg) = r.err().expect("VP9/Opus cannot be SAMPLE-AES");
+    assert_eq!(st, HlsStatus::HLS_ERR_UNSUPPORTED, "{msg}");
+    assert!(msg.contains("SAMPLE-AES"), "{msg}");
+}

@@ -122,13 +122,20 @@ impl Media {
             let can = match (key.method, t.kind) {
                 (Method::Aes128, TrackKind::Subtitle) => key.subtitles,
                 (Method::Aes128, _) => true,
+                (Method::SampleAes, TrackKind::Video | TrackKind::Audio) => t.codec_config().is_some_and(|c| {
+                    matches!(c.codec, Codec::H264 | Codec::Hevc | Codec::Aac | Codec::Ac3 | Codec::Eac3)
+                }),
                 (Method::SampleAes, _) => false,
                 (Method::None, _) => true,
             };
             if !can {
                 return Err(Error::new(
                     ErrorKind::Unsupported,
-                    format!("{what} ({}): {} cannot be served this way", t.codec_name, key.method.name()),
+                    format!(
+                        "{what} ({}): {} cannot be served this way (SAMPLE-AES/cbcs: H.264, HEVC, AAC, AC-3, E-AC-3 only)",
+                        t.codec_name,
+                        key.method.name()
+                    ),
                 ));
             }
             log::debug!("{what}: encrypted {} ({})", key.method.name(), key.uri);
@@ -139,17 +146,35 @@ impl Media {
 
     /// `bytes` of resource `r` as the key of its rendition says (AES-128: the whole resource
     /// encrypted, the IV of its segment number; else as they are).
-    fn protect(&self, r: &Resource, bytes: Bytes) -> Bytes {
+    fn protect(&self, r: &Resource, bytes: Bytes) -> Result<Bytes> {
         let (n, k) = match *r {
             Resource::Segment(n, k) | Resource::IFrame(n, k) | Resource::Vtt(n, k) => (n, k),
-            _ => return bytes,
+            _ => return Ok(bytes),
         };
         match self.keys.get(&n) {
             Some(key) if key.method == Method::Aes128 => {
-                Arc::new(encrypt::aes128_cbc_pkcs7(&key.key, &key.iv.iv(k as u64), &bytes))
+                Ok(Arc::new(encrypt::aes128_cbc_pkcs7(&key.key, &key.iv.iv(k as u64), &bytes)))
             }
-            _ => bytes,
+            Some(key) if key.method == Method::SampleAes => {
+                let t = self.track(n)?;
+                Ok(Arc::new(fmp4::encrypt_segment(&bytes, &protection(t, key)?)?))
+            }
+            _ => Ok(bytes),
         }
+    }
+
+    /// The SAMPLE-AES keys of the served renditions, one per URI and KEYFORMAT (the master's
+    /// `EXT-X-SESSION-KEY`s).
+    fn session_keys(&self) -> Vec<&TrackKey> {
+        let mut out: Vec<&TrackKey> = Vec::new();
+        for t in &self.index.tracks {
+            if let Some(k) = self.keys.get(&t.id).filter(|k| k.method == Method::SampleAes) {
+                if !out.iter().any(|o| o.uri == k.uri && o.keyformat == k.keyformat) {
+                    out.push(k);
+                }
+            }
+        }
+        out
     }
 
     /// Content type of a resource of this media.
@@ -196,7 +221,7 @@ impl Media {
     /// verbatim are headers and ranges of the file ([`Body::Parts`]), everything else bytes.
     pub fn generate(&self, r: &Resource) -> Result<Body> {
         let bytes: Vec<u8> = match *r {
-            Resource::Master => playlist::master(&self.index).into_bytes(),
+            Resource::Master => playlist::master(&self.index, &self.session_keys()).into_bytes(),
             Resource::MediaPlaylist(n) => {
                 let t = self.track(n)?;
                 let key = self.keys.get(&n);
@@ -213,11 +238,11 @@ impl Media {
                     return Ok(body);
                 }
                 // Encrypted segments are bytes: a file range cannot be sent encrypted.
-                return Ok(Body::Bytes(self.protect(r, self.materialise(body)?)));
+                return Ok(Body::Bytes(self.protect(r, self.materialise(body)?)?));
             }
             Resource::Vtt(n, k) => {
                 let vtt = Arc::new(self.vtt_segment(self.track(n)?, k)?);
-                return Ok(Body::Bytes(self.protect(r, vtt)));
+                return Ok(Body::Bytes(self.protect(r, vtt)?));
             }
             Resource::VttFull(n) => match &self.track(n)?.delivery {
                 Delivery::Cues(c) => webvtt::render_full(c, self.index.mpegts_origin),
@@ -228,7 +253,7 @@ impl Media {
             }
             Resource::IFrame(n, k) => {
                 let frame = Arc::new(self.iframe(self.track(n)?, k)?);
-                return Ok(Body::Bytes(self.protect(r, frame)));
+                return Ok(Body::Bytes(self.protect(r, frame)?));
             }
         };
         Ok(Body::Bytes(Arc::new(bytes)))
@@ -271,14 +296,18 @@ impl Media {
             language.copy_from_slice(l.as_bytes());
         }
         let kind = if t.kind == TrackKind::Video { fmp4::TrackKind::Video } else { fmp4::TrackKind::Audio };
-        fmp4::write_init(&TrackInit {
+        let init = TrackInit {
             track_id: 1,
             kind,
             timescale: t.map.timescale,
             language,
             codec,
             media_time: t.map.written_shift().max(0) as u64,
-        })
+        };
+        match self.keys.get(&t.id).filter(|k| k.method == Method::SampleAes) {
+            Some(key) => fmp4::write_init_protected(&init, &protection(t, key)?),
+            None => fmp4::write_init(&init),
+        }
         .map_err(|e| Error::with_source(ErrorKind::Internal, e).context(format!("stream {}: init segment", t.stream)))
     }
 
@@ -401,6 +430,26 @@ impl Media {
             SampleReader::NotRead => Err(Error::internal("not an fMP4 track")),
         }
     }
+}
+
+/// How rendition `t` is encrypted with `key` (SAMPLE-AES, CMAF `cbcs`): video 1:9 with its
+/// slice headers clear, audio whole frames; the constant IV the key gives (0 when it gives the
+/// segment-number policy: `cbcs` has no per-segment IV).
+fn protection<'a>(t: &Track, key: &'a TrackKey) -> Result<fmp4::Protection<'a>> {
+    let config = t.codec_config().ok_or_else(|| Error::internal("not an fMP4 track"))?;
+    let nal = codec::served_nal_length_size(config)
+        .map_err(|e| Error::from_parse(ErrorKind::InvalidMedia, e))?
+        .map(|length_size| fmp4::NalLayout { length_size, hevc: config.codec == Codec::Hevc });
+    let video = t.kind == TrackKind::Video;
+    Ok(fmp4::Protection {
+        key: key.key,
+        key_id: key.key_id,
+        constant_iv: key.iv.iv(0),
+        crypt_byte_block: if video { 1 } else { 0 },
+        skip_byte_block: if video { 9 } else { 0 },
+        pssh: &key.pssh,
+        nal,
+    })
 }
 
 /// A packet's decode time, or its presentation time when it has none.

@@ -416,12 +416,25 @@ fn write_caption_media(out: &mut String, v: &Track) {
 }
 
 /// The master playlist (the layout is described in the module documentation).
-pub fn master(index: &MediaIndex) -> String {
+///
+/// `session_keys`: the SAMPLE-AES keys of the renditions, written as `EXT-X-SESSION-KEY` so
+/// that players can fetch licences before the first media playlist.
+pub fn master(index: &MediaIndex, session_keys: &[&TrackKey]) -> String {
     let video = index.served(TrackKind::Video).next();
-    let version = if video.is_some_and(|v| v.captions.cea708) { 7 } else { 1 };
+    let version = if video.is_some_and(|v| v.captions.cea708) {
+        7
+    } else if !session_keys.is_empty() {
+        5
+    } else {
+        1
+    };
     let mut out = format!("#EXTM3U\n#EXT-X-VERSION:{version}\n");
     if video.is_none_or(|v| v.independent) {
         out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+    }
+    for k in session_keys {
+        out.push_str(&key_line(k).replacen("#EXT-X-KEY:", "#EXT-X-SESSION-KEY:", 1));
+        out.push('\n');
     }
     let tracks = audio_tracks(index);
     let groups = audio_groups(&tracks);
