@@ -985,6 +985,16 @@ def test_encryption(ng):
                   f"{enc.status} {len(enc.body)} bytes, clear {len(clear.body)}")
             check(enc.h("etag") != clear.h("etag"),
                   f"{track}_{k}.m4s: encrypted and clear bytes never share an ETag")
+    r = request(ng.port, "/cbcs/h264_aac.mp4/master.m3u8")
+    check(r.status == 200 and b'#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI="/keys/k1.key"' in r.body,
+          "hls_encryption sample-aes: the master names the session key", r.body[:300])
+    r = request(ng.port, "/cbcs/h264_aac.mp4/t0.m3u8")
+    check(r.status == 200 and b'#EXT-X-KEY:METHOD=SAMPLE-AES,URI="/keys/k1.key"' in r.body,
+          "hls_encryption sample-aes: the media playlist carries METHOD=SAMPLE-AES")
+    init = request(ng.port, "/cbcs/h264_aac.mp4/t0_init.mp4").body
+    seg = request(ng.port, "/cbcs/h264_aac.mp4/t0_1.m4s").body
+    check(b"encv" in init and b"tenc" in init and b"senc" in seg,
+          "hls_encryption sample-aes: cbcs init (encv, tenc) and segments (senc)")
     url = f"http://127.0.0.1:{ng.port}/enc/h264_aac.mp4/master.m3u8"
     frames, rc, err = video_frames_decoded(url)
     want = video_frames_in_source("h264_aac.mp4")
@@ -1035,6 +1045,8 @@ def main():
         location /enc/ {{ alias {MEDIA}/; hls; sendfile on; hls_file_range_min 0;
                          hls_encryption aes-128; hls_encryption_key {ENC_KEY};
                          hls_encryption_key_uri /keys/k1.key; }}
+        location /cbcs/ {{ alias {MEDIA}/; hls; hls_encryption sample-aes;
+                          hls_encryption_key {ENC_KEY}; hls_encryption_key_uri /keys/k1.key; }}
         location = /keys/k1.key {{ alias {OUT}/k1.key; }}
 """)
     single = Nginx("single", f"""
