@@ -30,6 +30,8 @@ from ._errors import (
 from ._core import (
     Buffer,
     Context,
+    Encryption,
+    EncryptionMethod,
     LogLevel,
     Media,
     TranscodePolicy,
@@ -41,8 +43,9 @@ from ._version import __version__
 
 # Public classes show (and pickle) as libhls.X, not libhls._module.X.
 for _name in (
-    "Buffer", "ClosedError", "Context", "FileChangedError", "HlsError", "InternalError",
-    "InvalidArgumentError", "InvalidMediaError", "InvalidUtf8Error", "IoError", "KeyUnavailableError",
+    "Buffer", "ClosedError", "Context", "Encryption", "EncryptionMethod", "FileChangedError",
+    "HlsError", "InternalError", "InvalidArgumentError", "InvalidMediaError", "InvalidUtf8Error",
+    "IoError", "KeyUnavailableError",
     "LibraryNotFoundError", "LibraryVersionError", "LogLevel", "Media", "NoPlayableTracksError",
     "NotFoundError", "NullArgumentError", "PanicError", "Status", "TranscodePolicy",
     "UnsupportedError",
@@ -54,6 +57,8 @@ __all__ = [
     "Buffer",
     "ClosedError",
     "Context",
+    "Encryption",
+    "EncryptionMethod",
     "FileChangedError",
     "HlsError",
     "InternalError",
