@@ -153,7 +153,11 @@ impl Media {
         };
         match self.keys.get(&n) {
             Some(key) if key.method == Method::Aes128 => {
-                Ok(Arc::new(encrypt::aes128_cbc_pkcs7(&key.key, &key.iv.iv(k as u64), &bytes)))
+                let iv = key.iv.iv(k as u64);
+                Ok(Arc::new(match Arc::try_unwrap(bytes) {
+                    Ok(owned) => encrypt::aes128_cbc_pkcs7_in_place(&key.key, &iv, owned),
+                    Err(shared) => encrypt::aes128_cbc_pkcs7(&key.key, &iv, &shared),
+                }))
             }
             Some(key) if key.method == Method::SampleAes => {
                 let t = self.track(n)?;

@@ -9,9 +9,15 @@ type Aes128CbcEnc = cbc::Encryptor<aes::Aes128>;
 /// `data` encrypted AES-128-CBC with PKCS7 padding (1 to 16 bytes added: a whole number of
 /// blocks, always longer than `data`).
 pub fn aes128_cbc_pkcs7(key: &[u8; 16], iv: &[u8; 16], data: &[u8]) -> Vec<u8> {
-    let len = data.len();
-    let mut buf = Vec::with_capacity(len + 16);
+    let mut buf = Vec::with_capacity(data.len() + 16);
     buf.extend_from_slice(data);
+    aes128_cbc_pkcs7_in_place(key, iv, buf)
+}
+
+/// [`aes128_cbc_pkcs7`] of `buf`, encrypted where it is (the padding appended; no copy when
+/// `buf` has 16 bytes of spare capacity).
+pub fn aes128_cbc_pkcs7_in_place(key: &[u8; 16], iv: &[u8; 16], mut buf: Vec<u8>) -> Vec<u8> {
+    let len = buf.len();
     buf.resize(len + 16 - len % 16, 0);
     let n = Aes128CbcEnc::new(key.into(), iv.into())
         .encrypt_padded_mut::<Pkcs7>(&mut buf, len)
