@@ -522,3 +522,39 @@ fn sample_aes_of_a_codec_without_a_cbcs_layout_is_refused_at_open() {
     assert_eq!(st, HlsStatus::HLS_ERR_UNSUPPORTED, "{msg}");
     assert!(msg.contains("SAMPLE-AES"), "{msg}");
 }
+
+#[path = "web/mod.rs"]
+mod web;
+
+/// hls.js in headless Chromium plays an AES-128 crawl, fetching the key from the test server
+/// (tests/browser/aes128.mjs). `LIBHLS_SKIP_BROWSER=1` skips it.
+#[test]
+fn hls_js_in_chromium_plays_aes128_fetching_the_key() {
+    if std::env::var_os("LIBHLS_SKIP_BROWSER").is_some_and(|v| v != "0") {
+        println!("skipped (LIBHLS_SKIP_BROWSER is set)");
+        return;
+    }
+    let src = media("h264_aac.mp4");
+    let ctx = Ctx::new(None, ptr::null_mut());
+    let k = key_info(HlsEncryptionMethod::HLS_ENCRYPTION_AES_128);
+    let m = ctx.open(&src, Some(k)).expect("open");
+    // SAFETY: freed once.
+    unsafe { hls_key_info_free(k) };
+    let dir = common::out_root().join("encryption").join("aes128-browser");
+    write_crawl(&dir, &m.crawl());
+    std::fs::write(dir.join(KEY_URI), KEY).unwrap();
+    let chromium = web::ensure_chromium().expect("chromium");
+    let node_dir = web::ensure_node_modules().expect("node modules");
+    let (status, out, err) = web::run_with_deadline(
+        Command::new("node")
+            .arg(common::root().join("tests/browser/aes128.mjs"))
+            .arg(&dir)
+            .env("LIBHLS_NODE_DIR", &node_dir)
+            .env("LIBHLS_CHROMIUM", &chromium),
+        std::time::Duration::from_secs(120),
+    )
+    .expect("node");
+    println!("{out}");
+    assert!(status.is_some_and(|s| s.success()), "aes128.mjs failed ({status:?}):\n{out}\n{err}");
+    assert!(out.contains("ok - hls.js fetched the key"), "{out}");
+}
