@@ -440,7 +440,7 @@ fn concat(crawl: &BTreeMap<String, Vec<u8>>, r: &str, path: &Path) {
     std::fs::write(path, v).unwrap();
 }
 
-fn sample_aes_round_trip(file: &str) {
+fn sample_aes_round_trip(file: &str, renditions: &[(&str, &str, &str)]) {
     let src = media(file);
     let ctx = Ctx::new(None, ptr::null_mut());
     let clear = ctx.open(&src, None).expect("clear open").crawl();
@@ -469,7 +469,7 @@ fn sample_aes_round_trip(file: &str) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let packager = shaka_packager();
-    for (r, which, stream) in [("t0", "v", "video"), ("t1", "a", "audio")] {
+    for &(r, which, stream) in renditions {
         let (e, c, d) =
             (dir.join(format!("{r}-enc.mp4")), dir.join(format!("{r}-clear.mp4")), dir.join(format!("{r}-dec.mp4")));
         concat(&enc, r, &e);
@@ -502,12 +502,18 @@ fn sample_aes_round_trip(file: &str) {
 
 #[test]
 fn sample_aes_h264_aac_decrypts_with_shaka_packager_to_the_clear_samples() {
-    sample_aes_round_trip("h264_aac.mp4");
+    sample_aes_round_trip("h264_aac.mp4", &[("t0", "v", "video"), ("t1", "a", "audio")]);
 }
 
 #[test]
 fn sample_aes_hevc_aac_decrypts_with_shaka_packager_to_the_clear_samples() {
-    sample_aes_round_trip("hevc_aac.mp4");
+    sample_aes_round_trip("hevc_aac.mp4", &[("t0", "v", "video"), ("t1", "a", "audio")]);
+}
+
+#[test]
+fn sample_aes_ac3_and_its_aac_rendition_decrypt_with_shaka_packager_to_the_clear_samples() {
+    // t1: AC-3 5.1 copied; t1a: the AAC made on demand beside it.
+    sample_aes_round_trip("ac3_51.mp4", &[("t1", "a", "audio"), ("t1a", "a", "audio")]);
 }
 
 #[test]
