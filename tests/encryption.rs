@@ -564,3 +564,46 @@ fn hls_js_in_chromium_plays_aes128_fetching_the_key() {
     assert!(status.is_some_and(|s| s.success()), "aes128.mjs failed ({status:?}):\n{out}\n{err}");
     assert!(out.contains("ok - hls.js fetched the key"), "{out}");
 }
+
+/// Shaka Player in headless Chromium plays a SAMPLE-AES (cbcs) crawl through EME with the
+/// Clear Key CDM (tests/browser/cbcs_clearkey.mjs). `LIBHLS_SKIP_BROWSER=1` skips it.
+#[test]
+fn shaka_player_in_chromium_plays_cbcs_with_clear_key() {
+    if std::env::var_os("LIBHLS_SKIP_BROWSER").is_some_and(|v| v != "0") {
+        println!("skipped (LIBHLS_SKIP_BROWSER is set)");
+        return;
+    }
+    let src = media("h264_aac.mp4");
+    let ctx = Ctx::new(None, ptr::null_mut());
+    let k = key_info(HlsEncryptionMethod::HLS_ENCRYPTION_SAMPLE_AES);
+    // SAFETY: k is live; freed once below.
+    unsafe {
+        assert_eq!(hls_key_info_set_key_id(k, KEY_ID.as_ptr()), HlsStatus::HLS_OK);
+        assert_eq!(
+            hls_key_info_set_iv(k, HlsIvPolicy::HLS_IV_CONSTANT as c_int, [9u8; 16].as_ptr()),
+            HlsStatus::HLS_OK
+        );
+    }
+    let m = ctx.open(&src, Some(k)).expect("open");
+    // SAFETY: freed once.
+    unsafe { hls_key_info_free(k) };
+    let dir = common::out_root().join("encryption").join("cbcs-browser");
+    write_crawl(&dir, &m.crawl());
+    // With KEYFORMAT identity (none written), Shaka Player fetches the raw key from the URI.
+    std::fs::write(dir.join(KEY_URI), KEY).unwrap();
+    let chromium = web::ensure_chromium().expect("chromium");
+    let node_dir = web::ensure_node_modules().expect("node modules");
+    let (status, out, err) = web::run_with_deadline(
+        Command::new("node")
+            .arg(common::root().join("tests/browser/cbcs_clearkey.mjs"))
+            .arg(&dir)
+            .arg(hex(&KEY_ID))
+            .arg(hex(&KEY))
+            .env("LIBHLS_NODE_DIR", &node_dir)
+            .env("LIBHLS_CHROMIUM", &chromium),
+        std::time::Duration::from_secs(120),
+    )
+    .expect("node");
+    println!("{out}");
+    assert!(status.is_some_and(|s| s.success()), "cbcs_clearkey.mjs failed ({status:?}):\n{out}\n{err}");
+}
