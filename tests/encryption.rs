@@ -607,3 +607,32 @@ fn shaka_player_in_chromium_plays_cbcs_with_clear_key() {
     println!("{out}");
     assert!(status.is_some_and(|s| s.success()), "cbcs_clearkey.mjs failed ({status:?}):\n{out}\n{err}");
 }
+
+#[test]
+fn webvtt_stays_clear_unless_asked_and_then_decrypts_with_the_key() {
+    let src = media("subs.mp4");
+    let ctx = Ctx::new(None, ptr::null_mut());
+    let clear = ctx.open(&src, None).expect("clear open").crawl();
+    let vtt_playlist = clear
+        .keys()
+        .find(|n| n.ends_with(".m3u8") && clear[*n].windows(4).any(|w| w == b".vtt"))
+        .expect("a subtitle playlist")
+        .clone();
+    let k = key_info(HlsEncryptionMethod::HLS_ENCRYPTION_AES_128);
+    let plain = ctx.open(&src, Some(k)).expect("open").crawl();
+    assert!(!String::from_utf8_lossy(&plain[&vtt_playlist]).contains("EXT-X-KEY"), "WebVTT encrypted unasked");
+    // SAFETY: k is live; freed once below.
+    unsafe { assert_eq!(hls_key_info_set_encrypt_subtitles(k, 1), HlsStatus::HLS_OK) };
+    let enc = ctx.open(&src, Some(k)).expect("open").crawl();
+    // SAFETY: freed once.
+    unsafe { hls_key_info_free(k) };
+    assert!(String::from_utf8_lossy(&enc[&vtt_playlist]).contains("#EXT-X-KEY:METHOD=AES-128"));
+    let mut n = 0;
+    for (name, bytes) in enc.iter().filter(|(n, _)| n.ends_with(".vtt")) {
+        assert_eq!(plain[name], clear[name]);
+        let k: u64 = name.trim_end_matches(".vtt").rsplit('_').next().unwrap().parse().unwrap();
+        assert_eq!(decrypt(&KEY, &u128::from(k).to_be_bytes(), bytes), clear[name], "{name}");
+        n += 1;
+    }
+    assert!(n >= 2, "{n} WebVTT segments");
+}
