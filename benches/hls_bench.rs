@@ -8,6 +8,8 @@
 //! cost of one thumbnail JPEG, beside FFmpeg making the same sheet.
 //! `BENCH=pidx` (not in the default set either): open of the 2-hour files in a fresh process
 //! each time, indexed from the media vs read from a persisted index (`PIDX_RUNS=n`).
+//! `BENCH=encryption`: the cost of AES-128 and SAMPLE-AES (cbcs) per segment beside the clear
+//! segment, 720p and 1080p (`enc_720p.mp4`, `enc_1080p.mp4`; not in the default set).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -511,6 +513,7 @@ fn main() {
             "thumbs" => section_thumbs(),
             "pidx" => section_pidx(),
             "pidx_child" => pidx_child(),
+            "encryption" => section_encryption(),
             other => println!("unknown section {other}"),
         }
     }
@@ -751,4 +754,79 @@ fn section_pidx() {
             us(after)
         );
     }
+}
+
+/// Median time of generating (no cache) every segment of rendition `r` of `path`, opened with
+/// `options`, `rounds` times over; and the bytes of one round.
+fn segment_times(path: &Path, options: &hls::model::open::OpenOptions, r: &str, rounds: usize) -> (Duration, usize) {
+    let ctx = ctx_with(0);
+    let m = ctx.open_with(path, options).expect("open");
+    let names: Vec<String> =
+        all_names(&ctx, &m).into_iter().filter(|n| n.starts_with(&format!("{r}_")) && n.ends_with(".m4s")).collect();
+    let mut times = Vec::new();
+    let mut bytes = 0;
+    for round in 0..rounds {
+        for n in &names {
+            let t = Instant::now();
+            let (b, _) = ctx.get(&m, n).expect("segment");
+            times.push(t.elapsed());
+            if round == 0 {
+                bytes += b.len();
+            }
+        }
+    }
+    (median(times), bytes / names.len().max(1))
+}
+
+fn section_encryption() {
+    use hls::model::encryption::{Encryption, IvPolicy, Method, TrackKey};
+    use hls::model::open::OpenOptions;
+    println!("\n## Encryption: one copied media segment generated cold (no libhls cache), median\n");
+    let rounds: usize = std::env::var("ENC_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(15);
+    let with = |method| OpenOptions {
+        encryption: Some(Encryption::Static(TrackKey {
+            method,
+            key: *b"0123456789abcdef",
+            key_id: *b"libhls-bench-kid",
+            iv: IvPolicy::Constant([7; 16]),
+            uri: "https://keys.example/k".into(),
+            ..TrackKey::default()
+        })),
+    };
+    println!("| file | rendition | segment | clear | AES-128 | +% | SAMPLE-AES (cbcs) | +% |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for file in ["enc_720p.mp4", "enc_1080p.mp4", "long_10min.mp4"] {
+        let p = media(file);
+        if !p.exists() {
+            println!("| {file} | missing (scripts/gen-media.sh) | | | | | | |");
+            continue;
+        }
+        for r in ["t0", "t1"] {
+            let (clear, size) = segment_times(&p, &OpenOptions::default(), r, rounds);
+            let (aes, _) = segment_times(&p, &with(Method::Aes128), r, rounds);
+            let (cbcs, _) = segment_times(&p, &with(Method::SampleAes), r, rounds);
+            let pct = |d: Duration| (d.as_secs_f64() / clear.as_secs_f64() - 1.0) * 100.0;
+            println!(
+                "| {file} | {} | {:.0} KB | {} | {} | {:+.1} % | {} | {:+.1} % |",
+                if r == "t0" { "video" } else { "audio" },
+                size as f64 / 1e3,
+                ms(clear),
+                ms(aes),
+                pct(aes),
+                ms(cbcs),
+                pct(cbcs)
+            );
+        }
+    }
+    let data = vec![0x5au8; 8 << 20];
+    let t = Instant::now();
+    let out = hls::output::encrypt::aes128_cbc_pkcs7(b"0123456789abcdef", &[7; 16], &data);
+    let d = t.elapsed();
+    println!(
+        "\nAES-128-CBC alone: {:.0} MB/s ({} for 8 MiB; {} bytes out)",
+        data.len() as f64 / d.as_secs_f64() / 1e6,
+        ms(d),
+        out.len()
+    );
+    println!("\nTarget: encryption adds < 15 % to a cold copied segment (`aes` crate, AES-NI).");
 }

@@ -86,6 +86,11 @@ typedef enum HlsStatus {
    * Any other internal failure.
    */
   HLS_ERR_INTERNAL = 11,
+  /**
+   * The key provider failed or gave no usable key for a track to be encrypted; nothing is
+   * served in the clear instead.
+   */
+  HLS_ERR_KEY_UNAVAILABLE = 12,
 } HlsStatus;
 
 /**
@@ -127,6 +132,40 @@ typedef enum HlsTranscodePolicy {
 } HlsTranscodePolicy;
 
 /**
+ * Encryption methods for `hls_key_info_set_method` (passed as `int`).
+ */
+typedef enum HlsEncryptionMethod {
+  /**
+   * In the clear (the default of a new `HlsKeyInfo`).
+   */
+  HLS_ENCRYPTION_NONE = 0,
+  /**
+   * Whole media segments AES-128-CBC with PKCS7 padding (`METHOD=AES-128`); init segments
+   * stay clear.
+   */
+  HLS_ENCRYPTION_AES_128 = 1,
+  /**
+   * Samples encrypted in place, CMAF `cbcs` (`METHOD=SAMPLE-AES`).
+   */
+  HLS_ENCRYPTION_SAMPLE_AES = 2,
+} HlsEncryptionMethod;
+
+/**
+ * IV policies for `hls_key_info_set_iv` (passed as `int`).
+ */
+typedef enum HlsIvPolicy {
+  /**
+   * The segment's media sequence number (0 for the first segment), 128-bit big-endian; no
+   * `IV` attribute is written (RFC 8216 §5.2). The default.
+   */
+  HLS_IV_SEGMENT_NUMBER = 0,
+  /**
+   * One 16-byte IV for every segment, written as `IV=0x…`.
+   */
+  HLS_IV_CONSTANT = 1,
+} HlsIvPolicy;
+
+/**
  * Builder for context settings. Create with `hls_config_new`, free with `hls_config_free`.
  */
 typedef struct HlsConfig HlsConfig;
@@ -144,6 +183,14 @@ typedef struct HlsContext HlsContext;
 typedef struct HlsError HlsError;
 
 /**
+ * The key of a track and how it is announced. Created by `hls_key_info_new` (owned by the
+ * caller, freed with `hls_key_info_free`) or handed to a key provider (owned by libhls, valid
+ * during that call only). Every setter copies what it is given. Never holds a pointer of the
+ * caller's.
+ */
+typedef struct HlsKeyInfo HlsKeyInfo;
+
+/**
  * One opened, indexed media file. Thread-safe: any number of threads may call
  * `hls_playlist`/`hls_segment`/`hls_get` on one handle at once. Freed by `hls_close`.
  */
@@ -156,6 +203,26 @@ typedef struct HlsMedia HlsMedia;
  * copies what it needs: the options may be freed or reused right after the call.
  */
 typedef struct HlsOpenOptions HlsOpenOptions;
+
+/**
+ * A key provider. libhls calls it from any thread (possibly several at once), at most once
+ * per opened media and rendition, while opening; the answer is kept with the opened media
+ * (asked again only when the file is indexed again). It fills `out` with the setters above
+ * (it starts as from `hls_key_info_new`: method NONE = that rendition in the clear) and
+ * returns 0; any other value fails the open with `HLS_ERR_KEY_UNAVAILABLE` (nothing is ever
+ * served in the clear instead).
+ *
+ * Arguments, all owned by libhls and valid during the call only: `userdata` as registered;
+ * `path` the media's path; `rendition` the rendition's name (`t1`, `t2a`: its playlist is
+ * `<rendition>.m3u8`); `kind` `"video"`, `"audio"` or `"subtitle"`; `codec` the RFC 6381
+ * codec served (`""` for subtitles); `out` where the key goes (never free it).
+ */
+typedef int (*HlsKeyProvider)(void *userdata,
+                              const char *path,
+                              const char *rendition,
+                              const char *kind,
+                              const char *codec,
+                              struct HlsKeyInfo *out);
 
 /**
  * Bytes returned by libhls: a playlist, a segment, or JSON.
@@ -421,6 +488,21 @@ enum HlsStatus hls_config_set_thumbnails(struct HlsConfig *cfg,
 enum HlsStatus hls_config_set_index_dir(struct HlsConfig *cfg, const char *dir);
 
 /**
+ * Registers the context's key provider (NULL removes it): every media opened on a context
+ * made from this configuration without keys of its own (`hls_open_options_set_encryption`,
+ * `hls_open_options_set_key_provider`) is encrypted as it answers, per rendition. See
+ * `HlsKeyProvider` for when and how it is called.
+ *
+ * # Safety
+ * `cfg`: a live configuration, not used by another call meanwhile. `userdata`: the caller's,
+ * never dereferenced by libhls; it must stay valid, and `provider` callable from any thread,
+ * for as long as any context made from this configuration lives.
+ */
+enum HlsStatus hls_config_set_key_provider(struct HlsConfig *cfg,
+                                           HlsKeyProvider provider,
+                                           void *userdata);
+
+/**
  * New options with defaults (the whole file, in the clear, as `hls_open` serves it). NULL only
  * if out of memory. The caller owns them and frees them with `hls_open_options_free`.
  */
@@ -434,6 +516,126 @@ struct HlsOpenOptions *hls_open_options_new(void);
  * call meanwhile; invalid afterwards.
  */
 void hls_open_options_free(struct HlsOpenOptions *opts);
+
+/**
+ * Encrypts this open with one static key for every audio and video rendition (and WebVTT if
+ * `info` says so): `info` is copied; NULL removes the override (the context's key provider,
+ * if any, applies again). A key whose method is NONE serves the open in the clear even when
+ * the context has a provider. Opens with equal keys share one presentation; each distinct key
+ * is its own presentation (indexed once per key). `HLS_ERR_INVALID_ARGUMENT` if the method
+ * encrypts and `info` has no key URI.
+ *
+ * # Safety
+ * `opts`: live options, not used by another call meanwhile. `info`: NULL or a live key info,
+ * borrowed for the call.
+ */
+enum HlsStatus hls_open_options_set_encryption(struct HlsOpenOptions *opts,
+                                               const struct HlsKeyInfo *info);
+
+/**
+ * Encrypts this open as `provider` answers (NULL removes the override), instead of the
+ * context's provider. The same function and `userdata` are the same provider: opens with them
+ * share one presentation and its keys (the provider is asked once per media and rendition);
+ * give each key set (user, session) its own `userdata` for keys of its own.
+ *
+ * # Safety
+ * `opts`: live options, not used by another call meanwhile. `userdata`: never dereferenced by
+ * libhls; it must stay valid, and `provider` callable from any thread, while media opened
+ * with these options are being opened.
+ */
+enum HlsStatus hls_open_options_set_key_provider(struct HlsOpenOptions *opts,
+                                                 HlsKeyProvider provider,
+                                                 void *userdata);
+
+/**
+ * A new key info: method NONE, zero key and key ID, IV from the segment number, no URI. NULL
+ * only if out of memory. The caller owns it and frees it with `hls_key_info_free`.
+ */
+struct HlsKeyInfo *hls_key_info_new(void);
+
+/**
+ * Frees a key info from `hls_key_info_new`. NULL-tolerant. Never call it on the `HlsKeyInfo`
+ * a key provider is handed (libhls owns that one).
+ *
+ * # Safety
+ * `info`: NULL or from `hls_key_info_new`, not freed before, not used by another call
+ * meanwhile; invalid afterwards.
+ */
+void hls_key_info_free(struct HlsKeyInfo *info);
+
+/**
+ * Sets the method (an `HlsEncryptionMethod` value; others are `HLS_ERR_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * `info`: a live key info, not used by another call meanwhile.
+ */
+enum HlsStatus hls_key_info_set_method(struct HlsKeyInfo *info, int method);
+
+/**
+ * Sets the 16-byte AES-128 key (copied).
+ *
+ * # Safety
+ * `info`: a live key info, not used by another call meanwhile. `key16`: 16 readable bytes,
+ * borrowed for the call.
+ */
+enum HlsStatus hls_key_info_set_key(struct HlsKeyInfo *info, const uint8_t *key16);
+
+/**
+ * Sets the 16-byte key ID (copied; written as the default KID of SAMPLE-AES init segments).
+ *
+ * # Safety
+ * As `hls_key_info_set_key`.
+ */
+enum HlsStatus hls_key_info_set_key_id(struct HlsKeyInfo *info, const uint8_t *key_id16);
+
+/**
+ * Sets the IV policy (an `HlsIvPolicy` value). `iv16`: 16 bytes for `HLS_IV_CONSTANT`
+ * (copied), ignored (may be NULL) for `HLS_IV_SEGMENT_NUMBER`.
+ *
+ * # Safety
+ * `info`: a live key info, not used by another call meanwhile. `iv16`: NULL or 16 readable
+ * bytes, borrowed for the call.
+ */
+enum HlsStatus hls_key_info_set_iv(struct HlsKeyInfo *info, int policy, const uint8_t *iv16);
+
+/**
+ * Sets the key URI written in playlists (UTF-8, copied; no `"` or line break). The caller's
+ * server serves the key there; libhls never serves keys.
+ *
+ * # Safety
+ * `info`: a live key info, not used by another call meanwhile. `uri`: borrowed for the call.
+ */
+enum HlsStatus hls_key_info_set_uri(struct HlsKeyInfo *info, const char *uri);
+
+/**
+ * Sets `KEYFORMAT` and `KEYFORMATVERSIONS` (each NULL: not written; copied), e.g.
+ * `"com.apple.streamingkeydelivery"` and `"1"` for FairPlay.
+ *
+ * # Safety
+ * `info`: a live key info, not used by another call meanwhile. `keyformat`, `versions`: NULL
+ * or borrowed for the call.
+ */
+enum HlsStatus hls_key_info_set_keyformat(struct HlsKeyInfo *info,
+                                          const char *keyformat,
+                                          const char *versions);
+
+/**
+ * Adds `len` bytes of whole `pssh` boxes (copied) to what SAMPLE-AES init segments carry.
+ *
+ * # Safety
+ * `info`: a live key info, not used by another call meanwhile. `pssh`: `len` readable bytes,
+ * borrowed for the call.
+ */
+enum HlsStatus hls_key_info_add_pssh(struct HlsKeyInfo *info, const uint8_t *pssh, size_t len);
+
+/**
+ * Whether WebVTT subtitle segments are encrypted too (AES-128 only; default 0: subtitles stay
+ * clear).
+ *
+ * # Safety
+ * `info`: a live key info, not used by another call meanwhile.
+ */
+enum HlsStatus hls_key_info_set_encrypt_subtitles(struct HlsKeyInfo *info, int enabled);
 
 /**
  * Creates a context. Returns NULL on failure. The caller owns it and frees it with

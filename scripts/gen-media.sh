@@ -111,6 +111,10 @@ declare -A DESC=(
     [vp9_opus.mp4]='vp9_opus.webm remuxed to MP4 (vp09 entry with its vpcC, Opus)'
     [hdr10_bitstream.mp4]='hdr10.mp4 encoded without container colour: no colr, BT.2020/PQ only in the SPS VUI, HDR10 metadata only in the hvcC/SEI'
     # --- end #14 h-geo ---
+    # --- #17 encryption benchmark (h-enc) ---
+    [enc_720p.mp4]='12s 1280x720@25 H.264 (keyint 50, ~4 Mb/s) + AAC stereo 48k: the encryption benchmark'\''s 720p segments'
+    [enc_1080p.mp4]='12s 1920x1080@25 H.264 (keyint 50, ~8 Mb/s) + AAC stereo 48k: the encryption benchmark'\''s 1080p segments'
+    # --- end #17 encryption benchmark ---
 )
 # Generation / manifest order.
 ORDER=(
@@ -132,6 +136,9 @@ ORDER=(
     phone_rotated.mp4 anamorphic.mp4 anamorphic.mkv hdr10.mp4 hdr10.mkv hlg.mp4 vp9_opus.webm
     captions.mp4 captions.ts anamorphic.ts hdr10_bitstream.mp4 vp9_opus.mp4 captions708.mp4
     # --- end #14 h-geo ---
+    # --- #17 encryption benchmark (h-enc) ---
+    enc_720p.mp4 enc_1080p.mp4
+    # --- end #17 encryption benchmark ---
 )
 
 # --- arguments --------------------------------------------------------------
@@ -1062,6 +1069,21 @@ produce hdr10_bitstream.mp4 rec_hevc_hdr_in smpte2084 \
 produce vp9_opus.mp4 rec_vp9_mp4
 produce captions708.mp4 rec_captions708_mp4
 # --- end #14 h-geo ---
+
+# --- #17 encryption benchmark (h-enc) ---
+rec_enc_bench() { # <size> <bitrate> <out>
+    ff -f lavfi -t 12 -i "testsrc2=size=$1:rate=25" \
+        -f lavfi -t 12 -i "$STEREO_48K" \
+        -c:v libx264 -preset ultrafast -pix_fmt yuv420p -threads "$THREADS" \
+        -x264-params "$X264_PARAMS" \
+        -b:v "$2" -maxrate "$2" -bufsize "$2" -g 50 -keyint_min 50 -sc_threshold 0 \
+        -c:a aac -b:a 128k -ar 48000 -ac 2 \
+        -metadata:s:a:0 language=eng "${HDLR_A0[@]}" \
+        -movflags +faststart "${BITEXACT[@]}" "$3"
+}
+produce enc_720p.mp4 rec_enc_bench 1280x720 4M
+produce enc_1080p.mp4 rec_enc_bench 1920x1080 8M
+# --- end #17 encryption benchmark ---
 
 # --- manifest ---------------------------------------------------------------
 {

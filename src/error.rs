@@ -39,6 +39,9 @@ pub enum ErrorKind {
     Panic,
     /// Any other internal failure.
     Internal,
+    /// The key provider gave no usable key for a track that is to be encrypted (nothing is
+    /// served in the clear instead).
+    KeyUnavailable,
 }
 
 /// A failure with a human-readable message naming the file, stream and cause.

@@ -28,6 +28,7 @@ const (
 	StatusUnsupported      Status = C.HLS_ERR_UNSUPPORTED        // a codec or feature libhls does not support
 	StatusPanic            Status = C.HLS_ERR_PANIC              // an internal bug was caught; the call had no effect
 	StatusInternal         Status = C.HLS_ERR_INTERNAL           // any other internal failure
+	StatusKeyUnavailable   Status = C.HLS_ERR_KEY_UNAVAILABLE    // the key provider gave no usable key; nothing served in the clear
 )
 
 // Description is libhls's name and meaning of the status (hls_status_str), e.g.
@@ -89,6 +90,7 @@ var (
 	ErrUnsupported      error = &Error{Status: StatusUnsupported}
 	ErrPanic            error = &Error{Status: StatusPanic}
 	ErrInternal         error = &Error{Status: StatusInternal}
+	ErrKeyUnavailable   error = &Error{Status: StatusKeyUnavailable}
 )
 
 // ErrClosed is returned by every method of a Context, Media or Buffer called after its Close.

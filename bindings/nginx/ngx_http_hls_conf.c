@@ -21,6 +21,7 @@ static char *ngx_http_hls_idle_media(ngx_conf_t *cf, ngx_command_t *cmd, void *c
 static char *ngx_http_hls_aac_bitrate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_hls_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_hls_index_dir(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_hls_encryption_options(ngx_conf_t *cf, ngx_http_hls_loc_conf_t *conf);
 static char *ngx_http_hls_check_segment_duration(ngx_conf_t *cf, void *post, void *data);
 static void *ngx_http_hls_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_hls_create_loc_conf(ngx_conf_t *cf);
@@ -33,6 +34,15 @@ static HlsConfig *ngx_http_hls_make_config(ngx_http_hls_settings_t *s, const cha
 
 static ngx_conf_post_t  ngx_http_hls_segment_duration_post = {
     ngx_http_hls_check_segment_duration
+};
+
+
+/* hls_encryption values: their HlsEncryptionMethod */
+static ngx_conf_enum_t  ngx_http_hls_encryption_methods[] = {
+    { ngx_string("none"), HLS_ENCRYPTION_NONE },
+    { ngx_string("aes-128"), HLS_ENCRYPTION_AES_128 },
+    { ngx_string("sample-aes"), HLS_ENCRYPTION_SAMPLE_AES },
+    { ngx_null_string, 0 }
 };
 
 
@@ -148,6 +158,27 @@ static ngx_command_t  ngx_http_hls_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_hls_loc_conf_t, file_range_min),
+      NULL },
+
+    { ngx_string("hls_encryption"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hls_loc_conf_t, encryption),
+      &ngx_http_hls_encryption_methods },
+
+    { ngx_string("hls_encryption_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hls_loc_conf_t, encryption_key),
+      NULL },
+
+    { ngx_string("hls_encryption_key_uri"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hls_loc_conf_t, encryption_key_uri),
       NULL },
 
       ngx_null_command
@@ -460,6 +491,7 @@ ngx_http_hls_create_loc_conf(ngx_conf_t *cf)
     conf->cors = NGX_CONF_UNSET;
     conf->file_ranges = NGX_CONF_UNSET;
     conf->file_range_min = NGX_CONF_UNSET_SIZE;
+    conf->encryption = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -537,6 +569,9 @@ ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->file_ranges, prev->file_ranges, 1);
     ngx_conf_merge_size_value(conf->file_range_min, prev->file_range_min, 32 * 1024);
     ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
+    ngx_conf_merge_uint_value(conf->encryption, prev->encryption, HLS_ENCRYPTION_NONE);
+    ngx_conf_merge_str_value(conf->encryption_key, prev->encryption_key, "");
+    ngx_conf_merge_str_value(conf->encryption_key_uri, prev->encryption_key_uri, "");
 
     if (!conf->enable && !conf->stats) {
         return NGX_CONF_OK;
@@ -564,6 +599,10 @@ ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     hls_config_free(config);
 
     conf->etag_seed = ngx_http_hls_settings_hash(&conf->settings);
+
+    if (ngx_http_hls_encryption_options(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_hls_module);
 
@@ -832,4 +871,109 @@ ngx_http_hls_settings_hash(ngx_http_hls_settings_t *s)
     h = ngx_http_hls_fnv(NGX_HTTP_HLS_FNV_OFFSET, buf, p - buf);
 
     return h;
+}
+
+
+static void
+ngx_http_hls_free_open_options(void *data)
+{
+    hls_open_options_free(data);
+}
+
+
+/* The location's static key (hls_encryption, hls_encryption_key, hls_encryption_key_uri) as
+ * open options, checked by libhls now; NULL when the location serves in the clear. The key and
+ * method take part in the ETag seed: encrypted bytes never share a validator with clear ones. */
+static ngx_int_t
+ngx_http_hls_encryption_options(ngx_conf_t *cf, ngx_http_hls_loc_conf_t *conf)
+{
+    u_char               key[16];
+    u_char              *uri;
+    ngx_int_t            hi, lo;
+    ngx_uint_t           i;
+    HlsStatus            status;
+    HlsKeyInfo          *info;
+    ngx_pool_cleanup_t  *cln;
+
+    conf->open_options = NULL;
+
+    if (conf->encryption == HLS_ENCRYPTION_NONE) {
+        return NGX_OK;
+    }
+
+    if (conf->encryption_key.len != 32) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"hls_encryption\" needs \"hls_encryption_key\" "
+                           "with 32 hex digits (a 16-byte key)");
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < 16; i++) {
+        hi = ngx_hextoi(&conf->encryption_key.data[2 * i], 1);
+        lo = ngx_hextoi(&conf->encryption_key.data[2 * i + 1], 1);
+        if (hi == NGX_ERROR || lo == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"hls_encryption_key\" is not 32 hex digits");
+            return NGX_ERROR;
+        }
+        key[i] = (u_char) (hi * 16 + lo);
+    }
+
+    if (conf->encryption_key_uri.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"hls_encryption\" needs \"hls_encryption_key_uri\" "
+                           "(where players fetch the key)");
+        return NGX_ERROR;
+    }
+
+    uri = ngx_pnalloc(cf->pool, conf->encryption_key_uri.len + 1);
+    if (uri == NULL) {
+        return NGX_ERROR;
+    }
+    ngx_memcpy(uri, conf->encryption_key_uri.data, conf->encryption_key_uri.len);
+    uri[conf->encryption_key_uri.len] = '\0';
+
+    info = hls_key_info_new();
+    conf->open_options = hls_open_options_new();
+    if (info == NULL || conf->open_options == NULL) {
+        hls_key_info_free(info);
+        hls_open_options_free(conf->open_options);
+        conf->open_options = NULL;
+        return NGX_ERROR;
+    }
+
+    status = hls_key_info_set_method(info, (int) conf->encryption);
+    if (status == HLS_OK) {
+        status = hls_key_info_set_key(info, key);
+    }
+    if (status == HLS_OK) {
+        status = hls_key_info_set_uri(info, (const char *) uri);
+    }
+    if (status == HLS_OK) {
+        status = hls_open_options_set_encryption(conf->open_options, info);
+    }
+    hls_key_info_free(info);
+    ngx_explicit_memzero(key, sizeof(key));
+
+    if (status != HLS_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "libhls rejects the encryption settings: %s",
+                           hls_status_str(status));
+        hls_open_options_free(conf->open_options);
+        conf->open_options = NULL;
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+    cln->handler = ngx_http_hls_free_open_options;
+    cln->data = conf->open_options;
+
+    conf->etag_seed = ngx_http_hls_fnv(conf->etag_seed, &conf->encryption, sizeof(conf->encryption));
+    conf->etag_seed = ngx_http_hls_fnv(conf->etag_seed, conf->encryption_key.data, 32);
+    conf->etag_seed = ngx_http_hls_fnv(conf->etag_seed, conf->encryption_key_uri.data,
+                                       conf->encryption_key_uri.len);
+
+    return NGX_OK;
 }

@@ -36,6 +36,7 @@
 typedef struct {
     /* set on the event loop before the task is posted; read only by the task */
     HlsContext          *context;
+    const HlsOpenOptions *options;         /* the location's static key, or NULL */
     u_char              *path;             /* NUL-terminated */
     u_char              *name;             /* NUL-terminated */
     ngx_str_t            file_uri;         /* the URI without "/<name>" */
@@ -271,6 +272,7 @@ ngx_http_hls_handler(ngx_http_request_t *r)
     t->path = path.data;
     t->file_uri = file_uri;
 
+    t->options = hlcf->open_options;
     t->context = ngx_http_hls_context(r, hlcf);
     if (t->context == NULL) {
         ngx_log_error(NGX_LOG_ERR, log, 0, "hls: no libhls context in this worker");
@@ -606,7 +608,7 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
             return;
         }
 
-        status = hls_open_ex(t->context, (const char *) t->path, &media, &error);
+        status = hls_open_with(t->context, (const char *) t->path, t->options, &media, &error);
 
         if (status == HLS_OK) {
             if (t->info) {

@@ -46,6 +46,11 @@ typedef struct {
     size_t               file_range_min;     /* hls_file_range_min: smaller average: bytes */
     ngx_uint_t           context_index;      /* into ngx_http_hls_main_conf_t.settings */
     uint64_t             etag_seed;          /* ngx_http_hls_settings_hash(&settings) */
+    /* encryption (issue #17) */
+    ngx_uint_t           encryption;         /* hls_encryption (HlsEncryptionMethod) */
+    ngx_str_t            encryption_key;     /* hls_encryption_key: 32 hex digits */
+    ngx_str_t            encryption_key_uri; /* hls_encryption_key_uri */
+    HlsOpenOptions      *open_options;       /* the static key, or NULL: in the clear */
 } ngx_http_hls_loc_conf_t;
 
 

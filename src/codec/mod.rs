@@ -123,6 +123,18 @@ pub fn codec_string(cfg: &CodecConfig) -> ParseResult<String> {
 /// [`annexb_to_length_prefixed`]. A record without SPS (from `avc3`/`hev1` sources) is rebuilt
 /// from the parameter sets in the length-prefixed `first_packet` (kept as it is when that
 /// packet has none either). Errors for codecs that have no such record.
+/// The NAL length size of the samples served with `cfg` (H.264 and HEVC: what the served
+/// decoder configuration record declares), None for other codecs.
+pub fn served_nal_length_size(cfg: &CodecConfig) -> ParseResult<Option<usize>> {
+    let at = match cfg.codec {
+        Codec::H264 => 4,
+        Codec::Hevc => 21,
+        _ => return Ok(None),
+    };
+    let record = decoder_config_record(cfg)?;
+    Ok(record.get(at).map(|b| usize::from(b & 3) + 1))
+}
+
 pub fn decoder_config_record(cfg: &CodecConfig) -> ParseResult<Vec<u8>> {
     if cfg.codec == Codec::Vp9 {
         // The configuration is in the key frame's header; the extradata is at most the WebM

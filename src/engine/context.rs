@@ -77,6 +77,12 @@ struct OpenCounters {
     indexings: AtomicU64,
     reuses: AtomicU64,
     index_time_us: AtomicU64,
+    /// Times a key provider was asked (once per media and rendition opened with one).
+    key_requests: AtomicU64,
+    /// Opens that failed for want of a key.
+    key_failures: AtomicU64,
+    /// Encrypted resources generated (segments, I-frames, WebVTT segments).
+    encrypted_generations: AtomicU64,
 }
 
 /// A libhls engine.
@@ -93,7 +99,7 @@ pub struct Context {
 /// The list of closed media kept indexed, holding at most `max` entries. Its memory grows with
 /// what it holds: `LruCache::new` would reserve room for `max` entries at once (68 GB for the
 /// `u32::MAX` a caller may configure).
-fn idle_list(max: NonZeroUsize) -> LruCache<PathBuf, (Arc<Media>, Instant)> {
+fn idle_list(max: NonZeroUsize) -> LruCache<MediaKey, (Arc<Media>, Instant)> {
     let mut idle = LruCache::unbounded();
     idle.resize(max);
     idle
@@ -161,6 +167,13 @@ impl Context {
             self.counters.indexings.fetch_add(1, Ordering::Relaxed);
         }
         self.counters.index_time_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        match &result {
+            Ok(m) => self.counters.key_requests.fetch_add(m.key_requests, Ordering::Relaxed),
+            Err(e) if e.kind == crate::error::ErrorKind::KeyUnavailable => {
+                self.counters.key_failures.fetch_add(1, Ordering::Relaxed)
+            }
+            Err(_) => 0,
+        };
         {
             let mut reg = self.registry.lock();
             let ours = matches!(reg.live.get(&key), Some(Slot::Opening(f)) if Arc::ptr_eq(f, &flight));
@@ -244,11 +257,20 @@ impl Context {
         let resource = Resource::parse(name)?;
         media.check_named(&resource, name)?;
         let key = Key::of(media, resource, false);
-        let body = self.cache.get_or_generate(&key, || media.generate(&resource)).inspect_err(|_| {
-            if media.index_damaged() {
-                self.forget_damaged(media);
-            }
-        })?;
+        let body = self
+            .cache
+            .get_or_generate(&key, || {
+                let body = media.generate(&resource)?;
+                if media.is_encrypted(&resource) {
+                    self.counters.encrypted_generations.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(body)
+            })
+            .inspect_err(|_| {
+                if media.index_damaged() {
+                    self.forget_damaged(media);
+                }
+            })?;
         Ok((body, media.content_type(&resource)))
     }
 
@@ -300,6 +322,9 @@ impl Context {
             "indexings": ld(&self.counters.indexings),
             "open_reuses": ld(&self.counters.reuses),
             "index_time_us": ld(&self.counters.index_time_us),
+            "key_requests": ld(&self.counters.key_requests),
+            "key_failures": ld(&self.counters.key_failures),
+            "encrypted_generations": ld(&self.counters.encrypted_generations),
             "media_registered": live,
             "media_idle": idle,
         })

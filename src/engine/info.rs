@@ -42,6 +42,18 @@ impl Media {
                     "sample_rate": (t.kind == TrackKind::Audio).then_some(t.sample_rate),
                     "channels": (t.kind == TrackKind::Audio).then_some(t.channels),
                     "timescale": t.is_fmp4().then_some(t.map.timescale),
+                    "encryption": self.track_key(t.id).map(|k| serde_json::json!({
+                        "method": k.method.name(),
+                        "uri": k.uri,
+                        "key_id": crate::model::encryption::hex(&k.key_id),
+                        "iv": match k.iv {
+                            crate::model::encryption::IvPolicy::SegmentNumber => "segment-number",
+                            crate::model::encryption::IvPolicy::Constant(_) => "constant",
+                        },
+                        "keyformat": k.keyformat,
+                        "keyformatversions": k.keyformat_versions,
+                        "pssh": !k.pssh.is_empty(),
+                    })),
                 })
             })
             .collect();

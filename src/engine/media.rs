@@ -4,6 +4,7 @@
 //! [`SampleReader`] says (through `source::Source`) and written as fMP4.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fs::File;
 use std::sync::Arc;
 
@@ -17,12 +18,14 @@ use crate::engine::cache::Bytes;
 use crate::engine::index_dir::{IndexDir, IndexOrigin, Lookup};
 use crate::engine::source::Source;
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::encryption::{Encryption, KeyRequest, Method, TrackKey};
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::MediaIndex;
 use crate::model::names::{Resource, TrackId};
 use crate::model::open::{Location, MediaKey};
 use crate::model::thumbs::ThumbSettings;
 use crate::model::track::{Delivery, SampleReader, Track, TrackKind};
+use crate::output::encrypt;
 use crate::output::fmp4::{self, SampleMeta, TrackInit};
 use crate::output::playlist;
 use crate::output::webvtt;
@@ -56,6 +59,10 @@ pub struct Media {
     source: Source,
     /// Thumbnail settings (`engine/thumbs.rs`).
     pub(crate) thumbs: ThumbSettings,
+    /// The keys of the encrypted renditions (asked once, at open; absent: in the clear).
+    keys: HashMap<TrackId, TrackKey>,
+    /// How many times the key provider was asked while opening.
+    pub key_requests: u64,
 }
 
 impl Media {
@@ -73,7 +80,7 @@ impl Media {
         origin: IndexOrigin,
     ) -> Media {
         let source = Source::new(&index, max_idle_demuxers);
-        Media { key, index, origin, source, thumbs }
+        Media { key, index, origin, source, thumbs, keys: HashMap::new(), key_requests: 0 }
     }
 
     /// The index was read from an index file that turned out damaged (a sample table failed
@@ -91,6 +98,123 @@ impl Media {
                 self.index.path.display()
             ),
         )
+    }
+
+    /// The key of rendition `n`, if it is encrypted.
+    pub fn track_key(&self, n: TrackId) -> Option<&TrackKey> {
+        self.keys.get(&n)
+    }
+
+    /// Whether `r` is served encrypted (what the stats count).
+    pub fn is_encrypted(&self, r: &Resource) -> bool {
+        match *r {
+            Resource::Segment(n, _) | Resource::IFrame(n, _) | Resource::Vtt(n, _) => self.keys.contains_key(&n),
+            _ => false,
+        }
+    }
+
+    /// Asks for the key of every served rendition, as `encryption` (else the context's
+    /// `provider`) says: at most once per rendition. A failure, or a method this rendition
+    /// cannot be served with, fails the open: nothing is served in the clear instead.
+    fn resolve_keys(
+        &mut self,
+        encryption: Option<&Encryption>,
+        provider: Option<&crate::model::encryption::KeyProvider>,
+    ) -> Result<()> {
+        let ask = |req: &KeyRequest| -> std::result::Result<TrackKey, String> {
+            match (encryption, provider) {
+                (Some(Encryption::Static(k)), _) => {
+                    let mut k = k.clone();
+                    if req.kind == "subtitle" && !k.subtitles {
+                        k.method = Method::None;
+                    }
+                    Ok(k)
+                }
+                (Some(Encryption::Provider(p)), _) | (None, Some(p)) => p.ask(req),
+                (None, None) => Ok(TrackKey::default()),
+            }
+        };
+        if encryption.is_none() && provider.is_none() {
+            return Ok(());
+        }
+        for t in self.index.tracks.iter().filter(|t| t.is_served()) {
+            let req = KeyRequest {
+                location: self.key.location.describe(),
+                rendition: format!("t{}", t.id),
+                stream: t.stream,
+                kind: t.kind.name(),
+                codec: t.codec_string().unwrap_or_default().to_string(),
+            };
+            if !matches!(encryption, Some(Encryption::Static(_))) {
+                self.key_requests += 1;
+            }
+            let what = format!("{}: rendition {}", req.location, req.rendition);
+            let key = ask(&req)
+                .and_then(|k| k.validate().map(|()| k))
+                .map_err(|e| Error::new(ErrorKind::KeyUnavailable, format!("{what}: key provider: {e}")))?;
+            if !key.encrypts() {
+                continue;
+            }
+            let can = match (key.method, t.kind) {
+                (Method::Aes128, TrackKind::Subtitle) => key.subtitles,
+                (Method::Aes128, _) => true,
+                (Method::SampleAes, TrackKind::Video | TrackKind::Audio) => t.codec_config().is_some_and(|c| {
+                    matches!(c.codec, Codec::H264 | Codec::Hevc | Codec::Aac | Codec::Ac3 | Codec::Eac3)
+                }),
+                (Method::SampleAes, _) => false,
+                (Method::None, _) => true,
+            };
+            if !can {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "{what} ({}): {} cannot be served this way (SAMPLE-AES/cbcs: H.264, HEVC, AAC, AC-3, E-AC-3 only)",
+                        t.codec_name,
+                        key.method.name()
+                    ),
+                ));
+            }
+            log::debug!("{what}: encrypted {} ({})", key.method.name(), key.uri);
+            self.keys.insert(t.id, key);
+        }
+        Ok(())
+    }
+
+    /// `bytes` of resource `r` as the key of its rendition says (AES-128: the whole resource
+    /// encrypted, the IV of its segment number; else as they are).
+    fn protect(&self, r: &Resource, bytes: Bytes) -> Result<Bytes> {
+        let (n, k) = match *r {
+            Resource::Segment(n, k) | Resource::IFrame(n, k) | Resource::Vtt(n, k) => (n, k),
+            _ => return Ok(bytes),
+        };
+        match self.keys.get(&n) {
+            Some(key) if key.method == Method::Aes128 => {
+                let iv = key.iv.iv(k as u64);
+                Ok(Arc::new(match Arc::try_unwrap(bytes) {
+                    Ok(owned) => encrypt::aes128_cbc_pkcs7_in_place(&key.key, &iv, owned),
+                    Err(shared) => encrypt::aes128_cbc_pkcs7(&key.key, &iv, &shared),
+                }))
+            }
+            Some(key) if key.method == Method::SampleAes => {
+                let t = self.track(n)?;
+                Ok(Arc::new(fmp4::encrypt_segment(&bytes, &protection(t, key)?)?))
+            }
+            _ => Ok(bytes),
+        }
+    }
+
+    /// The SAMPLE-AES keys of the served renditions, one per URI and KEYFORMAT (the master's
+    /// `EXT-X-SESSION-KEY`s).
+    fn session_keys(&self) -> Vec<&TrackKey> {
+        let mut out: Vec<&TrackKey> = Vec::new();
+        for t in &self.index.tracks {
+            if let Some(k) = self.keys.get(&t.id).filter(|k| k.method == Method::SampleAes) {
+                if !out.iter().any(|o| o.uri == k.uri && o.keyformat == k.keyformat) {
+                    out.push(k);
+                }
+            }
+        }
+        out
     }
 
     /// Content type of a resource of this media.
@@ -118,7 +242,10 @@ impl Media {
             Resource::Vtt(n, k) => {
                 track(n).is_some_and(|t| t.kind == TrackKind::Subtitle) && k < self.index.segment_count()
             }
-            Resource::VttFull(n) => track(n).is_some_and(|t| t.kind == TrackKind::Subtitle),
+            // Not named by playlists: never served when the track's segments are encrypted.
+            Resource::VttFull(n) => {
+                track(n).is_some_and(|t| t.kind == TrackKind::Subtitle) && !self.keys.contains_key(&n)
+            }
             Resource::IFramePlaylist(n) => track(n).is_some_and(|t| t.kind == TrackKind::Video && t.is_fmp4()),
             Resource::IFrame(n, k) => {
                 track(n).is_some_and(|t| t.kind == TrackKind::Video && t.is_fmp4() && k < t.segments.len())
@@ -146,24 +273,40 @@ impl Media {
             }
         }
         let bytes: Vec<u8> = match *r {
-            Resource::Master => playlist::master(&self.index).into_bytes(),
+            Resource::Master => playlist::master(&self.index, &self.session_keys()).into_bytes(),
             Resource::MediaPlaylist(n) => {
                 let t = self.track(n)?;
+                let key = self.keys.get(&n);
                 if t.kind == TrackKind::Subtitle {
-                    playlist::subtitle_media(&self.index, t).into_bytes()
+                    playlist::subtitle_media(&self.index, t, key).into_bytes()
                 } else {
-                    playlist::media(&self.index, t).into_bytes()
+                    playlist::media(&self.index, t, key).into_bytes()
                 }
             }
             Resource::Init(n) => self.init_segment(self.track(n)?)?,
-            Resource::Segment(n, k) => return self.media_segment(self.track(n)?, k),
-            Resource::Vtt(n, k) => self.vtt_segment(self.track(n)?, k)?,
+            Resource::Segment(n, k) => {
+                let body = self.media_segment(self.track(n)?, k)?;
+                if !self.keys.contains_key(&n) {
+                    return Ok(body);
+                }
+                // Encrypted segments are bytes: a file range cannot be sent encrypted.
+                return Ok(Body::Bytes(self.protect(r, self.materialise(body)?)?));
+            }
+            Resource::Vtt(n, k) => {
+                let vtt = Arc::new(self.vtt_segment(self.track(n)?, k)?);
+                return Ok(Body::Bytes(self.protect(r, vtt)?));
+            }
             Resource::VttFull(n) => match &self.track(n)?.delivery {
                 Delivery::Cues(c) => webvtt::render_full(c, self.index.mpegts_origin),
                 _ => return Err(Error::internal("not a subtitle track")),
             },
-            Resource::IFramePlaylist(n) => playlist::iframes(&self.index, self.track(n)?).into_bytes(),
-            Resource::IFrame(n, k) => self.iframe(self.track(n)?, k)?,
+            Resource::IFramePlaylist(n) => {
+                playlist::iframes(&self.index, self.track(n)?, self.keys.get(&n)).into_bytes()
+            }
+            Resource::IFrame(n, k) => {
+                let frame = Arc::new(self.iframe(self.track(n)?, k)?);
+                return Ok(Body::Bytes(self.protect(r, frame)?));
+            }
             Resource::Thumbnail(_) | Resource::ThumbnailTrack | Resource::ThumbnailSheet(_) => {
                 self.generate_thumbnail(r)?
             }
@@ -208,20 +351,25 @@ impl Media {
             language.copy_from_slice(l.as_bytes());
         }
         let kind = if t.kind == TrackKind::Video { fmp4::TrackKind::Video } else { fmp4::TrackKind::Audio };
-        fmp4::write_init(&TrackInit {
+        let init = TrackInit {
             track_id: 1,
             kind,
             timescale: t.map.timescale,
             language,
             codec,
             media_time: t.map.written_shift().max(0) as u64,
-        })
+        };
+        match self.keys.get(&t.id).filter(|k| k.method == Method::SampleAes) {
+            Some(key) => fmp4::write_init_protected(&init, &protection(t, key)?),
+            None => fmp4::write_init(&init),
+        }
         .map_err(|e| Error::with_source(ErrorKind::Internal, e).context(format!("stream {}: init segment", t.stream)))
     }
 
     /// The keyframe that starts media segment `k` of video track `t`, alone in its own fragment
     /// (an I-frame playlist entry): the segment is made, then its first sample is kept.
     fn iframe(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
+        // The clear segment (the I-frame entry is encrypted on its own).
         let segment = self.materialise(self.media_segment(t, k)?)?;
         fmp4::first_sample_fragment(&segment, k as u32 + 1)
             .map_err(|e| e.context(format!("{}: stream {} keyframe {k}", self.index.path.display(), t.stream)))
@@ -340,6 +488,26 @@ impl Media {
     }
 }
 
+/// How rendition `t` is encrypted with `key` (SAMPLE-AES, CMAF `cbcs`): video 1:9 with its
+/// slice headers clear, audio whole frames; the constant IV the key gives (0 when it gives the
+/// segment-number policy: `cbcs` has no per-segment IV).
+fn protection<'a>(t: &Track, key: &'a TrackKey) -> Result<fmp4::Protection<'a>> {
+    let config = t.codec_config().ok_or_else(|| Error::internal("not an fMP4 track"))?;
+    let nal = codec::served_nal_length_size(config)
+        .map_err(|e| Error::from_parse(ErrorKind::InvalidMedia, e))?
+        .map(|length_size| fmp4::NalLayout { length_size, hevc: config.codec == Codec::Hevc });
+    let video = t.kind == TrackKind::Video;
+    Ok(fmp4::Protection {
+        key: key.key,
+        key_id: key.key_id,
+        constant_iv: key.iv.iv(0),
+        crypt_byte_block: if video { 1 } else { 0 },
+        skip_byte_block: if video { 9 } else { 0 },
+        pssh: &key.pssh,
+        nal,
+    })
+}
+
 /// A packet's decode time, or its presentation time when it has none.
 fn packet_dts(p: &ff::Packet) -> Option<i64> {
     p.dts().or(p.pts())
@@ -450,14 +618,16 @@ pub fn open(
 ) -> Result<Arc<Media>> {
     let Location::Path(path) = &key.location;
     let started = std::time::Instant::now();
-    let wrap = |index, origin| {
-        Arc::new(Media::with_origin(key.clone(), index, cfg.demuxers_per_media, cfg.thumbnails, origin))
+    let wrap = |index, origin| -> Result<Arc<Media>> {
+        let mut media = Media::with_origin(key.clone(), index, cfg.demuxers_per_media, cfg.thumbnails, origin);
+        media.resolve_keys(key.options.encryption.as_ref(), cfg.key_provider.as_ref())?;
+        Ok(Arc::new(media))
     };
     let file = match dir.map(|d| d.lookup(path, identity)) {
         Some(Lookup::Hit(mut index, file)) => {
             index.index_time = started.elapsed();
             index.path = path.to_path_buf();
-            return Ok(wrap(*index, IndexOrigin::Disk(file)));
+            return wrap(*index, IndexOrigin::Disk(file));
         }
         Some(Lookup::Miss(file)) => Some(file),
         None => None,
@@ -473,5 +643,5 @@ pub fn open(
         }
         _ => IndexOrigin::Memory,
     };
-    Ok(wrap(index, origin))
+    wrap(index, origin)
 }

@@ -265,6 +265,29 @@ pub unsafe extern "C" fn hls_config_set_index_dir(cfg: *mut HlsConfig, dir: *con
     }
 }
 
+/// Registers the context's key provider (NULL removes it): every media opened on a context
+/// made from this configuration without keys of its own (`hls_open_options_set_encryption`,
+/// `hls_open_options_set_key_provider`) is encrypted as it answers, per rendition. See
+/// `HlsKeyProvider` for when and how it is called.
+///
+/// # Safety
+/// `cfg`: a live configuration, not used by another call meanwhile. `userdata`: the caller's,
+/// never dereferenced by libhls; it must stay valid, and `provider` callable from any thread,
+/// for as long as any context made from this configuration lives.
+#[no_mangle]
+pub unsafe extern "C" fn hls_config_set_key_provider(
+    cfg: *mut HlsConfig,
+    provider: super::keys::HlsKeyProvider,
+    userdata: *mut std::ffi::c_void,
+) -> HlsStatus {
+    ffi_boundary! { report(ErrorOut::NONE) =>
+        // SAFETY: per the contract, cfg is NULL or a live, unshared configuration.
+        let c = unsafe { settings(cfg) }?;
+        c.key_provider = provider.map(|f| super::keys::c_provider(f, userdata));
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

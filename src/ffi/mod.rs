@@ -9,6 +9,7 @@
 //! | `config.rs`   | [`HlsConfig`], its setters, [`HlsTranscodePolicy`]                     |
 //! | `context.rs`  | [`HlsContext`], its statistics, the log callback                       |
 //! | `options.rs`  | [`HlsOpenOptions`]: how one media is opened (`hls_open_with`)          |
+//! | `keys.rs`     | [`HlsKeyInfo`], [`HlsKeyProvider`]: keys from the caller (encryption)   |
 //! | `media.rs`    | [`HlsMedia`]: open, close, serve names, info, duration                 |
 //! | `buffer.rs`   | [`HlsBuffer`], [`hls_free_buffer`]                                     |
 //! | `parts.rs`    | [`HlsParts`] (bytes and file ranges for `sendfile`), [`hls_free_parts`] |
@@ -63,6 +64,8 @@ mod config;
 
 mod options;
 
+mod keys;
+
 mod context;
 
 mod media;
@@ -76,19 +79,28 @@ mod error;
 pub use buffer::{hls_free_buffer, HlsBuffer};
 pub use config::{
     hls_config_free, hls_config_new, hls_config_set_aac, hls_config_set_cache_bytes, hls_config_set_idle_media,
-    hls_config_set_index_dir, hls_config_set_segment_duration_ms, hls_config_set_thumbnails,
-    hls_config_set_transcode_policy, hls_config_set_use_container_index, HlsConfig, HlsTranscodePolicy,
+    hls_config_set_index_dir, hls_config_set_key_provider, hls_config_set_segment_duration_ms,
+    hls_config_set_thumbnails, hls_config_set_transcode_policy, hls_config_set_use_container_index, HlsConfig,
+    HlsTranscodePolicy,
 };
 pub use context::{
     hls_context_free, hls_context_new, hls_context_stats_json, hls_set_log_callback, HlsContext, HlsLogCallback,
 };
 pub use error::{hls_error_free, hls_error_message, hls_error_status, hls_last_error_message, HlsError};
+pub use keys::{
+    hls_key_info_add_pssh, hls_key_info_free, hls_key_info_new, hls_key_info_set_encrypt_subtitles,
+    hls_key_info_set_iv, hls_key_info_set_key, hls_key_info_set_key_id, hls_key_info_set_keyformat,
+    hls_key_info_set_method, hls_key_info_set_uri, HlsEncryptionMethod, HlsIvPolicy, HlsKeyInfo, HlsKeyProvider,
+};
 pub use media::{
     hls_close, hls_get, hls_get_ex, hls_get_parts, hls_get_parts_ex, hls_media_duration, hls_media_info_json, hls_open,
     hls_open_ex, hls_open_with, hls_playlist, hls_playlist_ex, hls_segment, hls_segment_ex, hls_segment_parts,
     hls_segment_parts_ex, HlsMedia,
 };
-pub use options::{hls_open_options_free, hls_open_options_new, HlsOpenOptions};
+pub use options::{
+    hls_open_options_free, hls_open_options_new, hls_open_options_set_encryption, hls_open_options_set_key_provider,
+    HlsOpenOptions,
+};
 pub use parts::{hls_free_parts, HlsFileIdentity, HlsPart, HlsPartKind, HlsParts};
 pub use status::{hls_status_str, HlsStatus};
 pub use version::{hls_version, hls_version_number};

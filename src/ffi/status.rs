@@ -35,11 +35,14 @@ pub enum HlsStatus {
     HLS_ERR_PANIC = 10,
     /// Any other internal failure.
     HLS_ERR_INTERNAL = 11,
+    /// The key provider failed or gave no usable key for a track to be encrypted; nothing is
+    /// served in the clear instead.
+    HLS_ERR_KEY_UNAVAILABLE = 12,
 }
 
 impl HlsStatus {
     /// Every status, in value order.
-    const ALL: [HlsStatus; 12] = [
+    const ALL: [HlsStatus; 13] = [
         HlsStatus::HLS_OK,
         HlsStatus::HLS_ERR_NULL_ARGUMENT,
         HlsStatus::HLS_ERR_INVALID_UTF8,
@@ -52,6 +55,7 @@ impl HlsStatus {
         HlsStatus::HLS_ERR_UNSUPPORTED,
         HlsStatus::HLS_ERR_PANIC,
         HlsStatus::HLS_ERR_INTERNAL,
+        HlsStatus::HLS_ERR_KEY_UNAVAILABLE,
     ];
 
     /// The status whose C value is `value`, if any: how a status passed in by C is read
@@ -77,6 +81,9 @@ impl HlsStatus {
             HlsStatus::HLS_ERR_UNSUPPORTED => c"HLS_ERR_UNSUPPORTED: not supported",
             HlsStatus::HLS_ERR_PANIC => c"HLS_ERR_PANIC: internal error caught at the API boundary",
             HlsStatus::HLS_ERR_INTERNAL => c"HLS_ERR_INTERNAL: internal error",
+            HlsStatus::HLS_ERR_KEY_UNAVAILABLE => {
+                c"HLS_ERR_KEY_UNAVAILABLE: the key provider gave no usable key; nothing served in the clear"
+            }
         }
     }
 }
@@ -95,6 +102,7 @@ impl From<ErrorKind> for HlsStatus {
             ErrorKind::Unsupported => HlsStatus::HLS_ERR_UNSUPPORTED,
             ErrorKind::Panic => HlsStatus::HLS_ERR_PANIC,
             ErrorKind::Internal => HlsStatus::HLS_ERR_INTERNAL,
+            ErrorKind::KeyUnavailable => HlsStatus::HLS_ERR_KEY_UNAVAILABLE,
         }
     }
 }
@@ -137,7 +145,7 @@ mod tests {
             assert_eq!(HlsStatus::from_c(i as c_int), Some(s));
             assert!(text(i as c_int).starts_with(&format!("{s:?}: ")), "{s:?}");
         }
-        for bad in [12, 13, -1, 99, c_int::MIN, c_int::MAX] {
+        for bad in [13, 14, -1, 99, c_int::MIN, c_int::MAX] {
             assert_eq!(HlsStatus::from_c(bad), None);
             assert_eq!(text(bad), "unknown status");
         }

@@ -46,6 +46,9 @@ pub struct Config {
     /// memory only). Another process, worker or restart with the same directory and settings
     /// opens an unchanged file from there without reading its media.
     pub index_dir: Option<PathBuf>,
+    /// The key provider asked for every media opened without keys of its own (default none:
+    /// the clear).
+    pub key_provider: Option<crate::model::encryption::KeyProvider>,
 }
 
 impl Config {
@@ -73,6 +76,7 @@ impl Default for Config {
             use_container_index: true,
             thumbnails: crate::model::thumbs::ThumbSettings::default(),
             index_dir: None,
+            key_provider: None,
         }
     }
 }

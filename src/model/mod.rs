@@ -10,6 +10,7 @@
 pub mod aac;
 pub mod config;
 pub mod cues;
+pub mod encryption;
 pub mod identity;
 pub mod lang;
 pub mod media_index;

@@ -13,7 +13,13 @@ use std::sync::Arc;
 /// Every field takes part in equality and hashing: whatever changes the bytes served must be
 /// here, so that the registry and the cache keep such presentations apart.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct OpenOptions {}
+pub struct OpenOptions {
+    // --- encryption (issue #17) ---
+    /// Keys for this open (a static key or a provider), overriding the context's key provider.
+    /// None: the context's provider if it has one, else the clear.
+    pub encryption: Option<crate::model::encryption::Encryption>,
+    // --- end encryption ---
+}
 
 impl OpenOptions {
     /// True for the default options (the whole file, in the clear).

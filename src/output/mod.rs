@@ -7,6 +7,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod encrypt;
 pub mod fmp4;
 pub mod playlist;
 pub mod webvtt;

@@ -43,6 +43,7 @@ use std::fmt::Write;
 
 use crate::codec::picture::{TRANSFER_HLG, TRANSFER_PQ};
 use crate::codec::Codec;
+use crate::model::encryption::{hex, IvPolicy, TrackKey};
 use crate::model::lang;
 use crate::model::media_index::MediaIndex;
 use crate::model::names::Resource;
@@ -415,12 +416,25 @@ fn write_caption_media(out: &mut String, v: &Track) {
 }
 
 /// The master playlist (the layout is described in the module documentation).
-pub fn master(index: &MediaIndex) -> String {
+///
+/// `session_keys`: the SAMPLE-AES keys of the renditions, written as `EXT-X-SESSION-KEY` so
+/// that players can fetch licences before the first media playlist.
+pub fn master(index: &MediaIndex, session_keys: &[&TrackKey]) -> String {
     let video = index.served(TrackKind::Video).next();
-    let version = if video.is_some_and(|v| v.captions.cea708) { 7 } else { 1 };
+    let version = if video.is_some_and(|v| v.captions.cea708) {
+        7
+    } else if !session_keys.is_empty() {
+        5
+    } else {
+        1
+    };
     let mut out = format!("#EXTM3U\n#EXT-X-VERSION:{version}\n");
     if video.is_none_or(|v| v.independent) {
         out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+    }
+    for k in session_keys {
+        out.push_str(&key_line(k).replacen("#EXT-X-KEY:", "#EXT-X-SESSION-KEY:", 1));
+        out.push('\n');
     }
     let tracks = audio_tracks(index);
     let groups = audio_groups(&tracks);
@@ -538,7 +552,7 @@ fn iframe_rates(track: &Track) -> Rates {
 /// the entries add up to the video's duration. Keyframes inside a segment get no
 /// entry: a segment is cut at a keyframe near the target duration, so the entries are about
 /// that far apart.
-pub fn iframes(index: &MediaIndex, track: &Track) -> String {
+pub fn iframes(index: &MediaIndex, track: &Track, key: Option<&TrackKey>) -> String {
     let durations = iframe_seconds(track);
     let target = durations.iter().map(|d| d.round() as u64).max().unwrap_or(1).max(target_duration(index));
     let mut out = String::new();
@@ -547,6 +561,7 @@ pub fn iframes(index: &MediaIndex, track: &Track) -> String {
         "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-I-FRAMES-ONLY\n#EXT-X-MAP:URI=\"{}\"\n",
         Resource::Init(track.id).name()
     );
+    write_key(&mut out, key);
     for (k, d) in durations.iter().enumerate() {
         let _ = writeln!(out, "#EXTINF:{d:.6},\n{}", Resource::IFrame(track.id, k).name());
     }
@@ -554,8 +569,34 @@ pub fn iframes(index: &MediaIndex, track: &Track) -> String {
     out
 }
 
-/// The media playlist of an fMP4 track.
-pub fn media(index: &MediaIndex, track: &Track) -> String {
+/// `EXT-X-KEY` for an encrypted rendition, written after `EXT-X-MAP`: the key applies to the
+/// media segments only, and the init segment stays clear (RFC 8216 §4.3.2.4 applies a key to
+/// the `EXT-X-MAP`s that follow it; hls.js and FFmpeg read the init segment in the clear when
+/// the map comes first). `IV` is written for a constant IV; without it players use the media
+/// sequence number, as the segments were encrypted.
+fn key_line(key: &TrackKey) -> String {
+    let mut line = format!("#EXT-X-KEY:METHOD={},URI=\"{}\"", key.method.name(), key.uri);
+    if let IvPolicy::Constant(iv) = key.iv {
+        let _ = write!(line, ",IV=0x{}", hex(&iv));
+    }
+    if let Some(f) = &key.keyformat {
+        let _ = write!(line, ",KEYFORMAT=\"{f}\"");
+    }
+    if let Some(v) = &key.keyformat_versions {
+        let _ = write!(line, ",KEYFORMATVERSIONS=\"{v}\"");
+    }
+    line
+}
+
+fn write_key(out: &mut String, key: Option<&TrackKey>) {
+    if let Some(k) = key.filter(|k| k.encrypts()) {
+        out.push_str(&key_line(k));
+        out.push('\n');
+    }
+}
+
+/// The media playlist of an fMP4 track (`key`: its key, when it is encrypted).
+pub fn media(index: &MediaIndex, track: &Track, key: Option<&TrackKey>) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
@@ -564,6 +605,7 @@ pub fn media(index: &MediaIndex, track: &Track) -> String {
         if track.independent { "#EXT-X-INDEPENDENT-SEGMENTS\n" } else { "" },
         Resource::Init(track.id).name()
     );
+    write_key(&mut out, key);
     for i in 0..track.segments.len() {
         let _ = writeln!(out, "#EXTINF:{:.6},\n{}", track.segment_seconds(i), Resource::Segment(track.id, i).name());
     }
@@ -571,13 +613,17 @@ pub fn media(index: &MediaIndex, track: &Track) -> String {
     out
 }
 
-/// The media playlist of a WebVTT subtitle track: the presentation's segment boundaries.
-pub fn subtitle_media(index: &MediaIndex, track: &Track) -> String {
+/// The media playlist of a WebVTT subtitle track: the presentation's segment boundaries
+/// (`key`: its key, when the caller asked for subtitles to be encrypted too).
+pub fn subtitle_media(index: &MediaIndex, track: &Track, key: Option<&TrackKey>) -> String {
     let b = &index.boundaries_us;
     let secs = |k: usize| (b[k + 1] - b[k]) as f64 / 1e6;
     let target = (0..index.segment_count()).map(|k| secs(k).round() as u64).max().unwrap_or(1).max(1);
     let mut out = String::new();
-    let _ = write!(out, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-PLAYLIST-TYPE:VOD\n");
+    let version = if key.is_some_and(|k| k.keyformat.is_some()) { 5 } else { 3 };
+    let _ =
+        write!(out, "#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-PLAYLIST-TYPE:VOD\n");
+    write_key(&mut out, key);
     for k in 0..index.segment_count() {
         let _ = writeln!(out, "#EXTINF:{:.6},\n{}", secs(k), Resource::Vtt(track.id, k).name());
     }

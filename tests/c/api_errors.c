@@ -50,7 +50,7 @@ static const char *status_name(HlsStatus st) {
                                         "HLS_ERR_INVALID_ARGUMENT", "HLS_ERR_NOT_FOUND", "HLS_ERR_IO",
                                         "HLS_ERR_INVALID_MEDIA", "HLS_ERR_NO_PLAYABLE_TRACKS",
                                         "HLS_ERR_FILE_CHANGED", "HLS_ERR_UNSUPPORTED", "HLS_ERR_PANIC",
-                                        "HLS_ERR_INTERNAL"};
+                                        "HLS_ERR_INTERNAL", "HLS_ERR_KEY_UNAVAILABLE"};
     unsigned i = (unsigned)st;
     return i < sizeof names / sizeof names[0] ? names[i] : "(unknown status)";
 }
@@ -130,7 +130,7 @@ static char *find_valid_file(HlsContext *ctx, const char *dir) {
 
 static void test_status_strings(void) {
     int ok = 1, distinct = 1;
-    for (int s = HLS_OK; s <= HLS_ERR_INTERNAL; s++) {
+    for (int s = HLS_OK; s <= HLS_ERR_KEY_UNAVAILABLE; s++) {
         const char *a = hls_status_str((HlsStatus)s);
         if (!a || !*a) ok = 0;
         for (int t = HLS_OK; t < s && a; t++) {
@@ -140,7 +140,7 @@ static void test_status_strings(void) {
     }
     check(ok, "hls_status_str: non-empty for every status");
     int named = 1;
-    for (int s = HLS_OK; s <= HLS_ERR_INTERNAL; s++) {
+    for (int s = HLS_OK; s <= HLS_ERR_KEY_UNAVAILABLE; s++) {
         const char *a = hls_status_str((HlsStatus)s), *n = status_name((HlsStatus)s);
         if (!a || strncmp(a, n, strlen(n)) != 0 || (a[strlen(n)] != '\0' && a[strlen(n)] != ':')) named = 0;
     }
@@ -151,7 +151,7 @@ static void test_status_strings(void) {
 /* Values C passes as integers are validated: a value that is no HlsStatus / HlsTranscodePolicy is
  * reported, never reinterpreted. */
 static void test_out_of_range_values(void) {
-    static const int bad_status[] = {HLS_ERR_INTERNAL + 1, 99, -1, INT_MIN, INT_MAX};
+    static const int bad_status[] = {HLS_ERR_KEY_UNAVAILABLE + 1, 99, -1, INT_MIN, INT_MAX};
     for (size_t i = 0; i < sizeof bad_status / sizeof bad_status[0]; i++) {
         const char *s = hls_status_str(bad_status[i]);
         check(s && strcmp(s, "unknown status") == 0, "hls_status_str(%d) is \"unknown status\": %s", bad_status[i],

@@ -315,6 +315,19 @@ def test_config_errors():
         ("hls_thumbnail_width wide;", 'hls_thumbnail_width" directive invalid number'),
         ("hls on;", 'invalid number of arguments in "hls" directive'),
     ]
+    rc, err = nginx_t(loc.format(
+        f"hls_encryption aes-128; hls_encryption_key {ENC_KEY}; hls_encryption_key_uri /k;"))
+    check(rc == 0, "a location with hls_encryption, hls_encryption_key and hls_encryption_key_uri "
+          "passes nginx -t", err)
+    bad += [
+        ("hls_encryption aes-256;", 'invalid value "aes-256"'),
+        ("hls_encryption aes-128; hls_encryption_key_uri /k;",
+         '"hls_encryption" needs "hls_encryption_key" with 32 hex digits'),
+        ("hls_encryption aes-128; hls_encryption_key 000102030405060708090a0b0c0d0e0g; "
+         "hls_encryption_key_uri /k;", '"hls_encryption_key" is not 32 hex digits'),
+        (f"hls_encryption aes-128; hls_encryption_key {ENC_KEY};",
+         '"hls_encryption" needs "hls_encryption_key_uri"'),
+    ]
     for directive, message in bad:
         rc, err = nginx_t(loc.format(directive))
         check(rc != 0 and message in err, f"nginx -t fails on `{directive}` saying: {message}",
@@ -1011,6 +1024,67 @@ def test_logs(*instances, contexts=None):
 ONLY = set(filter(None, os.environ.get("NGX_TEST_ONLY", "").split(",")))
 
 
+ENC_KEY = "000102030405060708090a0b0c0d0e0f"
+
+
+def openssl_decrypt(data, key_hex, iv_hex):
+    r = subprocess.run(["openssl", "enc", "-d", "-aes-128-cbc", "-K", key_hex, "-iv", iv_hex],
+                       input=data, capture_output=True)
+    return r.stdout if r.returncode == 0 else None
+
+
+def test_encryption(ng):
+    section("hls_encryption aes-128: key line in playlists, segments decrypt to the clear ones")
+    r = request(ng.port, "/enc/h264_aac.mp4/master.m3u8")
+    check(r.status == 200 and b"EXT-X-KEY" not in r.body,
+          "an encrypted location's master playlist has no key line (AES-128)", r.status)
+    for track in ("t0", "t1"):
+        r = request(ng.port, f"/enc/h264_aac.mp4/{track}.m3u8")
+        text = r.body.decode(errors="replace")
+        check(r.status == 200 and '#EXT-X-KEY:METHOD=AES-128,URI="/keys/k1.key"' in text,
+              f"{track}.m3u8 announces the location's key (METHOD=AES-128, its key URI)", text[:400])
+        lines = text.splitlines()
+        key_at = next((i for i, l in enumerate(lines) if l.startswith("#EXT-X-KEY")), -1)
+        map_at = next((i for i, l in enumerate(lines) if l.startswith("#EXT-X-MAP")), -1)
+        check(0 <= map_at < key_at, f"{track}.m3u8: EXT-X-KEY follows EXT-X-MAP (the init segment is clear)")
+        init_enc = request(ng.port, f"/enc/h264_aac.mp4/{track}_init.mp4")
+        init_clear = request(ng.port, f"/vod/h264_aac.mp4/{track}_init.mp4")
+        check(init_enc.status == 200 and init_enc.body == init_clear.body,
+              f"{track}_init.mp4 is the clear init segment")
+        for k in (0, 1, 3):
+            enc = request(ng.port, f"/enc/h264_aac.mp4/{track}_{k}.m4s")
+            clear = request(ng.port, f"/vod/h264_aac.mp4/{track}_{k}.m4s")
+            dec = openssl_decrypt(enc.body, ENC_KEY, f"{k:032x}")
+            check(enc.status == 200 and clear.status == 200 and enc.body != clear.body
+                  and dec == clear.body,
+                  f"{track}_{k}.m4s decrypts (openssl, IV = segment number {k}) to the clear segment",
+                  f"{enc.status} {len(enc.body)} bytes, clear {len(clear.body)}")
+            check(enc.h("etag") != clear.h("etag"),
+                  f"{track}_{k}.m4s: encrypted and clear bytes never share an ETag")
+    r = request(ng.port, "/cbcs/h264_aac.mp4/master.m3u8")
+    check(r.status == 200 and b'#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI="/keys/k1.key"' in r.body,
+          "hls_encryption sample-aes: the master names the session key", r.body[:300])
+    r = request(ng.port, "/cbcs/h264_aac.mp4/t0.m3u8")
+    check(r.status == 200 and b'#EXT-X-KEY:METHOD=SAMPLE-AES,URI="/keys/k1.key"' in r.body,
+          "hls_encryption sample-aes: the media playlist carries METHOD=SAMPLE-AES")
+    init = request(ng.port, "/cbcs/h264_aac.mp4/t0_init.mp4").body
+    seg = request(ng.port, "/cbcs/h264_aac.mp4/t0_1.m4s").body
+    check(b"encv" in init and b"tenc" in init and b"senc" in seg,
+          "hls_encryption sample-aes: cbcs init (encv, tenc) and segments (senc)")
+    url = f"http://127.0.0.1:{ng.port}/enc/h264_aac.mp4/master.m3u8"
+    frames, rc, err = video_frames_decoded(url)
+    want = video_frames_in_source("h264_aac.mp4")
+    check(rc == 0 and frames == want,
+          f"FFmpeg fetches the key from nginx and decodes all {want} frames of the encrypted presentation",
+          f"rc={rc} frames={frames} {err}")
+    r = request(ng.port, "/enc/h264_aac.mp4/info.json")
+    info = json.loads(r.body) if r.status == 200 else {}
+    methods = {t.get("rendition"): (t.get("encryption") or {}).get("method")
+               for t in info.get("tracks", []) if t.get("served")}
+    check(methods and set(methods.values()) == {"AES-128"} and ENC_KEY not in r.body.decode(),
+          "info.json reports AES-128 per served track and never the key", methods)
+
+
 def wanted(name):
     """NGX_TEST_ONLY=crawls,http,... runs only those groups (for debugging)."""
     return not ONLY or name in ONLY
@@ -1024,6 +1098,9 @@ def main():
         f.write("hello\n")
     links = os.path.join(OUT, "links")
     os.makedirs(links, exist_ok=True)
+
+    with open(os.path.join(OUT, "k1.key"), "wb") as f:
+        f.write(bytes.fromhex(ENC_KEY))
 
     if wanted("config"):
         test_config_errors()
@@ -1041,6 +1118,12 @@ def main():
         location /sf/ {{ alias {MEDIA}/; hls; sendfile on; hls_file_range_min 0; }}
         location /sfaio/ {{ alias {MEDIA}/; hls; sendfile on; aio threads; hls_file_range_min 0; }}
         location /bytes/ {{ alias {MEDIA}/; hls; hls_file_ranges off; }}
+        location /enc/ {{ alias {MEDIA}/; hls; sendfile on; hls_file_range_min 0;
+                         hls_encryption aes-128; hls_encryption_key {ENC_KEY};
+                         hls_encryption_key_uri /keys/k1.key; }}
+        location /cbcs/ {{ alias {MEDIA}/; hls; hls_encryption sample-aes;
+                          hls_encryption_key {ENC_KEY}; hls_encryption_key_uri /keys/k1.key; }}
+        location = /keys/k1.key {{ alias {OUT}/k1.key; }}
 """)
     single = Nginx("single", f"""
         location /slow/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe; hls_cache_size 0;
@@ -1058,6 +1141,8 @@ def main():
         main_ng.start()
         if wanted("crawls"):
             test_crawls(main_ng)
+        if wanted("encryption"):
+            test_encryption(main_ng)
         if wanted("http"):
             test_http(main_ng)
         if wanted("concurrent"):

@@ -480,3 +480,37 @@ def test_context_repr_and_types() -> None:
             assert "audio_only.mp3" in repr(media)
             assert media.info["tracks"][0]["type"] == "audio"
     assert "closed" in repr(ctx)
+
+
+def test_static_key_serves_aes128_segments_that_openssl_decrypts_to_the_clear_ones(
+    ctx: libhls.Context,
+) -> None:
+    import subprocess
+
+    key = bytes(range(16))
+    enc = libhls.Encryption(libhls.EncryptionMethod.AES_128, key, "https://keys.example/k1")
+    assert "000102" not in repr(enc)
+    with ctx.open(MEDIA / "h264_aac.mp4", encryption=enc) as media, ctx.open(
+        MEDIA / "h264_aac.mp4"
+    ) as clear:
+        playlist = media.get_bytes("t0.m3u8").decode()
+        assert '#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example/k1"' in playlist
+        assert media.get_bytes("t0_init.mp4") == clear.get_bytes("t0_init.mp4")
+        segment = media.get_bytes("t0_2.m4s")
+        assert segment != clear.get_bytes("t0_2.m4s")
+        plain = subprocess.run(
+            ["openssl", "enc", "-d", "-aes-128-cbc", "-K", key.hex(), "-iv", f"{2:032x}"],
+            input=segment,
+            capture_output=True,
+            check=True,
+        ).stdout
+        assert plain == clear.get_bytes("t0_2.m4s")
+        tracks = [t for t in media.info["tracks"] if t["served"]]
+        assert tracks and all(t["encryption"]["method"] == "AES-128" for t in tracks)
+    with pytest.raises(ValueError):
+        libhls.Encryption(libhls.EncryptionMethod.AES_128, b"short", "k")
+    with pytest.raises(libhls.UnsupportedError):
+        ctx.open(
+            MEDIA / "vp9_opus.webm",
+            encryption=libhls.Encryption(libhls.EncryptionMethod.SAMPLE_AES, key, "k"),
+        )

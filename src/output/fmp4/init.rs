@@ -5,8 +5,8 @@
 use crate::error::{Error, Result};
 
 use super::boxes::BoxWriter;
-use super::sample_entry::{sample_entry, write_sample_entry, SampleEntry};
-use super::types::{TrackInit, TrackKind};
+use super::sample_entry::{sample_entry, write_sample_entry, ConfigBox, SampleEntry};
+use super::types::{Protection, TrackInit, TrackKind};
 
 /// Room reserved for an init segment besides the codec configuration record.
 const INIT_CAPACITY: usize = 1024;
@@ -43,19 +43,68 @@ const LANGUAGE_CHAR_OFFSET: u8 = 0x60;
 
 /// Writes an init segment: `ftyp` + `moov` with one track and `mvex`, no samples.
 pub fn write_init(t: &TrackInit) -> Result<Vec<u8>> {
+    write_init_with(t, None)
+}
+
+/// Writes the init segment of a track encrypted with CMAF `cbcs`: the sample entry becomes
+/// `encv`/`enca` and carries `sinf` (`frma` with the original type, `schm` `cbcs` version
+/// 1.0, `schi`/`tenc` version 1 with the pattern, the key ID and the constant IV), and the
+/// `moov` ends with the caller's `pssh` boxes.
+pub fn write_init_protected(t: &TrackInit, p: &Protection) -> Result<Vec<u8>> {
+    write_init_with(t, Some(p))
+}
+
+/// `frma`, `schm` and `schi`/`tenc`: the body of `sinf`.
+fn sinf_payload(original: [u8; 4], p: &Protection) -> Result<Vec<u8>> {
+    let mut w = BoxWriter::with_capacity(96);
+    w.write_box(b"frma", |w| {
+        w.bytes(&original);
+        Ok(())
+    })?;
+    w.write_full_box(b"schm", 0, 0, |w| {
+        w.bytes(b"cbcs");
+        w.u32(0x0001_0000); // scheme_version 1.0
+        Ok(())
+    })?;
+    w.write_box(b"schi", |w| {
+        w.write_full_box(b"tenc", 1, 0, |w| {
+            w.u8(0); // reserved
+            w.u8(p.crypt_byte_block << 4 | p.skip_byte_block & 0x0f);
+            w.u8(1); // default_isProtected
+            w.u8(0); // default_Per_Sample_IV_Size: 0, a constant IV follows
+            w.bytes(&p.key_id);
+            w.u8(16); // default_constant_IV_size
+            w.bytes(&p.constant_iv);
+            Ok(())
+        })
+    })?;
+    Ok(w.into_bytes())
+}
+
+fn write_init_with(t: &TrackInit, protection: Option<&Protection>) -> Result<Vec<u8>> {
     if t.track_id == 0 || t.timescale == 0 {
         return Err(Error::internal(format!(
             "init segment: track_id ({}) and timescale ({}) must be non-zero",
             t.track_id, t.timescale
         )));
     }
-    let entry = sample_entry(t.codec, t.kind)?;
+    let mut entry = sample_entry(t.codec, t.kind)?;
+    let mut tail = Vec::new();
+    if let Some(p) = protection {
+        let original = entry.fourcc;
+        entry.fourcc = if t.kind == TrackKind::Video { *b"encv" } else { *b"enca" };
+        tail.push(ConfigBox { fourcc: *b"sinf", full: None, payload: sinf_payload(original, p)? });
+    }
     let mut w = BoxWriter::with_capacity(INIT_CAPACITY + entry.config.payload.len());
     write_ftyp(&mut w)?;
     w.write_box(b"moov", |w| {
         write_mvhd(w, t.track_id)?;
-        write_trak(w, t, &entry)?;
-        w.write_box(b"mvex", |w| write_trex(w, t.track_id))
+        write_trak(w, t, &entry, &tail)?;
+        w.write_box(b"mvex", |w| write_trex(w, t.track_id))?;
+        if let Some(p) = protection {
+            w.bytes(p.pssh);
+        }
+        Ok(())
     })?;
     Ok(w.into_bytes())
 }
@@ -94,7 +143,7 @@ fn write_mvhd(w: &mut BoxWriter, track_id: u32) -> Result<()> {
 }
 
 /// `trak` with `tkhd` and `mdia`.
-fn write_trak(w: &mut BoxWriter, t: &TrackInit, entry: &SampleEntry) -> Result<()> {
+fn write_trak(w: &mut BoxWriter, t: &TrackInit, entry: &SampleEntry, tail: &[ConfigBox]) -> Result<()> {
     w.write_box(b"trak", |w| {
         write_tkhd(w, t)?;
         if t.media_time > 0 {
@@ -103,7 +152,7 @@ fn write_trak(w: &mut BoxWriter, t: &TrackInit, entry: &SampleEntry) -> Result<(
         w.write_box(b"mdia", |w| {
             write_mdhd(w, t)?;
             write_hdlr(w, t.kind)?;
-            write_minf(w, t.kind, entry)
+            write_minf(w, t.kind, entry, tail)
         })
     })
 }
@@ -181,7 +230,7 @@ fn write_hdlr(w: &mut BoxWriter, kind: TrackKind) -> Result<()> {
 }
 
 /// `minf` with the media header, `dinf` and an empty sample table.
-fn write_minf(w: &mut BoxWriter, kind: TrackKind, entry: &SampleEntry) -> Result<()> {
+fn write_minf(w: &mut BoxWriter, kind: TrackKind, entry: &SampleEntry, tail: &[ConfigBox]) -> Result<()> {
     w.write_box(b"minf", |w| {
         match kind {
             TrackKind::Video => w.write_full_box(b"vmhd", 0, VMHD_FLAGS, |w| {
@@ -199,16 +248,16 @@ fn write_minf(w: &mut BoxWriter, kind: TrackKind, entry: &SampleEntry) -> Result
                 w.write_full_box(b"url ", 0, URL_SELF_CONTAINED, |_| Ok(()))
             })
         })?;
-        write_stbl(w, entry)
+        write_stbl(w, entry, tail)
     })
 }
 
 /// `stbl` with the sample description and empty `stts`, `stsc`, `stsz`, `stco`.
-fn write_stbl(w: &mut BoxWriter, entry: &SampleEntry) -> Result<()> {
+fn write_stbl(w: &mut BoxWriter, entry: &SampleEntry, tail: &[ConfigBox]) -> Result<()> {
     w.write_box(b"stbl", |w| {
         w.write_full_box(b"stsd", 0, 0, |w| {
             w.u32(1); // entry_count
-            write_sample_entry(w, entry)
+            write_sample_entry(w, entry, tail)
         })?;
         for fourcc in [b"stts", b"stsc", b"stco"] {
             w.write_full_box(fourcc, 0, 0, |w| {

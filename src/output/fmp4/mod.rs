@@ -24,6 +24,7 @@
 //!   ([`first_sample_fragment`], for I-frame playlists).
 
 mod boxes;
+mod cbcs;
 mod fragment;
 mod init;
 mod sample_entry;
@@ -34,9 +35,10 @@ mod test_util;
 #[cfg(test)]
 mod tests;
 
+pub use cbcs::encrypt_segment;
 pub use fragment::{
     first_sample_fragment, media_segment_overhead, open_gop_keys, segment_samples, write_media_segment,
     write_media_segment_header, ReadSample,
 };
-pub use init::write_init;
-pub use types::{SampleMeta, TrackInit, TrackKind};
+pub use init::{write_init, write_init_protected};
+pub use types::{NalLayout, Protection, SampleMeta, TrackInit, TrackKind};

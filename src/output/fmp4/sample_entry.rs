@@ -252,7 +252,7 @@ fn flac_entry(cfg: &CodecConfig) -> Result<SampleEntry> {
 }
 
 /// Writes a sample entry box and its configuration box.
-pub fn write_sample_entry(w: &mut BoxWriter, e: &SampleEntry) -> Result<()> {
+pub fn write_sample_entry(w: &mut BoxWriter, e: &SampleEntry, tail: &[ConfigBox]) -> Result<()> {
     w.write_box(&e.fourcc, |w| {
         w.zeros(6); // reserved
         w.u16(DATA_REFERENCE_INDEX);
@@ -266,7 +266,7 @@ pub fn write_sample_entry(w: &mut BoxWriter, e: &SampleEntry) -> Result<()> {
                 &[]
             }
         };
-        for c in std::iter::once(&e.config).chain(extra) {
+        for c in std::iter::once(&e.config).chain(extra).chain(tail) {
             let payload = |w: &mut BoxWriter| {
                 w.bytes(&c.payload);
                 Ok(())

@@ -44,3 +44,32 @@ pub struct SampleMeta {
     /// True for a sync sample (key frame / random access point).
     pub sync: bool,
 }
+
+/// How a track is encrypted with CMAF `cbcs` (what its init segment announces, and what its
+/// media segments are encrypted with).
+#[derive(Clone, Copy, Debug)]
+pub struct Protection<'a> {
+    /// The AES-128 key (never written).
+    pub key: [u8; 16],
+    /// The key ID (`tenc` default_KID).
+    pub key_id: [u8; 16],
+    /// The constant IV, applied to the first encrypted block of every subsample.
+    pub constant_iv: [u8; 16],
+    /// Encrypted 16-byte blocks of the pattern (1 for video, 0 for audio: every block).
+    pub crypt_byte_block: u8,
+    /// Clear blocks of the pattern (9 for video, 0 for audio).
+    pub skip_byte_block: u8,
+    /// Whole `pssh` boxes, concatenated, appended to `moov` (may be empty).
+    pub pssh: &'a [u8],
+    /// For video: how samples are cut into NAL units (the slice headers stay clear).
+    pub nal: Option<NalLayout>,
+}
+
+/// The NAL units of a video track's samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NalLayout {
+    /// Bytes of each NAL unit's length prefix (1, 2 or 4).
+    pub length_size: usize,
+    /// HEVC (two-byte NAL header, VCL types 0..=31) rather than H.264 (types 1..=5).
+    pub hevc: bool,
+}

@@ -19,6 +19,7 @@ from ._errors import (
     InvalidMediaError,
     InvalidUtf8Error,
     IoError,
+    KeyUnavailableError,
     NoPlayableTracksError,
     NotFoundError,
     NullArgumentError,
@@ -29,6 +30,8 @@ from ._errors import (
 from ._core import (
     Buffer,
     Context,
+    Encryption,
+    EncryptionMethod,
     LogLevel,
     Media,
     TranscodePolicy,
@@ -40,8 +43,9 @@ from ._version import __version__
 
 # Public classes show (and pickle) as libhls.X, not libhls._module.X.
 for _name in (
-    "Buffer", "ClosedError", "Context", "FileChangedError", "HlsError", "InternalError",
-    "InvalidArgumentError", "InvalidMediaError", "InvalidUtf8Error", "IoError",
+    "Buffer", "ClosedError", "Context", "Encryption", "EncryptionMethod", "FileChangedError",
+    "HlsError", "InternalError", "InvalidArgumentError", "InvalidMediaError", "InvalidUtf8Error",
+    "IoError", "KeyUnavailableError",
     "LibraryNotFoundError", "LibraryVersionError", "LogLevel", "Media", "NoPlayableTracksError",
     "NotFoundError", "NullArgumentError", "PanicError", "Status", "TranscodePolicy",
     "UnsupportedError",
@@ -53,6 +57,8 @@ __all__ = [
     "Buffer",
     "ClosedError",
     "Context",
+    "Encryption",
+    "EncryptionMethod",
     "FileChangedError",
     "HlsError",
     "InternalError",
@@ -60,6 +66,7 @@ __all__ = [
     "InvalidMediaError",
     "InvalidUtf8Error",
     "IoError",
+    "KeyUnavailableError",
     "LibraryNotFoundError",
     "LibraryVersionError",
     "LogLevel",

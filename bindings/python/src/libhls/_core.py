@@ -215,6 +215,72 @@ def _flag(value: Any, option: str) -> int:
     return 1 if value else 0
 
 
+class EncryptionMethod(enum.IntEnum):
+    """``HlsEncryptionMethod``: how a presentation's segments are protected."""
+
+    #: In the clear.
+    NONE = 0
+    #: Whole media segments AES-128-CBC with PKCS7 padding (``METHOD=AES-128``); init clear.
+    AES_128 = 1
+    #: Samples encrypted in place, CMAF ``cbcs`` (``METHOD=SAMPLE-AES``).
+    SAMPLE_AES = 2
+
+
+class Encryption:
+    """A static key for :meth:`Context.open` (``hls_open_options_set_encryption``).
+
+    ``key``: the 16-byte AES-128 key. ``key_uri``: written in the playlists (your server serves
+    the key there, behind its own checks). ``iv``: 16 bytes for a constant IV, None for the
+    segment number (RFC 8216 §5.2). ``key_id``: 16 bytes (SAMPLE-AES ``tenc``). ``keyformat``
+    and ``keyformat_versions``: e.g. ``"com.apple.streamingkeydelivery"`` and ``"1"``.
+    """
+
+    def __init__(
+        self,
+        method: EncryptionMethod,
+        key: bytes,
+        key_uri: str,
+        *,
+        iv: Optional[bytes] = None,
+        key_id: Optional[bytes] = None,
+        keyformat: Optional[str] = None,
+        keyformat_versions: Optional[str] = None,
+    ) -> None:
+        for name, value in (("key", key), ("iv", iv), ("key_id", key_id)):
+            if value is not None and len(value) != 16:
+                raise ValueError(f"{name} must be 16 bytes, not {len(value)}")
+        self.method = EncryptionMethod(method)
+        self.key, self.key_uri, self.iv, self.key_id = bytes(key), key_uri, iv, key_id
+        self.keyformat, self.keyformat_versions = keyformat, keyformat_versions
+
+    def __repr__(self) -> str:  # never the key
+        return f"Encryption({self.method.name}, key_uri={self.key_uri!r})"
+
+    def _options(self) -> int:
+        """New ``HlsOpenOptions`` holding this key (the caller frees them)."""
+        info = lib.hls_key_info_new()
+        opts: int = lib.hls_open_options_new()
+        try:
+            _check(lib.hls_key_info_set_method(info, int(self.method)))
+            _check(lib.hls_key_info_set_key(info, self.key))
+            _check(lib.hls_key_info_set_uri(info, self.key_uri.encode()))
+            if self.key_id is not None:
+                _check(lib.hls_key_info_set_key_id(info, bytes(self.key_id)))
+            if self.iv is not None:
+                _check(lib.hls_key_info_set_iv(info, 1, bytes(self.iv)))
+            if self.keyformat is not None or self.keyformat_versions is not None:
+                kf = self.keyformat.encode() if self.keyformat is not None else None
+                kv = self.keyformat_versions.encode() if self.keyformat_versions is not None else None
+                _check(lib.hls_key_info_set_keyformat(info, kf, kv))
+            _check(lib.hls_open_options_set_encryption(opts, info))
+        except BaseException:
+            lib.hls_open_options_free(opts)
+            raise
+        finally:
+            lib.hls_key_info_free(info)
+        return opts
+
+
 class Context:
     """The engine: configuration, registry of opened media, caches. Thread-safe.
 
@@ -302,8 +368,9 @@ class Context:
         self._guard = _Guard(ptr, "Context")
         self._finalizer = _release_when_collected(self, lib.hls_context_free, ptr)
 
-    def open(self, path: StrPath) -> "Media":
-        """Opens and indexes the media file at ``path`` (``hls_open_ex``).
+    def open(self, path: StrPath, *, encryption: Optional[Encryption] = None) -> "Media":
+        """Opens and indexes the media file at ``path`` (``hls_open_ex``; with ``encryption``,
+        ``hls_open_with`` and a static key: see :class:`Encryption`).
 
         Concurrent opens of one file index it once; reopening an unchanged, already indexed
         file costs one ``stat``. Raises :class:`IoError`, :class:`InvalidMediaError`,
@@ -312,11 +379,17 @@ class Context:
         raw = _encode_path(path)
         media = POINTER(_ffi.HlsMedia)()
         err = POINTER(_ffi.HlsError)()
+        opts = encryption._options() if encryption is not None else None
         ptr = self._guard.enter()
         try:
-            status = lib.hls_open_ex(ptr, raw, byref(media), byref(err))
+            if opts is None:
+                status = lib.hls_open_ex(ptr, raw, byref(media), byref(err))
+            else:
+                status = lib.hls_open_with(ptr, raw, opts, byref(media), byref(err))
         finally:
             self._guard.leave()
+            if opts is not None:
+                lib.hls_open_options_free(opts)
         if status != Status.OK:
             raise _take_error(status, err)
         return Media(media, os.fsdecode(raw))

@@ -21,6 +21,7 @@ __all__ = [
     "UnsupportedError",
     "PanicError",
     "InternalError",
+    "KeyUnavailableError",
     "ClosedError",
     "error_from",
 ]
@@ -41,6 +42,7 @@ class Status(enum.IntEnum):
     UNSUPPORTED = 9
     PANIC = 10
     INTERNAL = 11
+    KEY_UNAVAILABLE = 12
 
     @property
     def c_name(self) -> str:
@@ -126,6 +128,11 @@ class InternalError(HlsError):
     """``HLS_ERR_INTERNAL``: any other internal failure."""
 
 
+class KeyUnavailableError(HlsError):
+    """``HLS_ERR_KEY_UNAVAILABLE``: the key provider gave no usable key; nothing is served in the
+    clear instead."""
+
+
 class ClosedError(ValueError):
     """The Context, Media or Buffer was closed (like I/O on a closed file: a ValueError).
 
@@ -144,6 +151,7 @@ _BY_STATUS: Dict[Status, Type[HlsError]] = {
     Status.UNSUPPORTED: UnsupportedError,
     Status.PANIC: PanicError,
     Status.INTERNAL: InternalError,
+    Status.KEY_UNAVAILABLE: KeyUnavailableError,
 }
 
 

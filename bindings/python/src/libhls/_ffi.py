@@ -196,6 +196,23 @@ SIGNATURES: Dict[str, Tuple[List[Any], Any]] = {
     "hls_error_message": ([_err_p], c_char_p),
     "hls_error_free": ([_err_p], None),
     "hls_last_error_message": ([], c_char_p),
+    "hls_open_options_new": ([], c_void_p),
+    "hls_open_options_free": ([c_void_p], None),
+    "hls_open_with": ([_ctx_p, c_char_p, c_void_p, POINTER(_media_p), POINTER(_err_p)], _status),
+    # --- encryption (issue #17) ---
+    "hls_config_set_key_provider": ([_cfg_p, c_void_p, c_void_p], _status),
+    "hls_open_options_set_encryption": ([c_void_p, c_void_p], _status),
+    "hls_open_options_set_key_provider": ([c_void_p, c_void_p, c_void_p], _status),
+    "hls_key_info_new": ([], c_void_p),
+    "hls_key_info_free": ([c_void_p], None),
+    "hls_key_info_set_method": ([c_void_p, c_int], _status),
+    "hls_key_info_set_key": ([c_void_p, c_char_p], _status),
+    "hls_key_info_set_key_id": ([c_void_p, c_char_p], _status),
+    "hls_key_info_set_iv": ([c_void_p, c_int, c_char_p], _status),
+    "hls_key_info_set_uri": ([c_void_p, c_char_p], _status),
+    "hls_key_info_set_keyformat": ([c_void_p, c_char_p, c_char_p], _status),
+    "hls_key_info_add_pssh": ([c_void_p, c_char_p, ctypes.c_size_t], _status),
+    "hls_key_info_set_encrypt_subtitles": ([c_void_p, c_int], _status),
 }
 
 
