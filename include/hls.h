@@ -127,6 +127,22 @@ typedef enum HlsTranscodePolicy {
 } HlsTranscodePolicy;
 
 /**
+ * Clip policy values for `hls_open_options_set_clip` (passed as `int`).
+ */
+typedef enum HlsClipPolicy {
+  /**
+   * Default: the clip decodes from the keyframe at or before `from_ms`, and the init
+   * segments' edit lists hide what precedes `from_ms`: players that apply edit lists (Safari,
+   * FFmpeg, Chromium's MSE) start exactly at `from_ms`.
+   */
+  HLS_CLIP_KEYFRAME_ALIGNED = 0,
+  /**
+   * The clip starts at the first keyframe at or after `from_ms`; nothing is hidden.
+   */
+  HLS_CLIP_KEYFRAME_FORWARD = 1,
+} HlsClipPolicy;
+
+/**
  * Builder for context settings. Create with `hls_config_new`, free with `hls_config_free`.
  */
 typedef struct HlsConfig HlsConfig;
@@ -402,6 +418,35 @@ struct HlsOpenOptions *hls_open_options_new(void);
 void hls_open_options_free(struct HlsOpenOptions *opts);
 
 /**
+ * Opens the media as a clip: only `[from_ms, to_ms)` of its presentation (milliseconds;
+ * `to_ms` 0 or `UINT64_MAX`: to the end), starting as `policy` (an `HlsClipPolicy`) says.
+ * Audio is cut on its own frames and subtitles to the range; the clip is its own presentation
+ * (its cache entries never mix with the whole file's). `HLS_ERR_INVALID_ARGUMENT` for an
+ * unknown policy or `from_ms >= to_ms`; a `from_ms` at or beyond the media's end fails at
+ * `hls_open_with`, with `HLS_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `opts`: options from `hls_open_options_new`, not used by another call meanwhile.
+ */
+enum HlsStatus hls_open_options_set_clip(struct HlsOpenOptions *opts,
+                                         uint64_t from_ms,
+                                         uint64_t to_ms,
+                                         int policy);
+
+/**
+ * Appends `?<query>` to every URI the presentation's playlists write (NULL or "": nothing),
+ * so that a server which opens presentations by query arguments (a clip's
+ * `clip_from=…&clip_to=…`) gets them back on every request; names passed to `hls_get` are
+ * always without it. `HLS_ERR_INVALID_ARGUMENT` unless every byte is a printable ASCII
+ * character other than space, `"`, `#` and `?`.
+ *
+ * # Safety
+ * `opts`: options from `hls_open_options_new`, not used by another call meanwhile; `query`:
+ * NULL or a NUL-terminated string.
+ */
+enum HlsStatus hls_open_options_set_uri_query(struct HlsOpenOptions *opts, const char *query);
+
+/**
  * Creates a context. Returns NULL on failure. The caller owns it and frees it with
  * `hls_context_free`.
  *
@@ -424,7 +469,7 @@ void hls_context_free(struct HlsContext *ctx);
 /**
  * JSON counters of the context: cache_hits, cache_misses, cache_bytes, cache_entries,
  * cache_budget, evictions, generations, shared_waits, opens, indexings, open_reuses,
- * index_time_us, media_registered, media_idle.
+ * index_time_us, media_registered, media_idle, clip_opens (opens of clipped presentations).
  *
  * # Safety
  * `ctx`: borrowed; a context from `hls_context_new`. `out`: the caller's `HlsBuffer`; on success

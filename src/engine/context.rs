@@ -76,6 +76,9 @@ struct OpenCounters {
     indexings: AtomicU64,
     reuses: AtomicU64,
     index_time_us: AtomicU64,
+    // --- clip ---
+    /// Opens of clipped presentations (counted in `opens` too).
+    clip_opens: AtomicU64,
 }
 
 /// A libhls engine.
@@ -109,6 +112,9 @@ impl Context {
     /// once; an already indexed, unchanged file costs one `stat`.
     pub fn open_with(&self, path: &Path, options: &OpenOptions) -> Result<Arc<Media>> {
         self.counters.opens.fetch_add(1, Ordering::Relaxed);
+        if options.clip.is_some() {
+            self.counters.clip_opens.fetch_add(1, Ordering::Relaxed);
+        }
         let identity = FileIdentity::of(path)?;
         let key = MediaKey { location: Location::Path(path.to_path_buf()), options: Arc::new(options.clone()) };
         let flight = {
@@ -256,6 +262,7 @@ impl Context {
             "index_time_us": ld(&self.counters.index_time_us),
             "media_registered": live,
             "media_idle": idle,
+            "clip_opens": ld(&self.counters.clip_opens),
         })
         .to_string()
     }

@@ -117,6 +117,12 @@ impl Media {
             Resource::IFramePlaylist(n) => playlist::iframes(&self.index, self.track(n)?).into_bytes(),
             Resource::IFrame(n, k) => self.iframe(self.track(n)?, k)?,
         };
+        let bytes = match (&self.key.options.uri_query, r) {
+            (Some(q), Resource::Master | Resource::MediaPlaylist(_) | Resource::IFramePlaylist(_)) => {
+                playlist::with_uri_query(&String::from_utf8_lossy(&bytes), q).into_bytes()
+            }
+            _ => bytes,
+        };
         Ok(Body::Bytes(Arc::new(bytes)))
     }
 
@@ -274,7 +280,7 @@ impl Media {
                 let (from, to) = (seg.src_start - lo, seg.src_end + hi);
                 let packets = source.read_range(ix, t, seek, from, to)?;
                 let tb = ff::Rational::new(t.map.num as i32, t.map.den as i32);
-                let first = (seg.out_start as i64 - t.map.shift).max(0) as u64 / FRAME_SAMPLES;
+                let first = (seg.out_start as i64 - t.map.shift + t.map.cut).max(0) as u64 / FRAME_SAMPLES;
                 let enc = transcode::encode_range(&params.0, tb, &packets, target, first, first + seg.samples as u64)?;
                 let metas: Vec<SampleMeta> = enc
                     .frame_sizes
@@ -391,6 +397,6 @@ fn write_segment(k: usize, tfdt: u64, metas: &[SampleMeta], payload: &[u8]) -> R
 /// single-flight open.
 pub fn open(key: &MediaKey, identity: FileIdentity, cfg: &crate::model::config::Config) -> Result<Arc<Media>> {
     let Location::Path(path) = &key.location;
-    let index = crate::index::build(path, identity, cfg).map_err(|e| e.context(path.display()))?;
+    let index = crate::index::build(path, identity, cfg, key.options.clip).map_err(|e| e.context(path.display()))?;
     Ok(Arc::new(Media::new(key.clone(), index, cfg.demuxers_per_media)))
 }

@@ -49,7 +49,7 @@ pub unsafe extern "C" fn hls_context_free(ctx: *mut HlsContext) {
 
 /// JSON counters of the context: cache_hits, cache_misses, cache_bytes, cache_entries,
 /// cache_budget, evictions, generations, shared_waits, opens, indexings, open_reuses,
-/// index_time_us, media_registered, media_idle.
+/// index_time_us, media_registered, media_idle, clip_opens (opens of clipped presentations).
 ///
 /// # Safety
 /// `ctx`: borrowed; a context from `hls_context_new`. `out`: the caller's `HlsBuffer`; on success

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
+use super::clip;
 use super::collect::Collected;
 use super::probe::StreamInfo;
 use super::segmenter::{apply_shared_shift, cut_main, drop_priming, segment_follower};
@@ -18,6 +19,7 @@ use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::{IndexSource, MediaIndex};
 use crate::model::names::TrackId;
+use crate::model::open::Clip;
 use crate::model::time::{rescale, MPEG_TS_CLOCK};
 use crate::model::track::{Delivery, Track, TrackKind};
 use crate::subtitle::CueExtractor;
@@ -30,6 +32,8 @@ pub(crate) struct Prepared {
     pub(crate) collected: Vec<Collected>,
     /// The track segments are cut on: the first served video, else the first served audio.
     pub(crate) main: usize,
+    /// The index is of a clip (`model::open::Clip`).
+    pub(crate) clipped: bool,
 }
 
 /// Indexes collected streams whose segments are cut by the generic rule (every container but
@@ -45,20 +49,23 @@ pub(crate) fn assemble(
     indexed_from: IndexSource,
     format: String,
     started: Instant,
+    clip: Option<Clip>,
 ) -> Result<MediaIndex> {
-    let mut p = prepare(cfg, infos, collected, extractors)?;
+    let mut p = prepare(cfg, infos, collected, extractors, clip)?;
     let target_us = cfg.segment_duration.as_micros() as i64;
     let boundaries = cut(&mut p, target_us, indexed_from.exact_timestamps());
     Ok(finish(path, identity, p, boundaries, indexed_from, format, started, None))
 }
 
 /// Decides how every stream is served and picks the main track (an error when nothing can be
-/// played); drops audio priming and applies the presentation-wide shift.
+/// played); drops audio priming, restricts the tracks to `clip` and applies the
+/// presentation-wide shift.
 pub(crate) fn prepare(
     cfg: &Config,
     infos: Vec<StreamInfo>,
     mut collected: Vec<Collected>,
     mut extractors: HashMap<usize, CueExtractor>,
+    clip: Option<Clip>,
 ) -> Result<Prepared> {
     let mut tracks: Vec<Track> = Vec::with_capacity(infos.len());
     let mut video_taken = false;
@@ -103,8 +110,11 @@ pub(crate) fn prepare(
             drop_priming(c);
         }
     }
+    if let Some(c) = &clip {
+        clip::apply(c, &mut tracks, &mut collected, main)?;
+    }
     apply_shared_shift(&mut tracks, &collected);
-    Ok(Prepared { tracks, collected, main })
+    Ok(Prepared { tracks, collected, main, clipped: clip.is_some() })
 }
 
 /// Cuts the main track at keyframes and every other fMP4 track on its boundaries (moving the
@@ -112,13 +122,36 @@ pub(crate) fn prepare(
 /// are exact (MP4).
 pub(crate) fn cut(p: &mut Prepared, target_us: i64, exact: bool) -> Vec<i64> {
     let main = p.main;
-    let b = cut_main(&mut p.tracks[main], std::mem::take(&mut p.collected[main]), target_us, exact);
+    let mut b = cut_main(&mut p.tracks[main], std::mem::take(&mut p.collected[main]), target_us, exact);
+    if p.clipped {
+        // A clip is presented from its start (time `C` of the output timeline), whatever it
+        // decodes before.
+        let m = p.tracks[main].map;
+        b[0] = m.ticks_to_us(m.shift).min(b[1] - 1).max(b[0]);
+    }
     for (i, t) in p.tracks.iter_mut().enumerate() {
         if i != main && t.is_fmp4() {
             segment_follower(t, std::mem::take(&mut p.collected[i]), &b, exact);
         }
     }
+    if p.clipped {
+        for t in p.tracks.iter_mut().filter(|t| t.is_fmp4()) {
+            hide_clip_lead(t);
+        }
+    }
     b
+}
+
+/// A clip's first segment lasts what it presents: what its edit list hides before the clip's
+/// start (the frames decoded from the keyframe before it, the head of an audio frame) is not
+/// in its EXTINF, so the EXTINF total is the clip's duration.
+fn hide_clip_lead(t: &mut Track) {
+    let transcoded = matches!(t.delivery, Delivery::Transcode { .. });
+    let map = t.map;
+    let Some(first) = t.segments.first_mut() else { return };
+    let presented_from = if transcoded { first.out_start as i64 } else { map.out(first.start_pts) };
+    let hidden = (map.shift - presented_from).max(0) as u64;
+    first.out_duration = first.out_duration.saturating_sub(hidden);
 }
 
 /// The index of cut tracks: fMP4 tracks left without segments are not served. `matroska`: the

@@ -12,6 +12,7 @@
 //! `scan`; `track` → `frame_rate`; every path → `probe`.
 
 mod assemble;
+mod clip;
 mod collect;
 mod frame_rate;
 mod mkv;
@@ -36,10 +37,12 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::{IndexSource, MediaIndex};
+use crate::model::open::Clip;
 use crate::model::track::TrackKind;
 
 /// Builds the index of `path`. Opening a large MP4 reads its header only.
-pub fn build(path: &Path, identity: FileIdentity, cfg: &Config) -> Result<MediaIndex> {
+/// With `clip`, the index is of that clip only (see [`Clip`]).
+pub fn build(path: &Path, identity: FileIdentity, cfg: &Config, clip: Option<Clip>) -> Result<MediaIndex> {
     let started = Instant::now();
     if identity.size == 0 {
         return Err(Error::media("file is empty (0 bytes)"));
@@ -51,19 +54,25 @@ pub fn build(path: &Path, identity: FileIdentity, cfg: &Config) -> Result<MediaI
             if let Some(stats) = &ix.fragments {
                 log::debug!("{}: {stats:?}", path.display());
             }
-            if let Some(index) = build_from_mp4(path, identity, cfg, ix, &file, started)? {
+            if let Some(index) = build_from_mp4(path, identity, cfg, ix, &file, started, clip)? {
                 return Ok(index);
             }
         }
         // Not ISO-BMFF, or a construct the fast reader leaves to FFmpeg.
         Err(e) => log::debug!("{}: {e}", path.display()),
     }
-    build_with_ffmpeg(path, identity, cfg, started)
+    build_with_ffmpeg(path, identity, cfg, started, clip)
 }
 
 /// Indexes through FFmpeg: the mov demuxer's index for MP4, Matroska's Cues, else one packet
 /// scan.
-fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started: Instant) -> Result<MediaIndex> {
+fn build_with_ffmpeg(
+    path: &Path,
+    identity: FileIdentity,
+    cfg: &Config,
+    started: Instant,
+    clip: Option<Clip>,
+) -> Result<MediaIndex> {
     let mut dmx = Demuxer::open(path, false)?;
     let mut from_container_index = dmx.is_mp4_family();
     if !from_container_index {
@@ -90,7 +99,9 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
     if matroska && (from_container_index || !cfg.use_container_index) {
         mkv::bcp47_languages(path, identity.size, &mut infos);
     }
-    if !from_container_index && cfg.use_container_index && matroska {
+    // A clip is cut from every sample's times: the Cues planner (which reads only the block
+    // headers around its cuts) is for whole files.
+    if !from_container_index && cfg.use_container_index && matroska && clip.is_none() {
         if let Some(index) = mkv::build(&mut dmx, path, identity, cfg, started, &mut infos)? {
             return Ok(index);
         }
@@ -108,5 +119,5 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
     let format = dmx.format_name();
     drop(dmx);
     let source = if from_container_index { IndexSource::SampleTables } else { IndexSource::PacketScan };
-    assemble(path, identity, cfg, infos, collected, extractors, source, format, started)
+    assemble(path, identity, cfg, infos, collected, extractors, source, format, started, clip)
 }
