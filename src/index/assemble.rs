@@ -20,6 +20,7 @@ use crate::model::identity::FileIdentity;
 use crate::model::media_index::{IndexSource, MediaIndex};
 use crate::model::names::TrackId;
 use crate::model::open::Clip;
+use crate::model::segment::Segment;
 use crate::model::time::{rescale, MPEG_TS_CLOCK};
 use crate::model::track::{Delivery, Track, TrackKind};
 use crate::subtitle::CueExtractor;
@@ -32,8 +33,8 @@ pub(crate) struct Prepared {
     pub(crate) collected: Vec<Collected>,
     /// The track segments are cut on: the first served video, else the first served audio.
     pub(crate) main: usize,
-    /// The index is of a clip (`model::open::Clip`).
-    pub(crate) clipped: bool,
+    /// The index is of a clip (`model::open::Clip`): its length in µs.
+    pub(crate) clip_us: Option<i64>,
 }
 
 /// Indexes collected streams whose segments are cut by the generic rule (every container but
@@ -110,11 +111,12 @@ pub(crate) fn prepare(
             drop_priming(c);
         }
     }
-    if let Some(c) = &clip {
-        clip::apply(c, &mut tracks, &mut collected, main)?;
-    }
+    let clip_us = match &clip {
+        Some(c) => Some(clip::apply(c, &mut tracks, &mut collected, main)?),
+        None => None,
+    };
     apply_shared_shift(&mut tracks, &collected);
-    Ok(Prepared { tracks, collected, main, clipped: clip.is_some() })
+    Ok(Prepared { tracks, collected, main, clip_us })
 }
 
 /// Cuts the main track at keyframes and every other fMP4 track on its boundaries (moving the
@@ -123,35 +125,45 @@ pub(crate) fn prepare(
 pub(crate) fn cut(p: &mut Prepared, target_us: i64, exact: bool) -> Vec<i64> {
     let main = p.main;
     let mut b = cut_main(&mut p.tracks[main], std::mem::take(&mut p.collected[main]), target_us, exact);
-    if p.clipped {
+    if let Some(len) = p.clip_us {
         // A clip is presented from its start (time `C` of the output timeline), whatever it
-        // decodes before.
+        // decodes before, to its end, whatever it decodes after.
         let m = p.tracks[main].map;
         b[0] = m.ticks_to_us(m.shift).min(b[1] - 1).max(b[0]);
+        let n = b.len() - 1;
+        b[n] = b[n].min(b[0] + len).max(b[n - 1] + 1);
     }
     for (i, t) in p.tracks.iter_mut().enumerate() {
         if i != main && t.is_fmp4() {
             segment_follower(t, std::mem::take(&mut p.collected[i]), &b, exact);
         }
     }
-    if p.clipped {
+    if p.clip_us.is_some() {
+        let end_us = b[b.len() - 1];
         for t in p.tracks.iter_mut().filter(|t| t.is_fmp4()) {
-            hide_clip_lead(t);
+            clip_extinf(t, end_us);
         }
     }
     b
 }
 
-/// A clip's first segment lasts what it presents: what its edit list hides before the clip's
-/// start (the frames decoded from the keyframe before it, the head of an audio frame) is not
-/// in its EXTINF, so the EXTINF total is the clip's duration.
-fn hide_clip_lead(t: &mut Track) {
+/// A clip's first and last segments last what they present, so the EXTINF total is the clip's
+/// duration: what the edit list hides before the clip's start (the frames decoded from the
+/// keyframe before it, the head of an audio frame) is not in the first one's EXTINF, and what
+/// is decoded past its end (`end_us` on the output timeline: pictures reordered across it, the
+/// tail of an audio frame) not in the last one's.
+fn clip_extinf(t: &mut Track, end_us: i64) {
     let transcoded = matches!(t.delivery, Delivery::Transcode { .. });
     let map = t.map;
+    let presented = |s: &Segment| if transcoded { s.out_start as i64 } else { map.out(s.start_pts) };
     let Some(first) = t.segments.first_mut() else { return };
-    let presented_from = if transcoded { first.out_start as i64 } else { map.out(first.start_pts) };
-    let hidden = (map.shift - presented_from).max(0) as u64;
+    let hidden = (map.shift - presented(first)).max(0) as u64;
     first.out_duration = first.out_duration.saturating_sub(hidden);
+    let n = t.segments.len() - 1;
+    let last = &mut t.segments[n];
+    let from = if n == 0 { map.shift } else { presented(last) };
+    let until = (map.us_to_ticks(end_us) - from).max(0) as u64;
+    last.out_duration = last.out_duration.min(until);
 }
 
 /// The index of cut tracks: fMP4 tracks left without segments are not served. `matroska`: the

@@ -23,9 +23,10 @@ use crate::model::time::{us_to_seconds, TimeMap};
 use crate::model::track::{Delivery, Track, TrackKind};
 
 /// Restricts every track to `clip` (samples, cues) and sets each map's [`TimeMap::cut`].
-/// `main` is the track segments are cut on. A clip that starts at or beyond the end, or that
-/// keeps nothing of the main track, is an `InvalidArgument`.
-pub(crate) fn apply(clip: &Clip, tracks: &mut [Track], collected: &mut [Collected], main: usize) -> Result<()> {
+/// `main` is the track segments are cut on. Returns the clip's length in µs (from `S` to the
+/// earlier of `to` and the end). A clip that starts at or beyond the end, or that keeps nothing
+/// of the main track, is an `InvalidArgument`.
+pub(crate) fn apply(clip: &Clip, tracks: &mut [Track], collected: &mut [Collected], main: usize) -> Result<i64> {
     let (from_us, to_us) = (clip.from_us(), clip.to_us());
     if from_us >= to_us {
         return Err(Error::new(ErrorKind::InvalidArgument, "clip: from must be before to"));
@@ -82,7 +83,7 @@ pub(crate) fn apply(clip: &Clip, tracks: &mut [Track], collected: &mut [Collecte
     if collected[main].samples.is_empty() {
         return Err(Error::new(ErrorKind::InvalidArgument, "clip: no sample of the main track in the range"));
     }
-    Ok(())
+    Ok(to_us.min(end_us) - start_us)
 }
 
 /// Keeps the samples of one track that the clip `[start_us, end_us)` needs (see the module
