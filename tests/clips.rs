@@ -126,7 +126,7 @@ fn video_frames(path: &Path) -> Result<Vec<Frame>, String> {
 fn frame_at(frames: &[Frame], t: f64) -> Option<&Frame> {
     let mut sorted: Vec<&Frame> = frames.iter().collect();
     sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
-    sorted.into_iter().filter(|f| f.0 <= t + 1e-4).last()
+    sorted.into_iter().rev().find(|f| f.0 <= t + 1e-4)
 }
 
 /// Source facts the checks need: the main stream's key presentation times, frame lengths.
