@@ -28,6 +28,7 @@ from ._errors import (
 )
 from ._core import (
     Buffer,
+    ClipPolicy,
     Context,
     LogLevel,
     Media,
@@ -40,7 +41,7 @@ from ._version import __version__
 
 # Public classes show (and pickle) as libhls.X, not libhls._module.X.
 for _name in (
-    "Buffer", "ClosedError", "Context", "FileChangedError", "HlsError", "InternalError",
+    "Buffer", "ClipPolicy", "ClosedError", "Context", "FileChangedError", "HlsError", "InternalError",
     "InvalidArgumentError", "InvalidMediaError", "InvalidUtf8Error", "IoError",
     "LibraryNotFoundError", "LibraryVersionError", "LogLevel", "Media", "NoPlayableTracksError",
     "NotFoundError", "NullArgumentError", "PanicError", "Status", "TranscodePolicy",
@@ -51,6 +52,7 @@ del _name
 
 __all__ = [
     "Buffer",
+    "ClipPolicy",
     "ClosedError",
     "Context",
     "FileChangedError",

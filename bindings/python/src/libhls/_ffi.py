@@ -95,6 +95,10 @@ class HlsError(Structure):
     """Opaque ``HlsError`` (status + message of one failure)."""
 
 
+class HlsOpenOptions(Structure):
+    """Opaque ``HlsOpenOptions`` (how one media is opened: ``hls_open_with``)."""
+
+
 class HlsBuffer(Structure):
     """``HlsBuffer``: every field of the C struct, so that its size and layout match.
 
@@ -154,6 +158,7 @@ _media_p = POINTER(HlsMedia)
 _err_p = POINTER(HlsError)
 _buf_p = POINTER(HlsBuffer)
 _parts_p = POINTER(HlsParts)
+_opts_p = POINTER(HlsOpenOptions)
 _status = c_int  # enum HlsStatus
 
 # name -> (argtypes, restype): every function of include/hls.h.
@@ -194,6 +199,12 @@ SIGNATURES: Dict[str, Tuple[List[Any], Any]] = {
     "hls_error_message": ([_err_p], c_char_p),
     "hls_error_free": ([_err_p], None),
     "hls_last_error_message": ([], c_char_p),
+    "hls_open_options_new": ([], _opts_p),
+    "hls_open_options_free": ([_opts_p], None),
+    "hls_open_with": ([_ctx_p, c_char_p, _opts_p, POINTER(_media_p), POINTER(_err_p)], _status),
+    # --- clip ---
+    "hls_open_options_set_clip": ([_opts_p, c_uint64, c_uint64, c_int], _status),
+    "hls_open_options_set_uri_query": ([_opts_p, c_char_p], _status),
 }
 
 
