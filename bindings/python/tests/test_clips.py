@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 
@@ -50,7 +50,9 @@ def test_a_clip_plays_only_the_asked_range(ctx: libhls.Context) -> None:
     "clip, policy",
     [((3_600_000, None), 0), ((5000, 4000), 0), ((1000, 2000), 9), ((-1, 2000), 0)],
 )
-def test_bad_clips_are_invalid_argument(ctx: libhls.Context, clip: tuple, policy: int) -> None:
+def test_bad_clips_are_invalid_argument(
+    ctx: libhls.Context, clip: Tuple[int, Optional[int]], policy: int
+) -> None:
     with pytest.raises(libhls.InvalidArgumentError):
         ctx.open(MEDIA / "h264_aac.mp4", clip=clip, clip_policy=policy)
 
