@@ -4,6 +4,8 @@
 //! Run: `cargo bench --bench hls_bench` (needs `scripts/gen-media.sh --long`). Sections can be
 //! picked with `BENCH=open,mkv,segments,cache,subs,transcode,cold` (`cold` is not in the default
 //! set: `BENCH=cold cargo bench --bench hls_bench`; `COLD_RUNS=n` fresh processes per file).
+//! `BENCH=clip`: the open of a clipped presentation beside the whole file's (not in the default
+//! set either).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -504,6 +506,7 @@ fn main() {
             "rss_child" => rss_child(),
             "cold" => section_cold(),
             "cold_child" => cold_child(),
+            "clip" => section_clip(),
             other => println!("unknown section {other}"),
         }
     }
@@ -581,6 +584,63 @@ fn section_cold() {
             rows[0][3] as f64 / 1e3 / hours,
             rows[0][3] as f64 / 1e3,
             hours
+        );
+    }
+}
+
+// --- clip ---
+
+/// Medians of the times to open `path` with each of `options` in a fresh context (no cache),
+/// over `runs` rounds that take them in turn (so load on the machine hits each alike).
+fn open_with_times(path: &Path, options: &[hls::model::open::OpenOptions], runs: usize) -> Vec<Duration> {
+    let mut times = vec![Vec::new(); options.len()];
+    for _ in 0..runs {
+        for (o, t) in options.iter().zip(times.iter_mut()) {
+            let ctx = ctx_with(0);
+            let start = Instant::now();
+            let _m = ctx.open_with(path, o).expect("open");
+            t.push(start.elapsed());
+        }
+    }
+    times.into_iter().map(median).collect()
+}
+
+/// A clipped open beside the whole file's: a one-minute clip from the middle, both policies.
+fn section_clip() {
+    use hls::model::open::{Clip, ClipPolicy, OpenOptions};
+    println!("\n## Clipped open vs whole open (fresh context each, median)\n");
+    println!("| file | whole open | clip [mid, mid+60 s) keyframe-aligned | keyframe-forward | clip / whole |");
+    println!("|---|---|---|---|---|");
+    for (f, runs) in [("long_10min.mp4", 9), ("long_2h.mp4", 5), ("long_2h.mkv", 1), ("h264_aac.ts", 9)] {
+        let p = media(f);
+        if !p.exists() {
+            println!("| {f} | missing (run scripts/gen-media.sh --long) | | | |");
+            continue;
+        }
+        let whole_opts = OpenOptions::default();
+        let duration_ms = {
+            let ctx = ctx_with(0);
+            let m = ctx.open(&p).expect("open");
+            (m.index.duration_us / 1000) as u64
+        };
+        let from = duration_ms / 2;
+        let to = (from + 60_000).min(duration_ms);
+        let clip = |policy| OpenOptions {
+            clip: Some(Clip { from_ms: from, to_ms: Some(to), policy }),
+            ..OpenOptions::default()
+        };
+        let t = open_with_times(
+            &p,
+            &[whole_opts, clip(ClipPolicy::KeyframeAligned), clip(ClipPolicy::KeyframeForward)],
+            runs,
+        );
+        let (whole, aligned, forward) = (t[0], t[1], t[2]);
+        println!(
+            "| {f} | {} | {} | {} | {:.2} |",
+            ms(whole),
+            ms(aligned),
+            ms(forward),
+            aligned.as_secs_f64() / whole.as_secs_f64()
         );
     }
 }
