@@ -9,6 +9,7 @@
 //! - fragments as rule 3 of whole files: `mfhd` increasing, `tfdt(n+1) = tfdt(n) + durations`,
 //!   EXTINF = sample durations (the first segment: no more than them, the edit list hiding the
 //!   rest), the first video sample of every segment a sync sample;
+//! - BANDWIDTH at least the measured peak of every variant (rule 5 of whole files);
 //! - the presented start: keyframe-aligned, the init's edit list presents `from` at 0 (the
 //!   first audio sample within one audio frame before 0, the video's keyframe before it);
 //!   keyframe-forward, the video's first picture (a keyframe) is presented at 0;
@@ -220,6 +221,31 @@ fn check_clip(file: &str, policy: ClipPolicy) -> Result<Vec<String>, String> {
     if !master.problems.is_empty() {
         fail(format!("master: {:?}", master.problems));
     }
+    // Rule 5: BANDWIDTH at least the measured peak (RFC 8216 4.3.4.2: the video's peak segment
+    // bit rate plus the worst audio rendition's of the group), with the clip's EXTINF values.
+    let peak = |uri: &str| -> f64 {
+        let pl = MediaPlaylist::parse(&String::from_utf8_lossy(tree.get(uri).map_or(&[][..], |b| b)));
+        pl.segments
+            .iter()
+            .filter(|s| s.1 > 0.0)
+            .map(|s| tree.get(&s.2).map_or(0, |b| b.len()) as f64 * 8.0 / s.1)
+            .fold(0.0, f64::max)
+    };
+    for (attrs, uri) in &master.variants {
+        let group = attr(attrs, "AUDIO").map(|a| a.value.clone());
+        let audio = master
+            .media
+            .iter()
+            .filter(|m| group.is_some() && attr(m, "GROUP-ID").map(|a| a.value.clone()) == group)
+            .filter_map(|m| attr(m, "URI").map(|a| peak(&a.value)))
+            .fold(0.0, f64::max);
+        let measured = peak(uri) + audio;
+        let bw: f64 = attr(attrs, "BANDWIDTH").and_then(|a| a.value.parse().ok()).unwrap_or(0.0);
+        if bw < measured || measured <= 0.0 {
+            fail(format!("variant {uri}: BANDWIDTH {bw} below the measured peak {measured:.0}"));
+        }
+    }
+
     let mut checked = 0;
     for (name, bytes) in &tree {
         let Some(stem) = name.strip_suffix(".m3u8") else { continue };
