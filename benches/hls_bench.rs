@@ -10,6 +10,8 @@
 //! each time, indexed from the media vs read from a persisted index (`PIDX_RUNS=n`).
 //! `BENCH=encryption`: the cost of AES-128 and SAMPLE-AES (cbcs) per segment beside the clear
 //! segment, 720p and 1080p (`enc_720p.mp4`, `enc_1080p.mp4`; not in the default set).
+//! `BENCH=clip`: the open of a clipped presentation beside the whole file's (not in the default
+//! set either).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -514,6 +516,7 @@ fn main() {
             "pidx" => section_pidx(),
             "pidx_child" => pidx_child(),
             "encryption" => section_encryption(),
+            "clip" => section_clip(),
             other => println!("unknown section {other}"),
         }
     }
@@ -792,6 +795,7 @@ fn section_encryption() {
             uri: "https://keys.example/k".into(),
             ..TrackKey::default()
         })),
+        ..OpenOptions::default()
     };
     println!("| file | rendition | segment | clear | AES-128 | +% | SAMPLE-AES (cbcs) | +% |");
     println!("|---|---|---|---|---|---|---|---|");
@@ -829,4 +833,60 @@ fn section_encryption() {
         out.len()
     );
     println!("\nTarget: encryption adds < 15 % to a cold copied segment (`aes` crate, AES-NI).");
+}
+// --- clip ---
+
+/// Medians of the times to open `path` with each of `options` in a fresh context (no cache),
+/// over `runs` rounds that take them in turn (so load on the machine hits each alike).
+fn open_with_times(path: &Path, options: &[hls::model::open::OpenOptions], runs: usize) -> Vec<Duration> {
+    let mut times = vec![Vec::new(); options.len()];
+    for _ in 0..runs {
+        for (o, t) in options.iter().zip(times.iter_mut()) {
+            let ctx = ctx_with(0);
+            let start = Instant::now();
+            let _m = ctx.open_with(path, o).expect("open");
+            t.push(start.elapsed());
+        }
+    }
+    times.into_iter().map(median).collect()
+}
+
+/// A clipped open beside the whole file's: a one-minute clip from the middle, both policies.
+fn section_clip() {
+    use hls::model::open::{Clip, ClipPolicy, OpenOptions};
+    println!("\n## Clipped open vs whole open (fresh context each, median)\n");
+    println!("| file | whole open | clip [mid, mid+60 s) keyframe-aligned | keyframe-forward | clip / whole |");
+    println!("|---|---|---|---|---|");
+    for (f, runs) in [("long_10min.mp4", 9), ("long_2h.mp4", 5), ("long_2h.mkv", 1), ("h264_aac.ts", 9)] {
+        let p = media(f);
+        if !p.exists() {
+            println!("| {f} | missing (run scripts/gen-media.sh --long) | | | |");
+            continue;
+        }
+        let whole_opts = OpenOptions::default();
+        let duration_ms = {
+            let ctx = ctx_with(0);
+            let m = ctx.open(&p).expect("open");
+            (m.index.duration_us / 1000) as u64
+        };
+        let from = duration_ms / 2;
+        let to = (from + 60_000).min(duration_ms);
+        let clip = |policy| OpenOptions {
+            clip: Some(Clip { from_ms: from, to_ms: Some(to), policy }),
+            ..OpenOptions::default()
+        };
+        let t = open_with_times(
+            &p,
+            &[whole_opts, clip(ClipPolicy::KeyframeAligned), clip(ClipPolicy::KeyframeForward)],
+            runs,
+        );
+        let (whole, aligned, forward) = (t[0], t[1], t[2]);
+        println!(
+            "| {f} | {} | {} | {} | {:.2} |",
+            ms(whole),
+            ms(aligned),
+            ms(forward),
+            aligned.as_secs_f64() / whole.as_secs_f64()
+        );
+    }
 }

@@ -378,7 +378,9 @@ static int fetch_segments(SegmentJob *job, int nthreads) {
 
 static void usage(void) {
     fprintf(stderr, "usage: hls-dump [--threads N] [--shuffle SEED] [--transcode unplayable|browser-safe|never|add-aac]\n"
-                    "                [--segment-ms MS] [--scan] <media-file> <out-dir>\n"
+                    "                [--segment-ms MS] [--scan] [--clip FROM_MS:TO_MS[:forward]] <media-file> <out-dir>\n"
+                    "  --clip       serve only [FROM_MS, TO_MS) (TO_MS 0: to the end); forward: from the\n"
+                    "               first keyframe at or after FROM_MS (default: keyframe-aligned + edit list)\n"
                     "  --scan       index Matroska by reading every packet instead of its Cues\n"
                     "  --transcode  the audio transcode policy (default: the library's, add-aac)\n");
 }
@@ -388,11 +390,14 @@ int main(int argc, char **argv) {
     unsigned shuffle_seed = 0;
     long segment_ms = 0;
     int scan = 0;
+    const char *clip = NULL;
     int policy = -1; /* -1: the library's default (HLS_TRANSCODE_ADD_AAC) */
     const char *media_path = NULL, *out_dir = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--shuffle") == 0 && i + 1 < argc) {
             shuffle_seed = (unsigned)strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--clip") == 0 && i + 1 < argc) {
+            clip = argv[++i];
         } else if (strcmp(argv[i], "--scan") == 0) {
             scan = 1;
         } else if (strcmp(argv[i], "--segment-ms") == 0 && i + 1 < argc) {
@@ -459,7 +464,24 @@ int main(int argc, char **argv) {
     }
 
     HlsError *err = NULL;
-    HlsStatus st = hls_open_ex(ctx, media_path, &media, &err);
+    HlsOpenOptions *opts = NULL;
+    if (clip) {
+        unsigned long long from_ms = 0, to_ms = 0;
+        char how[16] = "";
+        int n = sscanf(clip, "%llu:%llu:%15s", &from_ms, &to_ms, how);
+        opts = hls_open_options_new();
+        if (n < 2 || !opts ||
+            hls_open_options_set_clip(opts, from_ms, to_ms,
+                                      strcmp(how, "forward") == 0 ? HLS_CLIP_KEYFRAME_FORWARD
+                                                                  : HLS_CLIP_KEYFRAME_ALIGNED) != HLS_OK) {
+            fprintf(stderr, "hls-dump: bad --clip %s: %s\n", clip, hls_last_error_message());
+            hls_open_options_free(opts);
+            hls_context_free(ctx);
+            return 2;
+        }
+    }
+    HlsStatus st = hls_open_with(ctx, media_path, opts, &media, &err);
+    hls_open_options_free(opts);
     if (st != HLS_OK) {
         report(media_path, st, err);
         hls_error_free(err);

@@ -166,6 +166,22 @@ typedef enum HlsIvPolicy {
 } HlsIvPolicy;
 
 /**
+ * Clip policy values for `hls_open_options_set_clip` (passed as `int`).
+ */
+typedef enum HlsClipPolicy {
+  /**
+   * Default: the clip decodes from the keyframe at or before `from_ms`, and the init
+   * segments' edit lists hide what precedes `from_ms`: players that apply edit lists (Safari,
+   * FFmpeg, Chromium's MSE) start exactly at `from_ms`.
+   */
+  HLS_CLIP_KEYFRAME_ALIGNED = 0,
+  /**
+   * The clip starts at the first keyframe at or after `from_ms`; nothing is hidden.
+   */
+  HLS_CLIP_KEYFRAME_FORWARD = 1,
+} HlsClipPolicy;
+
+/**
  * Builder for context settings. Create with `hls_config_new`, free with `hls_config_free`.
  */
 typedef struct HlsConfig HlsConfig;
@@ -509,6 +525,16 @@ enum HlsStatus hls_config_set_key_provider(struct HlsConfig *cfg,
 struct HlsOpenOptions *hls_open_options_new(void);
 
 /**
+ * A copy of `opts` (NULL: new default options), owned by the caller and freed with
+ * `hls_open_options_free`: a server keeps per-location options (keys) and adds per-request
+ * ones (a clip) to a copy. NULL only if out of memory.
+ *
+ * # Safety
+ * `opts`: NULL or live options, borrowed for the call.
+ */
+struct HlsOpenOptions *hls_open_options_clone(const struct HlsOpenOptions *opts);
+
+/**
  * Frees open options. NULL-tolerant. Media opened with them keep their own copy.
  *
  * # Safety
@@ -533,6 +559,22 @@ enum HlsStatus hls_open_options_set_encryption(struct HlsOpenOptions *opts,
                                                const struct HlsKeyInfo *info);
 
 /**
+ * Opens the media as a clip: only `[from_ms, to_ms)` of its presentation (milliseconds;
+ * `to_ms` 0 or `UINT64_MAX`: to the end), starting as `policy` (an `HlsClipPolicy`) says.
+ * Audio is cut on its own frames and subtitles to the range; the clip is its own presentation
+ * (its cache entries never mix with the whole file's). `HLS_ERR_INVALID_ARGUMENT` for an
+ * unknown policy or `from_ms >= to_ms`; a `from_ms` at or beyond the media's end fails at
+ * `hls_open_with`, with `HLS_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `opts`: options from `hls_open_options_new`, not used by another call meanwhile.
+ */
+enum HlsStatus hls_open_options_set_clip(struct HlsOpenOptions *opts,
+                                         uint64_t from_ms,
+                                         uint64_t to_ms,
+                                         int policy);
+
+/**
  * Encrypts this open as `provider` answers (NULL removes the override), instead of the
  * context's provider. The same function and `userdata` are the same provider: opens with them
  * share one presentation and its keys (the provider is asked once per media and rendition);
@@ -546,6 +588,19 @@ enum HlsStatus hls_open_options_set_encryption(struct HlsOpenOptions *opts,
 enum HlsStatus hls_open_options_set_key_provider(struct HlsOpenOptions *opts,
                                                  HlsKeyProvider provider,
                                                  void *userdata);
+
+/**
+ * Appends `?<query>` to every URI the presentation's playlists write (NULL or "": nothing),
+ * so that a server which opens presentations by query arguments (a clip's
+ * `clip_from=…&clip_to=…`) gets them back on every request; names passed to `hls_get` are
+ * always without it. `HLS_ERR_INVALID_ARGUMENT` unless every byte is a printable ASCII
+ * character other than space, `"`, `#` and `?`.
+ *
+ * # Safety
+ * `opts`: options from `hls_open_options_new`, not used by another call meanwhile; `query`:
+ * NULL or a NUL-terminated string.
+ */
+enum HlsStatus hls_open_options_set_uri_query(struct HlsOpenOptions *opts, const char *query);
 
 /**
  * A new key info: method NONE, zero key and key ID, IV from the segment number, no URI. NULL
@@ -660,11 +715,12 @@ void hls_context_free(struct HlsContext *ctx);
 /**
  * JSON counters of the context: cache_hits, cache_misses, cache_bytes, cache_entries,
  * cache_budget, evictions, generations, shared_waits, opens, indexings (files indexed from
- * their media), open_reuses, index_time_us, media_registered, media_idle; and for the index
- * directory (`hls_config_set_index_dir`; `index_dir` is null and the counts 0 without one):
- * index_dir, index_file_hits (opens from an index file), index_file_misses (opens that
- * indexed the media), index_file_rewrites (index files found stale, truncated, damaged or of
- * another version: ignored and rewritten), index_file_writes, index_file_write_failures.
+ * their media), open_reuses, index_time_us, media_registered, media_idle, clip_opens (opens of
+ * clipped presentations); and for the index directory (`hls_config_set_index_dir`;
+ * `index_dir` is null and the counts 0 without one): index_dir, index_file_hits (opens from
+ * an index file), index_file_misses (opens that indexed the media), index_file_rewrites
+ * (index files found stale, truncated, damaged or of another version: ignored and rewritten),
+ * index_file_writes, index_file_write_failures.
  *
  * # Safety
  * `ctx`: borrowed; a context from `hls_context_new`. `out`: the caller's `HlsBuffer`; on success

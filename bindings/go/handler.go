@@ -31,6 +31,10 @@ import (
 //     else → 500. Error bodies are text/plain: the status name and libhls's message, with the
 //     root's path removed.
 //   - Every response carries "Access-Control-Allow-Origin: *".
+//   - The query arguments clip_from=MS and clip_to=MS (milliseconds; either may be left out)
+//     serve the clip [clip_from, clip_to) of the file (ClipKeyframeAligned), and every URI of
+//     its playlists keeps them (WithURIQuery); a value that is not a number of milliseconds, or
+//     an empty range, answers 400, and so does a clip_from at or beyond the file's end.
 //
 // Each request opens the file on ctx and closes it after getting the bytes: libhls keeps
 // closed files indexed (WithIdleMedia), so reopening an unchanged file costs one stat.
@@ -52,7 +56,7 @@ type handler struct {
 	absRoot  string // absolute, symlinks not resolved
 	realRoot string // absolute, symlinks resolved; "" if root could not be resolved at start
 	// fetch is fetchFile; tests replace it to drive the retry of a changed file.
-	fetch func(file, name string) (*Buffer, identity, error)
+	fetch func(file, name string, opts ...OpenOption) (*Buffer, identity, error)
 }
 
 func resolveRoot(root string) (string, error) {
@@ -95,7 +99,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found (URLs look like /<file under the root>/master.m3u8)", http.StatusNotFound)
 		return
 	}
-	h.serve(w, r, root, file, name)
+	from, to, query, clip, err := ClipQuery(r.URL.Query())
+	if err != nil {
+		h.fail(w, root, http.StatusBadRequest, err)
+		return
+	}
+	var opts []OpenOption
+	if clip {
+		// A clip: its own presentation, and every URI of its playlists keeps the clip.
+		opts = []OpenOption{WithClip(from, to, ClipKeyframeAligned), WithURIQuery(query)}
+	}
+	h.serve(w, r, root, file, name, opts...)
 }
 
 // resolve maps a decoded URL path to a regular file under root (symlinks resolved) and a name.
@@ -160,9 +174,9 @@ func (id identity) etag(name string) string {
 // errChangedDuringRequest stands for a file whose identity changed while it was served.
 var errChangedDuringRequest = &Error{Status: StatusFileChanged, Message: "the file changed while it was being served"}
 
-func (h *handler) serve(w http.ResponseWriter, r *http.Request, root, file, name string) {
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, root, file, name string, opts ...OpenOption) {
 	for attempt := 0; ; attempt++ {
-		buf, id, err := h.fetch(file, name)
+		buf, id, err := h.fetch(file, name, opts...)
 		if err == nil {
 			serveBuffer(w, r, buf, id, name)
 			return
@@ -181,12 +195,12 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, root, file, name
 }
 
 // fetchFile opens file, gets name, and checks the file kept its identity meanwhile.
-func (h *handler) fetchFile(file, name string) (*Buffer, identity, error) {
+func (h *handler) fetchFile(file, name string, opts ...OpenOption) (*Buffer, identity, error) {
 	before, err := statIdentity(file)
 	if err != nil {
 		return nil, identity{}, &Error{Status: StatusIO, Message: "the file disappeared"}
 	}
-	m, err := h.ctx.Open(file)
+	m, err := h.ctx.Open(file, opts...)
 	if err != nil {
 		return nil, identity{}, err
 	}

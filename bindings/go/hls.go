@@ -254,12 +254,29 @@ func (c *Context) Close() error {
 	return nil
 }
 
-// Open opens and indexes the media file at path. Concurrent opens of one file index it once;
+// Open opens and indexes the media file at path, presented as opts say (none: the whole file,
+// e.g. WithClip for a clip). Concurrent opens of one file with equal options index it once;
 // reopening an unchanged, already indexed file costs one stat. Close the Media when done.
-func (c *Context) Open(path string) (*Media, error) {
+func (c *Context) Open(path string, opts ...OpenOption) (*Media, error) {
 	cpath, err := cString(path, "path")
 	if err != nil {
 		return nil, err
+	}
+	var copts *C.HlsOpenOptions
+	if len(opts) > 0 {
+		copts = C.hls_open_options_new()
+		if copts == nil {
+			return nil, &Error{Status: StatusInternal, Message: "hls_open_options_new: out of memory"}
+		}
+		defer C.hls_open_options_free(copts)
+		for _, o := range opts {
+			if o == nil {
+				continue
+			}
+			if err := o(copts); err != nil {
+				return nil, err
+			}
+		}
 	}
 	var m *C.HlsMedia
 	var cerr *C.HlsError
@@ -268,7 +285,7 @@ func (c *Context) Open(path string) (*Media, error) {
 		c.mu.RUnlock()
 		return nil, ErrClosed
 	}
-	st := C.hls_open_ex(c.ptr, cPtr(cpath), &m, &cerr)
+	st := C.hls_open_with(c.ptr, cPtr(cpath), copts, &m, &cerr)
 	c.mu.RUnlock()
 	runtime.KeepAlive(cpath)
 	if st != C.HLS_OK {

@@ -44,7 +44,7 @@ func TestHandlerRetriesChangedFileOnce(t *testing.T) {
 	} {
 		h := Handler(root, ctx).(*handler)
 		calls := 0
-		h.fetch = func(file, name string) (*Buffer, identity, error) {
+		h.fetch = func(file, name string, _ ...OpenOption) (*Buffer, identity, error) {
 			err := tc.errs[calls]
 			calls++
 			if err != nil {

@@ -42,6 +42,10 @@ typedef struct {
     ngx_str_t            file_uri;         /* the URI without "/<name>" */
     unsigned             info:1;           /* name is "info.json" */
     unsigned             use_parts:1;      /* hls_get_parts instead of hls_get */
+    unsigned             clip:1;           /* clip_from / clip_to in the arguments */
+    uint64_t             clip_from;        /* ms */
+    uint64_t             clip_to;          /* ms; 0: the end */
+    u_char              *query;            /* NUL-terminated; appended to playlist URIs */
     size_t               file_range_min;   /* hls_file_range_min */
     u_char              *copy;             /* small ranges read in the task (a spare) */
     size_t               copy_size;
@@ -87,6 +91,10 @@ static void ngx_http_hls_cleanup(void *data);
 static ngx_int_t ngx_http_hls_add_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value, ngx_table_elt_t **out);
 static ngx_int_t ngx_http_hls_options(ngx_http_request_t *r);
+static ngx_int_t ngx_http_hls_clip_args(ngx_http_request_t *r, uint64_t *from,
+    uint64_t *to);
+static HlsStatus ngx_http_hls_open_clip(ngx_http_hls_task_ctx_t *t, HlsMedia **media,
+    HlsError **error);
 static ngx_int_t ngx_http_hls_info_body(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t,
     ngx_str_t *body);
 
@@ -101,6 +109,8 @@ ngx_http_hls_handler(ngx_http_request_t *r)
     size_t                     root;
     ngx_int_t                  rc;
     ngx_str_t                  path, name, file_uri, saved, value;
+    ngx_int_t                  clip;
+    uint64_t                   clip_from, clip_to;
     ngx_uint_t                 level;
     ngx_log_t                 *log;
     ngx_thread_task_t         *task;
@@ -156,6 +166,11 @@ ngx_http_hls_handler(ngx_http_request_t *r)
     if (ngx_strlchr(name.data, last, '\0') != NULL) {
         ngx_log_error(NGX_LOG_INFO, log, 0, "hls: a NUL byte in the name");
         return NGX_HTTP_BAD_REQUEST;
+    }
+
+    clip = ngx_http_hls_clip_args(r, &clip_from, &clip_to);
+    if (clip != NGX_OK && clip != NGX_DECLINED) {
+        return clip;
     }
 
     if (file_uri.len == 0
@@ -284,6 +299,22 @@ ngx_http_hls_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     ngx_cpystrn(t->name, name.data, name.len + 1);
+
+    if (clip == NGX_OK) {
+        /* a clip: its own presentation, and every URI its playlists write keeps the clip */
+        t->clip = 1;
+        t->clip_from = clip_from;
+        t->clip_to = clip_to;
+        t->query = ngx_pnalloc(r->pool, sizeof("clip_from=&clip_to=") + 2 * NGX_INT64_LEN);
+        if (t->query == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (clip_to) {
+            ngx_sprintf(t->query, "clip_from=%uL&clip_to=%uL%Z", clip_from, clip_to);
+        } else {
+            ngx_sprintf(t->query, "clip_from=%uL%Z", clip_from);
+        }
+    }
 
     t->info = (name.len == ngx_http_hls_info_name.len
                && ngx_strncmp(name.data, ngx_http_hls_info_name.data, name.len) == 0);
@@ -608,7 +639,11 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
             return;
         }
 
-        status = hls_open_with(t->context, (const char *) t->path, t->options, &media, &error);
+        if (t->clip) {
+            status = ngx_http_hls_open_clip(t, &media, &error);
+        } else {
+            status = hls_open_with(t->context, (const char *) t->path, t->options, &media, &error);
+        }
 
         if (status == HLS_OK) {
             if (t->info) {
@@ -1296,4 +1331,97 @@ ngx_http_hls_stats_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/* The clip the arguments ask for: NGX_OK with clip_from (ms; 0 when only clip_to is given)
+ * and clip_to (ms; 0: the end), NGX_DECLINED when neither argument is there, or
+ * NGX_HTTP_BAD_REQUEST for a value that is not a decimal number of milliseconds or a range
+ * that is empty. */
+static ngx_int_t
+ngx_http_hls_clip_args(ngx_http_request_t *r, uint64_t *from, uint64_t *to)
+{
+    u_char      *p;
+    ngx_str_t    value;
+    ngx_uint_t   i, found;
+    uint64_t    *out[2];
+    static char *names[2] = { "clip_from", "clip_to" };
+
+    *from = 0;
+    *to = 0;
+    out[0] = from;
+    out[1] = to;
+    found = 0;
+
+    if (r->args.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < 2; i++) {
+        if (ngx_http_arg(r, (u_char *) names[i], ngx_strlen(names[i]), &value) != NGX_OK) {
+            continue;
+        }
+
+        found = 1;
+
+        if (value.len == 0 || value.len > 15) {
+            goto bad;
+        }
+
+        *out[i] = 0;
+        for (p = value.data; p < value.data + value.len; p++) {
+            if (*p < '0' || *p > '9') {
+                goto bad;
+            }
+            *out[i] = *out[i] * 10 + (*p - '0');
+        }
+    }
+
+    if (!found) {
+        return NGX_DECLINED;
+    }
+
+    if (*to && *from >= *to) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "hls: clip_from must be before clip_to in \"%V\"", &r->args);
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    return NGX_OK;
+
+bad:
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "hls: clip_from and clip_to are milliseconds in \"%V\"", &r->args);
+    return NGX_HTTP_BAD_REQUEST;
+}
+
+
+/* Opens the task's file as its clip (in the thread pool). */
+static HlsStatus
+ngx_http_hls_open_clip(ngx_http_hls_task_ctx_t *t, HlsMedia **media, HlsError **error)
+{
+    HlsStatus        status;
+    HlsOpenOptions  *opts;
+
+    /* the location's options (its key), plus this request's clip */
+    opts = hls_open_options_clone(t->options);
+    if (opts == NULL) {
+        t->message = "hls_open_options_clone() failed";
+        return HLS_ERR_INTERNAL;
+    }
+
+    status = hls_open_options_set_clip(opts, t->clip_from, t->clip_to, HLS_CLIP_KEYFRAME_ALIGNED);
+    if (status == HLS_OK) {
+        status = hls_open_options_set_uri_query(opts, (const char *) t->query);
+    }
+
+    if (status == HLS_OK) {
+        status = hls_open_with(t->context, (const char *) t->path, opts, media, error);
+    } else {
+        t->message = "bad clip";
+    }
+
+    hls_open_options_free(opts);
+    return status;
 }

@@ -83,6 +83,9 @@ struct OpenCounters {
     key_failures: AtomicU64,
     /// Encrypted resources generated (segments, I-frames, WebVTT segments).
     encrypted_generations: AtomicU64,
+    // --- clip ---
+    /// Opens of clipped presentations (counted in `opens` too).
+    clip_opens: AtomicU64,
 }
 
 /// A libhls engine.
@@ -128,6 +131,9 @@ impl Context {
     /// once; an already indexed, unchanged file costs one `stat`.
     pub fn open_with(&self, path: &Path, options: &OpenOptions) -> Result<Arc<Media>> {
         self.counters.opens.fetch_add(1, Ordering::Relaxed);
+        if options.clip.is_some() {
+            self.counters.clip_opens.fetch_add(1, Ordering::Relaxed);
+        }
         let identity = FileIdentity::of(path)?;
         let key = MediaKey { location: Location::Path(path.to_path_buf()), options: Arc::new(options.clone()) };
         let flight = {
@@ -327,6 +333,7 @@ impl Context {
             "encrypted_generations": ld(&self.counters.encrypted_generations),
             "media_registered": live,
             "media_idle": idle,
+            "clip_opens": ld(&self.counters.clip_opens),
         })
         .to_string()
     }

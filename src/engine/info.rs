@@ -57,7 +57,7 @@ impl Media {
                 })
             })
             .collect();
-        serde_json::json!({
+        let mut info = serde_json::json!({
             "path": ix.path.display().to_string(),
             "format": ix.format,
             "duration": us_to_seconds(ix.duration_us),
@@ -68,7 +68,14 @@ impl Media {
             "index_from_disk": matches!(self.origin, IndexOrigin::Disk(_)),
             "tracks": tracks,
             "thumbnails": self.thumbnails_json(),
-        })
-        .to_string()
+        });
+        // --- clip --- (only for clips: whole files' info is unchanged)
+        if let (Some(c), Some(o)) = (self.key.options.clip, info.as_object_mut()) {
+            o.insert(
+                "clip".into(),
+                serde_json::json!({ "from_ms": c.from_ms, "to_ms": c.to_ms, "policy": c.policy.name() }),
+            );
+        }
+        info.to_string()
     }
 }

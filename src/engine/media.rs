@@ -311,6 +311,12 @@ impl Media {
                 self.generate_thumbnail(r)?
             }
         };
+        let bytes = match (&self.key.options.uri_query, r) {
+            (Some(q), Resource::Master | Resource::MediaPlaylist(_) | Resource::IFramePlaylist(_)) => {
+                playlist::with_uri_query(&String::from_utf8_lossy(&bytes), q).into_bytes()
+            }
+            _ => bytes,
+        };
         Ok(Body::Bytes(Arc::new(bytes)))
     }
 
@@ -474,7 +480,7 @@ impl Media {
                 let (from, to) = (seg.src_start - lo, seg.src_end + hi);
                 let packets = source.read_range(ix, t, seek, from, to)?;
                 let tb = ff::Rational::new(t.map.num as i32, t.map.den as i32);
-                let first = (seg.out_start as i64 - t.map.shift).max(0) as u64 / FRAME_SAMPLES;
+                let first = (seg.out_start as i64 - t.map.shift + t.map.cut).max(0) as u64 / FRAME_SAMPLES;
                 let enc = transcode::encode_range(&params.0, tb, &packets, target, first, first + seg.samples as u64)?;
                 let metas: Vec<SampleMeta> = enc
                     .frame_sizes
@@ -623,6 +629,8 @@ pub fn open(
         media.resolve_keys(key.options.encryption.as_ref(), cfg.key_provider.as_ref())?;
         Ok(Arc::new(media))
     };
+    // A clip's index is built for it alone (cheap: the clip's range); only whole files persist.
+    let dir = dir.filter(|_| key.options.clip.is_none());
     let file = match dir.map(|d| d.lookup(path, identity)) {
         Some(Lookup::Hit(mut index, file)) => {
             index.index_time = started.elapsed();
@@ -632,7 +640,7 @@ pub fn open(
         Some(Lookup::Miss(file)) => Some(file),
         None => None,
     };
-    let index = crate::index::build(path, identity, cfg).map_err(|e| e.context(path.display()))?;
+    let index = crate::index::build(path, identity, cfg, key.options.clip).map_err(|e| e.context(path.display()))?;
     let origin = match (dir, file) {
         (Some(d), Some(file)) => {
             if d.store(&file, path, &index) {

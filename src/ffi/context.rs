@@ -49,11 +49,12 @@ pub unsafe extern "C" fn hls_context_free(ctx: *mut HlsContext) {
 
 /// JSON counters of the context: cache_hits, cache_misses, cache_bytes, cache_entries,
 /// cache_budget, evictions, generations, shared_waits, opens, indexings (files indexed from
-/// their media), open_reuses, index_time_us, media_registered, media_idle; and for the index
-/// directory (`hls_config_set_index_dir`; `index_dir` is null and the counts 0 without one):
-/// index_dir, index_file_hits (opens from an index file), index_file_misses (opens that
-/// indexed the media), index_file_rewrites (index files found stale, truncated, damaged or of
-/// another version: ignored and rewritten), index_file_writes, index_file_write_failures.
+/// their media), open_reuses, index_time_us, media_registered, media_idle, clip_opens (opens of
+/// clipped presentations); and for the index directory (`hls_config_set_index_dir`;
+/// `index_dir` is null and the counts 0 without one): index_dir, index_file_hits (opens from
+/// an index file), index_file_misses (opens that indexed the media), index_file_rewrites
+/// (index files found stale, truncated, damaged or of another version: ignored and rewritten),
+/// index_file_writes, index_file_write_failures.
 ///
 /// # Safety
 /// `ctx`: borrowed; a context from `hls_context_new`. `out`: the caller's `HlsBuffer`; on success

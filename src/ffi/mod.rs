@@ -98,9 +98,11 @@ pub use media::{
     hls_segment_parts_ex, HlsMedia,
 };
 pub use options::{
-    hls_open_options_free, hls_open_options_new, hls_open_options_set_encryption, hls_open_options_set_key_provider,
-    HlsOpenOptions,
+    hls_open_options_clone, hls_open_options_free, hls_open_options_new, hls_open_options_set_encryption,
+    hls_open_options_set_key_provider, HlsOpenOptions,
 };
+// --- clip ---
+pub use options::{hls_open_options_set_clip, hls_open_options_set_uri_query, HlsClipPolicy};
 pub use parts::{hls_free_parts, HlsFileIdentity, HlsPart, HlsPartKind, HlsParts};
 pub use status::{hls_status_str, HlsStatus};
 pub use version::{hls_version, hls_version_number};

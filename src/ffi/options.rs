@@ -1,13 +1,15 @@
 //! `HlsOpenOptions`, how one media is opened (`hls_open_with`): the options that make a
 //! presentation differ from the whole file served in the clear. Setters are added per feature.
 
-use super::boundary::{arg_mut, ffi_boundary, into_handle, opt_ref, take_handle};
+use std::ffi::{c_char, c_int};
+
+use super::boundary::{arg_mut, arg_str, ffi_boundary, into_handle, opt_ref, take_handle};
 use super::error::ErrorOut;
 use super::keys::{c_provider, HlsKeyInfo, HlsKeyProvider};
 use super::status::HlsStatus;
 use crate::error::{Error, ErrorKind};
 use crate::model::encryption::{Encryption, Method};
-use crate::model::open::OpenOptions;
+use crate::model::open::{Clip, ClipPolicy, OpenOptions};
 
 /// Per-open options for `hls_open_with`. Create with `hls_open_options_new`, free with
 /// `hls_open_options_free`. Opens of one file with equal options share one presentation (its
@@ -22,6 +24,21 @@ pub struct HlsOpenOptions {
 #[no_mangle]
 pub extern "C" fn hls_open_options_new() -> *mut HlsOpenOptions {
     ffi_boundary! { into_handle(HlsOpenOptions { options: OpenOptions::default() }) }
+}
+
+/// A copy of `opts` (NULL: new default options), owned by the caller and freed with
+/// `hls_open_options_free`: a server keeps per-location options (keys) and adds per-request
+/// ones (a clip) to a copy. NULL only if out of memory.
+///
+/// # Safety
+/// `opts`: NULL or live options, borrowed for the call.
+#[no_mangle]
+pub unsafe extern "C" fn hls_open_options_clone(opts: *const HlsOpenOptions) -> *mut HlsOpenOptions {
+    ffi_boundary! {
+        // SAFETY: per the contract, opts is NULL or live options.
+        let options = unsafe { opt_ref(opts) }.map(|o| o.options.clone()).unwrap_or_default();
+        into_handle(HlsOpenOptions { options })
+    }
 }
 
 /// Frees open options. NULL-tolerant. Media opened with them keep their own copy.
@@ -74,6 +91,64 @@ pub unsafe extern "C" fn hls_open_options_set_encryption(
     }
 }
 
+// --- clip ---
+
+/// Clip policy values for `hls_open_options_set_clip` (passed as `int`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HlsClipPolicy {
+    /// Default: the clip decodes from the keyframe at or before `from_ms`, and the init
+    /// segments' edit lists hide what precedes `from_ms`: players that apply edit lists (Safari,
+    /// FFmpeg, Chromium's MSE) start exactly at `from_ms`.
+    HLS_CLIP_KEYFRAME_ALIGNED = 0,
+    /// The clip starts at the first keyframe at or after `from_ms`; nothing is hidden.
+    HLS_CLIP_KEYFRAME_FORWARD = 1,
+}
+
+impl HlsClipPolicy {
+    /// The policy whose C value is `value`, if any.
+    pub fn from_c(value: c_int) -> Option<HlsClipPolicy> {
+        [HlsClipPolicy::HLS_CLIP_KEYFRAME_ALIGNED, HlsClipPolicy::HLS_CLIP_KEYFRAME_FORWARD]
+            .into_iter()
+            .find(|p| *p as c_int == value)
+    }
+}
+
+/// Opens the media as a clip: only `[from_ms, to_ms)` of its presentation (milliseconds;
+/// `to_ms` 0 or `UINT64_MAX`: to the end), starting as `policy` (an `HlsClipPolicy`) says.
+/// Audio is cut on its own frames and subtitles to the range; the clip is its own presentation
+/// (its cache entries never mix with the whole file's). `HLS_ERR_INVALID_ARGUMENT` for an
+/// unknown policy or `from_ms >= to_ms`; a `from_ms` at or beyond the media's end fails at
+/// `hls_open_with`, with `HLS_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `opts`: options from `hls_open_options_new`, not used by another call meanwhile.
+#[no_mangle]
+pub unsafe extern "C" fn hls_open_options_set_clip(
+    opts: *mut HlsOpenOptions,
+    from_ms: u64,
+    to_ms: u64,
+    policy: c_int,
+) -> HlsStatus {
+    ffi_boundary! { report(ErrorOut::NONE) =>
+        // SAFETY: per the contract, opts is NULL or options no other call uses.
+        let o = unsafe { arg_mut(opts, "options") }?;
+        let Some(policy) = HlsClipPolicy::from_c(policy) else {
+            return Err(Error::new(ErrorKind::InvalidArgument, format!("clip policy {policy} is not an HlsClipPolicy")));
+        };
+        let to_ms = (to_ms != 0 && to_ms != u64::MAX).then_some(to_ms);
+        if to_ms.is_some_and(|t| from_ms >= t) {
+            return Err(Error::new(ErrorKind::InvalidArgument, format!("clip: from {from_ms} ms is not before to {} ms", to_ms.unwrap_or(0))));
+        }
+        let policy = match policy {
+            HlsClipPolicy::HLS_CLIP_KEYFRAME_ALIGNED => ClipPolicy::KeyframeAligned,
+            HlsClipPolicy::HLS_CLIP_KEYFRAME_FORWARD => ClipPolicy::KeyframeForward,
+        };
+        o.options.clip = Some(Clip { from_ms, to_ms, policy });
+        Ok(())
+    }
+}
+
 /// Encrypts this open as `provider` answers (NULL removes the override), instead of the
 /// context's provider. The same function and `userdata` are the same provider: opens with them
 /// share one presentation and its keys (the provider is asked once per media and rendition);
@@ -97,3 +172,27 @@ pub unsafe extern "C" fn hls_open_options_set_key_provider(
     }
 }
 // --- end encryption ---
+
+/// Appends `?<query>` to every URI the presentation's playlists write (NULL or "": nothing),
+/// so that a server which opens presentations by query arguments (a clip's
+/// `clip_from=…&clip_to=…`) gets them back on every request; names passed to `hls_get` are
+/// always without it. `HLS_ERR_INVALID_ARGUMENT` unless every byte is a printable ASCII
+/// character other than space, `"`, `#` and `?`.
+///
+/// # Safety
+/// `opts`: options from `hls_open_options_new`, not used by another call meanwhile; `query`:
+/// NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn hls_open_options_set_uri_query(opts: *mut HlsOpenOptions, query: *const c_char) -> HlsStatus {
+    ffi_boundary! { report(ErrorOut::NONE) =>
+        // SAFETY: per the contract, opts is NULL or options no other call uses.
+        let o = unsafe { arg_mut(opts, "options") }?;
+        // SAFETY: per the contract, query is NULL or NUL-terminated.
+        let q = if query.is_null() { "" } else { unsafe { arg_str(query, "query") }? };
+        if !q.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'#' | b'?')) {
+            return Err(Error::new(ErrorKind::InvalidArgument, "query: printable ASCII only, without space, '\"', '#' or '?'"));
+        }
+        o.options.uri_query = (!q.is_empty()).then(|| q.to_owned());
+        Ok(())
+    }
+}

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
+use super::clip;
 use super::collect::Collected;
 use super::probe::StreamInfo;
 use super::segmenter::{apply_shared_shift, cut_main, drop_priming, segment_follower};
@@ -18,6 +19,8 @@ use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::{IndexSource, MediaIndex};
 use crate::model::names::TrackId;
+use crate::model::open::Clip;
+use crate::model::segment::Segment;
 use crate::model::time::{rescale, MPEG_TS_CLOCK};
 use crate::model::track::{Delivery, Track, TrackKind};
 use crate::subtitle::CueExtractor;
@@ -30,6 +33,8 @@ pub(crate) struct Prepared {
     pub(crate) collected: Vec<Collected>,
     /// The track segments are cut on: the first served video, else the first served audio.
     pub(crate) main: usize,
+    /// The index is of a clip (`model::open::Clip`): its length in µs.
+    pub(crate) clip_us: Option<i64>,
 }
 
 /// Indexes collected streams whose segments are cut by the generic rule (every container but
@@ -45,20 +50,23 @@ pub(crate) fn assemble(
     indexed_from: IndexSource,
     format: String,
     started: Instant,
+    clip: Option<Clip>,
 ) -> Result<MediaIndex> {
-    let mut p = prepare(cfg, infos, collected, extractors)?;
+    let mut p = prepare(cfg, infos, collected, extractors, clip)?;
     let target_us = cfg.segment_duration.as_micros() as i64;
     let boundaries = cut(&mut p, target_us, indexed_from.exact_timestamps());
     Ok(finish(path, identity, p, boundaries, indexed_from, format, started, None))
 }
 
 /// Decides how every stream is served and picks the main track (an error when nothing can be
-/// played); drops audio priming and applies the presentation-wide shift.
+/// played); drops audio priming, restricts the tracks to `clip` and applies the
+/// presentation-wide shift.
 pub(crate) fn prepare(
     cfg: &Config,
     infos: Vec<StreamInfo>,
     mut collected: Vec<Collected>,
     mut extractors: HashMap<usize, CueExtractor>,
+    clip: Option<Clip>,
 ) -> Result<Prepared> {
     let mut tracks: Vec<Track> = Vec::with_capacity(infos.len());
     let mut video_taken = false;
@@ -103,8 +111,12 @@ pub(crate) fn prepare(
             drop_priming(c);
         }
     }
+    let clip_us = match &clip {
+        Some(c) => Some(clip::apply(c, &mut tracks, &mut collected, main)?),
+        None => None,
+    };
     apply_shared_shift(&mut tracks, &collected);
-    Ok(Prepared { tracks, collected, main })
+    Ok(Prepared { tracks, collected, main, clip_us })
 }
 
 /// Cuts the main track at keyframes and every other fMP4 track on its boundaries (moving the
@@ -112,13 +124,46 @@ pub(crate) fn prepare(
 /// are exact (MP4).
 pub(crate) fn cut(p: &mut Prepared, target_us: i64, exact: bool) -> Vec<i64> {
     let main = p.main;
-    let b = cut_main(&mut p.tracks[main], std::mem::take(&mut p.collected[main]), target_us, exact);
+    let mut b = cut_main(&mut p.tracks[main], std::mem::take(&mut p.collected[main]), target_us, exact);
+    if let Some(len) = p.clip_us {
+        // A clip is presented from its start (time `C` of the output timeline), whatever it
+        // decodes before, to its end, whatever it decodes after.
+        let m = p.tracks[main].map;
+        b[0] = m.ticks_to_us(m.shift).min(b[1] - 1).max(b[0]);
+        let n = b.len() - 1;
+        b[n] = b[n].min(b[0] + len).max(b[n - 1] + 1);
+    }
     for (i, t) in p.tracks.iter_mut().enumerate() {
         if i != main && t.is_fmp4() {
             segment_follower(t, std::mem::take(&mut p.collected[i]), &b, exact);
         }
     }
+    if p.clip_us.is_some() {
+        let end_us = b[b.len() - 1];
+        for t in p.tracks.iter_mut().filter(|t| t.is_fmp4()) {
+            clip_extinf(t, end_us);
+        }
+    }
     b
+}
+
+/// A clip's first and last segments last what they present, so the EXTINF total is the clip's
+/// duration: what the edit list hides before the clip's start (the frames decoded from the
+/// keyframe before it, the head of an audio frame) is not in the first one's EXTINF, and what
+/// is decoded past its end (`end_us` on the output timeline: pictures reordered across it, the
+/// tail of an audio frame) not in the last one's.
+fn clip_extinf(t: &mut Track, end_us: i64) {
+    let transcoded = matches!(t.delivery, Delivery::Transcode { .. });
+    let map = t.map;
+    let presented = |s: &Segment| if transcoded { s.out_start as i64 } else { map.out(s.start_pts) };
+    let Some(first) = t.segments.first_mut() else { return };
+    let hidden = (map.shift - presented(first)).max(0) as u64;
+    first.out_duration = first.out_duration.saturating_sub(hidden);
+    let n = t.segments.len() - 1;
+    let last = &mut t.segments[n];
+    let from = if n == 0 { map.shift } else { presented(last) };
+    let until = (map.us_to_ticks(end_us) - from).max(0) as u64;
+    last.out_duration = last.out_duration.min(until);
 }
 
 /// The index of cut tracks: fMP4 tracks left without segments are not served. `matroska`: the

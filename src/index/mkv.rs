@@ -288,7 +288,7 @@ pub(crate) fn build(
         data_end,
     };
     let format = dmx.format_name();
-    let mut p = prepare(cfg, infos.to_vec(), head, extractors)?;
+    let mut p = prepare(cfg, infos.to_vec(), head, extractors, None)?;
     let Some(boundaries) = plan.segment(&mut p.tracks, &mut p.collected, p.main, target_us)? else {
         return Ok(None);
     };

@@ -12,6 +12,7 @@
 //! `scan`; `track` → `frame_rate`; every path → `probe`.
 
 mod assemble;
+mod clip;
 mod collect;
 mod frame_rate;
 mod mkv;
@@ -30,17 +31,23 @@ use self::assemble::assemble;
 use self::collect::Collected;
 use self::mp4::build_from_mp4;
 use self::probe::stream_infos;
-use self::scan::{check_complete, collect_from_index, scan, subtitle_extractors};
+use self::scan::{check_complete, collect_from_index, scan, scan_range, subtitle_extractors};
 use crate::container::demux::{Demuxer, MATROSKA_FORMAT_PREFIX};
 use crate::container::mp4::{self as mp4index};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::{IndexSource, MediaIndex};
+use crate::model::open::Clip;
+use crate::model::time::TimeMap;
 use crate::model::track::TrackKind;
 
+/// How far before a clip's start a Matroska range scan seeks, in turn (see `scan_range`).
+const CLIP_SEEK_BACK_US: [i64; 4] = [0, 10_000_000, 60_000_000, i64::MAX];
+
 /// Builds the index of `path`. Opening a large MP4 reads its header only.
-pub fn build(path: &Path, identity: FileIdentity, cfg: &Config) -> Result<MediaIndex> {
+/// With `clip`, the index is of that clip only (see [`Clip`]).
+pub fn build(path: &Path, identity: FileIdentity, cfg: &Config, clip: Option<Clip>) -> Result<MediaIndex> {
     let started = Instant::now();
     if identity.size == 0 {
         return Err(Error::media("file is empty (0 bytes)"));
@@ -52,19 +59,25 @@ pub fn build(path: &Path, identity: FileIdentity, cfg: &Config) -> Result<MediaI
             if let Some(stats) = &ix.fragments {
                 log::debug!("{}: {stats:?}", path.display());
             }
-            if let Some(index) = build_from_mp4(path, identity, cfg, ix, &file, started)? {
+            if let Some(index) = build_from_mp4(path, identity, cfg, ix, &file, started, clip)? {
                 return Ok(index);
             }
         }
         // Not ISO-BMFF, or a construct the fast reader leaves to FFmpeg.
         Err(e) => log::debug!("{}: {e}", path.display()),
     }
-    build_with_ffmpeg(path, identity, cfg, started)
+    build_with_ffmpeg(path, identity, cfg, started, clip)
 }
 
 /// Indexes through FFmpeg: the mov demuxer's index for MP4, Matroska's Cues, else one packet
 /// scan.
-fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started: Instant) -> Result<MediaIndex> {
+fn build_with_ffmpeg(
+    path: &Path,
+    identity: FileIdentity,
+    cfg: &Config,
+    started: Instant,
+    clip: Option<Clip>,
+) -> Result<MediaIndex> {
     let mut dmx = Demuxer::open(path, false)?;
     let mut from_container_index = dmx.is_mp4_family();
     if !from_container_index {
@@ -87,11 +100,14 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
         }
     }
     let matroska = dmx.format_name().starts_with(MATROSKA_FORMAT_PREFIX);
-    // Indexed without the Cues planner (which reads the languages with the layout).
-    if matroska && (from_container_index || !cfg.use_container_index) {
+    // Indexed without the Cues planner (which reads the languages with the layout): from the
+    // container index, by a scan, or as a clip.
+    if matroska && (from_container_index || !cfg.use_container_index || clip.is_some()) {
         mkv::bcp47_languages(path, identity.size, &mut infos);
     }
-    if !from_container_index && cfg.use_container_index && matroska {
+    // A clip is cut from every sample's times: the Cues planner (which reads only the block
+    // headers around its cuts) is for whole files; a clip reads its range (`scan_range`).
+    if !from_container_index && cfg.use_container_index && matroska && clip.is_none() {
         if let Some(index) = mkv::build(&mut dmx, path, identity, cfg, started, &mut infos)? {
             return Ok(index);
         }
@@ -102,12 +118,35 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
     if !from_container_index {
         let mut wanted = av.clone();
         wanted.extend(extractors.keys().copied());
-        // The demuxer has read nothing yet but its probe, whose packets it returns first.
-        scan(&mut dmx, &wanted, &mut collected, &mut extractors)?;
-        check_complete(&dmx, &infos, &av, &collected, &extractors)?;
+        match clip.filter(|_| matroska && cfg.use_container_index) {
+            // A Matroska clip: only its range, from the Cue keyframe at or before its start.
+            Some(c) => {
+                let main = av.iter().copied().find(|&i| infos[i].kind == TrackKind::Video).unwrap_or(av[0]);
+                let tb = infos[main].tb;
+                let map = TimeMap::new(tb.0, tb.1, 1, 1);
+                // The seek may land past the keyframe the clip starts at (Cues need not list
+                // every keyframe): from further back until it does, at worst from the start.
+                for back_us in CLIP_SEEK_BACK_US {
+                    let at = c.from_us().saturating_sub(back_us).max(0);
+                    collected = (0..infos.len()).map(|_| Collected::default()).collect();
+                    extractors = subtitle_extractors(&infos);
+                    scan_range(&mut dmx, (main, map), &wanted, &mut collected, &mut extractors, at, c.to_us())?;
+                    let first_key =
+                        collected[main].samples.iter().find(|s| s.key() || infos[main].kind != TrackKind::Video);
+                    if at == 0 || first_key.is_some_and(|k| map.us(k.pts()) <= c.from_us()) {
+                        break;
+                    }
+                }
+            }
+            None => {
+                // The demuxer has read nothing yet but its probe, whose packets it returns first.
+                scan(&mut dmx, &wanted, &mut collected, &mut extractors)?;
+                check_complete(&dmx, &infos, &av, &collected, &extractors)?;
+            }
+        }
     }
     let format = dmx.format_name();
     drop(dmx);
     let source = if from_container_index { IndexSource::SampleTables } else { IndexSource::PacketScan };
-    assemble(path, identity, cfg, infos, collected, extractors, source, format, started)
+    assemble(path, identity, cfg, infos, collected, extractors, source, format, started, clip)
 }

@@ -24,6 +24,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::{IndexSource, MediaIndex};
+use crate::model::open::Clip;
 use crate::model::segment::SampleRec;
 use crate::model::track::{Roles, TrackKind};
 use crate::subtitle::{self, CueExtractor};
@@ -91,6 +92,7 @@ pub(crate) fn build_from_mp4(
     ix: mp4index::Mp4Index,
     file: &File,
     started: Instant,
+    clip: Option<Clip>,
 ) -> Result<Option<MediaIndex>> {
     let source = if ix.fragmented { IndexSource::MovieFragments } else { IndexSource::SampleTables };
     let mut infos = Vec::with_capacity(ix.tracks.len());
@@ -223,7 +225,7 @@ pub(crate) fn build_from_mp4(
         return Err(Error::new(ErrorKind::NoPlayableTracks, "nothing to play: the file has no audio or video stream"));
     }
     let format = MP4_FORMAT_NAME.to_string();
-    assemble(path, identity, cfg, infos, collected, extractors, source, format, started).map(Some)
+    assemble(path, identity, cfg, infos, collected, extractors, source, format, started, clip).map(Some)
 }
 
 /// `covr` `data` types: JPEG, PNG, BMP pictures.

@@ -132,6 +132,34 @@ pub(crate) fn scan(
     Ok(())
 }
 
+// --- clip ---
+
+/// How far past a clip's end a range scan reads the main stream (other streams' packets are
+/// interleaved around it; the clip keeps what it needs).
+const CLIP_SCAN_MARGIN_US: i64 = 3 * US_PER_SECOND;
+
+/// Reads only what a clip `[from_us, to_us)` needs of a file whose demuxer seeks on an index
+/// (Matroska Cues): from the indexed keyframe at or before `from_us` to a little past `to_us`
+/// on the `main` stream. Text subtitle cues are those that start in that range.
+pub(crate) fn scan_range(
+    dmx: &mut Demuxer,
+    main: (usize, TimeMap),
+    wanted: &[usize],
+    out: &mut [Collected],
+    extractors: &mut HashMap<usize, CueExtractor>,
+    from_us: i64,
+    to_us: i64,
+) -> Result<()> {
+    dmx.seek(None, from_us)?;
+    let stop_us = to_us.saturating_add(CLIP_SCAN_MARGIN_US);
+    let (stream, map) = main;
+    scan_until(dmx, wanted, out, extractors, &mut |s, ts, _| s == stream && map.us(ts) > stop_us)?;
+    for c in out.iter_mut() {
+        finish_collected(c, None);
+    }
+    Ok(())
+}
+
 /// Reads packets of `wanted` streams from where the demuxer is until the end of the file or
 /// until `stop(stream, timestamp, keyframe)` says so, adding them to `out`.
 pub(crate) fn scan_until(

@@ -39,7 +39,7 @@ pub(crate) fn apply_shared_shift(tracks: &mut [Track], collected: &[Collected]) 
     let mut own = vec![0i64; tracks.len()];
     for (n, (t, c)) in tracks.iter().zip(collected).enumerate() {
         let Some(first) = c.samples.first().filter(|_| t.is_fmp4()) else { continue };
-        let ticks = t.map.ticks(first.dts.min(first.pts()));
+        let ticks = t.map.clip_ticks(first.dts.min(first.pts()));
         own[n] = (-ticks).max(0);
         if ticks < 0 && (-ticks) as f64 / t.map.timescale as f64 > worst.0 as f64 / worst.1 as f64 {
             worst = (-ticks, t.map.timescale);
@@ -276,7 +276,8 @@ pub(crate) fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64], 
 /// source samples [k*1024, (k+1)*1024) (source time k*1024/rate); its output time adds the shift.
 pub(crate) fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], target: &AacTarget) -> Vec<Segment> {
     let rate = target.sample_rate as i64;
-    let c_us = map.ticks_to_us(map.shift);
+    // Output µs minus source µs (the shift, less a clip's start).
+    let c_us = map.ticks_to_us(map.shift) - map.ticks_to_us(map.cut);
     let per_frame = 1_000_000 * crate::codec::aac::FRAME_SAMPLES as i64;
     let first_us = c.samples.first().map_or(0, |s| map.us(s.pts())).max(bounds[0] - c_us).max(0);
     let end_us = c.end_dts.map_or(0, |e| map.us(e)).min(bounds.last().copied().unwrap_or(0) - c_us);
@@ -303,7 +304,7 @@ pub(crate) fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], t
                 samples: n as u32,
                 first: 0,
                 start_pts: 0,
-                out_start: (w[0] * crate::codec::aac::FRAME_SAMPLES as i64 + map.shift).max(0) as u64,
+                out_start: (w[0] * crate::codec::aac::FRAME_SAMPLES as i64 - map.cut + map.shift).max(0) as u64,
                 out_duration: n * crate::codec::aac::FRAME_SAMPLES,
                 // Honest headroom: AAC's instantaneous rate can exceed the nominal rate by ~20%.
                 bytes: n * bytes_per_frame * 6 / 5 + fmp4::media_segment_overhead(n as usize) as u64,

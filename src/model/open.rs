@@ -19,6 +19,13 @@ pub struct OpenOptions {
     /// None: the context's provider if it has one, else the clear.
     pub encryption: Option<crate::model::encryption::Encryption>,
     // --- end encryption ---
+    // --- clip ---
+    /// Serve only `[from, to)` of the media (`None`: the whole file).
+    pub clip: Option<Clip>,
+    /// Appended as `?<query>` to every URI the playlists write (`None`: nothing), so that a
+    /// server that opens presentations by query arguments (a clip's `clip_from=…&clip_to=…`)
+    /// gets them back on every request. Names are parsed without it.
+    pub uri_query: Option<String>,
 }
 
 impl OpenOptions {
@@ -52,4 +59,50 @@ pub struct MediaKey {
     pub location: Location,
     /// How they are presented (shared with the cache keys of this presentation).
     pub options: Arc<OpenOptions>,
+}
+
+// --- clip ---
+
+/// Where a clip starts (see [`Clip`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ClipPolicy {
+    /// The clip starts at the keyframe at or before `from`; the init segments' edit lists hide
+    /// what precedes `from`, so players that apply edit lists start exactly at `from`.
+    #[default]
+    KeyframeAligned,
+    /// The clip starts at the first keyframe at or after `from` (no frame is hidden).
+    KeyframeForward,
+}
+
+impl ClipPolicy {
+    /// How the info JSON names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClipPolicy::KeyframeAligned => "keyframe-aligned",
+            ClipPolicy::KeyframeForward => "keyframe-forward",
+        }
+    }
+}
+
+/// A clipped presentation: the media's `[from_ms, to_ms)` (milliseconds of the source's
+/// presentation timeline; `to_ms` `None` = the end).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Clip {
+    /// Start, in milliseconds.
+    pub from_ms: u64,
+    /// End (exclusive), in milliseconds; `None`: the end of the media.
+    pub to_ms: Option<u64>,
+    /// Where the clip starts relative to the keyframes.
+    pub policy: ClipPolicy,
+}
+
+impl Clip {
+    /// Start in microseconds.
+    pub fn from_us(&self) -> i64 {
+        (self.from_ms.min(i64::MAX as u64 / 1000) * 1000) as i64
+    }
+    /// End in microseconds (`i64::MAX` for the end of the media).
+    pub fn to_us(&self) -> i64 {
+        self.to_ms.map_or(i64::MAX, |t| (t.min(i64::MAX as u64 / 1000) * 1000) as i64)
+    }
 }

@@ -13,6 +13,11 @@
 //! edit list larger than the first frame's composition offset would put the first keyframe before
 //! 0, where the browser's MSE drops it with its whole GOP. Segment boundaries, EXTINF and cue
 //! times stay on the one `C` timeline; only the written `tfdt` and edit list differ.
+//!
+//! A clip (`model::open::Clip`) starting at source time `S` moves the timeline's origin there:
+//! output time = source time - `S` + `C` ([`TimeMap::cut`] is `S` in output ticks), so the
+//! edit list of `C` presents `S` at time 0 and hides whatever the clip keeps before `S` (the
+//! keyframe it starts decoding at, the audio frame `S` falls in).
 
 use serde::{Deserialize, Serialize};
 /// Microseconds per second: the unit of every presentation-wide time (boundaries, cues).
@@ -39,6 +44,8 @@ pub struct TimeMap {
     /// part of `C` that another track needs and this one does not (0 but for video; see the
     /// module documentation). Never more than `shift`.
     pub held: i64,
+    /// A clip's start `S` in output ticks, subtracted from every output time (0 for whole files).
+    pub cut: i64,
 }
 
 /// `a * b / c` rounded to nearest, in 128-bit so nothing overflows.
@@ -81,7 +88,7 @@ impl TimeMap {
         let (num, den) = (num.max(1) as i64, den.max(1) as i64);
         let timescale =
             if num == 1 && den >= min_den as i64 && den <= u32::MAX as i64 { den as u32 } else { fallback.max(1) };
-        TimeMap { num, den, timescale, shift: 0, held: 0 }
+        TimeMap { num, den, timescale, shift: 0, held: 0, cut: 0 }
     }
 
     /// Source units to output ticks (no shift).
@@ -94,7 +101,13 @@ impl TimeMap {
 
     /// Output time (tfdt units) of a source timestamp.
     pub fn out(&self, src: i64) -> i64 {
-        self.ticks(src) + self.shift
+        self.ticks(src) - self.cut + self.shift
+    }
+
+    /// Source units to output ticks relative to the clip's start (no shift): [`TimeMap::ticks`]
+    /// minus [`TimeMap::cut`].
+    pub fn clip_ticks(&self, src: i64) -> i64 {
+        self.ticks(src) - self.cut
     }
 
     /// The shift this track writes: its edit list's media time (`shift - held`).
@@ -172,6 +185,17 @@ mod tests {
         assert_eq!(v.written_shift(), 0); // no edit list
         v.held = 0;
         assert_eq!((v.written(1260), v.written_shift()), (1260, 630));
+    }
+
+    #[test]
+    fn a_clip_moves_the_origin_to_its_start() {
+        // A clip from 10 s of a 1/1000 stream at 90 kHz, starting decoding 1.5 s earlier.
+        let mut v = TimeMap::new(1, 1000, 10000, 90000);
+        v.cut = v.us_to_ticks(10_000_000);
+        v.set_shift(1500, 1000);
+        assert_eq!(v.out(8500), 0); // the keyframe decodes at 0
+        assert_eq!(v.out(10_000), v.shift); // `from` is presented at 0 through the edit list
+        assert_eq!(v.clip_ticks(8500), -135_000);
     }
 
     #[test]

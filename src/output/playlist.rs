@@ -630,3 +630,39 @@ pub fn subtitle_media(index: &MediaIndex, track: &Track, key: Option<&TrackKey>)
     out.push_str("#EXT-X-ENDLIST\n");
     out
 }
+
+/// `playlist` with `?<query>` appended to every URI it names (the URI lines and the `URI="…"`
+/// attributes), so that requests for them carry the query back (a clip's arguments).
+pub fn with_uri_query(playlist: &str, query: &str) -> String {
+    let mut out = String::with_capacity(playlist.len() + 64 * query.len());
+    for line in playlist.lines() {
+        if !line.is_empty() && !line.starts_with('#') {
+            out.push_str(line);
+            out.push('?');
+            out.push_str(query);
+        } else if let Some(at) = line.find("URI=\"") {
+            let start = at + 5;
+            let end = line[start..].find('"').map_or(line.len(), |e| start + e);
+            out.push_str(&line[..end]);
+            out.push('?');
+            out.push_str(query);
+            out.push_str(&line[end..]);
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod uri_query_tests {
+    #[test]
+    fn every_uri_keeps_the_query() {
+        let p = "#EXTM3U\n#EXT-X-MAP:URI=\"t0.mp4\"\n#EXTINF:6.000000,\nt0_0.m4s\n#EXT-X-ENDLIST\n";
+        assert_eq!(
+            super::with_uri_query(p, "clip_from=1000&clip_to=5000"),
+            "#EXTM3U\n#EXT-X-MAP:URI=\"t0.mp4?clip_from=1000&clip_to=5000\"\n#EXTINF:6.000000,\nt0_0.m4s?clip_from=1000&clip_to=5000\n#EXT-X-ENDLIST\n"
+        );
+    }
+}

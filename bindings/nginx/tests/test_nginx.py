@@ -226,9 +226,9 @@ def playlist_uris(text):
     return uris
 
 
-def crawl(port, base):
+def crawl(port, base, master="master.m3u8"):
     """Every name of a presentation through nginx: {name: body}; raises on a non-200."""
-    got, queue = {}, ["master.m3u8"]
+    got, queue = {}, [master]
     while queue:
         name = queue.pop(0)
         if name in got:
@@ -237,7 +237,7 @@ def crawl(port, base):
         if r.status != 200:
             raise RuntimeError(f"GET {base}/{name}: {r.status}")
         got[name] = r.body
-        if name.endswith(".m3u8"):
+        if name.split("?")[0].endswith(".m3u8"):
             queue += [u for u in playlist_uris(r.body.decode()) if u not in got]
     return got
 
@@ -1083,6 +1083,67 @@ def test_encryption(ng):
                for t in info.get("tracks", []) if t.get("served")}
     check(methods and set(methods.values()) == {"AES-128"} and ENC_KEY not in r.body.decode(),
           "info.json reports AES-128 per served track and never the key", methods)
+def frames_with_hashes(url_or_path):
+    """[(presentation time, frame hash)] of the first video stream, FFmpeg's order."""
+    t = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                        "frame=pts_time", "-of", "csv=p=0", url_or_path],
+                       capture_output=True, text=True, check=True, timeout=300)
+    times = [float(x.strip().rstrip(",")) for x in t.stdout.splitlines() if x.strip()]
+    h = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-copyts", "-i", url_or_path,
+                        "-map", "0:v:0", "-vsync", "passthrough", "-f", "framemd5", "-"],
+                       capture_output=True, text=True, check=True, timeout=300)
+    hashes = [x.rsplit(",", 1)[1].strip() for x in h.stdout.splitlines() if x and not x.startswith("#")]
+    return list(zip(times, hashes)) if len(times) == len(hashes) else []
+
+
+def frame_at(frames, t):
+    before = [f for f in frames if f[0] <= t + 1e-4]
+    return max(before) if before else None
+
+
+def test_clips(ng):
+    section("clips: clip_from / clip_to on master.m3u8 give the clip, and every URI keeps them")
+    file, q = "h264_aac.mp4", "clip_from=3300&clip_to=7700"
+    base = f"/vod/{file}"
+    try:
+        got = crawl(ng.port, base, f"master.m3u8?{q}")
+    except Exception as e:  # noqa: BLE001 - reported as a failure
+        check(False, f"{file}: clip crawl", str(e))
+        return
+    lost = [(n, u) for n, b in got.items() if n.split("?")[0].endswith(".m3u8")
+            for u in playlist_uris(b.decode()) if not u.endswith("?" + q)]
+    check(not lost, "every URI of every clip playlist carries the clip's arguments", f"{lost[:5]}")
+    d = os.path.join(OUT, "dump", file + ".clip")
+    shutil.rmtree(d, ignore_errors=True)
+    subprocess.run([HLS_DUMP, "--clip", "3300:7700", os.path.join(MEDIA, file), d], check=True,
+                   capture_output=True)
+    want = {n: open(os.path.join(d, n), "rb").read() for n in os.listdir(d) if n != "info.json"}
+    bare = {n.split("?")[0]: b.replace(b"?" + q.encode(), b"") for n, b in got.items()}
+    check(set(bare) == set(want) and all(bare[n] == want[n] for n in want),
+          f"{file}: the clip through nginx is hls-dump --clip's, byte for byte (queries aside)",
+          f"names {sorted(set(bare) ^ set(want))[:5]} differ "
+          f"{[n for n in want if bare.get(n) != want[n]][:5]}")
+    whole = request(ng.port, f"{base}/t0_0.m4s").body
+    check(whole != got.get(f"t0_0.m4s?{q}"), "a clip's segment is not the whole file's of that name")
+    url = f"http://127.0.0.1:{ng.port}{base}/master.m3u8?{q}"
+    p = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", url],
+                       capture_output=True, text=True, timeout=300)
+    dur = float(p.stdout.strip() or "nan")
+    check(abs(dur - 4.4) <= 0.04, f"ffprobe: the clip lasts 4.4 s ({dur} s)", p.stderr[-300:])
+    clip = frames_with_hashes(url)
+    source = frames_with_hashes(os.path.join(MEDIA, file))
+    at0, at_from = frame_at(clip, 0.0), frame_at(source, 3.3)
+    check(bool(clip) and at0 is not None and at_from is not None and at0[1] == at_from[1],
+          "FFmpeg shows at 0 the source's picture at 3.3 s",
+          f"clip frame at 0 {at0}, source frame at 3.3 {at_from}, "
+          f"found at {[f[0] for f in source if at0 and f[1] == at0[1]]}")
+    info = json.loads(request(ng.port, f"{base}/info.json?{q}").body)
+    check(info.get("clip", {}).get("from_ms") == 3300 and info["clip"].get("to_ms") == 7700,
+          "info.json of a clip reports its range", str(info.get("clip")))
+    for args, why in [("clip_from=abc", "non-numeric"), ("clip_from=5000&clip_to=4000", "empty range"),
+                      ("clip_from=-5", "negative"), ("clip_from=600000", "beyond the end")]:
+        r = request(ng.port, f"{base}/master.m3u8?{args}")
+        check(r.status == 400, f"clip arguments {args} ({why}): 400", f"got {r.status}")
 
 
 def wanted(name):
@@ -1145,6 +1206,8 @@ def main():
             test_encryption(main_ng)
         if wanted("http"):
             test_http(main_ng)
+        if wanted("clips"):
+            test_clips(main_ng)
         if wanted("concurrent"):
             test_concurrent_keepalive(main_ng)
         if wanted("reload"):

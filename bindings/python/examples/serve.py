@@ -43,7 +43,8 @@ class Handler(BaseHTTPRequestHandler):
             target = urllib.parse.urlsplit(target).path or "/"
         path = urllib.parse.unquote_to_bytes(target.split("?", 1)[0])
         headers = {name: self.headers.get(name) for name in HEADERS}
-        resp = self.app.respond(self.command, path, headers)
+        query = urllib.parse.urlsplit(target).query
+        resp = self.app.respond(self.command, path, headers, query)
         self.send_response(resp.status)
         for key, value in resp.headers:
             self.send_header(key, value)

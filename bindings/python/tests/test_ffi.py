@@ -57,6 +57,8 @@ def test_enums_match_the_header() -> None:
     assert {s.c_name: str(int(s)) for s in libhls.Status} == statuses
     policies = dict(re.findall(r"\bHLS_TRANSCODE_(\w+) = (\d+)", text))
     assert {p.name: str(int(p)) for p in libhls.TranscodePolicy} == policies
+    clips = dict(re.findall(r"\bHLS_CLIP_(\w+) = (\d+)", text))
+    assert {p.name: str(int(p)) for p in libhls.ClipPolicy} == clips
     for s in libhls.Status:
         assert s.description.startswith(s.c_name), s.description
 

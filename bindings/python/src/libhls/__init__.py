@@ -29,6 +29,7 @@ from ._errors import (
 )
 from ._core import (
     Buffer,
+    ClipPolicy,
     Context,
     Encryption,
     EncryptionMethod,
@@ -43,9 +44,9 @@ from ._version import __version__
 
 # Public classes show (and pickle) as libhls.X, not libhls._module.X.
 for _name in (
-    "Buffer", "ClosedError", "Context", "Encryption", "EncryptionMethod", "FileChangedError",
-    "HlsError", "InternalError", "InvalidArgumentError", "InvalidMediaError", "InvalidUtf8Error",
-    "IoError", "KeyUnavailableError",
+    "Buffer", "ClipPolicy", "ClosedError", "Context", "Encryption", "EncryptionMethod",
+    "FileChangedError", "HlsError", "InternalError", "InvalidArgumentError", "InvalidMediaError",
+    "InvalidUtf8Error", "IoError", "KeyUnavailableError",
     "LibraryNotFoundError", "LibraryVersionError", "LogLevel", "Media", "NoPlayableTracksError",
     "NotFoundError", "NullArgumentError", "PanicError", "Status", "TranscodePolicy",
     "UnsupportedError",
@@ -55,6 +56,7 @@ del _name
 
 __all__ = [
     "Buffer",
+    "ClipPolicy",
     "ClosedError",
     "Context",
     "Encryption",

@@ -35,6 +35,7 @@ __all__ = [
     "LogLevel",
     "Media",
     "TranscodePolicy",
+    "ClipPolicy",
     "library_version",
     "set_log_callback",
 ]
@@ -59,6 +60,16 @@ class TranscodePolicy(enum.IntEnum):
     #: Default: like UNPLAYABLE, plus an AAC rendition ("tNa.m3u8") beside every AC-3/E-AC-3/MP3
     #: track, so every browser plays every language.
     ADD_AAC = 3
+
+
+class ClipPolicy(enum.IntEnum):
+    """``HlsClipPolicy``: where a clip starts relative to the keyframes."""
+
+    #: Default: decode from the keyframe at or before the start; the init segments' edit lists
+    #: hide what precedes it, so players that apply edit lists start exactly there.
+    KEYFRAME_ALIGNED = 0
+    #: Start at the first keyframe at or after the start; nothing is hidden.
+    KEYFRAME_FORWARD = 1
 
 
 class LogLevel(enum.IntEnum):
@@ -256,10 +267,11 @@ class Encryption:
     def __repr__(self) -> str:  # never the key
         return f"Encryption({self.method.name}, key_uri={self.key_uri!r})"
 
-    def _options(self) -> int:
-        """New ``HlsOpenOptions`` holding this key (the caller frees them)."""
+    def _apply(self, opts: Any) -> None:
+        """Sets this key on ``HlsOpenOptions`` ``opts`` (``hls_open_options_set_encryption``)."""
         info = lib.hls_key_info_new()
-        opts: int = lib.hls_open_options_new()
+        if not info:
+            raise InternalError(Status.INTERNAL, "hls_key_info_new: out of memory")
         try:
             _check(lib.hls_key_info_set_method(info, int(self.method)))
             _check(lib.hls_key_info_set_key(info, self.key))
@@ -273,12 +285,8 @@ class Encryption:
                 kv = self.keyformat_versions.encode() if self.keyformat_versions is not None else None
                 _check(lib.hls_key_info_set_keyformat(info, kf, kv))
             _check(lib.hls_open_options_set_encryption(opts, info))
-        except BaseException:
-            lib.hls_open_options_free(opts)
-            raise
         finally:
             lib.hls_key_info_free(info)
-        return opts
 
 
 class Context:
@@ -368,26 +376,58 @@ class Context:
         self._guard = _Guard(ptr, "Context")
         self._finalizer = _release_when_collected(self, lib.hls_context_free, ptr)
 
-    def open(self, path: StrPath, *, encryption: Optional[Encryption] = None) -> "Media":
-        """Opens and indexes the media file at ``path`` (``hls_open_ex``; with ``encryption``,
-        ``hls_open_with`` and a static key: see :class:`Encryption`).
+    def open(
+        self,
+        path: StrPath,
+        *,
+        clip: Optional[Tuple[int, Optional[int]]] = None,
+        clip_policy: Union[ClipPolicy, int] = ClipPolicy.KEYFRAME_ALIGNED,
+        uri_query: Optional[str] = None,
+        encryption: Optional[Encryption] = None,
+    ) -> "Media":
+        """Opens and indexes the media file at ``path`` (``hls_open_with``).
 
-        Concurrent opens of one file index it once; reopening an unchanged, already indexed
-        file costs one ``stat``. Raises :class:`IoError`, :class:`InvalidMediaError`,
-        :class:`NoPlayableTracksError`, ... and :class:`ClosedError` once closed.
+        ``encryption`` encrypts this open with a static key (see :class:`Encryption`).
+
+        ``clip=(from_ms, to_ms)`` opens the clip ``[from_ms, to_ms)`` of the presentation
+        (milliseconds; ``to_ms`` None or 0: to the end), starting as ``clip_policy`` says; a clip
+        is its own presentation. ``uri_query`` is appended (``?<query>``) to every URI its
+        playlists write (a server's clip arguments). Concurrent opens of one file with equal
+        options index it once; reopening an unchanged, already indexed file costs one ``stat``.
+        Raises :class:`IoError`, :class:`InvalidMediaError`, :class:`NoPlayableTracksError`,
+        :class:`InvalidArgumentError` (a bad clip, or one starting at or beyond the end), ...
+        and :class:`ClosedError` once closed.
         """
         raw = _encode_path(path)
         media = POINTER(_ffi.HlsMedia)()
         err = POINTER(_ffi.HlsError)()
-        opts = encryption._options() if encryption is not None else None
-        ptr = self._guard.enter()
+        opts = None
+        if clip is not None or uri_query is not None or encryption is not None:
+            opts = lib.hls_open_options_new()
+            if not opts:
+                raise InternalError(Status.INTERNAL, "hls_open_options_new: out of memory")
         try:
-            if opts is None:
-                status = lib.hls_open_ex(ptr, raw, byref(media), byref(err))
-            else:
+            if encryption is not None:
+                encryption._apply(opts)
+            if clip is not None:
+                try:
+                    start, end = clip
+                except (TypeError, ValueError):
+                    raise InvalidArgumentError(
+                        Status.INVALID_ARGUMENT, f"clip must be (from_ms, to_ms), not {clip!r}"
+                    ) from None
+                start = _integer(start, "clip from_ms", 0, _U64)
+                end = 0 if end is None else _integer(end, "clip to_ms", 0, _U64)
+                policy = _integer(clip_policy, "clip_policy", _INT_MIN, _INT_MAX)
+                _check(lib.hls_open_options_set_clip(opts, start, end, policy))
+            if uri_query is not None:
+                _check(lib.hls_open_options_set_uri_query(opts, uri_query.encode("utf-8")))
+            ptr = self._guard.enter()
+            try:
                 status = lib.hls_open_with(ptr, raw, opts, byref(media), byref(err))
+            finally:
+                self._guard.leave()
         finally:
-            self._guard.leave()
             if opts is not None:
                 lib.hls_open_options_free(opts)
         if status != Status.OK:

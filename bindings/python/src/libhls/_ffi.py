@@ -95,6 +95,10 @@ class HlsError(Structure):
     """Opaque ``HlsError`` (status + message of one failure)."""
 
 
+class HlsOpenOptions(Structure):
+    """Opaque ``HlsOpenOptions`` (how one media is opened: ``hls_open_with``)."""
+
+
 class HlsBuffer(Structure):
     """``HlsBuffer``: every field of the C struct, so that its size and layout match.
 
@@ -154,6 +158,7 @@ _media_p = POINTER(HlsMedia)
 _err_p = POINTER(HlsError)
 _buf_p = POINTER(HlsBuffer)
 _parts_p = POINTER(HlsParts)
+_opts_p = POINTER(HlsOpenOptions)
 _status = c_int  # enum HlsStatus
 
 # name -> (argtypes, restype): every function of include/hls.h.
@@ -196,13 +201,16 @@ SIGNATURES: Dict[str, Tuple[List[Any], Any]] = {
     "hls_error_message": ([_err_p], c_char_p),
     "hls_error_free": ([_err_p], None),
     "hls_last_error_message": ([], c_char_p),
-    "hls_open_options_new": ([], c_void_p),
-    "hls_open_options_free": ([c_void_p], None),
-    "hls_open_with": ([_ctx_p, c_char_p, c_void_p, POINTER(_media_p), POINTER(_err_p)], _status),
+    "hls_open_options_new": ([], _opts_p),
+    "hls_open_options_free": ([_opts_p], None),
+    "hls_open_with": ([_ctx_p, c_char_p, _opts_p, POINTER(_media_p), POINTER(_err_p)], _status),
+    # --- clip ---
+    "hls_open_options_set_clip": ([_opts_p, c_uint64, c_uint64, c_int], _status),
+    "hls_open_options_set_uri_query": ([_opts_p, c_char_p], _status),
     # --- encryption (issue #17) ---
     "hls_config_set_key_provider": ([_cfg_p, c_void_p, c_void_p], _status),
-    "hls_open_options_set_encryption": ([c_void_p, c_void_p], _status),
-    "hls_open_options_set_key_provider": ([c_void_p, c_void_p, c_void_p], _status),
+    "hls_open_options_set_encryption": ([_opts_p, c_void_p], _status),
+    "hls_open_options_set_key_provider": ([_opts_p, c_void_p, c_void_p], _status),
     "hls_key_info_new": ([], c_void_p),
     "hls_key_info_free": ([c_void_p], None),
     "hls_key_info_set_method": ([c_void_p, c_int], _status),

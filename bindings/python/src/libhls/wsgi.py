@@ -22,6 +22,10 @@ HTTP semantics (the same as the Go binding's ``hls.Handler``):
   ``Content-Range: bytes */size``; a malformed one → 416; a Range header with a comma (several
   ranges) is ignored: 200 with the whole body.
 - ``Access-Control-Allow-Origin: *`` on every response.
+- Clips: the query arguments ``clip_from=MS`` and ``clip_to=MS`` (milliseconds; either may be
+  left out) serve the clip ``[clip_from, clip_to)`` of the file (keyframe-aligned), and every
+  URI of its playlists keeps them; a value that is not a number of milliseconds, an empty
+  range, or a ``clip_from`` at or beyond the file's end answers 400.
 
 Each request opens the media (libhls's registry makes a reopen cost one ``stat``) and closes
 it again; the bytes are copied once into the response (WSGI servers need ``bytes``).
@@ -34,8 +38,10 @@ import email.utils
 import hashlib
 import os
 import stat as stat_module
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import (
+    Dict,
     Any,
     Callable,
     Iterable,
@@ -254,6 +260,29 @@ def _parse_range(header: str, size: int) -> Union[List[Tuple[int, int]], str]:
 # --- The application -------------------------------------------------------------------------
 
 
+def clip_query(query: str) -> Optional[Tuple[int, int, str]]:
+    """The clip a URL's query asks for, as the nginx module reads it: ``(from_ms, to_ms,
+    canonical query)`` (``to_ms`` 0: the end), None without ``clip_from`` / ``clip_to``;
+    ValueError for a value that is not a number of milliseconds or an empty range."""
+    args = urllib.parse.parse_qs(query, keep_blank_values=True)
+    if "clip_from" not in args and "clip_to" not in args:
+        return None
+    ms = []
+    for name in ("clip_from", "clip_to"):
+        value = args.get(name, ["0" if name == "clip_from" else ""])[-1]
+        if value == "" and name == "clip_to":
+            ms.append(0)
+            continue
+        if not (value.isascii() and value.isdigit()) or len(value) > 15:
+            raise ValueError(f"{name}={value!r} is not a number of milliseconds")
+        ms.append(int(value))
+    start, end = ms
+    if end and start >= end:
+        raise ValueError("clip_from must be before clip_to")
+    canonical = f"clip_from={start}" + (f"&clip_to={end}" if end else "")
+    return start, end, canonical
+
+
 class App:
     """WSGI application serving the media files under ``root`` (see the module docstring).
 
@@ -295,18 +324,30 @@ class App:
             "if-range": environ.get("HTTP_IF_RANGE"),
             "range": environ.get("HTTP_RANGE"),
         }
-        resp = self.respond(method, raw, headers)
+        query = str(environ.get("QUERY_STRING", ""))
+        resp = self.respond(method, raw, headers, query)
         start_response(resp.status_line, resp.headers)
         return [resp.body] if resp.body else []
 
     # Server-agnostic core: used by the WSGI entry point and by examples/serve.py.
-    def respond(self, method: str, path: bytes, headers: Mapping[str, Optional[str]]) -> Response:
+    def respond(
+        self, method: str, path: bytes, headers: Mapping[str, Optional[str]], query: str = ""
+    ) -> Response:
         """The answer to ``method`` on the URL-decoded ``path`` (raw bytes, starting with
-        '/'). ``headers`` maps lower-case request header names to values (or None)."""
+        '/'). ``headers`` maps lower-case request header names to values (or None); ``query``
+        is the URL's query string (``clip_from`` / ``clip_to`` select a clip)."""
         head = method == "HEAD"
         if method not in ("GET", "HEAD"):
             allow = [("Allow", "GET, HEAD")]
             return _error(405, "Method Not Allowed: only GET and HEAD", head, allow)
+        try:
+            clip = clip_query(query)
+        except ValueError as e:
+            return _error(400, f"{Status.INVALID_ARGUMENT.c_name}: {e}", head)
+        options: Dict[str, Any] = {}
+        if clip is not None:
+            # A clip: its own presentation, and every URI of its playlists keeps the clip.
+            options = {"clip": (clip[0], clip[1]), "uri_query": clip[2]}
 
         try:
             text = path.decode("utf-8")
@@ -326,7 +367,7 @@ class App:
                 why = "no such file" if before is None else "not a file"
                 return _error(404, f"{Status.IO.c_name}: {self._relative(file_path)}: {why}", head)
             try:
-                with self.context.open(file_path) as media:
+                with self.context.open(file_path, **options) as media:
                     buf = media.get(name)
             except HlsError as err:
                 if err.status == Status.FILE_CHANGED and attempt == 1:
