@@ -739,6 +739,51 @@ static void remote_release(void *opaque) {
     free(o);
 }
 
+/* What a HEAD said of one URL, kept for --remote-ttl seconds (default 5): requests for the names
+ * of one file within that time cost the store no HEAD (libhls shares the media opened with the
+ * same identity). A replacement within the TTL is caught by If-Match on every range request. */
+#define HEAD_CACHE 256
+static struct {
+    char *url;
+    HeadInfo hi;
+    curl_off_t size;
+    int64_t at_ms;
+} g_heads[HEAD_CACHE];
+static pthread_mutex_t g_heads_mu = PTHREAD_MUTEX_INITIALIZER;
+static int g_head_ttl_ms = 5000;
+
+static size_t url_slot(const char *url) {
+    size_t h = 5381;
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++) h = h * 33 + *p;
+    return h % HEAD_CACHE;
+}
+
+static int head_cached(const char *url, HeadInfo *hi, curl_off_t *size) {
+    int hit = 0;
+    size_t i = url_slot(url);
+    pthread_mutex_lock(&g_heads_mu);
+    if (g_heads[i].url && strcmp(g_heads[i].url, url) == 0 && now_ms() - g_heads[i].at_ms < g_head_ttl_ms) {
+        *hi = g_heads[i].hi;
+        *size = g_heads[i].size;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&g_heads_mu);
+    return hit;
+}
+
+static void head_store(const char *url, const HeadInfo *hi, curl_off_t size) {
+    size_t i = url_slot(url);
+    char *copy = strdup(url);
+    if (!copy) return;
+    pthread_mutex_lock(&g_heads_mu);
+    free(g_heads[i].url);
+    g_heads[i].url = copy;
+    g_heads[i].hi = *hi;
+    g_heads[i].size = size;
+    g_heads[i].at_ms = now_ms();
+    pthread_mutex_unlock(&g_heads_mu);
+}
+
 /* Opens g.remote + file (file: the still percent-encoded URL path after '/'). Returns an HTTP
  * status (200 = *media opened) and writes a message into msg. */
 static int open_remote(const char *file, size_t file_len, HlsMedia **media, char *msg, size_t msg_cap) {
@@ -748,8 +793,10 @@ static int open_remote(const char *file, size_t file_len, HlsMedia **media, char
     memcpy(url, g.remote, plen);
     memcpy(url + plen, file, file_len);
     url[plen + file_len] = '\0';
-    CURL *h = thread_curl();
     HeadInfo hi = {"", ""};
+    curl_off_t size = -1;
+    if (!head_cached(url, &hi, &size)) {
+    CURL *h = thread_curl();
     if (!h) {
         free(url);
         return 500;
@@ -763,13 +810,14 @@ static int open_remote(const char *file, size_t file_len, HlsMedia **media, char
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
     CURLcode cc = curl_easy_perform(h);
     long code = 0;
-    curl_off_t size = -1;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &size);
     if (cc != CURLE_OK || code != 200 || size < 0) {
         snprintf(msg, msg_cap, "store: %s: %s (HTTP %ld)\n", url, cc != CURLE_OK ? curl_easy_strerror(cc) : "HEAD failed", code);
         free(url);
         return code == 404 ? 404 : 502;
+    }
+    head_store(url, &hi, size);
     }
     RemoteObject *o = calloc(1, sizeof *o);
     size_t idlen = strlen(url) + strlen(hi.etag) + strlen(hi.last_modified) + 64;
@@ -1134,7 +1182,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: hls-serve [--port P] [--bind ADDR] [--threads N] [--idle-timeout S]\n"
             "                 [--hlsjs PATH] [--print-url FILE]... [--quiet] <media-root>\n"
-            "       hls-serve [options] --remote http://store/bucket/   (media read from an HTTP store)\n");
+            "       hls-serve [options] [--remote-ttl S] --remote http://store/bucket/   (media read from an HTTP store)\n");
 }
 
 int main(int argc, char **argv) {
@@ -1175,6 +1223,11 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "--remote") == 0 && v) {
 #ifdef HLS_SERVE_CURL
             g.remote = v;
+            i++;
+        } else if (strcmp(a, "--remote-ttl") == 0 && v) {
+            long n = strtol(v, &end, 10);
+            if (*end || n < 0 || n > 3600) goto bad_usage;
+            g_head_ttl_ms = (int)n * 1000;
             i++;
 #else
             fprintf(stderr, "hls-serve: built without libcurl: --remote is not available\n");
