@@ -516,8 +516,10 @@ fn a_two_hour_matroska_opens_from_its_cues_in_a_few_reads() {
         let segments = info["segments"].as_u64().expect("segments");
         assert!(open.0 <= 5 * segments + 16, "{name}: open took {} reads for {segments} segments", open.0);
         assert!(open.1 < src.size * 6 / 10, "{name}: open read {} of {} bytes", open.1, src.size);
-        // A segment walked block by block from its cluster: its clusters in one read per track.
+        // A segment walked block by block from its cluster: its clusters in one read, shared by
+        // both tracks' walks.
         let mid = segments / 2;
+        let pair = src.counts();
         for t in ["t0", "t1"] {
             let name = format!("{t}_{mid}.m4s");
             let before = src.counts();
@@ -525,8 +527,13 @@ fn a_two_hour_matroska_opens_from_its_cues_in_a_few_reads() {
             let after = src.counts();
             let (reads, read) = (after.0 - before.0, after.1 - before.1);
             println!("{}: {name}: {reads} reads, {read} bytes for {} bytes", path.display(), bytes.len());
-            assert!((1..=2).contains(&reads), "{name}: {reads} reads");
+            assert!(reads <= 2, "{name}: {reads} reads");
         }
+        let reads = src.counts().0 - pair.0;
+        println!("{name}: segment {mid} of both tracks: {reads} read(s)");
+        // One when both tracks' samples start in the same cluster (FFmpeg's muxer); mkvmerge's
+        // audio starts a cluster earlier: its own window, and a margin read past it.
+        assert!(reads <= 3, "{name}: segment {mid} of both tracks took {reads} reads");
     }
 }
 

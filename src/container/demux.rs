@@ -212,6 +212,7 @@ impl Demuxer {
         match src {
             ByteSource::File { path, .. } => Demuxer::open_path(path, probe_streams),
             ByteSource::Callback(c) => Demuxer::open_source(c.clone(), probe_streams),
+            ByteSource::Window(w) => Demuxer::open(&w.inner, probe_streams),
         }
     }
 

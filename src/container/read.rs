@@ -202,6 +202,35 @@ pub enum ByteSource {
     },
     /// A caller-supplied source.
     Callback(Arc<CallbackSource>),
+    /// Bytes of another source read ahead (a Matroska segment's clusters, shared by its tracks'
+    /// block walks); reads outside them go to that source.
+    Window(Arc<Window>),
+}
+
+/// Bytes of a source read ahead in one read, and the source.
+#[derive(Debug)]
+pub struct Window {
+    /// Where the bytes start.
+    pub pos: u64,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// The source they were read from.
+    pub inner: ByteSource,
+}
+
+impl Window {
+    /// Reads `len` bytes of `src` at `pos` (fewer at the end of `size`) in one read.
+    pub fn read(src: &ByteSource, pos: u64, len: u64, size: u64) -> io::Result<Window> {
+        let len = len.min(size.saturating_sub(pos));
+        let mut bytes = vec![0u8; usize::try_from(len).map_err(|_| io::Error::other("window too large"))?];
+        read_exact_at(src, pos, &mut bytes)?;
+        Ok(Window { pos, bytes, inner: src.clone() })
+    }
+
+    /// True when the window holds `pos..pos + len`.
+    pub fn covers(&self, pos: u64, len: u64) -> bool {
+        pos >= self.pos && pos.saturating_add(len) <= self.pos + self.bytes.len() as u64
+    }
 }
 
 impl ByteSource {
@@ -220,12 +249,17 @@ impl ByteSource {
         match self {
             ByteSource::File { file, .. } => Some(file),
             ByteSource::Callback(_) => None,
+            ByteSource::Window(w) => w.inner.file(),
         }
     }
 
     /// True for a caller-supplied source.
     pub fn is_callback(&self) -> bool {
-        matches!(self, ByteSource::Callback(_))
+        match self {
+            ByteSource::File { .. } => false,
+            ByteSource::Callback(_) => true,
+            ByteSource::Window(w) => w.inner.is_callback(),
+        }
     }
 }
 
@@ -272,6 +306,12 @@ pub fn read_exact_at(src: &ByteSource, pos: u64, buf: &mut [u8]) -> io::Result<(
     match src {
         ByteSource::File { file, .. } => file_read_exact_at(file, pos, buf),
         ByteSource::Callback(c) => c.read_exact(pos, buf),
+        ByteSource::Window(w) if w.covers(pos, buf.len() as u64) => {
+            let from = (pos - w.pos) as usize;
+            buf.copy_from_slice(&w.bytes[from..from + buf.len()]);
+            Ok(())
+        }
+        ByteSource::Window(w) => read_exact_at(&w.inner, pos, buf),
     }
 }
 

@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 
 use crate::container::demux::{timed_packet, Demuxer};
 use crate::container::mkv::BlockWalker;
-use crate::container::read::ByteSource;
+use crate::container::read::{ByteSource, Window};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::MediaIndex;
@@ -44,7 +44,16 @@ pub(crate) struct Source {
     input: ByteSource,
     demuxers: Mutex<Vec<Demuxer>>,
     max_idle_demuxers: usize,
+    /// A caller-supplied source: the clusters of the last few Matroska segments read, shared by
+    /// the block walks of their tracks (read once, concurrent walks wait for the one read).
+    windows: Mutex<std::collections::VecDeque<WindowCell>>,
 }
+
+/// One read-ahead window of a caller-supplied source: where it starts, and its bytes (once read).
+type WindowCell = (u64, Arc<std::sync::OnceLock<std::io::Result<Arc<Window>>>>);
+
+/// How many read-ahead windows a media keeps.
+const WINDOWS: usize = 4;
 
 /// Checks the file on disk is still the one indexed (one `stat`; nothing for a caller-supplied
 /// source, whose identity string is its version).
@@ -66,7 +75,7 @@ impl Source {
     /// Reads `input` (the file or source that was indexed); demuxers are opened when first
     /// needed.
     pub(crate) fn new(input: ByteSource, max_idle_demuxers: usize) -> Source {
-        Source { input, demuxers: Mutex::new(Vec::new()), max_idle_demuxers }
+        Source { input, demuxers: Mutex::new(Vec::new()), max_idle_demuxers, windows: Mutex::default() }
     }
 
     /// True for a caller-supplied source (its segments are bytes, never file ranges).
@@ -135,6 +144,36 @@ impl Source {
         Ok(&self.input)
     }
 
+    /// The read-ahead window of `len` bytes at `pos` of the caller-supplied source: one read,
+    /// kept for the next walks that start there (the segment's other tracks).
+    fn window(&self, pos: u64, len: u64, size: u64) -> Result<ByteSource> {
+        let cell = {
+            let mut windows = self.windows.lock();
+            let found = windows.iter().find(|(p, c)| {
+                *p == pos && c.get().is_none_or(|r| r.as_ref().is_ok_and(|w| w.covers(pos, len.min(size - pos))))
+            });
+            match found {
+                Some((_, c)) => c.clone(),
+                None => {
+                    let c: WindowCell = (pos, Arc::default());
+                    if windows.len() >= WINDOWS {
+                        windows.pop_front();
+                    }
+                    windows.push_back(c.clone());
+                    c.1
+                }
+            }
+        };
+        match cell.get_or_init(|| Window::read(&self.input, pos, len, size).map(Arc::new)) {
+            Ok(w) => Ok(ByteSource::Window(w.clone())),
+            Err(e) => {
+                // Not kept: the next request reads again (the store may be back).
+                self.windows.lock().retain(|(_, c)| !Arc::ptr_eq(c, &cell));
+                Err(Error::new(ErrorKind::Io, format!("segment clusters at byte {pos}: {e}")))
+            }
+        }
+    }
+
     /// [`SampleReader::MatroskaBlocks`]: the samples of segment `k` of `t`, walked block by
     /// block from its cluster when `track_number` allows; through FFmpeg's demuxer when the
     /// walker cannot read them (laced video, a damaged stretch: FFmpeg resynchronises on the next
@@ -154,7 +193,7 @@ impl Source {
         let span = t.segments.get(k + 1).map(|s| s.cluster.saturating_sub(seg.cluster));
         match self.read_blocks(ix, t, &seg, track_number, next_key, span) {
             Ok(Some(p)) => Ok((p, true)),
-            Err(e) if e.kind == ErrorKind::FileChanged => Err(e),
+            Err(e) if matches!(e.kind, ErrorKind::FileChanged | ErrorKind::Io) => Err(e),
             other => {
                 if let Err(e) = other {
                     log::warn!(
@@ -219,16 +258,24 @@ impl Source {
         let (Some(number), Some(layout)) = (track_number, &ix.matroska) else {
             return Ok(None);
         };
-        let file = &self.input;
         check_unchanged(ix)?;
+        // From a caller-supplied source: the segment's clusters in one read (up to the next
+        // segment's cluster and a margin), shared with the other tracks' walks of this segment.
+        let window = match span {
+            Some(span) if self.input.is_callback() => {
+                let len = span.saturating_add(SOURCE_SEGMENT_MARGIN).min(SOURCE_SEGMENT_CHUNK as u64);
+                Some(self.window(seg.cluster, len, ix.identity.size)?)
+            }
+            _ => None,
+        };
+        let file = window.as_ref().unwrap_or(&self.input);
         fn damaged(e: impl std::fmt::Display) -> Error {
             Error::new(ErrorKind::InvalidMedia, format!("{e} (file damaged or changed)"))
         }
         let mut w = BlockWalker::new(file, ix.identity.size, layout, seg.cluster);
         if file.is_callback() {
-            // A round trip per read: walk the segment's clusters in one read where possible.
-            let want = span.map_or(SOURCE_SEGMENT_CHUNK, |s| s.saturating_add(SOURCE_SEGMENT_MARGIN) as usize);
-            w.set_read_size(want.clamp(SOURCE_SEGMENT_MARGIN as usize, SOURCE_SEGMENT_CHUNK));
+            // Past the window (audio stored after the next keyframe): reads of a margin each.
+            w.set_read_size(if window.is_some() { SOURCE_SEGMENT_MARGIN as usize } else { SOURCE_SEGMENT_CHUNK });
         }
         let video = t.kind == TrackKind::Video;
         let mut out: Vec<ff::Packet> = Vec::new();
