@@ -123,6 +123,28 @@ impl Parts {
         Ok(out)
     }
 
+    /// The first `want` bytes of the response (all of it when shorter): memory pieces copied,
+    /// file ranges read from `file` (only as much of them as is wanted).
+    pub fn prefix(&self, file: &ByteSource, want: u64) -> io::Result<Vec<u8>> {
+        let want = want.min(self.len);
+        let mut out = Vec::with_capacity(usize::try_from(want).map_err(|_| io::Error::other("too large"))?);
+        for piece in &self.pieces {
+            let left = want as usize - out.len();
+            if left == 0 {
+                break;
+            }
+            match *piece {
+                Piece::Mem { start, len } => out.extend_from_slice(&self.bytes[start..start + len.min(left)]),
+                Piece::File { offset, len } => {
+                    let at = out.len();
+                    out.resize(at + (len as usize).min(left), 0);
+                    read_exact_at(file, offset, &mut out[at..])?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The whole response in one buffer, file ranges taken from `read_ahead` (bytes already
     /// read: see [`ReadSpans`]); `None` if a range is not there.
     pub fn assemble(&self, read_ahead: &ReadSpans) -> Option<Vec<u8>> {

@@ -262,7 +262,25 @@ impl Media {
     /// The keyframe that starts media segment `k` of video track `t`, alone in its own fragment
     /// (an I-frame playlist entry): the segment is made, then its first sample is kept.
     fn iframe(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
-        let segment = self.materialise(self.media_segment(t, k)?)?;
+        let segment = match (&t.reader, self.source.is_callback()) {
+            // From a caller-supplied source: only the headers and the keyframe are read (one
+            // read), not the whole segment.
+            (SampleReader::ByPosition { table }, true) => {
+                let body = self.read_media_segment(t, k).map_err(source_error)?;
+                let first = table.get(t.segments[k].first as usize).map_or(0, |r| u64::from(r.size()));
+                match body {
+                    Body::Parts(p) => {
+                        let input = self.source.checked_input(&self.index)?;
+                        let want = p.pieces().first().map_or(0, |h| h.len()) + first;
+                        Arc::new(p.prefix(input, want).map_err(|e| {
+                            source_error(Error::new(ErrorKind::Io, format!("{}: {e}", self.index.path.display())))
+                        })?)
+                    }
+                    bytes => self.materialise(bytes)?,
+                }
+            }
+            _ => self.materialise(self.media_segment(t, k)?)?,
+        };
         fmp4::first_sample_fragment(&segment, k as u32 + 1)
             .map_err(|e| e.context(format!("{}: stream {} keyframe {k}", self.index.path.display(), t.stream)))
     }
