@@ -228,7 +228,7 @@ impl Media {
             let input = self.source.checked_input(&self.index)?;
             ReadSpans::read(input, &mut ranges, self.source_rule)
                 .map(Arc::new)
-                .map_err(|e| Error::new(ErrorKind::Io, format!("{}: segment {k}: {e}", self.index.path.display())))
+                .map_err(|e| Error::new(ErrorKind::Io, e.to_string())) // the caller names media and segment
         });
         if out.is_err() {
             // Not kept: the next request reads again (the store may be back).
