@@ -193,7 +193,9 @@ impl Source {
         let span = t.segments.get(k + 1).map(|s| s.cluster.saturating_sub(seg.cluster));
         match self.read_blocks(ix, t, &seg, track_number, next_key, span) {
             Ok(Some(p)) => Ok((p, true)),
-            Err(e) if matches!(e.kind, ErrorKind::FileChanged | ErrorKind::Io) => Err(e),
+            Err(e) if e.kind == ErrorKind::FileChanged || (e.kind == ErrorKind::Io && self.input.is_callback()) => {
+                Err(e)
+            }
             other => {
                 if let Err(e) = other {
                     log::warn!(
