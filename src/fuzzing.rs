@@ -207,9 +207,9 @@ fn same_as_ranges(
 ) -> Result<(), String> {
     match ctx.get_body(media, name) {
         Ok((Body::Parts(parts), _)) => {
-            let file = media.checked_file().map_err(|e| format!("{name}: ranges but no file: {e}"))?;
-            match parts.materialise(file) {
-                Ok(read) if read != bytes => Err(format!("{name}: its ranges read {} other bytes", read.len())),
+            media.checked_file().map_err(|e| format!("{name}: ranges but no file: {e}"))?;
+            match media.materialise(Body::Parts(parts)) {
+                Ok(read) if read[..] != bytes[..] => Err(format!("{name}: its ranges read {} other bytes", read.len())),
                 _ => Ok(()),
             }
         }
@@ -232,7 +232,8 @@ pub fn mp4_boxes(data: &[u8]) -> Result<usize, String> {
         }
     }
     let file = Scratch::new(data, "mp4")?;
-    if let Ok(ix) = mp4::read(&file.open()?, data.len() as u64) {
+    let input = crate::container::read::ByteSource::from_file(file.open()?, file.path());
+    if let Ok(ix) = mp4::read(&input, data.len() as u64) {
         tracks += check_mp4(&ix, data.len() as u64)?;
     }
     Ok(tracks)
@@ -258,7 +259,7 @@ fn check_mp4(ix: &mp4::Mp4Index, file_size: u64) -> Result<usize, String> {
 /// A frame outside its block.
 pub fn mkv_blocks(data: &[u8]) -> Result<usize, String> {
     let scratch = Scratch::new(data, "mkv")?;
-    let file = scratch.open()?;
+    let file = crate::container::read::ByteSource::from_file(scratch.open()?, scratch.path());
     let size = data.len() as u64;
     let Ok(Some(layout)) = mkv::read_layout(&file, size) else {
         return Ok(0);

@@ -3,11 +3,10 @@
 //! send the ranges straight from the file (`sendfile`) and the cache holds headers and range
 //! lists instead of payloads. [`Body::Bytes`] is a response made wholly in memory.
 
-use std::fs::File;
 use std::io;
 use std::sync::Arc;
 
-use crate::container::read::read_exact_at;
+use crate::container::read::{read_exact_at, ByteSource};
 use crate::engine::cache::{Bytes, Charge};
 
 /// One response: all bytes, or bytes and ranges of the source file.
@@ -76,9 +75,10 @@ impl Parts {
     /// The whole response in one buffer: memory pieces copied, ranges read from `file` with
     /// positioned reads. Ranges that follow one another in the file with small gaps between them
     /// (the samples of one track, interleaved with another's) are read with one read of their
-    /// span, straight into the buffer (the last span, through a scratch buffer), then moved down
-    /// into place: one system call per segment instead of one per sample.
-    pub fn materialise(&self, file: &File) -> io::Result<Vec<u8>> {
+    /// span, as `rule` allows, straight into the buffer (the last span, through a scratch
+    /// buffer), then moved down into place: one system call per segment instead of one per
+    /// sample.
+    pub fn materialise(&self, file: &ByteSource, rule: SpanRule) -> io::Result<Vec<u8>> {
         let total = usize::try_from(self.len).map_err(|_| io::Error::other("response too large for memory"))?;
         let mut out = vec![0u8; total];
         let mut scratch = Vec::new();
@@ -91,7 +91,7 @@ impl Parts {
                     i += 1;
                 }
                 Piece::File { offset, len } => {
-                    let (end, j) = self.span(i, offset, offset + len);
+                    let (end, j) = self.span(i, offset, offset + len, rule);
                     let span = (end - offset) as usize;
                     if at + span <= total {
                         // Read where its pieces go, then move each piece down into place.
@@ -123,15 +123,55 @@ impl Parts {
         Ok(out)
     }
 
+    /// The first `want` bytes of the response (all of it when shorter): memory pieces copied,
+    /// file ranges read from `file` (only as much of them as is wanted).
+    pub fn prefix(&self, file: &ByteSource, want: u64) -> io::Result<Vec<u8>> {
+        let want = want.min(self.len);
+        let mut out = Vec::with_capacity(usize::try_from(want).map_err(|_| io::Error::other("too large"))?);
+        for piece in &self.pieces {
+            let left = want as usize - out.len();
+            if left == 0 {
+                break;
+            }
+            match *piece {
+                Piece::Mem { start, len } => out.extend_from_slice(&self.bytes[start..start + len.min(left)]),
+                Piece::File { offset, len } => {
+                    let at = out.len();
+                    out.resize(at + (len as usize).min(left), 0);
+                    read_exact_at(file, offset, &mut out[at..])?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The whole response in one buffer, file ranges taken from `read_ahead` (bytes already
+    /// read: see [`ReadSpans`]); `None` if a range is not there.
+    pub fn assemble(&self, read_ahead: &ReadSpans) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(usize::try_from(self.len).ok()?);
+        for piece in &self.pieces {
+            match *piece {
+                Piece::Mem { start, len } => out.extend_from_slice(&self.bytes[start..start + len]),
+                Piece::File { offset, len } => out.extend_from_slice(read_ahead.get(offset, len)?),
+            }
+        }
+        Some(out)
+    }
+
     /// The file pieces from `i` (which spans `offset..end`) readable with one read: they go
-    /// forward in the file with gaps of at most [`MAX_READ_GAP`], within [`MAX_READ_SPAN`], and
-    /// the gaps add up to no more than the pieces (a read brings in at most twice what is kept:
-    /// a track's samples between another's larger ones are read one by one). Returns the span's
-    /// end and the index after its last piece.
-    fn span(&self, i: usize, offset: u64, mut end: u64) -> (u64, usize) {
+    /// forward in the file with gaps of at most `rule.max_gap`, within `rule.max_span`, and
+    /// the gaps add up to no more than `rule.max_waste_pct` percent of the pieces (for a local
+    /// file, 100%: a read brings in at most twice what is kept; a track's samples between
+    /// another's larger ones are read one by one). Returns the span's end and the index after
+    /// its last piece.
+    fn span(&self, i: usize, offset: u64, mut end: u64, rule: SpanRule) -> (u64, usize) {
         let (mut j, mut kept, mut dropped) = (i + 1, end - offset, 0u64);
         while let Some(&Piece::File { offset: o, len: l }) = self.pieces.get(j) {
-            if o < end || o - end > MAX_READ_GAP || o + l - offset > MAX_READ_SPAN || dropped + (o - end) > kept + l {
+            if o < end
+                || o - end > rule.max_gap
+                || o + l - offset > rule.max_span
+                || (dropped + (o - end)) * 100 > (kept + l) * rule.max_waste_pct
+            {
                 break;
             }
             dropped += o - end;
@@ -143,10 +183,89 @@ impl Parts {
     }
 }
 
-/// The largest gap between two ranges that one read spans (bytes read and dropped).
-const MAX_READ_GAP: u64 = 64 << 10;
-/// The largest span one read covers.
-const MAX_READ_SPAN: u64 = 16 << 20;
+/// When nearby ranges are read with one read of their span ([`Parts::materialise`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanRule {
+    /// The largest gap between two ranges that one read spans (bytes read and dropped).
+    pub max_gap: u64,
+    /// The largest span one read covers.
+    pub max_span: u64,
+    /// The most bytes dropped by one read, in percent of the bytes kept.
+    pub max_waste_pct: u64,
+}
+
+/// Byte ranges of a source read ahead together (one segment's samples of every track, so a
+/// player's next request, the same segment of the other track, costs no read), as read.
+#[derive(Debug, Default)]
+pub struct ReadSpans {
+    spans: Vec<(u64, Vec<u8>)>,
+}
+
+impl ReadSpans {
+    /// Reads the ranges `(offset, len)` of `src`, nearby ones in one read as `rule` allows: the
+    /// longest run within the gap and span limits when its gaps add up to at most the allowed
+    /// waste, else as long a run as keeps the waste within it at every step.
+    pub fn read(src: &ByteSource, ranges: &mut [(u64, u64)], rule: SpanRule) -> io::Result<ReadSpans> {
+        ranges.sort_unstable();
+        let mut spans = Vec::new();
+        let mut i = 0;
+        while i < ranges.len() {
+            let (whole_end, whole_j, fits) = Self::run(ranges, i, rule, false);
+            let (end, j) = if fits {
+                (whole_end, whole_j)
+            } else {
+                let (e, j, _) = Self::run(ranges, i, rule, true);
+                (e, j)
+            };
+            let start = ranges[i].0;
+            let mut buf = vec![0u8; usize::try_from(end - start).map_err(|_| io::Error::other("span too large"))?];
+            read_exact_at(src, start, &mut buf)?;
+            spans.push((start, buf));
+            i = j;
+        }
+        Ok(ReadSpans { spans })
+    }
+
+    /// The run of ranges from `i` one read may cover: its end, the index after it, and whether
+    /// its gaps are within the allowed waste (checked at every step when `stepwise`).
+    fn run(ranges: &[(u64, u64)], i: usize, rule: SpanRule, stepwise: bool) -> (u64, usize, bool) {
+        let start = ranges[i].0;
+        let (mut end, mut kept, mut dropped, mut j) = (start + ranges[i].1, ranges[i].1, 0u64, i + 1);
+        while let Some(&(o, l)) = ranges.get(j) {
+            let gap = o.saturating_sub(end);
+            let new_end = end.max(o + l);
+            if gap > rule.max_gap
+                || new_end - start > rule.max_span
+                || (stepwise && (dropped + gap) * 100 > (kept + l) * rule.max_waste_pct)
+            {
+                break;
+            }
+            dropped += gap;
+            kept += l;
+            end = new_end;
+            j += 1;
+        }
+        (end, j, dropped * 100 <= kept * rule.max_waste_pct)
+    }
+
+    /// The `len` bytes at `offset`, if one span holds them.
+    pub fn get(&self, offset: u64, len: u64) -> Option<&[u8]> {
+        let i = self.spans.partition_point(|(s, _)| *s <= offset).checked_sub(1)?;
+        let (s, b) = &self.spans[i];
+        let from = usize::try_from(offset - s).ok()?;
+        b.get(from..from.checked_add(usize::try_from(len).ok()?)?)
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.spans.iter().map(|(_, b)| b.len()).sum()
+    }
+}
+
+impl SpanRule {
+    /// For a local file: system calls are cheap, reading twice what is kept is not.
+    pub const FILE: SpanRule = SpanRule { max_gap: 64 << 10, max_span: 16 << 20, max_waste_pct: 100 };
+}
 
 impl Piece {
     /// Length in bytes.
@@ -264,13 +383,14 @@ impl PartsBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
     use std::io::Write;
 
     #[test]
     fn adjacent_ranges_merge_and_materialise_gives_the_concatenation() {
         let path = std::env::temp_dir().join(format!("libhls-body-{}", std::process::id()));
         File::create(&path).and_then(|mut f| f.write_all(b"0123456789abcdef")).unwrap();
-        let f = File::open(&path).unwrap();
+        let f = ByteSource::open_file(&path).unwrap();
         std::fs::remove_file(&path).ok();
         let mut b = PartsBuilder::new(b"HDR".to_vec());
         b.file(2, 3);
@@ -292,23 +412,23 @@ mod tests {
         );
         assert_eq!(p.mem(&p.pieces()[2]), b"xyz");
         assert_eq!(p.len(), 15);
-        assert_eq!(p.materialise(&f).unwrap(), b"HDR23456xyzabcd");
+        assert_eq!(p.materialise(&f, SpanRule::FILE).unwrap(), b"HDR23456xyzabcd");
         // Ranges with gaps, read as one span; a range going backwards starts a new read.
         let mut b = PartsBuilder::new(Vec::new());
         for (o, l) in [(1, 2), (4, 1), (9, 3), (0, 2), (15, 1)] {
             b.file(o, l);
         }
         let Body::Parts(gaps) = b.finish() else { panic!("expected parts") };
-        assert_eq!(gaps.span(0, 1, 3), (12, 3));
-        assert_eq!(gaps.materialise(&f).unwrap(), b"1249ab01f");
+        assert_eq!(gaps.span(0, 1, 3, SpanRule::FILE), (12, 3));
+        assert_eq!(gaps.materialise(&f, SpanRule::FILE).unwrap(), b"1249ab01f");
         // A one-byte piece after a four-byte gap is not worth reading through.
         let mut b = PartsBuilder::new(Vec::new());
         b.file(0, 1);
         b.file(5, 1);
         b.file(6, 1);
         let Body::Parts(sparse) = b.finish() else { panic!("expected parts") };
-        assert_eq!(sparse.span(0, 0, 1), (1, 1));
-        assert_eq!(sparse.materialise(&f).unwrap(), b"056");
+        assert_eq!(sparse.span(0, 0, 1, SpanRule::FILE), (1, 1));
+        assert_eq!(sparse.materialise(&f, SpanRule::FILE).unwrap(), b"056");
         assert!(Body::Parts(p.clone()).charge() < 200);
         let mut only_mem = PartsBuilder::new(b"a".to_vec());
         only_mem.bytes(b"b");

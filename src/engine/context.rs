@@ -11,6 +11,7 @@ use std::time::Instant;
 use lru::LruCache;
 use parking_lot::{Condvar, Mutex};
 
+use crate::container::read::{thread_reads, ByteSource, CallbackSource};
 use crate::engine::body::Body;
 use crate::engine::cache::{Bytes, Cache};
 use crate::engine::index_dir::{IndexDir, IndexDirCounters, IndexOrigin};
@@ -86,6 +87,10 @@ struct OpenCounters {
     // --- clip ---
     /// Opens of clipped presentations (counted in `opens` too).
     clip_opens: AtomicU64,
+    /// Reads of caller-supplied sources (opens and segments).
+    source_reads: AtomicU64,
+    /// Bytes read from caller-supplied sources.
+    source_bytes: AtomicU64,
 }
 
 /// A libhls engine.
@@ -136,6 +141,23 @@ impl Context {
         }
         let identity = FileIdentity::of(path)?;
         let key = MediaKey { location: Location::Path(path.to_path_buf()), options: Arc::new(options.clone()) };
+        self.open_key(key, identity, None)
+    }
+
+    /// Opens a caller-supplied source as `options` say. The registry knows it by its identity
+    /// string: an open of an identity already open (or idle) shares that presentation, and
+    /// `src` is dropped (its release called) at once; a new identity is a new presentation.
+    pub fn open_source(&self, src: Arc<CallbackSource>, options: &OpenOptions) -> Result<Arc<Media>> {
+        self.counters.opens.fetch_add(1, Ordering::Relaxed);
+        let identity = FileIdentity::of_source(src.identity(), src.size());
+        let key =
+            MediaKey { location: Location::Source(src.identity().to_string()), options: Arc::new(options.clone()) };
+        self.open_key(key, identity, Some(ByteSource::Callback(src)))
+    }
+
+    /// The single-flight open of `key` (whose current identity is `identity`); `input` is the
+    /// caller-supplied source of a [`Location::Source`].
+    fn open_key(&self, key: MediaKey, identity: FileIdentity, input: Option<ByteSource>) -> Result<Arc<Media>> {
         let flight = {
             let mut reg = self.registry.lock();
             if let Some((m, _)) = reg.idle.pop(&key) {
@@ -165,10 +187,12 @@ impl Context {
             f
         };
         let started = Instant::now();
+        let (r0, b0) = thread_reads();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            media::open(&key, identity, &self.config, self.index_dir.as_ref())
+            media::open(&key, identity, input, &self.config, self.index_dir.as_ref())
         }))
         .unwrap_or_else(|_| Err(Error::new(crate::error::ErrorKind::Panic, "panic while indexing")));
+        self.count_source_reads(r0, b0);
         if result.as_ref().map_or(true, |m| !matches!(m.origin, IndexOrigin::Disk(_))) {
             self.counters.indexings.fetch_add(1, Ordering::Relaxed);
         }
@@ -196,7 +220,7 @@ impl Context {
         *flight.result.lock() = Some(result.clone());
         flight.done.notify_all();
         if let Err(e) = &result {
-            log::debug!("open {} failed: {e}", path.display());
+            log::debug!("open failed: {e}");
         }
         result
     }
@@ -263,6 +287,7 @@ impl Context {
         let resource = Resource::parse(name)?;
         media.check_named(&resource, name)?;
         let key = Key::of(media, resource, false);
+        let (r0, b0) = thread_reads();
         let body = self
             .cache
             .get_or_generate(&key, || {
@@ -276,8 +301,16 @@ impl Context {
                 if media.index_damaged() {
                     self.forget_damaged(media);
                 }
-            })?;
-        Ok((body, media.content_type(&resource)))
+            });
+        self.count_source_reads(r0, b0);
+        Ok((body?, media.content_type(&resource)))
+    }
+
+    /// Adds this thread's reads of caller-supplied sources since `(r0, b0)` to the counters.
+    fn count_source_reads(&self, r0: u64, b0: u64) {
+        let (r1, b1) = thread_reads();
+        self.counters.source_reads.fetch_add(r1 - r0, Ordering::Relaxed);
+        self.counters.source_bytes.fetch_add(b1 - b0, Ordering::Relaxed);
     }
 
     /// A media whose index file turned out damaged: the file is removed and the media is not
@@ -331,6 +364,8 @@ impl Context {
             "key_requests": ld(&self.counters.key_requests),
             "key_failures": ld(&self.counters.key_failures),
             "encrypted_generations": ld(&self.counters.encrypted_generations),
+            "source_reads": ld(&self.counters.source_reads),
+            "source_bytes": ld(&self.counters.source_bytes),
             "media_registered": live,
             "media_idle": idle,
             "clip_opens": ld(&self.counters.clip_opens),

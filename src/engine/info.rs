@@ -57,6 +57,19 @@ impl Media {
                 })
             })
             .collect();
+        let ld = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let r = &self.reads;
+        let source = ix.identity.is_source().then(|| {
+            serde_json::json!({
+                "identity": self.key.location.describe(),
+                "size": ix.identity.size,
+                "open_reads": r.open_reads,
+                "open_bytes": r.open_bytes,
+                "segments_read": ld(&r.segments),
+                "segment_reads": ld(&r.segment_reads),
+                "segment_bytes": ld(&r.segment_bytes),
+            })
+        });
         let mut info = serde_json::json!({
             "path": ix.path.display().to_string(),
             "format": ix.format,
@@ -69,6 +82,9 @@ impl Media {
             "tracks": tracks,
             "thumbnails": self.thumbnails_json(),
         });
+        if let (Some(source), Some(obj)) = (source, info.as_object_mut()) {
+            obj.insert("source".into(), source);
+        }
         // --- clip --- (only for clips: whole files' info is unchanged)
         if let (Some(c), Some(o)) = (self.key.options.clip, info.as_object_mut()) {
             o.insert(

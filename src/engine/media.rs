@@ -6,14 +6,15 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ffmpeg_next as ff;
 
 use crate::codec::aac::FRAME_SAMPLES;
 use crate::codec::{self, Codec};
-use crate::container::read::read_vec_at;
-use crate::engine::body::{Body, PartsBuilder};
+use crate::container::read::{read_vec_at, take_source_failure, thread_reads, ByteSource};
+use crate::engine::body::{Body, PartsBuilder, ReadSpans, SpanRule};
 use crate::engine::cache::Bytes;
 use crate::engine::index_dir::{IndexDir, IndexOrigin, Lookup};
 use crate::engine::source::Source;
@@ -63,24 +64,75 @@ pub struct Media {
     keys: HashMap<TrackId, TrackKey>,
     /// How many times the key provider was asked while opening.
     pub key_requests: u64,
+    /// How a segment's samples are read from a caller-supplied source.
+    source_rule: SpanRule,
+    /// What reading the media's source cost.
+    pub reads: SourceReads,
+    /// A caller-supplied source: the samples of the last few segments of every track read by
+    /// position, read together (see [`Media::segment_spans`]).
+    spans: parking_lot::Mutex<std::collections::VecDeque<(usize, SpanCell)>>,
+}
+
+/// The samples of one segment `k` of every track read by position: read once (concurrent
+/// requests wait for the one read).
+type SpanCell = Arc<std::sync::OnceLock<Result<Arc<ReadSpans>>>>;
+
+/// How many segments' samples a media keeps read ahead (each at most a segment of every track).
+const SPAN_SEGMENTS: usize = 2;
+
+/// Reads of a caller-supplied source (all zero for a local file): the open, and the media
+/// segments generated since.
+#[derive(Debug, Default)]
+pub struct SourceReads {
+    /// Reads made by the open (indexing).
+    pub open_reads: u64,
+    /// Bytes read by the open.
+    pub open_bytes: u64,
+    /// Media segments generated (each one read from the source once; cache hits read nothing).
+    pub segments: AtomicU64,
+    /// Reads made by those segments.
+    pub segment_reads: AtomicU64,
+    /// Bytes read by those segments.
+    pub segment_bytes: AtomicU64,
+}
+
+/// Turns a failure that a failed read of a caller-supplied source caused (whatever parser saw
+/// it fail, FFmpeg included) into an I/O error with the caller's words.
+pub(crate) fn source_error(e: Error) -> Error {
+    match take_source_failure() {
+        Some(msg) if e.kind != ErrorKind::Io => {
+            let message = if e.message.contains(&msg) { e.message } else { format!("{msg} ({})", e.message) };
+            Error::new(ErrorKind::Io, message)
+        }
+        _ => e,
+    }
 }
 
 impl Media {
-    /// Wraps a fresh index of the media `key` names.
-    pub fn new(key: MediaKey, index: MediaIndex, max_idle_demuxers: usize, thumbs: ThumbSettings) -> Media {
-        Media::with_origin(key, index, max_idle_demuxers, thumbs, IndexOrigin::Memory)
-    }
-
-    /// Wraps an index of the media `key` names that came from `origin`.
-    pub fn with_origin(
+    /// Wraps an index of the media `key` names, read from `input`, that came from `origin`
+    /// (indexed now, or read from an index file).
+    pub fn new(
         key: MediaKey,
         index: MediaIndex,
-        max_idle_demuxers: usize,
-        thumbs: ThumbSettings,
+        input: ByteSource,
+        cfg: &crate::model::config::Config,
         origin: IndexOrigin,
     ) -> Media {
-        let source = Source::new(&index, max_idle_demuxers);
-        Media { key, index, origin, source, thumbs, keys: HashMap::new(), key_requests: 0 }
+        let source = Source::new(input, cfg.demuxers_per_media);
+        let source_rule =
+            SpanRule { max_gap: cfg.source_gap_max, max_span: cfg.source_read_max as u64, max_waste_pct: 10 };
+        Media {
+            key,
+            index,
+            origin,
+            source,
+            thumbs: cfg.thumbnails,
+            keys: HashMap::new(),
+            key_requests: 0,
+            source_rule,
+            reads: SourceReads::default(),
+            spans: parking_lot::Mutex::new(std::collections::VecDeque::new()),
+        }
     }
 
     /// The index was read from an index file that turned out damaged (a sample table failed
@@ -329,21 +381,69 @@ impl Media {
 
     /// The bytes of `body`: file ranges are read with positioned reads, between two identity
     /// checks of the descriptor (a file changed meanwhile is [`ErrorKind::FileChanged`]).
+    /// What samples are read from (the file, identity checked, or the caller's source).
+    pub(crate) fn checked_input(&self) -> Result<&ByteSource> {
+        self.source.checked_input(&self.index)
+    }
+
     pub fn materialise(&self, body: Body) -> Result<Bytes> {
         match body {
             Body::Bytes(b) => Ok(b),
             Body::Parts(p) => {
-                let file = self.checked_file()?;
-                let bytes = p.materialise(file).map_err(|e| {
+                let file = self.source.checked_input(&self.index)?;
+                let rule = if file.is_callback() { self.source_rule } else { SpanRule::FILE };
+                let bytes = p.materialise(file, rule).map_err(|e| {
                     Error::new(
                         ErrorKind::InvalidMedia,
                         format!("{}: {e} (file truncated or changed)", self.index.path.display()),
                     )
                 })?;
-                self.checked_file()?;
+                self.source.checked_input(&self.index)?;
                 Ok(Arc::new(bytes))
             }
         }
+    }
+
+    /// The samples of segment `k` of every served track read by position, read from the
+    /// caller-supplied source together (one read per span that [`SpanRule`] allows: with
+    /// interleaved tracks, one read for all of them), kept for the last [`SPAN_SEGMENTS`]
+    /// segments: the same segment of the other tracks, which players ask for next, costs none.
+    fn segment_spans(&self, k: usize) -> Result<Arc<ReadSpans>> {
+        let cell = {
+            let mut spans = self.spans.lock();
+            match spans.iter().find(|(j, _)| *j == k) {
+                Some((_, c)) => c.clone(),
+                None => {
+                    let c = SpanCell::default();
+                    if spans.len() >= SPAN_SEGMENTS {
+                        spans.pop_front();
+                    }
+                    spans.push_back((k, c.clone()));
+                    c
+                }
+            }
+        };
+        let out = cell.get_or_init(|| {
+            let mut ranges: Vec<(u64, u64)> = Vec::new();
+            for t in self.index.tracks.iter().filter(|t| t.is_served()) {
+                let (SampleReader::ByPosition { table }, Some(seg)) = (&t.reader, t.segments.get(k)) else { continue };
+                let recs = match table.range(seg.first as usize..seg.first as usize + seg.samples as usize) {
+                    Some(Ok(recs)) => recs,
+                    Some(Err(_)) => return Err(self.damaged_error()),
+                    None => &[],
+                };
+                ranges.extend(recs.iter().map(|r| (r.pos, u64::from(r.size()))));
+            }
+            let input = self.source.checked_input(&self.index)?;
+            ReadSpans::read(input, &mut ranges, self.source_rule)
+                .map(Arc::new)
+                .map_err(|e| Error::new(ErrorKind::Io, e.to_string())) // the caller names media and segment
+        });
+        if out.is_err() {
+            // Not kept: the next request reads again (the store may be back).
+            self.spans.lock().retain(|(j, c)| !(*j == k && Arc::ptr_eq(c, &cell)));
+        }
+        out.clone()
     }
 
     fn track(&self, n: TrackId) -> Result<&Track> {
@@ -376,7 +476,29 @@ impl Media {
     /// (an I-frame playlist entry): the segment is made, then its first sample is kept.
     fn iframe(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
         // The clear segment (the I-frame entry is encrypted on its own).
-        let segment = self.materialise(self.media_segment(t, k)?)?;
+        let segment = match (&t.reader, self.source.is_callback()) {
+            // From a caller-supplied source: only the headers and the keyframe are read (one
+            // read), not the whole segment.
+            (SampleReader::ByPosition { table }, true) => {
+                let body = self.read_media_segment(t, k).map_err(source_error)?;
+                let first = table
+                    .get(t.segments[k].first as usize)
+                    .transpose()
+                    .map_err(|_| self.damaged_error())?
+                    .map_or(0, |r| u64::from(r.size()));
+                match body {
+                    Body::Parts(p) => {
+                        let input = self.source.checked_input(&self.index)?;
+                        let want = p.pieces().first().map_or(0, |h| h.len()) + first;
+                        Arc::new(p.prefix(input, want).map_err(|e| {
+                            source_error(Error::new(ErrorKind::Io, format!("{}: {e}", self.index.path.display())))
+                        })?)
+                    }
+                    bytes => self.materialise(bytes)?,
+                }
+            }
+            _ => self.materialise(self.media_segment(t, k)?)?,
+        };
         fmp4::first_sample_fragment(&segment, k as u32 + 1)
             .map_err(|e| e.context(format!("{}: stream {} keyframe {k}", self.index.path.display(), t.stream)))
     }
@@ -394,7 +516,28 @@ impl Media {
 
     pub(crate) fn media_segment(&self, t: &Track, k: usize) -> Result<Body> {
         let ctx = |e: Error| e.context(format!("{}: stream {} segment {k}", self.index.path.display(), t.stream));
-        self.read_media_segment(t, k).map_err(ctx)
+        if !self.source.is_callback() {
+            return self.read_media_segment(t, k).map_err(ctx);
+        }
+        // A caller-supplied source: segments are bytes (no file to send ranges from), read
+        // economically, and counted.
+        take_source_failure();
+        let (r0, b0) = thread_reads();
+        let out = self.read_media_segment(t, k).and_then(|body| match body {
+            Body::Parts(p) => {
+                let spans = self.segment_spans(k)?;
+                match p.assemble(&spans) {
+                    Some(bytes) => Ok(Body::Bytes(Arc::new(bytes))),
+                    None => Ok(Body::Bytes(self.materialise(Body::Parts(p))?)),
+                }
+            }
+            bytes => Ok(bytes),
+        });
+        let (r1, b1) = thread_reads();
+        self.reads.segments.fetch_add(1, Ordering::Relaxed);
+        self.reads.segment_reads.fetch_add(r1 - r0, Ordering::Relaxed);
+        self.reads.segment_bytes.fetch_add(b1 - b0, Ordering::Relaxed);
+        out.map_err(|e| ctx(source_error(e)))
     }
 
     /// Media segment `k` of `t`: its samples read the way the index decided (the one place a
@@ -419,7 +562,13 @@ impl Media {
                     .collect();
                 let rewritten = drop_open_gop_recovery_points(t, &mut metas, |i| {
                     let (pos, len) = (recs[i].pos, recs[i].size() as usize);
-                    let data = read_vec_at(source.checked_file(ix)?, pos, len, len).map_err(|e| {
+                    if source.is_callback() {
+                        // From the segment's samples read together (no read of its own).
+                        if let Some(data) = self.segment_spans(k)?.get(pos, len as u64) {
+                            return Ok(Cow::Owned(data.to_vec()));
+                        }
+                    }
+                    let data = read_vec_at(source.checked_input(ix)?, pos, len, len).map_err(|e| {
                         Error::new(
                             ErrorKind::InvalidMedia,
                             format!("sample at byte {pos}: {e} (file truncated or changed)"),
@@ -459,7 +608,7 @@ impl Media {
                         ),
                     ));
                 }
-                copied_segment(t, k, &packets, in_file, |i| match &derived {
+                copied_segment(t, k, &packets, in_file && !source.is_callback(), |i| match &derived {
                     Some(v) => v.get(i).copied().unwrap_or(seg.src_end),
                     None => packets.get(i).and_then(packet_dts).unwrap_or(seg.src_end),
                 })
@@ -614,35 +763,53 @@ fn write_segment(k: usize, tfdt: u64, metas: &[SampleMeta], payload: &[u8]) -> R
 }
 
 /// Opens (indexes) the media `key` names, whose identity is `identity`. Used by the context's
-/// single-flight open. With an index directory, an index file written for this version of the
-/// file is read instead (the media is not read), and a fresh index is written there.
+/// single-flight open. `input` is the caller-supplied source of a [`Location::Source`] (a
+/// local file is opened here). With an index directory, a whole local file's index file written
+/// for this version of the file is read instead (the media is not read), and a fresh index is
+/// written there.
 pub fn open(
     key: &MediaKey,
     identity: FileIdentity,
+    input: Option<ByteSource>,
     cfg: &crate::model::config::Config,
     dir: Option<&IndexDir>,
 ) -> Result<Arc<Media>> {
-    let Location::Path(path) = &key.location;
-    let started = std::time::Instant::now();
-    let wrap = |index, origin| -> Result<Arc<Media>> {
-        let mut media = Media::with_origin(key.clone(), index, cfg.demuxers_per_media, cfg.thumbnails, origin);
+    let name = key.location.describe();
+    let input = match (&key.location, input) {
+        (_, Some(input)) => input,
+        (Location::Path(path), None) => {
+            ByteSource::open_file(path).map_err(|e| Error::new(ErrorKind::Io, format!("{name}: {e}")))?
+        }
+        (Location::Source(_), None) => return Err(Error::internal("a source opened without its reader")),
+    };
+    let finish = |index, input, origin| -> Result<Arc<Media>> {
+        let mut media = Media::new(key.clone(), index, input, cfg, origin);
         media.resolve_keys(key.options.encryption.as_ref(), cfg.key_provider.as_ref())?;
         Ok(Arc::new(media))
     };
-    // A clip's index is built for it alone (cheap: the clip's range); only whole files persist.
-    let dir = dir.filter(|_| key.options.clip.is_none());
-    let file = match dir.map(|d| d.lookup(path, identity)) {
-        Some(Lookup::Hit(mut index, file)) => {
+    // Only whole local files persist: a clip's index is built for it alone (cheap: the clip's
+    // range), and a caller's source has no inode to key an index file by.
+    let dir = match &key.location {
+        Location::Path(path) if key.options.clip.is_none() => dir.map(|d| (d, path)),
+        _ => None,
+    };
+    let started = std::time::Instant::now();
+    let file = match dir.map(|(d, path)| (d.lookup(path, identity), path)) {
+        Some((Lookup::Hit(mut index, file), path)) => {
             index.index_time = started.elapsed();
             index.path = path.to_path_buf();
-            return wrap(*index, IndexOrigin::Disk(file));
+            return finish(*index, input, IndexOrigin::Disk(file));
         }
-        Some(Lookup::Miss(file)) => Some(file),
+        Some((Lookup::Miss(file), _)) => Some(file),
         None => None,
     };
-    let index = crate::index::build(path, identity, cfg, key.options.clip).map_err(|e| e.context(path.display()))?;
+    take_source_failure();
+    let (r0, b0) = thread_reads();
+    let built = crate::index::build(&input, std::path::Path::new(&name), identity, cfg, key.options.clip);
+    let (r1, b1) = thread_reads();
+    let index = built.map_err(|e| source_error(e).context(&name))?;
     let origin = match (dir, file) {
-        (Some(d), Some(file)) => {
+        (Some((d, path)), Some(file)) => {
             if d.store(&file, path, &index) {
                 IndexOrigin::Written(file)
             } else {
@@ -651,5 +818,9 @@ pub fn open(
         }
         _ => IndexOrigin::Memory,
     };
-    wrap(index, origin)
+    let mut media = Media::new(key.clone(), index, input, cfg, origin);
+    media.resolve_keys(key.options.encryption.as_ref(), cfg.key_provider.as_ref())?;
+    media.reads.open_reads = r1 - r0;
+    media.reads.open_bytes = b1 - b0;
+    Ok(Arc::new(media))
 }

@@ -1,6 +1,8 @@
-//! The source file of one opened media as segments read it: the file handle for positioned
-//! reads, a pool of FFmpeg demuxers, and one reading function per [`SampleReader`] path. Every
-//! read first checks that the file is still the one indexed. Nothing here writes fMP4.
+//! The source file of one opened media as segments read it: the file handle (or the
+//! caller-supplied source) for positioned reads, a pool of FFmpeg demuxers, and one reading
+//! function per [`SampleReader`] path. Every read of a local file first checks that the file is
+//! still the one indexed (a caller-supplied source's identity string is its version: it is not
+//! checked again). Nothing here writes fMP4.
 
 use std::fs::File;
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use parking_lot::Mutex;
 
 use crate::container::demux::{timed_packet, Demuxer};
 use crate::container::mkv::BlockWalker;
+use crate::container::read::{ByteSource, Window};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::MediaIndex;
@@ -23,20 +26,41 @@ use crate::model::track::{RangeSeek, Track, TrackKind};
 /// the file damaged.
 const MAX_SKIPPED_BLOCKS: usize = 100_000;
 
+/// Most bytes per read when a Matroska segment is walked block by block from a caller-supplied
+/// source (its clusters' span, when known, is read in one read up to this).
+const SOURCE_SEGMENT_CHUNK: usize = 8 << 20;
+/// Bytes read past the next segment's cluster (the first blocks there: where the walk stops,
+/// and audio stored after the keyframe).
+const SOURCE_SEGMENT_MARGIN: u64 = 64 << 10;
+
 /// How far before the wanted time a seek without a per-sample index aims (then reads forward).
 const SEEK_MARGIN_US: i64 = US_PER_SECOND;
 
 /// The file of one media, read when segments are generated.
 pub(crate) struct Source {
     /// The file as opened when indexed (positioned reads of samples, and the descriptor that
-    /// file ranges are sent from; a replaced file keeps serving the version that was indexed).
-    file: Option<Arc<File>>,
+    /// file ranges are sent from; a replaced file keeps serving the version that was indexed),
+    /// or the caller-supplied source.
+    input: ByteSource,
     demuxers: Mutex<Vec<Demuxer>>,
     max_idle_demuxers: usize,
+    /// A caller-supplied source: the clusters of the last few Matroska segments read, shared by
+    /// the block walks of their tracks (read once, concurrent walks wait for the one read).
+    windows: Mutex<std::collections::VecDeque<WindowCell>>,
 }
 
-/// Checks the file on disk is still the one indexed (one `stat`).
+/// One read-ahead window of a caller-supplied source: where it starts, and its bytes (once read).
+type WindowCell = (u64, Arc<std::sync::OnceLock<std::io::Result<Arc<Window>>>>);
+
+/// How many read-ahead windows a media keeps.
+const WINDOWS: usize = 4;
+
+/// Checks the file on disk is still the one indexed (one `stat`; nothing for a caller-supplied
+/// source, whose identity string is its version).
 fn check_unchanged(ix: &MediaIndex) -> Result<()> {
+    if ix.identity.is_source() {
+        return Ok(());
+    }
     let now = FileIdentity::of(&ix.path)?;
     if now != ix.identity {
         return Err(Error::new(
@@ -48,17 +72,22 @@ fn check_unchanged(ix: &MediaIndex) -> Result<()> {
 }
 
 impl Source {
-    /// Opens the indexed file for positioned reads; demuxers are opened when first needed.
-    pub(crate) fn new(ix: &MediaIndex, max_idle_demuxers: usize) -> Source {
-        let file = File::open(&ix.path).ok().map(Arc::new);
-        Source { file, demuxers: Mutex::new(Vec::new()), max_idle_demuxers }
+    /// Reads `input` (the file or source that was indexed); demuxers are opened when first
+    /// needed.
+    pub(crate) fn new(input: ByteSource, max_idle_demuxers: usize) -> Source {
+        Source { input, demuxers: Mutex::new(Vec::new()), max_idle_demuxers, windows: Mutex::default() }
+    }
+
+    /// True for a caller-supplied source (its segments are bytes, never file ranges).
+    pub(crate) fn is_callback(&self) -> bool {
+        self.input.is_callback()
     }
 
     fn take_demuxer(&self, ix: &MediaIndex) -> Result<Demuxer> {
         if let Some(d) = self.demuxers.lock().pop() {
             return Ok(d);
         }
-        Demuxer::open(&ix.path, !ix.exact_timestamps())
+        Demuxer::open(&self.input, !ix.exact_timestamps())
     }
 
     fn put_demuxer(&self, d: Demuxer) {
@@ -82,9 +111,6 @@ impl Source {
     /// sent (or read) later as ranges of [`Source::checked_file`].
     pub(crate) fn check_ranges(&self, ix: &MediaIndex, end: u64) -> Result<()> {
         check_unchanged(ix)?;
-        if self.file.is_none() {
-            return Err(Error::internal("no file handle"));
-        }
         if end > ix.identity.size {
             return Err(Error::new(
                 ErrorKind::InvalidMedia,
@@ -98,7 +124,7 @@ impl Source {
     /// it is still the version that was indexed: a file truncated or rewritten in place is
     /// [`ErrorKind::FileChanged`], never stale bytes.
     pub(crate) fn checked_file(&self, ix: &MediaIndex) -> Result<&Arc<File>> {
-        let file = self.file.as_ref().ok_or_else(|| Error::internal("no file handle"))?;
+        let file = self.input.file().ok_or_else(|| Error::internal("a caller-supplied source has no file"))?;
         let now = FileIdentity::of_file(file, &ix.path)?;
         if now != ix.identity {
             return Err(Error::new(
@@ -107,6 +133,45 @@ impl Source {
             ));
         }
         Ok(file)
+    }
+
+    /// What samples are read from: the file (after the check of [`Source::checked_file`]) or
+    /// the caller-supplied source.
+    pub(crate) fn checked_input(&self, ix: &MediaIndex) -> Result<&ByteSource> {
+        if !self.input.is_callback() {
+            self.checked_file(ix)?;
+        }
+        Ok(&self.input)
+    }
+
+    /// The read-ahead window of `len` bytes at `pos` of the caller-supplied source: one read,
+    /// kept for the next walks that start there (the segment's other tracks).
+    fn window(&self, pos: u64, len: u64, size: u64) -> Result<ByteSource> {
+        let cell = {
+            let mut windows = self.windows.lock();
+            let found = windows.iter().find(|(p, c)| {
+                *p == pos && c.get().is_none_or(|r| r.as_ref().is_ok_and(|w| w.covers(pos, len.min(size - pos))))
+            });
+            match found {
+                Some((_, c)) => c.clone(),
+                None => {
+                    let c: WindowCell = (pos, Arc::default());
+                    if windows.len() >= WINDOWS {
+                        windows.pop_front();
+                    }
+                    windows.push_back(c.clone());
+                    c.1
+                }
+            }
+        };
+        match cell.get_or_init(|| Window::read(&self.input, pos, len, size).map(Arc::new)) {
+            Ok(w) => Ok(ByteSource::Window(w.clone())),
+            Err(e) => {
+                // Not kept: the next request reads again (the store may be back).
+                self.windows.lock().retain(|(_, c)| !Arc::ptr_eq(c, &cell));
+                Err(Error::new(ErrorKind::Io, format!("segment clusters at byte {pos}: {e}")))
+            }
+        }
     }
 
     /// [`SampleReader::MatroskaBlocks`]: the samples of segment `k` of `t`, walked block by
@@ -123,9 +188,14 @@ impl Source {
     ) -> Result<(Vec<ff::Packet>, bool)> {
         let seg = t.segments[k];
         let next_key = t.segments.get(k + 1).map(|s| s.start_pts);
-        match self.read_blocks(ix, t, &seg, track_number, next_key) {
+        // From a caller-supplied source the walk reads the segment's clusters in one read: up
+        // to the next segment's cluster (a little more for audio stored after it).
+        let span = t.segments.get(k + 1).map(|s| s.cluster.saturating_sub(seg.cluster));
+        match self.read_blocks(ix, t, &seg, track_number, next_key, span) {
             Ok(Some(p)) => Ok((p, true)),
-            Err(e) if e.kind == ErrorKind::FileChanged => Err(e),
+            Err(e) if e.kind == ErrorKind::FileChanged || (e.kind == ErrorKind::Io && self.input.is_callback()) => {
+                Err(e)
+            }
             other => {
                 if let Err(e) = other {
                     log::warn!(
@@ -193,15 +263,30 @@ impl Source {
         seg: &Segment,
         track_number: Option<u64>,
         next_key: Option<i64>,
+        span: Option<u64>,
     ) -> Result<Option<Vec<ff::Packet>>> {
-        let (Some(number), Some(layout), Some(file)) = (track_number, &ix.matroska, &self.file) else {
+        let (Some(number), Some(layout)) = (track_number, &ix.matroska) else {
             return Ok(None);
         };
         check_unchanged(ix)?;
+        // From a caller-supplied source: the segment's clusters in one read (up to the next
+        // segment's cluster and a margin), shared with the other tracks' walks of this segment.
+        let window = match span {
+            Some(span) if self.input.is_callback() => {
+                let len = span.saturating_add(SOURCE_SEGMENT_MARGIN).min(SOURCE_SEGMENT_CHUNK as u64);
+                Some(self.window(seg.cluster, len, ix.identity.size)?)
+            }
+            _ => None,
+        };
+        let file = window.as_ref().unwrap_or(&self.input);
         fn damaged(e: impl std::fmt::Display) -> Error {
             Error::new(ErrorKind::InvalidMedia, format!("{e} (file damaged or changed)"))
         }
         let mut w = BlockWalker::new(file, ix.identity.size, layout, seg.cluster);
+        if file.is_callback() {
+            // Past the window (audio stored after the next keyframe): reads of a margin each.
+            w.set_read_size(if window.is_some() { SOURCE_SEGMENT_MARGIN as usize } else { SOURCE_SEGMENT_CHUNK });
+        }
         let video = t.kind == TrackKind::Video;
         let mut out: Vec<ff::Packet> = Vec::new();
         let mut skipped = 0usize;

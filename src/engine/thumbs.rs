@@ -175,7 +175,7 @@ impl Media {
                 .max_by_key(|r| r.pts())
                 .unwrap_or(&recs[0]);
             let len = pick.size() as usize;
-            let sample = read_vec_at(self.checked_file()?, pick.pos, len, len).map_err(|e| {
+            let sample = read_vec_at(self.checked_input()?, pick.pos, len, len).map_err(|e| {
                 Error::new(
                     ErrorKind::InvalidMedia,
                     format!("sample at byte {}: {e} (file truncated or changed)", pick.pos),

@@ -11,6 +11,7 @@
 //! | `options.rs`  | [`HlsOpenOptions`]: how one media is opened (`hls_open_with`)          |
 //! | `keys.rs`     | [`HlsKeyInfo`], [`HlsKeyProvider`]: keys from the caller (encryption)   |
 //! | `media.rs`    | [`HlsMedia`]: open, close, serve names, info, duration                 |
+//! | `source.rs`   | [`HlsSource`]: media read through the caller's callback                |
 //! | `buffer.rs`   | [`HlsBuffer`], [`hls_free_buffer`]                                     |
 //! | `parts.rs`    | [`HlsParts`] (bytes and file ranges for `sendfile`), [`hls_free_parts`] |
 //! | `version.rs`  | [`hls_version`], [`hls_version_number`]                                |
@@ -70,6 +71,8 @@ mod context;
 
 mod media;
 
+mod source;
+
 mod buffer;
 
 mod parts;
@@ -80,8 +83,8 @@ pub use buffer::{hls_free_buffer, HlsBuffer};
 pub use config::{
     hls_config_free, hls_config_new, hls_config_set_aac, hls_config_set_cache_bytes, hls_config_set_idle_media,
     hls_config_set_index_dir, hls_config_set_key_provider, hls_config_set_segment_duration_ms,
-    hls_config_set_thumbnails, hls_config_set_transcode_policy, hls_config_set_use_container_index, HlsConfig,
-    HlsTranscodePolicy,
+    hls_config_set_source_reads, hls_config_set_thumbnails, hls_config_set_transcode_policy,
+    hls_config_set_use_container_index, HlsConfig, HlsTranscodePolicy,
 };
 pub use context::{
     hls_context_free, hls_context_new, hls_context_stats_json, hls_set_log_callback, HlsContext, HlsLogCallback,
@@ -104,5 +107,6 @@ pub use options::{
 // --- clip ---
 pub use options::{hls_open_options_set_clip, hls_open_options_set_uri_query, HlsClipPolicy};
 pub use parts::{hls_free_parts, HlsFileIdentity, HlsPart, HlsPartKind, HlsParts};
+pub use source::{hls_open_source, HlsReadAtFn, HlsReleaseFn, HlsSource};
 pub use status::{hls_status_str, HlsStatus};
 pub use version::{hls_version, hls_version_number};

@@ -49,6 +49,13 @@ pub struct Config {
     /// The key provider asked for every media opened without keys of its own (default none:
     /// the clear).
     pub key_provider: Option<crate::model::encryption::KeyProvider>,
+    /// Caller-supplied sources: the most bytes one read asks for (default 8 MiB); a segment's
+    /// track whose samples span more costs more reads.
+    pub source_read_max: usize,
+    /// Caller-supplied sources: the largest gap between a track's samples (other tracks'
+    /// samples) that one read of a segment reads through (default 4 MiB); at most 10% of what
+    /// a read keeps is dropped.
+    pub source_gap_max: u64,
 }
 
 impl Config {
@@ -77,6 +84,8 @@ impl Default for Config {
             thumbnails: crate::model::thumbs::ThumbSettings::default(),
             index_dir: None,
             key_provider: None,
+            source_read_max: 8 << 20,
+            source_gap_max: 4 << 20,
         }
     }
 }

@@ -2,7 +2,8 @@
 //! (→ [`CuePoint`]), read by [`read_layout`] into a [`Layout`].
 
 use serde::{Deserialize, Serialize};
-use std::fs::File;
+
+use crate::container::read::ByteSource;
 
 use super::ebml::*;
 use crate::error::{ParseError, ParseResult};
@@ -97,7 +98,7 @@ impl Layout {
 }
 
 /// Reads the Segment's header elements and its Cues. `Ok(None)`: not a Matroska/WebM file.
-pub fn read_layout(file: &File, file_size: u64) -> ParseResult<Option<Layout>> {
+pub fn read_layout(file: &ByteSource, file_size: u64) -> ParseResult<Option<Layout>> {
     let mut r = Reader::new(file, file_size, LAYOUT_CHUNK);
     if r.bytes(0, 4)? != ID_EBML.to_be_bytes() {
         return Ok(None);

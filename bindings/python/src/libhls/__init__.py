@@ -40,13 +40,14 @@ from ._core import (
     set_log_callback,
 )
 from ._ffi import LibraryNotFoundError, LibraryVersionError
+from ._source import HTTPSource
 from ._version import __version__
 
 # Public classes show (and pickle) as libhls.X, not libhls._module.X.
 for _name in (
     "Buffer", "ClipPolicy", "ClosedError", "Context", "Encryption", "EncryptionMethod",
-    "FileChangedError", "HlsError", "InternalError", "InvalidArgumentError", "InvalidMediaError",
-    "InvalidUtf8Error", "IoError", "KeyUnavailableError",
+    "FileChangedError", "HlsError", "HTTPSource", "InternalError", "InvalidArgumentError",
+    "InvalidMediaError", "InvalidUtf8Error", "IoError", "KeyUnavailableError",
     "LibraryNotFoundError", "LibraryVersionError", "LogLevel", "Media", "NoPlayableTracksError",
     "NotFoundError", "NullArgumentError", "PanicError", "Status", "TranscodePolicy",
     "UnsupportedError",
@@ -63,6 +64,7 @@ __all__ = [
     "EncryptionMethod",
     "FileChangedError",
     "HlsError",
+    "HTTPSource",
     "InternalError",
     "InvalidArgumentError",
     "InvalidMediaError",

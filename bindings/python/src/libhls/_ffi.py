@@ -152,6 +152,23 @@ class HlsParts(Structure):
 
 HlsLogCallback = CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 
+# HlsReadAtFn(opaque, offset, buf, len, err, err_cap) -> bytes read, or -1 (message in err).
+HlsReadAtFn = CFUNCTYPE(c_int64, c_void_p, c_uint64, c_void_p, c_size_t, c_void_p, c_size_t)
+# HlsReleaseFn(opaque).
+HlsReleaseFn = CFUNCTYPE(None, c_void_p)
+
+
+class HlsSource(Structure):
+    """``struct HlsSource``: media read through the caller's ``read_at`` callback."""
+
+    _fields_ = [
+        ("read_at", HlsReadAtFn),
+        ("release", HlsReleaseFn),
+        ("opaque", c_void_p),
+        ("size", c_uint64),
+        ("identity", c_char_p),
+    ]
+
 _cfg_p = POINTER(HlsConfig)
 _ctx_p = POINTER(HlsContext)
 _media_p = POINTER(HlsMedia)
@@ -221,6 +238,9 @@ SIGNATURES: Dict[str, Tuple[List[Any], Any]] = {
     "hls_key_info_set_keyformat": ([c_void_p, c_char_p, c_char_p], _status),
     "hls_key_info_add_pssh": ([c_void_p, c_char_p, ctypes.c_size_t], _status),
     "hls_key_info_set_encrypt_subtitles": ([c_void_p, c_int], _status),
+    # Caller-supplied sources.
+    "hls_open_source": ([_ctx_p, POINTER(HlsSource), _opts_p, POINTER(_media_p), POINTER(_err_p)], _status),
+    "hls_config_set_source_reads": ([_cfg_p, c_uint64, c_uint64], _status),
 }
 
 
