@@ -19,6 +19,11 @@
  * from that buffer (freed with the request). "hls_file_ranges off", info.json and requests for
  * several byte ranges (nginx's multipart ranges need the whole body in one buffer) take the
  * bytes (hls_get) instead.
+ *
+ * With "hls_remote URL_PREFIX", the file is the object URL_PREFIX<URI after the location's
+ * prefix> on an HTTP store: no file-system call at all; the task validates the object (HEAD,
+ * cached per worker) and opens it through an HlsSource whose reads are ranged GETs
+ * (ngx_http_hls_remote.c); the response is bytes (hls_get).
  */
 
 #include "ngx_http_hls_module.h"
@@ -46,6 +51,8 @@ typedef struct {
     size_t               copy_size;
     u_char             **copied;           /* [parts.count]: where each file part is in copy */
     unsigned             stats:1;          /* hls_stats: nstats contexts, no file */
+    unsigned             remote:1;         /* hls_remote: path is the object's URL */
+    ngx_http_hls_remote_conf_t  *remote_conf;
     ngx_uint_t           nstats;
     HlsContext         **contexts;         /* [nstats] */
 
@@ -59,6 +66,9 @@ typedef struct {
     off_t                size;
     time_t               mtime;
     HlsBuffer           *stats_buf;        /* [nstats], zeroed where a call failed */
+    ngx_uint_t           remote_status;    /* remote: the HTTP status to answer, 0: libhls's */
+    u_char               remote_etag[128]; /* remote: the store's ETag of the object */
+    char                 remote_message[512];
 
     /* event loop only */
     ngx_http_request_t  *request;
@@ -86,6 +96,9 @@ static void ngx_http_hls_cleanup(void *data);
 static ngx_int_t ngx_http_hls_add_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value, ngx_table_elt_t **out);
 static ngx_int_t ngx_http_hls_options(ngx_http_request_t *r);
+static ngx_int_t ngx_http_hls_remote_url(ngx_http_request_t *r,
+    ngx_http_hls_loc_conf_t *hlcf, ngx_str_t *file_uri, ngx_str_t *url);
+static void ngx_http_hls_remote_task(ngx_http_hls_task_ctx_t *t);
 static ngx_int_t ngx_http_hls_info_body(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t,
     ngx_str_t *body);
 
@@ -166,6 +179,18 @@ ngx_http_hls_handler(ngx_http_request_t *r)
             ngx_log_error(NGX_LOG_ERR, log, 0, "hls: no media file in \"%V\"", &r->uri);
         }
         return NGX_HTTP_NOT_FOUND;
+    }
+
+    if (hlcf->remote.url.len) {
+        rc = ngx_http_hls_remote_url(r, hlcf, &file_uri, &path);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0, "hls object: \"%V\", name: \"%V\"",
+                       &path, &name);
+
+        goto post;
     }
 
     /* nginx has already resolved "." and ".." segments of the URI (encoded or not); what
@@ -261,6 +286,8 @@ ngx_http_hls_handler(ngx_http_request_t *r)
         return NGX_HTTP_NOT_FOUND;
     }
 
+post:
+
     task = ngx_thread_task_alloc(r->pool, sizeof(ngx_http_hls_task_ctx_t));
     if (task == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -296,6 +323,13 @@ ngx_http_hls_handler(ngx_http_request_t *r)
                           == NULL);
     t->parts.fd = -1;
     t->file_range_min = hlcf->file_range_min;
+
+    if (hlcf->remote.url.len) {
+        /* the store's bytes come through libhls (hls_get): no file to send from */
+        t->remote = 1;
+        t->remote_conf = &hlcf->remote;
+        t->use_parts = 0;
+    }
 
     return ngx_http_hls_post(r, task, hlcf->thread_pool);
 }
@@ -588,6 +622,11 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
         return;
     }
 
+    if (t->remote) {
+        ngx_http_hls_remote_task(t);
+        return;
+    }
+
     for (attempt = 0; /* void */; attempt++) {
 
         error = NULL;
@@ -756,7 +795,7 @@ ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
 
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = t->use_parts ? (off_t) t->parts.len : (off_t) body.len;
-    r->headers_out.last_modified_time = t->mtime;
+    r->headers_out.last_modified_time = t->mtime;   /* remote: -1 without Last-Modified */
 
     len = ngx_strlen(content_type);
     r->headers_out.content_type.len = len;
@@ -772,6 +811,10 @@ ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
     }
     len = ngx_sprintf(p, "%O:%T:", t->size, t->mtime) - p;
     hash = ngx_http_hls_fnv(hlcf->etag_seed, p, len);
+    if (t->remote) {
+        /* and the store's ETag of the object (a replaced object in the same second) */
+        hash = ngx_http_hls_fnv(hash, t->remote_etag, ngx_strlen(t->remote_etag));
+    }
     hash = ngx_http_hls_fnv(hash, t->name, ngx_strlen(t->name));
 
     value.data = ngx_pnalloc(r->pool, 2 + 2 + 16);
@@ -940,6 +983,35 @@ ngx_http_hls_fail(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
+    if (t->remote_status) {
+        /* remote mode: what the store said (404), or that it failed (502), or an object that
+         * changed twice while it was being served (503) */
+        rc = t->remote_status;
+        level = NGX_LOG_ERR;
+
+        if (rc == NGX_HTTP_NOT_FOUND && !clcf->log_not_found) {
+            level = 0;
+        }
+
+        if (rc == NGX_HTTP_SERVICE_UNAVAILABLE) {
+            level = NGX_LOG_WARN;
+            ngx_str_set(&value, "1");
+            if (ngx_http_hls_add_header(r, "Retry-After", &value, NULL) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        if (level) {
+            message = t->remote_message[0] ? t->remote_message
+                      : t->error ? hls_error_message(t->error) : "";
+            ngx_log_error(level, r->connection->log, 0, "hls: remote \"%s\" \"%s\": %s%s%s",
+                          t->path, t->name, hls_status_str(t->status),
+                          message[0] ? ": " : "", message);
+        }
+
+        return rc;
+    }
+
     switch (t->status) {
 
     case HLS_ERR_NOT_FOUND:
@@ -1068,6 +1140,154 @@ ngx_http_hls_options(ngx_http_request_t *r)
     r->header_only = 1;
 
     return ngx_http_send_header(r);
+}
+
+
+/* Remote mode: the URL of the object for file_uri, the location's hls_remote prefix followed by
+ * the URI after the location's prefix, percent-encoded (the URI is decoded). */
+static ngx_int_t
+ngx_http_hls_remote_url(ngx_http_request_t *r, ngx_http_hls_loc_conf_t *hlcf,
+    ngx_str_t *file_uri, ngx_str_t *url)
+{
+    u_char                    *p, *last, *end;
+    size_t                     escape;
+    ngx_str_t                  rest;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (file_uri->len <= clcf->name.len) {
+        if (clcf->log_not_found) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "hls: no media file in \"%V\"",
+                          &r->uri);
+        }
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    rest.data = file_uri->data + clcf->name.len;
+    rest.len = file_uri->len - clcf->name.len;
+    end = rest.data + rest.len;
+
+    /* no ".." segment in what is appended to the prefix ("location /vod" and "/vod../x") */
+    for (p = rest.data; p < end; p = last + 1) {
+        for (last = p; last < end && *last != '/'; last++) { /* void */ }
+
+        if (last - p == 2 && p[0] == '.' && p[1] == '.') {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "hls: \"..\" in \"%V\" would leave the hls_remote prefix", &r->uri);
+            return NGX_HTTP_NOT_FOUND;
+        }
+    }
+
+    escape = 2 * ngx_escape_uri(NULL, rest.data, rest.len, NGX_ESCAPE_URI);
+
+    url->len = hlcf->remote.url.len + rest.len + escape;
+    url->data = ngx_pnalloc(r->pool, url->len + 1);
+    if (url->data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(url->data, hlcf->remote.url.data, hlcf->remote.url.len);
+
+    if (escape) {
+        p = (u_char *) ngx_escape_uri(p, rest.data, rest.len, NGX_ESCAPE_URI);
+    } else {
+        p = ngx_cpymem(p, rest.data, rest.len);
+    }
+
+    *p = '\0';
+
+    return NGX_OK;
+}
+
+
+/* On a pool thread, remote mode: validate the object (HEAD, or the worker's recent answer),
+ * open it through an HlsSource, serve the name. An object that changed on the store (a read's
+ * If-Match failed, or its ETag or size differ) is validated and opened anew, once: the new
+ * object is a new presentation, and no response mixes the bytes of two. */
+static void
+ngx_http_hls_remote_task(ngx_http_hls_task_ctx_t *t)
+{
+    HlsError                      *error;
+    HlsMedia                      *media;
+    HlsStatus                      status;
+    ngx_uint_t                     attempt, failure, rs;
+    const char                    *url;
+    ngx_http_hls_remote_object_t   o;
+
+    url = (const char *) t->path;
+
+    for (attempt = 0; /* void */; attempt++) {
+
+        error = NULL;
+        media = NULL;
+        t->remote_message[0] = '\0';
+
+        rs = ngx_http_hls_remote_validate(url, t->remote_conf, &o, t->remote_message,
+                                          sizeof(t->remote_message));
+        if (rs) {
+            t->status = (rs == NGX_HTTP_NOT_FOUND) ? HLS_ERR_NOT_FOUND : HLS_ERR_IO;
+            t->remote_status = rs;
+            return;
+        }
+
+        ngx_http_hls_remote_clear_failure();
+
+        status = ngx_http_hls_remote_open(t->context, url, t->remote_conf, &o, &media, &error);
+
+        if (status == HLS_OK) {
+            if (t->info) {
+                status = hls_media_info_json(media, &t->buf);
+                if (status != HLS_OK) {
+                    ngx_cpystrn((u_char *) t->remote_message,
+                                (u_char *) "hls_media_info_json() failed",
+                                sizeof(t->remote_message));
+                }
+
+            } else {
+                status = hls_get_ex(media, (const char *) t->name, &t->buf, &error);
+            }
+
+            hls_close(media);
+        }
+
+        failure = (status == HLS_OK) ? 0 : ngx_http_hls_remote_last_failure();
+        rs = 0;
+
+        if (failure == NGX_HTTP_PRECONDITION_FAILED
+            || (status == HLS_ERR_FILE_CHANGED && failure == 0))
+        {
+            ngx_http_hls_remote_invalidate(url);
+
+            if (attempt == 0) {
+                hls_error_free(error);
+                ngx_http_hls_remote_object_free(&o);
+                continue;                  /* the new object, once */
+            }
+
+            rs = NGX_HTTP_SERVICE_UNAVAILABLE;
+
+        } else if (failure) {
+            if (failure == NGX_HTTP_NOT_FOUND) {
+                ngx_http_hls_remote_invalidate(url);
+            }
+            rs = failure;
+
+        } else if (status == HLS_ERR_IO) {
+            /* the store failed a read made on another thread (an open shared with another
+             * request): that request saw why; here it is a store failure */
+            rs = NGX_HTTP_BAD_GATEWAY;
+        }
+
+        t->status = status;
+        t->error = error;
+        t->remote_status = rs;
+        t->size = (off_t) o.size;
+        t->mtime = o.mtime;
+        ngx_cpystrn(t->remote_etag, (u_char *) o.etag, sizeof(t->remote_etag));
+        ngx_http_hls_remote_object_free(&o);
+        return;
+    }
 }
 
 
