@@ -447,7 +447,8 @@ def test_concurrent(origin):
     for t in threads:
         t.join()
     check(not errors and count[0] == 8 * sum(len(w) - 1 for w in want.values()),
-          f"{count[0]} responses from cold media over 8 connections, every body right",
+          f"{count[0]} responses over 8 connections, segments read from the store each time "
+          "(hls_cache_size 0), every body right",
           str(errors[:5]))
 
 
@@ -496,13 +497,30 @@ def test_store_down(single, store2, hang_port):
             bad.append(f"{n}: {r.status}")
     check(not bad, "store 2 back: the same names are served again, right", str(bad[:5]))
 
-    # a store that accepts connections and never answers: bounded by hls_remote_timeout
+    # a store that accepts connections and never answers: bounded by hls_remote_timeout; the
+    # one worker answers other requests meanwhile (the store is waited for on the thread pool)
+    hung = {}
+
+    def hang_request():
+        t = time.monotonic()
+        hung["r"] = request(single.port, "/hang/h264_aac.mp4/master.m3u8")
+        hung["dt"] = time.monotonic() - t
+
+    th = threading.Thread(target=hang_request)
+    th.start()
+    time.sleep(0.3)
     t0 = time.monotonic()
-    r = request(single.port, "/hang/h264_aac.mp4/master.m3u8")
-    dt = time.monotonic() - t0
-    check(r.status == 502 and 1.5 < dt < 6,
+    r = request(single.port, "/vod/h264_aac.mp4/t0.m3u8")
+    dt_other = time.monotonic() - t0
+    th.join()
+    r_hang, dt = hung["r"], hung["dt"]
+    check(r_hang.status == 502 and 1.5 < dt < 6,
           f"a store that never answers: 502 after hls_remote_timeout 1s 2s ({dt:.2f} s)",
-          f"{r.status} after {dt:.2f} s")
+          f"{r_hang.status} after {dt:.2f} s")
+    check(r.status == 200 and dt_other < 1.0,
+          f"meanwhile the same single worker answered another request in {dt_other * 1000:.0f} ms "
+          "(the store is waited for on the thread pool, not the event loop)",
+          f"{r.status} in {dt_other:.2f} s")
     check("Timeout was reached" in single.log_text() or "timed out" in single.log_text(),
           "and the error log says the store timed out")
 
