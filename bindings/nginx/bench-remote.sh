@@ -130,7 +130,7 @@ store_since() {
     tail -n +"$(($1 + 1))" "$store/logs/access.log" |
         awk -v uri="/media/$2" '$3 == uri {n++; b += $5} END {printf "%d %d\n", n, b}'
 }
-ms() { curl -s -o /dev/null -w '%{http_code} %{time_total}\n' "$1" | awk '$1 != 200 {exit 1} {printf "%.0f", $2 * 1000}'; }
+ms() { curl -s -o /dev/null -w '%{http_code} %{time_total}\n' "$1" | awk '$1 != 200 {exit 1} {printf "%.1f", $2 * 1000}'; }
 
 echo "| file | source | open: store requests | open: store bytes | first master.m3u8 | first media playlist | crawl | names | store requests / segment | store bytes / segment | store bytes / file size |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"

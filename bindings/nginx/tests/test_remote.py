@@ -98,7 +98,7 @@ error_log logs/error.log info;
 events {{ worker_connections 512; }}
 http {{
     log_format store '$request_method $uri $status $body_bytes_sent "$http_range" '
-                     '"$http_if_match" "$http_if_unmodified_since"';
+                     '"$http_if_match" "$http_if_unmodified_since" $connection_requests';
     access_log logs/access.log {"store" if not module else "combined"};
     client_body_temp_path {tmp}/body;
     proxy_temp_path {tmp}/proxy;
@@ -244,18 +244,18 @@ def video_frames_decoded(url):
     return (int(frames[-1]) if frames else -1), r.returncode, r.stderr[-500:]
 
 
-STORE_LINE = re.compile(r'^(\S+) (\S+) (\d+) (\d+) "([^"]*)" "([^"]*)" "([^"]*)"$')
+STORE_LINE = re.compile(r'^(\S+) (\S+) (\d+) (\d+) "([^"]*)" "([^"]*)" "([^"]*)" (\d+)$')
 
 
 def store_requests(store, path_part, since=0):
     """The store's requests whose URI contains path_part, after line `since`:
-    [(method, uri, status, bytes, range, if_match, if_unmodified_since)]."""
+    [(method, uri, status, bytes, range, if_match, if_unmodified_since, connection_requests)]."""
     out = []
     for line in store.access_lines()[since:]:
         m = STORE_LINE.match(line)
         if m and path_part in m.group(2):
             out.append((m.group(1), m.group(2), int(m.group(3)), int(m.group(4)), m.group(5),
-                        m.group(6), m.group(7)))
+                        m.group(6), m.group(7), int(m.group(8))))
     return out
 
 
@@ -349,6 +349,10 @@ def test_crawls(origin, store):
     n_remote = NAMES.get("multi_audio.mkv", 0)
     check(0 < len(heads) <= 2 * 4, f"multi_audio.mkv: {len(heads)} HEAD(s) for a crawl of "
           f"{n_remote} names (validation kept 5 s per worker)", str(len(heads)))
+    reused = [q for q in store_requests(store, "/media/") if q[7] > 1]
+    check(len(reused) > len(store_requests(store, "/media/")) // 2,
+          f"connections to the store are kept alive: {len(reused)} of "
+          f"{len(store_requests(store, '/media/'))} store requests came on a reused connection")
     before = len(store.access_lines())
     got = crawl(origin.port, "/novalidate/h264_aac.mkv")
     heads = [q for q in store_requests(store, "/media/h264_aac.mkv", before) if q[0] == "HEAD"]
@@ -393,6 +397,10 @@ def test_http(origin, store):
     check('hls: remote "http://127.0.0.1:' in origin.log_text()[before:]
           and "nosuch.mp4" in origin.log_text()[before:] and "HTTP 404" in origin.log_text()[before:],
           "and the error log says which URL the store did not have")
+    before = len(origin.log_text())
+    r = request(origin.port, f"/broken/{file}/master.m3u8")
+    check(r.status == 502 and "HTTP 503" in origin.log_text()[before:],
+          "a store answering 503: 502, and the log says what the store answered", str(r.status))
     r = request(origin.port, f"/remote/{file}/t9_999.m4s")
     check(r.status == 404, "a name no playlist names, on a remote object: 404", str(r.status))
     r = request(origin.port, "/remote/text.mp4/master.m3u8")
@@ -609,6 +617,7 @@ def main():
     store = Nginx("store", f"""
         location /media/ {{ alias {STORE_DIR}/; }}
         location /media-noetag/ {{ alias {STORE_DIR}/; etag off; }}
+        location /unavailable/ {{ return 503; }}
 """, module=False, port=store_port)
     store2 = Nginx("store2", f"""
         location /media/ {{ alias {STORE_DIR}/; }}
@@ -620,6 +629,7 @@ def main():
         location /vod/ {{ alias {MEDIA}/; hls; }}
         location /remote/ {{ hls; hls_remote {s1}; }}
         location /novalidate/ {{ hls; hls_remote {s1}; hls_remote_validate 0; }}
+        location /broken/ {{ hls; hls_remote http://127.0.0.1:{store_port}/unavailable/; }}
         location /fresh/ {{ hls; hls_remote {s1}; hls_cache_size 0; }}
 """, workers=2)
     single = Nginx("single", f"""
