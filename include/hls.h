@@ -290,6 +290,57 @@ typedef struct HlsParts {
   void *_private;
 } HlsParts;
 
+/**
+ * Reads up to `len` bytes at `offset` into `buf`. Returns the number of bytes read (less than
+ * `len` only at the end of the source), or -1 on failure, having written a NUL-terminated
+ * message (truncated to `err_cap` bytes) into `err`. Called from any thread, concurrently
+ * (libhls's callers' threads and the threads they serve from): it must be thread-safe. It
+ * should not retry without bound: libhls reports a failure to the request that needed the
+ * bytes and does not retry it.
+ */
+typedef int64_t (*HlsReadAtFn)(void *opaque,
+                               uint64_t offset,
+                               uint8_t *buf,
+                               size_t len,
+                               char *err,
+                               size_t err_cap);
+
+/**
+ * Called exactly once when libhls no longer needs `opaque`: possibly before `hls_open_source`
+ * returns (on failure, or when a source of the same identity is already open and is shared
+ * instead), else when the media is closed and leaves the idle list. May be NULL.
+ */
+typedef void (*HlsReleaseFn)(void *opaque);
+
+/**
+ * A caller-supplied source of media bytes for `hls_open_source`. libhls copies the struct and
+ * the identity during the call; `opaque` is the caller's, passed to every callback.
+ */
+typedef struct HlsSource {
+  /**
+   * Positioned read (required).
+   */
+  HlsReadAtFn read_at;
+  /**
+   * Release of `opaque` (optional).
+   */
+  HlsReleaseFn release;
+  /**
+   * The caller's state, never dereferenced by libhls.
+   */
+  void *opaque;
+  /**
+   * Total size in bytes.
+   */
+  uint64_t size;
+  /**
+   * Required, UTF-8, copied: what this version of the bytes is called (e.g. URL + ETag). It
+   * keys the registry and the cache: opens of one identity share one presentation, and a
+   * new identity (the object was replaced) is a new presentation, never mixed with the old.
+   */
+  const char *identity;
+} HlsSource;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -385,6 +436,21 @@ enum HlsStatus hls_config_set_transcode_policy(struct HlsConfig *cfg, int policy
  * `cfg`: a configuration from `hls_config_new`, not used by another call meanwhile.
  */
 enum HlsStatus hls_config_set_aac(struct HlsConfig *cfg, uint32_t bitrate, int keep_surround);
+
+/**
+ * Reads of caller-supplied sources (`hls_open_source`): `read_max`, the most bytes one read
+ * asks for (default 8 MiB, at least 64 KiB: a larger read is split, so a `moov` or a
+ * segment's track spanning more costs more reads); `gap_max`, the largest gap (other tracks'
+ * samples) one read of a segment's track reads through (default 4 MiB; at most 10% of a read
+ * is such gaps, so a copied segment costs at most 1.1 times its size in bytes read). 0 keeps
+ * a value unchanged.
+ *
+ * # Safety
+ * `cfg`: a configuration from `hls_config_new`, not used by another call meanwhile.
+ */
+enum HlsStatus hls_config_set_source_reads(struct HlsConfig *cfg,
+                                           uint64_t read_max,
+                                           uint64_t gap_max);
 
 /**
  * New options with defaults (the whole file, in the clear, as `hls_open` serves it). NULL only
@@ -621,6 +687,32 @@ enum HlsStatus hls_media_info_json(const struct HlsMedia *media, struct HlsBuffe
  * `media`: borrowed; NULL or a handle from `hls_open`.
  */
 double hls_media_duration(const struct HlsMedia *media);
+
+/**
+ * Opens and indexes media read through `src` (see `HlsSource` for the contract of its
+ * callbacks), with `opts` (NULL = defaults). On success `*out` receives a handle that the
+ * caller owns and frees with `hls_close`; everything else works as for `hls_open_with`, except
+ * that media segments are always bytes (`hls_get_parts` gives no file ranges: there is no
+ * file). On failure, a new `HlsError` in `*err_out` if `err_out` is not NULL; a failed read is
+ * `HLS_ERR_IO` with the callback's message.
+ *
+ * Whatever the outcome, if `src` is not NULL its `release` (if any) is called exactly once:
+ * before this call returns when the open fails or an open media of the same identity (and
+ * options) is shared instead, else when libhls no longer needs the source (the media is
+ * closed and has left the idle list). Opening costs a few reads: at most 3 for an MP4 whose
+ * `moov` is at either end (ask for more with `hls_config_set_source_read_max` if its `moov`
+ * is larger than 8 MiB); `hls_media_info_json` reports them under `source`.
+ *
+ * # Safety
+ * `ctx`: a live context. `src`: NULL or a valid `HlsSource`, borrowed for the call (its
+ * `identity` a NUL-terminated string). `opts`: NULL or live options. `out`: where the handle is
+ * written. `err_out`: NULL, or where the new `HlsError` is written (on failure only).
+ */
+enum HlsStatus hls_open_source(struct HlsContext *ctx,
+                               const struct HlsSource *src,
+                               const struct HlsOpenOptions *opts,
+                               struct HlsMedia **out,
+                               struct HlsError **err_out);
 
 /**
  * Releases a buffer's bytes and zeroes it. NULL-tolerant and idempotent.

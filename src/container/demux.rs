@@ -2,16 +2,18 @@
 //! packets of selected streams. Everything above works with plain Rust values.
 
 use std::ffi::CString;
+use std::os::raw::{c_int, c_void};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 
 use ff::ffi;
 use ff::format::context::Input;
 use ff::packet::Mut as _;
 use ffmpeg_next as ff;
 
+use crate::container::read::{ByteSource, CallbackSource};
 use crate::error::{Error, ErrorKind, Result};
 
 /// FFmpeg's name of its ISO-BMFF (MP4, MOV) demuxer, as [`Demuxer::format_name`] gives it.
@@ -49,9 +51,136 @@ pub fn timed_packet(data: &[u8], pts: i64, dts: Option<i64>, duration: i64, key:
 
 /// An opened demuxer for one file. Not shared between threads at once; kept in a per-media pool.
 pub struct Demuxer {
+    // Declared before `io`: the format context is closed before its I/O context is freed.
     input: Input,
+    /// The custom I/O context over a caller-supplied source (`None` for a local file).
+    _io: Option<CustomIo>,
     is_matroska: bool,
     probed: bool,
+}
+
+/// Bytes FFmpeg reads per call of a caller-supplied source (its AVIO buffer): larger than
+/// FFmpeg's 32 KB default, since every call may be a network round trip.
+const SOURCE_IO_BUFFER: usize = 256 << 10;
+
+/// Where FFmpeg's reads of a caller-supplied source are: the source and the current position.
+struct IoState {
+    src: Arc<CallbackSource>,
+    pos: u64,
+}
+
+/// An `AVIOContext` whose reads and seeks go to a [`CallbackSource`], and the state its
+/// callbacks use. Freed after the format context that reads through it.
+struct CustomIo {
+    ctx: *mut ffi::AVIOContext,
+    state: *mut IoState,
+}
+
+// SAFETY: the AVIO context and its state are used only by the one thread that holds the
+// `Demuxer` (which is moved between threads, never shared); the source is `Send + Sync`.
+unsafe impl Send for CustomIo {}
+
+impl CustomIo {
+    /// A new read-only, seekable AVIO context over `src`.
+    fn new(src: Arc<CallbackSource>) -> Result<CustomIo> {
+        // SAFETY: av_malloc returns NULL or a buffer of the asked size.
+        let buf = unsafe { ffi::av_malloc(SOURCE_IO_BUFFER) } as *mut u8;
+        if buf.is_null() {
+            return Err(Error::new(ErrorKind::Internal, "cannot allocate an I/O buffer"));
+        }
+        let state = Box::into_raw(Box::new(IoState { src, pos: 0 }));
+        // SAFETY: buf is an av_malloc'ed buffer of SOURCE_IO_BUFFER bytes (the context owns it
+        // from here); state stays valid until this CustomIo is dropped, after the context.
+        let ctx = unsafe {
+            ffi::avio_alloc_context(
+                buf,
+                SOURCE_IO_BUFFER as c_int,
+                0,
+                state as *mut c_void,
+                Some(io_read),
+                None,
+                Some(io_seek),
+            )
+        };
+        if ctx.is_null() {
+            // SAFETY: the context was not made: buf and state are still ours, freed once here.
+            unsafe {
+                ffi::av_free(buf as *mut c_void);
+                drop(Box::from_raw(state));
+            }
+            return Err(Error::new(ErrorKind::Internal, "cannot allocate an I/O context"));
+        }
+        Ok(CustomIo { ctx, state })
+    }
+}
+
+impl Drop for CustomIo {
+    fn drop(&mut self) {
+        // SAFETY: ctx came from avio_alloc_context and no format context uses it any more (the
+        // Demuxer closes its input first, and a failed open freed its format context); its
+        // current buffer (FFmpeg may have replaced ours) is freed with it. state came from
+        // Box::into_raw and is freed exactly once, after the context that pointed to it.
+        unsafe {
+            ffi::av_freep(&mut (*self.ctx).buffer as *mut *mut u8 as *mut c_void);
+            ffi::avio_context_free(&mut self.ctx);
+            drop(Box::from_raw(self.state));
+        }
+    }
+}
+
+/// FFmpeg's read callback over a caller-supplied source: up to `len` bytes at the current
+/// position; end of file at the end; an I/O error when the source fails (the source keeps the
+/// caller's words for the engine, see `read::take_source_failure`).
+///
+/// # Safety
+/// `opaque` is the `IoState` of a live `CustomIo`; `buf` is writable for `len` bytes.
+unsafe extern "C" fn io_read(opaque: *mut c_void, buf: *mut u8, len: c_int) -> c_int {
+    if opaque.is_null() || buf.is_null() || len <= 0 {
+        return ffi::AVERROR(libc::EINVAL);
+    }
+    // SAFETY: per this function's contract; FFmpeg calls it from the thread using the demuxer.
+    let st = unsafe { &mut *(opaque as *mut IoState) };
+    // SAFETY: per this function's contract.
+    let out = unsafe { std::slice::from_raw_parts_mut(buf, len as usize) };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| st.src.read_some(st.pos, out)));
+    match r {
+        Ok(Ok(0)) => ffi::AVERROR_EOF,
+        Ok(Ok(n)) => {
+            st.pos += n as u64;
+            n as c_int
+        }
+        Ok(Err(_)) | Err(_) => ffi::AVERROR(libc::EIO),
+    }
+}
+
+/// FFmpeg's seek callback over a caller-supplied source (`AVSEEK_SIZE` gives the size).
+///
+/// # Safety
+/// `opaque` is the `IoState` of a live `CustomIo`.
+unsafe extern "C" fn io_seek(opaque: *mut c_void, offset: i64, whence: c_int) -> i64 {
+    if opaque.is_null() {
+        return i64::from(ffi::AVERROR(libc::EINVAL));
+    }
+    // SAFETY: per this function's contract.
+    let st = unsafe { &mut *(opaque as *mut IoState) };
+    let size = st.src.size() as i64;
+    let whence = whence & !ffi::AVSEEK_FORCE;
+    if whence == ffi::AVSEEK_SIZE {
+        return size;
+    }
+    let to = match whence {
+        libc::SEEK_SET => Some(offset),
+        libc::SEEK_CUR => (st.pos as i64).checked_add(offset),
+        libc::SEEK_END => size.checked_add(offset),
+        _ => None,
+    };
+    match to {
+        Some(p) if p >= 0 => {
+            st.pos = p as u64;
+            p
+        }
+        _ => i64::from(ffi::AVERROR(libc::EINVAL)),
+    }
 }
 
 static FFMPEG_INIT: Once = Once::new();
@@ -76,22 +205,61 @@ fn av_error_text(code: i32) -> String {
 }
 
 impl Demuxer {
-    /// Opens `path` and probes its streams. `probe_streams` runs FFmpeg's stream-info probe, which
+    /// Opens `src` (a local file by its path, a caller-supplied source through a custom AVIO
+    /// context) and probes its streams. `probe_streams` runs FFmpeg's stream-info probe, which
     /// reads some packets; callers skip it when the container header already says everything.
-    pub fn open(path: &Path, probe_streams: bool) -> Result<Demuxer> {
+    pub fn open(src: &ByteSource, probe_streams: bool) -> Result<Demuxer> {
+        match src {
+            ByteSource::File { path, .. } => Demuxer::open_path(path, probe_streams),
+            ByteSource::Callback(c) => Demuxer::open_source(c.clone(), probe_streams),
+        }
+    }
+
+    /// Opens the local file at `path` (FFmpeg's own file I/O).
+    pub fn open_path(path: &Path, probe_streams: bool) -> Result<Demuxer> {
         init_ffmpeg();
         let c_path = CString::new(path.as_os_str().as_bytes())
             .map_err(|_| Error::new(ErrorKind::InvalidArgument, "path contains a NUL byte"))?;
         let mut ctx: *mut ffi::AVFormatContext = ptr::null_mut();
         // SAFETY: ctx is a valid out pointer; FFmpeg frees it on failure.
         let ret = unsafe { ffi::avformat_open_input(&mut ctx, c_path.as_ptr(), ptr::null(), ptr::null_mut()) };
+        Demuxer::opened(ctx, ret, None, probe_streams)
+    }
+
+    /// Opens a caller-supplied source through a custom AVIO context.
+    fn open_source(src: Arc<CallbackSource>, probe_streams: bool) -> Result<Demuxer> {
+        init_ffmpeg();
+        let io = CustomIo::new(src)?;
+        // SAFETY: allocates an empty format context (NULL when out of memory).
+        let mut ctx = unsafe { ffi::avformat_alloc_context() };
+        if ctx.is_null() {
+            return Err(Error::new(ErrorKind::Internal, "cannot allocate a format context"));
+        }
+        // SAFETY: ctx is a fresh context; pb is our AVIO context, which outlives it (CUSTOM_IO:
+        // FFmpeg never closes it). The URL is empty: the format is probed from the bytes.
+        let ret = unsafe {
+            (*ctx).pb = io.ctx;
+            (*ctx).flags |= ffi::AVFMT_FLAG_CUSTOM_IO;
+            ffi::avformat_open_input(&mut ctx, c"".as_ptr(), ptr::null(), ptr::null_mut())
+        };
+        Demuxer::opened(ctx, ret, Some(io), probe_streams)
+    }
+
+    /// Wraps a context `avformat_open_input` returned `ret` for.
+    fn opened(
+        ctx: *mut ffi::AVFormatContext,
+        ret: c_int,
+        io: Option<CustomIo>,
+        probe_streams: bool,
+    ) -> Result<Demuxer> {
         if ret < 0 {
+            // FFmpeg freed the format context; `io` (if any) is freed on return.
             return Err(Error::media(format!("not a readable media file ({})", av_error_text(ret))));
         }
         // SAFETY: ctx was opened successfully and is owned by the Input from here on.
         let input = unsafe { Input::wrap(ctx) };
         let is_matroska = input.format().name().starts_with(MATROSKA_FORMAT_PREFIX);
-        let mut demuxer = Demuxer { input, is_matroska, probed: false };
+        let mut demuxer = Demuxer { input, _io: io, is_matroska, probed: false };
         if probe_streams || demuxer.needs_probe() {
             demuxer.probe()?;
         }

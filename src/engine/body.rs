@@ -3,11 +3,10 @@
 //! send the ranges straight from the file (`sendfile`) and the cache holds headers and range
 //! lists instead of payloads. [`Body::Bytes`] is a response made wholly in memory.
 
-use std::fs::File;
 use std::io;
 use std::sync::Arc;
 
-use crate::container::read::read_exact_at;
+use crate::container::read::{read_exact_at, ByteSource};
 use crate::engine::cache::{Bytes, Charge};
 
 /// One response: all bytes, or bytes and ranges of the source file.
@@ -76,9 +75,10 @@ impl Parts {
     /// The whole response in one buffer: memory pieces copied, ranges read from `file` with
     /// positioned reads. Ranges that follow one another in the file with small gaps between them
     /// (the samples of one track, interleaved with another's) are read with one read of their
-    /// span, straight into the buffer (the last span, through a scratch buffer), then moved down
-    /// into place: one system call per segment instead of one per sample.
-    pub fn materialise(&self, file: &File) -> io::Result<Vec<u8>> {
+    /// span, as `rule` allows, straight into the buffer (the last span, through a scratch
+    /// buffer), then moved down into place: one system call per segment instead of one per
+    /// sample.
+    pub fn materialise(&self, file: &ByteSource, rule: SpanRule) -> io::Result<Vec<u8>> {
         let total = usize::try_from(self.len).map_err(|_| io::Error::other("response too large for memory"))?;
         let mut out = vec![0u8; total];
         let mut scratch = Vec::new();
@@ -91,7 +91,7 @@ impl Parts {
                     i += 1;
                 }
                 Piece::File { offset, len } => {
-                    let (end, j) = self.span(i, offset, offset + len);
+                    let (end, j) = self.span(i, offset, offset + len, rule);
                     let span = (end - offset) as usize;
                     if at + span <= total {
                         // Read where its pieces go, then move each piece down into place.
@@ -124,14 +124,19 @@ impl Parts {
     }
 
     /// The file pieces from `i` (which spans `offset..end`) readable with one read: they go
-    /// forward in the file with gaps of at most [`MAX_READ_GAP`], within [`MAX_READ_SPAN`], and
-    /// the gaps add up to no more than the pieces (a read brings in at most twice what is kept:
-    /// a track's samples between another's larger ones are read one by one). Returns the span's
-    /// end and the index after its last piece.
-    fn span(&self, i: usize, offset: u64, mut end: u64) -> (u64, usize) {
+    /// forward in the file with gaps of at most `rule.max_gap`, within `rule.max_span`, and
+    /// the gaps add up to no more than `rule.max_waste_pct` percent of the pieces (for a local
+    /// file, 100%: a read brings in at most twice what is kept; a track's samples between
+    /// another's larger ones are read one by one). Returns the span's end and the index after
+    /// its last piece.
+    fn span(&self, i: usize, offset: u64, mut end: u64, rule: SpanRule) -> (u64, usize) {
         let (mut j, mut kept, mut dropped) = (i + 1, end - offset, 0u64);
         while let Some(&Piece::File { offset: o, len: l }) = self.pieces.get(j) {
-            if o < end || o - end > MAX_READ_GAP || o + l - offset > MAX_READ_SPAN || dropped + (o - end) > kept + l {
+            if o < end
+                || o - end > rule.max_gap
+                || o + l - offset > rule.max_span
+                || (dropped + (o - end)) * 100 > (kept + l) * rule.max_waste_pct
+            {
                 break;
             }
             dropped += o - end;
@@ -143,10 +148,21 @@ impl Parts {
     }
 }
 
-/// The largest gap between two ranges that one read spans (bytes read and dropped).
-const MAX_READ_GAP: u64 = 64 << 10;
-/// The largest span one read covers.
-const MAX_READ_SPAN: u64 = 16 << 20;
+/// When nearby ranges are read with one read of their span ([`Parts::materialise`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanRule {
+    /// The largest gap between two ranges that one read spans (bytes read and dropped).
+    pub max_gap: u64,
+    /// The largest span one read covers.
+    pub max_span: u64,
+    /// The most bytes dropped by one read, in percent of the bytes kept.
+    pub max_waste_pct: u64,
+}
+
+impl SpanRule {
+    /// For a local file: system calls are cheap, reading twice what is kept is not.
+    pub const FILE: SpanRule = SpanRule { max_gap: 64 << 10, max_span: 16 << 20, max_waste_pct: 100 };
+}
 
 impl Piece {
     /// Length in bytes.
@@ -264,13 +280,14 @@ impl PartsBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
     use std::io::Write;
 
     #[test]
     fn adjacent_ranges_merge_and_materialise_gives_the_concatenation() {
         let path = std::env::temp_dir().join(format!("libhls-body-{}", std::process::id()));
         File::create(&path).and_then(|mut f| f.write_all(b"0123456789abcdef")).unwrap();
-        let f = File::open(&path).unwrap();
+        let f = ByteSource::open_file(&path).unwrap();
         std::fs::remove_file(&path).ok();
         let mut b = PartsBuilder::new(b"HDR".to_vec());
         b.file(2, 3);
@@ -292,23 +309,23 @@ mod tests {
         );
         assert_eq!(p.mem(&p.pieces()[2]), b"xyz");
         assert_eq!(p.len(), 15);
-        assert_eq!(p.materialise(&f).unwrap(), b"HDR23456xyzabcd");
+        assert_eq!(p.materialise(&f, SpanRule::FILE).unwrap(), b"HDR23456xyzabcd");
         // Ranges with gaps, read as one span; a range going backwards starts a new read.
         let mut b = PartsBuilder::new(Vec::new());
         for (o, l) in [(1, 2), (4, 1), (9, 3), (0, 2), (15, 1)] {
             b.file(o, l);
         }
         let Body::Parts(gaps) = b.finish() else { panic!("expected parts") };
-        assert_eq!(gaps.span(0, 1, 3), (12, 3));
-        assert_eq!(gaps.materialise(&f).unwrap(), b"1249ab01f");
+        assert_eq!(gaps.span(0, 1, 3, SpanRule::FILE), (12, 3));
+        assert_eq!(gaps.materialise(&f, SpanRule::FILE).unwrap(), b"1249ab01f");
         // A one-byte piece after a four-byte gap is not worth reading through.
         let mut b = PartsBuilder::new(Vec::new());
         b.file(0, 1);
         b.file(5, 1);
         b.file(6, 1);
         let Body::Parts(sparse) = b.finish() else { panic!("expected parts") };
-        assert_eq!(sparse.span(0, 0, 1), (1, 1));
-        assert_eq!(sparse.materialise(&f).unwrap(), b"056");
+        assert_eq!(sparse.span(0, 0, 1, SpanRule::FILE), (1, 1));
+        assert_eq!(sparse.materialise(&f, SpanRule::FILE).unwrap(), b"056");
         assert!(Body::Parts(p.clone()).charge() < 200);
         let mut only_mem = PartsBuilder::new(b"a".to_vec());
         only_mem.bytes(b"b");

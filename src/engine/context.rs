@@ -11,6 +11,7 @@ use std::time::Instant;
 use lru::LruCache;
 use parking_lot::{Condvar, Mutex};
 
+use crate::container::read::{thread_reads, ByteSource, CallbackSource};
 use crate::engine::body::Body;
 use crate::engine::cache::{Bytes, Cache};
 use crate::engine::media::{self, Media};
@@ -76,6 +77,10 @@ struct OpenCounters {
     indexings: AtomicU64,
     reuses: AtomicU64,
     index_time_us: AtomicU64,
+    /// Reads of caller-supplied sources (opens and segments).
+    source_reads: AtomicU64,
+    /// Bytes read from caller-supplied sources.
+    source_bytes: AtomicU64,
 }
 
 /// A libhls engine.
@@ -111,6 +116,23 @@ impl Context {
         self.counters.opens.fetch_add(1, Ordering::Relaxed);
         let identity = FileIdentity::of(path)?;
         let key = MediaKey { location: Location::Path(path.to_path_buf()), options: Arc::new(options.clone()) };
+        self.open_key(key, identity, None)
+    }
+
+    /// Opens a caller-supplied source as `options` say. The registry knows it by its identity
+    /// string: an open of an identity already open (or idle) shares that presentation, and
+    /// `src` is dropped (its release called) at once; a new identity is a new presentation.
+    pub fn open_source(&self, src: Arc<CallbackSource>, options: &OpenOptions) -> Result<Arc<Media>> {
+        self.counters.opens.fetch_add(1, Ordering::Relaxed);
+        let identity = FileIdentity::of_source(src.identity(), src.size());
+        let key =
+            MediaKey { location: Location::Source(src.identity().to_string()), options: Arc::new(options.clone()) };
+        self.open_key(key, identity, Some(ByteSource::Callback(src)))
+    }
+
+    /// The single-flight open of `key` (whose current identity is `identity`); `input` is the
+    /// caller-supplied source of a [`Location::Source`].
+    fn open_key(&self, key: MediaKey, identity: FileIdentity, input: Option<ByteSource>) -> Result<Arc<Media>> {
         let flight = {
             let mut reg = self.registry.lock();
             if let Some((m, _)) = reg.idle.pop(&key) {
@@ -140,9 +162,11 @@ impl Context {
             f
         };
         let started = Instant::now();
+        let (r0, b0) = thread_reads();
         let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| media::open(&key, identity, &self.config)))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| media::open(&key, identity, input, &self.config)))
                 .unwrap_or_else(|_| Err(Error::new(crate::error::ErrorKind::Panic, "panic while indexing")));
+        self.count_source_reads(r0, b0);
         self.counters.indexings.fetch_add(1, Ordering::Relaxed);
         self.counters.index_time_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         {
@@ -161,7 +185,7 @@ impl Context {
         *flight.result.lock() = Some(result.clone());
         flight.done.notify_all();
         if let Err(e) = &result {
-            log::debug!("open {} failed: {e}", path.display());
+            log::debug!("open failed: {e}");
         }
         result
     }
@@ -228,8 +252,17 @@ impl Context {
         let resource = Resource::parse(name)?;
         media.check_named(&resource, name)?;
         let key = Key::of(media, resource, false);
-        let body = self.cache.get_or_generate(&key, || media.generate(&resource))?;
-        Ok((body, media.content_type(&resource)))
+        let (r0, b0) = thread_reads();
+        let body = self.cache.get_or_generate(&key, || media.generate(&resource));
+        self.count_source_reads(r0, b0);
+        Ok((body?, media.content_type(&resource)))
+    }
+
+    /// Adds this thread's reads of caller-supplied sources since `(r0, b0)` to the counters.
+    fn count_source_reads(&self, r0: u64, b0: u64) {
+        let (r1, b1) = thread_reads();
+        self.counters.source_reads.fetch_add(r1 - r0, Ordering::Relaxed);
+        self.counters.source_bytes.fetch_add(b1 - b0, Ordering::Relaxed);
     }
 
     /// Counters as a JSON object.
@@ -254,6 +287,8 @@ impl Context {
             "indexings": ld(&self.counters.indexings),
             "open_reuses": ld(&self.counters.reuses),
             "index_time_us": ld(&self.counters.index_time_us),
+            "source_reads": ld(&self.counters.source_reads),
+            "source_bytes": ld(&self.counters.source_bytes),
             "media_registered": live,
             "media_idle": idle,
         })

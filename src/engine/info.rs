@@ -44,7 +44,20 @@ impl Media {
                 })
             })
             .collect();
-        serde_json::json!({
+        let ld = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let r = &self.reads;
+        let source = ix.identity.is_source().then(|| {
+            serde_json::json!({
+                "identity": self.key.location.describe(),
+                "size": ix.identity.size,
+                "open_reads": r.open_reads,
+                "open_bytes": r.open_bytes,
+                "segments_read": ld(&r.segments),
+                "segment_reads": ld(&r.segment_reads),
+                "segment_bytes": ld(&r.segment_bytes),
+            })
+        });
+        let mut info = serde_json::json!({
             "path": ix.path.display().to_string(),
             "format": ix.format,
             "duration": us_to_seconds(ix.duration_us),
@@ -53,7 +66,10 @@ impl Media {
             "indexed_from": ix.indexed_from.name(),
             "index_time_ms": ix.index_time.as_secs_f64() * 1e3,
             "tracks": tracks,
-        })
-        .to_string()
+        });
+        if let (Some(source), Some(obj)) = (source, info.as_object_mut()) {
+            obj.insert("source".into(), source);
+        }
+        info.to_string()
     }
 }

@@ -5,14 +5,15 @@
 
 use std::borrow::Cow;
 use std::fs::File;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ffmpeg_next as ff;
 
 use crate::codec::aac::FRAME_SAMPLES;
 use crate::codec::{self, Codec};
-use crate::container::read::read_vec_at;
-use crate::engine::body::{Body, PartsBuilder};
+use crate::container::read::{read_vec_at, take_source_failure, thread_reads, ByteSource};
+use crate::engine::body::{Body, PartsBuilder, SpanRule};
 use crate::engine::cache::Bytes;
 use crate::engine::source::Source;
 use crate::error::{Error, ErrorKind, Result};
@@ -48,13 +49,47 @@ pub struct Media {
     pub index: MediaIndex,
     /// The file and demuxers segments are read with.
     source: Source,
+    /// How a segment's samples are read from a caller-supplied source.
+    source_rule: SpanRule,
+    /// What reading the media's source cost.
+    pub reads: SourceReads,
+}
+
+/// Reads of a caller-supplied source (all zero for a local file): the open, and the media
+/// segments generated since.
+#[derive(Debug, Default)]
+pub struct SourceReads {
+    /// Reads made by the open (indexing).
+    pub open_reads: u64,
+    /// Bytes read by the open.
+    pub open_bytes: u64,
+    /// Media segments generated (each one read from the source once; cache hits read nothing).
+    pub segments: AtomicU64,
+    /// Reads made by those segments.
+    pub segment_reads: AtomicU64,
+    /// Bytes read by those segments.
+    pub segment_bytes: AtomicU64,
+}
+
+/// Turns a failure that a failed read of a caller-supplied source caused (whatever parser saw
+/// it fail, FFmpeg included) into an I/O error with the caller's words.
+pub(crate) fn source_error(e: Error) -> Error {
+    match take_source_failure() {
+        Some(msg) if e.kind != ErrorKind::Io => {
+            let message = if e.message.contains(&msg) { e.message } else { format!("{msg} ({})", e.message) };
+            Error::new(ErrorKind::Io, message)
+        }
+        _ => e,
+    }
 }
 
 impl Media {
-    /// Wraps a fresh index of the media `key` names.
-    pub fn new(key: MediaKey, index: MediaIndex, max_idle_demuxers: usize) -> Media {
-        let source = Source::new(&index, max_idle_demuxers);
-        Media { key, index, source }
+    /// Wraps a fresh index of the media `key` names, read from `input`.
+    pub fn new(key: MediaKey, index: MediaIndex, input: ByteSource, cfg: &crate::model::config::Config) -> Media {
+        let source = Source::new(input, cfg.demuxers_per_media);
+        let source_rule =
+            SpanRule { max_gap: cfg.source_gap_max, max_span: cfg.source_read_max as u64, max_waste_pct: 10 };
+        Media { key, index, source, source_rule, reads: SourceReads::default() }
     }
 
     /// Content type of a resource of this media.
@@ -133,14 +168,15 @@ impl Media {
         match body {
             Body::Bytes(b) => Ok(b),
             Body::Parts(p) => {
-                let file = self.checked_file()?;
-                let bytes = p.materialise(file).map_err(|e| {
+                let file = self.source.checked_input(&self.index)?;
+                let rule = if file.is_callback() { self.source_rule } else { SpanRule::FILE };
+                let bytes = p.materialise(file, rule).map_err(|e| {
                     Error::new(
                         ErrorKind::InvalidMedia,
                         format!("{}: {e} (file truncated or changed)", self.index.path.display()),
                     )
                 })?;
-                self.checked_file()?;
+                self.source.checked_input(&self.index)?;
                 Ok(Arc::new(bytes))
             }
         }
@@ -189,7 +225,22 @@ impl Media {
 
     fn media_segment(&self, t: &Track, k: usize) -> Result<Body> {
         let ctx = |e: Error| e.context(format!("{}: stream {} segment {k}", self.index.path.display(), t.stream));
-        self.read_media_segment(t, k).map_err(ctx)
+        if !self.source.is_callback() {
+            return self.read_media_segment(t, k).map_err(ctx);
+        }
+        // A caller-supplied source: segments are bytes (no file to send ranges from), read
+        // economically, and counted.
+        take_source_failure();
+        let (r0, b0) = thread_reads();
+        let out = self.read_media_segment(t, k).and_then(|body| match body {
+            Body::Parts(_) => Ok(Body::Bytes(self.materialise(body)?)),
+            bytes => Ok(bytes),
+        });
+        let (r1, b1) = thread_reads();
+        self.reads.segments.fetch_add(1, Ordering::Relaxed);
+        self.reads.segment_reads.fetch_add(r1 - r0, Ordering::Relaxed);
+        self.reads.segment_bytes.fetch_add(b1 - b0, Ordering::Relaxed);
+        out.map_err(|e| ctx(source_error(e)))
     }
 
     /// Media segment `k` of `t`: its samples read the way the index decided (the one place a
@@ -213,7 +264,7 @@ impl Media {
                     .collect();
                 let rewritten = drop_open_gop_recovery_points(t, &mut metas, |i| {
                     let (pos, len) = (recs[i].pos, recs[i].size() as usize);
-                    let data = read_vec_at(source.checked_file(ix)?, pos, len, len).map_err(|e| {
+                    let data = read_vec_at(source.checked_input(ix)?, pos, len, len).map_err(|e| {
                         Error::new(
                             ErrorKind::InvalidMedia,
                             format!("sample at byte {pos}: {e} (file truncated or changed)"),
@@ -253,7 +304,7 @@ impl Media {
                         ),
                     ));
                 }
-                copied_segment(t, k, &packets, in_file, |i| match &derived {
+                copied_segment(t, k, &packets, in_file && !source.is_callback(), |i| match &derived {
                     Some(v) => v.get(i).copied().unwrap_or(seg.src_end),
                     None => packets.get(i).and_then(packet_dts).unwrap_or(seg.src_end),
                 })
@@ -389,8 +440,29 @@ fn write_segment(k: usize, tfdt: u64, metas: &[SampleMeta], payload: &[u8]) -> R
 
 /// Opens (indexes) the media `key` names, whose identity is `identity`. Used by the context's
 /// single-flight open.
-pub fn open(key: &MediaKey, identity: FileIdentity, cfg: &crate::model::config::Config) -> Result<Arc<Media>> {
-    let Location::Path(path) = &key.location;
-    let index = crate::index::build(path, identity, cfg).map_err(|e| e.context(path.display()))?;
-    Ok(Arc::new(Media::new(key.clone(), index, cfg.demuxers_per_media)))
+/// `input` is the caller-supplied source of a [`Location::Source`] (a local file is opened
+/// here).
+pub fn open(
+    key: &MediaKey,
+    identity: FileIdentity,
+    input: Option<ByteSource>,
+    cfg: &crate::model::config::Config,
+) -> Result<Arc<Media>> {
+    let name = key.location.describe();
+    let input = match (&key.location, input) {
+        (_, Some(input)) => input,
+        (Location::Path(path), None) => {
+            ByteSource::open_file(path).map_err(|e| Error::new(ErrorKind::Io, format!("{name}: {e}")))?
+        }
+        (Location::Source(_), None) => return Err(Error::internal("a source opened without its reader")),
+    };
+    take_source_failure();
+    let (r0, b0) = thread_reads();
+    let built = crate::index::build(&input, std::path::Path::new(&name), identity, cfg);
+    let (r1, b1) = thread_reads();
+    let index = built.map_err(|e| source_error(e).context(&name))?;
+    let mut media = Media::new(key.clone(), index, input, cfg);
+    media.reads.open_reads = r1 - r0;
+    media.reads.open_bytes = b1 - b0;
+    Ok(Arc::new(media))
 }

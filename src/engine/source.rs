@@ -1,6 +1,8 @@
-//! The source file of one opened media as segments read it: the file handle for positioned
-//! reads, a pool of FFmpeg demuxers, and one reading function per [`SampleReader`] path. Every
-//! read first checks that the file is still the one indexed. Nothing here writes fMP4.
+//! The source file of one opened media as segments read it: the file handle (or the
+//! caller-supplied source) for positioned reads, a pool of FFmpeg demuxers, and one reading
+//! function per [`SampleReader`] path. Every read of a local file first checks that the file is
+//! still the one indexed (a caller-supplied source's identity string is its version: it is not
+//! checked again). Nothing here writes fMP4.
 
 use std::fs::File;
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use parking_lot::Mutex;
 
 use crate::container::demux::{timed_packet, Demuxer};
 use crate::container::mkv::BlockWalker;
+use crate::container::read::ByteSource;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::MediaIndex;
@@ -23,20 +26,29 @@ use crate::model::track::{RangeSeek, Track, TrackKind};
 /// the file damaged.
 const MAX_SKIPPED_BLOCKS: usize = 100_000;
 
+/// Bytes per read when a Matroska segment is walked block by block from a caller-supplied
+/// source.
+const SOURCE_SEGMENT_CHUNK: usize = 1 << 20;
+
 /// How far before the wanted time a seek without a per-sample index aims (then reads forward).
 const SEEK_MARGIN_US: i64 = US_PER_SECOND;
 
 /// The file of one media, read when segments are generated.
 pub(crate) struct Source {
     /// The file as opened when indexed (positioned reads of samples, and the descriptor that
-    /// file ranges are sent from; a replaced file keeps serving the version that was indexed).
-    file: Option<Arc<File>>,
+    /// file ranges are sent from; a replaced file keeps serving the version that was indexed),
+    /// or the caller-supplied source.
+    input: ByteSource,
     demuxers: Mutex<Vec<Demuxer>>,
     max_idle_demuxers: usize,
 }
 
-/// Checks the file on disk is still the one indexed (one `stat`).
+/// Checks the file on disk is still the one indexed (one `stat`; nothing for a caller-supplied
+/// source, whose identity string is its version).
 fn check_unchanged(ix: &MediaIndex) -> Result<()> {
+    if ix.identity.is_source() {
+        return Ok(());
+    }
     let now = FileIdentity::of(&ix.path)?;
     if now != ix.identity {
         return Err(Error::new(
@@ -48,17 +60,22 @@ fn check_unchanged(ix: &MediaIndex) -> Result<()> {
 }
 
 impl Source {
-    /// Opens the indexed file for positioned reads; demuxers are opened when first needed.
-    pub(crate) fn new(ix: &MediaIndex, max_idle_demuxers: usize) -> Source {
-        let file = File::open(&ix.path).ok().map(Arc::new);
-        Source { file, demuxers: Mutex::new(Vec::new()), max_idle_demuxers }
+    /// Reads `input` (the file or source that was indexed); demuxers are opened when first
+    /// needed.
+    pub(crate) fn new(input: ByteSource, max_idle_demuxers: usize) -> Source {
+        Source { input, demuxers: Mutex::new(Vec::new()), max_idle_demuxers }
+    }
+
+    /// True for a caller-supplied source (its segments are bytes, never file ranges).
+    pub(crate) fn is_callback(&self) -> bool {
+        self.input.is_callback()
     }
 
     fn take_demuxer(&self, ix: &MediaIndex) -> Result<Demuxer> {
         if let Some(d) = self.demuxers.lock().pop() {
             return Ok(d);
         }
-        Demuxer::open(&ix.path, !ix.exact_timestamps())
+        Demuxer::open(&self.input, !ix.exact_timestamps())
     }
 
     fn put_demuxer(&self, d: Demuxer) {
@@ -82,9 +99,6 @@ impl Source {
     /// sent (or read) later as ranges of [`Source::checked_file`].
     pub(crate) fn check_ranges(&self, ix: &MediaIndex, end: u64) -> Result<()> {
         check_unchanged(ix)?;
-        if self.file.is_none() {
-            return Err(Error::internal("no file handle"));
-        }
         if end > ix.identity.size {
             return Err(Error::new(
                 ErrorKind::InvalidMedia,
@@ -98,7 +112,7 @@ impl Source {
     /// it is still the version that was indexed: a file truncated or rewritten in place is
     /// [`ErrorKind::FileChanged`], never stale bytes.
     pub(crate) fn checked_file(&self, ix: &MediaIndex) -> Result<&Arc<File>> {
-        let file = self.file.as_ref().ok_or_else(|| Error::internal("no file handle"))?;
+        let file = self.input.file().ok_or_else(|| Error::internal("a caller-supplied source has no file"))?;
         let now = FileIdentity::of_file(file, &ix.path)?;
         if now != ix.identity {
             return Err(Error::new(
@@ -107,6 +121,15 @@ impl Source {
             ));
         }
         Ok(file)
+    }
+
+    /// What samples are read from: the file (after the check of [`Source::checked_file`]) or
+    /// the caller-supplied source.
+    pub(crate) fn checked_input(&self, ix: &MediaIndex) -> Result<&ByteSource> {
+        if !self.input.is_callback() {
+            self.checked_file(ix)?;
+        }
+        Ok(&self.input)
     }
 
     /// [`SampleReader::MatroskaBlocks`]: the samples of segment `k` of `t`, walked block by
@@ -186,14 +209,19 @@ impl Source {
         track_number: Option<u64>,
         next_key: Option<i64>,
     ) -> Result<Option<Vec<ff::Packet>>> {
-        let (Some(number), Some(layout), Some(file)) = (track_number, &ix.matroska, &self.file) else {
+        let (Some(number), Some(layout)) = (track_number, &ix.matroska) else {
             return Ok(None);
         };
+        let file = &self.input;
         check_unchanged(ix)?;
         fn damaged(e: impl std::fmt::Display) -> Error {
             Error::new(ErrorKind::InvalidMedia, format!("{e} (file damaged or changed)"))
         }
         let mut w = BlockWalker::new(file, ix.identity.size, layout, seg.cluster);
+        if file.is_callback() {
+            // A round trip per read: walk the segment's clusters in large reads.
+            w.set_read_size(SOURCE_SEGMENT_CHUNK);
+        }
         let video = t.kind == TrackKind::Video;
         let mut out: Vec<ff::Packet> = Vec::new();
         let mut skipped = 0usize;

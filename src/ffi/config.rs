@@ -197,6 +197,37 @@ pub unsafe extern "C" fn hls_config_set_aac(cfg: *mut HlsConfig, bitrate: u32, k
     }
 }
 
+/// Reads of caller-supplied sources (`hls_open_source`): `read_max`, the most bytes one read
+/// asks for (default 8 MiB, at least 64 KiB: a larger read is split, so a `moov` or a
+/// segment's track spanning more costs more reads); `gap_max`, the largest gap (other tracks'
+/// samples) one read of a segment's track reads through (default 4 MiB; at most 10% of a read
+/// is such gaps, so a copied segment costs at most 1.1 times its size in bytes read). 0 keeps
+/// a value unchanged.
+///
+/// # Safety
+/// `cfg`: a configuration from `hls_config_new`, not used by another call meanwhile.
+#[no_mangle]
+pub unsafe extern "C" fn hls_config_set_source_reads(cfg: *mut HlsConfig, read_max: u64, gap_max: u64) -> HlsStatus {
+    ffi_boundary! { report(ErrorOut::NONE) =>
+        // SAFETY: per the contract, cfg is NULL or a configuration no other call uses.
+        let c = unsafe { settings(cfg) }?;
+        if read_max != 0 {
+            if !(SOURCE_READ_MIN..=SOURCE_READ_LIMIT).contains(&read_max) {
+                return Err(invalid(format!("read_max must be {SOURCE_READ_MIN}..={SOURCE_READ_LIMIT} bytes")));
+            }
+            c.source_read_max = read_max as usize;
+        }
+        if gap_max != 0 {
+            c.source_gap_max = gap_max;
+        }
+        Ok(())
+    }
+}
+
+/// Bounds of `hls_config_set_source_reads`'s `read_max`.
+const SOURCE_READ_MIN: u64 = 64 << 10;
+const SOURCE_READ_LIMIT: u64 = 1 << 30;
+
 #[cfg(test)]
 mod tests {
     use super::*;

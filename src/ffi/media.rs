@@ -28,6 +28,11 @@ pub struct HlsMedia {
 }
 
 impl HlsMedia {
+    /// A handle on `media`, opened in `ctx`.
+    pub(super) fn new(ctx: Arc<Context>, media: Arc<Media>) -> HlsMedia {
+        HlsMedia { ctx, media: Some(media) }
+    }
+
     /// The opened media (`None` only while `hls_close` releases it).
     fn media(&self) -> Result<&Arc<Media>, Error> {
         self.media.as_ref().ok_or_else(|| Error::internal("media handle is closed"))

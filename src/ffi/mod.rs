@@ -10,6 +10,7 @@
 //! | `context.rs`  | [`HlsContext`], its statistics, the log callback                       |
 //! | `options.rs`  | [`HlsOpenOptions`]: how one media is opened (`hls_open_with`)          |
 //! | `media.rs`    | [`HlsMedia`]: open, close, serve names, info, duration                 |
+//! | `source.rs`   | [`HlsSource`]: media read through the caller's callback                |
 //! | `buffer.rs`   | [`HlsBuffer`], [`hls_free_buffer`]                                     |
 //! | `parts.rs`    | [`HlsParts`] (bytes and file ranges for `sendfile`), [`hls_free_parts`] |
 //! | `version.rs`  | [`hls_version`], [`hls_version_number`]                                |
@@ -67,6 +68,8 @@ mod context;
 
 mod media;
 
+mod source;
+
 mod buffer;
 
 mod parts;
@@ -76,8 +79,8 @@ mod error;
 pub use buffer::{hls_free_buffer, HlsBuffer};
 pub use config::{
     hls_config_free, hls_config_new, hls_config_set_aac, hls_config_set_cache_bytes, hls_config_set_idle_media,
-    hls_config_set_segment_duration_ms, hls_config_set_transcode_policy, hls_config_set_use_container_index, HlsConfig,
-    HlsTranscodePolicy,
+    hls_config_set_segment_duration_ms, hls_config_set_source_reads, hls_config_set_transcode_policy,
+    hls_config_set_use_container_index, HlsConfig, HlsTranscodePolicy,
 };
 pub use context::{
     hls_context_free, hls_context_new, hls_context_stats_json, hls_set_log_callback, HlsContext, HlsLogCallback,
@@ -90,5 +93,6 @@ pub use media::{
 };
 pub use options::{hls_open_options_free, hls_open_options_new, HlsOpenOptions};
 pub use parts::{hls_free_parts, HlsFileIdentity, HlsPart, HlsPartKind, HlsParts};
+pub use source::{hls_open_source, HlsReadAtFn, HlsReleaseFn, HlsSource};
 pub use status::{hls_status_str, HlsStatus};
 pub use version::{hls_version, hls_version_number};

@@ -31,8 +31,8 @@
 
 #![deny(unsafe_code)]
 
+use crate::container::read::ByteSource;
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::Path;
 use std::time::Instant;
 
@@ -47,7 +47,7 @@ use super::track::audio_will_transcode;
 use crate::codec::Codec;
 use crate::container::demux::Demuxer;
 use crate::container::mkv::{self, BlockWalker, CuePoint, Layout};
-use crate::error::{Error, ErrorKind, ParseError, ParseResult, Result};
+use crate::error::{Error, ParseError, ParseResult, Result};
 use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::{IndexSource, MediaIndex};
@@ -88,7 +88,7 @@ const FRAMES_MEASURED: usize = 64;
 /// What `assemble` needs to cut a Cue-indexed file (see the module docs).
 pub(crate) struct CuePlan {
     path: std::path::PathBuf,
-    file: File,
+    file: ByteSource,
     size: u64,
     layout: Layout,
     /// The stream the Cues index and segments are cut on.
@@ -137,8 +137,8 @@ fn take_bcp47_languages(layout: &Layout, infos: &mut [StreamInfo]) {
 
 /// Reads the BCP 47 languages of a Matroska file that is indexed without its Cues (forced packet
 /// scan); files indexed from their Cues get them from the same read in [`build`].
-pub(crate) fn bcp47_languages(path: &Path, size: u64, infos: &mut [StreamInfo]) {
-    let layout = File::open(path).ok().and_then(|f| mkv::read_layout(&f, size).ok().flatten());
+pub(crate) fn bcp47_languages(src: &ByteSource, size: u64, infos: &mut [StreamInfo]) {
+    let layout = mkv::read_layout(src, size).ok().flatten();
     if let Some(layout) = layout {
         take_bcp47_languages(&layout, infos);
     }
@@ -147,13 +147,14 @@ pub(crate) fn bcp47_languages(path: &Path, size: u64, infos: &mut [StreamInfo]) 
 /// Indexes a Matroska file from its Cues; `Ok(None)` when only a scan can index it.
 pub(crate) fn build(
     dmx: &mut Demuxer,
+    src: &ByteSource,
     path: &Path,
     identity: FileIdentity,
     cfg: &Config,
     started: Instant,
     infos: &mut [StreamInfo],
 ) -> Result<Option<MediaIndex>> {
-    let file = File::open(path).map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))?;
+    let file = src.clone();
     let layout = match mkv::read_layout(&file, identity.size) {
         Ok(Some(l)) => l,
         Ok(None) => return Ok(fallback(path, "not an EBML file")),
@@ -315,7 +316,7 @@ fn byte_rate(head: &Collected, tail: &Collected) -> Option<f64> {
 /// Feeds every block of the text subtitle streams to their extractors: the walk reads every
 /// block header, but only subtitle blocks' data.
 fn extract_cues(
-    file: &File,
+    file: &ByteSource,
     size: u64,
     layout: &Layout,
     extractors: &mut HashMap<usize, CueExtractor>,

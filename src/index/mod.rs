@@ -21,7 +21,7 @@ mod scan;
 mod segmenter;
 mod track;
 
-use std::fs::File;
+use crate::container::read::ByteSource;
 use std::path::Path;
 use std::time::Instant;
 
@@ -38,13 +38,14 @@ use crate::model::identity::FileIdentity;
 use crate::model::media_index::{IndexSource, MediaIndex};
 use crate::model::track::TrackKind;
 
-/// Builds the index of `path`. Opening a large MP4 reads its header only.
-pub fn build(path: &Path, identity: FileIdentity, cfg: &Config) -> Result<MediaIndex> {
+/// Builds the index of the media `file` reads (`path` names it in messages and the index).
+/// Opening a large MP4 reads its header only.
+pub fn build(file: &ByteSource, path: &Path, identity: FileIdentity, cfg: &Config) -> Result<MediaIndex> {
     let started = Instant::now();
     if identity.size == 0 {
         return Err(Error::media("file is empty (0 bytes)"));
     }
-    let file = File::open(path).map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))?;
+    let file = file.clone();
     match mp4index::read(&file, identity.size) {
         // Sample tables, or movie fragments read from their `moof` boxes.
         Ok(ix) => {
@@ -58,13 +59,19 @@ pub fn build(path: &Path, identity: FileIdentity, cfg: &Config) -> Result<MediaI
         // Not ISO-BMFF, or a construct the fast reader leaves to FFmpeg.
         Err(e) => log::debug!("{}: {e}", path.display()),
     }
-    build_with_ffmpeg(path, identity, cfg, started)
+    build_with_ffmpeg(&file, path, identity, cfg, started)
 }
 
 /// Indexes through FFmpeg: the mov demuxer's index for MP4, Matroska's Cues, else one packet
 /// scan.
-fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started: Instant) -> Result<MediaIndex> {
-    let mut dmx = Demuxer::open(path, false)?;
+fn build_with_ffmpeg(
+    file: &ByteSource,
+    path: &Path,
+    identity: FileIdentity,
+    cfg: &Config,
+    started: Instant,
+) -> Result<MediaIndex> {
+    let mut dmx = Demuxer::open(file, false)?;
     let mut from_container_index = dmx.is_mp4_family();
     if !from_container_index {
         dmx.probe()?;
@@ -79,7 +86,7 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
         (0..infos.len()).filter(|&i| matches!(infos[i].kind, TrackKind::Video | TrackKind::Audio)).collect();
     let mut collected: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
     if from_container_index {
-        from_container_index = collect_from_index(&dmx, path, identity.size, &av, &mut collected)?;
+        from_container_index = collect_from_index(&dmx, file, identity.size, &av, &mut collected)?;
         if from_container_index && !extractors.is_empty() {
             let subs: Vec<usize> = extractors.keys().copied().collect();
             scan(&mut dmx, &subs, &mut collected, &mut extractors)?;
@@ -88,15 +95,15 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
     let matroska = dmx.format_name().starts_with(MATROSKA_FORMAT_PREFIX);
     // Indexed without the Cues planner (which reads the languages with the layout).
     if matroska && (from_container_index || !cfg.use_container_index) {
-        mkv::bcp47_languages(path, identity.size, &mut infos);
+        mkv::bcp47_languages(file, identity.size, &mut infos);
     }
     if !from_container_index && cfg.use_container_index && matroska {
-        if let Some(index) = mkv::build(&mut dmx, path, identity, cfg, started, &mut infos)? {
+        if let Some(index) = mkv::build(&mut dmx, file, path, identity, cfg, started, &mut infos)? {
             return Ok(index);
         }
         // Read again from the start. (A fresh demuxer, not a seek: FFmpeg's Matroska seek
         // lands on a keyframe's cluster and skips what precedes the keyframe's time.)
-        dmx = Demuxer::open(path, true)?;
+        dmx = Demuxer::open(file, true)?;
     }
     if !from_container_index {
         let mut wanted = av.clone();

@@ -3,8 +3,8 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+use crate::container::read::{ByteSource, Prefetch};
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::Path;
 use std::time::Instant;
 
@@ -89,7 +89,7 @@ pub(crate) fn build_from_mp4(
     identity: FileIdentity,
     cfg: &Config,
     ix: mp4index::Mp4Index,
-    file: &File,
+    file: &ByteSource,
     started: Instant,
 ) -> Result<Option<MediaIndex>> {
     let source = if ix.fragmented { IndexSource::MovieFragments } else { IndexSource::SampleTables };
@@ -97,6 +97,18 @@ pub(crate) fn build_from_mp4(
     let mut collected: Vec<Collected> = Vec::with_capacity(ix.tracks.len());
     let mut ffmpeg: Option<Demuxer> = None;
     let mut extractors = HashMap::new();
+    // The first sample and the second keyframe of every audio and video track, read below: from
+    // a caller-supplied source, in one read when they are near one another (they usually are).
+    let firsts: Vec<(u64, u64)> = ix
+        .tracks
+        .iter()
+        .filter(|t| !t.chapter && matches!(&t.handler, b"vide" | b"soun"))
+        .flat_map(|t| [t.samples.first(), t.samples.iter().filter(|s| s.key).nth(1)])
+        .flatten()
+        .filter(|s| s.size > 0 && (s.size as usize) < MAX_SAMPLE_READ)
+        .map(|s| (s.pos, u64::from(s.size)))
+        .collect();
+    let ahead = Prefetch::span(file, &firsts, FIRST_SAMPLES_SPAN);
     for (i, mut t) in ix.tracks.into_iter().enumerate() {
         let kind = match &t.handler {
             // A chapter track (`tref/chap`) holds chapter titles, not subtitles.
@@ -122,7 +134,7 @@ pub(crate) fn build_from_mp4(
             || (kind == TrackKind::Video && id == Id::None);
         let params = if needs_ffmpeg {
             if ffmpeg.is_none() {
-                ffmpeg = Some(Demuxer::open(path, false)?);
+                ffmpeg = Some(Demuxer::open(file, false)?);
             }
             let st = ffmpeg.as_ref().and_then(|d| d.input().streams().find(|s| s.id() == t.track_id as i32));
             match st {
@@ -146,8 +158,8 @@ pub(crate) fn build_from_mp4(
         let frame_rate = frame_rate_of(&t);
         if matches!(kind, TrackKind::Video | TrackKind::Audio) {
             let keys: Vec<&mp4index::Mp4Sample> = t.samples.iter().filter(|s| s.key).take(2).collect();
-            c.first_packet = t.samples.first().and_then(|s| read_at(file, s.pos, s.size));
-            c.later_keyframe = keys.get(1).and_then(|s| read_at(file, s.pos, s.size));
+            c.first_packet = t.samples.first().and_then(|s| read_ahead(&ahead, file, s.pos, s.size));
+            c.later_keyframe = keys.get(1).and_then(|s| read_ahead(&ahead, file, s.pos, s.size));
             c.end_dts = Some(t.end_dts);
             c.direct = true;
             // Converted in place (the records are smaller): no second large allocation.
@@ -241,8 +253,20 @@ fn frame_rate_of(t: &Mp4Track) -> Option<f64> {
     (n > 1 && span > 0 && t.handler == *b"vide").then(|| n as f64 * t.timescale as f64 / span as f64)
 }
 
+/// Most bytes read ahead for the first samples of the tracks of an MP4 read from a
+/// caller-supplied source (in one read, instead of two per track).
+const FIRST_SAMPLES_SPAN: u64 = 1 << 20;
+
+/// One sample's bytes, from `ahead` when it holds them; else as [`read_at`].
+fn read_ahead(ahead: &Prefetch, file: &ByteSource, pos: u64, size: u32) -> Option<Vec<u8>> {
+    match ahead.get(pos, size as usize) {
+        Some(b) if size > 0 => Some(b.to_vec()),
+        _ => read_at(file, pos, size),
+    }
+}
+
 /// One sample's bytes; `None` when it is empty, larger than [`MAX_SAMPLE_READ`] or unreadable.
-fn read_at(file: &File, pos: u64, size: u32) -> Option<Vec<u8>> {
+fn read_at(file: &ByteSource, pos: u64, size: u32) -> Option<Vec<u8>> {
     if size == 0 {
         return None;
     }
@@ -250,7 +274,7 @@ fn read_at(file: &File, pos: u64, size: u32) -> Option<Vec<u8>> {
 }
 
 /// Reads every sample of a text subtitle track (only those bytes) into the cue extractor.
-fn feed_cues(file: &File, samples: &[mp4index::Mp4Sample], end_dts: i64, x: &mut CueExtractor) {
+fn feed_cues(file: &ByteSource, samples: &[mp4index::Mp4Sample], end_dts: i64, x: &mut CueExtractor) {
     for (i, s) in samples.iter().enumerate() {
         let Some(data) = read_at(file, s.pos, s.size) else { continue };
         let duration = samples.get(i + 1).map_or(end_dts, |n| n.dts) - s.dts;

@@ -4,8 +4,6 @@
 #![deny(unsafe_code)]
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::path::Path;
 
 use ffmpeg_next as ff;
 
@@ -13,7 +11,8 @@ use super::collect::{finish_collected, Collected, MAX_SAMPLE_READ};
 use super::probe::StreamInfo;
 use crate::container::demux::Demuxer;
 use crate::container::read::read_vec_at;
-use crate::error::{Error, ErrorKind, Result};
+use crate::container::read::ByteSource;
+use crate::error::{Error, Result};
 use crate::model::segment::SampleRec;
 use crate::model::time::{us_to_seconds, TimeMap, US_PER_SECOND};
 use crate::model::track::TrackKind;
@@ -80,12 +79,11 @@ pub(crate) fn subtitle_extractors(infos: &[StreamInfo]) -> HashMap<usize, CueExt
 /// so the caller scans instead.
 pub(crate) fn collect_from_index(
     dmx: &Demuxer,
-    path: &Path,
+    src: &ByteSource,
     file_size: u64,
     av: &[usize],
     out: &mut [Collected],
 ) -> Result<bool> {
-    let mut file: Option<File> = None;
     for &s in av {
         let entries = dmx.index_entries(s);
         if entries.is_empty() {
@@ -106,11 +104,7 @@ pub(crate) fn collect_from_index(
         let later_key = entries.iter().filter(|e| e.keyframe).nth(1).copied();
         for (e, slot) in [(Some(entries[0]), &mut c.first_packet), (later_key, &mut c.later_keyframe)] {
             let Some(e) = e.filter(|e| e.size > 0 && (e.size as usize) < MAX_SAMPLE_READ) else { continue };
-            let f = match &file {
-                Some(f) => f,
-                None => file.insert(File::open(path).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?),
-            };
-            if let Ok(buf) = read_vec_at(f, e.pos as u64, e.size as usize, MAX_SAMPLE_READ) {
+            if let Ok(buf) = read_vec_at(src, e.pos as u64, e.size as usize, MAX_SAMPLE_READ) {
                 *slot = Some(buf);
             }
         }

@@ -38,6 +38,13 @@ pub struct Config {
     pub demuxers_per_media: usize,
     /// Index Matroska files from their Cues (default true); false scans every packet.
     pub use_container_index: bool,
+    /// Caller-supplied sources: the most bytes one read asks for (default 8 MiB); a segment's
+    /// track whose samples span more costs more reads.
+    pub source_read_max: usize,
+    /// Caller-supplied sources: the largest gap between a track's samples (other tracks'
+    /// samples) that one read of a segment reads through (default 4 MiB); at most 10% of what
+    /// a read keeps is dropped.
+    pub source_gap_max: u64,
 }
 
 impl Default for Config {
@@ -52,6 +59,8 @@ impl Default for Config {
             aac_keep_surround: false,
             demuxers_per_media: 4,
             use_container_index: true,
+            source_read_max: 8 << 20,
+            source_gap_max: 4 << 20,
         }
     }
 }

@@ -27,6 +27,9 @@ impl OpenOptions {
 pub enum Location {
     /// A local file, by path.
     Path(PathBuf),
+    /// A caller-supplied source (`hls_open_source`), by its identity string (URL + ETag, say):
+    /// a new identity is a new presentation.
+    Source(String),
 }
 
 impl Location {
@@ -34,6 +37,7 @@ impl Location {
     pub fn describe(&self) -> String {
         match self {
             Location::Path(p) => p.display().to_string(),
+            Location::Source(identity) => identity.clone(),
         }
     }
 }

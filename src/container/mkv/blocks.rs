@@ -2,7 +2,7 @@
 //! consecutive clusters (or starts at the block a Cue points at) and yields a [`BlockHead`] per
 //! block, reading frame data only when asked; [`BlockWalker::frames`] splits laced blocks.
 
-use std::fs::File;
+use crate::container::read::ByteSource;
 
 use super::ebml::*;
 use super::layout::Layout;
@@ -11,6 +11,9 @@ use crate::error::{ParseError, ParseResult};
 /// Bytes fetched per read by the block walker: one page, which holds a block header plus the
 /// small (audio) blocks that usually follow it; larger blocks are skipped, not read.
 const WALK_CHUNK: usize = 4 << 10;
+/// The same for a caller-supplied source, where a read is a round trip: the two probes of a
+/// segment boundary (its Cue's block and the blocks after it) are one read.
+const SOURCE_WALK_CHUNK: usize = 16 << 10;
 
 /// Smallest read size [`BlockWalker::set_read_size`] accepts.
 const MIN_READ_SIZE: usize = 64;
@@ -76,7 +79,7 @@ pub struct BlockWalker<'a> {
 
 impl<'a> BlockWalker<'a> {
     /// A walker starting at the cluster at `cluster` (absolute offset).
-    pub fn new(file: &'a File, file_size: u64, layout: &Layout, cluster: u64) -> BlockWalker<'a> {
+    pub fn new(file: &'a ByteSource, file_size: u64, layout: &Layout, cluster: u64) -> BlockWalker<'a> {
         // FFmpeg shifts the frames of a track with a CodecDelay (Opus) earlier by that delay,
         // in ticks rounded to nearest; block times here are the ones FFmpeg reports.
         let scale = layout.timestamp_scale.max(1) as i128;
@@ -94,7 +97,7 @@ impl<'a> BlockWalker<'a> {
                 .map(|t| (t.number, t.default_duration))
                 .collect(),
             scale: layout.timestamp_scale.max(1),
-            r: Reader::new(file, file_size, WALK_CHUNK),
+            r: Reader::new(file, file_size, if file.is_callback() { SOURCE_WALK_CHUNK } else { WALK_CHUNK }),
             pos: cluster,
             end: layout.segment_end.min(file_size),
             cluster_end: 0,

@@ -5,7 +5,7 @@
 //! An element is an ID (1–4 bytes, marker bit kept), a size (1–8 bytes, marker bit removed; all
 //! ones = unknown), then the data.
 
-use std::fs::File;
+use crate::container::read::ByteSource;
 
 use crate::container::read;
 use crate::error::{ParseError, ParseResult};
@@ -94,7 +94,7 @@ const MAX_HEADER_LEN: usize = MAX_ID_LEN + MAX_VINT_LEN;
 
 /// Positioned reads through a small window, so a run of small elements costs one `pread`.
 pub(super) struct Reader<'a> {
-    file: &'a File,
+    file: &'a ByteSource,
     size: u64,
     buf: Vec<u8>,
     at: u64,
@@ -103,7 +103,7 @@ pub(super) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader of `file` (`size` bytes) that fetches `chunk` bytes per read.
-    pub(super) fn new(file: &'a File, size: u64, chunk: usize) -> Reader<'a> {
+    pub(super) fn new(file: &'a ByteSource, size: u64, chunk: usize) -> Reader<'a> {
         Reader { file, size, buf: Vec::new(), at: 0, chunk }
     }
 

@@ -1,7 +1,7 @@
 //! The Segment's layout: the EBML header, SeekHead, Info, Tracks (→ [`TrackEntry`]) and Cues
 //! (→ [`CuePoint`]), read by [`read_layout`] into a [`Layout`].
 
-use std::fs::File;
+use crate::container::read::ByteSource;
 
 use super::ebml::*;
 use crate::error::{ParseError, ParseResult};
@@ -96,7 +96,7 @@ impl Layout {
 }
 
 /// Reads the Segment's header elements and its Cues. `Ok(None)`: not a Matroska/WebM file.
-pub fn read_layout(file: &File, file_size: u64) -> ParseResult<Option<Layout>> {
+pub fn read_layout(file: &ByteSource, file_size: u64) -> ParseResult<Option<Layout>> {
     let mut r = Reader::new(file, file_size, LAYOUT_CHUNK);
     if r.bytes(0, 4)? != ID_EBML.to_be_bytes() {
         return Ok(None);

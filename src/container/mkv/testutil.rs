@@ -1,6 +1,6 @@
 //! A tiny EBML builder and a sample Matroska file for the unit tests of the `mkv` readers.
 
-use std::fs::File;
+use crate::container::read::ByteSource;
 
 use super::ebml::*;
 use super::*;
@@ -64,7 +64,7 @@ pub(super) fn find(hay: &[u8], needle: &[u8]) -> u64 {
 }
 
 /// Runs `f` on `bytes` written to a fresh temp file (removed afterwards).
-pub(super) fn with_file<R>(bytes: &[u8], f: impl FnOnce(&File, u64) -> R) -> R {
+pub(super) fn with_file<R>(bytes: &[u8], f: impl FnOnce(&ByteSource, u64) -> R) -> R {
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     struct Remove(std::path::PathBuf);
     impl Drop for Remove {
@@ -75,7 +75,7 @@ pub(super) fn with_file<R>(bytes: &[u8], f: impl FnOnce(&File, u64) -> R) -> R {
     let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = Remove(std::env::temp_dir().join(format!("libhls-mkvindex-{}-{n}.mkv", std::process::id())));
     std::fs::write(&tmp.0, bytes).unwrap();
-    let file = File::open(&tmp.0).unwrap();
+    let file = crate::container::read::ByteSource::open_file(&tmp.0).unwrap();
     f(&file, bytes.len() as u64)
 }
 
@@ -84,7 +84,7 @@ pub(super) fn layout_of(bytes: &[u8]) -> ParseResult<Option<Layout>> {
 }
 
 /// Every block from `from` to the end of the segment.
-pub(super) fn walk(file: &File, size: u64, layout: &Layout, from: u64) -> ParseResult<Vec<BlockHead>> {
+pub(super) fn walk(file: &ByteSource, size: u64, layout: &Layout, from: u64) -> ParseResult<Vec<BlockHead>> {
     let mut w = BlockWalker::new(file, size, layout, from);
     let mut out = Vec::new();
     while let Some(b) = w.next_block()? {

@@ -25,7 +25,7 @@
 //! box that runs past the end of the file, and samples whose data is not all in the file are
 //! dropped from there on. A damaged `moof` ends the samples the same way (those before it stay).
 
-use std::fs::File;
+use crate::container::read::ByteSource;
 
 use super::boxes::{be32, be64, Boxes};
 use super::moov::FragTrack;
@@ -83,7 +83,7 @@ struct Tfhd {
 /// Reads every `moof` of the file and appends its samples to `tracks` (`frag[i]` describes
 /// `tracks[i]`); at most `budget` samples in all.
 pub(super) fn read_fragments(
-    file: &File,
+    file: &ByteSource,
     file_size: u64,
     tracks: &mut [Mp4Track],
     frag: &[FragTrack],

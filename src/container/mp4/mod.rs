@@ -43,7 +43,7 @@ mod track;
 #[cfg(test)]
 mod testutil;
 
-use std::fs::File;
+use crate::container::read::ByteSource;
 
 use crate::error::ParseResult;
 
@@ -59,7 +59,7 @@ pub use track::{FragmentStats, Mp4Index, Mp4Sample, Mp4Track};
 ///
 /// A fragmented file (`mvex` in the `moov`) also has its `moof` boxes read, and only those (see
 /// `fragments`): its tracks get the same sample lists as a file with sample tables.
-pub fn read(file: &File, file_size: u64) -> ParseResult<Mp4Index> {
+pub fn read(file: &ByteSource, file_size: u64) -> ParseResult<Mp4Index> {
     let (moov, brands) = top_level::read_moov(file, file_size)?;
     let parsed = moov::parse_moov(&moov, brands, file_size)?;
     let mut index = parsed.index;

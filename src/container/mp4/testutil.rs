@@ -156,7 +156,7 @@ pub(super) fn read_bytes(bytes: &[u8]) -> ParseResult<Mp4Index> {
     let mut f = File::create(&path).unwrap();
     f.write_all(bytes).unwrap();
     drop(f);
-    let f = File::open(&path).unwrap();
+    let f = crate::container::read::ByteSource::open_file(&path).unwrap();
     let r = read(&f, bytes.len() as u64);
     let _ = std::fs::remove_file(&path);
     r

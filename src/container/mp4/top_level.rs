@@ -2,7 +2,7 @@
 //! the file by size, the `ftyp` brands ([`Brands`]), where the `moov` is, and [`read_moov`],
 //! which reads the whole `moov` in one read (it may sit after the `mdat`).
 
-use std::fs::File;
+use crate::container::read::ByteSource;
 
 use super::boxes::{fourcc_str, BOX_HEADER, LARGE_BOX_HEADER, SIZE_64_BIT, SIZE_TO_END};
 use crate::container::read;
@@ -19,7 +19,7 @@ const FIRST_BOXES: [&[u8; 4]; 10] =
     [b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid", b"styp", b"sidx"];
 
 /// Fills `buf` from byte `pos` of the file, through the one positioned read.
-fn read_at(file: &File, buf: &mut [u8], pos: u64) -> ParseResult<()> {
+fn read_at(file: &ByteSource, buf: &mut [u8], pos: u64) -> ParseResult<()> {
     read::read_exact_at(file, pos, buf).map_err(|e| ParseError::new(format!("read error at byte {pos}: {e}")))
 }
 
@@ -59,7 +59,7 @@ pub(super) struct FileBox {
 }
 
 /// Walks the top-level boxes up to the `moov`: the brands and where the `moov` payload is.
-fn scan_top_level(file: &File, file_size: u64) -> ParseResult<TopLevel> {
+fn scan_top_level(file: &ByteSource, file_size: u64) -> ParseResult<TopLevel> {
     if file_size == 0 {
         return Err(ParseError::new("not an ISO-BMFF file: empty file"));
     }
@@ -108,7 +108,7 @@ fn moov_location(brands: Brands, pos: u64, b: &FileBox) -> ParseResult<TopLevel>
 }
 
 /// The box header at `pos` (one read of at most 16 bytes).
-pub(super) fn read_file_box(file: &File, pos: u64, file_size: u64) -> ParseResult<FileBox> {
+pub(super) fn read_file_box(file: &ByteSource, pos: u64, file_size: u64) -> ParseResult<FileBox> {
     let left = file_size - pos;
     if left < BOX_HEADER as u64 {
         return Err(if pos == 0 {
@@ -143,7 +143,7 @@ pub(super) fn read_file_box(file: &File, pos: u64, file_size: u64) -> ParseResul
 }
 
 /// The brands of the `ftyp` payload at `pos` (`len` bytes).
-fn read_ftyp(file: &File, pos: u64, len: u64) -> ParseResult<Brands> {
+fn read_ftyp(file: &ByteSource, pos: u64, len: u64) -> ParseResult<Brands> {
     let mut buf = vec![0u8; len.min(MAX_FTYP_READ) as usize];
     read_at(file, &mut buf, pos)?;
     let major = buf.get(0..4);
@@ -154,7 +154,7 @@ fn read_ftyp(file: &File, pos: u64, len: u64) -> ParseResult<Brands> {
 }
 
 /// Reads the whole `moov` payload (one read) and the brands of the `ftyp` before it.
-pub(super) fn read_moov(file: &File, file_size: u64) -> ParseResult<(Vec<u8>, Brands)> {
+pub(super) fn read_moov(file: &ByteSource, file_size: u64) -> ParseResult<(Vec<u8>, Brands)> {
     let top = scan_top_level(file, file_size)?;
     let len = usize::try_from(top.moov_len).map_err(|_| ParseError::new("moov box too large"))?;
     let mut moov: Vec<u8> = Vec::with_capacity(len);

@@ -1,0 +1,602 @@
+//! Media read through a caller-supplied source (`hls_open_source`), through the C API, with a
+//! counting `read_at` over a local file: every name is the same bytes as from the local path,
+//! opens and segments cost the few reads the README promises, a failing or lying source gives a
+//! clear status while the context keeps serving other media, and a new identity is a new
+//! presentation.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::ptr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use hls::ffi::*;
+
+struct Ctx(*mut HlsContext);
+// SAFETY: an HlsContext may be used from any thread (include/hls.h, "Threads").
+unsafe impl Send for Ctx {}
+// SAFETY: as above.
+unsafe impl Sync for Ctx {}
+
+impl Ctx {
+    fn new(cache: u64) -> Ctx {
+        // SAFETY: plain C API use; every object is freed.
+        unsafe {
+            let cfg = hls_config_new();
+            assert_eq!(hls_config_set_cache_bytes(cfg, cache), HlsStatus::HLS_OK);
+            let ctx = hls_context_new(cfg);
+            hls_config_free(cfg);
+            assert!(!ctx.is_null());
+            Ctx(ctx)
+        }
+    }
+
+    fn open(&self, path: &Path) -> Result<Media, (HlsStatus, String)> {
+        let p = CString::new(path.display().to_string()).expect("path");
+        let mut m = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        // SAFETY: valid pointers; the error is freed here.
+        unsafe {
+            let st = hls_open_ex(self.0, p.as_ptr(), &mut m, &mut err);
+            if st == HlsStatus::HLS_OK {
+                Ok(Media(m))
+            } else {
+                Err((st, take_error(err)))
+            }
+        }
+    }
+
+    /// Opens `src` through `hls_open_source`; the source is shared with the caller, who keeps
+    /// counting its reads.
+    fn open_source(&self, src: &Arc<Counting>, identity: &str) -> Result<Media, (HlsStatus, String)> {
+        let id = CString::new(identity).expect("identity");
+        let hs = HlsSource {
+            read_at: Some(read_at),
+            release: Some(release),
+            opaque: Arc::into_raw(src.clone()) as *mut c_void,
+            size: src.size,
+            identity: id.as_ptr(),
+        };
+        let mut m = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        // SAFETY: valid pointers; the error is freed here; release drops the Arc once.
+        unsafe {
+            let st = hls_open_source(self.0, &hs, ptr::null(), &mut m, &mut err);
+            if st == HlsStatus::HLS_OK {
+                Ok(Media(m))
+            } else {
+                Err((st, take_error(err)))
+            }
+        }
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let mut b = empty_buffer();
+        // SAFETY: valid pointers; the buffer is freed here.
+        unsafe {
+            assert_eq!(hls_context_stats_json(self.0, &mut b), HlsStatus::HLS_OK);
+            let v = serde_json::from_slice(std::slice::from_raw_parts(b.data, b.len)).expect("stats json");
+            hls_free_buffer(&mut b);
+            v
+        }
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        // SAFETY: created by hls_context_new.
+        unsafe { hls_context_free(self.0) }
+    }
+}
+
+struct Media(*mut HlsMedia);
+// SAFETY: an HlsMedia may be served from any thread.
+unsafe impl Send for Media {}
+// SAFETY: as above.
+unsafe impl Sync for Media {}
+
+impl Drop for Media {
+    fn drop(&mut self) {
+        // SAFETY: a handle from hls_open*, closed once.
+        unsafe { hls_close(self.0) }
+    }
+}
+
+impl Media {
+    fn info(&self) -> serde_json::Value {
+        let mut b = empty_buffer();
+        // SAFETY: valid pointers; the buffer is freed here.
+        unsafe {
+            assert_eq!(hls_media_info_json(self.0, &mut b), HlsStatus::HLS_OK);
+            let v = serde_json::from_slice(std::slice::from_raw_parts(b.data, b.len)).expect("info json");
+            hls_free_buffer(&mut b);
+            v
+        }
+    }
+
+    /// `(reads, bytes)` of the source so far: the open's, and the segments'.
+    fn source_reads(&self) -> ((u64, u64), (u64, u64)) {
+        let s = &self.info()["source"];
+        let n = |k: &str| s[k].as_u64().unwrap_or_else(|| panic!("info source.{k}: {s}"));
+        ((n("open_reads"), n("open_bytes")), (n("segment_reads"), n("segment_bytes")))
+    }
+}
+
+fn empty_buffer() -> HlsBuffer {
+    HlsBuffer { data: ptr::null(), len: 0, content_type: ptr::null(), _private: ptr::null_mut() }
+}
+
+/// # Safety
+/// `err` is NULL or an error from an `_ex` call, freed here.
+unsafe fn take_error(err: *mut HlsError) -> String {
+    if err.is_null() {
+        return String::new();
+    }
+    // SAFETY: per the contract.
+    unsafe {
+        let msg = CStr::from_ptr(hls_error_message(err)).to_string_lossy().into_owned();
+        hls_error_free(err);
+        msg
+    }
+}
+
+fn get(m: &Media, name: &str) -> Result<Vec<u8>, (HlsStatus, String)> {
+    let n = CString::new(name).expect("name");
+    let mut b = empty_buffer();
+    let mut err = ptr::null_mut();
+    // SAFETY: valid pointers; buffer and error freed here.
+    unsafe {
+        let st = hls_get_ex(m.0, n.as_ptr(), &mut b, &mut err);
+        if st != HlsStatus::HLS_OK {
+            return Err((st, take_error(err)));
+        }
+        let v = std::slice::from_raw_parts(b.data, b.len).to_vec();
+        hls_free_buffer(&mut b);
+        Ok(v)
+    }
+}
+
+/// What the counting source does wrong, on purpose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    None,
+    /// Fails (-1 with a message) every read from then on.
+    Fail,
+    /// Claims to have read one byte more than asked.
+    TooMany,
+    /// Returns half of what was asked, far from the end.
+    Short,
+    /// Returns -7.
+    Negative,
+}
+
+/// A file-backed source that counts its reads (and the largest one), and misbehaves on demand.
+struct Counting {
+    file: File,
+    size: u64,
+    reads: AtomicU64,
+    bytes: AtomicU64,
+    largest: AtomicU64,
+    /// Reads left before `fault` starts (negative: never).
+    fault_after: AtomicI64,
+    fault: Mutex<Fault>,
+    released: AtomicU64,
+}
+
+impl Counting {
+    fn new(path: &Path) -> Arc<Counting> {
+        let file = File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let size = file.metadata().expect("metadata").len();
+        Arc::new(Counting {
+            file,
+            size,
+            reads: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            largest: AtomicU64::new(0),
+            fault_after: AtomicI64::new(-1),
+            fault: Mutex::new(Fault::None),
+            released: AtomicU64::new(0),
+        })
+    }
+
+    fn misbehave(&self, fault: Fault, after: i64) {
+        *self.fault.lock().unwrap() = fault;
+        self.fault_after.store(after, Ordering::SeqCst);
+    }
+
+    fn counts(&self) -> (u64, u64) {
+        (self.reads.load(Ordering::SeqCst), self.bytes.load(Ordering::SeqCst))
+    }
+
+    fn read(&self, offset: u64, buf: &mut [u8], err: &mut [u8]) -> i64 {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        if std::env::var_os("SOURCES_LOG_READS").is_some() {
+            eprintln!("read_at {offset} {}", buf.len());
+        }
+        self.largest.fetch_max(buf.len() as u64, Ordering::SeqCst);
+        let left = self.fault_after.load(Ordering::SeqCst);
+        let fault = if left == 0 { *self.fault.lock().unwrap() } else { Fault::None };
+        if left > 0 {
+            self.fault_after.fetch_sub(1, Ordering::SeqCst);
+        }
+        match fault {
+            Fault::Fail => {
+                let msg = b"store unreachable (test)\0";
+                let n = msg.len().min(err.len());
+                err[..n].copy_from_slice(&msg[..n]);
+                if let Some(last) = err.last_mut() {
+                    *last = 0;
+                }
+                return -1;
+            }
+            Fault::TooMany => return buf.len() as i64 + 1,
+            Fault::Negative => return -7,
+            Fault::Short if buf.len() > 1 && offset + (buf.len() as u64) < self.size => {
+                return (buf.len() / 2) as i64;
+            }
+            _ => {}
+        }
+        let mut done = 0;
+        while done < buf.len() {
+            match self.file.read_at(&mut buf[done..], offset + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) => {
+                    let msg = format!("{e}\0");
+                    let n = msg.len().min(err.len());
+                    err[..n].copy_from_slice(&msg.as_bytes()[..n]);
+                    return -1;
+                }
+            }
+        }
+        self.bytes.fetch_add(done as u64, Ordering::SeqCst);
+        done as i64
+    }
+}
+
+/// `HlsReadAtFn` over a `Counting`.
+///
+/// # Safety
+/// As `HlsReadAtFn`: opaque is an `Arc<Counting>` from `Arc::into_raw`.
+unsafe extern "C" fn read_at(
+    opaque: *mut c_void,
+    offset: u64,
+    buf: *mut u8,
+    len: usize,
+    err: *mut c_char,
+    err_cap: usize,
+) -> i64 {
+    // SAFETY: per the contract.
+    let src = unsafe { &*(opaque as *const Counting) };
+    // SAFETY: buf is writable for len bytes, err for err_cap bytes.
+    let (buf, err) =
+        unsafe { (std::slice::from_raw_parts_mut(buf, len), std::slice::from_raw_parts_mut(err as *mut u8, err_cap)) };
+    src.read(offset, buf, err)
+}
+
+/// `HlsReleaseFn`: drops the Arc given to libhls.
+///
+/// # Safety
+/// Called once per `hls_open_source` with the opaque given to it.
+unsafe extern "C" fn release(opaque: *mut c_void) {
+    // SAFETY: per the contract: the Arc from Arc::into_raw, dropped once.
+    let src = unsafe { Arc::from_raw(opaque as *const Counting) };
+    src.released.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Every name the presentation's playlists write (URIs and URI attributes), the playlists too.
+fn names(m: &Media) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    let mut todo = vec!["master.m3u8".to_string()];
+    while let Some(pl) = todo.pop() {
+        if !out.insert(pl.clone()) {
+            continue;
+        }
+        let Ok(text) = get(m, &pl) else { continue };
+        for line in String::from_utf8_lossy(&text).lines() {
+            let mut uris: Vec<String> = Vec::new();
+            if !line.starts_with('#') && !line.trim().is_empty() {
+                uris.push(line.trim().to_string());
+            }
+            let mut rest = line;
+            while let Some(i) = rest.find("URI=\"") {
+                rest = &rest[i + 5..];
+                if let Some(j) = rest.find('"') {
+                    uris.push(rest[..j].to_string());
+                    rest = &rest[j..];
+                }
+            }
+            for u in uris {
+                if u.ends_with(".m3u8") {
+                    todo.push(u);
+                } else {
+                    out.insert(u);
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// The test files the crawl tests use: every file of the media folder.
+fn media_files() -> Vec<PathBuf> {
+    common::ensure_media(&["h264_aac.mp4", "h264_aac.mkv", "dts.mkv", "audio_only.mp3", "h264_aac.ts"]).expect("media");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(common::media_dir())
+        .expect("media dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            !(n.starts_with('.') || n.ends_with(".txt") || n.ends_with(".json"))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn media(name: &str) -> PathBuf {
+    common::ensure_media(&[name]).expect("media");
+    common::media_dir().join(name)
+}
+
+/// Crawls `path` from the local file and through a counting source in two contexts; returns
+/// the number of names, or None when libhls refuses the file both ways alike.
+fn same_bytes(path: &Path) -> Result<Option<usize>, String> {
+    let local_ctx = Ctx::new(64 << 20);
+    let src_ctx = Ctx::new(64 << 20);
+    let src = Counting::new(path);
+    let identity = format!("test://{}", path.display());
+    let local = local_ctx.open(path);
+    let remote = src_ctx.open_source(&src, &identity);
+    let (local, remote) = match (local, remote) {
+        (Ok(l), Ok(r)) => (l, r),
+        (Err((a, _)), Err((b, _))) if a == b => return Ok(None),
+        (l, r) => return Err(format!("{}: local open {:?}, source open {:?}", path.display(), l.err(), r.err())),
+    };
+    let list = names(&local);
+    for name in &list {
+        let a = get(&local, name);
+        let b = get(&remote, name);
+        match (&a, &b) {
+            (Ok(x), Ok(y)) if x == y => {}
+            (Err((s1, _)), Err((s2, _))) if s1 == s2 => {}
+            _ => {
+                return Err(format!(
+                    "{} {name}: local {:?}, source {:?}",
+                    path.display(),
+                    a.map(|v| v.len()),
+                    b.map(|v| v.len())
+                ))
+            }
+        }
+    }
+    drop(remote);
+    drop(src_ctx);
+    if src.released.load(Ordering::SeqCst) != 1 {
+        return Err(format!("{}: release called {} times", path.display(), src.released.load(Ordering::SeqCst)));
+    }
+    Ok(Some(list.len()))
+}
+
+#[test]
+fn every_name_through_a_source_is_the_same_bytes_as_from_the_file() {
+    let files = media_files();
+    let results = common::par_map(&files, common::workers(), |p| (p.clone(), same_bytes(p)));
+    let (mut crawled, mut names, mut failures) = (0, 0, Vec::new());
+    for (p, r) in results {
+        match r {
+            Ok(Some(n)) => {
+                crawled += 1;
+                names += n;
+            }
+            Ok(None) => println!("{}: refused both ways", p.display()),
+            Err(e) => failures.push(e),
+        }
+    }
+    println!("{crawled} files, {names} names the same through a source");
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(crawled > 30 && names > 600, "crawled too little: {crawled} files, {names} names");
+}
+
+/// The media segments of every fMP4 track: `t<n>_<k>.m4s` names.
+fn segment_names(m: &Media) -> Vec<String> {
+    names(m).into_iter().filter(|n| n.ends_with(".m4s") && n.starts_with('t') && !n.contains("_i")).collect()
+}
+
+#[test]
+fn a_two_hour_mp4_opens_in_at_most_three_reads_and_each_segment_reads_once_per_track() {
+    let path = media("long_2h.mp4");
+    let ctx = Ctx::new(0);
+    let src = Counting::new(&path);
+    let m = ctx.open_source(&src, "test://long_2h.mp4#1").expect("open");
+    let (open, _) = m.source_reads();
+    println!("long_2h.mp4 (moov first, {} bytes): open {} reads, {} bytes", src.size, open.0, open.1);
+    assert!(open.0 >= 1 && open.0 <= 3, "open took {} reads", open.0);
+    assert_eq!(open.0, src.counts().0, "info counts the reads the source saw");
+    // Copied segments: one read per track (its samples' span, the other track's samples in
+    // between read through), at most 1.1 times the segment's bytes.
+    let segs = segment_names(&m);
+    assert!(segs.len() > 2000, "{} segments", segs.len());
+    let (mut worst_ratio, mut worst_reads, mut total) = (0f64, 0u64, 0usize);
+    for name in segs.iter().step_by(37) {
+        let before = src.counts();
+        let bytes = get(&m, name).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let after = src.counts();
+        let (reads, read) = (after.0 - before.0, after.1 - before.1);
+        let ratio = read as f64 / bytes.len() as f64;
+        worst_ratio = worst_ratio.max(ratio);
+        worst_reads = worst_reads.max(reads);
+        total += 1;
+        if std::env::var_os("SOURCES_LOG_READS").is_some() {
+            eprintln!("{name}: {reads} reads, {read} bytes for {}", bytes.len());
+        }
+        assert!(reads >= 1, "{name}: {reads} reads");
+    }
+    let (_, seg) = m.source_reads();
+    println!(
+        "{total} segments: at most {worst_reads} read(s) each, at most {worst_ratio:.3}x their size; info: {seg:?}"
+    );
+    assert_eq!(seg.0, src.counts().0 - open.0, "info counts the segments' reads");
+    let stats = ctx.stats();
+    assert_eq!(stats["source_reads"].as_u64(), Some(src.counts().0), "{stats}");
+    assert_eq!(stats["source_bytes"].as_u64(), Some(src.counts().1), "{stats}");
+}
+
+/// `long_2h.mp4` rewritten with its `moov` at the end (FFmpeg's default layout), made once.
+fn moov_at_end() -> PathBuf {
+    let src = media("long_2h.mp4");
+    let dir = common::out_root().join("sources");
+    std::fs::create_dir_all(&dir).expect("out dir");
+    let out = dir.join("long_2h_moov_end.mp4");
+    if !out.exists() {
+        let tmp = dir.join(format!("long_2h_moov_end.{}.mp4", std::process::id()));
+        common::run_ok(
+            std::process::Command::new("ffmpeg")
+                .args(["-v", "error", "-y", "-i"])
+                .arg(&src)
+                .args(["-map", "0", "-c", "copy"])
+                .arg(&tmp),
+        )
+        .expect("ffmpeg remux");
+        std::fs::rename(&tmp, &out).expect("rename");
+    }
+    out
+}
+
+#[test]
+fn a_two_hour_mp4_with_its_moov_at_the_end_opens_in_at_most_three_reads() {
+    let path = moov_at_end();
+    let ctx = Ctx::new(0);
+    let src = Counting::new(&path);
+    let m = ctx.open_source(&src, "test://long_2h_moov_end.mp4").expect("open");
+    let (open, _) = m.source_reads();
+    println!("moov at the end ({} bytes): open {} reads, {} bytes", src.size, open.0, open.1);
+    assert!(open.0 <= 3, "open took {} reads", open.0);
+    let seg = get(&m, "t0_100.m4s").expect("segment");
+    assert!(seg.len() > 1000);
+}
+
+#[test]
+fn a_two_hour_matroska_opens_from_its_cues_in_a_few_reads() {
+    for name in ["long_2h.mkv", "long_2h_mkvmerge.mkv"] {
+        let path = media(name);
+        let ctx = Ctx::new(0);
+        let src = Counting::new(&path);
+        let m = ctx.open_source(&src, &format!("test://{name}")).expect("open");
+        let (open, _) = m.source_reads();
+        let info = m.info();
+        println!(
+            "{name} ({} bytes, indexed from {}): open {} reads, {} bytes, largest read {}",
+            src.size,
+            info["indexed_from"],
+            open.0,
+            open.1,
+            src.largest.load(Ordering::SeqCst)
+        );
+        assert_eq!(info["indexed_from"], "matroska cues");
+        // README: a Matroska file opens from its Cues in one to five reads per segment (the
+        // block headers at each boundary: one read of FFmpeg-muxed clusters, more for
+        // mkvmerge's larger ones), plus a few for its header, Cues and FFmpeg's probe.
+        let segments = info["segments"].as_u64().expect("segments");
+        assert!(open.0 <= 5 * segments + 16, "{name}: open took {} reads for {segments} segments", open.0);
+        assert!(open.1 < src.size * 6 / 10, "{name}: open read {} of {} bytes", open.1, src.size);
+        let segs = segment_names(&m);
+        let before = src.counts();
+        let bytes = get(&m, &segs[segs.len() / 2]).expect("segment");
+        let after = src.counts();
+        println!(
+            "{name} {}: {} reads, {} bytes for {} bytes",
+            segs[segs.len() / 2],
+            after.0 - before.0,
+            after.1 - before.1,
+            bytes.len()
+        );
+    }
+}
+
+#[test]
+fn a_store_that_fails_mid_crawl_gives_io_errors_and_other_media_keep_playing() {
+    let ctx = Ctx::new(0);
+    let bad = Counting::new(&media("h264_aac.mp4"));
+    let good = Counting::new(&media("h264_aac.mkv"));
+    let mb = ctx.open_source(&bad, "test://bad").expect("open bad");
+    let mg = ctx.open_source(&good, "test://good").expect("open good");
+    assert!(get(&mb, "t0_0.m4s").is_ok());
+    bad.misbehave(Fault::Fail, 0);
+    let (st, msg) = get(&mb, "t0_1.m4s").expect_err("a failing store");
+    println!("failing store: {st:?}: {msg}");
+    assert_eq!(st, HlsStatus::HLS_ERR_IO);
+    assert!(msg.contains("store unreachable (test)"), "{msg}");
+    // Nothing retried: one failed read, one error.
+    let reads = bad.counts().0;
+    let _ = get(&mb, "t1_1.m4s").expect_err("still failing");
+    assert!(bad.counts().0 - reads <= 2, "retried: {} reads", bad.counts().0 - reads);
+    for name in segment_names(&mg).iter().take(6) {
+        get(&mg, name).unwrap_or_else(|e| panic!("other media {name}: {e:?}"));
+    }
+    // The store comes back: the same handle serves again (failures are not cached).
+    bad.misbehave(Fault::None, -1);
+    let local = Ctx::new(0);
+    let lm = local.open(&media("h264_aac.mp4")).expect("local");
+    assert_eq!(get(&mb, "t0_1.m4s").expect("recovered"), get(&lm, "t0_1.m4s").expect("local"));
+    // A store that fails at open: an I/O error, and the source released.
+    let dead = Counting::new(&media("h264_aac.ts"));
+    dead.misbehave(Fault::Fail, 0);
+    let (st, msg) = ctx.open_source(&dead, "test://dead").err().expect("open fails");
+    assert_eq!(st, HlsStatus::HLS_ERR_IO, "{msg}");
+    assert!(msg.contains("store unreachable (test)"), "{msg}");
+    assert_eq!(dead.released.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_source_that_lies_about_its_reads_is_refused_not_trusted() {
+    for fault in [Fault::TooMany, Fault::Short, Fault::Negative] {
+        let ctx = Ctx::new(0);
+        let src = Counting::new(&media("h264_aac.mp4"));
+        let m = ctx.open_source(&src, "test://liar").expect("open");
+        src.misbehave(fault, 0);
+        let (st, msg) = get(&m, "t0_2.m4s").expect_err("garbage refused");
+        println!("{fault:?}: {st:?}: {msg}");
+        assert_eq!(st, HlsStatus::HLS_ERR_IO, "{fault:?}: {msg}");
+        assert!(msg.contains("refused"), "{fault:?}: {msg}");
+        // At open too.
+        let src2 = Counting::new(&media("h264_aac.mkv"));
+        src2.misbehave(fault, 0);
+        let (st, msg) = ctx.open_source(&src2, "test://liar2").err().expect("open refused");
+        assert_eq!(st, HlsStatus::HLS_ERR_IO, "{fault:?} at open: {msg}");
+    }
+}
+
+#[test]
+fn a_replaced_object_is_a_new_presentation_and_an_open_one_is_shared() {
+    let ctx = Ctx::new(64 << 20);
+    let v1 = Counting::new(&media("h264_aac.mp4"));
+    let v2 = Counting::new(&media("hevc_aac.mp4"));
+    let a = ctx.open_source(&v1, "http://store/x.mp4 \"etag-1\"").expect("v1");
+    let master1 = get(&a, "master.m3u8").expect("master v1");
+    let seg1 = get(&a, "t0_1.m4s").expect("seg v1");
+    // The same identity again: shared, and the second source released at once.
+    let again = Counting::new(&media("h264_aac.mp4"));
+    let a2 = ctx.open_source(&again, "http://store/x.mp4 \"etag-1\"").expect("v1 again");
+    assert_eq!(again.released.load(Ordering::SeqCst), 1, "the duplicate source is released at once");
+    assert_eq!(again.counts().0, 0, "the duplicate source is never read");
+    assert_eq!(get(&a2, "t0_1.m4s").expect("shared"), seg1);
+    // A new ETag: a new presentation, never the old bytes.
+    let b = ctx.open_source(&v2, "http://store/x.mp4 \"etag-2\"").expect("v2");
+    assert_ne!(get(&b, "master.m3u8").expect("master v2"), master1);
+    let seg2 = get(&b, "t0_1.m4s").expect("seg v2");
+    assert_ne!(seg2, seg1);
+    let local = Ctx::new(0);
+    assert_eq!(seg2, get(&local.open(&media("hevc_aac.mp4")).expect("local"), "t0_1.m4s").expect("local"));
+    drop((a, a2, b));
+    drop(ctx);
+    for s in [&v1, &v2, &again] {
+        assert_eq!(s.released.load(Ordering::SeqCst), 1);
+    }
+}
