@@ -1291,25 +1291,27 @@ ngx_http_hls_remote_task(ngx_http_hls_task_ctx_t *t)
 }
 
 
-/* info.json names the file by its path on the server; clients get its URI instead
- * ("/vod/movie.mkv"): the top-level "path" string value is replaced. */
+/* info.json names the file by its path on the server, and a remote object by its identity
+ * (the store's URL, ETag, ...); clients get its URI instead ("/vod/movie.mkv"): the top-level
+ * "path" string value and the "identity" of the top-level "source" object are replaced. */
 static ngx_int_t
 ngx_http_hls_info_body(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t, ngx_str_t *body)
 {
-    u_char        *d, *s, *q;
-    u_char        *p, *end, *vstart, *vend;
-    size_t         len;
-    ngx_uint_t     i;
+    u_char        *d, *s, *q, *from;
+    u_char        *p, *end;
+    u_char        *vstart[2], *vend[2];
+    size_t         len, klen;
+    ngx_uint_t     i, n, k, in_source;
     ngx_int_t      depth;
     static u_char  hex[] = "0123456789abcdef";
 
     p = body->data;
     end = p + body->len;
     depth = 0;
-    vstart = NULL;
-    vend = NULL;
+    n = 0;
+    in_source = 0;                         /* inside the top-level "source" object */
 
-    while (p < end && vstart == NULL) {
+    while (p < end && n < 2) {
 
         if (*p == '"') {
             s = p++;
@@ -1320,21 +1322,36 @@ ngx_http_hls_info_body(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t, ngx_st
                 break;
             }
             p++;
+            klen = p - s;
 
-            if (depth == 1 && p - s == 6 && ngx_strncmp(s, "\"path\"", 6) == 0) {
-                for (q = p; q < end && (*q == ' ' || *q == ':'); q++) { /* void */ }
+            for (q = p; q < end && (*q == ' ' || *q == ':'); q++) { /* void */ }
 
-                if (q < end && *q == '"' && q > p) {
-                    vstart = q++;
-                    while (q < end && *q != '"') {
-                        q += (*q == '\\') ? 2 : 1;
-                    }
-                    if (q < end) {
-                        vend = q + 1;
-                    } else {
-                        vstart = NULL;
-                    }
+            if (q == p || q >= end) {
+                continue;                  /* a value, not a key */
+            }
+
+            if (depth == 1 && klen == 8 && ngx_strncmp(s, "\"source\"", 8) == 0
+                && *q == '{')
+            {
+                in_source = 1;
+                continue;
+            }
+
+            if (*q == '"'
+                && ((depth == 1 && klen == 6 && ngx_strncmp(s, "\"path\"", 6) == 0)
+                    || (depth == 2 && in_source && klen == 10
+                        && ngx_strncmp(s, "\"identity\"", 10) == 0)))
+            {
+                vstart[n] = q++;
+                while (q < end && *q != '"') {
+                    q += (*q == '\\') ? 2 : 1;
                 }
+                if (q >= end) {
+                    break;
+                }
+                vend[n] = q + 1;
+                n++;
+                p = q + 1;
             }
             continue;
         }
@@ -1343,44 +1360,54 @@ ngx_http_hls_info_body(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t, ngx_st
             depth++;
         } else if (*p == '}' || *p == ']') {
             depth--;
+            if (depth == 1) {
+                in_source = 0;
+            }
         }
 
         p++;
     }
 
-    if (vstart == NULL || vend == NULL) {
+    if (n == 0) {
         return NGX_OK;                     /* no "path": sent as it is */
     }
 
-    len = (vstart - body->data) + 2 + 6 * t->file_uri.len + (end - vend);
+    len = body->len + n * (2 + 6 * t->file_uri.len);
 
     d = ngx_pnalloc(r->pool, len);
     if (d == NULL) {
         return NGX_ERROR;
     }
 
-    q = ngx_cpymem(d, body->data, vstart - body->data);
-    *q++ = '"';
+    q = d;
+    from = body->data;
 
-    for (i = 0; i < t->file_uri.len; i++) {
-        u_char c = t->file_uri.data[i];
+    for (k = 0; k < n; k++) {
+        q = ngx_cpymem(q, from, vstart[k] - from);
+        *q++ = '"';
 
-        if (c == '"' || c == '\\') {
-            *q++ = '\\';
-            *q++ = c;
+        for (i = 0; i < t->file_uri.len; i++) {
+            u_char c = t->file_uri.data[i];
 
-        } else if (c < 0x20 || c == 0x7f) {
-            q = ngx_cpymem(q, "\\u00", 4);
-            *q++ = hex[c >> 4];
-            *q++ = hex[c & 0xf];
+            if (c == '"' || c == '\\') {
+                *q++ = '\\';
+                *q++ = c;
 
-        } else {
-            *q++ = c;
+            } else if (c < 0x20 || c == 0x7f) {
+                q = ngx_cpymem(q, "\\u00", 4);
+                *q++ = hex[c >> 4];
+                *q++ = hex[c & 0xf];
+
+            } else {
+                *q++ = c;
+            }
         }
+
+        *q++ = '"';
+        from = vend[k];
     }
 
-    *q++ = '"';
-    q = ngx_cpymem(q, vend, end - vend);
+    q = ngx_cpymem(q, from, end - from);
 
     body->data = d;
     body->len = q - d;

@@ -388,8 +388,13 @@ def test_http(origin, store):
     r = request(origin.port, "/remote/multi_audio.mkv/info.json")
     info = json.loads(r.body)
     check(r.status == 200 and info.get("path") == "/remote/multi_audio.mkv"
+          and info.get("source", {}).get("identity") == "/remote/multi_audio.mkv"
           and b"127.0.0.1" not in r.body and b"/media/" not in r.body,
-          "info.json names the media by its URI, never by the store's URL", str(info.get("path")))
+          "info.json names the media by its URI (path, source.identity), never by the store's URL",
+          f'{info.get("path")} {info.get("source")}')
+    src = info.get("source", {})
+    print(f"# info.json source of multi_audio.mkv: {src.get('open_reads')} reads, "
+          f"{src.get('open_bytes')} bytes to open a {src.get('size')}-byte object")
 
     before = len(origin.log_text())
     r = request(origin.port, "/remote/nosuch.mp4/master.m3u8")
