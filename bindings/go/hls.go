@@ -255,6 +255,8 @@ type Stats struct {
 	IndexTimeUS     uint64 `json:"index_time_us"`
 	MediaRegistered uint64 `json:"media_registered"`
 	MediaIdle       uint64 `json:"media_idle"`
+	SourceReads     uint64 `json:"source_reads"` // reads of caller-supplied sources (OpenReaderAt, OpenURL)
+	SourceBytes     uint64 `json:"source_bytes"` // bytes read from them
 }
 
 // Stats returns the context's cache and engine counters.

@@ -82,6 +82,18 @@ type Info struct {
 	IndexedFrom    string        // "mp4 sample tables", "matroska cues" or "packet scan"
 	IndexTime      time.Duration // how long indexing took
 	Tracks         []Track       // every track of the file, served or not
+	Source         *SourceInfo   // reads of the source, for media opened with OpenReaderAt/OpenURL (else nil)
+}
+
+// SourceInfo is what reading a caller-supplied source cost (hls_media_info_json's "source").
+type SourceInfo struct {
+	Identity     string `json:"identity"`
+	Size         int64  `json:"size"`
+	OpenReads    uint64 `json:"open_reads"`    // reads made by the open
+	OpenBytes    uint64 `json:"open_bytes"`    // bytes read by the open
+	SegmentsRead uint64 `json:"segments_read"` // media segments generated (cache hits read nothing)
+	SegmentReads uint64 `json:"segment_reads"` // reads made by them
+	SegmentBytes uint64 `json:"segment_bytes"` // bytes read by them
 }
 
 // Track is one track of a media file as Info reports it. Fields that do not apply to the
@@ -110,14 +122,15 @@ type Track struct {
 }
 
 type infoJSON struct {
-	Path           string  `json:"path"`
-	Format         string  `json:"format"`
-	Duration       float64 `json:"duration"`
-	Segments       int     `json:"segments"`
-	TargetDuration int     `json:"target_duration"`
-	IndexedFrom    string  `json:"indexed_from"`
-	IndexTimeMS    float64 `json:"index_time_ms"`
-	Tracks         []Track `json:"tracks"`
+	Path           string      `json:"path"`
+	Format         string      `json:"format"`
+	Duration       float64     `json:"duration"`
+	Segments       int         `json:"segments"`
+	TargetDuration int         `json:"target_duration"`
+	IndexedFrom    string      `json:"indexed_from"`
+	IndexTimeMS    float64     `json:"index_time_ms"`
+	Tracks         []Track     `json:"tracks"`
+	Source         *SourceInfo `json:"source"`
 }
 
 // Info describes the media: duration, format, and every track with its codec, language and
@@ -149,6 +162,7 @@ func (m *Media) Info() (Info, error) {
 		IndexedFrom:    raw.IndexedFrom,
 		IndexTime:      time.Duration(raw.IndexTimeMS * float64(time.Millisecond)),
 		Tracks:         raw.Tracks,
+		Source:         raw.Source,
 	}, nil
 }
 

@@ -123,6 +123,19 @@ impl Parts {
         Ok(out)
     }
 
+    /// The whole response in one buffer, file ranges taken from `read_ahead` (bytes already
+    /// read: see [`ReadSpans`]); `None` if a range is not there.
+    pub fn assemble(&self, read_ahead: &ReadSpans) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(usize::try_from(self.len).ok()?);
+        for piece in &self.pieces {
+            match *piece {
+                Piece::Mem { start, len } => out.extend_from_slice(&self.bytes[start..start + len]),
+                Piece::File { offset, len } => out.extend_from_slice(read_ahead.get(offset, len)?),
+            }
+        }
+        Some(out)
+    }
+
     /// The file pieces from `i` (which spans `offset..end`) readable with one read: they go
     /// forward in the file with gaps of at most `rule.max_gap`, within `rule.max_span`, and
     /// the gaps add up to no more than `rule.max_waste_pct` percent of the pieces (for a local
@@ -157,6 +170,74 @@ pub struct SpanRule {
     pub max_span: u64,
     /// The most bytes dropped by one read, in percent of the bytes kept.
     pub max_waste_pct: u64,
+}
+
+/// Byte ranges of a source read ahead together (one segment's samples of every track, so a
+/// player's next request, the same segment of the other track, costs no read), as read.
+#[derive(Debug, Default)]
+pub struct ReadSpans {
+    spans: Vec<(u64, Vec<u8>)>,
+}
+
+impl ReadSpans {
+    /// Reads the ranges `(offset, len)` of `src`, nearby ones in one read as `rule` allows: the
+    /// longest run within the gap and span limits when its gaps add up to at most the allowed
+    /// waste, else as long a run as keeps the waste within it at every step.
+    pub fn read(src: &ByteSource, ranges: &mut [(u64, u64)], rule: SpanRule) -> io::Result<ReadSpans> {
+        ranges.sort_unstable();
+        let mut spans = Vec::new();
+        let mut i = 0;
+        while i < ranges.len() {
+            let (whole_end, whole_j, fits) = Self::run(ranges, i, rule, false);
+            let (end, j) = if fits {
+                (whole_end, whole_j)
+            } else {
+                let (e, j, _) = Self::run(ranges, i, rule, true);
+                (e, j)
+            };
+            let start = ranges[i].0;
+            let mut buf = vec![0u8; usize::try_from(end - start).map_err(|_| io::Error::other("span too large"))?];
+            read_exact_at(src, start, &mut buf)?;
+            spans.push((start, buf));
+            i = j;
+        }
+        Ok(ReadSpans { spans })
+    }
+
+    /// The run of ranges from `i` one read may cover: its end, the index after it, and whether
+    /// its gaps are within the allowed waste (checked at every step when `stepwise`).
+    fn run(ranges: &[(u64, u64)], i: usize, rule: SpanRule, stepwise: bool) -> (u64, usize, bool) {
+        let start = ranges[i].0;
+        let (mut end, mut kept, mut dropped, mut j) = (start + ranges[i].1, ranges[i].1, 0u64, i + 1);
+        while let Some(&(o, l)) = ranges.get(j) {
+            let gap = o.saturating_sub(end);
+            let new_end = end.max(o + l);
+            if gap > rule.max_gap
+                || new_end - start > rule.max_span
+                || (stepwise && (dropped + gap) * 100 > (kept + l) * rule.max_waste_pct)
+            {
+                break;
+            }
+            dropped += gap;
+            kept += l;
+            end = new_end;
+            j += 1;
+        }
+        (end, j, dropped * 100 <= kept * rule.max_waste_pct)
+    }
+
+    /// The `len` bytes at `offset`, if one span holds them.
+    pub fn get(&self, offset: u64, len: u64) -> Option<&[u8]> {
+        let i = self.spans.partition_point(|(s, _)| *s <= offset).checked_sub(1)?;
+        let (s, b) = &self.spans[i];
+        let from = usize::try_from(offset - s).ok()?;
+        b.get(from..from.checked_add(usize::try_from(len).ok()?)?)
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.spans.iter().map(|(_, b)| b.len()).sum()
+    }
 }
 
 impl SpanRule {

@@ -13,7 +13,7 @@ use ffmpeg_next as ff;
 use crate::codec::aac::FRAME_SAMPLES;
 use crate::codec::{self, Codec};
 use crate::container::read::{read_vec_at, take_source_failure, thread_reads, ByteSource};
-use crate::engine::body::{Body, PartsBuilder, SpanRule};
+use crate::engine::body::{Body, PartsBuilder, ReadSpans, SpanRule};
 use crate::engine::cache::Bytes;
 use crate::engine::source::Source;
 use crate::error::{Error, ErrorKind, Result};
@@ -53,7 +53,17 @@ pub struct Media {
     source_rule: SpanRule,
     /// What reading the media's source cost.
     pub reads: SourceReads,
+    /// A caller-supplied source: the samples of the last few segments of every track read by
+    /// position, read together (see [`Media::segment_spans`]).
+    spans: parking_lot::Mutex<std::collections::VecDeque<(usize, SpanCell)>>,
 }
+
+/// The samples of one segment `k` of every track read by position: read once (concurrent
+/// requests wait for the one read).
+type SpanCell = Arc<std::sync::OnceLock<Result<Arc<ReadSpans>>>>;
+
+/// How many segments' samples a media keeps read ahead (each at most a segment of every track).
+const SPAN_SEGMENTS: usize = 2;
 
 /// Reads of a caller-supplied source (all zero for a local file): the open, and the media
 /// segments generated since.
@@ -89,7 +99,14 @@ impl Media {
         let source = Source::new(input, cfg.demuxers_per_media);
         let source_rule =
             SpanRule { max_gap: cfg.source_gap_max, max_span: cfg.source_read_max as u64, max_waste_pct: 10 };
-        Media { key, index, source, source_rule, reads: SourceReads::default() }
+        Media {
+            key,
+            index,
+            source,
+            source_rule,
+            reads: SourceReads::default(),
+            spans: parking_lot::Mutex::new(std::collections::VecDeque::new()),
+        }
     }
 
     /// Content type of a resource of this media.
@@ -182,6 +199,44 @@ impl Media {
         }
     }
 
+    /// The samples of segment `k` of every served track read by position, read from the
+    /// caller-supplied source together (one read per span that [`SpanRule`] allows: with
+    /// interleaved tracks, one read for all of them), kept for the last [`SPAN_SEGMENTS`]
+    /// segments: the same segment of the other tracks, which players ask for next, costs none.
+    fn segment_spans(&self, k: usize) -> Result<Arc<ReadSpans>> {
+        let cell = {
+            let mut spans = self.spans.lock();
+            match spans.iter().find(|(j, _)| *j == k) {
+                Some((_, c)) => c.clone(),
+                None => {
+                    let c = SpanCell::default();
+                    if spans.len() >= SPAN_SEGMENTS {
+                        spans.pop_front();
+                    }
+                    spans.push_back((k, c.clone()));
+                    c
+                }
+            }
+        };
+        let out = cell.get_or_init(|| {
+            let mut ranges: Vec<(u64, u64)> = Vec::new();
+            for t in self.index.tracks.iter().filter(|t| t.is_served()) {
+                let (SampleReader::ByPosition { table }, Some(seg)) = (&t.reader, t.segments.get(k)) else { continue };
+                let recs = table.get(seg.first as usize..seg.first as usize + seg.samples as usize).unwrap_or(&[]);
+                ranges.extend(recs.iter().map(|r| (r.pos, u64::from(r.size()))));
+            }
+            let input = self.source.checked_input(&self.index)?;
+            ReadSpans::read(input, &mut ranges, self.source_rule)
+                .map(Arc::new)
+                .map_err(|e| Error::new(ErrorKind::Io, format!("{}: segment {k}: {e}", self.index.path.display())))
+        });
+        if out.is_err() {
+            // Not kept: the next request reads again (the store may be back).
+            self.spans.lock().retain(|(j, c)| !(*j == k && Arc::ptr_eq(c, &cell)));
+        }
+        out.clone()
+    }
+
     fn track(&self, n: TrackId) -> Result<&Track> {
         self.index.track(n).ok_or_else(|| Error::internal(format!("no track {n}")))
     }
@@ -233,7 +288,13 @@ impl Media {
         take_source_failure();
         let (r0, b0) = thread_reads();
         let out = self.read_media_segment(t, k).and_then(|body| match body {
-            Body::Parts(_) => Ok(Body::Bytes(self.materialise(body)?)),
+            Body::Parts(p) => {
+                let spans = self.segment_spans(k)?;
+                match p.assemble(&spans) {
+                    Some(bytes) => Ok(Body::Bytes(Arc::new(bytes))),
+                    None => Ok(Body::Bytes(self.materialise(Body::Parts(p))?)),
+                }
+            }
             bytes => Ok(bytes),
         });
         let (r1, b1) = thread_reads();
@@ -264,6 +325,12 @@ impl Media {
                     .collect();
                 let rewritten = drop_open_gop_recovery_points(t, &mut metas, |i| {
                     let (pos, len) = (recs[i].pos, recs[i].size() as usize);
+                    if source.is_callback() {
+                        // From the segment's samples read together (no read of its own).
+                        if let Some(data) = self.segment_spans(k)?.get(pos, len as u64) {
+                            return Ok(Cow::Owned(data.to_vec()));
+                        }
+                    }
                     let data = read_vec_at(source.checked_input(ix)?, pos, len, len).map_err(|e| {
                         Error::new(
                             ErrorKind::InvalidMedia,
