@@ -4,7 +4,11 @@ on loopback made as far away as a store across a network (bench-remote.sh: what 
 trip to an object store costs). Keep-alive on both sides; GET and HEAD; the request's headers
 (Range, If-Match, ...) and the answer's status, headers and body pass unchanged.
 
-    delay-proxy.py LISTEN_PORT UPSTREAM_HOST:PORT DELAY_MS
+    delay-proxy.py LISTEN_PORT UPSTREAM_HOST:PORT DELAY_MS [drop-conditionals]
+
+With "drop-conditionals" it also removes If-Match and If-Unmodified-Since from each request: a
+store that ignores them (tests/test_remote.py: the module must then notice a replaced object by
+the 206's ETag and Last-Modified).
 """
 import http.client
 import http.server
@@ -19,6 +23,9 @@ HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te"
 
 def main():
     port, upstream, delay_ms = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+    drop = set()
+    if len(sys.argv) > 4 and sys.argv[4] == "drop-conditionals":
+        drop = {"if-match", "if-unmodified-since"}
     host, uport = upstream.rsplit(":", 1)
     local = threading.local()
 
@@ -36,7 +43,8 @@ def main():
 
         def forward(self):
             time.sleep(delay_ms / 1000.0)
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+            headers = {k: v for k, v in self.headers.items()
+                       if k.lower() not in HOP and k.lower() not in drop}
             for attempt in (0, 1):
                 conn = self.upstream()
                 try:

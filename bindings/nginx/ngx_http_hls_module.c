@@ -98,7 +98,7 @@ static ngx_int_t ngx_http_hls_add_header(ngx_http_request_t *r, const char *key,
 static ngx_int_t ngx_http_hls_options(ngx_http_request_t *r);
 static ngx_int_t ngx_http_hls_remote_url(ngx_http_request_t *r,
     ngx_http_hls_loc_conf_t *hlcf, ngx_str_t *file_uri, ngx_str_t *url);
-static void ngx_http_hls_remote_task(ngx_http_hls_task_ctx_t *t);
+static void ngx_http_hls_remote_task(ngx_http_hls_task_ctx_t *t, ngx_log_t *log);
 static ngx_int_t ngx_http_hls_info_body(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t,
     ngx_str_t *body);
 
@@ -623,7 +623,7 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
     }
 
     if (t->remote) {
-        ngx_http_hls_remote_task(t);
+        ngx_http_hls_remote_task(t, log);
         return;
     }
 
@@ -1206,7 +1206,7 @@ ngx_http_hls_remote_url(ngx_http_request_t *r, ngx_http_hls_loc_conf_t *hlcf,
  * If-Match failed, or its ETag or size differ) is validated and opened anew, once: the new
  * object is a new presentation, and no response mixes the bytes of two. */
 static void
-ngx_http_hls_remote_task(ngx_http_hls_task_ctx_t *t)
+ngx_http_hls_remote_task(ngx_http_hls_task_ctx_t *t, ngx_log_t *log)
 {
     HlsError                      *error;
     HlsMedia                      *media;
@@ -1260,6 +1260,9 @@ ngx_http_hls_remote_task(ngx_http_hls_task_ctx_t *t)
             ngx_http_hls_remote_invalidate(url);
 
             if (attempt == 0) {
+                ngx_log_error(NGX_LOG_INFO, log, 0,
+                              "hls: remote \"%s\" \"%s\": %s; validating it again", url,
+                              t->name, error ? hls_error_message(error) : "changed");
                 hls_error_free(error);
                 ngx_http_hls_remote_object_free(&o);
                 continue;                  /* the new object, once */

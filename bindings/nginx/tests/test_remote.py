@@ -540,7 +540,9 @@ def test_store_down(single, store2, hang_port):
 
 def test_replaced(single, store):
     section("an object replaced on the store mid-crawl: never a mix of old and new bytes")
-    for loc, what, header in [("/swap", "ETag + If-Match", 5), ("/swapnoetag", "no ETag: Last-Modified + If-Unmodified-Since", 6)]:
+    for loc, what, header in [("/swap", "ETag + If-Match", 5),
+                              ("/swapnoetag", "no ETag: Last-Modified + If-Unmodified-Since", 6),
+                              ("/swapnocond", "a store ignoring If-Match: the 206's ETag checked", None)]:
         path = os.path.join(STORE_DIR, "swap.mp4")
         old, new = dump("h264_aac.mp4"), dump("hevc_aac.mp4")
         tmp = path + ".tmp"
@@ -549,6 +551,7 @@ def test_replaced(single, store):
         os.rename(tmp, path)
         time.sleep(5.2)                    # a fresh validation
         before = len(store.access_lines())
+        log_at = len(single.log_text())
         first = crawl(single.port, f"{loc}/swap.mp4", limit=8)
         check(all(first[n].body == old[n] for n in first),
               f"{what}: the first {len(first)} names are the old object's")
@@ -576,9 +579,20 @@ def test_replaced(single, store):
               "; ".join(mixed[:3]))
         reqs = store_requests(store, "/swap.mp4", before)
         failed = [q for q in reqs if q[2] == 412]
-        check(failed and all(q[header] not in ("", "-") for q in failed),
-              f"{what}: the store refused the old object's ranges (412) and the module "
-              f"validated again ({len(failed)} refused)", str(reqs[-5:]))
+        if header is not None:
+            check(failed and all(q[header] not in ("", "-") for q in failed),
+                  f"{what}: the store refused the old object's ranges (412) and the module "
+                  f"validated again ({len(failed)} refused)", str(reqs[-5:]))
+        log = single.log_text()[log_at:]
+        check(re.search(r'hls: remote "http://[^"]*/swap\.mp4" "[^"]+": .*(HTTP 412|ETag .* instead of .*)'
+                        r' \(the object changed on the store\); validating it again', log),
+              f"{what}: the error log (info) says the object changed and is validated again",
+              log[-300:])
+        if header is None:
+            check(not failed and all(q[5] in ("", "-") for q in reqs if q[0] == "GET")
+                  and re.search(r"ETag .* instead of", log),
+                  f"{what}: no conditional reached the store, the module saw the new ETag in "
+                  "the 206 and validated again", str(reqs[-3:]))
         r = request(single.port, f"{loc}/swap.mp4/master.m3u8")
         check(r.status == 200 and r.body == new["master.m3u8"], f"{what}: the master is the new one")
         r = request(single.port, f"{loc}/swap.mp4/t0_init.mp4")
@@ -635,6 +649,10 @@ def main():
 """, module=False, port=store2_port)
     hang = hang_server()
     hang_port = hang.getsockname()[1]
+    # the store behind a proxy that drops If-Match / If-Unmodified-Since
+    nocond_port = free_port()
+    nocond = subprocess.Popen([sys.executable, os.path.join(ROOT, "bindings", "nginx", "delay-proxy.py"),
+                               str(nocond_port), f"127.0.0.1:{store_port}", "0", "drop-conditionals"])
     s1 = f"http://127.0.0.1:{store_port}/media/"
     origin = Nginx("origin", f"""
         location /vod/ {{ alias {MEDIA}/; hls; }}
@@ -651,6 +669,8 @@ def main():
                            hls_remote_timeout 1s 2s; }}
         location /swap/ {{ hls; hls_remote {s1}; hls_cache_size 0; }}
         location /swapnoetag/ {{ hls; hls_remote http://127.0.0.1:{store_port}/media-noetag/;
+                                 hls_cache_size 0; }}
+        location /swapnocond/ {{ hls; hls_remote http://127.0.0.1:{nocond_port}/media/;
                                  hls_cache_size 0; }}
 """, workers=1)
     try:
@@ -670,6 +690,8 @@ def main():
             except Exception as e:  # noqa: BLE001
                 print(f"stopping {ng.name}: {e}")
         hang.close()
+        nocond.terminate()
+        nocond.wait()
     test_logs(origin, single)
 
     print(f"\n{len(FAILURES)} failure(s)" + (": " + "; ".join(FAILURES) if FAILURES else ""))
