@@ -70,6 +70,7 @@ static struct {
     size_t hlsjs_len;
     int idle_timeout_ms;
     int quiet;
+    const char *remote; /* --remote URL prefix (media read from an HTTP store), or NULL */
 } g;
 
 static atomic_int g_stopping;
@@ -539,8 +540,339 @@ static int send_hls_error(int fd, HlsStatus st, const char *msg, int head_only, 
     return send_text(fd, out->status, body, head_only, keep_alive, NULL);
 }
 
+/* Answers `name` of an opened media: as parts (headers and ranges of the source file, sent with
+ * sendfile) or as bytes. */
+static int serve_from_media(int fd, HlsMedia *media, const char *name, int head_only, int keep_alive,
+                            Outcome *out) {
+    int rc;
+    HlsError *err = NULL;
+    HlsStatus st;
+    /* The response as parts: a segment whose samples are copied verbatim is its headers and
+     * ranges of the source file, sent with sendfile(2) from the descriptor libhls holds (never
+     * closed here); everything else is one bytes part. */
+    HlsParts parts = {0};
+    err = NULL;
+    st = hls_get_parts_ex(media, name, &parts, &err);
+    if (st != HLS_OK) {
+        rc = send_hls_error(fd, st, err ? hls_error_message(err) : hls_last_error_message(), head_only,
+                            keep_alive, out);
+        hls_error_free(err);
+        return rc;
+    }
+    hls_error_free(err);
+    /* Each range costs a sendfile call: samples interleaved one by one (ranges of a few KB)
+     * are cheaper copied once, so such a segment is taken as bytes (hls_get caches them). */
+    uint64_t file_bytes = 0, file_parts = 0;
+    for (size_t i = 0; i < parts.count; i++)
+        if (parts.parts[i].kind == HLS_PART_FILE) {
+            file_parts++;
+            file_bytes += parts.parts[i].len;
+        }
+    HlsBuffer buf = {0};
+    if (file_parts && file_bytes < file_parts * MIN_FILE_PART) {
+        hls_free_parts(&parts);
+        err = NULL;
+        st = hls_get_ex(media, name, &buf, &err);
+        if (st != HLS_OK) {
+            rc = send_hls_error(fd, st, err ? hls_error_message(err) : hls_last_error_message(), head_only,
+                                keep_alive, out);
+            hls_error_free(err);
+            return rc;
+        }
+    }
+    const char *ctype = buf.data ? buf.content_type : parts.content_type;
+    size_t nlen = strlen(name);
+    int playlist = strcmp(ctype, "application/vnd.apple.mpegurl") == 0 ||
+                   (nlen >= 5 && strcmp(name + nlen - 5, ".m3u8") == 0);
+    Response r = {200, ctype, playlist ? "max-age=60" : "max-age=86400", buf.data, buf.len, NULL,
+                  buf.data ? NULL : &parts};
+    out->status = 200;
+    out->bytes = buf.data ? buf.len : (size_t)parts.len;
+    rc = send_response(fd, &r, head_only, keep_alive);
+    hls_free_parts(&parts);
+    hls_free_buffer(&buf);
+
+    return rc;
+}
+
+#ifdef HLS_SERVE_CURL
+/* ---------------------------------------------------------------------------------------------
+ * --remote URL_PREFIX: media read from an HTTP store (S3, MinIO, nginx, ...) through libcurl.
+ *
+ * GET /<file>/<name> reads URL_PREFIX<file>: one HEAD gives its size, ETag and Last-Modified
+ * (the media identity: URL + ETag + Last-Modified, so a replaced object is a new presentation),
+ * then libhls reads it through hls_open_source with range requests. Every worker thread keeps
+ * one curl easy handle, reused for every request (its connections stay alive). Each range
+ * request carries If-Match (the ETag seen at open): an object replaced meanwhile fails with 412
+ * instead of mixing versions. Nothing is retried: a failed read fails that request (502).
+ */
+#include <curl/curl.h>
+
+static pthread_key_t g_curl_key;
+
+static void curl_handle_free(void *h) { curl_easy_cleanup((CURL *)h); }
+
+/* This thread's easy handle (made on first use, freed when the thread exits). */
+static CURL *thread_curl(void) {
+    CURL *h = pthread_getspecific(g_curl_key);
+    if (!h) {
+        h = curl_easy_init();
+        if (h && pthread_setspecific(g_curl_key, h) != 0) {
+            curl_easy_cleanup(h);
+            h = NULL;
+        }
+    }
+    if (h) curl_easy_reset(h); /* options only: the connection cache stays */
+    return h;
+}
+
+/* One object of the store, as hls_open_source's opaque. */
+typedef struct {
+    char *url;
+    char *etag; /* "" when the store sends none */
+    char *last_modified;
+    uint64_t size;
+} RemoteObject;
+
+typedef struct {
+    uint8_t *buf;
+    size_t cap, len;
+    int overflow;
+} Sink;
+
+static size_t sink_write(char *data, size_t size, size_t n, void *arg) {
+    Sink *s = arg;
+    size_t bytes = size * n;
+    if (bytes > s->cap - s->len) {
+        s->overflow = 1;
+        return 0; /* more than asked: abort the transfer */
+    }
+    memcpy(s->buf + s->len, data, bytes);
+    s->len += bytes;
+    return bytes;
+}
+
+typedef struct {
+    char etag[256];
+    char last_modified[128];
+} HeadInfo;
+
+static void copy_header_value(char *dst, size_t cap, const char *v, size_t n) {
+    while (n && (*v == ' ' || *v == '\t')) v++, n--;
+    while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ')) n--;
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
+static size_t head_header(char *line, size_t size, size_t n, void *arg) {
+    HeadInfo *h = arg;
+    size_t len = size * n;
+    if (len > 5 && strncasecmp(line, "ETag:", 5) == 0)
+        copy_header_value(h->etag, sizeof h->etag, line + 5, len - 5);
+    else if (len > 14 && strncasecmp(line, "Last-Modified:", 14) == 0)
+        copy_header_value(h->last_modified, sizeof h->last_modified, line + 14, len - 14);
+    return len;
+}
+
+
+/* HlsReadAtFn: one range request. */
+static int64_t remote_read_at(void *opaque, uint64_t offset, uint8_t *buf, size_t len, char *err,
+                              size_t err_cap) {
+    RemoteObject *o = opaque;
+    if (offset >= o->size || len == 0) return 0;
+    uint64_t last = offset + len - 1;
+    if (last >= o->size) last = o->size - 1;
+    size_t want = (size_t)(last - offset + 1);
+    CURL *h = thread_curl();
+    if (!h) {
+        snprintf(err, err_cap, "%s: curl_easy_init failed", o->url);
+        return -1;
+    }
+    char range[64], cond[320];
+    snprintf(range, sizeof range, "%llu-%llu", (unsigned long long)offset, (unsigned long long)last);
+    struct curl_slist *hdrs = NULL;
+    if (o->etag[0]) {
+        snprintf(cond, sizeof cond, "If-Match: %s", o->etag);
+        hdrs = curl_slist_append(hdrs, cond);
+    } else if (o->last_modified[0]) {
+        snprintf(cond, sizeof cond, "If-Unmodified-Since: %s", o->last_modified);
+        hdrs = curl_slist_append(hdrs, cond);
+    }
+    Sink sink = {buf, want, 0, 0};
+    curl_easy_setopt(h, CURLOPT_URL, o->url);
+    curl_easy_setopt(h, CURLOPT_RANGE, range);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    CURLcode cc = curl_easy_perform(h);
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(hdrs);
+    if (code == 412) {
+        snprintf(err, err_cap, "%s: the object changed on the store (HTTP %ld); open it again", o->url, code);
+        return -1;
+    }
+    if (sink.overflow || (cc == CURLE_OK && code != 206)) {
+        snprintf(err, err_cap, "%s: range request answered HTTP %ld, not 206", o->url, code);
+        return -1;
+    }
+    if (cc != CURLE_OK) {
+        snprintf(err, err_cap, "%s: %s", o->url, curl_easy_strerror(cc));
+        return -1;
+    }
+    if (sink.len != want) {
+        snprintf(err, err_cap, "%s: short range response (%zu of %zu bytes)", o->url, sink.len, want);
+        return -1;
+    }
+    return (int64_t)sink.len;
+}
+
+static void remote_release(void *opaque) {
+    RemoteObject *o = opaque;
+    free(o->url);
+    free(o->etag);
+    free(o->last_modified);
+    free(o);
+}
+
+/* What a HEAD said of one URL, kept for --remote-ttl seconds (default 5): requests for the names
+ * of one file within that time cost the store no HEAD (libhls shares the media opened with the
+ * same identity). A replacement within the TTL is caught by If-Match on every range request. */
+#define HEAD_CACHE 256
+static struct {
+    char *url;
+    HeadInfo hi;
+    curl_off_t size;
+    int64_t at_ms;
+} g_heads[HEAD_CACHE];
+static pthread_mutex_t g_heads_mu = PTHREAD_MUTEX_INITIALIZER;
+static int g_head_ttl_ms = 5000;
+
+static size_t url_slot(const char *url) {
+    size_t h = 5381;
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++) h = h * 33 + *p;
+    return h % HEAD_CACHE;
+}
+
+static int head_cached(const char *url, HeadInfo *hi, curl_off_t *size) {
+    int hit = 0;
+    size_t i = url_slot(url);
+    pthread_mutex_lock(&g_heads_mu);
+    if (g_heads[i].url && strcmp(g_heads[i].url, url) == 0 && now_ms() - g_heads[i].at_ms < g_head_ttl_ms) {
+        *hi = g_heads[i].hi;
+        *size = g_heads[i].size;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&g_heads_mu);
+    return hit;
+}
+
+static void head_store(const char *url, const HeadInfo *hi, curl_off_t size) {
+    size_t i = url_slot(url);
+    char *copy = strdup(url);
+    if (!copy) return;
+    pthread_mutex_lock(&g_heads_mu);
+    free(g_heads[i].url);
+    g_heads[i].url = copy;
+    g_heads[i].hi = *hi;
+    g_heads[i].size = size;
+    g_heads[i].at_ms = now_ms();
+    pthread_mutex_unlock(&g_heads_mu);
+}
+
+/* Opens g.remote + file (file: the still percent-encoded URL path after '/'). Returns an HTTP
+ * status (200 = *media opened) and writes a message into msg. */
+static int open_remote(const char *file, size_t file_len, HlsMedia **media, char *msg, size_t msg_cap) {
+    size_t plen = strlen(g.remote);
+    char *url = malloc(plen + file_len + 1);
+    if (!url) return 500;
+    memcpy(url, g.remote, plen);
+    memcpy(url + plen, file, file_len);
+    url[plen + file_len] = '\0';
+    HeadInfo hi = {"", ""};
+    curl_off_t size = -1;
+    if (!head_cached(url, &hi, &size)) {
+    CURL *h = thread_curl();
+    if (!h) {
+        free(url);
+        return 500;
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, head_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &hi);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+    CURLcode cc = curl_easy_perform(h);
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &size);
+    if (cc != CURLE_OK || code != 200 || size < 0) {
+        snprintf(msg, msg_cap, "store: %s: %s (HTTP %ld)\n", url, cc != CURLE_OK ? curl_easy_strerror(cc) : "HEAD failed", code);
+        free(url);
+        return code == 404 ? 404 : 502;
+    }
+    head_store(url, &hi, size);
+    }
+    RemoteObject *o = calloc(1, sizeof *o);
+    size_t idlen = strlen(url) + strlen(hi.etag) + strlen(hi.last_modified) + 64;
+    char *identity = malloc(idlen);
+    if (!o || !identity || !(o->etag = strdup(hi.etag)) || !(o->last_modified = strdup(hi.last_modified))) {
+        if (o) {
+            free(o->etag);
+            free(o);
+        }
+        free(identity);
+        free(url);
+        return 500;
+    }
+    o->url = url;
+    o->size = (uint64_t)size;
+    snprintf(identity, idlen, "%s etag=%s modified=%s size=%llu", url, hi.etag, hi.last_modified,
+             (unsigned long long)o->size);
+    HlsSource src = {remote_read_at, remote_release, o, o->size, identity};
+    HlsError *err = NULL;
+    /* libhls owns o from here: remote_release frees it exactly once. */
+    HlsStatus st = hls_open_source(g.ctx, &src, NULL, media, &err);
+    free(identity);
+    if (st != HLS_OK) {
+        snprintf(msg, msg_cap, "%s\n", err ? hls_error_message(err) : hls_status_str(st));
+        hls_error_free(err);
+        return st == HLS_ERR_IO ? 502 : http_status_for(st);
+    }
+    return 200;
+}
+
+/* Serves /<file>/<name> from the store: <name> is the last component. */
+static int serve_remote(int fd, const char *path, int head_only, int keep_alive, Outcome *out) {
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path || !slash[1] || strstr(path, "/../") || strstr(path, "/./") ||
+        strstr(path, "//") || strchr(path, '\\')) {
+        return reply_text(fd, out, 404, "not found (URLs look like /<file on the store>/master.m3u8)\n", head_only,
+                          keep_alive, NULL);
+    }
+    const char *name = slash + 1;
+    if (strchr(name, '%')) return reply_text(fd, out, 404, "not found\n", head_only, keep_alive, NULL);
+    HlsMedia *media = NULL;
+    char msg[1024];
+    int code = open_remote(path + 1, (size_t)(slash - path - 1), &media, msg, sizeof msg);
+    if (code != 200) return reply_text(fd, out, code, msg, head_only, keep_alive, NULL);
+    int rc = serve_from_media(fd, media, name, head_only, keep_alive, out);
+    hls_close(media);
+    return rc;
+}
+#endif /* HLS_SERVE_CURL */
+
 /* Serves /<rel path>/<name> from the media tree. `path` is the raw (still encoded) URL path. */
 static int serve_media(int fd, const char *path, int head_only, int keep_alive, Outcome *out) {
+#ifdef HLS_SERVE_CURL
+    if (g.remote) return serve_remote(fd, path, head_only, keep_alive, out);
+#endif
     size_t plen = strlen(path);
     char *dec = malloc(plen + 1);
     char *fs = malloc(g.root_len + plen + 2);
@@ -609,50 +941,7 @@ static int serve_media(int fd, const char *path, int head_only, int keep_alive, 
     }
     hls_error_free(err);
 
-    /* The response as parts: a segment whose samples are copied verbatim is its headers and
-     * ranges of the source file, sent with sendfile(2) from the descriptor libhls holds (never
-     * closed here); everything else is one bytes part. */
-    HlsParts parts = {0};
-    err = NULL;
-    st = hls_get_parts_ex(media, name, &parts, &err);
-    if (st != HLS_OK) {
-        rc = send_hls_error(fd, st, err ? hls_error_message(err) : hls_last_error_message(), head_only,
-                            keep_alive, out);
-        hls_error_free(err);
-        goto done;
-    }
-    hls_error_free(err);
-    /* Each range costs a sendfile call: samples interleaved one by one (ranges of a few KB)
-     * are cheaper copied once, so such a segment is taken as bytes (hls_get caches them). */
-    uint64_t file_bytes = 0, file_parts = 0;
-    for (size_t i = 0; i < parts.count; i++)
-        if (parts.parts[i].kind == HLS_PART_FILE) {
-            file_parts++;
-            file_bytes += parts.parts[i].len;
-        }
-    HlsBuffer buf = {0};
-    if (file_parts && file_bytes < file_parts * MIN_FILE_PART) {
-        hls_free_parts(&parts);
-        err = NULL;
-        st = hls_get_ex(media, name, &buf, &err);
-        if (st != HLS_OK) {
-            rc = send_hls_error(fd, st, err ? hls_error_message(err) : hls_last_error_message(), head_only,
-                                keep_alive, out);
-            hls_error_free(err);
-            goto done;
-        }
-    }
-    const char *ctype = buf.data ? buf.content_type : parts.content_type;
-    size_t nlen = strlen(name);
-    int playlist = strcmp(ctype, "application/vnd.apple.mpegurl") == 0 ||
-                   (nlen >= 5 && strcmp(name + nlen - 5, ".m3u8") == 0);
-    Response r = {200, ctype, playlist ? "max-age=60" : "max-age=86400", buf.data, buf.len, NULL,
-                  buf.data ? NULL : &parts};
-    out->status = 200;
-    out->bytes = buf.data ? buf.len : (size_t)parts.len;
-    rc = send_response(fd, &r, head_only, keep_alive);
-    hls_free_parts(&parts);
-    hls_free_buffer(&buf);
+    rc = serve_from_media(fd, media, name, head_only, keep_alive, out);
 
 done:
     hls_close(media);
@@ -892,7 +1181,8 @@ static char *url_path_of(const char *file) {
 static void usage(void) {
     fprintf(stderr,
             "usage: hls-serve [--port P] [--bind ADDR] [--threads N] [--idle-timeout S]\n"
-            "                 [--hlsjs PATH] [--print-url FILE]... [--quiet] <media-root>\n");
+            "                 [--hlsjs PATH] [--print-url FILE]... [--quiet] <media-root>\n"
+            "       hls-serve [options] [--remote-ttl S] --remote http://store/bucket/   (media read from an HTTP store)\n");
 }
 
 int main(int argc, char **argv) {
@@ -930,6 +1220,19 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "--print-url") == 0 && v) {
             print_files[nprint++] = v;
             i++;
+        } else if (strcmp(a, "--remote") == 0 && v) {
+#ifdef HLS_SERVE_CURL
+            g.remote = v;
+            i++;
+        } else if (strcmp(a, "--remote-ttl") == 0 && v) {
+            long n = strtol(v, &end, 10);
+            if (*end || n < 0 || n > 3600) goto bad_usage;
+            g_head_ttl_ms = (int)n * 1000;
+            i++;
+#else
+            fprintf(stderr, "hls-serve: built without libcurl: --remote is not available\n");
+            goto bad_usage;
+#endif
         } else if (strcmp(a, "--quiet") == 0) {
             g.quiet = 1;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -943,6 +1246,15 @@ int main(int argc, char **argv) {
             root_arg = a;
         }
     }
+#ifdef HLS_SERVE_CURL
+    if (g.remote) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || pthread_key_create(&g_curl_key, curl_handle_free) != 0) {
+            fprintf(stderr, "hls-serve: libcurl initialisation failed\n");
+            return 1;
+        }
+        if (!root_arg) root_arg = "/"; /* the local tree is not used */
+    }
+#endif
     if (!root_arg) goto bad_usage;
 
     int rc = 1, lfd = -1, nstarted = 0;

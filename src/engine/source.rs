@@ -26,9 +26,12 @@ use crate::model::track::{RangeSeek, Track, TrackKind};
 /// the file damaged.
 const MAX_SKIPPED_BLOCKS: usize = 100_000;
 
-/// Bytes per read when a Matroska segment is walked block by block from a caller-supplied
-/// source.
-const SOURCE_SEGMENT_CHUNK: usize = 1 << 20;
+/// Most bytes per read when a Matroska segment is walked block by block from a caller-supplied
+/// source (its clusters' span, when known, is read in one read up to this).
+const SOURCE_SEGMENT_CHUNK: usize = 8 << 20;
+/// Bytes read past the next segment's cluster (the first blocks there: where the walk stops,
+/// and audio stored after the keyframe).
+const SOURCE_SEGMENT_MARGIN: u64 = 64 << 10;
 
 /// How far before the wanted time a seek without a per-sample index aims (then reads forward).
 const SEEK_MARGIN_US: i64 = US_PER_SECOND;
@@ -146,7 +149,10 @@ impl Source {
     ) -> Result<(Vec<ff::Packet>, bool)> {
         let seg = t.segments[k];
         let next_key = t.segments.get(k + 1).map(|s| s.start_pts);
-        match self.read_blocks(ix, t, &seg, track_number, next_key) {
+        // From a caller-supplied source the walk reads the segment's clusters in one read: up
+        // to the next segment's cluster (a little more for audio stored after it).
+        let span = t.segments.get(k + 1).map(|s| s.cluster.saturating_sub(seg.cluster));
+        match self.read_blocks(ix, t, &seg, track_number, next_key, span) {
             Ok(Some(p)) => Ok((p, true)),
             Err(e) if e.kind == ErrorKind::FileChanged => Err(e),
             other => {
@@ -208,6 +214,7 @@ impl Source {
         seg: &Segment,
         track_number: Option<u64>,
         next_key: Option<i64>,
+        span: Option<u64>,
     ) -> Result<Option<Vec<ff::Packet>>> {
         let (Some(number), Some(layout)) = (track_number, &ix.matroska) else {
             return Ok(None);
@@ -219,8 +226,9 @@ impl Source {
         }
         let mut w = BlockWalker::new(file, ix.identity.size, layout, seg.cluster);
         if file.is_callback() {
-            // A round trip per read: walk the segment's clusters in large reads.
-            w.set_read_size(SOURCE_SEGMENT_CHUNK);
+            // A round trip per read: walk the segment's clusters in one read where possible.
+            let want = span.map_or(SOURCE_SEGMENT_CHUNK, |s| s.saturating_add(SOURCE_SEGMENT_MARGIN) as usize);
+            w.set_read_size(want.clamp(SOURCE_SEGMENT_MARGIN as usize, SOURCE_SEGMENT_CHUNK));
         }
         let video = t.kind == TrackKind::Video;
         let mut out: Vec<ff::Packet> = Vec::new();

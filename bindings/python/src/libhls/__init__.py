@@ -36,11 +36,12 @@ from ._core import (
     set_log_callback,
 )
 from ._ffi import LibraryNotFoundError, LibraryVersionError
+from ._source import HTTPSource
 from ._version import __version__
 
 # Public classes show (and pickle) as libhls.X, not libhls._module.X.
 for _name in (
-    "Buffer", "ClosedError", "Context", "FileChangedError", "HlsError", "InternalError",
+    "Buffer", "ClosedError", "Context", "FileChangedError", "HlsError", "HTTPSource", "InternalError",
     "InvalidArgumentError", "InvalidMediaError", "InvalidUtf8Error", "IoError",
     "LibraryNotFoundError", "LibraryVersionError", "LogLevel", "Media", "NoPlayableTracksError",
     "NotFoundError", "NullArgumentError", "PanicError", "Status", "TranscodePolicy",
@@ -55,6 +56,7 @@ __all__ = [
     "Context",
     "FileChangedError",
     "HlsError",
+    "HTTPSource",
     "InternalError",
     "InvalidArgumentError",
     "InvalidMediaError",

@@ -303,6 +303,42 @@ class Context:
             raise _take_error(status, err)
         return Media(media, os.fsdecode(raw))
 
+    def open_source(self, source: Any, identity: Optional[str] = None, size: Optional[int] = None) -> "Media":
+        """Opens media read through ``source`` (``hls_open_source``): an object with
+        ``read_at(offset, size) -> bytes`` (fewer bytes only at the end) and ``size``, or a
+        file-like object with ``seek``/``readinto``, or an :class:`HTTPSource`.
+
+        ``identity`` names this version of the bytes (default: ``source.identity``): opens of one
+        identity share one presentation, a new identity is a new one. libhls calls the reader
+        from the threads that serve, and keeps it until the media is closed and has left the
+        idle list. A reader that raises fails the request with :class:`IoError`.
+        """
+        from ._source import make_source, size_of
+
+        ident = identity if identity is not None else getattr(source, "identity", None)
+        if not ident:
+            raise InvalidArgumentError(Status.INVALID_ARGUMENT, "open_source: give identity=")
+        n = size_of(source, size)
+        src, _ = make_source(source, n, str(ident).encode("utf-8"))
+        media = POINTER(_ffi.HlsMedia)()
+        err = POINTER(_ffi.HlsError)()
+        ptr = self._guard.enter()
+        try:
+            # From here libhls owns the registration: its release callback removes it once.
+            status = lib.hls_open_source(ptr, byref(src), None, byref(media), byref(err))
+        finally:
+            self._guard.leave()
+        if status != Status.OK:
+            raise _take_error(status, err)
+        return Media(media, str(ident))
+
+    def open_url(self, url: str) -> "Media":
+        """Opens the object at ``url`` of an HTTP store (:class:`HTTPSource`: a HEAD, then
+        range requests; at most 3 for an MP4's open)."""
+        from ._source import HTTPSource
+
+        return self.open_source(HTTPSource(url))
+
     @property
     def stats(self) -> Dict[str, Any]:
         """Counters of the context (cache hits/misses/bytes, opens, indexings, ...)."""

@@ -148,6 +148,23 @@ class HlsParts(Structure):
 
 HlsLogCallback = CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 
+# HlsReadAtFn(opaque, offset, buf, len, err, err_cap) -> bytes read, or -1 (message in err).
+HlsReadAtFn = CFUNCTYPE(c_int64, c_void_p, c_uint64, c_void_p, c_size_t, c_void_p, c_size_t)
+# HlsReleaseFn(opaque).
+HlsReleaseFn = CFUNCTYPE(None, c_void_p)
+
+
+class HlsSource(Structure):
+    """``struct HlsSource``: media read through the caller's ``read_at`` callback."""
+
+    _fields_ = [
+        ("read_at", HlsReadAtFn),
+        ("release", HlsReleaseFn),
+        ("opaque", c_void_p),
+        ("size", c_uint64),
+        ("identity", c_char_p),
+    ]
+
 _cfg_p = POINTER(HlsConfig)
 _ctx_p = POINTER(HlsContext)
 _media_p = POINTER(HlsMedia)
@@ -194,6 +211,13 @@ SIGNATURES: Dict[str, Tuple[List[Any], Any]] = {
     "hls_error_message": ([_err_p], c_char_p),
     "hls_error_free": ([_err_p], None),
     "hls_last_error_message": ([], c_char_p),
+    # Per-open options (hls_open_with).
+    "hls_open_options_new": ([], c_void_p),
+    "hls_open_options_free": ([c_void_p], None),
+    "hls_open_with": ([_ctx_p, c_char_p, c_void_p, POINTER(_media_p), POINTER(_err_p)], _status),
+    # Caller-supplied sources.
+    "hls_open_source": ([_ctx_p, POINTER(HlsSource), c_void_p, POINTER(_media_p), POINTER(_err_p)], _status),
+    "hls_config_set_source_reads": ([_cfg_p, c_uint64, c_uint64], _status),
 }
 
 
