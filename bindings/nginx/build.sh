@@ -2,7 +2,8 @@
 # Builds ngx_http_hls_module.so for the installed Debian nginx, the way Debian builds its
 # libnginx-mod-* packages: nginx-dev's source tree (/usr/share/nginx/src), its configure flags
 # (conf_flags, with --with-compat), --add-dynamic-module, `make modules`. libhls is linked
-# through pkg-config (target/release/pkgconfig/hls.pc, rpath included).
+# through pkg-config (target/release/pkgconfig/hls.pc, rpath included), and libcurl (remote
+# mode) through pkg-config too (Debian's libcurl4-openssl-dev, installed if missing).
 #
 #   bindings/nginx/build.sh          prints the absolute path of ngx_http_hls_module.so last
 #
@@ -23,6 +24,12 @@ if [ ! -x /usr/sbin/nginx ] || [ ! -f /usr/share/nginx/src/conf_flags ]; then
     log "installing nginx-core and nginx-dev"
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y nginx-core nginx-dev >&2 || { apt-get update >&2 && apt-get install -y nginx-core nginx-dev >&2; }
+fi
+# libcurl (remote mode: hls_remote reads the store with it).
+if ! pkg-config --exists libcurl 2>/dev/null; then
+    log "installing libcurl4-openssl-dev"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y libcurl4-openssl-dev >&2 || { apt-get update >&2 && apt-get install -y libcurl4-openssl-dev >&2; }
 fi
 for cmd in cc make pkg-config; do
     command -v "$cmd" >/dev/null || { log "missing $cmd"; exit 1; }
@@ -52,7 +59,7 @@ nginx_version="$(/usr/sbin/nginx -v 2>&1 | sed -n 's|.*nginx/||p')"
 cc_opt="-g -O2 -fstack-protector-strong -Wformat -Werror=format-security -fPIC -Wdate-time -D_FORTIFY_SOURCE=2"
 ld_opt="-Wl,-z,relro -Wl,-z,now -fPIC"
 key="$( { echo "$nginx_version"; echo "${NGX_CONF_FLAGS[*]}"; echo "$cc_opt $ld_opt";
-          pkg-config --cflags --libs hls; cat "$here/config"; } | sha256sum | cut -c1-16)"
+          pkg-config --cflags --libs hls; pkg-config --cflags --libs libcurl; cat "$here/config"; } | sha256sum | cut -c1-16)"
 
 if [ ! -f "$build/objs/Makefile" ] || [ "$(cat "$build/.key" 2>/dev/null)" != "$key" ]; then
     log "configuring against nginx $nginx_version"

@@ -12,6 +12,9 @@
 #define NGX_HTTP_HLS_DEFAULT_AAC        128000
 #define NGX_HTTP_HLS_DEFAULT_THUMB_W    320
 #define NGX_HTTP_HLS_DEFAULT_THUMB_MS   10000
+#define NGX_HTTP_HLS_DEFAULT_VALIDATE   5000
+#define NGX_HTTP_HLS_DEFAULT_CONNECT    2000
+#define NGX_HTTP_HLS_DEFAULT_REQUEST    10000
 
 
 static char *ngx_http_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -22,6 +25,8 @@ static char *ngx_http_hls_aac_bitrate(ngx_conf_t *cf, ngx_command_t *cmd, void *
 static char *ngx_http_hls_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_hls_index_dir(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_hls_encryption_options(ngx_conf_t *cf, ngx_http_hls_loc_conf_t *conf);
+static char *ngx_http_hls_remote(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_hls_remote_timeout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_hls_check_segment_duration(ngx_conf_t *cf, void *post, void *data);
 static void *ngx_http_hls_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_hls_create_loc_conf(ngx_conf_t *cf);
@@ -179,6 +184,27 @@ static ngx_command_t  ngx_http_hls_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_hls_loc_conf_t, encryption_key_uri),
+      NULL },
+
+    { ngx_string("hls_remote"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_hls_remote,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("hls_remote_validate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hls_loc_conf_t, remote.validate),
+      NULL },
+
+    { ngx_string("hls_remote_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_hls_remote_timeout,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
       ngx_null_command
@@ -445,6 +471,82 @@ ngx_http_hls_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+static char *
+ngx_http_hls_remote(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_hls_loc_conf_t *hlcf = conf;
+
+    u_char     *p;
+    ngx_str_t  *value;
+    ngx_uint_t  i;
+
+    if (hlcf->remote.url.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (!((value[1].len > 7 && ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0)
+          || (value[1].len > 8
+              && ngx_strncasecmp(value[1].data, (u_char *) "https://", 8) == 0)))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL prefix \"%V\" in \"%V\" directive, it must start "
+                           "with \"http://\" or \"https://\" (e.g. \"http://store:9000/bucket/\")",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0, p = value[1].data; i < value[1].len; i++, p++) {
+        if (*p <= 0x20 || *p == 0x7f || *p == '?' || *p == '#') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid URL prefix \"%V\" in \"%V\" directive: no spaces, "
+                               "control characters, query or fragment",
+                               &value[1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    hlcf->remote.url = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_hls_remote_timeout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_hls_loc_conf_t *hlcf = conf;
+
+    ngx_str_t   *value;
+    ngx_msec_t   connect, request;
+
+    if (hlcf->remote.connect_timeout != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    connect = ngx_parse_time(&value[1], 0);
+    request = ngx_parse_time(&value[2], 0);
+
+    if (connect == (ngx_msec_t) NGX_ERROR || request == (ngx_msec_t) NGX_ERROR
+        || connect == 0 || request == 0 || connect > 3600000 || request > 3600000)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V %V\" in \"%V\" directive, it must be two "
+                           "times from 1ms to 1h (connect, whole request; e.g. \"2s 10s\")",
+                           &value[1], &value[2], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    hlcf->remote.connect_timeout = connect;
+    hlcf->remote.timeout = request;
+
+    return NGX_CONF_OK;
+}
+
+
 static void *
 ngx_http_hls_create_main_conf(ngx_conf_t *cf)
 {
@@ -492,6 +594,10 @@ ngx_http_hls_create_loc_conf(ngx_conf_t *cf)
     conf->file_ranges = NGX_CONF_UNSET;
     conf->file_range_min = NGX_CONF_UNSET_SIZE;
     conf->encryption = NGX_CONF_UNSET_UINT;
+    /* remote.url: zeroed (local files) */
+    conf->remote.validate = NGX_CONF_UNSET_MSEC;
+    conf->remote.connect_timeout = NGX_CONF_UNSET_MSEC;
+    conf->remote.timeout = NGX_CONF_UNSET_MSEC;
 
     return conf;
 }
@@ -527,6 +633,7 @@ ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     const char                *what;
     ngx_http_hls_settings_t   *s;
     ngx_http_hls_main_conf_t  *mcf;
+    ngx_http_core_loc_conf_t  *clcf;
 
     /* "hls" itself is not inherited: it sets the location's content handler, which nested
      * locations do not inherit either */
@@ -572,6 +679,43 @@ ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->encryption, prev->encryption, HLS_ENCRYPTION_NONE);
     ngx_conf_merge_str_value(conf->encryption_key, prev->encryption_key, "");
     ngx_conf_merge_str_value(conf->encryption_key_uri, prev->encryption_key_uri, "");
+
+    /* hls_remote is not inherited (it names the store of this location's URIs) */
+    ngx_conf_merge_msec_value(conf->remote.validate, prev->remote.validate,
+                              NGX_HTTP_HLS_DEFAULT_VALIDATE);
+    if (conf->remote.connect_timeout == NGX_CONF_UNSET_MSEC) {
+        conf->remote.connect_timeout = prev->remote.connect_timeout;
+        conf->remote.timeout = prev->remote.timeout;
+    }
+    ngx_conf_merge_msec_value(conf->remote.connect_timeout, NGX_CONF_UNSET_MSEC,
+                              NGX_HTTP_HLS_DEFAULT_CONNECT);
+    ngx_conf_merge_msec_value(conf->remote.timeout, NGX_CONF_UNSET_MSEC,
+                              NGX_HTTP_HLS_DEFAULT_REQUEST);
+
+    if (conf->remote.url.data) {
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+        if (!conf->enable) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"hls_remote\" needs \"hls\" in the same location");
+            return NGX_CONF_ERROR;
+        }
+
+#if (NGX_PCRE)
+        if (clcf->regex) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"hls_remote\" works in a prefix location only "
+                               "(the URI after the location's prefix names the object)");
+            return NGX_CONF_ERROR;
+        }
+#endif
+
+        if (clcf->named) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"hls_remote\" works in a prefix location only");
+            return NGX_CONF_ERROR;
+        }
+    }
 
     if (!conf->enable && !conf->stats) {
         return NGX_CONF_OK;
@@ -781,6 +925,10 @@ ngx_http_hls_init_process(ngx_cycle_t *cycle)
         }
     }
 
+    if (ngx_http_hls_remote_init(cycle->log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     ngx_log_error(NGX_LOG_INFO, cycle->log, 0, "hls: libhls %s, %ui context(s)",
                   hls_version(), mcf->settings.nelts);
 
@@ -811,6 +959,8 @@ ngx_http_hls_exit_process(ngx_cycle_t *cycle)
     }
 
     mcf->contexts = NULL;
+
+    ngx_http_hls_remote_exit();
 
     hls_set_log_callback(NULL, NULL, 0);
 }

@@ -19,6 +19,11 @@
  * from that buffer (freed with the request). "hls_file_ranges off", info.json and requests for
  * several byte ranges (nginx's multipart ranges need the whole body in one buffer) take the
  * bytes (hls_get) instead.
+ *
+ * With "hls_remote URL_PREFIX", the file is the object URL_PREFIX<URI after the location's
+ * prefix> on an HTTP store: no file-system call at all; the task validates the object (HEAD,
+ * cached per worker) and opens it through an HlsSource whose reads are ranged GETs
+ * (ngx_http_hls_remote.c); the response is bytes (hls_get).
  */
 
 #include "ngx_http_hls_module.h"
@@ -51,6 +56,8 @@ typedef struct {
     size_t               copy_size;
     u_char             **copied;           /* [parts.count]: where each file part is in copy */
     unsigned             stats:1;          /* hls_stats: nstats contexts, no file */
+    unsigned             remote:1;         /* hls_remote: path is the object's URL */
+    ngx_http_hls_remote_conf_t  *remote_conf;
     ngx_uint_t           nstats;
     HlsContext         **contexts;         /* [nstats] */
 
@@ -64,6 +71,9 @@ typedef struct {
     off_t                size;
     time_t               mtime;
     HlsBuffer           *stats_buf;        /* [nstats], zeroed where a call failed */
+    ngx_uint_t           remote_status;    /* remote: the HTTP status to answer, 0: libhls's */
+    u_char               remote_etag[128]; /* remote: the store's ETag of the object */
+    char                 remote_message[512];
 
     /* event loop only */
     ngx_http_request_t  *request;
@@ -93,8 +103,11 @@ static ngx_int_t ngx_http_hls_add_header(ngx_http_request_t *r, const char *key,
 static ngx_int_t ngx_http_hls_options(ngx_http_request_t *r);
 static ngx_int_t ngx_http_hls_clip_args(ngx_http_request_t *r, uint64_t *from,
     uint64_t *to);
-static HlsStatus ngx_http_hls_open_clip(ngx_http_hls_task_ctx_t *t, HlsMedia **media,
-    HlsError **error);
+static HlsStatus ngx_http_hls_request_options(ngx_http_hls_task_ctx_t *t,
+    const HlsOpenOptions **opts, HlsOpenOptions **owned);
+static ngx_int_t ngx_http_hls_remote_url(ngx_http_request_t *r,
+    ngx_http_hls_loc_conf_t *hlcf, ngx_str_t *file_uri, ngx_str_t *url);
+static void ngx_http_hls_remote_task(ngx_http_hls_task_ctx_t *t, ngx_log_t *log);
 static ngx_int_t ngx_http_hls_info_body(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t,
     ngx_str_t *body);
 
@@ -182,6 +195,18 @@ ngx_http_hls_handler(ngx_http_request_t *r)
             ngx_log_error(NGX_LOG_ERR, log, 0, "hls: no media file in \"%V\"", &r->uri);
         }
         return NGX_HTTP_NOT_FOUND;
+    }
+
+    if (hlcf->remote.url.len) {
+        rc = ngx_http_hls_remote_url(r, hlcf, &file_uri, &path);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0, "hls object: \"%V\", name: \"%V\"",
+                       &path, &name);
+
+        goto post;
     }
 
     /* nginx has already resolved "." and ".." segments of the URI (encoded or not); what
@@ -277,6 +302,8 @@ ngx_http_hls_handler(ngx_http_request_t *r)
         return NGX_HTTP_NOT_FOUND;
     }
 
+post:
+
     task = ngx_thread_task_alloc(r->pool, sizeof(ngx_http_hls_task_ctx_t));
     if (task == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -329,6 +356,13 @@ ngx_http_hls_handler(ngx_http_request_t *r)
                           == NULL);
     t->parts.fd = -1;
     t->file_range_min = hlcf->file_range_min;
+
+    if (hlcf->remote.url.len) {
+        /* the store's bytes come through libhls (hls_get): no file to send from */
+        t->remote = 1;
+        t->remote_conf = &hlcf->remote;
+        t->use_parts = 0;
+    }
 
     return ngx_http_hls_post(r, task, hlcf->thread_pool);
 }
@@ -605,11 +639,13 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
 {
     ngx_http_hls_task_ctx_t *t = data;
 
-    HlsError     *error;
-    HlsMedia     *media;
-    HlsStatus     status;
-    ngx_uint_t    attempt, i;
-    struct stat   before, after;
+    HlsError              *error;
+    HlsMedia              *media;
+    HlsOpenOptions        *owned;
+    const HlsOpenOptions  *opts;
+    HlsStatus              status;
+    ngx_uint_t             attempt, i;
+    struct stat            before, after;
 
     if (t->stats) {
         for (i = 0; i < t->nstats; i++) {
@@ -618,6 +654,11 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
             }
         }
         t->status = HLS_OK;
+        return;
+    }
+
+    if (t->remote) {
+        ngx_http_hls_remote_task(t, log);
         return;
     }
 
@@ -639,10 +680,10 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
             return;
         }
 
-        if (t->clip) {
-            status = ngx_http_hls_open_clip(t, &media, &error);
-        } else {
-            status = hls_open_with(t->context, (const char *) t->path, t->options, &media, &error);
+        status = ngx_http_hls_request_options(t, &opts, &owned);
+        if (status == HLS_OK) {
+            status = hls_open_with(t->context, (const char *) t->path, opts, &media, &error);
+            hls_open_options_free(owned);
         }
 
         if (status == HLS_OK) {
@@ -793,7 +834,7 @@ ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
 
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = t->use_parts ? (off_t) t->parts.len : (off_t) body.len;
-    r->headers_out.last_modified_time = t->mtime;
+    r->headers_out.last_modified_time = t->mtime;   /* remote: -1 without Last-Modified */
 
     len = ngx_strlen(content_type);
     r->headers_out.content_type.len = len;
@@ -809,6 +850,10 @@ ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
     }
     len = ngx_sprintf(p, "%O:%T:", t->size, t->mtime) - p;
     hash = ngx_http_hls_fnv(hlcf->etag_seed, p, len);
+    if (t->remote) {
+        /* and the store's ETag of the object (a replaced object in the same second) */
+        hash = ngx_http_hls_fnv(hash, t->remote_etag, ngx_strlen(t->remote_etag));
+    }
     hash = ngx_http_hls_fnv(hash, t->name, ngx_strlen(t->name));
 
     value.data = ngx_pnalloc(r->pool, 2 + 2 + 16);
@@ -977,6 +1022,35 @@ ngx_http_hls_fail(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
+    if (t->remote_status) {
+        /* remote mode: what the store said (404), or that it failed (502), or an object that
+         * changed twice while it was being served (503) */
+        rc = t->remote_status;
+        level = NGX_LOG_ERR;
+
+        if (rc == NGX_HTTP_NOT_FOUND && !clcf->log_not_found) {
+            level = 0;
+        }
+
+        if (rc == NGX_HTTP_SERVICE_UNAVAILABLE) {
+            level = NGX_LOG_WARN;
+            ngx_str_set(&value, "1");
+            if (ngx_http_hls_add_header(r, "Retry-After", &value, NULL) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        if (level) {
+            message = t->remote_message[0] ? t->remote_message
+                      : t->error ? hls_error_message(t->error) : "";
+            ngx_log_error(level, r->connection->log, 0, "hls: remote \"%s\" \"%s\": %s%s%s",
+                          t->path, t->name, hls_status_str(t->status),
+                          message[0] ? ": " : "", message);
+        }
+
+        return rc;
+    }
+
     switch (t->status) {
 
     case HLS_ERR_NOT_FOUND:
@@ -1108,25 +1182,185 @@ ngx_http_hls_options(ngx_http_request_t *r)
 }
 
 
-/* info.json names the file by its path on the server; clients get its URI instead
- * ("/vod/movie.mkv"): the top-level "path" string value is replaced. */
+/* Remote mode: the URL of the object for file_uri, the location's hls_remote prefix followed by
+ * the URI after the location's prefix, percent-encoded (the URI is decoded). */
+static ngx_int_t
+ngx_http_hls_remote_url(ngx_http_request_t *r, ngx_http_hls_loc_conf_t *hlcf,
+    ngx_str_t *file_uri, ngx_str_t *url)
+{
+    u_char                    *p, *last, *end;
+    size_t                     escape;
+    ngx_str_t                  rest;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (file_uri->len <= clcf->name.len) {
+        if (clcf->log_not_found) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "hls: no media file in \"%V\"",
+                          &r->uri);
+        }
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    rest.data = file_uri->data + clcf->name.len;
+    rest.len = file_uri->len - clcf->name.len;
+    end = rest.data + rest.len;
+
+    /* no ".." segment in what is appended to the prefix ("location /vod" and "/vod../x") */
+    for (p = rest.data; p < end; p = last + 1) {
+        for (last = p; last < end && *last != '/'; last++) { /* void */ }
+
+        if (last - p == 2 && p[0] == '.' && p[1] == '.') {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "hls: \"..\" in \"%V\" would leave the hls_remote prefix", &r->uri);
+            return NGX_HTTP_NOT_FOUND;
+        }
+    }
+
+    escape = 2 * ngx_escape_uri(NULL, rest.data, rest.len, NGX_ESCAPE_URI);
+
+    url->len = hlcf->remote.url.len + rest.len + escape;
+    url->data = ngx_pnalloc(r->pool, url->len + 1);
+    if (url->data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(url->data, hlcf->remote.url.data, hlcf->remote.url.len);
+
+    if (escape) {
+        p = (u_char *) ngx_escape_uri(p, rest.data, rest.len, NGX_ESCAPE_URI);
+    } else {
+        p = ngx_cpymem(p, rest.data, rest.len);
+    }
+
+    *p = '\0';
+
+    return NGX_OK;
+}
+
+
+/* On a pool thread, remote mode: validate the object (HEAD, or the worker's recent answer),
+ * open it through an HlsSource, serve the name. An object that changed on the store (a read's
+ * If-Match failed, or its ETag or size differ) is validated and opened anew, once: the new
+ * object is a new presentation, and no response mixes the bytes of two. */
+static void
+ngx_http_hls_remote_task(ngx_http_hls_task_ctx_t *t, ngx_log_t *log)
+{
+    HlsError                      *error;
+    HlsMedia                      *media;
+    HlsOpenOptions                *owned;
+    const HlsOpenOptions          *opts;
+    HlsStatus                      status;
+    ngx_uint_t                     attempt, failure, rs;
+    const char                    *url;
+    ngx_http_hls_remote_object_t   o;
+
+    url = (const char *) t->path;
+
+    for (attempt = 0; /* void */; attempt++) {
+
+        error = NULL;
+        media = NULL;
+        t->remote_message[0] = '\0';
+
+        rs = ngx_http_hls_remote_validate(url, t->remote_conf, &o, t->remote_message,
+                                          sizeof(t->remote_message));
+        if (rs) {
+            t->status = (rs == NGX_HTTP_NOT_FOUND) ? HLS_ERR_NOT_FOUND : HLS_ERR_IO;
+            t->remote_status = rs;
+            return;
+        }
+
+        ngx_http_hls_remote_clear_failure();
+
+        status = ngx_http_hls_request_options(t, &opts, &owned);
+        if (status == HLS_OK) {
+            status = ngx_http_hls_remote_open(t->context, url, t->remote_conf, &o, opts, &media,
+                                              &error);
+            hls_open_options_free(owned);
+        }
+
+        if (status == HLS_OK) {
+            if (t->info) {
+                status = hls_media_info_json(media, &t->buf);
+                if (status != HLS_OK) {
+                    ngx_cpystrn((u_char *) t->remote_message,
+                                (u_char *) "hls_media_info_json() failed",
+                                sizeof(t->remote_message));
+                }
+
+            } else {
+                status = hls_get_ex(media, (const char *) t->name, &t->buf, &error);
+            }
+
+            hls_close(media);
+        }
+
+        failure = (status == HLS_OK) ? 0 : ngx_http_hls_remote_last_failure();
+        rs = 0;
+
+        if (failure == NGX_HTTP_PRECONDITION_FAILED
+            || (status == HLS_ERR_FILE_CHANGED && failure == 0))
+        {
+            ngx_http_hls_remote_invalidate(url);
+
+            if (attempt == 0) {
+                ngx_log_error(NGX_LOG_INFO, log, 0,
+                              "hls: remote \"%s\" \"%s\": %s; validating it again", url,
+                              t->name, error ? hls_error_message(error) : "changed");
+                hls_error_free(error);
+                ngx_http_hls_remote_object_free(&o);
+                continue;                  /* the new object, once */
+            }
+
+            rs = NGX_HTTP_SERVICE_UNAVAILABLE;
+
+        } else if (failure) {
+            if (failure == NGX_HTTP_NOT_FOUND) {
+                ngx_http_hls_remote_invalidate(url);
+            }
+            rs = failure;
+
+        } else if (status == HLS_ERR_IO) {
+            /* the store failed a read made on another thread (an open shared with another
+             * request): that request saw why; here it is a store failure */
+            rs = NGX_HTTP_BAD_GATEWAY;
+        }
+
+        t->status = status;
+        t->error = error;
+        t->remote_status = rs;
+        t->size = (off_t) o.size;
+        t->mtime = o.mtime;
+        ngx_cpystrn(t->remote_etag, (u_char *) o.etag, sizeof(t->remote_etag));
+        ngx_http_hls_remote_object_free(&o);
+        return;
+    }
+}
+
+
+/* info.json names the file by its path on the server, and a remote object by its identity
+ * (the store's URL, ETag, ...); clients get its URI instead ("/vod/movie.mkv"): the top-level
+ * "path" string value and the "identity" of the top-level "source" object are replaced. */
 static ngx_int_t
 ngx_http_hls_info_body(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t, ngx_str_t *body)
 {
-    u_char        *d, *s, *q;
-    u_char        *p, *end, *vstart, *vend;
-    size_t         len;
-    ngx_uint_t     i;
+    u_char        *d, *s, *q, *from;
+    u_char        *p, *end;
+    u_char        *vstart[2], *vend[2];
+    size_t         len, klen;
+    ngx_uint_t     i, n, k, in_source;
     ngx_int_t      depth;
     static u_char  hex[] = "0123456789abcdef";
 
     p = body->data;
     end = p + body->len;
     depth = 0;
-    vstart = NULL;
-    vend = NULL;
+    n = 0;
+    in_source = 0;                         /* inside the top-level "source" object */
 
-    while (p < end && vstart == NULL) {
+    while (p < end && n < 2) {
 
         if (*p == '"') {
             s = p++;
@@ -1137,21 +1371,36 @@ ngx_http_hls_info_body(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t, ngx_st
                 break;
             }
             p++;
+            klen = p - s;
 
-            if (depth == 1 && p - s == 6 && ngx_strncmp(s, "\"path\"", 6) == 0) {
-                for (q = p; q < end && (*q == ' ' || *q == ':'); q++) { /* void */ }
+            for (q = p; q < end && (*q == ' ' || *q == ':'); q++) { /* void */ }
 
-                if (q < end && *q == '"' && q > p) {
-                    vstart = q++;
-                    while (q < end && *q != '"') {
-                        q += (*q == '\\') ? 2 : 1;
-                    }
-                    if (q < end) {
-                        vend = q + 1;
-                    } else {
-                        vstart = NULL;
-                    }
+            if (q == p || q >= end) {
+                continue;                  /* a value, not a key */
+            }
+
+            if (depth == 1 && klen == 8 && ngx_strncmp(s, "\"source\"", 8) == 0
+                && *q == '{')
+            {
+                in_source = 1;
+                continue;
+            }
+
+            if (*q == '"'
+                && ((depth == 1 && klen == 6 && ngx_strncmp(s, "\"path\"", 6) == 0)
+                    || (depth == 2 && in_source && klen == 10
+                        && ngx_strncmp(s, "\"identity\"", 10) == 0)))
+            {
+                vstart[n] = q++;
+                while (q < end && *q != '"') {
+                    q += (*q == '\\') ? 2 : 1;
                 }
+                if (q >= end) {
+                    break;
+                }
+                vend[n] = q + 1;
+                n++;
+                p = q + 1;
             }
             continue;
         }
@@ -1160,44 +1409,54 @@ ngx_http_hls_info_body(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t, ngx_st
             depth++;
         } else if (*p == '}' || *p == ']') {
             depth--;
+            if (depth == 1) {
+                in_source = 0;
+            }
         }
 
         p++;
     }
 
-    if (vstart == NULL || vend == NULL) {
+    if (n == 0) {
         return NGX_OK;                     /* no "path": sent as it is */
     }
 
-    len = (vstart - body->data) + 2 + 6 * t->file_uri.len + (end - vend);
+    len = body->len + n * (2 + 6 * t->file_uri.len);
 
     d = ngx_pnalloc(r->pool, len);
     if (d == NULL) {
         return NGX_ERROR;
     }
 
-    q = ngx_cpymem(d, body->data, vstart - body->data);
-    *q++ = '"';
+    q = d;
+    from = body->data;
 
-    for (i = 0; i < t->file_uri.len; i++) {
-        u_char c = t->file_uri.data[i];
+    for (k = 0; k < n; k++) {
+        q = ngx_cpymem(q, from, vstart[k] - from);
+        *q++ = '"';
 
-        if (c == '"' || c == '\\') {
-            *q++ = '\\';
-            *q++ = c;
+        for (i = 0; i < t->file_uri.len; i++) {
+            u_char c = t->file_uri.data[i];
 
-        } else if (c < 0x20 || c == 0x7f) {
-            q = ngx_cpymem(q, "\\u00", 4);
-            *q++ = hex[c >> 4];
-            *q++ = hex[c & 0xf];
+            if (c == '"' || c == '\\') {
+                *q++ = '\\';
+                *q++ = c;
 
-        } else {
-            *q++ = c;
+            } else if (c < 0x20 || c == 0x7f) {
+                q = ngx_cpymem(q, "\\u00", 4);
+                *q++ = hex[c >> 4];
+                *q++ = hex[c & 0xf];
+
+            } else {
+                *q++ = c;
+            }
         }
+
+        *q++ = '"';
+        from = vend[k];
     }
 
-    *q++ = '"';
-    q = ngx_cpymem(q, vend, end - vend);
+    q = ngx_cpymem(q, from, end - from);
 
     body->data = d;
     body->len = q - d;
@@ -1398,30 +1657,43 @@ bad:
 
 
 /* Opens the task's file as its clip (in the thread pool). */
+/*
+ * The options of this request's presentation: the location's (its key), plus the request's
+ * clip and the query that keeps every URI of its playlists in that clip. Sets *owned to the
+ * options to free after the open (NULL when the location's are used as they are).
+ */
 static HlsStatus
-ngx_http_hls_open_clip(ngx_http_hls_task_ctx_t *t, HlsMedia **media, HlsError **error)
+ngx_http_hls_request_options(ngx_http_hls_task_ctx_t *t, const HlsOpenOptions **opts,
+    HlsOpenOptions **owned)
 {
     HlsStatus        status;
-    HlsOpenOptions  *opts;
+    HlsOpenOptions  *o;
 
-    /* the location's options (its key), plus this request's clip */
-    opts = hls_open_options_clone(t->options);
-    if (opts == NULL) {
+    *owned = NULL;
+    *opts = t->options;
+
+    if (!t->clip) {
+        return HLS_OK;
+    }
+
+    o = hls_open_options_clone(t->options);
+    if (o == NULL) {
         t->message = "hls_open_options_clone() failed";
         return HLS_ERR_INTERNAL;
     }
 
-    status = hls_open_options_set_clip(opts, t->clip_from, t->clip_to, HLS_CLIP_KEYFRAME_ALIGNED);
+    status = hls_open_options_set_clip(o, t->clip_from, t->clip_to, HLS_CLIP_KEYFRAME_ALIGNED);
     if (status == HLS_OK) {
-        status = hls_open_options_set_uri_query(opts, (const char *) t->query);
+        status = hls_open_options_set_uri_query(o, (const char *) t->query);
     }
 
-    if (status == HLS_OK) {
-        status = hls_open_with(t->context, (const char *) t->path, opts, media, error);
-    } else {
+    if (status != HLS_OK) {
         t->message = "bad clip";
+        hls_open_options_free(o);
+        return status;
     }
 
-    hls_open_options_free(opts);
-    return status;
+    *opts = o;
+    *owned = o;
+    return HLS_OK;
 }

@@ -5,6 +5,8 @@
  *                         configuration per worker (created at worker start, freed at exit)
  * ngx_http_hls_module.c   the content handler: URI -> file + name, the libhls calls on a
  *                         thread pool, the HTTP response
+ * ngx_http_hls_remote.c   remote mode (hls_remote): the media on an HTTP store, read with
+ *                         range requests (libcurl) from the thread pool
  */
 
 #ifndef _NGX_HTTP_HLS_MODULE_H_INCLUDED_
@@ -36,6 +38,24 @@ typedef struct {
 } ngx_http_hls_settings_t;
 
 
+/* Remote mode: hls_remote, hls_remote_validate, hls_remote_timeout. */
+typedef struct {
+    ngx_str_t            url;                /* hls_remote URL_PREFIX; len 0: local files */
+    ngx_msec_t           validate;           /* hls_remote_validate: HEAD answers kept */
+    ngx_msec_t           connect_timeout;    /* hls_remote_timeout <connect> ... */
+    ngx_msec_t           timeout;            /* hls_remote_timeout ... <request> */
+} ngx_http_hls_remote_conf_t;
+
+
+/* An object on the store, as a HEAD describes it. */
+typedef struct {
+    uint64_t             size;
+    time_t               mtime;              /* Last-Modified, -1 if none */
+    char                *etag;               /* as sent ("" if none); malloc'ed */
+    char                *last_modified;      /* as sent ("" if none); malloc'ed */
+} ngx_http_hls_remote_object_t;
+
+
 typedef struct {
     ngx_flag_t           enable;             /* "hls" in this very location */
     ngx_flag_t           stats;              /* "hls_stats" in this very location */
@@ -51,6 +71,7 @@ typedef struct {
     ngx_str_t            encryption_key;     /* hls_encryption_key: 32 hex digits */
     ngx_str_t            encryption_key_uri; /* hls_encryption_key_uri */
     HlsOpenOptions      *open_options;       /* the static key, or NULL: in the clear */
+    ngx_http_hls_remote_conf_t  remote;
 } ngx_http_hls_loc_conf_t;
 
 
@@ -72,6 +93,23 @@ HlsContext *ngx_http_hls_context(ngx_http_request_t *r, ngx_http_hls_loc_conf_t 
 /* What the ETag is made of besides the file and the name: libhls's version and the settings
  * that change the bytes (not the cache or idle settings). */
 uint64_t ngx_http_hls_settings_hash(ngx_http_hls_settings_t *s);
+
+/* Remote mode (ngx_http_hls_remote.c). init/exit: per worker. The rest runs on pool threads:
+ * validate gives 0 or the HTTP status to answer (404, 502, 500) with a message; open hands a
+ * new HlsSource over the validated object to hls_open_source; last_failure is the status the
+ * last failed store request of this thread asks for (404, 412 = the object changed, 502),
+ * 0 if none since clear_failure. */
+ngx_int_t ngx_http_hls_remote_init(ngx_log_t *log);
+void ngx_http_hls_remote_exit(void);
+ngx_uint_t ngx_http_hls_remote_validate(const char *url, ngx_http_hls_remote_conf_t *rc,
+    ngx_http_hls_remote_object_t *o, char *msg, size_t msg_cap);
+void ngx_http_hls_remote_invalidate(const char *url);
+void ngx_http_hls_remote_object_free(ngx_http_hls_remote_object_t *o);
+HlsStatus ngx_http_hls_remote_open(HlsContext *ctx, const char *url,
+    ngx_http_hls_remote_conf_t *rc, ngx_http_hls_remote_object_t *o, const HlsOpenOptions *opts,
+    HlsMedia **media, HlsError **error);
+void ngx_http_hls_remote_clear_failure(void);
+ngx_uint_t ngx_http_hls_remote_last_failure(void);
 
 /* 64-bit FNV-1a of data, continuing from h (0xcbf29ce484222325 to start). */
 uint64_t ngx_http_hls_fnv(uint64_t h, const void *data, size_t len);
