@@ -16,7 +16,7 @@ impl Media {
             .tracks
             .iter()
             .map(|t| {
-                serde_json::json!({
+                let mut v = serde_json::json!({
                     "index": t.stream,
                     "rendition": t.id.to_string(),
                     "type": t.kind.name(),
@@ -42,7 +42,10 @@ impl Media {
                     "sample_rate": (t.kind == TrackKind::Audio).then_some(t.sample_rate),
                     "channels": (t.kind == TrackKind::Audio).then_some(t.channels),
                     "timescale": t.is_fmp4().then_some(t.map.timescale),
-                    "encryption": self.track_key(t.id).map(|k| serde_json::json!({
+                });
+                // Only encrypted renditions say how (the clear info is as before).
+                if let Some(k) = self.track_key(t.id) {
+                    v["encryption"] = serde_json::json!({
                         "method": k.method.name(),
                         "uri": k.uri,
                         "key_id": crate::model::encryption::hex(&k.key_id),
@@ -53,8 +56,9 @@ impl Media {
                         "keyformat": k.keyformat,
                         "keyformatversions": k.keyformat_versions,
                         "pssh": !k.pssh.is_empty(),
-                    })),
-                })
+                    });
+                }
+                v
             })
             .collect();
         let ld = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
