@@ -379,6 +379,19 @@ enum HlsStatus hls_config_set_transcode_policy(struct HlsConfig *cfg, int policy
 enum HlsStatus hls_config_set_aac(struct HlsConfig *cfg, uint32_t bitrate, int keep_surround);
 
 /**
+ * Ceiling on the memory one open may use for its index, in bytes (default 1 GiB: a 10-hour
+ * file at 60 frames/s with eight audio tracks still opens; a 2-hour film needs about 20 MB;
+ * at least 4096, else `HLS_ERR_INVALID_ARGUMENT`). Sample tables, packet lists and subtitle
+ * cues are counted before they are allocated; a file whose index would need more fails to open
+ * with `HLS_ERR_UNSUPPORTED` (a file whose counts contradict its own size fails with
+ * `HLS_ERR_INVALID_MEDIA`), and nothing of it stays allocated.
+ *
+ * # Safety
+ * `cfg`: a configuration from `hls_config_new`, not used by another call meanwhile.
+ */
+enum HlsStatus hls_config_set_max_index_bytes(struct HlsConfig *cfg, uint64_t bytes);
+
+/**
  * Creates a context. Returns NULL on failure. The caller owns it and frees it with
  * `hls_context_free`.
  *

@@ -39,13 +39,33 @@ use crate::model::media_index::{IndexSource, MediaIndex};
 use crate::model::track::TrackKind;
 
 /// Builds the index of `path`. Opening a large MP4 reads its header only.
+///
+/// Bounded by `cfg.max_index_bytes`: sample lists, packet lists and subtitle cues are counted
+/// against it before they are allocated, and the finished index is measured once more
+/// ([`MediaIndex::heap_bytes`]); over it, the open fails with [`ErrorKind::Unsupported`].
 pub fn build(path: &Path, identity: FileIdentity, cfg: &Config) -> Result<MediaIndex> {
+    let index = build_unchecked(path, identity, cfg)?;
+    let bytes = index.heap_bytes();
+    if bytes > cfg.max_index_bytes {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "the index needs {} MiB, over the {} MiB ceiling (max_index_bytes)",
+                bytes >> 20,
+                cfg.max_index_bytes >> 20
+            ),
+        ));
+    }
+    Ok(index)
+}
+
+fn build_unchecked(path: &Path, identity: FileIdentity, cfg: &Config) -> Result<MediaIndex> {
     let started = Instant::now();
     if identity.size == 0 {
         return Err(Error::media("file is empty (0 bytes)"));
     }
     let file = File::open(path).map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))?;
-    match mp4index::read(&file, identity.size) {
+    match mp4index::read_limited(&file, identity.size, cfg.max_index_bytes) {
         // Sample tables, or movie fragments read from their `moof` boxes.
         Ok(ix) => {
             if let Some(stats) = &ix.fragments {
@@ -55,6 +75,9 @@ pub fn build(path: &Path, identity: FileIdentity, cfg: &Config) -> Result<MediaI
                 return Ok(index);
             }
         }
+        // Claims more than the file holds or the ceiling allows: refused (FFmpeg's demuxer
+        // would allocate what it claims).
+        Err(e) if e.refused().is_some() => return Err(e.into()),
         // Not ISO-BMFF, or a construct the fast reader leaves to FFmpeg.
         Err(e) => log::debug!("{}: {e}", path.display()),
     }
@@ -74,15 +97,15 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
         let what = if infos.is_empty() { "no streams" } else { "no audio or video stream" };
         return Err(Error::new(ErrorKind::NoPlayableTracks, format!("nothing to play: the file has {what}")));
     }
-    let mut extractors = subtitle_extractors(&infos);
+    let mut extractors = subtitle_extractors(&infos, cfg.max_index_bytes);
     let av: Vec<usize> =
         (0..infos.len()).filter(|&i| matches!(infos[i].kind, TrackKind::Video | TrackKind::Audio)).collect();
     let mut collected: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
     if from_container_index {
-        from_container_index = collect_from_index(&dmx, path, identity.size, &av, &mut collected)?;
+        from_container_index = collect_from_index(&dmx, path, identity.size, &av, &mut collected, cfg.max_index_bytes)?;
         if from_container_index && !extractors.is_empty() {
             let subs: Vec<usize> = extractors.keys().copied().collect();
-            scan(&mut dmx, &subs, &mut collected, &mut extractors)?;
+            scan(&mut dmx, &subs, &mut collected, &mut extractors, cfg.max_index_bytes)?;
         }
     }
     let matroska = dmx.format_name().starts_with(MATROSKA_FORMAT_PREFIX);
@@ -102,7 +125,7 @@ fn build_with_ffmpeg(path: &Path, identity: FileIdentity, cfg: &Config, started:
         let mut wanted = av.clone();
         wanted.extend(extractors.keys().copied());
         // The demuxer has read nothing yet but its probe, whose packets it returns first.
-        scan(&mut dmx, &wanted, &mut collected, &mut extractors)?;
+        scan(&mut dmx, &wanted, &mut collected, &mut extractors, cfg.max_index_bytes)?;
         check_complete(&dmx, &infos, &av, &collected, &extractors)?;
     }
     let format = dmx.format_name();

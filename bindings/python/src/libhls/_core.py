@@ -228,6 +228,8 @@ class Context:
     - ``aac_bitrate``: AAC bit/s for stereo output, 32000..512000 (128000).
     - ``aac_keep_surround``: keep 5.1 sources as 5.1 AAC instead of a stereo downmix (False).
     - ``use_container_index``: index Matroska from its Cues (True) or by a packet scan.
+    - ``max_index_bytes``: ceiling on the memory one open file's index may use (1 GiB; at
+      least 4096); a file that would need more fails to open with :class:`UnsupportedError`.
 
     An unknown option is a ``TypeError``; a value of the wrong type a ``TypeError``; a value
     out of range an :class:`InvalidArgumentError`. Use as a context manager, or call
@@ -244,6 +246,7 @@ class Context:
         aac_bitrate: Optional[int] = None,
         aac_keep_surround: Optional[bool] = None,
         use_container_index: Optional[bool] = None,
+        max_index_bytes: Optional[int] = None,
     ) -> None:
         setters: List[Tuple[Any, Tuple[int, ...]]] = []
         if segment_duration is not None:
@@ -269,6 +272,9 @@ class Context:
         if use_container_index is not None:
             flag = _flag(use_container_index, "use_container_index")
             setters.append((lib.hls_config_set_use_container_index, (flag,)))
+        if max_index_bytes is not None:
+            ceiling = _integer(max_index_bytes, "max_index_bytes", 0, _U64)
+            setters.append((lib.hls_config_set_max_index_bytes, (ceiling,)))
 
         cfg = lib.hls_config_new()
         if not cfg:
