@@ -17,7 +17,9 @@
 //! - the only error status allowed is `HLS_ERR_FILE_CHANGED` (a handle used after its file was
 //!   touched or replaced; the thread then reopens the file);
 //! - after the warm-up window, every window's peak RSS stays within max(10 %, 32 MiB) of the
-//!   warm-up peak and its peak descriptor count within 16 of the warm-up peak.
+//!   warm-up peak, and its peak descriptor count within 2 × threads of the warm-up peak (each
+//!   request in flight may hold a demuxer's descriptor: how many are in flight at a sampling
+//!   moment varies with the load, which a leak would outgrow).
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::{CStr, CString};
@@ -561,7 +563,7 @@ fn main() {
     if rows.len() >= 2 {
         let (base_rss, base_fds) = rows[0];
         let rss_limit = base_rss + (base_rss / 10).max(32 * 1024);
-        let fds_limit = base_fds + 16;
+        let fds_limit = base_fds + 2 * threads as u64;
         for (i, (rss, fds)) in rows.iter().enumerate().skip(1) {
             if *rss > rss_limit {
                 failed.push(format!(
@@ -572,7 +574,7 @@ fn main() {
                 ));
             }
             if *fds > fds_limit {
-                failed.push(format!("window {}: {} fds over {} (warm-up peak + 16)", i + 1, fds, fds_limit));
+                failed.push(format!("window {}: {} fds over {} (warm-up peak + 2 x threads)", i + 1, fds, fds_limit));
             }
         }
         println!(
