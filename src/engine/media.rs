@@ -132,12 +132,7 @@ impl Media {
             Body::Bytes(b) => Ok(b),
             Body::Parts(p) => {
                 let file = self.checked_file()?;
-                let bytes = p.materialise(file).map_err(|e| {
-                    Error::new(
-                        ErrorKind::InvalidMedia,
-                        format!("{}: {e} (file truncated or changed)", self.index.path.display()),
-                    )
-                })?;
+                let bytes = p.materialise(file).map_err(|e| read_error(&self.index.path.display(), &e))?;
                 self.checked_file()?;
                 Ok(Arc::new(bytes))
             }
@@ -211,12 +206,8 @@ impl Media {
                     .collect();
                 let rewritten = drop_open_gop_recovery_points(t, &mut metas, |i| {
                     let (pos, len) = (recs[i].pos, recs[i].size() as usize);
-                    let data = read_vec_at(source.checked_file(ix)?, pos, len, len).map_err(|e| {
-                        Error::new(
-                            ErrorKind::InvalidMedia,
-                            format!("sample at byte {pos}: {e} (file truncated or changed)"),
-                        )
-                    })?;
+                    let data = read_vec_at(source.checked_file(ix)?, pos, len, len)
+                        .map_err(|e| read_error(&format_args!("sample at byte {pos}"), &e))?;
                     Ok(Cow::Owned(data))
                 })?;
                 let payload_len = metas.iter().map(|m| u64::from(m.size)).sum();
@@ -383,6 +374,16 @@ fn write_segment_header(k: usize, tfdt: u64, metas: &[SampleMeta], payload_len: 
 fn write_segment(k: usize, tfdt: u64, metas: &[SampleMeta], payload: &[u8]) -> Result<Vec<u8>> {
     fmp4::write_media_segment(k as u32 + 1, 1, tfdt, metas, payload)
         .map_err(|e| Error::with_source(ErrorKind::Internal, e).context("fMP4 writer"))
+}
+
+/// A failed read of indexed bytes: the file ended early (truncated or changed:
+/// [`ErrorKind::InvalidMedia`]) or the read itself failed ([`ErrorKind::Io`]).
+fn read_error(what: &dyn std::fmt::Display, e: &std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        Error::new(ErrorKind::InvalidMedia, format!("{what}: {e} (file truncated or changed)"))
+    } else {
+        Error::new(ErrorKind::Io, format!("{what}: cannot read the file: {e}"))
+    }
 }
 
 /// Opens (indexes) `path` with the given identity. Used by the context's single-flight open.
