@@ -69,7 +69,7 @@ pub const DEFAULT_MAX_INDEX_BYTES: u64 = 1 << 30;
 
 /// [`read`] with an index ceiling: a file whose samples would need more than `max_index_bytes`
 /// (at [`INDEX_BYTES_PER_SAMPLE`] each), or that has more than 1000 tracks, is refused
-/// ([`ParseError::refused`] is `Unsupported`) before its sample lists are allocated; a file whose
+/// ([`crate::error::ParseError::refused`] is `Unsupported`) before its sample lists are allocated; a file whose
 /// sample counts contradict its size is refused as `InvalidMedia`. Refused files must not be
 /// handed to another demuxer.
 pub fn read_limited(file: &File, file_size: u64, max_index_bytes: u64) -> ParseResult<Mp4Index> {
