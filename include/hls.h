@@ -536,6 +536,19 @@ enum HlsStatus hls_config_set_thumbnails(struct HlsConfig *cfg,
                                          uint32_t interval_ms);
 
 /**
+ * Ceiling on the memory one open may use for its index, in bytes (default 1 GiB: a 10-hour
+ * file at 60 frames/s with eight audio tracks still opens; a 2-hour film needs about 20 MB;
+ * at least 4096, else `HLS_ERR_INVALID_ARGUMENT`). Sample tables, packet lists and subtitle
+ * cues are counted before they are allocated; a file whose index would need more fails to open
+ * with `HLS_ERR_UNSUPPORTED` (a file whose counts contradict its own size fails with
+ * `HLS_ERR_INVALID_MEDIA`), and nothing of it stays allocated.
+ *
+ * # Safety
+ * `cfg`: a configuration from `hls_config_new`, not used by another call meanwhile.
+ */
+enum HlsStatus hls_config_set_max_index_bytes(struct HlsConfig *cfg, uint64_t bytes);
+
+/**
  * Reads of caller-supplied sources (`hls_open_source`): `read_max`, the most bytes one read
  * asks for (default 8 MiB, at least 64 KiB: a larger read is split, so a `moov` or a
  * segment's track spanning more costs more reads); `gap_max`, the largest gap (other tracks'

@@ -112,36 +112,54 @@ impl std::error::Error for Error {
 /// A reader's failure: what is wrong with the bytes it was given (codec private data, a box, an
 /// EBML element, a subtitle packet, an audio stream). It carries no file or stream name; the
 /// caller adds those when it turns it into an [`Error`].
+///
+/// A failure may also be a *refusal* ([`ParseError::refuse`]): the bytes claim more than the file
+/// can hold, or more than the per-open resource ceiling allows. A refused file is not handed to
+/// another reader (FFmpeg's demuxers would allocate what it claims); the refusal's kind becomes
+/// the [`Error`]'s.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseError(String);
+pub struct ParseError {
+    message: String,
+    refused: Option<ErrorKind>,
+}
 
 impl ParseError {
     /// A parse failure described by `message`.
     pub fn new(message: impl Into<String>) -> ParseError {
-        ParseError(message.into())
+        ParseError { message: message.into(), refused: None }
+    }
+    /// A refusal of `kind` ([`ErrorKind::InvalidMedia`]: the counts contradict the file size;
+    /// [`ErrorKind::Unsupported`]: over a resource ceiling) described by `message`.
+    pub fn refuse(kind: ErrorKind, message: impl Into<String>) -> ParseError {
+        ParseError { message: message.into(), refused: Some(kind) }
+    }
+    /// The kind of a refusal, `None` for an ordinary parse failure.
+    pub fn refused(&self) -> Option<ErrorKind> {
+        self.refused
     }
     /// The description.
     pub fn message(&self) -> &str {
-        &self.0
+        &self.message
     }
     /// Prefixes the description with context (the box, element or field being read).
     pub fn context(self, ctx: impl fmt::Display) -> ParseError {
-        ParseError(format!("{ctx}: {}", self.0))
+        ParseError { message: format!("{ctx}: {}", self.message), refused: self.refused }
     }
 }
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
 impl std::error::Error for ParseError {}
 
-/// A reader's failure is, to the caller, invalid media (the bytes are not what they claim).
+/// A reader's failure is, to the caller, invalid media (the bytes are not what they claim), or
+/// the kind of its refusal.
 impl From<ParseError> for Error {
     fn from(e: ParseError) -> Error {
-        Error::from_parse(ErrorKind::InvalidMedia, e)
+        Error::from_parse(e.refused.unwrap_or(ErrorKind::InvalidMedia), e)
     }
 }
 

@@ -206,6 +206,56 @@ fn parts_tsan() {
     parts_ok(&run("parts-tsan", &args, &[("TSAN_OPTIONS", &supp)], &[]));
 }
 
+/// tests/c/races.c: (threads, rounds, a copied file, a transcoded file, its transcoded name).
+fn races_args(threads: &str, rounds: &str) -> Vec<String> {
+    let m = media();
+    common::ensure_media(&["dts.mkv"]).expect("media");
+    vec![
+        threads.to_string(),
+        rounds.to_string(),
+        path_str(&m.join("h264_aac.mp4")),
+        path_str(&m.join("dts.mkv")),
+        "t1_1.m4s".to_string(),
+    ]
+}
+
+fn races_ok(out: &str) {
+    assert!(out.contains(" 0 mismatches") && !out.contains(" 0 fetches"), "{out}");
+}
+
+#[test]
+fn closes_and_frees_racing_with_serving_and_transcoding_asan() {
+    make("asan");
+    let args = races_args("4", "3");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    races_ok(&run("races-asan", &args, &[("ASAN_OPTIONS", "detect_leaks=1:exitcode=23")], &[]));
+}
+
+#[test]
+fn closes_and_frees_racing_with_serving_and_transcoding_tsan() {
+    make("tsan");
+    let args = races_args("4", "3");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let supp = format!("suppressions={} halt_on_error=1 exitcode=44", root().join("tests/c/tsan.supp").display());
+    races_ok(&run("races-tsan", &args, &[("TSAN_OPTIONS", &supp)], &[]));
+}
+
+#[test]
+fn closes_and_frees_racing_with_serving_and_transcoding_valgrind() {
+    make("all");
+    let args = races_args("2", "1");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let valgrind = [
+        "valgrind",
+        "-q",
+        "--error-exitcode=33",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+        "--show-leak-kinds=definite",
+    ];
+    races_ok(&run("races", &args, &[], &valgrind));
+}
+
 /// The same out-of-range checks as tests/c/api_errors.c, calling the exported functions from
 /// Rust: integers from C that are no `HlsStatus` / `HlsTranscodePolicy` are rejected, never
 /// reinterpreted.

@@ -101,6 +101,16 @@ func WithCacheBytes(n uint64) Option {
 	}
 }
 
+// WithMaxIndexBytes sets the ceiling on the memory one open file's index may use (default
+// 1 GiB: a 10-hour file at 60 frames/s with eight audio tracks still opens; at least 4096).
+// A file that would need more fails to open with ErrUnsupported, before its tables are
+// allocated.
+func WithMaxIndexBytes(n uint64) Option {
+	return func(c *config) error {
+		return setterError(C.hls_config_set_max_index_bytes(c.c, C.uint64_t(n)), fmt.Sprintf("WithMaxIndexBytes(%d)", n))
+	}
+}
+
 // WithIdleMedia sets how many closed media stay indexed for reuse, and for how long (defaults
 // 64 and 5 minutes; whole milliseconds).
 func WithIdleMedia(maxCount int, ttl time.Duration) Option {

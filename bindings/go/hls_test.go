@@ -165,6 +165,18 @@ func findTrack(info hls.Info, typ string) hls.Track {
 	return hls.Track{}
 }
 
+// A file whose index needs more than WithMaxIndexBytes allows is refused with ErrUnsupported;
+// under a ceiling it fits, it opens.
+func TestMaxIndexBytes(t *testing.T) {
+	small := newContext(t, hls.WithMaxIndexBytes(4096))
+	m, err := small.Open(mediaPath(t, "h264_aac.mp4"))
+	if m != nil || !errors.Is(err, hls.ErrUnsupported) || !strings.Contains(err.Error(), "max_index_bytes") {
+		t.Fatalf("Open under a 4 KiB index ceiling = %v, %v; want ErrUnsupported naming max_index_bytes", m, err)
+	}
+	big := newContext(t, hls.WithMaxIndexBytes(64<<20))
+	openMedia(t, big, "h264_aac.mp4")
+}
+
 func TestOptions(t *testing.T) {
 	all := []hls.Option{
 		hls.WithSegmentDuration(2 * time.Second),
@@ -280,6 +292,7 @@ func TestInvalidOptions(t *testing.T) {
 		"idle ttl -1s":      hls.WithIdleMedia(1, -time.Second),
 		"idle ttl 1.5ms":    hls.WithIdleMedia(1, 1500*time.Microsecond),
 		"idle count 2^33":   hls.WithIdleMedia(1<<33, time.Second),
+		"max index 4095":    hls.WithMaxIndexBytes(4095),
 		"after a valid one": func() hls.Option { return hls.WithAAC(1, false) }(),
 		"thumbnails 5000px": hls.WithThumbnails(5000, 10*time.Second),
 		"thumbnails -1px":   hls.WithThumbnails(-1, 10*time.Second),

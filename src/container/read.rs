@@ -319,7 +319,92 @@ pub fn read_exact_at(src: &ByteSource, pos: u64, buf: &mut [u8]) -> io::Result<(
 #[cfg(unix)]
 fn file_read_exact_at(file: &File, pos: u64, buf: &mut [u8]) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
+    #[cfg(any(test, feature = "fault-injection"))]
+    if let Some(injected) = fault::take(file, buf) {
+        return injected;
+    }
     file.read_exact_at(buf, pos)
+}
+
+/// Test-only fault injection (the `fault-injection` feature): the Nth positioned read of one
+/// file (by device and inode) from the moment a fault is armed fails, or returns short (half
+/// the bytes, then the end of the file), as a failing disk or a file cut meanwhile would.
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod fault {
+    use std::fs::File;
+    use std::io;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::Path;
+
+    use parking_lot::Mutex;
+
+    /// What the faulty read does.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Fault {
+        /// Fails with an I/O error (EIO).
+        Fail,
+        /// Fills half the buffer, then reports the end of the file.
+        Short,
+    }
+
+    struct Armed {
+        dev: u64,
+        ino: u64,
+        /// Reads of the file still to pass before the faulty one.
+        pass: u64,
+        fault: Fault,
+    }
+
+    static ARMED: Mutex<Vec<Armed>> = Mutex::new(Vec::new());
+    static INJECTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+    /// Arms a fault: after `pass` more positioned reads of the file at `path`, the next one
+    /// does `fault`, once. Faults of other files stay armed.
+    pub fn arm(path: &Path, pass: u64, fault: Fault) -> io::Result<()> {
+        let m = std::fs::metadata(path)?;
+        let mut armed = ARMED.lock();
+        armed.retain(|a| (a.dev, a.ino) != (m.dev(), m.ino()));
+        armed.push(Armed { dev: m.dev(), ino: m.ino(), pass, fault });
+        Ok(())
+    }
+
+    /// Disarms the fault of the file at `path`; true when it had not fired.
+    pub fn disarm(path: &Path) -> bool {
+        let Ok(m) = std::fs::metadata(path) else { return false };
+        let mut armed = ARMED.lock();
+        let before = armed.len();
+        armed.retain(|a| (a.dev, a.ino) != (m.dev(), m.ino()));
+        armed.len() != before
+    }
+
+    /// Faults injected so far (all files).
+    pub fn injected() -> u64 {
+        INJECTED.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The injected result of this read, if it is the faulty one.
+    pub(super) fn take(file: &File, buf: &mut [u8]) -> Option<io::Result<()>> {
+        let mut armed = ARMED.lock();
+        if armed.is_empty() {
+            return None;
+        }
+        let m = file.metadata().ok()?;
+        let i = armed.iter().position(|a| (a.dev, a.ino) == (m.dev(), m.ino()))?;
+        if armed[i].pass > 0 {
+            armed[i].pass -= 1;
+            return None;
+        }
+        let fault = armed.remove(i).fault;
+        INJECTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Some(match fault {
+            Fault::Fail => Err(io::Error::from_raw_os_error(libc::EIO)),
+            Fault::Short => {
+                let half = buf.len() / 2;
+                buf[..half].fill(0);
+                Err(io::Error::from(io::ErrorKind::UnexpectedEof))
+            }
+        })
+    }
 }
 
 /// Fills `buf` with the bytes of `file` at `pos`; fails when the file ends first.

@@ -392,12 +392,7 @@ impl Media {
             Body::Parts(p) => {
                 let file = self.source.checked_input(&self.index)?;
                 let rule = if file.is_callback() { self.source_rule } else { SpanRule::FILE };
-                let bytes = p.materialise(file, rule).map_err(|e| {
-                    Error::new(
-                        ErrorKind::InvalidMedia,
-                        format!("{}: {e} (file truncated or changed)", self.index.path.display()),
-                    )
-                })?;
+                let bytes = p.materialise(file, rule).map_err(|e| read_error(&self.index.path.display(), &e))?;
                 self.source.checked_input(&self.index)?;
                 Ok(Arc::new(bytes))
             }
@@ -568,12 +563,8 @@ impl Media {
                             return Ok(Cow::Owned(data.to_vec()));
                         }
                     }
-                    let data = read_vec_at(source.checked_input(ix)?, pos, len, len).map_err(|e| {
-                        Error::new(
-                            ErrorKind::InvalidMedia,
-                            format!("sample at byte {pos}: {e} (file truncated or changed)"),
-                        )
-                    })?;
+                    let data = read_vec_at(source.checked_input(ix)?, pos, len, len)
+                        .map_err(|e| read_error(&format_args!("sample at byte {pos}"), &e))?;
                     Ok(Cow::Owned(data))
                 })?;
                 let payload_len = metas.iter().map(|m| u64::from(m.size)).sum();
@@ -760,6 +751,16 @@ fn write_segment_header(k: usize, tfdt: u64, metas: &[SampleMeta], payload_len: 
 fn write_segment(k: usize, tfdt: u64, metas: &[SampleMeta], payload: &[u8]) -> Result<Vec<u8>> {
     fmp4::write_media_segment(k as u32 + 1, 1, tfdt, metas, payload)
         .map_err(|e| Error::with_source(ErrorKind::Internal, e).context("fMP4 writer"))
+}
+
+/// A failed read of indexed bytes: the file ended early (truncated or changed:
+/// [`ErrorKind::InvalidMedia`]) or the read itself failed ([`ErrorKind::Io`]).
+fn read_error(what: &dyn std::fmt::Display, e: &std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        Error::new(ErrorKind::InvalidMedia, format!("{what}: {e} (file truncated or changed)"))
+    } else {
+        Error::new(ErrorKind::Io, format!("{what}: cannot read the file: {e}"))
+    }
 }
 
 /// Opens (indexes) the media `key` names, whose identity is `identity`. Used by the context's

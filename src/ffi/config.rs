@@ -234,6 +234,31 @@ pub unsafe extern "C" fn hls_config_set_thumbnails(cfg: *mut HlsConfig, width: u
     }
 }
 
+/// Smallest accepted per-open index ceiling: 4 KiB.
+const MIN_MAX_INDEX_BYTES: u64 = 4096;
+
+/// Ceiling on the memory one open may use for its index, in bytes (default 1 GiB: a 10-hour
+/// file at 60 frames/s with eight audio tracks still opens; a 2-hour film needs about 20 MB;
+/// at least 4096, else `HLS_ERR_INVALID_ARGUMENT`). Sample tables, packet lists and subtitle
+/// cues are counted before they are allocated; a file whose index would need more fails to open
+/// with `HLS_ERR_UNSUPPORTED` (a file whose counts contradict its own size fails with
+/// `HLS_ERR_INVALID_MEDIA`), and nothing of it stays allocated.
+///
+/// # Safety
+/// `cfg`: a configuration from `hls_config_new`, not used by another call meanwhile.
+#[no_mangle]
+pub unsafe extern "C" fn hls_config_set_max_index_bytes(cfg: *mut HlsConfig, bytes: u64) -> HlsStatus {
+    ffi_boundary! { report(ErrorOut::NONE) =>
+        // SAFETY: per the contract, cfg is NULL or a configuration no other call uses.
+        let c = unsafe { settings(cfg) }?;
+        if bytes < MIN_MAX_INDEX_BYTES {
+            return Err(invalid(format!("the index ceiling must be at least {MIN_MAX_INDEX_BYTES} bytes")));
+        }
+        c.max_index_bytes = bytes;
+        Ok(())
+    }
+}
+
 /// Reads of caller-supplied sources (`hls_open_source`): `read_max`, the most bytes one read
 /// asks for (default 8 MiB, at least 64 KiB: a larger read is split, so a `moov` or a
 /// segment's track spanning more costs more reads); `gap_max`, the largest gap (other tracks'
@@ -344,6 +369,14 @@ mod tests {
             assert_eq!(hls_config_set_transcode_policy(std::ptr::null_mut(), 0), HlsStatus::HLS_ERR_NULL_ARGUMENT);
             assert_eq!(hls_config_set_segment_duration_ms(cfg, 999), HlsStatus::HLS_ERR_INVALID_ARGUMENT);
             assert_eq!(hls_config_set_aac(cfg, 31_999, 0), HlsStatus::HLS_ERR_INVALID_ARGUMENT);
+            assert_eq!((*cfg).config.max_index_bytes, crate::model::config::DEFAULT_MAX_INDEX_BYTES);
+            assert_eq!(hls_config_set_max_index_bytes(cfg, 4095), HlsStatus::HLS_ERR_INVALID_ARGUMENT);
+            assert_eq!(hls_config_set_max_index_bytes(cfg, 64 << 20), HlsStatus::HLS_OK);
+            assert_eq!((*cfg).config.max_index_bytes, 64 << 20);
+            assert_eq!(
+                hls_config_set_max_index_bytes(std::ptr::null_mut(), 64 << 20),
+                HlsStatus::HLS_ERR_NULL_ARGUMENT
+            );
             hls_config_free(cfg);
         }
     }

@@ -68,6 +68,15 @@ pub(crate) fn prepare(
     mut extractors: HashMap<usize, CueExtractor>,
     clip: Option<Clip>,
 ) -> Result<Prepared> {
+    if let Some((s, _)) = extractors.iter().find(|(_, x)| x.exceeded()) {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "stream {s}: its subtitle cues need more than the {} MiB index ceiling (max_index_bytes)",
+                cfg.max_index_bytes >> 20
+            ),
+        ));
+    }
     let mut tracks: Vec<Track> = Vec::with_capacity(infos.len());
     let mut video_taken = false;
     let mut aac_renditions = Vec::new();

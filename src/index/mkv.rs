@@ -185,7 +185,7 @@ pub(crate) fn build(
     // Every stream's timestamps must be the block timestamps (time base = timestamp scale).
     let scale = layout.timestamp_scale as i64;
     let tb_ok = infos.iter().all(|i| i.tb.0 as i64 * NS_PER_SECOND == i.tb.1 as i64 * scale);
-    let mut extractors = subtitle_extractors(infos);
+    let mut extractors = subtitle_extractors(infos, cfg.max_index_bytes);
     let subs_ok =
         extractors.keys().all(|&s| !layout.tracks[s].encoded && infos[s].id != ffmpeg_next::codec::Id::WEBVTT);
     if cues.len() < 2 || !tb_ok || !subs_ok || layout.first_cluster.is_none() {
@@ -233,14 +233,14 @@ pub(crate) fn build(
                 None => false,
             }
         };
-        scan_until(dmx, &av, &mut head, &mut HashMap::new(), &mut pkt_stop)?;
+        scan_until(dmx, &av, &mut head, &mut HashMap::new(), cfg.max_index_bytes, &mut pkt_stop)?;
     }
     // The tail: from the last Cue at least three target durations before the end.
     let end_guess = if declared_us > 0 { declared_us } else { us(cues[cues.len() - 1].time) + target_us };
     let tail_cue = cues.iter().rposition(|c| us(c.time) <= end_guess - 3 * target_us - 2 * US_PER_SECOND).unwrap_or(0);
     let mut tail: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
     dmx.seek(Some(main), cues[tail_cue].time)?;
-    scan_until(dmx, &av, &mut tail, &mut HashMap::new(), &mut |_, _, _| false)?;
+    scan_until(dmx, &av, &mut tail, &mut HashMap::new(), cfg.max_index_bytes, &mut |_, _, _| false)?;
     let tail_start_ok = tail[main].samples.first().is_some_and(|s| s.key() && s.pts() == cues[tail_cue].time);
     if !tail_start_ok {
         return Ok(fallback(path, "the seek to the last Cues did not land on their keyframe"));
@@ -252,8 +252,11 @@ pub(crate) fn build(
         }
     }
     if !extractors.is_empty() {
-        if let Err(e) = extract_cues(&file, identity.size, &layout, &mut extractors) {
-            return Ok(fallback(path, e));
+        match extract_cues(&file, identity.size, &layout, &mut extractors) {
+            // Over the index ceiling: the scan would be too.
+            Err(e) if e.refused().is_some() => return Err(e.into()),
+            Err(e) => return Ok(fallback(path, e)),
+            Ok(()) => {}
         }
     }
     check_complete(dmx, infos, &av, &tail, &extractors)?;
@@ -368,8 +371,13 @@ fn push_subtitle(
     }
     let data = walker.read(b.data, b.data_len as usize)?;
     if let Some(x) = extractors.get_mut(&s) {
-        x.push(&crate::container::demux::timed_packet(&data, b.time, Some(b.time), b.duration.unwrap_or(0), false))
-            .ok();
+        let pkt = crate::container::demux::timed_packet(&data, b.time, Some(b.time), b.duration.unwrap_or(0), false);
+        // A packet FFmpeg cannot decode is skipped; cues over the index ceiling end the open.
+        if let Err(e) = x.push(&pkt) {
+            if e.refused().is_some() {
+                return Err(e);
+            }
+        }
     }
     Ok(())
 }

@@ -48,7 +48,33 @@ const CLIP_SEEK_BACK_US: [i64; 4] = [0, 10_000_000, 60_000_000, i64::MAX];
 /// Builds the index of the media `file` reads (`path` names it in messages and the index).
 /// Opening a large MP4 reads its header only. With `clip`, the index is of that clip only (see
 /// [`Clip`]).
+///
+/// Bounded by `cfg.max_index_bytes`: sample lists, packet lists and subtitle cues are counted
+/// against it before they are allocated, and the finished index is measured once more
+/// ([`MediaIndex::heap_bytes`]); over it, the open fails with [`ErrorKind::Unsupported`].
 pub fn build(
+    file: &ByteSource,
+    path: &Path,
+    identity: FileIdentity,
+    cfg: &Config,
+    clip: Option<Clip>,
+) -> Result<MediaIndex> {
+    let index = build_unchecked(file, path, identity, cfg, clip)?;
+    let bytes = index.heap_bytes();
+    if bytes > cfg.max_index_bytes {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "the index needs {} MiB, over the {} MiB ceiling (max_index_bytes)",
+                bytes >> 20,
+                cfg.max_index_bytes >> 20
+            ),
+        ));
+    }
+    Ok(index)
+}
+
+fn build_unchecked(
     file: &ByteSource,
     path: &Path,
     identity: FileIdentity,
@@ -60,7 +86,7 @@ pub fn build(
         return Err(Error::media("file is empty (0 bytes)"));
     }
     let file = file.clone();
-    match mp4index::read(&file, identity.size) {
+    match mp4index::read_limited(&file, identity.size, cfg.max_index_bytes) {
         // Sample tables, or movie fragments read from their `moof` boxes.
         Ok(ix) => {
             if let Some(stats) = &ix.fragments {
@@ -70,6 +96,9 @@ pub fn build(
                 return Ok(index);
             }
         }
+        // Claims more than the file holds or the ceiling allows: refused (FFmpeg's demuxer
+        // would allocate what it claims).
+        Err(e) if e.refused().is_some() => return Err(e.into()),
         // Not ISO-BMFF, or a construct the fast reader leaves to FFmpeg.
         Err(e) => log::debug!("{}: {e}", path.display()),
     }
@@ -96,15 +125,15 @@ fn build_with_ffmpeg(
         let what = if infos.is_empty() { "no streams" } else { "no audio or video stream" };
         return Err(Error::new(ErrorKind::NoPlayableTracks, format!("nothing to play: the file has {what}")));
     }
-    let mut extractors = subtitle_extractors(&infos);
+    let mut extractors = subtitle_extractors(&infos, cfg.max_index_bytes);
     let av: Vec<usize> =
         (0..infos.len()).filter(|&i| matches!(infos[i].kind, TrackKind::Video | TrackKind::Audio)).collect();
     let mut collected: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
     if from_container_index {
-        from_container_index = collect_from_index(&dmx, file, identity.size, &av, &mut collected)?;
+        from_container_index = collect_from_index(&dmx, file, identity.size, &av, &mut collected, cfg.max_index_bytes)?;
         if from_container_index && !extractors.is_empty() {
             let subs: Vec<usize> = extractors.keys().copied().collect();
-            scan(&mut dmx, &subs, &mut collected, &mut extractors)?;
+            scan(&mut dmx, &subs, &mut collected, &mut extractors, cfg.max_index_bytes)?;
         }
     }
     let matroska = dmx.format_name().starts_with(MATROSKA_FORMAT_PREFIX);
@@ -137,8 +166,16 @@ fn build_with_ffmpeg(
                 for back_us in CLIP_SEEK_BACK_US {
                     let at = c.from_us().saturating_sub(back_us).max(0);
                     collected = (0..infos.len()).map(|_| Collected::default()).collect();
-                    extractors = subtitle_extractors(&infos);
-                    scan_range(&mut dmx, (main, map), &wanted, &mut collected, &mut extractors, at, c.to_us())?;
+                    extractors = subtitle_extractors(&infos, cfg.max_index_bytes);
+                    scan_range(
+                        &mut dmx,
+                        (main, map),
+                        &wanted,
+                        &mut collected,
+                        &mut extractors,
+                        (at, c.to_us()),
+                        cfg.max_index_bytes,
+                    )?;
                     let first_key =
                         collected[main].samples.iter().find(|s| s.key() || infos[main].kind != TrackKind::Video);
                     if at == 0 || first_key.is_some_and(|k| map.us(k.pts()) <= c.from_us()) {
@@ -148,7 +185,7 @@ fn build_with_ffmpeg(
             }
             None => {
                 // The demuxer has read nothing yet but its probe, whose packets it returns first.
-                scan(&mut dmx, &wanted, &mut collected, &mut extractors)?;
+                scan(&mut dmx, &wanted, &mut collected, &mut extractors, cfg.max_index_bytes)?;
                 check_complete(&dmx, &infos, &av, &collected, &extractors)?;
             }
         }

@@ -152,6 +152,7 @@ pub(crate) fn build_from_mp4(
         let tb = (1, t.timescale.max(1) as i32);
         if kind == TrackKind::Subtitle && subtitle::classify(id).is_ok() {
             if let Ok(mut x) = CueExtractor::new(params.clone(), ff::Rational::new(tb.0, tb.1)) {
+                x.set_limit(cfg.max_index_bytes);
                 feed_cues(file, &t.samples, t.end_dts, &mut x);
                 extractors.insert(i, x);
             }
@@ -280,6 +281,12 @@ fn feed_cues(file: &ByteSource, samples: &[mp4index::Mp4Sample], end_dts: i64, x
     for (i, s) in samples.iter().enumerate() {
         let Some(data) = read_at(file, s.pos, s.size) else { continue };
         let duration = samples.get(i + 1).map_or(end_dts, |n| n.dts) - s.dts;
-        x.push(&crate::container::demux::timed_packet(&data, s.pts, Some(s.dts), duration, false)).ok();
+        // A sample FFmpeg cannot decode is skipped; past the index ceiling the extractor says
+        // so (`exceeded`, reported when the index is assembled).
+        if x.push(&crate::container::demux::timed_packet(&data, s.pts, Some(s.dts), duration, false))
+            .is_err_and(|e| e.refused().is_some())
+        {
+            break;
+        }
     }
 }

@@ -12,7 +12,7 @@ use super::probe::StreamInfo;
 use crate::container::demux::Demuxer;
 use crate::container::read::read_vec_at;
 use crate::container::read::ByteSource;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::segment::SampleRec;
 use crate::model::time::{us_to_seconds, TimeMap, US_PER_SECOND};
 use crate::model::track::TrackKind;
@@ -20,6 +20,10 @@ use crate::subtitle::{self, CueExtractor};
 
 /// Read errors a scan skips (a damaged region) before it gives up.
 const MAX_READ_ERRORS: usize = 100;
+
+/// What one packet costs while a file is scanned: its 24-byte record, in a vector that may have
+/// grown to twice its length.
+pub(crate) const SCAN_BYTES_PER_SAMPLE: u64 = 48;
 
 /// A scan may end this fraction of the declared duration early (1/50: 2 %), or one second,
 /// whichever is more, before the file counts as truncated.
@@ -62,12 +66,14 @@ pub(crate) fn check_complete(
     Ok(())
 }
 
-pub(crate) fn subtitle_extractors(infos: &[StreamInfo]) -> HashMap<usize, CueExtractor> {
+/// The cue extractors of the text subtitle streams of `infos`, each bounded by `max_index_bytes`.
+pub(crate) fn subtitle_extractors(infos: &[StreamInfo], max_index_bytes: u64) -> HashMap<usize, CueExtractor> {
     let mut out = HashMap::new();
     for (i, info) in infos.iter().enumerate() {
         if info.kind == TrackKind::Subtitle && subtitle::classify(info.id).is_ok() {
             let tb = ff::Rational::new(info.tb.0, info.tb.1);
-            if let Ok(x) = CueExtractor::new(info.params.clone(), tb) {
+            if let Ok(mut x) = CueExtractor::new(info.params.clone(), tb) {
+                x.set_limit(max_index_bytes);
                 out.insert(i, x);
             }
         }
@@ -83,11 +89,23 @@ pub(crate) fn collect_from_index(
     file_size: u64,
     av: &[usize],
     out: &mut [Collected],
+    max_index_bytes: u64,
 ) -> Result<bool> {
+    let mut samples = 0u64;
     for &s in av {
         let entries = dmx.index_entries(s);
         if entries.is_empty() {
             return Ok(false);
+        }
+        samples += entries.len() as u64;
+        if samples.saturating_mul(SCAN_BYTES_PER_SAMPLE) > max_index_bytes {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "{samples} samples: their index would need more than the {} MiB ceiling (max_index_bytes)",
+                    max_index_bytes >> 20
+                ),
+            ));
         }
         let c = &mut out[s];
         c.samples = entries.iter().map(|e| SampleRec::new(0, e.timestamp, e.timestamp, e.size, e.keyframe)).collect();
@@ -118,8 +136,9 @@ pub(crate) fn scan(
     wanted: &[usize],
     out: &mut [Collected],
     extractors: &mut HashMap<usize, CueExtractor>,
+    max_index_bytes: u64,
 ) -> Result<()> {
-    scan_until(dmx, wanted, out, extractors, &mut |_, _, _| false)?;
+    scan_until(dmx, wanted, out, extractors, max_index_bytes, &mut |_, _, _| false)?;
     for c in out.iter_mut() {
         finish_collected(c, None);
     }
@@ -141,13 +160,13 @@ pub(crate) fn scan_range(
     wanted: &[usize],
     out: &mut [Collected],
     extractors: &mut HashMap<usize, CueExtractor>,
-    from_us: i64,
-    to_us: i64,
+    (from_us, to_us): (i64, i64),
+    max_index_bytes: u64,
 ) -> Result<()> {
     dmx.seek(None, from_us)?;
     let stop_us = to_us.saturating_add(CLIP_SCAN_MARGIN_US);
     let (stream, map) = main;
-    scan_until(dmx, wanted, out, extractors, &mut |s, ts, _| s == stream && map.us(ts) > stop_us)?;
+    scan_until(dmx, wanted, out, extractors, max_index_bytes, &mut |s, ts, _| s == stream && map.us(ts) > stop_us)?;
     for c in out.iter_mut() {
         finish_collected(c, None);
     }
@@ -155,14 +174,19 @@ pub(crate) fn scan_range(
 }
 
 /// Reads packets of `wanted` streams from where the demuxer is until the end of the file or
-/// until `stop(stream, timestamp, keyframe)` says so, adding them to `out`.
+/// until `stop(stream, timestamp, keyframe)` says so, adding them to `out`. More samples than
+/// `max_index_bytes` holds (at [`SCAN_BYTES_PER_SAMPLE`] each, those already in `out` counted)
+/// is an [`ErrorKind::Unsupported`] error, raised before the vectors grow past it.
 pub(crate) fn scan_until(
     dmx: &mut Demuxer,
     wanted: &[usize],
     out: &mut [Collected],
     extractors: &mut HashMap<usize, CueExtractor>,
+    max_index_bytes: u64,
     stop: &mut dyn FnMut(usize, i64, bool) -> bool,
 ) -> Result<()> {
+    let max_samples = max_index_bytes / SCAN_BYTES_PER_SAMPLE;
+    let mut samples = out.iter().map(|c| c.samples.len() as u64).sum::<u64>();
     dmx.select(wanted);
     let mut pkt = ff::Packet::empty();
     let mut errors = 0usize;
@@ -181,7 +205,12 @@ pub(crate) fn scan_until(
         }
         let s = pkt.stream();
         if let Some(x) = extractors.get_mut(&s) {
-            x.push(&pkt).ok();
+            // A packet FFmpeg cannot decode is skipped; cues over the index ceiling end the scan.
+            if let Err(e) = x.push(&pkt) {
+                if e.refused().is_some() {
+                    return Err(e.into());
+                }
+            }
             continue;
         }
         let Some(c) = out.get_mut(s) else { continue };
@@ -197,6 +226,17 @@ pub(crate) fn scan_until(
         }
         c.missing_dts |= pkt.dts().is_none();
         let pos = u64::try_from(pkt.position()).unwrap_or(0);
+        samples += 1;
+        if samples > max_samples {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "more than {max_samples} packets: their index would need more than the {} MiB ceiling \
+                     (max_index_bytes)",
+                    max_index_bytes >> 20
+                ),
+            ));
+        }
         c.samples.push(SampleRec::new(pos, pkt.dts().unwrap_or(pts), pts, size, pkt.is_key()));
         c.end_dts = Some(pkt.dts().unwrap_or(pts) + pkt.duration().max(0));
         c.raw_end_dts = c.end_dts;

@@ -56,6 +56,11 @@ pub struct Config {
     /// samples) that one read of a segment reads through (default 4 MiB); at most 10% of what
     /// a read keeps is dropped.
     pub source_gap_max: u64,
+    /// Ceiling on the memory one open may use for its index (default
+    /// [`DEFAULT_MAX_INDEX_BYTES`]): sample tables, packet lists and subtitle cues are counted
+    /// before they are allocated, and a file whose index would need more fails with
+    /// `ErrorKind::Unsupported`.
+    pub max_index_bytes: u64,
 }
 
 impl Config {
@@ -68,6 +73,12 @@ impl Config {
         )
     }
 }
+
+/// Default of [`Config::max_index_bytes`]: 1 GiB. A 10-hour file at 60 frames/s with eight
+/// 48 kHz AAC tracks has 10 × 3600 × (60 + 8 × 46.9) ≈ 15.7 million samples; at the 64 bytes
+/// a sample costs while it is indexed (the reader's record and the index's) that is about
+/// 1.0 GB, so the default still opens it; a 2-hour film with one audio track needs about 20 MB.
+pub const DEFAULT_MAX_INDEX_BYTES: u64 = 1 << 30;
 
 impl Default for Config {
     fn default() -> Config {
@@ -86,6 +97,7 @@ impl Default for Config {
             key_provider: None,
             source_read_max: 8 << 20,
             source_gap_max: 4 << 20,
+            max_index_bytes: DEFAULT_MAX_INDEX_BYTES,
         }
     }
 }

@@ -98,6 +98,27 @@ impl MediaIndex {
         self.tables().iter().any(|t| t.damaged())
     }
 
+    /// Heap bytes held by the index: tracks, segments, sample records and decode times, cues,
+    /// segment boundaries (what `max_index_bytes` bounds).
+    pub fn heap_bytes(&self) -> u64 {
+        use crate::model::segment::SampleRec;
+        use crate::model::track::{RangeSeek, SampleReader};
+        let rec = std::mem::size_of::<SampleRec>();
+        let tracks: usize = self
+            .tracks
+            .iter()
+            .map(|t| {
+                std::mem::size_of::<Track>()
+                    + match &t.reader {
+                        SampleReader::ByPosition { table } => table.heap_len() * rec,
+                        SampleReader::Demuxer { decode_ts: Some(d), .. } => d.capacity() * 8,
+                        SampleReader::DemuxerRange { seek: RangeSeek::Anchored { table } } => table.heap_len() * rec,
+                        _ => 0,
+                    }
+            })
+            .sum();
+        (tracks + self.approx_bytes() + self.boundaries_us.capacity() * 8) as u64
+    }
     /// Approximate heap bytes held by the index (for stats).
     pub fn approx_bytes(&self) -> usize {
         self.tracks

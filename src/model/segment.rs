@@ -200,6 +200,15 @@ impl SampleTable {
         matches!(&self.repr, Repr::Mapped(m) if m.damaged.load(Ordering::Relaxed))
     }
 
+    /// Records held on the heap (what `max_index_bytes` counts): the allocated capacity of an
+    /// owned table, none of one read in place from a persisted index.
+    pub fn heap_len(&self) -> usize {
+        match &self.repr {
+            Repr::Owned(v) => v.capacity(),
+            Repr::Mapped(_) => 0,
+        }
+    }
+
     /// Read in place from a persisted index.
     pub fn is_mapped(&self) -> bool {
         matches!(self.repr, Repr::Mapped(_))

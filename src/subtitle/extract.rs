@@ -11,7 +11,7 @@ use ffmpeg::ffi;
 use super::ass::{parse_styles, AssStyle};
 use super::classify::classify;
 use super::vtt_text::{ass_event_to_webvtt, is_visibly_empty, plain_text_to_webvtt};
-use crate::error::{Error, ParseError, ParseResult, Result};
+use crate::error::{Error, ErrorKind, ParseError, ParseResult, Result};
 use crate::model::cues::{Cue, CueTrack};
 use crate::model::time::rescale_checked;
 
@@ -47,6 +47,12 @@ pub struct CueExtractor {
     time_base: ffmpeg::Rational,
     styles: Vec<AssStyle>,
     pending: Vec<PendingCue>,
+    /// Bytes the collected cues hold (their records and texts).
+    bytes: u64,
+    /// Most bytes the cues may hold (`u64::MAX` unless [`CueExtractor::set_limit`]).
+    limit: u64,
+    /// A cue was refused for the limit.
+    exceeded: bool,
 }
 
 impl CueExtractor {
@@ -67,7 +73,18 @@ impl CueExtractor {
         }
         let decoder = open_decoder(params, time_base)?;
         let styles = parse_styles(&subtitle_header(&decoder));
-        Ok(CueExtractor { decoder, time_base, styles, pending: Vec::new() })
+        Ok(CueExtractor { decoder, time_base, styles, pending: Vec::new(), bytes: 0, limit: u64::MAX, exceeded: false })
+    }
+
+    /// Bounds what the collected cues may hold (the index ceiling of the open): a cue beyond it
+    /// is refused and [`CueExtractor::exceeded`] says so.
+    pub fn set_limit(&mut self, bytes: u64) {
+        self.limit = bytes;
+    }
+
+    /// True when a cue was refused for the limit: the track's cues are incomplete.
+    pub fn exceeded(&self) -> bool {
+        self.exceeded
     }
 
     /// Decodes one packet of the stream and records its cue, if any.
@@ -96,6 +113,15 @@ impl CueExtractor {
             return Ok(());
         }
         let end_us = self.end_us(packet, &decoded.0, start_us);
+        let cost = (std::mem::size_of::<PendingCue>() + text.len()) as u64;
+        if self.bytes.saturating_add(cost) > self.limit {
+            self.exceeded = true;
+            return Err(ParseError::refuse(
+                ErrorKind::Unsupported,
+                format!("subtitle cues over the {} MiB index ceiling (max_index_bytes)", self.limit >> 20),
+            ));
+        }
+        self.bytes += cost;
         self.pending.push(PendingCue { start_us, end_us, text });
         Ok(())
     }

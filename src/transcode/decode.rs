@@ -8,7 +8,7 @@ use ff::packet::Ref as _;
 use ffmpeg_next as ff;
 
 use super::av::av_error;
-use super::window::Window;
+use super::window::{frame_start_us, Window};
 use crate::error::{ParseError, ParseResult};
 
 /// Bytes of the skip-samples side data's first field (samples to drop at the frame start,
@@ -109,12 +109,16 @@ fn open_decoder(params: &ff::codec::Parameters, time_base: ff::Rational) -> Pars
     }
 }
 
-/// Decodes `packets` with a fresh decoder, then flushes it. Undecodable packets are skipped;
-/// only a run in which nothing at all decodes is an error.
+/// Decodes `packets` with a fresh decoder, then flushes it. Undecodable packets are skipped
+/// (their time becomes silence); a run in which nothing at all decodes is an error, and so is a
+/// window whose own output range (pre- and post-roll aside) is less than half covered by
+/// decoded audio: such a segment would be mostly made-up silence (damaged packets, which FFmpeg's
+/// parsers may also drop before they reach the decoder).
 pub(super) fn decode_packets(
     params: &ff::codec::Parameters,
     time_base: ff::Rational,
     packets: &[ff::Packet],
+    window: &Window,
 ) -> ParseResult<Vec<Decoded>> {
     let mut decoder = open_decoder(params, time_base)?;
     let mut sink = FrameSink { frames: Vec::new(), failures: 0, distrust_next: true };
@@ -133,6 +137,30 @@ pub(super) fn decode_packets(
     let FrameSink { frames, failures, .. } = sink;
     if frames.is_empty() && failures > 0 {
         return Err(ParseError::new(format!("none of the {} source packets could be decoded", packets.len())));
+    }
+    let own = (
+        i128::from(frame_start_us(window.first_frame, window.rate)),
+        i128::from(frame_start_us(window.end_frame, window.rate)),
+    );
+    let covered: i128 = frames
+        .iter()
+        .filter_map(|d| {
+            let start = window.ts_to_us(d.ts?);
+            let rate = i128::from(d.frame.rate().max(1));
+            let end = start + i128::from(d.frame.samples() as u64) * 1_000_000 / rate;
+            Some((end.min(own.1) - start.max(own.0)).max(0))
+        })
+        .sum();
+    let span = own.1 - own.0;
+    if span > 0 && covered * 2 < span {
+        return Err(ParseError::new(format!(
+            "only {} ms of the {} ms of source audio of this range could be decoded (damaged packets)",
+            covered / 1000,
+            span / 1000
+        )));
+    }
+    if covered < span && failures > 0 {
+        log::warn!("{} ms of {} ms of source audio could not be decoded: silent", (span - covered) / 1000, span / 1000);
     }
     Ok(frames)
 }

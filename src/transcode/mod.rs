@@ -87,7 +87,8 @@ pub fn plan(params: &ff::codec::Parameters, settings: &AacSettings) -> ParseResu
 /// covering at least `[frame_start_us(first_frame) - preroll_us(), frame_start_us(end_frame) +
 /// postroll_us()]` (fewer at the stream's start and end). Extra packets outside that span are
 /// ignored, so the result depends only on the source, the range and the target. Packets that do
-/// not decode are skipped (their time becomes silence).
+/// not decode are skipped (their time becomes silence), unless most of the range's own packets
+/// do not: then the range is an error.
 pub fn encode_range(
     params: &ff::codec::Parameters,
     time_base: ff::Rational,
@@ -101,7 +102,7 @@ pub fn encode_range(
         return Ok(EncodedRange::default());
     }
     let selected = decode::select_packets(packets, &window);
-    let frames = decode::decode_packets(params, time_base, selected)?;
+    let frames = decode::decode_packets(params, time_base, selected, &window)?;
     let pcm = place::render_pcm(&frames, &window)?;
     encode::encode_pcm(&pcm, target, &window)
 }

@@ -173,6 +173,8 @@ def test_option_of_the_wrong_type_is_a_type_error(options: Any) -> None:
         {"thumbnails": (5000, 10)},  # libhls: 16..1920 px
         {"thumbnails": (160, 0.1)},  # libhls: 0.5..600 s
         {"thumbnails": (-1, 10)},
+        {"max_index_bytes": 4095},
+        {"max_index_bytes": 2**64},
     ],
 )
 def test_option_out_of_range_is_invalid_argument(options: Any) -> None:
@@ -234,6 +236,18 @@ def test_corrupt_data_fails_cleanly_or_serves(ctx: libhls.Context) -> None:
             crawl(media.get_bytes)
         except libhls.HlsError as err:
             assert err.status in (Status.INVALID_MEDIA, Status.UNSUPPORTED), err
+
+
+def test_file_over_the_index_ceiling_is_unsupported_and_the_default_opens_it() -> None:
+    # h264_aac.mp4 has about 800 samples (about 50 kB of index): over a 4 kB ceiling.
+    with libhls.Context(max_index_bytes=4096) as ctx:
+        with pytest.raises(libhls.UnsupportedError) as info:
+            ctx.open(MEDIA / "h264_aac.mp4")
+        assert info.value.status == Status.UNSUPPORTED
+        assert "max_index_bytes" in info.value.message
+    with libhls.Context(max_index_bytes=64 << 20) as ctx:
+        with ctx.open(MEDIA / "h264_aac.mp4") as media:
+            assert media.get_bytes("master.m3u8").startswith(b"#EXTM3U")
 
 
 def test_no_playable_tracks(ctx: libhls.Context) -> None:

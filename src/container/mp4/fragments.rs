@@ -297,7 +297,7 @@ fn read_trun(
         return Err(ParseError::new(format!("corrupt trun: {count} samples overrun the box")));
     }
     if u64::from(count) > *left {
-        return Err(ParseError::new("too many samples in the movie fragments"));
+        return Err(super::samples::too_many(u64::from(count), *left).context("movie fragments"));
     }
     *left -= u64::from(count);
     out.reserve(count as usize);

@@ -47,6 +47,7 @@ use crate::container::read::ByteSource;
 
 use crate::error::ParseResult;
 
+pub use samples::INDEX_BYTES_PER_SAMPLE;
 pub use track::{FragmentStats, Mp4Index, Mp4Sample, Mp4Track};
 
 /// Reads the moov of an MP4/MOV/M4A file with a few positioned reads (walk top-level boxes by
@@ -60,8 +61,20 @@ pub use track::{FragmentStats, Mp4Index, Mp4Sample, Mp4Track};
 /// A fragmented file (`mvex` in the `moov`) also has its `moof` boxes read, and only those (see
 /// `fragments`): its tracks get the same sample lists as a file with sample tables.
 pub fn read(file: &ByteSource, file_size: u64) -> ParseResult<Mp4Index> {
+    read_limited(file, file_size, DEFAULT_MAX_INDEX_BYTES)
+}
+
+/// The default index ceiling of [`read`] (the engine's default `max_index_bytes`): 1 GiB.
+pub const DEFAULT_MAX_INDEX_BYTES: u64 = 1 << 30;
+
+/// [`read`] with an index ceiling: a file whose samples would need more than `max_index_bytes`
+/// (at [`INDEX_BYTES_PER_SAMPLE`] each), or that has more than 1000 tracks, is refused
+/// ([`crate::error::ParseError::refused`] is `Unsupported`) before its sample lists are allocated; a file whose
+/// sample counts contradict its size is refused as `InvalidMedia`. Refused files must not be
+/// handed to another demuxer.
+pub fn read_limited(file: &ByteSource, file_size: u64, max_index_bytes: u64) -> ParseResult<Mp4Index> {
     let (moov, brands) = top_level::read_moov(file, file_size)?;
-    let parsed = moov::parse_moov(&moov, brands, file_size)?;
+    let parsed = moov::parse_moov(&moov, brands, file_size, max_index_bytes)?;
     let mut index = parsed.index;
     if index.fragmented {
         let stats =
@@ -77,7 +90,7 @@ pub fn read(file: &ByteSource, file_size: u64) -> ParseResult<Mp4Index> {
 #[doc(hidden)]
 pub fn read_moov_payload(moov: &[u8], quicktime: bool, file_size: u64) -> ParseResult<Mp4Index> {
     let brands = top_level::Brands { isom: !quicktime, qt_compatible: quicktime };
-    Ok(moov::parse_moov(moov, brands, file_size)?.index)
+    Ok(moov::parse_moov(moov, brands, file_size, DEFAULT_MAX_INDEX_BYTES)?.index)
 }
 
 #[cfg(test)]
@@ -147,7 +160,10 @@ mod tests {
         let mut f = file(&[Spec::video(3)], 100, &[]);
         let p = f.windows(4).position(|w| w == b"stsz").unwrap();
         f[p + 8..p + 16].copy_from_slice(&words(&[1, u32::MAX]));
-        assert!(err_of(&f).contains("truncated"));
+        assert!(err_of(&f).contains("more than the file holds"));
+        // ... refused outright: not handed to FFmpeg, whose index would allocate the claim
+        let refused = read_bytes(&f).err().and_then(|e| e.refused());
+        assert_eq!(refused, Some(crate::error::ErrorKind::InvalidMedia));
         // a 64-bit box size far beyond the moov
         let mut f = file(&[Spec::video(3)], 100, &[]);
         let p = f.windows(4).position(|w| w == b"trak").unwrap();

@@ -7,14 +7,16 @@
 use super::boxes::{be16, be24, be32, child, fourcc, set_once, Boxes};
 use super::edit_list::EditPlan;
 use super::sample_entry::{kind_of, parse_stsd, Kind, SampleEntry, NO_FOURCC};
-use super::samples::{build_index, MAX_SAMPLES};
+use super::samples::{build_index, sample_budget};
 use super::tables::{collect_stbl, StblBoxes, Tables};
 use super::top_level::Brands;
 use super::track::{Mp4Index, Mp4Track};
-use crate::error::{ParseError, ParseResult};
+use crate::error::{ErrorKind, ParseError, ParseResult};
 
 /// Most `tref/chap` track IDs read from one track.
 const MAX_CHAPTER_REFS: usize = 64;
+/// Most tracks accepted in one file (FFmpeg's `max_streams` default).
+pub(super) const MAX_TRACKS: usize = 1000;
 
 /// Offset of the display matrix in a version 0 `tkhd` body (from its version byte).
 const TKHD_MATRIX_AT_V0: usize = 40;
@@ -76,8 +78,8 @@ pub(super) struct Moov {
 }
 
 /// Every track of the `moov` payload `moov`.
-pub(super) fn parse_moov(moov: &[u8], brands: Brands, file_size: u64) -> ParseResult<Moov> {
-    let mut ctx = FileCtx { brands, file_size, sample_budget: MAX_SAMPLES, movie_timescale: None };
+pub(super) fn parse_moov(moov: &[u8], brands: Brands, file_size: u64, max_index_bytes: u64) -> ParseResult<Moov> {
+    let mut ctx = FileCtx { brands, file_size, sample_budget: sample_budget(max_index_bytes), movie_timescale: None };
     let mut index = Mp4Index::default();
     let mut chapter_ids = Vec::new();
     let mut fragments = Vec::new();
@@ -86,6 +88,12 @@ pub(super) fn parse_moov(moov: &[u8], brands: Brands, file_size: u64) -> ParseRe
         match &kind {
             b"mvhd" => ctx.movie_timescale = Some(parse_mvhd(body)?),
             b"trak" => {
+                if index.tracks.len() >= MAX_TRACKS {
+                    return Err(ParseError::refuse(
+                        ErrorKind::Unsupported,
+                        format!("more than {MAX_TRACKS} tracks (FFmpeg's max_streams)"),
+                    ));
+                }
                 let boxes = collect_trak(body);
                 let ids = boxes.chapters.unwrap_or(&[]);
                 chapter_ids.extend(

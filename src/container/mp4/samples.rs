@@ -6,15 +6,25 @@ use super::edit_list::{EditPlan, FixIndex};
 use super::sample_entry::{Kind, SampleEntry, OTI_VORBIS};
 use super::tables::{CttsCursor, KeyState, Sizes, SttsCursor, Tables};
 use super::track::Mp4Sample;
-use crate::error::{ParseError, ParseResult};
+use crate::error::{ErrorKind, ParseError, ParseResult};
 
 /// FFmpeg groups uncompressed audio into packets of at most this many frames.
 const MAX_FRAMES_PER_PACKET: u32 = 1024;
 /// Samples per frame from which FFmpeg takes each frame as its own packet.
 const WHOLE_FRAME_SPF: u32 = 160;
 
-/// Most samples accepted for one file, all tracks together (32 bytes each).
+/// Most samples accepted for one file, all tracks together, whatever the index ceiling.
 pub(super) const MAX_SAMPLES: u64 = 1 << 25;
+
+/// What one sample costs while a file is indexed: the reader's [`Mp4Sample`] (40 bytes) and the
+/// index's 24-byte record made from it. The sample budget of an open is its index ceiling
+/// divided by this.
+pub const INDEX_BYTES_PER_SAMPLE: u64 = 64;
+
+/// The samples a file may have under the index ceiling `max_index_bytes`.
+pub(super) fn sample_budget(max_index_bytes: u64) -> u64 {
+    (max_index_bytes / INDEX_BYTES_PER_SAMPLE).min(MAX_SAMPLES)
+}
 
 /// Largest sample FFmpeg indexes (`0x3FFFFFFF`).
 const MAX_SAMPLE_SIZE: u32 = 0x3FFF_FFFF;
@@ -101,8 +111,15 @@ fn has_mandatory_tables(t: &Tables<'_>, sample_size: u32) -> bool {
 }
 
 /// More samples than the file may have.
-fn too_many(count: u64) -> ParseError {
-    ParseError::new(format!("too many samples ({count}; at most {MAX_SAMPLES} per file)"))
+pub(super) fn too_many(count: u64, budget: u64) -> ParseError {
+    ParseError::refuse(
+        ErrorKind::Unsupported,
+        format!(
+            "too many samples: {count} more would need {} MiB of index, over what the index ceiling \
+             (max_index_bytes) leaves ({budget} samples)",
+            count.saturating_mul(INDEX_BYTES_PER_SAMPLE) >> 20
+        ),
+    )
 }
 
 /// A sample that runs past the end of the file.
@@ -132,7 +149,7 @@ fn build_samples(t: &Tables<'_>, kind: Kind, sample_size: u32, limits: (u64, u64
         return Ok(());
     }
     if u64::from(count) > budget {
-        return Err(too_many(count.into()));
+        return Err(too_many(count.into(), budget));
     }
     let mut samples = Vec::with_capacity(count as usize);
     crate::util::memhint::huge_pages(&samples);
@@ -279,7 +296,7 @@ fn build_chunked(
     let (spf, bpf) = (e.samples_per_frame, e.bytes_per_frame);
     let Some(total) = chunked_total(t, spf) else { return Ok(()) };
     if total > budget {
-        return Err(too_many(total));
+        return Err(too_many(total, budget));
     }
     if spf <= 1 && frame_size == 0 {
         return Err(ParseError::new("unsupported: uncompressed audio layout"));

@@ -5,7 +5,7 @@
 
 use super::boxes::{be32, be64, fourcc, set_once, Boxes};
 use super::sample_entry::Kind;
-use crate::error::{ParseError, ParseResult};
+use crate::error::{ErrorKind, ParseError, ParseResult};
 
 /// Bytes of a full box's version and flags.
 const FULL_BOX_HEADER: usize = 4;
@@ -175,10 +175,12 @@ impl<'a> Tables<'a> {
         };
         let sizes = parse_sizes(s.stsz, s.stz2)?;
         if sizes.constant > 0 && u64::from(sizes.count) > file_size / u64::from(sizes.constant) {
-            return Err(ParseError::new(format!(
-                "truncated: {} samples of {} bytes exceed the file",
-                sizes.count, sizes.constant
-            )));
+            // Refused outright: FFmpeg's mov demuxer would allocate an index entry per claimed
+            // sample.
+            return Err(ParseError::refuse(
+                ErrorKind::InvalidMedia,
+                format!("stsz claims {} samples of {} bytes: more than the file holds", sizes.count, sizes.constant),
+            ));
         }
         Ok(Tables {
             stts: s.stts.map(parse_stts).transpose()?.unwrap_or_default(),

@@ -310,6 +310,8 @@ class Context:
       indexes live in memory only). Stale or damaged index files are ignored and rewritten; a
       directory that cannot be written only costs the persisting. ``media.info["index_from_disk"]``
       says where an index came from; ``stats`` counts ``index_file_hits``, ``_misses``, ``_rewrites``.
+    - ``max_index_bytes``: ceiling on the memory one open file's index may use (1 GiB; at
+      least 4096); a file that would need more fails to open with :class:`UnsupportedError`.
 
     An unknown option is a ``TypeError``; a value of the wrong type a ``TypeError``; a value
     out of range an :class:`InvalidArgumentError`. Use as a context manager, or call
@@ -328,6 +330,7 @@ class Context:
         use_container_index: Optional[bool] = None,
         thumbnails: Optional[Tuple[int, Seconds]] = None,
         index_dir: Optional[StrPath] = None,
+        max_index_bytes: Optional[int] = None,
     ) -> None:
         setters: List[Tuple[Any, Tuple[Union[int, bytes], ...]]] = []
         if segment_duration is not None:
@@ -361,6 +364,9 @@ class Context:
             setters.append((lib.hls_config_set_thumbnails, (width, interval)))
         if index_dir is not None:
             setters.append((lib.hls_config_set_index_dir, (_encode_path(index_dir),)))
+        if max_index_bytes is not None:
+            ceiling = _integer(max_index_bytes, "max_index_bytes", 0, _U64)
+            setters.append((lib.hls_config_set_max_index_bytes, (ceiling,)))
 
         cfg = lib.hls_config_new()
         if not cfg:

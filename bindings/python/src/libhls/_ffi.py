@@ -187,6 +187,7 @@ SIGNATURES: Dict[str, Tuple[List[Any], Any]] = {
     "hls_config_free": ([_cfg_p], None),
     "hls_config_set_segment_duration_ms": ([_cfg_p, c_uint32], _status),
     "hls_config_set_cache_bytes": ([_cfg_p, c_uint64], _status),
+    "hls_config_set_max_index_bytes": ([_cfg_p, c_uint64], _status),
     "hls_config_set_idle_media": ([_cfg_p, c_uint32, c_uint64], _status),
     "hls_config_set_use_container_index": ([_cfg_p, c_int], _status),
     "hls_config_set_thumbnails": ([_cfg_p, c_uint32, c_uint32], _status),
