@@ -52,6 +52,9 @@ declare -A PKG_CMD=(
     [gstreamer1.0-plugins-bad]=''
     [gstreamer1.0-libav]=''
     [python3-gst-1.0]=''
+    [libcurl4-openssl-dev]=''
+    [openssl]=openssl
+    [e2fsprogs]=chattr
 )
 # Keep a stable install order (associative arrays are unordered).
 PACKAGES=(
@@ -63,6 +66,7 @@ PACKAGES=(
     mkvtoolnix
     golang-go python3-venv
     curl strace nodejs npm fonts-dejavu-core nginx-core nginx-dev
+    libcurl4-openssl-dev openssl e2fsprogs
     gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad gstreamer1.0-libav python3-gst-1.0
 )
@@ -126,6 +130,13 @@ if ! command -v cargo >/dev/null 2>&1; then
         die "cargo is installed in ${CARGO_HOME:-$HOME/.cargo}/bin but not on PATH; add it to PATH"
     fi
     die "cargo not found: install a Rust toolchain (rustup or Debian's cargo) first"
+fi
+
+# cargo-fuzz (scripts/fuzz-smoke.sh): libFuzzer targets under fuzz/, built with the stable
+# toolchain and RUSTC_BOOTSTRAP=1.
+if ! command -v cargo-fuzz >/dev/null 2>&1 && ! [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo-fuzz ]]; then
+    log "installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
 fi
 
 log "ok: libavformat $(pkg-config --modversion libavformat), $(cargo --version 2>/dev/null || echo cargo)"

@@ -38,6 +38,9 @@ cargo clippy --release --locked --all-targets -- -D warnings || failed+=("cargo 
 RUSTDOCFLAGS="-D warnings" cargo doc --release --locked --no-deps || failed+=("cargo doc")
 
 cargo test --release --locked --no-fail-fast -- --test-threads=2 || failed+=("cargo test")
+# Faults injected into reads (a failing or short read at every depth of a segment): the library
+# built once more with the test-only hook.
+cargo test --release --locked --features fault-injection --test faults || failed+=("cargo test --features fault-injection")
 
 # The installable C library: install into a temp prefix, build the C examples from pkg-config alone.
 scripts/install-test.sh || failed+=("scripts/install-test.sh")
@@ -54,10 +57,20 @@ bindings/nginx/test.sh || failed+=("bindings/nginx/test.sh")
 # subtitles); two origins behind a caching proxy, one killed mid-crawl, bytes unchanged.
 bindings/nginx/browser-test.sh || failed+=("bindings/nginx/browser-test.sh")
 bindings/nginx/scaleout-test.sh || failed+=("bindings/nginx/scaleout-test.sh")
+# Media read from an HTTP store: nginx's remote mode (crawls byte-identical to local ones, a store
+# that stops or changes mid-crawl), two remote origins behind a cache, and hls-serve --remote.
+bindings/nginx/remote-test.sh || failed+=("bindings/nginx/remote-test.sh")
+bindings/nginx/remote-scaleout-test.sh || failed+=("bindings/nginx/remote-scaleout-test.sh")
+examples-c/test-remote.sh || failed+=("examples-c/test-remote.sh")
+
+# Coverage-guided fuzzing, a short smoke of every target from its committed corpus (FUZZ_SECONDS
+# each; campaigns: FUZZ_LONG=1).
+FUZZ_SECONDS="${FUZZ_SECONDS:-20}" scripts/fuzz-smoke.sh || failed+=("scripts/fuzz-smoke.sh")
 
 if [[ -n "${LIBHLS_LONG:-}" ]]; then
     cargo bench --bench hls_bench || failed+=("cargo bench")
     benches/bindings/run.sh || failed+=("benches/bindings/run.sh")
+    SOAK_MINUTES="${SOAK_MINUTES:-60}" scripts/soak.sh || failed+=("scripts/soak.sh")
 fi
 
 if ((${#failed[@]} > 0)); then

@@ -73,12 +73,14 @@ fn a_track_title_that_is_not_utf8_gives_a_utf8_master_playlist() {
 }
 
 /// The two C API reports, kept: a status one past the last is "unknown status" (it
-/// crashed the caller), and a transcode policy out of range is refused (it was stored).
+/// crashed the caller; the 12 is a status now, `HLS_ERR_KEY_UNAVAILABLE`, so one past
+/// the last is computed), and a transcode policy out of range is refused (it was stored).
 #[test]
 fn out_of_range_status_and_policy_values_are_refused_not_trusted() {
     // SAFETY: hls_status_str returns static C strings; cfg is live and freed once.
     unsafe {
-        for bad in [12, 13, -1, c_int::MAX, c_int::MIN] {
+        let past = HlsStatus::HLS_ERR_KEY_UNAVAILABLE as c_int + 1;
+        for bad in [past, past + 1, -1, c_int::MAX, c_int::MIN] {
             assert_eq!(CStr::from_ptr(hls_status_str(bad)).to_str().unwrap(), "unknown status");
         }
         let cfg = hls_config_new();
