@@ -65,5 +65,24 @@ i=0; for x in master.m3u8 t0.m3u8 t12_init.mp4 t3_45.m4s t1a_0.m4s t2.vtt t2_7.v
 a="$c/c_api"; mkdir -p "$a"
 printf '\x00\x03\x01\x05\x01\x03\x00\x08\x02\x02\x00\x0a\x00\x06\x00\x0f\x00\x07\x00' > "$a/open_get_close"
 printf '\x01\x00\x04\x07\x63\x01\x00\x05\x01\x01\x00\x10\x03\x11\x00' > "$a/bad_policy"
+# persisted index files: written by the library itself (Python binding), kept raw when small and
+# as [u32 length][serialized part][tables] for the sealing harness (hls::fuzzing::index_file)
+x="$c/index_file"; mkdir -p "$x"; tmp=$(mktemp -d)
+LIBHLS_LIBRARY="$root/target/release/libhls.so" PYTHONPATH="$root/bindings/python/src" python3 - "$tmp" "$media" "$x" <<'PY'
+import glob, os, struct, sys
+import libhls
+tmp, media, out = sys.argv[1:]
+ctx = libhls.Context(index_dir=tmp)
+for f in ["h264_aac.mp4", "h264_aac.mkv", "audio_only.mp3", "h264_aac.ts", "subs.mp4"]:
+    with ctx.open(os.path.join(media, f)):
+        pass
+for i, f in enumerate(sorted(glob.glob(os.path.join(tmp, "*.hlsidx")))):
+    b = open(f, "rb").read()
+    meta_len, tables_at = struct.unpack_from("<Q", b, 24)[0], struct.unpack_from("<Q", b, 32)[0]
+    open(os.path.join(out, f"sealed-{i}"), "wb").write(struct.pack("<I", meta_len) + b[64:64 + meta_len] + b[tables_at:])
+    if len(b) < 20000:
+        open(os.path.join(out, f"raw-{i}"), "wb").write(b)
+PY
+rm -rf "$tmp"
 du -sh "$c"/*
 find "$c" -type f -size +63k -print | sed 's/^/TOO BIG: /'

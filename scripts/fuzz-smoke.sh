@@ -23,7 +23,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-all=(names subtitles mp4_boxes mkv_ebml c_api serve_mp4 serve_fmp4 serve_mkv serve_ts serve_mp3)
+all=(names subtitles mp4_boxes mkv_ebml index_file c_api serve_mp4 serve_fmp4 serve_mkv serve_ts serve_mp3)
 targets=("${@:-${all[@]}}")
 long="${FUZZ_LONG:-0}"
 if [ "$long" = 1 ]; then seconds="${FUZZ_SECONDS:-1800}"; else seconds="${FUZZ_SECONDS:-30}"; fi
@@ -44,6 +44,7 @@ dict_of() {
     serve_mp3) echo mp3 ;;
     subtitles) echo subtitles ;;
     names | c_api) echo names ;;
+    index_file) echo index ;;
   esac
 }
 max_len_of() {

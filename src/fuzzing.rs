@@ -454,3 +454,33 @@ pub fn names(data: &[u8]) -> Result<(), String> {
         other => Err(format!("{r:?} is named {:?}, which parses to {other:?}", r.name())),
     }
 }
+
+/// The persisted-index reader (`index::persist::decode`) on hostile bytes, two ways: `data` as
+/// an index file, and `data` read as `[u32 length][serialized part][sample tables]` sealed with
+/// valid header checksums (so that mutations reach the serialized part and the tables, not only
+/// the checksum that guards them). Whatever decodes must have readable tables (or report them
+/// damaged) and encode again into a file that decodes.
+///
+/// # Errors
+/// A decoded index that does not survive its own round trip.
+pub fn index_file(data: &[u8]) -> Result<usize, String> {
+    use crate::index::persist;
+    let mut decoded = 0;
+    let mut check = |bytes: &[u8]| -> Result<(), String> {
+        let Ok((key, index)) = persist::decode(bytes) else { return Ok(()) };
+        decoded += 1;
+        let readable = index.tables().iter().all(|t| t.all().is_ok());
+        if readable {
+            let again = persist::encode(&key, &index).map_err(|e| format!("decoded index not encodable: {e}"))?;
+            persist::decode(&again).map_err(|e| format!("re-encoded index rejected: {e}"))?;
+        }
+        Ok(())
+    };
+    check(data)?;
+    if let Some((len, rest)) = data.split_first_chunk::<4>() {
+        let meta_len = (u32::from_le_bytes(*len) as usize).min(rest.len());
+        let (meta, tables) = rest.split_at(meta_len);
+        check(&persist::sealed(meta, tables))?;
+    }
+    Ok(decoded)
+}

@@ -230,11 +230,13 @@ fn stsz_claiming_four_billion_samples_is_refused_without_allocating_them() {
 
 #[test]
 fn file_over_the_index_ceiling_gets_unsupported_and_the_default_opens_it() {
-    ensure_media(&["long_10min.mp4"]).unwrap();
-    let long = root().join("target/media/long_10min.mp4");
     // A 10-minute file has about 15 000 video and 28 000 audio samples: 43 000 × 64 bytes ≈ 2.6 MiB
-    // while indexed; a 1 MiB ceiling refuses it, the default opens it.
-    let o = open_in_child(&long, MIB, &[]);
+    // while indexed, and a 1 MiB ceiling refuses it; the standard 10-second file (a clean
+    // checkout has no --long media) has about 720 samples (≈ 46 KiB), and a 16 KiB ceiling
+    // refuses it. The default opens either.
+    let (long, is_long) = common::long_media_or("long_10min.mp4", "h264_aac.mp4");
+    let ceiling = if is_long { MIB } else { 16 << 10 };
+    let o = open_in_child(&long, ceiling, &[]);
     assert_eq!(o.status, HlsStatus::HLS_ERR_UNSUPPORTED, "{}", o.message);
     assert!(o.message.contains("max_index_bytes"), "the message names the setting: {}", o.message);
     let o = open_in_child(&long, 0, &["t0_0.m4s"]);

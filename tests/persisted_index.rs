@@ -394,23 +394,7 @@ fn an_index_dir_that_cannot_be_written_still_serves_from_memory() {
 
 /// An index file with a valid header around `meta` (the serialized part) and `tables`.
 fn forged(meta: &[u8], tables: &[u8]) -> Vec<u8> {
-    let h = |b: &[u8]| xxhash_rust::xxh3::xxh3_64(b);
-    let tables_at = (64 + meta.len()).next_multiple_of(8);
-    let len = tables_at + tables.len();
-    let mut out = b"LIBHLSIX".to_vec();
-    out.extend_from_slice(&persist::FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&64u32.to_le_bytes());
-    out.extend_from_slice(&(len as u64).to_le_bytes());
-    out.extend_from_slice(&(meta.len() as u64).to_le_bytes());
-    out.extend_from_slice(&(tables_at as u64).to_le_bytes());
-    out.extend_from_slice(&h(meta).to_le_bytes());
-    out.extend_from_slice(&0u64.to_le_bytes());
-    let hh = h(&out);
-    out.extend_from_slice(&hh.to_le_bytes());
-    out.extend_from_slice(meta);
-    out.resize(tables_at, 0);
-    out.extend_from_slice(tables);
-    out
+    persist::sealed(meta, tables)
 }
 
 #[test]

@@ -142,6 +142,30 @@ pub fn encode(key: &IndexKey, index: &MediaIndex) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// An index file of `meta` (a serialized part) and `tables` (raw sample records) with a valid
+/// header: the layout [`encode`] writes, around parts given as bytes (the fuzz target's way past
+/// the checksums; tests forge hostile files with it).
+#[doc(hidden)]
+pub fn sealed(meta: &[u8], tables: &[u8]) -> Vec<u8> {
+    let tables_at = (HEADER_LEN + meta.len()).next_multiple_of(8);
+    let len = tables_at + tables.len();
+    let mut out = Vec::with_capacity(len);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(HEADER_LEN as u32).to_le_bytes());
+    out.extend_from_slice(&(len as u64).to_le_bytes());
+    out.extend_from_slice(&(meta.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(tables_at as u64).to_le_bytes());
+    out.extend_from_slice(&hash(meta).to_le_bytes());
+    out.extend_from_slice(&0u64.to_le_bytes());
+    let h = hash(&out);
+    out.extend_from_slice(&h.to_le_bytes());
+    out.extend_from_slice(meta);
+    out.resize(tables_at, 0);
+    out.extend_from_slice(tables);
+    out
+}
+
 fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]))
 }

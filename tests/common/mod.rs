@@ -169,6 +169,18 @@ pub fn ensure_media(files: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
+/// `long` (a `scripts/gen-media.sh --long` file) when it was generated, else `short` (made if
+/// missing): tests of figures measured on 2-hour files hold their rules on the standard media
+/// of a clean checkout too. The flag says which one it is.
+pub fn long_media_or(long: &str, short: &str) -> (PathBuf, bool) {
+    let dir = media_dir();
+    if dir.join(long).is_file() {
+        return (dir.join(long), true);
+    }
+    ensure_media(&[short]).expect("media");
+    (dir.join(short), false)
+}
+
 fn mtime(p: &Path) -> Option<SystemTime> {
     std::fs::metadata(p).and_then(|m| m.modified()).ok()
 }
