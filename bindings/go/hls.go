@@ -330,8 +330,8 @@ type Stats struct {
 	IndexFileRewrites      uint64 `json:"index_file_rewrites"`
 	IndexFileWrites        uint64 `json:"index_file_writes"`
 	IndexFileWriteFailures uint64 `json:"index_file_write_failures"`
-	SourceReads     uint64 `json:"source_reads"` // reads of caller-supplied sources (OpenReaderAt, OpenURL)
-	SourceBytes     uint64 `json:"source_bytes"` // bytes read from them
+	SourceReads            uint64 `json:"source_reads"` // reads of caller-supplied sources (OpenReaderAt, OpenURL)
+	SourceBytes            uint64 `json:"source_bytes"` // bytes read from them
 }
 
 // Stats returns the context's cache and engine counters.
