@@ -220,9 +220,9 @@ pc_path() { # ${prefix}-relative form of a path under PREFIX
 # dependency chain, so FFmpeg's libraries are named here rather than through Requires.private,
 # whose --static expansion would pull in FFmpeg's own private libraries), and the Rust standard
 # library's system libraries (`rustc --print native-static-libs`).
-ffmpeg_libs="-lavformat -lavcodec -lavutil -lswresample"
+ffmpeg_libs="-lavformat -lavcodec -lavutil -lswresample -lswscale"
 if command -v pkg-config >/dev/null 2>&1 &&
-    found="$(pkg-config --libs libavformat libavcodec libavutil libswresample 2>/dev/null)"; then
+    found="$(pkg-config --libs libavformat libavcodec libavutil libswresample libswscale 2>/dev/null)"; then
     ffmpeg_libs="$(echo "$found" | xargs)"
 fi
 rust_libs="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
