@@ -11,8 +11,15 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Builds tests/c (`make <target>`) once per target against target/release.
+/// Builds tests/c (`make <target>`) once per target against target/release. One make at a
+/// time, once per target: two tests making the same target at once would relink a program
+/// while the other runs it ("Text file busy", or a half-written program).
 fn make(target: &str) {
+    static MADE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if made.iter().any(|t| t == target) {
+        return;
+    }
     common::ensure_library().expect("libhls.so");
     let root = root();
     let st = Command::new("make")
@@ -25,6 +32,7 @@ fn make(target: &str) {
         .status()
         .expect("make");
     assert!(st.success(), "make -C tests/c {target} failed");
+    made.push(target.to_string());
 }
 
 fn media() -> PathBuf {

@@ -328,7 +328,8 @@ def language_switch(base, log, name, to_lang="fre", switch_at=4.0):
             run.select(to_lang, None)
         return False
 
-    run.run(40, tick)
+    # real time: 20 s of media; the margin is for a start-up on a loaded machine
+    run.run(60, tick)
     streams = run.describe_streams()
     info(f"{name}: streams {json.dumps(streams)}")
     if run.errors:
