@@ -159,3 +159,13 @@ fn index_file_seeds_decode_and_survive_their_round_trip() {
         "only {sealed_decoded} sealed index seeds decode: remake them with fuzz/make-seeds.sh"
     );
 }
+
+/// Fuzz finding (mkv_ebml smoke): EBML lace sizes whose sum overflows u64 panicked the block
+/// walker ("attempt to add with overflow"); the block is now refused as corrupt.
+#[test]
+fn ebml_lace_sizes_that_overflow_are_refused_not_added() {
+    let bytes =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz/ebml_lace_sizes_overflow.mkv"))
+            .expect("reproducer");
+    hls::fuzzing::mkv_blocks(&bytes).expect("the walker's properties hold");
+}

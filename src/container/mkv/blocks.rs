@@ -240,11 +240,13 @@ impl<'a> BlockWalker<'a> {
                     at += len;
                     let delta = raw as i64 - ((1i64 << (7 * len - 1)) - 1);
                     let prev = *sizes.last().unwrap_or(&0) as i64;
-                    sizes.push(u64::try_from(prev + delta).map_err(|_| bad())?);
+                    let size = prev.checked_add(delta).ok_or_else(bad)?;
+                    sizes.push(u64::try_from(size).map_err(|_| bad())?);
                 }
             }
         }
-        let laced: u64 = sizes.iter().sum::<u64>() + at as u64;
+        // Sizes read from the file: their sum may overflow (a hostile lace), never trusted.
+        let laced = sizes.iter().try_fold(at as u64, |sum, &s| sum.checked_add(s)).ok_or_else(bad)?;
         let last = b.data_len.checked_sub(laced).ok_or_else(bad)?;
         sizes.push(last);
         let default = self.defaults.iter().find(|d| d.0 == b.track).map_or(0, |d| d.1);
