@@ -61,8 +61,6 @@ pub struct IndexDir {
     pub counters: IndexDirCounters,
     /// A write failure was logged at warning level (later ones are logged at debug level).
     warned: AtomicBool,
-    /// Temporary file names of this process.
-    serial: AtomicU64,
 }
 
 /// Where an opened media's index came from, for the info JSON.
@@ -132,7 +130,6 @@ impl IndexDir {
             settings,
             counters: IndexDirCounters::default(),
             warned: AtomicBool::new(false),
-            serial: AtomicU64::new(0),
         })
     }
 
@@ -224,11 +221,11 @@ impl IndexDir {
         let key = self.key(path, index.identity).map_err(|e| format!("reading the media file: {e}"))?;
         let bytes = persist::encode(&key, index).map_err(|e| e.message)?;
         let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let tmp = self.dir.join(format!(
-            ".{name}.{}.{}.tmp",
-            std::process::id(),
-            self.serial.fetch_add(1, Ordering::Relaxed)
-        ));
+        // Unique in the process, not only in this context: contexts of one process on one
+        // directory must never share a temporary name (one would remove the other's file).
+        static SERIAL: AtomicU64 = AtomicU64::new(0);
+        let tmp =
+            self.dir.join(format!(".{name}.{}.{}.tmp", std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed)));
         let result = (|| {
             std::fs::create_dir_all(&self.dir)?;
             let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
