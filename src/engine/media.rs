@@ -783,9 +783,12 @@ pub fn open(
         }
         (Location::Source(_), None) => return Err(Error::internal("a source opened without its reader")),
     };
-    let finish = |index, input, origin| -> Result<Arc<Media>> {
+    // The media of `index`, its keys asked for, and what reading `input` cost the open.
+    let finish = |index, input, origin, (open_reads, open_bytes): (u64, u64)| -> Result<Arc<Media>> {
         let mut media = Media::new(key.clone(), index, input, cfg, origin);
         media.resolve_keys(key.options.encryption.as_ref(), cfg.key_provider.as_ref())?;
+        media.reads.open_reads = open_reads;
+        media.reads.open_bytes = open_bytes;
         Ok(Arc::new(media))
     };
     // Only whole local files persist: a clip's index is built for it alone (cheap: the clip's
@@ -799,7 +802,7 @@ pub fn open(
         Some((Lookup::Hit(mut index, file), path)) => {
             index.index_time = started.elapsed();
             index.path = path.to_path_buf();
-            return finish(*index, input, IndexOrigin::Disk(file));
+            return finish(*index, input, IndexOrigin::Disk(file), (0, 0));
         }
         Some((Lookup::Miss(file), _)) => Some(file),
         None => None,
@@ -819,9 +822,5 @@ pub fn open(
         }
         _ => IndexOrigin::Memory,
     };
-    let mut media = Media::new(key.clone(), index, input, cfg, origin);
-    media.resolve_keys(key.options.encryption.as_ref(), cfg.key_provider.as_ref())?;
-    media.reads.open_reads = r1 - r0;
-    media.reads.open_bytes = b1 - b0;
-    Ok(Arc::new(media))
+    finish(index, input, origin, (r1 - r0, b1 - b0))
 }
