@@ -169,3 +169,20 @@ fn ebml_lace_sizes_that_overflow_are_refused_not_added() {
             .expect("reproducer");
     hls::fuzzing::mkv_blocks(&bytes).expect("the walker's properties hold");
 }
+
+/// Fuzz finding (serve_fmp4 smoke in CI, out of memory at 2 GB): a `trun` of a few bytes may
+/// announce millions of samples with no per-sample fields, each taking the `trex` defaults (size
+/// 0 here). They were held under the 1 GiB index ceiling only, so a 733-byte file made a
+/// 15-million-sample index and the segmenter's copies of it. A file now holds at most one sample
+/// per byte: this one's fragment is refused as damaged, no track is left, and the open gets a
+/// clear status.
+#[test]
+fn a_fragment_announcing_millions_of_empty_samples_is_refused_not_indexed() {
+    let bytes =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz/fmp4_millions_of_empty_samples.mp4"))
+            .expect("reproducer");
+    assert!(bytes.len() < 1024);
+    let served = hls::fuzzing::serve_all(&bytes, "mp4").expect("the served names' properties hold");
+    assert!(!served.opened, "{served:?}");
+    assert!(!served.errors.is_empty(), "the open failed with a status: {served:?}");
+}

@@ -458,6 +458,24 @@ mod tests {
     }
 
     #[test]
+    fn a_tiny_file_cannot_announce_millions_of_empty_samples() {
+        // trex: samples of 0 bytes; one trun announces 15 million of them with no per-sample
+        // fields (4 bytes of box): without a bound, hundreds of MB of index from 200 bytes.
+        let v = empty_track(b"vide", 1000);
+        let mvex = bx(b"mvex", &trex(1, 40, 0, 0));
+        let mut f = file(&[v], 0, &mvex);
+        f.extend(moof(&[traf(0x02_0000, &[1], Some(0), 0x0, &[15_000_000])]));
+        let held = match read_bytes(&f) {
+            Ok(ix) => ix.tracks[0].samples.len(),
+            Err(e) => {
+                assert!(e.to_string().contains("samples"), "{e}");
+                0
+            }
+        };
+        assert!(held as u64 <= f.len() as u64, "{held} samples from a {}-byte file", f.len());
+    }
+
+    #[test]
     fn a_damaged_fragment_ends_the_samples_there() {
         let v = empty_track(b"vide", 1000);
         let mvex = bx(b"mvex", &trex(1, 40, 10, 0));

@@ -79,7 +79,10 @@ pub(super) struct Moov {
 
 /// Every track of the `moov` payload `moov`.
 pub(super) fn parse_moov(moov: &[u8], brands: Brands, file_size: u64, max_index_bytes: u64) -> ParseResult<Moov> {
-    let mut ctx = FileCtx { brands, file_size, sample_budget: sample_budget(max_index_bytes), movie_timescale: None };
+    // A file holds at most one sample per byte: a table or `trun` announcing more (empty
+    // samples by the million from a few bytes) is refused before its index is allocated.
+    let budget = sample_budget(max_index_bytes).min(file_size);
+    let mut ctx = FileCtx { brands, file_size, sample_budget: budget, movie_timescale: None };
     let mut index = Mp4Index::default();
     let mut chapter_ids = Vec::new();
     let mut fragments = Vec::new();
