@@ -46,9 +46,10 @@
 
 #![deny(unsafe_code)]
 
-use crate::container::read::ByteSource;
+use crate::container::read::{credit_thread_reads, take_source_failure, thread_reads, ByteSource};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::assemble::{finish, prepare};
@@ -117,6 +118,12 @@ const PAGE: usize = 4 << 10;
 
 /// Largest read of a boundary probe (keyframes larger than this are skipped, not read).
 const PROBE_READ_MAX: usize = 64 << 10;
+
+/// Most boundary probes run at once from a caller's source (each a round trip to its store).
+const SOURCE_PROBE_THREADS: usize = 8;
+
+/// Fewest probes per thread worth a thread of its own.
+const SOURCE_PROBES_PER_THREAD: usize = 16;
 
 /// Read size of a walk back from an earlier Cue (mkvmerge stores a boundary's audio before
 /// its keyframe): it crosses a whole GOP of small blocks.
@@ -481,6 +488,74 @@ impl CuePlan {
         Layout { cues: Vec::new(), ..self.layout.clone() }
     }
 
+    /// `probe(c)` for every `c` of `todo`, in order. From a caller's source, where a read is a
+    /// round trip, up to [`SOURCE_PROBE_THREADS`] probes run at once (the reads are the same;
+    /// their latency overlaps), and the reads they make are counted as this thread's. Results
+    /// after the first failure may be missing (its caller stops there).
+    fn probe_all<F>(&self, todo: &[usize], probe: F) -> Vec<ParseResult<Window>>
+    where
+        F: Fn(usize) -> ParseResult<Window> + Sync,
+    {
+        let threads = SOURCE_PROBE_THREADS.min(todo.len() / SOURCE_PROBES_PER_THREAD);
+        if !self.file.is_callback() || threads < 2 {
+            let mut out = Vec::with_capacity(todo.len());
+            for &c in todo {
+                let r = probe(c);
+                let failed = r.is_err();
+                out.push(r);
+                if failed {
+                    break;
+                }
+            }
+            return out;
+        }
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let mut slots: Vec<Option<ParseResult<Window>>> = (0..todo.len()).map(|_| None).collect();
+        let done: Vec<(Vec<(usize, ParseResult<Window>)>, (u64, u64), Option<String>)> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let before = thread_reads();
+                        let mut mine = Vec::new();
+                        while !failed.load(Ordering::Relaxed) {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(&c) = todo.get(i) else { break };
+                            let r = probe(c);
+                            if r.is_err() {
+                                failed.store(true, Ordering::Relaxed);
+                            }
+                            mine.push((i, r));
+                        }
+                        let after = thread_reads();
+                        (mine, (after.0 - before.0, after.1 - before.1), take_source_failure())
+                    })
+                })
+                .collect();
+            workers.into_iter().filter_map(|w| w.join().ok()).collect()
+        });
+        for (mine, reads, failure) in done {
+            credit_thread_reads(reads, failure);
+            for (i, r) in mine {
+                slots[i] = Some(r);
+            }
+        }
+        // In order, up to the first hole (a probe not run after a failure) or failure.
+        let mut out = Vec::with_capacity(todo.len());
+        for slot in slots {
+            let Some(r) = slot else {
+                out.push(Err(ParseError::new("a boundary probe did not run")));
+                break;
+            };
+            let failed = r.is_err();
+            out.push(r);
+            if failed {
+                break;
+            }
+        }
+        out
+    }
+
     /// Walks block headers from the cluster at `from`: finds the keyframe `key` (track, time)
     /// when given, and records the frames of `audio` tracks until each passes `horizon`.
     fn walk(&self, from: u64, key: Option<(u64, i64)>, audio: &[u64], horizon: i64) -> ParseResult<Window> {
@@ -602,12 +677,14 @@ impl CuePlan {
                 (choose_cuts(&key_times, end_us, target_us), true)
             };
             let mut changed = false;
-            for &c in &cuts {
-                if walked.contains_key(&c) {
-                    continue;
-                }
+            let todo: Vec<usize> = cuts.iter().copied().filter(|c| !walked.contains_key(c)).collect();
+            let probe = |c: usize| {
                 let (time, cluster) = keys[c];
-                let win = match self.walk(cluster, Some((vnum, time)), &numbers, time + horizon_ticks) {
+                self.walk(cluster, Some((vnum, time)), &numbers, time + horizon_ticks)
+            };
+            for (c, win) in todo.iter().copied().zip(self.probe_all(&todo, probe)) {
+                let time = keys[c].0;
+                let win = match win {
                     Ok(w) => w,
                     Err(e) => return Ok(fallback(&self.path, e)),
                 };
@@ -687,25 +764,40 @@ impl CuePlan {
             let Some(a_end) = collected[ti].end_dts else { return Ok(fallback(&self.path, "audio with no end")) };
             let mut a_starts = vec![first.dts];
             let mut a_clusters = vec![self.layout.first_cluster.unwrap_or(0)];
-            for k in 1..n {
-                let b = amap.us_to_ticks(bounds[k]);
-                let find = |times: &[i64]| first_frame_past(times, &amap, b);
-                let mut start = find(&windows[k].audio[f]);
-                let mut cluster = keys[cuts[k]].1;
-                // The boundary frame may be stored before the keyframe: walk from earlier Cues.
-                let mut back = 1;
-                // The Cues are sorted by time, one per time.
-                let ci = self.cues.binary_search_by_key(&keys[cuts[k]].0, |c| c.time).ok();
-                while start.is_none() && back <= MAX_CUES_BACK {
-                    let Some(ci) = ci.filter(|&ci| ci >= back) else { break };
-                    let from = self.cues[ci - back].cluster;
-                    let Ok(win) = self.walk(from, None, &numbers[f..f + 1], keys[cuts[k]].0 + horizon_ticks) else {
-                        break;
-                    };
-                    start = find(&win.audio[0]);
-                    cluster = from;
-                    back += 1;
+            let bound = |k: usize| amap.us_to_ticks(bounds[k]);
+            // Per boundary: its first frame, if the probe after its keyframe saw it, and the
+            // cluster the search started in.
+            let mut found: Vec<(Option<i64>, u64)> = (0..n)
+                .map(|k| match k {
+                    0 => (None, 0),
+                    _ => (first_frame_past(&windows[k].audio[f], &amap, bound(k)), keys[cuts[k]].1),
+                })
+                .collect();
+            // The boundary frame may be stored before the keyframe: walk from earlier Cues, one
+            // Cue further back per round, for the boundaries still without it (a failed walk
+            // ends a boundary's search). The Cues are sorted by time, one per time.
+            let cue_index: Vec<Option<usize>> =
+                (0..n).map(|k| self.cues.binary_search_by_key(&keys[cuts[k]].0, |c| c.time).ok()).collect();
+            let mut searching = vec![true; n];
+            for back in 1..=MAX_CUES_BACK {
+                let todo: Vec<usize> = (1..n)
+                    .filter(|&k| found[k].0.is_none() && searching[k] && cue_index[k].is_some_and(|ci| ci >= back))
+                    .collect();
+                if todo.is_empty() {
+                    break;
                 }
+                let from = |k: usize| self.cues[cue_index[k].unwrap_or(0) - back].cluster;
+                let walk_back =
+                    |k: usize| self.walk(from(k), None, &numbers[f..f + 1], keys[cuts[k]].0 + horizon_ticks);
+                let results = self.probe_all(&todo, walk_back);
+                for (i, &k) in todo.iter().enumerate() {
+                    match results.get(i) {
+                        Some(Ok(win)) => found[k] = (first_frame_past(&win.audio[0], &amap, bound(k)), from(k)),
+                        _ => searching[k] = false,
+                    }
+                }
+            }
+            for (k, &(start, cluster)) in found.iter().enumerate().skip(1) {
                 match start {
                     Some(s) if s > *a_starts.last().unwrap_or(&i64::MIN) && s < a_end => {
                         a_starts.push(s);
