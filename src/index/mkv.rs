@@ -465,6 +465,10 @@ fn push_subtitle_data(
     Ok(())
 }
 
+/// What one thread of [`CuePlan::probe_all`] did: (index, result) of each probe it ran, the
+/// (reads, bytes) of the source it made, and the last read failure it met.
+type WorkerResult = (Vec<(usize, ParseResult<Window>)>, (u64, u64), Option<String>);
+
 /// What the block headers after one keyframe say.
 struct Window {
     /// Byte offset of the keyframe's block.
@@ -512,7 +516,7 @@ impl CuePlan {
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let mut slots: Vec<Option<ParseResult<Window>>> = (0..todo.len()).map(|_| None).collect();
-        let done: Vec<(Vec<(usize, ParseResult<Window>)>, (u64, u64), Option<String>)> = std::thread::scope(|s| {
+        let done: Vec<WorkerResult> = std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     s.spawn(|| {
