@@ -184,6 +184,20 @@ pub fn thread_reads() -> (u64, u64) {
     THREAD_READS.with(Cell::get)
 }
 
+/// Credits to the calling thread reads of callback sources made for it on other threads
+/// (`reads`, `bytes`, as [`thread_reads`] counted them there), and the last failure one of them
+/// met (as [`take_source_failure`] gave it there), so the work's cost and errors are reported
+/// as if it had read them itself.
+pub fn credit_thread_reads(reads: (u64, u64), failure: Option<String>) {
+    THREAD_READS.with(|c| {
+        let (r, b) = c.get();
+        c.set((r + reads.0, b + reads.1));
+    });
+    if let Some(f) = failure {
+        SOURCE_FAILURE.with(|x| *x.borrow_mut() = Some(f));
+    }
+}
+
 /// The last failure of a callback source read on this thread since the previous call, if any.
 pub fn take_source_failure() -> Option<String> {
     SOURCE_FAILURE.with(|f| f.borrow_mut().take())

@@ -13,8 +13,23 @@
 //! - for text subtitle tracks, the blocks their Cues point at (FFmpeg and mkvmerge give every
 //!   subtitle block one); for other muxers, every block header and only subtitle blocks' data.
 //!
-//! A 2-hour film is opened by reading its Cues and a page of block headers per segment
-//! boundary. Segment sizes for BANDWIDTH come from the byte ranges between keyframes, minus the
+//! A 2-hour film is opened by reading its Cues and one window per segment boundary (the
+//! cluster header, the keyframe's block and the blocks after it, sized by the largest keyframe of
+//! the first GOPs: [`probe_read_size`]), so its open costs one read per segment plus a few
+//! (measured on `long_2h.mkv`, 1200 segments: 1206 `pread`s of 8 KiB locally, where a 4 KiB
+//! page per block run cost 2406; 1203 reads of a caller's source). mkvmerge's files store a
+//! boundary's first audio frame before the keyframe, so their probes also walk back from the
+//! Cue before, in one 64 KiB window (one more read per boundary).
+//!
+//! The reads per boundary cannot be planned from the Cues alone without giving up exact
+//! playlists: the Cues give each keyframe's time and cluster, but not the earliest picture of
+//! an open GOP (a segment's start), the audio frame times around the boundary (each audio
+//! segment's first frame, by midpoint), nor the keyframe block's byte offset (which BANDWIDTH is
+//! measured from; the cluster header's size is not in the Cues). All of them are in the few
+//! blocks right after the keyframe, which the master playlist already needs for every segment,
+//! so deferring the probes would only move their reads to the first playlist.
+//!
+//! Segment sizes for BANDWIDTH come from the byte ranges between keyframes, minus the
 //! other tracks' share at their measured bitrates.
 //!
 //! Each segment remembers the cluster its first sample is in; generating it walks the blocks
@@ -31,9 +46,10 @@
 
 #![deny(unsafe_code)]
 
-use crate::container::read::ByteSource;
+use crate::container::read::{credit_thread_reads, take_source_failure, thread_reads, ByteSource};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::assemble::{finish, prepare};
@@ -67,6 +83,10 @@ const MAX_CUE_GAP_FLOOR_US: i64 = 30 * US_PER_SECOND;
 /// Largest subtitle block read (a bigger one is damage).
 const MAX_SUBTITLE_BLOCK: u64 = 1 << 20;
 
+/// Most subtitle text held between finding the Cue-addressed blocks and feeding them (beyond
+/// it, a block's data is read again when it is fed).
+const SUBTITLE_HELD_MAX: usize = 16 << 20;
+
 /// Read window of the walk over Cue-addressed subtitle blocks (a block header and a short text).
 const SUBTITLE_READ_SIZE: usize = 512;
 
@@ -84,6 +104,30 @@ const PROBE_MARGIN_US: i64 = 1_000;
 
 /// How many of an audio track's first frame durations the probe horizon is measured on.
 const FRAMES_MEASURED: usize = 64;
+
+/// Smallest read of a boundary probe: a page for the cluster header, the keyframe's block
+/// header and the blocks after it (see [`probe_read_size`]).
+const PROBE_READ_MIN: usize = 8 << 10;
+
+/// What a boundary probe reads past its keyframe's size: the cluster header and the blocks
+/// after the keyframe up to the probe horizon (a few audio frames and a video frame).
+const PROBE_READ_SLACK: usize = 4 << 10;
+
+/// Reads are rounded up to whole pages.
+const PAGE: usize = 4 << 10;
+
+/// Largest read of a boundary probe (keyframes larger than this are skipped, not read).
+const PROBE_READ_MAX: usize = 64 << 10;
+
+/// Most boundary probes run at once from a caller's source (each a round trip to its store).
+const SOURCE_PROBE_THREADS: usize = 8;
+
+/// Fewest probes per thread worth a thread of its own.
+const SOURCE_PROBES_PER_THREAD: usize = 16;
+
+/// Read size of a walk back from an earlier Cue (mkvmerge stores a boundary's audio before
+/// its keyframe): it crosses a whole GOP of small blocks.
+const WALK_BACK_READ: usize = 64 << 10;
 
 /// What `assemble` needs to cut a Cue-indexed file (see the module docs).
 pub(crate) struct CuePlan {
@@ -103,6 +147,8 @@ pub(crate) struct CuePlan {
     delay: i64,
     /// Where the last cluster's data ends.
     data_end: u64,
+    /// Bytes per read of a boundary probe ([`probe_read_size`]).
+    probe_read: usize,
 }
 
 /// Says why the Cues are not used (the caller scans instead).
@@ -290,6 +336,7 @@ pub(crate) fn build(
         rates,
         delay,
         data_end,
+        probe_read: probe_read_size(&head[main]),
     };
     let format = dmx.format_name();
     let mut p = prepare(cfg, infos.to_vec(), head, extractors, None)?;
@@ -298,6 +345,16 @@ pub(crate) fn build(
     };
     let layout = plan.reader_layout();
     Ok(Some(finish(path, identity, p, boundaries, IndexSource::MatroskaCues, format, started, Some(layout))))
+}
+
+/// Bytes per read of a boundary probe: enough for the cluster header, the keyframe's block and
+/// the blocks after it, judged by the largest keyframe of the first GOPs, so a probe is
+/// usually one read (one `pread`, or one read of a caller's source) instead of a page per
+/// block run. Rounded to pages; between [`PROBE_READ_MIN`] and [`PROBE_READ_MAX`]. (A
+/// caller's source reads at least its walker's larger chunk: there a read is a round trip.)
+fn probe_read_size(head: &Collected) -> usize {
+    let key = head.samples.iter().filter(|s| s.key()).map(|s| s.size() as usize).max().unwrap_or(0);
+    (key + PROBE_READ_SLACK).next_multiple_of(PAGE).clamp(PROBE_READ_MIN, PROBE_READ_MAX)
 }
 
 /// Bytes per tick of a stream, from the packets read at the start and at the end.
@@ -334,10 +391,17 @@ fn extract_cues(
     let cues_every_subtitle = layout.muxing_app.starts_with("Lavf") || layout.writing_app.starts_with("mkvmerge");
     if cues_every_subtitle && every_track_cued && cued.iter().all(|c| c.relative.is_some()) {
         walker.set_read_size(SUBTITLE_READ_SIZE);
+        // Each block's data is read with its header (one window), then fed in Cue order once
+        // every Cue has been found.
         let mut blocks = Vec::with_capacity(cued.len());
+        let mut held = 0usize;
         for c in &cued {
             match walker.block_at(c.cluster, c.relative.unwrap_or(0))? {
-                Some(b) if b.track == c.track && b.time == c.time => blocks.push(b),
+                Some(b) if b.track == c.track && b.time == c.time => {
+                    let data = if held < SUBTITLE_HELD_MAX { Some(subtitle_data(&mut walker, &b)?) } else { None };
+                    held += data.as_ref().map_or(0, Vec::len);
+                    blocks.push((b, data));
+                }
                 _ => {
                     return Err(ParseError::new(format!(
                         "the Cue at {} of track {} points at no such block",
@@ -346,8 +410,12 @@ fn extract_cues(
                 }
             }
         }
-        for b in blocks {
-            push_subtitle(&mut walker, &b, by_number[&b.track], extractors)?;
+        for (b, data) in blocks {
+            let s = by_number[&b.track];
+            match data {
+                Some(data) => push_subtitle_data(&b, &data, s, extractors)?,
+                None => push_subtitle(&mut walker, &b, s, extractors)?,
+            }
         }
         return Ok(());
     }
@@ -366,12 +434,27 @@ fn push_subtitle(
     s: usize,
     extractors: &mut HashMap<usize, CueExtractor>,
 ) -> ParseResult<()> {
+    let data = subtitle_data(walker, b)?;
+    push_subtitle_data(b, &data, s, extractors)
+}
+
+/// One subtitle block's data (a single frame of at most [`MAX_SUBTITLE_BLOCK`] bytes).
+fn subtitle_data(walker: &mut BlockWalker, b: &mkv::BlockHead) -> ParseResult<Vec<u8>> {
     if b.frames != 1 || b.data_len > MAX_SUBTITLE_BLOCK {
         return Err(ParseError::new(format!("subtitle block at byte {} is laced or too large", b.pos)));
     }
-    let data = walker.read(b.data, b.data_len as usize)?;
+    walker.read(b.data, b.data_len as usize)
+}
+
+/// Feeds one subtitle block's data to stream `s`'s extractor.
+fn push_subtitle_data(
+    b: &mkv::BlockHead,
+    data: &[u8],
+    s: usize,
+    extractors: &mut HashMap<usize, CueExtractor>,
+) -> ParseResult<()> {
     if let Some(x) = extractors.get_mut(&s) {
-        let pkt = crate::container::demux::timed_packet(&data, b.time, Some(b.time), b.duration.unwrap_or(0), false);
+        let pkt = crate::container::demux::timed_packet(data, b.time, Some(b.time), b.duration.unwrap_or(0), false);
         // A packet FFmpeg cannot decode is skipped; cues over the index ceiling end the open.
         if let Err(e) = x.push(&pkt) {
             if e.refused().is_some() {
@@ -381,6 +464,10 @@ fn push_subtitle(
     }
     Ok(())
 }
+
+/// What one thread of [`CuePlan::probe_all`] did: (index, result) of each probe it ran, the
+/// (reads, bytes) of the source it made, and the last read failure it met.
+type WorkerResult = (Vec<(usize, ParseResult<Window>)>, (u64, u64), Option<String>);
 
 /// What the block headers after one keyframe say.
 struct Window {
@@ -405,10 +492,80 @@ impl CuePlan {
         Layout { cues: Vec::new(), ..self.layout.clone() }
     }
 
+    /// `probe(c)` for every `c` of `todo`, in order. From a caller's source, where a read is a
+    /// round trip, up to [`SOURCE_PROBE_THREADS`] probes run at once (the reads are the same;
+    /// their latency overlaps), and the reads they make are counted as this thread's. Results
+    /// after the first failure may be missing (its caller stops there).
+    fn probe_all<F>(&self, todo: &[usize], probe: F) -> Vec<ParseResult<Window>>
+    where
+        F: Fn(usize) -> ParseResult<Window> + Sync,
+    {
+        let threads = SOURCE_PROBE_THREADS.min(todo.len() / SOURCE_PROBES_PER_THREAD);
+        if !self.file.is_callback() || threads < 2 {
+            let mut out = Vec::with_capacity(todo.len());
+            for &c in todo {
+                let r = probe(c);
+                let failed = r.is_err();
+                out.push(r);
+                if failed {
+                    break;
+                }
+            }
+            return out;
+        }
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let mut slots: Vec<Option<ParseResult<Window>>> = (0..todo.len()).map(|_| None).collect();
+        let done: Vec<WorkerResult> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let before = thread_reads();
+                        let mut mine = Vec::new();
+                        while !failed.load(Ordering::Relaxed) {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(&c) = todo.get(i) else { break };
+                            let r = probe(c);
+                            if r.is_err() {
+                                failed.store(true, Ordering::Relaxed);
+                            }
+                            mine.push((i, r));
+                        }
+                        let after = thread_reads();
+                        (mine, (after.0 - before.0, after.1 - before.1), take_source_failure())
+                    })
+                })
+                .collect();
+            workers.into_iter().filter_map(|w| w.join().ok()).collect()
+        });
+        for (mine, reads, failure) in done {
+            credit_thread_reads(reads, failure);
+            for (i, r) in mine {
+                slots[i] = Some(r);
+            }
+        }
+        // In order, up to the first hole (a probe not run after a failure) or failure.
+        let mut out = Vec::with_capacity(todo.len());
+        for slot in slots {
+            let Some(r) = slot else {
+                out.push(Err(ParseError::new("a boundary probe did not run")));
+                break;
+            };
+            let failed = r.is_err();
+            out.push(r);
+            if failed {
+                break;
+            }
+        }
+        out
+    }
+
     /// Walks block headers from the cluster at `from`: finds the keyframe `key` (track, time)
     /// when given, and records the frames of `audio` tracks until each passes `horizon`.
     fn walk(&self, from: u64, key: Option<(u64, i64)>, audio: &[u64], horizon: i64) -> ParseResult<Window> {
         let mut w = BlockWalker::new(&self.file, self.size, &self.layout, from);
+        let read = if key.is_some() { self.probe_read } else { WALK_BACK_READ };
+        w.set_read_size(read.max(w.read_size()));
         let mut out = Window { key_pos: 0, earliest: i64::MAX, audio: vec![Vec::new(); audio.len()] };
         let mut key_found = key.is_none();
         let mut video_done = key.is_none();
@@ -524,12 +681,14 @@ impl CuePlan {
                 (choose_cuts(&key_times, end_us, target_us), true)
             };
             let mut changed = false;
-            for &c in &cuts {
-                if walked.contains_key(&c) {
-                    continue;
-                }
+            let todo: Vec<usize> = cuts.iter().copied().filter(|c| !walked.contains_key(c)).collect();
+            let probe = |c: usize| {
                 let (time, cluster) = keys[c];
-                let win = match self.walk(cluster, Some((vnum, time)), &numbers, time + horizon_ticks) {
+                self.walk(cluster, Some((vnum, time)), &numbers, time + horizon_ticks)
+            };
+            for (c, win) in todo.iter().copied().zip(self.probe_all(&todo, probe)) {
+                let time = keys[c].0;
+                let win = match win {
                     Ok(w) => w,
                     Err(e) => return Ok(fallback(&self.path, e)),
                 };
@@ -609,24 +768,40 @@ impl CuePlan {
             let Some(a_end) = collected[ti].end_dts else { return Ok(fallback(&self.path, "audio with no end")) };
             let mut a_starts = vec![first.dts];
             let mut a_clusters = vec![self.layout.first_cluster.unwrap_or(0)];
-            for k in 1..n {
-                let b = amap.us_to_ticks(bounds[k]);
-                let find = |times: &[i64]| first_frame_past(times, &amap, b);
-                let mut start = find(&windows[k].audio[f]);
-                let mut cluster = keys[cuts[k]].1;
-                // The boundary frame may be stored before the keyframe: walk from earlier Cues.
-                let mut back = 1;
-                let ci = self.cues.iter().position(|c| c.time == keys[cuts[k]].0);
-                while start.is_none() && back <= MAX_CUES_BACK {
-                    let Some(ci) = ci.filter(|&ci| ci >= back) else { break };
-                    let from = self.cues[ci - back].cluster;
-                    let Ok(win) = self.walk(from, None, &numbers[f..f + 1], keys[cuts[k]].0 + horizon_ticks) else {
-                        break;
-                    };
-                    start = find(&win.audio[0]);
-                    cluster = from;
-                    back += 1;
+            let bound = |k: usize| amap.us_to_ticks(bounds[k]);
+            // Per boundary: its first frame, if the probe after its keyframe saw it, and the
+            // cluster the search started in.
+            let mut found: Vec<(Option<i64>, u64)> = (0..n)
+                .map(|k| match k {
+                    0 => (None, 0),
+                    _ => (first_frame_past(&windows[k].audio[f], &amap, bound(k)), keys[cuts[k]].1),
+                })
+                .collect();
+            // The boundary frame may be stored before the keyframe: walk from earlier Cues, one
+            // Cue further back per round, for the boundaries still without it (a failed walk
+            // ends a boundary's search). The Cues are sorted by time, one per time.
+            let cue_index: Vec<Option<usize>> =
+                (0..n).map(|k| self.cues.binary_search_by_key(&keys[cuts[k]].0, |c| c.time).ok()).collect();
+            let mut searching = vec![true; n];
+            for back in 1..=MAX_CUES_BACK {
+                let todo: Vec<usize> = (1..n)
+                    .filter(|&k| found[k].0.is_none() && searching[k] && cue_index[k].is_some_and(|ci| ci >= back))
+                    .collect();
+                if todo.is_empty() {
+                    break;
                 }
+                let from = |k: usize| self.cues[cue_index[k].unwrap_or(0) - back].cluster;
+                let walk_back =
+                    |k: usize| self.walk(from(k), None, &numbers[f..f + 1], keys[cuts[k]].0 + horizon_ticks);
+                let results = self.probe_all(&todo, walk_back);
+                for (i, &k) in todo.iter().enumerate() {
+                    match results.get(i) {
+                        Some(Ok(win)) => found[k] = (first_frame_past(&win.audio[0], &amap, bound(k)), from(k)),
+                        _ => searching[k] = false,
+                    }
+                }
+            }
+            for (k, &(start, cluster)) in found.iter().enumerate().skip(1) {
                 match start {
                     Some(s) if s > *a_starts.last().unwrap_or(&i64::MIN) && s < a_end => {
                         a_starts.push(s);
@@ -715,6 +890,23 @@ mod tests {
         // The shared shift moves frames and boundary alike.
         let shifted = TimeMap { shift: 480, ..map };
         assert_eq!(first_frame_past(&times, &shifted, 1440 + 480), Some(21));
+    }
+
+    #[test]
+    fn a_boundary_probe_reads_its_keyframe_and_what_follows_in_one_window() {
+        let rec = |size: u32, key: bool| crate::model::segment::SampleRec::new(0, 0, 0, size, key);
+        let head = |keys: &[u32]| Collected {
+            samples: keys.iter().flat_map(|&k| [rec(k, true), rec(k / 10, false)]).collect(),
+            ..Collected::default()
+        };
+        // Small keyframes: the smallest window.
+        assert_eq!(probe_read_size(&head(&[3062, 2900])), PROBE_READ_MIN);
+        // The largest keyframe of the head, plus the slack, in whole pages.
+        assert_eq!(probe_read_size(&head(&[3062, 9000])), 16 << 10);
+        // Huge keyframes are skipped, not read: the window stays bounded.
+        assert_eq!(probe_read_size(&head(&[1 << 20])), PROBE_READ_MAX);
+        // No samples at all: the smallest window.
+        assert_eq!(probe_read_size(&Collected::default()), PROBE_READ_MIN);
     }
 
     #[test]

@@ -165,6 +165,11 @@ impl<'a> BlockWalker<'a> {
         Ok(None)
     }
 
+    /// Bytes fetched per read.
+    pub fn read_size(&self) -> usize {
+        self.r.chunk()
+    }
+
     /// Bytes fetched per read from now on (small for reads that jump from Cue to Cue).
     pub fn set_read_size(&mut self, bytes: usize) {
         self.r.set_chunk(bytes.max(MIN_READ_SIZE));

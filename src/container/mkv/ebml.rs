@@ -112,6 +112,11 @@ impl<'a> Reader<'a> {
         self.size
     }
 
+    /// Bytes fetched per read.
+    pub(super) fn chunk(&self) -> usize {
+        self.chunk
+    }
+
     /// Bytes fetched per read from now on.
     pub(super) fn set_chunk(&mut self, chunk: usize) {
         self.chunk = chunk;
