@@ -761,7 +761,8 @@ fn section_pidx() {
 
 /// Medians of generating (no cache) every segment of rendition `r` of `path` once per
 /// presentation opened with each of `options`, `rounds` times over, the presentations taken in
-/// turn segment by segment (so the load on a shared machine hits each alike): per option, the
+/// turn segment by segment, in rotating order (so the load on a shared machine hits each
+/// alike): per option, the
 /// median thread CPU time, the median wall time, and the mean bytes of a segment.
 fn segment_times(
     path: &Path,
@@ -779,8 +780,11 @@ fn segment_times(
     let mut wall = vec![Vec::new(); ms.len()];
     let mut bytes = vec![0; ms.len()];
     for round in 0..rounds {
-        for n in &names {
-            for (i, m) in ms.iter().enumerate() {
+        for (s, n) in names.iter().enumerate() {
+            // Each presentation first, second, third in turn (what the previous request left in
+            // the allocator and the caches favours the next).
+            for i in (0..ms.len()).map(|j| (j + round + s) % ms.len()) {
+                let m = &ms[i];
                 let (c, t) = (thread_cpu(), Instant::now());
                 let (b, _) = ctx.get(m, n).expect("segment");
                 wall[i].push(t.elapsed());
@@ -799,7 +803,7 @@ fn section_encryption() {
     use hls::model::open::OpenOptions;
     println!("\n## Encryption: one copied media segment generated cold (no libhls cache), median\n");
     println!("Thread CPU time (wall time in brackets: on a shared machine it mostly measures the queue);");
-    println!("the three presentations are served in turn, segment by segment.\n");
+    println!("the three presentations are served in turn, segment by segment, in rotating order.\n");
     let rounds: usize = std::env::var("ENC_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(15);
     let with = |method| OpenOptions {
         encryption: Some(Encryption::Static(TrackKey {
