@@ -40,13 +40,12 @@ type Subsample = (u16, u32);
 /// chain alone leaves the unit mostly idle).
 const LANES: usize = 8;
 
-/// One protected range being encrypted: the next block to encrypt, where the range ends, the
-/// CBC chain value, and the encrypted blocks left in the current run of the pattern.
+/// One protected range being encrypted: the next block to encrypt, where the range ends, and
+/// the encrypted blocks left in the current run of the pattern.
 #[derive(Clone, Copy)]
 struct Lane {
     at: usize,
     end: usize,
-    chain: [u8; BLOCK],
     run_left: usize,
 }
 
@@ -65,32 +64,30 @@ fn encrypt_ranges(
 ) {
     let (crypt, skip) = if crypt == 0 && skip == 0 { (1, 0) } else { (crypt, skip) };
     let mut next = ranges.iter().filter(|(from, to)| to - from >= BLOCK);
-    let mut lanes: [Option<Lane>; LANES] = [None; LANES];
+    // Lanes 0..active are encrypting; each one's CBC chain value is its entry of `blocks`.
+    let mut lanes = [Lane { at: 0, end: 0, run_left: 0 }; LANES];
     let mut blocks = [aes::Block::default(); LANES];
-    let mut which = [0usize; LANES];
+    let mut active = 0;
+    let word = |b: &[u8]| u128::from_ne_bytes(b.try_into().expect("a block"));
     loop {
-        let mut n = 0;
-        for (j, lane) in lanes.iter_mut().enumerate() {
-            if lane.is_none() {
-                *lane = next.next().map(|&(at, end)| Lane { at, end, chain: *iv, run_left: crypt });
-            }
-            if let Some(l) = lane {
-                let block = &mut blocks[n];
-                for ((b, d), c) in block.iter_mut().zip(&data[l.at..l.at + BLOCK]).zip(&l.chain) {
-                    *b = d ^ c;
-                }
-                which[n] = j;
-                n += 1;
-            }
+        while active < LANES {
+            let Some(&(at, end)) = next.next() else { break };
+            lanes[active] = Lane { at, end, run_left: crypt };
+            blocks[active].copy_from_slice(iv);
+            active += 1;
         }
-        if n == 0 {
+        if active == 0 {
             return;
         }
-        cipher.encrypt_blocks(&mut blocks[..n]);
-        for (block, &j) in blocks[..n].iter().zip(&which[..n]) {
-            let Some(l) = &mut lanes[j] else { continue };
-            data[l.at..l.at + BLOCK].copy_from_slice(block);
-            l.chain.copy_from_slice(block);
+        for (l, block) in lanes[..active].iter().zip(&mut blocks[..active]) {
+            let x = word(&data[l.at..l.at + BLOCK]) ^ word(block);
+            block.copy_from_slice(&x.to_ne_bytes());
+        }
+        cipher.encrypt_blocks(&mut blocks[..active]);
+        let mut j = 0;
+        while j < active {
+            let l = &mut lanes[j];
+            data[l.at..l.at + BLOCK].copy_from_slice(&blocks[j]);
             l.at += BLOCK;
             l.run_left -= 1;
             if l.run_left == 0 {
@@ -98,7 +95,12 @@ fn encrypt_ranges(
                 l.run_left = crypt;
             }
             if l.at + BLOCK > l.end {
-                lanes[j] = None;
+                // Done: the last lane takes its place (its block is encrypted, not yet stored).
+                active -= 1;
+                lanes.swap(j, active);
+                blocks.swap(j, active);
+            } else {
+                j += 1;
             }
         }
     }
