@@ -761,32 +761,51 @@ fn section_pidx() {
     }
 }
 
-/// Median time of generating (no cache) every segment of rendition `r` of `path`, opened with
-/// `options`, `rounds` times over; and the bytes of one round.
-fn segment_times(path: &Path, options: &hls::model::open::OpenOptions, r: &str, rounds: usize) -> (Duration, usize) {
+/// Medians of generating (no cache) every segment of rendition `r` of `path` once per
+/// presentation opened with each of `options`, `rounds` times over, the presentations taken in
+/// turn segment by segment, in rotating order (so the load on a shared machine hits each
+/// alike): per option, the
+/// median thread CPU time, the median wall time, and the mean bytes of a segment.
+fn segment_times(
+    path: &Path,
+    options: &[hls::model::open::OpenOptions],
+    r: &str,
+    rounds: usize,
+) -> Vec<(Duration, Duration, usize)> {
     let ctx = ctx_with(0);
-    let m = ctx.open_with(path, options).expect("open");
-    let names: Vec<String> =
-        all_names(&ctx, &m).into_iter().filter(|n| n.starts_with(&format!("{r}_")) && n.ends_with(".m4s")).collect();
-    let mut times = Vec::new();
-    let mut bytes = 0;
+    let ms: Vec<_> = options.iter().map(|o| ctx.open_with(path, o).expect("open")).collect();
+    let names: Vec<String> = all_names(&ctx, &ms[0])
+        .into_iter()
+        .filter(|n| n.starts_with(&format!("{r}_")) && n.ends_with(".m4s"))
+        .collect();
+    let mut cpu = vec![Vec::new(); ms.len()];
+    let mut wall = vec![Vec::new(); ms.len()];
+    let mut bytes = vec![0; ms.len()];
     for round in 0..rounds {
-        for n in &names {
-            let t = Instant::now();
-            let (b, _) = ctx.get(&m, n).expect("segment");
-            times.push(t.elapsed());
-            if round == 0 {
-                bytes += b.len();
+        for (s, n) in names.iter().enumerate() {
+            // Each presentation first, second, third in turn (what the previous request left in
+            // the allocator and the caches favours the next).
+            for i in (0..ms.len()).map(|j| (j + round + s) % ms.len()) {
+                let m = &ms[i];
+                let (c, t) = (thread_cpu(), Instant::now());
+                let (b, _) = ctx.get(m, n).expect("segment");
+                wall[i].push(t.elapsed());
+                cpu[i].push(thread_cpu() - c);
+                if round == 0 {
+                    bytes[i] += b.len();
+                }
             }
         }
     }
-    (median(times), bytes / names.len().max(1))
+    (0..ms.len()).map(|i| (median(cpu[i].clone()), median(wall[i].clone()), bytes[i] / names.len().max(1))).collect()
 }
 
 fn section_encryption() {
     use hls::model::encryption::{Encryption, IvPolicy, Method, TrackKey};
     use hls::model::open::OpenOptions;
     println!("\n## Encryption: one copied media segment generated cold (no libhls cache), median\n");
+    println!("Thread CPU time (wall time in brackets: on a shared machine it mostly measures the queue);");
+    println!("the three presentations are served in turn, segment by segment, in rotating order.\n");
     let rounds: usize = std::env::var("ENC_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(15);
     let with = |method| OpenOptions {
         encryption: Some(Encryption::Static(TrackKey {
@@ -808,29 +827,33 @@ fn section_encryption() {
             continue;
         }
         for r in ["t0", "t1"] {
-            let (clear, size) = segment_times(&p, &OpenOptions::default(), r, rounds);
-            let (aes, _) = segment_times(&p, &with(Method::Aes128), r, rounds);
-            let (cbcs, _) = segment_times(&p, &with(Method::SampleAes), r, rounds);
+            let t =
+                segment_times(&p, &[OpenOptions::default(), with(Method::Aes128), with(Method::SampleAes)], r, rounds);
+            let [(clear, clear_wall, size), (aes, aes_wall, _), (cbcs, cbcs_wall, _)] = t[..] else { unreachable!() };
             let pct = |d: Duration| (d.as_secs_f64() / clear.as_secs_f64() - 1.0) * 100.0;
             println!(
-                "| {file} | {} | {:.0} KB | {} | {} | {:+.1} % | {} | {:+.1} % |",
+                "| {file} | {} | {:.0} KB | {} ({}) | {} ({}) | {:+.1} % | {} ({}) | {:+.1} % |",
                 if r == "t0" { "video" } else { "audio" },
                 size as f64 / 1e3,
                 ms(clear),
+                ms(clear_wall),
                 ms(aes),
+                ms(aes_wall),
                 pct(aes),
                 ms(cbcs),
+                ms(cbcs_wall),
                 pct(cbcs)
             );
         }
     }
     let data = vec![0x5au8; 8 << 20];
-    let t = Instant::now();
+    let (c, t) = (thread_cpu(), Instant::now());
     let out = hls::output::encrypt::aes128_cbc_pkcs7(b"0123456789abcdef", &[7; 16], &data);
-    let d = t.elapsed();
+    let (cpu, d) = (thread_cpu() - c, t.elapsed());
     println!(
-        "\nAES-128-CBC alone: {:.0} MB/s ({} for 8 MiB; {} bytes out)",
-        data.len() as f64 / d.as_secs_f64() / 1e6,
+        "\nAES-128-CBC alone: {:.0} MB/s of CPU time ({} CPU, {} wall for 8 MiB; {} bytes out)",
+        data.len() as f64 / cpu.as_secs_f64() / 1e6,
+        ms(cpu),
         ms(d),
         out.len()
     );

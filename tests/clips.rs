@@ -598,3 +598,67 @@ fn every_uri_of_a_clip_keeps_its_query() {
     }
     assert!(seen > 10, "only {seen} URIs");
 }
+
+#[path = "web/mod.rs"]
+mod web;
+
+/// hls.js in headless Chromium plays the clip `[FROM_MS, TO_MS)` of h264_aac.mp4 (its keyframe
+/// before FROM_MS is 1.78 s earlier; the next one 0.62 s later) crawled with `policy`
+/// (tests/browser/crawl_play.mjs, `clip` mode): the picture at 0 s and at 2 s is the source's
+/// at the clip's start (+2 s) within a frame, the duration is the clip's, and played from 0 it
+/// reaches its end. `LIBHLS_SKIP_BROWSER=1` skips it.
+fn hls_js_plays_clip(policy: ClipPolicy) {
+    if std::env::var_os("LIBHLS_SKIP_BROWSER").is_some_and(|v| v != "0") {
+        println!("skipped (LIBHLS_SKIP_BROWSER is set)");
+        return;
+    }
+    let file = "h264_aac.mp4";
+    let tree = crawl_clip(file, FROM_MS, TO_MS, policy).unwrap_or_else(|e| panic!("{e}"));
+    let dir = String::from_utf8(tree["\0dir"].clone()).unwrap();
+    // Where the clip starts in the source: FROM_MS, or (keyframe-forward) the keyframe after it.
+    let info: serde_json::Value = serde_json::from_slice(&tree["info.json"]).unwrap();
+    let duration_ms = (info["duration"].as_f64().expect("info duration") * 1000.0).round() as u64;
+    let start_ms = TO_MS - duration_ms;
+    match policy {
+        ClipPolicy::KeyframeAligned => assert_eq!(start_ms, FROM_MS, "info duration {}", info["duration"]),
+        ClipPolicy::KeyframeForward => assert!(start_ms > FROM_MS, "info duration {}", info["duration"]),
+    }
+    let chromium = web::ensure_chromium().expect("chromium");
+    let node_dir = web::ensure_node_modules().expect("node modules");
+    let (status, out, err) = web::run_with_deadline(
+        Command::new("node")
+            .arg(root().join("tests/browser/crawl_play.mjs"))
+            .arg(&dir)
+            .arg("clip")
+            .arg(media_dir().join(file))
+            .arg(start_ms.to_string())
+            .arg(TO_MS.to_string())
+            .env("LIBHLS_NODE_DIR", &node_dir)
+            .env("LIBHLS_CHROMIUM", &chromium),
+        std::time::Duration::from_secs(150),
+    )
+    .expect("node");
+    println!("{out}");
+    assert!(status.is_some_and(|s| s.success()), "crawl_play.mjs clip failed ({status:?}):\n{out}\n{err}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("ok - ")).count(), 7, "every check ran:\n{out}");
+}
+
+#[test]
+fn hls_js_in_chromium_plays_a_keyframe_forward_clip_from_its_keyframe_to_its_end() {
+    hls_js_plays_clip(ClipPolicy::KeyframeForward);
+}
+
+/// Fails today: Chromium applies the init segment's edit list, so the frames the clip hides
+/// fall before 0 and Media Source Extensions drop them, and with them every frame up to the
+/// next keyframe (their references are gone): the video is buffered from 0.62 s (the next
+/// keyframe), the picture at 0 s is that keyframe's, hls.js re-appends the first segment
+/// (bufferAppendNoProgress) and never ends the stream, so playback stalls 0.04 s before the end.
+/// Frame-exact starts in MSE players need the hidden frames kept at times >= 0 (for example
+/// squeezed into the first milliseconds, without an edit list) or the first partial GOP
+/// re-encoded. FFmpeg and players that honour edit lists without MSE start at `from`
+/// (keyframe_aligned_clips_play_from_the_asked_frame).
+#[test]
+#[ignore = "MSE drops the edit list's hidden frames and the rest of their GOP: video starts at the next keyframe in Chromium"]
+fn hls_js_in_chromium_plays_a_keyframe_aligned_clip_from_the_asked_frame_to_its_end() {
+    hls_js_plays_clip(ClipPolicy::KeyframeAligned);
+}

@@ -533,7 +533,7 @@ fn sample_aes_of_a_codec_without_a_cbcs_layout_is_refused_at_open() {
 mod web;
 
 /// hls.js in headless Chromium plays an AES-128 crawl, fetching the key from the test server
-/// (tests/browser/aes128.mjs). `LIBHLS_SKIP_BROWSER=1` skips it.
+/// (tests/browser/crawl_play.mjs, `aes128` mode). `LIBHLS_SKIP_BROWSER=1` skips it.
 #[test]
 fn hls_js_in_chromium_plays_aes128_fetching_the_key() {
     if std::env::var_os("LIBHLS_SKIP_BROWSER").is_some_and(|v| v != "0") {
@@ -553,20 +553,21 @@ fn hls_js_in_chromium_plays_aes128_fetching_the_key() {
     let node_dir = web::ensure_node_modules().expect("node modules");
     let (status, out, err) = web::run_with_deadline(
         Command::new("node")
-            .arg(common::root().join("tests/browser/aes128.mjs"))
+            .arg(common::root().join("tests/browser/crawl_play.mjs"))
             .arg(&dir)
+            .arg("aes128")
             .env("LIBHLS_NODE_DIR", &node_dir)
             .env("LIBHLS_CHROMIUM", &chromium),
         std::time::Duration::from_secs(120),
     )
     .expect("node");
     println!("{out}");
-    assert!(status.is_some_and(|s| s.success()), "aes128.mjs failed ({status:?}):\n{out}\n{err}");
+    assert!(status.is_some_and(|s| s.success()), "crawl_play.mjs aes128 failed ({status:?}):\n{out}\n{err}");
     assert!(out.contains("ok - hls.js fetched the key"), "{out}");
 }
 
 /// Shaka Player in headless Chromium plays a SAMPLE-AES (cbcs) crawl through EME with the
-/// Clear Key CDM (tests/browser/cbcs_clearkey.mjs). `LIBHLS_SKIP_BROWSER=1` skips it.
+/// Clear Key CDM (tests/browser/crawl_play.mjs, `cbcs` mode). `LIBHLS_SKIP_BROWSER=1` skips it.
 #[test]
 fn shaka_player_in_chromium_plays_cbcs_with_clear_key() {
     if std::env::var_os("LIBHLS_SKIP_BROWSER").is_some_and(|v| v != "0") {
@@ -595,8 +596,9 @@ fn shaka_player_in_chromium_plays_cbcs_with_clear_key() {
     let node_dir = web::ensure_node_modules().expect("node modules");
     let (status, out, err) = web::run_with_deadline(
         Command::new("node")
-            .arg(common::root().join("tests/browser/cbcs_clearkey.mjs"))
+            .arg(common::root().join("tests/browser/crawl_play.mjs"))
             .arg(&dir)
+            .arg("cbcs")
             .arg(hex(&KEY_ID))
             .arg(hex(&KEY))
             .env("LIBHLS_NODE_DIR", &node_dir)
@@ -605,7 +607,7 @@ fn shaka_player_in_chromium_plays_cbcs_with_clear_key() {
     )
     .expect("node");
     println!("{out}");
-    assert!(status.is_some_and(|s| s.success()), "cbcs_clearkey.mjs failed ({status:?}):\n{out}\n{err}");
+    assert!(status.is_some_and(|s| s.success()), "crawl_play.mjs cbcs failed ({status:?}):\n{out}\n{err}");
 }
 
 #[test]

@@ -79,8 +79,15 @@ impl Parts {
     /// buffer), then moved down into place: one system call per segment instead of one per
     /// sample.
     pub fn materialise(&self, file: &ByteSource, rule: SpanRule) -> io::Result<Vec<u8>> {
+        self.materialise_with_room(file, rule, 0)
+    }
+
+    /// [`Parts::materialise`] into a buffer with `room` bytes of spare capacity (what it grows
+    /// by next, such as encryption's padding, without moving).
+    pub fn materialise_with_room(&self, file: &ByteSource, rule: SpanRule, room: usize) -> io::Result<Vec<u8>> {
         let total = usize::try_from(self.len).map_err(|_| io::Error::other("response too large for memory"))?;
-        let mut out = vec![0u8; total];
+        let mut out = Vec::with_capacity(total.saturating_add(room));
+        out.resize(total, 0);
         let mut scratch = Vec::new();
         let (mut at, mut i) = (0usize, 0usize);
         while i < self.pieces.len() {

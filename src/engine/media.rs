@@ -249,7 +249,11 @@ impl Media {
             }
             Some(key) if key.method == Method::SampleAes => {
                 let t = self.track(n)?;
-                Ok(Arc::new(fmp4::encrypt_segment(&bytes, &protection(t, key)?)?))
+                let p = protection(t, key)?;
+                Ok(Arc::new(match Arc::try_unwrap(bytes) {
+                    Ok(owned) => fmp4::encrypt_segment_in_place(owned, &p)?,
+                    Err(shared) => fmp4::encrypt_segment(&shared, &p)?,
+                }))
             }
             _ => Ok(bytes),
         }
@@ -341,8 +345,13 @@ impl Media {
                 if !self.keys.contains_key(&n) {
                     return Ok(body);
                 }
-                // Encrypted segments are bytes: a file range cannot be sent encrypted.
-                return Ok(Body::Bytes(self.protect(r, self.materialise(body)?)?));
+                // Encrypted segments are bytes: a file range cannot be sent encrypted. Read
+                // with the room they grow by, to be encrypted where they are read.
+                let room = match self.keys.get(&n).map(|k| k.method) {
+                    Some(Method::SampleAes) => fmp4::growth_estimate(self.track(n)?.segments[k].samples as usize),
+                    _ => 16,
+                };
+                return Ok(Body::Bytes(self.protect(r, self.materialise_with_room(body, room)?)?));
             }
             Resource::Vtt(n, k) => {
                 let vtt = Arc::new(self.vtt_segment(self.track(n)?, k)?);
@@ -387,12 +396,20 @@ impl Media {
     }
 
     pub fn materialise(&self, body: Body) -> Result<Bytes> {
+        self.materialise_with_room(body, 0)
+    }
+
+    /// [`Media::materialise`] with `room` bytes of spare capacity after the bytes read (what
+    /// encryption grows a segment by, so that it grows where it is).
+    fn materialise_with_room(&self, body: Body, room: usize) -> Result<Bytes> {
         match body {
             Body::Bytes(b) => Ok(b),
             Body::Parts(p) => {
                 let file = self.source.checked_input(&self.index)?;
                 let rule = if file.is_callback() { self.source_rule } else { SpanRule::FILE };
-                let bytes = p.materialise(file, rule).map_err(|e| read_error(&self.index.path.display(), &e))?;
+                let bytes = p
+                    .materialise_with_room(file, rule, room)
+                    .map_err(|e| read_error(&self.index.path.display(), &e))?;
                 self.source.checked_input(&self.index)?;
                 Ok(Arc::new(bytes))
             }

@@ -35,27 +35,74 @@ const BLOCK: usize = 16;
 /// One subsample: clear bytes, then protected bytes.
 type Subsample = (u16, u32);
 
-/// Encrypts `data` in place: from the start, `crypt` blocks encrypted (CBC from `iv`) then
-/// `skip` blocks clear, repeated; 0:0 encrypts every block. A last partial block stays clear.
-fn encrypt_pattern(cipher: &aes::Aes128, iv: &[u8; 16], data: &mut [u8], crypt: usize, skip: usize) {
+/// AES blocks encrypted together: as many independent CBC chains as the AES instructions keep
+/// in flight (each round of a block waits for the previous round of the same block, so one
+/// chain alone leaves the unit mostly idle).
+const LANES: usize = 8;
+
+/// One protected range being encrypted: the next block to encrypt, where the range ends, and
+/// the encrypted blocks left in the current run of the pattern.
+#[derive(Clone, Copy)]
+struct Lane {
+    at: usize,
+    end: usize,
+    run_left: usize,
+}
+
+/// Encrypts every range of `ranges` (start, end) in `data` in place, each from its start: `crypt`
+/// blocks encrypted (CBC from `iv`) then `skip` blocks clear, repeated; 0:0 encrypts every
+/// block; a last partial block stays clear. The ranges are disjoint, each its own CBC chain, so
+/// up to [`LANES`] of them are encrypted side by side (the bytes are the same as one range after
+/// the other).
+fn encrypt_ranges(
+    cipher: &aes::Aes128,
+    iv: &[u8; 16],
+    data: &mut [u8],
+    ranges: &[(usize, usize)],
+    crypt: usize,
+    skip: usize,
+) {
     let (crypt, skip) = if crypt == 0 && skip == 0 { (1, 0) } else { (crypt, skip) };
-    let blocks = data.len() / BLOCK;
-    let mut chain = *iv;
-    let mut i = 0;
-    while i < blocks {
-        for _ in 0..crypt {
-            if i >= blocks {
-                break;
-            }
-            let block = &mut data[i * BLOCK..(i + 1) * BLOCK];
-            for (b, c) in block.iter_mut().zip(chain.iter()) {
-                *b ^= c;
-            }
-            cipher.encrypt_block(block.into());
-            chain.copy_from_slice(block);
-            i += 1;
+    let mut next = ranges.iter().filter(|(from, to)| to - from >= BLOCK);
+    // Lanes 0..active are encrypting; each one's CBC chain value is its entry of `blocks`.
+    let mut lanes = [Lane { at: 0, end: 0, run_left: 0 }; LANES];
+    let mut blocks = [aes::Block::default(); LANES];
+    let mut active = 0;
+    let word = |b: &[u8]| u128::from_ne_bytes(b.try_into().expect("a block"));
+    loop {
+        while active < LANES {
+            let Some(&(at, end)) = next.next() else { break };
+            lanes[active] = Lane { at, end, run_left: crypt };
+            blocks[active].copy_from_slice(iv);
+            active += 1;
         }
-        i += skip;
+        if active == 0 {
+            return;
+        }
+        for (l, block) in lanes[..active].iter().zip(&mut blocks[..active]) {
+            let x = word(&data[l.at..l.at + BLOCK]) ^ word(block);
+            block.copy_from_slice(&x.to_ne_bytes());
+        }
+        cipher.encrypt_blocks(&mut blocks[..active]);
+        let mut j = 0;
+        while j < active {
+            let l = &mut lanes[j];
+            data[l.at..l.at + BLOCK].copy_from_slice(&blocks[j]);
+            l.at += BLOCK;
+            l.run_left -= 1;
+            if l.run_left == 0 {
+                l.at += skip * BLOCK;
+                l.run_left = crypt;
+            }
+            if l.at + BLOCK > l.end {
+                // Done: the last lane takes its place (its block is encrypted, not yet stored).
+                active -= 1;
+                lanes.swap(j, active);
+                blocks.swap(j, active);
+            } else {
+                j += 1;
+            }
+        }
     }
 }
 
@@ -91,16 +138,23 @@ fn is_slice(first: u8, hevc: bool) -> bool {
     }
 }
 
-/// Encrypts one sample in place; its subsamples.
-fn encrypt_sample(cipher: &aes::Aes128, p: &Protection, sample: &mut [u8]) -> Result<Vec<Subsample>> {
+/// The subsamples of the sample `data[start..end]`, its protected ranges (in `data`) added to
+/// `ranges`; nothing is encrypted yet.
+fn layout_sample(
+    p: &Protection,
+    data: &[u8],
+    start: usize,
+    end: usize,
+    ranges: &mut Vec<(usize, usize)>,
+) -> Result<Vec<Subsample>> {
+    let sample = &data[start..end];
     let mut subs = Vec::new();
     let mut clear = 0usize;
     let Some(NalLayout { length_size, hevc }) = p.nal else {
-        encrypt_pattern(cipher, &p.constant_iv, sample, 0, 0);
+        ranges.push((start, end));
         push(&mut subs, &mut clear, 0, sample.len());
         return Ok(subs);
     };
-    let (crypt, skip) = (usize::from(p.crypt_byte_block), usize::from(p.skip_byte_block));
     let mut at = 0;
     while at < sample.len() {
         let prefix = sample
@@ -112,7 +166,7 @@ fn encrypt_sample(cipher: &aes::Aes128, p: &Protection, sample: &mut [u8]) -> Re
         let end = end.ok_or_else(|| Error::media("cbcs: a NAL unit runs past its sample"))?;
         if is_slice(sample[body], hevc) && len > SMALL_SLICE {
             let from = body + CLEAR_SLICE_PREFIX;
-            encrypt_pattern(cipher, &p.constant_iv, &mut sample[from..end], crypt, skip);
+            ranges.push((start + from, start + end));
             push(&mut subs, &mut clear, from - at, end - from);
         } else {
             push(&mut subs, &mut clear, end - at, 0);
@@ -164,30 +218,46 @@ fn be32(d: &[u8], at: usize) -> Result<u32> {
         .ok_or_else(|| Error::internal("cbcs: short trun"))
 }
 
+/// Bytes a segment of `samples` samples usually grows by when [`encrypt_segment_in_place`]
+/// encrypts it (`saiz`, `saio`, `senc` with up to eight subsamples a sample): what to reserve
+/// beyond its length so that it grows where it is.
+pub fn growth_estimate(samples: usize) -> usize {
+    64 + samples * (2 + 6 * 9)
+}
+
 /// A media segment of one fragment (`moof` with one `traf`, then `mdat`, as
 /// [`super::write_media_segment`] writes it) with its samples encrypted `cbcs` and `saiz`,
 /// `saio`, `senc` added to its `traf`.
 pub fn encrypt_segment(segment: &[u8], p: &Protection) -> Result<Vec<u8>> {
+    let mut owned = Vec::with_capacity(segment.len() + segment.len() / 8 + 1024);
+    owned.extend_from_slice(segment);
+    encrypt_segment_in_place(owned, p)
+}
+
+/// [`encrypt_segment`] of `segment`, encrypted where it is: the samples in place, then the
+/// `mdat` moved up by the size of the added boxes (no copy beyond that move when `segment` has
+/// the room spare: see [`growth_estimate`]).
+pub fn encrypt_segment_in_place(mut segment: Vec<u8>, p: &Protection) -> Result<Vec<u8>> {
     let bad = |what: &str| Error::internal(format!("cbcs: {what}"));
-    let (fourcc, moof_header, moof_len) = box_at(segment, 0)?;
+    let (fourcc, moof_header, moof_len) = box_at(&segment, 0)?;
     if &fourcc != b"moof" {
         return Err(bad("no moof first"));
     }
-    let (mdat_fourcc, mdat_header, mdat_len) = box_at(segment, moof_len)?;
+    let (mdat_fourcc, mdat_header, mdat_len) = box_at(&segment, moof_len)?;
     if &mdat_fourcc != b"mdat" {
         return Err(bad("no mdat after the moof"));
     }
     let mut mfhd = None;
     let mut traf = None;
-    for (f, at, len) in boxes(segment, moof_header, moof_len)? {
+    for (f, at, len) in boxes(&segment, moof_header, moof_len)? {
         match &f {
-            b"mfhd" => mfhd = Some(&segment[at..at + len]),
+            b"mfhd" => mfhd = Some(at..at + len),
             b"traf" => traf = Some((at, len)),
             _ => {}
         }
     }
     let (mfhd, (traf_at, traf_len)) = mfhd.zip(traf).ok_or_else(|| bad("no mfhd or traf"))?;
-    let children = boxes(segment, traf_at + BOX_HEADER, traf_at + traf_len)?;
+    let children = boxes(&segment, traf_at + BOX_HEADER, traf_at + traf_len)?;
     let (_, trun_at, trun_len) = *children.iter().find(|(f, ..)| f == b"trun").ok_or_else(|| bad("no trun"))?;
     let trun = &segment[trun_at..trun_at + trun_len];
     let flags = be32(trun, 8)? & 0x00ff_ffff;
@@ -203,18 +273,25 @@ pub fn encrypt_segment(segment: &[u8], p: &Protection) -> Result<Vec<u8>> {
         sizes.push(be32(trun, 20 + i * per + size_at)? as usize);
     }
     let payload_start = moof_len + mdat_header;
+    let segment_len = moof_len + mdat_len;
     if data_offset != payload_start || sizes.iter().sum::<usize>() != mdat_len - mdat_header {
         return Err(bad("samples do not fill the mdat"));
     }
 
-    let cipher = aes::Aes128::new((&p.key).into());
-    let mut payload = segment[payload_start..moof_len + mdat_len].to_vec();
+    // The subsamples of every sample, then their protected ranges encrypted.
+    let mut ranges = Vec::new();
     let mut subsamples = Vec::with_capacity(count);
-    let mut at = 0;
+    let mut at = payload_start;
     for size in &sizes {
-        subsamples.push(encrypt_sample(&cipher, p, &mut payload[at..at + size])?);
+        subsamples.push(layout_sample(p, &segment, at, at + size, &mut ranges)?);
         at += size;
     }
+    let (crypt, skip) = match p.nal {
+        Some(_) => (usize::from(p.crypt_byte_block), usize::from(p.skip_byte_block)),
+        None => (0, 0),
+    };
+    let cipher = aes::Aes128::new((&p.key).into());
+    encrypt_ranges(&cipher, &p.constant_iv, &mut segment, &ranges, crypt, skip);
 
     // senc, saiz, saio.
     let info: Vec<usize> = subsamples.iter().map(|s| 2 + 6 * s.len()).collect();
@@ -229,9 +306,9 @@ pub fn encrypt_segment(segment: &[u8], p: &Protection) -> Result<Vec<u8>> {
     let kept: usize = children.iter().map(|(_, _, l)| l).sum();
     let senc_data = moof_header + mfhd.len() + BOX_HEADER + kept + saiz_len + saio_len + FULL_BOX_HEADER + 4;
 
-    let mut w = BoxWriter::with_capacity(moof_len + added + mdat_len + 16);
+    let mut w = BoxWriter::with_capacity(moof_len + added);
     w.write_box(b"moof", |w| {
-        w.bytes(mfhd);
+        w.bytes(&segment[mfhd.clone()]);
         w.write_box(b"traf", |w| {
             for (f, at, len) in &children {
                 if f == b"trun" {
@@ -270,12 +347,16 @@ pub fn encrypt_segment(segment: &[u8], p: &Protection) -> Result<Vec<u8>> {
             })
         })
     })?;
-    if w.len() != moof_len + added {
+    let moof = w.into_bytes();
+    if moof.len() != moof_len + added {
         return Err(bad("moof size"));
     }
-    w.bytes(&segment[moof_len..payload_start]);
-    w.bytes(&payload);
-    Ok(w.into_bytes())
+    // The mdat moved up past the grown moof, which is written before it.
+    segment.truncate(segment_len);
+    segment.resize(segment_len + added, 0);
+    segment.copy_within(moof_len..segment_len, moof_len + added);
+    segment[..moof.len()].copy_from_slice(&moof);
+    Ok(segment)
 }
 
 #[cfg(test)]
@@ -303,7 +384,9 @@ mod tests {
         sample.extend(std::iter::repeat_n(0xbb, 19));
         let clear = sample.clone();
         let cipher = aes::Aes128::new((&p.key).into());
-        let subs = encrypt_sample(&cipher, &p, &mut sample).unwrap();
+        let mut ranges = Vec::new();
+        let subs = layout_sample(&p, &sample, 0, sample.len(), &mut ranges).unwrap();
+        encrypt_ranges(&cipher, &p.constant_iv, &mut sample, &ranges, 1, 9);
         assert_eq!(subs, vec![(8 + 4 + 32, 368), (24, 0)]);
         let start = 8 + 4 + 32;
         assert_eq!(sample[..start], clear[..start], "headers clear");
@@ -312,5 +395,61 @@ mod tests {
         assert_ne!(sample[start + 160..start + 176], clear[start + 160..start + 176]);
         // Blocks 21 and 22 (after the third encrypted one) and the short slice stay clear.
         assert_eq!(sample[start + 336..], clear[start + 336..]);
+    }
+
+    /// One range after the other, block by block: the pattern as `cbcs` defines it.
+    fn encrypt_one_by_one(
+        key: &[u8; 16],
+        iv: &[u8; 16],
+        data: &mut [u8],
+        ranges: &[(usize, usize)],
+        crypt: usize,
+        skip: usize,
+    ) {
+        let cipher = aes::Aes128::new(key.into());
+        for &(from, to) in ranges {
+            let blocks = (to - from) / BLOCK;
+            let mut chain = *iv;
+            let mut i = 0;
+            while i < blocks {
+                for _ in 0..crypt.max(1) {
+                    if i >= blocks {
+                        break;
+                    }
+                    let block = &mut data[from + i * BLOCK..from + (i + 1) * BLOCK];
+                    for (b, c) in block.iter_mut().zip(chain.iter()) {
+                        *b ^= c;
+                    }
+                    cipher.encrypt_block(block.into());
+                    chain.copy_from_slice(block);
+                    i += 1;
+                }
+                i += skip;
+            }
+        }
+    }
+
+    #[test]
+    fn slices_encrypted_side_by_side_are_the_bytes_of_one_after_the_other() {
+        let key = [5u8; 16];
+        let iv = [6u8; 16];
+        let data: Vec<u8> = (0..40_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        // Ranges of every length class: shorter than a block, partial last blocks, long runs,
+        // more of them than lanes.
+        let mut ranges = Vec::new();
+        let mut at = 3;
+        for len in [5usize, 16, 17, 160, 161, 176, 1000, 4096, 33, 15, 2000, 160 * 9 + 7, 48, 12_000, 64, 900] {
+            ranges.push((at, at + len));
+            at += len + 11;
+        }
+        for (crypt, skip) in [(1, 9), (0, 0), (2, 3)] {
+            let mut side_by_side = data.clone();
+            let cipher = aes::Aes128::new((&key).into());
+            encrypt_ranges(&cipher, &iv, &mut side_by_side, &ranges, crypt, skip);
+            let mut sequential = data.clone();
+            encrypt_one_by_one(&key, &iv, &mut sequential, &ranges, crypt, skip);
+            assert_eq!(side_by_side, sequential, "pattern {crypt}:{skip}");
+            assert_ne!(side_by_side, data);
+        }
     }
 }
