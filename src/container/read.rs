@@ -8,9 +8,11 @@
 //! split at the configured ceiling of one read, counted (per source, per thread: the engine
 //! reports reads per open and per segment), and its first bytes are kept after the first read
 //! that touches them (the headers every open and demuxer reads again), so an MP4's open costs
-//! at most three reads. A failed read is remembered per thread ([`take_source_failure`]) so the
-//! engine reports it as an I/O error with the caller's words, whatever parser saw it fail
-//! (FFmpeg's included).
+//! at most three reads; the rest goes through the context's [`SourceCache`], which keeps what
+//! was read and asks the caller only for bytes it does not hold (each byte about once while it
+//! stays hot, whichever reader -- FFmpeg's AVIO, an indexer, a segment -- needs it again). A
+//! failed read is remembered per thread ([`take_source_failure`]) so the engine reports it as
+//! an I/O error with the caller's words, whatever parser saw it fail (FFmpeg's included).
 //!
 //! [`read_exact_at`] fills a buffer, [`read_vec_at`] allocates one (with a length cap against
 //! sizes read from damaged headers), and [`read_runs`] reads a list of byte ranges into one
@@ -913,6 +915,45 @@ mod tests {
             assert_eq!(second.join().unwrap(), st.bytes[800_000..1_000_000]);
         });
         assert_eq!(*st.calls.lock(), vec![(700_000, 400_000)], "one read for both threads");
+    }
+
+    /// A source whose reads fail while `down` is set.
+    struct Flaky {
+        inner: Arc<Store>,
+        down: std::sync::atomic::AtomicBool,
+    }
+
+    impl ReadAt for Arc<Flaky> {
+        fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
+            if self.down.load(Ordering::SeqCst) {
+                self.inner.calls.lock().push((pos, buf.len()));
+                return Err(io::Error::other("store down"));
+            }
+            self.inner.read_at(pos, buf)
+        }
+    }
+
+    #[test]
+    fn a_failed_read_keeps_nothing_and_the_next_one_asks_the_source_again() {
+        let st = store(2 << 20, 5);
+        let flaky = Arc::new(Flaky { inner: st.clone(), down: true.into() });
+        let cache = Arc::new(SourceCache::new(64 << 20));
+        let src = ByteSource::Callback(Arc::new(CallbackSource::new(
+            Box::new(flaky.clone()),
+            2 << 20,
+            "flaky".to_string(),
+            1 << 20,
+            Some(cache.clone()),
+        )));
+        let e = read_vec_at(&src, 700_000, 100_000, 100_000).expect_err("the store is down");
+        assert!(e.to_string().contains("store down"), "{e}");
+        take_source_failure();
+        assert_eq!(cache.held(), (0, 0), "nothing kept of a failed read");
+        flaky.down.store(false, Ordering::SeqCst);
+        // Not waiting for the failed read's blocks: read again, once.
+        assert_eq!(read(&src, 700_000, 100_000), st.bytes[700_000..800_000]);
+        assert_eq!(*st.calls.lock(), vec![(700_000, 100_000), (700_000, 100_000)]);
+        assert_eq!(cache.waits(), 0);
     }
 
     #[test]
