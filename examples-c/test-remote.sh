@@ -88,8 +88,14 @@ for f in "${files[@]}"; do
     after=$(wc -l <"$work/access.log")
     size=$(stat -c %s "$media/$f")
     bytes=$(tail -n +"$((before + 1))" "$work/access.log" | awk '{s += $10} END {print s + 0}')
-    printf 'test-remote: %-18s %4d names identical; store: %5d requests, %10d bytes (file %d bytes)\n' \
-        "$f" "$n" "$((after - before))" "$bytes" "$size"
+    printf 'test-remote: %-18s %4d names identical; store: %5d requests, %10d bytes (file %d bytes: %s)\n' \
+        "$f" "$n" "$((after - before))" "$bytes" "$size" "$(awk -v b="$bytes" -v s="$size" 'BEGIN { printf "%.2fx", b / s }')"
+    # Each byte of the object about once: libhls keeps what it read (its block cache) and asks
+    # the store only for what it does not hold.
+    if ((bytes * 10 > size * 13)); then
+        echo "test-remote: $f: the store sent $bytes bytes of a $size-byte object (more than 1.3x)" >&2
+        failures=$((failures + 1))
+    fi
     total=$((total + n))
 done
 

@@ -564,6 +564,23 @@ enum HlsStatus hls_config_set_source_reads(struct HlsConfig *cfg,
                                            uint64_t gap_max);
 
 /**
+ * Budget of the context's block cache of caller-supplied sources' bytes (`hls_open_source`;
+ * default 64 MiB; 0 turns it off; local files never use it). Bytes read from a source are
+ * kept, in 64 KiB blocks aligned in the object, keyed by the source's identity and size (a
+ * new identity never sees the old one's bytes), least recently used first out when the budget
+ * is reached: while they stay, no reader -- FFmpeg's (MPEG-TS, MP3, subtitles, transcoding),
+ * an indexer, another track's or an I-frame's segment, another thread at the same time --
+ * reads them from the source again, so each byte of an object is fetched about once. Reads
+ * still ask only for bytes missing (never more than before). `hls_context_stats_json` reports
+ * `source_cache_budget`, `source_cache_bytes`, `source_cache_blocks` and
+ * `source_cache_hit_bytes` (bytes served from it instead of read).
+ *
+ * # Safety
+ * `cfg`: a configuration from `hls_config_new`, not used by another call meanwhile.
+ */
+enum HlsStatus hls_config_set_source_cache_bytes(struct HlsConfig *cfg, uint64_t bytes);
+
+/**
  * Persists the index of every opened file in the directory `dir` (default: none, indexes live
  * in memory only). Another context, process, nginx worker or restart using the same directory
  * and the same indexing settings (segment duration, transcode policy, AAC settings, container
@@ -799,7 +816,11 @@ void hls_context_free(struct HlsContext *ctx);
  * `index_dir` is null and the counts 0 without one): index_dir, index_file_hits (opens from
  * an index file), index_file_misses (opens that indexed the media), index_file_rewrites
  * (index files found stale, truncated, damaged or of another version: ignored and rewritten),
- * index_file_writes, index_file_write_failures.
+ * index_file_writes, index_file_write_failures; for caller-supplied sources
+ * (`hls_open_source`): source_reads and source_bytes (reads of the caller's `read_at` and the
+ * bytes they returned), source_cache_budget, source_cache_bytes and source_cache_blocks (the
+ * block cache, `hls_config_set_source_cache_bytes`), source_cache_hit_bytes (bytes served from
+ * it instead of read).
  *
  * # Safety
  * `ctx`: borrowed; a context from `hls_context_new`. `out`: the caller's `HlsBuffer`; on success

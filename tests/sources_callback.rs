@@ -25,10 +25,19 @@ unsafe impl Sync for Ctx {}
 
 impl Ctx {
     fn new(cache: u64) -> Ctx {
+        Ctx::with_source_cache(cache, None)
+    }
+
+    /// A context whose segment cache holds `cache` bytes, and its sources' block cache
+    /// `source_cache` bytes (None: the default).
+    fn with_source_cache(cache: u64, source_cache: Option<u64>) -> Ctx {
         // SAFETY: plain C API use; every object is freed.
         unsafe {
             let cfg = hls_config_new();
             assert_eq!(hls_config_set_cache_bytes(cfg, cache), HlsStatus::HLS_OK);
+            if let Some(bytes) = source_cache {
+                assert_eq!(hls_config_set_source_cache_bytes(cfg, bytes), HlsStatus::HLS_OK);
+            }
             let ctx = hls_context_new(cfg);
             hls_config_free(cfg);
             assert!(!ctx.is_null());
@@ -191,6 +200,8 @@ struct Counting {
     /// Reads under way now, and the most there were at once.
     in_flight: AtomicU64,
     most_in_flight: AtomicU64,
+    /// Every read asked for: `(offset, length)`.
+    asked: Mutex<Vec<(u64, u64)>>,
 }
 
 impl Counting {
@@ -209,6 +220,7 @@ impl Counting {
             latency_us: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             most_in_flight: AtomicU64::new(0),
+            asked: Mutex::new(Vec::new()),
         })
     }
 
@@ -219,6 +231,22 @@ impl Counting {
 
     fn counts(&self) -> (u64, u64) {
         (self.reads.load(Ordering::SeqCst), self.bytes.load(Ordering::SeqCst))
+    }
+
+    /// Bytes asked for, and distinct bytes among them (what a store's access log shows).
+    fn requested_and_distinct(&self) -> (u64, u64) {
+        let mut asked = self.asked.lock().unwrap().clone();
+        let requested = asked.iter().map(|r| r.1).sum();
+        asked.sort_unstable();
+        let (mut distinct, mut reach) = (0u64, 0u64);
+        for (pos, len) in asked {
+            let end = pos + len;
+            if end > reach {
+                distinct += end - pos.max(reach);
+                reach = end;
+            }
+        }
+        (requested, distinct)
     }
 
     fn read(&self, offset: u64, buf: &mut [u8], err: &mut [u8]) -> i64 {
@@ -235,6 +263,7 @@ impl Counting {
 
     fn read_now(&self, offset: u64, buf: &mut [u8], err: &mut [u8]) -> i64 {
         self.reads.fetch_add(1, Ordering::SeqCst);
+        self.asked.lock().unwrap().push((offset, buf.len() as u64));
         if std::env::var_os("SOURCES_LOG_READS").is_some() {
             eprintln!("read_at {offset} {}", buf.len());
         }
@@ -590,6 +619,67 @@ fn a_two_hour_matroska_opens_from_its_cues_in_a_few_reads() {
         // audio starts a cluster earlier: its own window, and a margin read past it.
         assert!(reads <= 3, "{name}: segment {mid} of both tracks took {reads} reads");
     }
+}
+
+/// Crawls every name of `path` through a counting source on four threads at once (names in
+/// order: every segment of a track, then the next track's, as a crawler or the players of a
+/// CDN's first viewers ask), checking each against the local file; returns the source.
+fn crawl_four_at_once(path: &Path, source_cache: Option<u64>) -> Arc<Counting> {
+    let local_ctx = Ctx::new(0);
+    let local = local_ctx.open(path).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+    let ctx = Ctx::with_source_cache(64 << 20, source_cache);
+    let src = Counting::new(path);
+    let m = ctx.open_source(&src, &format!("test://{}#crawl", path.display())).expect("open");
+    let list = names(&local);
+    let bad = common::par_map(&list, 4, |name| {
+        let (a, b) = (get(&local, name), get(&m, name));
+        (a.as_ref().map_err(|e| e.0) != b.as_ref().map_err(|e| e.0)).then(|| name.clone())
+    });
+    let bad: Vec<String> = bad.into_iter().flatten().collect();
+    assert!(bad.is_empty(), "{}: through a source, not the same as from the file: {bad:?}", path.display());
+    let stats = ctx.stats();
+    assert_eq!(stats["source_reads"].as_u64(), Some(src.counts().0), "{stats}");
+    src
+}
+
+#[test]
+fn a_crawl_through_a_source_fetches_each_byte_of_the_object_about_once() {
+    // The files test-remote.sh crawls: copied MP4 and Matroska segments, and the paths that
+    // read through FFmpeg's demuxer (MPEG-TS, MP3, subtitles, transcoded DTS), each of which
+    // seeks back a little and reads forward for every segment.
+    let files = [
+        "h264_aac.mp4",
+        "h264_aac.mkv",
+        "h264_aac.ts",
+        "audio_only.mp3",
+        "hevc_aac.mp4",
+        "subs.mp4",
+        "multi_audio.mkv",
+        "dts.mkv",
+    ];
+    let mut worst = 0f64;
+    for name in files {
+        let path = media(name);
+        let size = std::fs::metadata(&path).expect("size").len();
+        let without = crawl_four_at_once(&path, Some(0)).requested_and_distinct();
+        let src = crawl_four_at_once(&path, None);
+        let (requested, distinct) = src.requested_and_distinct();
+        let ratio = requested as f64 / distinct as f64;
+        println!(
+            "{name:16} {size:9} bytes: {:4} reads, {requested:9} bytes asked, {distinct:9} distinct: {ratio:.3}x \
+             ({:.2}x the file); without the block cache {:.2}x ({:.2}x the file)",
+            src.counts().0,
+            requested as f64 / size as f64,
+            without.0 as f64 / without.1 as f64,
+            without.0 as f64 / size as f64,
+        );
+        worst = worst.max(ratio);
+        // About once: what a read asks for is only what is missing, so the bytes asked twice
+        // are the stretches two threads asked for at once in the same 64 KiB block.
+        assert!(ratio <= 1.1, "{name}: {requested} bytes asked for {distinct} distinct ({ratio:.2}x)");
+        assert!(requested <= size * 11 / 10, "{name}: {requested} bytes asked of a {size}-byte object");
+    }
+    println!("worst: {worst:.3}x");
 }
 
 #[test]

@@ -101,6 +101,15 @@ func WithCacheBytes(n uint64) Option {
 	}
 }
 
+// WithSourceCacheBytes sets the budget of the context's block cache of caller-supplied
+// sources' bytes (OpenReaderAt, OpenURL; default 64 MiB; 0 turns it off): bytes read are kept,
+// so each byte of an object is fetched about once while it stays hot.
+func WithSourceCacheBytes(n uint64) Option {
+	return func(c *config) error {
+		return setterError(C.hls_config_set_source_cache_bytes(c.c, C.uint64_t(n)), fmt.Sprintf("WithSourceCacheBytes(%d)", n))
+	}
+}
+
 // WithMaxIndexBytes sets the ceiling on the memory one open file's index may use (default
 // 1 GiB: a 10-hour file at 60 frames/s with eight audio tracks still opens; at least 4096).
 // A file that would need more fails to open with ErrUnsupported, before its tables are
@@ -332,6 +341,12 @@ type Stats struct {
 	IndexFileWriteFailures uint64 `json:"index_file_write_failures"`
 	SourceReads            uint64 `json:"source_reads"` // reads of caller-supplied sources (OpenReaderAt, OpenURL)
 	SourceBytes            uint64 `json:"source_bytes"` // bytes read from them
+	// The block cache of their bytes (WithSourceCacheBytes): budget, bytes and blocks held,
+	// bytes served from it instead of read.
+	SourceCacheBudget   uint64 `json:"source_cache_budget"`
+	SourceCacheBytes    uint64 `json:"source_cache_bytes"`
+	SourceCacheBlocks   uint64 `json:"source_cache_blocks"`
+	SourceCacheHitBytes uint64 `json:"source_cache_hit_bytes"`
 }
 
 // Stats returns the context's cache and engine counters.

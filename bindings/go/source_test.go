@@ -263,3 +263,52 @@ func TestConcurrentReadsThroughAReaderAt(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// countingReaderAt counts the bytes libhls asks of a ReaderAt.
+type countingReaderAt struct {
+	r     *bytes.Reader
+	bytes atomic.Int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.bytes.Add(int64(n))
+	return n, err
+}
+
+func TestASourceIsReadAboutOnceWithTheBlockCacheAndMoreWithout(t *testing.T) {
+	// MPEG-TS goes through FFmpeg's demuxer, which seeks back and reads forward for every segment.
+	data, err := os.ReadFile(mediaPath(t, "h264_aac.ts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := map[uint64]int64{}
+	for _, budget := range []uint64{0, 64 << 20} {
+		ctx := newContext(t, hls.WithSourceCacheBytes(budget))
+		src := &countingReaderAt{r: bytes.NewReader(data)}
+		m, err := ctx.OpenReaderAt(src, int64(len(data)), "mem://h264_aac.ts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range crawlNames(t, m) {
+			b, err := m.Get(n)
+			if err != nil {
+				t.Fatalf("%s: %v", n, err)
+			}
+			b.Close()
+		}
+		m.Close()
+		st, err := ctx.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.SourceCacheBudget != budget || (st.SourceCacheHitBytes > 0) != (budget > 0) {
+			t.Errorf("budget %d: stats %+v", budget, st)
+		}
+		read[budget] = src.bytes.Load()
+	}
+	t.Logf("h264_aac.ts (%d bytes): %d bytes read without the block cache, %d with it", len(data), read[0], read[64<<20])
+	if read[64<<20] > int64(len(data))*11/10 || read[0] <= read[64<<20] {
+		t.Errorf("bytes read: %v for a %d-byte file", read, len(data))
+	}
+}

@@ -8,9 +8,11 @@
 //! split at the configured ceiling of one read, counted (per source, per thread: the engine
 //! reports reads per open and per segment), and its first bytes are kept after the first read
 //! that touches them (the headers every open and demuxer reads again), so an MP4's open costs
-//! at most three reads. A failed read is remembered per thread ([`take_source_failure`]) so the
-//! engine reports it as an I/O error with the caller's words, whatever parser saw it fail
-//! (FFmpeg's included).
+//! at most three reads; the rest goes through the context's [`SourceCache`], which keeps what
+//! was read and asks the caller only for bytes it does not hold (each byte about once while it
+//! stays hot, whichever reader -- FFmpeg's AVIO, an indexer, a segment -- needs it again). A
+//! failed read is remembered per thread ([`take_source_failure`]) so the engine reports it as
+//! an I/O error with the caller's words, whatever parser saw it fail (FFmpeg's included).
 //!
 //! [`read_exact_at`] fills a buffer, [`read_vec_at`] allocates one (with a length cap against
 //! sizes read from damaged headers), and [`read_runs`] reads a list of byte ranges into one
@@ -38,13 +40,18 @@ pub trait ReadAt: Send + Sync {
 /// open and every demuxer reads them again.
 pub const SOURCE_HEAD_BYTES: usize = 512 << 10;
 
-/// A caller-supplied source: the reader, its size and identity, and its counters.
+/// A caller-supplied source: the reader, its size and identity, its counters, and the block
+/// cache its reads go through (the context's, shared by all its sources).
 pub struct CallbackSource {
     reader: Box<dyn ReadAt>,
     size: u64,
     identity: String,
+    /// The identity and size as the block cache's key (another identity, or a different
+    /// size, is another object: its bytes are never mixed with these).
+    key: Arc<(String, u64)>,
     read_max: usize,
     head: OnceLock<Vec<u8>>,
+    cache: Option<Arc<SourceCache>>,
     reads: AtomicU64,
     bytes: AtomicU64,
 }
@@ -56,14 +63,23 @@ impl fmt::Debug for CallbackSource {
 }
 
 impl CallbackSource {
-    /// A source of `size` bytes named `identity`, read at most `read_max` bytes per call.
-    pub fn new(reader: Box<dyn ReadAt>, size: u64, identity: String, read_max: usize) -> CallbackSource {
+    /// A source of `size` bytes named `identity`, read at most `read_max` bytes per call,
+    /// through `cache` (none: every read goes to the caller).
+    pub fn new(
+        reader: Box<dyn ReadAt>,
+        size: u64,
+        identity: String,
+        read_max: usize,
+        cache: Option<Arc<SourceCache>>,
+    ) -> CallbackSource {
         CallbackSource {
             reader,
             size,
+            key: Arc::new((identity.clone(), size)),
             identity,
             read_max: read_max.max(4096),
             head: OnceLock::new(),
+            cache,
             reads: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
         }
@@ -121,12 +137,16 @@ impl CallbackSource {
         io::Error::other(msg)
     }
 
-    /// Fills `buf` from `pos`: from the kept head when it lies inside it, else in calls of at
+    /// Fills `buf` from `pos`: from the kept head when it lies inside it, else through the
+    /// block cache (bytes read before and still kept are not read again), else in calls of at
     /// most `read_max` bytes. Fails at the end of the data.
     fn read_exact(&self, pos: u64, buf: &mut [u8]) -> io::Result<()> {
         let end = pos.checked_add(buf.len() as u64).filter(|&e| e <= self.size).ok_or_else(|| {
             io::Error::new(io::ErrorKind::UnexpectedEof, format!("read past the end of the source at byte {pos}"))
         })?;
+        if buf.is_empty() {
+            return Ok(());
+        }
         let head_len = (SOURCE_HEAD_BYTES as u64).min(self.size);
         if end <= head_len {
             let head = match self.head.get() {
@@ -141,7 +161,19 @@ impl CallbackSource {
             buf.copy_from_slice(&head[pos as usize..end as usize]);
             return Ok(());
         }
-        self.fill(pos, buf)
+        let (pos, buf) = match self.head.get() {
+            // The part inside the kept head is copied from it; the rest is read.
+            Some(head) if pos < head_len => {
+                let n = (head_len - pos) as usize;
+                buf[..n].copy_from_slice(&head[pos as usize..]);
+                (head_len, &mut buf[n..])
+            }
+            _ => (pos, buf),
+        };
+        match &self.cache {
+            Some(cache) => cache.read(self, pos, buf),
+            None => self.fill(pos, buf),
+        }
     }
 
     fn fill(&self, pos: u64, buf: &mut [u8]) -> io::Result<()> {
@@ -168,6 +200,245 @@ impl CallbackSource {
         let n = (buf.len() as u64).min(self.size - pos) as usize;
         self.read_exact(pos, &mut buf[..n])?;
         Ok(n)
+    }
+}
+
+/// Size of one block of the [`SourceCache`] (aligned on multiples of it in the source).
+pub const SOURCE_BLOCK_BYTES: u64 = 64 << 10;
+
+/// What one kept block costs the cache beyond its bytes (key, entry, bookkeeping).
+const BLOCK_OVERHEAD: u64 = 128;
+
+/// Bytes of caller-supplied sources kept after they were read, so that each byte of an object
+/// is fetched from the caller about once while it stays hot, whichever reader asks for it again:
+/// FFmpeg's AVIO reads (MPEG-TS, MP3, subtitles, transcoding: every segment seeks back a little
+/// and reads forward), the indexers, the same segment of another track, an I-frame entry, a
+/// second demuxer's probe.
+///
+/// Blocks of [`SOURCE_BLOCK_BYTES`] aligned in the source, in one LRU list per context, keyed
+/// by the source's identity and size (a new identity -- a new ETag -- is other blocks: old and
+/// new bytes never mix; the old ones age out) and charged against a budget (never more memory
+/// than it). A read takes the parts it needs from the blocks kept and reads exactly the missing
+/// stretches, one call per run of them (never more than was asked: a segment still costs at
+/// most its span). A block kept holds one contiguous part of its bytes (what reads brought in).
+/// Single-flight: a block being read by one thread is waited for by the others that need it,
+/// so two threads reading the same span at once cost one read.
+pub struct SourceCache {
+    budget: u64,
+    state: parking_lot::Mutex<CacheState>,
+    changed: parking_lot::Condvar,
+    hit_bytes: AtomicU64,
+    waits: AtomicU64,
+}
+
+impl fmt::Debug for SourceCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceCache").field("budget", &self.budget).finish()
+    }
+}
+
+/// A block: its source (identity and size) and its number.
+type BlockKey = (Arc<(String, u64)>, u64);
+
+/// The kept part of one block: `bytes` from offset `lo` in the block.
+struct Block {
+    lo: u64,
+    bytes: Arc<[u8]>,
+}
+
+impl Block {
+    fn charge(&self) -> u64 {
+        self.bytes.len() as u64 + BLOCK_OVERHEAD
+    }
+}
+
+struct CacheState {
+    blocks: lru::LruCache<BlockKey, Block>,
+    held: u64,
+    /// Blocks a thread is reading now (others wait for them instead of reading them too).
+    reading: std::collections::HashSet<BlockKey>,
+}
+
+impl SourceCache {
+    /// A cache of at most `budget` bytes (blocks and their bookkeeping).
+    pub fn new(budget: u64) -> SourceCache {
+        SourceCache {
+            budget,
+            state: parking_lot::Mutex::new(CacheState {
+                blocks: lru::LruCache::unbounded(),
+                held: 0,
+                reading: std::collections::HashSet::new(),
+            }),
+            changed: parking_lot::Condvar::new(),
+            hit_bytes: AtomicU64::new(0),
+            waits: AtomicU64::new(0),
+        }
+    }
+
+    /// The budget in bytes.
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    /// Bytes held now (blocks and their bookkeeping) and blocks kept.
+    pub fn held(&self) -> (u64, usize) {
+        let st = self.state.lock();
+        (st.held, st.blocks.len())
+    }
+
+    /// Bytes served from kept blocks so far (reads of the caller saved).
+    pub fn hit_bytes(&self) -> u64 {
+        self.hit_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Times a reader waited for blocks another thread was reading (instead of reading them).
+    pub fn waits(&self) -> u64 {
+        self.waits.load(Ordering::Relaxed)
+    }
+
+    /// Fills `buf` with the bytes of `src` at `pos` (inside the source, `buf` not empty): the
+    /// parts kept are copied, the blocks another thread is reading are waited for, and the
+    /// rest is read, one call (of at most `read_max`) per run of consecutive missing blocks,
+    /// only the bytes missing (a block whose kept part holds the start or the end of what is
+    /// asked of it is read for the rest only), and kept.
+    fn read(&self, src: &CallbackSource, pos: u64, buf: &mut [u8]) -> io::Result<()> {
+        let end = pos + buf.len() as u64;
+        let first = pos / SOURCE_BLOCK_BYTES;
+        let n = ((end - 1) / SOURCE_BLOCK_BYTES - first + 1) as usize;
+        let base = |i: usize| (first + i as u64) * SOURCE_BLOCK_BYTES;
+        // The bytes of `buf` that block `i` (from `first`) holds, as offsets in the source.
+        let part = |i: usize| (pos.max(base(i)), end.min(base(i) + SOURCE_BLOCK_BYTES));
+        let key = |i: usize| (src.key.clone(), first + i as u64);
+        let mut done = vec![false; n];
+        loop {
+            // Bytes to copy from kept blocks: (source offset, length, block bytes, offset in them).
+            let mut hits: Vec<(u64, u64, Arc<[u8]>, u64)> = Vec::new();
+            // Blocks this thread reads, and the bytes of each it reads.
+            let mut claimed: Vec<(usize, u64, u64)> = Vec::new();
+            {
+                let mut st = self.state.lock();
+                let state = &mut *st;
+                let mut waiting = false;
+                for (i, d) in done.iter_mut().enumerate() {
+                    if *d {
+                        continue;
+                    }
+                    let (a, b) = part(i);
+                    let k = key(i);
+                    let kept =
+                        state.blocks.get(&k).map(|bl| (bl.lo + base(i), bl.lo + base(i) + bl.bytes.len() as u64, bl));
+                    let (mut ra, mut rb) = (a, b);
+                    if let Some((lo, hi, bl)) = kept {
+                        if lo <= a && b <= hi {
+                            hits.push((a, b - a, bl.bytes.clone(), a - lo));
+                            *d = true;
+                            continue;
+                        }
+                        if state.reading.contains(&k) {
+                            waiting = true;
+                            continue;
+                        }
+                        if lo <= a && a < hi {
+                            // The start is kept: read the rest.
+                            hits.push((a, hi - a, bl.bytes.clone(), a - lo));
+                            ra = hi;
+                        } else if lo < b && b <= hi {
+                            // The end is kept: read up to it.
+                            hits.push((lo, b - lo, bl.bytes.clone(), 0));
+                            rb = lo;
+                        }
+                    } else if state.reading.contains(&k) {
+                        waiting = true;
+                        continue;
+                    }
+                    state.reading.insert(k);
+                    claimed.push((i, ra, rb));
+                }
+                if hits.is_empty() && claimed.is_empty() {
+                    if !waiting {
+                        return Ok(());
+                    }
+                    // Every block still missing is being read by another thread: wait for one.
+                    self.waits.fetch_add(1, Ordering::Relaxed);
+                    self.changed.wait(&mut st);
+                    continue;
+                }
+            }
+            for (at, len, bytes, from) in hits {
+                let (at, len, from) = ((at - pos) as usize, len as usize, from as usize);
+                buf[at..at + len].copy_from_slice(&bytes[from..from + len]);
+                self.hit_bytes.fetch_add(len as u64, Ordering::Relaxed);
+            }
+            if claimed.is_empty() {
+                if done.iter().all(|&d| d) {
+                    return Ok(());
+                }
+                continue;
+            }
+            // One read per run of consecutive claimed blocks.
+            let mut result = Ok(());
+            let mut r = 0;
+            while r < claimed.len() && result.is_ok() {
+                let mut s = r;
+                while s + 1 < claimed.len() && claimed[s + 1].0 == claimed[s].0 + 1 {
+                    s += 1;
+                }
+                let (a, b) = (claimed[r].1, claimed[s].2);
+                result = src.fill(a, &mut buf[(a - pos) as usize..(b - pos) as usize]);
+                r = s + 1;
+            }
+            let mut st = self.state.lock();
+            for &(i, _, _) in &claimed {
+                let k = key(i);
+                st.reading.remove(&k);
+                if result.is_ok() {
+                    let (a, b) = part(i);
+                    self.keep(&mut st, k, a - base(i), &buf[(a - pos) as usize..(b - pos) as usize]);
+                    done[i] = true;
+                }
+            }
+            drop(st);
+            self.changed.notify_all();
+            result?;
+            if done.iter().all(|&d| d) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Keeps `bytes` at offset `lo` of block `k`: merged with the part kept when they touch or
+    /// overlap (one contiguous part), else in its place; then the least recently used blocks
+    /// go until the budget holds.
+    fn keep(&self, st: &mut CacheState, k: BlockKey, lo: u64, bytes: &[u8]) {
+        let hi = lo + bytes.len() as u64;
+        let block = match st.blocks.pop(&k) {
+            Some(old) => {
+                st.held -= old.charge();
+                let (olo, ohi) = (old.lo, old.lo + old.bytes.len() as u64);
+                if lo <= ohi && olo <= hi {
+                    let (mlo, mhi) = (lo.min(olo), hi.max(ohi));
+                    let mut merged = vec![0u8; (mhi - mlo) as usize];
+                    merged[(olo - mlo) as usize..(ohi - mlo) as usize].copy_from_slice(&old.bytes);
+                    merged[(lo - mlo) as usize..(hi - mlo) as usize].copy_from_slice(bytes);
+                    Block { lo: mlo, bytes: merged.into() }
+                } else {
+                    Block { lo, bytes: bytes.into() }
+                }
+            }
+            None => Block { lo, bytes: bytes.into() },
+        };
+        let charge = block.charge();
+        if charge > self.budget {
+            return;
+        }
+        while st.held + charge > self.budget {
+            match st.blocks.pop_lru() {
+                Some((_, b)) => st.held -= b.charge(),
+                None => break,
+            }
+        }
+        st.held += charge;
+        st.blocks.put(k, block);
     }
 }
 
@@ -519,6 +790,184 @@ mod tests {
         let f = File::open(&path).expect("open temp file");
         std::fs::remove_file(&path).ok();
         ByteSource::from_file(f, &path)
+    }
+
+    /// `(entered, open)`: a read has started; the test lets reads go on.
+    type Gate = Arc<(std::sync::Mutex<(bool, bool)>, std::sync::Condvar)>;
+
+    /// A source over `bytes` that counts its calls and records what they asked; the first call
+    /// waits for `gate` to open when there is one.
+    struct Store {
+        bytes: Vec<u8>,
+        calls: parking_lot::Mutex<Vec<(u64, usize)>>,
+        gate: Option<Gate>,
+    }
+
+    impl ReadAt for Arc<Store> {
+        fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
+            self.calls.lock().push((pos, buf.len()));
+            if let Some(gate) = &self.gate {
+                // (entered, open): say the call started, then wait until the test opens it.
+                let (m, cv) = &**gate;
+                let mut g = m.lock().unwrap();
+                g.0 = true;
+                cv.notify_all();
+                while !g.1 {
+                    g = cv.wait(g).unwrap();
+                }
+            }
+            let from = (pos as usize).min(self.bytes.len());
+            let n = buf.len().min(self.bytes.len() - from);
+            buf[..n].copy_from_slice(&self.bytes[from..from + n]);
+            Ok(n)
+        }
+    }
+
+    fn store(len: usize, seed: u8) -> Arc<Store> {
+        let bytes = (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed ^ (i >> 13) as u8)).collect();
+        Arc::new(Store { bytes, calls: parking_lot::Mutex::new(Vec::new()), gate: None })
+    }
+
+    fn source(st: &Arc<Store>, identity: &str, cache: &Arc<SourceCache>) -> ByteSource {
+        let len = st.bytes.len() as u64;
+        ByteSource::Callback(Arc::new(CallbackSource::new(
+            Box::new(st.clone()),
+            len,
+            identity.to_string(),
+            1 << 20,
+            Some(cache.clone()),
+        )))
+    }
+
+    fn read(src: &ByteSource, pos: u64, len: usize) -> Vec<u8> {
+        read_vec_at(src, pos, len, len).expect("read")
+    }
+
+    #[test]
+    fn bytes_read_once_are_not_read_again_and_misses_read_only_what_is_missing() {
+        let st = store(4 << 20, 1);
+        let cache = Arc::new(SourceCache::new(64 << 20));
+        let src = source(&st, "s", &cache);
+        let (a, b) = (1_000_000u64, 1_300_000u64);
+        assert_eq!(read(&src, a, (b - a) as usize), st.bytes[a as usize..b as usize]);
+        // Inside what was read (unaligned ends included): no call.
+        assert_eq!(read(&src, a + 5, 200_000), st.bytes[a as usize + 5..a as usize + 200_005]);
+        assert_eq!(st.calls.lock().len(), 1);
+        // Overlapping its end: only the missing stretch is asked for.
+        assert_eq!(read(&src, b - 1000, 101_000), st.bytes[b as usize - 1000..b as usize + 100_000]);
+        assert_eq!(*st.calls.lock(), vec![(a, (b - a) as usize), (b, 100_000)]);
+        // A hole in the middle: one call for the hole, both sides copied.
+        let c = b + 100_000 + 300_000;
+        read(&src, c, 10_000);
+        st.calls.lock().clear();
+        assert_eq!(read(&src, a, (c + 10_000 - a) as usize), st.bytes[a as usize..(c + 10_000) as usize]);
+        assert_eq!(*st.calls.lock(), vec![(b + 100_000, 300_000)]);
+        assert!(cache.hit_bytes() > 0);
+    }
+
+    #[test]
+    fn a_new_identity_never_sees_the_old_bytes() {
+        let cache = Arc::new(SourceCache::new(64 << 20));
+        let (old, new) = (store(1 << 20, 1), store(1 << 20, 2));
+        assert_ne!(old.bytes, new.bytes);
+        let (v1, v2) = (source(&old, "x etag-1", &cache), source(&new, "x etag-2", &cache));
+        assert_eq!(read(&v1, 600_000, 300_000), old.bytes[600_000..900_000]);
+        assert_eq!(read(&v2, 600_000, 300_000), new.bytes[600_000..900_000]);
+        assert_eq!(new.calls.lock().len(), 1, "the new identity is read from its own source");
+        // The same identity with another size is another object too.
+        let longer = store(2 << 20, 1);
+        assert_eq!(read(&source(&longer, "x etag-1", &cache), 600_000, 300_000), longer.bytes[600_000..900_000]);
+        assert_eq!(longer.calls.lock().len(), 1);
+    }
+
+    #[test]
+    fn the_cache_never_holds_more_than_its_budget() {
+        let st = store(8 << 20, 3);
+        let budget = 1 << 20;
+        let cache = Arc::new(SourceCache::new(budget));
+        let src = source(&st, "s", &cache);
+        for pos in (1u64 << 20..8 << 20).step_by(300_000) {
+            let len = 300_000.min((8 << 20) - pos as usize);
+            assert_eq!(read(&src, pos, len), st.bytes[pos as usize..pos as usize + len]);
+            assert!(cache.held().0 <= budget, "{} held", cache.held().0);
+        }
+        assert!(cache.held().0 > budget / 2, "{} held", cache.held().0);
+        // What was evicted is read again, right.
+        st.calls.lock().clear();
+        assert_eq!(read(&src, 1 << 20, 100_000), st.bytes[1 << 20..(1 << 20) + 100_000]);
+        assert_eq!(st.calls.lock().len(), 1);
+    }
+
+    #[test]
+    fn two_threads_wanting_the_same_bytes_at_once_cause_one_read() {
+        let gate: Gate = Arc::new((std::sync::Mutex::new((false, false)), std::sync::Condvar::new()));
+        let mut st = store(2 << 20, 4);
+        Arc::get_mut(&mut st).expect("unshared").gate = Some(gate.clone());
+        let cache = Arc::new(SourceCache::new(64 << 20));
+        let src = source(&st, "s", &cache);
+        std::thread::scope(|scope| {
+            let first = scope.spawn(|| read(&src, 700_000, 400_000));
+            // The first read is in the store's hands.
+            {
+                let (m, cv) = &*gate;
+                let mut g = m.lock().unwrap();
+                while !g.0 {
+                    g = cv.wait(g).unwrap();
+                }
+            }
+            let second = scope.spawn(|| read(&src, 800_000, 200_000));
+            // The second waits for the first's blocks (it has registered as a waiter).
+            while cache.waits() == 0 {
+                std::thread::yield_now();
+            }
+            {
+                let (m, cv) = &*gate;
+                m.lock().unwrap().1 = true;
+                cv.notify_all();
+            }
+            assert_eq!(first.join().unwrap(), st.bytes[700_000..1_100_000]);
+            assert_eq!(second.join().unwrap(), st.bytes[800_000..1_000_000]);
+        });
+        assert_eq!(*st.calls.lock(), vec![(700_000, 400_000)], "one read for both threads");
+    }
+
+    /// A source whose reads fail while `down` is set.
+    struct Flaky {
+        inner: Arc<Store>,
+        down: std::sync::atomic::AtomicBool,
+    }
+
+    impl ReadAt for Arc<Flaky> {
+        fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
+            if self.down.load(Ordering::SeqCst) {
+                self.inner.calls.lock().push((pos, buf.len()));
+                return Err(io::Error::other("store down"));
+            }
+            self.inner.read_at(pos, buf)
+        }
+    }
+
+    #[test]
+    fn a_failed_read_keeps_nothing_and_the_next_one_asks_the_source_again() {
+        let st = store(2 << 20, 5);
+        let flaky = Arc::new(Flaky { inner: st.clone(), down: true.into() });
+        let cache = Arc::new(SourceCache::new(64 << 20));
+        let src = ByteSource::Callback(Arc::new(CallbackSource::new(
+            Box::new(flaky.clone()),
+            2 << 20,
+            "flaky".to_string(),
+            1 << 20,
+            Some(cache.clone()),
+        )));
+        let e = read_vec_at(&src, 700_000, 100_000, 100_000).expect_err("the store is down");
+        assert!(e.to_string().contains("store down"), "{e}");
+        take_source_failure();
+        assert_eq!(cache.held(), (0, 0), "nothing kept of a failed read");
+        flaky.down.store(false, Ordering::SeqCst);
+        // Not waiting for the failed read's blocks: read again, once.
+        assert_eq!(read(&src, 700_000, 100_000), st.bytes[700_000..800_000]);
+        assert_eq!(*st.calls.lock(), vec![(700_000, 100_000), (700_000, 100_000)]);
+        assert_eq!(cache.waits(), 0);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Instant;
 use lru::LruCache;
 use parking_lot::{Condvar, Mutex};
 
-use crate::container::read::{thread_reads, ByteSource, CallbackSource};
+use crate::container::read::{thread_reads, ByteSource, CallbackSource, SourceCache};
 use crate::engine::body::Body;
 use crate::engine::cache::{Bytes, Cache};
 use crate::engine::index_dir::{IndexDir, IndexDirCounters, IndexOrigin};
@@ -102,6 +102,8 @@ pub struct Context {
     counters: OpenCounters,
     /// Where indexes are persisted (`hls_config_set_index_dir`).
     index_dir: Option<IndexDir>,
+    /// The block cache of caller-supplied sources' bytes (none when its budget is 0).
+    source_cache: Option<Arc<SourceCache>>,
 }
 
 /// The list of closed media kept indexed, holding at most `max` entries. Its memory grows with
@@ -123,6 +125,8 @@ impl Context {
             registry: Mutex::new(Registry { live: HashMap::new(), idle: idle_list(idle) }),
             counters: OpenCounters::default(),
             index_dir: IndexDir::of(&config),
+            source_cache: (config.source_cache_bytes > 0)
+                .then(|| Arc::new(SourceCache::new(config.source_cache_bytes))),
             config,
         }
     }
@@ -142,6 +146,12 @@ impl Context {
         let identity = FileIdentity::of(path)?;
         let key = MediaKey { location: Location::Path(path.to_path_buf()), options: Arc::new(options.clone()) };
         self.open_key(key, identity, None)
+    }
+
+    /// The block cache that caller-supplied sources of this context read through (give it to
+    /// [`CallbackSource::new`]); none when its budget is 0.
+    pub fn source_cache(&self) -> Option<Arc<SourceCache>> {
+        self.source_cache.clone()
     }
 
     /// Opens a caller-supplied source as `options` say. The registry knows it by its identity
@@ -366,6 +376,10 @@ impl Context {
             "encrypted_generations": ld(&self.counters.encrypted_generations),
             "source_reads": ld(&self.counters.source_reads),
             "source_bytes": ld(&self.counters.source_bytes),
+            "source_cache_budget": self.source_cache.as_ref().map_or(0, |c| c.budget()),
+            "source_cache_bytes": self.source_cache.as_ref().map_or(0, |c| c.held().0),
+            "source_cache_blocks": self.source_cache.as_ref().map_or(0, |c| c.held().1),
+            "source_cache_hit_bytes": self.source_cache.as_ref().map_or(0, |c| c.hit_bytes()),
             "media_registered": live,
             "media_idle": idle,
             "clip_opens": ld(&self.counters.clip_opens),

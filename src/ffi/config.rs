@@ -286,6 +286,29 @@ pub unsafe extern "C" fn hls_config_set_source_reads(cfg: *mut HlsConfig, read_m
     }
 }
 
+/// Budget of the context's block cache of caller-supplied sources' bytes (`hls_open_source`;
+/// default 64 MiB; 0 turns it off; local files never use it). Bytes read from a source are
+/// kept, in 64 KiB blocks aligned in the object, keyed by the source's identity and size (a
+/// new identity never sees the old one's bytes), least recently used first out when the budget
+/// is reached: while they stay, no reader -- FFmpeg's (MPEG-TS, MP3, subtitles, transcoding),
+/// an indexer, another track's or an I-frame's segment, another thread at the same time --
+/// reads them from the source again, so each byte of an object is fetched about once. Reads
+/// still ask only for bytes missing (never more than before). `hls_context_stats_json` reports
+/// `source_cache_budget`, `source_cache_bytes`, `source_cache_blocks` and
+/// `source_cache_hit_bytes` (bytes served from it instead of read).
+///
+/// # Safety
+/// `cfg`: a configuration from `hls_config_new`, not used by another call meanwhile.
+#[no_mangle]
+pub unsafe extern "C" fn hls_config_set_source_cache_bytes(cfg: *mut HlsConfig, bytes: u64) -> HlsStatus {
+    ffi_boundary! { report(ErrorOut::NONE) =>
+        // SAFETY: per the contract, cfg is NULL or a configuration no other call uses.
+        let c = unsafe { settings(cfg) }?;
+        c.source_cache_bytes = bytes;
+        Ok(())
+    }
+}
+
 /// Persists the index of every opened file in the directory `dir` (default: none, indexes live
 /// in memory only). Another context, process, nginx worker or restart using the same directory
 /// and the same indexing settings (segment duration, transcode policy, AAC settings, container

@@ -54,7 +54,11 @@ pub unsafe extern "C" fn hls_context_free(ctx: *mut HlsContext) {
 /// `index_dir` is null and the counts 0 without one): index_dir, index_file_hits (opens from
 /// an index file), index_file_misses (opens that indexed the media), index_file_rewrites
 /// (index files found stale, truncated, damaged or of another version: ignored and rewritten),
-/// index_file_writes, index_file_write_failures.
+/// index_file_writes, index_file_write_failures; for caller-supplied sources
+/// (`hls_open_source`): source_reads and source_bytes (reads of the caller's `read_at` and the
+/// bytes they returned), source_cache_budget, source_cache_bytes and source_cache_blocks (the
+/// block cache, `hls_config_set_source_cache_bytes`), source_cache_hit_bytes (bytes served from
+/// it instead of read).
 ///
 /// # Safety
 /// `ctx`: borrowed; a context from `hls_context_new`. `out`: the caller's `HlsBuffer`; on success

@@ -83,8 +83,9 @@ pub use buffer::{hls_free_buffer, HlsBuffer};
 pub use config::{
     hls_config_free, hls_config_new, hls_config_set_aac, hls_config_set_cache_bytes, hls_config_set_idle_media,
     hls_config_set_index_dir, hls_config_set_key_provider, hls_config_set_max_index_bytes,
-    hls_config_set_segment_duration_ms, hls_config_set_source_reads, hls_config_set_thumbnails,
-    hls_config_set_transcode_policy, hls_config_set_use_container_index, HlsConfig, HlsTranscodePolicy,
+    hls_config_set_segment_duration_ms, hls_config_set_source_cache_bytes, hls_config_set_source_reads,
+    hls_config_set_thumbnails, hls_config_set_transcode_policy, hls_config_set_use_container_index, HlsConfig,
+    HlsTranscodePolicy,
 };
 pub use context::{
     hls_context_free, hls_context_new, hls_context_stats_json, hls_set_log_callback, HlsContext, HlsLogCallback,

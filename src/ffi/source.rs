@@ -156,6 +156,7 @@ pub unsafe extern "C" fn hls_open_source(
             src.size,
             identity.to_string(),
             ctx.ctx.config.source_read_max,
+            ctx.ctx.source_cache(),
         );
         let media = ctx.ctx.open_source(std::sync::Arc::new(source), &options)?;
         let handle = into_handle(HlsMedia::new(ctx.ctx.clone(), media));

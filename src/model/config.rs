@@ -56,6 +56,10 @@ pub struct Config {
     /// samples) that one read of a segment reads through (default 4 MiB); at most 10% of what
     /// a read keeps is dropped.
     pub source_gap_max: u64,
+    /// Caller-supplied sources: the budget of the context's block cache of their bytes
+    /// (default [`DEFAULT_SOURCE_CACHE_BYTES`]; 0 turns it off): bytes read are kept, so that
+    /// each byte of an object is fetched about once while it stays hot.
+    pub source_cache_bytes: u64,
     /// Ceiling on the memory one open may use for its index (default
     /// [`DEFAULT_MAX_INDEX_BYTES`]): sample tables, packet lists and subtitle cues are counted
     /// before they are allocated, and a file whose index would need more fails with
@@ -80,6 +84,10 @@ impl Config {
 /// 1.0 GB, so the default still opens it; a 2-hour film with one audio track needs about 20 MB.
 pub const DEFAULT_MAX_INDEX_BYTES: u64 = 1 << 30;
 
+/// Default of [`Config::source_cache_bytes`]: 64 MiB, the whole of most files a crawl reads
+/// (a player reads a presentation forward: what it needs again is recent).
+pub const DEFAULT_SOURCE_CACHE_BYTES: u64 = 64 << 20;
+
 impl Default for Config {
     fn default() -> Config {
         Config {
@@ -97,6 +105,7 @@ impl Default for Config {
             key_provider: None,
             source_read_max: 8 << 20,
             source_gap_max: 4 << 20,
+            source_cache_bytes: DEFAULT_SOURCE_CACHE_BYTES,
             max_index_bytes: DEFAULT_MAX_INDEX_BYTES,
         }
     }

@@ -140,6 +140,24 @@ def test_a_read_at_source_gives_the_same_bytes_as_the_path(ctx: libhls.Context, 
         assert info["source"]["open_reads"] <= 3, info["source"]
 
 
+def test_a_source_is_read_about_once_with_the_block_cache_and_more_without() -> None:
+    # MPEG-TS goes through FFmpeg's demuxer, which seeks back and reads forward for every segment.
+    name = "h264_aac.ts"
+    size = (MEDIA / name).stat().st_size
+    read = {}
+    for budget in (0, 64 << 20):
+        with libhls.Context(source_cache_bytes=budget) as ctx:
+            src = Counting(MEDIA / name)
+            with ctx.open_source(src, identity=f"counting://{name}") as m:
+                assert digests(crawl(m.get_bytes)) == local_digests(ctx, name)
+            stats = ctx.stats
+            read[budget] = stats["source_bytes"]
+            assert stats["source_cache_budget"] == budget
+            assert (stats["source_cache_hit_bytes"] > 0) == (budget > 0), stats
+    print(f"{name} ({size} bytes): {read[0]} bytes read without the block cache, {read[64 << 20]} with it")
+    assert read[64 << 20] <= size * 11 // 10 < read[0], read
+
+
 def test_a_file_like_source_gives_the_same_bytes_as_the_path(ctx: libhls.Context) -> None:
     data = (MEDIA / "h264_aac.mkv").read_bytes()
     with ctx.open_source(io.BytesIO(data), identity="bytesio://h264_aac.mkv") as m:

@@ -312,6 +312,9 @@ class Context:
       says where an index came from; ``stats`` counts ``index_file_hits``, ``_misses``, ``_rewrites``.
     - ``max_index_bytes``: ceiling on the memory one open file's index may use (1 GiB; at
       least 4096); a file that would need more fails to open with :class:`UnsupportedError`.
+    - ``source_cache_bytes``: budget of the block cache of sources' bytes (:meth:`open_source`,
+      :meth:`open_url`; 64 MiB; 0 turns it off): bytes read are kept, so each byte of an object
+      is read about once while it stays hot; ``stats`` counts ``source_cache_hit_bytes``.
 
     An unknown option is a ``TypeError``; a value of the wrong type a ``TypeError``; a value
     out of range an :class:`InvalidArgumentError`. Use as a context manager, or call
@@ -331,6 +334,7 @@ class Context:
         thumbnails: Optional[Tuple[int, Seconds]] = None,
         index_dir: Optional[StrPath] = None,
         max_index_bytes: Optional[int] = None,
+        source_cache_bytes: Optional[int] = None,
     ) -> None:
         setters: List[Tuple[Any, Tuple[Union[int, bytes], ...]]] = []
         if segment_duration is not None:
@@ -367,6 +371,9 @@ class Context:
         if max_index_bytes is not None:
             ceiling = _integer(max_index_bytes, "max_index_bytes", 0, _U64)
             setters.append((lib.hls_config_set_max_index_bytes, (ceiling,)))
+        if source_cache_bytes is not None:
+            budget = _integer(source_cache_bytes, "source_cache_bytes", 0, _U64)
+            setters.append((lib.hls_config_set_source_cache_bytes, (budget,)))
 
         cfg = lib.hls_config_new()
         if not cfg:

@@ -243,6 +243,7 @@ SIGNATURES: Dict[str, Tuple[List[Any], Any]] = {
     # Caller-supplied sources.
     "hls_open_source": ([_ctx_p, POINTER(HlsSource), _opts_p, POINTER(_media_p), POINTER(_err_p)], _status),
     "hls_config_set_source_reads": ([_cfg_p, c_uint64, c_uint64], _status),
+    "hls_config_set_source_cache_bytes": ([_cfg_p, c_uint64], _status),
 }
 
 
