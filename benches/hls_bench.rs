@@ -3,7 +3,8 @@
 //!
 //! Run: `cargo bench --bench hls_bench` (needs `scripts/gen-media.sh --long`). Sections can be
 //! picked with `BENCH=open,mkv,segments,cache,subs,transcode,cold` (`cold` is not in the default
-//! set: `BENCH=cold cargo bench --bench hls_bench`; `COLD_RUNS=n` fresh processes per file).
+//! set: `BENCH=cold cargo bench --bench hls_bench`; `COLD_RUNS=n` fresh processes per file,
+//! `COLD_FILES=a.mp4,b.mkv` other files of `target/media` than the 2-hour and 10-minute ones).
 //! `BENCH=thumbs` (not in the default set either): first thumbnail sprite sheet latency and the
 //! cost of one thumbnail JPEG, beside FFmpeg making the same sheet.
 //! `BENCH=pidx` (not in the default set either): open of the 2-hour files in a fresh process
@@ -523,10 +524,14 @@ fn main() {
 }
 
 /// Runs in its own process: open, master playlist and first media playlist of `COLD_FILE`,
-/// timed apart; prints `open_us master_us media_us index_bytes duration_us`.
+/// timed apart; prints `open_us master_us media_us index_bytes duration_us heap_bytes cpu_us`
+/// (`index_bytes`: segments and cues; `heap_bytes`: everything the index holds, sample records
+/// included; `cpu_us`: the thread's CPU time for the three, which a loaded machine does not
+/// inflate as it does wall times).
 fn cold_child() {
     let p = PathBuf::from(std::env::var("COLD_FILE").expect("COLD_FILE"));
     let ctx = ctx_with(0);
+    let cpu = thread_cpu();
     let t = Instant::now();
     let m = ctx.open(&p).expect("open");
     let open = t.elapsed();
@@ -541,14 +546,17 @@ fn cold_child() {
     let t = Instant::now();
     let (pl, _) = ctx.get(&m, &first).expect("media playlist");
     let media_t = t.elapsed();
+    let cpu = thread_cpu() - cpu;
     assert!(!pl.is_empty());
     println!(
-        "{} {} {} {} {}",
+        "{} {} {} {} {} {} {}",
         open.as_micros(),
         master_t.as_micros(),
         media_t.as_micros(),
         m.index.approx_bytes(),
-        m.index.duration_us
+        m.index.duration_us,
+        m.index.heap_bytes(),
+        cpu.as_micros()
     );
 }
 
@@ -556,17 +564,17 @@ fn cold_child() {
 fn section_cold() {
     let runs: usize = std::env::var("COLD_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(21);
     println!("\n## Cold open after a fresh process start (page cache warm), median of {runs} processes\n");
-    println!("| file | open | master | first media playlist | total | target | index bytes per hour of media |");
-    println!("|---|---|---|---|---|---|---|");
-    for f in
-        ["long_2h.mp4", "long_2h.mkv", "long_2h_subs.mkv", "long_2h_mkvmerge.mkv", "long_2h_subs.mp4", "long_10min.mp4"]
-    {
+    println!("| file | open | master | first media playlist | total | total CPU | target | index bytes per hour of media | index heap per hour (sample records included) |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let all = "long_2h.mp4,long_2h.mkv,long_2h_subs.mkv,long_2h_mkvmerge.mkv,long_2h_subs.mp4,long_10min.mp4".to_string();
+    let files = std::env::var("COLD_FILES").unwrap_or(all);
+    for f in files.split(',') {
         let p = media(f);
         if !p.exists() {
-            println!("| {f} | missing (run scripts/gen-media.sh --long) | | | | | |");
+            println!("| {f} | missing (run scripts/gen-media.sh --long) | | | | | | | |");
             continue;
         }
-        let mut rows: Vec<[u64; 5]> = Vec::new();
+        let mut rows: Vec<[u64; 7]> = Vec::new();
         for _ in 0..runs {
             let out = Command::new(std::env::current_exe().expect("exe"))
                 .env("BENCH", "cold_child")
@@ -575,8 +583,8 @@ fn section_cold() {
                 .expect("cold child");
             let line = String::from_utf8_lossy(&out.stdout);
             let v: Vec<u64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
-            assert_eq!(v.len(), 5, "cold child output: {line}");
-            rows.push([v[0], v[1], v[2], v[3], v[4]]);
+            assert_eq!(v.len(), 7, "cold child output: {line}");
+            rows.push([v[0], v[1], v[2], v[3], v[4], v[5], v[6]]);
         }
         let med = |i: usize| {
             let mut c: Vec<u64> = rows.iter().map(|r| r[i]).collect();
@@ -588,14 +596,17 @@ fn section_cold() {
         let us = |v: u64| format!("{:.2} ms", v as f64 / 1e3);
         let hours = rows[0][4] as f64 / 3.6e9;
         println!(
-            "| {f} | {} | {} | {} | {} | <= 5 ms | {:.0} KB ({:.0} KB for {:.2} h) |",
+            "| {f} | {} | {} | {} | {} | {} | <= 5 ms | {:.0} KB ({:.0} KB for {:.2} h) | {:.1} MB ({:.1} MB) |",
             us(med(0)),
             us(med(1)),
             us(med(2)),
             us(totals[totals.len() / 2]),
+            us(med(6)),
             rows[0][3] as f64 / 1e3 / hours,
             rows[0][3] as f64 / 1e3,
-            hours
+            hours,
+            rows[0][5] as f64 / 1e6 / hours,
+            rows[0][5] as f64 / 1e6
         );
     }
 }

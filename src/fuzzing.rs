@@ -244,8 +244,8 @@ pub fn mp4_boxes(data: &[u8]) -> Result<usize, String> {
 fn check_mp4(ix: &mp4::Mp4Index, file_size: u64) -> Result<usize, String> {
     for (i, t) in ix.tracks.iter().enumerate() {
         for s in &t.samples {
-            if s.pos.checked_add(u64::from(s.size)).is_none_or(|end| end > file_size) {
-                return Err(format!("track {i}: a sample of {} bytes at {} in a file of {file_size}", s.size, s.pos));
+            if s.pos.checked_add(u64::from(s.size())).is_none_or(|end| end > file_size) {
+                return Err(format!("track {i}: a sample of {} bytes at {} in a file of {file_size}", s.size(), s.pos));
             }
         }
     }

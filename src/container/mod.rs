@@ -5,3 +5,4 @@ pub mod demux;
 pub mod mkv;
 pub mod mp4;
 pub mod read;
+pub mod sample;

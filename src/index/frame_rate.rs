@@ -49,8 +49,14 @@ const STANDARD_RATES: [f64; 14] = [
 /// intervals over its span in seconds; with `robust`, not counting intervals shorter than a third
 /// of the window's mean interval.
 fn window_rates(t: &[i64], window: i64, tick: f64, robust: bool) -> Vec<f64> {
-    let n = t.len();
     let mut rates = Vec::new();
+    each_window_rate(t, window, tick, robust, |r| rates.push(r));
+    rates
+}
+
+/// Calls `f` with the rate of every window of [`window_rates`], in order (no list).
+fn each_window_rate(t: &[i64], window: i64, tick: f64, robust: bool, mut f: impl FnMut(f64)) {
+    let n = t.len();
     let mut j = 0usize;
     for i in 0..n {
         j = j.max(i + 1);
@@ -66,9 +72,38 @@ fn window_rates(t: &[i64], window: i64, tick: f64, robust: bool) -> Vec<f64> {
             let short = span as f64 / intervals as f64 / 3.0;
             intervals -= t[i..=j].windows(2).filter(|w| ((w[1] - w[0]) as f64) < short).count();
         }
-        rates.push(intervals as f64 / (span as f64 * tick));
+        f(intervals as f64 / (span as f64 * tick));
     }
-    rates
+}
+
+/// Steps per sample [`presentation_order`] may spend moving times back before it sorts instead.
+const INSERTION_STEPS_PER_SAMPLE: usize = 8;
+
+/// The samples' presentation times, ascending. Decode order is presentation order but for local
+/// reordering (B-frames: a few frames), which an insertion sort undoes in a few steps a sample, in
+/// one pass; when the reordering is not local (the steps run out), the times are sorted.
+fn presentation_order(samples: &[SampleRec]) -> Vec<i64> {
+    let mut t: Vec<i64> = Vec::with_capacity(samples.len());
+    let mut steps = INSERTION_STEPS_PER_SAMPLE * samples.len();
+    for (n, s) in samples.iter().enumerate() {
+        let p = s.pts();
+        t.push(p);
+        let mut i = n;
+        while i > 0 && t[i - 1] > p {
+            if steps == 0 {
+                // `t` holds the times pushed so far (`p` in place): sort them all.
+                t[i] = p;
+                t.extend(samples[n + 1..].iter().map(|s| s.pts()));
+                t.sort_unstable();
+                return t;
+            }
+            steps -= 1;
+            t[i] = t[i - 1];
+            i -= 1;
+        }
+        t[i] = p;
+    }
+    t
 }
 
 /// The maximum frame rate of a variable-frame-rate video (frames per second), `None` when no
@@ -79,8 +114,7 @@ pub(crate) fn max_frame_rate(samples: &[SampleRec], tb: (i32, i32), declared: Op
         return None;
     }
     let tick = f64::from(tb.0) / f64::from(tb.1);
-    let mut t: Vec<i64> = samples.iter().map(|s| s.pts()).collect();
-    t.sort_unstable();
+    let mut t = presentation_order(samples);
     t.dedup();
     let n = t.len();
     if n < 3 {
@@ -93,8 +127,12 @@ pub(crate) fn max_frame_rate(samples: &[SampleRec], tb: (i32, i32), declared: Op
     let reference = declared.filter(|d| d.is_finite() && *d > 0.0).unwrap_or(average);
     let constant = |fastest: f64| fastest <= reference * (1.0 + rounding + CONSTANT_TOLERANCE);
     // Cheap first pass (every interval counts): most videos stop here, as constant.
-    let plain = window_rates(&t, window, tick, false);
-    if plain.is_empty() || constant(plain.iter().copied().fold(0.0, f64::max)) {
+    let (mut windows, mut fastest) = (0usize, 0.0f64);
+    each_window_rate(&t, window, tick, false, |r| {
+        windows += 1;
+        fastest = fastest.max(r);
+    });
+    if windows == 0 || constant(fastest) {
         return None;
     }
     // Intervals shorter than a third of their window's mean are glitches, not a frame rate.
@@ -119,6 +157,25 @@ mod tests {
 
     fn at(times: &[i64]) -> Vec<SampleRec> {
         times.iter().map(|&p| SampleRec::new(0, p, p, 1, false)).collect()
+    }
+
+    #[test]
+    fn presentation_times_come_out_in_order_however_far_they_are_reordered() {
+        let sorted = |t: &[i64]| {
+            let mut v = t.to_vec();
+            v.sort_unstable();
+            v
+        };
+        // B-frames (I P B B, pyramids), duplicates, and orders no insertion budget covers (times
+        // reversed, a block moved from the end to the front): always the sorted times.
+        let bframes: Vec<i64> = (0..1000).map(|i| [0, 3, 1, 2][i % 4] + (i / 4 * 4) as i64).collect();
+        let pyramid: Vec<i64> = (0..1024).map(|i| [0, 8, 4, 2, 1, 3, 6, 5, 7][i % 9] + (i / 9 * 9) as i64).collect();
+        let reversed: Vec<i64> = (0..5000).rev().collect();
+        let mut moved: Vec<i64> = (1000..3000).collect();
+        moved.extend(0..1000);
+        for t in [bframes, pyramid, reversed, moved, vec![5, 5, 3, 3, 9], vec![], vec![7]] {
+            assert_eq!(presentation_order(&at(&t)), sorted(&t));
+        }
     }
 
     #[test]

@@ -25,7 +25,6 @@ use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::{IndexSource, MediaIndex};
 use crate::model::open::Clip;
-use crate::model::segment::SampleRec;
 use crate::model::track::{Roles, TrackKind};
 use crate::subtitle::{self, CueExtractor};
 
@@ -105,10 +104,10 @@ pub(crate) fn build_from_mp4(
         .tracks
         .iter()
         .filter(|t| !t.chapter && matches!(&t.handler, b"vide" | b"soun"))
-        .flat_map(|t| [t.samples.first(), t.samples.iter().filter(|s| s.key).nth(1)])
+        .flat_map(|t| [t.samples.first(), t.samples.iter().filter(|s| s.key()).nth(1)])
         .flatten()
-        .filter(|s| s.size > 0 && (s.size as usize) < MAX_SAMPLE_READ)
-        .map(|s| (s.pos, u64::from(s.size)))
+        .filter(|s| s.size() > 0 && (s.size() as usize) < MAX_SAMPLE_READ)
+        .map(|s| (s.pos, u64::from(s.size())))
         .collect();
     let ahead = Prefetch::span(file, &firsts, FIRST_SAMPLES_SPAN);
     for (i, mut t) in ix.tracks.into_iter().enumerate() {
@@ -160,16 +159,13 @@ pub(crate) fn build_from_mp4(
         let mut c = Collected::default();
         let frame_rate = frame_rate_of(&t);
         if matches!(kind, TrackKind::Video | TrackKind::Audio) {
-            let keys: Vec<&mp4index::Mp4Sample> = t.samples.iter().filter(|s| s.key).take(2).collect();
-            c.first_packet = t.samples.first().and_then(|s| read_ahead(&ahead, file, s.pos, s.size));
-            c.later_keyframe = keys.get(1).and_then(|s| read_ahead(&ahead, file, s.pos, s.size));
+            let keys: Vec<&mp4index::Mp4Sample> = t.samples.iter().filter(|s| s.key()).take(2).collect();
+            c.first_packet = t.samples.first().and_then(|s| read_ahead(&ahead, file, s.pos, s.size()));
+            c.later_keyframe = keys.get(1).and_then(|s| read_ahead(&ahead, file, s.pos, s.size()));
             c.end_dts = Some(t.end_dts);
             c.direct = true;
-            // Converted in place (the records are smaller): no second large allocation.
-            c.samples = std::mem::take(&mut t.samples)
-                .into_iter()
-                .map(|s| SampleRec::new(s.pos, s.dts, s.pts, s.size, s.key))
-                .collect();
+            // The reader's samples are the index's records already: moved, not converted.
+            c.samples = std::mem::take(&mut t.samples);
             if kind == TrackKind::Video && constant_reorder_delay(&mut c) {
                 log::debug!("{}: stream {i}: reorder delay varies: decode times re-timed", path.display());
             }
@@ -279,11 +275,11 @@ fn read_at(file: &ByteSource, pos: u64, size: u32) -> Option<Vec<u8>> {
 /// Reads every sample of a text subtitle track (only those bytes) into the cue extractor.
 fn feed_cues(file: &ByteSource, samples: &[mp4index::Mp4Sample], end_dts: i64, x: &mut CueExtractor) {
     for (i, s) in samples.iter().enumerate() {
-        let Some(data) = read_at(file, s.pos, s.size) else { continue };
+        let Some(data) = read_at(file, s.pos, s.size()) else { continue };
         let duration = samples.get(i + 1).map_or(end_dts, |n| n.dts) - s.dts;
         // A sample FFmpeg cannot decode is skipped; past the index ceiling the extractor says
         // so (`exceeded`, reported when the index is assembled).
-        if x.push(&crate::container::demux::timed_packet(&data, s.pts, Some(s.dts), duration, false))
+        if x.push(&crate::container::demux::timed_packet(&data, s.pts(), Some(s.dts), duration, false))
             .is_err_and(|e| e.refused().is_some())
         {
             break;

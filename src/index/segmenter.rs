@@ -239,12 +239,14 @@ pub(crate) fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64], 
         track.reader = reader(track, c.samples, c.direct, None, exact);
         return;
     }
-    // The shared shift makes every decode time >= 0; anything still below is dropped.
-    let samples: Vec<SampleRec> = c.samples.into_iter().filter(|s| track.map.out(s.dts) >= 0).collect();
+    // The shared shift makes every decode time >= 0; anything still below is dropped (in place:
+    // nothing is moved when nothing is dropped).
+    let map = track.map;
+    let mut samples = c.samples;
+    samples.retain(|s| map.out(s.dts) >= 0);
     if samples.is_empty() {
         return;
     }
-    let map = track.map;
     let end_dts = c.end_dts.unwrap_or(samples[samples.len() - 1].dts + 1);
     // Sample i goes to the segment whose interval holds its midpoint (so boundaries follow the
     // main track's within one audio frame). Bounds are converted to this track's ticks once, and
@@ -314,8 +316,8 @@ pub(crate) fn transcode_segments(map: &TimeMap, c: &Collected, bounds: &[i64], t
         .collect()
 }
 
-/// A sample list kept for the media's lifetime: spare capacity (the records were converted in
-/// place from larger ones) is given back.
+/// A sample list kept for the media's lifetime: spare capacity (samples dropped by an edit list,
+/// priming or a clip) is given back.
 fn kept(mut samples: Vec<SampleRec>) -> SampleTable {
     samples.shrink_to_fit();
     samples.into()

@@ -31,47 +31,7 @@ pub struct Segment {
     pub cluster: u64,
 }
 
-/// Where one sample's bytes are and when it plays (24 bytes per sample, `repr(C)` with no
-/// padding: a persisted index stores the records as they are in memory, little-endian, and
-/// reads them in place).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(C)]
-pub struct SampleRec {
-    /// Byte position in the file (0 when unknown: the sample is read through FFmpeg).
-    pub pos: u64,
-    /// Decode timestamp (source time base).
-    pub dts: i64,
-    /// Size in bytes; the top bit marks a sync sample.
-    size_key: u32,
-    /// Presentation minus decode timestamp (source time base).
-    pub cto: i32,
-}
-
-impl SampleRec {
-    const KEY: u32 = 1 << 31;
-    /// A record; `size` must be below 2 GiB.
-    pub fn new(pos: u64, dts: i64, pts: i64, size: u32, key: bool) -> SampleRec {
-        SampleRec { pos, dts, size_key: (size & !Self::KEY) | if key { Self::KEY } else { 0 }, cto: (pts - dts) as i32 }
-    }
-    /// Size in bytes.
-    pub fn size(&self) -> u32 {
-        self.size_key & !Self::KEY
-    }
-    /// Sync sample.
-    pub fn key(&self) -> bool {
-        self.size_key & Self::KEY != 0
-    }
-    /// Presentation timestamp.
-    pub fn pts(&self) -> i64 {
-        self.dts + self.cto as i64
-    }
-    /// Replaces the decode timestamp, keeping the presentation timestamp.
-    pub(crate) fn set_dts(&mut self, dts: i64) {
-        let pts = self.pts();
-        self.dts = dts;
-        self.cto = (pts - dts) as i32;
-    }
-}
+pub use crate::container::sample::SampleRec;
 
 /// Records per checksummed block of a table read in place (96 KiB).
 pub const TABLE_BLOCK_RECORDS: usize = 4096;
@@ -168,16 +128,9 @@ impl SampleTable {
         if !bytes.len().is_multiple_of(SAMPLE_REC_BYTES) {
             return None;
         }
-        let le_u64 = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
-        let le_u32 = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap_or([0; 4]));
         let v = bytes
             .chunks_exact(SAMPLE_REC_BYTES)
-            .map(|r| SampleRec {
-                pos: le_u64(&r[0..8]),
-                dts: le_u64(&r[8..16]) as i64,
-                size_key: le_u32(&r[16..20]),
-                cto: le_u32(&r[20..24]) as i32,
-            })
+            .map(|r| SampleRec::from_le_bytes(r.try_into().unwrap_or(&[0; SAMPLE_REC_BYTES])))
             .collect();
         Some(SampleTable { repr: Repr::Owned(v) })
     }
@@ -219,10 +172,7 @@ impl SampleTable {
         let mut out = Vec::with_capacity(self.len() * SAMPLE_REC_BYTES);
         if let Ok(all) = self.all() {
             for r in all {
-                out.extend_from_slice(&r.pos.to_le_bytes());
-                out.extend_from_slice(&r.dts.to_le_bytes());
-                out.extend_from_slice(&r.size_key.to_le_bytes());
-                out.extend_from_slice(&r.cto.to_le_bytes());
+                out.extend_from_slice(&r.to_le_bytes());
             }
         }
         out

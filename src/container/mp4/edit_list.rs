@@ -134,7 +134,7 @@ impl FixIndex {
     #[inline]
     fn ctts_of(&self, s: &Mp4Sample, k: usize) -> i64 {
         match self.cover {
-            Some(c) if k < c => s.pts.wrapping_sub(s.dts).wrapping_sub(self.dts_shift),
+            Some(c) if k < c => i64::from(s.cto).wrapping_sub(self.dts_shift),
             _ => 0,
         }
     }
@@ -150,9 +150,7 @@ impl FixIndex {
         let video_shift = if self.kind == Kind::Video && video_shift > 0 { video_shift } else { 0 };
         if scan.deltas.is_empty() {
             for k in start..end {
-                let s = samples[k];
-                let offset = s.pts.wrapping_sub(s.dts);
-                samples[k - start] = Mp4Sample { dts: scan.counter, pts: scan.counter.wrapping_add(offset), ..s };
+                samples[k - start] = samples[k].at_dts(scan.counter);
             }
         } else {
             rebase(samples, start, end, &scan.deltas, video_shift);
@@ -183,7 +181,7 @@ impl FixIndex {
             }
             let fd = if k + 1 < n { samples[k + 1].dts.wrapping_sub(cur.dts) } else { dur };
             self.step(&mut scan, k, cur, cts, fd);
-            if cts.saturating_add(fd) >= edit_end && (cur.key || audio) {
+            if cts.saturating_add(fd) >= edit_end && (cur.key() || audio) {
                 if self.cover.is_some() && !audio && !keyframe_after_edit {
                     keyframe_after_edit = true;
                     continue;
@@ -247,7 +245,7 @@ impl FixIndex {
         let mut index = search_timestamp(samples, target, any)?;
         let mut i = index;
         while i > 0 && samples[i].dts == samples[i - 1].dts {
-            if any || samples[i - 1].key {
+            if any || samples[i - 1].key() {
                 index = i - 1;
             }
             i -= 1;
@@ -258,7 +256,7 @@ impl FixIndex {
         while idx >= 0 && ctts_i >= 0 && (ctts_i as usize) < cover {
             let s = samples[idx as usize];
             let c = self.ctts_of(&samples[ctts_i as usize], ctts_i as usize);
-            if s.dts.wrapping_add(c) <= target && s.key {
+            if s.dts.wrapping_add(c) <= target && s.key() {
                 break;
             }
             idx -= 1;
@@ -280,7 +278,7 @@ fn rebase(samples: &mut [Mp4Sample], start: usize, end: usize, deltas: &[(usize,
         let d = delta.wrapping_sub(video_shift);
         for k in from..to {
             let s = samples[k];
-            samples[k - start] = Mp4Sample { dts: s.dts.wrapping_add(d), pts: s.pts.wrapping_add(d), ..s };
+            samples[k - start] = s.at_dts(s.dts.wrapping_add(d));
         }
     }
 }
@@ -304,7 +302,7 @@ fn search_timestamp(samples: &[Mp4Sample], wanted: i64, any: bool) -> Option<usi
     }
     let mut m = a;
     if !any {
-        while m >= 0 && m < n && !samples[m as usize].key {
+        while m >= 0 && m < n && !samples[m as usize].key() {
             m -= 1;
         }
     }
@@ -329,7 +327,7 @@ mod tests {
         a.chunks = vec![130];
         a.elst = Some(elst(1, &[(1000, 1024)]));
         let ix = read_bytes(&file(&[v, a], 200, &[])).unwrap();
-        let ts = |t: &Mp4Track| t.samples.iter().map(|s| (s.dts, s.pts)).collect::<Vec<_>>();
+        let ts = |t: &Mp4Track| t.samples.iter().map(|s| (s.dts, s.pts())).collect::<Vec<_>>();
         assert_eq!(ts(&ix.tracks[0]), vec![(-1024, 0), (-512, 1024), (0, 512)]);
         assert_eq!(ts(&ix.tracks[1]), vec![(-1024, -1024), (0, 0), (1024, 1024)]);
         assert_eq!(ix.tracks[1].end_dts, 2048);

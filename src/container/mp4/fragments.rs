@@ -145,7 +145,7 @@ pub(super) fn read_fragments(
         pos += b.size;
     }
     for ((t, s), before) in tracks.iter_mut().zip(&states).zip(before) {
-        if let Some(cut) = t.samples.iter().position(|x| x.pos.saturating_add(u64::from(x.size)) > file_size) {
+        if let Some(cut) = t.samples.iter().position(|x| x.pos.saturating_add(u64::from(x.size())) > file_size) {
             // Samples whose data is not in the file: the track ends where the first of them
             // would have started.
             t.end_dts = t.samples[cut].dts;
@@ -323,7 +323,10 @@ fn read_trun(
         let composition = next_field(TRUN_COMPOSITION, 0) as i32;
         let dts = state.next_dts.saturating_sub(offset);
         let key = state.info.audio || sample_flags & (SAMPLE_NON_SYNC | SAMPLE_DEPENDS_YES) == 0;
-        out.push(Mp4Sample { pos, size, dts, pts: dts.saturating_add(i64::from(composition)), key });
+        // A sample of 2 GiB or more (no record holds its size) is placed past any file: the
+        // track ends there, as at a sample whose data is not in the file.
+        let at = if size >= Mp4Sample::SIZE_LIMIT { u64::MAX } else { pos };
+        out.push(Mp4Sample::new(at, dts, dts.saturating_add(i64::from(composition)), size, key));
         pos = pos.saturating_add(u64::from(size));
         state.next_dts = state.next_dts.saturating_add(i64::from(duration));
     }
@@ -414,7 +417,7 @@ mod tests {
         assert_eq!((stats.moofs, stats.truncated), (2, false));
         let v = &ix.tracks[0];
         let got: Vec<(u64, u32, i64, i64, bool)> =
-            v.samples.iter().map(|s| (s.pos, s.size, s.dts, s.pts, s.key)).collect();
+            v.samples.iter().map(|s| (s.pos, s.size(), s.dts, s.pts(), s.key())).collect();
         let d = u64::from(m1 + data);
         assert_eq!(
             got,
@@ -423,7 +426,7 @@ mod tests {
         // The last sample lasts its own (trex) duration.
         assert_eq!(v.end_dts, 512);
         let a = &ix.tracks[1];
-        let got: Vec<(u64, u32, i64, bool)> = a.samples.iter().map(|s| (s.pos, s.size, s.dts, s.key)).collect();
+        let got: Vec<(u64, u32, i64, bool)> = a.samples.iter().map(|s| (s.pos, s.size(), s.dts, s.key())).collect();
         let d = u64::from(m1 + data + 600);
         assert_eq!(
             got,
@@ -473,6 +476,25 @@ mod tests {
             }
         };
         assert!(held as u64 <= f.len() as u64, "{held} samples from a {}-byte file", f.len());
+    }
+
+    #[test]
+
+    fn a_sample_too_large_for_a_record_ends_the_track_there() {
+        // 2 GiB + 10 bytes: no record holds that size (its top bit is the sync flag), so it is
+        // not served as a 10-byte sample inside the file; the track ends where it starts.
+        let v = empty_track(b"vide", 1000);
+        let mvex = bx(b"mvex", &trex(1, 40, 0, 0));
+        let mut f = file(&[v], 0, &mvex);
+        let t = |off: u32| traf(0x02_0000, &[1], Some(0), 0x201, &[3, off, 100, 0x8000_000a, 10]);
+        let data = moof(&[t(0)]).len() as u32 + 8;
+        f.extend(moof(&[t(data)]));
+        f.extend(bx(b"mdat", &[0u8; 400]));
+        let ix = read_bytes(&f).unwrap();
+        let t = &ix.tracks[0];
+        assert_eq!(t.samples.iter().map(|s| (s.dts, s.size())).collect::<Vec<_>>(), vec![(0, 100)]);
+        assert_eq!(t.end_dts, 40);
+        assert!(ix.fragments.unwrap().truncated);
     }
 
     #[test]

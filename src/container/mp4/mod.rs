@@ -113,7 +113,7 @@ mod tests {
         assert_eq!(t.name.as_deref(), Some("Commentary"));
         assert_eq!(t.config, vec![1, 0x64, 0, 0x1e]);
         let got: Vec<(u64, u32, i64, i64, bool)> =
-            t.samples.iter().map(|s| (s.pos, s.size, s.dts, s.pts, s.key)).collect();
+            t.samples.iter().map(|s| (s.pos, s.size(), s.dts, s.pts(), s.key())).collect();
         assert_eq!(
             got,
             vec![

@@ -16,9 +16,10 @@ const WHOLE_FRAME_SPF: u32 = 160;
 /// Most samples accepted for one file, all tracks together, whatever the index ceiling.
 pub(super) const MAX_SAMPLES: u64 = 1 << 25;
 
-/// What one sample costs while a file is indexed: the reader's [`Mp4Sample`] (40 bytes) and the
-/// index's 24-byte record made from it. The sample budget of an open is its index ceiling
-/// divided by this.
+/// What one sample is budgeted at while a file is indexed. The sample budget of an open is its
+/// index ceiling divided by this. (The reader now builds the index's 24-byte record itself,
+/// where it used to build a 40-byte sample converted afterwards; the budget is kept as it was, so
+/// that the same files are accepted under the same ceiling.)
 pub const INDEX_BYTES_PER_SAMPLE: u64 = 64;
 
 /// The samples a file may have under the index ceiling `max_index_bytes`.
@@ -225,7 +226,7 @@ impl Walk<'_> {
                 }
                 None => dts,
             };
-            samples.push(Mp4Sample { pos, size, dts, pts, key });
+            samples.push(Mp4Sample::new(pos, dts, pts, size, key));
             pos += u64::from(size);
             self.dts = dts.wrapping_add(i64::from(self.stts.next()));
             self.n = n + 1;
@@ -317,7 +318,7 @@ fn build_chunked(
             }
             let (samples, size) = chunk_step(spf, bpf, frame_size, left);
             check_inside(pos, size, file_size)?;
-            out.samples.push(Mp4Sample { pos, size, dts, pts: dts, key: true });
+            out.samples.push(Mp4Sample::new(pos, dts, dts, size, true));
             pos += u64::from(size);
             dts = dts.wrapping_add(i64::from(samples));
             left = left.wrapping_sub(samples);
@@ -346,7 +347,7 @@ mod tests {
         let at = f.windows(4).position(|w| w == b"stsz").unwrap();
         f[at + 8..at + 16].copy_from_slice(&words(&[4, 3000]));
         let ix = read_bytes(&f).unwrap();
-        let got: Vec<(u64, u32, i64)> = ix.tracks[0].samples.iter().map(|s| (s.pos, s.size, s.dts)).collect();
+        let got: Vec<(u64, u32, i64)> = ix.tracks[0].samples.iter().map(|s| (s.pos, s.size(), s.dts)).collect();
         assert_eq!(got, vec![(100, 4096, 0), (4196, 4096, 1024), (8292, 1808, 2048), (10100, 2000, 2500)]);
         assert_eq!(ix.tracks[0].end_dts, 3000);
         assert_eq!(ix.tracks[0].bits_per_sample, 16);

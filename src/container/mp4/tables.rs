@@ -549,7 +549,7 @@ mod tests {
         let mut v = Spec::video(3);
         v.stss = Some(Vec::new());
         let ix = read_bytes(&file(&[v], 100, &[])).unwrap();
-        let keys: Vec<bool> = ix.tracks[0].samples.iter().map(|s| s.key).collect();
+        let keys: Vec<bool> = ix.tracks[0].samples.iter().map(|s| s.key()).collect();
         assert_eq!(keys, vec![true, false, false]);
     }
 
@@ -559,7 +559,7 @@ mod tests {
         // FFmpeg ignores the last two entries for the shift.
         v.ctts = Some(vec![vec![1, 0], vec![1, (-512i32) as u32], vec![1, 0], vec![1, 0]]);
         let ix = read_bytes(&file(&[v], 100, &[])).unwrap();
-        let ts: Vec<(i64, i64)> = ix.tracks[0].samples.iter().map(|s| (s.dts, s.pts)).collect();
+        let ts: Vec<(i64, i64)> = ix.tracks[0].samples.iter().map(|s| (s.dts, s.pts())).collect();
         assert_eq!(ts, vec![(-512, 0), (0, 0), (512, 1024), (1024, 1536)]);
     }
 
@@ -578,7 +578,7 @@ mod tests {
             f[at..at + 4].copy_from_slice(b"skip");
         }
         let ix = read_bytes(&f).unwrap();
-        let got: Vec<(u64, u32)> = ix.tracks[0].samples.iter().map(|s| (s.pos, s.size)).collect();
+        let got: Vec<(u64, u32)> = ix.tracks[0].samples.iter().map(|s| (s.pos, s.size())).collect();
         assert_eq!(got, vec![(100, 1), (101, 2), (103, 3)]);
     }
 }

@@ -1,22 +1,15 @@
 //! What the reader gives: [`Mp4Index`] (the tracks of one file), [`Mp4Track`] (one `trak`) and
-//! [`Mp4Sample`] (one sample in decode order).
+//! [`Mp4Sample`] (one sample in decode order, the container's [`SampleRec`]).
+//!
+//! [`SampleRec`]: crate::container::sample::SampleRec
 
 use crate::codec::picture::Picture;
 
-/// One sample in decode order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Mp4Sample {
-    /// Byte position of the sample data in the file.
-    pub pos: u64,
-    /// Size of the sample data in bytes.
-    pub size: u32,
-    /// Decode timestamp, in the track timescale, edit list applied.
-    pub dts: i64,
-    /// Presentation timestamp, in the track timescale, edit list applied.
-    pub pts: i64,
-    /// Sync sample (`stss`, `stps` or a `rap ` sample group; every sample without `stss`).
-    pub key: bool,
-}
+/// One sample in decode order: where its data is (position, size), its DTS and PTS in the
+/// track timescale, and whether it is a sync sample (`stss`, `stps` or a `rap ` sample group;
+/// every sample without `stss`). The reader builds the index's own compact record, so that the
+/// samples are allocated once, at their final size.
+pub type Mp4Sample = crate::container::sample::SampleRec;
 
 /// One `trak`, in moov order (its position = FFmpeg's stream index for this file).
 #[derive(Clone, Debug, Default)]
