@@ -108,6 +108,46 @@ typedef enum HlsPartKind {
 } HlsPartKind;
 
 /**
+ * What serving one name costs (`hls_name_cost`), cheapest first. A server that runs libhls
+ * calls on threads may give the slow kinds (`HLS_COST_TRANSCODED`, `HLS_COST_THUMBNAIL`) threads
+ * of their own, so that playlists never wait behind them.
+ */
+typedef enum HlsNameCost {
+  /**
+   * Not a name of this media (serving it fails with `HLS_ERR_NOT_FOUND`), or a NULL or
+   * invalid argument.
+   */
+  HLS_COST_NONE = 0,
+  /**
+   * In the cache: serving it is a cache hit (microseconds).
+   */
+  HLS_COST_CACHED = 1,
+  /**
+   * A playlist, made from the index (microseconds to a millisecond).
+   */
+  HLS_COST_PLAYLIST = 2,
+  /**
+   * An init segment, or a media segment or I-frame whose samples are copied from the file:
+   * file reads (or file ranges, `hls_get_parts`), no decoding.
+   */
+  HLS_COST_COPIED = 3,
+  /**
+   * WebVTT (subtitle segments or track, the thumbnail track), made from memory.
+   */
+  HLS_COST_SUBTITLE = 4,
+  /**
+   * A media segment of a transcoded track: audio decoded and encoded as AAC (tens of
+   * milliseconds of CPU per segment).
+   */
+  HLS_COST_TRANSCODED = 5,
+  /**
+   * A thumbnail or sprite sheet: video decoded, scaled, encoded as JPEG (tens of milliseconds
+   * of CPU or more).
+   */
+  HLS_COST_THUMBNAIL = 6,
+} HlsNameCost;
+
+/**
  * Audio transcode policy values for `hls_config_set_transcode_policy` (passed as `int`).
  */
 typedef enum HlsTranscodePolicy {
@@ -998,6 +1038,20 @@ enum HlsStatus hls_media_info_json(const struct HlsMedia *media, struct HlsBuffe
  * `media`: borrowed; NULL or a handle from `hls_open`.
  */
 double hls_media_duration(const struct HlsMedia *media);
+
+/**
+ * What serving `name` of `media` (`hls_get`, `hls_get_parts`) would cost now, found without
+ * serving it: one lookup in the cache and the name's track (no I/O, no generation, the cache
+ * entry is not marked used). `HLS_COST_NONE` for a name this media's playlists do not name.
+ * A server with a thread pool for slow work asks this first and sends only
+ * `HLS_COST_TRANSCODED` and `HLS_COST_THUMBNAIL` there. The answer is a hint: the cache may
+ * evict the entry, or another thread generate it, before the name is served.
+ *
+ * # Safety
+ * `media`: borrowed; NULL or a handle from `hls_open`. `name`: NULL or a NUL-terminated string,
+ * borrowed for the call.
+ */
+enum HlsNameCost hls_name_cost(const struct HlsMedia *media, const char *name);
 
 /**
  * Opens and indexes media read through `src` (see `HlsSource` for the contract of its

@@ -472,3 +472,40 @@ fn the_descriptor_outlives_close_and_context_until_the_parts_are_freed() {
         assert_eq!(hls_get_parts(m.0, master.as_ptr(), ptr::null_mut()), HlsStatus::HLS_ERR_NULL_ARGUMENT);
     }
 }
+
+fn cost(m: &Media, name: &str) -> HlsNameCost {
+    let n = CString::new(name).expect("name");
+    // SAFETY: a live handle and a NUL-terminated name.
+    unsafe { hls_name_cost(m.0, n.as_ptr()) }
+}
+
+/// A server runs transcodes on threads of their own so that playlists never wait behind
+/// them: it must be able to tell a transcoded segment from a playlist or a copied segment
+/// before making it, and asking must not make it.
+#[test]
+fn a_transcoded_segment_is_told_apart_from_playlists_before_it_is_made() {
+    common::ensure_media(&["dts.mkv"]).expect("media");
+    let ctx = Ctx::new(64 << 20);
+    let m = ctx.open(&common::media_dir().join("dts.mkv")).expect("open dts.mkv");
+    use HlsNameCost::*;
+    assert_eq!(cost(&m, "master.m3u8"), HLS_COST_PLAYLIST);
+    assert_eq!(cost(&m, "t1.m3u8"), HLS_COST_PLAYLIST);
+    assert_eq!(cost(&m, "t0_init.mp4"), HLS_COST_COPIED);
+    assert_eq!(cost(&m, "t0_1.m4s"), HLS_COST_COPIED, "the H.264 video is copied");
+    assert_eq!(cost(&m, "t1_init.mp4"), HLS_COST_COPIED);
+    assert_eq!(cost(&m, "t1_1.m4s"), HLS_COST_TRANSCODED, "DTS is served as AAC made on demand");
+    // asking twice made nothing: still not in the cache
+    assert_eq!(cost(&m, "t1_1.m4s"), HLS_COST_TRANSCODED);
+    let seg = get(&m, "t1_1.m4s").expect("t1_1.m4s");
+    assert!(!seg.is_empty());
+    assert_eq!(cost(&m, "t1_1.m4s"), HLS_COST_CACHED, "once made, a hit");
+    assert_eq!(cost(&m, "t1_2.m4s"), HLS_COST_TRANSCODED);
+    for bad in ["t9_0.m4s", "t1_999.m4s", "t0_1.vtt", "nonsense", ""] {
+        assert_eq!(cost(&m, bad), HLS_COST_NONE, "{bad:?} is not a name of dts.mkv");
+    }
+    // SAFETY: NULL arguments are answered, not dereferenced.
+    unsafe {
+        assert_eq!(hls_name_cost(ptr::null(), c"master.m3u8".as_ptr()), HLS_COST_NONE);
+        assert_eq!(hls_name_cost(m.0, ptr::null()), HLS_COST_NONE);
+    }
+}

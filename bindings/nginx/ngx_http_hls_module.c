@@ -29,7 +29,10 @@
 #include "ngx_http_hls_module.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 
 /* How often a request waiting for its task re-arms its guard timer. The timer is not
@@ -57,6 +60,9 @@ typedef struct {
     u_char             **copied;           /* [parts.count]: where each file part is in copy */
     unsigned             stats:1;          /* hls_stats: nstats contexts, no file */
     unsigned             remote:1;         /* hls_remote: path is the object's URL */
+    unsigned             on_slow:1;        /* running on the transcode pool */
+    ngx_thread_pool_t   *slow_pool;        /* hls_transcode_thread_pool, or NULL */
+    ngx_thread_task_t   *task;
     ngx_http_hls_remote_conf_t  *remote_conf;
     ngx_uint_t           nstats;
     HlsContext         **contexts;         /* [nstats] */
@@ -72,6 +78,8 @@ typedef struct {
     time_t               mtime;
     HlsBuffer           *stats_buf;        /* [nstats], zeroed where a call failed */
     ngx_uint_t           remote_status;    /* remote: the HTTP status to answer, 0: libhls's */
+    unsigned             requeue:1;        /* slow work: post the task to slow_pool */
+    unsigned             busy:1;           /* slow_pool's queue was full: 503 */
     u_char               remote_etag[128]; /* remote: the store's ETag of the object */
     char                 remote_message[512];
 
@@ -113,6 +121,55 @@ static ngx_int_t ngx_http_hls_info_body(ngx_http_request_t *r, ngx_http_hls_task
 
 
 static ngx_str_t  ngx_http_hls_info_name = ngx_string("info.json");
+
+
+/* The transcode pool's threads run this much nicer than the worker: on a busy machine the
+ * main pool's short tasks (playlists, copied segments) get the CPU first. */
+#define NGX_HTTP_HLS_TRANSCODE_NICE  5
+
+
+/* On a main pool thread: whether serving name costs a transcode or a thumbnail (libhls's
+ * classification: one cache lookup, no I/O). */
+static ngx_uint_t
+ngx_http_hls_slow(HlsMedia *media, u_char *name)
+{
+    switch (hls_name_cost(media, (const char *) name)) {
+    case HLS_COST_TRANSCODED:
+    case HLS_COST_THUMBNAIL:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+
+/* On a transcode pool thread, before its first task: a lower CPU priority for this thread
+ * (raising one's own nice value needs no privilege; it cannot be lowered again, so it is done
+ * only on threads of a pool of their own). */
+static void
+ngx_http_hls_nice_thread(ngx_log_t *log)
+{
+    static __thread ngx_uint_t  done;
+    int                         nice;
+    pid_t                       tid;
+
+    if (done) {
+        return;
+    }
+
+    done = 1;
+    tid = (pid_t) syscall(SYS_gettid);
+    errno = 0;
+    nice = getpriority(PRIO_PROCESS, (id_t) tid);
+    if (nice == -1 && errno != 0) {
+        return;
+    }
+
+    if (setpriority(PRIO_PROCESS, (id_t) tid, nice + NGX_HTTP_HLS_TRANSCODE_NICE) == -1) {
+        ngx_log_error(NGX_LOG_INFO, log, ngx_errno,
+                      "hls: setpriority() of a transcode thread failed");
+    }
+}
 
 
 ngx_int_t
@@ -356,6 +413,8 @@ post:
                           == NULL);
     t->parts.fd = -1;
     t->file_range_min = hlcf->file_range_min;
+    t->slow_pool = hlcf->transcode_pool;
+    t->task = task;
 
     if (hlcf->remote.url.len) {
         /* the store's bytes come through libhls (hls_get): no file to send from */
@@ -662,6 +721,10 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
         return;
     }
 
+    if (t->on_slow) {
+        ngx_http_hls_nice_thread(log);
+    }
+
     for (attempt = 0; /* void */; attempt++) {
 
         error = NULL;
@@ -684,6 +747,15 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
         if (status == HLS_OK) {
             status = hls_open_with(t->context, (const char *) t->path, opts, &media, &error);
             hls_open_options_free(owned);
+        }
+
+        if (status == HLS_OK && t->slow_pool && !t->on_slow && !t->info
+            && ngx_http_hls_slow(media, t->name))
+        {
+            /* a transcode or a thumbnail: on the transcode pool, not in front of playlists */
+            hls_close(media);
+            t->requeue = 1;
+            return;
         }
 
         if (status == HLS_OK) {
@@ -753,6 +825,21 @@ ngx_http_hls_thread_event_handler(ngx_event_t *ev)
     c = r->connection;
 
     ngx_http_set_log_request(c->log, r);
+
+    if (t->requeue) {
+        /* slow work found by the main pool's task: the same task again, on the transcode
+         * pool; the request stays blocked and its guard timer runs on */
+        t->requeue = 0;
+        t->on_slow = 1;
+
+        if (ngx_thread_task_post(t->slow_pool, t->task) == NGX_OK) {
+            return;
+        }
+
+        t->status = HLS_ERR_IO;
+        t->message = "the transcode thread pool's queue is full";
+        t->busy = 1;
+    }
 
     if (t->guard.timer_set) {
         ngx_del_timer(&t->guard);
@@ -1021,6 +1108,17 @@ ngx_http_hls_fail(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (t->busy) {
+        /* the transcode pool's queue is full (thread_pool ... max_queue=N) */
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0, "hls: \"%s\" \"%s\": %s",
+                      t->path, t->name, t->message);
+        ngx_str_set(&value, "1");
+        if (ngx_http_hls_add_header(r, "Retry-After", &value, NULL) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
 
     if (t->remote_status) {
         /* remote mode: what the store said (404), or that it failed (502), or an object that

@@ -62,6 +62,8 @@ typedef struct {
     ngx_flag_t           stats;              /* "hls_stats" in this very location */
     ngx_http_hls_settings_t  settings;
     ngx_thread_pool_t   *thread_pool;        /* hls_thread_pool */
+    ngx_str_t            transcode_pool_name; /* hls_transcode_thread_pool ("off": none) */
+    ngx_thread_pool_t   *transcode_pool;     /* its pool; NULL: off, or thread_pool's */
     ngx_flag_t           cors;               /* hls_cors */
     ngx_flag_t           file_ranges;        /* hls_file_ranges: segments as file buffers */
     size_t               file_range_min;     /* hls_file_range_min: smaller average: bytes */

@@ -15,7 +15,7 @@ use crate::container::read::{thread_reads, ByteSource, CallbackSource};
 use crate::engine::body::Body;
 use crate::engine::cache::{Bytes, Cache};
 use crate::engine::index_dir::{IndexDir, IndexDirCounters, IndexOrigin};
-use crate::engine::media::{self, Media};
+use crate::engine::media::{self, Cost, Media};
 use crate::error::{Error, Result};
 use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
@@ -304,6 +304,17 @@ impl Context {
             });
         self.count_source_reads(r0, b0);
         Ok((body?, media.content_type(&resource)))
+    }
+
+    /// What serving `name` of `media` costs now (see [`Cost`]): `NotFound` for a name its
+    /// playlists do not name. Generates nothing and does not mark the cache entry used.
+    pub fn cost(&self, media: &Media, name: &str) -> Result<Cost> {
+        let resource = Resource::parse(name)?;
+        media.check_named(&resource, name)?;
+        if self.cache.contains(&Key::of(media, resource, false)) {
+            return Ok(Cost::Cached);
+        }
+        Ok(media.cost(&resource))
     }
 
     /// Adds this thread's reads of caller-supplied sources since `(r0, b0)` to the counters.

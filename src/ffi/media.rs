@@ -12,7 +12,7 @@ use super::error::{ErrorOut, HlsError};
 use super::options::HlsOpenOptions;
 use super::parts::{self, HlsParts};
 use super::status::HlsStatus;
-use crate::engine::{mime, Body, Context, Media};
+use crate::engine::{mime, Body, Context, Cost, Media};
 use crate::error::{Error, ErrorKind};
 use crate::model::names::Resource;
 use crate::model::open::OpenOptions;
@@ -422,5 +422,71 @@ pub unsafe extern "C" fn hls_media_duration(media: *const HlsMedia) -> f64 {
         // SAFETY: per the contract, media is NULL or a live handle.
         let h = unsafe { opt_ref(media) };
         h.and_then(|h| h.media.as_ref()).map_or(0.0, |m| m.index.duration_us as f64 / MICROS_PER_SECOND)
+    }
+}
+
+/// What serving one name costs (`hls_name_cost`), cheapest first. A server that runs libhls
+/// calls on threads may give the slow kinds (`HLS_COST_TRANSCODED`, `HLS_COST_THUMBNAIL`) threads
+/// of their own, so that playlists never wait behind them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HlsNameCost {
+    /// Not a name of this media (serving it fails with `HLS_ERR_NOT_FOUND`), or a NULL or
+    /// invalid argument.
+    HLS_COST_NONE = 0,
+    /// In the cache: serving it is a cache hit (microseconds).
+    HLS_COST_CACHED = 1,
+    /// A playlist, made from the index (microseconds to a millisecond).
+    HLS_COST_PLAYLIST = 2,
+    /// An init segment, or a media segment or I-frame whose samples are copied from the file:
+    /// file reads (or file ranges, `hls_get_parts`), no decoding.
+    HLS_COST_COPIED = 3,
+    /// WebVTT (subtitle segments or track, the thumbnail track), made from memory.
+    HLS_COST_SUBTITLE = 4,
+    /// A media segment of a transcoded track: audio decoded and encoded as AAC (tens of
+    /// milliseconds of CPU per segment).
+    HLS_COST_TRANSCODED = 5,
+    /// A thumbnail or sprite sheet: video decoded, scaled, encoded as JPEG (tens of milliseconds
+    /// of CPU or more).
+    HLS_COST_THUMBNAIL = 6,
+}
+
+impl super::boundary::PanicFallback for HlsNameCost {
+    fn on_panic() -> HlsNameCost {
+        HlsNameCost::HLS_COST_NONE
+    }
+}
+
+impl From<Cost> for HlsNameCost {
+    fn from(c: Cost) -> HlsNameCost {
+        match c {
+            Cost::Cached => HlsNameCost::HLS_COST_CACHED,
+            Cost::Playlist => HlsNameCost::HLS_COST_PLAYLIST,
+            Cost::Copied => HlsNameCost::HLS_COST_COPIED,
+            Cost::Subtitle => HlsNameCost::HLS_COST_SUBTITLE,
+            Cost::Transcoded => HlsNameCost::HLS_COST_TRANSCODED,
+            Cost::Thumbnail => HlsNameCost::HLS_COST_THUMBNAIL,
+        }
+    }
+}
+
+/// What serving `name` of `media` (`hls_get`, `hls_get_parts`) would cost now, found without
+/// serving it: one lookup in the cache and the name's track (no I/O, no generation, the cache
+/// entry is not marked used). `HLS_COST_NONE` for a name this media's playlists do not name.
+/// A server with a thread pool for slow work asks this first and sends only
+/// `HLS_COST_TRANSCODED` and `HLS_COST_THUMBNAIL` there. The answer is a hint: the cache may
+/// evict the entry, or another thread generate it, before the name is served.
+///
+/// # Safety
+/// `media`: borrowed; NULL or a handle from `hls_open`. `name`: NULL or a NUL-terminated string,
+/// borrowed for the call.
+#[no_mangle]
+pub unsafe extern "C" fn hls_name_cost(media: *const HlsMedia, name: *const c_char) -> HlsNameCost {
+    ffi_boundary! {
+        // SAFETY: per the contract, media and name are NULL or valid.
+        match unsafe { serving(media, name, Serve::Any) } {
+            Ok((h, m, name)) => h.ctx.cost(m, name).map_or(HlsNameCost::HLS_COST_NONE, HlsNameCost::from),
+            Err(_) => HlsNameCost::HLS_COST_NONE,
+        }
     }
 }

@@ -279,11 +279,11 @@ def test_config_errors():
     d = os.path.join(OUT, "conftest")
     os.makedirs(os.path.join(d, "logs"), exist_ok=True)
 
-    def nginx_t(http_body, head=""):
+    def nginx_t(http_body, head="", tail=""):
         conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
             f.write(f"load_module {SO};\nerror_log logs/error.log;\npid logs/nginx.pid;\n{head}\n"
-                    f"events {{}}\nhttp {{\n  access_log off;\n{http_body}\n}}\n")
+                    f"events {{}}\nhttp {{\n  access_log off;\n{http_body}\n}}\n{tail}\n")
         r = subprocess.run([NGINX, "-t", "-p", d + "/", "-c", conf], capture_output=True,
                            text=True)
         return r.returncode, r.stderr
@@ -298,6 +298,15 @@ def test_config_errors():
     check(rc == 0, "a configuration using every directive passes nginx -t", err)
     rc, err = nginx_t(loc.format(""))
     check(rc == 0, "the minimal configuration (hls; no thread_pool) passes nginx -t", err)
+    rc, err = nginx_t(loc.format("hls_transcode_thread_pool off;"))
+    check(rc == 0, "hls_transcode_thread_pool off passes nginx -t", err)
+    rc, err = nginx_t(loc.format("hls_thread_pool hlspool; hls_transcode_thread_pool hls_transcode;"),
+                      head="thread_pool hlspool threads=4;\nthread_pool hls_transcode threads=2;")
+    check(rc == 0, "a thread_pool hls_transcode line before http sizes the transcode pool", err)
+    rc2, err2 = nginx_t(loc.format(""), tail="thread_pool hls_transcode threads=2;")
+    check(rc == 0 and rc2 != 0 and "duplicate thread pool" in err2,
+          "a thread_pool hls_transcode line after http (the module declared it): nginx -t says "
+          "duplicate thread pool", err2)
 
     bad = [
         ("hls_segment_duration 500ms;", 'hls_segment_duration" directive must be between 1s and 60s'),
@@ -310,6 +319,8 @@ def test_config_errors():
         ("hls_aac_bitrate 8k;", 'invalid value "8k" in "hls_aac_bitrate" directive, it must be a bit rate from 32k to 512k'),
         ("hls_cors maybe;", 'invalid value "maybe" in "hls_cors" directive, it must be "on" or "off"'),
         ("hls_thread_pool nosuchpool;", 'unknown thread pool "nosuchpool"'),
+        ("hls_transcode_thread_pool nosuchpool;", 'unknown thread pool "nosuchpool"'),
+        ("hls_transcode_thread_pool;", 'invalid number of arguments in "hls_transcode_thread_pool"'),
         ("hls_thumbnail_width 5000;", "(thumbnail width must be 0 (no thumbnails) or 16..=1920 pixels, not 5000)"),
         ("hls_thumbnail_interval 100ms;", "thumbnail interval must be 500..=600000 ms, not 100"),
         ("hls_thumbnail_width wide;", 'hls_thumbnail_width" directive invalid number'),
@@ -755,6 +766,59 @@ def test_not_on_event_loop(single):
     check(len(set(single.worker_pids())) == 1, "(one worker served all of them)")
 
 
+def thread_nices(pid):
+    """The nice value of every thread of process pid."""
+    out = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                out.append(int(f.read().rsplit(")", 1)[1].split()[16]))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def test_transcode_pool(single):
+    section("transcodes run on their own pool: playlists do not wait behind them")
+    names = [(f, n) for f, n in slow_names() if f in ("dts.mkv", "truehd.mkv")]
+    results = {}
+    for loc in ("onepool", "twopools"):
+        done, lock = [], threading.Lock()
+
+        def slow(f, n, loc=loc, done=done, lock=lock):
+            r = request(single.port, f"/{loc}/{f}/{n}")
+            with lock:
+                done.append((r.status, time.monotonic()))
+
+        request(single.port, f"/{loc}/dts.mkv/master.m3u8")
+        threads = [threading.Thread(target=slow, args=fn) for fn in names]
+        for t in threads:
+            t.start()
+        time.sleep(0.2)  # the worker has posted their tasks
+        r = request(single.port, f"/{loc}/dts.mkv/t0.m3u8")
+        t_playlist = time.monotonic()
+        with lock:
+            before = len(done)
+        for t in threads:
+            t.join()
+        check(r.status == 200 and all(d[0] == 200 for d in done),
+              f"/{loc}/: the playlist and every transcoded segment answer 200")
+        results[loc] = (before, t_playlist < max(d[1] for d in done))
+    before, early = results["twopools"]
+    check(early and before < len(names),
+          f"with hls_transcode_thread_pool, the playlist is answered while transcodes are still "
+          f"queued ({before}/{len(names)} transcoded segments done before it)")
+    before, early = results["onepool"]
+    check(before == len(names),
+          f"(the control: with one pool of one thread the playlist waits behind the "
+          f"{len(names)} transcodes; {before} done before it)")
+    pid = single.worker_pids()[0]
+    base = os.getpriority(os.PRIO_PROCESS, pid)
+    nices = thread_nices(pid)
+    check(base + 5 in nices,
+          f"the transcode pool's thread runs at nice +5 (worker {base}; threads {sorted(nices)})")
+
+
 def test_client_abort(single):
     section("a client that goes away while its task runs")
     pid = single.worker_pids()
@@ -769,12 +833,17 @@ def test_client_abort(single):
 
 
 def test_queue_full(single):
-    section("a full thread-pool queue answers 503 with Retry-After")
+    for loc, what in (("tiny", "thread-pool"), ("tinytx", "transcode thread-pool")):
+        queue_full(single, loc, what)
+
+
+def queue_full(single, loc, what):
+    section(f"a full {what} queue answers 503 with Retry-After")
     want = dump("dts.mkv", "browser-safe")
     results, lock = [], threading.Lock()
 
     def slow(n):
-        r = request(single.port, f"/tiny/dts.mkv/{n}")
+        r = request(single.port, f"/{loc}/dts.mkv/{n}")
         with lock:
             results.append((n, r.status, r.h("retry-after"), r.body == want[n]))
 
@@ -1190,14 +1259,25 @@ def main():
         location /slow/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe; hls_cache_size 0;
                           hls_idle_media 0 0; hls_thread_pool one; }}
         location /tiny/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe; hls_cache_size 0;
-                          hls_idle_media 0 0; hls_thread_pool tiny; }}
+                          hls_idle_media 0 0; hls_thread_pool tiny;
+                          hls_transcode_thread_pool tiny; }}
+        location /tinytx/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe; hls_cache_size 0;
+                            hls_idle_media 0 0; hls_thread_pool one;
+                            hls_transcode_thread_pool tiny; }}
+        location /twopools/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe;
+                              hls_cache_size 0; hls_idle_media 0 0; hls_thread_pool one;
+                              hls_transcode_thread_pool txone; }}
+        location /onepool/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe;
+                             hls_cache_size 0; hls_idle_media 0 0; hls_thread_pool txone;
+                             hls_transcode_thread_pool off; }}
         location /nocache/ {{ alias {MEDIA}/; hls; hls_cache_size 0; }}
         location /static/ {{ root {OUT}/www; }}
         location = /hls-stats {{ hls_stats; }}
         location /sf/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; hls_file_range_min 0; }}
         location /sfauto/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; }}
         location /sfbytes/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; hls_file_ranges off; }}
-""", workers=1, head="thread_pool one threads=1;\nthread_pool tiny threads=1 max_queue=1;")
+""", workers=1, head="thread_pool one threads=1;\nthread_pool tiny threads=1 max_queue=1;\n"
+                         "thread_pool txone threads=1;")
     try:
         main_ng.start()
         if wanted("crawls"):
@@ -1219,6 +1299,8 @@ def main():
             test_not_on_event_loop(single)
         if wanted("abort"):
             test_client_abort(single)
+        if wanted("transcode_pool"):
+            test_transcode_pool(single)
         if wanted("queue"):
             test_queue_full(single)
         if wanted("buffers"):
