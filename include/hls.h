@@ -897,6 +897,24 @@ enum HlsStatus hls_open_with(struct HlsContext *ctx,
                              struct HlsError **err_out);
 
 /**
+ * `hls_open_with`, but only when the open costs no indexing: the file is indexed already in
+ * this context (a handle is open, or it is among the idle media) and unchanged on disk. Then
+ * `*out` receives a new handle, as from `hls_open_with`; otherwise `*out` is set to NULL and
+ * the call still returns `HLS_OK` (open it with `hls_open_with`, where blocking is fine). Costs
+ * one `stat` and a lookup, never a read of the file: an event loop may call it, then serve a
+ * name whose `hls_name_cost` is `HLS_COST_CACHED` at once and hand everything else to a
+ * thread. Fails as `hls_open_with` does when the file cannot be `stat`ed.
+ *
+ * # Safety
+ * As `hls_open_with`.
+ */
+enum HlsStatus hls_open_indexed(struct HlsContext *ctx,
+                                const char *path,
+                                const struct HlsOpenOptions *opts,
+                                struct HlsMedia **out,
+                                struct HlsError **err_out);
+
+/**
  * Closes a media handle. NULL-tolerant. Buffers obtained from it stay valid until freed.
  *
  * # Safety

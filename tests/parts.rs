@@ -509,3 +509,44 @@ fn a_transcoded_segment_is_told_apart_from_playlists_before_it_is_made() {
         assert_eq!(hls_name_cost(m.0, ptr::null()), HLS_COST_NONE);
     }
 }
+
+fn open_indexed(ctx: &Ctx, path: &Path) -> Option<Media> {
+    let p = CString::new(path.display().to_string()).expect("path");
+    let mut m = ptr::null_mut();
+    // SAFETY: valid pointers; no error asked for.
+    let st = unsafe { hls_open_indexed(ctx.0, p.as_ptr(), ptr::null(), &mut m, ptr::null_mut()) };
+    assert_eq!(st, HlsStatus::HLS_OK);
+    (!m.is_null()).then_some(Media(m))
+}
+
+/// A server may serve cache hits on its event loop only if getting the media there never
+/// indexes a file: `hls_open_indexed` hands out a media that is indexed and unchanged, and
+/// nothing (NULL) when an open would have to read the file.
+#[test]
+fn an_event_loop_open_never_indexes_and_never_hands_out_a_changed_file() {
+    let path = work_copy("open_indexed.mp4", "h264_aac.mp4");
+    let ctx = Ctx::new(64 << 20);
+    assert!(open_indexed(&ctx, &path).is_none(), "not indexed yet: no media, no indexing");
+    assert!(open_indexed(&ctx, &path).is_none(), "still not: asking did not index it");
+    let m = ctx.open(&path).expect("open");
+    let master = get(&m, "master.m3u8").expect("master");
+    let again = open_indexed(&ctx, &path).expect("indexed: a handle");
+    assert_eq!(get(&again, "master.m3u8").expect("master"), master);
+    assert_eq!(cost(&again, "master.m3u8"), HlsNameCost::HLS_COST_CACHED);
+    drop(again);
+    drop(m);
+    assert!(open_indexed(&ctx, &path).is_some(), "closed but idle: still indexed");
+    // rewritten with other bytes: a new version, never handed out from the old index
+    let mut bytes = std::fs::read(&path).expect("read");
+    bytes.truncate(bytes.len() - 1000);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&path, &bytes).expect("rewrite");
+    assert!(open_indexed(&ctx, &path).is_none(), "changed on disk: an open must index it again");
+    let gone = path.with_extension("missing.mp4");
+    let p = CString::new(gone.display().to_string()).expect("path");
+    let mut out = ptr::null_mut();
+    // SAFETY: valid pointers.
+    let st = unsafe { hls_open_indexed(ctx.0, p.as_ptr(), ptr::null(), &mut out, ptr::null_mut()) };
+    assert_ne!(st, HlsStatus::HLS_OK, "a missing file fails as hls_open does");
+    assert!(out.is_null());
+}

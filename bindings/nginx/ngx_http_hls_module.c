@@ -92,6 +92,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_hls_post(ngx_http_request_t *r, ngx_thread_task_t *task,
     ngx_thread_pool_t *pool);
+static ngx_int_t ngx_http_hls_serve_hit(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t);
 static ngx_int_t ngx_http_hls_stats_respond(ngx_http_request_t *r,
     ngx_http_hls_task_ctx_t *t);
 static void ngx_http_hls_thread_handler(void *data, ngx_log_t *log);
@@ -423,7 +424,75 @@ post:
         t->use_parts = 0;
     }
 
+    if (t->use_parts && !t->remote && !t->clip) {
+        rc = ngx_http_hls_serve_hit(r, t);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
     return ngx_http_hls_post(r, task, hlcf->thread_pool);
+}
+
+
+/* On the event loop: a cache hit of a file that is indexed already is served at once, without
+ * the thread pool: hls_open_indexed (one stat, a lookup; NULL when the open would index the
+ * file), hls_name_cost (one cache lookup), hls_get_parts (the hit, and one fstat that checks
+ * the descriptor still reads the indexed file). The ETag's size and mtime are the indexed
+ * file's (HlsParts.file), which that check has just matched. NGX_DECLINED for anything else
+ * (not indexed, not cached, ranges small enough to be read, any failure): the task does it,
+ * and reports the failure if there is one. */
+static ngx_int_t
+ngx_http_hls_serve_hit(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
+{
+    HlsMedia            *media;
+    HlsStatus            status;
+    ngx_pool_cleanup_t  *cln;
+
+    media = NULL;
+
+    if (hls_open_indexed(t->context, (const char *) t->path, t->options, &media, NULL)
+        != HLS_OK || media == NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (hls_name_cost(media, (const char *) t->name) != HLS_COST_CACHED) {
+        hls_close(media);
+        return NGX_DECLINED;
+    }
+
+    status = hls_get_parts_ex(media, (const char *) t->name, &t->parts, NULL);
+    hls_close(media);
+
+    if (status != HLS_OK) {
+        return NGX_DECLINED;               /* t->parts untouched */
+    }
+
+    if (ngx_http_hls_small_parts(t)) {
+        /* to be read: not on the event loop */
+        hls_free_parts(&t->parts);         /* back to empty, fd -1 */
+        return NGX_DECLINED;
+    }
+
+    /* the HlsParts lives until the request's pool goes */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        hls_free_parts(&t->parts);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    cln->handler = ngx_http_hls_cleanup;
+    cln->data = t;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "hls: \"%s\" from the cache",
+                   t->name);
+
+    t->status = HLS_OK;
+    t->size = (off_t) t->parts.file.size;
+    t->mtime = (time_t) t->parts.file.mtime_sec;
+    t->done = 1;
+
+    return ngx_http_hls_respond(r, t);
 }
 
 

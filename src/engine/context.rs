@@ -144,6 +144,40 @@ impl Context {
         self.open_key(key, identity, None)
     }
 
+    /// The media of `path` with `options` if an open would cost no indexing: it is indexed
+    /// already (open, or idle) and unchanged on disk (one `stat`, no read of the file); `None`
+    /// otherwise (not indexed yet, changed, or being indexed by another thread). Counted as an
+    /// open when found.
+    pub fn open_indexed(&self, path: &Path, options: &OpenOptions) -> Result<Option<Arc<Media>>> {
+        let identity = FileIdentity::of(path)?;
+        let key = MediaKey { location: Location::Path(path.to_path_buf()), options: Arc::new(options.clone()) };
+        let mut reg = self.registry.lock();
+        let live = match reg.live.get(&key) {
+            Some(Slot::Ready(w)) => w.upgrade().filter(|m| m.index.identity == identity && !m.index_damaged()),
+            _ => None,
+        };
+        let found = match live {
+            Some(m) => Some(m),
+            None => match reg.idle.peek(&key) {
+                Some((m, _)) if m.index.identity == identity && !m.index_damaged() => {
+                    let m = m.clone();
+                    reg.idle.pop(&key);
+                    reg.live.insert(key, Slot::Ready(Arc::downgrade(&m)));
+                    Some(m)
+                }
+                _ => None,
+            },
+        };
+        if found.is_some() {
+            self.counters.opens.fetch_add(1, Ordering::Relaxed);
+            self.counters.reuses.fetch_add(1, Ordering::Relaxed);
+            if options.clip.is_some() {
+                self.counters.clip_opens.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(found)
+    }
+
     /// Opens a caller-supplied source as `options` say. The registry knows it by its identity
     /// string: an open of an identity already open (or idle) shares that presentation, and
     /// `src` is dropped (its release called) at once; a new identity is a new presentation.

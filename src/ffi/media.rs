@@ -181,6 +181,46 @@ pub unsafe extern "C" fn hls_open_with(
     }
 }
 
+/// `hls_open_with`, but only when the open costs no indexing: the file is indexed already in
+/// this context (a handle is open, or it is among the idle media) and unchanged on disk. Then
+/// `*out` receives a new handle, as from `hls_open_with`; otherwise `*out` is set to NULL and
+/// the call still returns `HLS_OK` (open it with `hls_open_with`, where blocking is fine). Costs
+/// one `stat` and a lookup, never a read of the file: an event loop may call it, then serve a
+/// name whose `hls_name_cost` is `HLS_COST_CACHED` at once and hand everything else to a
+/// thread. Fails as `hls_open_with` does when the file cannot be `stat`ed.
+///
+/// # Safety
+/// As `hls_open_with`.
+#[no_mangle]
+pub unsafe extern "C" fn hls_open_indexed(
+    ctx: *mut HlsContext,
+    path: *const c_char,
+    opts: *const HlsOpenOptions,
+    out: *mut *mut HlsMedia,
+    err_out: *mut *mut HlsError,
+) -> HlsStatus {
+    // SAFETY: per the contract, err_out is NULL or writable.
+    ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
+        // SAFETY: per the contract: ctx is NULL or a live context.
+        let ctx = unsafe { arg_ref(ctx, "ctx") }?;
+        // SAFETY: per the contract: path is NULL or a NUL-terminated string.
+        let path = unsafe { arg_str(path, "path") }?;
+        let out = arg_out(out, "out")?;
+        // SAFETY: per the contract: opts is NULL or live options, borrowed for the call.
+        let found = match unsafe { opt_ref(opts) } {
+            Some(o) => ctx.ctx.open_indexed(Path::new(path), &o.options)?,
+            None => ctx.ctx.open_indexed(Path::new(path), &OpenOptions::default())?,
+        };
+        let handle = match found {
+            Some(media) => into_handle(HlsMedia { ctx: ctx.ctx.clone(), media: Some(media) }),
+            None => std::ptr::null_mut(),
+        };
+        // SAFETY: out is not NULL and, per the contract, writable.
+        unsafe { out.write(handle) };
+        Ok(())
+    }
+}
+
 /// The shared body of `hls_open`, `hls_open_ex` and `hls_open_with`.
 ///
 /// # Safety

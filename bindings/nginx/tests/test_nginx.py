@@ -819,6 +819,37 @@ def test_transcode_pool(single):
           f"the transcode pool's thread runs at nice +5 (worker {base}; threads {sorted(nices)})")
 
 
+def test_hits_on_event_loop(single):
+    section("cache hits of an indexed file are served at once, not behind the thread pool")
+    want = request(single.port, "/hit/h264_aac.mp4/master.m3u8").body
+    seg = request(single.port, "/hit/h264_aac.mp4/t0_1.m4s").body
+    names = [("dts.mkv", f"t1_{k}.m4s") for k in range(4)]
+    done, lock = [], threading.Lock()
+
+    def slow(f, n):
+        r = request(single.port, f"/hit/{f}/{n}")
+        with lock:
+            done.append((r.status, time.monotonic()))
+
+    threads = [threading.Thread(target=slow, args=fn) for fn in names]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)  # the pool's one thread is transcoding, the rest queued
+    r = request(single.port, "/hit/h264_aac.mp4/master.m3u8")
+    r2 = request(single.port, "/hit/h264_aac.mp4/t0_1.m4s")
+    t_hit = time.monotonic()
+    with lock:
+        before = len(done)
+    for t in threads:
+        t.join()
+    check(r.status == 200 and r.body == want and r2.status == 200 and r2.body == seg,
+          "the cached playlist and segment: 200, the same bytes")
+    check(all(d[0] == 200 for d in done), "every transcoded segment answers 200")
+    check(before < len(names) and t_hit < max(d[1] for d in done),
+          f"both hits are answered while the pool's only thread is busy "
+          f"({before}/{len(names)} transcodes done before them)")
+
+
 def test_client_abort(single):
     section("a client that goes away while its task runs")
     pid = single.worker_pids()
@@ -889,6 +920,7 @@ def test_stats(single):
     section("hls_stats: the worker's contexts and libhls counters")
     request(single.port, "/nocache/h264_aac.mp4/master.m3u8")
     request(single.port, "/slow/h264_aac.mp4/master.m3u8")
+    request(single.port, "/hit/h264_aac.mp4/master.m3u8")
     r = request(single.port, "/hls-stats")
     try:
         st = json.loads(r.body)
@@ -898,9 +930,10 @@ def test_stats(single):
     check(r.status == 200 and r.h("content-type") == "application/json"
           and r.h("cache-control") == "no-store" and st.get("pid") == single.worker_pids()[0],
           "GET /hls-stats: JSON of the worker that answered", f"{r.status} {r.body[:200]}")
-    check(len(ctxs) == 2 and {c["transcode"] for c in ctxs} == {"browser_safe", "add_aac"}
-          and all(c["cache_size"] == 0 for c in ctxs),
-          "two contexts with their settings", str(ctxs)[:300])
+    check(len(ctxs) == 3
+          and sorted((c["transcode"], c["cache_size"]) for c in ctxs)
+          == [("add_aac", 0), ("browser_safe", 0), ("browser_safe", 64 << 20)],
+          "three contexts with their settings", str(ctxs)[:300])
     check(all(isinstance(c["stats"], dict) and c["stats"].get("opens", 0) > 0 for c in ctxs),
           "each context's libhls counters (hls_context_stats_json), files opened", str(ctxs)[:300])
 
@@ -1267,6 +1300,9 @@ def main():
         location /twopools/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe;
                               hls_cache_size 0; hls_idle_media 0 0; hls_thread_pool one;
                               hls_transcode_thread_pool txone; }}
+        location /hit/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe; hls_thread_pool txone;
+                         hls_transcode_thread_pool off; hls_cache_size 64m;
+                         hls_file_range_min 0; }}
         location /onepool/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe;
                              hls_cache_size 0; hls_idle_media 0 0; hls_thread_pool txone;
                              hls_transcode_thread_pool off; }}
@@ -1301,6 +1337,8 @@ def main():
             test_client_abort(single)
         if wanted("transcode_pool"):
             test_transcode_pool(single)
+        if wanted("hits"):
+            test_hits_on_event_loop(single)
         if wanted("queue"):
             test_queue_full(single)
         if wanted("buffers"):
@@ -1322,7 +1360,7 @@ def main():
             except Exception as e:  # noqa: BLE001
                 print(f"stopping {ng.name}: {e}")
     # main: every location has the default settings; single: /slow/ and /tiny/ share theirs
-    test_logs(main_ng, single, contexts={main_ng: 1, single: 2})
+    test_logs(main_ng, single, contexts={main_ng: 1, single: 3})
     if wanted("index_dir"):
         test_index_dir(os.path.join(OUT, "pidx-index"))
 
