@@ -31,8 +31,10 @@
 #
 # Environment: ROUNDS=2 (fresh starts per server and file; medians over them), WARM=2 (warm
 # crawls after the cold one), PARALLEL=8 connections from CLIENTS=2 curl processes,
-# P99_SECONDS=10 (0: skip), FILES, REUSEPORT=1 (nginx listens with reuseport: the kernel deals
-# the connections out to the workers). Work files:
+# P99_SECONDS=10 (0: skip), FILES, REUSEPORT=1 (nginx, static and module alike, listens with
+# `reuseport`: the kernel deals the connections out to the workers; REUSEPORT=0: one listening
+# socket, and 8 connections opened at once often all land on one worker, see the "cold CPU
+# per worker" column). Work files:
 # target/nginx/bench-all/ (hls-dump output: ~0.5 GB).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -42,7 +44,7 @@ NGX_WHO=bench-all
 source "$root/bindings/nginx/conf/lib.sh"
 PARALLEL=${PARALLEL:-8}
 CLIENTS=${CLIENTS:-2}
-REUSEPORT=${REUSEPORT:-0}
+REUSEPORT=${REUSEPORT:-1}
 ROUNDS=${ROUNDS:-2}
 WARM=${WARM:-2}
 P99_SECONDS=${P99_SECONDS:-10}

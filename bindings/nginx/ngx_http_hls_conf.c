@@ -851,6 +851,14 @@ ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
      * with one thread per CPU unless a "thread_pool hls_transcode ..." line came first) */
     if (conf->transcode_pool_name.data == NULL) {
         ngx_str_set(&conf->transcode_pool_name, NGX_HTTP_HLS_TRANSCODE_POOL);
+    }
+
+    if (conf->transcode_pool_name.len == sizeof(NGX_HTTP_HLS_TRANSCODE_POOL) - 1
+        && ngx_strncmp(conf->transcode_pool_name.data, NGX_HTTP_HLS_TRANSCODE_POOL,
+                       conf->transcode_pool_name.len) == 0)
+    {
+        /* the default name, written out or not: declared here unless declared above */
+        ngx_str_set(&conf->transcode_pool_name, NGX_HTTP_HLS_TRANSCODE_POOL);
         if (ngx_http_hls_declare_pool(cf, &conf->transcode_pool_name) != NGX_OK) {
             return NGX_CONF_ERROR;
         }

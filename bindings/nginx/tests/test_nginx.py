@@ -303,6 +303,9 @@ def test_config_errors():
     rc, err = nginx_t(loc.format("hls_thread_pool hlspool; hls_transcode_thread_pool hls_transcode;"),
                       head="thread_pool hlspool threads=4;\nthread_pool hls_transcode threads=2;")
     check(rc == 0, "a thread_pool hls_transcode line before http sizes the transcode pool", err)
+    rc3, err3 = nginx_t(loc.format("hls_transcode_thread_pool hls_transcode;"))
+    check(rc3 == 0, "hls_transcode_thread_pool hls_transcode (the default, written out) without "
+          "a thread_pool line passes nginx -t", err3)
     rc2, err2 = nginx_t(loc.format(""), tail="thread_pool hls_transcode threads=2;")
     check(rc == 0 and rc2 != 0 and "duplicate thread pool" in err2,
           "a thread_pool hls_transcode line after http (the module declared it): nginx -t says "
