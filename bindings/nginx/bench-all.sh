@@ -27,7 +27,9 @@
 #                           playlist, right after the start (curl time_total)
 #   RSS / worker            MB, each worker's VmRSS after the crawls (nginx workers, hls-serve)
 # Then the playlist-latency scenario (bench-p99.sh: one worker, 8 playlist clients, 2 clients
-# fetching cold transcoded segments; P99_SECONDS=10 per layout).
+# fetching cold transcoded segments; P99_SECONDS=10 per layout), twice: playlists cached (nginx's
+# default pool), and playlists uncached with a pool of 2 threads (where the transcode pool
+# matters: without it they queue behind the transcodes).
 #
 # Environment: ROUNDS=2 (fresh starts per server and file; medians over them), WARM=2 (warm
 # crawls after the cold one), PARALLEL=8 connections from CLIENTS=2 curl processes,
@@ -215,6 +217,7 @@ p99=""
 if [[ $P99_SECONDS != 0 ]]; then
     ngx_log "playlist latency under transcodes (bench-p99.sh, $P99_SECONDS s per layout)"
     p99="$(NGX_MODULE="$NGX_MODULE" "$root/bindings/nginx/bench-p99.sh" "$P99_SECONDS" 2>"$work/bench-p99.log" | sed -n "/^nginx 1 worker/,\$p")"
+    p99+=$'\n\n'"$(NGX_MODULE="$NGX_MODULE" PLAYLISTS=uncached THREADS=2 "$root/bindings/nginx/bench-p99.sh" "$P99_SECONDS" 2>>"$work/bench-p99.log" | sed -n "/^nginx 1 worker/,\$p")"
 fi
 
 echo

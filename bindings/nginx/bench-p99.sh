@@ -12,7 +12,10 @@
 #
 #   bindings/nginx/bench-p99.sh [SECONDS]      (default 20 per layout; ROUNDS=1)
 #
-# Environment: THREADS (size of the main pool, default 32), LAYOUTS ("one-pool two-pools").
+# Environment: THREADS (size of the main pool, default 32), LAYOUTS ("one-pool two-pools"),
+# PLAYLISTS=cached (default: served from the cache, which the module answers on the event loop)
+# or uncached (from the hls_cache_size 0 location: every playlist is a task on the pool, made
+# anew).
 # Not part of the test suite; run it under nice on a shared machine (the clients get the same
 # niceness as nginx then). Work files: target/nginx/bench-p99/. The last line printed is a
 # markdown table.
@@ -36,9 +39,15 @@ work="$root/target/nginx/bench-p99"
 mkdir -p "$work"
 trap ngx_cleanup EXIT
 
+PLAYLISTS="${PLAYLISTS:-cached}"
+case $PLAYLISTS in
+    cached) ploc=vod ;;      # cache hits: answered on the event loop
+    uncached) ploc=tx ;;     # hls_cache_size 0: every playlist made anew by a task on the pool
+    *) ngx_die "PLAYLISTS is cached or uncached" ;;
+esac
 fast=()
 for f in long_10min.mp4 long_2h.mp4; do
-    fast+=("/vod/$f/master.m3u8" "/vod/$f/t0.m3u8" "/vod/$f/t1.m3u8")
+    fast+=("/$ploc/$f/master.m3u8" "/$ploc/$f/t0.m3u8" "/$ploc/$f/t1.m3u8")
 done
 slow=()
 for k in 0 1 2 3; do
@@ -100,7 +109,7 @@ done
 
 cat <<EOF
 
-nginx 1 worker, thread_pool default threads=$THREADS; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); ${seconds} s per run
+nginx 1 worker, thread_pool default threads=$THREADS, $PLAYLISTS playlists; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); ${seconds} s per run
 | layout | playlists | p50 ms | p90 ms | p99 ms | max ms | transcoded segments | p50 ms | p99 ms |
 |---|---|---|---|---|---|---|---|---|
 EOF
