@@ -1016,6 +1016,27 @@ enum HlsStatus hls_get_parts_ex(struct HlsMedia *media,
                                 struct HlsError **err_out);
 
 /**
+ * `hls_get_parts_ex`, except that a media segment whose file ranges average fewer than
+ * `min_range` bytes comes back as one `HLS_PART_BYTES` part (`fd` -1): the first call reads
+ * its ranges (positioned reads, one per span of nearby ranges, between two identity checks)
+ * and the cache keeps the bytes beside the ranges, charged to the cache budget; the next calls
+ * are one cache lookup, no read and no `fstat`. Meant for files whose tracks are interleaved
+ * sample by sample (hundreds of ranges of a few kilobytes per segment), which a server would
+ * otherwise read again on every request; segments with larger ranges stay ranges
+ * (`sendfile`). `min_range` 0: exactly `hls_get_parts_ex`. The bytes are those `hls_get`
+ * returns and share its cache entry: with any `min_range` above 0, a segment the cache holds
+ * as bytes already (made by `hls_get` or an earlier call) comes back as those bytes.
+ *
+ * # Safety
+ * As `hls_get_parts_ex`.
+ */
+enum HlsStatus hls_get_parts_min(struct HlsMedia *media,
+                                 const char *name,
+                                 uint64_t min_range,
+                                 struct HlsParts *out,
+                                 struct HlsError **err_out);
+
+/**
  * `hls_get_parts` for the names `hls_segment` accepts (init segments, media segments, WebVTT).
  *
  * # Safety

@@ -550,3 +550,57 @@ fn an_event_loop_open_never_indexes_and_never_hands_out_a_changed_file() {
     assert_ne!(st, HlsStatus::HLS_OK, "a missing file fails as hls_open does");
     assert!(out.is_null());
 }
+
+fn get_parts_min(m: &Media, name: &str, min_range: u64) -> Got {
+    let n = CString::new(name).expect("name");
+    let mut p = zeroed_parts();
+    let mut err = ptr::null_mut();
+    // SAFETY: valid pointers; parts and error freed here.
+    unsafe {
+        let st = hls_get_parts_min(m.0, n.as_ptr(), min_range, &mut p, &mut err);
+        assert_eq!(st, HlsStatus::HLS_OK, "{name}: {}", take_error(err));
+        let got = read_parts(&p).expect("parts");
+        hls_free_parts(&mut p);
+        got
+    }
+}
+
+/// A file whose tracks are interleaved sample by sample has hundreds of small ranges per
+/// segment; a server that asks for such segments as bytes gets exactly the same bytes, from
+/// memory, and a hit afterwards (no read); segments with large enough ranges stay ranges.
+#[test]
+fn a_segment_of_small_ranges_asked_as_bytes_is_the_same_bytes_and_stays_cached() {
+    common::ensure_media(&["h264_aac.mp4"]).expect("media");
+    let ctx = Ctx::new(64 << 20);
+    let m = ctx.open(&common::media_dir().join("h264_aac.mp4")).expect("open h264_aac.mp4");
+    let segments: Vec<String> = names(&m).into_iter().filter(|n| n.ends_with(".m4s")).collect();
+    assert!(!segments.is_empty());
+    let mut as_bytes = 0;
+    for name in &segments {
+        let ranges = get_parts(&m, name).expect("parts");
+        // A minimum every range reaches: ranges as before.
+        let big = get_parts_min(&m, name, 1);
+        assert!(big.bytes == ranges.bytes, "{name}: min 1 changed the bytes");
+        assert_eq!((big.file_parts, big.fd), (ranges.file_parts, ranges.fd), "{name}: min 1");
+        // A minimum no range reaches: every segment with ranges comes back as bytes.
+        let small = get_parts_min(&m, name, u64::MAX);
+        assert!(small.bytes == ranges.bytes, "{name}: not the same bytes as its ranges");
+        assert_eq!(small.content_type, ranges.content_type);
+        assert_eq!(small.file, ranges.file, "{name}: the identity of the indexed file");
+        if ranges.file_parts > 0 {
+            as_bytes += 1;
+            assert_eq!((small.file_parts, small.byte_parts, small.fd), (0, 1, -1), "{name}: one bytes part");
+            assert_eq!(cost(&m, name), HlsNameCost::HLS_COST_CACHED);
+            // again: from the cache, still bytes
+            let again = get_parts_min(&m, name, u64::MAX);
+            assert!(again.bytes == small.bytes && again.fd == -1, "{name}: the hit");
+            // the same bytes hls_get hands out
+            assert!(get(&m, name).expect("get") == ranges.bytes, "{name}: hls_get differs");
+        }
+        // None asked: exactly hls_get_parts_ex, ranges even when the bytes are cached.
+        let plain = get_parts_min(&m, name, 0);
+        assert!(plain.bytes == ranges.bytes, "{name}: min 0 changed the bytes");
+        assert_eq!((plain.file_parts, plain.fd), (ranges.file_parts, ranges.fd), "{name}: min 0");
+    }
+    assert!(as_bytes > 0, "h264_aac.mp4 has segments with file ranges");
+}

@@ -33,7 +33,8 @@
 #
 # Environment: ROUNDS=2 (fresh starts per server and file; medians over them), WARM=2 (warm
 # crawls after the cold one), PARALLEL=8 connections from CLIENTS=2 curl processes,
-# P99_SECONDS=10 (0: skip), FILES, REUSEPORT=1 (nginx, static and module alike, listens with
+# P99_SECONDS=10 (0: skip), FILES, CONFIGS="static-1 static-2 module-1 module-2 hls-serve-1"
+# (the servers run, in that order), REUSEPORT=1 (nginx, static and module alike, listens with
 # `reuseport`: the kernel deals the connections out to the workers; REUSEPORT=0: one listening
 # socket, and 8 connections opened at once often all land on one worker, see the "cold CPU
 # per worker" column). Work files:
@@ -170,7 +171,7 @@ stop() {
     esac
 }
 
-configs=(static-1 static-2 module-1 module-2 hls-serve-1)
+read -r -a configs <<<"${CONFIGS:-static-1 static-2 module-1 module-2 hls-serve-1}"
 for f in $FILES; do
     src="$media/$f"
     cat "$src" >/dev/null # page cache warm

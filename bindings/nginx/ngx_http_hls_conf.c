@@ -183,6 +183,13 @@ static ngx_command_t  ngx_http_hls_commands[] = {
       offsetof(ngx_http_hls_loc_conf_t, file_range_min),
       NULL },
 
+    { ngx_string("hls_small_ranges_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hls_loc_conf_t, small_ranges_cache),
+      NULL },
+
     { ngx_string("hls_encryption"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -701,6 +708,7 @@ ngx_http_hls_create_loc_conf(ngx_conf_t *cf)
     conf->cors = NGX_CONF_UNSET;
     conf->file_ranges = NGX_CONF_UNSET;
     conf->file_range_min = NGX_CONF_UNSET_SIZE;
+    conf->small_ranges_cache = NGX_CONF_UNSET;
     conf->encryption = NGX_CONF_UNSET_UINT;
     /* remote.url: zeroed (local files) */
     conf->remote.validate = NGX_CONF_UNSET_MSEC;
@@ -786,6 +794,7 @@ ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->cors, prev->cors, 1);
     ngx_conf_merge_value(conf->file_ranges, prev->file_ranges, 1);
     ngx_conf_merge_size_value(conf->file_range_min, prev->file_range_min, 32 * 1024);
+    ngx_conf_merge_value(conf->small_ranges_cache, prev->small_ranges_cache, 1);
     ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
     if (conf->transcode_pool_name.data == NULL) {
         conf->transcode_pool_name = prev->transcode_pool_name;

@@ -55,6 +55,7 @@ typedef struct {
     uint64_t             clip_to;          /* ms; 0: the end */
     u_char              *query;            /* NUL-terminated; appended to playlist URIs */
     size_t               file_range_min;   /* hls_file_range_min */
+    uint64_t             bytes_below;      /* hls_get_parts_min's: 0 or file_range_min */
     u_char              *copy;             /* small ranges read in the task (a spare) */
     size_t               copy_size;
     u_char             **copied;           /* [parts.count]: where each file part is in copy */
@@ -414,6 +415,7 @@ post:
                           == NULL);
     t->parts.fd = -1;
     t->file_range_min = hlcf->file_range_min;
+    t->bytes_below = hlcf->small_ranges_cache ? hlcf->file_range_min : 0;
     t->slow_pool = hlcf->transcode_pool;
     t->task = task;
 
@@ -462,7 +464,7 @@ ngx_http_hls_serve_hit(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
         return NGX_DECLINED;
     }
 
-    status = hls_get_parts_ex(media, (const char *) t->name, &t->parts, NULL);
+    status = hls_get_parts_min(media, (const char *) t->name, t->bytes_below, &t->parts, NULL);
     hls_close(media);
 
     if (status != HLS_OK) {
@@ -835,7 +837,8 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
                 }
 
             } else if (t->use_parts) {
-                status = hls_get_parts_ex(media, (const char *) t->name, &t->parts, &error);
+                status = hls_get_parts_min(media, (const char *) t->name, t->bytes_below,
+                                           &t->parts, &error);
 
                 if (status == HLS_OK && ngx_http_hls_small_parts(t)
                     && ngx_http_hls_read_parts(t, log) != NGX_OK)

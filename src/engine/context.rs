@@ -340,12 +340,42 @@ impl Context {
         Ok((body?, media.content_type(&resource)))
     }
 
+    /// As [`Context::get_body`], except that a media segment whose file ranges average fewer
+    /// than `min_range` bytes (samples interleaved one by one: hundreds of small ranges per
+    /// segment, which a server would otherwise read again on every request) is bytes: read
+    /// once (positioned reads, identity checked) and cached as bytes beside its ranges, charged
+    /// to the cache budget like any other bytes. A hit is one lookup. `min_range` 0: as
+    /// [`Context::get_body`].
+    pub fn get_body_small_as_bytes(&self, media: &Media, name: &str, min_range: u64) -> Result<(Body, &'static str)> {
+        if min_range == 0 {
+            return self.get_body(media, name);
+        }
+        let resource = Resource::parse(name)?;
+        let bytes_key = Key::of(media, resource, true);
+        if matches!(resource, Resource::Segment(..)) {
+            if let Some(body @ Body::Bytes(_)) = self.cache.get_counted(&bytes_key) {
+                return Ok((body, media.content_type(&resource)));
+            }
+        }
+        let (body, ct) = self.get_body(media, name)?;
+        match body {
+            Body::Parts(p) if p.small_ranges(min_range) => {
+                let bytes = media.materialise(Body::Parts(p))?;
+                self.cache.insert(bytes_key, Body::Bytes(bytes.clone()));
+                Ok((Body::Bytes(bytes), ct))
+            }
+            body => Ok((body, ct)),
+        }
+    }
+
     /// What serving `name` of `media` costs now (see [`Cost`]): `NotFound` for a name its
     /// playlists do not name. Generates nothing and does not mark the cache entry used.
     pub fn cost(&self, media: &Media, name: &str) -> Result<Cost> {
         let resource = Resource::parse(name)?;
         media.check_named(&resource, name)?;
-        if self.cache.contains(&Key::of(media, resource, false)) {
+        // Held as ranges, or as bytes (which outlive the ranges' entry when only they are hit).
+        if self.cache.contains(&Key::of(media, resource, false)) || self.cache.contains(&Key::of(media, resource, true))
+        {
             return Ok(Cost::Cached);
         }
         Ok(media.cost(&resource))

@@ -108,11 +108,12 @@ unsafe fn serve_parts(
     name: *const c_char,
     out: *mut HlsParts,
     which: Serve,
+    min_range: u64,
 ) -> Result<(), Error> {
     // SAFETY: per this function's contract.
     let (h, m, name) = unsafe { serving(media, name, which) }?;
     let out = arg_out(out, "out")?;
-    let (body, ct) = h.ctx.get_body(m, name)?;
+    let (body, ct) = h.ctx.get_body_small_as_bytes(m, name, min_range)?;
     let file = match body {
         Body::Parts(_) => Some(m.checked_file()?.clone()),
         Body::Bytes(_) => None,
@@ -374,7 +375,7 @@ pub unsafe extern "C" fn hls_get_ex(
 pub unsafe extern "C" fn hls_get_parts(media: *mut HlsMedia, name: *const c_char, out: *mut HlsParts) -> HlsStatus {
     ffi_boundary! { report(ErrorOut::NONE) =>
         // SAFETY: per the contract: media, name and out are NULL or valid.
-        unsafe { serve_parts(media, name, out, Serve::Any) }
+        unsafe { serve_parts(media, name, out, Serve::Any, 0) }
     }
 }
 
@@ -394,7 +395,35 @@ pub unsafe extern "C" fn hls_get_parts_ex(
     // SAFETY: per the contract, err_out is NULL or writable.
     ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
         // SAFETY: per the contract: media, name and out are NULL or valid.
-        unsafe { serve_parts(media, name, out, Serve::Any) }
+        unsafe { serve_parts(media, name, out, Serve::Any, 0) }
+    }
+}
+
+/// `hls_get_parts_ex`, except that a media segment whose file ranges average fewer than
+/// `min_range` bytes comes back as one `HLS_PART_BYTES` part (`fd` -1): the first call reads
+/// its ranges (positioned reads, one per span of nearby ranges, between two identity checks)
+/// and the cache keeps the bytes beside the ranges, charged to the cache budget; the next calls
+/// are one cache lookup, no read and no `fstat`. Meant for files whose tracks are interleaved
+/// sample by sample (hundreds of ranges of a few kilobytes per segment), which a server would
+/// otherwise read again on every request; segments with larger ranges stay ranges
+/// (`sendfile`). `min_range` 0: exactly `hls_get_parts_ex`. The bytes are those `hls_get`
+/// returns and share its cache entry: with any `min_range` above 0, a segment the cache holds
+/// as bytes already (made by `hls_get` or an earlier call) comes back as those bytes.
+///
+/// # Safety
+/// As `hls_get_parts_ex`.
+#[no_mangle]
+pub unsafe extern "C" fn hls_get_parts_min(
+    media: *mut HlsMedia,
+    name: *const c_char,
+    min_range: u64,
+    out: *mut HlsParts,
+    err_out: *mut *mut HlsError,
+) -> HlsStatus {
+    // SAFETY: per the contract, err_out is NULL or writable.
+    ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
+        // SAFETY: per the contract: media, name and out are NULL or valid.
+        unsafe { serve_parts(media, name, out, Serve::Any, min_range) }
     }
 }
 
@@ -406,7 +435,7 @@ pub unsafe extern "C" fn hls_get_parts_ex(
 pub unsafe extern "C" fn hls_segment_parts(media: *mut HlsMedia, name: *const c_char, out: *mut HlsParts) -> HlsStatus {
     ffi_boundary! { report(ErrorOut::NONE) =>
         // SAFETY: per the contract: media, name and out are NULL or valid.
-        unsafe { serve_parts(media, name, out, Serve::Segment) }
+        unsafe { serve_parts(media, name, out, Serve::Segment, 0) }
     }
 }
 
@@ -426,7 +455,7 @@ pub unsafe extern "C" fn hls_segment_parts_ex(
     // SAFETY: per the contract, err_out is NULL or writable.
     ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
         // SAFETY: per the contract: media, name and out are NULL or valid.
-        unsafe { serve_parts(media, name, out, Serve::Segment) }
+        unsafe { serve_parts(media, name, out, Serve::Segment, 0) }
     }
 }
 

@@ -209,6 +209,7 @@ SIGNATURES: Dict[str, Tuple[List[Any], Any]] = {
     "hls_get_ex": ([_media_p, c_char_p, _buf_p, POINTER(_err_p)], _status),
     "hls_get_parts": ([_media_p, c_char_p, _parts_p], _status),
     "hls_get_parts_ex": ([_media_p, c_char_p, _parts_p, POINTER(_err_p)], _status),
+    "hls_get_parts_min": ([_media_p, c_char_p, c_uint64, _parts_p, POINTER(_err_p)], _status),
     "hls_segment_parts": ([_media_p, c_char_p, _parts_p], _status),
     "hls_segment_parts_ex": ([_media_p, c_char_p, _parts_p, POINTER(_err_p)], _status),
     "hls_free_parts": ([_parts_p], None),
