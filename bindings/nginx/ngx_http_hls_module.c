@@ -801,6 +801,54 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
         error = NULL;
         media = NULL;
 
+        if (t->use_parts && !t->info) {
+            /* no stat of our own: the handler's open checked the path, hls_open_with stats
+             * it, and the HlsParts names the file version its bytes and ranges were checked
+             * against (HlsParts.file: the ETag's size and mtime) */
+            status = ngx_http_hls_request_options(t, &opts, &owned);
+            if (status == HLS_OK) {
+                status = hls_open_with(t->context, (const char *) t->path, opts, &media, &error);
+                hls_open_options_free(owned);
+            }
+
+            if (status == HLS_OK && t->slow_pool && !t->on_slow
+                && ngx_http_hls_slow(media, t->name))
+            {
+                hls_close(media);
+                t->requeue = 1;
+                return;
+            }
+
+            if (status == HLS_OK) {
+                status = hls_get_parts_min(media, (const char *) t->name, t->bytes_below,
+                                           &t->parts, &error);
+
+                if (status == HLS_OK && ngx_http_hls_small_parts(t)
+                    && ngx_http_hls_read_parts(t, log) != NGX_OK)
+                {
+                    hls_free_parts(&t->parts);
+                    status = HLS_ERR_FILE_CHANGED;
+                    t->message = "the file is shorter than its ranges";
+                }
+
+                hls_close(media);
+            }
+
+            if (status == HLS_ERR_FILE_CHANGED && attempt == 0) {
+                hls_error_free(error);
+                t->message = NULL;
+                continue;                  /* open it anew, once */
+            }
+
+            t->status = status;
+            t->error = error;
+            if (status == HLS_OK) {
+                t->size = (off_t) t->parts.file.size;
+                t->mtime = (time_t) t->parts.file.mtime_sec;
+            }
+            return;
+        }
+
         if (stat((const char *) t->path, &before) == -1) {
             t->err = ngx_errno;
             t->status = HLS_ERR_IO;

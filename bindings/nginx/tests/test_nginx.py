@@ -420,6 +420,26 @@ def traced(pid, action):
     return calls
 
 
+def traced_reads(pid, action):
+    """How many pread64(2) calls every thread of process pid (the worker and its thread pool)
+    makes while action() runs."""
+    out = os.path.join(OUT, "strace-reads.txt")
+    if os.path.exists(out):
+        os.remove(out)
+    p = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=pread64", "-o", out, "-p", str(pid)],
+                         stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: os.path.exists(out), 10, "strace to start")
+        time.sleep(0.3)
+        action()
+        time.sleep(0.3)
+    finally:
+        p.terminate()
+        p.wait()
+    with open(out) as f:
+        return sum(1 for line in f if "pread64(" in line)
+
+
 def test_sendfile(single):
     section("sendfile on: a segment's samples leave by sendfile(2), its headers from memory")
     if not shutil.which("strace"):
@@ -463,6 +483,17 @@ def test_sendfile(single):
           and sum(n for _, n in calls) > 0.9 * len(r.body),
           f"default hls_file_range_min: a contiguous track goes by sendfile ({len(calls)} calls)",
           str(calls[:5]))
+
+    # hls_small_ranges_cache on (the default): such a segment is read once and kept as bytes,
+    # later requests read nothing; off: read again on every request
+    for prefix, keep in (("/sfkeep", True), ("/sfnokeep", False)):
+        first = request(single.port, f"{prefix}/h264_aac.mp4/t0_5.m4s")
+        reads = traced_reads(pid, fetch(prefix, "t0_5.m4s"))
+        r = got.get(prefix)
+        check(first.body == want["t0_5.m4s"] and r is not None and r.body == want["t0_5.m4s"]
+              and (reads == 0) == keep,
+              f"hls_small_ranges_cache {'on' if keep else 'off'}: the same bytes, "
+              f"{reads} pread(s) for the second request", str(reads))
 
 
 def test_concurrent_keepalive(ng):
@@ -1314,6 +1345,8 @@ def main():
         location = /hls-stats {{ hls_stats; }}
         location /sf/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; hls_file_range_min 0; }}
         location /sfauto/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; }}
+        location /sfkeep/ {{ alias {MEDIA}/; hls; sendfile on; }}
+        location /sfnokeep/ {{ alias {MEDIA}/; hls; sendfile on; hls_small_ranges_cache off; }}
         location /sfbytes/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; hls_file_ranges off; }}
 """, workers=1, head="thread_pool one threads=1;\nthread_pool tiny threads=1 max_queue=1;\n"
                          "thread_pool txone threads=1;")
