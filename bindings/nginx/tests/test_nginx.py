@@ -1345,8 +1345,11 @@ def main():
         location = /hls-stats {{ hls_stats; }}
         location /sf/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; hls_file_range_min 0; }}
         location /sfauto/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; }}
-        location /sfkeep/ {{ alias {MEDIA}/; hls; sendfile on; }}
-        location /sfnokeep/ {{ alias {MEDIA}/; hls; sendfile on; hls_small_ranges_cache off; }}
+        # the libhls settings of /hit/ (its context: no fourth one)
+        location /sfkeep/ {{ alias {MEDIA}/; hls; sendfile on; hls_transcode browser_safe;
+                            hls_cache_size 64m; }}
+        location /sfnokeep/ {{ alias {MEDIA}/; hls; sendfile on; hls_transcode browser_safe;
+                              hls_cache_size 64m; hls_small_ranges_cache off; }}
         location /sfbytes/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; hls_file_ranges off; }}
 """, workers=1, head="thread_pool one threads=1;\nthread_pool tiny threads=1 max_queue=1;\n"
                          "thread_pool txone threads=1;")
