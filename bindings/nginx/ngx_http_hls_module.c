@@ -15,8 +15,11 @@
  * memory buffer pointing into libhls's bytes. A request pool cleanup frees the HlsParts /
  * HlsBuffer (and with it libhls's reference to the descriptor) once nginx is done with the
  * request. A segment whose ranges are small (samples interleaved one by one,
- * hls_file_range_min) has them read in the task, one pread per span of nearby ranges, and sent
- * from that buffer (freed with the request). "hls_file_ranges off", info.json and requests for
+ * hls_file_range_min) is bytes: with hls_small_ranges_cache on (the default) libhls reads it
+ * once (hls_get_parts_min, in the task) and keeps the bytes in its cache, so later requests are
+ * hits served from memory on the event loop; with it off, the task reads the ranges on every
+ * request, one pread per span of nearby ranges, and sends them from that buffer (freed with the
+ * request). "hls_file_ranges off", info.json and requests for
  * several byte ranges (nginx's multipart ranges need the whole body in one buffer) take the
  * bytes (hls_get) instead.
  *
@@ -443,7 +446,10 @@ post:
  * the descriptor still reads the indexed file). The ETag's size and mtime are the indexed
  * file's (HlsParts.file), which that check has just matched. NGX_DECLINED for anything else
  * (not indexed, not cached, ranges small enough to be read, any failure): the task does it,
- * and reports the failure if there is one. */
+ * and reports the failure if there is one. A small-range segment whose bytes the cache dropped
+ * while it kept the ranges (rare: a hit refreshes the bytes, not the ranges; or an hls_cache_size
+ * smaller than one segment, where it never keeps them) is read here,
+ * by hls_get_parts_min (one span read from the page cache, as nginx's own reads without aio). */
 static ngx_int_t
 ngx_http_hls_serve_hit(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
 {
