@@ -108,6 +108,46 @@ typedef enum HlsPartKind {
 } HlsPartKind;
 
 /**
+ * What serving one name costs (`hls_name_cost`), cheapest first. A server that runs libhls
+ * calls on threads may give the slow kinds (`HLS_COST_TRANSCODED`, `HLS_COST_THUMBNAIL`) threads
+ * of their own, so that playlists never wait behind them.
+ */
+typedef enum HlsNameCost {
+  /**
+   * Not a name of this media (serving it fails with `HLS_ERR_NOT_FOUND`), or a NULL or
+   * invalid argument.
+   */
+  HLS_COST_NONE = 0,
+  /**
+   * In the cache: serving it is a cache hit (microseconds).
+   */
+  HLS_COST_CACHED = 1,
+  /**
+   * A playlist, made from the index (microseconds to a millisecond).
+   */
+  HLS_COST_PLAYLIST = 2,
+  /**
+   * An init segment, or a media segment or I-frame whose samples are copied from the file:
+   * file reads (or file ranges, `hls_get_parts`), no decoding.
+   */
+  HLS_COST_COPIED = 3,
+  /**
+   * WebVTT (subtitle segments or track, the thumbnail track), made from memory.
+   */
+  HLS_COST_SUBTITLE = 4,
+  /**
+   * A media segment of a transcoded track: audio decoded and encoded as AAC (tens of
+   * milliseconds of CPU per segment).
+   */
+  HLS_COST_TRANSCODED = 5,
+  /**
+   * A thumbnail or sprite sheet: video decoded, scaled, encoded as JPEG (tens of milliseconds
+   * of CPU or more).
+   */
+  HLS_COST_THUMBNAIL = 6,
+} HlsNameCost;
+
+/**
  * Audio transcode policy values for `hls_config_set_transcode_policy` (passed as `int`).
  */
 typedef enum HlsTranscodePolicy {
@@ -878,6 +918,24 @@ enum HlsStatus hls_open_with(struct HlsContext *ctx,
                              struct HlsError **err_out);
 
 /**
+ * `hls_open_with`, but only when the open costs no indexing: the file is indexed already in
+ * this context (a handle is open, or it is among the idle media) and unchanged on disk. Then
+ * `*out` receives a new handle, as from `hls_open_with`; otherwise `*out` is set to NULL and
+ * the call still returns `HLS_OK` (open it with `hls_open_with`, where blocking is fine). Costs
+ * one `stat` and a lookup, never a read of the file: an event loop may call it, then serve a
+ * name whose `hls_name_cost` is `HLS_COST_CACHED` at once and hand everything else to a
+ * thread. Fails as `hls_open_with` does when the file cannot be `stat`ed.
+ *
+ * # Safety
+ * As `hls_open_with`.
+ */
+enum HlsStatus hls_open_indexed(struct HlsContext *ctx,
+                                const char *path,
+                                const struct HlsOpenOptions *opts,
+                                struct HlsMedia **out,
+                                struct HlsError **err_out);
+
+/**
  * Closes a media handle. NULL-tolerant. Buffers obtained from it stay valid until freed.
  *
  * # Safety
@@ -979,6 +1037,27 @@ enum HlsStatus hls_get_parts_ex(struct HlsMedia *media,
                                 struct HlsError **err_out);
 
 /**
+ * `hls_get_parts_ex`, except that a media segment whose file ranges average fewer than
+ * `min_range` bytes comes back as one `HLS_PART_BYTES` part (`fd` -1): the first call reads
+ * its ranges (positioned reads, one per span of nearby ranges, between two identity checks)
+ * and the cache keeps the bytes beside the ranges, charged to the cache budget; the next calls
+ * are one cache lookup, no read and no `fstat`. Meant for files whose tracks are interleaved
+ * sample by sample (hundreds of ranges of a few kilobytes per segment), which a server would
+ * otherwise read again on every request; segments with larger ranges stay ranges
+ * (`sendfile`). `min_range` 0: exactly `hls_get_parts_ex`. The bytes are those `hls_get`
+ * returns and share its cache entry: with any `min_range` above 0, a segment the cache holds
+ * as bytes already (made by `hls_get` or an earlier call) comes back as those bytes.
+ *
+ * # Safety
+ * As `hls_get_parts_ex`.
+ */
+enum HlsStatus hls_get_parts_min(struct HlsMedia *media,
+                                 const char *name,
+                                 uint64_t min_range,
+                                 struct HlsParts *out,
+                                 struct HlsError **err_out);
+
+/**
  * `hls_get_parts` for the names `hls_segment` accepts (init segments, media segments, WebVTT).
  *
  * # Safety
@@ -1019,6 +1098,20 @@ enum HlsStatus hls_media_info_json(const struct HlsMedia *media, struct HlsBuffe
  * `media`: borrowed; NULL or a handle from `hls_open`.
  */
 double hls_media_duration(const struct HlsMedia *media);
+
+/**
+ * What serving `name` of `media` (`hls_get`, `hls_get_parts`) would cost now, found without
+ * serving it: one lookup in the cache and the name's track (no I/O, no generation, the cache
+ * entry is not marked used). `HLS_COST_NONE` for a name this media's playlists do not name.
+ * A server with a thread pool for slow work asks this first and sends only
+ * `HLS_COST_TRANSCODED` and `HLS_COST_THUMBNAIL` there. The answer is a hint: the cache may
+ * evict the entry, or another thread generate it, before the name is served.
+ *
+ * # Safety
+ * `media`: borrowed; NULL or a handle from `hls_open`. `name`: NULL or a NUL-terminated string,
+ * borrowed for the call.
+ */
+enum HlsNameCost hls_name_cost(const struct HlsMedia *media, const char *name);
 
 /**
  * Opens and indexes media read through `src` (see `HlsSource` for the contract of its

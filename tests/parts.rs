@@ -472,3 +472,135 @@ fn the_descriptor_outlives_close_and_context_until_the_parts_are_freed() {
         assert_eq!(hls_get_parts(m.0, master.as_ptr(), ptr::null_mut()), HlsStatus::HLS_ERR_NULL_ARGUMENT);
     }
 }
+
+fn cost(m: &Media, name: &str) -> HlsNameCost {
+    let n = CString::new(name).expect("name");
+    // SAFETY: a live handle and a NUL-terminated name.
+    unsafe { hls_name_cost(m.0, n.as_ptr()) }
+}
+
+/// A server runs transcodes on threads of their own so that playlists never wait behind
+/// them: it must be able to tell a transcoded segment from a playlist or a copied segment
+/// before making it, and asking must not make it.
+#[test]
+fn a_transcoded_segment_is_told_apart_from_playlists_before_it_is_made() {
+    common::ensure_media(&["dts.mkv"]).expect("media");
+    let ctx = Ctx::new(64 << 20);
+    let m = ctx.open(&common::media_dir().join("dts.mkv")).expect("open dts.mkv");
+    use HlsNameCost::*;
+    assert_eq!(cost(&m, "master.m3u8"), HLS_COST_PLAYLIST);
+    assert_eq!(cost(&m, "t1.m3u8"), HLS_COST_PLAYLIST);
+    assert_eq!(cost(&m, "t0_init.mp4"), HLS_COST_COPIED);
+    assert_eq!(cost(&m, "t0_1.m4s"), HLS_COST_COPIED, "the H.264 video is copied");
+    assert_eq!(cost(&m, "t1_init.mp4"), HLS_COST_COPIED);
+    assert_eq!(cost(&m, "t1_1.m4s"), HLS_COST_TRANSCODED, "DTS is served as AAC made on demand");
+    // asking twice made nothing: still not in the cache
+    assert_eq!(cost(&m, "t1_1.m4s"), HLS_COST_TRANSCODED);
+    let seg = get(&m, "t1_1.m4s").expect("t1_1.m4s");
+    assert!(!seg.is_empty());
+    assert_eq!(cost(&m, "t1_1.m4s"), HLS_COST_CACHED, "once made, a hit");
+    assert_eq!(cost(&m, "t1_2.m4s"), HLS_COST_TRANSCODED);
+    for bad in ["t9_0.m4s", "t1_999.m4s", "t0_1.vtt", "nonsense", ""] {
+        assert_eq!(cost(&m, bad), HLS_COST_NONE, "{bad:?} is not a name of dts.mkv");
+    }
+    // SAFETY: NULL arguments are answered, not dereferenced.
+    unsafe {
+        assert_eq!(hls_name_cost(ptr::null(), c"master.m3u8".as_ptr()), HLS_COST_NONE);
+        assert_eq!(hls_name_cost(m.0, ptr::null()), HLS_COST_NONE);
+    }
+}
+
+fn open_indexed(ctx: &Ctx, path: &Path) -> Option<Media> {
+    let p = CString::new(path.display().to_string()).expect("path");
+    let mut m = ptr::null_mut();
+    // SAFETY: valid pointers; no error asked for.
+    let st = unsafe { hls_open_indexed(ctx.0, p.as_ptr(), ptr::null(), &mut m, ptr::null_mut()) };
+    assert_eq!(st, HlsStatus::HLS_OK);
+    (!m.is_null()).then_some(Media(m))
+}
+
+/// A server may serve cache hits on its event loop only if getting the media there never
+/// indexes a file: `hls_open_indexed` hands out a media that is indexed and unchanged, and
+/// nothing (NULL) when an open would have to read the file.
+#[test]
+fn an_event_loop_open_never_indexes_and_never_hands_out_a_changed_file() {
+    let path = work_copy("open_indexed.mp4", "h264_aac.mp4");
+    let ctx = Ctx::new(64 << 20);
+    assert!(open_indexed(&ctx, &path).is_none(), "not indexed yet: no media, no indexing");
+    assert!(open_indexed(&ctx, &path).is_none(), "still not: asking did not index it");
+    let m = ctx.open(&path).expect("open");
+    let master = get(&m, "master.m3u8").expect("master");
+    let again = open_indexed(&ctx, &path).expect("indexed: a handle");
+    assert_eq!(get(&again, "master.m3u8").expect("master"), master);
+    assert_eq!(cost(&again, "master.m3u8"), HlsNameCost::HLS_COST_CACHED);
+    drop(again);
+    drop(m);
+    assert!(open_indexed(&ctx, &path).is_some(), "closed but idle: still indexed");
+    // rewritten with other bytes: a new version, never handed out from the old index
+    let mut bytes = std::fs::read(&path).expect("read");
+    bytes.truncate(bytes.len() - 1000);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&path, &bytes).expect("rewrite");
+    assert!(open_indexed(&ctx, &path).is_none(), "changed on disk: an open must index it again");
+    let gone = path.with_extension("missing.mp4");
+    let p = CString::new(gone.display().to_string()).expect("path");
+    let mut out = ptr::null_mut();
+    // SAFETY: valid pointers.
+    let st = unsafe { hls_open_indexed(ctx.0, p.as_ptr(), ptr::null(), &mut out, ptr::null_mut()) };
+    assert_ne!(st, HlsStatus::HLS_OK, "a missing file fails as hls_open does");
+    assert!(out.is_null());
+}
+
+fn get_parts_min(m: &Media, name: &str, min_range: u64) -> Got {
+    let n = CString::new(name).expect("name");
+    let mut p = zeroed_parts();
+    let mut err = ptr::null_mut();
+    // SAFETY: valid pointers; parts and error freed here.
+    unsafe {
+        let st = hls_get_parts_min(m.0, n.as_ptr(), min_range, &mut p, &mut err);
+        assert_eq!(st, HlsStatus::HLS_OK, "{name}: {}", take_error(err));
+        let got = read_parts(&p).expect("parts");
+        hls_free_parts(&mut p);
+        got
+    }
+}
+
+/// A file whose tracks are interleaved sample by sample has hundreds of small ranges per
+/// segment; a server that asks for such segments as bytes gets exactly the same bytes, from
+/// memory, and a hit afterwards (no read); segments with large enough ranges stay ranges.
+#[test]
+fn a_segment_of_small_ranges_asked_as_bytes_is_the_same_bytes_and_stays_cached() {
+    common::ensure_media(&["h264_aac.mp4"]).expect("media");
+    let ctx = Ctx::new(64 << 20);
+    let m = ctx.open(&common::media_dir().join("h264_aac.mp4")).expect("open h264_aac.mp4");
+    let segments: Vec<String> = names(&m).into_iter().filter(|n| n.ends_with(".m4s")).collect();
+    assert!(!segments.is_empty());
+    let mut as_bytes = 0;
+    for name in &segments {
+        let ranges = get_parts(&m, name).expect("parts");
+        // A minimum every range reaches: ranges as before.
+        let big = get_parts_min(&m, name, 1);
+        assert!(big.bytes == ranges.bytes, "{name}: min 1 changed the bytes");
+        assert_eq!((big.file_parts, big.fd), (ranges.file_parts, ranges.fd), "{name}: min 1");
+        // A minimum no range reaches: every segment with ranges comes back as bytes.
+        let small = get_parts_min(&m, name, u64::MAX);
+        assert!(small.bytes == ranges.bytes, "{name}: not the same bytes as its ranges");
+        assert_eq!(small.content_type, ranges.content_type);
+        assert_eq!(small.file, ranges.file, "{name}: the identity of the indexed file");
+        if ranges.file_parts > 0 {
+            as_bytes += 1;
+            assert_eq!((small.file_parts, small.byte_parts, small.fd), (0, 1, -1), "{name}: one bytes part");
+            assert_eq!(cost(&m, name), HlsNameCost::HLS_COST_CACHED);
+            // again: from the cache, still bytes
+            let again = get_parts_min(&m, name, u64::MAX);
+            assert!(again.bytes == small.bytes && again.fd == -1, "{name}: the hit");
+            // the same bytes hls_get hands out
+            assert!(get(&m, name).expect("get") == ranges.bytes, "{name}: hls_get differs");
+        }
+        // None asked: exactly hls_get_parts_ex, ranges even when the bytes are cached.
+        let plain = get_parts_min(&m, name, 0);
+        assert!(plain.bytes == ranges.bytes, "{name}: min 0 changed the bytes");
+        assert_eq!((plain.file_parts, plain.fd), (ranges.file_parts, ranges.fd), "{name}: min 0");
+    }
+    assert!(as_bytes > 0, "h264_aac.mp4 has segments with file ranges");
+}

@@ -24,6 +24,9 @@ static char *ngx_http_hls_transcode(ngx_conf_t *cf, ngx_command_t *cmd, void *co
 static char *ngx_http_hls_idle_media(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_hls_aac_bitrate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_hls_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_hls_transcode_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_hls_declare_pool(ngx_conf_t *cf, ngx_str_t *name);
 static char *ngx_http_hls_index_dir(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_hls_encryption_options(ngx_conf_t *cf, ngx_http_hls_loc_conf_t *conf);
 static char *ngx_http_hls_remote(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -145,6 +148,13 @@ static ngx_command_t  ngx_http_hls_commands[] = {
       0,
       NULL },
 
+    { ngx_string("hls_transcode_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_hls_transcode_thread_pool,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("hls_index_dir"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_hls_index_dir,
@@ -171,6 +181,13 @@ static ngx_command_t  ngx_http_hls_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_hls_loc_conf_t, file_range_min),
+      NULL },
+
+    { ngx_string("hls_small_ranges_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hls_loc_conf_t, small_ranges_cache),
       NULL },
 
     { ngx_string("hls_encryption"),
@@ -275,6 +292,94 @@ ngx_http_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_hls_handler;
 
     return NGX_CONF_OK;
+}
+
+
+/* hls_transcode_thread_pool NAME | off: checked at merge time (the pool is looked up or
+ * declared there) */
+static char *
+ngx_http_hls_transcode_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_hls_loc_conf_t *hlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (hlcf->transcode_pool_name.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "needs a thread pool name or \"off\"";
+    }
+
+    hlcf->transcode_pool_name = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* The thread pool module, for declaring the default transcode pool the way a
+ * "thread_pool NAME threads=N;" line would. */
+extern ngx_module_t  ngx_thread_pool_module;
+
+#define NGX_HTTP_HLS_TRANSCODE_POOL  "hls_transcode"
+
+/* Declares the thread pool NAME (threads: the number of CPUs, at least 2), as the line
+ * "thread_pool NAME threads=N max_queue=65536;" would, unless the configuration read so far
+ * declared or named it already. */
+static ngx_int_t
+ngx_http_hls_declare_pool(ngx_conf_t *cf, ngx_str_t *name)
+{
+    char           *rv;
+    u_char         *p;
+    ngx_str_t      *v;
+    ngx_array_t     args, *saved;
+    ngx_uint_t      threads;
+    ngx_command_t  *cmd;
+
+    if (ngx_thread_pool_get(cf->cycle, name) != NULL) {
+        return NGX_OK;                     /* declared above, or by another location */
+    }
+
+    for (cmd = ngx_thread_pool_module.commands; cmd->name.len; cmd++) {
+        if (cmd->name.len == sizeof("thread_pool") - 1
+            && ngx_strncmp(cmd->name.data, "thread_pool", cmd->name.len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (cmd->name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "no \"thread_pool\" directive in nginx");
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(&args, cf->temp_pool, 4, sizeof(ngx_str_t)) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    v = ngx_array_push_n(&args, 4);
+    p = ngx_pnalloc(cf->pool, sizeof("threads=") + NGX_INT_T_LEN);
+    if (v == NULL || p == NULL) {
+        return NGX_ERROR;
+    }
+
+    threads = ngx_ncpu > 2 ? (ngx_uint_t) ngx_ncpu : 2;
+
+    ngx_str_set(&v[0], "thread_pool");
+    v[1] = *name;                          /* static: the pool keeps the pointer */
+    v[2].data = p;
+    v[2].len = ngx_sprintf(p, "threads=%ui", threads) - p;
+    ngx_str_set(&v[3], "max_queue=65536");
+
+    saved = cf->args;
+    cf->args = &args;
+    rv = cmd->set(cf, cmd, NULL);
+    cf->args = saved;
+
+    return (rv == NGX_CONF_OK) ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -599,9 +704,11 @@ ngx_http_hls_create_loc_conf(ngx_conf_t *cf)
     conf->settings.thumbnail_width = NGX_CONF_UNSET_UINT;
     conf->settings.thumbnail_interval = NGX_CONF_UNSET_MSEC;
     conf->thread_pool = NGX_CONF_UNSET_PTR;
+    /* transcode_pool_name: unset (data NULL); transcode_pool: NULL */
     conf->cors = NGX_CONF_UNSET;
     conf->file_ranges = NGX_CONF_UNSET;
     conf->file_range_min = NGX_CONF_UNSET_SIZE;
+    conf->small_ranges_cache = NGX_CONF_UNSET;
     conf->encryption = NGX_CONF_UNSET_UINT;
     /* remote.url: zeroed (local files) */
     conf->remote.validate = NGX_CONF_UNSET_MSEC;
@@ -687,7 +794,11 @@ ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->cors, prev->cors, 1);
     ngx_conf_merge_value(conf->file_ranges, prev->file_ranges, 1);
     ngx_conf_merge_size_value(conf->file_range_min, prev->file_range_min, 32 * 1024);
+    ngx_conf_merge_value(conf->small_ranges_cache, prev->small_ranges_cache, 1);
     ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
+    if (conf->transcode_pool_name.data == NULL) {
+        conf->transcode_pool_name = prev->transcode_pool_name;
+    }
     ngx_conf_merge_uint_value(conf->encryption, prev->encryption, HLS_ENCRYPTION_NONE);
     ngx_conf_merge_str_value(conf->encryption_key, prev->encryption_key, "");
     ngx_conf_merge_str_value(conf->encryption_key_uri, prev->encryption_key_uri, "");
@@ -743,6 +854,40 @@ ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (!conf->enable) {
         return NGX_CONF_OK;
+    }
+
+    /* transcodes and thumbnails: their own pool (default: "hls_transcode", declared here
+     * with one thread per CPU unless a "thread_pool hls_transcode ..." line came first) */
+    if (conf->transcode_pool_name.data == NULL) {
+        ngx_str_set(&conf->transcode_pool_name, NGX_HTTP_HLS_TRANSCODE_POOL);
+    }
+
+    if (conf->transcode_pool_name.len == sizeof(NGX_HTTP_HLS_TRANSCODE_POOL) - 1
+        && ngx_strncmp(conf->transcode_pool_name.data, NGX_HTTP_HLS_TRANSCODE_POOL,
+                       conf->transcode_pool_name.len) == 0)
+    {
+        /* the default name, written out or not: declared here unless declared above */
+        ngx_str_set(&conf->transcode_pool_name, NGX_HTTP_HLS_TRANSCODE_POOL);
+        if (ngx_http_hls_declare_pool(cf, &conf->transcode_pool_name) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (conf->transcode_pool_name.len == 3
+        && ngx_strncmp(conf->transcode_pool_name.data, "off", 3) == 0)
+    {
+        conf->transcode_pool = NULL;
+
+    } else {
+        /* a name without its "thread_pool" line fails nginx -t ("unknown thread pool") */
+        conf->transcode_pool = ngx_thread_pool_add(cf, &conf->transcode_pool_name);
+        if (conf->transcode_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (conf->transcode_pool == conf->thread_pool) {
+            conf->transcode_pool = NULL;   /* one pool: no second hop */
+        }
     }
 
     /* libhls checks the settings the way the workers will apply them */

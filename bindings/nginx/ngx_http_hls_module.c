@@ -15,8 +15,11 @@
  * memory buffer pointing into libhls's bytes. A request pool cleanup frees the HlsParts /
  * HlsBuffer (and with it libhls's reference to the descriptor) once nginx is done with the
  * request. A segment whose ranges are small (samples interleaved one by one,
- * hls_file_range_min) has them read in the task, one pread per span of nearby ranges, and sent
- * from that buffer (freed with the request). "hls_file_ranges off", info.json and requests for
+ * hls_file_range_min) is bytes: with hls_small_ranges_cache on (the default) libhls reads it
+ * once (hls_get_parts_min, in the task) and keeps the bytes in its cache, so later requests are
+ * hits served from memory on the event loop; with it off, the task reads the ranges on every
+ * request, one pread per span of nearby ranges, and sends them from that buffer (freed with the
+ * request). "hls_file_ranges off", info.json and requests for
  * several byte ranges (nginx's multipart ranges need the whole body in one buffer) take the
  * bytes (hls_get) instead.
  *
@@ -29,7 +32,10 @@
 #include "ngx_http_hls_module.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 
 /* How often a request waiting for its task re-arms its guard timer. The timer is not
@@ -52,11 +58,15 @@ typedef struct {
     uint64_t             clip_to;          /* ms; 0: the end */
     u_char              *query;            /* NUL-terminated; appended to playlist URIs */
     size_t               file_range_min;   /* hls_file_range_min */
+    uint64_t             bytes_below;      /* hls_get_parts_min's: 0 or file_range_min */
     u_char              *copy;             /* small ranges read in the task (a spare) */
     size_t               copy_size;
     u_char             **copied;           /* [parts.count]: where each file part is in copy */
     unsigned             stats:1;          /* hls_stats: nstats contexts, no file */
     unsigned             remote:1;         /* hls_remote: path is the object's URL */
+    unsigned             on_slow:1;        /* running on the transcode pool */
+    ngx_thread_pool_t   *slow_pool;        /* hls_transcode_thread_pool, or NULL */
+    ngx_thread_task_t   *task;
     ngx_http_hls_remote_conf_t  *remote_conf;
     ngx_uint_t           nstats;
     HlsContext         **contexts;         /* [nstats] */
@@ -72,6 +82,8 @@ typedef struct {
     time_t               mtime;
     HlsBuffer           *stats_buf;        /* [nstats], zeroed where a call failed */
     ngx_uint_t           remote_status;    /* remote: the HTTP status to answer, 0: libhls's */
+    unsigned             requeue:1;        /* slow work: post the task to slow_pool */
+    unsigned             busy:1;           /* slow_pool's queue was full: 503 */
     u_char               remote_etag[128]; /* remote: the store's ETag of the object */
     char                 remote_message[512];
 
@@ -84,6 +96,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_hls_post(ngx_http_request_t *r, ngx_thread_task_t *task,
     ngx_thread_pool_t *pool);
+static ngx_int_t ngx_http_hls_serve_hit(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t);
 static ngx_int_t ngx_http_hls_stats_respond(ngx_http_request_t *r,
     ngx_http_hls_task_ctx_t *t);
 static void ngx_http_hls_thread_handler(void *data, ngx_log_t *log);
@@ -113,6 +126,55 @@ static ngx_int_t ngx_http_hls_info_body(ngx_http_request_t *r, ngx_http_hls_task
 
 
 static ngx_str_t  ngx_http_hls_info_name = ngx_string("info.json");
+
+
+/* The transcode pool's threads run this much nicer than the worker: on a busy machine the
+ * main pool's short tasks (playlists, copied segments) get the CPU first. */
+#define NGX_HTTP_HLS_TRANSCODE_NICE  5
+
+
+/* On a main pool thread: whether serving name costs a transcode or a thumbnail (libhls's
+ * classification: one cache lookup, no I/O). */
+static ngx_uint_t
+ngx_http_hls_slow(HlsMedia *media, u_char *name)
+{
+    switch (hls_name_cost(media, (const char *) name)) {
+    case HLS_COST_TRANSCODED:
+    case HLS_COST_THUMBNAIL:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+
+/* On a transcode pool thread, before its first task: a lower CPU priority for this thread
+ * (raising one's own nice value needs no privilege; it cannot be lowered again, so it is done
+ * only on threads of a pool of their own). */
+static void
+ngx_http_hls_nice_thread(ngx_log_t *log)
+{
+    static __thread ngx_uint_t  done;
+    int                         nice;
+    pid_t                       tid;
+
+    if (done) {
+        return;
+    }
+
+    done = 1;
+    tid = (pid_t) syscall(SYS_gettid);
+    errno = 0;
+    nice = getpriority(PRIO_PROCESS, (id_t) tid);
+    if (nice == -1 && errno != 0) {
+        return;
+    }
+
+    if (setpriority(PRIO_PROCESS, (id_t) tid, nice + NGX_HTTP_HLS_TRANSCODE_NICE) == -1) {
+        ngx_log_error(NGX_LOG_INFO, log, ngx_errno,
+                      "hls: setpriority() of a transcode thread failed");
+    }
+}
 
 
 ngx_int_t
@@ -356,6 +418,9 @@ post:
                           == NULL);
     t->parts.fd = -1;
     t->file_range_min = hlcf->file_range_min;
+    t->bytes_below = hlcf->small_ranges_cache ? hlcf->file_range_min : 0;
+    t->slow_pool = hlcf->transcode_pool;
+    t->task = task;
 
     if (hlcf->remote.url.len) {
         /* the store's bytes come through libhls (hls_get): no file to send from */
@@ -364,7 +429,78 @@ post:
         t->use_parts = 0;
     }
 
+    if (t->use_parts && !t->remote && !t->clip) {
+        rc = ngx_http_hls_serve_hit(r, t);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
     return ngx_http_hls_post(r, task, hlcf->thread_pool);
+}
+
+
+/* On the event loop: a cache hit of a file that is indexed already is served at once, without
+ * the thread pool: hls_open_indexed (one stat, a lookup; NULL when the open would index the
+ * file), hls_name_cost (one cache lookup), hls_get_parts (the hit, and one fstat that checks
+ * the descriptor still reads the indexed file). The ETag's size and mtime are the indexed
+ * file's (HlsParts.file), which that check has just matched. NGX_DECLINED for anything else
+ * (not indexed, not cached, ranges small enough to be read, any failure): the task does it,
+ * and reports the failure if there is one. A small-range segment whose bytes the cache dropped
+ * while it kept the ranges (rare: a hit refreshes the bytes, not the ranges; or an hls_cache_size
+ * smaller than one segment, where it never keeps them) is read here,
+ * by hls_get_parts_min (one span read from the page cache, as nginx's own reads without aio). */
+static ngx_int_t
+ngx_http_hls_serve_hit(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
+{
+    HlsMedia            *media;
+    HlsStatus            status;
+    ngx_pool_cleanup_t  *cln;
+
+    media = NULL;
+
+    if (hls_open_indexed(t->context, (const char *) t->path, t->options, &media, NULL)
+        != HLS_OK || media == NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (hls_name_cost(media, (const char *) t->name) != HLS_COST_CACHED) {
+        hls_close(media);
+        return NGX_DECLINED;
+    }
+
+    status = hls_get_parts_min(media, (const char *) t->name, t->bytes_below, &t->parts, NULL);
+    hls_close(media);
+
+    if (status != HLS_OK) {
+        return NGX_DECLINED;               /* t->parts untouched */
+    }
+
+    if (ngx_http_hls_small_parts(t)) {
+        /* to be read: not on the event loop */
+        hls_free_parts(&t->parts);         /* back to empty, fd -1 */
+        return NGX_DECLINED;
+    }
+
+    /* the HlsParts lives until the request's pool goes */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        hls_free_parts(&t->parts);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    cln->handler = ngx_http_hls_cleanup;
+    cln->data = t;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "hls: \"%s\" from the cache",
+                   t->name);
+
+    t->status = HLS_OK;
+    t->size = (off_t) t->parts.file.size;
+    t->mtime = (time_t) t->parts.file.mtime_sec;
+    t->done = 1;
+
+    return ngx_http_hls_respond(r, t);
 }
 
 
@@ -662,10 +798,62 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
         return;
     }
 
+    if (t->on_slow) {
+        ngx_http_hls_nice_thread(log);
+    }
+
     for (attempt = 0; /* void */; attempt++) {
 
         error = NULL;
         media = NULL;
+
+        if (t->use_parts && !t->info) {
+            /* no stat of our own: the handler's open checked the path, hls_open_with stats
+             * it, and the HlsParts names the file version its bytes and ranges were checked
+             * against (HlsParts.file: the ETag's size and mtime) */
+            status = ngx_http_hls_request_options(t, &opts, &owned);
+            if (status == HLS_OK) {
+                status = hls_open_with(t->context, (const char *) t->path, opts, &media, &error);
+                hls_open_options_free(owned);
+            }
+
+            if (status == HLS_OK && t->slow_pool && !t->on_slow
+                && ngx_http_hls_slow(media, t->name))
+            {
+                hls_close(media);
+                t->requeue = 1;
+                return;
+            }
+
+            if (status == HLS_OK) {
+                status = hls_get_parts_min(media, (const char *) t->name, t->bytes_below,
+                                           &t->parts, &error);
+
+                if (status == HLS_OK && ngx_http_hls_small_parts(t)
+                    && ngx_http_hls_read_parts(t, log) != NGX_OK)
+                {
+                    hls_free_parts(&t->parts);
+                    status = HLS_ERR_FILE_CHANGED;
+                    t->message = "the file is shorter than its ranges";
+                }
+
+                hls_close(media);
+            }
+
+            if (status == HLS_ERR_FILE_CHANGED && attempt == 0) {
+                hls_error_free(error);
+                t->message = NULL;
+                continue;                  /* open it anew, once */
+            }
+
+            t->status = status;
+            t->error = error;
+            if (status == HLS_OK) {
+                t->size = (off_t) t->parts.file.size;
+                t->mtime = (time_t) t->parts.file.mtime_sec;
+            }
+            return;
+        }
 
         if (stat((const char *) t->path, &before) == -1) {
             t->err = ngx_errno;
@@ -686,6 +874,15 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
             hls_open_options_free(owned);
         }
 
+        if (status == HLS_OK && t->slow_pool && !t->on_slow && !t->info
+            && ngx_http_hls_slow(media, t->name))
+        {
+            /* a transcode or a thumbnail: on the transcode pool, not in front of playlists */
+            hls_close(media);
+            t->requeue = 1;
+            return;
+        }
+
         if (status == HLS_OK) {
             if (t->info) {
                 status = hls_media_info_json(media, &t->buf);
@@ -694,7 +891,8 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
                 }
 
             } else if (t->use_parts) {
-                status = hls_get_parts_ex(media, (const char *) t->name, &t->parts, &error);
+                status = hls_get_parts_min(media, (const char *) t->name, t->bytes_below,
+                                           &t->parts, &error);
 
                 if (status == HLS_OK && ngx_http_hls_small_parts(t)
                     && ngx_http_hls_read_parts(t, log) != NGX_OK)
@@ -753,6 +951,21 @@ ngx_http_hls_thread_event_handler(ngx_event_t *ev)
     c = r->connection;
 
     ngx_http_set_log_request(c->log, r);
+
+    if (t->requeue) {
+        /* slow work found by the main pool's task: the same task again, on the transcode
+         * pool; the request stays blocked and its guard timer runs on */
+        t->requeue = 0;
+        t->on_slow = 1;
+
+        if (ngx_thread_task_post(t->slow_pool, t->task) == NGX_OK) {
+            return;
+        }
+
+        t->status = HLS_ERR_IO;
+        t->message = "the transcode thread pool's queue is full";
+        t->busy = 1;
+    }
 
     if (t->guard.timer_set) {
         ngx_del_timer(&t->guard);
@@ -1021,6 +1234,17 @@ ngx_http_hls_fail(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (t->busy) {
+        /* the transcode pool's queue is full (thread_pool ... max_queue=N) */
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0, "hls: \"%s\" \"%s\": %s",
+                      t->path, t->name, t->message);
+        ngx_str_set(&value, "1");
+        if (ngx_http_hls_add_header(r, "Retry-After", &value, NULL) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
 
     if (t->remote_status) {
         /* remote mode: what the store said (404), or that it failed (502), or an object that

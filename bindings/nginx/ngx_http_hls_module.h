@@ -62,9 +62,12 @@ typedef struct {
     ngx_flag_t           stats;              /* "hls_stats" in this very location */
     ngx_http_hls_settings_t  settings;
     ngx_thread_pool_t   *thread_pool;        /* hls_thread_pool */
+    ngx_str_t            transcode_pool_name; /* hls_transcode_thread_pool ("off": none) */
+    ngx_thread_pool_t   *transcode_pool;     /* its pool; NULL: off, or thread_pool's */
     ngx_flag_t           cors;               /* hls_cors */
     ngx_flag_t           file_ranges;        /* hls_file_ranges: segments as file buffers */
     size_t               file_range_min;     /* hls_file_range_min: smaller average: bytes */
+    ngx_flag_t           small_ranges_cache; /* hls_small_ranges_cache: kept as bytes */
     ngx_uint_t           context_index;      /* into ngx_http_hls_main_conf_t.settings */
     uint64_t             etag_seed;          /* ngx_http_hls_settings_hash(&settings) */
     /* encryption (issue #17) */

@@ -72,6 +72,15 @@ impl Parts {
         self.len == 0
     }
 
+    /// Whether the file ranges average fewer than `min_range` bytes (false without ranges).
+    pub fn small_ranges(&self, min_range: u64) -> bool {
+        let (n, bytes) = self.pieces.iter().fold((0u64, 0u64), |(n, b), p| match *p {
+            Piece::File { len, .. } => (n + 1, b + len),
+            Piece::Mem { .. } => (n, b),
+        });
+        n > 0 && bytes < n.saturating_mul(min_range)
+    }
+
     /// The whole response in one buffer: memory pieces copied, ranges read from `file` with
     /// positioned reads. Ranges that follow one another in the file with small gaps between them
     /// (the samples of one track, interleaved with another's) are read with one read of their

@@ -104,6 +104,11 @@ impl<K: Hash + Eq + Clone, V: Clone + Charge> Cache<K, V> {
         self.shard(key).lock().lru.get(key).cloned()
     }
 
+    /// Whether `key` is cached (neither marked recently used nor counted).
+    pub fn contains(&self, key: &K) -> bool {
+        self.shard(key).lock().lru.contains(key)
+    }
+
     /// Cached value for `key`, marking it recently used and counting a hit when found (a miss
     /// is not counted: the caller goes on to [`Cache::get_or_generate`], which counts it).
     pub fn get_counted(&self, key: &K) -> Option<V> {

@@ -15,7 +15,7 @@ use crate::container::read::{thread_reads, ByteSource, CallbackSource, SourceCac
 use crate::engine::body::Body;
 use crate::engine::cache::{Bytes, Cache};
 use crate::engine::index_dir::{IndexDir, IndexDirCounters, IndexOrigin};
-use crate::engine::media::{self, Media};
+use crate::engine::media::{self, Cost, Media};
 use crate::error::{Error, Result};
 use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
@@ -152,6 +152,41 @@ impl Context {
     /// [`CallbackSource::new`]); none when its budget is 0.
     pub fn source_cache(&self) -> Option<Arc<SourceCache>> {
         self.source_cache.clone()
+    }
+
+
+    /// The media of `path` with `options` if an open would cost no indexing: it is indexed
+    /// already (open, or idle) and unchanged on disk (one `stat`, no read of the file); `None`
+    /// otherwise (not indexed yet, changed, or being indexed by another thread). Counted as an
+    /// open when found.
+    pub fn open_indexed(&self, path: &Path, options: &OpenOptions) -> Result<Option<Arc<Media>>> {
+        let identity = FileIdentity::of(path)?;
+        let key = MediaKey { location: Location::Path(path.to_path_buf()), options: Arc::new(options.clone()) };
+        let mut reg = self.registry.lock();
+        let live = match reg.live.get(&key) {
+            Some(Slot::Ready(w)) => w.upgrade().filter(|m| m.index.identity == identity && !m.index_damaged()),
+            _ => None,
+        };
+        let found = match live {
+            Some(m) => Some(m),
+            None => match reg.idle.peek(&key) {
+                Some((m, _)) if m.index.identity == identity && !m.index_damaged() => {
+                    let m = m.clone();
+                    reg.idle.pop(&key);
+                    reg.live.insert(key, Slot::Ready(Arc::downgrade(&m)));
+                    Some(m)
+                }
+                _ => None,
+            },
+        };
+        if found.is_some() {
+            self.counters.opens.fetch_add(1, Ordering::Relaxed);
+            self.counters.reuses.fetch_add(1, Ordering::Relaxed);
+            if options.clip.is_some() {
+                self.counters.clip_opens.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(found)
     }
 
     /// Opens a caller-supplied source as `options` say. The registry knows it by its identity
@@ -314,6 +349,47 @@ impl Context {
             });
         self.count_source_reads(r0, b0);
         Ok((body?, media.content_type(&resource)))
+    }
+
+    /// As [`Context::get_body`], except that a media segment whose file ranges average fewer
+    /// than `min_range` bytes (samples interleaved one by one: hundreds of small ranges per
+    /// segment, which a server would otherwise read again on every request) is bytes: read
+    /// once (positioned reads, identity checked) and cached as bytes beside its ranges, charged
+    /// to the cache budget like any other bytes. A hit is one lookup. `min_range` 0: as
+    /// [`Context::get_body`].
+    pub fn get_body_small_as_bytes(&self, media: &Media, name: &str, min_range: u64) -> Result<(Body, &'static str)> {
+        if min_range == 0 {
+            return self.get_body(media, name);
+        }
+        let resource = Resource::parse(name)?;
+        let bytes_key = Key::of(media, resource, true);
+        if matches!(resource, Resource::Segment(..)) {
+            if let Some(body @ Body::Bytes(_)) = self.cache.get_counted(&bytes_key) {
+                return Ok((body, media.content_type(&resource)));
+            }
+        }
+        let (body, ct) = self.get_body(media, name)?;
+        match body {
+            Body::Parts(p) if p.small_ranges(min_range) => {
+                let bytes = media.materialise(Body::Parts(p))?;
+                self.cache.insert(bytes_key, Body::Bytes(bytes.clone()));
+                Ok((Body::Bytes(bytes), ct))
+            }
+            body => Ok((body, ct)),
+        }
+    }
+
+    /// What serving `name` of `media` costs now (see [`Cost`]): `NotFound` for a name its
+    /// playlists do not name. Generates nothing and does not mark the cache entry used.
+    pub fn cost(&self, media: &Media, name: &str) -> Result<Cost> {
+        let resource = Resource::parse(name)?;
+        media.check_named(&resource, name)?;
+        // Held as ranges, or as bytes (which outlive the ranges' entry when only they are hit).
+        if self.cache.contains(&Key::of(media, resource, false)) || self.cache.contains(&Key::of(media, resource, true))
+        {
+            return Ok(Cost::Cached);
+        }
+        Ok(media.cost(&resource))
     }
 
     /// Adds this thread's reads of caller-supplied sources since `(r0, b0)` to the counters.

@@ -48,6 +48,24 @@ pub mod mime {
     pub const JPEG: &str = "image/jpeg";
 }
 
+/// What serving one name of a media costs, cheapest first (a server may run the slow kinds
+/// on threads of their own, so that they never delay playlists).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cost {
+    /// Held by the cache: a hit.
+    Cached,
+    /// A playlist: text made from the index.
+    Playlist,
+    /// An init segment, or a media segment or I-frame whose samples are copied from the file
+    /// (file reads, no decoding).
+    Copied,
+    /// WebVTT: subtitle segments or track, the thumbnail track (text made from memory).
+    Subtitle,
+    /// A media segment of a transcoded track: audio decoded and encoded as AAC.
+    Transcoded,
+    /// A thumbnail or sprite sheet: video decoded, scaled and encoded as JPEG.
+    Thumbnail,
+}
 /// An indexed file shared by every handle that opened it.
 pub struct Media {
     /// What the registry knows this media by: where it comes from and its open options.
@@ -284,6 +302,20 @@ impl Media {
                 Some(TrackKind::Video) => mime::VIDEO_MP4,
                 _ => mime::AUDIO_MP4,
             },
+        }
+    }
+
+    /// What generating `r` costs (which `check_named` accepted), without generating it.
+    pub fn cost(&self, r: &Resource) -> Cost {
+        match *r {
+            Resource::Master | Resource::MediaPlaylist(_) | Resource::IFramePlaylist(_) => Cost::Playlist,
+            Resource::Init(_) | Resource::IFrame(..) => Cost::Copied,
+            Resource::Segment(n, _) => match self.index.track(n).map(|t| &t.delivery) {
+                Some(Delivery::Transcode { .. }) => Cost::Transcoded,
+                _ => Cost::Copied,
+            },
+            Resource::Vtt(..) | Resource::VttFull(_) | Resource::ThumbnailTrack => Cost::Subtitle,
+            Resource::Thumbnail(_) | Resource::ThumbnailSheet(_) => Cost::Thumbnail,
         }
     }
 

@@ -22,4 +22,4 @@ mod thumbs;
 pub use body::{Body, Parts, Piece};
 pub use cache::Bytes;
 pub use context::Context;
-pub use media::{mime, Media};
+pub use media::{mime, Cost, Media};

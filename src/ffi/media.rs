@@ -12,7 +12,7 @@ use super::error::{ErrorOut, HlsError};
 use super::options::HlsOpenOptions;
 use super::parts::{self, HlsParts};
 use super::status::HlsStatus;
-use crate::engine::{mime, Body, Context, Media};
+use crate::engine::{mime, Body, Context, Cost, Media};
 use crate::error::{Error, ErrorKind};
 use crate::model::names::Resource;
 use crate::model::open::OpenOptions;
@@ -108,11 +108,12 @@ unsafe fn serve_parts(
     name: *const c_char,
     out: *mut HlsParts,
     which: Serve,
+    min_range: u64,
 ) -> Result<(), Error> {
     // SAFETY: per this function's contract.
     let (h, m, name) = unsafe { serving(media, name, which) }?;
     let out = arg_out(out, "out")?;
-    let (body, ct) = h.ctx.get_body(m, name)?;
+    let (body, ct) = h.ctx.get_body_small_as_bytes(m, name, min_range)?;
     let file = match body {
         Body::Parts(_) => Some(m.checked_file()?.clone()),
         Body::Bytes(_) => None,
@@ -178,6 +179,46 @@ pub unsafe extern "C" fn hls_open_with(
         let options = unsafe { opt_ref(opts) }.map(|o| o.options.clone()).unwrap_or_default();
         // SAFETY: per the contract: ctx, path and out are NULL or valid.
         unsafe { open(ctx, path, &options, out) }
+    }
+}
+
+/// `hls_open_with`, but only when the open costs no indexing: the file is indexed already in
+/// this context (a handle is open, or it is among the idle media) and unchanged on disk. Then
+/// `*out` receives a new handle, as from `hls_open_with`; otherwise `*out` is set to NULL and
+/// the call still returns `HLS_OK` (open it with `hls_open_with`, where blocking is fine). Costs
+/// one `stat` and a lookup, never a read of the file: an event loop may call it, then serve a
+/// name whose `hls_name_cost` is `HLS_COST_CACHED` at once and hand everything else to a
+/// thread. Fails as `hls_open_with` does when the file cannot be `stat`ed.
+///
+/// # Safety
+/// As `hls_open_with`.
+#[no_mangle]
+pub unsafe extern "C" fn hls_open_indexed(
+    ctx: *mut HlsContext,
+    path: *const c_char,
+    opts: *const HlsOpenOptions,
+    out: *mut *mut HlsMedia,
+    err_out: *mut *mut HlsError,
+) -> HlsStatus {
+    // SAFETY: per the contract, err_out is NULL or writable.
+    ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
+        // SAFETY: per the contract: ctx is NULL or a live context.
+        let ctx = unsafe { arg_ref(ctx, "ctx") }?;
+        // SAFETY: per the contract: path is NULL or a NUL-terminated string.
+        let path = unsafe { arg_str(path, "path") }?;
+        let out = arg_out(out, "out")?;
+        // SAFETY: per the contract: opts is NULL or live options, borrowed for the call.
+        let found = match unsafe { opt_ref(opts) } {
+            Some(o) => ctx.ctx.open_indexed(Path::new(path), &o.options)?,
+            None => ctx.ctx.open_indexed(Path::new(path), &OpenOptions::default())?,
+        };
+        let handle = match found {
+            Some(media) => into_handle(HlsMedia { ctx: ctx.ctx.clone(), media: Some(media) }),
+            None => std::ptr::null_mut(),
+        };
+        // SAFETY: out is not NULL and, per the contract, writable.
+        unsafe { out.write(handle) };
+        Ok(())
     }
 }
 
@@ -334,7 +375,7 @@ pub unsafe extern "C" fn hls_get_ex(
 pub unsafe extern "C" fn hls_get_parts(media: *mut HlsMedia, name: *const c_char, out: *mut HlsParts) -> HlsStatus {
     ffi_boundary! { report(ErrorOut::NONE) =>
         // SAFETY: per the contract: media, name and out are NULL or valid.
-        unsafe { serve_parts(media, name, out, Serve::Any) }
+        unsafe { serve_parts(media, name, out, Serve::Any, 0) }
     }
 }
 
@@ -354,7 +395,35 @@ pub unsafe extern "C" fn hls_get_parts_ex(
     // SAFETY: per the contract, err_out is NULL or writable.
     ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
         // SAFETY: per the contract: media, name and out are NULL or valid.
-        unsafe { serve_parts(media, name, out, Serve::Any) }
+        unsafe { serve_parts(media, name, out, Serve::Any, 0) }
+    }
+}
+
+/// `hls_get_parts_ex`, except that a media segment whose file ranges average fewer than
+/// `min_range` bytes comes back as one `HLS_PART_BYTES` part (`fd` -1): the first call reads
+/// its ranges (positioned reads, one per span of nearby ranges, between two identity checks)
+/// and the cache keeps the bytes beside the ranges, charged to the cache budget; the next calls
+/// are one cache lookup, no read and no `fstat`. Meant for files whose tracks are interleaved
+/// sample by sample (hundreds of ranges of a few kilobytes per segment), which a server would
+/// otherwise read again on every request; segments with larger ranges stay ranges
+/// (`sendfile`). `min_range` 0: exactly `hls_get_parts_ex`. The bytes are those `hls_get`
+/// returns and share its cache entry: with any `min_range` above 0, a segment the cache holds
+/// as bytes already (made by `hls_get` or an earlier call) comes back as those bytes.
+///
+/// # Safety
+/// As `hls_get_parts_ex`.
+#[no_mangle]
+pub unsafe extern "C" fn hls_get_parts_min(
+    media: *mut HlsMedia,
+    name: *const c_char,
+    min_range: u64,
+    out: *mut HlsParts,
+    err_out: *mut *mut HlsError,
+) -> HlsStatus {
+    // SAFETY: per the contract, err_out is NULL or writable.
+    ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
+        // SAFETY: per the contract: media, name and out are NULL or valid.
+        unsafe { serve_parts(media, name, out, Serve::Any, min_range) }
     }
 }
 
@@ -366,7 +435,7 @@ pub unsafe extern "C" fn hls_get_parts_ex(
 pub unsafe extern "C" fn hls_segment_parts(media: *mut HlsMedia, name: *const c_char, out: *mut HlsParts) -> HlsStatus {
     ffi_boundary! { report(ErrorOut::NONE) =>
         // SAFETY: per the contract: media, name and out are NULL or valid.
-        unsafe { serve_parts(media, name, out, Serve::Segment) }
+        unsafe { serve_parts(media, name, out, Serve::Segment, 0) }
     }
 }
 
@@ -386,7 +455,7 @@ pub unsafe extern "C" fn hls_segment_parts_ex(
     // SAFETY: per the contract, err_out is NULL or writable.
     ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
         // SAFETY: per the contract: media, name and out are NULL or valid.
-        unsafe { serve_parts(media, name, out, Serve::Segment) }
+        unsafe { serve_parts(media, name, out, Serve::Segment, 0) }
     }
 }
 
@@ -422,5 +491,71 @@ pub unsafe extern "C" fn hls_media_duration(media: *const HlsMedia) -> f64 {
         // SAFETY: per the contract, media is NULL or a live handle.
         let h = unsafe { opt_ref(media) };
         h.and_then(|h| h.media.as_ref()).map_or(0.0, |m| m.index.duration_us as f64 / MICROS_PER_SECOND)
+    }
+}
+
+/// What serving one name costs (`hls_name_cost`), cheapest first. A server that runs libhls
+/// calls on threads may give the slow kinds (`HLS_COST_TRANSCODED`, `HLS_COST_THUMBNAIL`) threads
+/// of their own, so that playlists never wait behind them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HlsNameCost {
+    /// Not a name of this media (serving it fails with `HLS_ERR_NOT_FOUND`), or a NULL or
+    /// invalid argument.
+    HLS_COST_NONE = 0,
+    /// In the cache: serving it is a cache hit (microseconds).
+    HLS_COST_CACHED = 1,
+    /// A playlist, made from the index (microseconds to a millisecond).
+    HLS_COST_PLAYLIST = 2,
+    /// An init segment, or a media segment or I-frame whose samples are copied from the file:
+    /// file reads (or file ranges, `hls_get_parts`), no decoding.
+    HLS_COST_COPIED = 3,
+    /// WebVTT (subtitle segments or track, the thumbnail track), made from memory.
+    HLS_COST_SUBTITLE = 4,
+    /// A media segment of a transcoded track: audio decoded and encoded as AAC (tens of
+    /// milliseconds of CPU per segment).
+    HLS_COST_TRANSCODED = 5,
+    /// A thumbnail or sprite sheet: video decoded, scaled, encoded as JPEG (tens of milliseconds
+    /// of CPU or more).
+    HLS_COST_THUMBNAIL = 6,
+}
+
+impl super::boundary::PanicFallback for HlsNameCost {
+    fn on_panic() -> HlsNameCost {
+        HlsNameCost::HLS_COST_NONE
+    }
+}
+
+impl From<Cost> for HlsNameCost {
+    fn from(c: Cost) -> HlsNameCost {
+        match c {
+            Cost::Cached => HlsNameCost::HLS_COST_CACHED,
+            Cost::Playlist => HlsNameCost::HLS_COST_PLAYLIST,
+            Cost::Copied => HlsNameCost::HLS_COST_COPIED,
+            Cost::Subtitle => HlsNameCost::HLS_COST_SUBTITLE,
+            Cost::Transcoded => HlsNameCost::HLS_COST_TRANSCODED,
+            Cost::Thumbnail => HlsNameCost::HLS_COST_THUMBNAIL,
+        }
+    }
+}
+
+/// What serving `name` of `media` (`hls_get`, `hls_get_parts`) would cost now, found without
+/// serving it: one lookup in the cache and the name's track (no I/O, no generation, the cache
+/// entry is not marked used). `HLS_COST_NONE` for a name this media's playlists do not name.
+/// A server with a thread pool for slow work asks this first and sends only
+/// `HLS_COST_TRANSCODED` and `HLS_COST_THUMBNAIL` there. The answer is a hint: the cache may
+/// evict the entry, or another thread generate it, before the name is served.
+///
+/// # Safety
+/// `media`: borrowed; NULL or a handle from `hls_open`. `name`: NULL or a NUL-terminated string,
+/// borrowed for the call.
+#[no_mangle]
+pub unsafe extern "C" fn hls_name_cost(media: *const HlsMedia, name: *const c_char) -> HlsNameCost {
+    ffi_boundary! {
+        // SAFETY: per the contract, media and name are NULL or valid.
+        match unsafe { serving(media, name, Serve::Any) } {
+            Ok((h, m, name)) => h.ctx.cost(m, name).map_or(HlsNameCost::HLS_COST_NONE, HlsNameCost::from),
+            Err(_) => HlsNameCost::HLS_COST_NONE,
+        }
     }
 }

@@ -279,11 +279,11 @@ def test_config_errors():
     d = os.path.join(OUT, "conftest")
     os.makedirs(os.path.join(d, "logs"), exist_ok=True)
 
-    def nginx_t(http_body, head=""):
+    def nginx_t(http_body, head="", tail=""):
         conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
             f.write(f"load_module {SO};\nerror_log logs/error.log;\npid logs/nginx.pid;\n{head}\n"
-                    f"events {{}}\nhttp {{\n  access_log off;\n{http_body}\n}}\n")
+                    f"events {{}}\nhttp {{\n  access_log off;\n{http_body}\n}}\n{tail}\n")
         r = subprocess.run([NGINX, "-t", "-p", d + "/", "-c", conf], capture_output=True,
                            text=True)
         return r.returncode, r.stderr
@@ -298,6 +298,18 @@ def test_config_errors():
     check(rc == 0, "a configuration using every directive passes nginx -t", err)
     rc, err = nginx_t(loc.format(""))
     check(rc == 0, "the minimal configuration (hls; no thread_pool) passes nginx -t", err)
+    rc, err = nginx_t(loc.format("hls_transcode_thread_pool off;"))
+    check(rc == 0, "hls_transcode_thread_pool off passes nginx -t", err)
+    rc, err = nginx_t(loc.format("hls_thread_pool hlspool; hls_transcode_thread_pool hls_transcode;"),
+                      head="thread_pool hlspool threads=4;\nthread_pool hls_transcode threads=2;")
+    check(rc == 0, "a thread_pool hls_transcode line before http sizes the transcode pool", err)
+    rc3, err3 = nginx_t(loc.format("hls_transcode_thread_pool hls_transcode;"))
+    check(rc3 == 0, "hls_transcode_thread_pool hls_transcode (the default, written out) without "
+          "a thread_pool line passes nginx -t", err3)
+    rc2, err2 = nginx_t(loc.format(""), tail="thread_pool hls_transcode threads=2;")
+    check(rc == 0 and rc2 != 0 and "duplicate thread pool" in err2,
+          "a thread_pool hls_transcode line after http (the module declared it): nginx -t says "
+          "duplicate thread pool", err2)
 
     bad = [
         ("hls_segment_duration 500ms;", 'hls_segment_duration" directive must be between 1s and 60s'),
@@ -310,6 +322,8 @@ def test_config_errors():
         ("hls_aac_bitrate 8k;", 'invalid value "8k" in "hls_aac_bitrate" directive, it must be a bit rate from 32k to 512k'),
         ("hls_cors maybe;", 'invalid value "maybe" in "hls_cors" directive, it must be "on" or "off"'),
         ("hls_thread_pool nosuchpool;", 'unknown thread pool "nosuchpool"'),
+        ("hls_transcode_thread_pool nosuchpool;", 'unknown thread pool "nosuchpool"'),
+        ("hls_transcode_thread_pool;", 'invalid number of arguments in "hls_transcode_thread_pool"'),
         ("hls_thumbnail_width 5000;", "(thumbnail width must be 0 (no thumbnails) or 16..=1920 pixels, not 5000)"),
         ("hls_thumbnail_interval 100ms;", "thumbnail interval must be 500..=600000 ms, not 100"),
         ("hls_thumbnail_width wide;", 'hls_thumbnail_width" directive invalid number'),
@@ -406,6 +420,26 @@ def traced(pid, action):
     return calls
 
 
+def traced_reads(pid, action):
+    """How many pread64(2) calls every thread of process pid (the worker and its thread pool)
+    makes while action() runs."""
+    out = os.path.join(OUT, "strace-reads.txt")
+    if os.path.exists(out):
+        os.remove(out)
+    p = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=pread64", "-o", out, "-p", str(pid)],
+                         stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: os.path.exists(out), 10, "strace to start")
+        time.sleep(0.3)
+        action()
+        time.sleep(0.3)
+    finally:
+        p.terminate()
+        p.wait()
+    with open(out) as f:
+        return sum(1 for line in f if "pread64(" in line)
+
+
 def test_sendfile(single):
     section("sendfile on: a segment's samples leave by sendfile(2), its headers from memory")
     if not shutil.which("strace"):
@@ -449,6 +483,17 @@ def test_sendfile(single):
           and sum(n for _, n in calls) > 0.9 * len(r.body),
           f"default hls_file_range_min: a contiguous track goes by sendfile ({len(calls)} calls)",
           str(calls[:5]))
+
+    # hls_small_ranges_cache on (the default): such a segment is read once and kept as bytes,
+    # later requests read nothing; off: read again on every request
+    for prefix, keep in (("/sfkeep", True), ("/sfnokeep", False)):
+        first = request(single.port, f"{prefix}/h264_aac.mp4/t0_5.m4s")
+        reads = traced_reads(pid, fetch(prefix, "t0_5.m4s"))
+        r = got.get(prefix)
+        check(first.body == want["t0_5.m4s"] and r is not None and r.body == want["t0_5.m4s"]
+              and (reads == 0) == keep,
+              f"hls_small_ranges_cache {'on' if keep else 'off'}: the same bytes, "
+              f"{reads} pread(s) for the second request", str(reads))
 
 
 def test_concurrent_keepalive(ng):
@@ -755,6 +800,90 @@ def test_not_on_event_loop(single):
     check(len(set(single.worker_pids())) == 1, "(one worker served all of them)")
 
 
+def thread_nices(pid):
+    """The nice value of every thread of process pid."""
+    out = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                out.append(int(f.read().rsplit(")", 1)[1].split()[16]))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def test_transcode_pool(single):
+    section("transcodes run on their own pool: playlists do not wait behind them")
+    names = [(f, n) for f, n in slow_names() if f in ("dts.mkv", "truehd.mkv")]
+    results = {}
+    for loc in ("onepool", "twopools"):
+        done, lock = [], threading.Lock()
+
+        def slow(f, n, loc=loc, done=done, lock=lock):
+            r = request(single.port, f"/{loc}/{f}/{n}")
+            with lock:
+                done.append((r.status, time.monotonic()))
+
+        request(single.port, f"/{loc}/dts.mkv/master.m3u8")
+        threads = [threading.Thread(target=slow, args=fn) for fn in names]
+        for t in threads:
+            t.start()
+        time.sleep(0.2)  # the worker has posted their tasks
+        r = request(single.port, f"/{loc}/dts.mkv/t0.m3u8")
+        t_playlist = time.monotonic()
+        with lock:
+            before = len(done)
+        for t in threads:
+            t.join()
+        check(r.status == 200 and all(d[0] == 200 for d in done),
+              f"/{loc}/: the playlist and every transcoded segment answer 200")
+        results[loc] = (before, t_playlist < max(d[1] for d in done))
+    before, early = results["twopools"]
+    check(early and before < len(names),
+          f"with hls_transcode_thread_pool, the playlist is answered while transcodes are still "
+          f"queued ({before}/{len(names)} transcoded segments done before it)")
+    before, early = results["onepool"]
+    check(before == len(names),
+          f"(the control: with one pool of one thread the playlist waits behind the "
+          f"{len(names)} transcodes; {before} done before it)")
+    pid = single.worker_pids()[0]
+    base = os.getpriority(os.PRIO_PROCESS, pid)
+    nices = thread_nices(pid)
+    check(base + 5 in nices,
+          f"the transcode pool's thread runs at nice +5 (worker {base}; threads {sorted(nices)})")
+
+
+def test_hits_on_event_loop(single):
+    section("cache hits of an indexed file are served at once, not behind the thread pool")
+    want = request(single.port, "/hit/h264_aac.mp4/master.m3u8").body
+    seg = request(single.port, "/hit/h264_aac.mp4/t0_1.m4s").body
+    names = [("dts.mkv", f"t1_{k}.m4s") for k in range(4)]
+    done, lock = [], threading.Lock()
+
+    def slow(f, n):
+        r = request(single.port, f"/hit/{f}/{n}")
+        with lock:
+            done.append((r.status, time.monotonic()))
+
+    threads = [threading.Thread(target=slow, args=fn) for fn in names]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)  # the pool's one thread is transcoding, the rest queued
+    r = request(single.port, "/hit/h264_aac.mp4/master.m3u8")
+    r2 = request(single.port, "/hit/h264_aac.mp4/t0_1.m4s")
+    t_hit = time.monotonic()
+    with lock:
+        before = len(done)
+    for t in threads:
+        t.join()
+    check(r.status == 200 and r.body == want and r2.status == 200 and r2.body == seg,
+          "the cached playlist and segment: 200, the same bytes")
+    check(all(d[0] == 200 for d in done), "every transcoded segment answers 200")
+    check(before < len(names) and t_hit < max(d[1] for d in done),
+          f"both hits are answered while the pool's only thread is busy "
+          f"({before}/{len(names)} transcodes done before them)")
+
+
 def test_client_abort(single):
     section("a client that goes away while its task runs")
     pid = single.worker_pids()
@@ -769,12 +898,17 @@ def test_client_abort(single):
 
 
 def test_queue_full(single):
-    section("a full thread-pool queue answers 503 with Retry-After")
+    for loc, what in (("tiny", "thread-pool"), ("tinytx", "transcode thread-pool")):
+        queue_full(single, loc, what)
+
+
+def queue_full(single, loc, what):
+    section(f"a full {what} queue answers 503 with Retry-After")
     want = dump("dts.mkv", "browser-safe")
     results, lock = [], threading.Lock()
 
     def slow(n):
-        r = request(single.port, f"/tiny/dts.mkv/{n}")
+        r = request(single.port, f"/{loc}/dts.mkv/{n}")
         with lock:
             results.append((n, r.status, r.h("retry-after"), r.body == want[n]))
 
@@ -820,6 +954,7 @@ def test_stats(single):
     section("hls_stats: the worker's contexts and libhls counters")
     request(single.port, "/nocache/h264_aac.mp4/master.m3u8")
     request(single.port, "/slow/h264_aac.mp4/master.m3u8")
+    request(single.port, "/hit/h264_aac.mp4/master.m3u8")
     r = request(single.port, "/hls-stats")
     try:
         st = json.loads(r.body)
@@ -829,9 +964,10 @@ def test_stats(single):
     check(r.status == 200 and r.h("content-type") == "application/json"
           and r.h("cache-control") == "no-store" and st.get("pid") == single.worker_pids()[0],
           "GET /hls-stats: JSON of the worker that answered", f"{r.status} {r.body[:200]}")
-    check(len(ctxs) == 2 and {c["transcode"] for c in ctxs} == {"browser_safe", "add_aac"}
-          and all(c["cache_size"] == 0 for c in ctxs),
-          "two contexts with their settings", str(ctxs)[:300])
+    check(len(ctxs) == 3
+          and sorted((c["transcode"], c["cache_size"]) for c in ctxs)
+          == [("add_aac", 0), ("browser_safe", 0), ("browser_safe", 64 << 20)],
+          "three contexts with their settings", str(ctxs)[:300])
     check(all(isinstance(c["stats"], dict) and c["stats"].get("opens", 0) > 0 for c in ctxs),
           "each context's libhls counters (hls_context_stats_json), files opened", str(ctxs)[:300])
 
@@ -1190,14 +1326,33 @@ def main():
         location /slow/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe; hls_cache_size 0;
                           hls_idle_media 0 0; hls_thread_pool one; }}
         location /tiny/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe; hls_cache_size 0;
-                          hls_idle_media 0 0; hls_thread_pool tiny; }}
+                          hls_idle_media 0 0; hls_thread_pool tiny;
+                          hls_transcode_thread_pool tiny; }}
+        location /tinytx/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe; hls_cache_size 0;
+                            hls_idle_media 0 0; hls_thread_pool one;
+                            hls_transcode_thread_pool tiny; }}
+        location /twopools/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe;
+                              hls_cache_size 0; hls_idle_media 0 0; hls_thread_pool one;
+                              hls_transcode_thread_pool txone; }}
+        location /hit/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe; hls_thread_pool txone;
+                         hls_transcode_thread_pool off; hls_cache_size 64m;
+                         hls_file_range_min 0; }}
+        location /onepool/ {{ alias {MEDIA}/; hls; hls_transcode browser_safe;
+                             hls_cache_size 0; hls_idle_media 0 0; hls_thread_pool txone;
+                             hls_transcode_thread_pool off; }}
         location /nocache/ {{ alias {MEDIA}/; hls; hls_cache_size 0; }}
         location /static/ {{ root {OUT}/www; }}
         location = /hls-stats {{ hls_stats; }}
         location /sf/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; hls_file_range_min 0; }}
         location /sfauto/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; }}
+        # the libhls settings of /hit/ (its context: no fourth one)
+        location /sfkeep/ {{ alias {MEDIA}/; hls; sendfile on; hls_transcode browser_safe;
+                            hls_cache_size 64m; }}
+        location /sfnokeep/ {{ alias {MEDIA}/; hls; sendfile on; hls_transcode browser_safe;
+                              hls_cache_size 64m; hls_small_ranges_cache off; }}
         location /sfbytes/ {{ alias {MEDIA}/; hls; sendfile on; hls_cache_size 0; hls_file_ranges off; }}
-""", workers=1, head="thread_pool one threads=1;\nthread_pool tiny threads=1 max_queue=1;")
+""", workers=1, head="thread_pool one threads=1;\nthread_pool tiny threads=1 max_queue=1;\n"
+                         "thread_pool txone threads=1;")
     try:
         main_ng.start()
         if wanted("crawls"):
@@ -1219,6 +1374,10 @@ def main():
             test_not_on_event_loop(single)
         if wanted("abort"):
             test_client_abort(single)
+        if wanted("transcode_pool"):
+            test_transcode_pool(single)
+        if wanted("hits"):
+            test_hits_on_event_loop(single)
         if wanted("queue"):
             test_queue_full(single)
         if wanted("buffers"):
@@ -1240,7 +1399,7 @@ def main():
             except Exception as e:  # noqa: BLE001
                 print(f"stopping {ng.name}: {e}")
     # main: every location has the default settings; single: /slow/ and /tiny/ share theirs
-    test_logs(main_ng, single, contexts={main_ng: 1, single: 2})
+    test_logs(main_ng, single, contexts={main_ng: 1, single: 3})
     if wanted("index_dir"):
         test_index_dir(os.path.join(OUT, "pidx-index"))
 
