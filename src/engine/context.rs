@@ -154,7 +154,6 @@ impl Context {
         self.source_cache.clone()
     }
 
-
     /// The media of `path` with `options` if an open would cost no indexing: it is indexed
     /// already (open, or idle) and unchanged on disk (one `stat`, no read of the file); `None`
     /// otherwise (not indexed yet, changed, or being indexed by another thread). Counted as an
