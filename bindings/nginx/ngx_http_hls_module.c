@@ -107,6 +107,8 @@ static ngx_int_t ngx_http_hls_respond(ngx_http_request_t *r, ngx_http_hls_task_c
 static ngx_int_t ngx_http_hls_send_parts(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t);
 static ngx_uint_t ngx_http_hls_small_parts(ngx_http_hls_task_ctx_t *t);
 static ngx_int_t ngx_http_hls_read_parts(ngx_http_hls_task_ctx_t *t, ngx_log_t *log);
+static HlsStatus ngx_http_hls_task_parts(ngx_http_hls_task_ctx_t *t, HlsMedia *media,
+    HlsError **error, ngx_log_t *log);
 static size_t ngx_http_hls_span(ngx_http_hls_task_ctx_t *t, size_t i, uint64_t *end);
 static void ngx_http_hls_free_copy(ngx_http_hls_task_ctx_t *t);
 static ngx_int_t ngx_http_hls_fail(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t);
@@ -555,6 +557,28 @@ ngx_http_hls_post(ngx_http_request_t *r, ngx_thread_task_t *task, ngx_thread_poo
 }
 
 
+/* In the task: t->parts of t->name (hls_get_parts_min), and the ranges read into memory when
+ * they are small (ngx_http_hls_small_parts). */
+static HlsStatus
+ngx_http_hls_task_parts(ngx_http_hls_task_ctx_t *t, HlsMedia *media, HlsError **error,
+    ngx_log_t *log)
+{
+    HlsStatus  status;
+
+    status = hls_get_parts_min(media, (const char *) t->name, t->bytes_below, &t->parts, error);
+
+    if (status == HLS_OK && ngx_http_hls_small_parts(t)
+        && ngx_http_hls_read_parts(t, log) != NGX_OK)
+    {
+        hls_free_parts(&t->parts);
+        status = HLS_ERR_FILE_CHANGED;
+        t->message = "the file is shorter than its ranges";
+    }
+
+    return status;
+}
+
+
 /* Whether the file ranges of t->parts are on average smaller than hls_file_range_min. */
 static ngx_uint_t
 ngx_http_hls_small_parts(ngx_http_hls_task_ctx_t *t)
@@ -826,16 +850,7 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
             }
 
             if (status == HLS_OK) {
-                status = hls_get_parts_min(media, (const char *) t->name, t->bytes_below,
-                                           &t->parts, &error);
-
-                if (status == HLS_OK && ngx_http_hls_small_parts(t)
-                    && ngx_http_hls_read_parts(t, log) != NGX_OK)
-                {
-                    hls_free_parts(&t->parts);
-                    status = HLS_ERR_FILE_CHANGED;
-                    t->message = "the file is shorter than its ranges";
-                }
+                status = ngx_http_hls_task_parts(t, media, &error, log);
 
                 hls_close(media);
             }
@@ -891,16 +906,7 @@ ngx_http_hls_thread_handler(void *data, ngx_log_t *log)
                 }
 
             } else if (t->use_parts) {
-                status = hls_get_parts_min(media, (const char *) t->name, t->bytes_below,
-                                           &t->parts, &error);
-
-                if (status == HLS_OK && ngx_http_hls_small_parts(t)
-                    && ngx_http_hls_read_parts(t, log) != NGX_OK)
-                {
-                    hls_free_parts(&t->parts);
-                    status = HLS_ERR_FILE_CHANGED;
-                    t->message = "the file is shorter than its ranges";
-                }
+                status = ngx_http_hls_task_parts(t, media, &error, log);
 
             } else {
                 status = hls_get_ex(media, (const char *) t->name, &t->buf, &error);
