@@ -63,9 +63,15 @@ bindings/nginx/remote-test.sh || failed+=("bindings/nginx/remote-test.sh")
 bindings/nginx/remote-scaleout-test.sh || failed+=("bindings/nginx/remote-scaleout-test.sh")
 examples-c/test-remote.sh || failed+=("examples-c/test-remote.sh")
 
-# Coverage-guided fuzzing, a deterministic smoke of every target from its committed corpus (a fixed
-# seed and number of inputs, FUZZ_SECONDS at most each; campaigns: FUZZ_LONG=1).
-scripts/fuzz-smoke.sh || failed+=("scripts/fuzz-smoke.sh")
+# Coverage-guided fuzzing: the fuzz targets built with AddressSanitizer, and every committed corpus
+# input (seeds and the findings' reproducers) replayed through them. Exploring (the smoke's fixed
+# seed and inputs, or a campaign) finds new bugs and so runs only when asked: LIBHLS_LONG=1 runs
+# the smoke here, FUZZ_LONG=1 scripts/fuzz-smoke.sh a campaign.
+if [[ -n "${LIBHLS_LONG:-}" ]]; then
+  scripts/fuzz-smoke.sh || failed+=("scripts/fuzz-smoke.sh")
+else
+  FUZZ_REPLAY=1 scripts/fuzz-smoke.sh || failed+=("FUZZ_REPLAY=1 scripts/fuzz-smoke.sh")
+fi
 
 if [[ -n "${LIBHLS_LONG:-}" ]]; then
     cargo bench --bench hls_bench || failed+=("cargo bench")

@@ -43,7 +43,7 @@ impl SampleRec {
     /// Presentation timestamp.
     #[inline]
     pub fn pts(&self) -> i64 {
-        self.dts + self.cto as i64
+        self.dts.saturating_add(i64::from(self.cto))
     }
     /// The same sample decoded at `dts`, its composition offset kept (its presentation time
     /// moves with it).
@@ -71,7 +71,9 @@ impl SampleRec {
     pub(crate) fn set_dts(&mut self, dts: i64) {
         let pts = self.pts();
         self.dts = dts;
-        self.cto = (pts - dts) as i32;
+        // Callers keep `pts - dts` within an offset (`constant_reorder_delay` checks); a
+        // hostile difference saturates rather than wrapping.
+        self.cto = pts.saturating_sub(dts).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
     }
 }
 

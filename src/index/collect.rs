@@ -36,7 +36,7 @@ fn synthesize_dts(samples: &mut [RawSample], delay: Option<i64>) {
     let sorted = sorted_pts(samples);
     let delay = delay.unwrap_or_else(|| delay_for(samples, &sorted));
     for (s, p) in samples.iter_mut().zip(&sorted) {
-        s.set_dts(p - delay);
+        s.set_dts(p.saturating_sub(delay));
     }
 }
 
@@ -52,8 +52,9 @@ fn sorted_pts(samples: &[RawSample]) -> Vec<i64> {
     sorted
 }
 
+/// Saturates at `i64::MAX` (hostile times at the ends of the range), which no caller re-times by.
 fn delay_for(samples: &[RawSample], sorted: &[i64]) -> i64 {
-    samples.iter().zip(sorted).map(|(s, p)| p - s.pts()).max().unwrap_or(0).max(0)
+    samples.iter().zip(sorted).map(|(s, p)| p.saturating_sub(s.pts())).max().unwrap_or(0).max(0)
 }
 
 /// Re-times the decode times of a video whose reorder delay varies: the sorted presentation
@@ -76,16 +77,24 @@ pub(crate) fn constant_reorder_delay(c: &mut Collected) -> bool {
     if sorted.windows(2).any(|w| w[0] == w[1]) {
         return false;
     }
+    // Decode times below the 64-bit range, or composition offsets a record cannot hold
+    // (hostile times only), leave the times as they are: never a wrapped time.
     let delay = delay_for(&c.samples, &sorted);
+    let fits = |s: &RawSample, p: i64| {
+        p.checked_sub(delay).and_then(|d| s.pts().checked_sub(d)).is_some_and(|o| i32::try_from(o).is_ok())
+    };
+    if !c.samples.iter().zip(&sorted).all(|(s, &p)| fits(s, p)) {
+        return false;
+    }
     if c.samples.iter().zip(&sorted).all(|(s, p)| s.dts == p - delay) {
         return false;
     }
     let last = c.samples[n - 1].dts;
-    let last_duration = c.end_dts.map_or(0, |e| e - last).max(0);
+    let last_duration = c.end_dts.map_or(0, |e| e.saturating_sub(last)).max(0);
     for (s, p) in c.samples.iter_mut().zip(&sorted) {
         s.set_dts(p - delay);
     }
-    c.end_dts = Some(sorted[n - 1] + last_duration - delay);
+    c.end_dts = Some(sorted[n - 1].saturating_add(last_duration).saturating_sub(delay));
     true
 }
 
@@ -196,6 +205,27 @@ mod tests {
         };
         assert!(!constant_reorder_delay(&mut cfr));
         assert!(delay_known_constant(&cfr.samples));
+    }
+
+    #[test]
+    fn hostile_times_are_never_wrapped_by_the_retiming() {
+        // Re-timed, the first sample would show 4.3e9 ticks after it decodes, more than a
+        // composition offset holds: left as it is, every presentation time kept (it was
+        // re-timed, and the offset wrapped).
+        let src = [(0, 2_100_000_000, true), (1, -100_000_000, false), (2, 50, false)];
+        let mut c = Collected { end_dts: Some(3), ..Collected::default() };
+        c.samples = src.iter().map(|&(d, p, k)| SampleRec::new(0, d, p, 1, k)).collect();
+        let pts: Vec<i64> = c.samples.iter().map(|s| s.pts()).collect();
+        constant_reorder_delay(&mut c);
+        assert_eq!(c.samples.iter().map(|s| s.pts()).collect::<Vec<_>>(), pts);
+        // An end at the top of the range: the last frame's duration saturates, the end stays
+        // after every presented frame (it wrapped to before them).
+        let src = [(-3000, 0, true), (0, 6000, false), (3000, 3000, false), (7500, 9000, true), (9000, 10500, false)];
+        let mut c = Collected { end_dts: Some(i64::MAX), ..Collected::default() };
+        c.samples = src.iter().map(|&(d, p, k)| SampleRec::new(0, d, p, 1, k)).collect();
+        assert!(constant_reorder_delay(&mut c));
+        let last_shown = c.samples.iter().map(|s| s.pts()).max().unwrap();
+        assert!(c.end_dts.unwrap() > last_shown, "{:?}", c.end_dts);
     }
 
     #[test]
