@@ -8,6 +8,7 @@
 #define NGX_HTTP_HLS_DEFAULT_SEGMENT    6000
 #define NGX_HTTP_HLS_DEFAULT_CACHE      (256 * 1024 * 1024)
 #define NGX_HTTP_HLS_DEFAULT_MAX_INDEX  ((off_t) 1024 * 1024 * 1024)
+#define NGX_HTTP_HLS_DEFAULT_REMOTE_CACHE  ((off_t) 64 * 1024 * 1024)
 #define NGX_HTTP_HLS_DEFAULT_IDLE       64
 #define NGX_HTTP_HLS_DEFAULT_IDLE_TIME  300000
 #define NGX_HTTP_HLS_DEFAULT_AAC        128000
@@ -90,6 +91,13 @@ static ngx_command_t  ngx_http_hls_commands[] = {
       ngx_conf_set_off_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_hls_loc_conf_t, settings.max_index),
+      NULL },
+
+    { ngx_string("hls_remote_cache_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hls_loc_conf_t, settings.source_cache),
       NULL },
 
     { ngx_string("hls_transcode"),
@@ -695,6 +703,7 @@ ngx_http_hls_create_loc_conf(ngx_conf_t *cf)
     conf->settings.segment_duration = NGX_CONF_UNSET_MSEC;
     conf->settings.cache_size = NGX_CONF_UNSET;
     conf->settings.max_index = NGX_CONF_UNSET;
+    conf->settings.source_cache = NGX_CONF_UNSET;
     conf->settings.transcode = NGX_CONF_UNSET_UINT;
     conf->settings.idle_count = NGX_CONF_UNSET_UINT;
     conf->settings.idle_time = NGX_CONF_UNSET_MSEC;
@@ -725,6 +734,7 @@ ngx_http_hls_settings_equal(ngx_http_hls_settings_t *a, ngx_http_hls_settings_t 
     return a->segment_duration == b->segment_duration
            && a->cache_size == b->cache_size
            && a->max_index == b->max_index
+           && a->source_cache == b->source_cache
            && a->transcode == b->transcode
            && a->idle_count == b->idle_count
            && a->idle_time == b->idle_time
@@ -769,6 +779,8 @@ ngx_http_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              NGX_HTTP_HLS_DEFAULT_CACHE);
     ngx_conf_merge_off_value(conf->settings.max_index, prev->settings.max_index,
                              NGX_HTTP_HLS_DEFAULT_MAX_INDEX);
+    ngx_conf_merge_off_value(conf->settings.source_cache, prev->settings.source_cache,
+                             NGX_HTTP_HLS_DEFAULT_REMOTE_CACHE);
     ngx_conf_merge_uint_value(conf->settings.transcode, prev->settings.transcode,
                               HLS_TRANSCODE_ADD_AAC);
 
@@ -955,6 +967,12 @@ ngx_http_hls_make_config(ngx_http_hls_settings_t *s, const char **what, HlsStatu
     *status = hls_config_set_max_index_bytes(config, (uint64_t) s->max_index);
     if (*status != HLS_OK) {
         *what = "hls_max_index_bytes (at least 4k)";
+        goto failed;
+    }
+
+    *status = hls_config_set_source_cache_bytes(config, (uint64_t) s->source_cache);
+    if (*status != HLS_OK) {
+        *what = "hls_remote_cache_size";
         goto failed;
     }
 

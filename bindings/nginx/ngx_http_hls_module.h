@@ -26,6 +26,7 @@ typedef struct {
     ngx_msec_t           segment_duration;   /* hls_segment_duration */
     off_t                cache_size;         /* hls_cache_size */
     off_t                max_index;          /* hls_max_index_bytes */
+    off_t                source_cache;       /* hls_remote_cache_size */
     ngx_uint_t           transcode;          /* hls_transcode (HlsTranscodePolicy) */
     ngx_uint_t           idle_count;         /* hls_idle_media <count> */
     ngx_msec_t           idle_time;          /* hls_idle_media ... <time> */

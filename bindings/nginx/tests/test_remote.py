@@ -300,11 +300,40 @@ def test_config_errors():
         ("location /r/ { hls; hls_remote http://a/; hls_remote_validate soon; }",
          '"hls_remote_validate" directive invalid value'),
         ("hls_remote http://a/;", '"hls_remote" directive is not allowed here'),
+        ("location /r/ { hls; hls_remote http://a/; hls_remote_cache_size lots; }",
+         '"hls_remote_cache_size" directive invalid value'),
     ]
     for conf, message in bad:
         rc, err = nginx_t(conf)
         check(rc != 0 and message in err, f"nginx -t fails on `{conf}` saying: {message}",
               f"rc={rc} {err.strip()}")
+
+
+def test_source_cache(single, store):
+    section("hls_remote_cache_size: the worker's block cache of store bytes")
+    file = "h264_aac.ts"  # MPEG-TS: FFmpeg's demuxer seeks back and reads again per segment
+    size = os.path.getsize(os.path.join(MEDIA, file))
+    fetched = {}
+    for loc in ("cached", "uncached"):
+        since = len(store.access_lines())
+        got = crawl(single.port, f"/{loc}/{file}")
+        want = dump(file)
+        check(all(got[n].body == want.get(n) for n in got),
+              f"{loc}: every body of {file} byte-identical to hls-dump ({len(got)} names)")
+        fetched[loc] = sum(r[3] for r in store_requests(store, f"/media/{file}", since))
+    print(f"# {file} ({size} bytes): the store sent {fetched['cached']} bytes with a 16m cache, "
+          f"{fetched['uncached']} with none")
+    check(fetched["cached"] <= 1.3 * size,
+          "hls_remote_cache_size 16m: the store sends each byte of the object about once",
+          f"{fetched['cached']} bytes for a {size}-byte object")
+    check(fetched["uncached"] > 1.5 * fetched["cached"],
+          "hls_remote_cache_size 0: no cache, FFmpeg's re-reads reach the store",
+          f"{fetched['uncached']} vs {fetched['cached']} bytes")
+    r = request(single.port, "/hls-stats")
+    budgets = sorted(c.get("stats", {}).get("source_cache_budget", -1)
+                     for c in json.loads(r.body).get("contexts", []))
+    check(0 in budgets and 16 << 20 in budgets and 64 << 20 in budgets,
+          "hls_stats: the contexts' source_cache_budget is 0, 16m and the 64m default", str(budgets))
 
 
 def test_crawls(origin, store):
@@ -680,12 +709,16 @@ def main():
                                  hls_cache_size 0; }}
         location /swapnocond/ {{ hls; hls_remote http://127.0.0.1:{nocond_port}/media/;
                                  hls_cache_size 0; }}
+        location /uncached/ {{ hls; hls_remote {s1}; hls_remote_cache_size 0; }}
+        location /cached/ {{ hls; hls_remote {s1}; hls_remote_cache_size 16m; }}
+        location = /hls-stats {{ hls_stats; }}
 """, workers=1)
     try:
         store.start()
         store2.start()
         origin.start()
         single.start()
+        test_source_cache(single, store)
         test_crawls(origin, store)
         test_http(origin, store)
         test_concurrent(origin)
