@@ -206,3 +206,14 @@ fn b_frame_delays_at_the_ends_of_the_time_range_are_not_overflowed() {
             .expect("reproducer");
     hls::fuzzing::serve_all(&bytes, "mp4").expect("the served names' properties hold");
 }
+
+/// Fuzz finding (serve_mkv smoke, "attempt to multiply with overflow"): a Matroska timestamp
+/// scale near 2^64 overflowed the check that stream time bases are the block timestamps. The
+/// check is now made in 128 bits; the file is served or refused with a status.
+#[test]
+fn a_matroska_timestamp_scale_near_2_64_is_compared_not_overflowed() {
+    let bytes =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz/mkv_timestamp_scale_overflow.mkv"))
+            .expect("reproducer");
+    hls::fuzzing::serve_all(&bytes, "mkv").expect("the served names' properties hold");
+}

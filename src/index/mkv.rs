@@ -228,9 +228,9 @@ pub(crate) fn build(
         return Ok(fallback(path, "no H.264/HEVC/AV1 video track, and not a copied audio-only file"));
     };
     let cues = layout.cues_of(layout.tracks[main].number);
-    // Every stream's timestamps must be the block timestamps (time base = timestamp scale).
-    let scale = layout.timestamp_scale as i64;
-    let tb_ok = infos.iter().all(|i| i.tb.0 as i64 * NS_PER_SECOND == i.tb.1 as i64 * scale);
+    // Every stream's timestamps must be the block timestamps (time base = timestamp scale),
+    // compared in 128 bits: the scale is the file's (any 64-bit value).
+    let tb_ok = infos.iter().all(|i| time_base_is_scale(i.tb, layout.timestamp_scale));
     let mut extractors = subtitle_extractors(infos, cfg.max_index_bytes);
     let subs_ok =
         extractors.keys().all(|&s| !layout.tracks[s].encoded && infos[s].id != ffmpeg_next::codec::Id::WEBVTT);
@@ -869,9 +869,25 @@ fn timed_segment(map: &TimeMap, start: i64, end: i64, key_pts: i64, bytes: u64, 
     }
 }
 
+/// Whether a stream time base `num/den` seconds is the Matroska timestamp scale (nanoseconds),
+/// without overflow for any scale a file may declare.
+fn time_base_is_scale((num, den): (i32, i32), timestamp_scale: u64) -> bool {
+    i128::from(num) * i128::from(NS_PER_SECOND) == i128::from(den) * i128::from(timestamp_scale)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hostile_timestamp_scale_is_compared_not_overflowed() {
+        // 1/1000 s = the default 1 ms scale; a scale near 2^64 (from the file) no longer
+        // overflows the product (it panicked the fuzz build), it just is not the time base.
+        assert!(time_base_is_scale((1, 1000), 1_000_000));
+        assert!(!time_base_is_scale((1, 1000), 999_999));
+        assert!(!time_base_is_scale((1, i32::MAX), u64::MAX));
+        assert!(!time_base_is_scale((1, 1000), u64::MAX));
+    }
 
     #[test]
     fn audio_starts_at_the_first_frame_whose_midpoint_passes_the_boundary() {
