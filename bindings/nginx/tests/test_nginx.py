@@ -395,13 +395,15 @@ def test_crawls(ng):
               f"rc={rc} frames={got} {err}")
 
 
-def traced(pid, action):
-    """The sendfile(2) calls of process pid (strace) while action() runs: [(fd, bytes)]."""
-    out = os.path.join(OUT, "strace.txt")
+def strace_lines(pid, action, name, follow=False):
+    """The lines strace writes of syscall `name` of process pid (with its threads if follow)
+    while action() runs."""
+    out = os.path.join(OUT, f"strace-{name}.txt")
     if os.path.exists(out):
         os.remove(out)
-    p = subprocess.Popen(["strace", "-qq", "-e", "trace=sendfile", "-o", out, "-p", str(pid)],
-                         stderr=subprocess.DEVNULL)
+    cmd = ["strace"] + (["-f"] if follow else []) + ["-qq", "-e", f"trace={name}", "-o", out,
+                                                     "-p", str(pid)]
+    p = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
     try:
         # strace is attached once it has traced something: a request to a static file
         wait_until(lambda: os.path.exists(out), 10, "strace to start")
@@ -411,33 +413,24 @@ def traced(pid, action):
     finally:
         p.terminate()
         p.wait()
-    calls = []
     with open(out) as f:
-        for line in f:
-            m = re.match(r"sendfile\((\d+), (\d+), \[\d+\] => \[\d+\], \d+\) = (\d+)", line)
-            if m:
-                calls.append((int(m.group(2)), int(m.group(3))))
+        return f.readlines()
+
+
+def traced(pid, action):
+    """The sendfile(2) calls of process pid (strace) while action() runs: [(fd, bytes)]."""
+    calls = []
+    for line in strace_lines(pid, action, "sendfile"):
+        m = re.match(r"sendfile\((\d+), (\d+), \[\d+\] => \[\d+\], \d+\) = (\d+)", line)
+        if m:
+            calls.append((int(m.group(2)), int(m.group(3))))
     return calls
 
 
 def traced_reads(pid, action):
     """How many pread64(2) calls every thread of process pid (the worker and its thread pool)
     makes while action() runs."""
-    out = os.path.join(OUT, "strace-reads.txt")
-    if os.path.exists(out):
-        os.remove(out)
-    p = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=pread64", "-o", out, "-p", str(pid)],
-                         stderr=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: os.path.exists(out), 10, "strace to start")
-        time.sleep(0.3)
-        action()
-        time.sleep(0.3)
-    finally:
-        p.terminate()
-        p.wait()
-    with open(out) as f:
-        return sum(1 for line in f if "pread64(" in line)
+    return sum(1 for line in strace_lines(pid, action, "pread64", follow=True) if "pread64(" in line)
 
 
 def test_sendfile(single):
