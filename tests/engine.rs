@@ -3,92 +3,14 @@
 
 mod common;
 
-use std::ffi::{CStr, CString};
-use std::path::{Path, PathBuf};
-use std::ptr;
+use std::ffi::CString;
+use std::path::PathBuf;
 
+use common::capi::{self, empty_buffer as empty, get, Ctx};
 use hls::ffi::*;
 
-struct Ctx(*mut HlsContext);
-unsafe impl Send for Ctx {}
-unsafe impl Sync for Ctx {}
-
-impl Ctx {
-    fn new(cache: u64) -> Ctx {
-        // SAFETY: plain C API use; every object is freed below.
-        unsafe {
-            let cfg = hls_config_new();
-            assert_eq!(hls_config_set_cache_bytes(cfg, cache), HlsStatus::HLS_OK);
-            let ctx = hls_context_new(cfg);
-            hls_config_free(cfg);
-            assert!(!ctx.is_null());
-            Ctx(ctx)
-        }
-    }
-    fn open(&self, path: &Path) -> Result<*mut HlsMedia, (HlsStatus, String)> {
-        let p = CString::new(path.display().to_string()).expect("path");
-        let mut m = ptr::null_mut();
-        let mut err = ptr::null_mut();
-        // SAFETY: valid pointers; the error is freed here.
-        unsafe {
-            let st = hls_open_ex(self.0, p.as_ptr(), &mut m, &mut err);
-            if st == HlsStatus::HLS_OK {
-                Ok(m)
-            } else {
-                let msg = CStr::from_ptr(hls_error_message(err)).to_string_lossy().into_owned();
-                hls_error_free(err);
-                Err((st, msg))
-            }
-        }
-    }
-    fn stats(&self) -> serde_json::Value {
-        let mut b = empty();
-        // SAFETY: valid pointers.
-        unsafe {
-            assert_eq!(hls_context_stats_json(self.0, &mut b), HlsStatus::HLS_OK);
-            let v = serde_json::from_slice(std::slice::from_raw_parts(b.data, b.len)).expect("stats json");
-            hls_free_buffer(&mut b);
-            v
-        }
-    }
-}
-
-impl Drop for Ctx {
-    fn drop(&mut self) {
-        // SAFETY: created by hls_context_new.
-        unsafe { hls_context_free(self.0) }
-    }
-}
-
-fn empty() -> HlsBuffer {
-    HlsBuffer { data: ptr::null(), len: 0, content_type: ptr::null(), _private: ptr::null_mut() }
-}
-
-fn get(m: *mut HlsMedia, name: &str) -> Result<Vec<u8>, (HlsStatus, String)> {
-    let n = CString::new(name).expect("name");
-    let mut b = empty();
-    let mut err = ptr::null_mut();
-    // SAFETY: valid pointers; buffer and error freed here.
-    unsafe {
-        let st = hls_get_ex(m, n.as_ptr(), &mut b, &mut err);
-        if st != HlsStatus::HLS_OK {
-            let msg = CStr::from_ptr(hls_error_message(err)).to_string_lossy().into_owned();
-            hls_error_free(err);
-            return Err((st, msg));
-        }
-        let v = std::slice::from_raw_parts(b.data, b.len).to_vec();
-        hls_free_buffer(&mut b);
-        Ok(v)
-    }
-}
-
 fn work_copy(name: &str, from: &str) -> PathBuf {
-    common::ensure_media(&[from]).expect("media");
-    let dir = common::out_root().join("engine");
-    std::fs::create_dir_all(&dir).expect("dir");
-    let p = dir.join(name);
-    std::fs::copy(common::media_dir().join(from), &p).expect("copy");
-    p
+    capi::work_copy("engine", name, from)
 }
 
 #[test]
@@ -96,29 +18,24 @@ fn a_file_rewritten_on_disk_is_reindexed_and_old_handles_fail_clearly() {
     let path = work_copy("changing.mp4", "h264_aac.mp4");
     let ctx = Ctx::new(64 << 20);
     let old = ctx.open(&path).expect("open");
-    let seg0 = get(old, "t0_0.m4s").expect("segment before the change");
-    let master_old = get(old, "master.m3u8").expect("master");
+    let seg0 = get(&old, "t0_0.m4s").expect("segment before the change");
+    let master_old = get(&old, "master.m3u8").expect("master");
     // Rewrite in place with different content (size and mtime change; same inode).
     std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(&path, std::fs::read(common::media_dir().join("h264_2997.mp4")).expect("read")).expect("rewrite");
     // The old handle: cached bytes stay consistent with its index; an uncached segment fails
     // with FILE_CHANGED (never bytes of the new file under the old index).
-    assert_eq!(get(old, "t0_0.m4s").expect("cached"), seg0);
-    match get(old, "t0_3.m4s") {
+    assert_eq!(get(&old, "t0_0.m4s").expect("cached"), seg0);
+    match get(&old, "t0_3.m4s") {
         Err((HlsStatus::HLS_ERR_FILE_CHANGED, msg)) => assert!(msg.contains("changed"), "{msg}"),
         other => panic!("expected FILE_CHANGED, got {:?}", other.map(|v| v.len())),
     }
     // A new open re-indexes: different presentation.
     let new = ctx.open(&path).expect("reopen");
-    let master_new = get(new, "master.m3u8").expect("master");
+    let master_new = get(&new, "master.m3u8").expect("master");
     assert_ne!(master_old, master_new, "the new index must describe the new file");
-    assert!(get(new, "t0_3.m4s").is_ok());
+    assert!(get(&new, "t0_3.m4s").is_ok());
     assert_eq!(ctx.stats()["indexings"], 2);
-    // SAFETY: handles from hls_open.
-    unsafe {
-        hls_close(old);
-        hls_close(new);
-    }
 }
 
 #[test]
@@ -126,34 +43,26 @@ fn closed_media_stay_indexed_and_reopen_costs_no_indexing() {
     let path = work_copy("idle.mp4", "h264_aac.mp4");
     let ctx = Ctx::new(8 << 20);
     let m = ctx.open(&path).expect("open");
-    // SAFETY: handle from hls_open.
-    unsafe { hls_close(m) };
+    drop(m);
     let s = ctx.stats();
     assert_eq!(s["media_idle"], 1, "{s}");
-    let m = ctx.open(&path).expect("reopen");
+    let _reopened = ctx.open(&path).expect("reopen");
     let s = ctx.stats();
     assert_eq!(s["indexings"], 1, "{s}");
     assert_eq!(s["open_reuses"], 1, "{s}");
-    // SAFETY: handle from hls_open.
-    unsafe { hls_close(m) };
 }
 
 #[test]
 fn without_idle_retention_closed_media_leave_no_registry_entry() {
-    // SAFETY: plain C API use; every object is freed below.
-    let ctx = unsafe {
-        let cfg = hls_config_new();
-        assert_eq!(hls_config_set_idle_media(cfg, 8, 0), HlsStatus::HLS_OK);
-        let ctx = hls_context_new(cfg);
-        hls_config_free(cfg);
-        Ctx(ctx)
-    };
+    let ctx = Ctx::configured(|cfg| {
+        // SAFETY: a live configuration handle.
+        assert_eq!(unsafe { hls_config_set_idle_media(cfg, 8, 0) }, HlsStatus::HLS_OK);
+    });
     for i in 0..20 {
         let path = work_copy(&format!("no_idle_{i}.mp4"), "h264_aac.mp4");
         let m = ctx.open(&path).expect("open");
-        assert!(get(m, "master.m3u8").is_ok());
-        // SAFETY: handle from hls_open.
-        unsafe { hls_close(m) };
+        assert!(get(&m, "master.m3u8").is_ok());
+        drop(m);
     }
     let s = ctx.stats();
     assert_eq!(s["media_registered"], 0, "20 distinct files opened and closed with a TTL of 0: {s}");
@@ -165,17 +74,14 @@ fn without_idle_retention_closed_media_leave_no_registry_entry() {
 fn concurrent_first_opens_index_once_and_share_the_result() {
     let path = work_copy("single_flight.mkv", "multi_audio.mkv");
     let ctx = Ctx::new(8 << 20);
-    let handles: Vec<usize> = std::thread::scope(|s| {
-        let joins: Vec<_> = (0..12).map(|_| s.spawn(|| ctx.open(&path).expect("open") as usize)).collect();
+    let handles: Vec<capi::Media> = std::thread::scope(|s| {
+        let joins: Vec<_> = (0..12).map(|_| s.spawn(|| ctx.open(&path).expect("open"))).collect();
         joins.into_iter().map(|j| j.join().expect("thread")).collect()
     });
     let s = ctx.stats();
     assert_eq!(s["indexings"], 1, "12 concurrent opens must index once: {s}");
     assert_eq!(s["opens"], 12, "{s}");
-    for h in handles {
-        // SAFETY: handles from hls_open.
-        unsafe { hls_close(h as *mut HlsMedia) };
-    }
+    drop(handles);
 }
 
 #[test]
@@ -187,16 +93,16 @@ fn buffers_outlive_eviction_close_and_context_free() {
     let mut held = empty();
     // SAFETY: valid pointers; `held` is freed at the end, after close and context free.
     unsafe {
-        assert_eq!(hls_segment(m, n.as_ptr(), &mut held), HlsStatus::HLS_OK);
+        assert_eq!(hls_segment(m.0, n.as_ptr(), &mut held), HlsStatus::HLS_OK);
         let copy = std::slice::from_raw_parts(held.data, held.len).to_vec();
         for k in 0..7 {
-            let _ = get(m, &format!("t0_{k}.m4s"));
-            let _ = get(m, &format!("t1_{k}.m4s"));
+            let _ = get(&m, &format!("t0_{k}.m4s"));
+            let _ = get(&m, &format!("t1_{k}.m4s"));
         }
         // The small budget holds few of these (eviction itself is unit-tested in cache.rs).
         let st = ctx.stats();
         assert!(st["cache_bytes"].as_u64().unwrap_or(u64::MAX) <= 300_000, "{st}");
-        hls_close(m);
+        drop(m);
         drop(ctx);
         assert_eq!(std::slice::from_raw_parts(held.data, held.len), &copy[..]);
         hls_free_buffer(&mut held);
@@ -236,15 +142,10 @@ fn default_open_options_share_the_plain_open_presentation() {
         let st = hls_open_with(ctx.0, c.as_ptr(), opts, &mut m, std::ptr::null_mut());
         hls_open_options_free(opts);
         assert_eq!(st, HlsStatus::HLS_OK);
-        m
+        capi::Media(m)
     };
-    assert_eq!(get(plain, "master.m3u8").expect("master"), get(with, "master.m3u8").expect("master"));
+    assert_eq!(get(&plain, "master.m3u8").expect("master"), get(&with, "master.m3u8").expect("master"));
     let s = ctx.stats();
     assert_eq!(s["indexings"], 1, "equal options share one index: {s}");
     assert_eq!(s["open_reuses"], 1, "{s}");
-    // SAFETY: handles from hls_open / hls_open_with, closed once.
-    unsafe {
-        hls_close(plain);
-        hls_close(with);
-    }
 }

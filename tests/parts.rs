@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::mem::ManuallyDrop;
@@ -14,84 +13,8 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::ptr;
 
+use common::capi::{self, get, names, take_error, Ctx, Media};
 use hls::ffi::*;
-
-struct Ctx(*mut HlsContext);
-// SAFETY: an HlsContext may be used from any thread (include/hls.h, "Threads").
-unsafe impl Send for Ctx {}
-// SAFETY: as above.
-unsafe impl Sync for Ctx {}
-
-impl Ctx {
-    fn new(cache: u64) -> Ctx {
-        // SAFETY: plain C API use; every object is freed.
-        unsafe {
-            let cfg = hls_config_new();
-            assert_eq!(hls_config_set_cache_bytes(cfg, cache), HlsStatus::HLS_OK);
-            let ctx = hls_context_new(cfg);
-            hls_config_free(cfg);
-            assert!(!ctx.is_null());
-            Ctx(ctx)
-        }
-    }
-    fn open(&self, path: &Path) -> Result<Media, (HlsStatus, String)> {
-        let p = CString::new(path.display().to_string()).expect("path");
-        let mut m = ptr::null_mut();
-        let mut err = ptr::null_mut();
-        // SAFETY: valid pointers; the error is freed here.
-        unsafe {
-            let st = hls_open_ex(self.0, p.as_ptr(), &mut m, &mut err);
-            if st == HlsStatus::HLS_OK {
-                Ok(Media(m))
-            } else {
-                Err((st, take_error(err)))
-            }
-        }
-    }
-}
-
-impl Drop for Ctx {
-    fn drop(&mut self) {
-        // SAFETY: created by hls_context_new.
-        unsafe { hls_context_free(self.0) }
-    }
-}
-
-struct Media(*mut HlsMedia);
-
-impl Drop for Media {
-    fn drop(&mut self) {
-        // SAFETY: a handle from hls_open, closed once.
-        unsafe { hls_close(self.0) }
-    }
-}
-
-/// # Safety
-/// `err` is NULL or an error from an `_ex` call, freed here.
-unsafe fn take_error(err: *mut HlsError) -> String {
-    // SAFETY: per the contract.
-    unsafe {
-        let msg = CStr::from_ptr(hls_error_message(err)).to_string_lossy().into_owned();
-        hls_error_free(err);
-        msg
-    }
-}
-
-fn get(m: &Media, name: &str) -> Result<Vec<u8>, (HlsStatus, String)> {
-    let n = CString::new(name).expect("name");
-    let mut b = HlsBuffer { data: ptr::null(), len: 0, content_type: ptr::null(), _private: ptr::null_mut() };
-    let mut err = ptr::null_mut();
-    // SAFETY: valid pointers; buffer and error freed here.
-    unsafe {
-        let st = hls_get_ex(m.0, n.as_ptr(), &mut b, &mut err);
-        if st != HlsStatus::HLS_OK {
-            return Err((st, take_error(err)));
-        }
-        let v = std::slice::from_raw_parts(b.data, b.len).to_vec();
-        hls_free_buffer(&mut b);
-        Ok(v)
-    }
-}
 
 fn zeroed_parts() -> HlsParts {
     HlsParts {
@@ -178,55 +101,9 @@ fn get_parts(m: &Media, name: &str) -> Result<Got, (HlsStatus, String)> {
     }
 }
 
-/// Every name the presentation's playlists write (URIs and URI attributes), the playlists too.
-fn names(m: &Media) -> Vec<String> {
-    let mut out = BTreeSet::new();
-    let mut todo = vec!["master.m3u8".to_string()];
-    while let Some(pl) = todo.pop() {
-        if !out.insert(pl.clone()) {
-            continue;
-        }
-        let Ok(text) = get(m, &pl) else { continue };
-        for line in String::from_utf8_lossy(&text).lines() {
-            let mut uris: Vec<String> = Vec::new();
-            if !line.starts_with('#') && !line.trim().is_empty() {
-                uris.push(line.trim().to_string());
-            }
-            let mut rest = line;
-            while let Some(i) = rest.find("URI=\"") {
-                rest = &rest[i + 5..];
-                if let Some(j) = rest.find('"') {
-                    uris.push(rest[..j].to_string());
-                    rest = &rest[j..];
-                }
-            }
-            for u in uris {
-                if u.ends_with(".m3u8") {
-                    todo.push(u);
-                } else {
-                    out.insert(u);
-                }
-            }
-        }
-    }
-    out.into_iter().collect()
-}
-
 /// The test files, all of them (those libhls refuses are skipped when they fail to open).
 fn media_files() -> Vec<PathBuf> {
-    common::ensure_media(&["h264_aac.mp4", "h264_aac.mkv", "dts.mkv"]).expect("media");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(common::media_dir())
-        .expect("media dir")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .filter(|p| {
-            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            !(n.starts_with('.') || n.ends_with(".txt") || n.ends_with(".json"))
-        })
-        .collect();
-    files.sort();
-    files
+    capi::media_files(&["h264_aac.mp4", "h264_aac.mkv", "dts.mkv"])
 }
 
 #[derive(Default, Debug)]
@@ -375,12 +252,7 @@ fn every_name_of_every_file_is_the_same_bytes_as_parts() {
 }
 
 fn work_copy(name: &str, from: &str) -> PathBuf {
-    common::ensure_media(&[from]).expect("media");
-    let dir = common::out_root().join("parts");
-    std::fs::create_dir_all(&dir).expect("dir");
-    let p = dir.join(name);
-    std::fs::copy(common::media_dir().join(from), &p).expect("copy");
-    p
+    capi::work_copy("parts", name, from)
 }
 
 #[test]

@@ -7,7 +7,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::ffi::{c_char, c_void, CStr, CString};
+use std::ffi::{c_char, c_void, CString};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -15,49 +15,22 @@ use std::ptr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use common::capi::{self, get, names, take_error, Ctx, Media};
 use hls::ffi::*;
 
-struct Ctx(*mut HlsContext);
-// SAFETY: an HlsContext may be used from any thread (include/hls.h, "Threads").
-unsafe impl Send for Ctx {}
-// SAFETY: as above.
-unsafe impl Sync for Ctx {}
-
 impl Ctx {
-    fn new(cache: u64) -> Ctx {
-        Ctx::with_source_cache(cache, None)
-    }
-
     /// A context whose segment cache holds `cache` bytes, and its sources' block cache
     /// `source_cache` bytes (None: the default).
     fn with_source_cache(cache: u64, source_cache: Option<u64>) -> Ctx {
-        // SAFETY: plain C API use; every object is freed.
-        unsafe {
-            let cfg = hls_config_new();
-            assert_eq!(hls_config_set_cache_bytes(cfg, cache), HlsStatus::HLS_OK);
-            if let Some(bytes) = source_cache {
-                assert_eq!(hls_config_set_source_cache_bytes(cfg, bytes), HlsStatus::HLS_OK);
+        Ctx::configured(|cfg| {
+            // SAFETY: a live configuration handle.
+            unsafe {
+                assert_eq!(hls_config_set_cache_bytes(cfg, cache), HlsStatus::HLS_OK);
+                if let Some(bytes) = source_cache {
+                    assert_eq!(hls_config_set_source_cache_bytes(cfg, bytes), HlsStatus::HLS_OK);
+                }
             }
-            let ctx = hls_context_new(cfg);
-            hls_config_free(cfg);
-            assert!(!ctx.is_null());
-            Ctx(ctx)
-        }
-    }
-
-    fn open(&self, path: &Path) -> Result<Media, (HlsStatus, String)> {
-        let p = CString::new(path.display().to_string()).expect("path");
-        let mut m = ptr::null_mut();
-        let mut err = ptr::null_mut();
-        // SAFETY: valid pointers; the error is freed here.
-        unsafe {
-            let st = hls_open_ex(self.0, p.as_ptr(), &mut m, &mut err);
-            if st == HlsStatus::HLS_OK {
-                Ok(Media(m))
-            } else {
-                Err((st, take_error(err)))
-            }
-        }
+        })
     }
 
     /// Opens `src` through `hls_open_source`; the source is shared with the caller, who keeps
@@ -83,90 +56,14 @@ impl Ctx {
             }
         }
     }
-
-    fn stats(&self) -> serde_json::Value {
-        let mut b = empty_buffer();
-        // SAFETY: valid pointers; the buffer is freed here.
-        unsafe {
-            assert_eq!(hls_context_stats_json(self.0, &mut b), HlsStatus::HLS_OK);
-            let v = serde_json::from_slice(std::slice::from_raw_parts(b.data, b.len)).expect("stats json");
-            hls_free_buffer(&mut b);
-            v
-        }
-    }
-}
-
-impl Drop for Ctx {
-    fn drop(&mut self) {
-        // SAFETY: created by hls_context_new.
-        unsafe { hls_context_free(self.0) }
-    }
-}
-
-struct Media(*mut HlsMedia);
-// SAFETY: an HlsMedia may be served from any thread.
-unsafe impl Send for Media {}
-// SAFETY: as above.
-unsafe impl Sync for Media {}
-
-impl Drop for Media {
-    fn drop(&mut self) {
-        // SAFETY: a handle from hls_open*, closed once.
-        unsafe { hls_close(self.0) }
-    }
 }
 
 impl Media {
-    fn info(&self) -> serde_json::Value {
-        let mut b = empty_buffer();
-        // SAFETY: valid pointers; the buffer is freed here.
-        unsafe {
-            assert_eq!(hls_media_info_json(self.0, &mut b), HlsStatus::HLS_OK);
-            let v = serde_json::from_slice(std::slice::from_raw_parts(b.data, b.len)).expect("info json");
-            hls_free_buffer(&mut b);
-            v
-        }
-    }
-
     /// `(reads, bytes)` of the source so far: the open's, and the segments'.
     fn source_reads(&self) -> ((u64, u64), (u64, u64)) {
         let s = &self.info()["source"];
         let n = |k: &str| s[k].as_u64().unwrap_or_else(|| panic!("info source.{k}: {s}"));
         ((n("open_reads"), n("open_bytes")), (n("segment_reads"), n("segment_bytes")))
-    }
-}
-
-fn empty_buffer() -> HlsBuffer {
-    HlsBuffer { data: ptr::null(), len: 0, content_type: ptr::null(), _private: ptr::null_mut() }
-}
-
-/// # Safety
-/// `err` is NULL or an error from an `_ex` call, freed here.
-unsafe fn take_error(err: *mut HlsError) -> String {
-    if err.is_null() {
-        return String::new();
-    }
-    // SAFETY: per the contract.
-    unsafe {
-        let msg = CStr::from_ptr(hls_error_message(err)).to_string_lossy().into_owned();
-        hls_error_free(err);
-        msg
-    }
-}
-
-fn get(m: &Media, name: &str) -> Result<Vec<u8>, (HlsStatus, String)> {
-    let n = CString::new(name).expect("name");
-    let mut b = empty_buffer();
-    let mut err = ptr::null_mut();
-    // SAFETY: valid pointers; buffer and error freed here.
-    unsafe {
-        let st = hls_get_ex(m.0, n.as_ptr(), &mut b, &mut err);
-        if st != HlsStatus::HLS_OK {
-            return Err((st, take_error(err)));
-        }
-        let v = std::slice::from_raw_parts(b.data, b.len).to_vec();
-        hls_free_buffer(&mut b);
-        Ok(v)
     }
 }
 
@@ -338,55 +235,9 @@ unsafe extern "C" fn release(opaque: *mut c_void) {
     src.released.fetch_add(1, Ordering::SeqCst);
 }
 
-/// Every name the presentation's playlists write (URIs and URI attributes), the playlists too.
-fn names(m: &Media) -> Vec<String> {
-    let mut out = BTreeSet::new();
-    let mut todo = vec!["master.m3u8".to_string()];
-    while let Some(pl) = todo.pop() {
-        if !out.insert(pl.clone()) {
-            continue;
-        }
-        let Ok(text) = get(m, &pl) else { continue };
-        for line in String::from_utf8_lossy(&text).lines() {
-            let mut uris: Vec<String> = Vec::new();
-            if !line.starts_with('#') && !line.trim().is_empty() {
-                uris.push(line.trim().to_string());
-            }
-            let mut rest = line;
-            while let Some(i) = rest.find("URI=\"") {
-                rest = &rest[i + 5..];
-                if let Some(j) = rest.find('"') {
-                    uris.push(rest[..j].to_string());
-                    rest = &rest[j..];
-                }
-            }
-            for u in uris {
-                if u.ends_with(".m3u8") {
-                    todo.push(u);
-                } else {
-                    out.insert(u);
-                }
-            }
-        }
-    }
-    out.into_iter().collect()
-}
-
 /// The test files the crawl tests use: every file of the media folder.
 fn media_files() -> Vec<PathBuf> {
-    common::ensure_media(&["h264_aac.mp4", "h264_aac.mkv", "dts.mkv", "audio_only.mp3", "h264_aac.ts"]).expect("media");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(common::media_dir())
-        .expect("media dir")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .filter(|p| {
-            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            !(n.starts_with('.') || n.ends_with(".txt") || n.ends_with(".json"))
-        })
-        .collect();
-    files.sort();
-    files
+    capi::media_files(&["h264_aac.mp4", "h264_aac.mkv", "dts.mkv", "audio_only.mp3", "h264_aac.ts"])
 }
 
 fn media(name: &str) -> PathBuf {
