@@ -43,21 +43,14 @@ if [ -z "$file" ]; then
 fi
 rounds="${2:-3}"
 
-stop_all() {
-    local pidfile pid
-    for pidfile in "$out"/*/logs/nginx.pid; do
-        [ -f "$pidfile" ] || continue
-        pid="$(cat "$pidfile" 2>/dev/null || true)"
-        if [ -n "$pid" ] && grep -qa "nginx: master process /usr/sbin/nginx -p $out/" \
-            "/proc/$pid/cmdline" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-        fi
-    done
-}
+# shellcheck source-path=SCRIPTDIR source=conf/lib.sh
+source "$here/conf/lib.sh"
+stop_all() { ngx_stop_daemons "$out"; }
 trap stop_all EXIT
 
-so="$("$here/build.sh" | tail -n 1)"
-make -s -C "$root/examples-c" LIBDIR="$root/target/release" INCLUDE="$root/include" hls-dump >&2
+ngx_build_module
+so="$NGX_MODULE"
+ngx_build_examples
 stop_all
 rm -rf "$out"
 mkdir -p "$out/dump" "$out/media"

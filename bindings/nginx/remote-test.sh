@@ -20,27 +20,20 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="$root/target/nginx-remote-test"
 
-stop_all() {
-    local pidfile pid
-    for pidfile in "$out"/*/logs/nginx.pid; do
-        [ -f "$pidfile" ] || continue
-        pid="$(cat "$pidfile" 2>/dev/null || true)"
-        if [ -n "$pid" ] && grep -qa "nginx: master process /usr/sbin/nginx -p $out/" \
-            "/proc/$pid/cmdline" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-        fi
-    done
-}
+# shellcheck source-path=SCRIPTDIR source=conf/lib.sh
+source "$here/conf/lib.sh"
+stop_all() { ngx_stop_daemons "$out"; }
 trap stop_all EXIT
 
 for cmd in ffmpeg ffprobe python3; do
     command -v "$cmd" >/dev/null || { echo "remote-test.sh: missing $cmd" >&2; exit 1; }
 done
 
-so="$("$here/build.sh" | tail -n 1)"
+ngx_build_module
+so="$NGX_MODULE"
+ngx_build_examples
 echo "module: $so"
 [ -f "$root/target/media/looped_4min.mkv" ] || "$root/scripts/gen-media.sh"
-make -s -C "$root/examples-c" LIBDIR="$root/target/release" INCLUDE="$root/include" hls-dump >&2
 
 stop_all
 rm -rf "$out"

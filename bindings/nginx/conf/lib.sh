@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Shell helpers shared by scripts/run.sh and bindings/nginx/{browser-test,scaleout-test,bench}.sh
+# Shell helpers shared by scripts/run.sh and bindings/nginx/{test,remote-test,browser-test,
+# scaleout-test,bench*}.sh
 # (source it; bash, set -euo pipefail in the caller). Each nginx started here runs Debian's
 # /usr/sbin/nginx in the foreground (`daemon off`, so $! is its master), with its own prefix
 # (config, logs, temp, cache) under target/, and is stopped by ngx_cleanup (call it from a trap).
@@ -33,6 +34,20 @@ ngx_build_module() {
 ngx_build_examples() {
     make -s -C "$NGX_REPO/examples-c" LIBDIR="$NGX_REPO/target/release" INCLUDE="$NGX_REPO/include" >/dev/null \
         || ngx_die "make -C examples-c failed"
+}
+
+# ngx_stop_daemons DIR: stops every nginx master started (`daemon on`, with a pid file) with a
+# prefix under DIR, and so its workers (the end-to-end tests' instances).
+ngx_stop_daemons() {
+    local pidfile pid
+    for pidfile in "$1"/*/logs/nginx.pid; do
+        [ -f "$pidfile" ] || continue
+        pid="$(cat "$pidfile" 2>/dev/null || true)"
+        if [ -n "$pid" ] && grep -qa "nginx: master process $NGINX -p $1/" \
+            "/proc/$pid/cmdline" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    done
 }
 
 # A free TCP port on 127.0.0.1 (the kernel's pick).

@@ -9,7 +9,6 @@ usage: test_nginx.py <module.so> <repo root> <out dir> <hls-dump>
 """
 
 import email.utils
-import hashlib
 import http.client
 import json
 import os
@@ -22,69 +21,10 @@ import sys
 import threading
 import time
 
-NGINX = "/usr/sbin/nginx"
-SO, ROOT, OUT, HLS_DUMP = sys.argv[1:5]
-MEDIA = os.path.join(ROOT, "target", "media")
-FAILURES = []
+from ngxtest import (FAILURES, HLS_DUMP, MEDIA, NGINX, OUT, SO, check, children, dump, free_port,
+                     pid_alive, playlist_uris, request, rss_kib, section, video_frames_decoded,
+                     video_frames_in_source, wait_until)
 
-
-def check(cond, what, detail=""):
-    if cond:
-        print(f"ok - {what}", flush=True)
-    else:
-        print(f"FAIL - {what}" + (f": {detail}" if detail else ""), flush=True)
-        FAILURES.append(what)
-    return cond
-
-
-def section(title):
-    print(f"\n# {title}", flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pid_alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                fields = f.read().split(") ")[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(d))
-    return sorted(out)
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def wait_until(cond, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    raise RuntimeError(f"timed out waiting for {what}")
 
 
 class Nginx:
@@ -186,46 +126,6 @@ http {{
             return ""
 
 
-class Resp:
-    def __init__(self, status, headers, body, raw=()):
-        self.status, self.headers, self.body, self.raw = status, headers, body, list(raw)
-
-    def count(self, name):
-        return sum(1 for k, _ in self.raw if k.lower() == name.lower())
-
-    def h(self, name):
-        return self.headers.get(name.lower())
-
-
-def request(port, path, method="GET", headers=None, body=None, timeout=120):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        hdrs = {"Connection": "close"}
-        hdrs.update(headers or {})
-        conn.request(method, path, body=body, headers=hdrs)
-        r = conn.getresponse()
-        data = r.read()
-        return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, data, r.getheaders())
-    finally:
-        conn.close()
-
-
-URI_ATTR = re.compile(r'URI="([^"]+)"')
-
-
-def playlist_uris(text):
-    uris = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            uris += URI_ATTR.findall(line)
-        else:
-            uris.append(line)
-    return uris
-
-
 def crawl(port, base, master="master.m3u8"):
     """Every name of a presentation through nginx: {name: body}; raises on a non-200."""
     got, queue = {}, [master]
@@ -241,38 +141,6 @@ def crawl(port, base, master="master.m3u8"):
             queue += [u for u in playlist_uris(r.body.decode()) if u not in got]
     return got
 
-
-DUMPS = {}
-
-
-def dump(file, transcode=None):
-    key = (file, transcode)
-    if key not in DUMPS:
-        d = os.path.join(OUT, "dump", file + (f".{transcode}" if transcode else ""))
-        shutil.rmtree(d, ignore_errors=True)
-        args = [HLS_DUMP] + (["--transcode", transcode] if transcode else []) + \
-            [os.path.join(MEDIA, file), d]
-        subprocess.run(args, check=True, capture_output=True)
-        DUMPS[key] = {n: open(os.path.join(d, n), "rb").read() for n in os.listdir(d)}
-    return DUMPS[key]
-
-
-def video_frames_in_source(file):
-    r = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
-                        "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0",
-                        os.path.join(MEDIA, file)], capture_output=True, text=True, check=True)
-    return int(r.stdout.strip())
-
-
-def video_frames_decoded(url):
-    r = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", url, "-map", "0:v:0",
-                        "-f", "null", "-", "-progress", "pipe:1", "-nostats"],
-                       capture_output=True, text=True, timeout=300)
-    frames = re.findall(r"^frame=(\d+)", r.stdout, re.M)
-    return (int(frames[-1]) if frames else -1), r.returncode, r.stderr[-500:]
-
-
-# ---------------------------------------------------------------------------------------------
 
 def test_config_errors():
     section("nginx -t rejects invalid directive values with a clear message")

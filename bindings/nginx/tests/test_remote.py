@@ -25,52 +25,16 @@ import sys
 import threading
 import time
 
-NGINX = "/usr/sbin/nginx"
-SO, ROOT, OUT, HLS_DUMP = sys.argv[1:5]
-MEDIA = os.path.realpath(os.path.join(ROOT, "target", "media"))
+from ngxtest import (FAILURES, MEDIA, NGINX, OUT, ROOT, SO, check, dump, free_port, pid_alive,
+                     playlist_uris, request, section, video_frames_decoded, video_frames_in_source,
+                     wait_until)
+
 STORE_DIR = os.path.join(OUT, "store-media")
-FAILURES = []
 
 # The files the local nginx tests crawl (tests/test_nginx.py: test_crawls).
 CRAWLED = ["h264_aac.mp4", "multi_audio.mkv", "hevc_aac.mp4", "audio_only.mp3", "dts.mkv",
            "subs.mp4", "h264_aac.ts", "h264_aac.mkv", "video_only.mp4"]
 DECODED = ["h264_aac.mp4", "hevc_aac.mp4", "multi_audio.mkv", "h264_aac.ts"]
-
-
-def check(cond, what, detail=""):
-    if cond:
-        print(f"ok - {what}", flush=True)
-    else:
-        print(f"FAIL - {what}" + (f": {detail}" if detail else ""), flush=True)
-        FAILURES.append(what)
-    return cond
-
-
-def section(title):
-    print(f"\n# {title}", flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pid_alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def wait_until(cond, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    raise RuntimeError(f"timed out waiting for {what}")
 
 
 class Nginx:
@@ -157,44 +121,6 @@ http {{
             return []
 
 
-class Resp:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    def h(self, name):
-        return self.headers.get(name.lower())
-
-
-def request(port, path, method="GET", headers=None, timeout=60, conn=None):
-    own = conn is None
-    if own:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request(method, path, headers=headers or {})
-        r = conn.getresponse()
-        data = r.read()
-        return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
-    finally:
-        if own:
-            conn.close()
-
-
-URI_ATTR = re.compile(r'URI="([^"]+)"')
-
-
-def playlist_uris(text):
-    uris = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            uris += URI_ATTR.findall(line)
-        else:
-            uris.append(line)
-    return uris
-
-
 def crawl(port, base, limit=None):
     """Names of a presentation through nginx, on one keep-alive connection: {name: Resp};
     raises on a non-200. limit: stop after that many responses."""
@@ -214,34 +140,6 @@ def crawl(port, base, limit=None):
     finally:
         conn.close()
     return got
-
-
-DUMPS = {}
-
-
-def dump(file):
-    """hls-dump's presentation of MEDIA/file (or a path): {name: bytes}."""
-    if file not in DUMPS:
-        d = os.path.join(OUT, "dump", os.path.basename(file))
-        shutil.rmtree(d, ignore_errors=True)
-        subprocess.run([HLS_DUMP, os.path.join(MEDIA, file), d], check=True, capture_output=True)
-        DUMPS[file] = {n: open(os.path.join(d, n), "rb").read() for n in os.listdir(d)}
-    return DUMPS[file]
-
-
-def video_frames_in_source(file):
-    r = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
-                        "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0",
-                        os.path.join(MEDIA, file)], capture_output=True, text=True, check=True)
-    return int(r.stdout.split()[0])
-
-
-def video_frames_decoded(url):
-    r = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", url, "-map", "0:v:0",
-                        "-f", "null", "-", "-progress", "pipe:1", "-nostats"],
-                       capture_output=True, text=True, timeout=300)
-    frames = re.findall(r"^frame=(\d+)", r.stdout, re.M)
-    return (int(frames[-1]) if frames else -1), r.returncode, r.stderr[-500:]
 
 
 STORE_LINE = re.compile(r'^(\S+) (\S+) (\d+) (\d+) "([^"]*)" "([^"]*)" "([^"]*)" (\d+)$')
