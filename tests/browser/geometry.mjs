@@ -12,10 +12,10 @@
 // then `browser: N passed, M failed`; exits 1 when a check failed.
 
 import { createRequire } from 'node:module';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inChromium } from './harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MEDIA = path.resolve(HERE, '../../target/media');
@@ -71,33 +71,7 @@ window.play = (src, hls) => new Promise((resolve) => {
 });
 </script></body></html>`;
 
-let passed = 0;
-let failed = 0;
-function report(ok, name, why) {
-  if (ok) { passed++; console.log(`ok - ${name}`); } else { failed++; console.log(`not ok - ${name}: ${why}`); }
-}
-
-const userDataDir = mkdtempSync(path.join(tmpdir(), 'libhls-geometry-'));
-let context = null;
-const cleanup = async () => {
-  if (context) await context.close().catch(() => {});
-  rmSync(userDataDir, { recursive: true, force: true });
-};
-const watchdog = setTimeout(async () => {
-  report(false, 'time budget', `not done within ${BUDGET_MS / 1000} s`);
-  console.log(`browser: ${passed} passed, ${failed} failed`);
-  await cleanup();
-  process.exit(1);
-}, BUDGET_MS);
-
-try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: 30_000,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--autoplay-policy=no-user-gesture-required'],
-  });
+await inChromium({ chromium, executablePath: CHROMIUM, label: 'geometry', budgetMs: BUDGET_MS, args: ['--autoplay-policy=no-user-gesture-required'] }, async (context, report) => {
   await context.route(`${BASE}/__geo_test/page.html`, (r) => r.fulfill({ status: 200, contentType: 'text/html', body: PAGE }));
   await context.route(`${BASE}/__geo_test/hls.min.js`, (r) =>
     r.fulfill({ status: 200, contentType: 'text/javascript', body: readFileSync(HLS_JS) }));
@@ -128,10 +102,4 @@ try {
       `${file}: the picture has the shape the source file shows (${direct.width}x${direct.height})`,
       `hls.js shows ${hls.width}x${hls.height}, the source file ${direct.width}x${direct.height}`);
   }
-} catch (e) {
-  report(false, 'browser run', e && e.stack ? e.stack.split('\n')[0] : String(e));
-}
-clearTimeout(watchdog);
-console.log(`browser: ${passed} passed, ${failed} failed`);
-await cleanup();
-process.exit(failed === 0 ? 0 : 1);
+});

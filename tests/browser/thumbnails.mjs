@@ -14,10 +14,9 @@
 // Prints `ok - ...` / `not ok - ...`, then `browser: N passed, M failed`; exits 1 when a check failed.
 
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inChromium } from './harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BUDGET_MS = 100_000;
@@ -111,33 +110,7 @@ window.check = async (dir) => {
 };
 </script></body></html>`;
 
-let passed = 0;
-let failed = 0;
-function report(ok, name, why) {
-  if (ok) { passed++; console.log(`ok - ${name}`); } else { failed++; console.log(`not ok - ${name}: ${why}`); }
-}
-
-const userDataDir = mkdtempSync(path.join(tmpdir(), 'libhls-thumbnails-'));
-let context = null;
-const cleanup = async () => {
-  if (context) await context.close().catch(() => {});
-  rmSync(userDataDir, { recursive: true, force: true });
-};
-const watchdog = setTimeout(async () => {
-  report(false, 'time budget', `not done within ${BUDGET_MS / 1000} s`);
-  console.log(`browser: ${passed} passed, ${failed} failed`);
-  await cleanup();
-  process.exit(1);
-}, BUDGET_MS);
-
-try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: 30_000,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update'],
-  });
+await inChromium({ chromium, executablePath: CHROMIUM, label: 'thumbnails', budgetMs: BUDGET_MS, args: [] }, async (context, report) => {
   await context.route(`${BASE}/__thumb_test/page.html`, (r) => r.fulfill({ status: 200, contentType: 'text/html', body: PAGE }));
   const page = context.pages()[0] || (await context.newPage());
   await page.goto(`${BASE}/__thumb_test/page.html`);
@@ -160,10 +133,4 @@ try {
     const ambiguous = tiles.filter((t) => t.next !== undefined && !(t.next > SAME));
     report(ambiguous.length === 0, `${file}: no tile also matches the next cue's picture`, JSON.stringify(ambiguous));
   }
-} catch (e) {
-  report(false, 'browser run', e && e.stack ? e.stack.split('\n')[0] : String(e));
-}
-clearTimeout(watchdog);
-console.log(`browser: ${passed} passed, ${failed} failed`);
-await cleanup();
-process.exit(failed === 0 ? 0 : 1);
+});
