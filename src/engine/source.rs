@@ -341,7 +341,17 @@ impl Source {
         let video = t.kind == TrackKind::Video;
         let mut started = false;
         let mut skipped = 0usize;
+        // Blocks seen and their bytes: over small blocks (a low bit rate) of a local file, larger
+        // reads (fewer system calls); large ones stay skipped with small reads.
+        let (mut blocks, mut block_bytes) = (0u64, 0u64);
         while let Some(b) = w.next_block().map_err(damaged)? {
+            if !file.is_callback() && blocks < SMALL_BLOCKS_SEEN {
+                blocks += 1;
+                block_bytes = block_bytes.saturating_add(b.data_len);
+                if blocks == SMALL_BLOCKS_SEEN && block_bytes < SMALL_BLOCKS_SEEN * SMALL_BLOCK {
+                    w.set_read_size(LOCAL_SMALL_BLOCKS_CHUNK);
+                }
+            }
             if b.track != number {
                 continue;
             }
@@ -378,6 +388,14 @@ impl Source {
         Ok(true)
     }
 }
+
+/// Below this many bytes per block on average (all tracks), a segment's blocks are small.
+const SMALL_BLOCK: u64 = 2 << 10;
+/// Blocks of a walk averaged to tell.
+const SMALL_BLOCKS_SEEN: u64 = 16;
+/// Bytes per read of the block walker over small blocks of a local file (it reads 4 KiB by
+/// default, one header and the small blocks after it: one read per few blocks).
+const LOCAL_SMALL_BLOCKS_CHUNK: usize = 32 << 10;
 
 /// One sample of a Matroska segment as the block walker found it: where its bytes are in the
 /// file, its times and whether it is a keyframe.
