@@ -1114,6 +1114,25 @@ double hls_media_duration(const struct HlsMedia *media);
 enum HlsNameCost hls_name_cost(const struct HlsMedia *media, const char *name);
 
 /**
+ * 1 when serving `name` of `media` now is light enough for a server's event loop, 0 when it
+ * belongs on a thread. Light: a cache hit, a playlist, an init segment, or a media segment or
+ * I-frame of a local file whose samples are found by position (MP4 sample tables, Matroska
+ * blocks walked from the Cues) and sent in the clear: microseconds of CPU to build its
+ * headers, plus positioned reads of the file (none with `hls_get_parts` when its ranges go out
+ * by `sendfile`), as a static file server reads files on its event loop. Not light: opening or
+ * indexing (use `hls_open_indexed` first), FFmpeg's demuxer (MPEG-TS, files indexed by a packet
+ * scan), transcoded audio, encrypted segments, WebVTT, thumbnails, and any read of a
+ * caller-supplied source. 0 for a name this media's playlists do not name, and for NULL or
+ * invalid arguments. Found as `hls_name_cost` is (no I/O, nothing generated, the cache entry
+ * not marked used), and a hint as it is.
+ *
+ * # Safety
+ * `media`: borrowed; NULL or a handle from `hls_open`. `name`: NULL or a NUL-terminated string,
+ * borrowed for the call.
+ */
+int hls_name_is_light(const struct HlsMedia *media, const char *name);
+
+/**
  * Opens and indexes media read through `src` (see `HlsSource` for the contract of its
  * callbacks), with `opts` (NULL = defaults). On success `*out` receives a handle that the
  * caller owns and frees with `hls_close`; everything else works as for `hls_open_with`, except

@@ -448,12 +448,16 @@ fn a_segment_of_small_ranges_asked_as_bytes_is_the_same_bytes_and_stays_cached()
     let segments: Vec<String> = names(&m).into_iter().filter(|n| n.ends_with(".m4s")).collect();
     assert!(!segments.is_empty());
     let mut as_bytes = 0;
+    // A minimum every range reaches: ranges as before (asked before any segment is bytes: the
+    // bytes of a segment read as bytes are cached with the same segment of the other tracks).
     for name in &segments {
         let ranges = get_parts(&m, name).expect("parts");
-        // A minimum every range reaches: ranges as before.
         let big = get_parts_min(&m, name, 1);
         assert!(big.bytes == ranges.bytes, "{name}: min 1 changed the bytes");
         assert_eq!((big.file_parts, big.fd), (ranges.file_parts, ranges.fd), "{name}: min 1");
+    }
+    for name in &segments {
+        let ranges = get_parts(&m, name).expect("parts");
         // A minimum no range reaches: every segment with ranges comes back as bytes.
         let small = get_parts_min(&m, name, u64::MAX);
         assert!(small.bytes == ranges.bytes, "{name}: not the same bytes as its ranges");
@@ -475,4 +479,29 @@ fn a_segment_of_small_ranges_asked_as_bytes_is_the_same_bytes_and_stays_cached()
         assert_eq!((plain.file_parts, plain.fd), (ranges.file_parts, ranges.fd), "{name}: min 0");
     }
     assert!(as_bytes > 0, "h264_aac.mp4 has segments with file ranges");
+}
+
+/// A player asks for a segment's video and audio together; in a file that interleaves them
+/// sample by sample, reading one reads the other's samples too, so the other is kept with it:
+/// a hit next, with exactly the bytes hls_get makes (and never for a name that is not light).
+#[test]
+fn the_audio_of_an_interleaved_segment_read_as_bytes_is_a_hit_with_the_right_bytes() {
+    common::ensure_media(&["h264_aac.mp4", "h264_aac.mkv"]).expect("media");
+    for file in ["h264_aac.mp4", "h264_aac.mkv"] {
+        let want = {
+            let ctx = Ctx::new(64 << 20);
+            let m = ctx.open(&common::media_dir().join(file)).expect("open");
+            get(&m, "t1_1.m4s").expect("t1_1.m4s by hls_get")
+        };
+        let ctx = Ctx::new(64 << 20);
+        let m = ctx.open(&common::media_dir().join(file)).expect("open");
+        assert_ne!(cost(&m, "t1_1.m4s"), HlsNameCost::HLS_COST_CACHED, "{file}: nothing cached yet");
+        let video = get_parts_min(&m, "t0_1.m4s", u64::MAX);
+        assert_eq!(video.file_parts, 0, "{file}: the video segment as bytes");
+        assert_eq!(cost(&m, "t1_1.m4s"), HlsNameCost::HLS_COST_CACHED, "{file}: its audio came with it");
+        assert_ne!(cost(&m, "t1_2.m4s"), HlsNameCost::HLS_COST_CACHED, "{file}: only that segment's");
+        let audio = get_parts_min(&m, "t1_1.m4s", u64::MAX);
+        assert!(audio.bytes == want, "{file}: the audio's bytes are hls_get's");
+        assert_eq!((audio.file_parts, audio.byte_parts, audio.fd), (0, 1, -1), "{file}: one bytes part");
+    }
 }

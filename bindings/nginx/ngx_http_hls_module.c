@@ -442,16 +442,19 @@ post:
 }
 
 
-/* On the event loop: a cache hit of a file that is indexed already is served at once, without
- * the thread pool: hls_open_indexed (one stat, a lookup; NULL when the open would index the
- * file), hls_name_cost (one cache lookup), hls_get_parts (the hit, and one fstat that checks
- * the descriptor still reads the indexed file). The ETag's size and mtime are the indexed
- * file's (HlsParts.file), which that check has just matched. NGX_DECLINED for anything else
- * (not indexed, not cached, ranges small enough to be read, any failure): the task does it,
- * and reports the failure if there is one. A small-range segment whose bytes the cache dropped
- * while it kept the ranges (rare: a hit refreshes the bytes, not the ranges; or an hls_cache_size
- * smaller than one segment, where it never keeps them) is read here,
- * by hls_get_parts_min (one span read from the page cache, as nginx's own reads without aio). */
+/* On the event loop: a light name of a file that is indexed already is served at once,
+ * without the thread pool: hls_open_indexed (one stat, a lookup; NULL when the open would index
+ * the file), hls_name_is_light (one cache lookup: a hit, a playlist, an init segment, or a
+ * segment or I-frame whose samples are found by position in the file, in the clear), then
+ * hls_get_parts_min: a hit, or the name made from the index (microseconds: the segment's
+ * headers and its ranges), and one fstat that checks the descriptor still reads the indexed
+ * file. Its ranges then go out with sendfile as a static file's; ranges small enough to be
+ * read (hls_small_ranges_cache on: by libhls, which keeps the bytes; off: here) are read here
+ * from the page cache, as nginx reads a static file on the event loop without aio. The ETag's
+ * size and mtime are the indexed file's (HlsParts.file), which that check has just matched.
+ * NGX_DECLINED for anything else (not indexed, a transcode, WebVTT, a thumbnail, FFmpeg's
+ * demuxer, encryption, any failure): the task does it, and reports the failure if there is
+ * one. */
 static ngx_int_t
 ngx_http_hls_serve_hit(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
 {
@@ -467,7 +470,7 @@ ngx_http_hls_serve_hit(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
         return NGX_DECLINED;
     }
 
-    if (hls_name_cost(media, (const char *) t->name) != HLS_COST_CACHED) {
+    if (!hls_name_is_light(media, (const char *) t->name)) {
         hls_close(media);
         return NGX_DECLINED;
     }
@@ -479,8 +482,9 @@ ngx_http_hls_serve_hit(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
         return NGX_DECLINED;               /* t->parts untouched */
     }
 
-    if (ngx_http_hls_small_parts(t)) {
-        /* to be read: not on the event loop */
+    if (ngx_http_hls_small_parts(t) && ngx_http_hls_read_parts(t, r->connection->log) != NGX_OK)
+    {
+        /* the file is shorter than its ranges: the task opens it anew and says why */
         hls_free_parts(&t->parts);         /* back to empty, fd -1 */
         return NGX_DECLINED;
     }
@@ -489,13 +493,14 @@ ngx_http_hls_serve_hit(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
         hls_free_parts(&t->parts);
+        ngx_http_hls_free_copy(t);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     cln->handler = ngx_http_hls_cleanup;
     cln->data = t;
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "hls: \"%s\" from the cache",
-                   t->name);
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "hls: \"%s\" served on the event loop", t->name);
 
     t->status = HLS_OK;
     t->size = (off_t) t->parts.file.size;

@@ -82,11 +82,10 @@ impl Parts {
     }
 
     /// The whole response in one buffer: memory pieces copied, ranges read from `file` with
-    /// positioned reads. Ranges that follow one another in the file with small gaps between them
-    /// (the samples of one track, interleaved with another's) are read with one read of their
-    /// span, as `rule` allows, straight into the buffer (the last span, through a scratch
-    /// buffer), then moved down into place: one system call per segment instead of one per
-    /// sample.
+    /// positioned reads. Ranges close together in the file (the samples of one track,
+    /// interleaved with another's) are read with one read of their span, as `rule` allows,
+    /// into a reused buffer, then copied into place: one system call per segment instead of one
+    /// per sample, and no page faults or zeroing beyond the response's own bytes.
     pub fn materialise(&self, file: &ByteSource, rule: SpanRule) -> io::Result<Vec<u8>> {
         self.materialise_with_room(file, rule, 0)
     }
@@ -94,47 +93,80 @@ impl Parts {
     /// [`Parts::materialise`] into a buffer with `room` bytes of spare capacity (what it grows
     /// by next, such as encryption's padding, without moving).
     pub fn materialise_with_room(&self, file: &ByteSource, rule: SpanRule, room: usize) -> io::Result<Vec<u8>> {
-        let total = usize::try_from(self.len).map_err(|_| io::Error::other("response too large for memory"))?;
-        let mut out = Vec::with_capacity(total.saturating_add(room));
-        out.resize(total, 0);
-        let mut scratch = Vec::new();
-        let (mut at, mut i) = (0usize, 0usize);
-        while i < self.pieces.len() {
-            match self.pieces[i] {
-                Piece::Mem { start, len } => {
-                    out[at..at + len].copy_from_slice(&self.bytes[start..start + len]);
-                    at += len;
-                    i += 1;
-                }
-                Piece::File { offset, len } => {
-                    let (end, j) = self.span(i, offset, offset + len, rule);
-                    let span = (end - offset) as usize;
-                    if at + span <= total {
-                        // Read where its pieces go, then move each piece down into place.
-                        read_exact_at(file, offset, &mut out[at..at + span])?;
-                        let base = at;
-                        for piece in &self.pieces[i..j] {
-                            if let Piece::File { offset: o, len: l } = *piece {
-                                let from = base + (o - offset) as usize;
-                                out.copy_within(from..from + l as usize, at);
-                                at += l as usize;
-                            }
+        let mut out = Parts::materialise_all(&[self], file, rule, room)?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    /// The bytes of several responses at once, their file ranges read together: the same
+    /// segment of the tracks of a file that interleaves them sample by sample lies in one span
+    /// of the file, read with one read instead of one read per track (and one per sample of a
+    /// track whose samples lie between another's larger ones). Each response's buffer has
+    /// `room` bytes of spare capacity.
+    pub fn materialise_all(all: &[&Parts], file: &ByteSource, rule: SpanRule, room: usize) -> io::Result<Vec<Vec<u8>>> {
+        let mut ranges: Vec<(u64, u64)> = all
+            .iter()
+            .flat_map(|p| p.pieces.iter())
+            .filter_map(|piece| match *piece {
+                Piece::File { offset, len } => Some((offset, len)),
+                Piece::Mem { .. } => None,
+            })
+            .collect();
+        ranges.sort_unstable();
+        // The spans to read: (file offset, length, where in the read buffer).
+        let mut spans: Vec<(u64, usize, usize)> = Vec::new();
+        let mut held = 0usize;
+        let mut i = 0;
+        while i < ranges.len() {
+            let (whole_end, whole_j, fits) = ReadSpans::run(&ranges, i, rule, false);
+            let (end, j) = if fits {
+                (whole_end, whole_j)
+            } else {
+                let (e, j, _) = ReadSpans::run(&ranges, i, rule, true);
+                (e, j)
+            };
+            let len = usize::try_from(end - ranges[i].0).map_err(|_| io::Error::other("span too large"))?;
+            spans.push((ranges[i].0, len, held));
+            held = held.checked_add(len).ok_or_else(|| io::Error::other("spans too large"))?;
+            i = j;
+        }
+        let mut buf = spare::take(held);
+        let result = Parts::read_spans_and_copy(all, file, &spans, &mut buf, room);
+        spare::give(buf);
+        result
+    }
+
+    /// [`Parts::materialise_all`]'s reads of `spans` into `buf`, and the responses copied out.
+    fn read_spans_and_copy(
+        all: &[&Parts],
+        file: &ByteSource,
+        spans: &[(u64, usize, usize)],
+        buf: &mut [u8],
+        room: usize,
+    ) -> io::Result<Vec<Vec<u8>>> {
+        for &(offset, len, at) in spans {
+            read_exact_at(file, offset, &mut buf[at..at + len])?;
+        }
+        let mut out = Vec::with_capacity(all.len());
+        for p in all {
+            let total = usize::try_from(p.len).map_err(|_| io::Error::other("response too large for memory"))?;
+            let mut bytes = Vec::with_capacity(total.saturating_add(room));
+            crate::util::memhint::populate(&bytes);
+            for piece in &p.pieces {
+                match *piece {
+                    Piece::Mem { start, len } => bytes.extend_from_slice(&p.bytes[start..start + len]),
+                    Piece::File { offset, len } => {
+                        let k = spans.partition_point(|s| s.0 <= offset).checked_sub(1);
+                        let (s_off, s_len, at) =
+                            k.map(|k| spans[k]).ok_or_else(|| io::Error::other("range not read"))?;
+                        let from = at + (offset - s_off) as usize;
+                        if offset + len > s_off + s_len as u64 {
+                            return Err(io::Error::other("range not read"));
                         }
-                    } else {
-                        // Too near the end to hold the gaps in place (the last span).
-                        scratch.resize(span, 0);
-                        read_exact_at(file, offset, &mut scratch)?;
-                        for piece in &self.pieces[i..j] {
-                            if let Piece::File { offset: o, len: l } = *piece {
-                                let from = (o - offset) as usize;
-                                out[at..at + l as usize].copy_from_slice(&scratch[from..from + l as usize]);
-                                at += l as usize;
-                            }
-                        }
+                        bytes.extend_from_slice(&buf[from..from + len as usize]);
                     }
-                    i = j;
                 }
             }
+            out.push(bytes);
         }
         Ok(out)
     }
@@ -172,30 +204,6 @@ impl Parts {
             }
         }
         Some(out)
-    }
-
-    /// The file pieces from `i` (which spans `offset..end`) readable with one read: they go
-    /// forward in the file with gaps of at most `rule.max_gap`, within `rule.max_span`, and
-    /// the gaps add up to no more than `rule.max_waste_pct` percent of the pieces (for a local
-    /// file, 100%: a read brings in at most twice what is kept; a track's samples between
-    /// another's larger ones are read one by one). Returns the span's end and the index after
-    /// its last piece.
-    fn span(&self, i: usize, offset: u64, mut end: u64, rule: SpanRule) -> (u64, usize) {
-        let (mut j, mut kept, mut dropped) = (i + 1, end - offset, 0u64);
-        while let Some(&Piece::File { offset: o, len: l }) = self.pieces.get(j) {
-            if o < end
-                || o - end > rule.max_gap
-                || o + l - offset > rule.max_span
-                || (dropped + (o - end)) * 100 > (kept + l) * rule.max_waste_pct
-            {
-                break;
-            }
-            dropped += o - end;
-            kept += l;
-            end = o + l;
-            j += 1;
-        }
-        (end, j)
     }
 }
 
@@ -396,6 +404,47 @@ impl PartsBuilder {
     }
 }
 
+/// Read buffers kept for reuse by [`Parts::materialise_all`]: a fresh megabyte costs more in
+/// page faults and zeroing than reading a segment into it does.
+mod spare {
+    use parking_lot::Mutex;
+
+    /// Buffers kept, at most.
+    const KEPT: usize = 8;
+    /// Larger buffers are not kept.
+    const MAX_KEPT_BYTES: usize = 4 << 20;
+
+    static SPARES: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+    /// A buffer of at least `len` bytes (what it holds beyond is left over from earlier reads:
+    /// every use reads over what it uses). Only bytes it never had are zeroed.
+    pub(super) fn take(len: usize) -> Vec<u8> {
+        let mut v = {
+            let mut spares = SPARES.lock();
+            let fits = spares.iter().enumerate().filter(|(_, b)| b.len() >= len).min_by_key(|(_, b)| b.len());
+            match fits.map(|(i, _)| i) {
+                Some(i) => spares.swap_remove(i),
+                None => spares.pop().unwrap_or_default(),
+            }
+        };
+        if v.len() < len {
+            v.resize(len, 0);
+        }
+        v
+    }
+
+    /// Gives `v` back for reuse (dropped when too large, or when enough are kept).
+    pub(super) fn give(v: Vec<u8>) {
+        if v.len() > MAX_KEPT_BYTES {
+            return;
+        }
+        let mut spares = SPARES.lock();
+        if spares.len() < KEPT {
+            spares.push(v);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,7 +484,6 @@ mod tests {
             b.file(o, l);
         }
         let Body::Parts(gaps) = b.finish() else { panic!("expected parts") };
-        assert_eq!(gaps.span(0, 1, 3, SpanRule::FILE), (12, 3));
         assert_eq!(gaps.materialise(&f, SpanRule::FILE).unwrap(), b"1249ab01f");
         // A one-byte piece after a four-byte gap is not worth reading through.
         let mut b = PartsBuilder::new(Vec::new());
@@ -443,7 +491,6 @@ mod tests {
         b.file(5, 1);
         b.file(6, 1);
         let Body::Parts(sparse) = b.finish() else { panic!("expected parts") };
-        assert_eq!(sparse.span(0, 0, 1, SpanRule::FILE), (1, 1));
         assert_eq!(sparse.materialise(&f, SpanRule::FILE).unwrap(), b"056");
         assert!(Body::Parts(p.clone()).charge() < 200);
         let mut only_mem = PartsBuilder::new(b"a".to_vec());

@@ -12,7 +12,7 @@ use lru::LruCache;
 use parking_lot::{Condvar, Mutex};
 
 use crate::container::read::{thread_reads, ByteSource, CallbackSource, SourceCache};
-use crate::engine::body::Body;
+use crate::engine::body::{Body, Parts};
 use crate::engine::cache::{Bytes, Cache};
 use crate::engine::index_dir::{IndexDir, IndexDirCounters, IndexOrigin};
 use crate::engine::media::{self, Cost, Media};
@@ -370,12 +370,40 @@ impl Context {
         let (body, ct) = self.get_body(media, name)?;
         match body {
             Body::Parts(p) if p.small_ranges(min_range) => {
-                let bytes = media.materialise(Body::Parts(p))?;
-                self.cache.insert(bytes_key, Body::Bytes(bytes.clone()));
-                Ok((Body::Bytes(bytes), ct))
+                let siblings = self.small_siblings(media, resource, min_range);
+                let mut all = vec![&*p];
+                all.extend(siblings.iter().map(|(_, s)| &**s));
+                let mut bytes = media.materialise_all(&all)?.into_iter();
+                let own = bytes.next().ok_or_else(|| Error::internal("no bytes"))?;
+                for ((r, _), b) in siblings.iter().zip(bytes) {
+                    self.cache.insert(Key::of(media, *r, true), Body::Bytes(b));
+                }
+                self.cache.insert(bytes_key, Body::Bytes(own.clone()));
+                Ok((Body::Bytes(own), ct))
             }
             body => Ok((body, ct)),
         }
+    }
+
+    /// The same segment of the other tracks, when its ranges are small too and its bytes not
+    /// cached: a file that interleaves its tracks sample by sample stores them among the
+    /// segment's own samples, so one read brings them in with it, and the players' next
+    /// requests (the segment's other tracks) are hits instead of a read each, one read per
+    /// sample for audio between larger video samples. Nothing when the cache keeps nothing.
+    fn small_siblings(&self, media: &Media, resource: Resource, min_range: u64) -> Vec<(Resource, Arc<Parts>)> {
+        let Resource::Segment(n, k) = resource else { return Vec::new() };
+        if self.cache.budget() == 0 {
+            return Vec::new();
+        }
+        media
+            .segment_siblings(n, k)
+            .into_iter()
+            .filter(|r| !self.cache.contains(&Key::of(media, *r, true)))
+            .filter_map(|r| match media.generate(&r) {
+                Ok(Body::Parts(p)) if p.small_ranges(min_range) => Some((r, p)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// What serving `name` of `media` costs now (see [`Cost`]): `NotFound` for a name its
@@ -389,6 +417,16 @@ impl Context {
             return Ok(Cost::Cached);
         }
         Ok(media.cost(&resource))
+    }
+
+    /// Whether serving `name` of `media` now is light enough for a server's event loop (see
+    /// [`Media::light`]): a cache hit, or a name made from the index and positioned reads of the
+    /// local file. `NotFound` for a name its playlists do not name. Generates nothing.
+    pub fn light(&self, media: &Media, name: &str) -> Result<bool> {
+        Ok(match self.cost(media, name)? {
+            Cost::Cached => true,
+            _ => media.light(&Resource::parse(name)?),
+        })
     }
 
     /// Adds this thread's reads of caller-supplied sources since `(r0, b0)` to the counters.

@@ -14,10 +14,10 @@ use ffmpeg_next as ff;
 use crate::codec::aac::FRAME_SAMPLES;
 use crate::codec::{self, Codec};
 use crate::container::read::{read_vec_at, take_source_failure, thread_reads, ByteSource};
-use crate::engine::body::{Body, PartsBuilder, ReadSpans, SpanRule};
+use crate::engine::body::{Body, Parts, PartsBuilder, Piece, ReadSpans, SpanRule};
 use crate::engine::cache::Bytes;
 use crate::engine::index_dir::{IndexDir, IndexOrigin, Lookup};
-use crate::engine::source::Source;
+use crate::engine::source::{BlockSample, Source};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::encryption::{Encryption, KeyRequest, Method, TrackKey};
 use crate::model::identity::FileIdentity;
@@ -25,7 +25,7 @@ use crate::model::media_index::MediaIndex;
 use crate::model::names::{Resource, TrackId};
 use crate::model::open::{Location, MediaKey};
 use crate::model::thumbs::ThumbSettings;
-use crate::model::track::{Delivery, SampleReader, Track, TrackKind};
+use crate::model::track::{Delivery, SampleForm, SampleReader, Track, TrackKind};
 use crate::output::encrypt;
 use crate::output::fmp4::{self, SampleMeta, TrackInit};
 use crate::output::playlist;
@@ -319,6 +319,36 @@ impl Media {
         }
     }
 
+    /// Whether generating `r` (which `check_named` accepted) costs only CPU in microseconds and
+    /// positioned reads of the local file, as a static file server does on its event loop:
+    /// playlists, init segments, and the media segments and I-frames of a local file whose
+    /// samples are found by position (MP4 sample tables, Matroska blocks walked from the Cues)
+    /// and sent in the clear. Not light: anything read from a caller-supplied source, through
+    /// FFmpeg's demuxer, transcoded, encrypted, WebVTT and thumbnails.
+    pub fn light(&self, r: &Resource) -> bool {
+        let by_position = |n: TrackId| {
+            !self.source.is_callback()
+                && !self.keys.contains_key(&n)
+                && self.index.track(n).is_some_and(|t| {
+                    matches!(t.delivery, Delivery::Copy { .. })
+                        && matches!(
+                            t.reader,
+                            SampleReader::ByPosition { .. }
+                                | SampleReader::MatroskaBlocks { track_number: Some(_), .. }
+                        )
+                })
+        };
+        match *r {
+            Resource::Master | Resource::MediaPlaylist(_) | Resource::IFramePlaylist(_) | Resource::Init(_) => true,
+            Resource::Segment(n, _) | Resource::IFrame(n, _) => by_position(n),
+            Resource::Vtt(..)
+            | Resource::VttFull(_)
+            | Resource::ThumbnailTrack
+            | Resource::Thumbnail(_)
+            | Resource::ThumbnailSheet(_) => false,
+        }
+    }
+
     /// Checks that `r` is named by this media's playlists (else `NotFound`).
     pub fn check_named(&self, r: &Resource, name: &str) -> Result<()> {
         let track = |n: TrackId| self.index.track(n).filter(|t| t.is_served());
@@ -397,8 +427,11 @@ impl Media {
                 playlist::iframes(&self.index, self.track(n)?, self.keys.get(&n)).into_bytes()
             }
             Resource::IFrame(n, k) => {
-                let frame = Arc::new(self.iframe(self.track(n)?, k)?);
-                return Ok(Body::Bytes(self.protect(r, frame)?));
+                let frame = self.iframe(self.track(n)?, k)?;
+                if !self.keys.contains_key(&n) {
+                    return Ok(frame);
+                }
+                return Ok(Body::Bytes(self.protect(r, self.materialise(frame)?)?));
             }
             Resource::Thumbnail(_) | Resource::ThumbnailTrack | Resource::ThumbnailSheet(_) => {
                 self.generate_thumbnail(r)?
@@ -446,6 +479,29 @@ impl Media {
                 Ok(Arc::new(bytes))
             }
         }
+    }
+
+    /// The bytes of several responses of this media, their file ranges read together
+    /// ([`Parts::materialise_all`]), between two identity checks of the descriptor.
+    pub fn materialise_all(&self, all: &[&Parts]) -> Result<Vec<Bytes>> {
+        let file = self.source.checked_input(&self.index)?;
+        let rule = if file.is_callback() { self.source_rule } else { SpanRule::FILE };
+        let out = Parts::materialise_all(all, file, rule, 0).map_err(|e| read_error(&self.index.path.display(), &e))?;
+        self.source.checked_input(&self.index)?;
+        Ok(out.into_iter().map(Arc::new).collect())
+    }
+
+    /// Media segment `k` of the other served tracks of a local file whose segments are light
+    /// ([`Media::light`]): the names a player asks for beside segment `k` of track `n`, whose
+    /// samples a file interleaved sample by sample stores among track `n`'s.
+    pub fn segment_siblings(&self, n: TrackId, k: usize) -> Vec<Resource> {
+        self.index
+            .tracks
+            .iter()
+            .filter(|t| t.id != n && t.is_served() && t.is_fmp4() && k < t.segments.len())
+            .map(|t| Resource::Segment(t.id, k))
+            .filter(|r| self.light(r))
+            .collect()
     }
 
     /// The samples of segment `k` of every served track read by position, read from the
@@ -517,34 +573,48 @@ impl Media {
     }
 
     /// The keyframe that starts media segment `k` of video track `t`, alone in its own fragment
-    /// (an I-frame playlist entry): the segment is made, then its first sample is kept.
-    fn iframe(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
+    /// (an I-frame playlist entry): the segment is made, then its first sample is kept. From a
+    /// local file, when the keyframe is copied verbatim, it is its `moof` and `mdat` header and
+    /// the keyframe's range of the file (nothing is read); else only the segment's headers and
+    /// the keyframe are read, never the whole segment.
+    fn iframe(&self, t: &Track, k: usize) -> Result<Body> {
+        let seq = k as u32 + 1;
+        let ctx = |e: Error| e.context(format!("{}: stream {} keyframe {k}", self.index.path.display(), t.stream));
         // The clear segment (the I-frame entry is encrypted on its own).
-        let segment = match (&t.reader, self.source.is_callback()) {
-            // From a caller-supplied source: only the headers and the keyframe are read (one
-            // read), not the whole segment.
-            (SampleReader::ByPosition { table }, true) => {
-                let body = self.read_media_segment(t, k).map_err(source_error)?;
-                let first = table
-                    .get(t.segments[k].first as usize)
-                    .transpose()
-                    .map_err(|_| self.damaged_error())?
-                    .map_or(0, |r| u64::from(r.size()));
-                match body {
-                    Body::Parts(p) => {
-                        let input = self.source.checked_input(&self.index)?;
-                        let want = p.pieces().first().map_or(0, |h| h.len()) + first;
-                        Arc::new(p.prefix(input, want).map_err(|e| {
-                            source_error(Error::new(ErrorKind::Io, format!("{}: {e}", self.index.path.display())))
-                        })?)
-                    }
-                    bytes => self.materialise(bytes)?,
+        let body = if self.source.is_callback() {
+            match &t.reader {
+                SampleReader::ByPosition { .. } => self.read_media_segment(t, k).map_err(source_error)?,
+                _ => self.media_segment(t, k)?,
+            }
+        } else {
+            self.media_segment(t, k)?
+        };
+        let p = match body {
+            Body::Parts(p) => p,
+            Body::Bytes(b) => return Ok(Body::Bytes(Arc::new(fmp4::first_sample_fragment(&b, seq).map_err(ctx)?))),
+        };
+        let head = p.pieces().first().map_or(&[][..], |h| p.mem(h));
+        let (header, at) = fmp4::first_sample_header(head, seq).map_err(ctx)?;
+        if !self.source.is_callback() && at.start == head.len() {
+            if let Some(&Piece::File { offset, len }) = p.pieces().get(1) {
+                if len >= at.len() as u64 {
+                    let mut b = PartsBuilder::new(header);
+                    b.file(offset, at.len() as u64);
+                    return Ok(b.finish());
                 }
             }
-            _ => self.materialise(self.media_segment(t, k)?)?,
-        };
-        fmp4::first_sample_fragment(&segment, k as u32 + 1)
-            .map_err(|e| e.context(format!("{}: stream {} keyframe {k}", self.index.path.display(), t.stream)))
+        }
+        // The keyframe is bytes (rewritten), or the source is the caller's: the segment's first
+        // bytes, up to the end of the keyframe (one read).
+        let input = self.source.checked_input(&self.index)?;
+        let prefix = p
+            .prefix(input, at.end as u64)
+            .map_err(|e| source_error(Error::new(ErrorKind::Io, format!("{}: {e}", self.index.path.display()))))?;
+        if !self.source.is_callback() {
+            // The file still is the indexed one after the read (as for every read of ranges).
+            self.source.checked_input(&self.index)?;
+        }
+        Ok(Body::Bytes(Arc::new(fmp4::first_sample_fragment(&prefix, seq).map_err(ctx)?)))
     }
 
     fn vtt_segment(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
@@ -629,6 +699,15 @@ impl Media {
                 Ok(b.finish())
             }
             SampleReader::MatroskaBlocks { track_number, dts_delay } => {
+                if t.sample_form == SampleForm::Native {
+                    // A local file: where the samples are is all a segment of ranges needs.
+                    // (A sample past the end of the file: read_planned says what is wrong.)
+                    if let Some(samples) = source.planned_positions(ix, t, k, *track_number)? {
+                        if samples.iter().all(|s| s.pos.saturating_add(s.len) <= ix.identity.size) {
+                            return self.block_segment(t, k, &samples, *dts_delay);
+                        }
+                    }
+                }
                 let (packets, in_file) = source.read_planned(ix, t, k, *track_number)?;
                 // Decode times derived per segment (B-frames): the sorted presentation times
                 // minus the track's delay, as a scan would have derived them.
@@ -680,6 +759,60 @@ impl Media {
             }
             SampleReader::NotRead => Err(Error::internal("not an fMP4 track")),
         }
+    }
+}
+
+impl Media {
+    /// Media segment `k` of Matroska track `t` from where the block walker found its samples
+    /// in the local file (nothing of them read): the same bytes as [`copied_segment`] makes
+    /// from the samples read, their ranges of the file sent as they are. Only an H.264 open-GOP
+    /// I picture inside the segment is read (its recovery point SEI is dropped).
+    fn block_segment(&self, t: &Track, k: usize, samples: &[BlockSample], dts_delay: Option<i64>) -> Result<Body> {
+        let seg = t.segments[k];
+        // Decode times derived per segment (B-frames), as read_media_segment derives them.
+        let derived: Option<Vec<i64>> = dts_delay.map(|delay| {
+            let mut v: Vec<i64> = samples.iter().map(|s| s.pts).collect();
+            v.sort_unstable();
+            v.iter().map(|p| p - delay).collect()
+        });
+        let decode_ts = |i: usize| match &derived {
+            Some(v) => v.get(i).copied().unwrap_or(seg.src_end),
+            None => samples.get(i).map_or(seg.src_end, |s| s.dts.unwrap_or(s.pts)),
+        };
+        let first = derived
+            .as_ref()
+            .and_then(|v| v.first().copied())
+            .or_else(|| samples.first().map(|s| s.dts.unwrap_or(s.pts)));
+        if first != Some(seg.src_start) {
+            return Err(Error::new(
+                ErrorKind::InvalidMedia,
+                format!("expected samples from ts {}, found {:?} (file damaged or changed)", seg.src_start, first),
+            ));
+        }
+        let mut metas = Vec::with_capacity(samples.len());
+        for (i, s) in samples.iter().enumerate() {
+            let dts = decode_ts(i);
+            let next = if i + 1 < samples.len() { decode_ts(i + 1) } else { seg.src_end };
+            let size = u32::try_from(s.len).map_err(|_| Error::new(ErrorKind::InvalidMedia, "sample too large"))?;
+            metas.push(sample_meta(t, dts, next, s.pts, size, s.key));
+        }
+        let rewritten = drop_open_gop_recovery_points(t, &mut metas, |i| {
+            let (pos, len) = (samples[i].pos, samples[i].len as usize);
+            let data = read_vec_at(self.source.checked_input(&self.index)?, pos, len, len)
+                .map_err(|e| read_error(&format_args!("sample at byte {pos}"), &e))?;
+            Ok(Cow::Owned(data))
+        })?;
+        let payload_len = metas.iter().map(|m| u64::from(m.size)).sum();
+        let mut b = PartsBuilder::new(write_segment_header(k, t.map.written(seg.out_start), &metas, payload_len)?);
+        b.reserve(rewritten.iter().map(|(_, d)| d.len()).sum());
+        for (i, s) in samples.iter().enumerate() {
+            match rewritten.iter().find(|(j, _)| *j == i) {
+                Some((_, data)) => b.bytes(data),
+                None => b.file(s.pos, s.len),
+            }
+        }
+        self.source.check_ranges(&self.index, b.file_end())?;
+        Ok(b.finish())
     }
 }
 

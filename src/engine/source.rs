@@ -265,8 +265,62 @@ impl Source {
         next_key: Option<i64>,
         span: Option<u64>,
     ) -> Result<Option<Vec<ff::Packet>>> {
-        let (Some(number), Some(layout)) = (track_number, &ix.matroska) else {
+        let mut out: Vec<ff::Packet> = Vec::new();
+        let walked = self.walk_blocks(ix, t, seg, track_number, next_key, span, |w, s| {
+            let len = usize::try_from(s.len).map_err(|_| damaged(format!("frame at byte {} too large", s.pos)))?;
+            let mut p = timed_packet(&w.read(s.pos, len).map_err(damaged)?, s.pts, s.dts, 0, s.key);
+            p.set_position(s.pos as isize);
+            out.push(p);
+            Ok(())
+        })?;
+        Ok(walked.then_some(out))
+    }
+
+    /// The samples of segment `k` of `t` as [`Source::read_planned`] finds them with the block
+    /// walker, but only where they are in the local file: no frame is read (a segment sent as
+    /// ranges of the file, or read once from them, needs none). `None` when the walker cannot
+    /// read them (FFmpeg must: [`Source::read_planned`]) or for a caller-supplied source.
+    pub(crate) fn planned_positions(
+        &self,
+        ix: &MediaIndex,
+        t: &Track,
+        k: usize,
+        track_number: Option<u64>,
+    ) -> Result<Option<Vec<BlockSample>>> {
+        if self.input.is_callback() {
             return Ok(None);
+        }
+        let seg = t.segments[k];
+        let next_key = t.segments.get(k + 1).map(|s| s.start_pts);
+        let mut out = Vec::new();
+        match self.walk_blocks(ix, t, &seg, track_number, next_key, None, |_, s| {
+            out.push(s);
+            Ok(())
+        }) {
+            Ok(true) => Ok(Some(out)),
+            Ok(false) => Ok(None),
+            Err(e) if e.kind == ErrorKind::FileChanged => Err(e),
+            // Damaged: read_planned walks again, says so and reads it through FFmpeg.
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Walks the blocks of segment `seg` of `t` from its cluster, handing each of the track's
+    /// samples in the segment to `emit` (see [`Source::read_blocks`]). `false` when FFmpeg
+    /// must read it.
+    #[allow(clippy::too_many_arguments)]
+    fn walk_blocks(
+        &self,
+        ix: &MediaIndex,
+        t: &Track,
+        seg: &Segment,
+        track_number: Option<u64>,
+        next_key: Option<i64>,
+        span: Option<u64>,
+        mut emit: impl FnMut(&mut BlockWalker, BlockSample) -> Result<()>,
+    ) -> Result<bool> {
+        let (Some(number), Some(layout)) = (track_number, &ix.matroska) else {
+            return Ok(false);
         };
         check_unchanged(ix)?;
         // From a caller-supplied source: the segment's clusters in one read (up to the next
@@ -279,40 +333,44 @@ impl Source {
             _ => None,
         };
         let file = window.as_ref().unwrap_or(&self.input);
-        fn damaged(e: impl std::fmt::Display) -> Error {
-            Error::new(ErrorKind::InvalidMedia, format!("{e} (file damaged or changed)"))
-        }
         let mut w = BlockWalker::new(file, ix.identity.size, layout, seg.cluster);
         if file.is_callback() {
             // Past the window (audio stored after the next keyframe): reads of a margin each.
             w.set_read_size(if window.is_some() { SOURCE_SEGMENT_MARGIN as usize } else { SOURCE_SEGMENT_CHUNK });
         }
         let video = t.kind == TrackKind::Video;
-        let mut out: Vec<ff::Packet> = Vec::new();
+        let mut started = false;
         let mut skipped = 0usize;
+        // Blocks seen and their bytes: over small blocks (a low bit rate) of a local file, larger
+        // reads (fewer system calls); large ones stay skipped with small reads.
+        let (mut blocks, mut block_bytes) = (0u64, 0u64);
         while let Some(b) = w.next_block().map_err(damaged)? {
+            if !file.is_callback() && blocks < SMALL_BLOCKS_SEEN {
+                blocks += 1;
+                block_bytes = block_bytes.saturating_add(b.data_len);
+                if blocks == SMALL_BLOCKS_SEEN && block_bytes < SMALL_BLOCKS_SEEN * SMALL_BLOCK {
+                    w.set_read_size(LOCAL_SMALL_BLOCKS_CHUNK);
+                }
+            }
             if b.track != number {
                 continue;
             }
             if video {
                 if b.frames != 1 {
-                    return Ok(None);
+                    return Ok(false);
                 }
-                if out.is_empty() && !(b.key && b.time == seg.start_pts) {
+                if !(started || b.key && b.time == seg.start_pts) {
                     skipped += 1;
                     if skipped > MAX_SKIPPED_BLOCKS {
                         return Err(damaged(format!("no keyframe at ts {} after byte {}", seg.start_pts, seg.cluster)));
                     }
                     continue;
                 }
-                if !out.is_empty() && b.key && Some(b.time) == next_key {
+                if started && b.key && Some(b.time) == next_key {
                     break;
                 }
-                let len =
-                    usize::try_from(b.data_len).map_err(|_| damaged(format!("block at byte {} too large", b.pos)))?;
-                let mut p = timed_packet(&w.read(b.data, len).map_err(damaged)?, b.time, None, 0, b.key);
-                p.set_position(b.data as isize);
-                out.push(p);
+                started = true;
+                emit(&mut w, BlockSample { pos: b.data, len: b.data_len, pts: b.time, dts: None, key: b.key })?;
                 continue;
             }
             // Audio: every frame (laced ones split as FFmpeg splits them) timed in the range.
@@ -320,18 +378,44 @@ impl Source {
                 break;
             }
             for (pos, size, time) in w.frames(&b).map_err(damaged)? {
-                let Some(time) = time else { return Ok(None) };
+                let Some(time) = time else { return Ok(false) };
                 if time < seg.src_start || time >= seg.src_end {
                     continue;
                 }
-                let len = usize::try_from(size).map_err(|_| damaged(format!("frame at byte {pos} too large")))?;
-                let mut p = timed_packet(&w.read(pos, len).map_err(damaged)?, time, Some(time), 0, true);
-                p.set_position(pos as isize);
-                out.push(p);
+                emit(&mut w, BlockSample { pos, len: size, pts: time, dts: Some(time), key: true })?;
             }
         }
-        Ok(Some(out))
+        Ok(true)
     }
+}
+
+/// Below this many bytes per block on average (all tracks), a segment's blocks are small.
+const SMALL_BLOCK: u64 = 2 << 10;
+/// Blocks of a walk averaged to tell.
+const SMALL_BLOCKS_SEEN: u64 = 16;
+/// Bytes per read of the block walker over small blocks of a local file (it reads 4 KiB by
+/// default, one header and the small blocks after it: one read per few blocks).
+const LOCAL_SMALL_BLOCKS_CHUNK: usize = 32 << 10;
+
+/// One sample of a Matroska segment as the block walker found it: where its bytes are in the
+/// file, its times and whether it is a keyframe.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BlockSample {
+    /// File offset of its bytes.
+    pub pos: u64,
+    /// Its length in bytes.
+    pub len: u64,
+    /// Presentation time.
+    pub pts: i64,
+    /// Decode time (audio), or none (video: derived, or its presentation time).
+    pub dts: Option<i64>,
+    /// A keyframe.
+    pub key: bool,
+}
+
+/// A block the walker could not read as it should: the file is damaged or changed.
+fn damaged(e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::InvalidMedia, format!("{e} (file damaged or changed)"))
 }
 
 /// Seeks to the start of `[from, to)` (source decode timestamps) of one stream.

@@ -65,6 +65,12 @@ impl PanicFallback for f64 {
     }
 }
 
+impl PanicFallback for i32 {
+    fn on_panic() -> i32 {
+        0
+    }
+}
+
 impl PanicFallback for u32 {
     fn on_panic() -> u32 {
         0

@@ -1,7 +1,7 @@
 //! `HlsMedia`, one opened media file: `hls_open`/`hls_close`, serving names
 //! (`hls_playlist`, `hls_segment`, `hls_get` and their `_ex` variants), info JSON and duration.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_int};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -556,6 +556,32 @@ pub unsafe extern "C" fn hls_name_cost(media: *const HlsMedia, name: *const c_ch
         match unsafe { serving(media, name, Serve::Any) } {
             Ok((h, m, name)) => h.ctx.cost(m, name).map_or(HlsNameCost::HLS_COST_NONE, HlsNameCost::from),
             Err(_) => HlsNameCost::HLS_COST_NONE,
+        }
+    }
+}
+
+/// 1 when serving `name` of `media` now is light enough for a server's event loop, 0 when it
+/// belongs on a thread. Light: a cache hit, a playlist, an init segment, or a media segment or
+/// I-frame of a local file whose samples are found by position (MP4 sample tables, Matroska
+/// blocks walked from the Cues) and sent in the clear: microseconds of CPU to build its
+/// headers, plus positioned reads of the file (none with `hls_get_parts` when its ranges go out
+/// by `sendfile`), as a static file server reads files on its event loop. Not light: opening or
+/// indexing (use `hls_open_indexed` first), FFmpeg's demuxer (MPEG-TS, files indexed by a packet
+/// scan), transcoded audio, encrypted segments, WebVTT, thumbnails, and any read of a
+/// caller-supplied source. 0 for a name this media's playlists do not name, and for NULL or
+/// invalid arguments. Found as `hls_name_cost` is (no I/O, nothing generated, the cache entry
+/// not marked used), and a hint as it is.
+///
+/// # Safety
+/// `media`: borrowed; NULL or a handle from `hls_open`. `name`: NULL or a NUL-terminated string,
+/// borrowed for the call.
+#[no_mangle]
+pub unsafe extern "C" fn hls_name_is_light(media: *const HlsMedia, name: *const c_char) -> c_int {
+    ffi_boundary! {
+        // SAFETY: per the contract, media and name are NULL or valid.
+        match unsafe { serving(media, name, Serve::Any) } {
+            Ok((h, m, name)) => c_int::from(h.ctx.light(m, name).unwrap_or(false)),
+            Err(_) => 0,
         }
     }
 }

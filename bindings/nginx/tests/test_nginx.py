@@ -674,7 +674,7 @@ def thread_nices(pid):
 
 
 def test_transcode_pool(single):
-    section("transcodes run on their own pool: playlists do not wait behind them")
+    section("transcodes run on their own pool: playlists and the main pool's work do not wait behind them")
     names = [(f, n) for f, n in slow_names() if f in ("dts.mkv", "truehd.mkv")]
     results = {}
     for loc in ("onepool", "twopools"):
@@ -693,19 +693,29 @@ def test_transcode_pool(single):
         r = request(single.port, f"/{loc}/dts.mkv/t0.m3u8")
         t_playlist = time.monotonic()
         with lock:
-            before = len(done)
+            before_playlist = len(done)
+        # info.json is always a task on the main pool (hls_thread_pool)
+        info = request(single.port, f"/{loc}/dts.mkv/info.json")
+        t_info = time.monotonic()
+        with lock:
+            before_info = len(done)
         for t in threads:
             t.join()
-        check(r.status == 200 and all(d[0] == 200 for d in done),
-              f"/{loc}/: the playlist and every transcoded segment answer 200")
-        results[loc] = (before, t_playlist < max(d[1] for d in done))
-    before, early = results["twopools"]
+        check(r.status == 200 and info.status == 200 and all(d[0] == 200 for d in done),
+              f"/{loc}/: the playlist, info.json and every transcoded segment answer 200")
+        last = max(d[1] for d in done)
+        results[loc] = (before_playlist, t_playlist < last, before_info, t_info < last)
+    before, early, _, _ = results["twopools"]
     check(early and before < len(names),
           f"with hls_transcode_thread_pool, the playlist is answered while transcodes are still "
           f"queued ({before}/{len(names)} transcoded segments done before it)")
-    before, early = results["onepool"]
+    _, _, before, early = results["twopools"]
+    check(early and before < len(names),
+          f"with hls_transcode_thread_pool, the main pool's work (info.json) is done while "
+          f"transcodes are still queued ({before}/{len(names)} transcoded segments done before it)")
+    _, _, before, _ = results["onepool"]
     check(before == len(names),
-          f"(the control: with one pool of one thread the playlist waits behind the "
+          f"(the control: with one pool of one thread info.json waits behind the "
           f"{len(names)} transcodes; {before} done before it)")
     pid = single.worker_pids()[0]
     base = os.getpriority(os.PRIO_PROCESS, pid)

@@ -138,6 +138,17 @@ fn media_segment_header(
 /// record with the first sample's duration, size, flags and composition offset) and an `mdat`
 /// with its bytes. It decodes alone after the init segment (an I-frame playlist entry).
 pub fn first_sample_fragment(segment: &[u8], sequence_number: u32) -> Result<Vec<u8>> {
+    let (mut fragment, at) = first_sample_header(segment, sequence_number)?;
+    let payload = segment.get(at).ok_or_else(|| Error::internal("keyframe fragment: sample outside mdat"))?;
+    fragment.extend_from_slice(payload);
+    Ok(fragment)
+}
+
+/// The `moof` and `mdat` header of [`first_sample_fragment`] (exactly the bytes it writes
+/// before the sample), and where the first sample's bytes are in the segment. `segment` needs
+/// to hold only the segment's `moof` (the sample itself may be sent from elsewhere, such as a
+/// range of the source file).
+pub fn first_sample_header(segment: &[u8], sequence_number: u32) -> Result<(Vec<u8>, std::ops::Range<usize>)> {
     let bad = |what: &str| Error::internal(format!("keyframe fragment: {what}"));
     let moof = child(segment, b"moof").ok_or_else(|| bad("no moof"))?;
     let traf = child(moof, b"traf").ok_or_else(|| bad("no traf"))?;
@@ -158,12 +169,12 @@ pub fn first_sample_fragment(segment: &[u8], sequence_number: u32) -> Result<Vec
     let data_offset = u32_at(trun, 8)? as usize;
     let (duration, size, sample_flags) = (u32_at(trun, 12)?, u32_at(trun, 16)?, u32_at(trun, 20)?);
     let composition_offset = if flags & TRUN_SAMPLE_CTO_PRESENT != 0 { u32_at(trun, 24)? as i32 } else { 0 };
-    let payload = segment.get(data_offset..data_offset + size as usize).ok_or_else(|| bad("sample outside mdat"))?;
+    let at = data_offset..data_offset.checked_add(size as usize).ok_or_else(|| bad("sample outside mdat"))?;
     let meta = SampleMeta { size, duration, composition_offset, sync: sample_flags & SAMPLE_IS_NON_SYNC == 0 };
     if !meta.sync {
         return Err(bad("the segment does not start with a sync sample"));
     }
-    write_media_segment(sequence_number, 1, base, &[meta], payload)
+    Ok((write_media_segment_header(sequence_number, 1, base, &[meta], u64::from(size))?, at))
 }
 
 /// One sample of a media segment read back by [`segment_samples`].

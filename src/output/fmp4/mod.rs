@@ -37,8 +37,8 @@ mod tests;
 
 pub use cbcs::{encrypt_segment, encrypt_segment_in_place, growth_estimate};
 pub use fragment::{
-    first_sample_fragment, media_segment_overhead, open_gop_keys, segment_samples, write_media_segment,
-    write_media_segment_header, ReadSample,
+    first_sample_fragment, first_sample_header, media_segment_overhead, open_gop_keys, segment_samples,
+    write_media_segment, write_media_segment_header, ReadSample,
 };
 pub use init::{write_init, write_init_protected};
 pub use types::{NalLayout, Protection, SampleMeta, TrackInit, TrackKind};

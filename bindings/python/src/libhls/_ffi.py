@@ -216,6 +216,7 @@ SIGNATURES: Dict[str, Tuple[List[Any], Any]] = {
     "hls_media_info_json": ([_media_p, _buf_p], _status),
     "hls_media_duration": ([_media_p], c_double),
     "hls_name_cost": ([_media_p, c_char_p], c_int),
+    "hls_name_is_light": ([_media_p, c_char_p], c_int),
     "hls_free_buffer": ([_buf_p], None),
     "hls_error_status": ([_err_p], _status),
     "hls_error_message": ([_err_p], c_char_p),
