@@ -524,13 +524,16 @@ fn main() {
 }
 
 /// Runs in its own process: open, master playlist and first media playlist of `COLD_FILE`,
-/// timed apart; prints `open_us master_us media_us index_bytes duration_us heap_bytes cpu_us`
-/// (`index_bytes`: segments and cues; `heap_bytes`: everything the index holds, sample records
-/// included; `cpu_us`: the thread's CPU time for the three, which a loaded machine does not
-/// inflate as it does wall times).
+/// timed apart; prints `open_us master_us media_us index_bytes duration_us heap_bytes cpu_us
+/// process_cpu_us` (`index_bytes`: segments and cues; `heap_bytes`: everything the index holds,
+/// sample records included; `cpu_us`: the thread's CPU time for the three, which a loaded
+/// machine does not inflate as it does wall times; `process_cpu_us`: the same for every thread
+/// of the process, which counts the work an open hands to helper threads, such as the
+/// Matroska boundary probes).
 fn cold_child() {
     let p = PathBuf::from(std::env::var("COLD_FILE").expect("COLD_FILE"));
     let ctx = ctx_with(0);
+    let process = process_cpu();
     let cpu = thread_cpu();
     let t = Instant::now();
     let m = ctx.open(&p).expect("open");
@@ -547,16 +550,18 @@ fn cold_child() {
     let (pl, _) = ctx.get(&m, &first).expect("media playlist");
     let media_t = t.elapsed();
     let cpu = thread_cpu() - cpu;
+    let process = process_cpu() - process;
     assert!(!pl.is_empty());
     println!(
-        "{} {} {} {} {} {} {}",
+        "{} {} {} {} {} {} {} {}",
         open.as_micros(),
         master_t.as_micros(),
         media_t.as_micros(),
         m.index.approx_bytes(),
         m.index.duration_us,
         m.index.heap_bytes(),
-        cpu.as_micros()
+        cpu.as_micros(),
+        process.as_micros()
     );
 }
 
@@ -564,18 +569,18 @@ fn cold_child() {
 fn section_cold() {
     let runs: usize = std::env::var("COLD_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(21);
     println!("\n## Cold open after a fresh process start (page cache warm), median of {runs} processes\n");
-    println!("| file | open | master | first media playlist | total | total CPU | target | index bytes per hour of media | index heap per hour (sample records included) |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| file | open | master | first media playlist | total | total CPU (thread) | total CPU (process) | target | index bytes per hour of media | index heap per hour (sample records included) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let all =
         "long_2h.mp4,long_2h.mkv,long_2h_subs.mkv,long_2h_mkvmerge.mkv,long_2h_subs.mp4,long_10min.mp4".to_string();
     let files = std::env::var("COLD_FILES").unwrap_or(all);
     for f in files.split(',') {
         let p = media(f);
         if !p.exists() {
-            println!("| {f} | missing (run scripts/gen-media.sh --long) | | | | | | | |");
+            println!("| {f} | missing (run scripts/gen-media.sh --long) | | | | | | | | |");
             continue;
         }
-        let mut rows: Vec<[u64; 7]> = Vec::new();
+        let mut rows: Vec<[u64; 8]> = Vec::new();
         for _ in 0..runs {
             let out = Command::new(std::env::current_exe().expect("exe"))
                 .env("BENCH", "cold_child")
@@ -584,8 +589,8 @@ fn section_cold() {
                 .expect("cold child");
             let line = String::from_utf8_lossy(&out.stdout);
             let v: Vec<u64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
-            assert_eq!(v.len(), 7, "cold child output: {line}");
-            rows.push([v[0], v[1], v[2], v[3], v[4], v[5], v[6]]);
+            assert_eq!(v.len(), 8, "cold child output: {line}");
+            rows.push([v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]]);
         }
         let med = |i: usize| {
             let mut c: Vec<u64> = rows.iter().map(|r| r[i]).collect();
@@ -597,12 +602,13 @@ fn section_cold() {
         let us = |v: u64| format!("{:.2} ms", v as f64 / 1e3);
         let hours = rows[0][4] as f64 / 3.6e9;
         println!(
-            "| {f} | {} | {} | {} | {} | {} | <= 5 ms | {:.0} KB ({:.0} KB for {:.2} h) | {:.1} MB ({:.1} MB) |",
+            "| {f} | {} | {} | {} | {} | {} | {} | <= 5 ms | {:.0} KB ({:.0} KB for {:.2} h) | {:.1} MB ({:.1} MB) |",
             us(med(0)),
             us(med(1)),
             us(med(2)),
             us(totals[totals.len() / 2]),
             us(med(6)),
+            us(med(7)),
             rows[0][3] as f64 / 1e3 / hours,
             rows[0][3] as f64 / 1e3,
             hours,
@@ -610,6 +616,14 @@ fn section_cold() {
             rows[0][5] as f64 / 1e6
         );
     }
+}
+
+/// CPU time of every thread of the process so far.
+fn process_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec through the valid pointer it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// CPU time of the calling thread (wall times on a loaded machine mostly measure the queue).

@@ -442,12 +442,11 @@ fn a_two_hour_matroska_opens_from_its_cues_in_a_few_reads() {
         }
         assert_eq!(open.0, src.counts().0, "{name}: reads made by the open but not counted as its own");
         // README: a Matroska file opens from its Cues in one read per segment boundary (the
-        // blocks after its keyframe, in one window sized by the first keyframes), two for
-        // mkvmerge's files (whose boundary audio frame is stored before the keyframe: one more
-        // window from the Cue before), plus a few for its header, Cues and FFmpeg's probe.
+        // blocks after its keyframe, in one window sized by the first keyframes; for mkvmerge's
+        // files, whose boundary audio frame is stored before the keyframe, one window from the
+        // Cue before that covers both), plus a few for its header, Cues and FFmpeg's probe.
         let segments = info["segments"].as_u64().expect("segments");
-        let per_boundary = if name.contains("mkvmerge") { 2 } else { 1 };
-        assert!(open.0 <= per_boundary * segments + 16, "{name}: open took {} reads for {segments} segments", open.0);
+        assert!(open.0 <= segments + 16, "{name}: open took {} reads for {segments} segments", open.0);
         if long {
             assert!(open.1 < src.size * 6 / 10, "{name}: open read {} of {} bytes", open.1, src.size);
         }

@@ -209,26 +209,55 @@ impl Demuxer {
     /// context) and probes its streams. `probe_streams` runs FFmpeg's stream-info probe, which
     /// reads some packets; callers skip it when the container header already says everything.
     pub fn open(src: &ByteSource, probe_streams: bool) -> Result<Demuxer> {
+        Demuxer::open_format(src, probe_streams, false)
+    }
+
+    /// [`Demuxer::open`] of a file the caller has found to be Matroska or WebM (an EBML header
+    /// with either DocType: `container::mkv::is_matroska`): FFmpeg's Matroska demuxer is used
+    /// without its format probe, which asks every demuxer FFmpeg has to score the first bytes
+    /// (the one Matroska wins anyway).
+    pub fn open_matroska(src: &ByteSource, probe_streams: bool) -> Result<Demuxer> {
+        Demuxer::open_format(src, probe_streams, true)
+    }
+
+    fn open_format(src: &ByteSource, probe_streams: bool, matroska: bool) -> Result<Demuxer> {
         match src {
-            ByteSource::File { path, .. } => Demuxer::open_path(path, probe_streams),
-            ByteSource::Callback(c) => Demuxer::open_source(c.clone(), probe_streams),
-            ByteSource::Window(w) => Demuxer::open(&w.inner, probe_streams),
+            ByteSource::File { path, .. } => Demuxer::open_path_as(path, probe_streams, matroska),
+            ByteSource::Callback(c) => Demuxer::open_source(c.clone(), probe_streams, matroska),
+            ByteSource::Window(w) => Demuxer::open_format(&w.inner, probe_streams, matroska),
         }
     }
 
     /// Opens the local file at `path` (FFmpeg's own file I/O).
     pub fn open_path(path: &Path, probe_streams: bool) -> Result<Demuxer> {
+        Demuxer::open_path_as(path, probe_streams, false)
+    }
+
+    /// FFmpeg's Matroska demuxer (`matroska`: the caller read the EBML header), else `NULL`:
+    /// probe the format from the bytes.
+    fn input_format(matroska: bool) -> *const ffi::AVInputFormat {
+        if !matroska {
+            return ptr::null();
+        }
+        // SAFETY: a lookup in FFmpeg's static list of demuxers by a NUL-terminated name; the
+        // result (NULL when not built in) is a static that lives for the whole program.
+        unsafe { ffi::av_find_input_format(c"matroska".as_ptr()) }
+    }
+
+    fn open_path_as(path: &Path, probe_streams: bool, matroska: bool) -> Result<Demuxer> {
         init_ffmpeg();
         let c_path = CString::new(path.as_os_str().as_bytes())
             .map_err(|_| Error::new(ErrorKind::InvalidArgument, "path contains a NUL byte"))?;
         let mut ctx: *mut ffi::AVFormatContext = ptr::null_mut();
-        // SAFETY: ctx is a valid out pointer; FFmpeg frees it on failure.
-        let ret = unsafe { ffi::avformat_open_input(&mut ctx, c_path.as_ptr(), ptr::null(), ptr::null_mut()) };
+        let fmt = Demuxer::input_format(matroska);
+        // SAFETY: ctx is a valid out pointer; fmt is NULL or a static demuxer; FFmpeg frees ctx
+        // on failure.
+        let ret = unsafe { ffi::avformat_open_input(&mut ctx, c_path.as_ptr(), fmt, ptr::null_mut()) };
         Demuxer::opened(ctx, ret, None, probe_streams)
     }
 
     /// Opens a caller-supplied source through a custom AVIO context.
-    fn open_source(src: Arc<CallbackSource>, probe_streams: bool) -> Result<Demuxer> {
+    fn open_source(src: Arc<CallbackSource>, probe_streams: bool, matroska: bool) -> Result<Demuxer> {
         init_ffmpeg();
         let io = CustomIo::new(src)?;
         // SAFETY: allocates an empty format context (NULL when out of memory).
@@ -236,12 +265,14 @@ impl Demuxer {
         if ctx.is_null() {
             return Err(Error::new(ErrorKind::Internal, "cannot allocate a format context"));
         }
+        let fmt = Demuxer::input_format(matroska);
         // SAFETY: ctx is a fresh context; pb is our AVIO context, which outlives it (CUSTOM_IO:
-        // FFmpeg never closes it). The URL is empty: the format is probed from the bytes.
+        // FFmpeg never closes it). The URL is empty: the format is probed from the bytes, unless
+        // `fmt` (NULL or a static demuxer) names it.
         let ret = unsafe {
             (*ctx).pb = io.ctx;
             (*ctx).flags |= ffi::AVFMT_FLAG_CUSTOM_IO;
-            ffi::avformat_open_input(&mut ctx, c"".as_ptr(), ptr::null(), ptr::null_mut())
+            ffi::avformat_open_input(&mut ctx, c"".as_ptr(), fmt, ptr::null_mut())
         };
         Demuxer::opened(ctx, ret, Some(io), probe_streams)
     }

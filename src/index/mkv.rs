@@ -15,11 +15,22 @@
 //!
 //! A 2-hour film is opened by reading its Cues and one window per segment boundary (the
 //! cluster header, the keyframe's block and the blocks after it, sized by the largest keyframe of
-//! the first GOPs: [`probe_read_size`]), so its open costs one read per segment plus a few
-//! (measured on `long_2h.mkv`, 1200 segments: 1206 `pread`s of 8 KiB locally, where a 4 KiB
-//! page per block run cost 2406; 1203 reads of a caller's source). mkvmerge's files store a
-//! boundary's first audio frame before the keyframe, so their probes also walk back from the
-//! Cue before, in one 64 KiB window (one more read per boundary).
+//! the first GOPs: [`probe_read_size`]), so its open costs one read per segment boundary plus a
+//! few. mkvmerge's files store a boundary's first audio frame before the keyframe: when the
+//! first boundary probed shows that (one more read), every probe starts at the cluster of the
+//! Cue before instead, in one window of up to 64 KiB that covers both ([`walk_back_read`]), so
+//! those files cost one read per boundary too. Measured on the 2-hour files (1200 segments),
+//! reads of the open by a caller's source / local `pread`s: `long_2h.mkv` (FFmpeg's muxer)
+//! 1198 reads, 20.7 MB / 1208 `pread`s; `long_2h_mkvmerge.mkv` 1202 reads, 72.6 MB / 1208
+//! (it was 2395 reads, 91.0 MB / 2405 `pread`s, with a second window per boundary). The
+//! header's and the Cues' reads, FFmpeg's (its probe, the first GOPs, the last ~20 s) and one
+//! first-page read for the EBML header (`mkv::is_matroska`) make the few; the bound
+//! (segments + 16) is asserted in `tests/sources_callback.rs`. Smaller local windows cost more
+//! CPU, not less (measured: 4 KiB, 2 reads a probe, +0.2 ms; 1 KiB, 4 reads, +1.5 ms per open).
+//!
+//! Local files probe on [`LOCAL_PROBE_THREADS`] threads, a caller's source on up to
+//! [`SOURCE_PROBE_THREADS`] (round trips overlap); each thread keeps one walker, whose read
+//! window is reused, not allocated and zeroed per probe.
 //!
 //! The reads per boundary cannot be planned from the Cues alone without giving up exact
 //! playlists: the Cues give each keyframe's time and cluster, but not the earliest picture of
@@ -125,8 +136,17 @@ const SOURCE_PROBE_THREADS: usize = 8;
 /// Fewest probes per thread worth a thread of its own.
 const SOURCE_PROBES_PER_THREAD: usize = 16;
 
-/// Read size of a walk back from an earlier Cue (mkvmerge stores a boundary's audio before
-/// its keyframe): it crosses a whole GOP of small blocks.
+/// Most boundary probes run at once from a local file (the machines libhls runs on have two
+/// cores or more; a probe is a `pread` from the page cache and a short parse).
+const LOCAL_PROBE_THREADS: usize = 2;
+
+/// Fewest probes of a local file per thread worth a thread of its own (starting one costs
+/// about as much as 30 probes).
+const LOCAL_PROBES_PER_THREAD: usize = 64;
+
+/// Largest read of a walk back from an earlier Cue (mkvmerge stores a boundary's audio before
+/// its keyframe): it crosses a whole GOP of small blocks. A walk back reads from the earlier
+/// Cue's cluster to a probe's window past the keyframe's, in one read when that fits.
 const WALK_BACK_READ: usize = 64 << 10;
 
 /// What `assemble` needs to cut a Cue-indexed file (see the module docs).
@@ -477,6 +497,11 @@ struct Window {
     earliest: i64,
     /// Per audio track: the times of its frames, in file order, from where the walk started.
     audio: Vec<Vec<i64>>,
+    /// The cluster the walk started at.
+    from: u64,
+    /// Per audio track: how many of `audio` precede the keyframe's cluster (0 when the walk
+    /// started there).
+    split: Vec<usize>,
 }
 
 impl CuePlan {
@@ -492,19 +517,26 @@ impl CuePlan {
         Layout { cues: Vec::new(), ..self.layout.clone() }
     }
 
-    /// `probe(c)` for every `c` of `todo`, in order. From a caller's source, where a read is a
-    /// round trip, up to [`SOURCE_PROBE_THREADS`] probes run at once (the reads are the same;
-    /// their latency overlaps), and the reads they make are counted as this thread's. Results
-    /// after the first failure may be missing (its caller stops there).
+    /// `probe(walker, c)` for every `c` of `todo`, in order, each thread walking with one
+    /// [`BlockWalker`] (its read window reused from walk to walk). From a caller's source, where
+    /// a read is a round trip, up to [`SOURCE_PROBE_THREADS`] probes run at once (the reads are
+    /// the same; their latency overlaps); from a local file, [`LOCAL_PROBE_THREADS`] (the CPU
+    /// time is the same, the open's latency shorter). The reads they make are counted as this
+    /// thread's. Results after the first failure may be missing (its caller stops there).
     fn probe_all<F>(&self, todo: &[usize], probe: F) -> Vec<ParseResult<Window>>
     where
-        F: Fn(usize) -> ParseResult<Window> + Sync,
+        F: Fn(&mut BlockWalker, usize) -> ParseResult<Window> + Sync,
     {
-        let threads = SOURCE_PROBE_THREADS.min(todo.len() / SOURCE_PROBES_PER_THREAD);
-        if !self.file.is_callback() || threads < 2 {
+        let threads = if self.file.is_callback() {
+            SOURCE_PROBE_THREADS.min(todo.len() / SOURCE_PROBES_PER_THREAD)
+        } else {
+            LOCAL_PROBE_THREADS.min(todo.len() / LOCAL_PROBES_PER_THREAD)
+        };
+        if threads < 2 {
+            let mut walker = self.walker();
             let mut out = Vec::with_capacity(todo.len());
             for &c in todo {
-                let r = probe(c);
+                let r = probe(&mut walker, c);
                 let failed = r.is_err();
                 out.push(r);
                 if failed {
@@ -516,27 +548,33 @@ impl CuePlan {
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let mut slots: Vec<Option<ParseResult<Window>>> = (0..todo.len()).map(|_| None).collect();
+        // Each thread takes the next probe until none is left (or one failed); this thread is
+        // one of them. A helper's reads are counted on it, and credited to this thread after.
+        let work = |helper: bool| -> WorkerResult {
+            let before = thread_reads();
+            let mut walker = self.walker();
+            let mut mine = Vec::new();
+            while !failed.load(Ordering::Relaxed) {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&c) = todo.get(i) else { break };
+                let r = probe(&mut walker, c);
+                if r.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                mine.push((i, r));
+            }
+            if !helper {
+                return (mine, (0, 0), None);
+            }
+            let after = thread_reads();
+            (mine, (after.0 - before.0, after.1 - before.1), take_source_failure())
+        };
         let done: Vec<WorkerResult> = std::thread::scope(|s| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    s.spawn(|| {
-                        let before = thread_reads();
-                        let mut mine = Vec::new();
-                        while !failed.load(Ordering::Relaxed) {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(&c) = todo.get(i) else { break };
-                            let r = probe(c);
-                            if r.is_err() {
-                                failed.store(true, Ordering::Relaxed);
-                            }
-                            mine.push((i, r));
-                        }
-                        let after = thread_reads();
-                        (mine, (after.0 - before.0, after.1 - before.1), take_source_failure())
-                    })
-                })
-                .collect();
-            workers.into_iter().filter_map(|w| w.join().ok()).collect()
+            let helpers: Vec<_> = (1..threads).map(|_| s.spawn(|| work(true))).collect();
+            let own = work(false);
+            let mut done: Vec<WorkerResult> = helpers.into_iter().filter_map(|w| w.join().ok()).collect();
+            done.push(own);
+            done
         });
         for (mine, reads, failure) in done {
             credit_thread_reads(reads, failure);
@@ -560,17 +598,39 @@ impl CuePlan {
         out
     }
 
-    /// Walks block headers from the cluster at `from`: finds the keyframe `key` (track, time)
-    /// when given, and records the frames of `audio` tracks until each passes `horizon`.
-    fn walk(&self, from: u64, key: Option<(u64, i64)>, audio: &[u64], horizon: i64) -> ParseResult<Window> {
-        let mut w = BlockWalker::new(&self.file, self.size, &self.layout, from);
-        let read = if key.is_some() { self.probe_read } else { WALK_BACK_READ };
-        w.set_read_size(read.max(w.read_size()));
-        let mut out = Window { key_pos: 0, earliest: i64::MAX, audio: vec![Vec::new(); audio.len()] };
+    /// A block walker over the file, for [`CuePlan::walk`].
+    fn walker(&self) -> BlockWalker<'_> {
+        BlockWalker::new(&self.file, self.size, &self.layout, self.layout.first_cluster.unwrap_or(0))
+    }
+
+    /// Walks block headers from the cluster at `from` with `w`, `read` bytes per read: finds
+    /// the keyframe `key` (track, time) when given, and records the frames of `audio` tracks
+    /// until each passes `horizon`.
+    /// `key_cluster` is the keyframe's cluster, where [`Window::split`] is counted.
+    fn walk(
+        &self,
+        w: &mut BlockWalker,
+        (from, read): (u64, usize),
+        key: Option<(u64, i64)>,
+        key_cluster: u64,
+        audio: &[u64],
+        horizon: i64,
+    ) -> ParseResult<Window> {
+        w.restart(from);
+        // A caller's source reads at least its walker's larger chunk: there a read is a round
+        // trip.
+        let read = if self.file.is_callback() { read.max(BlockWalker::base_read_size(&self.file)) } else { read };
+        w.set_read_size(read);
+        let mut out =
+            Window { key_pos: 0, earliest: i64::MAX, audio: vec![Vec::new(); audio.len()], from, split: Vec::new() };
+        let mut split: Option<Vec<usize>> = None;
         let mut key_found = key.is_none();
         let mut video_done = key.is_none();
         let mut walked = 0usize;
         while let Some(b) = w.next_block()? {
+            if split.is_none() && b.pos >= key_cluster {
+                split = Some(out.audio.iter().map(Vec::len).collect());
+            }
             walked += 1;
             if walked > MAX_PROBE_BLOCKS {
                 return Err(ParseError::new(format!(
@@ -606,9 +666,11 @@ impl CuePlan {
             }
             let audio_done = out.audio.iter().all(|v| v.last().is_some_and(|&t| t > horizon));
             if key_found && video_done && audio_done {
+                out.split = split.unwrap_or_else(|| out.audio.iter().map(Vec::len).collect());
                 return Ok(out);
             }
         }
+        out.split = split.unwrap_or_else(|| out.audio.iter().map(Vec::len).collect());
         if !key_found {
             return Err(ParseError::new(format!("the Cue's keyframe is not in the cluster at byte {from}")));
         }
@@ -674,6 +736,23 @@ impl CuePlan {
         let open_gop = cuts_at_clean_keyframes(&tracks[main]);
         let mut clean = vec![true; keys.len()];
         let mut walked: HashMap<usize, Window> = HashMap::new();
+        // Keyframe c's Cue among the main track's (sorted by time, one per time).
+        let cue_at = |c: usize| self.cues.binary_search_by_key(&keys[c].0, |q| q.time).ok();
+        // The probe of keyframe c: from its cluster, or (`earlier`) from the cluster of the Cue
+        // before it, in one read, for files that store a boundary's audio before its keyframe
+        // (mkvmerge's): the walk back such a boundary needs is then the same read.
+        let probe_at = |w: &mut BlockWalker, c: usize, earlier: bool| {
+            let (time, cluster) = keys[c];
+            let before = cue_at(c).filter(|&i| earlier && c > 0 && i > 0).map(|i| self.cues[i - 1].cluster);
+            let at = match before {
+                Some(from) if from < cluster => (from, walk_back_read(cluster - from, self.probe_read)),
+                _ => (cluster, self.probe_read),
+            };
+            self.walk(w, at, Some((vnum, time)), cluster, &numbers, time + horizon_ticks)
+        };
+        // Whether the probes start at the Cue before: decided on the first boundary probed
+        // (one more read), by whether its audio frame is stored after its keyframe.
+        let mut earlier: Option<bool> = None;
         let cuts = loop {
             let (cuts, all_clean) = if open_gop {
                 choose_clean_cuts(&key_times, &clean, end_us, target_us)
@@ -682,10 +761,21 @@ impl CuePlan {
             };
             let mut changed = false;
             let todo: Vec<usize> = cuts.iter().copied().filter(|c| !walked.contains_key(c)).collect();
-            let probe = |c: usize| {
-                let (time, cluster) = keys[c];
-                self.walk(cluster, Some((vnum, time)), &numbers, time + horizon_ticks)
-            };
+            if earlier.is_none() {
+                let pilot = todo.iter().copied().find(|&c| c > 0 && cue_at(c).is_some_and(|i| i > 0));
+                let after_key = |win: &Window| {
+                    let bound = vmap.out_us(win.earliest);
+                    followers.iter().enumerate().all(|(f, &ti)| {
+                        first_frame_past(&win.audio[f], &tracks[ti].map, tracks[ti].map.us_to_ticks(bound)).is_some()
+                    })
+                };
+                earlier = Some(match pilot.map(|c| probe_at(&mut self.walker(), c, false)) {
+                    Some(Ok(win)) => !after_key(&win),
+                    _ => false,
+                });
+            }
+            let from_earlier = earlier == Some(true);
+            let probe = |w: &mut BlockWalker, c: usize| probe_at(w, c, from_earlier);
             for (c, win) in todo.iter().copied().zip(self.probe_all(&todo, probe)) {
                 let time = keys[c].0;
                 let win = match win {
@@ -771,10 +861,22 @@ impl CuePlan {
             let bound = |k: usize| amap.us_to_ticks(bounds[k]);
             // Per boundary: its first frame, if the probe after its keyframe saw it, and the
             // cluster the search started in.
+            // A probe that started at the Cue before is the first walk back too.
+            let mut walked_back = vec![0usize; n];
             let mut found: Vec<(Option<i64>, u64)> = (0..n)
-                .map(|k| match k {
-                    0 => (None, 0),
-                    _ => (first_frame_past(&windows[k].audio[f], &amap, bound(k)), keys[cuts[k]].1),
+                .map(|k| {
+                    let (win, key_cluster) = (&windows[k], keys[cuts[k]].1);
+                    if k == 0 {
+                        return (None, 0);
+                    }
+                    match first_frame_past(&win.audio[f][win.split[f]..], &amap, bound(k)) {
+                        Some(s) => (Some(s), key_cluster),
+                        None if win.from != key_cluster => {
+                            walked_back[k] = 1;
+                            (first_frame_past(&win.audio[f], &amap, bound(k)), win.from)
+                        }
+                        None => (None, key_cluster),
+                    }
                 })
                 .collect();
             // The boundary frame may be stored before the keyframe: walk from earlier Cues, one
@@ -785,14 +887,22 @@ impl CuePlan {
             let mut searching = vec![true; n];
             for back in 1..=MAX_CUES_BACK {
                 let todo: Vec<usize> = (1..n)
-                    .filter(|&k| found[k].0.is_none() && searching[k] && cue_index[k].is_some_and(|ci| ci >= back))
+                    .filter(|&k| {
+                        found[k].0.is_none()
+                            && searching[k]
+                            && back > walked_back[k]
+                            && cue_index[k].is_some_and(|ci| ci >= back)
+                    })
                     .collect();
                 if todo.is_empty() {
                     break;
                 }
                 let from = |k: usize| self.cues[cue_index[k].unwrap_or(0) - back].cluster;
-                let walk_back =
-                    |k: usize| self.walk(from(k), None, &numbers[f..f + 1], keys[cuts[k]].0 + horizon_ticks);
+                let walk_back = |w: &mut BlockWalker, k: usize| {
+                    let (time, cluster) = keys[cuts[k]];
+                    let read = walk_back_read(cluster.saturating_sub(from(k)), self.probe_read);
+                    self.walk(w, (from(k), read), None, from(k), &numbers[f..f + 1], time + horizon_ticks)
+                };
                 let results = self.probe_all(&todo, walk_back);
                 for (i, &k) in todo.iter().enumerate() {
                     match results.get(i) {
@@ -850,6 +960,14 @@ fn first_frame_past(times: &[i64], map: &TimeMap, boundary: i64) -> Option<i64> 
     let mid = |a: i64, next: i64| map.out(a) + (map.out(next) - map.out(a)) / 2;
     let i = (0..times.len().saturating_sub(1)).find(|&i| mid(times[i], times[i + 1]) >= boundary)?;
     (i > 0).then_some(times[i])
+}
+
+/// Bytes per read of a walk from an earlier Cue's cluster, `span` bytes before the keyframe's:
+/// to a probe's window (`probe_read`) past it, in one read when that fits in
+/// [`WALK_BACK_READ`].
+fn walk_back_read(span: u64, probe_read: usize) -> usize {
+    let span = span.min(WALK_BACK_READ as u64) as usize;
+    (span + probe_read).next_multiple_of(PAGE).min(WALK_BACK_READ)
 }
 
 /// A segment whose samples are found by time when it is generated: those of its track with
@@ -923,6 +1041,17 @@ mod tests {
         assert_eq!(probe_read_size(&head(&[1 << 20])), PROBE_READ_MAX);
         // No samples at all: the smallest window.
         assert_eq!(probe_read_size(&Collected::default()), PROBE_READ_MIN);
+    }
+
+    #[test]
+    fn a_walk_from_the_cue_before_reads_to_past_the_keyframe_in_one_window() {
+        // mkvmerge: the Cue before is a 45 KB GOP back: the GOP and a probe's window, in pages.
+        assert_eq!(walk_back_read(45_532, 8 << 10), (45_532usize + (8 << 10)).next_multiple_of(PAGE));
+        // Longer GOPs read the largest window (the walk goes on in more reads of that size).
+        assert_eq!(walk_back_read(60 << 10, 8 << 10), WALK_BACK_READ);
+        assert_eq!(walk_back_read(u64::MAX, 8 << 10), WALK_BACK_READ);
+        // The same cluster: just the probe's window.
+        assert_eq!(walk_back_read(0, 8 << 10), 8 << 10);
     }
 
     #[test]

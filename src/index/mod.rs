@@ -115,7 +115,11 @@ fn build_with_ffmpeg(
     started: Instant,
     clip: Option<Clip>,
 ) -> Result<MediaIndex> {
-    let mut dmx = Demuxer::open(file, false)?;
+    // An EBML header of a Matroska/WebM file: FFmpeg's Matroska demuxer, without its probe of
+    // every format.
+    let ebml = crate::container::mkv::is_matroska(file, identity.size);
+    let open = |probe: bool| if ebml { Demuxer::open_matroska(file, probe) } else { Demuxer::open(file, probe) };
+    let mut dmx = open(false)?;
     let mut from_container_index = dmx.is_mp4_family();
     if !from_container_index {
         dmx.probe()?;
@@ -150,7 +154,7 @@ fn build_with_ffmpeg(
         }
         // Read again from the start. (A fresh demuxer, not a seek: FFmpeg's Matroska seek
         // lands on a keyframe's cluster and skips what precedes the keyframe's time.)
-        dmx = Demuxer::open(file, true)?;
+        dmx = open(true)?;
     }
     if !from_container_index {
         let mut wanted = av.clone();

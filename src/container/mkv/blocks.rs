@@ -97,13 +97,30 @@ impl<'a> BlockWalker<'a> {
                 .map(|t| (t.number, t.default_duration))
                 .collect(),
             scale: layout.timestamp_scale.max(1),
-            r: Reader::new(file, file_size, if file.is_callback() { SOURCE_WALK_CHUNK } else { WALK_CHUNK }),
+            r: Reader::new(file, file_size, BlockWalker::base_read_size(file)),
             pos: cluster,
             end: layout.segment_end.min(file_size),
             cluster_end: 0,
             cluster_time: None,
             delays,
         }
+    }
+
+    /// The read size a new walker of `file` starts with (larger for a caller's source).
+    pub fn base_read_size(file: &ByteSource) -> usize {
+        if file.is_callback() {
+            SOURCE_WALK_CHUNK
+        } else {
+            WALK_CHUNK
+        }
+    }
+
+    /// Walks again from the cluster at `cluster` (absolute offset), keeping the read window and
+    /// the bytes it holds: one walker serves many walks without allocating or reading again.
+    pub fn restart(&mut self, cluster: u64) {
+        self.pos = cluster;
+        self.cluster_end = 0;
+        self.cluster_time = None;
     }
 
     /// The next block, or `None` at the end of the segment.
@@ -412,6 +429,28 @@ mod tests {
                 assert!(w.block_at(s.c1 + 1, 0).is_err());
             });
         }
+    }
+
+    #[test]
+    fn a_restarted_walker_walks_as_a_new_one() {
+        let s = sample(None, CuesAt::AfterClusters);
+        with_file(&s.file, |f, size| {
+            let l = read_layout(f, size).unwrap().unwrap();
+            let mut w = BlockWalker::new(f, size, &l, s.c2);
+            let mut reused = Vec::new();
+            // Mid-cluster, then from the other cluster, then the first again (window kept).
+            assert!(w.next_block().unwrap().is_some());
+            for from in [s.c1, s.c2, s.c1] {
+                w.restart(from);
+                let mut blocks = Vec::new();
+                while let Some(b) = w.next_block().unwrap() {
+                    blocks.push(b);
+                }
+                assert_eq!(blocks, walk(f, size, &l, from).unwrap(), "from {from}");
+                reused.push(blocks.len());
+            }
+            assert!(reused[0] > reused[1], "{reused:?}");
+        });
     }
 
     #[test]

@@ -12,6 +12,8 @@ use crate::error::{ParseError, ParseResult};
 
 /// EBML header (the file's first element).
 pub(super) const ID_EBML: u32 = 0x1A45_DFA3;
+/// DocType (EBML header): `matroska` or `webm`.
+pub(super) const ID_DOC_TYPE: u32 = 0x4282;
 /// Segment: everything after the EBML header.
 pub(super) const ID_SEGMENT: u32 = 0x1853_8067;
 /// SeekHead: where the other top-level elements are.
@@ -96,7 +98,10 @@ const MAX_HEADER_LEN: usize = MAX_ID_LEN + MAX_VINT_LEN;
 pub(super) struct Reader<'a> {
     file: &'a ByteSource,
     size: u64,
+    /// The window's storage; only `buf[..valid]` holds file bytes (from `at`). Kept across
+    /// reads, so a refill neither allocates nor zeroes it again.
     buf: Vec<u8>,
+    valid: usize,
     at: u64,
     chunk: usize,
 }
@@ -104,7 +109,7 @@ pub(super) struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// A reader of `file` (`size` bytes) that fetches `chunk` bytes per read.
     pub(super) fn new(file: &'a ByteSource, size: u64, chunk: usize) -> Reader<'a> {
-        Reader { file, size, buf: Vec::new(), at: 0, chunk }
+        Reader { file, size, buf: Vec::new(), valid: 0, at: 0, chunk }
     }
 
     /// The file's size.
@@ -132,16 +137,21 @@ impl<'a> Reader<'a> {
         let end = pos
             .checked_add(n as u64)
             .ok_or_else(|| ParseError::new(format!("read past the end of the file at byte {pos}")))?;
-        let have = pos >= self.at && end <= self.at + self.buf.len() as u64;
+        let have = pos >= self.at && end <= self.at + self.valid as u64;
         if !have {
             let want = n.max(self.chunk).min(self.size.saturating_sub(pos) as usize);
-            self.buf.resize(want, 0);
-            read::read_exact_at(self.file, pos, &mut self.buf)
+            if self.buf.len() < want {
+                self.buf.resize(want, 0);
+            }
+            // Nothing valid until the read succeeds (a failed read leaves no stale window).
+            self.valid = 0;
+            read::read_exact_at(self.file, pos, &mut self.buf[..want])
                 .map_err(|e| ParseError::new(format!("read at byte {pos}: {e}")))?;
             self.at = pos;
+            self.valid = want;
         }
         let from = (pos - self.at) as usize;
-        let to = (from + n).min(self.buf.len());
+        let to = (from + n).min(self.valid);
         Ok(&self.buf[from..to])
     }
 
@@ -214,6 +224,25 @@ pub(super) fn uint(b: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_refilled_near_the_end_returns_only_file_bytes() {
+        // The window's storage is kept across refills: a shorter refill (at the end of the
+        // file) must not hand out the longer one's stale bytes.
+        let bytes: Vec<u8> = (0..100u8).collect();
+        super::super::testutil::with_file(&bytes, |f, size| {
+            let mut r = Reader::new(f, size, 64);
+            assert_eq!(r.bytes(0, 4).unwrap(), &[0, 1, 2, 3]);
+            assert_eq!(r.bytes(60, 4).unwrap(), &[60, 61, 62, 63]); // the same window
+            assert_eq!(r.bytes(90, 20).unwrap(), &(90..100u8).collect::<Vec<_>>()[..]);
+            assert_eq!(r.bytes(95, 2).unwrap(), &[95, 96]);
+            // Back to the start: read again, whole.
+            assert_eq!(r.bytes(10, 60).unwrap(), &(10..70u8).collect::<Vec<_>>()[..]);
+            // A failed read leaves nothing stale behind.
+            assert!(r.bytes(u64::MAX - 1, 4).is_err());
+            assert_eq!(r.bytes(3, 2).unwrap(), &[3, 4]);
+        });
+    }
 
     #[test]
     fn vints() {

@@ -97,6 +97,38 @@ impl Layout {
     }
 }
 
+/// Bytes read for the EBML header by [`is_matroska`] (it is about 40).
+const EBML_HEADER_READ: usize = 256;
+
+/// Largest EBML header [`is_matroska`] accepts.
+const MAX_EBML_HEADER: u64 = 4 << 10;
+
+/// Longest DocType compared, in bytes.
+const MAX_DOC_TYPE_BYTES: usize = 16;
+
+/// Whether the file starts with an EBML header whose DocType is `matroska` or `webm`: then
+/// FFmpeg's format probe would pick its Matroska demuxer (it looks for either word in that
+/// header), and the caller can name the demuxer instead of probing.
+pub fn is_matroska(file: &ByteSource, file_size: u64) -> bool {
+    let mut r = Reader::new(file, file_size, EBML_HEADER_READ);
+    if !r.bytes(0, 4).is_ok_and(|b| b == ID_EBML.to_be_bytes()) {
+        return false;
+    }
+    let Ok(head) = r.element(0) else { return false };
+    let Some(end) = head.size.filter(|&s| s <= MAX_EBML_HEADER).map(|s| head.data + s) else { return false };
+    let mut pos = head.data;
+    while pos < end {
+        let Ok(e) = r.element(pos) else { return false };
+        let Some(size) = e.size else { return false };
+        if e.id == ID_DOC_TYPE {
+            return r.data(&e, MAX_DOC_TYPE_BYTES).is_ok_and(|d| d == b"matroska" || d == b"webm");
+        }
+        let Some(next) = e.data.checked_add(size) else { return false };
+        pos = next;
+    }
+    false
+}
+
 /// Reads the Segment's header elements and its Cues. `Ok(None)`: not a Matroska/WebM file.
 pub fn read_layout(file: &ByteSource, file_size: u64) -> ParseResult<Option<Layout>> {
     let mut r = Reader::new(file, file_size, LAYOUT_CHUNK);
@@ -297,6 +329,31 @@ mod tests {
 
     fn cue(time: i64, track: u64, cluster: u64) -> CuePoint {
         CuePoint { time, track, cluster, relative: None }
+    }
+
+    #[test]
+    fn matroska_and_webm_are_named_to_ffmpeg_without_its_probe() {
+        // What FFmpeg's format probe recognises (a DocType of matroska or webm), and nothing else.
+        let head = |fields: &[Vec<u8>]| el(ID_EBML, &fields.concat());
+        let version = num(0x4286, 1);
+        let cases: [(Vec<u8>, bool); 7] = [
+            (head(&[version.clone(), el(ID_DOC_TYPE, b"matroska")]), true),
+            (head(&[el(ID_DOC_TYPE, b"webm"), version.clone()]), true),
+            (head(&[version.clone(), el(ID_DOC_TYPE, b"matroskaX")]), false),
+            (head(std::slice::from_ref(&version)), false),
+            // A DocType past the header's end, a cut-off header, not EBML at all.
+            ([head(std::slice::from_ref(&version)), el(ID_DOC_TYPE, b"webm")].concat(), false),
+            (head(&[el(ID_DOC_TYPE, b"matroska")])[..8].to_vec(), false),
+            (b"RIFF\0\0\0\0WAVEfmt ".to_vec(), false),
+        ];
+        for (i, (bytes, want)) in cases.iter().enumerate() {
+            let file = [bytes.clone(), vec![0; 32]].concat();
+            assert_eq!(with_file(&file, is_matroska), *want, "case {i}");
+        }
+        // A hostile element size ends the walk over the header (no DocType found).
+        let wrap =
+            [id_bytes(ID_EBML), vec![0x88], vec![0x42, 0x86, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE]].concat();
+        assert!(!with_file(&wrap, is_matroska));
     }
 
     #[test]

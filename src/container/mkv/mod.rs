@@ -23,5 +23,5 @@ mod layout;
 mod testutil;
 
 pub use blocks::{BlockHead, BlockWalker};
-pub use layout::{read_layout, CuePoint, Layout, TrackEntry};
+pub use layout::{is_matroska, read_layout, CuePoint, Layout, TrackEntry};
 pub(crate) use layout::{TRACK_TYPE_AUDIO, TRACK_TYPE_SUBTITLE, TRACK_TYPE_VIDEO};
