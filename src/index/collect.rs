@@ -2,6 +2,7 @@
 
 #![deny(unsafe_code)]
 
+use crate::container::mp4::LazySamples;
 use crate::model::segment::SampleRec;
 
 /// Largest sample read whole at indexing (the first packet and a later keyframe, kept for the
@@ -27,6 +28,37 @@ pub(crate) struct Collected {
     pub(crate) missing_dts: bool,
     /// The end as the last packet's timestamp and duration said (before `finish_collected`).
     pub(crate) raw_end_dts: Option<i64>,
+    /// The samples, read from the MP4 sample tables on demand (`samples` is then empty): audio
+    /// whose every sample is a sync sample, decode time = presentation time, non-decreasing.
+    /// What cannot work on them calls [`Collected::build`] first.
+    pub(crate) lazy: Option<LazySamples>,
+}
+
+impl Collected {
+    /// Number of samples.
+    pub(crate) fn len(&self) -> usize {
+        self.lazy.as_ref().map_or(self.samples.len(), LazySamples::len)
+    }
+
+    /// No sample.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first sample.
+    pub(crate) fn first(&self) -> Option<RawSample> {
+        match &self.lazy {
+            Some(l) => l.get(0),
+            None => self.samples.first().copied(),
+        }
+    }
+
+    /// Builds the samples of a lazy list (the same records, in `samples`).
+    pub(crate) fn build(&mut self) {
+        if let Some(l) = self.lazy.take() {
+            self.samples = l.to_vec();
+        }
+    }
 }
 
 /// Derives decode timestamps for a stream whose container stores none (Matroska B-frames):

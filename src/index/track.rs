@@ -77,7 +77,7 @@ pub(crate) fn make_track(
             Delivery::NotServed(info.not_media.unwrap_or("not an audio, video or subtitle stream").into())
         }
     };
-    if matches!(delivery, Delivery::Copy { .. } | Delivery::Transcode { .. }) && c.samples.is_empty() {
+    if matches!(delivery, Delivery::Copy { .. } | Delivery::Transcode { .. }) && c.is_empty() {
         delivery = Delivery::NotServed("the stream has no samples".into());
     }
     let map = match info.kind {
