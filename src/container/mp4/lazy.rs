@@ -56,6 +56,23 @@ impl Sizes<'_> {
             _ => t.get(i / 2).map_or(0, |&b| u32::from(if i.is_multiple_of(2) { b >> 4 } else { b & 15 })),
         }
     }
+
+    /// The sum and the largest of the sizes of samples `r` (0 for samples past the table).
+    pub(super) fn sum_max(&self, r: Range<u64>) -> (u64, u32) {
+        if self.field_bits == 32 {
+            // The common table, read as one slice.
+            let end = r.end.min(self.table.len() as u64 / 4) as usize;
+            let start = (r.start as usize).min(end);
+            return self.table[start * 4..end * 4].chunks_exact(4).fold((0u64, 0u32), |(sum, max), s| {
+                let v = u32::from_be_bytes([s[0], s[1], s[2], s[3]]);
+                (sum + u64::from(v), max.max(v))
+            });
+        }
+        r.fold((0, 0), |(sum, max), k| {
+            let v = self.get(k as u32);
+            (sum + u64::from(v), max.max(v))
+        })
+    }
 }
 
 /// Chunk offsets (`stco` or `co64`).
@@ -276,10 +293,9 @@ impl LazySamples {
 
     /// Bytes of samples `r` (clamped to the list).
     pub fn bytes(&self, r: Range<usize>) -> u64 {
-        let sizes = self.tables.sizes();
         let end = r.end.min(self.len);
         let start = r.start.min(end);
-        (self.start + start as u64..self.start + end as u64).map(|k| u64::from(sizes.get(k as u32))).sum()
+        self.tables.sizes().sum_max(self.start + start as u64..self.start + end as u64).0
     }
 
     /// Drops the first `n` samples.

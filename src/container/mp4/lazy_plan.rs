@@ -71,16 +71,18 @@ pub(super) fn plan(
     let mut skip_edit = false;
     let mut stsc_i = 0usize;
     for i in 0..chunks.count {
-        let mut pos = chunks.get(i);
+        let pos = chunks.get(i);
         while stsc_i + 1 < t.stsc.len() && (i as u64 + 1) == u64::from(t.stsc[stsc_i + 1].first as u32) {
             stsc_i += 1;
         }
         let per_chunk = t.stsc[stsc_i].count as u32;
         let take = per_chunk.min(count - n);
-        for k in n..n + take {
-            let size = sizes.get(k);
-            check_inside(pos, size, file_size).ok()?;
-            pos += u64::from(size);
+        // Every sample inside the file (`check_inside`): the samples of a chunk follow one
+        // another, so the last one ends furthest.
+        let (sum, max) = sizes.sum_max(u64::from(n)..u64::from(n + take));
+        if take > 0 {
+            check_inside(pos, max, file_size).ok()?;
+            check_inside(pos, 0, file_size.checked_sub(sum)?).ok()?;
         }
         n += take;
         if take < per_chunk {
