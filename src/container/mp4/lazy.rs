@@ -68,6 +68,14 @@ impl Sizes<'_> {
                 (sum + u64::from(v), max.max(v))
             });
         }
+        if self.field_bits == 16 {
+            let end = r.end.min(self.table.len() as u64 / 2) as usize;
+            let start = (r.start as usize).min(end);
+            return self.table[start * 2..end * 2].chunks_exact(2).fold((0u64, 0u32), |(sum, max), s| {
+                let v = u32::from(u16::from_be_bytes([s[0], s[1]]));
+                (sum + u64::from(v), max.max(v))
+            });
+        }
         r.fold((0, 0), |(sum, max), k| {
             let v = self.get(k as u32);
             (sum + u64::from(v), max.max(v))
@@ -121,38 +129,76 @@ pub(super) struct DtsRun {
     pub(super) dur: u32,
 }
 
-/// The tables of one track, kept to build its samples from.
+/// The tables of one track, kept to build its samples from: copies of its own size and chunk
+/// tables (the `moov` they were read from is freed after the open).
 pub(super) struct LazyTables {
-    /// The `moov` payload the size and chunk tables are in.
-    pub(super) moov: Arc<Vec<u8>>,
-    /// Where the size table is in `moov`, its bits per entry and its count.
-    pub(super) sizes_at: Range<usize>,
-    pub(super) field_bits: u8,
-    pub(super) size_count: u32,
-    /// Where the chunk offsets are in `moov`, 64-bit or not, and their count.
-    pub(super) chunks_at: Range<usize>,
-    pub(super) wide: bool,
-    pub(super) chunk_count: usize,
+    /// The size table (big-endian, `field_bits` per entry), 32-bit entries that all fit 16
+    /// bits stored as 16-bit ones; its count.
+    sizes: Box<[u8]>,
+    field_bits: u8,
+    size_count: u32,
+    /// The chunk offsets (big-endian), 64-bit or not (`co64` offsets that all fit 32 bits
+    /// stored as 32-bit ones); their count.
+    chunks: Box<[u8]>,
+    wide: bool,
+    chunk_count: usize,
     /// The `stsc` entries as runs of chunks (empty runs left out).
-    pub(super) chunk_runs: Vec<ChunkRun>,
+    chunk_runs: Vec<ChunkRun>,
     /// The `stts` runs as the walk reads them.
-    pub(super) dts_runs: Vec<DtsRun>,
+    dts_runs: Vec<DtsRun>,
     /// Samples `mov_build_index` makes.
-    pub(super) len: usize,
+    len: usize,
 }
 
 impl LazyTables {
-    fn sizes(&self) -> Sizes<'_> {
-        Sizes {
-            constant: 0,
-            table: &self.moov[self.sizes_at.clone()],
-            field_bits: self.field_bits,
-            count: self.size_count,
+    /// The tables of a track: `sizes` and `chunks` copied (narrowed where every entry fits),
+    /// the runs and `len` as `lazy_plan` found them.
+    pub(super) fn new(
+        sizes: &Sizes<'_>,
+        chunks: &Chunks<'_>,
+        chunk_runs: Vec<ChunkRun>,
+        dts_runs: Vec<DtsRun>,
+        len: usize,
+    ) -> LazyTables {
+        let (size_table, field_bits) =
+            if sizes.field_bits == 32 && sizes.table.chunks_exact(4).all(|s| s[0] == 0 && s[1] == 0) {
+                (sizes.table.chunks_exact(4).flat_map(|s| [s[2], s[3]]).collect(), 16)
+            } else {
+                (Box::from(sizes.table), sizes.field_bits)
+            };
+        // A `co64` offset is read as is when it fits 32 bits (0 if negative as an i64 otherwise).
+        let (chunk_table, wide) = if chunks.wide && chunks.table.chunks_exact(8).all(|s| s[..4] == [0; 4]) {
+            (chunks.table.chunks_exact(8).flat_map(|s| [s[4], s[5], s[6], s[7]]).collect(), false)
+        } else {
+            (Box::from(chunks.table), chunks.wide)
+        };
+        LazyTables {
+            sizes: size_table,
+            field_bits,
+            size_count: sizes.count,
+            chunks: chunk_table,
+            wide,
+            chunk_count: chunks.count,
+            chunk_runs,
+            dts_runs,
+            len,
         }
     }
 
+    fn sizes(&self) -> Sizes<'_> {
+        Sizes { constant: 0, table: &self.sizes, field_bits: self.field_bits, count: self.size_count }
+    }
+
     fn chunks(&self) -> Chunks<'_> {
-        Chunks { table: &self.moov[self.chunks_at.clone()], wide: self.wide, count: self.chunk_count }
+        Chunks { table: &self.chunks, wide: self.wide, count: self.chunk_count }
+    }
+
+    /// Bytes held: the copied tables and the runs.
+    fn held_bytes(&self) -> usize {
+        self.sizes.len()
+            + self.chunks.len()
+            + self.chunk_runs.len() * std::mem::size_of::<ChunkRun>()
+            + self.dts_runs.len() * std::mem::size_of::<DtsRun>()
     }
 
     /// The `stts` run of sample `k`.
@@ -305,9 +351,48 @@ impl LazySamples {
         self.len -= n;
     }
 
-    /// Bytes of the tables held (the whole `moov` they are read from, shared by the tracks of
-    /// the file).
+    /// Bytes of the tables held (the track's own size and chunk tables, copied, and its runs).
     pub fn held_bytes(&self) -> usize {
-        self.tables.moov.len() + (self.tables.chunk_runs.len() + self.tables.dts_runs.len()) * 24
+        self.tables.held_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept(sizes: &[u8], bits: u8, chunks: &[u8], wide: bool) -> LazyTables {
+        let n = (sizes.len() * 8 / usize::from(bits)) as u32;
+        let s = Sizes { constant: 0, table: sizes, field_bits: bits, count: n };
+        let c = Chunks { table: chunks, wide, count: chunks.len() / if wide { 8 } else { 4 } };
+        LazyTables::new(&s, &c, Vec::new(), Vec::new(), 0)
+    }
+
+    #[test]
+    fn kept_copies_of_the_tables_read_the_same_sizes_and_offsets_as_the_tables() {
+        let small: Vec<u8> = [7u32, 65535, 0, 300].iter().flat_map(|v| v.to_be_bytes()).collect();
+        let large: Vec<u8> = [7u32, 65536, 0, 300].iter().flat_map(|v| v.to_be_bytes()).collect();
+        let near: Vec<u8> = [100u64, u64::from(u32::MAX)].iter().flat_map(|v| v.to_be_bytes()).collect();
+        let far: Vec<u8> = [100u64, 1 << 32, u64::MAX].iter().flat_map(|v| v.to_be_bytes()).collect();
+        for (sizes, chunks, narrowed) in [(&small, &near, true), (&large, &far, false)] {
+            let t = kept(sizes, 32, chunks, true);
+            // 16-bit sizes and 32-bit offsets when every entry fits, the tables as they are otherwise.
+            assert_eq!((t.field_bits == 16, !t.wide), (narrowed, narrowed));
+            let s = Sizes { constant: 0, table: sizes, field_bits: 32, count: 4 };
+            let c = Chunks { table: chunks, wide: true, count: chunks.len() / 8 };
+            for i in 0..6 {
+                assert_eq!(t.sizes().get(i), s.get(i), "size {i}");
+                assert_eq!(t.chunks().get(i as usize), c.get(i as usize), "chunk {i}");
+            }
+            for r in [0..4, 1..3, 2..9, 5..7] {
+                assert_eq!(t.sizes().sum_max(r.clone()), s.sum_max(r));
+            }
+            assert_eq!(t.held_bytes(), if narrowed { 8 + 8 } else { 16 + 24 });
+        }
+        // A negative (as an i64) co64 offset reads 0 either way.
+        assert_eq!(kept(&large, 32, &far, true).chunks().get(2), 0);
+        // 16-, 8- and 4-bit tables are kept as they are.
+        let t = kept(&[0x12, 0x34, 0xab], 4, &[0, 0, 1, 0], false);
+        assert_eq!((0..7).map(|i| t.sizes().get(i)).collect::<Vec<_>>(), [1, 2, 3, 4, 10, 11, 0]);
     }
 }

@@ -2,8 +2,8 @@
 //! from its tables in closed form (audio where every sample is a sync sample, without `ctts`,
 //! sizes from a table, at most [`MAX_CHUNK_SAMPLES`] per chunk). The tables are checked once
 //! (every sample inside the file, as `mov_build_index` checks them), the edit list is applied
-//! as one DTS delta ([`FixIndex::plan_one_delta`]), and the tables (the `moov` they are in,
-//! shared) are kept instead of one record per sample: a [`LazySamples`]. Its records are the
+//! as one DTS delta ([`FixIndex::plan_one_delta`]), and the tables (copies of the track's
+//! own size and chunk tables and its runs) are kept instead of one record per sample: a [`LazySamples`]. Its records are the
 //! ones `mov_build_index` + `mov_fix_index` build for the same track, sample for sample (tests
 //! check it). A track this cannot express is built as before.
 
@@ -22,13 +22,12 @@ const MAX_CHUNK_SAMPLES: u32 = 4096;
 /// The samples of a track without building them, when its tables allow it (see the module);
 /// `None`: the caller builds them (`build_index`, then the edit list), which is also what
 /// reports any error in the tables. `limits`: the file size and the samples the file may
-/// still have; `moov`: the payload the tables borrow from.
+/// still have. The size and chunk tables are copied (the `moov` is not kept).
 pub(super) fn plan(
     t: &Tables<'_>,
     entry: &SampleEntry,
     edit: Option<&EditPlan>,
     timescale: u32,
-    moov: &Arc<Vec<u8>>,
     limits: (u64, u64),
 ) -> Option<(LazySamples, i64)> {
     let (file_size, budget) = limits;
@@ -106,27 +105,7 @@ pub(super) fn plan(
     if dts_runs.is_empty() {
         dts_runs.push(DtsRun { first: 0, dts: 0, dur: 0 });
     }
-    let base = moov.as_ptr() as usize;
-    let at = |s: &[u8]| {
-        let from = (s.as_ptr() as usize).wrapping_sub(base);
-        from..from + s.len()
-    };
-    let (sizes_at, chunks_at) = (at(sizes.table), at(chunks.table));
-    if sizes_at.end > moov.len() || chunks_at.end > moov.len() {
-        return None;
-    }
-    let tables = Arc::new(LazyTables {
-        moov: moov.clone(),
-        sizes_at,
-        field_bits: sizes.field_bits,
-        size_count: sizes.count,
-        chunks_at,
-        wide: chunks.wide,
-        chunk_count: chunks.count,
-        chunk_runs,
-        dts_runs,
-        len: n as usize,
-    });
+    let tables = Arc::new(LazyTables::new(&sizes, &chunks, chunk_runs, dts_runs, n as usize));
     let raw_end = tables.dts(u64::from(n));
     let all = LazySamples::new(tables.clone(), 0, n as usize, 0);
     let Some(plan) = edit.filter(|_| !skip_edit) else { return Some((all, raw_end)) };

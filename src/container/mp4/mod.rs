@@ -88,8 +88,7 @@ pub fn read_lazily(file: &ByteSource, file_size: u64, max_index_bytes: u64) -> P
 
 fn read_with(file: &ByteSource, file_size: u64, max_index_bytes: u64, lazy: bool) -> ParseResult<Mp4Index> {
     let (moov, brands) = top_level::read_moov(file, file_size)?;
-    let moov = std::sync::Arc::new(moov);
-    let parsed = moov::parse_moov(&moov, brands, file_size, max_index_bytes, lazy.then_some(&moov))?;
+    let parsed = moov::parse_moov(&moov, brands, file_size, max_index_bytes, lazy)?;
     let mut index = parsed.index;
     if index.fragmented {
         let stats =
@@ -105,7 +104,7 @@ fn read_with(file: &ByteSource, file_size: u64, max_index_bytes: u64, lazy: bool
 #[doc(hidden)]
 pub fn read_moov_payload(moov: &[u8], quicktime: bool, file_size: u64) -> ParseResult<Mp4Index> {
     let brands = top_level::Brands { isom: !quicktime, qt_compatible: quicktime };
-    Ok(moov::parse_moov(moov, brands, file_size, DEFAULT_MAX_INDEX_BYTES, None)?.index)
+    Ok(moov::parse_moov(moov, brands, file_size, DEFAULT_MAX_INDEX_BYTES, false)?.index)
 }
 
 #[cfg(test)]

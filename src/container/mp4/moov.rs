@@ -5,7 +5,6 @@
 //! `mvex/trex` defaults and each track's edit-list offset).
 
 use super::boxes::{be16, be24, be32, child, fourcc, set_once, Boxes};
-use std::sync::Arc;
 
 use super::edit_list::EditPlan;
 use super::lazy_plan;
@@ -80,7 +79,7 @@ pub(super) struct Moov {
     pub(super) sample_budget: u64,
 }
 
-/// Every track of the `moov` payload `moov`. With `lazy` (the same payload, shared), a track
+/// Every track of the `moov` payload `moov`. With `lazy`, a track
 /// whose samples follow from its tables in closed form keeps them there
 /// ([`Mp4Track::lazy`](super::track::Mp4Track::lazy)) instead of a built list.
 pub(super) fn parse_moov(
@@ -88,7 +87,7 @@ pub(super) fn parse_moov(
     brands: Brands,
     file_size: u64,
     max_index_bytes: u64,
-    lazy: Option<&Arc<Vec<u8>>>,
+    lazy: bool,
 ) -> ParseResult<Moov> {
     // A file holds at most one sample per byte: a table or `trun` announcing more (empty
     // samples by the million from a few bytes) is refused before its index is allocated.
@@ -236,7 +235,7 @@ fn collect_mdia<'a>(mdia: &'a [u8], t: &mut TrakBoxes<'a>) {
 
 /// One track: headers, sample entry, samples with the edit list applied; and what its movie
 /// fragments need.
-fn parse_track(b: &TrakBoxes<'_>, ctx: &FileCtx, lazy: Option<&Arc<Vec<u8>>>) -> ParseResult<(Mp4Track, FragTrack)> {
+fn parse_track(b: &TrakBoxes<'_>, ctx: &FileCtx, lazy: bool) -> ParseResult<(Mp4Track, FragTrack)> {
     let mut track = Mp4Track::default();
     apply_tkhd(b.tkhd, &mut track);
     let mdhd = parse_mdhd(b.mdhd, ctx.movie_timescale)?;
@@ -253,7 +252,7 @@ fn parse_track(b: &TrakBoxes<'_>, ctx: &FileCtx, lazy: Option<&Arc<Vec<u8>>>) ->
     let tables = Tables::parse(&b.stbl, ctx.file_size)?;
     let edit = EditPlan::parse(b.elst, ctx.movie_timescale, track.timescale)?;
     let limits = (ctx.file_size, ctx.sample_budget);
-    match lazy.and_then(|moov| lazy_plan::plan(&tables, &entry, edit.as_ref(), track.timescale, moov, limits)) {
+    match lazy.then(|| lazy_plan::plan(&tables, &entry, edit.as_ref(), track.timescale, limits)).flatten() {
         Some((samples, end_dts)) => {
             track.end_dts = if samples.is_empty() { 0 } else { end_dts };
             track.lazy = Some(samples);
