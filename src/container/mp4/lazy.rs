@@ -129,6 +129,15 @@ pub(super) struct DtsRun {
     pub(super) dur: u32,
 }
 
+/// The low halves of the big-endian `width`-byte entries of `table`.
+fn narrow(table: &[u8], width: usize) -> Box<[u8]> {
+    let mut v = Vec::with_capacity(table.len() / 2);
+    for e in table.chunks_exact(width) {
+        v.extend_from_slice(&e[width / 2..]);
+    }
+    v.into_boxed_slice()
+}
+
 /// The tables of one track, kept to build its samples from: copies of its own size and chunk
 /// tables (the `moov` they were read from is freed after the open).
 pub(super) struct LazyTables {
@@ -162,13 +171,13 @@ impl LazyTables {
     ) -> LazyTables {
         let (size_table, field_bits) =
             if sizes.field_bits == 32 && sizes.table.chunks_exact(4).all(|s| s[0] == 0 && s[1] == 0) {
-                (sizes.table.chunks_exact(4).flat_map(|s| [s[2], s[3]]).collect(), 16)
+                (narrow(sizes.table, 4), 16)
             } else {
                 (Box::from(sizes.table), sizes.field_bits)
             };
         // A `co64` offset is read as is when it fits 32 bits (0 if negative as an i64 otherwise).
         let (chunk_table, wide) = if chunks.wide && chunks.table.chunks_exact(8).all(|s| s[..4] == [0; 4]) {
-            (chunks.table.chunks_exact(8).flat_map(|s| [s[4], s[5], s[6], s[7]]).collect(), false)
+            (narrow(chunks.table, 8), false)
         } else {
             (Box::from(chunks.table), chunks.wide)
         };
