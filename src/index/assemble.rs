@@ -115,7 +115,12 @@ pub(crate) fn prepare(
             .collect();
         return Err(Error::new(ErrorKind::NoPlayableTracks, format!("nothing to play: {}", reasons.join("; "))));
     };
-    for (t, c) in tracks.iter().zip(collected.iter_mut()) {
+    for (i, (t, c)) in tracks.iter().zip(collected.iter_mut()).enumerate() {
+        // Samples read on demand serve a copied track that follows the main one's cuts;
+        // anything else works on built samples.
+        if c.lazy.is_some() && (i == main || clip.is_some() || !matches!(t.delivery, Delivery::Copy { .. })) {
+            c.build();
+        }
         if t.kind == TrackKind::Audio {
             drop_priming(c);
         }

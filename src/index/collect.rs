@@ -2,6 +2,7 @@
 
 #![deny(unsafe_code)]
 
+use crate::container::mp4::LazySamples;
 use crate::model::segment::SampleRec;
 
 /// Largest sample read whole at indexing (the first packet and a later keyframe, kept for the
@@ -27,6 +28,40 @@ pub(crate) struct Collected {
     pub(crate) missing_dts: bool,
     /// The end as the last packet's timestamp and duration said (before `finish_collected`).
     pub(crate) raw_end_dts: Option<i64>,
+    /// The samples, read from the MP4 sample tables on demand (`samples` is then empty): audio
+    /// whose every sample is a sync sample, decode time = presentation time, non-decreasing.
+    /// What cannot work on them calls [`Collected::build`] first.
+    pub(crate) lazy: Option<LazySamples>,
+    /// The presentation times, sorted, are the (increasing) decode times plus this: a constant
+    /// reorder delay, found or made by [`constant_reorder_delay`].
+    pub(crate) sorted_offset: Option<i64>,
+}
+
+impl Collected {
+    /// Number of samples.
+    pub(crate) fn len(&self) -> usize {
+        self.lazy.as_ref().map_or(self.samples.len(), LazySamples::len)
+    }
+
+    /// No sample.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first sample.
+    pub(crate) fn first(&self) -> Option<RawSample> {
+        match &self.lazy {
+            Some(l) => l.get(0),
+            None => self.samples.first().copied(),
+        }
+    }
+
+    /// Builds the samples of a lazy list (the same records, in `samples`).
+    pub(crate) fn build(&mut self) {
+        if let Some(l) = self.lazy.take() {
+            self.samples = l.to_vec();
+        }
+    }
 }
 
 /// Derives decode timestamps for a stream whose container stores none (Matroska B-frames):
@@ -68,9 +103,14 @@ fn delay_for(samples: &[RawSample], sorted: &[i64]) -> i64 {
 /// variable frame rate the reorder delay is a number of *frames*, so its length in time changes
 /// with the rate (two frames are 33 ms at 60 fps, 67 ms at 30 fps), and decode spans would miss
 /// the presentation spans, and the total the video's duration, by the difference.
+/// When the delay is (or is made) constant, `c.sorted_offset` says so.
 pub(crate) fn constant_reorder_delay(c: &mut Collected) -> bool {
     let n = c.samples.len();
-    if n < 2 || delay_known_constant(&c.samples) {
+    if n < 2 {
+        return false;
+    }
+    if delay_known_constant(&c.samples) {
+        c.sorted_offset = Some(c.samples[0].pts() - c.samples[0].dts);
         return false;
     }
     let sorted = sorted_pts(&c.samples);
@@ -87,6 +127,7 @@ pub(crate) fn constant_reorder_delay(c: &mut Collected) -> bool {
         return false;
     }
     if c.samples.iter().zip(&sorted).all(|(s, p)| s.dts == p - delay) {
+        c.sorted_offset = Some(delay);
         return false;
     }
     let last = c.samples[n - 1].dts;
@@ -95,6 +136,7 @@ pub(crate) fn constant_reorder_delay(c: &mut Collected) -> bool {
         s.set_dts(p - delay);
     }
     c.end_dts = Some(sorted[n - 1].saturating_add(last_duration).saturating_sub(delay));
+    c.sorted_offset = Some(delay);
     true
 }
 

@@ -45,32 +45,66 @@ const STANDARD_RATES: [f64; 14] = [
     240.0,
 ];
 
+/// Sorted presentation times by index: a list, or the decode times plus one offset
+/// ([`Shifted`]).
+trait Times {
+    fn count(&self) -> usize;
+    fn at(&self, i: usize) -> i64;
+}
+
+impl Times for [i64] {
+    #[inline]
+    fn count(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn at(&self, i: usize) -> i64 {
+        self[i]
+    }
+}
+
+/// The samples' decode times plus an offset: their sorted presentation times when the decode
+/// times increase and the presentation times are those decode times plus the offset, taken in
+/// another order (a constant reorder delay).
+struct Shifted<'a>(&'a [SampleRec], i64);
+
+impl Times for Shifted<'_> {
+    #[inline]
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+    #[inline]
+    fn at(&self, i: usize) -> i64 {
+        self.0[i].dts + self.1
+    }
+}
+
 /// The rate of every window of at least `window` ticks that starts at a frame: its frame
 /// intervals over its span in seconds; with `robust`, not counting intervals shorter than a third
 /// of the window's mean interval.
-fn window_rates(t: &[i64], window: i64, tick: f64, robust: bool) -> Vec<f64> {
+fn window_rates<T: Times + ?Sized>(t: &T, window: i64, tick: f64, robust: bool) -> Vec<f64> {
     let mut rates = Vec::new();
     each_window_rate(t, window, tick, robust, |r| rates.push(r));
     rates
 }
 
 /// Calls `f` with the rate of every window of [`window_rates`], in order (no list).
-fn each_window_rate(t: &[i64], window: i64, tick: f64, robust: bool, mut f: impl FnMut(f64)) {
-    let n = t.len();
+fn each_window_rate<T: Times + ?Sized>(t: &T, window: i64, tick: f64, robust: bool, mut f: impl FnMut(f64)) {
+    let n = t.count();
     let mut j = 0usize;
     for i in 0..n {
         j = j.max(i + 1);
-        while j < n && t[j] - t[i] < window {
+        while j < n && t.at(j) - t.at(i) < window {
             j += 1;
         }
         if j >= n {
             break;
         }
-        let span = t[j] - t[i];
+        let span = t.at(j) - t.at(i);
         let mut intervals = j - i;
         if robust {
             let short = span as f64 / intervals as f64 / 3.0;
-            intervals -= t[i..=j].windows(2).filter(|w| ((w[1] - w[0]) as f64) < short).count();
+            intervals -= (i..j).filter(|&k| ((t.at(k + 1) - t.at(k)) as f64) < short).count();
         }
         f(intervals as f64 / (span as f64 * tick));
     }
@@ -109,26 +143,44 @@ fn presentation_order(samples: &[SampleRec]) -> Vec<i64> {
 /// The maximum frame rate of a variable-frame-rate video (frames per second), `None` when no
 /// window is measurably faster than `declared` (the container's rate, else the average of the
 /// samples) or there are too few samples. `tb`: the samples' time base (seconds per tick).
-pub(crate) fn max_frame_rate(samples: &[SampleRec], tb: (i32, i32), declared: Option<f64>) -> Option<f64> {
+/// `sorted_offset`: the samples' presentation times are known to be their (increasing) decode
+/// times plus this, in another order (a constant reorder delay; see
+/// `collect::constant_reorder_delay`): they are not sorted again.
+pub(crate) fn max_frame_rate(
+    samples: &[SampleRec],
+    tb: (i32, i32),
+    declared: Option<f64>,
+    sorted_offset: Option<i64>,
+) -> Option<f64> {
     if tb.0 <= 0 || tb.1 <= 0 {
         return None;
     }
+    match sorted_offset {
+        Some(d) => rate_of(&Shifted(samples, d), tb, declared),
+        None => {
+            let mut t = presentation_order(samples);
+            t.dedup();
+            rate_of(t.as_slice(), tb, declared)
+        }
+    }
+}
+
+/// [`max_frame_rate`] of the sorted, distinct presentation times `t`.
+fn rate_of<T: Times + ?Sized>(t: &T, tb: (i32, i32), declared: Option<f64>) -> Option<f64> {
     let tick = f64::from(tb.0) / f64::from(tb.1);
-    let mut t = presentation_order(samples);
-    t.dedup();
-    let n = t.len();
+    let n = t.count();
     if n < 3 {
         return None;
     }
     let window = (WINDOW_SECONDS / tick).ceil() as i64;
     // Each end of a window may be rounded by a tick.
     let rounding = 2.0 * tick / WINDOW_SECONDS;
-    let average = (n - 1) as f64 / ((t[n - 1] - t[0]) as f64 * tick);
+    let average = (n - 1) as f64 / ((t.at(n - 1) - t.at(0)) as f64 * tick);
     let reference = declared.filter(|d| d.is_finite() && *d > 0.0).unwrap_or(average);
     let constant = |fastest: f64| fastest <= reference * (1.0 + rounding + CONSTANT_TOLERANCE);
     // Cheap first pass (every interval counts): most videos stop here, as constant.
     let (mut windows, mut fastest) = (0usize, 0.0f64);
-    each_window_rate(&t, window, tick, false, |r| {
+    each_window_rate(t, window, tick, false, |r| {
         windows += 1;
         fastest = fastest.max(r);
     });
@@ -136,7 +188,7 @@ pub(crate) fn max_frame_rate(samples: &[SampleRec], tb: (i32, i32), declared: Op
         return None;
     }
     // Intervals shorter than a third of their window's mean are glitches, not a frame rate.
-    let rates = window_rates(&t, window, tick, true);
+    let rates = window_rates(t, window, tick, true);
     let fastest = rates.iter().copied().fold(0.0, f64::max);
     if constant(fastest) {
         return None;
@@ -183,17 +235,17 @@ mod tests {
         // 90 kHz: 5 s at 30 fps, then 5 s at 60 fps.
         let mut t: Vec<i64> = (0..150).map(|i| i * 3000).collect();
         t.extend((0..300).map(|i| 450_000 + i * 1500));
-        let r = max_frame_rate(&at(&t), (1, 90000), Some(45.0)).unwrap();
+        let r = max_frame_rate(&at(&t), (1, 90000), Some(45.0), None).unwrap();
         assert_eq!(format!("{r:.3}"), "60.000");
         // Milliseconds (Matroska): 16/17 ms steps still give 60, 40 ms steps 25.
         let mut t: Vec<i64> = (0..125).map(|i| i * 40).collect();
         t.extend((0..300).map(|i| 5000 + (i * 1000 + 30) / 60));
-        let r = max_frame_rate(&at(&t), (1, 1000), None).unwrap();
+        let r = max_frame_rate(&at(&t), (1, 1000), None, None).unwrap();
         assert_eq!(format!("{r:.3}"), "60.000");
         // 29.97 then 59.94 at 90 kHz.
         let mut t: Vec<i64> = (0..150).map(|i| i * 3003).collect();
         t.extend((0..300).map(|i| 450_450 + i * 1501 + i / 2));
-        let r = max_frame_rate(&at(&t), (1, 90000), Some(45.0)).unwrap();
+        let r = max_frame_rate(&at(&t), (1, 90000), Some(45.0), None).unwrap();
         assert_eq!(format!("{r:.3}"), "59.940");
     }
 
@@ -201,24 +253,57 @@ mod tests {
     fn constant_rate_and_single_short_intervals_are_not_variable() {
         // 25 fps with B-frame order (presentation times out of decode order).
         let t: Vec<i64> = (0..500).map(|i| (i ^ 1) * 512).collect();
-        assert_eq!(max_frame_rate(&at(&t), (1, 12800), Some(25.0)), None);
+        assert_eq!(max_frame_rate(&at(&t), (1, 12800), Some(25.0), None), None);
         // 23.976 in milliseconds: 41/42 ms steps.
         let t: Vec<i64> = (0..480).map(|i| i * 1001 / 24).collect();
-        assert_eq!(max_frame_rate(&at(&t), (1, 1000), None), None);
+        assert_eq!(max_frame_rate(&at(&t), (1, 1000), None, None), None);
         // One frame a tick after another (a glitch) is not a frame rate.
         let mut t: Vec<i64> = (0..250).map(|i| i * 40).collect();
         t.push(4001);
-        assert_eq!(max_frame_rate(&at(&t), (1, 1000), None), None);
+        assert_eq!(max_frame_rate(&at(&t), (1, 1000), None, None), None);
         // Too short to measure.
-        assert_eq!(max_frame_rate(&at(&[0, 40]), (1, 1000), None), None);
-        assert_eq!(max_frame_rate(&at(&[0, 40, 80, 120]), (1, 1000), None), None);
+        assert_eq!(max_frame_rate(&at(&[0, 40]), (1, 1000), None, None), None);
+        assert_eq!(max_frame_rate(&at(&[0, 40, 80, 120]), (1, 1000), None, None), None);
         // Only some stretches known (Matroska planned from Cues), all at 60 fps, while the
         // container reports 45: the measured 60 is the maximum.
         let t: Vec<i64> = (0..120).map(|i| (i * 1000 + 30) / 60).collect();
         assert_eq!(
-            max_frame_rate(&at(&t), (1, 1000), Some(45.075)).map(|r| format!("{r:.3}")).as_deref(),
+            max_frame_rate(&at(&t), (1, 1000), Some(45.075), None).map(|r| format!("{r:.3}")).as_deref(),
             Some("60.000")
         );
-        assert_eq!(max_frame_rate(&at(&t), (1, 1000), Some(60.0)), None);
+        assert_eq!(max_frame_rate(&at(&t), (1, 1000), Some(60.0), None), None);
+    }
+
+    #[test]
+    fn b_frames_with_a_constant_delay_declare_the_rate_their_sorted_times_give() {
+        use crate::index::collect::{constant_reorder_delay, Collected};
+        // I P B pictures, 30 then 60 fps (the reorder delay varies: re-timed), and 25 fps with a
+        // constant delay: the rate read from the decode times plus the delay is the rate of the
+        // sorted presentation times.
+        let vfr = [(-3000, 0), (0, 6000), (3000, 3000), (7500, 9000), (9000, 12000), (10500, 10500)];
+        let mut long_vfr = Vec::new();
+        for k in 0..200i64 {
+            let (step, base) = if k < 100 { (9000, k * 9000) } else { (4500, 900_000 + (k - 100) * 4500) };
+            for &(d, p) in &[(-step / 3, 0), (0, 2 * step / 3), (step / 3, step / 3)] {
+                long_vfr.push((base + d, base + p));
+            }
+        }
+        let cfr: Vec<(i64, i64)> = (0..600i64).map(|i| (i * 512 - 512, (i ^ 1) * 512)).collect();
+        for (samples, tb) in [(vfr.to_vec(), (1, 90000)), (long_vfr, (1, 90000)), (cfr, (1, 12800))] {
+            let mut c = Collected { end_dts: Some(i64::MAX / 4), ..Collected::default() };
+            c.samples = samples.iter().map(|&(d, p)| SampleRec::new(0, d, p, 1, false)).collect();
+            constant_reorder_delay(&mut c);
+            let offset = c.sorted_offset.expect("a constant delay");
+            let pts: Vec<i64> = c.samples.iter().map(|s| s.pts()).collect();
+            assert_eq!(presentation_order(&c.samples), c.samples.iter().map(|s| s.dts + offset).collect::<Vec<_>>());
+            for declared in [None, Some(25.0), Some(45.0)] {
+                assert_eq!(
+                    max_frame_rate(&c.samples, tb, declared, Some(offset)),
+                    max_frame_rate(&c.samples, tb, declared, None),
+                    "{declared:?}"
+                );
+            }
+            assert_eq!(c.samples.iter().map(|s| s.pts()).collect::<Vec<_>>(), pts);
+        }
     }
 }

@@ -86,7 +86,11 @@ fn build_unchecked(
         return Err(Error::media("file is empty (0 bytes)"));
     }
     let file = file.clone();
-    match mp4index::read_limited(&file, identity.size, cfg.max_index_bytes) {
+    #[cfg(test)]
+    let read = if tests::BUILT_SAMPLES.get() { mp4index::read_limited } else { mp4index::read_lazily };
+    #[cfg(not(test))]
+    let read = mp4index::read_lazily;
+    match read(&file, identity.size, cfg.max_index_bytes) {
         // Sample tables, or movie fragments read from their `moof` boxes.
         Ok(ix) => {
             if let Some(stats) = &ix.fragments {
@@ -198,4 +202,81 @@ fn build_with_ffmpeg(
     drop(dmx);
     let source = if from_container_index { IndexSource::SampleTables } else { IndexSource::PacketScan };
     assemble(path, identity, cfg, infos, collected, extractors, source, format, started, clip)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::path::Path;
+
+    use crate::container::read::ByteSource;
+    use crate::model::config::Config;
+    use crate::model::identity::FileIdentity;
+    use crate::model::media_index::MediaIndex;
+
+    thread_local! {
+        /// Index MP4 files with every sample built at open (the reader's eager path).
+        pub(super) static BUILT_SAMPLES: Cell<bool> = const { Cell::new(false) };
+    }
+
+    fn index(path: &Path, built: bool) -> Result<MediaIndex, String> {
+        BUILT_SAMPLES.set(built);
+        let file = ByteSource::open_file(path).unwrap();
+        let ix = super::build(&file, path, FileIdentity::of(path).unwrap(), &Config::default(), None);
+        BUILT_SAMPLES.set(false);
+        ix.map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn audio_read_from_the_sample_tables_per_segment_plays_the_same_segments() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media");
+        let mut lazy_tracks = 0;
+        for name in [
+            "h264_aac.mp4",
+            "audio_only.m4a",
+            "multi_audio.mp4",
+            "vfr_bframes.mp4",
+            "offset_start.mp4",
+            "hevc_aac.mp4",
+            "long_10min.mp4",
+            "truncated_tail.mp4",
+        ] {
+            let path = dir.join(name);
+            if !path.exists() {
+                continue;
+            }
+            let (built, lazy) = match (index(&path, true), index(&path, false)) {
+                (Ok(b), Ok(l)) => (b, l),
+                (b, l) => {
+                    // A refused file is refused the same way.
+                    assert_eq!(b.err(), l.err(), "{name}");
+                    continue;
+                }
+            };
+            assert_eq!(built.boundaries_us, lazy.boundaries_us, "{name}");
+            assert_eq!(built.tracks.len(), lazy.tracks.len());
+            for (b, l) in built.tracks.iter().zip(&lazy.tracks) {
+                assert_eq!(b.segments, l.segments, "{name} stream {}", b.stream);
+                assert_eq!(b.map, l.map, "{name} stream {}", b.stream);
+                let (Some(bt), Some(lt)) = (b.reader.table(), l.reader.table()) else {
+                    assert!(b.reader.table().is_none() && l.reader.table().is_none());
+                    continue;
+                };
+                assert_eq!(bt.len(), lt.len());
+                lazy_tracks += usize::from(format!("{lt:?}").contains("per segment"));
+                // Every segment's records, in a random order; then ranges across segments.
+                let mut order: Vec<usize> = (0..b.segments.len()).collect();
+                order.sort_by_key(|&k| (k * 7919) % b.segments.len().max(1));
+                for k in order {
+                    let s = b.segments[k];
+                    let r = s.first as usize..(s.first + s.samples) as usize;
+                    assert_eq!(bt.range(r.clone()).unwrap().unwrap(), lt.range(r.clone()).unwrap().unwrap());
+                    assert_eq!(bt.get(r.start).unwrap().unwrap(), lt.get(r.start).unwrap().unwrap());
+                }
+                assert_eq!(bt.range(1..bt.len()).unwrap().unwrap(), lt.range(1..lt.len()).unwrap().unwrap());
+                assert_eq!(bt.to_le_bytes(), lt.to_le_bytes());
+            }
+        }
+        assert!(lazy_tracks >= 5, "tracks read per segment: {lazy_tracks}");
+    }
 }

@@ -104,7 +104,7 @@ pub(crate) fn build_from_mp4(
         .tracks
         .iter()
         .filter(|t| !t.chapter && matches!(&t.handler, b"vide" | b"soun"))
-        .flat_map(|t| [t.samples.first(), t.samples.iter().filter(|s| s.key()).nth(1)])
+        .flat_map(first_two)
         .flatten()
         .filter(|s| s.size() > 0 && (s.size() as usize) < MAX_SAMPLE_READ)
         .map(|s| (s.pos, u64::from(s.size())))
@@ -159,13 +159,14 @@ pub(crate) fn build_from_mp4(
         let mut c = Collected::default();
         let frame_rate = frame_rate_of(&t);
         if matches!(kind, TrackKind::Video | TrackKind::Audio) {
-            let keys: Vec<&mp4index::Mp4Sample> = t.samples.iter().filter(|s| s.key()).take(2).collect();
-            c.first_packet = t.samples.first().and_then(|s| read_ahead(&ahead, file, s.pos, s.size()));
-            c.later_keyframe = keys.get(1).and_then(|s| read_ahead(&ahead, file, s.pos, s.size()));
+            let [first, later_key] = first_two(&t);
+            c.first_packet = first.and_then(|s| read_ahead(&ahead, file, s.pos, s.size()));
+            c.later_keyframe = later_key.and_then(|s| read_ahead(&ahead, file, s.pos, s.size()));
             c.end_dts = Some(t.end_dts);
             c.direct = true;
             // The reader's samples are the index's records already: moved, not converted.
             c.samples = std::mem::take(&mut t.samples);
+            c.lazy = t.lazy.take();
             if kind == TrackKind::Video && constant_reorder_delay(&mut c) {
                 log::debug!("{}: stream {i}: reorder delay varies: decode times re-timed", path.display());
             }
@@ -235,6 +236,14 @@ pub(crate) fn build_from_mp4(
     }
     let format = MP4_FORMAT_NAME.to_string();
     assemble(path, identity, cfg, infos, collected, extractors, source, format, started, clip).map(Some)
+}
+
+/// The first sample of `t` and its second sync sample (every sample of a lazy list is one).
+fn first_two(t: &Mp4Track) -> [Option<mp4index::Mp4Sample>; 2] {
+    match &t.lazy {
+        Some(l) => [l.get(0), l.get(1)],
+        None => [t.samples.first().copied(), t.samples.iter().filter(|s| s.key()).nth(1).copied()],
+    }
 }
 
 /// `covr` `data` types: JPEG, PNG, BMP pictures.

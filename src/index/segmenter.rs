@@ -7,6 +7,7 @@
 
 use super::collect::Collected;
 use crate::codec::Codec;
+use crate::container::mp4::LazySamples;
 use crate::model::aac::AacTarget;
 use crate::model::segment::{SampleRec, SampleTable, Segment};
 use crate::model::time::{rescale, rescale_ceil, rescale_floor, TimeMap};
@@ -16,6 +17,20 @@ use crate::output::fmp4;
 /// Drops leading audio samples that end at or before time 0 (encoder priming that the source's
 /// edit list hides entirely); a frame that is partly presented stays.
 pub(crate) fn drop_priming(c: &mut Collected) {
+    if let Some(lazy) = &mut c.lazy {
+        // The same rule, on the samples read one by one (priming is a few frames).
+        let n = lazy.len();
+        let ends_by_zero = |i: usize| {
+            let dts = lazy.dts(i);
+            let next = if i + 1 < n { lazy.dts(i + 1) } else { c.end_dts.unwrap_or(dts) };
+            dts < 0 && dts + (next - dts) <= 0
+        };
+        let k = (0..n).take_while(|&i| ends_by_zero(i)).count();
+        if k > 0 && k < n {
+            lazy.skip(k);
+        }
+        return;
+    }
     let n = c.samples.len();
     let ends_by_zero = |i: usize| {
         let s = c.samples[i];
@@ -38,7 +53,7 @@ pub(crate) fn apply_shared_shift(tracks: &mut [Track], collected: &[Collected]) 
     let mut worst: (i64, u32) = (0, 1);
     let mut own = vec![0i64; tracks.len()];
     for (n, (t, c)) in tracks.iter().zip(collected).enumerate() {
-        let Some(first) = c.samples.first().filter(|_| t.is_fmp4()) else { continue };
+        let Some(first) = c.first().filter(|_| t.is_fmp4()) else { continue };
         let ticks = t.map.clip_ticks(first.dts.min(first.pts()));
         own[n] = (-ticks).max(0);
         if ticks < 0 && (-ticks) as f64 / t.map.timescale as f64 > worst.0 as f64 / worst.1 as f64 {
@@ -242,12 +257,29 @@ pub(crate) fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64], 
     // The shared shift makes every decode time >= 0; anything still below is dropped (in place:
     // nothing is moved when nothing is dropped).
     let map = track.map;
+    if let Some(lazy) = c.lazy {
+        follow_lazy(track, lazy, c.end_dts, bounds, exact);
+        return;
+    }
     let mut samples = c.samples;
     samples.retain(|s| map.out(s.dts) >= 0);
     if samples.is_empty() {
         return;
     }
-    let end_dts = c.end_dts.unwrap_or(samples[samples.len() - 1].dts + 1);
+    follow_built(track, samples, c.end_dts, bounds, c.direct, exact);
+}
+
+/// [`segment_follower`] once the samples below the shared shift are dropped.
+fn follow_built(
+    track: &mut Track,
+    samples: Vec<SampleRec>,
+    end_dts: Option<i64>,
+    bounds: &[i64],
+    direct: bool,
+    exact: bool,
+) {
+    let map = track.map;
+    let end_dts = end_dts.unwrap_or(samples[samples.len() - 1].dts + 1);
     // Sample i goes to the segment whose interval holds its midpoint (so boundaries follow the
     // main track's within one audio frame). Bounds are converted to this track's ticks once, and
     // samples (in order) advance one cursor: no per-sample division or search.
@@ -271,7 +303,123 @@ pub(crate) fn segment_follower(track: &mut Track, c: Collected, bounds: &[i64], 
     }
     segs.push(make_segment(&map, &samples, start, samples.len(), end_dts));
     track.segments = segs;
-    track.reader = reader(track, samples, c.direct, None, exact);
+    track.reader = reader(track, samples, direct, None, exact);
+}
+
+/// [`follow_built`] on samples read from the sample tables on demand (a copied audio track
+/// whose every sample is a sync sample, decode time = presentation time): the same segments
+/// and records, found without building the samples. Decode times do not decrease, so the
+/// samples below the shared shift are a prefix and each sample's midpoint grows with its
+/// index: each boundary's first sample is found by a search, and a segment's bytes are summed
+/// from the size table. Its records are built when the segment is first read.
+fn follow_lazy(track: &mut Track, mut s: LazySamples, end_dts: Option<i64>, bounds: &[i64], exact: bool) {
+    let map = track.map;
+    let below = partition(0, s.len(), |i| map.out(s.dts(i)) >= 0);
+    s.skip(below);
+    let n = s.len();
+    if n == 0 {
+        return;
+    }
+    let last = s.dts(n - 1);
+    let end_dts = end_dts.unwrap_or(last + 1);
+    let inner: Vec<i64> = bounds[1..bounds.len() - 1].iter().map(|&b| map.us_to_ticks(b)).collect();
+    if end_dts < last || inner.windows(2).any(|w| w[0] > w[1]) {
+        // Midpoints or boundaries out of order: the sample-by-sample rule decides.
+        follow_built(track, s.to_vec(), Some(end_dts), bounds, true, exact);
+        return;
+    }
+    let mid = |i: usize| {
+        let dts = s.dts(i);
+        let next = if i + 1 < n { s.dts(i + 1) } else { end_dts };
+        map.out(dts) + (map.out(next) - map.out(dts)) / 2
+    };
+    // The first sample of each segment: where the midpoint reaches a boundary (searched from
+    // the previous one, one segment's worth of samples further first).
+    let mut firsts = vec![0usize];
+    let (mut at, mut gap) = (0usize, 1usize);
+    for &b in &inner {
+        let i = partition_near(at, n, at + gap, |i| mid(i) >= b);
+        if i > at && i < n {
+            gap = (i - at).max(1);
+            firsts.push(i);
+        }
+        at = at.max(i);
+    }
+    let mut segs = Vec::with_capacity(firsts.len());
+    for (k, &start) in firsts.iter().enumerate() {
+        let stop = firsts.get(k + 1).copied().unwrap_or(n);
+        let src_start = s.dts(start);
+        let src_end = if stop < n { s.dts(stop) } else { end_dts };
+        let out_start = map.out(src_start).max(0) as u64;
+        let out_end = map.out(src_end).max(0) as u64;
+        let count = stop - start;
+        segs.push(Segment {
+            src_start,
+            src_end,
+            samples: count as u32,
+            first: start as u32,
+            start_pts: src_start,
+            out_start,
+            out_duration: out_end.saturating_sub(out_start),
+            bytes: s.bytes(start..stop) + fmp4::media_segment_overhead(count) as u64,
+            cluster: 0,
+        });
+    }
+    track.segments = segs;
+    track.reader = SampleReader::ByPosition { table: SampleTable::lazy(s, firsts) };
+}
+
+/// The first `i` in `lo..hi` for which `f` holds (`hi` when none), `f` false then true.
+fn partition(mut lo: usize, mut hi: usize, f: impl Fn(usize) -> bool) -> usize {
+    while lo < hi {
+        let m = lo + (hi - lo) / 2;
+        if f(m) {
+            hi = m;
+        } else {
+            lo = m + 1;
+        }
+    }
+    lo
+}
+
+/// [`partition`] of `lo..hi`, searched outwards from `guess` first (cheap when the answer is
+/// near it).
+fn partition_near(lo: usize, hi: usize, guess: usize, f: impl Fn(usize) -> bool) -> usize {
+    let g = guess.clamp(lo, hi);
+    let (mut a, mut b) = (lo, hi);
+    let mut step = 1usize;
+    if g < hi && !f(g) {
+        // The answer is after `g`.
+        a = g + 1;
+        loop {
+            let c = a.saturating_add(step - 1);
+            if c >= hi {
+                break;
+            }
+            if f(c) {
+                b = c;
+                break;
+            }
+            a = c + 1;
+            step *= 2;
+        }
+    } else {
+        // The answer is at or before `g`.
+        b = g;
+        loop {
+            if b < lo + step {
+                break;
+            }
+            let c = b - step;
+            if !f(c) {
+                a = c + 1;
+                break;
+            }
+            b = c;
+            step *= 2;
+        }
+    }
+    partition(a, b, f)
 }
 
 /// Frame-aligned AAC segments for a transcoded track, one per boundary interval. Frame k covers

@@ -77,7 +77,7 @@ pub(crate) fn make_track(
             Delivery::NotServed(info.not_media.unwrap_or("not an audio, video or subtitle stream").into())
         }
     };
-    if matches!(delivery, Delivery::Copy { .. } | Delivery::Transcode { .. }) && c.samples.is_empty() {
+    if matches!(delivery, Delivery::Copy { .. } | Delivery::Transcode { .. }) && c.is_empty() {
         delivery = Delivery::NotServed("the stream has no samples".into());
     }
     let map = match info.kind {
@@ -125,7 +125,9 @@ pub(crate) fn make_track(
         height: info.height,
         // A variable frame rate declares its maximum (RFC 8216bis), else the container's rate.
         frame_rate: match info.kind {
-            TrackKind::Video => max_frame_rate(&c.samples, info.tb, info.frame_rate).or(info.frame_rate),
+            TrackKind::Video => {
+                max_frame_rate(&c.samples, info.tb, info.frame_rate, c.sorted_offset).or(info.frame_rate)
+            }
             _ => info.frame_rate,
         },
         independent: info.kind != TrackKind::Video

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +33,8 @@ pub struct Segment {
 
 pub use crate::container::sample::SampleRec;
 
+use crate::container::mp4::LazySamples;
+
 /// Records per checksummed block of a table read in place (96 KiB).
 pub const TABLE_BLOCK_RECORDS: usize = 4096;
 
@@ -47,9 +49,10 @@ pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TableDamaged;
 
-/// The records of one track, in decode order: built in memory by indexing, or read in place
-/// (no copy) from a persisted index, where each block of [`TABLE_BLOCK_RECORDS`] records is
-/// checked against its checksum the first time it is used.
+/// The records of one track, in decode order: built in memory by indexing, read in place (no
+/// copy) from a persisted index, where each block of [`TABLE_BLOCK_RECORDS`] records is checked
+/// against its checksum the first time it is used, or built from an MP4's sample tables one
+/// segment at a time, when the segment is first read ([`SampleTable::lazy`]).
 pub struct SampleTable {
     repr: Repr,
 }
@@ -57,6 +60,41 @@ pub struct SampleTable {
 enum Repr {
     Owned(Vec<SampleRec>),
     Mapped(Mapped),
+    Lazy(Box<Lazy>),
+}
+
+/// Records built from the sample tables when first asked for: a segment's at a time (a range
+/// inside one segment), else all of them.
+struct Lazy {
+    samples: LazySamples,
+    /// The first record of each segment, ascending.
+    firsts: Vec<usize>,
+    /// Each segment's records, once built.
+    segments: Vec<OnceLock<Box<[SampleRec]>>>,
+    /// Every record, once a range across segments was asked for.
+    all: OnceLock<Box<[SampleRec]>>,
+}
+
+impl Lazy {
+    fn range(&self, r: Range<usize>) -> &[SampleRec] {
+        if r.is_empty() {
+            return &[];
+        }
+        let s = self.firsts.partition_point(|&f| f <= r.start);
+        if s > 0 {
+            let first = self.firsts[s - 1];
+            let end = self.firsts.get(s).copied().unwrap_or(self.samples.len());
+            if r.end <= end {
+                let recs = self.segments[s - 1].get_or_init(|| {
+                    let mut v = Vec::with_capacity(end - first);
+                    self.samples.extend_range(first..end, &mut v);
+                    v.into_boxed_slice()
+                });
+                return &recs[r.start - first..r.end - first];
+            }
+        }
+        &self.all.get_or_init(|| self.samples.to_vec().into_boxed_slice())[r]
+    }
 }
 
 struct Mapped {
@@ -80,7 +118,12 @@ impl From<Vec<SampleRec>> for SampleTable {
 
 impl std::fmt::Debug for SampleTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SampleTable({} records, {})", self.len(), if self.is_mapped() { "mapped" } else { "owned" })
+        let how = match self.repr {
+            Repr::Owned(_) => "owned",
+            Repr::Mapped(_) => "mapped",
+            Repr::Lazy(_) => "built per segment",
+        };
+        write!(f, "SampleTable({} records, {how})", self.len())
     }
 }
 
@@ -104,6 +147,14 @@ pub fn block_sums(bytes: &[u8]) -> Vec<u64> {
 }
 
 impl SampleTable {
+    /// A table whose records are built from an MP4's sample tables when they are first read:
+    /// those of one segment (`firsts`: the first record of each segment, ascending) when a range
+    /// inside it is asked for, else all of them.
+    pub fn lazy(samples: LazySamples, firsts: Vec<usize>) -> SampleTable {
+        let segments = firsts.iter().map(|_| OnceLock::new()).collect();
+        SampleTable { repr: Repr::Lazy(Box::new(Lazy { samples, firsts, segments, all: OnceLock::new() })) }
+    }
+
     /// A table read in place: `len` records at `offset` of `bytes`, with one checksum per block.
     /// `None` when they do not fit in `bytes`, the block count is wrong, or they cannot be read
     /// in place (misaligned, or a big-endian machine): the caller copies them instead.
@@ -140,6 +191,7 @@ impl SampleTable {
         match &self.repr {
             Repr::Owned(v) => v.len(),
             Repr::Mapped(m) => m.len,
+            Repr::Lazy(l) => l.samples.len(),
         }
     }
 
@@ -154,11 +206,17 @@ impl SampleTable {
     }
 
     /// Records held on the heap (what `max_index_bytes` counts): the allocated capacity of an
-    /// owned table, none of one read in place from a persisted index.
+    /// owned table, none of one read in place from a persisted index; for one built per
+    /// segment, the sample tables it reads (in records' worth of bytes) and the records built.
     pub fn heap_len(&self) -> usize {
         match &self.repr {
             Repr::Owned(v) => v.capacity(),
             Repr::Mapped(_) => 0,
+            Repr::Lazy(l) => {
+                let built: usize = l.segments.iter().filter_map(OnceLock::get).map(|s| s.len()).sum::<usize>()
+                    + l.all.get().map_or(0, |a| a.len());
+                (l.samples.held_bytes() + l.firsts.len() * 16).div_ceil(SAMPLE_REC_BYTES) + built
+            }
         }
     }
 
@@ -170,6 +228,13 @@ impl SampleTable {
     /// The records' bytes as stored (little-endian), for writing a persisted index.
     pub fn to_le_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.len() * SAMPLE_REC_BYTES);
+        if let Repr::Lazy(l) = &self.repr {
+            // Built for the file, not kept.
+            for r in l.samples.to_vec() {
+                out.extend_from_slice(&r.to_le_bytes());
+            }
+            return out;
+        }
         if let Ok(all) = self.all() {
             for r in all {
                 out.extend_from_slice(&r.to_le_bytes());
@@ -191,6 +256,7 @@ impl SampleTable {
         match &self.repr {
             Repr::Owned(v) => Some(Ok(&v[r])),
             Repr::Mapped(m) => Some(m.check(&r).map(|()| &m.records()[r])),
+            Repr::Lazy(l) => Some(Ok(l.range(r))),
         }
     }
 

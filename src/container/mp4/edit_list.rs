@@ -3,8 +3,9 @@
 //! ([`FixIndex`]).
 
 use super::boxes::{be32, be64};
+use super::lazy::SampleAt;
 use super::sample_entry::Kind;
-use super::track::Mp4Sample;
+use crate::container::sample::SampleRec as Mp4Sample;
 use crate::error::{ParseError, ParseResult};
 use crate::util::time::rescale_i128;
 
@@ -94,6 +95,20 @@ fn parse_elst(b: &[u8]) -> ParseResult<Vec<(u64, i64)>> {
     Ok(edits)
 }
 
+/// What `mov_fix_index` keeps of a track when one DTS delta applies to every kept sample (see
+/// [`FixIndex::plan_one_delta`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct KeptRange {
+    /// First kept input sample.
+    pub(super) start: usize,
+    /// One past the last kept input sample.
+    pub(super) end: usize,
+    /// Added to the decode (and presentation) time of every kept sample.
+    pub(super) delta: i64,
+    /// The DTS after the last kept sample.
+    pub(super) end_dts: i64,
+}
+
 /// Parameters of `mov_fix_index` for one track.
 pub(super) struct FixIndex {
     /// The edit.
@@ -142,7 +157,7 @@ impl FixIndex {
     /// Rewrites `samples` (DTS after the last one: `raw_end`) as `mov_fix_index` does;
     /// returns the DTS after the last kept sample.
     pub(super) fn apply(&self, samples: &mut Vec<Mp4Sample>, raw_end: i64) -> i64 {
-        let scan = self.scan(samples);
+        let scan = self.scan(samples.as_slice());
         let (start, end) = (scan.start, scan.end);
         let next = samples.get(end).map_or(raw_end, |s| s.dts);
         let last_duration = next.wrapping_sub(samples[end - 1].dts);
@@ -159,13 +174,31 @@ impl FixIndex {
         samples.last().map_or(0, |s| s.dts.wrapping_add(last_duration))
     }
 
+    /// What [`FixIndex::apply`] would do to `samples` (DTS after the last one: `raw_end`), when
+    /// it adds one delta to every kept sample; `None` otherwise (several deltas, or an edit that
+    /// never starts), for the caller to build and [`FixIndex::apply`] instead.
+    pub(super) fn plan_one_delta<S: SampleAt + ?Sized>(&self, samples: &S, raw_end: i64) -> Option<KeptRange> {
+        let scan = self.scan(samples);
+        let (start, end) = (scan.start, scan.end);
+        if scan.deltas.len() != 1 || start >= end {
+            return None;
+        }
+        let next = if end < samples.count() { samples.at(end).dts } else { raw_end };
+        let last = samples.at(end - 1).dts;
+        let last_duration = next.wrapping_sub(last);
+        let video_shift = scan.min_pts.wrapping_sub(self.plan.empty);
+        let video_shift = if self.kind == Kind::Video && video_shift > 0 { video_shift } else { 0 };
+        let delta = scan.deltas[0].1.wrapping_sub(video_shift);
+        Some(KeptRange { start, end, delta, end_dts: last.wrapping_add(delta).wrapping_add(last_duration) })
+    }
+
     /// The `mov_fix_index` loop, without writing: kept range, DTS deltas, `min_corrected_pts`.
-    fn scan(&self, samples: &[Mp4Sample]) -> FixScan {
+    fn scan<S: SampleAt + ?Sized>(&self, samples: &S) -> FixScan {
         let (m, dur) = (self.plan.media_time, self.plan.duration);
         let edit_end = dur.saturating_add(m);
         let audio = self.kind == Kind::Audio;
         let start = self.start_index(samples);
-        let n = samples.len();
+        let n = samples.count();
         let counter = self.plan.empty.wrapping_sub(self.dts_shift);
         let mut scan = FixScan { start, end: n, deltas: Vec::new(), counter, min_pts: -1 };
         let mut keyframe_after_edit = false;
@@ -173,13 +206,13 @@ impl FixIndex {
         // until the break, which a binary search finds.
         let monotonic = audio && self.cover.is_none();
         for k in start..n {
-            let cur = &samples[k];
+            let cur = &samples.at(k);
             let cts = cur.dts.wrapping_add(self.dts_shift).wrapping_add(self.ctts_of(cur, k));
             if monotonic && !scan.deltas.is_empty() && cts >= m {
                 scan.end = self.audio_break(samples, k, edit_end) + 1;
                 break;
             }
-            let fd = if k + 1 < n { samples[k + 1].dts.wrapping_sub(cur.dts) } else { dur };
+            let fd = if k + 1 < n { samples.at(k + 1).dts.wrapping_sub(cur.dts) } else { dur };
             self.step(&mut scan, k, cur, cts, fd);
             if cts.saturating_add(fd) >= edit_end && (cur.key() || audio) {
                 if self.cover.is_some() && !audio && !keyframe_after_edit {
@@ -216,12 +249,12 @@ impl FixIndex {
 
     /// First audio sample from `from` whose CTS + duration reaches the end of the edit (the
     /// last sample when none does). CTS + duration is the next sample's CTS.
-    fn audio_break(&self, samples: &[Mp4Sample], from: usize, edit_end: i64) -> usize {
+    fn audio_break<S: SampleAt + ?Sized>(&self, samples: &S, from: usize, edit_end: i64) -> usize {
         let reaches = |next_dts: i64| next_dts.wrapping_add(self.dts_shift) >= edit_end;
-        let (mut lo, mut hi) = (from, samples.len() - 1);
+        let (mut lo, mut hi) = (from, samples.count() - 1);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if reaches(samples[mid + 1].dts) {
+            if reaches(samples.at(mid + 1).dts) {
                 hi = mid;
             } else {
                 lo = mid + 1;
@@ -231,21 +264,21 @@ impl FixIndex {
     }
 
     /// `find_prev_closest_index`: the key sample (refined by PTS with ctts) to start from.
-    fn start_index(&self, samples: &[Mp4Sample]) -> usize {
+    fn start_index<S: SampleAt + ?Sized>(&self, samples: &S) -> usize {
         let mut search = self.plan.media_time;
         if self.kind == Kind::Audio {
-            search = search.saturating_sub(i64::from(self.timescale)).max(samples[0].dts);
+            search = search.saturating_sub(i64::from(self.timescale)).max(samples.at(0).dts);
         }
         let target = if self.dts_shift > 0 { search - self.dts_shift } else { search };
         self.closest_before(samples, target, false).or_else(|| self.closest_before(samples, target, true)).unwrap_or(0)
     }
 
     /// `find_prev_closest_index` for one search mode.
-    fn closest_before(&self, samples: &[Mp4Sample], target: i64, any: bool) -> Option<usize> {
+    fn closest_before<S: SampleAt + ?Sized>(&self, samples: &S, target: i64, any: bool) -> Option<usize> {
         let mut index = search_timestamp(samples, target, any)?;
         let mut i = index;
-        while i > 0 && samples[i].dts == samples[i - 1].dts {
-            if any || samples[i - 1].key() {
+        while i > 0 && samples.at(i).dts == samples.at(i - 1).dts {
+            if any || samples.at(i - 1).key() {
                 index = i - 1;
             }
             i -= 1;
@@ -254,8 +287,8 @@ impl FixIndex {
         let mut idx = index as i64;
         let mut ctts_i = index.min(cover) as i64;
         while idx >= 0 && ctts_i >= 0 && (ctts_i as usize) < cover {
-            let s = samples[idx as usize];
-            let c = self.ctts_of(&samples[ctts_i as usize], ctts_i as usize);
+            let s = samples.at(idx as usize);
+            let c = self.ctts_of(&samples.at(ctts_i as usize), ctts_i as usize);
             if s.dts.wrapping_add(c) <= target && s.key() {
                 break;
             }
@@ -284,15 +317,15 @@ fn rebase(samples: &mut [Mp4Sample], start: usize, end: usize, deltas: &[(usize,
 }
 
 /// `ff_index_search_timestamp` with `AVSEEK_FLAG_BACKWARD` (no discarded entries yet).
-fn search_timestamp(samples: &[Mp4Sample], wanted: i64, any: bool) -> Option<usize> {
-    let n = samples.len() as i64;
+fn search_timestamp<S: SampleAt + ?Sized>(samples: &S, wanted: i64, any: bool) -> Option<usize> {
+    let n = samples.count() as i64;
     let (mut a, mut b) = (-1i64, n);
-    if n > 0 && samples[(n - 1) as usize].dts < wanted {
+    if n > 0 && samples.at((n - 1) as usize).dts < wanted {
         a = n - 1;
     }
     while b - a > 1 {
         let m = (a + b) >> 1;
-        let ts = samples[m as usize].dts;
+        let ts = samples.at(m as usize).dts;
         if ts >= wanted {
             b = m;
         }
@@ -302,7 +335,7 @@ fn search_timestamp(samples: &[Mp4Sample], wanted: i64, any: bool) -> Option<usi
     }
     let mut m = a;
     if !any {
-        while m >= 0 && m < n && !samples[m as usize].key() {
+        while m >= 0 && m < n && !samples.at(m as usize).key() {
             m -= 1;
         }
     }

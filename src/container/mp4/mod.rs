@@ -33,6 +33,8 @@
 mod boxes;
 mod edit_list;
 mod fragments;
+mod lazy;
+mod lazy_plan;
 mod moov;
 mod sample_entry;
 mod samples;
@@ -47,6 +49,7 @@ use crate::container::read::ByteSource;
 
 use crate::error::ParseResult;
 
+pub use lazy::LazySamples;
 pub use samples::INDEX_BYTES_PER_SAMPLE;
 pub use track::{FragmentStats, Mp4Index, Mp4Sample, Mp4Track};
 
@@ -73,8 +76,19 @@ pub const DEFAULT_MAX_INDEX_BYTES: u64 = 1 << 30;
 /// sample counts contradict its size is refused as `InvalidMedia`. Refused files must not be
 /// handed to another demuxer.
 pub fn read_limited(file: &ByteSource, file_size: u64, max_index_bytes: u64) -> ParseResult<Mp4Index> {
+    read_with(file, file_size, max_index_bytes, false)
+}
+
+/// [`read_limited`], where the tracks whose samples follow from their tables in closed form
+/// (see [`LazySamples`]) keep them there: such a track's `samples` is empty and its `lazy` gives
+/// the same samples on demand. Opening a long file then builds no per-sample list for them.
+pub fn read_lazily(file: &ByteSource, file_size: u64, max_index_bytes: u64) -> ParseResult<Mp4Index> {
+    read_with(file, file_size, max_index_bytes, true)
+}
+
+fn read_with(file: &ByteSource, file_size: u64, max_index_bytes: u64, lazy: bool) -> ParseResult<Mp4Index> {
     let (moov, brands) = top_level::read_moov(file, file_size)?;
-    let parsed = moov::parse_moov(&moov, brands, file_size, max_index_bytes)?;
+    let parsed = moov::parse_moov(&moov, brands, file_size, max_index_bytes, lazy)?;
     let mut index = parsed.index;
     if index.fragmented {
         let stats =
@@ -90,7 +104,7 @@ pub fn read_limited(file: &ByteSource, file_size: u64, max_index_bytes: u64) -> 
 #[doc(hidden)]
 pub fn read_moov_payload(moov: &[u8], quicktime: bool, file_size: u64) -> ParseResult<Mp4Index> {
     let brands = top_level::Brands { isom: !quicktime, qt_compatible: quicktime };
-    Ok(moov::parse_moov(moov, brands, file_size, DEFAULT_MAX_INDEX_BYTES)?.index)
+    Ok(moov::parse_moov(moov, brands, file_size, DEFAULT_MAX_INDEX_BYTES, false)?.index)
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 //! `mvex/trex` defaults and each track's edit-list offset).
 
 use super::boxes::{be16, be24, be32, child, fourcc, set_once, Boxes};
+
 use super::edit_list::EditPlan;
+use super::lazy_plan;
 use super::sample_entry::{kind_of, parse_stsd, Kind, SampleEntry, NO_FOURCC};
 use super::samples::{build_index, sample_budget};
 use super::tables::{collect_stbl, StblBoxes, Tables};
@@ -77,8 +79,16 @@ pub(super) struct Moov {
     pub(super) sample_budget: u64,
 }
 
-/// Every track of the `moov` payload `moov`.
-pub(super) fn parse_moov(moov: &[u8], brands: Brands, file_size: u64, max_index_bytes: u64) -> ParseResult<Moov> {
+/// Every track of the `moov` payload `moov`. With `lazy`, a track
+/// whose samples follow from its tables in closed form keeps them there
+/// ([`Mp4Track::lazy`](super::track::Mp4Track::lazy)) instead of a built list.
+pub(super) fn parse_moov(
+    moov: &[u8],
+    brands: Brands,
+    file_size: u64,
+    max_index_bytes: u64,
+    lazy: bool,
+) -> ParseResult<Moov> {
     // A file holds at most one sample per byte: a table or `trun` announcing more (empty
     // samples by the million from a few bytes) is refused before its index is allocated.
     let budget = sample_budget(max_index_bytes).min(file_size);
@@ -102,9 +112,10 @@ pub(super) fn parse_moov(moov: &[u8], brands: Brands, file_size: u64, max_index_
                 chapter_ids.extend(
                     ids.chunks_exact(4).take(MAX_CHAPTER_REFS).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])),
                 );
-                let (track, frag) =
-                    parse_track(&boxes, &ctx).map_err(|e| e.context(format_args!("track {}", index.tracks.len())))?;
-                ctx.sample_budget = ctx.sample_budget.saturating_sub(track.samples.len() as u64);
+                let (track, frag) = parse_track(&boxes, &ctx, lazy)
+                    .map_err(|e| e.context(format_args!("track {}", index.tracks.len())))?;
+                let count = track.samples.len() + track.lazy.as_ref().map_or(0, |l| l.len());
+                ctx.sample_budget = ctx.sample_budget.saturating_sub(count as u64);
                 index.tracks.push(track);
                 fragments.push(frag);
             }
@@ -119,6 +130,12 @@ pub(super) fn parse_moov(moov: &[u8], brands: Brands, file_size: u64, max_index_
     }
     for t in &mut index.tracks {
         t.chapter = chapter_ids.contains(&t.track_id);
+        if index.fragmented || t.chapter {
+            // Movie fragments add to the built list; chapter tracks are read whole.
+            if let Some(l) = t.lazy.take() {
+                t.samples = l.to_vec();
+            }
+        }
     }
     for f in &mut fragments {
         if let Some((_, t)) = trex.iter().find(|(id, _)| *id == f.track_id) {
@@ -218,7 +235,7 @@ fn collect_mdia<'a>(mdia: &'a [u8], t: &mut TrakBoxes<'a>) {
 
 /// One track: headers, sample entry, samples with the edit list applied; and what its movie
 /// fragments need.
-fn parse_track(b: &TrakBoxes<'_>, ctx: &FileCtx) -> ParseResult<(Mp4Track, FragTrack)> {
+fn parse_track(b: &TrakBoxes<'_>, ctx: &FileCtx, lazy: bool) -> ParseResult<(Mp4Track, FragTrack)> {
     let mut track = Mp4Track::default();
     apply_tkhd(b.tkhd, &mut track);
     let mdhd = parse_mdhd(b.mdhd, ctx.movie_timescale)?;
@@ -234,10 +251,19 @@ fn parse_track(b: &TrakBoxes<'_>, ctx: &FileCtx) -> ParseResult<(Mp4Track, FragT
     entry.fill_track(&mut track);
     let tables = Tables::parse(&b.stbl, ctx.file_size)?;
     let edit = EditPlan::parse(b.elst, ctx.movie_timescale, track.timescale)?;
-    let built = build_index(&tables, &entry, (ctx.file_size, ctx.sample_budget))?;
-    let (samples, end_dts) = built.finish(edit.as_ref(), &entry, track.timescale);
-    track.samples = samples;
-    track.end_dts = end_dts;
+    let limits = (ctx.file_size, ctx.sample_budget);
+    match lazy.then(|| lazy_plan::plan(&tables, &entry, edit.as_ref(), track.timescale, limits)).flatten() {
+        Some((samples, end_dts)) => {
+            track.end_dts = if samples.is_empty() { 0 } else { end_dts };
+            track.lazy = Some(samples);
+        }
+        None => {
+            let built = build_index(&tables, &entry, limits)?;
+            let (samples, end_dts) = built.finish(edit.as_ref(), &entry, track.timescale);
+            track.samples = samples;
+            track.end_dts = end_dts;
+        }
+    }
     let frag = FragTrack {
         track_id: track.track_id,
         trex: Trex::default(),

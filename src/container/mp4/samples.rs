@@ -5,7 +5,7 @@
 use super::edit_list::{EditPlan, FixIndex};
 use super::sample_entry::{Kind, SampleEntry, OTI_VORBIS};
 use super::tables::{CttsCursor, KeyState, Sizes, SttsCursor, Tables};
-use super::track::Mp4Sample;
+use crate::container::sample::SampleRec as Mp4Sample;
 use crate::error::{ErrorKind, ParseError, ParseResult};
 
 /// FFmpeg groups uncompressed audio into packets of at most this many frames.
@@ -103,7 +103,7 @@ pub(super) fn build_index(t: &Tables<'_>, entry: &SampleEntry, limits: (u64, u64
 }
 
 /// FFmpeg's "missing mandatory atoms" check: such a track gets no sample at all.
-fn has_mandatory_tables(t: &Tables<'_>, sample_size: u32) -> bool {
+pub(super) fn has_mandatory_tables(t: &Tables<'_>, sample_size: u32) -> bool {
     let chunks = t.chunks.count;
     let stsc_count = if chunks == 0 && t.stts.is_empty() { 0 } else { t.stsc.len() };
     let broken = (chunks > 0 && (t.stts.is_empty() || stsc_count == 0 || (sample_size == 0 && t.sample_count() == 0)))
@@ -132,7 +132,7 @@ fn truncated(pos: u64, size: u64, file_size: u64) -> ParseError {
 
 /// Checks that a sample lies inside the file.
 #[inline]
-fn check_inside(pos: u64, size: u32, file_size: u64) -> ParseResult<()> {
+pub(super) fn check_inside(pos: u64, size: u32, file_size: u64) -> ParseResult<()> {
     if size > MAX_SAMPLE_SIZE {
         return Err(ParseError::new(format!("sample size {size} too large")));
     }

@@ -3,7 +3,8 @@
 //! (`sbgp`), `stsc` (repaired), `stsz`/`stz2` and `stco`/`co64` ([`Tables`]); and the cursors the
 //! sample walk reads them with ([`KeyState`], [`SttsCursor`], [`CttsCursor`]).
 
-use super::boxes::{be32, be64, fourcc, set_once, Boxes};
+use super::boxes::{be32, fourcc, set_once, Boxes};
+pub(super) use super::lazy::{Chunks, Sizes};
 use super::sample_entry::Kind;
 use crate::error::{ErrorKind, ParseError, ParseResult};
 
@@ -87,63 +88,6 @@ pub(super) struct Run<T> {
     pub(super) value: T,
 }
 
-/// Sample sizes: constant or a table of 4..32-bit fields.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Sizes<'a> {
-    /// The constant size of every sample, 0 for a table.
-    pub(super) constant: u32,
-    /// The size table (`field_bits` per entry).
-    table: &'a [u8],
-    /// Bits per table entry: 4, 8, 16 or 32.
-    field_bits: u8,
-    /// Number of samples.
-    pub(super) count: u32,
-}
-
-impl Sizes<'_> {
-    /// The size of sample `i` from the table (0 past its end).
-    #[inline]
-    pub(super) fn get(&self, i: u32) -> u32 {
-        let i = i as usize;
-        let t = self.table;
-        match self.field_bits {
-            32 => t.get(i * 4..i * 4 + 4).map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]])),
-            16 => t.get(i * 2..i * 2 + 2).map_or(0, |s| u32::from(u16::from_be_bytes([s[0], s[1]]))),
-            8 => t.get(i).map_or(0, |&b| u32::from(b)),
-            _ => t.get(i / 2).map_or(0, |&b| u32::from(if i.is_multiple_of(2) { b >> 4 } else { b & 15 })),
-        }
-    }
-}
-
-/// Chunk offsets (`stco` or `co64`).
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Chunks<'a> {
-    /// The offset table.
-    table: &'a [u8],
-    /// 64-bit offsets (`co64`).
-    wide: bool,
-    /// Number of chunks.
-    pub(super) count: usize,
-}
-
-impl Chunks<'_> {
-    /// The offset of chunk `i` (0-based; 0 past the end).
-    #[inline]
-    pub(super) fn get(&self, i: usize) -> u64 {
-        if self.wide {
-            // FFmpeg: negative (as int64) offsets become 0.
-            let v = be64(self.table, i * 8).unwrap_or(0);
-            if v > i64::MAX as u64 {
-                0
-            } else {
-                v
-            }
-        } else {
-            u64::from(be32(self.table, i * 4).unwrap_or(0))
-        }
-    }
-}
-
 /// The parsed, FFmpeg-corrected sample tables of one track.
 pub(super) struct Tables<'a> {
     /// Decode time deltas, corrected.
@@ -198,6 +142,12 @@ impl<'a> Tables<'a> {
     /// Number of samples (`stsz`/`stz2`).
     pub(super) fn sample_count(&self) -> u32 {
         self.sizes.count
+    }
+
+    /// Every sample of an audio track is a sync sample: no `stss` entries, `stps` or `rap `
+    /// groups to say otherwise (see [`KeyState::next`]).
+    pub(super) fn all_sync_audio(&self, kind: Kind) -> bool {
+        kind == Kind::Audio && self.stss.is_none_or(<[u8]>::is_empty) && self.stps.is_empty() && self.rap.is_empty()
     }
 }
 

@@ -150,6 +150,12 @@ pub(super) fn file(tracks: &[Spec], data: usize, extra_moov: &[u8]) -> Vec<u8> {
 }
 
 pub(super) fn read_bytes(bytes: &[u8]) -> ParseResult<Mp4Index> {
+    read_bytes_with(bytes, false)
+}
+
+/// [`read_bytes`], the samples of the tracks that allow it kept in their tables with `lazy`
+/// (`read_lazily`).
+pub(super) fn read_bytes_with(bytes: &[u8], lazy: bool) -> ParseResult<Mp4Index> {
     static N: AtomicUsize = AtomicUsize::new(0);
     let path =
         std::env::temp_dir().join(format!("mp4index-{}-{}.mp4", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
@@ -157,7 +163,11 @@ pub(super) fn read_bytes(bytes: &[u8]) -> ParseResult<Mp4Index> {
     f.write_all(bytes).unwrap();
     drop(f);
     let f = crate::container::read::ByteSource::open_file(&path).unwrap();
-    let r = read(&f, bytes.len() as u64);
+    let r = if lazy {
+        super::read_lazily(&f, bytes.len() as u64, super::DEFAULT_MAX_INDEX_BYTES)
+    } else {
+        read(&f, bytes.len() as u64)
+    };
     let _ = std::fs::remove_file(&path);
     r
 }

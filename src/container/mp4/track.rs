@@ -3,6 +3,7 @@
 //!
 //! [`SampleRec`]: crate::container::sample::SampleRec
 
+use super::lazy::LazySamples;
 use crate::codec::picture::Picture;
 
 /// One sample in decode order: where its data is (position, size), its DTS and PTS in the
@@ -55,6 +56,9 @@ pub struct Mp4Track {
     /// FFmpeg 5.1's mov demuxer reports them. Uncompressed audio whose `stts` is one entry of
     /// duration 1 is grouped as FFmpeg groups it (up to 1024 frames per sample, per chunk).
     pub samples: Vec<Mp4Sample>,
+    /// The samples, when they are read from the sample tables on demand instead (`samples` is
+    /// then empty; see [`LazySamples`]). Only [`read_lazily`](super::read_lazily) gives them.
+    pub lazy: Option<LazySamples>,
     /// DTS after the last sample (last DTS + its `stts` duration); 0 without samples.
     pub end_dts: i64,
     /// Another track refers to this one as its chapter track (`tref/chap`): FFmpeg turns a text

@@ -1,0 +1,407 @@
+//! Sample lists that are not built at open ([`LazySamples`]), and the random access to samples
+//! the edit list is applied with ([`SampleAt`]); the size and chunk-offset tables ([`Sizes`],
+//! [`Chunks`]) they read. Which tracks are read this way, and the checks made first, are in
+//! `lazy_plan`. Any sample is found directly: its size from `stsz`, its chunk from `stsc`, its
+//! time from the `stts` runs; a range of samples is built in one walk.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use super::boxes::{be32, be64};
+use crate::container::sample::SampleRec as Mp4Sample;
+
+/// Random access to a track's samples as `mov_build_index` leaves them: a built list, or one
+/// read from the sample tables on demand.
+pub(super) trait SampleAt {
+    /// Number of samples.
+    fn count(&self) -> usize;
+    /// Sample `k` (`k < count()`).
+    fn at(&self, k: usize) -> Mp4Sample;
+}
+
+impl SampleAt for [Mp4Sample] {
+    #[inline]
+    fn count(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn at(&self, k: usize) -> Mp4Sample {
+        self[k]
+    }
+}
+
+/// Sample sizes: constant or a table of 4..32-bit fields.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Sizes<'a> {
+    /// The constant size of every sample, 0 for a table.
+    pub(super) constant: u32,
+    /// The size table (`field_bits` per entry).
+    pub(super) table: &'a [u8],
+    /// Bits per table entry: 4, 8, 16 or 32.
+    pub(super) field_bits: u8,
+    /// Number of samples.
+    pub(super) count: u32,
+}
+
+impl Sizes<'_> {
+    /// The size of sample `i` from the table (0 past its end).
+    #[inline]
+    pub(super) fn get(&self, i: u32) -> u32 {
+        let i = i as usize;
+        let t = self.table;
+        match self.field_bits {
+            32 => t.get(i * 4..i * 4 + 4).map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]])),
+            16 => t.get(i * 2..i * 2 + 2).map_or(0, |s| u32::from(u16::from_be_bytes([s[0], s[1]]))),
+            8 => t.get(i).map_or(0, |&b| u32::from(b)),
+            _ => t.get(i / 2).map_or(0, |&b| u32::from(if i.is_multiple_of(2) { b >> 4 } else { b & 15 })),
+        }
+    }
+
+    /// The sum and the largest of the sizes of samples `r` (0 for samples past the table).
+    pub(super) fn sum_max(&self, r: Range<u64>) -> (u64, u32) {
+        if self.field_bits == 32 {
+            // The common table, read as one slice.
+            let end = r.end.min(self.table.len() as u64 / 4) as usize;
+            let start = (r.start as usize).min(end);
+            return self.table[start * 4..end * 4].chunks_exact(4).fold((0u64, 0u32), |(sum, max), s| {
+                let v = u32::from_be_bytes([s[0], s[1], s[2], s[3]]);
+                (sum + u64::from(v), max.max(v))
+            });
+        }
+        if self.field_bits == 16 {
+            let end = r.end.min(self.table.len() as u64 / 2) as usize;
+            let start = (r.start as usize).min(end);
+            return self.table[start * 2..end * 2].chunks_exact(2).fold((0u64, 0u32), |(sum, max), s| {
+                let v = u32::from(u16::from_be_bytes([s[0], s[1]]));
+                (sum + u64::from(v), max.max(v))
+            });
+        }
+        r.fold((0, 0), |(sum, max), k| {
+            let v = self.get(k as u32);
+            (sum + u64::from(v), max.max(v))
+        })
+    }
+}
+
+/// Chunk offsets (`stco` or `co64`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Chunks<'a> {
+    /// The offset table.
+    pub(super) table: &'a [u8],
+    /// 64-bit offsets (`co64`).
+    pub(super) wide: bool,
+    /// Number of chunks.
+    pub(super) count: usize,
+}
+
+impl Chunks<'_> {
+    /// The offset of chunk `i` (0-based; 0 past the end).
+    #[inline]
+    pub(super) fn get(&self, i: usize) -> u64 {
+        if self.wide {
+            // FFmpeg: negative (as int64) offsets become 0.
+            let v = be64(self.table, i * 8).unwrap_or(0);
+            if v > i64::MAX as u64 {
+                0
+            } else {
+                v
+            }
+        } else {
+            u64::from(be32(self.table, i * 4).unwrap_or(0))
+        }
+    }
+}
+
+/// Chunks `first..end` (0-based) with `per` samples each, the first of them sample `before`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ChunkRun {
+    pub(super) first: usize,
+    pub(super) end: usize,
+    pub(super) per: u32,
+    pub(super) before: u64,
+}
+
+/// Samples from `first` on last `dur` each, the first decoded at `dts` (the last run has no end).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct DtsRun {
+    pub(super) first: u64,
+    pub(super) dts: i64,
+    pub(super) dur: u32,
+}
+
+/// The low halves of the big-endian `width`-byte entries of `table`.
+fn narrow(table: &[u8], width: usize) -> Box<[u8]> {
+    let mut v = Vec::with_capacity(table.len() / 2);
+    for e in table.chunks_exact(width) {
+        v.extend_from_slice(&e[width / 2..]);
+    }
+    v.into_boxed_slice()
+}
+
+/// The tables of one track, kept to build its samples from: copies of its own size and chunk
+/// tables (the `moov` they were read from is freed after the open).
+pub(super) struct LazyTables {
+    /// The size table (big-endian, `field_bits` per entry), 32-bit entries that all fit 16
+    /// bits stored as 16-bit ones; its count.
+    sizes: Box<[u8]>,
+    field_bits: u8,
+    size_count: u32,
+    /// The chunk offsets (big-endian), 64-bit or not (`co64` offsets that all fit 32 bits
+    /// stored as 32-bit ones); their count.
+    chunks: Box<[u8]>,
+    wide: bool,
+    chunk_count: usize,
+    /// The `stsc` entries as runs of chunks (empty runs left out).
+    chunk_runs: Vec<ChunkRun>,
+    /// The `stts` runs as the walk reads them.
+    dts_runs: Vec<DtsRun>,
+    /// Samples `mov_build_index` makes.
+    len: usize,
+}
+
+impl LazyTables {
+    /// The tables of a track: `sizes` and `chunks` copied (narrowed where every entry fits),
+    /// the runs and `len` as `lazy_plan` found them.
+    pub(super) fn new(
+        sizes: &Sizes<'_>,
+        chunks: &Chunks<'_>,
+        chunk_runs: Vec<ChunkRun>,
+        dts_runs: Vec<DtsRun>,
+        len: usize,
+    ) -> LazyTables {
+        let (size_table, field_bits) =
+            if sizes.field_bits == 32 && sizes.table.chunks_exact(4).all(|s| s[0] == 0 && s[1] == 0) {
+                (narrow(sizes.table, 4), 16)
+            } else {
+                (Box::from(sizes.table), sizes.field_bits)
+            };
+        // A `co64` offset is read as is when it fits 32 bits (0 if negative as an i64 otherwise).
+        let (chunk_table, wide) = if chunks.wide && chunks.table.chunks_exact(8).all(|s| s[..4] == [0; 4]) {
+            (narrow(chunks.table, 8), false)
+        } else {
+            (Box::from(chunks.table), chunks.wide)
+        };
+        LazyTables {
+            sizes: size_table,
+            field_bits,
+            size_count: sizes.count,
+            chunks: chunk_table,
+            wide,
+            chunk_count: chunks.count,
+            chunk_runs,
+            dts_runs,
+            len,
+        }
+    }
+
+    fn sizes(&self) -> Sizes<'_> {
+        Sizes { constant: 0, table: &self.sizes, field_bits: self.field_bits, count: self.size_count }
+    }
+
+    fn chunks(&self) -> Chunks<'_> {
+        Chunks { table: &self.chunks, wide: self.wide, count: self.chunk_count }
+    }
+
+    /// Bytes held: the copied tables and the runs.
+    fn held_bytes(&self) -> usize {
+        self.sizes.len()
+            + self.chunks.len()
+            + self.chunk_runs.len() * std::mem::size_of::<ChunkRun>()
+            + self.dts_runs.len() * std::mem::size_of::<DtsRun>()
+    }
+
+    /// The `stts` run of sample `k`.
+    fn dts_run(&self, k: u64) -> usize {
+        self.dts_runs.partition_point(|r| r.first <= k).saturating_sub(1)
+    }
+
+    /// DTS of sample `k` (before the edit list).
+    pub(super) fn dts(&self, k: u64) -> i64 {
+        let r = self.dts_runs[self.dts_run(k)];
+        r.dts.wrapping_add(((k - r.first) as i64).wrapping_mul(i64::from(r.dur)))
+    }
+
+    /// Where sample `k` is: (chunk run, chunk, index in the chunk, byte position).
+    fn locate(&self, k: u64, sizes: &Sizes<'_>, chunks: &Chunks<'_>) -> (usize, usize, u32, u64) {
+        let e = self.chunk_runs.partition_point(|r| r.before <= k).saturating_sub(1);
+        let run = self.chunk_runs[e];
+        let into = k - run.before;
+        let chunk = run.first + (into / u64::from(run.per)) as usize;
+        let j = (into % u64::from(run.per)) as u32;
+        let mut pos = chunks.get(chunk);
+        for i in k - u64::from(j)..k {
+            pos = pos.wrapping_add(u64::from(sizes.get(i as u32)));
+        }
+        (e, chunk, j, pos)
+    }
+
+    /// Appends samples `r` (before the edit list), their times moved by `delta`.
+    fn extend(&self, r: Range<u64>, delta: i64, out: &mut Vec<Mp4Sample>) {
+        if r.is_empty() {
+            return;
+        }
+        let (sizes, chunks) = (self.sizes(), self.chunks());
+        let (mut e, mut chunk, mut j, mut pos) = self.locate(r.start, &sizes, &chunks);
+        let mut run = self.dts_run(r.start);
+        let mut dts = self.dts(r.start);
+        out.reserve((r.end - r.start) as usize);
+        for k in r {
+            let size = sizes.get(k as u32);
+            let t = dts.wrapping_add(delta);
+            out.push(Mp4Sample::new(pos, t, t, size, true));
+            pos = pos.wrapping_add(u64::from(size));
+            j += 1;
+            if j == self.chunk_runs[e].per {
+                j = 0;
+                chunk += 1;
+                if chunk == self.chunk_runs[e].end && e + 1 < self.chunk_runs.len() {
+                    e += 1;
+                }
+                pos = chunks.get(chunk);
+            }
+            dts = dts.wrapping_add(i64::from(self.dts_runs[run].dur));
+            if self.dts_runs.get(run + 1).is_some_and(|n| n.first == k + 1) {
+                run += 1;
+            }
+        }
+    }
+}
+
+/// Raw samples (before the edit list) by index, for `mov_fix_index`.
+pub(super) struct Raw<'a>(pub(super) &'a LazyTables);
+
+impl SampleAt for Raw<'_> {
+    fn count(&self) -> usize {
+        self.0.len
+    }
+    fn at(&self, k: usize) -> Mp4Sample {
+        let t = self.0;
+        let (sizes, chunks) = (t.sizes(), t.chunks());
+        let (_, _, _, pos) = t.locate(k as u64, &sizes, &chunks);
+        let dts = t.dts(k as u64);
+        Mp4Sample::new(pos, dts, dts, sizes.get(k as u32), true)
+    }
+}
+
+/// A track's samples read from its sample tables on demand: the same records as the built list,
+/// none of them held. Cheap to clone (the tables are shared).
+#[derive(Clone)]
+pub struct LazySamples {
+    tables: Arc<LazyTables>,
+    /// Sample 0 is this sample of `mov_build_index`'s list.
+    start: u64,
+    /// Number of samples.
+    len: usize,
+    /// Added to every sample's decode and presentation time (the edit list).
+    delta: i64,
+}
+
+impl std::fmt::Debug for LazySamples {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LazySamples({} samples from {}, delta {})", self.len, self.start, self.delta)
+    }
+}
+
+impl LazySamples {
+    /// Samples `start..start + len` of `tables`, their times moved by `delta`.
+    pub(super) fn new(tables: Arc<LazyTables>, start: u64, len: usize, delta: i64) -> LazySamples {
+        LazySamples { tables, start, len, delta }
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// No sample.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Sample `i`.
+    pub fn get(&self, i: usize) -> Option<Mp4Sample> {
+        (i < self.len).then(|| {
+            let mut s = Raw(&self.tables).at(self.start as usize + i);
+            s.dts = s.dts.wrapping_add(self.delta);
+            s
+        })
+    }
+
+    /// Decode time of sample `i` (`i < len`): cheaper than [`LazySamples::get`].
+    pub fn dts(&self, i: usize) -> i64 {
+        self.tables.dts(self.start + i as u64).wrapping_add(self.delta)
+    }
+
+    /// Appends samples `r` (clamped to the list) to `out`.
+    pub fn extend_range(&self, r: Range<usize>, out: &mut Vec<Mp4Sample>) {
+        let end = r.end.min(self.len);
+        let start = r.start.min(end);
+        self.tables.extend(self.start + start as u64..self.start + end as u64, self.delta, out);
+    }
+
+    /// Every sample, built.
+    pub fn to_vec(&self) -> Vec<Mp4Sample> {
+        let mut v = Vec::new();
+        self.extend_range(0..self.len, &mut v);
+        v
+    }
+
+    /// Bytes of samples `r` (clamped to the list).
+    pub fn bytes(&self, r: Range<usize>) -> u64 {
+        let end = r.end.min(self.len);
+        let start = r.start.min(end);
+        self.tables.sizes().sum_max(self.start + start as u64..self.start + end as u64).0
+    }
+
+    /// Drops the first `n` samples.
+    pub fn skip(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.start += n as u64;
+        self.len -= n;
+    }
+
+    /// Bytes of the tables held (the track's own size and chunk tables, copied, and its runs).
+    pub fn held_bytes(&self) -> usize {
+        self.tables.held_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept(sizes: &[u8], bits: u8, chunks: &[u8], wide: bool) -> LazyTables {
+        let n = (sizes.len() * 8 / usize::from(bits)) as u32;
+        let s = Sizes { constant: 0, table: sizes, field_bits: bits, count: n };
+        let c = Chunks { table: chunks, wide, count: chunks.len() / if wide { 8 } else { 4 } };
+        LazyTables::new(&s, &c, Vec::new(), Vec::new(), 0)
+    }
+
+    #[test]
+    fn kept_copies_of_the_tables_read_the_same_sizes_and_offsets_as_the_tables() {
+        let small: Vec<u8> = [7u32, 65535, 0, 300].iter().flat_map(|v| v.to_be_bytes()).collect();
+        let large: Vec<u8> = [7u32, 65536, 0, 300].iter().flat_map(|v| v.to_be_bytes()).collect();
+        let near: Vec<u8> = [100u64, u64::from(u32::MAX)].iter().flat_map(|v| v.to_be_bytes()).collect();
+        let far: Vec<u8> = [100u64, 1 << 32, u64::MAX].iter().flat_map(|v| v.to_be_bytes()).collect();
+        for (sizes, chunks, narrowed) in [(&small, &near, true), (&large, &far, false)] {
+            let t = kept(sizes, 32, chunks, true);
+            // 16-bit sizes and 32-bit offsets when every entry fits, the tables as they are otherwise.
+            assert_eq!((t.field_bits == 16, !t.wide), (narrowed, narrowed));
+            let s = Sizes { constant: 0, table: sizes, field_bits: 32, count: 4 };
+            let c = Chunks { table: chunks, wide: true, count: chunks.len() / 8 };
+            for i in 0..6 {
+                assert_eq!(t.sizes().get(i), s.get(i), "size {i}");
+                assert_eq!(t.chunks().get(i as usize), c.get(i as usize), "chunk {i}");
+            }
+            for r in [0..4, 1..3, 2..9, 5..7] {
+                assert_eq!(t.sizes().sum_max(r.clone()), s.sum_max(r));
+            }
+            assert_eq!(t.held_bytes(), if narrowed { 8 + 8 } else { 16 + 24 });
+        }
+        // A negative (as an i64) co64 offset reads 0 either way.
+        assert_eq!(kept(&large, 32, &far, true).chunks().get(2), 0);
+        // 16-, 8- and 4-bit tables are kept as they are.
+        let t = kept(&[0x12, 0x34, 0xab], 4, &[0, 0, 1, 0], false);
+        assert_eq!((0..7).map(|i| t.sizes().get(i)).collect::<Vec<_>>(), [1, 2, 3, 4, 10, 11, 0]);
+    }
+}

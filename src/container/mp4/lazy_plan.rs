@@ -1,0 +1,263 @@
+//! Which tracks keep their samples in their tables ([`plan`]): a track whose samples follow
+//! from its tables in closed form (audio where every sample is a sync sample, without `ctts`,
+//! sizes from a table, at most [`MAX_CHUNK_SAMPLES`] per chunk). The tables are checked once
+//! (every sample inside the file, as `mov_build_index` checks them), the edit list is applied
+//! as one DTS delta ([`FixIndex::plan_one_delta`]), and the tables (copies of the track's
+//! own size and chunk tables and its runs) are kept instead of one record per sample: a [`LazySamples`]. Its records are the
+//! ones `mov_build_index` + `mov_fix_index` build for the same track, sample for sample (tests
+//! check it). A track this cannot express is built as before.
+
+use std::sync::Arc;
+
+use super::edit_list::{EditPlan, FixIndex};
+use super::lazy::{ChunkRun, DtsRun, LazySamples, LazyTables, Raw};
+use super::sample_entry::{SampleEntry, OTI_VORBIS};
+use super::samples::{check_inside, has_mandatory_tables};
+use super::tables::Tables;
+
+/// Most samples in one chunk of a lazily read track: a sample's position is its chunk's plus
+/// the sizes of the samples before it in the chunk, summed when it is asked for.
+const MAX_CHUNK_SAMPLES: u32 = 4096;
+
+/// The samples of a track without building them, when its tables allow it (see the module);
+/// `None`: the caller builds them (`build_index`, then the edit list), which is also what
+/// reports any error in the tables. `limits`: the file size and the samples the file may
+/// still have. The size and chunk tables are copied (the `moov` is not kept).
+pub(super) fn plan(
+    t: &Tables<'_>,
+    entry: &SampleEntry,
+    edit: Option<&EditPlan>,
+    timescale: u32,
+    limits: (u64, u64),
+) -> Option<(LazySamples, i64)> {
+    let (file_size, budget) = limits;
+    let count = t.sample_count();
+    let chunked = t.stts.len() == 1 && t.stts[0].value == 1;
+    if !t.all_sync_audio(entry.kind)
+        || t.ctts.is_some()
+        || t.dts_shift != 0
+        || entry.pcm_frame_size > 0
+        || t.sizes.constant > 0
+        || chunked
+        || count == 0
+        || u64::from(count) > budget
+        || !has_mandatory_tables(t, 0)
+        || t.stsc.iter().any(|e| e.id != 1)
+        || t.stsc.last().is_some_and(|l| l.first as u32 as usize > t.chunks.count)
+    {
+        return None;
+    }
+    // The chunk runs: entry 0 from the first chunk, each later one from its own first chunk,
+    // which the walk reaches only if the first chunks increase.
+    for (i, e) in t.stsc.iter().enumerate() {
+        if e.count < 1 || e.count as u32 > MAX_CHUNK_SAMPLES || (i > 0 && e.first <= t.stsc[i - 1].first.max(1)) {
+            return None;
+        }
+    }
+    let mut chunk_runs = Vec::with_capacity(t.stsc.len());
+    let mut before = 0u64;
+    for (i, e) in t.stsc.iter().enumerate() {
+        let first = if i == 0 { 0 } else { e.first as usize - 1 };
+        let end = t.stsc.get(i + 1).map_or(t.chunks.count, |n| (n.first as usize - 1).min(t.chunks.count));
+        if end > first {
+            chunk_runs.push(ChunkRun { first, end, per: e.count as u32, before });
+            before += (end - first) as u64 * u64::from(e.count as u32);
+        }
+    }
+    // `build_samples`' walk, checking every sample as it does, without building them.
+    let (sizes, chunks) = (t.sizes, t.chunks);
+    let mut n = 0u32;
+    let mut skip_edit = false;
+    let mut stsc_i = 0usize;
+    for i in 0..chunks.count {
+        let pos = chunks.get(i);
+        while stsc_i + 1 < t.stsc.len() && (i as u64 + 1) == u64::from(t.stsc[stsc_i + 1].first as u32) {
+            stsc_i += 1;
+        }
+        let per_chunk = t.stsc[stsc_i].count as u32;
+        let take = per_chunk.min(count - n);
+        // Every sample inside the file (`check_inside`): the samples of a chunk follow one
+        // another, so the last one ends furthest.
+        let (sum, max) = sizes.sum_max(u64::from(n)..u64::from(n + take));
+        if take > 0 {
+            check_inside(pos, max, file_size).ok()?;
+            check_inside(pos, 0, file_size.checked_sub(sum)?).ok()?;
+        }
+        n += take;
+        if take < per_chunk {
+            skip_edit = true;
+            break;
+        }
+    }
+    if n == 0 {
+        return None;
+    }
+    let mut dts_runs = Vec::new();
+    let (mut first, mut dts) = (0u64, 0i64);
+    for (i, r) in t.stts.iter().enumerate() {
+        dts_runs.push(DtsRun { first, dts, dur: r.value });
+        if i + 1 == t.stts.len() || r.count == 0 {
+            break;
+        }
+        first += u64::from(r.count);
+        dts = dts.wrapping_add(i64::from(r.count).wrapping_mul(i64::from(r.value)));
+    }
+    if dts_runs.is_empty() {
+        dts_runs.push(DtsRun { first: 0, dts: 0, dur: 0 });
+    }
+    let tables = Arc::new(LazyTables::new(&sizes, &chunks, chunk_runs, dts_runs, n as usize));
+    let raw_end = tables.dts(u64::from(n));
+    let all = LazySamples::new(tables.clone(), 0, n as usize, 0);
+    let Some(plan) = edit.filter(|_| !skip_edit) else { return Some((all, raw_end)) };
+    let fix = FixIndex {
+        plan: *plan,
+        kind: entry.kind,
+        vorbis: entry.object_type == OTI_VORBIS,
+        dts_shift: 0,
+        timescale,
+        cover: None,
+    };
+    let kept = fix.plan_one_delta(&Raw(&tables), raw_end)?;
+    let samples = LazySamples::new(tables, kept.start as u64, kept.end - kept.start, kept.delta);
+    Some((samples, kept.end_dts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::lazy::LazySamples;
+    use super::super::testutil::*;
+    use super::super::Mp4Track;
+
+    /// Every way of reading a lazy list gives the built list's records.
+    fn same_as_built(built: &Mp4Track, lazy: &Mp4Track) {
+        let l: &LazySamples = lazy.lazy.as_ref().expect("read on demand");
+        assert!(lazy.samples.is_empty());
+        assert_eq!(l.to_vec(), built.samples, "every sample");
+        assert_eq!(lazy.end_dts, built.end_dts, "end");
+        let n = l.len();
+        for step in [1usize, 7, 97, 1000] {
+            let mut at = 0;
+            while at < n {
+                let mut v = Vec::new();
+                l.extend_range(at..at + step, &mut v);
+                let end = (at + step).min(n);
+                assert_eq!(v, built.samples[at..end], "samples {at}..{end}");
+                let bytes: u64 = built.samples[at..end].iter().map(|s| u64::from(s.size())).sum();
+                assert_eq!(l.bytes(at..end), bytes);
+                at += step;
+            }
+        }
+        for i in (0..n).step_by((n / 50).max(1)).chain([n - 1]) {
+            assert_eq!(l.get(i), Some(built.samples[i]), "sample {i}");
+            assert_eq!(l.dts(i), built.samples[i].dts);
+        }
+        assert_eq!(l.get(n), None);
+    }
+
+    fn aac_track(n: u32) -> Spec {
+        let mut a = Spec::video(n);
+        a.handler = *b"soun";
+        a.timescale = 48000;
+        a.entry = audio_entry(b"mp4a", 2, 16, 48000, &[]);
+        a.stts = vec![vec![n, 1024]];
+        a
+    }
+
+    #[test]
+    fn audio_read_on_demand_is_the_built_audio_with_several_chunk_runs_co64_and_edits() {
+        let n = 41u32;
+        let sizes: Vec<u32> = (0..n).map(|i| 5 + (i * 7) % 13).collect();
+        let total: u32 = sizes.iter().sum();
+        let edits: [Option<Vec<u8>>; 4] = [
+            None,
+            Some(elst(0, &[(1000, 0)])),
+            // Priming hidden, then the track delayed by an empty edit; and an edit that ends early.
+            Some(elst(0, &[(120, u32::MAX as i64), (700, 2048)])),
+            Some(elst(1, &[(300, 1024)])),
+        ];
+        for (e, edit) in edits.iter().enumerate() {
+            for (wide, extra_chunk) in [(false, false), (true, false), (false, true)] {
+                let mut a = aac_track(n);
+                a.sizes = sizes.clone();
+                // 3 chunks of 4, 2 of 2, 2 of 5, then 5 of 3: runs of stsc entries.
+                a.stsc = vec![vec![1, 4, 1], vec![4, 2, 1], vec![6, 5, 1], vec![8, 3, 1]];
+                // chunk offsets: the samples laid out one after the other from byte 100
+                let per = [4, 4, 4, 2, 2, 5, 5, 3, 3, 3, 3, 3];
+                let mut offsets = Vec::new();
+                let (mut k, mut pos) = (0usize, 100u64);
+                for p in per {
+                    offsets.push(pos);
+                    for _ in 0..p {
+                        pos += u64::from(sizes[k]);
+                        k += 1;
+                    }
+                }
+                assert_eq!(k, n as usize);
+                if extra_chunk {
+                    // A chunk with no sample left for it: the edit list is not applied.
+                    offsets.push(pos);
+                }
+                // A varying stts: two runs.
+                a.stts = vec![vec![30, 1024], vec![10, 960]];
+                a.elst = edit.clone();
+                if wide {
+                    a.chunks = Vec::new();
+                    a.extra_stbl = counted(b"co64", 0, &offsets.iter().map(|&o| vec![0, o as u32]).collect::<Vec<_>>());
+                } else {
+                    a.chunks = offsets.iter().map(|&o| o as u32).collect();
+                }
+                let mut f = file(&[aac_track(2), a], total as usize + 10, &[]);
+                if wide {
+                    // the second track's empty stco: ignored once renamed
+                    let at = f.windows(4).rposition(|w| w == b"stco").unwrap();
+                    f[at..at + 4].copy_from_slice(b"skip");
+                }
+                let built = read_bytes_with(&f, false).unwrap();
+                let lazy = read_bytes_with(&f, true).unwrap();
+                assert!(built.tracks[1].lazy.is_none());
+                assert!(!built.tracks[1].samples.is_empty(), "edit {e}");
+                same_as_built(&built.tracks[1], &lazy.tracks[1]);
+            }
+        }
+    }
+
+    #[test]
+    fn tracks_the_tables_cannot_express_are_built() {
+        // Video, audio with sync-sample tables or composition offsets: built as before.
+        let mut a = aac_track(4);
+        a.stss = Some(vec![1, 3]);
+        let mut b = aac_track(4);
+        b.ctts = Some(vec![vec![4, 0]]);
+        let f = file(&[Spec::video(4), a, b], 100, &[]);
+        let ix = read_bytes_with(&f, true).unwrap();
+        assert!(ix.tracks.iter().all(|t| t.lazy.is_none() && t.samples.len() == 4));
+        // A sample past the end of the file: the built path's error.
+        let mut c = aac_track(4);
+        c.chunks = vec![1 << 20];
+        let f = file(&[c], 100, &[]);
+        assert_eq!(read_bytes_with(&f, true).err().map(|e| e.to_string()), read_bytes(&f).err().map(|e| e.to_string()));
+        assert!(read_bytes(&f).is_err());
+    }
+
+    #[test]
+    fn the_test_files_audio_read_on_demand_is_the_built_audio() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media");
+        let mut compared = 0;
+        for name in
+            ["h264_aac.mp4", "audio_only.m4a", "cover.m4a", "multi_audio.mp4", "vfr_bframes.mp4", "long_10min.mp4"]
+        {
+            let Ok(bytes) = std::fs::read(dir.join(name)) else { continue };
+            let built = read_bytes_with(&bytes, false).unwrap();
+            let lazy = read_bytes_with(&bytes, true).unwrap();
+            for (b, l) in built.tracks.iter().zip(&lazy.tracks) {
+                if l.lazy.is_some() {
+                    same_as_built(b, l);
+                    compared += 1;
+                } else {
+                    assert_eq!(b.samples, l.samples, "{name}");
+                }
+            }
+        }
+        assert!(compared >= 3, "audio tracks read on demand: {compared}");
+    }
+}
