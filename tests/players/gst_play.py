@@ -115,7 +115,6 @@ class Run:
         self.selected = []
         self.wanted = None
         self.reselects = 0
-        self.reselect_pending = False
         self.eos = False
         self.async_done = False
         self.loop = GLib.MainLoop()
@@ -189,9 +188,6 @@ class Run:
             self.loop.quit()
         elif t == Gst.MessageType.ASYNC_DONE:
             self.async_done = True
-            if self.reselect_pending:
-                self.reselect_pending = False
-                self.pipeline.send_event(Gst.Event.new_select_streams(self.wanted))
         elif t == Gst.MessageType.STREAM_COLLECTION:
             coll = msg.parse_stream_collection()
             self.collection = coll
@@ -203,16 +199,9 @@ class Run:
             del coll
             # A selection sent before decodebin3 has its collection can be overridden by the
             # default one: ask again (a few times) until what is selected is what was asked.
-            # Not while the sinks preroll: GStreamer 1.22's playbin3 can deadlock when a
-            # selection reconfigures decodebin3 then (a streaming thread in gst_pad_set_active
-            # waits for the stream lock a sink holds while it waits for preroll; the pipeline
-            # never reaches PLAYING). Once prerolled (ASYNC_DONE), the selection is sent again.
             if self.wanted is not None and sorted(self.wanted) != sorted(self.selected) and self.reselects < 5:
                 self.reselects += 1
-                if self.async_done:
-                    self.pipeline.send_event(Gst.Event.new_select_streams(self.wanted))
-                else:
-                    self.reselect_pending = True
+                self.pipeline.send_event(Gst.Event.new_select_streams(self.wanted))
 
     def describe_streams(self):
         out = []
@@ -423,13 +412,16 @@ def seek_everywhere(base, name):
 
 def switch_with_one_retry_on_a_stall(base, log, name):
     """language_switch, played a second time when the first playback stalled. The stall seen in
-    some CI runs on Matroska files with subtitles (1 run in 10-20) was GStreamer 1.22's playbin3
-    deadlocking when a stream selection reconfigured decodebin3 while its sinks prerolled (a
-    backtrace of the hung process: one streaming thread in gst_pad_set_active waiting for a
-    stream lock that a sink held in gst_base_sink_wait_preroll; every segment had been fetched
-    with 200). Run.select no longer re-selects before preroll: 45 of 45 plays passed after it,
-    2 of about 35 stalled before. The retry stays as a guard: any other failure, or a second
-    stall, fails the check."""
+    some runs on Matroska files with subtitles (2 plays in about 35) is GStreamer 1.22's
+    playbin3 deadlocking while a stream re-selection (Run's STREAMS_SELECTED handler)
+    reconfigures decodebin3 as its sinks preroll: a backtrace of a hung process shows a
+    streaming thread in gst_pad_set_active waiting for a stream lock that a sink holds in
+    gst_base_sink_wait_preroll, after every segment was fetched with 200. Deferring the
+    re-selection until ASYNC_DONE avoided it (45 of 45 plays), but two loaded full runs with
+    that change then failed to start the French subtitles of multi_audio.mkv (hlsdemux2's
+    "Couldn't download fragments", with no request for them sent), a failure not seen before
+    it; so the selection stays as it was and the stall is retried once. Any other failure, or
+    a second stall, fails the check."""
     try:
         return language_switch(base, log, name)
     except Fail as e:
