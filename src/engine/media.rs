@@ -24,6 +24,7 @@ use crate::model::identity::FileIdentity;
 use crate::model::media_index::MediaIndex;
 use crate::model::names::{Resource, TrackId};
 use crate::model::open::{Location, MediaKey};
+use crate::model::segment::Segment;
 use crate::model::thumbs::ThumbSettings;
 use crate::model::track::{Delivery, SampleForm, SampleReader, Track, TrackKind};
 use crate::output::encrypt;
@@ -709,28 +710,13 @@ impl Media {
                     }
                 }
                 let (packets, in_file) = source.read_planned(ix, t, k, *track_number)?;
-                // Decode times derived per segment (B-frames): the sorted presentation times
-                // minus the track's delay, as a scan would have derived them.
-                let derived: Option<Vec<i64>> = dts_delay.map(|delay| {
-                    let mut v: Vec<i64> = packets.iter().map(|p| p.pts().or(p.dts()).unwrap_or(0)).collect();
-                    v.sort_unstable();
-                    v.iter().map(|p| p - delay).collect()
-                });
-                let first =
-                    derived.as_ref().and_then(|v| v.first().copied()).or_else(|| packets.first().and_then(packet_dts));
-                if first != Some(seg.src_start) {
-                    return Err(Error::new(
-                        ErrorKind::InvalidMedia,
-                        format!(
-                            "expected samples from ts {}, found {:?} (file damaged or changed)",
-                            seg.src_start, first
-                        ),
-                    ));
-                }
-                copied_segment(t, k, &packets, in_file && !source.is_callback(), |i| match &derived {
-                    Some(v) => v.get(i).copied().unwrap_or(seg.src_end),
-                    None => packets.get(i).and_then(packet_dts).unwrap_or(seg.src_end),
-                })
+                let decode_ts = block_decode_times(
+                    &seg,
+                    *dts_delay,
+                    packets.iter().map(|p| p.pts().or(p.dts()).unwrap_or(0)),
+                    |i| packets.get(i).and_then(packet_dts),
+                )?;
+                copied_segment(t, k, &packets, in_file && !source.is_callback(), decode_ts)
             }
             SampleReader::Demuxer { exact, decode_ts } => {
                 let packets = source.read_exactly(ix, t, &seg, *exact)?;
@@ -769,26 +755,9 @@ impl Media {
     /// I picture inside the segment is read (its recovery point SEI is dropped).
     fn block_segment(&self, t: &Track, k: usize, samples: &[BlockSample], dts_delay: Option<i64>) -> Result<Body> {
         let seg = t.segments[k];
-        // Decode times derived per segment (B-frames), as read_media_segment derives them.
-        let derived: Option<Vec<i64>> = dts_delay.map(|delay| {
-            let mut v: Vec<i64> = samples.iter().map(|s| s.pts).collect();
-            v.sort_unstable();
-            v.iter().map(|p| p - delay).collect()
-        });
-        let decode_ts = |i: usize| match &derived {
-            Some(v) => v.get(i).copied().unwrap_or(seg.src_end),
-            None => samples.get(i).map_or(seg.src_end, |s| s.dts.unwrap_or(s.pts)),
-        };
-        let first = derived
-            .as_ref()
-            .and_then(|v| v.first().copied())
-            .or_else(|| samples.first().map(|s| s.dts.unwrap_or(s.pts)));
-        if first != Some(seg.src_start) {
-            return Err(Error::new(
-                ErrorKind::InvalidMedia,
-                format!("expected samples from ts {}, found {:?} (file damaged or changed)", seg.src_start, first),
-            ));
-        }
+        let decode_ts = block_decode_times(&seg, dts_delay, samples.iter().map(|s| s.pts), |i| {
+            samples.get(i).map(|s| s.dts.unwrap_or(s.pts))
+        })?;
         let mut metas = Vec::with_capacity(samples.len());
         for (i, s) in samples.iter().enumerate() {
             let dts = decode_ts(i);
@@ -839,6 +808,36 @@ fn protection<'a>(t: &Track, key: &'a TrackKey) -> Result<fmp4::Protection<'a>> 
 /// A packet's decode time, or its presentation time when it has none.
 fn packet_dts(p: &ff::Packet) -> Option<i64> {
     p.dts().or(p.pts())
+}
+
+/// Decode time of sample `i` of a Matroska segment `seg` (read or only located by the block
+/// walker), `seg.src_end` past the last: with a reorder delay (B-frames) derived per segment,
+/// the sorted presentation times `pts` minus the delay, as a scan would have derived them; else
+/// the sample's own (`own(i)`). Fails unless the first is the segment's start (the file damaged
+/// or changed since indexing).
+fn block_decode_times(
+    seg: &Segment,
+    dts_delay: Option<i64>,
+    pts: impl Iterator<Item = i64>,
+    own: impl Fn(usize) -> Option<i64>,
+) -> Result<impl Fn(usize) -> i64> {
+    let derived: Option<Vec<i64>> = dts_delay.map(|delay| {
+        let mut v: Vec<i64> = pts.collect();
+        v.sort_unstable();
+        v.iter().map(|p| p - delay).collect()
+    });
+    let first = derived.as_ref().and_then(|v| v.first().copied()).or_else(|| own(0));
+    if first != Some(seg.src_start) {
+        return Err(Error::new(
+            ErrorKind::InvalidMedia,
+            format!("expected samples from ts {}, found {:?} (file damaged or changed)", seg.src_start, first),
+        ));
+    }
+    let end = seg.src_end;
+    Ok(move |i: usize| match &derived {
+        Some(v) => v.get(i).copied().unwrap_or(end),
+        None => own(i).unwrap_or(end),
+    })
 }
 
 /// Media segment `k` of a copied track from its packets; `decode_ts(i)` is packet `i`'s decode
