@@ -505,3 +505,50 @@ fn the_audio_of_an_interleaved_segment_read_as_bytes_is_a_hit_with_the_right_byt
         assert_eq!((audio.file_parts, audio.byte_parts, audio.fd), (0, 1, -1), "{file}: one bytes part");
     }
 }
+
+/// Several players ask for the same segment of a file interleaved sample by sample at once,
+/// each for its video and its audio together: the file's ranges are read once for all of them
+/// (one read brings both tracks in), and every answer is hls_get's bytes. Then `hls_get` of
+/// other segments, asked from many threads at once, reads each segment once too.
+#[test]
+fn concurrent_requests_for_an_interleaved_segment_read_the_file_once() {
+    common::ensure_media(&["h264_aac.mp4", "h264_aac.mkv"]).expect("media");
+    for file in ["h264_aac.mp4", "h264_aac.mkv"] {
+        let path = common::media_dir().join(file);
+        let want: Vec<Vec<u8>> = {
+            let ctx = Ctx::new(64 << 20);
+            let m = ctx.open(&path).expect("open");
+            ["t0_1.m4s", "t1_1.m4s", "t0_2.m4s", "t1_2.m4s"].iter().map(|n| get(&m, n).expect(n)).collect()
+        };
+        let ctx = Ctx::new(64 << 20);
+        let m = ctx.open(&path).expect("open");
+        let reads = |ctx: &Ctx| ctx.stats()["range_reads"].as_u64().expect("range_reads");
+        let got: Vec<(usize, Got)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..16)
+                .map(|i| {
+                    let m = &m;
+                    s.spawn(move || (i % 2, get_parts_min(m, ["t0_1.m4s", "t1_1.m4s"][i % 2], u64::MAX)))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("thread")).collect()
+        });
+        for (t, g) in &got {
+            assert!(g.bytes == want[*t], "{file}: t{t}_1.m4s is not hls_get's bytes");
+            assert_eq!((g.file_parts, g.fd), (0, -1), "{file}: t{t}_1.m4s as bytes");
+        }
+        assert_eq!(reads(&ctx), 1, "{file}: 16 requests for the video and audio of one segment read the file once");
+        let got: Vec<(usize, Vec<u8>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..16)
+                .map(|i| {
+                    let m = &m;
+                    s.spawn(move || (i % 2, get(m, ["t0_2.m4s", "t1_2.m4s"][i % 2]).expect("hls_get")))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("thread")).collect()
+        });
+        for (t, b) in &got {
+            assert!(*b == want[2 + t], "{file}: t{t}_2.m4s by hls_get");
+        }
+        assert_eq!(reads(&ctx), 3, "{file}: 16 hls_get calls of two segments read each once");
+    }
+}

@@ -150,16 +150,33 @@ impl<K: Hash + Eq + Clone, V: Clone + Charge> Cache<K, V> {
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(hit);
         }
+        self.fly(key, true, generate)
+    }
+
+    /// Runs `work` once for all concurrent callers of `key`: the others wait for it and get its
+    /// result. Nothing is looked up or kept under `key`, and nothing is counted: for work that
+    /// caches its results itself, under other keys (one read that fills several entries).
+    pub fn run_once(&self, key: &K, work: impl FnOnce() -> Result<V>) -> Result<V> {
+        self.fly(key, false, work)
+    }
+
+    /// The flight of `key`: `work` run by the first caller (the leader), the others waiting for
+    /// its result. `cached`: a generation, looked up again under the flights lock, counted, and
+    /// its result cached under `key`.
+    fn fly(&self, key: &K, cached: bool, work: impl FnOnce() -> Result<V>) -> Result<V> {
         let (flight, leader) = {
             let mut flights = self.flights.lock();
-            // Re-check under the flights lock: a leader inserts into the cache before it removes
-            // its flight, so a key is always either cached, in flight, or truly missing here.
-            if let Some(hit) = self.get(key) {
-                self.counters.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(hit);
+            if cached {
+                // Re-check under the flights lock: a leader inserts into the cache before it
+                // removes its flight, so a key is always either cached, in flight, or truly
+                // missing here.
+                if let Some(hit) = self.get(key) {
+                    self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(hit);
+                }
+                // A miss: this request either generates (leader) or waits for the one generating.
+                self.counters.misses.fetch_add(1, Ordering::Relaxed);
             }
-            // A miss: this request either generates (leader) or waits for the one generating.
-            self.counters.misses.fetch_add(1, Ordering::Relaxed);
             match flights.get(key) {
                 Some(f) => (f.clone(), false),
                 None => {
@@ -170,17 +187,21 @@ impl<K: Hash + Eq + Clone, V: Clone + Charge> Cache<K, V> {
             }
         };
         if !leader {
-            self.counters.shared_waits.fetch_add(1, Ordering::Relaxed);
+            if cached {
+                self.counters.shared_waits.fetch_add(1, Ordering::Relaxed);
+            }
             let mut done = flight.done.lock();
             while done.is_none() {
                 flight.cond.wait(&mut done);
             }
             return done.clone().unwrap_or_else(|| Err(crate::error::Error::internal("generation vanished")));
         }
-        self.counters.generations.fetch_add(1, Ordering::Relaxed);
-        // Finish the flight even if `generate` panics, so waiters are never stranded.
-        let guard = FlightGuard { cache: self, key, flight: &flight, result: None };
-        let result = generate();
+        if cached {
+            self.counters.generations.fetch_add(1, Ordering::Relaxed);
+        }
+        // Finish the flight even if `work` panics, so waiters are never stranded.
+        let guard = FlightGuard { cache: self, key, flight: &flight, cached, result: None };
+        let result = work();
         let mut guard = guard;
         guard.result = Some(result.clone());
         drop(guard);
@@ -205,6 +226,8 @@ struct FlightGuard<'a, K: Hash + Eq + Clone, V: Clone + Charge> {
     cache: &'a Cache<K, V>,
     key: &'a K,
     flight: &'a Arc<Flight<V>>,
+    /// Whether a successful result is cached under `key`.
+    cached: bool,
     result: Option<Result<V>>,
 }
 
@@ -214,7 +237,7 @@ impl<K: Hash + Eq + Clone, V: Clone + Charge> Drop for FlightGuard<'_, K, V> {
             .result
             .take()
             .unwrap_or_else(|| Err(crate::error::Error::new(crate::error::ErrorKind::Panic, "generation panicked")));
-        if let Ok(bytes) = &result {
+        if let (true, Ok(bytes)) = (self.cached, &result) {
             self.cache.insert(self.key.clone(), bytes.clone());
         }
         self.cache.flights.lock().remove(self.key);
@@ -281,6 +304,38 @@ mod tests {
         }
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         assert_eq!(c.counters.generations.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn work_run_once_for_concurrent_callers_keeps_nothing_under_its_key() {
+        let c: Arc<Cache<u32>> = Arc::new(Cache::new(1 << 20));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let (c, runs) = (c.clone(), runs.clone());
+                std::thread::spawn(move || {
+                    c.run_once(&9, || {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        // the work fills other entries itself
+                        c.insert(10, bytes(8));
+                        Ok(bytes(64))
+                    })
+                    .unwrap()
+                    .len()
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap(), 64, "every caller gets the leader's result");
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert!(c.get(&9).is_none(), "nothing kept under the flight's key");
+        assert_eq!(c.get(&10).map(|b| b.len()), Some(8));
+        assert!(c.flights.lock().is_empty());
+        let counted = |x: &AtomicU64| x.load(Ordering::Relaxed);
+        assert_eq!((counted(&c.counters.misses), counted(&c.counters.generations)), (0, 0));
+        assert_eq!(c.run_once(&9, || Ok(bytes(1))).unwrap().len(), 1, "a later call runs its own work");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::engine::media::{self, Cost, Media};
 use crate::error::{Error, Result};
 use crate::model::config::Config;
 use crate::model::identity::FileIdentity;
-use crate::model::names::Resource;
+use crate::model::names::{Resource, TrackId};
 use crate::model::open::{Location, MediaKey, OpenOptions};
 
 /// Cache key: one version of one file, how it is presented (its open options), a resource
@@ -31,13 +31,40 @@ pub struct Key {
     identity: FileIdentity,
     options: Arc<OpenOptions>,
     resource: Resource,
-    materialised: bool,
+    form: Form,
+}
+
+/// What a [`Key`] stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Form {
+    /// The resource as generated: bytes, or headers and file ranges.
+    Generated,
+    /// A resource generated as file ranges, read into bytes.
+    Bytes,
+    /// Never an entry: the one read that brings a media segment of several tracks into bytes
+    /// together ([`Context::get_body_small_as_bytes`]), which concurrent requests for any of
+    /// them wait for.
+    SegmentRead,
 }
 
 impl Key {
-    /// The key of `resource` of `media`, in the form `materialised` says.
-    fn of(media: &Media, resource: Resource, materialised: bool) -> Key {
-        Key { identity: media.index.identity, options: media.key.options.clone(), resource, materialised }
+    /// The key of `resource` of `media` as generated.
+    fn generated(media: &Media, resource: Resource) -> Key {
+        Key::of(media, resource, Form::Generated)
+    }
+
+    /// The key of the bytes of `resource` of `media` (generated as file ranges).
+    fn bytes(media: &Media, resource: Resource) -> Key {
+        Key::of(media, resource, Form::Bytes)
+    }
+
+    /// The flight key of the read of media segment `k` of `media`'s tracks together.
+    fn segment_read(media: &Media, k: usize) -> Key {
+        Key::of(media, Resource::Segment(TrackId::source(0), k), Form::SegmentRead)
+    }
+
+    fn of(media: &Media, resource: Resource, form: Form) -> Key {
+        Key { identity: media.index.identity, options: media.key.options.clone(), resource, form }
     }
 }
 
@@ -84,6 +111,9 @@ struct OpenCounters {
     key_failures: AtomicU64,
     /// Encrypted resources generated (segments, I-frames, WebVTT segments).
     encrypted_generations: AtomicU64,
+    /// Reads of responses held as file ranges into bytes (one read for the same segment of
+    /// several tracks read together).
+    range_reads: AtomicU64,
     // --- clip ---
     /// Opens of clipped presentations (counted in `opens` too).
     clip_opens: AtomicU64,
@@ -306,22 +336,32 @@ impl Context {
     }
 
     /// Serves one resource of `media` through the cache, as bytes: a segment held as file
-    /// ranges is read once (positioned reads, identity checked) and its bytes cached beside
-    /// its ranges, so a hit hands out a reference as for any other resource.
+    /// ranges is read once (positioned reads, identity checked; concurrent requests wait for
+    /// that one read) and its bytes cached beside its ranges, so a hit hands out a reference as
+    /// for any other resource.
     pub fn get(&self, media: &Media, name: &str) -> Result<(Bytes, &'static str)> {
         let resource = Resource::parse(name)?;
-        let bytes_key = Key::of(media, resource, true);
+        let bytes_key = Key::bytes(media, resource);
         if let Some(Body::Bytes(b)) = self.cache.get_counted(&bytes_key) {
             return Ok((b, media.content_type(&resource)));
         }
         let (body, ct) = self.get_body(media, name)?;
         match body {
             Body::Bytes(b) => Ok((b, ct)),
-            parts => {
-                let bytes = media.materialise(parts)?;
-                self.cache.insert(bytes_key, Body::Bytes(bytes.clone()));
-                Ok((bytes, ct))
-            }
+            parts => Ok((self.read_once(media, &bytes_key, parts)?, ct)),
+        }
+    }
+
+    /// The bytes of `parts` (a response held as file ranges, whose bytes are cached under
+    /// `bytes_key`): from the cache, or read by one of the threads asking at once.
+    fn read_once(&self, media: &Media, bytes_key: &Key, parts: Body) -> Result<Bytes> {
+        let body = self.cache.get_or_generate(bytes_key, || {
+            self.counters.range_reads.fetch_add(1, Ordering::Relaxed);
+            media.materialise(parts).map(Body::Bytes)
+        })?;
+        match body {
+            Body::Bytes(b) => Ok(b),
+            Body::Parts(_) => Err(Error::internal("bytes cached as ranges")),
         }
     }
 
@@ -330,7 +370,7 @@ impl Context {
     pub fn get_body(&self, media: &Media, name: &str) -> Result<(Body, &'static str)> {
         let resource = Resource::parse(name)?;
         media.check_named(&resource, name)?;
-        let key = Key::of(media, resource, false);
+        let key = Key::generated(media, resource);
         let (r0, b0) = thread_reads();
         let body = self
             .cache
@@ -354,42 +394,66 @@ impl Context {
     /// than `min_range` bytes (samples interleaved one by one: hundreds of small ranges per
     /// segment, which a server would otherwise read again on every request) is bytes: read
     /// once (positioned reads, identity checked) and cached as bytes beside its ranges, charged
-    /// to the cache budget like any other bytes. A hit is one lookup. `min_range` 0: as
-    /// [`Context::get_body`].
+    /// to the cache budget like any other bytes. The same segment of the other tracks whose
+    /// ranges are small too comes in with that read ([`Context::segment_read`]), so the
+    /// player's next requests are hits; requests for any of them while it runs wait for it. A
+    /// hit is one lookup. `min_range` 0: as [`Context::get_body`].
     pub fn get_body_small_as_bytes(&self, media: &Media, name: &str, min_range: u64) -> Result<(Body, &'static str)> {
         if min_range == 0 {
             return self.get_body(media, name);
         }
         let resource = Resource::parse(name)?;
-        let bytes_key = Key::of(media, resource, true);
+        let bytes_key = Key::bytes(media, resource);
         if matches!(resource, Resource::Segment(..)) {
             if let Some(body @ Body::Bytes(_)) = self.cache.get_counted(&bytes_key) {
                 return Ok((body, media.content_type(&resource)));
             }
         }
         let (body, ct) = self.get_body(media, name)?;
-        match body {
-            Body::Parts(p) if p.small_ranges(min_range) => {
-                let siblings = self.small_siblings(media, resource, min_range);
-                let mut all = vec![&*p];
-                all.extend(siblings.iter().map(|(_, s)| &**s));
-                let mut bytes = media.materialise_all(&all)?.into_iter();
-                let own = bytes.next().ok_or_else(|| Error::internal("no bytes"))?;
-                for ((r, _), b) in siblings.iter().zip(bytes) {
-                    self.cache.insert(Key::of(media, *r, true), Body::Bytes(b));
-                }
-                self.cache.insert(bytes_key, Body::Bytes(own.clone()));
-                Ok((Body::Bytes(own), ct))
-            }
-            body => Ok((body, ct)),
+        let Body::Parts(p) = &body else { return Ok((body, ct)) };
+        if !p.small_ranges(min_range) {
+            return Ok((body, ct));
         }
+        if let (Resource::Segment(_, k), true) = (resource, self.cache.budget() > 0) {
+            let mut mine = None;
+            self.cache.run_once(&Key::segment_read(media, k), || {
+                let own = self.segment_read(media, resource, p, min_range)?;
+                mine = Some(own.clone());
+                Ok(Body::Bytes(own))
+            })?;
+            if let Some(own) = mine {
+                return Ok((Body::Bytes(own), ct));
+            }
+            // Another thread's read of this segment: its bytes came with it (unless evicted
+            // since, or that read's tracks were not this one's).
+            if let Some(hit @ Body::Bytes(_)) = self.cache.get_counted(&bytes_key) {
+                return Ok((hit, ct));
+            }
+        }
+        Ok((Body::Bytes(self.read_once(media, &bytes_key, body)?), ct))
+    }
+
+    /// Reads `own` (`resource` of `media`, held as small file ranges) into bytes together
+    /// with the same segment of the other tracks whose ranges are small too and whose bytes
+    /// are not cached (a file that interleaves its tracks sample by sample stores them among
+    /// the segment's own samples, so one read brings them in with it), caches them all, and
+    /// returns `own`'s bytes.
+    fn segment_read(&self, media: &Media, resource: Resource, own: &Arc<Parts>, min_range: u64) -> Result<Bytes> {
+        let siblings = self.small_siblings(media, resource, min_range);
+        let mut all = vec![&**own];
+        all.extend(siblings.iter().map(|(_, s)| &**s));
+        self.counters.range_reads.fetch_add(1, Ordering::Relaxed);
+        let mut bytes = media.materialise_all(&all)?.into_iter();
+        let own = bytes.next().ok_or_else(|| Error::internal("no bytes"))?;
+        for ((r, _), b) in siblings.iter().zip(bytes) {
+            self.cache.insert(Key::bytes(media, *r), Body::Bytes(b));
+        }
+        self.cache.insert(Key::bytes(media, resource), Body::Bytes(own.clone()));
+        Ok(own)
     }
 
     /// The same segment of the other tracks, when its ranges are small too and its bytes not
-    /// cached: a file that interleaves its tracks sample by sample stores them among the
-    /// segment's own samples, so one read brings them in with it, and the players' next
-    /// requests (the segment's other tracks) are hits instead of a read each, one read per
-    /// sample for audio between larger video samples. Nothing when the cache keeps nothing.
+    /// cached. Nothing when the cache keeps nothing.
     fn small_siblings(&self, media: &Media, resource: Resource, min_range: u64) -> Vec<(Resource, Arc<Parts>)> {
         let Resource::Segment(n, k) = resource else { return Vec::new() };
         if self.cache.budget() == 0 {
@@ -398,7 +462,7 @@ impl Context {
         media
             .segment_siblings(n, k)
             .into_iter()
-            .filter(|r| !self.cache.contains(&Key::of(media, *r, true)))
+            .filter(|r| !self.cache.contains(&Key::bytes(media, *r)))
             .filter_map(|r| match media.generate(&r) {
                 Ok(Body::Parts(p)) if p.small_ranges(min_range) => Some((r, p)),
                 _ => None,
@@ -412,8 +476,7 @@ impl Context {
         let resource = Resource::parse(name)?;
         media.check_named(&resource, name)?;
         // Held as ranges, or as bytes (which outlive the ranges' entry when only they are hit).
-        if self.cache.contains(&Key::of(media, resource, false)) || self.cache.contains(&Key::of(media, resource, true))
-        {
+        if self.cache.contains(&Key::generated(media, resource)) || self.cache.contains(&Key::bytes(media, resource)) {
             return Ok(Cost::Cached);
         }
         Ok(media.cost(&resource))
@@ -487,6 +550,7 @@ impl Context {
             "key_requests": ld(&self.counters.key_requests),
             "key_failures": ld(&self.counters.key_failures),
             "encrypted_generations": ld(&self.counters.encrypted_generations),
+            "range_reads": ld(&self.counters.range_reads),
             "source_reads": ld(&self.counters.source_reads),
             "source_bytes": ld(&self.counters.source_bytes),
             "source_cache_budget": self.source_cache.as_ref().map_or(0, |c| c.budget()),

@@ -50,7 +50,10 @@ pub unsafe extern "C" fn hls_context_free(ctx: *mut HlsContext) {
 /// JSON counters of the context: cache_hits, cache_misses, cache_bytes, cache_entries,
 /// cache_budget, evictions, generations, shared_waits, opens, indexings (files indexed from
 /// their media), open_reuses, index_time_us, media_registered, media_idle, clip_opens (opens of
-/// clipped presentations); and for the index directory (`hls_config_set_index_dir`;
+/// clipped presentations), key_requests, key_failures, encrypted_generations, range_reads
+/// (responses held as file ranges read into bytes by `hls_get`, `hls_segment` or
+/// `hls_get_parts_min`: once however many threads ask at once; one read for the same segment
+/// of several tracks read together); and for the index directory (`hls_config_set_index_dir`;
 /// `index_dir` is null and the counts 0 without one): index_dir, index_file_hits (opens from
 /// an index file), index_file_misses (opens that indexed the media), index_file_rewrites
 /// (index files found stale, truncated, damaged or of another version: ignored and rewritten),
