@@ -347,6 +347,9 @@ type Stats struct {
 	SourceCacheBytes    uint64 `json:"source_cache_bytes"`
 	SourceCacheBlocks   uint64 `json:"source_cache_blocks"`
 	SourceCacheHitBytes uint64 `json:"source_cache_hit_bytes"`
+	// Segments held as file ranges read into bytes (Media.Get): once however many goroutines
+	// ask at once.
+	RangeReads uint64 `json:"range_reads"`
 }
 
 // Stats returns the context's cache and engine counters.
