@@ -281,55 +281,46 @@ mod tests {
         assert!(held.iter().all(|&b| b == 7));
     }
 
+    /// `call` (a cache call given the work to do, which lasts 50 ms and counts its runs) made
+    /// by 16 threads at once: the lengths they got, and how often the work ran.
+    fn at_once(
+        c: &Cache<u32>,
+        call: impl Fn(&Cache<u32>, &dyn Fn() -> Result<Bytes>) -> Result<Bytes> + Sync,
+    ) -> (Vec<usize>, usize) {
+        let runs = AtomicUsize::new(0);
+        let work = || {
+            runs.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            Ok(bytes(64))
+        };
+        let lens = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..16).map(|_| s.spawn(|| call(c, &work).unwrap().len())).collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        (lens, runs.load(Ordering::SeqCst))
+    }
+
     #[test]
     fn concurrent_misses_generate_once() {
-        let c: Arc<Cache<u32>> = Arc::new(Cache::new(1 << 20));
-        let runs = Arc::new(AtomicUsize::new(0));
-        let threads: Vec<_> = (0..16)
-            .map(|_| {
-                let (c, runs) = (c.clone(), runs.clone());
-                std::thread::spawn(move || {
-                    c.get_or_generate(&5, || {
-                        runs.fetch_add(1, Ordering::SeqCst);
-                        std::thread::sleep(std::time::Duration::from_millis(50));
-                        Ok(bytes(64))
-                    })
-                    .unwrap()
-                    .len()
-                })
-            })
-            .collect();
-        for t in threads {
-            assert_eq!(t.join().unwrap(), 64);
-        }
-        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        let c: Cache<u32> = Cache::new(1 << 20);
+        let (lens, runs) = at_once(&c, |c, work| c.get_or_generate(&5, work));
+        assert!(lens.iter().all(|&n| n == 64));
+        assert_eq!(runs, 1);
         assert_eq!(c.counters.generations.load(Ordering::Relaxed), 1);
     }
 
     #[test]
     fn work_run_once_for_concurrent_callers_keeps_nothing_under_its_key() {
-        let c: Arc<Cache<u32>> = Arc::new(Cache::new(1 << 20));
-        let runs = Arc::new(AtomicUsize::new(0));
-        let threads: Vec<_> = (0..16)
-            .map(|_| {
-                let (c, runs) = (c.clone(), runs.clone());
-                std::thread::spawn(move || {
-                    c.run_once(&9, || {
-                        runs.fetch_add(1, Ordering::SeqCst);
-                        std::thread::sleep(std::time::Duration::from_millis(50));
-                        // the work fills other entries itself
-                        c.insert(10, bytes(8));
-                        Ok(bytes(64))
-                    })
-                    .unwrap()
-                    .len()
-                })
+        let c: Cache<u32> = Cache::new(1 << 20);
+        // The work fills another entry itself.
+        let (lens, runs) = at_once(&c, |c, work| {
+            c.run_once(&9, || {
+                c.insert(10, bytes(8));
+                work()
             })
-            .collect();
-        for t in threads {
-            assert_eq!(t.join().unwrap(), 64, "every caller gets the leader's result");
-        }
-        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        });
+        assert!(lens.iter().all(|&n| n == 64), "every caller gets the leader's result");
+        assert_eq!(runs, 1);
         assert!(c.get(&9).is_none(), "nothing kept under the flight's key");
         assert_eq!(c.get(&10).map(|b| b.len()), Some(8));
         assert!(c.flights.lock().is_empty());
