@@ -112,13 +112,15 @@ impl Chunks<'_> {
     }
 }
 
-/// Chunks `first..end` (0-based) with `per` samples each, the first of them sample `before`.
+/// Chunks `first..end` (0-based) with `per` samples each, the first of them sample `before`
+/// (`u32::MAX` when it is past every sample: a sample's index fits 32 bits). 16 bytes: a file
+/// can have one run every few chunks.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct ChunkRun {
-    pub(super) first: usize,
-    pub(super) end: usize,
+    pub(super) first: u32,
+    pub(super) end: u32,
     pub(super) per: u32,
-    pub(super) before: u64,
+    pub(super) before: u32,
 }
 
 /// Samples from `first` on last `dur` each, the first decoded at `dts` (the last run has no end).
@@ -131,9 +133,10 @@ pub(super) struct DtsRun {
 
 /// The low halves of the big-endian `width`-byte entries of `table`.
 fn narrow(table: &[u8], width: usize) -> Box<[u8]> {
-    let mut v = Vec::with_capacity(table.len() / 2);
-    for e in table.chunks_exact(width) {
-        v.extend_from_slice(&e[width / 2..]);
+    let half = width / 2;
+    let mut v = vec![0u8; table.len() / width * half];
+    for (d, e) in v.chunks_exact_mut(half).zip(table.chunks_exact(width)) {
+        d.copy_from_slice(&e[half..]);
     }
     v.into_boxed_slice()
 }
@@ -223,10 +226,10 @@ impl LazyTables {
 
     /// Where sample `k` is: (chunk run, chunk, index in the chunk, byte position).
     fn locate(&self, k: u64, sizes: &Sizes<'_>, chunks: &Chunks<'_>) -> (usize, usize, u32, u64) {
-        let e = self.chunk_runs.partition_point(|r| r.before <= k).saturating_sub(1);
+        let e = self.chunk_runs.partition_point(|r| u64::from(r.before) <= k).saturating_sub(1);
         let run = self.chunk_runs[e];
-        let into = k - run.before;
-        let chunk = run.first + (into / u64::from(run.per)) as usize;
+        let into = k - u64::from(run.before);
+        let chunk = run.first as usize + (into / u64::from(run.per)) as usize;
         let j = (into % u64::from(run.per)) as u32;
         let mut pos = chunks.get(chunk);
         for i in k - u64::from(j)..k {
@@ -254,7 +257,7 @@ impl LazyTables {
             if j == self.chunk_runs[e].per {
                 j = 0;
                 chunk += 1;
-                if chunk == self.chunk_runs[e].end && e + 1 < self.chunk_runs.len() {
+                if chunk == self.chunk_runs[e].end as usize && e + 1 < self.chunk_runs.len() {
                     e += 1;
                 }
                 pos = chunks.get(chunk);

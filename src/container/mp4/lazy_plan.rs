@@ -10,9 +10,9 @@
 use std::sync::Arc;
 
 use super::edit_list::{EditPlan, FixIndex};
-use super::lazy::{ChunkRun, DtsRun, LazySamples, LazyTables, Raw};
+use super::lazy::{ChunkRun, Chunks, DtsRun, LazySamples, LazyTables, Raw};
 use super::sample_entry::{SampleEntry, OTI_VORBIS};
-use super::samples::{check_inside, has_mandatory_tables};
+use super::samples::{has_mandatory_tables, MAX_SAMPLE_SIZE};
 use super::tables::Tables;
 
 /// Most samples in one chunk of a lazily read track: a sample's position is its chunk's plus
@@ -60,35 +60,22 @@ pub(super) fn plan(
         let first = if i == 0 { 0 } else { e.first as usize - 1 };
         let end = t.stsc.get(i + 1).map_or(t.chunks.count, |n| (n.first as usize - 1).min(t.chunks.count));
         if end > first {
-            chunk_runs.push(ChunkRun { first, end, per: e.count as u32, before });
+            let before32 = u32::try_from(before).unwrap_or(u32::MAX);
+            chunk_runs.push(ChunkRun { first: first as u32, end: end as u32, per: e.count as u32, before: before32 });
             before += (end - first) as u64 * u64::from(e.count as u32);
         }
     }
     // `build_samples`' walk, checking every sample as it does, without building them.
     let (sizes, chunks) = (t.sizes, t.chunks);
-    let mut n = 0u32;
-    let mut skip_edit = false;
-    let mut stsc_i = 0usize;
-    for i in 0..chunks.count {
-        let pos = chunks.get(i);
-        while stsc_i + 1 < t.stsc.len() && (i as u64 + 1) == u64::from(t.stsc[stsc_i + 1].first as u32) {
-            stsc_i += 1;
-        }
-        let per_chunk = t.stsc[stsc_i].count as u32;
-        let take = per_chunk.min(count - n);
-        // Every sample inside the file (`check_inside`): the samples of a chunk follow one
-        // another, so the last one ends furthest.
-        let (sum, max) = sizes.sum_max(u64::from(n)..u64::from(n + take));
-        if take > 0 {
-            check_inside(pos, max, file_size).ok()?;
-            check_inside(pos, 0, file_size.checked_sub(sum)?).ok()?;
-        }
-        n += take;
-        if take < per_chunk {
-            skip_edit = true;
-            break;
-        }
-    }
+    let (n, skip_edit) = if sizes.field_bits == 32 {
+        let table = sizes.table;
+        check_chunks(&chunk_runs, &chunks, count, file_size, |k| {
+            let at = k as usize * 4;
+            table.get(at..at + 4).map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+        })?
+    } else {
+        check_chunks(&chunk_runs, &chunks, count, file_size, |k| sizes.get(k))?
+    };
     if n == 0 {
         return None;
     }
@@ -120,6 +107,41 @@ pub(super) fn plan(
     let kept = fix.plan_one_delta(&Raw(&tables), raw_end)?;
     let samples = LazySamples::new(tables, kept.start as u64, kept.end - kept.start, kept.delta);
     Some((samples, kept.end_dts))
+}
+
+/// Checks that every sample of the walk lies inside the file (what `check_inside` checks of
+/// each): the samples of a chunk follow one another, so it is enough that the chunk's last one
+/// ends inside the file and that no sample is larger than a sample may be. Returns the samples
+/// walked and whether the walk stopped early (a chunk with fewer samples left than it should
+/// hold: FFmpeg then leaves the edit list unapplied); `None` when a sample is outside.
+fn check_chunks(
+    runs: &[ChunkRun],
+    chunks: &Chunks<'_>,
+    count: u32,
+    file_size: u64,
+    size: impl Fn(u32) -> u32,
+) -> Option<(u32, bool)> {
+    let (mut n, mut max) = (0u32, 0u32);
+    for run in runs {
+        for c in run.first..run.end {
+            let pos = chunks.get(c as usize);
+            let take = run.per.min(count - n);
+            let mut sum = 0u64;
+            for k in n..n + take {
+                let v = size(k);
+                sum += u64::from(v);
+                max = max.max(v);
+            }
+            if take > 0 && pos.checked_add(sum)? > file_size {
+                return None;
+            }
+            n += take;
+            if take < run.per {
+                return (max <= MAX_SAMPLE_SIZE).then_some((n, true));
+            }
+        }
+    }
+    (max <= MAX_SAMPLE_SIZE).then_some((n, false))
 }
 
 #[cfg(test)]
