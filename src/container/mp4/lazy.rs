@@ -164,20 +164,25 @@ pub(super) struct LazyTables {
 
 impl LazyTables {
     /// The tables of a track: `sizes` and `chunks` copied (narrowed where every entry fits),
-    /// the runs and `len` as `lazy_plan` found them.
+    /// the runs and `len` as `lazy_plan` found them; `size_max`: the largest entry of the size
+    /// table when the caller knows it (else it is found here).
     pub(super) fn new(
         sizes: &Sizes<'_>,
         chunks: &Chunks<'_>,
         chunk_runs: Vec<ChunkRun>,
         dts_runs: Vec<DtsRun>,
         len: usize,
+        size_max: Option<u32>,
     ) -> LazyTables {
-        let (size_table, field_bits) =
-            if sizes.field_bits == 32 && sizes.table.chunks_exact(4).all(|s| s[0] == 0 && s[1] == 0) {
-                (narrow(sizes.table, 4), 16)
-            } else {
-                (Box::from(sizes.table), sizes.field_bits)
-            };
+        let small = |t: &[u8]| match size_max {
+            Some(max) => max <= u32::from(u16::MAX),
+            None => t.chunks_exact(4).all(|s| s[0] == 0 && s[1] == 0),
+        };
+        let (size_table, field_bits) = if sizes.field_bits == 32 && small(sizes.table) {
+            (narrow(sizes.table, 4), 16)
+        } else {
+            (Box::from(sizes.table), sizes.field_bits)
+        };
         // A `co64` offset is read as is when it fits 32 bits (0 if negative as an i64 otherwise).
         let (chunk_table, wide) = if chunks.wide && chunks.table.chunks_exact(8).all(|s| s[..4] == [0; 4]) {
             (narrow(chunks.table, 8), false)
@@ -377,7 +382,7 @@ mod tests {
         let n = (sizes.len() * 8 / usize::from(bits)) as u32;
         let s = Sizes { constant: 0, table: sizes, field_bits: bits, count: n };
         let c = Chunks { table: chunks, wide, count: chunks.len() / if wide { 8 } else { 4 } };
-        LazyTables::new(&s, &c, Vec::new(), Vec::new(), 0)
+        LazyTables::new(&s, &c, Vec::new(), Vec::new(), 0, None)
     }
 
     #[test]

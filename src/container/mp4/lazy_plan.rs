@@ -67,7 +67,7 @@ pub(super) fn plan(
     }
     // `build_samples`' walk, checking every sample as it does, without building them.
     let (sizes, chunks) = (t.sizes, t.chunks);
-    let (n, skip_edit) = if sizes.field_bits == 32 {
+    let (n, skip_edit, max) = if sizes.field_bits == 32 {
         let table = sizes.table;
         check_chunks(&chunk_runs, &chunks, count, file_size, |k| {
             let at = k as usize * 4;
@@ -76,6 +76,8 @@ pub(super) fn plan(
     } else {
         check_chunks(&chunk_runs, &chunks, count, file_size, |k| sizes.get(k))?
     };
+    // Every entry of the table was walked: its largest is known.
+    let size_max = (n == count).then_some(max);
     if n == 0 {
         return None;
     }
@@ -92,7 +94,7 @@ pub(super) fn plan(
     if dts_runs.is_empty() {
         dts_runs.push(DtsRun { first: 0, dts: 0, dur: 0 });
     }
-    let tables = Arc::new(LazyTables::new(&sizes, &chunks, chunk_runs, dts_runs, n as usize));
+    let tables = Arc::new(LazyTables::new(&sizes, &chunks, chunk_runs, dts_runs, n as usize, size_max));
     let raw_end = tables.dts(u64::from(n));
     let all = LazySamples::new(tables.clone(), 0, n as usize, 0);
     let Some(plan) = edit.filter(|_| !skip_edit) else { return Some((all, raw_end)) };
@@ -112,15 +114,16 @@ pub(super) fn plan(
 /// Checks that every sample of the walk lies inside the file (what `check_inside` checks of
 /// each): the samples of a chunk follow one another, so it is enough that the chunk's last one
 /// ends inside the file and that no sample is larger than a sample may be. Returns the samples
-/// walked and whether the walk stopped early (a chunk with fewer samples left than it should
-/// hold: FFmpeg then leaves the edit list unapplied); `None` when a sample is outside.
+/// walked, whether the walk stopped early (a chunk with fewer samples left than it should
+/// hold: FFmpeg then leaves the edit list unapplied) and the largest size walked; `None` when a
+/// sample is outside.
 fn check_chunks(
     runs: &[ChunkRun],
     chunks: &Chunks<'_>,
     count: u32,
     file_size: u64,
     size: impl Fn(u32) -> u32,
-) -> Option<(u32, bool)> {
+) -> Option<(u32, bool, u32)> {
     let (mut n, mut max) = (0u32, 0u32);
     for run in runs {
         for c in run.first..run.end {
@@ -137,11 +140,11 @@ fn check_chunks(
             }
             n += take;
             if take < run.per {
-                return (max <= MAX_SAMPLE_SIZE).then_some((n, true));
+                return (max <= MAX_SAMPLE_SIZE).then_some((n, true, max));
             }
         }
     }
-    (max <= MAX_SAMPLE_SIZE).then_some((n, false))
+    (max <= MAX_SAMPLE_SIZE).then_some((n, false, max))
 }
 
 #[cfg(test)]
