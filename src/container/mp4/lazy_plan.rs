@@ -265,6 +265,27 @@ mod tests {
     }
 
     #[test]
+    fn audio_with_a_sample_past_the_end_of_the_file_is_refused_as_the_built_audio_is() {
+        // Two chunks of two samples; the file is 100 bytes of data after 100 of header.
+        let case = |sizes: [u32; 4], second_chunk: u32| {
+            let mut a = aac_track(4);
+            a.sizes = sizes.to_vec();
+            a.stsc = vec![vec![1, 2, 1]];
+            a.chunks = vec![100, second_chunk];
+            file(&[a], 100, &[])
+        };
+        let fits = case([10, 10, 10, 10], 120);
+        assert!(read_bytes_with(&fits, true).unwrap().tracks[0].lazy.is_some());
+        // The last sample of a chunk ends past the file; a sample larger than any sample may be;
+        // a chunk past the file.
+        for f in [case([10, 10, 10, 1 << 20], 120), case([10, 10, 0x4000_0000, 10], 120), case([10; 4], 1 << 30)] {
+            let lazy = read_bytes_with(&f, true).err().map(|e| e.to_string());
+            assert!(lazy.as_deref().is_some_and(|e| e.contains("truncated") || e.contains("too large")), "{lazy:?}");
+            assert_eq!(lazy, read_bytes(&f).err().map(|e| e.to_string()));
+        }
+    }
+
+    #[test]
     fn the_test_files_audio_read_on_demand_is_the_built_audio() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media");
         let mut compared = 0;
