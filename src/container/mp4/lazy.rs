@@ -131,11 +131,11 @@ pub(super) struct DtsRun {
     pub(super) dur: u32,
 }
 
-/// The low halves of the big-endian `width`-byte entries of `table`.
-fn narrow(table: &[u8], width: usize) -> Box<[u8]> {
-    let half = width / 2;
-    let mut v = vec![0u8; table.len() / width * half];
-    for (d, e) in v.chunks_exact_mut(half).zip(table.chunks_exact(width)) {
+/// The low halves of the big-endian `WIDTH`-byte entries of `table`.
+fn narrow<const WIDTH: usize>(table: &[u8]) -> Box<[u8]> {
+    let half = WIDTH / 2;
+    let mut v = vec![0u8; table.len() / WIDTH * half];
+    for (d, e) in v.chunks_exact_mut(half).zip(table.chunks_exact(WIDTH)) {
         d.copy_from_slice(&e[half..]);
     }
     v.into_boxed_slice()
@@ -179,13 +179,13 @@ impl LazyTables {
             None => t.chunks_exact(4).all(|s| s[0] == 0 && s[1] == 0),
         };
         let (size_table, field_bits) = if sizes.field_bits == 32 && small(sizes.table) {
-            (narrow(sizes.table, 4), 16)
+            (narrow::<4>(sizes.table), 16)
         } else {
             (Box::from(sizes.table), sizes.field_bits)
         };
         // A `co64` offset is read as is when it fits 32 bits (0 if negative as an i64 otherwise).
         let (chunk_table, wide) = if chunks.wide && chunks.table.chunks_exact(8).all(|s| s[..4] == [0; 4]) {
-            (narrow(chunks.table, 8), false)
+            (narrow::<8>(chunks.table), false)
         } else {
             (Box::from(chunks.table), chunks.wide)
         };

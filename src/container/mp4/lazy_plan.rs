@@ -68,13 +68,11 @@ pub(super) fn plan(
     // `build_samples`' walk, checking every sample as it does, without building them.
     let (sizes, chunks) = (t.sizes, t.chunks);
     let (n, skip_edit, max) = if sizes.field_bits == 32 {
-        let table = sizes.table;
-        check_chunks(&chunk_runs, &chunks, count, file_size, |k| {
-            let at = k as usize * 4;
-            table.get(at..at + 4).map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-        })?
+        // (The table holds exactly `count` entries.)
+        let table = sizes.table.chunks_exact(4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
+        check_chunks(&chunk_runs, &chunks, count, file_size, table)?
     } else {
-        check_chunks(&chunk_runs, &chunks, count, file_size, |k| sizes.get(k))?
+        check_chunks(&chunk_runs, &chunks, count, file_size, (0..count).map(|k| sizes.get(k)))?
     };
     // Every entry of the table was walked: its largest is known.
     let size_max = (n == count).then_some(max);
@@ -111,18 +109,18 @@ pub(super) fn plan(
     Some((samples, kept.end_dts))
 }
 
-/// Checks that every sample of the walk lies inside the file (what `check_inside` checks of
-/// each): the samples of a chunk follow one another, so it is enough that the chunk's last one
-/// ends inside the file and that no sample is larger than a sample may be. Returns the samples
-/// walked, whether the walk stopped early (a chunk with fewer samples left than it should
-/// hold: FFmpeg then leaves the edit list unapplied) and the largest size walked; `None` when a
-/// sample is outside.
+/// Checks that every sample of the walk (`count` of them, their sizes `sizes` in order) lies
+/// inside the file (what `check_inside` checks of each): the samples of a chunk follow one
+/// another, so it is enough that the chunk's last one ends inside the file and that no sample
+/// is larger than a sample may be. Returns the samples walked, whether the walk stopped early (a
+/// chunk with fewer samples left than it should hold: FFmpeg then leaves the edit list
+/// unapplied) and the largest size walked; `None` when a sample is outside.
 fn check_chunks(
     runs: &[ChunkRun],
     chunks: &Chunks<'_>,
     count: u32,
     file_size: u64,
-    size: impl Fn(u32) -> u32,
+    mut sizes: impl Iterator<Item = u32>,
 ) -> Option<(u32, bool, u32)> {
     let (mut n, mut max) = (0u32, 0u32);
     for run in runs {
@@ -130,8 +128,7 @@ fn check_chunks(
             let pos = chunks.get(c as usize);
             let take = run.per.min(count - n);
             let mut sum = 0u64;
-            for k in n..n + take {
-                let v = size(k);
+            for v in sizes.by_ref().take(take as usize) {
                 sum += u64::from(v);
                 max = max.max(v);
             }
