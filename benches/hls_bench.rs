@@ -529,7 +529,8 @@ fn main() {
 /// sample records included; `cpu_us`: the thread's CPU time for the three, which a loaded
 /// machine does not inflate as it does wall times; `process_cpu_us`: the same for every thread
 /// of the process, which counts the work an open hands to helper threads, such as the
-/// Matroska boundary probes).
+/// Matroska boundary probes). With `COLD_HEAP_AFTER_ALL` set, every resource is then served and
+/// the index heap after it printed on stderr.
 fn cold_child() {
     let p = PathBuf::from(std::env::var("COLD_FILE").expect("COLD_FILE"));
     let ctx = ctx_with(0);
@@ -563,6 +564,14 @@ fn cold_child() {
         cpu.as_micros(),
         process.as_micros()
     );
+    if std::env::var_os("COLD_HEAP_AFTER_ALL").is_some() {
+        // The index heap once every playlist and segment was served (records built on demand
+        // included): on stderr, outside the figures `section_cold` reads.
+        for n in all_names(&ctx, &m) {
+            ctx.get(&m, &n).expect("resource");
+        }
+        eprintln!("index heap after every resource: {} bytes", m.index.heap_bytes());
+    }
 }
 
 /// Cold open: each run a fresh process (page cache warm), median of the runs.

@@ -112,13 +112,15 @@ impl Chunks<'_> {
     }
 }
 
-/// Chunks `first..end` (0-based) with `per` samples each, the first of them sample `before`.
+/// Chunks `first..end` (0-based) with `per` samples each, the first of them sample `before`
+/// (`u32::MAX` when it is past every sample: a sample's index fits 32 bits). 16 bytes: a file
+/// can have one run every few chunks.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct ChunkRun {
-    pub(super) first: usize,
-    pub(super) end: usize,
+    pub(super) first: u32,
+    pub(super) end: u32,
     pub(super) per: u32,
-    pub(super) before: u64,
+    pub(super) before: u32,
 }
 
 /// Samples from `first` on last `dur` each, the first decoded at `dts` (the last run has no end).
@@ -129,11 +131,12 @@ pub(super) struct DtsRun {
     pub(super) dur: u32,
 }
 
-/// The low halves of the big-endian `width`-byte entries of `table`.
-fn narrow(table: &[u8], width: usize) -> Box<[u8]> {
-    let mut v = Vec::with_capacity(table.len() / 2);
-    for e in table.chunks_exact(width) {
-        v.extend_from_slice(&e[width / 2..]);
+/// The low halves of the big-endian `WIDTH`-byte entries of `table`.
+fn narrow<const WIDTH: usize>(table: &[u8]) -> Box<[u8]> {
+    let half = WIDTH / 2;
+    let mut v = vec![0u8; table.len() / WIDTH * half];
+    for (d, e) in v.chunks_exact_mut(half).zip(table.chunks_exact(WIDTH)) {
+        d.copy_from_slice(&e[half..]);
     }
     v.into_boxed_slice()
 }
@@ -161,23 +164,28 @@ pub(super) struct LazyTables {
 
 impl LazyTables {
     /// The tables of a track: `sizes` and `chunks` copied (narrowed where every entry fits),
-    /// the runs and `len` as `lazy_plan` found them.
+    /// the runs and `len` as `lazy_plan` found them; `size_max`: the largest entry of the size
+    /// table when the caller knows it (else it is found here).
     pub(super) fn new(
         sizes: &Sizes<'_>,
         chunks: &Chunks<'_>,
         chunk_runs: Vec<ChunkRun>,
         dts_runs: Vec<DtsRun>,
         len: usize,
+        size_max: Option<u32>,
     ) -> LazyTables {
-        let (size_table, field_bits) =
-            if sizes.field_bits == 32 && sizes.table.chunks_exact(4).all(|s| s[0] == 0 && s[1] == 0) {
-                (narrow(sizes.table, 4), 16)
-            } else {
-                (Box::from(sizes.table), sizes.field_bits)
-            };
+        let small = |t: &[u8]| match size_max {
+            Some(max) => max <= u32::from(u16::MAX),
+            None => t.chunks_exact(4).all(|s| s[0] == 0 && s[1] == 0),
+        };
+        let (size_table, field_bits) = if sizes.field_bits == 32 && small(sizes.table) {
+            (narrow::<4>(sizes.table), 16)
+        } else {
+            (Box::from(sizes.table), sizes.field_bits)
+        };
         // A `co64` offset is read as is when it fits 32 bits (0 if negative as an i64 otherwise).
         let (chunk_table, wide) = if chunks.wide && chunks.table.chunks_exact(8).all(|s| s[..4] == [0; 4]) {
-            (narrow(chunks.table, 8), false)
+            (narrow::<8>(chunks.table), false)
         } else {
             (Box::from(chunks.table), chunks.wide)
         };
@@ -223,10 +231,10 @@ impl LazyTables {
 
     /// Where sample `k` is: (chunk run, chunk, index in the chunk, byte position).
     fn locate(&self, k: u64, sizes: &Sizes<'_>, chunks: &Chunks<'_>) -> (usize, usize, u32, u64) {
-        let e = self.chunk_runs.partition_point(|r| r.before <= k).saturating_sub(1);
+        let e = self.chunk_runs.partition_point(|r| u64::from(r.before) <= k).saturating_sub(1);
         let run = self.chunk_runs[e];
-        let into = k - run.before;
-        let chunk = run.first + (into / u64::from(run.per)) as usize;
+        let into = k - u64::from(run.before);
+        let chunk = run.first as usize + (into / u64::from(run.per)) as usize;
         let j = (into % u64::from(run.per)) as u32;
         let mut pos = chunks.get(chunk);
         for i in k - u64::from(j)..k {
@@ -254,7 +262,7 @@ impl LazyTables {
             if j == self.chunk_runs[e].per {
                 j = 0;
                 chunk += 1;
-                if chunk == self.chunk_runs[e].end && e + 1 < self.chunk_runs.len() {
+                if chunk == self.chunk_runs[e].end as usize && e + 1 < self.chunk_runs.len() {
                     e += 1;
                 }
                 pos = chunks.get(chunk);
@@ -374,7 +382,7 @@ mod tests {
         let n = (sizes.len() * 8 / usize::from(bits)) as u32;
         let s = Sizes { constant: 0, table: sizes, field_bits: bits, count: n };
         let c = Chunks { table: chunks, wide, count: chunks.len() / if wide { 8 } else { 4 } };
-        LazyTables::new(&s, &c, Vec::new(), Vec::new(), 0)
+        LazyTables::new(&s, &c, Vec::new(), Vec::new(), 0, None)
     }
 
     #[test]

@@ -10,9 +10,9 @@
 use std::sync::Arc;
 
 use super::edit_list::{EditPlan, FixIndex};
-use super::lazy::{ChunkRun, DtsRun, LazySamples, LazyTables, Raw};
+use super::lazy::{ChunkRun, Chunks, DtsRun, LazySamples, LazyTables, Raw};
 use super::sample_entry::{SampleEntry, OTI_VORBIS};
-use super::samples::{check_inside, has_mandatory_tables};
+use super::samples::{has_mandatory_tables, MAX_SAMPLE_SIZE};
 use super::tables::Tables;
 
 /// Most samples in one chunk of a lazily read track: a sample's position is its chunk's plus
@@ -60,35 +60,22 @@ pub(super) fn plan(
         let first = if i == 0 { 0 } else { e.first as usize - 1 };
         let end = t.stsc.get(i + 1).map_or(t.chunks.count, |n| (n.first as usize - 1).min(t.chunks.count));
         if end > first {
-            chunk_runs.push(ChunkRun { first, end, per: e.count as u32, before });
+            let before32 = u32::try_from(before).unwrap_or(u32::MAX);
+            chunk_runs.push(ChunkRun { first: first as u32, end: end as u32, per: e.count as u32, before: before32 });
             before += (end - first) as u64 * u64::from(e.count as u32);
         }
     }
     // `build_samples`' walk, checking every sample as it does, without building them.
     let (sizes, chunks) = (t.sizes, t.chunks);
-    let mut n = 0u32;
-    let mut skip_edit = false;
-    let mut stsc_i = 0usize;
-    for i in 0..chunks.count {
-        let pos = chunks.get(i);
-        while stsc_i + 1 < t.stsc.len() && (i as u64 + 1) == u64::from(t.stsc[stsc_i + 1].first as u32) {
-            stsc_i += 1;
-        }
-        let per_chunk = t.stsc[stsc_i].count as u32;
-        let take = per_chunk.min(count - n);
-        // Every sample inside the file (`check_inside`): the samples of a chunk follow one
-        // another, so the last one ends furthest.
-        let (sum, max) = sizes.sum_max(u64::from(n)..u64::from(n + take));
-        if take > 0 {
-            check_inside(pos, max, file_size).ok()?;
-            check_inside(pos, 0, file_size.checked_sub(sum)?).ok()?;
-        }
-        n += take;
-        if take < per_chunk {
-            skip_edit = true;
-            break;
-        }
-    }
+    let (n, skip_edit, max) = if sizes.field_bits == 32 {
+        // (The table holds exactly `count` entries.)
+        let table = sizes.table.chunks_exact(4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
+        check_chunks(&chunk_runs, &chunks, count, file_size, table)?
+    } else {
+        check_chunks(&chunk_runs, &chunks, count, file_size, (0..count).map(|k| sizes.get(k)))?
+    };
+    // Every entry of the table was walked: its largest is known.
+    let size_max = (n == count).then_some(max);
     if n == 0 {
         return None;
     }
@@ -105,7 +92,7 @@ pub(super) fn plan(
     if dts_runs.is_empty() {
         dts_runs.push(DtsRun { first: 0, dts: 0, dur: 0 });
     }
-    let tables = Arc::new(LazyTables::new(&sizes, &chunks, chunk_runs, dts_runs, n as usize));
+    let tables = Arc::new(LazyTables::new(&sizes, &chunks, chunk_runs, dts_runs, n as usize, size_max));
     let raw_end = tables.dts(u64::from(n));
     let all = LazySamples::new(tables.clone(), 0, n as usize, 0);
     let Some(plan) = edit.filter(|_| !skip_edit) else { return Some((all, raw_end)) };
@@ -120,6 +107,41 @@ pub(super) fn plan(
     let kept = fix.plan_one_delta(&Raw(&tables), raw_end)?;
     let samples = LazySamples::new(tables, kept.start as u64, kept.end - kept.start, kept.delta);
     Some((samples, kept.end_dts))
+}
+
+/// Checks that every sample of the walk (`count` of them, their sizes `sizes` in order) lies
+/// inside the file (what `check_inside` checks of each): the samples of a chunk follow one
+/// another, so it is enough that the chunk's last one ends inside the file and that no sample
+/// is larger than a sample may be. Returns the samples walked, whether the walk stopped early (a
+/// chunk with fewer samples left than it should hold: FFmpeg then leaves the edit list
+/// unapplied) and the largest size walked; `None` when a sample is outside.
+fn check_chunks(
+    runs: &[ChunkRun],
+    chunks: &Chunks<'_>,
+    count: u32,
+    file_size: u64,
+    mut sizes: impl Iterator<Item = u32>,
+) -> Option<(u32, bool, u32)> {
+    let (mut n, mut max) = (0u32, 0u32);
+    for run in runs {
+        for c in run.first..run.end {
+            let pos = chunks.get(c as usize);
+            let take = run.per.min(count - n);
+            let mut sum = 0u64;
+            for v in sizes.by_ref().take(take as usize) {
+                sum += u64::from(v);
+                max = max.max(v);
+            }
+            if take > 0 && pos.checked_add(sum)? > file_size {
+                return None;
+            }
+            n += take;
+            if take < run.per {
+                return (max <= MAX_SAMPLE_SIZE).then_some((n, true, max));
+            }
+        }
+    }
+    (max <= MAX_SAMPLE_SIZE).then_some((n, false, max))
 }
 
 #[cfg(test)]
@@ -237,6 +259,27 @@ mod tests {
         let f = file(&[c], 100, &[]);
         assert_eq!(read_bytes_with(&f, true).err().map(|e| e.to_string()), read_bytes(&f).err().map(|e| e.to_string()));
         assert!(read_bytes(&f).is_err());
+    }
+
+    #[test]
+    fn audio_with_a_sample_past_the_end_of_the_file_is_refused_as_the_built_audio_is() {
+        // Two chunks of two samples; the file is 100 bytes of data after 100 of header.
+        let case = |sizes: [u32; 4], second_chunk: u32| {
+            let mut a = aac_track(4);
+            a.sizes = sizes.to_vec();
+            a.stsc = vec![vec![1, 2, 1]];
+            a.chunks = vec![100, second_chunk];
+            file(&[a], 100, &[])
+        };
+        let fits = case([10, 10, 10, 10], 120);
+        assert!(read_bytes_with(&fits, true).unwrap().tracks[0].lazy.is_some());
+        // The last sample of a chunk ends past the file; a sample larger than any sample may be;
+        // a chunk past the file.
+        for f in [case([10, 10, 10, 1 << 20], 120), case([10, 10, 0x4000_0000, 10], 120), case([10; 4], 1 << 30)] {
+            let lazy = read_bytes_with(&f, true).err().map(|e| e.to_string());
+            assert!(lazy.as_deref().is_some_and(|e| e.contains("truncated") || e.contains("too large")), "{lazy:?}");
+            assert_eq!(lazy, read_bytes(&f).err().map(|e| e.to_string()));
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub(super) fn sample_budget(max_index_bytes: u64) -> u64 {
 }
 
 /// Largest sample FFmpeg indexes (`0x3FFFFFFF`).
-const MAX_SAMPLE_SIZE: u32 = 0x3FFF_FFFF;
+pub(super) const MAX_SAMPLE_SIZE: u32 = 0x3FFF_FFFF;
 
 /// Samples as `mov_build_index` leaves them, with their PTS as FFmpeg's packets get it (DTS + DTS
 /// shift + ctts offset for the samples the ctts covers, else the DTS).
