@@ -14,9 +14,8 @@
 //! In every protected range the CBC chain starts from the constant IV, runs through the
 //! encrypted blocks only, and a last partial block stays clear, as `cbcs` defines.
 
-use aes::cipher::{BlockEncrypt, KeyInit};
-
 use crate::error::{Error, Result};
+use crate::output::encrypt;
 
 use super::boxes::{BoxWriter, BOX_HEADER, FULL_BOX_HEADER, LARGE_BOX_HEADER};
 use super::types::{NalLayout, Protection};
@@ -29,82 +28,9 @@ const SMALL_SLICE: usize = 48;
 const MAX_CLEAR: usize = u16::MAX as usize;
 /// `senc` flag: each sample has a subsample list.
 const SENC_USE_SUBSAMPLES: u32 = 0x2;
-/// AES block.
-const BLOCK: usize = 16;
 
 /// One subsample: clear bytes, then protected bytes.
 type Subsample = (u16, u32);
-
-/// AES blocks encrypted together: as many independent CBC chains as the AES instructions keep
-/// in flight (each round of a block waits for the previous round of the same block, so one
-/// chain alone leaves the unit mostly idle).
-const LANES: usize = 8;
-
-/// One protected range being encrypted: the next block to encrypt, where the range ends, and
-/// the encrypted blocks left in the current run of the pattern.
-#[derive(Clone, Copy)]
-struct Lane {
-    at: usize,
-    end: usize,
-    run_left: usize,
-}
-
-/// Encrypts every range of `ranges` (start, end) in `data` in place, each from its start: `crypt`
-/// blocks encrypted (CBC from `iv`) then `skip` blocks clear, repeated; 0:0 encrypts every
-/// block; a last partial block stays clear. The ranges are disjoint, each its own CBC chain, so
-/// up to [`LANES`] of them are encrypted side by side (the bytes are the same as one range after
-/// the other).
-fn encrypt_ranges(
-    cipher: &aes::Aes128,
-    iv: &[u8; 16],
-    data: &mut [u8],
-    ranges: &[(usize, usize)],
-    crypt: usize,
-    skip: usize,
-) {
-    let (crypt, skip) = if crypt == 0 && skip == 0 { (1, 0) } else { (crypt, skip) };
-    let mut next = ranges.iter().filter(|(from, to)| to - from >= BLOCK);
-    // Lanes 0..active are encrypting; each one's CBC chain value is its entry of `blocks`.
-    let mut lanes = [Lane { at: 0, end: 0, run_left: 0 }; LANES];
-    let mut blocks = [aes::Block::default(); LANES];
-    let mut active = 0;
-    let word = |b: &[u8]| u128::from_ne_bytes(b.try_into().expect("a block"));
-    loop {
-        while active < LANES {
-            let Some(&(at, end)) = next.next() else { break };
-            lanes[active] = Lane { at, end, run_left: crypt };
-            blocks[active].copy_from_slice(iv);
-            active += 1;
-        }
-        if active == 0 {
-            return;
-        }
-        for (l, block) in lanes[..active].iter().zip(&mut blocks[..active]) {
-            let x = word(&data[l.at..l.at + BLOCK]) ^ word(block);
-            block.copy_from_slice(&x.to_ne_bytes());
-        }
-        cipher.encrypt_blocks(&mut blocks[..active]);
-        let mut j = 0;
-        while j < active {
-            let l = &mut lanes[j];
-            data[l.at..l.at + BLOCK].copy_from_slice(&blocks[j]);
-            l.at += BLOCK;
-            l.run_left -= 1;
-            if l.run_left == 0 {
-                l.at += skip * BLOCK;
-                l.run_left = crypt;
-            }
-            if l.at + BLOCK > l.end {
-                // Done: the last lane takes its place (its block is encrypted, not yet stored).
-                active -= 1;
-                lanes.swap(j, active);
-                blocks.swap(j, active);
-            } else {
-                j += 1;
-            }
-        }
-    }
-}
 
 /// Adds `clear` clear bytes and `protected` protected ones to `subs` (clear runs merged, split
 /// where a clear count would not fit 16 bits).
@@ -138,22 +64,23 @@ fn is_slice(first: u8, hevc: bool) -> bool {
     }
 }
 
-/// The subsamples of the sample `data[start..end]`, its protected ranges (in `data`) added to
-/// `ranges`; nothing is encrypted yet.
+/// The subsamples of the sample `data[start..end]` added to `subs` (how many returned), its
+/// protected ranges (in `data`) to `ranges`; nothing is encrypted yet.
 fn layout_sample(
     p: &Protection,
     data: &[u8],
     start: usize,
     end: usize,
+    subs: &mut Vec<Subsample>,
     ranges: &mut Vec<(usize, usize)>,
-) -> Result<Vec<Subsample>> {
+) -> Result<usize> {
     let sample = &data[start..end];
-    let mut subs = Vec::new();
+    let before = subs.len();
     let mut clear = 0usize;
     let Some(NalLayout { length_size, hevc }) = p.nal else {
         ranges.push((start, end));
-        push(&mut subs, &mut clear, 0, sample.len());
-        return Ok(subs);
+        push(subs, &mut clear, 0, sample.len());
+        return Ok(subs.len() - before);
     };
     let mut at = 0;
     while at < sample.len() {
@@ -167,14 +94,14 @@ fn layout_sample(
         if is_slice(sample[body], hevc) && len > SMALL_SLICE {
             let from = body + CLEAR_SLICE_PREFIX;
             ranges.push((start + from, start + end));
-            push(&mut subs, &mut clear, from - at, end - from);
+            push(subs, &mut clear, from - at, end - from);
         } else {
-            push(&mut subs, &mut clear, end - at, 0);
+            push(subs, &mut clear, end - at, 0);
         }
         at = end;
     }
-    flush(&mut subs, &mut clear);
-    Ok(subs)
+    flush(subs, &mut clear);
+    Ok(subs.len() - before)
 }
 
 /// A box inside `data` at `at`: (fourcc, header length, total length).
@@ -279,22 +206,23 @@ pub fn encrypt_segment_in_place(mut segment: Vec<u8>, p: &Protection) -> Result<
     }
 
     // The subsamples of every sample, then their protected ranges encrypted.
-    let mut ranges = Vec::new();
-    let mut subsamples = Vec::with_capacity(count);
+    let mut ranges = Vec::with_capacity(count * 2);
+    let mut subsamples = Vec::with_capacity(count * 2);
+    // Per sample: its number of subsamples.
+    let mut counts = Vec::with_capacity(count);
     let mut at = payload_start;
     for size in &sizes {
-        subsamples.push(layout_sample(p, &segment, at, at + size, &mut ranges)?);
+        counts.push(layout_sample(p, &segment, at, at + size, &mut subsamples, &mut ranges)?);
         at += size;
     }
     let (crypt, skip) = match p.nal {
         Some(_) => (usize::from(p.crypt_byte_block), usize::from(p.skip_byte_block)),
         None => (0, 0),
     };
-    let cipher = aes::Aes128::new((&p.key).into());
-    encrypt_ranges(&cipher, &p.constant_iv, &mut segment, &ranges, crypt, skip);
+    encrypt::cbc_encrypt_ranges(&encrypt::cipher(&p.key), &p.constant_iv, &mut segment, &mut ranges, crypt, skip);
 
     // senc, saiz, saio.
-    let info: Vec<usize> = subsamples.iter().map(|s| 2 + 6 * s.len()).collect();
+    let info: Vec<usize> = counts.iter().map(|n| 2 + 6 * n).collect();
     let uniform = info.first().copied().filter(|&f| f <= 255 && info.iter().all(|&i| i == f));
     if info.iter().any(|&i| i > 255) {
         return Err(Error::new(crate::error::ErrorKind::Unsupported, "cbcs: a sample has too many NAL units"));
@@ -336,9 +264,10 @@ pub fn encrypt_segment_in_place(mut segment: Vec<u8>, p: &Protection) -> Result<
             })?;
             w.write_full_box(b"senc", 0, SENC_USE_SUBSAMPLES, |w| {
                 w.u32(count as u32);
-                for s in &subsamples {
-                    w.u16(s.len() as u16);
-                    for (c, e) in s {
+                let mut subs = subsamples.iter();
+                for &n in &counts {
+                    w.u16(n as u16);
+                    for (c, e) in subs.by_ref().take(n) {
                         w.u16(*c);
                         w.u32(*e);
                     }
@@ -383,10 +312,9 @@ mod tests {
         sample.push(0x41);
         sample.extend(std::iter::repeat_n(0xbb, 19));
         let clear = sample.clone();
-        let cipher = aes::Aes128::new((&p.key).into());
-        let mut ranges = Vec::new();
-        let subs = layout_sample(&p, &sample, 0, sample.len(), &mut ranges).unwrap();
-        encrypt_ranges(&cipher, &p.constant_iv, &mut sample, &ranges, 1, 9);
+        let (mut subs, mut ranges) = (Vec::new(), Vec::new());
+        assert_eq!(layout_sample(&p, &sample, 0, sample.len(), &mut subs, &mut ranges).unwrap(), 2);
+        encrypt::cbc_encrypt_ranges(&encrypt::cipher(&p.key), &p.constant_iv, &mut sample, &mut ranges, 1, 9);
         assert_eq!(subs, vec![(8 + 4 + 32, 368), (24, 0)]);
         let start = 8 + 4 + 32;
         assert_eq!(sample[..start], clear[..start], "headers clear");
@@ -395,61 +323,5 @@ mod tests {
         assert_ne!(sample[start + 160..start + 176], clear[start + 160..start + 176]);
         // Blocks 21 and 22 (after the third encrypted one) and the short slice stay clear.
         assert_eq!(sample[start + 336..], clear[start + 336..]);
-    }
-
-    /// One range after the other, block by block: the pattern as `cbcs` defines it.
-    fn encrypt_one_by_one(
-        key: &[u8; 16],
-        iv: &[u8; 16],
-        data: &mut [u8],
-        ranges: &[(usize, usize)],
-        crypt: usize,
-        skip: usize,
-    ) {
-        let cipher = aes::Aes128::new(key.into());
-        for &(from, to) in ranges {
-            let blocks = (to - from) / BLOCK;
-            let mut chain = *iv;
-            let mut i = 0;
-            while i < blocks {
-                for _ in 0..crypt.max(1) {
-                    if i >= blocks {
-                        break;
-                    }
-                    let block = &mut data[from + i * BLOCK..from + (i + 1) * BLOCK];
-                    for (b, c) in block.iter_mut().zip(chain.iter()) {
-                        *b ^= c;
-                    }
-                    cipher.encrypt_block(block.into());
-                    chain.copy_from_slice(block);
-                    i += 1;
-                }
-                i += skip;
-            }
-        }
-    }
-
-    #[test]
-    fn slices_encrypted_side_by_side_are_the_bytes_of_one_after_the_other() {
-        let key = [5u8; 16];
-        let iv = [6u8; 16];
-        let data: Vec<u8> = (0..40_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
-        // Ranges of every length class: shorter than a block, partial last blocks, long runs,
-        // more of them than lanes.
-        let mut ranges = Vec::new();
-        let mut at = 3;
-        for len in [5usize, 16, 17, 160, 161, 176, 1000, 4096, 33, 15, 2000, 160 * 9 + 7, 48, 12_000, 64, 900] {
-            ranges.push((at, at + len));
-            at += len + 11;
-        }
-        for (crypt, skip) in [(1, 9), (0, 0), (2, 3)] {
-            let mut side_by_side = data.clone();
-            let cipher = aes::Aes128::new((&key).into());
-            encrypt_ranges(&cipher, &iv, &mut side_by_side, &ranges, crypt, skip);
-            let mut sequential = data.clone();
-            encrypt_one_by_one(&key, &iv, &mut sequential, &ranges, crypt, skip);
-            assert_eq!(side_by_side, sequential, "pattern {crypt}:{skip}");
-            assert_ne!(side_by_side, data);
-        }
     }
 }
