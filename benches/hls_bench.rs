@@ -862,7 +862,8 @@ fn section_encryption() {
                 segment_times(&p, &[OpenOptions::default(), with(Method::Aes128), with(Method::SampleAes)], r, rounds);
             let [(clear, clear_wall, size), (aes, aes_wall, _), (cbcs, cbcs_wall, _)] = t[..] else { unreachable!() };
             let pct = |d: Duration| (d.as_secs_f64() / clear.as_secs_f64() - 1.0) * 100.0;
-            let at_floor = floor.map_or("n/a".into(), |f| format!("{:+.0} %", size as f64 / f / clear.as_secs_f64() * 100.0));
+            let at_floor =
+                floor.map_or("n/a".into(), |f| format!("{:+.0} %", size as f64 / f / clear.as_secs_f64() * 100.0));
             println!(
                 "| {file} | {} | {:.0} KB | {} ({}) | {} ({}) | {:+.1} % | {at_floor} | {} ({}) | {:+.1} % |",
                 if r == "t0" { "video" } else { "audio" },

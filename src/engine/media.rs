@@ -405,8 +405,16 @@ impl Media {
             Resource::Init(n) => self.init_segment(self.track(n)?)?,
             Resource::Segment(n, k) => {
                 let body = self.media_segment(self.track(n)?, k)?;
-                if !self.keys.contains_key(&n) {
+                let Some(key) = self.keys.get(&n) else {
                     return Ok(body);
+                };
+                if let (Method::SampleAes, Body::Parts(parts)) = (key.method, &body) {
+                    // cbcs grows the moof: the samples as read are written once, after it,
+                    // and encrypted there (no segment-sized copy before, nor move after).
+                    let p = protection(self.track(n)?, key)?;
+                    return Ok(Body::Bytes(Arc::new(
+                        self.with_slices(parts, |s| fmp4::encrypt_segment_pieces(s, &p))??,
+                    )));
                 }
                 // Encrypted segments are bytes: a file range cannot be sent encrypted. Read
                 // with the room they grow by, to be encrypted where they are read.
@@ -480,6 +488,16 @@ impl Media {
                 Ok(Arc::new(bytes))
             }
         }
+    }
+
+    /// `f` of the bytes of `parts` as slices ([`Parts::with_slices`]), read between two identity
+    /// checks of the descriptor.
+    fn with_slices<R>(&self, parts: &Parts, f: impl FnOnce(&[&[u8]]) -> R) -> Result<R> {
+        let file = self.source.checked_input(&self.index)?;
+        let rule = if file.is_callback() { self.source_rule } else { SpanRule::FILE };
+        let out = parts.with_slices(file, rule, f).map_err(|e| read_error(&self.index.path.display(), &e))?;
+        self.source.checked_input(&self.index)?;
+        Ok(out)
     }
 
     /// The bytes of several responses of this media, their file ranges read together

@@ -10,8 +10,7 @@
 //! advance side by side, as many at once as the backend encrypts in parallel.
 
 use aes::cipher::{
-    consts::U16, typenum::Unsigned, BlockBackend, BlockClosure, BlockEncrypt, BlockSizeUser, KeyInit,
-    ParBlocksSizeUser,
+    consts::U16, typenum::Unsigned, BlockBackend, BlockClosure, BlockEncrypt, BlockSizeUser, KeyInit, ParBlocksSizeUser,
 };
 
 /// The AES block.
@@ -70,12 +69,18 @@ impl BlockClosure for Chain<'_> {
     }
 }
 
-/// `into ^= from` (16 bytes; compiled to one vector XOR).
+/// `into ^= from` (16 bytes). Written on whole arrays so that it compiles to one 16-byte load,
+/// XOR and store: a block XORed byte by byte in memory, then loaded whole by the 8-block call,
+/// stalls each load on sixteen small stores (it halved the speed of [`cbc_encrypt_ranges`]).
 #[inline(always)]
 fn xor(into: &mut aes::Block, from: &[u8]) {
-    for (a, b) in into.iter_mut().zip(from) {
-        *a ^= *b;
+    let a: [u8; BLOCK] = (*into).into();
+    let b: &[u8; BLOCK] = from.try_into().expect("a block");
+    let mut x = [0u8; BLOCK];
+    for i in 0..BLOCK {
+        x[i] = a[i] ^ b[i];
     }
+    *into = x.into();
 }
 
 /// The ranges `ranges` (start, end) of `data` encrypted in place, each its own CBC chain from
@@ -83,8 +88,9 @@ fn xor(into: &mut aes::Block, from: &[u8]) {
 /// range's start (`0:0` encrypts every block); a last partial block stays clear (ISO/IEC
 /// 23001-7 `cbcs`). The ranges must not overlap.
 ///
-/// The chains advance side by side, as many at once as the backend encrypts in parallel (8
-/// with AES-NI), the longest started first; the bytes are those of one range after the other.
+/// With one block encrypted at a time (`1:N` and `0:0`, what `cbcs` streams use) the chains
+/// advance side by side, as many at once as the backend encrypts in parallel (8 with AES-NI),
+/// the longest started first; the bytes are those of one range after the other.
 pub fn cbc_encrypt_ranges(
     cipher: &Aes128Enc,
     iv: &[u8; 16],
@@ -98,31 +104,29 @@ pub fn cbc_encrypt_ranges(
     // running alone at the end are short ones; ranges without a whole block have none.
     ranges.sort_unstable_by_key(|&(from, to)| std::cmp::Reverse(to.saturating_sub(from)));
     let live = ranges.partition_point(|&(from, to)| to.saturating_sub(from) >= BLOCK);
-    assert!(ranges[..live].iter().all(|&(_, to)| to <= data.len()), "range outside the data");
-    cipher.encrypt_with_backend(Lanes { iv, data, ranges: &ranges[..live], crypt, skip });
+    let ranges = &ranges[..live];
+    assert!(ranges.iter().all(|&(_, to)| to <= data.len()), "range outside the data");
+    if crypt == 1 {
+        cipher.encrypt_with_backend(Lanes { iv, data, ranges, stride: (1 + skip) * BLOCK });
+    } else {
+        // Runs of several blocks (no cbcs stream of libhls has them): one chain at a time.
+        cipher.encrypt_with_backend(Runs { iv, data, ranges, crypt, skip });
+    }
 }
 
-/// Independent CBC chains over ranges of `data`, advanced side by side.
+/// Independent CBC chains over ranges of `data`, advanced side by side: each encrypts one
+/// block, then moves `stride` bytes on (one block encrypted then clear ones: every pattern
+/// `cbcs` streams use).
 struct Lanes<'a> {
     iv: &'a [u8; 16],
     data: &'a mut [u8],
-    /// Each with at least one block to encrypt.
+    /// Each with at least one whole block.
     ranges: &'a [(usize, usize)],
-    crypt: usize,
-    skip: usize,
+    stride: usize,
 }
 
 /// Most chains advanced at once (AES-NI encrypts 8 blocks in parallel).
 const MAX_LANES: usize = 16;
-
-/// One range being encrypted: its next block, the end of its last whole block, and the blocks
-/// left to encrypt before the next clear run of the pattern (0: the lane is free).
-#[derive(Clone, Copy, Default)]
-struct Lane {
-    at: usize,
-    end: usize,
-    run_left: usize,
-}
 
 impl BlockSizeUser for Lanes<'_> {
     type BlockSize = U16;
@@ -131,49 +135,81 @@ impl BlockSizeUser for Lanes<'_> {
 impl BlockClosure for Lanes<'_> {
     #[inline(always)]
     fn call<B: BlockBackend<BlockSize = U16>>(self, backend: &mut B) {
-        let Lanes { iv, data, ranges, crypt, skip } = self;
+        let Lanes { iv, data, ranges, stride } = self;
+        // The blocks a range's chain encrypts: one every `stride` bytes of its whole blocks.
+        let chain_blocks = |(from, to): (usize, usize)| ((to - from) / BLOCK * BLOCK).div_ceil(stride);
         let n = <B as ParBlocksSizeUser>::ParBlocksSize::USIZE.min(MAX_LANES);
-        // Each busy lane's chain value (the ciphertext of its last block) is its entry of
-        // `par`; a free lane's entry is encrypted too (one call encrypts them all) and dropped.
+        // Lane j: its chain value (the ciphertext of its last block) in `par[j]`, its next
+        // block at `at[j]`, `left[j]` blocks to go (0: free; its entry of `par` is encrypted
+        // too, one call encrypting them all, and dropped).
         let mut par = aes::cipher::ParBlocks::<B>::default();
-        let mut lanes = [Lane::default(); MAX_LANES];
-        let lanes = &mut lanes[..n];
-        let mut next = ranges.iter();
-        let start = |lane: &mut Lane, chain: &mut aes::Block, &(from, to): &(usize, usize)| {
-            *lane = Lane { at: from, end: from + (to - from) / BLOCK * BLOCK, run_left: crypt };
-            chain.copy_from_slice(iv);
-        };
-        let mut busy = 0;
-        for ((lane, chain), r) in lanes.iter_mut().zip(par.iter_mut()).zip(next.by_ref()) {
-            start(lane, chain, r);
-            busy += 1;
+        let mut at = [0usize; MAX_LANES];
+        let mut left = [0usize; MAX_LANES];
+        let mut next = ranges.iter().copied();
+        for j in 0..n {
+            if let Some(r) = next.next() {
+                (at[j], left[j]) = (r.0, chain_blocks(r));
+                par[j].copy_from_slice(iv);
+            }
         }
-        while busy > 0 {
-            for (lane, chain) in lanes.iter().zip(par.iter_mut()) {
-                if lane.run_left > 0 {
-                    xor(chain, &data[lane.at..lane.at + BLOCK]);
+        // Until the first of the busy chains ends no lane changes: that many steps run with no
+        // bookkeeping; then the ended chains' lanes take the next ranges.
+        while let Some(steps) = left[..n].iter().copied().filter(|&l| l > 0).min() {
+            for _ in 0..steps {
+                for j in 0..n {
+                    if left[j] > 0 {
+                        xor(&mut par[j], &data[at[j]..at[j] + BLOCK]);
+                    }
+                }
+                backend.proc_par_blocks((&mut par).into());
+                for j in 0..n {
+                    if left[j] > 0 {
+                        data[at[j]..at[j] + BLOCK].copy_from_slice(&par[j]);
+                        at[j] += stride;
+                    }
                 }
             }
-            backend.proc_par_blocks((&mut par).into());
-            for (lane, chain) in lanes.iter_mut().zip(par.iter_mut()) {
-                if lane.run_left == 0 {
-                    continue;
-                }
-                data[lane.at..lane.at + BLOCK].copy_from_slice(chain);
-                lane.at += BLOCK;
-                lane.run_left -= 1;
-                if lane.run_left == 0 {
-                    lane.at += skip * BLOCK;
-                    lane.run_left = crypt;
-                }
-                if lane.at >= lane.end {
-                    match next.next() {
-                        Some(r) => start(lane, chain, r),
-                        None => {
-                            lane.run_left = 0;
-                            busy -= 1;
+            for j in 0..n {
+                if left[j] > 0 {
+                    left[j] -= steps;
+                    if left[j] == 0 {
+                        if let Some(r) = next.next() {
+                            (at[j], left[j]) = (r.0, chain_blocks(r));
+                            par[j].copy_from_slice(iv);
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// CBC chains over ranges of `data` in a pattern of `crypt` blocks encrypted then `skip`
+/// clear, one chain after the other.
+struct Runs<'a> {
+    iv: &'a [u8; 16],
+    data: &'a mut [u8],
+    ranges: &'a [(usize, usize)],
+    crypt: usize,
+    skip: usize,
+}
+
+impl BlockSizeUser for Runs<'_> {
+    type BlockSize = U16;
+}
+
+impl BlockClosure for Runs<'_> {
+    #[inline(always)]
+    fn call<B: BlockBackend<BlockSize = U16>>(self, backend: &mut B) {
+        let Runs { iv, data, ranges, crypt, skip } = self;
+        for &(from, to) in ranges {
+            let mut chain = aes::Block::from(*iv);
+            let whole = &mut data[from..from + (to - from) / BLOCK * BLOCK];
+            for run in whole.chunks_mut((crypt + skip) * BLOCK) {
+                for block in run.chunks_exact_mut(BLOCK).take(crypt) {
+                    xor(&mut chain, block);
+                    backend.proc_block((&mut chain).into());
+                    block.copy_from_slice(&chain);
                 }
             }
         }
@@ -201,7 +237,13 @@ mod tests {
 
     /// One range after the other, block by block, through the `aes` crate's one-block call:
     /// the pattern as `cbcs` defines it, written the simplest way.
-    fn one_chain_at_a_time(key: &[u8; 16], iv: &[u8; 16], data: &mut [u8], ranges: &[(usize, usize)], pattern: (usize, usize)) {
+    fn one_chain_at_a_time(
+        key: &[u8; 16],
+        iv: &[u8; 16],
+        data: &mut [u8],
+        ranges: &[(usize, usize)],
+        pattern: (usize, usize),
+    ) {
         let cipher = aes::Aes128::new(key.into());
         let (crypt, skip) = if pattern.0 == 0 { (1, 0) } else { pattern };
         for &(from, to) in ranges {
@@ -239,8 +281,30 @@ mod tests {
         let iv = [6u8; 16];
         let data = sample_bytes(60_000);
         let lens = [
-            0usize, 5, 16, 17, 15, 160, 161, 176, 1000, 4096, 33, 0, 2000, 160 * 9 + 7, 48, 12_000, 64, 900, 1, 31, 32,
-            20_000, 320, 16 * 11,
+            0usize,
+            5,
+            16,
+            17,
+            15,
+            160,
+            161,
+            176,
+            1000,
+            4096,
+            33,
+            0,
+            2000,
+            160 * 9 + 7,
+            48,
+            12_000,
+            64,
+            900,
+            1,
+            31,
+            32,
+            20_000,
+            320,
+            16 * 11,
         ];
         let mut all = Vec::new();
         let mut at = 3;

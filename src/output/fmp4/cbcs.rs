@@ -64,48 +64,130 @@ fn is_slice(first: u8, hevc: bool) -> bool {
     }
 }
 
-/// The subsamples of the sample `data[start..end]` added to `subs` (how many returned), its
-/// protected ranges (in `data`) to `ranges`; nothing is encrypted yet.
+/// The bytes of a clear segment: one buffer, or pieces one after the other (as read).
+trait Source {
+    /// Its length.
+    fn total(&self) -> usize;
+    /// `out.len()` bytes from `at`; None past the end.
+    fn read(&self, at: usize, out: &mut [u8]) -> Option<()>;
+}
+
+impl Source for [u8] {
+    fn total(&self) -> usize {
+        self.len()
+    }
+
+    fn read(&self, at: usize, out: &mut [u8]) -> Option<()> {
+        out.copy_from_slice(self.get(at..at.checked_add(out.len())?)?);
+        Some(())
+    }
+}
+
+/// Pieces of a segment, one after the other.
+struct Pieces<'a> {
+    pieces: &'a [&'a [u8]],
+    /// Where each piece starts in the segment.
+    starts: Vec<usize>,
+    total: usize,
+}
+
+impl<'a> Pieces<'a> {
+    fn new(pieces: &'a [&'a [u8]]) -> Self {
+        let mut total = 0;
+        let starts = pieces
+            .iter()
+            .map(|p| {
+                total += p.len();
+                total - p.len()
+            })
+            .collect();
+        Pieces { pieces, starts, total }
+    }
+
+    /// The bytes `from..to` of the segment, piece by piece.
+    fn copy_into(&self, from: usize, to: usize, out: &mut Vec<u8>) {
+        for (piece, &start) in self.pieces.iter().zip(&self.starts) {
+            let (a, b) = (from.max(start), to.min(start + piece.len()));
+            if a < b {
+                out.extend_from_slice(&piece[a - start..b - start]);
+            }
+        }
+    }
+}
+
+impl Source for Pieces<'_> {
+    fn total(&self) -> usize {
+        self.total
+    }
+
+    fn read(&self, mut at: usize, out: &mut [u8]) -> Option<()> {
+        if at.checked_add(out.len())? > self.total {
+            return None;
+        }
+        let mut k = self.starts.partition_point(|&s| s <= at).checked_sub(1)?;
+        let mut done = 0;
+        while done < out.len() {
+            let piece = self.pieces.get(k)?;
+            let off = at - self.starts[k];
+            let n = (piece.len().saturating_sub(off)).min(out.len() - done);
+            out[done..done + n].copy_from_slice(&piece[off..off + n]);
+            done += n;
+            at += n;
+            k += 1;
+        }
+        Some(())
+    }
+}
+
+/// The subsamples of the sample at `start..end` of `data` added to `subs` (how many returned),
+/// its protected ranges (in `data`) to `ranges`; nothing is encrypted yet.
 fn layout_sample(
     p: &Protection,
-    data: &[u8],
+    data: &(impl Source + ?Sized),
     start: usize,
     end: usize,
     subs: &mut Vec<Subsample>,
     ranges: &mut Vec<(usize, usize)>,
 ) -> Result<usize> {
-    let sample = &data[start..end];
     let before = subs.len();
     let mut clear = 0usize;
     let Some(NalLayout { length_size, hevc }) = p.nal else {
         ranges.push((start, end));
-        push(subs, &mut clear, 0, sample.len());
+        push(subs, &mut clear, 0, end - start);
         return Ok(subs.len() - before);
     };
-    let mut at = 0;
-    while at < sample.len() {
-        let prefix = sample
-            .get(at..at + length_size)
-            .ok_or_else(|| Error::media("cbcs: a NAL length prefix runs past the sample"))?;
-        let len = prefix.iter().fold(0usize, |n, &b| n << 8 | usize::from(b));
-        let body = at + length_size;
-        let end = body.checked_add(len).filter(|&e| e <= sample.len() && len > 0);
-        let end = end.ok_or_else(|| Error::media("cbcs: a NAL unit runs past its sample"))?;
-        if is_slice(sample[body], hevc) && len > SMALL_SLICE {
-            let from = body + CLEAR_SLICE_PREFIX;
-            ranges.push((start + from, start + end));
-            push(subs, &mut clear, from - at, end - from);
-        } else {
-            push(subs, &mut clear, end - at, 0);
+    let short = || Error::media("cbcs: a NAL length prefix runs past the sample");
+    let mut prefix = [0u8; 8];
+    let prefix = prefix.get_mut(..length_size + 1).ok_or_else(short)?;
+    let mut at = start;
+    while at < end {
+        // The length prefix and the NAL header's first byte (a NAL unit has at least one).
+        if at + length_size > end {
+            return Err(short());
         }
-        at = end;
+        let len = match data.read(at, prefix) {
+            Some(()) => prefix[..length_size].iter().fold(0usize, |n, &b| n << 8 | usize::from(b)),
+            None => 0,
+        };
+        let body = at + length_size;
+        let nal_end = body.checked_add(len).filter(|&e| e <= end && len > 0);
+        let nal_end = nal_end.ok_or_else(|| Error::media("cbcs: a NAL unit runs past its sample"))?;
+        if is_slice(prefix[length_size], hevc) && len > SMALL_SLICE {
+            let from = body + CLEAR_SLICE_PREFIX;
+            ranges.push((from, nal_end));
+            push(subs, &mut clear, from - at, nal_end - from);
+        } else {
+            push(subs, &mut clear, nal_end - at, 0);
+        }
+        at = nal_end;
     }
     flush(subs, &mut clear);
     Ok(subs.len() - before)
 }
 
-/// A box inside `data` at `at`: (fourcc, header length, total length).
-fn box_at(data: &[u8], at: usize) -> Result<([u8; 4], usize, usize)> {
+/// A box inside `data` at `at`: (fourcc, header length, total length); `total`: the length of
+/// what `data` begins (a box may run past `data`, not past `total`).
+fn box_at(data: &[u8], at: usize, total: usize) -> Result<([u8; 4], usize, usize)> {
     let bad = || Error::internal("cbcs: malformed segment");
     let h = data.get(at..at + BOX_HEADER).ok_or_else(bad)?;
     let size = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
@@ -118,10 +200,10 @@ fn box_at(data: &[u8], at: usize) -> Result<([u8; 4], usize, usize)> {
                 usize::try_from(u64::from_be_bytes(l.try_into().map_err(|_| bad())?)).map_err(|_| bad())?,
             )
         }
-        0 => (BOX_HEADER, data.len() - at),
+        0 => (BOX_HEADER, total - at),
         n => (BOX_HEADER, n),
     };
-    if size < header || at.checked_add(size).is_none_or(|e| e > data.len()) {
+    if size < header || at.checked_add(size).is_none_or(|e| e > total) {
         return Err(bad());
     }
     Ok((fourcc, header, size))
@@ -132,7 +214,7 @@ fn boxes(data: &[u8], from: usize, to: usize) -> Result<Vec<([u8; 4], usize, usi
     let mut out = Vec::new();
     let mut at = from;
     while at < to {
-        let (fourcc, _, size) = box_at(data, at)?;
+        let (fourcc, _, size) = box_at(data, at, data.len())?;
         out.push((fourcc, at, size));
         at += size;
     }
@@ -156,27 +238,90 @@ pub fn growth_estimate(samples: usize) -> usize {
 /// [`super::write_media_segment`] writes it) with its samples encrypted `cbcs` and `saiz`,
 /// `saio`, `senc` added to its `traf`.
 pub fn encrypt_segment(segment: &[u8], p: &Protection) -> Result<Vec<u8>> {
-    let mut owned = Vec::with_capacity(segment.len() + segment.len() / 8 + 1024);
-    owned.extend_from_slice(segment);
-    encrypt_segment_in_place(owned, p)
+    encrypt_segment_pieces(&[segment], p)
+}
+
+/// [`encrypt_segment`] of the segment made of `pieces` one after the other (its header bytes
+/// and sample ranges as read, not yet in one buffer): written once into the returned buffer,
+/// the grown `moof` first, then encrypted there.
+pub fn encrypt_segment_pieces(pieces: &[&[u8]], p: &Protection) -> Result<Vec<u8>> {
+    let src = Pieces::new(pieces);
+    let mut plan = plan(&src, p)?;
+    let added = plan.moof.len() - plan.moof_len;
+    let mut out = Vec::with_capacity(plan.segment_len + added);
+    crate::util::memhint::populate(&out);
+    out.extend_from_slice(&plan.moof);
+    src.copy_into(plan.moof_len, plan.segment_len, &mut out);
+    for r in &mut plan.ranges {
+        *r = (r.0 + added, r.1 + added);
+    }
+    plan.encrypt(&mut out);
+    Ok(out)
 }
 
 /// [`encrypt_segment`] of `segment`, encrypted where it is: the samples in place, then the
 /// `mdat` moved up by the size of the added boxes (no copy beyond that move when `segment` has
 /// the room spare: see [`growth_estimate`]).
 pub fn encrypt_segment_in_place(mut segment: Vec<u8>, p: &Protection) -> Result<Vec<u8>> {
+    let mut plan = plan(&segment[..], p)?;
+    plan.encrypt(&mut segment);
+    let Plan { moof, moof_len, segment_len, .. } = plan;
+    let added = moof.len() - moof_len;
+    // The mdat moved up past the grown moof, which is written before it.
+    segment.truncate(segment_len);
+    segment.resize(segment_len + added, 0);
+    segment.copy_within(moof_len..segment_len, moof_len + added);
+    segment[..moof.len()].copy_from_slice(&moof);
+    Ok(segment)
+}
+
+/// How a segment is encrypted: its grown `moof`, and the protected ranges of its samples.
+struct Plan<'a> {
+    /// The `moof` with `saiz`, `saio` and `senc`.
+    moof: Vec<u8>,
+    /// The clear `moof`'s length.
+    moof_len: usize,
+    /// The clear segment's length (`moof` and `mdat`).
+    segment_len: usize,
+    /// Protected ranges, in the clear segment.
+    ranges: Vec<(usize, usize)>,
+    p: &'a Protection<'a>,
+}
+
+impl Plan<'_> {
+    /// The protected ranges of `data` (where they are in it) encrypted.
+    fn encrypt(&mut self, data: &mut [u8]) {
+        let p = self.p;
+        let (crypt, skip) = match p.nal {
+            Some(_) => (usize::from(p.crypt_byte_block), usize::from(p.skip_byte_block)),
+            None => (0, 0),
+        };
+        encrypt::cbc_encrypt_ranges(&encrypt::cipher(&p.key), &p.constant_iv, data, &mut self.ranges, crypt, skip);
+    }
+}
+
+/// The encryption of the segment `src`: its samples' subsamples (through their NAL units), and
+/// its `moof` with them.
+fn plan<'a>(src: &(impl Source + ?Sized), p: &'a Protection<'a>) -> Result<Plan<'a>> {
     let bad = |what: &str| Error::internal(format!("cbcs: {what}"));
-    let (fourcc, moof_header, moof_len) = box_at(&segment, 0)?;
+    let total = src.total();
+    // The moof and the mdat's header (boxes read from `head`, samples from `src`).
+    let mut head = vec![0u8; LARGE_BOX_HEADER.min(total)];
+    src.read(0, &mut head).ok_or_else(|| bad("short segment"))?;
+    let (fourcc, moof_header, moof_len) = box_at(&head, 0, total)?;
     if &fourcc != b"moof" {
         return Err(bad("no moof first"));
     }
-    let (mdat_fourcc, mdat_header, mdat_len) = box_at(&segment, moof_len)?;
+    head = vec![0u8; (moof_len + LARGE_BOX_HEADER).min(total)];
+    src.read(0, &mut head).ok_or_else(|| bad("short segment"))?;
+    let (mdat_fourcc, mdat_header, mdat_len) = box_at(&head, moof_len, total)?;
     if &mdat_fourcc != b"mdat" {
         return Err(bad("no mdat after the moof"));
     }
+    let segment = &head[..moof_len];
     let mut mfhd = None;
     let mut traf = None;
-    for (f, at, len) in boxes(&segment, moof_header, moof_len)? {
+    for (f, at, len) in boxes(segment, moof_header, moof_len)? {
         match &f {
             b"mfhd" => mfhd = Some(at..at + len),
             b"traf" => traf = Some((at, len)),
@@ -184,7 +329,7 @@ pub fn encrypt_segment_in_place(mut segment: Vec<u8>, p: &Protection) -> Result<
         }
     }
     let (mfhd, (traf_at, traf_len)) = mfhd.zip(traf).ok_or_else(|| bad("no mfhd or traf"))?;
-    let children = boxes(&segment, traf_at + BOX_HEADER, traf_at + traf_len)?;
+    let children = boxes(segment, traf_at + BOX_HEADER, traf_at + traf_len)?;
     let (_, trun_at, trun_len) = *children.iter().find(|(f, ..)| f == b"trun").ok_or_else(|| bad("no trun"))?;
     let trun = &segment[trun_at..trun_at + trun_len];
     let flags = be32(trun, 8)? & 0x00ff_ffff;
@@ -205,21 +350,16 @@ pub fn encrypt_segment_in_place(mut segment: Vec<u8>, p: &Protection) -> Result<
         return Err(bad("samples do not fill the mdat"));
     }
 
-    // The subsamples of every sample, then their protected ranges encrypted.
+    // The subsamples of every sample and their protected ranges.
     let mut ranges = Vec::with_capacity(count * 2);
     let mut subsamples = Vec::with_capacity(count * 2);
     // Per sample: its number of subsamples.
     let mut counts = Vec::with_capacity(count);
     let mut at = payload_start;
     for size in &sizes {
-        counts.push(layout_sample(p, &segment, at, at + size, &mut subsamples, &mut ranges)?);
+        counts.push(layout_sample(p, src, at, at + size, &mut subsamples, &mut ranges)?);
         at += size;
     }
-    let (crypt, skip) = match p.nal {
-        Some(_) => (usize::from(p.crypt_byte_block), usize::from(p.skip_byte_block)),
-        None => (0, 0),
-    };
-    encrypt::cbc_encrypt_ranges(&encrypt::cipher(&p.key), &p.constant_iv, &mut segment, &mut ranges, crypt, skip);
 
     // senc, saiz, saio.
     let info: Vec<usize> = counts.iter().map(|n| 2 + 6 * n).collect();
@@ -280,12 +420,7 @@ pub fn encrypt_segment_in_place(mut segment: Vec<u8>, p: &Protection) -> Result<
     if moof.len() != moof_len + added {
         return Err(bad("moof size"));
     }
-    // The mdat moved up past the grown moof, which is written before it.
-    segment.truncate(segment_len);
-    segment.resize(segment_len + added, 0);
-    segment.copy_within(moof_len..segment_len, moof_len + added);
-    segment[..moof.len()].copy_from_slice(&moof);
-    Ok(segment)
+    Ok(Plan { moof, moof_len, segment_len, ranges, p })
 }
 
 #[cfg(test)]
@@ -313,7 +448,7 @@ mod tests {
         sample.extend(std::iter::repeat_n(0xbb, 19));
         let clear = sample.clone();
         let (mut subs, mut ranges) = (Vec::new(), Vec::new());
-        assert_eq!(layout_sample(&p, &sample, 0, sample.len(), &mut subs, &mut ranges).unwrap(), 2);
+        assert_eq!(layout_sample(&p, &sample[..], 0, sample.len(), &mut subs, &mut ranges).unwrap(), 2);
         encrypt::cbc_encrypt_ranges(&encrypt::cipher(&p.key), &p.constant_iv, &mut sample, &mut ranges, 1, 9);
         assert_eq!(subs, vec![(8 + 4 + 32, 368), (24, 0)]);
         let start = 8 + 4 + 32;
