@@ -408,21 +408,26 @@ impl Media {
                 let Some(key) = self.keys.get(&n) else {
                     return Ok(body);
                 };
-                if let (Method::SampleAes, Body::Parts(parts)) = (key.method, &body) {
-                    // cbcs grows the moof: the samples as read are written once, after it,
-                    // and encrypted there (no segment-sized copy before, nor move after).
-                    let p = protection(self.track(n)?, key)?;
-                    return Ok(Body::Bytes(Arc::new(
-                        self.with_slices(parts, |s| fmp4::encrypt_segment_pieces(s, &p))??,
-                    )));
+                if let Body::Parts(parts) = &body {
+                    // Encrypted from the bytes as read, written once into the response (no
+                    // segment-sized copy before; cbcs: no move after, past the grown moof).
+                    match key.method {
+                        Method::SampleAes => {
+                            let p = protection(self.track(n)?, key)?;
+                            let bytes = self.with_slices(parts, |s| fmp4::encrypt_segment_pieces(s, &p))??;
+                            return Ok(Body::Bytes(Arc::new(bytes)));
+                        }
+                        Method::Aes128 => {
+                            let iv = key.iv.iv(k as u64);
+                            let bytes =
+                                self.with_slices(parts, |s| encrypt::aes128_cbc_pkcs7_pieces(&key.key, &iv, s))?;
+                            return Ok(Body::Bytes(Arc::new(bytes)));
+                        }
+                        Method::None => {}
+                    }
                 }
-                // Encrypted segments are bytes: a file range cannot be sent encrypted. Read
-                // with the room they grow by, to be encrypted where they are read.
-                let room = match self.keys.get(&n).map(|k| k.method) {
-                    Some(Method::SampleAes) => fmp4::growth_estimate(self.track(n)?.segments[k].samples as usize),
-                    _ => 16,
-                };
-                return Ok(Body::Bytes(self.protect(r, self.materialise_with_room(body, room)?)?));
+                // Made in memory (transcoded audio): encrypted where it is.
+                return Ok(Body::Bytes(self.protect(r, self.materialise(body)?)?));
             }
             Resource::Vtt(n, k) => {
                 let vtt = Arc::new(self.vtt_segment(self.track(n)?, k)?);

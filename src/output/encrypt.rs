@@ -41,6 +41,66 @@ pub fn aes128_cbc_pkcs7_in_place(key: &[u8; 16], iv: &[u8; 16], mut buf: Vec<u8>
     buf
 }
 
+/// [`aes128_cbc_pkcs7`] of the bytes of `pieces` one after the other (a resource's header bytes
+/// and file ranges as read, not yet in one buffer), written once: each block encrypted from
+/// where it was read into the returned buffer (the serial chain leaves time for the copy).
+pub fn aes128_cbc_pkcs7_pieces(key: &[u8; 16], iv: &[u8; 16], pieces: &[&[u8]]) -> Vec<u8> {
+    let total: usize = pieces.iter().map(|p| p.len()).sum();
+    let mut out = Vec::with_capacity(total + BLOCK);
+    crate::util::memhint::populate(&out);
+    cipher(key).encrypt_with_backend(PiecesChain { iv, pieces, out: &mut out });
+    out
+}
+
+/// One CBC chain over the bytes of `pieces` and their PKCS7 padding, appended to `out`.
+struct PiecesChain<'a> {
+    iv: &'a [u8; 16],
+    pieces: &'a [&'a [u8]],
+    out: &'a mut Vec<u8>,
+}
+
+impl BlockSizeUser for PiecesChain<'_> {
+    type BlockSize = U16;
+}
+
+impl BlockClosure for PiecesChain<'_> {
+    #[inline(always)]
+    fn call<B: BlockBackend<BlockSize = U16>>(self, backend: &mut B) {
+        let PiecesChain { iv, pieces, out } = self;
+        let mut chain = aes::Block::from(*iv);
+        let mut step = |block: &[u8]| {
+            xor(&mut chain, block);
+            backend.proc_block((&mut chain).into());
+            out.extend_from_slice(&chain);
+        };
+        // A block cut between two pieces is gathered here.
+        let mut carry = [0u8; BLOCK];
+        let mut held = 0;
+        for &piece in pieces {
+            let mut piece = piece;
+            if held > 0 {
+                let n = (BLOCK - held).min(piece.len());
+                carry[held..held + n].copy_from_slice(&piece[..n]);
+                held += n;
+                piece = &piece[n..];
+                if held < BLOCK {
+                    continue;
+                }
+                step(&carry);
+            }
+            let whole = piece.len() / BLOCK * BLOCK;
+            for block in piece[..whole].chunks_exact(BLOCK) {
+                step(block);
+            }
+            held = piece.len() - whole;
+            carry[..held].copy_from_slice(&piece[whole..]);
+        }
+        let pad = BLOCK - held;
+        carry[held..].fill(pad as u8);
+        step(&carry);
+    }
+}
+
 /// The whole blocks of `data` encrypted AES-CBC from `iv`, in place, one chain (a last partial
 /// block stays as it is).
 pub fn cbc_encrypt(cipher: &Aes128Enc, iv: &[u8; 16], data: &mut [u8]) {
@@ -330,7 +390,7 @@ mod tests {
     }
 
     /// AES-128 of whole resources of every length class gives the bytes of the `cbc` crate's
-    /// encryptor (PKCS7), in place and from a borrowed slice.
+    /// encryptor (PKCS7), in place, from a borrowed slice, and from pieces.
     #[test]
     fn whole_resource_cbc_is_the_bytes_of_the_cbc_crate() {
         use aes::cipher::{block_padding::Pkcs7, BlockEncryptMut, KeyIvInit};
@@ -342,6 +402,13 @@ mod tests {
                 .encrypt_padded_vec_mut::<Pkcs7>(&data[..len]);
             assert_eq!(aes128_cbc_pkcs7(&key, &iv, &data[..len]), reference, "{len} bytes");
             assert_eq!(aes128_cbc_pkcs7_in_place(&key, &iv, data[..len].to_vec()), reference, "{len} bytes in place");
+            // Cut into pieces of every size around a block's (blocks split across pieces,
+            // empty pieces, pieces shorter than a block).
+            for cut in [1usize, 7, 16, 17, 33, 1000] {
+                let mut pieces: Vec<&[u8]> = data[..len].chunks(cut).collect();
+                pieces.insert(pieces.len() / 2, &[]);
+                assert_eq!(aes128_cbc_pkcs7_pieces(&key, &iv, &pieces), reference, "{len} bytes in pieces of {cut}");
+            }
         }
     }
 }
