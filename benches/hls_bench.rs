@@ -853,8 +853,13 @@ fn section_encryption() {
         })),
         ..OpenOptions::default()
     };
-    println!("| file | rendition | segment | clear | AES-128 | +% | SAMPLE-AES (cbcs) | +% |");
-    println!("|---|---|---|---|---|---|---|---|");
+    let floor = openssl_cbc_rate();
+    match floor {
+        Some(f) => println!("OpenSSL AES-128-CBC (serial CBC floor, CPU time, 16 KiB buffers): {:.0} MB/s\n", f / 1e6),
+        None => println!("(no `openssl`: the serial CBC floor is not measured)\n"),
+    }
+    println!("| file | rendition | segment | clear | AES-128 | +% | +% at the CBC floor | SAMPLE-AES (cbcs) | +% |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for file in ["enc_720p.mp4", "enc_1080p.mp4", "long_10min.mp4"] {
         let p = media(file);
         if !p.exists() {
@@ -866,8 +871,10 @@ fn section_encryption() {
                 segment_times(&p, &[OpenOptions::default(), with(Method::Aes128), with(Method::SampleAes)], r, rounds);
             let [(clear, clear_wall, size), (aes, aes_wall, _), (cbcs, cbcs_wall, _)] = t[..] else { unreachable!() };
             let pct = |d: Duration| (d.as_secs_f64() / clear.as_secs_f64() - 1.0) * 100.0;
+            let at_floor =
+                floor.map_or("n/a".into(), |f| format!("{:+.0} %", size as f64 / f / clear.as_secs_f64() * 100.0));
             println!(
-                "| {file} | {} | {:.0} KB | {} ({}) | {} ({}) | {:+.1} % | {} ({}) | {:+.1} % |",
+                "| {file} | {} | {:.0} KB | {} ({}) | {} ({}) | {:+.1} % | {at_floor} | {} ({}) | {:+.1} % |",
                 if r == "t0" { "video" } else { "audio" },
                 size as f64 / 1e3,
                 ms(clear),
@@ -881,19 +888,121 @@ fn section_encryption() {
             );
         }
     }
-    let data = vec![0x5au8; 8 << 20];
-    let (c, t) = (thread_cpu(), Instant::now());
-    let out = hls::output::encrypt::aes128_cbc_pkcs7(b"0123456789abcdef", &[7; 16], &data);
-    let (cpu, d) = (thread_cpu() - c, t.elapsed());
-    println!(
-        "\nAES-128-CBC alone: {:.0} MB/s of CPU time ({} CPU, {} wall for 8 MiB; {} bytes out)",
-        data.len() as f64 / cpu.as_secs_f64() / 1e6,
-        ms(cpu),
-        ms(d),
-        out.len()
-    );
+    section_encryption_alone(rounds, floor);
     println!("\nTarget: encryption adds < 15 % to a cold copied segment (`aes` crate, AES-NI).");
 }
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+/// OpenSSL's AES-128-CBC encryption rate (bytes per second of CPU time, 16 KiB buffers), the
+/// serial CBC floor: each block waits for the previous one's ciphertext, so one chain runs at the
+/// latency of the AES instructions whatever the code around them. None without `openssl`.
+fn openssl_cbc_rate() -> Option<f64> {
+    let out = Command::new("openssl")
+        .args(["speed", "-seconds", "1", "-bytes", "16384", "-evp", "aes-128-cbc"])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().rev().find(|l| l.to_ascii_uppercase().starts_with("AES-128-CBC"))?;
+    let k: f64 = line.split_whitespace().last()?.strip_suffix('k')?.parse().ok()?;
+    Some(k * 1000.0)
+}
+
+/// The H.264/HEVC NAL length size an init segment's `avcC`/`hvcC` declares.
+fn nal_length_size(init: &[u8]) -> Option<hls::output::fmp4::NalLayout> {
+    let find = |tag: &[u8]| init.windows(4).position(|w| w == tag);
+    if let Some(i) = find(b"avcC") {
+        return Some(hls::output::fmp4::NalLayout { length_size: usize::from(init[i + 8] & 3) + 1, hevc: false });
+    }
+    find(b"hvcC").map(|i| hls::output::fmp4::NalLayout { length_size: usize::from(init[i + 25] & 3) + 1, hevc: true })
+}
+
+/// The encryption of segments already in memory, on its own: every clear segment of each
+/// rendition read once, then `rounds` times over copied into a new buffer, encrypted there
+/// AES-128 (whole, in place), and encrypted cbcs from it (written once into the encrypted
+/// segment, as the engine does from what it read: the copy included) and in place (the `mdat`
+/// moved after). Medians of thread CPU time per segment, beside OpenSSL's serial CBC rate for
+/// the same bytes.
+fn section_encryption_alone(rounds: usize, floor: Option<f64>) {
+    use hls::output::{encrypt, fmp4};
+    println!("\n### The encryption alone: a clear segment in memory (median per segment)\n");
+    println!("| file | rendition | segment | copy | AES-128 in place | MB/s | OpenSSL CBC floor | cbcs, copy included | cbcs in place |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let key = *b"0123456789abcdef";
+    for file in ["enc_720p.mp4", "enc_1080p.mp4", "long_10min.mp4"] {
+        let p = media(file);
+        if !p.exists() {
+            continue;
+        }
+        let ctx = ctx_with(0);
+        let m = ctx.open(&p).expect("open");
+        let names = all_names(&ctx, &m);
+        for r in ["t0", "t1"] {
+            let init = names.iter().find(|n| n.starts_with(&format!("{r}_")) && n.ends_with(".mp4"));
+            let init = ctx.get(&m, init.expect("init")).expect("init").0;
+            let segments: Vec<Vec<u8>> = names
+                .iter()
+                .filter(|n| n.starts_with(&format!("{r}_")) && n.ends_with(".m4s"))
+                .map(|n| ctx.get(&m, n).expect("segment").0.to_vec())
+                .collect();
+            let video = r == "t0";
+            let prot = fmp4::Protection {
+                key,
+                key_id: *b"libhls-bench-kid",
+                constant_iv: [7; 16],
+                crypt_byte_block: if video { 1 } else { 0 },
+                skip_byte_block: if video { 9 } else { 0 },
+                pssh: &[],
+                nal: if video { nal_length_size(&init) } else { None },
+            };
+            let (mut copy, mut aes, mut cbcs, mut cbcs_in_place) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                for s in &segments {
+                    // The room the engine reads a segment with: 16 bytes (AES-128), or what cbcs
+                    // adds for the segment's samples (the count of its `trun`).
+                    let trun = s.windows(4).position(|w| w == b"trun").expect("trun");
+                    let samples = u32::from_be_bytes(s[trun + 8..trun + 12].try_into().unwrap()) as usize;
+                    let room = fmp4::growth_estimate(samples);
+                    let c = thread_cpu();
+                    let mut buf = Vec::with_capacity(s.len() + room);
+                    buf.extend_from_slice(s);
+                    copy.push(thread_cpu() - c);
+                    let c = thread_cpu();
+                    let out = encrypt::aes128_cbc_pkcs7_in_place(&key, &[7; 16], buf);
+                    aes.push(thread_cpu() - c);
+                    let c = thread_cpu();
+                    let enc = fmp4::encrypt_segment(s, &prot).expect("cbcs");
+                    cbcs.push(thread_cpu() - c);
+                    // Encrypted right after the copy (the bytes in cache).
+                    let mut buf = Vec::with_capacity(s.len() + room);
+                    buf.extend_from_slice(s);
+                    let c = thread_cpu();
+                    let enc2 = fmp4::encrypt_segment_in_place(buf, &prot).expect("cbcs");
+                    cbcs_in_place.push(thread_cpu() - c);
+                    assert!(enc == enc2);
+                    std::hint::black_box((out, enc, enc2));
+                }
+            }
+            let size = segments.iter().map(Vec::len).sum::<usize>() / segments.len().max(1);
+            let aes = median(aes);
+            println!(
+                "| {file} | {} | {:.0} KB | {} | {} | {:.0} | {} | {} | {} |",
+                if video { "video" } else { "audio" },
+                size as f64 / 1e3,
+                us(median(copy)),
+                us(aes),
+                size as f64 / aes.as_secs_f64() / 1e6,
+                floor.map_or("n/a".into(), |f| us(Duration::from_secs_f64(size as f64 / f))),
+                us(median(cbcs)),
+                us(median(cbcs_in_place)),
+            );
+        }
+    }
+}
+
 // --- clip ---
 
 /// Medians of the times to open `path` with each of `options` in a fresh context (no cache),

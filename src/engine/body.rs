@@ -9,6 +9,9 @@ use std::sync::Arc;
 use crate::container::read::{read_exact_at, ByteSource};
 use crate::engine::cache::{Bytes, Charge};
 
+/// A span of the source read at once: file offset, length, where in the read buffer.
+type Span = (u64, usize, usize);
+
 /// One response: all bytes, or bytes and ranges of the source file.
 #[derive(Clone, Debug)]
 pub enum Body {
@@ -103,6 +106,37 @@ impl Parts {
     /// track whose samples lie between another's larger ones). Each response's buffer has
     /// `room` bytes of spare capacity.
     pub fn materialise_all(all: &[&Parts], file: &ByteSource, rule: SpanRule, room: usize) -> io::Result<Vec<Vec<u8>>> {
+        let (spans, held) = Parts::spans(all, rule)?;
+        let mut buf = spare::take(held);
+        let result = Parts::read_spans_and_copy(all, file, &spans, &mut buf, room);
+        spare::give(buf);
+        result
+    }
+
+    /// The response's bytes as slices, in order (memory pieces, and file ranges read as
+    /// [`Parts::materialise`] reads them), handed to `f` without being copied into one buffer:
+    /// for a caller that writes them once, transformed (an encrypted segment).
+    pub fn with_slices<R>(&self, file: &ByteSource, rule: SpanRule, f: impl FnOnce(&[&[u8]]) -> R) -> io::Result<R> {
+        let (spans, held) = Parts::spans(&[self], rule)?;
+        let mut buf = spare::take(held);
+        let read = spans.iter().try_for_each(|&(offset, len, at)| read_exact_at(file, offset, &mut buf[at..at + len]));
+        let slices = read.and_then(|()| {
+            self.pieces
+                .iter()
+                .map(|piece| match *piece {
+                    Piece::Mem { start, len } => Ok(&self.bytes[start..start + len]),
+                    Piece::File { offset, len } => Parts::in_spans(&spans, &buf, offset, len),
+                })
+                .collect::<io::Result<Vec<&[u8]>>>()
+        });
+        let result = slices.map(|s| f(&s));
+        spare::give(buf);
+        result
+    }
+
+    /// The spans [`Parts::materialise_all`] reads for the file ranges of `all` (file offset,
+    /// length, where in the read buffer), and the bytes they take.
+    fn spans(all: &[&Parts], rule: SpanRule) -> io::Result<(Vec<Span>, usize)> {
         let mut ranges: Vec<(u64, u64)> = all
             .iter()
             .flat_map(|p| p.pieces.iter())
@@ -112,8 +146,7 @@ impl Parts {
             })
             .collect();
         ranges.sort_unstable();
-        // The spans to read: (file offset, length, where in the read buffer).
-        let mut spans: Vec<(u64, usize, usize)> = Vec::new();
+        let mut spans: Vec<Span> = Vec::new();
         let mut held = 0usize;
         let mut i = 0;
         while i < ranges.len() {
@@ -129,10 +162,18 @@ impl Parts {
             held = held.checked_add(len).ok_or_else(|| io::Error::other("spans too large"))?;
             i = j;
         }
-        let mut buf = spare::take(held);
-        let result = Parts::read_spans_and_copy(all, file, &spans, &mut buf, room);
-        spare::give(buf);
-        result
+        Ok((spans, held))
+    }
+
+    /// The bytes of the file range `offset`, `len` in `buf`, read there as `spans` say.
+    fn in_spans<'b>(spans: &[Span], buf: &'b [u8], offset: u64, len: u64) -> io::Result<&'b [u8]> {
+        let k = spans.partition_point(|s| s.0 <= offset).checked_sub(1);
+        let (s_off, s_len, at) = k.map(|k| spans[k]).ok_or_else(|| io::Error::other("range not read"))?;
+        if offset + len > s_off + s_len as u64 {
+            return Err(io::Error::other("range not read"));
+        }
+        let from = at + (offset - s_off) as usize;
+        Ok(&buf[from..from + len as usize])
     }
 
     /// [`Parts::materialise_all`]'s reads of `spans` into `buf`, and the responses copied out.
@@ -154,16 +195,7 @@ impl Parts {
             for piece in &p.pieces {
                 match *piece {
                     Piece::Mem { start, len } => bytes.extend_from_slice(&p.bytes[start..start + len]),
-                    Piece::File { offset, len } => {
-                        let k = spans.partition_point(|s| s.0 <= offset).checked_sub(1);
-                        let (s_off, s_len, at) =
-                            k.map(|k| spans[k]).ok_or_else(|| io::Error::other("range not read"))?;
-                        let from = at + (offset - s_off) as usize;
-                        if offset + len > s_off + s_len as u64 {
-                            return Err(io::Error::other("range not read"));
-                        }
-                        bytes.extend_from_slice(&buf[from..from + len as usize]);
-                    }
+                    Piece::File { offset, len } => bytes.extend_from_slice(Parts::in_spans(spans, buf, offset, len)?),
                 }
             }
             out.push(bytes);

@@ -405,16 +405,29 @@ impl Media {
             Resource::Init(n) => self.init_segment(self.track(n)?)?,
             Resource::Segment(n, k) => {
                 let body = self.media_segment(self.track(n)?, k)?;
-                if !self.keys.contains_key(&n) {
+                let Some(key) = self.keys.get(&n) else {
                     return Ok(body);
-                }
-                // Encrypted segments are bytes: a file range cannot be sent encrypted. Read
-                // with the room they grow by, to be encrypted where they are read.
-                let room = match self.keys.get(&n).map(|k| k.method) {
-                    Some(Method::SampleAes) => fmp4::growth_estimate(self.track(n)?.segments[k].samples as usize),
-                    _ => 16,
                 };
-                return Ok(Body::Bytes(self.protect(r, self.materialise_with_room(body, room)?)?));
+                if let Body::Parts(parts) = &body {
+                    // Encrypted from the bytes as read, written once into the response (no
+                    // segment-sized copy before; cbcs: no move after, past the grown moof).
+                    match key.method {
+                        Method::SampleAes => {
+                            let p = protection(self.track(n)?, key)?;
+                            let bytes = self.with_slices(parts, |s| fmp4::encrypt_segment_pieces(s, &p))??;
+                            return Ok(Body::Bytes(Arc::new(bytes)));
+                        }
+                        Method::Aes128 => {
+                            let iv = key.iv.iv(k as u64);
+                            let bytes =
+                                self.with_slices(parts, |s| encrypt::aes128_cbc_pkcs7_pieces(&key.key, &iv, s))?;
+                            return Ok(Body::Bytes(Arc::new(bytes)));
+                        }
+                        Method::None => {}
+                    }
+                }
+                // Made in memory (transcoded audio): encrypted where it is.
+                return Ok(Body::Bytes(self.protect(r, self.materialise(body)?)?));
             }
             Resource::Vtt(n, k) => {
                 let vtt = Arc::new(self.vtt_segment(self.track(n)?, k)?);
@@ -480,6 +493,16 @@ impl Media {
                 Ok(Arc::new(bytes))
             }
         }
+    }
+
+    /// `f` of the bytes of `parts` as slices ([`Parts::with_slices`]), read between two identity
+    /// checks of the descriptor.
+    fn with_slices<R>(&self, parts: &Parts, f: impl FnOnce(&[&[u8]]) -> R) -> Result<R> {
+        let file = self.source.checked_input(&self.index)?;
+        let rule = if file.is_callback() { self.source_rule } else { SpanRule::FILE };
+        let out = parts.with_slices(file, rule, f).map_err(|e| read_error(&self.index.path.display(), &e))?;
+        self.source.checked_input(&self.index)?;
+        Ok(out)
     }
 
     /// The bytes of several responses of this media, their file ranges read together

@@ -35,7 +35,7 @@ mod test_util;
 #[cfg(test)]
 mod tests;
 
-pub use cbcs::{encrypt_segment, encrypt_segment_in_place, growth_estimate};
+pub use cbcs::{encrypt_segment, encrypt_segment_in_place, encrypt_segment_pieces, growth_estimate};
 pub use fragment::{
     first_sample_fragment, first_sample_header, media_segment_overhead, open_gop_keys, segment_samples,
     write_media_segment, write_media_segment_header, ReadSample,
