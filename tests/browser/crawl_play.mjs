@@ -4,6 +4,7 @@
 //   node tests/browser/crawl_play.mjs <crawl-dir> aes128
 //   node tests/browser/crawl_play.mjs <crawl-dir> cbcs <key-id-hex> <key-hex>
 //   node tests/browser/crawl_play.mjs <crawl-dir> clip <source-file> <from-ms> <to-ms> [first-picture-s]
+//   node tests/browser/crawl_play.mjs <crawl-dir> clip-shaka <source-file> <from-ms> <to-ms> [first-picture-s]
 //
 // Serves <crawl-dir> (master.m3u8, playlists, segments, key.bin) and the page and the player on a
 // free loopback port and plays master.m3u8 muted:
@@ -20,6 +21,7 @@
 //   duration, and ending there. A keyframe-aligned clip's hidden lead is buffered in the first
 //   ticks of the timeline (src/engine/lead.rs): paused at exactly 0, Chromium shows its keyframe,
 //   so tests/clips.rs checks its first picture a few milliseconds in.
+// - clip-shaka: the clip checks with Shaka Player.
 // LIBHLS_PLAYER_DEBUG=1 prints the player's debug log and every SourceBuffer operation.
 // Prints `ok - …` / `not ok - …` and exits 1 on any failure. LIBHLS_NODE_DIR, LIBHLS_CHROMIUM as
 // for run.mjs.
@@ -73,7 +75,42 @@ const SB_TRACE = `<script>
 })();
 </script>`;
 
-const HLS_JS_PAGE = (extra) => `<!DOCTYPE html><html><head><meta charset="utf-8">${DEBUG ? SB_TRACE : ''}<script src="/player.js"></script></head>
+/// Every SourceBuffer the player creates, with its MIME type (window.SBS), for the clip checks.
+const SB_LIST = `<script>
+window.SBS = [];
+(() => {
+  const add = MediaSource.prototype.addSourceBuffer;
+  MediaSource.prototype.addSourceBuffer = function (mime) { const sb = add.call(this, mime); SBS.push({ mime, sb }); return sb; };
+})();
+</script>`;
+
+/// The clip checks' page code: timeupdate times and grab(t), the picture shown at t.
+const CLIP_PAGE_CODE = `
+const W = ${GRAB_W}, H = ${GRAB_H};
+const canvas = document.createElement('canvas');
+canvas.width = W; canvas.height = H;
+const g = canvas.getContext('2d', { willReadFrequently: true });
+window.R.times = [];
+v.addEventListener('timeupdate', () => R.times.push(v.currentTime));
+// The picture shown at t, drawn W x H, as grey levels.
+window.grab = async (t) => {
+  await new Promise((resolve) => {
+    const done = () => { v.removeEventListener('seeked', done); resolve(); };
+    v.addEventListener('seeked', done);
+    v.currentTime = t;
+  });
+  await new Promise((resolve) => {
+    const timer = setTimeout(resolve, 1500);
+    v.requestVideoFrameCallback(() => { clearTimeout(timer); resolve(); });
+  });
+  g.drawImage(v, 0, 0, W, H);
+  const d = g.getImageData(0, 0, W, H).data;
+  const grey = new Array(W * H);
+  for (let i = 0; i < W * H; i++) grey[i] = 0.299 * d[4 * i] + 0.587 * d[4 * i + 1] + 0.114 * d[4 * i + 2];
+  return { shownAt: v.currentTime, grey };
+};`;
+
+const HLS_JS_PAGE = (extra) => `<!DOCTYPE html><html><head><meta charset="utf-8">${SB_LIST}${DEBUG ? SB_TRACE : ''}<script src="/player.js"></script></head>
 <body><video id="v" muted playsinline width="320"></video><script>
 window.R = { fatal: [], errors: [], keyLoaded: 0 };
 const v = document.getElementById('v');
@@ -108,36 +145,32 @@ player.configure({ drm: { clearKeys: { '${kid}': '${key}' } } });
   },
   clip: {
     player: 'hls.js/dist/hls.min.js',
+    name: 'hls.js',
     // Paused: the checks seek, grab pictures, then play.
-    page: () => HLS_JS_PAGE(`
-const W = ${GRAB_W}, H = ${GRAB_H};
-const canvas = document.createElement('canvas');
-canvas.width = W; canvas.height = H;
-const g = canvas.getContext('2d', { willReadFrequently: true });
-window.R.times = [];
-v.addEventListener('timeupdate', () => R.times.push(v.currentTime));
-// The picture shown at t, drawn W x H, as grey levels.
-window.grab = async (t) => {
-  await new Promise((resolve) => {
-    const done = () => { v.removeEventListener('seeked', done); resolve(); };
-    v.addEventListener('seeked', done);
-    v.currentTime = t;
-  });
-  await new Promise((resolve) => {
-    const timer = setTimeout(resolve, 1500);
-    v.requestVideoFrameCallback(() => { clearTimeout(timer); resolve(); });
-  });
-  g.drawImage(v, 0, 0, W, H);
-  const d = g.getImageData(0, 0, W, H).data;
-  const grey = new Array(W * H);
-  for (let i = 0; i < W * H; i++) grey[i] = 0.299 * d[4 * i] + 0.587 * d[4 * i + 1] + 0.114 * d[4 * i + 2];
-  return { shownAt: v.currentTime, grey };
-};`),
+    page: () => HLS_JS_PAGE(CLIP_PAGE_CODE),
+  },
+  'clip-shaka': {
+    player: 'shaka-player/dist/shaka-player.compiled.js',
+    name: 'Shaka Player',
+    page: () => `<!DOCTYPE html><html><head><meta charset="utf-8">${SB_LIST}${DEBUG ? SB_TRACE : ''}<script src="/player.js"></script></head>
+<body><video id="v" muted playsinline width="320"></video><script>
+window.R = { fatal: [], errors: [], keyLoaded: 0 };
+shaka.polyfill.installAll();
+${DEBUG ? "shaka.log && shaka.log.setLevel && shaka.log.setLevel(shaka.log.Level.V1);" : ''}
+const v = document.getElementById('v');
+const player = new shaka.Player();
+player.addEventListener('error', (e) => { R.fatal.push(String(e.detail && e.detail.code) + ' ' + JSON.stringify(e.detail && e.detail.data || []).slice(0, 300)); });
+(async () => {
+  try { await player.attach(v); await player.load('/master.m3u8'); }
+  catch (e) { R.fatal.push('load: ' + (e.code || '') + ' ' + JSON.stringify(e.data || String(e)).slice(0, 300)); }
+})();
+${CLIP_PAGE_CODE}
+</script></body></html>`,
   },
 };
 const mode = MODES[MODE];
 if (!mode) {
-  console.error(`usage: crawl_play.mjs <crawl-dir> aes128 | cbcs <kid> <key> | clip <source> <from-ms> <to-ms> [first-picture-s]`);
+  console.error(`usage: crawl_play.mjs <crawl-dir> aes128 | cbcs <kid> <key> | clip|clip-shaka <source> <from-ms> <to-ms> [first-picture-s]`);
   process.exit(2);
 }
 const PLAYER = readFileSync(require.resolve(mode.player));
@@ -214,6 +247,13 @@ const frameAt = (frames, t) => {
   return k;
 };
 
+/// In the page: the buffered ranges of the element and of every SourceBuffer.
+const buffered = () => {
+  const r = (b) => Array.from({ length: b.length }, (_, i) => `${b.start(i).toFixed(3)}-${b.end(i).toFixed(3)}`).join(',');
+  const v = document.getElementById('v');
+  return `ready ${v.readyState} element ${r(v.buffered)}; ` + SBS.map((s) => `${s.mime.split(';')[0]} ${r(s.sb.buffered)}`).join('; ');
+};
+
 async function clipChecks(page, [source, fromArg, toArg, firstArg]) {
   const from = Number(fromArg) / 1000, to = Number(toArg) / 1000, length = to - from;
   const first = Number(firstArg || 0);
@@ -228,18 +268,13 @@ async function clipChecks(page, [source, fromArg, toArg, firstArg]) {
     if (state.fatal.length || state.ready >= 2) break;
     await sleep(200);
   }
-  check(state.fatal.length === 0 && state.ready >= 2, 'hls.js loads the clip without a fatal error', JSON.stringify(state));
-  console.log('# buffered: ' + await page.evaluate(() => {
-    const r = (b) => Array.from({ length: b.length }, (_, i) => `${b.start(i).toFixed(3)}-${b.end(i).toFixed(3)}`).join(',');
-    const sbs = (hls.bufferController && hls.bufferController.tracks) || {};
-    return `element ${r(document.getElementById('v').buffered)}; ` +
-      Object.entries(sbs).map(([k, t]) => `${k} ${t.buffer ? r(t.buffer.buffered) : '?'}`).join('; ');
-  }));
+  check(state.fatal.length === 0 && state.ready >= 2, `${mode.name} loads the clip without a fatal error`, JSON.stringify(state));
+  console.log('# buffered: ' + await page.evaluate(buffered));
   if (state.ready < 2) return;
   // The video is buffered from the start (what MSE drops before 0 takes the rest of its GOP).
   const videoStart = await page.evaluate(() => {
-    const t = hls.bufferController && hls.bufferController.tracks && hls.bufferController.tracks.video;
-    return t && t.buffer && t.buffer.buffered.length ? t.buffer.buffered.start(0) : null;
+    const t = SBS.find((s) => s.mime.startsWith('video/'));
+    return t && t.sb.buffered.length ? t.sb.buffered.start(0) : null;
   });
   check(videoStart !== null && videoStart <= frameS, `the video is buffered from the start (from ${videoStart} s)`);
   // Within three frames: MSE's duration is the buffered end, which holds the picture decoded
@@ -262,19 +297,13 @@ async function clipChecks(page, [source, fromArg, toArg, firstArg]) {
   const end = Date.now() + (length + 30) * 1000;
   while (Date.now() < end) {
     state = await page.evaluate(() => ({ ended: document.getElementById('v').ended, t: document.getElementById('v').currentTime,
-      fatal: R.fatal, times: R.times, duration: document.getElementById('v').duration,
+      fatal: R.fatal, errors: R.errors, times: R.times, duration: document.getElementById('v').duration,
       frames: document.getElementById('v').getVideoPlaybackQuality().totalVideoFrames }));
     if (state.ended || state.fatal.length) break;
     await sleep(200);
   }
-  check(state.fatal.length === 0, 'hls.js plays the clip without a fatal error', JSON.stringify(state.fatal));
-  console.log('# at the end: ' + await page.evaluate(() => {
-    const r = (b) => Array.from({ length: b.length }, (_, i) => `${b.start(i).toFixed(3)}-${b.end(i).toFixed(3)}`).join(',');
-    const v = document.getElementById('v');
-    const sbs = (hls.bufferController && hls.bufferController.tracks) || {};
-    return `t ${v.currentTime} ready ${v.readyState} ms ${hls.bufferController.mediaSource && hls.bufferController.mediaSource.readyState} element ${r(v.buffered)}; ` +
-      Object.entries(sbs).map(([k, t]) => `${k} ${t.buffer ? r(t.buffer.buffered) : '?'}`).join('; ') + ' errors ' + R.errors.join(',');
-  }));
+  check(state.fatal.length === 0, `${mode.name} plays the clip without a fatal error`, JSON.stringify(state.fatal));
+  console.log(`# at the end: t ${state.t} ` + await page.evaluate(buffered) + ' errors ' + (state.errors || []).join(','));
   check(state.ended && Math.abs(state.t - state.duration) <= 2 * frameS,
     `played from 0 it reaches the end (ended: ${state.ended}, currentTime ${state.t.toFixed(3)} of ${state.duration.toFixed(3)} s)`);
   const times = state.times;
@@ -308,7 +337,7 @@ try {
     check(state.fatal.length === 0, 'Shaka Player plays the cbcs presentation with Clear Key without an error', JSON.stringify(state));
     check(state.t > 4 && state.frames > 50, `playback passes 4 s with decoded frames (t=${state.t.toFixed(2)}, frames=${state.frames})`, JSON.stringify(state));
   } else {
-    await clipChecks(page, process.argv.slice(4));
+    await clipChecks(page, process.argv.slice(4)); // clip, clip-shaka
   }
 } finally {
   await browser.close();
