@@ -62,43 +62,40 @@ pub(crate) fn squeeze(tfdt: u64, presented_from: u64, before: u64, metas: &mut [
     for (rank, &i) in hidden.iter().enumerate() {
         new_pts[i] = below - k + rank as i64;
     }
-    // Decode times: up to `last`, one tick apart and as late as `cap` and every presentation
-    // allow; after it, their own (pushed one tick past the previous when the squeezed ones
-    // reach them). `cap` comes down until no sample after `last` is decoded after it is shown.
-    let assign = |cap: i64| -> Option<Vec<i64>> {
-        let mut d = vec![0i64; n];
-        let mut next = cap;
-        for i in (0..=last).rev() {
-            d[i] = new_pts[i].min(next - 1);
-            next = d[i];
+    // Decode times: up to `last`, one tick apart and as late as `limit` and every presentation
+    // allow; after it, their own (pushed one tick past the previous where the squeezed ones
+    // reach them). `limit`: the latest decode time of `last` that keeps every later sample
+    // decoded before it is presented and the segment's last before its end.
+    let mut limit = end - 1 - (n - 1 - last) as i64;
+    for (j, &p) in new_pts.iter().enumerate().skip(last + 1) {
+        limit = limit.min(p - (j - last) as i64);
+    }
+    let mut new_dts = vec![0i64; n];
+    let mut next = limit.saturating_add(1);
+    for i in (0..=last).rev() {
+        new_dts[i] = new_pts[i].min(next - 1);
+        next = new_dts[i];
+    }
+    for i in last + 1..n {
+        new_dts[i] = dts[i].max(new_dts[i - 1] + 1);
+        if new_dts[i] > new_pts[i] {
+            return tfdt; // decoded after it is presented in the source: left as it is
         }
-        let mut prev = d[last];
-        for i in last + 1..n {
-            d[i] = dts[i].max(prev + 1);
-            if d[i] > new_pts[i] {
-                return None;
-            }
-            prev = d[i];
-        }
-        (prev < end && d[0] >= 0).then_some(d)
-    };
-    let mut cap = new_pts[..=last].iter().copied().max().unwrap_or(shown) + 1;
-    let new_dts = loop {
-        if let Some(d) = assign(cap) {
-            break d;
-        }
-        cap -= 1;
-        if cap < tfdt as i64 + last as i64 + 1 {
-            return tfdt; // no room (cannot happen with decode times at or before presentation)
-        }
-    };
+    }
+    if new_dts[0] < 0 {
+        return tfdt;
+    }
+    let mut timing = Vec::with_capacity(n);
     for i in 0..n {
         let next = if i + 1 < n { new_dts[i + 1] } else { end };
-        let (Ok(duration), Ok(cto)) = (u32::try_from(next - new_dts[i]), i32::try_from(new_pts[i] - new_dts[i])) else {
-            continue;
-        };
-        metas[i].duration = duration;
-        metas[i].composition_offset = cto;
+        match (u32::try_from(next - new_dts[i]), i32::try_from(new_pts[i] - new_dts[i])) {
+            (Ok(duration), Ok(cto)) if duration > 0 && cto >= 0 => timing.push((duration, cto)),
+            _ => return tfdt,
+        }
+    }
+    for (m, (duration, cto)) in metas.iter_mut().zip(timing) {
+        m.duration = duration;
+        m.composition_offset = cto;
     }
     new_dts[0] as u64
 }
@@ -175,6 +172,16 @@ mod tests {
             assert!(now.windows(2).all(|w| w[0].0 < w[1].0) && now.iter().all(|t| t.0 <= t.1));
             assert!((below - 20..below - 6).contains(&(tfdt as i64)), "{before}: tfdt {tfdt}");
         }
+    }
+
+    #[test]
+    fn a_sample_decoded_after_it_is_presented_leaves_the_segment_as_it_is() {
+        // The last picture is presented before it is decoded (a negative composition offset).
+        let mut metas: Vec<SampleMeta> = (0..6).map(|i| meta(100, 100, i == 0)).collect();
+        metas[5].composition_offset = -100;
+        let before = metas.clone();
+        assert_eq!(squeeze(1000, 1350, 0, &mut metas), 1000);
+        assert_eq!(metas, before);
     }
 
     #[test]
