@@ -17,13 +17,14 @@ use crate::container::read::{read_vec_at, take_source_failure, thread_reads, Byt
 use crate::engine::body::{Body, Parts, PartsBuilder, Piece, ReadSpans, SpanRule};
 use crate::engine::cache::Bytes;
 use crate::engine::index_dir::{IndexDir, IndexOrigin, Lookup};
+use crate::engine::lead;
 use crate::engine::source::{BlockSample, Source};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::encryption::{Encryption, KeyRequest, Method, TrackKey};
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::MediaIndex;
 use crate::model::names::{Resource, TrackId};
-use crate::model::open::{Location, MediaKey};
+use crate::model::open::{ClipPolicy, Location, MediaKey};
 use crate::model::segment::Segment;
 use crate::model::thumbs::ThumbSettings;
 use crate::model::track::{Delivery, SampleForm, SampleReader, Track, TrackKind};
@@ -570,6 +571,32 @@ impl Media {
         out.clone()
     }
 
+    /// A keyframe-aligned clip with video: its first video segment carries the hidden lead
+    /// squeezed and every init segment an edit list MSE ignores (see [`lead`]).
+    fn mse_lead(&self) -> bool {
+        matches!(self.key.options.clip, Some(c) if c.policy == ClipPolicy::KeyframeAligned)
+            && self.index.tracks.iter().any(|t| t.kind == TrackKind::Video && t.is_fmp4())
+    }
+
+    /// Whether media segment `k` of `t` carries a squeezed hidden lead ([`Media::mse_lead`]):
+    /// then how long (µs) the other tracks present before the clip's start (the hidden head of
+    /// their first audio frame), which the lead goes before.
+    fn squeezes_lead(&self, t: &Track, k: usize) -> Option<i64> {
+        if k != 0 || t.kind != TrackKind::Video || !self.mse_lead() {
+            return None;
+        }
+        let before = |o: &Track| -> i64 {
+            let Some(first) = o.segments.first() else { return 0 };
+            let presented = match o.delivery {
+                Delivery::Transcode { .. } => first.out_start as i64,
+                _ => o.map.out(first.start_pts),
+            };
+            o.map.ticks_to_us(o.map.shift - presented).max(0)
+        };
+        let others = self.index.tracks.iter().filter(|o| o.is_fmp4() && o.kind != TrackKind::Video);
+        Some(others.map(before).max().unwrap_or(0))
+    }
+
     fn track(&self, n: TrackId) -> Result<&Track> {
         self.index.track(n).ok_or_else(|| Error::internal(format!("no track {n}")))
     }
@@ -588,6 +615,7 @@ impl Media {
             language,
             codec,
             media_time: t.map.written_shift().max(0) as u64,
+            edit_ignored_by_mse: self.mse_lead(),
         };
         match self.keys.get(&t.id).filter(|k| k.method == Method::SampleAes) {
             Some(key) => fmp4::write_init_protected(&init, &protection(t, key)?),
@@ -711,8 +739,8 @@ impl Media {
                     Ok(Cow::Owned(data))
                 })?;
                 let payload_len = metas.iter().map(|m| u64::from(m.size)).sum();
-                let mut b =
-                    PartsBuilder::new(write_segment_header(k, t.map.written(seg.out_start), &metas, payload_len)?);
+                let tfdt = written_tfdt(t, k, self.squeezes_lead(t, k), &mut metas);
+                let mut b = PartsBuilder::new(write_segment_header(k, tfdt, &metas, payload_len)?);
                 for (i, r) in recs.iter().enumerate() {
                     match rewritten.iter().find(|(j, _)| *j == i) {
                         Some((_, data)) => b.bytes(data),
@@ -739,12 +767,12 @@ impl Media {
                     packets.iter().map(|p| p.pts().or(p.dts()).unwrap_or(0)),
                     |i| packets.get(i).and_then(packet_dts),
                 )?;
-                copied_segment(t, k, &packets, in_file && !source.is_callback(), decode_ts)
+                copied_segment(t, k, &packets, in_file && !source.is_callback(), self.squeezes_lead(t, k), decode_ts)
             }
             SampleReader::Demuxer { exact, decode_ts } => {
                 let packets = source.read_exactly(ix, t, &seg, *exact)?;
                 // Decode times: the container's, or the ones derived at indexing.
-                copied_segment(t, k, &packets, false, |i| match decode_ts {
+                copied_segment(t, k, &packets, false, self.squeezes_lead(t, k), |i| match decode_ts {
                     Some(tab) => tab.get(seg.first as usize + i).copied().unwrap_or(seg.src_end),
                     None => packets.get(i).and_then(packet_dts).unwrap_or(seg.src_end),
                 })
@@ -795,7 +823,8 @@ impl Media {
             Ok(Cow::Owned(data))
         })?;
         let payload_len = metas.iter().map(|m| u64::from(m.size)).sum();
-        let mut b = PartsBuilder::new(write_segment_header(k, t.map.written(seg.out_start), &metas, payload_len)?);
+        let tfdt = written_tfdt(t, k, self.squeezes_lead(t, k), &mut metas);
+        let mut b = PartsBuilder::new(write_segment_header(k, tfdt, &metas, payload_len)?);
         b.reserve(rewritten.iter().map(|(_, d)| d.len()).sum());
         for (i, s) in samples.iter().enumerate() {
             match rewritten.iter().find(|(j, _)| *j == i) {
@@ -871,6 +900,7 @@ fn copied_segment(
     k: usize,
     packets: &[ff::Packet],
     in_file: bool,
+    squeeze_lead: Option<i64>,
     decode_ts: impl Fn(usize) -> i64,
 ) -> Result<Body> {
     let seg = t.segments[k];
@@ -895,7 +925,8 @@ fn copied_segment(
         samples[i] = (None, Cow::Owned(data));
     }
     let payload_len = samples.iter().map(|(_, d)| d.len() as u64).sum();
-    let mut b = PartsBuilder::new(write_segment_header(k, t.map.written(seg.out_start), &metas, payload_len)?);
+    let tfdt = written_tfdt(t, k, squeeze_lead, &mut metas);
+    let mut b = PartsBuilder::new(write_segment_header(k, tfdt, &metas, payload_len)?);
     b.reserve(samples.iter().filter(|(at, _)| at.is_none()).map(|(_, d)| d.len()).sum());
     for (at, data) in &samples {
         match at {
@@ -932,6 +963,20 @@ fn drop_open_gop_recovery_points<'a>(
         }
     }
     Ok(rewritten)
+}
+
+/// The `tfdt` of media segment `k` of `t`; `squeeze_lead` (the first video segment of a
+/// keyframe-aligned clip, [`Media::squeezes_lead`]: how long, in µs, the other tracks present
+/// before the clip's start): its hidden lead squeezed (`metas` rewritten, see [`lead`]).
+fn written_tfdt(t: &Track, k: usize, squeeze_lead: Option<i64>, metas: &mut [SampleMeta]) -> u64 {
+    let tfdt = t.map.written(t.segments[k].out_start);
+    match squeeze_lead {
+        Some(before_us) => {
+            let before = t.map.us_to_ticks(before_us).max(0) as u64;
+            lead::squeeze(tfdt, t.map.written_shift().max(0) as u64, before, metas)
+        }
+        None => tfdt,
+    }
 }
 
 /// One sample's `trun` entry from its source times: duration up to the next sample's decode

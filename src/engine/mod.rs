@@ -6,7 +6,8 @@
 //! maps names to bytes, reading samples through `source` (the file
 //! handle and demuxer pool of one media); `info` renders the info JSON; `thumbs` makes the
 //! scrubbing thumbnails (`thumb_<ms>.jpg`, `thumbnails.vtt`, `thumbs_<k>.jpg`); [`index_dir`]
-//! persists indexes (`hls_config_set_index_dir`).
+//! persists indexes (`hls_config_set_index_dir`); `lead` writes a keyframe-aligned clip's hidden
+//! lead so that MSE players keep it.
 
 #![deny(unsafe_code)]
 
@@ -15,6 +16,7 @@ pub mod cache;
 pub mod context;
 pub mod index_dir;
 mod info;
+mod lead;
 pub mod media;
 mod source;
 mod thumbs;

@@ -11,6 +11,8 @@
 //!   own frames, and the frame `S` falls in is hidden by the edit list like the video's lead.
 //! - Video ends at `E`: the last kept sample's decode span ends where `E` is decoded.
 //! - Subtitle cues are clipped to `[S, E)` and shifted by `-S`.
+//! - A keyframe-aligned clip's video is written at 90 kHz at least (its hidden lead is squeezed
+//!   one tick a picture for MSE players, see `engine::lead`).
 
 #![deny(unsafe_code)]
 
@@ -21,6 +23,9 @@ use crate::model::open::{Clip, ClipPolicy};
 use crate::model::segment::SampleRec;
 use crate::model::time::{us_to_seconds, TimeMap};
 use crate::model::track::{Delivery, Track, TrackKind};
+
+/// The least video timescale of a keyframe-aligned clip (90 kHz: a tick is 11 µs).
+const LEAD_TIMESCALE: u32 = 90_000;
 
 /// Restricts every track to `clip` (samples, cues) and sets each map's [`TimeMap::cut`].
 /// `main` is the track segments are cut on. Returns the clip's length in µs (from `S` to the
@@ -73,6 +78,11 @@ pub(crate) fn apply(clip: &Clip, tracks: &mut [Track], collected: &mut [Collecte
         ));
     }
     for (t, c) in tracks.iter_mut().zip(collected.iter_mut()) {
+        if clip.policy == ClipPolicy::KeyframeAligned && video && t.kind == TrackKind::Video {
+            // The hidden lead is written one tick a picture (`engine::lead`): ticks fine enough
+            // that a long one stays well within a frame.
+            t.map.timescale = t.map.timescale.max(LEAD_TIMESCALE);
+        }
         t.map.cut = t.map.us_to_ticks(start_us);
         if t.is_fmp4() {
             keep_range(c, &t.map, t.kind == TrackKind::Video, start_us, to_us);

@@ -17,7 +17,9 @@
 //! A clip (`model::open::Clip`) starting at source time `S` moves the timeline's origin there:
 //! output time = source time - `S` + `C` ([`TimeMap::cut`] is `S` in output ticks), so the
 //! edit list of `C` presents `S` at time 0 and hides whatever the clip keeps before `S` (the
-//! keyframe it starts decoding at, the audio frame `S` falls in).
+//! keyframe it starts decoding at, the audio frame `S` falls in). A keyframe-aligned clip writes
+//! that edit list in a form Chromium's MSE ignores and its video's hidden lead squeezed into the
+//! ticks before `S` (`engine::lead`), for hls.js.
 
 use serde::{Deserialize, Serialize};
 /// Microseconds per second: the unit of every presentation-wide time (boundaries, cues).

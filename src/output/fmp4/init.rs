@@ -147,7 +147,7 @@ fn write_trak(w: &mut BoxWriter, t: &TrackInit, entry: &SampleEntry, tail: &[Con
     w.write_box(b"trak", |w| {
         write_tkhd(w, t)?;
         if t.media_time > 0 {
-            write_edts(w, t.media_time)?;
+            write_edts(w, t.media_time, t.edit_ignored_by_mse)?;
         }
         w.write_box(b"mdia", |w| {
             write_mdhd(w, t)?;
@@ -157,11 +157,18 @@ fn write_trak(w: &mut BoxWriter, t: &TrackInit, entry: &SampleEntry, tail: &[Con
     })
 }
 
-/// `edts` with one `elst` v1 entry: the whole (unknown-length) media from `media_time` on.
-fn write_edts(w: &mut BoxWriter, media_time: u64) -> Result<()> {
+/// `edts` with one `elst` v1 entry: the whole (unknown-length) media from `media_time` on;
+/// `empty_first`: after an empty edit of duration 0 (see [`TrackInit::edit_ignored_by_mse`]).
+fn write_edts(w: &mut BoxWriter, media_time: u64, empty_first: bool) -> Result<()> {
     w.write_box(b"edts", |w| {
         w.write_full_box(b"elst", ELST_VERSION_64, 0, |w| {
-            w.u32(1); // entry_count
+            w.u32(1 + u32::from(empty_first)); // entry_count
+            if empty_first {
+                w.u64(0); // segment_duration: nothing presented
+                w.u64(u64::MAX); // media_time -1: an empty edit
+                w.u16(1); // media_rate_integer
+                w.u16(0); // media_rate_fraction
+            }
             w.u64(0); // segment_duration: 0 = the rest of the (fragmented) media
             w.u64(media_time); // media_time (signed; always >= 0 here)
             w.u16(1); // media_rate_integer
@@ -344,6 +351,7 @@ mod tests {
             language: *b"EN\0",
             codec: &cfg,
             media_time: 0,
+            edit_ignored_by_mse: false,
         };
         let boxes = parse_boxes(&write_init(&t).unwrap());
         assert_eq!(find(&boxes, "moov/trak/mdia/mdhd").u16_at(20), packed_language(*b"und"));
@@ -356,7 +364,16 @@ mod tests {
     fn invalid_init_arguments() {
         let cfg = config(Codec::H264, hex(AVCC), Vec::new());
         let init = |codec: &CodecConfig, kind, track_id, timescale| {
-            write_init(&TrackInit { track_id, kind, timescale, language: *b"und", codec, media_time: 0 }).unwrap_err()
+            write_init(&TrackInit {
+                track_id,
+                kind,
+                timescale,
+                language: *b"und",
+                codec,
+                media_time: 0,
+                edit_ignored_by_mse: false,
+            })
+            .unwrap_err()
         };
         let e = init(&cfg, TrackKind::Audio, 1, 1000);
         assert_eq!((e.kind, e.message.as_str()), (ErrorKind::Internal, "H264 cannot be a Audio track"));
@@ -386,6 +403,7 @@ mod tests {
             language: *b"und",
             codec: &cfg,
             media_time: 3003,
+            edit_ignored_by_mse: false,
         };
         let boxes = parse_boxes(&write_init(&t).unwrap());
         let trak = find(&boxes, "moov/trak");
@@ -395,6 +413,26 @@ mod tests {
         let elst = parse_boxes(&edts.body);
         let expect =
             [&[1, 0, 0, 0][..], &1u32.to_be_bytes(), &0u64.to_be_bytes(), &3003u64.to_be_bytes(), &[0, 1, 0, 0]];
+        assert_eq!(find(&elst, "elst").body, expect.concat());
+    }
+
+    #[test]
+    fn an_edit_list_mse_ignores_starts_with_an_empty_edit_of_nothing() {
+        let cfg = config(Codec::H264, hex(AVCC), Vec::new());
+        let t = TrackInit {
+            track_id: 1,
+            kind: TrackKind::Video,
+            timescale: 90000,
+            language: *b"und",
+            codec: &cfg,
+            media_time: 3003,
+            edit_ignored_by_mse: true,
+        };
+        let boxes = parse_boxes(&write_init(&t).unwrap());
+        let elst = parse_boxes(&find(&boxes, "moov/trak/edts").body);
+        let (rate, nothing, media) = ([0u8, 1, 0, 0], 0u64.to_be_bytes(), 3003u64.to_be_bytes());
+        let (count, empty) = (2u32.to_be_bytes(), (-1i64).to_be_bytes());
+        let expect = [&[1, 0, 0, 0][..], &count, &nothing, &empty, &rate, &nothing, &media, &rate];
         assert_eq!(find(&elst, "elst").body, expect.concat());
     }
 }

@@ -372,6 +372,7 @@ mod tests {
             language: *b"und",
             codec: &broken,
             media_time: 0,
+            edit_ignored_by_mse: false,
         })
         .is_err());
     }
@@ -455,8 +456,15 @@ mod tests {
             for &(codec, kind) in &codecs {
                 for prefix in [&[][..], &[0, 0, 1], &[1], &[0x81], &[0x0b, 0x77], b"OpusHead", b"fLaC"] {
                     let cfg = config(codec, [prefix, &noise(len)].concat(), [prefix, &noise(len)].concat());
-                    let t =
-                        TrackInit { track_id: 1, kind, timescale: 1000, language: *b"und", codec: &cfg, media_time: 0 };
+                    let t = TrackInit {
+                        track_id: 1,
+                        kind,
+                        timescale: 1000,
+                        language: *b"und",
+                        codec: &cfg,
+                        media_time: 0,
+                        edit_ignored_by_mse: false,
+                    };
                     if let Ok(init) = write_init(&t) {
                         let total: u64 = parse_boxes(&init).iter().map(|b| b.size).sum();
                         assert_eq!(total, init.len() as u64);
@@ -487,8 +495,15 @@ mod tests {
             (config(Codec::Flac, si, Vec::new()), TrackKind::Audio, "fLaC"),
         ];
         for (cfg, kind, fourcc) in &cases {
-            let t =
-                TrackInit { track_id: 1, kind: *kind, timescale: 48000, language: *b"und", codec: cfg, media_time: 0 };
+            let t = TrackInit {
+                track_id: 1,
+                kind: *kind,
+                timescale: 48000,
+                language: *b"und",
+                codec: cfg,
+                media_time: 0,
+                edit_ignored_by_mse: false,
+            };
             let data = write_init(&t).unwrap();
             let boxes = parse_boxes(&data);
             let stsd = find(&boxes, "moov/trak/mdia/minf/stbl/stsd");

@@ -120,6 +120,14 @@ pub const AVCC: &str = "0164000dffe100196764000dacd94141fb0110000003001000000303
 
 /// The boxes of the init segment of track 1 (`eng`) with `cfg`.
 pub fn init_for(cfg: &CodecConfig, kind: TrackKind, timescale: u32) -> Vec<Node> {
-    let t = TrackInit { track_id: 1, kind, timescale, language: *b"eng", codec: cfg, media_time: 0 };
+    let t = TrackInit {
+        track_id: 1,
+        kind,
+        timescale,
+        language: *b"eng",
+        codec: cfg,
+        media_time: 0,
+        edit_ignored_by_mse: false,
+    };
     parse_boxes(&write_init(&t).unwrap())
 }

@@ -193,7 +193,15 @@ fn package(
     }
     let split = (metas.len() / 3..metas.len()).find(|&i| metas[i].sync).unwrap();
     assert!(split > 0);
-    let t = TrackInit { track_id: 1, kind, timescale, language: *b"und", codec: cfg, media_time: 0 };
+    let t = TrackInit {
+        track_id: 1,
+        kind,
+        timescale,
+        language: *b"und",
+        codec: cfg,
+        media_time: 0,
+        edit_ignored_by_mse: false,
+    };
     let init = write_init(&t).unwrap();
     let segments = [(0, split), (split, metas.len())]
         .iter()

@@ -30,6 +30,11 @@ pub struct TrackInit<'a> {
     /// `media_time` to presentation time 0 (decode times were shifted up by this much so that
     /// none is negative; readers that apply edit lists see the source's timestamps).
     pub media_time: u64,
+    /// Writes the edit list as an empty edit of duration 0 followed by the media edit (the same
+    /// presentation for readers that apply edit lists: FFmpeg, Safari), which Chromium's MSE
+    /// parser ignores (it reads only the first entry and skips an empty one): a keyframe-aligned
+    /// clip's tracks, whose hidden lead MSE players must not drop (see `engine::lead`).
+    pub edit_ignored_by_mse: bool,
 }
 
 /// One sample (access unit) of a media segment.
