@@ -395,7 +395,7 @@ impl Context {
     /// segment, which a server would otherwise read again on every request) is bytes: read
     /// once (positioned reads, identity checked) and cached as bytes beside its ranges, charged
     /// to the cache budget like any other bytes. The same segment of the other tracks whose
-    /// ranges are small too comes in with that read ([`Context::segment_read`]), so the
+    /// ranges are small too comes in with that read (`Context::segment_read`), so the
     /// player's next requests are hits; requests for any of them while it runs wait for it. A
     /// hit is one lookup. `min_range` 0: as [`Context::get_body`].
     pub fn get_body_small_as_bytes(&self, media: &Media, name: &str, min_range: u64) -> Result<(Body, &'static str)> {
