@@ -658,10 +658,15 @@ impl CuePlan {
                 }
             }
             if let Some(a) = audio.iter().position(|&n| n == b.track) {
-                for (_, _, time) in w.frames(&b)? {
-                    out.audio[a].push(time.ok_or_else(|| {
-                        ParseError::new(format!("untimed laced frames in the block at byte {}", b.pos))
-                    })?);
+                // One frame: its time is the block's (no lace sizes to read).
+                if b.frames == 1 {
+                    out.audio[a].push(b.time);
+                } else {
+                    for (_, _, time) in w.frames(&b)? {
+                        out.audio[a].push(time.ok_or_else(|| {
+                            ParseError::new(format!("untimed laced frames in the block at byte {}", b.pos))
+                        })?);
+                    }
                 }
             }
             let audio_done = out.audio.iter().all(|v| v.last().is_some_and(|&t| t > horizon));
@@ -735,9 +740,12 @@ impl CuePlan {
         // not yet found open, until every cut has been walked.
         let open_gop = cuts_at_clean_keyframes(&tracks[main]);
         let mut clean = vec![true; keys.len()];
-        let mut walked: HashMap<usize, Window> = HashMap::new();
-        // Keyframe c's Cue among the main track's (sorted by time, one per time).
-        let cue_at = |c: usize| self.cues.binary_search_by_key(&keys[c].0, |q| q.time).ok();
+        let mut walked: HashMap<usize, Window> = HashMap::with_capacity(keys.len());
+        // Keyframe c's Cue among the main track's (sorted by time, one per time): the keys after
+        // the first are those Cues, in order, so only the first is searched for.
+        let key_cues = key_cue_indices(&self.cues, first_key.pts());
+        debug_assert_eq!(key_cues.len(), keys.len());
+        let cue_at = |c: usize| key_cues[c];
         // The probe of keyframe c: from its cluster, or (`earlier`) from the cluster of the Cue
         // before it, in one read, for files that store a boundary's audio before its keyframe
         // (mkvmerge's): the walk back such a boundary needs is then the same read.
@@ -882,8 +890,7 @@ impl CuePlan {
             // The boundary frame may be stored before the keyframe: walk from earlier Cues, one
             // Cue further back per round, for the boundaries still without it (a failed walk
             // ends a boundary's search). The Cues are sorted by time, one per time.
-            let cue_index: Vec<Option<usize>> =
-                (0..n).map(|k| self.cues.binary_search_by_key(&keys[cuts[k]].0, |c| c.time).ok()).collect();
+            let cue_index: Vec<Option<usize>> = (0..n).map(|k| key_cues[cuts[k]]).collect();
             let mut searching = vec![true; n];
             for back in 1..=MAX_CUES_BACK {
                 let todo: Vec<usize> = (1..n)
@@ -960,6 +967,15 @@ fn first_frame_past(times: &[i64], map: &TimeMap, boundary: i64) -> Option<i64> 
     let mid = |a: i64, next: i64| map.out(a) + (map.out(next) - map.out(a)) / 2;
     let i = (0..times.len().saturating_sub(1)).find(|&i| mid(times[i], times[i + 1]) >= boundary)?;
     (i > 0).then_some(times[i])
+}
+
+/// The index in `cues` (one track's Cues, sorted by time, one per time) of each keyframe a
+/// segment may start at: the one at `first` (the first keyframe; `None` when no Cue names it),
+/// then every Cue after it, in order: what a search by time per keyframe finds, in one pass.
+fn key_cue_indices(cues: &[CuePoint], first: i64) -> Vec<Option<usize>> {
+    let after = cues.partition_point(|c| c.time <= first);
+    let at_first = cues.binary_search_by_key(&first, |c| c.time).ok();
+    std::iter::once(at_first).chain((after..cues.len()).map(Some)).collect()
 }
 
 /// Bytes per read of a walk from an earlier Cue's cluster, `span` bytes before the keyframe's:
@@ -1052,6 +1068,23 @@ mod tests {
         assert_eq!(walk_back_read(u64::MAX, 8 << 10), WALK_BACK_READ);
         // The same cluster: just the probe's window.
         assert_eq!(walk_back_read(0, 8 << 10), 8 << 10);
+    }
+
+    #[test]
+    fn each_boundary_keyframe_finds_its_own_cue() {
+        let cue = |time: i64| CuePoint { time, track: 1, cluster: time as u64 * 10, relative: None };
+        let cues: Vec<CuePoint> = [0, 3000, 6000, 9000, 12000].into_iter().map(cue).collect();
+        let by_search = |keys: &[i64]| -> Vec<Option<usize>> {
+            keys.iter().map(|t| cues.binary_search_by_key(t, |c| c.time).ok()).collect()
+        };
+        // The first keyframe has a Cue: the same indices a search per keyframe finds.
+        assert_eq!(key_cue_indices(&cues, 3000), by_search(&[3000, 6000, 9000, 12000]));
+        // The first keyframe has none (it precedes the first Cue listed after it).
+        assert_eq!(key_cue_indices(&cues, 1500), vec![None, Some(1), Some(2), Some(3), Some(4)]);
+        assert_eq!(key_cue_indices(&cues, 1500)[1..], by_search(&[3000, 6000, 9000, 12000])[..]);
+        // Past the last Cue: only the first keyframe.
+        assert_eq!(key_cue_indices(&cues, 20000), vec![None]);
+        assert_eq!(key_cue_indices(&[], 0), vec![None]);
     }
 
     #[test]
