@@ -75,6 +75,11 @@ pub struct BlockWalker<'a> {
     delays: Vec<(u64, i64)>,
     defaults: Vec<(u64, u64)>,
     scale: u64,
+    /// Where the data of the last block read starts (its track number), what FFmpeg gives as
+    /// its packets' position.
+    payload: u64,
+    /// A cluster of unknown size was entered.
+    unsized_cluster: bool,
 }
 
 impl<'a> BlockWalker<'a> {
@@ -103,7 +108,25 @@ impl<'a> BlockWalker<'a> {
             cluster_end: 0,
             cluster_time: None,
             delays,
+            payload: 0,
+            unsized_cluster: false,
         }
+    }
+
+    /// Where the data of the last block returned starts (the SimpleBlock's, or the Block's of a
+    /// BlockGroup): the position FFmpeg gives each packet of it.
+    pub fn payload(&self) -> u64 {
+        self.payload
+    }
+
+    /// The end of the cluster being walked.
+    pub fn cluster_end(&self) -> u64 {
+        self.cluster_end
+    }
+
+    /// Whether a cluster of unknown size was entered since the walker was made.
+    pub fn saw_unsized_cluster(&self) -> bool {
+        self.unsized_cluster
     }
 
     /// The read size a new walker of `file` starts with (larger for a caller's source).
@@ -131,6 +154,7 @@ impl<'a> BlockWalker<'a> {
             if !in_cluster {
                 self.cluster_end = 0;
                 if e.id == ID_CLUSTER {
+                    self.unsized_cluster |= e.size.is_none();
                     self.cluster_end = e.end(self.end);
                     self.cluster_time = None;
                     self.pos = e.data;
@@ -312,6 +336,7 @@ impl<'a> BlockWalker<'a> {
             .cluster_time
             .ok_or_else(|| ParseError::new(format!("block at byte {} before its cluster's timestamp", e.pos)))?;
         let shift = self.delays.iter().find(|d| d.0 == track).map_or(0, |d| d.1);
+        self.payload = e.data;
         Ok(RawHeader {
             head: BlockHead {
                 track,
