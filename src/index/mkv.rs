@@ -606,16 +606,20 @@ fn extract_cues(
     let cues_every_subtitle = layout.muxing_app.starts_with("Lavf") || layout.writing_app.starts_with("mkvmerge");
     if cues_every_subtitle && every_track_cued && cued.iter().all(|c| c.relative.is_some()) {
         walker.set_read_size(SUBTITLE_READ_SIZE);
-        // Each block's data is read with its header (one window), then fed in Cue order once
+        // Each block's data is read with its header (one window), in file order (the blocks of
+        // several tracks at one time share a cluster and a window), then fed in Cue order once
         // every Cue has been found.
-        let mut blocks = Vec::with_capacity(cued.len());
+        let mut in_file: Vec<usize> = (0..cued.len()).collect();
+        in_file.sort_by_key(|&i| (cued[i].cluster, cued[i].relative));
+        let mut found: Vec<Option<(mkv::BlockHead, Option<Vec<u8>>)>> = (0..cued.len()).map(|_| None).collect();
         let mut held = 0usize;
-        for c in &cued {
+        for i in in_file {
+            let c = &cued[i];
             match walker.block_at(c.cluster, c.relative.unwrap_or(0))? {
                 Some(b) if b.track == c.track && b.time == c.time => {
                     let data = if held < SUBTITLE_HELD_MAX { Some(subtitle_data(&mut walker, &b)?) } else { None };
                     held += data.as_ref().map_or(0, Vec::len);
-                    blocks.push((b, data));
+                    found[i] = Some((b, data));
                 }
                 _ => {
                     return Err(ParseError::new(format!(
@@ -625,7 +629,7 @@ fn extract_cues(
                 }
             }
         }
-        for (b, data) in blocks {
+        for (b, data) in found.into_iter().flatten() {
             let s = by_number[&b.track];
             match data {
                 Some(data) => push_subtitle_data(&b, &data, s, extractors)?,
@@ -816,8 +820,13 @@ impl CuePlan {
         // trip.
         let read = if self.file.is_callback() { read.max(BlockWalker::base_read_size(&self.file)) } else { read };
         w.set_read_size(read);
-        let mut out =
-            Window { key_pos: 0, earliest: i64::MAX, audio: vec![Vec::new(); audio.len()], from, split: Vec::new() };
+        let mut out = Window {
+            key_pos: 0,
+            earliest: i64::MAX,
+            audio: vec![Vec::with_capacity(16); audio.len()],
+            from,
+            split: Vec::new(),
+        };
         let mut split: Option<Vec<usize>> = None;
         let mut key_found = key.is_none();
         let mut video_done = key.is_none();
@@ -935,7 +944,7 @@ impl CuePlan {
         // not yet found open, until every cut has been walked.
         let open_gop = cuts_at_clean_keyframes(&tracks[main]);
         let mut clean = vec![true; keys.len()];
-        let mut walked: HashMap<usize, Window> = HashMap::with_capacity(keys.len());
+        let mut walked: Vec<Option<Window>> = (0..keys.len()).map(|_| None).collect();
         // Keyframe c's Cue among the main track's (sorted by time, one per time): the keys after
         // the first are those Cues, in order, so only the first is searched for.
         let key_cues = key_cue_indices(&self.cues, first_key.pts());
@@ -963,7 +972,7 @@ impl CuePlan {
                 (choose_cuts(&key_times, end_us, target_us), true)
             };
             let mut changed = false;
-            let todo: Vec<usize> = cuts.iter().copied().filter(|c| !walked.contains_key(c)).collect();
+            let todo: Vec<usize> = cuts.iter().copied().filter(|&c| walked[c].is_none()).collect();
             if earlier.is_none() {
                 let pilot = todo.iter().copied().find(|&c| c > 0 && cue_at(c).is_some_and(|i| i > 0));
                 let after_key = |win: &Window| {
@@ -989,7 +998,7 @@ impl CuePlan {
                     clean[c] = false;
                     changed = true;
                 }
-                walked.insert(c, win);
+                walked[c] = Some(win);
             }
             if !changed {
                 if open_gop {
@@ -1004,7 +1013,9 @@ impl CuePlan {
         let mut windows: Vec<Window> = Vec::with_capacity(cuts.len());
         let mut bounds: Vec<i64> = Vec::with_capacity(cuts.len() + 1);
         for c in &cuts {
-            let Some(win) = walked.remove(c) else { return Err(Error::internal("open-GOP cut not walked")) };
+            let Some(win) = walked.get_mut(*c).and_then(Option::take) else {
+                return Err(Error::internal("open-GOP cut not walked"));
+            };
             bounds.push(vmap.out_us(win.earliest));
             windows.push(win);
         }
