@@ -475,7 +475,11 @@ fn tail_from_blocks(
     let end = layout.segment_end.min(size);
     while let Some(b) = w.next_block().ok()? {
         let &s = by_number.get(&b.track)?;
-        if b.data.checked_add(b.data_len)? > end.min(w.cluster_end()) || w.saw_unsized_cluster() {
+        if b.data.checked_add(b.data_len)? > end.min(w.cluster_end()) || w.saw_unsized_cluster() || b.time < 0 {
+            return None;
+        }
+        // The walk starts in the cluster the Cue names (not past something else found there).
+        if skipping && w.cluster_start() != cue.cluster {
             return None;
         }
         if !av.contains(&s) {

@@ -80,6 +80,8 @@ pub struct BlockWalker<'a> {
     payload: u64,
     /// A cluster of unknown size was entered.
     unsized_cluster: bool,
+    /// Where the cluster being walked starts.
+    cluster_start: u64,
     /// The cluster [`BlockWalker::block_at`] read the header of last: its offset, data offset,
     /// end and timestamp.
     last_cluster: Option<(u64, u64, u64, Option<i64>)>,
@@ -113,6 +115,7 @@ impl<'a> BlockWalker<'a> {
             delays,
             payload: 0,
             unsized_cluster: false,
+            cluster_start: 0,
             last_cluster: None,
         }
     }
@@ -126,6 +129,11 @@ impl<'a> BlockWalker<'a> {
     /// The end of the cluster being walked.
     pub fn cluster_end(&self) -> u64 {
         self.cluster_end
+    }
+
+    /// Where the cluster being walked starts (its element's offset; 0 before the first).
+    pub fn cluster_start(&self) -> u64 {
+        self.cluster_start
     }
 
     /// Whether a cluster of unknown size was entered since the walker was made.
@@ -159,6 +167,7 @@ impl<'a> BlockWalker<'a> {
                 self.cluster_end = 0;
                 if e.id == ID_CLUSTER {
                     self.unsized_cluster |= e.size.is_none();
+                    self.cluster_start = e.pos;
                     self.cluster_end = e.end(self.end);
                     self.cluster_time = None;
                     self.pos = e.data;
