@@ -5,7 +5,10 @@
 //!   audio-only file), which give the segment cuts by the same rule as every other container
 //!   (`segmenter::choose_cuts`);
 //! - the packets of the first GOPs and of the last ~20 s through FFmpeg (codec configuration,
-//!   encoder priming, the shared shift, the end of every track, truncation);
+//!   encoder priming, the shared shift, the end of every track, truncation); the last ~20 s are
+//!   read from the block headers instead where the packets FFmpeg would give are shown to be the
+//!   block times, sizes and stored durations (`tail_from_blocks`: H.264/HEVC with B-frames and
+//!   AAC; no seek in FFmpeg, which parses every Cue for one, and no packet read);
 //! - around each cut, the headers of the blocks that follow the keyframe (never their data):
 //!   the segment's earliest presentation time (open GOPs) and, for every audio track, the first
 //!   frame whose midpoint is past the boundary — the same rule `segmenter::segment_follower`
@@ -304,9 +307,7 @@ pub(crate) fn build(
     // The tail: from the last Cue at least three target durations before the end.
     let end_guess = if declared_us > 0 { declared_us } else { us(cues[cues.len() - 1].time) + target_us };
     let tail_cue = cues.iter().rposition(|c| us(c.time) <= end_guess - 3 * target_us - 2 * US_PER_SECOND).unwrap_or(0);
-    let mut tail: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
-    dmx.seek(Some(main), cues[tail_cue].time)?;
-    scan_until(dmx, &av, &mut tail, &mut HashMap::new(), cfg.max_index_bytes, &mut |_, _, _| false)?;
+    let mut tail = read_tail(dmx, &file, identity.size, &layout, infos, (&av, main), (&cues, tail_cue), cfg, true)?;
     let tail_start_ok = tail[main].samples.first().is_some_and(|s| s.key() && s.pts() == cues[tail_cue].time);
     if !tail_start_ok {
         return Ok(fallback(path, "the seek to the last Cues did not land on their keyframe"));
@@ -367,6 +368,204 @@ pub(crate) fn build(
     Ok(Some(finish(path, identity, p, boundaries, IndexSource::MatroskaCues, format, started, Some(layout))))
 }
 
+/// The packets of the `av` streams from the Cue `cues[at]` of the `main` stream to the end, as
+/// FFmpeg's demuxer gives them after a seek there (`Demuxer::seek`: backward, any frame):
+/// from the block headers when [`tail_from_blocks`] can vouch for the same packets (and
+/// `blocks` allows it), else through FFmpeg.
+#[allow(clippy::too_many_arguments)]
+fn read_tail(
+    dmx: &mut Demuxer,
+    file: &ByteSource,
+    size: u64,
+    layout: &Layout,
+    infos: &[StreamInfo],
+    (av, main): (&[usize], usize),
+    (cues, at): (&[CuePoint], usize),
+    cfg: &Config,
+    blocks: bool,
+) -> Result<Vec<Collected>> {
+    let max_samples = cfg.max_index_bytes / super::scan::SCAN_BYTES_PER_SAMPLE;
+    if blocks {
+        if let Some(tail) = tail_from_blocks(file, size, layout, infos, (av, main), (cues, at), max_samples) {
+            return Ok(tail);
+        }
+    }
+    let mut tail: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
+    dmx.seek(Some(main), cues[at].time)?;
+    scan_until(dmx, av, &mut tail, &mut HashMap::new(), cfg.max_index_bytes, &mut |_, _, _| false)?;
+    Ok(tail)
+}
+
+/// Largest reorder delay FFmpeg derives decode times with (`MAX_REORDER_DELAY`).
+const FFMPEG_MAX_REORDER_DELAY: usize = 16;
+
+/// Bytes per read of the walk over the tail's block headers from a local file (the data of
+/// the blocks in between is read along, and skipped).
+const TAIL_READ_LOCAL: usize = 64 << 10;
+
+/// Bytes per read of the same walk from a caller's source (FFmpeg's reads of one are as large).
+const TAIL_READ_SOURCE: usize = 256 << 10;
+
+/// What [`scan_until`] collects from FFmpeg's packets after its seek to the Cue `cues[at]`,
+/// made from the block headers instead (no seek in FFmpeg, which parses every Cue for it, and
+/// no packet read), or `None` where that is not shown to give the same packets: then FFmpeg
+/// reads the tail. Only for what FFmpeg 5.1's Matroska demuxer is known to pass through as it
+/// is stored: one video stream, H.264 or HEVC with B-frames (the probe's decoder delay is
+/// known; H.264's parser only raises it from 0), AAC audio (no parser), no content encoding, a
+/// Cue that is the only one at its time and not the last, sized clusters and blocks inside
+/// the file and their cluster, durations stored (BlockDuration, DefaultDuration) or, for AAC,
+/// FFmpeg's frame-size duration, and a first video block at the Cue that is an IDR (H.264's
+/// parser keys it) or IDR/BLA (HEVC).
+///
+/// The packets as FFmpeg makes them: with the seek's "any" flag, every block of the selected
+/// streams timed before the Cue is dropped until the first one at or after it; a packet's
+/// position is its block's data start (for each lace of a laced block), its size the frame's;
+/// audio decode time = presentation time; video decode times from FFmpeg's buffer of the last
+/// delay + 1 presentation times (its smallest; none for the first `delay` packets).
+fn tail_from_blocks(
+    file: &ByteSource,
+    size: u64,
+    layout: &Layout,
+    infos: &[StreamInfo],
+    (av, main): (&[usize], usize),
+    (cues, at): (&[CuePoint], usize),
+    max_samples: u64,
+) -> Option<Vec<Collected>> {
+    use ffmpeg_next::codec::Id;
+    let cue = *cues.get(at)?;
+    if at + 1 >= cues.len() || !same_tracks(layout, infos) {
+        return None;
+    }
+    let main_number = layout.tracks[main].number;
+    if layout.cues.iter().filter(|c| c.track == main_number && c.time == cue.time).count() != 1 {
+        return None;
+    }
+    let (delay, _, _) = super::probe::probed_timing(&infos[main]);
+    let delay = usize::try_from(delay).ok().filter(|&d| d > 0 && d <= FFMPEG_MAX_REORDER_DELAY)?;
+    // Per stream of `av`: its AAC frame duration in ticks when FFmpeg has one (audio), or 0.
+    let mut frame_ticks: HashMap<usize, i64> = HashMap::new();
+    for &s in av {
+        let info = &infos[s];
+        if layout.tracks[s].encoded {
+            return None;
+        }
+        match (info.kind, info.id) {
+            (TrackKind::Video, Id::H264 | Id::HEVC) if s == main => {}
+            (TrackKind::Audio, Id::AAC) => {
+                // FFmpeg: av_rescale_rnd(1, frame_size * tb.den, sample_rate * tb.num, down).
+                let (_, frame_size, rate) = super::probe::probed_timing(info);
+                let (num, den) = (i128::from(info.tb.0), i128::from(info.tb.1));
+                let d = i128::from(rate) * num;
+                let ticks = if frame_size > 1 && d > 0 { i128::from(frame_size) * den / d } else { 0 };
+                frame_ticks.insert(s, i64::try_from(ticks).ok()?);
+            }
+            _ => return None,
+        }
+    }
+    let by_number: HashMap<u64, usize> = layout.tracks.iter().enumerate().map(|(i, t)| (t.number, i)).collect();
+    let default_duration: HashMap<u64, u64> = layout.tracks.iter().map(|t| (t.number, t.default_duration)).collect();
+    let scale = layout.timestamp_scale.max(1);
+    let mut w = BlockWalker::new(file, size, layout, cue.cluster);
+    w.set_read_size(if file.is_callback() { TAIL_READ_SOURCE } else { TAIL_READ_LOCAL });
+    let mut out: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
+    let mut skipping = true;
+    let mut first_video = true;
+    let mut pts_buffer = [i64::MIN; FFMPEG_MAX_REORDER_DELAY + 1];
+    let mut samples = 0u64;
+    let end = layout.segment_end.min(size);
+    while let Some(b) = w.next_block().ok()? {
+        let &s = by_number.get(&b.track)?;
+        if b.data.checked_add(b.data_len)? > end.min(w.cluster_end()) || w.saw_unsized_cluster() || b.time < 0 {
+            return None;
+        }
+        // The walk starts in the cluster the Cue names (not past something else found there).
+        if skipping && w.cluster_start() != cue.cluster {
+            return None;
+        }
+        if !av.contains(&s) {
+            // Not selected: FFmpeg discards it before looking at its time.
+            continue;
+        }
+        if skipping {
+            if b.time < cue.time {
+                continue;
+            }
+            skipping = false;
+        }
+        let payload = w.payload();
+        if s == main {
+            if b.frames != 1 {
+                return None;
+            }
+            if first_video {
+                first_video = false;
+                // The Cue's keyframe, which FFmpeg's parser keys too (an IDR).
+                if !b.key || b.time != cue.time || b.data_len as usize > super::collect::MAX_SAMPLE_READ {
+                    return None;
+                }
+                let data = w.read(b.data, b.data_len as usize).ok()?;
+                let idr = match infos[main].id {
+                    Id::H264 => crate::codec::h264::starts_closed_gop(&infos[main].extradata, &data),
+                    _ => crate::codec::hevc::starts_closed_gop(&infos[main].extradata, &data),
+                };
+                if !idr {
+                    return None;
+                }
+            }
+            let duration = b.duration.filter(|&d| d > 0).unwrap_or_else(|| {
+                (i128::from(default_duration.get(&b.track).copied().unwrap_or(0)) / i128::from(scale)) as i64
+            });
+            if duration <= 0 {
+                return None;
+            }
+            pts_buffer[0] = b.time;
+            let mut i = 0;
+            while i < delay && pts_buffer[i] > pts_buffer[i + 1] {
+                pts_buffer.swap(i, i + 1);
+                i += 1;
+            }
+            let dts = (pts_buffer[0] != i64::MIN).then_some(pts_buffer[0]);
+            push_tail_packet(&mut out[s], (payload, b.data_len), b.time, dts, duration, b.key);
+        } else {
+            let frames = w.frames(&b).ok()?;
+            let stored = b.duration.filter(|&d| d > 0).unwrap_or_else(|| {
+                let dd = i128::from(default_duration.get(&b.track).copied().unwrap_or(0));
+                (dd * i128::from(b.frames) / i128::from(scale)) as i64
+            });
+            let n = frames.len() as i128;
+            for (i, &(_, len, time)) in frames.iter().enumerate() {
+                let i = i as i128;
+                let lace = (i128::from(stored) * (i + 1) / n - i128::from(stored) * i / n) as i64;
+                let duration = if lace > 0 {
+                    lace
+                } else if len > 0 {
+                    frame_ticks[&s]
+                } else {
+                    0
+                };
+                if duration <= 0 {
+                    return None;
+                }
+                push_tail_packet(&mut out[s], (payload, len), time?, Some(time?), duration, true);
+            }
+        }
+        samples += u64::from(b.frames);
+        if samples > max_samples {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// Adds one packet to a tail's samples as [`scan_until`] does.
+fn push_tail_packet(c: &mut Collected, (pos, size): (u64, u64), pts: i64, dts: Option<i64>, duration: i64, key: bool) {
+    let d = dts.unwrap_or(pts);
+    c.missing_dts |= dts.is_none();
+    c.samples.push(crate::model::segment::SampleRec::new(pos, d, pts, size as u32, key));
+    c.end_dts = Some(d + duration);
+    c.raw_end_dts = c.end_dts;
+}
+
 /// Bytes per read of a boundary probe: enough for the cluster header, the keyframe's block and
 /// the blocks after it, judged by the largest keyframe of the first GOPs, so a probe is
 /// usually one read (one `pread`, or one read of a caller's source) instead of a page per
@@ -411,16 +610,20 @@ fn extract_cues(
     let cues_every_subtitle = layout.muxing_app.starts_with("Lavf") || layout.writing_app.starts_with("mkvmerge");
     if cues_every_subtitle && every_track_cued && cued.iter().all(|c| c.relative.is_some()) {
         walker.set_read_size(SUBTITLE_READ_SIZE);
-        // Each block's data is read with its header (one window), then fed in Cue order once
+        // Each block's data is read with its header (one window), in file order (the blocks of
+        // several tracks at one time share a cluster and a window), then fed in Cue order once
         // every Cue has been found.
-        let mut blocks = Vec::with_capacity(cued.len());
+        let mut in_file: Vec<usize> = (0..cued.len()).collect();
+        in_file.sort_by_key(|&i| (cued[i].cluster, cued[i].relative));
+        let mut found: Vec<Option<(mkv::BlockHead, Option<Vec<u8>>)>> = (0..cued.len()).map(|_| None).collect();
         let mut held = 0usize;
-        for c in &cued {
+        for i in in_file {
+            let c = &cued[i];
             match walker.block_at(c.cluster, c.relative.unwrap_or(0))? {
                 Some(b) if b.track == c.track && b.time == c.time => {
                     let data = if held < SUBTITLE_HELD_MAX { Some(subtitle_data(&mut walker, &b)?) } else { None };
                     held += data.as_ref().map_or(0, Vec::len);
-                    blocks.push((b, data));
+                    found[i] = Some((b, data));
                 }
                 _ => {
                     return Err(ParseError::new(format!(
@@ -430,7 +633,7 @@ fn extract_cues(
                 }
             }
         }
-        for (b, data) in blocks {
+        for (b, data) in found.into_iter().flatten() {
             let s = by_number[&b.track];
             match data {
                 Some(data) => push_subtitle_data(&b, &data, s, extractors)?,
@@ -621,8 +824,13 @@ impl CuePlan {
         // trip.
         let read = if self.file.is_callback() { read.max(BlockWalker::base_read_size(&self.file)) } else { read };
         w.set_read_size(read);
-        let mut out =
-            Window { key_pos: 0, earliest: i64::MAX, audio: vec![Vec::new(); audio.len()], from, split: Vec::new() };
+        let mut out = Window {
+            key_pos: 0,
+            earliest: i64::MAX,
+            audio: vec![Vec::with_capacity(16); audio.len()],
+            from,
+            split: Vec::new(),
+        };
         let mut split: Option<Vec<usize>> = None;
         let mut key_found = key.is_none();
         let mut video_done = key.is_none();
@@ -658,10 +866,15 @@ impl CuePlan {
                 }
             }
             if let Some(a) = audio.iter().position(|&n| n == b.track) {
-                for (_, _, time) in w.frames(&b)? {
-                    out.audio[a].push(time.ok_or_else(|| {
-                        ParseError::new(format!("untimed laced frames in the block at byte {}", b.pos))
-                    })?);
+                // One frame: its time is the block's (no lace sizes to read).
+                if b.frames == 1 {
+                    out.audio[a].push(b.time);
+                } else {
+                    for (_, _, time) in w.frames(&b)? {
+                        out.audio[a].push(time.ok_or_else(|| {
+                            ParseError::new(format!("untimed laced frames in the block at byte {}", b.pos))
+                        })?);
+                    }
                 }
             }
             let audio_done = out.audio.iter().all(|v| v.last().is_some_and(|&t| t > horizon));
@@ -735,9 +948,12 @@ impl CuePlan {
         // not yet found open, until every cut has been walked.
         let open_gop = cuts_at_clean_keyframes(&tracks[main]);
         let mut clean = vec![true; keys.len()];
-        let mut walked: HashMap<usize, Window> = HashMap::new();
-        // Keyframe c's Cue among the main track's (sorted by time, one per time).
-        let cue_at = |c: usize| self.cues.binary_search_by_key(&keys[c].0, |q| q.time).ok();
+        let mut walked: Vec<Option<Window>> = (0..keys.len()).map(|_| None).collect();
+        // Keyframe c's Cue among the main track's (sorted by time, one per time): the keys after
+        // the first are those Cues, in order, so only the first is searched for.
+        let key_cues = key_cue_indices(&self.cues, first_key.pts());
+        debug_assert_eq!(key_cues.len(), keys.len());
+        let cue_at = |c: usize| key_cues[c];
         // The probe of keyframe c: from its cluster, or (`earlier`) from the cluster of the Cue
         // before it, in one read, for files that store a boundary's audio before its keyframe
         // (mkvmerge's): the walk back such a boundary needs is then the same read.
@@ -760,7 +976,7 @@ impl CuePlan {
                 (choose_cuts(&key_times, end_us, target_us), true)
             };
             let mut changed = false;
-            let todo: Vec<usize> = cuts.iter().copied().filter(|c| !walked.contains_key(c)).collect();
+            let todo: Vec<usize> = cuts.iter().copied().filter(|&c| walked[c].is_none()).collect();
             if earlier.is_none() {
                 let pilot = todo.iter().copied().find(|&c| c > 0 && cue_at(c).is_some_and(|i| i > 0));
                 let after_key = |win: &Window| {
@@ -786,7 +1002,7 @@ impl CuePlan {
                     clean[c] = false;
                     changed = true;
                 }
-                walked.insert(c, win);
+                walked[c] = Some(win);
             }
             if !changed {
                 if open_gop {
@@ -801,7 +1017,9 @@ impl CuePlan {
         let mut windows: Vec<Window> = Vec::with_capacity(cuts.len());
         let mut bounds: Vec<i64> = Vec::with_capacity(cuts.len() + 1);
         for c in &cuts {
-            let Some(win) = walked.remove(c) else { return Err(Error::internal("open-GOP cut not walked")) };
+            let Some(win) = walked.get_mut(*c).and_then(Option::take) else {
+                return Err(Error::internal("open-GOP cut not walked"));
+            };
             bounds.push(vmap.out_us(win.earliest));
             windows.push(win);
         }
@@ -882,8 +1100,7 @@ impl CuePlan {
             // The boundary frame may be stored before the keyframe: walk from earlier Cues, one
             // Cue further back per round, for the boundaries still without it (a failed walk
             // ends a boundary's search). The Cues are sorted by time, one per time.
-            let cue_index: Vec<Option<usize>> =
-                (0..n).map(|k| self.cues.binary_search_by_key(&keys[cuts[k]].0, |c| c.time).ok()).collect();
+            let cue_index: Vec<Option<usize>> = (0..n).map(|k| key_cues[cuts[k]]).collect();
             let mut searching = vec![true; n];
             for back in 1..=MAX_CUES_BACK {
                 let todo: Vec<usize> = (1..n)
@@ -960,6 +1177,15 @@ fn first_frame_past(times: &[i64], map: &TimeMap, boundary: i64) -> Option<i64> 
     let mid = |a: i64, next: i64| map.out(a) + (map.out(next) - map.out(a)) / 2;
     let i = (0..times.len().saturating_sub(1)).find(|&i| mid(times[i], times[i + 1]) >= boundary)?;
     (i > 0).then_some(times[i])
+}
+
+/// The index in `cues` (one track's Cues, sorted by time, one per time) of each keyframe a
+/// segment may start at: the one at `first` (the first keyframe; `None` when no Cue names it),
+/// then every Cue after it, in order: what a search by time per keyframe finds, in one pass.
+fn key_cue_indices(cues: &[CuePoint], first: i64) -> Vec<Option<usize>> {
+    let after = cues.partition_point(|c| c.time <= first);
+    let at_first = cues.binary_search_by_key(&first, |c| c.time).ok();
+    std::iter::once(at_first).chain((after..cues.len()).map(Some)).collect()
 }
 
 /// Bytes per read of a walk from an earlier Cue's cluster, `span` bytes before the keyframe's:
@@ -1052,6 +1278,93 @@ mod tests {
         assert_eq!(walk_back_read(u64::MAX, 8 << 10), WALK_BACK_READ);
         // The same cluster: just the probe's window.
         assert_eq!(walk_back_read(0, 8 << 10), 8 << 10);
+    }
+
+    /// The tail read from the block headers, against FFmpeg's packets after its seek, on every
+    /// Matroska test file it vouches for (the same demuxer state as an open: probed, first
+    /// packets read).
+    #[test]
+    fn the_last_segment_ends_where_ffmpeg_says_when_read_from_the_blocks() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media");
+        let Ok(entries) = std::fs::read_dir(&dir) else { return };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".mkv") || n.ends_with(".webm") || n.ends_with(".mka"))
+            .collect();
+        names.sort();
+        let cfg = Config::default();
+        let mut vouched = Vec::new();
+        for name in &names {
+            let path = dir.join(name);
+            let Ok(src) = ByteSource::open_file(&path) else { continue };
+            let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+            let Ok(mut dmx) = Demuxer::open_matroska(&src, true) else { continue };
+            let infos = super::super::probe::stream_infos(&dmx);
+            let Ok(Some(layout)) = mkv::read_layout(&src, size) else { continue };
+            let Some(main) = infos.iter().position(|i| i.kind == TrackKind::Video) else { continue };
+            if !same_tracks(&layout, &infos) {
+                continue;
+            }
+            let av: Vec<usize> =
+                (0..infos.len()).filter(|&i| matches!(infos[i].kind, TrackKind::Video | TrackKind::Audio)).collect();
+            let cues = layout.cues_of(layout.tracks[main].number);
+            if cues.len() < 3 {
+                continue;
+            }
+            let map = TimeMap::new(infos[main].tb.0, infos[main].tb.1, 1, 1);
+            let mut head: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
+            let stop_at = map.from_us(5 * US_PER_SECOND);
+            let mut stop = |st: usize, ts: i64, _| st == main && ts > stop_at;
+            scan_until(&mut dmx, &av, &mut head, &mut HashMap::new(), cfg.max_index_bytes, &mut stop).unwrap();
+            let mut seen = false;
+            for at in [cues.len() - 3, cues.len() / 2, 1] {
+                let Some(blocks) =
+                    tail_from_blocks(&src, size, &layout, &infos, (&av, main), (&cues, at), u64::MAX / 64)
+                else {
+                    continue;
+                };
+                seen = true;
+                let ff =
+                    read_tail(&mut dmx, &src, size, &layout, &infos, (&av, main), (&cues, at), &cfg, false).unwrap();
+                for &s in &av {
+                    let (b, f) = (&blocks[s], &ff[s]);
+                    let strip = |c: &Collected| -> Vec<(u64, i64, i64, u32)> {
+                        c.samples.iter().map(|x| (x.pos, x.dts, x.pts(), x.size())).collect()
+                    };
+                    assert_eq!(strip(b), strip(f), "{name} stream {s}: samples");
+                    assert_eq!(b.samples.first().map(|x| x.key()), f.samples.first().map(|x| x.key()), "{name} {s}");
+                    assert_eq!(b.end_dts, f.end_dts, "{name} stream {s}: end");
+                    assert_eq!(b.raw_end_dts, f.raw_end_dts, "{name} stream {s}: raw end");
+                    assert_eq!(b.missing_dts, f.missing_dts, "{name} stream {s}: missing decode times");
+                }
+            }
+            if seen {
+                vouched.push(name.clone());
+            }
+        }
+        // B-frames with AAC from FFmpeg's muxer and from mkvmerge (laced audio) at least.
+        for want in ["h264_aac.mkv", "long_2h.mkv", "long_2h_mkvmerge.mkv"] {
+            if names.iter().any(|n| n == want) {
+                assert!(vouched.iter().any(|n| n == want), "{want} not vouched for; vouched for: {vouched:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn each_boundary_keyframe_finds_its_own_cue() {
+        let cue = |time: i64| CuePoint { time, track: 1, cluster: time as u64 * 10, relative: None };
+        let cues: Vec<CuePoint> = [0, 3000, 6000, 9000, 12000].into_iter().map(cue).collect();
+        let by_search = |keys: &[i64]| -> Vec<Option<usize>> {
+            keys.iter().map(|t| cues.binary_search_by_key(t, |c| c.time).ok()).collect()
+        };
+        // The first keyframe has a Cue: the same indices a search per keyframe finds.
+        assert_eq!(key_cue_indices(&cues, 3000), by_search(&[3000, 6000, 9000, 12000]));
+        // The first keyframe has none (it precedes the first Cue listed after it).
+        assert_eq!(key_cue_indices(&cues, 1500), vec![None, Some(1), Some(2), Some(3), Some(4)]);
+        assert_eq!(key_cue_indices(&cues, 1500)[1..], by_search(&[3000, 6000, 9000, 12000])[..]);
+        // Past the last Cue: only the first keyframe.
+        assert_eq!(key_cue_indices(&cues, 20000), vec![None]);
+        assert_eq!(key_cue_indices(&[], 0), vec![None]);
     }
 
     #[test]

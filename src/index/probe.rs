@@ -236,3 +236,13 @@ fn picture(st: &ff::format::stream::Stream<'_>, p: &ff::ffi::AVCodecParameters) 
     pic.colour = colour.is_declared().then_some(colour);
     pic
 }
+
+/// What FFmpeg's probe left in a stream's parameters that its packet timing goes on to use:
+/// the decoder's reorder delay (`video_delay`: how many packets its derived decode times lag),
+/// and the audio frame size and sample rate it times packets without a duration by.
+pub(crate) fn probed_timing(info: &StreamInfo) -> (i32, i32, i32) {
+    // SAFETY: `params` owns a valid AVCodecParameters (cloned from the stream's); plain fields
+    // are read while `info` is borrowed.
+    let p = unsafe { &*info.params.as_ptr() };
+    (p.video_delay, p.frame_size, p.sample_rate)
+}

@@ -75,6 +75,16 @@ pub struct BlockWalker<'a> {
     delays: Vec<(u64, i64)>,
     defaults: Vec<(u64, u64)>,
     scale: u64,
+    /// Where the data of the last block read starts (its track number), what FFmpeg gives as
+    /// its packets' position.
+    payload: u64,
+    /// A cluster of unknown size was entered.
+    unsized_cluster: bool,
+    /// Where the cluster being walked starts.
+    cluster_start: u64,
+    /// The cluster [`BlockWalker::block_at`] read the header of last: its offset, data offset,
+    /// end and timestamp.
+    last_cluster: Option<(u64, u64, u64, Option<i64>)>,
 }
 
 impl<'a> BlockWalker<'a> {
@@ -103,7 +113,32 @@ impl<'a> BlockWalker<'a> {
             cluster_end: 0,
             cluster_time: None,
             delays,
+            payload: 0,
+            unsized_cluster: false,
+            cluster_start: 0,
+            last_cluster: None,
         }
+    }
+
+    /// Where the data of the last block returned starts (the SimpleBlock's, or the Block's of a
+    /// BlockGroup): the position FFmpeg gives each packet of it.
+    pub fn payload(&self) -> u64 {
+        self.payload
+    }
+
+    /// The end of the cluster being walked.
+    pub fn cluster_end(&self) -> u64 {
+        self.cluster_end
+    }
+
+    /// Where the cluster being walked starts (its element's offset; 0 before the first).
+    pub fn cluster_start(&self) -> u64 {
+        self.cluster_start
+    }
+
+    /// Whether a cluster of unknown size was entered since the walker was made.
+    pub fn saw_unsized_cluster(&self) -> bool {
+        self.unsized_cluster
     }
 
     /// The read size a new walker of `file` starts with (larger for a caller's source).
@@ -131,6 +166,8 @@ impl<'a> BlockWalker<'a> {
             if !in_cluster {
                 self.cluster_end = 0;
                 if e.id == ID_CLUSTER {
+                    self.unsized_cluster |= e.size.is_none();
+                    self.cluster_start = e.pos;
                     self.cluster_end = e.end(self.end);
                     self.cluster_time = None;
                     self.pos = e.data;
@@ -195,24 +232,36 @@ impl<'a> BlockWalker<'a> {
     /// The block a Cue points at: the one at `relative` bytes into the data of the cluster at
     /// `cluster` (absolute offset). The walk then continues after it.
     pub fn block_at(&mut self, cluster: u64, relative: u64) -> ParseResult<Option<BlockHead>> {
-        let e = self.r.element(cluster)?;
-        if e.id != ID_CLUSTER {
-            return Err(ParseError::new(format!("no cluster at byte {cluster}")));
-        }
-        self.cluster_end = e.end(self.end);
-        self.cluster_time = None;
-        // The cluster's timestamp comes first (Matroska requires it before any block).
-        let mut p = e.data;
-        while p < self.cluster_end && self.cluster_time.is_none() {
-            let c = self.r.element(p)?;
-            let size = c.size.ok_or_else(|| ParseError::new(format!("element at byte {p} has no size")))?;
-            if c.id == ID_CLUSTER_TIMESTAMP {
-                self.cluster_time = Some(self.r.uint(&c)? as i64);
+        // The cluster's header is read once for the blocks of one cluster asked for in a row
+        // (Cues of several tracks at one time point into the same cluster).
+        let data = match self.last_cluster {
+            Some((at, data, end, time)) if at == cluster => {
+                self.cluster_end = end;
+                self.cluster_time = time;
+                data
             }
-            p = c.data + size;
-        }
-        self.pos = e
-            .data
+            _ => {
+                let e = self.r.element(cluster)?;
+                if e.id != ID_CLUSTER {
+                    return Err(ParseError::new(format!("no cluster at byte {cluster}")));
+                }
+                self.cluster_end = e.end(self.end);
+                self.cluster_time = None;
+                // The cluster's timestamp comes first (Matroska requires it before any block).
+                let mut p = e.data;
+                while p < self.cluster_end && self.cluster_time.is_none() {
+                    let c = self.r.element(p)?;
+                    let size = c.size.ok_or_else(|| ParseError::new(format!("element at byte {p} has no size")))?;
+                    if c.id == ID_CLUSTER_TIMESTAMP {
+                        self.cluster_time = Some(self.r.uint(&c)? as i64);
+                    }
+                    p = c.data + size;
+                }
+                self.last_cluster = Some((cluster, e.data, self.cluster_end, self.cluster_time));
+                e.data
+            }
+        };
+        self.pos = data
             .checked_add(relative)
             .ok_or_else(|| ParseError::new(format!("bad Cue position in the cluster at byte {cluster}")))?;
         let e2 = self.r.element(self.pos)?;
@@ -312,6 +361,7 @@ impl<'a> BlockWalker<'a> {
             .cluster_time
             .ok_or_else(|| ParseError::new(format!("block at byte {} before its cluster's timestamp", e.pos)))?;
         let shift = self.delays.iter().find(|d| d.0 == track).map_or(0, |d| d.1);
+        self.payload = e.data;
         Ok(RawHeader {
             head: BlockHead {
                 track,
@@ -429,6 +479,30 @@ mod tests {
                 assert!(w.block_at(s.c1 + 1, 0).is_err());
             });
         }
+    }
+
+    #[test]
+    fn blocks_asked_for_by_cue_in_any_cluster_order_are_the_blocks_there() {
+        let s = sample(None, CuesAt::AfterClusters);
+        let want = sample_blocks(&s, 7);
+        with_file(&s.file, |f, size| {
+            let l = read_layout(f, size).unwrap().unwrap();
+            let c1_data = find(&s.file, &num(ID_CLUSTER_TIMESTAMP, 1000));
+            let c2_data = find(&s.file, &num(ID_CLUSTER_TIMESTAMP, 2000));
+            let at = |b: &BlockHead, data: u64| b.pos - data;
+            // Two blocks of cluster 1 in a row (its header read once), one of cluster 2, a walk
+            // on from there, then cluster 1 again: each the block a fresh walker finds.
+            let asks = [(s.c1, at(&want[0], c1_data)), (s.c1, at(&want[3], c1_data)), (s.c2, at(&want[5], c2_data))];
+            let mut w = BlockWalker::new(f, size, &l, 0);
+            for (cluster, relative) in asks.iter().chain(&asks[..2]) {
+                let fresh = BlockWalker::new(f, size, &l, 0).block_at(*cluster, *relative).unwrap();
+                assert!(fresh.is_some());
+                assert_eq!(w.block_at(*cluster, *relative).unwrap(), fresh, "{cluster} + {relative}");
+                // FFmpeg's packet position: the block's data (track number, time, flags, lace count).
+                assert_eq!(w.payload(), fresh.map_or(0, |b| b.data - if b.lacing == 0 { 4 } else { 5 }));
+            }
+            assert_eq!(w.next_block().unwrap(), Some(want[4]));
+        });
     }
 
     #[test]
