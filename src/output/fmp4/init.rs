@@ -294,7 +294,7 @@ mod tests {
     use super::*;
     use crate::codec::{Codec, CodecConfig};
     use crate::error::ErrorKind;
-    use crate::output::fmp4::test_util::{config, find, hex, init_for, outline, parse_boxes, AVCC};
+    use crate::output::fmp4::test_util::{config, find, hex, init_for, outline, parse_boxes, Node, AVCC};
 
     #[test]
     fn h264_init_structure_and_fields() {
@@ -393,8 +393,8 @@ mod tests {
         assert_eq!((e.kind, e.message.as_str()), (ErrorKind::InvalidMedia, parse.message()));
     }
 
-    #[test]
-    fn media_time_writes_an_edit_list() {
+    /// The init segment of an H.264 track at 90 kHz whose edit list starts at 3003.
+    fn init_with_edit(edit_ignored_by_mse: bool) -> Vec<Node> {
         let cfg = config(Codec::H264, hex(AVCC), Vec::new());
         let t = TrackInit {
             track_id: 1,
@@ -403,9 +403,14 @@ mod tests {
             language: *b"und",
             codec: &cfg,
             media_time: 3003,
-            edit_ignored_by_mse: false,
+            edit_ignored_by_mse,
         };
-        let boxes = parse_boxes(&write_init(&t).unwrap());
+        parse_boxes(&write_init(&t).unwrap())
+    }
+
+    #[test]
+    fn media_time_writes_an_edit_list() {
+        let boxes = init_with_edit(false);
         let trak = find(&boxes, "moov/trak");
         let types: Vec<&str> = trak.children.iter().map(|n| n.fourcc.as_str()).collect();
         assert_eq!(types, ["tkhd", "edts", "mdia"]);
@@ -418,17 +423,7 @@ mod tests {
 
     #[test]
     fn an_edit_list_mse_ignores_starts_with_an_empty_edit_of_nothing() {
-        let cfg = config(Codec::H264, hex(AVCC), Vec::new());
-        let t = TrackInit {
-            track_id: 1,
-            kind: TrackKind::Video,
-            timescale: 90000,
-            language: *b"und",
-            codec: &cfg,
-            media_time: 3003,
-            edit_ignored_by_mse: true,
-        };
-        let boxes = parse_boxes(&write_init(&t).unwrap());
+        let boxes = init_with_edit(true);
         let elst = parse_boxes(&find(&boxes, "moov/trak/edts").body);
         let (rate, nothing, media) = ([0u8, 1, 0, 0], 0u64.to_be_bytes(), 3003u64.to_be_bytes());
         let (count, empty) = (2u32.to_be_bytes(), (-1i64).to_be_bytes());
