@@ -7,20 +7,7 @@
 /// for the whole 2 MiB-aligned part of its capacity. No-op for small buffers.
 pub fn huge_pages<T>(v: &Vec<T>) {
     const HUGE: usize = 2 << 20;
-    let bytes = v.capacity() * std::mem::size_of::<T>();
-    if bytes < 2 * HUGE {
-        return;
-    }
-    let start = v.as_ptr() as usize;
-    let aligned = (start + HUGE - 1) & !(HUGE - 1);
-    let end = (start + bytes) & !(HUGE - 1);
-    if end > aligned {
-        // SAFETY: [aligned, end) lies inside the Vec's own allocation; MADV_HUGEPAGE is advice
-        // that never changes the memory's contents or validity.
-        unsafe {
-            libc::madvise(aligned as *mut libc::c_void, end - aligned, libc::MADV_HUGEPAGE);
-        }
-    }
+    advise(v, HUGE, 2 * HUGE, libc::MADV_HUGEPAGE);
 }
 
 /// Asks the kernel to back the whole capacity of `v` with memory now, in one call (Linux
@@ -29,18 +16,26 @@ pub fn huge_pages<T>(v: &Vec<T>) {
 /// unchanged; no-op for small buffers and where the kernel does not know it.
 pub fn populate<T>(v: &Vec<T>) {
     const PAGE: usize = 4096;
+    advise(v, PAGE, 16 * PAGE, libc::MADV_POPULATE_WRITE);
+}
+
+/// `madvise(advice)` over the `unit`-aligned part of `v`'s capacity, when that capacity is at
+/// least `min_bytes`. Only for advice that never changes the memory's contents or validity
+/// (`MADV_HUGEPAGE`; `MADV_POPULATE_WRITE`, which makes the pages present as writing to them
+/// would).
+fn advise<T>(v: &Vec<T>, unit: usize, min_bytes: usize, advice: libc::c_int) {
     let bytes = v.capacity() * std::mem::size_of::<T>();
-    if bytes < 16 * PAGE {
+    if bytes < min_bytes {
         return;
     }
     let start = v.as_ptr() as usize;
-    let aligned = (start + PAGE - 1) & !(PAGE - 1);
-    let end = (start + bytes) & !(PAGE - 1);
+    let aligned = (start + unit - 1) & !(unit - 1);
+    let end = (start + bytes) & !(unit - 1);
     if end > aligned {
-        // SAFETY: [aligned, end) lies inside the Vec's own allocation; MADV_POPULATE_WRITE only
-        // makes its pages present (as writing to them would), never changes their contents.
+        // SAFETY: [aligned, end) lies inside the Vec's own allocation, and `advice` is one that
+        // never changes its contents or validity (see above).
         unsafe {
-            libc::madvise(aligned as *mut libc::c_void, end - aligned, libc::MADV_POPULATE_WRITE);
+            libc::madvise(aligned as *mut libc::c_void, end - aligned, advice);
         }
     }
 }
