@@ -734,21 +734,9 @@ impl Media {
                             return Ok(Cow::Owned(data.to_vec()));
                         }
                     }
-                    let data = read_vec_at(source.checked_input(ix)?, pos, len, len)
-                        .map_err(|e| read_error(&format_args!("sample at byte {pos}"), &e))?;
-                    Ok(Cow::Owned(data))
+                    self.read_sample(pos, len).map(Cow::Owned)
                 })?;
-                let payload_len = metas.iter().map(|m| u64::from(m.size)).sum();
-                let tfdt = written_tfdt(t, k, self.squeezes_lead(t, k), &mut metas);
-                let mut b = PartsBuilder::new(write_segment_header(k, tfdt, &metas, payload_len)?);
-                for (i, r) in recs.iter().enumerate() {
-                    match rewritten.iter().find(|(j, _)| *j == i) {
-                        Some((_, data)) => b.bytes(data),
-                        None => b.file(r.pos, u64::from(r.size())),
-                    }
-                }
-                source.check_ranges(ix, b.file_end())?;
-                Ok(b.finish())
+                self.ranges_segment(t, k, metas, recs.iter().map(|r| (r.pos, u64::from(r.size()))), &rewritten)
             }
             SampleReader::MatroskaBlocks { track_number, dts_delay } => {
                 if t.sample_form == SampleForm::Native {
@@ -817,19 +805,36 @@ impl Media {
             metas.push(sample_meta(t, dts, next, s.pts, size, s.key));
         }
         let rewritten = drop_open_gop_recovery_points(t, &mut metas, |i| {
-            let (pos, len) = (samples[i].pos, samples[i].len as usize);
-            let data = read_vec_at(self.source.checked_input(&self.index)?, pos, len, len)
-                .map_err(|e| read_error(&format_args!("sample at byte {pos}"), &e))?;
-            Ok(Cow::Owned(data))
+            self.read_sample(samples[i].pos, samples[i].len as usize).map(Cow::Owned)
         })?;
+        self.ranges_segment(t, k, metas, samples.iter().map(|s| (s.pos, s.len)), &rewritten)
+    }
+
+    /// Sample bytes `[pos, pos + len)` of the file, read by position (identity checked).
+    fn read_sample(&self, pos: u64, len: usize) -> Result<Vec<u8>> {
+        read_vec_at(self.source.checked_input(&self.index)?, pos, len, len)
+            .map_err(|e| read_error(&format_args!("sample at byte {pos}"), &e))
+    }
+
+    /// Media segment `k` of `t` written as its header and its samples' ranges of the file
+    /// (`ranges`: position and length of each sample of `metas`), the samples `rewritten`
+    /// names as their new bytes instead; the ranges checked against the file.
+    fn ranges_segment(
+        &self,
+        t: &Track,
+        k: usize,
+        mut metas: Vec<SampleMeta>,
+        ranges: impl Iterator<Item = (u64, u64)>,
+        rewritten: &[(usize, Vec<u8>)],
+    ) -> Result<Body> {
         let payload_len = metas.iter().map(|m| u64::from(m.size)).sum();
         let tfdt = written_tfdt(t, k, self.squeezes_lead(t, k), &mut metas);
         let mut b = PartsBuilder::new(write_segment_header(k, tfdt, &metas, payload_len)?);
         b.reserve(rewritten.iter().map(|(_, d)| d.len()).sum());
-        for (i, s) in samples.iter().enumerate() {
+        for (i, (pos, len)) in ranges.enumerate() {
             match rewritten.iter().find(|(j, _)| *j == i) {
                 Some((_, data)) => b.bytes(data),
-                None => b.file(s.pos, s.len),
+                None => b.file(pos, len),
             }
         }
         self.source.check_ranges(&self.index, b.file_end())?;
