@@ -397,8 +397,11 @@ fn hex(b: &[u8]) -> String {
 }
 
 /// Shaka Packager's binary from its npm package (installed into target/shaka when missing):
-/// the independent decryptor.
+/// the independent decryptor. The tests of this binary that need it run at once: one installs it, the others wait (two
+/// `npm pack`/`tar` runs into one folder collided).
 fn shaka_packager() -> PathBuf {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = INSTALL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = common::root().join("target").join("shaka");
     let bin = dir.join("package").join("bin").join("packager-linux-x64");
     if !bin.exists() {
