@@ -115,6 +115,9 @@ declare -A DESC=(
     [enc_720p.mp4]='12s 1280x720@25 H.264 (keyint 50, ~4 Mb/s) + AAC stereo 48k: the encryption benchmark'\''s 720p segments'
     [enc_1080p.mp4]='12s 1920x1080@25 H.264 (keyint 50, ~8 Mb/s) + AAC stereo 48k: the encryption benchmark'\''s 1080p segments'
     # --- end #17 encryption benchmark ---
+    # --- #16 a film's audio on one frame grid ---
+    [long_2h_film.mkv]='2h: long_2h.mp4'\''s video + one AAC track encoded in one pass (a film'\''s audio, on one frame grid from start to end; long_2h.mkv'\''s restarts every minute), Matroska by FFmpeg; --long only'
+    # --- end #16 a film's audio ---
 )
 # Generation / manifest order.
 ORDER=(
@@ -139,6 +142,9 @@ ORDER=(
     # --- #17 encryption benchmark (h-enc) ---
     enc_720p.mp4 enc_1080p.mp4
     # --- end #17 encryption benchmark ---
+    # --- #16 a film's audio on one frame grid ---
+    long_2h_film.mkv
+    # --- end #16 a film's audio ---
 )
 
 # --- arguments --------------------------------------------------------------
@@ -1084,6 +1090,22 @@ rec_enc_bench() { # <size> <bitrate> <out>
 produce enc_720p.mp4 rec_enc_bench 1280x720 4M
 produce enc_1080p.mp4 rec_enc_bench 1920x1080 8M
 # --- end #17 encryption benchmark ---
+
+# --- #16 a film's audio on one frame grid ---
+# long_2h.mp4 is one minute repeated: its AAC starts again every minute after a
+# 512-sample frame. A film's audio is encoded in one pass: this one keeps the
+# 2-hour video and encodes its audio once, so Matroska opens can be measured on
+# a 2-hour file whose audio lies on one frame grid from start to end.
+rec_long_2h_film_mkv() {
+    ff -i "$OUTDIR/long_2h.mp4" -f lavfi -t 7200 -i "$STEREO_48K" \
+        -map 0:v -map 1:a -c:v copy -c:a aac -b:a 64k -ar 48000 -ac 2 \
+        -metadata:s:a:0 language=eng -metadata:s:a:0 title=English -shortest \
+        "${BITEXACT[@]}" "$1"
+}
+if ((LONG)); then
+    produce long_2h_film.mkv rec_long_2h_film_mkv
+fi
+# --- end #16 a film's audio ---
 
 # --- manifest ---------------------------------------------------------------
 {
