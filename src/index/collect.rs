@@ -56,11 +56,86 @@ impl Collected {
         }
     }
 
+    /// Some sample is a sync sample.
+    pub(crate) fn any_key(&self) -> bool {
+        match &self.lazy {
+            Some(l) => l.keys_from(0).next().is_some(),
+            None => self.samples.iter().any(|s| s.key()),
+        }
+    }
+
     /// Builds the samples of a lazy list (the same records, in `samples`).
     pub(crate) fn build(&mut self) {
         if let Some(l) = self.lazy.take() {
             self.samples = l.to_vec();
         }
+    }
+}
+
+/// The times and sync flags of a stream's samples, by index: built records, or an MP4 track's
+/// sample tables read on demand ([`LazySamples`]), so that what works on times alone (cutting,
+/// the reorder check, the frame rate) needs no record per sample.
+pub(crate) trait Times {
+    /// Number of samples.
+    fn len(&self) -> usize;
+    /// Decode time of sample `i`.
+    fn dts(&self, i: usize) -> i64;
+    /// Presentation time of sample `i`.
+    fn pts(&self, i: usize) -> i64;
+    /// Sample `i` is a sync sample.
+    fn key(&self, i: usize) -> bool;
+    /// Bytes of samples `r`.
+    fn bytes(&self, r: std::ops::Range<usize>) -> u64;
+    /// The sync samples from `from` on, ascending.
+    fn key_indices(&self, from: usize) -> Vec<usize> {
+        (from..self.len()).filter(|&i| self.key(i)).collect()
+    }
+}
+
+impl Times for [RawSample] {
+    #[inline]
+    fn len(&self) -> usize {
+        <[RawSample]>::len(self)
+    }
+    #[inline]
+    fn dts(&self, i: usize) -> i64 {
+        self[i].dts
+    }
+    #[inline]
+    fn pts(&self, i: usize) -> i64 {
+        self[i].pts()
+    }
+    #[inline]
+    fn key(&self, i: usize) -> bool {
+        self[i].key()
+    }
+    fn bytes(&self, r: std::ops::Range<usize>) -> u64 {
+        self[r].iter().map(|s| u64::from(s.size())).sum()
+    }
+}
+
+impl Times for LazySamples {
+    #[inline]
+    fn len(&self) -> usize {
+        LazySamples::len(self)
+    }
+    #[inline]
+    fn dts(&self, i: usize) -> i64 {
+        LazySamples::dts(self, i)
+    }
+    #[inline]
+    fn pts(&self, i: usize) -> i64 {
+        LazySamples::pts(self, i)
+    }
+    #[inline]
+    fn key(&self, i: usize) -> bool {
+        LazySamples::key(self, i)
+    }
+    fn bytes(&self, r: std::ops::Range<usize>) -> u64 {
+        LazySamples::bytes(self, r)
+    }
+    fn key_indices(&self, from: usize) -> Vec<usize> {
+        self.keys_from(from).collect()
     }
 }
 
@@ -105,11 +180,20 @@ fn delay_for(samples: &[RawSample], sorted: &[i64]) -> i64 {
 /// the presentation spans, and the total the video's duration, by the difference.
 /// When the delay is (or is made) constant, `c.sorted_offset` says so.
 pub(crate) fn constant_reorder_delay(c: &mut Collected) -> bool {
+    if let Some(l) = &c.lazy {
+        // Samples read on demand stay so when their delay is shown constant; else they are
+        // built and re-timed below.
+        if l.len() >= 2 && delay_known_constant(l) {
+            c.sorted_offset = Some(l.pts(0) - l.dts(0));
+            return false;
+        }
+        c.build();
+    }
     let n = c.samples.len();
     if n < 2 {
         return false;
     }
-    if delay_known_constant(&c.samples) {
+    if delay_known_constant(c.samples.as_slice()) {
         c.sorted_offset = Some(c.samples[0].pts() - c.samples[0].dts);
         return false;
     }
@@ -150,16 +234,17 @@ const MAX_REORDER_DISTANCE: usize = 256;
 /// presentation time must be one of the decode times plus `d`, each taken once (found by a
 /// short walk from the sample's own rank, B-frames being reordered only locally), and `d` must
 /// be the smallest delay that works. `false` means "not shown": the caller sorts.
-fn delay_known_constant(samples: &[RawSample]) -> bool {
-    if samples.windows(2).any(|w| w[0].dts >= w[1].dts) {
+fn delay_known_constant<T: Times + ?Sized>(samples: &T) -> bool {
+    let n = samples.len();
+    if (1..n).any(|i| samples.dts(i - 1) >= samples.dts(i)) {
         return false;
     }
-    let d = samples[0].pts() - samples[0].dts;
-    let target = |j: usize| samples[j].dts.checked_add(d);
-    let mut taken = vec![false; samples.len()];
+    let d = samples.pts(0) - samples.dts(0);
+    let target = |j: usize| samples.dts(j).checked_add(d);
+    let mut taken = vec![false; n];
     let mut delay = 0i64;
-    for (i, s) in samples.iter().enumerate() {
-        let p = s.pts();
+    for i in 0..n {
+        let p = samples.pts(i);
         let mut j = i;
         let mut steps = 0;
         loop {
@@ -173,7 +258,7 @@ fn delay_known_constant(samples: &[RawSample]) -> bool {
             }
             if t < p {
                 j += 1;
-                if j == samples.len() {
+                if j == n {
                     return false;
                 }
             } else {
@@ -246,7 +331,7 @@ mod tests {
             ..Collected::default()
         };
         assert!(!constant_reorder_delay(&mut cfr));
-        assert!(delay_known_constant(&cfr.samples));
+        assert!(delay_known_constant(cfr.samples.as_slice()));
     }
 
     #[test]
@@ -277,16 +362,16 @@ mod tests {
         let rec = |d: i64| -> Vec<SampleRec> {
             pts.iter().enumerate().map(|(i, &p)| SampleRec::new(0, i as i64 * 40 - d, p, 1, p % 160 == 0)).collect()
         };
-        assert!(delay_known_constant(&rec(40)));
+        assert!(delay_known_constant(rec(40).as_slice()));
         // Decoded 80 early (more than needed): the smallest delay is 40, so not constant as is.
-        assert!(!delay_known_constant(&rec(80)));
+        assert!(!delay_known_constant(rec(80).as_slice()));
         // A presentation time that is no decode time plus the delay: left to the sort.
         let mut odd = rec(40);
         odd[3] = SampleRec::new(0, 80, 90, 1, false);
-        assert!(!delay_known_constant(&odd));
+        assert!(!delay_known_constant(odd.as_slice()));
         // Whatever the shortcut says, it agrees with the full computation.
         for mut s in [rec(40), rec(80), odd] {
-            let quick = delay_known_constant(&s);
+            let quick = delay_known_constant(s.as_slice());
             let mut c = Collected { end_dts: Some(400), samples: std::mem::take(&mut s), ..Collected::default() };
             let sorted = sorted_pts(&c.samples);
             let delay = delay_for(&c.samples, &sorted);

@@ -18,6 +18,8 @@
 
 #![deny(unsafe_code)]
 
+use super::collect::Times as Recs;
+use crate::container::mp4::LazySamples;
 use crate::model::segment::SampleRec;
 
 /// The span of a measuring window, in seconds.
@@ -66,16 +68,16 @@ impl Times for [i64] {
 /// The samples' decode times plus an offset: their sorted presentation times when the decode
 /// times increase and the presentation times are those decode times plus the offset, taken in
 /// another order (a constant reorder delay).
-struct Shifted<'a>(&'a [SampleRec], i64);
+struct Shifted<'a, R: Recs + ?Sized>(&'a R, i64);
 
-impl Times for Shifted<'_> {
+impl<R: Recs + ?Sized> Times for Shifted<'_, R> {
     #[inline]
     fn count(&self) -> usize {
         self.0.len()
     }
     #[inline]
     fn at(&self, i: usize) -> i64 {
-        self.0[i].dts + self.1
+        self.0.dts(i) + self.1
     }
 }
 
@@ -163,6 +165,21 @@ pub(crate) fn max_frame_rate(
             rate_of(t.as_slice(), tb, declared)
         }
     }
+}
+
+/// [`max_frame_rate`] of samples read from MP4 sample tables on demand, whose presentation
+/// times are their decode times plus `sorted_offset` in another order (the only case they stay
+/// unbuilt: see `collect::constant_reorder_delay`).
+pub(crate) fn max_frame_rate_lazy(
+    samples: &LazySamples,
+    tb: (i32, i32),
+    declared: Option<f64>,
+    sorted_offset: i64,
+) -> Option<f64> {
+    if tb.0 <= 0 || tb.1 <= 0 {
+        return None;
+    }
+    rate_of(&Shifted(samples, sorted_offset), tb, declared)
 }
 
 /// [`max_frame_rate`] of the sorted, distinct presentation times `t`.

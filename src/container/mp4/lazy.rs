@@ -160,6 +160,10 @@ pub(super) struct LazyTables {
     dts_runs: Vec<DtsRun>,
     /// Samples `mov_build_index` makes.
     len: usize,
+    /// Composition offsets, one per sample (`ctts` expanded); empty: every offset is 0.
+    cto: Box<[i32]>,
+    /// Sync samples, one bit per sample (`stss`); empty: every sample is a sync sample.
+    keys: Box<[u64]>,
 }
 
 impl LazyTables {
@@ -199,7 +203,42 @@ impl LazyTables {
             chunk_runs,
             dts_runs,
             len,
+            cto: Box::default(),
+            keys: Box::default(),
         }
+    }
+
+    /// The tables of a video track: [`LazyTables::new`], with one composition offset per
+    /// sample (`cto`, empty for none) and its sync samples as a bitset (`keys`).
+    pub(super) fn with_video(mut self, cto: Vec<i32>, keys: Vec<u64>) -> LazyTables {
+        self.cto = cto.into_boxed_slice();
+        self.keys = keys.into_boxed_slice();
+        self
+    }
+
+    /// Composition offset of sample `k`, as the built record holds it.
+    #[inline]
+    fn cto(&self, k: u64) -> i32 {
+        self.cto.get(k as usize).copied().unwrap_or(0)
+    }
+
+    /// Whether sample `k` is a sync sample.
+    #[inline]
+    fn key(&self, k: u64) -> bool {
+        self.keys.is_empty() || self.keys.get((k / 64) as usize).is_some_and(|w| w >> (k % 64) & 1 == 1)
+    }
+
+    /// The record of sample `k` at `pos` (`size` bytes), decoded at `dts` (raw) moved by `delta`:
+    /// the built list's record (its presentation time saturated as `mov_build_index` does it,
+    /// the composition offset kept through the edit list).
+    #[inline]
+    fn record(&self, k: u64, pos: u64, dts: i64, size: u32, delta: i64) -> Mp4Sample {
+        let c = self.cto(k);
+        if c == 0 {
+            let t = dts.wrapping_add(delta);
+            return Mp4Sample::new(pos, t, t, size, self.key(k));
+        }
+        Mp4Sample::new(pos, dts, dts.saturating_add(i64::from(c)), size, self.key(k)).at_dts(dts.wrapping_add(delta))
     }
 
     fn sizes(&self) -> Sizes<'_> {
@@ -214,6 +253,8 @@ impl LazyTables {
     fn held_bytes(&self) -> usize {
         self.sizes.len()
             + self.chunks.len()
+            + self.cto.len() * 4
+            + self.keys.len() * 8
             + self.chunk_runs.len() * std::mem::size_of::<ChunkRun>()
             + self.dts_runs.len() * std::mem::size_of::<DtsRun>()
     }
@@ -225,7 +266,7 @@ impl LazyTables {
 
     /// DTS of sample `k` (before the edit list).
     pub(super) fn dts(&self, k: u64) -> i64 {
-        let r = self.dts_runs[self.dts_run(k)];
+        let r = if self.dts_runs.len() == 1 { self.dts_runs[0] } else { self.dts_runs[self.dts_run(k)] };
         r.dts.wrapping_add(((k - r.first) as i64).wrapping_mul(i64::from(r.dur)))
     }
 
@@ -255,8 +296,7 @@ impl LazyTables {
         out.reserve((r.end - r.start) as usize);
         for k in r {
             let size = sizes.get(k as u32);
-            let t = dts.wrapping_add(delta);
-            out.push(Mp4Sample::new(pos, t, t, size, true));
+            out.push(self.record(k, pos, dts, size, delta));
             pos = pos.wrapping_add(u64::from(size));
             j += 1;
             if j == self.chunk_runs[e].per {
@@ -287,7 +327,21 @@ impl SampleAt for Raw<'_> {
         let (sizes, chunks) = (t.sizes(), t.chunks());
         let (_, _, _, pos) = t.locate(k as u64, &sizes, &chunks);
         let dts = t.dts(k as u64);
-        Mp4Sample::new(pos, dts, dts, sizes.get(k as u32), true)
+        t.record(k as u64, pos, dts, sizes.get(k as u32), 0)
+    }
+}
+
+/// Raw samples' times and sync flags (position and size 0), for the edit list's walk, which
+/// reads nothing else of them.
+pub(super) struct RawTimes<'a>(pub(super) &'a LazyTables);
+
+impl SampleAt for RawTimes<'_> {
+    fn count(&self) -> usize {
+        self.0.len
+    }
+    #[inline]
+    fn at(&self, k: usize) -> Mp4Sample {
+        self.0.record(k as u64, 0, self.0.dts(k as u64), 0, 0)
     }
 }
 
@@ -338,6 +392,64 @@ impl LazySamples {
     /// Decode time of sample `i` (`i < len`): cheaper than [`LazySamples::get`].
     pub fn dts(&self, i: usize) -> i64 {
         self.tables.dts(self.start + i as u64).wrapping_add(self.delta)
+    }
+
+    /// Presentation time of sample `i` (`i < len`).
+    #[inline]
+    pub fn pts(&self, i: usize) -> i64 {
+        let k = self.start + i as u64;
+        let c = self.tables.cto(k);
+        let dts = self.tables.dts(k);
+        let moved = dts.wrapping_add(self.delta);
+        if c == 0 {
+            return moved;
+        }
+        // As the record holds it: the offset kept through the edit list, then added saturating.
+        let cto = dts.saturating_add(i64::from(c)).wrapping_sub(dts) as i32;
+        moved.saturating_add(i64::from(cto))
+    }
+
+    /// Whether sample `i` is a sync sample (`i < len`).
+    #[inline]
+    pub fn key(&self, i: usize) -> bool {
+        self.tables.key(self.start + i as u64)
+    }
+
+    /// Every sample is a sync sample.
+    pub fn all_key(&self) -> bool {
+        self.tables.keys.is_empty()
+    }
+
+    /// The sync samples from `from` on, ascending.
+    pub fn keys_from(&self, from: usize) -> impl Iterator<Item = usize> + '_ {
+        let (start, len) = (self.start, self.len);
+        let words = &self.tables.keys;
+        let all = words.is_empty();
+        let first = start + from.min(len) as u64;
+        let end = start + len as u64;
+        let mut k = first;
+        std::iter::from_fn(move || {
+            if all {
+                let i = (k < end).then_some((k - start) as usize);
+                k += 1;
+                return i;
+            }
+            while k < end {
+                let w = words.get((k / 64) as usize).copied().unwrap_or(0) >> (k % 64);
+                if w == 0 {
+                    k = (k / 64 + 1) * 64;
+                    continue;
+                }
+                k += u64::from(w.trailing_zeros());
+                if k >= end {
+                    return None;
+                }
+                let i = (k - start) as usize;
+                k += 1;
+                return Some(i);
+            }
+            None
+        })
     }
 
     /// Appends samples `r` (clamped to the list) to `out`.
