@@ -183,7 +183,7 @@ pub(crate) fn constant_reorder_delay(c: &mut Collected) -> bool {
     if let Some(l) = &c.lazy {
         // Samples read on demand stay so when their delay is shown constant; else they are
         // built and re-timed below.
-        if l.len() >= 2 && delay_known_constant(l) {
+        if l.len() >= 2 && l.constant_delay(MAX_REORDER_DISTANCE).unwrap_or_else(|| delay_known_constant(l)) {
             c.sorted_offset = Some(l.pts(0) - l.dts(0));
             return false;
         }
@@ -353,6 +353,31 @@ mod tests {
         assert!(constant_reorder_delay(&mut c));
         let last_shown = c.samples.iter().map(|s| s.pts()).max().unwrap();
         assert!(c.end_dts.unwrap() > last_shown, "{:?}", c.end_dts);
+    }
+
+    #[test]
+    fn the_reorder_check_on_the_sample_tables_agrees_with_the_walk() {
+        use crate::container::{mp4, read::ByteSource};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media");
+        let mut checked = Vec::new();
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".mp4") || name.starts_with("long_2h") {
+                continue;
+            }
+            let file = ByteSource::open_file(&e.path()).unwrap();
+            let size = std::fs::metadata(e.path()).unwrap().len();
+            let Ok(ix) = mp4::read_lazily(&file, size, mp4::DEFAULT_MAX_INDEX_BYTES) else { continue };
+            for l in ix.tracks.iter().filter(|t| t.handler == *b"vide").filter_map(|t| t.lazy.as_ref()) {
+                let walked = delay_known_constant(l);
+                assert_eq!(walked, delay_known_constant(l.to_vec().as_slice()), "{name}");
+                if let Some(quick) = l.constant_delay(MAX_REORDER_DISTANCE) {
+                    assert_eq!(quick, walked, "{name}");
+                    checked.push((name.clone(), quick));
+                }
+            }
+        }
+        assert!(checked.iter().filter(|c| c.1).count() >= 5, "{checked:?}");
     }
 
     #[test]

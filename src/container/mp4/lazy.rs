@@ -222,16 +222,29 @@ impl LazyTables {
         self.cto.get(k as usize).copied().unwrap_or(0)
     }
 
+    /// The decode times as one run (first, step) when they are one `stts` run.
+    pub(super) fn dts_step(&self) -> Option<(i64, i64)> {
+        match self.dts_runs[..] {
+            [r] if r.first == 0 => Some((r.dts, i64::from(r.dur))),
+            _ => None,
+        }
+    }
+
+    /// The composition offsets, one per sample (empty: all 0).
+    pub(super) fn cto_table(&self) -> &[i32] {
+        &self.cto
+    }
+
     /// Whether sample `k` is a sync sample.
     #[inline]
-    fn key(&self, k: u64) -> bool {
+    pub(super) fn key(&self, k: u64) -> bool {
         self.keys.is_empty() || self.keys.get((k / 64) as usize).is_some_and(|w| w >> (k % 64) & 1 == 1)
     }
 
     /// The record of sample `k` at `pos` (`size` bytes), decoded at `dts` (raw) moved by `delta`:
     /// the built list's record (its presentation time saturated as `mov_build_index` does it,
     /// the composition offset kept through the edit list).
-    #[inline]
+    #[inline(always)]
     fn record(&self, k: u64, pos: u64, dts: i64, size: u32, delta: i64) -> Mp4Sample {
         let c = self.cto(k);
         if c == 0 {
@@ -260,11 +273,13 @@ impl LazyTables {
     }
 
     /// The `stts` run of sample `k`.
+    #[inline]
     fn dts_run(&self, k: u64) -> usize {
         self.dts_runs.partition_point(|r| r.first <= k).saturating_sub(1)
     }
 
     /// DTS of sample `k` (before the edit list).
+    #[inline]
     pub(super) fn dts(&self, k: u64) -> i64 {
         let r = if self.dts_runs.len() == 1 { self.dts_runs[0] } else { self.dts_runs[self.dts_run(k)] };
         r.dts.wrapping_add(((k - r.first) as i64).wrapping_mul(i64::from(r.dur)))
@@ -339,7 +354,7 @@ impl SampleAt for RawTimes<'_> {
     fn count(&self) -> usize {
         self.0.len
     }
-    #[inline]
+    #[inline(always)]
     fn at(&self, k: usize) -> Mp4Sample {
         self.0.record(k as u64, 0, self.0.dts(k as u64), 0, 0)
     }
@@ -371,6 +386,7 @@ impl LazySamples {
     }
 
     /// Number of samples.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -390,6 +406,7 @@ impl LazySamples {
     }
 
     /// Decode time of sample `i` (`i < len`): cheaper than [`LazySamples::get`].
+    #[inline]
     pub fn dts(&self, i: usize) -> i64 {
         self.tables.dts(self.start + i as u64).wrapping_add(self.delta)
     }
@@ -409,10 +426,68 @@ impl LazySamples {
         moved.saturating_add(i64::from(cto))
     }
 
+    /// The step between consecutive decode times when they are one `stts` run.
+    pub fn dts_step(&self) -> Option<i64> {
+        self.tables.dts_step().map(|(_, step)| step)
+    }
+
     /// Whether sample `i` is a sync sample (`i < len`).
     #[inline]
     pub fn key(&self, i: usize) -> bool {
         self.tables.key(self.start + i as u64)
+    }
+
+    /// Whether the presentation times are the decode times plus the first sample's offset `d`,
+    /// each taken once and at most `max_distance` samples from its own, with `d` the smallest
+    /// delay that presents no sample before it is decoded: what a walk over the samples decides
+    /// (`collect::delay_known_constant`), found here in one pass over the composition offsets
+    /// when the decode times are one `stts` run (sample `i` at `dts(0) + i·step`: the sample
+    /// presented at its offset `c` is the one `(c - d) / step` places away). `None` otherwise
+    /// (the caller walks).
+    pub fn constant_delay(&self, max_distance: usize) -> Option<bool> {
+        let t = &self.tables;
+        let n = self.len;
+        let [run] = t.dts_runs[..] else { return None };
+        let step = i64::from(run.dur);
+        let (first, last) = (self.dts(0), self.dts(n.checked_sub(1)?));
+        const SANE: i64 = 1 << 60;
+        if n < 2 || first.abs() > SANE || last.abs() > SANE {
+            return None;
+        }
+        if step == 0 {
+            return Some(false);
+        }
+        let start = self.start as usize;
+        let Some(c) = t.cto.get(start..start + n) else { return Some(true) };
+        let d = i64::from(c[0]);
+        let mut taken = vec![0u64; n.div_ceil(64)];
+        let mut min = i64::MAX;
+        let (mut memo, mut next_memo) = ([(0i64, 0i64); 8], 0usize);
+        for (i, &ci) in c.iter().enumerate() {
+            let ci = i64::from(ci);
+            let q = ci - d;
+            // (A file has a few distinct offsets: their divisions are remembered.)
+            let places = match memo.iter().find(|m| m.0 == q) {
+                Some(m) => m.1,
+                None if q % step != 0 || (q / step).unsigned_abs() > max_distance as u64 => return Some(false),
+                None => {
+                    memo[next_memo % memo.len()] = (q, q / step);
+                    next_memo += 1;
+                    q / step
+                }
+            };
+            let j = i as i64 + places;
+            if j < 0 || j >= n as i64 {
+                return Some(false);
+            }
+            let (w, b) = (j as usize / 64, j as usize % 64);
+            if taken[w] >> b & 1 == 1 {
+                return Some(false);
+            }
+            taken[w] |= 1 << b;
+            min = min.min(ci);
+        }
+        Some(min == 0)
     }
 
     /// Every sample is a sync sample.
