@@ -90,6 +90,10 @@ pub(crate) trait Times {
     fn key_indices(&self, from: usize) -> Vec<usize> {
         (from..self.len()).filter(|&i| self.key(i)).collect()
     }
+    /// The earliest presentation time of samples `r` (`None` when empty).
+    fn min_pts(&self, r: std::ops::Range<usize>) -> Option<i64> {
+        r.map(|i| self.pts(i)).min()
+    }
 }
 
 impl Times for [RawSample] {
@@ -136,6 +140,9 @@ impl Times for LazySamples {
     }
     fn key_indices(&self, from: usize) -> Vec<usize> {
         self.keys_from(from).collect()
+    }
+    fn min_pts(&self, r: std::ops::Range<usize>) -> Option<i64> {
+        LazySamples::min_pts(self, r)
     }
 }
 

@@ -127,7 +127,7 @@ fn cut_on<R: Times + ?Sized>(
         .enumerate()
         .map(|(k, &i)| {
             let stop = cuts.get(k + 1).copied().unwrap_or(n);
-            let earliest = (i..stop).map(|j| samples.pts(j)).min().unwrap_or(samples.pts(i));
+            let earliest = samples.min_pts(i..stop).unwrap_or(samples.pts(i));
             map.out_us(earliest)
         })
         .collect();

@@ -426,6 +426,29 @@ impl LazySamples {
         moved.saturating_add(i64::from(cto))
     }
 
+    /// The earliest presentation time of samples `r` (`None` when empty): the smallest
+    /// [`LazySamples::pts`], found in one pass over the composition offsets when the decode
+    /// times are one `stts` run and far from the ends of the 64-bit range (no time saturates).
+    pub fn min_pts(&self, r: Range<usize>) -> Option<i64> {
+        let end = r.end.min(self.len);
+        if r.start >= end {
+            return None;
+        }
+        const SANE: i64 = 1 << 60;
+        let (first, last) = (self.dts(r.start), self.dts(end - 1));
+        let from = self.start as usize + r.start;
+        // (The times before the edit list too: the offsets were added to those.)
+        let raw = [self.tables.dts(from as u64), self.tables.dts((from + end - r.start - 1) as u64)];
+        let sane = [first, last, raw[0], raw[1]].iter().all(|t| t.abs() < SANE);
+        match (self.tables.dts_step(), self.tables.cto.get(from..from + (end - r.start))) {
+            (Some((_, step)), Some(c)) if sane => {
+                let rel = c.iter().enumerate().map(|(j, &c)| j as i64 * step + i64::from(c)).min()?;
+                Some(first + rel)
+            }
+            _ => (r.start..end).map(|i| self.pts(i)).min(),
+        }
+    }
+
     /// The step between consecutive decode times when they are one `stts` run.
     pub fn dts_step(&self) -> Option<i64> {
         self.tables.dts_step().map(|(_, step)| step)

@@ -251,6 +251,10 @@ mod tests {
         for (i, b) in built.samples.iter().enumerate() {
             assert_eq!((l.dts(i), l.pts(i), l.key(i)), (b.dts, b.pts(), b.key()), "times of sample {i}");
         }
+        for r in [0..n, 0..1, 1..n, n / 3..n / 2, n - 1..n, 2..2] {
+            let want = built.samples[r.clone()].iter().map(|s| s.pts()).min();
+            assert_eq!(l.min_pts(r.clone()), want, "earliest of {r:?}");
+        }
         let keys: Vec<usize> = (0..n).filter(|&i| built.samples[i].key()).collect();
         assert_eq!(l.keys_from(0).collect::<Vec<_>>(), keys);
         if let Some(&k) = keys.get(1) {
