@@ -29,8 +29,9 @@ pub(crate) struct Collected {
     /// The end as the last packet's timestamp and duration said (before `finish_collected`).
     pub(crate) raw_end_dts: Option<i64>,
     /// The samples, read from the MP4 sample tables on demand (`samples` is then empty): audio
-    /// whose every sample is a sync sample, decode time = presentation time, non-decreasing.
-    /// What cannot work on them calls [`Collected::build`] first.
+    /// whose every sample is a sync sample (decode time = presentation time, non-decreasing), or
+    /// H.264/HEVC video (kept so when it is the main track, copied, not clipped, with a constant
+    /// reorder delay). What cannot work on them calls [`Collected::build`] first.
     pub(crate) lazy: Option<LazySamples>,
     /// The presentation times, sorted, are the (increasing) decode times plus this: a constant
     /// reorder delay, found or made by [`constant_reorder_delay`].

@@ -258,7 +258,8 @@ mod tests {
     #[test]
     fn evenly_spaced_frames_are_found_constant_as_the_windows_find_them() {
         let mut constant = 0;
-        for (step, tb) in [(512i64, (1, 12800)), (1001, (1, 30000)), (1, (1, 25)), (3003, (1, 90000)), (40, (1, 1000))] {
+        for (step, tb) in [(512i64, (1, 12800)), (1001, (1, 30000)), (1, (1, 25)), (3003, (1, 90000)), (40, (1, 1000))]
+        {
             for n in [2usize, 3, 10, 24, 25, 26, 100, 1000] {
                 for declared in [None, Some(25.0), Some(29.97), Some(10.0), Some(1000.0), Some(f64::NAN)] {
                     let times: Vec<i64> = (0..n as i64).map(|i| 7 + i * step).collect();

@@ -1,7 +1,10 @@
 //! Segmenting: where every rendition is cut. The main track (the first served video, else the
 //! first served audio) is cut at keyframes near the target duration; every other track follows
 //! its boundaries (audio by frame midpoint, transcoded audio on exact AAC frames), so renditions
-//! stay aligned. Everything here works on the samples collected at indexing, in memory.
+//! stay aligned. Everything here works on the samples collected at indexing: records in memory,
+//! or an MP4 track's sample tables read on demand (through `collect::Times`: the main video cut
+//! on times and sync flags, a copied audio track on its decode times), whose records are built a
+//! segment at a time when first read.
 
 #![deny(unsafe_code)]
 

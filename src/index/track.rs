@@ -125,13 +125,11 @@ pub(crate) fn make_track(
         height: info.height,
         // A variable frame rate declares its maximum (RFC 8216bis), else the container's rate.
         frame_rate: match info.kind {
-            TrackKind::Video => {
-                match (&c.lazy, c.sorted_offset) {
-                    (Some(l), Some(d)) => max_frame_rate_lazy(l, info.tb, info.frame_rate, d),
-                    _ => max_frame_rate(&c.samples, info.tb, info.frame_rate, c.sorted_offset),
-                }
-                .or(info.frame_rate)
+            TrackKind::Video => match (&c.lazy, c.sorted_offset) {
+                (Some(l), Some(d)) => max_frame_rate_lazy(l, info.tb, info.frame_rate, d),
+                _ => max_frame_rate(&c.samples, info.tb, info.frame_rate, c.sorted_offset),
             }
+            .or(info.frame_rate),
             _ => info.frame_rate,
         },
         independent: info.kind != TrackKind::Video

@@ -2,7 +2,10 @@
 //! the edit list is applied with ([`SampleAt`]); the size and chunk-offset tables ([`Sizes`],
 //! [`Chunks`]) they read. Which tracks are read this way, and the checks made first, are in
 //! `lazy_plan`. Any sample is found directly: its size from `stsz`, its chunk from `stsc`, its
-//! time from the `stts` runs; a range of samples is built in one walk.
+//! time from the `stts` runs, a video sample's composition offset and sync flag from the kept
+//! offsets and bitset; a range of samples is built in one walk. What the index needs of a whole
+//! track (decode and presentation times, sync samples, a segment's bytes and earliest
+//! presentation time, whether the reorder delay is constant) is read without building records.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -511,11 +514,6 @@ impl LazySamples {
             min = min.min(ci);
         }
         Some(min == 0)
-    }
-
-    /// Every sample is a sync sample.
-    pub fn all_key(&self) -> bool {
-        self.tables.keys.is_empty()
     }
 
     /// The sync samples from `from` on, ascending.
