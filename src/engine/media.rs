@@ -387,7 +387,7 @@ impl Media {
         if matches!(r, Resource::Master | Resource::IFramePlaylist(_)) {
             // The I-frame entries' sizes come from the video's sample tables: check them first.
             for t in self.index.served(TrackKind::Video) {
-                if t.reader.table().is_some_and(|table| table.all().is_err()) {
+                if t.reader.table().is_some_and(|table| table.check().is_err()) {
                     return Err(self.damaged_error());
                 }
             }

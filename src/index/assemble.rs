@@ -116,9 +116,13 @@ pub(crate) fn prepare(
         return Err(Error::new(ErrorKind::NoPlayableTracks, format!("nothing to play: {}", reasons.join("; "))));
     };
     for (i, (t, c)) in tracks.iter().zip(collected.iter_mut()).enumerate() {
-        // Samples read on demand serve a copied track that follows the main one's cuts;
+        // Samples read on demand serve a copied track that follows the main one's cuts, or a
+        // copied main video whose reorder delay is constant (cut on times and sync flags);
         // anything else works on built samples.
-        if c.lazy.is_some() && (i == main || clip.is_some() || !matches!(t.delivery, Delivery::Copy { .. })) {
+        let lazy_main = t.kind == TrackKind::Video && c.sorted_offset.is_some();
+        if c.lazy.is_some()
+            && ((i == main && !lazy_main) || clip.is_some() || !matches!(t.delivery, Delivery::Copy { .. }))
+        {
             c.build();
         }
         if t.kind == TrackKind::Audio {

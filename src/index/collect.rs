@@ -29,8 +29,9 @@ pub(crate) struct Collected {
     /// The end as the last packet's timestamp and duration said (before `finish_collected`).
     pub(crate) raw_end_dts: Option<i64>,
     /// The samples, read from the MP4 sample tables on demand (`samples` is then empty): audio
-    /// whose every sample is a sync sample, decode time = presentation time, non-decreasing.
-    /// What cannot work on them calls [`Collected::build`] first.
+    /// whose every sample is a sync sample (decode time = presentation time, non-decreasing), or
+    /// H.264/HEVC video (kept so when it is the main track, copied, not clipped, with a constant
+    /// reorder delay). What cannot work on them calls [`Collected::build`] first.
     pub(crate) lazy: Option<LazySamples>,
     /// The presentation times, sorted, are the (increasing) decode times plus this: a constant
     /// reorder delay, found or made by [`constant_reorder_delay`].
@@ -56,11 +57,93 @@ impl Collected {
         }
     }
 
+    /// Some sample is a sync sample.
+    pub(crate) fn any_key(&self) -> bool {
+        match &self.lazy {
+            Some(l) => l.keys_from(0).next().is_some(),
+            None => self.samples.iter().any(|s| s.key()),
+        }
+    }
+
     /// Builds the samples of a lazy list (the same records, in `samples`).
     pub(crate) fn build(&mut self) {
         if let Some(l) = self.lazy.take() {
             self.samples = l.to_vec();
         }
+    }
+}
+
+/// The times and sync flags of a stream's samples, by index: built records, or an MP4 track's
+/// sample tables read on demand ([`LazySamples`]), so that what works on times alone (cutting,
+/// the reorder check, the frame rate) needs no record per sample.
+pub(crate) trait Times {
+    /// Number of samples.
+    fn len(&self) -> usize;
+    /// Decode time of sample `i`.
+    fn dts(&self, i: usize) -> i64;
+    /// Presentation time of sample `i`.
+    fn pts(&self, i: usize) -> i64;
+    /// Sample `i` is a sync sample.
+    fn key(&self, i: usize) -> bool;
+    /// Bytes of samples `r`.
+    fn bytes(&self, r: std::ops::Range<usize>) -> u64;
+    /// The sync samples from `from` on, ascending.
+    fn key_indices(&self, from: usize) -> Vec<usize> {
+        (from..self.len()).filter(|&i| self.key(i)).collect()
+    }
+    /// The earliest presentation time of samples `r` (`None` when empty).
+    fn min_pts(&self, r: std::ops::Range<usize>) -> Option<i64> {
+        r.map(|i| self.pts(i)).min()
+    }
+}
+
+impl Times for [RawSample] {
+    #[inline]
+    fn len(&self) -> usize {
+        <[RawSample]>::len(self)
+    }
+    #[inline]
+    fn dts(&self, i: usize) -> i64 {
+        self[i].dts
+    }
+    #[inline]
+    fn pts(&self, i: usize) -> i64 {
+        self[i].pts()
+    }
+    #[inline]
+    fn key(&self, i: usize) -> bool {
+        self[i].key()
+    }
+    fn bytes(&self, r: std::ops::Range<usize>) -> u64 {
+        self[r].iter().map(|s| u64::from(s.size())).sum()
+    }
+}
+
+impl Times for LazySamples {
+    #[inline]
+    fn len(&self) -> usize {
+        LazySamples::len(self)
+    }
+    #[inline]
+    fn dts(&self, i: usize) -> i64 {
+        LazySamples::dts(self, i)
+    }
+    #[inline]
+    fn pts(&self, i: usize) -> i64 {
+        LazySamples::pts(self, i)
+    }
+    #[inline]
+    fn key(&self, i: usize) -> bool {
+        LazySamples::key(self, i)
+    }
+    fn bytes(&self, r: std::ops::Range<usize>) -> u64 {
+        LazySamples::bytes(self, r)
+    }
+    fn key_indices(&self, from: usize) -> Vec<usize> {
+        self.keys_from(from).collect()
+    }
+    fn min_pts(&self, r: std::ops::Range<usize>) -> Option<i64> {
+        LazySamples::min_pts(self, r)
     }
 }
 
@@ -105,11 +188,20 @@ fn delay_for(samples: &[RawSample], sorted: &[i64]) -> i64 {
 /// the presentation spans, and the total the video's duration, by the difference.
 /// When the delay is (or is made) constant, `c.sorted_offset` says so.
 pub(crate) fn constant_reorder_delay(c: &mut Collected) -> bool {
+    if let Some(l) = &c.lazy {
+        // Samples read on demand stay so when their delay is shown constant; else they are
+        // built and re-timed below.
+        if l.len() >= 2 && l.constant_delay(MAX_REORDER_DISTANCE).unwrap_or_else(|| delay_known_constant(l)) {
+            c.sorted_offset = Some(l.pts(0) - l.dts(0));
+            return false;
+        }
+        c.build();
+    }
     let n = c.samples.len();
     if n < 2 {
         return false;
     }
-    if delay_known_constant(&c.samples) {
+    if delay_known_constant(c.samples.as_slice()) {
         c.sorted_offset = Some(c.samples[0].pts() - c.samples[0].dts);
         return false;
     }
@@ -150,16 +242,17 @@ const MAX_REORDER_DISTANCE: usize = 256;
 /// presentation time must be one of the decode times plus `d`, each taken once (found by a
 /// short walk from the sample's own rank, B-frames being reordered only locally), and `d` must
 /// be the smallest delay that works. `false` means "not shown": the caller sorts.
-fn delay_known_constant(samples: &[RawSample]) -> bool {
-    if samples.windows(2).any(|w| w[0].dts >= w[1].dts) {
+fn delay_known_constant<T: Times + ?Sized>(samples: &T) -> bool {
+    let n = samples.len();
+    if (1..n).any(|i| samples.dts(i - 1) >= samples.dts(i)) {
         return false;
     }
-    let d = samples[0].pts() - samples[0].dts;
-    let target = |j: usize| samples[j].dts.checked_add(d);
-    let mut taken = vec![false; samples.len()];
+    let d = samples.pts(0) - samples.dts(0);
+    let target = |j: usize| samples.dts(j).checked_add(d);
+    let mut taken = vec![false; n];
     let mut delay = 0i64;
-    for (i, s) in samples.iter().enumerate() {
-        let p = s.pts();
+    for i in 0..n {
+        let p = samples.pts(i);
         let mut j = i;
         let mut steps = 0;
         loop {
@@ -173,7 +266,7 @@ fn delay_known_constant(samples: &[RawSample]) -> bool {
             }
             if t < p {
                 j += 1;
-                if j == samples.len() {
+                if j == n {
                     return false;
                 }
             } else {
@@ -246,7 +339,7 @@ mod tests {
             ..Collected::default()
         };
         assert!(!constant_reorder_delay(&mut cfr));
-        assert!(delay_known_constant(&cfr.samples));
+        assert!(delay_known_constant(cfr.samples.as_slice()));
     }
 
     #[test]
@@ -271,22 +364,47 @@ mod tests {
     }
 
     #[test]
+    fn the_reorder_check_on_the_sample_tables_agrees_with_the_walk() {
+        use crate::container::{mp4, read::ByteSource};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media");
+        let mut checked = Vec::new();
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".mp4") || name.starts_with("long_2h") {
+                continue;
+            }
+            let file = ByteSource::open_file(&e.path()).unwrap();
+            let size = std::fs::metadata(e.path()).unwrap().len();
+            let Ok(ix) = mp4::read_lazily(&file, size, mp4::DEFAULT_MAX_INDEX_BYTES) else { continue };
+            for l in ix.tracks.iter().filter(|t| t.handler == *b"vide").filter_map(|t| t.lazy.as_ref()) {
+                let walked = delay_known_constant(l);
+                assert_eq!(walked, delay_known_constant(l.to_vec().as_slice()), "{name}");
+                if let Some(quick) = l.constant_delay(MAX_REORDER_DISTANCE) {
+                    assert_eq!(quick, walked, "{name}");
+                    checked.push((name.clone(), quick));
+                }
+            }
+        }
+        assert!(checked.iter().filter(|c| c.1).count() >= 5, "{checked:?}");
+    }
+
+    #[test]
     fn a_constant_delay_is_recognised_without_sorting() {
         // I P B B I P B B, 40 ticks a frame, shown 40 after decoding: constant.
         let pts = [0, 120, 40, 80, 160, 280, 200, 240];
         let rec = |d: i64| -> Vec<SampleRec> {
             pts.iter().enumerate().map(|(i, &p)| SampleRec::new(0, i as i64 * 40 - d, p, 1, p % 160 == 0)).collect()
         };
-        assert!(delay_known_constant(&rec(40)));
+        assert!(delay_known_constant(rec(40).as_slice()));
         // Decoded 80 early (more than needed): the smallest delay is 40, so not constant as is.
-        assert!(!delay_known_constant(&rec(80)));
+        assert!(!delay_known_constant(rec(80).as_slice()));
         // A presentation time that is no decode time plus the delay: left to the sort.
         let mut odd = rec(40);
         odd[3] = SampleRec::new(0, 80, 90, 1, false);
-        assert!(!delay_known_constant(&odd));
+        assert!(!delay_known_constant(odd.as_slice()));
         // Whatever the shortcut says, it agrees with the full computation.
         for mut s in [rec(40), rec(80), odd] {
-            let quick = delay_known_constant(&s);
+            let quick = delay_known_constant(s.as_slice());
             let mut c = Collected { end_dts: Some(400), samples: std::mem::take(&mut s), ..Collected::default() };
             let sorted = sorted_pts(&c.samples);
             let delay = delay_for(&c.samples, &sorted);

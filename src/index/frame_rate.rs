@@ -18,6 +18,8 @@
 
 #![deny(unsafe_code)]
 
+use super::collect::Times as Recs;
+use crate::container::mp4::LazySamples;
 use crate::model::segment::SampleRec;
 
 /// The span of a measuring window, in seconds.
@@ -66,16 +68,16 @@ impl Times for [i64] {
 /// The samples' decode times plus an offset: their sorted presentation times when the decode
 /// times increase and the presentation times are those decode times plus the offset, taken in
 /// another order (a constant reorder delay).
-struct Shifted<'a>(&'a [SampleRec], i64);
+struct Shifted<'a, R: Recs + ?Sized>(&'a R, i64);
 
-impl Times for Shifted<'_> {
+impl<R: Recs + ?Sized> Times for Shifted<'_, R> {
     #[inline]
     fn count(&self) -> usize {
         self.0.len()
     }
     #[inline]
     fn at(&self, i: usize) -> i64 {
-        self.0[i].dts + self.1
+        self.0.dts(i) + self.1
     }
 }
 
@@ -165,6 +167,48 @@ pub(crate) fn max_frame_rate(
     }
 }
 
+/// [`max_frame_rate`] of samples read from MP4 sample tables on demand, whose presentation
+/// times are their decode times plus `sorted_offset` in another order (the only case they stay
+/// unbuilt: see `collect::constant_reorder_delay`).
+pub(crate) fn max_frame_rate_lazy(
+    samples: &LazySamples,
+    tb: (i32, i32),
+    declared: Option<f64>,
+    sorted_offset: i64,
+) -> Option<f64> {
+    if tb.0 <= 0 || tb.1 <= 0 {
+        return None;
+    }
+    if samples.dts_step().is_some_and(|step| step > 0 && constant_progression(samples.len(), step, tb, declared)) {
+        return None;
+    }
+    rate_of(&Shifted(samples, sorted_offset), tb, declared)
+}
+
+/// Whether [`rate_of`] finds `n` times `step` ticks apart constant in its first pass (`None`)
+/// — decided without the pass: every window then spans the same number of frames, so each has
+/// the rate of the first one, computed as the pass computes it.
+fn constant_progression(n: usize, step: i64, tb: (i32, i32), declared: Option<f64>) -> bool {
+    let tick = f64::from(tb.0) / f64::from(tb.1);
+    if n < 3 {
+        return true;
+    }
+    let window = (WINDOW_SECONDS / tick).ceil() as i64;
+    let rounding = 2.0 * tick / WINDOW_SECONDS;
+    let Some(span_all) = (n as i64 - 1).checked_mul(step) else { return false };
+    let average = (n - 1) as f64 / (span_all as f64 * tick);
+    let reference = declared.filter(|d| d.is_finite() && *d > 0.0).unwrap_or(average);
+    // The first window: from frame 0 to the first frame at least `window` ticks later.
+    let frames = (window.max(1) + step - 1) / step;
+    let frames = frames.max(1) as usize;
+    if frames >= n {
+        // No window: the pass finds none.
+        return true;
+    }
+    let fastest = 0.0f64.max(frames as f64 / ((frames as i64 * step) as f64 * tick));
+    fastest <= reference * (1.0 + rounding + CONSTANT_TOLERANCE)
+}
+
 /// [`max_frame_rate`] of the sorted, distinct presentation times `t`.
 fn rate_of<T: Times + ?Sized>(t: &T, tb: (i32, i32), declared: Option<f64>) -> Option<f64> {
     let tick = f64::from(tb.0) / f64::from(tb.1);
@@ -209,6 +253,25 @@ mod tests {
 
     fn at(times: &[i64]) -> Vec<SampleRec> {
         times.iter().map(|&p| SampleRec::new(0, p, p, 1, false)).collect()
+    }
+
+    #[test]
+    fn evenly_spaced_frames_are_found_constant_as_the_windows_find_them() {
+        let mut constant = 0;
+        for (step, tb) in [(512i64, (1, 12800)), (1001, (1, 30000)), (1, (1, 25)), (3003, (1, 90000)), (40, (1, 1000))]
+        {
+            for n in [2usize, 3, 10, 24, 25, 26, 100, 1000] {
+                for declared in [None, Some(25.0), Some(29.97), Some(10.0), Some(1000.0), Some(f64::NAN)] {
+                    let times: Vec<i64> = (0..n as i64).map(|i| 7 + i * step).collect();
+                    let walked = rate_of(times.as_slice(), tb, declared);
+                    if constant_progression(n, step, tb, declared) {
+                        assert_eq!(walked, None, "step {step} n {n} {declared:?}");
+                        constant += 1;
+                    }
+                }
+            }
+        }
+        assert!(constant > 100, "{constant}");
     }
 
     #[test]

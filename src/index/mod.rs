@@ -228,19 +228,16 @@ mod tests {
     }
 
     #[test]
-    fn audio_read_from_the_sample_tables_per_segment_plays_the_same_segments() {
+    fn audio_and_video_read_from_the_sample_tables_per_segment_play_the_same_segments() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media");
-        let mut lazy_tracks = 0;
-        for name in [
-            "h264_aac.mp4",
-            "audio_only.m4a",
-            "multi_audio.mp4",
-            "vfr_bframes.mp4",
-            "offset_start.mp4",
-            "hevc_aac.mp4",
-            "long_10min.mp4",
-            "truncated_tail.mp4",
-        ] {
+        let (mut lazy_tracks, mut lazy_video) = (0, Vec::new());
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .filter(|n| [".mp4", ".m4a", ".mov", ".m4v"].iter().any(|x| n.ends_with(x)) && !n.starts_with("long_2h"))
+            .collect();
+        names.sort();
+        for name in &names {
             let path = dir.join(name);
             if !path.exists() {
                 continue;
@@ -255,15 +252,23 @@ mod tests {
             };
             assert_eq!(built.boundaries_us, lazy.boundaries_us, "{name}");
             assert_eq!(built.tracks.len(), lazy.tracks.len());
+            assert_eq!(built.duration_us, lazy.duration_us, "{name}");
             for (b, l) in built.tracks.iter().zip(&lazy.tracks) {
                 assert_eq!(b.segments, l.segments, "{name} stream {}", b.stream);
                 assert_eq!(b.map, l.map, "{name} stream {}", b.stream);
+                assert_eq!(b.frame_rate, l.frame_rate, "{name} stream {}", b.stream);
+                assert_eq!(b.independent, l.independent, "{name} stream {}", b.stream);
+                assert_eq!((b.is_fmp4(), b.not_served_reason()), (l.is_fmp4(), l.not_served_reason()), "{name}");
                 let (Some(bt), Some(lt)) = (b.reader.table(), l.reader.table()) else {
                     assert!(b.reader.table().is_none() && l.reader.table().is_none());
                     continue;
                 };
                 assert_eq!(bt.len(), lt.len());
-                lazy_tracks += usize::from(format!("{lt:?}").contains("per segment"));
+                let per_segment = format!("{lt:?}").contains("per segment");
+                lazy_tracks += usize::from(per_segment);
+                if per_segment && l.kind == crate::model::track::TrackKind::Video {
+                    lazy_video.push(name.clone());
+                }
                 // Every segment's records, in a random order; then ranges across segments.
                 let mut order: Vec<usize> = (0..b.segments.len()).collect();
                 order.sort_by_key(|&k| (k * 7919) % b.segments.len().max(1));
@@ -277,6 +282,8 @@ mod tests {
                 assert_eq!(bt.to_le_bytes(), lt.to_le_bytes());
             }
         }
+        eprintln!("video read per segment: {lazy_video:?}");
         assert!(lazy_tracks >= 5, "tracks read per segment: {lazy_tracks}");
+        assert!(lazy_video.len() >= 5, "video read per segment: {lazy_video:?}");
     }
 }

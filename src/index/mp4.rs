@@ -238,10 +238,10 @@ pub(crate) fn build_from_mp4(
     assemble(path, identity, cfg, infos, collected, extractors, source, format, started, clip).map(Some)
 }
 
-/// The first sample of `t` and its second sync sample (every sample of a lazy list is one).
+/// The first sample of `t` and its second sync sample.
 fn first_two(t: &Mp4Track) -> [Option<mp4index::Mp4Sample>; 2] {
     match &t.lazy {
-        Some(l) => [l.get(0), l.get(1)],
+        Some(l) => [l.get(0), l.keys_from(0).nth(1).and_then(|k| l.get(k))],
         None => [t.samples.first().copied(), t.samples.iter().filter(|s| s.key()).nth(1).copied()],
     }
 }
@@ -256,8 +256,11 @@ const COVER_TIMESCALE: i32 = 90_000;
 
 /// Frame rate of an MP4 video track: samples over duration.
 fn frame_rate_of(t: &Mp4Track) -> Option<f64> {
-    let n = t.samples.len();
-    let span = t.end_dts - t.samples.first()?.dts;
+    let (n, first) = match &t.lazy {
+        Some(l) => (l.len(), l.get(0)?.dts),
+        None => (t.samples.len(), t.samples.first()?.dts),
+    };
+    let span = t.end_dts - first;
     (n > 1 && span > 0 && t.handler == *b"vide").then(|| n as f64 * t.timescale as f64 / span as f64)
 }
 

@@ -1,11 +1,14 @@
 //! Segmenting: where every rendition is cut. The main track (the first served video, else the
 //! first served audio) is cut at keyframes near the target duration; every other track follows
 //! its boundaries (audio by frame midpoint, transcoded audio on exact AAC frames), so renditions
-//! stay aligned. Everything here works on the samples collected at indexing, in memory.
+//! stay aligned. Everything here works on the samples collected at indexing: records in memory,
+//! or an MP4 track's sample tables read on demand (through `collect::Times`: the main video cut
+//! on times and sync flags, a copied audio track on its decode times), whose records are built a
+//! segment at a time when first read.
 
 #![deny(unsafe_code)]
 
-use super::collect::Collected;
+use super::collect::{Collected, Times};
 use crate::codec::Codec;
 use crate::container::mp4::LazySamples;
 use crate::model::aac::AacTarget;
@@ -68,20 +71,46 @@ pub(crate) fn apply_shared_shift(tracks: &mut [Track], collected: &[Collected]) 
 }
 
 /// Cuts the main track at keyframes near the target and returns the shared boundaries. `exact`:
-/// the demuxer's timestamps are exact (see [`SampleReader::Demuxer`]).
-pub(crate) fn cut_main(track: &mut Track, c: Collected, target_us: i64, exact: bool) -> Vec<i64> {
-    let samples = &c.samples;
+/// the demuxer's timestamps are exact (see [`SampleReader::Demuxer`]). Samples read from MP4
+/// sample tables on demand are cut on their times and sync flags alone, and their records are
+/// built a segment at a time when first read.
+pub(crate) fn cut_main(track: &mut Track, mut c: Collected, target_us: i64, exact: bool) -> Vec<i64> {
+    if let Some(lazy) = c.lazy.take() {
+        let (bounds, cuts) = cut_on(track, &lazy, c.end_dts, target_us);
+        track.reader = SampleReader::ByPosition { table: SampleTable::lazy(lazy, cuts) };
+        return bounds;
+    }
+    let map = track.map;
+    let (bounds, _) = cut_on(track, c.samples.as_slice(), c.end_dts, target_us);
+    let decode_ts = c.synthesized.then(|| c.samples.iter().map(|s| s.dts).collect());
+    // A transcoded main track (audio-only file) is cut on AAC frames within the same bounds.
+    if let Delivery::Transcode { target, .. } = &track.delivery {
+        track.segments = transcode_segments(&map, &c, &bounds, target);
+    }
+    track.reader = reader(track, c.samples, c.direct, decode_ts, exact);
+    bounds
+}
+
+/// [`cut_main`]'s cutting: the segments of `track` (and whether they are independent) from its
+/// samples' times and sync flags; returns the boundaries and the first sample of each segment.
+fn cut_on<R: Times + ?Sized>(
+    track: &mut Track,
+    samples: &R,
+    end_dts: Option<i64>,
+    target_us: i64,
+) -> (Vec<i64>, Vec<usize>) {
+    let n = samples.len();
     let map = track.map;
     // Boundaries use the output decode timeline (shifted dts), in µs: the same times EXTINF sums.
     // Boundaries are the keyframes' presentation times: what players align renditions on.
-    let time = |s: &SampleRec| map.out_us(s.pts());
-    let end_dts = c.end_dts.unwrap_or_else(|| samples.last().map_or(0, |s| s.dts + 1));
-    let delay = samples.iter().find(|s| s.key()).map_or(0, |s| s.pts() - s.dts);
+    let time = |i: usize| map.out_us(samples.pts(i));
+    let end_dts = end_dts.unwrap_or_else(|| if n > 0 { samples.dts(n - 1) + 1 } else { 0 });
+    let sync = samples.key_indices(0);
+    let delay = sync.first().map_or(0, |&i| samples.pts(i) - samples.dts(i));
     let end_us = map.out_us(end_dts + delay);
-    let first_key = samples.iter().position(|s| s.key()).unwrap_or(0);
-    let keys: Vec<usize> =
-        (first_key..samples.len()).filter(|&i| samples[i].key() || track.kind == TrackKind::Audio).collect();
-    let key_times: Vec<i64> = keys.iter().map(|&i| time(&samples[i])).collect();
+    let first_key = sync.first().copied().unwrap_or(0);
+    let keys: Vec<usize> = if track.kind == TrackKind::Audio { (first_key..n).collect() } else { sync };
+    let key_times: Vec<i64> = keys.iter().map(|&i| time(i)).collect();
     let cuts: Vec<usize> = if cuts_at_clean_keyframes(track) {
         let clean: Vec<bool> = keys.iter().map(|&i| !has_leading_pictures(samples, i)).collect();
         let (cuts, all_clean) = choose_clean_cuts(&key_times, &clean, end_us, target_us);
@@ -99,28 +128,23 @@ pub(crate) fn cut_main(track: &mut Track, c: Collected, target_us: i64, exact: b
     let mut bounds: Vec<i64> = cuts
         .iter()
         .enumerate()
-        .map(|(n, &i)| {
-            let stop = cuts.get(n + 1).copied().unwrap_or(samples.len());
-            let earliest = samples[i..stop].iter().map(|s| s.pts()).min().unwrap_or(samples[i].pts());
+        .map(|(k, &i)| {
+            let stop = cuts.get(k + 1).copied().unwrap_or(n);
+            let earliest = samples.min_pts(i..stop).unwrap_or(samples.pts(i));
             map.out_us(earliest)
         })
         .collect();
     bounds.push(end_us.max(bounds.last().copied().unwrap_or(0) + 1));
-    let mut ends: Vec<i64> = cuts.iter().skip(1).map(|&i| samples[i].dts).collect();
-    ends.push(end_dts);
     let mut segs = Vec::with_capacity(cuts.len());
-    for (n, &start) in cuts.iter().enumerate() {
-        let stop = cuts.get(n + 1).copied().unwrap_or(samples.len());
-        segs.push(make_segment(&map, samples, start, stop, ends[n]));
+    for (k, &start) in cuts.iter().enumerate() {
+        let (stop, end) = match cuts.get(k + 1) {
+            Some(&next) => (next, samples.dts(next)),
+            None => (n, end_dts),
+        };
+        segs.push(make_segment(&map, samples, start, stop, end));
     }
     track.segments = segs;
-    let decode_ts = c.synthesized.then(|| samples.iter().map(|s| s.dts).collect());
-    // A transcoded main track (audio-only file) is cut on AAC frames within the same bounds.
-    if let Delivery::Transcode { target, .. } = &track.delivery {
-        track.segments = transcode_segments(&map, &c, &bounds, target);
-    }
-    track.reader = reader(track, c.samples, c.direct, decode_ts, exact);
-    bounds
+    (bounds, cuts)
 }
 
 /// How the segments of `track`, cut from `samples`, are read (see [`SampleReader`]). A table
@@ -176,9 +200,9 @@ pub(crate) fn cuts_at_clean_keyframes(track: &Track) -> bool {
 
 /// Whether keyframe `key` has leading pictures: samples after it in decode order (before the
 /// next keyframe) that are presented before it.
-pub(crate) fn has_leading_pictures(samples: &[SampleRec], key: usize) -> bool {
-    let pts = samples[key].pts();
-    samples[key + 1..].iter().take_while(|s| !s.key()).any(|s| s.pts() < pts)
+fn has_leading_pictures<R: Times + ?Sized>(samples: &R, key: usize) -> bool {
+    let pts = samples.pts(key);
+    (key + 1..samples.len()).take_while(|&i| !samples.key(i)).any(|i| samples.pts(i) < pts)
 }
 
 /// Logged when some open-GOP segment had to start at an I picture with leading pictures.
@@ -229,20 +253,20 @@ pub(crate) fn choose_clean_cuts(key_times: &[i64], clean: &[bool], end_us: i64, 
     (cuts, all_clean)
 }
 
-fn make_segment(map: &TimeMap, all: &[SampleRec], first: usize, stop: usize, src_end: i64) -> Segment {
-    let samples = &all[first..stop];
-    let out_start = map.out(samples[0].dts).max(0) as u64;
+fn make_segment<R: Times + ?Sized>(map: &TimeMap, all: &R, first: usize, stop: usize, src_end: i64) -> Segment {
+    let count = stop - first;
+    let src_start = all.dts(first);
+    let out_start = map.out(src_start).max(0) as u64;
     let out_end = map.out(src_end).max(0) as u64;
-    let payload: u64 = samples.iter().map(|s| s.size() as u64).sum();
     Segment {
-        src_start: samples[0].dts,
+        src_start,
         src_end,
-        samples: samples.len() as u32,
+        samples: count as u32,
         first: first as u32,
-        start_pts: samples[0].pts(),
+        start_pts: all.pts(first),
         out_start,
         out_duration: out_end.saturating_sub(out_start),
-        bytes: payload + fmp4::media_segment_overhead(samples.len()) as u64,
+        bytes: all.bytes(first..stop) + fmp4::media_segment_overhead(count) as u64,
         cluster: 0,
     }
 }
@@ -296,12 +320,12 @@ fn follow_built(
             seg += 1;
         }
         if seg != k && i > start {
-            segs.push(make_segment(&map, &samples, start, i, s.dts));
+            segs.push(make_segment(&map, samples.as_slice(), start, i, s.dts));
             start = i;
         }
         k = seg;
     }
-    segs.push(make_segment(&map, &samples, start, samples.len(), end_dts));
+    segs.push(make_segment(&map, samples.as_slice(), start, samples.len(), end_dts));
     track.segments = segs;
     track.reader = reader(track, samples, direct, None, exact);
 }

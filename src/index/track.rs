@@ -6,7 +6,7 @@ use ff::codec::Id;
 use ffmpeg_next as ff;
 
 use super::collect::Collected;
-use super::frame_rate::max_frame_rate;
+use super::frame_rate::{max_frame_rate, max_frame_rate_lazy};
 use super::probe::{copy_codec, StreamInfo};
 use crate::codec::{self, Codec, CodecConfig};
 use crate::model::aac::AacSettings;
@@ -125,9 +125,11 @@ pub(crate) fn make_track(
         height: info.height,
         // A variable frame rate declares its maximum (RFC 8216bis), else the container's rate.
         frame_rate: match info.kind {
-            TrackKind::Video => {
-                max_frame_rate(&c.samples, info.tb, info.frame_rate, c.sorted_offset).or(info.frame_rate)
+            TrackKind::Video => match (&c.lazy, c.sorted_offset) {
+                (Some(l), Some(d)) => max_frame_rate_lazy(l, info.tb, info.frame_rate, d),
+                _ => max_frame_rate(&c.samples, info.tb, info.frame_rate, c.sorted_offset),
             }
+            .or(info.frame_rate),
             _ => info.frame_rate,
         },
         independent: info.kind != TrackKind::Video
@@ -154,6 +156,7 @@ fn first_samples(c: &Collected) -> Vec<&[u8]> {
 fn peak_bit_rate(info: &StreamInfo, c: &Collected) -> u64 {
     let (num, den) = (i64::from(info.tb.0), i64::from(info.tb.1));
     if num <= 0 || den <= 0 || c.samples.is_empty() {
+        // (Samples read on demand are H.264 or HEVC, which take no peak rate.)
         return 0;
     }
     let second = |ts: i64| ts.saturating_mul(num) / den;
@@ -208,7 +211,7 @@ fn video_delivery(info: &StreamInfo, c: &Collected, video_taken: bool) -> Delive
     }
     match copy_codec(info.id) {
         Some(codec @ (Codec::H264 | Codec::Hevc | Codec::Av1 | Codec::Vp9)) => {
-            if !c.samples.iter().any(|s| s.key()) {
+            if !c.any_key() {
                 return Delivery::NotServed("the video track has no keyframe".into());
             }
             copy_delivery(info, codec, c)

@@ -264,6 +264,24 @@ impl SampleTable {
     pub fn get(&self, i: usize) -> Option<Result<&SampleRec, TableDamaged>> {
         self.range(i..i + 1).map(|r| r.map(|s| &s[0]))
     }
+
+    /// Size of record `i` (`None` outside the table): for a table built per segment, read from
+    /// the sample tables without building the segment's records.
+    pub fn sample_size(&self, i: usize) -> Option<Result<u32, TableDamaged>> {
+        match &self.repr {
+            Repr::Lazy(l) => (i < l.samples.len()).then(|| Ok(l.samples.bytes(i..i + 1) as u32)),
+            _ => self.get(i).map(|r| r.map(SampleRec::size)),
+        }
+    }
+
+    /// Checks every block of a table read in place (the others cannot be damaged; a table built
+    /// per segment is not built for it).
+    pub fn check(&self) -> Result<(), TableDamaged> {
+        match &self.repr {
+            Repr::Mapped(_) => self.all().map(|_| ()),
+            Repr::Owned(_) | Repr::Lazy(_) => Ok(()),
+        }
+    }
 }
 
 impl Mapped {

@@ -518,9 +518,9 @@ fn iframe_bytes(track: &Track, k: usize) -> u64 {
     let seg = &track.segments[k];
     match &track.reader {
         SampleReader::ByPosition { table } => table
-            .get(seg.first as usize)
+            .sample_size(seg.first as usize)
             .and_then(Result::ok)
-            .map_or(seg.bytes, |r| fmp4::media_segment_overhead(1) as u64 + u64::from(r.size())),
+            .map_or(seg.bytes, |size| fmp4::media_segment_overhead(1) as u64 + u64::from(size)),
         _ => seg.bytes,
     }
 }

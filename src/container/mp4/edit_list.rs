@@ -109,6 +109,16 @@ pub(super) struct KeptRange {
     pub(super) end_dts: i64,
 }
 
+/// The times of a track's samples when its decode times are one `stts` run: sample `k` is
+/// decoded at `first + k * step` (wrapping), has the composition offset `cto[k]` (0 past the
+/// list) and is a sync sample when `key(k)`.
+pub(super) struct DtsStep<'a, K: Fn(usize) -> bool> {
+    pub(super) first: i64,
+    pub(super) step: i64,
+    pub(super) cto: &'a [i32],
+    pub(super) key: K,
+}
+
 /// Parameters of `mov_fix_index` for one track.
 pub(super) struct FixIndex {
     /// The edit.
@@ -178,7 +188,69 @@ impl FixIndex {
     /// it adds one delta to every kept sample; `None` otherwise (several deltas, or an edit that
     /// never starts), for the caller to build and [`FixIndex::apply`] instead.
     pub(super) fn plan_one_delta<S: SampleAt + ?Sized>(&self, samples: &S, raw_end: i64) -> Option<KeptRange> {
-        let scan = self.scan(samples);
+        self.one_delta(samples, raw_end, self.scan(samples))
+    }
+
+    /// [`FixIndex::plan_one_delta`] of a video track without a DTS shift whose decode times are
+    /// one `stts` run: `samples` (for the few samples looked up), `run` the same samples' times
+    /// and sync flags, walked in one pass over the composition offsets.
+    pub(super) fn plan_one_delta_run<S: SampleAt + ?Sized, K: Fn(usize) -> bool>(
+        &self,
+        samples: &S,
+        run: &DtsStep<'_, K>,
+        raw_end: i64,
+    ) -> Option<KeptRange> {
+        if self.kind != Kind::Video || self.dts_shift != 0 {
+            return self.plan_one_delta(samples, raw_end);
+        }
+        self.one_delta(samples, raw_end, self.scan_run(samples, run))
+    }
+
+    /// [`FixIndex::scan`] for a video track without a DTS shift, on the times of `run`.
+    fn scan_run<S: SampleAt + ?Sized, K: Fn(usize) -> bool>(&self, samples: &S, run: &DtsStep<'_, K>) -> FixScan {
+        let (m, dur) = (self.plan.media_time, self.plan.duration);
+        let edit_end = dur.saturating_add(m);
+        let start = self.start_index(samples);
+        let n = samples.count();
+        let mut scan = FixScan { start, end: n, deltas: Vec::new(), counter: self.plan.empty, min_pts: -1 };
+        let mut keyframe_after_edit = false;
+        let mut delta: Option<i64> = None;
+        let mut next_dts = run.first.wrapping_add((start as i64).wrapping_mul(run.step));
+        for k in start..n {
+            let dts = next_dts;
+            next_dts = dts.wrapping_add(run.step);
+            // The record's offset (saturated as `mov_build_index` leaves it), for covered samples.
+            let c = match (self.cover, run.cto.get(k)) {
+                (Some(cover), Some(&c)) if k < cover && c != 0 => {
+                    i64::from(dts.saturating_add(i64::from(c)).wrapping_sub(dts) as i32)
+                }
+                _ => 0,
+            };
+            let cts = dts.wrapping_add(c);
+            let fd = if k + 1 < n { run.step } else { dur };
+            if cts >= m && cts < edit_end {
+                let new_dts = delta.map_or(scan.counter, |d| dts.wrapping_add(d));
+                let corrected = new_dts.wrapping_add(c);
+                scan.min_pts = if scan.min_pts < 0 { corrected } else { scan.min_pts.min(corrected) };
+                if delta.is_none() {
+                    delta = Some(new_dts.wrapping_sub(dts));
+                    scan.deltas.push((k, new_dts.wrapping_sub(dts)));
+                }
+            }
+            if cts.saturating_add(fd) >= edit_end && (run.key)(k) {
+                if self.cover.is_some() && !keyframe_after_edit {
+                    keyframe_after_edit = true;
+                    continue;
+                }
+                scan.end = k + 1;
+                break;
+            }
+        }
+        scan
+    }
+
+    /// The kept range of `scan` when one delta applies to every kept sample.
+    fn one_delta<S: SampleAt + ?Sized>(&self, samples: &S, raw_end: i64, scan: FixScan) -> Option<KeptRange> {
         let (start, end) = (scan.start, scan.end);
         if scan.deltas.len() != 1 || start >= end {
             return None;
@@ -205,14 +277,18 @@ impl FixIndex {
         // Audio without ctts has non-decreasing CTS: once the edit has started, nothing changes
         // until the break, which a binary search finds.
         let monotonic = audio && self.cover.is_none();
+        // Each sample is read once: the next one's read for this one's duration is kept.
+        let mut next = (start < n).then(|| samples.at(start));
         for k in start..n {
-            let cur = &samples.at(k);
+            let Some(cur) = next.take() else { break };
+            let cur = &cur;
             let cts = cur.dts.wrapping_add(self.dts_shift).wrapping_add(self.ctts_of(cur, k));
             if monotonic && !scan.deltas.is_empty() && cts >= m {
                 scan.end = self.audio_break(samples, k, edit_end) + 1;
                 break;
             }
-            let fd = if k + 1 < n { samples.at(k + 1).dts.wrapping_sub(cur.dts) } else { dur };
+            next = (k + 1 < n).then(|| samples.at(k + 1));
+            let fd = next.map_or(dur, |s| s.dts.wrapping_sub(cur.dts));
             self.step(&mut scan, k, cur, cts, fd);
             if cts.saturating_add(fd) >= edit_end && (cur.key() || audio) {
                 if self.cover.is_some() && !audio && !keyframe_after_edit {

@@ -2,7 +2,10 @@
 //! the edit list is applied with ([`SampleAt`]); the size and chunk-offset tables ([`Sizes`],
 //! [`Chunks`]) they read. Which tracks are read this way, and the checks made first, are in
 //! `lazy_plan`. Any sample is found directly: its size from `stsz`, its chunk from `stsc`, its
-//! time from the `stts` runs; a range of samples is built in one walk.
+//! time from the `stts` runs, a video sample's composition offset and sync flag from the kept
+//! offsets and bitset; a range of samples is built in one walk. What the index needs of a whole
+//! track (decode and presentation times, sync samples, a segment's bytes and earliest
+//! presentation time, whether the reorder delay is constant) is read without building records.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -160,6 +163,10 @@ pub(super) struct LazyTables {
     dts_runs: Vec<DtsRun>,
     /// Samples `mov_build_index` makes.
     len: usize,
+    /// Composition offsets, one per sample (`ctts` expanded); empty: every offset is 0.
+    cto: Box<[i32]>,
+    /// Sync samples, one bit per sample (`stss`); empty: every sample is a sync sample.
+    keys: Box<[u64]>,
 }
 
 impl LazyTables {
@@ -199,7 +206,55 @@ impl LazyTables {
             chunk_runs,
             dts_runs,
             len,
+            cto: Box::default(),
+            keys: Box::default(),
         }
+    }
+
+    /// The tables of a video track: [`LazyTables::new`], with one composition offset per
+    /// sample (`cto`, empty for none) and its sync samples as a bitset (`keys`).
+    pub(super) fn with_video(mut self, cto: Vec<i32>, keys: Vec<u64>) -> LazyTables {
+        self.cto = cto.into_boxed_slice();
+        self.keys = keys.into_boxed_slice();
+        self
+    }
+
+    /// Composition offset of sample `k`, as the built record holds it.
+    #[inline]
+    fn cto(&self, k: u64) -> i32 {
+        self.cto.get(k as usize).copied().unwrap_or(0)
+    }
+
+    /// The decode times as one run (first, step) when they are one `stts` run.
+    pub(super) fn dts_step(&self) -> Option<(i64, i64)> {
+        match self.dts_runs[..] {
+            [r] if r.first == 0 => Some((r.dts, i64::from(r.dur))),
+            _ => None,
+        }
+    }
+
+    /// The composition offsets, one per sample (empty: all 0).
+    pub(super) fn cto_table(&self) -> &[i32] {
+        &self.cto
+    }
+
+    /// Whether sample `k` is a sync sample.
+    #[inline]
+    pub(super) fn key(&self, k: u64) -> bool {
+        self.keys.is_empty() || self.keys.get((k / 64) as usize).is_some_and(|w| w >> (k % 64) & 1 == 1)
+    }
+
+    /// The record of sample `k` at `pos` (`size` bytes), decoded at `dts` (raw) moved by `delta`:
+    /// the built list's record (its presentation time saturated as `mov_build_index` does it,
+    /// the composition offset kept through the edit list).
+    #[inline(always)]
+    fn record(&self, k: u64, pos: u64, dts: i64, size: u32, delta: i64) -> Mp4Sample {
+        let c = self.cto(k);
+        if c == 0 {
+            let t = dts.wrapping_add(delta);
+            return Mp4Sample::new(pos, t, t, size, self.key(k));
+        }
+        Mp4Sample::new(pos, dts, dts.saturating_add(i64::from(c)), size, self.key(k)).at_dts(dts.wrapping_add(delta))
     }
 
     fn sizes(&self) -> Sizes<'_> {
@@ -214,18 +269,22 @@ impl LazyTables {
     fn held_bytes(&self) -> usize {
         self.sizes.len()
             + self.chunks.len()
+            + self.cto.len() * 4
+            + self.keys.len() * 8
             + self.chunk_runs.len() * std::mem::size_of::<ChunkRun>()
             + self.dts_runs.len() * std::mem::size_of::<DtsRun>()
     }
 
     /// The `stts` run of sample `k`.
+    #[inline]
     fn dts_run(&self, k: u64) -> usize {
         self.dts_runs.partition_point(|r| r.first <= k).saturating_sub(1)
     }
 
     /// DTS of sample `k` (before the edit list).
+    #[inline]
     pub(super) fn dts(&self, k: u64) -> i64 {
-        let r = self.dts_runs[self.dts_run(k)];
+        let r = if self.dts_runs.len() == 1 { self.dts_runs[0] } else { self.dts_runs[self.dts_run(k)] };
         r.dts.wrapping_add(((k - r.first) as i64).wrapping_mul(i64::from(r.dur)))
     }
 
@@ -255,8 +314,7 @@ impl LazyTables {
         out.reserve((r.end - r.start) as usize);
         for k in r {
             let size = sizes.get(k as u32);
-            let t = dts.wrapping_add(delta);
-            out.push(Mp4Sample::new(pos, t, t, size, true));
+            out.push(self.record(k, pos, dts, size, delta));
             pos = pos.wrapping_add(u64::from(size));
             j += 1;
             if j == self.chunk_runs[e].per {
@@ -287,7 +345,21 @@ impl SampleAt for Raw<'_> {
         let (sizes, chunks) = (t.sizes(), t.chunks());
         let (_, _, _, pos) = t.locate(k as u64, &sizes, &chunks);
         let dts = t.dts(k as u64);
-        Mp4Sample::new(pos, dts, dts, sizes.get(k as u32), true)
+        t.record(k as u64, pos, dts, sizes.get(k as u32), 0)
+    }
+}
+
+/// Raw samples' times and sync flags (position and size 0), for the edit list's walk, which
+/// reads nothing else of them.
+pub(super) struct RawTimes<'a>(pub(super) &'a LazyTables);
+
+impl SampleAt for RawTimes<'_> {
+    fn count(&self) -> usize {
+        self.0.len
+    }
+    #[inline(always)]
+    fn at(&self, k: usize) -> Mp4Sample {
+        self.0.record(k as u64, 0, self.0.dts(k as u64), 0, 0)
     }
 }
 
@@ -317,6 +389,7 @@ impl LazySamples {
     }
 
     /// Number of samples.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -336,8 +409,143 @@ impl LazySamples {
     }
 
     /// Decode time of sample `i` (`i < len`): cheaper than [`LazySamples::get`].
+    #[inline]
     pub fn dts(&self, i: usize) -> i64 {
         self.tables.dts(self.start + i as u64).wrapping_add(self.delta)
+    }
+
+    /// Presentation time of sample `i` (`i < len`).
+    #[inline]
+    pub fn pts(&self, i: usize) -> i64 {
+        let k = self.start + i as u64;
+        let c = self.tables.cto(k);
+        let dts = self.tables.dts(k);
+        let moved = dts.wrapping_add(self.delta);
+        if c == 0 {
+            return moved;
+        }
+        // As the record holds it: the offset kept through the edit list, then added saturating.
+        let cto = dts.saturating_add(i64::from(c)).wrapping_sub(dts) as i32;
+        moved.saturating_add(i64::from(cto))
+    }
+
+    /// The earliest presentation time of samples `r` (`None` when empty): the smallest
+    /// [`LazySamples::pts`], found in one pass over the composition offsets when the decode
+    /// times are one `stts` run and far from the ends of the 64-bit range (no time saturates).
+    pub fn min_pts(&self, r: Range<usize>) -> Option<i64> {
+        let end = r.end.min(self.len);
+        if r.start >= end {
+            return None;
+        }
+        const SANE: i64 = 1 << 60;
+        let (first, last) = (self.dts(r.start), self.dts(end - 1));
+        let from = self.start as usize + r.start;
+        // (The times before the edit list too: the offsets were added to those.)
+        let raw = [self.tables.dts(from as u64), self.tables.dts((from + end - r.start - 1) as u64)];
+        let sane = [first, last, raw[0], raw[1]].iter().all(|t| t.abs() < SANE);
+        match (self.tables.dts_step(), self.tables.cto.get(from..from + (end - r.start))) {
+            (Some((_, step)), Some(c)) if sane => {
+                let rel = c.iter().enumerate().map(|(j, &c)| j as i64 * step + i64::from(c)).min()?;
+                Some(first + rel)
+            }
+            _ => (r.start..end).map(|i| self.pts(i)).min(),
+        }
+    }
+
+    /// The step between consecutive decode times when they are one `stts` run.
+    pub fn dts_step(&self) -> Option<i64> {
+        self.tables.dts_step().map(|(_, step)| step)
+    }
+
+    /// Whether sample `i` is a sync sample (`i < len`).
+    #[inline]
+    pub fn key(&self, i: usize) -> bool {
+        self.tables.key(self.start + i as u64)
+    }
+
+    /// Whether the presentation times are the decode times plus the first sample's offset `d`,
+    /// each taken once and at most `max_distance` samples from its own, with `d` the smallest
+    /// delay that presents no sample before it is decoded: what a walk over the samples decides
+    /// (`collect::delay_known_constant`), found here in one pass over the composition offsets
+    /// when the decode times are one `stts` run (sample `i` at `dts(0) + i·step`: the sample
+    /// presented at its offset `c` is the one `(c - d) / step` places away). `None` otherwise
+    /// (the caller walks).
+    pub fn constant_delay(&self, max_distance: usize) -> Option<bool> {
+        let t = &self.tables;
+        let n = self.len;
+        let [run] = t.dts_runs[..] else { return None };
+        let step = i64::from(run.dur);
+        let (first, last) = (self.dts(0), self.dts(n.checked_sub(1)?));
+        const SANE: i64 = 1 << 60;
+        if n < 2 || first.abs() > SANE || last.abs() > SANE {
+            return None;
+        }
+        if step == 0 {
+            return Some(false);
+        }
+        let start = self.start as usize;
+        let Some(c) = t.cto.get(start..start + n) else { return Some(true) };
+        let d = i64::from(c[0]);
+        let mut taken = vec![0u64; n.div_ceil(64)];
+        let mut min = i64::MAX;
+        let (mut memo, mut next_memo) = ([(0i64, 0i64); 8], 0usize);
+        for (i, &ci) in c.iter().enumerate() {
+            let ci = i64::from(ci);
+            let q = ci - d;
+            // (A file has a few distinct offsets: their divisions are remembered.)
+            let places = match memo.iter().find(|m| m.0 == q) {
+                Some(m) => m.1,
+                None if q % step != 0 || (q / step).unsigned_abs() > max_distance as u64 => return Some(false),
+                None => {
+                    memo[next_memo % memo.len()] = (q, q / step);
+                    next_memo += 1;
+                    q / step
+                }
+            };
+            let j = i as i64 + places;
+            if j < 0 || j >= n as i64 {
+                return Some(false);
+            }
+            let (w, b) = (j as usize / 64, j as usize % 64);
+            if taken[w] >> b & 1 == 1 {
+                return Some(false);
+            }
+            taken[w] |= 1 << b;
+            min = min.min(ci);
+        }
+        Some(min == 0)
+    }
+
+    /// The sync samples from `from` on, ascending.
+    pub fn keys_from(&self, from: usize) -> impl Iterator<Item = usize> + '_ {
+        let (start, len) = (self.start, self.len);
+        let words = &self.tables.keys;
+        let all = words.is_empty();
+        let first = start + from.min(len) as u64;
+        let end = start + len as u64;
+        let mut k = first;
+        std::iter::from_fn(move || {
+            if all {
+                let i = (k < end).then_some((k - start) as usize);
+                k += 1;
+                return i;
+            }
+            while k < end {
+                let w = words.get((k / 64) as usize).copied().unwrap_or(0) >> (k % 64);
+                if w == 0 {
+                    k = (k / 64 + 1) * 64;
+                    continue;
+                }
+                k += u64::from(w.trailing_zeros());
+                if k >= end {
+                    return None;
+                }
+                let i = (k - start) as usize;
+                k += 1;
+                return Some(i);
+            }
+            None
+        })
     }
 
     /// Appends samples `r` (clamped to the list) to `out`.

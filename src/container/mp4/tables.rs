@@ -144,6 +144,22 @@ impl<'a> Tables<'a> {
         self.sizes.count
     }
 
+    /// The `stss` entries (big-endian, 1-based) when they alone say which samples are sync
+    /// samples, each entry once, ascending: no `stps` or `rap ` groups, at least one entry, the
+    /// first above 0 (see [`KeyState::next`], whose walk then marks exactly these samples).
+    pub(super) fn sync_samples(&self) -> Option<&'a [u8]> {
+        let stss = self.stss.filter(|s| !s.is_empty())?;
+        let mut prev = 0u32;
+        for e in stss.chunks_exact(4) {
+            let v = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
+            if v <= prev || v > i32::MAX as u32 {
+                return None;
+            }
+            prev = v;
+        }
+        (self.stps.is_empty() && self.rap.is_empty()).then_some(stss)
+    }
+
     /// Every sample of an audio track is a sync sample: no `stss` entries, `stps` or `rap `
     /// groups to say otherwise (see [`KeyState::next`]).
     pub(super) fn all_sync_audio(&self, kind: Kind) -> bool {
