@@ -71,7 +71,8 @@ use super::collect::{finish_collected, reorder_delay, Collected};
 use super::probe::{copy_codec, StreamInfo};
 use super::scan::{check_complete, scan_until, subtitle_extractors};
 use super::segmenter::{
-    choose_clean_cuts, choose_cuts, cuts_at_clean_keyframes, transcode_segments, OPEN_GOP_FALLBACK,
+    choose_clean_cuts, choose_cuts, cuts_at_clean_keyframes, has_leading_pictures, transcode_segments,
+    OPEN_GOP_FALLBACK,
 };
 use super::track::audio_will_transcode;
 use crate::codec::Codec;
@@ -172,6 +173,9 @@ pub(crate) struct CuePlan {
     data_end: u64,
     /// Bytes per read of a boundary probe ([`probe_read_size`]).
     probe_read: usize,
+    /// The packets of the last ~20 s (with the head's, they vouch for the boundaries planned
+    /// without a probe: [`Grid`], [`closed_gops`]).
+    tail: Vec<Collected>,
 }
 
 /// Says why the Cues are not used (the caller scans instead).
@@ -358,6 +362,7 @@ pub(crate) fn build(
         delay,
         data_end,
         probe_read: probe_read_size(&head[main]),
+        tail,
     };
     let format = dmx.format_name();
     let mut p = prepare(cfg, infos.to_vec(), head, extractors, None)?;
@@ -707,6 +712,109 @@ struct Window {
     split: Vec<usize>,
 }
 
+/// Frame sizes (samples) an audio track's grid is fitted with: AAC (1024, 960; 2048 with SBR),
+/// MPEG audio (1152, 576), AC-3 and E-AC-3 (1536, 768, 512, 256), Opus (120 to 2880).
+const GRID_FRAMES: &[i128] = &[1024, 960, 2048, 1152, 576, 1536, 768, 512, 256, 120, 240, 480, 1920, 2880];
+
+/// Fewest frames of the head, and of the tail, a grid is fitted on.
+const GRID_MIN_FRAMES: usize = 16;
+
+/// Most origins a grid is tried at (one per sample of a time-base tick: 48 at 48 kHz in ms).
+const GRID_MAX_ORIGINS: i128 = 4096;
+
+/// Largest cluster header (4-byte ID and an 8-byte size) a planned keyframe offset allows.
+const MAX_CLUSTER_HEADER: u64 = 12;
+
+/// An audio track whose every frame of the head and of the tail sits on one grid: frame `n`
+/// at `origin + n x frame` samples (`rate` Hz), stored in ticks of `num/den` s rounded to
+/// nearest, half away from zero (FFmpeg's `av_rescale_q`, mkvmerge's ns to ms), for every
+/// origin (in samples) between `origins.0` and `origins.1`; each reproduces every head and
+/// tail frame time exactly, the tail's at frame numbers after the head's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Grid {
+    frame: i128,
+    rate: i128,
+    num: i128,
+    den: i128,
+    origins: (i128, i128),
+}
+
+impl Grid {
+    /// Ticks of frame `n` from `origin`.
+    fn tick(&self, origin: i128, n: i128) -> i64 {
+        crate::util::time::rescale_i128(origin + n * self.frame, self.den, self.rate * self.num) as i64
+    }
+
+    /// The number of the frame from `origin` nearest tick `t`.
+    fn number(&self, origin: i128, t: i64) -> i128 {
+        let x = crate::util::time::rescale_i128(t.into(), self.rate * self.num, self.den);
+        (x - origin).div_euclid(self.frame) + i128::from((x - origin).rem_euclid(self.frame) * 2 >= self.frame)
+    }
+
+    /// The grid of `frame` samples at `rate` Hz in ticks of `num/den` s that reproduces `head`
+    /// (consecutive frames) and `tail` (consecutive frames after them), if exactly one frame
+    /// size of [`GRID_FRAMES`] does.
+    fn fit(head: &[i64], tail: &[i64], rate: u32, (num, den): (i64, i64)) -> Option<Grid> {
+        if head.len() < GRID_MIN_FRAMES || tail.len() < GRID_MIN_FRAMES || rate == 0 || num <= 0 || den <= 0 {
+            return None;
+        }
+        let (rate, num, den) = (i128::from(rate), i128::from(num), i128::from(den));
+        // Samples per tick, rounded up, and two of slack: the origins whose first tick is head[0].
+        let span = (rate * num + den - 1) / den + 2;
+        if span > GRID_MAX_ORIGINS {
+            return None;
+        }
+        let mut found: Option<Grid> = None;
+        for &frame in GRID_FRAMES {
+            let mut g = Grid { frame, rate, num, den, origins: (i128::MAX, i128::MIN) };
+            let center = crate::util::time::rescale_i128(head[0].into(), rate * num, den);
+            for origin in center - span..=center + span {
+                let fits_head = head.iter().enumerate().all(|(n, &t)| g.tick(origin, n as i128) == t);
+                let first = g.number(origin, tail[0]);
+                let fits_tail = first >= head.len() as i128
+                    && tail.iter().enumerate().all(|(n, &t)| g.tick(origin, first + n as i128) == t);
+                if fits_head && fits_tail {
+                    g.origins = (g.origins.0.min(origin), g.origins.1.max(origin));
+                }
+            }
+            if g.origins.0 <= g.origins.1 {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(g);
+            }
+        }
+        found
+    }
+
+    /// Every frame time from the frame before tick `from` to the frame after tick `to`, when
+    /// every origin of the grid gives the same (they are nondecreasing in the origin: the
+    /// first and the last decide).
+    fn frames(&self, from: i64, to: i64) -> Option<Vec<i64>> {
+        let at = |origin: i128| -> Vec<i64> {
+            let (a, b) = (self.number(origin, from) - 1, self.number(origin, to) + 1);
+            (a.max(0)..=b).map(|n| self.tick(origin, n)).collect()
+        };
+        let (lo, hi) = (at(self.origins.0), at(self.origins.1));
+        (lo == hi).then_some(lo)
+    }
+}
+
+/// Whether no keyframe of `c` (packets in decode order) has leading pictures (a later packet
+/// of its GOP presented before it), and it has a keyframe.
+fn closed_gops(c: &Collected) -> bool {
+    let keys: Vec<usize> = (0..c.samples.len()).filter(|&i| c.samples[i].key()).collect();
+    !keys.is_empty() && keys.iter().all(|&k| !has_leading_pictures(&c.samples, k))
+}
+
+/// What planning a boundary without a probe needs: each copied audio track's [`Grid`] and the
+/// size of a cluster's header (learnt from the first probe: a keyframe's offset is its Cue's
+/// cluster, this and its CueRelativePosition).
+struct Prediction {
+    grids: Vec<Grid>,
+    header: Option<u64>,
+}
+
 impl CuePlan {
     /// The track number of `stream` when its frames can be read straight from the blocks (no
     /// content encoding: the block data is the frame).
@@ -799,6 +907,51 @@ impl CuePlan {
             }
         }
         out
+    }
+
+    /// The [`Prediction`] of this file's boundaries, when the head and the tail vouch for one
+    /// (see the module docs): a video main track whose keyframes there have no leading
+    /// pictures, Cues that all give their block's position in the cluster, and copied audio
+    /// tracks (`followers`) each on one [`Grid`] from the head to the tail. `None`: every
+    /// boundary is probed.
+    fn prediction(
+        &self,
+        tracks: &[Track],
+        collected: &[Collected],
+        main: usize,
+        followers: &[usize],
+    ) -> Option<Prediction> {
+        if !self.main_is_video || !closed_gops(&collected[main]) || !closed_gops(self.tail.get(self.main_stream)?) {
+            return None;
+        }
+        if self.cues.iter().any(|c| c.relative.is_none()) {
+            return None;
+        }
+        let times = |c: &Collected| -> Vec<i64> { c.samples.iter().map(|s| s.pts()).collect() };
+        let grids = followers
+            .iter()
+            .map(|&ti| {
+                let t = &tracks[ti];
+                Grid::fit(
+                    &times(&collected[ti]),
+                    &times(self.tail.get(t.stream)?),
+                    t.sample_rate,
+                    (t.map.num, t.map.den),
+                )
+            })
+            .collect::<Option<Vec<Grid>>>()?;
+        Some(Prediction { grids, header: None })
+    }
+
+    /// The [`Window`] a probe of the keyframe at `time` in the cluster at `cluster`, whose Cue
+    /// gives `relative`, would find, planned from `p` without a read: the keyframe's block at
+    /// the cluster's data plus `relative`, no leading picture, and every audio frame from
+    /// `span` ticks before it to `span` after it; `None` where the grids' origins disagree.
+    fn planned_window(p: &Prediction, (time, cluster): (i64, u64), relative: Option<u64>, span: i64) -> Option<Window> {
+        let key_pos = cluster.checked_add(p.header?)?.checked_add(relative?)?;
+        let audio = p.grids.iter().map(|g| g.frames(time - span, time + span)).collect::<Option<Vec<_>>>()?;
+        let split = vec![0; audio.len()];
+        Some(Window { key_pos, earliest: time, audio, from: cluster, split })
     }
 
     /// A block walker over the file, for [`CuePlan::walk`].
@@ -969,6 +1122,16 @@ impl CuePlan {
         // Whether the probes start at the Cue before: decided on the first boundary probed
         // (one more read), by whether its audio frame is stored after its keyframe.
         let mut earlier: Option<bool> = None;
+        // Boundaries planned without a probe, where the head and the tail vouch for it and the
+        // first boundary probed (the pilot) agrees (see the module docs).
+        let mut prediction = self.prediction(tracks, collected, main, &followers);
+        #[cfg(test)]
+        if tests::PROBE_EVERY_BOUNDARY.get() {
+            prediction = None;
+        }
+        let span = 2 * horizon_ticks;
+        let mut pilot_window: Option<(usize, Window)> = None;
+        let mut planned = 0usize;
         let cuts = loop {
             let (cuts, all_clean) = if open_gop {
                 choose_clean_cuts(&key_times, &clean, end_us, target_us)
@@ -985,14 +1148,61 @@ impl CuePlan {
                         first_frame_past(&win.audio[f], &tracks[ti].map, tracks[ti].map.us_to_ticks(bound)).is_some()
                     })
                 };
-                earlier = Some(match pilot.map(|c| probe_at(&mut self.walker(), c, false)) {
-                    Some(Ok(win)) => !after_key(&win),
+                let probed = pilot.map(|c| (c, probe_at(&mut self.walker(), c, false)));
+                earlier = Some(match &probed {
+                    Some((_, Ok(win))) => !after_key(win),
                     _ => false,
                 });
+                // The pilot vouches for the plan: its keyframe's offset gives the cluster
+                // header's size, and what it found is what the plan says there.
+                let agrees = |p: &mut Prediction, c: usize, win: &Window| -> bool {
+                    let (time, cluster) = keys[c];
+                    let relative = cue_at(c).and_then(|i| self.cues[i].relative);
+                    let header = relative.and_then(|r| win.key_pos.checked_sub(cluster)?.checked_sub(r));
+                    p.header = header.filter(|&h| h <= MAX_CLUSTER_HEADER);
+                    let Some(planned) = Self::planned_window(p, keys[c], relative, span) else { return false };
+                    let bound = vmap.out_us(time);
+                    planned.key_pos == win.key_pos
+                        && win.earliest == time
+                        && followers.iter().enumerate().all(|(f, &ti)| {
+                            let (m, b) = (&tracks[ti].map, tracks[ti].map.us_to_ticks(bound));
+                            let found = first_frame_past(&win.audio[f], m, b);
+                            found.is_some() && found == first_frame_past(&planned.audio[f], m, b)
+                        })
+                };
+                if let Some(mut p) = prediction.take() {
+                    match &probed {
+                        Some((c, Ok(win))) if earlier == Some(false) && agrees(&mut p, *c, win) => prediction = Some(p),
+                        _ => log::debug!("{}: the pilot probe does not vouch for a plan", self.path.display()),
+                    }
+                }
+                if earlier == Some(false) {
+                    pilot_window = probed.and_then(|(c, w)| w.ok().map(|w| (c, w)));
+                }
             }
             let from_earlier = earlier == Some(true);
             let probe = |w: &mut BlockWalker, c: usize| probe_at(w, c, from_earlier);
-            for (c, win) in todo.iter().copied().zip(self.probe_all(&todo, probe)) {
+            // The pilot's window and the planned ones need no read; the rest are probed.
+            let mut ready: Vec<(usize, ParseResult<Window>)> = Vec::new();
+            if let Some((c, win)) = pilot_window.take() {
+                if todo.contains(&c) {
+                    ready.push((c, Ok(win)));
+                }
+            }
+            if let Some(p) = &prediction {
+                for &c in todo.iter().filter(|&&c| c > 0) {
+                    if ready.iter().all(|r| r.0 != c) {
+                        let relative = cue_at(c).and_then(|i| self.cues[i].relative);
+                        if let Some(win) = Self::planned_window(p, keys[c], relative, span) {
+                            ready.push((c, Ok(win)));
+                            planned += 1;
+                        }
+                    }
+                }
+            }
+            let to_probe: Vec<usize> = todo.iter().copied().filter(|&c| ready.iter().all(|r| r.0 != c)).collect();
+            let probed = self.probe_all(&to_probe, probe);
+            for (c, win) in ready.into_iter().chain(to_probe.iter().copied().zip(probed)) {
                 let time = keys[c].0;
                 let win = match win {
                     Ok(w) => w,
@@ -1014,6 +1224,9 @@ impl CuePlan {
                 break cuts;
             }
         };
+        log::debug!("{}: {planned} of {} boundaries planned without a probe", self.path.display(), cuts.len());
+        #[cfg(test)]
+        tests::PLANNED.set(planned);
         let mut windows: Vec<Window> = Vec::with_capacity(cuts.len());
         let mut bounds: Vec<i64> = Vec::with_capacity(cuts.len() + 1);
         for c in &cuts {
@@ -1222,6 +1435,14 @@ fn time_base_is_scale((num, den): (i32, i32), timestamp_scale: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Probe every boundary (no [`Prediction`]).
+        pub(super) static PROBE_EVERY_BOUNDARY: Cell<bool> = const { Cell::new(false) };
+        /// Boundaries the last plan on this thread made without a probe.
+        pub(super) static PLANNED: Cell<usize> = const { Cell::new(0) };
+    }
 
     #[test]
     fn a_hostile_timestamp_scale_is_compared_not_overflowed() {
@@ -1347,6 +1568,64 @@ mod tests {
             if names.iter().any(|n| n == want) {
                 assert!(vouched.iter().any(|n| n == want), "{want} not vouched for; vouched for: {vouched:?}");
             }
+        }
+    }
+
+    /// Every segment of every track of `name` indexed from its Cues, with the boundaries
+    /// planned where the plan vouches for it (`probe_every == false`) or all probed; and how
+    /// many were planned without a probe.
+    fn plan_of(path: &Path, probe_every: bool) -> Option<(Vec<Vec<Segment>>, usize)> {
+        PROBE_EVERY_BOUNDARY.set(probe_every);
+        PLANNED.set(0);
+        let file = ByteSource::open_file(path).ok()?;
+        let identity = FileIdentity::of(path).ok()?;
+        let ix = crate::index::build(&file, path, identity, &Config::default(), None);
+        PROBE_EVERY_BOUNDARY.set(false);
+        let ix = ix.ok().filter(|ix| ix.indexed_from == IndexSource::MatroskaCues)?;
+        Some((ix.tracks.iter().map(|t| t.segments.clone()).collect(), PLANNED.get()))
+    }
+
+    /// The Matroska test files (long ones included when generated).
+    fn matroska_media() -> Vec<std::path::PathBuf> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media");
+        let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
+        let mut paths: Vec<std::path::PathBuf> = entries
+            .filter_map(|e| Some(e.ok()?.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "mkv" || x == "webm" || x == "mka"))
+            .collect();
+        paths.sort();
+        paths
+    }
+
+    #[test]
+    fn boundaries_planned_without_probes_are_the_probed_ones() {
+        let mut planned_files = Vec::new();
+        for path in matroska_media() {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+            let Some((probed, none)) = plan_of(&path, true) else { continue };
+            assert_eq!(none, 0, "{name}: planned boundaries while told to probe them all");
+            let (planned, n) = plan_of(&path, false).expect("indexed from its Cues when probed");
+            // The same segments: times, durations, BANDWIDTH's byte estimates and the cluster
+            // a segment's walk starts from.
+            assert_eq!(planned.len(), probed.len(), "{name}");
+            for (t, (a, b)) in planned.iter().zip(&probed).enumerate() {
+                assert_eq!(a.len(), b.len(), "{name} track {t}: segment count");
+                for (k, (x, y)) in a.iter().zip(b).enumerate() {
+                    assert_eq!(x, y, "{name} track {t} segment {k}");
+                }
+            }
+            if n > 0 {
+                planned_files.push((name, n));
+            }
+        }
+        eprintln!("planned without probes: {planned_files:?}");
+        // FFmpeg's muxer, AAC on one grid over 4 minutes: every boundary but the first two
+        // (the first keyframe's and the pilot's) is planned.
+        if matroska_media().iter().any(|p| p.ends_with("looped_4min.mkv")) {
+            assert!(
+                planned_files.iter().any(|(n, k)| n == "looped_4min.mkv" && *k > 30),
+                "looped_4min.mkv not planned: {planned_files:?}"
+            );
         }
     }
 
