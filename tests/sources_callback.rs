@@ -471,6 +471,37 @@ fn a_two_hour_matroska_opens_from_its_cues_in_a_few_reads() {
     }
 }
 
+#[test]
+fn a_matroska_film_whose_audio_keeps_one_grid_opens_in_a_few_reads_however_long() {
+    // FFmpeg's muxer, AAC on one frame grid from the first GOPs to the last 20 s: every
+    // segment boundary but the first keyframe's and one probe that vouches for the plan is
+    // planned from the Cues, the head and the tail, without a read of its own (index::mkv).
+    let path = common::media_dir().join("looped_4min.mkv");
+    if !path.is_file() {
+        return;
+    }
+    let ctx = Ctx::new(0);
+    let src = Counting::new(&path);
+    let m = ctx.open_source(&src, "test://looped_4min.mkv").expect("open");
+    let (open, _) = m.source_reads();
+    let info = m.info();
+    let segments = info["segments"].as_u64().expect("segments");
+    println!("looped_4min.mkv ({} bytes, {segments} segments): open {} reads, {} bytes", src.size, open.0, open.1);
+    assert_eq!(info["indexed_from"], "matroska cues");
+    assert_eq!(open.0, src.counts().0, "reads made by the open but not counted as its own");
+    // The header, the Cues, FFmpeg's probe, head and tail, the first keyframe and the pilot:
+    // not one per boundary.
+    assert!(segments > 30, "{segments} segments");
+    assert!(open.0 <= 20, "open took {} reads for {segments} segments", open.0);
+    // Its segments are the local file's (the plan's audio frames are where it says).
+    let local_ctx = Ctx::new(0);
+    let local = local_ctx.open(&path).expect("local open");
+    let list = names(&local);
+    for name in &list {
+        assert_eq!(get(&local, name).map_err(|e| e.0), get(&m, name).map_err(|e| e.0), "{name}");
+    }
+}
+
 /// Crawls every name of `path` through a counting source on four threads at once (names in
 /// order: every segment of a track, then the next track's, as a crawler or the players of a
 /// CDN's first viewers ask), checking each against the local file; returns the source.

@@ -35,13 +35,38 @@
 //! [`SOURCE_PROBE_THREADS`] (round trips overlap); each thread keeps one walker, whose read
 //! window is reused, not allocated and zeroed per probe.
 //!
-//! The reads per boundary cannot be planned from the Cues alone without giving up exact
-//! playlists: the Cues give each keyframe's time and cluster, but not the earliest picture of
-//! an open GOP (a segment's start), the audio frame times around the boundary (each audio
-//! segment's first frame, by midpoint), nor the keyframe block's byte offset (which BANDWIDTH is
-//! measured from; the cluster header's size is not in the Cues). All of them are in the few
-//! blocks right after the keyframe, which the master playlist already needs for every segment,
-//! so deferring the probes would only move their reads to the first playlist.
+//! **Boundaries planned without a probe.** What a probe finds can be planned from what the open
+//! has already read, where that vouches for it ([`CuePlan::prediction`]); those boundaries cost
+//! no read:
+//! - the keyframe block's offset is its Cue's cluster, the cluster's header and the Cue's
+//!   CueRelativePosition (every Cue must give one); the header's size is the one the first
+//!   probed boundary (the pilot) shows, so offsets between keyframes are exact differences;
+//! - the segment's earliest presentation time is the keyframe's when no keyframe of the head
+//!   and of the tail has leading pictures (an open GOP would);
+//! - each copied audio track's frame times come from one frame grid ([`Grid`]): `f` samples per
+//!   frame at the track's rate from an origin, stored in timestamp ticks rounded to nearest
+//!   (FFmpeg's `av_rescale_q`, mkvmerge's ns to ms); it must reproduce every frame time of the
+//!   head and of the tail exactly, the tail's at later frame numbers, with exactly one frame
+//!   size; every origin that does must give the same times around a boundary, else that
+//!   boundary is probed;
+//! - the pilot, probed as before, must find what the plan says there (offset, earliest time,
+//!   each audio track's first frame, stored after the keyframe's cluster start), else every
+//!   boundary is probed.
+//!
+//! Planned audio segments start at their keyframe's cluster; the walk that generates one starts
+//! again from the previous segment's cluster when its first frame is not found there
+//! (`engine::source`), and frames are always taken by the planned times. What a grid cannot
+//! see: frames missing or added between the head and the tail in whole frames (a grid that
+//! restarts twice by half a frame looks continuous). Files whose audio grid is not continuous
+//! from the head to the tail are probed at every boundary: laced audio (mkvmerge's lace times
+//! are the block's plus shares of the lace's rounded duration, not the grid's), and
+//! concatenations. The 2-hour test files are such: `long_2h.mp4` is a 1-minute file repeated
+//! 120 times, whose AAC grid starts again every minute after a half frame (512 samples), so
+//! `long_2h.mkv` and `long_2h_subs.mkv` are probed at every boundary, as is
+//! `long_2h_mkvmerge.mkv` (laced). One film encoded in one pass, remuxed by FFmpeg, is planned
+//! but for its first boundary and the pilot: `looped_4min.mkv` (41 segments) opens with 47
+//! boundaries planned (`boundaries_planned_without_probes_are_the_probed_ones` compares the
+//! planned and probed segments of every Matroska test file).
 //!
 //! Segment sizes for BANDWIDTH come from the byte ranges between keyframes, minus the
 //! other tracks' share at their measured bitrates.
@@ -1619,6 +1644,11 @@ mod tests {
             }
         }
         eprintln!("planned without probes: {planned_files:?}");
+        // Probed at every boundary (the grid check refuses them): a concatenation whose AAC grid
+        // starts again every minute, and mkvmerge's laced audio.
+        for name in ["long_2h.mkv", "long_2h_mkvmerge.mkv", "mkvmerge_multi.mkv"] {
+            assert!(planned_files.iter().all(|(n, _)| n != name), "{name} planned: {planned_files:?}");
+        }
         // FFmpeg's muxer, AAC on one grid over 4 minutes: every boundary but the first two
         // (the first keyframe's and the pilot's) is planned.
         if matroska_media().iter().any(|p| p.ends_with("looped_4min.mkv")) {
@@ -1627,6 +1657,65 @@ mod tests {
                 "looped_4min.mkv not planned: {planned_files:?}"
             );
         }
+    }
+
+    /// AAC frames (1024 samples at 48 kHz) from sample `origin`, in Matroska milliseconds.
+    fn aac_ms(origin: i64, frames: std::ops::Range<i64>) -> Vec<i64> {
+        frames.map(|n| crate::model::time::rescale(origin + n * 1024, 1000, 48_000)).collect()
+    }
+
+    #[test]
+    fn audio_on_one_grid_from_head_to_tail_is_planned_exactly() {
+        // 0, 21, 43, 64, 85, 107, ...: 21.333 ms frames rounded to nearest.
+        let head = aac_ms(0, 0..150);
+        let tail = aac_ms(0, 300_000..301_000);
+        let g = Grid::fit(&head, &tail, 48_000, (1, 1000)).expect("one grid");
+        assert_eq!(g.frame, 1024);
+        // Every frame in between, as the file has it.
+        let mid = aac_ms(0, 150_000..150_010);
+        let planned = g.frames(mid[2], mid[6]).expect("the origins agree");
+        assert_eq!(planned, mid[1..8], "from the frame before the first tick to the one after the last");
+        // The first frame whose midpoint passes a boundary, as a probe would find it.
+        let map = TimeMap::new(1, 1000, 48_000, 48_000);
+        let bound = map.us_to_ticks(mid[4] * 1000 - 5_000);
+        assert_eq!(first_frame_past(&planned, &map, bound), first_frame_past(&mid, &map, bound));
+        // A later origin (priming, a start that is not at 0): found too.
+        let g = Grid::fit(&aac_ms(2112, 0..150), &aac_ms(2112, 9_000..9_900), 48_000, (1, 1000)).expect("grid");
+        assert_eq!(g.frames(100_000, 100_050), Some(aac_ms(2112, 4684..4690)));
+    }
+
+    #[test]
+    fn audio_that_leaves_its_grid_between_head_and_tail_is_probed() {
+        let head = aac_ms(0, 0..150);
+        // A half-frame gap in the middle (a concatenation: long_2h.mp4's minute ends with a
+        // 512-sample frame): the tail is on no grid through the head.
+        assert_eq!(Grid::fit(&head, &aac_ms(512, 300_000..301_000), 48_000, (1, 1000)), None);
+        // A gap in the head itself, or a tail too short to fit.
+        let mut gap = head.clone();
+        gap.remove(50);
+        assert_eq!(Grid::fit(&gap, &aac_ms(0, 300_000..301_000), 48_000, (1, 1000)), None);
+        assert_eq!(Grid::fit(&head, &aac_ms(0, 300_000..300_004), 48_000, (1, 1000)), None);
+        // Times of laced frames as FFmpeg splits mkvmerge's laces (the block's time plus
+        // shares of the lace's 170 ms): not the grid's 43, 64, ... within a lace.
+        let laced: Vec<i64> = (0..40).map(|n| aac_ms(0, (n / 8) * 8..(n / 8) * 8 + 1)[0] + 170 * (n % 8) / 8).collect();
+        assert_eq!(Grid::fit(&laced, &aac_ms(0, 300_000..301_000), 48_000, (1, 1000)), None);
+        // No rate, or a time base whose tick holds too many samples to try every origin.
+        assert_eq!(Grid::fit(&head, &aac_ms(0, 300_000..301_000), 0, (1, 1000)), None);
+        assert_eq!(Grid::fit(&head, &head, 48_000, (1, 1)), None);
+    }
+
+    #[test]
+    fn a_gop_with_leading_pictures_is_not_planned() {
+        let rec = |pts: i64, key: bool| crate::model::segment::SampleRec::new(0, 0, pts, 100, key);
+        // Decode order: I0 P3 B1 B2 | I4 P7 B5 B6: closed.
+        let closed = [(0, true), (3, false), (1, false), (2, false), (4, true), (7, false), (5, false), (6, false)];
+        let c = Collected { samples: closed.iter().map(|&(p, k)| rec(p, k)).collect(), ..Collected::default() };
+        assert!(closed_gops(&c));
+        // I6 B4 B5 after it: an open GOP's leading pictures.
+        let open = [(0, true), (3, false), (1, false), (2, false), (6, true), (4, false), (5, false), (9, false)];
+        let c = Collected { samples: open.iter().map(|&(p, k)| rec(p, k)).collect(), ..Collected::default() };
+        assert!(!closed_gops(&c));
+        assert!(!closed_gops(&Collected::default()));
     }
 
     #[test]
