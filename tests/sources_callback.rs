@@ -489,8 +489,8 @@ fn a_matroska_film_whose_audio_keeps_one_grid_opens_in_a_few_reads_however_long(
     println!("looped_4min.mkv ({} bytes, {segments} segments): open {} reads, {} bytes", src.size, open.0, open.1);
     assert_eq!(info["indexed_from"], "matroska cues");
     assert_eq!(open.0, src.counts().0, "reads made by the open but not counted as its own");
-    // The header, the Cues, FFmpeg's probe, head and tail, the first keyframe and the pilot:
-    // not one per boundary.
+    // The header, the Cues, FFmpeg's probe, head and tail, the first keyframe, the pilot and
+    // three check probes: not one per boundary.
     assert!(segments > 30, "{segments} segments");
     assert!(open.0 <= 20, "open took {} reads for {segments} segments", open.0);
     // Its segments are the local file's (the plan's audio frames are where it says).
