@@ -191,7 +191,8 @@ impl Source {
         // From a caller-supplied source the walk reads the segment's clusters in one read: up
         // to the next segment's cluster (a little more for audio stored after it).
         let span = t.segments.get(k + 1).map(|s| s.cluster.saturating_sub(seg.cluster));
-        match self.read_blocks(ix, t, &seg, track_number, next_key, span) {
+        let back = k.checked_sub(1).map(|j| t.segments[j].cluster);
+        match self.read_blocks(ix, t, &seg, track_number, (next_key, back), span) {
             Ok(Some(p)) => Ok((p, true)),
             Err(e) if e.kind == ErrorKind::FileChanged || (e.kind == ErrorKind::Io && self.input.is_callback()) => {
                 Err(e)
@@ -262,11 +263,11 @@ impl Source {
         t: &Track,
         seg: &Segment,
         track_number: Option<u64>,
-        next_key: Option<i64>,
+        (next_key, back): (Option<i64>, Option<u64>),
         span: Option<u64>,
     ) -> Result<Option<Vec<ff::Packet>>> {
         let mut out: Vec<ff::Packet> = Vec::new();
-        let walked = self.walk_blocks(ix, t, seg, track_number, next_key, span, |w, s| {
+        let walked = self.walk_blocks(ix, t, seg, track_number, (next_key, back), span, |w, s| {
             let len = usize::try_from(s.len).map_err(|_| damaged(format!("frame at byte {} too large", s.pos)))?;
             let mut p = timed_packet(&w.read(s.pos, len).map_err(damaged)?, s.pts, s.dts, 0, s.key);
             p.set_position(s.pos as isize);
@@ -292,8 +293,9 @@ impl Source {
         }
         let seg = t.segments[k];
         let next_key = t.segments.get(k + 1).map(|s| s.start_pts);
+        let back = k.checked_sub(1).map(|j| t.segments[j].cluster);
         let mut out = Vec::new();
-        match self.walk_blocks(ix, t, &seg, track_number, next_key, None, |_, s| {
+        match self.walk_blocks(ix, t, &seg, track_number, (next_key, back), None, |_, s| {
             out.push(s);
             Ok(())
         }) {
@@ -307,7 +309,12 @@ impl Source {
 
     /// Walks the blocks of segment `seg` of `t` from its cluster, handing each of the track's
     /// samples in the segment to `emit` (see [`Source::read_blocks`]). `false` when FFmpeg
-    /// must read it.
+    /// must read it. An audio segment whose first frame (at `seg.src_start`) is not found from
+    /// its cluster, before any frame is handed over, is walked again from `back` (the previous
+    /// segment's cluster): a plan made without probing its boundary (`index::mkv`) names the
+    /// keyframe's cluster, and a muxer may store that frame before it. Frames are handed over
+    /// by the planned times either way (each frame in exactly one segment); a first frame not
+    /// at `seg.src_start` even then is logged.
     #[allow(clippy::too_many_arguments)]
     fn walk_blocks(
         &self,
@@ -315,7 +322,7 @@ impl Source {
         t: &Track,
         seg: &Segment,
         track_number: Option<u64>,
-        next_key: Option<i64>,
+        (next_key, back): (Option<i64>, Option<u64>),
         span: Option<u64>,
         mut emit: impl FnMut(&mut BlockWalker, BlockSample) -> Result<()>,
     ) -> Result<bool> {
@@ -332,60 +339,90 @@ impl Source {
             }
             _ => None,
         };
-        let file = window.as_ref().unwrap_or(&self.input);
-        let mut w = BlockWalker::new(file, ix.identity.size, layout, seg.cluster);
-        if file.is_callback() {
-            // Past the window (audio stored after the next keyframe): reads of a margin each.
-            w.set_read_size(if window.is_some() { SOURCE_SEGMENT_MARGIN as usize } else { SOURCE_SEGMENT_CHUNK });
-        }
         let video = t.kind == TrackKind::Video;
-        let mut started = false;
-        let mut skipped = 0usize;
-        // Blocks seen and their bytes: over small blocks (a low bit rate) of a local file, larger
-        // reads (fewer system calls); large ones stay skipped with small reads.
-        let (mut blocks, mut block_bytes) = (0u64, 0u64);
-        while let Some(b) = w.next_block().map_err(damaged)? {
-            if !file.is_callback() && blocks < SMALL_BLOCKS_SEEN {
-                blocks += 1;
-                block_bytes = block_bytes.saturating_add(b.data_len);
-                if blocks == SMALL_BLOCKS_SEEN && block_bytes < SMALL_BLOCKS_SEEN * SMALL_BLOCK {
-                    w.set_read_size(LOCAL_SMALL_BLOCKS_CHUNK);
-                }
+        // Where the walk starts, and whether it may still start again from `back`.
+        let (mut from, mut again) = (seg.cluster, back.filter(|&b| !video && b < seg.cluster));
+        'walk: loop {
+            // A walk from `back` starts before the window: it reads the file itself.
+            let file = window.as_ref().filter(|_| from == seg.cluster).unwrap_or(&self.input);
+            let mut w = BlockWalker::new(file, ix.identity.size, layout, from);
+            if file.is_callback() {
+                // Past the window (audio stored after the next keyframe): reads of a margin each.
+                w.set_read_size(if window.is_some() { SOURCE_SEGMENT_MARGIN as usize } else { SOURCE_SEGMENT_CHUNK });
             }
-            if b.track != number {
-                continue;
-            }
-            if video {
-                if b.frames != 1 {
-                    return Ok(false);
-                }
-                if !(started || b.key && b.time == seg.start_pts) {
-                    skipped += 1;
-                    if skipped > MAX_SKIPPED_BLOCKS {
-                        return Err(damaged(format!("no keyframe at ts {} after byte {}", seg.start_pts, seg.cluster)));
+            let mut started = false;
+            let mut skipped = 0usize;
+            // Blocks seen and their bytes: over small blocks (a low bit rate) of a local file,
+            // larger reads (fewer system calls); large ones stay skipped with small reads.
+            let (mut blocks, mut block_bytes) = (0u64, 0u64);
+            while let Some(b) = w.next_block().map_err(damaged)? {
+                if !file.is_callback() && blocks < SMALL_BLOCKS_SEEN {
+                    blocks += 1;
+                    block_bytes = block_bytes.saturating_add(b.data_len);
+                    if blocks == SMALL_BLOCKS_SEEN && block_bytes < SMALL_BLOCKS_SEEN * SMALL_BLOCK {
+                        w.set_read_size(LOCAL_SMALL_BLOCKS_CHUNK);
                     }
+                }
+                if b.track != number {
                     continue;
                 }
-                if started && b.key && Some(b.time) == next_key {
+                if video {
+                    if b.frames != 1 {
+                        return Ok(false);
+                    }
+                    if !(started || b.key && b.time == seg.start_pts) {
+                        skipped += 1;
+                        if skipped > MAX_SKIPPED_BLOCKS {
+                            return Err(damaged(format!(
+                                "no keyframe at ts {} after byte {}",
+                                seg.start_pts, seg.cluster
+                            )));
+                        }
+                        continue;
+                    }
+                    if started && b.key && Some(b.time) == next_key {
+                        break;
+                    }
+                    started = true;
+                    emit(&mut w, BlockSample { pos: b.data, len: b.data_len, pts: b.time, dts: None, key: b.key })?;
+                    continue;
+                }
+                // Audio: every frame (laced ones split as FFmpeg splits them) timed in the range.
+                if b.time >= seg.src_end {
                     break;
                 }
-                started = true;
-                emit(&mut w, BlockSample { pos: b.data, len: b.data_len, pts: b.time, dts: None, key: b.key })?;
-                continue;
-            }
-            // Audio: every frame (laced ones split as FFmpeg splits them) timed in the range.
-            if b.time >= seg.src_end {
-                break;
-            }
-            for (pos, size, time) in w.frames(&b).map_err(damaged)? {
-                let Some(time) = time else { return Ok(false) };
-                if time < seg.src_start || time >= seg.src_end {
-                    continue;
+                for (pos, size, time) in w.frames(&b).map_err(damaged)? {
+                    let Some(time) = time else { return Ok(false) };
+                    if time < seg.src_start || time >= seg.src_end {
+                        continue;
+                    }
+                    if !started && time != seg.src_start {
+                        if let Some(b) = again.take() {
+                            from = b;
+                            continue 'walk;
+                        }
+                        log::warn!(
+                            "{}: stream {}: the frame planned at ts {} is not there (the first is at {time}); \
+                             the segment holds the frames timed from {} to {}",
+                            ix.path.display(),
+                            t.stream,
+                            seg.src_start,
+                            seg.src_start,
+                            seg.src_end
+                        );
+                    }
+                    started = true;
+                    emit(&mut w, BlockSample { pos, len: size, pts: time, dts: Some(time), key: true })?;
                 }
-                emit(&mut w, BlockSample { pos, len: size, pts: time, dts: Some(time), key: true })?;
             }
+            if !video && !started && seg.src_start < seg.src_end {
+                if let Some(b) = again.take() {
+                    from = b;
+                    continue 'walk;
+                }
+            }
+            return Ok(true);
         }
-        Ok(true)
     }
 }
 

@@ -16,10 +16,10 @@
 //! - for text subtitle tracks, the blocks their Cues point at (FFmpeg and mkvmerge give every
 //!   subtitle block one); for other muxers, every block header and only subtitle blocks' data.
 //!
-//! A 2-hour film is opened by reading its Cues and one window per segment boundary (the
+//! A boundary that is probed costs one window (the
 //! cluster header, the keyframe's block and the blocks after it, sized by the largest keyframe of
-//! the first GOPs: [`probe_read_size`]), so its open costs one read per segment boundary plus a
-//! few. mkvmerge's files store a boundary's first audio frame before the keyframe: when the
+//! the first GOPs: [`probe_read_size`]); where no boundary can be planned (below), an open
+//! costs one read per segment boundary plus a few. mkvmerge's files store a boundary's first audio frame before the keyframe: when the
 //! first boundary probed shows that (one more read), every probe starts at the cluster of the
 //! Cue before instead, in one window of up to 64 KiB that covers both ([`walk_back_read`]), so
 //! those files cost one read per boundary too. Measured on the 2-hour files (1200 segments),
@@ -35,13 +35,41 @@
 //! [`SOURCE_PROBE_THREADS`] (round trips overlap); each thread keeps one walker, whose read
 //! window is reused, not allocated and zeroed per probe.
 //!
-//! The reads per boundary cannot be planned from the Cues alone without giving up exact
-//! playlists: the Cues give each keyframe's time and cluster, but not the earliest picture of
-//! an open GOP (a segment's start), the audio frame times around the boundary (each audio
-//! segment's first frame, by midpoint), nor the keyframe block's byte offset (which BANDWIDTH is
-//! measured from; the cluster header's size is not in the Cues). All of them are in the few
-//! blocks right after the keyframe, which the master playlist already needs for every segment,
-//! so deferring the probes would only move their reads to the first playlist.
+//! **Boundaries planned without a probe.** What a probe finds can be planned from what the open
+//! has already read, where that vouches for it ([`CuePlan::prediction`]); those boundaries cost
+//! no read:
+//! - the keyframe block's offset is its Cue's cluster, the cluster's header and the Cue's
+//!   CueRelativePosition (every Cue must give one); the header's size is the one the first
+//!   probed boundary (the pilot) shows, so offsets between keyframes are exact differences;
+//! - the segment's earliest presentation time is the keyframe's when no keyframe of the head
+//!   and of the tail has leading pictures (an open GOP would);
+//! - each copied audio track's frame times come from one frame grid ([`Grid`]): `f` samples per
+//!   frame at the track's rate from an origin, stored in timestamp ticks rounded to nearest
+//!   (FFmpeg's `av_rescale_q`, mkvmerge's ns to ms); it must reproduce every frame time of the
+//!   head and of the tail exactly, the tail's at later frame numbers, with exactly one frame
+//!   size; every origin that does must give the same times around a boundary, else that
+//!   boundary is probed;
+//! - the pilot, probed as before, must find what the plan says there (offset, earliest time,
+//!   each audio track's first frame, stored after the keyframe's cluster start), else every
+//!   boundary is probed; so must [`CHECK_PROBES`] boundaries spread over the file (three more
+//!   reads), else the plan is dropped and every boundary is probed.
+//!
+//! Planned audio segments start at their keyframe's cluster; the walk that generates one starts
+//! again from the previous segment's cluster when its first frame is not found there
+//! (`engine::source`), and frames are always taken by the planned times. What a grid cannot
+//! see: frames missing or added between the head and the tail in whole frames (a grid that
+//! restarts twice by half a frame looks continuous), which the check probes catch only where
+//! they fall. Files whose audio grid is not continuous
+//! from the head to the tail are probed at every boundary: laced audio (mkvmerge's lace times
+//! are the block's plus shares of the lace's rounded duration, not the grid's), and
+//! concatenations. The 2-hour test files are such: `long_2h.mp4` is a 1-minute file repeated
+//! 120 times, whose AAC grid starts again every minute after a half frame (512 samples), so
+//! `long_2h.mkv` and `long_2h_subs.mkv` are probed at every boundary, as is
+//! `long_2h_mkvmerge.mkv` (laced). One film encoded in one pass, remuxed by FFmpeg, is planned
+//! but for its first boundary, the pilot and the checks: `looped_4min.mkv` (49 segments) opens
+//! with 44 boundaries planned, in 11 reads through a caller's source instead of 69
+//! (`boundaries_planned_without_probes_are_the_probed_ones` compares the planned and probed
+//! segments of every Matroska test file).
 //!
 //! Segment sizes for BANDWIDTH come from the byte ranges between keyframes, minus the
 //! other tracks' share at their measured bitrates.
@@ -71,7 +99,8 @@ use super::collect::{finish_collected, reorder_delay, Collected};
 use super::probe::{copy_codec, StreamInfo};
 use super::scan::{check_complete, scan_until, subtitle_extractors};
 use super::segmenter::{
-    choose_clean_cuts, choose_cuts, cuts_at_clean_keyframes, transcode_segments, OPEN_GOP_FALLBACK,
+    choose_clean_cuts, choose_cuts, cuts_at_clean_keyframes, has_leading_pictures, transcode_segments,
+    OPEN_GOP_FALLBACK,
 };
 use super::track::audio_will_transcode;
 use crate::codec::Codec;
@@ -172,6 +201,9 @@ pub(crate) struct CuePlan {
     data_end: u64,
     /// Bytes per read of a boundary probe ([`probe_read_size`]).
     probe_read: usize,
+    /// The packets of the last ~20 s (with the head's, they vouch for the boundaries planned
+    /// without a probe: [`Grid`], [`closed_gops`]).
+    tail: Vec<Collected>,
 }
 
 /// Says why the Cues are not used (the caller scans instead).
@@ -358,6 +390,7 @@ pub(crate) fn build(
         delay,
         data_end,
         probe_read: probe_read_size(&head[main]),
+        tail,
     };
     let format = dmx.format_name();
     let mut p = prepare(cfg, infos.to_vec(), head, extractors, None)?;
@@ -707,6 +740,116 @@ struct Window {
     split: Vec<usize>,
 }
 
+/// Frame sizes (samples) an audio track's grid is fitted with: AAC (1024, 960; 2048 with SBR),
+/// MPEG audio (1152, 576), AC-3 and E-AC-3 (1536, 768, 512, 256), Opus (120 to 2880).
+const GRID_FRAMES: &[i128] = &[1024, 960, 2048, 1152, 576, 1536, 768, 512, 256, 120, 240, 480, 1920, 2880];
+
+/// Fewest frames of the head, and of the tail, a grid is fitted on.
+const GRID_MIN_FRAMES: usize = 16;
+
+/// Most origins a grid is tried at (one per sample of a time-base tick: 48 at 48 kHz in ms).
+const GRID_MAX_ORIGINS: i128 = 4096;
+
+/// Boundaries probed all the same where a plan is made, spread over the file: each must find
+/// what the plan says, else every boundary is probed.
+const CHECK_PROBES: usize = 3;
+
+/// Fewest boundaries a plan must leave unprobed before [`CHECK_PROBES`] are taken from them.
+const CHECK_PROBES_FROM: usize = 8;
+
+/// Largest cluster header (4-byte ID and an 8-byte size) a planned keyframe offset allows.
+const MAX_CLUSTER_HEADER: u64 = 12;
+
+/// An audio track whose every frame of the head and of the tail sits on one grid: frame `n`
+/// at `origin + n x frame` samples (`rate` Hz), stored in ticks of `num/den` s rounded to
+/// nearest, half away from zero (FFmpeg's `av_rescale_q`, mkvmerge's ns to ms), for every
+/// origin (in samples) between `origins.0` and `origins.1`; each reproduces every head and
+/// tail frame time exactly, the tail's at frame numbers after the head's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Grid {
+    frame: i128,
+    rate: i128,
+    num: i128,
+    den: i128,
+    origins: (i128, i128),
+}
+
+impl Grid {
+    /// Ticks of frame `n` from `origin`.
+    fn tick(&self, origin: i128, n: i128) -> i64 {
+        crate::util::time::rescale_i128(origin + n * self.frame, self.den, self.rate * self.num) as i64
+    }
+
+    /// The number of the frame from `origin` nearest tick `t`.
+    fn number(&self, origin: i128, t: i64) -> i128 {
+        let x = crate::util::time::rescale_i128(t.into(), self.rate * self.num, self.den);
+        (x - origin).div_euclid(self.frame) + i128::from((x - origin).rem_euclid(self.frame) * 2 >= self.frame)
+    }
+
+    /// The grid of `frame` samples at `rate` Hz in ticks of `num/den` s that reproduces `head`
+    /// (consecutive frames) and `tail` (consecutive frames after them), if exactly one frame
+    /// size of [`GRID_FRAMES`] does.
+    fn fit(head: &[i64], tail: &[i64], rate: u32, (num, den): (i64, i64)) -> Option<Grid> {
+        if head.len() < GRID_MIN_FRAMES || tail.len() < GRID_MIN_FRAMES || rate == 0 || num <= 0 || den <= 0 {
+            return None;
+        }
+        let (rate, num, den) = (i128::from(rate), i128::from(num), i128::from(den));
+        // Samples per tick, rounded up, and two of slack: the origins whose first tick is head[0].
+        let span = (rate * num + den - 1) / den + 2;
+        if span > GRID_MAX_ORIGINS {
+            return None;
+        }
+        let mut found: Option<Grid> = None;
+        for &frame in GRID_FRAMES {
+            let mut g = Grid { frame, rate, num, den, origins: (i128::MAX, i128::MIN) };
+            let center = crate::util::time::rescale_i128(head[0].into(), rate * num, den);
+            for origin in center - span..=center + span {
+                let fits_head = head.iter().enumerate().all(|(n, &t)| g.tick(origin, n as i128) == t);
+                let first = g.number(origin, tail[0]);
+                let fits_tail = first >= head.len() as i128
+                    && tail.iter().enumerate().all(|(n, &t)| g.tick(origin, first + n as i128) == t);
+                if fits_head && fits_tail {
+                    g.origins = (g.origins.0.min(origin), g.origins.1.max(origin));
+                }
+            }
+            if g.origins.0 <= g.origins.1 {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(g);
+            }
+        }
+        found
+    }
+
+    /// Every frame time from the frame before tick `from` to the frame after tick `to`, when
+    /// every origin of the grid gives the same (they are nondecreasing in the origin: the
+    /// first and the last decide).
+    fn frames(&self, from: i64, to: i64) -> Option<Vec<i64>> {
+        let at = |origin: i128| -> Vec<i64> {
+            let (a, b) = (self.number(origin, from) - 1, self.number(origin, to) + 1);
+            (a.max(0)..=b).map(|n| self.tick(origin, n)).collect()
+        };
+        let (lo, hi) = (at(self.origins.0), at(self.origins.1));
+        (lo == hi).then_some(lo)
+    }
+}
+
+/// Whether no keyframe of `c` (packets in decode order) has leading pictures (a later packet
+/// of its GOP presented before it), and it has a keyframe.
+fn closed_gops(c: &Collected) -> bool {
+    let keys: Vec<usize> = (0..c.samples.len()).filter(|&i| c.samples[i].key()).collect();
+    !keys.is_empty() && keys.iter().all(|&k| !has_leading_pictures(&c.samples, k))
+}
+
+/// What planning a boundary without a probe needs: each copied audio track's [`Grid`] and the
+/// size of a cluster's header (learnt from the first probe: a keyframe's offset is its Cue's
+/// cluster, this and its CueRelativePosition).
+struct Prediction {
+    grids: Vec<Grid>,
+    header: Option<u64>,
+}
+
 impl CuePlan {
     /// The track number of `stream` when its frames can be read straight from the blocks (no
     /// content encoding: the block data is the frame).
@@ -799,6 +942,57 @@ impl CuePlan {
             }
         }
         out
+    }
+
+    /// The [`Prediction`] of this file's boundaries, when the head and the tail vouch for one
+    /// (see the module docs): a video main track whose keyframes there have no leading
+    /// pictures, Cues that all give their block's position in the cluster, and copied audio
+    /// tracks (`followers`) each on one [`Grid`] from the head to the tail. `None`: every
+    /// boundary is probed.
+    fn prediction(
+        &self,
+        tracks: &[Track],
+        collected: &[Collected],
+        main: usize,
+        followers: &[usize],
+    ) -> Option<Prediction> {
+        if !self.main_is_video || !closed_gops(&collected[main]) || !closed_gops(self.tail.get(self.main_stream)?) {
+            return None;
+        }
+        if self.cues.iter().any(|c| c.relative.is_none()) {
+            return None;
+        }
+        let times = |c: &Collected| -> Vec<i64> { c.samples.iter().map(|s| s.pts()).collect() };
+        let grids = followers
+            .iter()
+            .map(|&ti| {
+                let t = &tracks[ti];
+                Grid::fit(
+                    &times(&collected[ti]),
+                    &times(self.tail.get(t.stream)?),
+                    t.sample_rate,
+                    (t.map.num, t.map.den),
+                )
+            })
+            .collect::<Option<Vec<Grid>>>()?;
+        Some(Prediction { grids, header: None })
+    }
+
+    /// The [`Window`] a probe of the keyframe at `time` in the cluster at `cluster`, whose Cue
+    /// gives `relative`, would find, planned from `p` without a read: the keyframe's block at
+    /// the cluster's data plus `relative`, no leading picture, and every audio frame from
+    /// `span` ticks before it to `span` after it; `None` where the grids' origins disagree.
+    fn planned_window(p: &Prediction, (time, cluster): (i64, u64), relative: Option<u64>, span: i64) -> Option<Window> {
+        let key_pos = cluster.checked_add(p.header?)?.checked_add(relative?)?;
+        #[allow(unused_mut)]
+        let mut audio = p.grids.iter().map(|g| g.frames(time - span, time + span)).collect::<Option<Vec<_>>>()?;
+        #[cfg(test)]
+        if tests::SKEW_PLAN_AFTER.get().is_some_and(|t| time > t) {
+            // A grid that restarted half a frame later in the middle of the file.
+            audio.iter_mut().flatten().for_each(|t| *t += 11);
+        }
+        let split = vec![0; audio.len()];
+        Some(Window { key_pos, earliest: time, audio, from: cluster, split })
     }
 
     /// A block walker over the file, for [`CuePlan::walk`].
@@ -969,6 +1163,33 @@ impl CuePlan {
         // Whether the probes start at the Cue before: decided on the first boundary probed
         // (one more read), by whether its audio frame is stored after its keyframe.
         let mut earlier: Option<bool> = None;
+        // Boundaries planned without a probe, where the head and the tail vouch for it and the
+        // first boundary probed (the pilot) agrees (see the module docs).
+        let mut prediction = self.prediction(tracks, collected, main, &followers);
+        #[cfg(test)]
+        if tests::PROBE_EVERY_BOUNDARY.get() {
+            prediction = None;
+        }
+        let span = 2 * horizon_ticks;
+        let mut pilot_window: Option<(usize, Window)> = None;
+        // The boundaries planned, and whether the check probes agreed (once chosen).
+        let mut planned_keys: Vec<usize> = Vec::new();
+        let mut checked: Option<bool> = None;
+        // Whether the probe `win` of keyframe c found what the plan `p` says there.
+        let agrees = |p: &Prediction, c: usize, win: &Window| -> bool {
+            let time = keys[c].0;
+            let relative = cue_at(c).and_then(|i| self.cues[i].relative);
+            let Some(planned) = Self::planned_window(p, keys[c], relative, span) else { return false };
+            let bound = vmap.out_us(time);
+            planned.key_pos == win.key_pos
+                && win.earliest == time
+                && win.from == keys[c].1
+                && followers.iter().enumerate().all(|(f, &ti)| {
+                    let (m, b) = (&tracks[ti].map, tracks[ti].map.us_to_ticks(bound));
+                    let found = first_frame_past(&win.audio[f], m, b);
+                    found.is_some() && found == first_frame_past(&planned.audio[f], m, b)
+                })
+        };
         let cuts = loop {
             let (cuts, all_clean) = if open_gop {
                 choose_clean_cuts(&key_times, &clean, end_us, target_us)
@@ -985,24 +1206,91 @@ impl CuePlan {
                         first_frame_past(&win.audio[f], &tracks[ti].map, tracks[ti].map.us_to_ticks(bound)).is_some()
                     })
                 };
-                earlier = Some(match pilot.map(|c| probe_at(&mut self.walker(), c, false)) {
-                    Some(Ok(win)) => !after_key(&win),
+                let probed = pilot.map(|c| (c, probe_at(&mut self.walker(), c, false)));
+                earlier = Some(match &probed {
+                    Some((_, Ok(win))) => !after_key(win),
                     _ => false,
                 });
+                // The pilot vouches for the plan: its keyframe's offset gives the cluster
+                // header's size, and what it found is what the plan says there.
+                if let Some(mut p) = prediction.take() {
+                    match &probed {
+                        Some((c, Ok(win))) if earlier == Some(false) => {
+                            let (_, cluster) = keys[*c];
+                            let relative = cue_at(*c).and_then(|i| self.cues[i].relative);
+                            let header = relative.and_then(|r| win.key_pos.checked_sub(cluster)?.checked_sub(r));
+                            p.header = header.filter(|&h| h <= MAX_CLUSTER_HEADER);
+                            if agrees(&p, *c, win) {
+                                prediction = Some(p);
+                            }
+                        }
+                        _ => {}
+                    }
+                    if prediction.is_none() {
+                        log::debug!("{}: the pilot probe does not vouch for a plan", self.path.display());
+                    }
+                }
+                if earlier == Some(false) {
+                    pilot_window = probed.and_then(|(c, w)| w.ok().map(|w| (c, w)));
+                }
             }
             let from_earlier = earlier == Some(true);
             let probe = |w: &mut BlockWalker, c: usize| probe_at(w, c, from_earlier);
-            for (c, win) in todo.iter().copied().zip(self.probe_all(&todo, probe)) {
+            // The pilot's window and the planned ones need no read; the rest are probed.
+            let mut ready: Vec<(usize, ParseResult<Window>)> = Vec::new();
+            if let Some((c, win)) = pilot_window.take() {
+                if todo.contains(&c) {
+                    ready.push((c, Ok(win)));
+                }
+            }
+            let mut checks: Vec<usize> = Vec::new();
+            if let Some(p) = &prediction {
+                let pilot = ready.first().map(|r| r.0);
+                let candidates: Vec<usize> = todo.iter().copied().filter(|&c| c > 0 && Some(c) != pilot).collect();
+                // A few boundaries spread over the file are probed all the same, and must
+                // agree (a concatenation whose grid restarts can agree at both ends).
+                if checked.is_none() && candidates.len() >= CHECK_PROBES_FROM {
+                    let n = candidates.len();
+                    checks = (1..=CHECK_PROBES).map(|i| candidates[i * n / (CHECK_PROBES + 1)]).collect();
+                    checked = Some(true);
+                }
+                for c in candidates.into_iter().filter(|c| !checks.contains(c)) {
+                    let relative = cue_at(c).and_then(|i| self.cues[i].relative);
+                    if let Some(win) = Self::planned_window(p, keys[c], relative, span) {
+                        ready.push((c, Ok(win)));
+                        planned_keys.push(c);
+                    }
+                }
+            }
+            let mut is_ready = vec![false; keys.len()];
+            for r in &ready {
+                is_ready[r.0] = true;
+            }
+            let to_probe: Vec<usize> = todo.iter().copied().filter(|&c| !is_ready[c]).collect();
+            let probed = self.probe_all(&to_probe, probe);
+            for (c, win) in ready.into_iter().chain(to_probe.iter().copied().zip(probed)) {
                 let time = keys[c].0;
                 let win = match win {
                     Ok(w) => w,
                     Err(e) => return Ok(fallback(&self.path, e)),
                 };
+                if checks.contains(&c) && !prediction.as_ref().is_some_and(|p| agrees(p, c, &win)) {
+                    checked = Some(false);
+                }
                 if open_gop && c > 0 && win.earliest < time && clean[c] {
                     clean[c] = false;
                     changed = true;
                 }
                 walked[c] = Some(win);
+            }
+            if checked == Some(false) && prediction.is_some() {
+                // A check disagrees: the planned windows go, and every boundary is probed.
+                log::debug!("{}: a check probe disagrees with the plan: probing every boundary", self.path.display());
+                prediction = None;
+                for c in planned_keys.drain(..) {
+                    walked[c] = None;
+                }
+                changed = true;
             }
             if !changed {
                 if open_gop {
@@ -1014,6 +1302,10 @@ impl CuePlan {
                 break cuts;
             }
         };
+        let planned = planned_keys.iter().filter(|&&c| cuts.binary_search(&c).is_ok()).count();
+        log::debug!("{}: {planned} of {} boundaries planned without a probe", self.path.display(), cuts.len());
+        #[cfg(test)]
+        tests::PLANNED.set(planned);
         let mut windows: Vec<Window> = Vec::with_capacity(cuts.len());
         let mut bounds: Vec<i64> = Vec::with_capacity(cuts.len() + 1);
         for c in &cuts {
@@ -1222,6 +1514,17 @@ fn time_base_is_scale((num, den): (i32, i32), timestamp_scale: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Probe every boundary (no [`Prediction`]).
+        pub(super) static PROBE_EVERY_BOUNDARY: Cell<bool> = const { Cell::new(false) };
+        /// Boundaries the last plan on this thread made without a probe.
+        pub(super) static PLANNED: Cell<usize> = const { Cell::new(0) };
+        /// Plan every audio frame after this time (ticks) 11 ticks late: a plan the file
+        /// contradicts in its middle.
+        pub(super) static SKEW_PLAN_AFTER: Cell<Option<i64>> = const { Cell::new(None) };
+    }
 
     #[test]
     fn a_hostile_timestamp_scale_is_compared_not_overflowed() {
@@ -1348,6 +1651,142 @@ mod tests {
                 assert!(vouched.iter().any(|n| n == want), "{want} not vouched for; vouched for: {vouched:?}");
             }
         }
+    }
+
+    /// Every segment of every track of `name` indexed from its Cues, with the boundaries
+    /// planned where the plan vouches for it (`probe_every == false`) or all probed; and how
+    /// many were planned without a probe.
+    fn plan_of(path: &Path, probe_every: bool) -> Option<(Vec<Vec<Segment>>, usize)> {
+        PROBE_EVERY_BOUNDARY.set(probe_every);
+        PLANNED.set(0);
+        let file = ByteSource::open_file(path).ok()?;
+        let identity = FileIdentity::of(path).ok()?;
+        let ix = crate::index::build(&file, path, identity, &Config::default(), None);
+        PROBE_EVERY_BOUNDARY.set(false);
+        let ix = ix.ok().filter(|ix| ix.indexed_from == IndexSource::MatroskaCues)?;
+        Some((ix.tracks.iter().map(|t| t.segments.clone()).collect(), PLANNED.get()))
+    }
+
+    /// The Matroska test files (long ones included when generated).
+    fn matroska_media() -> Vec<std::path::PathBuf> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media");
+        let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
+        let mut paths: Vec<std::path::PathBuf> = entries
+            .filter_map(|e| Some(e.ok()?.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "mkv" || x == "webm" || x == "mka"))
+            .collect();
+        paths.sort();
+        paths
+    }
+
+    #[test]
+    fn boundaries_planned_without_probes_are_the_probed_ones() {
+        let mut planned_files = Vec::new();
+        for path in matroska_media() {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+            let Some((probed, none)) = plan_of(&path, true) else { continue };
+            assert_eq!(none, 0, "{name}: planned boundaries while told to probe them all");
+            let (planned, n) = plan_of(&path, false).expect("indexed from its Cues when probed");
+            // The same segments: times, durations, BANDWIDTH's byte estimates and the cluster
+            // a segment's walk starts from.
+            assert_eq!(planned.len(), probed.len(), "{name}");
+            for (t, (a, b)) in planned.iter().zip(&probed).enumerate() {
+                assert_eq!(a.len(), b.len(), "{name} track {t}: segment count");
+                for (k, (x, y)) in a.iter().zip(b).enumerate() {
+                    assert_eq!(x, y, "{name} track {t} segment {k}");
+                }
+            }
+            if n > 0 {
+                planned_files.push((name, n));
+            }
+        }
+        eprintln!("planned without probes: {planned_files:?}");
+        // Probed at every boundary (the grid check refuses them): a concatenation whose AAC grid
+        // starts again every minute, and mkvmerge's laced audio.
+        for name in ["long_2h.mkv", "long_2h_mkvmerge.mkv", "mkvmerge_multi.mkv"] {
+            assert!(planned_files.iter().all(|(n, _)| n != name), "{name} planned: {planned_files:?}");
+        }
+        // FFmpeg's muxer, AAC on one grid over 4 minutes: every boundary but the first two
+        // (the first keyframe's and the pilot's) is planned.
+        if matroska_media().iter().any(|p| p.ends_with("looped_4min.mkv")) {
+            assert!(
+                planned_files.iter().any(|(n, k)| n == "looped_4min.mkv" && *k > 30),
+                "looped_4min.mkv not planned: {planned_files:?}"
+            );
+        }
+    }
+
+    /// AAC frames (1024 samples at 48 kHz) from sample `origin`, in Matroska milliseconds.
+    fn aac_ms(origin: i64, frames: std::ops::Range<i64>) -> Vec<i64> {
+        frames.map(|n| crate::model::time::rescale(origin + n * 1024, 1000, 48_000)).collect()
+    }
+
+    #[test]
+    fn a_plan_the_file_contradicts_in_its_middle_gives_way_to_probes() {
+        let Some(path) = matroska_media().into_iter().find(|p| p.ends_with("looped_4min.mkv")) else { return };
+        let (probed, _) = plan_of(&path, true).expect("indexed from its Cues");
+        // Planned audio past the first minute is off by half a frame: the head, the tail and
+        // the pilot agree with the plan, the check probes in the middle do not.
+        SKEW_PLAN_AFTER.set(Some(60_000));
+        let skewed = plan_of(&path, false);
+        SKEW_PLAN_AFTER.set(None);
+        let (segments, planned) = skewed.expect("indexed from its Cues");
+        assert_eq!(planned, 0, "boundaries kept from a contradicted plan");
+        assert_eq!(segments, probed, "the probed segments");
+    }
+
+    #[test]
+    fn audio_on_one_grid_from_head_to_tail_is_planned_exactly() {
+        // 0, 21, 43, 64, 85, 107, ...: 21.333 ms frames rounded to nearest.
+        let head = aac_ms(0, 0..150);
+        let tail = aac_ms(0, 300_000..301_000);
+        let g = Grid::fit(&head, &tail, 48_000, (1, 1000)).expect("one grid");
+        assert_eq!(g.frame, 1024);
+        // Every frame in between, as the file has it.
+        let mid = aac_ms(0, 150_000..150_010);
+        let planned = g.frames(mid[2], mid[6]).expect("the origins agree");
+        assert_eq!(planned, mid[1..8], "from the frame before the first tick to the one after the last");
+        // The first frame whose midpoint passes a boundary, as a probe would find it.
+        let map = TimeMap::new(1, 1000, 48_000, 48_000);
+        let bound = map.us_to_ticks(mid[4] * 1000 - 5_000);
+        assert_eq!(first_frame_past(&planned, &map, bound), first_frame_past(&mid, &map, bound));
+        // A later origin (priming, a start that is not at 0): found too.
+        let g = Grid::fit(&aac_ms(2112, 0..150), &aac_ms(2112, 9_000..9_900), 48_000, (1, 1000)).expect("grid");
+        assert_eq!(g.frames(100_000, 100_050), Some(aac_ms(2112, 4684..4690)));
+    }
+
+    #[test]
+    fn audio_that_leaves_its_grid_between_head_and_tail_is_probed() {
+        let head = aac_ms(0, 0..150);
+        // A half-frame gap in the middle (a concatenation: long_2h.mp4's minute ends with a
+        // 512-sample frame): the tail is on no grid through the head.
+        assert_eq!(Grid::fit(&head, &aac_ms(512, 300_000..301_000), 48_000, (1, 1000)), None);
+        // A gap in the head itself, or a tail too short to fit.
+        let mut gap = head.clone();
+        gap.remove(50);
+        assert_eq!(Grid::fit(&gap, &aac_ms(0, 300_000..301_000), 48_000, (1, 1000)), None);
+        assert_eq!(Grid::fit(&head, &aac_ms(0, 300_000..300_004), 48_000, (1, 1000)), None);
+        // Times of laced frames as FFmpeg splits mkvmerge's laces (the block's time plus
+        // shares of the lace's 170 ms): not the grid's 43, 64, ... within a lace.
+        let laced: Vec<i64> = (0..40).map(|n| aac_ms(0, (n / 8) * 8..(n / 8) * 8 + 1)[0] + 170 * (n % 8) / 8).collect();
+        assert_eq!(Grid::fit(&laced, &aac_ms(0, 300_000..301_000), 48_000, (1, 1000)), None);
+        // No rate, or a time base whose tick holds too many samples to try every origin.
+        assert_eq!(Grid::fit(&head, &aac_ms(0, 300_000..301_000), 0, (1, 1000)), None);
+        assert_eq!(Grid::fit(&head, &head, 48_000, (1, 1)), None);
+    }
+
+    #[test]
+    fn a_gop_with_leading_pictures_is_not_planned() {
+        let rec = |pts: i64, key: bool| crate::model::segment::SampleRec::new(0, 0, pts, 100, key);
+        // Decode order: I0 P3 B1 B2 | I4 P7 B5 B6: closed.
+        let closed = [(0, true), (3, false), (1, false), (2, false), (4, true), (7, false), (5, false), (6, false)];
+        let c = Collected { samples: closed.iter().map(|&(p, k)| rec(p, k)).collect(), ..Collected::default() };
+        assert!(closed_gops(&c));
+        // I6 B4 B5 after it: an open GOP's leading pictures.
+        let open = [(0, true), (3, false), (1, false), (2, false), (6, true), (4, false), (5, false), (9, false)];
+        let c = Collected { samples: open.iter().map(|&(p, k)| rec(p, k)).collect(), ..Collected::default() };
+        assert!(!closed_gops(&c));
+        assert!(!closed_gops(&Collected::default()));
     }
 
     #[test]
