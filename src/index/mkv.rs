@@ -839,7 +839,7 @@ impl Grid {
 /// of its GOP presented before it), and it has a keyframe.
 fn closed_gops(c: &Collected) -> bool {
     let keys: Vec<usize> = (0..c.samples.len()).filter(|&i| c.samples[i].key()).collect();
-    !keys.is_empty() && keys.iter().all(|&k| !has_leading_pictures(&c.samples, k))
+    !keys.is_empty() && keys.iter().all(|&k| !has_leading_pictures(&c.samples[..], k))
 }
 
 /// What planning a boundary without a probe needs: each copied audio track's [`Grid`] and the

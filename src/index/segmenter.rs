@@ -200,7 +200,7 @@ pub(crate) fn cuts_at_clean_keyframes(track: &Track) -> bool {
 
 /// Whether keyframe `key` has leading pictures: samples after it in decode order (before the
 /// next keyframe) that are presented before it.
-fn has_leading_pictures<R: Times + ?Sized>(samples: &R, key: usize) -> bool {
+pub(crate) fn has_leading_pictures<R: Times + ?Sized>(samples: &R, key: usize) -> bool {
     let pts = samples.pts(key);
     (key + 1..samples.len()).take_while(|&i| !samples.key(i)).any(|i| samples.pts(i) < pts)
 }
