@@ -214,6 +214,13 @@ pub(crate) fn bcp47_languages(src: &ByteSource, size: u64, infos: &mut [StreamIn
 }
 
 /// Indexes a Matroska file from its Cues; `Ok(None)` when only a scan can index it.
+///
+/// `probed`: FFmpeg's stream-info probe has run on `dmx`. Without it (the stream facts then come
+/// from `probe::complete_without_probe`), the packets of both ends are made from the block
+/// headers ([`head_from_blocks`], [`tail_from_blocks`]), never read through FFmpeg, whose packet
+/// timing depends on the probe; `Ok(None)` where they cannot be (the caller opens the file again
+/// with the probe).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn build(
     dmx: &mut Demuxer,
     src: &ByteSource,
@@ -222,6 +229,7 @@ pub(crate) fn build(
     cfg: &Config,
     started: Instant,
     infos: &mut [StreamInfo],
+    probed: bool,
 ) -> Result<Option<MediaIndex>> {
     let file = src.clone();
     let layout = match mkv::read_layout(&file, identity.size) {
@@ -302,12 +310,29 @@ pub(crate) fn build(
                 None => false,
             }
         };
-        scan_until(dmx, &av, &mut head, &mut HashMap::new(), cfg.max_index_bytes, &mut pkt_stop)?;
+        if probed {
+            scan_until(dmx, &av, &mut head, &mut HashMap::new(), cfg.max_index_bytes, &mut pkt_stop)?;
+        } else {
+            let max_samples = cfg.max_index_bytes / super::scan::SCAN_BYTES_PER_SAMPLE;
+            let ends = (&av[..], main);
+            match head_from_blocks(&file, identity.size, &layout, infos, ends, max_samples, &mut pkt_stop) {
+                Some(h) => head = h,
+                None => return Ok(fallback(path, "the first packets are not shown to be the blocks")),
+            }
+        }
     }
     // The tail: from the last Cue at least three target durations before the end.
     let end_guess = if declared_us > 0 { declared_us } else { us(cues[cues.len() - 1].time) + target_us };
     let tail_cue = cues.iter().rposition(|c| us(c.time) <= end_guess - 3 * target_us - 2 * US_PER_SECOND).unwrap_or(0);
-    let mut tail = read_tail(dmx, &file, identity.size, &layout, infos, (&av, main), (&cues, tail_cue), cfg, true)?;
+    let mut tail = if probed {
+        read_tail(dmx, &file, identity.size, &layout, infos, (&av, main), (&cues, tail_cue), cfg, true)?
+    } else {
+        let max_samples = cfg.max_index_bytes / super::scan::SCAN_BYTES_PER_SAMPLE;
+        match tail_from_blocks(&file, identity.size, &layout, infos, (&av, main), (&cues, tail_cue), max_samples) {
+            Some(t) => t,
+            None => return Ok(fallback(path, "the last packets are not shown to be the blocks")),
+        }
+    };
     let tail_start_ok = tail[main].samples.first().is_some_and(|s| s.key() && s.pts() == cues[tail_cue].time);
     if !tail_start_ok {
         return Ok(fallback(path, "the seek to the last Cues did not land on their keyframe"));
@@ -552,6 +577,148 @@ fn tail_from_blocks(
         samples += u64::from(b.frames);
         if samples > max_samples {
             return None;
+        }
+    }
+    Some(out)
+}
+
+/// The packets of the `av` streams from the start of the file, as FFmpeg's demuxer gives them
+/// after its stream-info probe, until `stop` (called per packet as [`scan_until`] calls it)
+/// says so: what [`build`] reads from FFmpeg when it probed, made from the blocks for a file
+/// whose stream facts `probe::complete_without_probe` vouched for; `None` where the packets are
+/// not shown to be the same. The rules are [`tail_from_blocks`]'s (one H.264 video stream with
+/// B-frames, AAC audio, durations stored or the AAC frame's, decode times from the probe's
+/// reorder delay), from an empty buffer of presentation times. FFmpeg's parser keys a video
+/// packet by its first slice (an IDR), not by the block's flag: every video block's data is
+/// read, and a block whose flag says otherwise, or that holds a recovery point or parameter
+/// sets, ends the path. A packet's data is kept as [`scan_until`] keeps it: the first of each
+/// stream and its first later keyframe.
+fn head_from_blocks(
+    file: &ByteSource,
+    size: u64,
+    layout: &Layout,
+    infos: &[StreamInfo],
+    (av, main): (&[usize], usize),
+    max_samples: u64,
+    stop: &mut dyn FnMut(usize, i64, bool) -> bool,
+) -> Option<Vec<Collected>> {
+    use ffmpeg_next::codec::Id;
+    let first = layout.first_cluster?;
+    if !same_tracks(layout, infos) || infos[main].id != Id::H264 {
+        return None;
+    }
+    let (delay, _, _) = super::probe::probed_timing(&infos[main]);
+    let delay = usize::try_from(delay).ok().filter(|&d| d > 0 && d <= FFMPEG_MAX_REORDER_DELAY)?;
+    let mut frame_ticks: HashMap<usize, i64> = HashMap::new();
+    for &s in av {
+        let info = &infos[s];
+        if layout.tracks[s].encoded {
+            return None;
+        }
+        match (info.kind, info.id) {
+            (TrackKind::Video, Id::H264) if s == main => {}
+            (TrackKind::Audio, Id::AAC) => {
+                let (_, frame_size, rate) = super::probe::probed_timing(info);
+                let (num, den) = (i128::from(info.tb.0), i128::from(info.tb.1));
+                let d = i128::from(rate) * num;
+                let ticks = if frame_size > 1 && d > 0 { i128::from(frame_size) * den / d } else { 0 };
+                frame_ticks.insert(s, i64::try_from(ticks).ok()?);
+            }
+            _ => return None,
+        }
+    }
+    let by_number: HashMap<u64, usize> = layout.tracks.iter().enumerate().map(|(i, t)| (t.number, i)).collect();
+    let scale = i128::from(layout.timestamp_scale.max(1));
+    let default_ticks = |track: u64, frames: u32| -> i64 {
+        let dd = layout.tracks.iter().find(|t| t.number == track).map_or(0, |t| t.default_duration);
+        (i128::from(dd) * i128::from(frames) / scale) as i64
+    };
+    let mut w = BlockWalker::new(file, size, layout, first);
+    w.set_read_size(if file.is_callback() { TAIL_READ_SOURCE } else { TAIL_READ_LOCAL });
+    let mut out: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
+    let mut pts_buffer = [i64::MIN; FFMPEG_MAX_REORDER_DELAY + 1];
+    let mut samples = 0u64;
+    let end = layout.segment_end.min(size);
+    // Keeps a packet's data the way `scan_until` does.
+    let keep = |c: &mut Collected, key: bool, data: &mut dyn FnMut() -> Option<Vec<u8>>| -> Option<()> {
+        if c.first_packet.is_none() {
+            c.first_packet = Some(data()?);
+        } else if c.later_keyframe.is_none() && key {
+            c.later_keyframe = Some(data()?);
+        }
+        Some(())
+    };
+    while let Some(b) = w.next_block().ok()? {
+        let &s = by_number.get(&b.track)?;
+        if b.data.checked_add(b.data_len)? > end.min(w.cluster_end()) || w.saw_unsized_cluster() || b.time < 0 {
+            return None;
+        }
+        if !av.contains(&s) {
+            continue;
+        }
+        let payload = w.payload();
+        if s == main {
+            if b.frames != 1 || b.data_len as usize > super::collect::MAX_SAMPLE_READ {
+                return None;
+            }
+            let data = w.read(b.data, b.data_len as usize).ok()?;
+            let key = crate::codec::h264::parser_keys(&infos[main].extradata, &data)?;
+            if key != b.key {
+                return None;
+            }
+            let duration = b.duration.filter(|&d| d > 0).unwrap_or_else(|| default_ticks(b.track, 1));
+            if duration <= 0 {
+                return None;
+            }
+            pts_buffer[0] = b.time;
+            let mut i = 0;
+            while i < delay && pts_buffer[i] > pts_buffer[i + 1] {
+                pts_buffer.swap(i, i + 1);
+                i += 1;
+            }
+            let dts = (pts_buffer[0] != i64::MIN).then_some(pts_buffer[0]);
+            let mut data = Some(data);
+            keep(&mut out[s], key, &mut || data.take())?;
+            push_tail_packet(&mut out[s], (payload, b.data_len), b.time, dts, duration, key);
+            samples += 1;
+            if samples > max_samples {
+                return None;
+            }
+            if stop(s, b.time, key) {
+                break;
+            }
+        } else {
+            let frames = w.frames(&b).ok()?;
+            let stored = b.duration.filter(|&d| d > 0).unwrap_or_else(|| default_ticks(b.track, b.frames));
+            let n = frames.len() as i128;
+            let mut stopped = false;
+            for (i, &(at, len, time)) in frames.iter().enumerate() {
+                let i = i as i128;
+                let lace = (i128::from(stored) * (i + 1) / n - i128::from(stored) * i / n) as i64;
+                let duration = if lace > 0 {
+                    lace
+                } else if len > 0 {
+                    frame_ticks[&s]
+                } else {
+                    0
+                };
+                if duration <= 0 {
+                    return None;
+                }
+                keep(&mut out[s], true, &mut || w.read(at, len as usize).ok())?;
+                push_tail_packet(&mut out[s], (payload, len), time?, Some(time?), duration, true);
+                samples += 1;
+                if samples > max_samples {
+                    return None;
+                }
+                if stop(s, time?, true) {
+                    stopped = true;
+                    break;
+                }
+            }
+            if stopped {
+                break;
+            }
         }
     }
     Some(out)

@@ -246,3 +246,108 @@ pub(crate) fn probed_timing(info: &StreamInfo) -> (i32, i32, i32) {
     let p = unsafe { &*info.params.as_ptr() };
     (p.video_delay, p.frame_size, p.sample_rate)
 }
+
+/// Fills in, without FFmpeg's stream-info probe, what the probe would have added to the stream
+/// facts of a Matroska file opened without it, or says why that cannot be vouched for (then the
+/// file is opened with the probe). Only for streams whose header and codec private data say it
+/// all: H.264 video (avcC) with a VUI that bounds its reordering, a picture size and a frame rate
+/// (DefaultDuration) in the header; AAC-LC audio (AudioSpecificConfig, no SBR/PS signalled, a
+/// core rate above 24 kHz, where no encoder puts implicit SBR, a channel configuration of 1 to
+/// 7); text subtitles. What the probe's decoders set and libhls reads (see [`stream_infos`],
+/// [`probed_timing`], `track::codec_config`):
+/// - H.264 (`h264_ps.c`, `h264_slice.c`): the reorder delay (`video_delay`, from
+///   `max_num_reorder_frames`), `bits_per_raw_sample` (the luma bit depth), the sample aspect
+///   ratio of the VUI (shown when the container gives none), and the VUI's colour range and
+///   description, which override the container's; the picture size must be the SPS's;
+/// - AAC (`aacdec_template.c`): the frame size (1024), its rate and channels (the header's,
+///   checked against the config).
+///
+/// `tests`: the facts equal the probed ones on every Matroska test file that takes this path.
+pub(crate) fn complete_without_probe(dmx: &Demuxer, infos: &mut [StreamInfo]) -> std::result::Result<(), String> {
+    for (i, info) in infos.iter_mut().enumerate() {
+        let why = match info.kind {
+            TrackKind::Video => {
+                // The stream's own aspect ratio (Matroska DisplayWidth/Height), which a decoder
+                // leaves alone.
+                let stream_sar = dmx.input().stream(i).is_some_and(|st| {
+                    // SAFETY: reading a plain field of a stream of the open demuxer.
+                    let r = unsafe { (*st.as_ptr()).sample_aspect_ratio };
+                    r.num > 0 && r.den > 0
+                });
+                video_without_probe(info, stream_sar)
+            }
+            TrackKind::Audio => audio_without_probe(info),
+            TrackKind::Subtitle if matches!(info.id, Id::SUBRIP | Id::ASS | Id::SSA | Id::TEXT) => Ok(()),
+            _ => Err(format!("codec {}", info.codec_name)),
+        };
+        why.map_err(|e| format!("stream {i}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// [`complete_without_probe`] of an H.264 stream.
+fn video_without_probe(info: &mut StreamInfo, stream_sar: bool) -> std::result::Result<(), String> {
+    if info.id != Id::H264 || info.not_media.is_some() {
+        return Err(format!("video codec {}", info.codec_name));
+    }
+    let facts = crate::codec::h264::sps_facts(&info.extradata).map_err(|e| e.to_string())?;
+    let delay = facts.reorder.filter(|d| (1..=16).contains(d)).ok_or("no bounded reorder delay in the SPS")?;
+    if facts.size != Some((info.width, info.height)) {
+        return Err(format!("the SPS's picture size {:?} is not the header's", facts.size));
+    }
+    if info.frame_rate.is_none() {
+        return Err("no frame rate in the header".into());
+    }
+    // SAFETY: `params` owns its AVCodecParameters (a clone of the stream's); plain fields are
+    // read and written while `info` is borrowed mutably.
+    let p = unsafe { &mut *info.params.as_mut_ptr() };
+    p.video_delay = delay as i32;
+    p.bits_per_raw_sample = facts.bit_depth as i32;
+    info.bits_per_sample = facts.bit_depth.max(p.bits_per_coded_sample.max(0) as u32);
+    if !stream_sar {
+        let (n, d) = facts.sar.unwrap_or((0, 1));
+        info.picture.set_sar(n, d);
+    }
+    if let Some((full_range, described)) = facts.signal {
+        let mut c = info.picture.colour.unwrap_or(Colour {
+            primaries: crate::codec::picture::UNSPECIFIED,
+            transfer: crate::codec::picture::UNSPECIFIED,
+            matrix: crate::codec::picture::UNSPECIFIED,
+            full_range: false,
+        });
+        c.full_range = full_range;
+        if let Some((primaries, transfer, matrix)) = described {
+            (c.primaries, c.transfer, c.matrix) = (primaries, transfer, matrix);
+        }
+        info.picture.colour = c.is_declared().then_some(c);
+    }
+    Ok(())
+}
+
+/// [`complete_without_probe`] of an AAC stream.
+fn audio_without_probe(info: &mut StreamInfo) -> std::result::Result<(), String> {
+    use crate::codec::aac::{AudioSpecificConfig, Sbr};
+    if info.id != Id::AAC {
+        return Err(format!("audio codec {}", info.codec_name));
+    }
+    let asc = AudioSpecificConfig::parse(&info.extradata).map_err(|e| e.to_string())?;
+    let lc = asc.object_type == AAC_LC && asc.sbr == Sbr::NotSignalled;
+    let frame_length_960 = info.extradata.get(1).is_some_and(|b| b & 0x04 != 0) || asc.sampling_frequency_index == 15;
+    if !lc || frame_length_960 || asc.sample_rate <= IMPLICIT_SBR_MAX_CORE_RATE || asc.sample_rate != info.sample_rate {
+        return Err(format!("AAC config {asc:?} at {} Hz", info.sample_rate));
+    }
+    if !(1..=7).contains(&asc.channel_config) || asc.channels() != Some(info.channels) {
+        return Err(format!("AAC channel configuration {} for {} channels", asc.channel_config, info.channels));
+    }
+    // SAFETY: as in `video_without_probe`.
+    let p = unsafe { &mut *info.params.as_mut_ptr() };
+    p.frame_size = AAC_FRAME;
+    Ok(())
+}
+
+/// audioObjectType of AAC-LC.
+const AAC_LC: u32 = 2;
+/// Samples per AAC-LC frame (frameLengthFlag 0).
+const AAC_FRAME: i32 = 1024;
+/// The highest core rate HE-AAC runs its core at (half of 48 kHz): above it, no implicit SBR.
+const IMPLICIT_SBR_MAX_CORE_RATE: u32 = 24_000;
