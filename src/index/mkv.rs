@@ -584,12 +584,12 @@ fn tail_from_blocks(
 /// after its stream-info probe, until `stop` (called per packet as [`scan_until`] calls it)
 /// says so: what [`build`] reads from FFmpeg when it probed, made from the blocks for a file
 /// whose stream facts `probe::complete_without_probe` vouched for; `None` where the packets are
-/// not shown to be the same. The rules are [`tail_from_blocks`]'s (one H.264 video stream with
-/// B-frames, AAC audio, durations stored or the AAC frame's, decode times from the probe's
-/// reorder delay), from an empty buffer of presentation times. FFmpeg's parser keys a video
-/// packet by its first slice (an IDR), not by the block's flag: every video block's data is
-/// read, and a block whose flag says otherwise, or that holds a recovery point or parameter
-/// sets, ends the path. A packet's data is kept as [`scan_until`] keeps it: the first of each
+/// not shown to be the same. The rules are [`tail_from_blocks`]'s (one H.264 or HEVC video
+/// stream with B-frames, AAC audio, durations stored or the AAC frame's, decode times from the
+/// probe's reorder delay), from an empty buffer of presentation times. FFmpeg's parser keys a
+/// video packet by its first slice (H.264: an IDR; HEVC: an IRAP picture), not by the block's
+/// flag: every video block's data is read, and a block whose flag says otherwise, or that holds
+/// an H.264 recovery point or parameter sets other than the record's, ends the path. A packet's data is kept as [`scan_until`] keeps it: the first of each
 /// stream and its first later keyframe.
 fn head_from_blocks(
     file: &ByteSource,
@@ -602,7 +602,7 @@ fn head_from_blocks(
 ) -> Option<Vec<Collected>> {
     use ffmpeg_next::codec::Id;
     let first = layout.first_cluster?;
-    if !same_tracks(layout, infos) || infos[main].id != Id::H264 {
+    if !same_tracks(layout, infos) || !matches!(infos[main].id, Id::H264 | Id::HEVC) {
         return None;
     }
     let (delay, _, _) = super::probe::probed_timing(&infos[main]);
@@ -614,7 +614,7 @@ fn head_from_blocks(
             return None;
         }
         match (info.kind, info.id) {
-            (TrackKind::Video, Id::H264) if s == main => {}
+            (TrackKind::Video, Id::H264 | Id::HEVC) if s == main => {}
             (TrackKind::Audio, Id::AAC) => {
                 let (_, frame_size, rate) = super::probe::probed_timing(info);
                 let (num, den) = (i128::from(info.tb.0), i128::from(info.tb.1));
@@ -658,7 +658,10 @@ fn head_from_blocks(
                 return None;
             }
             let data = w.read(b.data, b.data_len as usize).ok()?;
-            let key = crate::codec::h264::parser_keys(&infos[main].extradata, &data)?;
+            let key = match infos[main].id {
+                Id::H264 => crate::codec::h264::parser_keys(&infos[main].extradata, &data)?,
+                _ => crate::codec::hevc::parser_keys(&infos[main].extradata, &data)?,
+            };
             if key != b.key {
                 return None;
             }
@@ -1571,7 +1574,7 @@ mod tests {
             }
             vouched.push(name.clone());
         }
-        for want in ["h264_aac.mkv", "long_2h.mkv", "long_2h_mkvmerge.mkv"] {
+        for want in ["h264_aac.mkv", "hevc_aac.mkv", "hdr10.mkv", "long_2h.mkv", "long_2h_mkvmerge.mkv"] {
             if names.iter().any(|n| n == want) {
                 assert!(vouched.iter().any(|n| n == want), "{want} not vouched for; vouched for: {vouched:?}");
             }

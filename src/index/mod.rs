@@ -375,7 +375,9 @@ mod tests {
         if Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media/long_2h.mkv").exists() {
             assert!(taken.iter().any(|n| n == "long_2h.mkv"), "{taken:?}");
         }
-        assert!(taken.iter().any(|n| n == "h264_aac.mkv"), "{taken:?}");
+        for want in ["h264_aac.mkv", "hevc_aac.mkv", "hdr10.mkv"] {
+            assert!(taken.iter().any(|n| n == want), "{want}: {taken:?}");
+        }
     }
 
     #[test]

@@ -250,15 +250,16 @@ pub(crate) fn probed_timing(info: &StreamInfo) -> (i32, i32, i32) {
 /// Fills in, without FFmpeg's stream-info probe, what the probe would have added to the stream
 /// facts of a Matroska file opened without it, or says why that cannot be vouched for (then the
 /// file is opened with the probe). Only for streams whose header and codec private data say it
-/// all: H.264 video (avcC) with a VUI that bounds its reordering, a picture size and a frame rate
-/// (DefaultDuration) in the header; AAC-LC audio (AudioSpecificConfig, no SBR/PS signalled, a
-/// core rate above 24 kHz, where no encoder puts implicit SBR, a channel configuration of 1 to
-/// 7); text subtitles. What the probe's decoders set and libhls reads (see [`stream_infos`],
-/// [`probed_timing`], `track::codec_config`):
-/// - H.264 (`h264_ps.c`, `h264_slice.c`): the reorder delay (`video_delay`, from
-///   `max_num_reorder_frames`), `bits_per_raw_sample` (the luma bit depth), the sample aspect
-///   ratio of the VUI (shown when the container gives none), and the VUI's colour range and
-///   description, which override the container's; the picture size must be the SPS's;
+/// all: H.264 (avcC) with a VUI that bounds its reordering, or HEVC (hvcC), with a picture size
+/// and a frame rate (DefaultDuration) in the header; AAC-LC audio (AudioSpecificConfig, no
+/// SBR/PS signalled, a core rate above 24 kHz, where no encoder puts implicit SBR, a channel
+/// configuration of 1 to 7); text subtitles. What the probe's decoders set and libhls reads (see
+/// [`stream_infos`], [`probed_timing`], `track::codec_config`):
+/// - video (`h264_ps.c`, `h264_slice.c`; `hevc_ps.c`, `hevcdec.c`): the reorder delay
+///   (`video_delay`: `max_num_reorder_frames`, `sps_max_num_reorder_pics`), H.264's
+///   `bits_per_raw_sample` (the luma bit depth), the VUI's sample aspect ratio (shown when the
+///   container gives none) and colour (H.264: the VUI's range and description override the
+///   container's; HEVC: they replace them); the picture size must be the SPS's;
 /// - AAC (`aacdec_template.c`): the frame size (1024), its rate and channels (the header's,
 ///   checked against the config).
 ///
@@ -285,15 +286,47 @@ pub(crate) fn complete_without_probe(dmx: &Demuxer, infos: &mut [StreamInfo]) ->
     Ok(())
 }
 
-/// [`complete_without_probe`] of an H.264 stream.
+/// [`complete_without_probe`] of an H.264 or HEVC stream.
 fn video_without_probe(info: &mut StreamInfo, stream_sar: bool) -> std::result::Result<(), String> {
-    if info.id != Id::H264 || info.not_media.is_some() {
-        return Err(format!("video codec {}", info.codec_name));
-    }
-    let facts = crate::codec::h264::sps_facts(&info.extradata).map_err(|e| e.to_string())?;
-    let delay = facts.reorder.filter(|d| (1..=16).contains(d)).ok_or("no bounded reorder delay in the SPS")?;
-    if facts.size != Some((info.width, info.height)) {
-        return Err(format!("the SPS's picture size {:?} is not the header's", facts.size));
+    // (reorder delay, picture size, luma bit depth, VUI aspect ratio, and the colour the
+    // decoder leaves in the parameters, or `None` to keep the container's).
+    type Facts = (Option<u32>, Option<(u32, u32)>, Option<u32>, Option<(u32, u32)>, Option<Option<Colour>>);
+    let unspecified = Colour {
+        primaries: crate::codec::picture::UNSPECIFIED,
+        transfer: crate::codec::picture::UNSPECIFIED,
+        matrix: crate::codec::picture::UNSPECIFIED,
+        full_range: false,
+    };
+    let facts: Facts = match info.id {
+        _ if info.not_media.is_some() => return Err("an attached picture".into()),
+        Id::H264 => {
+            let f = crate::codec::h264::sps_facts(&info.extradata).map_err(|e| e.to_string())?;
+            // H.264 (`h264_slice.c`): a video signal type sets the range, a colour description
+            // the rest; what the VUI does not say stays the container's.
+            let colour = f.signal.map(|(full_range, described)| {
+                let mut c = info.picture.colour.unwrap_or(unspecified);
+                c.full_range = full_range;
+                if let Some((primaries, transfer, matrix)) = described {
+                    (c.primaries, c.transfer, c.matrix) = (primaries, transfer, matrix);
+                }
+                c.is_declared().then_some(c)
+            });
+            (f.reorder, f.size, Some(f.bit_depth), f.sar, colour)
+        }
+        Id::HEVC => {
+            let f = crate::codec::hevc::sps_facts(&info.extradata).map_err(|e| e.to_string())?;
+            // HEVC (`export_stream_params`): the VUI's range and colour description replace the
+            // container's, unspecified where it says nothing.
+            let colour = f.vui.and_then(|v| v.colour).filter(Colour::is_declared);
+            // (Its decoder leaves `bits_per_raw_sample` unset.)
+            (Some(f.reorder), f.size, None, f.vui.and_then(|v| v.sar), Some(colour))
+        }
+        _ => return Err(format!("video codec {}", info.codec_name)),
+    };
+    let (reorder, size, bit_depth, sar, colour) = facts;
+    let delay = reorder.filter(|d| (1..=16).contains(d)).ok_or("no bounded reorder delay in the SPS")?;
+    if size != Some((info.width, info.height)) {
+        return Err(format!("the SPS's picture size {size:?} is not the header's"));
     }
     if info.frame_rate.is_none() {
         return Err("no frame rate in the header".into());
@@ -302,24 +335,16 @@ fn video_without_probe(info: &mut StreamInfo, stream_sar: bool) -> std::result::
     // read and written while `info` is borrowed mutably.
     let p = unsafe { &mut *info.params.as_mut_ptr() };
     p.video_delay = delay as i32;
-    p.bits_per_raw_sample = facts.bit_depth as i32;
-    info.bits_per_sample = facts.bit_depth.max(p.bits_per_coded_sample.max(0) as u32);
+    if let Some(bit_depth) = bit_depth {
+        p.bits_per_raw_sample = bit_depth as i32;
+        info.bits_per_sample = bit_depth.max(p.bits_per_coded_sample.max(0) as u32);
+    }
     if !stream_sar {
-        let (n, d) = facts.sar.unwrap_or((0, 1));
+        let (n, d) = sar.unwrap_or((0, 1));
         info.picture.set_sar(n, d);
     }
-    if let Some((full_range, described)) = facts.signal {
-        let mut c = info.picture.colour.unwrap_or(Colour {
-            primaries: crate::codec::picture::UNSPECIFIED,
-            transfer: crate::codec::picture::UNSPECIFIED,
-            matrix: crate::codec::picture::UNSPECIFIED,
-            full_range: false,
-        });
-        c.full_range = full_range;
-        if let Some((primaries, transfer, matrix)) = described {
-            (c.primaries, c.transfer, c.matrix) = (primaries, transfer, matrix);
-        }
-        info.picture.colour = c.is_declared().then_some(c);
+    if let Some(colour) = colour {
+        info.picture.colour = colour;
     }
     Ok(())
 }
