@@ -229,6 +229,8 @@ pub(crate) fn vui(avcc: &[u8]) -> Option<Vui> {
 pub(crate) struct SpsFacts {
     /// The cropped picture size (`None`: a left or top crop, which FFmpeg may round).
     pub(crate) size: Option<(u32, u32)>,
+    /// `frame_mbs_only_flag`: frames only, no field pictures.
+    pub(crate) progressive: bool,
     /// `bit_depth_luma_minus8 + 8` (`bits_per_raw_sample`).
     pub(crate) bit_depth: u32,
     /// `max_num_reorder_frames` of a VUI with `bitstream_restriction_flag` (the decoder's
@@ -338,7 +340,8 @@ pub(crate) fn sps_facts(avcc: &[u8]) -> ParseResult<SpsFacts> {
         }
         _ => None,
     };
-    let mut facts = SpsFacts { size, bit_depth: luma8 + 8, reorder: None, sar: None, signal: None };
+    let mut facts =
+        SpsFacts { size, progressive: frame_mbs_only, bit_depth: luma8 + 8, reorder: None, sar: None, signal: None };
     if !r.bit()? {
         return Ok(facts);
     }
@@ -523,6 +526,28 @@ mod tests {
     use super::*;
     use crate::codec::test_support::{avcc_to_annexb, cfg, hex, REAL_AVCC};
     use crate::codec::{annexb_to_length_prefixed, codec_string, decoder_config_record, is_annexb, Codec};
+
+    #[test]
+    fn ffmpegs_parser_key_is_told_from_the_first_slice_or_left_to_ffmpeg() {
+        let prefixed = |nals: &[&[u8]]| -> Vec<u8> {
+            nals.iter().flat_map(|n| [&(n.len() as u32).to_be_bytes()[..], n].concat()).collect()
+        };
+        let idr: &[u8] = &[0x65, 0x88, 0x84];
+        let non_idr: &[u8] = &[0x41, 0x9A, 0x00];
+        let unregistered: &[u8] = &[0x06, 0x05, 0x02, 0xAA, 0xBB, 0x80];
+        let sei_rp: &[u8] = &[0x06, 0x06, 0x01, 0xC4, 0x80];
+        let record = hex(REAL_AVCC);
+        let sets = avcc_parameter_sets(&record).unwrap();
+        assert_eq!(sets.len(), 2);
+        assert_eq!(parser_keys(&record, &prefixed(&[unregistered, idr])), Some(true));
+        assert_eq!(parser_keys(&record, &prefixed(&[non_idr])), Some(false));
+        // The record's own SPS and PPS in the sample change nothing.
+        assert_eq!(parser_keys(&record, &prefixed(&[sets[0], sets[1], idr])), Some(true));
+        // A recovery point (FFmpeg keys the picture), another SPS, bytes that are not NAL units.
+        assert_eq!(parser_keys(&record, &prefixed(&[sei_rp, non_idr])), None);
+        assert_eq!(parser_keys(&record, &prefixed(&[&[0x67, 0x42, 0x00, 0x1E], idr])), None);
+        assert_eq!(parser_keys(&record, &[0, 0, 0, 9, 0x65]), None);
+    }
 
     #[test]
     fn recovery_point_sei_is_dropped_and_nothing_else() {

@@ -250,7 +250,7 @@ pub(crate) fn probed_timing(info: &StreamInfo) -> (i32, i32, i32) {
 /// Fills in, without FFmpeg's stream-info probe, what the probe would have added to the stream
 /// facts of a Matroska file opened without it, or says why that cannot be vouched for (then the
 /// file is opened with the probe). Only for streams whose header and codec private data say it
-/// all: H.264 (avcC) with a VUI that bounds its reordering, or HEVC (hvcC), with a picture size
+/// all: H.264 (avcC, frames only) with a VUI that bounds its reordering, or HEVC (hvcC), with a picture size
 /// and a frame rate (DefaultDuration) in the header; AAC-LC audio (AudioSpecificConfig, no
 /// SBR/PS signalled, a core rate above 24 kHz, where no encoder puts implicit SBR, a channel
 /// configuration of 1 to 7); text subtitles. What the probe's decoders set and libhls reads (see
@@ -301,6 +301,10 @@ fn video_without_probe(info: &mut StreamInfo, stream_sar: bool) -> std::result::
         _ if info.not_media.is_some() => return Err("an attached picture".into()),
         Id::H264 => {
             let f = crate::codec::h264::sps_facts(&info.extradata).map_err(|e| e.to_string())?;
+            if !f.progressive {
+                // Field pictures: FFmpeg's parser and packet timing have more rules for them.
+                return Err("field pictures (frame_mbs_only_flag 0)".into());
+            }
             // H.264 (`h264_slice.c`): a video signal type sets the range, a colour description
             // the rest; what the VUI does not say stays the container's.
             let colour = f.signal.map(|(full_range, described)| {
