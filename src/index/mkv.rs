@@ -16,6 +16,13 @@
 //! - for text subtitle tracks, the blocks their Cues point at (FFmpeg and mkvmerge give every
 //!   subtitle block one); for other muxers, every block header and only subtitle blocks' data.
 //!
+//! Files whose every stream is H.264 (frames only, a VUI bounding its reordering) or HEVC, AAC-LC
+//! or text subtitles are opened without FFmpeg's stream-info probe (its decoders' set-up was
+//! about 2 ms of a cold open): `probe::complete_without_probe` reads what the probe added from
+//! the SPS and AudioSpecificConfig, and both ends' packets are made from the block headers
+//! ([`head_from_blocks`], [`tail_from_blocks`]). Where either cannot vouch, the file is opened
+//! again with the probe (`index::matroska_without_probe`).
+//!
 //! A 2-hour film is opened by reading its Cues and one window per segment boundary (the
 //! cluster header, the keyframe's block and the blocks after it, sized by the largest keyframe of
 //! the first GOPs: [`probe_read_size`]), so its open costs one read per segment boundary plus a
