@@ -222,6 +222,221 @@ pub(crate) fn vui(avcc: &[u8]) -> Option<Vui> {
     sps_vui(sps).ok().flatten()
 }
 
+/// What FFmpeg 5.1's H.264 decoder sets in a stream's parameters from an SPS, once it has
+/// decoded the stream's first picture (`h264_ps.c`, `h264_slice.c`): read here from the SPS
+/// itself, so a stream whose header lacks none of it needs no probe (`index::probe`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SpsFacts {
+    /// The cropped picture size (`None`: a left or top crop, which FFmpeg may round).
+    pub(crate) size: Option<(u32, u32)>,
+    /// `frame_mbs_only_flag`: frames only, no field pictures.
+    pub(crate) progressive: bool,
+    /// `bit_depth_luma_minus8 + 8` (`bits_per_raw_sample`).
+    pub(crate) bit_depth: u32,
+    /// `max_num_reorder_frames` of a VUI with `bitstream_restriction_flag` (the decoder's
+    /// `has_b_frames`); `None` without one (FFmpeg then guesses it from decoded pictures).
+    pub(crate) reorder: Option<u32>,
+    /// `aspect_ratio_info`: `None` when absent, `Some((0, 1))` for an unspecified or unknown one.
+    pub(crate) sar: Option<(u32, u32)>,
+    /// `video_signal_type`: full range, then colour primaries, transfer and matrix when the VUI
+    /// describes them.
+    pub(crate) signal: Option<(bool, Option<ColourCodes>)>,
+}
+
+/// Colour primaries, transfer characteristics and matrix coefficients (H.273 code points).
+pub(crate) type ColourCodes = (u8, u8, u8);
+
+/// Skips an `hrd_parameters()` (Annex E.1.2).
+fn skip_hrd(r: &mut BitReader) -> ParseResult<()> {
+    let count = r.ue()? + 1;
+    if count > 32 {
+        return Err(ParseError::new("H.264: cpb_cnt_minus1 over 31"));
+    }
+    r.skip(8)?; // bit_rate_scale, cpb_size_scale
+    for _ in 0..count {
+        r.ue()?; // bit_rate_value_minus1
+        r.ue()?; // cpb_size_value_minus1
+        r.skip(1)?; // cbr_flag
+    }
+    r.skip(20) // four delay and offset lengths
+}
+
+/// The [`SpsFacts`] of the first SPS of an avcC record.
+pub(crate) fn sps_facts(avcc: &[u8]) -> ParseResult<SpsFacts> {
+    let count = usize::from(*avcc.get(AVCC_SPS_COUNT_AT).unwrap_or(&0) & 0x1F);
+    let len = match avcc.get(6..8) {
+        Some(b) if avcc[0] == nal::RECORD_VERSION && count > 0 => usize::from(u16::from_be_bytes([b[0], b[1]])),
+        _ => return Err(ParseError::new("avcC: no SPS")),
+    };
+    let sps = avcc.get(8..8 + len).ok_or_else(|| ParseError::new("avcC: SPS cut off"))?;
+    if sps.first().map(|&h| nal_type(h)) != Some(NAL_SPS) {
+        return Err(ParseError::new("avcC: the first parameter set is not an SPS"));
+    }
+    let rbsp = unescape_rbsp(&sps[1..]);
+    let mut r = BitReader::new(&rbsp);
+    let profile_idc = r.bits(8)? as u8;
+    r.skip(16)?; // constraint flags, level_idc
+    r.ue()?; // seq_parameter_set_id
+    let (mut chroma, mut separate, mut luma8) = (1, false, 0);
+    if HIGH_PROFILES.contains(&profile_idc) {
+        chroma = r.ue()?;
+        if chroma == 3 {
+            separate = r.bit()?;
+        }
+        luma8 = r.ue()?;
+        r.ue()?; // bit_depth_chroma_minus8
+        r.skip(1)?; // qpprime_y_zero_transform_bypass_flag
+        if r.bit()? {
+            for i in 0..if chroma == 3 { 12 } else { 8 } {
+                if r.bit()? {
+                    skip_scaling_list(&mut r, if i < 6 { 16 } else { 64 })?;
+                }
+            }
+        }
+    }
+    r.ue()?; // log2_max_frame_num_minus4
+    match r.ue()? {
+        0 => {
+            r.ue()?; // log2_max_pic_order_cnt_lsb_minus4
+        }
+        1 => {
+            r.skip(1)?; // delta_pic_order_always_zero_flag
+            r.se()?; // offset_for_non_ref_pic
+            r.se()?; // offset_for_top_to_bottom_field
+            for _ in 0..r.ue()?.min(255) {
+                r.se()?; // offset_for_ref_frame
+            }
+        }
+        _ => {}
+    }
+    r.ue()?; // max_num_ref_frames
+    r.skip(1)?; // gaps_in_frame_num_value_allowed_flag
+    let width_mbs = u64::from(r.ue()?) + 1;
+    let height_units = u64::from(r.ue()?) + 1;
+    let frame_mbs_only = r.bit()?;
+    if !frame_mbs_only {
+        r.skip(1)?; // mb_adaptive_frame_field_flag
+    }
+    r.skip(1)?; // direct_8x8_inference_flag
+    let mut crop = [0u64; 4];
+    if r.bit()? {
+        for c in &mut crop {
+            *c = u64::from(r.ue()?);
+        }
+    }
+    let field_factor = if frame_mbs_only { 1 } else { 2 };
+    let (unit_x, unit_y) = match (chroma, separate) {
+        (0, _) | (3, true) => (1, field_factor),
+        (1, _) => (2, 2 * field_factor),
+        (2, _) => (2, field_factor),
+        _ => (1, field_factor),
+    };
+    let [left, right, top, bottom] = crop;
+    let w = (width_mbs * 16).checked_sub(unit_x * (left + right));
+    let h = (height_units * 16 * field_factor).checked_sub(unit_y * (top + bottom));
+    let size = match (w, h) {
+        (Some(w), Some(h)) if left == 0 && top == 0 && w > 0 && h > 0 => {
+            u32::try_from(w).ok().zip(u32::try_from(h).ok())
+        }
+        _ => None,
+    };
+    let mut facts =
+        SpsFacts { size, progressive: frame_mbs_only, bit_depth: luma8 + 8, reorder: None, sar: None, signal: None };
+    if !r.bit()? {
+        return Ok(facts);
+    }
+    if r.bit()? {
+        let idc = r.bits(8)?;
+        facts.sar = Some(match idc {
+            nal::EXTENDED_SAR => (r.bits(16)?, r.bits(16)?),
+            1..=16 => nal::SAR_TABLE[idc as usize - 1],
+            _ => (0, 1),
+        });
+    }
+    if r.bit()? {
+        r.skip(1)?; // overscan_appropriate_flag
+    }
+    if r.bit()? {
+        r.skip(3)?; // video_format
+        let full_range = r.bit()?;
+        let described = if r.bit()? { Some((r.bits(8)? as u8, r.bits(8)? as u8, r.bits(8)? as u8)) } else { None };
+        facts.signal = Some((full_range, described));
+    }
+    if r.bit()? {
+        r.ue()?; // chroma_sample_loc_type_top_field
+        r.ue()?; // chroma_sample_loc_type_bottom_field
+    }
+    if r.bit()? {
+        r.skip(65)?; // num_units_in_tick, time_scale, fixed_frame_rate_flag
+    }
+    let nal_hrd = r.bit()?;
+    if nal_hrd {
+        skip_hrd(&mut r)?;
+    }
+    let vcl_hrd = r.bit()?;
+    if vcl_hrd {
+        skip_hrd(&mut r)?;
+    }
+    if nal_hrd || vcl_hrd {
+        r.skip(1)?; // low_delay_hrd_flag
+    }
+    r.skip(1)?; // pic_struct_present_flag
+    if r.bit()? {
+        r.skip(1)?; // motion_vectors_over_pic_boundaries_flag
+        for _ in 0..4 {
+            r.ue()?; // max_bytes_per_pic_denom, max_bits_per_mb_denom, log2_max_mv_length_*
+        }
+        let reorder = r.ue()?;
+        r.ue()?; // max_dec_frame_buffering
+        facts.reorder = Some(reorder);
+    }
+    Ok(facts)
+}
+
+/// The SPS and PPS NAL units of an avcC record (`None` when it does not parse).
+fn avcc_parameter_sets(avcc: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut sets = Vec::new();
+    let mut at = AVCC_SPS_COUNT_AT;
+    for mask in [0x1F, 0xFF] {
+        let count = usize::from(*avcc.get(at)? & mask);
+        at += 1;
+        for _ in 0..count {
+            let len = usize::from(u16::from_be_bytes([*avcc.get(at)?, *avcc.get(at + 1)?]));
+            sets.push(avcc.get(at + 2..at + 2 + len)?);
+            at += 2 + len;
+        }
+    }
+    Some(sets)
+}
+
+/// Whether FFmpeg's H.264 parser keys an access unit (`h264_parser.c`: an IDR slice, or a
+/// recovery point SEI before a slice), as far as this can tell without its state: `Some(true)`
+/// for an IDR slice, `Some(false)` for a non-IDR slice, `None` otherwise (a recovery point,
+/// a parameter set that is not one of the avcC record's, nothing readable).
+pub(crate) fn parser_keys(extradata: &[u8], sample: &[u8]) -> Option<bool> {
+    if nal::is_annexb(sample) {
+        return None;
+    }
+    let length_size = nal::record_length_size(extradata, AVCC_LENGTH_SIZE_AT);
+    let nals = length_prefixed_nal_units(sample, length_size);
+    let covered: usize = nals.iter().map(|n| n.len() + length_size).sum();
+    if nals.is_empty() || covered != sample.len() {
+        return None;
+    }
+    // The parser decides at the first slice.
+    for n in &nals {
+        match nal_type(n[0]) {
+            NAL_IDR_SLICE => return Some(true),
+            NAL_SLICE => return Some(false),
+            NAL_SPS | NAL_PPS if avcc_parameter_sets(extradata)?.contains(n) => {}
+            NAL_SPS | NAL_PPS | NAL_SPS_EXT | 2..=4 => return None,
+            NAL_SEI if sei_payload_types(n)?.contains(&SEI_RECOVERY_POINT) => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
 /// True when a keyframe sample starts a closed GOP: its first slice is an IDR slice. The
 /// sample is length-prefixed with the NAL length size of the avcC `extradata` (4 bytes when the
 /// extradata is no record), or Annex-B.
@@ -311,6 +526,28 @@ mod tests {
     use super::*;
     use crate::codec::test_support::{avcc_to_annexb, cfg, hex, REAL_AVCC};
     use crate::codec::{annexb_to_length_prefixed, codec_string, decoder_config_record, is_annexb, Codec};
+
+    #[test]
+    fn ffmpegs_parser_key_is_told_from_the_first_slice_or_left_to_ffmpeg() {
+        let prefixed = |nals: &[&[u8]]| -> Vec<u8> {
+            nals.iter().flat_map(|n| [&(n.len() as u32).to_be_bytes()[..], n].concat()).collect()
+        };
+        let idr: &[u8] = &[0x65, 0x88, 0x84];
+        let non_idr: &[u8] = &[0x41, 0x9A, 0x00];
+        let unregistered: &[u8] = &[0x06, 0x05, 0x02, 0xAA, 0xBB, 0x80];
+        let sei_rp: &[u8] = &[0x06, 0x06, 0x01, 0xC4, 0x80];
+        let record = hex(REAL_AVCC);
+        let sets = avcc_parameter_sets(&record).unwrap();
+        assert_eq!(sets.len(), 2);
+        assert_eq!(parser_keys(&record, &prefixed(&[unregistered, idr])), Some(true));
+        assert_eq!(parser_keys(&record, &prefixed(&[non_idr])), Some(false));
+        // The record's own SPS and PPS in the sample change nothing.
+        assert_eq!(parser_keys(&record, &prefixed(&[sets[0], sets[1], idr])), Some(true));
+        // A recovery point (FFmpeg keys the picture), another SPS, bytes that are not NAL units.
+        assert_eq!(parser_keys(&record, &prefixed(&[sei_rp, non_idr])), None);
+        assert_eq!(parser_keys(&record, &prefixed(&[&[0x67, 0x42, 0x00, 0x1E], idr])), None);
+        assert_eq!(parser_keys(&record, &[0, 0, 0, 9, 0x65]), None);
+    }
 
     #[test]
     fn recovery_point_sei_is_dropped_and_nothing_else() {

@@ -154,8 +154,27 @@ fn skip_st_ref_pic_set(r: &mut BitReader, idx: usize, delta_pocs: &mut Vec<u32>)
     Ok(())
 }
 
+/// What FFmpeg 5.1's HEVC decoder sets in a stream's parameters from an SPS (`hevc_ps.c`,
+/// `hevcdec.c`: `export_stream_params`): read here from the SPS itself, so a stream whose
+/// header lacks none of it needs no probe (`index::probe`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SpsFacts {
+    /// The picture size inside the conformance window (`None`: a left or top offset, which
+    /// FFmpeg may round).
+    pub(crate) size: Option<(u32, u32)>,
+    /// `sps_max_num_reorder_pics` of the highest sub-layer (the decoder's `has_b_frames`).
+    pub(crate) reorder: u32,
+    /// The VUI's aspect ratio and colour (`None`: no VUI).
+    pub(crate) vui: Option<Vui>,
+}
+
 /// The VUI of an SPS NAL unit (2-byte header included): `None` when it has none.
 fn sps_vui(nal: &[u8]) -> ParseResult<Option<Vui>> {
+    Ok(parse_sps_facts(nal)?.vui)
+}
+
+/// The [`SpsFacts`] of an SPS NAL unit (2-byte header included).
+fn parse_sps_facts(nal: &[u8]) -> ParseResult<SpsFacts> {
     let rbsp = unescape_rbsp(nal.get(2..).unwrap_or_default());
     let mut r = BitReader::new(&rbsp);
     r.skip(4)?; // sps_video_parameter_set_id
@@ -163,24 +182,37 @@ fn sps_vui(nal: &[u8]) -> ParseResult<Option<Vui>> {
     r.skip(1 + 8 * GENERAL_PTL_LEN)?;
     skip_sub_layer_ptl(&mut r, max_sub_layers_minus1)?;
     r.ue()?; // sps_seq_parameter_set_id
-    if r.ue()? == 3 {
-        r.skip(1)?; // separate_colour_plane_flag
-    }
-    r.ue()?; // pic_width_in_luma_samples
-    r.ue()?; // pic_height_in_luma_samples
+    let chroma = r.ue()?;
+    let separate = chroma == 3 && r.bit()?;
+    let width = u64::from(r.ue()?); // pic_width_in_luma_samples
+    let height = u64::from(r.ue()?); // pic_height_in_luma_samples
+    let mut window = [0u64; 4];
     if r.bit()? {
-        for _ in 0..4 {
-            r.ue()?; // conformance window offsets
+        for w in &mut window {
+            *w = u64::from(r.ue()?); // conformance window offsets
         }
     }
+    let (sub_w, sub_h) = match (chroma, separate) {
+        (1, _) => (2, 2),
+        (2, false) => (2, 1),
+        _ => (1, 1),
+    };
+    let [left, right, top, bottom] = window;
+    let size = match (width.checked_sub(sub_w * (left + right)), height.checked_sub(sub_h * (top + bottom))) {
+        (Some(w), Some(h)) if left == 0 && top == 0 && w > 0 && h > 0 => {
+            u32::try_from(w).ok().zip(u32::try_from(h).ok())
+        }
+        _ => None,
+    };
     r.ue()?; // bit_depth_luma_minus8
     r.ue()?; // bit_depth_chroma_minus8
     let poc_lsb_bits = r.ue()? + 4;
     let all_sub_layers = r.bit()?;
+    let mut reorder = 0;
     for _ in if all_sub_layers { 0 } else { max_sub_layers_minus1 }..=max_sub_layers_minus1 {
-        for _ in 0..3 {
-            r.ue()?; // max_dec_pic_buffering, max_num_reorder_pics, max_latency_increase
-        }
+        r.ue()?; // max_dec_pic_buffering_minus1
+        reorder = r.ue()?; // max_num_reorder_pics
+        r.ue()?; // max_latency_increase_plus1
     }
     for _ in 0..6 {
         r.ue()?; // coding/transform block sizes, transform hierarchy depths
@@ -209,10 +241,41 @@ fn sps_vui(nal: &[u8]) -> ParseResult<Option<Vui>> {
         }
     }
     r.skip(2)?; // sps_temporal_mvp_enabled_flag, strong_intra_smoothing_enabled_flag
-    if !r.bit()? {
-        return Ok(None);
+    let vui = if r.bit()? { Some(nal::read_vui(&mut r)?) } else { None };
+    Ok(SpsFacts { size, reorder, vui })
+}
+
+/// The [`SpsFacts`] of the first SPS of an hvcC record.
+pub(crate) fn sps_facts(hvcc: &[u8]) -> ParseResult<SpsFacts> {
+    match record_nal_units(hvcc).into_iter().find(|(kind, _)| *kind == NAL_SPS) {
+        Some((_, sps)) => parse_sps_facts(sps),
+        None => Err(ParseError::new("hvcC: no SPS")),
     }
-    nal::read_vui(&mut r).map(Some)
+}
+
+/// Whether FFmpeg's HEVC parser keys an access unit (`hevc_parser.c`: its first slice is an
+/// IRAP picture: BLA, IDR, CRA): `Some(key)` at the first slice, `None` when a parameter set is
+/// not one of the hvcC record's, or there is no slice.
+pub(crate) fn parser_keys(hvcc: &[u8], sample: &[u8]) -> Option<bool> {
+    if nal::is_annexb(sample) {
+        return None;
+    }
+    let length_size = nal::record_length_size(hvcc, HVCC_LENGTH_SIZE_AT);
+    let nals = length_prefixed_nal_units(sample, length_size);
+    let covered: usize = nals.iter().map(|n| n.len() + length_size).sum();
+    if covered != sample.len() {
+        return None;
+    }
+    let record = record_nal_units(hvcc);
+    for n in &nals {
+        match nal_type(n[0]) {
+            t @ 0..=31 => return Some((NAL_BLA_W_LP..=NAL_RSV_IRAP_23).contains(&t)),
+            NAL_VPS | NAL_SPS | NAL_PPS if record.iter().any(|(_, u)| u == n) => {}
+            NAL_VPS | NAL_SPS | NAL_PPS => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The NAL units of an hvcC record's arrays, with their array's NAL type (stops at the first

@@ -208,9 +208,9 @@ pub(crate) fn read_sei(escaped: &[u8], facts: &mut SeiFacts) {
 }
 
 /// `aspect_ratio_idc` of an explicit `sar_width`, `sar_height` pair.
-const EXTENDED_SAR: u32 = 255;
+pub(crate) const EXTENDED_SAR: u32 = 255;
 /// Sample aspect ratios of `aspect_ratio_idc` 1..=16 (H.264 Table E-1, HEVC Table E.1).
-const SAR_TABLE: [(u32, u32); 16] = [
+pub(crate) const SAR_TABLE: [(u32, u32); 16] = [
     (1, 1),
     (12, 11),
     (10, 11),

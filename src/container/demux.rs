@@ -313,6 +313,11 @@ impl Demuxer {
         Ok(())
     }
 
+    /// FFmpeg's stream-info probe has run (asked for, or needed: [`Demuxer::open`]).
+    pub fn probed(&self) -> bool {
+        self.probed
+    }
+
     /// True when some audio/video stream lacks parameters that only a probe finds.
     fn needs_probe(&self) -> bool {
         self.input.streams().any(|st| {

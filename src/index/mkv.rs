@@ -16,6 +16,13 @@
 //! - for text subtitle tracks, the blocks their Cues point at (FFmpeg and mkvmerge give every
 //!   subtitle block one); for other muxers, every block header and only subtitle blocks' data.
 //!
+//! Files whose every stream is H.264 (frames only, a VUI bounding its reordering) or HEVC, AAC-LC
+//! or text subtitles are opened without FFmpeg's stream-info probe (its decoders' set-up was
+//! about 2 ms of a cold open): `probe::complete_without_probe` reads what the probe added from
+//! the SPS and AudioSpecificConfig, and both ends' packets are made from the block headers
+//! ([`head_from_blocks`], [`tail_from_blocks`]). Where either cannot vouch, the file is opened
+//! again with the probe (`index::matroska_without_probe`).
+//!
 //! A boundary that is probed costs one window (the
 //! cluster header, the keyframe's block and the blocks after it, sized by the largest keyframe of
 //! the first GOPs: [`probe_read_size`]); where no boundary can be planned (below), an open
@@ -246,6 +253,13 @@ pub(crate) fn bcp47_languages(src: &ByteSource, size: u64, infos: &mut [StreamIn
 }
 
 /// Indexes a Matroska file from its Cues; `Ok(None)` when only a scan can index it.
+///
+/// `probed`: FFmpeg's stream-info probe has run on `dmx`. Without it (the stream facts then come
+/// from `probe::complete_without_probe`), the packets of both ends are made from the block
+/// headers ([`head_from_blocks`], [`tail_from_blocks`]), never read through FFmpeg, whose packet
+/// timing depends on the probe; `Ok(None)` where they cannot be (the caller opens the file again
+/// with the probe).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn build(
     dmx: &mut Demuxer,
     src: &ByteSource,
@@ -254,6 +268,7 @@ pub(crate) fn build(
     cfg: &Config,
     started: Instant,
     infos: &mut [StreamInfo],
+    probed: bool,
 ) -> Result<Option<MediaIndex>> {
     let file = src.clone();
     let layout = match mkv::read_layout(&file, identity.size) {
@@ -334,12 +349,29 @@ pub(crate) fn build(
                 None => false,
             }
         };
-        scan_until(dmx, &av, &mut head, &mut HashMap::new(), cfg.max_index_bytes, &mut pkt_stop)?;
+        if probed {
+            scan_until(dmx, &av, &mut head, &mut HashMap::new(), cfg.max_index_bytes, &mut pkt_stop)?;
+        } else {
+            let max_samples = cfg.max_index_bytes / super::scan::SCAN_BYTES_PER_SAMPLE;
+            let ends = (&av[..], main);
+            match head_from_blocks(&file, identity.size, &layout, infos, ends, max_samples, &mut pkt_stop) {
+                Some(h) => head = h,
+                None => return Ok(fallback(path, "the first packets are not shown to be the blocks")),
+            }
+        }
     }
     // The tail: from the last Cue at least three target durations before the end.
     let end_guess = if declared_us > 0 { declared_us } else { us(cues[cues.len() - 1].time) + target_us };
     let tail_cue = cues.iter().rposition(|c| us(c.time) <= end_guess - 3 * target_us - 2 * US_PER_SECOND).unwrap_or(0);
-    let mut tail = read_tail(dmx, &file, identity.size, &layout, infos, (&av, main), (&cues, tail_cue), cfg, true)?;
+    let mut tail = if probed {
+        read_tail(dmx, &file, identity.size, &layout, infos, (&av, main), (&cues, tail_cue), cfg, true)?
+    } else {
+        let max_samples = cfg.max_index_bytes / super::scan::SCAN_BYTES_PER_SAMPLE;
+        match tail_from_blocks(&file, identity.size, &layout, infos, (&av, main), (&cues, tail_cue), max_samples) {
+            Some(t) => t,
+            None => return Ok(fallback(path, "the last packets are not shown to be the blocks")),
+        }
+    };
     let tail_start_ok = tail[main].samples.first().is_some_and(|s| s.key() && s.pts() == cues[tail_cue].time);
     if !tail_start_ok {
         return Ok(fallback(path, "the seek to the last Cues did not land on their keyframe"));
@@ -476,7 +508,7 @@ fn tail_from_blocks(
     let (delay, _, _) = super::probe::probed_timing(&infos[main]);
     let delay = usize::try_from(delay).ok().filter(|&d| d > 0 && d <= FFMPEG_MAX_REORDER_DELAY)?;
     // Per stream of `av`: its AAC frame duration in ticks when FFmpeg has one (audio), or 0.
-    let mut frame_ticks: HashMap<usize, i64> = HashMap::new();
+    let mut frame_ticks = vec![0i64; infos.len()];
     for &s in av {
         let info = &infos[s];
         if layout.tracks[s].encoded {
@@ -490,13 +522,11 @@ fn tail_from_blocks(
                 let (num, den) = (i128::from(info.tb.0), i128::from(info.tb.1));
                 let d = i128::from(rate) * num;
                 let ticks = if frame_size > 1 && d > 0 { i128::from(frame_size) * den / d } else { 0 };
-                frame_ticks.insert(s, i64::try_from(ticks).ok()?);
+                frame_ticks[s] = i64::try_from(ticks).ok()?;
             }
             _ => return None,
         }
     }
-    let by_number: HashMap<u64, usize> = layout.tracks.iter().enumerate().map(|(i, t)| (t.number, i)).collect();
-    let default_duration: HashMap<u64, u64> = layout.tracks.iter().map(|t| (t.number, t.default_duration)).collect();
     let scale = layout.timestamp_scale.max(1);
     let mut w = BlockWalker::new(file, size, layout, cue.cluster);
     w.set_read_size(if file.is_callback() { TAIL_READ_SOURCE } else { TAIL_READ_LOCAL });
@@ -507,7 +537,7 @@ fn tail_from_blocks(
     let mut samples = 0u64;
     let end = layout.segment_end.min(size);
     while let Some(b) = w.next_block().ok()? {
-        let &s = by_number.get(&b.track)?;
+        let s = stream_of(layout, b.track)?;
         if b.data.checked_add(b.data_len)? > end.min(w.cluster_end()) || w.saw_unsized_cluster() || b.time < 0 {
             return None;
         }
@@ -545,9 +575,10 @@ fn tail_from_blocks(
                     return None;
                 }
             }
-            let duration = b.duration.filter(|&d| d > 0).unwrap_or_else(|| {
-                (i128::from(default_duration.get(&b.track).copied().unwrap_or(0)) / i128::from(scale)) as i64
-            });
+            let duration = b
+                .duration
+                .filter(|&d| d > 0)
+                .unwrap_or_else(|| (i128::from(layout.tracks[s].default_duration) / i128::from(scale)) as i64);
             if duration <= 0 {
                 return None;
             }
@@ -562,8 +593,7 @@ fn tail_from_blocks(
         } else {
             let frames = w.frames(&b).ok()?;
             let stored = b.duration.filter(|&d| d > 0).unwrap_or_else(|| {
-                let dd = i128::from(default_duration.get(&b.track).copied().unwrap_or(0));
-                (dd * i128::from(b.frames) / i128::from(scale)) as i64
+                (i128::from(layout.tracks[s].default_duration) * i128::from(b.frames) / i128::from(scale)) as i64
             });
             let n = frames.len() as i128;
             for (i, &(_, len, time)) in frames.iter().enumerate() {
@@ -572,7 +602,7 @@ fn tail_from_blocks(
                 let duration = if lace > 0 {
                     lace
                 } else if len > 0 {
-                    frame_ticks[&s]
+                    frame_ticks[s]
                 } else {
                     0
                 };
@@ -588,6 +618,155 @@ fn tail_from_blocks(
         }
     }
     Some(out)
+}
+
+/// The packets of the `av` streams from the start of the file, as FFmpeg's demuxer gives them
+/// after its stream-info probe, until `stop` (called per packet as [`scan_until`] calls it)
+/// says so: what [`build`] reads from FFmpeg when it probed, made from the blocks for a file
+/// whose stream facts `probe::complete_without_probe` vouched for; `None` where the packets are
+/// not shown to be the same. The rules are [`tail_from_blocks`]'s (one H.264 or HEVC video
+/// stream with B-frames, AAC audio, durations stored or the AAC frame's, decode times from the
+/// probe's reorder delay), from an empty buffer of presentation times. FFmpeg's parser keys a
+/// video packet by its first slice (H.264: an IDR; HEVC: an IRAP picture), not by the block's
+/// flag: every video block's data is read, and a block whose flag says otherwise, or that holds
+/// an H.264 recovery point or parameter sets other than the record's, ends the path. A packet's data is kept as [`scan_until`] keeps it: the first of each
+/// stream and its first later keyframe.
+fn head_from_blocks(
+    file: &ByteSource,
+    size: u64,
+    layout: &Layout,
+    infos: &[StreamInfo],
+    (av, main): (&[usize], usize),
+    max_samples: u64,
+    stop: &mut dyn FnMut(usize, i64, bool) -> bool,
+) -> Option<Vec<Collected>> {
+    use ffmpeg_next::codec::Id;
+    let first = layout.first_cluster?;
+    if !same_tracks(layout, infos) || !matches!(infos[main].id, Id::H264 | Id::HEVC) {
+        return None;
+    }
+    let (delay, _, _) = super::probe::probed_timing(&infos[main]);
+    let delay = usize::try_from(delay).ok().filter(|&d| d > 0 && d <= FFMPEG_MAX_REORDER_DELAY)?;
+    let mut frame_ticks = vec![0i64; infos.len()];
+    for &s in av {
+        let info = &infos[s];
+        if layout.tracks[s].encoded {
+            return None;
+        }
+        match (info.kind, info.id) {
+            (TrackKind::Video, Id::H264 | Id::HEVC) if s == main => {}
+            (TrackKind::Audio, Id::AAC) => {
+                let (_, frame_size, rate) = super::probe::probed_timing(info);
+                let (num, den) = (i128::from(info.tb.0), i128::from(info.tb.1));
+                let d = i128::from(rate) * num;
+                let ticks = if frame_size > 1 && d > 0 { i128::from(frame_size) * den / d } else { 0 };
+                frame_ticks[s] = i64::try_from(ticks).ok()?;
+            }
+            _ => return None,
+        }
+    }
+    let scale = i128::from(layout.timestamp_scale.max(1));
+    let default_ticks = |s: usize, frames: u32| -> i64 {
+        (i128::from(layout.tracks[s].default_duration) * i128::from(frames) / scale) as i64
+    };
+    let mut w = BlockWalker::new(file, size, layout, first);
+    w.set_read_size(if file.is_callback() { TAIL_READ_SOURCE } else { TAIL_READ_LOCAL });
+    let mut out: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
+    let mut pts_buffer = [i64::MIN; FFMPEG_MAX_REORDER_DELAY + 1];
+    let mut samples = 0u64;
+    let end = layout.segment_end.min(size);
+    // Keeps a packet's data the way `scan_until` does.
+    let keep = |c: &mut Collected, key: bool, data: &mut dyn FnMut() -> Option<Vec<u8>>| -> Option<()> {
+        if c.first_packet.is_none() {
+            c.first_packet = Some(data()?);
+        } else if c.later_keyframe.is_none() && key {
+            c.later_keyframe = Some(data()?);
+        }
+        Some(())
+    };
+    while let Some(b) = w.next_block().ok()? {
+        let s = stream_of(layout, b.track)?;
+        if b.data.checked_add(b.data_len)? > end.min(w.cluster_end()) || w.saw_unsized_cluster() || b.time < 0 {
+            return None;
+        }
+        if !av.contains(&s) {
+            continue;
+        }
+        let payload = w.payload();
+        if s == main {
+            if b.frames != 1 || b.data_len as usize > super::collect::MAX_SAMPLE_READ {
+                return None;
+            }
+            let data = w.read(b.data, b.data_len as usize).ok()?;
+            let key = match infos[main].id {
+                Id::H264 => crate::codec::h264::parser_keys(&infos[main].extradata, &data)?,
+                _ => crate::codec::hevc::parser_keys(&infos[main].extradata, &data)?,
+            };
+            if key != b.key {
+                return None;
+            }
+            let duration = b.duration.filter(|&d| d > 0).unwrap_or_else(|| default_ticks(s, 1));
+            if duration <= 0 {
+                return None;
+            }
+            pts_buffer[0] = b.time;
+            let mut i = 0;
+            while i < delay && pts_buffer[i] > pts_buffer[i + 1] {
+                pts_buffer.swap(i, i + 1);
+                i += 1;
+            }
+            let dts = (pts_buffer[0] != i64::MIN).then_some(pts_buffer[0]);
+            let mut data = Some(data);
+            keep(&mut out[s], key, &mut || data.take())?;
+            push_tail_packet(&mut out[s], (payload, b.data_len), b.time, dts, duration, key);
+            samples += 1;
+            if samples > max_samples {
+                return None;
+            }
+            if stop(s, b.time, key) {
+                break;
+            }
+        } else {
+            let frames = w.frames(&b).ok()?;
+            let stored = b.duration.filter(|&d| d > 0).unwrap_or_else(|| default_ticks(s, b.frames));
+            let n = frames.len() as i128;
+            let mut stopped = false;
+            for (i, &(at, len, time)) in frames.iter().enumerate() {
+                let i = i as i128;
+                let lace = (i128::from(stored) * (i + 1) / n - i128::from(stored) * i / n) as i64;
+                let duration = if lace > 0 {
+                    lace
+                } else if len > 0 {
+                    frame_ticks[s]
+                } else {
+                    0
+                };
+                if duration <= 0 {
+                    return None;
+                }
+                keep(&mut out[s], true, &mut || w.read(at, len as usize).ok())?;
+                push_tail_packet(&mut out[s], (payload, len), time?, Some(time?), duration, true);
+                samples += 1;
+                if samples > max_samples {
+                    return None;
+                }
+                if stop(s, time?, true) {
+                    stopped = true;
+                    break;
+                }
+            }
+            if stopped {
+                break;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The stream of track `number` (streams are the TrackEntries in order: [`same_tracks`]); a
+/// look through the few tracks, cheaper than hashing for every block.
+fn stream_of(layout: &Layout, number: u64) -> Option<usize> {
+    layout.tracks.iter().position(|t| t.number == number)
 }
 
 /// Adds one packet to a tail's samples as [`scan_until`] does.
@@ -1787,6 +1966,65 @@ mod tests {
         let c = Collected { samples: open.iter().map(|&(p, k)| rec(p, k)).collect(), ..Collected::default() };
         assert!(!closed_gops(&c));
         assert!(!closed_gops(&Collected::default()));
+    }
+
+    /// The first packets made from the blocks with the stream facts found without FFmpeg's
+    /// probe, against FFmpeg's packets after its probe, on every Matroska test file whose facts
+    /// are vouched for: every sample (keys included), the ends, and the data kept.
+    #[test]
+    fn the_first_packets_are_ffmpegs_when_read_from_the_blocks_without_its_probe() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media");
+        let Ok(entries) = std::fs::read_dir(&dir) else { return };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".mkv") || n.ends_with(".webm") || n.ends_with(".mka"))
+            .collect();
+        names.sort();
+        let cfg = Config::default();
+        let mut vouched = Vec::new();
+        for name in &names {
+            let path = dir.join(name);
+            let Ok(src) = ByteSource::open_file(&path) else { continue };
+            let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+            let Ok(bare) = Demuxer::open_matroska(&src, false) else { continue };
+            let mut infos = super::super::probe::stream_infos(&bare);
+            if bare.probed() || super::super::probe::complete_without_probe(&bare, &mut infos).is_err() {
+                continue;
+            }
+            let Ok(Some(layout)) = mkv::read_layout(&src, size) else { continue };
+            let Some(main) = infos.iter().position(|i| i.kind == TrackKind::Video) else { continue };
+            let av: Vec<usize> =
+                (0..infos.len()).filter(|&i| matches!(infos[i].kind, TrackKind::Video | TrackKind::Audio)).collect();
+            let map = TimeMap::new(infos[main].tb.0, infos[main].tb.1, 1, 1);
+            let stop_at = map.from_us(5 * US_PER_SECOND);
+            let mut stop = |st: usize, ts: i64, _| st == main && ts > stop_at;
+            let Some(blocks) = head_from_blocks(&src, size, &layout, &infos, (&av, main), u64::MAX / 64, &mut stop)
+            else {
+                continue;
+            };
+            let mut dmx = Demuxer::open_matroska(&src, true).unwrap();
+            let mut ff: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
+            scan_until(&mut dmx, &av, &mut ff, &mut HashMap::new(), cfg.max_index_bytes, &mut stop).unwrap();
+            assert!(!ff[main].samples.is_empty(), "{name}: no video packets");
+            for &s in &av {
+                let (b, f) = (&blocks[s], &ff[s]);
+                let strip = |c: &Collected| -> Vec<(u64, i64, i64, u32, bool)> {
+                    c.samples.iter().map(|x| (x.pos, x.dts, x.pts(), x.size(), x.key())).collect()
+                };
+                assert_eq!(strip(b), strip(f), "{name} stream {s}: samples");
+                assert_eq!(b.end_dts, f.end_dts, "{name} stream {s}: end");
+                assert_eq!(b.raw_end_dts, f.raw_end_dts, "{name} stream {s}: raw end");
+                assert_eq!(b.missing_dts, f.missing_dts, "{name} stream {s}: missing decode times");
+                assert_eq!(b.first_packet, f.first_packet, "{name} stream {s}: first packet");
+                assert_eq!(b.later_keyframe, f.later_keyframe, "{name} stream {s}: later keyframe");
+            }
+            vouched.push(name.clone());
+        }
+        for want in ["h264_aac.mkv", "hevc_aac.mkv", "hdr10.mkv", "long_2h.mkv", "long_2h_mkvmerge.mkv"] {
+            if names.iter().any(|n| n == want) {
+                assert!(vouched.iter().any(|n| n == want), "{want} not vouched for; vouched for: {vouched:?}");
+            }
+        }
     }
 
     #[test]

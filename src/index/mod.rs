@@ -122,6 +122,11 @@ fn build_with_ffmpeg(
     // An EBML header of a Matroska/WebM file: FFmpeg's Matroska demuxer, without its probe of
     // every format.
     let ebml = crate::container::mkv::is_matroska(file, identity.size);
+    if ebml && cfg.use_container_index && clip.is_none() {
+        if let Some(index) = matroska_without_probe(file, path, identity, cfg, started) {
+            return Ok(index);
+        }
+    }
     let open = |probe: bool| if ebml { Demuxer::open_matroska(file, probe) } else { Demuxer::open(file, probe) };
     let mut dmx = open(false)?;
     let mut from_container_index = dmx.is_mp4_family();
@@ -153,7 +158,7 @@ fn build_with_ffmpeg(
     // A clip is cut from every sample's times: the Cues planner (which reads only the block
     // headers around its cuts) is for whole files; a clip reads its range (`scan_range`).
     if !from_container_index && cfg.use_container_index && matroska && clip.is_none() {
-        if let Some(index) = mkv::build(&mut dmx, file, path, identity, cfg, started, &mut infos)? {
+        if let Some(index) = mkv::build(&mut dmx, file, path, identity, cfg, started, &mut infos, true)? {
             return Ok(index);
         }
         // Read again from the start. (A fresh demuxer, not a seek: FFmpeg's Matroska seek
@@ -204,11 +209,53 @@ fn build_with_ffmpeg(
     assemble(path, identity, cfg, infos, collected, extractors, source, format, started, clip)
 }
 
+/// A Matroska file indexed from its Cues without FFmpeg's stream-info probe (about 2 ms of a
+/// cold open, mostly its decoders' set-up): where `probe::complete_without_probe` vouches for
+/// every stream's facts and `mkv::build` makes both ends' packets from the blocks. `None`
+/// otherwise, a failure included: the file is then indexed as before, with the probe, which
+/// gives the same answer or the same error.
+fn matroska_without_probe(
+    file: &ByteSource,
+    path: &Path,
+    identity: FileIdentity,
+    cfg: &Config,
+    started: Instant,
+) -> Option<MediaIndex> {
+    #[cfg(test)]
+    if tests::WITH_PROBE.get() {
+        return None;
+    }
+    let mut dmx = Demuxer::open_matroska(file, false).ok()?;
+    if dmx.probed() {
+        return None;
+    }
+    let mut infos = stream_infos(&dmx);
+    if !infos.iter().any(|i| matches!(i.kind, TrackKind::Video | TrackKind::Audio)) {
+        return None;
+    }
+    if let Err(why) = probe::complete_without_probe(&dmx, &mut infos) {
+        log::debug!("{}: FFmpeg's stream probe is needed: {why}", path.display());
+        return None;
+    }
+    match mkv::build(&mut dmx, file, path, identity, cfg, started, &mut infos, false) {
+        Ok(index) => {
+            #[cfg(test)]
+            tests::WITHOUT_PROBE_TAKEN.set(index.is_some());
+            index
+        }
+        Err(e) => {
+            log::debug!("{}: indexing again with FFmpeg's stream probe: {e}", path.display());
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
     use std::path::Path;
 
+    use crate::container::demux::Demuxer;
     use crate::container::read::ByteSource;
     use crate::model::config::Config;
     use crate::model::identity::FileIdentity;
@@ -217,6 +264,10 @@ mod tests {
     thread_local! {
         /// Index MP4 files with every sample built at open (the reader's eager path).
         pub(super) static BUILT_SAMPLES: Cell<bool> = const { Cell::new(false) };
+        /// Index Matroska files with FFmpeg's stream-info probe (no `matroska_without_probe`).
+        pub(super) static WITH_PROBE: Cell<bool> = const { Cell::new(false) };
+        /// The last index was made by `matroska_without_probe`.
+        pub(super) static WITHOUT_PROBE_TAKEN: Cell<bool> = const { Cell::new(false) };
     }
 
     fn index(path: &Path, built: bool) -> Result<MediaIndex, String> {
@@ -285,5 +336,103 @@ mod tests {
         eprintln!("video read per segment: {lazy_video:?}");
         assert!(lazy_tracks >= 5, "tracks read per segment: {lazy_tracks}");
         assert!(lazy_video.len() >= 5, "video read per segment: {lazy_video:?}");
+    }
+
+    /// The Matroska test files (and which take the path without FFmpeg's probe).
+    fn matroska_files() -> Vec<std::path::PathBuf> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media");
+        let mut files: Vec<_> =
+            std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+        files.retain(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("mkv" | "mka" | "webm")));
+        files.sort();
+        files
+    }
+
+    /// Everything an index says, but the time it took.
+    fn index_json(path: &Path, with_probe: bool) -> (Result<String, String>, bool) {
+        WITH_PROBE.set(with_probe);
+        WITHOUT_PROBE_TAKEN.set(false);
+        let file = ByteSource::open_file(path).unwrap();
+        let ix = super::build(&file, path, FileIdentity::of(path).unwrap(), &Config::default(), None);
+        WITH_PROBE.set(false);
+        let taken = WITHOUT_PROBE_TAKEN.get();
+        let json = ix.map_err(|e| e.to_string()).map(|mut ix| {
+            ix.index_time = std::time::Duration::ZERO;
+            serde_json::to_string(&ix).unwrap()
+        });
+        (json, taken)
+    }
+
+    #[test]
+    fn matroska_opened_without_the_stream_probe_plays_exactly_as_with_it() {
+        let mut taken = Vec::new();
+        let mut probed = Vec::new();
+        for path in matroska_files() {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let (with, _) = index_json(&path, true);
+            let (without, fast) = index_json(&path, false);
+            assert_eq!(with, without, "{name}: the index differs without FFmpeg's stream probe");
+            if fast {
+                taken.push(name);
+            } else {
+                probed.push(name);
+            }
+        }
+        eprintln!("without the probe: {taken:?}\nwith the probe: {probed:?}");
+        if Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media/long_2h.mkv").exists() {
+            assert!(taken.iter().any(|n| n == "long_2h.mkv"), "{taken:?}");
+        }
+        for want in ["h264_aac.mkv", "hevc_aac.mkv", "hdr10.mkv"] {
+            assert!(taken.iter().any(|n| n == want), "{want}: {taken:?}");
+        }
+    }
+
+    #[test]
+    fn matroska_stream_facts_without_the_probe_are_the_probed_ones() {
+        use super::probe::{complete_without_probe, probed_timing, stream_infos};
+        let mut vouched = 0;
+        for path in matroska_files() {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let src = ByteSource::open_file(&path).unwrap();
+            let Ok(bare) = Demuxer::open_matroska(&src, false) else { continue };
+            let mut fast = stream_infos(&bare);
+            if bare.probed() || complete_without_probe(&bare, &mut fast).is_err() {
+                continue;
+            }
+            vouched += 1;
+            let probed_dmx = Demuxer::open_matroska(&src, true).unwrap();
+            let probed = stream_infos(&probed_dmx);
+            assert_eq!(bare.duration_us(), probed_dmx.duration_us(), "{name}");
+            assert_eq!(fast.len(), probed.len(), "{name}");
+            for (f, p) in fast.iter().zip(&probed) {
+                let facts = |i: &super::probe::StreamInfo| {
+                    format!(
+                        "{:?} {:?} {} {:?} {:?} {:?} {:?} {} {} {} {:?} {} {} {} {} {:?} {:?} {:?} {:?} {:?}",
+                        i.kind,
+                        i.id,
+                        i.codec_name,
+                        i.tb,
+                        i.language,
+                        i.title,
+                        (i.default, i.forced, i.roles.commentary, i.roles.hearing_impaired, i.roles.visual_impaired),
+                        i.width,
+                        i.height,
+                        i.sample_rate,
+                        i.frame_rate,
+                        i.channels,
+                        i.bits_per_sample,
+                        i.extradata.len(),
+                        i.extradata.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                        i.not_media,
+                        i.picture,
+                        probed_timing(i),
+                        i.language_tag,
+                        i.params.id(),
+                    )
+                };
+                assert_eq!(facts(f), facts(p), "{name}");
+            }
+        }
+        assert!(vouched >= 2, "files vouched for: {vouched}");
     }
 }

@@ -246,3 +246,137 @@ pub(crate) fn probed_timing(info: &StreamInfo) -> (i32, i32, i32) {
     let p = unsafe { &*info.params.as_ptr() };
     (p.video_delay, p.frame_size, p.sample_rate)
 }
+
+/// Fills in, without FFmpeg's stream-info probe, what the probe would have added to the stream
+/// facts of a Matroska file opened without it, or says why that cannot be vouched for (then the
+/// file is opened with the probe). Only for streams whose header and codec private data say it
+/// all: H.264 (avcC, frames only) with a VUI that bounds its reordering, or HEVC (hvcC), with a picture size
+/// and a frame rate (DefaultDuration) in the header; AAC-LC audio (AudioSpecificConfig, no
+/// SBR/PS signalled, a core rate above 24 kHz, where no encoder puts implicit SBR, a channel
+/// configuration of 1 to 7); text subtitles. What the probe's decoders set and libhls reads (see
+/// [`stream_infos`], [`probed_timing`], `track::codec_config`):
+/// - video (`h264_ps.c`, `h264_slice.c`; `hevc_ps.c`, `hevcdec.c`): the reorder delay
+///   (`video_delay`: `max_num_reorder_frames`, `sps_max_num_reorder_pics`), H.264's
+///   `bits_per_raw_sample` (the luma bit depth), the VUI's sample aspect ratio (shown when the
+///   container gives none) and colour (H.264: the VUI's range and description override the
+///   container's; HEVC: they replace them); the picture size must be the SPS's;
+/// - AAC (`aacdec_template.c`): the frame size (1024), its rate and channels (the header's,
+///   checked against the config).
+///
+/// `tests`: the facts equal the probed ones on every Matroska test file that takes this path.
+pub(crate) fn complete_without_probe(dmx: &Demuxer, infos: &mut [StreamInfo]) -> std::result::Result<(), String> {
+    for (i, info) in infos.iter_mut().enumerate() {
+        let why = match info.kind {
+            TrackKind::Video => {
+                // The stream's own aspect ratio (Matroska DisplayWidth/Height), which a decoder
+                // leaves alone.
+                let stream_sar = dmx.input().stream(i).is_some_and(|st| {
+                    // SAFETY: reading a plain field of a stream of the open demuxer.
+                    let r = unsafe { (*st.as_ptr()).sample_aspect_ratio };
+                    r.num > 0 && r.den > 0
+                });
+                video_without_probe(info, stream_sar)
+            }
+            TrackKind::Audio => audio_without_probe(info),
+            TrackKind::Subtitle if matches!(info.id, Id::SUBRIP | Id::ASS | Id::SSA | Id::TEXT) => Ok(()),
+            _ => Err(format!("codec {}", info.codec_name)),
+        };
+        why.map_err(|e| format!("stream {i}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// [`complete_without_probe`] of an H.264 or HEVC stream.
+fn video_without_probe(info: &mut StreamInfo, stream_sar: bool) -> std::result::Result<(), String> {
+    // (reorder delay, picture size, luma bit depth, VUI aspect ratio, and the colour the
+    // decoder leaves in the parameters, or `None` to keep the container's).
+    type Facts = (Option<u32>, Option<(u32, u32)>, Option<u32>, Option<(u32, u32)>, Option<Option<Colour>>);
+    let unspecified = Colour {
+        primaries: crate::codec::picture::UNSPECIFIED,
+        transfer: crate::codec::picture::UNSPECIFIED,
+        matrix: crate::codec::picture::UNSPECIFIED,
+        full_range: false,
+    };
+    let facts: Facts = match info.id {
+        _ if info.not_media.is_some() => return Err("an attached picture".into()),
+        Id::H264 => {
+            let f = crate::codec::h264::sps_facts(&info.extradata).map_err(|e| e.to_string())?;
+            if !f.progressive {
+                // Field pictures: FFmpeg's parser and packet timing have more rules for them.
+                return Err("field pictures (frame_mbs_only_flag 0)".into());
+            }
+            // H.264 (`h264_slice.c`): a video signal type sets the range, a colour description
+            // the rest; what the VUI does not say stays the container's.
+            let colour = f.signal.map(|(full_range, described)| {
+                let mut c = info.picture.colour.unwrap_or(unspecified);
+                c.full_range = full_range;
+                if let Some((primaries, transfer, matrix)) = described {
+                    (c.primaries, c.transfer, c.matrix) = (primaries, transfer, matrix);
+                }
+                c.is_declared().then_some(c)
+            });
+            (f.reorder, f.size, Some(f.bit_depth), f.sar, colour)
+        }
+        Id::HEVC => {
+            let f = crate::codec::hevc::sps_facts(&info.extradata).map_err(|e| e.to_string())?;
+            // HEVC (`export_stream_params`): the VUI's range and colour description replace the
+            // container's, unspecified where it says nothing.
+            let colour = f.vui.and_then(|v| v.colour).filter(Colour::is_declared);
+            // (Its decoder leaves `bits_per_raw_sample` unset.)
+            (Some(f.reorder), f.size, None, f.vui.and_then(|v| v.sar), Some(colour))
+        }
+        _ => return Err(format!("video codec {}", info.codec_name)),
+    };
+    let (reorder, size, bit_depth, sar, colour) = facts;
+    let delay = reorder.filter(|d| (1..=16).contains(d)).ok_or("no bounded reorder delay in the SPS")?;
+    if size != Some((info.width, info.height)) {
+        return Err(format!("the SPS's picture size {size:?} is not the header's"));
+    }
+    if info.frame_rate.is_none() {
+        return Err("no frame rate in the header".into());
+    }
+    // SAFETY: `params` owns its AVCodecParameters (a clone of the stream's); plain fields are
+    // read and written while `info` is borrowed mutably.
+    let p = unsafe { &mut *info.params.as_mut_ptr() };
+    p.video_delay = delay as i32;
+    if let Some(bit_depth) = bit_depth {
+        p.bits_per_raw_sample = bit_depth as i32;
+        info.bits_per_sample = bit_depth.max(p.bits_per_coded_sample.max(0) as u32);
+    }
+    if !stream_sar {
+        let (n, d) = sar.unwrap_or((0, 1));
+        info.picture.set_sar(n, d);
+    }
+    if let Some(colour) = colour {
+        info.picture.colour = colour;
+    }
+    Ok(())
+}
+
+/// [`complete_without_probe`] of an AAC stream.
+fn audio_without_probe(info: &mut StreamInfo) -> std::result::Result<(), String> {
+    use crate::codec::aac::{AudioSpecificConfig, Sbr};
+    if info.id != Id::AAC {
+        return Err(format!("audio codec {}", info.codec_name));
+    }
+    let asc = AudioSpecificConfig::parse(&info.extradata).map_err(|e| e.to_string())?;
+    let lc = asc.object_type == AAC_LC && asc.sbr == Sbr::NotSignalled;
+    let frame_length_960 = info.extradata.get(1).is_some_and(|b| b & 0x04 != 0) || asc.sampling_frequency_index == 15;
+    if !lc || frame_length_960 || asc.sample_rate <= IMPLICIT_SBR_MAX_CORE_RATE || asc.sample_rate != info.sample_rate {
+        return Err(format!("AAC config {asc:?} at {} Hz", info.sample_rate));
+    }
+    if !(1..=7).contains(&asc.channel_config) || asc.channels() != Some(info.channels) {
+        return Err(format!("AAC channel configuration {} for {} channels", asc.channel_config, info.channels));
+    }
+    // SAFETY: as in `video_without_probe`.
+    let p = unsafe { &mut *info.params.as_mut_ptr() };
+    p.frame_size = AAC_FRAME;
+    Ok(())
+}
+
+/// audioObjectType of AAC-LC.
+const AAC_LC: u32 = 2;
+/// Samples per AAC-LC frame (frameLengthFlag 0).
+const AAC_FRAME: i32 = 1024;
+/// The highest core rate HE-AAC runs its core at (half of 48 kHz): above it, no implicit SBR.
+const IMPLICIT_SBR_MAX_CORE_RATE: u32 = 24_000;

@@ -22,6 +22,11 @@ const DEFAULT_TIMESTAMP_SCALE: u64 = 1_000_000;
 /// ~20 MB).
 const MAX_CUES_BYTES: u64 = 128 << 20;
 
+/// Bytes per Cue point assumed when reserving room for them: a CuePoint with one position takes
+/// 13 or more (CuePoint, CueTime, CueTrackPositions, CueTrack, CueClusterPosition: an ID and a
+/// size byte each, a byte of value for three), usually 16 or more.
+const MIN_CUE_POINT_BYTES: usize = 16;
+
 /// Bytes fetched per read of the header elements and Cues.
 const LAYOUT_CHUNK: usize = 8 << 10;
 
@@ -265,6 +270,11 @@ fn read_cues(r: &mut Reader, cues: &Element, layout: &mut Layout) -> ParseResult
     let mut data = vec![0u8; len];
     r.read_exact_at(&mut data, cues.data).map_err(|e| ParseError::new(format!("Cues at byte {}: {e}", cues.pos)))?;
     let mut at = 0usize;
+    // Room for the Cue points the bytes usually hold (address space only: pages are touched as
+    // they fill), so the list is not copied as it grows.
+    layout.cues.reserve(len / MIN_CUE_POINT_BYTES);
+    // The positions of one CuePoint, reused from one to the next.
+    let mut positions = Vec::new();
     // The next element in `b` at `*at`: (ID, data start, data end); `None` when malformed.
     let next = |b: &[u8], at: &mut usize| -> Option<(u32, usize, usize)> {
         let (id, n) = vint(b.get(*at..)?, true)?;
@@ -279,7 +289,8 @@ fn read_cues(r: &mut Reader, cues: &Element, layout: &mut Layout) -> ParseResult
         if id != ID_CUE_POINT {
             continue;
         }
-        let (mut time, mut positions) = (None, Vec::new());
+        let mut time = None;
+        positions.clear();
         let mut p = s;
         while p < e {
             let Some((cid, cs, ce)) = next(&data[..e], &mut p) else {
@@ -311,7 +322,7 @@ fn read_cues(r: &mut Reader, cues: &Element, layout: &mut Layout) -> ParseResult
             }
         }
         if let Some(time) = time {
-            for (track, cluster, relative) in positions {
+            for &(track, cluster, relative) in &positions {
                 if let Some(cluster) = layout.segment_data.checked_add(cluster) {
                     layout.cues.push(CuePoint { time, track, cluster, relative });
                 }
