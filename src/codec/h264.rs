@@ -157,25 +157,43 @@ fn skip_scaling_list(r: &mut BitReader, size: usize) -> ParseResult<()> {
     Ok(())
 }
 
-/// The VUI of an SPS NAL unit (header byte included): `None` when it has none.
-fn sps_vui(nal: &[u8]) -> ParseResult<Option<Vui>> {
-    let rbsp = unescape_rbsp(nal.get(1..).unwrap_or_default());
-    let mut r = BitReader::new(&rbsp);
+/// What an SPS says before its VUI (`seq_parameter_set_data()` up to `vui_parameters_present_flag`).
+struct SpsHead {
+    /// `chroma_format_idc` (1 unless a high profile says otherwise).
+    chroma: u32,
+    /// `separate_colour_plane_flag`.
+    separate: bool,
+    /// `bit_depth_luma_minus8`.
+    luma8: u32,
+    /// `pic_width_in_mbs_minus1 + 1`.
+    width_mbs: u64,
+    /// `pic_height_in_map_units_minus1 + 1`.
+    height_units: u64,
+    /// `frame_mbs_only_flag`.
+    frame_mbs_only: bool,
+    /// `frame_crop_{left,right,top,bottom}_offset` (0 without cropping).
+    crop: [u64; 4],
+}
+
+/// Reads an SPS's RBSP (after the NAL header byte) up to and including
+/// `vui_parameters_present_flag`: what comes before the VUI, and whether there is one.
+fn sps_head(r: &mut BitReader) -> ParseResult<(SpsHead, bool)> {
     let profile_idc = r.bits(8)? as u8;
     r.skip(16)?; // constraint flags, level_idc
     r.ue()?; // seq_parameter_set_id
+    let (mut chroma, mut separate, mut luma8) = (1, false, 0);
     if HIGH_PROFILES.contains(&profile_idc) {
-        let chroma = r.ue()?;
+        chroma = r.ue()?;
         if chroma == 3 {
-            r.skip(1)?; // separate_colour_plane_flag
+            separate = r.bit()?;
         }
-        r.ue()?; // bit_depth_luma_minus8
+        luma8 = r.ue()?;
         r.ue()?; // bit_depth_chroma_minus8
         r.skip(1)?; // qpprime_y_zero_transform_bypass_flag
         if r.bit()? {
             for i in 0..if chroma == 3 { 12 } else { 8 } {
                 if r.bit()? {
-                    skip_scaling_list(&mut r, if i < 6 { 16 } else { 64 })?;
+                    skip_scaling_list(r, if i < 6 { 16 } else { 64 })?;
                 }
             }
         }
@@ -189,7 +207,11 @@ fn sps_vui(nal: &[u8]) -> ParseResult<Option<Vui>> {
             r.skip(1)?; // delta_pic_order_always_zero_flag
             r.se()?; // offset_for_non_ref_pic
             r.se()?; // offset_for_top_to_bottom_field
-            for _ in 0..r.ue()? {
+            let cycle = r.ue()?;
+            if cycle > 255 {
+                return Err(ParseError::new("H.264: num_ref_frames_in_pic_order_cnt_cycle over 255"));
+            }
+            for _ in 0..cycle {
                 r.se()?; // offset_for_ref_frame
             }
         }
@@ -197,18 +219,28 @@ fn sps_vui(nal: &[u8]) -> ParseResult<Option<Vui>> {
     }
     r.ue()?; // max_num_ref_frames
     r.skip(1)?; // gaps_in_frame_num_value_allowed_flag
-    r.ue()?; // pic_width_in_mbs_minus1
-    r.ue()?; // pic_height_in_map_units_minus1
-    if !r.bit()? {
+    let width_mbs = u64::from(r.ue()?) + 1;
+    let height_units = u64::from(r.ue()?) + 1;
+    let frame_mbs_only = r.bit()?;
+    if !frame_mbs_only {
         r.skip(1)?; // mb_adaptive_frame_field_flag
     }
     r.skip(1)?; // direct_8x8_inference_flag
+    let mut crop = [0u64; 4];
     if r.bit()? {
-        for _ in 0..4 {
-            r.ue()?; // frame_crop offsets
+        for c in &mut crop {
+            *c = u64::from(r.ue()?);
         }
     }
-    if !r.bit()? {
+    let head = SpsHead { chroma, separate, luma8, width_mbs, height_units, frame_mbs_only, crop };
+    Ok((head, r.bit()?))
+}
+
+/// The VUI of an SPS NAL unit (header byte included): `None` when it has none.
+fn sps_vui(nal: &[u8]) -> ParseResult<Option<Vui>> {
+    let rbsp = unescape_rbsp(nal.get(1..).unwrap_or_default());
+    let mut r = BitReader::new(&rbsp);
+    if !sps_head(&mut r)?.1 {
         return Ok(None);
     }
     nal::read_vui(&mut r).map(Some)
@@ -274,56 +306,8 @@ pub(crate) fn sps_facts(avcc: &[u8]) -> ParseResult<SpsFacts> {
     }
     let rbsp = unescape_rbsp(&sps[1..]);
     let mut r = BitReader::new(&rbsp);
-    let profile_idc = r.bits(8)? as u8;
-    r.skip(16)?; // constraint flags, level_idc
-    r.ue()?; // seq_parameter_set_id
-    let (mut chroma, mut separate, mut luma8) = (1, false, 0);
-    if HIGH_PROFILES.contains(&profile_idc) {
-        chroma = r.ue()?;
-        if chroma == 3 {
-            separate = r.bit()?;
-        }
-        luma8 = r.ue()?;
-        r.ue()?; // bit_depth_chroma_minus8
-        r.skip(1)?; // qpprime_y_zero_transform_bypass_flag
-        if r.bit()? {
-            for i in 0..if chroma == 3 { 12 } else { 8 } {
-                if r.bit()? {
-                    skip_scaling_list(&mut r, if i < 6 { 16 } else { 64 })?;
-                }
-            }
-        }
-    }
-    r.ue()?; // log2_max_frame_num_minus4
-    match r.ue()? {
-        0 => {
-            r.ue()?; // log2_max_pic_order_cnt_lsb_minus4
-        }
-        1 => {
-            r.skip(1)?; // delta_pic_order_always_zero_flag
-            r.se()?; // offset_for_non_ref_pic
-            r.se()?; // offset_for_top_to_bottom_field
-            for _ in 0..r.ue()?.min(255) {
-                r.se()?; // offset_for_ref_frame
-            }
-        }
-        _ => {}
-    }
-    r.ue()?; // max_num_ref_frames
-    r.skip(1)?; // gaps_in_frame_num_value_allowed_flag
-    let width_mbs = u64::from(r.ue()?) + 1;
-    let height_units = u64::from(r.ue()?) + 1;
-    let frame_mbs_only = r.bit()?;
-    if !frame_mbs_only {
-        r.skip(1)?; // mb_adaptive_frame_field_flag
-    }
-    r.skip(1)?; // direct_8x8_inference_flag
-    let mut crop = [0u64; 4];
-    if r.bit()? {
-        for c in &mut crop {
-            *c = u64::from(r.ue()?);
-        }
-    }
+    let (SpsHead { chroma, separate, luma8, width_mbs, height_units, frame_mbs_only, crop }, has_vui) =
+        sps_head(&mut r)?;
     let field_factor = if frame_mbs_only { 1 } else { 2 };
     let (unit_x, unit_y) = match (chroma, separate) {
         (0, _) | (3, true) => (1, field_factor),
@@ -342,7 +326,7 @@ pub(crate) fn sps_facts(avcc: &[u8]) -> ParseResult<SpsFacts> {
     };
     let mut facts =
         SpsFacts { size, progressive: frame_mbs_only, bit_depth: luma8 + 8, reorder: None, sar: None, signal: None };
-    if !r.bit()? {
+    if !has_vui {
         return Ok(facts);
     }
     if r.bit()? {
