@@ -282,12 +282,10 @@ mod tests {
     fn audio_and_video_read_from_the_sample_tables_per_segment_play_the_same_segments() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media");
         let (mut lazy_tracks, mut lazy_video) = (0, Vec::new());
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-            .filter(|n| [".mp4", ".m4a", ".mov", ".m4v"].iter().any(|x| n.ends_with(x)) && !n.starts_with("long_2h"))
+        let names: Vec<String> = crate::util::test_media(&["mp4", "m4a", "mov", "m4v"], false)
+            .iter()
+            .filter_map(|p| Some(p.file_name()?.to_str()?.to_string()))
             .collect();
-        names.sort();
         for name in &names {
             let path = dir.join(name);
             if !path.exists() {

@@ -472,12 +472,10 @@ mod tests {
     fn the_test_files_audio_and_video_read_on_demand_are_the_built_ones() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media");
         let (mut audio, mut video) = (Vec::new(), Vec::new());
-        let mut names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-            .filter(|n| [".mp4", ".m4a", ".mov", ".m4v"].iter().any(|x| n.ends_with(x)) && !n.starts_with("long_2h"))
+        let names: Vec<String> = crate::util::test_media(&["mp4", "m4a", "mov", "m4v"], false)
+            .iter()
+            .filter_map(|p| Some(p.file_name()?.to_str()?.to_string()))
             .collect();
-        names.sort();
         for name in &names {
             let Ok(bytes) = std::fs::read(dir.join(name)) else { continue };
             let (built, lazy) = match (read_bytes_with(&bytes, false), read_bytes_with(&bytes, true)) {
