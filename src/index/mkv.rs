@@ -505,28 +505,7 @@ fn tail_from_blocks(
     if layout.cues.iter().filter(|c| c.track == main_number && c.time == cue.time).count() != 1 {
         return None;
     }
-    let (delay, _, _) = super::probe::probed_timing(&infos[main]);
-    let delay = usize::try_from(delay).ok().filter(|&d| d > 0 && d <= FFMPEG_MAX_REORDER_DELAY)?;
-    // Per stream of `av`: its AAC frame duration in ticks when FFmpeg has one (audio), or 0.
-    let mut frame_ticks = vec![0i64; infos.len()];
-    for &s in av {
-        let info = &infos[s];
-        if layout.tracks[s].encoded {
-            return None;
-        }
-        match (info.kind, info.id) {
-            (TrackKind::Video, Id::H264 | Id::HEVC) if s == main => {}
-            (TrackKind::Audio, Id::AAC) => {
-                // FFmpeg: av_rescale_rnd(1, frame_size * tb.den, sample_rate * tb.num, down).
-                let (_, frame_size, rate) = super::probe::probed_timing(info);
-                let (num, den) = (i128::from(info.tb.0), i128::from(info.tb.1));
-                let d = i128::from(rate) * num;
-                let ticks = if frame_size > 1 && d > 0 { i128::from(frame_size) * den / d } else { 0 };
-                frame_ticks[s] = i64::try_from(ticks).ok()?;
-            }
-            _ => return None,
-        }
-    }
+    let (delay, frame_ticks) = block_timing(layout, infos, main, av)?;
     let scale = layout.timestamp_scale.max(1);
     let mut w = BlockWalker::new(file, size, layout, cue.cluster);
     w.set_read_size(if file.is_callback() { TAIL_READ_SOURCE } else { TAIL_READ_LOCAL });
@@ -645,26 +624,7 @@ fn head_from_blocks(
     if !same_tracks(layout, infos) || !matches!(infos[main].id, Id::H264 | Id::HEVC) {
         return None;
     }
-    let (delay, _, _) = super::probe::probed_timing(&infos[main]);
-    let delay = usize::try_from(delay).ok().filter(|&d| d > 0 && d <= FFMPEG_MAX_REORDER_DELAY)?;
-    let mut frame_ticks = vec![0i64; infos.len()];
-    for &s in av {
-        let info = &infos[s];
-        if layout.tracks[s].encoded {
-            return None;
-        }
-        match (info.kind, info.id) {
-            (TrackKind::Video, Id::H264 | Id::HEVC) if s == main => {}
-            (TrackKind::Audio, Id::AAC) => {
-                let (_, frame_size, rate) = super::probe::probed_timing(info);
-                let (num, den) = (i128::from(info.tb.0), i128::from(info.tb.1));
-                let d = i128::from(rate) * num;
-                let ticks = if frame_size > 1 && d > 0 { i128::from(frame_size) * den / d } else { 0 };
-                frame_ticks[s] = i64::try_from(ticks).ok()?;
-            }
-            _ => return None,
-        }
-    }
+    let (delay, frame_ticks) = block_timing(layout, infos, main, av)?;
     let scale = i128::from(layout.timestamp_scale.max(1));
     let default_ticks = |s: usize, frames: u32| -> i64 {
         (i128::from(layout.tracks[s].default_duration) * i128::from(frames) / scale) as i64
@@ -767,6 +727,36 @@ fn head_from_blocks(
 /// look through the few tracks, cheaper than hashing for every block.
 fn stream_of(layout: &Layout, number: u64) -> Option<usize> {
     layout.tracks.iter().position(|t| t.number == number)
+}
+
+/// What making packets from the block headers needs of the streams `av`, which must be the main
+/// track (H.264 or HEVC, reordered by at most FFmpeg's limit) and AAC, none with a content
+/// encoding: the main track's reorder delay and, per stream, its AAC frame duration in ticks
+/// as FFmpeg computes it (0 for video). `None` otherwise.
+fn block_timing(layout: &Layout, infos: &[StreamInfo], main: usize, av: &[usize]) -> Option<(usize, Vec<i64>)> {
+    use ffmpeg_next::codec::Id;
+    let (delay, _, _) = super::probe::probed_timing(&infos[main]);
+    let delay = usize::try_from(delay).ok().filter(|&d| d > 0 && d <= FFMPEG_MAX_REORDER_DELAY)?;
+    let mut frame_ticks = vec![0i64; infos.len()];
+    for &s in av {
+        let info = &infos[s];
+        if layout.tracks[s].encoded {
+            return None;
+        }
+        match (info.kind, info.id) {
+            (TrackKind::Video, Id::H264 | Id::HEVC) if s == main => {}
+            (TrackKind::Audio, Id::AAC) => {
+                // FFmpeg: av_rescale_rnd(1, frame_size * tb.den, sample_rate * tb.num, down).
+                let (_, frame_size, rate) = super::probe::probed_timing(info);
+                let (num, den) = (i128::from(info.tb.0), i128::from(info.tb.1));
+                let d = i128::from(rate) * num;
+                let ticks = if frame_size > 1 && d > 0 { i128::from(frame_size) * den / d } else { 0 };
+                frame_ticks[s] = i64::try_from(ticks).ok()?;
+            }
+            _ => return None,
+        }
+    }
+    Some((delay, frame_ticks))
 }
 
 /// Adds one packet to a tail's samples as [`scan_until`] does.
@@ -1848,14 +1838,7 @@ mod tests {
 
     /// The Matroska test files (long ones included when generated).
     fn matroska_media() -> Vec<std::path::PathBuf> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media");
-        let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
-        let mut paths: Vec<std::path::PathBuf> = entries
-            .filter_map(|e| Some(e.ok()?.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "mkv" || x == "webm" || x == "mka"))
-            .collect();
-        paths.sort();
-        paths
+        crate::util::test_media(&["mkv", "webm", "mka"], true)
     }
 
     #[test]
