@@ -213,9 +213,10 @@ pub(crate) struct CuePlan {
     tail: Vec<Collected>,
 }
 
-/// Says why the Cues are not used (the caller scans instead).
+/// Says why the Cues path gives way (its caller then opens the file with FFmpeg's stream probe, or
+/// scans it).
 fn fallback<T>(path: &Path, why: impl std::fmt::Display) -> Option<T> {
-    log::info!("{}: indexing by packet scan: {why}", path.display());
+    log::info!("{}: the Cues path gives way: {why}", path.display());
     None
 }
 

@@ -161,6 +161,7 @@ fn build_with_ffmpeg(
         if let Some(index) = mkv::build(&mut dmx, file, path, identity, cfg, started, &mut infos, true)? {
             return Ok(index);
         }
+        log::info!("{}: indexing by packet scan", path.display());
         // Read again from the start. (A fresh demuxer, not a seek: FFmpeg's Matroska seek
         // lands on a keyframe's cluster and skips what precedes the keyframe's time.)
         dmx = open(true)?;
@@ -241,6 +242,9 @@ fn matroska_without_probe(
         Ok(index) => {
             #[cfg(test)]
             tests::WITHOUT_PROBE_TAKEN.set(index.is_some());
+            if index.is_none() {
+                log::debug!("{}: indexing again with FFmpeg's stream probe", path.display());
+            }
             index
         }
         Err(e) => {
