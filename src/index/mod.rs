@@ -335,19 +335,13 @@ mod tests {
                 assert_eq!(bt.to_le_bytes(), lt.to_le_bytes());
             }
         }
-        eprintln!("video read per segment: {lazy_video:?}");
         assert!(lazy_tracks >= 5, "tracks read per segment: {lazy_tracks}");
         assert!(lazy_video.len() >= 5, "video read per segment: {lazy_video:?}");
     }
 
     /// The Matroska test files (and which take the path without FFmpeg's probe).
     fn matroska_files() -> Vec<std::path::PathBuf> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media");
-        let mut files: Vec<_> =
-            std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
-        files.retain(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("mkv" | "mka" | "webm")));
-        files.sort();
-        files
+        crate::util::test_media(&["mkv", "mka", "webm"], true)
     }
 
     /// Everything an index says, but the time it took.
@@ -380,7 +374,6 @@ mod tests {
                 probed.push(name);
             }
         }
-        eprintln!("without the probe: {taken:?}\nwith the probe: {probed:?}");
         if Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media/long_2h.mkv").exists() {
             assert!(taken.iter().any(|n| n == "long_2h.mkv"), "{taken:?}");
         }

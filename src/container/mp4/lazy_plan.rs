@@ -498,7 +498,6 @@ mod tests {
                 }
             }
         }
-        eprintln!("read on demand: audio of {audio:?}; video of {video:?}");
         assert!(audio.len() >= 3, "audio tracks read on demand: {audio:?}");
         assert!(video.len() >= 3, "video tracks read on demand: {video:?}");
     }
