@@ -398,15 +398,7 @@ fn avcc_parameter_sets(avcc: &[u8]) -> Option<Vec<&[u8]>> {
 /// for an IDR slice, `Some(false)` for a non-IDR slice, `None` otherwise (a recovery point,
 /// a parameter set that is not one of the avcC record's, nothing readable).
 pub(crate) fn parser_keys(extradata: &[u8], sample: &[u8]) -> Option<bool> {
-    if nal::is_annexb(sample) {
-        return None;
-    }
-    let length_size = nal::record_length_size(extradata, AVCC_LENGTH_SIZE_AT);
-    let nals = length_prefixed_nal_units(sample, length_size);
-    let covered: usize = nals.iter().map(|n| n.len() + length_size).sum();
-    if nals.is_empty() || covered != sample.len() {
-        return None;
-    }
+    let nals = nal::whole_length_prefixed(extradata, AVCC_LENGTH_SIZE_AT, sample)?;
     // The parser decides at the first slice.
     for n in &nals {
         match nal_type(n[0]) {

@@ -257,15 +257,7 @@ pub(crate) fn sps_facts(hvcc: &[u8]) -> ParseResult<SpsFacts> {
 /// IRAP picture: BLA, IDR, CRA): `Some(key)` at the first slice, `None` when a parameter set is
 /// not one of the hvcC record's, or there is no slice.
 pub(crate) fn parser_keys(hvcc: &[u8], sample: &[u8]) -> Option<bool> {
-    if nal::is_annexb(sample) {
-        return None;
-    }
-    let length_size = nal::record_length_size(hvcc, HVCC_LENGTH_SIZE_AT);
-    let nals = length_prefixed_nal_units(sample, length_size);
-    let covered: usize = nals.iter().map(|n| n.len() + length_size).sum();
-    if covered != sample.len() {
-        return None;
-    }
+    let nals = nal::whole_length_prefixed(hvcc, HVCC_LENGTH_SIZE_AT, sample)?;
     let record = record_nal_units(hvcc);
     for n in &nals {
         match nal_type(n[0]) {

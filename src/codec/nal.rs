@@ -70,6 +70,19 @@ pub(crate) fn length_prefixed_nal_units(data: &[u8], length_size: usize) -> Vec<
     out
 }
 
+/// The NAL units of a length-prefixed sample whose lengths are `record`'s size (its byte at
+/// `field_at`), when they cover the sample exactly: `None` for an Annex-B sample, a length that
+/// runs past the end, or an empty unit.
+pub(crate) fn whole_length_prefixed<'a>(record: &[u8], field_at: usize, sample: &'a [u8]) -> Option<Vec<&'a [u8]>> {
+    if is_annexb(sample) {
+        return None;
+    }
+    let length_size = record_length_size(record, field_at);
+    let nals = length_prefixed_nal_units(sample, length_size);
+    let covered: usize = nals.iter().map(|n| n.len() + length_size).sum();
+    (covered == sample.len()).then_some(nals)
+}
+
 /// Walks the NAL units of a length-prefixed sample (`length_size`-byte lengths) and asks
 /// `decide` about the first header byte of each, in order, until it answers; `false` when no
 /// unit decides. A unit whose length runs past the end still has its header byte looked at.
