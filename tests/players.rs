@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use web::{ensure_chromium, ensure_files, ensure_hls_serve, ensure_node_modules, root, run, run_with_deadline, Server};
 
-const RUN_TIMEOUT: Duration = Duration::from_secs(180);
+const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 const MEDIA: &[&str] =
     &["multi_audio.mkv", "multi_audio.mp4", "mkvmerge_subs.mkv", "h264_opengop.mkv", "hevc_aac.mkv", "hevc_aac.ts"];
 const GST_PACKAGES: &[&str] = &[
