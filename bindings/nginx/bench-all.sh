@@ -37,7 +37,9 @@
 # (the servers run, in that order), REUSEPORT=1 (nginx, static and module alike, listens with
 # `reuseport`: the kernel deals the connections out to the workers; REUSEPORT=0: one listening
 # socket, and 8 connections opened at once often all land on one worker, see the "cold CPU
-# per worker" column). Work files:
+# per worker" column), OLD_MODULE (a module .so to run beside this tree's, as the server "old" in
+# CONFIGS, e.g. CONFIGS="static-1 old-1 module-1": before and after a change, alternated in one
+# run), HLS_DIRECTIVES (added to the module's location, both modules). Work files:
 # target/nginx/bench-all/ (hls-dump output: ~0.5 GB).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -126,11 +128,13 @@ start() {
     local server=$1 workers=$2 p="$work/srv" i
     PORT="$(ngx_free_port)"
     case $server in
-        static | module)
+        static | module | old)
             ngx_prefix "$p"
-            if [[ $server == module ]]; then
+            if [[ $server != static ]]; then
+                local module=$NGX_MODULE
+                [[ $server == old ]] && module=$OLD_MODULE
                 ngx_render "$NGX_CONF_DIR/origin.conf.in" "$p/conf/nginx.conf" PREFIX="$p" PORT="$PORT" \
-                    WORKERS="$workers" MODULE="$NGX_MODULE" MEDIA="$media" HLS_DIRECTIVES=""
+                    WORKERS="$workers" MODULE="$module" MEDIA="$media" HLS_DIRECTIVES="${HLS_DIRECTIVES:-}"
             else
                 ngx_render "$NGX_CONF_DIR/static.conf.in" "$p/conf/nginx.conf" PREFIX="$p" PORT="$PORT" \
                     WORKERS="$workers" STATIC="$work/static"
@@ -232,8 +236,8 @@ rows = defaultdict(list)
 for line in open(sys.argv[1]):
     f, server, workers, kind, n, secs, nbytes, ns, dur, lm, lp, rss = line.rstrip("\n").split("\t")
     rows[(f, server, workers, kind)].append((int(n), float(secs), int(nbytes), int(ns), float(dur), lm, lp, rss))
-who = {"static": "static nginx (hls-dump, sendfile)", "module": "libhls nginx module", "hls-serve": "hls-serve"}
-order = {"static": 0, "module": 1, "hls-serve": 2}
+who = {"static": "static nginx (hls-dump, sendfile)", "old": "libhls nginx module, OLD_MODULE", "module": "libhls nginx module", "hls-serve": "hls-serve"}
+order = {"static": 0, "old": 1, "module": 2, "hls-serve": 3}
 files = []
 for k in rows:
     if k[0] not in files:

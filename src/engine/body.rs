@@ -190,8 +190,9 @@ impl Parts {
         let mut out = Vec::with_capacity(all.len());
         for p in all {
             let total = usize::try_from(p.len).map_err(|_| io::Error::other("response too large for memory"))?;
-            let mut bytes = Vec::with_capacity(total.saturating_add(room));
-            crate::util::memhint::populate(&bytes);
+            // Recycled memory when the pool has some (no page faults), else fresh memory made
+            // present in one call.
+            let mut bytes = crate::engine::pool::buffer(total.saturating_add(room));
             for piece in &p.pieces {
                 match *piece {
                     Piece::Mem { start, len } => bytes.extend_from_slice(&p.bytes[start..start + len]),
@@ -345,6 +346,12 @@ impl Charge for Body {
             Body::Parts(p) => {
                 p.bytes.capacity() as u64 + (p.pieces.capacity() * std::mem::size_of::<Piece>()) as u64 + PARTS_OVERHEAD
             }
+        }
+    }
+
+    fn retire(self) {
+        if let Body::Bytes(b) = self {
+            b.retire();
         }
     }
 }
