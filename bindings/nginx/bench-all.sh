@@ -20,6 +20,7 @@
 # processes, same machine; their CPU is not counted), and fails on any status but 200 or a byte count other than
 # hls-dump's files. Columns:
 #   requests/s, MB/s        client wall clock
+#   CPU ms / crawl          server CPU of one crawl (median)
 #   CPU s / min of media    server CPU over the crawl (every thread of nginx's master and
 #                           workers, or of hls-serve: /proc/<pid>/task/*/schedstat) divided by
 #                           the media's duration in minutes
@@ -242,8 +243,8 @@ files = []
 for k in rows:
     if k[0] not in files:
         files.append(k[0])
-print("| file | server | workers | crawl | requests/s | MB/s | CPU s / min of media | × static | first master / media ms | RSS MB / worker | cold CPU per worker % |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("| file | server | workers | crawl | requests/s | MB/s | CPU ms / crawl | CPU s / min of media | × static | first master / media ms | RSS MB / worker | cold CPU per worker % |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 cpu = {}
 rps = {}
 for k, v in rows.items():
@@ -266,7 +267,8 @@ for f in files:
         if k[3] == "cold" and k[2] == "2":
             parts = [[int(y) for y in x[7].split("/")] for x in v if x[7]]
             split = "; ".join("/".join(f"{100 * y / max(1, sum(p)):.0f}" for y in p) for p in parts)
-        print(f"| {f} | {who[k[1]]} | {k[2]} | {k[3]} | {rps[k]:,.0f} | {mbs:,.0f} | {cpu[k]:.3f} | {ratio} | {lat} | {rss} | {split} |")
+        cms = st.median(x[3] for x in v) / 1e6
+        print(f"| {f} | {who[k[1]]} | {k[2]} | {k[3]} | {rps[k]:,.0f} | {mbs:,.0f} | {cms:.1f} | {cpu[k]:.4f} | {ratio} | {lat} | {rss} | {split} |")
 print()
 for f in files:
     one, two = rps.get((f, "module", "1", "cold")), rps.get((f, "module", "2", "cold"))
