@@ -18,8 +18,6 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::engine::cache::Bytes;
-
 /// Capacity the process-wide pool holds at most.
 pub const MAX_POOL_BYTES: u64 = 32 << 20;
 /// Buffers the process-wide pool holds at most.
@@ -126,13 +124,13 @@ pub fn buffer(len: usize) -> Vec<u8> {
     v
 }
 
-/// Gives the memory of `bytes` to the pool when this is its last holder (else the other
-/// holders keep it, and the last one's release frees it as before).
-pub fn recycle(bytes: Bytes) {
+/// Gives the memory of `bytes` (the cache's `Bytes`) to the pool when this is its last holder
+/// (else the other holders keep it, and the last one's release frees it as before).
+pub fn recycle(bytes: Arc<Vec<u8>>) {
     recycle_to(&BUFFERS, bytes);
 }
 
-fn recycle_to(pool: &Pool, bytes: Bytes) {
+fn recycle_to(pool: &Pool, bytes: Arc<Vec<u8>>) {
     if let Some(v) = Arc::into_inner(bytes) {
         pool.give(v);
     }
@@ -229,7 +227,7 @@ mod tests {
     #[test]
     fn a_buffer_still_held_elsewhere_is_not_recycled_until_its_last_holder_lets_go() {
         let pool = Pool::new(8 * MB as u64, 8);
-        let b: Bytes = Arc::new(filled(MB, 3));
+        let b = Arc::new(filled(MB, 3));
         let other = b.clone();
         recycle_to(&pool, b);
         assert_eq!(pool.held(), (0, 0), "another holder still reads it");
