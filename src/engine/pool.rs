@@ -18,10 +18,13 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-/// Capacity the process-wide pool holds at most.
-pub const MAX_POOL_BYTES: u64 = 32 << 20;
+/// Capacity the process-wide pool holds at most: a few segments. An origin whose cache is full
+/// gives one back for each it reads, so a few suffice; more would only add to the memory a
+/// process holds beyond its cache budget (`benches/hls_bench.rs`'s RSS row: 32 MiB added 4 MB
+/// there, 8 MiB nothing, with the same gain in a cold crawl).
+pub const MAX_POOL_BYTES: u64 = 8 << 20;
 /// Buffers the process-wide pool holds at most.
-pub const MAX_BUFFERS: usize = 64;
+pub const MAX_BUFFERS: usize = 16;
 /// Smaller buffers are not kept (a fresh one costs a few pages; malloc recycles them itself).
 pub const MIN_KEPT: usize = 64 << 10;
 /// Larger buffers are not kept.

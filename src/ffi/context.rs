@@ -56,7 +56,7 @@ pub unsafe extern "C" fn hls_context_free(ctx: *mut HlsContext) {
 /// of several tracks read together); buffer_pool_bytes, buffer_pool_buffers and
 /// buffer_pool_reuses (process-wide: memory of segment bytes the cache evicted or the last
 /// `hls_free_buffer` / `hls_free_parts` released, kept for the next segment read instead of
-/// fresh memory, at most 32 MiB in 64 buffers; and how many reads reused it); and for the index directory (`hls_config_set_index_dir`;
+/// fresh memory, at most 8 MiB in 16 buffers; and how many reads reused it); and for the index directory (`hls_config_set_index_dir`;
 /// `index_dir` is null and the counts 0 without one): index_dir, index_file_hits (opens from
 /// an index file), index_file_misses (opens that indexed the media), index_file_rewrites
 /// (index files found stale, truncated, damaged or of another version: ignored and rewritten),
