@@ -20,6 +20,7 @@
 # processes, same machine; their CPU is not counted), and fails on any status but 200 or a byte count other than
 # hls-dump's files. Columns:
 #   requests/s, MB/s        client wall clock
+#   CPU ms / crawl          server CPU of one crawl (median)
 #   CPU s / min of media    server CPU over the crawl (every thread of nginx's master and
 #                           workers, or of hls-serve: /proc/<pid>/task/*/schedstat) divided by
 #                           the media's duration in minutes
@@ -37,7 +38,9 @@
 # (the servers run, in that order), REUSEPORT=1 (nginx, static and module alike, listens with
 # `reuseport`: the kernel deals the connections out to the workers; REUSEPORT=0: one listening
 # socket, and 8 connections opened at once often all land on one worker, see the "cold CPU
-# per worker" column). Work files:
+# per worker" column), OLD_MODULE (a module .so to run beside this tree's, as the server "old" in
+# CONFIGS, e.g. CONFIGS="static-1 old-1 module-1": before and after a change, alternated in one
+# run), HLS_DIRECTIVES (added to the module's location, both modules). Work files:
 # target/nginx/bench-all/ (hls-dump output: ~0.5 GB).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -126,11 +129,13 @@ start() {
     local server=$1 workers=$2 p="$work/srv" i
     PORT="$(ngx_free_port)"
     case $server in
-        static | module)
+        static | module | old)
             ngx_prefix "$p"
-            if [[ $server == module ]]; then
+            if [[ $server != static ]]; then
+                local module=$NGX_MODULE
+                [[ $server == old ]] && module=$OLD_MODULE
                 ngx_render "$NGX_CONF_DIR/origin.conf.in" "$p/conf/nginx.conf" PREFIX="$p" PORT="$PORT" \
-                    WORKERS="$workers" MODULE="$NGX_MODULE" MEDIA="$media" HLS_DIRECTIVES=""
+                    WORKERS="$workers" MODULE="$module" MEDIA="$media" HLS_DIRECTIVES="${HLS_DIRECTIVES:-}"
             else
                 ngx_render "$NGX_CONF_DIR/static.conf.in" "$p/conf/nginx.conf" PREFIX="$p" PORT="$PORT" \
                     WORKERS="$workers" STATIC="$work/static"
@@ -232,14 +237,14 @@ rows = defaultdict(list)
 for line in open(sys.argv[1]):
     f, server, workers, kind, n, secs, nbytes, ns, dur, lm, lp, rss = line.rstrip("\n").split("\t")
     rows[(f, server, workers, kind)].append((int(n), float(secs), int(nbytes), int(ns), float(dur), lm, lp, rss))
-who = {"static": "static nginx (hls-dump, sendfile)", "module": "libhls nginx module", "hls-serve": "hls-serve"}
-order = {"static": 0, "module": 1, "hls-serve": 2}
+who = {"static": "static nginx (hls-dump, sendfile)", "old": "libhls nginx module, OLD_MODULE", "module": "libhls nginx module", "hls-serve": "hls-serve"}
+order = {"static": 0, "old": 1, "module": 2, "hls-serve": 3}
 files = []
 for k in rows:
     if k[0] not in files:
         files.append(k[0])
-print("| file | server | workers | crawl | requests/s | MB/s | CPU s / min of media | × static | first master / media ms | RSS MB / worker | cold CPU per worker % |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("| file | server | workers | crawl | requests/s | MB/s | CPU ms / crawl | CPU s / min of media | × static | first master / media ms | RSS MB / worker | cold CPU per worker % |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 cpu = {}
 rps = {}
 for k, v in rows.items():
@@ -262,7 +267,8 @@ for f in files:
         if k[3] == "cold" and k[2] == "2":
             parts = [[int(y) for y in x[7].split("/")] for x in v if x[7]]
             split = "; ".join("/".join(f"{100 * y / max(1, sum(p)):.0f}" for y in p) for p in parts)
-        print(f"| {f} | {who[k[1]]} | {k[2]} | {k[3]} | {rps[k]:,.0f} | {mbs:,.0f} | {cpu[k]:.3f} | {ratio} | {lat} | {rss} | {split} |")
+        cms = st.median(x[3] for x in v) / 1e6
+        print(f"| {f} | {who[k[1]]} | {k[2]} | {k[3]} | {rps[k]:,.0f} | {mbs:,.0f} | {cms:.1f} | {cpu[k]:.4f} | {ratio} | {lat} | {rss} | {split} |")
 print()
 for f in files:
     one, two = rps.get((f, "module", "1", "cold")), rps.get((f, "module", "2", "cold"))

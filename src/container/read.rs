@@ -600,6 +600,53 @@ pub fn read_exact_at(src: &ByteSource, pos: u64, buf: &mut [u8]) -> io::Result<(
     }
 }
 
+/// Fills the memory `iovs` point to, in order, with the bytes of `file` from `pos` (`preadv`,
+/// at most 1,024 buffers a call: Linux's `IOV_MAX`); fails when the file ends first. `iovs` is
+/// left describing what was not read. One positioned read as far as fault injection counts.
+///
+/// # Safety
+/// Every `iovec` points to `iov_len` bytes of memory writable for the call's duration.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+pub unsafe fn read_exact_iovecs_at(file: &File, pos: u64, iovs: &mut [libc::iovec]) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    #[cfg(any(test, feature = "fault-injection"))]
+    if let Some(injected) = fault::take(file, &mut []) {
+        return injected;
+    }
+    let mut pos = libc::off_t::try_from(pos).map_err(|_| io::Error::other("offset too large"))?;
+    let mut first = 0;
+    while first < iovs.len() {
+        let count = (iovs.len() - first).min(1024) as libc::c_int;
+        // SAFETY: the iovecs point to writable memory (this function's contract); `count` of
+        // them from `first` exist.
+        let n = unsafe { libc::preadv(file.as_raw_fd(), iovs[first..].as_ptr(), count, pos) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+        }
+        pos += n as libc::off_t;
+        let mut n = n as usize;
+        while first < iovs.len() && n >= iovs[first].iov_len {
+            n -= iovs[first].iov_len;
+            first += 1;
+        }
+        if n > 0 {
+            let v = &mut iovs[first];
+            // SAFETY: n < v.iov_len: still inside the same buffer.
+            v.iov_base = unsafe { v.iov_base.cast::<u8>().add(n) }.cast();
+            v.iov_len -= n;
+        }
+    }
+    Ok(())
+}
+
 /// Fills `buf` with the bytes of `file` at `pos`; fails when the file ends first.
 #[cfg(unix)]
 fn file_read_exact_at(file: &File, pos: u64, buf: &mut [u8]) -> io::Result<()> {

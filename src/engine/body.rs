@@ -106,11 +106,99 @@ impl Parts {
     /// track whose samples lie between another's larger ones). Each response's buffer has
     /// `room` bytes of spare capacity.
     pub fn materialise_all(all: &[&Parts], file: &ByteSource, rule: SpanRule, room: usize) -> io::Result<Vec<Vec<u8>>> {
+        #[cfg(unix)]
+        if let ByteSource::File { file, .. } = file {
+            if let Some(out) = Parts::read_in_place(all, file, rule, room)? {
+                return Ok(out);
+            }
+        }
         let (spans, held) = Parts::spans(all, rule)?;
         let mut buf = spare::take(held);
         let result = Parts::read_spans_and_copy(all, file, &spans, &mut buf, room);
         spare::give(buf);
         result
+    }
+
+    /// [`Parts::materialise_all`] from a local file: each span read with one `preadv` straight
+    /// into the responses' buffers (what lies between two ranges into a scratch buffer): no span
+    /// buffer, no copy out of it. `None` when two ranges overlap (one read cannot put the same
+    /// bytes in two places).
+    #[cfg(unix)]
+    #[allow(unsafe_code)]
+    fn read_in_place(
+        all: &[&Parts],
+        file: &std::fs::File,
+        rule: SpanRule,
+        room: usize,
+    ) -> io::Result<Option<Vec<Vec<u8>>>> {
+        // Where each file range goes: file offset, length, response, position in the response.
+        let mut dests: Vec<(u64, u64, usize, usize)> = Vec::new();
+        let mut out = Vec::with_capacity(all.len());
+        for (r, p) in all.iter().enumerate() {
+            let total = usize::try_from(p.len).map_err(|_| io::Error::other("response too large for memory"))?;
+            let mut bytes = crate::engine::pool::buffer(total.saturating_add(room));
+            let mut at = 0usize;
+            for piece in &p.pieces {
+                let len = usize::try_from(piece.len()).map_err(|_| io::Error::other("piece too large"))?;
+                if at + len > total {
+                    return Err(io::Error::other("pieces longer than the response"));
+                }
+                match *piece {
+                    Piece::Mem { start, .. } => {
+                        let from = &p.bytes[start..start + len];
+                        // SAFETY: at + len <= total <= the buffer's capacity (checked above);
+                        // the source is another allocation.
+                        unsafe { std::ptr::copy_nonoverlapping(from.as_ptr(), bytes.as_mut_ptr().add(at), len) };
+                    }
+                    Piece::File { offset, .. } => dests.push((offset, piece.len(), r, at)),
+                }
+                at += len;
+            }
+            if at != total {
+                return Err(io::Error::other("pieces shorter than the response"));
+            }
+            out.push(bytes);
+        }
+        dests.sort_unstable_by_key(|d| d.0);
+        if dests.windows(2).any(|w| w[0].0 + w[0].1 > w[1].0) {
+            return Ok(None);
+        }
+        let ranges: Vec<(u64, u64)> = dests.iter().map(|d| (d.0, d.1)).collect();
+        let mut scratch: Vec<u8> = Vec::new();
+        let mut iovs: Vec<libc::iovec> = Vec::new();
+        let mut i = 0;
+        while i < ranges.len() {
+            let (_, whole_j, fits) = ReadSpans::run(&ranges, i, rule, false);
+            let j = if fits { whole_j } else { ReadSpans::run(&ranges, i, rule, true).1 };
+            let gap = (i + 1..j).map(|k| ranges[k].0 - (ranges[k - 1].0 + ranges[k - 1].1)).max().unwrap_or(0);
+            let gap = usize::try_from(gap).map_err(|_| io::Error::other("gap too large"))?;
+            if scratch.len() < gap {
+                scratch.resize(gap, 0);
+            }
+            iovs.clear();
+            let mut pos = ranges[i].0;
+            for &(offset, len, r, at) in &dests[i..j] {
+                if offset > pos {
+                    iovs.push(libc::iovec { iov_base: scratch.as_mut_ptr().cast(), iov_len: (offset - pos) as usize });
+                }
+                // SAFETY: at + len <= the response's length <= its buffer's capacity (checked
+                // above).
+                let to = unsafe { out[r].as_mut_ptr().add(at) };
+                iovs.push(libc::iovec { iov_base: to.cast(), iov_len: len as usize });
+                pos = offset + len;
+            }
+            // SAFETY: every iovec points to writable memory: the scratch buffer (read into and
+            // never read from), or a range of a response's buffer that no other iovec covers
+            // (the ranges do not overlap), inside its capacity.
+            unsafe { crate::container::read::read_exact_iovecs_at(file, ranges[i].0, &mut iovs) }?;
+            i = j;
+        }
+        for (bytes, p) in out.iter_mut().zip(all) {
+            // SAFETY: [0, p.len) was written whole: the pieces cover it in order (checked
+            // above), memory pieces copied and file ranges read.
+            unsafe { bytes.set_len(p.len as usize) };
+        }
+        Ok(Some(out))
     }
 
     /// The response's bytes as slices, in order (memory pieces, and file ranges read as
@@ -190,8 +278,9 @@ impl Parts {
         let mut out = Vec::with_capacity(all.len());
         for p in all {
             let total = usize::try_from(p.len).map_err(|_| io::Error::other("response too large for memory"))?;
-            let mut bytes = Vec::with_capacity(total.saturating_add(room));
-            crate::util::memhint::populate(&bytes);
+            // Recycled memory when the pool has some (no page faults), else fresh memory made
+            // present in one call.
+            let mut bytes = crate::engine::pool::buffer(total.saturating_add(room));
             for piece in &p.pieces {
                 match *piece {
                     Piece::Mem { start, len } => bytes.extend_from_slice(&p.bytes[start..start + len]),
@@ -345,6 +434,12 @@ impl Charge for Body {
             Body::Parts(p) => {
                 p.bytes.capacity() as u64 + (p.pieces.capacity() * std::mem::size_of::<Piece>()) as u64 + PARTS_OVERHEAD
             }
+        }
+    }
+
+    fn retire(self) {
+        if let Body::Bytes(b) = self {
+            b.retire();
         }
     }
 }
@@ -528,5 +623,42 @@ mod tests {
         let mut only_mem = PartsBuilder::new(b"a".to_vec());
         only_mem.bytes(b"b");
         assert!(matches!(only_mem.finish(), Body::Bytes(b) if b.as_slice() == b"ab"));
+    }
+
+    /// Two tracks' samples interleaved one by one, with stray bytes between some, read with one
+    /// `preadv` per span straight into both responses: each response is exactly its own
+    /// pieces, past the 1,024 buffers one call takes, and a range past the end fails.
+    #[test]
+    fn interleaved_tracks_read_in_place_are_each_exactly_their_own_bytes() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let path = std::env::temp_dir().join(format!("libhls-body-inplace-{}", std::process::id()));
+        File::create(&path).and_then(|mut f| f.write_all(&data)).unwrap();
+        let f = ByteSource::open_file(&path).unwrap();
+        std::fs::remove_file(&path).ok();
+        let (mut video, mut audio) = (PartsBuilder::new(b"moof-v".to_vec()), PartsBuilder::new(b"moof-a".to_vec()));
+        let (mut want_v, mut want_a) = (b"moof-v".to_vec(), b"moof-a".to_vec());
+        let mut at = 0u64;
+        for k in 0..3000u64 {
+            let (v, a, stray) = (20 + k % 37, 5 + k % 11, if k % 7 == 0 { 3 } else { 0 });
+            video.file(at, v);
+            want_v.extend_from_slice(&data[at as usize..(at + v) as usize]);
+            audio.file(at + v + stray, a);
+            want_a.extend_from_slice(&data[(at + v + stray) as usize..(at + v + stray + a) as usize]);
+            if k == 1500 {
+                video.bytes(b"mid");
+                want_v.extend_from_slice(b"mid");
+            }
+            at += v + stray + a;
+        }
+        let (Body::Parts(v), Body::Parts(a)) = (video.finish(), audio.finish()) else { panic!("expected parts") };
+        assert!(v.pieces().len() > 1024, "more buffers than one preadv takes");
+        let got = Parts::materialise_all(&[&v, &a], &f, SpanRule::FILE, 16).unwrap();
+        assert!(got[0] == want_v, "video");
+        assert!(got[1] == want_a, "audio");
+        assert!(got.iter().all(|g| g.capacity() >= g.len() + 16), "room kept");
+        let mut past = PartsBuilder::new(Vec::new());
+        past.file(data.len() as u64 - 10, 20);
+        let Body::Parts(past) = past.finish() else { panic!("expected parts") };
+        assert!(past.materialise(&f, SpanRule::FILE).is_err(), "a range past the end of the file");
     }
 }

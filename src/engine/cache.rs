@@ -25,14 +25,24 @@ use crate::error::Result;
 pub type Bytes = Arc<Vec<u8>>;
 
 /// What a cached value costs the budget: its real size in memory.
-pub trait Charge {
+pub trait Charge: Sized {
     /// Bytes charged to the budget.
     fn charge(&self) -> u64;
+
+    /// What becomes of a value the cache lets go of (evicted or replaced): dropped, unless the
+    /// value says otherwise (bytes go back to the buffer pool, [`crate::engine::pool`]).
+    fn retire(self) {}
 }
 
 impl Charge for Bytes {
+    /// The buffer's capacity: what it holds in memory (a recycled buffer may be a little larger
+    /// than its bytes).
     fn charge(&self) -> u64 {
-        self.len() as u64
+        self.capacity() as u64
+    }
+
+    fn retire(self) {
+        crate::engine::pool::recycle(self);
     }
 }
 
@@ -126,21 +136,28 @@ impl<K: Hash + Eq + Clone, V: Clone + Charge> Cache<K, V> {
         if size > self.shard_budget {
             return;
         }
-        let mut shard = self.shard(&key).lock();
-        if let Some(old) = shard.lru.pop(&key) {
-            shard.bytes -= old.charge();
-        }
-        while shard.bytes + size > self.shard_budget {
-            match shard.lru.pop_lru() {
-                Some((_, old)) => {
-                    shard.bytes -= old.charge();
-                    self.counters.evictions.fetch_add(1, Ordering::Relaxed);
-                }
-                None => break,
+        let mut gone = Vec::new();
+        {
+            let mut shard = self.shard(&key).lock();
+            if let Some(old) = shard.lru.pop(&key) {
+                shard.bytes -= old.charge();
+                gone.push(old);
             }
+            while shard.bytes + size > self.shard_budget {
+                match shard.lru.pop_lru() {
+                    Some((_, old)) => {
+                        shard.bytes -= old.charge();
+                        self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+                        gone.push(old);
+                    }
+                    None => break,
+                }
+            }
+            shard.bytes += size;
+            shard.lru.put(key, value);
         }
-        shard.bytes += size;
-        shard.lru.put(key, value);
+        // Outside the shard's lock.
+        gone.into_iter().for_each(Charge::retire);
     }
 
     /// Returns the cached value or generates it once for all concurrent callers of the same key.

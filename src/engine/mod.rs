@@ -18,6 +18,7 @@ pub mod index_dir;
 mod info;
 mod lead;
 pub mod media;
+pub mod pool;
 mod source;
 mod thumbs;
 

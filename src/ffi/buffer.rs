@@ -63,9 +63,12 @@ pub unsafe extern "C" fn hls_free_buffer(buf: *mut HlsBuffer) {
     ffi_boundary! {
         // SAFETY: per the contract, buf is NULL or the caller's buffer, not used by another call.
         if let Some(b) = unsafe { opt_mut(buf) } {
+            // The bytes' last holder gives their memory back for reuse.
             // SAFETY: _private is NULL or the holder made by `fill` and not freed before: freeing
             // zeroes it.
-            drop(unsafe { take_handle(b._private.cast::<Bytes>()) });
+            if let Some(bytes) = unsafe { take_handle(b._private.cast::<Bytes>()) } {
+                crate::engine::pool::recycle(*bytes);
+            }
             *b = HlsBuffer { data: ptr::null(), len: 0, content_type: ptr::null(), _private: ptr::null_mut() };
         }
     }

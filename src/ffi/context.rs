@@ -53,7 +53,10 @@ pub unsafe extern "C" fn hls_context_free(ctx: *mut HlsContext) {
 /// clipped presentations), key_requests, key_failures, encrypted_generations, range_reads
 /// (responses held as file ranges read into bytes by `hls_get`, `hls_segment` or
 /// `hls_get_parts_min`: once however many threads ask at once; one read for the same segment
-/// of several tracks read together); and for the index directory (`hls_config_set_index_dir`;
+/// of several tracks read together); buffer_pool_bytes, buffer_pool_buffers and
+/// buffer_pool_reuses (process-wide: memory of segment bytes the cache evicted or the last
+/// `hls_free_buffer` / `hls_free_parts` released, kept for the next segment read instead of
+/// fresh memory, at most 8 MiB in 16 buffers; and how many reads reused it); and for the index directory (`hls_config_set_index_dir`;
 /// `index_dir` is null and the counts 0 without one): index_dir, index_file_hits (opens from
 /// an index file), index_file_misses (opens that indexed the media), index_file_rewrites
 /// (index files found stale, truncated, damaged or of another version: ignored and rewritten),

@@ -173,9 +173,14 @@ pub unsafe extern "C" fn hls_free_parts(parts: *mut HlsParts) {
         // SAFETY: per the contract, parts is NULL or the caller's struct, not used by another
         // call.
         if let Some(p) = unsafe { opt_mut(parts) } {
+            // The bytes' last holder gives their memory back for reuse.
             // SAFETY: _private is NULL or the holder made by `fill` and not freed before:
             // freeing zeroes it.
-            drop(unsafe { take_handle(p._private.cast::<Holder>()) });
+            if let Some(holder) = unsafe { take_handle(p._private.cast::<Holder>()) } {
+                if let Body::Bytes(bytes) = holder._body {
+                    crate::engine::pool::recycle(bytes);
+                }
+            }
             *p = HlsParts {
                 parts: ptr::null(),
                 count: 0,
