@@ -115,6 +115,20 @@ impl Chunks<'_> {
     }
 }
 
+impl Chunks<'_> {
+    /// The largest offset of chunks `r` (as [`Chunks::get`] reads them; 0 when empty).
+    pub(super) fn max(&self, r: Range<usize>) -> u64 {
+        if !self.wide {
+            if let Some(t) = self.table.get(r.start * 4..r.end * 4) {
+                return u64::from(
+                    t.chunks_exact(4).fold(0u32, |m, s| m.max(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))),
+                );
+            }
+        }
+        r.map(|i| self.get(i)).max().unwrap_or(0)
+    }
+}
+
 /// Chunks `first..end` (0-based) with `per` samples each, the first of them sample `before`
 /// (`u32::MAX` when it is past every sample: a sample's index fits 32 bits). 16 bytes: a file
 /// can have one run every few chunks.
@@ -171,18 +185,18 @@ pub(super) struct LazyTables {
 
 impl LazyTables {
     /// The tables of a track: `sizes` and `chunks` copied (narrowed where every entry fits),
-    /// the runs and `len` as `lazy_plan` found them; `size_max`: the largest entry of the size
-    /// table when the caller knows it (else it is found here).
+    /// the runs and `len` as `lazy_plan` found them; `size_bits`: every entry of the size table
+    /// OR-ed together when the caller knows it (else the table is read here).
     pub(super) fn new(
         sizes: &Sizes<'_>,
         chunks: &Chunks<'_>,
         chunk_runs: Vec<ChunkRun>,
         dts_runs: Vec<DtsRun>,
         len: usize,
-        size_max: Option<u32>,
+        size_bits: Option<u32>,
     ) -> LazyTables {
-        let small = |t: &[u8]| match size_max {
-            Some(max) => max <= u32::from(u16::MAX),
+        let small = |t: &[u8]| match size_bits {
+            Some(bits) => bits <= u32::from(u16::MAX),
             None => t.chunks_exact(4).all(|s| s[0] == 0 && s[1] == 0),
         };
         let (size_table, field_bits) = if sizes.field_bits == 32 && small(sizes.table) {

@@ -11,6 +11,7 @@
 //! `mov_build_index` + `mov_fix_index` build for the same track, sample for sample (tests check
 //! it). A track this cannot express is built as before.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use super::edit_list::{DtsStep, EditPlan, FixIndex};
@@ -125,15 +126,14 @@ fn plan_tables(
     }
     // `build_samples`' walk, checking every sample as it does, without building them.
     let (sizes, chunks) = (t.sizes, t.chunks);
-    let (n, skip_edit, max) = if sizes.field_bits == 32 {
+    let (n, skip_edit, bits) = if sizes.field_bits == 32 {
         // (The table holds exactly `count` entries.)
-        let table = sizes.table.chunks_exact(4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
-        check_chunks(&chunk_runs, &chunks, count, file_size, table)?
+        check_chunks_32(&chunk_runs, &chunks, count, file_size, sizes.table)?
     } else {
         check_chunks(&chunk_runs, &chunks, count, file_size, (0..count).map(|k| sizes.get(k)))?
     };
-    // Every entry of the table was walked: its largest is known.
-    let size_max = (n == count).then_some(max);
+    // Every entry of the table was walked: the bits of its entries are known.
+    let size_bits = (n == count).then_some(bits);
     if n == 0 {
         return None;
     }
@@ -150,7 +150,7 @@ fn plan_tables(
     if dts_runs.is_empty() {
         dts_runs.push(DtsRun { first: 0, dts: 0, dur: 0 });
     }
-    let mut tables = LazyTables::new(&sizes, &chunks, chunk_runs, dts_runs, n as usize, size_max);
+    let mut tables = LazyTables::new(&sizes, &chunks, chunk_runs, dts_runs, n as usize, size_bits);
     let mut cover = None;
     if let Some((mut cto, keys)) = video {
         cover = t.ctts.map(|_| n as usize);
@@ -193,7 +193,9 @@ fn plan_tables(
 /// another, so it is enough that the chunk's last one ends inside the file and that no sample
 /// is larger than a sample may be. Returns the samples walked, whether the walk stopped early (a
 /// chunk with fewer samples left than it should hold: FFmpeg then leaves the edit list
-/// unapplied) and the largest size walked; `None` when a sample is outside.
+/// unapplied) and the sizes walked OR-ed together (no size has a bit they lack: each is at most
+/// that, and they all fit 16 bits, or are at most [`MAX_SAMPLE_SIZE`], exactly when it does);
+/// `None` when a sample is outside.
 fn check_chunks(
     runs: &[ChunkRun],
     chunks: &Chunks<'_>,
@@ -201,7 +203,7 @@ fn check_chunks(
     file_size: u64,
     mut sizes: impl Iterator<Item = u32>,
 ) -> Option<(u32, bool, u32)> {
-    let (mut n, mut max) = (0u32, 0u32);
+    let (mut n, mut bits) = (0u32, 0u32);
     for run in runs {
         for c in run.first..run.end {
             let pos = chunks.get(c as usize);
@@ -209,18 +211,91 @@ fn check_chunks(
             let mut sum = 0u64;
             for v in sizes.by_ref().take(take as usize) {
                 sum += u64::from(v);
-                max = max.max(v);
+                bits |= v;
             }
             if take > 0 && pos.checked_add(sum)? > file_size {
                 return None;
             }
             n += take;
             if take < run.per {
-                return (max <= MAX_SAMPLE_SIZE).then_some((n, true, max));
+                return (bits <= MAX_SAMPLE_SIZE).then_some((n, true, bits));
             }
         }
     }
-    (max <= MAX_SAMPLE_SIZE).then_some((n, false, max))
+    (bits <= MAX_SAMPLE_SIZE).then_some((n, false, bits))
+}
+
+/// [`check_chunks`] for a table of 32-bit sizes (`table`, `count` entries at least): the same
+/// result, found without summing every chunk. The samples walked follow from the runs alone
+/// (every chunk's, up to `count`), a bound on their sizes (the sizes OR-ed) from one pass over
+/// the table; and a chunk's samples follow one another, so its last one ends at most
+/// `per × bound` bytes after
+/// the chunk: only a run whose farthest chunk is that close to the end of the file has its
+/// chunks summed one by one.
+fn check_chunks_32(
+    runs: &[ChunkRun],
+    chunks: &Chunks<'_>,
+    count: u32,
+    file_size: u64,
+    table: &[u8],
+) -> Option<(u32, bool, u32)> {
+    let capacity: u64 = runs.iter().map(|r| u64::from(r.end - r.first) * u64::from(r.per)).sum();
+    // The walk stops at the first chunk with fewer samples left than it holds.
+    let (n, stopped) = (capacity.min(u64::from(count)) as u32, capacity > u64::from(count));
+    let walked = table.get(..n as usize * 4)?;
+    // (OR-ed as they are stored: the bits are the same, swapped once.)
+    let bits = u32::from_be(walked.chunks_exact(4).fold(0u32, |m, s| m | u32::from_ne_bytes([s[0], s[1], s[2], s[3]])));
+    if bits > MAX_SAMPLE_SIZE {
+        return None;
+    }
+    let mut at = 0u32;
+    for run in runs {
+        if at >= n {
+            break;
+        }
+        let used = (u64::from(n - at).div_ceil(u64::from(run.per))).min(u64::from(run.end - run.first)) as u32;
+        let reach = u64::from(run.per) * u64::from(bits);
+        // (In blocks of chunks: the ones near the end of the file are few.)
+        for from in (run.first..run.first + used).step_by(CHECK_BLOCK) {
+            let block = from as usize..(from + CHECK_BLOCK as u32).min(run.first + used) as usize;
+            if chunks.max(block.clone()).checked_add(reach).is_some_and(|end| end <= file_size) {
+                let samples = block.len() as u64 * u64::from(run.per);
+                at = (u64::from(at) + samples).min(u64::from(n)) as u32;
+                continue;
+            }
+            check_block(block, run.per, chunks, &walked, &mut at, n, file_size)?;
+        }
+    }
+    Some((n, stopped, bits))
+}
+
+/// Chunks checked at once by [`check_chunks_32`].
+const CHECK_BLOCK: usize = 256;
+
+/// The chunks `block` of a run of `per` samples each, their first sample `at` (moved past
+/// them): each one's samples summed from `walked`, the samples before `n`; `None` when one ends
+/// past the file.
+fn check_block(
+    block: Range<usize>,
+    per: u32,
+    chunks: &Chunks<'_>,
+    walked: &[u8],
+    at: &mut u32,
+    n: u32,
+    file_size: u64,
+) -> Option<()> {
+    for c in block {
+        let take = per.min(n - *at);
+        let sum = walked[*at as usize * 4..(*at + take) as usize * 4]
+            .chunks_exact(4)
+            .map(|s| u64::from(u32::from_be_bytes([s[0], s[1], s[2], s[3]])))
+            .sum::<u64>();
+        if chunks.get(c).checked_add(sum)? > file_size {
+            return None;
+        }
+        *at += take;
+    }
+    Some(())
 }
 
 #[cfg(test)]
@@ -266,6 +341,52 @@ mod tests {
             assert_eq!(l.keys_from(k + 1).collect::<Vec<_>>(), keys[2..]);
         }
         assert_eq!(l.get(n), None);
+    }
+
+    #[test]
+    fn the_quick_check_of_32_bit_sizes_finds_what_the_chunk_by_chunk_walk_finds() {
+        use super::super::lazy::{ChunkRun, Chunks};
+        use super::{check_chunks, check_chunks_32, MAX_SAMPLE_SIZE};
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m.max(1)
+        };
+        let (mut inside, mut outside) = (0, 0);
+        for case in 0..3000 {
+            // Runs of 1..4 samples per chunk over 1..40 chunks.
+            let mut runs = Vec::new();
+            let (mut chunk, mut before) = (0u32, 0u32);
+            for _ in 0..1 + next(4) {
+                let (per, len) = (1 + next(4) as u32, 1 + next(if case % 5 == 0 { 700 } else { 10 }) as u32);
+                runs.push(ChunkRun { first: chunk, end: chunk + len, per, before });
+                chunk += len;
+                before += len * per;
+            }
+            let count = (u64::from(before) + next(6)).saturating_sub(3) as u32;
+            let big = if case % 50 == 0 { MAX_SAMPLE_SIZE as u64 + 2 } else { 400 };
+            let sizes: Vec<u32> = (0..count).map(|_| next(big) as u32).collect();
+            let file_size = 2000 + next(3000);
+            // Most chunks far from the end of the file, a few anywhere (or past it).
+            let offsets: Vec<u32> = (0..chunk)
+                .map(|_| {
+                    let far = if next(300) == 0 { file_size + 500 } else { file_size / 2 };
+                    next(far) as u32
+                })
+                .collect();
+            let table: Vec<u8> = sizes.iter().flat_map(|v| v.to_be_bytes()).collect();
+            let stco: Vec<u8> = offsets.iter().flat_map(|v| v.to_be_bytes()).collect();
+            let chunks = Chunks { table: &stco, wide: false, count: chunk as usize };
+            let walk = check_chunks(&runs, &chunks, count, file_size, sizes.iter().copied());
+            assert_eq!(check_chunks_32(&runs, &chunks, count, file_size, &table), walk, "case {case}");
+            match walk {
+                Some(_) => inside += 1,
+                None => outside += 1,
+            }
+        }
+        assert!(inside > 100 && outside > 100, "{inside} {outside}");
     }
 
     fn aac_track(n: u32) -> Spec {
