@@ -148,10 +148,27 @@ pub(super) struct DtsRun {
     pub(super) dur: u32,
 }
 
+/// An empty vector with room for `n` items, its memory made present in one call
+/// ([`memhint::populate`](crate::util::memhint::populate): a large table is not faulted in one
+/// 4 KiB page at a time as it is written).
+pub(super) fn fresh<T>(n: usize) -> Vec<T> {
+    let v = Vec::with_capacity(n);
+    crate::util::memhint::populate(&v);
+    v
+}
+
+/// `fresh` memory holding a copy of `t`.
+fn copied(t: &[u8]) -> Box<[u8]> {
+    let mut v = fresh(t.len());
+    v.extend_from_slice(t);
+    v.into_boxed_slice()
+}
+
 /// The low halves of the big-endian `WIDTH`-byte entries of `table`.
 fn narrow<const WIDTH: usize>(table: &[u8]) -> Box<[u8]> {
     let half = WIDTH / 2;
-    let mut v = vec![0u8; table.len() / WIDTH * half];
+    let mut v = fresh(table.len() / WIDTH * half);
+    v.resize(v.capacity(), 0);
     for (d, e) in v.chunks_exact_mut(half).zip(table.chunks_exact(WIDTH)) {
         d.copy_from_slice(&e[half..]);
     }
@@ -202,13 +219,13 @@ impl LazyTables {
         let (size_table, field_bits) = if sizes.field_bits == 32 && small(sizes.table) {
             (narrow::<4>(sizes.table), 16)
         } else {
-            (Box::from(sizes.table), sizes.field_bits)
+            (copied(sizes.table), sizes.field_bits)
         };
         // A `co64` offset is read as is when it fits 32 bits (0 if negative as an i64 otherwise).
         let (chunk_table, wide) = if chunks.wide && chunks.table.chunks_exact(8).all(|s| s[..4] == [0; 4]) {
             (narrow::<8>(chunks.table), false)
         } else {
-            (Box::from(chunks.table), chunks.wide)
+            (copied(chunks.table), chunks.wide)
         };
         LazyTables {
             sizes: size_table,

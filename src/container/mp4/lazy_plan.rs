@@ -15,7 +15,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::edit_list::{DtsStep, EditPlan, FixIndex};
-use super::lazy::{ChunkRun, Chunks, DtsRun, LazySamples, LazyTables, Raw, RawTimes};
+use super::lazy::{fresh, ChunkRun, Chunks, DtsRun, LazySamples, LazyTables, Raw, RawTimes};
 use super::sample_entry::{Kind, SampleEntry, OTI_VORBIS};
 use super::samples::{has_mandatory_tables, MAX_SAMPLE_SIZE};
 use super::tables::{CttsCursor, Tables};
@@ -63,7 +63,8 @@ fn plan_video(
         return None;
     }
     let stss = t.sync_samples()?;
-    let mut keys = vec![0u64; count.div_ceil(64)];
+    let mut keys = fresh(count.div_ceil(64));
+    keys.resize(count.div_ceil(64), 0u64);
     for e in stss.chunks_exact(4) {
         let k = u32::from_be_bytes([e[0], e[1], e[2], e[3]]) as usize - 1;
         if k >= count {
@@ -75,7 +76,7 @@ fn plan_video(
     if let Some(ctts) = t.ctts {
         // `mov_build_index`'s ctts walk; every sample must be covered (a shorter table leaves
         // the rest at 0, which the edit list treats apart).
-        cto.reserve_exact(count);
+        cto = fresh(count);
         let mut c = CttsCursor::new(ctts);
         for _ in 0..count {
             cto.push(c.next()?);
@@ -113,7 +114,7 @@ fn plan_tables(
             return None;
         }
     }
-    let mut chunk_runs = Vec::with_capacity(t.stsc.len());
+    let mut chunk_runs = fresh(t.stsc.len());
     let mut before = 0u64;
     for (i, e) in t.stsc.iter().enumerate() {
         let first = if i == 0 { 0 } else { e.first as usize - 1 };

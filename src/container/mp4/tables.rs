@@ -256,15 +256,13 @@ fn parse_sbgp(b: &[u8]) -> ParseResult<Vec<Run<u32>>> {
 
 /// stsc with FFmpeg's repair of invalid entries.
 fn parse_stsc(b: &[u8]) -> ParseResult<Vec<Stsc>> {
-    let (table, _) = entry_table(b, 12, "stsc")?;
-    let mut v: Vec<Stsc> = table
-        .chunks_exact(12)
-        .map(|e| Stsc {
-            first: i32::from_be_bytes([e[0], e[1], e[2], e[3]]),
-            count: i32::from_be_bytes([e[4], e[5], e[6], e[7]]),
-            id: i32::from_be_bytes([e[8], e[9], e[10], e[11]]),
-        })
-        .collect();
+    let (table, count) = entry_table(b, 12, "stsc")?;
+    let mut v: Vec<Stsc> = super::lazy::fresh(count);
+    v.extend(table.chunks_exact(12).map(|e| Stsc {
+        first: i32::from_be_bytes([e[0], e[1], e[2], e[3]]),
+        count: i32::from_be_bytes([e[4], e[5], e[6], e[7]]),
+        id: i32::from_be_bytes([e[8], e[9], e[10], e[11]]),
+    }));
     repair_stsc(&mut v);
     Ok(v)
 }
