@@ -523,6 +523,47 @@ mod tests {
     }
 
     #[test]
+    fn a_long_video_read_on_demand_is_the_built_video_whatever_part_its_edit_keeps() {
+        // 1500 frames of 512 ticks (12800 a second: 60 s), in chunks of 4, a keyframe every 12,
+        // presented one or two frames after they are decoded; edits (movie timescale 1000) that
+        // keep it all, start or end inside it, or follow an empty edit.
+        let n = 1500u32;
+        let patterns: [&[u32]; 3] = [&[512, 1024, 0], &[1024, 2560, 512, 0, 1536], &[0]];
+        let edits = [
+            elst(0, &[(100_000, 512)]),
+            elst(0, &[(30_000, 512 * 100)]),
+            elst(0, &[(300, u32::MAX as i64), (20_000, 512 * 700)]),
+            elst(0, &[(59_000, 0)]),
+            elst(0, &[(59_980, 1024)]),
+        ];
+        for (p, pattern) in patterns.iter().enumerate() {
+            for (e, edit) in edits.iter().enumerate() {
+                let mut v = Spec::video(n);
+                v.sizes = (0..n).map(|i| 10 + i % 7).collect();
+                v.stsc = vec![vec![1, 4, 1]];
+                let mut offsets = Vec::new();
+                let mut pos = 100u32;
+                for (i, s) in v.sizes.iter().enumerate() {
+                    if i % 4 == 0 {
+                        offsets.push(pos);
+                    }
+                    pos += s;
+                }
+                v.chunks = offsets;
+                v.stss = Some((0..n).step_by(12).map(|i| i + 1).collect());
+                v.ctts = Some((0..n).map(|i| vec![1, pattern[i as usize % pattern.len()]]).collect());
+                v.stts = vec![vec![n, 512]];
+                v.elst = Some(edit.clone());
+                let f = file(&[v], pos as usize, &[]);
+                let built = read_bytes_with(&f, false).unwrap();
+                let lazy = read_bytes_with(&f, true).unwrap();
+                assert!(lazy.tracks[0].lazy.is_some(), "pattern {p} edit {e}");
+                same_as_built(&built.tracks[0], &lazy.tracks[0]);
+            }
+        }
+    }
+
+    #[test]
     fn damaged_tables_read_on_demand_never_panic_and_match_the_built_ones() {
         let n = 30u32;
         let mut v = Spec::video(n);
