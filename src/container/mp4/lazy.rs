@@ -517,31 +517,35 @@ impl LazySamples {
         let start = self.start as usize;
         let Some(c) = t.cto.get(start..start + n) else { return Some(true) };
         let d = i64::from(c[0]);
-        let mut taken = vec![0u64; n.div_ceil(64)];
+        // Sample `i` is presented in the place of sample `j`, at most `max_distance` away: two
+        // samples in the same place are found in a ring of places longer than twice that (no
+        // other place of the same slot can be taken in between). A slot holds its place + 1.
+        let ring_len = (2 * max_distance + 1).next_power_of_two();
+        let mut ring = vec![0u64; ring_len];
         let mut min = i64::MAX;
-        let (mut memo, mut next_memo) = ([(0i64, 0i64); 8], 0usize);
+        // (A file has a few distinct offsets: their divisions are remembered.)
+        let mut memo = [(i64::MIN, 0i64); 16];
         for (i, &ci) in c.iter().enumerate() {
             let ci = i64::from(ci);
             let q = ci - d;
-            // (A file has a few distinct offsets: their divisions are remembered.)
-            let places = match memo.iter().find(|m| m.0 == q) {
-                Some(m) => m.1,
-                None if q % step != 0 || (q / step).unsigned_abs() > max_distance as u64 => return Some(false),
-                None => {
-                    memo[next_memo % memo.len()] = (q, q / step);
-                    next_memo += 1;
-                    q / step
-                }
+            let slot = &mut memo[((q as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize];
+            let places = if slot.0 == q {
+                slot.1
+            } else if q % step != 0 || (q / step).unsigned_abs() > max_distance as u64 {
+                return Some(false);
+            } else {
+                *slot = (q, q / step);
+                q / step
             };
             let j = i as i64 + places;
             if j < 0 || j >= n as i64 {
                 return Some(false);
             }
-            let (w, b) = (j as usize / 64, j as usize % 64);
-            if taken[w] >> b & 1 == 1 {
+            let taken = &mut ring[j as usize & (ring_len - 1)];
+            if *taken == j as u64 + 1 {
                 return Some(false);
             }
-            taken[w] |= 1 << b;
+            *taken = j as u64 + 1;
             min = min.min(ci);
         }
         Some(min == 0)

@@ -563,6 +563,82 @@ mod tests {
         }
     }
 
+    /// Whether `offsets` (one per sample, decode times `step` apart) present every sample in the
+    /// place of one sample at most `max_distance` away, each place once, and the smallest offset
+    /// is 0: the reorder check as first written, with one bit per place.
+    fn constant_delay_by_bitset(offsets: &[i64], step: i64, max_distance: usize) -> bool {
+        let n = offsets.len() as i64;
+        let mut taken = vec![false; offsets.len()];
+        for (i, &c) in offsets.iter().enumerate() {
+            let q = c - offsets[0];
+            if q % step != 0 || (q / step).unsigned_abs() > max_distance as u64 {
+                return false;
+            }
+            let j = i as i64 + q / step;
+            if j < 0 || j >= n || taken[j as usize] {
+                return false;
+            }
+            taken[j as usize] = true;
+        }
+        offsets.iter().min() == Some(&0)
+    }
+
+    #[test]
+    fn the_reorder_check_over_the_offsets_agrees_with_one_bit_per_place() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m.max(1)
+        };
+        let n = 700usize;
+        let (mut constant, mut not) = (0, 0);
+        for case in 0..300 {
+            // Places shuffled inside windows of 1..40 samples: presented in another order, each
+            // place once; then perhaps one sample moved to a taken place, off the frame grid, or
+            // far away.
+            let w = 1 + next(40) as usize;
+            let mut place: Vec<usize> = (0..n).collect();
+            // (The first sample is presented first.)
+            for win in place[1..].chunks_mut(w) {
+                for i in (1..win.len()).rev() {
+                    win.swap(i, next(i as u64 + 1) as usize);
+                }
+            }
+            let delay = place.iter().enumerate().map(|(i, &p)| i as i64 - p as i64).max().unwrap_or(0).max(0);
+            let mut offsets: Vec<i64> =
+                place.iter().enumerate().map(|(i, &p)| (p as i64 - i as i64 + delay) * 512).collect();
+            let k = next(n as u64) as usize;
+            match case % 5 {
+                1 => offsets[k] = offsets[(k + 1) % n] + 512 * ((k + 1) % n) as i64 - 512 * k as i64,
+                2 => offsets[k] += 100,
+                3 => offsets[k] += 512 * 300,
+                _ => {}
+            }
+            let mut v = Spec::video(n as u32);
+            v.sizes = vec![10; n];
+            v.stsc = vec![vec![1, n as u32, 1]];
+            v.chunks = vec![100];
+            v.stss = Some(vec![1]);
+            v.stts = vec![vec![n as u32, 512]];
+            v.ctts = Some(offsets.iter().map(|&c| vec![1, c as i32 as u32]).collect());
+            let f = file(&[v], 100 + 10 * n, &[]);
+            let track = &read_bytes_with(&f, true).unwrap().tracks[0];
+            let l = track.lazy.as_ref().expect("read on demand");
+            for max_distance in [4, 256] {
+                let want = constant_delay_by_bitset(&offsets, 512, max_distance);
+                assert_eq!(l.constant_delay(max_distance), Some(want), "case {case}, max {max_distance}");
+                if want {
+                    constant += 1;
+                } else {
+                    not += 1;
+                }
+            }
+        }
+        assert!(constant > 50 && not > 50, "{constant} {not}");
+    }
+
     #[test]
     fn damaged_tables_read_on_demand_never_panic_and_match_the_built_ones() {
         let n = 30u32;
