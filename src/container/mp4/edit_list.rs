@@ -3,7 +3,7 @@
 //! ([`FixIndex`]).
 
 use super::boxes::{be32, be64};
-use super::lazy::SampleAt;
+use super::lazy::{Offsets, SampleAt};
 use super::sample_entry::Kind;
 use crate::container::sample::SampleRec as Mp4Sample;
 use crate::error::{ParseError, ParseResult};
@@ -115,7 +115,7 @@ pub(super) struct KeptRange {
 pub(super) struct DtsStep<'a, K: Fn(usize) -> bool> {
     pub(super) first: i64,
     pub(super) step: i64,
-    pub(super) cto: &'a [i32],
+    pub(super) cto: &'a Offsets,
     pub(super) key: K,
 }
 
@@ -229,7 +229,7 @@ impl FixIndex {
             next_dts = dts.wrapping_add(run.step);
             // The record's offset (saturated as `mov_build_index` leaves it), for covered samples.
             let c = match (self.cover, run.cto.get(k)) {
-                (Some(cover), Some(&c)) if k < cover && c != 0 => {
+                (Some(cover), Some(c)) if k < cover && c != 0 => {
                     i64::from(dts.saturating_add(i64::from(c)).wrapping_sub(dts) as i32)
                 }
                 _ => 0,
@@ -280,11 +280,14 @@ impl FixIndex {
         if end <= k || run.step < 0 || run.step > i64::from(u32::MAX) {
             return None;
         }
-        let offsets = match self.cover {
-            // (An empty list: every offset is 0.)
-            Some(cover) if !run.cto.is_empty() => run.cto.get(k..end).filter(|_| end <= cover)?,
-            _ => &[],
+        // (An empty list: every offset is 0.)
+        let listed = match self.cover {
+            Some(cover) if !run.cto.is_empty() => (end <= cover).then_some(k..end),
+            Some(_) | None => None,
         };
+        if listed.is_none() && !run.cto.is_empty() && self.cover.is_some() {
+            return None;
+        }
         let last = dts.checked_add(((end - 1 - k) as i64).checked_mul(run.step)?)?;
         let corrected = dts.checked_add(delta)?;
         if [dts, last, corrected, last.checked_add(delta)?].iter().any(|t| t.abs() >= SANE) {
@@ -292,16 +295,13 @@ impl FixIndex {
         }
         // The smallest offset, the largest, and the earliest of `j * step + offset`.
         let (mut lo, mut hi, mut first) = (0i64, 0i64, 0i64);
-        if !offsets.is_empty() {
-            (lo, hi, first) = (i64::MAX, i64::MIN, i64::MAX);
-            let mut t = 0i64;
-            for &c in offsets {
-                let c = i64::from(c);
-                lo = lo.min(c);
-                hi = hi.max(c);
-                first = first.min(t + c);
-                t += run.step;
-            }
+        if let Some(r) = listed {
+            let init = (i64::MAX, i64::MIN, i64::MAX, 0i64);
+            let step = run.step;
+            let folded = run.cto.try_fold(r, init, |(lo, hi, first, t), c| {
+                Ok::<_, ()>((lo.min(c), hi.max(c), first.min(t + c), t + step))
+            });
+            (lo, hi, first, _) = folded?.ok()?;
         }
         let (m, edit_end) = (self.plan.media_time, self.plan.duration.saturating_add(self.plan.media_time));
         let earliest = corrected + first;

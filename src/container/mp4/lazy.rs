@@ -175,6 +175,85 @@ fn narrow<const WIDTH: usize>(table: &[u8]) -> Box<[u8]> {
     v.into_boxed_slice()
 }
 
+/// A video track's composition offsets, one per sample (`ctts` expanded): as multiples of a
+/// unit (its frame duration) in one byte each where every offset is one such multiple (a
+/// quarter of the memory, and of what each pass over them reads), else as they are. Empty:
+/// every offset is 0.
+#[derive(Default)]
+pub(super) struct Offsets {
+    /// The unit of `narrow`.
+    unit: i32,
+    /// The offsets in units (empty when `full` is used).
+    narrow: Vec<i8>,
+    /// The offsets (empty when `narrow` is used).
+    full: Vec<i32>,
+}
+
+impl Offsets {
+    /// Offsets in units of `unit`.
+    pub(super) fn narrow(v: Vec<i8>, unit: i32) -> Offsets {
+        Offsets { unit, narrow: v, full: Vec::new() }
+    }
+
+    /// Offsets as they are.
+    pub(super) fn full(v: Vec<i32>) -> Offsets {
+        Offsets { unit: 1, narrow: Vec::new(), full: v }
+    }
+
+    /// Number of offsets.
+    pub(super) fn len(&self) -> usize {
+        self.narrow.len() + self.full.len()
+    }
+
+    /// No offset listed (every one is 0).
+    pub(super) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Keeps the first `n`.
+    pub(super) fn truncate(&mut self, n: usize) {
+        self.narrow.truncate(n);
+        self.full.truncate(n);
+    }
+
+    /// Every offset is 0.
+    pub(super) fn all_zero(&self) -> bool {
+        self.narrow.iter().all(|&c| c == 0) && self.full.iter().all(|&c| c == 0)
+    }
+
+    /// Offset `k` (`None` past the list).
+    #[inline]
+    pub(super) fn get(&self, k: usize) -> Option<i32> {
+        if self.full.is_empty() {
+            self.narrow.get(k).map(|&c| i32::from(c) * self.unit)
+        } else {
+            self.full.get(k).copied()
+        }
+    }
+
+    /// `f` folded over offsets `r` in order, stopping at its first error; `None` when `r` is
+    /// not inside the list.
+    #[inline]
+    pub(super) fn try_fold<B, E>(
+        &self,
+        r: Range<usize>,
+        init: B,
+        mut f: impl FnMut(B, i64) -> Result<B, E>,
+    ) -> Option<Result<B, E>> {
+        if self.full.is_empty() {
+            let unit = i64::from(self.unit);
+            Some(self.narrow.get(r)?.iter().try_fold(init, |b, &c| f(b, i64::from(c) * unit)))
+        } else {
+            Some(self.full.get(r)?.iter().try_fold(init, |b, &c| f(b, i64::from(c))))
+        }
+    }
+
+    /// Bytes held.
+    fn bytes(&self) -> usize {
+        self.narrow.len() + self.full.len() * 4
+    }
+}
+
 /// The tables of one track, kept to build its samples from: copies of its own size and chunk
 /// tables (the `moov` they were read from is freed after the open).
 pub(super) struct LazyTables {
@@ -195,7 +274,7 @@ pub(super) struct LazyTables {
     /// Samples `mov_build_index` makes.
     len: usize,
     /// Composition offsets, one per sample (`ctts` expanded); empty: every offset is 0.
-    cto: Box<[i32]>,
+    cto: Offsets,
     /// Sync samples, one bit per sample (`stss`); empty: every sample is a sync sample.
     keys: Box<[u64]>,
 }
@@ -237,15 +316,15 @@ impl LazyTables {
             chunk_runs,
             dts_runs,
             len,
-            cto: Box::default(),
+            cto: Offsets::default(),
             keys: Box::default(),
         }
     }
 
     /// The tables of a video track: [`LazyTables::new`], with one composition offset per
     /// sample (`cto`, empty for none) and its sync samples as a bitset (`keys`).
-    pub(super) fn with_video(mut self, cto: Vec<i32>, keys: Vec<u64>) -> LazyTables {
-        self.cto = cto.into_boxed_slice();
+    pub(super) fn with_video(mut self, cto: Offsets, keys: Vec<u64>) -> LazyTables {
+        self.cto = cto;
         self.keys = keys.into_boxed_slice();
         self
     }
@@ -253,7 +332,7 @@ impl LazyTables {
     /// Composition offset of sample `k`, as the built record holds it.
     #[inline]
     fn cto(&self, k: u64) -> i32 {
-        self.cto.get(k as usize).copied().unwrap_or(0)
+        self.cto.get(k as usize).unwrap_or(0)
     }
 
     /// The decode times as one run (first, step) when they are one `stts` run.
@@ -265,7 +344,7 @@ impl LazyTables {
     }
 
     /// The composition offsets, one per sample (empty: all 0).
-    pub(super) fn cto_table(&self) -> &[i32] {
+    pub(super) fn cto_table(&self) -> &Offsets {
         &self.cto
     }
 
@@ -300,7 +379,7 @@ impl LazyTables {
     fn held_bytes(&self) -> usize {
         self.sizes.len()
             + self.chunks.len()
-            + self.cto.len() * 4
+            + self.cto.bytes()
             + self.keys.len() * 8
             + self.chunk_runs.len() * std::mem::size_of::<ChunkRun>()
             + self.dts_runs.len() * std::mem::size_of::<DtsRun>()
@@ -474,11 +553,18 @@ impl LazySamples {
         // (The times before the edit list too: the offsets were added to those.)
         let raw = [self.tables.dts(from as u64), self.tables.dts((from + end - r.start - 1) as u64)];
         let sane = [first, last, raw[0], raw[1]].iter().all(|t| t.abs() < SANE);
-        match (self.tables.dts_step(), self.tables.cto.get(from..from + (end - r.start))) {
-            (Some((_, step)), Some(c)) if sane => {
-                let rel = c.iter().enumerate().map(|(j, &c)| j as i64 * step + i64::from(c)).min()?;
-                Some(first + rel)
-            }
+        let earliest = |step: i64| {
+            let (_, rel) = self
+                .tables
+                .cto
+                .try_fold(from..from + (end - r.start), (0i64, i64::MAX), |(t, min), c| {
+                    Ok::<_, ()>((t + step, min.min(t + c)))
+                })?
+                .ok()?;
+            Some(first + rel)
+        };
+        match self.tables.dts_step() {
+            Some((_, step)) if sane => earliest(step).or_else(|| (r.start..end).map(|i| self.pts(i)).min()),
             _ => (r.start..end).map(|i| self.pts(i)).min(),
         }
     }
@@ -515,39 +601,37 @@ impl LazySamples {
             return Some(false);
         }
         let start = self.start as usize;
-        let Some(c) = t.cto.get(start..start + n) else { return Some(true) };
-        let d = i64::from(c[0]);
+        let Some(d) = t.cto.get(start).filter(|_| start + n <= t.cto.len()).map(i64::from) else { return Some(true) };
         // Sample `i` is presented in the place of sample `j`, at most `max_distance` away: two
         // samples in the same place are found in a ring of places longer than twice that (no
         // other place of the same slot can be taken in between). A slot holds its place + 1.
         let ring_len = (2 * max_distance + 1).next_power_of_two();
         let mut ring = vec![0u64; ring_len];
-        let mut min = i64::MAX;
         // (A file has a few distinct offsets: their divisions are remembered.)
         let mut memo = [(i64::MIN, 0i64); 16];
-        for (i, &ci) in c.iter().enumerate() {
-            let ci = i64::from(ci);
+        let walk = t.cto.try_fold(start..start + n, (0i64, i64::MAX), |(i, min), ci| {
             let q = ci - d;
             let slot = &mut memo[((q as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize];
             let places = if slot.0 == q {
                 slot.1
             } else if q % step != 0 || (q / step).unsigned_abs() > max_distance as u64 {
-                return Some(false);
+                return Err(());
             } else {
                 *slot = (q, q / step);
                 q / step
             };
-            let j = i as i64 + places;
+            let j = i + places;
             if j < 0 || j >= n as i64 {
-                return Some(false);
+                return Err(());
             }
             let taken = &mut ring[j as usize & (ring_len - 1)];
             if *taken == j as u64 + 1 {
-                return Some(false);
+                return Err(());
             }
             *taken = j as u64 + 1;
-            min = min.min(ci);
-        }
+            Ok((i + 1, min.min(ci)))
+        });
+        let Some(Ok((_, min))) = walk else { return Some(false) };
         Some(min == 0)
     }
 

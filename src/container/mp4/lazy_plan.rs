@@ -15,10 +15,10 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::edit_list::{DtsStep, EditPlan, FixIndex};
-use super::lazy::{fresh, ChunkRun, Chunks, DtsRun, LazySamples, LazyTables, Raw, RawTimes};
+use super::lazy::{fresh, ChunkRun, Chunks, DtsRun, LazySamples, LazyTables, Offsets, Raw, RawTimes};
 use super::sample_entry::{Kind, SampleEntry, OTI_VORBIS};
 use super::samples::{has_mandatory_tables, MAX_SAMPLE_SIZE};
-use super::tables::{CttsCursor, Tables};
+use super::tables::Tables;
 
 /// Most samples in one chunk of a lazily read track: a sample's position is its chunk's plus
 /// the sizes of the samples before it in the chunk, summed when it is asked for.
@@ -72,17 +72,67 @@ fn plan_video(
         }
         keys[k / 64] |= 1 << (k % 64);
     }
-    let mut cto = Vec::new();
+    let mut cto = Offsets::default();
     if let Some(ctts) = t.ctts {
         // `mov_build_index`'s ctts walk; every sample must be covered (a shorter table leaves
         // the rest at 0, which the edit list treats apart).
-        cto = fresh(count);
-        let mut c = CttsCursor::new(ctts);
-        for _ in 0..count {
-            cto.push(c.next()?);
-        }
+        let unit = match t.stts[..] {
+            [run] if run.value > 0 && run.value <= i32::MAX as u32 => Some(run.value as i32),
+            _ => None,
+        };
+        cto = expand_offsets(ctts, count, unit)?;
     }
     plan_tables(t, entry, edit, timescale, limits, Some((cto, keys)))
+}
+
+/// The offsets of the raw `ctts` entries `ctts` for `count` samples, as `mov_build_index`'s walk
+/// reads them ([`CttsCursor`](super::tables::CttsCursor): entries with a count ≤ 0 skipped), in units of `unit` where every
+/// one is a multiple that fits a byte; `None` when the entries cover fewer samples.
+fn expand_offsets(ctts: &[u8], count: usize, unit: Option<i32>) -> Option<Offsets> {
+    let entries = || {
+        ctts.chunks_exact(8).filter_map(|e| {
+            let n = i32::from_be_bytes([e[0], e[1], e[2], e[3]]);
+            (n > 0).then(|| (n as usize, i32::from_be_bytes([e[4], e[5], e[6], e[7]])))
+        })
+    };
+    if let Some(unit) = unit {
+        let mut v: Vec<i8> = fresh(count);
+        // (A file has a few distinct offsets: their divisions are remembered.)
+        let mut memo: [Option<(i32, i8)>; 16] = [None; 16];
+        let mut narrow = |c: i32| {
+            let slot = &mut memo[((c as u32).wrapping_mul(0x9E37_79B9) >> 28) as usize];
+            match *slot {
+                Some((seen, q)) if seen == c => Some(q),
+                _ => {
+                    let q = i8::try_from(c / unit).ok().filter(|_| c % unit == 0)?;
+                    *slot = Some((c, q));
+                    Some(q)
+                }
+            }
+        };
+        let mut fits = true;
+        for (n, c) in entries() {
+            let Some(q) = narrow(c) else {
+                fits = false;
+                break;
+            };
+            v.extend(std::iter::repeat_n(q, n.min(count - v.len())));
+            if v.len() == count {
+                break;
+            }
+        }
+        if fits {
+            return (v.len() == count).then(|| Offsets::narrow(v, unit));
+        }
+    }
+    let mut v: Vec<i32> = fresh(count);
+    for (n, c) in entries() {
+        v.extend(std::iter::repeat_n(c, n.min(count - v.len())));
+        if v.len() == count {
+            break;
+        }
+    }
+    (v.len() == count).then(|| Offsets::full(v))
 }
 
 /// The common part of [`plan`]: the chunk runs, the walk's checks, the `stts` runs and the
@@ -93,7 +143,7 @@ fn plan_tables(
     edit: Option<&EditPlan>,
     timescale: u32,
     limits: (u64, u64),
-    video: Option<(Vec<i32>, Vec<u64>)>,
+    video: Option<(Offsets, Vec<u64>)>,
 ) -> Option<(LazySamples, i64)> {
     let (file_size, budget) = limits;
     let count = t.sample_count();
@@ -156,9 +206,9 @@ fn plan_tables(
     if let Some((mut cto, keys)) = video {
         cover = t.ctts.map(|_| n as usize);
         cto.truncate(n as usize);
-        if cto.iter().all(|&c| c == 0) {
+        if cto.all_zero() {
             // (The edit list still knows the track has a ctts: `cover`.)
-            cto = Vec::new();
+            cto = Offsets::default();
         }
         tables = tables.with_video(cto, keys);
     }
@@ -244,8 +294,7 @@ fn check_chunks_32(
     // The walk stops at the first chunk with fewer samples left than it holds.
     let (n, stopped) = (capacity.min(u64::from(count)) as u32, capacity > u64::from(count));
     let walked = table.get(..n as usize * 4)?;
-    // (OR-ed as they are stored: the bits are the same, swapped once.)
-    let bits = u32::from_be(walked.chunks_exact(4).fold(0u32, |m, s| m | u32::from_ne_bytes([s[0], s[1], s[2], s[3]])));
+    let bits = or_be32(walked);
     if bits > MAX_SAMPLE_SIZE {
         return None;
     }
@@ -254,7 +303,9 @@ fn check_chunks_32(
         if at >= n {
             break;
         }
-        let used = (u64::from(n - at).div_ceil(u64::from(run.per))).min(u64::from(run.end - run.first)) as u32;
+        let (left, len) = (u64::from(n - at), u64::from(run.end - run.first));
+        // (Divided only in the run where the walk ends.)
+        let used = if left >= len * u64::from(run.per) { len } else { left.div_ceil(u64::from(run.per)) } as u32;
         let reach = u64::from(run.per) * u64::from(bits);
         // (In blocks of chunks: the ones near the end of the file are few.)
         for from in (run.first..run.first + used).step_by(CHECK_BLOCK) {
@@ -268,6 +319,24 @@ fn check_chunks_32(
         }
     }
     Some((n, stopped, bits))
+}
+
+/// The big-endian 32-bit entries of `table` OR-ed together: OR-ed as they are stored, eight
+/// bytes at a time (the bits are the same, swapped once at the end).
+fn or_be32(table: &[u8]) -> u32 {
+    let mut words = table.chunks_exact(32);
+    let mut acc = [0u64; 4];
+    for w in &mut words {
+        for (i, a) in acc.iter_mut().enumerate() {
+            *a |= u64::from_ne_bytes(w[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+        }
+    }
+    let wide = acc[0] | acc[1] | acc[2] | acc[3];
+    let mut bits = (wide >> 32) as u32 | wide as u32;
+    for e in words.remainder().chunks_exact(4) {
+        bits |= u32::from_ne_bytes([e[0], e[1], e[2], e[3]]);
+    }
+    u32::from_be(bits)
 }
 
 /// Chunks checked at once by [`check_chunks_32`].
@@ -528,7 +597,9 @@ mod tests {
         // presented one or two frames after they are decoded; edits (movie timescale 1000) that
         // keep it all, start or end inside it, or follow an empty edit.
         let n = 1500u32;
-        let patterns: [&[u32]; 3] = [&[512, 1024, 0], &[1024, 2560, 512, 0, 1536], &[0]];
+        // (Offsets kept a byte each in frames, or as they are: off the frame grid, or too far.)
+        let patterns: [&[u32]; 5] =
+            [&[512, 1024, 0], &[1024, 2560, 512, 0, 1536], &[0], &[300, 812, 0], &[512, 1024, 0, 512 * 128]];
         let edits = [
             elst(0, &[(100_000, 512)]),
             elst(0, &[(30_000, 512 * 100)]),
