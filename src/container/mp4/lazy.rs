@@ -233,18 +233,37 @@ impl Offsets {
 
     /// `f` folded over offsets `r` in order, stopping at its first error; `None` when `r` is
     /// not inside the list.
-    #[inline]
+    #[inline(always)]
     pub(super) fn try_fold<B, E>(
         &self,
         r: Range<usize>,
         init: B,
-        mut f: impl FnMut(B, i64) -> Result<B, E>,
+        f: impl FnMut(B, i64) -> Result<B, E>,
     ) -> Option<Result<B, E>> {
+        struct Fold<B, F>(B, F);
+        impl<B, E, F: FnMut(B, i64) -> Result<B, E>> OffsetWalk for Fold<B, F> {
+            type Out = Result<B, E>;
+            #[inline(always)]
+            fn walk(self, offsets: impl Iterator<Item = i64>) -> Result<B, E> {
+                let Fold(mut b, mut f) = self;
+                for c in offsets {
+                    b = f(b, c)?;
+                }
+                Ok(b)
+            }
+        }
+        self.walk(r, Fold(init, f))
+    }
+
+    /// `w` walked over offsets `r` in order (one loop for each way they are kept); `None` when
+    /// `r` is not inside the list.
+    #[inline]
+    pub(super) fn walk<W: OffsetWalk>(&self, r: Range<usize>, w: W) -> Option<W::Out> {
         if self.full.is_empty() {
             let unit = i64::from(self.unit);
-            Some(self.narrow.get(r)?.iter().try_fold(init, |b, &c| f(b, i64::from(c) * unit)))
+            Some(w.walk(self.narrow.get(r)?.iter().map(|&c| i64::from(c) * unit)))
         } else {
-            Some(self.full.get(r)?.iter().try_fold(init, |b, &c| f(b, i64::from(c))))
+            Some(w.walk(self.full.get(r)?.iter().map(|&c| i64::from(c))))
         }
     }
 
@@ -252,6 +271,14 @@ impl Offsets {
     fn bytes(&self) -> usize {
         self.narrow.len() + self.full.len() * 4
     }
+}
+
+/// A walk over composition offsets ([`Offsets::walk`]).
+pub(super) trait OffsetWalk {
+    /// What the walk finds.
+    type Out;
+    /// Walks `offsets`, in order.
+    fn walk(self, offsets: impl Iterator<Item = i64>) -> Self::Out;
 }
 
 /// The tables of one track, kept to build its samples from: copies of its own size and chunk
@@ -602,37 +629,8 @@ impl LazySamples {
         }
         let start = self.start as usize;
         let Some(d) = t.cto.get(start).filter(|_| start + n <= t.cto.len()).map(i64::from) else { return Some(true) };
-        // Sample `i` is presented in the place of sample `j`, at most `max_distance` away: two
-        // samples in the same place are found in a ring of places longer than twice that (no
-        // other place of the same slot can be taken in between). A slot holds its place + 1.
-        let ring_len = (2 * max_distance + 1).next_power_of_two();
-        let mut ring = vec![0u64; ring_len];
-        // (A file has a few distinct offsets: their divisions are remembered.)
-        let mut memo = [(i64::MIN, 0i64); 16];
-        let walk = t.cto.try_fold(start..start + n, (0i64, i64::MAX), |(i, min), ci| {
-            let q = ci - d;
-            let slot = &mut memo[((q as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize];
-            let places = if slot.0 == q {
-                slot.1
-            } else if q % step != 0 || (q / step).unsigned_abs() > max_distance as u64 {
-                return Err(());
-            } else {
-                *slot = (q, q / step);
-                q / step
-            };
-            let j = i + places;
-            if j < 0 || j >= n as i64 {
-                return Err(());
-            }
-            let taken = &mut ring[j as usize & (ring_len - 1)];
-            if *taken == j as u64 + 1 {
-                return Err(());
-            }
-            *taken = j as u64 + 1;
-            Ok((i + 1, min.min(ci)))
-        });
-        let Some(Ok((_, min))) = walk else { return Some(false) };
-        Some(min == 0)
+        let walk = ReorderWalk { d, step, n, max_distance };
+        Some(t.cto.walk(start..start + n, walk) == Some(Some(true)))
     }
 
     /// The sync samples from `from` on, ascending.
@@ -698,6 +696,54 @@ impl LazySamples {
     /// Bytes of the tables held (the track's own size and chunk tables, copied, and its runs).
     pub fn held_bytes(&self) -> usize {
         self.tables.held_bytes()
+    }
+}
+
+/// [`LazySamples::constant_delay`]'s walk: the offsets of `n` samples decoded `step` apart,
+/// the first `d`. `Some(true)`: constant; `Some(false)`: every place taken once, but the
+/// smallest offset is not 0; `None`: not (a place off the grid, too far, or taken twice).
+struct ReorderWalk {
+    d: i64,
+    step: i64,
+    n: usize,
+    max_distance: usize,
+}
+
+impl OffsetWalk for ReorderWalk {
+    type Out = Option<bool>;
+    fn walk(self, offsets: impl Iterator<Item = i64>) -> Option<bool> {
+        let ReorderWalk { d, step, n, max_distance } = self;
+        // Sample `i` is presented in the place of sample `j`, at most `max_distance` away: two
+        // samples in the same place are found in a ring of places longer than twice that (no
+        // other place of the same slot can be taken in between). A slot holds its place + 1.
+        let ring_len = (2 * max_distance + 1).next_power_of_two();
+        let mut ring = vec![0u64; ring_len];
+        let mut min = i64::MAX;
+        // (A file has a few distinct offsets: their divisions are remembered.)
+        let mut memo = [(i64::MIN, 0i64); 16];
+        for (i, ci) in offsets.enumerate() {
+            let q = ci - d;
+            let slot = &mut memo[((q as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize];
+            let places = if slot.0 == q {
+                slot.1
+            } else if q % step != 0 || (q / step).unsigned_abs() > max_distance as u64 {
+                return None;
+            } else {
+                *slot = (q, q / step);
+                q / step
+            };
+            let j = i as i64 + places;
+            if j < 0 || j >= n as i64 {
+                return None;
+            }
+            let taken = &mut ring[j as usize & (ring_len - 1)];
+            if *taken == j as u64 + 1 {
+                return None;
+            }
+            *taken = j as u64 + 1;
+            min = min.min(ci);
+        }
+        Some(min == 0)
     }
 }
 

@@ -89,17 +89,10 @@ fn plan_video(
 /// reads them ([`CttsCursor`](super::tables::CttsCursor): entries with a count ≤ 0 skipped), in units of `unit` where every
 /// one is a multiple that fits a byte; `None` when the entries cover fewer samples.
 fn expand_offsets(ctts: &[u8], count: usize, unit: Option<i32>) -> Option<Offsets> {
-    let entries = || {
-        ctts.chunks_exact(8).filter_map(|e| {
-            let n = i32::from_be_bytes([e[0], e[1], e[2], e[3]]);
-            (n > 0).then(|| (n as usize, i32::from_be_bytes([e[4], e[5], e[6], e[7]])))
-        })
-    };
     if let Some(unit) = unit {
-        let mut v: Vec<i8> = fresh(count);
         // (A file has a few distinct offsets: their divisions are remembered.)
         let mut memo: [Option<(i32, i8)>; 16] = [None; 16];
-        let mut narrow = |c: i32| {
+        let narrow = |c: i32| {
             let slot = &mut memo[((c as u32).wrapping_mul(0x9E37_79B9) >> 28) as usize];
             match *slot {
                 Some((seen, q)) if seen == c => Some(q),
@@ -110,29 +103,35 @@ fn expand_offsets(ctts: &[u8], count: usize, unit: Option<i32>) -> Option<Offset
                 }
             }
         };
-        let mut fits = true;
-        for (n, c) in entries() {
-            let Some(q) = narrow(c) else {
-                fits = false;
-                break;
-            };
-            v.extend(std::iter::repeat_n(q, n.min(count - v.len())));
-            if v.len() == count {
-                break;
-            }
-        }
-        if fits {
+        if let Some(v) = expand(ctts, count, narrow) {
             return (v.len() == count).then(|| Offsets::narrow(v, unit));
         }
     }
-    let mut v: Vec<i32> = fresh(count);
-    for (n, c) in entries() {
-        v.extend(std::iter::repeat_n(c, n.min(count - v.len())));
+    let v = expand(ctts, count, Some)?;
+    (v.len() == count).then(|| Offsets::full(v))
+}
+
+/// The offsets of the raw `ctts` entries `ctts` for at most `count` samples, each as `map` gives
+/// it; `None` when `map` refuses one.
+fn expand<T: Copy>(ctts: &[u8], count: usize, mut map: impl FnMut(i32) -> Option<T>) -> Option<Vec<T>> {
+    let mut v: Vec<T> = fresh(count);
+    for e in ctts.chunks_exact(8) {
+        let n = i32::from_be_bytes([e[0], e[1], e[2], e[3]]);
+        if n <= 0 {
+            continue;
+        }
+        let c = map(i32::from_be_bytes([e[4], e[5], e[6], e[7]]))?;
+        let take = (n as usize).min(count - v.len());
+        if take == 1 {
+            v.push(c);
+        } else {
+            v.extend(std::iter::repeat_n(c, take));
+        }
         if v.len() == count {
             break;
         }
     }
-    (v.len() == count).then(|| Offsets::full(v))
+    Some(v)
 }
 
 /// The common part of [`plan`]: the chunk runs, the walk's checks, the `stts` runs and the
