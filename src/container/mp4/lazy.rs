@@ -260,8 +260,7 @@ impl Offsets {
     #[inline]
     pub(super) fn walk<W: OffsetWalk>(&self, r: Range<usize>, w: W) -> Option<W::Out> {
         if self.full.is_empty() {
-            let unit = i64::from(self.unit);
-            Some(w.walk(self.narrow.get(r)?.iter().map(|&c| i64::from(c) * unit)))
+            Some(w.walk_units(self.narrow.get(r)?, i64::from(self.unit)))
         } else {
             Some(w.walk(self.full.get(r)?.iter().map(|&c| i64::from(c))))
         }
@@ -279,6 +278,15 @@ pub(super) trait OffsetWalk {
     type Out;
     /// Walks `offsets`, in order.
     fn walk(self, offsets: impl Iterator<Item = i64>) -> Self::Out;
+    /// Walks the offsets `units` × `unit`, in order (what [`OffsetWalk::walk`] does of them
+    /// unless the walk knows better).
+    #[inline]
+    fn walk_units(self, units: &[i8], unit: i64) -> Self::Out
+    where
+        Self: Sized,
+    {
+        self.walk(units.iter().map(|&c| i64::from(c) * unit))
+    }
 }
 
 /// The tables of one track, kept to build its samples from: copies of its own size and chunk
@@ -711,6 +719,32 @@ struct ReorderWalk {
 
 impl OffsetWalk for ReorderWalk {
     type Out = Option<bool>;
+    /// Offsets in units of the decode step (`d` one of them): sample `i` is presented in the
+    /// place `i + units[i] - units[0]`, no division needed.
+    fn walk_units(self, units: &[i8], unit: i64) -> Option<bool> {
+        let ReorderWalk { step, n, max_distance, .. } = self;
+        if unit != step || units.len() != n || n < 2 {
+            return self.walk(units.iter().map(|&c| i64::from(c) * unit));
+        }
+        let ring_len = (2 * max_distance + 1).next_power_of_two();
+        let mut ring = vec![0u64; ring_len];
+        let (first, mut min) = (i64::from(units[0]), i64::MAX);
+        for (i, &u) in units.iter().enumerate() {
+            let places = i64::from(u) - first;
+            let j = i as i64 + places;
+            if places.unsigned_abs() > max_distance as u64 || j < 0 || j >= n as i64 {
+                return None;
+            }
+            let taken = &mut ring[j as usize & (ring_len - 1)];
+            if *taken == j as u64 + 1 {
+                return None;
+            }
+            *taken = j as u64 + 1;
+            min = min.min(i64::from(u));
+        }
+        Some(min == 0)
+    }
+
     fn walk(self, offsets: impl Iterator<Item = i64>) -> Option<bool> {
         let ReorderWalk { d, step, n, max_distance } = self;
         // Sample `i` is presented in the place of sample `j`, at most `max_distance` away: two
