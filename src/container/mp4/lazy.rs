@@ -272,6 +272,84 @@ impl Offsets {
     }
 }
 
+/// [`Offsets`] built one `ctts` entry at a time, for the first `count` samples: in units while
+/// every offset is a multiple of the unit that fits a byte, as they are from the first that is
+/// not (the ones before converted).
+pub(super) struct OffsetsBuilder {
+    count: usize,
+    /// The unit; `None`: kept as they are.
+    unit: Option<i32>,
+    narrow: Vec<i8>,
+    full: Vec<i32>,
+    /// (A file has a few distinct offsets: their divisions are remembered.)
+    memo: [Option<(i32, i8)>; 16],
+}
+
+impl OffsetsBuilder {
+    /// A builder for `count` samples, in units of `unit` where it can.
+    pub(super) fn new(count: usize, unit: Option<i32>) -> OffsetsBuilder {
+        let unit = unit.filter(|&u| u > 0);
+        let (narrow, full) = if unit.is_some() { (fresh(count), Vec::new()) } else { (Vec::new(), fresh(count)) };
+        OffsetsBuilder { count, unit, narrow, full, memo: [None; 16] }
+    }
+
+    /// Offsets built so far.
+    fn len(&self) -> usize {
+        self.narrow.len() + self.full.len()
+    }
+
+    /// `c` in units, when it is a multiple that fits a byte.
+    #[inline]
+    fn units(&mut self, c: i32, unit: i32) -> Option<i8> {
+        let slot = &mut self.memo[((c as u32).wrapping_mul(0x9E37_79B9) >> 28) as usize];
+        match *slot {
+            Some((seen, q)) if seen == c => Some(q),
+            _ => {
+                let q = i8::try_from(c / unit).ok().filter(|_| c % unit == 0)?;
+                *slot = Some((c, q));
+                Some(q)
+            }
+        }
+    }
+
+    /// The next `n` samples have the offset `c` (past `count`: ignored).
+    #[inline]
+    pub(super) fn push(&mut self, n: usize, c: i32) {
+        let take = n.min(self.count - self.len());
+        if take == 0 {
+            return;
+        }
+        if let Some(unit) = self.unit {
+            if let Some(q) = self.units(c, unit) {
+                if take == 1 {
+                    self.narrow.push(q);
+                } else {
+                    self.narrow.extend(std::iter::repeat_n(q, take));
+                }
+                return;
+            }
+            // Kept as they are from here on.
+            self.full = fresh(self.count);
+            self.full.extend(self.narrow.iter().map(|&q| i32::from(q) * unit));
+            self.narrow = Vec::new();
+            self.unit = None;
+        }
+        if take == 1 {
+            self.full.push(c);
+        } else {
+            self.full.extend(std::iter::repeat_n(c, take));
+        }
+    }
+
+    /// The offsets, when there is one for each of the `count` samples.
+    pub(super) fn finish(self) -> Option<Offsets> {
+        (self.len() == self.count).then(|| match self.unit {
+            Some(unit) => Offsets::narrow(self.narrow, unit),
+            None => Offsets::full(self.full),
+        })
+    }
+}
+
 /// A walk over composition offsets ([`Offsets::walk`]).
 pub(super) trait OffsetWalk {
     /// What the walk finds.

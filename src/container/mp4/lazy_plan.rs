@@ -15,7 +15,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::edit_list::{DtsStep, EditPlan, FixIndex};
-use super::lazy::{fresh, ChunkRun, Chunks, DtsRun, LazySamples, LazyTables, Offsets, Raw, RawTimes};
+use super::lazy::{fresh, ChunkRun, Chunks, DtsRun, LazySamples, LazyTables, Offsets, OffsetsBuilder, Raw, RawTimes};
 use super::sample_entry::{Kind, SampleEntry, OTI_VORBIS};
 use super::samples::{has_mandatory_tables, MAX_SAMPLE_SIZE};
 use super::tables::Tables;
@@ -43,6 +43,12 @@ pub(super) fn plan(
         return None;
     }
     plan_tables(t, entry, edit, timescale, limits, None)
+}
+
+/// Whether a track with this sample entry may keep its samples in its tables as video (its
+/// composition offsets are then best expanded as its `ctts` is read: [`Tables::parse`]).
+pub(super) fn lazy_video(entry: &SampleEntry) -> bool {
+    entry.kind == Kind::Video && LAZY_VIDEO.contains(&entry.fourcc)
 }
 
 /// Video codecs whose samples are kept in their tables (the ones whose cuts and frame rate
@@ -80,58 +86,28 @@ fn plan_video(
             [run] if run.value > 0 && run.value <= i32::MAX as u32 => Some(run.value as i32),
             _ => None,
         };
-        cto = expand_offsets(ctts, count, unit)?;
+        // (Expanded as the tables were read, when the caller asked for it.)
+        cto = match t.offsets.take() {
+            Some(o) => o,
+            None => expand_offsets(ctts, count, unit)?,
+        };
     }
     plan_tables(t, entry, edit, timescale, limits, Some((cto, keys)))
 }
 
 /// The offsets of the raw `ctts` entries `ctts` for `count` samples, as `mov_build_index`'s walk
-/// reads them ([`CttsCursor`](super::tables::CttsCursor): entries with a count ≤ 0 skipped), in units of `unit` where every
-/// one is a multiple that fits a byte; `None` when the entries cover fewer samples.
-fn expand_offsets(ctts: &[u8], count: usize, unit: Option<i32>) -> Option<Offsets> {
-    if let Some(unit) = unit {
-        // (A file has a few distinct offsets: their divisions are remembered.)
-        let mut memo: [Option<(i32, i8)>; 16] = [None; 16];
-        let narrow = |c: i32| {
-            let slot = &mut memo[((c as u32).wrapping_mul(0x9E37_79B9) >> 28) as usize];
-            match *slot {
-                Some((seen, q)) if seen == c => Some(q),
-                _ => {
-                    let q = i8::try_from(c / unit).ok().filter(|_| c % unit == 0)?;
-                    *slot = Some((c, q));
-                    Some(q)
-                }
-            }
-        };
-        if let Some(v) = expand(ctts, count, narrow) {
-            return (v.len() == count).then(|| Offsets::narrow(v, unit));
-        }
-    }
-    let v = expand(ctts, count, Some)?;
-    (v.len() == count).then(|| Offsets::full(v))
-}
-
-/// The offsets of the raw `ctts` entries `ctts` for at most `count` samples, each as `map` gives
-/// it; `None` when `map` refuses one.
-fn expand<T: Copy>(ctts: &[u8], count: usize, mut map: impl FnMut(i32) -> Option<T>) -> Option<Vec<T>> {
-    let mut v: Vec<T> = fresh(count);
+/// reads them ([`CttsCursor`](super::tables::CttsCursor): entries with a count ≤ 0 skipped), in
+/// units of `unit` where every one is a multiple that fits a byte; `None` when the entries cover
+/// fewer samples.
+pub(super) fn expand_offsets(ctts: &[u8], count: usize, unit: Option<i32>) -> Option<Offsets> {
+    let mut b = OffsetsBuilder::new(count, unit);
     for e in ctts.chunks_exact(8) {
         let n = i32::from_be_bytes([e[0], e[1], e[2], e[3]]);
-        if n <= 0 {
-            continue;
-        }
-        let c = map(i32::from_be_bytes([e[4], e[5], e[6], e[7]]))?;
-        let take = (n as usize).min(count - v.len());
-        if take == 1 {
-            v.push(c);
-        } else {
-            v.extend(std::iter::repeat_n(c, take));
-        }
-        if v.len() == count {
-            break;
+        if n > 0 {
+            b.push(n as usize, i32::from_be_bytes([e[4], e[5], e[6], e[7]]));
         }
     }
-    Some(v)
+    b.finish()
 }
 
 /// The common part of [`plan`]: the chunk runs, the walk's checks, the `stts` runs and the
@@ -630,6 +606,39 @@ mod tests {
                 assert!(lazy.tracks[0].lazy.is_some(), "pattern {p} edit {e}");
                 same_as_built(&built.tracks[0], &lazy.tracks[0]);
             }
+        }
+    }
+
+    #[test]
+    fn offsets_built_entry_by_entry_are_the_listed_offsets_in_units_or_as_they_are() {
+        use super::super::lazy::OffsetsBuilder;
+        // (count, offset) entries: on the grid of 512, off it from the fourth entry, or too far.
+        let tables: [&[(usize, i32)]; 4] = [
+            &[(1, 512), (2, 0), (3, 1024), (1, -512), (5, 0)],
+            &[(1, 512), (2, 0), (3, 1024), (2, 700), (4, 0)],
+            &[(1, 512), (2, 0), (3, 1024), (2, 512 * 200), (4, 0)],
+            &[(3, 1024), (40, 512)],
+        ];
+        for (i, entries) in tables.iter().enumerate() {
+            let listed: Vec<i32> = entries.iter().flat_map(|&(n, c)| std::iter::repeat_n(c, n)).collect();
+            for count in [listed.len(), listed.len() - 1, 5] {
+                for unit in [Some(512), None] {
+                    let mut b = OffsetsBuilder::new(count, unit);
+                    for &(n, c) in entries.iter() {
+                        b.push(n, c);
+                    }
+                    let o = b.finish().expect("every sample covered");
+                    assert_eq!(o.len(), count, "table {i}");
+                    let got: Vec<i32> = (0..count).map(|k| o.get(k).unwrap()).collect();
+                    assert_eq!(got, listed[..count], "table {i}, {count} samples, unit {unit:?}");
+                }
+            }
+            // More samples than the entries cover: none.
+            let mut b = OffsetsBuilder::new(listed.len() + 1, Some(512));
+            for &(n, c) in entries.iter() {
+                b.push(n, c);
+            }
+            assert!(b.finish().is_none());
         }
     }
 
