@@ -301,7 +301,7 @@ impl OffsetsBuilder {
     /// `c` in units, when it is a multiple that fits a byte.
     #[inline]
     fn units(&mut self, c: i32, unit: i32) -> Option<i8> {
-        let slot = &mut self.memo[((c as u32).wrapping_mul(0x9E37_79B9) >> 28) as usize];
+        let slot = &mut self.memo[Self::slot(c)];
         match *slot {
             Some((seen, q)) if seen == c => Some(q),
             _ => {
@@ -313,8 +313,29 @@ impl OffsetsBuilder {
     }
 
     /// The next `n` samples have the offset `c` (past `count`: ignored).
-    #[inline]
+    #[inline(always)]
     pub(super) fn push(&mut self, n: usize, c: i32) {
+        // (The common entry: one sample, an offset seen before, kept in units.)
+        if n == 1 && self.unit.is_some() && self.narrow.len() < self.count {
+            if let Some((seen, q)) = self.memo[Self::slot(c)] {
+                if seen == c {
+                    self.narrow.push(q);
+                    return;
+                }
+            }
+        }
+        self.push_any(n, c);
+    }
+
+    /// The memo slot of offset `c`.
+    #[inline(always)]
+    fn slot(c: i32) -> usize {
+        ((c as u32).wrapping_mul(0x9E37_79B9) >> 28) as usize
+    }
+
+    /// [`OffsetsBuilder::push`], any entry.
+    #[inline(never)]
+    fn push_any(&mut self, n: usize, c: i32) {
         let take = n.min(self.count - self.len());
         if take == 0 {
             return;
