@@ -290,7 +290,7 @@ fn check_chunks_32(
                 at = (u64::from(at) + samples).min(u64::from(n)) as u32;
                 continue;
             }
-            check_block(block, run.per, chunks, &walked, &mut at, n, file_size)?;
+            check_block(block, run.per, chunks, walked, &mut at, n, file_size)?;
         }
     }
     Some((n, stopped, bits))
