@@ -1,11 +1,14 @@
 //! Which tracks keep their samples in their tables ([`plan`]): a track whose samples follow
 //! from its tables in closed form. That is audio where every sample is a sync sample, without
 //! `ctts`, and H.264/HEVC video whose sync samples are its `stss` alone (kept as a bitset) and
-//! whose `ctts`, when it has one, covers every sample (kept as one offset per sample), without a
-//! DTS shift; both with sizes from a table and at most [`MAX_CHUNK_SAMPLES`] per chunk. The
-//! tables are checked once (every sample inside the file, as `mov_build_index` checks them), the
-//! edit list is applied as one DTS delta ([`FixIndex::plan_one_delta`]; for video in one `stts`
-//! run, walked over the offsets: `FixIndex::plan_one_delta_run`), and the tables (copies of the
+//! whose `ctts`, when it has one, covers every sample (kept as one offset per sample: a byte
+//! each, in frame durations, where every offset is such a multiple; expanded as the `ctts` is
+//! read, [`Tables::parse`]), without a DTS shift; both with sizes from a table and at most
+//! [`MAX_CHUNK_SAMPLES`] per chunk. The tables are checked once (every sample inside the file,
+//! as `mov_build_index` checks them: chunk offsets read in blocks, a chunk's sizes summed only
+//! near the end of the file), the edit list is applied as one DTS delta
+//! ([`FixIndex::plan_one_delta`]; for video in one `stts` run, walked over the offsets a block at
+//! a time: `FixIndex::plan_one_delta_run`), and the tables (copies of the
 //! track's own size and chunk tables, its runs, and video's offsets and sync bitset) are kept
 //! instead of one record per sample: a [`LazySamples`]. Its records are the ones
 //! `mov_build_index` + `mov_fix_index` build for the same track, sample for sample (tests check
