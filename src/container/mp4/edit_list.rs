@@ -3,7 +3,7 @@
 //! ([`FixIndex`]).
 
 use super::boxes::{be32, be64};
-use super::lazy::SampleAt;
+use super::lazy::{Offsets, SampleAt};
 use super::sample_entry::Kind;
 use crate::container::sample::SampleRec as Mp4Sample;
 use crate::error::{ParseError, ParseResult};
@@ -115,7 +115,7 @@ pub(super) struct KeptRange {
 pub(super) struct DtsStep<'a, K: Fn(usize) -> bool> {
     pub(super) first: i64,
     pub(super) step: i64,
-    pub(super) cto: &'a [i32],
+    pub(super) cto: &'a Offsets,
     pub(super) key: K,
 }
 
@@ -216,12 +216,20 @@ impl FixIndex {
         let mut keyframe_after_edit = false;
         let mut delta: Option<i64> = None;
         let mut next_dts = run.first.wrapping_add((start as i64).wrapping_mul(run.step));
-        for k in start..n {
+        let mut k = start;
+        while k < n {
+            if let Some(d) = delta {
+                if let Some(end) = self.bulk_run(run, k, n, next_dts, d, &mut scan.min_pts) {
+                    next_dts = next_dts.wrapping_add(((end - k) as i64).wrapping_mul(run.step));
+                    k = end;
+                    continue;
+                }
+            }
             let dts = next_dts;
             next_dts = dts.wrapping_add(run.step);
             // The record's offset (saturated as `mov_build_index` leaves it), for covered samples.
             let c = match (self.cover, run.cto.get(k)) {
-                (Some(cover), Some(&c)) if k < cover && c != 0 => {
+                (Some(cover), Some(c)) if k < cover && c != 0 => {
                     i64::from(dts.saturating_add(i64::from(c)).wrapping_sub(dts) as i32)
                 }
                 _ => 0,
@@ -240,13 +248,68 @@ impl FixIndex {
             if cts.saturating_add(fd) >= edit_end && (run.key)(k) {
                 if self.cover.is_some() && !keyframe_after_edit {
                     keyframe_after_edit = true;
+                    k += 1;
                     continue;
                 }
                 scan.end = k + 1;
                 break;
             }
+            k += 1;
         }
         scan
+    }
+
+    /// The samples from `k` (decoded at `dts`) of [`FixIndex::scan_run`]'s walk, once the edit
+    /// has started (`delta`), taken a block at a time where that changes nothing: every sample
+    /// of the block is presented inside the edit, lasts `step` (not the last sample), ends before
+    /// the edit does, has its offset as listed (no time near the ends of the 64-bit range) and
+    /// moves `min_pts` to a time ≥ 0. Then the only effect of the block, on `min_pts`, is
+    /// applied and the block's end returned; `None`: the caller walks sample by sample.
+    fn bulk_run<K: Fn(usize) -> bool>(
+        &self,
+        run: &DtsStep<'_, K>,
+        k: usize,
+        n: usize,
+        dts: i64,
+        delta: i64,
+        min_pts: &mut i64,
+    ) -> Option<usize> {
+        const BLOCK: usize = 256;
+        const SANE: i64 = 1 << 60;
+        let end = (k + BLOCK).min(n - 1);
+        if end <= k || run.step < 0 || run.step > i64::from(u32::MAX) {
+            return None;
+        }
+        // (An empty list: every offset is 0.)
+        let listed = match self.cover {
+            Some(cover) if !run.cto.is_empty() => (end <= cover).then_some(k..end),
+            Some(_) | None => None,
+        };
+        if listed.is_none() && !run.cto.is_empty() && self.cover.is_some() {
+            return None;
+        }
+        let last = dts.checked_add(((end - 1 - k) as i64).checked_mul(run.step)?)?;
+        let corrected = dts.checked_add(delta)?;
+        if [dts, last, corrected, last.checked_add(delta)?].iter().any(|t| t.abs() >= SANE) {
+            return None;
+        }
+        // The smallest offset, the largest, and the earliest of `j * step + offset`.
+        let (mut lo, mut hi, mut first) = (0i64, 0i64, 0i64);
+        if let Some(r) = listed {
+            let init = (i64::MAX, i64::MIN, i64::MAX, 0i64);
+            let step = run.step;
+            let folded = run.cto.try_fold(r, init, |(lo, hi, first, t), c| {
+                Ok::<_, ()>((lo.min(c), hi.max(c), first.min(t + c), t + step))
+            });
+            (lo, hi, first, _) = folded?.ok()?;
+        }
+        let (m, edit_end) = (self.plan.media_time, self.plan.duration.saturating_add(self.plan.media_time));
+        let earliest = corrected + first;
+        if dts + lo < m || last + hi + run.step >= edit_end || earliest < 0 {
+            return None;
+        }
+        *min_pts = if *min_pts < 0 { earliest } else { (*min_pts).min(earliest) };
+        Some(end)
     }
 
     /// The kept range of `scan` when one delta applies to every kept sample.

@@ -115,6 +115,20 @@ impl Chunks<'_> {
     }
 }
 
+impl Chunks<'_> {
+    /// The largest offset of chunks `r` (as [`Chunks::get`] reads them; 0 when empty).
+    pub(super) fn max(&self, r: Range<usize>) -> u64 {
+        if !self.wide {
+            if let Some(t) = self.table.get(r.start * 4..r.end * 4) {
+                return u64::from(
+                    t.chunks_exact(4).fold(0u32, |m, s| m.max(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))),
+                );
+            }
+        }
+        r.map(|i| self.get(i)).max().unwrap_or(0)
+    }
+}
+
 /// Chunks `first..end` (0-based) with `per` samples each, the first of them sample `before`
 /// (`u32::MAX` when it is past every sample: a sample's index fits 32 bits). 16 bytes: a file
 /// can have one run every few chunks.
@@ -134,14 +148,244 @@ pub(super) struct DtsRun {
     pub(super) dur: u32,
 }
 
+/// An empty vector with room for `n` items, its memory made present in one call
+/// ([`memhint::populate`](crate::util::memhint::populate): a large table is not faulted in one
+/// 4 KiB page at a time as it is written).
+pub(super) fn fresh<T>(n: usize) -> Vec<T> {
+    let v = Vec::with_capacity(n);
+    crate::util::memhint::populate(&v);
+    v
+}
+
+/// `fresh` memory holding a copy of `t`.
+fn copied(t: &[u8]) -> Box<[u8]> {
+    let mut v = fresh(t.len());
+    v.extend_from_slice(t);
+    v.into_boxed_slice()
+}
+
 /// The low halves of the big-endian `WIDTH`-byte entries of `table`.
 fn narrow<const WIDTH: usize>(table: &[u8]) -> Box<[u8]> {
     let half = WIDTH / 2;
-    let mut v = vec![0u8; table.len() / WIDTH * half];
+    let mut v = fresh(table.len() / WIDTH * half);
+    v.resize(v.capacity(), 0);
     for (d, e) in v.chunks_exact_mut(half).zip(table.chunks_exact(WIDTH)) {
         d.copy_from_slice(&e[half..]);
     }
     v.into_boxed_slice()
+}
+
+/// A video track's composition offsets, one per sample (`ctts` expanded): as multiples of a
+/// unit (its frame duration) in one byte each where every offset is one such multiple (a
+/// quarter of the memory, and of what each pass over them reads), else as they are. Empty:
+/// every offset is 0.
+#[derive(Default)]
+pub(super) struct Offsets {
+    /// The unit of `narrow`.
+    unit: i32,
+    /// The offsets in units (empty when `full` is used).
+    narrow: Vec<i8>,
+    /// The offsets (empty when `narrow` is used).
+    full: Vec<i32>,
+}
+
+impl Offsets {
+    /// Offsets in units of `unit`.
+    pub(super) fn narrow(v: Vec<i8>, unit: i32) -> Offsets {
+        Offsets { unit, narrow: v, full: Vec::new() }
+    }
+
+    /// Offsets as they are.
+    pub(super) fn full(v: Vec<i32>) -> Offsets {
+        Offsets { unit: 1, narrow: Vec::new(), full: v }
+    }
+
+    /// Number of offsets.
+    pub(super) fn len(&self) -> usize {
+        self.narrow.len() + self.full.len()
+    }
+
+    /// No offset listed (every one is 0).
+    pub(super) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Keeps the first `n`.
+    pub(super) fn truncate(&mut self, n: usize) {
+        self.narrow.truncate(n);
+        self.full.truncate(n);
+    }
+
+    /// Every offset is 0.
+    pub(super) fn all_zero(&self) -> bool {
+        self.narrow.iter().all(|&c| c == 0) && self.full.iter().all(|&c| c == 0)
+    }
+
+    /// Offset `k` (`None` past the list).
+    #[inline]
+    pub(super) fn get(&self, k: usize) -> Option<i32> {
+        if self.full.is_empty() {
+            self.narrow.get(k).map(|&c| i32::from(c) * self.unit)
+        } else {
+            self.full.get(k).copied()
+        }
+    }
+
+    /// `f` folded over offsets `r` in order, stopping at its first error; `None` when `r` is
+    /// not inside the list.
+    #[inline(always)]
+    pub(super) fn try_fold<B, E>(
+        &self,
+        r: Range<usize>,
+        init: B,
+        f: impl FnMut(B, i64) -> Result<B, E>,
+    ) -> Option<Result<B, E>> {
+        struct Fold<B, F>(B, F);
+        impl<B, E, F: FnMut(B, i64) -> Result<B, E>> OffsetWalk for Fold<B, F> {
+            type Out = Result<B, E>;
+            #[inline(always)]
+            fn walk(self, offsets: impl Iterator<Item = i64>) -> Result<B, E> {
+                let Fold(mut b, mut f) = self;
+                for c in offsets {
+                    b = f(b, c)?;
+                }
+                Ok(b)
+            }
+        }
+        self.walk(r, Fold(init, f))
+    }
+
+    /// `w` walked over offsets `r` in order (one loop for each way they are kept); `None` when
+    /// `r` is not inside the list.
+    #[inline]
+    pub(super) fn walk<W: OffsetWalk>(&self, r: Range<usize>, w: W) -> Option<W::Out> {
+        if self.full.is_empty() {
+            Some(w.walk_units(self.narrow.get(r)?, i64::from(self.unit)))
+        } else {
+            Some(w.walk(self.full.get(r)?.iter().map(|&c| i64::from(c))))
+        }
+    }
+
+    /// Bytes held.
+    fn bytes(&self) -> usize {
+        self.narrow.len() + self.full.len() * 4
+    }
+}
+
+/// [`Offsets`] built one `ctts` entry at a time, for the first `count` samples: in units while
+/// every offset is a multiple of the unit that fits a byte, as they are from the first that is
+/// not (the ones before converted).
+pub(super) struct OffsetsBuilder {
+    count: usize,
+    /// The unit; `None`: kept as they are.
+    unit: Option<i32>,
+    narrow: Vec<i8>,
+    full: Vec<i32>,
+    /// (A file has a few distinct offsets: their divisions are remembered.)
+    memo: [Option<(i32, i8)>; 16],
+}
+
+impl OffsetsBuilder {
+    /// A builder for `count` samples, in units of `unit` where it can.
+    pub(super) fn new(count: usize, unit: Option<i32>) -> OffsetsBuilder {
+        let unit = unit.filter(|&u| u > 0);
+        let (narrow, full) = if unit.is_some() { (fresh(count), Vec::new()) } else { (Vec::new(), fresh(count)) };
+        OffsetsBuilder { count, unit, narrow, full, memo: [None; 16] }
+    }
+
+    /// Offsets built so far.
+    fn len(&self) -> usize {
+        self.narrow.len() + self.full.len()
+    }
+
+    /// `c` in units, when it is a multiple that fits a byte.
+    #[inline]
+    fn units(&mut self, c: i32, unit: i32) -> Option<i8> {
+        let slot = &mut self.memo[Self::slot(c)];
+        match *slot {
+            Some((seen, q)) if seen == c => Some(q),
+            _ => {
+                let q = i8::try_from(c / unit).ok().filter(|_| c % unit == 0)?;
+                *slot = Some((c, q));
+                Some(q)
+            }
+        }
+    }
+
+    /// The next `n` samples have the offset `c` (past `count`: ignored).
+    #[inline(always)]
+    pub(super) fn push(&mut self, n: usize, c: i32) {
+        // (The common entry: one sample, an offset seen before, kept in units.)
+        if n == 1 && self.unit.is_some() && self.narrow.len() < self.count {
+            if let Some((seen, q)) = self.memo[Self::slot(c)] {
+                if seen == c {
+                    self.narrow.push(q);
+                    return;
+                }
+            }
+        }
+        self.push_any(n, c);
+    }
+
+    /// The memo slot of offset `c`.
+    #[inline(always)]
+    fn slot(c: i32) -> usize {
+        ((c as u32).wrapping_mul(0x9E37_79B9) >> 28) as usize
+    }
+
+    /// [`OffsetsBuilder::push`], any entry.
+    #[inline(never)]
+    fn push_any(&mut self, n: usize, c: i32) {
+        let take = n.min(self.count - self.len());
+        if take == 0 {
+            return;
+        }
+        if let Some(unit) = self.unit {
+            if let Some(q) = self.units(c, unit) {
+                if take == 1 {
+                    self.narrow.push(q);
+                } else {
+                    self.narrow.extend(std::iter::repeat_n(q, take));
+                }
+                return;
+            }
+            // Kept as they are from here on.
+            self.full = fresh(self.count);
+            self.full.extend(self.narrow.iter().map(|&q| i32::from(q) * unit));
+            self.narrow = Vec::new();
+            self.unit = None;
+        }
+        if take == 1 {
+            self.full.push(c);
+        } else {
+            self.full.extend(std::iter::repeat_n(c, take));
+        }
+    }
+
+    /// The offsets, when there is one for each of the `count` samples.
+    pub(super) fn finish(self) -> Option<Offsets> {
+        (self.len() == self.count).then(|| match self.unit {
+            Some(unit) => Offsets::narrow(self.narrow, unit),
+            None => Offsets::full(self.full),
+        })
+    }
+}
+
+/// A walk over composition offsets ([`Offsets::walk`]).
+pub(super) trait OffsetWalk {
+    /// What the walk finds.
+    type Out;
+    /// Walks `offsets`, in order.
+    fn walk(self, offsets: impl Iterator<Item = i64>) -> Self::Out;
+    /// Walks the offsets `units` × `unit`, in order (what [`OffsetWalk::walk`] does of them
+    /// unless the walk knows better).
+    #[inline]
+    fn walk_units(self, units: &[i8], unit: i64) -> Self::Out
+    where
+        Self: Sized,
+    {
+        self.walk(units.iter().map(|&c| i64::from(c) * unit))
+    }
 }
 
 /// The tables of one track, kept to build its samples from: copies of its own size and chunk
@@ -164,37 +408,37 @@ pub(super) struct LazyTables {
     /// Samples `mov_build_index` makes.
     len: usize,
     /// Composition offsets, one per sample (`ctts` expanded); empty: every offset is 0.
-    cto: Box<[i32]>,
+    cto: Offsets,
     /// Sync samples, one bit per sample (`stss`); empty: every sample is a sync sample.
     keys: Box<[u64]>,
 }
 
 impl LazyTables {
     /// The tables of a track: `sizes` and `chunks` copied (narrowed where every entry fits),
-    /// the runs and `len` as `lazy_plan` found them; `size_max`: the largest entry of the size
-    /// table when the caller knows it (else it is found here).
+    /// the runs and `len` as `lazy_plan` found them; `size_bits`: every entry of the size table
+    /// OR-ed together when the caller knows it (else the table is read here).
     pub(super) fn new(
         sizes: &Sizes<'_>,
         chunks: &Chunks<'_>,
         chunk_runs: Vec<ChunkRun>,
         dts_runs: Vec<DtsRun>,
         len: usize,
-        size_max: Option<u32>,
+        size_bits: Option<u32>,
     ) -> LazyTables {
-        let small = |t: &[u8]| match size_max {
-            Some(max) => max <= u32::from(u16::MAX),
+        let small = |t: &[u8]| match size_bits {
+            Some(bits) => bits <= u32::from(u16::MAX),
             None => t.chunks_exact(4).all(|s| s[0] == 0 && s[1] == 0),
         };
         let (size_table, field_bits) = if sizes.field_bits == 32 && small(sizes.table) {
             (narrow::<4>(sizes.table), 16)
         } else {
-            (Box::from(sizes.table), sizes.field_bits)
+            (copied(sizes.table), sizes.field_bits)
         };
         // A `co64` offset is read as is when it fits 32 bits (0 if negative as an i64 otherwise).
         let (chunk_table, wide) = if chunks.wide && chunks.table.chunks_exact(8).all(|s| s[..4] == [0; 4]) {
             (narrow::<8>(chunks.table), false)
         } else {
-            (Box::from(chunks.table), chunks.wide)
+            (copied(chunks.table), chunks.wide)
         };
         LazyTables {
             sizes: size_table,
@@ -206,15 +450,15 @@ impl LazyTables {
             chunk_runs,
             dts_runs,
             len,
-            cto: Box::default(),
+            cto: Offsets::default(),
             keys: Box::default(),
         }
     }
 
     /// The tables of a video track: [`LazyTables::new`], with one composition offset per
     /// sample (`cto`, empty for none) and its sync samples as a bitset (`keys`).
-    pub(super) fn with_video(mut self, cto: Vec<i32>, keys: Vec<u64>) -> LazyTables {
-        self.cto = cto.into_boxed_slice();
+    pub(super) fn with_video(mut self, cto: Offsets, keys: Vec<u64>) -> LazyTables {
+        self.cto = cto;
         self.keys = keys.into_boxed_slice();
         self
     }
@@ -222,7 +466,7 @@ impl LazyTables {
     /// Composition offset of sample `k`, as the built record holds it.
     #[inline]
     fn cto(&self, k: u64) -> i32 {
-        self.cto.get(k as usize).copied().unwrap_or(0)
+        self.cto.get(k as usize).unwrap_or(0)
     }
 
     /// The decode times as one run (first, step) when they are one `stts` run.
@@ -234,7 +478,7 @@ impl LazyTables {
     }
 
     /// The composition offsets, one per sample (empty: all 0).
-    pub(super) fn cto_table(&self) -> &[i32] {
+    pub(super) fn cto_table(&self) -> &Offsets {
         &self.cto
     }
 
@@ -269,7 +513,7 @@ impl LazyTables {
     fn held_bytes(&self) -> usize {
         self.sizes.len()
             + self.chunks.len()
-            + self.cto.len() * 4
+            + self.cto.bytes()
             + self.keys.len() * 8
             + self.chunk_runs.len() * std::mem::size_of::<ChunkRun>()
             + self.dts_runs.len() * std::mem::size_of::<DtsRun>()
@@ -443,11 +687,18 @@ impl LazySamples {
         // (The times before the edit list too: the offsets were added to those.)
         let raw = [self.tables.dts(from as u64), self.tables.dts((from + end - r.start - 1) as u64)];
         let sane = [first, last, raw[0], raw[1]].iter().all(|t| t.abs() < SANE);
-        match (self.tables.dts_step(), self.tables.cto.get(from..from + (end - r.start))) {
-            (Some((_, step)), Some(c)) if sane => {
-                let rel = c.iter().enumerate().map(|(j, &c)| j as i64 * step + i64::from(c)).min()?;
-                Some(first + rel)
-            }
+        let earliest = |step: i64| {
+            let (_, rel) = self
+                .tables
+                .cto
+                .try_fold(from..from + (end - r.start), (0i64, i64::MAX), |(t, min), c| {
+                    Ok::<_, ()>((t + step, min.min(t + c)))
+                })?
+                .ok()?;
+            Some(first + rel)
+        };
+        match self.tables.dts_step() {
+            Some((_, step)) if sane => earliest(step).or_else(|| (r.start..end).map(|i| self.pts(i)).min()),
             _ => (r.start..end).map(|i| self.pts(i)).min(),
         }
     }
@@ -484,36 +735,9 @@ impl LazySamples {
             return Some(false);
         }
         let start = self.start as usize;
-        let Some(c) = t.cto.get(start..start + n) else { return Some(true) };
-        let d = i64::from(c[0]);
-        let mut taken = vec![0u64; n.div_ceil(64)];
-        let mut min = i64::MAX;
-        let (mut memo, mut next_memo) = ([(0i64, 0i64); 8], 0usize);
-        for (i, &ci) in c.iter().enumerate() {
-            let ci = i64::from(ci);
-            let q = ci - d;
-            // (A file has a few distinct offsets: their divisions are remembered.)
-            let places = match memo.iter().find(|m| m.0 == q) {
-                Some(m) => m.1,
-                None if q % step != 0 || (q / step).unsigned_abs() > max_distance as u64 => return Some(false),
-                None => {
-                    memo[next_memo % memo.len()] = (q, q / step);
-                    next_memo += 1;
-                    q / step
-                }
-            };
-            let j = i as i64 + places;
-            if j < 0 || j >= n as i64 {
-                return Some(false);
-            }
-            let (w, b) = (j as usize / 64, j as usize % 64);
-            if taken[w] >> b & 1 == 1 {
-                return Some(false);
-            }
-            taken[w] |= 1 << b;
-            min = min.min(ci);
-        }
-        Some(min == 0)
+        let Some(d) = t.cto.get(start).filter(|_| start + n <= t.cto.len()).map(i64::from) else { return Some(true) };
+        let walk = ReorderWalk { d, step, n, max_distance };
+        Some(t.cto.walk(start..start + n, walk) == Some(Some(true)))
     }
 
     /// The sync samples from `from` on, ascending.
@@ -579,6 +803,80 @@ impl LazySamples {
     /// Bytes of the tables held (the track's own size and chunk tables, copied, and its runs).
     pub fn held_bytes(&self) -> usize {
         self.tables.held_bytes()
+    }
+}
+
+/// [`LazySamples::constant_delay`]'s walk: the offsets of `n` samples decoded `step` apart,
+/// the first `d`. `Some(true)`: constant; `Some(false)`: every place taken once, but the
+/// smallest offset is not 0; `None`: not (a place off the grid, too far, or taken twice).
+struct ReorderWalk {
+    d: i64,
+    step: i64,
+    n: usize,
+    max_distance: usize,
+}
+
+impl OffsetWalk for ReorderWalk {
+    type Out = Option<bool>;
+    /// Offsets in units of the decode step (`d` one of them): sample `i` is presented in the
+    /// place `i + units[i] - units[0]`, no division needed.
+    fn walk_units(self, units: &[i8], unit: i64) -> Option<bool> {
+        let ReorderWalk { step, n, max_distance, .. } = self;
+        if unit != step || units.len() != n || n < 2 {
+            return self.walk(units.iter().map(|&c| i64::from(c) * unit));
+        }
+        let ring_len = (2 * max_distance + 1).next_power_of_two();
+        let mut ring = vec![0u64; ring_len];
+        let (first, mut min) = (i64::from(units[0]), i64::MAX);
+        for (i, &u) in units.iter().enumerate() {
+            let places = i64::from(u) - first;
+            let j = i as i64 + places;
+            if places.unsigned_abs() > max_distance as u64 || j < 0 || j >= n as i64 {
+                return None;
+            }
+            let taken = &mut ring[j as usize & (ring_len - 1)];
+            if *taken == j as u64 + 1 {
+                return None;
+            }
+            *taken = j as u64 + 1;
+            min = min.min(i64::from(u));
+        }
+        Some(min == 0)
+    }
+
+    fn walk(self, offsets: impl Iterator<Item = i64>) -> Option<bool> {
+        let ReorderWalk { d, step, n, max_distance } = self;
+        // Sample `i` is presented in the place of sample `j`, at most `max_distance` away: two
+        // samples in the same place are found in a ring of places longer than twice that (no
+        // other place of the same slot can be taken in between). A slot holds its place + 1.
+        let ring_len = (2 * max_distance + 1).next_power_of_two();
+        let mut ring = vec![0u64; ring_len];
+        let mut min = i64::MAX;
+        // (A file has a few distinct offsets: their divisions are remembered.)
+        let mut memo = [(i64::MIN, 0i64); 16];
+        for (i, ci) in offsets.enumerate() {
+            let q = ci - d;
+            let slot = &mut memo[((q as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize];
+            let places = if slot.0 == q {
+                slot.1
+            } else if q % step != 0 || (q / step).unsigned_abs() > max_distance as u64 {
+                return None;
+            } else {
+                *slot = (q, q / step);
+                q / step
+            };
+            let j = i as i64 + places;
+            if j < 0 || j >= n as i64 {
+                return None;
+            }
+            let taken = &mut ring[j as usize & (ring_len - 1)];
+            if *taken == j as u64 + 1 {
+                return None;
+            }
+            *taken = j as u64 + 1;
+            min = min.min(ci);
+        }
+        Some(min == 0)
     }
 }
 

@@ -1,23 +1,27 @@
 //! Which tracks keep their samples in their tables ([`plan`]): a track whose samples follow
 //! from its tables in closed form. That is audio where every sample is a sync sample, without
 //! `ctts`, and H.264/HEVC video whose sync samples are its `stss` alone (kept as a bitset) and
-//! whose `ctts`, when it has one, covers every sample (kept as one offset per sample), without a
-//! DTS shift; both with sizes from a table and at most [`MAX_CHUNK_SAMPLES`] per chunk. The
-//! tables are checked once (every sample inside the file, as `mov_build_index` checks them), the
-//! edit list is applied as one DTS delta ([`FixIndex::plan_one_delta`]; for video in one `stts`
-//! run, walked over the offsets: `FixIndex::plan_one_delta_run`), and the tables (copies of the
+//! whose `ctts`, when it has one, covers every sample (kept as one offset per sample: a byte
+//! each, in frame durations, where every offset is such a multiple; expanded as the `ctts` is
+//! read, [`Tables::parse`]), without a DTS shift; both with sizes from a table and at most
+//! [`MAX_CHUNK_SAMPLES`] per chunk. The tables are checked once (every sample inside the file,
+//! as `mov_build_index` checks them: chunk offsets read in blocks, a chunk's sizes summed only
+//! near the end of the file), the edit list is applied as one DTS delta
+//! ([`FixIndex::plan_one_delta`]; for video in one `stts` run, walked over the offsets a block at
+//! a time: `FixIndex::plan_one_delta_run`), and the tables (copies of the
 //! track's own size and chunk tables, its runs, and video's offsets and sync bitset) are kept
 //! instead of one record per sample: a [`LazySamples`]. Its records are the ones
 //! `mov_build_index` + `mov_fix_index` build for the same track, sample for sample (tests check
 //! it). A track this cannot express is built as before.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use super::edit_list::{DtsStep, EditPlan, FixIndex};
-use super::lazy::{ChunkRun, Chunks, DtsRun, LazySamples, LazyTables, Raw, RawTimes};
+use super::lazy::{fresh, ChunkRun, Chunks, DtsRun, LazySamples, LazyTables, Offsets, OffsetsBuilder, Raw, RawTimes};
 use super::sample_entry::{Kind, SampleEntry, OTI_VORBIS};
 use super::samples::{has_mandatory_tables, MAX_SAMPLE_SIZE};
-use super::tables::{CttsCursor, Tables};
+use super::tables::Tables;
 
 /// Most samples in one chunk of a lazily read track: a sample's position is its chunk's plus
 /// the sizes of the samples before it in the chunk, summed when it is asked for.
@@ -44,6 +48,12 @@ pub(super) fn plan(
     plan_tables(t, entry, edit, timescale, limits, None)
 }
 
+/// Whether a track with this sample entry may keep its samples in its tables as video (its
+/// composition offsets are then best expanded as its `ctts` is read: [`Tables::parse`]).
+pub(super) fn lazy_video(entry: &SampleEntry) -> bool {
+    entry.kind == Kind::Video && LAZY_VIDEO.contains(&entry.fourcc)
+}
+
 /// Video codecs whose samples are kept in their tables (the ones whose cuts and frame rate
 /// the index works out from times and sync flags alone).
 const LAZY_VIDEO: [[u8; 4]; 4] = [*b"avc1", *b"avc3", *b"hvc1", *b"hev1"];
@@ -62,7 +72,8 @@ fn plan_video(
         return None;
     }
     let stss = t.sync_samples()?;
-    let mut keys = vec![0u64; count.div_ceil(64)];
+    let mut keys = fresh(count.div_ceil(64));
+    keys.resize(count.div_ceil(64), 0u64);
     for e in stss.chunks_exact(4) {
         let k = u32::from_be_bytes([e[0], e[1], e[2], e[3]]) as usize - 1;
         if k >= count {
@@ -70,17 +81,36 @@ fn plan_video(
         }
         keys[k / 64] |= 1 << (k % 64);
     }
-    let mut cto = Vec::new();
+    let mut cto = Offsets::default();
     if let Some(ctts) = t.ctts {
         // `mov_build_index`'s ctts walk; every sample must be covered (a shorter table leaves
         // the rest at 0, which the edit list treats apart).
-        cto.reserve_exact(count);
-        let mut c = CttsCursor::new(ctts);
-        for _ in 0..count {
-            cto.push(c.next()?);
-        }
+        let unit = match t.stts[..] {
+            [run] if run.value > 0 && run.value <= i32::MAX as u32 => Some(run.value as i32),
+            _ => None,
+        };
+        // (Expanded as the tables were read, when the caller asked for it.)
+        cto = match t.offsets.take() {
+            Some(o) => o,
+            None => expand_offsets(ctts, count, unit)?,
+        };
     }
     plan_tables(t, entry, edit, timescale, limits, Some((cto, keys)))
+}
+
+/// The offsets of the raw `ctts` entries `ctts` for `count` samples, as `mov_build_index`'s walk
+/// reads them ([`CttsCursor`](super::tables::CttsCursor): entries with a count ≤ 0 skipped), in
+/// units of `unit` where every one is a multiple that fits a byte; `None` when the entries cover
+/// fewer samples.
+pub(super) fn expand_offsets(ctts: &[u8], count: usize, unit: Option<i32>) -> Option<Offsets> {
+    let mut b = OffsetsBuilder::new(count, unit);
+    for e in ctts.chunks_exact(8) {
+        let n = i32::from_be_bytes([e[0], e[1], e[2], e[3]]);
+        if n > 0 {
+            b.push(n as usize, i32::from_be_bytes([e[4], e[5], e[6], e[7]]));
+        }
+    }
+    b.finish()
 }
 
 /// The common part of [`plan`]: the chunk runs, the walk's checks, the `stts` runs and the
@@ -91,7 +121,7 @@ fn plan_tables(
     edit: Option<&EditPlan>,
     timescale: u32,
     limits: (u64, u64),
-    video: Option<(Vec<i32>, Vec<u64>)>,
+    video: Option<(Offsets, Vec<u64>)>,
 ) -> Option<(LazySamples, i64)> {
     let (file_size, budget) = limits;
     let count = t.sample_count();
@@ -112,7 +142,7 @@ fn plan_tables(
             return None;
         }
     }
-    let mut chunk_runs = Vec::with_capacity(t.stsc.len());
+    let mut chunk_runs = fresh(t.stsc.len());
     let mut before = 0u64;
     for (i, e) in t.stsc.iter().enumerate() {
         let first = if i == 0 { 0 } else { e.first as usize - 1 };
@@ -125,15 +155,14 @@ fn plan_tables(
     }
     // `build_samples`' walk, checking every sample as it does, without building them.
     let (sizes, chunks) = (t.sizes, t.chunks);
-    let (n, skip_edit, max) = if sizes.field_bits == 32 {
+    let (n, skip_edit, bits) = if sizes.field_bits == 32 {
         // (The table holds exactly `count` entries.)
-        let table = sizes.table.chunks_exact(4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
-        check_chunks(&chunk_runs, &chunks, count, file_size, table)?
+        check_chunks_32(&chunk_runs, &chunks, count, file_size, sizes.table)?
     } else {
         check_chunks(&chunk_runs, &chunks, count, file_size, (0..count).map(|k| sizes.get(k)))?
     };
-    // Every entry of the table was walked: its largest is known.
-    let size_max = (n == count).then_some(max);
+    // Every entry of the table was walked: the bits of its entries are known.
+    let size_bits = (n == count).then_some(bits);
     if n == 0 {
         return None;
     }
@@ -150,14 +179,14 @@ fn plan_tables(
     if dts_runs.is_empty() {
         dts_runs.push(DtsRun { first: 0, dts: 0, dur: 0 });
     }
-    let mut tables = LazyTables::new(&sizes, &chunks, chunk_runs, dts_runs, n as usize, size_max);
+    let mut tables = LazyTables::new(&sizes, &chunks, chunk_runs, dts_runs, n as usize, size_bits);
     let mut cover = None;
     if let Some((mut cto, keys)) = video {
         cover = t.ctts.map(|_| n as usize);
         cto.truncate(n as usize);
-        if cto.iter().all(|&c| c == 0) {
+        if cto.all_zero() {
             // (The edit list still knows the track has a ctts: `cover`.)
-            cto = Vec::new();
+            cto = Offsets::default();
         }
         tables = tables.with_video(cto, keys);
     }
@@ -193,7 +222,9 @@ fn plan_tables(
 /// another, so it is enough that the chunk's last one ends inside the file and that no sample
 /// is larger than a sample may be. Returns the samples walked, whether the walk stopped early (a
 /// chunk with fewer samples left than it should hold: FFmpeg then leaves the edit list
-/// unapplied) and the largest size walked; `None` when a sample is outside.
+/// unapplied) and the sizes walked OR-ed together (no size has a bit they lack: each is at most
+/// that, and they all fit 16 bits, or are at most [`MAX_SAMPLE_SIZE`], exactly when it does);
+/// `None` when a sample is outside.
 fn check_chunks(
     runs: &[ChunkRun],
     chunks: &Chunks<'_>,
@@ -201,7 +232,7 @@ fn check_chunks(
     file_size: u64,
     mut sizes: impl Iterator<Item = u32>,
 ) -> Option<(u32, bool, u32)> {
-    let (mut n, mut max) = (0u32, 0u32);
+    let (mut n, mut bits) = (0u32, 0u32);
     for run in runs {
         for c in run.first..run.end {
             let pos = chunks.get(c as usize);
@@ -209,18 +240,110 @@ fn check_chunks(
             let mut sum = 0u64;
             for v in sizes.by_ref().take(take as usize) {
                 sum += u64::from(v);
-                max = max.max(v);
+                bits |= v;
             }
             if take > 0 && pos.checked_add(sum)? > file_size {
                 return None;
             }
             n += take;
             if take < run.per {
-                return (max <= MAX_SAMPLE_SIZE).then_some((n, true, max));
+                return (bits <= MAX_SAMPLE_SIZE).then_some((n, true, bits));
             }
         }
     }
-    (max <= MAX_SAMPLE_SIZE).then_some((n, false, max))
+    (bits <= MAX_SAMPLE_SIZE).then_some((n, false, bits))
+}
+
+/// [`check_chunks`] for a table of 32-bit sizes (`table`, `count` entries at least): the same
+/// result, found without summing every chunk. The samples walked follow from the runs alone
+/// (every chunk's, up to `count`), a bound on their sizes (the sizes OR-ed) from one pass over
+/// the table; and a chunk's samples follow one another, so its last one ends at most
+/// `per × bound` bytes after
+/// the chunk: only a run whose farthest chunk is that close to the end of the file has its
+/// chunks summed one by one.
+fn check_chunks_32(
+    runs: &[ChunkRun],
+    chunks: &Chunks<'_>,
+    count: u32,
+    file_size: u64,
+    table: &[u8],
+) -> Option<(u32, bool, u32)> {
+    let capacity: u64 = runs.iter().map(|r| u64::from(r.end - r.first) * u64::from(r.per)).sum();
+    // The walk stops at the first chunk with fewer samples left than it holds.
+    let (n, stopped) = (capacity.min(u64::from(count)) as u32, capacity > u64::from(count));
+    let walked = table.get(..n as usize * 4)?;
+    let bits = or_be32(walked);
+    if bits > MAX_SAMPLE_SIZE {
+        return None;
+    }
+    let mut at = 0u32;
+    for run in runs {
+        if at >= n {
+            break;
+        }
+        let (left, len) = (u64::from(n - at), u64::from(run.end - run.first));
+        // (Divided only in the run where the walk ends.)
+        let used = if left >= len * u64::from(run.per) { len } else { left.div_ceil(u64::from(run.per)) } as u32;
+        let reach = u64::from(run.per) * u64::from(bits);
+        // (In blocks of chunks: the ones near the end of the file are few.)
+        for from in (run.first..run.first + used).step_by(CHECK_BLOCK) {
+            let block = from as usize..(from + CHECK_BLOCK as u32).min(run.first + used) as usize;
+            if chunks.max(block.clone()).checked_add(reach).is_some_and(|end| end <= file_size) {
+                let samples = block.len() as u64 * u64::from(run.per);
+                at = (u64::from(at) + samples).min(u64::from(n)) as u32;
+                continue;
+            }
+            check_block(block, run.per, chunks, walked, &mut at, n, file_size)?;
+        }
+    }
+    Some((n, stopped, bits))
+}
+
+/// The big-endian 32-bit entries of `table` OR-ed together: OR-ed as they are stored, eight
+/// bytes at a time (the bits are the same, swapped once at the end).
+fn or_be32(table: &[u8]) -> u32 {
+    let mut words = table.chunks_exact(32);
+    let mut acc = [0u64; 4];
+    for w in &mut words {
+        for (i, a) in acc.iter_mut().enumerate() {
+            *a |= u64::from_ne_bytes(w[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+        }
+    }
+    let wide = acc[0] | acc[1] | acc[2] | acc[3];
+    let mut bits = (wide >> 32) as u32 | wide as u32;
+    for e in words.remainder().chunks_exact(4) {
+        bits |= u32::from_ne_bytes([e[0], e[1], e[2], e[3]]);
+    }
+    u32::from_be(bits)
+}
+
+/// Chunks checked at once by [`check_chunks_32`].
+const CHECK_BLOCK: usize = 256;
+
+/// The chunks `block` of a run of `per` samples each, their first sample `at` (moved past
+/// them): each one's samples summed from `walked`, the samples before `n`; `None` when one ends
+/// past the file.
+fn check_block(
+    block: Range<usize>,
+    per: u32,
+    chunks: &Chunks<'_>,
+    walked: &[u8],
+    at: &mut u32,
+    n: u32,
+    file_size: u64,
+) -> Option<()> {
+    for c in block {
+        let take = per.min(n - *at);
+        let sum = walked[*at as usize * 4..(*at + take) as usize * 4]
+            .chunks_exact(4)
+            .map(|s| u64::from(u32::from_be_bytes([s[0], s[1], s[2], s[3]])))
+            .sum::<u64>();
+        if chunks.get(c).checked_add(sum)? > file_size {
+            return None;
+        }
+        *at += take;
+    }
+    Some(())
 }
 
 #[cfg(test)]
@@ -266,6 +389,52 @@ mod tests {
             assert_eq!(l.keys_from(k + 1).collect::<Vec<_>>(), keys[2..]);
         }
         assert_eq!(l.get(n), None);
+    }
+
+    #[test]
+    fn the_quick_check_of_32_bit_sizes_finds_what_the_chunk_by_chunk_walk_finds() {
+        use super::super::lazy::{ChunkRun, Chunks};
+        use super::{check_chunks, check_chunks_32, MAX_SAMPLE_SIZE};
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m.max(1)
+        };
+        let (mut inside, mut outside) = (0, 0);
+        for case in 0..3000 {
+            // Runs of 1..4 samples per chunk over 1..40 chunks.
+            let mut runs = Vec::new();
+            let (mut chunk, mut before) = (0u32, 0u32);
+            for _ in 0..1 + next(4) {
+                let (per, len) = (1 + next(4) as u32, 1 + next(if case % 5 == 0 { 700 } else { 10 }) as u32);
+                runs.push(ChunkRun { first: chunk, end: chunk + len, per, before });
+                chunk += len;
+                before += len * per;
+            }
+            let count = (u64::from(before) + next(6)).saturating_sub(3) as u32;
+            let big = if case % 50 == 0 { MAX_SAMPLE_SIZE as u64 + 2 } else { 400 };
+            let sizes: Vec<u32> = (0..count).map(|_| next(big) as u32).collect();
+            let file_size = 2000 + next(3000);
+            // Most chunks far from the end of the file, a few anywhere (or past it).
+            let offsets: Vec<u32> = (0..chunk)
+                .map(|_| {
+                    let far = if next(300) == 0 { file_size + 500 } else { file_size / 2 };
+                    next(far) as u32
+                })
+                .collect();
+            let table: Vec<u8> = sizes.iter().flat_map(|v| v.to_be_bytes()).collect();
+            let stco: Vec<u8> = offsets.iter().flat_map(|v| v.to_be_bytes()).collect();
+            let chunks = Chunks { table: &stco, wide: false, count: chunk as usize };
+            let walk = check_chunks(&runs, &chunks, count, file_size, sizes.iter().copied());
+            assert_eq!(check_chunks_32(&runs, &chunks, count, file_size, &table), walk, "case {case}");
+            match walk {
+                Some(_) => inside += 1,
+                None => outside += 1,
+            }
+        }
+        assert!(inside > 100 && outside > 100, "{inside} {outside}");
     }
 
     fn aac_track(n: u32) -> Spec {
@@ -398,6 +567,158 @@ mod tests {
         }
         // Every case but the short ctts and the edit that never starts.
         assert_eq!(lazily, 4 * 5, "video tracks read on demand");
+    }
+
+    #[test]
+    fn a_long_video_read_on_demand_is_the_built_video_whatever_part_its_edit_keeps() {
+        // 1500 frames of 512 ticks (12800 a second: 60 s), in chunks of 4, a keyframe every 12,
+        // presented one or two frames after they are decoded; edits (movie timescale 1000) that
+        // keep it all, start or end inside it, or follow an empty edit.
+        let n = 1500u32;
+        // (Offsets kept a byte each in frames, or as they are: off the frame grid, or too far.)
+        let patterns: [&[u32]; 5] =
+            [&[512, 1024, 0], &[1024, 2560, 512, 0, 1536], &[0], &[300, 812, 0], &[512, 1024, 0, 512 * 128]];
+        let edits = [
+            elst(0, &[(100_000, 512)]),
+            elst(0, &[(30_000, 512 * 100)]),
+            elst(0, &[(300, u32::MAX as i64), (20_000, 512 * 700)]),
+            elst(0, &[(59_000, 0)]),
+            elst(0, &[(59_980, 1024)]),
+        ];
+        for (p, pattern) in patterns.iter().enumerate() {
+            for (e, edit) in edits.iter().enumerate() {
+                let mut v = Spec::video(n);
+                v.sizes = (0..n).map(|i| 10 + i % 7).collect();
+                v.stsc = vec![vec![1, 4, 1]];
+                let mut offsets = Vec::new();
+                let mut pos = 100u32;
+                for (i, s) in v.sizes.iter().enumerate() {
+                    if i % 4 == 0 {
+                        offsets.push(pos);
+                    }
+                    pos += s;
+                }
+                v.chunks = offsets;
+                v.stss = Some((0..n).step_by(12).map(|i| i + 1).collect());
+                v.ctts = Some((0..n).map(|i| vec![1, pattern[i as usize % pattern.len()]]).collect());
+                v.stts = vec![vec![n, 512]];
+                v.elst = Some(edit.clone());
+                let f = file(&[v], pos as usize, &[]);
+                let built = read_bytes_with(&f, false).unwrap();
+                let lazy = read_bytes_with(&f, true).unwrap();
+                assert!(lazy.tracks[0].lazy.is_some(), "pattern {p} edit {e}");
+                same_as_built(&built.tracks[0], &lazy.tracks[0]);
+            }
+        }
+    }
+
+    #[test]
+    fn offsets_built_entry_by_entry_are_the_listed_offsets_in_units_or_as_they_are() {
+        use super::super::lazy::OffsetsBuilder;
+        // (count, offset) entries: on the grid of 512, off it from the fourth entry, or too far.
+        let tables: [&[(usize, i32)]; 4] = [
+            &[(1, 512), (2, 0), (3, 1024), (1, -512), (5, 0)],
+            &[(1, 512), (2, 0), (3, 1024), (2, 700), (4, 0)],
+            &[(1, 512), (2, 0), (3, 1024), (2, 512 * 200), (4, 0)],
+            &[(3, 1024), (40, 512)],
+        ];
+        for (i, entries) in tables.iter().enumerate() {
+            let listed: Vec<i32> = entries.iter().flat_map(|&(n, c)| std::iter::repeat_n(c, n)).collect();
+            for count in [listed.len(), listed.len() - 1, 5] {
+                for unit in [Some(512), None] {
+                    let mut b = OffsetsBuilder::new(count, unit);
+                    for &(n, c) in entries.iter() {
+                        b.push(n, c);
+                    }
+                    let o = b.finish().expect("every sample covered");
+                    assert_eq!(o.len(), count, "table {i}");
+                    let got: Vec<i32> = (0..count).map(|k| o.get(k).unwrap()).collect();
+                    assert_eq!(got, listed[..count], "table {i}, {count} samples, unit {unit:?}");
+                }
+            }
+            // More samples than the entries cover: none.
+            let mut b = OffsetsBuilder::new(listed.len() + 1, Some(512));
+            for &(n, c) in entries.iter() {
+                b.push(n, c);
+            }
+            assert!(b.finish().is_none());
+        }
+    }
+
+    /// Whether `offsets` (one per sample, decode times `step` apart) present every sample in the
+    /// place of one sample at most `max_distance` away, each place once, and the smallest offset
+    /// is 0: the reorder check as first written, with one bit per place.
+    fn constant_delay_by_bitset(offsets: &[i64], step: i64, max_distance: usize) -> bool {
+        let n = offsets.len() as i64;
+        let mut taken = vec![false; offsets.len()];
+        for (i, &c) in offsets.iter().enumerate() {
+            let q = c - offsets[0];
+            if q % step != 0 || (q / step).unsigned_abs() > max_distance as u64 {
+                return false;
+            }
+            let j = i as i64 + q / step;
+            if j < 0 || j >= n || taken[j as usize] {
+                return false;
+            }
+            taken[j as usize] = true;
+        }
+        offsets.iter().min() == Some(&0)
+    }
+
+    #[test]
+    fn the_reorder_check_over_the_offsets_agrees_with_one_bit_per_place() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m.max(1)
+        };
+        let n = 700usize;
+        let (mut constant, mut not) = (0, 0);
+        for case in 0..300 {
+            // Places shuffled inside windows of 1..40 samples: presented in another order, each
+            // place once; then perhaps one sample moved to a taken place, off the frame grid, or
+            // far away.
+            let w = 1 + next(40) as usize;
+            let mut place: Vec<usize> = (0..n).collect();
+            // (The first sample is presented first.)
+            for win in place[1..].chunks_mut(w) {
+                for i in (1..win.len()).rev() {
+                    win.swap(i, next(i as u64 + 1) as usize);
+                }
+            }
+            let delay = place.iter().enumerate().map(|(i, &p)| i as i64 - p as i64).max().unwrap_or(0).max(0);
+            let mut offsets: Vec<i64> =
+                place.iter().enumerate().map(|(i, &p)| (p as i64 - i as i64 + delay) * 512).collect();
+            let k = next(n as u64) as usize;
+            match case % 5 {
+                1 => offsets[k] = offsets[(k + 1) % n] + 512 * ((k + 1) % n) as i64 - 512 * k as i64,
+                2 => offsets[k] += 100,
+                3 => offsets[k] += 512 * 300,
+                _ => {}
+            }
+            let mut v = Spec::video(n as u32);
+            v.sizes = vec![10; n];
+            v.stsc = vec![vec![1, n as u32, 1]];
+            v.chunks = vec![100];
+            v.stss = Some(vec![1]);
+            v.stts = vec![vec![n as u32, 512]];
+            v.ctts = Some(offsets.iter().map(|&c| vec![1, c as i32 as u32]).collect());
+            let f = file(&[v], 100 + 10 * n, &[]);
+            let track = &read_bytes_with(&f, true).unwrap().tracks[0];
+            let l = track.lazy.as_ref().expect("read on demand");
+            for max_distance in [4, 256] {
+                let want = constant_delay_by_bitset(&offsets, 512, max_distance);
+                assert_eq!(l.constant_delay(max_distance), Some(want), "case {case}, max {max_distance}");
+                if want {
+                    constant += 1;
+                } else {
+                    not += 1;
+                }
+            }
+        }
+        assert!(constant > 50 && not > 50, "{constant} {not}");
     }
 
     #[test]

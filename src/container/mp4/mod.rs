@@ -25,7 +25,8 @@
 //! - `samples`: FFmpeg's `mov_build_index`, the flat sample list;
 //! - `lazy`, `lazy_plan`: sample lists kept in their tables and built on demand
 //!   ([`LazySamples`]: all-sync audio, and H.264/HEVC video with its `stss` as a bitset and its
-//!   `ctts` as one offset per sample), and which tracks qualify;
+//!   `ctts` as one offset per sample, a byte each in frame durations where it fits), and which
+//!   tracks qualify;
 //! - `edit_list`: `elst` and FFmpeg's `mov_fix_index`, the edit applied to the samples;
 //! - `fragments`: the movie fragments of a fragmented file (`moof`/`traf`/`tfhd`/`tfdt`/`trun`
 //!   with the `trex` defaults), read box by box without the sample data;

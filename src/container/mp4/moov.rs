@@ -249,7 +249,7 @@ fn parse_track(b: &TrakBoxes<'_>, ctx: &FileCtx, lazy: bool) -> ParseResult<(Mp4
         None => SampleEntry { kind: kind_of(&handler, &NO_FOURCC), ..SampleEntry::default() },
     };
     entry.fill_track(&mut track);
-    let tables = Tables::parse(&b.stbl, ctx.file_size)?;
+    let tables = Tables::parse(&b.stbl, ctx.file_size, lazy && lazy_plan::lazy_video(&entry))?;
     let edit = EditPlan::parse(b.elst, ctx.movie_timescale, track.timescale)?;
     let limits = (ctx.file_size, ctx.sample_budget);
     match lazy.then(|| lazy_plan::plan(&tables, &entry, edit.as_ref(), track.timescale, limits)).flatten() {

@@ -5,8 +5,10 @@
 
 use super::boxes::{be32, fourcc, set_once, Boxes};
 pub(super) use super::lazy::{Chunks, Sizes};
+use super::lazy::{Offsets, OffsetsBuilder};
 use super::sample_entry::Kind;
 use crate::error::{ErrorKind, ParseError, ParseResult};
+use std::cell::Cell;
 
 /// Bytes of a full box's version and flags.
 const FULL_BOX_HEADER: usize = 4;
@@ -108,16 +110,35 @@ pub(super) struct Tables<'a> {
     pub(super) sizes: Sizes<'a>,
     /// Chunk offsets.
     pub(super) chunks: Chunks<'a>,
+    /// The `ctts` offsets, one per sample, when [`Tables::parse`] was asked to expand them and
+    /// they cover every sample (taken by the lazy plan).
+    pub(super) offsets: Cell<Option<Offsets>>,
 }
 
 impl<'a> Tables<'a> {
-    /// The tables of `s`, checked against their boxes and the file size.
-    pub(super) fn parse(s: &StblBoxes<'a>, file_size: u64) -> ParseResult<Self> {
+    /// The tables of `s`, checked against their boxes and the file size; with `expand`, the
+    /// `ctts` offsets expanded in the same pass that reads them (`offsets`: in units of the
+    /// `stts` duration when there is one).
+    pub(super) fn parse(s: &StblBoxes<'a>, file_size: u64, expand: bool) -> ParseResult<Self> {
+        // (Errors reported in the same order as without `expand`: the sizes read first, kept.)
+        let sizes = parse_sizes(s.stsz, s.stz2);
+        let unit =
+            s.stts.filter(|b| be32(b, 4) == Some(1)).and_then(|b| be32(b, 12)).and_then(|u| i32::try_from(u).ok());
+        let mut builder = match &sizes {
+            // (A table of sizes: its count is backed by the box.)
+            Ok(z) if expand && z.constant == 0 && s.ctts.is_some() => Some(OffsetsBuilder::new(z.count as usize, unit)),
+            _ => None,
+        };
         let (ctts, dts_shift) = match s.ctts {
-            Some(b) => parse_ctts(b)?,
+            Some(b) => parse_ctts(b, |n, c| {
+                if let Some(o) = &mut builder {
+                    o.push(n, c);
+                }
+            })?,
             None => (None, 0),
         };
-        let sizes = parse_sizes(s.stsz, s.stz2)?;
+        let offsets = builder.filter(|_| ctts.is_some()).and_then(OffsetsBuilder::finish);
+        let sizes = sizes?;
         if sizes.constant > 0 && u64::from(sizes.count) > file_size / u64::from(sizes.constant) {
             // Refused outright: FFmpeg's mov demuxer would allocate an index entry per claimed
             // sample.
@@ -136,6 +157,7 @@ impl<'a> Tables<'a> {
             stsc: s.stsc.map(parse_stsc).transpose()?.unwrap_or_default(),
             sizes,
             chunks: parse_chunks(s.stco, s.co64)?,
+            offsets: Cell::new(offsets),
         })
     }
 
@@ -212,8 +234,9 @@ fn parse_stts(b: &[u8]) -> ParseResult<Vec<Run<u32>>> {
 
 /// ctts as FFmpeg reads it: signed offsets, entries with count ≤ 0 skipped, the DTS shift from
 /// negative offsets (not counting the last two entries), the whole table dropped when an offset
-/// is beyond ±2^28. Returns the raw entries (`None` when dropped or empty) and the shift.
-fn parse_ctts(b: &[u8]) -> ParseResult<(Option<&[u8]>, i64)> {
+/// is beyond ±2^28. Returns the raw entries (`None` when dropped or empty) and the shift;
+/// `each` is given every entry the walk reads (count > 0), in order.
+fn parse_ctts(b: &[u8], mut each: impl FnMut(usize, i32)) -> ParseResult<(Option<&[u8]>, i64)> {
     let (table, count) = entry_table(b, 8, "ctts")?;
     let mut shift = 0i64;
     let mut any = false;
@@ -223,6 +246,7 @@ fn parse_ctts(b: &[u8]) -> ParseResult<(Option<&[u8]>, i64)> {
         if n <= 0 {
             continue;
         }
+        each(n as usize, d);
         any = true;
         let not_last_two = i + 2 < count;
         if not_last_two && d.unsigned_abs() > MAX_CTTS_OFFSET {
@@ -256,15 +280,13 @@ fn parse_sbgp(b: &[u8]) -> ParseResult<Vec<Run<u32>>> {
 
 /// stsc with FFmpeg's repair of invalid entries.
 fn parse_stsc(b: &[u8]) -> ParseResult<Vec<Stsc>> {
-    let (table, _) = entry_table(b, 12, "stsc")?;
-    let mut v: Vec<Stsc> = table
-        .chunks_exact(12)
-        .map(|e| Stsc {
-            first: i32::from_be_bytes([e[0], e[1], e[2], e[3]]),
-            count: i32::from_be_bytes([e[4], e[5], e[6], e[7]]),
-            id: i32::from_be_bytes([e[8], e[9], e[10], e[11]]),
-        })
-        .collect();
+    let (table, count) = entry_table(b, 12, "stsc")?;
+    let mut v: Vec<Stsc> = super::lazy::fresh(count);
+    v.extend(table.chunks_exact(12).map(|e| Stsc {
+        first: i32::from_be_bytes([e[0], e[1], e[2], e[3]]),
+        count: i32::from_be_bytes([e[4], e[5], e[6], e[7]]),
+        id: i32::from_be_bytes([e[8], e[9], e[10], e[11]]),
+    }));
     repair_stsc(&mut v);
     Ok(v)
 }
