@@ -14,15 +14,7 @@ use hls::ffi::*;
 /// `hls_get_parts_min` with every segment's ranges counted small: the segment as one bytes part.
 fn as_bytes(m: &Media, name: &str) -> Vec<u8> {
     let n = CString::new(name).expect("name");
-    let mut p = HlsParts {
-        parts: ptr::null(),
-        count: 0,
-        len: 0,
-        content_type: ptr::null(),
-        fd: -1,
-        file: HlsFileIdentity::default(),
-        _private: ptr::null_mut(),
-    };
+    let mut p = HlsParts::default();
     let mut err = ptr::null_mut();
     // SAFETY: valid pointers; the parts and the error are freed here.
     unsafe {

@@ -16,18 +16,6 @@ use std::ptr;
 use common::capi::{self, get, names, take_error, Ctx, Media};
 use hls::ffi::*;
 
-fn zeroed_parts() -> HlsParts {
-    HlsParts {
-        parts: ptr::null(),
-        count: 0,
-        len: 0,
-        content_type: ptr::null(),
-        fd: -1,
-        file: HlsFileIdentity::default(),
-        _private: ptr::null_mut(),
-    }
-}
-
 /// What `hls_get_parts` said of a name: its bytes (ranges read from the descriptor), how many
 /// parts of each kind, the descriptor, the identity and the content type.
 struct Got {
@@ -86,7 +74,7 @@ unsafe fn read_parts(p: &HlsParts) -> Result<Got, String> {
 
 fn get_parts(m: &Media, name: &str) -> Result<Got, (HlsStatus, String)> {
     let n = CString::new(name).expect("name");
-    let mut p = zeroed_parts();
+    let mut p = HlsParts::default();
     let mut err = ptr::null_mut();
     // SAFETY: valid pointers; parts and error freed here.
     unsafe {
@@ -324,7 +312,7 @@ fn the_descriptor_outlives_close_and_context_until_the_parts_are_freed() {
     let m = ctx.open(&common::media_dir().join("h264_aac.mp4")).expect("open");
     let want = get(&m, "t0_2.m4s").expect("bytes");
     let name = CString::new("t0_2.m4s").unwrap();
-    let mut p = zeroed_parts();
+    let mut p = HlsParts::default();
     // SAFETY: valid pointers; the parts are freed below.
     unsafe {
         assert_eq!(hls_segment_parts(m.0, name.as_ptr(), &mut p), HlsStatus::HLS_OK);
@@ -425,7 +413,7 @@ fn an_event_loop_open_never_indexes_and_never_hands_out_a_changed_file() {
 
 fn get_parts_min(m: &Media, name: &str, min_range: u64) -> Got {
     let n = CString::new(name).expect("name");
-    let mut p = zeroed_parts();
+    let mut p = HlsParts::default();
     let mut err = ptr::null_mut();
     // SAFETY: valid pointers; parts and error freed here.
     unsafe {

@@ -192,18 +192,6 @@ fn zero_buffer() -> HlsBuffer {
     HlsBuffer { data: ptr::null(), len: 0, content_type: ptr::null(), _private: ptr::null_mut() }
 }
 
-fn zero_parts() -> HlsParts {
-    HlsParts {
-        parts: ptr::null(),
-        count: 0,
-        len: 0,
-        content_type: ptr::null(),
-        fd: -1,
-        file: HlsFileIdentity::default(),
-        _private: ptr::null_mut(),
-    }
-}
-
 unsafe extern "C" fn log_sink(level: c_int, message: *const c_char, userdata: *mut c_void) {
     assert!((1..=5).contains(&level), "log level {level}");
     assert!(userdata.is_null() || userdata as usize == 0x1234);
@@ -246,7 +234,7 @@ unsafe fn serve(input: &mut Input, st: &mut State) {
         }
         s
     } else {
-        let mut parts = zero_parts();
+        let mut parts = HlsParts::default();
         let out: *mut HlsParts = if null_out { ptr::null_mut() } else { &mut parts };
         let s = match (which % 2, ex) {
             (0, false) => hls_get_parts(media, name_ptr, out),

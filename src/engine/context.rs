@@ -417,7 +417,12 @@ impl Context {
         if let (Resource::Segment(_, k), true) = (resource, self.cache.budget() > 0) {
             let mut mine = None;
             self.cache.run_once(&Key::segment_read(media, k), || {
-                let own = self.segment_read(media, resource, p, min_range)?;
+                // A read of this segment that ended between the lookup above and this flight
+                // brought these bytes in with it: no second read.
+                let own = match self.cache.get_counted(&bytes_key) {
+                    Some(Body::Bytes(b)) => b,
+                    _ => self.segment_read(media, resource, p, min_range)?,
+                };
                 mine = Some(own.clone());
                 Ok(Body::Bytes(own))
             })?;

@@ -101,6 +101,21 @@ pub struct HlsParts {
     pub _private: *mut c_void,
 }
 
+impl Default for HlsParts {
+    /// The empty value `hls_free_parts` leaves: no parts, no descriptor (-1), a zero identity.
+    fn default() -> HlsParts {
+        HlsParts {
+            parts: ptr::null(),
+            count: 0,
+            len: 0,
+            content_type: ptr::null(),
+            fd: -1,
+            file: HlsFileIdentity::default(),
+            _private: ptr::null_mut(),
+        }
+    }
+}
+
 /// What an `HlsParts` points into.
 struct Holder {
     _body: Body,
@@ -181,15 +196,7 @@ pub unsafe extern "C" fn hls_free_parts(parts: *mut HlsParts) {
                     crate::engine::pool::recycle(bytes);
                 }
             }
-            *p = HlsParts {
-                parts: ptr::null(),
-                count: 0,
-                len: 0,
-                content_type: ptr::null(),
-                fd: -1,
-                file: HlsFileIdentity::default(),
-                _private: ptr::null_mut(),
-            };
+            *p = HlsParts::default();
         }
     }
 }
