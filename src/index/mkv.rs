@@ -472,6 +472,42 @@ const TAIL_READ_LOCAL: usize = 64 << 10;
 /// Bytes per read of the same walk from a caller's source (FFmpeg's reads of one are as large).
 const TAIL_READ_SOURCE: usize = 256 << 10;
 
+/// A block's duration in ticks as FFmpeg's Matroska demuxer takes it: its BlockDuration, else
+/// the track's DefaultDuration (ns) for each of its frames.
+fn block_ticks(b: &mkv::BlockHead, default_duration: u64, scale: i128) -> i64 {
+    b.duration
+        .filter(|&d| d > 0)
+        .unwrap_or_else(|| (i128::from(default_duration) * i128::from(b.frames) / scale) as i64)
+}
+
+/// The duration of frame `i` of the `n` laced in a block of `stored` ticks: its share of them,
+/// as FFmpeg splits a lace, else (a share of 0) `frame_ticks` for a frame with data; `None`
+/// when that leaves it none.
+fn lace_ticks(stored: i64, (i, n): (usize, usize), len: u64, frame_ticks: i64) -> Option<i64> {
+    let (stored, i, n) = (i128::from(stored), i as i128, n as i128);
+    let lace = (stored * (i + 1) / n - stored * i / n) as i64;
+    let duration = if lace > 0 {
+        lace
+    } else if len > 0 {
+        frame_ticks
+    } else {
+        0
+    };
+    (duration > 0).then_some(duration)
+}
+
+/// FFmpeg's decode time for a video packet presented at `pts` (libavformat's `pts_buffer`:
+/// the smallest of the last `delay` + 1 presentation times; none for the first `delay`).
+fn reorder_dts(pts_buffer: &mut [i64; FFMPEG_MAX_REORDER_DELAY + 1], delay: usize, pts: i64) -> Option<i64> {
+    pts_buffer[0] = pts;
+    let mut i = 0;
+    while i < delay && pts_buffer[i] > pts_buffer[i + 1] {
+        pts_buffer.swap(i, i + 1);
+        i += 1;
+    }
+    (pts_buffer[0] != i64::MIN).then_some(pts_buffer[0])
+}
+
 /// What [`scan_until`] collects from FFmpeg's packets after its seek to the Cue `cues[at]`,
 /// made from the block headers instead (no seek in FFmpeg, which parses every Cue for it, and
 /// no packet read), or `None` where that is not shown to give the same packets: then FFmpeg
@@ -507,7 +543,7 @@ fn tail_from_blocks(
         return None;
     }
     let (delay, frame_ticks) = block_timing(layout, infos, main, av)?;
-    let scale = layout.timestamp_scale.max(1);
+    let scale = i128::from(layout.timestamp_scale.max(1));
     let mut w = BlockWalker::new(file, size, layout, cue.cluster);
     w.set_read_size(if file.is_callback() { TAIL_READ_SOURCE } else { TAIL_READ_LOCAL });
     let mut out: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
@@ -555,40 +591,17 @@ fn tail_from_blocks(
                     return None;
                 }
             }
-            let duration = b
-                .duration
-                .filter(|&d| d > 0)
-                .unwrap_or_else(|| (i128::from(layout.tracks[s].default_duration) / i128::from(scale)) as i64);
+            let duration = block_ticks(&b, layout.tracks[s].default_duration, scale);
             if duration <= 0 {
                 return None;
             }
-            pts_buffer[0] = b.time;
-            let mut i = 0;
-            while i < delay && pts_buffer[i] > pts_buffer[i + 1] {
-                pts_buffer.swap(i, i + 1);
-                i += 1;
-            }
-            let dts = (pts_buffer[0] != i64::MIN).then_some(pts_buffer[0]);
+            let dts = reorder_dts(&mut pts_buffer, delay, b.time);
             push_tail_packet(&mut out[s], (payload, b.data_len), b.time, dts, duration, b.key);
         } else {
             let frames = w.frames(&b).ok()?;
-            let stored = b.duration.filter(|&d| d > 0).unwrap_or_else(|| {
-                (i128::from(layout.tracks[s].default_duration) * i128::from(b.frames) / i128::from(scale)) as i64
-            });
-            let n = frames.len() as i128;
+            let stored = block_ticks(&b, layout.tracks[s].default_duration, scale);
             for (i, &(_, len, time)) in frames.iter().enumerate() {
-                let i = i as i128;
-                let lace = (i128::from(stored) * (i + 1) / n - i128::from(stored) * i / n) as i64;
-                let duration = if lace > 0 {
-                    lace
-                } else if len > 0 {
-                    frame_ticks[s]
-                } else {
-                    0
-                };
-                if duration <= 0 {
-                    return None;
-                }
+                let duration = lace_ticks(stored, (i, frames.len()), len, frame_ticks[s])?;
                 push_tail_packet(&mut out[s], (payload, len), time?, Some(time?), duration, true);
             }
         }
@@ -627,9 +640,6 @@ fn head_from_blocks(
     }
     let (delay, frame_ticks) = block_timing(layout, infos, main, av)?;
     let scale = i128::from(layout.timestamp_scale.max(1));
-    let default_ticks = |s: usize, frames: u32| -> i64 {
-        (i128::from(layout.tracks[s].default_duration) * i128::from(frames) / scale) as i64
-    };
     let mut w = BlockWalker::new(file, size, layout, first);
     w.set_read_size(if file.is_callback() { TAIL_READ_SOURCE } else { TAIL_READ_LOCAL });
     let mut out: Vec<Collected> = (0..infos.len()).map(|_| Collected::default()).collect();
@@ -666,17 +676,11 @@ fn head_from_blocks(
             if key != b.key {
                 return None;
             }
-            let duration = b.duration.filter(|&d| d > 0).unwrap_or_else(|| default_ticks(s, 1));
+            let duration = block_ticks(&b, layout.tracks[s].default_duration, scale);
             if duration <= 0 {
                 return None;
             }
-            pts_buffer[0] = b.time;
-            let mut i = 0;
-            while i < delay && pts_buffer[i] > pts_buffer[i + 1] {
-                pts_buffer.swap(i, i + 1);
-                i += 1;
-            }
-            let dts = (pts_buffer[0] != i64::MIN).then_some(pts_buffer[0]);
+            let dts = reorder_dts(&mut pts_buffer, delay, b.time);
             let mut data = Some(data);
             keep(&mut out[s], key, &mut || data.take())?;
             push_tail_packet(&mut out[s], (payload, b.data_len), b.time, dts, duration, key);
@@ -689,22 +693,10 @@ fn head_from_blocks(
             }
         } else {
             let frames = w.frames(&b).ok()?;
-            let stored = b.duration.filter(|&d| d > 0).unwrap_or_else(|| default_ticks(s, b.frames));
-            let n = frames.len() as i128;
+            let stored = block_ticks(&b, layout.tracks[s].default_duration, scale);
             let mut stopped = false;
             for (i, &(at, len, time)) in frames.iter().enumerate() {
-                let i = i as i128;
-                let lace = (i128::from(stored) * (i + 1) / n - i128::from(stored) * i / n) as i64;
-                let duration = if lace > 0 {
-                    lace
-                } else if len > 0 {
-                    frame_ticks[s]
-                } else {
-                    0
-                };
-                if duration <= 0 {
-                    return None;
-                }
+                let duration = lace_ticks(stored, (i, frames.len()), len, frame_ticks[s])?;
                 keep(&mut out[s], true, &mut || w.read(at, len as usize).ok())?;
                 push_tail_packet(&mut out[s], (payload, len), time?, Some(time?), duration, true);
                 samples += 1;
