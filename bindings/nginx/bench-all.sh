@@ -16,9 +16,12 @@
 #   hls-serve   examples-c/hls-serve (one process, 8 threads, sendfile for file ranges)
 #
 # A crawl fetches every URI of the presentation once (master, media playlists, init and media
-# segments, in order) over PARALLEL=8 keep-alive connections (CLIENTS=2 curl --parallel
-# processes, same machine; their CPU is not counted), and fails on any status but 200 or a byte count other than
-# hls-dump's files. Columns:
+# segments, in order) over PARALLEL=8 keep-alive connections, and fails on any status but 200 or
+# a byte count other than hls-dump's files. The client (same machine; its CPU is not counted) is
+# CLIENT=splice by default: bindings/nginx/crawl-splice.c, one thread per connection, each body
+# spliced from the socket to /dev/null without being copied, so that the server gets nearly both
+# cores (the 2-worker rows measure the server, not the client); CLIENT=curl: CLIENTS=2 curl
+# --parallel processes, as before. Columns:
 #   requests/s, MB/s        client wall clock
 #   CPU ms / crawl          server CPU of one crawl (median)
 #   CPU s / min of media    server CPU over the crawl (every thread of nginx's master and
@@ -50,6 +53,7 @@ NGX_WHO=bench-all
 source "$root/bindings/nginx/conf/lib.sh"
 PARALLEL=${PARALLEL:-8}
 CLIENTS=${CLIENTS:-2}
+CLIENT=${CLIENT:-splice}
 REUSEPORT=${REUSEPORT:-1}
 ROUNDS=${ROUNDS:-2}
 WARM=${WARM:-2}
@@ -65,6 +69,10 @@ ngx_build_examples
 command -v curl >/dev/null || ngx_die "curl is needed"
 work="$root/target/nginx/bench-all"
 mkdir -p "$work"
+if [[ $CLIENT == splice ]]; then
+    cc -O2 -Wall -Werror -pthread -o "$work/crawl-splice" "$root/bindings/nginx/crawl-splice.c" ||
+        ngx_die "crawl-splice did not build"
+fi
 results="$work/results.tsv"
 : >"$results"
 trap ngx_cleanup EXIT
@@ -89,24 +97,31 @@ cpu_ns() {
     echo "$total"
 }
 
-# crawl PORT PREFIX NAMES WANT LABEL -> "seconds bytes": CLIENTS curl processes (the names dealt
-# out in turn), PARALLEL connections in all, so that the client is not one thread on one core
+# crawl PORT PREFIX NAMES WANT LABEL -> "seconds bytes": PARALLEL connections in all, from
+# crawl-splice's threads (CLIENT=splice) or from CLIENTS curl processes (the names dealt out in
+# turn), so that the client is not one thread on one core
 crawl() {
     local port=$1 prefix=$2 names=$3 want=$4 label=$5 out="$work/crawl.txt" t0 t1 bad bytes c pids=()
-    for ((c = 0; c < CLIENTS; c++)); do
-        awk -v c="$c" -v n="$CLIENTS" '(NR - 1) % n == c' "$names" |
-            sed "s|.*|url = \"http://127.0.0.1:$port$prefix/&\"\noutput = \"/dev/null\"|" >"$work/curl-$c.cfg"
-    done
-    t0="$(date +%s.%N)"
-    for ((c = 0; c < CLIENTS; c++)); do
-        curl -s --no-progress-meter -Z --parallel-max "$((PARALLEL / CLIENTS))" --parallel-immediate \
-            -K "$work/curl-$c.cfg" -w '%{http_code} %{size_download}\n' >"$work/crawl-$c.txt" &
-        pids+=($!)
-    done
-    for c in "${pids[@]}"; do wait "$c" || ngx_die "$label: curl failed"; done
-    t1="$(date +%s.%N)"
-    cat "$work"/crawl-*.txt >"$out"
-    rm -f "$work"/crawl-*.txt
+    if [[ $CLIENT == splice ]]; then
+        t0="$(date +%s.%N)"
+        "$work/crawl-splice" "$port" "$prefix" "$names" "$PARALLEL" >"$out" || ngx_die "$label: crawl-splice failed"
+        t1="$(date +%s.%N)"
+    else
+        for ((c = 0; c < CLIENTS; c++)); do
+            awk -v c="$c" -v n="$CLIENTS" '(NR - 1) % n == c' "$names" |
+                sed "s|.*|url = \"http://127.0.0.1:$port$prefix/&\"\noutput = \"/dev/null\"|" >"$work/curl-$c.cfg"
+        done
+        t0="$(date +%s.%N)"
+        for ((c = 0; c < CLIENTS; c++)); do
+            curl -s --no-progress-meter -Z --parallel-max "$((PARALLEL / CLIENTS))" --parallel-immediate \
+                -K "$work/curl-$c.cfg" -w '%{http_code} %{size_download}\n' >"$work/crawl-$c.txt" &
+            pids+=($!)
+        done
+        for c in "${pids[@]}"; do wait "$c" || ngx_die "$label: curl failed"; done
+        t1="$(date +%s.%N)"
+        cat "$work"/crawl-*.txt >"$out"
+        rm -f "$work"/crawl-*.txt
+    fi
     bad="$(awk '$1 != 200' "$out" | wc -l)"
     bytes="$(awk '{s += $2} END {print s}' "$out")"
     ((bad == 0 && $(wc -l <"$out") == $(wc -l <"$names"))) || ngx_die "$label: $bad responses not 200"
@@ -228,7 +243,7 @@ fi
 
 echo
 echo "nginx $("$NGINX" -v 2>&1 | sed 's|.*/||'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "$PARALLEL parallel keep-alive connections (curl, same machine); medians of $ROUNDS round(s), $WARM warm crawl(s) per start"
+echo "$PARALLEL parallel keep-alive connections ($CLIENT, same machine); medians of $ROUNDS round(s), $WARM warm crawl(s) per start"
 echo
 python3 - "$results" <<'PY'
 import statistics as st, sys
