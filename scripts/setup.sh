@@ -94,6 +94,19 @@ for pkg in "${PACKAGES[@]}"; do
     is_present "$pkg" || missing+=("$pkg")
 done
 
+# Two setups at once (the test suite runs its browser tests in parallel, each calling
+# `LIBHLS_BROWSER=1 scripts/setup.sh`) must not both run apt-get: `apt-get update` fails at once
+# on the lists lock (DPkg::Lock::Timeout does not cover it in Debian 12's apt). So the second
+# waits for the first, then looks again at what is still missing.
+if ((${#missing[@]} > 0)) && command -v flock >/dev/null 2>&1; then
+    exec {apt_lock}>"${TMPDIR:-/tmp}/libhls-setup-apt.lock"
+    flock -w 1800 "$apt_lock" || die "another scripts/setup.sh held the apt lock for 30 minutes"
+    missing=()
+    for pkg in "${PACKAGES[@]}"; do
+        is_present "$pkg" || missing+=("$pkg")
+    done
+fi
+
 if ((${#missing[@]} > 0)); then
     command -v apt-get >/dev/null 2>&1 || die "apt-get not found (Debian 12 expected); missing: ${missing[*]}"
     SUDO=()
@@ -112,6 +125,7 @@ if ((${#missing[@]} > 0)); then
 else
     log "all apt packages present"
 fi
+[[ -z ${apt_lock:-} ]] || exec {apt_lock}>&-
 
 # --- sanity checks ----------------------------------------------------------
 pc_missing=()
