@@ -59,6 +59,8 @@ typedef struct {
     u_char              *query;            /* NUL-terminated; appended to playlist URIs */
     size_t               file_range_min;   /* hls_file_range_min */
     uint64_t             bytes_below;      /* hls_get_parts_min's: 0 or file_range_min */
+    HlsFileIdentity      stat_id;          /* the handler's own stat of path ... */
+    unsigned             stat_fresh:1;     /* ... made for this request (no open_file_cache) */
     u_char              *copy;             /* small ranges read in the task (a spare) */
     size_t               copy_size;
     u_char             **copied;           /* [parts.count]: where each file part is in copy */
@@ -191,6 +193,8 @@ ngx_http_hls_handler(ngx_http_request_t *r)
     ngx_uint_t                 level;
     ngx_log_t                 *log;
     ngx_thread_task_t         *task;
+    ngx_uint_t                 fresh;
+    struct stat                st;
     ngx_open_file_info_t       of;
     ngx_http_hls_task_ctx_t   *t;
     ngx_http_hls_loc_conf_t   *hlcf;
@@ -199,6 +203,7 @@ ngx_http_hls_handler(ngx_http_request_t *r)
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hls_module);
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
     log = r->connection->log;
+    fresh = 0;
 
     if (hlcf->cors) {
         ngx_str_set(&value, "*");
@@ -323,7 +328,30 @@ ngx_http_hls_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_open_cached_file(clcf->open_file_cache, &path, &of, r->pool) != NGX_OK) {
+    /* Without open_file_cache and disable_symlinks, ngx_open_cached_file is one stat(); made
+     * here, its answer is also the file's identity for hls_open_indexed_stat, which then makes
+     * no stat of its own: one path lookup per hit instead of two */
+    fresh = (clcf->open_file_cache == NULL);
+#if (NGX_HAVE_OPENAT)
+    fresh = fresh && of.disable_symlinks == NGX_DISABLE_SYMLINKS_OFF;
+#endif
+
+    if (fresh) {
+        if (stat((const char *) path.data, &st) == -1) {
+            of.err = ngx_errno;
+            of.failed = ngx_file_info_n;
+            rc = NGX_ERROR;
+
+        } else {
+            of.is_file = S_ISREG(st.st_mode) ? 1 : 0;
+            rc = NGX_OK;
+        }
+
+    } else {
+        rc = ngx_open_cached_file(clcf->open_file_cache, &path, &of, r->pool);
+    }
+
+    if (rc != NGX_OK) {
         switch (of.err) {
 
         case 0:
@@ -377,6 +405,15 @@ post:
     t->request = r;
     t->path = path.data;
     t->file_uri = file_uri;
+
+    if (fresh) {
+        t->stat_fresh = 1;
+        t->stat_id.dev = (uint64_t) st.st_dev;
+        t->stat_id.ino = (uint64_t) st.st_ino;
+        t->stat_id.size = (uint64_t) st.st_size;
+        t->stat_id.mtime_sec = (int64_t) st.st_mtim.tv_sec;
+        t->stat_id.mtime_nsec = (int64_t) st.st_mtim.tv_nsec;
+    }
 
     t->options = hlcf->open_options;
     t->context = ngx_http_hls_context(r, hlcf);
@@ -464,7 +501,10 @@ ngx_http_hls_serve_hit(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
 
     media = NULL;
 
-    if (hls_open_indexed(t->context, (const char *) t->path, t->options, &media, NULL)
+    if ((t->stat_fresh
+         ? hls_open_indexed_stat(t->context, (const char *) t->path, t->options, &t->stat_id,
+                                 &media, NULL)
+         : hls_open_indexed(t->context, (const char *) t->path, t->options, &media, NULL))
         != HLS_OK || media == NULL)
     {
         return NGX_DECLINED;
