@@ -6,7 +6,8 @@
  * The last path segment is the libhls name (master.m3u8, tN.m3u8, tN_init.mp4, tN_K.m4s,
  * tN_K.vtt, tN.vtt, thumbnails.vtt, thumbs_K.jpg, thumb_MS.jpg, ..., or info.json); the rest of the URI is mapped to the file the way nginx
  * maps any URI (root / alias, ngx_http_map_uri_to_path) and checked with
- * ngx_open_cached_file (disable_symlinks, open_file_cache, regular file). Every libhls call then
+ * one stat() (ngx_open_cached_file with disable_symlinks or open_file_cache; a regular file).
+ * Every libhls call then
  * runs in one task on the location's thread pool; the task's completion event, back on the
  * event loop, sends the response. The payload is not copied: a media segment whose samples
  * are copied verbatim comes from hls_get_parts as its headers (memory buffers pointing into the
@@ -480,8 +481,9 @@ post:
 
 
 /* On the event loop: a light name of a file that is indexed already is served at once,
- * without the thread pool: hls_open_indexed (one stat, a lookup; NULL when the open would index
- * the file), hls_name_is_light (one cache lookup: a hit, a playlist, an init segment, or a
+ * without the thread pool: hls_open_indexed_stat (the handler's stat of the file is its
+ * identity; a lookup; NULL when the open would index the file) or, with open_file_cache or
+ * disable_symlinks, hls_open_indexed (its own stat), hls_name_is_light (one cache lookup: a hit, a playlist, an init segment, or a
  * segment or I-frame whose samples are found by position in the file, in the clear), then
  * hls_get_parts_min: a hit, or the name made from the index (microseconds: the segment's
  * headers and its ranges), and one fstat that checks the descriptor still reads the indexed
