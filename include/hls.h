@@ -315,29 +315,6 @@ typedef struct HlsBuffer {
 typedef void (*HlsLogCallback)(int level, const char *message, void *userdata);
 
 /**
- * One part of a response.
- */
-typedef struct HlsPart {
-  /**
-   * Bytes in memory or a range of the file.
-   */
-  enum HlsPartKind kind;
-  /**
-   * `HLS_PART_BYTES`: the bytes (owned by the `HlsParts`, valid until `hls_free_parts`);
-   * `HLS_PART_FILE`: NULL.
-   */
-  const uint8_t *data;
-  /**
-   * `HLS_PART_FILE`: byte offset in the file; `HLS_PART_BYTES`: 0.
-   */
-  uint64_t offset;
-  /**
-   * Number of bytes of the part (never 0, except the one part of an empty response).
-   */
-  uint64_t len;
-} HlsPart;
-
-/**
  * Which version of a file on disk an index describes (what `stat` says of it).
  */
 typedef struct HlsFileIdentity {
@@ -362,6 +339,29 @@ typedef struct HlsFileIdentity {
    */
   int64_t mtime_nsec;
 } HlsFileIdentity;
+
+/**
+ * One part of a response.
+ */
+typedef struct HlsPart {
+  /**
+   * Bytes in memory or a range of the file.
+   */
+  enum HlsPartKind kind;
+  /**
+   * `HLS_PART_BYTES`: the bytes (owned by the `HlsParts`, valid until `hls_free_parts`);
+   * `HLS_PART_FILE`: NULL.
+   */
+  const uint8_t *data;
+  /**
+   * `HLS_PART_FILE`: byte offset in the file; `HLS_PART_BYTES`: 0.
+   */
+  uint64_t offset;
+  /**
+   * Number of bytes of the part (never 0, except the one part of an empty response).
+   */
+  uint64_t len;
+} HlsPart;
 
 /**
  * A response as an ordered list of parts; concatenated, they are exactly the bytes that
@@ -941,6 +941,26 @@ enum HlsStatus hls_open_indexed(struct HlsContext *ctx,
                                 const struct HlsOpenOptions *opts,
                                 struct HlsMedia **out,
                                 struct HlsError **err_out);
+
+/**
+ * `hls_open_indexed` for a caller that has just `stat`ed `path` itself (a server checks the
+ * file it is asked for: found, allowed, a regular file): `id` is what that `stat` said
+ * (`st_dev`, `st_ino`, `st_size`, `st_mtim`), and libhls makes no `stat` of its own. `*out`
+ * receives a handle only when the media indexed is that version of the file; otherwise NULL
+ * and `HLS_OK`, as from `hls_open_indexed`. One path lookup per request instead of two (the
+ * nginx module's warm hits: ~1 µs each). An `id` older than the request (a cached `stat`) may
+ * hand out a file replaced since: use `hls_open_indexed` then.
+ *
+ * # Safety
+ * As `hls_open_indexed`, and `id`: NULL (an error) or a readable `HlsFileIdentity`, borrowed
+ * for the call.
+ */
+enum HlsStatus hls_open_indexed_stat(struct HlsContext *ctx,
+                                     const char *path,
+                                     const struct HlsOpenOptions *opts,
+                                     const struct HlsFileIdentity *id,
+                                     struct HlsMedia **out,
+                                     struct HlsError **err_out);
 
 /**
  * Closes a media handle. NULL-tolerant. Buffers obtained from it stay valid until freed.

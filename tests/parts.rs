@@ -411,6 +411,62 @@ fn an_event_loop_open_never_indexes_and_never_hands_out_a_changed_file() {
     assert!(out.is_null());
 }
 
+fn open_indexed_stat(ctx: &Ctx, path: &Path, id: &HlsFileIdentity) -> Option<Media> {
+    let p = CString::new(path.display().to_string()).expect("path");
+    let mut m = ptr::null_mut();
+    // SAFETY: valid pointers; no error asked for.
+    let st = unsafe { hls_open_indexed_stat(ctx.0, p.as_ptr(), ptr::null(), id, &mut m, ptr::null_mut()) };
+    assert_eq!(st, HlsStatus::HLS_OK);
+    (!m.is_null()).then_some(Media(m))
+}
+
+/// What a server's own `stat` of `path` says, as `hls_open_indexed_stat` takes it.
+fn stat_identity(path: &Path) -> HlsFileIdentity {
+    let md = std::fs::metadata(path).expect("stat");
+    HlsFileIdentity { dev: md.dev(), ino: md.ino(), size: md.len(), mtime_sec: md.mtime(), mtime_nsec: md.mtime_nsec() }
+}
+
+/// A server that has `stat`ed the file itself passes what it saw instead of a second `stat`:
+/// the same answers as `hls_open_indexed` (nothing before indexing, the media after, nothing
+/// once the file changed), and never the indexed media for any other version of the file.
+#[test]
+fn an_event_loop_open_with_the_callers_stat_answers_as_one_with_its_own() {
+    let path = work_copy("open_indexed_stat.mp4", "h264_aac.mp4");
+    let ctx = Ctx::new(64 << 20);
+    let id = stat_identity(&path);
+    assert!(open_indexed_stat(&ctx, &path, &id).is_none(), "not indexed yet");
+    let m = ctx.open(&path).expect("open");
+    let master = get(&m, "master.m3u8").expect("master");
+    let again = open_indexed_stat(&ctx, &path, &id).expect("indexed: a handle");
+    assert_eq!(get(&again, "master.m3u8").expect("master"), master);
+    assert_eq!(open_indexed(&ctx, &path).is_some(), open_indexed_stat(&ctx, &path, &id).is_some());
+    // any field of another version: not this media
+    for other in [
+        HlsFileIdentity { dev: id.dev + 1, ..id },
+        HlsFileIdentity { ino: id.ino + 1, ..id },
+        HlsFileIdentity { size: id.size - 1, ..id },
+        HlsFileIdentity { mtime_sec: id.mtime_sec + 1, ..id },
+        HlsFileIdentity { mtime_nsec: (id.mtime_nsec + 1) % 1_000_000_000, ..id },
+    ] {
+        assert!(open_indexed_stat(&ctx, &path, &other).is_none(), "{other:?} is another version");
+    }
+    drop(again);
+    drop(m);
+    assert!(open_indexed_stat(&ctx, &path, &id).is_some(), "closed but idle: still indexed");
+    let mut bytes = std::fs::read(&path).expect("read");
+    bytes.truncate(bytes.len() - 1000);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&path, &bytes).expect("rewrite");
+    assert!(open_indexed(&ctx, &path).is_none(), "changed on disk");
+    assert!(open_indexed_stat(&ctx, &path, &stat_identity(&path)).is_none(), "changed: the new stat");
+    let p = CString::new(path.display().to_string()).expect("path");
+    let mut out = ptr::null_mut();
+    // SAFETY: valid pointers but a NULL identity, which is refused.
+    let st = unsafe { hls_open_indexed_stat(ctx.0, p.as_ptr(), ptr::null(), ptr::null(), &mut out, ptr::null_mut()) };
+    assert_eq!(st, HlsStatus::HLS_ERR_NULL_ARGUMENT);
+    assert!(out.is_null());
+}
+
 fn get_parts_min(m: &Media, name: &str, min_range: u64) -> Got {
     let n = CString::new(name).expect("name");
     let mut p = HlsParts::default();

@@ -6,7 +6,8 @@
  * The last path segment is the libhls name (master.m3u8, tN.m3u8, tN_init.mp4, tN_K.m4s,
  * tN_K.vtt, tN.vtt, thumbnails.vtt, thumbs_K.jpg, thumb_MS.jpg, ..., or info.json); the rest of the URI is mapped to the file the way nginx
  * maps any URI (root / alias, ngx_http_map_uri_to_path) and checked with
- * ngx_open_cached_file (disable_symlinks, open_file_cache, regular file). Every libhls call then
+ * one stat() (ngx_open_cached_file with disable_symlinks or open_file_cache; a regular file).
+ * Every libhls call then
  * runs in one task on the location's thread pool; the task's completion event, back on the
  * event loop, sends the response. The payload is not copied: a media segment whose samples
  * are copied verbatim comes from hls_get_parts as its headers (memory buffers pointing into the
@@ -59,6 +60,8 @@ typedef struct {
     u_char              *query;            /* NUL-terminated; appended to playlist URIs */
     size_t               file_range_min;   /* hls_file_range_min */
     uint64_t             bytes_below;      /* hls_get_parts_min's: 0 or file_range_min */
+    HlsFileIdentity      stat_id;          /* the handler's own stat of path ... */
+    unsigned             stat_fresh:1;     /* ... made for this request (no open_file_cache) */
     u_char              *copy;             /* small ranges read in the task (a spare) */
     size_t               copy_size;
     u_char             **copied;           /* [parts.count]: where each file part is in copy */
@@ -191,6 +194,8 @@ ngx_http_hls_handler(ngx_http_request_t *r)
     ngx_uint_t                 level;
     ngx_log_t                 *log;
     ngx_thread_task_t         *task;
+    ngx_uint_t                 fresh;
+    struct stat                st;
     ngx_open_file_info_t       of;
     ngx_http_hls_task_ctx_t   *t;
     ngx_http_hls_loc_conf_t   *hlcf;
@@ -199,6 +204,7 @@ ngx_http_hls_handler(ngx_http_request_t *r)
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hls_module);
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
     log = r->connection->log;
+    fresh = 0;
 
     if (hlcf->cors) {
         ngx_str_set(&value, "*");
@@ -323,7 +329,30 @@ ngx_http_hls_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_open_cached_file(clcf->open_file_cache, &path, &of, r->pool) != NGX_OK) {
+    /* Without open_file_cache and disable_symlinks, ngx_open_cached_file is one stat(); made
+     * here, its answer is also the file's identity for hls_open_indexed_stat, which then makes
+     * no stat of its own: one path lookup per hit instead of two */
+    fresh = (clcf->open_file_cache == NULL);
+#if (NGX_HAVE_OPENAT)
+    fresh = fresh && of.disable_symlinks == NGX_DISABLE_SYMLINKS_OFF;
+#endif
+
+    if (fresh) {
+        if (stat((const char *) path.data, &st) == -1) {
+            of.err = ngx_errno;
+            of.failed = ngx_file_info_n;
+            rc = NGX_ERROR;
+
+        } else {
+            of.is_file = S_ISREG(st.st_mode) ? 1 : 0;
+            rc = NGX_OK;
+        }
+
+    } else {
+        rc = ngx_open_cached_file(clcf->open_file_cache, &path, &of, r->pool);
+    }
+
+    if (rc != NGX_OK) {
         switch (of.err) {
 
         case 0:
@@ -377,6 +406,15 @@ post:
     t->request = r;
     t->path = path.data;
     t->file_uri = file_uri;
+
+    if (fresh) {
+        t->stat_fresh = 1;
+        t->stat_id.dev = (uint64_t) st.st_dev;
+        t->stat_id.ino = (uint64_t) st.st_ino;
+        t->stat_id.size = (uint64_t) st.st_size;
+        t->stat_id.mtime_sec = (int64_t) st.st_mtim.tv_sec;
+        t->stat_id.mtime_nsec = (int64_t) st.st_mtim.tv_nsec;
+    }
 
     t->options = hlcf->open_options;
     t->context = ngx_http_hls_context(r, hlcf);
@@ -443,8 +481,9 @@ post:
 
 
 /* On the event loop: a light name of a file that is indexed already is served at once,
- * without the thread pool: hls_open_indexed (one stat, a lookup; NULL when the open would index
- * the file), hls_name_is_light (one cache lookup: a hit, a playlist, an init segment, or a
+ * without the thread pool: hls_open_indexed_stat (the handler's stat of the file is its
+ * identity; a lookup; NULL when the open would index the file) or, with open_file_cache or
+ * disable_symlinks, hls_open_indexed (its own stat), hls_name_is_light (one cache lookup: a hit, a playlist, an init segment, or a
  * segment or I-frame whose samples are found by position in the file, in the clear), then
  * hls_get_parts_min: a hit, or the name made from the index (microseconds: the segment's
  * headers and its ranges), and one fstat that checks the descriptor still reads the indexed
@@ -464,7 +503,10 @@ ngx_http_hls_serve_hit(ngx_http_request_t *r, ngx_http_hls_task_ctx_t *t)
 
     media = NULL;
 
-    if (hls_open_indexed(t->context, (const char *) t->path, t->options, &media, NULL)
+    if ((t->stat_fresh
+         ? hls_open_indexed_stat(t->context, (const char *) t->path, t->options, &t->stat_id,
+                                 &media, NULL)
+         : hls_open_indexed(t->context, (const char *) t->path, t->options, &media, NULL))
         != HLS_OK || media == NULL)
     {
         return NGX_DECLINED;

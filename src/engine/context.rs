@@ -189,7 +189,18 @@ impl Context {
     /// otherwise (not indexed yet, changed, or being indexed by another thread). Counted as an
     /// open when found.
     pub fn open_indexed(&self, path: &Path, options: &OpenOptions) -> Result<Option<Arc<Media>>> {
-        let identity = FileIdentity::of(path)?;
+        self.open_indexed_as(path, options, FileIdentity::of(path)?)
+    }
+
+    /// [`Context::open_indexed`] with the identity a `stat` of `path` by the caller gave just now
+    /// (a server that has `stat`ed the file for its own checks), instead of a second `stat`:
+    /// `None` unless the media indexed is that version of the file.
+    pub fn open_indexed_as(
+        &self,
+        path: &Path,
+        options: &OpenOptions,
+        identity: FileIdentity,
+    ) -> Result<Option<Arc<Media>>> {
         let key = MediaKey { location: Location::Path(path.to_path_buf()), options: Arc::new(options.clone()) };
         let mut reg = self.registry.lock();
         let live = match reg.live.get(&key) {
@@ -478,7 +489,11 @@ impl Context {
     /// What serving `name` of `media` costs now (see [`Cost`]): `NotFound` for a name its
     /// playlists do not name. Generates nothing and does not mark the cache entry used.
     pub fn cost(&self, media: &Media, name: &str) -> Result<Cost> {
-        let resource = Resource::parse(name)?;
+        self.cost_of(media, Resource::parse(name)?, name)
+    }
+
+    /// [`Context::cost`] of `name`, parsed already as `resource`.
+    fn cost_of(&self, media: &Media, resource: Resource, name: &str) -> Result<Cost> {
         media.check_named(&resource, name)?;
         // Held as ranges, or as bytes (which outlive the ranges' entry when only they are hit).
         if self.cache.contains(&Key::generated(media, resource)) || self.cache.contains(&Key::bytes(media, resource)) {
@@ -491,9 +506,10 @@ impl Context {
     /// [`Media::light`]): a cache hit, or a name made from the index and positioned reads of the
     /// local file. `NotFound` for a name its playlists do not name. Generates nothing.
     pub fn light(&self, media: &Media, name: &str) -> Result<bool> {
-        Ok(match self.cost(media, name)? {
+        let resource = Resource::parse(name)?;
+        Ok(match self.cost_of(media, resource, name)? {
             Cost::Cached => true,
-            _ => media.light(&Resource::parse(name)?),
+            _ => media.light(&resource),
         })
     }
 

@@ -10,10 +10,11 @@ use super::buffer::{self, HlsBuffer};
 use super::context::HlsContext;
 use super::error::{ErrorOut, HlsError};
 use super::options::HlsOpenOptions;
-use super::parts::{self, HlsParts};
+use super::parts::{self, HlsFileIdentity, HlsParts};
 use super::status::HlsStatus;
 use crate::engine::{mime, Body, Context, Cost, Media};
 use crate::error::{Error, ErrorKind};
+use crate::model::identity::FileIdentity;
 use crate::model::names::Resource;
 use crate::model::open::OpenOptions;
 
@@ -202,24 +203,70 @@ pub unsafe extern "C" fn hls_open_indexed(
 ) -> HlsStatus {
     // SAFETY: per the contract, err_out is NULL or writable.
     ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
-        // SAFETY: per the contract: ctx is NULL or a live context.
-        let ctx = unsafe { arg_ref(ctx, "ctx") }?;
-        // SAFETY: per the contract: path is NULL or a NUL-terminated string.
-        let path = unsafe { arg_str(path, "path") }?;
-        let out = arg_out(out, "out")?;
-        // SAFETY: per the contract: opts is NULL or live options, borrowed for the call.
-        let found = match unsafe { opt_ref(opts) } {
-            Some(o) => ctx.ctx.open_indexed(Path::new(path), &o.options)?,
-            None => ctx.ctx.open_indexed(Path::new(path), &OpenOptions::default())?,
-        };
-        let handle = match found {
-            Some(media) => into_handle(HlsMedia { ctx: ctx.ctx.clone(), media: Some(media) }),
-            None => std::ptr::null_mut(),
-        };
-        // SAFETY: out is not NULL and, per the contract, writable.
-        unsafe { out.write(handle) };
-        Ok(())
+        // SAFETY: per the contract: ctx, path, opts and out are NULL or valid.
+        unsafe { open_indexed(ctx, path, opts, out, FileIdentity::of) }
     }
+}
+
+/// `hls_open_indexed` for a caller that has just `stat`ed `path` itself (a server checks the
+/// file it is asked for: found, allowed, a regular file): `id` is what that `stat` said
+/// (`st_dev`, `st_ino`, `st_size`, `st_mtim`), and libhls makes no `stat` of its own. `*out`
+/// receives a handle only when the media indexed is that version of the file; otherwise NULL
+/// and `HLS_OK`, as from `hls_open_indexed`. One path lookup per request instead of two (the
+/// nginx module's warm hits: ~1 µs each). An `id` older than the request (a cached `stat`) may
+/// hand out a file replaced since: use `hls_open_indexed` then.
+///
+/// # Safety
+/// As `hls_open_indexed`, and `id`: NULL (an error) or a readable `HlsFileIdentity`, borrowed
+/// for the call.
+#[no_mangle]
+pub unsafe extern "C" fn hls_open_indexed_stat(
+    ctx: *mut HlsContext,
+    path: *const c_char,
+    opts: *const HlsOpenOptions,
+    id: *const HlsFileIdentity,
+    out: *mut *mut HlsMedia,
+    err_out: *mut *mut HlsError,
+) -> HlsStatus {
+    // SAFETY: per the contract, err_out is NULL or writable.
+    ffi_boundary! { report(unsafe { ErrorOut::new(err_out) }) =>
+        // SAFETY: per the contract: ctx, path, opts and out are NULL or valid; id is NULL or
+        // readable.
+        unsafe { open_indexed(ctx, path, opts, out, |_| Ok(FileIdentity::from(*arg_ref(id, "id")?))) }
+    }
+}
+
+/// The shared body of `hls_open_indexed` and `hls_open_indexed_stat`: `identity` gives the
+/// file's identity once the arguments are checked (a `stat`, or the caller's).
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string; `opts` is NULL or
+/// live options; `out` is NULL or writable.
+unsafe fn open_indexed(
+    ctx: *mut HlsContext,
+    path: *const c_char,
+    opts: *const HlsOpenOptions,
+    out: *mut *mut HlsMedia,
+    identity: impl FnOnce(&Path) -> Result<FileIdentity, Error>,
+) -> Result<(), Error> {
+    // SAFETY: per this function's contract.
+    let ctx = unsafe { arg_ref(ctx, "ctx") }?;
+    // SAFETY: per this function's contract.
+    let path = Path::new(unsafe { arg_str(path, "path") }?);
+    let out = arg_out(out, "out")?;
+    let identity = identity(path)?;
+    // SAFETY: per this function's contract.
+    let found = match unsafe { opt_ref(opts) } {
+        Some(o) => ctx.ctx.open_indexed_as(path, &o.options, identity)?,
+        None => ctx.ctx.open_indexed_as(path, &OpenOptions::default(), identity)?,
+    };
+    let handle = match found {
+        Some(media) => into_handle(HlsMedia { ctx: ctx.ctx.clone(), media: Some(media) }),
+        None => std::ptr::null_mut(),
+    };
+    // SAFETY: out is not NULL and, per this function's contract, writable.
+    unsafe { out.write(handle) };
+    Ok(())
 }
 
 /// The shared body of `hls_open`, `hls_open_ex` and `hls_open_with`.

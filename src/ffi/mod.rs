@@ -98,8 +98,9 @@ pub use keys::{
 };
 pub use media::{
     hls_close, hls_get, hls_get_ex, hls_get_parts, hls_get_parts_ex, hls_get_parts_min, hls_media_duration,
-    hls_media_info_json, hls_name_cost, hls_open, hls_open_ex, hls_open_indexed, hls_open_with, hls_playlist,
-    hls_playlist_ex, hls_segment, hls_segment_ex, hls_segment_parts, hls_segment_parts_ex, HlsMedia, HlsNameCost,
+    hls_media_info_json, hls_name_cost, hls_open, hls_open_ex, hls_open_indexed, hls_open_indexed_stat, hls_open_with,
+    hls_playlist, hls_playlist_ex, hls_segment, hls_segment_ex, hls_segment_parts, hls_segment_parts_ex, HlsMedia,
+    HlsNameCost,
 };
 pub use options::{
     hls_open_options_clone, hls_open_options_free, hls_open_options_new, hls_open_options_set_encryption,

@@ -66,6 +66,17 @@ impl From<FileIdentity> for HlsFileIdentity {
     }
 }
 
+impl From<HlsFileIdentity> for FileIdentity {
+    fn from(id: HlsFileIdentity) -> FileIdentity {
+        FileIdentity {
+            dev: id.dev,
+            ino: id.ino,
+            size: id.size,
+            mtime_ns: i128::from(id.mtime_sec) * 1_000_000_000 + i128::from(id.mtime_nsec),
+        }
+    }
+}
+
 /// A response as an ordered list of parts; concatenated, they are exactly the bytes that
 /// `hls_get` returns for the same name.
 ///

@@ -497,21 +497,27 @@ def test_http(ng):
     check(r.status == 200 and json.loads(r.body).get("path") == '/copy/a "spaced" name é.mp4',
           "its info.json names it by its URI, JSON-escaped", r.body[:120].decode(errors="replace"))
 
-    swap = os.path.join(copy_dir, "swap.mp4")
-    shutil.copy2(src, swap)
-    first = [request(ng.port, "/copy/swap.mp4/master.m3u8") for _ in range(4)]  # both workers
-    seg = request(ng.port, "/copy/swap.mp4/t0_1.m4s")
-    shutil.copyfile(os.path.join(MEDIA, "hevc_aac.mp4"), swap + ".tmp")
-    os.utime(swap + ".tmp", (os.stat(src).st_mtime + 100,) * 2)
-    os.replace(swap + ".tmp", swap)
-    again = [request(ng.port, "/copy/swap.mp4/master.m3u8") for _ in range(4)]
-    seg2 = request(ng.port, "/copy/swap.mp4/t0_1.m4s")
-    check(all(r.status == 200 and r.body == want["master.m3u8"] for r in first)
-          and all(r.status == 200 and r.body == dump("hevc_aac.mp4")["master.m3u8"]
-                  and r.h("etag") != first[0].h("etag") for r in again)
-          and seg2.body == dump("hevc_aac.mp4")["t0_1.m4s"] and seg2.h("etag") != seg.h("etag"),
-          "a file replaced on disk is served anew (its new bytes, a new ETag)",
-          f"{[r.status for r in again]}")
+    # /copy/: the hits' identity is the handler's own stat (hls_open_indexed_stat); /copyofc/
+    # (open_file_cache: nginx's stat may be cached) has libhls stat the file itself
+    for prefix, how in [("/copy", ""), ("/copyofc", " (open_file_cache on)")]:
+        swap = os.path.join(copy_dir, f"swap{prefix.strip('/')}.mp4")
+        shutil.copy2(src, swap)
+        uri = f"{prefix}/{os.path.basename(swap)}"
+        first = [request(ng.port, f"{uri}/master.m3u8") for _ in range(4)]  # both workers
+        seg = [request(ng.port, f"{uri}/t0_1.m4s") for _ in range(4)]  # hits on the event loop
+        shutil.copyfile(os.path.join(MEDIA, "hevc_aac.mp4"), swap + ".tmp")
+        os.utime(swap + ".tmp", (os.stat(src).st_mtime + 100,) * 2)
+        os.replace(swap + ".tmp", swap)
+        again = [request(ng.port, f"{uri}/master.m3u8") for _ in range(4)]
+        seg2 = [request(ng.port, f"{uri}/t0_1.m4s") for _ in range(4)]
+        check(all(r.status == 200 and r.body == want["master.m3u8"] for r in first)
+              and all(r.status == 200 and r.body == want["t0_1.m4s"] for r in seg)
+              and all(r.status == 200 and r.body == dump("hevc_aac.mp4")["master.m3u8"]
+                      and r.h("etag") != first[0].h("etag") for r in again)
+              and all(r.body == dump("hevc_aac.mp4")["t0_1.m4s"] and r.h("etag") != seg[0].h("etag")
+                      for r in seg2),
+              f"a file replaced on disk is served anew (its new bytes, a new ETag){how}",
+              f"{[r.status for r in again]}")
 
     r = request(ng.port, path, "HEAD")
     check(r.status == 200 and r.body == b"" and r.h("content-length") == str(len(body))
@@ -1176,6 +1182,7 @@ def main():
     main_ng = Nginx("main", f"""
         location /vod/ {{ alias {MEDIA}/; hls; }}
         location /copy/ {{ alias {OUT}/copy/; hls; }}
+        location /copyofc/ {{ alias {OUT}/copy/; hls; open_file_cache max=16; }}
         location /nocors/ {{ alias {MEDIA}/; hls; hls_cors off; }}
         location /links/ {{ alias {links}/; hls; disable_symlinks on; }}
         location /links-followed/ {{ alias {links}/; hls; }}
