@@ -226,8 +226,9 @@ impl Headers<'_> {
         self.window.get(at - self.at..end - self.at)
     }
 
-    /// The child boxes of the bytes `range` of the moov, walked as [`Boxes`] walks them
-    /// (super::boxes::Boxes): `f` is given each one's type and body until it returns false.
+    /// The child boxes of the bytes `range` of the moov, walked as
+    /// [`Boxes`](super::boxes::Boxes) walks them: `f` is given each one's type and body until
+    /// it returns false.
     fn children(&mut self, range: Range<usize>, mut f: impl FnMut(&mut Self, [u8; 4], Range<usize>) -> bool) {
         let mut pos = range.start;
         for _ in 0..MAX_CHILDREN {

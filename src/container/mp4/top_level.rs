@@ -206,7 +206,7 @@ fn read_around(file: &ByteSource, pos: u64, len: usize, sides: Vec<SideTable>) -
     let mut bytes = Arena::huge(len);
     let buf = bytes.bytes_mut();
     let mut from = 0;
-    for r in sides.iter().map(SideTable::unread).chain([len..len]) {
+    for r in sides.iter().map(SideTable::unread).chain(std::iter::once(len..len)) {
         if r.start < from {
             // (Never: the tables are boxes apart from one another, in moov order.)
             return read_around(file, pos, len, Vec::new());
