@@ -11,6 +11,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::boxes::{be32, be64};
+use super::side::Part;
+use super::tables::Kept;
 use crate::container::sample::SampleRec as Mp4Sample;
 
 /// Random access to a track's samples as `mov_build_index` leaves them: a built list, or one
@@ -158,21 +160,21 @@ pub(super) fn fresh<T>(n: usize) -> Vec<T> {
 }
 
 /// `fresh` memory holding a copy of `t`.
-fn copied(t: &[u8]) -> Box<[u8]> {
+fn copied(t: &[u8]) -> Vec<u8> {
     let mut v = fresh(t.len());
     v.extend_from_slice(t);
-    v.into_boxed_slice()
+    v
 }
 
 /// The low halves of the big-endian `WIDTH`-byte entries of `table`.
-fn narrow<const WIDTH: usize>(table: &[u8]) -> Box<[u8]> {
+fn narrow<const WIDTH: usize>(table: &[u8]) -> Vec<u8> {
     let half = WIDTH / 2;
     let mut v = fresh(table.len() / WIDTH * half);
     v.resize(v.capacity(), 0);
     for (d, e) in v.chunks_exact_mut(half).zip(table.chunks_exact(WIDTH)) {
         d.copy_from_slice(&e[half..]);
     }
-    v.into_boxed_slice()
+    v
 }
 
 /// A video track's composition offsets, one per sample (`ctts` expanded): as multiples of a
@@ -392,13 +394,14 @@ pub(super) trait OffsetWalk {
 /// tables (the `moov` they were read from is freed after the open).
 pub(super) struct LazyTables {
     /// The size table (big-endian, `field_bits` per entry), 32-bit entries that all fit 16
-    /// bits stored as 16-bit ones; its count.
-    sizes: Box<[u8]>,
+    /// bits stored as 16-bit ones (the memory it was read into when it was read apart from the
+    /// moov, else a copy); its count.
+    sizes: Part,
     field_bits: u8,
     size_count: u32,
     /// The chunk offsets (big-endian), 64-bit or not (`co64` offsets that all fit 32 bits
-    /// stored as 32-bit ones); their count.
-    chunks: Box<[u8]>,
+    /// stored as 32-bit ones; kept as `sizes`); their count.
+    chunks: Part,
     wide: bool,
     chunk_count: usize,
     /// The `stsc` entries as runs of chunks (empty runs left out).
@@ -414,31 +417,36 @@ pub(super) struct LazyTables {
 }
 
 impl LazyTables {
-    /// The tables of a track: `sizes` and `chunks` copied (narrowed where every entry fits),
-    /// the runs and `len` as `lazy_plan` found them; `size_bits`: every entry of the size table
-    /// OR-ed together when the caller knows it (else the table is read here).
+    /// The tables of a track: `sizes` and `chunks` kept where they lie when `kept` has them
+    /// (they were read apart from the moov, already narrowed: see `side`), else copied
+    /// (narrowed where every entry fits); the runs and `len` as `lazy_plan` found them;
+    /// `size_bits`: every entry of the size table OR-ed together when the caller knows it (else
+    /// the table is read here).
     pub(super) fn new(
         sizes: &Sizes<'_>,
         chunks: &Chunks<'_>,
-        chunk_runs: Vec<ChunkRun>,
-        dts_runs: Vec<DtsRun>,
+        kept: &Kept,
+        runs: (Vec<ChunkRun>, Vec<DtsRun>),
         len: usize,
         size_bits: Option<u32>,
     ) -> LazyTables {
+        let (chunk_runs, dts_runs) = runs;
         let small = |t: &[u8]| match size_bits {
             Some(bits) => bits <= u32::from(u16::MAX),
             None => t.chunks_exact(4).all(|s| s[0] == 0 && s[1] == 0),
         };
-        let (size_table, field_bits) = if sizes.field_bits == 32 && small(sizes.table) {
-            (narrow::<4>(sizes.table), 16)
-        } else {
-            (copied(sizes.table), sizes.field_bits)
+        let (size_table, field_bits) = match &kept.sizes {
+            Some(k) => (k.clone(), sizes.field_bits),
+            None if sizes.field_bits == 32 && small(sizes.table) => (Part::of(narrow::<4>(sizes.table)), 16),
+            None => (Part::of(copied(sizes.table)), sizes.field_bits),
         };
         // A `co64` offset is read as is when it fits 32 bits (0 if negative as an i64 otherwise).
-        let (chunk_table, wide) = if chunks.wide && chunks.table.chunks_exact(8).all(|s| s[..4] == [0; 4]) {
-            (narrow::<8>(chunks.table), false)
-        } else {
-            (copied(chunks.table), chunks.wide)
+        let (chunk_table, wide) = match &kept.chunks {
+            Some(k) => (k.clone(), chunks.wide),
+            None if chunks.wide && chunks.table.chunks_exact(8).all(|s| s[..4] == [0; 4]) => {
+                (Part::of(narrow::<8>(chunks.table)), false)
+            }
+            None => (Part::of(copied(chunks.table)), chunks.wide),
         };
         LazyTables {
             sizes: size_table,
@@ -888,7 +896,7 @@ mod tests {
         let n = (sizes.len() * 8 / usize::from(bits)) as u32;
         let s = Sizes { constant: 0, table: sizes, field_bits: bits, count: n };
         let c = Chunks { table: chunks, wide, count: chunks.len() / if wide { 8 } else { 4 } };
-        LazyTables::new(&s, &c, Vec::new(), Vec::new(), 0, None)
+        LazyTables::new(&s, &c, &Kept::default(), (Vec::new(), Vec::new()), 0, None)
     }
 
     #[test]

@@ -155,11 +155,11 @@ fn plan_tables(
     }
     // `build_samples`' walk, checking every sample as it does, without building them.
     let (sizes, chunks) = (t.sizes, t.chunks);
-    let (n, skip_edit, bits) = if sizes.field_bits == 32 {
-        // (The table holds exactly `count` entries.)
-        check_chunks_32(&chunk_runs, &chunks, count, file_size, sizes.table)?
-    } else {
-        check_chunks(&chunk_runs, &chunks, count, file_size, (0..count).map(|k| sizes.get(k)))?
+    // (A table of 32- or 16-bit sizes holds exactly `count` entries.)
+    let (n, skip_edit, bits) = match sizes.field_bits {
+        32 => check_chunks_table::<4>(&chunk_runs, &chunks, count, file_size, sizes.table)?,
+        16 => check_chunks_table::<2>(&chunk_runs, &chunks, count, file_size, sizes.table)?,
+        _ => check_chunks(&chunk_runs, &chunks, count, file_size, (0..count).map(|k| sizes.get(k)))?,
     };
     // Every entry of the table was walked: the bits of its entries are known.
     let size_bits = (n == count).then_some(bits);
@@ -179,7 +179,7 @@ fn plan_tables(
     if dts_runs.is_empty() {
         dts_runs.push(DtsRun { first: 0, dts: 0, dur: 0 });
     }
-    let mut tables = LazyTables::new(&sizes, &chunks, chunk_runs, dts_runs, n as usize, size_bits);
+    let mut tables = LazyTables::new(&sizes, &chunks, &t.kept, (chunk_runs, dts_runs), n as usize, size_bits);
     let mut cover = None;
     if let Some((mut cto, keys)) = video {
         cover = t.ctts.map(|_| n as usize);
@@ -254,14 +254,14 @@ fn check_chunks(
     (bits <= MAX_SAMPLE_SIZE).then_some((n, false, bits))
 }
 
-/// [`check_chunks`] for a table of 32-bit sizes (`table`, `count` entries at least): the same
+/// [`check_chunks`] for a table of `W`-byte sizes (`table`, `count` entries at least): the same
 /// result, found without summing every chunk. The samples walked follow from the runs alone
 /// (every chunk's, up to `count`), a bound on their sizes (the sizes OR-ed) from one pass over
 /// the table; and a chunk's samples follow one another, so its last one ends at most
 /// `per × bound` bytes after
 /// the chunk: only a run whose farthest chunk is that close to the end of the file has its
 /// chunks summed one by one.
-fn check_chunks_32(
+fn check_chunks_table<const W: usize>(
     runs: &[ChunkRun],
     chunks: &Chunks<'_>,
     count: u32,
@@ -271,8 +271,8 @@ fn check_chunks_32(
     let capacity: u64 = runs.iter().map(|r| u64::from(r.end - r.first) * u64::from(r.per)).sum();
     // The walk stops at the first chunk with fewer samples left than it holds.
     let (n, stopped) = (capacity.min(u64::from(count)) as u32, capacity > u64::from(count));
-    let walked = table.get(..n as usize * 4)?;
-    let bits = or_be32(walked);
+    let walked = table.get(..n as usize * W)?;
+    let bits = or_be::<W>(walked);
     if bits > MAX_SAMPLE_SIZE {
         return None;
     }
@@ -293,15 +293,15 @@ fn check_chunks_32(
                 at = (u64::from(at) + samples).min(u64::from(n)) as u32;
                 continue;
             }
-            check_block(block, run.per, chunks, walked, &mut at, n, file_size)?;
+            check_block::<W>(block, run.per, chunks, walked, &mut at, n, file_size)?;
         }
     }
     Some((n, stopped, bits))
 }
 
-/// The big-endian 32-bit entries of `table` OR-ed together: OR-ed as they are stored, eight
-/// bytes at a time (the bits are the same, swapped once at the end).
-fn or_be32(table: &[u8]) -> u32 {
+/// The big-endian `W`-byte entries of `table` OR-ed together: OR-ed as they are stored, eight
+/// bytes at a time (the bits are the same, read as entries once at the end).
+fn or_be<const W: usize>(table: &[u8]) -> u32 {
     let mut words = table.chunks_exact(32);
     let mut acc = [0u64; 4];
     for w in &mut words {
@@ -309,21 +309,23 @@ fn or_be32(table: &[u8]) -> u32 {
             *a |= u64::from_ne_bytes(w[i * 8..i * 8 + 8].try_into().unwrap_or_default());
         }
     }
-    let wide = acc[0] | acc[1] | acc[2] | acc[3];
-    let mut bits = (wide >> 32) as u32 | wide as u32;
-    for e in words.remainder().chunks_exact(4) {
-        bits |= u32::from_ne_bytes([e[0], e[1], e[2], e[3]]);
-    }
-    u32::from_be(bits)
+    let wide = (acc[0] | acc[1] | acc[2] | acc[3]).to_ne_bytes();
+    wide.chunks_exact(W).chain(words.remainder().chunks_exact(W)).fold(0, |bits, e| bits | be::<W>(e))
 }
 
-/// Chunks checked at once by [`check_chunks_32`].
+/// The big-endian `W`-byte value `e` (`W` ≤ 4).
+#[inline(always)]
+fn be<const W: usize>(e: &[u8]) -> u32 {
+    e[..W].iter().fold(0, |v, &b| v << 8 | u32::from(b))
+}
+
+/// Chunks checked at once by [`check_chunks_table`].
 const CHECK_BLOCK: usize = 256;
 
 /// The chunks `block` of a run of `per` samples each, their first sample `at` (moved past
 /// them): each one's samples summed from `walked`, the samples before `n`; `None` when one ends
 /// past the file.
-fn check_block(
+fn check_block<const W: usize>(
     block: Range<usize>,
     per: u32,
     chunks: &Chunks<'_>,
@@ -334,9 +336,9 @@ fn check_block(
 ) -> Option<()> {
     for c in block {
         let take = per.min(n - *at);
-        let sum = walked[*at as usize * 4..(*at + take) as usize * 4]
-            .chunks_exact(4)
-            .map(|s| u64::from(u32::from_be_bytes([s[0], s[1], s[2], s[3]])))
+        let sum = walked[*at as usize * W..(*at + take) as usize * W]
+            .chunks_exact(W)
+            .map(|s| u64::from(be::<W>(s)))
             .sum::<u64>();
         if chunks.get(c).checked_add(sum)? > file_size {
             return None;
@@ -392,9 +394,9 @@ mod tests {
     }
 
     #[test]
-    fn the_quick_check_of_32_bit_sizes_finds_what_the_chunk_by_chunk_walk_finds() {
+    fn the_quick_check_of_32_and_16_bit_sizes_finds_what_the_chunk_by_chunk_walk_finds() {
         use super::super::lazy::{ChunkRun, Chunks};
-        use super::{check_chunks, check_chunks_32, MAX_SAMPLE_SIZE};
+        use super::{check_chunks, check_chunks_table, MAX_SAMPLE_SIZE};
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut next = |m: u64| {
             seed ^= seed << 13;
@@ -414,7 +416,9 @@ mod tests {
                 before += len * per;
             }
             let count = (u64::from(before) + next(6)).saturating_sub(3) as u32;
-            let big = if case % 50 == 0 { MAX_SAMPLE_SIZE as u64 + 2 } else { 400 };
+            // (Every third case in 16-bit sizes.)
+            let wide = case % 3 != 0;
+            let big = if case % 50 == 0 && wide { MAX_SAMPLE_SIZE as u64 + 2 } else { 400 };
             let sizes: Vec<u32> = (0..count).map(|_| next(big) as u32).collect();
             let file_size = 2000 + next(3000);
             // Most chunks far from the end of the file, a few anywhere (or past it).
@@ -425,10 +429,16 @@ mod tests {
                 })
                 .collect();
             let table: Vec<u8> = sizes.iter().flat_map(|v| v.to_be_bytes()).collect();
+            let table16: Vec<u8> = sizes.iter().flat_map(|&v| (v as u16).to_be_bytes()).collect();
             let stco: Vec<u8> = offsets.iter().flat_map(|v| v.to_be_bytes()).collect();
             let chunks = Chunks { table: &stco, wide: false, count: chunk as usize };
             let walk = check_chunks(&runs, &chunks, count, file_size, sizes.iter().copied());
-            assert_eq!(check_chunks_32(&runs, &chunks, count, file_size, &table), walk, "case {case}");
+            let quick = if wide {
+                check_chunks_table::<4>(&runs, &chunks, count, file_size, &table)
+            } else {
+                check_chunks_table::<2>(&runs, &chunks, count, file_size, &table16)
+            };
+            assert_eq!(quick, walk, "case {case}");
             match walk {
                 Some(_) => inside += 1,
                 None => outside += 1,

@@ -18,6 +18,8 @@
 //! The parts, each reading one layer of the file:
 //! - `boxes`: the one box reader (big-endian fields, child boxes, MPEG-4 descriptors);
 //! - `top_level`: the top-level walk, `ftyp` brands, reading the `moov`;
+//! - `side`: the large size and chunk-offset tables of the `moov` read apart, narrowed, into
+//!   the memory a lazily read track keeps;
 //! - `moov`: `moov` / `trak` / `mdia` boxes, track headers, languages and names;
 //! - `sample_entry`: the `stsd` entry (visual, audio, subtitle) and its codec configuration;
 //! - `tables`: the sample tables (`stts`, `ctts`, `stss`, `stsc`, `stsz`/`stz2`, `stco`/`co64`,
@@ -42,6 +44,7 @@ mod lazy_plan;
 mod moov;
 mod sample_entry;
 mod samples;
+mod side;
 mod tables;
 mod top_level;
 mod track;
@@ -92,7 +95,18 @@ pub fn read_lazily(file: &ByteSource, file_size: u64, max_index_bytes: u64) -> P
 
 fn read_with(file: &ByteSource, file_size: u64, max_index_bytes: u64, lazy: bool) -> ParseResult<Mp4Index> {
     let (moov, brands) = top_level::read_moov(file, file_size)?;
-    let parsed = moov::parse_moov(&moov, brands, file_size, max_index_bytes, lazy)?;
+    let sides = moov.side_tables();
+    let parsed = match moov::parse_moov(&moov, sides, brands, file_size, max_index_bytes, lazy) {
+        Ok(p) if sides.all_claimed() => p,
+        // The box reader did not take a table read apart for its box (or failed before it did):
+        // the whole moov read and parsed as it is.
+        _ if !moov.sides.is_empty() => {
+            let whole = moov.whole(file)?;
+            drop(moov);
+            moov::parse_moov(&whole, side::Sides::NONE, brands, file_size, max_index_bytes, lazy)?
+        }
+        r => r?,
+    };
     let mut index = parsed.index;
     if index.fragmented {
         let stats =
@@ -108,7 +122,7 @@ fn read_with(file: &ByteSource, file_size: u64, max_index_bytes: u64, lazy: bool
 #[doc(hidden)]
 pub fn read_moov_payload(moov: &[u8], quicktime: bool, file_size: u64) -> ParseResult<Mp4Index> {
     let brands = top_level::Brands { isom: !quicktime, qt_compatible: quicktime };
-    Ok(moov::parse_moov(moov, brands, file_size, DEFAULT_MAX_INDEX_BYTES, false)?.index)
+    Ok(moov::parse_moov(moov, side::Sides::NONE, brands, file_size, DEFAULT_MAX_INDEX_BYTES, false)?.index)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use super::edit_list::EditPlan;
 use super::lazy_plan;
 use super::sample_entry::{kind_of, parse_stsd, Kind, SampleEntry, NO_FOURCC};
 use super::samples::{build_index, sample_budget};
+use super::side::Sides;
 use super::tables::{collect_stbl, StblBoxes, Tables};
 use super::top_level::Brands;
 use super::track::{Mp4Index, Mp4Track};
@@ -82,8 +83,9 @@ pub(super) struct Moov {
 /// Every track of the `moov` payload `moov`. With `lazy`, a track
 /// whose samples follow from its tables in closed form keeps them there
 /// ([`Mp4Track::lazy`](super::track::Mp4Track::lazy)) instead of a built list.
-pub(super) fn parse_moov(
-    moov: &[u8],
+pub(super) fn parse_moov<'a>(
+    moov: &'a [u8],
+    sides: Sides<'a>,
     brands: Brands,
     file_size: u64,
     max_index_bytes: u64,
@@ -107,7 +109,7 @@ pub(super) fn parse_moov(
                         format!("more than {MAX_TRACKS} tracks (FFmpeg's max_streams)"),
                     ));
                 }
-                let boxes = collect_trak(body);
+                let boxes = collect_trak(body, sides);
                 let ids = boxes.chapters.unwrap_or(&[]);
                 chapter_ids.extend(
                     ids.chunks_exact(4).take(MAX_CHAPTER_REFS).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])),
@@ -189,8 +191,9 @@ struct TrakBoxes<'a> {
     stbl: StblBoxes<'a>,
 }
 
-/// The boxes of one `trak` that matter.
-fn collect_trak(trak: &[u8]) -> TrakBoxes<'_> {
+/// The boxes of one `trak` that matter (its large tables from `sides` where they were read
+/// apart).
+fn collect_trak<'a>(trak: &'a [u8], sides: Sides<'a>) -> TrakBoxes<'a> {
     let mut t = TrakBoxes::default();
     for (kind, body) in Boxes::new(trak) {
         match &kind {
@@ -200,7 +203,7 @@ fn collect_trak(trak: &[u8]) -> TrakBoxes<'_> {
                     set_once(&mut t.elst, e);
                 }
             }
-            b"mdia" => collect_mdia(body, &mut t),
+            b"mdia" => collect_mdia(body, sides, &mut t),
             b"udta" => {
                 if let Some(n) = child(body, b"name") {
                     set_once(&mut t.udta_name, n);
@@ -218,14 +221,14 @@ fn collect_trak(trak: &[u8]) -> TrakBoxes<'_> {
 }
 
 /// The `mdia` boxes that matter, into `t`.
-fn collect_mdia<'a>(mdia: &'a [u8], t: &mut TrakBoxes<'a>) {
+fn collect_mdia<'a>(mdia: &'a [u8], sides: Sides<'a>, t: &mut TrakBoxes<'a>) {
     for (kind, body) in Boxes::new(mdia) {
         match &kind {
             b"mdhd" => set_once(&mut t.mdhd, body),
             b"hdlr" => set_once(&mut t.hdlr, body),
             b"minf" => {
                 if let Some(stbl) = child(body, b"stbl") {
-                    collect_stbl(stbl, &mut t.stbl);
+                    collect_stbl(stbl, sides, &mut t.stbl);
                 }
             }
             _ => {}

@@ -7,8 +7,17 @@ use super::boxes::{be32, fourcc, set_once, Boxes};
 pub(super) use super::lazy::{Chunks, Sizes};
 use super::lazy::{Offsets, OffsetsBuilder};
 use super::sample_entry::Kind;
+use super::side::{Part, SideTable, Sides};
 use crate::error::{ErrorKind, ParseError, ParseResult};
 use std::cell::Cell;
+
+/// The memory of a track's size and chunk tables (exactly the tables) when they were read apart
+/// ([`SideTable`]): 16-bit sizes, 32-bit offsets.
+#[derive(Default)]
+pub(super) struct Kept {
+    pub(super) sizes: Option<Part>,
+    pub(super) chunks: Option<Part>,
+}
 
 /// Bytes of a full box's version and flags.
 const FULL_BOX_HEADER: usize = 4;
@@ -47,11 +56,23 @@ pub(super) struct StblBoxes<'a> {
     co64: Option<&'a [u8]>,
     /// The `rap ` sample-to-group box.
     sbgp_rap: Option<&'a [u8]>,
+    /// The entries of `stsz`, `stco`, `co64` when they were read apart (their bytes in the
+    /// boxes above then unread).
+    stsz_side: Option<&'a SideTable>,
+    stco_side: Option<&'a SideTable>,
+    co64_side: Option<&'a SideTable>,
 }
 
-/// The sample-table boxes of the `stbl` payload `stbl`, into `s` (the first of each kind).
-pub(super) fn collect_stbl<'a>(stbl: &'a [u8], s: &mut StblBoxes<'a>) {
+/// The sample-table boxes of the `stbl` payload `stbl`, into `s` (the first of each kind; the
+/// entries of its large tables from `sides` where they were read apart).
+pub(super) fn collect_stbl<'a>(stbl: &'a [u8], sides: Sides<'a>, s: &mut StblBoxes<'a>) {
     for (kind, body) in Boxes::new(stbl) {
+        match &kind {
+            b"stsz" if s.stsz.is_none() => s.stsz_side = sides.take(&kind, body),
+            b"stco" if s.stco.is_none() => s.stco_side = sides.take(&kind, body),
+            b"co64" if s.co64.is_none() => s.co64_side = sides.take(&kind, body),
+            _ => {}
+        }
         let slot = match &kind {
             b"stsd" => &mut s.stsd,
             b"stts" => &mut s.stts,
@@ -113,6 +134,9 @@ pub(super) struct Tables<'a> {
     /// The `ctts` offsets, one per sample, when [`Tables::parse`] was asked to expand them and
     /// they cover every sample (taken by the lazy plan).
     pub(super) offsets: Cell<Option<Offsets>>,
+    /// The memory `sizes` and `chunks` lie in when they were read apart (a lazily read track
+    /// keeps it instead of a copy).
+    pub(super) kept: Kept,
 }
 
 impl<'a> Tables<'a> {
@@ -121,7 +145,7 @@ impl<'a> Tables<'a> {
     /// `stts` duration when there is one).
     pub(super) fn parse(s: &StblBoxes<'a>, file_size: u64, expand: bool) -> ParseResult<Self> {
         // (Errors reported in the same order as without `expand`: the sizes read first, kept.)
-        let sizes = parse_sizes(s.stsz, s.stz2);
+        let sizes = parse_sizes(s.stsz, s.stsz_side, s.stz2);
         let unit =
             s.stts.filter(|b| be32(b, 4) == Some(1)).and_then(|b| be32(b, 12)).and_then(|u| i32::try_from(u).ok());
         let mut builder = match &sizes {
@@ -147,6 +171,12 @@ impl<'a> Tables<'a> {
                 format!("stsz claims {} samples of {} bytes: more than the file holds", sizes.count, sizes.constant),
             ));
         }
+        let chunks = parse_chunks((s.stco, s.stco_side), (s.co64, s.co64_side))?;
+        let chunks_side = s.stco.map_or(s.co64_side, |_| s.stco_side);
+        let kept = Kept {
+            sizes: s.stsz_side.filter(|_| sizes.constant == 0).map(|t| t.kept(sizes.table.len())),
+            chunks: chunks_side.map(|t| t.kept(chunks.table.len())),
+        };
         Ok(Tables {
             stts: s.stts.map(parse_stts).transpose()?.unwrap_or_default(),
             ctts,
@@ -156,8 +186,9 @@ impl<'a> Tables<'a> {
             rap: s.sbgp_rap.map(parse_sbgp).transpose()?.unwrap_or_default(),
             stsc: s.stsc.map(parse_stsc).transpose()?.unwrap_or_default(),
             sizes,
-            chunks: parse_chunks(s.stco, s.co64)?,
+            chunks,
             offsets: Cell::new(offsets),
+            kept,
         })
     }
 
@@ -197,6 +228,22 @@ fn entry_table<'a>(b: &'a [u8], entry_size: usize, name: &str) -> ParseResult<(&
         .get(8..)
         .and_then(|t| t.get(..bytes))
         .ok_or_else(|| ParseError::new(format!("corrupt {name}: {count} entries overrun the box")))?;
+    Ok((table, count))
+}
+
+/// [`entry_table`], its entries from `side` when they were read apart (the same checks: `side`
+/// holds every whole entry of the box).
+fn side_or_entry_table<'a>(
+    b: &'a [u8],
+    side: Option<&'a SideTable>,
+    entry_size: usize,
+    name: &str,
+) -> ParseResult<(&'a [u8], usize)> {
+    let Some(side) = side else { return entry_table(b, entry_size, name) };
+    let count = be32(b, 4).ok_or_else(|| ParseError::new(format!("corrupt {name}")))? as usize;
+    count.checked_mul(entry_size).ok_or_else(|| ParseError::new(format!("corrupt {name}")))?;
+    let table =
+        side.table(count).ok_or_else(|| ParseError::new(format!("corrupt {name}: {count} entries overrun the box")))?;
     Ok((table, count))
 }
 
@@ -330,8 +377,13 @@ fn repair_stsc(v: &mut Vec<Stsc>) {
     }
 }
 
-/// Sample sizes from `stsz` (or else `stz2`).
-fn parse_sizes<'a>(stsz: Option<&'a [u8]>, stz2: Option<&'a [u8]>) -> ParseResult<Sizes<'a>> {
+/// Sample sizes from `stsz` (its entries from `side` when they were read apart, 16 bits each),
+/// or else `stz2`.
+fn parse_sizes<'a>(
+    stsz: Option<&'a [u8]>,
+    side: Option<&'a SideTable>,
+    stz2: Option<&'a [u8]>,
+) -> ParseResult<Sizes<'a>> {
     if let Some(b) = stsz {
         let constant = be32(b, 4).ok_or_else(|| ParseError::new("corrupt stsz"))?;
         let count = be32(b, 8).ok_or_else(|| ParseError::new("corrupt stsz"))?;
@@ -339,11 +391,13 @@ fn parse_sizes<'a>(stsz: Option<&'a [u8]>, stz2: Option<&'a [u8]>) -> ParseResul
             return Ok(Sizes { constant, table: &[], field_bits: 32, count });
         }
         let bytes = (count as usize).checked_mul(4).ok_or_else(|| ParseError::new("corrupt stsz"))?;
-        let table = b
-            .get(12..)
-            .and_then(|t| t.get(..bytes))
-            .ok_or_else(|| ParseError::new("corrupt stsz: entries overrun the box"))?;
-        return Ok(Sizes { constant: 0, table, field_bits: 32, count });
+        let table = match side {
+            Some(t) => t.table(count as usize),
+            None => b.get(12..).and_then(|t| t.get(..bytes)),
+        }
+        .ok_or_else(|| ParseError::new("corrupt stsz: entries overrun the box"))?;
+        let field_bits = side.map_or(32, |t| t.bits);
+        return Ok(Sizes { constant: 0, table, field_bits, count });
     }
     if let Some(b) = stz2 {
         let field_bits = *b.get(7).ok_or_else(|| ParseError::new("corrupt stz2"))?;
@@ -361,15 +415,19 @@ fn parse_sizes<'a>(stsz: Option<&'a [u8]>, stz2: Option<&'a [u8]>) -> ParseResul
     Ok(Sizes { constant: 0, table: &[], field_bits: 32, count: 0 })
 }
 
-/// Chunk offsets from `stco` (or else `co64`).
-fn parse_chunks<'a>(stco: Option<&'a [u8]>, co64: Option<&'a [u8]>) -> ParseResult<Chunks<'a>> {
-    if let Some(b) = stco {
-        let (table, count) = entry_table(b, 4, "stco")?;
+/// Chunk offsets from `stco` (or else `co64`), each with its entries read apart when they were
+/// (a `co64`'s then narrowed to 32 bits).
+fn parse_chunks<'a>(
+    stco: (Option<&'a [u8]>, Option<&'a SideTable>),
+    co64: (Option<&'a [u8]>, Option<&'a SideTable>),
+) -> ParseResult<Chunks<'a>> {
+    if let (Some(b), side) = stco {
+        let (table, count) = side_or_entry_table(b, side, 4, "stco")?;
         return Ok(Chunks { table, wide: false, count });
     }
-    if let Some(b) = co64 {
-        let (table, count) = entry_table(b, 8, "co64")?;
-        return Ok(Chunks { table, wide: true, count });
+    if let (Some(b), side) = co64 {
+        let (table, count) = side_or_entry_table(b, side, 8, "co64")?;
+        return Ok(Chunks { table, wide: side.is_none(), count });
     }
     Ok(Chunks { table: &[], wide: false, count: 0 })
 }

@@ -1,10 +1,12 @@
 //! The top level of an ISO-BMFF file, walked with a few positioned reads: box headers read from
 //! the file by size, the `ftyp` brands ([`Brands`]), where the `moov` is, and [`read_moov`],
-//! which reads the whole `moov` in one read (it may sit after the `mdat`).
+//! which reads the `moov` (it may sit after the `mdat`): in one read, or its large tables apart
+//! (`side`) and the rest in one read per stretch between them.
 
 use crate::container::read::ByteSource;
 
 use super::boxes::{fourcc_str, BOX_HEADER, LARGE_BOX_HEADER, SIZE_64_BIT, SIZE_TO_END};
+use super::side::{self, Arena, SideTable, Sides, SIDE_MIN};
 use crate::container::read;
 use crate::error::{ParseError, ParseResult};
 
@@ -153,34 +155,64 @@ fn read_ftyp(file: &ByteSource, pos: u64, len: u64) -> ParseResult<Brands> {
     Ok(Brands { isom, qt_compatible })
 }
 
-/// The `moov` payload as read: its bytes start at a 2 MiB boundary of a larger buffer, so that
-/// the kernel can back them with huge pages from the first byte (a handful of page faults for a
-/// 5 MB moov instead of one per 4 KiB page); the rest of the buffer is never touched.
+/// The `moov` payload as read, in huge pages ([`Arena::huge`]: a handful of page faults for a
+/// 5 MB moov instead of one per 4 KiB page). When its large tables were read apart (`sides`),
+/// its bytes under those tables are left unread.
 pub(super) struct MoovBytes {
-    buf: Vec<u8>,
-    at: usize,
-    len: usize,
+    bytes: Arena,
+    /// File offset of the payload.
+    pos: u64,
+    /// The tables read apart (see `side`).
+    pub(super) sides: Vec<SideTable>,
 }
 
 impl std::ops::Deref for MoovBytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        &self.buf[self.at..self.at + self.len]
+        &self.bytes
     }
 }
 
-/// A huge page.
-const HUGE_PAGE: usize = 2 << 20;
+impl MoovBytes {
+    /// The side tables, by where they are in this buffer.
+    pub(super) fn side_tables(&self) -> Sides<'_> {
+        Sides::new(self, &self.sides)
+    }
 
-/// Reads the whole `moov` payload (one read) and the brands of the `ftyp` before it.
+    /// The whole payload read again in one read, without side tables.
+    pub(super) fn whole(&self, file: &ByteSource) -> ParseResult<MoovBytes> {
+        read_around(file, self.pos, self.bytes.len(), Vec::new())
+    }
+}
+
+/// Smallest `moov` payload whose large tables are looked for and read apart.
+const SIDES_FROM: u64 = 4 * SIDE_MIN as u64;
+
+/// Reads the `moov` payload and the brands of the `ftyp` before it: its large tables apart
+/// (`side`), the rest in one read per stretch between them; or, without such tables, the whole
+/// payload in one read.
 pub(super) fn read_moov(file: &ByteSource, file_size: u64) -> ParseResult<(MoovBytes, Brands)> {
     let top = scan_top_level(file, file_size)?;
     let len = usize::try_from(top.moov_len).map_err(|_| ParseError::new("moov box too large"))?;
-    // Zeroed and untouched (fresh pages from the kernel): only the bytes read are backed.
-    let pad = if len >= 2 * HUGE_PAGE { 2 * HUGE_PAGE } else { 0 };
-    let mut buf = vec![0u8; len + pad];
-    let at = if pad > 0 { (HUGE_PAGE - buf.as_ptr() as usize % HUGE_PAGE) % HUGE_PAGE } else { 0 };
-    crate::util::memhint::huge_pages(&buf);
-    read_at(file, &mut buf[at..at + len], top.moov_pos)?;
-    Ok((MoovBytes { buf, at, len }, top.brands))
+    let sides = if top.moov_len >= SIDES_FROM { side::read_sides(file, top.moov_pos, len)? } else { Vec::new() };
+    Ok((read_around(file, top.moov_pos, len, sides)?, top.brands))
+}
+
+/// The `len` bytes of the moov payload at `pos` but those the side tables `sides` (in moov
+/// order, apart) hold: one read per stretch between them (one read without side tables).
+fn read_around(file: &ByteSource, pos: u64, len: usize, sides: Vec<SideTable>) -> ParseResult<MoovBytes> {
+    // The pages under the side tables are never touched (unless they share a huge page with
+    // bytes read).
+    let mut bytes = Arena::huge(len);
+    let buf = bytes.bytes_mut();
+    let mut from = 0;
+    for r in sides.iter().map(SideTable::unread).chain(std::iter::once(len..len)) {
+        if r.start < from {
+            // (Never: the tables are boxes apart from one another, in moov order.)
+            return read_around(file, pos, len, Vec::new());
+        }
+        read_at(file, &mut buf[from..r.start], pos + from as u64)?;
+        from = r.end;
+    }
+    Ok(MoovBytes { bytes, pos, sides })
 }
