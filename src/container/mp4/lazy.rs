@@ -11,8 +11,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::boxes::{be32, be64};
+use super::side::Kept;
 use super::side::Part;
-use super::tables::Kept;
 use crate::container::sample::SampleRec as Mp4Sample;
 
 /// Random access to a track's samples as `mov_build_index` leaves them: a built list, or one

@@ -21,6 +21,14 @@ use super::boxes::{be32, be64, BOX_HEADER, LARGE_BOX_HEADER, SIZE_64_BIT, SIZE_T
 use crate::container::read::{self, ByteSource};
 use crate::error::{ParseError, ParseResult};
 
+/// The memory of a track's size and chunk tables (exactly the tables) when they were read apart
+/// ([`SideTable`]): 16-bit sizes, 32-bit offsets.
+#[derive(Default)]
+pub(super) struct Kept {
+    pub(super) sizes: Option<Part>,
+    pub(super) chunks: Option<Part>,
+}
+
 /// Fewest bytes of entries a table is read apart with (smaller ones are read with the moov).
 pub(super) const SIDE_MIN: usize = 64 << 10;
 

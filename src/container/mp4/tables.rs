@@ -7,17 +7,9 @@ use super::boxes::{be32, fourcc, set_once, Boxes};
 pub(super) use super::lazy::{Chunks, Sizes};
 use super::lazy::{Offsets, OffsetsBuilder};
 use super::sample_entry::Kind;
-use super::side::{Part, SideTable, Sides};
+use super::side::{Kept, SideTable, Sides};
 use crate::error::{ErrorKind, ParseError, ParseResult};
 use std::cell::Cell;
-
-/// The memory of a track's size and chunk tables (exactly the tables) when they were read apart
-/// ([`SideTable`]): 16-bit sizes, 32-bit offsets.
-#[derive(Default)]
-pub(super) struct Kept {
-    pub(super) sizes: Option<Part>,
-    pub(super) chunks: Option<Part>,
-}
 
 /// Bytes of a full box's version and flags.
 const FULL_BOX_HEADER: usize = 4;
