@@ -12,6 +12,9 @@
 //! `collect_stbl` takes it for the body at that place. A side table that the box reader did not
 //! take for its body ([`Sides::all_claimed`]) means the walk and the reader disagree: the caller
 //! then reads the whole `moov` again and parses that.
+//!
+//! Local files only: from a caller's source (an object store) the walk's header reads would each
+//! be a round trip, so its `moov` is read whole, in one read, as before.
 
 use std::cell::Cell;
 use std::ops::Range;
@@ -389,8 +392,9 @@ mod tests {
     use super::super::testutil::*;
     use super::super::{moov, read_lazily, read_limited, top_level, Mp4Sample, DEFAULT_MAX_INDEX_BYTES};
     use super::Sides;
-    use crate::container::read::ByteSource;
+    use crate::container::read::{ByteSource, CallbackSource, ReadAt};
     use std::io::Write;
+    use std::sync::Arc;
 
     /// What a read gives, comparable: each track's fields and its samples (built or lazy).
     type Digest = Result<Vec<(String, Vec<Mp4Sample>)>, String>;
@@ -476,6 +480,35 @@ mod tests {
                 assert_eq!(taken, sides, "big {big}");
             }
         }
+    }
+
+    /// Bytes in memory as a caller's source.
+    struct Memory(Vec<u8>);
+
+    impl ReadAt for Memory {
+        fn read_at(&self, pos: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+            let rest = self.0.get(pos as usize..).unwrap_or(&[]);
+            let n = rest.len().min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_callers_source_reads_a_large_moov_whole_and_gives_the_same_index() {
+        let (v, a, data) = large(20_000, |i| 10 + i % 7);
+        let f = file(&[v, a], data + 70_000, &[]);
+        let (local, _, taken) = both(&f, true);
+        assert_eq!(taken, 3, "the local file reads its tables apart");
+        let size = f.len() as u64;
+        let src = Arc::new(CallbackSource::new(Box::new(Memory(f)), size, "m".into(), 1 << 30, None));
+        let (m, _) = top_level::read_moov(&ByteSource::Callback(src.clone()), size).unwrap();
+        assert!(m.sides.is_empty(), "no table read apart from a caller's source");
+        // The top-level walk's reads, then the whole moov in one.
+        let (reads, _) = src.counters();
+        assert!(reads <= 3, "{reads} reads");
+        let remote = digest(read_lazily(&ByteSource::Callback(src), size, DEFAULT_MAX_INDEX_BYTES));
+        assert_eq!(remote, local);
     }
 
     #[test]

@@ -188,13 +188,18 @@ impl MoovBytes {
 /// Smallest `moov` payload whose large tables are looked for and read apart.
 const SIDES_FROM: u64 = 4 * SIDE_MIN as u64;
 
-/// Reads the `moov` payload and the brands of the `ftyp` before it: its large tables apart
-/// (`side`), the rest in one read per stretch between them; or, without such tables, the whole
-/// payload in one read.
+/// Reads the `moov` payload and the brands of the `ftyp` before it: from a local file, its large
+/// tables apart (`side`), the rest in one read per stretch between them; or, without such tables,
+/// and always from a caller's source (an object store: the walk's header reads would each be a
+/// round trip, where one read of the whole `moov` is one), the whole payload in one read.
 pub(super) fn read_moov(file: &ByteSource, file_size: u64) -> ParseResult<(MoovBytes, Brands)> {
     let top = scan_top_level(file, file_size)?;
     let len = usize::try_from(top.moov_len).map_err(|_| ParseError::new("moov box too large"))?;
-    let sides = if top.moov_len >= SIDES_FROM { side::read_sides(file, top.moov_pos, len)? } else { Vec::new() };
+    let sides = if top.moov_len >= SIDES_FROM && !file.is_callback() {
+        side::read_sides(file, top.moov_pos, len)?
+    } else {
+        Vec::new()
+    };
     Ok((read_around(file, top.moov_pos, len, sides)?, top.brands))
 }
 
