@@ -227,6 +227,10 @@ SIGNATURES: Dict[str, Tuple[List[Any], Any]] = {
     "hls_open_options_clone": ([_opts_p], _opts_p),
     "hls_open_with": ([_ctx_p, c_char_p, _opts_p, POINTER(_media_p), POINTER(_err_p)], _status),
     "hls_open_indexed": ([_ctx_p, c_char_p, _opts_p, POINTER(_media_p), POINTER(_err_p)], _status),
+    "hls_open_indexed_stat": (
+        [_ctx_p, c_char_p, _opts_p, POINTER(HlsFileIdentity), POINTER(_media_p), POINTER(_err_p)],
+        _status,
+    ),
     # --- clip ---
     "hls_open_options_set_clip": ([_opts_p, c_uint64, c_uint64, c_int], _status),
     "hls_open_options_set_uri_query": ([_opts_p, c_char_p], _status),
