@@ -89,10 +89,15 @@ is_present() {
 }
 
 # --- apt packages -----------------------------------------------------------
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-    is_present "$pkg" || missing+=("$pkg")
-done
+# Sets `missing` to the packages of PACKAGES not present.
+find_missing() {
+    local pkg
+    missing=()
+    for pkg in "${PACKAGES[@]}"; do
+        is_present "$pkg" || missing+=("$pkg")
+    done
+}
+find_missing
 
 # Two setups at once (the test suite runs its browser tests in parallel, each calling
 # `LIBHLS_BROWSER=1 scripts/setup.sh`) must not both run apt-get: `apt-get update` fails at once
@@ -101,10 +106,7 @@ done
 if ((${#missing[@]} > 0)) && command -v flock >/dev/null 2>&1; then
     exec {apt_lock}>"${TMPDIR:-/tmp}/libhls-setup-apt.lock"
     flock -w 1800 "$apt_lock" || die "another scripts/setup.sh held the apt lock for 30 minutes"
-    missing=()
-    for pkg in "${PACKAGES[@]}"; do
-        is_present "$pkg" || missing+=("$pkg")
-    done
+    find_missing
 fi
 
 if ((${#missing[@]} > 0)); then
