@@ -184,3 +184,93 @@ fn webvtt_matches_ffmpeg_and_segments_hold_every_overlapping_cue() {
     assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
     assert!(cues_checked >= 10, "only {cues_checked} cues compared");
 }
+
+/// Text subtitle tracks whose cues are read on first use (MP4 sample tables; the Cues of
+/// FFmpeg's and mkvmerge's Matroska files): the open reads none of their blocks, and the cues
+/// read at the first WebVTT request are exactly the ones a Matroska packet scan extracts while
+/// it indexes (`use_container_index` off), read once however many threads ask at once.
+#[test]
+fn cues_read_on_first_use_are_the_cues_a_scan_extracts_and_are_read_once() {
+    use hls::model::track::Delivery;
+    let files =
+        ["subs.mp4", "multi_audio.mkv", "offset_start.mkv", "mkvmerge_subs.mkv", "subs_outlast.mkv", "roles.mkv"];
+    common::ensure_media(&files).expect("media");
+    let lazy = hls::Context::new(hls::Config { cache_bytes: 0, ..hls::Config::default() });
+    let scan = hls::Context::new(hls::Config { cache_bytes: 0, use_container_index: false, ..hls::Config::default() });
+    let (mut deferred, mut compared, mut eager) = (Vec::new(), 0, 0);
+    for file in files {
+        let src = common::media_dir().join(file);
+        let m = lazy.open(&src).expect("open");
+        let s = scan.open(&src).expect("open with a scan");
+        for t in &m.index.tracks {
+            let Delivery::Cues(cues) = &t.delivery else { continue };
+            let Some(Delivery::Cues(scanned)) = s.index.tracks.iter().find(|x| x.id == t.id).map(|x| &x.delivery)
+            else {
+                panic!("{file}: stream {} has no cues in the scanned index", t.stream)
+            };
+            // (A Matroska scan extracts them while it indexes; an MP4 is read from its sample
+            // tables either way: its cues are held against FFmpeg's by the test above.)
+            if scanned.loaded().is_some() {
+                eager += 1;
+            } else {
+                scan.get(&s, &format!("t{}.vtt", t.stream)).expect("whole-track WebVTT of the scan");
+            }
+            if cues.loaded().is_none() {
+                deferred.push(format!("{file} t{}", t.stream));
+                // Eight threads ask for the track at once: one read, the same answer for all.
+                let name = format!("t{}.vtt", t.stream);
+                let answers: Vec<Vec<u8>> = std::thread::scope(|sc| {
+                    let joins: Vec<_> = (0..8)
+                        .map(|_| sc.spawn(|| lazy.get(&m, &name).expect("whole-track WebVTT").0.to_vec()))
+                        .collect();
+                    joins.into_iter().map(|j| j.join().expect("thread")).collect()
+                });
+                assert!(answers.windows(2).all(|w| w[0] == w[1]), "{file} {name}: threads got different cues");
+            }
+            let (Some(read), Some(want)) = (cues.loaded(), scanned.loaded()) else {
+                panic!("{file}: stream {}: cues not read after a WebVTT request", t.stream)
+            };
+            assert!(!want.is_empty(), "{file}: stream {} has no cues", t.stream);
+            assert_eq!(read.cues(), want.cues(), "{file}: stream {}: cues read on first use differ", t.stream);
+            compared += 1;
+        }
+    }
+    println!("cues read on first use: {deferred:?}; {compared} tracks compared, {eager} with cues a scan extracted");
+    assert!(deferred.iter().any(|d| d.starts_with("subs.mp4")), "an MP4's cues were read at the open: {deferred:?}");
+    assert!(
+        deferred.iter().any(|d| d.contains(".mkv")),
+        "no Matroska file's cues were read on first use: {deferred:?}"
+    );
+    assert!(compared >= files.len(), "{compared} tracks compared");
+    assert!(eager >= files.len() - 1, "{eager} tracks compared with cues extracted while indexing");
+}
+
+/// A file rewritten after the open, before its cues were first read: the WebVTT request is
+/// refused as for any other read of a changed file (`FileChanged`), never answered with cues of
+/// the new bytes, and a new open serves them.
+#[test]
+fn cues_read_on_first_use_from_a_file_changed_since_the_open_are_refused() {
+    use hls::model::track::Delivery;
+    common::ensure_media(&["subs.mp4", "multi_audio.mkv"]).expect("media");
+    let dir = common::out_root().join("subtitles-changed");
+    std::fs::create_dir_all(&dir).expect("scratch");
+    for (file, stream) in [("subs.mp4", 2), ("multi_audio.mkv", 4)] {
+        let copy = dir.join(file);
+        std::fs::copy(common::media_dir().join(file), &copy).expect("copy");
+        let ctx = hls::Context::new(hls::Config { cache_bytes: 0, ..hls::Config::default() });
+        let m = ctx.open(&copy).expect("open");
+        let t = m.index.tracks.iter().find(|t| t.stream == stream).expect("subtitle track");
+        let Delivery::Cues(cues) = &t.delivery else { panic!("{file}: stream {stream} is not served as cues") };
+        assert!(cues.loaded().is_none(), "{file}: stream {stream}: cues read at the open");
+        // Rewritten in place: one more byte at the end.
+        let mut bytes = std::fs::read(&copy).expect("read");
+        bytes.push(0);
+        std::fs::write(&copy, &bytes).expect("rewrite");
+        let err = ctx.get(&m, &format!("t{stream}.vtt")).expect_err("cues of a changed file");
+        assert_eq!(err.kind, hls::ErrorKind::FileChanged, "{file}: {err}");
+        assert!(cues.loaded().is_none(), "{file}: cues kept from a changed file");
+        let again = ctx.open(&copy).expect("open again");
+        let vtt = ctx.get(&again, &format!("t{stream}.vtt")).expect("WebVTT after a new open").0;
+        assert!(String::from_utf8_lossy(&vtt).contains("-->"), "{file}: no cue after a new open");
+    }
+}

@@ -20,6 +20,7 @@ use crate::engine::index_dir::{IndexDir, IndexOrigin, Lookup};
 use crate::engine::lead;
 use crate::engine::source::{BlockSample, Source};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::cues::CueTrack;
 use crate::model::encryption::{Encryption, KeyRequest, Method, TrackKey};
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::MediaIndex;
@@ -96,6 +97,12 @@ pub struct Media {
 /// The samples of one segment `k` of every track read by position: read once (concurrent
 /// requests wait for the one read).
 type SpanCell = Arc<std::sync::OnceLock<Result<Arc<ReadSpans>>>>;
+
+/// Reads the cues of every subtitle track of `index` that are not read yet, from `input` (the
+/// file just indexed); false when a read fails (logged: the index then stays in memory only).
+fn read_deferred_cues(index: &MediaIndex, input: &ByteSource) -> bool {
+    index.read_cues(input).map_err(|e| log::warn!("{}: {e}; the index is not persisted", index.path.display())).is_ok()
+}
 
 /// How many segments' samples a media keeps read ahead (each at most a segment of every track).
 const SPAN_SEGMENTS: usize = 2;
@@ -434,10 +441,7 @@ impl Media {
                 let vtt = Arc::new(self.vtt_segment(self.track(n)?, k)?);
                 return Ok(Body::Bytes(self.protect(r, vtt)?));
             }
-            Resource::VttFull(n) => match &self.track(n)?.delivery {
-                Delivery::Cues(c) => webvtt::render_full(c, self.index.mpegts_origin),
-                _ => return Err(Error::internal("not a subtitle track")),
-            },
+            Resource::VttFull(n) => webvtt::render_full(self.cues(self.track(n)?)?, self.index.mpegts_origin),
             Resource::IFramePlaylist(n) => {
                 playlist::iframes(&self.index, self.track(n)?, self.keys.get(&n)).into_bytes()
             }
@@ -669,8 +673,24 @@ impl Media {
         Ok(Body::Bytes(Arc::new(fmp4::first_sample_fragment(&prefix, seq).map_err(ctx)?)))
     }
 
-    fn vtt_segment(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
+    /// A subtitle track's cues; read from the file when first asked for (`model::cues::Cues`),
+    /// which must still be the indexed file before and after the read.
+    fn cues<'a>(&self, t: &'a Track) -> Result<&'a Arc<CueTrack>> {
         let Delivery::Cues(cues) = &t.delivery else { return Err(Error::internal("not a subtitle track")) };
+        cues.get_or_read(|source| {
+            take_source_failure();
+            let input = self.source.checked_input(&self.index)?;
+            let track = source.read(input).map_err(source_error)?;
+            if !self.source.is_callback() {
+                self.source.checked_input(&self.index)?;
+            }
+            Ok(track)
+        })
+        .map_err(|e| e.context(format!("{}: stream {} cues", self.index.path.display(), t.stream)))
+    }
+
+    fn vtt_segment(&self, t: &Track, k: usize) -> Result<Vec<u8>> {
+        let cues = self.cues(t)?;
         // Boundaries are on the output timeline; cues on the source's (output - C).
         let b = &self.index.boundaries_us;
         let c_us = self.index.shift_us;
@@ -1068,7 +1088,8 @@ pub fn open(
     let index = built.map_err(|e| source_error(e).context(&name))?;
     let origin = match (dir, file) {
         (Some((d, path)), Some(file)) => {
-            if d.store(&file, path, &index) {
+            // An index file holds every cue: the cues read on first use are read now.
+            if read_deferred_cues(&index, &input) && d.store(&file, path, &index) {
                 IndexOrigin::Written(file)
             } else {
                 IndexOrigin::NotWritten(file)

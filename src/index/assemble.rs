@@ -4,7 +4,6 @@
 
 #![deny(unsafe_code)]
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -12,7 +11,7 @@ use super::clip;
 use super::collect::Collected;
 use super::probe::StreamInfo;
 use super::segmenter::{apply_shared_shift, cut_main, drop_priming, segment_follower};
-use super::track::{make_track, wants_aac_rendition};
+use super::track::{cue_ceiling_error, make_track, wants_aac_rendition, SubtitleCues, Subtitles};
 use crate::container::mkv::Layout;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::config::Config;
@@ -23,7 +22,6 @@ use crate::model::open::Clip;
 use crate::model::segment::Segment;
 use crate::model::time::{rescale, MPEG_TS_CLOCK};
 use crate::model::track::{Delivery, Track, TrackKind};
-use crate::subtitle::CueExtractor;
 
 /// The tracks of a file before they are cut.
 pub(crate) struct Prepared {
@@ -46,7 +44,7 @@ pub(crate) fn assemble(
     cfg: &Config,
     infos: Vec<StreamInfo>,
     collected: Vec<Collected>,
-    extractors: HashMap<usize, CueExtractor>,
+    extractors: Subtitles,
     indexed_from: IndexSource,
     format: String,
     started: Instant,
@@ -65,17 +63,11 @@ pub(crate) fn prepare(
     cfg: &Config,
     infos: Vec<StreamInfo>,
     mut collected: Vec<Collected>,
-    mut extractors: HashMap<usize, CueExtractor>,
+    mut extractors: Subtitles,
     clip: Option<Clip>,
 ) -> Result<Prepared> {
-    if let Some((s, _)) = extractors.iter().find(|(_, x)| x.exceeded()) {
-        return Err(Error::new(
-            ErrorKind::Unsupported,
-            format!(
-                "stream {s}: its subtitle cues need more than the {} MiB index ceiling (max_index_bytes)",
-                cfg.max_index_bytes >> 20
-            ),
-        ));
+    if let Some((&s, _)) = extractors.iter().find(|(_, x)| matches!(x, SubtitleCues::Extracted(x) if x.exceeded())) {
+        return Err(cue_ceiling_error(s, cfg.max_index_bytes));
     }
     let mut tracks: Vec<Track> = Vec::with_capacity(infos.len());
     let mut video_taken = false;

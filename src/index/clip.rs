@@ -18,7 +18,7 @@
 
 use super::collect::Collected;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::cues::{Cue, CueTrack};
+use crate::model::cues::{Cue, CueTrack, Cues};
 use crate::model::open::{Clip, ClipPolicy};
 use crate::model::segment::SampleRec;
 use crate::model::time::{us_to_seconds, TimeMap};
@@ -87,7 +87,9 @@ pub(crate) fn apply(clip: &Clip, tracks: &mut [Track], collected: &mut [Collecte
         if t.is_fmp4() {
             keep_range(c, &t.map, t.kind == TrackKind::Video, start_us, to_us);
         } else if let Delivery::Cues(cues) = &mut t.delivery {
-            *cues = clip_cues(cues, start_us, to_us);
+            // (Cues read on first use are cut when read.)
+            let whole = std::mem::replace(cues, Cues::new(CueTrack::default()));
+            *cues = whole.map(move |c| clip_cues(c, start_us, to_us));
         }
     }
     if collected[main].samples.is_empty() {

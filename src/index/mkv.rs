@@ -14,7 +14,9 @@
 //!   frame whose midpoint is past the boundary — the same rule `segmenter::segment_follower`
 //!   applies to a scanned file, so EXTINF values are the real sums of sample durations;
 //! - for text subtitle tracks, the blocks their Cues point at (FFmpeg and mkvmerge give every
-//!   subtitle block one); for other muxers, every block header and only subtitle blocks' data.
+//!   subtitle block one), read at the track's first WebVTT request (`CuedCues`), not by the open
+//!   (unless the audio and video end too early for the declared duration without them); for
+//!   other muxers, every block header and only subtitle blocks' data, at the open.
 //!
 //! Files whose every stream is H.264 (frames only, a VUI bounding its reordering) or HEVC, AAC-LC
 //! or text subtitles are opened without FFmpeg's stream-info probe (its decoders' set-up was
@@ -109,17 +111,18 @@ use super::segmenter::{
     choose_clean_cuts, choose_cuts, cuts_at_clean_keyframes, has_leading_pictures, transcode_segments,
     OPEN_GOP_FALLBACK,
 };
-use super::track::audio_will_transcode;
+use super::track::{self, audio_will_transcode, cue_ceiling_error, SubtitleCues, Subtitles};
 use crate::codec::Codec;
 use crate::container::demux::Demuxer;
 use crate::container::mkv::{self, BlockWalker, CuePoint, Layout};
 use crate::error::{Error, ParseError, ParseResult, Result};
 use crate::model::config::Config;
+use crate::model::cues::{CueSource, CueTrack};
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::{IndexSource, MediaIndex};
 use crate::model::segment::Segment;
 use crate::model::time::{us_to_seconds, TimeMap, NS_PER_SECOND, US_PER_SECOND};
-use crate::model::track::{Delivery, RangeSeek, SampleReader, Track, TrackKind};
+use crate::model::track::{Delivery, RangeSeek, SampleReader, SharedParams, Track, TrackKind};
 use crate::output::fmp4;
 use crate::subtitle::CueExtractor;
 
@@ -383,7 +386,14 @@ pub(crate) fn build(
             return Ok(fallback(path, format!("stream {s} starts late or ends early")));
         }
     }
-    if !extractors.is_empty() {
+    // Subtitle blocks that the Cues point at one by one are read on first use (`CuedCues`),
+    // unless the audio and video alone end too early for the declared duration: then the
+    // subtitles may be what it covers, and only their cues tell (read now, as for other files).
+    let mut defer = !extractors.is_empty() && cued_subtitles(&layout, &extractors).is_some();
+    if defer && check_complete(dmx, infos, &av, &tail, &extractors).is_err() {
+        defer = false;
+    }
+    if !defer && !extractors.is_empty() {
         match extract_cues(&file, identity.size, &layout, &mut extractors) {
             // Over the index ceiling: the scan would be too.
             Err(e) if e.refused().is_some() => return Err(e.into()),
@@ -425,8 +435,12 @@ pub(crate) fn build(
         probe_read: probe_read_size(&head[main]),
         tail,
     };
+    let subtitles = match defer {
+        true => deferred_cues(&plan.layout, identity.size, infos, extractors, cfg.max_index_bytes),
+        false => track::extracted(extractors),
+    };
     let format = dmx.format_name();
-    let mut p = prepare(cfg, infos.to_vec(), head, extractors, None)?;
+    let mut p = prepare(cfg, infos.to_vec(), head, subtitles, None)?;
     let Some(boundaries) = plan.segment(&mut p.tracks, &mut p.collected, p.main, target_us)? else {
         return Ok(None);
     };
@@ -787,9 +801,80 @@ fn byte_rate(head: &Collected, tail: &Collected) -> Option<f64> {
     (ticks > 0).then(|| bytes as f64 / ticks as f64)
 }
 
-/// Feeds every block of the text subtitle streams to their extractors: the walk reads every
-/// block header, but only subtitle blocks' data.
+/// Feeds every block of the text subtitle streams to their extractors: only the blocks the
+/// Cues point at where they point at every one ([`cued_subtitles`]), else a walk that reads
+/// every block header, but only subtitle blocks' data.
 fn extract_cues(
+    file: &ByteSource,
+    size: u64,
+    layout: &Layout,
+    extractors: &mut HashMap<usize, CueExtractor>,
+) -> ParseResult<()> {
+    match cued_subtitles(layout, extractors) {
+        Some(cued) => extract_cued(file, size, layout, &cued, extractors),
+        None => extract_walking(file, size, layout, extractors),
+    }
+}
+
+/// The Cues of the subtitle streams of `extractors`, when they give every one of their blocks
+/// with its place in its cluster: FFmpeg's muxer and mkvmerge give every subtitle block a Cue
+/// (other muxers may index subtitles sparsely, or not at all).
+fn cued_subtitles(layout: &Layout, extractors: &HashMap<usize, CueExtractor>) -> Option<Vec<CuePoint>> {
+    let numbers: Vec<u64> = extractors.keys().map(|&s| layout.tracks[s].number).collect();
+    let cued: Vec<CuePoint> = layout.cues.iter().filter(|c| numbers.contains(&c.track)).copied().collect();
+    let every_track_cued = numbers.iter().all(|n| cued.iter().any(|c| c.track == *n));
+    let cues_every_subtitle = layout.muxing_app.starts_with("Lavf") || layout.writing_app.starts_with("mkvmerge");
+    (cues_every_subtitle && every_track_cued && cued.iter().all(|c| c.relative.is_some())).then_some(cued)
+}
+
+/// Feeds the subtitle blocks the Cues `cued` point at to their extractors; an error when a Cue
+/// points at no such block.
+fn extract_cued(
+    file: &ByteSource,
+    size: u64,
+    layout: &Layout,
+    cued: &[CuePoint],
+    extractors: &mut HashMap<usize, CueExtractor>,
+) -> ParseResult<()> {
+    let by_number: HashMap<u64, usize> = extractors.keys().map(|&s| (layout.tracks[s].number, s)).collect();
+    let mut walker = BlockWalker::new(file, size, layout, layout.first_cluster.unwrap_or(layout.segment_end));
+    walker.set_read_size(SUBTITLE_READ_SIZE);
+    // Each block's data is read with its header (one window), in file order (the blocks of
+    // several tracks at one time share a cluster and a window), then fed in Cue order once
+    // every Cue has been found.
+    let mut in_file: Vec<usize> = (0..cued.len()).collect();
+    in_file.sort_by_key(|&i| (cued[i].cluster, cued[i].relative));
+    let mut found: Vec<Option<(mkv::BlockHead, Option<Vec<u8>>)>> = (0..cued.len()).map(|_| None).collect();
+    let mut held = 0usize;
+    for i in in_file {
+        let c = &cued[i];
+        match walker.block_at(c.cluster, c.relative.unwrap_or(0))? {
+            Some(b) if b.track == c.track && b.time == c.time => {
+                let data = if held < SUBTITLE_HELD_MAX { Some(subtitle_data(&mut walker, &b)?) } else { None };
+                held += data.as_ref().map_or(0, Vec::len);
+                found[i] = Some((b, data));
+            }
+            _ => {
+                return Err(ParseError::new(format!(
+                    "the Cue at {} of track {} points at no such block",
+                    c.time, c.track
+                )))
+            }
+        }
+    }
+    for (b, data) in found.into_iter().flatten() {
+        let s = by_number[&b.track];
+        match data {
+            Some(data) => push_subtitle_data(&b, &data, s, extractors)?,
+            None => push_subtitle(&mut walker, &b, s, extractors)?,
+        }
+    }
+    Ok(())
+}
+
+/// Feeds every block of the subtitle streams to their extractors, walking every block of the
+/// file.
+fn extract_walking(
     file: &ByteSource,
     size: u64,
     layout: &Layout,
@@ -797,52 +882,82 @@ fn extract_cues(
 ) -> ParseResult<()> {
     let by_number: HashMap<u64, usize> = extractors.keys().map(|&s| (layout.tracks[s].number, s)).collect();
     let mut walker = BlockWalker::new(file, size, layout, layout.first_cluster.unwrap_or(layout.segment_end));
-    // FFmpeg's muxer and mkvmerge give every subtitle block a Cue with its position in the
-    // cluster: then only those blocks are read. Other muxers may index subtitles sparsely (or
-    // not at all): walk every block.
-    let cued: Vec<CuePoint> = layout.cues.iter().filter(|c| by_number.contains_key(&c.track)).copied().collect();
-    let every_track_cued = by_number.keys().all(|n| cued.iter().any(|c| c.track == *n));
-    let cues_every_subtitle = layout.muxing_app.starts_with("Lavf") || layout.writing_app.starts_with("mkvmerge");
-    if cues_every_subtitle && every_track_cued && cued.iter().all(|c| c.relative.is_some()) {
-        walker.set_read_size(SUBTITLE_READ_SIZE);
-        // Each block's data is read with its header (one window), in file order (the blocks of
-        // several tracks at one time share a cluster and a window), then fed in Cue order once
-        // every Cue has been found.
-        let mut in_file: Vec<usize> = (0..cued.len()).collect();
-        in_file.sort_by_key(|&i| (cued[i].cluster, cued[i].relative));
-        let mut found: Vec<Option<(mkv::BlockHead, Option<Vec<u8>>)>> = (0..cued.len()).map(|_| None).collect();
-        let mut held = 0usize;
-        for i in in_file {
-            let c = &cued[i];
-            match walker.block_at(c.cluster, c.relative.unwrap_or(0))? {
-                Some(b) if b.track == c.track && b.time == c.time => {
-                    let data = if held < SUBTITLE_HELD_MAX { Some(subtitle_data(&mut walker, &b)?) } else { None };
-                    held += data.as_ref().map_or(0, Vec::len);
-                    found[i] = Some((b, data));
-                }
-                _ => {
-                    return Err(ParseError::new(format!(
-                        "the Cue at {} of track {} points at no such block",
-                        c.time, c.track
-                    )))
-                }
-            }
-        }
-        for (b, data) in found.into_iter().flatten() {
-            let s = by_number[&b.track];
-            match data {
-                Some(data) => push_subtitle_data(&b, &data, s, extractors)?,
-                None => push_subtitle(&mut walker, &b, s, extractors)?,
-            }
-        }
-        return Ok(());
-    }
     while let Some(b) = walker.next_block()? {
         if let Some(&s) = by_number.get(&b.track) {
             push_subtitle(&mut walker, &b, s, extractors)?;
         }
     }
     Ok(())
+}
+
+/// The subtitle streams of `extractors` (every one with Cues for each of its blocks), their cues
+/// read on first use: each from `layout` (the reader's) with its own Cues.
+fn deferred_cues(
+    layout: &Layout,
+    size: u64,
+    infos: &[StreamInfo],
+    extractors: HashMap<usize, CueExtractor>,
+    limit: u64,
+) -> Subtitles {
+    extractors
+        .into_keys()
+        .map(|s| {
+            let number = layout.tracks[s].number;
+            let cues = CuedCues {
+                layout: Layout {
+                    cues: layout.cues.iter().filter(|c| c.track == number).copied().collect(),
+                    ..layout.clone()
+                },
+                size,
+                stream: s,
+                params: SharedParams(infos[s].params.clone()),
+                tb: infos[s].tb,
+                limit,
+            };
+            (s, SubtitleCues::Deferred(Box::new(cues) as Box<dyn CueSource>))
+        })
+        .collect()
+}
+
+/// A text subtitle track of a Matroska file whose Cues point at every one of its blocks: its
+/// cues read from those blocks when first asked for.
+struct CuedCues {
+    /// The file's layout, with this track's Cues only.
+    layout: Layout,
+    /// The file size.
+    size: u64,
+    stream: usize,
+    params: SharedParams,
+    /// The stream's time base.
+    tb: (i32, i32),
+    /// The index ceiling the cues must stay under.
+    limit: u64,
+}
+
+impl CueSource for CuedCues {
+    fn read(&self, file: &ByteSource) -> Result<CueTrack> {
+        let extractor = || -> Result<HashMap<usize, CueExtractor>> {
+            let mut x = CueExtractor::new(self.params.0.clone(), ffmpeg_next::Rational::new(self.tb.0, self.tb.1))?;
+            x.set_limit(self.limit);
+            Ok(HashMap::from([(self.stream, x)]))
+        };
+        let mut one = extractor()?;
+        match extract_cued(file, self.size, &self.layout, &self.layout.cues, &mut one) {
+            Err(e) if e.refused().is_some() => return Err(e.into()),
+            // A Cue that points at no such block (an open would have scanned the file instead):
+            // every block is walked.
+            Err(_) => {
+                one = extractor()?;
+                extract_walking(file, self.size, &self.layout, &mut one)?;
+            }
+            Ok(()) => {}
+        }
+        let x = one.remove(&self.stream).ok_or_else(|| Error::internal("no extractor"))?;
+        if x.exceeded() {
+            return Err(cue_ceiling_error(self.stream, self.limit));
+        }
+        Ok(x.finish())
+    }
 }
 
 /// Reads one subtitle block's data and feeds it to stream `s`'s extractor.

@@ -1,8 +1,8 @@
 //! Indexing: everything playlists and segments need, computed once when a file is opened.
 //!
 //! MP4 files are indexed from their sample tables, fragmented MP4 files from their `moof` boxes
-//! (no packet is read, except the text subtitle samples and the first sample of AC-3/E-AC-3
-//! tracks); Matroska from its Cues plus the block
+//! (no packet is read, except the first sample of AC-3/E-AC-3 tracks; text subtitle samples are
+//! read at the first WebVTT request: `model::cues::Cues`); Matroska from its Cues plus the block
 //! headers around segment boundaries (`mkv`); other containers, and Matroska files whose
 //! Cues cannot be used, fall back to one packet scan, in which text subtitle cues are extracted
 //! in the same pass.
@@ -207,7 +207,7 @@ fn build_with_ffmpeg(
     let format = dmx.format_name();
     drop(dmx);
     let source = if from_container_index { IndexSource::SampleTables } else { IndexSource::PacketScan };
-    assemble(path, identity, cfg, infos, collected, extractors, source, format, started, clip)
+    assemble(path, identity, cfg, infos, collected, track::extracted(extractors), source, format, started, clip)
 }
 
 /// A Matroska file indexed from its Cues without FFmpeg's stream-info probe (about 2 ms of a
@@ -354,6 +354,7 @@ mod tests {
         let taken = WITHOUT_PROBE_TAKEN.get();
         let json = ix.map_err(|e| e.to_string()).map(|mut ix| {
             ix.index_time = std::time::Duration::ZERO;
+            ix.read_cues(&file).unwrap();
             serde_json::to_string(&ix).unwrap()
         });
         (json, taken)

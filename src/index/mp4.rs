@@ -15,17 +15,18 @@ use ffmpeg_next as ff;
 use super::assemble::assemble;
 use super::collect::{constant_reorder_delay, Collected, MAX_SAMPLE_READ};
 use super::probe::{StreamInfo, ATTACHED_PICTURE};
-use super::track::{audio_will_transcode, wants_aac_rendition};
+use super::track::{audio_will_transcode, cue_ceiling_error, wants_aac_rendition, SubtitleCues};
 use crate::codec::picture::Picture;
 use crate::container::demux::{Demuxer, MP4_FORMAT_NAME};
 use crate::container::mp4::{self as mp4index, Mp4Track};
 use crate::container::read::read_vec_at;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::config::Config;
+use crate::model::cues::{CueSource, CueTrack};
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::{IndexSource, MediaIndex};
 use crate::model::open::Clip;
-use crate::model::track::{Roles, TrackKind};
+use crate::model::track::{Roles, SharedParams, TrackKind};
 use crate::subtitle::{self, CueExtractor};
 
 /// Codec id of an MP4 sample entry (what FFmpeg's mov demuxer would report).
@@ -149,12 +150,21 @@ pub(crate) fn build_from_mp4(
             mp4_params(&t, id, medium)
         };
         let tb = (1, t.timescale.max(1) as i32);
-        if kind == TrackKind::Subtitle && subtitle::classify(id).is_ok() {
-            if let Ok(mut x) = CueExtractor::new(params.clone(), ff::Rational::new(tb.0, tb.1)) {
-                x.set_limit(cfg.max_index_bytes);
-                feed_cues(file, &t.samples, t.end_dts, &mut x);
-                extractors.insert(i, x);
-            }
+        // A text subtitle track's cues are read on first use: its sample tables say where each
+        // cue is (the decoder is opened here only to know that it opens).
+        if kind == TrackKind::Subtitle
+            && subtitle::classify(id).is_ok()
+            && CueExtractor::new(params.clone(), ff::Rational::new(tb.0, tb.1)).is_ok()
+        {
+            let cues = SampleCues {
+                samples: std::mem::take(&mut t.samples),
+                end_dts: t.end_dts,
+                params: SharedParams(params.clone()),
+                tb,
+                stream: i,
+                limit: cfg.max_index_bytes,
+            };
+            extractors.insert(i, SubtitleCues::Deferred(Box::new(cues)));
         }
         let mut c = Collected::default();
         let frame_rate = frame_rate_of(&t);
@@ -282,6 +292,32 @@ fn read_at(file: &ByteSource, pos: u64, size: u32) -> Option<Vec<u8>> {
         return None;
     }
     read_vec_at(file, pos, size as usize, MAX_SAMPLE_READ).ok()
+}
+
+/// The cues of a text subtitle track, read from its samples when first asked for.
+struct SampleCues {
+    samples: Vec<mp4index::Mp4Sample>,
+    /// End of the last sample.
+    end_dts: i64,
+    params: SharedParams,
+    /// The track's time base.
+    tb: (i32, i32),
+    /// Its stream index.
+    stream: usize,
+    /// The index ceiling the cues must stay under.
+    limit: u64,
+}
+
+impl CueSource for SampleCues {
+    fn read(&self, file: &ByteSource) -> Result<CueTrack> {
+        let mut x = CueExtractor::new(self.params.0.clone(), ff::Rational::new(self.tb.0, self.tb.1))?;
+        x.set_limit(self.limit);
+        feed_cues(file, &self.samples, self.end_dts, &mut x);
+        if x.exceeded() {
+            return Err(cue_ceiling_error(self.stream, self.limit));
+        }
+        Ok(x.finish())
+    }
 }
 
 /// Reads every sample of a text subtitle track (only those bytes) into the cue extractor.

@@ -9,8 +9,10 @@ use super::collect::Collected;
 use super::frame_rate::{max_frame_rate, max_frame_rate_lazy};
 use super::probe::{copy_codec, StreamInfo};
 use crate::codec::{self, Codec, CodecConfig};
+use crate::error::{Error, ErrorKind};
 use crate::model::aac::AacSettings;
 use crate::model::config::{Config, TranscodePolicy};
+use crate::model::cues::{CueSource, Cues};
 use crate::model::names::TrackId;
 use crate::model::time::TimeMap;
 use crate::model::track::{Delivery, SampleForm, SampleReader, SharedParams, Track, TrackKind};
@@ -44,6 +46,33 @@ const MIN_TIMESCALE: u32 = 1000;
 /// Output timescale of video tracks whose time base is coarser or not `1/N` (90 kHz).
 const VIDEO_TIMESCALE: u32 = 90_000;
 
+/// A text subtitle stream's cues as indexing gets them.
+pub(crate) enum SubtitleCues {
+    /// Fed the stream's packets while the file is indexed.
+    Extracted(CueExtractor),
+    /// Read from the file on first use (see [`Cues`]).
+    Deferred(Box<dyn CueSource>),
+}
+
+/// The cues of the text subtitle streams, by stream.
+pub(crate) type Subtitles = std::collections::HashMap<usize, SubtitleCues>;
+
+/// Subtitles whose cues were all extracted while the file was indexed.
+pub(crate) fn extracted(extractors: std::collections::HashMap<usize, CueExtractor>) -> Subtitles {
+    extractors.into_iter().map(|(s, x)| (s, SubtitleCues::Extracted(x))).collect()
+}
+
+/// Why stream `s`'s cues are refused: they need more than the index ceiling `max_index_bytes`.
+pub(crate) fn cue_ceiling_error(s: usize, max_index_bytes: u64) -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        format!(
+            "stream {s}: its subtitle cues need more than the {} MiB index ceiling (max_index_bytes)",
+            max_index_bytes >> 20
+        ),
+    )
+}
+
 /// Decides how a stream is served and keeps its raw samples in `segments` form later.
 pub(crate) fn make_track(
     id: TrackId,
@@ -51,7 +80,7 @@ pub(crate) fn make_track(
     c: &Collected,
     cfg: &Config,
     video_taken: &mut bool,
-    extractor: Option<CueExtractor>,
+    cues: Option<SubtitleCues>,
 ) -> Track {
     let (mut sample_rate, mut channels) = (info.sample_rate, info.channels);
     let mut delivery = match info.kind {
@@ -68,9 +97,10 @@ pub(crate) fn make_track(
             }
             d
         }
-        TrackKind::Subtitle => match (subtitle::classify(info.id), extractor) {
+        TrackKind::Subtitle => match (subtitle::classify(info.id), cues) {
             (Err(reason), _) => Delivery::NotServed(reason.to_string()),
-            (Ok(()), Some(x)) => Delivery::Cues(x.finish()),
+            (Ok(()), Some(SubtitleCues::Extracted(x))) => Delivery::Cues(Cues::new(x.finish())),
+            (Ok(()), Some(SubtitleCues::Deferred(source))) => Delivery::Cues(Cues::deferred(source)),
             (Ok(()), None) => Delivery::NotServed("the subtitle decoder could not be opened".into()),
         },
         TrackKind::Other => {

@@ -1,6 +1,17 @@
-//! Cue lists of text subtitle tracks: extracted once at indexing, queried per segment.
+//! Cue lists of text subtitle tracks: extracted once, queried per segment. A track's cues are
+//! extracted while the media is indexed, or, where the container says where every subtitle
+//! block is without reading it (MP4 sample tables; the Cues of FFmpeg's and mkvmerge's
+//! Matroska files), read once on first use ([`Cues`]): the playlists never need them, and a
+//! 2-hour film's two subtitle tracks are ~7,000 small reads and as many decoder calls that an
+//! open of its video would otherwise pay for.
 
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+
+use crate::container::read::ByteSource;
+use crate::error::Result;
 /// One cue: times in microseconds on the source's presentation timeline,
 /// payload already WebVTT cue text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,13 +129,107 @@ fn build_max_end_tree(cues: &[Cue]) -> (Vec<i64>, usize) {
 
 impl Serialize for CueTrack {
     /// The cues only: the overlap tree is rebuilt when read.
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         self.cues.serialize(s)
     }
 }
 
 impl<'de> Deserialize<'de> for CueTrack {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<CueTrack, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<CueTrack, D::Error> {
         Vec::<Cue>::deserialize(d).map(CueTrack::new)
+    }
+}
+
+/// Reads a subtitle track's cues from its media when they are first asked for ([`Cues`]).
+pub trait CueSource: Send + Sync {
+    /// Every cue of the track, read from `file` (the media's source, the file that was indexed):
+    /// exactly what extracting them at indexing would have given.
+    fn read(&self, file: &ByteSource) -> Result<CueTrack>;
+}
+
+/// [`CueSource`] whose cues are then transformed (a clip's cut and shift).
+struct Mapped<F> {
+    source: Box<dyn CueSource>,
+    map: F,
+}
+
+impl<F: Fn(&CueTrack) -> CueTrack + Send + Sync> CueSource for Mapped<F> {
+    fn read(&self, file: &ByteSource) -> Result<CueTrack> {
+        self.source.read(file).map(|t| (self.map)(&t))
+    }
+}
+
+/// A subtitle track's cues: extracted at indexing ([`Cues::new`]), or read from the media on
+/// first use ([`Cues::deferred`]), once: concurrent first requests wait for one read, and a
+/// read that fails (an I/O error, the file changed) is not kept, so the next request reads
+/// again.
+pub struct Cues {
+    track: OnceLock<Arc<CueTrack>>,
+    source: Option<Box<dyn CueSource>>,
+    /// Held while the cues are read (one read at a time).
+    reading: Mutex<()>,
+}
+
+impl Cues {
+    /// Cues extracted already.
+    pub fn new(track: CueTrack) -> Cues {
+        Cues { track: OnceLock::from(Arc::new(track)), source: None, reading: Mutex::new(()) }
+    }
+
+    /// Cues read by `source` when first asked for.
+    pub fn deferred(source: Box<dyn CueSource>) -> Cues {
+        Cues { track: OnceLock::new(), source: Some(source), reading: Mutex::new(()) }
+    }
+
+    /// The cues, when extracted or read already.
+    pub fn loaded(&self) -> Option<&Arc<CueTrack>> {
+        self.track.get()
+    }
+
+    /// The cues; when they are not read yet, `read` reads them with the track's [`CueSource`]
+    /// (the caller gives it the file, and checks that file before and after).
+    pub fn get_or_read(&self, read: impl FnOnce(&dyn CueSource) -> Result<CueTrack>) -> Result<&Arc<CueTrack>> {
+        if let Some(t) = self.track.get() {
+            return Ok(t);
+        }
+        let _one = self.reading.lock();
+        if let Some(t) = self.track.get() {
+            return Ok(t);
+        }
+        let source = self.source.as_deref().ok_or_else(|| crate::error::Error::internal("cues without a source"))?;
+        let t = Arc::new(read(source)?);
+        Ok(self.track.get_or_init(|| t))
+    }
+
+    /// These cues transformed by `map` (now, or after they are read).
+    pub fn map(self, map: impl Fn(&CueTrack) -> CueTrack + Send + Sync + 'static) -> Cues {
+        match (self.track.into_inner(), self.source) {
+            (Some(t), _) => Cues::new(map(&t)),
+            (None, Some(source)) => Cues::deferred(Box::new(Mapped { source, map })),
+            (None, None) => Cues::new(CueTrack::default()),
+        }
+    }
+
+    /// Approximate heap + inline size, in bytes (what the cues hold once read).
+    pub fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.track.get().map_or(0, |t| t.approx_bytes())
+    }
+}
+
+impl Serialize for Cues {
+    /// The cues as [`CueTrack`] writes them; cues not read yet cannot be written (the caller
+    /// reads them first: [`Cues::get_or_read`]).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::Error as _;
+        match self.track.get() {
+            Some(t) => t.serialize(s),
+            None => Err(S::Error::custom("subtitle cues not read yet")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Cues {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Cues, D::Error> {
+        CueTrack::deserialize(d).map(Cues::new)
     }
 }

@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::container::read::ByteSource;
+use crate::error::Result;
 use crate::model::identity::FileIdentity;
 use crate::model::names::TrackId;
 use crate::model::segment::{SampleTable, Segment};
@@ -119,6 +121,18 @@ impl MediaIndex {
             .sum();
         (tracks + self.approx_bytes() + self.boundaries_us.capacity() * 8) as u64
     }
+    /// Reads the cues of every subtitle track that are not read yet ([`Cues`](crate::model::cues::Cues)
+    /// read on first use) from `file`, the file this index was made from: for a whole index
+    /// (one written to an index file, or compared).
+    pub fn read_cues(&self, file: &ByteSource) -> Result<()> {
+        for t in &self.tracks {
+            if let Delivery::Cues(c) = &t.delivery {
+                c.get_or_read(|source| source.read(file)).map_err(|e| e.context(format!("stream {}", t.stream)))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Approximate heap bytes held by the index (for stats).
     pub fn approx_bytes(&self) -> usize {
         self.tracks

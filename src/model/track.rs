@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec::picture::Captions;
 use crate::codec::{self, Codec, CodecConfig};
 use crate::model::aac::AacTarget;
-use crate::model::cues::CueTrack;
+use crate::model::cues::Cues;
 use crate::model::names::TrackId;
 use crate::model::segment::{SampleTable, Segment};
 use crate::model::time::TimeMap;
@@ -306,8 +306,8 @@ pub enum Delivery {
         /// Codec description for the init segment.
         config: CodecConfig,
     },
-    /// WebVTT segments from cues extracted at indexing.
-    Cues(CueTrack),
+    /// WebVTT segments from the track's cues (extracted at indexing, or read on first use).
+    Cues(Cues),
     /// Not served; the reason is shown by the info call.
     NotServed(String),
 }

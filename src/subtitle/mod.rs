@@ -1,15 +1,17 @@
 //! Text subtitles served as WebVTT.
 //!
-//! Cues are extracted **once**, while the media is indexed: the indexer feeds
+//! Cues are extracted **once**: while the media is indexed, or from the track's samples at its
+//! first WebVTT request where the container says where they are ([`Cues`]); the indexer feeds
 //! every packet of a text subtitle stream to a [`CueExtractor`], which decodes
 //! it with FFmpeg's own subtitle decoder (SubRip, ASS/SSA, mov_text/tx3g,
 //! WebVTT, ... all come out as ASS events) and converts each event to WebVTT
 //! cue text the way FFmpeg's `webvtt` encoder does. The result is a compact,
 //! sorted [`CueTrack`]; serving a WebVTT media segment is then a pure
 //! in-memory lookup ([`CueTrack::overlapping`], O(log n + k)) plus rendering
-//! ([`render_segment`]). Nothing here re-opens or re-reads the media file.
+//! ([`render_segment`]). Nothing here re-opens the media file, and its cues are read from it once.
 //!
 //! [`CueTrack`]: crate::model::cues::CueTrack
+//! [`Cues`]: crate::model::cues::Cues
 //! [`CueTrack::overlapping`]: crate::model::cues::CueTrack::overlapping
 //! [`render_segment`]: crate::output::webvtt::render_segment
 //!
