@@ -508,6 +508,56 @@ fn a_matroska_film_whose_audio_keeps_one_grid_opens_in_a_few_reads_however_long(
     }
 }
 
+#[test]
+fn a_matroska_film_with_subtitles_opens_without_reading_them_and_reads_each_track_once() {
+    // The open reads the header, the Cues and the blocks around the segment boundaries, not
+    // the subtitle blocks (one read each, through a store: a round trip each); a subtitle
+    // track's first WebVTT request reads its blocks, once, and gives the local file's cues.
+    // The 2-hour film with two subtitle tracks when generated (`scripts/gen-media.sh --long`:
+    // 3,838 cues), and the standard files (mkvmerge's and FFmpeg's muxers).
+    for name in ["long_2h_subs.mkv", "mkvmerge_subs.mkv", "multi_audio.mkv"] {
+        let path = common::media_dir().join(name);
+        if !path.is_file() {
+            continue;
+        }
+        let local_ctx = Ctx::new(0);
+        let local = local_ctx.open(&path).expect("local open");
+        let ctx = Ctx::new(0);
+        let src = Counting::new(&path);
+        let m = ctx.open_source(&src, &format!("test://{name}")).expect("open");
+        let (open, _) = m.source_reads();
+        let info = m.info();
+        let segments = info["segments"].as_u64().expect("segments");
+        assert_eq!(info["indexed_from"], "matroska cues", "{name}");
+        let tracks: BTreeSet<String> = names(&local)
+            .into_iter()
+            .filter(|n| n.ends_with(".vtt"))
+            .filter_map(|n| n.split('_').next().map(|t| t.trim_end_matches(".vtt").to_string()))
+            .collect();
+        assert!(tracks.len() >= 2, "{name}: subtitle tracks {tracks:?}");
+        println!("{name} ({segments} segments, subtitle tracks {tracks:?}): open {} reads", open.0);
+        assert!(open.0 <= segments + 16, "{name}: open took {} reads for {segments} segments", open.0);
+        for t in &tracks {
+            let whole = format!("{t}.vtt");
+            let before = src.counts().0;
+            let vtt = get(&m, &whole).expect("whole-track WebVTT");
+            let reads = src.counts().0 - before;
+            assert_eq!(Ok(vtt), get(&local, &whole).map_err(|e| e.0), "{name}: {whole}");
+            // Every segment of the track now comes from its cues: no read.
+            let before = src.counts().0;
+            for n in names(&local).iter().filter(|n| n.starts_with(&format!("{t}_")) && n.ends_with(".vtt")) {
+                assert_eq!(get(&m, n).map_err(|e| e.0), get(&local, n).map_err(|e| e.0), "{name}: {n}");
+            }
+            println!("{name} {t}: cues in {reads} reads, then every segment in {}", src.counts().0 - before);
+            // (A short file's blocks may all be in the source cache after the open.)
+            if name.starts_with("long_") {
+                assert!(reads > 0, "{name} {t}: cues read by the open");
+            }
+            assert_eq!(src.counts().0, before, "{name} {t}: its WebVTT segments read the source again");
+        }
+    }
+}
+
 /// Crawls every name of `path` through a counting source on four threads at once (names in
 /// order: every segment of a track, then the next track's, as a crawler or the players of a
 /// CDN's first viewers ask), checking each against the local file; returns the source.
