@@ -62,7 +62,8 @@ pub enum Cost {
     /// An init segment, or a media segment or I-frame whose samples are copied from the file
     /// (file reads, no decoding).
     Copied,
-    /// WebVTT: subtitle segments or track, the thumbnail track (text made from memory).
+    /// WebVTT: subtitle segments or track, the thumbnail track (text made from memory; a
+    /// subtitle track's first one may read its cues from the file first: `model::cues::Cues`).
     Subtitle,
     /// A media segment of a transcoded track: audio decoded and encoded as AAC.
     Transcoded,
