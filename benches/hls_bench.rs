@@ -602,7 +602,8 @@ fn section_cold() {
     println!("| file | open | master | first media playlist | total | total CPU (thread) | total CPU (process) | target | index bytes per hour of media | index heap per hour (sample records included) |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let all =
-        "long_2h.mp4,long_2h.mkv,long_2h_subs.mkv,long_2h_mkvmerge.mkv,long_2h_subs.mp4,long_10min.mp4".to_string();
+        "long_2h.mp4,long_2h.mkv,long_2h_subs.mkv,long_2h_mkvmerge.mkv,long_2h_subs.mp4,long_10min.mp4,long_10min.mkv"
+            .to_string();
     let files = std::env::var("COLD_FILES").unwrap_or(all);
     for f in files.split(',') {
         let p = media(f);

@@ -11,9 +11,10 @@
 # count (bitexact flags, no creation times, fixed seeds).
 #
 # Options:
-#   --long     also generate long_10min.mp4 (720p, 10 min), long_2h.mp4,
-#              long_2h.mkv (its Matroska remux) and long_2h_subs.mp4
-#              (long_2h.mp4 + two 2-hour mov_text tracks)
+#   --long     also generate long_10min.mp4 (720p, 10 min) and long_10min.mkv
+#              (its Matroska remux), long_2h.mp4, long_2h.mkv (its Matroska
+#              remux), long_2h_subs.mp4 (long_2h.mp4 + two 2-hour mov_text
+#              tracks), long_2h_subs.mkv, long_2h_mkvmerge.mkv, long_2h_film.mkv
 #   --list     print the names of the files this script can produce and exit
 #   -h|--help  show this help
 #
@@ -71,6 +72,7 @@ declare -A DESC=(
     [hevc_aac.ts]='hevc_aac.mp4 streams remuxed to MPEG-TS (Annex-B HEVC with CRA, ADTS AAC)'
     [no_cues.mkv]='h264_aac.mp4 remuxed to Matroska through a pipe: no Cues, no SeekHead (indexed by packet scan)'
     [long_10min.mp4]='10min 1280x720@25 H.264 (keyint 50) + AAC stereo 48k; --long only'
+    [long_10min.mkv]='long_10min.mp4 remuxed to Matroska by FFmpeg (720p frames, no B-frames); --long only'
     [long_2h.mp4]='2h 320x180@25 H.264 + AAC (1-min segment concatenated 120x); --long only'
     [long_2h.mkv]='long_2h.mp4 remuxed to Matroska (Cues at the end); --long only'
     [long_2h_mkvmerge.mkv]='long_2h.mp4 remuxed by mkvmerge (laced AAC, audio at each keyframe stored before it); --long only'
@@ -145,6 +147,7 @@ ORDER=(
     # --- #16 a film's audio on one frame grid ---
     long_2h_film.mkv
     # --- end #16 a film's audio ---
+    long_10min.mkv
 )
 
 # --- arguments --------------------------------------------------------------
@@ -1106,6 +1109,16 @@ if ((LONG)); then
     produce long_2h_film.mkv rec_long_2h_film_mkv
 fi
 # --- end #16 a film's audio ---
+
+# The 2-hour Matroska files are 320x180: a whole GOP fits one boundary probe's window. A film's
+# frames are tens of KB; this one is long_10min.mp4 (720p, no B-frames) remuxed by FFmpeg, so
+# that Matroska opens are measured on the frame sizes films have.
+rec_remux_mkv() {
+    ff -i "$1" -map 0 -c copy "${BITEXACT[@]}" "$2"
+}
+if ((LONG)); then
+    produce long_10min.mkv rec_remux_mkv "$OUTDIR/long_10min.mp4"
+fi
 
 # --- manifest ---------------------------------------------------------------
 {

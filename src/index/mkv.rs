@@ -743,7 +743,8 @@ fn stream_of(layout: &Layout, number: u64) -> Option<usize> {
 fn block_timing(layout: &Layout, infos: &[StreamInfo], main: usize, av: &[usize]) -> Option<(usize, Vec<i64>)> {
     use ffmpeg_next::codec::Id;
     let (delay, _, _) = super::probe::probed_timing(&infos[main]);
-    let delay = usize::try_from(delay).ok().filter(|&d| d > 0 && d <= FFMPEG_MAX_REORDER_DELAY)?;
+    // (0: a stream without reordering, as its SPS says: decode times are presentation times.)
+    let delay = usize::try_from(delay).ok().filter(|&d| d <= FFMPEG_MAX_REORDER_DELAY)?;
     let mut frame_ticks = vec![0i64; infos.len()];
     for &s in av {
         let info = &infos[s];
@@ -1915,8 +1916,9 @@ mod tests {
                 vouched.push(name.clone());
             }
         }
-        // B-frames with AAC from FFmpeg's muxer and from mkvmerge (laced audio) at least.
-        for want in ["h264_aac.mkv", "long_2h.mkv", "long_2h_mkvmerge.mkv"] {
+        // B-frames with AAC from FFmpeg's muxer and from mkvmerge (laced audio) at least, and
+        // H.264 without reordering (its SPS says so: no_bframes.mkv, vfr.mkv).
+        for want in ["h264_aac.mkv", "long_2h.mkv", "long_2h_mkvmerge.mkv", "no_bframes.mkv", "vfr.mkv"] {
             if matroska_media().iter().any(|p| p.ends_with(want)) {
                 assert!(vouched.iter().any(|n| n == want), "{want} not vouched for; vouched for: {vouched:?}");
             }
@@ -2096,7 +2098,15 @@ mod tests {
             }
             vouched.push(name.clone());
         }
-        for want in ["h264_aac.mkv", "hevc_aac.mkv", "hdr10.mkv", "long_2h.mkv", "long_2h_mkvmerge.mkv"] {
+        for want in [
+            "h264_aac.mkv",
+            "hevc_aac.mkv",
+            "hdr10.mkv",
+            "long_2h.mkv",
+            "long_2h_mkvmerge.mkv",
+            "no_bframes.mkv",
+            "vfr.mkv",
+        ] {
             if matroska_media().iter().any(|p| p.ends_with(want)) {
                 assert!(vouched.iter().any(|n| n == want), "{want} not vouched for; vouched for: {vouched:?}");
             }

@@ -378,7 +378,8 @@ mod tests {
         if Path::new(env!("CARGO_MANIFEST_DIR")).join("target/media/long_2h.mkv").exists() {
             assert!(taken.iter().any(|n| n == "long_2h.mkv"), "{taken:?}");
         }
-        for want in ["h264_aac.mkv", "hevc_aac.mkv", "hdr10.mkv"] {
+        // (no_bframes.mkv and vfr.mkv: H.264 whose VUI says no reordering, max_num_reorder_frames 0.)
+        for want in ["h264_aac.mkv", "hevc_aac.mkv", "hdr10.mkv", "no_bframes.mkv", "vfr.mkv"] {
             assert!(taken.iter().any(|n| n == want), "{want}: {taken:?}");
         }
     }

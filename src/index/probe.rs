@@ -250,7 +250,7 @@ pub(crate) fn probed_timing(info: &StreamInfo) -> (i32, i32, i32) {
 /// Fills in, without FFmpeg's stream-info probe, what the probe would have added to the stream
 /// facts of a Matroska file opened without it, or says why that cannot be vouched for (then the
 /// file is opened with the probe). Only for streams whose header and codec private data say it
-/// all: H.264 (avcC, frames only) with a VUI that bounds its reordering, or HEVC (hvcC), with a picture size
+/// all: H.264 (avcC, frames only) with a VUI that bounds its reordering (0 included: no B-frames), or HEVC (hvcC), with a picture size
 /// and a frame rate (DefaultDuration) in the header; AAC-LC audio (AudioSpecificConfig, no
 /// SBR/PS signalled, a core rate above 24 kHz, where no encoder puts implicit SBR, a channel
 /// configuration of 1 to 7); text subtitles. What the probe's decoders set and libhls reads (see
@@ -328,7 +328,7 @@ fn video_without_probe(info: &mut StreamInfo, stream_sar: bool) -> std::result::
         _ => return Err(format!("video codec {}", info.codec_name)),
     };
     let (reorder, size, bit_depth, sar, colour) = facts;
-    let delay = reorder.filter(|d| (1..=16).contains(d)).ok_or("no bounded reorder delay in the SPS")?;
+    let delay = reorder.filter(|d| (0..=16).contains(d)).ok_or("no bounded reorder delay in the SPS")?;
     if size != Some((info.width, info.height)) {
         return Err(format!("the SPS's picture size {size:?} is not the header's"));
     }
