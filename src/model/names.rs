@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::util::decimal;
 
 /// Which rendition a name refers to: a source stream, or the AAC rendition made from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -84,16 +85,31 @@ impl fmt::Display for Resource {
             Resource::Master => f.write_str(MASTER),
             Resource::MediaPlaylist(n) => write!(f, "t{n}.m3u8"),
             Resource::Init(n) => write!(f, "t{n}_init.mp4"),
-            Resource::Segment(n, k) => write!(f, "t{n}_{k}.m4s"),
-            Resource::Vtt(n, k) => write!(f, "t{n}_{k}.vtt"),
+            Resource::Segment(n, k) => write_numbered(f, n, "_", k, ".m4s"),
+            Resource::Vtt(n, k) => write_numbered(f, n, "_", k, ".vtt"),
             Resource::VttFull(n) => write!(f, "t{n}.vtt"),
             Resource::IFramePlaylist(n) => write!(f, "t{n}_iframes.m3u8"),
-            Resource::IFrame(n, k) => write!(f, "t{n}_i{k}.m4s"),
+            Resource::IFrame(n, k) => write_numbered(f, n, "_i", k, ".m4s"),
             Resource::Thumbnail(ms) => write!(f, "thumb_{ms}.jpg"),
             Resource::ThumbnailTrack => f.write_str(THUMBNAIL_TRACK),
             Resource::ThumbnailSheet(k) => write!(f, "thumbs_{k}.jpg"),
         }
     }
+}
+
+/// `t<n><between><k><ext>`: the name of a track's numbered resource (segment, WebVTT segment,
+/// keyframe), written without the formatting machinery into a `Formatter` or straight into a
+/// playlist (see [`Resource::push_name`]).
+fn write_numbered<W: fmt::Write>(w: &mut W, n: TrackId, between: &str, k: usize, ext: &str) -> fmt::Result {
+    let mut buf = [0; 20];
+    w.write_str("t")?;
+    w.write_str(decimal::uint(n.stream as u64, &mut buf))?;
+    if n.aac {
+        w.write_str("a")?;
+    }
+    w.write_str(between)?;
+    w.write_str(decimal::uint(k as u64, &mut buf))?;
+    w.write_str(ext)
 }
 
 /// Whether `r` is spelled `name`, found without making its name: every request parses its name
@@ -116,6 +132,17 @@ impl Resource {
     /// The one spelling of this resource.
     pub fn name(&self) -> String {
         self.to_string()
+    }
+
+    /// Appends [`Resource::name`] to `out`: a media playlist names 1,200 segments for 2 hours
+    /// (no `String` each, and segment names without `fmt`).
+    pub(crate) fn push_name(&self, out: &mut String) {
+        let _ = match *self {
+            Resource::Segment(n, k) => write_numbered(out, n, "_", k, ".m4s"),
+            Resource::Vtt(n, k) => write_numbered(out, n, "_", k, ".vtt"),
+            Resource::IFrame(n, k) => write_numbered(out, n, "_i", k, ".m4s"),
+            _ => fmt::write(out, format_args!("{self}")),
+        };
     }
 
     /// True for playlists (served by `hls_playlist`).
@@ -210,6 +237,36 @@ mod tests {
         ] {
             assert_eq!(Resource::parse(&r.name()).unwrap(), r);
         }
+    }
+
+    /// Names written into a playlist are the names: numbered ones spelled as `format!` would
+    /// (any track, AAC rendition, segment number), the others through `Display`.
+    #[test]
+    fn pushed_names_are_the_names() {
+        let mut out = String::new();
+        let mut want = String::new();
+        for stream in [0, 1, 9, 10, 123, usize::MAX] {
+            for aac in [false, true] {
+                let n = TrackId { stream, aac };
+                let a = if aac { "a" } else { "" };
+                for k in [0, 1, 9, 10, 99, 100, 3_599, 1_000_000, usize::MAX] {
+                    for (r, spelled) in [
+                        (Resource::Segment(n, k), format!("t{stream}{a}_{k}.m4s")),
+                        (Resource::Vtt(n, k), format!("t{stream}{a}_{k}.vtt")),
+                        (Resource::IFrame(n, k), format!("t{stream}{a}_i{k}.m4s")),
+                    ] {
+                        assert_eq!(r.name(), spelled);
+                        r.push_name(&mut out);
+                        want.push_str(&spelled);
+                    }
+                }
+                for r in [Resource::MediaPlaylist(n), Resource::Init(n), Resource::VttFull(n), Resource::Master] {
+                    r.push_name(&mut out);
+                    want.push_str(&r.name());
+                }
+            }
+        }
+        assert_eq!(out, want);
     }
 
     #[test]

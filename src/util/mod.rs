@@ -1,8 +1,21 @@
 //! Small helpers with no media knowledge.
 
+pub(crate) mod decimal;
 pub(crate) mod log;
 pub(crate) mod memhint;
 pub(crate) mod time;
+
+/// A seeded xorshift64* generator (a nonzero `seed`): test values that are the same every run.
+#[cfg(test)]
+pub(crate) fn test_random(seed: u64) -> impl FnMut() -> u64 {
+    let mut s = seed;
+    move || {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        s.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
 
 /// The generated test files of `target/media` whose extension is one of `extensions`, by name;
 /// the 2-hour ones (`--long`) only with `long`.
