@@ -92,7 +92,7 @@ fn plan_video(
         // (Expanded as the tables were read, when the caller asked for it.)
         cto = match t.offsets.take() {
             Some(o) => o,
-            None => expand_offsets(ctts, count, unit)?,
+            None => expand_offsets(ctts.bytes().ok()?, count, unit)?,
         };
     }
     plan_tables(t, entry, edit, timescale, limits, Some((cto, keys)))

@@ -19,7 +19,8 @@
 //! - `boxes`: the one box reader (big-endian fields, child boxes, MPEG-4 descriptors);
 //! - `top_level`: the top-level walk, `ftyp` brands, reading the `moov`;
 //! - `side`: the large size and chunk-offset tables of the `moov` read apart, narrowed, into
-//!   the memory a lazily read track keeps;
+//!   the memory a lazily read track keeps; its large `ctts` and `stsc` left in the file, read
+//!   through a small buffer as they are parsed;
 //! - `moov`: `moov` / `trak` / `mdia` boxes, track headers, languages and names;
 //! - `sample_entry`: the `stsd` entry (visual, audio, subtitle) and its codec configuration;
 //! - `tables`: the sample tables (`stts`, `ctts`, `stss`, `stsc`, `stsz`/`stz2`, `stco`/`co64`,
@@ -100,7 +101,7 @@ fn read_with(file: &ByteSource, file_size: u64, max_index_bytes: u64, lazy: bool
         Ok(p) if sides.all_claimed() => p,
         // The box reader did not take a table read apart for its box (or failed before it did):
         // the whole moov read and parsed as it is.
-        _ if !moov.sides.is_empty() => {
+        _ if moov.has_sides() => {
             let whole = moov.whole(file)?;
             drop(moov);
             moov::parse_moov(&whole, side::Sides::NONE, brands, file_size, max_index_bytes, lazy)?

@@ -157,7 +157,7 @@ fn build_samples(t: &Tables<'_>, kind: Kind, sample_size: u32, limits: (u64, u64
     let mut walk = Walk {
         keys: KeyState::new(t, kind),
         stts: SttsCursor::new(&t.stts),
-        ctts: CttsCursor::new(t.ctts.unwrap_or(&[])),
+        ctts: CttsCursor::new(t.ctts.map(|c| c.bytes()).transpose()?.unwrap_or(&[])),
         covered: 0,
         shift: t.dts_shift,
         dts: -t.dts_shift,

@@ -7,7 +7,7 @@ use super::boxes::{be32, fourcc, set_once, Boxes};
 pub(super) use super::lazy::{Chunks, Sizes};
 use super::lazy::{Offsets, OffsetsBuilder};
 use super::sample_entry::Kind;
-use super::side::{Kept, SideTable, Sides};
+use super::side::{Kept, SideTable, Sides, StreamedTable};
 use crate::error::{ErrorKind, ParseError, ParseResult};
 use std::cell::Cell;
 
@@ -53,6 +53,10 @@ pub(super) struct StblBoxes<'a> {
     stsz_side: Option<&'a SideTable>,
     stco_side: Option<&'a SideTable>,
     co64_side: Option<&'a SideTable>,
+    /// The entries of `ctts`, `stsc` when they were left in the file (their bytes in the boxes
+    /// above then unread).
+    ctts_side: Option<&'a StreamedTable>,
+    stsc_side: Option<&'a StreamedTable>,
 }
 
 /// The sample-table boxes of the `stbl` payload `stbl`, into `s` (the first of each kind; the
@@ -63,6 +67,8 @@ pub(super) fn collect_stbl<'a>(stbl: &'a [u8], sides: Sides<'a>, s: &mut StblBox
             b"stsz" if s.stsz.is_none() => s.stsz_side = sides.take(&kind, body),
             b"stco" if s.stco.is_none() => s.stco_side = sides.take(&kind, body),
             b"co64" if s.co64.is_none() => s.co64_side = sides.take(&kind, body),
+            b"ctts" if s.ctts.is_none() => s.ctts_side = sides.take_streamed(&kind, body),
+            b"stsc" if s.stsc.is_none() => s.stsc_side = sides.take_streamed(&kind, body),
             _ => {}
         }
         let slot = match &kind {
@@ -108,7 +114,7 @@ pub(super) struct Tables<'a> {
     /// Decode time deltas, corrected.
     pub(super) stts: Vec<Run<u32>>,
     /// Raw ctts entries (count, offset), `None` without usable ctts.
-    pub(super) ctts: Option<&'a [u8]>,
+    pub(super) ctts: Option<Entries<'a>>,
     /// The DTS shift from negative composition offsets.
     pub(super) dts_shift: i64,
     /// `stss` entries (big-endian u32), `None` without an `stss` box.
@@ -146,7 +152,7 @@ impl<'a> Tables<'a> {
             _ => None,
         };
         let (ctts, dts_shift) = match s.ctts {
-            Some(b) => parse_ctts(b, |n, c| {
+            Some(b) => parse_ctts(b, s.ctts_side, |n, c| {
                 if let Some(o) = &mut builder {
                     o.push(n, c);
                 }
@@ -176,7 +182,7 @@ impl<'a> Tables<'a> {
             stss: s.stss.map(|b| u32_table(b, 4, "stss")).transpose()?,
             stps: s.stps.map(|b| u32_table(b, 4, "stps")).transpose()?.unwrap_or(&[]),
             rap: s.sbgp_rap.map(parse_sbgp).transpose()?.unwrap_or_default(),
-            stsc: s.stsc.map(parse_stsc).transpose()?.unwrap_or_default(),
+            stsc: s.stsc.map(|b| parse_stsc(b, s.stsc_side)).transpose()?.unwrap_or_default(),
             sizes,
             chunks,
             offsets: Cell::new(offsets),
@@ -223,6 +229,64 @@ fn entry_table<'a>(b: &'a [u8], entry_size: usize, name: &str) -> ParseResult<(&
     Ok((table, count))
 }
 
+/// The entries of a table box: in the moov buffer, or left in the file (the table and the count
+/// of its entries).
+#[derive(Clone, Copy)]
+pub(super) enum Entries<'a> {
+    Moov(&'a [u8]),
+    File(&'a StreamedTable, usize),
+}
+
+impl<'a> Entries<'a> {
+    /// The entries given to `f` in order, a block of whole entries at a time (all at once from
+    /// the moov buffer; read through one small buffer from the file), until `f` returns false.
+    fn each_block(self, f: impl FnMut(&[u8]) -> bool) -> ParseResult<()> {
+        match self {
+            Entries::Moov(b) => {
+                let mut f = f;
+                f(b);
+                Ok(())
+            }
+            Entries::File(t, count) => t.each_block(count, f),
+        }
+    }
+
+    /// The entries as bytes (from the file: read whole, once).
+    pub(super) fn bytes(self) -> ParseResult<&'a [u8]> {
+        match self {
+            Entries::Moov(b) => Ok(b),
+            Entries::File(t, count) => t.bytes(count),
+        }
+    }
+}
+
+/// [`entry_table`], its entries left in the file when they were (`side`, with the same checks:
+/// it holds every whole entry of the box).
+fn entries<'a>(
+    b: &'a [u8],
+    side: Option<&'a StreamedTable>,
+    entry_size: usize,
+    name: &str,
+) -> ParseResult<(Entries<'a>, usize)> {
+    let Some(side) = side else {
+        let (table, count) = entry_table(b, entry_size, name)?;
+        return Ok((Entries::Moov(table), count));
+    };
+    let count = side_count(b, entry_size, name, side.len())?;
+    Ok((Entries::File(side, count), count))
+}
+
+/// The entry count of the table box `b` whose entries were read apart or left in the file,
+/// checked as [`entry_table`] checks it: `held` whole entries in the box.
+fn side_count(b: &[u8], entry_size: usize, name: &str, held: usize) -> ParseResult<usize> {
+    let count = be32(b, 4).ok_or_else(|| ParseError::new(format!("corrupt {name}")))? as usize;
+    count.checked_mul(entry_size).ok_or_else(|| ParseError::new(format!("corrupt {name}")))?;
+    if count > held {
+        return Err(ParseError::new(format!("corrupt {name}: {count} entries overrun the box")));
+    }
+    Ok(count)
+}
+
 /// [`entry_table`], its entries from `side` when they were read apart (the same checks: `side`
 /// holds every whole entry of the box).
 fn side_or_entry_table<'a>(
@@ -232,10 +296,8 @@ fn side_or_entry_table<'a>(
     name: &str,
 ) -> ParseResult<(&'a [u8], usize)> {
     let Some(side) = side else { return entry_table(b, entry_size, name) };
-    let count = be32(b, 4).ok_or_else(|| ParseError::new(format!("corrupt {name}")))? as usize;
-    count.checked_mul(entry_size).ok_or_else(|| ParseError::new(format!("corrupt {name}")))?;
-    let table =
-        side.table(count).ok_or_else(|| ParseError::new(format!("corrupt {name}: {count} entries overrun the box")))?;
+    let count = side_count(b, entry_size, name, side.len())?;
+    let table = side.table(count).ok_or_else(|| ParseError::new(format!("corrupt {name}")))?;
     Ok((table, count))
 }
 
@@ -273,29 +335,38 @@ fn parse_stts(b: &[u8]) -> ParseResult<Vec<Run<u32>>> {
 
 /// ctts as FFmpeg reads it: signed offsets, entries with count ≤ 0 skipped, the DTS shift from
 /// negative offsets (not counting the last two entries), the whole table dropped when an offset
-/// is beyond ±2^28. Returns the raw entries (`None` when dropped or empty) and the shift;
-/// `each` is given every entry the walk reads (count > 0), in order.
-fn parse_ctts(b: &[u8], mut each: impl FnMut(usize, i32)) -> ParseResult<(Option<&[u8]>, i64)> {
-    let (table, count) = entry_table(b, 8, "ctts")?;
-    let mut shift = 0i64;
-    let mut any = false;
-    for (i, e) in table.chunks_exact(8).enumerate() {
-        let n = i32::from_be_bytes([e[0], e[1], e[2], e[3]]);
-        let d = i32::from_be_bytes([e[4], e[5], e[6], e[7]]);
-        if n <= 0 {
-            continue;
+/// is beyond ±2^28. Returns the raw entries (`None` when dropped or empty; left in the file when
+/// `side` has them) and the shift; `each` is given every entry the walk reads (count > 0), in
+/// order.
+fn parse_ctts<'a>(
+    b: &'a [u8],
+    side: Option<&'a StreamedTable>,
+    mut each: impl FnMut(usize, i32),
+) -> ParseResult<(Option<Entries<'a>>, i64)> {
+    let (table, count) = entries(b, side, 8, "ctts")?;
+    let (mut i, mut shift, mut any, mut dropped) = (0usize, 0i64, false, false);
+    table.each_block(|block| {
+        for e in block.chunks_exact(8) {
+            let n = i32::from_be_bytes([e[0], e[1], e[2], e[3]]);
+            let d = i32::from_be_bytes([e[4], e[5], e[6], e[7]]);
+            let not_last_two = i + 2 < count;
+            i += 1;
+            if n <= 0 {
+                continue;
+            }
+            each(n as usize, d);
+            any = true;
+            if not_last_two && d.unsigned_abs() > MAX_CTTS_OFFSET {
+                dropped = true;
+                return false;
+            }
+            if not_last_two && d < 0 {
+                shift = shift.max(-i64::from(d.max(-i32::MAX)));
+            }
         }
-        each(n as usize, d);
-        any = true;
-        let not_last_two = i + 2 < count;
-        if not_last_two && d.unsigned_abs() > MAX_CTTS_OFFSET {
-            return Ok((None, shift));
-        }
-        if not_last_two && d < 0 {
-            shift = shift.max(-i64::from(d.max(-i32::MAX)));
-        }
-    }
-    Ok((any.then_some(table), shift))
+        true
+    })?;
+    Ok(((any && !dropped).then_some(table), shift))
 }
 
 /// `sbgp` runs (v0/v1).
@@ -317,15 +388,19 @@ fn parse_sbgp(b: &[u8]) -> ParseResult<Vec<Run<u32>>> {
         .collect())
 }
 
-/// stsc with FFmpeg's repair of invalid entries.
-fn parse_stsc(b: &[u8]) -> ParseResult<Vec<Stsc>> {
-    let (table, count) = entry_table(b, 12, "stsc")?;
+/// stsc with FFmpeg's repair of invalid entries (its entries left in the file when `side` has
+/// them).
+fn parse_stsc(b: &[u8], side: Option<&StreamedTable>) -> ParseResult<Vec<Stsc>> {
+    let (table, count) = entries(b, side, 12, "stsc")?;
     let mut v: Vec<Stsc> = super::lazy::fresh(count);
-    v.extend(table.chunks_exact(12).map(|e| Stsc {
-        first: i32::from_be_bytes([e[0], e[1], e[2], e[3]]),
-        count: i32::from_be_bytes([e[4], e[5], e[6], e[7]]),
-        id: i32::from_be_bytes([e[8], e[9], e[10], e[11]]),
-    }));
+    table.each_block(|block| {
+        v.extend(block.chunks_exact(12).map(|e| Stsc {
+            first: i32::from_be_bytes([e[0], e[1], e[2], e[3]]),
+            count: i32::from_be_bytes([e[4], e[5], e[6], e[7]]),
+            id: i32::from_be_bytes([e[8], e[9], e[10], e[11]]),
+        }));
+        true
+    })?;
     repair_stsc(&mut v);
     Ok(v)
 }

@@ -3,10 +3,12 @@
 //! which reads the `moov` (it may sit after the `mdat`): in one read, or its large tables apart
 //! (`side`) and the rest in one read per stretch between them.
 
+use std::ops::Range;
+
 use crate::container::read::ByteSource;
 
 use super::boxes::{fourcc_str, BOX_HEADER, LARGE_BOX_HEADER, SIZE_64_BIT, SIZE_TO_END};
-use super::side::{self, Arena, SideTable, Sides, SIDE_MIN};
+use super::side::{self, Apart, Arena, SideTable, Sides, StreamedTable, SIDE_MIN};
 use crate::container::read;
 use crate::error::{ParseError, ParseResult};
 
@@ -155,15 +157,18 @@ fn read_ftyp(file: &ByteSource, pos: u64, len: u64) -> ParseResult<Brands> {
     Ok(Brands { isom, qt_compatible })
 }
 
-/// The `moov` payload as read, in huge pages ([`Arena::huge`]: a handful of page faults for a
-/// 5 MB moov instead of one per 4 KiB page). When its large tables were read apart (`sides`),
-/// its bytes under those tables are left unread.
+/// The `moov` payload as read: in huge pages when most of it is read ([`Arena::huge`]: a
+/// handful of page faults for a 5 MB moov instead of one per 4 KiB page), else in pages made
+/// present as they are written. When its large tables were read apart (`sides`), or left in
+/// the file (`streamed`), its bytes under those tables are left unread.
 pub(super) struct MoovBytes {
     bytes: Arena,
     /// File offset of the payload.
     pos: u64,
     /// The tables read apart (see `side`).
     pub(super) sides: Vec<SideTable>,
+    /// The tables left in the file (see `side`).
+    pub(super) streamed: Vec<StreamedTable>,
 }
 
 impl std::ops::Deref for MoovBytes {
@@ -176,17 +181,27 @@ impl std::ops::Deref for MoovBytes {
 impl MoovBytes {
     /// The side tables, by where they are in this buffer.
     pub(super) fn side_tables(&self) -> Sides<'_> {
-        Sides::new(self, &self.sides)
+        Sides::new(self, &self.sides, &self.streamed)
+    }
+
+    /// Some table was read apart or left in the file.
+    pub(super) fn has_sides(&self) -> bool {
+        !self.sides.is_empty() || !self.streamed.is_empty()
     }
 
     /// The whole payload read again in one read, without side tables.
     pub(super) fn whole(&self, file: &ByteSource) -> ParseResult<MoovBytes> {
-        read_around(file, self.pos, self.bytes.len(), Vec::new())
+        read_around(file, self.pos, self.bytes.len(), Apart::default())
     }
 }
 
 /// Smallest `moov` payload whose large tables are looked for and read apart.
 const SIDES_FROM: u64 = 4 * SIDE_MIN as u64;
+
+/// Fewest bytes of a `moov` read into its buffer for which that buffer is backed by huge pages:
+/// below it, clearing the huge pages it touches (2 MiB each, wherever the bytes read lie) costs
+/// more than a page fault per 4 KiB page read.
+const HUGE_FROM: usize = 1 << 20;
 
 /// Reads the `moov` payload and the brands of the `ftyp` before it: from a local file, its large
 /// tables apart (`side`), the rest in one read per stretch between them; or, without such tables,
@@ -195,29 +210,34 @@ const SIDES_FROM: u64 = 4 * SIDE_MIN as u64;
 pub(super) fn read_moov(file: &ByteSource, file_size: u64) -> ParseResult<(MoovBytes, Brands)> {
     let top = scan_top_level(file, file_size)?;
     let len = usize::try_from(top.moov_len).map_err(|_| ParseError::new("moov box too large"))?;
-    let sides = if top.moov_len >= SIDES_FROM && !file.is_callback() {
+    let apart = if top.moov_len >= SIDES_FROM && !file.is_callback() {
         side::read_sides(file, top.moov_pos, len)?
     } else {
-        Vec::new()
+        Apart::default()
     };
-    Ok((read_around(file, top.moov_pos, len, sides)?, top.brands))
+    Ok((read_around(file, top.moov_pos, len, apart)?, top.brands))
 }
 
-/// The `len` bytes of the moov payload at `pos` but those the side tables `sides` (in moov
-/// order, apart) hold: one read per stretch between them (one read without side tables).
-fn read_around(file: &ByteSource, pos: u64, len: usize, sides: Vec<SideTable>) -> ParseResult<MoovBytes> {
-    // The pages under the side tables are never touched (unless they share a huge page with
+/// The `len` bytes of the moov payload at `pos` but those the tables `apart` hold or leave in
+/// the file (boxes apart from one another): one read per stretch between them (one read
+/// without such tables).
+fn read_around(file: &ByteSource, pos: u64, len: usize, apart: Apart) -> ParseResult<MoovBytes> {
+    let mut unread: Vec<Range<usize>> =
+        apart.read.iter().map(SideTable::unread).chain(apart.streamed.iter().map(StreamedTable::unread)).collect();
+    unread.sort_unstable_by_key(|r| r.start);
+    let skipped: usize = unread.iter().map(Range::len).sum();
+    // The pages under the tables apart are never touched (unless they share a huge page with
     // bytes read).
-    let mut bytes = Arena::huge(len);
+    let mut bytes = if len.saturating_sub(skipped) >= HUGE_FROM { Arena::huge(len) } else { Arena::of(vec![0; len]) };
     let buf = bytes.bytes_mut();
     let mut from = 0;
-    for r in sides.iter().map(SideTable::unread).chain(std::iter::once(len..len)) {
+    for r in unread.into_iter().chain(std::iter::once(len..len)) {
         if r.start < from {
             // (Never: the tables are boxes apart from one another, in moov order.)
-            return read_around(file, pos, len, Vec::new());
+            return read_around(file, pos, len, Apart::default());
         }
         read_at(file, &mut buf[from..r.start], pos + from as u64)?;
         from = r.end;
     }
-    Ok(MoovBytes { bytes, pos, sides })
+    Ok(MoovBytes { bytes, pos, sides: apart.read, streamed: apart.streamed })
 }
