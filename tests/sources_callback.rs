@@ -473,6 +473,17 @@ fn a_two_hour_matroska_opens_from_its_cues_in_a_few_reads() {
     }
 }
 
+/// `path` (named `name`) opened through a counting source: the source, the media, the open's
+/// (reads, bytes), its info and its segment count.
+fn open_counting(ctx: &Ctx, path: &Path, name: &str) -> (Arc<Counting>, Media, (u64, u64), serde_json::Value, u64) {
+    let src = Counting::new(path);
+    let m = ctx.open_source(&src, &format!("test://{name}")).expect("open");
+    let (open, _) = m.source_reads();
+    let info = m.info();
+    let segments = info["segments"].as_u64().expect("segments");
+    (src, m, open, info, segments)
+}
+
 #[test]
 fn a_matroska_film_whose_audio_keeps_one_grid_opens_in_a_few_reads_however_long() {
     // FFmpeg's muxer, AAC on one frame grid from the first GOPs to the last 20 s: every
@@ -486,11 +497,7 @@ fn a_matroska_film_whose_audio_keeps_one_grid_opens_in_a_few_reads_however_long(
             continue;
         }
         let ctx = Ctx::new(0);
-        let src = Counting::new(&path);
-        let m = ctx.open_source(&src, &format!("test://{name}")).expect("open");
-        let (open, _) = m.source_reads();
-        let info = m.info();
-        let segments = info["segments"].as_u64().expect("segments");
+        let (src, m, open, info, segments) = open_counting(&ctx, &path, name);
         println!("{name} ({} bytes, {segments} segments): open {} reads, {} bytes", src.size, open.0, open.1);
         assert_eq!(info["indexed_from"], "matroska cues");
         assert_eq!(open.0, src.counts().0, "{name}: reads made by the open but not counted as its own");
@@ -523,11 +530,7 @@ fn a_matroska_film_with_subtitles_opens_without_reading_them_and_reads_each_trac
         let local_ctx = Ctx::new(0);
         let local = local_ctx.open(&path).expect("local open");
         let ctx = Ctx::new(0);
-        let src = Counting::new(&path);
-        let m = ctx.open_source(&src, &format!("test://{name}")).expect("open");
-        let (open, _) = m.source_reads();
-        let info = m.info();
-        let segments = info["segments"].as_u64().expect("segments");
+        let (src, m, open, info, segments) = open_counting(&ctx, &path, name);
         assert_eq!(info["indexed_from"], "matroska cues", "{name}");
         let tracks: BTreeSet<String> = names(&local)
             .into_iter()
