@@ -111,7 +111,7 @@ use super::segmenter::{
     choose_clean_cuts, choose_cuts, cuts_at_clean_keyframes, has_leading_pictures, transcode_segments,
     OPEN_GOP_FALLBACK,
 };
-use super::track::{self, audio_will_transcode, cue_ceiling_error, SubtitleCues, Subtitles};
+use super::track::{self, audio_will_transcode, CueDecoder, SubtitleCues, Subtitles};
 use crate::codec::Codec;
 use crate::container::demux::Demuxer;
 use crate::container::mkv::{self, BlockWalker, CuePoint, Layout};
@@ -122,7 +122,7 @@ use crate::model::identity::FileIdentity;
 use crate::model::media_index::{IndexSource, MediaIndex};
 use crate::model::segment::Segment;
 use crate::model::time::{us_to_seconds, TimeMap, NS_PER_SECOND, US_PER_SECOND};
-use crate::model::track::{Delivery, RangeSeek, SampleReader, SharedParams, Track, TrackKind};
+use crate::model::track::{Delivery, RangeSeek, SampleReader, Track, TrackKind};
 use crate::output::fmp4;
 use crate::subtitle::CueExtractor;
 
@@ -389,19 +389,20 @@ pub(crate) fn build(
     // Subtitle blocks that the Cues point at one by one are read on first use (`CuedCues`),
     // unless the audio and video alone end too early for the declared duration: then the
     // subtitles may be what it covers, and only their cues tell (read now, as for other files).
-    let mut defer = !extractors.is_empty() && cued_subtitles(&layout, &extractors).is_some();
-    if defer && check_complete(dmx, infos, &av, &tail, &extractors).is_err() {
-        defer = false;
-    }
-    if !defer && !extractors.is_empty() {
-        match extract_cues(&file, identity.size, &layout, &mut extractors) {
-            // Over the index ceiling: the scan would be too.
-            Err(e) if e.refused().is_some() => return Err(e.into()),
-            Err(e) => return Ok(fallback(path, e)),
-            Ok(()) => {}
+    let defer = !extractors.is_empty()
+        && cued_subtitles(&layout, &extractors).is_some()
+        && check_complete(dmx, infos, &av, &tail, &extractors).is_ok();
+    if !defer {
+        if !extractors.is_empty() {
+            match extract_cues(&file, identity.size, &layout, &mut extractors) {
+                // Over the index ceiling: the scan would be too.
+                Err(e) if e.refused().is_some() => return Err(e.into()),
+                Err(e) => return Ok(fallback(path, e)),
+                Ok(()) => {}
+            }
         }
+        check_complete(dmx, infos, &av, &tail, &extractors)?;
     }
-    check_complete(dmx, infos, &av, &tail, &extractors)?;
     // The video's reorder delay, from whole GOPs of the head and of the tail.
     let gop_delay = |c: &Collected, to_last_key: bool| -> i64 {
         let first = c.samples.iter().position(|s| s.key()).unwrap_or(0);
@@ -910,10 +911,7 @@ fn deferred_cues(
                     ..layout.clone()
                 },
                 size,
-                stream: s,
-                params: SharedParams(infos[s].params.clone()),
-                tb: infos[s].tb,
-                limit,
+                decoder: CueDecoder::new(infos[s].params.clone(), infos[s].tb, s, limit),
             };
             (s, SubtitleCues::Deferred(Box::new(cues) as Box<dyn CueSource>))
         })
@@ -927,21 +925,13 @@ struct CuedCues {
     layout: Layout,
     /// The file size.
     size: u64,
-    stream: usize,
-    params: SharedParams,
-    /// The stream's time base.
-    tb: (i32, i32),
-    /// The index ceiling the cues must stay under.
-    limit: u64,
+    decoder: CueDecoder,
 }
 
 impl CueSource for CuedCues {
     fn read(&self, file: &ByteSource) -> Result<CueTrack> {
-        let extractor = || -> Result<HashMap<usize, CueExtractor>> {
-            let mut x = CueExtractor::new(self.params.0.clone(), ffmpeg_next::Rational::new(self.tb.0, self.tb.1))?;
-            x.set_limit(self.limit);
-            Ok(HashMap::from([(self.stream, x)]))
-        };
+        let stream = self.decoder.stream();
+        let extractor = || self.decoder.extractor().map(|x| HashMap::from([(stream, x)]));
         let mut one = extractor()?;
         match extract_cued(file, self.size, &self.layout, &self.layout.cues, &mut one) {
             Err(e) if e.refused().is_some() => return Err(e.into()),
@@ -953,11 +943,8 @@ impl CueSource for CuedCues {
             }
             Ok(()) => {}
         }
-        let x = one.remove(&self.stream).ok_or_else(|| Error::internal("no extractor"))?;
-        if x.exceeded() {
-            return Err(cue_ceiling_error(self.stream, self.limit));
-        }
-        Ok(x.finish())
+        let x = one.remove(&stream).ok_or_else(|| Error::internal("no extractor"))?;
+        self.decoder.finish(x)
     }
 }
 

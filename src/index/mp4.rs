@@ -15,7 +15,7 @@ use ffmpeg_next as ff;
 use super::assemble::assemble;
 use super::collect::{constant_reorder_delay, Collected, MAX_SAMPLE_READ};
 use super::probe::{StreamInfo, ATTACHED_PICTURE};
-use super::track::{audio_will_transcode, cue_ceiling_error, wants_aac_rendition, SubtitleCues};
+use super::track::{audio_will_transcode, wants_aac_rendition, CueDecoder, SubtitleCues};
 use crate::codec::picture::Picture;
 use crate::container::demux::{Demuxer, MP4_FORMAT_NAME};
 use crate::container::mp4::{self as mp4index, Mp4Track};
@@ -26,7 +26,7 @@ use crate::model::cues::{CueSource, CueTrack};
 use crate::model::identity::FileIdentity;
 use crate::model::media_index::{IndexSource, MediaIndex};
 use crate::model::open::Clip;
-use crate::model::track::{Roles, SharedParams, TrackKind};
+use crate::model::track::{Roles, TrackKind};
 use crate::subtitle::{self, CueExtractor};
 
 /// Codec id of an MP4 sample entry (what FFmpeg's mov demuxer would report).
@@ -152,19 +152,12 @@ pub(crate) fn build_from_mp4(
         let tb = (1, t.timescale.max(1) as i32);
         // A text subtitle track's cues are read on first use: its sample tables say where each
         // cue is (the decoder is opened here only to know that it opens).
-        if kind == TrackKind::Subtitle
-            && subtitle::classify(id).is_ok()
-            && CueExtractor::new(params.clone(), ff::Rational::new(tb.0, tb.1)).is_ok()
-        {
-            let cues = SampleCues {
-                samples: std::mem::take(&mut t.samples),
-                end_dts: t.end_dts,
-                params: SharedParams(params.clone()),
-                tb,
-                stream: i,
-                limit: cfg.max_index_bytes,
-            };
-            extractors.insert(i, SubtitleCues::Deferred(Box::new(cues)));
+        if kind == TrackKind::Subtitle && subtitle::classify(id).is_ok() {
+            let decoder = CueDecoder::new(params.clone(), tb, i, cfg.max_index_bytes);
+            if decoder.extractor().is_ok() {
+                let cues = SampleCues { samples: std::mem::take(&mut t.samples), end_dts: t.end_dts, decoder };
+                extractors.insert(i, SubtitleCues::Deferred(Box::new(cues)));
+            }
         }
         let mut c = Collected::default();
         let frame_rate = frame_rate_of(&t);
@@ -299,24 +292,14 @@ struct SampleCues {
     samples: Vec<mp4index::Mp4Sample>,
     /// End of the last sample.
     end_dts: i64,
-    params: SharedParams,
-    /// The track's time base.
-    tb: (i32, i32),
-    /// Its stream index.
-    stream: usize,
-    /// The index ceiling the cues must stay under.
-    limit: u64,
+    decoder: CueDecoder,
 }
 
 impl CueSource for SampleCues {
     fn read(&self, file: &ByteSource) -> Result<CueTrack> {
-        let mut x = CueExtractor::new(self.params.0.clone(), ff::Rational::new(self.tb.0, self.tb.1))?;
-        x.set_limit(self.limit);
+        let mut x = self.decoder.extractor()?;
         feed_cues(file, &self.samples, self.end_dts, &mut x);
-        if x.exceeded() {
-            return Err(cue_ceiling_error(self.stream, self.limit));
-        }
-        Ok(x.finish())
+        self.decoder.finish(x)
     }
 }
 

@@ -9,6 +9,7 @@ use ffmpeg_next as ff;
 
 use super::collect::{finish_collected, Collected, MAX_SAMPLE_READ};
 use super::probe::StreamInfo;
+use super::track::cue_extractor;
 use crate::container::demux::Demuxer;
 use crate::container::read::read_vec_at;
 use crate::container::read::ByteSource;
@@ -71,9 +72,7 @@ pub(crate) fn subtitle_extractors(infos: &[StreamInfo], max_index_bytes: u64) ->
     let mut out = HashMap::new();
     for (i, info) in infos.iter().enumerate() {
         if info.kind == TrackKind::Subtitle && subtitle::classify(info.id).is_ok() {
-            let tb = ff::Rational::new(info.tb.0, info.tb.1);
-            if let Ok(mut x) = CueExtractor::new(info.params.clone(), tb) {
-                x.set_limit(max_index_bytes);
+            if let Ok(x) = cue_extractor(info.params.clone(), info.tb, max_index_bytes) {
                 out.insert(i, x);
             }
         }

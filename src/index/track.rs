@@ -9,10 +9,10 @@ use super::collect::Collected;
 use super::frame_rate::{max_frame_rate, max_frame_rate_lazy};
 use super::probe::{copy_codec, StreamInfo};
 use crate::codec::{self, Codec, CodecConfig};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::aac::AacSettings;
 use crate::model::config::{Config, TranscodePolicy};
-use crate::model::cues::{CueSource, Cues};
+use crate::model::cues::{CueSource, CueTrack, Cues};
 use crate::model::names::TrackId;
 use crate::model::time::TimeMap;
 use crate::model::track::{Delivery, SampleForm, SampleReader, SharedParams, Track, TrackKind};
@@ -60,6 +60,48 @@ pub(crate) type Subtitles = std::collections::HashMap<usize, SubtitleCues>;
 /// Subtitles whose cues were all extracted while the file was indexed.
 pub(crate) fn extracted(extractors: std::collections::HashMap<usize, CueExtractor>) -> Subtitles {
     extractors.into_iter().map(|(s, x)| (s, SubtitleCues::Extracted(x))).collect()
+}
+
+/// An extractor of a text subtitle stream's cues (decoder parameters `params`, time base `tb`),
+/// bounded by the index ceiling `limit`.
+pub(crate) fn cue_extractor(params: ff::codec::Parameters, tb: (i32, i32), limit: u64) -> Result<CueExtractor> {
+    let mut x = CueExtractor::new(params, ff::Rational::new(tb.0, tb.1))?;
+    x.set_limit(limit);
+    Ok(x)
+}
+
+/// What a text subtitle stream's cues read on first use are decoded with: its decoder
+/// parameters, time base and stream index, and the index ceiling they must stay under.
+pub(crate) struct CueDecoder {
+    params: SharedParams,
+    tb: (i32, i32),
+    stream: usize,
+    limit: u64,
+}
+
+impl CueDecoder {
+    /// The decoder of stream `stream`.
+    pub(crate) fn new(params: ff::codec::Parameters, tb: (i32, i32), stream: usize, limit: u64) -> CueDecoder {
+        CueDecoder { params: SharedParams(params), tb, stream, limit }
+    }
+
+    /// The stream index.
+    pub(crate) fn stream(&self) -> usize {
+        self.stream
+    }
+
+    /// A new extractor of the stream's cues ([`cue_extractor`]).
+    pub(crate) fn extractor(&self) -> Result<CueExtractor> {
+        cue_extractor(self.params.0.clone(), self.tb, self.limit)
+    }
+
+    /// The cues `x` extracted, or why they are refused (over the index ceiling).
+    pub(crate) fn finish(&self, x: CueExtractor) -> Result<CueTrack> {
+        if x.exceeded() {
+            return Err(cue_ceiling_error(self.stream, self.limit));
+        }
+        Ok(x.finish())
+    }
 }
 
 /// Why stream `s`'s cues are refused: they need more than the index ceiling `max_index_bytes`.

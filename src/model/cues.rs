@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::container::read::ByteSource;
 use crate::error::Result;
+
 /// One cue: times in microseconds on the source's presentation timeline,
 /// payload already WebVTT cue text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
